@@ -1,0 +1,92 @@
+# cmpca - hand-written GNU Makefile. `make` builds, `make test` installs
+# dependencies, builds and runs every test, `make run` brings up a local CA.
+# SAN=1 builds with AddressSanitizer and UndefinedBehaviorSanitizer.
+
+CC ?= cc
+PKGS := libcrypto libp11 libpq fcgi
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
+	-Wmissing-prototypes -Wmissing-declarations -Wsign-compare -Wformat=2 \
+	-Wwrite-strings -Wcast-align
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -fstack-protector-strong \
+	-I. $(PKG_CFLAGS)
+LDFLAGS += -Wl,-z,relro,-z,now
+LDLIBS += $(PKG_LIBS) -ldl
+
+ifeq ($(SAN),1)
+CFLAGS += -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+B := build/san
+else
+CFLAGS += -D_FORTIFY_SOURCE=2
+B := build/rel
+endif
+
+HSM_SRC := hsm/hsm.c hsm/hsm_keygen.c
+DB_SRC := db/db.c db/db_ca.c db/db_cert.c db/db_txn.c db/db_secret.c \
+	db/db_audit.c
+CA_SRC := ca/log.c ca/cfg.c ca/cmp_asn.c ca/cmp_hdr.c ca/cmp_protect.c \
+	ca/cmp_issue.c ca/cmp_server.c ca/cmp_certreq.c ca/ca_store.c
+DAEMON_SRC := ca/fcgi.c ca/cmpcad.c
+CLI_SRC := ca/cmpca.c
+
+HSM_OBJ := $(HSM_SRC:%.c=$(B)/%.o)
+DB_OBJ := $(DB_SRC:%.c=$(B)/%.o)
+CA_OBJ := $(CA_SRC:%.c=$(B)/%.o)
+
+PROGS := $(B)/cmpcad $(B)/cmpca
+UNIT_TESTS := $(B)/test_hsm $(B)/test_db $(B)/test_cmp
+
+.PHONY: all deps test unit e2e run stop check clean bench
+all: $(PROGS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/cmpcad: $(DAEMON_SRC:%.c=$(B)/%.o) $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/cmpca: $(CLI_SRC:%.c=$(B)/%.o) $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/test_hsm: $(B)/tests/unit/test_hsm.o $(HSM_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(B)/test_db: $(B)/tests/unit/test_db.o $(DB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(B)/test_cmp: $(B)/tests/unit/test_cmp.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+deps:
+	@scripts/deps
+
+# `make test`: dependencies, build, unit tests, end-to-end tests.
+test: deps
+	$(MAKE) all $(UNIT_TESTS)
+	scripts/test --bin $(B)
+
+unit: $(UNIT_TESTS)
+	scripts/test --bin $(B) --unit-only
+
+run: deps
+	$(MAKE) all
+	scripts/run --bin $(B)
+
+stop:
+	scripts/stack down
+
+check: all
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
+	    --inline-suppr --suppressions-list=tests/cppcheck.supp \
+	    -I. hsm db ca
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,204 @@
+/*
+ * ca.h - internal interfaces of the CA core: logging, configuration, the
+ * per-process CA store, protection, issuance and the CMP engine.
+ *
+ * Dependencies point one way: the daemon (cmpcad.c, fcgi.c) and the CLI
+ * (cmpca.c) use these; these use hsm/ and db/ through their headers only.
+ */
+#ifndef CMPCA_CA_H
+#define CMPCA_CA_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <openssl/conf.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "ca/ca_limits.h"
+#include "ca/cmp_asn.h"
+#include "db/db.h"
+#include "hsm/hsm.h"
+
+#ifndef CA_MUST_CHECK
+#define CA_MUST_CHECK __attribute__((warn_unused_result))
+#endif
+
+/* log.c */
+enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+/* to_syslog 0: stderr. ident names the program. */
+void log_init(const char *ident, int to_syslog, enum log_level level);
+void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Drains the OpenSSL error queue into log_debug (or log_err if loud). */
+void log_openssl_errors(int loud);
+/*
+ * Copies at most CA_MAX_LOG_STRING bytes of a peer-supplied string into
+ * out (size outlen), replacing anything but printable ASCII with '?'.
+ */
+void log_sanitize(const unsigned char *in, size_t inlen, char *out,
+    size_t outlen);
+/* Lowercase hex of a byte string into out; truncated with "..". */
+void log_hex(const unsigned char *in, size_t inlen, char *out,
+    size_t outlen);
+
+/* cfg.c - the per-deployment configuration file (NCONF syntax). */
+struct cfg_profile {
+	char name[DB_LABEL_MAX];
+	long days;		/* validity */
+	char *ext_section;	/* x509v3 extensions section, may be NULL */
+	int copy_san;		/* take subjectAltName from the template */
+	int copy_key_usage;	/* take keyUsage from the template */
+	int copy_ext_key_usage; /* take extendedKeyUsage from the template */
+};
+
+struct cfg {
+	char *path;
+	CONF *conf;
+	char *pkcs11_module;
+	char *token_label;
+	char *pin_file; /* NULL: CMPCA_HSM_PIN from the environment */
+	char *db_conninfo;
+	char *socket_path;
+	char *default_ca;
+	char *schema_dir;
+	char *log_level;
+	int workers;
+	long max_request;
+	long pbm_max_iter;
+	int implicit_confirm; /* grant implicitConfirm when asked */
+	long txn_timeout;     /* seconds to wait for certConf */
+	struct cfg_profile *profiles;
+	size_t nprofiles;
+};
+
+/*
+ * Loads path (or $CMPCA_CONF when path is NULL). Errors name the file,
+ * line and reason on stderr/log. Returns NULL on failure.
+ */
+struct cfg *cfg_load(const char *path) CA_MUST_CHECK;
+void cfg_free(struct cfg *c);
+const struct cfg_profile *cfg_profile_get(const struct cfg *c,
+    const char *name);
+
+/* ca_store.c - the CA identities of this process, loaded once. */
+struct ca_ident {
+	long long id;
+	char label[DB_LABEL_MAX];
+	X509 *cert;	 /* decoded once per process */
+	EVP_PKEY *key;	 /* in the HSM */
+	const EVP_MD *md; /* digest for signatures by this CA */
+	STACK_OF(X509) *chain; /* cert, then issuers up to the root */
+};
+
+struct ca_store {
+	struct ca_ident **ca; /* pointers stay valid while the store lives */
+	size_t n;
+};
+
+/*
+ * Finds a CA by label (NULL: the configured default), loading it from the
+ * database and the HSM on first use. Returns NULL if unknown (*err 0) or on
+ * an internal failure (*err 1).
+ */
+struct ca_ident *ca_store_get(struct ca_store *st, struct db *db,
+    struct hsm *hsm, const char *label, int *err);
+/* Finds a loaded or loadable CA whose subject equals name. */
+struct ca_ident *ca_store_by_name(struct ca_store *st, struct db *db,
+    struct hsm *hsm, const X509_NAME *name, int *err);
+void ca_store_clear(struct ca_store *st);
+/* Digest to sign with for a CA key: SHA-384 for P-384, else SHA-256. */
+const EVP_MD *ca_sign_md(EVP_PKEY *key);
+/* Signs an X509 with a CA key (PKCS#1 v1.5 or ECDSA). Returns 1 or 0. */
+int ca_x509_sign(X509 *x, EVP_PKEY *key, const EVP_MD *md) CA_MUST_CHECK;
+/* Lowercase hex of a serial number without leading zeros. */
+int ca_serial_hex(const ASN1_INTEGER *serial, char *out, size_t outlen);
+/* Fills a db_cert row (subject, issuer, serial, SPKI hash, validity, DER)
+ * from a certificate. Returns 1 or 0. */
+int ca_cert_to_row(X509 *x, struct db_cert *row) CA_MUST_CHECK;
+
+/* cmp_protect.c - PBM (RFC 4211 §4.4). */
+struct cmp_mac {
+	int mac_nid;	 /* digest of the HMAC */
+	unsigned char key[EVP_MAX_MD_SIZE];
+	size_t key_len;	 /* derived base key */
+};
+/*
+ * Derives the PBM base key for alg (the PKIMessage protectionAlg) and
+ * secret. Returns 1, 0 (client fault: *fail and *why set), -1 internal.
+ */
+int cmp_pbm_derive(const X509_ALGOR *alg, const unsigned char *secret,
+    size_t secret_len, long max_iter, struct cmp_mac *mac, int *fail,
+    const char **why);
+/* Verifies msg->protection with the derived key. Returns 1, 0, -1. */
+int cmp_pbm_verify(const CMP_MSG *msg, const struct cmp_mac *mac);
+/* Sets msg->protection with the derived key. Returns 1 or 0. */
+int cmp_pbm_protect(CMP_MSG *msg, const struct cmp_mac *mac) CA_MUST_CHECK;
+/* Wipes a derived key. */
+void cmp_mac_clear(struct cmp_mac *mac);
+/* Returns 1 if alg is id-PasswordBasedMac. */
+int cmp_alg_is_pbm(const X509_ALGOR *alg);
+
+/* cmp_issue.c - certificates from templates. */
+struct issue_req {
+	const CRMF_CERTTEMPLATE *tmpl;
+	EVP_PKEY *pubkey; /* decoded once from the template */
+	const struct cfg_profile *profile;
+	const char *allowed_subject; /* NULL: any */
+	const X509_NAME *ca_name;    /* the issuing CA subject */
+	CONF *conf;                  /* for the profile extensions section */
+};
+/*
+ * Checks the template against the profile and the secret's restrictions.
+ * Returns 1 acceptable, 0 rejected (*fail, *why), -1 internal.
+ */
+int cmp_template_check(const struct issue_req *r, int *fail,
+    const char **why);
+/* Verifies a signature POP over the CertRequest (RFC 4211 §4.1).
+ * Returns 1, 0 (*why), -1. */
+int cmp_popo_verify(const CRMF_CERTREQMSG *m, EVP_PKEY *pubkey,
+    const char **why);
+/* Builds and signs a certificate; serial from the HSM RNG. NULL on error. */
+X509 *cmp_cert_issue(const struct issue_req *r, const struct ca_ident *ca,
+    struct hsm *hsm) CA_MUST_CHECK;
+
+/* cmp_hdr.c - PKIHeader checks and response headers (RFC 9810 §5.1.1). */
+/*
+ * Checks a request header: pvno 2 or 3, transactionID and senderNonce
+ * present and of sane length, messageTime within CA_MAX_CLOCK_SKEW,
+ * recipient empty or ca_name. Returns 1, 0 (*fail, *why).
+ */
+int cmp_hdr_check(const CMP_HEADER *h, const X509_NAME *ca_name, int *fail,
+    const char **why);
+/* The pvno to answer with: the request's when 2 or 3, else 2. */
+int cmp_hdr_pvno(const CMP_HEADER *h);
+/* 1 if generalInfo carries implicitConfirm (RFC 9810 §5.1.1.1). */
+int cmp_hdr_implicit_confirm(const CMP_HEADER *h);
+/*
+ * A response header for req: our name as sender, the request's sender as
+ * recipient, same transactionID, recipNonce = request senderNonce, our
+ * senderNonce nonce (CA_NONCE_LEN bytes), messageTime now,
+ * the request's protectionAlg and senderKID when mac is set, and
+ * implicitConfirm when granted. req may be NULL (undecodable request).
+ */
+CMP_HEADER *cmp_hdr_response(const CMP_HEADER *req, const X509_NAME *ca_name,
+    int pvno, int mac, int implicit_confirm, const unsigned char *nonce);
+
+/* cmp_server.c - the engine: DER in, DER out. */
+struct cmp_srv;
+struct cmp_srv *cmp_srv_new(const struct cfg *cfg, struct db *db,
+    struct hsm *hsm) CA_MUST_CHECK;
+void cmp_srv_free(struct cmp_srv *s);
+/*
+ * Processes one request for the CA named label (NULL: default). Returns the
+ * HTTP status; on 200 *resp and *resp_len hold a DER PKIMessage the caller
+ * frees with OPENSSL_free. Never crashes on any input.
+ */
+int cmp_srv_process(struct cmp_srv *s, const char *label,
+    const unsigned char *req, size_t req_len, unsigned char **resp,
+    size_t *resp_len);
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * ca_limits.h - named maxima for everything cmpca reads from the network or
+ * a peer. Each bound is a denial-of-service guard; the comment says why the
+ * value is what it is.
+ */
+#ifndef CMPCA_CA_LIMITS_H
+#define CMPCA_CA_LIMITS_H
+
+/* Largest CMP request body (bytes). An ir with a 4096-bit key, a few
+ * extraCerts and names is under 16 KiB; 256 KiB leaves room for chains. */
+#define CA_MAX_REQUEST (256 * 1024)
+
+/* transactionID: RFC 9810 §5.1.1 asks for 128 bits; allow 1..64 bytes. */
+#define CA_MIN_TXID 1
+#define CA_MAX_TXID 64
+
+/* senderNonce/recipNonce: RFC 9810 §5.1.1 asks for 128 bits. We accept
+ * 8..64 bytes and send 16. */
+#define CA_MIN_NONCE 8
+#define CA_MAX_NONCE 64
+#define CA_NONCE_LEN 16
+
+/* senderKID (an enrollment secret reference or a key id). */
+#define CA_MAX_KID 128
+
+/* CertReqMsgs in one ir/cr/kur (RFC 9483 allows one; RFC 9810 many). */
+#define CA_MAX_CERTREQS 16
+
+/* extraCerts in one request. */
+#define CA_MAX_EXTRACERTS 16
+
+/* CertStatus entries in one certConf. */
+#define CA_MAX_CERTSTATUS CA_MAX_CERTREQS
+
+/* generalInfo entries in one header. */
+#define CA_MAX_GENERALINFO 16
+
+/* Length of the RFC 2253 text of a requested subject DN. */
+#define CA_MAX_SUBJECT 1024
+
+/* PBM (RFC 4211 §4.4) iteration count: default cap, configurable. */
+#define CA_DEFAULT_PBM_MAX_ITER 100000
+#define CA_MIN_PBM_ITER 100
+#define CA_MAX_PBM_SALT 64
+
+/* messageTime may differ from our clock by this many seconds. */
+#define CA_MAX_CLOCK_SKEW 600
+
+/* Length of peer-supplied strings copied into a log line. */
+#define CA_MAX_LOG_STRING 128
+
+/* Transaction lifetime waiting for certConf, seconds (default). */
+#define CA_DEFAULT_TXN_TIMEOUT 300
+
+/* Workers forked by cmpcad (upper bound of the configuration). */
+#define CA_MAX_WORKERS 64
+
+/* Response body we are willing to build. */
+#define CA_MAX_RESPONSE (1024 * 1024)
+
+#endif

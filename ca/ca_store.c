@@ -1,0 +1,262 @@
+/*
+ * ca_store.c - the CA identities a process serves, loaded once per process
+ * (after fork): the certificate decoded once, the key handle from the HSM.
+ * Decoding public keys is a third of a CMP message's CPU in OpenSSL 3.0, so
+ * nothing here is re-parsed per request.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/sha.h>
+
+#include "ca/ca.h"
+
+/* SHA-384 for P-384 keys, SHA-256 for everything else we generate. */
+const EVP_MD *
+ca_sign_md(EVP_PKEY *key)
+{
+	if (EVP_PKEY_get_bits(key) >= 384 && EVP_PKEY_get_base_id(key) ==
+	    EVP_PKEY_EC)
+		return EVP_sha384();
+	return EVP_sha256();
+}
+
+/* Signs x with key (in the HSM); returns 1 or 0. */
+int
+ca_x509_sign(X509 *x, EVP_PKEY *key, const EVP_MD *md)
+{
+	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+	int ok = 0;
+
+	if (mctx == NULL)
+		return 0;
+	if (EVP_DigestSignInit(mctx, NULL, md, NULL, key) != 1)
+		goto out;
+	ok = X509_sign_ctx(x, mctx) > 0;
+out:
+	EVP_MD_CTX_free(mctx);
+	return ok;
+}
+
+/* Lowercase hex, no leading zeros; returns 1 or 0. */
+int
+ca_serial_hex(const ASN1_INTEGER *serial, char *out, size_t outlen)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(serial, NULL);
+	char *hex = NULL, *p;
+	int ok = 0;
+
+	if (bn == NULL || (hex = BN_bn2hex(bn)) == NULL)
+		goto out;
+	for (p = hex; *p == '0' && p[1] != '\0'; p++)
+		;
+	if (strlen(p) + 1 > outlen)
+		goto out;
+	for (size_t i = 0; p[i] != '\0'; i++)
+		out[i] = (char)(p[i] >= 'A' && p[i] <= 'F' ? p[i] + 32 : p[i]);
+	out[strlen(p)] = '\0';
+	ok = 1;
+out:
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return ok;
+}
+
+static char *
+name_text(const X509_NAME *n)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *s = NULL, *data;
+	long len;
+
+	if (b == NULL)
+		return NULL;
+	if (X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253) >= 0) {
+		len = BIO_get_mem_data(b, &data);
+		if ((s = malloc((size_t)len + 1)) != NULL) {
+			memcpy(s, data, (size_t)len);
+			s[len] = '\0';
+		}
+	}
+	BIO_free(b);
+	return s;
+}
+
+static time_t
+asn1_time_to_time_t(const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	if (ASN1_TIME_to_tm(t, &tm) != 1)
+		return 0;
+	return timegm(&tm);
+}
+
+/* Fills a db_cert row from a certificate; see ca.h. */
+int
+ca_cert_to_row(X509 *x, struct db_cert *row)
+{
+	unsigned char *spki = NULL;
+	int len;
+
+	if (!ca_serial_hex(X509_get0_serialNumber(x), row->serial,
+		sizeof(row->serial)))
+		return 0;
+	row->subject = name_text(X509_get_subject_name(x));
+	row->issuer = name_text(X509_get_issuer_name(x));
+	if (row->subject == NULL || row->issuer == NULL)
+		return 0;
+	len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &spki);
+	if (len <= 0)
+		return 0;
+	SHA256(spki, (size_t)len, row->spki_sha256);
+	OPENSSL_free(spki);
+	row->not_before = asn1_time_to_time_t(X509_get0_notBefore(x));
+	row->not_after = asn1_time_to_time_t(X509_get0_notAfter(x));
+	row->der = NULL;
+	len = i2d_X509(x, &row->der);
+	if (len <= 0)
+		return 0;
+	row->der_len = (size_t)len;
+	return 1;
+}
+
+static void
+ca_ident_clear(struct ca_ident *ca)
+{
+	X509_free(ca->cert);
+	EVP_PKEY_free(ca->key);
+	sk_X509_pop_free(ca->chain, X509_free);
+	memset(ca, 0, sizeof(*ca));
+}
+
+/* Loads one CA from its database row; returns 1 or 0. */
+static int
+ca_ident_load(struct ca_ident *ca, const struct db_ca *row, struct hsm *hsm)
+{
+	const unsigned char *p = row->cert;
+
+	memset(ca, 0, sizeof(*ca));
+	ca->id = row->id;
+	snprintf(ca->label, sizeof(ca->label), "%s", row->label);
+	ca->cert = d2i_X509(NULL, &p, (long)row->cert_len);
+	if (ca->cert == NULL) {
+		log_err("ca %s: stored certificate does not decode", row->label);
+		goto fail;
+	}
+	ca->key = hsm_key_load(hsm, row->key_uri);
+	if (ca->key == NULL) {
+		log_err("ca %s: cannot load key %s: %s", row->label,
+		    row->key_uri, hsm_error());
+		goto fail;
+	}
+	ca->md = ca_sign_md(ca->key);
+	if ((ca->chain = sk_X509_new_null()) == NULL ||
+	    !X509_up_ref(ca->cert) || !sk_X509_push(ca->chain, ca->cert))
+		goto fail;
+	return 1;
+fail:
+	ca_ident_clear(ca);
+	return 0;
+}
+
+static struct ca_ident *
+ca_store_add(struct ca_store *st, struct hsm *hsm, const struct db_ca *row,
+    int *err)
+{
+	struct ca_ident **n, *ca;
+
+	if (strcmp(row->status, "active") != 0)
+		return NULL;
+	n = realloc(st->ca, (st->n + 1) * sizeof(*st->ca));
+	if (n == NULL || (ca = calloc(1, sizeof(*ca))) == NULL) {
+		if (n != NULL)
+			st->ca = n;
+		*err = 1;
+		return NULL;
+	}
+	st->ca = n;
+	if (!ca_ident_load(ca, row, hsm)) {
+		free(ca);
+		*err = 1;
+		return NULL;
+	}
+	st->ca[st->n++] = ca;
+	return ca;
+}
+
+/* See ca.h. */
+struct ca_ident *
+ca_store_get(struct ca_store *st, struct db *db, struct hsm *hsm,
+    const char *label, int *err)
+{
+	struct db_ca row;
+	struct ca_ident *ca = NULL;
+	size_t i;
+	int rc;
+
+	*err = 0;
+	if (label == NULL)
+		return NULL;
+	for (i = 0; i < st->n; i++)
+		if (strcmp(st->ca[i]->label, label) == 0)
+			return st->ca[i];
+	memset(&row, 0, sizeof(row));
+	rc = db_ca_get_by_label(db, label, &row);
+	if (rc < 0) {
+		log_err("ca lookup failed: %s", db_error(db));
+		*err = 1;
+	} else if (rc == 1)
+		ca = ca_store_add(st, hsm, &row, err);
+	db_ca_clear(&row);
+	return ca;
+}
+
+/* See ca.h; refreshes from the database when the name is not loaded. */
+struct ca_ident *
+ca_store_by_name(struct ca_store *st, struct db *db, struct hsm *hsm,
+    const X509_NAME *name, int *err)
+{
+	struct db_ca *all = NULL;
+	struct ca_ident *ca = NULL;
+	size_t i, n = 0;
+
+	*err = 0;
+	for (i = 0; i < st->n; i++)
+		if (X509_NAME_cmp(X509_get_subject_name(st->ca[i]->cert),
+			name) == 0)
+			return st->ca[i];
+	if (db_ca_list(db, &all, &n) < 0) {
+		log_err("ca list failed: %s", db_error(db));
+		*err = 1;
+		return NULL;
+	}
+	for (i = 0; i < n && ca == NULL; i++) {
+		const unsigned char *p = all[i].cert;
+		X509 *x = d2i_X509(NULL, &p, (long)all[i].cert_len);
+
+		if (x != NULL && X509_NAME_cmp(X509_get_subject_name(x),
+				     name) == 0)
+			ca = ca_store_get(st, db, hsm, all[i].label, err);
+		X509_free(x);
+	}
+	db_ca_array_free(all, n);
+	return ca;
+}
+
+/* Frees every loaded CA; the store can be reused. */
+void
+ca_store_clear(struct ca_store *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->n; i++) {
+		ca_ident_clear(st->ca[i]);
+		free(st->ca[i]);
+	}
+	free(st->ca);
+	st->ca = NULL;
+	st->n = 0;
+}

@@ -1,0 +1,390 @@
+/*
+ * cfg.c - the per-deployment configuration file, in OpenSSL NCONF syntax.
+ *
+ *   [cmpca]              main section; unknown keys are errors
+ *   [profile.NAME]       a certificate profile (NCONF section names cannot
+ *                        contain ':', hence the dot)
+ *   [any other]          x509v3 extension sections named by profiles,
+ *                        exactly as in openssl.cnf
+ *
+ * Secrets never live here: the HSM PIN comes from pin_file or the
+ * environment, enrollment secrets from the database.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "ca/ca.h"
+
+#define CFG_MAIN "cmpca"
+#define CFG_PROFILE_PREFIX "profile."
+
+static const char *const cfg_keys[] = {
+	"pkcs11_module", "token", "pin_file", "db", "socket", "workers",
+	"default_ca", "schema_dir", "max_request", "pbm_max_iterations",
+	"implicit_confirm", "txn_timeout", "log_level", NULL,
+};
+
+static const char *const profile_keys[] = {
+	"days", "extensions", "copy_san", "copy_key_usage",
+	"copy_ext_key_usage", NULL,
+};
+
+/* Line number of "key =" inside [section] of path, 0 if not found. */
+static int
+cfg_line_of(const char *path, const char *section, const char *key)
+{
+	FILE *f;
+	char line[1024], cur[256] = "default";
+	int n = 0, found = 0;
+	size_t klen = strlen(key);
+
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *p = line, *e;
+
+		n++;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p == '[') {
+			p++;
+			while (isspace((unsigned char)*p))
+				p++;
+			e = strchr(p, ']');
+			if (e != NULL) {
+				while (e > p && isspace((unsigned char)e[-1]))
+					e--;
+				snprintf(cur, sizeof(cur), "%.*s", (int)(e - p),
+				    p);
+			}
+			continue;
+		}
+		if (strcmp(cur, section) == 0 && strncmp(p, key, klen) == 0 &&
+		    (isspace((unsigned char)p[klen]) || p[klen] == '=')) {
+			found = n;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+static void cfg_error(const struct cfg *c, const char *section,
+    const char *key, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Logs "file:line: reason" (or "file: [section]: reason"). */
+static void
+cfg_error(const struct cfg *c, const char *section, const char *key,
+    const char *fmt, ...)
+{
+	char msg[512];
+	int line = key != NULL ? cfg_line_of(c->path, section, key) : 0;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		log_err("%s:%d: %s", c->path, line, msg);
+	else
+		log_err("%s: [%s]: %s", c->path, section, msg);
+}
+
+static char *
+cfg_str(const struct cfg *c, const char *section, const char *key,
+    const char *def)
+{
+	const char *v = NCONF_get_string(c->conf, section, key);
+
+	ERR_clear_error();
+	if (v == NULL)
+		v = def;
+	return v != NULL ? strdup(v) : NULL;
+}
+
+/* Parses a non-negative number in [min, max]. Returns 1 or 0. */
+static int
+cfg_long(const struct cfg *c, const char *section, const char *key,
+    long def, long min, long max, long *out)
+{
+	const char *v = NCONF_get_string(c->conf, section, key);
+	char *end;
+	long n;
+
+	ERR_clear_error();
+	if (v == NULL) {
+		*out = def;
+		return 1;
+	}
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < min || n > max) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "%s must be a number from %ld to %ld",
+		    key, min, max);
+		cfg_error(c, section, key, "%s", why);
+		return 0;
+	}
+	*out = n;
+	return 1;
+}
+
+static int
+cfg_bool(const struct cfg *c, const char *section, const char *key, int def,
+    int *out)
+{
+	const char *v = NCONF_get_string(c->conf, section, key);
+
+	ERR_clear_error();
+	if (v == NULL) {
+		*out = def;
+		return 1;
+	}
+	if (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 ||
+	    strcmp(v, "1") == 0) {
+		*out = 1;
+		return 1;
+	}
+	if (strcmp(v, "no") == 0 || strcmp(v, "false") == 0 ||
+	    strcmp(v, "0") == 0) {
+		*out = 0;
+		return 1;
+	}
+	cfg_error(c, section, key, "%s must be yes or no", key);
+	return 0;
+}
+
+/* Rejects keys not in the allowed list (typos must not pass silently). */
+static int
+cfg_keys_check(const struct cfg *c, const char *section,
+    const char *const *allowed)
+{
+	STACK_OF(CONF_VALUE) *sk = NCONF_get_section(c->conf, section);
+	int i, ok = 1;
+
+	for (i = 0; i < sk_CONF_VALUE_num(sk); i++) {
+		const CONF_VALUE *v = sk_CONF_VALUE_value(sk, i);
+		const char *const *k;
+
+		for (k = allowed; *k != NULL; k++)
+			if (strcmp(*k, v->name) == 0)
+				break;
+		if (*k == NULL) {
+			cfg_error(c, section, v->name, "unknown setting \"%s\"",
+			    v->name);
+			ok = 0;
+		}
+	}
+	return ok;
+}
+
+/* Applies an extensions section to a throwaway certificate. */
+static int
+cfg_ext_check(struct cfg *c, const char *section, const char *ext)
+{
+	X509V3_CTX ctx;
+	X509 *x = X509_new();
+	int ok;
+
+	if (x == NULL)
+		return 0;
+	if (NCONF_get_section(c->conf, ext) == NULL) {
+		ERR_clear_error();
+		cfg_error(c, section, "extensions",
+		    "extensions section \"%s\" does not exist", ext);
+		X509_free(x);
+		return 0;
+	}
+	X509V3_set_ctx(&ctx, NULL, x, NULL, NULL, X509V3_CTX_TEST);
+	X509V3_set_nconf(&ctx, c->conf);
+	ok = X509V3_EXT_add_nconf(c->conf, &ctx, ext, x);
+	if (!ok) {
+		unsigned long e = ERR_peek_last_error();
+		char why[256];
+
+		snprintf(why, sizeof(why), "bad extensions in section \"%s\": %s",
+		    ext, ERR_reason_error_string(e) ? ERR_reason_error_string(e)
+						    : "unknown");
+		cfg_error(c, section, "extensions", "%s", why);
+		ERR_clear_error();
+	}
+	X509_free(x);
+	return ok;
+}
+
+static int
+cfg_profiles_load(struct cfg *c)
+{
+	STACK_OF(OPENSSL_CSTRING) *names = NCONF_get_section_names(c->conf);
+	size_t plen = strlen(CFG_PROFILE_PREFIX);
+	int i, ok = 0;
+
+	if (names == NULL)
+		return 1;
+	c->profiles = calloc((size_t)sk_OPENSSL_CSTRING_num(names) + 1,
+	    sizeof(*c->profiles));
+	if (c->profiles == NULL)
+		goto out;
+	for (i = 0; i < sk_OPENSSL_CSTRING_num(names); i++) {
+		const char *sec = sk_OPENSSL_CSTRING_value(names, i);
+		struct cfg_profile *p;
+
+		if (strncmp(sec, CFG_PROFILE_PREFIX, plen) != 0)
+			continue;
+		if (!cfg_keys_check(c, sec, profile_keys))
+			goto out;
+		if (strlen(sec + plen) == 0 ||
+		    strlen(sec + plen) >= sizeof(p->name)) {
+			cfg_error(c, sec, NULL, "%s", "bad profile name");
+			goto out;
+		}
+		p = &c->profiles[c->nprofiles++];
+		snprintf(p->name, sizeof(p->name), "%s", sec + plen);
+		if (!cfg_long(c, sec, "days", 365, 1, 36500, &p->days) ||
+		    !cfg_bool(c, sec, "copy_san", 1, &p->copy_san) ||
+		    !cfg_bool(c, sec, "copy_key_usage", 1, &p->copy_key_usage) ||
+		    !cfg_bool(c, sec, "copy_ext_key_usage", 1,
+			&p->copy_ext_key_usage))
+			goto out;
+		p->ext_section = cfg_str(c, sec, "extensions", NULL);
+		if (p->ext_section != NULL &&
+		    !cfg_ext_check(c, sec, p->ext_section))
+			goto out;
+	}
+	ok = 1;
+out:
+	sk_OPENSSL_CSTRING_free(names);
+	return ok;
+}
+
+/* Loads and checks the configuration; see ca.h. */
+struct cfg *
+cfg_load(const char *path)
+{
+	struct cfg *c;
+	long eline = 0, n;
+
+	if (path == NULL)
+		path = getenv("CMPCA_CONF");
+	if (path == NULL) {
+		log_err("no configuration file: use -c FILE or set CMPCA_CONF");
+		return NULL;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->path = strdup(path);
+	c->conf = NCONF_new(NULL);
+	if (c->path == NULL || c->conf == NULL)
+		goto fail;
+	if (!NCONF_load(c->conf, path, &eline)) {
+		unsigned long e = ERR_peek_last_error();
+
+		if (eline > 0)
+			log_err("%s:%ld: syntax error: %s", path, eline,
+			    ERR_reason_error_string(e) ? ERR_reason_error_string(e)
+						       : "unknown");
+		else
+			log_err("%s: cannot read: %s", path,
+			    ERR_reason_error_string(e) ? ERR_reason_error_string(e)
+						       : "unknown");
+		ERR_clear_error();
+		goto fail;
+	}
+	if (NCONF_get_section(c->conf, CFG_MAIN) == NULL) {
+		ERR_clear_error();
+		log_err("%s: missing section [%s]", path, CFG_MAIN);
+		goto fail;
+	}
+	if (!cfg_keys_check(c, CFG_MAIN, cfg_keys))
+		goto fail;
+	c->pkcs11_module = cfg_str(c, CFG_MAIN, "pkcs11_module",
+	    "/usr/lib/softhsm/libsofthsm2.so");
+	c->token_label = cfg_str(c, CFG_MAIN, "token", NULL);
+	c->pin_file = cfg_str(c, CFG_MAIN, "pin_file", NULL);
+	c->db_conninfo = cfg_str(c, CFG_MAIN, "db", "");
+	c->socket_path = cfg_str(c, CFG_MAIN, "socket", NULL);
+	c->default_ca = cfg_str(c, CFG_MAIN, "default_ca", NULL);
+	c->schema_dir = cfg_str(c, CFG_MAIN, "schema_dir",
+	    "/usr/local/share/cmpca/schema");
+	c->log_level = cfg_str(c, CFG_MAIN, "log_level", "info");
+	if (c->token_label == NULL) {
+		log_err("%s: [%s]: token is required (the HSM token label)",
+		    path, CFG_MAIN);
+		goto fail;
+	}
+	if (!cfg_long(c, CFG_MAIN, "workers", 2, 1, CA_MAX_WORKERS, &n))
+		goto fail;
+	c->workers = (int)n;
+	if (!cfg_long(c, CFG_MAIN, "max_request", CA_MAX_REQUEST, 1024,
+		CA_MAX_REQUEST, &c->max_request) ||
+	    !cfg_long(c, CFG_MAIN, "pbm_max_iterations",
+		CA_DEFAULT_PBM_MAX_ITER, CA_MIN_PBM_ITER, 10000000,
+		&c->pbm_max_iter) ||
+	    !cfg_long(c, CFG_MAIN, "txn_timeout", CA_DEFAULT_TXN_TIMEOUT, 1,
+		86400 * 30, &c->txn_timeout) ||
+	    !cfg_bool(c, CFG_MAIN, "implicit_confirm", 1,
+		&c->implicit_confirm))
+		goto fail;
+	if (strcmp(c->log_level, "error") != 0 &&
+	    strcmp(c->log_level, "warning") != 0 &&
+	    strcmp(c->log_level, "info") != 0 &&
+	    strcmp(c->log_level, "debug") != 0) {
+		cfg_error(c, CFG_MAIN, "log_level",
+		    "%s", "log_level must be error, warning, info or debug");
+		goto fail;
+	}
+	if (!cfg_profiles_load(c))
+		goto fail;
+	if (cfg_profile_get(c, "default") == NULL) {
+		log_err("%s: missing section [profile.default]", path);
+		goto fail;
+	}
+	return c;
+fail:
+	cfg_free(c);
+	return NULL;
+}
+
+/* Safe to call with NULL. */
+void
+cfg_free(struct cfg *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->nprofiles; i++)
+		free(c->profiles[i].ext_section);
+	free(c->profiles);
+	NCONF_free(c->conf);
+	free(c->path);
+	free(c->pkcs11_module);
+	free(c->token_label);
+	free(c->pin_file);
+	free(c->db_conninfo);
+	free(c->socket_path);
+	free(c->default_ca);
+	free(c->schema_dir);
+	free(c->log_level);
+	free(c);
+}
+
+/* Returns the profile named name, or NULL. */
+const struct cfg_profile *
+cfg_profile_get(const struct cfg *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->nprofiles; i++)
+		if (strcmp(c->profiles[i].name, name) == 0)
+			return &c->profiles[i];
+	return NULL;
+}

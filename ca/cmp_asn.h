@@ -1,0 +1,325 @@
+/*
+ * cmp_asn.h - the CMP (RFC 9810) and CRMF (RFC 4211) ASN.1 that cmpca
+ * needs, defined with OpenSSL's template macros in cmp_asn.c.
+ *
+ * OpenSSL 3.0 exports the PKIMessage item but neither body accessors nor
+ * response builders, and no CertTemplate public-key or extensions getter,
+ * so the project defines the whole message model itself. The ASN.1 macros
+ * need typedef'd names: this file is the one place with typedefs.
+ * Field names follow the RFC modules.
+ */
+#ifndef CMPCA_CMP_ASN_H
+#define CMPCA_CMP_ASN_H
+
+#include <openssl/asn1.h>
+#include <openssl/asn1t.h>
+#include <openssl/safestack.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+/* PKIBody CHOICE tags (RFC 9810 §5.1.2). */
+enum cmp_body_type {
+	CMP_BODY_IR = 0,
+	CMP_BODY_IP = 1,
+	CMP_BODY_CR = 2,
+	CMP_BODY_CP = 3,
+	CMP_BODY_P10CR = 4,
+	CMP_BODY_POPDECC = 5,
+	CMP_BODY_POPDECR = 6,
+	CMP_BODY_KUR = 7,
+	CMP_BODY_KUP = 8,
+	CMP_BODY_KRR = 9,
+	CMP_BODY_KRP = 10,
+	CMP_BODY_RR = 11,
+	CMP_BODY_RP = 12,
+	CMP_BODY_CCR = 13,
+	CMP_BODY_CCP = 14,
+	CMP_BODY_CKUANN = 15,
+	CMP_BODY_CANN = 16,
+	CMP_BODY_RANN = 17,
+	CMP_BODY_CRLANN = 18,
+	CMP_BODY_PKICONF = 19,
+	CMP_BODY_NESTED = 20,
+	CMP_BODY_GENM = 21,
+	CMP_BODY_GENP = 22,
+	CMP_BODY_ERROR = 23,
+	CMP_BODY_CERTCONF = 24,
+	CMP_BODY_POLLREQ = 25,
+	CMP_BODY_POLLREP = 26,
+	CMP_BODY_MAX = 26,
+};
+
+/* PKIStatus (RFC 9810 §5.2.3). */
+enum cmp_status {
+	CMP_STATUS_ACCEPTED = 0,
+	CMP_STATUS_GRANTED_WITH_MODS = 1,
+	CMP_STATUS_REJECTION = 2,
+	CMP_STATUS_WAITING = 3,
+	CMP_STATUS_REVOCATION_WARNING = 4,
+	CMP_STATUS_REVOCATION_NOTIFICATION = 5,
+	CMP_STATUS_KEY_UPDATE_WARNING = 6,
+};
+
+/* PKIFailureInfo bit numbers (RFC 9810 §5.2.3). */
+enum cmp_failinfo {
+	CMP_FAIL_NONE = -1,
+	CMP_FAIL_BAD_ALG = 0,
+	CMP_FAIL_BAD_MESSAGE_CHECK = 1,
+	CMP_FAIL_BAD_REQUEST = 2,
+	CMP_FAIL_BAD_TIME = 3,
+	CMP_FAIL_BAD_CERT_ID = 4,
+	CMP_FAIL_BAD_DATA_FORMAT = 5,
+	CMP_FAIL_WRONG_AUTHORITY = 6,
+	CMP_FAIL_INCORRECT_DATA = 7,
+	CMP_FAIL_MISSING_TIME_STAMP = 8,
+	CMP_FAIL_BAD_POP = 9,
+	CMP_FAIL_CERT_REVOKED = 10,
+	CMP_FAIL_CERT_CONFIRMED = 11,
+	CMP_FAIL_WRONG_INTEGRITY = 12,
+	CMP_FAIL_BAD_RECIPIENT_NONCE = 13,
+	CMP_FAIL_TIME_NOT_AVAILABLE = 14,
+	CMP_FAIL_UNACCEPTED_POLICY = 15,
+	CMP_FAIL_UNACCEPTED_EXTENSION = 16,
+	CMP_FAIL_ADD_INFO_NOT_AVAILABLE = 17,
+	CMP_FAIL_BAD_SENDER_NONCE = 18,
+	CMP_FAIL_BAD_CERT_TEMPLATE = 19,
+	CMP_FAIL_SIGNER_NOT_TRUSTED = 20,
+	CMP_FAIL_TRANSACTION_ID_IN_USE = 21,
+	CMP_FAIL_UNSUPPORTED_VERSION = 22,
+	CMP_FAIL_NOT_AUTHORIZED = 23,
+	CMP_FAIL_SYSTEM_UNAVAIL = 24,
+	CMP_FAIL_SYSTEM_FAILURE = 25,
+	CMP_FAIL_DUPLICATE_CERT_REQ = 26,
+};
+
+/* InfoTypeAndValue: infoValue kept as ANY, interpreted by infoType. */
+typedef struct cmp_itav_st {
+	ASN1_OBJECT *infoType;
+	ASN1_TYPE *infoValue;
+} CMP_ITAV;
+DECLARE_ASN1_FUNCTIONS(CMP_ITAV)
+DEFINE_STACK_OF(CMP_ITAV)
+
+typedef struct cmp_header_st {
+	ASN1_INTEGER *pvno;
+	GENERAL_NAME *sender;
+	GENERAL_NAME *recipient;
+	ASN1_GENERALIZEDTIME *messageTime;	/* [0] */
+	X509_ALGOR *protectionAlg;		/* [1] */
+	ASN1_OCTET_STRING *senderKID;		/* [2] */
+	ASN1_OCTET_STRING *recipKID;		/* [3] */
+	ASN1_OCTET_STRING *transactionID;	/* [4] */
+	ASN1_OCTET_STRING *senderNonce;		/* [5] */
+	ASN1_OCTET_STRING *recipNonce;		/* [6] */
+	STACK_OF(ASN1_UTF8STRING) *freeText;	/* [7] */
+	STACK_OF(CMP_ITAV) *generalInfo;	/* [8] */
+} CMP_HEADER;
+DECLARE_ASN1_FUNCTIONS(CMP_HEADER)
+
+/* PKIStatusInfo. */
+typedef struct cmp_pkisi_st {
+	ASN1_INTEGER *status;
+	STACK_OF(ASN1_UTF8STRING) *statusString;
+	ASN1_BIT_STRING *failInfo;
+} CMP_PKISI;
+DECLARE_ASN1_FUNCTIONS(CMP_PKISI)
+
+/* CRMF (RFC 4211). */
+typedef struct crmf_attr_st {
+	ASN1_OBJECT *type;
+	ASN1_TYPE *value;
+} CRMF_ATTR;
+DECLARE_ASN1_FUNCTIONS(CRMF_ATTR)
+DEFINE_STACK_OF(CRMF_ATTR)
+
+typedef struct crmf_optvalidity_st {
+	ASN1_TIME *notBefore; /* [0] */
+	ASN1_TIME *notAfter;  /* [1] */
+} CRMF_OPTVALIDITY;
+DECLARE_ASN1_FUNCTIONS(CRMF_OPTVALIDITY)
+
+typedef struct crmf_certtemplate_st {
+	ASN1_INTEGER *version;		       /* [0] */
+	ASN1_INTEGER *serialNumber;	       /* [1] */
+	X509_ALGOR *signingAlg;		       /* [2] */
+	X509_NAME *issuer;		       /* [3] */
+	CRMF_OPTVALIDITY *validity;	       /* [4] */
+	X509_NAME *subject;		       /* [5] */
+	X509_PUBKEY *publicKey;		       /* [6] */
+	ASN1_BIT_STRING *issuerUID;	       /* [7] */
+	ASN1_BIT_STRING *subjectUID;	       /* [8] */
+	STACK_OF(X509_EXTENSION) *extensions; /* [9] */
+} CRMF_CERTTEMPLATE;
+DECLARE_ASN1_FUNCTIONS(CRMF_CERTTEMPLATE)
+
+typedef struct crmf_certrequest_st {
+	ASN1_INTEGER *certReqId;
+	CRMF_CERTTEMPLATE *certTemplate;
+	STACK_OF(CRMF_ATTR) *controls;
+} CRMF_CERTREQUEST;
+DECLARE_ASN1_FUNCTIONS(CRMF_CERTREQUEST)
+
+typedef struct crmf_pkmacvalue_st {
+	X509_ALGOR *algId;
+	ASN1_BIT_STRING *value;
+} CRMF_PKMACVALUE;
+DECLARE_ASN1_FUNCTIONS(CRMF_PKMACVALUE)
+
+typedef struct crmf_authinfo_st {
+	int type;
+	union {
+		GENERAL_NAME *sender;		/* [0] */
+		CRMF_PKMACVALUE *publicKeyMAC;
+	} value;
+} CRMF_AUTHINFO;
+DECLARE_ASN1_FUNCTIONS(CRMF_AUTHINFO)
+
+typedef struct crmf_poposkinput_st {
+	CRMF_AUTHINFO *authInfo;
+	X509_PUBKEY *publicKey;
+} CRMF_POPOSKINPUT;
+DECLARE_ASN1_FUNCTIONS(CRMF_POPOSKINPUT)
+
+typedef struct crmf_poposigningkey_st {
+	CRMF_POPOSKINPUT *poposkInput; /* [0] */
+	X509_ALGOR *algorithmIdentifier;
+	ASN1_BIT_STRING *signature;
+} CRMF_POPOSIGNINGKEY;
+DECLARE_ASN1_FUNCTIONS(CRMF_POPOSIGNINGKEY)
+
+enum crmf_popo_type {
+	CRMF_POPO_RAVERIFIED = 0,
+	CRMF_POPO_SIGNATURE = 1,
+	CRMF_POPO_KEYENC = 2,
+	CRMF_POPO_KEYAGREE = 3,
+};
+
+typedef struct crmf_popo_st {
+	int type;
+	union {
+		ASN1_NULL *raVerified;		/* [0] */
+		CRMF_POPOSIGNINGKEY *signature; /* [1] */
+		ASN1_TYPE *keyEncipherment;	/* [2] */
+		ASN1_TYPE *keyAgreement;	/* [3] */
+	} value;
+} CRMF_POPO;
+DECLARE_ASN1_FUNCTIONS(CRMF_POPO)
+
+typedef struct crmf_certreqmsg_st {
+	CRMF_CERTREQUEST *certReq;
+	CRMF_POPO *popo;
+	STACK_OF(CRMF_ATTR) *regInfo;
+} CRMF_CERTREQMSG;
+DECLARE_ASN1_FUNCTIONS(CRMF_CERTREQMSG)
+DEFINE_STACK_OF(CRMF_CERTREQMSG)
+
+/* CertOrEncCert: only the plain certificate is produced. */
+typedef struct cmp_certorenccert_st {
+	int type;
+	union {
+		X509 *certificate;	 /* [0] */
+		ASN1_TYPE *encryptedCert; /* [1] */
+	} value;
+} CMP_CERTORENCCERT;
+DECLARE_ASN1_FUNCTIONS(CMP_CERTORENCCERT)
+
+typedef struct cmp_certifiedkeypair_st {
+	CMP_CERTORENCCERT *certOrEncCert;
+	ASN1_TYPE *privateKey;	    /* [0] */
+	ASN1_TYPE *publicationInfo; /* [1] */
+} CMP_CERTIFIEDKEYPAIR;
+DECLARE_ASN1_FUNCTIONS(CMP_CERTIFIEDKEYPAIR)
+
+typedef struct cmp_certresponse_st {
+	ASN1_INTEGER *certReqId;
+	CMP_PKISI *status;
+	CMP_CERTIFIEDKEYPAIR *certifiedKeyPair;
+	ASN1_OCTET_STRING *rspInfo;
+} CMP_CERTRESPONSE;
+DECLARE_ASN1_FUNCTIONS(CMP_CERTRESPONSE)
+DEFINE_STACK_OF(CMP_CERTRESPONSE)
+
+typedef struct cmp_certrepmessage_st {
+	STACK_OF(X509) *caPubs; /* [1] */
+	STACK_OF(CMP_CERTRESPONSE) *response;
+} CMP_CERTREPMESSAGE;
+DECLARE_ASN1_FUNCTIONS(CMP_CERTREPMESSAGE)
+
+typedef struct cmp_certstatus_st {
+	ASN1_OCTET_STRING *certHash;
+	ASN1_INTEGER *certReqId;
+	CMP_PKISI *statusInfo;
+	X509_ALGOR *hashAlg; /* [0], CMP v3 */
+} CMP_CERTSTATUS;
+DECLARE_ASN1_FUNCTIONS(CMP_CERTSTATUS)
+DEFINE_STACK_OF(CMP_CERTSTATUS)
+
+typedef struct cmp_errormsg_st {
+	CMP_PKISI *pKIStatusInfo;
+	ASN1_INTEGER *errorCode;
+	STACK_OF(ASN1_UTF8STRING) *errorDetails;
+} CMP_ERRORMSG;
+DECLARE_ASN1_FUNCTIONS(CMP_ERRORMSG)
+
+typedef struct cmp_body_st {
+	int type;
+	union {
+		STACK_OF(CRMF_CERTREQMSG) *ir;	 /* 0 */
+		CMP_CERTREPMESSAGE *ip;		 /* 1 */
+		STACK_OF(CRMF_CERTREQMSG) *cr;	 /* 2 */
+		CMP_CERTREPMESSAGE *cp;		 /* 3 */
+		X509_REQ *p10cr;		 /* 4 */
+		STACK_OF(CRMF_CERTREQMSG) *kur;	 /* 7 */
+		CMP_CERTREPMESSAGE *kup;	 /* 8 */
+		STACK_OF(CRMF_CERTREQMSG) *ccr;	 /* 13 */
+		CMP_CERTREPMESSAGE *ccp;	 /* 14 */
+		ASN1_NULL *pkiconf;		 /* 19 */
+		STACK_OF(CMP_ITAV) *genm;	 /* 21 */
+		STACK_OF(CMP_ITAV) *genp;	 /* 22 */
+		CMP_ERRORMSG *error;		 /* 23 */
+		STACK_OF(CMP_CERTSTATUS) *certConf; /* 24 */
+		ASN1_TYPE *other; /* every body this engine does not parse */
+	} value;
+} CMP_BODY;
+DECLARE_ASN1_FUNCTIONS(CMP_BODY)
+
+typedef struct cmp_msg_st {
+	CMP_HEADER *header;
+	CMP_BODY *body;
+	ASN1_BIT_STRING *protection; /* [0] */
+	STACK_OF(X509) *extraCerts;  /* [1] */
+} CMP_MSG;
+DECLARE_ASN1_FUNCTIONS(CMP_MSG)
+
+/* ProtectedPart ::= SEQUENCE { header, body }: what protection covers. */
+typedef struct cmp_protectedpart_st {
+	CMP_HEADER *header;
+	CMP_BODY *body;
+} CMP_PROTECTEDPART;
+DECLARE_ASN1_FUNCTIONS(CMP_PROTECTEDPART)
+
+/* PBMParameter (RFC 4211 §4.4). */
+typedef struct cmp_pbmparam_st {
+	ASN1_OCTET_STRING *salt;
+	X509_ALGOR *owf;
+	ASN1_INTEGER *iterationCount;
+	X509_ALGOR *mac;
+} CMP_PBMPARAM;
+DECLARE_ASN1_FUNCTIONS(CMP_PBMPARAM)
+
+/*
+ * Decodes one PKIMessage from exactly len bytes: trailing bytes, more than
+ * CA_MAX_CERTREQS requests, CA_MAX_EXTRACERTS extraCerts or
+ * CA_MAX_GENERALINFO generalInfo entries are rejected. Returns the message
+ * or NULL, with a reason in why (a static string).
+ */
+CMP_MSG *cmp_msg_parse(const unsigned char *der, size_t len,
+    const char **why);
+
+/* DER of a message into a new buffer; returns the length or -1. */
+int cmp_msg_encode(const CMP_MSG *msg, unsigned char **der);
+
+/* Short name of a body type ("ir", "certConf", ...), "unknown" otherwise. */
+const char *cmp_body_name(int type);
+
+#endif

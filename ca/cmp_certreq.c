@@ -1,0 +1,536 @@
+/*
+ * cmp_certreq.c - certificate requests (ir, cr) and their confirmation
+ * (certConf, or an error from the client), RFC 9810 §5.3.1-§5.3.4,
+ * §5.3.18, §5.3.21 and RFC 9483 §4.1.1.
+ *
+ * Issuance has two phases (cryptlib's ca_issue.c): each certificate is
+ * signed in the HSM, then committed to PostgreSQL as unconfirmed (or valid
+ * under implicitConfirm) together with the transaction, the claimed nonce
+ * and the consumed enrollment-secret use, in one database transaction,
+ * before the response that carries it exists. certConf then confirms or
+ * rejects it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+
+#include "ca/ca.h"
+#include "ca/cmp_srv.h"
+
+/* Reason recorded when a client rejects or never confirms a certificate. */
+#define CRL_REASON_CESSATION_OF_OPERATION 5
+
+struct issued {
+	int rid;
+	X509 *cert;
+	struct db_cert row;
+};
+
+static CMP_CERTRESPONSE *
+certresp_new(int rid, int status, int fail, const char *why, X509 *cert)
+{
+	CMP_CERTRESPONSE *cr = CMP_CERTRESPONSE_new();
+
+	if (cr == NULL || !ASN1_INTEGER_set(cr->certReqId, rid))
+		goto fail;
+	CMP_PKISI_free(cr->status);
+	if ((cr->status = cmp_pkisi_new(status, fail, why)) == NULL)
+		goto fail;
+	if (cert != NULL) {
+		if ((cr->certifiedKeyPair = CMP_CERTIFIEDKEYPAIR_new()) == NULL)
+			goto fail;
+		cr->certifiedKeyPair->certOrEncCert->type = 0;
+		if (!X509_up_ref(cert))
+			goto fail;
+		cr->certifiedKeyPair->certOrEncCert->value.certificate = cert;
+	}
+	return cr;
+fail:
+	CMP_CERTRESPONSE_free(cr);
+	return NULL;
+}
+
+/* Stores the transaction and every issued certificate atomically.
+ * Returns 1, or 0 with the rejection or internal error recorded in r. */
+static int
+persist_issue(struct req *r, struct issued *iss, int n)
+{
+	struct db *db = r->srv->db;
+	const CMP_HEADER *h = r->msg->header;
+	struct db_txn t;
+	int i, rc;
+
+	memset(&t, 0, sizeof(t));
+	memcpy(t.id, h->transactionID->data, (size_t)h->transactionID->length);
+	t.id_len = (size_t)h->transactionID->length;
+	t.ca_id = r->ca->id;
+	snprintf(t.sender, sizeof(t.sender), "%s", r->sender);
+	snprintf(t.kind, sizeof(t.kind), "%s",
+	    cmp_body_name(r->msg->body->type));
+	t.state = (n > 0 && !r->implicit) ? DB_TXN_WAIT_CONF : DB_TXN_DONE;
+	memcpy(t.last_nonce, r->nonce, sizeof(r->nonce));
+	t.last_nonce_len = sizeof(r->nonce);
+	t.pvno = r->pvno;
+	t.expires = time(NULL) + r->srv->cfg->txn_timeout;
+
+	if (db_begin(db) != 1) {
+		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
+		return 0;
+	}
+	rc = db_nonce_claim(db, h->senderNonce->data,
+	    (size_t)h->senderNonce->length);
+	if (rc < 0)
+		goto dberr;
+	if (rc == 0) {
+		db_rollback(db);
+		cmp_reject(r, CMP_FAIL_BAD_SENDER_NONCE,
+		    "senderNonce seen before: replayed message "
+		    "(RFC 9810 §5.1.1)");
+		return 0;
+	}
+	rc = db_txn_insert(db, &t);
+	if (rc < 0)
+		goto dberr;
+	if (rc == 0) {
+		db_rollback(db);
+		cmp_reject(r, CMP_FAIL_TRANSACTION_ID_IN_USE,
+		    "transactionID already used (RFC 9810 §5.1.1)");
+		return 0;
+	}
+	if (n > 0 && r->have_mac) {
+		rc = db_secret_consume(db, r->secret.ref);
+		if (rc < 0)
+			goto dberr;
+		if (rc == 0) {
+			db_rollback(db);
+			cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
+			    "enrollment secret used up or expired");
+			return 0;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		rc = db_cert_insert(db, &iss[i].row);
+		if (rc < 0)
+			goto dberr;
+		if (rc == 0) {
+			db_rollback(db);
+			cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
+			    "serial number collision");
+			return 0;
+		}
+		if (db_audit_add(db, "issue", r->ca->id, r->sender,
+			iss[i].row.serial) < 0)
+			goto dberr;
+	}
+	if (db_commit(db) != 1)
+		goto dberr;
+	return 1;
+dberr:
+	cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
+	db_rollback(db);
+	return 0;
+}
+
+/* Issues one certificate for one CertReqMsg; 1 issued, 0 rejected into
+ * *resp, -1 internal. */
+static int
+certreq_one(struct req *r, const CRMF_CERTREQMSG *m, int rid,
+    const struct cfg_profile *prof, struct issued *out,
+    CMP_CERTRESPONSE **resp, int *failp, const char **whyp)
+{
+	struct issue_req ir;
+	const char *why = NULL;
+	int rc, fail = CMP_FAIL_NONE;
+
+	memset(&ir, 0, sizeof(ir));
+	ir.tmpl = m->certReq->certTemplate;
+	ir.pubkey = ir.tmpl->publicKey != NULL
+	    ? X509_PUBKEY_get0(ir.tmpl->publicKey) : NULL;
+	ir.profile = prof;
+	ir.allowed_subject = r->secret.allowed_subject;
+	ir.ca_name = X509_get_subject_name(r->ca->cert);
+	ir.conf = r->srv->cfg->conf;
+	ERR_clear_error();
+	rc = cmp_template_check(&ir, &fail, &why);
+	if (rc < 0)
+		return -1;
+	if (rc == 1) {
+		rc = cmp_popo_verify(m, ir.pubkey, &why);
+		fail = CMP_FAIL_BAD_POP;
+		if (rc < 0)
+			return -1;
+	}
+	if (rc == 0) {
+		*failp = fail;
+		*whyp = why;
+		*resp = certresp_new(rid, CMP_STATUS_REJECTION, fail, why, NULL);
+		return *resp != NULL ? 0 : -1;
+	}
+	out->rid = rid;
+	if ((out->cert = cmp_cert_issue(&ir, r->ca, r->srv->hsm)) == NULL)
+		return -1;
+	if (!ca_cert_to_row(out->cert, &out->row))
+		return -1;
+	out->row.ca_id = r->ca->id;
+	out->row.status = r->implicit ? DB_CERT_VALID : DB_CERT_UNCONFIRMED;
+	out->row.profile = strdup(prof->name);
+	out->row.requester = strdup(r->sender);
+	memcpy(out->row.txid, r->msg->header->transactionID->data,
+	    (size_t)r->msg->header->transactionID->length);
+	out->row.txid_len = (size_t)r->msg->header->transactionID->length;
+	out->row.cert_req_id = rid;
+	out->row.reason = -1;
+	if (out->row.profile == NULL || out->row.requester == NULL)
+		return -1;
+	*resp = certresp_new(rid, CMP_STATUS_ACCEPTED, CMP_FAIL_NONE, NULL,
+	    out->cert);
+	return *resp != NULL ? 1 : -1;
+}
+
+/* Checks certReqIds: RFC 9483 §4.1.1 wants 0 for a single request; several
+ * must be distinct and non-negative. */
+static int
+certreqids_check(const STACK_OF(CRMF_CERTREQMSG) *reqs, int *rids)
+{
+	int i, j, n = sk_CRMF_CERTREQMSG_num(reqs);
+
+	for (i = 0; i < n; i++) {
+		const CRMF_CERTREQMSG *m = sk_CRMF_CERTREQMSG_value(reqs, i);
+		long v = ASN1_INTEGER_get(m->certReq->certReqId);
+
+		if (v < 0 || v > 0x7fffffffL)
+			return 0;
+		rids[i] = (int)v;
+		for (j = 0; j < i; j++)
+			if (rids[j] == rids[i])
+				return 0;
+	}
+	return 1;
+}
+
+/* ir and cr: RFC 9810 §5.3.1, §5.3.3. */
+CMP_MSG *
+cmp_certreq_handle(struct req *r)
+{
+	STACK_OF(CRMF_CERTREQMSG) *reqs = r->msg->body->value.ir;
+	int n = sk_CRMF_CERTREQMSG_num(reqs);
+	int rids[CA_MAX_CERTREQS];
+	struct issued iss[CA_MAX_CERTREQS];
+	const struct cfg_profile *prof;
+	CMP_CERTREPMESSAGE *rep = NULL;
+	CMP_BODY *body = NULL;
+	CMP_MSG *out = NULL;
+	int i, rc, nissued = 0, last_fail = CMP_FAIL_NONE;
+	const char *last_why = NULL;
+
+	memset(iss, 0, sizeof(iss));
+	if (!certreqids_check(reqs, rids))
+		return cmp_reject(r, CMP_FAIL_BAD_REQUEST,
+		    "certReqIds must be distinct and non-negative "
+		    "(RFC 9810 §5.3.1)");
+	prof = cfg_profile_get(r->srv->cfg, r->secret.profile[0] != '\0'
+		? r->secret.profile : "default");
+	if (prof == NULL)
+		return cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
+		    "profile of the enrollment secret is not configured");
+	r->implicit = r->srv->cfg->implicit_confirm &&
+	    cmp_hdr_implicit_confirm(r->msg->header);
+	if ((rep = CMP_CERTREPMESSAGE_new()) == NULL)
+		goto internal;
+	for (i = 0; i < n; i++) {
+		CMP_CERTRESPONSE *cr = NULL;
+
+		rc = certreq_one(r, sk_CRMF_CERTREQMSG_value(reqs, i), rids[i],
+		    prof, &iss[nissued], &cr, &last_fail, &last_why);
+		if (rc < 0) {
+			CMP_CERTRESPONSE_free(cr);
+			goto internal;
+		}
+		if (rc == 1)
+			nissued++;
+		if (!sk_CMP_CERTRESPONSE_push(rep->response, cr)) {
+			CMP_CERTRESPONSE_free(cr);
+			goto internal;
+		}
+	}
+	if (nissued == 0)
+		r->implicit = 0;
+	if (!persist_issue(r, iss, nissued))
+		goto done; /* whole message rejected or failed: out is NULL */
+	r->fail = last_fail;
+	r->why = last_why;
+	if (nissued < n)
+		r->outcome = nissued == 0 ? "rejected" : "partial";
+	/* caPubs: the root, for MAC-protected ir (RFC 9483 §4.1.1). */
+	if (nissued > 0 && r->have_mac &&
+	    r->msg->body->type == CMP_BODY_IR) {
+		X509 *root = sk_X509_value(r->ca->chain,
+		    sk_X509_num(r->ca->chain) - 1);
+
+		if ((rep->caPubs = sk_X509_new_null()) == NULL ||
+		    !X509_up_ref(root) || !sk_X509_push(rep->caPubs, root))
+			goto internal;
+	}
+	if ((body = CMP_BODY_new()) == NULL)
+		goto internal;
+	body->type = r->msg->body->type + 1; /* ir->ip, cr->cp */
+	body->value.ip = rep;
+	rep = NULL;
+	out = cmp_resp_new(r, body);
+	if (out == NULL)
+		goto internal;
+	/* extraCerts: the chain of the issued certificates (RFC 9483). */
+	if (nissued > 0) {
+		if ((out->extraCerts = sk_X509_new_null()) == NULL)
+			goto internal_out;
+		for (i = 0; i < sk_X509_num(r->ca->chain); i++) {
+			X509 *c = sk_X509_value(r->ca->chain, i);
+
+			if (!X509_up_ref(c) || !sk_X509_push(out->extraCerts, c))
+				goto internal_out;
+		}
+		/* extraCerts is outside the protection: no re-protect. */
+	}
+	goto done;
+internal_out:
+	CMP_MSG_free(out);
+internal:
+	out = cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE, "issuance failed");
+done:
+	CMP_CERTREPMESSAGE_free(rep);
+	for (i = 0; i < CA_MAX_CERTREQS; i++) {
+		X509_free(iss[i].cert);
+		db_cert_clear(&iss[i].row);
+	}
+	return out;
+}
+
+/* Shared checks of a message continuing a transaction. Returns 1 and
+ * fills t, or 0 (rejected/internal, r->fail set). */
+static int
+txn_continue(struct req *r, struct db_txn *t)
+{
+	const CMP_HEADER *h = r->msg->header;
+	int rc;
+
+	rc = db_txn_get(r->srv->db, h->transactionID->data,
+	    (size_t)h->transactionID->length, t);
+	if (rc < 0) {
+		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(r->srv->db));
+		return 0;
+	}
+	if (rc == 0) {
+		cmp_reject(r, CMP_FAIL_BAD_REQUEST,
+		    "no such transaction (RFC 9810 §5.3.18)");
+		return 0;
+	}
+	if (t->ca_id != r->ca->id || strcmp(t->sender, r->sender) != 0) {
+		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
+		    "transaction belongs to another sender or CA");
+		return 0;
+	}
+	if (t->state != DB_TXN_WAIT_CONF) {
+		cmp_reject(r, CMP_FAIL_BAD_REQUEST,
+		    "transaction is not waiting for a confirmation");
+		return 0;
+	}
+	if (h->recipNonce == NULL ||
+	    (size_t)h->recipNonce->length != t->last_nonce_len ||
+	    memcmp(h->recipNonce->data, t->last_nonce, t->last_nonce_len) !=
+		0) {
+		cmp_reject(r, CMP_FAIL_BAD_RECIPIENT_NONCE,
+		    "recipNonce does not match our last senderNonce "
+		    "(RFC 9810 §5.1.1)");
+		return 0;
+	}
+	return 1;
+}
+
+/* Digest of a certificate as certConf uses it (RFC 9810 §5.3.18). */
+static int
+cert_hash_matches(const CMP_CERTSTATUS *cs, const struct db_cert *row)
+{
+	const unsigned char *p = row->der;
+	X509 *x = d2i_X509(NULL, &p, (long)row->der_len);
+	ASN1_OCTET_STRING *dig = NULL;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	int ok = 0;
+
+	if (x == NULL)
+		return 0;
+	if (cs->hashAlg != NULL) {
+		const EVP_MD *h = EVP_get_digestbyobj(cs->hashAlg->algorithm);
+
+		if (h != NULL && X509_digest(x, h, md, &len))
+			ok = (int)len == cs->certHash->length &&
+			    memcmp(md, cs->certHash->data, len) == 0;
+	} else if ((dig = X509_digest_sig(x, NULL, NULL)) != NULL) {
+		ok = ASN1_OCTET_STRING_cmp(dig, cs->certHash) == 0;
+	}
+	ASN1_OCTET_STRING_free(dig);
+	X509_free(x);
+	return ok;
+}
+
+static CMP_MSG *
+pkiconf_new(struct req *r)
+{
+	CMP_BODY *b = CMP_BODY_new();
+
+	if (b == NULL)
+		return NULL;
+	b->type = CMP_BODY_PKICONF;
+	if ((b->value.pkiconf = ASN1_NULL_new()) == NULL) {
+		CMP_BODY_free(b);
+		return NULL;
+	}
+	return cmp_resp_new(r, b);
+}
+
+/*
+ * Ends a transaction: sets each unconfirmed certificate to its decision
+ * (valid where accept[i], else rejected), advances to state to, claims the
+ * nonce, in one database transaction. Returns NULL on success.
+ */
+static CMP_MSG *
+txn_finish(struct req *r, const struct db_cert *certs, const int *accept,
+    size_t n, enum db_txn_state to)
+{
+	struct db *db = r->srv->db;
+	const CMP_HEADER *h = r->msg->header;
+	size_t i;
+	int rc;
+
+	if (db_begin(db) != 1)
+		return cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
+	rc = db_nonce_claim(db, h->senderNonce->data,
+	    (size_t)h->senderNonce->length);
+	if (rc < 0)
+		goto dberr;
+	if (rc == 0) {
+		db_rollback(db);
+		return cmp_reject(r, CMP_FAIL_BAD_SENDER_NONCE,
+		    "senderNonce seen before: replayed message");
+	}
+	rc = db_txn_advance(db, h->transactionID->data,
+	    (size_t)h->transactionID->length, DB_TXN_WAIT_CONF, to, r->nonce,
+	    sizeof(r->nonce));
+	if (rc < 0)
+		goto dberr;
+	if (rc == 0) {
+		db_rollback(db);
+		return cmp_reject(r, CMP_FAIL_BAD_REQUEST,
+		    "transaction was finished concurrently");
+	}
+	for (i = 0; i < n; i++) {
+		if (certs[i].status != DB_CERT_UNCONFIRMED)
+			continue;
+		rc = db_cert_set_status(db, certs[i].id,
+		    1u << DB_CERT_UNCONFIRMED,
+		    accept[i] ? DB_CERT_VALID : DB_CERT_REJECTED,
+		    accept[i] ? -1 : CRL_REASON_CESSATION_OF_OPERATION);
+		if (rc < 0)
+			goto dberr;
+		if (db_audit_add(db, accept[i] ? "confirm" : "reject",
+			r->ca->id, r->sender, certs[i].serial) < 0)
+			goto dberr;
+	}
+	if (db_commit(db) != 1)
+		goto dberr;
+	return NULL;
+dberr:
+	db_rollback(db);
+	return cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
+}
+
+/* certConf: RFC 9810 §5.3.18. */
+CMP_MSG *
+cmp_certconf_handle(struct req *r)
+{
+	STACK_OF(CMP_CERTSTATUS) *sts = r->msg->body->value.certConf;
+	struct db_txn t;
+	struct db_cert *certs = NULL;
+	int accept[CA_MAX_CERTREQS] = { 0 };
+	CMP_MSG *out = NULL;
+	size_t n = 0, k;
+	int i;
+
+	if (!txn_continue(r, &t))
+		return NULL;
+	if (db_cert_list_by_txn(r->srv->db, t.id, t.id_len, &certs, &n) < 0)
+		return cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
+		    db_error(r->srv->db));
+	if (n > CA_MAX_CERTREQS) {
+		out = cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
+		    "too many certificates in one transaction");
+		goto done;
+	}
+	for (i = 0; i < sk_CMP_CERTSTATUS_num(sts); i++) {
+		const CMP_CERTSTATUS *cs = sk_CMP_CERTSTATUS_value(sts, i);
+		long rid = ASN1_INTEGER_get(cs->certReqId);
+
+		for (k = 0; k < n; k++)
+			if (certs[k].cert_req_id == rid)
+				break;
+		if (k == n) {
+			out = cmp_reject(r, CMP_FAIL_BAD_CERT_ID,
+			    "certConf names a certReqId we did not issue");
+			goto done;
+		}
+		if (!cert_hash_matches(cs, &certs[k])) {
+			out = cmp_reject(r, CMP_FAIL_BAD_CERT_ID,
+			    "certHash does not match the issued certificate "
+			    "(RFC 9810 §5.3.18)");
+			goto done;
+		}
+		accept[k] = cs->statusInfo == NULL ||
+		    ASN1_INTEGER_get(cs->statusInfo->status) ==
+			CMP_STATUS_ACCEPTED ||
+		    ASN1_INTEGER_get(cs->statusInfo->status) ==
+			CMP_STATUS_GRANTED_WITH_MODS;
+	}
+	/* Certificates the client did not mention count as rejected. */
+	out = txn_finish(r, certs, accept, n, DB_TXN_DONE);
+	if (out == NULL && r->fail == CMP_FAIL_NONE) {
+		for (k = 0; k < n; k++)
+			if (!accept[k])
+				r->outcome = "cert-rejected-by-client";
+		out = pkiconf_new(r);
+	}
+done:
+	db_cert_array_free(certs, n);
+	return out;
+}
+
+/* error from the client (RFC 9810 §5.3.21): the transaction is aborted
+ * and its unconfirmed certificates are rejected. Answered with pkiConf. */
+CMP_MSG *
+cmp_peer_error_handle(struct req *r)
+{
+	struct db_txn t;
+	struct db_cert *certs = NULL;
+	int accept[CA_MAX_CERTREQS] = { 0 };
+	CMP_MSG *out = NULL;
+	size_t n = 0;
+
+	if (!txn_continue(r, &t))
+		return NULL;
+	if (db_cert_list_by_txn(r->srv->db, t.id, t.id_len, &certs, &n) < 0)
+		return cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
+		    db_error(r->srv->db));
+	if (n > CA_MAX_CERTREQS) {
+		out = cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
+		    "too many certificates in one transaction");
+		goto done;
+	}
+	out = txn_finish(r, certs, accept, n, DB_TXN_ABORTED);
+	if (out == NULL && r->fail == CMP_FAIL_NONE) {
+		r->outcome = "aborted-by-client";
+		out = pkiconf_new(r);
+	}
+done:
+	db_cert_array_free(certs, n);
+	return out;
+}

@@ -1,0 +1,234 @@
+/*
+ * cmp_issue.c - from a CRMF CertTemplate to a signed certificate: template
+ * checks against the profile, proof of possession, and issuance with the CA
+ * key in the HSM.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "ca/ca.h"
+
+/* Extensions a template may carry into the certificate, by profile flag. */
+static int
+ext_copy_allowed(const struct cfg_profile *p, int nid)
+{
+	switch (nid) {
+	case NID_subject_alt_name:
+		return p->copy_san;
+	case NID_key_usage:
+		return p->copy_key_usage;
+	case NID_ext_key_usage:
+		return p->copy_ext_key_usage;
+	default:
+		return 0;
+	}
+}
+
+/* Public key types and sizes a CA should certify (RFC 9481 §2-3). */
+static int
+pubkey_check(EVP_PKEY *k, const char **why)
+{
+	switch (EVP_PKEY_get_base_id(k)) {
+	case EVP_PKEY_RSA:
+	case EVP_PKEY_RSA_PSS:
+		if (EVP_PKEY_get_bits(k) < 2048) {
+			*why = "RSA key shorter than 2048 bits";
+			return 0;
+		}
+		if (EVP_PKEY_get_bits(k) > 16384) {
+			*why = "RSA key longer than 16384 bits";
+			return 0;
+		}
+		return 1;
+	case EVP_PKEY_EC:
+		if (EVP_PKEY_get_bits(k) < 256) {
+			*why = "EC key on a curve shorter than 256 bits";
+			return 0;
+		}
+		return 1;
+	case EVP_PKEY_ED25519:
+	case EVP_PKEY_ED448:
+		return 1;
+	default:
+		*why = "unsupported public key algorithm";
+		return 0;
+	}
+}
+
+/* See ca.h. */
+int
+cmp_template_check(const struct issue_req *r, int *fail, const char **why)
+{
+	const CRMF_CERTTEMPLATE *t = r->tmpl;
+	char subj[CA_MAX_SUBJECT + 1];
+	BIO *b;
+	int len;
+
+	*fail = CMP_FAIL_BAD_CERT_TEMPLATE;
+	if (t->publicKey == NULL || r->pubkey == NULL) {
+		*why = "certTemplate has no usable publicKey (RFC 4211 §5)";
+		return 0;
+	}
+	if (!pubkey_check(r->pubkey, why))
+		return 0;
+	if (t->subject == NULL || X509_NAME_entry_count(t->subject) == 0) {
+		*why = "certTemplate has no subject (RFC 9483 §4.1.1)";
+		return 0;
+	}
+	if (t->issuer != NULL && r->ca_name != NULL &&
+	    X509_NAME_cmp(t->issuer, r->ca_name) != 0) {
+		*fail = CMP_FAIL_WRONG_AUTHORITY;
+		*why = "certTemplate issuer is not this CA";
+		return 0;
+	}
+	if ((b = BIO_new(BIO_s_mem())) == NULL)
+		return -1;
+	if (X509_NAME_print_ex(b, t->subject, 0, XN_FLAG_RFC2253) < 0) {
+		BIO_free(b);
+		*why = "certTemplate subject cannot be printed";
+		return 0;
+	}
+	len = BIO_read(b, subj, sizeof(subj) - 1);
+	if (len < 0)
+		len = 0;
+	subj[len] = '\0';
+	if (BIO_pending(b) > 0) {
+		BIO_free(b);
+		*why = "certTemplate subject too long";
+		return 0;
+	}
+	BIO_free(b);
+	if (r->allowed_subject != NULL && r->allowed_subject[0] != '\0' &&
+	    strcasecmp(r->allowed_subject, subj) != 0) {
+		*fail = CMP_FAIL_NOT_AUTHORIZED;
+		*why = "subject not allowed for this enrollment secret";
+		return 0;
+	}
+	return 1;
+}
+
+/* See ca.h. */
+int
+cmp_popo_verify(const CRMF_CERTREQMSG *m, EVP_PKEY *pubkey, const char **why)
+{
+	const CRMF_POPOSIGNINGKEY *sk;
+
+	if (m->popo == NULL) {
+		*why = "missing proof of possession (RFC 4211 §4)";
+		return 0;
+	}
+	if (m->popo->type != CRMF_POPO_SIGNATURE) {
+		*why = m->popo->type == CRMF_POPO_RAVERIFIED
+		    ? "raVerified POP is only accepted from an RA"
+		    : "only signature POP is supported (RFC 9483 §4.1.1)";
+		return 0;
+	}
+	sk = m->popo->value.signature;
+	if (sk->poposkInput != NULL) {
+		*why = "poposkInput must be absent when the template carries "
+		       "subject and publicKey (RFC 4211 §4.1)";
+		return 0;
+	}
+	ERR_set_mark();
+	if (ASN1_item_verify(ASN1_ITEM_rptr(CRMF_CERTREQUEST),
+		sk->algorithmIdentifier, sk->signature, m->certReq,
+		pubkey) != 1) {
+		ERR_pop_to_mark();
+		*why = "POP signature does not verify (RFC 4211 §4.1)";
+		return 0;
+	}
+	ERR_clear_last_mark();
+	return 1;
+}
+
+/* Replaces or adds one extension. */
+static int
+ext_put(X509 *x, X509_EXTENSION *e)
+{
+	int idx;
+	X509_EXTENSION *old;
+
+	idx = X509_get_ext_by_OBJ(x, X509_EXTENSION_get_object(e), -1);
+	if (idx >= 0) {
+		old = X509_delete_ext(x, idx);
+		X509_EXTENSION_free(old);
+	}
+	return X509_add_ext(x, e, -1);
+}
+
+static int
+serial_new(X509 *x, struct hsm *hsm)
+{
+	unsigned char buf[16];
+	BIGNUM *bn = NULL;
+	int ok = 0;
+
+	do {
+		if (!hsm_random(hsm, buf, sizeof(buf))) {
+			log_err("serial number: %s", hsm_error());
+			return 0;
+		}
+		BN_free(bn);
+		if ((bn = BN_bin2bn(buf, sizeof(buf), NULL)) == NULL)
+			return 0;
+	} while (BN_is_zero(bn));
+	ok = BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL;
+	BN_free(bn);
+	return ok;
+}
+
+/* See ca.h. */
+X509 *
+cmp_cert_issue(const struct issue_req *r, const struct ca_ident *ca,
+    struct hsm *hsm)
+{
+	X509 *x = NULL;
+	X509V3_CTX ctx;
+	time_t now = time(NULL), end;
+	int i;
+
+	if ((x = X509_new()) == NULL)
+		goto fail;
+	if (!X509_set_version(x, X509_VERSION_3) || !serial_new(x, hsm) ||
+	    !X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) ||
+	    !X509_set_subject_name(x, r->tmpl->subject) ||
+	    !X509_set_pubkey(x, r->pubkey))
+		goto fail;
+	end = now + r->profile->days * 86400L;
+	if (X509_cmp_time(X509_get0_notAfter(ca->cert), &end) < 0) {
+		/* Never beyond the CA certificate. */
+		if (!X509_set1_notAfter(x, X509_get0_notAfter(ca->cert)))
+			goto fail;
+	} else if (X509_time_adj_ex(X509_getm_notAfter(x), 0, 0, &end) ==
+	    NULL)
+		goto fail;
+	if (X509_time_adj_ex(X509_getm_notBefore(x), 0, 0, &now) == NULL)
+		goto fail;
+	X509V3_set_ctx(&ctx, ca->cert, x, NULL, NULL, 0);
+	X509V3_set_nconf(&ctx, r->conf);
+	if (r->profile->ext_section != NULL &&
+	    !X509V3_EXT_add_nconf(r->conf, &ctx, r->profile->ext_section, x))
+		goto fail;
+	for (i = 0; i < sk_X509_EXTENSION_num(r->tmpl->extensions); i++) {
+		X509_EXTENSION *e = sk_X509_EXTENSION_value(
+		    r->tmpl->extensions, i);
+
+		if (ext_copy_allowed(r->profile,
+			OBJ_obj2nid(X509_EXTENSION_get_object(e))) &&
+		    !ext_put(x, e))
+			goto fail;
+	}
+	if (!ca_x509_sign(x, ca->key, ca->md)) {
+		log_err("ca %s: signing failed in the HSM", ca->label);
+		goto fail;
+	}
+	return x;
+fail:
+	log_openssl_errors(1);
+	X509_free(x);
+	return NULL;
+}

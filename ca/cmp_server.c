@@ -1,0 +1,383 @@
+/*
+ * cmp_server.c - the CMP engine: one request's DER in, one response's DER
+ * and an HTTP status out (the shape of OpenSSL's
+ * OSSL_CMP_SRV_process_request), with every piece of transaction state in
+ * PostgreSQL so that any worker on any host can take the next message.
+ *
+ * Per request: decode; find the CA; header checks; protection; dispatch by
+ * body type; persist; build and protect the response. Every failure is a
+ * CMP error message with a PKIFailureInfo bit and a statusString, or a
+ * rejection inside the ip/cp.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/rand.h>
+
+#include "ca/ca.h"
+#include "ca/cmp_srv.h"
+
+/* Builds a PKIStatusInfo; fail < 0 means no failInfo. */
+CMP_PKISI *
+cmp_pkisi_new(int status, int fail, const char *text)
+{
+	CMP_PKISI *si = CMP_PKISI_new();
+	ASN1_UTF8STRING *s = NULL;
+
+	if (si == NULL || !ASN1_INTEGER_set(si->status, status))
+		goto fail;
+	if (text != NULL) {
+		if ((si->statusString = sk_ASN1_UTF8STRING_new_null()) == NULL ||
+		    (s = ASN1_UTF8STRING_new()) == NULL ||
+		    !ASN1_STRING_set(s, text, -1) ||
+		    !sk_ASN1_UTF8STRING_push(si->statusString, s))
+			goto fail;
+		s = NULL;
+	}
+	if (fail >= 0) {
+		if ((si->failInfo = ASN1_BIT_STRING_new()) == NULL ||
+		    !ASN1_BIT_STRING_set_bit(si->failInfo, fail, 1))
+			goto fail;
+	}
+	return si;
+fail:
+	ASN1_UTF8STRING_free(s);
+	CMP_PKISI_free(si);
+	return NULL;
+}
+
+static const char *const fail_names[] = {
+	"badAlg", "badMessageCheck", "badRequest", "badTime", "badCertId",
+	"badDataFormat", "wrongAuthority", "incorrectData",
+	"missingTimeStamp", "badPOP", "certRevoked", "certConfirmed",
+	"wrongIntegrity", "badRecipientNonce", "timeNotAvailable",
+	"unacceptedPolicy", "unacceptedExtension", "addInfoNotAvailable",
+	"badSenderNonce", "badCertTemplate", "signerNotTrusted",
+	"transactionIdInUse", "unsupportedVersion", "notAuthorized",
+	"systemUnavail", "systemFailure", "duplicateCertReq",
+};
+
+static const char *
+fail_name(int f)
+{
+	if (f < 0 || f >= (int)(sizeof(fail_names) / sizeof(fail_names[0])))
+		return "-";
+	return fail_names[f];
+}
+
+/*
+ * Wraps a body into a response message with header and protection.
+ * Takes ownership of body. Returns the message or NULL.
+ */
+CMP_MSG *
+cmp_resp_new(struct req *r, CMP_BODY *body)
+{
+	CMP_MSG *m = CMP_MSG_new();
+	const X509_NAME *ca_name = r->ca != NULL
+	    ? X509_get_subject_name(r->ca->cert) : NULL;
+	const CMP_HEADER *rh = r->msg != NULL ? r->msg->header : NULL;
+
+	if (m == NULL) {
+		CMP_BODY_free(body);
+		return NULL;
+	}
+	CMP_BODY_free(m->body);
+	m->body = body;
+	CMP_HEADER_free(m->header);
+	m->header = cmp_hdr_response(rh, ca_name, r->pvno, r->have_mac,
+	    r->implicit, r->nonce);
+	if (m->header == NULL)
+		goto fail;
+	if (r->have_mac && !cmp_pbm_protect(m, &r->mac))
+		goto fail;
+	return m;
+fail:
+	CMP_MSG_free(m);
+	return NULL;
+}
+
+/* An error message (RFC 9810 §5.3.21) for r->fail and r->why. */
+static CMP_MSG *
+resp_error(struct req *r)
+{
+	CMP_BODY *b = CMP_BODY_new();
+
+	if (b == NULL)
+		return NULL;
+	b->type = CMP_BODY_ERROR;
+	if ((b->value.error = CMP_ERRORMSG_new()) == NULL)
+		goto fail;
+	CMP_PKISI_free(b->value.error->pKIStatusInfo);
+	b->value.error->pKIStatusInfo = cmp_pkisi_new(CMP_STATUS_REJECTION,
+	    r->fail, r->why);
+	if (b->value.error->pKIStatusInfo == NULL)
+		goto fail;
+	/* Never carry implicitConfirm on an error. */
+	r->implicit = 0;
+	return cmp_resp_new(r, b);
+fail:
+	CMP_BODY_free(b);
+	return NULL;
+}
+
+/* Records a rejection of the whole message. Returns NULL for chaining. */
+CMP_MSG *
+cmp_reject(struct req *r, int fail, const char *why)
+{
+	r->fail = fail;
+	r->why = why;
+	r->outcome = "rejected";
+	return NULL;
+}
+
+/* An internal failure: logged, answered with systemFailure/Unavail. */
+CMP_MSG *
+cmp_internal(struct req *r, int fail, const char *what)
+{
+	log_openssl_errors(1);
+	r->fail = fail;
+	r->why = fail == CMP_FAIL_SYSTEM_UNAVAIL
+	    ? "service temporarily unavailable, try again later"
+	    : "internal error in the CA";
+	r->outcome = "error";
+	log_err("req %lu: %s", r->id, what);
+	return NULL;
+}
+
+/* "secret:<ref>" from a senderKID; 1 or 0 if not printable. */
+static int
+sender_from_kid(struct req *r, char *ref, size_t reflen)
+{
+	const ASN1_OCTET_STRING *kid = r->msg->header->senderKID;
+	int i;
+
+	if (kid == NULL || kid->length == 0 || (size_t)kid->length >= reflen)
+		return 0;
+	for (i = 0; i < kid->length; i++)
+		if (kid->data[i] < 0x21 || kid->data[i] > 0x7e)
+			return 0;
+	memcpy(ref, kid->data, (size_t)kid->length);
+	ref[kid->length] = '\0';
+	snprintf(r->sender, sizeof(r->sender), "secret:%s", ref);
+	return 1;
+}
+
+/*
+ * Checks the protection of the request. Returns 1 if verified, 0 if
+ * rejected (r->fail/why set), -1 on an internal error.
+ */
+static int
+check_protection(struct req *r)
+{
+	const CMP_HEADER *h = r->msg->header;
+	char ref[DB_REF_MAX];
+	int rc, fail;
+	const char *why;
+
+	if (h->protectionAlg == NULL || r->msg->protection == NULL) {
+		cmp_reject(r, CMP_FAIL_BAD_MESSAGE_CHECK,
+		    "message is not protected (RFC 9483 §3.2)");
+		return 0;
+	}
+	if (!cmp_alg_is_pbm(h->protectionAlg)) {
+		cmp_reject(r, CMP_FAIL_BAD_ALG,
+		    "only PBM (RFC 4211 §4.4) MAC protection is supported");
+		return 0;
+	}
+	if (!sender_from_kid(r, ref, sizeof(ref))) {
+		cmp_reject(r, CMP_FAIL_BAD_MESSAGE_CHECK,
+		    "MAC protection needs the secret reference in senderKID "
+		    "(RFC 9483 §3.1)");
+		return 0;
+	}
+	rc = db_secret_get(r->srv->db, ref, &r->secret);
+	if (rc < 0) {
+		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(r->srv->db));
+		return -1;
+	}
+	if (rc == 0) {
+		/* Same answer as a wrong MAC: do not reveal which refs exist. */
+		cmp_reject(r, CMP_FAIL_BAD_MESSAGE_CHECK,
+		    "MAC protection does not verify");
+		return 0;
+	}
+	rc = cmp_pbm_derive(h->protectionAlg, r->secret.secret,
+	    r->secret.secret_len, r->srv->cfg->pbm_max_iter, &r->mac, &fail,
+	    &why);
+	if (rc == 0) {
+		cmp_reject(r, fail, why);
+		return 0;
+	}
+	if (rc < 0) {
+		cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE, "PBM key derivation failed");
+		return -1;
+	}
+	rc = cmp_pbm_verify(r->msg, &r->mac);
+	if (rc < 0) {
+		cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE, "PBM computation failed");
+		return -1;
+	}
+	if (rc == 0) {
+		cmp_mac_clear(&r->mac);
+		cmp_reject(r, CMP_FAIL_BAD_MESSAGE_CHECK,
+		    "MAC protection does not verify");
+		return 0;
+	}
+	r->have_mac = 1;
+	if (r->secret.ca_id != 0 && r->secret.ca_id != r->ca->id) {
+		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
+		    "enrollment secret is not valid for this CA");
+		return 0;
+	}
+	return 1;
+}
+
+/* Dispatches a verified request by body type. */
+static CMP_MSG *
+dispatch(struct req *r)
+{
+	switch (r->msg->body->type) {
+	case CMP_BODY_IR:
+	case CMP_BODY_CR:
+		return cmp_certreq_handle(r);
+	case CMP_BODY_CERTCONF:
+		return cmp_certconf_handle(r);
+	case CMP_BODY_ERROR:
+		return cmp_peer_error_handle(r);
+	case CMP_BODY_IP:
+	case CMP_BODY_CP:
+	case CMP_BODY_KUP:
+	case CMP_BODY_CCP:
+	case CMP_BODY_PKICONF:
+	case CMP_BODY_GENP:
+	case CMP_BODY_POLLREP:
+	case CMP_BODY_RP:
+		return cmp_reject(r, CMP_FAIL_BAD_REQUEST,
+		    "a response body type was sent to the CA");
+	default:
+		return cmp_reject(r, CMP_FAIL_BAD_REQUEST,
+		    "body type not supported by this CA");
+	}
+}
+
+/* Runs the request; returns the response or NULL with r->fail set. */
+static CMP_MSG *
+process(struct req *r, const char *label, const unsigned char *der,
+    size_t len)
+{
+	const char *why = NULL;
+	int err, rc, fail;
+
+	r->msg = cmp_msg_parse(der, len, &why);
+	if (r->msg == NULL) {
+		r->http = 400;
+		return cmp_reject(r, CMP_FAIL_BAD_DATA_FORMAT, why);
+	}
+	r->pvno = cmp_hdr_pvno(r->msg->header);
+	if (label == NULL)
+		label = r->srv->cfg->default_ca;
+	r->ca = ca_store_get(&r->srv->store, r->srv->db, r->srv->hsm, label,
+	    &err);
+	if (r->ca == NULL) {
+		if (err)
+			return cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
+			    "cannot load the CA");
+		return cmp_reject(r, CMP_FAIL_WRONG_AUTHORITY,
+		    "no such CA at this endpoint (RFC 9811 §3.3)");
+	}
+	if (!cmp_hdr_check(r->msg->header,
+		X509_get_subject_name(r->ca->cert), &fail, &why))
+		return cmp_reject(r, fail, why);
+	rc = check_protection(r);
+	if (rc != 1)
+		return NULL;
+	return dispatch(r);
+}
+
+static void
+req_clear(struct req *r)
+{
+	CMP_MSG_free(r->msg);
+	cmp_mac_clear(&r->mac);
+	db_secret_clear(&r->secret);
+	db_rollback(r->srv->db);
+}
+
+/* See ca.h. */
+int
+cmp_srv_process(struct cmp_srv *s, const char *label,
+    const unsigned char *req, size_t req_len, unsigned char **resp,
+    size_t *resp_len)
+{
+	struct req r;
+	CMP_MSG *out;
+	char tx[2 * 16 + 3] = "-";
+	int len;
+
+	*resp = NULL;
+	*resp_len = 0;
+	ERR_clear_error();
+	memset(&r, 0, sizeof(r));
+	r.srv = s;
+	r.id = ++s->reqno;
+	r.pvno = 2;
+	r.http = 200;
+	r.fail = CMP_FAIL_NONE;
+	r.outcome = "accepted";
+	if (RAND_bytes(r.nonce, sizeof(r.nonce)) != 1)
+		out = cmp_internal(&r, CMP_FAIL_SYSTEM_FAILURE, "no random");
+	else
+		out = process(&r, label, req, req_len);
+	if (out == NULL) {
+		if (r.fail == CMP_FAIL_NONE)
+			cmp_internal(&r, CMP_FAIL_SYSTEM_FAILURE,
+			    "response construction failed");
+		out = resp_error(&r);
+	}
+	if (r.msg != NULL && r.msg->header->transactionID != NULL)
+		log_hex(r.msg->header->transactionID->data,
+		    (size_t)r.msg->header->transactionID->length, tx,
+		    sizeof(tx));
+	if (out == NULL || (len = cmp_msg_encode(out, resp)) <= 0) {
+		r.http = 500;
+		r.outcome = "error";
+		log_err("req %lu: cannot encode the response", r.id);
+	} else
+		*resp_len = (size_t)len;
+	log_info("req %lu tx=%s body=%s ca=%s sender=%s outcome=%s "
+		 "failinfo=%s%s%s%s",
+	    r.id, tx, r.msg != NULL ? cmp_body_name(r.msg->body->type) : "-",
+	    r.ca != NULL ? r.ca->label : (label != NULL ? "?" : "-"),
+	    r.sender[0] != '\0' ? r.sender : "-", r.outcome,
+	    fail_name(r.fail), r.why != NULL ? ": \"" : "",
+	    r.why != NULL ? r.why : "", r.why != NULL ? "\"" : "");
+	log_openssl_errors(0);
+	CMP_MSG_free(out);
+	req_clear(&r);
+	return r.http;
+}
+
+/* See ca.h. */
+struct cmp_srv *
+cmp_srv_new(const struct cfg *cfg, struct db *db, struct hsm *hsm)
+{
+	struct cmp_srv *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->cfg = cfg;
+	s->db = db;
+	s->hsm = hsm;
+	return s;
+}
+
+/* Safe to call with NULL. */
+void
+cmp_srv_free(struct cmp_srv *s)
+{
+	if (s == NULL)
+		return;
+	ca_store_clear(&s->store);
+	free(s);
+}

@@ -1,0 +1,56 @@
+/*
+ * cmp_srv.h - private to the CMP engine (cmp_server.c, cmp_certreq.c):
+ * the server and per-request state, and the response helpers.
+ */
+#ifndef CMPCA_CMP_SRV_H
+#define CMPCA_CMP_SRV_H
+
+#include "ca/ca.h"
+
+struct cmp_srv {
+	const struct cfg *cfg;
+	struct db *db;
+	struct hsm *hsm;
+	struct ca_store store;
+	unsigned long reqno;
+};
+
+/*
+ * Everything one request allocates; released by req_clear() at the end of
+ * cmp_srv_process, so nothing derived from an unverified message outlives
+ * the request.
+ */
+struct req {
+	struct cmp_srv *srv;
+	unsigned long id;
+	CMP_MSG *msg;
+	int pvno;
+	struct ca_ident *ca;
+	struct cmp_mac mac;
+	int have_mac;
+	struct db_secret secret;
+	char sender[DB_SENDER_MAX];
+	unsigned char nonce[CA_NONCE_LEN]; /* our senderNonce */
+	int implicit;			   /* implicitConfirm granted */
+	/* Outcome, for the log line. */
+	int fail;
+	const char *why;
+	const char *outcome;
+	int http;
+};
+
+/* Builds a PKIStatusInfo; fail < 0 means no failInfo. NULL on error. */
+CMP_PKISI *cmp_pkisi_new(int status, int fail, const char *text);
+/* Wraps body (owned) into a protected response; NULL on error. */
+CMP_MSG *cmp_resp_new(struct req *r, CMP_BODY *body);
+/* Records a rejection of the whole message; returns NULL. */
+CMP_MSG *cmp_reject(struct req *r, int fail, const char *why);
+/* Records and logs an internal failure; returns NULL. */
+CMP_MSG *cmp_internal(struct req *r, int fail, const char *what);
+
+/* cmp_certreq.c: ir/cr, certConf, and error from the client. */
+CMP_MSG *cmp_certreq_handle(struct req *r);
+CMP_MSG *cmp_certconf_handle(struct req *r);
+CMP_MSG *cmp_peer_error_handle(struct req *r);
+
+#endif

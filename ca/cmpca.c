@@ -1,0 +1,710 @@
+/*
+ * cmpca - the operator's command line: database migrations, CA identities
+ * (keys generated in the HSM), enrollment secrets and the certificate
+ * inventory. Uses the same configuration, HSM and database as cmpcad.
+ *
+ * Secrets never travel on the command line: the HSM PIN comes from the
+ * configured pin_file (or CMPCA_HSM_PIN), enrollment secrets are generated
+ * from the HSM RNG and printed once, or read from a file.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "ca/ca.h"
+
+static const char usage_text[] =
+    "usage: cmpca [-c FILE] COMMAND ...\n"
+    "  db migrate                          apply schema migrations\n"
+    "  hsm init-token --so-pin-file F      initialise the configured token "
+    "(SoftHSM)\n"
+    "  ca create LABEL --subject DN [--key TYPE] [--days N]\n"
+    "                                      key in the HSM, self-signed root\n"
+    "                                      TYPE: ec:P-256 (default), "
+    "ec:P-384, rsa:2048|3072|4096\n"
+    "  ca list                             CA identities\n"
+    "  ca export LABEL                     CA certificate, PEM\n"
+    "  secret add REF [--subject DN] [--uses N] [--days N] [--profile P]\n"
+    "             [--ca LABEL] [--secret-file F]\n"
+    "                                      prints the secret once\n"
+    "  secret list                         references and limits\n"
+    "  cert list [--ca LABEL] [--status S] [--subject TEXT] [--limit N]\n"
+    "  cert show SERIAL [--ca LABEL] [--pem]\n";
+
+struct ctx {
+	struct cfg *cfg;
+	struct db *db;
+	struct hsm *hsm;
+};
+
+static int
+need_db(struct ctx *c)
+{
+	if (c->db != NULL)
+		return 1;
+	c->db = db_open(c->cfg->db_conninfo);
+	if (c->db == NULL) {
+		log_err("cannot connect to the database");
+		return 0;
+	}
+	return 1;
+}
+
+static int
+need_hsm(struct ctx *c)
+{
+	if (c->hsm != NULL)
+		return 1;
+	c->hsm = hsm_open(c->cfg->pkcs11_module, c->cfg->token_label,
+	    c->cfg->pin_file);
+	if (c->hsm == NULL) {
+		log_err("hsm: %s", hsm_error());
+		return 0;
+	}
+	return 1;
+}
+
+/* Parses "/C=DE/O=Org/CN=name" (openssl -subj syntax). NULL on error. */
+static X509_NAME *
+name_parse(const char *s)
+{
+	X509_NAME *n = X509_NAME_new();
+	char *buf = strdup(s), *p, *next, *eq;
+
+	if (n == NULL || buf == NULL || buf[0] != '/')
+		goto fail;
+	for (p = buf + 1; p != NULL && *p != '\0'; p = next) {
+		next = strchr(p, '/');
+		if (next != NULL)
+			*next++ = '\0';
+		if ((eq = strchr(p, '=')) == NULL)
+			goto fail;
+		*eq = '\0';
+		if (!X509_NAME_add_entry_by_txt(n, p, MBSTRING_UTF8,
+			(unsigned char *)eq + 1, -1, -1, 0))
+			goto fail;
+	}
+	if (X509_NAME_entry_count(n) == 0)
+		goto fail;
+	free(buf);
+	return n;
+fail:
+	ERR_clear_error();
+	free(buf);
+	X509_NAME_free(n);
+	return NULL;
+}
+
+static int
+cmd_db(struct ctx *c, int argc, char **argv)
+{
+	int applied = 0, version = 0;
+
+	if (argc < 2 || strcmp(argv[1], "migrate") != 0) {
+		fputs(usage_text, stderr);
+		return 2;
+	}
+	if (!need_db(c))
+		return 1;
+	if (!db_migrate(c->db, c->cfg->schema_dir, &applied)) {
+		log_err("migration failed: %s", db_error(c->db));
+		return 1;
+	}
+	if (db_schema_version(c->db, &version) < 0)
+		return 1;
+	printf("schema version %d (%d migration(s) applied)\n", version,
+	    applied);
+	return 0;
+}
+
+static int
+cmd_hsm(struct ctx *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "so-pin-file", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *so = NULL;
+	int o;
+
+	if (argc < 2 || strcmp(argv[1], "init-token") != 0) {
+		fputs(usage_text, stderr);
+		return 2;
+	}
+	optind = 2;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 's')
+			return 2;
+		so = optarg;
+	}
+	if (so == NULL || c->cfg->pin_file == NULL) {
+		log_err("init-token needs --so-pin-file and pin_file in the "
+			"configuration");
+		return 2;
+	}
+	if (!hsm_token_init(c->cfg->pkcs11_module, c->cfg->token_label, so,
+		c->cfg->pin_file)) {
+		log_err("hsm: %s", hsm_error());
+		return 1;
+	}
+	printf("token %s initialised\n", c->cfg->token_label);
+	return 0;
+}
+
+/* A self-signed CA certificate for pub, signed by key in the HSM. */
+static X509 *
+root_cert_new(struct ctx *c, X509_NAME *subj, EVP_PKEY *pub, EVP_PKEY *key,
+    long days)
+{
+	static const struct {
+		int nid;
+		const char *value;
+	} exts[] = {
+		{ NID_basic_constraints, "critical,CA:TRUE" },
+		{ NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature" },
+		{ NID_subject_key_identifier, "hash" },
+		{ NID_authority_key_identifier, "keyid:always" },
+	};
+	X509 *x = X509_new();
+	X509V3_CTX v3;
+	unsigned char rnd[16];
+	BIGNUM *bn = NULL;
+	size_t i;
+
+	if (x == NULL || !hsm_random(c->hsm, rnd, sizeof(rnd)))
+		goto fail;
+	rnd[0] &= 0x7f;
+	rnd[0] |= 0x40;
+	if ((bn = BN_bin2bn(rnd, sizeof(rnd), NULL)) == NULL ||
+	    !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)))
+		goto fail;
+	if (!X509_set_version(x, X509_VERSION_3) ||
+	    !X509_set_issuer_name(x, subj) || !X509_set_subject_name(x, subj) ||
+	    !X509_set_pubkey(x, pub) ||
+	    X509_gmtime_adj(X509_getm_notBefore(x), 0) == NULL ||
+	    X509_time_adj_ex(X509_getm_notAfter(x), (int)days, 0, NULL) == NULL)
+		goto fail;
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+		X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &v3, exts[i].nid,
+		    exts[i].value);
+
+		if (e == NULL || !X509_add_ext(x, e, -1)) {
+			X509_EXTENSION_free(e);
+			goto fail;
+		}
+		X509_EXTENSION_free(e);
+	}
+	if (!ca_x509_sign(x, key, ca_sign_md(key)))
+		goto fail;
+	BN_free(bn);
+	return x;
+fail:
+	log_openssl_errors(1);
+	BN_free(bn);
+	X509_free(x);
+	return NULL;
+}
+
+static int
+ca_create(struct ctx *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "subject", required_argument, NULL, 's' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "days", required_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *label, *subject = NULL, *keyspec = "ec:P-256";
+	enum hsm_keytype kt;
+	long days = 3650;
+	char uri[512];
+	EVP_PKEY *pub = NULL, *key = NULL;
+	X509_NAME *subj = NULL;
+	X509 *x = NULL;
+	struct db_ca row;
+	int o, rc = 1, len;
+
+	memset(&row, 0, sizeof(row));
+	optind = 3;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 's':
+			subject = optarg;
+			break;
+		case 'k':
+			keyspec = optarg;
+			break;
+		case 'd':
+			days = strtol(optarg, NULL, 10);
+			break;
+		default:
+			return 2;
+		}
+	}
+	if (argc < 3 || argv[2][0] == '-' || subject == NULL) {
+		log_err("ca create needs LABEL and --subject");
+		return 2;
+	}
+	label = argv[2];
+	if (strlen(label) >= DB_LABEL_MAX ||
+	    strspn(label, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			  "0123456789-_.") != strlen(label)) {
+		log_err("bad CA label: use letters, digits, '-', '_', '.'");
+		return 2;
+	}
+	if (!hsm_keytype_parse(keyspec, &kt)) {
+		log_err("unknown key type %s", keyspec);
+		return 2;
+	}
+	if (days < 1 || days > 36500) {
+		log_err("--days must be from 1 to 36500");
+		return 2;
+	}
+	if ((subj = name_parse(subject)) == NULL) {
+		log_err("bad subject %s: use /C=../O=../CN=..", subject);
+		return 2;
+	}
+	if (!need_db(c) || !need_hsm(c))
+		goto out;
+	if (db_ca_get_by_label(c->db, label, &row) != 0) {
+		log_err("ca %s already exists (or database error)", label);
+		goto out;
+	}
+	if (!hsm_keygen(c->hsm, label, kt, &pub, uri, sizeof(uri))) {
+		log_err("key generation failed: %s", hsm_error());
+		goto out;
+	}
+	if ((key = hsm_key_load(c->hsm, uri)) == NULL) {
+		log_err("cannot load the new key: %s", hsm_error());
+		goto out;
+	}
+	if ((x = root_cert_new(c, subj, pub, key, days)) == NULL)
+		goto out;
+	snprintf(row.label, sizeof(row.label), "%s", label);
+	row.key_uri = strdup(uri);
+	row.cert = NULL;
+	len = i2d_X509(x, &row.cert);
+	if (row.key_uri == NULL || len <= 0)
+		goto out;
+	row.cert_len = (size_t)len;
+	snprintf(row.status, sizeof(row.status), "active");
+	if (db_ca_insert(c->db, &row) != 1) {
+		log_err("cannot store ca %s: %s", label, db_error(c->db));
+		goto out;
+	}
+	if (db_audit_add(c->db, "ca-create", row.id, "cli", uri) < 0)
+		log_warn("audit: %s", db_error(c->db));
+	printf("ca %s created, key %s\n", label, uri);
+	rc = 0;
+out:
+	db_ca_clear(&row);
+	X509_free(x);
+	X509_NAME_free(subj);
+	EVP_PKEY_free(pub);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+static X509 *
+ca_row_cert(const struct db_ca *row)
+{
+	const unsigned char *p = row->cert;
+
+	return d2i_X509(NULL, &p, (long)row->cert_len);
+}
+
+static int
+cmd_ca(struct ctx *c, int argc, char **argv)
+{
+	struct db_ca *cas = NULL, row;
+	size_t n = 0, i;
+	X509 *x;
+	int rc;
+
+	if (argc >= 2 && strcmp(argv[1], "create") == 0)
+		return ca_create(c, argc, argv);
+	if (!need_db(c))
+		return 1;
+	if (argc >= 2 && strcmp(argv[1], "list") == 0) {
+		if (db_ca_list(c->db, &cas, &n) < 0) {
+			log_err("%s", db_error(c->db));
+			return 1;
+		}
+		for (i = 0; i < n; i++) {
+			char subj[512] = "?";
+
+			if ((x = ca_row_cert(&cas[i])) != NULL)
+				X509_NAME_oneline(X509_get_subject_name(x),
+				    subj, sizeof(subj));
+			printf("%s\t%s\t%s\t%s\n", cas[i].label, cas[i].status,
+			    subj, cas[i].key_uri);
+			X509_free(x);
+		}
+		db_ca_array_free(cas, n);
+		return 0;
+	}
+	if (argc >= 3 && strcmp(argv[1], "export") == 0) {
+		memset(&row, 0, sizeof(row));
+		rc = db_ca_get_by_label(c->db, argv[2], &row);
+		if (rc != 1) {
+			log_err("no such ca: %s", argv[2]);
+			db_ca_clear(&row);
+			return 1;
+		}
+		x = ca_row_cert(&row);
+		rc = x != NULL && PEM_write_X509(stdout, x) ? 0 : 1;
+		X509_free(x);
+		db_ca_clear(&row);
+		return rc;
+	}
+	fputs(usage_text, stderr);
+	return 2;
+}
+
+/* A printable random secret: 24 bytes from the HSM, base64url. */
+static int
+secret_generate(struct ctx *c, char *out, size_t outlen)
+{
+	static const char alphabet[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	unsigned char rnd[24];
+	size_t i;
+
+	if (outlen < sizeof(rnd) + 1 || !hsm_random(c->hsm, rnd, sizeof(rnd)))
+		return 0;
+	for (i = 0; i < sizeof(rnd); i++)
+		out[i] = alphabet[rnd[i] & 63];
+	out[sizeof(rnd)] = '\0';
+	OPENSSL_cleanse(rnd, sizeof(rnd));
+	return 1;
+}
+
+static int
+secret_read(const char *path, char *out, size_t outlen)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (f == NULL)
+		return 0;
+	n = fread(out, 1, outlen - 1, f);
+	fclose(f);
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+		n--;
+	out[n] = '\0';
+	return n > 0;
+}
+
+static int
+secret_add(struct ctx *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "subject", required_argument, NULL, 's' },
+		{ "uses", required_argument, NULL, 'u' },
+		{ "days", required_argument, NULL, 'd' },
+		{ "profile", required_argument, NULL, 'p' },
+		{ "ca", required_argument, NULL, 'a' },
+		{ "secret-file", required_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct db_secret s;
+	struct db_ca ca;
+	const char *file = NULL, *ca_label = NULL;
+	char secret[256];
+	long days = 30;
+	int o, rc = 1;
+
+	memset(&s, 0, sizeof(s));
+	memset(&ca, 0, sizeof(ca));
+	s.uses_left = 1;
+	snprintf(s.profile, sizeof(s.profile), "default");
+	optind = 3;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 's':
+			s.allowed_subject = optarg;
+			break;
+		case 'u':
+			s.uses_left = (int)strtol(optarg, NULL, 10);
+			break;
+		case 'd':
+			days = strtol(optarg, NULL, 10);
+			break;
+		case 'p':
+			snprintf(s.profile, sizeof(s.profile), "%s", optarg);
+			break;
+		case 'a':
+			ca_label = optarg;
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		default:
+			return 2;
+		}
+	}
+	if (argc < 3 || argv[2][0] == '-' || strlen(argv[2]) >= DB_REF_MAX) {
+		log_err("secret add needs a reference");
+		return 2;
+	}
+	if (cfg_profile_get(c->cfg, s.profile) == NULL) {
+		log_err("no profile %s in %s", s.profile, c->cfg->path);
+		return 2;
+	}
+	snprintf(s.ref, sizeof(s.ref), "%s", argv[2]);
+	s.expires = days > 0 ? time(NULL) + days * 86400L : 0;
+	if (!need_db(c))
+		return 1;
+	if (ca_label != NULL) {
+		if (db_ca_get_by_label(c->db, ca_label, &ca) != 1) {
+			log_err("no such ca: %s", ca_label);
+			goto out;
+		}
+		s.ca_id = ca.id;
+	}
+	if (file != NULL) {
+		if (!secret_read(file, secret, sizeof(secret))) {
+			log_err("cannot read a secret from %s", file);
+			goto out;
+		}
+	} else if (!need_hsm(c) || !secret_generate(c, secret, sizeof(secret)))
+		goto out;
+	s.secret = (unsigned char *)secret;
+	s.secret_len = strlen(secret);
+	rc = db_secret_insert(c->db, &s);
+	if (rc != 1) {
+		log_err(rc == 0 ? "secret %s exists" : "cannot store secret %s",
+		    s.ref);
+		rc = 1;
+		goto out;
+	}
+	if (db_audit_add(c->db, "secret-add", s.ca_id, "cli", s.ref) < 0)
+		log_warn("audit: %s", db_error(c->db));
+	/* Printed once, on stdout only, for the operator to hand over. */
+	if (file == NULL)
+		printf("%s\n", secret);
+	else
+		fprintf(stderr, "secret %s stored\n", s.ref);
+	rc = 0;
+out:
+	OPENSSL_cleanse(secret, sizeof(secret));
+	db_ca_clear(&ca);
+	return rc;
+}
+
+static int
+cmd_secret(struct ctx *c, int argc, char **argv)
+{
+	struct db_secret *list = NULL;
+	size_t n = 0, i;
+
+	if (argc >= 2 && strcmp(argv[1], "add") == 0)
+		return secret_add(c, argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "list") == 0) {
+		if (!need_db(c))
+			return 1;
+		if (db_secret_list(c->db, &list, &n) < 0) {
+			log_err("%s", db_error(c->db));
+			return 1;
+		}
+		for (i = 0; i < n; i++)
+			printf("%s\tprofile=%s\tuses_left=%d\tsubject=%s\n",
+			    list[i].ref, list[i].profile, list[i].uses_left,
+			    list[i].allowed_subject ? list[i].allowed_subject
+						    : "*");
+		db_secret_array_free(list, n);
+		return 0;
+	}
+	fputs(usage_text, stderr);
+	return 2;
+}
+
+static int
+status_parse(const char *s, enum db_cert_status *st)
+{
+	enum db_cert_status v;
+
+	for (v = DB_CERT_UNCONFIRMED; v <= DB_CERT_REJECTED; v++)
+		if (strcmp(s, db_cert_status_name(v)) == 0) {
+			*st = v;
+			return 1;
+		}
+	return 0;
+}
+
+static int
+cmd_cert(struct ctx *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "ca", required_argument, NULL, 'a' },
+		{ "status", required_argument, NULL, 's' },
+		{ "subject", required_argument, NULL, 'j' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "pem", no_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *ca_label = NULL, *subject = NULL;
+	enum db_cert_status st = 0;
+	struct db_cert *list = NULL, one;
+	struct db_ca ca;
+	size_t n = 0, i;
+	int o, limit = 100, pem = 0, rc = 1, show;
+
+	if (argc < 2) {
+		fputs(usage_text, stderr);
+		return 2;
+	}
+	show = strcmp(argv[1], "show") == 0;
+	if (!show && strcmp(argv[1], "list") != 0) {
+		fputs(usage_text, stderr);
+		return 2;
+	}
+	optind = show ? 3 : 2;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'a':
+			ca_label = optarg;
+			break;
+		case 's':
+			if (!status_parse(optarg, &st)) {
+				log_err("status is unconfirmed, valid, revoked "
+					"or rejected");
+				return 2;
+			}
+			break;
+		case 'j':
+			subject = optarg;
+			break;
+		case 'l':
+			limit = (int)strtol(optarg, NULL, 10);
+			break;
+		case 'p':
+			pem = 1;
+			break;
+		default:
+			return 2;
+		}
+	}
+	memset(&ca, 0, sizeof(ca));
+	memset(&one, 0, sizeof(one));
+	if (!need_db(c))
+		return 1;
+	if (ca_label == NULL)
+		ca_label = c->cfg->default_ca;
+	if (ca_label != NULL && db_ca_get_by_label(c->db, ca_label, &ca) != 1) {
+		log_err("no such ca: %s", ca_label);
+		goto out;
+	}
+	if (show) {
+		char serial[DB_SERIAL_MAX];
+
+		if (argc < 3 || strlen(argv[2]) >= sizeof(serial)) {
+			log_err("cert show needs a serial number (hex)");
+			rc = 2;
+			goto out;
+		}
+		for (i = 0; argv[2][i] != '\0'; i++)
+			serial[i] = (char)(argv[2][i] >= 'A' &&
+			    argv[2][i] <= 'F' ? argv[2][i] + 32 : argv[2][i]);
+		serial[i] = '\0';
+		for (i = 0; serial[i] == '0' && serial[i + 1] != '\0'; i++)
+			;
+		if (db_cert_get_by_serial(c->db, ca.id, serial + i, &one) !=
+		    1) {
+			log_err("no certificate with serial %s", argv[2]);
+			goto out;
+		}
+		list = &one;
+		n = 1;
+	} else if (db_cert_list(c->db, ca.id, st, subject, limit, &list, &n) <
+	    0) {
+		log_err("%s", db_error(c->db));
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		char nb[32], na[32];
+
+		strftime(nb, sizeof(nb), "%Y-%m-%dT%H:%M:%SZ",
+		    gmtime(&list[i].not_before));
+		strftime(na, sizeof(na), "%Y-%m-%dT%H:%M:%SZ",
+		    gmtime(&list[i].not_after));
+		printf("%s\t%s\t%s\t%s\t%s\t%s\n", list[i].serial,
+		    db_cert_status_name(list[i].status), nb, na,
+		    list[i].subject, list[i].requester ? list[i].requester
+						       : "-");
+		if (show && pem) {
+			const unsigned char *p = list[i].der;
+			X509 *x = d2i_X509(NULL, &p, (long)list[i].der_len);
+
+			if (x != NULL)
+				PEM_write_X509(stdout, x);
+			X509_free(x);
+		}
+	}
+	rc = 0;
+out:
+	if (list == &one)
+		db_cert_clear(&one);
+	else
+		db_cert_array_free(list, n);
+	db_ca_clear(&ca);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ctx c;
+	const char *path = NULL;
+	int o, rc;
+
+	memset(&c, 0, sizeof(c));
+	log_init("cmpca", 0, LOG_LVL_INFO);
+	while ((o = getopt(argc, argv, "+c:h")) != -1) {
+		switch (o) {
+		case 'c':
+			path = optarg;
+			break;
+		default:
+			fputs(usage_text, o == 'h' ? stdout : stderr);
+			return o == 'h' ? 0 : 2;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1) {
+		fputs(usage_text, stderr);
+		return 2;
+	}
+	if ((c.cfg = cfg_load(path)) == NULL)
+		return 1;
+	if (strcmp(argv[0], "db") == 0)
+		rc = cmd_db(&c, argc, argv);
+	else if (strcmp(argv[0], "hsm") == 0)
+		rc = cmd_hsm(&c, argc, argv);
+	else if (strcmp(argv[0], "ca") == 0)
+		rc = cmd_ca(&c, argc, argv);
+	else if (strcmp(argv[0], "secret") == 0)
+		rc = cmd_secret(&c, argc, argv);
+	else if (strcmp(argv[0], "cert") == 0)
+		rc = cmd_cert(&c, argc, argv);
+	else {
+		fputs(usage_text, stderr);
+		rc = 2;
+	}
+	db_close(c.db);
+	hsm_close(c.hsm);
+	cfg_free(c.cfg);
+	return rc;
+}

@@ -1,0 +1,282 @@
+/*
+ * cmpcad - the cmpca FastCGI daemon.
+ *
+ * A small pre-fork master opens the FastCGI socket, forks N workers and
+ * respawns any that die (with back-off when they die at start); SIGTERM
+ * or SIGINT drains and stops. Each worker, after the fork, opens the HSM
+ * (module load and login) and its own database connection: PKCS#11
+ * sessions and libpq connections never cross a fork.
+ *
+ * usage: cmpcad [-c FILE] [-t] [-s]
+ *   -c FILE  configuration (default $CMPCA_CONF)
+ *   -t       check the configuration, the database and the HSM, then exit
+ *   -s       log to syslog instead of stderr
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ca/ca.h"
+#include "ca/fcgi.h"
+
+static volatile sig_atomic_t stopping;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	stopping = 1;
+	fcgi_shutdown();
+}
+
+static void
+signals_set(void (*handler)(int))
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a blocked accept or wait must return. */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static enum log_level
+level_of(const char *s)
+{
+	if (strcmp(s, "error") == 0)
+		return LOG_LVL_ERR;
+	if (strcmp(s, "warning") == 0)
+		return LOG_LVL_WARN;
+	if (strcmp(s, "debug") == 0)
+		return LOG_LVL_DEBUG;
+	return LOG_LVL_INFO;
+}
+
+/* Opens the HSM and the database of this process. Returns 1 or 0. */
+static int
+open_backends(const struct cfg *cfg, struct hsm **hsm, struct db **db)
+{
+	*hsm = hsm_open(cfg->pkcs11_module, cfg->token_label, cfg->pin_file);
+	if (*hsm == NULL) {
+		log_err("hsm: %s", hsm_error());
+		return 0;
+	}
+	*db = db_open(cfg->db_conninfo);
+	if (*db == NULL) {
+		log_err("database: cannot connect");
+		hsm_close(*hsm);
+		*hsm = NULL;
+		return 0;
+	}
+	return 1;
+}
+
+static int
+worker_main(const struct cfg *cfg, int fd)
+{
+	struct rlimit rl = { 0, 0 };
+	struct hsm *hsm = NULL;
+	struct db *db = NULL;
+	struct cmp_srv *srv = NULL;
+	int rc = 2;
+
+	umask(077);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	setrlimit(RLIMIT_CORE, &rl);
+	if (!open_backends(cfg, &hsm, &db))
+		goto out;
+	if ((srv = cmp_srv_new(cfg, db, hsm)) == NULL)
+		goto out;
+	log_info("worker ready");
+	rc = fcgi_serve(fd, cfg, srv, &stopping) == 0 ? 0 : 1;
+out:
+	cmp_srv_free(srv);
+	db_close(db);
+	hsm_close(hsm);
+	return rc;
+}
+
+/* -t: configuration, database schema, HSM login and every CA key. */
+static int
+check_only(const struct cfg *cfg)
+{
+	struct hsm *hsm = NULL;
+	struct db *db = NULL;
+	struct db_ca *cas = NULL;
+	size_t n = 0, i;
+	int version = 0, ok = 0;
+
+	if (!open_backends(cfg, &hsm, &db))
+		goto out;
+	if (db_schema_version(db, &version) < 0 || version == 0) {
+		log_err("database: schema not migrated (run cmpca db migrate)");
+		goto out;
+	}
+	if (db_ca_list(db, &cas, &n) < 0) {
+		log_err("database: %s", db_error(db));
+		goto out;
+	}
+	ok = 1;
+	for (i = 0; i < n; i++) {
+		EVP_PKEY *k = hsm_key_load(hsm, cas[i].key_uri);
+
+		if (k == NULL) {
+			log_err("ca %s: key %s: %s", cas[i].label,
+			    cas[i].key_uri, hsm_error());
+			ok = 0;
+		}
+		EVP_PKEY_free(k);
+	}
+	if (ok)
+		printf("%s: configuration ok, schema version %d, %zu CA(s)\n",
+		    cfg->path, version, n);
+out:
+	db_ca_array_free(cas, n);
+	db_close(db);
+	hsm_close(hsm);
+	return ok ? 0 : 1;
+}
+
+struct slot {
+	pid_t pid;
+	time_t started;
+	int fails; /* consecutive early deaths */
+};
+
+static pid_t
+spawn(const struct cfg *cfg, int fd, struct slot *s)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		signals_set(on_term);
+		_exit(worker_main(cfg, fd));
+	}
+	if (pid > 0) {
+		s->pid = pid;
+		s->started = time(NULL);
+	} else
+		log_err("fork failed: %s", strerror(errno));
+	return pid;
+}
+
+static int
+master(const struct cfg *cfg, int fd)
+{
+	struct slot slots[CA_MAX_WORKERS];
+	int i, n = cfg->workers, status;
+	pid_t pid;
+
+	memset(slots, 0, sizeof(slots));
+	for (i = 0; i < n; i++)
+		spawn(cfg, fd, &slots[i]);
+	while (!stopping) {
+		pid = wait(&status);
+		if (pid < 0) {
+			if (errno == EINTR || errno == ECHILD) {
+				if (errno == ECHILD)
+					sleep(1);
+				continue;
+			}
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			if (slots[i].pid != pid)
+				continue;
+			slots[i].pid = 0;
+			if (stopping)
+				break;
+			if (WIFSIGNALED(status))
+				log_warn("worker %d killed by signal %d",
+				    (int)pid, WTERMSIG(status));
+			else
+				log_warn("worker %d exited with status %d",
+				    (int)pid, WEXITSTATUS(status));
+			/* Back off when workers die at start (HSM or database
+			 * down): 1, 2, 4 ... 30 s. */
+			if (time(NULL) - slots[i].started < 5) {
+				int d = 1 << (slots[i].fails < 5 ?
+				    slots[i].fails : 5);
+
+				slots[i].fails++;
+				sleep((unsigned)(d > 30 ? 30 : d));
+			} else
+				slots[i].fails = 0;
+			if (!stopping)
+				spawn(cfg, fd, &slots[i]);
+			break;
+		}
+	}
+	log_info("stopping %d workers", n);
+	for (i = 0; i < n; i++)
+		if (slots[i].pid > 0)
+			kill(slots[i].pid, SIGTERM);
+	for (i = 0; i < n; i++)
+		if (slots[i].pid > 0)
+			waitpid(slots[i].pid, &status, 0);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cfg *cfg;
+	const char *path = NULL;
+	int c, check = 0, use_syslog = 0, fd, rc;
+
+	while ((c = getopt(argc, argv, "c:ts")) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 't':
+			check = 1;
+			break;
+		case 's':
+			use_syslog = 1;
+			break;
+		default:
+			fprintf(stderr, "usage: cmpcad [-c FILE] [-t] [-s]\n");
+			return 2;
+		}
+	}
+	log_init("cmpcad", use_syslog, LOG_LVL_INFO);
+	if ((cfg = cfg_load(path)) == NULL)
+		return 1;
+	log_init("cmpcad", use_syslog, level_of(cfg->log_level));
+	if (check) {
+		rc = check_only(cfg);
+		cfg_free(cfg);
+		return rc;
+	}
+	if (cfg->socket_path == NULL) {
+		log_err("%s: [cmpca]: socket is required", cfg->path);
+		cfg_free(cfg);
+		return 1;
+	}
+	signals_set(on_term);
+	if ((fd = fcgi_listen(cfg->socket_path)) < 0) {
+		log_err("cannot listen on %s: %s", cfg->socket_path,
+		    strerror(errno));
+		cfg_free(cfg);
+		return 1;
+	}
+	log_info("listening on %s with %d workers", cfg->socket_path,
+	    cfg->workers);
+	rc = master(cfg, fd);
+	close(fd);
+	unlink(cfg->socket_path);
+	cfg_free(cfg);
+	return rc;
+}

@@ -1,0 +1,123 @@
+/*
+ * log.c - log lines to stderr (foreground) or syslog (daemon), in
+ * PostgreSQL's message style: short, lower case, no period, the fact first
+ * and details after a colon.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include "ca/ca.h"
+
+static const char *log_ident = "cmpca";
+static int log_syslog;
+static enum log_level log_max = LOG_LVL_INFO;
+
+/* Sets where lines go and the most verbose level written. */
+void
+log_init(const char *ident, int to_syslog, enum log_level level)
+{
+	log_ident = ident;
+	log_syslog = to_syslog;
+	log_max = level;
+	if (to_syslog)
+		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+static void
+log_vwrite(enum log_level lvl, const char *fmt, va_list ap)
+{
+	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+	static const char *const tag[] = { "error", "warning", "info",
+		"debug" };
+	char line[2048];
+
+	if (lvl > log_max)
+		return;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	if (log_syslog)
+		syslog(prio[lvl], "%s", line);
+	else
+		fprintf(stderr, "%s[%d]: %s: %s\n", log_ident, (int)getpid(),
+		    tag[lvl], line);
+}
+
+#define LOG_FN(name, lvl)                                                    \
+	void name(const char *fmt, ...)                                      \
+	{                                                                    \
+		va_list ap;                                                  \
+		va_start(ap, fmt);                                           \
+		log_vwrite(lvl, fmt, ap);                                    \
+		va_end(ap);                                                  \
+	}
+LOG_FN(log_err, LOG_LVL_ERR)
+LOG_FN(log_warn, LOG_LVL_WARN)
+LOG_FN(log_info, LOG_LVL_INFO)
+LOG_FN(log_debug, LOG_LVL_DEBUG)
+
+/* Drains the OpenSSL error queue; each entry becomes one line. */
+void
+log_openssl_errors(int loud)
+{
+	unsigned long e;
+	const char *file, *data;
+	int line, flags;
+	char buf[256];
+
+	while ((e = ERR_get_error_all(&file, &line, NULL, &data, &flags)) != 0) {
+		ERR_error_string_n(e, buf, sizeof(buf));
+		if (loud)
+			log_err("openssl: %s%s%s", buf,
+			    (flags & ERR_TXT_STRING) ? ": " : "",
+			    (flags & ERR_TXT_STRING) ? data : "");
+		else
+			log_debug("openssl: %s%s%s", buf,
+			    (flags & ERR_TXT_STRING) ? ": " : "",
+			    (flags & ERR_TXT_STRING) ? data : "");
+	}
+}
+
+/* Copies a peer string, printable ASCII only, bounded. */
+void
+log_sanitize(const unsigned char *in, size_t inlen, char *out, size_t outlen)
+{
+	size_t i, n;
+
+	if (outlen == 0)
+		return;
+	n = inlen;
+	if (n > CA_MAX_LOG_STRING)
+		n = CA_MAX_LOG_STRING;
+	if (n > outlen - 1)
+		n = outlen - 1;
+	for (i = 0; i < n; i++)
+		out[i] = (in[i] >= 0x20 && in[i] < 0x7f) ? (char)in[i] : '?';
+	out[n] = '\0';
+}
+
+/* Hex of a byte string, truncated with ".." when out is too small. */
+void
+log_hex(const unsigned char *in, size_t inlen, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o = 0;
+
+	if (outlen == 0)
+		return;
+	for (i = 0; i < inlen; i++) {
+		if (o + 3 > outlen - 1) {
+			if (outlen >= 3) {
+				out[outlen - 3] = '.';
+				out[outlen - 2] = '.';
+				o = outlen - 1;
+			}
+			break;
+		}
+		out[o++] = hex[in[i] >> 4];
+		out[o++] = hex[in[i] & 0xf];
+	}
+	out[o] = '\0';
+}

@@ -1,0 +1,231 @@
+/*
+ * db.h - the only interface to SQL in cmpca: a repository API over libpq.
+ *
+ * Callers see C structs, never a PGresult. Every statement is a named
+ * prepared statement with bound parameters; bytea travels in binary.
+ * A struct db is one connection, owned by one process (opened after fork).
+ * When the connection is lost, the next call fails (-1) and the one after
+ * reconnects and re-prepares by itself (db_ensure()).
+ *
+ * Return contract for lookups and conditional writes (the three-way
+ * contract of validators): 1 found/done, 0 not found/condition not met,
+ * -1 database error (reason in db_error()). Plain writes return 1 or -1.
+ *
+ * Strings in structs are owned by the struct and released with the
+ * matching _clear() function; _clear() is safe on a zeroed struct.
+ */
+#ifndef CMPCA_DB_H
+#define CMPCA_DB_H
+
+#include <stddef.h>
+#include <time.h>
+
+#ifndef CA_MUST_CHECK
+#define CA_MUST_CHECK __attribute__((warn_unused_result))
+#endif
+
+#define DB_LABEL_MAX 64	 /* CA labels, profile names */
+#define DB_REF_MAX 128	 /* enrollment secret references */
+#define DB_SERIAL_MAX 80 /* serial number, lowercase hex, NUL */
+#define DB_TXID_MAX 64	 /* transactionID bytes (RFC 9810: 128 bits) */
+#define DB_NONCE_MAX 64	 /* nonce bytes */
+#define DB_SENDER_MAX 256
+
+struct db;
+
+/* Connection. */
+struct db *db_open(const char *conninfo) CA_MUST_CHECK;
+void db_close(struct db *db);
+/* Reconnects if the connection is bad. Returns 1 if usable, 0 if not. */
+int db_ensure(struct db *db) CA_MUST_CHECK;
+/* Last error message of this connection, never NULL. */
+const char *db_error(const struct db *db);
+int db_begin(struct db *db) CA_MUST_CHECK;
+int db_commit(struct db *db) CA_MUST_CHECK;
+/* Rolls back if a transaction is open; safe to call any time. */
+void db_rollback(struct db *db);
+
+/*
+ * Applies every db/schema/NNN_name.sql file in schema_dir whose number is
+ * above the recorded version, in order, each in its own transaction, and
+ * records it in schema_version. Idempotent. Sets *applied to the number of
+ * files applied. Returns 1 or 0.
+ */
+int db_migrate(struct db *db, const char *schema_dir, int *applied)
+    CA_MUST_CHECK;
+/* Highest applied migration number (0 if none). Returns 1 or -1. */
+int db_schema_version(struct db *db, int *version) CA_MUST_CHECK;
+
+/* CA identities. */
+struct db_ca {
+	long long id;
+	char label[DB_LABEL_MAX];
+	char *key_uri;
+	unsigned char *cert; /* DER */
+	size_t cert_len;
+	char status[16]; /* "active", "retired" */
+	time_t created;
+};
+void db_ca_clear(struct db_ca *ca);
+/* Inserts; sets ca->id. Returns 1, 0 if the label exists, -1. */
+int db_ca_insert(struct db *db, struct db_ca *ca) CA_MUST_CHECK;
+int db_ca_get_by_label(struct db *db, const char *label, struct db_ca *out)
+    CA_MUST_CHECK;
+int db_ca_get(struct db *db, long long id, struct db_ca *out) CA_MUST_CHECK;
+/* All CAs ordered by id; *out is an array of *n (free db_ca_array_free). */
+int db_ca_list(struct db *db, struct db_ca **out, size_t *n) CA_MUST_CHECK;
+void db_ca_array_free(struct db_ca *a, size_t n);
+
+/* Issued certificates. */
+enum db_cert_status {
+	DB_CERT_UNCONFIRMED = 1,
+	DB_CERT_VALID,
+	DB_CERT_REVOKED,
+	DB_CERT_REJECTED,
+};
+const char *db_cert_status_name(enum db_cert_status s);
+
+struct db_cert {
+	long long id;
+	long long ca_id;
+	char serial[DB_SERIAL_MAX]; /* lowercase hex, no leading zeros */
+	char *subject;		    /* RFC 2253 */
+	char *issuer;		    /* RFC 2253 */
+	unsigned char spki_sha256[32];
+	time_t not_before;
+	time_t not_after;
+	enum db_cert_status status;
+	unsigned char *der;
+	size_t der_len;
+	char *profile;
+	char *requester; /* e.g. "secret:<ref>" */
+	unsigned char txid[DB_TXID_MAX];
+	size_t txid_len; /* 0: no transaction */
+	int cert_req_id;
+	time_t revoked_at; /* 0 if not revoked */
+	int reason;	   /* CRLReason, -1 if none */
+	time_t created;
+};
+void db_cert_clear(struct db_cert *c);
+void db_cert_array_free(struct db_cert *a, size_t n);
+/* Inserts; sets c->id. Returns 1, 0 if (ca_id, serial) exists, -1. */
+int db_cert_insert(struct db *db, struct db_cert *c) CA_MUST_CHECK;
+int db_cert_get(struct db *db, long long id, struct db_cert *out)
+    CA_MUST_CHECK;
+int db_cert_get_by_serial(struct db *db, long long ca_id, const char *serial,
+    struct db_cert *out) CA_MUST_CHECK;
+/* Certificates of one CMP transaction, ordered by cert_req_id. */
+int db_cert_list_by_txn(struct db *db, const unsigned char *txid,
+    size_t txid_len, struct db_cert **out, size_t *n) CA_MUST_CHECK;
+/*
+ * Newest first; ca_id 0 means every CA, status 0 every status, subject
+ * NULL any (else a case-insensitive substring), limit <= 0 means 100.
+ */
+int db_cert_list(struct db *db, long long ca_id, enum db_cert_status status,
+    const char *subject, int limit, struct db_cert **out, size_t *n)
+    CA_MUST_CHECK;
+/*
+ * Sets status; for DB_CERT_REVOKED and DB_CERT_REJECTED also revoked_at =
+ * now() and reason (CRLReason, -1 none). Only from a status in from_mask
+ * (bit 1 << status). Returns 1, 0 if no row matched, -1.
+ */
+int db_cert_set_status(struct db *db, long long id, unsigned from_mask,
+    enum db_cert_status status, int reason) CA_MUST_CHECK;
+
+/* CMP transactions. */
+enum db_txn_state {
+	DB_TXN_WAIT_CONF = 1, /* certificates sent, certConf expected */
+	DB_TXN_DONE,	      /* confirmed or implicitly confirmed */
+	DB_TXN_ABORTED,	      /* rejected, error from client, or expired */
+};
+const char *db_txn_state_name(enum db_txn_state s);
+
+struct db_txn {
+	unsigned char id[DB_TXID_MAX];
+	size_t id_len;
+	long long ca_id;
+	char sender[DB_SENDER_MAX]; /* "secret:<ref>" or a DN */
+	char kind[16];		    /* request body type: "ir", "cr", ... */
+	enum db_txn_state state;
+	unsigned char last_nonce[DB_NONCE_MAX]; /* our last senderNonce */
+	size_t last_nonce_len;
+	int pvno;
+	time_t expires;
+	time_t created;
+};
+/* Returns 1, 0 if the transactionID is in use, -1. */
+int db_txn_insert(struct db *db, const struct db_txn *t) CA_MUST_CHECK;
+int db_txn_get(struct db *db, const unsigned char *id, size_t id_len,
+    struct db_txn *out) CA_MUST_CHECK;
+/*
+ * Moves a transaction from state `from` to `to` and records our new
+ * senderNonce, atomically (UPDATE ... WHERE state = from). Returns 1, 0 if
+ * it was not in state `from`, -1.
+ */
+int db_txn_advance(struct db *db, const unsigned char *id, size_t id_len,
+    enum db_txn_state from, enum db_txn_state to, const unsigned char *nonce,
+    size_t nonce_len) CA_MUST_CHECK;
+
+/* Replay protection: returns 1 if the nonce is new (and records it), 0 if
+ * seen before, -1. */
+int db_nonce_claim(struct db *db, const unsigned char *nonce, size_t len)
+    CA_MUST_CHECK;
+
+/* Enrollment secrets (MAC-based protection). */
+struct db_secret {
+	char ref[DB_REF_MAX];
+	unsigned char *secret; /* wiped by db_secret_clear */
+	size_t secret_len;
+	char *allowed_subject; /* NULL: any subject */
+	char profile[DB_LABEL_MAX];
+	long long ca_id;       /* 0: any CA */
+	int uses_left;	       /* -1: unlimited */
+	time_t expires;	       /* 0: never */
+	time_t created;
+};
+void db_secret_clear(struct db_secret *s);
+/* Returns 1, 0 if the reference exists, -1. */
+int db_secret_insert(struct db *db, const struct db_secret *s) CA_MUST_CHECK;
+int db_secret_get(struct db *db, const char *ref, struct db_secret *out)
+    CA_MUST_CHECK;
+/* Consumes one use if uses are left and the secret has not expired.
+ * Returns 1, 0 if exhausted or expired, -1. */
+int db_secret_consume(struct db *db, const char *ref) CA_MUST_CHECK;
+/* References only (secret fields left NULL), ordered by ref. */
+int db_secret_list(struct db *db, struct db_secret **out, size_t *n)
+    CA_MUST_CHECK;
+void db_secret_array_free(struct db_secret *a, size_t n);
+
+/* Append-only audit log. ca_id 0: none. Returns 1 or -1. */
+int db_audit_add(struct db *db, const char *event, long long ca_id,
+    const char *actor, const char *detail) CA_MUST_CHECK;
+
+/*
+ * Added by the db layer; notes on the contract above.
+ *
+ * db_open() returns NULL only when out of memory. If the server cannot be
+ * reached it still returns a handle: db_error() says why, and every call
+ * (or db_ensure()) tries to connect again, so call db_ensure() after
+ * db_open() to know whether the database is usable now. A NULL or empty
+ * conninfo uses libpq's defaults (PGHOST, PGSERVICE, ...).
+ * db_error() is meaningful only after a call failed (-1, or 0 from
+ * db_migrate()); it is not cleared by successful calls.
+ * List functions return 1 (with *n possibly 0 and *out NULL) or -1; get
+ * functions overwrite *out without freeing it first.
+ * Inserts use ON CONFLICT DO NOTHING: a duplicate returns 0 without
+ * aborting an open transaction. Any other -1 inside db_begin() aborts it:
+ * only db_rollback() is useful then (db_commit() fails).
+ * If the connection is lost inside a transaction, every call fails (-1)
+ * until db_commit() or db_rollback(); the call after that reconnects.
+ */
+
+/* Tests and migrations only. */
+/*
+ * Runs sql (several statements allowed) with the simple protocol, no
+ * parameters, results discarded. Returns 1 or -1.
+ */
+int db_exec_unsafe(struct db *db, const char *sql) CA_MUST_CHECK;
+/* PostgreSQL backend process id of the connection, 0 if not connected. */
+int db_backend_pid(struct db *db);
+
+#endif

@@ -1,0 +1,357 @@
+/*
+ * db_cert.c - issued certificates (table cert).
+ *
+ * Issuance is two-phase: a certificate is inserted as unconfirmed before
+ * the answer is sent, then set valid on certConf (or rejected/revoked)
+ * with db_cert_set_status(), whose from_mask makes each move conditional.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db_int.h"
+
+#define CERT_COLS                                                           \
+	"id, ca_id, serial, subject, issuer, spki_sha256, "                 \
+	DB_EPOCH("not_before") ", " DB_EPOCH("not_after") ", status, der, " \
+	"profile, requester, txid, cert_req_id, " DB_EPOCH("revoked_at")    \
+	", reason, " DB_EPOCH("created")
+
+#define CERT_LIST_DEFAULT 100 /* rows when the caller gives no limit */
+
+static const struct db_stmt st_insert = {DB_ST_CERT_INSERT, "cert_insert",
+    "INSERT INTO cert (ca_id, serial, subject, issuer, spki_sha256,"
+    " not_before, not_after, status, der, profile, requester, txid,"
+    " cert_req_id, revoked_at, reason)"
+    " VALUES ($1::bigint, $2::text, $3::text, $4::text, $5::bytea,"
+    " to_timestamp($6::bigint), to_timestamp($7::bigint), $8::text,"
+    " $9::bytea, $10::text, $11::text, $12::bytea, $13::int,"
+    " to_timestamp($14::bigint), $15::int)"
+    " ON CONFLICT (ca_id, serial) DO NOTHING RETURNING id"};
+static const struct db_stmt st_get = {DB_ST_CERT_GET, "cert_get",
+    "SELECT " CERT_COLS " FROM cert WHERE id = $1::bigint"};
+static const struct db_stmt st_get_by_serial = {DB_ST_CERT_GET_BY_SERIAL,
+    "cert_get_by_serial",
+    "SELECT " CERT_COLS " FROM cert"
+    " WHERE ca_id = $1::bigint AND serial = $2::text"};
+static const struct db_stmt st_list_by_txn = {DB_ST_CERT_LIST_BY_TXN,
+    "cert_list_by_txn",
+    "SELECT " CERT_COLS " FROM cert WHERE txid = $1::bytea"
+    " ORDER BY cert_req_id, id"};
+static const struct db_stmt st_list = {DB_ST_CERT_LIST, "cert_list",
+    "SELECT " CERT_COLS " FROM cert"
+    " WHERE ($1::bigint = 0 OR ca_id = $1::bigint)"
+    " AND ($2::text IS NULL OR status = $2::text)"
+    " AND ($3::text IS NULL OR strpos(lower(subject), lower($3::text)) > 0)"
+    " ORDER BY created DESC, id DESC LIMIT $4::int"};
+/* Revoked/rejected record when and why; any other status clears both. */
+static const struct db_stmt st_set_status = {DB_ST_CERT_SET_STATUS,
+    "cert_set_status",
+    "UPDATE cert SET status = $2::text,"
+    " revoked_at = CASE WHEN $2::text IN ('revoked', 'rejected')"
+    " THEN now() END,"
+    " reason = CASE WHEN $2::text IN ('revoked', 'rejected')"
+    " THEN $3::int END"
+    " WHERE id = $1::bigint AND status = ANY ($4::text[])"};
+
+static const char *const cert_status_names[] = {
+    [DB_CERT_UNCONFIRMED] = "unconfirmed",
+    [DB_CERT_VALID] = "valid",
+    [DB_CERT_REVOKED] = "revoked",
+    [DB_CERT_REJECTED] = "rejected",
+};
+
+static int
+cert_status_ok(enum db_cert_status s)
+{
+	return s >= DB_CERT_UNCONFIRMED && s <= DB_CERT_REJECTED;
+}
+
+const char *
+db_cert_status_name(enum db_cert_status s)
+{
+	return cert_status_ok(s) ? cert_status_names[s] : "unknown";
+}
+
+/* Returns the status named s, or 0. */
+static enum db_cert_status
+cert_status_parse(const char *s)
+{
+	int i;
+
+	for (i = DB_CERT_UNCONFIRMED; i <= DB_CERT_REJECTED; i++)
+		if (strcmp(s, cert_status_names[i]) == 0)
+			return (enum db_cert_status)i;
+	return 0;
+}
+
+void
+db_cert_clear(struct db_cert *c)
+{
+	if (c == NULL)
+		return;
+	free(c->subject);
+	free(c->issuer);
+	free(c->der);
+	free(c->profile);
+	free(c->requester);
+	memset(c, 0, sizeof(*c));
+}
+
+void
+db_cert_array_free(struct db_cert *a, size_t n)
+{
+	size_t i;
+
+	if (a == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		db_cert_clear(&a[i]);
+	free(a);
+}
+
+/* Fills *c from row i of res. Returns 1, or 0 on a malformed row. */
+static int
+cert_from_row(const PGresult *res, int i, struct db_cert *c)
+{
+	struct db_row r = {res, i, 0};
+	char status[16];
+	size_t len;
+
+	memset(c, 0, sizeof(*c));
+	c->id = db_col_int8(&r, 0);
+	c->ca_id = db_col_int8(&r, 1);
+	db_col_text(&r, 2, c->serial, sizeof(c->serial));
+	c->subject = db_col_strdup(&r, 3);
+	c->issuer = db_col_strdup(&r, 4);
+	db_col_bytes(&r, 5, c->spki_sha256, sizeof(c->spki_sha256), &len);
+	c->not_before = db_col_time(&r, 6);
+	c->not_after = db_col_time(&r, 7);
+	db_col_text(&r, 8, status, sizeof(status));
+	c->der = db_col_memdup(&r, 9, &c->der_len);
+	c->profile = db_col_strdup(&r, 10);
+	c->requester = db_col_strdup(&r, 11);
+	db_col_bytes(&r, 12, c->txid, sizeof(c->txid), &c->txid_len);
+	c->cert_req_id = db_col_int4(&r, 13, 0);
+	c->revoked_at = db_col_time(&r, 14);
+	c->reason = db_col_int4(&r, 15, -1);
+	c->created = db_col_time(&r, 16);
+	c->status = cert_status_parse(status);
+	if (r.bad || len != sizeof(c->spki_sha256) || c->subject == NULL ||
+	    c->issuer == NULL || c->der == NULL || c->status == 0) {
+		db_cert_clear(c);
+		return 0;
+	}
+	return 1;
+}
+
+int
+db_cert_insert(struct db *db, struct db_cert *c)
+{
+	struct db_params p = {0};
+	struct db_row r;
+	PGresult *res = NULL;
+	int rc = -1;
+
+	if (c->ca_id <= 0 || !db_fixed_ok(c->serial, sizeof(c->serial)) ||
+	    c->subject == NULL || c->issuer == NULL || c->der == NULL ||
+	    c->der_len == 0 || !cert_status_ok(c->status) ||
+	    c->txid_len > sizeof(c->txid)) {
+		db_seterr(db, "cert insert failed: invalid argument");
+		return -1;
+	}
+	db_param_int8(&p, c->ca_id);
+	db_param_text(&p, c->serial);
+	db_param_text(&p, c->subject);
+	db_param_text(&p, c->issuer);
+	db_param_bytea(&p, c->spki_sha256, sizeof(c->spki_sha256));
+	db_param_time(&p, c->not_before);
+	db_param_time(&p, c->not_after);
+	db_param_text(&p, cert_status_names[c->status]);
+	db_param_bytea(&p, c->der, c->der_len);
+	db_param_text(&p, c->profile);
+	db_param_text(&p, c->requester);
+	db_param_bytea(&p, c->txid_len > 0 ? c->txid : NULL, c->txid_len);
+	db_param_int8(&p, c->cert_req_id);
+	db_param_time(&p, c->revoked_at);
+	if (c->reason >= 0)
+		db_param_int8(&p, c->reason);
+	else
+		db_param_text(&p, NULL);
+	if (db_run(db, &st_insert, &p, &res) != 1) {
+		if (db_unique_violation(db))
+			rc = 0;
+		goto out;
+	}
+	if (PQntuples(res) == 0) {
+		rc = 0; /* (ca_id, serial) exists */
+		goto out;
+	}
+	r = (struct db_row){res, 0, 0};
+	c->id = db_col_int8(&r, 0);
+	if (r.bad) {
+		db_seterr(db, "cert insert failed: unexpected result");
+		goto out;
+	}
+	rc = 1;
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* Runs a single-row lookup. Returns 1, 0 if no row, -1. */
+static int
+cert_get1(struct db *db, const struct db_stmt *st, const struct db_params *p,
+    struct db_cert *out)
+{
+	PGresult *res = NULL;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (db_run(db, st, p, &res) != 1)
+		goto out;
+	if (PQntuples(res) == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (!cert_from_row(res, 0, out)) {
+		db_stmt_err(db, st, "unexpected result");
+		goto out;
+	}
+	rc = 1;
+out:
+	PQclear(res);
+	return rc;
+}
+
+int
+db_cert_get(struct db *db, long long id, struct db_cert *out)
+{
+	struct db_params p = {0};
+
+	db_param_int8(&p, id);
+	return cert_get1(db, &st_get, &p, out);
+}
+
+int
+db_cert_get_by_serial(struct db *db, long long ca_id, const char *serial,
+    struct db_cert *out)
+{
+	struct db_params p = {0};
+
+	db_param_int8(&p, ca_id);
+	db_param_text(&p, serial);
+	return cert_get1(db, &st_get_by_serial, &p, out);
+}
+
+/* Runs a multi-row query into an array. Returns 1 or -1. */
+static int
+cert_getn(struct db *db, const struct db_stmt *st, const struct db_params *p,
+    struct db_cert **out, size_t *n)
+{
+	PGresult *res = NULL;
+	struct db_cert *a = NULL;
+	size_t cnt = 0, i;
+	int rc = -1;
+
+	*out = NULL;
+	*n = 0;
+	if (db_run(db, st, p, &res) != 1)
+		goto out;
+	cnt = (size_t)PQntuples(res);
+	if (cnt > 0 && (a = calloc(cnt, sizeof(*a))) == NULL) {
+		db_stmt_err(db, st, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < cnt; i++)
+		if (!cert_from_row(res, (int)i, &a[i])) {
+			db_stmt_err(db, st, "unexpected result");
+			goto out;
+		}
+	*out = a; /* the caller frees it */
+	*n = cnt;
+	a = NULL;
+	rc = 1;
+out:
+	db_cert_array_free(a, cnt);
+	PQclear(res);
+	return rc;
+}
+
+int
+db_cert_list_by_txn(struct db *db, const unsigned char *txid,
+    size_t txid_len, struct db_cert **out, size_t *n)
+{
+	struct db_params p = {0};
+
+	*out = NULL;
+	*n = 0;
+	if (txid == NULL || txid_len == 0 || txid_len > DB_TXID_MAX) {
+		db_seterr(db, "cert list by txn failed: invalid argument");
+		return -1;
+	}
+	db_param_bytea(&p, txid, txid_len);
+	return cert_getn(db, &st_list_by_txn, &p, out, n);
+}
+
+int
+db_cert_list(struct db *db, long long ca_id, enum db_cert_status status,
+    const char *subject, int limit, struct db_cert **out, size_t *n)
+{
+	struct db_params p = {0};
+
+	*out = NULL;
+	*n = 0;
+	if (status != 0 && !cert_status_ok(status)) {
+		db_seterr(db, "cert list failed: invalid status");
+		return -1;
+	}
+	db_param_int8(&p, ca_id);
+	db_param_text(&p, status != 0 ? cert_status_names[status] : NULL);
+	db_param_text(&p, subject);
+	db_param_int8(&p, limit > 0 ? limit : CERT_LIST_DEFAULT);
+	return cert_getn(db, &st_list, &p, out, n);
+}
+
+int
+db_cert_set_status(struct db *db, long long id, unsigned from_mask,
+    enum db_cert_status status, int reason)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	char from[64];
+	size_t off;
+	int i, rc = -1;
+
+	if (!cert_status_ok(status)) {
+		db_seterr(db, "cert set status failed: invalid status");
+		return -1;
+	}
+	/* from_mask as a text[] literal: {unconfirmed,valid} */
+	off = 0;
+	from[off++] = '{';
+	for (i = DB_CERT_UNCONFIRMED; i <= DB_CERT_REJECTED; i++) {
+		if (!(from_mask & (1u << i)))
+			continue;
+		if (off > 1)
+			from[off++] = ',';
+		off += (size_t)snprintf(from + off, sizeof(from) - off, "%s",
+		    cert_status_names[i]);
+	}
+	from[off++] = '}';
+	from[off] = '\0';
+
+	db_param_int8(&p, id);
+	db_param_text(&p, cert_status_names[status]);
+	if (reason >= 0)
+		db_param_int8(&p, reason);
+	else
+		db_param_text(&p, NULL);
+	db_param_text(&p, from);
+	if (db_run(db, &st_set_status, &p, &res) != 1)
+		goto out;
+	rc = db_cmd_tuples(res) > 0 ? 1 : 0;
+out:
+	PQclear(res);
+	return rc;
+}

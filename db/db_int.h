@@ -1,0 +1,154 @@
+/*
+ * db_int.h - internals shared by the files in db/. Nothing outside db/
+ * includes this header: callers see db.h only, never libpq.
+ *
+ * Statements: every SQL statement is a struct db_stmt with a fixed id. It
+ * is prepared (PQprepare) on first use on a connection and executed with
+ * PQexecPrepared, parameters bound, results always in binary format.
+ * Timestamps are converted to epoch seconds in SQL (DB_EPOCH) so that the
+ * C side decodes only int4, int8, text and bytea.
+ */
+#ifndef CMPCA_DB_INT_H
+#define CMPCA_DB_INT_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "db/db.h"
+
+#define DB_ERR_MAX 256	 /* db_error() text, truncated */
+#define DB_MAXPARAM 16	 /* parameters of one statement */
+#define DB_NUM_MAX 24	 /* a long long in decimal, sign, NUL */
+
+/* SQL: a timestamptz column as whole seconds since the epoch (int8). */
+#define DB_EPOCH(col) "floor(extract(epoch from " col "))::bigint"
+
+/* Type OIDs of the columns we decode (pg_type.h is a server header). */
+#define DB_OID_BYTEA 17
+#define DB_OID_INT8 20
+#define DB_OID_INT4 23
+#define DB_OID_TEXT 25
+
+/* SQLSTATE unique_violation. */
+#define DB_SQLSTATE_UNIQUE "23505"
+
+enum db_stmt_id {
+	DB_ST_BEGIN,
+	DB_ST_COMMIT,
+	DB_ST_ROLLBACK,
+	DB_ST_MIG_LOCK,
+	DB_ST_MIG_BOOTSTRAP,
+	DB_ST_MIG_EXISTS,
+	DB_ST_MIG_VERSION,
+	DB_ST_MIG_RECORD,
+	DB_ST_CA_INSERT,
+	DB_ST_CA_GET,
+	DB_ST_CA_GET_BY_LABEL,
+	DB_ST_CA_LIST,
+	DB_ST_CERT_INSERT,
+	DB_ST_CERT_GET,
+	DB_ST_CERT_GET_BY_SERIAL,
+	DB_ST_CERT_LIST_BY_TXN,
+	DB_ST_CERT_LIST,
+	DB_ST_CERT_SET_STATUS,
+	DB_ST_TXN_INSERT,
+	DB_ST_TXN_GET,
+	DB_ST_TXN_ADVANCE,
+	DB_ST_NONCE_CLAIM,
+	DB_ST_SECRET_INSERT,
+	DB_ST_SECRET_GET,
+	DB_ST_SECRET_CONSUME,
+	DB_ST_SECRET_LIST,
+	DB_ST_AUDIT_ADD,
+	DB_ST_COUNT
+};
+
+/* A named prepared statement. name is also used in error texts. */
+struct db_stmt {
+	enum db_stmt_id id;
+	const char *name; /* "cert_insert": "cert insert failed: ..." */
+	const char *sql;
+};
+
+struct db {
+	PGconn *conn;
+	int in_txn;	  /* db_begin() succeeded, no commit/rollback yet */
+	int server_fatal; /* the server announced it closes the session */
+	unsigned char prepared[DB_ST_COUNT]; /* per connection */
+	char sqlstate[6];		     /* of the last failed statement */
+	char err[DB_ERR_MAX];
+};
+
+/* Bound parameters of one statement; build with db_param_*(). */
+struct db_params {
+	int n;
+	int bad; /* too many parameters or a length overflow */
+	const char *val[DB_MAXPARAM];
+	int len[DB_MAXPARAM];
+	int fmt[DB_MAXPARAM];
+	char num[DB_MAXPARAM][DB_NUM_MAX];
+};
+
+/* Appends a text parameter; NULL binds SQL NULL. */
+void db_param_text(struct db_params *p, const char *s);
+/* Appends a bytea parameter in binary format; NULL binds SQL NULL. */
+void db_param_bytea(struct db_params *p, const void *b, size_t len);
+/* Appends an integer parameter (sent as text, cast in SQL). */
+void db_param_int8(struct db_params *p, long long v);
+/* Appends an integer parameter, or SQL NULL when v == 0. */
+void db_param_id(struct db_params *p, long long v);
+/* Appends epoch seconds for to_timestamp(), or SQL NULL when t == 0. */
+void db_param_time(struct db_params *p, time_t t);
+
+/*
+ * Runs a prepared statement, preparing it first if this connection has not
+ * yet (after db_ready()). Results are binary. Returns 1 and sets *res (the
+ * caller PQclear()s it), or -1 with db->err and db->sqlstate set.
+ */
+int db_run(struct db *db, const struct db_stmt *st, const struct db_params *p,
+    PGresult **res);
+/* Returns 1 if the last failed statement was a unique violation. */
+int db_unique_violation(const struct db *db);
+/*
+ * Makes sure the connection is usable: notices a connection the server
+ * closed while we were idle, reconnects and forgets prepared statements.
+ * Fails instead of reconnecting while a transaction is open. Returns 1 or
+ * -1 (db->err set).
+ */
+int db_ready(struct db *db);
+/* Sets db->err, printf style; newlines become spaces. */
+void db_seterr(struct db *db, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Sets db->err to "<statement name, _ as space> failed: <msg>". */
+void db_stmt_err(struct db *db, const struct db_stmt *st, const char *msg);
+/* Rows affected by an UPDATE/INSERT/DELETE result (0 if unknown). */
+long long db_cmd_tuples(PGresult *res);
+/* Returns 1 if s is a NUL-terminated string of 1..size-1 bytes. */
+int db_fixed_ok(const char *s, size_t size);
+
+/*
+ * Column readers with a sticky error (BearSSL style): each checks the
+ * column type and length; on a mismatch or out of memory it sets r->bad
+ * and returns a zero value. Read all columns, then test r->bad once.
+ */
+struct db_row {
+	const PGresult *res;
+	int row;
+	int bad;
+};
+long long db_col_int8(struct db_row *r, int col); /* NULL: 0 */
+int db_col_int4(struct db_row *r, int col, int if_null);
+time_t db_col_time(struct db_row *r, int col); /* DB_EPOCH column, NULL: 0 */
+/* Text into a fixed buffer (NULL: ""); too long sets bad. */
+void db_col_text(struct db_row *r, int col, char *buf, size_t size);
+/* Text as a malloc'ed string; SQL NULL gives NULL. */
+char *db_col_strdup(struct db_row *r, int col);
+/* Bytea into a fixed buffer (NULL: length 0); too long sets bad. */
+void db_col_bytes(struct db_row *r, int col, unsigned char *buf, size_t size,
+    size_t *len);
+/* Bytea as a malloc'ed copy (NULL: NULL, length 0). */
+unsigned char *db_col_memdup(struct db_row *r, int col, size_t *len);
+
+#endif

@@ -1,0 +1,210 @@
+/*
+ * db_secret.c - enrollment secrets for MAC-based protection (table
+ * enroll_secret).
+ *
+ * The secret is stored as given for now (encryption under an HSM key is
+ * planned). Our copies are wiped: the bytes in a PGresult before PQclear(),
+ * the struct's copy in db_secret_clear(). libpq's own socket buffers and
+ * the server are out of our reach.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "db/db_int.h"
+
+static const struct db_stmt st_insert = {DB_ST_SECRET_INSERT, "secret_insert",
+    "INSERT INTO enroll_secret (ref, secret, allowed_subject, profile, ca_id,"
+    " uses_left, expires)"
+    " VALUES ($1::text, $2::bytea, $3::text, coalesce($4::text, 'default'),"
+    " $5::bigint, $6::int, to_timestamp($7::bigint))"
+    " ON CONFLICT (ref) DO NOTHING"};
+static const struct db_stmt st_get = {DB_ST_SECRET_GET, "secret_get",
+    "SELECT ref, secret, allowed_subject, profile, ca_id, uses_left, "
+    DB_EPOCH("expires") ", " DB_EPOCH("created")
+    " FROM enroll_secret WHERE ref = $1::text"};
+/* uses_left -1 means unlimited and stays -1. */
+static const struct db_stmt st_consume = {DB_ST_SECRET_CONSUME,
+    "secret_consume",
+    "UPDATE enroll_secret SET uses_left ="
+    " CASE WHEN uses_left = -1 THEN -1 ELSE uses_left - 1 END"
+    " WHERE ref = $1::text AND uses_left <> 0"
+    " AND (expires IS NULL OR expires > now())"};
+/* Same columns as st_get but the secret. */
+static const struct db_stmt st_list = {DB_ST_SECRET_LIST, "secret_list",
+    "SELECT ref, NULL::bytea, allowed_subject, profile, ca_id, uses_left, "
+    DB_EPOCH("expires") ", " DB_EPOCH("created")
+    " FROM enroll_secret ORDER BY ref"};
+
+void
+db_secret_clear(struct db_secret *s)
+{
+	if (s == NULL)
+		return;
+	if (s->secret != NULL)
+		OPENSSL_cleanse(s->secret, s->secret_len);
+	free(s->secret);
+	free(s->allowed_subject);
+	OPENSSL_cleanse(s, sizeof(*s));
+}
+
+void
+db_secret_array_free(struct db_secret *a, size_t n)
+{
+	size_t i;
+
+	if (a == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		db_secret_clear(&a[i]);
+	free(a);
+}
+
+/*
+ * Wipes the secret column (1) of every row of res, then clears res. libpq
+ * asks callers not to modify values, but each non-NULL value has its own
+ * storage in the result, and this is the last use before PQclear().
+ */
+static void
+secret_pqclear(PGresult *res)
+{
+	int i, n;
+
+	if (res == NULL)
+		return;
+	n = PQntuples(res);
+	if (PQnfields(res) > 1)
+		for (i = 0; i < n; i++)
+			if (!PQgetisnull(res, i, 1))
+				OPENSSL_cleanse(PQgetvalue(res, i, 1),
+				    (size_t)PQgetlength(res, i, 1));
+	PQclear(res);
+}
+
+/* Fills *s from row i of res (secret column may be NULL). 1, or 0. */
+static int
+secret_from_row(const PGresult *res, int i, struct db_secret *s)
+{
+	struct db_row r = {res, i, 0};
+
+	memset(s, 0, sizeof(*s));
+	db_col_text(&r, 0, s->ref, sizeof(s->ref));
+	s->secret = db_col_memdup(&r, 1, &s->secret_len);
+	s->allowed_subject = db_col_strdup(&r, 2);
+	db_col_text(&r, 3, s->profile, sizeof(s->profile));
+	s->ca_id = db_col_int8(&r, 4);
+	s->uses_left = db_col_int4(&r, 5, 0);
+	s->expires = db_col_time(&r, 6);
+	s->created = db_col_time(&r, 7);
+	if (r.bad) {
+		db_secret_clear(s);
+		return 0;
+	}
+	return 1;
+}
+
+int
+db_secret_insert(struct db *db, const struct db_secret *s)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	int rc = -1;
+
+	if (!db_fixed_ok(s->ref, sizeof(s->ref)) || s->secret == NULL ||
+	    s->secret_len == 0 || s->uses_left < -1 ||
+	    strnlen(s->profile, sizeof(s->profile)) == sizeof(s->profile)) {
+		db_seterr(db, "secret insert failed: invalid argument");
+		return -1;
+	}
+	db_param_text(&p, s->ref);
+	db_param_bytea(&p, s->secret, s->secret_len);
+	db_param_text(&p, s->allowed_subject);
+	db_param_text(&p, s->profile[0] != '\0' ? s->profile : NULL);
+	db_param_id(&p, s->ca_id);
+	db_param_int8(&p, s->uses_left);
+	db_param_time(&p, s->expires);
+	if (db_run(db, &st_insert, &p, &res) != 1) {
+		if (db_unique_violation(db))
+			rc = 0;
+		goto out;
+	}
+	rc = db_cmd_tuples(res) > 0 ? 1 : 0; /* 0: the reference exists */
+out:
+	PQclear(res);
+	return rc;
+}
+
+int
+db_secret_get(struct db *db, const char *ref, struct db_secret *out)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	db_param_text(&p, ref);
+	if (db_run(db, &st_get, &p, &res) != 1)
+		goto out;
+	if (PQntuples(res) == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (!secret_from_row(res, 0, out) || out->secret == NULL) {
+		db_secret_clear(out);
+		db_seterr(db, "secret get failed: unexpected result");
+		goto out;
+	}
+	rc = 1;
+out:
+	secret_pqclear(res);
+	return rc;
+}
+
+int
+db_secret_consume(struct db *db, const char *ref)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	int rc = -1;
+
+	db_param_text(&p, ref);
+	if (db_run(db, &st_consume, &p, &res) != 1)
+		goto out;
+	rc = db_cmd_tuples(res) > 0 ? 1 : 0; /* 0: exhausted, expired, none */
+out:
+	PQclear(res);
+	return rc;
+}
+
+int
+db_secret_list(struct db *db, struct db_secret **out, size_t *n)
+{
+	PGresult *res = NULL;
+	struct db_secret *a = NULL;
+	size_t cnt = 0, i;
+	int rc = -1;
+
+	*out = NULL;
+	*n = 0;
+	if (db_run(db, &st_list, NULL, &res) != 1)
+		goto out;
+	cnt = (size_t)PQntuples(res);
+	if (cnt > 0 && (a = calloc(cnt, sizeof(*a))) == NULL) {
+		db_seterr(db, "secret list failed: out of memory");
+		goto out;
+	}
+	for (i = 0; i < cnt; i++)
+		if (!secret_from_row(res, (int)i, &a[i])) {
+			db_seterr(db, "secret list failed: unexpected result");
+			goto out;
+		}
+	*out = a; /* the caller frees it */
+	*n = cnt;
+	a = NULL;
+	rc = 1;
+out:
+	db_secret_array_free(a, cnt);
+	PQclear(res);
+	return rc;
+}

@@ -1,0 +1,190 @@
+/*
+ * db_txn.c - CMP transactions (table cmp_txn) and replay nonces (table
+ * seen_nonce).
+ */
+#include <string.h>
+
+#include "db/db_int.h"
+
+static const struct db_stmt st_insert = {DB_ST_TXN_INSERT, "txn_insert",
+    "INSERT INTO cmp_txn (id, ca_id, sender, kind, state, last_nonce, pvno,"
+    " expires, updated)"
+    " VALUES ($1::bytea, $2::bigint, $3::text, $4::text, $5::text,"
+    " $6::bytea, $7::int, to_timestamp($8::bigint), now())"
+    " ON CONFLICT (id) DO NOTHING"};
+static const struct db_stmt st_get = {DB_ST_TXN_GET, "txn_get",
+    "SELECT id, ca_id, sender, kind, state, last_nonce, pvno, "
+    DB_EPOCH("expires") ", " DB_EPOCH("created")
+    " FROM cmp_txn WHERE id = $1::bytea"};
+/* A NULL nonce keeps the recorded one. */
+static const struct db_stmt st_advance = {DB_ST_TXN_ADVANCE, "txn_advance",
+    "UPDATE cmp_txn SET state = $3::text,"
+    " last_nonce = coalesce($4::bytea, last_nonce), updated = now()"
+    " WHERE id = $1::bytea AND state = $2::text"};
+static const struct db_stmt st_nonce = {DB_ST_NONCE_CLAIM, "nonce_claim",
+    "INSERT INTO seen_nonce (nonce) VALUES ($1::bytea)"
+    " ON CONFLICT (nonce) DO NOTHING"};
+
+static const char *const txn_state_names[] = {
+    [DB_TXN_WAIT_CONF] = "wait_conf",
+    [DB_TXN_DONE] = "done",
+    [DB_TXN_ABORTED] = "aborted",
+};
+
+static int
+txn_state_ok(enum db_txn_state s)
+{
+	return s >= DB_TXN_WAIT_CONF && s <= DB_TXN_ABORTED;
+}
+
+const char *
+db_txn_state_name(enum db_txn_state s)
+{
+	return txn_state_ok(s) ? txn_state_names[s] : "unknown";
+}
+
+/* Returns the state named s, or 0. */
+static enum db_txn_state
+txn_state_parse(const char *s)
+{
+	int i;
+
+	for (i = DB_TXN_WAIT_CONF; i <= DB_TXN_ABORTED; i++)
+		if (strcmp(s, txn_state_names[i]) == 0)
+			return (enum db_txn_state)i;
+	return 0;
+}
+
+static int
+txn_id_ok(const unsigned char *id, size_t len)
+{
+	return id != NULL && len > 0 && len <= DB_TXID_MAX;
+}
+
+int
+db_txn_insert(struct db *db, const struct db_txn *t)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	int rc = -1;
+
+	if (!txn_id_ok(t->id, t->id_len) || !txn_state_ok(t->state) ||
+	    strnlen(t->sender, sizeof(t->sender)) == sizeof(t->sender) ||
+	    strnlen(t->kind, sizeof(t->kind)) == sizeof(t->kind) ||
+	    t->last_nonce_len > sizeof(t->last_nonce)) {
+		db_seterr(db, "txn insert failed: invalid argument");
+		return -1;
+	}
+	db_param_bytea(&p, t->id, t->id_len);
+	db_param_id(&p, t->ca_id);
+	db_param_text(&p, t->sender);
+	db_param_text(&p, t->kind);
+	db_param_text(&p, txn_state_names[t->state]);
+	db_param_bytea(&p, t->last_nonce_len > 0 ? t->last_nonce : NULL,
+	    t->last_nonce_len);
+	db_param_int8(&p, t->pvno);
+	db_param_time(&p, t->expires);
+	if (db_run(db, &st_insert, &p, &res) != 1) {
+		if (db_unique_violation(db))
+			rc = 0;
+		goto out;
+	}
+	rc = db_cmd_tuples(res) > 0 ? 1 : 0; /* 0: the id is in use */
+out:
+	PQclear(res);
+	return rc;
+}
+
+int
+db_txn_get(struct db *db, const unsigned char *id, size_t id_len,
+    struct db_txn *out)
+{
+	struct db_params p = {0};
+	struct db_row r;
+	PGresult *res = NULL;
+	char state[16];
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (!txn_id_ok(id, id_len)) {
+		db_seterr(db, "txn get failed: invalid argument");
+		return -1;
+	}
+	db_param_bytea(&p, id, id_len);
+	if (db_run(db, &st_get, &p, &res) != 1)
+		goto out;
+	if (PQntuples(res) == 0) {
+		rc = 0;
+		goto out;
+	}
+	r = (struct db_row){res, 0, 0};
+	db_col_bytes(&r, 0, out->id, sizeof(out->id), &out->id_len);
+	out->ca_id = db_col_int8(&r, 1);
+	db_col_text(&r, 2, out->sender, sizeof(out->sender));
+	db_col_text(&r, 3, out->kind, sizeof(out->kind));
+	db_col_text(&r, 4, state, sizeof(state));
+	db_col_bytes(&r, 5, out->last_nonce, sizeof(out->last_nonce),
+	    &out->last_nonce_len);
+	out->pvno = db_col_int4(&r, 6, 0);
+	out->expires = db_col_time(&r, 7);
+	out->created = db_col_time(&r, 8);
+	out->state = txn_state_parse(state);
+	if (r.bad || out->state == 0) {
+		memset(out, 0, sizeof(*out));
+		db_seterr(db, "txn get failed: unexpected result");
+		goto out;
+	}
+	rc = 1;
+out:
+	PQclear(res);
+	return rc;
+}
+
+int
+db_txn_advance(struct db *db, const unsigned char *id, size_t id_len,
+    enum db_txn_state from, enum db_txn_state to, const unsigned char *nonce,
+    size_t nonce_len)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	int rc = -1;
+
+	if (!txn_id_ok(id, id_len) || !txn_state_ok(from) ||
+	    !txn_state_ok(to) || nonce_len > DB_NONCE_MAX) {
+		db_seterr(db, "txn advance failed: invalid argument");
+		return -1;
+	}
+	db_param_bytea(&p, id, id_len);
+	db_param_text(&p, txn_state_names[from]);
+	db_param_text(&p, txn_state_names[to]);
+	db_param_bytea(&p, nonce_len > 0 ? nonce : NULL, nonce_len);
+	if (db_run(db, &st_advance, &p, &res) != 1)
+		goto out;
+	rc = db_cmd_tuples(res) > 0 ? 1 : 0;
+out:
+	PQclear(res);
+	return rc;
+}
+
+int
+db_nonce_claim(struct db *db, const unsigned char *nonce, size_t len)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	int rc = -1;
+
+	if (nonce == NULL || len == 0 || len > DB_NONCE_MAX) {
+		db_seterr(db, "nonce claim failed: invalid nonce length");
+		return -1;
+	}
+	db_param_bytea(&p, nonce, len);
+	if (db_run(db, &st_nonce, &p, &res) != 1) {
+		if (db_unique_violation(db))
+			rc = 0;
+		goto out;
+	}
+	rc = db_cmd_tuples(res) > 0 ? 1 : 0; /* 0: seen before */
+out:
+	PQclear(res);
+	return rc;
+}

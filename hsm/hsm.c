@@ -1,0 +1,1194 @@
+/*
+ * hsm.c - PKCS#11 through libp11: module, token, session, login, PIN
+ * files, keys by RFC 7512 URI, random, token set-up, and the error text.
+ *
+ * Facts this file is built on (libp11 0.4.12, SoftHSM 2.6.1, see the
+ * "HSM" section of DESIGN.md):
+ * - the session is opened read-write before the login: switching a libp11
+ *   slot to read-write later logs it out and invalidates its keys;
+ * - libp11's PKCS11_CTX_unload() calls C_Finalize, which ends every
+ *   session of the process on that module, and its PKCS11_login()
+ *   succeeds without checking the PIN when the process is already logged
+ *   in. So a process holds at most one handle (or one hsm_token_init())
+ *   per module at a time; a second hsm_open() of the same module fails;
+ * - SoftHSM rewrites its token file on every login, and processes that
+ *   load the module or log in at the same instant sometimes fail. Module
+ *   load and login are serialised across processes with flock(2), and a
+ *   failed token lookup or session open is retried with back-off. A failed
+ *   login never is: real HSMs lock the PIN after a few wrong attempts.
+ */
+#define HSM_INTERNAL
+
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <p11-kit-1/p11-kit/pkcs11.h>
+#include <libp11.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "hsm/hsm.h"
+
+/* Longest PIN we accept, in bytes. */
+#define HSM_PIN_MAX		256
+/* A token label is CK_UTF8CHAR[32] in CK_TOKEN_INFO. */
+#define HSM_TOKEN_LABEL_MAX	32
+/* Longest CKA_LABEL of a key a URI may name, in bytes. */
+#define HSM_OBJECT_MAX		128
+/* Longest CKA_ID a URI may name, in bytes. */
+#define HSM_ID_MAX		64
+/* Longest URI hsm_key_load() accepts. */
+#define HSM_URI_MAX		1024
+/* Size of the per-thread error text. */
+#define HSM_ERR_MAX		512
+/* How often hsm_open() tries the token lookup and session open. */
+#define HSM_OPEN_TRIES		5
+/* Back-off before the first retry, doubled for each further one. */
+#define HSM_BACKOFF_MS		50
+/* Lock file serialising module load and login across processes. */
+#define HSM_LOCK_DEFAULT	"/tmp/cmpca-hsm.lock"
+
+struct hsm {
+	PKCS11_CTX	*ctx;
+	PKCS11_SLOT	*slots;
+	unsigned int	 nslots;
+	PKCS11_SLOT	*slot;		/* the token's slot, in slots */
+	void		*dl;		/* our reference to the module */
+	CK_FUNCTION_LIST_PTR fl;	/* the module's functions (keygen) */
+	unsigned long	 slot_id;
+	pid_t		 pid;		/* process that opened the handle */
+	char		 label[HSM_TOKEN_LABEL_MAX + 1];
+	char		 module[PATH_MAX];	/* realpath of the module */
+	struct hsm	*next;		/* in hsm_reg */
+};
+
+/* The handles of this process, by module; see the comment at the top. */
+static pthread_mutex_t hsm_reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct hsm *hsm_reg;
+
+static _Thread_local char hsm_errbuf[HSM_ERR_MAX];
+
+/*
+ * Sets this thread's error text. Callers never pass a PIN. Internal to
+ * hsm/ (declared in hsm.h under HSM_INTERNAL).
+ */
+void
+hsm_err_set(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(hsm_errbuf, sizeof(hsm_errbuf), fmt, ap);
+	va_end(ap);
+}
+
+const char *
+hsm_error(void)
+{
+	return hsm_errbuf;
+}
+
+/*
+ * Copies s into buf (size len), replacing bytes that are not printable
+ * ASCII with '?' and truncating with "...". For names that come from
+ * callers or tokens and go into error text. Returns buf.
+ */
+const char *
+hsm_sanitise(const char *s, char *buf, size_t len)
+{
+	size_t i;
+
+	if (len == 0)
+		return "";
+	if (s == NULL)
+		s = "(null)";
+	for (i = 0; s[i] != '\0' && i + 1 < len; i++)
+		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	buf[i] = '\0';
+	if (s[i] != '\0' && len > 4)
+		memcpy(buf + len - 4, "...", 4);
+	return buf;
+}
+
+/* Names of the PKCS#11 return values a CA operator may meet. */
+static const struct {
+	unsigned long	 rv;
+	const char	*name;
+} hsm_ckr_names[] = {
+	{ CKR_OK, "ok" },
+	{ CKR_HOST_MEMORY, "out of memory in the module" },
+	{ CKR_SLOT_ID_INVALID, "slot id invalid" },
+	{ CKR_GENERAL_ERROR, "general error" },
+	{ CKR_FUNCTION_FAILED, "function failed" },
+	{ CKR_ARGUMENTS_BAD, "bad arguments" },
+	{ CKR_ATTRIBUTE_SENSITIVE, "attribute sensitive" },
+	{ CKR_ATTRIBUTE_TYPE_INVALID, "attribute type invalid" },
+	{ CKR_ATTRIBUTE_VALUE_INVALID, "attribute value invalid" },
+	{ CKR_DEVICE_ERROR, "device error" },
+	{ CKR_DEVICE_MEMORY, "token memory full" },
+	{ CKR_DEVICE_REMOVED, "device removed" },
+	{ CKR_FUNCTION_NOT_SUPPORTED, "function not supported" },
+	{ CKR_KEY_HANDLE_INVALID, "key handle invalid" },
+	{ CKR_KEY_TYPE_INCONSISTENT, "key type inconsistent" },
+	{ CKR_KEY_FUNCTION_NOT_PERMITTED, "key function not permitted" },
+	{ CKR_MECHANISM_INVALID, "mechanism not supported" },
+	{ CKR_MECHANISM_PARAM_INVALID, "mechanism parameter invalid" },
+	{ CKR_OBJECT_HANDLE_INVALID, "object handle invalid" },
+	{ CKR_PIN_INCORRECT, "wrong PIN" },
+	{ CKR_PIN_INVALID, "PIN invalid" },
+	{ CKR_PIN_LEN_RANGE, "PIN length out of range" },
+	{ CKR_PIN_EXPIRED, "PIN expired" },
+	{ CKR_PIN_LOCKED, "PIN locked" },
+	{ CKR_SESSION_CLOSED, "session closed" },
+	{ CKR_SESSION_COUNT, "too many sessions" },
+	{ CKR_SESSION_HANDLE_INVALID, "session handle invalid" },
+	{ CKR_SESSION_READ_ONLY, "session read-only" },
+	{ CKR_SESSION_READ_ONLY_EXISTS, "a read-only session exists" },
+	{ CKR_SESSION_EXISTS, "sessions exist" },
+	{ CKR_TEMPLATE_INCOMPLETE, "template incomplete" },
+	{ CKR_TEMPLATE_INCONSISTENT, "template inconsistent" },
+	{ CKR_TOKEN_NOT_PRESENT, "token not present" },
+	{ CKR_TOKEN_NOT_RECOGNIZED, "token not recognised" },
+	{ CKR_TOKEN_WRITE_PROTECTED, "token write-protected" },
+	{ CKR_USER_ALREADY_LOGGED_IN, "user already logged in" },
+	{ CKR_USER_NOT_LOGGED_IN, "user not logged in" },
+	{ CKR_USER_PIN_NOT_INITIALIZED, "user PIN not initialised" },
+	{ CKR_USER_TYPE_INVALID, "user type invalid" },
+	{ CKR_USER_ANOTHER_ALREADY_LOGGED_IN, "another user logged in" },
+	{ CKR_RANDOM_NO_RNG, "token has no RNG" },
+	{ CKR_BUFFER_TOO_SMALL, "buffer too small" },
+	{ CKR_CRYPTOKI_NOT_INITIALIZED, "module not initialised" },
+	{ CKR_CRYPTOKI_ALREADY_INITIALIZED, "module already initialised" },
+};
+
+/*
+ * Writes a description of PKCS#11 return value rv ("wrong PIN (CKR
+ * 0xa0)") into buf (size len). Internal to hsm/. Returns buf.
+ */
+const char *
+hsm_ckr_str(unsigned long rv, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(hsm_ckr_names) / sizeof(hsm_ckr_names[0]);
+	    i++) {
+		if (hsm_ckr_names[i].rv == rv) {
+			(void)snprintf(buf, len, "%s (CKR 0x%lx)",
+			    hsm_ckr_names[i].name, rv);
+			return buf;
+		}
+	}
+	(void)snprintf(buf, len, "CKR 0x%lx", rv);
+	return buf;
+}
+
+/*
+ * Drains the OpenSSL error queue and describes its first PKCS#11 error
+ * (libp11 pushes the CK_RV as the reason of its "CKR" library), or else
+ * its first error, into buf. Sets *rv to the CK_RV found, or to
+ * CKR_GENERAL_ERROR. Returns buf.
+ */
+static const char *
+hsm_ossl_str(char *buf, size_t len, unsigned long *rv)
+{
+	unsigned long e, first = 0, ckr = 0;
+	const char *r;
+
+	*rv = CKR_GENERAL_ERROR;
+	while ((e = ERR_get_error()) != 0) {
+		if (first == 0)
+			first = e;
+		if (ckr == 0 && ERR_GET_LIB(e) == ERR_get_CKR_code())
+			ckr = e;
+	}
+	if (ckr != 0) {
+		*rv = (unsigned long)ERR_GET_REASON(ckr);
+		return hsm_ckr_str(*rv, buf, len);
+	}
+	if (first == 0) {
+		(void)snprintf(buf, len, "no details");
+		return buf;
+	}
+	r = ERR_reason_error_string(first);
+	if (r != NULL)
+		(void)snprintf(buf, len, "%s", r);
+	else
+		ERR_error_string_n(first, buf, len);
+	return buf;
+}
+
+int
+hsm_keytype_parse(const char *s, enum hsm_keytype *type)
+{
+	static const struct {
+		const char		*name;
+		enum hsm_keytype	 type;
+	} names[] = {
+		{ "rsa:2048", HSM_KEY_RSA2048 },
+		{ "rsa2048", HSM_KEY_RSA2048 },
+		{ "rsa:3072", HSM_KEY_RSA3072 },
+		{ "rsa3072", HSM_KEY_RSA3072 },
+		{ "rsa:4096", HSM_KEY_RSA4096 },
+		{ "rsa4096", HSM_KEY_RSA4096 },
+		{ "ec:P-256", HSM_KEY_EC_P256 },
+		{ "ec:p256", HSM_KEY_EC_P256 },
+		{ "ec:prime256v1", HSM_KEY_EC_P256 },
+		{ "P-256", HSM_KEY_EC_P256 },
+		{ "p256", HSM_KEY_EC_P256 },
+		{ "ec:P-384", HSM_KEY_EC_P384 },
+		{ "ec:p384", HSM_KEY_EC_P384 },
+		{ "ec:secp384r1", HSM_KEY_EC_P384 },
+		{ "P-384", HSM_KEY_EC_P384 },
+		{ "p384", HSM_KEY_EC_P384 },
+	};
+	char buf[64];
+	size_t i;
+
+	if (s == NULL || type == NULL) {
+		hsm_err_set("key type: missing argument");
+		return 0;
+	}
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcasecmp(s, names[i].name) == 0) {
+			*type = names[i].type;
+			return 1;
+		}
+	}
+	hsm_err_set("unknown key type: %s (rsa:2048, rsa:3072, rsa:4096, "
+	    "ec:P-256, ec:P-384)", hsm_sanitise(s, buf, sizeof(buf)));
+	return 0;
+}
+
+int
+hsm_pin_read(const char *path, char *buf, size_t len)
+{
+	struct stat st;
+	char name[128], c = 0;
+	size_t n = 0;
+	ssize_t r;
+	int fd = -1, rc = 0, eol = 0;
+
+	if (buf == NULL || len < 2 || path == NULL) {
+		hsm_err_set("pin file: missing argument");
+		return 0;
+	}
+	hsm_sanitise(path, name, sizeof(name));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd == -1) {
+		hsm_err_set("pin file %s: %s", name, strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) == -1) {
+		hsm_err_set("pin file %s: %s", name, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		hsm_err_set("pin file %s: not a regular file", name);
+		goto out;
+	}
+	if ((st.st_mode & 077) != 0) {
+		hsm_err_set("pin file %s: readable or writable by group or "
+		    "others (mode %03o, want 0600 or 0400)", name,
+		    (unsigned int)(st.st_mode & 0777));
+		goto out;
+	}
+	/* Byte by byte: the first line is all we may keep. */
+	while (!eol) {
+		r = read(fd, &c, 1);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1) {
+			hsm_err_set("pin file %s: %s", name, strerror(errno));
+			goto out;
+		}
+		if (r == 0 || c == '\n')
+			break;
+		if (n + 1 >= len) {
+			hsm_err_set("pin file %s: PIN longer than %zu bytes",
+			    name, len - 1);
+			goto out;
+		}
+		buf[n++] = c;
+	}
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	buf[n] = '\0';
+	if (n == 0) {
+		hsm_err_set("pin file %s: empty", name);
+		goto out;
+	}
+	if (memchr(buf, '\0', n) != NULL) {
+		hsm_err_set("pin file %s: PIN contains a NUL byte", name);
+		goto out;
+	}
+	rc = 1;
+out:
+	OPENSSL_cleanse(&c, sizeof(c));
+	if (!rc)
+		OPENSSL_cleanse(buf, len);
+	if (fd != -1)
+		(void)close(fd);
+	return rc;
+}
+
+/*
+ * Reads the PIN from pin_file or, when it is NULL, from CMPCA_HSM_PIN.
+ * Returns 1 or 0 (reason set).
+ */
+static int
+hsm_pin_get(const char *pin_file, char *buf, size_t len)
+{
+	const char *env;
+	size_t n;
+
+	if (pin_file != NULL)
+		return hsm_pin_read(pin_file, buf, len);
+	env = getenv("CMPCA_HSM_PIN");
+	if (env == NULL || *env == '\0') {
+		hsm_err_set("no PIN: no pin file given and CMPCA_HSM_PIN "
+		    "is not set");
+		return 0;
+	}
+	n = strlen(env);
+	if (n + 1 > len) {
+		hsm_err_set("CMPCA_HSM_PIN: PIN longer than %zu bytes",
+		    len - 1);
+		return 0;
+	}
+	memcpy(buf, env, n + 1);
+	return 1;
+}
+
+/*
+ * Takes the cross-process lock around module load and login. Returns the
+ * locked descriptor, or -1 (reason set).
+ */
+static int
+hsm_lock(void)
+{
+	const char *path;
+	char name[128];
+	int fd;
+
+	path = getenv("CMPCA_HSM_LOCK");
+	if (path == NULL || *path == '\0')
+		path = HSM_LOCK_DEFAULT;
+	hsm_sanitise(path, name, sizeof(name));
+	/* O_NOFOLLOW: the default lives in a shared, sticky /tmp. */
+	fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd == -1) {
+		hsm_err_set("lock file %s: %s (set CMPCA_HSM_LOCK)", name,
+		    strerror(errno));
+		return -1;
+	}
+	while (flock(fd, LOCK_EX) == -1) {
+		if (errno != EINTR) {
+			hsm_err_set("lock file %s: flock: %s", name,
+			    strerror(errno));
+			(void)close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+/* Releases the lock taken by hsm_lock(). Safe to call with -1. */
+static void
+hsm_unlock(int fd)
+{
+	if (fd == -1)
+		return;
+	(void)flock(fd, LOCK_UN);
+	(void)close(fd);
+}
+
+static void
+hsm_sleep_ms(long ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/*
+ * Claims module (a realpath) for a handle of this process. Returns 1, or 0
+ * when the process already has a handle on that module (reason set).
+ */
+static int
+hsm_reg_claim(struct hsm *h)
+{
+	struct hsm *p;
+	int rc = 1;
+
+	(void)pthread_mutex_lock(&hsm_reg_lock);
+	for (p = hsm_reg; p != NULL; p = p->next) {
+		if (strcmp(p->module, h->module) == 0 && p->pid == getpid()) {
+			rc = 0;
+			break;
+		}
+	}
+	if (rc) {
+		h->next = hsm_reg;
+		hsm_reg = h;
+	}
+	(void)pthread_mutex_unlock(&hsm_reg_lock);
+	if (!rc)
+		hsm_err_set("module already open in this process: close the "
+		    "other handle first");
+	return rc;
+}
+
+/* Drops h from the handles of this process. Safe if h is not there. */
+static void
+hsm_reg_release(struct hsm *h)
+{
+	struct hsm **pp;
+
+	(void)pthread_mutex_lock(&hsm_reg_lock);
+	for (pp = &hsm_reg; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == h) {
+			*pp = h->next;
+			break;
+		}
+	}
+	(void)pthread_mutex_unlock(&hsm_reg_lock);
+	h->next = NULL;
+}
+
+/*
+ * Releases the libp11 state of h (slots, module). Never touches PKCS#11
+ * in a process other than the one that opened h. Safe on a partial h.
+ */
+static void
+hsm_p11_release(struct hsm *h)
+{
+	if (h->pid != getpid()) {
+		/* After fork: the child may not use the parent's state. */
+		return;
+	}
+	if (h->dl != NULL)
+		(void)dlclose(h->dl);
+	h->dl = NULL;
+	h->fl = NULL;
+	if (h->slots != NULL)
+		PKCS11_release_all_slots(h->ctx, h->slots, h->nslots);
+	h->slots = NULL;
+	h->nslots = 0;
+	h->slot = NULL;
+	if (h->ctx != NULL) {
+		PKCS11_CTX_unload(h->ctx);
+		PKCS11_CTX_free(h->ctx);
+	}
+	h->ctx = NULL;
+}
+
+/*
+ * Loads h->module into a new libp11 context and enumerates its slots.
+ * Returns 1 or 0 (reason set).
+ */
+static int
+hsm_p11_load(struct hsm *h)
+{
+	char why[128], name[128];
+	unsigned long rv;
+
+	h->ctx = PKCS11_CTX_new();
+	if (h->ctx == NULL) {
+		hsm_err_set("libp11 context: out of memory");
+		return 0;
+	}
+	if (PKCS11_CTX_load(h->ctx, h->module) != 0) {
+		hsm_err_set("cannot load module %s: %s",
+		    hsm_sanitise(h->module, name, sizeof(name)),
+		    hsm_ossl_str(why, sizeof(why), &rv));
+		PKCS11_CTX_free(h->ctx);
+		h->ctx = NULL;
+		return 0;
+	}
+	if (PKCS11_enumerate_slots(h->ctx, &h->slots, &h->nslots) != 0) {
+		hsm_err_set("cannot list slots: %s",
+		    hsm_ossl_str(why, sizeof(why), &rv));
+		h->slots = NULL;
+		h->nslots = 0;
+		return 0;
+	}
+	return 1;
+}
+
+/* Returns the slot whose initialised token is labelled label, or NULL. */
+static PKCS11_SLOT *
+hsm_slot_by_label(struct hsm *h, const char *label)
+{
+	unsigned int i;
+
+	for (i = 0; i < h->nslots; i++) {
+		if (h->slots[i].token == NULL ||
+		    !h->slots[i].token->initialized ||
+		    h->slots[i].token->label == NULL)
+			continue;
+		if (strcmp(h->slots[i].token->label, label) == 0)
+			return &h->slots[i];
+	}
+	return NULL;
+}
+
+/*
+ * One try at loading the module, finding the token and opening a
+ * read-write session. Returns 1, or 0 (reason set, h released).
+ */
+static int
+hsm_open_try(struct hsm *h)
+{
+	char why[128], name[64];
+	unsigned long rv;
+
+	if (!hsm_p11_load(h))
+		goto fail;
+	h->slot = hsm_slot_by_label(h, h->label);
+	if (h->slot == NULL) {
+		hsm_err_set("token not found: %s",
+		    hsm_sanitise(h->label, name, sizeof(name)));
+		goto fail;
+	}
+	/* Read-write before the login; see the top of the file. */
+	if (PKCS11_open_session(h->slot, 1) != 0) {
+		hsm_err_set("cannot open session on token %s: %s",
+		    hsm_sanitise(h->label, name, sizeof(name)),
+		    hsm_ossl_str(why, sizeof(why), &rv));
+		goto fail;
+	}
+	return 1;
+fail:
+	hsm_p11_release(h);
+	return 0;
+}
+
+/*
+ * Finds the module's function list in the instance libp11 loaded
+ * (RTLD_NOLOAD: the same copy, already initialised), for key generation.
+ * Returns 1 or 0 (reason set).
+ */
+static int
+hsm_funcs_get(struct hsm *h)
+{
+	CK_RV (*get)(CK_FUNCTION_LIST_PTR_PTR);
+	void *sym;
+	char name[128], why[64];
+	CK_RV rv;
+
+	h->dl = dlopen(h->module, RTLD_NOW | RTLD_NOLOAD);
+	if (h->dl == NULL) {
+		hsm_err_set("module %s not resident after load",
+		    hsm_sanitise(h->module, name, sizeof(name)));
+		return 0;
+	}
+	sym = dlsym(h->dl, "C_GetFunctionList");
+	if (sym == NULL) {
+		hsm_err_set("module %s has no C_GetFunctionList",
+		    hsm_sanitise(h->module, name, sizeof(name)));
+		return 0;
+	}
+	*(void **)&get = sym;
+	rv = get(&h->fl);
+	if (rv != CKR_OK || h->fl == NULL) {
+		hsm_err_set("C_GetFunctionList: %s",
+		    hsm_ckr_str(rv, why, sizeof(why)));
+		h->fl = NULL;
+		return 0;
+	}
+	return 1;
+}
+
+struct hsm *
+hsm_open(const char *module, const char *token_label, const char *pin_file)
+{
+	struct hsm *h = NULL;
+	char pin[HSM_PIN_MAX], why[128], name[128];
+	unsigned long rv;
+	long backoff = HSM_BACKOFF_MS;
+	int lockfd = -1, tries, rc = 0, claimed = 0, logged_in = 0;
+
+	if (module == NULL || token_label == NULL) {
+		hsm_err_set("hsm open: missing module or token label");
+		return NULL;
+	}
+	if (*token_label == '\0' ||
+	    strlen(token_label) > HSM_TOKEN_LABEL_MAX) {
+		hsm_err_set("token label must have 1 to %d bytes",
+		    HSM_TOKEN_LABEL_MAX);
+		return NULL;
+	}
+	if (!hsm_pin_get(pin_file, pin, sizeof(pin)))
+		goto out;
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
+		hsm_err_set("hsm open: out of memory");
+		goto out;
+	}
+	h->pid = getpid();
+	(void)snprintf(h->label, sizeof(h->label), "%s", token_label);
+	if (realpath(module, h->module) == NULL) {
+		hsm_err_set("module %s: %s",
+		    hsm_sanitise(module, name, sizeof(name)), strerror(errno));
+		goto out;
+	}
+	if (!hsm_reg_claim(h))
+		goto out;
+	claimed = 1;
+	if ((lockfd = hsm_lock()) == -1)
+		goto out;
+	for (tries = 1;; tries++) {
+		if (hsm_open_try(h))
+			break;
+		if (tries >= HSM_OPEN_TRIES)
+			goto out;
+		hsm_sleep_ms(backoff);
+		backoff *= 2;
+	}
+	/* Never retried: real tokens lock the PIN after wrong attempts. */
+	if (PKCS11_login(h->slot, 0, pin) != 0) {
+		hsm_err_set("login failed: %s",
+		    hsm_ossl_str(why, sizeof(why), &rv));
+		goto out;
+	}
+	OPENSSL_cleanse(pin, sizeof(pin));
+	if (PKCS11_is_logged_in(h->slot, 0, &logged_in) != 0 || !logged_in) {
+		hsm_err_set("login failed: token reports no user session");
+		goto out;
+	}
+	h->slot_id = PKCS11_get_slotid_from_slot(h->slot);
+	if (!hsm_funcs_get(h))
+		goto out;
+	rc = 1;
+out:
+	OPENSSL_cleanse(pin, sizeof(pin));
+	hsm_unlock(lockfd);
+	if (!rc && h != NULL) {
+		hsm_p11_release(h);
+		if (claimed)
+			hsm_reg_release(h);
+		free(h);
+		h = NULL;
+	}
+	ERR_clear_error();
+	return h;
+}
+
+void
+hsm_close(struct hsm *h)
+{
+	if (h == NULL)
+		return;
+	hsm_reg_release(h);
+	if (h->pid == getpid() && h->slot != NULL)
+		(void)PKCS11_logout(h->slot);
+	hsm_p11_release(h);
+	ERR_clear_error();
+	free(h);
+}
+
+const char *
+hsm_token_label(const struct hsm *h)
+{
+	return h == NULL ? "" : h->label;
+}
+
+/*
+ * Checks that h may be used in this process. Returns 1 or 0 (reason set).
+ */
+static int
+hsm_usable(const struct hsm *h)
+{
+	if (h == NULL || h->ctx == NULL || h->slot == NULL) {
+		hsm_err_set("hsm handle not open");
+		return 0;
+	}
+	if (h->pid != getpid()) {
+		hsm_err_set("hsm handle used after fork: open it in the "
+		    "process that uses it");
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Returns the module's function list of an open handle and sets *slot_id
+ * to the token's slot, or returns NULL (reason set). Internal to hsm/.
+ */
+void *
+hsm_p11_funcs(struct hsm *h, unsigned long *slot_id)
+{
+	if (!hsm_usable(h))
+		return NULL;
+	if (h->fl == NULL) {
+		hsm_err_set("module functions not available");
+		return NULL;
+	}
+	*slot_id = h->slot_id;
+	return h->fl;
+}
+
+/* A parsed RFC 7512 URI naming a private key. */
+struct hsm_uri {
+	char		 token[HSM_TOKEN_LABEL_MAX + 1];
+	char		 manufacturer[HSM_TOKEN_LABEL_MAX + 1];
+	char		 model[HSM_TOKEN_LABEL_MAX + 1];
+	char		 serial[HSM_TOKEN_LABEL_MAX + 1];
+	char		 object[HSM_OBJECT_MAX + 1];
+	unsigned char	 id[HSM_ID_MAX];
+	size_t		 id_len;
+	int		 has_token, has_manufacturer, has_model, has_serial;
+	int		 has_object, has_id, has_type;
+};
+
+static int
+hsm_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Percent-decodes the n bytes at s into out (size outlen). With text set,
+ * the result is a NUL-terminated string without NUL bytes inside. Sets
+ * *olen to the decoded length. Returns 1, or 0 on a bad escape, a byte
+ * RFC 7512 does not allow unescaped, or overflow.
+ */
+static int
+hsm_pct_decode(const char *s, size_t n, unsigned char *out, size_t outlen,
+    int text, size_t *olen)
+{
+	size_t i, o = 0;
+	int hi, lo, c;
+
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)s[i];
+		if (c == '%') {
+			if (i + 2 >= n)
+				return 0;
+			hi = hsm_hexval((unsigned char)s[i + 1]);
+			lo = hsm_hexval((unsigned char)s[i + 2]);
+			if (hi < 0 || lo < 0)
+				return 0;
+			c = hi << 4 | lo;
+			i += 2;
+		} else if (c <= 0x20 || c >= 0x7f || c == '#' || c == '/' ||
+		    c == '"' || c == '<' || c == '>' || c == '\\') {
+			return 0;
+		}
+		if (text && c == 0)
+			return 0;
+		if (o + (text ? 1 : 0) >= outlen)
+			return 0;
+		out[o++] = (unsigned char)c;
+	}
+	if (text)
+		out[o] = '\0';
+	*olen = o;
+	return 1;
+}
+
+/*
+ * Parses an RFC 7512 URI naming one private key. Query attributes (such as
+ * pin-value) are refused: a PIN never travels in a URI. Returns 1, or 0
+ * (reason set; the reason never repeats a query).
+ */
+static int
+hsm_uri_parse(const char *uri, struct hsm_uri *u)
+{
+	const char *p, *end, *eq;
+	char attr[24];
+	unsigned char *dst;
+	size_t dstlen, olen, alen;
+	int *seen, text;
+
+	memset(u, 0, sizeof(*u));
+	if (strlen(uri) > HSM_URI_MAX) {
+		hsm_err_set("pkcs11 uri longer than %d bytes", HSM_URI_MAX);
+		return 0;
+	}
+	if (strncasecmp(uri, "pkcs11:", 7) != 0) {
+		hsm_err_set("not a pkcs11 uri: want pkcs11:token=...;"
+		    "object=...");
+		return 0;
+	}
+	if (strchr(uri, '?') != NULL) {
+		hsm_err_set("pkcs11 uri with a query refused: the PIN comes "
+		    "from the pin file, never from the uri");
+		return 0;
+	}
+	for (p = uri + 7; *p != '\0'; p = *end == ';' ? end + 1 : end) {
+		end = p + strcspn(p, ";");
+		if (end == p)
+			continue;
+		eq = memchr(p, '=', (size_t)(end - p));
+		if (eq == NULL || eq == p ||
+		    (size_t)(eq - p) >= sizeof(attr)) {
+			hsm_err_set("pkcs11 uri: malformed attribute");
+			return 0;
+		}
+		alen = (size_t)(eq - p);
+		memcpy(attr, p, alen);
+		attr[alen] = '\0';
+		text = 1;
+		if (strcmp(attr, "token") == 0) {
+			dst = (unsigned char *)u->token;
+			dstlen = sizeof(u->token);
+			seen = &u->has_token;
+		} else if (strcmp(attr, "object") == 0) {
+			dst = (unsigned char *)u->object;
+			dstlen = sizeof(u->object);
+			seen = &u->has_object;
+		} else if (strcmp(attr, "id") == 0) {
+			dst = u->id;
+			dstlen = sizeof(u->id);
+			seen = &u->has_id;
+			text = 0;
+		} else if (strcmp(attr, "manufacturer") == 0) {
+			dst = (unsigned char *)u->manufacturer;
+			dstlen = sizeof(u->manufacturer);
+			seen = &u->has_manufacturer;
+		} else if (strcmp(attr, "model") == 0) {
+			dst = (unsigned char *)u->model;
+			dstlen = sizeof(u->model);
+			seen = &u->has_model;
+		} else if (strcmp(attr, "serial") == 0) {
+			dst = (unsigned char *)u->serial;
+			dstlen = sizeof(u->serial);
+			seen = &u->has_serial;
+		} else if (strcmp(attr, "type") == 0) {
+			if ((size_t)(end - eq - 1) != 7 ||
+			    strncmp(eq + 1, "private", 7) != 0) {
+				hsm_err_set("pkcs11 uri: type must be private");
+				return 0;
+			}
+			if (u->has_type) {
+				hsm_err_set("pkcs11 uri: type given twice");
+				return 0;
+			}
+			u->has_type = 1;
+			continue;
+		} else {
+			/* Only printable names get here: they were copied. */
+			hsm_err_set("pkcs11 uri: unsupported attribute %s",
+			    hsm_sanitise(attr, attr, sizeof(attr)));
+			return 0;
+		}
+		if (*seen) {
+			hsm_err_set("pkcs11 uri: %s given twice", attr);
+			return 0;
+		}
+		if (!hsm_pct_decode(eq + 1, (size_t)(end - eq - 1), dst,
+		    dstlen, text, &olen)) {
+			hsm_err_set("pkcs11 uri: bad or too long %s value",
+			    attr);
+			return 0;
+		}
+		if (!text)
+			u->id_len = olen;
+		*seen = 1;
+	}
+	if (!u->has_object && !u->has_id) {
+		hsm_err_set("pkcs11 uri names no key: want object= or id=");
+		return 0;
+	}
+	if (u->has_id && u->id_len == 0) {
+		hsm_err_set("pkcs11 uri: empty id");
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Checks the token attributes of u against the open token. Returns 1 or 0
+ * (reason set).
+ */
+static int
+hsm_uri_token_check(const struct hsm *h, const struct hsm_uri *u)
+{
+	const PKCS11_TOKEN *t = h->slot->token;
+	char a[64], b[64];
+
+	if (u->has_token && strcmp(u->token, h->label) != 0) {
+		hsm_err_set("pkcs11 uri names token %s, the open token is %s",
+		    hsm_sanitise(u->token, a, sizeof(a)),
+		    hsm_sanitise(h->label, b, sizeof(b)));
+		return 0;
+	}
+	if ((u->has_manufacturer && (t->manufacturer == NULL ||
+	    strcmp(u->manufacturer, t->manufacturer) != 0)) ||
+	    (u->has_model && (t->model == NULL ||
+	    strcmp(u->model, t->model) != 0)) ||
+	    (u->has_serial && (t->serialnr == NULL ||
+	    strcmp(u->serial, t->serialnr) != 0))) {
+		hsm_err_set("pkcs11 uri: manufacturer, model or serial do "
+		    "not match token %s", hsm_sanitise(h->label, a, sizeof(a)));
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Makes sure pk, a libp11 private key, carries its public half (libp11
+ * 0.4.12 leaves the EC point out when the private key object has no
+ * CKA_EC_POINT), copying it from the token's public key with the same id.
+ * Returns 1 or 0 (reason set).
+ */
+static int
+hsm_pubkey_fill(PKCS11_KEY *key, EVP_PKEY *pk)
+{
+	EVP_PKEY *pub = NULL;
+	unsigned char *pt = NULL;
+	size_t ptlen;
+	int rc = 0;
+
+	if (i2d_PUBKEY(pk, NULL) > 0)
+		return 1;
+	ERR_clear_error();
+	if (EVP_PKEY_get_base_id(pk) != EVP_PKEY_EC) {
+		hsm_err_set("key has no public components");
+		goto out;
+	}
+	pub = PKCS11_get_public_key(key);
+	if (pub == NULL ||
+	    (ptlen = EVP_PKEY_get1_encoded_public_key(pub, &pt)) == 0) {
+		hsm_err_set("key has no public key object with the same id");
+		goto out;
+	}
+	/* On a legacy (libp11) key this sets the point of its EC_KEY. */
+	if (EVP_PKEY_set1_encoded_public_key(pk, pt, ptlen) != 1 ||
+	    i2d_PUBKEY(pk, NULL) <= 0) {
+		hsm_err_set("cannot attach the public key");
+		goto out;
+	}
+	rc = 1;
+out:
+	OPENSSL_free(pt);
+	EVP_PKEY_free(pub);
+	return rc;
+}
+
+EVP_PKEY *
+hsm_key_load(struct hsm *h, const char *uri)
+{
+	struct hsm_uri u;
+	PKCS11_KEY *keys, *key = NULL;
+	EVP_PKEY *pk = NULL;
+	unsigned int nkeys, i, found = 0;
+	unsigned long rv;
+	char why[128], name[160];
+
+	if (!hsm_usable(h))
+		return NULL;
+	if (uri == NULL) {
+		hsm_err_set("no pkcs11 uri");
+		return NULL;
+	}
+	if (!hsm_uri_parse(uri, &u))
+		return NULL;
+	hsm_sanitise(uri, name, sizeof(name));
+	if (!hsm_uri_token_check(h, &u))
+		return NULL;
+	/* Enumerates anew each time: keys generated since are found. */
+	if (PKCS11_enumerate_keys(h->slot->token, &keys, &nkeys) != 0) {
+		hsm_err_set("cannot list keys: %s",
+		    hsm_ossl_str(why, sizeof(why), &rv));
+		return NULL;
+	}
+	for (i = 0; i < nkeys; i++) {
+		if (!keys[i].isPrivate)
+			continue;
+		if (u.has_object && (keys[i].label == NULL ||
+		    strcmp(keys[i].label, u.object) != 0))
+			continue;
+		if (u.has_id && (keys[i].id_len != u.id_len ||
+		    memcmp(keys[i].id, u.id, u.id_len) != 0))
+			continue;
+		key = &keys[i];
+		found++;
+	}
+	if (found == 0) {
+		hsm_err_set("no such key: %s", name);
+		return NULL;
+	}
+	if (found > 1) {
+		hsm_err_set("ambiguous key uri: %u keys match %s (add id=)",
+		    found, name);
+		return NULL;
+	}
+	if ((pk = PKCS11_get_private_key(key)) == NULL) {
+		hsm_err_set("cannot load key %s: %s", name,
+		    hsm_ossl_str(why, sizeof(why), &rv));
+		return NULL;
+	}
+	if (!hsm_pubkey_fill(key, pk)) {
+		EVP_PKEY_free(pk);
+		ERR_clear_error();
+		return NULL;
+	}
+	return pk;
+}
+
+int
+hsm_random(struct hsm *h, unsigned char *buf, size_t len)
+{
+	unsigned int chunk;
+	unsigned long rv;
+	char why[128];
+
+	if (!hsm_usable(h))
+		return 0;
+	if (buf == NULL && len > 0) {
+		hsm_err_set("random: no buffer");
+		return 0;
+	}
+	while (len > 0) {
+		chunk = len > 4096 ? 4096 : (unsigned int)len;
+		if (PKCS11_generate_random(h->slot, buf, chunk) != 0) {
+			hsm_err_set("random: %s",
+			    hsm_ossl_str(why, sizeof(why), &rv));
+			return 0;
+		}
+		buf += chunk;
+		len -= chunk;
+	}
+	return 1;
+}
+
+/*
+ * Returns the first slot holding a token that is not initialised, or
+ * NULL.
+ */
+static PKCS11_SLOT *
+hsm_slot_free(struct hsm *h)
+{
+	unsigned int i;
+
+	for (i = 0; i < h->nslots; i++) {
+		if (h->slots[i].token != NULL &&
+		    !h->slots[i].token->initialized)
+			return &h->slots[i];
+	}
+	return NULL;
+}
+
+int
+hsm_token_init(const char *module, const char *token_label,
+    const char *so_pin_file, const char *pin_file)
+{
+	struct hsm *h = NULL;
+	PKCS11_SLOT *slot = NULL;
+	char so_pin[HSM_PIN_MAX], pin[HSM_PIN_MAX], why[128], name[128];
+	unsigned long rv;
+	int lockfd = -1, rc = 0, claimed = 0, so_in = 0;
+
+	memset(so_pin, 0, sizeof(so_pin));
+	memset(pin, 0, sizeof(pin));
+	if (module == NULL || token_label == NULL || so_pin_file == NULL ||
+	    pin_file == NULL) {
+		hsm_err_set("token init: missing argument");
+		goto out;
+	}
+	if (*token_label == '\0' ||
+	    strlen(token_label) > HSM_TOKEN_LABEL_MAX) {
+		hsm_err_set("token label must have 1 to %d bytes",
+		    HSM_TOKEN_LABEL_MAX);
+		goto out;
+	}
+	if (!hsm_pin_read(so_pin_file, so_pin, sizeof(so_pin)) ||
+	    !hsm_pin_read(pin_file, pin, sizeof(pin)))
+		goto out;
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
+		hsm_err_set("token init: out of memory");
+		goto out;
+	}
+	h->pid = getpid();
+	hsm_sanitise(token_label, name, sizeof(name));
+	if (realpath(module, h->module) == NULL) {
+		hsm_err_set("module: %s", strerror(errno));
+		goto out;
+	}
+	if (!hsm_reg_claim(h))
+		goto out;
+	claimed = 1;
+	if ((lockfd = hsm_lock()) == -1)
+		goto out;
+	if (!hsm_p11_load(h))
+		goto out;
+	if (hsm_slot_by_label(h, token_label) != NULL) {
+		hsm_err_set("token %s exists already", name);
+		goto out;
+	}
+	if ((slot = hsm_slot_free(h)) == NULL) {
+		hsm_err_set("no free slot for token %s", name);
+		goto out;
+	}
+	if (PKCS11_init_token(slot->token, so_pin, token_label) != 0) {
+		hsm_err_set("cannot initialise token %s: %s", name,
+		    hsm_ossl_str(why, sizeof(why), &rv));
+		goto out;
+	}
+	/* libp11 does not refresh the slot list (SoftHSM adds a slot). */
+	PKCS11_release_all_slots(h->ctx, h->slots, h->nslots);
+	h->slots = NULL;
+	h->nslots = 0;
+	if (PKCS11_enumerate_slots(h->ctx, &h->slots, &h->nslots) != 0) {
+		hsm_err_set("cannot list slots: %s",
+		    hsm_ossl_str(why, sizeof(why), &rv));
+		h->slots = NULL;
+		goto out;
+	}
+	if ((slot = hsm_slot_by_label(h, token_label)) == NULL) {
+		hsm_err_set("token %s not found after initialisation", name);
+		goto out;
+	}
+	if (PKCS11_open_session(slot, 1) != 0 ||
+	    PKCS11_login(slot, 1, so_pin) != 0) {
+		hsm_err_set("security officer login failed: %s",
+		    hsm_ossl_str(why, sizeof(why), &rv));
+		goto out;
+	}
+	so_in = 1;
+	if (PKCS11_init_pin(slot->token, pin) != 0) {
+		hsm_err_set("cannot set the user PIN: %s",
+		    hsm_ossl_str(why, sizeof(why), &rv));
+		goto out;
+	}
+	rc = 1;
+out:
+	if (so_in)
+		(void)PKCS11_logout(slot);
+	OPENSSL_cleanse(so_pin, sizeof(so_pin));
+	OPENSSL_cleanse(pin, sizeof(pin));
+	if (h != NULL) {
+		hsm_p11_release(h);
+		if (claimed)
+			hsm_reg_release(h);
+		free(h);
+	}
+	hsm_unlock(lockfd);
+	ERR_clear_error();
+	return rc;
+}

@@ -1,0 +1,114 @@
+/*
+ * hsm.h - the only interface to PKCS#11 in cmpca.
+ *
+ * A struct hsm is one PKCS#11 module, one token (selected by label), one
+ * read-write session and a login. It is opened after fork(), in the process
+ * that uses it, and never shared across a fork. Private keys never leave the
+ * token: hsm_key_load() returns an EVP_PKEY whose signing operations are
+ * performed by the token (through libp11), usable with EVP_DigestSign,
+ * X509_sign_ctx and friends. libp11 and PKCS#11 types never appear here.
+ *
+ * Errors: every function that fails leaves a short, lower-case reason in a
+ * per-thread buffer that hsm_error() returns (e.g. "login failed: wrong
+ * PIN", "no such key: pkcs11:token=cmpca;object=x"). The PIN never appears
+ * in it.
+ */
+#ifndef CMPCA_HSM_H
+#define CMPCA_HSM_H
+
+#include <stddef.h>
+#include <openssl/evp.h>
+
+#ifndef CA_MUST_CHECK
+#define CA_MUST_CHECK __attribute__((warn_unused_result))
+#endif
+
+struct hsm;
+
+/* Key types a CA key may have. */
+enum hsm_keytype {
+	HSM_KEY_RSA2048 = 1,
+	HSM_KEY_RSA3072,
+	HSM_KEY_RSA4096,
+	HSM_KEY_EC_P256,
+	HSM_KEY_EC_P384,
+};
+
+/*
+ * Parses "rsa:2048", "rsa:3072", "rsa:4096", "ec:P-256", "ec:P-384" (also
+ * "p256", "p384", "rsa2048" ...). Returns 1 and sets *type, or 0.
+ */
+int hsm_keytype_parse(const char *s, enum hsm_keytype *type) CA_MUST_CHECK;
+
+/*
+ * Reads a PIN from a file (first line, trailing newline stripped) into buf
+ * of size len. The file must not be readable by group or others. Returns 1
+ * on success, 0 on failure (reason in hsm_error()).
+ */
+int hsm_pin_read(const char *path, char *buf, size_t len) CA_MUST_CHECK;
+
+/*
+ * Loads the PKCS#11 module, finds the token whose label is token_label,
+ * opens a read-write session and logs in as user with the PIN read from
+ * pin_file (or, when pin_file is NULL, from the environment variable
+ * CMPCA_HSM_PIN). The PIN is wiped from memory after login. Returns a
+ * handle or NULL (reason in hsm_error()). A failed login is not retried.
+ */
+struct hsm *hsm_open(const char *module, const char *token_label,
+    const char *pin_file) CA_MUST_CHECK;
+
+/* Logs out, releases the module. Safe to call with NULL. */
+void hsm_close(struct hsm *h);
+
+/*
+ * Finds the private key named by an RFC 7512 PKCS#11 URI
+ * ("pkcs11:token=cmpca;object=issuing-2026", "pkcs11:object=x;id=%01%02",
+ * type=private implied). The token attribute, when present, must match the
+ * open token. Returns a new EVP_PKEY (caller frees) that signs in the token
+ * and carries the public components (i2d_PUBKEY works on it), or NULL.
+ */
+EVP_PKEY *hsm_key_load(struct hsm *h, const char *uri) CA_MUST_CHECK;
+
+/*
+ * Generates a key pair in the token with C_GenerateKeyPair: the private key
+ * is token, private, sensitive, not extractable, sign only; the public key
+ * is token, verify only. Both carry CKA_LABEL = label and the same random
+ * CKA_ID. Fails if a key with that label exists. On success returns 1,
+ * sets *pub to a software copy of the public key (caller frees) and writes
+ * the key's URI ("pkcs11:token=<token>;object=<label>") to uri (size
+ * urilen). Returns 0 on failure.
+ */
+int hsm_keygen(struct hsm *h, const char *label, enum hsm_keytype type,
+    EVP_PKEY **pub, char *uri, size_t urilen) CA_MUST_CHECK;
+
+/* Fills buf with len bytes from the token's RNG. Returns 1 or 0. */
+int hsm_random(struct hsm *h, unsigned char *buf, size_t len) CA_MUST_CHECK;
+
+/* The token label of an open handle. */
+const char *hsm_token_label(const struct hsm *h);
+
+/*
+ * Initialises a token in the first free slot (SoftHSM) with the given label,
+ * SO PIN and user PIN (both read from files with hsm_pin_read). For test and
+ * stack set-up; real HSMs are initialised with their vendor's tools. Returns
+ * 1 on success, 0 on failure.
+ */
+int hsm_token_init(const char *module, const char *token_label,
+    const char *so_pin_file, const char *pin_file) CA_MUST_CHECK;
+
+/* Last error of this thread, never NULL. */
+const char *hsm_error(void);
+
+#ifdef HSM_INTERNAL
+/*
+ * Internal to hsm/: shared by hsm.c and hsm_keygen.c, which define
+ * HSM_INTERNAL. Not for callers.
+ */
+void hsm_err_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *hsm_sanitise(const char *s, char *buf, size_t len);
+const char *hsm_ckr_str(unsigned long rv, char *buf, size_t len);
+/* The module's CK_FUNCTION_LIST of an open handle, or NULL. */
+void *hsm_p11_funcs(struct hsm *h, unsigned long *slot_id);
+#endif
+
+#endif

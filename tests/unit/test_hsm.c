@@ -1,0 +1,743 @@
+/*
+ * test_hsm.c - hsm/ against a throwaway SoftHSM token, through hsm.h only
+ * (no PKCS#11 here).
+ *
+ * Group set-up: a temporary directory with a softhsm2.conf, PIN files
+ * (0600), a token made with hsm_token_init() and an open handle that the
+ * tests share. The module is $CMPCA_PKCS11_MODULE or SoftHSM's default
+ * path. Tests that need the module closed (wrong PIN, token init, ...)
+ * close the shared handle and open it again.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include "hsm/hsm.h"
+
+#define TOKEN		"cmpca-test"
+#define USER_PIN	"user-pin-4711"
+#define SO_PIN		"so-pin-0815"
+#define WRONG_PIN	"wrong-pin-1234"
+#define DEFAULT_MODULE	"/usr/lib/softhsm/libsofthsm2.so"
+
+static struct {
+	char		 dir[64];
+	char		 conf[128];
+	char		 pin[128];
+	char		 so_pin[128];
+	char		 wrong_pin[128];
+	char		 loose_pin[128];
+	char		 lock[128];
+	const char	*module;
+	struct hsm	*h;
+} fx;
+
+static void
+write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f;
+
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Opens the shared handle again after a test closed it. */
+static void
+reopen(void)
+{
+	if (fx.h == NULL)
+		fx.h = hsm_open(fx.module, TOKEN, fx.pin);
+	if (fx.h == NULL)
+		fail_msg("hsm_open: %s", hsm_error());
+}
+
+static void
+close_shared(void)
+{
+	hsm_close(fx.h);
+	fx.h = NULL;
+}
+
+static int
+group_setup(void **state)
+{
+	char dir[192], text[512];
+	struct timespec t0, t1;
+
+	(void)state;
+	fx.module = getenv("CMPCA_PKCS11_MODULE");
+	if (fx.module == NULL || *fx.module == '\0')
+		fx.module = DEFAULT_MODULE;
+	(void)snprintf(fx.dir, sizeof(fx.dir), "/tmp/test_hsm.XXXXXX");
+	if (mkdtemp(fx.dir) == NULL)
+		return -1;
+	(void)snprintf(dir, sizeof(dir), "%s/tokens", fx.dir);
+	if (mkdir(dir, 0700) != 0)
+		return -1;
+	(void)snprintf(fx.conf, sizeof(fx.conf), "%s/softhsm2.conf", fx.dir);
+	(void)snprintf(text, sizeof(text),
+	    "directories.tokendir = %s\n"
+	    "objectstore.backend = file\n"
+	    "log.level = ERROR\n"
+	    "slots.removable = false\n"
+	    "library.reset_on_fork = true\n", dir);
+	write_file(fx.conf, text, 0600);
+	setenv("SOFTHSM2_CONF", fx.conf, 1);
+	/* A private lock file: the test does not touch the shared one. */
+	(void)snprintf(fx.lock, sizeof(fx.lock), "%s/hsm.lock", fx.dir);
+	setenv("CMPCA_HSM_LOCK", fx.lock, 1);
+	unsetenv("CMPCA_HSM_PIN");
+
+	(void)snprintf(fx.pin, sizeof(fx.pin), "%s/pin", fx.dir);
+	(void)snprintf(fx.so_pin, sizeof(fx.so_pin), "%s/so-pin", fx.dir);
+	(void)snprintf(fx.wrong_pin, sizeof(fx.wrong_pin), "%s/wrong-pin",
+	    fx.dir);
+	(void)snprintf(fx.loose_pin, sizeof(fx.loose_pin), "%s/loose-pin",
+	    fx.dir);
+	write_file(fx.pin, USER_PIN "\n", 0600);
+	write_file(fx.so_pin, SO_PIN "\n", 0600);
+	write_file(fx.wrong_pin, WRONG_PIN "\n", 0600);
+	write_file(fx.loose_pin, USER_PIN "\n", 0644);
+
+	if (!hsm_token_init(fx.module, TOKEN, fx.so_pin, fx.pin)) {
+		print_error("hsm_token_init: %s\n", hsm_error());
+		return -1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	fx.h = hsm_open(fx.module, TOKEN, fx.pin);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (fx.h == NULL) {
+		print_error("hsm_open: %s\n", hsm_error());
+		return -1;
+	}
+	print_message("hsm_open took %.1f ms\n",
+	    (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	hsm_close(fx.h);
+	fx.h = NULL;
+	if (fx.dir[0] != '\0')
+		(void)nftw(fx.dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
+
+static void
+test_keytype_parse(void **state)
+{
+	enum hsm_keytype t;
+
+	(void)state;
+	assert_true(hsm_keytype_parse("rsa:2048", &t));
+	assert_int_equal(t, HSM_KEY_RSA2048);
+	assert_true(hsm_keytype_parse("rsa2048", &t));
+	assert_int_equal(t, HSM_KEY_RSA2048);
+	assert_true(hsm_keytype_parse("rsa:3072", &t));
+	assert_int_equal(t, HSM_KEY_RSA3072);
+	assert_true(hsm_keytype_parse("rsa4096", &t));
+	assert_int_equal(t, HSM_KEY_RSA4096);
+	assert_true(hsm_keytype_parse("ec:P-256", &t));
+	assert_int_equal(t, HSM_KEY_EC_P256);
+	assert_true(hsm_keytype_parse("p256", &t));
+	assert_int_equal(t, HSM_KEY_EC_P256);
+	assert_true(hsm_keytype_parse("ec:P-384", &t));
+	assert_int_equal(t, HSM_KEY_EC_P384);
+	assert_true(hsm_keytype_parse("p384", &t));
+	assert_int_equal(t, HSM_KEY_EC_P384);
+	assert_false(hsm_keytype_parse("rsa:1024", &t));
+	assert_non_null(strstr(hsm_error(), "unknown key type"));
+	assert_false(hsm_keytype_parse("ec:P-521", &t));
+	assert_false(hsm_keytype_parse("ed25519", &t));
+	assert_false(hsm_keytype_parse("", &t));
+	assert_false(hsm_keytype_parse("rsa:2048 ", &t));
+	assert_false(hsm_keytype_parse(NULL, &t));
+}
+
+static void
+test_pin_read(void **state)
+{
+	char buf[64], path[192];
+
+	(void)state;
+	assert_true(hsm_pin_read(fx.pin, buf, sizeof(buf)));
+	assert_string_equal(buf, USER_PIN);
+
+	/* CRLF, and only the first line counts. */
+	(void)snprintf(path, sizeof(path), "%s/crlf-pin", fx.dir);
+	write_file(path, "abc123\r\nsecond line\n", 0400);
+	assert_true(hsm_pin_read(path, buf, sizeof(buf)));
+	assert_string_equal(buf, "abc123");
+
+	/* No trailing newline. */
+	(void)snprintf(path, sizeof(path), "%s/bare-pin", fx.dir);
+	write_file(path, "abc", 0600);
+	assert_true(hsm_pin_read(path, buf, sizeof(buf)));
+	assert_string_equal(buf, "abc");
+
+	/* Group or other may not read it. */
+	assert_false(hsm_pin_read(fx.loose_pin, buf, sizeof(buf)));
+	assert_non_null(strstr(hsm_error(), "group or others"));
+	assert_null(strstr(hsm_error(), USER_PIN));
+	assert_string_equal(buf, "");
+
+	/* Too long for the buffer. */
+	assert_false(hsm_pin_read(fx.pin, buf, 5));
+	assert_non_null(strstr(hsm_error(), "longer than"));
+	assert_null(strstr(hsm_error(), USER_PIN));
+
+	/* Empty, missing, a directory. */
+	(void)snprintf(path, sizeof(path), "%s/empty-pin", fx.dir);
+	write_file(path, "\n", 0600);
+	assert_false(hsm_pin_read(path, buf, sizeof(buf)));
+	assert_non_null(strstr(hsm_error(), "empty"));
+	(void)snprintf(path, sizeof(path), "%s/no-such-pin", fx.dir);
+	assert_false(hsm_pin_read(path, buf, sizeof(buf)));
+	assert_false(hsm_pin_read(fx.dir, buf, sizeof(buf)));
+}
+
+static double
+ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1e3 +
+	    (t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* Signs data with priv (in the token) and checks it with pub. */
+static void
+sign_verify(EVP_PKEY *priv, EVP_PKEY *pub, int pss)
+{
+	unsigned char data[] = "cmpca: to be signed by the token";
+	unsigned char sig[1024];
+	size_t siglen = sizeof(sig);
+	EVP_MD_CTX *md;
+	EVP_PKEY_CTX *pctx = NULL;
+
+	md = EVP_MD_CTX_new();
+	assert_non_null(md);
+	assert_int_equal(EVP_DigestSignInit(md, &pctx, EVP_sha256(), NULL,
+	    priv), 1);
+	if (pss) {
+		assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(pctx,
+		    RSA_PKCS1_PSS_PADDING), 1);
+		assert_int_equal(EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx,
+		    RSA_PSS_SALTLEN_DIGEST), 1);
+	}
+	if (EVP_DigestSign(md, sig, &siglen, data, sizeof(data)) != 1) {
+		ERR_print_errors_fp(stderr);
+		fail_msg("EVP_DigestSign failed");
+	}
+	EVP_MD_CTX_free(md);
+
+	md = EVP_MD_CTX_new();
+	assert_non_null(md);
+	assert_int_equal(EVP_DigestVerifyInit(md, &pctx, EVP_sha256(), NULL,
+	    pub), 1);
+	if (pss) {
+		assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(pctx,
+		    RSA_PKCS1_PSS_PADDING), 1);
+		assert_int_equal(EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx,
+		    RSA_PSS_SALTLEN_DIGEST), 1);
+	}
+	assert_int_equal(EVP_DigestVerify(md, sig, siglen, data,
+	    sizeof(data)), 1);
+	/* The same signature over other data must not verify. */
+	assert_int_equal(EVP_DigestVerifyInit(md, &pctx, EVP_sha256(), NULL,
+	    pub), 1);
+	if (pss) {
+		assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(pctx,
+		    RSA_PKCS1_PSS_PADDING), 1);
+		assert_int_equal(EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx,
+		    RSA_PSS_SALTLEN_DIGEST), 1);
+	}
+	data[0] ^= 0x01;
+	assert_int_not_equal(EVP_DigestVerify(md, sig, siglen, data,
+	    sizeof(data)), 1);
+	EVP_MD_CTX_free(md);
+	ERR_clear_error();
+}
+
+/*
+ * The private half must not come out of the token: no private scalar or
+ * exponent on the EVP_PKEY, no private key encoding, and (RSA) no
+ * decryption, since the key is sign only.
+ */
+static void
+check_private_stays(EVP_PKEY *priv, EVP_PKEY *pub)
+{
+	unsigned char ct[1024], pt[1024];
+	size_t ctlen = sizeof(ct), ptlen = sizeof(pt);
+	const unsigned char msg[] = "secret";
+	unsigned char *der = NULL;
+	BIGNUM *bn = NULL;
+	EVP_PKEY_CTX *ctx;
+	int len;
+
+	if (EVP_PKEY_get_bn_param(priv, OSSL_PKEY_PARAM_PRIV_KEY, &bn) == 1 ||
+	    EVP_PKEY_get_bn_param(priv, OSSL_PKEY_PARAM_RSA_D, &bn) == 1)
+		assert_true(BN_is_zero(bn));
+	BN_free(bn);
+	len = i2d_PrivateKey(priv, &der);
+	if (len > 0) {
+		/* An encoding may exist only if it holds no secret. */
+		BIGNUM *d = NULL;
+		EVP_PKEY *back;
+		const unsigned char *p = der;
+
+		back = d2i_AutoPrivateKey(NULL, &p, len);
+		if (back != NULL &&
+		    (EVP_PKEY_get_bn_param(back, OSSL_PKEY_PARAM_PRIV_KEY,
+		    &d) == 1 ||
+		    EVP_PKEY_get_bn_param(back, OSSL_PKEY_PARAM_RSA_D,
+		    &d) == 1))
+			assert_true(BN_is_zero(d));
+		BN_free(d);
+		EVP_PKEY_free(back);
+	}
+	OPENSSL_free(der);
+	ERR_clear_error();
+
+	if (EVP_PKEY_get_base_id(pub) != EVP_PKEY_RSA)
+		return;
+	ctx = EVP_PKEY_CTX_new(pub, NULL);
+	assert_non_null(ctx);
+	assert_int_equal(EVP_PKEY_encrypt_init(ctx), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(ctx,
+	    RSA_PKCS1_PADDING), 1);
+	assert_int_equal(EVP_PKEY_encrypt(ctx, ct, &ctlen, msg, sizeof(msg)),
+	    1);
+	EVP_PKEY_CTX_free(ctx);
+	ctx = EVP_PKEY_CTX_new(priv, NULL);
+	assert_non_null(ctx);
+	if (EVP_PKEY_decrypt_init(ctx) == 1 &&
+	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1)
+		assert_int_not_equal(EVP_PKEY_decrypt(ctx, pt, &ptlen, ct,
+		    ctlen), 1);
+	EVP_PKEY_CTX_free(ctx);
+	ERR_clear_error();
+}
+
+/*
+ * Generates a key of type in the token, loads it back by URI, signs with
+ * it and checks the signature with the software public key.
+ */
+static void
+keygen_check(enum hsm_keytype type, const char *label, int pss)
+{
+	EVP_PKEY *pub = NULL, *priv, *priv2;
+	char uri[512], want[256], alt[256];
+	unsigned char *d1 = NULL, *d2 = NULL;
+	struct timespec t0;
+	int l1, l2;
+
+	reopen();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (!hsm_keygen(fx.h, label, type, &pub, uri, sizeof(uri)))
+		fail_msg("hsm_keygen %s: %s", label, hsm_error());
+	print_message("keygen %s: %.0f ms\n", label, ms_since(&t0));
+	assert_non_null(pub);
+	(void)snprintf(want, sizeof(want), "pkcs11:token=%s;object=%s",
+	    TOKEN, label);
+	assert_string_equal(uri, want);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	priv = hsm_key_load(fx.h, uri);
+	if (priv == NULL)
+		fail_msg("hsm_key_load %s: %s", uri, hsm_error());
+	print_message("key load %s: %.1f ms\n", label, ms_since(&t0));
+	assert_int_equal(EVP_PKEY_eq(priv, pub), 1);
+	l1 = i2d_PUBKEY(priv, &d1);
+	l2 = i2d_PUBKEY(pub, &d2);
+	assert_true(l1 > 0);
+	assert_int_equal(l1, l2);
+	assert_memory_equal(d1, d2, (size_t)l1);
+	OPENSSL_free(d1);
+	OPENSSL_free(d2);
+
+	sign_verify(priv, pub, 0);
+	if (pss)
+		sign_verify(priv, pub, 1);
+	check_private_stays(priv, pub);
+
+	/* The same key without the token attribute, with type=private. */
+	(void)snprintf(alt, sizeof(alt), "pkcs11:object=%s;type=private",
+	    label);
+	priv2 = hsm_key_load(fx.h, alt);
+	if (priv2 == NULL)
+		fail_msg("hsm_key_load %s: %s", alt, hsm_error());
+	assert_int_equal(EVP_PKEY_eq(priv2, pub), 1);
+	sign_verify(priv2, pub, 0);
+	EVP_PKEY_free(priv2);
+	EVP_PKEY_free(priv);
+	EVP_PKEY_free(pub);
+}
+
+static void
+test_keygen_rsa2048(void **state)
+{
+	(void)state;
+	keygen_check(HSM_KEY_RSA2048, "rsa2048-key", 1);
+}
+
+static void
+test_keygen_rsa3072(void **state)
+{
+	(void)state;
+	keygen_check(HSM_KEY_RSA3072, "rsa3072-key", 0);
+}
+
+static void
+test_keygen_rsa4096(void **state)
+{
+	(void)state;
+	keygen_check(HSM_KEY_RSA4096, "rsa4096-key", 0);
+}
+
+static void
+test_keygen_p256(void **state)
+{
+	(void)state;
+	keygen_check(HSM_KEY_EC_P256, "p256-key", 0);
+}
+
+static void
+test_keygen_p384(void **state)
+{
+	(void)state;
+	keygen_check(HSM_KEY_EC_P384, "p384-key", 0);
+}
+
+/* Labels with URI-reserved bytes come back percent-encoded and load. */
+static void
+test_keygen_label_escaped(void **state)
+{
+	EVP_PKEY *pub = NULL, *priv;
+	char uri[512];
+
+	(void)state;
+	reopen();
+	if (!hsm_keygen(fx.h, "CA key;2026/a%b", HSM_KEY_EC_P256, &pub, uri,
+	    sizeof(uri)))
+		fail_msg("hsm_keygen: %s", hsm_error());
+	assert_string_equal(uri,
+	    "pkcs11:token=" TOKEN ";object=CA%20key%3B2026%2Fa%25b");
+	priv = hsm_key_load(fx.h, uri);
+	if (priv == NULL)
+		fail_msg("hsm_key_load %s: %s", uri, hsm_error());
+	assert_int_equal(EVP_PKEY_eq(priv, pub), 1);
+	sign_verify(priv, pub, 0);
+	EVP_PKEY_free(priv);
+	EVP_PKEY_free(pub);
+}
+
+static void
+test_keygen_duplicate(void **state)
+{
+	EVP_PKEY *pub = NULL;
+	char uri[512];
+
+	(void)state;
+	reopen();
+	if (!hsm_keygen(fx.h, "dup-key", HSM_KEY_EC_P256, &pub, uri,
+	    sizeof(uri)))
+		fail_msg("hsm_keygen: %s", hsm_error());
+	EVP_PKEY_free(pub);
+	pub = NULL;
+	assert_false(hsm_keygen(fx.h, "dup-key", HSM_KEY_RSA2048, &pub, uri,
+	    sizeof(uri)));
+	assert_null(pub);
+	assert_string_equal(uri, "");
+	assert_non_null(strstr(hsm_error(), "key exists"));
+	assert_non_null(strstr(hsm_error(), "dup-key"));
+}
+
+static void
+test_keygen_bad_args(void **state)
+{
+	EVP_PKEY *pub = NULL;
+	char uri[512], small[16];
+
+	(void)state;
+	reopen();
+	assert_false(hsm_keygen(fx.h, "", HSM_KEY_EC_P256, &pub, uri,
+	    sizeof(uri)));
+	assert_false(hsm_keygen(fx.h, "bad\nlabel", HSM_KEY_EC_P256, &pub,
+	    uri, sizeof(uri)));
+	assert_false(hsm_keygen(fx.h, "x", (enum hsm_keytype)99, &pub, uri,
+	    sizeof(uri)));
+	assert_false(hsm_keygen(fx.h, "small-uri", HSM_KEY_EC_P256, &pub,
+	    small, sizeof(small)));
+	assert_non_null(strstr(hsm_error(), "too small"));
+	assert_false(hsm_keygen(NULL, "x", HSM_KEY_EC_P256, &pub, uri,
+	    sizeof(uri)));
+	assert_null(pub);
+	/* Nothing was generated for the refused label. */
+	assert_null(hsm_key_load(fx.h, "pkcs11:object=small-uri"));
+}
+
+static void
+test_key_load_unknown(void **state)
+{
+	(void)state;
+	reopen();
+	assert_null(hsm_key_load(fx.h,
+	    "pkcs11:token=" TOKEN ";object=no-such-key"));
+	assert_non_null(strstr(hsm_error(), "no such key"));
+	assert_non_null(strstr(hsm_error(), "no-such-key"));
+	assert_null(hsm_key_load(fx.h, "pkcs11:id=%01%02%03"));
+	assert_non_null(strstr(hsm_error(), "no such key"));
+}
+
+static void
+test_key_load_bad_uri(void **state)
+{
+	(void)state;
+	reopen();
+	/* A PIN never travels in a URI, and is not echoed. */
+	assert_null(hsm_key_load(fx.h,
+	    "pkcs11:token=" TOKEN ";object=p256-key?pin-value=" USER_PIN));
+	assert_non_null(strstr(hsm_error(), "query"));
+	assert_null(strstr(hsm_error(), USER_PIN));
+	assert_null(hsm_key_load(fx.h,
+	    "pkcs11:object=p256-key?pin-source=/etc/pin"));
+	/* Another token. */
+	assert_null(hsm_key_load(fx.h, "pkcs11:token=other;object=p256-key"));
+	assert_non_null(strstr(hsm_error(), "token"));
+	/* Malformed or unsupported. */
+	assert_null(hsm_key_load(fx.h, "file:///etc/key.pem"));
+	assert_null(hsm_key_load(fx.h, "pkcs11:"));
+	assert_null(hsm_key_load(fx.h, "pkcs11:token=" TOKEN));
+	assert_null(hsm_key_load(fx.h, "pkcs11:object=p256-key;type=public"));
+	assert_null(hsm_key_load(fx.h, "pkcs11:object=p256-key;slot-id=0"));
+	assert_null(hsm_key_load(fx.h, "pkcs11:object=p256-key;object=x"));
+	assert_null(hsm_key_load(fx.h, "pkcs11:object=p256%2"));
+	assert_null(hsm_key_load(fx.h, "pkcs11:object=p256%zzkey"));
+	assert_null(hsm_key_load(fx.h, "pkcs11:object=a%00b"));
+	assert_null(hsm_key_load(fx.h, "pkcs11:object=p256 key"));
+	assert_null(hsm_key_load(fx.h, "pkcs11:object"));
+	assert_null(hsm_key_load(fx.h, "pkcs11:id="));
+	assert_null(hsm_key_load(fx.h, NULL));
+	assert_null(hsm_key_load(NULL, "pkcs11:object=p256-key"));
+	/* Accepted forms, for contrast. */
+	{
+		EVP_PKEY *k;
+
+		k = hsm_key_load(fx.h, "pkcs11:object=p%32%356-key;");
+		if (k == NULL)
+			fail_msg("hsm_key_load: %s", hsm_error());
+		EVP_PKEY_free(k);
+		k = hsm_key_load(fx.h, "PKCS11:token=cmpca%2Dtest;"
+		    "object=p256-key;type=private");
+		if (k == NULL)
+			fail_msg("hsm_key_load: %s", hsm_error());
+		EVP_PKEY_free(k);
+	}
+}
+
+static void
+test_random(void **state)
+{
+	unsigned char a[32], b[32], zero[32], big[10000];
+
+	(void)state;
+	reopen();
+	memset(a, 0, sizeof(a));
+	memset(b, 0, sizeof(b));
+	memset(zero, 0, sizeof(zero));
+	assert_true(hsm_random(fx.h, a, sizeof(a)));
+	assert_true(hsm_random(fx.h, b, sizeof(b)));
+	assert_memory_not_equal(a, zero, sizeof(a));
+	assert_memory_not_equal(a, b, sizeof(a));
+	assert_true(hsm_random(fx.h, big, sizeof(big)));
+	assert_memory_not_equal(big + sizeof(big) - 32, zero, 32);
+	assert_true(hsm_random(fx.h, a, 0));
+	assert_false(hsm_random(NULL, a, sizeof(a)));
+}
+
+static void
+test_open_wrong_pin(void **state)
+{
+	struct hsm *h;
+	struct timespec t0;
+
+	(void)state;
+	close_shared();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	h = hsm_open(fx.module, TOKEN, fx.wrong_pin);
+	assert_null(h);
+	/* No retries of a failed login: fast. */
+	assert_true(ms_since(&t0) < 2000.0);
+	assert_non_null(strstr(hsm_error(), "login failed"));
+	assert_non_null(strstr(hsm_error(), "wrong PIN"));
+	assert_null(strstr(hsm_error(), WRONG_PIN));
+	assert_null(strstr(hsm_error(), USER_PIN));
+
+	/* A PIN file group or others may read is refused before login. */
+	assert_null(hsm_open(fx.module, TOKEN, fx.loose_pin));
+	assert_non_null(strstr(hsm_error(), "group or others"));
+	assert_null(strstr(hsm_error(), USER_PIN));
+
+	/* The right PIN still works, and the keys are still there. */
+	reopen();
+	{
+		EVP_PKEY *k = hsm_key_load(fx.h, "pkcs11:object=p256-key");
+
+		if (k == NULL)
+			fail_msg("hsm_key_load after reopen: %s", hsm_error());
+		EVP_PKEY_free(k);
+	}
+}
+
+static void
+test_open_env_pin(void **state)
+{
+	struct hsm *h;
+
+	(void)state;
+	close_shared();
+	unsetenv("CMPCA_HSM_PIN");
+	assert_null(hsm_open(fx.module, TOKEN, NULL));
+	assert_non_null(strstr(hsm_error(), "CMPCA_HSM_PIN"));
+	setenv("CMPCA_HSM_PIN", WRONG_PIN, 1);
+	assert_null(hsm_open(fx.module, TOKEN, NULL));
+	assert_non_null(strstr(hsm_error(), "wrong PIN"));
+	assert_null(strstr(hsm_error(), WRONG_PIN));
+	setenv("CMPCA_HSM_PIN", USER_PIN, 1);
+	h = hsm_open(fx.module, TOKEN, NULL);
+	unsetenv("CMPCA_HSM_PIN");
+	if (h == NULL)
+		fail_msg("hsm_open with CMPCA_HSM_PIN: %s", hsm_error());
+	assert_string_equal(hsm_token_label(h), TOKEN);
+	hsm_close(h);
+	reopen();
+}
+
+static void
+test_open_twice(void **state)
+{
+	(void)state;
+	reopen();
+	/* A second handle on the module would share (and end) the login. */
+	assert_null(hsm_open(fx.module, TOKEN, fx.wrong_pin));
+	assert_non_null(strstr(hsm_error(), "already open"));
+	assert_false(hsm_token_init(fx.module, "other", fx.so_pin, fx.pin));
+	assert_non_null(strstr(hsm_error(), "already open"));
+	/* The first handle is unharmed. */
+	{
+		unsigned char r[8];
+
+		assert_true(hsm_random(fx.h, r, sizeof(r)));
+	}
+}
+
+static void
+test_open_bad(void **state)
+{
+	struct timespec t0;
+
+	(void)state;
+	close_shared();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_null(hsm_open(fx.module, "no-such-token", fx.pin));
+	print_message("unknown token gave up after %.0f ms\n", ms_since(&t0));
+	assert_non_null(strstr(hsm_error(), "token not found"));
+	assert_null(hsm_open("/nonexistent/module.so", TOKEN, fx.pin));
+	assert_non_null(strstr(hsm_error(), "module"));
+	assert_null(hsm_open(fx.module, "", fx.pin));
+	assert_null(hsm_open(fx.module,
+	    "a-label-longer-than-thirty-two-bytes", fx.pin));
+	assert_null(hsm_open(NULL, TOKEN, fx.pin));
+	hsm_close(NULL);
+	assert_string_equal(hsm_token_label(NULL), "");
+	reopen();
+}
+
+static void
+test_token_init_exists(void **state)
+{
+	(void)state;
+	close_shared();
+	assert_false(hsm_token_init(fx.module, TOKEN, fx.so_pin, fx.pin));
+	assert_non_null(strstr(hsm_error(), "exists"));
+	assert_false(hsm_token_init(fx.module, "second", fx.so_pin,
+	    fx.loose_pin));
+	assert_non_null(strstr(hsm_error(), "group or others"));
+	/* A second token on the same module, usable by label. */
+	if (!hsm_token_init(fx.module, "second", fx.so_pin, fx.pin))
+		fail_msg("hsm_token_init second: %s", hsm_error());
+	{
+		struct hsm *h = hsm_open(fx.module, "second", fx.pin);
+
+		if (h == NULL)
+			fail_msg("hsm_open second: %s", hsm_error());
+		assert_null(hsm_key_load(h, "pkcs11:object=p256-key"));
+		assert_null(hsm_key_load(h,
+		    "pkcs11:token=" TOKEN ";object=p256-key"));
+		hsm_close(h);
+	}
+	reopen();
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_keytype_parse),
+		cmocka_unit_test(test_pin_read),
+		cmocka_unit_test(test_keygen_rsa2048),
+		cmocka_unit_test(test_keygen_rsa3072),
+		cmocka_unit_test(test_keygen_rsa4096),
+		cmocka_unit_test(test_keygen_p256),
+		cmocka_unit_test(test_keygen_p384),
+		cmocka_unit_test(test_keygen_label_escaped),
+		cmocka_unit_test(test_keygen_duplicate),
+		cmocka_unit_test(test_keygen_bad_args),
+		cmocka_unit_test(test_key_load_unknown),
+		cmocka_unit_test(test_key_load_bad_uri),
+		cmocka_unit_test(test_random),
+		cmocka_unit_test(test_open_wrong_pin),
+		cmocka_unit_test(test_open_env_pin),
+		cmocka_unit_test(test_open_twice),
+		cmocka_unit_test(test_open_bad),
+		cmocka_unit_test(test_token_init_exists),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
