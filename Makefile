@@ -40,6 +40,7 @@ CA_OBJ := $(CA_SRC:%.c=$(B)/%.o)
 
 PROGS := $(B)/cmpcad $(B)/cmpca
 UNIT_TESTS := $(B)/test_hsm $(B)/test_db $(B)/test_cmp
+TEST_TOOLS := $(B)/cmpdump
 
 .PHONY: all deps test unit e2e run stop check clean bench
 all: $(PROGS)
@@ -60,15 +61,19 @@ $(B)/test_hsm: $(B)/tests/unit/test_hsm.o $(HSM_OBJ)
 $(B)/test_db: $(B)/tests/unit/test_db.o $(DB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(B)/test_cmp: $(B)/tests/unit/test_cmp.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
+$(B)/test_cmp: $(B)/tests/unit/test_cmp.o $(B)/ca/fcgi.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# Test tools: decode a CMP response for assertions in shell tests.
+$(B)/cmpdump: $(B)/tests/tools/cmpdump.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 deps:
 	@scripts/deps
 
 # `make test`: dependencies, build, unit tests, end-to-end tests.
 test: deps
-	$(MAKE) all $(UNIT_TESTS)
+	$(MAKE) all $(UNIT_TESTS) $(TEST_TOOLS)
 	scripts/test --bin $(B)
 
 unit: $(UNIT_TESTS)

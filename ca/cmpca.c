@@ -53,8 +53,11 @@ need_db(struct ctx *c)
 	if (c->db != NULL)
 		return 1;
 	c->db = db_open(c->cfg->db_conninfo);
-	if (c->db == NULL) {
-		log_err("cannot connect to the database");
+	if (c->db == NULL || db_ensure(c->db) != 1) {
+		log_err("database: %s", c->db != NULL ? db_error(c->db)
+						      : "no memory");
+		db_close(c->db);
+		c->db = NULL;
 		return 0;
 	}
 	return 1;

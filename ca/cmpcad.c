@@ -73,8 +73,10 @@ open_backends(const struct cfg *cfg, struct hsm **hsm, struct db **db)
 		return 0;
 	}
 	*db = db_open(cfg->db_conninfo);
-	if (*db == NULL) {
-		log_err("database: cannot connect");
+	if (*db == NULL || db_ensure(*db) != 1) {
+		log_err("database: %s", *db != NULL ? db_error(*db) : "no memory");
+		db_close(*db);
+		*db = NULL;
 		hsm_close(*hsm);
 		*hsm = NULL;
 		return 0;

@@ -241,40 +241,45 @@ db_col(struct db_row *r, int col, unsigned int oid, int *len)
 	return (const unsigned char *)PQgetvalue(r->res, r->row, col);
 }
 
-long long
-db_col_int8(struct db_row *r, int col)
+/* A big-endian integer column of `size` bytes; 0 when NULL or bad. */
+static unsigned long long
+db_col_be(struct db_row *r, int col, unsigned int oid, int size, int *isnull)
 {
 	const unsigned char *v;
 	unsigned long long u = 0;
 	int len = 0, i;
 
-	if ((v = db_col(r, col, DB_OID_INT8, &len)) == NULL)
+	*isnull = 0;
+	if ((v = db_col(r, col, oid, &len)) == NULL) {
+		*isnull = !r->bad;
 		return 0;
-	if (len != 8) {
+	}
+	if (len != size) {
 		r->bad = 1;
 		return 0;
 	}
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < size; i++)
 		u = u << 8 | v[i];
-	return (long long)u; /* two's complement, as sent */
+	return u;
+}
+
+long long
+db_col_int8(struct db_row *r, int col)
+{
+	int isnull;
+
+	/* Two's complement as sent; the conversion is what GCC defines. */
+	return (long long)db_col_be(r, col, DB_OID_INT8, 8, &isnull);
 }
 
 int
 db_col_int4(struct db_row *r, int col, int if_null)
 {
-	const unsigned char *v;
-	unsigned int u = 0;
-	int len = 0, i;
+	unsigned int u;
+	int isnull;
 
-	if ((v = db_col(r, col, DB_OID_INT4, &len)) == NULL)
-		return r->bad ? 0 : if_null;
-	if (len != 4) {
-		r->bad = 1;
-		return 0;
-	}
-	for (i = 0; i < 4; i++)
-		u = u << 8 | v[i];
-	return (int)u;
+	u = (unsigned int)db_col_be(r, col, DB_OID_INT4, 4, &isnull);
+	return isnull ? if_null : (int)u;
 }
 
 time_t

@@ -1,6 +1,7 @@
 /*
- * hsm.c - PKCS#11 through libp11: module, token, session, login, PIN
- * files, keys by RFC 7512 URI, random, token set-up, and the error text.
+ * hsm.c - PKCS#11 through libp11: module, token, session and login, PIN
+ * files, random, token set-up, and the per-thread error text. Keys (types,
+ * URIs, load, generation) are in hsm_keygen.c.
  *
  * Facts this file is built on (libp11 0.4.12, SoftHSM 2.6.1, see the
  * "HSM" section of DESIGN.md):
@@ -31,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,36 +45,30 @@
 #include "hsm/hsm.h"
 
 /* Longest PIN we accept, in bytes. */
-#define HSM_PIN_MAX		256
+#define HSM_PIN_MAX 256
 /* A token label is CK_UTF8CHAR[32] in CK_TOKEN_INFO. */
-#define HSM_TOKEN_LABEL_MAX	32
-/* Longest CKA_LABEL of a key a URI may name, in bytes. */
-#define HSM_OBJECT_MAX		128
-/* Longest CKA_ID a URI may name, in bytes. */
-#define HSM_ID_MAX		64
-/* Longest URI hsm_key_load() accepts. */
-#define HSM_URI_MAX		1024
+#define HSM_TOKEN_LABEL_MAX 32
 /* Size of the per-thread error text. */
-#define HSM_ERR_MAX		512
+#define HSM_ERR_MAX 512
 /* How often hsm_open() tries the token lookup and session open. */
-#define HSM_OPEN_TRIES		5
+#define HSM_OPEN_TRIES 5
 /* Back-off before the first retry, doubled for each further one. */
-#define HSM_BACKOFF_MS		50
+#define HSM_BACKOFF_MS 50
 /* Lock file serialising module load and login across processes. */
-#define HSM_LOCK_DEFAULT	"/tmp/cmpca-hsm.lock"
+#define HSM_LOCK_DEFAULT "/tmp/cmpca-hsm.lock"
 
 struct hsm {
-	PKCS11_CTX	*ctx;
-	PKCS11_SLOT	*slots;
-	unsigned int	 nslots;
-	PKCS11_SLOT	*slot;		/* the token's slot, in slots */
-	void		*dl;		/* our reference to the module */
-	CK_FUNCTION_LIST_PTR fl;	/* the module's functions (keygen) */
-	unsigned long	 slot_id;
-	pid_t		 pid;		/* process that opened the handle */
-	char		 label[HSM_TOKEN_LABEL_MAX + 1];
-	char		 module[PATH_MAX];	/* realpath of the module */
-	struct hsm	*next;		/* in hsm_reg */
+	PKCS11_CTX *ctx;
+	PKCS11_SLOT *slots;
+	unsigned int nslots;
+	PKCS11_SLOT *slot;       /* the token's slot, in slots */
+	void *dl;                /* our reference to the module */
+	CK_FUNCTION_LIST_PTR fl; /* the module's functions (keygen) */
+	unsigned long slot_id;
+	pid_t pid; /* process that opened the handle */
+	char label[HSM_TOKEN_LABEL_MAX + 1];
+	char module[PATH_MAX]; /* realpath of the module */
+	struct hsm *next;      /* in hsm_reg */
 };
 
 /* The handles of this process, by module; see the comment at the top. */
@@ -127,53 +121,35 @@ hsm_sanitise(const char *s, char *buf, size_t len)
 
 /* Names of the PKCS#11 return values a CA operator may meet. */
 static const struct {
-	unsigned long	 rv;
-	const char	*name;
+	unsigned long rv;
+	const char *name;
 } hsm_ckr_names[] = {
-	{ CKR_OK, "ok" },
-	{ CKR_HOST_MEMORY, "out of memory in the module" },
-	{ CKR_SLOT_ID_INVALID, "slot id invalid" },
-	{ CKR_GENERAL_ERROR, "general error" },
-	{ CKR_FUNCTION_FAILED, "function failed" },
-	{ CKR_ARGUMENTS_BAD, "bad arguments" },
-	{ CKR_ATTRIBUTE_SENSITIVE, "attribute sensitive" },
-	{ CKR_ATTRIBUTE_TYPE_INVALID, "attribute type invalid" },
-	{ CKR_ATTRIBUTE_VALUE_INVALID, "attribute value invalid" },
-	{ CKR_DEVICE_ERROR, "device error" },
-	{ CKR_DEVICE_MEMORY, "token memory full" },
-	{ CKR_DEVICE_REMOVED, "device removed" },
-	{ CKR_FUNCTION_NOT_SUPPORTED, "function not supported" },
-	{ CKR_KEY_HANDLE_INVALID, "key handle invalid" },
-	{ CKR_KEY_TYPE_INCONSISTENT, "key type inconsistent" },
-	{ CKR_KEY_FUNCTION_NOT_PERMITTED, "key function not permitted" },
-	{ CKR_MECHANISM_INVALID, "mechanism not supported" },
-	{ CKR_MECHANISM_PARAM_INVALID, "mechanism parameter invalid" },
-	{ CKR_OBJECT_HANDLE_INVALID, "object handle invalid" },
-	{ CKR_PIN_INCORRECT, "wrong PIN" },
-	{ CKR_PIN_INVALID, "PIN invalid" },
-	{ CKR_PIN_LEN_RANGE, "PIN length out of range" },
-	{ CKR_PIN_EXPIRED, "PIN expired" },
-	{ CKR_PIN_LOCKED, "PIN locked" },
-	{ CKR_SESSION_CLOSED, "session closed" },
-	{ CKR_SESSION_COUNT, "too many sessions" },
-	{ CKR_SESSION_HANDLE_INVALID, "session handle invalid" },
-	{ CKR_SESSION_READ_ONLY, "session read-only" },
-	{ CKR_SESSION_READ_ONLY_EXISTS, "a read-only session exists" },
-	{ CKR_SESSION_EXISTS, "sessions exist" },
-	{ CKR_TEMPLATE_INCOMPLETE, "template incomplete" },
-	{ CKR_TEMPLATE_INCONSISTENT, "template inconsistent" },
-	{ CKR_TOKEN_NOT_PRESENT, "token not present" },
-	{ CKR_TOKEN_NOT_RECOGNIZED, "token not recognised" },
-	{ CKR_TOKEN_WRITE_PROTECTED, "token write-protected" },
-	{ CKR_USER_ALREADY_LOGGED_IN, "user already logged in" },
-	{ CKR_USER_NOT_LOGGED_IN, "user not logged in" },
-	{ CKR_USER_PIN_NOT_INITIALIZED, "user PIN not initialised" },
-	{ CKR_USER_TYPE_INVALID, "user type invalid" },
-	{ CKR_USER_ANOTHER_ALREADY_LOGGED_IN, "another user logged in" },
-	{ CKR_RANDOM_NO_RNG, "token has no RNG" },
-	{ CKR_BUFFER_TOO_SMALL, "buffer too small" },
-	{ CKR_CRYPTOKI_NOT_INITIALIZED, "module not initialised" },
-	{ CKR_CRYPTOKI_ALREADY_INITIALIZED, "module already initialised" },
+    {CKR_HOST_MEMORY, "out of memory in the module"},
+    {CKR_GENERAL_ERROR, "general error"},
+    {CKR_FUNCTION_FAILED, "function failed"},
+    {CKR_ATTRIBUTE_TYPE_INVALID, "attribute type invalid"},
+    {CKR_ATTRIBUTE_VALUE_INVALID, "attribute value invalid"},
+    {CKR_DEVICE_ERROR, "device error"},
+    {CKR_DEVICE_MEMORY, "token memory full"},
+    {CKR_FUNCTION_NOT_SUPPORTED, "function not supported"},
+    {CKR_KEY_FUNCTION_NOT_PERMITTED, "key function not permitted"},
+    {CKR_MECHANISM_INVALID, "mechanism not supported"},
+    {CKR_OBJECT_HANDLE_INVALID, "object handle invalid"},
+    {CKR_PIN_INCORRECT, "wrong PIN"},
+    {CKR_PIN_LEN_RANGE, "PIN length out of range"},
+    {CKR_PIN_LOCKED, "PIN locked"},
+    {CKR_SESSION_COUNT, "too many sessions"},
+    {CKR_SESSION_HANDLE_INVALID, "session handle invalid"},
+    {CKR_SESSION_READ_ONLY, "session read-only"},
+    {CKR_TEMPLATE_INCOMPLETE, "template incomplete"},
+    {CKR_TEMPLATE_INCONSISTENT, "template inconsistent"},
+    {CKR_TOKEN_NOT_PRESENT, "token not present"},
+    {CKR_TOKEN_WRITE_PROTECTED, "token write-protected"},
+    {CKR_USER_ALREADY_LOGGED_IN, "user already logged in"},
+    {CKR_USER_NOT_LOGGED_IN, "user not logged in"},
+    {CKR_USER_PIN_NOT_INITIALIZED, "user PIN not initialised"},
+    {CKR_RANDOM_NO_RNG, "token has no RNG"},
+    {CKR_CRYPTOKI_NOT_INITIALIZED, "module not initialised"},
 };
 
 /*
@@ -185,11 +161,10 @@ hsm_ckr_str(unsigned long rv, char *buf, size_t len)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(hsm_ckr_names) / sizeof(hsm_ckr_names[0]);
-	    i++) {
+	for (i = 0; i < sizeof(hsm_ckr_names) / sizeof(hsm_ckr_names[0]); i++) {
 		if (hsm_ckr_names[i].rv == rv) {
 			(void)snprintf(buf, len, "%s (CKR 0x%lx)",
-			    hsm_ckr_names[i].name, rv);
+			               hsm_ckr_names[i].name, rv);
 			return buf;
 		}
 	}
@@ -201,9 +176,9 @@ hsm_ckr_str(unsigned long rv, char *buf, size_t len)
  * Drains the OpenSSL error queue and describes its first PKCS#11 error
  * (libp11 pushes the CK_RV as the reason of its "CKR" library), or else
  * its first error, into buf. Sets *rv to the CK_RV found, or to
- * CKR_GENERAL_ERROR. Returns buf.
+ * CKR_GENERAL_ERROR. Internal to hsm/. Returns buf.
  */
-static const char *
+const char *
 hsm_ossl_str(char *buf, size_t len, unsigned long *rv)
 {
 	unsigned long e, first = 0, ckr = 0;
@@ -233,55 +208,13 @@ hsm_ossl_str(char *buf, size_t len, unsigned long *rv)
 }
 
 int
-hsm_keytype_parse(const char *s, enum hsm_keytype *type)
-{
-	static const struct {
-		const char		*name;
-		enum hsm_keytype	 type;
-	} names[] = {
-		{ "rsa:2048", HSM_KEY_RSA2048 },
-		{ "rsa2048", HSM_KEY_RSA2048 },
-		{ "rsa:3072", HSM_KEY_RSA3072 },
-		{ "rsa3072", HSM_KEY_RSA3072 },
-		{ "rsa:4096", HSM_KEY_RSA4096 },
-		{ "rsa4096", HSM_KEY_RSA4096 },
-		{ "ec:P-256", HSM_KEY_EC_P256 },
-		{ "ec:p256", HSM_KEY_EC_P256 },
-		{ "ec:prime256v1", HSM_KEY_EC_P256 },
-		{ "P-256", HSM_KEY_EC_P256 },
-		{ "p256", HSM_KEY_EC_P256 },
-		{ "ec:P-384", HSM_KEY_EC_P384 },
-		{ "ec:p384", HSM_KEY_EC_P384 },
-		{ "ec:secp384r1", HSM_KEY_EC_P384 },
-		{ "P-384", HSM_KEY_EC_P384 },
-		{ "p384", HSM_KEY_EC_P384 },
-	};
-	char buf[64];
-	size_t i;
-
-	if (s == NULL || type == NULL) {
-		hsm_err_set("key type: missing argument");
-		return 0;
-	}
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (strcasecmp(s, names[i].name) == 0) {
-			*type = names[i].type;
-			return 1;
-		}
-	}
-	hsm_err_set("unknown key type: %s (rsa:2048, rsa:3072, rsa:4096, "
-	    "ec:P-256, ec:P-384)", hsm_sanitise(s, buf, sizeof(buf)));
-	return 0;
-}
-
-int
 hsm_pin_read(const char *path, char *buf, size_t len)
 {
 	struct stat st;
 	char name[128], c = 0;
 	size_t n = 0;
 	ssize_t r;
-	int fd = -1, rc = 0, eol = 0;
+	int fd = -1, rc = 0;
 
 	if (buf == NULL || len < 2 || path == NULL) {
 		hsm_err_set("pin file: missing argument");
@@ -303,12 +236,12 @@ hsm_pin_read(const char *path, char *buf, size_t len)
 	}
 	if ((st.st_mode & 077) != 0) {
 		hsm_err_set("pin file %s: readable or writable by group or "
-		    "others (mode %03o, want 0600 or 0400)", name,
-		    (unsigned int)(st.st_mode & 0777));
+		            "others (mode %03o, want 0600 or 0400)",
+		            name, (unsigned int)(st.st_mode & 0777));
 		goto out;
 	}
 	/* Byte by byte: the first line is all we may keep. */
-	while (!eol) {
+	for (;;) {
 		r = read(fd, &c, 1);
 		if (r == -1 && errno == EINTR)
 			continue;
@@ -320,7 +253,7 @@ hsm_pin_read(const char *path, char *buf, size_t len)
 			break;
 		if (n + 1 >= len) {
 			hsm_err_set("pin file %s: PIN longer than %zu bytes",
-			    name, len - 1);
+			            name, len - 1);
 			goto out;
 		}
 		buf[n++] = c;
@@ -361,13 +294,13 @@ hsm_pin_get(const char *pin_file, char *buf, size_t len)
 	env = getenv("CMPCA_HSM_PIN");
 	if (env == NULL || *env == '\0') {
 		hsm_err_set("no PIN: no pin file given and CMPCA_HSM_PIN "
-		    "is not set");
+		            "is not set");
 		return 0;
 	}
 	n = strlen(env);
 	if (n + 1 > len) {
 		hsm_err_set("CMPCA_HSM_PIN: PIN longer than %zu bytes",
-		    len - 1);
+		            len - 1);
 		return 0;
 	}
 	memcpy(buf, env, n + 1);
@@ -393,13 +326,13 @@ hsm_lock(void)
 	fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd == -1) {
 		hsm_err_set("lock file %s: %s (set CMPCA_HSM_LOCK)", name,
-		    strerror(errno));
+		            strerror(errno));
 		return -1;
 	}
 	while (flock(fd, LOCK_EX) == -1) {
 		if (errno != EINTR) {
 			hsm_err_set("lock file %s: flock: %s", name,
-			    strerror(errno));
+			            strerror(errno));
 			(void)close(fd);
 			return -1;
 		}
@@ -452,7 +385,7 @@ hsm_reg_claim(struct hsm *h)
 	(void)pthread_mutex_unlock(&hsm_reg_lock);
 	if (!rc)
 		hsm_err_set("module already open in this process: close the "
-		    "other handle first");
+		            "other handle first");
 	return rc;
 }
 
@@ -517,15 +450,15 @@ hsm_p11_load(struct hsm *h)
 	}
 	if (PKCS11_CTX_load(h->ctx, h->module) != 0) {
 		hsm_err_set("cannot load module %s: %s",
-		    hsm_sanitise(h->module, name, sizeof(name)),
-		    hsm_ossl_str(why, sizeof(why), &rv));
+		            hsm_sanitise(h->module, name, sizeof(name)),
+		            hsm_ossl_str(why, sizeof(why), &rv));
 		PKCS11_CTX_free(h->ctx);
 		h->ctx = NULL;
 		return 0;
 	}
 	if (PKCS11_enumerate_slots(h->ctx, &h->slots, &h->nslots) != 0) {
 		hsm_err_set("cannot list slots: %s",
-		    hsm_ossl_str(why, sizeof(why), &rv));
+		            hsm_ossl_str(why, sizeof(why), &rv));
 		h->slots = NULL;
 		h->nslots = 0;
 		return 0;
@@ -565,14 +498,14 @@ hsm_open_try(struct hsm *h)
 	h->slot = hsm_slot_by_label(h, h->label);
 	if (h->slot == NULL) {
 		hsm_err_set("token not found: %s",
-		    hsm_sanitise(h->label, name, sizeof(name)));
+		            hsm_sanitise(h->label, name, sizeof(name)));
 		goto fail;
 	}
 	/* Read-write before the login; see the top of the file. */
 	if (PKCS11_open_session(h->slot, 1) != 0) {
 		hsm_err_set("cannot open session on token %s: %s",
-		    hsm_sanitise(h->label, name, sizeof(name)),
-		    hsm_ossl_str(why, sizeof(why), &rv));
+		            hsm_sanitise(h->label, name, sizeof(name)),
+		            hsm_ossl_str(why, sizeof(why), &rv));
 		goto fail;
 	}
 	return 1;
@@ -597,20 +530,20 @@ hsm_funcs_get(struct hsm *h)
 	h->dl = dlopen(h->module, RTLD_NOW | RTLD_NOLOAD);
 	if (h->dl == NULL) {
 		hsm_err_set("module %s not resident after load",
-		    hsm_sanitise(h->module, name, sizeof(name)));
+		            hsm_sanitise(h->module, name, sizeof(name)));
 		return 0;
 	}
 	sym = dlsym(h->dl, "C_GetFunctionList");
 	if (sym == NULL) {
 		hsm_err_set("module %s has no C_GetFunctionList",
-		    hsm_sanitise(h->module, name, sizeof(name)));
+		            hsm_sanitise(h->module, name, sizeof(name)));
 		return 0;
 	}
 	*(void **)&get = sym;
 	rv = get(&h->fl);
 	if (rv != CKR_OK || h->fl == NULL) {
 		hsm_err_set("C_GetFunctionList: %s",
-		    hsm_ckr_str(rv, why, sizeof(why)));
+		            hsm_ckr_str(rv, why, sizeof(why)));
 		h->fl = NULL;
 		return 0;
 	}
@@ -630,10 +563,9 @@ hsm_open(const char *module, const char *token_label, const char *pin_file)
 		hsm_err_set("hsm open: missing module or token label");
 		return NULL;
 	}
-	if (*token_label == '\0' ||
-	    strlen(token_label) > HSM_TOKEN_LABEL_MAX) {
+	if (*token_label == '\0' || strlen(token_label) > HSM_TOKEN_LABEL_MAX) {
 		hsm_err_set("token label must have 1 to %d bytes",
-		    HSM_TOKEN_LABEL_MAX);
+		            HSM_TOKEN_LABEL_MAX);
 		return NULL;
 	}
 	if (!hsm_pin_get(pin_file, pin, sizeof(pin)))
@@ -646,7 +578,8 @@ hsm_open(const char *module, const char *token_label, const char *pin_file)
 	(void)snprintf(h->label, sizeof(h->label), "%s", token_label);
 	if (realpath(module, h->module) == NULL) {
 		hsm_err_set("module %s: %s",
-		    hsm_sanitise(module, name, sizeof(name)), strerror(errno));
+		            hsm_sanitise(module, name, sizeof(name)),
+		            strerror(errno));
 		goto out;
 	}
 	if (!hsm_reg_claim(h))
@@ -665,7 +598,7 @@ hsm_open(const char *module, const char *token_label, const char *pin_file)
 	/* Never retried: real tokens lock the PIN after wrong attempts. */
 	if (PKCS11_login(h->slot, 0, pin) != 0) {
 		hsm_err_set("login failed: %s",
-		    hsm_ossl_str(why, sizeof(why), &rv));
+		            hsm_ossl_str(why, sizeof(why), &rv));
 		goto out;
 	}
 	OPENSSL_cleanse(pin, sizeof(pin));
@@ -722,7 +655,7 @@ hsm_usable(const struct hsm *h)
 	}
 	if (h->pid != getpid()) {
 		hsm_err_set("hsm handle used after fork: open it in the "
-		    "process that uses it");
+		            "process that uses it");
 		return 0;
 	}
 	return 1;
@@ -745,310 +678,16 @@ hsm_p11_funcs(struct hsm *h, unsigned long *slot_id)
 	return h->fl;
 }
 
-/* A parsed RFC 7512 URI naming a private key. */
-struct hsm_uri {
-	char		 token[HSM_TOKEN_LABEL_MAX + 1];
-	char		 manufacturer[HSM_TOKEN_LABEL_MAX + 1];
-	char		 model[HSM_TOKEN_LABEL_MAX + 1];
-	char		 serial[HSM_TOKEN_LABEL_MAX + 1];
-	char		 object[HSM_OBJECT_MAX + 1];
-	unsigned char	 id[HSM_ID_MAX];
-	size_t		 id_len;
-	int		 has_token, has_manufacturer, has_model, has_serial;
-	int		 has_object, has_id, has_type;
-};
-
-static int
-hsm_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
- * Percent-decodes the n bytes at s into out (size outlen). With text set,
- * the result is a NUL-terminated string without NUL bytes inside. Sets
- * *olen to the decoded length. Returns 1, or 0 on a bad escape, a byte
- * RFC 7512 does not allow unescaped, or overflow.
+ * Returns the libp11 token of an open handle, or NULL (reason set).
+ * Internal to hsm/.
  */
-static int
-hsm_pct_decode(const char *s, size_t n, unsigned char *out, size_t outlen,
-    int text, size_t *olen)
+PKCS11_TOKEN *
+hsm_p11_token(struct hsm *h)
 {
-	size_t i, o = 0;
-	int hi, lo, c;
-
-	for (i = 0; i < n; i++) {
-		c = (unsigned char)s[i];
-		if (c == '%') {
-			if (i + 2 >= n)
-				return 0;
-			hi = hsm_hexval((unsigned char)s[i + 1]);
-			lo = hsm_hexval((unsigned char)s[i + 2]);
-			if (hi < 0 || lo < 0)
-				return 0;
-			c = hi << 4 | lo;
-			i += 2;
-		} else if (c <= 0x20 || c >= 0x7f || c == '#' || c == '/' ||
-		    c == '"' || c == '<' || c == '>' || c == '\\') {
-			return 0;
-		}
-		if (text && c == 0)
-			return 0;
-		if (o + (text ? 1 : 0) >= outlen)
-			return 0;
-		out[o++] = (unsigned char)c;
-	}
-	if (text)
-		out[o] = '\0';
-	*olen = o;
-	return 1;
-}
-
-/*
- * Parses an RFC 7512 URI naming one private key. Query attributes (such as
- * pin-value) are refused: a PIN never travels in a URI. Returns 1, or 0
- * (reason set; the reason never repeats a query).
- */
-static int
-hsm_uri_parse(const char *uri, struct hsm_uri *u)
-{
-	const char *p, *end, *eq;
-	char attr[24];
-	unsigned char *dst;
-	size_t dstlen, olen, alen;
-	int *seen, text;
-
-	memset(u, 0, sizeof(*u));
-	if (strlen(uri) > HSM_URI_MAX) {
-		hsm_err_set("pkcs11 uri longer than %d bytes", HSM_URI_MAX);
-		return 0;
-	}
-	if (strncasecmp(uri, "pkcs11:", 7) != 0) {
-		hsm_err_set("not a pkcs11 uri: want pkcs11:token=...;"
-		    "object=...");
-		return 0;
-	}
-	if (strchr(uri, '?') != NULL) {
-		hsm_err_set("pkcs11 uri with a query refused: the PIN comes "
-		    "from the pin file, never from the uri");
-		return 0;
-	}
-	for (p = uri + 7; *p != '\0'; p = *end == ';' ? end + 1 : end) {
-		end = p + strcspn(p, ";");
-		if (end == p)
-			continue;
-		eq = memchr(p, '=', (size_t)(end - p));
-		if (eq == NULL || eq == p ||
-		    (size_t)(eq - p) >= sizeof(attr)) {
-			hsm_err_set("pkcs11 uri: malformed attribute");
-			return 0;
-		}
-		alen = (size_t)(eq - p);
-		memcpy(attr, p, alen);
-		attr[alen] = '\0';
-		text = 1;
-		if (strcmp(attr, "token") == 0) {
-			dst = (unsigned char *)u->token;
-			dstlen = sizeof(u->token);
-			seen = &u->has_token;
-		} else if (strcmp(attr, "object") == 0) {
-			dst = (unsigned char *)u->object;
-			dstlen = sizeof(u->object);
-			seen = &u->has_object;
-		} else if (strcmp(attr, "id") == 0) {
-			dst = u->id;
-			dstlen = sizeof(u->id);
-			seen = &u->has_id;
-			text = 0;
-		} else if (strcmp(attr, "manufacturer") == 0) {
-			dst = (unsigned char *)u->manufacturer;
-			dstlen = sizeof(u->manufacturer);
-			seen = &u->has_manufacturer;
-		} else if (strcmp(attr, "model") == 0) {
-			dst = (unsigned char *)u->model;
-			dstlen = sizeof(u->model);
-			seen = &u->has_model;
-		} else if (strcmp(attr, "serial") == 0) {
-			dst = (unsigned char *)u->serial;
-			dstlen = sizeof(u->serial);
-			seen = &u->has_serial;
-		} else if (strcmp(attr, "type") == 0) {
-			if ((size_t)(end - eq - 1) != 7 ||
-			    strncmp(eq + 1, "private", 7) != 0) {
-				hsm_err_set("pkcs11 uri: type must be private");
-				return 0;
-			}
-			if (u->has_type) {
-				hsm_err_set("pkcs11 uri: type given twice");
-				return 0;
-			}
-			u->has_type = 1;
-			continue;
-		} else {
-			/* Only printable names get here: they were copied. */
-			hsm_err_set("pkcs11 uri: unsupported attribute %s",
-			    hsm_sanitise(attr, attr, sizeof(attr)));
-			return 0;
-		}
-		if (*seen) {
-			hsm_err_set("pkcs11 uri: %s given twice", attr);
-			return 0;
-		}
-		if (!hsm_pct_decode(eq + 1, (size_t)(end - eq - 1), dst,
-		    dstlen, text, &olen)) {
-			hsm_err_set("pkcs11 uri: bad or too long %s value",
-			    attr);
-			return 0;
-		}
-		if (!text)
-			u->id_len = olen;
-		*seen = 1;
-	}
-	if (!u->has_object && !u->has_id) {
-		hsm_err_set("pkcs11 uri names no key: want object= or id=");
-		return 0;
-	}
-	if (u->has_id && u->id_len == 0) {
-		hsm_err_set("pkcs11 uri: empty id");
-		return 0;
-	}
-	return 1;
-}
-
-/*
- * Checks the token attributes of u against the open token. Returns 1 or 0
- * (reason set).
- */
-static int
-hsm_uri_token_check(const struct hsm *h, const struct hsm_uri *u)
-{
-	const PKCS11_TOKEN *t = h->slot->token;
-	char a[64], b[64];
-
-	if (u->has_token && strcmp(u->token, h->label) != 0) {
-		hsm_err_set("pkcs11 uri names token %s, the open token is %s",
-		    hsm_sanitise(u->token, a, sizeof(a)),
-		    hsm_sanitise(h->label, b, sizeof(b)));
-		return 0;
-	}
-	if ((u->has_manufacturer && (t->manufacturer == NULL ||
-	    strcmp(u->manufacturer, t->manufacturer) != 0)) ||
-	    (u->has_model && (t->model == NULL ||
-	    strcmp(u->model, t->model) != 0)) ||
-	    (u->has_serial && (t->serialnr == NULL ||
-	    strcmp(u->serial, t->serialnr) != 0))) {
-		hsm_err_set("pkcs11 uri: manufacturer, model or serial do "
-		    "not match token %s", hsm_sanitise(h->label, a, sizeof(a)));
-		return 0;
-	}
-	return 1;
-}
-
-/*
- * Makes sure pk, a libp11 private key, carries its public half (libp11
- * 0.4.12 leaves the EC point out when the private key object has no
- * CKA_EC_POINT), copying it from the token's public key with the same id.
- * Returns 1 or 0 (reason set).
- */
-static int
-hsm_pubkey_fill(PKCS11_KEY *key, EVP_PKEY *pk)
-{
-	EVP_PKEY *pub = NULL;
-	unsigned char *pt = NULL;
-	size_t ptlen;
-	int rc = 0;
-
-	if (i2d_PUBKEY(pk, NULL) > 0)
-		return 1;
-	ERR_clear_error();
-	if (EVP_PKEY_get_base_id(pk) != EVP_PKEY_EC) {
-		hsm_err_set("key has no public components");
-		goto out;
-	}
-	pub = PKCS11_get_public_key(key);
-	if (pub == NULL ||
-	    (ptlen = EVP_PKEY_get1_encoded_public_key(pub, &pt)) == 0) {
-		hsm_err_set("key has no public key object with the same id");
-		goto out;
-	}
-	/* On a legacy (libp11) key this sets the point of its EC_KEY. */
-	if (EVP_PKEY_set1_encoded_public_key(pk, pt, ptlen) != 1 ||
-	    i2d_PUBKEY(pk, NULL) <= 0) {
-		hsm_err_set("cannot attach the public key");
-		goto out;
-	}
-	rc = 1;
-out:
-	OPENSSL_free(pt);
-	EVP_PKEY_free(pub);
-	return rc;
-}
-
-EVP_PKEY *
-hsm_key_load(struct hsm *h, const char *uri)
-{
-	struct hsm_uri u;
-	PKCS11_KEY *keys, *key = NULL;
-	EVP_PKEY *pk = NULL;
-	unsigned int nkeys, i, found = 0;
-	unsigned long rv;
-	char why[128], name[160];
-
 	if (!hsm_usable(h))
 		return NULL;
-	if (uri == NULL) {
-		hsm_err_set("no pkcs11 uri");
-		return NULL;
-	}
-	if (!hsm_uri_parse(uri, &u))
-		return NULL;
-	hsm_sanitise(uri, name, sizeof(name));
-	if (!hsm_uri_token_check(h, &u))
-		return NULL;
-	/* Enumerates anew each time: keys generated since are found. */
-	if (PKCS11_enumerate_keys(h->slot->token, &keys, &nkeys) != 0) {
-		hsm_err_set("cannot list keys: %s",
-		    hsm_ossl_str(why, sizeof(why), &rv));
-		return NULL;
-	}
-	for (i = 0; i < nkeys; i++) {
-		if (!keys[i].isPrivate)
-			continue;
-		if (u.has_object && (keys[i].label == NULL ||
-		    strcmp(keys[i].label, u.object) != 0))
-			continue;
-		if (u.has_id && (keys[i].id_len != u.id_len ||
-		    memcmp(keys[i].id, u.id, u.id_len) != 0))
-			continue;
-		key = &keys[i];
-		found++;
-	}
-	if (found == 0) {
-		hsm_err_set("no such key: %s", name);
-		return NULL;
-	}
-	if (found > 1) {
-		hsm_err_set("ambiguous key uri: %u keys match %s (add id=)",
-		    found, name);
-		return NULL;
-	}
-	if ((pk = PKCS11_get_private_key(key)) == NULL) {
-		hsm_err_set("cannot load key %s: %s", name,
-		    hsm_ossl_str(why, sizeof(why), &rv));
-		return NULL;
-	}
-	if (!hsm_pubkey_fill(key, pk)) {
-		EVP_PKEY_free(pk);
-		ERR_clear_error();
-		return NULL;
-	}
-	return pk;
+	return h->slot->token;
 }
 
 int
@@ -1068,7 +707,7 @@ hsm_random(struct hsm *h, unsigned char *buf, size_t len)
 		chunk = len > 4096 ? 4096 : (unsigned int)len;
 		if (PKCS11_generate_random(h->slot, buf, chunk) != 0) {
 			hsm_err_set("random: %s",
-			    hsm_ossl_str(why, sizeof(why), &rv));
+			            hsm_ossl_str(why, sizeof(why), &rv));
 			return 0;
 		}
 		buf += chunk;
@@ -1096,7 +735,7 @@ hsm_slot_free(struct hsm *h)
 
 int
 hsm_token_init(const char *module, const char *token_label,
-    const char *so_pin_file, const char *pin_file)
+               const char *so_pin_file, const char *pin_file)
 {
 	struct hsm *h = NULL;
 	PKCS11_SLOT *slot = NULL;
@@ -1111,10 +750,9 @@ hsm_token_init(const char *module, const char *token_label,
 		hsm_err_set("token init: missing argument");
 		goto out;
 	}
-	if (*token_label == '\0' ||
-	    strlen(token_label) > HSM_TOKEN_LABEL_MAX) {
+	if (*token_label == '\0' || strlen(token_label) > HSM_TOKEN_LABEL_MAX) {
 		hsm_err_set("token label must have 1 to %d bytes",
-		    HSM_TOKEN_LABEL_MAX);
+		            HSM_TOKEN_LABEL_MAX);
 		goto out;
 	}
 	if (!hsm_pin_read(so_pin_file, so_pin, sizeof(so_pin)) ||
@@ -1147,7 +785,7 @@ hsm_token_init(const char *module, const char *token_label,
 	}
 	if (PKCS11_init_token(slot->token, so_pin, token_label) != 0) {
 		hsm_err_set("cannot initialise token %s: %s", name,
-		    hsm_ossl_str(why, sizeof(why), &rv));
+		            hsm_ossl_str(why, sizeof(why), &rv));
 		goto out;
 	}
 	/* libp11 does not refresh the slot list (SoftHSM adds a slot). */
@@ -1156,7 +794,7 @@ hsm_token_init(const char *module, const char *token_label,
 	h->nslots = 0;
 	if (PKCS11_enumerate_slots(h->ctx, &h->slots, &h->nslots) != 0) {
 		hsm_err_set("cannot list slots: %s",
-		    hsm_ossl_str(why, sizeof(why), &rv));
+		            hsm_ossl_str(why, sizeof(why), &rv));
 		h->slots = NULL;
 		goto out;
 	}
@@ -1167,13 +805,13 @@ hsm_token_init(const char *module, const char *token_label,
 	if (PKCS11_open_session(slot, 1) != 0 ||
 	    PKCS11_login(slot, 1, so_pin) != 0) {
 		hsm_err_set("security officer login failed: %s",
-		    hsm_ossl_str(why, sizeof(why), &rv));
+		            hsm_ossl_str(why, sizeof(why), &rv));
 		goto out;
 	}
 	so_in = 1;
 	if (PKCS11_init_pin(slot->token, pin) != 0) {
 		hsm_err_set("cannot set the user PIN: %s",
-		    hsm_ossl_str(why, sizeof(why), &rv));
+		            hsm_ossl_str(why, sizeof(why), &rv));
 		goto out;
 	}
 	rc = 1;

@@ -107,8 +107,11 @@ const char *hsm_error(void);
 void hsm_err_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *hsm_sanitise(const char *s, char *buf, size_t len);
 const char *hsm_ckr_str(unsigned long rv, char *buf, size_t len);
+const char *hsm_ossl_str(char *buf, size_t len, unsigned long *rv);
 /* The module's CK_FUNCTION_LIST of an open handle, or NULL. */
 void *hsm_p11_funcs(struct hsm *h, unsigned long *slot_id);
+/* The libp11 PKCS11_TOKEN of an open handle, or NULL. */
+struct PKCS11_token_st *hsm_p11_token(struct hsm *h);
 #endif
 
 #endif

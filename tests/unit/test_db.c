@@ -95,17 +95,17 @@ group_setup(void **state)
 
 	(void)state;
 	if ((conninfo = getenv("CMPCA_TEST_DB")) == NULL || *conninfo == '\0') {
-		fprintf(stderr, "test_db: CMPCA_TEST_DB is not set; start a "
-				"cluster with scripts/pgtmp start DIR PORT and "
-				"set it to the conninfo printed\n");
+		fprintf(stderr, "test_db: CMPCA_TEST_DB is not set; start "
+		    "a cluster with scripts/pgtmp start DIR PORT and set it "
+		    "to the conninfo printed\n");
 		return -1;
 	}
 	if ((db = db_open(conninfo)) == NULL || !db_ensure(db)) {
 		fprintf(stderr, "test_db: cannot connect: %s\n", db_error(db));
 		return -1;
 	}
-	if (db_exec_unsafe(db, "DROP SCHEMA public CASCADE; "
-			       "CREATE SCHEMA public") != 1 ||
+	if (db_exec_unsafe(db,
+	    "DROP SCHEMA public CASCADE; CREATE SCHEMA public") != 1 ||
 	    !db_migrate(db, SCHEMA_DIR, &n) || n < 1) {
 		fprintf(stderr, "test_db: setup: %s\n", db_error(db));
 		return -1;
@@ -113,7 +113,7 @@ group_setup(void **state)
 	if (!db_migrate(db, SCHEMA_DIR, &n) || n != 0 ||
 	    db_schema_version(db, &v) != 1 || v < 1) {
 		fprintf(stderr, "test_db: second migration: applied %d, "
-				"version %d: %s\n", n, v, db_error(db));
+		    "version %d: %s\n", n, v, db_error(db));
 		return -1;
 	}
 	ca_a = make_ca("fixture-a");
@@ -440,7 +440,7 @@ test_txn(void **state)
 	(void)state;
 	memset(&t, 0, sizeof(t));
 	memcpy(t.id, "\x10\x00\x20\x30\x40\x50\x60\x70\x80\x90\xa0\xb0\xc0"
-		     "\xd0\xe0\xf0", 16);
+	    "\xd0\xe0\xf0", 16);
 	t.id_len = 16;
 	t.ca_id = ca_a;
 	strcpy(t.sender, "secret:ref1");
@@ -662,10 +662,10 @@ test_audit(void **state)
 	CHECK(db_exec_unsafe(db, "TRUNCATE audit"), -1);
 	assert_non_null(strstr(db_error(db), "append-only"));
 	/* Still there and unchanged. */
-	CHECK(db_exec_unsafe(db, "DO $$ BEGIN IF (SELECT count(*) FROM audit "
-				 "WHERE event = 'cert.issue' AND detail = "
-				 "'serial=1a2b') <> 1 THEN RAISE EXCEPTION "
-				 "'audit row missing'; END IF; END $$"), 1);
+	CHECK(db_exec_unsafe(db,
+	    "DO $$ BEGIN IF (SELECT count(*) FROM audit WHERE event = "
+	    "'cert.issue' AND detail = 'serial=1a2b') <> 1 THEN "
+	    "RAISE EXCEPTION 'audit row missing'; END IF; END $$"), 1);
 }
 
 /* Transactions. */
@@ -825,7 +825,7 @@ test_migrate_files(void **state)
 	(void)snprintf(link, sizeof(link), "%s/001_init.sql", mig_dir);
 	assert_int_equal(symlink(init, link), 0);
 	write_file("002_extra.sql", "CREATE TABLE mig_extra (x int);\n"
-				    "INSERT INTO mig_extra VALUES (1);\n");
+	    "INSERT INTO mig_extra VALUES (1);\n");
 	write_file("README", "not a migration");
 	write_file("02_short.sql", "SELECT nonsense;");
 	write_file("abc_x.sql", "SELECT nonsense;");
@@ -841,8 +841,8 @@ test_migrate_files(void **state)
 	db_ca_clear(&got);
 
 	/* A failing file is rolled back entirely. */
-	write_file("003_broken.sql", "CREATE TABLE mig_broken (x int);\n"
-				     "SELEC oops;\n");
+	write_file("003_broken.sql",
+	    "CREATE TABLE mig_broken (x int);\nSELEC oops;\n");
 	write_file("004_after.sql", "CREATE TABLE mig_after (x int);\n");
 	CHECK(db_migrate(db, mig_dir, &n), 0);
 	assert_int_equal(n, 0);
@@ -896,8 +896,7 @@ test_migrate_race(void **state)
 	(void)state;
 	for (round = 0; round < 5; round++) {
 		CHECK(db_exec_unsafe(db, "DROP SCHEMA IF EXISTS mig_race "
-					 "CASCADE; CREATE SCHEMA mig_race"),
-		    1);
+		    "CASCADE; CREATE SCHEMA mig_race"), 1);
 		pid = fork();
 		assert_true(pid != -1);
 		if (pid == 0) {

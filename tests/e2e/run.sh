@@ -1,0 +1,223 @@
+#!/bin/bash
+# End-to-end tests on the real stack: PostgreSQL, SoftHSM through libp11,
+# nginx, cmpcad, driven by `openssl cmp` and curl. A fresh stack in a
+# temporary directory on a port away from `make run` (8080).
+#
+# usage: tests/e2e/run.sh [--bin DIR]
+# Prints one line per case and a closing "N passed, N failed".
+set -uo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+bin=$top/build/rel
+[ "${1:-}" = "--bin" ] && bin=$2
+case $bin in /*) ;; *) bin=$top/$bin ;; esac
+export CMPCA_BIN=$bin
+export CMPCA_VAR=$(mktemp -d /tmp/cmpca-e2e.XXXXXX)
+export CMPCA_PORT=${CMPCA_TEST_PORT:-18480}
+chmod 755 "$CMPCA_VAR"
+work=$CMPCA_VAR/work
+mkdir -p "$work"
+npass=0
+nfail=0
+
+cleanup() {
+	"$top/scripts/stack" down >/dev/null 2>&1
+	if [ "$nfail" -gt 0 ]; then
+		echo "--- cmpcad log (last 40 lines) ---"
+		tail -n 40 "$CMPCA_VAR/cmpcad.log" 2>/dev/null
+		cp "$CMPCA_VAR/cmpcad.log" /tmp/cmpca-e2e-last.log 2>/dev/null
+	fi
+	rm -rf "$CMPCA_VAR"
+}
+trap cleanup EXIT
+
+pass() { npass=$((npass + 1)); echo "ok   $1"; }
+fail() { nfail=$((nfail + 1)); echo "FAIL $1: $2"; }
+check() { # name, condition command...
+	local name=$1
+	shift
+	if "$@"; then pass "$name"; else fail "$name" "$*"; fi
+}
+
+if ! "$top/scripts/stack" up >"$work/stack.out" 2>&1; then
+	cat "$work/stack.out"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+. "$CMPCA_VAR/stack.env"
+cli() { eval "$CMPCA_CLI" '"$@"'; }
+q() { psql -XqtA "$CMPCA_DB" -c "$1"; }
+dump() { "$bin/cmpdump" "$1"; }
+
+# cmp_ir NAME KEYFILE SUBJECT [extra openssl cmp options...]
+# Enrolls with the demo secret; leaves $work/NAME.pem and NAME.out.
+cmp_ir() {
+	local name=$1 key=$2 subj=$3
+	shift 3
+	openssl cmp -cmd ir -server "$CMPCA_URL" -ref "$CMPCA_SECRET_REF" \
+	    -secret "pass:$CMPCA_SECRET" -recipient "$CMPCA_CA_SUBJECT" \
+	    -newkey "$key" -subject "$subj" -certout "$work/$name.pem" \
+	    -unprotected_errors "$@" >"$work/$name.out" 2>&1
+}
+
+serial_of() {
+	openssl x509 -in "$1" -noout -serial | cut -d= -f2 |
+	    tr 'A-F' 'a-f' | sed 's/^0*//'
+}
+
+same_pubkey() { # cert key
+	[ "$(openssl x509 -in "$1" -noout -pubkey)" = \
+	    "$(openssl pkey -in "$2" -pubout)" ]
+}
+
+db_status() { q "select status from cert where serial = '$(serial_of "$1")'"; }
+
+openssl ecparam -genkey -name prime256v1 -noout -out "$work/ec.key" 2>/dev/null
+openssl genrsa -out "$work/rsa.key" 2048 2>/dev/null
+
+# 1. EC P-256 key, PBM, explicit certConf.
+if cmp_ir ec "$work/ec.key" "/O=Example/CN=device-ec" -sans "dev.example.org"; then
+	pass "ir ec p-256 with pbm and explicit certConf"
+	check "ec: certificate carries the requested public key" \
+	    same_pubkey "$work/ec.pem" "$work/ec.key"
+	check "ec: subject as requested" grep -q "CN = device-ec" \
+	    <(openssl x509 -in "$work/ec.pem" -noout -subject)
+	check "ec: subjectAltName copied from the template" grep -q \
+	    "DNS:dev.example.org" <(openssl x509 -in "$work/ec.pem" -noout -ext subjectAltName)
+	check "ec: chains to the CA (openssl verify)" \
+	    openssl verify -CAfile "$CMPCA_CA_CERT" "$work/ec.pem"
+	check "ec: in the database with status valid" \
+	    test "$(db_status "$work/ec.pem")" = valid
+	check "ec: certConf was sent and answered" grep -q "received PKICONF" "$work/ec.out"
+else
+	fail "ir ec p-256" "$(tail -n 3 "$work/ec.out")"
+fi
+
+# 2. RSA-2048 key with implicitConfirm.
+if cmp_ir rsa "$work/rsa.key" "/CN=server-rsa" -implicit_confirm; then
+	pass "ir rsa-2048 with implicitConfirm"
+	check "rsa: certificate carries the requested public key" \
+	    same_pubkey "$work/rsa.pem" "$work/rsa.key"
+	check "rsa: chains to the CA" openssl verify -CAfile "$CMPCA_CA_CERT" "$work/rsa.pem"
+	check "rsa: valid at once, no certConf" \
+	    test "$(db_status "$work/rsa.pem")" = valid
+	check "rsa: no certConf sent" bash -c "! grep -q 'sending CERTCONF' '$work/rsa.out'"
+else
+	fail "ir rsa-2048" "$(tail -n 3 "$work/rsa.out")"
+fi
+
+# 3. The per-CA endpoint (RFC 9811 /p/<label>) serves the same CA.
+if openssl cmp -cmd ir -server "$CMPCA_URL_CA" -ref "$CMPCA_SECRET_REF" \
+    -secret "pass:$CMPCA_SECRET" -recipient "$CMPCA_CA_SUBJECT" \
+    -newkey "$work/ec.key" -subject "/CN=via-label" \
+    -certout "$work/label.pem" >"$work/label.out" 2>&1; then
+	check "ir via /.well-known/cmp/p/$CMPCA_CA_LABEL" \
+	    openssl verify -CAfile "$CMPCA_CA_CERT" "$work/label.pem"
+else
+	fail "ir via /p/label" "$(tail -n 3 "$work/label.out")"
+fi
+
+# 4. Wrong secret: badMessageCheck, nothing stored.
+before=$(q "select count(*) from cert")
+cmp_ir wrong "$work/ec.key" "/CN=wrong-secret" -secret pass:not-the-secret \
+    -rspout "$work/wrong.rsp"
+check "wrong secret: rejected with badMessageCheck" \
+    grep -q "failinfo=badMessageCheck" <(dump "$work/wrong.rsp")
+check "wrong secret: openssl cmp reports badMessageCheck" \
+    grep -q "badMessageCheck" "$work/wrong.out"
+check "wrong secret: nothing stored" \
+    test "$(q "select count(*) from cert")" = "$before"
+check "wrong secret: no certificate written" test ! -s "$work/wrong.pem"
+
+# 5. Unknown secret reference: same answer as a wrong MAC.
+openssl cmp -cmd ir -server "$CMPCA_URL" -ref no-such-ref -secret pass:x \
+    -recipient "$CMPCA_CA_SUBJECT" -newkey "$work/ec.key" -subject /CN=x \
+    -unprotected_errors -certout "$work/noref.pem" -rspout "$work/noref.rsp" \
+    >/dev/null 2>&1
+check "unknown reference: badMessageCheck" \
+    grep -q "failinfo=badMessageCheck" <(dump "$work/noref.rsp")
+
+# 6. Client rejects the certificate in certConf: it ends rejected.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$work/other.key" -out "$work/other.pem" -subj /CN=other \
+    -days 1 2>/dev/null
+cmp_ir rej "$work/ec.key" "/CN=rejected-by-client" -out_trusted "$work/other.pem"
+rejserial=$(q "select serial from cert where subject = 'CN=rejected-by-client'")
+check "certConf rejection: certificate stored as rejected" \
+    test "$(q "select status from cert where serial = '$rejserial'")" = rejected
+check "certConf rejection: revocation time and reason recorded" \
+    test "$(q "select reason from cert where serial = '$rejserial' and revoked_at is not null")" = 5
+check "certConf rejection: transaction done" \
+    test "$(q "select c.state from cmp_txn c join cert x on x.txid = c.id where x.serial = '$rejserial'")" = done
+
+# 7. Replay: the same ir again is refused (transactionID in use /
+#    replayed nonce), and no second certificate appears.
+cmp_ir replay "$work/ec.key" "/CN=replay" -reqout "$work/replay.req"
+before=$(q "select count(*) from cert")
+curl -s -o "$work/replay2.rsp" -H 'Content-Type: application/pkixcmp' \
+    --data-binary @"$work/replay.req" "$CMPCA_URL"
+check "replayed ir: refused with badSenderNonce or transactionIdInUse" \
+    grep -Eq "failinfo=(badSenderNonce|transactionIdInUse)" <(dump "$work/replay2.rsp")
+check "replayed ir: nothing stored" test "$(q "select count(*) from cert")" = "$before"
+
+# 8. HTTP-level bad input: 4xx or CMP error, and the daemon keeps serving.
+http() { # expected-code curl-args...
+	local want=$1
+	shift
+	local got
+	got=$(curl -s -o "$work/http.body" -w '%{http_code}' "$@")
+	[ "$got" = "$want" ] || { echo "got HTTP $got, want $want" >&2; return 1; }
+}
+head -c 600 /dev/urandom >"$work/garbage"
+check "garbage body: HTTP 400" http 400 -H 'Content-Type: application/pkixcmp' \
+    --data-binary @"$work/garbage" "$CMPCA_URL"
+check "garbage body: CMP error badDataFormat in the body" \
+    grep -q "failinfo=badDataFormat" <(dump "$work/http.body")
+check "wrong content type: HTTP 415" http 415 -H 'Content-Type: text/plain' \
+    --data-binary @"$work/garbage" "$CMPCA_URL"
+check "GET: HTTP 405" http 405 "$CMPCA_URL"
+head -c 400000 /dev/urandom >"$work/big"
+check "oversized body: HTTP 413" http 413 -H 'Content-Type: application/pkixcmp' \
+    --data-binary @"$work/big" "$CMPCA_URL"
+check "legacy content type application/x-pkixcmp accepted" \
+    http 200 -H 'Content-Type: application/x-pkixcmp' \
+    --data-binary @"$work/replay.req" "$CMPCA_URL"
+check "unknown CA label: CMP error wrongAuthority" \
+    http 200 -H 'Content-Type: application/pkixcmp' \
+    --data-binary @"$work/replay.req" "$CMPCA_URL/p/no-such-ca"
+grep -q "failinfo=wrongAuthority" <(dump "$work/http.body") ||
+    fail "unknown CA label failinfo" "$(dump "$work/http.body")"
+if cmp_ir after "$work/ec.key" "/CN=after-bad-input"; then
+	pass "a valid ir still succeeds after bad input"
+else
+	fail "valid ir after bad input" "$(tail -n 3 "$work/after.out")"
+fi
+
+# 9. Inventory through the CLI.
+check "cmpca cert list shows the enrolled subject" \
+    grep -q "CN=device-ec" <(cli cert list)
+check "cmpca cert show by serial" \
+    grep -q "CN=server-rsa" <(cli cert show "$(serial_of "$work/rsa.pem")")
+
+# 10. The CA key lives in the token: private, sensitive, never extractable.
+export SOFTHSM2_CONF
+GNUTLS_PIN=$(cat "$CMPCA_VAR/hsm/pin") p11tool --provider \
+    /usr/lib/softhsm/libsofthsm2.so --login --list-all-privkeys \
+    "pkcs11:token=cmpca" >"$work/p11.out" 2>&1
+check "ca key is in the token" grep -q "object=$CMPCA_CA_LABEL" "$work/p11.out"
+check "ca key is sensitive and never extractable" \
+    grep -q "CKA_NEVER_EXTRACTABLE" "$work/p11.out"
+check "ca key is not extractable" bash -c \
+    "! grep -q 'CKA_EXTRACTABLE' '$work/p11.out'"
+
+# 11. No secret in any log: the PIN and the enrollment secret.
+pin=$(cat "$CMPCA_VAR/hsm/pin")
+logs="$CMPCA_VAR/cmpcad.log $CMPCA_VAR/nginx-error.log $CMPCA_VAR/nginx-access.log $CMPCA_VAR/pg/server.log"
+check "no HSM PIN in any log" bash -c "! grep -qF -- '$pin' $logs"
+check "no enrollment secret in any log" bash -c "! grep -qF -- '$CMPCA_SECRET' $logs"
+check "no enrollment secret in cmpca.conf" bash -c "! grep -qF -- '$CMPCA_SECRET' '$CMPCA_CONF'"
+
+# 12. The daemon is still the one we started, with its workers.
+check "cmpcad still running" kill -0 "$CMPCA_CMPCAD_PID"
+
+echo "$npass passed, $nfail failed"
+[ "$nfail" -eq 0 ]

@@ -1,0 +1,74 @@
+/*
+ * cmpdump - prints the parts of a CMP response that tests assert on:
+ *   body=<type> pvno=<n> protected=<0|1> [status=<n> failinfo=<names>
+ *   text="<statusString>"] for an error body and for each CertResponse.
+ * Reads DER from the file named on the command line (or stdin).
+ * Exit 0 if the message decodes, 1 otherwise.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ca/ca.h"
+
+static const char *const names[] = {
+	"badAlg", "badMessageCheck", "badRequest", "badTime", "badCertId",
+	"badDataFormat", "wrongAuthority", "incorrectData",
+	"missingTimeStamp", "badPOP", "certRevoked", "certConfirmed",
+	"wrongIntegrity", "badRecipientNonce", "timeNotAvailable",
+	"unacceptedPolicy", "unacceptedExtension", "addInfoNotAvailable",
+	"badSenderNonce", "badCertTemplate", "signerNotTrusted",
+	"transactionIdInUse", "unsupportedVersion", "notAuthorized",
+	"systemUnavail", "systemFailure", "duplicateCertReq",
+};
+
+static void
+print_si(const CMP_PKISI *si)
+{
+	int i, first = 1;
+
+	printf(" status=%ld failinfo=", ASN1_INTEGER_get(si->status));
+	for (i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
+		if (si->failInfo != NULL &&
+		    ASN1_BIT_STRING_get_bit(si->failInfo, i)) {
+			printf("%s%s", first ? "" : ",", names[i]);
+			first = 0;
+		}
+	if (first)
+		printf("-");
+	for (i = 0; i < sk_ASN1_UTF8STRING_num(si->statusString); i++)
+		printf(" text=\"%s\"", (const char *)ASN1_STRING_get0_data(
+		    sk_ASN1_UTF8STRING_value(si->statusString, i)));
+}
+
+int
+main(int argc, char **argv)
+{
+	static unsigned char buf[CA_MAX_RESPONSE];
+	FILE *f = argc > 1 ? fopen(argv[1], "rb") : stdin;
+	const char *why;
+	CMP_MSG *m;
+	size_t n;
+	int i;
+
+	if (f == NULL)
+		return 1;
+	n = fread(buf, 1, sizeof(buf), f);
+	if ((m = cmp_msg_parse(buf, n, &why)) == NULL) {
+		printf("undecodable: %s\n", why);
+		return 1;
+	}
+	printf("body=%s pvno=%ld protected=%d", cmp_body_name(m->body->type),
+	    ASN1_INTEGER_get(m->header->pvno), m->protection != NULL);
+	if (m->body->type == CMP_BODY_ERROR)
+		print_si(m->body->value.error->pKIStatusInfo);
+	if (m->body->type == CMP_BODY_IP || m->body->type == CMP_BODY_CP ||
+	    m->body->type == CMP_BODY_KUP || m->body->type == CMP_BODY_CCP) {
+		STACK_OF(CMP_CERTRESPONSE) *r = m->body->value.ip->response;
+
+		for (i = 0; i < sk_CMP_CERTRESPONSE_num(r); i++)
+			print_si(sk_CMP_CERTRESPONSE_value(r, i)->status);
+	}
+	printf("\n");
+	CMP_MSG_free(m);
+	return 0;
+}
