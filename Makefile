@@ -86,10 +86,12 @@ run: deps
 stop:
 	scripts/stack down
 
-check: all
+# cppcheck with a reviewed suppressions file; cmp_asn.c is ASN.1 template
+# tables only (macros cppcheck cannot expand).
+check:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	    --inline-suppr --suppressions-list=tests/cppcheck.supp \
-	    -I. hsm db ca
+	    --include=tests/cppcheck.h -i ca/cmp_asn.c -I. hsm db ca tests
 
 clean:
 	rm -rf build

@@ -124,32 +124,32 @@ static const struct {
 	unsigned long rv;
 	const char *name;
 } hsm_ckr_names[] = {
-    {CKR_HOST_MEMORY, "out of memory in the module"},
-    {CKR_GENERAL_ERROR, "general error"},
-    {CKR_FUNCTION_FAILED, "function failed"},
-    {CKR_ATTRIBUTE_TYPE_INVALID, "attribute type invalid"},
-    {CKR_ATTRIBUTE_VALUE_INVALID, "attribute value invalid"},
-    {CKR_DEVICE_ERROR, "device error"},
-    {CKR_DEVICE_MEMORY, "token memory full"},
-    {CKR_FUNCTION_NOT_SUPPORTED, "function not supported"},
-    {CKR_KEY_FUNCTION_NOT_PERMITTED, "key function not permitted"},
-    {CKR_MECHANISM_INVALID, "mechanism not supported"},
-    {CKR_OBJECT_HANDLE_INVALID, "object handle invalid"},
-    {CKR_PIN_INCORRECT, "wrong PIN"},
-    {CKR_PIN_LEN_RANGE, "PIN length out of range"},
-    {CKR_PIN_LOCKED, "PIN locked"},
-    {CKR_SESSION_COUNT, "too many sessions"},
-    {CKR_SESSION_HANDLE_INVALID, "session handle invalid"},
-    {CKR_SESSION_READ_ONLY, "session read-only"},
-    {CKR_TEMPLATE_INCOMPLETE, "template incomplete"},
-    {CKR_TEMPLATE_INCONSISTENT, "template inconsistent"},
-    {CKR_TOKEN_NOT_PRESENT, "token not present"},
-    {CKR_TOKEN_WRITE_PROTECTED, "token write-protected"},
-    {CKR_USER_ALREADY_LOGGED_IN, "user already logged in"},
-    {CKR_USER_NOT_LOGGED_IN, "user not logged in"},
-    {CKR_USER_PIN_NOT_INITIALIZED, "user PIN not initialised"},
-    {CKR_RANDOM_NO_RNG, "token has no RNG"},
-    {CKR_CRYPTOKI_NOT_INITIALIZED, "module not initialised"},
+	{ CKR_HOST_MEMORY, "out of memory in the module" },
+	{ CKR_GENERAL_ERROR, "general error" },
+	{ CKR_FUNCTION_FAILED, "function failed" },
+	{ CKR_ATTRIBUTE_TYPE_INVALID, "attribute type invalid" },
+	{ CKR_ATTRIBUTE_VALUE_INVALID, "attribute value invalid" },
+	{ CKR_DEVICE_ERROR, "device error" },
+	{ CKR_DEVICE_MEMORY, "token memory full" },
+	{ CKR_FUNCTION_NOT_SUPPORTED, "function not supported" },
+	{ CKR_KEY_FUNCTION_NOT_PERMITTED, "key function not permitted" },
+	{ CKR_MECHANISM_INVALID, "mechanism not supported" },
+	{ CKR_OBJECT_HANDLE_INVALID, "object handle invalid" },
+	{ CKR_PIN_INCORRECT, "wrong PIN" },
+	{ CKR_PIN_LEN_RANGE, "PIN length out of range" },
+	{ CKR_PIN_LOCKED, "PIN locked" },
+	{ CKR_SESSION_COUNT, "too many sessions" },
+	{ CKR_SESSION_HANDLE_INVALID, "session handle invalid" },
+	{ CKR_SESSION_READ_ONLY, "session read-only" },
+	{ CKR_TEMPLATE_INCOMPLETE, "template incomplete" },
+	{ CKR_TEMPLATE_INCONSISTENT, "template inconsistent" },
+	{ CKR_TOKEN_NOT_PRESENT, "token not present" },
+	{ CKR_TOKEN_WRITE_PROTECTED, "token write-protected" },
+	{ CKR_USER_ALREADY_LOGGED_IN, "user already logged in" },
+	{ CKR_USER_NOT_LOGGED_IN, "user not logged in" },
+	{ CKR_USER_PIN_NOT_INITIALIZED, "user PIN not initialised" },
+	{ CKR_RANDOM_NO_RNG, "token has no RNG" },
+	{ CKR_CRYPTOKI_NOT_INITIALIZED, "module not initialised" },
 };
 
 /*
@@ -164,7 +164,7 @@ hsm_ckr_str(unsigned long rv, char *buf, size_t len)
 	for (i = 0; i < sizeof(hsm_ckr_names) / sizeof(hsm_ckr_names[0]); i++) {
 		if (hsm_ckr_names[i].rv == rv) {
 			(void)snprintf(buf, len, "%s (CKR 0x%lx)",
-			               hsm_ckr_names[i].name, rv);
+			    hsm_ckr_names[i].name, rv);
 			return buf;
 		}
 	}
@@ -237,7 +237,7 @@ hsm_pin_read(const char *path, char *buf, size_t len)
 	if ((st.st_mode & 077) != 0) {
 		hsm_err_set("pin file %s: readable or writable by group or "
 		            "others (mode %03o, want 0600 or 0400)",
-		            name, (unsigned int)(st.st_mode & 0777));
+		    name, (unsigned int)(st.st_mode & 0777));
 		goto out;
 	}
 	/* Byte by byte: the first line is all we may keep. */
@@ -253,7 +253,7 @@ hsm_pin_read(const char *path, char *buf, size_t len)
 			break;
 		if (n + 1 >= len) {
 			hsm_err_set("pin file %s: PIN longer than %zu bytes",
-			            name, len - 1);
+			    name, len - 1);
 			goto out;
 		}
 		buf[n++] = c;
@@ -299,8 +299,8 @@ hsm_pin_get(const char *pin_file, char *buf, size_t len)
 	}
 	n = strlen(env);
 	if (n + 1 > len) {
-		hsm_err_set("CMPCA_HSM_PIN: PIN longer than %zu bytes",
-		            len - 1);
+		hsm_err_set(
+		    "CMPCA_HSM_PIN: PIN longer than %zu bytes", len - 1);
 		return 0;
 	}
 	memcpy(buf, env, n + 1);
@@ -326,13 +326,13 @@ hsm_lock(void)
 	fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd == -1) {
 		hsm_err_set("lock file %s: %s (set CMPCA_HSM_LOCK)", name,
-		            strerror(errno));
+		    strerror(errno));
 		return -1;
 	}
 	while (flock(fd, LOCK_EX) == -1) {
 		if (errno != EINTR) {
-			hsm_err_set("lock file %s: flock: %s", name,
-			            strerror(errno));
+			hsm_err_set(
+			    "lock file %s: flock: %s", name, strerror(errno));
 			(void)close(fd);
 			return -1;
 		}
@@ -450,15 +450,15 @@ hsm_p11_load(struct hsm *h)
 	}
 	if (PKCS11_CTX_load(h->ctx, h->module) != 0) {
 		hsm_err_set("cannot load module %s: %s",
-		            hsm_sanitise(h->module, name, sizeof(name)),
-		            hsm_ossl_str(why, sizeof(why), &rv));
+		    hsm_sanitise(h->module, name, sizeof(name)),
+		    hsm_ossl_str(why, sizeof(why), &rv));
 		PKCS11_CTX_free(h->ctx);
 		h->ctx = NULL;
 		return 0;
 	}
 	if (PKCS11_enumerate_slots(h->ctx, &h->slots, &h->nslots) != 0) {
 		hsm_err_set("cannot list slots: %s",
-		            hsm_ossl_str(why, sizeof(why), &rv));
+		    hsm_ossl_str(why, sizeof(why), &rv));
 		h->slots = NULL;
 		h->nslots = 0;
 		return 0;
@@ -498,14 +498,14 @@ hsm_open_try(struct hsm *h)
 	h->slot = hsm_slot_by_label(h, h->label);
 	if (h->slot == NULL) {
 		hsm_err_set("token not found: %s",
-		            hsm_sanitise(h->label, name, sizeof(name)));
+		    hsm_sanitise(h->label, name, sizeof(name)));
 		goto fail;
 	}
 	/* Read-write before the login; see the top of the file. */
 	if (PKCS11_open_session(h->slot, 1) != 0) {
 		hsm_err_set("cannot open session on token %s: %s",
-		            hsm_sanitise(h->label, name, sizeof(name)),
-		            hsm_ossl_str(why, sizeof(why), &rv));
+		    hsm_sanitise(h->label, name, sizeof(name)),
+		    hsm_ossl_str(why, sizeof(why), &rv));
 		goto fail;
 	}
 	return 1;
@@ -530,20 +530,20 @@ hsm_funcs_get(struct hsm *h)
 	h->dl = dlopen(h->module, RTLD_NOW | RTLD_NOLOAD);
 	if (h->dl == NULL) {
 		hsm_err_set("module %s not resident after load",
-		            hsm_sanitise(h->module, name, sizeof(name)));
+		    hsm_sanitise(h->module, name, sizeof(name)));
 		return 0;
 	}
 	sym = dlsym(h->dl, "C_GetFunctionList");
 	if (sym == NULL) {
 		hsm_err_set("module %s has no C_GetFunctionList",
-		            hsm_sanitise(h->module, name, sizeof(name)));
+		    hsm_sanitise(h->module, name, sizeof(name)));
 		return 0;
 	}
 	*(void **)&get = sym;
 	rv = get(&h->fl);
 	if (rv != CKR_OK || h->fl == NULL) {
-		hsm_err_set("C_GetFunctionList: %s",
-		            hsm_ckr_str(rv, why, sizeof(why)));
+		hsm_err_set(
+		    "C_GetFunctionList: %s", hsm_ckr_str(rv, why, sizeof(why)));
 		h->fl = NULL;
 		return 0;
 	}
@@ -564,8 +564,8 @@ hsm_open(const char *module, const char *token_label, const char *pin_file)
 		return NULL;
 	}
 	if (*token_label == '\0' || strlen(token_label) > HSM_TOKEN_LABEL_MAX) {
-		hsm_err_set("token label must have 1 to %d bytes",
-		            HSM_TOKEN_LABEL_MAX);
+		hsm_err_set(
+		    "token label must have 1 to %d bytes", HSM_TOKEN_LABEL_MAX);
 		return NULL;
 	}
 	if (!hsm_pin_get(pin_file, pin, sizeof(pin)))
@@ -578,8 +578,7 @@ hsm_open(const char *module, const char *token_label, const char *pin_file)
 	(void)snprintf(h->label, sizeof(h->label), "%s", token_label);
 	if (realpath(module, h->module) == NULL) {
 		hsm_err_set("module %s: %s",
-		            hsm_sanitise(module, name, sizeof(name)),
-		            strerror(errno));
+		    hsm_sanitise(module, name, sizeof(name)), strerror(errno));
 		goto out;
 	}
 	if (!hsm_reg_claim(h))
@@ -597,8 +596,8 @@ hsm_open(const char *module, const char *token_label, const char *pin_file)
 	}
 	/* Never retried: real tokens lock the PIN after wrong attempts. */
 	if (PKCS11_login(h->slot, 0, pin) != 0) {
-		hsm_err_set("login failed: %s",
-		            hsm_ossl_str(why, sizeof(why), &rv));
+		hsm_err_set(
+		    "login failed: %s", hsm_ossl_str(why, sizeof(why), &rv));
 		goto out;
 	}
 	OPENSSL_cleanse(pin, sizeof(pin));
@@ -706,8 +705,8 @@ hsm_random(struct hsm *h, unsigned char *buf, size_t len)
 	while (len > 0) {
 		chunk = len > 4096 ? 4096 : (unsigned int)len;
 		if (PKCS11_generate_random(h->slot, buf, chunk) != 0) {
-			hsm_err_set("random: %s",
-			            hsm_ossl_str(why, sizeof(why), &rv));
+			hsm_err_set(
+			    "random: %s", hsm_ossl_str(why, sizeof(why), &rv));
 			return 0;
 		}
 		buf += chunk;
@@ -735,11 +734,12 @@ hsm_slot_free(struct hsm *h)
 
 int
 hsm_token_init(const char *module, const char *token_label,
-               const char *so_pin_file, const char *pin_file)
+    const char *so_pin_file, const char *pin_file)
 {
 	struct hsm *h = NULL;
 	PKCS11_SLOT *slot = NULL;
 	char so_pin[HSM_PIN_MAX], pin[HSM_PIN_MAX], why[128], name[128];
+	char padded[HSM_TOKEN_LABEL_MAX + 1];
 	unsigned long rv;
 	int lockfd = -1, rc = 0, claimed = 0, so_in = 0;
 
@@ -751,8 +751,8 @@ hsm_token_init(const char *module, const char *token_label,
 		goto out;
 	}
 	if (*token_label == '\0' || strlen(token_label) > HSM_TOKEN_LABEL_MAX) {
-		hsm_err_set("token label must have 1 to %d bytes",
-		            HSM_TOKEN_LABEL_MAX);
+		hsm_err_set(
+		    "token label must have 1 to %d bytes", HSM_TOKEN_LABEL_MAX);
 		goto out;
 	}
 	if (!hsm_pin_read(so_pin_file, so_pin, sizeof(so_pin)) ||
@@ -783,9 +783,15 @@ hsm_token_init(const char *module, const char *token_label,
 		hsm_err_set("no free slot for token %s", name);
 		goto out;
 	}
-	if (PKCS11_init_token(slot->token, so_pin, token_label) != 0) {
+	/*
+	 * libp11 passes the label straight to C_InitToken, which reads
+	 * CK_UTF8CHAR[32], blank-padded: give it 32 bytes (ASan found
+	 * SoftHSM reading past a shorter string).
+	 */
+	(void)snprintf(padded, sizeof(padded), "%-32s", token_label);
+	if (PKCS11_init_token(slot->token, so_pin, padded) != 0) {
 		hsm_err_set("cannot initialise token %s: %s", name,
-		            hsm_ossl_str(why, sizeof(why), &rv));
+		    hsm_ossl_str(why, sizeof(why), &rv));
 		goto out;
 	}
 	/* libp11 does not refresh the slot list (SoftHSM adds a slot). */
@@ -794,7 +800,7 @@ hsm_token_init(const char *module, const char *token_label,
 	h->nslots = 0;
 	if (PKCS11_enumerate_slots(h->ctx, &h->slots, &h->nslots) != 0) {
 		hsm_err_set("cannot list slots: %s",
-		            hsm_ossl_str(why, sizeof(why), &rv));
+		    hsm_ossl_str(why, sizeof(why), &rv));
 		h->slots = NULL;
 		goto out;
 	}
@@ -805,13 +811,13 @@ hsm_token_init(const char *module, const char *token_label,
 	if (PKCS11_open_session(slot, 1) != 0 ||
 	    PKCS11_login(slot, 1, so_pin) != 0) {
 		hsm_err_set("security officer login failed: %s",
-		            hsm_ossl_str(why, sizeof(why), &rv));
+		    hsm_ossl_str(why, sizeof(why), &rv));
 		goto out;
 	}
 	so_in = 1;
 	if (PKCS11_init_pin(slot->token, pin) != 0) {
 		hsm_err_set("cannot set the user PIN: %s",
-		            hsm_ossl_str(why, sizeof(why), &rv));
+		    hsm_ossl_str(why, sizeof(why), &rv));
 		goto out;
 	}
 	rc = 1;

@@ -57,22 +57,22 @@ hsm_keytype_parse(const char *s, enum hsm_keytype *type)
 		const char *name;
 		enum hsm_keytype type;
 	} names[] = {
-	    {"rsa:2048", HSM_KEY_RSA2048},
-	    {"rsa2048", HSM_KEY_RSA2048},
-	    {"rsa:3072", HSM_KEY_RSA3072},
-	    {"rsa3072", HSM_KEY_RSA3072},
-	    {"rsa:4096", HSM_KEY_RSA4096},
-	    {"rsa4096", HSM_KEY_RSA4096},
-	    {"ec:P-256", HSM_KEY_EC_P256},
-	    {"ec:p256", HSM_KEY_EC_P256},
-	    {"ec:prime256v1", HSM_KEY_EC_P256},
-	    {"P-256", HSM_KEY_EC_P256},
-	    {"p256", HSM_KEY_EC_P256},
-	    {"ec:P-384", HSM_KEY_EC_P384},
-	    {"ec:p384", HSM_KEY_EC_P384},
-	    {"ec:secp384r1", HSM_KEY_EC_P384},
-	    {"P-384", HSM_KEY_EC_P384},
-	    {"p384", HSM_KEY_EC_P384},
+		{ "rsa:2048", HSM_KEY_RSA2048 },
+		{ "rsa2048", HSM_KEY_RSA2048 },
+		{ "rsa:3072", HSM_KEY_RSA3072 },
+		{ "rsa3072", HSM_KEY_RSA3072 },
+		{ "rsa:4096", HSM_KEY_RSA4096 },
+		{ "rsa4096", HSM_KEY_RSA4096 },
+		{ "ec:P-256", HSM_KEY_EC_P256 },
+		{ "ec:p256", HSM_KEY_EC_P256 },
+		{ "ec:prime256v1", HSM_KEY_EC_P256 },
+		{ "P-256", HSM_KEY_EC_P256 },
+		{ "p256", HSM_KEY_EC_P256 },
+		{ "ec:P-384", HSM_KEY_EC_P384 },
+		{ "ec:p384", HSM_KEY_EC_P384 },
+		{ "ec:secp384r1", HSM_KEY_EC_P384 },
+		{ "P-384", HSM_KEY_EC_P384 },
+		{ "p384", HSM_KEY_EC_P384 },
 	};
 	char buf[64];
 	size_t i;
@@ -89,7 +89,7 @@ hsm_keytype_parse(const char *s, enum hsm_keytype *type)
 	}
 	hsm_err_set("unknown key type: %s (rsa:2048, rsa:3072, rsa:4096, "
 	            "ec:P-256, ec:P-384)",
-	            hsm_sanitise(s, buf, sizeof(buf)));
+	    hsm_sanitise(s, buf, sizeof(buf)));
 	return 0;
 }
 
@@ -126,7 +126,7 @@ hsm_hexval(int c)
  */
 static int
 hsm_pct_decode(const char *s, size_t n, unsigned char *out, size_t outlen,
-               int text, size_t *olen)
+    int text, size_t *olen)
 {
 	size_t i, o = 0;
 	int hi, lo, c;
@@ -240,7 +240,7 @@ hsm_uri_parse(const char *uri, struct hsm_uri *u)
 		} else {
 			/* Only printable names get here: they were copied. */
 			hsm_err_set("pkcs11 uri: unsupported attribute %s",
-			            hsm_sanitise(attr, attr, sizeof(attr)));
+			    hsm_sanitise(attr, attr, sizeof(attr)));
 			return 0;
 		}
 		if (*seen) {
@@ -248,9 +248,9 @@ hsm_uri_parse(const char *uri, struct hsm_uri *u)
 			return 0;
 		}
 		if (!hsm_pct_decode(eq + 1, (size_t)(end - eq - 1), dst, dstlen,
-		                    text, &olen)) {
-			hsm_err_set("pkcs11 uri: bad or too long %s value",
-			            attr);
+		        text, &olen)) {
+			hsm_err_set(
+			    "pkcs11 uri: bad or too long %s value", attr);
 			return 0;
 		}
 		if (!text)
@@ -273,27 +273,27 @@ hsm_uri_parse(const char *uri, struct hsm_uri *u)
  * (reason set).
  */
 static int
-hsm_uri_token_check(const struct hsm *h, const PKCS11_TOKEN *t,
-                    const struct hsm_uri *u)
+hsm_uri_token_check(
+    const struct hsm *h, const PKCS11_TOKEN *t, const struct hsm_uri *u)
 {
 	char a[64], b[64];
 
 	if (u->has_token && strcmp(u->token, hsm_token_label(h)) != 0) {
 		hsm_err_set("pkcs11 uri names token %s, the open token is %s",
-		            hsm_sanitise(u->token, a, sizeof(a)),
-		            hsm_sanitise(hsm_token_label(h), b, sizeof(b)));
+		    hsm_sanitise(u->token, a, sizeof(a)),
+		    hsm_sanitise(hsm_token_label(h), b, sizeof(b)));
 		return 0;
 	}
 	if ((u->has_manufacturer &&
-	     (t->manufacturer == NULL ||
-	      strcmp(u->manufacturer, t->manufacturer) != 0)) ||
+	        (t->manufacturer == NULL ||
+	            strcmp(u->manufacturer, t->manufacturer) != 0)) ||
 	    (u->has_model &&
-	     (t->model == NULL || strcmp(u->model, t->model) != 0)) ||
+	        (t->model == NULL || strcmp(u->model, t->model) != 0)) ||
 	    (u->has_serial &&
-	     (t->serialnr == NULL || strcmp(u->serial, t->serialnr) != 0))) {
+	        (t->serialnr == NULL || strcmp(u->serial, t->serialnr) != 0))) {
 		hsm_err_set("pkcs11 uri: manufacturer, model or serial do "
 		            "not match token %s",
-		            hsm_sanitise(hsm_token_label(h), a, sizeof(a)));
+		    hsm_sanitise(hsm_token_label(h), a, sizeof(a)));
 		return 0;
 	}
 	return 1;
@@ -324,17 +324,17 @@ hsm_key_load(struct hsm *h, const char *uri)
 	/* Enumerates anew each time: keys generated since are found. */
 	if (PKCS11_enumerate_keys(t, &keys, &nkeys) != 0) {
 		hsm_err_set("cannot list keys: %s",
-		            hsm_ossl_str(why, sizeof(why), &rv));
+		    hsm_ossl_str(why, sizeof(why), &rv));
 		return NULL;
 	}
 	for (i = 0; i < nkeys; i++) {
 		if (!keys[i].isPrivate)
 			continue;
 		if (u.has_object && (keys[i].label == NULL ||
-		                     strcmp(keys[i].label, u.object) != 0))
+		                        strcmp(keys[i].label, u.object) != 0))
 			continue;
 		if (u.has_id && (keys[i].id_len != u.id_len ||
-		                 memcmp(keys[i].id, u.id, u.id_len) != 0))
+		                    memcmp(keys[i].id, u.id, u.id_len) != 0))
 			continue;
 		key = &keys[i];
 		found++;
@@ -345,12 +345,12 @@ hsm_key_load(struct hsm *h, const char *uri)
 	}
 	if (found > 1) {
 		hsm_err_set("ambiguous key uri: %u keys match %s (add id=)",
-		            found, name);
+		    found, name);
 		return NULL;
 	}
 	if ((pk = PKCS11_get_private_key(key)) == NULL) {
 		hsm_err_set("cannot load key %s: %s", name,
-		            hsm_ossl_str(why, sizeof(why), &rv));
+		    hsm_ossl_str(why, sizeof(why), &rv));
 		return NULL;
 	}
 	/*
@@ -360,7 +360,7 @@ hsm_key_load(struct hsm *h, const char *uri)
 	if (i2d_PUBKEY(pk, NULL) <= 0) {
 		hsm_err_set("key %s has no public components (is its public "
 		            "key object, with the same id, on the token?)",
-		            name);
+		    name);
 		EVP_PKEY_free(pk);
 		ERR_clear_error();
 		return NULL;
@@ -377,11 +377,11 @@ static const struct hsm_keyspec {
 	const char *group; /* OpenSSL group name */
 	size_t point_len;  /* uncompressed point */
 } hsm_keyspecs[] = {
-    {HSM_KEY_RSA2048, CKK_RSA, 2048, NID_undef, NULL, 0},
-    {HSM_KEY_RSA3072, CKK_RSA, 3072, NID_undef, NULL, 0},
-    {HSM_KEY_RSA4096, CKK_RSA, 4096, NID_undef, NULL, 0},
-    {HSM_KEY_EC_P256, CKK_EC, 0, NID_X9_62_prime256v1, "P-256", 65},
-    {HSM_KEY_EC_P384, CKK_EC, 0, NID_secp384r1, "P-384", 97},
+	{ HSM_KEY_RSA2048, CKK_RSA, 2048, NID_undef, NULL, 0 },
+	{ HSM_KEY_RSA3072, CKK_RSA, 3072, NID_undef, NULL, 0 },
+	{ HSM_KEY_RSA4096, CKK_RSA, 4096, NID_undef, NULL, 0 },
+	{ HSM_KEY_EC_P256, CKK_EC, 0, NID_X9_62_prime256v1, "P-256", 65 },
+	{ HSM_KEY_EC_P384, CKK_EC, 0, NID_secp384r1, "P-384", 97 },
 };
 
 static const struct hsm_keyspec *
@@ -432,7 +432,7 @@ hsm_uri_put(char *buf, size_t len, size_t *off, const char *s, int escape)
  */
 static int
 hsm_label_exists(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s,
-                 CK_OBJECT_CLASS cls, const char *label)
+    CK_OBJECT_CLASS cls, const char *label)
 {
 	CK_ATTRIBUTE tmpl[2];
 	CK_OBJECT_HANDLE o;
@@ -453,7 +453,7 @@ hsm_label_exists(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s,
 	}
 	if (rv != CKR_OK) {
 		hsm_err_set("cannot search the token: %s",
-		            hsm_ckr_str(rv, why, sizeof(why)));
+		    hsm_ckr_str(rv, why, sizeof(why)));
 		return -1;
 	}
 	return n > 0;
@@ -465,8 +465,7 @@ hsm_label_exists(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s,
  */
 static int
 hsm_attr_get(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
-             CK_ATTRIBUTE_TYPE type, unsigned char *buf, size_t len,
-             size_t *out_len)
+    CK_ATTRIBUTE_TYPE type, unsigned char *buf, size_t len, size_t *out_len)
 {
 	CK_ATTRIBUTE a;
 	CK_RV rv;
@@ -479,8 +478,7 @@ hsm_attr_get(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
 	if (rv != CKR_OK || a.ulValueLen == (CK_ULONG)-1 ||
 	    a.ulValueLen > len) {
 		hsm_err_set("cannot read public key attribute 0x%lx: %s",
-		            (unsigned long)type,
-		            hsm_ckr_str(rv, why, sizeof(why)));
+		    (unsigned long)type, hsm_ckr_str(rv, why, sizeof(why)));
 		return 0;
 	}
 	*out_len = a.ulValueLen;
@@ -504,7 +502,7 @@ hsm_pkey_fromdata(const char *alg, OSSL_PARAM_BLD *bld)
 	    EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, params) != 1) {
 		hsm_err_set("cannot build the %s public key from the token's "
 		            "attributes",
-		            alg);
+		    alg);
 		EVP_PKEY_free(pk);
 		pk = NULL;
 	}
@@ -519,7 +517,7 @@ hsm_pkey_fromdata(const char *alg, OSSL_PARAM_BLD *bld)
  */
 static EVP_PKEY *
 hsm_pub_read(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
-             const struct hsm_keyspec *ks)
+    const struct hsm_keyspec *ks)
 {
 	unsigned char a[HSM_ATTR_MAX], b[HSM_ATTR_MAX];
 	const unsigned char *p, *pt;
@@ -535,8 +533,8 @@ hsm_pub_read(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
 	}
 	if (ks->key_type == CKK_RSA) {
 		if (!hsm_attr_get(fl, s, o, CKA_MODULUS, a, sizeof(a), &alen) ||
-		    !hsm_attr_get(fl, s, o, CKA_PUBLIC_EXPONENT, b, sizeof(b),
-		                  &blen))
+		    !hsm_attr_get(
+		        fl, s, o, CKA_PUBLIC_EXPONENT, b, sizeof(b), &blen))
 			goto out;
 		n = BN_bin2bn(a, (int)alen, NULL);
 		e = BN_bin2bn(b, (int)blen, NULL);
@@ -545,10 +543,8 @@ hsm_pub_read(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
 			hsm_err_set("token returned a bad RSA public key");
 			goto out;
 		}
-		if (OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) !=
-		        1 ||
-		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) !=
-		        1) {
+		if (!OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
+		    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e)) {
 			hsm_err_set("public key: out of memory");
 			goto out;
 		}
@@ -571,10 +567,10 @@ hsm_pub_read(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
 		hsm_err_set("token returned a bad EC point");
 		goto out;
 	}
-	if (OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
-	                                    ks->group, 0) != 1 ||
-	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt,
-	                                     ptlen) != 1) {
+	if (OSSL_PARAM_BLD_push_utf8_string(
+	        bld, OSSL_PKEY_PARAM_GROUP_NAME, ks->group, 0) != 1 ||
+	    OSSL_PARAM_BLD_push_octet_string(
+	        bld, OSSL_PKEY_PARAM_PUB_KEY, pt, ptlen) != 1) {
 		hsm_err_set("public key: out of memory");
 		goto out;
 	}
@@ -591,7 +587,7 @@ out:
 /* Appends an attribute to a template of at most max entries. */
 static void
 hsm_attr_add(CK_ATTRIBUTE *t, CK_ULONG *n, CK_ULONG max, CK_ATTRIBUTE_TYPE type,
-             void *value, CK_ULONG len)
+    void *value, CK_ULONG len)
 {
 	if (*n >= max)
 		abort(); /* programmer error: template too small */
@@ -603,20 +599,20 @@ hsm_attr_add(CK_ATTRIBUTE *t, CK_ULONG *n, CK_ULONG max, CK_ATTRIBUTE_TYPE type,
 
 int
 hsm_keygen(struct hsm *h, const char *label, enum hsm_keytype type,
-           EVP_PKEY **pub, char *uri, size_t urilen)
+    EVP_PKEY **pub, char *uri, size_t urilen)
 {
 	const struct hsm_keyspec *ks;
 	CK_FUNCTION_LIST_PTR fl;
 	CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
 	CK_OBJECT_HANDLE hpub = CK_INVALID_HANDLE, hpriv = CK_INVALID_HANDLE;
 	CK_SESSION_INFO si;
-	CK_MECHANISM mech = {0, NULL, 0};
+	CK_MECHANISM mech = { 0, NULL, 0 };
 	CK_ATTRIBUTE pubt[HSM_TMPL_MAX], privt[HSM_TMPL_MAX];
 	CK_ULONG npub = 0, npriv = 0, bits;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_OBJECT_CLASS pubcls = CKO_PUBLIC_KEY, privcls = CKO_PRIVATE_KEY;
 	CK_KEY_TYPE ktype;
-	CK_BYTE exp[] = {0x01, 0x00, 0x01}; /* 65537 */
+	CK_BYTE exp[] = { 0x01, 0x00, 0x01 }; /* 65537 */
 	CK_RV rv;
 	CK_BYTE id[HSM_KEYID_LEN];
 	unsigned char *ecparams = NULL, *q;
@@ -658,17 +654,17 @@ hsm_keygen(struct hsm *h, const char *label, enum hsm_keytype type,
 	    !hsm_uri_put(ubuf, sizeof(ubuf), &off, ";object=", 0) ||
 	    !hsm_uri_put(ubuf, sizeof(ubuf), &off, label, 1) ||
 	    off + 1 > urilen) {
-		hsm_err_set("keygen: uri buffer too small (%zu bytes needed)",
-		            off + 1);
+		hsm_err_set(
+		    "keygen: uri buffer too small (%zu bytes needed)", off + 1);
 		return 0;
 	}
 
-	rv = fl->C_OpenSession(slot_id, CKF_SERIAL_SESSION | CKF_RW_SESSION,
-	                       NULL, NULL, &s);
+	rv = fl->C_OpenSession(
+	    slot_id, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s);
 	if (rv != CKR_OK) {
 		s = CK_INVALID_HANDLE;
 		hsm_err_set("keygen: cannot open session: %s",
-		            hsm_ckr_str(rv, why, sizeof(why)));
+		    hsm_ckr_str(rv, why, sizeof(why)));
 		goto out;
 	}
 	rv = fl->C_GetSessionInfo(s, &si);
@@ -682,56 +678,56 @@ hsm_keygen(struct hsm *h, const char *label, enum hsm_keytype type,
 		goto out;
 	if (ex) {
 		hsm_err_set("key exists: a key labelled %s is on token %s",
-		            name, hsm_token_label(h));
+		    name, hsm_token_label(h));
 		goto out;
 	}
 	rv = fl->C_GenerateRandom(s, id, sizeof(id));
 	if (rv != CKR_OK) {
-		hsm_err_set("keygen: random id: %s",
-		            hsm_ckr_str(rv, why, sizeof(why)));
+		hsm_err_set(
+		    "keygen: random id: %s", hsm_ckr_str(rv, why, sizeof(why)));
 		goto out;
 	}
 
 	ktype = ks->key_type;
-	hsm_attr_add(pubt, &npub, HSM_TMPL_MAX, CKA_CLASS, &pubcls,
-	             sizeof(pubcls));
-	hsm_attr_add(pubt, &npub, HSM_TMPL_MAX, CKA_KEY_TYPE, &ktype,
-	             sizeof(ktype));
+	hsm_attr_add(
+	    pubt, &npub, HSM_TMPL_MAX, CKA_CLASS, &pubcls, sizeof(pubcls));
+	hsm_attr_add(
+	    pubt, &npub, HSM_TMPL_MAX, CKA_KEY_TYPE, &ktype, sizeof(ktype));
 	hsm_attr_add(pubt, &npub, HSM_TMPL_MAX, CKA_TOKEN, &yes, sizeof(yes));
 	hsm_attr_add(pubt, &npub, HSM_TMPL_MAX, CKA_PRIVATE, &no, sizeof(no));
 	hsm_attr_add(pubt, &npub, HSM_TMPL_MAX, CKA_VERIFY, &yes, sizeof(yes));
 	hsm_attr_add(pubt, &npub, HSM_TMPL_MAX, CKA_ENCRYPT, &no, sizeof(no));
 	hsm_attr_add(pubt, &npub, HSM_TMPL_MAX, CKA_WRAP, &no, sizeof(no));
 	hsm_attr_add(pubt, &npub, HSM_TMPL_MAX, CKA_LABEL,
-	             (void *)(uintptr_t)label, lablen);
+	    (void *)(uintptr_t)label, lablen);
 	hsm_attr_add(pubt, &npub, HSM_TMPL_MAX, CKA_ID, id, sizeof(id));
 
-	hsm_attr_add(privt, &npriv, HSM_TMPL_MAX, CKA_CLASS, &privcls,
-	             sizeof(privcls));
-	hsm_attr_add(privt, &npriv, HSM_TMPL_MAX, CKA_KEY_TYPE, &ktype,
-	             sizeof(ktype));
+	hsm_attr_add(
+	    privt, &npriv, HSM_TMPL_MAX, CKA_CLASS, &privcls, sizeof(privcls));
+	hsm_attr_add(
+	    privt, &npriv, HSM_TMPL_MAX, CKA_KEY_TYPE, &ktype, sizeof(ktype));
 	hsm_attr_add(privt, &npriv, HSM_TMPL_MAX, CKA_TOKEN, &yes, sizeof(yes));
-	hsm_attr_add(privt, &npriv, HSM_TMPL_MAX, CKA_PRIVATE, &yes,
-	             sizeof(yes));
-	hsm_attr_add(privt, &npriv, HSM_TMPL_MAX, CKA_SENSITIVE, &yes,
-	             sizeof(yes));
-	hsm_attr_add(privt, &npriv, HSM_TMPL_MAX, CKA_EXTRACTABLE, &no,
-	             sizeof(no));
+	hsm_attr_add(
+	    privt, &npriv, HSM_TMPL_MAX, CKA_PRIVATE, &yes, sizeof(yes));
+	hsm_attr_add(
+	    privt, &npriv, HSM_TMPL_MAX, CKA_SENSITIVE, &yes, sizeof(yes));
+	hsm_attr_add(
+	    privt, &npriv, HSM_TMPL_MAX, CKA_EXTRACTABLE, &no, sizeof(no));
 	hsm_attr_add(privt, &npriv, HSM_TMPL_MAX, CKA_SIGN, &yes, sizeof(yes));
 	hsm_attr_add(privt, &npriv, HSM_TMPL_MAX, CKA_DECRYPT, &no, sizeof(no));
 	hsm_attr_add(privt, &npriv, HSM_TMPL_MAX, CKA_UNWRAP, &no, sizeof(no));
 	hsm_attr_add(privt, &npriv, HSM_TMPL_MAX, CKA_DERIVE, &no, sizeof(no));
 	hsm_attr_add(privt, &npriv, HSM_TMPL_MAX, CKA_LABEL,
-	             (void *)(uintptr_t)label, lablen);
+	    (void *)(uintptr_t)label, lablen);
 	hsm_attr_add(privt, &npriv, HSM_TMPL_MAX, CKA_ID, id, sizeof(id));
 
 	if (ks->key_type == CKK_RSA) {
 		mech.mechanism = CKM_RSA_PKCS_KEY_PAIR_GEN;
 		bits = ks->bits;
 		hsm_attr_add(pubt, &npub, HSM_TMPL_MAX, CKA_MODULUS_BITS, &bits,
-		             sizeof(bits));
+		    sizeof(bits));
 		hsm_attr_add(pubt, &npub, HSM_TMPL_MAX, CKA_PUBLIC_EXPONENT,
-		             exp, sizeof(exp));
+		    exp, sizeof(exp));
 	} else {
 		mech.mechanism = CKM_EC_KEY_PAIR_GEN;
 		/* CKA_EC_PARAMS: DER of the named curve's OID. */
@@ -746,15 +742,15 @@ hsm_keygen(struct hsm *h, const char *label, enum hsm_keytype type,
 			goto out;
 		}
 		hsm_attr_add(pubt, &npub, HSM_TMPL_MAX, CKA_EC_PARAMS, ecparams,
-		             (CK_ULONG)eclen);
+		    (CK_ULONG)eclen);
 	}
 
-	rv = fl->C_GenerateKeyPair(s, &mech, pubt, npub, privt, npriv, &hpub,
-	                           &hpriv);
+	rv = fl->C_GenerateKeyPair(
+	    s, &mech, pubt, npub, privt, npriv, &hpub, &hpriv);
 	if (rv != CKR_OK) {
 		hpub = hpriv = CK_INVALID_HANDLE;
 		hsm_err_set("keygen: C_GenerateKeyPair: %s",
-		            hsm_ckr_str(rv, why, sizeof(why)));
+		    hsm_ckr_str(rv, why, sizeof(why)));
 		goto out;
 	}
 	if ((*pub = hsm_pub_read(fl, s, hpub, ks)) == NULL)

@@ -35,7 +35,7 @@ fail() { nfail=$((nfail + 1)); echo "FAIL $1: $2"; }
 check() { # name, condition command...
 	local name=$1
 	shift
-	if "$@"; then pass "$name"; else fail "$name" "$*"; fi
+	if "$@" >/dev/null 2>&1; then pass "$name"; else fail "$name" "$*"; fi
 }
 
 if ! "$top/scripts/stack" up >"$work/stack.out" 2>&1; then
@@ -218,6 +218,13 @@ check "no enrollment secret in cmpca.conf" bash -c "! grep -qF -- '$CMPCA_SECRET
 
 # 12. The daemon is still the one we started, with its workers.
 check "cmpcad still running" kill -0 "$CMPCA_CMPCAD_PID"
+
+# 13. A clean stop (SIGTERM drains workers), and no sanitizer report in a
+#     SAN=1 build's daemon log.
+"$top/scripts/stack" down >/dev/null 2>&1
+check "cmpcad stopped on SIGTERM" bash -c "! kill -0 $CMPCA_CMPCAD_PID 2>/dev/null"
+check "no sanitizer report in the daemon log" bash -c \
+    "! grep -E 'Sanitizer|runtime error' '$CMPCA_VAR/cmpcad.log'"
 
 echo "$npass passed, $nfail failed"
 [ "$nfail" -eq 0 ]

@@ -10,8 +10,6 @@
  */
 #include <sys/stat.h>
 
-#include <errno.h>
-#include <fcntl.h>
 #include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -107,12 +104,12 @@ group_setup(void **state)
 		return -1;
 	(void)snprintf(fx.conf, sizeof(fx.conf), "%s/softhsm2.conf", fx.dir);
 	(void)snprintf(text, sizeof(text),
-	               "directories.tokendir = %s\n"
-	               "objectstore.backend = file\n"
-	               "log.level = ERROR\n"
-	               "slots.removable = false\n"
-	               "library.reset_on_fork = true\n",
-	               dir);
+	    "directories.tokendir = %s\n"
+	    "objectstore.backend = file\n"
+	    "log.level = ERROR\n"
+	    "slots.removable = false\n"
+	    "library.reset_on_fork = true\n",
+	    dir);
 	write_file(fx.conf, text, 0600);
 	setenv("SOFTHSM2_CONF", fx.conf, 1);
 	/* A private lock file: the test does not touch the shared one. */
@@ -122,10 +119,10 @@ group_setup(void **state)
 
 	(void)snprintf(fx.pin, sizeof(fx.pin), "%s/pin", fx.dir);
 	(void)snprintf(fx.so_pin, sizeof(fx.so_pin), "%s/so-pin", fx.dir);
-	(void)snprintf(fx.wrong_pin, sizeof(fx.wrong_pin), "%s/wrong-pin",
-	               fx.dir);
-	(void)snprintf(fx.loose_pin, sizeof(fx.loose_pin), "%s/loose-pin",
-	               fx.dir);
+	(void)snprintf(
+	    fx.wrong_pin, sizeof(fx.wrong_pin), "%s/wrong-pin", fx.dir);
+	(void)snprintf(
+	    fx.loose_pin, sizeof(fx.loose_pin), "%s/loose-pin", fx.dir);
 	write_file(fx.pin, USER_PIN "\n", 0600);
 	write_file(fx.so_pin, SO_PIN "\n", 0600);
 	write_file(fx.wrong_pin, WRONG_PIN "\n", 0600);
@@ -143,8 +140,7 @@ group_setup(void **state)
 		return -1;
 	}
 	print_message("hsm_open took %.1f ms\n",
-	              (t1.tv_sec - t0.tv_sec) * 1e3 +
-	                  (t1.tv_nsec - t0.tv_nsec) / 1e6);
+	    (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
 	return 0;
 }
 
@@ -262,7 +258,7 @@ sign_verify(EVP_PKEY *priv, EVP_PKEY *pub, int pss)
 		    1);
 		assert_int_equal(EVP_PKEY_CTX_set_rsa_pss_saltlen(
 		                     pctx, RSA_PSS_SALTLEN_DIGEST),
-		                 1);
+		    1);
 	}
 	if (EVP_DigestSign(md, sig, &siglen, data, sizeof(data)) != 1) {
 		ERR_print_errors_fp(stderr);
@@ -280,10 +276,10 @@ sign_verify(EVP_PKEY *priv, EVP_PKEY *pub, int pss)
 		    1);
 		assert_int_equal(EVP_PKEY_CTX_set_rsa_pss_saltlen(
 		                     pctx, RSA_PSS_SALTLEN_DIGEST),
-		                 1);
+		    1);
 	}
-	assert_int_equal(EVP_DigestVerify(md, sig, siglen, data, sizeof(data)),
-	                 1);
+	assert_int_equal(
+	    EVP_DigestVerify(md, sig, siglen, data, sizeof(data)), 1);
 	/* The same signature over other data must not verify. */
 	assert_int_equal(
 	    EVP_DigestVerifyInit(md, &pctx, EVP_sha256(), NULL, pub), 1);
@@ -293,7 +289,7 @@ sign_verify(EVP_PKEY *priv, EVP_PKEY *pub, int pss)
 		    1);
 		assert_int_equal(EVP_PKEY_CTX_set_rsa_pss_saltlen(
 		                     pctx, RSA_PSS_SALTLEN_DIGEST),
-		                 1);
+		    1);
 	}
 	data[0] ^= 0x01;
 	assert_int_not_equal(
@@ -330,11 +326,10 @@ check_private_stays(EVP_PKEY *priv, EVP_PKEY *pub)
 		const unsigned char *p = der;
 
 		back = d2i_AutoPrivateKey(NULL, &p, len);
-		if (back != NULL &&
-		    (EVP_PKEY_get_bn_param(back, OSSL_PKEY_PARAM_PRIV_KEY,
-		                           &d) == 1 ||
-		     EVP_PKEY_get_bn_param(back, OSSL_PKEY_PARAM_RSA_D, &d) ==
-		         1))
+		if (back != NULL && (EVP_PKEY_get_bn_param(back,
+		                         OSSL_PKEY_PARAM_PRIV_KEY, &d) == 1 ||
+		                        EVP_PKEY_get_bn_param(back,
+		                            OSSL_PKEY_PARAM_RSA_D, &d) == 1))
 			assert_true(BN_is_zero(d));
 		BN_free(d);
 		EVP_PKEY_free(back);
@@ -347,10 +342,10 @@ check_private_stays(EVP_PKEY *priv, EVP_PKEY *pub)
 	ctx = EVP_PKEY_CTX_new(pub, NULL);
 	assert_non_null(ctx);
 	assert_int_equal(EVP_PKEY_encrypt_init(ctx), 1);
-	assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING),
-	                 1);
-	assert_int_equal(EVP_PKEY_encrypt(ctx, ct, &ctlen, msg, sizeof(msg)),
-	                 1);
+	assert_int_equal(
+	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING), 1);
+	assert_int_equal(
+	    EVP_PKEY_encrypt(ctx, ct, &ctlen, msg, sizeof(msg)), 1);
 	EVP_PKEY_CTX_free(ctx);
 	ctx = EVP_PKEY_CTX_new(priv, NULL);
 	assert_non_null(ctx);
@@ -381,8 +376,8 @@ keygen_check(enum hsm_keytype type, const char *label, int pss)
 		fail_msg("hsm_keygen %s: %s", label, hsm_error());
 	print_message("keygen %s: %.0f ms\n", label, ms_since(&t0));
 	assert_non_null(pub);
-	(void)snprintf(want, sizeof(want), "pkcs11:token=%s;object=%s", TOKEN,
-	               label);
+	(void)snprintf(
+	    want, sizeof(want), "pkcs11:token=%s;object=%s", TOKEN, label);
 	assert_string_equal(uri, want);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -405,8 +400,8 @@ keygen_check(enum hsm_keytype type, const char *label, int pss)
 	check_private_stays(priv, pub);
 
 	/* The same key without the token attribute, with type=private. */
-	(void)snprintf(alt, sizeof(alt), "pkcs11:object=%s;type=private",
-	               label);
+	(void)snprintf(
+	    alt, sizeof(alt), "pkcs11:object=%s;type=private", label);
 	priv2 = hsm_key_load(fx.h, alt);
 	if (priv2 == NULL)
 		fail_msg("hsm_key_load %s: %s", alt, hsm_error());
@@ -462,10 +457,10 @@ test_keygen_label_escaped(void **state)
 	(void)state;
 	reopen();
 	if (!hsm_keygen(fx.h, "CA key;2026/a%b", HSM_KEY_EC_P256, &pub, uri,
-	                sizeof(uri)))
+	        sizeof(uri)))
 		fail_msg("hsm_keygen: %s", hsm_error());
-	assert_string_equal(uri, "pkcs11:token=" TOKEN
-	                         ";object=CA%20key%3B2026%2Fa%25b");
+	assert_string_equal(
+	    uri, "pkcs11:token=" TOKEN ";object=CA%20key%3B2026%2Fa%25b");
 	priv = hsm_key_load(fx.h, uri);
 	if (priv == NULL)
 		fail_msg("hsm_key_load %s: %s", uri, hsm_error());
@@ -483,13 +478,13 @@ test_keygen_duplicate(void **state)
 
 	(void)state;
 	reopen();
-	if (!hsm_keygen(fx.h, "dup-key", HSM_KEY_EC_P256, &pub, uri,
-	                sizeof(uri)))
+	if (!hsm_keygen(
+	        fx.h, "dup-key", HSM_KEY_EC_P256, &pub, uri, sizeof(uri)))
 		fail_msg("hsm_keygen: %s", hsm_error());
 	EVP_PKEY_free(pub);
 	pub = NULL;
-	assert_false(hsm_keygen(fx.h, "dup-key", HSM_KEY_RSA2048, &pub, uri,
-	                        sizeof(uri)));
+	assert_false(hsm_keygen(
+	    fx.h, "dup-key", HSM_KEY_RSA2048, &pub, uri, sizeof(uri)));
 	assert_null(pub);
 	assert_string_equal(uri, "");
 	assert_non_null(strstr(hsm_error(), "key exists"));
@@ -506,12 +501,12 @@ test_keygen_bad_args(void **state)
 	reopen();
 	assert_false(
 	    hsm_keygen(fx.h, "", HSM_KEY_EC_P256, &pub, uri, sizeof(uri)));
-	assert_false(hsm_keygen(fx.h, "bad\nlabel", HSM_KEY_EC_P256, &pub, uri,
-	                        sizeof(uri)));
-	assert_false(hsm_keygen(fx.h, "x", (enum hsm_keytype)99, &pub, uri,
-	                        sizeof(uri)));
-	assert_false(hsm_keygen(fx.h, "small-uri", HSM_KEY_EC_P256, &pub, small,
-	                        sizeof(small)));
+	assert_false(hsm_keygen(
+	    fx.h, "bad\nlabel", HSM_KEY_EC_P256, &pub, uri, sizeof(uri)));
+	assert_false(hsm_keygen(
+	    fx.h, "x", (enum hsm_keytype)99, &pub, uri, sizeof(uri)));
+	assert_false(hsm_keygen(
+	    fx.h, "small-uri", HSM_KEY_EC_P256, &pub, small, sizeof(small)));
 	assert_non_null(strstr(hsm_error(), "too small"));
 	assert_false(
 	    hsm_keygen(NULL, "x", HSM_KEY_EC_P256, &pub, uri, sizeof(uri)));
@@ -539,8 +534,8 @@ test_key_load_bad_uri(void **state)
 	(void)state;
 	reopen();
 	/* A PIN never travels in a URI, and is not echoed. */
-	assert_null(hsm_key_load(fx.h, "pkcs11:token=" TOKEN
-	                               ";object=p256-key?pin-value=" USER_PIN));
+	assert_null(hsm_key_load(fx.h,
+	    "pkcs11:token=" TOKEN ";object=p256-key?pin-value=" USER_PIN));
 	assert_non_null(strstr(hsm_error(), "query"));
 	assert_null(strstr(hsm_error(), USER_PIN));
 	assert_null(
@@ -698,8 +693,8 @@ test_open_bad(void **state)
 	assert_null(hsm_open("/nonexistent/module.so", TOKEN, fx.pin));
 	assert_non_null(strstr(hsm_error(), "module"));
 	assert_null(hsm_open(fx.module, "", fx.pin));
-	assert_null(hsm_open(fx.module, "a-label-longer-than-thirty-two-bytes",
-	                     fx.pin));
+	assert_null(hsm_open(
+	    fx.module, "a-label-longer-than-thirty-two-bytes", fx.pin));
 	assert_null(hsm_open(NULL, TOKEN, fx.pin));
 	hsm_close(NULL);
 	assert_string_equal(hsm_token_label(NULL), "");
@@ -735,25 +730,26 @@ test_token_init_exists(void **state)
 int
 main(void)
 {
+	/* In order: later tests use the keys the keygen tests leave. */
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_keytype_parse),
-	    cmocka_unit_test(test_pin_read),
-	    cmocka_unit_test(test_keygen_rsa2048),
-	    cmocka_unit_test(test_keygen_rsa3072),
-	    cmocka_unit_test(test_keygen_rsa4096),
-	    cmocka_unit_test(test_keygen_p256),
-	    cmocka_unit_test(test_keygen_p384),
-	    cmocka_unit_test(test_keygen_label_escaped),
-	    cmocka_unit_test(test_keygen_duplicate),
-	    cmocka_unit_test(test_keygen_bad_args),
-	    cmocka_unit_test(test_key_load_unknown),
-	    cmocka_unit_test(test_key_load_bad_uri),
-	    cmocka_unit_test(test_random),
-	    cmocka_unit_test(test_open_wrong_pin),
-	    cmocka_unit_test(test_open_env_pin),
-	    cmocka_unit_test(test_open_twice),
-	    cmocka_unit_test(test_open_bad),
-	    cmocka_unit_test(test_token_init_exists),
+		cmocka_unit_test(test_keytype_parse),
+		cmocka_unit_test(test_pin_read),
+		cmocka_unit_test(test_keygen_rsa2048),
+		cmocka_unit_test(test_keygen_rsa3072),
+		cmocka_unit_test(test_keygen_rsa4096),
+		cmocka_unit_test(test_keygen_p256),
+		cmocka_unit_test(test_keygen_p384),
+		cmocka_unit_test(test_keygen_label_escaped),
+		cmocka_unit_test(test_keygen_duplicate),
+		cmocka_unit_test(test_keygen_bad_args),
+		cmocka_unit_test(test_key_load_unknown),
+		cmocka_unit_test(test_key_load_bad_uri),
+		cmocka_unit_test(test_random),
+		cmocka_unit_test(test_open_wrong_pin),
+		cmocka_unit_test(test_open_env_pin),
+		cmocka_unit_test(test_open_twice),
+		cmocka_unit_test(test_open_bad),
+		cmocka_unit_test(test_token_init_exists),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
