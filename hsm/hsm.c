@@ -111,8 +111,12 @@ hsm_sanitise(const char *s, char *buf, size_t len)
 		return "";
 	if (s == NULL)
 		s = "(null)";
-	for (i = 0; s[i] != '\0' && i + 1 < len; i++)
-		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	for (i = 0; s[i] != '\0' && i + 1 < len; i++) {
+		if (s[i] >= 0x20 && s[i] < 0x7f)
+			buf[i] = s[i];
+		else
+			buf[i] = '?';
+	}
 	buf[i] = '\0';
 	if (s[i] != '\0' && len > 4)
 		memcpy(buf + len - 4, "...", 4);

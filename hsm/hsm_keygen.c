@@ -371,17 +371,17 @@ hsm_key_load(struct hsm *h, const char *uri)
 /* What each key type means to the token and to OpenSSL. */
 static const struct hsm_keyspec {
 	enum hsm_keytype type;
+	int nid; /* EC curve */
 	CK_KEY_TYPE key_type;
 	CK_ULONG bits;     /* RSA modulus size */
-	int nid;           /* EC curve */
 	const char *group; /* OpenSSL group name */
 	size_t point_len;  /* uncompressed point */
 } hsm_keyspecs[] = {
-	{ HSM_KEY_RSA2048, CKK_RSA, 2048, NID_undef, NULL, 0 },
-	{ HSM_KEY_RSA3072, CKK_RSA, 3072, NID_undef, NULL, 0 },
-	{ HSM_KEY_RSA4096, CKK_RSA, 4096, NID_undef, NULL, 0 },
-	{ HSM_KEY_EC_P256, CKK_EC, 0, NID_X9_62_prime256v1, "P-256", 65 },
-	{ HSM_KEY_EC_P384, CKK_EC, 0, NID_secp384r1, "P-384", 97 },
+	{ HSM_KEY_RSA2048, NID_undef, CKK_RSA, 2048, NULL, 0 },
+	{ HSM_KEY_RSA3072, NID_undef, CKK_RSA, 3072, NULL, 0 },
+	{ HSM_KEY_RSA4096, NID_undef, CKK_RSA, 4096, NULL, 0 },
+	{ HSM_KEY_EC_P256, NID_X9_62_prime256v1, CKK_EC, 0, "P-256", 65 },
+	{ HSM_KEY_EC_P384, NID_secp384r1, CKK_EC, 0, "P-384", 97 },
 };
 
 static const struct hsm_keyspec *

@@ -86,11 +86,22 @@ close_shared(void)
 	fx.h = NULL;
 }
 
+/* Milliseconds since t0. */
+static double
+ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
+	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
 static int
 group_setup(void **state)
 {
 	char dir[192], text[512];
-	struct timespec t0, t1;
+	struct timespec t0;
 
 	(void)state;
 	fx.module = getenv("CMPCA_PKCS11_MODULE");
@@ -134,13 +145,11 @@ group_setup(void **state)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	fx.h = hsm_open(fx.module, TOKEN, fx.pin);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (fx.h == NULL) {
 		print_error("hsm_open: %s\n", hsm_error());
 		return -1;
 	}
-	print_message("hsm_open took %.1f ms\n",
-	    (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+	print_message("hsm_open took %.1f ms\n", ms_since(&t0));
 	return 0;
 }
 
@@ -226,16 +235,6 @@ test_pin_read(void **state)
 	(void)snprintf(path, sizeof(path), "%s/no-such-pin", fx.dir);
 	assert_false(hsm_pin_read(path, buf, sizeof(buf)));
 	assert_false(hsm_pin_read(fx.dir, buf, sizeof(buf)));
-}
-
-static double
-ms_since(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (t1.tv_sec - t0->tv_sec) * 1e3 +
-	       (t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
 /* Signs data with priv (in the token) and checks it with pub. */
