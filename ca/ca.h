@@ -71,6 +71,8 @@ struct cfg {
 	long pbm_max_iter;
 	int implicit_confirm; /* grant implicitConfirm when asked */
 	long txn_timeout;     /* seconds to wait for certConf */
+	long housekeeping_interval; /* seconds between expiry sweeps */
+	long nonce_max_age;   /* seconds a replay nonce is remembered */
 	struct cfg_profile *profiles;
 	size_t nprofiles;
 };

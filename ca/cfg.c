@@ -28,7 +28,8 @@
 static const char *const cfg_keys[] = {
 	"pkcs11_module", "token", "pin_file", "db", "socket", "workers",
 	"default_ca", "schema_dir", "max_request", "pbm_max_iterations",
-	"implicit_confirm", "txn_timeout", "log_level", NULL,
+	"implicit_confirm", "txn_timeout", "log_level",
+	"housekeeping_interval", "nonce_max_age", NULL,
 };
 
 static const char *const profile_keys[] = {
@@ -330,6 +331,10 @@ cfg_load(const char *path)
 		&c->pbm_max_iter) ||
 	    !cfg_long(c, CFG_MAIN, "txn_timeout", CA_DEFAULT_TXN_TIMEOUT, 1,
 		86400 * 30, &c->txn_timeout) ||
+	    !cfg_long(c, CFG_MAIN, "housekeeping_interval", 10, 1, 3600,
+		&c->housekeeping_interval) ||
+	    !cfg_long(c, CFG_MAIN, "nonce_max_age", 86400, 60, 86400 * 365,
+		&c->nonce_max_age) ||
 	    !cfg_bool(c, CFG_MAIN, "implicit_confirm", 1,
 		&c->implicit_confirm))
 		goto fail;

@@ -335,6 +335,12 @@ txn_continue(struct req *r, struct db_txn *t)
 		    "transaction is not waiting for a confirmation");
 		return 0;
 	}
+	if (t->expires < time(NULL)) {
+		/* The housekeeper rejects its certificates. */
+		cmp_reject(r, CMP_FAIL_BAD_REQUEST,
+		    "transaction expired before its confirmation");
+		return 0;
+	}
 	if (h->recipNonce == NULL ||
 	    (size_t)h->recipNonce->length != t->last_nonce_len ||
 	    memcmp(h->recipNonce->data, t->last_nonce, t->last_nonce_len) !=

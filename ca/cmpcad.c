@@ -109,6 +109,42 @@ out:
 	return rc;
 }
 
+/* Reason recorded for certificates never confirmed (RFC 5280 CRLReason). */
+#define EXPIRE_REASON_CESSATION 5
+
+/*
+ * The housekeeper: a child of the master with a database connection only.
+ * Every housekeeping_interval seconds it aborts transactions whose
+ * certificates were never confirmed (rejecting those certificates) and
+ * prunes old replay nonces. Each sweep is one idempotent statement, so
+ * several hosts may run it at once.
+ */
+static int
+housekeeper_main(const struct cfg *cfg)
+{
+	struct db *db = db_open(cfg->db_conninfo);
+	long long txns, certs, pruned;
+
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (db == NULL)
+		return 2;
+	log_info("housekeeper ready");
+	while (!stopping) {
+		if (db_txn_expire(db, EXPIRE_REASON_CESSATION, &txns, &certs) !=
+		    1)
+			log_warn("expiry sweep failed: %s", db_error(db));
+		else if (txns > 0)
+			log_info("expired %lld transaction(s), rejected %lld "
+				 "unconfirmed certificate(s)",
+			    txns, certs);
+		if (db_nonce_prune(db, cfg->nonce_max_age, &pruned) != 1)
+			log_warn("nonce prune failed: %s", db_error(db));
+		sleep((unsigned)cfg->housekeeping_interval);
+	}
+	db_close(db);
+	return 0;
+}
+
 /* -t: configuration, database schema, HSM login and every CA key. */
 static int
 check_only(const struct cfg *cfg)
@@ -156,13 +192,18 @@ struct slot {
 	int fails; /* consecutive early deaths */
 };
 
+/* Slot 0 is the housekeeper, slots 1..workers the FastCGI workers. */
 static pid_t
-spawn(const struct cfg *cfg, int fd, struct slot *s)
+spawn(const struct cfg *cfg, int fd, struct slot *s, int housekeeper)
 {
 	pid_t pid = fork();
 
 	if (pid == 0) {
 		signals_set(on_term);
+		if (housekeeper) {
+			close(fd);
+			_exit(housekeeper_main(cfg));
+		}
 		_exit(worker_main(cfg, fd));
 	}
 	if (pid > 0) {
@@ -176,13 +217,13 @@ spawn(const struct cfg *cfg, int fd, struct slot *s)
 static int
 master(const struct cfg *cfg, int fd)
 {
-	struct slot slots[CA_MAX_WORKERS];
-	int i, n = cfg->workers, status;
+	struct slot slots[CA_MAX_WORKERS + 1];
+	int i, n = cfg->workers + 1, status;
 	pid_t pid;
 
 	memset(slots, 0, sizeof(slots));
 	for (i = 0; i < n; i++)
-		spawn(cfg, fd, &slots[i]);
+		spawn(cfg, fd, &slots[i], i == 0);
 	while (!stopping) {
 		pid = wait(&status);
 		if (pid < 0) {
@@ -216,11 +257,11 @@ master(const struct cfg *cfg, int fd)
 			} else
 				slots[i].fails = 0;
 			if (!stopping)
-				spawn(cfg, fd, &slots[i]);
+				spawn(cfg, fd, &slots[i], i == 0);
 			break;
 		}
 	}
-	log_info("stopping %d workers", n);
+	log_info("stopping %d workers and the housekeeper", n - 1);
 	for (i = 0; i < n; i++)
 		if (slots[i].pid > 0)
 			kill(slots[i].pid, SIGTERM);

@@ -166,6 +166,18 @@ int db_txn_advance(struct db *db, const unsigned char *id, size_t id_len,
     enum db_txn_state from, enum db_txn_state to, const unsigned char *nonce,
     size_t nonce_len) CA_MUST_CHECK;
 
+/*
+ * Housekeeping: aborts every transaction still waiting for certConf after
+ * its expiry and rejects its unconfirmed certificates (revoked_at = now(),
+ * the given CRLReason), with an audit entry each, atomically. Sets the
+ * counts. Returns 1 or -1.
+ */
+int db_txn_expire(struct db *db, int reason, long long *txns,
+    long long *certs) CA_MUST_CHECK;
+/* Deletes replay nonces older than older_than seconds. Returns 1 or -1. */
+int db_nonce_prune(struct db *db, long long older_than, long long *pruned)
+    CA_MUST_CHECK;
+
 /* Replay protection: returns 1 if the nonce is new (and records it), 0 if
  * seen before, -1. */
 int db_nonce_claim(struct db *db, const unsigned char *nonce, size_t len)

@@ -24,6 +24,25 @@ static const struct db_stmt st_advance = {DB_ST_TXN_ADVANCE, "txn_advance",
 static const struct db_stmt st_nonce = {DB_ST_NONCE_CLAIM, "nonce_claim",
     "INSERT INTO seen_nonce (nonce) VALUES ($1::bytea)"
     " ON CONFLICT (nonce) DO NOTHING"};
+/*
+ * One statement, so it is atomic with respect to a concurrent certConf
+ * (which advances only from wait_conf): abort expired transactions, reject
+ * their unconfirmed certificates with a reason, and audit each one.
+ */
+static const struct db_stmt st_expire = {DB_ST_TXN_EXPIRE, "txn_expire",
+    "WITH t AS (UPDATE cmp_txn SET state = 'aborted', updated = now()"
+    "  WHERE state = 'wait_conf' AND expires < now() RETURNING id),"
+    " c AS (UPDATE cert SET status = 'rejected', revoked_at = now(),"
+    "  reason = $1::int WHERE txid IN (SELECT id FROM t)"
+    "  AND status = 'unconfirmed' RETURNING ca_id, serial),"
+    " a AS (INSERT INTO audit (event, ca_id, actor, detail)"
+    "  SELECT 'expire', ca_id, 'cmpcad', serial FROM c RETURNING 1)"
+    " SELECT (SELECT count(*) FROM t)::bigint,"
+    " (SELECT count(*) FROM c)::bigint, (SELECT count(*) FROM a)::bigint"};
+static const struct db_stmt st_nonce_prune = {DB_ST_NONCE_PRUNE,
+    "nonce_prune",
+    "DELETE FROM seen_nonce WHERE seen_at < now() - make_interval("
+    "secs => $1::bigint)"};
 
 static const char *const txn_state_names[] = {
     [DB_TXN_WAIT_CONF] = "wait_conf",
@@ -184,6 +203,57 @@ db_nonce_claim(struct db *db, const unsigned char *nonce, size_t len)
 		goto out;
 	}
 	rc = db_cmd_tuples(res) > 0 ? 1 : 0; /* 0: seen before */
+out:
+	PQclear(res);
+	return rc;
+}
+
+int
+db_txn_expire(struct db *db, int reason, long long *txns, long long *certs)
+{
+	struct db_params p = {0};
+	struct db_row r;
+	PGresult *res = NULL;
+	int rc = -1;
+
+	*txns = *certs = 0;
+	db_param_int8(&p, reason);
+	if (db_run(db, &st_expire, &p, &res) != 1)
+		goto out;
+	if (PQntuples(res) != 1) {
+		db_seterr(db, "txn expire failed: unexpected result");
+		goto out;
+	}
+	r = (struct db_row){res, 0, 0};
+	*txns = db_col_int8(&r, 0);
+	*certs = db_col_int8(&r, 1);
+	if (r.bad) {
+		db_seterr(db, "txn expire failed: unexpected result");
+		goto out;
+	}
+	rc = 1;
+out:
+	PQclear(res);
+	return rc;
+}
+
+int
+db_nonce_prune(struct db *db, long long older_than, long long *pruned)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	int rc = -1;
+
+	*pruned = 0;
+	if (older_than < 0) {
+		db_seterr(db, "nonce prune failed: invalid argument");
+		return -1;
+	}
+	db_param_int8(&p, older_than);
+	if (db_run(db, &st_nonce_prune, &p, &res) != 1)
+		goto out;
+	*pruned = db_cmd_tuples(res);
+	rc = 1;
 out:
 	PQclear(res);
 	return rc;

@@ -13,6 +13,8 @@ case $bin in /*) ;; *) bin=$top/$bin ;; esac
 export CMPCA_BIN=$bin
 export CMPCA_VAR=$(mktemp -d /tmp/cmpca-e2e.XXXXXX)
 export CMPCA_PORT=${CMPCA_TEST_PORT:-18480}
+# Short certConf timeout and sweeps, for the expiry case.
+export CMPCA_TXN_TIMEOUT=4 CMPCA_HOUSEKEEPING=1
 chmod 755 "$CMPCA_VAR"
 work=$CMPCA_VAR/work
 mkdir -p "$work"
@@ -73,6 +75,12 @@ db_status() { q "select status from cert where serial = '$(serial_of "$1")'"; }
 
 openssl ecparam -genkey -name prime256v1 -noout -out "$work/ec.key" 2>/dev/null
 openssl genrsa -out "$work/rsa.key" 2048 2>/dev/null
+
+# 0. A client that never confirms (checked at the end, after the timeout).
+cmp_ir noconf "$work/ec.key" "/CN=never-confirmed" -disable_confirm
+noconf_serial=$(serial_of "$work/noconf.pem" 2>/dev/null)
+check "unconfirmed: stored as unconfirmed while waiting" \
+    test "$(db_status "$work/noconf.pem")" = unconfirmed
 
 # 1. EC P-256 key, PBM, explicit certConf.
 if cmp_ir ec "$work/ec.key" "/O=Example/CN=device-ec" -sans "dev.example.org"; then
@@ -215,6 +223,19 @@ logs="$CMPCA_VAR/cmpcad.log $CMPCA_VAR/nginx-error.log $CMPCA_VAR/nginx-access.l
 check "no HSM PIN in any log" bash -c "! grep -qF -- '$pin' $logs"
 check "no enrollment secret in any log" bash -c "! grep -qF -- '$CMPCA_SECRET' $logs"
 check "no enrollment secret in cmpca.conf" bash -c "! grep -qF -- '$CMPCA_SECRET' '$CMPCA_CONF'"
+
+# 11b. The transaction that was never confirmed expired: its certificate
+#      is rejected (revoked, cessationOfOperation) by the housekeeper.
+for _ in $(seq 30); do
+	[ "$(db_status "$work/noconf.pem")" = rejected ] && break
+	sleep 0.5
+done
+check "unconfirmed: rejected after the certConf timeout" \
+    test "$(db_status "$work/noconf.pem")" = rejected
+check "unconfirmed: reason cessationOfOperation, transaction aborted" test \
+    "$(q "select x.reason || c.state from cert x join cmp_txn c on c.id = x.txid where x.serial = '$noconf_serial'")" = 5aborted
+check "unconfirmed: audited" test \
+    "$(q "select count(*) from audit where event = 'expire' and detail = '$noconf_serial'")" = 1
 
 # 12. The daemon is still the one we started, with its workers.
 check "cmpcad still running" kill -0 "$CMPCA_CMPCAD_PID"
