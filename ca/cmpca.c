@@ -7,6 +7,7 @@
  * configured pin_file (or CMPCA_HSM_PIN), enrollment secrets are generated
  * from the HSM RNG and printed once, or read from a file.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -261,9 +262,11 @@ ca_create(struct ctx *c, int argc, char **argv)
 	}
 	label = argv[2];
 	if (strlen(label) >= DB_LABEL_MAX ||
+	    !isalnum((unsigned char)label[0]) ||
 	    strspn(label, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 			  "0123456789-_.") != strlen(label)) {
-		log_err("bad CA label: use letters, digits, '-', '_', '.'");
+		log_err("bad CA label: a letter or digit, then letters, "
+			"digits, '-', '_', '.'");
 		return 2;
 	}
 	if (!hsm_keytype_parse(keyspec, &kt)) {

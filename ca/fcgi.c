@@ -74,7 +74,8 @@ label_ok(const char *s, size_t n)
 {
 	size_t i;
 
-	if (n == 0 || n >= DB_LABEL_MAX)
+	/* Starts with a letter or digit: no ".", "..", hidden names. */
+	if (n == 0 || n >= DB_LABEL_MAX || !isalnum((unsigned char)s[0]))
 		return 0;
 	for (i = 0; i < n; i++)
 		if (!isalnum((unsigned char)s[i]) && s[i] != '-' &&
