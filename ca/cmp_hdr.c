@@ -174,9 +174,16 @@ cmp_hdr_response(const CMP_HEADER *req, const X509_NAME *ca_name, int pvno,
 	h->recipient = NULL;
 	if (req != NULL && req->sender != NULL)
 		h->recipient = GENERAL_NAME_dup(req->sender);
-	else if (!gn_set_dirname(&h->recipient, empty != NULL
-		    ? empty : ca_name))
-		goto fail;
+	else {
+		/* Unknown peer: the NULL-DN (RFC 9810 §5.1.1). */
+		X509_NAME *null_dn = X509_NAME_new();
+
+		if (null_dn == NULL || !gn_set_dirname(&h->recipient, null_dn)) {
+			X509_NAME_free(null_dn);
+			goto fail;
+		}
+		X509_NAME_free(null_dn);
+	}
 	if (h->recipient == NULL)
 		goto fail;
 	if ((h->messageTime = ASN1_GENERALIZEDTIME_set(NULL, time(NULL))) ==

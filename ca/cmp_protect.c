@@ -102,7 +102,8 @@ cmp_pbm_derive(const X509_ALGOR *alg, const unsigned char *secret,
 	}
 	mac->mac_nid = pbm_macs[i].md_nid;
 	iter = ASN1_INTEGER_get(pbm->iterationCount);
-	if (iter < 1 || iter > max_iter) {
+	/* RFC 4211 §4.4: "The iterationCount MUST be a minimum of 100". */
+	if (iter < CA_MIN_PBM_ITER || iter > max_iter) {
 		*fail = CMP_FAIL_BAD_REQUEST;
 		*why = "PBM iterationCount out of the accepted range "
 		       "(RFC 4211 §4.4)";

@@ -108,7 +108,7 @@ log_hex(const unsigned char *in, size_t inlen, char *out, size_t outlen)
 	if (outlen == 0)
 		return;
 	for (i = 0; i < inlen; i++) {
-		if (o + 3 > outlen - 1) {
+		if (o + 2 > outlen - 1) {
 			if (outlen >= 3) {
 				out[outlen - 3] = '.';
 				out[outlen - 2] = '.';

@@ -1,0 +1,1321 @@
+/*
+ * test_cmp.c - the CMP engine's parts that need neither a token nor a
+ * database: the bounded DER decoder (recorded message flows, hostile
+ * input), PBM protection (cross-checked with OpenSSL's OSSL_CRMF_pbm_new),
+ * PKIHeader checks and response headers, FastCGI request validation, the
+ * configuration loader and log sanitising.
+ *
+ * Run from the repository root: the decoder fixtures are read from
+ * $CMPCA_CMP_FLOWS, by default ../shared/testdata/cmp-messageflows, and the
+ * decoder group fails when none is found.
+ */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <openssl/crmf.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+
+#include "ca/ca.h"
+#include "ca/fcgi.h"
+
+#define FLOWS_DEFAULT "../shared/testdata/cmp-messageflows"
+#define CA_CN "cmpca Test CA"
+#define SECRET "enrollment-secret-0815"
+#define MAX_FIXTURES 256
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define EQ(a, b) assert_int_equal((a), (b))
+
+/* Helpers. */
+
+/* CN=cn, or the NULL-DN when cn is NULL. */
+static X509_NAME *
+name_new(const char *cn)
+{
+	X509_NAME *n = X509_NAME_new();
+
+	assert_non_null(n);
+	if (cn != NULL)
+		EQ(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+		       (const unsigned char *)cn, -1, -1, 0),
+		    1);
+	return n;
+}
+
+static GENERAL_NAME *
+gn_dir(const char *cn)
+{
+	GENERAL_NAME *gn = GENERAL_NAME_new();
+
+	assert_non_null(gn);
+	GENERAL_NAME_set0_value(gn, GEN_DIRNAME, name_new(cn));
+	return gn;
+}
+
+static ASN1_OCTET_STRING *
+octets_new(int len, int fill)
+{
+	ASN1_OCTET_STRING *s = ASN1_OCTET_STRING_new();
+	unsigned char buf[256];
+
+	assert_true(s != NULL && len >= 0 && (size_t)len <= sizeof(buf));
+	memset(buf, fill, sizeof(buf));
+	EQ(ASN1_OCTET_STRING_set(s, buf, len), 1);
+	return s;
+}
+
+/* A valid request header: pvno 2, EE to CA_CN, 16-byte txid and nonce. */
+static CMP_HEADER *
+hdr_new(void)
+{
+	CMP_HEADER *h = CMP_HEADER_new();
+
+	assert_non_null(h);
+	EQ(ASN1_INTEGER_set(h->pvno, 2), 1);
+	GENERAL_NAME_free(h->sender);
+	h->sender = gn_dir("EE");
+	GENERAL_NAME_free(h->recipient);
+	h->recipient = gn_dir(CA_CN);
+	h->messageTime = ASN1_GENERALIZEDTIME_set(NULL, time(NULL));
+	assert_non_null(h->messageTime);
+	h->transactionID = octets_new(16, 0x11);
+	h->senderNonce = octets_new(16, 0x22);
+	return h;
+}
+
+/* Reads a whole file into a malloc'd buffer with one spare byte. */
+static unsigned char *
+file_read(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *buf;
+	long n;
+
+	assert_non_null(f);
+	EQ(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n > 0);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	EQ(fread(buf, 1, (size_t)n, f), n);
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+static int
+ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Decoder: the recorded message flows, <flow>/<direction>_<TYPE>.der. */
+
+static struct {
+	char *path[MAX_FIXTURES];
+	size_t n;
+} flows;
+
+static int
+cmp_path(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
+flows_setup(void **state)
+{
+	const char *base = getenv("CMPCA_CMP_FLOWS");
+	char dir[1024], path[1400];
+	struct dirent *e, *f;
+	DIR *top, *sub;
+
+	(void)state;
+	if (base == NULL)
+		base = FLOWS_DEFAULT;
+	if ((top = opendir(base)) == NULL) {
+		print_error("cannot open %s: run from the repository root or "
+		            "set CMPCA_CMP_FLOWS\n",
+		    base);
+		return -1;
+	}
+	while ((e = readdir(top)) != NULL) {
+		snprintf(dir, sizeof(dir), "%s/%s", base, e->d_name);
+		if (e->d_name[0] == '.' || (sub = opendir(dir)) == NULL)
+			continue;
+		while ((f = readdir(sub)) != NULL && flows.n < MAX_FIXTURES)
+			if (ends_with(f->d_name, ".der")) {
+				snprintf(path, sizeof(path), "%s/%s", dir,
+				    f->d_name);
+				if ((flows.path[flows.n] = strdup(path)) ==
+				    NULL)
+					return -1;
+				flows.n++;
+			}
+		closedir(sub);
+	}
+	closedir(top);
+	if (flows.n == 0) {
+		print_error("no */*.der fixtures under %s\n", base);
+		return -1;
+	}
+	qsort(flows.path, flows.n, sizeof(flows.path[0]), cmp_path);
+	print_message("%zu fixtures under %s\n", flows.n, base);
+	return 0;
+}
+
+static int
+flows_teardown(void **state)
+{
+	(void)state;
+	while (flows.n > 0)
+		free(flows.path[--flows.n]);
+	return 0;
+}
+
+/* Reads the fixture whose path ends in suffix. */
+static unsigned char *
+fixture(const char *suffix, size_t *len)
+{
+	size_t i;
+
+	for (i = 0; i < flows.n; i++)
+		if (ends_with(flows.path[i], suffix))
+			return file_read(flows.path[i], len);
+	fail_msg("fixture *%s not found", suffix);
+	return NULL;
+}
+
+/* The body type a file name promises, -1 for an unknown name. */
+static int
+body_of_name(const char *path)
+{
+	static const struct {
+		const char *name;
+		int type;
+	} map[] = {
+		{ "INIT_REQ", CMP_BODY_IR },
+		{ "INIT_REP", CMP_BODY_IP },
+		{ "CERT_REQ", CMP_BODY_CR },
+		{ "CERT_REP", CMP_BODY_CP },
+		{ "KEY_UPDATE_REQ", CMP_BODY_KUR },
+		{ "KEY_UPDATE_REP", CMP_BODY_KUP },
+		{ "REVOCATION_REQ", CMP_BODY_RR },
+		{ "REVOCATION_REP", CMP_BODY_RP },
+		{ "CONFIRM", CMP_BODY_PKICONF },
+		{ "CERT_CONFIRM", CMP_BODY_CERTCONF },
+		{ "POLL_REQ", CMP_BODY_POLLREQ },
+		{ "POLL_REP", CMP_BODY_POLLREP },
+	};
+	const char *t = strchr(strrchr(path, '/') + 1, '_');
+	size_t i, n;
+
+	if (t == NULL)
+		return -1;
+	n = strlen(++t) - strlen(".der");
+	for (i = 0; i < NELEM(map); i++)
+		if (strlen(map[i].name) == n && strncmp(t, map[i].name, n) == 0)
+			return map[i].type;
+	return -1;
+}
+
+static int
+len_ok(const ASN1_OCTET_STRING *s)
+{
+	return s != NULL && s->length >= 8 && s->length <= 64;
+}
+
+/* Returns NULL if the file decodes, re-encodes to the same bytes and fits
+ * its name, else what is wrong. */
+static const char *
+fixture_check(const char *path)
+{
+	static char why[160];
+	unsigned char *der, *enc = NULL;
+	const char *err = NULL, *pwhy;
+	CMP_MSG *m;
+	size_t len;
+	long pvno;
+	int n, want = body_of_name(path);
+
+	der = file_read(path, &len);
+	if ((m = cmp_msg_parse(der, len, &pwhy)) == NULL) {
+		snprintf(why, sizeof(why), "cmp_msg_parse: %s", pwhy);
+		err = why;
+	} else if ((n = cmp_msg_encode(m, &enc)) < 0 || (size_t)n != len ||
+	           memcmp(enc, der, len) != 0)
+		err = "re-encoding differs";
+	else if (m->body->type != want) {
+		snprintf(why, sizeof(why), "body %s, the name says %s",
+		    cmp_body_name(m->body->type), cmp_body_name(want));
+		err = why;
+	} else if ((pvno = ASN1_INTEGER_get(m->header->pvno)) != 2 && pvno != 3)
+		err = "pvno not 2 or 3";
+	else if (!len_ok(m->header->transactionID))
+		err = "transactionID missing or not 8..64 bytes";
+	else if (!len_ok(m->header->senderNonce))
+		err = "senderNonce missing or not 8..64 bytes";
+	OPENSSL_free(enc);
+	CMP_MSG_free(m);
+	free(der);
+	return err;
+}
+
+static void
+test_fixtures_roundtrip(void **state)
+{
+	const char *err;
+	size_t i, bad = 0;
+
+	(void)state;
+	assert_true(flows.n > 0);
+	for (i = 0; i < flows.n; i++)
+		if ((err = fixture_check(flows.path[i])) != NULL) {
+			print_error("%s: %s\n", flows.path[i], err);
+			bad++;
+		}
+	EQ(bad, 0);
+}
+
+static void
+test_decode_trailing(void **state)
+{
+	unsigned char *der;
+	const char *why;
+	CMP_MSG *m;
+	size_t i, len;
+
+	(void)state;
+	for (i = 0; i < flows.n; i++) {
+		der = file_read(flows.path[i], &len);
+		der[len] = 0x00; /* file_read leaves one spare byte */
+		m = cmp_msg_parse(der, len + 1, &why);
+		free(der);
+		CMP_MSG_free(m);
+		assert_null(m);
+		assert_true(why != NULL && strstr(why, "trailing") != NULL);
+	}
+}
+
+/* Every proper prefix of a message, the empty one included, is refused. */
+static void
+test_decode_truncated(void **state)
+{
+	unsigned char *der;
+	const char *why;
+	CMP_MSG *m;
+	size_t n, len, decoded = 0;
+
+	(void)state;
+	der = fixture("IrWithMacProtection/downstream_INIT_REQ.der", &len);
+	for (n = 0; n < len; n++) {
+		if ((m = cmp_msg_parse(der, n, &why)) != NULL || why == NULL)
+			decoded++;
+		CMP_MSG_free(m);
+	}
+	free(der);
+	EQ(decoded, 0);
+}
+
+static void
+test_decode_size_bounds(void **state)
+{
+	static unsigned char big[CA_MAX_REQUEST + 1];
+	const char *why = NULL;
+
+	(void)state;
+	assert_null(cmp_msg_parse(big, 0, &why));
+	assert_non_null(why);
+	why = NULL;
+	assert_null(cmp_msg_parse(big, sizeof(big), &why));
+	assert_non_null(why);
+}
+
+/* xorshift32: the same bytes on every run and every libc. */
+static uint32_t
+rng(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+static void
+test_decode_random(void **state)
+{
+	unsigned char buf[2048];
+	uint32_t seed = 0x5eed1234;
+	const char *why;
+	CMP_MSG *m;
+	size_t i, j, len;
+
+	(void)state;
+	for (i = 0; i < 1000; i++) {
+		len = rng(&seed) % (sizeof(buf) + 1);
+		for (j = 0; j < len; j++)
+			buf[j] = (unsigned char)rng(&seed);
+		/* Every other input is one SEQUENCE of the right length, to
+		 * get past the outermost tag and length. */
+		if (i % 2 == 1 && len >= 4) {
+			buf[0] = 0x30;
+			buf[1] = 0x82;
+			buf[2] = (unsigned char)((len - 4) >> 8);
+			buf[3] = (unsigned char)(len - 4);
+		}
+		m = cmp_msg_parse(buf, len, &why);
+		assert_true(m != NULL || why != NULL);
+		CMP_MSG_free(m);
+	}
+}
+
+/* Flips the low bit of each byte in turn: no crash, and what decodes
+ * encodes again. */
+static void
+bitflip_sweep(const char *suffix)
+{
+	unsigned char *der, *enc;
+	const char *why;
+	CMP_MSG *m;
+	size_t i, len, decoded = 0;
+
+	der = fixture(suffix, &len);
+	for (i = 0; i < len; i++) {
+		der[i] ^= 0x01;
+		if ((m = cmp_msg_parse(der, len, &why)) != NULL) {
+			decoded++;
+			enc = NULL;
+			(void)cmp_msg_encode(m, &enc);
+			OPENSSL_free(enc);
+			CMP_MSG_free(m);
+		}
+		der[i] ^= 0x01;
+	}
+	free(der);
+	/* Flips in the protection still decode; one in the outer tag never
+	 * does. */
+	assert_true(decoded > 0 && decoded < len);
+}
+
+static void
+test_decode_bitflip(void **state)
+{
+	(void)state;
+	bitflip_sweep("IrWithMacProtection/downstream_INIT_REQ.der");
+	bitflip_sweep("CrWithSignatureProtection/downstream_CERT_REQ.der");
+}
+
+/* DER of an ir with n CertReqMsgs. */
+static int
+ir_encode(int n, unsigned char **der)
+{
+	CMP_MSG *m = CMP_MSG_new();
+	CRMF_CERTREQMSG *crm;
+	int i, len;
+
+	assert_non_null(m);
+	CMP_HEADER_free(m->header);
+	m->header = hdr_new();
+	m->body->type = CMP_BODY_IR;
+	assert_non_null(m->body->value.ir = sk_CRMF_CERTREQMSG_new_null());
+	for (i = 0; i < n; i++) {
+		assert_non_null(crm = CRMF_CERTREQMSG_new());
+		EQ(ASN1_INTEGER_set(crm->certReq->certReqId, i), 1);
+		crm->certReq->certTemplate->subject = name_new("EE");
+		assert_true(
+		    sk_CRMF_CERTREQMSG_push(m->body->value.ir, crm) > 0);
+	}
+	len = cmp_msg_encode(m, der);
+	CMP_MSG_free(m);
+	assert_true(len > 0);
+	return len;
+}
+
+static void
+test_decode_certreq_count(void **state)
+{
+	static const struct {
+		int n;
+		const char *why; /* NULL: decodes */
+	} cases[] = {
+		{ 0, "empty" },
+		{ 1, NULL },
+		{ CA_MAX_CERTREQS, NULL },
+		{ CA_MAX_CERTREQS + 1, "too many" },
+	};
+	unsigned char *der;
+	const char *why;
+	CMP_MSG *m;
+	size_t i;
+	int len, got;
+
+	(void)state;
+	for (i = 0; i < NELEM(cases); i++) {
+		len = ir_encode(cases[i].n, &der);
+		m = cmp_msg_parse(der, (size_t)len, &why);
+		OPENSSL_free(der);
+		got =
+		    m != NULL ? sk_CRMF_CERTREQMSG_num(m->body->value.ir) : -1;
+		CMP_MSG_free(m);
+		EQ(got, cases[i].why == NULL ? cases[i].n : -1);
+		if (cases[i].why != NULL)
+			assert_true(why != NULL && strstr(why, cases[i].why));
+	}
+}
+
+/* PBM (RFC 4211 §4.4). */
+
+/* id-PasswordBasedMac whose parameter is the given DER, unchecked. */
+static X509_ALGOR *
+pbm_alg_raw(const unsigned char *der, int len)
+{
+	ASN1_STRING *seq = ASN1_STRING_type_new(V_ASN1_SEQUENCE);
+	X509_ALGOR *alg = X509_ALGOR_new();
+
+	assert_true(alg != NULL && seq != NULL);
+	EQ(ASN1_STRING_set(seq, der, len), 1);
+	EQ(X509_ALGOR_set0(
+	       alg, OBJ_nid2obj(NID_id_PasswordBasedMAC), V_ASN1_SEQUENCE, seq),
+	    1);
+	return alg;
+}
+
+/* id-PasswordBasedMac with a PBMParameter. */
+static X509_ALGOR *
+pbm_alg_new(int owf, int mac, long iter, int saltlen)
+{
+	CMP_PBMPARAM *p = CMP_PBMPARAM_new();
+	unsigned char salt[128], *der = NULL;
+	X509_ALGOR *alg;
+	int i, len;
+
+	assert_true(p != NULL && saltlen <= (int)sizeof(salt));
+	for (i = 0; i < saltlen; i++)
+		salt[i] = (unsigned char)(0xa0 + i);
+	EQ(ASN1_OCTET_STRING_set(p->salt, salt, saltlen), 1);
+	EQ(X509_ALGOR_set0(p->owf, OBJ_nid2obj(owf), V_ASN1_UNDEF, NULL), 1);
+	EQ(ASN1_INTEGER_set(p->iterationCount, iter), 1);
+	EQ(X509_ALGOR_set0(p->mac, OBJ_nid2obj(mac), V_ASN1_UNDEF, NULL), 1);
+	assert_true((len = i2d_CMP_PBMPARAM(p, &der)) > 0);
+	alg = pbm_alg_raw(der, len);
+	OPENSSL_free(der);
+	CMP_PBMPARAM_free(p);
+	return alg;
+}
+
+/* A pkiconf whose protectionAlg is alg (taken). */
+static CMP_MSG *
+pbm_msg_new(X509_ALGOR *alg)
+{
+	CMP_MSG *m = CMP_MSG_new();
+
+	assert_non_null(m);
+	CMP_HEADER_free(m->header);
+	m->header = hdr_new();
+	m->header->protectionAlg = alg;
+	m->header->senderKID = octets_new(6, 'k');
+	m->body->type = CMP_BODY_PKICONF;
+	m->body->value.pkiconf = ASN1_NULL_new();
+	return m;
+}
+
+/* cmp_pbm_derive; a rejection without a reason counts as -2. */
+static int
+derive(const X509_ALGOR *alg, const char *secret, long max_iter,
+    struct cmp_mac *mac, int *fail)
+{
+	const char *why = NULL;
+	int rc;
+
+	*fail = CMP_FAIL_NONE;
+	rc = cmp_pbm_derive(alg, (const unsigned char *)secret, strlen(secret),
+	    max_iter, mac, fail, &why);
+	return rc != 1 && why == NULL ? -2 : rc;
+}
+
+/* OpenSSL's MAC for m: OSSL_CRMF_pbm_new over DER(ProtectedPart). */
+static void
+pbm_expected(const CMP_MSG *m, unsigned char **out, size_t *outlen)
+{
+	const ASN1_TYPE *param = m->header->protectionAlg->parameter;
+	const ASN1_STRING *seq = param->value.sequence;
+	const unsigned char *p = seq->data;
+	OSSL_CRMF_PBMPARAMETER *pbmp;
+	CMP_PROTECTEDPART pp;
+	unsigned char *der = NULL;
+	int len, ok;
+
+	assert_non_null(
+	    pbmp = d2i_OSSL_CRMF_PBMPARAMETER(NULL, &p, seq->length));
+	pp.header = m->header;
+	pp.body = m->body;
+	assert_true((len = i2d_CMP_PROTECTEDPART(&pp, &der)) > 0);
+	ok = OSSL_CRMF_pbm_new(NULL, NULL, pbmp, der, (size_t)len,
+	    (const unsigned char *)SECRET, strlen(SECRET), out, outlen);
+	OPENSSL_free(der);
+	OSSL_CRMF_PBMPARAMETER_free(pbmp);
+	if (ok != 1) {
+		ERR_print_errors_fp(stderr);
+		fail_msg("OSSL_CRMF_pbm_new failed");
+	}
+}
+
+static struct pbm_set {
+	int owf, mac;
+	size_t mac_len;
+} pbm_sets[] = {
+	{ NID_sha256, NID_hmac_sha1, 20 },
+	{ NID_sha256, NID_hmacWithSHA256, 32 },
+	{ NID_sha1, NID_hmacWithSHA512, 64 },
+};
+
+/*
+ * Protect, compare with OpenSSL, then verify what arrives on the wire:
+ * intact (1), one protection bit flipped (0), wrong secret (0).
+ * OSSL_CRMF_pbm_new refuses fewer than 100 iterations (RFC 4211 §4.4).
+ */
+static void
+test_pbm_crosscheck(void **state)
+{
+	static const long iters[] = { 100, 500, 2047 };
+	const struct pbm_set *s = *state; /* from the CMUnitTest entry */
+	unsigned char *der = NULL, *want = NULL;
+	struct cmp_mac mac, wrong;
+	const char *why;
+	CMP_MSG *m, *m2;
+	size_t i, want_len = 0;
+	int fail, len;
+
+	for (i = 0; i < NELEM(iters); i++) {
+		m = pbm_msg_new(pbm_alg_new(s->owf, s->mac, iters[i], 16));
+		EQ(derive(m->header->protectionAlg, SECRET,
+		       CA_DEFAULT_PBM_MAX_ITER, &mac, &fail),
+		    1);
+		EQ(cmp_pbm_protect(m, &mac), 1);
+		cmp_mac_clear(&mac);
+		pbm_expected(m, &want, &want_len);
+		EQ(want_len, s->mac_len);
+		EQ(m->protection->length, (int)want_len);
+		assert_memory_equal(m->protection->data, want, want_len);
+		OPENSSL_free(want);
+
+		assert_true((len = cmp_msg_encode(m, &der)) > 0);
+		CMP_MSG_free(m);
+		m2 = cmp_msg_parse(der, (size_t)len, &why);
+		OPENSSL_free(der);
+		assert_non_null(m2);
+		EQ(derive(m2->header->protectionAlg, SECRET,
+		       CA_DEFAULT_PBM_MAX_ITER, &mac, &fail),
+		    1);
+		EQ(derive(m2->header->protectionAlg, SECRET "x",
+		       CA_DEFAULT_PBM_MAX_ITER, &wrong, &fail),
+		    1);
+		EQ(cmp_pbm_verify(m2, &mac), 1);
+		EQ(cmp_pbm_verify(m2, &wrong), 0);
+		m2->protection->data[m2->protection->length - 1] ^= 0x01;
+		EQ(cmp_pbm_verify(m2, &mac), 0);
+		cmp_mac_clear(&mac);
+		cmp_mac_clear(&wrong);
+		CMP_MSG_free(m2);
+	}
+}
+
+/* Derives with alg (freed); returns rc and fails unless the reason is
+ * given and the key wiped. */
+static int
+derive_free(X509_ALGOR *alg, long max_iter, int *fail)
+{
+	struct cmp_mac mac;
+	int rc = derive(alg, SECRET, max_iter, &mac, fail);
+
+	X509_ALGOR_free(alg);
+	if (rc != 1)
+		EQ(mac.key_len, 0);
+	cmp_mac_clear(&mac);
+	return rc;
+}
+
+static void
+test_pbm_reject(void **state)
+{
+	/* SEQUENCE { INTEGER 5 }: not a PBMParameter. */
+	static const unsigned char junk[] = { 0x30, 0x03, 0x02, 0x01, 0x05 };
+	static const struct {
+		const char *name;
+		int owf, mac, salt;
+		long iter, max_iter;
+		int rc, fail;
+	} cases[] = {
+		{ "iter at max", NID_sha256, NID_hmacWithSHA256, 16, 2047, 2047,
+		    1, CMP_FAIL_NONE },
+		{ "iter above max", NID_sha256, NID_hmacWithSHA256, 16, 2048,
+		    2047, 0, CMP_FAIL_BAD_REQUEST },
+		{ "iter 0", NID_sha256, NID_hmacWithSHA256, 16, 0, 2047, 0,
+		    CMP_FAIL_BAD_REQUEST },
+		{ "iter -5", NID_sha256, NID_hmacWithSHA256, 16, -5, 2047, 0,
+		    CMP_FAIL_BAD_REQUEST },
+		{ "owf md5", NID_md5, NID_hmacWithSHA256, 16, 500, 2047, 0,
+		    CMP_FAIL_BAD_ALG },
+		{ "mac hmac-md5", NID_sha256, NID_hmac_md5, 16, 500, 2047, 0,
+		    CMP_FAIL_BAD_ALG },
+		{ "mac sha256", NID_sha256, NID_sha256, 16, 500, 2047, 0,
+		    CMP_FAIL_BAD_ALG },
+		{ "salt too long", NID_sha256, NID_hmacWithSHA256,
+		    CA_MAX_PBM_SALT + 1, 500, 2047, 0, CMP_FAIL_BAD_REQUEST },
+	};
+	static const struct {
+		int nid, ptype;
+	} not_pbm[] = {
+		{ NID_sha256WithRSAEncryption, V_ASN1_NULL },
+		{ NID_id_PasswordBasedMAC, V_ASN1_UNDEF },
+		{ NID_id_PasswordBasedMAC, V_ASN1_NULL },
+	};
+	unsigned char good[256];
+	X509_ALGOR *alg;
+	size_t i;
+	int rc, fail, len;
+
+	(void)state;
+	for (i = 0; i < NELEM(cases); i++) {
+		rc = derive_free(pbm_alg_new(cases[i].owf, cases[i].mac,
+		                     cases[i].iter, cases[i].salt),
+		    cases[i].max_iter, &fail);
+		if (rc != cases[i].rc || (rc == 0 && fail != cases[i].fail))
+			fail_msg("%s: rc %d fail %d, want rc %d fail %d",
+			    cases[i].name, rc, fail, cases[i].rc,
+			    cases[i].fail);
+	}
+	for (i = 0; i < NELEM(not_pbm); i++) {
+		assert_non_null(alg = X509_ALGOR_new());
+		EQ(X509_ALGOR_set0(alg, OBJ_nid2obj(not_pbm[i].nid),
+		       not_pbm[i].ptype, NULL),
+		    1);
+		EQ(derive_free(alg, 2047, &fail), 0);
+		EQ(fail, CMP_FAIL_BAD_ALG);
+	}
+	/* Malformed parameters: junk, and a good one with a byte appended. */
+	EQ(derive_free(pbm_alg_raw(junk, sizeof(junk)), 2047, &fail), 0);
+	alg = pbm_alg_new(NID_sha256, NID_hmacWithSHA256, 500, 16);
+	len = alg->parameter->value.sequence->length;
+	assert_true((size_t)len < sizeof(good));
+	memcpy(good, alg->parameter->value.sequence->data, (size_t)len);
+	X509_ALGOR_free(alg);
+	good[len] = 0x00;
+	EQ(derive_free(pbm_alg_raw(good, len + 1), 2047, &fail), 0);
+	EQ(derive_free(pbm_alg_raw(good, len), 2047, &fail), 1);
+}
+
+/*
+ * RFC 4211 §4.4: "The iterationCount MUST be a minimum of 100."
+ * OSSL_CRMF_pbm_new refuses less too; a count the client picks as 1 makes
+ * its enrollment secret cheap to brute-force from one recorded message.
+ */
+static void
+test_pbm_iter_minimum(void **state)
+{
+	static const long iters[] = { 1, 99 };
+	size_t i;
+	int rc, fail;
+
+	(void)state;
+	for (i = 0; i < NELEM(iters); i++) {
+		rc = derive_free(
+		    pbm_alg_new(NID_sha256, NID_hmacWithSHA256, iters[i], 16),
+		    CA_DEFAULT_PBM_MAX_ITER, &fail);
+		if (rc != 0 || fail != CMP_FAIL_BAD_REQUEST)
+			fail_msg("iterationCount %ld: rc %d fail %d, want rc 0 "
+			         "fail badRequest",
+			    iters[i], rc, fail);
+	}
+}
+
+/* PKIHeader (RFC 9810 §5.1.1). */
+
+enum hdr_mut { M_PVNO, M_TXID, M_NONCE, M_TIME, M_RECIP, M_RECIP_URI };
+
+static void
+hdr_mutate(CMP_HEADER *h, enum hdr_mut mut, long arg, const char *cn)
+{
+	ASN1_IA5STRING *uri;
+
+	switch (mut) {
+	case M_PVNO:
+		EQ(ASN1_INTEGER_set(h->pvno, arg), 1);
+		break;
+	case M_TXID: /* arg < 0: absent */
+		ASN1_OCTET_STRING_free(h->transactionID);
+		h->transactionID = arg < 0 ? NULL : octets_new((int)arg, 7);
+		break;
+	case M_NONCE:
+		ASN1_OCTET_STRING_free(h->senderNonce);
+		h->senderNonce = arg < 0 ? NULL : octets_new((int)arg, 7);
+		break;
+	case M_TIME:
+		assert_non_null(
+		    ASN1_GENERALIZEDTIME_set(h->messageTime, time(NULL) + arg));
+		break;
+	case M_RECIP:
+		GENERAL_NAME_free(h->recipient);
+		h->recipient = gn_dir(cn);
+		break;
+	case M_RECIP_URI:
+		assert_non_null(uri = ASN1_IA5STRING_new());
+		EQ(ASN1_STRING_set(uri, "http://ca.example", -1), 1);
+		GENERAL_NAME_free(h->recipient);
+		assert_non_null(h->recipient = GENERAL_NAME_new());
+		GENERAL_NAME_set0_value(h->recipient, GEN_URI, uri);
+		break;
+	}
+}
+
+static void
+test_hdr_check(void **state)
+{
+	static const struct {
+		const char *name;
+		enum hdr_mut mut;
+		long arg;
+		const char *cn;
+		int fail; /* CMP_FAIL_NONE: accepted */
+	} cases[] = {
+		{ "pvno 1", M_PVNO, 1, NULL, CMP_FAIL_UNSUPPORTED_VERSION },
+		{ "pvno 99", M_PVNO, 99, NULL, CMP_FAIL_UNSUPPORTED_VERSION },
+		{ "pvno 2", M_PVNO, 2, NULL, CMP_FAIL_NONE },
+		{ "pvno 3", M_PVNO, 3, NULL, CMP_FAIL_NONE },
+		{ "no txid", M_TXID, -1, NULL, CMP_FAIL_BAD_REQUEST },
+		{ "65-byte txid", M_TXID, 65, NULL, CMP_FAIL_BAD_REQUEST },
+		{ "64-byte txid", M_TXID, 64, NULL, CMP_FAIL_NONE },
+		{ "no nonce", M_NONCE, -1, NULL, CMP_FAIL_BAD_SENDER_NONCE },
+		{ "4-byte nonce", M_NONCE, 4, NULL, CMP_FAIL_BAD_SENDER_NONCE },
+		{ "8-byte nonce", M_NONCE, 8, NULL, CMP_FAIL_NONE },
+		{ "time +1h", M_TIME, 3600, NULL, CMP_FAIL_BAD_TIME },
+		{ "time -1h", M_TIME, -3600, NULL, CMP_FAIL_BAD_TIME },
+		{ "time +1d", M_TIME, 86400, NULL, CMP_FAIL_BAD_TIME },
+		{ "time -60s", M_TIME, -60, NULL, CMP_FAIL_NONE },
+		{ "other CA", M_RECIP, 0, "Other CA",
+		    CMP_FAIL_WRONG_AUTHORITY },
+		{ "NULL-DN recipient", M_RECIP, 0, NULL, CMP_FAIL_NONE },
+		{ "this CA", M_RECIP, 0, CA_CN, CMP_FAIL_NONE },
+		{ "URI recipient", M_RECIP_URI, 0, NULL, CMP_FAIL_BAD_REQUEST },
+	};
+	X509_NAME *ca = name_new(CA_CN);
+	CMP_HEADER *h;
+	const char *why;
+	size_t i, bad = 0;
+	int rc, fail, want;
+
+	(void)state;
+	for (i = 0; i < NELEM(cases); i++) {
+		h = hdr_new();
+		hdr_mutate(h, cases[i].mut, cases[i].arg, cases[i].cn);
+		fail = CMP_FAIL_NONE;
+		why = NULL;
+		rc = cmp_hdr_check(h, ca, &fail, &why);
+		CMP_HEADER_free(h);
+		want = cases[i].fail == CMP_FAIL_NONE;
+		if (rc != want ||
+		    (!want && (fail != cases[i].fail || why == NULL))) {
+			print_error("%s: rc %d fail %d, want fail %d\n",
+			    cases[i].name, rc, fail, cases[i].fail);
+			bad++;
+		}
+	}
+	X509_NAME_free(ca);
+	EQ(bad, 0);
+}
+
+static void
+hdr_add_itav(CMP_HEADER *h, ASN1_OBJECT *obj)
+{
+	CMP_ITAV *itav = CMP_ITAV_new();
+
+	assert_true(itav != NULL && obj != NULL);
+	itav->infoType = obj;
+	if (h->generalInfo == NULL)
+		h->generalInfo = sk_CMP_ITAV_new_null();
+	assert_true(sk_CMP_ITAV_push(h->generalInfo, itav) > 0);
+}
+
+static void
+test_hdr_pvno_implicit_confirm(void **state)
+{
+	CMP_HEADER *h = hdr_new();
+
+	(void)state;
+	EQ(cmp_hdr_pvno(h), 2);
+	hdr_mutate(h, M_PVNO, 3, NULL);
+	EQ(cmp_hdr_pvno(h), 3);
+	hdr_mutate(h, M_PVNO, 99, NULL);
+	EQ(cmp_hdr_pvno(h), 2);
+	EQ(cmp_hdr_pvno(NULL), 2);
+	EQ(cmp_hdr_implicit_confirm(h), 0);
+	/* id-it-certProfile (RFC 9480 §4.1.4) is not implicitConfirm. */
+	hdr_add_itav(h, OBJ_txt2obj("1.3.6.1.5.5.7.4.21", 1));
+	EQ(cmp_hdr_implicit_confirm(h), 0);
+	hdr_add_itav(h, OBJ_nid2obj(NID_id_it_implicitConfirm));
+	EQ(cmp_hdr_implicit_confirm(h), 1);
+	CMP_HEADER_free(h);
+}
+
+static void
+test_hdr_response(void **state)
+{
+	unsigned char nonce[CA_NONCE_LEN], *der = NULL;
+	X509_NAME *ca = name_new(CA_CN);
+	CMP_HEADER *req = hdr_new(), *h;
+	int mac;
+
+	(void)state;
+	memset(nonce, 0x5a, sizeof(nonce));
+	hdr_mutate(req, M_PVNO, 3, NULL);
+	req->protectionAlg =
+	    pbm_alg_new(NID_sha256, NID_hmacWithSHA256, 500, 16);
+	req->senderKID = octets_new(9, 'k');
+	for (mac = 0; mac <= 1; mac++) {
+		h = cmp_hdr_response(
+		    req, ca, cmp_hdr_pvno(req), mac, mac, nonce);
+		assert_non_null(h);
+		EQ(ASN1_INTEGER_get(h->pvno), 3);
+		EQ(ASN1_OCTET_STRING_cmp(h->recipNonce, req->senderNonce), 0);
+		EQ(ASN1_OCTET_STRING_cmp(h->transactionID, req->transactionID),
+		    0);
+		EQ(h->senderNonce->length, CA_NONCE_LEN);
+		assert_memory_equal(h->senderNonce->data, nonce, CA_NONCE_LEN);
+		EQ(h->sender->type, GEN_DIRNAME);
+		EQ(X509_NAME_cmp(h->sender->d.directoryName, ca), 0);
+		EQ(GENERAL_NAME_cmp(h->recipient, req->sender), 0);
+		assert_non_null(h->messageTime);
+		EQ(h->protectionAlg != NULL, mac);
+		EQ(h->senderKID != NULL, mac);
+		if (mac) {
+			EQ(X509_ALGOR_cmp(h->protectionAlg, req->protectionAlg),
+			    0);
+			EQ(ASN1_OCTET_STRING_cmp(h->senderKID, req->senderKID),
+			    0);
+		}
+		EQ(cmp_hdr_implicit_confirm(h), mac);
+		assert_true(i2d_CMP_HEADER(h, &der) > 0);
+		OPENSSL_free(der);
+		der = NULL;
+		CMP_HEADER_free(h);
+	}
+	CMP_HEADER_free(req);
+	X509_NAME_free(ca);
+}
+
+/*
+ * With no decodable request the recipient is unknown, which RFC 9810
+ * §5.1.1 writes as the NULL-DN; the CA must not address the answer to
+ * itself.
+ */
+static void
+test_hdr_response_no_request(void **state)
+{
+	unsigned char nonce[CA_NONCE_LEN] = { 0 };
+	X509_NAME *ca = name_new(CA_CN);
+	CMP_HEADER *h = cmp_hdr_response(NULL, ca, 2, 0, 0, nonce);
+	int type, entries = -1;
+
+	(void)state;
+	X509_NAME_free(ca);
+	assert_non_null(h);
+	type = h->recipient->type;
+	if (type == GEN_DIRNAME)
+		entries = X509_NAME_entry_count(h->recipient->d.directoryName);
+	assert_true(h->transactionID == NULL && h->recipNonce == NULL);
+	CMP_HEADER_free(h);
+	EQ(type, GEN_DIRNAME);
+	EQ(entries, 0);
+}
+
+/* FastCGI request validation. */
+
+struct fcgi_case {
+	const char *method, *uri, *ctype, *clen;
+	int code;
+	const char *label; /* when code is 0 */
+	long len;
+};
+
+#define CT "application/pkixcmp"
+#define WK "/.well-known/cmp"
+#define L63 "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789."
+
+static const struct fcgi_case fcgi_cases[] = {
+	{ "POST", WK, CT, "100", 0, NULL, 100 },
+	{ "POST", WK "/", CT, "100", 0, NULL, 100 },
+	{ "POST", WK "/p/demo", CT, "100", 0, "demo", 100 },
+	{ "POST", WK "/p/demo/initialization", CT, "7", 0, "demo", 7 },
+	{ "POST", WK "/p/" L63, CT, "7", 0, L63, 7 },
+	{ "POST", WK "/p/" L63 "x", CT, "7", 404, NULL, 0 },
+	{ "POST", WK "/p/", CT, "7", 404, NULL, 0 },
+	{ "POST", WK "/p/demo/a/b", CT, "7", 404, NULL, 0 },
+	{ "POST", WK "/p/de%2fmo", CT, "7", 404, NULL, 0 },
+	{ "POST", "/other", CT, "100", 404, NULL, 0 },
+	{ "POST", WK "x", CT, "100", 404, NULL, 0 },
+	{ "POST", NULL, CT, "100", 404, NULL, 0 },
+	{ "GET", WK, CT, "100", 405, NULL, 0 },
+	{ NULL, WK, CT, "100", 405, NULL, 0 },
+	{ "POST", WK, "text/plain", "100", 415, NULL, 0 },
+	{ "POST", WK, NULL, "100", 415, NULL, 0 },
+	{ "POST", WK, CT "x", "100", 415, NULL, 0 },
+	{ "POST", WK, "application/x-pkixcmp", "100", 0, NULL, 100 },
+	{ "POST", WK, "application/pkixcmp-poll", "100", 0, NULL, 100 },
+	{ "POST", WK, "application/x-pkixcmp-poll", "100", 0, NULL, 100 },
+	{ "POST", WK, CT "; charset=binary", "100", 0, NULL, 100 },
+	{ "POST", WK, "Application/PKIXCMP", "100", 0, NULL, 100 },
+	{ "POST", WK, CT, NULL, 411, NULL, 0 },
+	{ "POST", WK, CT, "", 411, NULL, 0 },
+	{ "POST", WK, CT, "12a", 400, NULL, 0 },
+	{ "POST", WK, CT, "-1", 400, NULL, 0 },
+	{ "POST", WK, CT, "+5", 400, NULL, 0 },
+	{ "POST", WK, CT, " 5", 400, NULL, 0 },
+	{ "POST", WK, CT, "0", 400, NULL, 0 },
+	{ "POST", WK, CT, "262144", 0, NULL, CA_MAX_REQUEST },
+	{ "POST", WK, CT, "262145", 413, NULL, 0 },
+	{ "POST", WK, CT, "99999999999999999999", 413, NULL, 0 },
+};
+
+/* Dot segments are no labels: nginx normalises them, but fcgi.c must not
+ * depend on the front end for that. */
+static const struct fcgi_case fcgi_dot_cases[] = {
+	{ "POST", WK "/p/../x", CT, "100", 404, NULL, 0 },
+	{ "POST", WK "/p/..", CT, "100", 404, NULL, 0 },
+	{ "POST", WK "/p/./x", CT, "100", 404, NULL, 0 },
+};
+
+#define S(s) ((s) != NULL ? (s) : "(null)")
+
+/* Runs a table with max = CA_MAX_REQUEST; returns the rows that differ. */
+static size_t
+fcgi_run(const struct fcgi_case *c, size_t n)
+{
+	char buf[DB_LABEL_MAX];
+	const char *label;
+	size_t i, bad = 0;
+	long len;
+	int code;
+
+	for (i = 0; i < n; i++) {
+		code = fcgi_request_check(c[i].method, c[i].uri, c[i].ctype,
+		    c[i].clen, CA_MAX_REQUEST, buf, sizeof(buf), &label, &len);
+		if (code == c[i].code &&
+		    (code != 0 || (len == c[i].len &&
+		                      strcmp(S(label), S(c[i].label)) == 0)))
+			continue;
+		print_error("%s %s [%s] [%s]: %d label %s len %ld, want %d "
+		            "label %s len %ld\n",
+		    S(c[i].method), S(c[i].uri), S(c[i].ctype), S(c[i].clen),
+		    code, S(label), len, c[i].code, S(c[i].label), c[i].len);
+		bad++;
+	}
+	return bad;
+}
+
+static void
+test_fcgi_request_check(void **state)
+{
+	(void)state;
+	EQ(fcgi_run(fcgi_cases, NELEM(fcgi_cases)), 0);
+}
+
+static void
+test_fcgi_label_dot_segments(void **state)
+{
+	(void)state;
+	EQ(fcgi_run(fcgi_dot_cases, NELEM(fcgi_dot_cases)), 0);
+}
+
+/* Configuration. */
+
+static char cfg_dir[64], cfg_path[128];
+
+static int
+cfg_setup(void **state)
+{
+	(void)state;
+	snprintf(cfg_dir, sizeof(cfg_dir), "/tmp/cmpca-test-cmp.XXXXXX");
+	if (mkdtemp(cfg_dir) == NULL)
+		return -1;
+	snprintf(cfg_path, sizeof(cfg_path), "%s/t.conf", cfg_dir);
+	return 0;
+}
+
+static int
+cfg_teardown(void **state)
+{
+	(void)state;
+	unlink(cfg_path);
+	return rmdir(cfg_dir);
+}
+
+/* cfg_load(path) with what it logs to stderr captured into err. */
+static struct cfg *
+cfg_load_logged(const char *path, char *err, size_t errlen)
+{
+	FILE *tmp = tmpfile();
+	struct cfg *c;
+	size_t n;
+	int saved;
+
+	assert_non_null(tmp);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0 && dup2(fileno(tmp), STDERR_FILENO) >= 0);
+	c = cfg_load(path);
+	fflush(stderr);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	rewind(tmp);
+	n = fread(err, 1, errlen - 1, tmp);
+	err[n] = '\0';
+	fclose(tmp);
+	return c;
+}
+
+/* Writes text to cfg_path and loads it. */
+static struct cfg *
+cfg_try(const char *text, char *err, size_t errlen)
+{
+	FILE *f = fopen(cfg_path, "w");
+
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	EQ(fclose(f), 0);
+	return cfg_load_logged(cfg_path, err, errlen);
+}
+
+#define CFG_MAIN "[cmpca]\ntoken = tok\n"
+#define CFG_PROFILE "[profile.default]\ndays = 42\n"
+
+static void
+test_cfg_valid(void **state)
+{
+	const struct cfg_profile *p;
+	char err[4096];
+	struct cfg *c;
+
+	(void)state;
+	c = cfg_try(CFG_MAIN "workers = 4\n" CFG_PROFILE
+	                     "extensions = ext_ee\ncopy_san = no\n"
+	                     "[profile.server]\ndays = 7\n"
+	                     "[ext_ee]\nbasicConstraints = critical,CA:FALSE\n"
+	                     "keyUsage = critical,digitalSignature\n",
+	    err, sizeof(err));
+	if (c == NULL)
+		fail_msg("cfg_load failed: %s", err);
+	assert_string_equal(c->token_label, "tok");
+	EQ(c->workers, 4);
+	EQ(c->max_request, CA_MAX_REQUEST);
+	EQ(c->pbm_max_iter, CA_DEFAULT_PBM_MAX_ITER);
+	EQ(c->txn_timeout, CA_DEFAULT_TXN_TIMEOUT);
+	EQ(c->implicit_confirm, 1);
+	assert_null(c->pin_file);
+	assert_non_null(p = cfg_profile_get(c, "default"));
+	EQ(p->days, 42);
+	assert_string_equal(p->ext_section, "ext_ee");
+	EQ(p->copy_san, 0);
+	EQ(p->copy_key_usage, 1);
+	assert_non_null(p = cfg_profile_get(c, "server"));
+	EQ(p->days, 7);
+	assert_null(p->ext_section);
+	assert_null(cfg_profile_get(c, "nosuch"));
+	cfg_free(c);
+	cfg_free(NULL);
+}
+
+static void
+test_cfg_errors(void **state)
+{
+	static const struct {
+		const char *name, *text;
+		int line; /* 0: the message names no line */
+		const char *msg;
+	} cases[] = {
+		{ "unknown key", CFG_MAIN "tokn = x\n" CFG_PROFILE, 3,
+		    "unknown setting \"tokn\"" },
+		{ "unknown profile key", CFG_MAIN CFG_PROFILE "dayz = 1\n", 5,
+		    "unknown setting \"dayz\"" },
+		{ "bad number", CFG_MAIN "workers = abc\n" CFG_PROFILE, 3,
+		    "workers must be a number" },
+		{ "out of range", CFG_MAIN "workers = 65\n" CFG_PROFILE, 3,
+		    "workers must be a number" },
+		{ "bad days", CFG_MAIN "[profile.default]\ndays = 0\n", 4,
+		    "days must be a number" },
+		{ "bad bool", CFG_MAIN "implicit_confirm = maybe\n" CFG_PROFILE,
+		    3, "implicit_confirm must be yes or no" },
+		{ "bad log level", CFG_MAIN "log_level = loud\n" CFG_PROFILE, 3,
+		    "log_level must be" },
+		{ "no extensions section",
+		    CFG_MAIN CFG_PROFILE "extensions = nosuch\n", 5,
+		    "extensions section \"nosuch\" does not exist" },
+		{ "bad extension value",
+		    CFG_MAIN CFG_PROFILE "extensions = ext\n"
+		                         "[ext]\nkeyUsage = nonsense\n",
+		    5, "bad extensions in section \"ext\"" },
+		{ "syntax error", CFG_MAIN "[profile.default\ndays = 1\n", 3,
+		    "syntax error" },
+		{ "no equal sign", CFG_MAIN "workers\n" CFG_PROFILE, 3,
+		    "syntax error" },
+		{ "no token", "[cmpca]\nworkers = 2\n" CFG_PROFILE, 0,
+		    "[cmpca]: token is required" },
+		{ "no main section", CFG_PROFILE, 0,
+		    "missing section [cmpca]" },
+		{ "no default profile", CFG_MAIN "[profile.x]\ndays = 1\n", 0,
+		    "missing section [profile.default]" },
+	};
+	char err[4096], want[256], nosuch[160];
+	struct cfg *c;
+	size_t i, bad = 0;
+
+	(void)state;
+	for (i = 0; i < NELEM(cases); i++) {
+		c = cfg_try(cases[i].text, err, sizeof(err));
+		if (cases[i].line > 0)
+			snprintf(want, sizeof(want), "%s:%d: %s", cfg_path,
+			    cases[i].line, cases[i].msg);
+		else
+			snprintf(want, sizeof(want), "%s: %s", cfg_path,
+			    cases[i].msg);
+		if (c != NULL || strstr(err, want) == NULL) {
+			print_error("%s: cfg %s, log \"%s\", want \"%s\"\n",
+			    cases[i].name, c != NULL ? "loaded" : "NULL", err,
+			    want);
+			bad++;
+		}
+		cfg_free(c);
+	}
+	snprintf(nosuch, sizeof(nosuch), "%s/nosuch.conf", cfg_dir);
+	c = cfg_load_logged(nosuch, err, sizeof(err));
+	cfg_free(c);
+	assert_null(c);
+	assert_non_null(strstr(err, nosuch));
+	EQ(bad, 0);
+}
+
+/* Logging helpers. */
+
+static void
+test_log_sanitize(void **state)
+{
+	const unsigned char in[] = "ab\ncd\x01\x7f\x80\xff ~\t";
+	unsigned char big[300];
+	char out[512], small[8];
+
+	(void)state;
+	log_sanitize(in, sizeof(in) - 1, out, sizeof(out));
+	assert_string_equal(out, "ab?cd???? ~?");
+	log_sanitize((const unsigned char *)"a\0b", 3, out, sizeof(out));
+	assert_string_equal(out, "a?b"); /* NUL is no terminator here */
+	memset(big, 'A', sizeof(big));
+	log_sanitize(big, sizeof(big), out, sizeof(out));
+	EQ(strlen(out), CA_MAX_LOG_STRING);
+	EQ(strspn(out, "A"), CA_MAX_LOG_STRING);
+	log_sanitize(big, sizeof(big), small, sizeof(small));
+	assert_string_equal(small, "AAAAAAA");
+	memset(small, 'x', sizeof(small));
+	log_sanitize(big, sizeof(big), small, 1);
+	assert_string_equal(small, "");
+	log_sanitize(big, sizeof(big), small, 0);
+	EQ(small[1], 'x');
+}
+
+static void
+test_log_hex(void **state)
+{
+	const unsigned char in[16] = { 0x00, 0x01, 0x02, 0xab, 0xcd, 0xef };
+	char out[64];
+
+	(void)state;
+	log_hex(in, 6, out, sizeof(out));
+	assert_string_equal(out, "000102abcdef");
+	log_hex(in, 0, out, sizeof(out));
+	assert_string_equal(out, "");
+	/* Too small: a prefix and "..", filling the buffer. */
+	log_hex(in, sizeof(in), out, 10);
+	assert_string_equal(out, "000102a..");
+	log_hex(in, sizeof(in), out, 1);
+	assert_string_equal(out, "");
+	out[0] = 'x';
+	log_hex(in, sizeof(in), out, 0);
+	EQ(out[0], 'x');
+}
+
+/* 2 * inlen + 1 bytes hold the whole hex: not "too small", no cut. */
+static void
+test_log_hex_exact_fit(void **state)
+{
+	const unsigned char in[2] = { 0xab, 0xcd };
+	char out[5];
+
+	(void)state;
+	log_hex(in, sizeof(in), out, sizeof(out));
+	assert_string_equal(out, "abcd");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest decoder[] = {
+		cmocka_unit_test(test_fixtures_roundtrip),
+		cmocka_unit_test(test_decode_trailing),
+		cmocka_unit_test(test_decode_truncated),
+		cmocka_unit_test(test_decode_size_bounds),
+		cmocka_unit_test(test_decode_random),
+		cmocka_unit_test(test_decode_bitflip),
+		cmocka_unit_test(test_decode_certreq_count),
+	};
+	const struct CMUnitTest pbm[] = {
+		{ "test_pbm_sha256_hmac_sha1", test_pbm_crosscheck, NULL, NULL,
+		    &pbm_sets[0] },
+		{ "test_pbm_sha256_hmacWithSHA256", test_pbm_crosscheck, NULL,
+		    NULL, &pbm_sets[1] },
+		{ "test_pbm_sha1_hmacWithSHA512", test_pbm_crosscheck, NULL,
+		    NULL, &pbm_sets[2] },
+		cmocka_unit_test(test_pbm_reject),
+		cmocka_unit_test(test_pbm_iter_minimum),
+	};
+	const struct CMUnitTest hdr[] = {
+		cmocka_unit_test(test_hdr_check),
+		cmocka_unit_test(test_hdr_pvno_implicit_confirm),
+		cmocka_unit_test(test_hdr_response),
+		cmocka_unit_test(test_hdr_response_no_request),
+	};
+	const struct CMUnitTest fcgi[] = {
+		cmocka_unit_test(test_fcgi_request_check),
+		cmocka_unit_test(test_fcgi_label_dot_segments),
+	};
+	const struct CMUnitTest cfg[] = {
+		cmocka_unit_test(test_cfg_valid),
+		cmocka_unit_test(test_cfg_errors),
+	};
+	const struct CMUnitTest logs[] = {
+		cmocka_unit_test(test_log_sanitize),
+		cmocka_unit_test(test_log_hex),
+		cmocka_unit_test(test_log_hex_exact_fit),
+	};
+	int failed = 0;
+
+	failed += cmocka_run_group_tests_name(
+	    "decoder", decoder, flows_setup, flows_teardown);
+	failed += cmocka_run_group_tests_name("pbm", pbm, NULL, NULL);
+	failed += cmocka_run_group_tests_name("hdr", hdr, NULL, NULL);
+	failed += cmocka_run_group_tests_name("fcgi", fcgi, NULL, NULL);
+	failed +=
+	    cmocka_run_group_tests_name("cfg", cfg, cfg_setup, cfg_teardown);
+	failed += cmocka_run_group_tests_name("log", logs, NULL, NULL);
+	return failed != 0;
+}
