@@ -39,7 +39,7 @@ DB_OBJ := $(DB_SRC:%.c=$(B)/%.o)
 CA_OBJ := $(CA_SRC:%.c=$(B)/%.o)
 
 PROGS := $(B)/cmpcad $(B)/cmpca
-UNIT_TESTS := $(B)/test_hsm $(B)/test_db $(B)/test_cmp
+UNIT_TESTS := $(B)/test_hsm $(B)/test_db $(B)/test_cmp $(B)/test_engine
 TEST_TOOLS := $(B)/cmpdump
 
 .PHONY: all deps test unit e2e run stop check clean bench
@@ -62,6 +62,9 @@ $(B)/test_db: $(B)/tests/unit/test_db.o $(DB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(B)/test_cmp: $(B)/tests/unit/test_cmp.o $(B)/ca/fcgi.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(B)/test_engine: $(B)/tests/unit/test_engine.o $(B)/ca/fcgi.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # Test tools: decode a CMP response for assertions in shell tests.
@@ -97,3 +100,21 @@ clean:
 	rm -rf build
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# Benchmark (issue 6): `make bench` builds the load client, the FastCGI
+# transport-ceiling responder and the HSM signing probe, then runs
+# scripts/bench, which prints one table and asserts nothing.
+BENCH_PROGS := $(B)/cmpload $(B)/fcgi_echo $(B)/hsmsign
+
+$(B)/cmpload: $(B)/tests/bench/cmpload.o
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LDLIBS) -lm
+
+$(B)/fcgi_echo: $(B)/tests/bench/fcgi_echo.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/hsmsign: $(B)/tests/bench/hsmsign.o $(HSM_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench: deps
+	$(MAKE) all $(BENCH_PROGS)
+	scripts/bench --bin $(B)

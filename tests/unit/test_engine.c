@@ -1,0 +1,1145 @@
+/*
+ * test_engine.c - the CMP engine (cmp_srv_process) in process: requests
+ * built from the ASN.1 of ca/cmp_asn.h go in as DER, responses come out as
+ * DER, and the database is checked after each exchange through a second
+ * connection (committed rows only).
+ *
+ * Group set-up: a SoftHSM token in a temporary directory; the database
+ * named by CMPCA_TEST_DB, its public schema dropped and migrated again
+ * (unset: the set-up fails, never skips); a configuration file; a CA "test"
+ * (EC P-256 key in the token, self-signed); three enrollment secrets.
+ *
+ *	scripts/pgtmp start /tmp/cmpca-engtest 5432
+ *	CMPCA_TEST_DB="$(scripts/pgtmp conninfo /tmp/cmpca-engtest 5432)" \
+ *	    ./build/rel/test_engine
+ *
+ * Each request has a fresh transactionID and senderNonce. Messages are
+ * freed by the per-test teardown, even after a failed assertion. Single
+ * rejections are rows of cases[], one cmocka test each.
+ * CMPCA_TEST_VERBOSE=1 shows the engine's log lines.
+ */
+#include <sys/stat.h>
+
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include "ca/ca.h"
+
+#define TOKEN "cmpca-engtest"
+#define USER_PIN "user-pin-4711"
+#define SO_PIN "so-pin-0815"
+#define DEFAULT_MODULE "/usr/lib/softhsm/libsofthsm2.so"
+#define SCHEMA_DIR "db/schema"
+#define SECRET "s3cret"
+#define TEST_MAX_ITER 10000000L /* our own derivations: no cap */
+#define CRL_REASON_CESSATION 5
+#define OK(x) assert_true(x)
+
+static struct {
+	char dir[64];
+	const char *module;
+	struct hsm *hsm;
+	struct db *db;  /* the engine's connection */
+	struct db *chk; /* for assertions */
+	struct cfg *cfg;
+	struct cmp_srv *srv;
+	X509 *ca_cert;
+	long long ca_id;
+	EVP_PKEY *key;                /* the client's key, in software */
+	EVP_PKEY *rsa1024;            /* a key too weak to certify */
+	X509_NAME *client, *other_ca; /* CN=client: sender and subject */
+} fx;
+
+/* Per-test messages, freed by gc_run() even after a failed assertion. */
+static CMP_MSG *gc[32];
+static int ngc;
+
+static CMP_MSG *
+keep(CMP_MSG *m)
+{
+	assert_non_null(m);
+	OK(ngc < (int)(sizeof(gc) / sizeof(gc[0])));
+	return gc[ngc++] = m;
+}
+
+static int
+gc_run(void **state)
+{
+	(void)state;
+	while (ngc > 0)
+		CMP_MSG_free(gc[--ngc]);
+	ERR_clear_error();
+	return 0;
+}
+
+static X509_NAME *
+name_cn(const char *cn)
+{
+	X509_NAME *n = X509_NAME_new();
+
+	assert_non_null(n);
+	OK(X509_NAME_add_entry_by_txt(
+	    n, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0));
+	return n;
+}
+
+/* What a request looks like; rq_init() makes a good ir. */
+struct rq {
+	int body;
+	long pvno;
+	const char *ref;
+	const char *secret; /* NULL: unprotected */
+	long iter;
+	int owf_nid, mac_nid;
+	int implicit;
+	int n;                      /* CertReqMsgs */
+	int rid[3];                 /* their certReqIds */
+	const char *cn;             /* subject CN, NULL: no subject */
+	EVP_PKEY *key;              /* template publicKey and POP key */
+	int bad_pop;                /* 1: flipped bit, 2: other request */
+	const X509_NAME *recipient; /* NULL: empty directoryName */
+	unsigned char txid[16], nonce[16];
+};
+
+static void
+rq_init(struct rq *q)
+{
+	*q = (struct rq){ .body = CMP_BODY_IR,
+		.pvno = 2,
+		.ref = "ref1",
+		.secret = SECRET,
+		.iter = 500,
+		.owf_nid = NID_sha256,
+		.mac_nid = NID_hmac_sha1,
+		.n = 1,
+		.rid = { 0, 1, 2 },
+		.cn = "client",
+		.key = fx.key,
+		.recipient = X509_get_subject_name(fx.ca_cert) };
+	OK(RAND_bytes(q->txid, sizeof(q->txid)) == 1);
+	OK(RAND_bytes(q->nonce, sizeof(q->nonce)) == 1);
+}
+
+static ASN1_OCTET_STRING *
+octets(const void *data, int len)
+{
+	ASN1_OCTET_STRING *s = ASN1_OCTET_STRING_new();
+
+	assert_non_null(s);
+	OK(ASN1_OCTET_STRING_set(s, data, len));
+	return s;
+}
+
+static void
+gn_dirname(GENERAL_NAME **gn, const X509_NAME *name)
+{
+	X509_NAME *dup = name != NULL ? X509_NAME_dup(name) : X509_NAME_new();
+
+	assert_non_null(dup);
+	GENERAL_NAME_free(*gn);
+	assert_non_null(*gn = GENERAL_NAME_new());
+	GENERAL_NAME_set0_value(*gn, GEN_DIRNAME, dup);
+}
+
+/* PBM protectionAlg (RFC 4211 §4.4) with the parameters of q. */
+static X509_ALGOR *
+pbm_alg(const struct rq *q)
+{
+	CMP_PBMPARAM *p = CMP_PBMPARAM_new();
+	X509_ALGOR *alg = X509_ALGOR_new();
+	ASN1_STRING *seq = ASN1_STRING_new();
+	unsigned char salt[16];
+
+	OK(p != NULL && alg != NULL && seq != NULL);
+	OK(RAND_bytes(salt, sizeof(salt)) == 1);
+	OK(ASN1_OCTET_STRING_set(p->salt, salt, sizeof(salt)));
+	OK(X509_ALGOR_set0(
+	    p->owf, OBJ_nid2obj(q->owf_nid), V_ASN1_UNDEF, NULL));
+	OK(ASN1_INTEGER_set(p->iterationCount, q->iter));
+	OK(X509_ALGOR_set0(
+	    p->mac, OBJ_nid2obj(q->mac_nid), V_ASN1_UNDEF, NULL));
+	OK((seq->length = i2d_CMP_PBMPARAM(p, &seq->data)) > 0);
+	OK(X509_ALGOR_set0(
+	    alg, OBJ_nid2obj(NID_id_PasswordBasedMAC), V_ASN1_SEQUENCE, seq));
+	CMP_PBMPARAM_free(p);
+	return alg;
+}
+
+/* A request header; recip_nonce may be NULL. */
+static CMP_HEADER *
+hdr_new(const struct rq *q, const ASN1_OCTET_STRING *recip_nonce)
+{
+	CMP_HEADER *h = CMP_HEADER_new();
+	CMP_ITAV *itav;
+
+	assert_non_null(h);
+	OK(ASN1_INTEGER_set(h->pvno, q->pvno));
+	gn_dirname(&h->sender, fx.client);
+	gn_dirname(&h->recipient, q->recipient);
+	h->transactionID = octets(q->txid, sizeof(q->txid));
+	h->senderNonce = octets(q->nonce, sizeof(q->nonce));
+	if (recip_nonce != NULL)
+		h->recipNonce = octets(recip_nonce->data, recip_nonce->length);
+	if (q->ref != NULL)
+		h->senderKID = octets(q->ref, (int)strlen(q->ref));
+	if (q->secret != NULL)
+		h->protectionAlg = pbm_alg(q);
+	if (q->implicit) {
+		assert_non_null(itav = CMP_ITAV_new());
+		itav->infoType = OBJ_nid2obj(NID_id_it_implicitConfirm);
+		assert_non_null(itav->infoValue = ASN1_TYPE_new());
+		ASN1_TYPE_set(itav->infoValue, V_ASN1_NULL, NULL);
+		assert_non_null(h->generalInfo = sk_CMP_ITAV_new_null());
+		OK(sk_CMP_ITAV_push(h->generalInfo, itav));
+	}
+	return h;
+}
+
+/*
+ * Protects m with q's secret through the engine's PBM code. Where that
+ * refuses the parameters (md5), the MAC is a dummy: the engine must reject
+ * the algorithm before it looks at the value.
+ */
+static void
+protect(CMP_MSG *m, const struct rq *q)
+{
+	static unsigned char dummy[20];
+	struct cmp_mac mac;
+	const char *why;
+	int fail;
+
+	if (q->secret == NULL)
+		return;
+	if (cmp_pbm_derive(m->header->protectionAlg,
+	        (const unsigned char *)q->secret, strlen(q->secret),
+	        TEST_MAX_ITER, &mac, &fail, &why) == 1) {
+		OK(cmp_pbm_protect(m, &mac));
+		cmp_mac_clear(&mac);
+		return;
+	}
+	assert_non_null(m->protection = ASN1_BIT_STRING_new());
+	OK(ASN1_BIT_STRING_set(m->protection, dummy, sizeof(dummy)));
+}
+
+static CRMF_CERTREQMSG *
+certreqmsg_new(const struct rq *q, int rid)
+{
+	CRMF_CERTREQMSG *m = CRMF_CERTREQMSG_new();
+	CRMF_CERTTEMPLATE *t;
+	CRMF_POPOSIGNINGKEY *sk;
+	X509_EXTENSION *san;
+
+	assert_non_null(m);
+	t = m->certReq->certTemplate;
+	if (q->cn != NULL)
+		t->subject = name_cn(q->cn);
+	OK(X509_PUBKEY_set(&t->publicKey, q->key));
+	assert_non_null(san = X509V3_EXT_conf_nid(NULL, NULL,
+	                    NID_subject_alt_name, "DNS:client.example"));
+	assert_non_null(t->extensions = sk_X509_EXTENSION_new_null());
+	OK(sk_X509_EXTENSION_push(t->extensions, san));
+	assert_non_null(m->popo = CRMF_POPO_new());
+	m->popo->type = CRMF_POPO_SIGNATURE;
+	sk = m->popo->value.signature = CRMF_POPOSIGNINGKEY_new();
+	assert_non_null(sk);
+	/* bad_pop 2: the signature covers another CertRequest. */
+	OK(ASN1_INTEGER_set(
+	    m->certReq->certReqId, q->bad_pop == 2 ? rid + 99 : rid));
+	OK(ASN1_item_sign(ASN1_ITEM_rptr(CRMF_CERTREQUEST),
+	       sk->algorithmIdentifier, NULL, sk->signature, m->certReq, q->key,
+	       EVP_sha256()) > 0);
+	OK(ASN1_INTEGER_set(m->certReq->certReqId, rid));
+	if (q->bad_pop == 1)
+		sk->signature->data[sk->signature->length / 2] ^= 0x01;
+	return m;
+}
+
+/* The request q describes, protected; kept for the teardown. */
+static CMP_MSG *
+req_new(const struct rq *q)
+{
+	CMP_MSG *m = keep(CMP_MSG_new());
+	int i;
+
+	CMP_HEADER_free(m->header);
+	m->header = hdr_new(q, NULL);
+	m->body->type = q->body;
+	if (q->body == CMP_BODY_PKICONF) {
+		assert_non_null(m->body->value.pkiconf = ASN1_NULL_new());
+	} else {
+		assert_non_null(
+		    m->body->value.ir = sk_CRMF_CERTREQMSG_new_null());
+		for (i = 0; i < q->n; i++)
+			OK(sk_CRMF_CERTREQMSG_push(
+			    m->body->value.ir, certreqmsg_new(q, q->rid[i])));
+	}
+	protect(m, q);
+	return m;
+}
+
+/* Runs the engine on DER; returns the decoded response (kept). */
+static CMP_MSG *
+run_der(const unsigned char *der, size_t len, const char *label, int want_http)
+{
+	unsigned char *out = NULL;
+	size_t outlen = 0;
+	const char *why = NULL;
+	CMP_MSG *resp;
+
+	assert_int_equal(
+	    cmp_srv_process(fx.srv, label, der, len, &out, &outlen), want_http);
+	OK(out != NULL && outlen > 0);
+	resp = cmp_msg_parse(out, outlen, &why);
+	OPENSSL_free(out);
+	if (resp == NULL)
+		fail_msg("response does not decode: %s", why);
+	return keep(resp);
+}
+
+static CMP_MSG *
+run(const CMP_MSG *req, const char *label)
+{
+	unsigned char *der = NULL;
+	int len = cmp_msg_encode(req, &der);
+	CMP_MSG *resp;
+
+	OK(len > 0);
+	resp = run_der(der, (size_t)len, label, 200);
+	OPENSSL_free(der);
+	return resp;
+}
+
+/* PKIFailureInfo as a bit mask. */
+static unsigned
+si_mask(const CMP_PKISI *si)
+{
+	unsigned m = 0;
+	int i;
+
+	for (i = 0; si->failInfo != NULL && i < 32; i++)
+		if (ASN1_BIT_STRING_get_bit(si->failInfo, i))
+			m |= 1u << i;
+	return m;
+}
+
+static const char *
+si_text(const CMP_PKISI *si)
+{
+	static char buf[256];
+	const ASN1_UTF8STRING *s =
+	    sk_ASN1_UTF8STRING_value(si->statusString, 0);
+
+	snprintf(buf, sizeof(buf), "%.*s", s != NULL ? s->length : 0,
+	    s != NULL ? (const char *)s->data : "");
+	return buf;
+}
+
+/* status and exactly the failInfo bit fail (-1: none). */
+static void
+check_si(const CMP_PKISI *si, int status, int fail)
+{
+	unsigned want = fail < 0 ? 0 : 1u << fail;
+
+	assert_non_null(si);
+	if (ASN1_INTEGER_get(si->status) != status || si_mask(si) != want)
+		fail_msg("PKIStatusInfo: status %ld failInfo 0x%x \"%s\"; "
+		         "want status %d failInfo 0x%x",
+		    ASN1_INTEGER_get(si->status), si_mask(si), si_text(si),
+		    status, want);
+}
+
+static void
+check_error(const CMP_MSG *m, int fail)
+{
+	if (m->body->type != CMP_BODY_ERROR)
+		fail_msg("got %s, want error with failInfo bit %d",
+		    cmp_body_name(m->body->type), fail);
+	check_si(
+	    m->body->value.error->pKIStatusInfo, CMP_STATUS_REJECTION, fail);
+}
+
+/* mac 1: protection verifies with our secret; 0: unprotected. */
+static void
+check_prot(const CMP_MSG *m, int mac)
+{
+	struct cmp_mac k;
+	const char *why;
+	int fail;
+
+	if (!mac) {
+		assert_null(m->protection);
+		assert_null(m->header->protectionAlg);
+		return;
+	}
+	assert_non_null(m->protection);
+	OK(cmp_alg_is_pbm(m->header->protectionAlg));
+	assert_int_equal(cmp_pbm_derive(m->header->protectionAlg,
+	                     (const unsigned char *)SECRET, strlen(SECRET),
+	                     TEST_MAX_ITER, &k, &fail, &why),
+	    1);
+	assert_int_equal(cmp_pbm_verify(m, &k), 1);
+	cmp_mac_clear(&k);
+}
+
+/* Response i of an ip/cp, with its PKIStatusInfo checked. */
+static const CMP_CERTRESPONSE *
+check_certresp(const CMP_MSG *m, int i, int rid, int status, int fail)
+{
+	const CMP_CERTRESPONSE *cr;
+
+	if (m->body->type == CMP_BODY_ERROR)
+		fail_msg("got error failInfo 0x%x \"%s\", want ip/cp",
+		    si_mask(m->body->value.error->pKIStatusInfo),
+		    si_text(m->body->value.error->pKIStatusInfo));
+	if (m->body->type != CMP_BODY_IP && m->body->type != CMP_BODY_CP)
+		fail_msg("got %s, want ip/cp", cmp_body_name(m->body->type));
+	cr = sk_CMP_CERTRESPONSE_value(m->body->value.ip->response, i);
+	assert_non_null(cr);
+	assert_int_equal(ASN1_INTEGER_get(cr->certReqId), rid);
+	check_si(cr->status, status, fail);
+	if (status == CMP_STATUS_REJECTION)
+		assert_null(cr->certifiedKeyPair);
+	return cr;
+}
+
+/* The certificate of accepted response i (owned by m). */
+static X509 *
+ip_cert(const CMP_MSG *m, int i, int rid)
+{
+	const CMP_CERTRESPONSE *cr =
+	    check_certresp(m, i, rid, CMP_STATUS_ACCEPTED, -1);
+
+	assert_non_null(cr->certifiedKeyPair);
+	assert_int_equal(cr->certifiedKeyPair->certOrEncCert->type, 0);
+	assert_non_null(cr->certifiedKeyPair->certOrEncCert->value.certificate);
+	return cr->certifiedKeyPair->certOrEncCert->value.certificate;
+}
+
+/* Sends q with label and checks an ip accepting every request. */
+static CMP_MSG *
+ir_ok(const struct rq *q, const char *label)
+{
+	CMP_MSG *resp = run(req_new(q), label);
+	int i;
+
+	for (i = 0; i < q->n; i++)
+		(void)ip_cert(resp, i, q->rid[i]);
+	assert_int_equal(
+	    sk_CMP_CERTRESPONSE_num(resp->body->value.ip->response), q->n);
+	assert_int_equal(ASN1_INTEGER_get(resp->header->pvno), q->pvno);
+	check_prot(resp, 1);
+	return resp;
+}
+
+#define CC_REJECT 1    /* statusInfo rejection */
+#define CC_BAD_HASH 2  /* certHash of something else */
+#define CC_BAD_NONCE 4 /* recipNonce not our last senderNonce */
+
+/*
+ * A certConf for responses idx[0..n) of ip, continuing q's transaction
+ * with a fresh senderNonce; recipNonce is the senderNonce of prev.
+ */
+static CMP_MSG *
+certconf_new(struct rq *q, const CMP_MSG *ip, const CMP_MSG *prev,
+    const int *idx, int n, int flags)
+{
+	CMP_MSG *m = keep(CMP_MSG_new());
+	ASN1_OCTET_STRING *rn =
+	    ASN1_OCTET_STRING_dup(prev->header->senderNonce);
+	int i;
+
+	assert_non_null(rn);
+	OK(RAND_bytes(q->nonce, sizeof(q->nonce)) == 1);
+	if (flags & CC_BAD_NONCE)
+		rn->data[0] ^= 0xff;
+	CMP_HEADER_free(m->header);
+	m->header = hdr_new(q, rn);
+	ASN1_OCTET_STRING_free(rn);
+	m->body->type = CMP_BODY_CERTCONF;
+	assert_non_null(m->body->value.certConf = sk_CMP_CERTSTATUS_new_null());
+	for (i = 0; i < n; i++) {
+		const CMP_CERTRESPONSE *cr = sk_CMP_CERTRESPONSE_value(
+		    ip->body->value.ip->response, idx[i]);
+		CMP_CERTSTATUS *cs = CMP_CERTSTATUS_new();
+
+		assert_non_null(cs);
+		OK(sk_CMP_CERTSTATUS_push(m->body->value.certConf, cs));
+		ASN1_OCTET_STRING_free(cs->certHash);
+		assert_non_null(
+		    cs->certHash = X509_digest_sig(
+		        cr->certifiedKeyPair->certOrEncCert->value.certificate,
+		        NULL, NULL));
+		if (flags & CC_BAD_HASH)
+			cs->certHash->data[3] ^= 0x10;
+		OK(ASN1_INTEGER_set(
+		    cs->certReqId, ASN1_INTEGER_get(cr->certReqId)));
+		if (flags & CC_REJECT) {
+			assert_non_null(cs->statusInfo = CMP_PKISI_new());
+			OK(ASN1_INTEGER_set(
+			    cs->statusInfo->status, CMP_STATUS_REJECTION));
+		}
+	}
+	protect(m, q);
+	return m;
+}
+
+/* Status of a certificate in the database (whose DER must be x). */
+static int
+db_status(X509 *x, int *reason)
+{
+	char serial[DB_SERIAL_MAX];
+	struct db_cert c;
+	unsigned char *der = NULL;
+	int len, st;
+
+	OK(ca_serial_hex(X509_get0_serialNumber(x), serial, sizeof(serial)));
+	if (db_cert_get_by_serial(fx.chk, fx.ca_id, serial, &c) != 1)
+		fail_msg("certificate %s not in the database: %s", serial,
+		    db_error(fx.chk));
+	OK((len = i2d_X509(x, &der)) > 0);
+	assert_int_equal(c.der_len, len);
+	assert_memory_equal(c.der, der, (size_t)len);
+	OPENSSL_free(der);
+	st = (int)c.status;
+	if (reason != NULL)
+		*reason = c.reason;
+	db_cert_clear(&c);
+	return st;
+}
+
+/* State of q's transaction, 0 if it was never stored. */
+static int
+db_txn_state(const struct rq *q)
+{
+	struct db_txn t;
+	int rc = db_txn_get(fx.chk, q->txid, sizeof(q->txid), &t);
+
+	OK(rc >= 0);
+	return rc == 1 ? (int)t.state : 0;
+}
+
+/* Certificates of q's transaction, or of the CA when q is NULL. */
+static size_t
+db_count(const struct rq *q)
+{
+	struct db_cert *list = NULL;
+	size_t n = 0;
+
+	if (q != NULL)
+		assert_int_equal(db_cert_list_by_txn(fx.chk, q->txid,
+		                     sizeof(q->txid), &list, &n),
+		    1);
+	else
+		assert_int_equal(
+		    db_cert_list(fx.chk, fx.ca_id, 0, NULL, 100000, &list, &n),
+		    1);
+	db_cert_array_free(list, n);
+	return n;
+}
+
+/* Tests. */
+
+static void
+test_ir_accepted(void **state)
+{
+	struct rq q;
+	CMP_MSG *resp;
+	const CMP_HEADER *h;
+	const ASN1_INTEGER *sn;
+	X509 *cert;
+	BIGNUM *bn;
+	int days, secs;
+
+	(void)state;
+	rq_init(&q);
+	resp = ir_ok(&q, NULL);
+	h = resp->header;
+	assert_int_equal(h->transactionID->length, sizeof(q.txid));
+	assert_memory_equal(h->transactionID->data, q.txid, sizeof(q.txid));
+	assert_non_null(h->recipNonce);
+	assert_int_equal(h->recipNonce->length, sizeof(q.nonce));
+	assert_memory_equal(h->recipNonce->data, q.nonce, sizeof(q.nonce));
+	OK(h->senderNonce != NULL && h->senderNonce->length >= 16);
+	OK(h->sender->type == GEN_DIRNAME &&
+	    X509_NAME_cmp(h->sender->d.directoryName,
+	        X509_get_subject_name(fx.ca_cert)) == 0);
+	OK(h->recipient->type == GEN_DIRNAME &&
+	    X509_NAME_cmp(h->recipient->d.directoryName, fx.client) == 0);
+	assert_false(cmp_hdr_implicit_confirm(h));
+
+	cert = ip_cert(resp, 0, 0);
+	assert_int_equal(
+	    X509_NAME_cmp(X509_get_subject_name(cert), fx.client), 0);
+	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(cert), fx.key), 1);
+	assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(cert),
+	                     X509_get_subject_name(fx.ca_cert)),
+	    0);
+	assert_int_equal(X509_verify(cert, X509_get0_pubkey(fx.ca_cert)), 1);
+	sn = X509_get0_serialNumber(cert);
+	assert_non_null(bn = ASN1_INTEGER_to_BN(sn, NULL));
+	OK(!BN_is_negative(bn) && !BN_is_zero(bn));
+	BN_free(bn);
+	/* RFC 5280 §4.1.2.2: at most 20 content octets. */
+	OK(i2d_ASN1_INTEGER(sn, NULL) - 2 <= 20);
+	OK(ASN1_TIME_diff(
+	    &days, &secs, X509_get0_notBefore(cert), X509_get0_notAfter(cert)));
+	assert_int_equal(days, 30);
+	assert_int_equal(X509_check_ca(cert), 0); /* profile: CA:FALSE */
+	OK(X509_get_ext_by_NID(cert, NID_subject_alt_name, -1) >= 0);
+	OK(X509_get_ext_by_NID(cert, NID_authority_key_identifier, -1) >= 0);
+
+	assert_int_equal(sk_X509_num(resp->body->value.ip->caPubs), 1);
+	assert_int_equal(
+	    X509_cmp(
+	        sk_X509_value(resp->body->value.ip->caPubs, 0), fx.ca_cert),
+	    0);
+	assert_int_equal(sk_X509_num(resp->extraCerts), 1);
+	assert_int_equal(
+	    X509_cmp(sk_X509_value(resp->extraCerts, 0), fx.ca_cert), 0);
+
+	assert_int_equal(db_status(cert, NULL), DB_CERT_UNCONFIRMED);
+	assert_int_equal(db_txn_state(&q), DB_TXN_WAIT_CONF);
+	assert_int_equal(db_count(&q), 1);
+}
+
+#define ACCEPT (-1)
+static const int idx0[] = { 0 };
+
+/* certConf after a one-certificate ir: the answer (ACCEPT: pkiConf) and
+ * the database afterwards. A finished transaction refuses another one. */
+static const struct cccase {
+	const char *name;
+	int flags; /* CC_* */
+	int fail;  /* failInfo bit of the error, or ACCEPT */
+	int cert;  /* certificate status */
+	int txn;   /* transaction state */
+} cccases[] = {
+	{ "certconf_accept", 0, ACCEPT, DB_CERT_VALID, DB_TXN_DONE },
+	{ "certconf_reject", CC_REJECT, ACCEPT, DB_CERT_REJECTED, DB_TXN_DONE },
+	{ "certconf_bad_recipnonce", CC_BAD_NONCE, CMP_FAIL_BAD_RECIPIENT_NONCE,
+	    DB_CERT_UNCONFIRMED, DB_TXN_WAIT_CONF },
+	{ "certconf_bad_certhash", CC_BAD_HASH, CMP_FAIL_BAD_CERT_ID,
+	    DB_CERT_UNCONFIRMED, DB_TXN_WAIT_CONF },
+};
+
+static void
+test_certconf(void **state)
+{
+	const struct cccase *c = *state;
+	struct rq q;
+	CMP_MSG *ip, *resp;
+	int reason = 0;
+
+	rq_init(&q);
+	ip = ir_ok(&q, NULL);
+	resp = run(certconf_new(&q, ip, ip, idx0, 1, c->flags), NULL);
+	check_prot(resp, 1);
+	if (c->fail != ACCEPT)
+		check_error(resp, c->fail);
+	else if (resp->body->type != CMP_BODY_PKICONF)
+		fail_msg(
+		    "got %s, want pkiconf", cmp_body_name(resp->body->type));
+	assert_memory_equal(
+	    resp->header->recipNonce->data, q.nonce, sizeof(q.nonce));
+	assert_int_equal(db_status(ip_cert(ip, 0, 0), &reason), c->cert);
+	assert_int_equal(
+	    reason, c->cert == DB_CERT_REJECTED ? CRL_REASON_CESSATION : -1);
+	assert_int_equal(db_txn_state(&q), c->txn);
+	if (c->txn != DB_TXN_DONE)
+		return;
+	resp = run(certconf_new(&q, ip, resp, idx0, 1, 0), NULL);
+	check_error(resp, CMP_FAIL_BAD_REQUEST);
+	check_prot(resp, 1);
+	assert_int_equal(db_status(ip_cert(ip, 0, 0), NULL), c->cert);
+}
+
+static void
+test_implicit_confirm(void **state)
+{
+	struct rq q;
+	CMP_MSG *ip;
+
+	(void)state;
+	rq_init(&q);
+	q.implicit = 1;
+	ip = ir_ok(&q, NULL);
+	OK(cmp_hdr_implicit_confirm(ip->header));
+	assert_int_equal(db_status(ip_cert(ip, 0, 0), NULL), DB_CERT_VALID);
+	assert_int_equal(db_txn_state(&q), DB_TXN_DONE);
+}
+
+/*
+ * A replay is caught by the senderNonce (claimed in the same database
+ * transaction as the issuance) before the transactionID: the identical
+ * message gets badSenderNonce, a fresh nonce on a used transactionID gets
+ * transactionIdInUse. Neither stores anything.
+ */
+static void
+test_replay(void **state)
+{
+	struct rq q;
+	CMP_MSG *resp;
+	unsigned char *der = NULL;
+	size_t before;
+	int len;
+
+	(void)state;
+	rq_init(&q);
+	OK((len = cmp_msg_encode(req_new(&q), &der)) > 0);
+	(void)ip_cert(run_der(der, (size_t)len, NULL, 200), 0, 0);
+	before = db_count(NULL);
+
+	resp = run_der(der, (size_t)len, NULL, 200);
+	OPENSSL_free(der);
+	check_error(resp, CMP_FAIL_BAD_SENDER_NONCE);
+	check_prot(resp, 1);
+
+	OK(RAND_bytes(q.nonce, sizeof(q.nonce)) == 1);
+	resp = run(req_new(&q), NULL);
+	check_error(resp, CMP_FAIL_TRANSACTION_ID_IN_USE);
+	check_prot(resp, 1);
+
+	assert_int_equal(db_count(NULL), before);
+	assert_int_equal(db_count(&q), 1);
+	assert_int_equal(db_txn_state(&q), DB_TXN_WAIT_CONF);
+}
+
+static void
+test_secret_once(void **state)
+{
+	struct rq q;
+	struct db_secret s;
+	CMP_MSG *resp;
+	size_t before;
+
+	(void)state;
+	rq_init(&q);
+	q.ref = "once";
+	(void)ir_ok(&q, NULL);
+	before = db_count(NULL);
+	assert_int_equal(db_secret_get(fx.chk, "once", &s), 1);
+	assert_int_equal(s.uses_left, 0);
+	db_secret_clear(&s);
+
+	rq_init(&q);
+	q.ref = "once";
+	resp = run(req_new(&q), NULL);
+	check_error(resp, CMP_FAIL_NOT_AUTHORIZED);
+	check_prot(resp, 1);
+	assert_int_equal(db_txn_state(&q), 0);
+	assert_int_equal(db_count(NULL), before);
+}
+
+static void
+test_multi(void **state)
+{
+	static const int all[] = { 0, 1, 2 };
+	struct rq q;
+	CMP_MSG *ip, *conf;
+	int i, reason;
+
+	(void)state;
+	rq_init(&q);
+	q.n = 3;
+	ip = ir_ok(&q, NULL);
+	assert_int_equal(db_count(&q), 3);
+	conf = run(certconf_new(&q, ip, ip, all, 3, 0), NULL);
+	assert_int_equal(conf->body->type, CMP_BODY_PKICONF);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(
+		    db_status(ip_cert(ip, i, i), NULL), DB_CERT_VALID);
+	assert_int_equal(db_txn_state(&q), DB_TXN_DONE);
+
+	/* Only id 0 confirmed: the others count as rejected. */
+	rq_init(&q);
+	q.n = 3;
+	ip = ir_ok(&q, NULL);
+	conf = run(certconf_new(&q, ip, ip, idx0, 1, 0), NULL);
+	assert_int_equal(conf->body->type, CMP_BODY_PKICONF);
+	assert_int_equal(db_status(ip_cert(ip, 0, 0), NULL), DB_CERT_VALID);
+	for (i = 1; i < 3; i++) {
+		reason = -1;
+		assert_int_equal(
+		    db_status(ip_cert(ip, i, i), &reason), DB_CERT_REJECTED);
+		assert_int_equal(reason, CRL_REASON_CESSATION);
+	}
+	assert_int_equal(db_txn_state(&q), DB_TXN_DONE);
+}
+
+static void
+test_garbage(void **state)
+{
+	static const unsigned char junk[] = { 0x30, 0x82, 0x01, 0x00, 0xde,
+		0xad, 0xbe, 0xef };
+	struct rq q;
+	CMP_MSG *resp;
+	unsigned char *der = NULL, *longer;
+	int len;
+
+	(void)state;
+	resp = run_der(junk, sizeof(junk), NULL, 400);
+	check_error(resp, CMP_FAIL_BAD_DATA_FORMAT);
+	check_prot(resp, 0);
+
+	/* A good ir with one byte too many is no PKIMessage either. */
+	rq_init(&q);
+	OK((len = cmp_msg_encode(req_new(&q), &der)) > 0);
+	assert_non_null(longer = OPENSSL_zalloc((size_t)len + 1));
+	memcpy(longer, der, (size_t)len);
+	OPENSSL_free(der);
+	resp = run_der(longer, (size_t)len + 1, NULL, 400);
+	OPENSSL_free(longer);
+	check_error(resp, CMP_FAIL_BAD_DATA_FORMAT);
+	assert_int_equal(db_txn_state(&q), 0);
+}
+
+/*
+ * The table: one change to a good ir, and the answer. An error body
+ * rejects the whole message and stores nothing; a rejection in the ip
+ * stores no certificate and leaves no transaction waiting. mac: the
+ * response is protected with our secret (1) or not at all (0). Fields
+ * left 0 keep rq_init()'s value; every row sets want.
+ */
+#define F_UNPROTECTED 0x01
+#define F_NO_SUBJECT 0x02
+#define F_EMPTY_RECIP 0x04
+#define F_OTHER_CA 0x08
+#define F_DUP_RID 0x10
+#define F_RSA1024 0x20
+
+static const struct tcase {
+	const char *name;
+	int want;  /* failInfo bit, or ACCEPT */
+	int in_ip; /* rejection inside the ip, not an error message */
+	int mac;   /* response protected */
+	long pvno, iter;
+	int owf_nid, mac_nid, bad_pop, body, flags;
+	const char *ref, *secret, *cn, *label;
+} cases[] = {
+	{ "ir_pvno3", ACCEPT, .pvno = 3 },
+	{ "ir_hmacsha256_iter100", ACCEPT, .mac_nid = NID_hmacWithSHA256,
+	    .iter = 100 },
+	{ "ir_empty_recipient", ACCEPT, .flags = F_EMPTY_RECIP },
+	{ "ir_subject_allowed", ACCEPT, .ref = "subj", .cn = "allowed" },
+	{ "err_pvno1", CMP_FAIL_UNSUPPORTED_VERSION, .pvno = 1 },
+	{ "err_pvno99", CMP_FAIL_UNSUPPORTED_VERSION, .pvno = 99 },
+	{ "err_wrong_secret", CMP_FAIL_BAD_MESSAGE_CHECK, .secret = "wrong" },
+	{ "err_unknown_ref", CMP_FAIL_BAD_MESSAGE_CHECK, .ref = "nosuchref" },
+	{ "err_unprotected", CMP_FAIL_BAD_MESSAGE_CHECK,
+	    .flags = F_UNPROTECTED },
+	{ "err_pbm_iter_above_max", CMP_FAIL_BAD_REQUEST, .iter = 1000000 },
+	/* RFC 4211 §4.4: "The iterationCount MUST be a minimum of 100". */
+	{ "err_pbm_iter_below_100", CMP_FAIL_BAD_REQUEST, .iter = 99 },
+	{ "err_pbm_owf_md5", CMP_FAIL_BAD_ALG, .owf_nid = NID_md5 },
+	{ "err_duplicate_certreqid", CMP_FAIL_BAD_REQUEST, .mac = 1,
+	    .flags = F_DUP_RID },
+	{ "err_recipient_other_ca", CMP_FAIL_WRONG_AUTHORITY,
+	    .flags = F_OTHER_CA },
+	{ "err_label_nosuch", CMP_FAIL_WRONG_AUTHORITY, .label = "nosuch" },
+	{ "err_response_body_pkiconf", CMP_FAIL_BAD_REQUEST, .mac = 1,
+	    .body = CMP_BODY_PKICONF },
+	{ "rej_pop_bit_flipped", CMP_FAIL_BAD_POP, 1, 1, .bad_pop = 1 },
+	{ "rej_pop_other_request", CMP_FAIL_BAD_POP, 1, 1, .bad_pop = 2 },
+	{ "rej_no_subject", CMP_FAIL_BAD_CERT_TEMPLATE, 1, 1,
+	    .flags = F_NO_SUBJECT },
+	{ "rej_rsa1024", CMP_FAIL_BAD_CERT_TEMPLATE, 1, 1, .flags = F_RSA1024 },
+	{ "rej_subject_not_allowed", CMP_FAIL_NOT_AUTHORIZED, 1, 1,
+	    .ref = "subj", .cn = "other" },
+};
+
+static void
+test_case(void **state)
+{
+	const struct tcase *c = *state;
+	size_t before = db_count(NULL);
+	struct rq q;
+	CMP_MSG *resp;
+
+	rq_init(&q);
+	q.pvno = c->pvno != 0 ? c->pvno : q.pvno;
+	q.iter = c->iter != 0 ? c->iter : q.iter;
+	q.owf_nid = c->owf_nid != 0 ? c->owf_nid : q.owf_nid;
+	q.mac_nid = c->mac_nid != 0 ? c->mac_nid : q.mac_nid;
+	q.body = c->body != 0 ? c->body : q.body;
+	q.bad_pop = c->bad_pop;
+	q.ref = c->ref != NULL ? c->ref : q.ref;
+	q.secret = c->flags & F_UNPROTECTED ? NULL
+	           : c->secret != NULL      ? c->secret
+	                                    : q.secret;
+	q.cn = c->flags & F_NO_SUBJECT ? NULL : c->cn != NULL ? c->cn : q.cn;
+	q.key = c->flags & F_RSA1024 ? fx.rsa1024 : q.key;
+	if (c->flags & (F_EMPTY_RECIP | F_OTHER_CA))
+		q.recipient = c->flags & F_OTHER_CA ? fx.other_ca : NULL;
+	if (c->flags & F_DUP_RID)
+		q.n = 2, q.rid[1] = 0;
+	if (c->want == ACCEPT) {
+		(void)ir_ok(&q, c->label);
+		assert_int_equal(db_txn_state(&q), DB_TXN_WAIT_CONF);
+		assert_int_equal(db_count(NULL), before + 1);
+		return;
+	}
+	resp = run(req_new(&q), c->label);
+	if (c->in_ip) {
+		(void)check_certresp(resp, 0, 0, CMP_STATUS_REJECTION, c->want);
+		assert_null(resp->body->value.ip->caPubs);
+		assert_null(resp->extraCerts);
+		assert_int_not_equal(db_txn_state(&q), DB_TXN_WAIT_CONF);
+	} else {
+		check_error(resp, c->want);
+		assert_int_equal(db_txn_state(&q), 0);
+	}
+	check_prot(resp, c->mac);
+	assert_int_equal(db_count(&q), 0);
+	assert_int_equal(db_count(NULL), before);
+}
+
+/* Fixture: assertions work in cmocka's group set-up too. */
+
+static void write_file(const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Writes a file, mode 0600. */
+static void
+write_file(const char *path, const char *fmt, ...)
+{
+	FILE *f = fopen(path, "w");
+	va_list ap;
+	int n;
+
+	assert_non_null(f);
+	va_start(ap, fmt);
+	n = vfprintf(f, fmt, ap);
+	va_end(ap);
+	OK(fclose(f) == 0 && n >= 0 && chmod(path, 0600) == 0);
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* The CA "test" as `cmpca ca create` makes it: key generated in the
+ * token, self-signed certificate (root_cert_new in ca/cmpca.c). */
+static void
+setup_ca(void)
+{
+	static const struct {
+		int nid;
+		const char *value;
+	} exts[] = {
+		{ NID_basic_constraints, "critical,CA:TRUE" },
+		{ NID_key_usage,
+		    "critical,keyCertSign,cRLSign,digitalSignature" },
+		{ NID_subject_key_identifier, "hash" },
+		{ NID_authority_key_identifier, "keyid:always" },
+	};
+	X509_NAME *subj = X509_NAME_new();
+	X509 *x = X509_new();
+	EVP_PKEY *pub = NULL, *key;
+	X509_EXTENSION *e;
+	X509V3_CTX v3;
+	struct db_ca row;
+	unsigned char rnd[16], *der = NULL;
+	char uri[256];
+	BIGNUM *bn;
+	size_t i;
+	int len;
+
+	OK(subj != NULL && x != NULL);
+	OK(X509_NAME_add_entry_by_txt(subj, "O", MBSTRING_ASC,
+	    (const unsigned char *)"cmpca tests", -1, -1, 0));
+	OK(X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC,
+	    (const unsigned char *)"Engine Test CA", -1, -1, 0));
+	memset(&row, 0, sizeof(row));
+	if (!hsm_keygen(
+	        fx.hsm, "test", HSM_KEY_EC_P256, &pub, uri, sizeof(uri)) ||
+	    (key = hsm_key_load(fx.hsm, uri)) == NULL)
+		fail_msg("ca key: %s", hsm_error());
+	row.key_uri = uri; /* borrowed, like row.cert: no db_ca_clear */
+	OK(hsm_random(fx.hsm, rnd, sizeof(rnd)));
+	rnd[0] = (unsigned char)((rnd[0] & 0x7f) | 0x40);
+	assert_non_null(bn = BN_bin2bn(rnd, sizeof(rnd), NULL));
+	OK(BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL);
+	BN_free(bn);
+	OK(X509_set_version(x, X509_VERSION_3) &&
+	    X509_set_issuer_name(x, subj) && X509_set_subject_name(x, subj) &&
+	    X509_set_pubkey(x, pub) &&
+	    X509_gmtime_adj(X509_getm_notBefore(x), 0) != NULL &&
+	    X509_time_adj_ex(X509_getm_notAfter(x), 3650, 0, NULL) != NULL);
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+		assert_non_null(e = X509V3_EXT_conf_nid(
+		                    NULL, &v3, exts[i].nid, exts[i].value));
+		OK(X509_add_ext(x, e, -1));
+		X509_EXTENSION_free(e);
+	}
+	OK(ca_x509_sign(x, key, ca_sign_md(key)));
+	OK((len = i2d_X509(x, &der)) > 0);
+	snprintf(row.label, sizeof(row.label), "test");
+	snprintf(row.status, sizeof(row.status), "active");
+	row.cert = der;
+	row.cert_len = (size_t)len;
+	if (db_ca_insert(fx.db, &row) != 1)
+		fail_msg("db_ca_insert: %s", db_error(fx.db));
+	fx.ca_id = row.id;
+	fx.ca_cert = x;
+	OPENSSL_free(der);
+	X509_NAME_free(subj);
+	EVP_PKEY_free(pub);
+	EVP_PKEY_free(key);
+}
+
+static void
+secret_add(const char *ref, int uses, const char *subject)
+{
+	struct db_secret s;
+
+	memset(&s, 0, sizeof(s));
+	snprintf(s.ref, sizeof(s.ref), "%s", ref);
+	s.secret = (unsigned char *)SECRET; /* borrowed: no db_secret_clear */
+	s.secret_len = strlen(SECRET);
+	s.allowed_subject = (char *)subject;
+	snprintf(s.profile, sizeof(s.profile), "default");
+	s.uses_left = uses;
+	if (db_secret_insert(fx.db, &s) != 1)
+		fail_msg("secret %s: %s", ref, db_error(fx.db));
+}
+
+static int
+group_setup(void **state)
+{
+	const char *conninfo = getenv("CMPCA_TEST_DB");
+	char path[192], conf[192], pin[160], so_pin[160];
+	int n = -1;
+
+	(void)state;
+	log_init("test_engine", 0,
+	    getenv("CMPCA_TEST_VERBOSE") != NULL ? LOG_LVL_DEBUG : LOG_LVL_ERR);
+	if (conninfo == NULL || *conninfo == '\0')
+		fail_msg("CMPCA_TEST_DB is not set; start a cluster with "
+		         "scripts/pgtmp start DIR PORT and set it to the "
+		         "conninfo printed");
+	fx.module = getenv("CMPCA_PKCS11_MODULE");
+	if (fx.module == NULL || *fx.module == '\0')
+		fx.module = DEFAULT_MODULE;
+	snprintf(fx.dir, sizeof(fx.dir), "/tmp/test_engine.XXXXXX");
+	assert_non_null(mkdtemp(fx.dir));
+	snprintf(path, sizeof(path), "%s/tokens", fx.dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(conf, sizeof(conf), "%s/softhsm2.conf", fx.dir);
+	write_file(conf,
+	    "directories.tokendir = %s\n"
+	    "objectstore.backend = file\nlog.level = ERROR\n"
+	    "slots.removable = false\nlibrary.reset_on_fork = true\n",
+	    path);
+	setenv("SOFTHSM2_CONF", conf, 1);
+	snprintf(path, sizeof(path), "%s/hsm.lock", fx.dir);
+	setenv("CMPCA_HSM_LOCK", path, 1);
+	unsetenv("CMPCA_HSM_PIN");
+	snprintf(pin, sizeof(pin), "%s/pin", fx.dir);
+	snprintf(so_pin, sizeof(so_pin), "%s/so-pin", fx.dir);
+	write_file(pin, "%s\n", USER_PIN);
+	write_file(so_pin, "%s\n", SO_PIN);
+	if (!hsm_token_init(fx.module, TOKEN, so_pin, pin) ||
+	    (fx.hsm = hsm_open(fx.module, TOKEN, pin)) == NULL)
+		fail_msg("hsm: %s", hsm_error());
+
+	assert_non_null(fx.db = db_open(conninfo));
+	if (!db_ensure(fx.db) ||
+	    db_exec_unsafe(fx.db, "DROP SCHEMA public "
+	                          "CASCADE; CREATE SCHEMA public") != 1 ||
+	    !db_migrate(fx.db, SCHEMA_DIR, &n) || n < 1)
+		fail_msg("database: %s", db_error(fx.db));
+	assert_non_null(fx.chk = db_open(conninfo));
+	OK(db_ensure(fx.chk));
+
+	snprintf(path, sizeof(path), "%s/cmpca.conf", fx.dir);
+	write_file(path,
+	    "[cmpca]\npkcs11_module = %s\ntoken = %s\npin_file = %s\n"
+	    "db = \"%s\"\ndefault_ca = test\npbm_max_iterations = 100000\n"
+	    "implicit_confirm = yes\ntxn_timeout = 300\n\n"
+	    "[profile.default]\ndays = 30\nextensions = ext_default\n\n"
+	    "[ext_default]\nbasicConstraints = critical,CA:FALSE\n"
+	    "keyUsage = critical,digitalSignature\n"
+	    "subjectKeyIdentifier = hash\n"
+	    "authorityKeyIdentifier = keyid:always\n",
+	    fx.module, TOKEN, pin, conninfo);
+	assert_non_null(fx.cfg = cfg_load(path));
+	setup_ca();
+	secret_add("ref1", -1, NULL);
+	secret_add("once", 1, NULL);
+	secret_add("subj", -1, "CN=allowed");
+	assert_non_null(fx.key = EVP_EC_gen("P-256"));
+	assert_non_null(fx.rsa1024 = EVP_RSA_gen(1024));
+	fx.client = name_cn("client");
+	fx.other_ca = name_cn("Some Other CA");
+	assert_non_null(fx.srv = cmp_srv_new(fx.cfg, fx.db, fx.hsm));
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	cmp_srv_free(fx.srv);
+	cfg_free(fx.cfg);
+	X509_free(fx.ca_cert);
+	X509_NAME_free(fx.client);
+	X509_NAME_free(fx.other_ca);
+	EVP_PKEY_free(fx.key);
+	EVP_PKEY_free(fx.rsa1024);
+	db_close(fx.chk);
+	db_close(fx.db);
+	hsm_close(fx.hsm);
+	if (fx.dir[0] != '\0')
+		(void)nftw(fx.dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
+
+#define T(f)                                                                   \
+	{                                                                      \
+#f, f, NULL, gc_run, NULL                                      \
+	}
+#define NFIXED 6
+#define NCC (sizeof(cccases) / sizeof(cccases[0]))
+#define NCASES (sizeof(cases) / sizeof(cases[0]))
+
+int
+main(void)
+{
+	struct CMUnitTest tests[NFIXED + NCC + NCASES] = {
+		T(test_ir_accepted),
+		T(test_implicit_confirm),
+		T(test_replay),
+		T(test_secret_once),
+		T(test_multi),
+		T(test_garbage),
+	};
+	size_t i;
+
+	for (i = 0; i < NCC; i++)
+		tests[NFIXED + i] = (struct CMUnitTest){ cccases[i].name,
+			test_certconf, NULL, gc_run, (void *)&cccases[i] };
+	for (i = 0; i < NCASES; i++)
+		tests[NFIXED + NCC + i] = (struct CMUnitTest){ cases[i].name,
+			test_case, NULL, gc_run, (void *)&cases[i] };
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
