@@ -53,6 +53,7 @@ struct cfg_profile {
 	int copy_san;		/* take subjectAltName from the template */
 	int copy_key_usage;	/* take keyUsage from the template */
 	int copy_ext_key_usage; /* take extendedKeyUsage from the template */
+	int kur_revokes_old;	/* revoke (superseded) what a kur replaced */
 };
 
 struct cfg {
@@ -66,6 +67,7 @@ struct cfg {
 	char *default_ca;
 	char *schema_dir;
 	char *log_level;
+	char *trust_anchors; /* PEM file of external anchors (RAs, EEs) */
 	int workers;
 	long max_request;
 	long pbm_max_iter;

@@ -29,12 +29,12 @@ static const char *const cfg_keys[] = {
 	"pkcs11_module", "token", "pin_file", "db", "socket", "workers",
 	"default_ca", "schema_dir", "max_request", "pbm_max_iterations",
 	"implicit_confirm", "txn_timeout", "log_level",
-	"housekeeping_interval", "nonce_max_age", NULL,
+	"housekeeping_interval", "nonce_max_age", "trust_anchors", NULL,
 };
 
 static const char *const profile_keys[] = {
 	"days", "extensions", "copy_san", "copy_key_usage",
-	"copy_ext_key_usage", NULL,
+	"copy_ext_key_usage", "kur_revokes_old", NULL,
 };
 
 /* Line number of "key =" inside [section] of path, 0 if not found. */
@@ -253,7 +253,9 @@ cfg_profiles_load(struct cfg *c)
 		    !cfg_bool(c, sec, "copy_san", 1, &p->copy_san) ||
 		    !cfg_bool(c, sec, "copy_key_usage", 1, &p->copy_key_usage) ||
 		    !cfg_bool(c, sec, "copy_ext_key_usage", 1,
-			&p->copy_ext_key_usage))
+			&p->copy_ext_key_usage) ||
+		    !cfg_bool(c, sec, "kur_revokes_old", 1,
+			&p->kur_revokes_old))
 			goto out;
 		p->ext_section = cfg_str(c, sec, "extensions", NULL);
 		if (p->ext_section != NULL &&
@@ -316,6 +318,7 @@ cfg_load(const char *path)
 	c->schema_dir = cfg_str(c, CFG_MAIN, "schema_dir",
 	    "/usr/local/share/cmpca/schema");
 	c->log_level = cfg_str(c, CFG_MAIN, "log_level", "info");
+	c->trust_anchors = cfg_str(c, CFG_MAIN, "trust_anchors", NULL);
 	if (c->token_label == NULL) {
 		log_err("%s: [%s]: token is required (the HSM token label)",
 		    path, CFG_MAIN);
@@ -379,6 +382,7 @@ cfg_free(struct cfg *c)
 	free(c->default_ca);
 	free(c->schema_dir);
 	free(c->log_level);
+	free(c->trust_anchors);
 	free(c);
 }
 

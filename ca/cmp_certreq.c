@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crmf.h>
 #include <openssl/err.h>
 
 #include "ca/ca.h"
@@ -20,6 +21,8 @@
 
 /* Reason recorded when a client rejects or never confirms a certificate. */
 #define CRL_REASON_CESSATION_OF_OPERATION 5
+/* Reason recorded for a certificate replaced through kur. */
+#define CRL_REASON_SUPERSEDED 4
 
 struct issued {
 	int rid;
@@ -49,6 +52,32 @@ certresp_new(int rid, int status, int fail, const char *why, X509 *cert)
 fail:
 	CMP_CERTRESPONSE_free(cr);
 	return NULL;
+}
+
+/*
+ * Revokes the certificate a confirmed kur replaced (reason superseded),
+ * when the profile of the new one says so. Inside the caller's database
+ * transaction. Returns 1 or -1.
+ */
+static int
+supersede(struct req *r, const struct db_cert *c)
+{
+	const struct cfg_profile *p;
+	int rc;
+
+	if (c->replaces == 0)
+		return 1;
+	p = cfg_profile_get(r->srv->cfg, c->profile ? c->profile : "default");
+	if (p != NULL && !p->kur_revokes_old)
+		return 1;
+	rc = db_cert_set_status(r->srv->db, c->replaces, 1u << DB_CERT_VALID,
+	    DB_CERT_REVOKED, CRL_REASON_SUPERSEDED);
+	if (rc < 0)
+		return -1;
+	if (rc == 1 && db_audit_add(r->srv->db, "revoke", r->ca->id, r->sender,
+			   "superseded by key update") < 0)
+		return -1;
+	return 1;
 }
 
 /* Stores the transaction and every issued certificate atomically.
@@ -122,6 +151,9 @@ persist_issue(struct req *r, struct issued *iss, int n)
 		if (db_audit_add(db, "issue", r->ca->id, r->sender,
 			iss[i].row.serial) < 0)
 			goto dberr;
+		if (iss[i].row.status == DB_CERT_VALID &&
+		    supersede(r, &iss[i].row) < 0)
+			goto dberr;
 	}
 	if (db_commit(db) != 1)
 		goto dberr;
@@ -132,10 +164,95 @@ dberr:
 	return 0;
 }
 
+/* oldCertID control (RFC 4211 §6.5): must name the protection certificate. */
+static int
+old_cert_id_ok(const CRMF_CERTREQMSG *m, X509 *old)
+{
+	int i;
+
+	for (i = 0; i < sk_CRMF_ATTR_num(m->certReq->controls); i++) {
+		const CRMF_ATTR *a = sk_CRMF_ATTR_value(m->certReq->controls, i);
+		const unsigned char *p;
+		OSSL_CRMF_CERTID *cid;
+		int ok;
+
+		if (OBJ_obj2nid(a->type) != NID_id_regCtrl_oldCertID)
+			continue;
+		if (a->value->type != V_ASN1_SEQUENCE)
+			return 0;
+		p = a->value->value.sequence->data;
+		cid = d2i_OSSL_CRMF_CERTID(NULL, &p,
+		    a->value->value.sequence->length);
+		if (cid == NULL)
+			return 0;
+		ok = OSSL_CRMF_CERTID_get0_issuer(cid) != NULL &&
+		    X509_NAME_cmp(OSSL_CRMF_CERTID_get0_issuer(cid),
+			X509_get_issuer_name(old)) == 0 &&
+		    ASN1_INTEGER_cmp(OSSL_CRMF_CERTID_get0_serialNumber(cid),
+			X509_get0_serialNumber(old)) == 0;
+		OSSL_CRMF_CERTID_free(cid);
+		return ok;
+	}
+	return 1;
+}
+
+/*
+ * Who may ask for what (RFC 9483 §4.1): an end entity signing with its
+ * certificate asks only for its own subject (cr, kur); kur must be signed
+ * with the certificate it updates, issued by this CA, and bring a new key.
+ * Fills a missing kur subject from the old certificate. Returns 1 or 0
+ * (*fail, *why).
+ */
+static int
+identity_check(struct req *r, CRMF_CERTREQMSG *m, EVP_PKEY *pub, int *fail,
+    const char **why)
+{
+	CRMF_CERTTEMPLATE *t = m->certReq->certTemplate;
+	int type = r->msg->body->type;
+
+	*fail = CMP_FAIL_NOT_AUTHORIZED;
+	if (type == CMP_BODY_KUR) {
+		if (!r->have_sig || r->prot_issuer != r->ca) {
+			*why = "kur must be signed with the certificate to "
+			       "update, issued by this CA (RFC 9483 §4.1.3)";
+			return 0;
+		}
+		if (!old_cert_id_ok(m, r->prot_cert)) {
+			*fail = CMP_FAIL_BAD_CERT_ID;
+			*why = "oldCertID does not name the protection "
+			       "certificate (RFC 4211 §6.5)";
+			return 0;
+		}
+		if (t->subject == NULL &&
+		    (t->subject = X509_NAME_dup(
+			 X509_get_subject_name(r->prot_cert))) == NULL)
+			return 0;
+		if (pub != NULL &&
+		    EVP_PKEY_eq(pub, X509_get0_pubkey(r->prot_cert)) == 1) {
+			*fail = CMP_FAIL_BAD_CERT_TEMPLATE;
+			*why = "key update needs a new key (RFC 9810 §5.3.5)";
+			return 0;
+		}
+	}
+	if (r->have_sig && (type == CMP_BODY_CR || type == CMP_BODY_KUR) &&
+	    (t->subject == NULL ||
+		X509_NAME_cmp(t->subject,
+		    X509_get_subject_name(r->prot_cert)) != 0)) {
+		*why = "an end entity may request certificates for its own "
+		       "subject only";
+		return 0;
+	}
+	if (!r->have_sig && type == CMP_BODY_KUR) {
+		*why = "kur needs signature protection (RFC 9483 §4.1.3)";
+		return 0;
+	}
+	return 1;
+}
+
 /* Issues one certificate for one CertReqMsg; 1 issued, 0 rejected into
  * *resp, -1 internal. */
 static int
-certreq_one(struct req *r, const CRMF_CERTREQMSG *m, int rid,
+certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
     const struct cfg_profile *prof, struct issued *out,
     CMP_CERTRESPONSE **resp, int *failp, const char **whyp)
 {
@@ -152,7 +269,9 @@ certreq_one(struct req *r, const CRMF_CERTREQMSG *m, int rid,
 	ir.ca_name = X509_get_subject_name(r->ca->cert);
 	ir.conf = r->srv->cfg->conf;
 	ERR_clear_error();
-	rc = cmp_template_check(&ir, &fail, &why);
+	rc = identity_check(r, m, ir.pubkey, &fail, &why);
+	if (rc == 1)
+		rc = cmp_template_check(&ir, &fail, &why);
 	if (rc < 0)
 		return -1;
 	if (rc == 1) {
@@ -181,6 +300,8 @@ certreq_one(struct req *r, const CRMF_CERTREQMSG *m, int rid,
 	out->row.txid_len = (size_t)r->msg->header->transactionID->length;
 	out->row.cert_req_id = rid;
 	out->row.reason = -1;
+	if (r->msg->body->type == CMP_BODY_KUR)
+		out->row.replaces = r->prot_row.id;
 	if (out->row.profile == NULL || out->row.requester == NULL)
 		return -1;
 	*resp = certresp_new(rid, CMP_STATUS_ACCEPTED, CMP_FAIL_NONE, NULL,
@@ -274,14 +395,15 @@ cmp_certreq_handle(struct req *r)
 	}
 	if ((body = CMP_BODY_new()) == NULL)
 		goto internal;
-	body->type = r->msg->body->type + 1; /* ir->ip, cr->cp */
+	body->type = r->msg->body->type + 1; /* ir->ip, cr->cp, kur->kup */
 	body->value.ip = rep;
 	rep = NULL;
 	out = cmp_resp_new(r, body);
 	if (out == NULL)
 		goto internal;
-	/* extraCerts: the chain of the issued certificates (RFC 9483). */
-	if (nissued > 0) {
+	/* extraCerts: the chain of the issued certificates (RFC 9483); a
+	 * signed response already carries it. */
+	if (nissued > 0 && out->extraCerts == NULL) {
 		if ((out->extraCerts = sk_X509_new_null()) == NULL)
 			goto internal_out;
 		for (i = 0; i < sk_X509_num(r->ca->chain); i++) {
@@ -441,6 +563,8 @@ txn_finish(struct req *r, const struct db_cert *certs, const int *accept,
 			goto dberr;
 		if (db_audit_add(db, accept[i] ? "confirm" : "reject",
 			r->ca->id, r->sender, certs[i].serial) < 0)
+			goto dberr;
+		if (accept[i] && supersede(r, &certs[i]) < 0)
 			goto dberr;
 	}
 	if (db_commit(db) != 1)

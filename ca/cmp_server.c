@@ -67,6 +67,39 @@ fail_name(int f)
 }
 
 /*
+ * Signs a response with the CA key: senderKID is our SKI, extraCerts our
+ * protection certificate (the CA certificate) first, then its chain
+ * (RFC 9483 §3.3). Returns 1 or 0.
+ */
+static int
+resp_sign(struct req *r, CMP_MSG *m)
+{
+	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(r->ca->cert);
+	int i;
+
+	if (ski != NULL) {
+		ASN1_OCTET_STRING_free(m->header->senderKID);
+		if ((m->header->senderKID = ASN1_OCTET_STRING_dup(ski)) == NULL)
+			return 0;
+	}
+	if (!cmp_sig_alg_set(m->header, r->ca) || !cmp_sig_protect(m, r->ca))
+		return 0;
+	if ((m->extraCerts = sk_X509_new_null()) == NULL)
+		return 0;
+	for (i = 0; i < sk_X509_num(r->ca->chain); i++) {
+		X509 *c = sk_X509_value(r->ca->chain, i);
+
+		if (!X509_up_ref(c))
+			return 0;
+		if (!sk_X509_push(m->extraCerts, c)) {
+			X509_free(c);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/*
  * Wraps a body into a response message with header and protection.
  * Takes ownership of body. Returns the message or NULL.
  */
@@ -90,6 +123,8 @@ cmp_resp_new(struct req *r, CMP_BODY *body)
 	if (m->header == NULL)
 		goto fail;
 	if (r->have_mac && !cmp_pbm_protect(m, &r->mac))
+		goto fail;
+	if (r->have_sig && !resp_sign(r, m))
 		goto fail;
 	return m;
 fail:
@@ -180,11 +215,8 @@ check_protection(struct req *r)
 		    "message is not protected (RFC 9483 §3.2)");
 		return 0;
 	}
-	if (!cmp_alg_is_pbm(h->protectionAlg)) {
-		cmp_reject(r, CMP_FAIL_BAD_ALG,
-		    "only PBM (RFC 4211 §4.4) MAC protection is supported");
-		return 0;
-	}
+	if (!cmp_alg_is_pbm(h->protectionAlg))
+		return cmp_sig_verify(r);
 	if (!sender_from_kid(r, ref, sizeof(ref))) {
 		cmp_reject(r, CMP_FAIL_BAD_MESSAGE_CHECK,
 		    "MAC protection needs the secret reference in senderKID "
@@ -240,6 +272,7 @@ dispatch(struct req *r)
 	switch (r->msg->body->type) {
 	case CMP_BODY_IR:
 	case CMP_BODY_CR:
+	case CMP_BODY_KUR:
 		return cmp_certreq_handle(r);
 	case CMP_BODY_CERTCONF:
 		return cmp_certconf_handle(r);
@@ -299,6 +332,8 @@ static void
 req_clear(struct req *r)
 {
 	CMP_MSG_free(r->msg);
+	X509_free(r->prot_cert);
+	db_cert_clear(&r->prot_row);
 	cmp_mac_clear(&r->mac);
 	db_secret_clear(&r->secret);
 	db_rollback(r->srv->db);
@@ -379,5 +414,6 @@ cmp_srv_free(struct cmp_srv *s)
 	if (s == NULL)
 		return;
 	ca_store_clear(&s->store);
+	X509_STORE_free(s->trust);
 	free(s);
 }

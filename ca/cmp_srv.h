@@ -13,6 +13,8 @@ struct cmp_srv {
 	struct hsm *hsm;
 	struct ca_store store;
 	unsigned long reqno;
+	X509_STORE *trust;  /* our CAs and the external anchors */
+	size_t trust_ncas;  /* CAs in trust when it was built */
 };
 
 /*
@@ -29,6 +31,10 @@ struct req {
 	struct cmp_mac mac;
 	int have_mac;
 	struct db_secret secret;
+	int have_sig;		     /* signature protection verified */
+	X509 *prot_cert;	     /* the protection certificate */
+	struct ca_ident *prot_issuer; /* our CA that issued it, or NULL */
+	struct db_cert prot_row;     /* its inventory row when ours */
 	char sender[DB_SENDER_MAX];
 	unsigned char nonce[CA_NONCE_LEN]; /* our senderNonce */
 	int implicit;			   /* implicitConfirm granted */
@@ -47,6 +53,14 @@ CMP_MSG *cmp_resp_new(struct req *r, CMP_BODY *body);
 CMP_MSG *cmp_reject(struct req *r, int fail, const char *why);
 /* Records and logs an internal failure; returns NULL. */
 CMP_MSG *cmp_internal(struct req *r, int fail, const char *what);
+
+/* cmp_sig.c: signature protection. */
+/* Verifies the request's signature protection; 1, 0 (rejected), -1. */
+int cmp_sig_verify(struct req *r);
+/* Sets protectionAlg of h for signing with ca's key. Returns 1 or 0. */
+int cmp_sig_alg_set(CMP_HEADER *h, const struct ca_ident *ca);
+/* Signs m (header and body) with ca's key in the HSM. Returns 1 or 0. */
+int cmp_sig_protect(CMP_MSG *m, const struct ca_ident *ca);
 
 /* cmp_certreq.c: ir/cr, certConf, and error from the client. */
 CMP_MSG *cmp_certreq_handle(struct req *r);

@@ -105,6 +105,7 @@ struct db_cert {
 	time_t revoked_at; /* 0 if not revoked */
 	int reason;	   /* CRLReason, -1 if none */
 	time_t created;
+	long long replaces; /* kur: id of the certificate it replaces, 0 */
 };
 void db_cert_clear(struct db_cert *c);
 void db_cert_array_free(struct db_cert *a, size_t n);

@@ -15,18 +15,18 @@
 	"id, ca_id, serial, subject, issuer, spki_sha256, "                 \
 	DB_EPOCH("not_before") ", " DB_EPOCH("not_after") ", status, der, " \
 	"profile, requester, txid, cert_req_id, " DB_EPOCH("revoked_at")    \
-	", reason, " DB_EPOCH("created")
+	", reason, " DB_EPOCH("created") ", replaces"
 
 #define CERT_LIST_DEFAULT 100 /* rows when the caller gives no limit */
 
 static const struct db_stmt st_insert = {DB_ST_CERT_INSERT, "cert_insert",
     "INSERT INTO cert (ca_id, serial, subject, issuer, spki_sha256,"
     " not_before, not_after, status, der, profile, requester, txid,"
-    " cert_req_id, revoked_at, reason)"
+    " cert_req_id, revoked_at, reason, replaces)"
     " VALUES ($1::bigint, $2::text, $3::text, $4::text, $5::bytea,"
     " to_timestamp($6::bigint), to_timestamp($7::bigint), $8::text,"
     " $9::bytea, $10::text, $11::text, $12::bytea, $13::int,"
-    " to_timestamp($14::bigint), $15::int)"
+    " to_timestamp($14::bigint), $15::int, $16::bigint)"
     " ON CONFLICT (ca_id, serial) DO NOTHING RETURNING id"};
 static const struct db_stmt st_get = {DB_ST_CERT_GET, "cert_get",
     "SELECT " CERT_COLS " FROM cert WHERE id = $1::bigint"};
@@ -136,6 +136,7 @@ cert_from_row(const PGresult *res, int i, struct db_cert *c)
 	c->revoked_at = db_col_time(&r, 14);
 	c->reason = db_col_int4(&r, 15, -1);
 	c->created = db_col_time(&r, 16);
+	c->replaces = db_col_int8(&r, 17);
 	c->status = cert_status_parse(status);
 	if (r.bad || len != sizeof(c->spki_sha256) || c->subject == NULL ||
 	    c->issuer == NULL || c->der == NULL || c->status == 0) {
@@ -178,6 +179,7 @@ db_cert_insert(struct db *db, struct db_cert *c)
 		db_param_int8(&p, c->reason);
 	else
 		db_param_text(&p, NULL);
+	db_param_id(&p, c->replaces);
 	if (db_run(db, &st_insert, &p, &res) != 1) {
 		if (db_unique_violation(db))
 			rc = 0;

@@ -200,6 +200,56 @@ else
 	fail "valid ir after bad input" "$(tail -n 3 "$work/after.out")"
 fi
 
+# 8b. Signature protection: cr signed with the certificate from test 1,
+#     the CA's answer signed in the HSM and checked by the client.
+openssl ecparam -genkey -name prime256v1 -noout -out "$work/ec2.key" 2>/dev/null
+openssl ecparam -genkey -name prime256v1 -noout -out "$work/ec3.key" 2>/dev/null
+sig() { # name cmd extra-args...
+	local name=$1 cmd=$2
+	shift 2
+	openssl cmp -cmd "$cmd" -server "$CMPCA_URL" -trusted "$CMPCA_CA_CERT" \
+	    -unprotected_errors -certout "$work/$name.pem" \
+	    -rspout "$work/$name.rsp" "$@" >"$work/$name.out" 2>&1
+}
+if sig cr cr -cert "$work/ec.pem" -key "$work/ec.key" -newkey "$work/ec2.key" \
+    -subject "/O=Example/CN=device-ec"; then
+	pass "cr signed by an issued certificate; response signed by the CA"
+	check "cr: new certificate carries the new key" \
+	    same_pubkey "$work/cr.pem" "$work/ec2.key"
+	check "cr: valid in the database" test "$(db_status "$work/cr.pem")" = valid
+	check "cr: requester is the certificate" test \
+	    "$(q "select requester from cert where serial = '$(serial_of "$work/cr.pem")'")" = \
+	    "cert:/O=Example/CN=device-ec"
+else
+	fail "cr with signature protection" "$(tail -n 3 "$work/cr.out")"
+fi
+sig crother cr -cert "$work/ec.pem" -key "$work/ec.key" -newkey "$work/ec2.key" \
+    -subject "/CN=someone-else"
+check "cr for another subject: rejected notAuthorized" \
+    grep -q "notAuthorized" <(dump "$work/crother.rsp")
+
+# 8c. Key update: kur signed with the old certificate; the old one is
+#     revoked (superseded) once the new one is confirmed.
+if sig kur kur -cert "$work/cr.pem" -key "$work/ec2.key" -newkey "$work/ec3.key"; then
+	pass "kur signed with the old certificate"
+	check "kur: new certificate carries the new key and the old subject" \
+	    same_pubkey "$work/kur.pem" "$work/ec3.key"
+	check "kur: subject kept" grep -q "CN = device-ec" \
+	    <(openssl x509 -in "$work/kur.pem" -noout -subject)
+	check "kur: new certificate valid" test "$(db_status "$work/kur.pem")" = valid
+	check "kur: old certificate revoked as superseded" test \
+	    "$(q "select status || reason from cert where serial = '$(serial_of "$work/cr.pem")'")" = revoked4
+else
+	fail "kur" "$(tail -n 3 "$work/kur.out")"
+fi
+sig kur2 kur -cert "$work/cr.pem" -key "$work/ec2.key" -newkey "$work/ec.key"
+check "request signed with a revoked certificate: certRevoked, signed error" \
+    grep -q "protected=1.*failinfo=certRevoked" <(dump "$work/kur2.rsp")
+sig selfsigned cr -cert "$work/other.pem" -key "$work/other.key" \
+    -newkey "$work/ec2.key" -subject /CN=other -recipient "$CMPCA_CA_SUBJECT"
+check "request signed by an untrusted certificate: signerNotTrusted" \
+    grep -q "failinfo=signerNotTrusted" <(dump "$work/selfsigned.rsp")
+
 # 9. Inventory through the CLI.
 check "cmpca cert list shows the enrolled subject" \
     grep -q "CN=device-ec" <(cli cert list)
