@@ -162,6 +162,19 @@ ASN1_SEQUENCE(CMP_ERRORMSG) = {
 } ASN1_SEQUENCE_END(CMP_ERRORMSG)
 IMPLEMENT_ASN1_FUNCTIONS(CMP_ERRORMSG)
 
+ASN1_SEQUENCE(CMP_REVDETAILS) = {
+	ASN1_SIMPLE(CMP_REVDETAILS, certDetails, CRMF_CERTTEMPLATE),
+	ASN1_SEQUENCE_OF_OPT(CMP_REVDETAILS, crlEntryDetails, X509_EXTENSION),
+} ASN1_SEQUENCE_END(CMP_REVDETAILS)
+IMPLEMENT_ASN1_FUNCTIONS(CMP_REVDETAILS)
+
+ASN1_SEQUENCE(CMP_REVREP) = {
+	ASN1_SEQUENCE_OF(CMP_REVREP, status, CMP_PKISI),
+	ASN1_EXP_OPT(CMP_REVREP, revCerts, ASN1_ANY, 0),
+	ASN1_EXP_OPT(CMP_REVREP, crls, ASN1_ANY, 1),
+} ASN1_SEQUENCE_END(CMP_REVREP)
+IMPLEMENT_ASN1_FUNCTIONS(CMP_REVREP)
+
 ASN1_CHOICE(CMP_BODY) = {
 	ASN1_EXP_SEQUENCE_OF(CMP_BODY, value.ir, CRMF_CERTREQMSG, 0),
 	ASN1_EXP(CMP_BODY, value.ip, CMP_CERTREPMESSAGE, 1),
@@ -174,8 +187,8 @@ ASN1_CHOICE(CMP_BODY) = {
 	ASN1_EXP(CMP_BODY, value.kup, CMP_CERTREPMESSAGE, 8),
 	ASN1_EXP(CMP_BODY, value.other, ASN1_ANY, 9),
 	ASN1_EXP(CMP_BODY, value.other, ASN1_ANY, 10),
-	ASN1_EXP(CMP_BODY, value.other, ASN1_ANY, 11),
-	ASN1_EXP(CMP_BODY, value.other, ASN1_ANY, 12),
+	ASN1_EXP_SEQUENCE_OF(CMP_BODY, value.rr, CMP_REVDETAILS, 11),
+	ASN1_EXP(CMP_BODY, value.rp, CMP_REVREP, 12),
 	ASN1_EXP_SEQUENCE_OF(CMP_BODY, value.ccr, CRMF_CERTREQMSG, 13),
 	ASN1_EXP(CMP_BODY, value.ccp, CMP_CERTREPMESSAGE, 14),
 	ASN1_EXP(CMP_BODY, value.other, ASN1_ANY, 15),
@@ -214,6 +227,10 @@ ASN1_SEQUENCE(CMP_PBMPARAM) = {
 	ASN1_SIMPLE(CMP_PBMPARAM, mac, X509_ALGOR),
 } ASN1_SEQUENCE_END(CMP_PBMPARAM)
 IMPLEMENT_ASN1_FUNCTIONS(CMP_PBMPARAM)
+
+ASN1_ITEM_TEMPLATE(CMP_CERTS) =
+	ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SEQUENCE_OF, 0, CMP_CERTS, X509)
+ASN1_ITEM_TEMPLATE_END(CMP_CERTS)
 
 static const char *const body_names[CMP_BODY_MAX + 1] = {
 	"ir", "ip", "cr", "cp", "p10cr", "popdecc", "popdecr", "kur", "kup",
@@ -279,6 +296,17 @@ cmp_msg_parse(const unsigned char *der, size_t len, const char **why)
 	}
 	if (count_certreqs(msg->body) == 0) {
 		*why = "empty CertReqMessages (RFC 4211 §3)";
+		goto fail;
+	}
+	if (msg->body->type == CMP_BODY_RR &&
+	    (sk_CMP_REVDETAILS_num(msg->body->value.rr) < 1 ||
+		sk_CMP_REVDETAILS_num(msg->body->value.rr) > CA_MAX_CERTREQS)) {
+		*why = "RevReqContent must hold 1 to 16 RevDetails";
+		goto fail;
+	}
+	if (msg->body->type == CMP_BODY_GENM &&
+	    sk_CMP_ITAV_num(msg->body->value.genm) > CA_MAX_GENERALINFO) {
+		*why = "too many InfoTypeAndValue in genm";
 		goto fail;
 	}
 	if (sk_X509_num(msg->extraCerts) > CA_MAX_EXTRACERTS) {

@@ -261,6 +261,23 @@ typedef struct cmp_errormsg_st {
 } CMP_ERRORMSG;
 DECLARE_ASN1_FUNCTIONS(CMP_ERRORMSG)
 
+/* RevDetails (RFC 9810 §5.3.9). */
+typedef struct cmp_revdetails_st {
+	CRMF_CERTTEMPLATE *certDetails;
+	STACK_OF(X509_EXTENSION) *crlEntryDetails;
+} CMP_REVDETAILS;
+DECLARE_ASN1_FUNCTIONS(CMP_REVDETAILS)
+DEFINE_STACK_OF(CMP_REVDETAILS)
+DEFINE_STACK_OF(CMP_PKISI)
+
+/* RevRepContent (RFC 9810 §5.3.10); revCerts and crls kept opaque. */
+typedef struct cmp_revrep_st {
+	STACK_OF(CMP_PKISI) *status;
+	ASN1_TYPE *revCerts; /* [0] */
+	ASN1_TYPE *crls;     /* [1] */
+} CMP_REVREP;
+DECLARE_ASN1_FUNCTIONS(CMP_REVREP)
+
 typedef struct cmp_body_st {
 	int type;
 	union {
@@ -271,6 +288,8 @@ typedef struct cmp_body_st {
 		X509_REQ *p10cr;		 /* 4 */
 		STACK_OF(CRMF_CERTREQMSG) *kur;	 /* 7 */
 		CMP_CERTREPMESSAGE *kup;	 /* 8 */
+		STACK_OF(CMP_REVDETAILS) *rr;	 /* 11 */
+		CMP_REVREP *rp;			 /* 12 */
 		STACK_OF(CRMF_CERTREQMSG) *ccr;	 /* 13 */
 		CMP_CERTREPMESSAGE *ccp;	 /* 14 */
 		ASN1_NULL *pkiconf;		 /* 19 */
@@ -306,6 +325,9 @@ typedef struct cmp_pbmparam_st {
 	X509_ALGOR *mac;
 } CMP_PBMPARAM;
 DECLARE_ASN1_FUNCTIONS(CMP_PBMPARAM)
+
+/* SEQUENCE OF Certificate (caCerts, caPubs-like values). */
+DECLARE_ASN1_ITEM(CMP_CERTS)
 
 /*
  * Decodes one PKIMessage from exactly len bytes: trailing bytes, more than

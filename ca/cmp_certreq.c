@@ -86,45 +86,16 @@ static int
 persist_issue(struct req *r, struct issued *iss, int n)
 {
 	struct db *db = r->srv->db;
-	const CMP_HEADER *h = r->msg->header;
-	struct db_txn t;
 	int i, rc;
-
-	memset(&t, 0, sizeof(t));
-	memcpy(t.id, h->transactionID->data, (size_t)h->transactionID->length);
-	t.id_len = (size_t)h->transactionID->length;
-	t.ca_id = r->ca->id;
-	snprintf(t.sender, sizeof(t.sender), "%s", r->sender);
-	snprintf(t.kind, sizeof(t.kind), "%s",
-	    cmp_body_name(r->msg->body->type));
-	t.state = (n > 0 && !r->implicit) ? DB_TXN_WAIT_CONF : DB_TXN_DONE;
-	memcpy(t.last_nonce, r->nonce, sizeof(r->nonce));
-	t.last_nonce_len = sizeof(r->nonce);
-	t.pvno = r->pvno;
-	t.expires = time(NULL) + r->srv->cfg->txn_timeout;
 
 	if (db_begin(db) != 1) {
 		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
 		return 0;
 	}
-	rc = db_nonce_claim(db, h->senderNonce->data,
-	    (size_t)h->senderNonce->length);
-	if (rc < 0)
-		goto dberr;
-	if (rc == 0) {
+	rc = cmp_txn_record(r, (n > 0 && !r->implicit) ? DB_TXN_WAIT_CONF
+						      : DB_TXN_DONE);
+	if (rc <= 0) {
 		db_rollback(db);
-		cmp_reject(r, CMP_FAIL_BAD_SENDER_NONCE,
-		    "senderNonce seen before: replayed message "
-		    "(RFC 9810 §5.1.1)");
-		return 0;
-	}
-	rc = db_txn_insert(db, &t);
-	if (rc < 0)
-		goto dberr;
-	if (rc == 0) {
-		db_rollback(db);
-		cmp_reject(r, CMP_FAIL_TRANSACTION_ID_IN_USE,
-		    "transactionID already used (RFC 9810 §5.1.1)");
 		return 0;
 	}
 	if (n > 0 && r->have_mac) {
@@ -234,7 +205,9 @@ identity_check(struct req *r, CRMF_CERTREQMSG *m, EVP_PKEY *pub, int *fail,
 			return 0;
 		}
 	}
-	if (r->have_sig && (type == CMP_BODY_CR || type == CMP_BODY_KUR) &&
+	if (r->have_sig &&
+	    (type == CMP_BODY_CR || type == CMP_BODY_KUR ||
+		type == CMP_BODY_P10CR) &&
 	    (t->subject == NULL ||
 		X509_NAME_cmp(t->subject,
 		    X509_get_subject_name(r->prot_cert)) != 0)) {
@@ -274,7 +247,13 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 		rc = cmp_template_check(&ir, &fail, &why);
 	if (rc < 0)
 		return -1;
-	if (rc == 1) {
+	if (rc == 1 && r->msg->body->type == CMP_BODY_P10CR) {
+		ERR_set_mark();
+		rc = X509_REQ_verify(r->msg->body->value.p10cr, ir.pubkey) == 1;
+		ERR_pop_to_mark();
+		fail = CMP_FAIL_BAD_POP;
+		why = "PKCS#10 signature does not verify (RFC 2986)";
+	} else if (rc == 1) {
 		rc = cmp_popo_verify(m, ir.pubkey, &why);
 		fail = CMP_FAIL_BAD_POP;
 		if (rc < 0)
@@ -330,12 +309,58 @@ certreqids_check(const STACK_OF(CRMF_CERTREQMSG) *reqs, int *rids)
 	return 1;
 }
 
-/* ir and cr: RFC 9810 §5.3.1, §5.3.3. */
+/*
+ * p10cr (RFC 9810 §5.3.4, RFC 9483 §4.1.4): the PKCS#10 request as one
+ * CertReqMsg with certReqId -1 and no POPO (the CSR signature is the
+ * proof of possession, checked in certreq_one). NULL on error.
+ */
+static STACK_OF(CRMF_CERTREQMSG) *
+p10_to_crmf(X509_REQ *req)
+{
+	STACK_OF(CRMF_CERTREQMSG) *sk = sk_CRMF_CERTREQMSG_new_null();
+	CRMF_CERTREQMSG *m = CRMF_CERTREQMSG_new();
+	CRMF_CERTTEMPLATE *t;
+
+	if (sk == NULL || m == NULL ||
+	    !ASN1_INTEGER_set(m->certReq->certReqId, -1))
+		goto fail;
+	t = m->certReq->certTemplate;
+	if ((t->subject = X509_NAME_dup(X509_REQ_get_subject_name(req))) ==
+		NULL ||
+	    (t->publicKey = X509_PUBKEY_dup(X509_REQ_get_X509_PUBKEY(req))) ==
+		NULL)
+		goto fail;
+	t->extensions = X509_REQ_get_extensions(req);
+	if (!sk_CRMF_CERTREQMSG_push(sk, m))
+		goto fail;
+	return sk;
+fail:
+	CRMF_CERTREQMSG_free(m);
+	sk_CRMF_CERTREQMSG_free(sk);
+	return NULL;
+}
+
+/* Response body type for a request body type. */
+static int
+rep_type(int req_type)
+{
+	switch (req_type) {
+	case CMP_BODY_IR:
+		return CMP_BODY_IP;
+	case CMP_BODY_KUR:
+		return CMP_BODY_KUP;
+	default: /* cr, p10cr */
+		return CMP_BODY_CP;
+	}
+}
+
+/* ir, cr, kur and p10cr: RFC 9810 §5.3.1-§5.3.5. */
 CMP_MSG *
 cmp_certreq_handle(struct req *r)
 {
+	STACK_OF(CRMF_CERTREQMSG) *p10 = NULL;
 	STACK_OF(CRMF_CERTREQMSG) *reqs = r->msg->body->value.ir;
-	int n = sk_CRMF_CERTREQMSG_num(reqs);
+	int n;
 	int rids[CA_MAX_CERTREQS];
 	struct issued iss[CA_MAX_CERTREQS];
 	const struct cfg_profile *prof;
@@ -346,15 +371,29 @@ cmp_certreq_handle(struct req *r)
 	const char *last_why = NULL;
 
 	memset(iss, 0, sizeof(iss));
-	if (!certreqids_check(reqs, rids))
+	if (r->msg->body->type == CMP_BODY_P10CR) {
+		if ((p10 = p10_to_crmf(r->msg->body->value.p10cr)) == NULL)
+			return cmp_reject(r, CMP_FAIL_BAD_CERT_TEMPLATE,
+			    "PKCS#10 request lacks subject or public key");
+		reqs = p10;
+		rids[0] = -1;
+	} else if (!certreqids_check(reqs, rids))
 		return cmp_reject(r, CMP_FAIL_BAD_REQUEST,
 		    "certReqIds must be distinct and non-negative "
 		    "(RFC 9810 §5.3.1)");
+	n = sk_CRMF_CERTREQMSG_num(reqs);
+	if (r->msg->body->type == CMP_BODY_KUR && n != 1) {
+		sk_CRMF_CERTREQMSG_pop_free(p10, CRMF_CERTREQMSG_free);
+		return cmp_reject(r, CMP_FAIL_BAD_REQUEST,
+		    "kur carries exactly one CertReqMsg (RFC 9483 §4.1.3)");
+	}
 	prof = cfg_profile_get(r->srv->cfg, r->secret.profile[0] != '\0'
 		? r->secret.profile : "default");
-	if (prof == NULL)
-		return cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
+	if (prof == NULL) {
+		out = cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
 		    "profile of the enrollment secret is not configured");
+		goto done;
+	}
 	r->implicit = r->srv->cfg->implicit_confirm &&
 	    cmp_hdr_implicit_confirm(r->msg->header);
 	if ((rep = CMP_CERTREPMESSAGE_new()) == NULL)
@@ -395,7 +434,7 @@ cmp_certreq_handle(struct req *r)
 	}
 	if ((body = CMP_BODY_new()) == NULL)
 		goto internal;
-	body->type = r->msg->body->type + 1; /* ir->ip, cr->cp, kur->kup */
+	body->type = rep_type(r->msg->body->type);
 	body->value.ip = rep;
 	rep = NULL;
 	out = cmp_resp_new(r, body);
@@ -420,6 +459,7 @@ internal_out:
 internal:
 	out = cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE, "issuance failed");
 done:
+	sk_CRMF_CERTREQMSG_pop_free(p10, CRMF_CERTREQMSG_free);
 	CMP_CERTREPMESSAGE_free(rep);
 	for (i = 0; i < CA_MAX_CERTREQS; i++) {
 		X509_free(iss[i].cert);

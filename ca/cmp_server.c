@@ -180,6 +180,49 @@ cmp_internal(struct req *r, int fail, const char *what)
 	return NULL;
 }
 
+/* See cmp_srv.h. */
+int
+cmp_txn_record(struct req *r, enum db_txn_state state)
+{
+	struct db *db = r->srv->db;
+	const CMP_HEADER *h = r->msg->header;
+	struct db_txn t;
+	int rc;
+
+	memset(&t, 0, sizeof(t));
+	memcpy(t.id, h->transactionID->data, (size_t)h->transactionID->length);
+	t.id_len = (size_t)h->transactionID->length;
+	t.ca_id = r->ca->id;
+	snprintf(t.sender, sizeof(t.sender), "%s", r->sender);
+	snprintf(t.kind, sizeof(t.kind), "%s",
+	    cmp_body_name(r->msg->body->type));
+	t.state = state;
+	memcpy(t.last_nonce, r->nonce, sizeof(r->nonce));
+	t.last_nonce_len = sizeof(r->nonce);
+	t.pvno = r->pvno;
+	t.expires = time(NULL) + r->srv->cfg->txn_timeout;
+	rc = db_nonce_claim(db, h->senderNonce->data,
+	    (size_t)h->senderNonce->length);
+	if (rc == 0) {
+		cmp_reject(r, CMP_FAIL_BAD_SENDER_NONCE,
+		    "senderNonce seen before: replayed message "
+		    "(RFC 9810 §5.1.1)");
+		return 0;
+	}
+	if (rc > 0)
+		rc = db_txn_insert(db, &t);
+	if (rc == 0) {
+		cmp_reject(r, CMP_FAIL_TRANSACTION_ID_IN_USE,
+		    "transactionID already used (RFC 9810 §5.1.1)");
+		return 0;
+	}
+	if (rc < 0) {
+		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
+		return -1;
+	}
+	return 1;
+}
+
 /* "secret:<ref>" from a senderKID; 1 or 0 if not printable. */
 static int
 sender_from_kid(struct req *r, char *ref, size_t reflen)
@@ -274,6 +317,12 @@ dispatch(struct req *r)
 	case CMP_BODY_CR:
 	case CMP_BODY_KUR:
 		return cmp_certreq_handle(r);
+	case CMP_BODY_P10CR:
+		return cmp_certreq_handle(r);
+	case CMP_BODY_RR:
+		return cmp_rr_handle(r);
+	case CMP_BODY_GENM:
+		return cmp_genm_handle(r);
 	case CMP_BODY_CERTCONF:
 		return cmp_certconf_handle(r);
 	case CMP_BODY_ERROR:

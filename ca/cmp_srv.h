@@ -62,6 +62,17 @@ int cmp_sig_alg_set(CMP_HEADER *h, const struct ca_ident *ca);
 /* Signs m (header and body) with ca's key in the HSM. Returns 1 or 0. */
 int cmp_sig_protect(CMP_MSG *m, const struct ca_ident *ca);
 
+/*
+ * Records the transaction of this request in state, claiming its
+ * senderNonce, inside the caller's database transaction. Returns 1, 0
+ * (replay or transactionID in use: r->fail set), -1 (internal, r set).
+ */
+int cmp_txn_record(struct req *r, enum db_txn_state state);
+
+/* cmp_rr.c, cmp_genm.c. */
+CMP_MSG *cmp_rr_handle(struct req *r);
+CMP_MSG *cmp_genm_handle(struct req *r);
+
 /* cmp_certreq.c: ir/cr, certConf, and error from the client. */
 CMP_MSG *cmp_certreq_handle(struct req *r);
 CMP_MSG *cmp_certconf_handle(struct req *r);

@@ -250,6 +250,76 @@ sig selfsigned cr -cert "$work/other.pem" -key "$work/other.key" \
 check "request signed by an untrusted certificate: signerNotTrusted" \
     grep -q "failinfo=signerNotTrusted" <(dump "$work/selfsigned.rsp")
 
+# 8d. p10cr (PKCS#10) with PBM: certReqId -1, confirmed.
+openssl req -new -key "$work/ec2.key" -subj "/CN=from-csr" \
+    -addext "subjectAltName=DNS:csr.example.org" -out "$work/p10.csr" 2>/dev/null
+if openssl cmp -cmd p10cr -server "$CMPCA_URL" -ref "$CMPCA_SECRET_REF" \
+    -secret "pass:$CMPCA_SECRET" -recipient "$CMPCA_CA_SUBJECT" \
+    -csr "$work/p10.csr" -certout "$work/p10.pem" >"$work/p10.out" 2>&1; then
+	pass "p10cr with PBM"
+	check "p10cr: key, subject and SAN from the CSR" bash -c \
+	    "[ \"\$(openssl x509 -in '$work/p10.pem' -noout -pubkey)\" = \"\$(openssl req -in '$work/p10.csr' -noout -pubkey)\" ] &&
+	     openssl x509 -in '$work/p10.pem' -noout -ext subjectAltName | grep -q DNS:csr.example.org"
+	check "p10cr: valid, certReqId -1" test \
+	    "$(q "select status || cert_req_id from cert where serial = '$(serial_of "$work/p10.pem")'")" = valid-1
+else
+	fail "p10cr" "$(tail -n 3 "$work/p10.out")"
+fi
+openssl req -new -key "$work/ec2.key" -subj "/CN=tampered" -out "$work/bad.csr" 2>/dev/null
+# Flip a byte inside the CSR signature.
+openssl req -in "$work/bad.csr" -outform DER -out "$work/bad.der"
+size=$(stat -c %s "$work/bad.der")
+printf '\x00' | dd of="$work/bad.der" bs=1 seek=$((size - 5)) conv=notrunc 2>/dev/null
+openssl req -inform DER -in "$work/bad.der" -out "$work/bad2.csr" 2>/dev/null
+openssl cmp -cmd p10cr -server "$CMPCA_URL" -ref "$CMPCA_SECRET_REF" \
+    -secret "pass:$CMPCA_SECRET" -recipient "$CMPCA_CA_SUBJECT" \
+    -csr "$work/bad2.csr" -certout "$work/bad.pem" -rspout "$work/badp10.rsp" \
+    >/dev/null 2>&1
+check "p10cr with a broken CSR signature: badPOP" \
+    grep -q "failinfo=badPOP" <(dump "$work/badp10.rsp")
+
+# 8e. genm: caCerts and signKeyPairTypes carry values; unknown types are
+#     echoed without one.
+openssl cmp -cmd genm -server "$CMPCA_URL" -ref "$CMPCA_SECRET_REF" \
+    -secret "pass:$CMPCA_SECRET" -recipient "$CMPCA_CA_SUBJECT" \
+    -infotype caCerts -rspout "$work/genm1.rsp" >/dev/null 2>&1
+check "genm caCerts: genp with the CA certificates" \
+    grep -q "body=genp.*itav=id-it-caCerts:value" <(dump "$work/genm1.rsp")
+openssl cmp -cmd genm -server "$CMPCA_URL" -cert "$work/kur.pem" \
+    -key "$work/ec3.key" -trusted "$CMPCA_CA_CERT" \
+    -infotype signKeyPairTypes -rspout "$work/genm2.rsp" >/dev/null 2>&1
+check "genm signKeyPairTypes, signature-protected: signed genp with value" \
+    grep -q "protected=1 itav=id-it-signKeyPairTypes:value" <(dump "$work/genm2.rsp")
+openssl cmp -cmd genm -server "$CMPCA_URL" -ref "$CMPCA_SECRET_REF" \
+    -secret "pass:$CMPCA_SECRET" -recipient "$CMPCA_CA_SUBJECT" \
+    -infotype preferredSymmAlg -rspout "$work/genm3.rsp" >/dev/null 2>&1
+check "genm of a type we do not serve: echoed without a value" \
+    grep -q "itav=id-it-preferredSymmAlg:absent" <(dump "$work/genm3.rsp")
+
+# 8f. rr: only the holder revokes; the certificate ends revoked with the
+#     requested reason.
+openssl cmp -cmd rr -server "$CMPCA_URL" -ref "$CMPCA_SECRET_REF" \
+    -secret "pass:$CMPCA_SECRET" -recipient "$CMPCA_CA_SUBJECT" \
+    -oldcert "$work/p10.pem" -revreason 1 -unprotected_errors \
+    -rspout "$work/rrmac.rsp" >/dev/null 2>&1
+check "rr with a shared secret (not the holder): notAuthorized" \
+    grep -q "failinfo=notAuthorized" <(dump "$work/rrmac.rsp")
+check "rr refused: certificate still valid" test "$(db_status "$work/p10.pem")" = valid
+if openssl cmp -cmd rr -server "$CMPCA_URL" -cert "$work/kur.pem" \
+    -key "$work/ec3.key" -oldcert "$work/kur.pem" -trusted "$CMPCA_CA_CERT" \
+    -revreason 1 -rspout "$work/rr.rsp" >"$work/rr.out" 2>&1; then
+	pass "rr signed by the certificate to revoke"
+	check "rr: revoked with reason keyCompromise" \
+	    test "$(q "select status || reason from cert where serial = '$(serial_of "$work/kur.pem")'")" = revoked1
+else
+	fail "rr" "$(tail -n 3 "$work/rr.out")"
+fi
+openssl cmp -cmd rr -server "$CMPCA_URL" -cert "$work/kur.pem" \
+    -key "$work/ec3.key" -oldcert "$work/kur.pem" -trusted "$CMPCA_CA_CERT" \
+    -unprotected_errors -rspout "$work/rr2.rsp" >/dev/null 2>&1
+check "rr signed with a revoked certificate: certRevoked" \
+    grep -q "failinfo=certRevoked" <(dump "$work/rr2.rsp")
+
 # 9. Inventory through the CLI.
 check "cmpca cert list shows the enrolled subject" \
     grep -q "CN=device-ec" <(cli cert list)

@@ -68,6 +68,23 @@ main(int argc, char **argv)
 		for (i = 0; i < sk_CMP_CERTRESPONSE_num(r); i++)
 			print_si(sk_CMP_CERTRESPONSE_value(r, i)->status);
 	}
+	if (m->body->type == CMP_BODY_RP) {
+		STACK_OF(CMP_PKISI) *st = m->body->value.rp->status;
+
+		for (i = 0; i < sk_CMP_PKISI_num(st); i++)
+			print_si(sk_CMP_PKISI_value(st, i));
+	}
+	if (m->body->type == CMP_BODY_GENP) {
+		for (i = 0; i < sk_CMP_ITAV_num(m->body->value.genp); i++) {
+			const CMP_ITAV *v = sk_CMP_ITAV_value(
+			    m->body->value.genp, i);
+			char oid[80];
+
+			OBJ_obj2txt(oid, sizeof(oid), v->infoType, 0);
+			printf(" itav=%s:%s", oid,
+			    v->infoValue != NULL ? "value" : "absent");
+		}
+	}
 	printf("\n");
 	CMP_MSG_free(m);
 	return 0;

@@ -1,0 +1,225 @@
+/*
+ * cmp_genm.c - general messages (RFC 9810 §5.3.19, RFC 9483 §4.3): genm
+ * answered with genp, one InfoTypeAndValue per requested type.
+ *
+ *   caCerts (id-it 17)          the CA certificate chain of this endpoint
+ *   rootCaCert (20)             -> rootCaKeyUpdate (18) without value: no
+ *                                  root key update is available
+ *   certReqTemplate (19)        without value: no template is imposed
+ *   crlStatusList (22)          -> crls (23) without value: no CRL yet
+ *   currentCRL (6)              without value: no CRL yet
+ *   signKeyPairTypes (1)        the key types the CA certifies
+ *   suppLangTags (16)           "en"
+ *   anything else               echoed without a value (RFC 9810 §5.3.19)
+ */
+#include <string.h>
+
+#include "ca/ca.h"
+#include "ca/cmp_srv.h"
+
+#define OID_ROOT_CA_CERT "1.3.6.1.5.5.7.4.20"
+#define OID_CRL_STATUS_LIST "1.3.6.1.5.5.7.4.22"
+#define OID_CRLS "1.3.6.1.5.5.7.4.23"
+
+/* An ITAV of type nid (or oid text) with value v (owned; may be NULL). */
+static CMP_ITAV *
+itav_new(ASN1_OBJECT *type, ASN1_TYPE *v)
+{
+	CMP_ITAV *itav = CMP_ITAV_new();
+
+	if (itav == NULL) {
+		ASN1_OBJECT_free(type);
+		ASN1_TYPE_free(v);
+		return NULL;
+	}
+	ASN1_OBJECT_free(itav->infoType);
+	itav->infoType = type;
+	itav->infoValue = v;
+	return itav;
+}
+
+/* Wraps the DER of a SEQUENCE into an ASN1_TYPE. */
+static ASN1_TYPE *
+type_from_seq(unsigned char *der, int len)
+{
+	ASN1_TYPE *t = NULL;
+	ASN1_STRING *s = NULL;
+
+	if (len <= 0)
+		goto fail;
+	if ((t = ASN1_TYPE_new()) == NULL || (s = ASN1_STRING_new()) == NULL)
+		goto fail;
+	ASN1_STRING_set0(s, der, len);
+	der = NULL;
+	ASN1_TYPE_set(t, V_ASN1_SEQUENCE, s);
+	return t;
+fail:
+	OPENSSL_free(der);
+	ASN1_STRING_free(s);
+	ASN1_TYPE_free(t);
+	return NULL;
+}
+
+/* SEQUENCE OF Certificate: the chain of this CA. */
+static ASN1_TYPE *
+ca_certs_value(const struct req *r)
+{
+	unsigned char *der = NULL;
+	int len;
+
+	len = ASN1_item_i2d((const ASN1_VALUE *)r->ca->chain, &der,
+	    ASN1_ITEM_rptr(CMP_CERTS));
+	return type_from_seq(der, len);
+}
+
+/* SEQUENCE OF AlgorithmIdentifier: keys the CA certifies. */
+static ASN1_TYPE *
+key_types_value(void)
+{
+	static const int curves[] = { NID_X9_62_prime256v1, NID_secp384r1,
+		NID_secp521r1 };
+	static const int plain[] = { NID_rsaEncryption, NID_ED25519,
+		NID_ED448 };
+	STACK_OF(X509_ALGOR) *sk = sk_X509_ALGOR_new_null();
+	unsigned char *der = NULL;
+	X509_ALGOR *a;
+	size_t i;
+	int len = -1;
+
+	if (sk == NULL)
+		return NULL;
+	for (i = 0; i < sizeof(curves) / sizeof(curves[0]); i++) {
+		if ((a = X509_ALGOR_new()) == NULL ||
+		    !X509_ALGOR_set0(a, OBJ_nid2obj(NID_X9_62_id_ecPublicKey),
+			V_ASN1_OBJECT, OBJ_nid2obj(curves[i])) ||
+		    !sk_X509_ALGOR_push(sk, a)) {
+			X509_ALGOR_free(a);
+			goto out;
+		}
+	}
+	for (i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+		if ((a = X509_ALGOR_new()) == NULL ||
+		    !X509_ALGOR_set0(a, OBJ_nid2obj(plain[i]),
+			plain[i] == NID_rsaEncryption ? V_ASN1_NULL
+						      : V_ASN1_UNDEF,
+			NULL) ||
+		    !sk_X509_ALGOR_push(sk, a)) {
+			X509_ALGOR_free(a);
+			goto out;
+		}
+	}
+	len = ASN1_item_i2d((const ASN1_VALUE *)sk, &der,
+	    ASN1_ITEM_rptr(X509_ALGORS));
+out:
+	sk_X509_ALGOR_pop_free(sk, X509_ALGOR_free);
+	return len > 0 ? type_from_seq(der, len) : NULL;
+}
+
+/* SEQUENCE OF UTF8String: the languages of our statusStrings. */
+static ASN1_TYPE *
+lang_tags_value(void)
+{
+	static const unsigned char der[] = { 0x30, 0x04, 0x0c, 0x02, 'e', 'n' };
+	unsigned char *copy = OPENSSL_memdup(der, sizeof(der));
+
+	return copy != NULL ? type_from_seq(copy, sizeof(der)) : NULL;
+}
+
+/* The answer ITAV for one requested ITAV; NULL on error. */
+static CMP_ITAV *
+answer(const struct req *r, const CMP_ITAV *q)
+{
+	ASN1_OBJECT *type = OBJ_dup(q->infoType);
+	int nid = OBJ_obj2nid(q->infoType);
+	char oid[64];
+
+	if (type == NULL)
+		return NULL;
+	switch (nid) {
+	case NID_id_it_caCerts:
+		return itav_new(type, ca_certs_value(r));
+	case NID_id_it_signKeyPairTypes:
+		return itav_new(type, key_types_value());
+	case NID_id_it_suppLangTags:
+		return itav_new(type, lang_tags_value());
+	case NID_id_it_certReqTemplate:
+	case NID_id_it_currentCRL:
+		return itav_new(type, NULL);
+	default:
+		break;
+	}
+	OBJ_obj2txt(oid, sizeof(oid), q->infoType, 1);
+	if (strcmp(oid, OID_ROOT_CA_CERT) == 0) {
+		ASN1_OBJECT_free(type);
+		return itav_new(OBJ_nid2obj(NID_id_it_rootCaKeyUpdate), NULL);
+	}
+	if (strcmp(oid, OID_CRL_STATUS_LIST) == 0) {
+		ASN1_OBJECT_free(type);
+		return itav_new(OBJ_txt2obj(OID_CRLS, 1), NULL);
+	}
+	return itav_new(type, NULL);
+}
+
+/* Checks the infoValue of the types we interpret. Returns 1 or 0. */
+static int
+value_ok(const CMP_ITAV *q, const char **why)
+{
+	char oid[64];
+
+	OBJ_obj2txt(oid, sizeof(oid), q->infoType, 1);
+	if (strcmp(oid, OID_ROOT_CA_CERT) == 0 &&
+	    (q->infoValue == NULL || q->infoValue->type != V_ASN1_SEQUENCE)) {
+		*why = "rootCaCert needs a certificate (RFC 9483 §4.3.2)";
+		return 0;
+	}
+	if (strcmp(oid, OID_CRL_STATUS_LIST) == 0 &&
+	    (q->infoValue == NULL || q->infoValue->type != V_ASN1_SEQUENCE)) {
+		*why = "crlStatusList needs a SEQUENCE (RFC 9483 §4.3.4)";
+		return 0;
+	}
+	return 1;
+}
+
+/* genm: see the file comment. */
+CMP_MSG *
+cmp_genm_handle(struct req *r)
+{
+	STACK_OF(CMP_ITAV) *q = r->msg->body->value.genm;
+	CMP_BODY *body = NULL;
+	const char *why = NULL;
+	int i, rc;
+
+	for (i = 0; i < sk_CMP_ITAV_num(q); i++)
+		if (!value_ok(sk_CMP_ITAV_value(q, i), &why))
+			return cmp_reject(r, CMP_FAIL_BAD_REQUEST, why);
+	if ((body = CMP_BODY_new()) == NULL ||
+	    (body->value.genp = sk_CMP_ITAV_new_null()) == NULL)
+		goto internal;
+	body->type = CMP_BODY_GENP;
+	for (i = 0; i < sk_CMP_ITAV_num(q); i++) {
+		CMP_ITAV *a = answer(r, sk_CMP_ITAV_value(q, i));
+
+		if (a == NULL || !sk_CMP_ITAV_push(body->value.genp, a)) {
+			CMP_ITAV_free(a);
+			goto internal;
+		}
+	}
+	if (db_begin(r->srv->db) != 1) {
+		CMP_BODY_free(body);
+		return cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
+		    db_error(r->srv->db));
+	}
+	rc = cmp_txn_record(r, DB_TXN_DONE);
+	if (rc <= 0 || db_commit(r->srv->db) != 1) {
+		if (rc > 0)
+			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
+			    db_error(r->srv->db));
+		db_rollback(r->srv->db);
+		CMP_BODY_free(body);
+		return NULL;
+	}
+	return cmp_resp_new(r, body);
+internal:
+	CMP_BODY_free(body);
+	return cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE, "genp construction");
+}

@@ -1,0 +1,189 @@
+/*
+ * cmp_rr.c - revocation requests (RFC 9810 §5.3.9-§5.3.10, RFC 9483
+ * §4.2): rr answered with rp.
+ *
+ * Only the holder may revoke through CMP today: the request must be signed
+ * with the very certificate it revokes (RFC 9483 §4.2). The operator
+ * revokes with the CLI. Each RevDetails names issuer and serialNumber; the
+ * reason comes from the crlEntryDetails reasonCode.
+ */
+#include <string.h>
+
+#include <openssl/x509v3.h>
+
+#include "ca/ca.h"
+#include "ca/cmp_srv.h"
+
+/* CRLReason unspecified (RFC 5280 §5.3.1). */
+#define CRL_REASON_UNSPECIFIED 0
+
+/* The reasonCode of crlEntryDetails, or unspecified; -1 if malformed or
+ * not one a holder may ask for. */
+static int
+rr_reason(const CMP_REVDETAILS *d)
+{
+	ASN1_ENUMERATED *e;
+	int crit = 0;
+	long v;
+
+	e = X509V3_get_d2i(d->crlEntryDetails, NID_crl_reason, &crit, NULL);
+	if (e == NULL)
+		return crit == -1 ? CRL_REASON_UNSPECIFIED : -1;
+	v = ASN1_ENUMERATED_get(e);
+	ASN1_ENUMERATED_free(e);
+	/* 7 is unused, 8 removeFromCRL needs a hold we do not place. */
+	if (v < 0 || v > 10 || v == 7 || v == 8)
+		return -1;
+	return (int)v;
+}
+
+/* Checks one RevDetails; fills *row. Returns 1 ok, 0 rejected (*fail,
+ * *why, *status), -1 internal. */
+static int
+rr_one(struct req *r, const CMP_REVDETAILS *d, struct db_cert *row,
+    int *reason, int *fail, const char **why)
+{
+	const CRMF_CERTTEMPLATE *t = d->certDetails;
+	char serial[DB_SERIAL_MAX];
+	int rc;
+
+	*fail = CMP_FAIL_BAD_CERT_ID;
+	if (t->issuer == NULL || t->serialNumber == NULL) {
+		*fail = CMP_FAIL_BAD_REQUEST;
+		*why = "certDetails needs issuer and serialNumber "
+		       "(RFC 9483 §4.2)";
+		return 0;
+	}
+	if (X509_NAME_cmp(t->issuer, X509_get_subject_name(r->ca->cert)) !=
+	    0) {
+		*why = "certificate to revoke was not issued by this CA";
+		return 0;
+	}
+	if ((*reason = rr_reason(d)) < 0) {
+		*fail = CMP_FAIL_BAD_REQUEST;
+		*why = "unsupported or malformed reasonCode";
+		return 0;
+	}
+	if (!ca_serial_hex(t->serialNumber, serial, sizeof(serial)))
+		return -1;
+	rc = db_cert_get_by_serial(r->srv->db, r->ca->id, serial, row);
+	if (rc < 0)
+		return -1;
+	if (rc == 0) {
+		*why = "no certificate with this serial number";
+		return 0;
+	}
+	if (!r->have_sig || r->prot_issuer != r->ca ||
+	    r->prot_row.id != row->id) {
+		*fail = CMP_FAIL_NOT_AUTHORIZED;
+		*why = "rr must be signed with the certificate to revoke "
+		       "(RFC 9483 §4.2)";
+		return 0;
+	}
+	if (row->status != DB_CERT_VALID) {
+		*fail = CMP_FAIL_CERT_REVOKED;
+		*why = "certificate is already revoked or not valid";
+		return 0;
+	}
+	return 1;
+}
+
+/* Revokes, records the transaction and the nonce atomically. */
+static int
+rr_persist(struct req *r, const struct db_cert *rows, const int *reasons,
+    const int *ok, int n)
+{
+	struct db *db = r->srv->db;
+	int i, rc;
+
+	if (db_begin(db) != 1)
+		goto dberr;
+	rc = cmp_txn_record(r, DB_TXN_DONE);
+	if (rc <= 0) {
+		db_rollback(db);
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		if (!ok[i])
+			continue;
+		rc = db_cert_set_status(db, rows[i].id, 1u << DB_CERT_VALID,
+		    DB_CERT_REVOKED, reasons[i]);
+		if (rc < 0)
+			goto dberr;
+		if (rc == 0) {
+			db_rollback(db);
+			cmp_reject(r, CMP_FAIL_CERT_REVOKED,
+			    "certificate was revoked concurrently");
+			return 0;
+		}
+		if (db_audit_add(db, "revoke", r->ca->id, r->sender,
+			rows[i].serial) < 0)
+			goto dberr;
+	}
+	if (db_commit(db) != 1)
+		goto dberr;
+	return 1;
+dberr:
+	cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
+	db_rollback(db);
+	return 0;
+}
+
+/* rr: see the file comment. */
+CMP_MSG *
+cmp_rr_handle(struct req *r)
+{
+	STACK_OF(CMP_REVDETAILS) *rr = r->msg->body->value.rr;
+	int n = sk_CMP_REVDETAILS_num(rr), i, rc, nok = 0;
+	struct db_cert rows[CA_MAX_CERTREQS];
+	int reasons[CA_MAX_CERTREQS], ok[CA_MAX_CERTREQS];
+	CMP_REVREP *rep = NULL;
+	CMP_BODY *body = NULL;
+	CMP_MSG *out = NULL;
+
+	memset(rows, 0, sizeof(rows));
+	if ((rep = CMP_REVREP_new()) == NULL)
+		goto internal;
+	for (i = 0; i < n; i++) {
+		const char *why = NULL;
+		int fail = CMP_FAIL_NONE;
+		CMP_PKISI *si;
+
+		rc = rr_one(r, sk_CMP_REVDETAILS_value(rr, i), &rows[i],
+		    &reasons[i], &fail, &why);
+		if (rc < 0)
+			goto internal;
+		ok[i] = rc;
+		nok += rc;
+		if (rc == 0) {
+			r->fail = fail;
+			r->why = why;
+		}
+		si = cmp_pkisi_new(rc ? CMP_STATUS_ACCEPTED
+				      : CMP_STATUS_REJECTION,
+		    rc ? CMP_FAIL_NONE : fail, rc ? NULL : why);
+		if (si == NULL || !sk_CMP_PKISI_push(rep->status, si)) {
+			CMP_PKISI_free(si);
+			goto internal;
+		}
+	}
+	if (!rr_persist(r, rows, reasons, ok, n))
+		goto done;
+	if (nok < n)
+		r->outcome = nok == 0 ? "rejected" : "partial";
+	if ((body = CMP_BODY_new()) == NULL)
+		goto internal;
+	body->type = CMP_BODY_RP;
+	body->value.rp = rep;
+	rep = NULL;
+	if ((out = cmp_resp_new(r, body)) == NULL)
+		goto internal;
+	goto done;
+internal:
+	out = cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE, "revocation failed");
+done:
+	CMP_REVREP_free(rep);
+	for (i = 0; i < CA_MAX_CERTREQS; i++)
+		db_cert_clear(&rows[i]);
+	return out;
+}
