@@ -54,6 +54,7 @@ struct cfg_profile {
 	int copy_key_usage;	/* take keyUsage from the template */
 	int copy_ext_key_usage; /* take extendedKeyUsage from the template */
 	int kur_revokes_old;	/* revoke (superseded) what a kur replaced */
+	int approval;		/* requests wait for the operator */
 };
 
 struct cfg {
@@ -75,6 +76,7 @@ struct cfg {
 	long txn_timeout;     /* seconds to wait for certConf */
 	long housekeeping_interval; /* seconds between expiry sweeps */
 	long nonce_max_age;   /* seconds a replay nonce is remembered */
+	long poll_check_after; /* checkAfter of pollRep, seconds */
 	struct cfg_profile *profiles;
 	size_t nprofiles;
 };

@@ -29,12 +29,13 @@ static const char *const cfg_keys[] = {
 	"pkcs11_module", "token", "pin_file", "db", "socket", "workers",
 	"default_ca", "schema_dir", "max_request", "pbm_max_iterations",
 	"implicit_confirm", "txn_timeout", "log_level",
-	"housekeeping_interval", "nonce_max_age", "trust_anchors", NULL,
+	"housekeeping_interval", "nonce_max_age", "trust_anchors",
+	"poll_check_after", NULL,
 };
 
 static const char *const profile_keys[] = {
 	"days", "extensions", "copy_san", "copy_key_usage",
-	"copy_ext_key_usage", "kur_revokes_old", NULL,
+	"copy_ext_key_usage", "kur_revokes_old", "approval", NULL,
 };
 
 /* Line number of "key =" inside [section] of path, 0 if not found. */
@@ -255,7 +256,8 @@ cfg_profiles_load(struct cfg *c)
 		    !cfg_bool(c, sec, "copy_ext_key_usage", 1,
 			&p->copy_ext_key_usage) ||
 		    !cfg_bool(c, sec, "kur_revokes_old", 1,
-			&p->kur_revokes_old))
+			&p->kur_revokes_old) ||
+		    !cfg_bool(c, sec, "approval", 0, &p->approval))
 			goto out;
 		p->ext_section = cfg_str(c, sec, "extensions", NULL);
 		if (p->ext_section != NULL &&
@@ -338,6 +340,8 @@ cfg_load(const char *path)
 		&c->housekeeping_interval) ||
 	    !cfg_long(c, CFG_MAIN, "nonce_max_age", 86400, 60, 86400 * 365,
 		&c->nonce_max_age) ||
+	    !cfg_long(c, CFG_MAIN, "poll_check_after", 5, 1, 86400,
+		&c->poll_check_after) ||
 	    !cfg_bool(c, CFG_MAIN, "implicit_confirm", 1,
 		&c->implicit_confirm))
 		goto fail;

@@ -175,6 +175,18 @@ ASN1_SEQUENCE(CMP_REVREP) = {
 } ASN1_SEQUENCE_END(CMP_REVREP)
 IMPLEMENT_ASN1_FUNCTIONS(CMP_REVREP)
 
+ASN1_SEQUENCE(CMP_POLLREQ) = {
+	ASN1_SIMPLE(CMP_POLLREQ, certReqId, ASN1_INTEGER),
+} ASN1_SEQUENCE_END(CMP_POLLREQ)
+IMPLEMENT_ASN1_FUNCTIONS(CMP_POLLREQ)
+
+ASN1_SEQUENCE(CMP_POLLREP) = {
+	ASN1_SIMPLE(CMP_POLLREP, certReqId, ASN1_INTEGER),
+	ASN1_SIMPLE(CMP_POLLREP, checkAfter, ASN1_INTEGER),
+	ASN1_SEQUENCE_OF_OPT(CMP_POLLREP, reason, ASN1_UTF8STRING),
+} ASN1_SEQUENCE_END(CMP_POLLREP)
+IMPLEMENT_ASN1_FUNCTIONS(CMP_POLLREP)
+
 ASN1_CHOICE(CMP_BODY) = {
 	ASN1_EXP_SEQUENCE_OF(CMP_BODY, value.ir, CRMF_CERTREQMSG, 0),
 	ASN1_EXP(CMP_BODY, value.ip, CMP_CERTREPMESSAGE, 1),
@@ -201,8 +213,8 @@ ASN1_CHOICE(CMP_BODY) = {
 	ASN1_EXP_SEQUENCE_OF(CMP_BODY, value.genp, CMP_ITAV, 22),
 	ASN1_EXP(CMP_BODY, value.error, CMP_ERRORMSG, 23),
 	ASN1_EXP_SEQUENCE_OF(CMP_BODY, value.certConf, CMP_CERTSTATUS, 24),
-	ASN1_EXP(CMP_BODY, value.other, ASN1_ANY, 25),
-	ASN1_EXP(CMP_BODY, value.other, ASN1_ANY, 26),
+	ASN1_EXP_SEQUENCE_OF(CMP_BODY, value.pollReq, CMP_POLLREQ, 25),
+	ASN1_EXP_SEQUENCE_OF(CMP_BODY, value.pollRep, CMP_POLLREP, 26),
 } ASN1_CHOICE_END(CMP_BODY)
 IMPLEMENT_ASN1_FUNCTIONS(CMP_BODY)
 
@@ -307,6 +319,13 @@ cmp_msg_parse(const unsigned char *der, size_t len, const char **why)
 	if (msg->body->type == CMP_BODY_GENM &&
 	    sk_CMP_ITAV_num(msg->body->value.genm) > CA_MAX_GENERALINFO) {
 		*why = "too many InfoTypeAndValue in genm";
+		goto fail;
+	}
+	if (msg->body->type == CMP_BODY_POLLREQ &&
+	    (sk_CMP_POLLREQ_num(msg->body->value.pollReq) < 1 ||
+		sk_CMP_POLLREQ_num(msg->body->value.pollReq) >
+		    CA_MAX_CERTREQS)) {
+		*why = "PollReqContent must hold 1 to 16 entries";
 		goto fail;
 	}
 	if (sk_X509_num(msg->extraCerts) > CA_MAX_EXTRACERTS) {

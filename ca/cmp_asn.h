@@ -278,6 +278,21 @@ typedef struct cmp_revrep_st {
 } CMP_REVREP;
 DECLARE_ASN1_FUNCTIONS(CMP_REVREP)
 
+/* PollReqContent / PollRepContent (RFC 9810 §5.3.22). */
+typedef struct cmp_pollreq_st {
+	ASN1_INTEGER *certReqId;
+} CMP_POLLREQ;
+DECLARE_ASN1_FUNCTIONS(CMP_POLLREQ)
+DEFINE_STACK_OF(CMP_POLLREQ)
+
+typedef struct cmp_pollrep_st {
+	ASN1_INTEGER *certReqId;
+	ASN1_INTEGER *checkAfter;
+	STACK_OF(ASN1_UTF8STRING) *reason;
+} CMP_POLLREP;
+DECLARE_ASN1_FUNCTIONS(CMP_POLLREP)
+DEFINE_STACK_OF(CMP_POLLREP)
+
 typedef struct cmp_body_st {
 	int type;
 	union {
@@ -297,6 +312,8 @@ typedef struct cmp_body_st {
 		STACK_OF(CMP_ITAV) *genp;	 /* 22 */
 		CMP_ERRORMSG *error;		 /* 23 */
 		STACK_OF(CMP_CERTSTATUS) *certConf; /* 24 */
+		STACK_OF(CMP_POLLREQ) *pollReq;	 /* 25 */
+		STACK_OF(CMP_POLLREP) *pollRep;	 /* 26 */
 		ASN1_TYPE *other; /* every body this engine does not parse */
 	} value;
 } CMP_BODY;

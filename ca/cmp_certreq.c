@@ -24,14 +24,17 @@
 /* Reason recorded for a certificate replaced through kur. */
 #define CRL_REASON_SUPERSEDED 4
 
+/* One accepted CertReqMsg: issued now, or waiting for the operator. */
 struct issued {
 	int rid;
+	int waiting;		 /* delayed delivery: pend is set, no cert */
 	X509 *cert;
 	struct db_cert row;
+	struct db_pending pend;
 };
 
-static CMP_CERTRESPONSE *
-certresp_new(int rid, int status, int fail, const char *why, X509 *cert)
+CMP_CERTRESPONSE *
+cmp_certresp_new(int rid, int status, int fail, const char *why, X509 *cert)
 {
 	CMP_CERTRESPONSE *cr = CMP_CERTRESPONSE_new();
 
@@ -86,14 +89,16 @@ static int
 persist_issue(struct req *r, struct issued *iss, int n)
 {
 	struct db *db = r->srv->db;
-	int i, rc;
+	int i, rc, nwait = 0;
 
 	if (db_begin(db) != 1) {
 		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
 		return 0;
 	}
-	rc = cmp_txn_record(r, (n > 0 && !r->implicit) ? DB_TXN_WAIT_CONF
-						      : DB_TXN_DONE);
+	for (i = 0; i < n; i++)
+		nwait += iss[i].waiting;
+	rc = cmp_txn_record(r, nwait > 0 ? DB_TXN_WAITING
+	    : (n > 0 && !r->implicit) ? DB_TXN_WAIT_CONF : DB_TXN_DONE);
 	if (rc <= 0) {
 		db_rollback(db);
 		return 0;
@@ -110,6 +115,13 @@ persist_issue(struct req *r, struct issued *iss, int n)
 		}
 	}
 	for (i = 0; i < n; i++) {
+		if (iss[i].waiting) {
+			if (db_pending_insert(db, &iss[i].pend) != 1 ||
+			    db_audit_add(db, "request-pending", r->ca->id,
+				r->sender, iss[i].pend.subject) < 0)
+				goto dberr;
+			continue;
+		}
 		rc = db_cert_insert(db, &iss[i].row);
 		if (rc < 0)
 			goto dberr;
@@ -222,8 +234,55 @@ identity_check(struct req *r, CRMF_CERTREQMSG *m, EVP_PKEY *pub, int *fail,
 	return 1;
 }
 
-/* Issues one certificate for one CertReqMsg; 1 issued, 0 rejected into
- * *resp, -1 internal. */
+/*
+ * Delayed delivery (RFC 9810 §5.3.22): the checked request is kept for the
+ * operator and answered with status waiting. Returns 2, or -1.
+ */
+static int
+certreq_wait(struct req *r, const CRMF_CERTREQMSG *m, int rid,
+    const struct cfg_profile *prof, struct issued *out,
+    CMP_CERTRESPONSE **resp)
+{
+	struct db_pending *p = &out->pend;
+	const X509_NAME *subj = m->certReq->certTemplate->subject;
+	BIO *b = NULL;
+	char *data;
+	long len;
+	int dlen;
+
+	out->waiting = 1;
+	memcpy(p->txid, r->msg->header->transactionID->data,
+	    (size_t)r->msg->header->transactionID->length);
+	p->txid_len = (size_t)r->msg->header->transactionID->length;
+	p->cert_req_id = rid;
+	p->ca_id = r->ca->id;
+	snprintf(p->kind, sizeof(p->kind), "%s",
+	    cmp_body_name(r->msg->body->type));
+	snprintf(p->profile, sizeof(p->profile), "%s", prof->name);
+	if (r->msg->body->type == CMP_BODY_KUR)
+		p->replaces = r->prot_row.id;
+	if ((p->requester = strdup(r->sender)) == NULL ||
+	    (b = BIO_new(BIO_s_mem())) == NULL ||
+	    X509_NAME_print_ex(b, subj, 0, XN_FLAG_RFC2253) < 0 ||
+	    (len = BIO_get_mem_data(b, &data)) < 0 ||
+	    (p->subject = strndup(data, (size_t)len)) == NULL)
+		goto fail;
+	BIO_free(b);
+	b = NULL;
+	p->request = NULL;
+	if ((dlen = i2d_CRMF_CERTREQMSG(m, &p->request)) <= 0)
+		goto fail;
+	p->request_len = (size_t)dlen;
+	*resp = cmp_certresp_new(rid, CMP_STATUS_WAITING, CMP_FAIL_NONE,
+	    "waiting for approval by the CA operator", NULL);
+	return *resp != NULL ? 2 : -1;
+fail:
+	BIO_free(b);
+	return -1;
+}
+
+/* Issues one certificate for one CertReqMsg; 1 issued, 2 waiting, 0
+ * rejected into *resp, -1 internal. */
 static int
 certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
     const struct cfg_profile *prof, struct issued *out,
@@ -262,10 +321,12 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 	if (rc == 0) {
 		*failp = fail;
 		*whyp = why;
-		*resp = certresp_new(rid, CMP_STATUS_REJECTION, fail, why, NULL);
+		*resp = cmp_certresp_new(rid, CMP_STATUS_REJECTION, fail, why, NULL);
 		return *resp != NULL ? 0 : -1;
 	}
 	out->rid = rid;
+	if (prof->approval)
+		return certreq_wait(r, m, rid, prof, out, resp);
 	if ((out->cert = cmp_cert_issue(&ir, r->ca, r->srv->hsm)) == NULL)
 		return -1;
 	if (!ca_cert_to_row(out->cert, &out->row))
@@ -283,7 +344,7 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 		out->row.replaces = r->prot_row.id;
 	if (out->row.profile == NULL || out->row.requester == NULL)
 		return -1;
-	*resp = certresp_new(rid, CMP_STATUS_ACCEPTED, CMP_FAIL_NONE, NULL,
+	*resp = cmp_certresp_new(rid, CMP_STATUS_ACCEPTED, CMP_FAIL_NONE, NULL,
 	    out->cert);
 	return *resp != NULL ? 1 : -1;
 }
@@ -367,7 +428,7 @@ cmp_certreq_handle(struct req *r)
 	CMP_CERTREPMESSAGE *rep = NULL;
 	CMP_BODY *body = NULL;
 	CMP_MSG *out = NULL;
-	int i, rc, nissued = 0, last_fail = CMP_FAIL_NONE;
+	int i, rc, nissued = 0, nwait = 0, nent = 0, last_fail = CMP_FAIL_NONE;
 	const char *last_why = NULL;
 
 	memset(iss, 0, sizeof(iss));
@@ -402,25 +463,28 @@ cmp_certreq_handle(struct req *r)
 		CMP_CERTRESPONSE *cr = NULL;
 
 		rc = certreq_one(r, sk_CRMF_CERTREQMSG_value(reqs, i), rids[i],
-		    prof, &iss[nissued], &cr, &last_fail, &last_why);
+		    prof, &iss[nent], &cr, &last_fail, &last_why);
 		if (rc < 0) {
 			CMP_CERTRESPONSE_free(cr);
 			goto internal;
 		}
-		if (rc == 1)
-			nissued++;
+		nissued += rc == 1;
+		nwait += rc == 2;
+		nent += rc >= 1;
 		if (!sk_CMP_CERTRESPONSE_push(rep->response, cr)) {
 			CMP_CERTRESPONSE_free(cr);
 			goto internal;
 		}
 	}
-	if (nissued == 0)
+	if (nissued == 0 || nwait > 0)
 		r->implicit = 0;
-	if (!persist_issue(r, iss, nissued))
+	if (!persist_issue(r, iss, nent))
 		goto done; /* whole message rejected or failed: out is NULL */
 	r->fail = last_fail;
 	r->why = last_why;
-	if (nissued < n)
+	if (nwait > 0)
+		r->outcome = "waiting";
+	else if (nissued < n)
 		r->outcome = nissued == 0 ? "rejected" : "partial";
 	/* caPubs: the root, for MAC-protected ir (RFC 9483 §4.1.1). */
 	if (nissued > 0 && r->have_mac &&
@@ -464,14 +528,14 @@ done:
 	for (i = 0; i < CA_MAX_CERTREQS; i++) {
 		X509_free(iss[i].cert);
 		db_cert_clear(&iss[i].row);
+		db_pending_clear(&iss[i].pend);
 	}
 	return out;
 }
 
-/* Shared checks of a message continuing a transaction. Returns 1 and
- * fills t, or 0 (rejected/internal, r->fail set). */
-static int
-txn_continue(struct req *r, struct db_txn *t)
+/* See cmp_srv.h. */
+int
+cmp_txn_continue(struct req *r, struct db_txn *t, enum db_txn_state state)
 {
 	const CMP_HEADER *h = r->msg->header;
 	int rc;
@@ -492,12 +556,14 @@ txn_continue(struct req *r, struct db_txn *t)
 		    "transaction belongs to another sender or CA");
 		return 0;
 	}
-	if (t->state != DB_TXN_WAIT_CONF) {
+	if (t->state != state) {
 		cmp_reject(r, CMP_FAIL_BAD_REQUEST,
-		    "transaction is not waiting for a confirmation");
+		    state == DB_TXN_WAITING
+			? "transaction is not waiting for a decision"
+			: "transaction is not waiting for a confirmation");
 		return 0;
 	}
-	if (t->expires < time(NULL)) {
+	if (state == DB_TXN_WAIT_CONF && t->expires < time(NULL)) {
 		/* The housekeeper rejects its certificates. */
 		cmp_reject(r, CMP_FAIL_BAD_REQUEST,
 		    "transaction expired before its confirmation");
@@ -627,7 +693,7 @@ cmp_certconf_handle(struct req *r)
 	size_t n = 0, k;
 	int i;
 
-	if (!txn_continue(r, &t))
+	if (!cmp_txn_continue(r, &t, DB_TXN_WAIT_CONF))
 		return NULL;
 	if (db_cert_list_by_txn(r->srv->db, t.id, t.id_len, &certs, &n) < 0)
 		return cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
@@ -685,7 +751,7 @@ cmp_peer_error_handle(struct req *r)
 	CMP_MSG *out = NULL;
 	size_t n = 0;
 
-	if (!txn_continue(r, &t))
+	if (!cmp_txn_continue(r, &t, DB_TXN_WAIT_CONF))
 		return NULL;
 	if (db_cert_list_by_txn(r->srv->db, t.id, t.id_len, &certs, &n) < 0)
 		return cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,

@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>
 #include <openssl/objects.h>
+#include <openssl/x509.h>
 
 #include "ca/ca.h"
 
@@ -34,12 +35,102 @@ static const int pbm_owfs[] = {
 	NID_sha1, NID_sha224, NID_sha256, NID_sha384, NID_sha512,
 };
 
-/* Returns 1 if alg is id-PasswordBasedMac. */
+/* Returns 1 if alg is a password-based MAC: PBM or PBMAC1. */
 int
 cmp_alg_is_pbm(const X509_ALGOR *alg)
 {
 	return alg != NULL &&
-	    OBJ_obj2nid(alg->algorithm) == NID_id_PasswordBasedMAC;
+	    (OBJ_obj2nid(alg->algorithm) == NID_id_PasswordBasedMAC ||
+		OBJ_obj2nid(alg->algorithm) == NID_pbmac1);
+}
+
+/* Digest of an HMAC AlgorithmIdentifier we accept, or NID_undef. */
+static int
+hmac_md_nid(const ASN1_OBJECT *alg)
+{
+	int nid = OBJ_obj2nid(alg);
+	size_t i;
+
+	for (i = 0; i < sizeof(pbm_macs) / sizeof(pbm_macs[0]); i++)
+		if (pbm_macs[i].mac_nid == nid)
+			return pbm_macs[i].md_nid;
+	return NID_undef;
+}
+
+/*
+ * PBMAC1 (RFC 8018 §7.1, RFC 9481 §6.1.3): the HMAC key is PBKDF2(secret,
+ * salt, iterationCount, keyLength, prf). Its parameters have the shape of
+ * PBES2-params (two AlgorithmIdentifiers), so PBE2PARAM decodes them.
+ */
+static int
+pbmac1_derive(const ASN1_STRING *seq, const unsigned char *secret,
+    size_t secret_len, long max_iter, struct cmp_mac *mac, int *fail,
+    const char **why)
+{
+	const unsigned char *p = seq->data;
+	PBE2PARAM *pb = NULL;
+	PBKDF2PARAM *kdf = NULL;
+	const EVP_MD *prf;
+	int prf_nid = NID_hmacWithSHA1, rc = 0;
+	long iter, keylen;
+
+	*fail = CMP_FAIL_BAD_MESSAGE_CHECK;
+	pb = d2i_PBE2PARAM(NULL, &p, seq->length);
+	if (pb == NULL || p != seq->data + seq->length ||
+	    OBJ_obj2nid(pb->keyfunc->algorithm) != NID_id_pbkdf2 ||
+	    pb->keyfunc->parameter == NULL ||
+	    pb->keyfunc->parameter->type != V_ASN1_SEQUENCE) {
+		*why = "malformed PBMAC1 parameters (RFC 9481 §6.1.3)";
+		goto out;
+	}
+	kdf = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBKDF2PARAM),
+	    pb->keyfunc->parameter);
+	if (kdf == NULL || kdf->salt == NULL ||
+	    kdf->salt->type != V_ASN1_OCTET_STRING) {
+		*why = "malformed PBKDF2 parameters (RFC 8018 §5.2)";
+		goto out;
+	}
+	*fail = CMP_FAIL_BAD_ALG;
+	if ((mac->mac_nid = hmac_md_nid(pb->encryption->algorithm)) ==
+	    NID_undef) {
+		*why = "unsupported PBMAC1 messageAuthScheme (RFC 9481 §6.2)";
+		goto out;
+	}
+	if (kdf->prf != NULL)
+		prf_nid = OBJ_obj2nid(kdf->prf->algorithm);
+	if (prf_nid == NID_hmac_sha1 ||
+	    (prf = EVP_get_digestbynid(hmac_md_nid(
+		 OBJ_nid2obj(prf_nid)))) == NULL) {
+		*why = "unsupported PBKDF2 prf (RFC 9481 §4.4)";
+		goto out;
+	}
+	*fail = CMP_FAIL_BAD_REQUEST;
+	iter = ASN1_INTEGER_get(kdf->iter);
+	keylen = kdf->keylength != NULL ? ASN1_INTEGER_get(kdf->keylength)
+					: EVP_MD_get_size(
+					      EVP_get_digestbynid(mac->mac_nid));
+	if (iter < CA_MIN_PBM_ITER || iter > max_iter) {
+		*why = "PBKDF2 iterationCount out of the accepted range";
+		goto out;
+	}
+	if (keylen < 16 || keylen > (long)sizeof(mac->key) ||
+	    kdf->salt->value.octet_string->length > CA_MAX_PBM_SALT) {
+		*why = "PBKDF2 keyLength or salt out of range";
+		goto out;
+	}
+	if (PKCS5_PBKDF2_HMAC((const char *)secret, (int)secret_len,
+		kdf->salt->value.octet_string->data,
+		kdf->salt->value.octet_string->length, (int)iter, prf,
+		(int)keylen, mac->key) != 1) {
+		rc = -1;
+		goto out;
+	}
+	mac->key_len = (size_t)keylen;
+	rc = 1;
+out:
+	PBKDF2PARAM_free(kdf);
+	PBE2PARAM_free(pb);
+	return rc;
 }
 
 /* Wipes a derived key. */
@@ -69,11 +160,18 @@ cmp_pbm_derive(const X509_ALGOR *alg, const unsigned char *secret,
 	*fail = CMP_FAIL_BAD_ALG;
 	if (!cmp_alg_is_pbm(alg) || alg->parameter == NULL ||
 	    alg->parameter->type != V_ASN1_SEQUENCE) {
-		*why = "protectionAlg is not PBM with PBMParameter "
-		       "(RFC 4211 §4.4)";
+		*why = "protectionAlg is not PBM or PBMAC1 with parameters "
+		       "(RFC 4211 §4.4, RFC 9481 §6.1)";
 		return 0;
 	}
 	seq = alg->parameter->value.sequence;
+	if (OBJ_obj2nid(alg->algorithm) == NID_pbmac1) {
+		rc = pbmac1_derive(seq, secret, secret_len, max_iter, mac, fail,
+		    why);
+		if (rc != 1)
+			cmp_mac_clear(mac);
+		return rc;
+	}
 	p = seq->data;
 	pbm = d2i_CMP_PBMPARAM(NULL, &p, seq->length);
 	if (pbm == NULL || p != seq->data + seq->length) {

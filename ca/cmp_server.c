@@ -323,6 +323,8 @@ dispatch(struct req *r)
 		return cmp_rr_handle(r);
 	case CMP_BODY_GENM:
 		return cmp_genm_handle(r);
+	case CMP_BODY_POLLREQ:
+		return cmp_poll_handle(r);
 	case CMP_BODY_CERTCONF:
 		return cmp_certconf_handle(r);
 	case CMP_BODY_ERROR:

@@ -69,7 +69,19 @@ int cmp_sig_protect(CMP_MSG *m, const struct ca_ident *ca);
  */
 int cmp_txn_record(struct req *r, enum db_txn_state state);
 
-/* cmp_rr.c, cmp_genm.c. */
+/*
+ * Checks a message continuing a transaction: known, same sender and CA,
+ * in state, not expired (wait_conf), recipNonce equal to our last
+ * senderNonce. Returns 1 and fills t, or 0 (r->fail set).
+ */
+int cmp_txn_continue(struct req *r, struct db_txn *t,
+    enum db_txn_state state);
+/* A CertResponse; cert (may be NULL) is up-ref'ed. NULL on error. */
+CMP_CERTRESPONSE *cmp_certresp_new(int rid, int status, int fail,
+    const char *why, X509 *cert);
+
+/* cmp_rr.c, cmp_genm.c, cmp_poll.c. */
+CMP_MSG *cmp_poll_handle(struct req *r);
 CMP_MSG *cmp_rr_handle(struct req *r);
 CMP_MSG *cmp_genm_handle(struct req *r);
 

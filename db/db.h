@@ -138,6 +138,7 @@ enum db_txn_state {
 	DB_TXN_WAIT_CONF = 1, /* certificates sent, certConf expected */
 	DB_TXN_DONE,	      /* confirmed or implicitly confirmed */
 	DB_TXN_ABORTED,	      /* rejected, error from client, or expired */
+	DB_TXN_WAITING,	      /* requests wait for an operator decision */
 };
 const char *db_txn_state_name(enum db_txn_state s);
 
@@ -177,6 +178,49 @@ int db_txn_expire(struct db *db, int reason, long long *txns,
     long long *certs) CA_MUST_CHECK;
 /* Deletes replay nonces older than older_than seconds. Returns 1 or -1. */
 int db_nonce_prune(struct db *db, long long older_than, long long *pruned)
+    CA_MUST_CHECK;
+
+/* Requests waiting for an operator (delayed delivery). */
+enum db_pending_status {
+	DB_PENDING_PENDING = 1,
+	DB_PENDING_APPROVED,
+	DB_PENDING_REJECTED,
+};
+const char *db_pending_status_name(enum db_pending_status s);
+
+struct db_pending {
+	long long id;
+	unsigned char txid[DB_TXID_MAX];
+	size_t txid_len;
+	int cert_req_id;
+	long long ca_id;
+	char kind[16];
+	char *requester;
+	char profile[DB_LABEL_MAX];
+	char *subject;
+	unsigned char *request; /* DER of the CertReqMsg */
+	size_t request_len;
+	long long replaces;	/* kur: the certificate it replaces, 0 */
+	enum db_pending_status status;
+	char *reason;		/* operator's text on rejection, or NULL */
+	char *decided_by;
+	time_t created;
+};
+void db_pending_clear(struct db_pending *p);
+void db_pending_array_free(struct db_pending *a, size_t n);
+/* Inserts; sets p->id. Returns 1 or -1. */
+int db_pending_insert(struct db *db, struct db_pending *p) CA_MUST_CHECK;
+/* Requests of one transaction ordered by cert_req_id. */
+int db_pending_list_by_txn(struct db *db, const unsigned char *txid,
+    size_t txid_len, struct db_pending **out, size_t *n) CA_MUST_CHECK;
+/* Requests with the given status (0: all), oldest first, of one CA (0:
+ * all), at most limit (<= 0: 100). */
+int db_pending_list(struct db *db, long long ca_id,
+    enum db_pending_status status, int limit, struct db_pending **out,
+    size_t *n) CA_MUST_CHECK;
+/* Decides a pending request: 1, 0 if it is not pending (or unknown), -1. */
+int db_pending_decide(struct db *db, long long id,
+    enum db_pending_status status, const char *reason, const char *by)
     CA_MUST_CHECK;
 
 /* Replay protection: returns 1 if the nonce is new (and records it), 0 if

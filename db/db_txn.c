@@ -19,7 +19,10 @@ static const struct db_stmt st_get = {DB_ST_TXN_GET, "txn_get",
 /* A NULL nonce keeps the recorded one. */
 static const struct db_stmt st_advance = {DB_ST_TXN_ADVANCE, "txn_advance",
     "UPDATE cmp_txn SET state = $3::text,"
-    " last_nonce = coalesce($4::bytea, last_nonce), updated = now()"
+    " last_nonce = coalesce($4::bytea, last_nonce), updated = now(),"
+    /* Entering wait_conf late (after approval): a fresh timeout. */
+    " expires = CASE WHEN $3::text = 'wait_conf' AND $2::text <> 'wait_conf'"
+    " THEN now() + (expires - created) ELSE expires END"
     " WHERE id = $1::bytea AND state = $2::text"};
 static const struct db_stmt st_nonce = {DB_ST_NONCE_CLAIM, "nonce_claim",
     "INSERT INTO seen_nonce (nonce) VALUES ($1::bytea)"
@@ -48,12 +51,13 @@ static const char *const txn_state_names[] = {
     [DB_TXN_WAIT_CONF] = "wait_conf",
     [DB_TXN_DONE] = "done",
     [DB_TXN_ABORTED] = "aborted",
+    [DB_TXN_WAITING] = "waiting",
 };
 
 static int
 txn_state_ok(enum db_txn_state s)
 {
-	return s >= DB_TXN_WAIT_CONF && s <= DB_TXN_ABORTED;
+	return s >= DB_TXN_WAIT_CONF && s <= DB_TXN_WAITING;
 }
 
 const char *
@@ -68,7 +72,7 @@ txn_state_parse(const char *s)
 {
 	int i;
 
-	for (i = DB_TXN_WAIT_CONF; i <= DB_TXN_ABORTED; i++)
+	for (i = DB_TXN_WAIT_CONF; i <= DB_TXN_WAITING; i++)
 		if (strcmp(s, txn_state_names[i]) == 0)
 			return (enum db_txn_state)i;
 	return 0;

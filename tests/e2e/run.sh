@@ -14,7 +14,7 @@ export CMPCA_BIN=$bin
 export CMPCA_VAR=$(mktemp -d /tmp/cmpca-e2e.XXXXXX)
 export CMPCA_PORT=${CMPCA_TEST_PORT:-18480}
 # Short certConf timeout and sweeps, for the expiry case.
-export CMPCA_TXN_TIMEOUT=4 CMPCA_HOUSEKEEPING=1
+export CMPCA_TXN_TIMEOUT=4 CMPCA_HOUSEKEEPING=1 CMPCA_POLL_AFTER=1
 chmod 755 "$CMPCA_VAR"
 work=$CMPCA_VAR/work
 mkdir -p "$work"
@@ -319,6 +319,53 @@ openssl cmp -cmd rr -server "$CMPCA_URL" -cert "$work/kur.pem" \
     -unprotected_errors -rspout "$work/rr2.rsp" >/dev/null 2>&1
 check "rr signed with a revoked certificate: certRevoked" \
     grep -q "failinfo=certRevoked" <(dump "$work/rr2.rsp")
+
+# 8g. Delayed delivery: a profile that needs the operator's approval. The
+#     client polls (pollReq/pollRep) until `cmpca request approve|reject`.
+apsecret=$(cli secret add approver --profile approval --uses 10)
+export APSECRET=$apsecret
+delayed() { # name subject
+	openssl cmp -cmd ir -server "$CMPCA_URL" -ref approver \
+	    -secret env:APSECRET -recipient "$CMPCA_CA_SUBJECT" \
+	    -newkey "$work/ec.key" -subject "$2" -certout "$work/$1.pem" \
+	    -total_timeout 30 >"$work/$1.out" 2>&1
+}
+pending_id() { # subject
+	local id=
+	for _ in $(seq 40); do
+		id=$(cli request list | awk -F'\t' -v s="$1" '$5 == s {print $1}')
+		[ -n "$id" ] && break
+		sleep 0.25
+	done
+	echo "$id"
+}
+delayed approved "/CN=approve-me" &
+client=$!
+id=$(pending_id "CN=approve-me")
+check "delayed: request listed as pending" test -n "$id"
+check "delayed: nothing issued before the decision" \
+    test "$(q "select count(*) from cert where subject = 'CN=approve-me'")" = 0
+sleep 1.5
+cli request approve "$id" >/dev/null
+wait "$client"
+check "delayed: client polled (pollRep) and received the certificate" \
+    grep -q "received ip/cp/kup after polling" "$work/approved.out"
+check "delayed: certificate carries the key and chains" bash -c \
+    "openssl verify -CAfile '$CMPCA_CA_CERT' '$work/approved.pem' && [ \"\$(openssl x509 -in '$work/approved.pem' -noout -pubkey)\" = \"\$(openssl pkey -in '$work/ec.key' -pubout)\" ]"
+check "delayed: valid after certConf" test "$(db_status "$work/approved.pem")" = valid
+check "delayed: polls were answered with pollRep" \
+    grep -q "body=pollReq .*outcome=waiting" "$CMPCA_LOG"
+delayed refused "/CN=refuse-me" &
+client=$!
+id=$(pending_id "CN=refuse-me")
+cli request reject "$id" --reason "not on the device list" >/dev/null
+wait "$client"
+check "delayed rejection: the client gets the operator's reason" \
+    grep -q "not on the device list" "$work/refused.out"
+check "delayed rejection: nothing issued" \
+    test "$(q "select count(*) from cert where subject = 'CN=refuse-me'")" = 0
+check "delayed: a decided request cannot be decided again" \
+    bash -c "! $CMPCA_CLI request approve $id"
 
 # 9. Inventory through the CLI.
 check "cmpca cert list shows the enrolled subject" \

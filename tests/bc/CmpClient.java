@@ -1,0 +1,1303 @@
+/*
+ * CmpClient - a small CMP client on Bouncy Castle's CMP/CRMF API, the
+ * second, independent client of the cmpca end-to-end tests (the first is
+ * `openssl cmp`). Written against the Bouncy Castle that Debian 12 ships
+ * (1.72: /usr/share/java/bcprov.jar, bcpkix.jar, bcutil.jar); JDK 17.
+ *
+ *   javac -d build/bc -cp /usr/share/java/bcprov.jar:/usr/share/java/bcpkix.jar:/usr/share/java/bcutil.jar tests/bc/CmpClient.java
+ *   java -cp build/bc:<the three jars> CmpClient <command> [options]
+ *   (tests/bc/cmpclient does both)
+ *
+ * Commands:
+ *   ir, cr      enrolment, one CertReqMsg per --key/--newkey (certReqId 0..n-1)
+ *   kur         key update: new key(s), oldCertID control, signature
+ *               protection with --old-cert/--old-key unless given otherwise
+ *   p10cr       PKCS#10 request (--csr FILE, or built from --key/--subject)
+ *   rr          revocation of --old-cert (--reason N)
+ *   genm        general message (--infotype caCerts|rootCaCert|
+ *               certReqTemplate|crlStatusList|OID, repeatable)
+ *   certconf    a certConf for an earlier transaction (--txid, --recip-nonce,
+ *               --cert FILE [--cert-req-id N] repeated)
+ *   error       an error message for an earlier transaction (same options)
+ *
+ * Transport: --url URL (HTTP POST, Content-Type application/pkixcmp).
+ *
+ * Protection (default PBM, RFC 4211 §4.4):
+ *   --ref REF              senderKID: the enrollment secret's reference
+ *   --secret-env NAME      the secret is read from this environment variable
+ *                          (never from the command line)
+ *   --owf sha1|sha224|sha256|sha384|sha512   PBM one-way function (sha256)
+ *   --mac hmac-sha1|hmac-sha224|hmac-sha256|hmac-sha384|hmac-sha512 (hmac-sha256)
+ *   --iter N               PBM or PBKDF2 iterationCount (1000); values below
+ *                          100 are sent as given (for negative tests)
+ *   --salt-len N           salt length in bytes (16)
+ *   --pbmac1               PBMAC1 (RFC 9481 §6.1.3): PBKDF2 with --mac's PRF
+ *                          and the same HMAC as messageAuthScheme
+ *   --prot-key F --prot-cert F [--prot-chain F]   signature protection
+ *   --unprotected          no protection at all
+ *
+ * Header: --pvno 2|3 (2), --recipient DN | --ca-cert PEM (recipient and the
+ *   certificate that verifies signature-protected responses), --sender DN
+ *   (default: the first subject), --implicit-confirm. DNs are OpenSSL style
+ *   "/O=x/CN=y" or RFC 4514 "CN=y,O=x".
+ *
+ * Requests: --key FILE (PEM private key; repeatable, one CertReqMsg each)
+ *   or --newkey ec:P-256|ec:P-384|rsa:2048|ed25519 (repeatable; the key is
+ *   written to --out-dir as key-<certReqId>.pem), --subject DN (repeatable;
+ *   the i-th subject goes with the i-th key, the last one is reused),
+ *   --san DNS-NAME (repeatable, added to every request).
+ *
+ * Confirmation after ip/cp/kup:
+ *   --confirm all|none|empty|ID,ID...   accept all issued certificates
+ *       (default), send no certConf at all, send an empty certConf, or accept
+ *       only the listed certReqIds (the others are left out of the certConf)
+ *   --reject ID,ID...      list these certReqIds as rejected in the certConf
+ *   --send-error           send an error message instead of the certConf
+ *   --failinfo NAME        failInfo bit of that error message (none)
+ *   --cert-hash-alg sha256|sha384|sha512   put hashAlg in each CertStatus
+ *       (CMP v3) and hash with it; default: the certificate's signature digest
+ *
+ * Output (stdout): one line per response, for example
+ *   body=ip pvno=2 protected=1 mac=ok http=200 txid=<hex> txid_ok=1 nonce_ok=1
+ *       snonce=<hex> implicitConfirm=0 status[0]=0 failinfo[0]=- cert[0]=<path>
+ *       failinfo=- caPubs=1 extraCerts=1
+ *   body=error ... status=2 failinfo=badMessageCheck text="..."
+ * mac=ok|bad|none (none: no MAC; signature protection gives sig=ok|bad|unverified).
+ * --out-dir DIR receives cert-<certReqId>.pem (with --prefix P: P-cert-...),
+ * and with --save-msgs the DER messages req-<n>.der and rsp-<n>.der.
+ * Polling: a "waiting" status (ip/cp/kup or error) is followed by pollReq
+ * until the answer is final or --poll-max seconds (30) have passed.
+ *
+ * Exit status: 0 when the exchange ran as requested (whatever the server
+ * answered: the caller judges the answer); 1 transport or parse error;
+ * 2 usage or local error.
+ *
+ * Bouncy Castle 1.72 notes: ProtectedPKIMessageBuilder(int pvno, ...) sets
+ * pvno 3 (PKIHeader.CMP_2021). PKMACBuilder.setIterationCount() refuses
+ * counts below 100 but setParameters(PBMParameter) does not, which is how
+ * the client sends small counts. 1.72 has JcePBMac1CalculatorBuilder, but it
+ * labels the keyDerivationFunc with id-PBES2 (1.2.840.113549.1.5.13)
+ * instead of id-PBKDF2 (.12), so PBMAC1 is built here (Pbmac1 below) from
+ * PBKDF2Params/PBMAC1Params and the lightweight PBKDF2 and HMAC classes.
+ */
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.Reader;
+import java.io.StringWriter;
+import java.math.BigInteger;
+import java.net.HttpURLConnection;
+import java.net.URL;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.security.KeyFactory;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.MessageDigest;
+import java.security.PrivateKey;
+import java.security.PublicKey;
+import java.security.SecureRandom;
+import java.security.Security;
+import java.security.interfaces.RSAPrivateCrtKey;
+import java.security.spec.ECGenParameterSpec;
+import java.security.spec.RSAKeyGenParameterSpec;
+import java.security.spec.RSAPublicKeySpec;
+import java.util.ArrayList;
+import java.util.Date;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+import org.bouncycastle.asn1.ASN1Encodable;
+import org.bouncycastle.asn1.ASN1EncodableVector;
+import org.bouncycastle.asn1.ASN1InputStream;
+import org.bouncycastle.asn1.ASN1Integer;
+import org.bouncycastle.asn1.ASN1ObjectIdentifier;
+import org.bouncycastle.asn1.ASN1Primitive;
+import org.bouncycastle.asn1.ASN1BitString;
+import org.bouncycastle.asn1.DERBitString;
+import org.bouncycastle.asn1.DERNull;
+import org.bouncycastle.asn1.DEROctetString;
+import org.bouncycastle.asn1.DERSequence;
+import org.bouncycastle.asn1.cmp.CMPCertificate;
+import org.bouncycastle.asn1.cmp.CMPObjectIdentifiers;
+import org.bouncycastle.asn1.cmp.CertConfirmContent;
+import org.bouncycastle.asn1.cmp.CertRepMessage;
+import org.bouncycastle.asn1.cmp.CertResponse;
+import org.bouncycastle.asn1.cmp.CertStatus;
+import org.bouncycastle.asn1.cmp.CertifiedKeyPair;
+import org.bouncycastle.asn1.cmp.ErrorMsgContent;
+import org.bouncycastle.asn1.cmp.GenMsgContent;
+import org.bouncycastle.asn1.cmp.GenRepContent;
+import org.bouncycastle.asn1.cmp.InfoTypeAndValue;
+import org.bouncycastle.asn1.cmp.PBMParameter;
+import org.bouncycastle.asn1.cmp.PKIBody;
+import org.bouncycastle.asn1.cmp.PKIConfirmContent;
+import org.bouncycastle.asn1.cmp.PKIFailureInfo;
+import org.bouncycastle.asn1.cmp.PKIFreeText;
+import org.bouncycastle.asn1.cmp.PKIHeader;
+import org.bouncycastle.asn1.cmp.PKIHeaderBuilder;
+import org.bouncycastle.asn1.cmp.PKIMessage;
+import org.bouncycastle.asn1.cmp.PKIStatus;
+import org.bouncycastle.asn1.cmp.PKIStatusInfo;
+import org.bouncycastle.asn1.cmp.PollRepContent;
+import org.bouncycastle.asn1.cmp.PollReqContent;
+import org.bouncycastle.asn1.cmp.ProtectedPart;
+import org.bouncycastle.asn1.cmp.RevDetails;
+import org.bouncycastle.asn1.cmp.RevRepContent;
+import org.bouncycastle.asn1.cmp.RevReqContent;
+import org.bouncycastle.asn1.crmf.CertId;
+import org.bouncycastle.asn1.crmf.CertReqMessages;
+import org.bouncycastle.asn1.crmf.CertReqMsg;
+import org.bouncycastle.asn1.crmf.CertTemplateBuilder;
+import org.bouncycastle.asn1.iana.IANAObjectIdentifiers;
+import org.bouncycastle.asn1.nist.NISTObjectIdentifiers;
+import org.bouncycastle.asn1.oiw.OIWObjectIdentifiers;
+import org.bouncycastle.asn1.pkcs.CertificationRequest;
+import org.bouncycastle.asn1.pkcs.PBKDF2Params;
+import org.bouncycastle.asn1.pkcs.PBMAC1Params;
+import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
+import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
+import org.bouncycastle.asn1.x500.RDN;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.asn1.x500.X500NameBuilder;
+import org.bouncycastle.asn1.x500.style.BCStyle;
+import org.bouncycastle.asn1.x509.AlgorithmIdentifier;
+import org.bouncycastle.asn1.x509.CRLReason;
+import org.bouncycastle.asn1.x509.Extension;
+import org.bouncycastle.asn1.x509.Extensions;
+import org.bouncycastle.asn1.x509.GeneralName;
+import org.bouncycastle.asn1.x509.GeneralNames;
+import org.bouncycastle.asn1.x509.SubjectKeyIdentifier;
+import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
+import org.bouncycastle.cert.X509CertificateHolder;
+import org.bouncycastle.cert.cmp.CertificateConfirmationContent;
+import org.bouncycastle.cert.cmp.CertificateConfirmationContentBuilder;
+import org.bouncycastle.cert.cmp.GeneralPKIMessage;
+import org.bouncycastle.cert.cmp.ProtectedPKIMessage;
+import org.bouncycastle.cert.cmp.ProtectedPKIMessageBuilder;
+import org.bouncycastle.cert.crmf.CertificateRequestMessageBuilder;
+import org.bouncycastle.cert.crmf.Control;
+import org.bouncycastle.cert.crmf.PKMACBuilder;
+import org.bouncycastle.cert.crmf.jcajce.JcePKMACValuesCalculator;
+import org.bouncycastle.cert.jcajce.JcaX509ContentVerifierProviderBuilder;
+import org.bouncycastle.crypto.Digest;
+import org.bouncycastle.crypto.generators.PKCS5S2ParametersGenerator;
+import org.bouncycastle.crypto.macs.HMac;
+import org.bouncycastle.crypto.params.KeyParameter;
+import org.bouncycastle.crypto.util.DigestFactory;
+import org.bouncycastle.jcajce.interfaces.EdDSAPrivateKey;
+import org.bouncycastle.jce.provider.BouncyCastleProvider;
+import org.bouncycastle.openssl.PEMKeyPair;
+import org.bouncycastle.openssl.PEMParser;
+import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
+import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
+import org.bouncycastle.operator.ContentSigner;
+import org.bouncycastle.operator.ContentVerifierProvider;
+import org.bouncycastle.operator.DefaultDigestAlgorithmIdentifierFinder;
+import org.bouncycastle.operator.DigestCalculatorProvider;
+import org.bouncycastle.operator.GenericKey;
+import org.bouncycastle.operator.MacCalculator;
+import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+import org.bouncycastle.operator.jcajce.JcaDigestCalculatorProviderBuilder;
+import org.bouncycastle.pkcs.PKCS10CertificationRequest;
+import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
+import org.bouncycastle.util.Arrays;
+import org.bouncycastle.util.encoders.Hex;
+
+public final class CmpClient {
+	private static final SecureRandom RNG = new SecureRandom();
+
+	private static final String[] FAIL_NAMES = {
+		"badAlg", "badMessageCheck", "badRequest", "badTime", "badCertId",
+		"badDataFormat", "wrongAuthority", "incorrectData",
+		"missingTimeStamp", "badPOP", "certRevoked", "certConfirmed",
+		"wrongIntegrity", "badRecipientNonce", "timeNotAvailable",
+		"unacceptedPolicy", "unacceptedExtension", "addInfoNotAvailable",
+		"badSenderNonce", "badCertTemplate", "signerNotTrusted",
+		"transactionIdInUse", "unsupportedVersion", "notAuthorized",
+		"systemUnavail", "systemFailure", "duplicateCertReq",
+	};
+
+	private static final String[] BODY_NAMES = {
+		"ir", "ip", "cr", "cp", "p10cr", "popdecc", "popdecr", "kur",
+		"kup", "krr", "krp", "rr", "rp", "ccr", "ccp", "ckuann", "cann",
+		"rann", "crlann", "pkiconf", "nested", "genm", "genp", "error",
+		"certConf", "pollReq", "pollRep",
+	};
+
+	/** Usage or local problem: exit 2. */
+	static final class UsageException extends Exception {
+		private static final long serialVersionUID = 1L;
+		UsageException(String m) { super(m); }
+	}
+
+	/** Transport or parse problem: exit 1. */
+	static final class TransportException extends Exception {
+		private static final long serialVersionUID = 1L;
+		TransportException(String m) { super(m); }
+		TransportException(String m, Throwable c) { super(m, c); }
+	}
+
+	// ---- options -------------------------------------------------------
+	private String cmd;
+	private String url;
+	private String ref;
+	private String secretEnv;
+	private char[] secret;
+	private int pvno = PKIHeader.CMP_2000;
+	private X500Name recipient;
+	private X500Name sender;
+	private X509CertificateHolder caCert;
+	private final List<String> keyFiles = new ArrayList<>();
+	private final List<String> newKeys = new ArrayList<>();
+	private final List<String> subjects = new ArrayList<>();
+	private final List<String> sans = new ArrayList<>();
+	private boolean implicitConfirm;
+	private String confirm = "all";
+	private final Set<Integer> rejectIds = new LinkedHashSet<>();
+	private boolean sendError;
+	private int errorFailInfo = -1;
+	private String certHashAlg;
+	private String owf = "sha256";
+	private String mac = "hmac-sha256";
+	private int iter = 1000;
+	private int saltLen = 16;
+	private boolean pbmac1;
+	private boolean unprotected;
+	private String protKeyFile;
+	private String protCertFile;
+	private final List<String> protChainFiles = new ArrayList<>();
+	private String oldCertFile;
+	private String oldKeyFile;
+	private String csrFile;
+	private int reason = -1;
+	private final List<String> infoTypes = new ArrayList<>();
+	private String txidHex;
+	private String recipNonceHex;
+	private final List<String> certFiles = new ArrayList<>();
+	private final List<Integer> certReqIdOpts = new ArrayList<>();
+	private Path outDir;
+	private String prefix = "";
+	private boolean saveMsgs;
+	private int timeoutMs = 15000;
+	private int pollMax = 30;
+	private boolean verbose;
+
+	// ---- state ---------------------------------------------------------
+	private byte[] txid;
+	private byte[] lastSenderNonce;
+	private int msgCount;
+	private PrivateKey protKey;
+	private X509CertificateHolder protCert;
+	private final List<X509CertificateHolder> protChain = new ArrayList<>();
+
+	public static void main(String[] args) {
+		Security.addProvider(new BouncyCastleProvider());
+		CmpClient c = new CmpClient();
+		int rc;
+		try {
+			c.parse(args);
+			c.run();
+			rc = 0;
+		} catch (UsageException e) {
+			System.err.println("cmpclient: " + e.getMessage());
+			rc = 2;
+		} catch (TransportException e) {
+			System.err.println("cmpclient: " + e.getMessage() +
+			    (e.getCause() != null ? ": " + e.getCause() : ""));
+			rc = 1;
+		} catch (Exception e) {
+			System.err.println("cmpclient: " + e);
+			if (c.verbose)
+				e.printStackTrace();
+			rc = 2;
+		}
+		System.out.flush();
+		System.exit(rc);
+	}
+
+	// ---- command line --------------------------------------------------
+
+	private static int intArg(String o, String v) throws UsageException {
+		try {
+			return Integer.parseInt(v);
+		} catch (NumberFormatException e) {
+			throw new UsageException(o + ": not a number: " + v);
+		}
+	}
+
+	private void parse(String[] a) throws Exception {
+		if (a.length == 0)
+			throw new UsageException("usage: CmpClient ir|cr|kur|p10cr|rr|genm|certconf|error [options] (see the source header)");
+		cmd = a[0];
+		for (int i = 1; i < a.length; i++) {
+			String o = a[i];
+			boolean flag = true;
+			switch (o) {
+			case "--implicit-confirm": implicitConfirm = true; break;
+			case "--send-error": sendError = true; break;
+			case "--pbmac1": pbmac1 = true; break;
+			case "--unprotected": unprotected = true; break;
+			case "--save-msgs": saveMsgs = true; break;
+			case "--verbose": case "-v": verbose = true; break;
+			default: flag = false;
+			}
+			if (flag)
+				continue;
+			if (i + 1 >= a.length)
+				throw new UsageException("unknown option or missing value: " + o);
+			String v = a[++i];
+			switch (o) {
+			case "--url": url = v; break;
+			case "--ref": ref = v; break;
+			case "--secret-env": secretEnv = v; break;
+			case "--pvno": pvno = intArg(o, v); break;
+			case "--recipient": recipient = parseName(v); break;
+			case "--sender": sender = parseName(v); break;
+			case "--ca-cert": caCert = readCert(v); break;
+			case "--key": keyFiles.add(v); break;
+			case "--newkey": newKeys.add(v); break;
+			case "--subject": subjects.add(v); break;
+			case "--san": sans.add(v); break;
+			case "--confirm": confirm = v; break;
+			case "--reject":
+				for (String s : v.split(","))
+					if (!s.isEmpty())
+						rejectIds.add(intArg(o, s));
+				break;
+			case "--failinfo": errorFailInfo = failBit(v); break;
+			case "--cert-hash-alg": certHashAlg = v; break;
+			case "--owf": owf = v; break;
+			case "--mac": mac = v; break;
+			case "--iter": iter = intArg(o, v); break;
+			case "--salt-len": saltLen = intArg(o, v); break;
+			case "--prot-key": protKeyFile = v; break;
+			case "--prot-cert": protCertFile = v; break;
+			case "--prot-chain": protChainFiles.add(v); break;
+			case "--old-cert": oldCertFile = v; break;
+			case "--old-key": oldKeyFile = v; break;
+			case "--csr": csrFile = v; break;
+			case "--reason": reason = intArg(o, v); break;
+			case "--infotype": infoTypes.add(v); break;
+			case "--txid": txidHex = v; break;
+			case "--recip-nonce": recipNonceHex = v; break;
+			case "--cert": certFiles.add(v); break;
+			case "--cert-req-id": certReqIdOpts.add(intArg(o, v)); break;
+			case "--out-dir": outDir = Paths.get(v); break;
+			case "--prefix": prefix = v; break;
+			case "--timeout": timeoutMs = intArg(o, v) * 1000; break;
+			case "--poll-max": pollMax = intArg(o, v); break;
+			default: throw new UsageException("unknown option: " + o);
+			}
+		}
+		if (url == null)
+			throw new UsageException("--url is required");
+		if (pvno != 2 && pvno != 3)
+			verbose("note: sending pvno " + pvno);
+		if (outDir != null)
+			Files.createDirectories(outDir);
+	}
+
+	private void verbose(String s) {
+		if (verbose)
+			System.err.println("cmpclient: " + s);
+	}
+
+	// ---- names, keys, certificates --------------------------------------
+
+	/** "/O=x/CN=y" (OpenSSL, most significant first) or "CN=y,O=x" (RFC 4514). */
+	static X500Name parseName(String s) throws UsageException {
+		try {
+			if (s.isEmpty() || s.equals("/"))
+				return X500Name.getInstance(new DERSequence());
+			if (s.startsWith("/")) {
+				X500NameBuilder b = new X500NameBuilder(BCStyle.INSTANCE);
+				List<String> parts = new ArrayList<>();
+				StringBuilder cur = new StringBuilder();
+				for (int i = 1; i < s.length(); i++) {
+					char c = s.charAt(i);
+					if (c == '\\' && i + 1 < s.length()) {
+						cur.append(s.charAt(++i));
+					} else if (c == '/') {
+						parts.add(cur.toString());
+						cur.setLength(0);
+					} else {
+						cur.append(c);
+					}
+				}
+				parts.add(cur.toString());
+				for (String p : parts) {
+					int eq = p.indexOf('=');
+					if (eq <= 0)
+						throw new UsageException("bad name component: " + p);
+					b.addRDN(BCStyle.INSTANCE.attrNameToOID(p.substring(0, eq).trim()),
+					    p.substring(eq + 1));
+				}
+				return b.build();
+			}
+			// RFC 4514 lists the most significant RDN last; BC keeps the
+			// order of the string, so reverse it.
+			RDN[] r = new X500Name(BCStyle.INSTANCE, s).getRDNs();
+			RDN[] rev = new RDN[r.length];
+			for (int i = 0; i < r.length; i++)
+				rev[i] = r[r.length - 1 - i];
+			return new X500Name(BCStyle.INSTANCE, rev);
+		} catch (IllegalArgumentException e) {
+			throw new UsageException("bad name \"" + s + "\": " + e.getMessage());
+		}
+	}
+
+	static Object readPem(String file) throws Exception {
+		try (Reader r = Files.newBufferedReader(Paths.get(file), StandardCharsets.US_ASCII);
+		    PEMParser p = new PEMParser(r)) {
+			Object o = p.readObject();
+			if (o == null)
+				throw new UsageException(file + ": no PEM object");
+			return o;
+		}
+	}
+
+	static X509CertificateHolder readCert(String file) throws Exception {
+		Object o = readPem(file);
+		if (!(o instanceof X509CertificateHolder))
+			throw new UsageException(file + ": not a certificate");
+		return (X509CertificateHolder) o;
+	}
+
+	static KeyPair readKeyPair(String file) throws Exception {
+		Object o = readPem(file);
+		JcaPEMKeyConverter conv = new JcaPEMKeyConverter().setProvider("BC");
+		if (o instanceof PEMKeyPair)
+			return conv.getKeyPair((PEMKeyPair) o);
+		if (!(o instanceof PrivateKeyInfo))
+			throw new UsageException(file + ": not an unencrypted private key");
+		PrivateKeyInfo pki = (PrivateKeyInfo) o;
+		PrivateKey priv = conv.getPrivateKey(pki);
+		PublicKey pub;
+		if (priv instanceof RSAPrivateCrtKey) {
+			RSAPrivateCrtKey k = (RSAPrivateCrtKey) priv;
+			pub = KeyFactory.getInstance("RSA", "BC").generatePublic(
+			    new RSAPublicKeySpec(k.getModulus(), k.getPublicExponent()));
+		} else if (priv instanceof EdDSAPrivateKey) {
+			pub = ((EdDSAPrivateKey) priv).getPublicKey();
+		} else if (priv instanceof org.bouncycastle.jce.interfaces.ECPrivateKey) {
+			org.bouncycastle.jce.interfaces.ECPrivateKey k =
+			    (org.bouncycastle.jce.interfaces.ECPrivateKey) priv;
+			org.bouncycastle.jce.spec.ECParameterSpec sp = k.getParameters();
+			pub = KeyFactory.getInstance("EC", "BC").generatePublic(
+			    new org.bouncycastle.jce.spec.ECPublicKeySpec(
+			    sp.getG().multiply(k.getD()).normalize(), sp));
+		} else {
+			throw new UsageException(file + ": unsupported key type " + priv.getAlgorithm());
+		}
+		return new KeyPair(pub, priv);
+	}
+
+	static KeyPair generateKey(String spec) throws Exception {
+		String s = spec.toLowerCase(Locale.ROOT);
+		KeyPairGenerator g;
+		if (s.startsWith("ec:")) {
+			g = KeyPairGenerator.getInstance("EC", "BC");
+			g.initialize(new ECGenParameterSpec(spec.substring(3)), RNG);
+		} else if (s.startsWith("rsa:")) {
+			g = KeyPairGenerator.getInstance("RSA", "BC");
+			g.initialize(new RSAKeyGenParameterSpec(intArg("--newkey", s.substring(4)),
+			    RSAKeyGenParameterSpec.F4), RNG);
+		} else if (s.equals("ed25519") || s.equals("ed448")) {
+			g = KeyPairGenerator.getInstance(s.equals("ed25519") ? "Ed25519" : "Ed448", "BC");
+		} else {
+			throw new UsageException("--newkey: ec:CURVE, rsa:BITS, ed25519 or ed448");
+		}
+		return g.generateKeyPair();
+	}
+
+	static String sigAlgFor(PrivateKey k) {
+		String a = k.getAlgorithm();
+		if (a.equals("RSA"))
+			return "SHA256withRSA";
+		if (a.equals("Ed25519") || a.equals("Ed448") || a.equals("EdDSA"))
+			return a.equals("EdDSA") ? "Ed25519" : a;
+		if (k instanceof org.bouncycastle.jce.interfaces.ECPrivateKey) {
+			int bits = ((org.bouncycastle.jce.interfaces.ECPrivateKey) k)
+			    .getParameters().getN().bitLength();
+			return bits > 384 ? "SHA512withECDSA" : bits > 256 ? "SHA384withECDSA" : "SHA256withECDSA";
+		}
+		return "SHA256withECDSA";
+	}
+
+	static ContentSigner signer(PrivateKey k) throws Exception {
+		return new JcaContentSignerBuilder(sigAlgFor(k)).setProvider("BC").build(k);
+	}
+
+	private Path write(String name, String pem) throws IOException {
+		Path p = outDir.resolve(prefix + name);
+		Files.write(p, pem.getBytes(StandardCharsets.US_ASCII));
+		return p;
+	}
+
+	static String toPem(Object o) throws IOException {
+		StringWriter sw = new StringWriter();
+		try (JcaPEMWriter w = new JcaPEMWriter(sw)) {
+			w.writeObject(o);
+		}
+		return sw.toString();
+	}
+
+	// ---- algorithm names -----------------------------------------------
+
+	static AlgorithmIdentifier digestAlg(String n) throws UsageException {
+		switch (n.toLowerCase(Locale.ROOT).replace("-", "")) {
+		case "sha1": return new AlgorithmIdentifier(OIWObjectIdentifiers.idSHA1);
+		case "sha224": return new AlgorithmIdentifier(NISTObjectIdentifiers.id_sha224);
+		case "sha256": return new AlgorithmIdentifier(NISTObjectIdentifiers.id_sha256);
+		case "sha384": return new AlgorithmIdentifier(NISTObjectIdentifiers.id_sha384);
+		case "sha512": return new AlgorithmIdentifier(NISTObjectIdentifiers.id_sha512);
+		default: throw new UsageException("unknown digest: " + n);
+		}
+	}
+
+	/** PBM mac: hmac-sha1 is the IANA OID of RFC 4211/RFC 9481, the others PKCS#5's. */
+	static AlgorithmIdentifier hmacAlg(String n) throws UsageException {
+		switch (n.toLowerCase(Locale.ROOT)) {
+		case "hmac-sha1": return new AlgorithmIdentifier(IANAObjectIdentifiers.hmacSHA1, DERNull.INSTANCE);
+		case "hmac-sha224": return new AlgorithmIdentifier(PKCSObjectIdentifiers.id_hmacWithSHA224, DERNull.INSTANCE);
+		case "hmac-sha256": return new AlgorithmIdentifier(PKCSObjectIdentifiers.id_hmacWithSHA256, DERNull.INSTANCE);
+		case "hmac-sha384": return new AlgorithmIdentifier(PKCSObjectIdentifiers.id_hmacWithSHA384, DERNull.INSTANCE);
+		case "hmac-sha512": return new AlgorithmIdentifier(PKCSObjectIdentifiers.id_hmacWithSHA512, DERNull.INSTANCE);
+		default: throw new UsageException("unknown mac: " + n);
+		}
+	}
+
+	static Digest hmacDigest(ASN1ObjectIdentifier oid) throws UsageException {
+		if (oid.equals(IANAObjectIdentifiers.hmacSHA1) || oid.equals(PKCSObjectIdentifiers.id_hmacWithSHA1))
+			return DigestFactory.createSHA1();
+		if (oid.equals(PKCSObjectIdentifiers.id_hmacWithSHA224))
+			return DigestFactory.createSHA224();
+		if (oid.equals(PKCSObjectIdentifiers.id_hmacWithSHA256))
+			return DigestFactory.createSHA256();
+		if (oid.equals(PKCSObjectIdentifiers.id_hmacWithSHA384))
+			return DigestFactory.createSHA384();
+		if (oid.equals(PKCSObjectIdentifiers.id_hmacWithSHA512))
+			return DigestFactory.createSHA512();
+		throw new UsageException("unsupported HMAC " + oid);
+	}
+
+	static int failBit(String name) throws UsageException {
+		for (int i = 0; i < FAIL_NAMES.length; i++)
+			if (FAIL_NAMES[i].equalsIgnoreCase(name))
+				return i;
+		throw new UsageException("unknown failInfo name: " + name);
+	}
+
+	static String failNames(ASN1BitString b) {
+		if (b == null)
+			return "-";
+		byte[] bytes = b.getBytes();
+		StringBuilder s = new StringBuilder();
+		for (int i = 0; i < bytes.length * 8; i++)
+			if ((bytes[i / 8] & (0x80 >> (i % 8))) != 0) {
+				if (s.length() > 0)
+					s.append(',');
+				s.append(i < FAIL_NAMES.length ? FAIL_NAMES[i] : "bit" + i);
+			}
+		return s.length() == 0 ? "-" : s.toString();
+	}
+
+	/** A PKIFailureInfo with bit n set (DER named-bit-list encoding). */
+	static PKIFailureInfo failInfo(int bit) {
+		byte[] b = new byte[bit / 8 + 1];
+		b[bit / 8] = (byte) (0x80 >> (bit % 8));
+		return new PKIFailureInfo(new DERBitString(b, 7 - bit % 8));
+	}
+
+	// ---- PBMAC1 (RFC 9481 §6.1.3, RFC 8018 §7.1) -------------------------
+
+	/** PBMAC1 with PBKDF2: the key is PBKDF2(secret, salt, iter, prf), the MAC is HMAC. */
+	static final class Pbmac1 implements MacCalculator {
+		private final AlgorithmIdentifier algId;
+		private final HMac hmac;
+		private final byte[] key;
+		private final ByteArrayOutputStream data = new ByteArrayOutputStream();
+
+		Pbmac1(AlgorithmIdentifier algId, char[] secret) throws UsageException {
+			if (!PKCSObjectIdentifiers.id_PBMAC1.equals(algId.getAlgorithm()))
+				throw new UsageException("not PBMAC1: " + algId.getAlgorithm());
+			PBMAC1Params p = PBMAC1Params.getInstance(algId.getParameters());
+			AlgorithmIdentifier kdf = p.getKeyDerivationFunc();
+			if (!PKCSObjectIdentifiers.id_PBKDF2.equals(kdf.getAlgorithm()))
+				throw new UsageException("PBMAC1 keyDerivationFunc is not PBKDF2: " + kdf.getAlgorithm());
+			PBKDF2Params kp = PBKDF2Params.getInstance(kdf.getParameters());
+			AlgorithmIdentifier prf = kp.getPrf() != null ? kp.getPrf()
+			    : new AlgorithmIdentifier(PKCSObjectIdentifiers.id_hmacWithSHA1, DERNull.INSTANCE);
+			Digest macDigest = hmacDigest(p.getMessageAuthScheme().getAlgorithm());
+			int keyLen = kp.getKeyLength() != null ? kp.getKeyLength().intValue()
+			    : macDigest.getDigestSize();
+			PKCS5S2ParametersGenerator g = new PKCS5S2ParametersGenerator(hmacDigest(prf.getAlgorithm()));
+			g.init(new String(secret).getBytes(StandardCharsets.UTF_8), kp.getSalt(),
+			    kp.getIterationCount().intValue());
+			this.key = ((KeyParameter) g.generateDerivedMacParameters(keyLen * 8)).getKey();
+			this.hmac = new HMac(macDigest);
+			this.hmac.init(new KeyParameter(key));
+			this.algId = algId;
+		}
+
+		static AlgorithmIdentifier params(String macName, int iter, int saltLen) throws UsageException {
+			byte[] salt = new byte[saltLen];
+			RNG.nextBytes(salt);
+			AlgorithmIdentifier m = hmacAlg(macName);
+			if (m.getAlgorithm().equals(IANAObjectIdentifiers.hmacSHA1))
+				m = new AlgorithmIdentifier(PKCSObjectIdentifiers.id_hmacWithSHA1, DERNull.INSTANCE);
+			int keyLen = hmacDigest(m.getAlgorithm()).getDigestSize();
+			PBKDF2Params kp = new PBKDF2Params(salt, iter, keyLen, m);
+			return new AlgorithmIdentifier(PKCSObjectIdentifiers.id_PBMAC1, new PBMAC1Params(
+			    new AlgorithmIdentifier(PKCSObjectIdentifiers.id_PBKDF2, kp), m));
+		}
+
+		public AlgorithmIdentifier getAlgorithmIdentifier() { return algId; }
+		public OutputStream getOutputStream() { return data; }
+		public byte[] getMac() {
+			byte[] d = data.toByteArray();
+			hmac.reset();
+			hmac.update(d, 0, d.length);
+			byte[] out = new byte[hmac.getMacSize()];
+			hmac.doFinal(out, 0);
+			return out;
+		}
+		public GenericKey getKey() { return new GenericKey(algId, key); }
+	}
+
+	// ---- protection ------------------------------------------------------
+
+	private char[] secret() throws UsageException {
+		if (secret == null) {
+			if (secretEnv == null)
+				throw new UsageException("MAC protection needs --secret-env NAME");
+			String s = System.getenv(secretEnv);
+			if (s == null)
+				throw new UsageException("environment variable " + secretEnv + " is not set");
+			secret = s.toCharArray();
+		}
+		return secret;
+	}
+
+	private MacCalculator macCalculator() throws Exception {
+		if (pbmac1)
+			return new Pbmac1(Pbmac1.params(mac, iter, saltLen), secret());
+		byte[] salt = new byte[saltLen];
+		RNG.nextBytes(salt);
+		// setParameters, not setIterationCount: the latter refuses < 100.
+		PKMACBuilder b = new PKMACBuilder(new JcePKMACValuesCalculator().setProvider("BC"));
+		b.setParameters(new PBMParameter(salt, digestAlg(owf), iter, hmacAlg(mac)));
+		return b.build(secret());
+	}
+
+	private boolean signatureProtection() {
+		return protKey != null;
+	}
+
+	private void loadProtection() throws Exception {
+		String kf = protKeyFile, cf = protCertFile;
+		if (kf == null && cf == null && ref == null && (cmd.equals("kur") || cmd.equals("rr"))) {
+			kf = oldKeyFile;
+			cf = oldCertFile;
+		}
+		if (kf != null || cf != null) {
+			if (kf == null || cf == null)
+				throw new UsageException("signature protection needs a key and a certificate");
+			protKey = readKeyPair(kf).getPrivate();
+			protCert = readCert(cf);
+			for (String f : protChainFiles)
+				protChain.add(readCert(f));
+		} else if (!unprotected && ref == null) {
+			throw new UsageException("--ref and --secret-env (MAC), --prot-key/--prot-cert (signature) or --unprotected");
+		}
+	}
+
+	/** mac=ok|bad|none, and for a signature sig=ok|bad|unverified. */
+	private String checkProtection(PKIMessage m) {
+		AlgorithmIdentifier alg = m.getHeader().getProtectionAlg();
+		if (m.getProtection() == null || alg == null)
+			return "mac=none";
+		ASN1ObjectIdentifier oid = alg.getAlgorithm();
+		try {
+			if (oid.equals(CMPObjectIdentifiers.passwordBasedMac)) {
+				if (secretEnv == null)
+					return "mac=unverified";
+				ProtectedPKIMessage pm = new ProtectedPKIMessage(new GeneralPKIMessage(m));
+				PKMACBuilder b = new PKMACBuilder(new JcePKMACValuesCalculator().setProvider("BC"), 10_000_000);
+				return pm.verify(b, secret()) ? "mac=ok" : "mac=bad";
+			}
+			if (oid.equals(PKCSObjectIdentifiers.id_PBMAC1)) {
+				if (secretEnv == null)
+					return "mac=unverified";
+				Pbmac1 c = new Pbmac1(alg, secret());
+				try (OutputStream o = c.getOutputStream()) {
+					o.write(new ProtectedPart(m.getHeader(), m.getBody()).getEncoded("DER"));
+				}
+				return Arrays.constantTimeAreEqual(c.getMac(), m.getProtection().getOctets())
+				    ? "mac=ok" : "mac=bad";
+			}
+			// Signature: verify with --ca-cert, else with the first extraCert.
+			X509CertificateHolder v = caCert;
+			if (v == null && m.getExtraCerts() != null && m.getExtraCerts().length > 0)
+				v = new X509CertificateHolder(m.getExtraCerts()[0].getX509v3PKCert());
+			if (v == null)
+				return "mac=none sig=unverified";
+			ContentVerifierProvider vp = new JcaX509ContentVerifierProviderBuilder().setProvider("BC").build(v);
+			ProtectedPKIMessage pm = new ProtectedPKIMessage(new GeneralPKIMessage(m));
+			return pm.verify(vp) ? "mac=none sig=ok" : "mac=none sig=bad";
+		} catch (Exception e) {
+			verbose("protection check: " + e);
+			return "mac=bad";
+		}
+	}
+
+	// ---- messages --------------------------------------------------------
+
+	private X500Name senderName() throws Exception {
+		if (sender != null)
+			return sender;
+		if (signatureProtection())
+			return protCert.getSubject();
+		if (!subjects.isEmpty())
+			return parseName(subjects.get(0));
+		if (!certFiles.isEmpty())
+			return readCert(certFiles.get(0)).getSubject();
+		if (oldCertFile != null)
+			return readCert(oldCertFile).getSubject();
+		return X500Name.getInstance(new DERSequence());
+	}
+
+	private X500Name recipientName() {
+		if (recipient != null)
+			return recipient;
+		if (caCert != null)
+			return caCert.getSubject();
+		return X500Name.getInstance(new DERSequence());
+	}
+
+	private PKIMessage build(PKIBody body, byte[] recipNonce, boolean withImplicitConfirm) throws Exception {
+		byte[] nonce = new byte[16];
+		RNG.nextBytes(nonce);
+		lastSenderNonce = nonce;
+		GeneralName snd = new GeneralName(senderName());
+		GeneralName rcp = new GeneralName(recipientName());
+		InfoTypeAndValue ic = new InfoTypeAndValue(CMPObjectIdentifiers.it_implicitConfirm, DERNull.INSTANCE);
+		if (unprotected) {
+			PKIHeaderBuilder h = new PKIHeaderBuilder(pvno, snd, rcp);
+			h.setTransactionID(txid).setSenderNonce(nonce)
+			    .setMessageTime(new org.bouncycastle.asn1.ASN1GeneralizedTime(new Date()));
+			if (ref != null)
+				h.setSenderKID(ref.getBytes(StandardCharsets.UTF_8));
+			if (recipNonce != null)
+				h.setRecipNonce(recipNonce);
+			if (withImplicitConfirm)
+				h.setGeneralInfo(ic);
+			return new PKIMessage(h.build(), body);
+		}
+		ProtectedPKIMessageBuilder b = new ProtectedPKIMessageBuilder(pvno, snd, rcp);
+		b.setTransactionID(txid).setSenderNonce(nonce).setMessageTime(new Date()).setBody(body);
+		if (recipNonce != null)
+			b.setRecipNonce(recipNonce);
+		if (withImplicitConfirm)
+			b.addGeneralInfo(ic);
+		if (signatureProtection()) {
+			Extension ski = protCert.getExtension(Extension.subjectKeyIdentifier);
+			if (ski != null)
+				b.setSenderKID(SubjectKeyIdentifier.getInstance(ski.getParsedValue()).getKeyIdentifier());
+			b.addCMPCertificate(protCert);
+			for (X509CertificateHolder c : protChain)
+				b.addCMPCertificate(c);
+			return b.build(signer(protKey)).toASN1Structure();
+		}
+		b.setSenderKID(ref.getBytes(StandardCharsets.UTF_8));
+		return b.build(macCalculator()).toASN1Structure();
+	}
+
+	static String bodyName(int t) {
+		return t >= 0 && t < BODY_NAMES.length ? BODY_NAMES[t] : "body" + t;
+	}
+
+	private static final class Reply {
+		PKIMessage msg;
+		int http;
+	}
+
+	/** One HTTP round trip. */
+	private Reply exchange(PKIMessage req) throws Exception {
+		byte[] der = req.getEncoded("DER");
+		int n = msgCount++;
+		if (saveMsgs && outDir != null)
+			Files.write(outDir.resolve(prefix + "req-" + n + ".der"), der);
+		verbose("sending " + bodyName(req.getBody().getType()) + " (" + der.length + " bytes) to " + url);
+		HttpURLConnection c;
+		byte[] rsp;
+		int code;
+		String ct;
+		try {
+			c = (HttpURLConnection) new URL(url).openConnection();
+			c.setRequestMethod("POST");
+			c.setDoOutput(true);
+			c.setUseCaches(false);
+			c.setConnectTimeout(timeoutMs);
+			c.setReadTimeout(timeoutMs);
+			c.setRequestProperty("Content-Type", "application/pkixcmp");
+			c.setRequestProperty("Cache-Control", "no-cache");
+			c.setFixedLengthStreamingMode(der.length);
+			try (OutputStream o = c.getOutputStream()) {
+				o.write(der);
+			}
+			code = c.getResponseCode();
+			ct = c.getContentType();
+			InputStream in = code >= 400 ? c.getErrorStream() : c.getInputStream();
+			rsp = in == null ? new byte[0] : in.readAllBytes();
+			if (in != null)
+				in.close();
+			c.disconnect();
+		} catch (IOException e) {
+			throw new TransportException("HTTP exchange with " + url + " failed", e);
+		}
+		if (saveMsgs && outDir != null)
+			Files.write(outDir.resolve(prefix + "rsp-" + n + ".der"), rsp);
+		String base = ct == null ? "" : ct.split(";")[0].trim().toLowerCase(Locale.ROOT);
+		if (!base.equals("application/pkixcmp") && !base.equals("application/x-pkixcmp")) {
+			String text = new String(rsp, 0, Math.min(rsp.length, 200), StandardCharsets.ISO_8859_1).trim();
+			throw new TransportException("HTTP " + code + ", content type " + ct + ": " + text);
+		}
+		Reply r = new Reply();
+		r.http = code;
+		try (ASN1InputStream ai = new ASN1InputStream(rsp)) {
+			ASN1Primitive p = ai.readObject();
+			if (p == null || ai.readObject() != null)
+				throw new TransportException("response is not exactly one DER object");
+			r.msg = PKIMessage.getInstance(p);
+			r.msg.getBody().getType(); // forces the parse
+		} catch (TransportException e) {
+			throw e;
+		} catch (Exception e) {
+			throw new TransportException("undecodable response (HTTP " + code + ")", e);
+		}
+		return r;
+	}
+
+	static boolean hasImplicitConfirm(PKIHeader h) {
+		InfoTypeAndValue[] gi = h.getGeneralInfo();
+		if (gi != null)
+			for (InfoTypeAndValue i : gi)
+				if (CMPObjectIdentifiers.it_implicitConfirm.equals(i.getInfoType()))
+					return true;
+		return false;
+	}
+
+	static String quote(PKIFreeText t) {
+		if (t == null)
+			return "";
+		StringBuilder s = new StringBuilder();
+		for (int i = 0; i < t.size(); i++)
+			s.append(" text=\"").append(t.getStringAtUTF8(i).getString()
+			    .replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")).append('"');
+		return s.toString();
+	}
+
+	/** Issued certificates of the last ip/cp/kup, by certReqId. */
+	private final Map<Integer, X509CertificateHolder> issued = new LinkedHashMap<>();
+	private final List<Integer> waiting = new ArrayList<>();
+
+	/** Prints the summary line, writes certificates, fills issued/waiting. */
+	private void report(Reply r, byte[] sentNonce) throws Exception {
+		PKIMessage m = r.msg;
+		PKIHeader h = m.getHeader();
+		int type = m.getBody().getType();
+		StringBuilder s = new StringBuilder();
+		s.append("body=").append(bodyName(type));
+		s.append(" pvno=").append(h.getPvno().getValue());
+		s.append(" protected=").append(m.getProtection() != null ? 1 : 0);
+		s.append(' ').append(checkProtection(m));
+		s.append(" http=").append(r.http);
+		byte[] rt = h.getTransactionID() == null ? null : h.getTransactionID().getOctets();
+		byte[] rn = h.getRecipNonce() == null ? null : h.getRecipNonce().getOctets();
+		s.append(" txid=").append(rt == null ? "-" : Hex.toHexString(rt));
+		s.append(" txid_ok=").append(Arrays.areEqual(rt, txid) ? 1 : 0);
+		s.append(" nonce_ok=").append(Arrays.areEqual(rn, sentNonce) ? 1 : 0);
+		s.append(" snonce=").append(h.getSenderNonce() == null ? "-"
+		    : Hex.toHexString(h.getSenderNonce().getOctets()));
+		s.append(" implicitConfirm=").append(hasImplicitConfirm(h) ? 1 : 0);
+		ASN1Encodable c = m.getBody().getContent();
+		issued.clear();
+		waiting.clear();
+		switch (type) {
+		case PKIBody.TYPE_INIT_REP:
+		case PKIBody.TYPE_CERT_REP:
+		case PKIBody.TYPE_KEY_UPDATE_REP:
+		case PKIBody.TYPE_CROSS_CERT_REP: {
+			CertRepMessage rep = CertRepMessage.getInstance(c);
+			StringBuilder all = new StringBuilder();
+			for (CertResponse cr : rep.getResponse()) {
+				int id = cr.getCertReqId().intValueExact();
+				PKIStatusInfo si = cr.getStatus();
+				int st = si.getStatus().intValue();
+				String fi = failNames(si.getFailInfo());
+				s.append(" status[").append(id).append("]=").append(st);
+				s.append(" failinfo[").append(id).append("]=").append(fi);
+				if (!fi.equals("-"))
+					all.append(all.length() > 0 ? "," : "").append(fi);
+				if (st == PKIStatus.WAITING)
+					waiting.add(id);
+				CertifiedKeyPair kp = cr.getCertifiedKeyPair();
+				if (kp != null && kp.getCertOrEncCert().getCertificate() != null) {
+					CMPCertificate cc = kp.getCertOrEncCert().getCertificate();
+					X509CertificateHolder ch = new X509CertificateHolder(cc.getX509v3PKCert());
+					issued.put(id, ch);
+					if (outDir != null) {
+						Path p = write("cert-" + (id < 0 ? "p10" : String.valueOf(id)) + ".pem", toPem(ch));
+						s.append(" cert[").append(id).append("]=").append(p);
+					} else {
+						s.append(" cert[").append(id).append("]=-");
+					}
+				} else if (kp != null) {
+					s.append(" cert[").append(id).append("]=encrypted");
+				}
+				if (si.getStatusString() != null)
+					s.append(quote(si.getStatusString()));
+			}
+			s.append(" failinfo=").append(all.length() == 0 ? "-" : all);
+			s.append(" caPubs=").append(rep.getCaPubs() == null ? 0 : rep.getCaPubs().length);
+			if (outDir != null && rep.getCaPubs() != null && rep.getCaPubs().length > 0) {
+				StringBuilder pem = new StringBuilder();
+				for (CMPCertificate cc : rep.getCaPubs())
+					pem.append(toPem(new X509CertificateHolder(cc.getX509v3PKCert())));
+				write("capubs.pem", pem.toString());
+			}
+			break;
+		}
+		case PKIBody.TYPE_ERROR: {
+			ErrorMsgContent e = ErrorMsgContent.getInstance(c);
+			PKIStatusInfo si = e.getPKIStatusInfo();
+			s.append(" status=").append(si.getStatus());
+			s.append(" failinfo=").append(failNames(si.getFailInfo()));
+			if (si.getStatus().intValue() == PKIStatus.WAITING)
+				waiting.add(-1);
+			if (e.getErrorCode() != null)
+				s.append(" errorCode=").append(e.getErrorCode().getValue());
+			s.append(quote(si.getStatusString()));
+			s.append(quote(e.getErrorDetails()));
+			break;
+		}
+		case PKIBody.TYPE_REVOCATION_REP: {
+			RevRepContent rp = RevRepContent.getInstance(c);
+			PKIStatusInfo[] st = rp.getStatus();
+			for (int i = 0; i < st.length; i++)
+				s.append(" status[").append(i).append("]=").append(st[i].getStatus())
+				    .append(" failinfo[").append(i).append("]=").append(failNames(st[i].getFailInfo()));
+			break;
+		}
+		case PKIBody.TYPE_GEN_REP: {
+			InfoTypeAndValue[] iv = GenRepContent.getInstance(c).toInfoTypeAndValueArray();
+			for (int i = 0; i < iv.length; i++)
+				s.append(" itav[").append(i).append("]=").append(iv[i].getInfoType().getId())
+				    .append(iv[i].getInfoValue() == null ? ":absent" : "");
+			break;
+		}
+		case PKIBody.TYPE_POLL_REP: {
+			PollRepContent pr = PollRepContent.getInstance(c);
+			for (int i = 0; i < pr.size(); i++) {
+				int id = pr.getCertReqId(i).intValueExact();
+				s.append(" checkAfter[").append(id).append("]=").append(pr.getCheckAfter(i).getValue());
+				waiting.add(id);
+			}
+			break;
+		}
+		default:
+			break;
+		}
+		s.append(" extraCerts=").append(m.getExtraCerts() == null ? 0 : m.getExtraCerts().length);
+		System.out.println(s);
+		System.out.flush();
+	}
+
+	/** Sends msg, prints the reply; returns it. */
+	private Reply send(PKIMessage msg) throws Exception {
+		byte[] sent = lastSenderNonce;
+		Reply r = exchange(msg);
+		report(r, sent);
+		return r;
+	}
+
+	/** Polls while the answer is "waiting" or pollRep. */
+	private Reply pollIfWaiting(Reply r) throws Exception {
+		long deadline = System.currentTimeMillis() + pollMax * 1000L;
+		while (!waiting.isEmpty()) {
+			int t = r.msg.getBody().getType();
+			long sleep = 1000;
+			if (t == PKIBody.TYPE_POLL_REP) {
+				PollRepContent pr = PollRepContent.getInstance(r.msg.getBody().getContent());
+				sleep = pr.size() > 0 ? pr.getCheckAfter(0).getValue().longValue() * 1000 : 1000;
+			}
+			if (System.currentTimeMillis() + sleep > deadline) {
+				verbose("polling gave up after " + pollMax + " s");
+				return r;
+			}
+			Thread.sleep(Math.max(0, sleep));
+			BigInteger[] ids = new BigInteger[waiting.size()];
+			for (int i = 0; i < ids.length; i++)
+				ids[i] = BigInteger.valueOf(waiting.get(i));
+			PKIBody pb = new PKIBody(PKIBody.TYPE_POLL_REQ, new PollReqContent(ids));
+			r = send(build(pb, r.msg.getHeader().getSenderNonce().getOctets(), false));
+		}
+		return r;
+	}
+
+	// ---- request bodies --------------------------------------------------
+
+	private void addSans(CertificateRequestMessageBuilder b) throws Exception {
+		if (sans.isEmpty())
+			return;
+		GeneralName[] g = new GeneralName[sans.size()];
+		for (int i = 0; i < g.length; i++)
+			g[i] = new GeneralName(GeneralName.dNSName, sans.get(i));
+		b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(g));
+	}
+
+	private List<KeyPair> requestKeys() throws Exception {
+		List<KeyPair> keys = new ArrayList<>();
+		for (String f : keyFiles)
+			keys.add(readKeyPair(f));
+		for (String spec : newKeys) {
+			KeyPair kp = generateKey(spec);
+			if (outDir != null)
+				write("key-" + keys.size() + ".pem", toPem(kp.getPrivate()));
+			keys.add(kp);
+		}
+		return keys;
+	}
+
+	private PKIBody certReqBody(int type) throws Exception {
+		List<KeyPair> keys = requestKeys();
+		X509CertificateHolder old = oldCertFile != null ? readCert(oldCertFile) : null;
+		if (keys.isEmpty())
+			throw new UsageException(cmd + " needs --key FILE or --newkey SPEC");
+		if (subjects.isEmpty() && old == null)
+			throw new UsageException(cmd + " needs --subject DN");
+		CertReqMsg[] msgs = new CertReqMsg[keys.size()];
+		for (int i = 0; i < msgs.length; i++) {
+			KeyPair kp = keys.get(i);
+			CertificateRequestMessageBuilder b = new CertificateRequestMessageBuilder(BigInteger.valueOf(i));
+			b.setPublicKey(SubjectPublicKeyInfo.getInstance(kp.getPublic().getEncoded()));
+			X500Name subj = subjects.isEmpty() ? old.getSubject()
+			    : parseName(subjects.get(Math.min(i, subjects.size() - 1)));
+			b.setSubject(subj);
+			addSans(b);
+			if (type == PKIBody.TYPE_KEY_UPDATE_REQ && old != null) {
+				final CertId id = new CertId(new GeneralName(old.getIssuer()), old.getSerialNumber());
+				b.addControl(new Control() {
+					public ASN1ObjectIdentifier getType() { return CMPObjectIdentifiers.regCtrl_oldCertID; }
+					public ASN1Encodable getValue() { return id; }
+				});
+			}
+			b.setProofOfPossessionSigningKeySigner(signer(kp.getPrivate()));
+			msgs[i] = b.build().toASN1Structure();
+		}
+		return new PKIBody(type, new CertReqMessages(msgs));
+	}
+
+	private PKIBody p10Body() throws Exception {
+		PKCS10CertificationRequest csr;
+		if (csrFile != null) {
+			Object o = readPem(csrFile);
+			if (!(o instanceof PKCS10CertificationRequest))
+				throw new UsageException(csrFile + ": not a PKCS#10 request");
+			csr = (PKCS10CertificationRequest) o;
+		} else {
+			List<KeyPair> keys = requestKeys();
+			if (keys.size() != 1 || subjects.isEmpty())
+				throw new UsageException("p10cr needs --csr FILE, or one --key/--newkey and --subject");
+			KeyPair kp = keys.get(0);
+			csr = new JcaPKCS10CertificationRequestBuilder(parseName(subjects.get(0)), kp.getPublic())
+			    .build(signer(kp.getPrivate()));
+		}
+		return new PKIBody(PKIBody.TYPE_P10_CERT_REQ, CertificationRequest.getInstance(csr.toASN1Structure()));
+	}
+
+	private PKIBody rrBody() throws Exception {
+		if (oldCertFile == null)
+			throw new UsageException("rr needs --old-cert FILE");
+		X509CertificateHolder old = readCert(oldCertFile);
+		CertTemplateBuilder t = new CertTemplateBuilder()
+		    .setIssuer(old.getIssuer()).setSerialNumber(new ASN1Integer(old.getSerialNumber()));
+		Extensions ext = null;
+		if (reason >= 0)
+			ext = new Extensions(new Extension(Extension.reasonCode, false,
+			    new DEROctetString(CRLReason.lookup(reason))));
+		return new PKIBody(PKIBody.TYPE_REVOCATION_REQ,
+		    new RevReqContent(ext == null ? new RevDetails(t.build()) : new RevDetails(t.build(), ext)));
+	}
+
+	static ASN1ObjectIdentifier infoType(String n) {
+		switch (n) {
+		case "caCerts": return CMPObjectIdentifiers.id_it_caCerts;
+		case "rootCaCert": return CMPObjectIdentifiers.id_it_rootCaCert;
+		case "certReqTemplate": return CMPObjectIdentifiers.id_it_certReqTemplate;
+		case "crlStatusList": return CMPObjectIdentifiers.id_it_crlStatusList;
+		case "implicitConfirm": return CMPObjectIdentifiers.it_implicitConfirm;
+		default: return new ASN1ObjectIdentifier(n);
+		}
+	}
+
+	private PKIBody genmBody() {
+		if (infoTypes.isEmpty())
+			infoTypes.add("caCerts");
+		InfoTypeAndValue[] iv = new InfoTypeAndValue[infoTypes.size()];
+		for (int i = 0; i < iv.length; i++)
+			iv[i] = new InfoTypeAndValue(infoType(infoTypes.get(i)));
+		return new PKIBody(PKIBody.TYPE_GEN_MSG, new GenMsgContent(iv));
+	}
+
+	// ---- confirmation ----------------------------------------------------
+
+	private Set<Integer> acceptedIds(Set<Integer> available) throws UsageException {
+		Set<Integer> ids = new LinkedHashSet<>();
+		if (confirm.equals("all")) {
+			ids.addAll(available);
+		} else if (!confirm.equals("empty") && !confirm.equals("none")) {
+			for (String s : confirm.split(","))
+				if (!s.isEmpty())
+					ids.add(intArg("--confirm", s));
+		}
+		ids.removeAll(rejectIds);
+		return ids;
+	}
+
+	private CertStatus certStatus(X509CertificateHolder cert, int id, PKIStatusInfo si,
+	    DigestCalculatorProvider dcp) throws Exception {
+		AlgorithmIdentifier h = certHashAlg != null ? digestAlg(certHashAlg)
+		    : new DefaultDigestAlgorithmIdentifierFinder().find(cert.getSignatureAlgorithm());
+		if (h == null)
+			throw new UsageException("no digest for the certificate's signature algorithm; use --cert-hash-alg");
+		MessageDigest md = MessageDigest.getInstance(h.getAlgorithm().getId(), "BC");
+		byte[] hash = md.digest(cert.getEncoded());
+		BigInteger bid = BigInteger.valueOf(id);
+		if (certHashAlg != null)
+			return new CertStatus(hash, bid, si, h);
+		return si == null ? new CertStatus(hash, bid) : new CertStatus(hash, bid, si);
+	}
+
+	/** certConf for the certificates in certs (certReqId -> certificate). */
+	private PKIBody certConfBody(Map<Integer, X509CertificateHolder> certs) throws Exception {
+		DigestCalculatorProvider dcp = new JcaDigestCalculatorProviderBuilder().setProvider("BC").build();
+		Set<Integer> accept = acceptedIds(certs.keySet());
+		List<CertStatus> st = new ArrayList<>();
+		if (certHashAlg == null) {
+			// Bouncy Castle's own builder for the accepted ones.
+			CertificateConfirmationContentBuilder b = new CertificateConfirmationContentBuilder();
+			boolean any = false;
+			for (Map.Entry<Integer, X509CertificateHolder> e : certs.entrySet())
+				if (accept.contains(e.getKey())) {
+					b.addAcceptedCertificate(e.getValue(), BigInteger.valueOf(e.getKey()));
+					any = true;
+				}
+			if (any) {
+				CertificateConfirmationContent cc = b.build(dcp);
+				for (CertStatus s : cc.toASN1Structure().toCertStatusArray())
+					st.add(s);
+			}
+		} else {
+			for (Map.Entry<Integer, X509CertificateHolder> e : certs.entrySet())
+				if (accept.contains(e.getKey()))
+					st.add(certStatus(e.getValue(), e.getKey(), null, dcp));
+		}
+		for (int id : rejectIds) {
+			X509CertificateHolder c = certs.get(id);
+			if (c == null)
+				throw new UsageException("--reject " + id + ": no certificate with that certReqId");
+			PKIStatusInfo si = new PKIStatusInfo(PKIStatus.rejection,
+			    new PKIFreeText("rejected by the client"));
+			st.add(certStatus(c, id, si, dcp));
+		}
+		ASN1EncodableVector v = new ASN1EncodableVector();
+		for (CertStatus s : st)
+			v.add(s);
+		return new PKIBody(PKIBody.TYPE_CERT_CONFIRM, CertConfirmContent.getInstance(new DERSequence(v)));
+	}
+
+	private PKIBody errorBody() {
+		PKIStatusInfo si = errorFailInfo >= 0
+		    ? new PKIStatusInfo(PKIStatus.rejection, new PKIFreeText("transaction aborted by the client"),
+		        failInfo(errorFailInfo))
+		    : new PKIStatusInfo(PKIStatus.rejection, new PKIFreeText("transaction aborted by the client"));
+		return new PKIBody(PKIBody.TYPE_ERROR, new ErrorMsgContent(si));
+	}
+
+	// ---- commands --------------------------------------------------------
+
+	private void newTransaction() {
+		txid = new byte[16];
+		RNG.nextBytes(txid);
+	}
+
+	private void run() throws Exception {
+		loadProtection();
+		switch (cmd) {
+		case "ir": enroll(certReqBody(PKIBody.TYPE_INIT_REQ)); break;
+		case "cr": enroll(certReqBody(PKIBody.TYPE_CERT_REQ)); break;
+		case "kur": enroll(certReqBody(PKIBody.TYPE_KEY_UPDATE_REQ)); break;
+		case "p10cr": enroll(p10Body()); break;
+		case "rr":
+			newTransaction();
+			pollIfWaiting(send(build(rrBody(), null, false)));
+			break;
+		case "genm":
+			newTransaction();
+			pollIfWaiting(send(build(genmBody(), null, false)));
+			break;
+		case "certconf":
+		case "error":
+			continueTransaction();
+			break;
+		default:
+			throw new UsageException("unknown command: " + cmd);
+		}
+	}
+
+	private void enroll(PKIBody body) throws Exception {
+		newTransaction();
+		Reply r = send(build(body, null, implicitConfirm));
+		r = pollIfWaiting(r);
+		int t = r.msg.getBody().getType();
+		if (t != PKIBody.TYPE_INIT_REP && t != PKIBody.TYPE_CERT_REP && t != PKIBody.TYPE_KEY_UPDATE_REP)
+			return;
+		if (hasImplicitConfirm(r.msg.getHeader()) && implicitConfirm)
+			return;
+		if (issued.isEmpty() || (confirm.equals("none") && !sendError))
+			return;
+		byte[] rn = r.msg.getHeader().getSenderNonce() == null ? null
+		    : r.msg.getHeader().getSenderNonce().getOctets();
+		PKIBody next = sendError ? errorBody() : certConfBody(new LinkedHashMap<>(issued));
+		send(build(next, rn, false));
+	}
+
+	/** certconf / error for a transaction started by an earlier run. */
+	private void continueTransaction() throws Exception {
+		if (txidHex == null || recipNonceHex == null)
+			throw new UsageException(cmd + " needs --txid HEX and --recip-nonce HEX");
+		txid = Hex.decode(txidHex);
+		byte[] rn = Hex.decode(recipNonceHex);
+		PKIBody body;
+		if (cmd.equals("error")) {
+			body = errorBody();
+		} else {
+			Map<Integer, X509CertificateHolder> certs = new LinkedHashMap<>();
+			for (int i = 0; i < certFiles.size(); i++)
+				certs.put(i < certReqIdOpts.size() ? certReqIdOpts.get(i) : i, readCert(certFiles.get(i)));
+			body = certConfBody(certs);
+		}
+		send(build(body, rn, false));
+	}
+}
