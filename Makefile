@@ -28,7 +28,7 @@ endif
 
 HSM_SRC := hsm/hsm.c hsm/hsm_keygen.c
 DB_SRC := db/db.c db/db_ca.c db/db_cert.c db/db_txn.c db/db_secret.c \
-	db/db_pending.c \
+	db/db_pending.c db/db_ra.c \
 	db/db_audit.c
 CA_SRC := ca/log.c ca/cfg.c ca/cmp_asn.c ca/cmp_hdr.c ca/cmp_protect.c \
 	ca/cmp_issue.c ca/cmp_server.c ca/cmp_certreq.c ca/cmp_sig.c \
@@ -42,7 +42,7 @@ CA_OBJ := $(CA_SRC:%.c=$(B)/%.o)
 
 PROGS := $(B)/cmpcad $(B)/cmpca
 UNIT_TESTS := $(B)/test_hsm $(B)/test_db $(B)/test_cmp $(B)/test_engine
-TEST_TOOLS := $(B)/cmpdump
+TEST_TOOLS := $(B)/cmpdump $(B)/cmpnest
 
 .PHONY: all deps test unit e2e run stop check clean bench
 all: $(PROGS)
@@ -71,6 +71,9 @@ $(B)/test_engine: $(B)/tests/unit/test_engine.o $(B)/ca/fcgi.o $(CA_OBJ) $(HSM_O
 
 # Test tools: decode a CMP response for assertions in shell tests.
 $(B)/cmpdump: $(B)/tests/tools/cmpdump.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/cmpnest: $(B)/tests/tools/cmpnest.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 deps:

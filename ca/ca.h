@@ -163,9 +163,9 @@ struct issue_req {
  */
 int cmp_template_check(const struct issue_req *r, int *fail,
     const char **why);
-/* Verifies a signature POP over the CertRequest (RFC 4211 §4.1).
- * Returns 1, 0 (*why), -1. */
-int cmp_popo_verify(const CRMF_CERTREQMSG *m, EVP_PKEY *pubkey,
+/* Verifies a signature POP over the CertRequest (RFC 4211 §4.1);
+ * raVerified only when from_ra. Returns 1, 0 (*why), -1. */
+int cmp_popo_verify(const CRMF_CERTREQMSG *m, EVP_PKEY *pubkey, int from_ra,
     const char **why);
 /* Builds and signs a certificate; serial from the HSM RNG. NULL on error. */
 X509 *cmp_cert_issue(const struct issue_req *r, const struct ca_ident *ca,

@@ -244,6 +244,10 @@ ASN1_ITEM_TEMPLATE(CMP_CERTS) =
 	ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SEQUENCE_OF, 0, CMP_CERTS, X509)
 ASN1_ITEM_TEMPLATE_END(CMP_CERTS)
 
+ASN1_ITEM_TEMPLATE(CMP_MSGS) =
+	ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SEQUENCE_OF, 0, CMP_MSGS, CMP_MSG)
+ASN1_ITEM_TEMPLATE_END(CMP_MSGS)
+
 static const char *const body_names[CMP_BODY_MAX + 1] = {
 	"ir", "ip", "cr", "cp", "p10cr", "popdecc", "popdecr", "kur", "kup",
 	"krr", "krp", "rr", "rp", "ccr", "ccp", "ckuann", "cann", "rann",

@@ -345,6 +345,9 @@ DECLARE_ASN1_FUNCTIONS(CMP_PBMPARAM)
 
 /* SEQUENCE OF Certificate (caCerts, caPubs-like values). */
 DECLARE_ASN1_ITEM(CMP_CERTS)
+/* SEQUENCE OF PKIMessage (NestedMessageContent, RFC 9810 §5.1.3.4). */
+DECLARE_ASN1_ITEM(CMP_MSGS)
+DEFINE_STACK_OF(CMP_MSG)
 
 /*
  * Decodes one PKIMessage from exactly len bytes: trailing bytes, more than

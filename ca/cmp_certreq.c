@@ -217,6 +217,16 @@ identity_check(struct req *r, CRMF_CERTREQMSG *m, EVP_PKEY *pub, int *fail,
 			return 0;
 		}
 	}
+	if (r->is_ra) {
+		/* An RA asks for any subject, under its own profile; key
+		 * updates come from the holder (forwarded, e.g. nested). */
+		if (type == CMP_BODY_KUR) {
+			*why = "an RA forwards kur with the holder's protection "
+			       "(RFC 9483 §5.2)";
+			return 0;
+		}
+		return 1;
+	}
 	if (r->have_sig &&
 	    (type == CMP_BODY_CR || type == CMP_BODY_KUR ||
 		type == CMP_BODY_P10CR) &&
@@ -313,7 +323,7 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 		fail = CMP_FAIL_BAD_POP;
 		why = "PKCS#10 signature does not verify (RFC 2986)";
 	} else if (rc == 1) {
-		rc = cmp_popo_verify(m, ir.pubkey, &why);
+		rc = cmp_popo_verify(m, ir.pubkey, r->is_ra, &why);
 		fail = CMP_FAIL_BAD_POP;
 		if (rc < 0)
 			return -1;
@@ -448,8 +458,8 @@ cmp_certreq_handle(struct req *r)
 		return cmp_reject(r, CMP_FAIL_BAD_REQUEST,
 		    "kur carries exactly one CertReqMsg (RFC 9483 §4.1.3)");
 	}
-	prof = cfg_profile_get(r->srv->cfg, r->secret.profile[0] != '\0'
-		? r->secret.profile : "default");
+	prof = cfg_profile_get(r->srv->cfg, r->is_ra ? r->ra.profile
+	    : r->secret.profile[0] != '\0' ? r->secret.profile : "default");
 	if (prof == NULL) {
 		out = cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
 		    "profile of the enrollment secret is not configured");

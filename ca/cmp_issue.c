@@ -113,7 +113,8 @@ cmp_template_check(const struct issue_req *r, int *fail, const char **why)
 
 /* See ca.h. */
 int
-cmp_popo_verify(const CRMF_CERTREQMSG *m, EVP_PKEY *pubkey, const char **why)
+cmp_popo_verify(const CRMF_CERTREQMSG *m, EVP_PKEY *pubkey, int from_ra,
+    const char **why)
 {
 	const CRMF_POPOSIGNINGKEY *sk;
 
@@ -121,6 +122,8 @@ cmp_popo_verify(const CRMF_CERTREQMSG *m, EVP_PKEY *pubkey, const char **why)
 		*why = "missing proof of possession (RFC 4211 §4)";
 		return 0;
 	}
+	if (m->popo->type == CRMF_POPO_RAVERIFIED && from_ra)
+		return 1; /* the RA verified it (RFC 9483 §5.2.3.2) */
 	if (m->popo->type != CRMF_POPO_SIGNATURE) {
 		*why = m->popo->type == CRMF_POPO_RAVERIFIED
 		    ? "raVerified POP is only accepted from an RA"

@@ -2,9 +2,9 @@
  * cmp_rr.c - revocation requests (RFC 9810 §5.3.9-§5.3.10, RFC 9483
  * §4.2): rr answered with rp.
  *
- * Only the holder may revoke through CMP today: the request must be signed
- * with the very certificate it revokes (RFC 9483 §4.2). The operator
- * revokes with the CLI. Each RevDetails names issuer and serialNumber; the
+ * The holder revokes with a request signed by the very certificate it
+ * revokes (RFC 9483 §4.2); a registered RA revokes any certificate of this
+ * CA; the operator revokes with the CLI. Each RevDetails names issuer and serialNumber; the
  * reason comes from the crlEntryDetails reasonCode.
  */
 #include <string.h>
@@ -73,11 +73,11 @@ rr_one(struct req *r, const CMP_REVDETAILS *d, struct db_cert *row,
 		*why = "no certificate with this serial number";
 		return 0;
 	}
-	if (!r->have_sig || r->prot_issuer != r->ca ||
-	    r->prot_row.id != row->id) {
+	if (!r->is_ra && (!r->have_sig || r->prot_issuer != r->ca ||
+			     r->prot_row.id != row->id)) {
 		*fail = CMP_FAIL_NOT_AUTHORIZED;
-		*why = "rr must be signed with the certificate to revoke "
-		       "(RFC 9483 §4.2)";
+		*why = "rr must be signed with the certificate to revoke, or "
+		       "by a registered RA (RFC 9483 §4.2)";
 		return 0;
 	}
 	if (row->status != DB_CERT_VALID) {

@@ -308,11 +308,17 @@ check_protection(struct req *r)
 	return 1;
 }
 
+static CMP_MSG *serve(struct cmp_srv *s, const char *label,
+    const unsigned char *der, size_t len, int nested, int *http);
+static CMP_MSG *nested_handle(struct req *r, const char *label);
+
 /* Dispatches a verified request by body type. */
 static CMP_MSG *
 dispatch(struct req *r)
 {
 	switch (r->msg->body->type) {
+	case CMP_BODY_NESTED:
+		return nested_handle(r, r->label);
 	case CMP_BODY_IR:
 	case CMP_BODY_CR:
 	case CMP_BODY_KUR:
@@ -359,6 +365,7 @@ process(struct req *r, const char *label, const unsigned char *der,
 		return cmp_reject(r, CMP_FAIL_BAD_DATA_FORMAT, why);
 	}
 	r->pvno = cmp_hdr_pvno(r->msg->header);
+	r->label = label;
 	if (label == NULL)
 		label = r->srv->cfg->default_ca;
 	r->ca = ca_store_get(&r->srv->store, r->srv->db, r->srv->hsm, label,
@@ -385,9 +392,156 @@ req_clear(struct req *r)
 	CMP_MSG_free(r->msg);
 	X509_free(r->prot_cert);
 	db_cert_clear(&r->prot_row);
+	db_ra_clear(&r->ra);
 	cmp_mac_clear(&r->mac);
 	db_secret_clear(&r->secret);
 	db_rollback(r->srv->db);
+}
+
+/*
+ * Serves one message: runs it, turns any failure into an error message,
+ * writes the request's log line and releases everything the request
+ * allocated. Returns the response (caller frees) or NULL; *http is the
+ * HTTP status. nested marks an inner message of a nested request.
+ */
+static CMP_MSG *
+serve(struct cmp_srv *s, const char *label, const unsigned char *der,
+    size_t len, int nested, int *http)
+{
+	struct req r;
+	CMP_MSG *out;
+	char tx[2 * 16 + 3] = "-";
+
+	memset(&r, 0, sizeof(r));
+	r.srv = s;
+	r.id = nested ? s->reqno : ++s->reqno;
+	r.nested = nested;
+	r.pvno = 2;
+	r.http = 200;
+	r.fail = CMP_FAIL_NONE;
+	r.outcome = "accepted";
+	if (RAND_bytes(r.nonce, sizeof(r.nonce)) != 1)
+		out = cmp_internal(&r, CMP_FAIL_SYSTEM_FAILURE, "no random");
+	else
+		out = process(&r, label, der, len);
+	if (out == NULL) {
+		if (r.fail == CMP_FAIL_NONE)
+			cmp_internal(&r, CMP_FAIL_SYSTEM_FAILURE,
+			    "response construction failed");
+		out = resp_error(&r);
+	}
+	if (out == NULL) {
+		r.http = 500;
+		r.outcome = "error";
+	}
+	if (r.msg != NULL && r.msg->header->transactionID != NULL)
+		log_hex(r.msg->header->transactionID->data,
+		    (size_t)r.msg->header->transactionID->length, tx,
+		    sizeof(tx));
+	log_info("req %lu%s tx=%s body=%s ca=%s sender=%s outcome=%s "
+		 "failinfo=%s%s%s%s",
+	    r.id, nested ? " (nested)" : "", tx,
+	    r.msg != NULL ? cmp_body_name(r.msg->body->type) : "-",
+	    r.ca != NULL ? r.ca->label : (label != NULL ? "?" : "-"),
+	    r.sender[0] != '\0' ? r.sender : "-", r.outcome,
+	    fail_name(r.fail), r.why != NULL ? ": \"" : "",
+	    r.why != NULL ? r.why : "", r.why != NULL ? "\"" : "");
+	*http = r.http;
+	req_clear(&r);
+	return out;
+}
+
+/*
+ * nested (RFC 9810 §5.1.3.4, RFC 9483 §5.2.2): a registered RA forwards
+ * one or more requests, each keeping its own protection. Each inner
+ * message is served as if it had come alone; the answers go back nested,
+ * under our signature.
+ */
+static CMP_MSG *
+nested_handle(struct req *r, const char *label)
+{
+	const ASN1_TYPE *v = r->msg->body->value.other;
+	STACK_OF(CMP_MSG) *in = NULL, *outs = NULL;
+	const unsigned char *p;
+	unsigned char *der = NULL;
+	CMP_BODY *body = NULL;
+	CMP_MSG *out = NULL;
+	int i, len, http, rc;
+
+	if (r->nested)
+		return cmp_reject(r, CMP_FAIL_BAD_REQUEST,
+		    "nested messages inside nested messages are not accepted");
+	if (!r->is_ra)
+		return cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
+		    "nested messages are accepted from registered RAs only "
+		    "(RFC 9483 §5.2.2)");
+	if (v == NULL || v->type != V_ASN1_SEQUENCE)
+		return cmp_reject(r, CMP_FAIL_BAD_DATA_FORMAT,
+		    "nested body is not a SEQUENCE OF PKIMessage");
+	p = v->value.sequence->data;
+	in = (STACK_OF(CMP_MSG) *)ASN1_item_d2i(NULL, &p,
+	    v->value.sequence->length, ASN1_ITEM_rptr(CMP_MSGS));
+	if (in == NULL || sk_CMP_MSG_num(in) < 1 ||
+	    sk_CMP_MSG_num(in) > CA_MAX_CERTREQS) {
+		out = cmp_reject(r, CMP_FAIL_BAD_DATA_FORMAT,
+		    "nested body must hold 1 to 16 PKIMessages");
+		goto done;
+	}
+	if (db_begin(r->srv->db) != 1) {
+		out = cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
+		    db_error(r->srv->db));
+		goto done;
+	}
+	rc = cmp_txn_record(r, DB_TXN_DONE);
+	if (rc <= 0 || db_commit(r->srv->db) != 1) {
+		if (rc > 0)
+			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
+			    db_error(r->srv->db));
+		db_rollback(r->srv->db);
+		goto done;
+	}
+	if ((outs = sk_CMP_MSG_new_null()) == NULL)
+		goto internal;
+	for (i = 0; i < sk_CMP_MSG_num(in); i++) {
+		CMP_MSG *o;
+
+		der = NULL;
+		if ((len = i2d_CMP_MSG(sk_CMP_MSG_value(in, i), &der)) <= 0)
+			goto internal;
+		o = serve(r->srv, label, der, (size_t)len, 1, &http);
+		OPENSSL_free(der);
+		der = NULL;
+		if (o == NULL || !sk_CMP_MSG_push(outs, o)) {
+			CMP_MSG_free(o);
+			goto internal;
+		}
+	}
+	if ((len = ASN1_item_i2d((const ASN1_VALUE *)outs, &der,
+		 ASN1_ITEM_rptr(CMP_MSGS))) <= 0 ||
+	    (body = CMP_BODY_new()) == NULL ||
+	    (body->value.other = ASN1_TYPE_new()) == NULL)
+		goto internal;
+	body->type = CMP_BODY_NESTED;
+	{
+		ASN1_STRING *seq = ASN1_STRING_new();
+
+		if (seq == NULL)
+			goto internal;
+		ASN1_STRING_set0(seq, der, len);
+		der = NULL;
+		ASN1_TYPE_set(body->value.other, V_ASN1_SEQUENCE, seq);
+	}
+	out = cmp_resp_new(r, body);
+	body = NULL;
+	goto done;
+internal:
+	out = cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE, "nested processing");
+done:
+	OPENSSL_free(der);
+	CMP_BODY_free(body);
+	sk_CMP_MSG_pop_free(in, CMP_MSG_free);
+	sk_CMP_MSG_pop_free(outs, CMP_MSG_free);
+	return out;
 }
 
 /* See ca.h. */
@@ -396,52 +550,21 @@ cmp_srv_process(struct cmp_srv *s, const char *label,
     const unsigned char *req, size_t req_len, unsigned char **resp,
     size_t *resp_len)
 {
-	struct req r;
 	CMP_MSG *out;
-	char tx[2 * 16 + 3] = "-";
-	int len;
+	int http, len;
 
 	*resp = NULL;
 	*resp_len = 0;
 	ERR_clear_error();
-	memset(&r, 0, sizeof(r));
-	r.srv = s;
-	r.id = ++s->reqno;
-	r.pvno = 2;
-	r.http = 200;
-	r.fail = CMP_FAIL_NONE;
-	r.outcome = "accepted";
-	if (RAND_bytes(r.nonce, sizeof(r.nonce)) != 1)
-		out = cmp_internal(&r, CMP_FAIL_SYSTEM_FAILURE, "no random");
-	else
-		out = process(&r, label, req, req_len);
-	if (out == NULL) {
-		if (r.fail == CMP_FAIL_NONE)
-			cmp_internal(&r, CMP_FAIL_SYSTEM_FAILURE,
-			    "response construction failed");
-		out = resp_error(&r);
-	}
-	if (r.msg != NULL && r.msg->header->transactionID != NULL)
-		log_hex(r.msg->header->transactionID->data,
-		    (size_t)r.msg->header->transactionID->length, tx,
-		    sizeof(tx));
+	out = serve(s, label, req, req_len, 0, &http);
 	if (out == NULL || (len = cmp_msg_encode(out, resp)) <= 0) {
-		r.http = 500;
-		r.outcome = "error";
-		log_err("req %lu: cannot encode the response", r.id);
+		log_err("cannot encode the response");
+		http = 500;
 	} else
 		*resp_len = (size_t)len;
-	log_info("req %lu tx=%s body=%s ca=%s sender=%s outcome=%s "
-		 "failinfo=%s%s%s%s",
-	    r.id, tx, r.msg != NULL ? cmp_body_name(r.msg->body->type) : "-",
-	    r.ca != NULL ? r.ca->label : (label != NULL ? "?" : "-"),
-	    r.sender[0] != '\0' ? r.sender : "-", r.outcome,
-	    fail_name(r.fail), r.why != NULL ? ": \"" : "",
-	    r.why != NULL ? r.why : "", r.why != NULL ? "\"" : "");
 	log_openssl_errors(0);
 	CMP_MSG_free(out);
-	req_clear(&r);
-	return r.http;
+	return http;
 }
 
 /* See ca.h. */

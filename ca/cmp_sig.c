@@ -109,6 +109,28 @@ our_issuer(struct req *r, X509 *x, int *err)
 	return ca;
 }
 
+/* Is x the pinned certificate of a registered RA? 1, 0, -1. */
+static int
+ra_lookup(struct req *r, X509 *x)
+{
+	unsigned char md[32];
+	unsigned int len = 0;
+	int rc;
+
+	if (!X509_digest(x, EVP_sha256(), md, &len) || len != sizeof(md))
+		return -1;
+	rc = db_ra_get_by_hash(r->srv->db, md, &r->ra);
+	if (rc < 0) {
+		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(r->srv->db));
+		return -1;
+	}
+	if (rc == 1) {
+		r->is_ra = 1;
+		snprintf(r->sender, sizeof(r->sender), "ra:%s", r->ra.name);
+	}
+	return rc;
+}
+
 /* See cmp_srv.h. */
 int
 cmp_sig_verify(struct req *r)
@@ -206,6 +228,8 @@ cmp_sig_verify(struct req *r)
 	X509_NAME_oneline(X509_get_subject_name(x), name, sizeof(name));
 	snprintf(r->sender, sizeof(r->sender), "cert:%s", name);
 	r->have_sig = 1;
+	if (ra_lookup(r, x) < 0)
+		goto out;
 	/* Issued by one of ours: the inventory has the last word. */
 	issuer = our_issuer(r, x, &err);
 	if (err) {

@@ -35,6 +35,10 @@ struct req {
 	X509 *prot_cert;	     /* the protection certificate */
 	struct ca_ident *prot_issuer; /* our CA that issued it, or NULL */
 	struct db_cert prot_row;     /* its inventory row when ours */
+	int is_ra;		     /* protected by a registered RA */
+	struct db_ra ra;	     /* that RA */
+	int nested;		     /* an inner message of a nested one */
+	const char *label;	     /* CA label from the path, or NULL */
 	char sender[DB_SENDER_MAX];
 	unsigned char nonce[CA_NONCE_LEN]; /* our senderNonce */
 	int implicit;			   /* implicitConfirm granted */

@@ -223,6 +223,26 @@ int db_pending_decide(struct db *db, long long id,
     enum db_pending_status status, const char *reason, const char *by)
     CA_MUST_CHECK;
 
+/* Registration authorities, pinned by their certificate's SHA-256. */
+struct db_ra {
+	long long id;
+	char name[DB_LABEL_MAX];
+	unsigned char cert_sha256[32];
+	unsigned char *cert; /* DER */
+	size_t cert_len;
+	char *subject;	     /* RFC 2253, for listing */
+	char profile[DB_LABEL_MAX];
+};
+void db_ra_clear(struct db_ra *ra);
+void db_ra_array_free(struct db_ra *a, size_t n);
+/* Returns 1, 0 if the name or certificate is registered, -1. */
+int db_ra_insert(struct db *db, struct db_ra *ra) CA_MUST_CHECK;
+int db_ra_get_by_hash(struct db *db, const unsigned char *sha256,
+    struct db_ra *out) CA_MUST_CHECK;
+int db_ra_list(struct db *db, struct db_ra **out, size_t *n) CA_MUST_CHECK;
+/* Returns 1, 0 if no such name, -1. */
+int db_ra_delete(struct db *db, const char *name) CA_MUST_CHECK;
+
 /* Replay protection: returns 1 if the nonce is new (and records it), 0 if
  * seen before, -1. */
 int db_nonce_claim(struct db *db, const unsigned char *nonce, size_t len)

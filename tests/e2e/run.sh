@@ -367,6 +367,58 @@ check "delayed rejection: nothing issued" \
 check "delayed: a decided request cannot be decided again" \
     bash -c "! $CMPCA_CLI request approve $id"
 
+# 8h. Registration authority: registered (pinned certificate), it may send
+#     raVerified POP, nest end-entity requests and revoke; others may not.
+openssl ecparam -genkey -name prime256v1 -noout -out "$work/ra.key" 2>/dev/null
+cmp_ir ra "$work/ra.key" "/CN=Test RA"
+sig notra ir -cert "$work/ra.pem" -key "$work/ra.key" -popo 0 \
+    -newkey "$work/ec2.key" -subject "/CN=via-unregistered-ra"
+check "raVerified POP from a certificate that is no RA: badPOP" \
+    grep -q "failinfo=badPOP" <(dump "$work/notra.rsp")
+check "cmpca ra add registers the RA" \
+    grep -q "registered" <(cli ra add testra --cert "$work/ra.pem")
+check "cmpca ra list shows it" grep -q "^testra" <(cli ra list)
+if sig raver ir -cert "$work/ra.pem" -key "$work/ra.key" -popo 0 \
+    -newkey "$work/ec2.key" -subject "/CN=via-ra"; then
+	check "raVerified POP from the registered RA: issued for another subject" \
+	    test "$(db_status "$work/raver.pem")" = valid
+	check "RA-issued certificate records the RA as requester" test \
+	    "$(q "select requester from cert where serial = '$(serial_of "$work/raver.pem")'")" = ra:testra
+else
+	fail "ir from the RA with raVerified" "$(tail -n 3 "$work/raver.out")"
+fi
+# An end entity's MAC-protected ir, forwarded nested under the RA's
+# signature; the request is built by openssl cmp (-reqout) without sending.
+openssl cmp -cmd ir -server http://127.0.0.1:1/none -ref "$CMPCA_SECRET_REF" \
+    -secret "pass:$CMPCA_SECRET" -recipient "$CMPCA_CA_SUBJECT" \
+    -newkey "$work/ec3.key" -subject "/CN=nested-ee" -implicit_confirm \
+    -certout "$work/none.pem" -reqout "$work/inner.der" >/dev/null 2>&1
+"$bin/cmpnest" "$work/ra.pem" "$work/ra.key" "$CMPCA_CA_CERT" \
+    "$work/inner.der" >"$work/nested.der"
+curl -s -o "$work/nested.rsp" -H 'Content-Type: application/pkixcmp' \
+    --data-binary @"$work/nested.der" "$CMPCA_URL"
+(cd "$work" && dump nested.rsp >nested.txt)
+check "nested from the RA: answered nested, signed" \
+    grep -q "body=nested pvno=2 protected=1" "$work/nested.txt"
+check "nested: the inner ir was answered with an accepted ip" \
+    grep -q "body=ip pvno=2 protected=1 status=0" <(dump "$work/inner-0.der")
+check "nested: the end entity's certificate is valid in the database" \
+    test "$(q "select status from cert where subject = 'CN=nested-ee'")" = valid
+"$bin/cmpnest" "$work/ec.pem" "$work/ec.key" "$CMPCA_CA_CERT" \
+    "$work/inner.der" >"$work/nested2.der"
+curl -s -o "$work/nested2.rsp" -H 'Content-Type: application/pkixcmp' \
+    --data-binary @"$work/nested2.der" "$CMPCA_URL"
+check "nested from an end entity (no RA): notAuthorized" \
+    grep -q "failinfo=notAuthorized" <(dump "$work/nested2.rsp")
+if openssl cmp -cmd rr -server "$CMPCA_URL" -cert "$work/ra.pem" \
+    -key "$work/ra.key" -oldcert "$work/raver.pem" -trusted "$CMPCA_CA_CERT" \
+    -revreason 4 >"$work/rarr.out" 2>&1; then
+	check "rr by the RA: certificate revoked" \
+	    test "$(q "select status || reason from cert where serial = '$(serial_of "$work/raver.pem")'")" = revoked4
+else
+	fail "rr by the RA" "$(tail -n 3 "$work/rarr.out")"
+fi
+
 # 9. Inventory through the CLI.
 check "cmpca cert list shows the enrolled subject" \
     grep -q "CN=device-ec" <(cli cert list)

@@ -86,6 +86,30 @@ main(int argc, char **argv)
 		}
 	}
 	printf("\n");
+	if (m->body->type == CMP_BODY_NESTED &&
+	    m->body->value.other->type == V_ASN1_SEQUENCE) {
+		const unsigned char *p = m->body->value.other->value.sequence->data;
+		STACK_OF(CMP_MSG) *in = (STACK_OF(CMP_MSG) *)ASN1_item_d2i(NULL,
+		    &p, m->body->value.other->value.sequence->length,
+		    ASN1_ITEM_rptr(CMP_MSGS));
+
+		for (i = 0; i < sk_CMP_MSG_num(in); i++) {
+			unsigned char *der = NULL;
+			int len = i2d_CMP_MSG(sk_CMP_MSG_value(in, i), &der);
+			FILE *o;
+			char name[64];
+
+			/* Inner messages: written next to stdout's reader. */
+			snprintf(name, sizeof(name), "inner-%d.der", i);
+			if (len > 0 && (o = fopen(name, "wb")) != NULL) {
+				fwrite(der, 1, (size_t)len, o);
+				fclose(o);
+			}
+			OPENSSL_free(der);
+			printf("inner[%d] written to %s\n", i, name);
+		}
+		sk_CMP_MSG_pop_free(in, CMP_MSG_free);
+	}
 	CMP_MSG_free(m);
 	return 0;
 }
