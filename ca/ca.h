@@ -46,6 +46,22 @@ void log_hex(const unsigned char *in, size_t inlen, char *out,
     size_t outlen);
 
 /* cfg.c - the per-deployment configuration file (NCONF syntax). */
+/* Key types a profile accepts (bit mask). */
+#define CFG_KT_RSA 0x01u
+#define CFG_KT_P256 0x02u
+#define CFG_KT_P384 0x04u
+#define CFG_KT_P521 0x08u
+#define CFG_KT_ED25519 0x10u
+#define CFG_KT_ED448 0x20u
+#define CFG_KT_ALL 0x3fu
+/* subjectAltName types a profile accepts (bit mask). */
+#define CFG_SAN_DNS 0x01u
+#define CFG_SAN_IP 0x02u
+#define CFG_SAN_EMAIL 0x04u
+#define CFG_SAN_URI 0x08u
+#define CFG_SAN_ALL 0x0fu
+#define CFG_MAX_SUBJECT_ATTRS 16
+
 struct cfg_profile {
 	char name[DB_LABEL_MAX];
 	long days;		/* validity */
@@ -55,6 +71,12 @@ struct cfg_profile {
 	int copy_ext_key_usage; /* take extendedKeyUsage from the template */
 	int kur_revokes_old;	/* revoke (superseded) what a kur replaced */
 	int approval;		/* requests wait for the operator */
+	int implicit_confirm;	/* may grant implicitConfirm */
+	unsigned key_types;	/* CFG_KT_* */
+	long rsa_min_bits;
+	unsigned san_types;	/* CFG_SAN_* */
+	int subject_attrs[CFG_MAX_SUBJECT_ATTRS]; /* NIDs; none: any */
+	size_t nsubject_attrs;
 };
 
 struct cfg {
@@ -77,6 +99,7 @@ struct cfg {
 	long housekeeping_interval; /* seconds between expiry sweeps */
 	long nonce_max_age;   /* seconds a replay nonce is remembered */
 	long poll_check_after; /* checkAfter of pollRep, seconds */
+	long clock_skew;      /* accepted messageTime difference, seconds */
 	struct cfg_profile *profiles;
 	size_t nprofiles;
 };
@@ -174,11 +197,11 @@ X509 *cmp_cert_issue(const struct issue_req *r, const struct ca_ident *ca,
 /* cmp_hdr.c - PKIHeader checks and response headers (RFC 9810 §5.1.1). */
 /*
  * Checks a request header: pvno 2 or 3, transactionID and senderNonce
- * present and of sane length, messageTime within CA_MAX_CLOCK_SKEW,
- * recipient empty or ca_name. Returns 1, 0 (*fail, *why).
+ * present and of sane length, messageTime within skew seconds (less than
+ * a day), recipient empty or ca_name. Returns 1, 0 (*fail, *why).
  */
-int cmp_hdr_check(const CMP_HEADER *h, const X509_NAME *ca_name, int *fail,
-    const char **why);
+int cmp_hdr_check(const CMP_HEADER *h, const X509_NAME *ca_name, long skew,
+    int *fail, const char **why);
 /* The pvno to answer with: the request's when 2 or 3, else 2. */
 int cmp_hdr_pvno(const CMP_HEADER *h);
 /* 1 if generalInfo carries implicitConfirm (RFC 9810 §5.1.1.1). */

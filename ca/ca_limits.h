@@ -43,7 +43,8 @@
 #define CA_MIN_PBM_ITER 100
 #define CA_MAX_PBM_SALT 64
 
-/* messageTime may differ from our clock by this many seconds. */
+/* messageTime may differ from our clock by this many seconds (default of
+ * the clock_skew setting). */
 #define CA_MAX_CLOCK_SKEW 600
 
 /* Length of peer-supplied strings copied into a log line. */

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -30,12 +31,13 @@ static const char *const cfg_keys[] = {
 	"default_ca", "schema_dir", "max_request", "pbm_max_iterations",
 	"implicit_confirm", "txn_timeout", "log_level",
 	"housekeeping_interval", "nonce_max_age", "trust_anchors",
-	"poll_check_after", NULL,
+	"poll_check_after", "clock_skew", NULL,
 };
 
 static const char *const profile_keys[] = {
 	"days", "extensions", "copy_san", "copy_key_usage",
-	"copy_ext_key_usage", "kur_revokes_old", "approval", NULL,
+	"copy_ext_key_usage", "kur_revokes_old", "approval", "implicit_confirm",
+	"key_types", "rsa_min_bits", "san_types", "subject_attrs", NULL,
 };
 
 /* Line number of "key =" inside [section] of path, 0 if not found. */
@@ -222,6 +224,82 @@ cfg_ext_check(struct cfg *c, const char *section, const char *ext)
 	return ok;
 }
 
+/* Parses a comma-separated list into a bit mask from a table. */
+static int
+cfg_mask(const struct cfg *c, const char *sec, const char *key,
+    const char *const *names, const unsigned *bits, unsigned def,
+    unsigned *out)
+{
+	const char *v = NCONF_get_string(c->conf, sec, key);
+	char buf[512], *tok, *save = NULL;
+	size_t i;
+
+	ERR_clear_error();
+	*out = def;
+	if (v == NULL)
+		return 1;
+	snprintf(buf, sizeof(buf), "%s", v);
+	*out = 0;
+	for (tok = strtok_r(buf, ", ", &save); tok != NULL;
+	     tok = strtok_r(NULL, ", ", &save)) {
+		if (strcmp(tok, "none") == 0)
+			continue;
+		for (i = 0; names[i] != NULL; i++)
+			if (strcasecmp(tok, names[i]) == 0)
+				break;
+		if (names[i] == NULL) {
+			cfg_error(c, sec, key, "unknown value \"%s\" in %s",
+			    tok, key);
+			return 0;
+		}
+		*out |= bits[i];
+	}
+	return 1;
+}
+
+/* Key types, SAN types and subject attributes a profile accepts. */
+static int
+cfg_profile_rules(const struct cfg *c, const char *sec, struct cfg_profile *p)
+{
+	static const char *const kt_names[] = { "rsa", "ec:P-256", "ec:P-384",
+		"ec:P-521", "ed25519", "ed448", NULL };
+	static const unsigned kt_bits[] = { CFG_KT_RSA, CFG_KT_P256,
+		CFG_KT_P384, CFG_KT_P521, CFG_KT_ED25519, CFG_KT_ED448 };
+	static const char *const san_names[] = { "dns", "ip", "email", "uri",
+		NULL };
+	static const unsigned san_bits[] = { CFG_SAN_DNS, CFG_SAN_IP,
+		CFG_SAN_EMAIL, CFG_SAN_URI };
+	const char *v;
+	char buf[512], *tok, *save = NULL;
+
+	if (!cfg_mask(c, sec, "key_types", kt_names, kt_bits, CFG_KT_ALL,
+		&p->key_types) ||
+	    !cfg_mask(c, sec, "san_types", san_names, san_bits, CFG_SAN_ALL,
+		&p->san_types) ||
+	    !cfg_long(c, sec, "rsa_min_bits", 2048, 2048, 16384,
+		&p->rsa_min_bits) ||
+	    !cfg_bool(c, sec, "implicit_confirm", 1, &p->implicit_confirm))
+		return 0;
+	v = NCONF_get_string(c->conf, sec, "subject_attrs");
+	ERR_clear_error();
+	if (v == NULL)
+		return 1;
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (tok = strtok_r(buf, ", ", &save); tok != NULL;
+	     tok = strtok_r(NULL, ", ", &save)) {
+		int nid = OBJ_txt2nid(tok);
+
+		if (nid == NID_undef ||
+		    p->nsubject_attrs == CFG_MAX_SUBJECT_ATTRS) {
+			cfg_error(c, sec, "subject_attrs",
+			    "unknown or too many attributes at \"%s\"", tok);
+			return 0;
+		}
+		p->subject_attrs[p->nsubject_attrs++] = nid;
+	}
+	return 1;
+}
+
 static int
 cfg_profiles_load(struct cfg *c)
 {
@@ -257,7 +335,8 @@ cfg_profiles_load(struct cfg *c)
 			&p->copy_ext_key_usage) ||
 		    !cfg_bool(c, sec, "kur_revokes_old", 1,
 			&p->kur_revokes_old) ||
-		    !cfg_bool(c, sec, "approval", 0, &p->approval))
+		    !cfg_bool(c, sec, "approval", 0, &p->approval) ||
+		    !cfg_profile_rules(c, sec, p))
 			goto out;
 		p->ext_section = cfg_str(c, sec, "extensions", NULL);
 		if (p->ext_section != NULL &&
@@ -342,6 +421,8 @@ cfg_load(const char *path)
 		&c->nonce_max_age) ||
 	    !cfg_long(c, CFG_MAIN, "poll_check_after", 5, 1, 86400,
 		&c->poll_check_after) ||
+	    !cfg_long(c, CFG_MAIN, "clock_skew", CA_MAX_CLOCK_SKEW, 1, 86399,
+		&c->clock_skew) ||
 	    !cfg_bool(c, CFG_MAIN, "implicit_confirm", 1,
 		&c->implicit_confirm))
 		goto fail;

@@ -466,6 +466,7 @@ cmp_certreq_handle(struct req *r)
 		goto done;
 	}
 	r->implicit = r->srv->cfg->implicit_confirm &&
+	    prof->implicit_confirm &&
 	    cmp_hdr_implicit_confirm(r->msg->header);
 	if ((rep = CMP_CERTREPMESSAGE_new()) == NULL)
 		goto internal;

@@ -26,8 +26,8 @@ octets_in_range(const ASN1_OCTET_STRING *s, int min, int max)
 
 /* See ca.h. */
 int
-cmp_hdr_check(const CMP_HEADER *h, const X509_NAME *ca_name, int *fail,
-    const char **why)
+cmp_hdr_check(const CMP_HEADER *h, const X509_NAME *ca_name, long skew,
+    int *fail, const char **why)
 {
 	long v = ASN1_INTEGER_get(h->pvno);
 
@@ -66,8 +66,7 @@ cmp_hdr_check(const CMP_HEADER *h, const X509_NAME *ca_name, int *fail,
 		int day, sec;
 
 		if (!ASN1_TIME_diff(&day, &sec, NULL, h->messageTime) ||
-		    day != 0 || sec > CA_MAX_CLOCK_SKEW ||
-		    sec < -CA_MAX_CLOCK_SKEW) {
+		    day != 0 || sec > skew || sec < -skew) {
 			*fail = CMP_FAIL_BAD_TIME;
 			*why = "messageTime too far from the CA's clock "
 			       "(RFC 9810 §5.1.1)";

@@ -59,6 +59,78 @@ pubkey_check(EVP_PKEY *k, const char **why)
 	}
 }
 
+/* The profile's key type rule. */
+static int
+profile_key_ok(const struct cfg_profile *p, EVP_PKEY *k)
+{
+	char curve[64] = "";
+	size_t len = 0;
+
+	switch (EVP_PKEY_get_base_id(k)) {
+	case EVP_PKEY_RSA:
+	case EVP_PKEY_RSA_PSS:
+		return (p->key_types & CFG_KT_RSA) &&
+		    EVP_PKEY_get_bits(k) >= p->rsa_min_bits;
+	case EVP_PKEY_ED25519:
+		return (p->key_types & CFG_KT_ED25519) != 0;
+	case EVP_PKEY_ED448:
+		return (p->key_types & CFG_KT_ED448) != 0;
+	case EVP_PKEY_EC:
+		if (!EVP_PKEY_get_utf8_string_param(k, "group", curve,
+			sizeof(curve), &len))
+			return 0;
+		if (strcmp(curve, "prime256v1") == 0)
+			return (p->key_types & CFG_KT_P256) != 0;
+		if (strcmp(curve, "secp384r1") == 0)
+			return (p->key_types & CFG_KT_P384) != 0;
+		if (strcmp(curve, "secp521r1") == 0)
+			return (p->key_types & CFG_KT_P521) != 0;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* The profile's subject attribute and subjectAltName rules. */
+static int
+profile_names_ok(const struct cfg_profile *p, const CRMF_CERTTEMPLATE *t,
+    const char **why)
+{
+	GENERAL_NAMES *sans;
+	size_t k;
+	int i, ok = 1;
+
+	for (i = 0; p->nsubject_attrs > 0 && i < X509_NAME_entry_count(
+						       t->subject); i++) {
+		int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(
+		    X509_NAME_get_entry(t->subject, i)));
+
+		for (k = 0; k < p->nsubject_attrs; k++)
+			if (p->subject_attrs[k] == nid)
+				break;
+		if (k == p->nsubject_attrs) {
+			*why = "subject attribute not allowed by the profile";
+			return 0;
+		}
+	}
+	if (!p->copy_san)
+		return 1;
+	sans = X509V3_get_d2i(t->extensions, NID_subject_alt_name, NULL,
+	    NULL);
+	for (i = 0; i < sk_GENERAL_NAME_num(sans) && ok; i++) {
+		int type = sk_GENERAL_NAME_value(sans, i)->type;
+
+		ok = (type == GEN_DNS && (p->san_types & CFG_SAN_DNS)) ||
+		    (type == GEN_IPADD && (p->san_types & CFG_SAN_IP)) ||
+		    (type == GEN_EMAIL && (p->san_types & CFG_SAN_EMAIL)) ||
+		    (type == GEN_URI && (p->san_types & CFG_SAN_URI));
+	}
+	GENERAL_NAMES_free(sans);
+	if (!ok)
+		*why = "subjectAltName type not allowed by the profile";
+	return ok;
+}
+
 /* See ca.h. */
 int
 cmp_template_check(const struct issue_req *r, int *fail, const char **why)
@@ -79,6 +151,12 @@ cmp_template_check(const struct issue_req *r, int *fail, const char **why)
 		*why = "certTemplate has no subject (RFC 9483 §4.1.1)";
 		return 0;
 	}
+	if (!profile_key_ok(r->profile, r->pubkey)) {
+		*why = "key type or size not allowed by the profile";
+		return 0;
+	}
+	if (!profile_names_ok(r->profile, t, why))
+		return 0;
 	if (t->issuer != NULL && r->ca_name != NULL &&
 	    X509_NAME_cmp(t->issuer, r->ca_name) != 0) {
 		*fail = CMP_FAIL_WRONG_AUTHORITY;

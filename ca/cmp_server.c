@@ -378,7 +378,8 @@ process(struct req *r, const char *label, const unsigned char *der,
 		    "no such CA at this endpoint (RFC 9811 §3.3)");
 	}
 	if (!cmp_hdr_check(r->msg->header,
-		X509_get_subject_name(r->ca->cert), &fail, &why))
+		X509_get_subject_name(r->ca->cert), r->srv->cfg->clock_skew,
+		&fail, &why))
 		return cmp_reject(r, fail, why);
 	rc = check_protection(r);
 	if (rc != 1)

@@ -419,6 +419,36 @@ else
 	fail "rr by the RA" "$(tail -n 3 "$work/rarr.out")"
 fi
 
+# 8i. Profile rules ([profile.strict]: P-256 only, CN/O, DNS SANs, no
+#     implicitConfirm).
+export STRICT=$(cli secret add strict --profile strict --uses 20)
+strict() { # name key subject extra...
+	local name=$1 key=$2 subj=$3
+	shift 3
+	openssl cmp -cmd ir -server "$CMPCA_URL" -ref strict -secret env:STRICT \
+	    -recipient "$CMPCA_CA_SUBJECT" -newkey "$key" -subject "$subj" \
+	    -certout "$work/$name.pem" -rspout "$work/$name.rsp" \
+	    -unprotected_errors "$@" >"$work/$name.out" 2>&1
+}
+strict s_rsa "$work/rsa.key" "/CN=strict-rsa"
+check "profile: RSA key where only P-256 is allowed: badCertTemplate" \
+    grep -q "failinfo=badCertTemplate" <(dump "$work/s_rsa.rsp")
+strict s_ou "$work/ec.key" "/OU=Sales/CN=strict-ou"
+check "profile: subject attribute OU not allowed: badCertTemplate" \
+    grep -q "failinfo=badCertTemplate" <(dump "$work/s_ou.rsp")
+strict s_uri "$work/ec.key" "/CN=strict-uri" -sans "https://strict.example.org/"
+check "profile: URI SAN not allowed: badCertTemplate" \
+    grep -q "failinfo=badCertTemplate" <(dump "$work/s_uri.rsp")
+if strict s_ok "$work/ec.key" "/O=Example/CN=strict-ok" -sans strict.example.org \
+    -implicit_confirm; then
+	check "profile: conforming request issued, implicitConfirm not granted" \
+	    grep -q "sending CERTCONF" "$work/s_ok.out"
+	check "profile: validity from the profile (90 days)" test \
+	    "$(q "select round(extract(epoch from not_after - not_before) / 86400) from cert where serial = '$(serial_of "$work/s_ok.pem")'")" = 90
+else
+	fail "strict profile conforming request" "$(tail -n 3 "$work/s_ok.out")"
+fi
+
 # 9. Inventory through the CLI.
 check "cmpca cert list shows the enrolled subject" \
     grep -q "CN=device-ec" <(cli cert list)

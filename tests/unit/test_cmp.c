@@ -823,7 +823,7 @@ test_hdr_check(void **state)
 		hdr_mutate(h, cases[i].mut, cases[i].arg, cases[i].cn);
 		fail = CMP_FAIL_NONE;
 		why = NULL;
-		rc = cmp_hdr_check(h, ca, &fail, &why);
+		rc = cmp_hdr_check(h, ca, CA_MAX_CLOCK_SKEW, &fail, &why);
 		CMP_HEADER_free(h);
 		want = cases[i].fail == CMP_FAIL_NONE;
 		if (rc != want ||
