@@ -9,7 +9,11 @@
  *   conns=12345
  *
  * Kinds: ir (with certConf), irimp (ir asking for implicitConfirm), cr,
- * rr and genm. PBM protection uses --ref and the secret read from the
+ * rr and genm. rr revokes --oldcert (or --cert) every time; without
+ * either, each client first enrolls its share of --count certificates with
+ * PBM (before the clock) and then revokes each one with a request signed
+ * by that very certificate (RFC 9483 §4.2). PBM protection uses --ref and
+ * the secret read from the
  * environment variable named by --secret-env (never from argv); without
  * them, --cert and --key sign the requests. The new keys come from a pool
  * generated before the clock starts (or one fixed --newkey, for servers
@@ -89,6 +93,7 @@ struct shared {
 	EVP_PKEY *key;
 	EVP_PKEY **pool;
 	int npool;
+	int rr_own; /* rr of certificates enrolled before the clock */
 	pthread_barrier_t start;
 	struct timespec end; /* duration mode */
 	atomic_long left;    /* count mode: transactions not yet started */
@@ -107,6 +112,9 @@ struct client {
 	long conns;
 	int ok; /* set up without error */
 	char err[REASON_LEN];
+	X509 **own_cert; /* rr_own: what this client revokes */
+	EVP_PKEY **own_key;
+	long nown;
 };
 
 static _Thread_local char tl_log[REASON_LEN];
@@ -275,7 +283,7 @@ reason_of(OSSL_CMP_CTX *ctx, const char *what, char *buf, size_t len)
 	    tl_log[0] != '\0')
 		/* A status and our own complaint (e.g. we rejected the cert).
 		 */
-		snprintf(buf, len, "%.16s: %.120s (%.100s)", what, st, tl_log);
+		snprintf(buf, len, "%.16s: %.110s (%.90s)", what, st, tl_log);
 	else if (OSSL_CMP_CTX_get_status(ctx) >= OSSL_CMP_PKISTATUS_accepted &&
 	         OSSL_CMP_CTX_snprint_PKIStatus(ctx, st, sizeof(st)) != NULL)
 		snprintf(buf, len, "%.16s: %.200s", what, st);
@@ -311,9 +319,13 @@ cert_check(X509 *cert, EVP_PKEY *key, X509_STORE *store)
 	          : "enrolled certificate does not verify against the CA";
 }
 
-/* A CMP context for one client thread. Returns NULL (c->err set). */
+/*
+ * A CMP context for one client thread: PBM with the shared secret when pbm
+ * is set, else signature with --cert/--key (when given). Returns NULL
+ * (c->err set).
+ */
 static OSSL_CMP_CTX *
-ctx_new(struct client *c, X509_STORE **storep)
+ctx_new(struct client *c, X509_STORE **storep, int pbm, int implicit)
 {
 	struct shared *sh = c->sh;
 	OSSL_CMP_CTX *ctx = NULL, *rc = NULL;
@@ -336,20 +348,21 @@ ctx_new(struct client *c, X509_STORE **storep)
 	    !OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_TOTAL_TIMEOUT, 0) ||
 	    !OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_UNPROTECTED_ERRORS, 1) ||
 	    !OSSL_CMP_CTX_set_option(
-	        ctx, OSSL_CMP_OPT_IMPLICIT_CONFIRM, sh->o.kind == K_IRIMP))
+	        ctx, OSSL_CMP_OPT_IMPLICIT_CONFIRM, implicit))
 		goto out;
 	if (sh->recipient != NULL &&
 	    !OSSL_CMP_CTX_set1_recipient(ctx, sh->recipient))
 		goto out;
-	if (sh->secret != NULL) {
+	if (pbm) {
 		if (!OSSL_CMP_CTX_set1_referenceValue(ctx,
 		        (const unsigned char *)sh->o.ref,
 		        (int)strlen(sh->o.ref)) ||
 		    !OSSL_CMP_CTX_set1_secretValue(
 		        ctx, sh->secret, (int)sh->secret_len))
 			goto out;
-	} else if (!OSSL_CMP_CTX_set1_cert(ctx, sh->cert) ||
-	           !OSSL_CMP_CTX_set1_pkey(ctx, sh->key))
+	} else if (sh->cert != NULL &&
+	           (!OSSL_CMP_CTX_set1_cert(ctx, sh->cert) ||
+	               !OSSL_CMP_CTX_set1_pkey(ctx, sh->key)))
 		goto out;
 	if (sh->oldcert != NULL && !OSSL_CMP_CTX_set1_oldCert(ctx, sh->oldcert))
 		goto out;
@@ -359,7 +372,7 @@ ctx_new(struct client *c, X509_STORE **storep)
 		if ((store = X509_STORE_new()) == NULL ||
 		    !X509_STORE_add_cert(store, sh->cacert))
 			goto out;
-		if (sh->secret == NULL) {
+		if (!pbm) {
 			X509_STORE *ts = X509_STORE_new();
 
 			if (ts == NULL ||
@@ -407,11 +420,17 @@ one_tx(struct client *c, OSSL_CMP_CTX *ctx, X509_STORE *store, long seq)
 	if (sh->o.kind == K_IR || sh->o.kind == K_IRIMP || sh->o.kind == K_CR) {
 		key = sh->pool[(c->id + seq * sh->o.clients) % sh->npool];
 		snprintf(cn, sizeof(cn), "bench-%d-%ld", c->id, seq);
-		if ((subj = X509_NAME_new()) == NULL ||
-		    !X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC,
-		        (const unsigned char *)cn, -1, -1, 0) ||
-		    !OSSL_CMP_CTX_set1_subjectName(ctx, subj) ||
-		    !EVP_PKEY_up_ref(key)) {
+		/* cr with a certificate asks for that certificate's subject
+		 * (OpenSSL's default), as an end entity may only. */
+		if ((sh->o.kind != K_CR || sh->cert == NULL) &&
+		    ((subj = X509_NAME_new()) == NULL ||
+		        !X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC,
+		            (const unsigned char *)cn, -1, -1, 0) ||
+		        !OSSL_CMP_CTX_set1_subjectName(ctx, subj))) {
+			snprintf(why, sizeof(why), "cannot build the request");
+			goto fail;
+		}
+		if (!EVP_PKEY_up_ref(key)) {
 			snprintf(why, sizeof(why), "cannot build the request");
 			goto fail;
 		}
@@ -438,6 +457,13 @@ one_tx(struct client *c, OSSL_CMP_CTX *ctx, X509_STORE *store, long seq)
 		}
 		break;
 	case K_RR:
+		if (sh->rr_own &&
+		    (!OSSL_CMP_CTX_set1_cert(ctx, c->own_cert[seq]) ||
+		        !OSSL_CMP_CTX_set1_pkey(ctx, c->own_key[seq]) ||
+		        !OSSL_CMP_CTX_set1_oldCert(ctx, c->own_cert[seq]))) {
+			snprintf(why, sizeof(why), "cannot set the signer");
+			goto fail;
+		}
 		if (OSSL_CMP_exec_RR_ses(ctx) != 1) {
 			reason_of(ctx, "rr", why, sizeof(why));
 			goto fail;
@@ -487,6 +513,70 @@ time_left(const struct shared *sh)
 	       (ts.tv_sec == sh->end.tv_sec && ts.tv_nsec < sh->end.tv_nsec);
 }
 
+/*
+ * rr_own: enrolls this client's share of --count certificates (irimp,
+ * PBM) to revoke later. Returns 1, or 0 with c->err set; c->nown counts
+ * what was enrolled either way.
+ */
+static int
+own_enroll(struct client *c)
+{
+	struct shared *sh = c->sh;
+	OSSL_CMP_CTX *ctx;
+	X509_STORE *store = NULL;
+	X509_NAME *subj = NULL;
+	EVP_PKEY *key;
+	X509 *cert;
+	char cn[64], why[REASON_LEN];
+	long i, n = sh->o.count / sh->o.clients;
+	int rc = 0;
+
+	if (c->id < sh->o.count % sh->o.clients)
+		n++;
+	c->own_cert = calloc((size_t)n + 1, sizeof(*c->own_cert));
+	c->own_key = calloc((size_t)n + 1, sizeof(*c->own_key));
+	if (c->own_cert == NULL || c->own_key == NULL)
+		return 0;
+	if ((ctx = ctx_new(c, &store, 1, 1)) == NULL)
+		return 0;
+	for (i = 0; i < n; i++) {
+		key = sh->pool[(c->id + i * sh->o.clients) % sh->npool];
+		snprintf(cn, sizeof(cn), "bench-rr-%d-%ld", c->id, i);
+		X509_NAME_free(subj);
+		if (!OSSL_CMP_CTX_reinit(ctx) ||
+		    (subj = X509_NAME_new()) == NULL ||
+		    !X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC,
+		        (const unsigned char *)cn, -1, -1, 0) ||
+		    !OSSL_CMP_CTX_set1_subjectName(ctx, subj) ||
+		    !EVP_PKEY_up_ref(key))
+			goto out;
+		if (!OSSL_CMP_CTX_set0_newPkey(ctx, 1, key)) {
+			EVP_PKEY_free(key);
+			goto out;
+		}
+		tl_log[0] = '\0';
+		if ((cert = OSSL_CMP_exec_IR_ses(ctx)) == NULL) {
+			reason_of(ctx, "rr enrollment", why, sizeof(why));
+			snprintf(c->err, sizeof(c->err), "%s", why);
+			goto out;
+		}
+		if (!X509_up_ref(cert) || !EVP_PKEY_up_ref(key))
+			goto out;
+		c->own_cert[i] = cert;
+		c->own_key[i] = key;
+		c->nown = i + 1;
+	}
+	rc = 1;
+out:
+	if (!rc && c->err[0] == '\0')
+		snprintf(c->err, sizeof(c->err), "rr enrollment failed");
+	ERR_clear_error();
+	X509_NAME_free(subj);
+	X509_STORE_free(store);
+	OSSL_CMP_CTX_free(ctx);
+	return rc;
+}
+
 /* A client thread: set up, wait for the start, loop until done. */
 static void *
 client_run(void *arg)
@@ -498,17 +588,38 @@ client_run(void *arg)
 	double t0;
 	long seq;
 
-	ctx = ctx_new(c, &store);
-	c->ok = ctx != NULL;
+	c->ok = !sh->rr_own || own_enroll(c);
+	if (!c->ok && c->err[0] == '\0')
+		snprintf(c->err, sizeof(c->err), "rr enrollment failed");
+	ctx = ctx_new(c, &store, sh->secret != NULL && !sh->rr_own,
+	    sh->o.kind == K_IRIMP);
+	if (ctx == NULL)
+		c->ok = 0;
 	pthread_barrier_wait(&sh->start);
 	if (ctx == NULL)
 		return NULL;
 	for (seq = 0;; seq++) {
-		if (sh->o.count > 0) {
+		if (sh->rr_own) {
+			if (seq >= c->nown)
+				break;
+		} else if (sh->o.count > 0) {
 			if (atomic_fetch_sub(&sh->left, 1) <= 0)
 				break;
 		} else if (!time_left(sh))
 			break;
+		if (sh->rr_own && seq > 0) {
+			/*
+			 * OpenSSL 3.0 keeps a context's extraCerts chain when
+			 * the signer changes (and OSSL_CMP_CTX_build_cert_chain
+			 * leaks the old one): a new context per signer.
+			 */
+			X509_STORE_free(store);
+			OSSL_CMP_CTX_free(ctx);
+			if ((ctx = ctx_new(c, &store, 0, 0)) == NULL) {
+				c->ok = 0;
+				break;
+			}
+		}
 		t0 = now_ms();
 		if (one_tx(c, ctx, store, seq) && !lat_add(c, now_ms() - t0)) {
 			snprintf(c->err, sizeof(c->err), "out of memory");
@@ -607,12 +718,15 @@ shared_setup(struct shared *sh)
 		return 0;
 	if (sh->o.kind == K_RR) {
 		s = sh->o.oldcert != NULL ? sh->o.oldcert : sh->o.cert;
-		if (s == NULL) {
-			fprintf(
-			    stderr, "cmpload: rr needs --oldcert or --cert\n");
+		sh->rr_own = s == NULL;
+		if (sh->rr_own && (sh->secret == NULL || sh->o.count == 0)) {
+			fprintf(stderr,
+			    "cmpload: rr needs --oldcert or --cert, "
+			    "or PBM and --count to enroll what it "
+			    "revokes\n");
 			return 0;
 		}
-		if ((sh->oldcert = cert_load(s)) == NULL)
+		if (s != NULL && (sh->oldcert = cert_load(s)) == NULL)
 			return 0;
 	}
 	if (sh->o.cacert != NULL &&
@@ -846,8 +960,15 @@ main(int argc, char **argv)
 		    stderr, "cmpload: %ld x other reasons\n", sh->reason_other);
 	rc = 0;
 out:
-	for (i = 0; cl != NULL && sh != NULL && i < sh->o.clients; i++)
+	for (i = 0; cl != NULL && sh != NULL && i < sh->o.clients; i++) {
 		free(cl[i].lat);
+		for (k = 0; k < (size_t)cl[i].nown; k++) {
+			X509_free(cl[i].own_cert[k]);
+			EVP_PKEY_free(cl[i].own_key[k]);
+		}
+		free(cl[i].own_cert);
+		free(cl[i].own_key);
+	}
 	if (started) {
 		pthread_barrier_destroy(&sh->start);
 		pthread_mutex_destroy(&sh->lock);
