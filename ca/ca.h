@@ -168,7 +168,9 @@ int cmp_pbm_verify(const CMP_MSG *msg, const struct cmp_mac *mac);
 int cmp_pbm_protect(CMP_MSG *msg, const struct cmp_mac *mac) CA_MUST_CHECK;
 /* Wipes a derived key. */
 void cmp_mac_clear(struct cmp_mac *mac);
-/* Returns 1 if alg is id-PasswordBasedMac. */
+/* A digest fetched once per process by NID (NULL if unknown). */
+const EVP_MD *cmp_md_fetch(int nid);
+/* Returns 1 if alg is a password-based MAC (PBM or PBMAC1). */
 int cmp_alg_is_pbm(const X509_ALGOR *alg);
 
 /* cmp_issue.c - certificates from templates. */

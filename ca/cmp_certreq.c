@@ -592,31 +592,26 @@ cmp_txn_continue(struct req *r, struct db_txn *t, enum db_txn_state state)
 	return 1;
 }
 
-/* Digest of a certificate as certConf uses it (RFC 9810 §5.3.18). */
+/*
+ * certHash check (RFC 9810 §5.3.18): the digest named by hashAlg (v3), or
+ * else the one the CA signed the certificate with. Hashes the stored DER
+ * directly, without decoding the certificate again.
+ */
 static int
-cert_hash_matches(const CMP_CERTSTATUS *cs, const struct db_cert *row)
+cert_hash_matches(const struct req *r, const CMP_CERTSTATUS *cs,
+    const struct db_cert *row)
 {
-	const unsigned char *p = row->der;
-	X509 *x = d2i_X509(NULL, &p, (long)row->der_len);
-	ASN1_OCTET_STRING *dig = NULL;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int len = 0;
-	int ok = 0;
+	const EVP_MD *h;
 
-	if (x == NULL)
+	h = cs->hashAlg != NULL
+	    ? cmp_md_fetch(OBJ_obj2nid(cs->hashAlg->algorithm))
+	    : cmp_md_fetch(EVP_MD_get_type(r->ca->md));
+	if (h == NULL || !EVP_Digest(row->der, row->der_len, md, &len, h, NULL))
 		return 0;
-	if (cs->hashAlg != NULL) {
-		const EVP_MD *h = EVP_get_digestbyobj(cs->hashAlg->algorithm);
-
-		if (h != NULL && X509_digest(x, h, md, &len))
-			ok = (int)len == cs->certHash->length &&
-			    memcmp(md, cs->certHash->data, len) == 0;
-	} else if ((dig = X509_digest_sig(x, NULL, NULL)) != NULL) {
-		ok = ASN1_OCTET_STRING_cmp(dig, cs->certHash) == 0;
-	}
-	ASN1_OCTET_STRING_free(dig);
-	X509_free(x);
-	return ok;
+	return (int)len == cs->certHash->length &&
+	    CRYPTO_memcmp(md, cs->certHash->data, len) == 0;
 }
 
 static CMP_MSG *
@@ -726,7 +721,7 @@ cmp_certconf_handle(struct req *r)
 			    "certConf names a certReqId we did not issue");
 			goto done;
 		}
-		if (!cert_hash_matches(cs, &certs[k])) {
+		if (!cert_hash_matches(r, cs, &certs[k])) {
 			out = cmp_reject(r, CMP_FAIL_BAD_CERT_ID,
 			    "certHash does not match the issued certificate "
 			    "(RFC 9810 §5.3.18)");

@@ -262,6 +262,49 @@ serial_new(X509 *x, struct hsm *hsm)
 	return ok;
 }
 
+/*
+ * Copies the template's SubjectPublicKeyInfo into the certificate as it
+ * is. X509_set_pubkey() would encode the decoded key again through
+ * OpenSSL 3.0's encoder, a fifth of the issuance cost. Returns 1 or 0.
+ */
+static int
+pubkey_copy(X509 *x, const X509_PUBKEY *from)
+{
+	ASN1_OBJECT *alg;
+	const unsigned char *bits;
+	X509_ALGOR *pa;
+	const void *pval;
+	void *pcopy = NULL;
+	unsigned char *bcopy = NULL;
+	int blen, ptype;
+
+	if (!X509_PUBKEY_get0_param(&alg, &bits, &blen, &pa, from))
+		return 0;
+	X509_ALGOR_get0(NULL, &ptype, &pval, pa);
+	if (ptype == V_ASN1_OBJECT)
+		pcopy = OBJ_dup(pval);
+	else if (ptype == V_ASN1_SEQUENCE)
+		pcopy = ASN1_STRING_dup(pval);
+	else if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF)
+		return 0;
+	if ((ptype == V_ASN1_OBJECT || ptype == V_ASN1_SEQUENCE) &&
+	    pcopy == NULL)
+		return 0;
+	if ((bcopy = OPENSSL_memdup(bits, (size_t)blen)) == NULL)
+		goto fail;
+	if (!X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), OBJ_dup(alg),
+		ptype, pcopy, bcopy, blen))
+		goto fail;
+	return 1;
+fail:
+	OPENSSL_free(bcopy);
+	if (ptype == V_ASN1_OBJECT)
+		ASN1_OBJECT_free(pcopy);
+	else
+		ASN1_STRING_free(pcopy);
+	return 0;
+}
+
 /* See ca.h. */
 X509 *
 cmp_cert_issue(const struct issue_req *r, const struct ca_ident *ca,
@@ -277,7 +320,7 @@ cmp_cert_issue(const struct issue_req *r, const struct ca_ident *ca,
 	if (!X509_set_version(x, X509_VERSION_3) || !serial_new(x, hsm) ||
 	    !X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) ||
 	    !X509_set_subject_name(x, r->tmpl->subject) ||
-	    !X509_set_pubkey(x, r->pubkey))
+	    !pubkey_copy(x, r->tmpl->publicKey))
 		goto fail;
 	end = now + r->profile->days * 86400L;
 	if (X509_cmp_time(X509_get0_notAfter(ca->cert), &end) < 0) {

@@ -35,6 +35,74 @@ static const int pbm_owfs[] = {
 	NID_sha1, NID_sha224, NID_sha256, NID_sha384, NID_sha512,
 };
 
+/*
+ * Digests fetched once per process: OpenSSL 3.0 re-fetches the
+ * implementation on every EVP_DigestInit_ex with a legacy EVP_MD, which
+ * made the PBM iteration loop several times slower.
+ */
+const EVP_MD *
+cmp_md_fetch(int nid)
+{
+	static struct {
+		int nid;
+		EVP_MD *md;
+	} cache[8];
+	size_t i;
+
+	for (i = 0; i < sizeof(cache) / sizeof(cache[0]); i++) {
+		if (cache[i].md != NULL && cache[i].nid == nid)
+			return cache[i].md;
+		if (cache[i].md == NULL) {
+			cache[i].md = EVP_MD_fetch(NULL, OBJ_nid2sn(nid), NULL);
+			cache[i].nid = nid;
+			return cache[i].md;
+		}
+	}
+	return EVP_get_digestbynid(nid);
+}
+
+/* HMAC (RFC 2104) with a fetched digest. Returns 1 or 0. */
+static int
+hmac_md(const EVP_MD *md, const unsigned char *key, size_t keylen,
+    const unsigned char *data, size_t len, unsigned char *out,
+    unsigned int *outlen)
+{
+	unsigned char k[EVP_MAX_MD_SIZE * 2], pad[EVP_MAX_MD_SIZE * 2];
+	unsigned char inner[EVP_MAX_MD_SIZE];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	size_t bs = (size_t)EVP_MD_get_block_size(md), i;
+	unsigned int ilen = 0;
+	int ok = 0;
+
+	if (ctx == NULL || bs > sizeof(k))
+		goto out;
+	memset(k, 0, sizeof(k));
+	if (keylen > bs) {
+		if (!EVP_Digest(key, keylen, k, &ilen, md, NULL))
+			goto out;
+	} else
+		memcpy(k, key, keylen);
+	for (i = 0; i < bs; i++)
+		pad[i] = k[i] ^ 0x36;
+	if (!EVP_DigestInit_ex(ctx, md, NULL) ||
+	    !EVP_DigestUpdate(ctx, pad, bs) ||
+	    !EVP_DigestUpdate(ctx, data, len) ||
+	    !EVP_DigestFinal_ex(ctx, inner, &ilen))
+		goto out;
+	for (i = 0; i < bs; i++)
+		pad[i] = k[i] ^ 0x5c;
+	ok = EVP_DigestInit_ex(ctx, md, NULL) &&
+	    EVP_DigestUpdate(ctx, pad, bs) &&
+	    EVP_DigestUpdate(ctx, inner, ilen) &&
+	    EVP_DigestFinal_ex(ctx, out, outlen);
+out:
+	OPENSSL_cleanse(k, sizeof(k));
+	OPENSSL_cleanse(pad, sizeof(pad));
+	OPENSSL_cleanse(inner, sizeof(inner));
+	EVP_MD_CTX_free(ctx);
+	return ok;
+}
+
 /* Returns 1 if alg is a password-based MAC: PBM or PBMAC1. */
 int
 cmp_alg_is_pbm(const X509_ALGOR *alg)
@@ -214,7 +282,7 @@ cmp_pbm_derive(const X509_ALGOR *alg, const unsigned char *secret,
 		rc = 0;
 		goto out;
 	}
-	owf = EVP_get_digestbynid(owf_nid);
+	owf = cmp_md_fetch(owf_nid);
 	if (owf == NULL || (ctx = EVP_MD_CTX_new()) == NULL)
 		goto out;
 	/* basekey = owf(secret || salt), then iterationCount - 1 more. */
@@ -253,8 +321,8 @@ pbm_compute(const CMP_MSG *msg, const struct cmp_mac *mac,
 	len = i2d_CMP_PROTECTEDPART(&pp, &der);
 	if (len <= 0)
 		return 0;
-	ok = HMAC(EVP_get_digestbynid(mac->mac_nid), mac->key,
-		 (int)mac->key_len, der, (size_t)len, out, outlen) != NULL;
+	ok = hmac_md(cmp_md_fetch(mac->mac_nid), mac->key, mac->key_len, der,
+	    (size_t)len, out, outlen);
 	OPENSSL_free(der);
 	return ok;
 }

@@ -19,6 +19,9 @@
 #include "ca/ca.h"
 #include "ca/cmp_srv.h"
 
+/* Seconds between rebuilds of the trust store. */
+#define TRUST_REFRESH 30
+
 /* Adds the external trust anchors of the configuration. Returns 1 or 0. */
 static int
 anchors_add_file(X509_STORE *st, const char *path)
@@ -50,8 +53,9 @@ out:
 
 /*
  * The trust store of this process: every active CA of the database plus
- * the external anchors. Built on first use and rebuilt when the number of
- * CAs changes. Returns the store or NULL.
+ * the external anchors. Built on first use; checked again every
+ * TRUST_REFRESH seconds and rebuilt when the number of CAs changed.
+ * Returns the store or NULL.
  */
 static X509_STORE *
 trust_store(struct req *r)
@@ -61,10 +65,15 @@ trust_store(struct req *r)
 	size_t n = 0, i;
 	X509_STORE *st = NULL;
 
+	/* Rebuilt at most every TRUST_REFRESH seconds: new CAs and anchors
+	 * become trusted within that delay, without a query per request. */
+	if (s->trust != NULL && time(NULL) - s->trust_built < TRUST_REFRESH)
+		return s->trust;
 	if (db_ca_list(s->db, &cas, &n) < 0) {
 		log_err("ca list failed: %s", db_error(s->db));
 		return NULL;
 	}
+	s->trust_built = time(NULL);
 	if (s->trust != NULL && s->trust_ncas == n)
 		goto out;
 	if ((st = X509_STORE_new()) == NULL)

@@ -15,6 +15,7 @@ struct cmp_srv {
 	unsigned long reqno;
 	X509_STORE *trust;  /* our CAs and the external anchors */
 	size_t trust_ncas;  /* CAs in trust when it was built */
+	time_t trust_built; /* when the CA list was last read */
 };
 
 /*
