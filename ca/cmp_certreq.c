@@ -24,6 +24,9 @@
 /* Reason recorded for a certificate replaced through kur. */
 #define CRL_REASON_SUPERSEDED 4
 
+static int supersedes(const struct req *r, const struct db_cert *c);
+static void refuse(struct req *r, enum db_refusal why);
+
 /* One accepted CertReqMsg: issued now, or waiting for the operator. */
 struct issued {
 	int rid;
@@ -57,32 +60,6 @@ fail:
 	return NULL;
 }
 
-/*
- * Revokes the certificate a confirmed kur replaced (reason superseded),
- * when the profile of the new one says so. Inside the caller's database
- * transaction. Returns 1 or -1.
- */
-static int
-supersede(struct req *r, const struct db_cert *c)
-{
-	const struct cfg_profile *p;
-	int rc;
-
-	if (c->replaces == 0)
-		return 1;
-	p = cfg_profile_get(r->srv->cfg, c->profile ? c->profile : "default");
-	if (p != NULL && !p->kur_revokes_old)
-		return 1;
-	rc = db_cert_set_status(r->srv->db, c->replaces, 1u << DB_CERT_VALID,
-	    DB_CERT_REVOKED, CRL_REASON_SUPERSEDED);
-	if (rc < 0)
-		return -1;
-	if (rc == 1 && db_audit_add(r->srv->db, "revoke", r->ca->id, r->sender,
-			   "superseded by key update") < 0)
-		return -1;
-	return 1;
-}
-
 /* Stores the transaction and every issued certificate atomically.
  * Returns 1, or 0 with the rejection or internal error recorded in r. */
 static int
@@ -90,6 +67,24 @@ persist_issue(struct req *r, struct issued *iss, int n)
 {
 	struct db *db = r->srv->db;
 	int i, rc, nwait = 0;
+
+	/* The common case, one certificate issued now: one round trip. */
+	if (n == 1 && !iss[0].waiting) {
+		struct db_txn t;
+		enum db_refusal why;
+
+		cmp_txn_fill(r, r->implicit ? DB_TXN_DONE : DB_TXN_WAIT_CONF,
+		    &t);
+		rc = db_issue1(db, &t, r->msg->header->senderNonce->data,
+		    (size_t)r->msg->header->senderNonce->length,
+		    r->have_mac ? r->secret.ref : NULL, &iss[0].row,
+		    supersedes(r, &iss[0].row), &why);
+		if (rc < 0)
+			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
+		else if (rc == 0)
+			refuse(r, why);
+		return rc == 1;
+	}
 
 	if (db_begin(db) != 1) {
 		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
@@ -135,7 +130,10 @@ persist_issue(struct req *r, struct issued *iss, int n)
 			iss[i].row.serial) < 0)
 			goto dberr;
 		if (iss[i].row.status == DB_CERT_VALID &&
-		    supersede(r, &iss[i].row) < 0)
+		    supersedes(r, &iss[i].row) &&
+		    db_cert_set_status(db, iss[i].row.replaces,
+			1u << DB_CERT_VALID, DB_CERT_REVOKED,
+			CRL_REASON_SUPERSEDED) < 0)
 			goto dberr;
 	}
 	if (db_commit(db) != 1)
@@ -629,62 +627,94 @@ pkiconf_new(struct req *r)
 	return cmp_resp_new(r, b);
 }
 
+/* Does the profile of c revoke what a confirmed kur replaced? */
+static int
+supersedes(const struct req *r, const struct db_cert *c)
+{
+	const struct cfg_profile *p;
+
+	if (c->replaces == 0)
+		return 0;
+	p = cfg_profile_get(r->srv->cfg, c->profile ? c->profile : "default");
+	return p == NULL || p->kur_revokes_old;
+}
+
+/* Maps a refusal of the database's one-statement paths to a rejection. */
+static void
+refuse(struct req *r, enum db_refusal why)
+{
+	switch (why) {
+	case DB_REFUSE_REPLAY:
+		cmp_reject(r, CMP_FAIL_BAD_SENDER_NONCE,
+		    "senderNonce seen before: replayed message "
+		    "(RFC 9810 §5.1.1)");
+		break;
+	case DB_REFUSE_TXID_IN_USE:
+		cmp_reject(r, CMP_FAIL_TRANSACTION_ID_IN_USE,
+		    "transactionID already used (RFC 9810 §5.1.1)");
+		break;
+	case DB_REFUSE_SECRET_USED:
+		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
+		    "enrollment secret used up or expired");
+		break;
+	case DB_REFUSE_STATE:
+		cmp_reject(r, CMP_FAIL_BAD_REQUEST,
+		    "transaction was finished concurrently");
+		break;
+	default:
+		cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
+		    "serial number collision");
+		break;
+	}
+}
+
 /*
- * Ends a transaction: sets each unconfirmed certificate to its decision
- * (valid where accept[i], else rejected), advances to state to, claims the
- * nonce, in one database transaction. Returns NULL on success.
+ * Ends a transaction in one database statement: each unconfirmed
+ * certificate becomes valid (accept[i]) or rejected, a confirmed kur
+ * revokes what it replaced, the transaction moves to state to with our
+ * new nonce, and the client's nonce is claimed. Returns NULL on success.
  */
 static CMP_MSG *
 txn_finish(struct req *r, const struct db_cert *certs, const int *accept,
     size_t n, enum db_txn_state to)
 {
-	struct db *db = r->srv->db;
 	const CMP_HEADER *h = r->msg->header;
+	struct db_finish f;
+	enum db_refusal why;
 	size_t i;
 	int rc;
 
-	if (db_begin(db) != 1)
-		return cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
-	rc = db_nonce_claim(db, h->senderNonce->data,
-	    (size_t)h->senderNonce->length);
-	if (rc < 0)
-		goto dberr;
-	if (rc == 0) {
-		db_rollback(db);
-		return cmp_reject(r, CMP_FAIL_BAD_SENDER_NONCE,
-		    "senderNonce seen before: replayed message");
-	}
-	rc = db_txn_advance(db, h->transactionID->data,
-	    (size_t)h->transactionID->length, DB_TXN_WAIT_CONF, to, r->nonce,
-	    sizeof(r->nonce));
-	if (rc < 0)
-		goto dberr;
-	if (rc == 0) {
-		db_rollback(db);
-		return cmp_reject(r, CMP_FAIL_BAD_REQUEST,
-		    "transaction was finished concurrently");
-	}
-	for (i = 0; i < n; i++) {
+	memset(&f, 0, sizeof(f));
+	f.txid = h->transactionID->data;
+	f.txid_len = (size_t)h->transactionID->length;
+	f.nonce = h->senderNonce->data;
+	f.nonce_len = (size_t)h->senderNonce->length;
+	f.from = DB_TXN_WAIT_CONF;
+	f.to = to;
+	f.last_nonce = r->nonce;
+	f.last_nonce_len = sizeof(r->nonce);
+	f.reason = CRL_REASON_CESSATION_OF_OPERATION;
+	f.actor = r->sender;
+	f.ca_id = r->ca->id;
+	for (i = 0; i < n && i < DB_FINISH_MAX; i++) {
 		if (certs[i].status != DB_CERT_UNCONFIRMED)
 			continue;
-		rc = db_cert_set_status(db, certs[i].id,
-		    1u << DB_CERT_UNCONFIRMED,
-		    accept[i] ? DB_CERT_VALID : DB_CERT_REJECTED,
-		    accept[i] ? -1 : CRL_REASON_CESSATION_OF_OPERATION);
-		if (rc < 0)
-			goto dberr;
-		if (db_audit_add(db, accept[i] ? "confirm" : "reject",
-			r->ca->id, r->sender, certs[i].serial) < 0)
-			goto dberr;
-		if (accept[i] && supersede(r, &certs[i]) < 0)
-			goto dberr;
+		if (accept[i]) {
+			f.accept[f.naccept++] = certs[i].id;
+			if (supersedes(r, &certs[i]))
+				f.supersede[f.nsupersede++] = certs[i].replaces;
+		} else
+			f.reject[f.nreject++] = certs[i].id;
 	}
-	if (db_commit(db) != 1)
-		goto dberr;
+	rc = db_txn_finish(r->srv->db, &f, &why);
+	if (rc < 0)
+		return cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
+		    db_error(r->srv->db));
+	if (rc == 0) {
+		refuse(r, why);
+		return NULL;
+	}
 	return NULL;
-dberr:
-	db_rollback(db);
-	return cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
 }
 
 /* certConf: RFC 9810 §5.3.18. */

@@ -181,6 +181,26 @@ cmp_internal(struct req *r, int fail, const char *what)
 }
 
 /* See cmp_srv.h. */
+void
+cmp_txn_fill(const struct req *r, enum db_txn_state state, struct db_txn *t)
+{
+	const CMP_HEADER *h = r->msg->header;
+
+	memset(t, 0, sizeof(*t));
+	memcpy(t->id, h->transactionID->data, (size_t)h->transactionID->length);
+	t->id_len = (size_t)h->transactionID->length;
+	t->ca_id = r->ca->id;
+	snprintf(t->sender, sizeof(t->sender), "%s", r->sender);
+	snprintf(t->kind, sizeof(t->kind), "%s",
+	    cmp_body_name(r->msg->body->type));
+	t->state = state;
+	memcpy(t->last_nonce, r->nonce, sizeof(r->nonce));
+	t->last_nonce_len = sizeof(r->nonce);
+	t->pvno = r->pvno;
+	t->expires = time(NULL) + r->srv->cfg->txn_timeout;
+}
+
+/* See cmp_srv.h. */
 int
 cmp_txn_record(struct req *r, enum db_txn_state state)
 {
@@ -189,18 +209,7 @@ cmp_txn_record(struct req *r, enum db_txn_state state)
 	struct db_txn t;
 	int rc;
 
-	memset(&t, 0, sizeof(t));
-	memcpy(t.id, h->transactionID->data, (size_t)h->transactionID->length);
-	t.id_len = (size_t)h->transactionID->length;
-	t.ca_id = r->ca->id;
-	snprintf(t.sender, sizeof(t.sender), "%s", r->sender);
-	snprintf(t.kind, sizeof(t.kind), "%s",
-	    cmp_body_name(r->msg->body->type));
-	t.state = state;
-	memcpy(t.last_nonce, r->nonce, sizeof(r->nonce));
-	t.last_nonce_len = sizeof(r->nonce);
-	t.pvno = r->pvno;
-	t.expires = time(NULL) + r->srv->cfg->txn_timeout;
+	cmp_txn_fill(r, state, &t);
 	rc = db_nonce_claim(db, h->senderNonce->data,
 	    (size_t)h->senderNonce->length);
 	if (rc == 0) {

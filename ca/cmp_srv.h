@@ -67,6 +67,9 @@ int cmp_sig_alg_set(CMP_HEADER *h, const struct ca_ident *ca);
 /* Signs m (header and body) with ca's key in the HSM. Returns 1 or 0. */
 int cmp_sig_protect(CMP_MSG *m, const struct ca_ident *ca);
 
+/* The transaction row of this request in state, with our nonce. */
+void cmp_txn_fill(const struct req *r, enum db_txn_state state,
+    struct db_txn *t);
 /*
  * Records the transaction of this request in state, claiming its
  * senderNonce, inside the caller's database transaction. Returns 1, 0

@@ -243,6 +243,51 @@ int db_ra_list(struct db *db, struct db_ra **out, size_t *n) CA_MUST_CHECK;
 /* Returns 1, 0 if no such name, -1. */
 int db_ra_delete(struct db *db, const char *name) CA_MUST_CHECK;
 
+/* Refusals of the one-round-trip paths. */
+enum db_refusal {
+	DB_REFUSE_REPLAY = 1,  /* senderNonce seen before */
+	DB_REFUSE_TXID_IN_USE, /* transactionID recorded before */
+	DB_REFUSE_SECRET_USED, /* enrollment secret used up or expired */
+	DB_REFUSE_SERIAL,      /* serial number exists for this CA */
+	DB_REFUSE_STATE,       /* transaction not in the expected state */
+};
+
+/*
+ * Issues one certificate in one statement: claims nonce, inserts the
+ * transaction t, consumes one use of secret_ref (unless NULL), inserts c
+ * (sets c->id) with an audit entry, and when c is valid and supersede is
+ * set revokes c->replaces (superseded). Returns 1, 0 with *why, -1.
+ */
+int db_issue1(struct db *db, const struct db_txn *t,
+    const unsigned char *nonce, size_t nonce_len, const char *secret_ref,
+    struct db_cert *c, int supersede, enum db_refusal *why) CA_MUST_CHECK;
+
+#define DB_FINISH_MAX 16
+/* Ends or advances a transaction in one statement (see db_txn_finish). */
+struct db_finish {
+	const unsigned char *txid;
+	size_t txid_len;
+	const unsigned char *nonce; /* the client's senderNonce, claimed */
+	size_t nonce_len;
+	enum db_txn_state from, to;
+	const unsigned char *last_nonce; /* our new senderNonce */
+	size_t last_nonce_len;
+	long long accept[DB_FINISH_MAX]; /* unconfirmed -> valid */
+	size_t naccept;
+	long long reject[DB_FINISH_MAX]; /* unconfirmed -> rejected */
+	size_t nreject;
+	int reason;			    /* CRLReason of the rejections */
+	long long supersede[DB_FINISH_MAX]; /* valid -> revoked (superseded) */
+	size_t nsupersede;
+	const char *actor;
+	long long ca_id;
+};
+/* Claims the nonce, moves the transaction from -> to with our nonce, and
+ * applies the certificate changes with audit entries, atomically. Returns
+ * 1, 0 with *why (replay, state), -1. */
+int db_txn_finish(struct db *db, const struct db_finish *f,
+    enum db_refusal *why) CA_MUST_CHECK;
+
 /* Replay protection: returns 1 if the nonce is new (and records it), 0 if
  * seen before, -1. */
 int db_nonce_claim(struct db *db, const unsigned char *nonce, size_t len)

@@ -19,7 +19,7 @@
 #include "db/db.h"
 
 #define DB_ERR_MAX 256	 /* db_error() text, truncated */
-#define DB_MAXPARAM 16	 /* parameters of one statement */
+#define DB_MAXPARAM 24	 /* parameters of one statement */
 #define DB_NUM_MAX 24	 /* a long long in decimal, sign, NUL */
 
 /* SQL: a timestamptz column as whole seconds since the epoch (int8). */
@@ -67,6 +67,8 @@ enum db_stmt_id {
 	DB_ST_RA_GET_BY_HASH,
 	DB_ST_RA_LIST,
 	DB_ST_RA_DELETE,
+	DB_ST_ISSUE1,
+	DB_ST_FINISH,
 	DB_ST_SECRET_INSERT,
 	DB_ST_SECRET_GET,
 	DB_ST_SECRET_CONSUME,
