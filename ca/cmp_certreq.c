@@ -225,9 +225,11 @@ identity_check(struct req *r, CRMF_CERTREQMSG *m, EVP_PKEY *pub, int *fail,
 		}
 		return 1;
 	}
+	/* ir signed by an end entity's certificate included: a certificate
+	 * must never serve as an enrollment credential for other names. */
 	if (r->have_sig &&
-	    (type == CMP_BODY_CR || type == CMP_BODY_KUR ||
-		type == CMP_BODY_P10CR) &&
+	    (type == CMP_BODY_IR || type == CMP_BODY_CR ||
+		type == CMP_BODY_KUR || type == CMP_BODY_P10CR) &&
 	    (t->subject == NULL ||
 		X509_NAME_cmp(t->subject,
 		    X509_get_subject_name(r->prot_cert)) != 0)) {

@@ -8,7 +8,7 @@
  *   certReqTemplate (19)        without value: no template is imposed
  *   crlStatusList (22)          -> crls (23) without value: no CRL yet
  *   currentCRL (6)              without value: no CRL yet
- *   signKeyPairTypes (1)        the key types the CA certifies
+ *   signKeyPairTypes (2)        the key types the CA certifies
  *   suppLangTags (16)           "en"
  *   anything else               echoed without a value (RFC 9810 §5.3.19)
  */
@@ -167,9 +167,11 @@ value_ok(const CMP_ITAV *q, const char **why)
 	char oid[64];
 
 	OBJ_obj2txt(oid, sizeof(oid), q->infoType, 1);
-	if (strcmp(oid, OID_ROOT_CA_CERT) == 0 &&
-	    (q->infoValue == NULL || q->infoValue->type != V_ASN1_SEQUENCE)) {
-		*why = "rootCaCert needs a certificate (RFC 9483 §4.3.2)";
+	/* rootCaCert: a certificate, or absent (OpenSSL's client sends it
+	 * without one); anything else is malformed. */
+	if (strcmp(oid, OID_ROOT_CA_CERT) == 0 && q->infoValue != NULL &&
+	    q->infoValue->type != V_ASN1_SEQUENCE) {
+		*why = "rootCaCert must carry a certificate (RFC 9483 §4.3.2)";
 		return 0;
 	}
 	if (strcmp(oid, OID_CRL_STATUS_LIST) == 0 &&

@@ -15,7 +15,8 @@
  *   p10cr       PKCS#10 request (--csr FILE, or built from --key/--subject)
  *   rr          revocation of --old-cert (--reason N)
  *   genm        general message (--infotype caCerts|rootCaCert|
- *               certReqTemplate|crlStatusList|OID, repeatable)
+ *               certReqTemplate|crlStatusList|signKeyPairTypes|
+ *               suppLangTags|currentCRL|OID, repeatable)
  *   certconf    a certConf for an earlier transaction (--txid, --recip-nonce,
  *               --cert FILE [--cert-req-id N] repeated)
  *   error       an error message for an earlier transaction (same options)
@@ -62,8 +63,12 @@
  *       snonce=<hex> implicitConfirm=0 status[0]=0 failinfo[0]=- cert[0]=<path>
  *       failinfo=- caPubs=1 extraCerts=1
  *   body=error ... status=2 failinfo=badMessageCheck text="..."
+ *   body=genp ... itav[0]=1.3.6.1.5.5.7.4.17:value itav[1]=<oid>:absent
+ *   body=rp ... status[0]=0 failinfo[0]=-
+ *   body=pollRep ... checkAfter[<certReqId>]=<seconds>
  * mac=ok|bad|none (none: no MAC; signature protection gives sig=ok|bad|unverified).
- * --out-dir DIR receives cert-<certReqId>.pem (with --prefix P: P-cert-...),
+ * --out-dir DIR receives cert-<certReqId>.pem (cert-p10.pem for p10cr; with
+ * --prefix P: P-cert-...), cacerts.pem (the caCerts value of a genp),
  * and with --save-msgs the DER messages req-<n>.der and rsp-<n>.der.
  * Polling: a "waiting" status (ip/cp/kup or error) is followed by pollReq
  * until the answer is final or --poll-max seconds (30) have passed.
@@ -121,6 +126,7 @@ import org.bouncycastle.asn1.ASN1InputStream;
 import org.bouncycastle.asn1.ASN1Integer;
 import org.bouncycastle.asn1.ASN1ObjectIdentifier;
 import org.bouncycastle.asn1.ASN1Primitive;
+import org.bouncycastle.asn1.ASN1Sequence;
 import org.bouncycastle.asn1.ASN1BitString;
 import org.bouncycastle.asn1.DERBitString;
 import org.bouncycastle.asn1.DERNull;
@@ -996,14 +1002,26 @@ public final class CmpClient {
 			PKIStatusInfo[] st = rp.getStatus();
 			for (int i = 0; i < st.length; i++)
 				s.append(" status[").append(i).append("]=").append(st[i].getStatus())
-				    .append(" failinfo[").append(i).append("]=").append(failNames(st[i].getFailInfo()));
+				    .append(" failinfo[").append(i).append("]=").append(failNames(st[i].getFailInfo()))
+				    .append(quote(st[i].getStatusString()));
 			break;
 		}
 		case PKIBody.TYPE_GEN_REP: {
 			InfoTypeAndValue[] iv = GenRepContent.getInstance(c).toInfoTypeAndValueArray();
-			for (int i = 0; i < iv.length; i++)
+			for (int i = 0; i < iv.length; i++) {
+				ASN1Encodable v = iv[i].getInfoValue();
 				s.append(" itav[").append(i).append("]=").append(iv[i].getInfoType().getId())
-				    .append(iv[i].getInfoValue() == null ? ":absent" : "");
+				    .append(v == null ? ":absent" : ":value");
+				// caCerts (RFC 9483 §4.3.1): SEQUENCE OF CMPCertificate.
+				if (v != null && outDir != null
+				    && CMPObjectIdentifiers.id_it_caCerts.equals(iv[i].getInfoType())) {
+					StringBuilder pem = new StringBuilder();
+					for (ASN1Encodable e : ASN1Sequence.getInstance(v))
+						pem.append(toPem(new X509CertificateHolder(
+						    CMPCertificate.getInstance(e).getX509v3PKCert())));
+					write("cacerts.pem", pem.toString());
+				}
+			}
 			break;
 		}
 		case PKIBody.TYPE_POLL_REP: {
@@ -1146,6 +1164,9 @@ public final class CmpClient {
 		case "rootCaCert": return CMPObjectIdentifiers.id_it_rootCaCert;
 		case "certReqTemplate": return CMPObjectIdentifiers.id_it_certReqTemplate;
 		case "crlStatusList": return CMPObjectIdentifiers.id_it_crlStatusList;
+		case "signKeyPairTypes": return CMPObjectIdentifiers.it_signKeyPairTypes;
+		case "suppLangTags": return CMPObjectIdentifiers.it_suppLangTags;
+		case "currentCRL": return CMPObjectIdentifiers.it_currentCRL;
 		case "implicitConfirm": return CMPObjectIdentifiers.it_implicitConfirm;
 		default: return new ASN1ObjectIdentifier(n);
 		}

@@ -4,7 +4,8 @@
 # stack (PostgreSQL, SoftHSM through libp11, nginx, cmpcad). A fresh stack in
 # a temporary directory, on a port away from `make run` (8080) and from
 # tests/e2e/run.sh (18480): CMPCA_BC_TEST_PORT, else the first free port
-# from 18490.
+# from 18490. Polling clients are told to come back after 1 s
+# (CMPCA_POLL_AFTER).
 #
 # usage: tests/e2e/bc.sh [--bin DIR]
 # Prints one line per check and a closing "N passed, N failed".
@@ -25,6 +26,7 @@ else
 	done
 fi
 export CMPCA_PORT
+export CMPCA_POLL_AFTER=1
 chmod 755 "$CMPCA_VAR"
 work=$CMPCA_VAR/work
 mkdir -p "$work"
@@ -68,18 +70,28 @@ fi
 export CMPCA_SECRET
 q() { psql -XqtA "$CMPCA_DB" -c "$1"; }
 dump() { "$bin/cmpdump" "$1"; }
+cli() { eval "$CMPCA_CLI" '"$@"'; }
 
-# bc NAME COMMAND [options...]: runs the client with the demo secret, PBM
-# and the CA as recipient; output files in $work/NAME/, summary lines in
-# $work/NAME.out (one per response), exit status in $work/NAME.rc.
-bc() {
+# bcs NAME COMMAND [options...]: runs the client with the CA as recipient
+# and as the certificate that verifies signed responses, and no MAC
+# options (signature protection from --prot-key/--prot-cert, or for kur
+# and rr from --old-key/--old-cert); output files in $work/NAME/, summary
+# lines in $work/NAME.out (one per response), exit status in $work/NAME.rc.
+bcs() {
 	local name=$1 cmd=$2
 	shift 2
 	"$top/tests/bc/cmpclient" "$cmd" --url "$CMPCA_URL" \
-	    --ref "$CMPCA_SECRET_REF" --secret-env CMPCA_SECRET \
 	    --ca-cert "$CMPCA_CA_CERT" --out-dir "$work/$name" --save-msgs \
 	    "$@" >"$work/$name.out" 2>"$work/$name.err"
 	echo $? >"$work/$name.rc"
+}
+# bc NAME COMMAND [options...]: bcs with PBM and the demo secret, or the
+# secret named by $bc_ref whose value is in the variable named $bc_env.
+bc() {
+	local name=$1 cmd=$2
+	shift 2
+	bcs "$name" "$cmd" --ref "${bc_ref:-$CMPCA_SECRET_REF}" \
+	    --secret-env "${bc_env:-CMPCA_SECRET}" "$@"
 }
 
 # f NAME LINE KEY: the value of KEY in summary line LINE (1 = first response).
@@ -94,6 +106,8 @@ f() {
 # is NAME LINE KEY VALUE
 is() { [ "$(f "$1" "$2" "$3")" = "$4" ]; }
 lines() { wc -l <"$work/$1.out" | tr -d ' '; }
+# last NAME BODY: the line number of NAME's last response with that body.
+last() { awk -v b="body=$2" '$1 == b { n = NR } END { print n + 0 }' "$work/$1.out"; }
 ran() { [ "$(cat "$work/$1.rc")" = 0 ]; }
 why() { echo "rc=$(cat "$work/$1.rc") $(head -c 600 "$work/$1.out") $(tail -n 2 "$work/$1.err")"; }
 
@@ -107,6 +121,14 @@ same_pubkey() { # cert key
 }
 chains() { openssl verify -CAfile "$CMPCA_CA_CERT" "$1"; }
 db_status() { q "select status from cert where serial = '$(serial_of "$1")'"; }
+# db_revoked CERT: "status reason" when revoked_at is set, else nothing.
+db_revoked() {
+	q "select status || ' ' || coalesce(reason::text, '-') from cert
+	   where serial = '$(serial_of "$1")' and revoked_at is not null"
+}
+db_id() { q "select id from cert where serial = '$(serial_of "$1")'"; }
+subject_of() { openssl x509 -in "$1" -noout -subject -nameopt RFC2253 | sed 's/^subject=//'; }
+fingerprint() { openssl x509 -in "$1" -noout -fingerprint -sha256; }
 # txn NAME: the transactionID of NAME's first response, as a bytea literal.
 txn() { echo "'\\x$(f "$1" 1 txid)'::bytea"; }
 txn_state() { q "select state from cmp_txn where id = $(txn "$1")"; }
@@ -286,8 +308,312 @@ check "wrong secret: cmpdump agrees" grep -q "failinfo=badMessageCheck" <(dump "
 check "wrong secret: nothing stored" test "$(counts)" = "$before"
 check "wrong secret: no certificate written" test ! -e "$work/wrong/cert-0.pem"
 
+# ---- signature protection, kur, p10cr, rr, genm, delayed delivery ----
+for k in ec3 ec4 ec5 ec6 ec7 ec8; do
+	openssl ecparam -genkey -name prime256v1 -noout -out "$work/$k.key" 2>/dev/null
+done
+
+# 9. Signature protection (RFC 9483 §3.2): a certificate issued earlier in
+#    this run protects a cr for a new key; the cp and the pkiConf are
+#    signed by the CA and verify with the CA certificate.
+bc holder ir --key "$work/ec3.key" --subject /O=Example/CN=bc-sig-holder
+holder=$work/holder/cert-0.pem
+if ran holder && is holder 2 body pkiconf && [ "$(db_status "$holder")" = valid ]; then
+	pass "signature protection: holder certificate issued (ir, PBM)"
+	before=$(q "select count(*) from cert where status = 'valid'")
+	bcs sigcr cr --prot-key "$work/ec3.key" --prot-cert "$holder" \
+	    --key "$work/ec4.key" --subject /O=Example/CN=bc-sig-holder
+	if ran sigcr && is sigcr 1 body cp && is sigcr 1 'status[0]' 0; then
+		pass "signed cr (protection cert issued by us): cp accepted"
+		c=$work/sigcr/cert-0.pem
+		check "sigcr: cp signature verifies with the CA certificate" \
+		    test "$(f sigcr 1 protected) $(f sigcr 1 mac) $(f sigcr 1 sig)" = "1 none ok"
+		check "sigcr: cp answers our transactionID and nonce" \
+		    test "$(f sigcr 1 txid_ok)$(f sigcr 1 nonce_ok)" = 11
+		check "sigcr: cp has one certificate in extraCerts" is sigcr 1 extraCerts 1
+		check "sigcr: certificate carries the new key" same_pubkey "$c" "$work/ec4.key"
+		check "sigcr: certificate has the holder's subject" \
+		    test "$(subject_of "$c")" = "$(subject_of "$holder")"
+		check "sigcr: chains to the CA" chains "$c"
+		check "sigcr: signed certConf answered by a signed pkiConf" \
+		    test "$(f sigcr 2 body) $(f sigcr 2 sig)" = "pkiconf ok"
+		check "sigcr: new certificate valid in the database" test "$(db_status "$c")" = valid
+		check "sigcr: holder certificate still valid" test "$(db_status "$holder")" = valid
+		check "sigcr: one more valid certificate" test \
+		    "$(q "select count(*) from cert where status = 'valid'")" = $((before + 1))
+		check "sigcr: transaction cr, done" test \
+		    "$(q "select kind || ' ' || state from cmp_txn where id = $(txn sigcr)")" = "cr done"
+		check "sigcr: cmpdump decodes the signed cp" grep -q "^body=cp .*protected=1 status=0 " \
+		    <(dump "$work/sigcr/rsp-0.der")
+	else
+		fail "signed cr" "$(why sigcr)"
+	fi
+
+	# 9b. The same holder asks for another subject: notAuthorized.
+	bcs sigother cr --prot-key "$work/ec3.key" --prot-cert "$holder" \
+	    --key "$work/ec4.key" --subject /O=Example/CN=bc-someone-else
+	check "signed cr for another subject: cp, rejection notAuthorized" test \
+	    "$(f sigother 1 body) $(f sigother 1 'status[0]') $(f sigother 1 'failinfo[0]')" = \
+	    "cp 2 notAuthorized"
+	check "sigother: the rejection is signed by the CA" is sigother 1 sig ok
+	check "sigother: no certificate written" test ! -e "$work/sigother/cert-0.pem"
+	check "sigother: no certConf sent (one response only)" test "$(lines sigother)" = 1
+	check "sigother: nothing issued for the transaction" \
+	    test "$(q "select count(*) from cert where txid = $(txn sigother)")" = 0
+
+	# 9c. pvno 3 (cmp2021) with signature protection: every answer keeps
+	#     pvno 3 and is signed.
+	bcs v3sig cr --pvno 3 --prot-key "$work/ec3.key" --prot-cert "$holder" \
+	    --key "$work/ec8.key" --subject /O=Example/CN=bc-sig-holder
+	if ran v3sig && is v3sig 1 body cp && is v3sig 1 'status[0]' 0; then
+		pass "signed cr with pvno 3: cp accepted"
+		check "v3sig: cp has pvno 3 and verifies" \
+		    test "$(f v3sig 1 pvno) $(f v3sig 1 sig)" = "3 ok"
+		check "v3sig: pkiConf has pvno 3 and verifies" \
+		    test "$(f v3sig 2 body) $(f v3sig 2 pvno) $(f v3sig 2 sig)" = "pkiconf 3 ok"
+		check "v3sig: certificate carries the key and chains" bash -c \
+		    "openssl verify -CAfile '$CMPCA_CA_CERT' '$work/v3sig/cert-0.pem' >/dev/null &&
+		     [ \"\$(openssl x509 -in '$work/v3sig/cert-0.pem' -noout -pubkey)\" = \"\$(openssl pkey -in '$work/ec8.key' -pubout)\" ]"
+		check "v3sig: valid in the database" test "$(db_status "$work/v3sig/cert-0.pem")" = valid
+		check "v3sig: transaction recorded with pvno 3" \
+		    test "$(q "select pvno from cmp_txn where id = $(txn v3sig)")" = 3
+	else
+		fail "signed cr with pvno 3" "$(why v3sig)"
+	fi
+else
+	fail "signature protection: holder certificate" "$(why holder)"
+fi
+
+# 10. Key update: kur signed with the old certificate (oldCertID, no
+#     subject in the template) -> kup with the new key and the old subject.
+#     The old certificate stays valid until the new one is confirmed, then
+#     it is revoked as superseded (4).
+bc kurold ir --key "$work/ec5.key" --subject /O=Example/CN=bc-kur
+old=$work/kurold/cert-0.pem
+bcs kur kur --old-cert "$old" --old-key "$work/ec5.key" --key "$work/ec6.key" --confirm none
+new=$work/kur/cert-0.pem
+if ran kurold && ran kur && is kur 1 body kup && is kur 1 'status[0]' 0; then
+	pass "kur signed with the old certificate: kup accepted"
+	check "kur: kup signature verifies with the CA certificate" is kur 1 sig ok
+	check "kur: new certificate carries the new key" same_pubkey "$new" "$work/ec6.key"
+	check "kur: new certificate has the old subject" \
+	    test "$(subject_of "$new")" = "$(subject_of "$old")"
+	check "kur: new certificate has a new serial" test "$(serial_of "$new")" != "$(serial_of "$old")"
+	check "kur: new certificate chains to the CA" chains "$new"
+	check "kur: before certConf the new one is unconfirmed" test "$(db_status "$new")" = unconfirmed
+	check "kur: before certConf the old one is still valid" test "$(db_status "$old")" = valid
+	check "kur: new certificate recorded as replacing the old one" \
+	    test "$(q "select replaces from cert where serial = '$(serial_of "$new")'")" = "$(db_id "$old")"
+	bcs kurconf certconf --prot-key "$work/ec5.key" --prot-cert "$old" \
+	    --txid "$(f kur 1 txid)" --recip-nonce "$(f kur 1 snonce)" \
+	    --cert "$new" --cert-req-id 0
+	check "kur: signed certConf answered by a signed pkiConf" \
+	    test "$(f kurconf 1 body) $(f kurconf 1 sig)" = "pkiconf ok"
+	check "kur: after certConf the new certificate is valid" test "$(db_status "$new")" = valid
+	check "kur: after certConf the old certificate is revoked, reason superseded (4)" \
+	    test "$(db_revoked "$old")" = "revoked 4"
+	check "kur: transaction kur, done" test \
+	    "$(q "select kind || ' ' || state from cmp_txn where id = $(txn kur)")" = "kur done"
+	# The revoked old certificate no longer authenticates anything.
+	bcs kurstale cr --prot-key "$work/ec5.key" --prot-cert "$old" \
+	    --key "$work/ec5.key" --subject /O=Example/CN=bc-kur
+	check "kur: the superseded certificate is refused as protection (certRevoked)" \
+	    test "$(f kurstale 1 body) $(f kurstale 1 failinfo)" = "error certRevoked"
+else
+	fail "kur signed with the old certificate" "$(why kurold) / $(why kur)"
+fi
+
+# 11. p10cr (PKCS#10 in CMP) with PBM: certReqId -1 (RFC 9483 §4.1.4).
+bc p10 p10cr --key "$work/ec7.key" --subject /O=Example/CN=bc-p10cr
+c=$work/p10/cert-p10.pem
+if ran p10 && is p10 1 body cp && is p10 1 'status[-1]' 0; then
+	pass "p10cr with PBM: cp accepted for certReqId -1"
+	check "p10: cp MAC verifies" is p10 1 mac ok
+	check "p10: certificate carries the key of the CSR" same_pubkey "$c" "$work/ec7.key"
+	check "p10: subject as in the CSR" test "$(subject_of "$c")" = "CN=bc-p10cr,O=Example"
+	check "p10: chains to the CA" chains "$c"
+	check "p10: certConf (certReqId -1) answered by pkiConf" is p10 2 body pkiconf
+	check "p10: valid in the database" test "$(db_status "$c")" = valid
+	check "p10: stored with certReqId -1" \
+	    test "$(q "select cert_req_id from cert where serial = '$(serial_of "$c")'")" = -1
+	check "p10: transaction p10cr, done" test \
+	    "$(q "select kind || ' ' || state from cmp_txn where id = $(txn p10)")" = "p10cr done"
+else
+	fail "p10cr with PBM" "$(why p10)"
+fi
+# 11b. The same with a CSR made by `openssl req` (RSA).
+openssl req -new -key "$work/rsa.key" -subj /CN=bc-p10cr-openssl -out "$work/openssl.csr" 2>/dev/null
+bc p10ossl p10cr --csr "$work/openssl.csr"
+check "p10cr with an openssl CSR: cp accepted and confirmed, valid" test \
+    "$(f p10ossl 1 body) $(f p10ossl 1 'status[-1]') $(f p10ossl 2 body) $(db_status "$work/p10ossl/cert-p10.pem")" = \
+    "cp 0 pkiconf valid"
+check "p10cr with an openssl CSR: certificate carries the RSA key" \
+    same_pubkey "$work/p10ossl/cert-p10.pem" "$work/rsa.key"
+
+# 12. Revocation (RFC 9483 §4.2): only the holder, signing with the
+#     certificate to revoke. MAC -> notAuthorized; another certificate ->
+#     notAuthorized; the holder -> revoked with the requested reason; again
+#     -> certRevoked.
+openssl ecparam -genkey -name prime256v1 -noout -out "$work/ec9.key" 2>/dev/null
+bc rrold ir --key "$work/ec9.key" --subject /O=Example/CN=bc-rr
+victim=$work/rrold/cert-0.pem
+if ran rrold && [ "$(db_status "$victim")" = valid ]; then
+	bc rrmac rr --old-cert "$victim" --reason 1
+	check "rr with PBM: rp, rejection notAuthorized" test \
+	    "$(f rrmac 1 body) $(f rrmac 1 'status[0]') $(f rrmac 1 'failinfo[0]')" = "rp 2 notAuthorized"
+	check "rr with PBM: rp MAC verifies" is rrmac 1 mac ok
+	check "rr with PBM: certificate still valid" test "$(db_status "$victim")" = valid
+	if [ -s "$holder" ]; then
+		bcs rrother rr --prot-key "$work/ec3.key" --prot-cert "$holder" --old-cert "$victim" --reason 1
+		check "rr signed by another certificate: notAuthorized" test \
+		    "$(f rrother 1 body) $(f rrother 1 'status[0]') $(f rrother 1 'failinfo[0]')" = "rp 2 notAuthorized"
+		check "rr signed by another certificate: certificate still valid" \
+		    test "$(db_status "$victim")" = valid
+	fi
+	bcs rr rr --old-cert "$victim" --old-key "$work/ec9.key" --reason 1
+	if ran rr && is rr 1 body rp && is rr 1 'status[0]' 0; then
+		pass "rr signed by the holder: rp accepted"
+		check "rr: rp signature verifies with the CA certificate" is rr 1 sig ok
+		check "rr: revoked in the database with reason keyCompromise (1)" \
+		    test "$(db_revoked "$victim")" = "revoked 1"
+		check "rr: transaction rr, done" test \
+		    "$(q "select kind || ' ' || state from cmp_txn where id = $(txn rr)")" = "rr done"
+		check "rr: audit row for the revocation" test "$(q "select count(*) from audit
+		    where event = 'revoke' and detail = '$(serial_of "$victim")'")" = 1
+	else
+		fail "rr signed by the holder" "$(why rr)"
+	fi
+	bcs rragain rr --old-cert "$victim" --old-key "$work/ec9.key" --reason 0
+	check "rr again: certRevoked" bash -c "grep -Eq '^body=(error|rp) .*failinfo(\[0\])?=certRevoked( |$)' '$work/rragain.out'"
+	check "rr again: the answer is signed and verifies" is rragain 1 sig ok
+	check "rr again: reason unchanged" test "$(db_revoked "$victim")" = "revoked 1"
+else
+	fail "rr: certificate to revoke" "$(why rrold)"
+fi
+
+# 13. genm with caCerts, signKeyPairTypes and a type the CA does not know:
+#     one genp with three ITAVs in the same order; values for the first
+#     two, the unknown one echoed without a value (RFC 9810 §5.3.19).
+before=$(counts)
+bc genm genm --infotype caCerts --infotype signKeyPairTypes --infotype 1.3.6.1.4.1.99999.7.1
+if ran genm && is genm 1 body genp; then
+	pass "genm with three ITAVs: genp"
+	check "genm: genp MAC verifies" is genm 1 mac ok
+	check "genm: caCerts answered with a value" is genm 1 'itav[0]' 1.3.6.1.5.5.7.4.17:value
+	check "genm: signKeyPairTypes answered with a value" is genm 1 'itav[1]' 1.3.6.1.5.5.7.4.2:value
+	check "genm: unknown type echoed without a value" is genm 1 'itav[2]' 1.3.6.1.4.1.99999.7.1:absent
+	check "genm: exactly three ITAVs" test -z "$(f genm 1 'itav[3]')"
+	check "genm: caCerts holds the CA certificate" \
+	    test "$(fingerprint "$work/genm/cacerts.pem")" = "$(fingerprint "$CMPCA_CA_CERT")"
+	check "genm: cmpdump agrees" grep -q \
+	    "itav=id-it-caCerts:value itav=id-it-signKeyPairTypes:value itav=1.3.6.1.4.1.99999.7.1:absent" \
+	    <(dump "$work/genm/rsp-0.der")
+	check "genm: no certificate issued" test "$(q "select count(*) from cert")" = "${before%/*}"
+else
+	fail "genm with three ITAVs" "$(why genm)"
+fi
+
+# 14. Delayed delivery (RFC 9483 §4.4): a secret bound to the profile
+#     "approval". Two clients wait and poll in the background; the operator
+#     approves one and rejects the other with a reason, with the CLI.
+bc_ref=bc-approval
+export BC_APPROVAL_SECRET
+BC_APPROVAL_SECRET=$(cli secret add "$bc_ref" --profile approval --uses 2 --days 1 --ca "$CMPCA_CA_LABEL" 2>"$work/secret-add.err")
+if [ -n "$BC_APPROVAL_SECRET" ]; then
+	pass "secret add --profile approval"
+	bc_ref=$bc_ref bc_env=BC_APPROVAL_SECRET bc appr ir --newkey ec:P-256 \
+	    --subject /O=Example/CN=bc-approve --poll-max 40 &
+	appr_pid=$!
+	bc_ref=$bc_ref bc_env=BC_APPROVAL_SECRET bc rej ir --newkey ec:P-256 \
+	    --subject /O=Example/CN=bc-reject --poll-max 40 &
+	rej_pid=$!
+	# Decide only once both clients have polled at least once.
+	for _ in $(seq 150); do
+		grep -q '^body=pollRep ' "$work/appr.out" 2>/dev/null &&
+		    grep -q '^body=pollRep ' "$work/rej.out" 2>/dev/null && break
+		sleep 0.2
+	done
+	cli request list >"$work/pending.txt" 2>&1
+	appr_id=$(awk -F'\t' '$5 == "CN=bc-approve,O=Example" { print $1 }' "$work/pending.txt")
+	rej_id=$(awk -F'\t' '$5 == "CN=bc-reject,O=Example" { print $1 }' "$work/pending.txt")
+	check "approval: the waiting ip says waiting (3), no certificate" \
+	    test "$(f appr 1 body) $(f appr 1 'status[0]') $(f appr 1 'cert[0]')" = "ip 3 "
+	check "approval: the client polls and gets pollRep with checkAfter 1 s" \
+	    test "$(f appr 2 body) $(f appr 2 'checkAfter[0]') $(f appr 2 mac)" = "pollRep 1 ok"
+	check "approval: request list shows both as pending, kind ir, profile approval" \
+	    test "$(awk -F'\t' '$5 ~ /^CN=bc-(approve|reject),O=Example$/ { print $2, $3, $6 }' "$work/pending.txt" | sort -u)" = \
+	    "pending ir approval"
+	check "approval: transaction waiting while undecided" test "$(txn_state appr)" = waiting
+	check "approval: nothing issued while undecided" \
+	    test "$(q "select count(*) from cert where txid = $(txn appr)")" = 0
+	cli request approve "$appr_id" >"$work/approve.out" 2>&1
+	check "approval: request approve succeeds" grep -q "approved" "$work/approve.out"
+	cli request reject "$rej_id" --reason "not on the device inventory" >"$work/reject.out" 2>&1
+	check "approval: request reject succeeds" grep -q "rejected" "$work/reject.out"
+	t_decided=$(date +%s)
+	wait "$appr_pid"
+	wait "$rej_pid"
+	t1=$(date +%s)
+	# checkAfter is 1 s: the next poll comes soon after the decision.
+	check "approval: both clients done within 5 s of the decisions" \
+	    test $((t1 - t_decided)) -le 5
+
+	# Approved: the next pollReq gets the final ip, then certConf.
+	n=$(last appr ip)
+	c=$work/appr/cert-0.pem
+	if ran appr && [ "$n" -gt 1 ] && is appr "$n" 'status[0]' 0; then
+		pass "approved: the final ip after polling is accepted"
+		check "approved: final ip MAC verifies and names our transaction" \
+		    test "$(f appr "$n" mac) $(f appr "$n" txid_ok) $(f appr "$n" nonce_ok)" = "ok 1 1"
+		check "approved: certificate carries the client's key" same_pubkey "$c" "$work/appr/key-0.pem"
+		check "approved: subject as requested" test "$(subject_of "$c")" = "CN=bc-approve,O=Example"
+		check "approved: chains to the CA" chains "$c"
+		check "approved: certConf answered by pkiConf" \
+		    test "$(lines appr) $(f appr "$(lines appr)" body)" = "$((n + 1)) pkiconf"
+		check "approved: valid in the database" test "$(db_status "$c")" = valid
+		check "approved: transaction done" test "$(txn_state appr)" = done
+		check "approved: request recorded as approved by the CLI" test \
+		    "$(q "select status || ' ' || decided_by from pending_req where id = $appr_id")" = "approved cli"
+	else
+		fail "approved: final ip" "$(why appr)"
+	fi
+	if cli request reject "$appr_id" >"$work/redecide.out" 2>&1; then
+		fail "approved: a second decision is refused" "$(cat "$work/redecide.out")"
+	else
+		pass "approved: a second decision is refused"
+	fi
+
+	# Rejected: the final ip carries rejection and the operator's reason.
+	n=$(last rej ip)
+	if ran rej && [ "$n" -gt 1 ] && is rej "$n" 'status[0]' 2; then
+		pass "rejected: the final ip after polling carries rejection (2)"
+		check "rejected: failInfo notAuthorized" is rej "$n" 'failinfo[0]' notAuthorized
+		check "rejected: statusString is the operator's reason" \
+		    grep -q 'status\[0\]=2 .*text="not on the device inventory"' <(sed -n "${n}p" "$work/rej.out")
+		check "rejected: no certificate, no certConf (ip is the last answer)" \
+		    test "$(lines rej) $(ls "$work/rej"/cert-*.pem 2>/dev/null | wc -l)" = "$n 0"
+		check "rejected: nothing issued for the transaction" \
+		    test "$(q "select count(*) from cert where txid = $(txn rej)")" = 0
+		check "rejected: transaction done" test "$(txn_state rej)" = done
+		check "rejected: request recorded with the reason" test \
+		    "$(q "select status || ' ' || reason from pending_req where id = $rej_id")" = \
+		    "rejected not on the device inventory"
+	else
+		fail "rejected: final ip" "$(why rej)"
+	fi
+	check "approval: request list shows nothing pending" \
+	    test -z "$(cli request list 2>/dev/null)"
+	check "approval: each waiting request used one use of the secret" grep -q \
+	    "^$bc_ref	.*uses_left=0	" <(cli secret list 2>/dev/null)
+else
+	fail "secret add --profile approval" "$(cat "$work/secret-add.err")"
+fi
+unset bc_ref
+
 # The client got the secret from the environment and never prints it.
 check "no secret in the client's output" bash -c "! grep -qF -- '$CMPCA_SECRET' $work/*.out $work/*.err"
+check "no approval secret in the client's output" bash -c \
+    "! grep -qF -- '${BC_APPROVAL_SECRET:-unset}' $work/*.out $work/*.err"
 check "cmpcad still running" kill -0 "$CMPCA_CMPCAD_PID"
 
 "$top/scripts/stack" down >/dev/null 2>&1

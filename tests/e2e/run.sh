@@ -227,6 +227,15 @@ sig crother cr -cert "$work/ec.pem" -key "$work/ec.key" -newkey "$work/ec2.key" 
     -subject "/CN=someone-else"
 check "cr for another subject: rejected notAuthorized" \
     grep -q "notAuthorized" <(dump "$work/crother.rsp")
+# Regression: an ir signed by an issued certificate was accepted for any
+# subject (identity_check applied the own-subject rule to cr/kur/p10cr
+# only), turning every certificate into an enrollment credential.
+sig irother ir -cert "$work/ec.pem" -key "$work/ec.key" -newkey "$work/ec2.key" \
+    -subject "/CN=Mallory admin"
+check "ir signed by an end entity for another subject: notAuthorized" \
+    grep -q "notAuthorized" <(dump "$work/irother.rsp")
+check "ir for another subject: nothing issued" \
+    test "$(q "select count(*) from cert where subject = 'CN=Mallory admin'")" = 0
 
 # 8c. Key update: kur signed with the old certificate; the old one is
 #     revoked (superseded) once the new one is confirmed.
@@ -372,7 +381,7 @@ check "delayed: a decided request cannot be decided again" \
 openssl ecparam -genkey -name prime256v1 -noout -out "$work/ra.key" 2>/dev/null
 cmp_ir ra "$work/ra.key" "/CN=Test RA"
 sig notra ir -cert "$work/ra.pem" -key "$work/ra.key" -popo 0 \
-    -newkey "$work/ec2.key" -subject "/CN=via-unregistered-ra"
+    -newkey "$work/ec2.key" -subject "/CN=Test RA"
 check "raVerified POP from a certificate that is no RA: badPOP" \
     grep -q "failinfo=badPOP" <(dump "$work/notra.rsp")
 check "cmpca ra add registers the RA" \
