@@ -100,6 +100,7 @@ struct cfg {
 	long nonce_max_age;   /* seconds a replay nonce is remembered */
 	long poll_check_after; /* checkAfter of pollRep, seconds */
 	long clock_skew;      /* accepted messageTime difference, seconds */
+	unsigned long unprotected_ok; /* bit per body type allowed unprotected */
 	struct cfg_profile *profiles;
 	size_t nprofiles;
 };

@@ -31,7 +31,7 @@ static const char *const cfg_keys[] = {
 	"default_ca", "schema_dir", "max_request", "pbm_max_iterations",
 	"implicit_confirm", "txn_timeout", "log_level",
 	"housekeeping_interval", "nonce_max_age", "trust_anchors",
-	"poll_check_after", "clock_skew", NULL,
+	"poll_check_after", "clock_skew", "allow_unprotected", NULL,
 };
 
 static const char *const profile_keys[] = {
@@ -349,6 +349,34 @@ out:
 	return ok;
 }
 
+/* allow_unprotected = genm, ir, ...: request bodies accepted without
+ * protection (default none). */
+static int
+cfg_unprotected(struct cfg *c)
+{
+	const char *v = NCONF_get_string(c->conf, CFG_MAIN, "allow_unprotected");
+	char buf[256], *tok, *save = NULL;
+	int t;
+
+	ERR_clear_error();
+	if (v == NULL)
+		return 1;
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (tok = strtok_r(buf, ", ", &save); tok != NULL;
+	     tok = strtok_r(NULL, ", ", &save)) {
+		for (t = 0; t <= CMP_BODY_MAX; t++)
+			if (strcmp(tok, cmp_body_name(t)) == 0)
+				break;
+		if (t > CMP_BODY_MAX) {
+			cfg_error(c, CFG_MAIN, "allow_unprotected",
+			    "unknown body type \"%s\"", tok);
+			return 0;
+		}
+		c->unprotected_ok |= 1ul << t;
+	}
+	return 1;
+}
+
 /* Loads and checks the configuration; see ca.h. */
 struct cfg *
 cfg_load(const char *path)
@@ -400,6 +428,10 @@ cfg_load(const char *path)
 	    "/usr/local/share/cmpca/schema");
 	c->log_level = cfg_str(c, CFG_MAIN, "log_level", "info");
 	c->trust_anchors = cfg_str(c, CFG_MAIN, "trust_anchors", NULL);
+	if (c->trust_anchors != NULL && c->trust_anchors[0] == '\0') {
+		free(c->trust_anchors); /* "trust_anchors =": none */
+		c->trust_anchors = NULL;
+	}
 	if (c->token_label == NULL) {
 		log_err("%s: [%s]: token is required (the HSM token label)",
 		    path, CFG_MAIN);
@@ -434,6 +466,8 @@ cfg_load(const char *path)
 		    "%s", "log_level must be error, warning, info or debug");
 		goto fail;
 	}
+	if (!cfg_unprotected(c))
+		goto fail;
 	if (!cfg_profiles_load(c))
 		goto fail;
 	if (cfg_profile_get(c, "default") == NULL) {

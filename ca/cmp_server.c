@@ -124,7 +124,7 @@ cmp_resp_new(struct req *r, CMP_BODY *body)
 		goto fail;
 	if (r->have_mac && !cmp_pbm_protect(m, &r->mac))
 		goto fail;
-	if (r->have_sig && !resp_sign(r, m))
+	if ((r->have_sig || r->sign_resp) && !resp_sign(r, m))
 		goto fail;
 	return m;
 fail:
@@ -262,6 +262,14 @@ check_protection(struct req *r)
 	int rc, fail;
 	const char *why;
 
+	if (h->protectionAlg == NULL && r->msg->protection == NULL &&
+	    (r->srv->cfg->unprotected_ok & (1ul << r->msg->body->type))) {
+		/* Allowed by allow_unprotected for this body type; the answer
+		 * is still signed, so the client can check it. */
+		snprintf(r->sender, sizeof(r->sender), "unprotected");
+		r->sign_resp = 1;
+		return 1;
+	}
 	if (h->protectionAlg == NULL || r->msg->protection == NULL) {
 		cmp_reject(r, CMP_FAIL_BAD_MESSAGE_CHECK,
 		    "message is not protected (RFC 9483 §3.2)");

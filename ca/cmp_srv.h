@@ -33,6 +33,7 @@ struct req {
 	int have_mac;
 	struct db_secret secret;
 	int have_sig;		     /* signature protection verified */
+	int sign_resp;		     /* sign the answer to an unprotected one */
 	X509 *prot_cert;	     /* the protection certificate */
 	struct ca_ident *prot_issuer; /* our CA that issued it, or NULL */
 	struct db_cert prot_row;     /* its inventory row when ours */

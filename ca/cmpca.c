@@ -41,6 +41,8 @@ static const char usage_text[] =
     "  secret list                         references and limits\n"
     "  cert list [--ca LABEL] [--status S] [--subject TEXT] [--limit N]\n"
     "  cert show SERIAL [--ca LABEL] [--pem]\n"
+    "  cert revoke SERIAL [--ca LABEL] [--reason N]  operator revocation "
+    "(CRLReason, default 0)\n"
     "  request list [--ca LABEL] [--all]  requests waiting for a decision\n"
     "  request approve ID                  issue at the client's next poll\n"
     "  request reject ID [--reason TEXT]   refuse at the client's next poll\n"
@@ -555,6 +557,94 @@ status_parse(const char *s, enum db_cert_status *st)
 	return 0;
 }
 
+/* Lowercase hex without leading zeros, as the inventory stores it. */
+static int
+serial_norm(const char *in, char *out, size_t outlen)
+{
+	size_t i, o = 0;
+
+	while (*in == '0' && in[1] != '\0')
+		in++;
+	for (i = 0; in[i] != '\0'; i++) {
+		char ch = in[i];
+
+		if (ch >= 'A' && ch <= 'F')
+			ch = (char)(ch + 32);
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')) ||
+		    o + 1 >= outlen)
+			return 0;
+		out[o++] = ch;
+	}
+	out[o] = '\0';
+	return o > 0;
+}
+
+/* Operator revocation: valid (or unconfirmed) -> revoked, audited. */
+static int
+cert_revoke(struct ctx *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "ca", required_argument, NULL, 'a' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *ca_label = c->cfg->default_ca;
+	char serial[DB_SERIAL_MAX], *end;
+	struct db_cert cert;
+	struct db_ca ca;
+	long reason = 0;
+	int o, rc = 1;
+
+	memset(&cert, 0, sizeof(cert));
+	memset(&ca, 0, sizeof(ca));
+	optind = 3;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o == 'a')
+			ca_label = optarg;
+		else if (o == 'r') {
+			reason = strtol(optarg, &end, 10);
+			if (*end != '\0' || reason < 0 || reason > 10 ||
+			    reason == 7 || reason == 8) {
+				log_err("--reason is a CRLReason: 0-6, 9 or 10");
+				return 2;
+			}
+		} else
+			return 2;
+	}
+	if (argc < 3 || !serial_norm(argv[2], serial, sizeof(serial))) {
+		log_err("cert revoke needs a serial number (hex)");
+		return 2;
+	}
+	if (!need_db(c))
+		return 1;
+	if (ca_label == NULL || db_ca_get_by_label(c->db, ca_label, &ca) != 1) {
+		log_err("no such ca: %s", ca_label ? ca_label : "(none)");
+		goto out;
+	}
+	if (db_cert_get_by_serial(c->db, ca.id, serial, &cert) != 1) {
+		log_err("no certificate with serial %s under ca %s", serial,
+		    ca.label);
+		goto out;
+	}
+	o = db_cert_set_status(c->db, cert.id,
+	    (1u << DB_CERT_VALID) | (1u << DB_CERT_UNCONFIRMED),
+	    DB_CERT_REVOKED, (int)reason);
+	if (o != 1) {
+		log_err(o == 0 ? "certificate %s is not valid (status %s)"
+			       : "cannot revoke %s", serial,
+		    db_cert_status_name(cert.status));
+		goto out;
+	}
+	if (db_audit_add(c->db, "revoke", ca.id, "cli", serial) < 0)
+		log_warn("audit: %s", db_error(c->db));
+	printf("certificate %s revoked (reason %ld)\n", serial, reason);
+	rc = 0;
+out:
+	db_cert_clear(&cert);
+	db_ca_clear(&ca);
+	return rc;
+}
+
 static int
 cmd_cert(struct ctx *c, int argc, char **argv)
 {
@@ -577,6 +667,8 @@ cmd_cert(struct ctx *c, int argc, char **argv)
 		fputs(usage_text, stderr);
 		return 2;
 	}
+	if (strcmp(argv[1], "revoke") == 0)
+		return cert_revoke(c, argc, argv);
 	show = strcmp(argv[1], "show") == 0;
 	if (!show && strcmp(argv[1], "list") != 0) {
 		fputs(usage_text, stderr);

@@ -28,7 +28,7 @@ cleanup() {
 		tail -n 40 "$CMPCA_VAR/cmpcad.log" 2>/dev/null
 		cp "$CMPCA_VAR/cmpcad.log" /tmp/cmpca-e2e-last.log 2>/dev/null
 	fi
-	rm -rf "$CMPCA_VAR"
+	[ -n "${KEEP:-}" ] || rm -rf "$CMPCA_VAR"
 }
 trap cleanup EXIT
 
@@ -39,6 +39,31 @@ check() { # name, condition command...
 	shift
 	if "$@" >/dev/null 2>&1; then pass "$name"; else fail "$name" "$*"; fi
 }
+
+# An external trust anchor (think: a device manufacturer) with one current
+# and one expired device certificate, made before the stack starts.
+ext=$work/ext
+mkdir -p "$ext"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$ext/ca.key" -out "$ext/ca.pem" -subj "/CN=External Anchor" \
+    -days 30 2>/dev/null
+printf '%s\n' "[ca]" "default_ca = x" "[x]" "database = $ext/index.txt" \
+    "new_certs_dir = $ext" "certificate = $ext/ca.pem" \
+    "private_key = $ext/ca.key" "default_md = sha256" "policy = p" \
+    "serial = $ext/serial" "[p]" "commonName = supplied" "[dev]" \
+    "keyUsage = critical,digitalSignature" >"$ext/ca.cnf"
+: >"$ext/index.txt"
+echo 01 >"$ext/serial"
+for d in current expired; do
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$ext/$d.key" -subj "/CN=device-$d" -out "$ext/$d.csr" 2>/dev/null
+done
+openssl ca -batch -config "$ext/ca.cnf" -extensions dev -days 10 \
+    -in "$ext/current.csr" -out "$ext/current.pem" >/dev/null 2>&1
+openssl ca -batch -config "$ext/ca.cnf" -extensions dev \
+    -startdate 20200101000000Z -enddate 20200201000000Z \
+    -in "$ext/expired.csr" -out "$ext/expired.pem" >/dev/null 2>&1
+export CMPCA_TRUST_ANCHORS=$ext/ca.pem CMPCA_ALLOW_UNPROTECTED=genm
 
 if ! "$top/scripts/stack" up >"$work/stack.out" 2>&1; then
 	cat "$work/stack.out"
@@ -457,6 +482,43 @@ if strict s_ok "$work/ec.key" "/O=Example/CN=strict-ok" -sans strict.example.org
 else
 	fail "strict profile conforming request" "$(tail -n 3 "$work/s_ok.out")"
 fi
+
+# 8j. External trust anchors: a device certificate from another CA signs
+#     its own ir; an expired one is refused.
+sig extcur ir -cert "$ext/current.pem" -key "$ext/current.key" \
+    -recipient "$CMPCA_CA_SUBJECT" -issuer "$CMPCA_CA_SUBJECT" \
+    -newkey "$work/ec2.key" -subject "/CN=device-current"
+check "ir signed by a certificate under an external anchor: issued" \
+    test "$(db_status "$work/extcur.pem")" = valid
+sig extexp ir -cert "$ext/expired.pem" -key "$ext/expired.key" \
+    -recipient "$CMPCA_CA_SUBJECT" -issuer "$CMPCA_CA_SUBJECT" \
+    -newkey "$work/ec2.key" -subject "/CN=device-expired"
+check "ir signed by an expired certificate: signerNotTrusted (expired)" \
+    grep -q 'failinfo=signerNotTrusted text="protection certificate has expired"' \
+    <(dump "$work/extexp.rsp")
+
+# 8k. allow_unprotected = genm: an unprotected genm is served, an
+#     unprotected ir is not.
+openssl cmp -cmd genm -server "$CMPCA_URL" -ref anonymous \
+    -unprotected_requests -srvcert "$CMPCA_CA_CERT" -infotype caCerts \
+    -rspout "$work/ungenm.rsp" >"$work/ungenm.out" 2>&1
+check "unprotected genm allowed by the configuration: signed genp" \
+    grep -q "body=genp pvno=2 protected=1 itav=id-it-caCerts:value" <(dump "$work/ungenm.rsp")
+check "unprotected genm: the client verified the CA's signature" \
+    grep -q "received GENP" "$work/ungenm.out"
+openssl cmp -cmd ir -server "$CMPCA_URL" -recipient "$CMPCA_CA_SUBJECT" \
+    -ref anonymous -unprotected_requests -unprotected_errors -newkey "$work/ec2.key" \
+    -subject /CN=unprotected -certout "$work/unir.pem" \
+    -rspout "$work/unir.rsp" >/dev/null 2>&1
+check "unprotected ir: badMessageCheck" \
+    grep -q "failinfo=badMessageCheck" <(dump "$work/unir.rsp")
+
+# 8l. Operator revocation through the CLI.
+extserial=$(serial_of "$work/extcur.pem")
+check "cmpca cert revoke: succeeds" cli cert revoke "$extserial" --reason 5
+check "cmpca cert revoke: revoked with the reason" \
+    test "$(q "select status || reason from cert where serial = '$extserial'")" = revoked5
+check "cmpca cert revoke twice: refused" bash -c "! $CMPCA_CLI cert revoke $extserial"
 
 # 9. Inventory through the CLI.
 check "cmpca cert list shows the enrolled subject" \
