@@ -3,3 +3,4 @@
 #define DECLARE_ASN1_FUNCTIONS(t)
 #define DEFINE_STACK_OF(t)
 #define STACK_OF(t) struct stack_st_##t
+#define DECLARE_ASN1_ITEM(t)
