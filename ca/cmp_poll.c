@@ -4,8 +4,9 @@
  * any request of the transaction is undecided it gets pollRep with
  * checkAfter; once all are decided, the worker that takes the poll issues
  * the approved certificates (signed in the HSM, committed as unconfirmed)
- * and answers with the ip/cp/kup the original request expected. certConf
- * then completes the transaction as usual.
+ * and answers with the ip/cp/kup the original request expected; certConf
+ * then completes the transaction as usual. A waiting rr ends with rp once
+ * decided (cmp_rr_poll_final).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -208,6 +209,10 @@ cmp_poll_handle(struct req *r)
 		undecided += pend[i].status == DB_PENDING_PENDING;
 	if (undecided > 0) {
 		out = still_waiting(r);
+		goto done;
+	}
+	if (strcmp(t.kind, "rr") == 0) {
+		out = cmp_rr_poll_final(r, pend, n);
 		goto done;
 	}
 	if ((rep = CMP_CERTREPMESSAGE_new()) == NULL)

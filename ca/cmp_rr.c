@@ -17,10 +17,9 @@
 /* CRLReason unspecified (RFC 5280 §5.3.1). */
 #define CRL_REASON_UNSPECIFIED 0
 
-/* The reasonCode of crlEntryDetails, or unspecified; -1 if malformed or
- * not one a holder may ask for. */
-static int
-rr_reason(const CMP_REVDETAILS *d)
+/* See cmp_srv.h. */
+int
+cmp_rr_reason(const CMP_REVDETAILS *d)
 {
 	ASN1_ENUMERATED *e;
 	int crit = 0;
@@ -59,7 +58,7 @@ rr_one(struct req *r, const CMP_REVDETAILS *d, struct db_cert *row,
 		*why = "certificate to revoke was not issued by this CA";
 		return 0;
 	}
-	if ((*reason = rr_reason(d)) < 0) {
+	if ((*reason = cmp_rr_reason(d)) < 0) {
 		*fail = CMP_FAIL_BAD_REQUEST;
 		*why = "unsupported or malformed reasonCode";
 		return 0;
@@ -88,22 +87,71 @@ rr_one(struct req *r, const CMP_REVDETAILS *d, struct db_cert *row,
 	return 1;
 }
 
+/*
+ * Keeps a revocation for the operator (delayed delivery, RFC 9810
+ * §5.3.22): kind "rr", the RevDetails as request, and the certificate to
+ * revoke in the replaces column. Returns 1 or -1.
+ */
+static int
+rr_pending(struct req *r, int idx, const struct db_cert *row)
+{
+	const CMP_REVDETAILS *d = sk_CMP_REVDETAILS_value(r->msg->body->value.rr,
+	    idx);
+	struct db_pending p;
+	int len, rc = -1;
+
+	memset(&p, 0, sizeof(p));
+	memcpy(p.txid, r->msg->header->transactionID->data,
+	    (size_t)r->msg->header->transactionID->length);
+	p.txid_len = (size_t)r->msg->header->transactionID->length;
+	p.cert_req_id = idx;
+	p.ca_id = r->ca->id;
+	snprintf(p.kind, sizeof(p.kind), "rr");
+	snprintf(p.profile, sizeof(p.profile), "%s",
+	    row->profile != NULL ? row->profile : "default");
+	p.replaces = row->id;
+	if ((p.requester = strdup(r->sender)) == NULL ||
+	    (p.subject = strdup(row->subject)) == NULL)
+		goto out;
+	if ((len = i2d_CMP_REVDETAILS(d, &p.request)) <= 0)
+		goto out;
+	p.request_len = (size_t)len;
+	rc = db_pending_insert(r->srv->db, &p);
+	if (rc == 1)
+		rc = db_audit_add(r->srv->db, "revoke-pending", r->ca->id,
+		    r->sender, row->serial);
+out:
+	if (p.request != NULL) {
+		OPENSSL_free(p.request);
+		p.request = NULL;
+	}
+	db_pending_clear(&p);
+	return rc;
+}
+
 /* Revokes, records the transaction and the nonce atomically. */
 static int
 rr_persist(struct req *r, const struct db_cert *rows, const int *reasons,
-    const int *ok, int n)
+    const int *ok, const int *wait, int n)
 {
 	struct db *db = r->srv->db;
-	int i, rc;
+	int i, rc, nwait = 0;
 
+	for (i = 0; i < n; i++)
+		nwait += wait[i];
 	if (db_begin(db) != 1)
 		goto dberr;
-	rc = cmp_txn_record(r, DB_TXN_DONE);
+	rc = cmp_txn_record(r, nwait > 0 ? DB_TXN_WAITING : DB_TXN_DONE);
 	if (rc <= 0) {
 		db_rollback(db);
 		return 0;
 	}
 	for (i = 0; i < n; i++) {
+		if (wait[i]) {
+			if (rr_pending(r, i, &rows[i]) != 1)
+				goto dberr;
+			continue;
+		}
 		if (!ok[i])
 			continue;
 		rc = db_cert_set_status(db, rows[i].id, 1u << DB_CERT_VALID,
@@ -137,6 +185,7 @@ cmp_rr_handle(struct req *r)
 	int n = sk_CMP_REVDETAILS_num(rr), i, rc, nok = 0;
 	struct db_cert rows[CA_MAX_CERTREQS];
 	int reasons[CA_MAX_CERTREQS], ok[CA_MAX_CERTREQS];
+	int wait[CA_MAX_CERTREQS] = { 0 }, nwait = 0;
 	CMP_REVREP *rep = NULL;
 	CMP_BODY *body = NULL;
 	CMP_MSG *out = NULL;
@@ -159,17 +208,29 @@ cmp_rr_handle(struct req *r)
 			r->fail = fail;
 			r->why = why;
 		}
-		si = cmp_pkisi_new(rc ? CMP_STATUS_ACCEPTED
-				      : CMP_STATUS_REJECTION,
-		    rc ? CMP_FAIL_NONE : fail, rc ? NULL : why);
+		if (rc == 1) {
+			const struct cfg_profile *p = cfg_profile_get(
+			    r->srv->cfg, rows[i].profile != NULL
+				? rows[i].profile : "default");
+
+			wait[i] = p != NULL && p->approval;
+			nwait += wait[i];
+		}
+		si = wait[i] ? cmp_pkisi_new(CMP_STATUS_WAITING, CMP_FAIL_NONE,
+				   "waiting for approval by the CA operator")
+		    : cmp_pkisi_new(rc ? CMP_STATUS_ACCEPTED
+				       : CMP_STATUS_REJECTION,
+			  rc ? CMP_FAIL_NONE : fail, rc ? NULL : why);
 		if (si == NULL || !sk_CMP_PKISI_push(rep->status, si)) {
 			CMP_PKISI_free(si);
 			goto internal;
 		}
 	}
-	if (!rr_persist(r, rows, reasons, ok, n))
+	if (!rr_persist(r, rows, reasons, ok, wait, n))
 		goto done;
-	if (nok < n)
+	if (nwait > 0)
+		r->outcome = "waiting";
+	else if (nok < n)
 		r->outcome = nok == 0 ? "rejected" : "partial";
 	if ((body = CMP_BODY_new()) == NULL)
 		goto internal;
@@ -186,4 +247,83 @@ done:
 	for (i = 0; i < CA_MAX_CERTREQS; i++)
 		db_cert_clear(&rows[i]);
 	return out;
+}
+
+/*
+ * The answer to a poll once the operator decided every waiting
+ * revocation: approved ones are revoked now, in one database transaction
+ * with the nonce and the transaction's end. Returns rp, or NULL (r set).
+ */
+CMP_MSG *
+cmp_rr_poll_final(struct req *r, const struct db_pending *pend, size_t n)
+{
+	struct db *db = r->srv->db;
+	const CMP_HEADER *h = r->msg->header;
+	CMP_REVREP *rep = CMP_REVREP_new();
+	CMP_BODY *body = NULL;
+	size_t i;
+	int rc;
+
+	if (rep == NULL)
+		goto internal;
+	if (db_begin(db) != 1)
+		goto dberr;
+	rc = db_nonce_claim(db, h->senderNonce->data,
+	    (size_t)h->senderNonce->length);
+	if (rc == 0) {
+		db_rollback(db);
+		CMP_REVREP_free(rep);
+		return cmp_reject(r, CMP_FAIL_BAD_SENDER_NONCE,
+		    "senderNonce seen before: replayed message");
+	}
+	if (rc < 0 || db_txn_advance(db, h->transactionID->data,
+			  (size_t)h->transactionID->length, DB_TXN_WAITING,
+			  DB_TXN_DONE, r->nonce, sizeof(r->nonce)) != 1)
+		goto dberr;
+	for (i = 0; i < n; i++) {
+		const unsigned char *p = pend[i].request;
+		CMP_REVDETAILS *d = d2i_CMP_REVDETAILS(NULL, &p,
+		    (long)pend[i].request_len);
+		int reason = d != NULL ? cmp_rr_reason(d) : -1;
+		CMP_PKISI *si;
+
+		CMP_REVDETAILS_free(d);
+		if (pend[i].status != DB_PENDING_APPROVED) {
+			si = cmp_pkisi_new(CMP_STATUS_REJECTION,
+			    CMP_FAIL_NOT_AUTHORIZED, pend[i].reason != NULL
+				? pend[i].reason : "rejected by the CA operator");
+		} else {
+			if (reason < 0)
+				goto dberr;
+			rc = db_cert_set_status(db, pend[i].replaces,
+			    1u << DB_CERT_VALID, DB_CERT_REVOKED, reason);
+			if (rc < 0 || (rc == 1 && db_audit_add(db, "revoke",
+						      r->ca->id, r->sender,
+						      pend[i].subject) < 0))
+				goto dberr;
+			si = rc == 1 ? cmp_pkisi_new(CMP_STATUS_ACCEPTED,
+					   CMP_FAIL_NONE, NULL)
+				     : cmp_pkisi_new(CMP_STATUS_REJECTION,
+					   CMP_FAIL_CERT_REVOKED,
+					   "certificate is no longer valid");
+		}
+		if (si == NULL || !sk_CMP_PKISI_push(rep->status, si)) {
+			CMP_PKISI_free(si);
+			goto dberr;
+		}
+	}
+	if (db_commit(db) != 1)
+		goto dberr;
+	if ((body = CMP_BODY_new()) == NULL)
+		goto internal;
+	body->type = CMP_BODY_RP;
+	body->value.rp = rep;
+	return cmp_resp_new(r, body);
+dberr:
+	db_rollback(db);
+	CMP_REVREP_free(rep);
+	return cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
+internal:
+	CMP_REVREP_free(rep);
+	return cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE, "rp construction");
 }

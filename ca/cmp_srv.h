@@ -90,6 +90,11 @@ CMP_CERTRESPONSE *cmp_certresp_new(int rid, int status, int fail,
     const char *why, X509 *cert);
 
 /* cmp_rr.c, cmp_genm.c, cmp_poll.c. */
+/* The reasonCode of RevDetails (unspecified if absent), -1 if bad. */
+int cmp_rr_reason(const CMP_REVDETAILS *d);
+/* rp for a polled rr transaction whose requests are all decided. */
+CMP_MSG *cmp_rr_poll_final(struct req *r, const struct db_pending *pend,
+    size_t n);
 CMP_MSG *cmp_poll_handle(struct req *r);
 CMP_MSG *cmp_rr_handle(struct req *r);
 CMP_MSG *cmp_genm_handle(struct req *r);
