@@ -25,7 +25,6 @@
 #define CRL_REASON_SUPERSEDED 4
 
 static int supersedes(const struct req *r, const struct db_cert *c);
-static void refuse(struct req *r, enum db_refusal why);
 
 /* One accepted CertReqMsg: issued now, or waiting for the operator. */
 struct issued {
@@ -82,7 +81,7 @@ persist_issue(struct req *r, struct issued *iss, int n)
 		if (rc < 0)
 			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
 		else if (rc == 0)
-			refuse(r, why);
+			cmp_refuse(r, why);
 		return rc == 1;
 	}
 
@@ -641,35 +640,6 @@ supersedes(const struct req *r, const struct db_cert *c)
 	return p == NULL || p->kur_revokes_old;
 }
 
-/* Maps a refusal of the database's one-statement paths to a rejection. */
-static void
-refuse(struct req *r, enum db_refusal why)
-{
-	switch (why) {
-	case DB_REFUSE_REPLAY:
-		cmp_reject(r, CMP_FAIL_BAD_SENDER_NONCE,
-		    "senderNonce seen before: replayed message "
-		    "(RFC 9810 §5.1.1)");
-		break;
-	case DB_REFUSE_TXID_IN_USE:
-		cmp_reject(r, CMP_FAIL_TRANSACTION_ID_IN_USE,
-		    "transactionID already used (RFC 9810 §5.1.1)");
-		break;
-	case DB_REFUSE_SECRET_USED:
-		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
-		    "enrollment secret used up or expired");
-		break;
-	case DB_REFUSE_STATE:
-		cmp_reject(r, CMP_FAIL_BAD_REQUEST,
-		    "transaction was finished concurrently");
-		break;
-	default:
-		cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
-		    "serial number collision");
-		break;
-	}
-}
-
 /*
  * Ends a transaction in one database statement: each unconfirmed
  * certificate becomes valid (accept[i]) or rejected, a confirmed kur
@@ -713,7 +683,7 @@ txn_finish(struct req *r, const struct db_cert *certs, const int *accept,
 		return cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
 		    db_error(r->srv->db));
 	if (rc == 0) {
-		refuse(r, why);
+		cmp_refuse(r, why);
 		return NULL;
 	}
 	return NULL;

@@ -105,32 +105,13 @@ static int
 persist_final(struct req *r, struct db_cert *rows, size_t n, int nissued)
 {
 	struct db *db = r->srv->db;
-	const CMP_HEADER *h = r->msg->header;
 	size_t i;
-	int rc;
 
 	if (db_begin(db) != 1)
 		goto dberr;
-	rc = db_nonce_claim(db, h->senderNonce->data,
-	    (size_t)h->senderNonce->length);
-	if (rc < 0)
-		goto dberr;
-	if (rc == 0) {
+	if (!cmp_txn_move(r, DB_TXN_WAITING,
+		nissued > 0 ? DB_TXN_WAIT_CONF : DB_TXN_DONE)) {
 		db_rollback(db);
-		cmp_reject(r, CMP_FAIL_BAD_SENDER_NONCE,
-		    "senderNonce seen before: replayed message");
-		return 0;
-	}
-	rc = db_txn_advance(db, h->transactionID->data,
-	    (size_t)h->transactionID->length, DB_TXN_WAITING,
-	    nissued > 0 ? DB_TXN_WAIT_CONF : DB_TXN_DONE, r->nonce,
-	    sizeof(r->nonce));
-	if (rc <= 0) {
-		if (rc < 0)
-			goto dberr;
-		db_rollback(db);
-		cmp_reject(r, CMP_FAIL_BAD_REQUEST,
-		    "transaction was finished concurrently");
 		return 0;
 	}
 	for (i = 0; i < n; i++) {
@@ -154,29 +135,10 @@ dberr:
 static CMP_MSG *
 still_waiting(struct req *r)
 {
-	struct db *db = r->srv->db;
-	const CMP_HEADER *h = r->msg->header;
-	int rc;
-
-	if (db_begin(db) != 1)
-		goto dberr;
-	rc = db_nonce_claim(db, h->senderNonce->data,
-	    (size_t)h->senderNonce->length);
-	if (rc == 0) {
-		db_rollback(db);
-		return cmp_reject(r, CMP_FAIL_BAD_SENDER_NONCE,
-		    "senderNonce seen before: replayed message");
-	}
-	if (rc < 0 || db_txn_advance(db, h->transactionID->data,
-			  (size_t)h->transactionID->length, DB_TXN_WAITING,
-			  DB_TXN_WAITING, r->nonce, sizeof(r->nonce)) != 1 ||
-	    db_commit(db) != 1)
-		goto dberr;
+	if (!cmp_txn_move(r, DB_TXN_WAITING, DB_TXN_WAITING))
+		return NULL;
 	r->outcome = "waiting";
 	return pollrep_new(r);
-dberr:
-	db_rollback(db);
-	return cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
 }
 
 /* pollReq: see the file comment. */

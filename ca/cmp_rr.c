@@ -258,7 +258,6 @@ CMP_MSG *
 cmp_rr_poll_final(struct req *r, const struct db_pending *pend, size_t n)
 {
 	struct db *db = r->srv->db;
-	const CMP_HEADER *h = r->msg->header;
 	CMP_REVREP *rep = CMP_REVREP_new();
 	CMP_BODY *body = NULL;
 	size_t i;
@@ -268,18 +267,11 @@ cmp_rr_poll_final(struct req *r, const struct db_pending *pend, size_t n)
 		goto internal;
 	if (db_begin(db) != 1)
 		goto dberr;
-	rc = db_nonce_claim(db, h->senderNonce->data,
-	    (size_t)h->senderNonce->length);
-	if (rc == 0) {
+	if (!cmp_txn_move(r, DB_TXN_WAITING, DB_TXN_DONE)) {
 		db_rollback(db);
 		CMP_REVREP_free(rep);
-		return cmp_reject(r, CMP_FAIL_BAD_SENDER_NONCE,
-		    "senderNonce seen before: replayed message");
+		return NULL;
 	}
-	if (rc < 0 || db_txn_advance(db, h->transactionID->data,
-			  (size_t)h->transactionID->length, DB_TXN_WAITING,
-			  DB_TXN_DONE, r->nonce, sizeof(r->nonce)) != 1)
-		goto dberr;
 	for (i = 0; i < n; i++) {
 		const unsigned char *p = pend[i].request;
 		CMP_REVDETAILS *d = d2i_CMP_REVDETAILS(NULL, &p,

@@ -232,6 +232,63 @@ cmp_txn_record(struct req *r, enum db_txn_state state)
 	return 1;
 }
 
+/* See cmp_srv.h. */
+void
+cmp_refuse(struct req *r, enum db_refusal why)
+{
+	switch (why) {
+	case DB_REFUSE_REPLAY:
+		cmp_reject(r, CMP_FAIL_BAD_SENDER_NONCE,
+		    "senderNonce seen before: replayed message "
+		    "(RFC 9810 §5.1.1)");
+		break;
+	case DB_REFUSE_TXID_IN_USE:
+		cmp_reject(r, CMP_FAIL_TRANSACTION_ID_IN_USE,
+		    "transactionID already used (RFC 9810 §5.1.1)");
+		break;
+	case DB_REFUSE_SECRET_USED:
+		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
+		    "enrollment secret used up or expired");
+		break;
+	case DB_REFUSE_STATE:
+		cmp_reject(r, CMP_FAIL_BAD_REQUEST,
+		    "transaction was finished concurrently");
+		break;
+	default:
+		cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
+		    "serial number collision");
+		break;
+	}
+}
+
+/* See cmp_srv.h. */
+int
+cmp_txn_move(struct req *r, enum db_txn_state from, enum db_txn_state to)
+{
+	const CMP_HEADER *h = r->msg->header;
+	struct db_finish f;
+	enum db_refusal why;
+	int rc;
+
+	memset(&f, 0, sizeof(f));
+	f.txid = h->transactionID->data;
+	f.txid_len = (size_t)h->transactionID->length;
+	f.nonce = h->senderNonce->data;
+	f.nonce_len = (size_t)h->senderNonce->length;
+	f.from = from;
+	f.to = to;
+	f.last_nonce = r->nonce;
+	f.last_nonce_len = sizeof(r->nonce);
+	f.actor = r->sender;
+	f.ca_id = r->ca->id;
+	rc = db_txn_finish(r->srv->db, &f, &why);
+	if (rc < 0)
+		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(r->srv->db));
+	else if (rc == 0)
+		cmp_refuse(r, why);
+	return rc == 1;
+}
+
 /* "secret:<ref>" from a senderKID; 1 or 0 if not printable. */
 static int
 sender_from_kid(struct req *r, char *ref, size_t reflen)

@@ -68,6 +68,15 @@ int cmp_sig_alg_set(CMP_HEADER *h, const struct ca_ident *ca);
 /* Signs m (header and body) with ca's key in the HSM. Returns 1 or 0. */
 int cmp_sig_protect(CMP_MSG *m, const struct ca_ident *ca);
 
+/* Maps a refusal of the database's one-statement paths to a rejection. */
+void cmp_refuse(struct req *r, enum db_refusal why);
+/*
+ * Claims the request's senderNonce and moves its transaction from -> to
+ * with our new senderNonce, in one statement (inside or outside a
+ * database transaction). Returns 1, or 0 with r->fail set.
+ */
+int cmp_txn_move(struct req *r, enum db_txn_state from,
+    enum db_txn_state to);
 /* The transaction row of this request in state, with our nonce. */
 void cmp_txn_fill(const struct req *r, enum db_txn_state state,
     struct db_txn *t);
