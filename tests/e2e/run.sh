@@ -431,7 +431,7 @@ openssl cmp -cmd ir -server http://127.0.0.1:1/none -ref "$CMPCA_SECRET_REF" \
     "$work/inner.der" >"$work/nested.der"
 curl -s -o "$work/nested.rsp" -H 'Content-Type: application/pkixcmp' \
     --data-binary @"$work/nested.der" "$CMPCA_URL"
-(cd "$work" && dump nested.rsp >nested.txt)
+"$bin/cmpdump" "$work/nested.rsp" "$work" >"$work/nested.txt"
 check "nested from the RA: answered nested, signed" \
     grep -q "body=nested pvno=2 protected=1" "$work/nested.txt"
 check "nested: the inner ir was answered with an accepted ip" \

@@ -2,7 +2,9 @@
  * cmpdump - prints the parts of a CMP response that tests assert on:
  *   body=<type> pvno=<n> protected=<0|1> [status=<n> failinfo=<names>
  *   text="<statusString>"] for an error body and for each CertResponse.
- * Reads DER from the file named on the command line (or stdin).
+ * Reads DER from the file named on the command line (or stdin). For a
+ * nested message, the inner messages are written as inner-N.der into the
+ * directory given as second argument (nothing is written without one).
  * Exit 0 if the message decodes, 1 otherwise.
  */
 #include <stdio.h>
@@ -86,7 +88,7 @@ main(int argc, char **argv)
 		}
 	}
 	printf("\n");
-	if (m->body->type == CMP_BODY_NESTED &&
+	if (m->body->type == CMP_BODY_NESTED && argc > 2 &&
 	    m->body->value.other->type == V_ASN1_SEQUENCE) {
 		const unsigned char *p = m->body->value.other->value.sequence->data;
 		STACK_OF(CMP_MSG) *in = (STACK_OF(CMP_MSG) *)ASN1_item_d2i(NULL,
@@ -97,10 +99,10 @@ main(int argc, char **argv)
 			unsigned char *der = NULL;
 			int len = i2d_CMP_MSG(sk_CMP_MSG_value(in, i), &der);
 			FILE *o;
-			char name[64];
+			char name[4096];
 
-			/* Inner messages: written next to stdout's reader. */
-			snprintf(name, sizeof(name), "inner-%d.der", i);
+			snprintf(name, sizeof(name), "%s/inner-%d.der", argv[2],
+			    i);
 			if (len > 0 && (o = fopen(name, "wb")) != NULL) {
 				fwrite(der, 1, (size_t)len, o);
 				fclose(o);
