@@ -20,6 +20,34 @@
  *   certconf    a certConf for an earlier transaction (--txid, --recip-nonce,
  *               --cert FILE [--cert-req-id N] repeated)
  *   error       an error message for an earlier transaction (same options)
+ *   nested      several requests forwarded by an RA in one nested message:
+ *               nested [common options] --inner CMD [options] --inner CMD ...
+ *               Each --inner starts one inner request (CMD is ir, cr, kur,
+ *               p10cr, rr, genm, certconf or error) whose options are the
+ *               common ones followed by its own (later ones win; list
+ *               options add up). Inner i writes its files with the prefix
+ *               "<i>-" unless it has its own --prefix.
+ *
+ * Nested (RFC 9810 §5.1.3.4, RFC 9483 §5.2.2): with `nested`, or with
+ *   --nested-ra-cert on any other command (one inner request), each inner
+ *   request is built exactly as it would be sent alone (its own PBM or
+ *   signature protection, transactionID and nonces) and the inner messages
+ *   travel as PKIMessages in the body of an outer message (type nested)
+ *   signed by the RA:
+ *   --nested-ra-cert F --nested-ra-key F [--nested-ra-chain F]   the RA's
+ *       certificate and key: sender = its subject, senderKID = its SKI, it
+ *       is first in extraCerts (then the chain); fresh transactionID and
+ *       senderNonce for every outer message
+ *   --confirm-direct       only the first message goes nested; the follow-ups
+ *       (certConf, error, pollReq) are sent directly by each end entity
+ *       (default: nested again through the RA, in one new outer message)
+ *   Output: the outer answer's line (body=nested ... inner=<count>, its
+ *   signature checked with --ca-cert), then one line per inner answer,
+ *   matched to its request by transactionID (else by position), with
+ *   nested=1, its own protection checked (MAC with that end entity's
+ *   secret, or signature) and txid_ok/nonce_ok against the inner request.
+ *   Outer messages are saved as nested-req-<n>.der/nested-rsp-<n>.der, the
+ *   inner ones as <prefix>req-<n>.der/<prefix>rsp-<n>.der.
  *
  * Transport: --url URL (HTTP POST, Content-Type application/pkixcmp).
  *
@@ -151,6 +179,7 @@ import org.bouncycastle.asn1.cmp.PKIFreeText;
 import org.bouncycastle.asn1.cmp.PKIHeader;
 import org.bouncycastle.asn1.cmp.PKIHeaderBuilder;
 import org.bouncycastle.asn1.cmp.PKIMessage;
+import org.bouncycastle.asn1.cmp.PKIMessages;
 import org.bouncycastle.asn1.cmp.PKIStatus;
 import org.bouncycastle.asn1.cmp.PKIStatusInfo;
 import org.bouncycastle.asn1.cmp.PollRepContent;
@@ -296,6 +325,19 @@ public final class CmpClient {
 	private int timeoutMs = 15000;
 	private int pollMax = 30;
 	private boolean verbose;
+	private String nestedRaCertFile;
+	private String nestedRaKeyFile;
+	private final List<String> nestedRaChainFiles = new ArrayList<>();
+	private boolean confirmDirect;
+	private boolean prefixSet;
+	/** The command line (single-request nested mode re-parses it for the inner client). */
+	private String[] rawArgs;
+	/** nested: one argument vector per --inner (CMD, global options, its options). */
+	private final List<String[]> innerSpecs = new ArrayList<>();
+	/** This client's messages travel inside a nested message: nested=1 on its lines. */
+	private boolean nestedInner;
+	/** Number under which the pending inner request was saved (--save-msgs). */
+	private int innerSaveN = -1;
 
 	// ---- state ---------------------------------------------------------
 	private byte[] txid;
@@ -342,9 +384,34 @@ public final class CmpClient {
 
 	private void parse(String[] a) throws Exception {
 		if (a.length == 0)
-			throw new UsageException("usage: CmpClient ir|cr|kur|p10cr|rr|genm|certconf|error [options] (see the source header)");
+			throw new UsageException("usage: CmpClient ir|cr|kur|p10cr|rr|genm|certconf|error|nested [options] (see the source header)");
+		rawArgs = a.clone();
 		cmd = a[0];
-		for (int i = 1; i < a.length; i++) {
+		int end = a.length;
+		if (cmd.equals("nested")) {
+			// nested [global options] --inner CMD [options] --inner CMD ...
+			for (int i = 1; i < a.length; i++)
+				if (a[i].equals("--inner")) {
+					end = i;
+					break;
+				}
+			for (int i = end; i < a.length; ) {
+				if (i + 1 >= a.length)
+					throw new UsageException("--inner needs a command");
+				int j = i + 2;
+				while (j < a.length && !a[j].equals("--inner"))
+					j++;
+				List<String> v = new ArrayList<>();
+				v.add(a[i + 1]);
+				for (int k = 1; k < end; k++)
+					v.add(a[k]);
+				for (int k = i + 2; k < j; k++)
+					v.add(a[k]);
+				innerSpecs.add(v.toArray(new String[0]));
+				i = j;
+			}
+		}
+		for (int i = 1; i < end; i++) {
 			String o = a[i];
 			boolean flag = true;
 			switch (o) {
@@ -353,12 +420,13 @@ public final class CmpClient {
 			case "--pbmac1": pbmac1 = true; break;
 			case "--unprotected": unprotected = true; break;
 			case "--save-msgs": saveMsgs = true; break;
+			case "--confirm-direct": confirmDirect = true; break;
 			case "--verbose": case "-v": verbose = true; break;
 			default: flag = false;
 			}
 			if (flag)
 				continue;
-			if (i + 1 >= a.length)
+			if (i + 1 >= end)
 				throw new UsageException("unknown option or missing value: " + o);
 			String v = a[++i];
 			switch (o) {
@@ -398,7 +466,10 @@ public final class CmpClient {
 			case "--cert": certFiles.add(v); break;
 			case "--cert-req-id": certReqIdOpts.add(intArg(o, v)); break;
 			case "--out-dir": outDir = Paths.get(v); break;
-			case "--prefix": prefix = v; break;
+			case "--prefix": prefix = v; prefixSet = true; break;
+			case "--nested-ra-cert": nestedRaCertFile = v; break;
+			case "--nested-ra-key": nestedRaKeyFile = v; break;
+			case "--nested-ra-chain": nestedRaChainFiles.add(v); break;
 			case "--timeout": timeoutMs = intArg(o, v) * 1000; break;
 			case "--poll-max": pollMax = intArg(o, v); break;
 			default: throw new UsageException("unknown option: " + o);
@@ -839,10 +910,15 @@ public final class CmpClient {
 
 	/** One HTTP round trip. */
 	private Reply exchange(PKIMessage req) throws Exception {
+		return exchange(req, "");
+	}
+
+	/** One HTTP round trip; tag goes before req-N.der/rsp-N.der ("nested-" for outer messages). */
+	private Reply exchange(PKIMessage req, String tag) throws Exception {
 		byte[] der = req.getEncoded("DER");
 		int n = msgCount++;
 		if (saveMsgs && outDir != null)
-			Files.write(outDir.resolve(prefix + "req-" + n + ".der"), der);
+			Files.write(outDir.resolve(prefix + tag + "req-" + n + ".der"), der);
 		verbose("sending " + bodyName(req.getBody().getType()) + " (" + der.length + " bytes) to " + url);
 		HttpURLConnection c;
 		byte[] rsp;
@@ -872,7 +948,7 @@ public final class CmpClient {
 			throw new TransportException("HTTP exchange with " + url + " failed", e);
 		}
 		if (saveMsgs && outDir != null)
-			Files.write(outDir.resolve(prefix + "rsp-" + n + ".der"), rsp);
+			Files.write(outDir.resolve(prefix + tag + "rsp-" + n + ".der"), rsp);
 		String base = ct == null ? "" : ct.split(";")[0].trim().toLowerCase(Locale.ROOT);
 		if (!base.equals("application/pkixcmp") && !base.equals("application/x-pkixcmp")) {
 			String text = new String(rsp, 0, Math.min(rsp.length, 200), StandardCharsets.ISO_8859_1).trim();
@@ -936,6 +1012,8 @@ public final class CmpClient {
 		s.append(" snonce=").append(h.getSenderNonce() == null ? "-"
 		    : Hex.toHexString(h.getSenderNonce().getOctets()));
 		s.append(" implicitConfirm=").append(hasImplicitConfirm(h) ? 1 : 0);
+		if (nestedInner)
+			s.append(" nested=1");
 		ASN1Encodable c = m.getBody().getContent();
 		issued.clear();
 		waiting.clear();
@@ -1033,6 +1111,9 @@ public final class CmpClient {
 			}
 			break;
 		}
+		case PKIBody.TYPE_NESTED:
+			s.append(" inner=").append(PKIMessages.getInstance(c).toPKIMessageArray().length);
+			break;
 		default:
 			break;
 		}
@@ -1264,6 +1345,10 @@ public final class CmpClient {
 	}
 
 	private void run() throws Exception {
+		if (cmd.equals("nested") || nestedRaCertFile != null) {
+			runNested();
+			return;
+		}
 		loadProtection();
 		switch (cmd) {
 		case "ir": enroll(certReqBody(PKIBody.TYPE_INIT_REQ)); break;
@@ -1306,6 +1391,11 @@ public final class CmpClient {
 
 	/** certconf / error for a transaction started by an earlier run. */
 	private void continueTransaction() throws Exception {
+		send(continueMessage());
+	}
+
+	/** The certConf / error message of continueTransaction. */
+	private PKIMessage continueMessage() throws Exception {
 		if (txidHex == null || recipNonceHex == null)
 			throw new UsageException(cmd + " needs --txid HEX and --recip-nonce HEX");
 		txid = Hex.decode(txidHex);
@@ -1319,6 +1409,221 @@ public final class CmpClient {
 				certs.put(i < certReqIdOpts.size() ? certReqIdOpts.get(i) : i, readCert(certFiles.get(i)));
 			body = certConfBody(certs);
 		}
-		send(build(body, rn, false));
+		return build(body, rn, false);
+	}
+
+	// ---- nested (RFC 9810 §5.1.3.4, RFC 9483 §5.2.2) ------------------------
+
+	/** The first message of this client's transaction (as run() would send it). */
+	private PKIMessage firstMessage() throws Exception {
+		switch (cmd) {
+		case "ir": case "cr": case "kur": {
+			int t = cmd.equals("ir") ? PKIBody.TYPE_INIT_REQ
+			    : cmd.equals("cr") ? PKIBody.TYPE_CERT_REQ : PKIBody.TYPE_KEY_UPDATE_REQ;
+			PKIBody b = certReqBody(t);
+			newTransaction();
+			return build(b, null, implicitConfirm);
+		}
+		case "p10cr": {
+			PKIBody b = p10Body();
+			newTransaction();
+			return build(b, null, implicitConfirm);
+		}
+		case "rr": {
+			PKIBody b = rrBody();
+			newTransaction();
+			return build(b, null, false);
+		}
+		case "genm":
+			newTransaction();
+			return build(genmBody(), null, false);
+		case "certconf":
+		case "error":
+			return continueMessage();
+		default:
+			throw new UsageException("not usable inside nested: " + cmd);
+		}
+	}
+
+	/**
+	 * The message that follows reply r in this client's transaction: a
+	 * pollReq while the answer is "waiting", the certConf (or error) after
+	 * ip/cp/kup as enroll() would send it; null when the transaction is over.
+	 */
+	private PKIMessage followUp(Reply r) throws Exception {
+		PKIHeader h = r.msg.getHeader();
+		byte[] rn = h.getSenderNonce() == null ? null : h.getSenderNonce().getOctets();
+		if (!waiting.isEmpty()) {
+			BigInteger[] ids = new BigInteger[waiting.size()];
+			for (int i = 0; i < ids.length; i++)
+				ids[i] = BigInteger.valueOf(waiting.get(i));
+			return build(new PKIBody(PKIBody.TYPE_POLL_REQ, new PollReqContent(ids)), rn, false);
+		}
+		int t = r.msg.getBody().getType();
+		if (t != PKIBody.TYPE_INIT_REP && t != PKIBody.TYPE_CERT_REP && t != PKIBody.TYPE_KEY_UPDATE_REP)
+			return null;
+		if (cmd.equals("certconf") || cmd.equals("error"))
+			return null;
+		if (hasImplicitConfirm(h) && implicitConfirm)
+			return null;
+		if (issued.isEmpty() || (confirm.equals("none") && !sendError))
+			return null;
+		PKIBody next = sendError ? errorBody() : certConfBody(new LinkedHashMap<>(issued));
+		return build(next, rn, false);
+	}
+
+	/** Milliseconds to wait before polling after r. */
+	private static long pollDelay(Reply r) {
+		if (r.msg.getBody().getType() == PKIBody.TYPE_POLL_REP) {
+			PollRepContent pr = PollRepContent.getInstance(r.msg.getBody().getContent());
+			if (pr.size() > 0)
+				return Math.max(0, pr.getCheckAfter(0).getValue().longValue() * 1000);
+		}
+		return 1000;
+	}
+
+	private void saveInner(String what, int n, PKIMessage m) throws IOException {
+		if (saveMsgs && outDir != null && n >= 0)
+			Files.write(outDir.resolve(prefix + what + "-" + n + ".der"), m.getEncoded("DER"));
+	}
+
+	/**
+	 * nested: the inner clients' messages go out together in one nested
+	 * message signed with the RA key (this client's protection); each inner
+	 * answer is verified and reported by its own client. Follow-ups
+	 * (pollReq, certConf) go nested again, or with --confirm-direct each
+	 * client sends its own directly.
+	 */
+	private void runNested() throws Exception {
+		if (nestedRaCertFile == null || nestedRaKeyFile == null)
+			throw new UsageException("nested needs --nested-ra-cert FILE and --nested-ra-key FILE"
+			    + (cmd.equals("nested") ? " (before the first --inner)" : ""));
+		protKey = readKeyPair(nestedRaKeyFile).getPrivate();
+		protCert = readCert(nestedRaCertFile);
+		protChain.clear();
+		for (String f : nestedRaChainFiles)
+			protChain.add(readCert(f));
+		List<CmpClient> inners = new ArrayList<>();
+		if (cmd.equals("nested")) {
+			if (innerSpecs.isEmpty())
+				throw new UsageException("nested needs --inner CMD [options] (one or more)");
+			for (int i = 0; i < innerSpecs.size(); i++) {
+				CmpClient in = new CmpClient();
+				in.parse(innerSpecs.get(i));
+				if (in.cmd.equals("nested"))
+					throw new UsageException("--inner nested: nested inside nested");
+				if (!in.prefixSet)
+					in.prefix = prefix + i + "-";
+				inners.add(in);
+			}
+		} else {
+			CmpClient in = new CmpClient();
+			in.parse(rawArgs);
+			inners.add(in);
+		}
+		LinkedHashMap<CmpClient, PKIMessage> pending = new LinkedHashMap<>();
+		for (CmpClient in : inners) {
+			in.nestedRaCertFile = null;
+			in.nestedInner = true;
+			in.verbose |= verbose;
+			in.loadProtection();
+			pending.put(in, in.firstMessage());
+		}
+		long deadline = System.currentTimeMillis() + pollMax * 1000L;
+		boolean first = true;
+		while (!pending.isEmpty()) {
+			Map<CmpClient, Reply> replies;
+			if (first || !confirmDirect) {
+				replies = sendNested(pending);
+			} else {
+				replies = new LinkedHashMap<>();
+				for (Map.Entry<CmpClient, PKIMessage> e : pending.entrySet()) {
+					CmpClient in = e.getKey();
+					in.nestedInner = false;
+					replies.put(in, in.send(e.getValue()));
+				}
+			}
+			first = false;
+			long sleep = -1;
+			for (Map.Entry<CmpClient, Reply> e : replies.entrySet())
+				if (!e.getKey().waiting.isEmpty())
+					sleep = Math.max(sleep, pollDelay(e.getValue()));
+			boolean pollGiveUp = false;
+			if (sleep >= 0) {
+				if (System.currentTimeMillis() + sleep > deadline) {
+					verbose("polling gave up after " + pollMax + " s");
+					pollGiveUp = true;
+				} else {
+					Thread.sleep(sleep);
+				}
+			}
+			LinkedHashMap<CmpClient, PKIMessage> next = new LinkedHashMap<>();
+			for (Map.Entry<CmpClient, Reply> e : replies.entrySet()) {
+				CmpClient in = e.getKey();
+				if (pollGiveUp && !in.waiting.isEmpty())
+					continue;
+				PKIMessage m = in.followUp(e.getValue());
+				if (m != null)
+					next.put(in, m);
+			}
+			pending = next;
+		}
+	}
+
+	/**
+	 * Sends the pending inner messages in one nested message (fresh
+	 * transactionID and senderNonce, signed by the RA), prints the outer
+	 * line, then one line per inner answer (matched by transactionID, else
+	 * by position). Returns the inner answers by client; empty when the
+	 * answer is not nested.
+	 */
+	private Map<CmpClient, Reply> sendNested(LinkedHashMap<CmpClient, PKIMessage> pending) throws Exception {
+		List<CmpClient> who = new ArrayList<>(pending.keySet());
+		PKIMessage[] ms = pending.values().toArray(new PKIMessage[0]);
+		for (int i = 0; i < ms.length; i++) {
+			CmpClient in = who.get(i);
+			in.innerSaveN = in.msgCount++;
+			in.saveInner("req", in.innerSaveN, ms[i]);
+		}
+		newTransaction();
+		PKIMessage outer = build(new PKIBody(PKIBody.TYPE_NESTED, new PKIMessages(ms)), null, false);
+		byte[] sent = lastSenderNonce;
+		Reply r = exchange(outer, "nested-");
+		report(r, sent);
+		Map<CmpClient, Reply> out = new LinkedHashMap<>();
+		if (r.msg.getBody().getType() != PKIBody.TYPE_NESTED)
+			return out;
+		PKIMessage[] rs = PKIMessages.getInstance(r.msg.getBody().getContent()).toPKIMessageArray();
+		boolean[] used = new boolean[who.size()];
+		for (int j = 0; j < rs.length; j++) {
+			PKIHeader h = rs[j].getHeader();
+			byte[] t = h.getTransactionID() == null ? null : h.getTransactionID().getOctets();
+			int k = -1;
+			for (int i = 0; i < who.size() && k < 0; i++)
+				if (!used[i] && t != null && Arrays.areEqual(t, who.get(i).txid))
+					k = i;
+			if (k < 0 && j < who.size() && !used[j])
+				k = j;
+			Reply ir = new Reply();
+			ir.msg = rs[j];
+			ir.http = r.http;
+			if (k < 0) {
+				// An answer for none of our messages: reported from the RA's view.
+				nestedInner = true;
+				report(ir, null);
+				nestedInner = false;
+				continue;
+			}
+			CmpClient in = who.get(k);
+			used[k] = true;
+			in.saveInner("rsp", in.innerSaveN, rs[j]);
+			in.report(ir, in.lastSenderNonce);
+			out.put(in, ir);
+		}
+		for (int i = 0; i < used.length; i++)
+			if (!used[i])
+				verbose("no answer for inner message " + i + " in the nested response");
+		return out;
 	}
 }
+

@@ -610,6 +610,160 @@ else
 fi
 unset bc_ref
 
+# 15. Registration authority (RFC 9483 §5.2.2): a certificate registered
+#     with `cmpca ra add` signs nested messages (RFC 9810 §5.1.3.4) that
+#     carry end-entity requests; each inner message keeps its own MAC and is
+#     answered individually inside a nested response signed by the CA.
+for k in ra nora ee1 ee2 ee3 ee4 ee5 ee6 ee7 ee8 ee9; do
+	openssl ecparam -genkey -name prime256v1 -noout -out "$work/$k.key" 2>/dev/null
+done
+# txid_at NAME LINE: the transactionID of that response, as a bytea literal.
+txid_at() { echo "'\\x$(f "$1" "$2" txid)'::bytea"; }
+state_at() { q "select state from cmp_txn where id = $(txid_at "$1" "$2")"; }
+nested_ra() { # NAME COMMAND [options...]: bc, forwarded nested by the RA
+	local name=$1 cmd=$2
+	shift 2
+	bc "$name" "$cmd" --nested-ra-cert "$work/racert/cert-0.pem" \
+	    --nested-ra-key "$work/ra.key" "$@"
+}
+bc racert ir --key "$work/ra.key" --subject /O=Example/CN=bc-ra
+bc noracert ir --key "$work/nora.key" --subject /O=Example/CN=bc-not-an-ra
+ra=$work/racert/cert-0.pem
+nora=$work/noracert/cert-0.pem
+if ran racert && ran noracert && [ "$(db_status "$ra")" = valid ] &&
+    [ "$(db_status "$nora")" = valid ] &&
+    cli ra add bcra --cert "$ra" >"$work/ra-add.out" 2>&1; then
+	pass "RA certificate issued and registered (cmpca ra add)"
+
+	# 15a. Two end-entity irs (different subjects, keys, transactionIDs,
+	#      each MAC-protected with the demo secret) in one nested message;
+	#      the two certConfs go nested again.
+	nested_ra nest nested \
+	    --inner ir --key "$work/ee1.key" --subject /O=Example/CN=bc-nested-1 \
+	    --inner ir --key "$work/ee2.key" --subject /O=Example/CN=bc-nested-2
+	if ran nest && is nest 1 body nested; then
+		pass "nested (RA) with two irs: nested response"
+		check "nest: outer response signed by the CA, answers our transactionID and nonce" \
+		    test "$(f nest 1 protected) $(f nest 1 sig) $(f nest 1 txid_ok)$(f nest 1 nonce_ok)" = "1 ok 11"
+		check "nest: outer response has two inner messages" is nest 1 inner 2
+		check "nest: the two inner transactions differ" \
+		    test "$(f nest 2 txid)" != "$(f nest 3 txid)"
+		for n in 1 2; do
+			l=$((n + 1))
+			c=$work/nest/$((n - 1))-cert-0.pem
+			check "nest: inner $n answered by an accepted ip" test \
+			    "$(f nest $l body) $(f nest $l nested) $(f nest $l 'status[0]')" = "ip 1 0"
+			check "nest: inner ip $n MAC verifies with the demo secret, names its transaction and nonce" \
+			    test "$(f nest $l mac) $(f nest $l txid_ok)$(f nest $l nonce_ok)" = "ok 11"
+			check "nest: certificate $n carries its key" same_pubkey "$c" "$work/ee$n.key"
+			check "nest: certificate $n chains to the CA" chains "$c"
+			check "nest: certificate $n has its subject" \
+			    test "$(subject_of "$c")" = "CN=bc-nested-$n,O=Example"
+			check "nest: certificate $n valid in the database" test "$(db_status "$c")" = valid
+			check "nest: inner transaction $n done" test "$(state_at nest $l)" = done
+		done
+		check "nest: certConfs sent nested: a signed nested response, new outer transaction" test \
+		    "$(f nest 4 body) $(f nest 4 sig) $(f nest 4 inner) $(f nest 4 txid_ok)$(f nest 4 nonce_ok)" = "nested ok 2 11"
+		check "nest: the second outer message has a fresh transactionID" \
+		    test "$(f nest 4 txid)" != "$(f nest 1 txid)"
+		check "nest: both certConfs answered by pkiConf (MAC ok, their transactions)" test \
+		    "$(f nest 5 body) $(f nest 5 nested) $(f nest 5 mac) $(f nest 5 txid) $(f nest 6 body) $(f nest 6 nested) $(f nest 6 mac) $(f nest 6 txid)" = \
+		    "pkiconf 1 ok $(f nest 2 txid) pkiconf 1 ok $(f nest 3 txid)"
+		check "nest: six responses in all" test "$(lines nest)" = 6
+		check "nest: outer transactions recorded as nested from the RA" test \
+		    "$(q "select kind || ' ' || sender from cmp_txn where id in ($(txid_at nest 1), $(txid_at nest 4)) group by 1")" = "nested ra:bcra"
+		check "nest: cmpdump decodes the nested response" grep -q "^body=nested .*protected=1" \
+		    <(dump "$work/nest/nested-rsp-0.der")
+	else
+		fail "nested (RA) with two irs" "$(why nest)"
+	fi
+
+	# 15b. One ir nested, its certConf sent directly by the end entity.
+	nested_ra nestd ir --key "$work/ee3.key" --subject /O=Example/CN=bc-nested-direct --confirm-direct
+	check "nested ir, direct certConf: nested response with an accepted ip" test \
+	    "$(f nestd 1 body) $(f nestd 1 sig) $(f nestd 2 body) $(f nestd 2 nested) $(f nestd 2 'status[0]') $(f nestd 2 mac)" = \
+	    "nested ok ip 1 0 ok"
+	check "nested ir, direct certConf: pkiConf straight from the CA (not nested)" test \
+	    "$(f nestd 3 body) $(f nestd 3 nested) $(f nestd 3 mac) $(f nestd 3 txid)" = "pkiconf  ok $(f nestd 2 txid)"
+	check "nested ir, direct certConf: valid in the database" \
+	    test "$(db_status "$work/nestd/cert-0.pem" 2>/dev/null)" = valid
+	check "nested ir, direct certConf: certificate carries its key" \
+	    same_pubkey "$work/nestd/cert-0.pem" "$work/ee3.key"
+
+	# 15c. A nested cr left unconfirmed; the certConf follows later in its
+	#      own nested message (certconf --nested-ra-cert).
+	nested_ra nestcr cr --key "$work/ee4.key" --subject /O=Example/CN=bc-nested-later --confirm none
+	c=$work/nestcr/cert-0.pem
+	if ran nestcr && is nestcr 2 body cp && is nestcr 2 'status[0]' 0; then
+		pass "nested cr without certConf: cp accepted"
+		check "nestcr: unconfirmed until the certConf" test "$(db_status "$c")" = unconfirmed
+		nested_ra nestconf certconf --txid "$(f nestcr 2 txid)" \
+		    --recip-nonce "$(f nestcr 2 snonce)" --cert "$c" --cert-req-id 0
+		check "nestcr: nested certConf answered by a nested pkiConf" test \
+		    "$(f nestconf 1 body) $(f nestconf 1 sig) $(f nestconf 2 body) $(f nestconf 2 nested) $(f nestconf 2 mac) $(f nestconf 2 txid_ok)" = \
+		    "nested ok pkiconf 1 ok 1"
+		check "nestcr: valid after the certConf" test "$(db_status "$c")" = valid
+	else
+		fail "nested cr without certConf" "$(why nestcr)"
+	fi
+
+	# 15d. p10cr nested: certReqId -1.
+	nested_ra nestp10 p10cr --key "$work/ee5.key" --subject /O=Example/CN=bc-nested-p10
+	check "nested p10cr: cp accepted for -1, nested pkiConf, valid" test \
+	    "$(f nestp10 2 body) $(f nestp10 2 'status[-1]') $(f nestp10 4 body) $(f nestp10 4 nested) $(db_status "$work/nestp10/cert-p10.pem")" = \
+	    "cp 0 pkiconf 1 valid"
+
+	# 15e. The same kind of nested message signed by a valid certificate
+	#      that is not a registered RA: notAuthorized, nothing stored.
+	before=$(counts)
+	bc nora nested --nested-ra-cert "$nora" --nested-ra-key "$work/nora.key" \
+	    --inner ir --key "$work/ee6.key" --subject /O=Example/CN=bc-nested-nora-1 \
+	    --inner ir --key "$work/ee7.key" --subject /O=Example/CN=bc-nested-nora-2
+	check "nested from a certificate that is no RA: client exchange completed" ran nora
+	check "nested from no RA: error notAuthorized" \
+	    test "$(f nora 1 body) $(f nora 1 failinfo)" = "error notAuthorized"
+	check "nested from no RA: the error is signed by the CA" is nora 1 sig ok
+	check "nested from no RA: no inner answers" test "$(lines nora)" = 1
+	check "nested from no RA: nothing stored" test "$(counts)" = "$before"
+	check "nested from no RA: no certificate written" \
+	    test -z "$(ls "$work/nora" | grep cert-)"
+
+	# 15f. An inner message with a wrong MAC next to a good one: the inner
+	#      answer is error badMessageCheck, the outer one still a signed
+	#      nested response; the good one is issued and confirmed.
+	export BC_WRONG_SECRET=not-the-secret
+	before=$(q "select count(*) from cert")
+	nested_ra nestbad nested \
+	    --inner ir --key "$work/ee8.key" --subject /O=Example/CN=bc-nested-good \
+	    --inner ir --secret-env BC_WRONG_SECRET --key "$work/ee9.key" \
+	    --subject /O=Example/CN=bc-nested-badmac
+	if ran nestbad && is nestbad 1 body nested; then
+		pass "nested with one wrong inner MAC: nested response"
+		check "nestbad: outer response signed by the CA, two inner answers" \
+		    test "$(f nestbad 1 sig) $(f nestbad 1 inner)" = "ok 2"
+		check "nestbad: good inner ir accepted" test \
+		    "$(f nestbad 2 body) $(f nestbad 2 nested) $(f nestbad 2 'status[0]') $(f nestbad 2 mac)" = "ip 1 0 ok"
+		check "nestbad: wrong-MAC inner answered by error badMessageCheck" test \
+		    "$(f nestbad 3 body) $(f nestbad 3 nested) $(f nestbad 3 failinfo) $(f nestbad 3 txid_ok)" = \
+		    "error 1 badMessageCheck 1"
+		check "nestbad: only the good one confirmed (nested, one pkiConf)" test \
+		    "$(f nestbad 4 body) $(f nestbad 4 inner) $(f nestbad 5 body) $(f nestbad 5 txid) $(lines nestbad)" = \
+		    "nested 1 pkiconf $(f nestbad 2 txid) 5"
+		check "nestbad: good certificate valid, carries its key" test \
+		    "$(db_status "$work/nestbad/0-cert-0.pem") $(same_pubkey "$work/nestbad/0-cert-0.pem" "$work/ee8.key" && echo key)" = "valid key"
+		check "nestbad: nothing issued for the wrong-MAC one" test \
+		    "$(q "select count(*) from cert where subject like '%bc-nested-badmac%'") $(ls "$work/nestbad" | grep -c '^1-cert-')" = "0 0"
+		check "nestbad: no transaction recorded for the wrong-MAC one" \
+		    test "$(q "select count(*) from cmp_txn where id = $(txid_at nestbad 3)")" = 0
+		check "nestbad: one certificate more" \
+		    test "$(q "select count(*) from cert")" = $((before + 1))
+	else
+		fail "nested with one wrong inner MAC" "$(why nestbad)"
+	fi
+else
+	fail "RA certificate issued and registered" "$(why racert) $(cat "$work/ra-add.out" 2>/dev/null)"
+fi
+
 # The client got the secret from the environment and never prints it.
 check "no secret in the client's output" bash -c "! grep -qF -- '$CMPCA_SECRET' $work/*.out $work/*.err"
 check "no approval secret in the client's output" bash -c \
