@@ -1078,10 +1078,14 @@ public final class CmpClient {
 		case PKIBody.TYPE_REVOCATION_REP: {
 			RevRepContent rp = RevRepContent.getInstance(c);
 			PKIStatusInfo[] st = rp.getStatus();
-			for (int i = 0; i < st.length; i++)
+			for (int i = 0; i < st.length; i++) {
 				s.append(" status[").append(i).append("]=").append(st[i].getStatus())
 				    .append(" failinfo[").append(i).append("]=").append(failNames(st[i].getFailInfo()))
 				    .append(quote(st[i].getStatusString()));
+				// Delayed revocation (RFC 9810 §5.3.22): poll with -1.
+				if (st[i].getStatus().intValue() == PKIStatus.WAITING && !waiting.contains(-1))
+					waiting.add(-1);
+			}
 			break;
 		}
 		case PKIBody.TYPE_GEN_REP: {

@@ -603,6 +603,32 @@ if [ -n "$BC_APPROVAL_SECRET" ]; then
 	fi
 	check "approval: request list shows nothing pending" \
 	    test -z "$(cli request list 2>/dev/null)"
+
+	# 14b. Delayed revocation: the approved certificate's profile needs
+	#      approval, so its holder's rr waits (rp status 3), polls, and
+	#      gets the final rp once the operator approves.
+	if [ -s "$c" ]; then
+		bcs rrwait rr --old-cert "$c" --old-key "$work/appr/key-0.pem" \
+		    --reason 4 --poll-max 40 &
+		rrw_pid=$!
+		for _ in $(seq 150); do
+			grep -q '^body=pollRep ' "$work/rrwait.out" 2>/dev/null && break
+			sleep 0.2
+		done
+		rrw_id=$(cli request list | awk -F'\t' '$3 == "rr" { print $1 }')
+		check "delayed rr: first rp says waiting (3)" \
+		    test "$(f rrwait 1 body) $(f rrwait 1 'status[0]')" = "rp 3"
+		check "delayed rr: certificate still valid while undecided" \
+		    test "$(db_status "$c")" = valid
+		check "delayed rr: request listed as pending, kind rr" test -n "$rrw_id"
+		cli request approve "$rrw_id" >/dev/null 2>&1
+		wait "$rrw_pid"
+		n=$(lines rrwait)
+		check "delayed rr: the final rp after polling is accepted" \
+		    test "$(f rrwait "$n" body) $(f rrwait "$n" 'status[0]')" = "rp 0"
+		check "delayed rr: revoked in the database with reason 4" \
+		    test "$(db_revoked "$c")" = "revoked 4"
+	fi
 	check "approval: each waiting request used one use of the secret" grep -q \
 	    "^$bc_ref	.*uses_left=0	" <(cli secret list 2>/dev/null)
 else
