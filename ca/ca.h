@@ -101,6 +101,9 @@ struct cfg {
 	long poll_check_after; /* checkAfter of pollRep, seconds */
 	long clock_skew;      /* accepted messageTime difference, seconds */
 	unsigned long unprotected_ok; /* bit per body type allowed unprotected */
+	char *crl_dir;	      /* where <label>.crl files are written, or NULL */
+	long crl_validity;    /* hours between thisUpdate and nextUpdate */
+	int crl_auto;	      /* the housekeeper re-issues CRLs */
 	struct cfg_profile *profiles;
 	size_t nprofiles;
 };
@@ -149,6 +152,16 @@ int ca_serial_hex(const ASN1_INTEGER *serial, char *out, size_t outlen);
 /* Fills a db_cert row (subject, issuer, serial, SPKI hash, validity, DER)
  * from a certificate. Returns 1 or 0. */
 int ca_cert_to_row(X509 *x, struct db_cert *row) CA_MUST_CHECK;
+
+/* crl.c - CRLs signed in the HSM. */
+/*
+ * Issues the next CRL of ca (valid for hours), stores it (one issuer at a
+ * time per CA, by a database lock) and, when dir is set, writes
+ * dir/<label>.crl. Returns 1, -1 if stored but not written, 0 on failure;
+ * out holds the CRL (db_crl_clear).
+ */
+int crl_issue(struct db *db, const struct ca_ident *ca, long hours,
+    const char *dir, struct db_crl *out) CA_MUST_CHECK;
 
 /* cmp_protect.c - PBM (RFC 4211 §4.4). */
 struct cmp_mac {

@@ -31,7 +31,8 @@ static const char *const cfg_keys[] = {
 	"default_ca", "schema_dir", "max_request", "pbm_max_iterations",
 	"implicit_confirm", "txn_timeout", "log_level",
 	"housekeeping_interval", "nonce_max_age", "trust_anchors",
-	"poll_check_after", "clock_skew", "allow_unprotected", NULL,
+	"poll_check_after", "clock_skew", "allow_unprotected", "crl_dir",
+	"crl_validity", "crl_auto", NULL,
 };
 
 static const char *const profile_keys[] = {
@@ -427,6 +428,7 @@ cfg_load(const char *path)
 	c->schema_dir = cfg_str(c, CFG_MAIN, "schema_dir",
 	    "/usr/local/share/cmpca/schema");
 	c->log_level = cfg_str(c, CFG_MAIN, "log_level", "info");
+	c->crl_dir = cfg_str(c, CFG_MAIN, "crl_dir", NULL);
 	c->trust_anchors = cfg_str(c, CFG_MAIN, "trust_anchors", NULL);
 	if (c->trust_anchors != NULL && c->trust_anchors[0] == '\0') {
 		free(c->trust_anchors); /* "trust_anchors =": none */
@@ -455,6 +457,9 @@ cfg_load(const char *path)
 		&c->poll_check_after) ||
 	    !cfg_long(c, CFG_MAIN, "clock_skew", CA_MAX_CLOCK_SKEW, 1, 86399,
 		&c->clock_skew) ||
+	    !cfg_long(c, CFG_MAIN, "crl_validity", 24, 1, 24 * 366,
+		&c->crl_validity) ||
+	    !cfg_bool(c, CFG_MAIN, "crl_auto", 1, &c->crl_auto) ||
 	    !cfg_bool(c, CFG_MAIN, "implicit_confirm", 1,
 		&c->implicit_confirm))
 		goto fail;
@@ -502,6 +507,7 @@ cfg_free(struct cfg *c)
 	free(c->schema_dir);
 	free(c->log_level);
 	free(c->trust_anchors);
+	free(c->crl_dir);
 	free(c);
 }
 

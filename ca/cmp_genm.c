@@ -6,8 +6,8 @@
  *   rootCaCert (20)             -> rootCaKeyUpdate (18) without value: no
  *                                  root key update is available
  *   certReqTemplate (19)        without value: no template is imposed
- *   crlStatusList (22)          -> crls (23) without value: no CRL yet
- *   currentCRL (6)              without value: no CRL yet
+ *   crlStatusList (22)          -> crls (23): the newest CRL, if any
+ *   currentCRL (6)              the newest CRL, if any
  *   signKeyPairTypes (2)        the key types the CA certifies
  *   suppLangTags (16)           "en"
  *   anything else               echoed without a value (RFC 9810 §5.3.19)
@@ -125,6 +125,42 @@ lang_tags_value(void)
 	return copy != NULL ? type_from_seq(copy, sizeof(der)) : NULL;
 }
 
+/*
+ * The CA's newest CRL: the CertificateList itself (currentCRL), or a
+ * SEQUENCE OF it (crls, RFC 9483 §4.3.4). NULL (no value) when none was
+ * issued or the database cannot be read.
+ */
+static ASN1_TYPE *
+crl_value(const struct req *r, int as_list)
+{
+	STACK_OF(X509_CRL) *sk = NULL;
+	struct db_crl crl;
+	const unsigned char *p;
+	unsigned char *der = NULL;
+	X509_CRL *x = NULL;
+	int len = -1;
+
+	if (db_crl_latest(r->srv->db, r->ca->id, &crl) != 1)
+		return NULL;
+	if (!as_list) {
+		if ((der = OPENSSL_memdup(crl.der, crl.der_len)) != NULL)
+			len = (int)crl.der_len;
+		goto out;
+	}
+	p = crl.der;
+	if ((x = d2i_X509_CRL(NULL, &p, (long)crl.der_len)) == NULL ||
+	    (sk = sk_X509_CRL_new_null()) == NULL || !sk_X509_CRL_push(sk, x))
+		goto out;
+	x = NULL;
+	len = ASN1_item_i2d((const ASN1_VALUE *)sk, &der,
+	    ASN1_ITEM_rptr(CMP_CRLS));
+out:
+	X509_CRL_free(x);
+	sk_X509_CRL_pop_free(sk, X509_CRL_free);
+	db_crl_clear(&crl);
+	return len > 0 ? type_from_seq(der, len) : NULL;
+}
+
 /* The answer ITAV for one requested ITAV; NULL on error. */
 static CMP_ITAV *
 answer(const struct req *r, const CMP_ITAV *q)
@@ -142,8 +178,9 @@ answer(const struct req *r, const CMP_ITAV *q)
 		return itav_new(type, key_types_value());
 	case NID_id_it_suppLangTags:
 		return itav_new(type, lang_tags_value());
-	case NID_id_it_certReqTemplate:
 	case NID_id_it_currentCRL:
+		return itav_new(type, crl_value(r, 0));
+	case NID_id_it_certReqTemplate:
 		return itav_new(type, NULL);
 	default:
 		break;
@@ -155,7 +192,7 @@ answer(const struct req *r, const CMP_ITAV *q)
 	}
 	if (strcmp(oid, OID_CRL_STATUS_LIST) == 0) {
 		ASN1_OBJECT_free(type);
-		return itav_new(OBJ_txt2obj(OID_CRLS, 1), NULL);
+		return itav_new(OBJ_txt2obj(OID_CRLS, 1), crl_value(r, 1));
 	}
 	return itav_new(type, NULL);
 }

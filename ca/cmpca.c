@@ -48,7 +48,8 @@ static const char usage_text[] =
     "  request reject ID [--reason TEXT]   refuse at the client's next poll\n"
     "  ra add NAME --cert FILE [--profile P]  register an RA (pins the "
     "certificate)\n"
-    "  ra list | ra remove NAME\n";
+    "  ra list | ra remove NAME\n"
+    "  crl issue [--ca LABEL] [--hours N]  sign and publish the next CRL\n";
 
 struct ctx {
 	struct cfg *cfg;
@@ -936,6 +937,55 @@ out:
 }
 
 static int
+cmd_crl(struct ctx *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "ca", required_argument, NULL, 'a' },
+		{ "hours", required_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *label = c->cfg->default_ca;
+	struct ca_store st = { NULL, 0 };
+	struct ca_ident *ca;
+	struct db_crl crl;
+	long hours = c->cfg->crl_validity;
+	int o, err = 0, rc;
+
+	if (argc < 2 || strcmp(argv[1], "issue") != 0) {
+		fputs(usage_text, stderr);
+		return 2;
+	}
+	optind = 2;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o == 'a')
+			label = optarg;
+		else if (o == 'h')
+			hours = strtol(optarg, NULL, 10);
+		else
+			return 2;
+	}
+	if (hours < 1 || hours > 24 * 366) {
+		log_err("--hours must be from 1 to 8784");
+		return 2;
+	}
+	if (label == NULL || !need_db(c) || !need_hsm(c))
+		return label == NULL ? 2 : 1;
+	if ((ca = ca_store_get(&st, c->db, c->hsm, label, &err)) == NULL) {
+		log_err("no usable ca %s", label);
+		ca_store_clear(&st);
+		return 1;
+	}
+	rc = crl_issue(c->db, ca, hours, c->cfg->crl_dir, &crl);
+	if (rc != 0)
+		printf("ca %s: CRL %lld, %d entries, next update in %ld h%s\n",
+		    label, crl.number, crl.entries, hours,
+		    rc < 0 ? " (stored, file not written)" : "");
+	db_crl_clear(&crl);
+	ca_store_clear(&st);
+	return rc == 1 ? 0 : 1;
+}
+
+static int
 cmd_ra(struct ctx *c, int argc, char **argv)
 {
 	struct db_ra *list = NULL;
@@ -1014,6 +1064,8 @@ main(int argc, char **argv)
 		rc = cmd_request(&c, argc, argv);
 	else if (strcmp(argv[0], "ra") == 0)
 		rc = cmd_ra(&c, argc, argv);
+	else if (strcmp(argv[0], "crl") == 0)
+		rc = cmd_crl(&c, argc, argv);
 	else {
 		fputs(usage_text, stderr);
 		rc = 2;

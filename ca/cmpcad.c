@@ -119,17 +119,69 @@ out:
  * prunes old replay nonces. Each sweep is one idempotent statement, so
  * several hosts may run it at once.
  */
+/*
+ * Re-issues each active CA's CRL when none exists or half its validity has
+ * passed. The database lock in crl_issue() keeps hosts from issuing the
+ * same CRL twice.
+ */
+static void
+crl_refresh(const struct cfg *cfg, struct db *db, struct hsm *hsm,
+    struct ca_store *st)
+{
+	struct db_ca *cas = NULL;
+	size_t n = 0, i;
+
+	if (db_ca_list(db, &cas, &n) < 0) {
+		log_warn("crl refresh: %s", db_error(db));
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct db_crl latest, crl;
+		struct ca_ident *ca;
+		int err = 0, rc;
+
+		if (strcmp(cas[i].status, "active") != 0)
+			continue;
+		rc = db_crl_latest(db, cas[i].id, &latest);
+		if (rc < 0)
+			continue;
+		if (rc == 1 && latest.next_update - time(NULL) >
+				   cfg->crl_validity * 3600L / 2) {
+			db_crl_clear(&latest);
+			continue;
+		}
+		db_crl_clear(&latest);
+		ca = ca_store_get(st, db, hsm, cas[i].label, &err);
+		if (ca == NULL)
+			continue;
+		if (crl_issue(db, ca, cfg->crl_validity, cfg->crl_dir, &crl) != 0)
+			log_info("ca %s: CRL %lld issued, %d entries", ca->label,
+			    crl.number, crl.entries);
+		db_crl_clear(&crl);
+	}
+	db_ca_array_free(cas, n);
+}
+
 static int
 housekeeper_main(const struct cfg *cfg)
 {
 	struct db *db = db_open(cfg->db_conninfo);
+	struct hsm *hsm = NULL;
+	struct ca_store st = { NULL, 0 };
 	long long txns, certs, pruned;
 
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (db == NULL)
 		return 2;
+	if (cfg->crl_auto &&
+	    (hsm = hsm_open(cfg->pkcs11_module, cfg->token_label,
+		 cfg->pin_file)) == NULL)
+		log_warn("housekeeper: no HSM, CRLs are not re-issued: %s",
+		    hsm_error());
 	log_info("housekeeper ready");
 	while (!stopping) {
+		if (hsm != NULL)
+			crl_refresh(cfg, db, hsm, &st);
 		if (db_txn_expire(db, EXPIRE_REASON_CESSATION, &txns, &certs) !=
 		    1)
 			log_warn("expiry sweep failed: %s", db_error(db));
@@ -141,7 +193,9 @@ housekeeper_main(const struct cfg *cfg)
 			log_warn("nonce prune failed: %s", db_error(db));
 		sleep((unsigned)cfg->housekeeping_interval);
 	}
+	ca_store_clear(&st);
 	db_close(db);
+	hsm_close(hsm);
 	return 0;
 }
 

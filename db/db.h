@@ -288,6 +288,35 @@ struct db_finish {
 int db_txn_finish(struct db *db, const struct db_finish *f,
     enum db_refusal *why) CA_MUST_CHECK;
 
+/* CRLs (RFC 5280 §5). */
+struct db_crl {
+	long long number;
+	time_t this_update;
+	time_t next_update;
+	int entries;
+	unsigned char *der;
+	size_t der_len;
+};
+void db_crl_clear(struct db_crl *c);
+/*
+ * Inside a database transaction: takes the per-CA CRL lock (held until
+ * commit or rollback, so one worker or host issues at a time) and returns
+ * the next CRL number. Returns 1 or -1.
+ */
+int db_crl_next(struct db *db, long long ca_id, long long *number)
+    CA_MUST_CHECK;
+/* Stores an issued CRL. Returns 1 or -1. */
+int db_crl_insert(struct db *db, long long ca_id, const struct db_crl *c)
+    CA_MUST_CHECK;
+/* The newest CRL of a CA: 1, 0 if none, -1. */
+int db_crl_latest(struct db *db, long long ca_id, struct db_crl *out)
+    CA_MUST_CHECK;
+/* Calls cb for each revoked or rejected, unexpired certificate of a CA
+ * (serial, revocation time, CRLReason); cb returns 1 to go on. 1 or -1. */
+int db_cert_revoked_each(struct db *db, long long ca_id,
+    int (*cb)(void *arg, const char *serial, time_t when, int reason),
+    void *arg) CA_MUST_CHECK;
+
 /* Replay protection: returns 1 if the nonce is new (and records it), 0 if
  * seen before, -1. */
 int db_nonce_claim(struct db *db, const unsigned char *nonce, size_t len)

@@ -537,6 +537,38 @@ check "ca key is sensitive and never extractable" \
 check "ca key is not extractable" bash -c \
     "! grep -q 'CKA_EXTRACTABLE' '$work/p11.out'"
 
+# 10b. CRLs (RFC 5280): issued from the inventory, signed in the HSM,
+#      served by nginx, checked by independent validators.
+n1=$(q "select max(number) from crl")
+check "cmpca crl issue" grep -q "CRL" <(cli crl issue)
+check "crl: number increases" test "$(q "select max(number) from crl")" -gt "$n1"
+curl -s -o "$work/ca.crl" -w '%{content_type}' "$CMPCA_CRL_URL" >"$work/crl.ctype"
+check "crl: served by nginx as application/pkix-crl" grep -qx "application/pkix-crl" "$work/crl.ctype"
+openssl crl -inform DER -in "$work/ca.crl" -out "$work/ca-crl.pem"
+check "crl: signature verifies with the CA certificate (openssl crl)" \
+    openssl crl -in "$work/ca-crl.pem" -CAfile "$CMPCA_CA_CERT" -noout
+openssl crl -in "$work/ca-crl.pem" -noout -text >"$work/crl.txt"
+kurserial=$(openssl x509 -in "$work/kur.pem" -noout -serial | cut -d= -f2)
+check "crl: lists the certificate revoked by rr, with keyCompromise" \
+    grep -A3 "Serial Number: $kurserial" "$work/crl.txt" -q
+check "crl: reason codes present" grep -q "Key Compromise" "$work/crl.txt"
+check "crl: CRL number and AKI extensions" bash -c \
+    "grep -q 'CRL Number' '$work/crl.txt' && grep -q 'Authority Key Identifier' '$work/crl.txt'"
+check "verify -crl_check: a revoked certificate is rejected" bash -c \
+    "! openssl verify -crl_check -CRLfile '$work/ca-crl.pem' -CAfile '$CMPCA_CA_CERT' '$work/kur.pem'"
+check "verify -crl_check: a valid certificate passes" \
+    openssl verify -crl_check -CRLfile "$work/ca-crl.pem" -CAfile "$CMPCA_CA_CERT" "$work/ec.pem"
+check "crl: GnuTLS certtool verifies it" \
+    certtool --verify-crl --load-ca-certificate "$CMPCA_CA_CERT" --infile "$work/ca-crl.pem"
+check "issued certificates carry CRL distribution point and OCSP AIA" bash -c \
+    "openssl x509 -in '$work/ec.pem' -noout -ext crlDistributionPoints,authorityInfoAccess |
+     grep -q '$CMPCA_CRL_URL' && openssl x509 -in '$work/ec.pem' -noout -ext authorityInfoAccess | grep -q '$CMPCA_OCSP_URL'"
+openssl cmp -cmd genm -server "$CMPCA_URL" -ref "$CMPCA_SECRET_REF" \
+    -secret "pass:$CMPCA_SECRET" -recipient "$CMPCA_CA_SUBJECT" \
+    -infotype currentCRL -rspout "$work/gcrl.rsp" >/dev/null 2>&1
+check "genm currentCRL: the newest CRL" \
+    grep -q "itav=id-it-currentCRL:value" <(dump "$work/gcrl.rsp")
+
 # 11. No secret in any log: the PIN and the enrollment secret.
 pin=$(cat "$CMPCA_VAR/hsm/pin")
 logs="$CMPCA_VAR/cmpcad.log $CMPCA_VAR/nginx-error.log $CMPCA_VAR/nginx-access.log $CMPCA_VAR/pg/server.log"

@@ -1,0 +1,181 @@
+/*
+ * crl.c - CRLs (RFC 5280 §5) from the inventory, signed with the CA key in
+ * the HSM: v2, CRL number, authority key identifier, one entry per
+ * revoked or rejected unexpired certificate with its revocation date and
+ * reason code. Stored in the database and written, atomically, to
+ * <crl_dir>/<label>.crl (DER) where nginx serves /crl/<label>.crl.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "ca/ca.h"
+
+struct crl_build {
+	X509_CRL *crl;
+	int entries;
+};
+
+/* Adds one revoked entry. Returns 1 or 0. */
+static int
+crl_add(void *arg, const char *serial, time_t when, int reason)
+{
+	struct crl_build *b = arg;
+	X509_REVOKED *rev = X509_REVOKED_new();
+	ASN1_INTEGER *sn = NULL;
+	ASN1_TIME *t = NULL;
+	ASN1_ENUMERATED *rc = NULL;
+	BIGNUM *bn = NULL;
+	int ok = 0;
+
+	if (rev == NULL || !BN_hex2bn(&bn, serial) ||
+	    (sn = BN_to_ASN1_INTEGER(bn, NULL)) == NULL ||
+	    !X509_REVOKED_set_serialNumber(rev, sn) ||
+	    (t = ASN1_TIME_set(NULL, when)) == NULL ||
+	    !X509_REVOKED_set_revocationDate(rev, t))
+		goto out;
+	/* reasonCode is omitted for unspecified (RFC 5280 §5.3.1). */
+	if (reason > 0) {
+		if ((rc = ASN1_ENUMERATED_new()) == NULL ||
+		    !ASN1_ENUMERATED_set(rc, reason) ||
+		    !X509_REVOKED_add1_ext_i2d(rev, NID_crl_reason, rc, 0, 0))
+			goto out;
+	}
+	if (!X509_CRL_add0_revoked(b->crl, rev))
+		goto out;
+	rev = NULL;
+	b->entries++;
+	ok = 1;
+out:
+	X509_REVOKED_free(rev);
+	ASN1_INTEGER_free(sn);
+	ASN1_TIME_free(t);
+	ASN1_ENUMERATED_free(rc);
+	BN_free(bn);
+	return ok;
+}
+
+/* Writes der to dir/label.crl through a temporary file and rename(2). */
+static int
+crl_write(const char *dir, const char *label, const unsigned char *der,
+    size_t len)
+{
+	char path[4096], tmp[4200];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s.crl", dir, label);
+	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
+	if ((f = fopen(tmp, "wb")) == NULL) {
+		log_err("crl %s: cannot write: %s", tmp, strerror(errno));
+		return 0;
+	}
+	if (fwrite(der, 1, len, f) != len || fclose(f) != 0) {
+		log_err("crl %s: write failed", tmp);
+		unlink(tmp);
+		return 0;
+	}
+	if (rename(tmp, path) != 0) {
+		log_err("crl %s: rename failed: %s", path, strerror(errno));
+		unlink(tmp);
+		return 0;
+	}
+	return 1;
+}
+
+/* See ca.h. */
+int
+crl_issue(struct db *db, const struct ca_ident *ca, long hours,
+    const char *dir, struct db_crl *out)
+{
+	struct crl_build b = { NULL, 0 };
+	ASN1_INTEGER *num = NULL;
+	AUTHORITY_KEYID *akid = NULL;
+	const ASN1_OCTET_STRING *ski;
+	EVP_MD_CTX *mctx = NULL;
+	unsigned char *der = NULL;
+	time_t now = time(NULL);
+	int len, rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (db_begin(db) != 1)
+		goto dberr;
+	if (db_crl_next(db, ca->id, &out->number) != 1)
+		goto dberr;
+	if ((b.crl = X509_CRL_new()) == NULL ||
+	    !X509_CRL_set_version(b.crl, X509_CRL_VERSION_2) ||
+	    !X509_CRL_set_issuer_name(b.crl, X509_get_subject_name(ca->cert)))
+		goto fail;
+	out->this_update = now;
+	out->next_update = now + hours * 3600L;
+	{
+		ASN1_TIME *t1 = ASN1_TIME_set(NULL, out->this_update);
+		ASN1_TIME *t2 = ASN1_TIME_set(NULL, out->next_update);
+		int ok = t1 != NULL && t2 != NULL &&
+		    X509_CRL_set1_lastUpdate(b.crl, t1) &&
+		    X509_CRL_set1_nextUpdate(b.crl, t2);
+
+		ASN1_TIME_free(t1);
+		ASN1_TIME_free(t2);
+		if (!ok)
+			goto fail;
+	}
+	if (db_cert_revoked_each(db, ca->id, crl_add, &b) != 1)
+		goto dberr;
+	if ((num = ASN1_INTEGER_new()) == NULL ||
+	    !ASN1_INTEGER_set_int64(num, out->number) ||
+	    !X509_CRL_add1_ext_i2d(b.crl, NID_crl_number, num, 0, 0))
+		goto fail;
+	if ((ski = X509_get0_subject_key_id(ca->cert)) != NULL) {
+		if ((akid = AUTHORITY_KEYID_new()) == NULL ||
+		    (akid->keyid = ASN1_OCTET_STRING_dup(ski)) == NULL ||
+		    !X509_CRL_add1_ext_i2d(b.crl, NID_authority_key_identifier,
+			akid, 0, 0))
+			goto fail;
+	}
+	if (!X509_CRL_sort(b.crl))
+		goto fail;
+	if ((mctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestSignInit(mctx, NULL, ca->md, NULL, ca->key) != 1 ||
+	    X509_CRL_sign_ctx(b.crl, mctx) <= 0) {
+		log_err("ca %s: CRL signing failed in the HSM", ca->label);
+		goto fail;
+	}
+	if ((len = i2d_X509_CRL(b.crl, &der)) <= 0)
+		goto fail;
+	out->entries = b.entries;
+	out->der_len = (size_t)len;
+	if ((out->der = malloc(out->der_len)) == NULL)
+		goto fail;
+	memcpy(out->der, der, out->der_len);
+	if (db_crl_insert(db, ca->id, out) != 1 ||
+	    db_audit_add(db, "crl-issue", ca->id, "cmpca", "") != 1)
+		goto dberr;
+	if (db_commit(db) != 1)
+		goto dberr;
+	/* The database has it; the file is a publication of it. */
+	if (dir != NULL && !crl_write(dir, ca->label, der, out->der_len))
+		rc = -1;
+	else
+		rc = 1;
+	goto out;
+dberr:
+	log_err("ca %s: CRL: %s", ca->label, db_error(db));
+fail:
+	log_openssl_errors(1);
+	db_rollback(db);
+	db_crl_clear(out);
+	rc = 0;
+out:
+	OPENSSL_free(der);
+	EVP_MD_CTX_free(mctx);
+	AUTHORITY_KEYID_free(akid);
+	ASN1_INTEGER_free(num);
+	X509_CRL_free(b.crl);
+	return rc;
+}

@@ -1,0 +1,154 @@
+/*
+ * db_crl.c - CRLs issued (table crl) and the revoked entries they list.
+ *
+ * Issuing is serialised per CA across workers and hosts by a transaction
+ * advisory lock taken in db_crl_next(), which also returns the next CRL
+ * number; the caller builds and signs the CRL, db_crl_insert() stores it,
+ * and db_commit() releases the lock.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db_int.h"
+
+/* First key of the advisory lock: "crl" in ASCII. */
+#define CRL_LOCK_CLASS 0x63726cL
+
+static const struct db_stmt st_next = {DB_ST_CRL_NEXT, "crl_next",
+    "SELECT pg_advisory_xact_lock($2::int, $1::int),"
+    " (SELECT coalesce(max(number), 0) + 1 FROM crl"
+    " WHERE ca_id = $1::bigint)::bigint"};
+static const struct db_stmt st_insert = {DB_ST_CRL_INSERT, "crl_insert",
+    "INSERT INTO crl (ca_id, number, this_update, next_update, entries, der)"
+    " VALUES ($1::bigint, $2::bigint, to_timestamp($3::bigint),"
+    " to_timestamp($4::bigint), $5::int, $6::bytea)"};
+static const struct db_stmt st_latest = {DB_ST_CRL_LATEST, "crl_latest",
+    "SELECT number, " DB_EPOCH("this_update") ", " DB_EPOCH("next_update")
+    ", entries, der FROM crl WHERE ca_id = $1::bigint"
+    " ORDER BY number DESC LIMIT 1"};
+static const struct db_stmt st_revoked = {DB_ST_CERT_REVOKED, "cert_revoked",
+    "SELECT serial, " DB_EPOCH("revoked_at") ", coalesce(reason, 0)"
+    " FROM cert WHERE ca_id = $1::bigint"
+    " AND status IN ('revoked', 'rejected') AND not_after > now()"
+    " ORDER BY revoked_at, id"};
+
+void
+db_crl_clear(struct db_crl *c)
+{
+	if (c == NULL)
+		return;
+	free(c->der);
+	memset(c, 0, sizeof(*c));
+}
+
+int
+db_crl_next(struct db *db, long long ca_id, long long *number)
+{
+	struct db_params p = {0};
+	struct db_row r;
+	PGresult *res = NULL;
+	int rc = -1;
+
+	*number = 0;
+	db_param_int8(&p, ca_id);
+	db_param_int8(&p, CRL_LOCK_CLASS);
+	if (db_run(db, &st_next, &p, &res) != 1)
+		goto out;
+	r = (struct db_row){res, 0, 0};
+	if (PQntuples(res) != 1 || (*number = db_col_int8(&r, 1), r.bad)) {
+		db_seterr(db, "crl next failed: unexpected result");
+		goto out;
+	}
+	rc = 1;
+out:
+	PQclear(res);
+	return rc;
+}
+
+int
+db_crl_insert(struct db *db, long long ca_id, const struct db_crl *c)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	int rc;
+
+	db_param_int8(&p, ca_id);
+	db_param_int8(&p, c->number);
+	db_param_int8(&p, (long long)c->this_update);
+	db_param_int8(&p, (long long)c->next_update);
+	db_param_int8(&p, c->entries);
+	db_param_bytea(&p, c->der, c->der_len);
+	rc = db_run(db, &st_insert, &p, &res);
+	PQclear(res);
+	return rc;
+}
+
+int
+db_crl_latest(struct db *db, long long ca_id, struct db_crl *out)
+{
+	struct db_params p = {0};
+	struct db_row r;
+	PGresult *res = NULL;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	db_param_int8(&p, ca_id);
+	if (db_run(db, &st_latest, &p, &res) != 1)
+		goto out;
+	if (PQntuples(res) == 0) {
+		rc = 0;
+		goto out;
+	}
+	r = (struct db_row){res, 0, 0};
+	out->number = db_col_int8(&r, 0);
+	out->this_update = db_col_time(&r, 1);
+	out->next_update = db_col_time(&r, 2);
+	out->entries = db_col_int4(&r, 3, 0);
+	out->der = db_col_memdup(&r, 4, &out->der_len);
+	if (r.bad || out->der == NULL) {
+		db_crl_clear(out);
+		db_seterr(db, "crl latest failed: unexpected result");
+		goto out;
+	}
+	rc = 1;
+out:
+	PQclear(res);
+	return rc;
+}
+
+int
+db_cert_revoked_each(struct db *db, long long ca_id,
+    int (*cb)(void *arg, const char *serial, time_t when, int reason),
+    void *arg)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	int i, n, rc = -1;
+
+	db_param_int8(&p, ca_id);
+	if (db_run(db, &st_revoked, &p, &res) != 1)
+		goto out;
+	n = PQntuples(res);
+	for (i = 0; i < n; i++) {
+		struct db_row r = {res, i, 0};
+		char serial[DB_SERIAL_MAX];
+		time_t when;
+		int reason;
+
+		db_col_text(&r, 0, serial, sizeof(serial));
+		when = db_col_time(&r, 1);
+		reason = db_col_int4(&r, 2, 0);
+		if (r.bad) {
+			db_seterr(db, "cert revoked failed: unexpected result");
+			goto out;
+		}
+		if (!cb(arg, serial, when, reason)) {
+			db_seterr(db, "cert revoked: callback failed");
+			goto out;
+		}
+	}
+	rc = 1;
+out:
+	PQclear(res);
+	return rc;
+}
