@@ -188,6 +188,10 @@ const EVP_MD *cmp_md_fetch(int nid);
 int cmp_alg_is_pbm(const X509_ALGOR *alg);
 
 /* cmp_issue.c - certificates from templates. */
+/* The public key of a template SPKI (new, caller frees), or NULL. */
+EVP_PKEY *cmp_spki_pkey(const CMP_SPKI *spki);
+/* Sets *out to the SPKI of key. Returns 1 or 0. */
+int cmp_spki_set(CMP_SPKI **out, EVP_PKEY *key);
 struct issue_req {
 	const CRMF_CERTTEMPLATE *tmpl;
 	EVP_PKEY *pubkey; /* decoded once from the template */
@@ -245,5 +249,51 @@ void cmp_srv_free(struct cmp_srv *s);
 int cmp_srv_process(struct cmp_srv *s, const char *label,
     const unsigned char *req, size_t req_len, unsigned char **resp,
     size_t *resp_len);
+
+/* ocsp.c - the OCSP responder (RFC 6960): DER in, DER out. */
+/* Largest OCSPRequest accepted (bytes), POST body or decoded GET: 16
+ * requests with SHA-512 CertIDs, a nonce and a signature fit in 4 KiB. */
+#define CA_MAX_OCSP_REQUEST (16 * 1024)
+/* Single requests in one OCSPRequest. */
+#define CA_MAX_OCSP_CERTS 16
+/* Nonce octets accepted (RFC 8954 §2.1: at most 32). */
+#define CA_MAX_OCSP_NONCE 32
+/* Seconds a worker keeps its CA and signer list before reading it again,
+ * and at least between two re-reads caused by an unknown issuer or a CA
+ * without signer. */
+#define CA_OCSP_REFRESH 60
+#define CA_OCSP_MISS_REFRESH 5
+/* nextUpdate - thisUpdate of every answer, seconds. */
+#define CA_OCSP_VALIDITY 3600
+
+struct ocsp_srv;
+/* A responder for one worker; nothing is loaded until the first request.
+ * cfg, db and hsm are borrowed and must outlive it. */
+struct ocsp_srv *ocsp_srv_new(const struct cfg *cfg, struct db *db,
+    struct hsm *hsm) CA_MUST_CHECK;
+/* Safe to call with NULL. */
+void ocsp_srv_free(struct ocsp_srv *s);
+/*
+ * Answers one OCSPRequest (req may be NULL: an undecodable GET). Returns
+ * the HTTP status: 200 with *resp (an OCSPResponse the caller frees with
+ * OPENSSL_free) for every answer, malformedRequest, unauthorized,
+ * internalError and tryLater included; 500 with *resp NULL only when no
+ * response could be encoded. Never crashes on any input.
+ */
+int ocsp_srv_process(struct ocsp_srv *s, const unsigned char *req,
+    size_t req_len, unsigned char **resp, size_t *resp_len);
+
+/* ocsp_signer.c - delegated OCSP signers (RFC 6960 §4.2.2.2). */
+/*
+ * Issues a delegated OCSP signer for ca: a key generated in the HSM (EC
+ * P-256 for an EC CA, RSA 2048 otherwise), a certificate signed by the CA
+ * key with id-kp-OCSPSigning and id-pkix-ocsp-nocheck, valid days days
+ * (not past the CA certificate), stored in ocsp_signer and in the
+ * inventory as valid, in one database transaction. On success *out
+ * (may be NULL) is the new certificate (caller frees). Returns 1, or 0
+ * with the reason logged.
+ */
+int ocsp_signer_issue(struct db *db, struct hsm *hsm, const struct db_ca *ca,
+    long days, X509 **out) CA_MUST_CHECK;
 
 #endif

@@ -138,6 +138,24 @@ typedef struct crmf_optvalidity_st {
 } CRMF_OPTVALIDITY;
 DECLARE_ASN1_FUNCTIONS(CRMF_OPTVALIDITY)
 
+/*
+ * SubjectPublicKeyInfo kept as its two parts: OpenSSL 3.0's X509_PUBKEY
+ * decodes the key with OSSL_DECODER while parsing (~150 us, a fifth of a
+ * request); the engine decodes once, faster, with cmp_spki_pkey().
+ */
+typedef struct cmp_spki_st {
+	X509_ALGOR *algor;
+	ASN1_BIT_STRING *public_key;
+} CMP_SPKI;
+DECLARE_ASN1_FUNCTIONS(CMP_SPKI)
+
+/* RSAPublicKey (RFC 8017 §A.1.1), for the fast decoding path. */
+typedef struct cmp_rsapub_st {
+	ASN1_INTEGER *n;
+	ASN1_INTEGER *e;
+} CMP_RSAPUB;
+DECLARE_ASN1_FUNCTIONS(CMP_RSAPUB)
+
 typedef struct crmf_certtemplate_st {
 	ASN1_INTEGER *version;		       /* [0] */
 	ASN1_INTEGER *serialNumber;	       /* [1] */
@@ -145,7 +163,7 @@ typedef struct crmf_certtemplate_st {
 	X509_NAME *issuer;		       /* [3] */
 	CRMF_OPTVALIDITY *validity;	       /* [4] */
 	X509_NAME *subject;		       /* [5] */
-	X509_PUBKEY *publicKey;		       /* [6] */
+	CMP_SPKI *publicKey;		       /* [6] */
 	ASN1_BIT_STRING *issuerUID;	       /* [7] */
 	ASN1_BIT_STRING *subjectUID;	       /* [8] */
 	STACK_OF(X509_EXTENSION) *extensions; /* [9] */

@@ -303,8 +303,8 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 
 	memset(&ir, 0, sizeof(ir));
 	ir.tmpl = m->certReq->certTemplate;
-	ir.pubkey = ir.tmpl->publicKey != NULL
-	    ? X509_PUBKEY_get0(ir.tmpl->publicKey) : NULL;
+	/* Decoded once for the checks, the POP and the certificate. */
+	ir.pubkey = cmp_spki_pkey(ir.tmpl->publicKey);
 	ir.profile = prof;
 	ir.allowed_subject = r->secret.allowed_subject;
 	ir.ca_name = X509_get_subject_name(r->ca->cert);
@@ -313,8 +313,6 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 	rc = identity_check(r, m, ir.pubkey, &fail, &why);
 	if (rc == 1)
 		rc = cmp_template_check(&ir, &fail, &why);
-	if (rc < 0)
-		return -1;
 	if (rc == 1 && r->msg->body->type == CMP_BODY_P10CR) {
 		ERR_set_mark();
 		rc = X509_REQ_verify(r->msg->body->value.p10cr, ir.pubkey) == 1;
@@ -324,22 +322,25 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 	} else if (rc == 1) {
 		rc = cmp_popo_verify(m, ir.pubkey, r->is_ra, &why);
 		fail = CMP_FAIL_BAD_POP;
-		if (rc < 0)
-			return -1;
 	}
+	if (rc < 0)
+		goto out;
 	if (rc == 0) {
 		*failp = fail;
 		*whyp = why;
 		*resp = cmp_certresp_new(rid, CMP_STATUS_REJECTION, fail, why, NULL);
-		return *resp != NULL ? 0 : -1;
+		rc = *resp != NULL ? 0 : -1;
+		goto out;
 	}
 	out->rid = rid;
-	if (prof->approval)
-		return certreq_wait(r, m, rid, prof, out, resp);
-	if ((out->cert = cmp_cert_issue(&ir, r->ca, r->srv->hsm)) == NULL)
-		return -1;
-	if (!ca_cert_to_row(out->cert, &out->row))
-		return -1;
+	if (prof->approval) {
+		rc = certreq_wait(r, m, rid, prof, out, resp);
+		goto out;
+	}
+	rc = -1;
+	if ((out->cert = cmp_cert_issue(&ir, r->ca, r->srv->hsm)) == NULL ||
+	    !ca_cert_to_row(out->cert, &out->row))
+		goto out;
 	out->row.ca_id = r->ca->id;
 	out->row.status = r->implicit ? DB_CERT_VALID : DB_CERT_UNCONFIRMED;
 	out->row.profile = strdup(prof->name);
@@ -352,10 +353,13 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 	if (r->msg->body->type == CMP_BODY_KUR)
 		out->row.replaces = r->prot_row.id;
 	if (out->row.profile == NULL || out->row.requester == NULL)
-		return -1;
+		goto out;
 	*resp = cmp_certresp_new(rid, CMP_STATUS_ACCEPTED, CMP_FAIL_NONE, NULL,
 	    out->cert);
-	return *resp != NULL ? 1 : -1;
+	rc = *resp != NULL ? 1 : -1;
+out:
+	EVP_PKEY_free(ir.pubkey);
+	return rc;
 }
 
 /* Checks certReqIds: RFC 9483 §4.1.1 wants 0 for a single request; several
@@ -397,8 +401,7 @@ p10_to_crmf(X509_REQ *req)
 	t = m->certReq->certTemplate;
 	if ((t->subject = X509_NAME_dup(X509_REQ_get_subject_name(req))) ==
 		NULL ||
-	    (t->publicKey = X509_PUBKEY_dup(X509_REQ_get_X509_PUBKEY(req))) ==
-		NULL)
+	    !cmp_spki_set(&t->publicKey, X509_REQ_get0_pubkey(req)))
 		goto fail;
 	t->extensions = X509_REQ_get_extensions(req);
 	if (!sk_CRMF_CERTREQMSG_push(sk, m))

@@ -59,12 +59,13 @@ issue_pending(struct req *r, const struct db_pending *p,
 		goto out;
 	memset(&ir, 0, sizeof(ir));
 	ir.tmpl = m->certReq->certTemplate;
-	ir.pubkey = X509_PUBKEY_get0(ir.tmpl->publicKey);
+	ir.pubkey = cmp_spki_pkey(ir.tmpl->publicKey);
 	ir.profile = prof;
 	ir.ca_name = X509_get_subject_name(r->ca->cert);
 	ir.conf = r->srv->cfg->conf;
 	if (ir.pubkey != NULL)
 		x = cmp_cert_issue(&ir, r->ca, r->srv->hsm);
+	EVP_PKEY_free(ir.pubkey);
 out:
 	CRMF_CERTREQMSG_free(m);
 	return x;

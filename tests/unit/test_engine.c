@@ -247,7 +247,7 @@ certreqmsg_new(const struct rq *q, int rid)
 	t = m->certReq->certTemplate;
 	if (q->cn != NULL)
 		t->subject = name_cn(q->cn);
-	OK(X509_PUBKEY_set(&t->publicKey, q->key));
+	OK(cmp_spki_set(&t->publicKey, q->key));
 	assert_non_null(san = X509V3_EXT_conf_nid(NULL, NULL,
 	                    NID_subject_alt_name, "DNS:client.example"));
 	assert_non_null(t->extensions = sk_X509_EXTENSION_new_null());
