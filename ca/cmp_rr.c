@@ -63,6 +63,16 @@ rr_one(struct req *r, const CMP_REVDETAILS *d, struct db_cert *row,
 		*why = "unsupported or malformed reasonCode";
 		return 0;
 	}
+	/* Authorization before any lookup: an unauthorized requester must
+	 * not learn which serial numbers exist. */
+	if (!r->is_ra && (!r->have_sig || r->prot_issuer != r->ca ||
+			     ASN1_INTEGER_cmp(t->serialNumber,
+				 X509_get0_serialNumber(r->prot_cert)) != 0)) {
+		*fail = CMP_FAIL_NOT_AUTHORIZED;
+		*why = "rr must be signed with the certificate to revoke, or "
+		       "by a registered RA (RFC 9483 §4.2)";
+		return 0;
+	}
 	if (!ca_serial_hex(t->serialNumber, serial, sizeof(serial)))
 		return -1;
 	rc = db_cert_get_by_serial(r->srv->db, r->ca->id, serial, row);
@@ -70,13 +80,6 @@ rr_one(struct req *r, const CMP_REVDETAILS *d, struct db_cert *row,
 		return -1;
 	if (rc == 0) {
 		*why = "no certificate with this serial number";
-		return 0;
-	}
-	if (!r->is_ra && (!r->have_sig || r->prot_issuer != r->ca ||
-			     r->prot_row.id != row->id)) {
-		*fail = CMP_FAIL_NOT_AUTHORIZED;
-		*why = "rr must be signed with the certificate to revoke, or "
-		       "by a registered RA (RFC 9483 §4.2)";
 		return 0;
 	}
 	if (row->status != DB_CERT_VALID) {
@@ -287,11 +290,17 @@ cmp_rr_poll_final(struct req *r, const struct db_pending *pend, size_t n)
 		} else {
 			if (reason < 0)
 				goto dberr;
+			struct db_cert c;
+
+			memset(&c, 0, sizeof(c));
 			rc = db_cert_set_status(db, pend[i].replaces,
 			    1u << DB_CERT_VALID, DB_CERT_REVOKED, reason);
-			if (rc < 0 || (rc == 1 && db_audit_add(db, "revoke",
-						      r->ca->id, r->sender,
-						      pend[i].subject) < 0))
+			if (rc == 1 && (db_cert_get(db, pend[i].replaces, &c) != 1 ||
+					   db_audit_add(db, "revoke", r->ca->id,
+					       r->sender, c.serial) < 0))
+				rc = -1;
+			db_cert_clear(&c);
+			if (rc < 0)
 				goto dberr;
 			si = rc == 1 ? cmp_pkisi_new(CMP_STATUS_ACCEPTED,
 					   CMP_FAIL_NONE, NULL)

@@ -80,7 +80,11 @@ trust_store(struct req *r)
 		goto out;
 	for (i = 0; i < n; i++) {
 		const unsigned char *p = cas[i].cert;
-		X509 *x = d2i_X509(NULL, &p, (long)cas[i].cert_len);
+		X509 *x;
+
+		if (strcmp(cas[i].status, "active") != 0)
+			continue; /* retired CAs anchor nothing */
+		x = d2i_X509(NULL, &p, (long)cas[i].cert_len);
 
 		if (x == NULL || !X509_STORE_add_cert(st, x)) {
 			X509_free(x);
