@@ -49,7 +49,9 @@ static const char usage_text[] =
     "  ra add NAME --cert FILE [--profile P]  register an RA (pins the "
     "certificate)\n"
     "  ra list | ra remove NAME\n"
-    "  crl issue [--ca LABEL] [--hours N]  sign and publish the next CRL\n";
+    "  crl issue [--ca LABEL] [--hours N]  sign and publish the next CRL\n"
+    "  ocsp signer --ca LABEL [--days N]   new delegated OCSP signer (key in "
+    "the HSM, default 30 days)\n";
 
 struct ctx {
 	struct cfg *cfg;
@@ -1023,6 +1025,66 @@ cmd_ra(struct ctx *c, int argc, char **argv)
 	return 2;
 }
 
+/* ocsp signer: a delegated OCSP signer for a CA (ocsp_signer.c). */
+static int
+cmd_ocsp(struct ctx *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "ca", required_argument, NULL, 'a' },
+		{ "days", required_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *ca_label = NULL;
+	char serial[DB_SERIAL_MAX], until[32], *end;
+	struct db_ca ca;
+	struct tm tm;
+	X509 *x = NULL;
+	long days = 30;
+	int o, rc = 1;
+
+	if (argc < 2 || strcmp(argv[1], "signer") != 0) {
+		fputs(usage_text, stderr);
+		return 2;
+	}
+	optind = 2;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o == 'a')
+			ca_label = optarg;
+		else if (o == 'd') {
+			days = strtol(optarg, &end, 10);
+			if (*end != '\0' || days < 1 || days > 3650) {
+				log_err("--days must be from 1 to 3650");
+				return 2;
+			}
+		} else
+			return 2;
+	}
+	if (ca_label == NULL) {
+		log_err("ocsp signer needs --ca LABEL");
+		return 2;
+	}
+	memset(&ca, 0, sizeof(ca));
+	if (!need_db(c) || !need_hsm(c))
+		return 1;
+	if (db_ca_get_by_label(c->db, ca_label, &ca) != 1) {
+		log_err("no such ca: %s", ca_label);
+		goto out;
+	}
+	if (!ocsp_signer_issue(c->db, c->hsm, &ca, days, &x))
+		goto out;
+	if (!ca_serial_hex(X509_get0_serialNumber(x), serial, sizeof(serial)) ||
+	    ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1)
+		goto out;
+	strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("ocsp signer for ca %s: serial %s, valid until %s\n", ca.label,
+	    serial, until);
+	rc = 0;
+out:
+	X509_free(x);
+	db_ca_clear(&ca);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1066,6 +1128,8 @@ main(int argc, char **argv)
 		rc = cmd_ra(&c, argc, argv);
 	else if (strcmp(argv[0], "crl") == 0)
 		rc = cmd_crl(&c, argc, argv);
+	else if (strcmp(argv[0], "ocsp") == 0)
+		rc = cmd_ocsp(&c, argc, argv);
 	else {
 		fputs(usage_text, stderr);
 		rc = 2;

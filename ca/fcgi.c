@@ -1,10 +1,12 @@
 /*
- * fcgi.c - FastCGI request handling for cmpcad (RFC 9811 over nginx).
+ * fcgi.c - FastCGI request handling for cmpcad (RFC 9811 over nginx), and
+ * OCSP over HTTP (RFC 6960 Appendix A.1) on /ocsp.
  *
  * Untrusted HTTP input is checked here, in layers, before the CMP engine
- * sees a byte: method, path, content type, and a Content-Length that is a
- * plain number no larger than the configured maximum; exactly that many
- * bytes are read.
+ * or the OCSP responder sees a byte: method, path, content type, and a
+ * Content-Length that is a plain number no larger than the configured
+ * maximum; exactly that many bytes are read. An OCSP GET request is
+ * URL-decoded and base64-decoded here, within the same bound.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -17,9 +19,13 @@
 #include <fcgiapp.h>
 
 #include "ca/fcgi.h"
+/* The worker's configuration, database and HSM, which the OCSP responder
+ * shares with the CMP engine (see fcgi_serve). */
+#include "ca/cmp_srv.h"
 
 #define CMP_PATH "/.well-known/cmp"
 #define CMP_PATH_P "/.well-known/cmp/p/"
+#define OCSP_PATH "/ocsp"
 
 /* Content types accepted (RFC 9811 §3.3 and the legacy ones). */
 static const char *const ctypes[] = {
@@ -27,6 +33,12 @@ static const char *const ctypes[] = {
 	"application/pkixcmp-poll",
 	"application/x-pkixcmp",
 	"application/x-pkixcmp-poll",
+	NULL,
+};
+
+/* Content type of OCSP requests (RFC 6960 Appendix A.1). */
+static const char *const ocsp_ctypes[] = {
+	"application/ocsp-request",
 	NULL,
 };
 
@@ -51,8 +63,9 @@ fcgi_listen(const char *path)
 	return fd;
 }
 
+/* 1 if ct is one of the types in table (NULL-terminated). */
 static int
-ctype_ok(const char *ct)
+ctype_in(const char *ct, const char *const *table)
 {
 	const char *const *t;
 	size_t n;
@@ -63,9 +76,41 @@ ctype_ok(const char *ct)
 	n = strcspn(ct, ";");
 	while (n > 0 && isspace((unsigned char)ct[n - 1]))
 		n--;
-	for (t = ctypes; *t != NULL; t++)
+	for (t = table; *t != NULL; t++)
 		if (strlen(*t) == n && strncasecmp(ct, *t, n) == 0)
 			return 1;
+	return 0;
+}
+
+static int
+ctype_ok(const char *ct)
+{
+	return ctype_in(ct, ctypes);
+}
+
+/*
+ * CONTENT_LENGTH: present (else 411), all digits and non-zero (else 400),
+ * at most max (else 413). Returns 0 and sets *len, or the HTTP status.
+ */
+static int
+clen_check(const char *clen, long max, long *len)
+{
+	const char *p;
+	char *end;
+	long n;
+
+	if (clen == NULL || *clen == '\0')
+		return 411;
+	for (p = clen; *p != '\0'; p++)
+		if (!isdigit((unsigned char)*p))
+			return 400;
+	errno = 0;
+	n = strtol(clen, &end, 10);
+	if (errno != 0 || n > max)
+		return 413;
+	if (n == 0)
+		return 400;
+	*len = n;
 	return 0;
 }
 
@@ -91,8 +136,6 @@ fcgi_request_check(const char *method, const char *uri, const char *ctype,
     const char **label, long *len)
 {
 	const char *p;
-	char *end;
-	long n;
 	size_t l;
 
 	*label = NULL;
@@ -118,19 +161,150 @@ fcgi_request_check(const char *method, const char *uri, const char *ctype,
 		return 405;
 	if (!ctype_ok(ctype))
 		return 415;
-	if (clen == NULL || *clen == '\0')
-		return 411;
-	for (p = clen; *p != '\0'; p++)
-		if (!isdigit((unsigned char)*p))
-			return 400;
-	errno = 0;
-	n = strtol(clen, &end, 10);
-	if (errno != 0 || n > max)
-		return 413;
-	if (n == 0)
-		return 400;
-	*len = n;
-	return 0;
+	return clen_check(clen, max, len);
+}
+
+/* See fcgi.h. */
+int
+fcgi_is_ocsp(const char *uri)
+{
+	size_t n = strlen(OCSP_PATH);
+
+	return uri != NULL && strncmp(uri, OCSP_PATH, n) == 0 &&
+	    (uri[n] == '\0' || uri[n] == '/');
+}
+
+static int
+hex_val(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Value of a base64 character, standard or URL-safe alphabet, or -1. */
+static int
+b64_val(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+' || c == '-')
+		return 62;
+	if (c == '/' || c == '_')
+		return 63;
+	return -1;
+}
+
+/*
+ * Decodes the path segment of a GET request: percent-decoding, then
+ * base64 (standard or URL-safe alphabet, padding optional). n is bounded
+ * by the caller. Returns a malloc'ed buffer and sets *len, or NULL if the
+ * text does not decode.
+ */
+static unsigned char *
+ocsp_get_decode(const char *s, size_t n, long *len)
+{
+	unsigned char *b64 = malloc(n + 1), *out = NULL;
+	size_t i, m = 0, pad = 0, o = 0;
+	unsigned long acc = 0;
+	int hi, lo, v, bits = 0;
+
+	if (b64 == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (s[i] != '%') {
+			b64[m++] = (unsigned char)s[i];
+			continue;
+		}
+		if (i + 2 >= n || (hi = hex_val(s[i + 1])) < 0 ||
+		    (lo = hex_val(s[i + 2])) < 0)
+			goto fail;
+		b64[m++] = (unsigned char)(hi << 4 | lo);
+		i += 2;
+	}
+	while (m > 0 && b64[m - 1] == '=') {
+		m--;
+		pad++;
+	}
+	if (m == 0 || pad > 2 || (pad > 0 && (m + pad) % 4 != 0) ||
+	    m % 4 == 1)
+		goto fail;
+	if ((out = malloc(m / 4 * 3 + 3)) == NULL)
+		goto fail;
+	for (i = 0; i < m; i++) {
+		if ((v = b64_val(b64[i])) < 0)
+			goto fail;
+		acc = (acc << 6 | (unsigned long)v) & 0xffffff;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (unsigned char)(acc >> bits);
+		}
+	}
+	free(b64);
+	*len = (long)o;
+	return out;
+fail:
+	free(b64);
+	free(out);
+	return NULL;
+}
+
+/* See fcgi.h. */
+int
+fcgi_ocsp_check(const char *method, const char *uri, const char *raw_uri,
+    const char *ctype, const char *clen, long max, unsigned char **der,
+    long *len)
+{
+	const char *p;
+	size_t n;
+
+	*der = NULL;
+	*len = 0;
+	if (!fcgi_is_ocsp(uri))
+		return 404;
+	if (method != NULL && strcmp(method, "GET") == 0) {
+		/* The raw request URI: nginx's decoded and normalised path
+		 * would turn "%2F" into "/" and merge "//" in the base64. */
+		p = raw_uri != NULL ? raw_uri : uri;
+		n = strlen(OCSP_PATH);
+		if (strncmp(p, OCSP_PATH "/", n + 1) != 0)
+			return 0; /* nothing to decode: malformedRequest */
+		p += n;
+		/* "/ocsp//MEU..." when the configured URL ends with "/": a
+		 * request's DER starts with 0x30, so its base64 with "M". */
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "?#");
+		/* Percent-encoded base64 of max bytes, and a little more. */
+		if (n > 3 * (4 * ((size_t)max / 3 + 1)) + 8)
+			return 414;
+		if (n > 0 && (*der = ocsp_get_decode(p, n, len)) != NULL &&
+		    *len > max) {
+			free(*der);
+			*der = NULL;
+			*len = 0;
+			return 414;
+		}
+		if (*der == NULL)
+			*len = 0;
+		return 0;
+	}
+	if (method == NULL || strcmp(method, "POST") != 0)
+		return 405;
+	if (strcmp(uri, OCSP_PATH) != 0 && strcmp(uri, OCSP_PATH "/") != 0)
+		return 404;
+	if (!ctype_in(ctype, ocsp_ctypes))
+		return 415;
+	return clen_check(clen, max, len);
 }
 
 static const char *
@@ -143,6 +317,7 @@ status_text(int code)
 	case 405: return "Method Not Allowed";
 	case 411: return "Length Required";
 	case 413: return "Payload Too Large";
+	case 414: return "URI Too Long";
 	case 415: return "Unsupported Media Type";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";
@@ -150,17 +325,90 @@ status_text(int code)
 	}
 }
 
+/* A plain-text error; a 405 names the methods in allow. */
 static void
-reply_plain(FCGX_Request *rq, int code)
+reply_text(FCGX_Request *rq, int code, const char *allow)
 {
 	FCGX_FPrintF(rq->out,
-	    "Status: %d %s\r\nContent-Type: text/plain\r\n%s\r\n%d %s\n", code,
-	    status_text(code), code == 405 ? "Allow: POST\r\n" : "", code,
+	    "Status: %d %s\r\nContent-Type: text/plain\r\n%s%s%s\r\n%d %s\n",
+	    code, status_text(code), code == 405 ? "Allow: " : "",
+	    code == 405 ? allow : "", code == 405 ? "\r\n" : "", code,
 	    status_text(code));
 }
 
 static void
-serve_one(FCGX_Request *rq, const struct cfg *cfg, struct cmp_srv *srv)
+reply_plain(FCGX_Request *rq, int code)
+{
+	reply_text(rq, code, "POST");
+}
+
+static void
+log_http(int code, const char *uri)
+{
+	char u[CA_MAX_LOG_STRING + 1];
+
+	log_sanitize((const unsigned char *)(uri ? uri : "-"),
+	    strlen(uri ? uri : "-"), u, sizeof(u));
+	log_info("http %d for %s", code, u);
+}
+
+/* OCSP: POST or GET /ocsp, answered by the responder (HTTP 200 with an
+ * OCSPResponse, whatever its responseStatus). */
+static void
+serve_ocsp(FCGX_Request *rq, const struct cfg *cfg, struct ocsp_srv *ocsp,
+    const char *uri)
+{
+	unsigned char *der = NULL, *resp = NULL;
+	size_t resp_len = 0;
+	long len, max;
+	int code;
+
+	max = cfg->max_request < CA_MAX_OCSP_REQUEST ? cfg->max_request
+						       : CA_MAX_OCSP_REQUEST;
+	code = fcgi_ocsp_check(FCGX_GetParam("REQUEST_METHOD", rq->envp), uri,
+	    FCGX_GetParam("REQUEST_URI", rq->envp),
+	    FCGX_GetParam("CONTENT_TYPE", rq->envp),
+	    FCGX_GetParam("CONTENT_LENGTH", rq->envp), max, &der, &len);
+	if (code != 0) {
+		log_http(code, uri);
+		reply_text(rq, code, "GET, POST");
+		return;
+	}
+	if (ocsp == NULL) {
+		free(der);
+		reply_plain(rq, 503);
+		return;
+	}
+	if (der == NULL && len > 0) { /* POST */
+		if ((der = malloc((size_t)len)) == NULL) {
+			reply_plain(rq, 503);
+			return;
+		}
+		if (FCGX_GetStr((char *)der, (int)len, rq->in) != (int)len) {
+			log_info("http 400: body shorter than Content-Length");
+			reply_plain(rq, 400);
+			free(der);
+			return;
+		}
+	}
+	code = ocsp_srv_process(ocsp, der, (size_t)len, &resp, &resp_len);
+	free(der);
+	if (resp == NULL) {
+		reply_plain(rq, code >= 400 ? code : 500);
+		return;
+	}
+	/* no-cache: revocations show at once, not after nextUpdate. */
+	FCGX_FPrintF(rq->out,
+	    "Status: %d %s\r\nContent-Type: application/ocsp-response\r\n"
+	    "Cache-Control: no-cache\r\nContent-Length: %lu\r\n\r\n",
+	    code, status_text(code), (unsigned long)resp_len);
+	FCGX_PutStr((const char *)resp, (int)resp_len, rq->out);
+	OPENSSL_free(resp);
+}
+
+static void
+serve_one(FCGX_Request *rq, const struct cfg *cfg, struct cmp_srv *srv,
+    struct ocsp_srv *ocsp)
 {
 	char labelbuf[DB_LABEL_MAX];
 	const char *label, *uri;
@@ -172,16 +420,16 @@ serve_one(FCGX_Request *rq, const struct cfg *cfg, struct cmp_srv *srv)
 	uri = FCGX_GetParam("DOCUMENT_URI", rq->envp);
 	if (uri == NULL)
 		uri = FCGX_GetParam("SCRIPT_NAME", rq->envp);
+	if (fcgi_is_ocsp(uri)) {
+		serve_ocsp(rq, cfg, ocsp, uri);
+		return;
+	}
 	code = fcgi_request_check(FCGX_GetParam("REQUEST_METHOD", rq->envp),
 	    uri, FCGX_GetParam("CONTENT_TYPE", rq->envp),
 	    FCGX_GetParam("CONTENT_LENGTH", rq->envp), cfg->max_request,
 	    labelbuf, sizeof(labelbuf), &label, &len);
 	if (code != 0) {
-		char u[CA_MAX_LOG_STRING + 1];
-
-		log_sanitize((const unsigned char *)(uri ? uri : "-"),
-		    strlen(uri ? uri : "-"), u, sizeof(u));
-		log_info("http %d for %s", code, u);
+		log_http(code, uri);
 		reply_plain(rq, code);
 		return;
 	}
@@ -223,9 +471,17 @@ fcgi_serve(int fd, const struct cfg *cfg, struct cmp_srv *srv,
     volatile sig_atomic_t *stop)
 {
 	FCGX_Request rq;
+	struct ocsp_srv *ocsp;
 
-	if (FCGX_InitRequest(&rq, fd, 0) != 0)
+	/* The OCSP responder lives as long as the loop and borrows the
+	 * engine's backends; it reads nothing until its first request. If
+	 * it cannot be allocated, /ocsp answers 503 and CMP is served. */
+	if ((ocsp = ocsp_srv_new(srv->cfg, srv->db, srv->hsm)) == NULL)
+		log_err("ocsp: out of memory, /ocsp answers 503");
+	if (FCGX_InitRequest(&rq, fd, 0) != 0) {
+		ocsp_srv_free(ocsp);
 		return -1;
+	}
 	while (!*stop) {
 		if (FCGX_Accept_r(&rq) < 0) {
 			if (*stop)
@@ -234,11 +490,13 @@ fcgi_serve(int fd, const struct cfg *cfg, struct cmp_srv *srv,
 				continue;
 			log_err("fastcgi accept failed: %s", strerror(errno));
 			FCGX_Free(&rq, 1);
+			ocsp_srv_free(ocsp);
 			return -1;
 		}
-		serve_one(&rq, cfg, srv);
+		serve_one(&rq, cfg, srv, ocsp);
 		FCGX_Finish_r(&rq);
 	}
 	FCGX_Free(&rq, 1);
+	ocsp_srv_free(ocsp);
 	return 0;
 }

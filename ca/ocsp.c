@@ -8,18 +8,18 @@
  * issuerKeyHash (SHA-1, SHA-256, SHA-384, SHA-512); look each serial up
  * in the inventory; sign with the CA's newest signer; echo the nonce.
  *
- * Decisions (documented in docs/architecture.md):
+ * Decisions:
  * - valid -> good; revoked and rejected -> revoked with the row's time and
  *   CRLReason (reason absent when unspecified, as in CRLs); unconfirmed ->
  *   unknown (the certificate was sent but never accepted: it may still be
  *   rejected, so we vouch for nothing yet); not in the inventory ->
  *   unknown.
  * - One answer, one signer: a request whose CertIDs name two or more of
- *   our CAs gets unauthorized (no delegated signer may speak for another
- *   CA, and clients verify each SingleResponse against the signer's
- *   issuer). CertIDs of issuers we do not serve next to ones we do are
- *   answered unknown; a request naming none of our CAs gets unauthorized
- *   (RFC 5019 §2.2.3).
+ *   our CAs gets unauthorized (a delegated signer speaks for its own CA
+ *   only, RFC 6960 §4.2.2.2). CertIDs of issuers we do not serve next to
+ *   ones we do are answered unknown (§2.2; OpenSSL then refuses to verify
+ *   the response, as it does any response about two issuers); a request
+ *   naming none of our CAs gets unauthorized (RFC 5019 §2.2.3).
  * - A CA without signer: unauthorized and a log line; a signer whose key
  *   cannot be loaded: internalError; the database unreachable: tryLater.
  * - Per worker, the CA list and each CA's newest signer (certificate and
@@ -79,6 +79,7 @@ struct oreq {
 	struct ocsp_ca *cas[CA_MAX_OCSP_CERTS]; /* per request, or NULL */
 	int status;	    /* OCSP_RESPONSE_STATUS_* */
 	const char *why;
+	int no_signer; /* the CA has no signer row (for the log) */
 	int n, good, revoked, unknown;
 };
 
@@ -315,6 +316,7 @@ choose_ca(struct ocsp_srv *s, struct oreq *r, int *miss)
 	r->ca = NULL;
 	r->status = OCSP_RESPONSE_STATUS_SUCCESSFUL;
 	r->why = NULL;
+	r->no_signer = 0;
 	*miss = 0;
 	for (i = 0; i < r->n; i++) {
 		c = ca_find(s,
@@ -343,10 +345,7 @@ choose_ca(struct ocsp_srv *s, struct oreq *r, int *miss)
 		    : OCSP_RESPONSE_STATUS_UNAUTHORIZED;
 		r->why = r->ca->key_err ? "the OCSP signer cannot be used"
 					: "no OCSP signer for this CA";
-		if (!r->ca->key_err)
-			log_warn("ocsp: ca %s has no OCSP signer: run cmpca "
-				 "ocsp signer --ca %s",
-			    r->ca->label, r->ca->label);
+		r->no_signer = !r->ca->key_err;
 		return 0;
 	}
 	return 1;
@@ -506,8 +505,13 @@ process(struct ocsp_srv *s, struct oreq *r, const unsigned char *der,
 	if (miss && now - s->loaded >= CA_OCSP_MISS_REFRESH &&
 	    cache_refresh(s))
 		ok = choose_ca(s, r, &miss);
-	if (!ok)
+	if (!ok) {
+		if (r->no_signer)
+			log_warn("ocsp: ca %s has no OCSP signer: run cmpca "
+				 "ocsp signer --ca %s",
+			    r->ca->label, r->ca->label);
 		return;
+	}
 	if (answer(s, r) < 0) {
 		log_openssl_errors(1);
 		r->status = OCSP_RESPONSE_STATUS_INTERNALERROR;

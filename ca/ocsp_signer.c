@@ -58,8 +58,10 @@ signer_name(const X509_NAME *ca_name)
 		goto fail;
 	memcpy(cn, utf8, (size_t)len);
 	memcpy(cn + len, SIGNER_CN_SUFFIX, sizeof(SIGNER_CN_SUFFIX));
-	if (!X509_NAME_ENTRY_set_data(e, MBSTRING_UTF8,
-		(const unsigned char *)cn, -1))
+	/* Replaced, not edited in place: the name caches its encoding. */
+	X509_NAME_ENTRY_free(X509_NAME_delete_entry(n, i));
+	if (!X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8,
+		(const unsigned char *)cn, -1, i, 0))
 		goto fail;
 	OPENSSL_free(utf8);
 	free(cn);

@@ -351,6 +351,32 @@ void db_secret_array_free(struct db_secret *a, size_t n);
 int db_audit_add(struct db *db, const char *event, long long ca_id,
     const char *actor, const char *detail) CA_MUST_CHECK;
 
+/* OCSP (RFC 6960): delegated signers, newest per CA used. */
+struct db_ocsp_signer {
+	long long id;
+	long long ca_id;
+	char *key_uri;	     /* PKCS#11 URI of the signer key */
+	unsigned char *cert; /* DER */
+	size_t cert_len;
+	time_t created;
+};
+void db_ocsp_signer_clear(struct db_ocsp_signer *s);
+/* Inserts; sets s->id. Returns 1 or -1. */
+int db_ocsp_signer_insert(struct db *db, struct db_ocsp_signer *s)
+    CA_MUST_CHECK;
+/* The newest signer of a CA: 1, 0 if none, -1. */
+int db_ocsp_signer_latest(struct db *db, long long ca_id,
+    struct db_ocsp_signer *out) CA_MUST_CHECK;
+/* What an OCSP answer needs of a certificate (no DER). */
+struct db_cert_state {
+	enum db_cert_status status;
+	time_t revoked_at; /* 0 if not revoked or rejected */
+	int reason;	   /* CRLReason, -1 if none */
+};
+/* Status of the certificate (ca_id, serial): 1, 0 if none, -1. */
+int db_cert_get_status(struct db *db, long long ca_id, const char *serial,
+    struct db_cert_state *out) CA_MUST_CHECK;
+
 /*
  * Added by the db layer; notes on the contract above.
  *

@@ -208,7 +208,8 @@ check "clients received $expected certificates with distinct serials" \
     test "$(sort -u "$work/received.sorted" | wc -l)" = "$expected"
 
 # ---- the database agrees, one to one by serial ----
-q "select serial from cert where status = 'valid'" | sort >"$work/db-valid.sorted"
+# The stack's OCSP signer (cmpca ocsp signer) is in the inventory too.
+q "select serial from cert where status = 'valid' and profile is distinct from 'ocsp-signer'" | sort >"$work/db-valid.sorted"
 q "select serial || ' ' || status from cert where status <> 'valid'" >"$work/db-other"
 check "database: $expected valid certificates" test "$(wc -l <"$work/db-valid.sorted")" = "$expected"
 comm -3 "$work/received.sorted" "$work/db-valid.sorted" >"$work/bad-db"

@@ -25,6 +25,7 @@
 #include <openssl/crmf.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
+#include <openssl/ocsp.h>
 
 #include "ca/ca.h"
 #include "ca/fcgi.h"
@@ -997,6 +998,14 @@ static const struct fcgi_case fcgi_dot_cases[] = {
 	{ "POST", WK "/p/./x", CT, "100", 404, NULL, 0 },
 };
 
+/* /ocsp is no CMP path: fcgi_request_check keeps answering 404 for it
+ * (serve_one routes it to fcgi_ocsp_check first). */
+static const struct fcgi_case fcgi_ocsp_cmp_cases[] = {
+	{ "POST", "/ocsp", CT, "100", 404, NULL, 0 },
+	{ "POST", "/ocsp/", "application/ocsp-request", "100", 404, NULL, 0 },
+	{ "GET", "/ocsp/MEUw", NULL, NULL, 404, NULL, 0 },
+};
+
 #define S(s) ((s) != NULL ? (s) : "(null)")
 
 /* Runs a table with max = CA_MAX_REQUEST; returns the rows that differ. */
@@ -1037,6 +1046,281 @@ test_fcgi_label_dot_segments(void **state)
 {
 	(void)state;
 	EQ(fcgi_run(fcgi_dot_cases, NELEM(fcgi_dot_cases)), 0);
+}
+
+static void
+test_fcgi_ocsp_not_cmp(void **state)
+{
+	(void)state;
+	EQ(fcgi_run(fcgi_ocsp_cmp_cases, NELEM(fcgi_ocsp_cmp_cases)), 0);
+}
+
+static void
+test_fcgi_is_ocsp(void **state)
+{
+	static const struct {
+		const char *uri;
+		int want;
+	} c[] = {
+		{ "/ocsp", 1 }, { "/ocsp/", 1 }, { "/ocsp/MEUw", 1 },
+		{ "/ocsp//x/y", 1 }, { "/ocspx", 0 }, { "/ocs", 0 },
+		{ "/OCSP", 0 }, { "/", 0 }, { "", 0 }, { NULL, 0 },
+		{ WK, 0 }, { WK "/p/ocsp", 0 }, { "/x/ocsp", 0 },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < NELEM(c); i++)
+		if (fcgi_is_ocsp(c[i].uri) != c[i].want) {
+			print_error("%s: want %d\n", S(c[i].uri), c[i].want);
+			fail();
+		}
+}
+
+/*
+ * OCSP over HTTP (RFC 6960 Appendix A.1). der: the hex of the decoded GET
+ * request, "" when it must not decode (answered malformedRequest), NULL
+ * for a POST (the body is read later).
+ */
+struct ocsp_case {
+	const char *method, *uri, *raw, *ctype, *clen;
+	int code;
+	const char *der;
+	long len;
+};
+
+#define OCT "application/ocsp-request"
+#define A80 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+static const struct ocsp_case ocsp_cases[] = {
+	/* POST: path, content type, length. */
+	{ "POST", "/ocsp", NULL, OCT, "10", 0, NULL, 10 },
+	{ "POST", "/ocsp/", NULL, OCT, "7", 0, NULL, 7 },
+	{ "POST", "/ocsp", NULL, "Application/OCSP-Request; q=1", "7", 0,
+	    NULL, 7 },
+	{ "POST", "/ocsp/x", NULL, OCT, "7", 404, NULL, 0 },
+	{ "POST", "/ocspx", NULL, OCT, "7", 404, NULL, 0 },
+	{ "POST", NULL, NULL, OCT, "7", 404, NULL, 0 },
+	{ "POST", "/ocsp", NULL, CT, "7", 415, NULL, 0 },
+	{ "POST", "/ocsp", NULL, NULL, "7", 415, NULL, 0 },
+	{ "POST", "/ocsp", NULL, OCT "x", "7", 415, NULL, 0 },
+	{ "POST", "/ocsp", NULL, OCT, NULL, 411, NULL, 0 },
+	{ "POST", "/ocsp", NULL, OCT, "", 411, NULL, 0 },
+	{ "POST", "/ocsp", NULL, OCT, "0", 400, NULL, 0 },
+	{ "POST", "/ocsp", NULL, OCT, "-1", 400, NULL, 0 },
+	{ "POST", "/ocsp", NULL, OCT, "7x", 400, NULL, 0 },
+	{ "POST", "/ocsp", NULL, OCT, "16", 0, NULL, 16 },
+	{ "POST", "/ocsp", NULL, OCT, "17", 413, NULL, 0 },
+	{ "POST", "/ocsp", NULL, OCT, "99999999999999999999", 413, NULL, 0 },
+	/* Other methods. */
+	{ "PUT", "/ocsp", NULL, OCT, "7", 405, NULL, 0 },
+	{ "HEAD", "/ocsp/AQID", NULL, NULL, NULL, 405, NULL, 0 },
+	{ NULL, "/ocsp", NULL, OCT, "7", 405, NULL, 0 },
+	/* GET: the raw URI, percent- then base64-decoded. */
+	{ "GET", "/ocsp/AQID", "/ocsp/AQID", NULL, NULL, 0, "010203", 3 },
+	{ "GET", "/ocsp/AQID", NULL, NULL, NULL, 0, "010203", 3 },
+	{ "GET", "/ocsp/AQI=", "/ocsp/AQI%3D", NULL, NULL, 0, "0102", 2 },
+	{ "GET", "/ocsp/AQI=", "/ocsp/AQI%3d", NULL, NULL, 0, "0102", 2 },
+	{ "GET", "/ocsp/AQI=", "/ocsp/AQI=", NULL, NULL, 0, "0102", 2 },
+	{ "GET", "/ocsp/AQI", "/ocsp/AQI", NULL, NULL, 0, "0102", 2 },
+	{ "GET", "/ocsp/AQ==", "/ocsp/AQ==", NULL, NULL, 0, "01", 1 },
+	{ "GET", "/ocsp/+/8=", "/ocsp/%2B%2F8%3D", NULL, NULL, 0, "fbff", 2 },
+	{ "GET", "/ocsp/+/8=", "/ocsp/+/8=", NULL, NULL, 0, "fbff", 2 },
+	{ "GET", "/ocsp/-_8", "/ocsp/-_8", NULL, NULL, 0, "fbff", 2 },
+	/* nginx merges "//": the raw URI keeps them. */
+	{ "GET", "/ocsp/AQ/", "/ocsp/AQ//", NULL, NULL, 0, "010fff", 3 },
+	{ "GET", "/ocsp/AQID", "/ocsp//AQID", NULL, NULL, 0, "010203", 3 },
+	{ "GET", "/ocsp/AQID", "/ocsp/AQID?x=1", NULL, NULL, 0, "010203", 3 },
+	/* A content type or length on a GET does not matter. */
+	{ "GET", "/ocsp/AQID", "/ocsp/AQID", "text/plain", "5", 0, "010203",
+	    3 },
+	/* Not decodable: malformedRequest from the responder. */
+	{ "GET", "/ocsp", "/ocsp", NULL, NULL, 0, "", 0 },
+	{ "GET", "/ocsp/", "/ocsp/", NULL, NULL, 0, "", 0 },
+	{ "GET", "/ocsp/A", "/ocsp/A", NULL, NULL, 0, "", 0 },
+	{ "GET", "/ocsp/AQIDB", "/ocsp/AQIDB", NULL, NULL, 0, "", 0 },
+	{ "GET", "/ocsp/AQ=", "/ocsp/AQ=", NULL, NULL, 0, "", 0 },
+	{ "GET", "/ocsp/AQ===", "/ocsp/AQ===", NULL, NULL, 0, "", 0 },
+	{ "GET", "/ocsp/A=QI", "/ocsp/A=QI", NULL, NULL, 0, "", 0 },
+	{ "GET", "/ocsp/", "/ocsp/AQ%zz", NULL, NULL, 0, "", 0 },
+	{ "GET", "/ocsp/", "/ocsp/AQI%3", NULL, NULL, 0, "", 0 },
+	{ "GET", "/ocsp/", "/ocsp/AQI%", NULL, NULL, 0, "", 0 },
+	{ "GET", "/ocsp/", "/ocsp/AQ%00", NULL, NULL, 0, "", 0 },
+	{ "GET", "/ocsp/", "/ocsp/AQ ID", NULL, NULL, 0, "", 0 },
+	{ "GET", "/ocsp/", "/ocsp/AQ.D", NULL, NULL, 0, "", 0 },
+	{ "GET", "/ocsp/AQID", "/%6Fcsp/AQID", NULL, NULL, 0, "", 0 },
+	/* Bounds (max 16): decoded 18 bytes, and a text too long to try. */
+	{ "GET", "/ocsp/x", "/ocsp/AAAAAAAAAAAAAAAAAAAA", NULL, NULL, 0,
+	    "000000000000000000000000000000", 15 },
+	{ "GET", "/ocsp/x", "/ocsp/AAAAAAAAAAAAAAAAAAAAAAAA", NULL, NULL, 414,
+	    NULL, 0 },
+	{ "GET", "/ocsp/x", "/ocsp/" A80 "A", NULL, NULL, 414, NULL, 0 },
+	/* Not OCSP at all. */
+	{ "GET", "/ocspx/AQID", "/ocspx/AQID", NULL, NULL, 404, NULL, 0 },
+};
+
+static char *
+hex_of(const unsigned char *p, long n)
+{
+	static char buf[256];
+	long i;
+
+	buf[0] = '\0';
+	for (i = 0; i < n && (size_t)(2 * i + 2) < sizeof(buf); i++)
+		snprintf(buf + 2 * i, 3, "%02x", p[i]);
+	return buf;
+}
+
+static void
+test_fcgi_ocsp_check(void **state)
+{
+	const struct ocsp_case *c;
+	unsigned char *der;
+	size_t i, bad = 0;
+	long len;
+	int code, ok;
+
+	(void)state;
+	for (i = 0; i < NELEM(ocsp_cases); i++) {
+		c = &ocsp_cases[i];
+		der = (unsigned char *)"x";
+		len = -1;
+		code = fcgi_ocsp_check(c->method, c->uri, c->raw, c->ctype,
+		    c->clen, 16, &der, &len);
+		if (c->der == NULL)
+			ok = der == NULL && len == c->len;
+		else if (c->der[0] == '\0')
+			ok = der == NULL && len == 0;
+		else
+			ok = der != NULL && len == c->len &&
+			    strcmp(hex_of(der, len), c->der) == 0;
+		if (code != c->code || !ok) {
+			print_error("%s %s [%s]: %d der %s len %ld, want %d "
+				    "der %s len %ld\n",
+			    S(c->method), S(c->uri), S(c->raw), code,
+			    der != NULL ? hex_of(der, len) : "(null)", len,
+			    c->code, S(c->der), c->len);
+			bad++;
+		}
+		free(der);
+	}
+	EQ(bad, 0);
+}
+
+/*
+ * The responder's decoder, before any database or HSM access: every
+ * hostile request gets malformedRequest (30 03 0a 01 01), HTTP 200.
+ */
+static OCSP_REQUEST *
+ocsp_req_new(int ncerts, int nonce_len, int nonces)
+{
+	OCSP_REQUEST *req = OCSP_REQUEST_new();
+	X509_NAME *name = name_new(CA_CN);
+	ASN1_BIT_STRING *key = ASN1_BIT_STRING_new();
+	ASN1_INTEGER *serial = ASN1_INTEGER_new();
+	unsigned char nonce[64];
+	int i;
+
+	assert_true(req != NULL && key != NULL && serial != NULL);
+	EQ(ASN1_BIT_STRING_set(key, (unsigned char *)"key", 3), 1);
+	for (i = 0; i < ncerts; i++) {
+		OCSP_CERTID *id;
+
+		EQ(ASN1_INTEGER_set(serial, i + 1), 1);
+		id = OCSP_cert_id_new(EVP_sha1(), name, key, serial);
+		assert_non_null(id);
+		assert_non_null(OCSP_request_add0_id(req, id));
+	}
+	memset(nonce, 0x5a, sizeof(nonce));
+	if (nonces > 0)
+		EQ(OCSP_request_add1_nonce(req, nonce, nonce_len), 1);
+	/* add1_nonce replaces: a second one is a copy of the first. */
+	for (i = 1; i < nonces; i++)
+		EQ(OCSP_REQUEST_add_ext(req, OCSP_REQUEST_get_ext(req, 0), -1),
+		    1);
+	X509_NAME_free(name);
+	ASN1_BIT_STRING_free(key);
+	ASN1_INTEGER_free(serial);
+	return req;
+}
+
+static void
+ocsp_expect_malformed(struct ocsp_srv *s, const unsigned char *der,
+    size_t len)
+{
+	static const unsigned char want[] = { 0x30, 0x03, 0x0a, 0x01, 0x01 };
+	unsigned char *resp = NULL;
+	size_t resp_len = 0;
+
+	EQ(ocsp_srv_process(s, der, len, &resp, &resp_len), 200);
+	assert_non_null(resp);
+	EQ(resp_len, sizeof(want));
+	assert_memory_equal(resp, want, sizeof(want));
+	OPENSSL_free(resp);
+}
+
+/* Encodes req (freed) into a malloc'ed buffer with room for one more
+ * byte. */
+static unsigned char *
+ocsp_req_der(OCSP_REQUEST *req, size_t *len)
+{
+	unsigned char *der = NULL, *buf;
+	int n = i2d_OCSP_REQUEST(req, &der);
+
+	assert_true(n > 0);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	memcpy(buf, der, (size_t)n);
+	OPENSSL_free(der);
+	OCSP_REQUEST_free(req);
+	*len = (size_t)n;
+	return buf;
+}
+
+static void
+test_ocsp_malformed(void **state)
+{
+	struct ocsp_srv *s = ocsp_srv_new(NULL, NULL, NULL);
+	unsigned char junk[300], *der;
+	size_t len, i;
+
+	(void)state;
+	assert_non_null(s);
+	log_init("test_cmp", 0, LOG_LVL_WARN); /* one line per request */
+	ocsp_expect_malformed(s, NULL, 0);
+	ocsp_expect_malformed(s, junk, 0);
+	for (i = 0; i < sizeof(junk); i++)
+		junk[i] = (unsigned char)(i * 37 + 11);
+	ocsp_expect_malformed(s, junk, sizeof(junk));
+	junk[0] = 0x30;
+	junk[1] = 0x80; /* indefinite length, then nothing sensible */
+	ocsp_expect_malformed(s, junk, sizeof(junk));
+	ocsp_expect_malformed(s, junk, CA_MAX_OCSP_REQUEST + 1);
+
+	/* Trailing byte, and each truncation of a valid request. */
+	der = ocsp_req_der(ocsp_req_new(1, 16, 1), &len);
+	der[len] = 0;
+	ocsp_expect_malformed(s, der, len + 1);
+	for (i = 0; i < len; i++)
+		ocsp_expect_malformed(s, der, i);
+	free(der);
+	/* No request, 17 requests (16 is the bound). */
+	der = ocsp_req_der(ocsp_req_new(0, 16, 1), &len);
+	ocsp_expect_malformed(s, der, len);
+	free(der);
+	der = ocsp_req_der(ocsp_req_new(CA_MAX_OCSP_CERTS + 1, 16, 1), &len);
+	ocsp_expect_malformed(s, der, len);
+	free(der);
+	/* A nonce of 33 octets (RFC 8954 §2.1), and two nonces. */
+	der = ocsp_req_der(ocsp_req_new(1, CA_MAX_OCSP_NONCE + 1, 1), &len);
+	ocsp_expect_malformed(s, der, len);
+	free(der);
+	der = ocsp_req_der(ocsp_req_new(1, 16, 2), &len);
+	ocsp_expect_malformed(s, der, len);
+	free(der);
+	ocsp_srv_free(s);
+	ocsp_srv_free(NULL);
+	log_init("test_cmp", 0, LOG_LVL_INFO);
 }
 
 /* Configuration. */
@@ -1297,6 +1581,10 @@ main(void)
 	const struct CMUnitTest fcgi[] = {
 		cmocka_unit_test(test_fcgi_request_check),
 		cmocka_unit_test(test_fcgi_label_dot_segments),
+		cmocka_unit_test(test_fcgi_ocsp_not_cmp),
+		cmocka_unit_test(test_fcgi_is_ocsp),
+		cmocka_unit_test(test_fcgi_ocsp_check),
+		cmocka_unit_test(test_ocsp_malformed),
 	};
 	const struct CMUnitTest cfg[] = {
 		cmocka_unit_test(test_cfg_valid),

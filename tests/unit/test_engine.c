@@ -34,6 +34,7 @@
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/hmac.h>
+#include <openssl/ocsp.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
@@ -909,6 +910,198 @@ test_case(void **state)
 
 /* Fixture: assertions work in cmocka's group set-up too. */
 
+/* OCSP responder (ocsp.c, ocsp_signer.c) in process. */
+
+/* A CertID for serial (hex) under issuer, hashed with md. */
+static OCSP_CERTID *
+ocsp_id(const EVP_MD *md, X509 *issuer, const char *serial)
+{
+	BIGNUM *bn = NULL;
+	ASN1_INTEGER *sn;
+	OCSP_CERTID *id;
+
+	OK(BN_hex2bn(&bn, serial) > 0);
+	assert_non_null(sn = BN_to_ASN1_INTEGER(bn, NULL));
+	id = OCSP_cert_id_new(md, X509_get_subject_name(issuer),
+	    X509_get0_pubkey_bitstr(issuer), sn);
+	assert_non_null(id);
+	BN_free(bn);
+	ASN1_INTEGER_free(sn);
+	return id;
+}
+
+/* Sends req through the responder; returns the decoded response. */
+static OCSP_RESPONSE *
+ocsp_ask(struct ocsp_srv *s, OCSP_REQUEST *req)
+{
+	unsigned char *der = NULL, *resp = NULL;
+	const unsigned char *p;
+	size_t resp_len = 0;
+	OCSP_RESPONSE *r;
+	int n;
+
+	OK((n = i2d_OCSP_REQUEST(req, &der)) > 0);
+	assert_int_equal(ocsp_srv_process(s, der, (size_t)n, &resp,
+	    &resp_len), 200);
+	OPENSSL_free(der);
+	assert_non_null(resp);
+	p = resp;
+	r = d2i_OCSP_RESPONSE(NULL, &p, (long)resp_len);
+	OK(r != NULL && p == resp + resp_len);
+	OPENSSL_free(resp);
+	return r;
+}
+
+/* An inventory row for serial under the CA (contents borrowed from
+ * like), in status st with reason and revocation time when. */
+static void
+ocsp_row(const char *serial, enum db_cert_status st, int reason,
+    time_t when, X509 *like)
+{
+	struct db_cert row;
+
+	memset(&row, 0, sizeof(row));
+	OK(ca_cert_to_row(like, &row));
+	snprintf(row.serial, sizeof(row.serial), "%s", serial);
+	row.ca_id = fx.ca_id;
+	row.status = st;
+	row.reason = reason;
+	row.revoked_at = when;
+	if (db_cert_insert(fx.db, &row) != 1)
+		fail_msg("cert %s: %s", serial, db_error(fx.db));
+	db_cert_clear(&row);
+}
+
+/*
+ * No signer: unauthorized. With the delegated signer from
+ * ocsp_signer_issue: valid -> good, revoked -> revoked with time and
+ * reason (none for unspecified), rejected -> revoked, unconfirmed and
+ * never issued -> unknown; SHA-1 and SHA-256 CertIDs; an issuer we do not
+ * serve next to ours -> unknown; the response verifies against the CA
+ * (delegated signer, byKey, signer certificate included) and echoes the
+ * nonce. Under SAN=1 the exit checks that the worker cache leaks nothing.
+ */
+static void
+test_ocsp(void **state)
+{
+	static const struct {
+		const char *serial;
+		int sha256, status, reason;
+	} want[] = {
+		{ "a1", 0, V_OCSP_CERTSTATUS_GOOD, -1 },
+		{ "a2", 1, V_OCSP_CERTSTATUS_REVOKED, 1 },
+		{ "a3", 0, V_OCSP_CERTSTATUS_UNKNOWN, -1 },
+		{ "a4", 0, V_OCSP_CERTSTATUS_REVOKED, CRL_REASON_CESSATION },
+		{ "a5", 1, V_OCSP_CERTSTATUS_REVOKED, -1 },
+		{ "ff", 0, V_OCSP_CERTSTATUS_UNKNOWN, -1 },
+	};
+	const time_t when = 1700000000;
+	struct ocsp_srv *s;
+	OCSP_REQUEST *req;
+	OCSP_RESPONSE *resp;
+	OCSP_BASICRESP *bs;
+	OCSP_CERTID *ids[8], *foreign;
+	X509_STORE *store;
+	X509 *signer = NULL;
+	struct db_ca ca;
+	const ASN1_OCTET_STRING *keyid = NULL;
+	const X509_NAME *byname = NULL;
+	ASN1_GENERALIZEDTIME *rev, *thisupd, *nextupd;
+	char serial[DB_SERIAL_MAX];
+	struct tm tm;
+	size_t i;
+	int st, reason;
+
+	(void)state;
+	assert_non_null(s = ocsp_srv_new(fx.cfg, fx.db, fx.hsm));
+	assert_non_null(req = OCSP_REQUEST_new());
+	OK(OCSP_request_add0_id(req, ocsp_id(EVP_sha1(), fx.ca_cert, "a1")));
+	resp = ocsp_ask(s, req);
+	assert_int_equal(OCSP_response_status(resp),
+	    OCSP_RESPONSE_STATUS_UNAUTHORIZED);
+	OCSP_RESPONSE_free(resp);
+	OCSP_REQUEST_free(req);
+	ocsp_srv_free(s);
+
+	memset(&ca, 0, sizeof(ca));
+	assert_int_equal(db_ca_get(fx.db, fx.ca_id, &ca), 1);
+	OK(ocsp_signer_issue(fx.db, fx.hsm, &ca, 30, &signer));
+	db_ca_clear(&ca);
+	ocsp_row("a1", DB_CERT_VALID, -1, 0, signer);
+	ocsp_row("a2", DB_CERT_REVOKED, 1, when, signer);
+	ocsp_row("a3", DB_CERT_UNCONFIRMED, -1, 0, signer);
+	ocsp_row("a4", DB_CERT_REJECTED, CRL_REASON_CESSATION, when, signer);
+	ocsp_row("a5", DB_CERT_REVOKED, 0, when, signer);
+
+	assert_non_null(s = ocsp_srv_new(fx.cfg, fx.db, fx.hsm));
+	assert_non_null(req = OCSP_REQUEST_new());
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		ids[i] = ocsp_id(want[i].sha256 ? EVP_sha256() : EVP_sha1(),
+		    fx.ca_cert, want[i].serial);
+		OK(OCSP_request_add0_id(req, OCSP_CERTID_dup(ids[i])));
+	}
+	/* The signer itself is in the inventory, valid. */
+	OK(ca_serial_hex(X509_get0_serialNumber(signer), serial,
+	    sizeof(serial)));
+	ids[i] = ocsp_id(EVP_sha1(), fx.ca_cert, serial);
+	OK(OCSP_request_add0_id(req, OCSP_CERTID_dup(ids[i])));
+	OK(OCSP_request_add1_nonce(req, NULL, 16));
+	resp = ocsp_ask(s, req);
+	assert_int_equal(OCSP_response_status(resp),
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_non_null(bs = OCSP_response_get1_basic(resp));
+	assert_non_null(store = X509_STORE_new());
+	OK(X509_STORE_add_cert(store, fx.ca_cert));
+	assert_int_equal(OCSP_basic_verify(bs, NULL, store, 0), 1);
+	assert_int_equal(OCSP_check_nonce(req, bs), 1);
+	OK(OCSP_resp_get0_id(bs, &keyid, &byname));
+	OK(keyid != NULL && byname == NULL);
+	assert_int_equal(sk_X509_num(OCSP_resp_get0_certs(bs)), 1);
+	assert_int_equal(X509_cmp(sk_X509_value(OCSP_resp_get0_certs(bs), 0),
+	    signer), 0);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		rev = thisupd = nextupd = NULL;
+		reason = -1; /* set for revoked ones only */
+		OK(OCSP_resp_find_status(bs, ids[i], &st, &reason, &rev,
+		    &thisupd, &nextupd));
+		if (st != want[i].status || reason != want[i].reason)
+			fail_msg("serial %s: status %d reason %d, want %d %d",
+			    want[i].serial, st, reason, want[i].status,
+			    want[i].reason);
+		OK(OCSP_check_validity(thisupd, nextupd, 300, -1));
+		if (st == V_OCSP_CERTSTATUS_REVOKED) {
+			OK(rev != NULL && ASN1_TIME_to_tm(rev, &tm));
+			assert_int_equal(timegm(&tm), when);
+		}
+	}
+	OK(OCSP_resp_find_status(bs, ids[i], &st, NULL, NULL, NULL, NULL));
+	assert_int_equal(st, V_OCSP_CERTSTATUS_GOOD);
+	X509_STORE_free(store);
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(resp);
+	/* Same request again, from the worker's cache, plus an issuer we do
+	 * not serve (the signer as an issuer): unknown. OpenSSL does not
+	 * verify responses about two issuers, so only the statuses count. */
+	foreign = ocsp_id(EVP_sha1(), signer, "a1");
+	OK(OCSP_request_add0_id(req, OCSP_CERTID_dup(foreign)));
+	resp = ocsp_ask(s, req);
+	assert_int_equal(OCSP_response_status(resp),
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_non_null(bs = OCSP_response_get1_basic(resp));
+	OK(OCSP_resp_find_status(bs, foreign, &st, NULL, NULL, NULL, NULL));
+	assert_int_equal(st, V_OCSP_CERTSTATUS_UNKNOWN);
+	OK(OCSP_resp_find_status(bs, ids[0], &st, NULL, NULL, NULL, NULL));
+	assert_int_equal(st, V_OCSP_CERTSTATUS_GOOD);
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(resp);
+	for (i = 0; i <= sizeof(want) / sizeof(want[0]); i++)
+		OCSP_CERTID_free(ids[i]);
+	OCSP_CERTID_free(foreign);
+	OCSP_REQUEST_free(req);
+	X509_free(signer);
+	ocsp_srv_free(s);
+}
+
 static void write_file(const char *path, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -1118,7 +1311,7 @@ group_teardown(void **state)
 	{                                                                      \
 #f, f, NULL, gc_run, NULL                                      \
 	}
-#define NFIXED 6
+#define NFIXED 7
 #define NCC (sizeof(cccases) / sizeof(cccases[0]))
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
@@ -1132,6 +1325,7 @@ main(void)
 		T(test_secret_once),
 		T(test_multi),
 		T(test_garbage),
+		T(test_ocsp),
 	};
 	size_t i;
 
