@@ -1,9 +1,14 @@
--- wrk script for the transport-ceiling rows of scripts/bench: POSTs a
--- 600-byte body (about a CMP ir) as application/pkixcmp and prints one
--- machine-readable line at the end (latencies in ms).
-wrk.method = "POST"
-wrk.body = string.rep("x", 600)
-wrk.headers["Content-Type"] = "application/pkixcmp"
+-- wrk script for scripts/bench: by default POSTs a 600-byte body (about a
+-- CMP ir) as application/pkixcmp (the transport-ceiling rows); with the
+-- environment variable WRK_GET=1 it sends plain GETs (the OCSP GET row).
+-- Prints one machine-readable line at the end (latencies in ms).
+if os.getenv("WRK_GET") == "1" then
+	wrk.method = "GET"
+else
+	wrk.method = "POST"
+	wrk.body = string.rep("x", 600)
+	wrk.headers["Content-Type"] = "application/pkixcmp"
+end
 
 function done(summary, latency, requests)
 	local e = summary.errors
