@@ -36,6 +36,21 @@ cmp_rr_reason(const CMP_REVDETAILS *d)
 	return (int)v;
 }
 
+/* The invalidityDate of crlEntryDetails (RFC 5280 §5.3.2), or 0. */
+static time_t
+rr_invalidity(const CMP_REVDETAILS *d)
+{
+	ASN1_GENERALIZEDTIME *g;
+	struct tm tm;
+	time_t t = 0;
+
+	g = X509V3_get_d2i(d->crlEntryDetails, NID_invalidity_date, NULL, NULL);
+	if (g != NULL && ASN1_TIME_to_tm(g, &tm) == 1)
+		t = timegm(&tm);
+	ASN1_GENERALIZEDTIME_free(g);
+	return t;
+}
+
 /* Checks one RevDetails; fills *row. Returns 1 ok, 0 rejected (*fail,
  * *why, *status), -1 internal. */
 static int
@@ -135,7 +150,7 @@ out:
 /* Revokes, records the transaction and the nonce atomically. */
 static int
 rr_persist(struct req *r, const struct db_cert *rows, const int *reasons,
-    const int *ok, const int *wait, int n)
+    const time_t *invalid, const int *ok, const int *wait, int n)
 {
 	struct db *db = r->srv->db;
 	int i, rc, nwait = 0;
@@ -170,6 +185,9 @@ rr_persist(struct req *r, const struct db_cert *rows, const int *reasons,
 		if (db_audit_add(db, "revoke", r->ca->id, r->sender,
 			rows[i].serial) < 0)
 			goto dberr;
+		if (invalid[i] != 0 &&
+		    db_cert_set_invalidity(db, rows[i].id, invalid[i]) < 0)
+			goto dberr;
 	}
 	if (db_commit(db) != 1)
 		goto dberr;
@@ -189,6 +207,7 @@ cmp_rr_handle(struct req *r)
 	struct db_cert rows[CA_MAX_CERTREQS];
 	int reasons[CA_MAX_CERTREQS], ok[CA_MAX_CERTREQS];
 	int wait[CA_MAX_CERTREQS] = { 0 }, nwait = 0;
+	time_t invalid[CA_MAX_CERTREQS] = { 0 };
 	CMP_REVREP *rep = NULL;
 	CMP_BODY *body = NULL;
 	CMP_MSG *out = NULL;
@@ -207,6 +226,7 @@ cmp_rr_handle(struct req *r)
 			goto internal;
 		ok[i] = rc;
 		nok += rc;
+		invalid[i] = rr_invalidity(sk_CMP_REVDETAILS_value(rr, i));
 		if (rc == 0) {
 			r->fail = fail;
 			r->why = why;
@@ -229,7 +249,7 @@ cmp_rr_handle(struct req *r)
 			goto internal;
 		}
 	}
-	if (!rr_persist(r, rows, reasons, ok, wait, n))
+	if (!rr_persist(r, rows, reasons, invalid, ok, wait, n))
 		goto done;
 	if (nwait > 0)
 		r->outcome = "waiting";

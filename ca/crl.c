@@ -1,8 +1,8 @@
 /*
  * crl.c - CRLs (RFC 5280 §5) from the inventory, signed with the CA key in
  * the HSM: v2, CRL number, authority key identifier, one entry per
- * revoked or rejected unexpired certificate with its revocation date and
- * reason code. Stored in the database and written, atomically, to
+ * revoked or rejected unexpired certificate with its revocation date,
+ * reason code and, when the revocation request gave one, invalidity date. Stored in the database and written, atomically, to
  * <crl_dir>/<label>.crl (DER) where nginx serves /crl/<label>.crl.
  */
 #include <errno.h>
@@ -24,7 +24,7 @@ struct crl_build {
 
 /* Adds one revoked entry. Returns 1 or 0. */
 static int
-crl_add(void *arg, const char *serial, time_t when, int reason)
+crl_add(void *arg, const char *serial, time_t when, int reason, time_t invalid)
 {
 	struct crl_build *b = arg;
 	X509_REVOKED *rev = X509_REVOKED_new();
@@ -45,6 +45,15 @@ crl_add(void *arg, const char *serial, time_t when, int reason)
 		if ((rc = ASN1_ENUMERATED_new()) == NULL ||
 		    !ASN1_ENUMERATED_set(rc, reason) ||
 		    !X509_REVOKED_add1_ext_i2d(rev, NID_crl_reason, rc, 0, 0))
+			goto out;
+	}
+	if (invalid != 0) {
+		ASN1_GENERALIZEDTIME *g = ASN1_GENERALIZEDTIME_set(NULL, invalid);
+		int added = g != NULL && X509_REVOKED_add1_ext_i2d(rev,
+		    NID_invalidity_date, g, 0, 0);
+
+		ASN1_GENERALIZEDTIME_free(g);
+		if (!added)
 			goto out;
 	}
 	if (!X509_CRL_add0_revoked(b->crl, rev))

@@ -312,10 +312,15 @@ int db_crl_insert(struct db *db, long long ca_id, const struct db_crl *c)
 int db_crl_latest(struct db *db, long long ca_id, struct db_crl *out)
     CA_MUST_CHECK;
 /* Calls cb for each revoked or rejected, unexpired certificate of a CA
- * (serial, revocation time, CRLReason); cb returns 1 to go on. 1 or -1. */
+ * (serial, revocation time, CRLReason, invalidity date or 0); cb returns 1
+ * to go on. 1 or -1. */
 int db_cert_revoked_each(struct db *db, long long ca_id,
-    int (*cb)(void *arg, const char *serial, time_t when, int reason),
+    int (*cb)(void *arg, const char *serial, time_t when, int reason,
+	time_t invalid),
     void *arg) CA_MUST_CHECK;
+/* Records the invalidityDate of a revocation. Returns 1 or -1. */
+int db_cert_set_invalidity(struct db *db, long long id, time_t when)
+    CA_MUST_CHECK;
 
 /* Replay protection: returns 1 if the nonce is new (and records it), 0 if
  * seen before, -1. */

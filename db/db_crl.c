@@ -27,10 +27,15 @@ static const struct db_stmt st_latest = {DB_ST_CRL_LATEST, "crl_latest",
     ", entries, der FROM crl WHERE ca_id = $1::bigint"
     " ORDER BY number DESC LIMIT 1"};
 static const struct db_stmt st_revoked = {DB_ST_CERT_REVOKED, "cert_revoked",
-    "SELECT serial, " DB_EPOCH("revoked_at") ", coalesce(reason, 0)"
-    " FROM cert WHERE ca_id = $1::bigint"
+    "SELECT serial, " DB_EPOCH("revoked_at") ", coalesce(reason, 0), "
+    DB_EPOCH("invalidity_date") " FROM cert WHERE ca_id = $1::bigint"
     " AND status IN ('revoked', 'rejected') AND not_after > now()"
     " ORDER BY revoked_at, id"};
+
+static const struct db_stmt st_invalidity = {DB_ST_CERT_INVALIDITY,
+    "cert_invalidity",
+    "UPDATE cert SET invalidity_date = to_timestamp($2::bigint)"
+    " WHERE id = $1::bigint"};
 
 void
 db_crl_clear(struct db_crl *c)
@@ -118,7 +123,8 @@ out:
 
 int
 db_cert_revoked_each(struct db *db, long long ca_id,
-    int (*cb)(void *arg, const char *serial, time_t when, int reason),
+    int (*cb)(void *arg, const char *serial, time_t when, int reason,
+	time_t invalid),
     void *arg)
 {
 	struct db_params p = {0};
@@ -132,23 +138,38 @@ db_cert_revoked_each(struct db *db, long long ca_id,
 	for (i = 0; i < n; i++) {
 		struct db_row r = {res, i, 0};
 		char serial[DB_SERIAL_MAX];
-		time_t when;
+		time_t when, invalid;
 		int reason;
 
 		db_col_text(&r, 0, serial, sizeof(serial));
 		when = db_col_time(&r, 1);
 		reason = db_col_int4(&r, 2, 0);
+		invalid = db_col_time(&r, 3);
 		if (r.bad) {
 			db_seterr(db, "cert revoked failed: unexpected result");
 			goto out;
 		}
-		if (!cb(arg, serial, when, reason)) {
+		if (!cb(arg, serial, when, reason, invalid)) {
 			db_seterr(db, "cert revoked: callback failed");
 			goto out;
 		}
 	}
 	rc = 1;
 out:
+	PQclear(res);
+	return rc;
+}
+
+int
+db_cert_set_invalidity(struct db *db, long long id, time_t when)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	int rc;
+
+	db_param_int8(&p, id);
+	db_param_time(&p, when);
+	rc = db_run(db, &st_invalidity, &p, &res);
 	PQclear(res);
 	return rc;
 }

@@ -314,6 +314,7 @@ public final class CmpClient {
 	private String oldKeyFile;
 	private String csrFile;
 	private int reason = -1;
+	private String invalidityDate; // rr: GeneralizedTime, e.g. 20261101000000Z
 	private final List<String> infoTypes = new ArrayList<>();
 	private String txidHex;
 	private String recipNonceHex;
@@ -460,6 +461,7 @@ public final class CmpClient {
 			case "--old-key": oldKeyFile = v; break;
 			case "--csr": csrFile = v; break;
 			case "--reason": reason = intArg(o, v); break;
+			case "--invalidity-date": invalidityDate = v; break;
 			case "--infotype": infoTypes.add(v); break;
 			case "--txid": txidHex = v; break;
 			case "--recip-nonce": recipNonceHex = v; break;
@@ -1236,9 +1238,15 @@ public final class CmpClient {
 		CertTemplateBuilder t = new CertTemplateBuilder()
 		    .setIssuer(old.getIssuer()).setSerialNumber(new ASN1Integer(old.getSerialNumber()));
 		Extensions ext = null;
+		List<Extension> exts = new ArrayList<>();
 		if (reason >= 0)
-			ext = new Extensions(new Extension(Extension.reasonCode, false,
+			exts.add(new Extension(Extension.reasonCode, false,
 			    new DEROctetString(CRLReason.lookup(reason))));
+		if (invalidityDate != null)
+			exts.add(new Extension(Extension.invalidityDate, false,
+			    new DEROctetString(new org.bouncycastle.asn1.DERGeneralizedTime(invalidityDate))));
+		if (!exts.isEmpty())
+			ext = new Extensions(exts.toArray(new Extension[0]));
 		return new PKIBody(PKIBody.TYPE_REVOCATION_REQ,
 		    new RevReqContent(ext == null ? new RevDetails(t.build()) : new RevDetails(t.build(), ext)));
 	}

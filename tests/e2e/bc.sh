@@ -470,7 +470,8 @@ if ran rrold && [ "$(db_status "$victim")" = valid ]; then
 		check "rr signed by another certificate: certificate still valid" \
 		    test "$(db_status "$victim")" = valid
 	fi
-	bcs rr rr --old-cert "$victim" --old-key "$work/ec9.key" --reason 1
+	bcs rr rr --old-cert "$victim" --old-key "$work/ec9.key" --reason 1 \
+	    --invalidity-date 20261101000000Z
 	if ran rr && is rr 1 body rp && is rr 1 'status[0]' 0; then
 		pass "rr signed by the holder: rp accepted"
 		check "rr: rp signature verifies with the CA certificate" is rr 1 sig ok
@@ -480,6 +481,14 @@ if ran rrold && [ "$(db_status "$victim")" = valid ]; then
 		    "$(q "select kind || ' ' || state from cmp_txn where id = $(txn rr)")" = "rr done"
 		check "rr: audit row for the revocation" test "$(q "select count(*) from audit
 		    where event = 'revoke' and detail = '$(serial_of "$victim")'")" = 1
+		check "rr: invalidityDate recorded" test "$(q "select to_char(invalidity_date
+		    at time zone 'UTC', 'YYYYMMDDHH24MISS') from cert
+		    where serial = '$(serial_of "$victim")'")" = 20261101000000
+		cli crl issue >/dev/null 2>&1
+		check "rr: the next CRL lists the entry with reason and invalidity date" \
+		    bash -c "openssl crl -inform DER -in '$CMPCA_VAR/crl/$CMPCA_CA_LABEL.crl' -noout -text |
+		    grep -A6 -i 'Serial Number: $(openssl x509 -in "$victim" -noout -serial | cut -d= -f2)' |
+		    grep -q 'Invalidity Date'"
 	else
 		fail "rr signed by the holder" "$(why rr)"
 	fi
