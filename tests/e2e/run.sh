@@ -552,6 +552,8 @@ kurserial=$(openssl x509 -in "$work/kur.pem" -noout -serial | cut -d= -f2)
 check "crl: lists the certificate revoked by rr, with keyCompromise" \
     grep -A3 "Serial Number: $kurserial" "$work/crl.txt" -q
 check "crl: reason codes present" grep -q "Key Compromise" "$work/crl.txt"
+check "crl: lists the certificate revoked with cmpca cert revoke" grep -q \
+    "Serial Number: $(openssl x509 -in "$work/extcur.pem" -noout -serial | cut -d= -f2)" "$work/crl.txt"
 check "crl: CRL number and AKI extensions" bash -c \
     "grep -q 'CRL Number' '$work/crl.txt' && grep -q 'Authority Key Identifier' '$work/crl.txt'"
 check "verify -crl_check: a revoked certificate is rejected" bash -c \
@@ -588,6 +590,11 @@ check "unconfirmed: reason cessationOfOperation, transaction aborted" test \
     "$(q "select x.reason || c.state from cert x join cmp_txn c on c.id = x.txid where x.serial = '$noconf_serial'")" = 5aborted
 check "unconfirmed: audited" test \
     "$(q "select count(*) from audit where event = 'expire' and detail = '$noconf_serial'")" = 1
+cli crl issue >/dev/null 2>&1
+check "unconfirmed: listed in the next CRL (cessationOfOperation)" bash -c \
+    "openssl crl -inform DER -in '$CMPCA_VAR/crl/$CMPCA_CA_LABEL.crl' -noout -text |
+     grep -A4 'Serial Number: $(openssl x509 -in "$work/noconf.pem" -noout -serial | cut -d= -f2)' |
+     grep -q 'Cessation Of Operation'"
 
 # 12. The daemon is still the one we started, with its workers.
 check "cmpcad still running" kill -0 "$CMPCA_CMPCAD_PID"
