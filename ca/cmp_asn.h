@@ -363,6 +363,8 @@ DECLARE_ASN1_FUNCTIONS(CMP_PBMPARAM)
 
 /* SEQUENCE OF Certificate (caCerts, caPubs-like values). */
 DECLARE_ASN1_ITEM(CMP_CERTS)
+/* PKIFreeText: SEQUENCE OF UTF8String (RFC 9810 §5.1.1). */
+DECLARE_ASN1_ITEM(CMP_FREETEXT)
 /* SEQUENCE OF CertificateList (crls, RFC 9483 §4.3.4). */
 DECLARE_ASN1_ITEM(CMP_CRLS)
 /* SEQUENCE OF PKIMessage (NestedMessageContent, RFC 9810 §5.1.3.4). */

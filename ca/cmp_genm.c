@@ -119,10 +119,20 @@ out:
 static ASN1_TYPE *
 lang_tags_value(void)
 {
-	static const unsigned char der[] = { 0x30, 0x04, 0x0c, 0x02, 'e', 'n' };
-	unsigned char *copy = OPENSSL_memdup(der, sizeof(der));
+	STACK_OF(ASN1_UTF8STRING) *sk = sk_ASN1_UTF8STRING_new_null();
+	ASN1_UTF8STRING *en = ASN1_UTF8STRING_new();
+	unsigned char *der = NULL;
+	int len = -1;
 
-	return copy != NULL ? type_from_seq(copy, sizeof(der)) : NULL;
+	if (sk != NULL && en != NULL && ASN1_STRING_set(en, "en", 2) &&
+	    sk_ASN1_UTF8STRING_push(sk, en)) {
+		en = NULL;
+		len = ASN1_item_i2d((const ASN1_VALUE *)sk, &der,
+		    ASN1_ITEM_rptr(CMP_FREETEXT));
+	}
+	ASN1_UTF8STRING_free(en);
+	sk_ASN1_UTF8STRING_pop_free(sk, ASN1_UTF8STRING_free);
+	return len > 0 ? type_from_seq(der, len) : NULL;
 }
 
 /*
