@@ -10,67 +10,17 @@
 # usage: tests/e2e/bc.sh [--bin DIR]
 # Prints one line per check and a closing "N passed, N failed".
 set -uo pipefail
-top=$(cd "$(dirname "$0")/../.." && pwd)
-bin=$top/build/rel
-[ "${1:-}" = "--bin" ] && bin=$2
-case $bin in /*) ;; *) bin=$top/$bin ;; esac
-export CMPCA_BIN=$bin
-export CMPCA_VAR=$(mktemp -d /tmp/cmpca-bc.XXXXXX)
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-if [ -n "${CMPCA_BC_TEST_PORT:-}" ]; then
-	CMPCA_PORT=$CMPCA_BC_TEST_PORT
-else
-	CMPCA_PORT=18490
-	while port_busy "$CMPCA_PORT" && [ "$CMPCA_PORT" -lt 18510 ]; do
-		CMPCA_PORT=$((CMPCA_PORT + 1))
-	done
-fi
-export CMPCA_PORT
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/lib.sh"
+e2e_setup bc 18490 --port-var CMPCA_BC_TEST_PORT --scan-to 18510 -- "$@"
 export CMPCA_POLL_AFTER=1
-chmod 755 "$CMPCA_VAR"
-work=$CMPCA_VAR/work
-mkdir -p "$work"
-npass=0
-nfail=0
-
-cleanup() {
-	"$top/scripts/stack" down >/dev/null 2>&1
-	if [ "$nfail" -gt 0 ]; then
-		echo "--- cmpcad log (last 40 lines) ---"
-		tail -n 40 "$CMPCA_VAR/cmpcad.log" 2>/dev/null
-		cp "$CMPCA_VAR/cmpcad.log" /tmp/cmpca-bc-last.log 2>/dev/null
-	fi
-	rm -rf "$CMPCA_VAR"
-}
-trap cleanup EXIT
-
-pass() { npass=$((npass + 1)); echo "ok   $1"; }
-fail() { nfail=$((nfail + 1)); echo "FAIL $1: $2"; }
-check() { # name, condition command...
-	local name=$1
-	shift
-	if "$@" >/dev/null 2>&1; then pass "$name"; else fail "$name" "$*"; fi
-}
 
 # The client first: without a JDK and Debian's Bouncy Castle jars there is
 # nothing to run.
-if ! "$top/tests/bc/cmpclient" --build >"$work/javac.out" 2>&1; then
-	cat "$work/javac.out"
-	echo "cannot compile tests/bc/CmpClient.java (scripts/deps installs the JDK and Bouncy Castle)"
-	echo "0 passed, 1 failed"
-	exit 1
-fi
-if ! "$top/scripts/stack" up >"$work/stack.out" 2>&1; then
-	cat "$work/stack.out"
-	echo "0 passed, 1 failed"
-	exit 1
-fi
-. "$CMPCA_VAR/stack.env"
+e2e_build_bc_client
+e2e_stack_up
 # The client reads the secret from the environment, never from argv.
 export CMPCA_SECRET
-q() { psql -XqtA "$CMPCA_DB" -c "$1"; }
-dump() { "$bin/cmpdump" "$1"; }
-cli() { eval "$CMPCA_CLI" '"$@"'; }
 
 # bcs NAME COMMAND [options...]: runs the client with the CA as recipient
 # and as the certificate that verifies signed responses, and no MAC
@@ -111,23 +61,12 @@ last() { awk -v b="body=$2" '$1 == b { n = NR } END { print n + 0 }' "$work/$1.o
 ran() { [ "$(cat "$work/$1.rc")" = 0 ]; }
 why() { echo "rc=$(cat "$work/$1.rc") $(head -c 600 "$work/$1.out") $(tail -n 2 "$work/$1.err")"; }
 
-serial_of() {
-	openssl x509 -in "$1" -noout -serial | cut -d= -f2 |
-	    tr 'A-F' 'a-f' | sed 's/^0*//'
-}
-same_pubkey() { # cert key
-	[ "$(openssl x509 -in "$1" -noout -pubkey)" = \
-	    "$(openssl pkey -in "$2" -pubout)" ]
-}
-chains() { openssl verify -CAfile "$CMPCA_CA_CERT" "$1"; }
-db_status() { q "select status from cert where serial = '$(serial_of "$1")'"; }
 # db_revoked CERT: "status reason" when revoked_at is set, else nothing.
 db_revoked() {
 	q "select status || ' ' || coalesce(reason::text, '-') from cert
 	   where serial = '$(serial_of "$1")' and revoked_at is not null"
 }
 db_id() { q "select id from cert where serial = '$(serial_of "$1")'"; }
-subject_of() { openssl x509 -in "$1" -noout -subject -nameopt RFC2253 | sed 's/^subject=//'; }
 fingerprint() { openssl x509 -in "$1" -noout -fingerprint -sha256; }
 # txn NAME: the transactionID of NAME's first response, as a bytea literal.
 txn() { echo "'\\x$(f "$1" 1 txid)'::bytea"; }
@@ -805,9 +744,8 @@ check "no approval secret in the client's output" bash -c \
     "! grep -qF -- '${BC_APPROVAL_SECRET:-unset}' $work/*.out $work/*.err"
 check "cmpcad still running" kill -0 "$CMPCA_CMPCAD_PID"
 
-"$top/scripts/stack" down >/dev/null 2>&1
+stack_down
 check "no sanitizer report in the daemon log" bash -c \
     "! grep -E 'Sanitizer|runtime error' '$CMPCA_VAR/cmpcad.log'"
 
-echo "$npass passed, $nfail failed"
-[ "$nfail" -eq 0 ]
+e2e_done

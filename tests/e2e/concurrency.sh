@@ -16,81 +16,24 @@
 # usage: tests/e2e/concurrency.sh [--bin DIR]
 # Prints one line per check and a closing "N passed, N failed".
 set -uo pipefail
-top=$(cd "$(dirname "$0")/../.." && pwd)
-bin=$top/build/rel
-[ "${1:-}" = "--bin" ] && bin=$2
-case $bin in /*) ;; *) bin=$top/$bin ;; esac
-export CMPCA_BIN=$bin
-export CMPCA_VAR=$(mktemp -d /tmp/cmpca-conc.XXXXXX)
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/lib.sh"
+e2e_setup conc 18500 --port-var CMPCA_CONC_TEST_PORT --scan-to 18520 -- "$@"
 export CMPCA_WORKERS=4
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-if [ -n "${CMPCA_CONC_TEST_PORT:-}" ]; then
-	CMPCA_PORT=$CMPCA_CONC_TEST_PORT
-else
-	CMPCA_PORT=18500
-	while port_busy "$CMPCA_PORT" && [ "$CMPCA_PORT" -lt 18520 ]; do
-		CMPCA_PORT=$((CMPCA_PORT + 1))
-	done
-fi
-export CMPCA_PORT
-chmod 755 "$CMPCA_VAR"
-work=$CMPCA_VAR/work
-mkdir -p "$work"
-npass=0
-nfail=0
 
 # Sizes: N_OSSL openssl clients in waves of WAVE, N_BC Bouncy Castle
 # clients with PER_BC CertReqMsgs each; LIMIT seconds for all of them.
 N_OSSL=40 WAVE=10 N_BC=10 PER_BC=3 LIMIT=60
 
-cleanup() {
-	"$top/scripts/stack" down >/dev/null 2>&1
-	if [ "$nfail" -gt 0 ]; then
-		echo "--- cmpcad log (last 40 lines) ---"
-		tail -n 40 "$CMPCA_VAR/cmpcad.log" 2>/dev/null
-		cp "$CMPCA_VAR/cmpcad.log" /tmp/cmpca-conc-last.log 2>/dev/null
-	fi
-	rm -rf "$CMPCA_VAR"
-}
-trap cleanup EXIT
-
-pass() { npass=$((npass + 1)); echo "ok   $1"; }
-fail() { nfail=$((nfail + 1)); echo "FAIL $1: $2"; }
-check() { # name, condition command...
-	local name=$1
-	shift
-	if "$@" >/dev/null 2>&1; then pass "$name"; else fail "$name" "$*"; fi
-}
 # all NAME FILE: passes if FILE (one failing item per line) is empty.
 all() {
 	if [ ! -s "$2" ]; then pass "$1"; else fail "$1" "$(wc -l <"$2") failed: $(head -n 5 "$2" | tr '\n' ' ')"; fi
 }
 
-if ! "$top/tests/bc/cmpclient" --build >"$work/javac.out" 2>&1; then
-	cat "$work/javac.out"
-	echo "cannot compile tests/bc/CmpClient.java (scripts/deps installs the JDK and Bouncy Castle)"
-	echo "0 passed, 1 failed"
-	exit 1
-fi
-if ! "$top/scripts/stack" up >"$work/stack.out" 2>&1; then
-	cat "$work/stack.out"
-	echo "0 passed, 1 failed"
-	exit 1
-fi
-. "$CMPCA_VAR/stack.env"
+e2e_build_bc_client
+e2e_stack_up
 # Both clients read the secret from the environment, never from argv.
 export CMPCA_SECRET
-q() { psql -XqtA "$CMPCA_DB" -c "$1"; }
-
-serial_of() {
-	openssl x509 -in "$1" -noout -serial | cut -d= -f2 |
-	    tr 'A-F' 'a-f' | sed 's/^0*//'
-}
-same_pubkey() { # cert key
-	[ "$(openssl x509 -in "$1" -noout -pubkey 2>/dev/null)" = \
-	    "$(openssl pkey -in "$2" -pubout 2>/dev/null)" ]
-}
-subject_of() { openssl x509 -in "$1" -noout -subject -nameopt RFC2253 | sed 's/^subject=//'; }
 
 check "stack runs 4 workers" test "$(grep -c '^workers = 4$' "$CMPCA_CONF")" = 1
 
@@ -236,9 +179,8 @@ check "log: at least one transaction's ir and certConf on different worker pids"
 check "log: no internal errors" bash -c "! grep -E ': (err|error|crit): ' '$CMPCA_LOG'"
 check "cmpcad still running" kill -0 "$CMPCA_CMPCAD_PID"
 
-"$top/scripts/stack" down >/dev/null 2>&1
+stack_down
 check "no sanitizer report in the daemon log" bash -c \
     "! grep -E 'Sanitizer|runtime error' '$CMPCA_VAR/cmpcad.log'"
 
-echo "$npass passed, $nfail failed"
-[ "$nfail" -eq 0 ]
+e2e_done

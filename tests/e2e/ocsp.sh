@@ -9,66 +9,17 @@
 # usage: tests/e2e/ocsp.sh [--bin DIR]
 # Prints one line per check and a closing "N passed, N failed".
 set -uo pipefail
-top=$(cd "$(dirname "$0")/../.." && pwd)
-bin=$top/build/rel
-[ "${1:-}" = "--bin" ] && bin=$2
-case $bin in /*) ;; *) bin=$top/$bin ;; esac
-export CMPCA_BIN=$bin
-export CMPCA_VAR=$(mktemp -d /tmp/cmpca-ocsp.XXXXXX)
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-if [ -n "${CMPCA_OCSP_TEST_PORT:-}" ]; then
-	CMPCA_PORT=$CMPCA_OCSP_TEST_PORT
-else
-	CMPCA_PORT=18510
-	while port_busy "$CMPCA_PORT" && [ "$CMPCA_PORT" -lt 18530 ]; do
-		CMPCA_PORT=$((CMPCA_PORT + 1))
-	done
-fi
-export CMPCA_PORT
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/lib.sh"
+e2e_setup ocsp 18510 --port-var CMPCA_OCSP_TEST_PORT --scan-to 18530 --keep -- "$@"
 export CMPCA_TXN_TIMEOUT=4 CMPCA_HOUSEKEEPING=1
-chmod 755 "$CMPCA_VAR"
-work=$CMPCA_VAR/work
-mkdir -p "$work"
-npass=0
-nfail=0
-
-cleanup() {
-	"$top/scripts/stack" down >/dev/null 2>&1
-	if [ "$nfail" -gt 0 ]; then
-		echo "--- cmpcad log (last 40 lines) ---"
-		tail -n 40 "$CMPCA_VAR/cmpcad.log" 2>/dev/null
-		cp "$CMPCA_VAR/cmpcad.log" /tmp/cmpca-ocsp-last.log 2>/dev/null
-	fi
-	[ -n "${KEEP:-}" ] || rm -rf "$CMPCA_VAR"
-}
-trap cleanup EXIT
-
-pass() { npass=$((npass + 1)); echo "ok   $1"; }
-fail() { nfail=$((nfail + 1)); echo "FAIL $1: $2"; }
-check() { # name, condition command...
-	local name=$1
-	shift
-	if "$@" >/dev/null 2>&1; then pass "$name"; else fail "$name" "$*"; fi
-}
 # has FILE PATTERN (grep -E); hasnt FILE PATTERN
 has() { grep -qE -- "$2" "$1"; }
 hasnt() { ! grep -qE -- "$2" "$1"; }
 
-if ! "$top/scripts/stack" up >"$work/stack.out" 2>&1; then
-	cat "$work/stack.out"
-	echo "0 passed, 1 failed"
-	exit 1
-fi
-. "$CMPCA_VAR/stack.env"
-cli() { eval "$CMPCA_CLI" '"$@"'; }
-q() { psql -XqtA "$CMPCA_DB" -c "$1"; }
+e2e_stack_up
 url=$CMPCA_OCSP_URL
 ca=$CMPCA_CA_CERT
-
-serial_of() {
-	openssl x509 -in "$1" -noout -serial | cut -d= -f2 |
-	    tr 'A-F' 'a-f' | sed 's/^0*//'
-}
 
 # cmp_ir NAME SUBJECT [extra openssl cmp options...]: enrolls a new EC key
 # with the demo secret under the demo CA; leaves $work/NAME.{key,pem,out}.
@@ -370,10 +321,9 @@ check "one log line per OCSP request" has "$CMPCA_LOG" \
 check "cmpcad still running" kill -0 "$CMPCA_CMPCAD_PID"
 
 # 10. A clean stop, and no sanitizer report in a SAN=1 build's log.
-"$top/scripts/stack" down >/dev/null 2>&1
+stack_down
 check "cmpcad stopped on SIGTERM" bash -c "! kill -0 $CMPCA_CMPCAD_PID 2>/dev/null"
 check "no sanitizer report in the daemon log" bash -c \
     "! grep -E 'Sanitizer|runtime error' '$CMPCA_VAR/cmpcad.log'"
 
-echo "$npass passed, $nfail failed"
-[ "$nfail" -eq 0 ]
+e2e_done

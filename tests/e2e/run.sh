@@ -6,39 +6,11 @@
 # usage: tests/e2e/run.sh [--bin DIR]
 # Prints one line per case and a closing "N passed, N failed".
 set -uo pipefail
-top=$(cd "$(dirname "$0")/../.." && pwd)
-bin=$top/build/rel
-[ "${1:-}" = "--bin" ] && bin=$2
-case $bin in /*) ;; *) bin=$top/$bin ;; esac
-export CMPCA_BIN=$bin
-export CMPCA_VAR=$(mktemp -d /tmp/cmpca-e2e.XXXXXX)
-export CMPCA_PORT=${CMPCA_TEST_PORT:-18480}
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/lib.sh"
+e2e_setup e2e 18480 --port-var CMPCA_TEST_PORT --keep -- "$@"
 # Short certConf timeout and sweeps, for the expiry case.
 export CMPCA_TXN_TIMEOUT=4 CMPCA_HOUSEKEEPING=1 CMPCA_POLL_AFTER=1
-chmod 755 "$CMPCA_VAR"
-work=$CMPCA_VAR/work
-mkdir -p "$work"
-npass=0
-nfail=0
-
-cleanup() {
-	"$top/scripts/stack" down >/dev/null 2>&1
-	if [ "$nfail" -gt 0 ]; then
-		echo "--- cmpcad log (last 40 lines) ---"
-		tail -n 40 "$CMPCA_VAR/cmpcad.log" 2>/dev/null
-		cp "$CMPCA_VAR/cmpcad.log" /tmp/cmpca-e2e-last.log 2>/dev/null
-	fi
-	[ -n "${KEEP:-}" ] || rm -rf "$CMPCA_VAR"
-}
-trap cleanup EXIT
-
-pass() { npass=$((npass + 1)); echo "ok   $1"; }
-fail() { nfail=$((nfail + 1)); echo "FAIL $1: $2"; }
-check() { # name, condition command...
-	local name=$1
-	shift
-	if "$@" >/dev/null 2>&1; then pass "$name"; else fail "$name" "$*"; fi
-}
 
 # An external trust anchor (think: a device manufacturer) with one current
 # and one expired device certificate, made before the stack starts.
@@ -65,15 +37,7 @@ openssl ca -batch -config "$ext/ca.cnf" -extensions dev \
     -in "$ext/expired.csr" -out "$ext/expired.pem" >/dev/null 2>&1
 export CMPCA_TRUST_ANCHORS=$ext/ca.pem CMPCA_ALLOW_UNPROTECTED=genm
 
-if ! "$top/scripts/stack" up >"$work/stack.out" 2>&1; then
-	cat "$work/stack.out"
-	echo "0 passed, 1 failed"
-	exit 1
-fi
-. "$CMPCA_VAR/stack.env"
-cli() { eval "$CMPCA_CLI" '"$@"'; }
-q() { psql -XqtA "$CMPCA_DB" -c "$1"; }
-dump() { "$bin/cmpdump" "$1"; }
+e2e_stack_up
 
 # cmp_ir NAME KEYFILE SUBJECT [extra openssl cmp options...]
 # Enrolls with the demo secret; leaves $work/NAME.pem and NAME.out.
@@ -85,18 +49,6 @@ cmp_ir() {
 	    -newkey "$key" -subject "$subj" -certout "$work/$name.pem" \
 	    -unprotected_errors "$@" >"$work/$name.out" 2>&1
 }
-
-serial_of() {
-	openssl x509 -in "$1" -noout -serial | cut -d= -f2 |
-	    tr 'A-F' 'a-f' | sed 's/^0*//'
-}
-
-same_pubkey() { # cert key
-	[ "$(openssl x509 -in "$1" -noout -pubkey)" = \
-	    "$(openssl pkey -in "$2" -pubout)" ]
-}
-
-db_status() { q "select status from cert where serial = '$(serial_of "$1")'"; }
 
 openssl ecparam -genkey -name prime256v1 -noout -out "$work/ec.key" 2>/dev/null
 openssl genrsa -out "$work/rsa.key" 2048 2>/dev/null
@@ -601,10 +553,9 @@ check "cmpcad still running" kill -0 "$CMPCA_CMPCAD_PID"
 
 # 13. A clean stop (SIGTERM drains workers), and no sanitizer report in a
 #     SAN=1 build's daemon log.
-"$top/scripts/stack" down >/dev/null 2>&1
+stack_down
 check "cmpcad stopped on SIGTERM" bash -c "! kill -0 $CMPCA_CMPCAD_PID 2>/dev/null"
 check "no sanitizer report in the daemon log" bash -c \
     "! grep -E 'Sanitizer|runtime error' '$CMPCA_VAR/cmpcad.log'"
 
-echo "$npass passed, $nfail failed"
-[ "$nfail" -eq 0 ]
+e2e_done
