@@ -56,6 +56,7 @@ struct ocsp_ca {
 	EVP_PKEY *key;		    /* signer key in the HSM */
 	const EVP_MD *md;
 	int key_err; /* a signer row exists but cannot be used */
+	time_t warned; /* last "no signer" log line, at most one a minute */
 };
 
 struct ocsp_srv {
@@ -506,10 +507,12 @@ process(struct ocsp_srv *s, struct oreq *r, const unsigned char *der,
 	    cache_refresh(s))
 		ok = choose_ca(s, r, &miss);
 	if (!ok) {
-		if (r->no_signer)
+		if (r->no_signer && now - r->ca->warned >= 60) {
+			r->ca->warned = now;
 			log_warn("ocsp: ca %s has no OCSP signer: run cmpca "
 				 "ocsp signer --ca %s",
 			    r->ca->label, r->ca->label);
+		}
 		return;
 	}
 	if (answer(s, r) < 0) {
