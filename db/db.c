@@ -550,6 +550,45 @@ out:
 	return rc;
 }
 
+/* See db_int.h. */
+int
+db_getn(struct db *db, const struct db_stmt *st, const struct db_params *p,
+    size_t elem_size, int (*from_row)(const PGresult *, int, void *),
+    void (*clear)(void *), void **out, size_t *n)
+{
+	PGresult *res = NULL;
+	unsigned char *a = NULL;
+	size_t cnt = 0, i;
+	int rc = -1;
+
+	*out = NULL;
+	*n = 0;
+	if (db_run(db, st, p, &res) != 1)
+		goto out;
+	cnt = (size_t)PQntuples(res);
+	if (cnt > 0 && (a = calloc(cnt, elem_size)) == NULL) {
+		db_stmt_err(db, st, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < cnt; i++)
+		if (!from_row(res, (int)i, a + i * elem_size)) {
+			db_stmt_err(db, st, "unexpected result");
+			goto out;
+		}
+	*out = a; /* the caller frees it */
+	*n = cnt;
+	a = NULL;
+	rc = 1;
+out:
+	if (a != NULL) {
+		for (i = 0; i < cnt; i++)
+			clear(a + i * elem_size);
+		free(a);
+	}
+	PQclear(res);
+	return rc;
+}
+
 /* Runs a statement whose result is not needed. Returns 1 or -1. */
 static int
 db_run_simple(struct db *db, const struct db_stmt *st,

@@ -143,34 +143,26 @@ db_ca_get_by_label(struct db *db, const char *label, struct db_ca *out)
 	return ca_get1(db, &st_get_by_label, &p, out);
 }
 
+/* Adapters for db_getn(). */
+static int
+ca_row(const PGresult *res, int i, void *e)
+{
+	return ca_from_row(res, i, e);
+}
+
+static void
+ca_clr(void *e)
+{
+	db_ca_clear(e);
+}
+
 int
 db_ca_list(struct db *db, struct db_ca **out, size_t *n)
 {
-	PGresult *res = NULL;
-	struct db_ca *a = NULL;
-	size_t cnt = 0, i;
-	int rc = -1;
+	void *a = NULL;
+	int rc = db_getn(db, &st_list, NULL, sizeof(**out), ca_row, ca_clr, &a,
+	    n);
 
-	*out = NULL;
-	*n = 0;
-	if (db_run(db, &st_list, NULL, &res) != 1)
-		goto out;
-	cnt = (size_t)PQntuples(res);
-	if (cnt > 0 && (a = calloc(cnt, sizeof(*a))) == NULL) {
-		db_seterr(db, "ca list failed: out of memory");
-		goto out;
-	}
-	for (i = 0; i < cnt; i++)
-		if (!ca_from_row(res, (int)i, &a[i])) {
-			db_seterr(db, "ca list failed: unexpected result");
-			goto out;
-		}
-	*out = a; /* the caller frees it */
-	*n = cnt;
-	a = NULL;
-	rc = 1;
-out:
-	db_ca_array_free(a, cnt);
-	PQclear(res);
+	*out = a;
 	return rc;
 }

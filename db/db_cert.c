@@ -246,37 +246,28 @@ db_cert_get_by_serial(struct db *db, long long ca_id, const char *serial,
 	return cert_get1(db, &st_get_by_serial, &p, out);
 }
 
+/* Adapters for db_getn(). */
+static int
+cert_row(const PGresult *res, int i, void *e)
+{
+	return cert_from_row(res, i, e);
+}
+
+static void
+cert_clr(void *e)
+{
+	db_cert_clear(e);
+}
+
 /* Runs a multi-row query into an array. Returns 1 or -1. */
 static int
 cert_getn(struct db *db, const struct db_stmt *st, const struct db_params *p,
     struct db_cert **out, size_t *n)
 {
-	PGresult *res = NULL;
-	struct db_cert *a = NULL;
-	size_t cnt = 0, i;
-	int rc = -1;
+	void *a = NULL;
+	int rc = db_getn(db, st, p, sizeof(**out), cert_row, cert_clr, &a, n);
 
-	*out = NULL;
-	*n = 0;
-	if (db_run(db, st, p, &res) != 1)
-		goto out;
-	cnt = (size_t)PQntuples(res);
-	if (cnt > 0 && (a = calloc(cnt, sizeof(*a))) == NULL) {
-		db_stmt_err(db, st, "out of memory");
-		goto out;
-	}
-	for (i = 0; i < cnt; i++)
-		if (!cert_from_row(res, (int)i, &a[i])) {
-			db_stmt_err(db, st, "unexpected result");
-			goto out;
-		}
-	*out = a; /* the caller frees it */
-	*n = cnt;
-	a = NULL;
-	rc = 1;
-out:
-	db_cert_array_free(a, cnt);
-	PQclear(res);
+	*out = a;
 	return rc;
 }
 

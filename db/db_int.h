@@ -129,6 +129,16 @@ void db_param_time(struct db_params *p, time_t t);
  */
 int db_run(struct db *db, const struct db_stmt *st, const struct db_params *p,
     PGresult **res);
+/*
+ * Runs a multi-row statement into a new array of elements of elem_size
+ * bytes: from_row fills one (returns 1, or 0 on an unexpected row), clear
+ * releases one. On success *out is the array (the caller frees it with
+ * the aggregate's _array_free) and *n its length (0 and NULL when empty).
+ * Returns 1 or -1 (db->err set).
+ */
+int db_getn(struct db *db, const struct db_stmt *st, const struct db_params *p,
+    size_t elem_size, int (*from_row)(const PGresult *, int, void *),
+    void (*clear)(void *), void **out, size_t *n);
 /* Returns 1 if the last failed statement was a unique violation. */
 int db_unique_violation(const struct db *db);
 /*

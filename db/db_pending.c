@@ -111,34 +111,29 @@ pending_from_row(const PGresult *res, int i, struct db_pending *p)
 	return 1;
 }
 
+/* Adapters for db_getn(). */
+static int
+pending_row(const PGresult *res, int i, void *e)
+{
+	return pending_from_row(res, i, e);
+}
+
+static void
+pending_clr(void *e)
+{
+	db_pending_clear(e);
+}
+
+/* Runs a multi-row query into an array. Returns 1 or -1. */
 static int
 pending_getn(struct db *db, const struct db_stmt *st,
     const struct db_params *p, struct db_pending **out, size_t *n)
 {
-	PGresult *res = NULL;
-	struct db_pending *a = NULL;
-	size_t cnt = 0, i;
-	int rc = -1;
+	void *a = NULL;
+	int rc = db_getn(db, st, p, sizeof(**out), pending_row, pending_clr, &a,
+	    n);
 
-	if (db_run(db, st, p, &res) != 1)
-		goto out;
-	cnt = (size_t)PQntuples(res);
-	if (cnt > 0 && (a = calloc(cnt, sizeof(*a))) == NULL) {
-		db_stmt_err(db, st, "out of memory");
-		goto out;
-	}
-	for (i = 0; i < cnt; i++)
-		if (!pending_from_row(res, (int)i, &a[i])) {
-			db_stmt_err(db, st, "unexpected result");
-			goto out;
-		}
-	*out = a; /* the caller frees it */
-	*n = cnt;
-	a = NULL;
-	rc = 1;
-out:
-	db_pending_array_free(a, cnt);
-	PQclear(res);
+	*out = a;
 	return rc;
 }
 

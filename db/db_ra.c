@@ -126,33 +126,27 @@ out:
 	return rc;
 }
 
+/* Adapters for db_getn(). */
+static int
+ra_row(const PGresult *res, int i, void *e)
+{
+	return ra_from_row(res, i, e);
+}
+
+static void
+ra_clr(void *e)
+{
+	db_ra_clear(e);
+}
+
 int
 db_ra_list(struct db *db, struct db_ra **out, size_t *n)
 {
-	PGresult *res = NULL;
-	struct db_ra *a = NULL;
-	size_t cnt = 0, i;
-	int rc = -1;
+	void *a = NULL;
+	int rc = db_getn(db, &st_list, NULL, sizeof(**out), ra_row, ra_clr, &a,
+	    n);
 
-	*out = NULL;
-	*n = 0;
-	if (db_run(db, &st_list, NULL, &res) != 1)
-		goto out;
-	cnt = (size_t)PQntuples(res);
-	if (cnt > 0 && (a = calloc(cnt, sizeof(*a))) == NULL)
-		goto out;
-	for (i = 0; i < cnt; i++)
-		if (!ra_from_row(res, (int)i, &a[i])) {
-			db_seterr(db, "ra list failed: unexpected result");
-			goto out;
-		}
 	*out = a;
-	*n = cnt;
-	a = NULL;
-	rc = 1;
-out:
-	db_ra_array_free(a, cnt);
-	PQclear(res);
 	return rc;
 }
 

@@ -177,34 +177,26 @@ out:
 	return rc;
 }
 
+/* Adapters for db_getn(). */
+static int
+secret_row(const PGresult *res, int i, void *e)
+{
+	return secret_from_row(res, i, e);
+}
+
+static void
+secret_clr(void *e)
+{
+	db_secret_clear(e);
+}
+
 int
 db_secret_list(struct db *db, struct db_secret **out, size_t *n)
 {
-	PGresult *res = NULL;
-	struct db_secret *a = NULL;
-	size_t cnt = 0, i;
-	int rc = -1;
+	void *a = NULL;
+	int rc = db_getn(db, &st_list, NULL, sizeof(**out), secret_row,
+	    secret_clr, &a, n);
 
-	*out = NULL;
-	*n = 0;
-	if (db_run(db, &st_list, NULL, &res) != 1)
-		goto out;
-	cnt = (size_t)PQntuples(res);
-	if (cnt > 0 && (a = calloc(cnt, sizeof(*a))) == NULL) {
-		db_seterr(db, "secret list failed: out of memory");
-		goto out;
-	}
-	for (i = 0; i < cnt; i++)
-		if (!secret_from_row(res, (int)i, &a[i])) {
-			db_seterr(db, "secret list failed: unexpected result");
-			goto out;
-		}
-	*out = a; /* the caller frees it */
-	*n = cnt;
-	a = NULL;
-	rc = 1;
-out:
-	db_secret_array_free(a, cnt);
-	PQclear(res);
+	*out = a;
 	return rc;
 }
