@@ -35,7 +35,7 @@ CA_SRC := ca/log.c ca/cfg.c ca/cmp_asn.c ca/cmp_hdr.c ca/cmp_protect.c \
 	ca/cmp_rr.c ca/cmp_genm.c ca/cmp_poll.c ca/crl.c ca/ca_store.c \
 	ca/ocsp.c ca/ocsp_signer.c
 DAEMON_SRC := ca/fcgi.c ca/cmpcad.c
-CLI_SRC := ca/cmpca.c
+CLI_SRC := ca/cmpca.c $(sort $(wildcard ca/cli_*.c))
 
 HSM_OBJ := $(HSM_SRC:%.c=$(B)/%.o)
 DB_OBJ := $(DB_SRC:%.c=$(B)/%.o)

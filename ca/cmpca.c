@@ -23,6 +23,7 @@
 #include <openssl/x509v3.h>
 
 #include "ca/ca.h"
+#include "ca/cli.h"
 
 static const char usage_text[] =
     "usage: cmpca [-c FILE] COMMAND ...\n"
@@ -53,14 +54,8 @@ static const char usage_text[] =
     "  ocsp signer --ca LABEL [--days N]   new delegated OCSP signer (key in "
     "the HSM, default 30 days)\n";
 
-struct ctx {
-	struct cfg *cfg;
-	struct db *db;
-	struct hsm *hsm;
-};
-
-static int
-need_db(struct ctx *c)
+int
+cli_need_db(struct ctx *c)
 {
 	if (c->db != NULL)
 		return 1;
@@ -75,8 +70,8 @@ need_db(struct ctx *c)
 	return 1;
 }
 
-static int
-need_hsm(struct ctx *c)
+int
+cli_need_hsm(struct ctx *c)
 {
 	if (c->hsm != NULL)
 		return 1;
@@ -90,8 +85,8 @@ need_hsm(struct ctx *c)
 }
 
 /* Parses "/C=DE/O=Org/CN=name" (openssl -subj syntax). NULL on error. */
-static X509_NAME *
-name_parse(const char *s)
+X509_NAME *
+cli_name_parse(const char *s)
 {
 	X509_NAME *n = X509_NAME_new();
 	char *buf = strdup(s), *p, *next, *eq;
@@ -129,7 +124,7 @@ cmd_db(struct ctx *c, int argc, char **argv)
 		fputs(usage_text, stderr);
 		return 2;
 	}
-	if (!need_db(c))
+	if (!cli_need_db(c))
 		return 1;
 	if (!db_migrate(c->db, c->cfg->schema_dir, &applied)) {
 		log_err("migration failed: %s", db_error(c->db));
@@ -288,11 +283,11 @@ ca_create(struct ctx *c, int argc, char **argv)
 		log_err("--days must be from 1 to 36500");
 		return 2;
 	}
-	if ((subj = name_parse(subject)) == NULL) {
+	if ((subj = cli_name_parse(subject)) == NULL) {
 		log_err("bad subject %s: use /C=../O=../CN=..", subject);
 		return 2;
 	}
-	if (!need_db(c) || !need_hsm(c))
+	if (!cli_need_db(c) || !cli_need_hsm(c))
 		goto out;
 	if (db_ca_get_by_label(c->db, label, &row) != 0) {
 		log_err("ca %s already exists (or database error)", label);
@@ -351,7 +346,7 @@ cmd_ca(struct ctx *c, int argc, char **argv)
 
 	if (argc >= 2 && strcmp(argv[1], "create") == 0)
 		return ca_create(c, argc, argv);
-	if (!need_db(c))
+	if (!cli_need_db(c))
 		return 1;
 	if (argc >= 2 && strcmp(argv[1], "list") == 0) {
 		if (db_ca_list(c->db, &cas, &n) < 0) {
@@ -481,7 +476,7 @@ secret_add(struct ctx *c, int argc, char **argv)
 	}
 	snprintf(s.ref, sizeof(s.ref), "%s", argv[2]);
 	s.expires = days > 0 ? time(NULL) + days * 86400L : 0;
-	if (!need_db(c))
+	if (!cli_need_db(c))
 		return 1;
 	if (ca_label != NULL) {
 		if (db_ca_get_by_label(c->db, ca_label, &ca) != 1) {
@@ -495,7 +490,7 @@ secret_add(struct ctx *c, int argc, char **argv)
 			log_err("cannot read a secret from %s", file);
 			goto out;
 		}
-	} else if (!need_hsm(c) || !secret_generate(c, secret, sizeof(secret)))
+	} else if (!cli_need_hsm(c) || !secret_generate(c, secret, sizeof(secret)))
 		goto out;
 	s.secret = (unsigned char *)secret;
 	s.secret_len = strlen(secret);
@@ -529,7 +524,7 @@ cmd_secret(struct ctx *c, int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], "add") == 0)
 		return secret_add(c, argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "list") == 0) {
-		if (!need_db(c))
+		if (!cli_need_db(c))
 			return 1;
 		if (db_secret_list(c->db, &list, &n) < 0) {
 			log_err("%s", db_error(c->db));
@@ -618,7 +613,7 @@ cert_revoke(struct ctx *c, int argc, char **argv)
 		log_err("cert revoke needs a serial number (hex)");
 		return 2;
 	}
-	if (!need_db(c))
+	if (!cli_need_db(c))
 		return 1;
 	if (ca_label == NULL || db_ca_get_by_label(c->db, ca_label, &ca) != 1) {
 		log_err("no such ca: %s", ca_label ? ca_label : "(none)");
@@ -705,7 +700,7 @@ cmd_cert(struct ctx *c, int argc, char **argv)
 	}
 	memset(&ca, 0, sizeof(ca));
 	memset(&one, 0, sizeof(one));
-	if (!need_db(c))
+	if (!cli_need_db(c))
 		return 1;
 	if (ca_label == NULL)
 		ca_label = c->cfg->default_ca;
@@ -807,7 +802,7 @@ cmd_request(struct ctx *c, int argc, char **argv)
 		}
 	}
 	memset(&ca, 0, sizeof(ca));
-	if (!need_db(c))
+	if (!cli_need_db(c))
 		return 1;
 	if (strcmp(argv[1], "list") == 0) {
 		if (ca_label != NULL &&
@@ -914,7 +909,7 @@ ra_add(struct ctx *c, int argc, char **argv)
 	if ((ra.subject = malloc(512)) == NULL)
 		goto out;
 	X509_NAME_oneline(X509_get_subject_name(x), ra.subject, 512);
-	if (!need_db(c))
+	if (!cli_need_db(c))
 		goto out;
 	rc = db_ra_insert(c->db, &ra);
 	if (rc != 1) {
@@ -970,7 +965,7 @@ cmd_crl(struct ctx *c, int argc, char **argv)
 		log_err("--hours must be from 1 to 8784");
 		return 2;
 	}
-	if (label == NULL || !need_db(c) || !need_hsm(c))
+	if (label == NULL || !cli_need_db(c) || !cli_need_hsm(c))
 		return label == NULL ? 2 : 1;
 	if ((ca = ca_store_get(&st, c->db, c->hsm, label, &err)) == NULL) {
 		log_err("no usable ca %s", label);
@@ -996,7 +991,7 @@ cmd_ra(struct ctx *c, int argc, char **argv)
 
 	if (argc >= 2 && strcmp(argv[1], "add") == 0)
 		return ra_add(c, argc, argv);
-	if (!need_db(c))
+	if (!cli_need_db(c))
 		return 1;
 	if (argc >= 2 && strcmp(argv[1], "list") == 0) {
 		if (db_ra_list(c->db, &list, &n) < 0) {
@@ -1064,7 +1059,7 @@ cmd_ocsp(struct ctx *c, int argc, char **argv)
 		return 2;
 	}
 	memset(&ca, 0, sizeof(ca));
-	if (!need_db(c) || !need_hsm(c))
+	if (!cli_need_db(c) || !cli_need_hsm(c))
 		return 1;
 	if (db_ca_get_by_label(c->db, ca_label, &ca) != 1) {
 		log_err("no such ca: %s", ca_label);
@@ -1085,9 +1080,30 @@ out:
 	return rc;
 }
 
+/*
+ * Top-level commands. Commands kept in their own file (ca/cli_*.c) are
+ * declared in ca/cli.h; add one line here and their lines to usage_text.
+ */
+static const struct command {
+	const char *name;
+	int (*fn)(struct ctx *, int, char **);
+} commands[] = {
+	{ "db", cmd_db },
+	{ "hsm", cmd_hsm },
+	{ "ca", cmd_ca },
+	{ "secret", cmd_secret },
+	{ "cert", cmd_cert },
+	{ "request", cmd_request },
+	{ "ra", cmd_ra },
+	{ "crl", cmd_crl },
+	{ "ocsp", cmd_ocsp },
+	{ NULL, NULL },
+};
+
 int
 main(int argc, char **argv)
 {
+	const struct command *cmd;
 	struct ctx c;
 	const char *path = NULL;
 	int o, rc;
@@ -1112,24 +1128,11 @@ main(int argc, char **argv)
 	}
 	if ((c.cfg = cfg_load(path)) == NULL)
 		return 1;
-	if (strcmp(argv[0], "db") == 0)
-		rc = cmd_db(&c, argc, argv);
-	else if (strcmp(argv[0], "hsm") == 0)
-		rc = cmd_hsm(&c, argc, argv);
-	else if (strcmp(argv[0], "ca") == 0)
-		rc = cmd_ca(&c, argc, argv);
-	else if (strcmp(argv[0], "secret") == 0)
-		rc = cmd_secret(&c, argc, argv);
-	else if (strcmp(argv[0], "cert") == 0)
-		rc = cmd_cert(&c, argc, argv);
-	else if (strcmp(argv[0], "request") == 0)
-		rc = cmd_request(&c, argc, argv);
-	else if (strcmp(argv[0], "ra") == 0)
-		rc = cmd_ra(&c, argc, argv);
-	else if (strcmp(argv[0], "crl") == 0)
-		rc = cmd_crl(&c, argc, argv);
-	else if (strcmp(argv[0], "ocsp") == 0)
-		rc = cmd_ocsp(&c, argc, argv);
+	for (cmd = commands; cmd->name != NULL; cmd++)
+		if (strcmp(argv[0], cmd->name) == 0)
+			break;
+	if (cmd->name != NULL)
+		rc = cmd->fn(&c, argc, argv);
 	else {
 		fputs(usage_text, stderr);
 		rc = 2;

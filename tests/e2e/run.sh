@@ -8,7 +8,7 @@
 set -uo pipefail
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
-e2e_setup e2e 18480 --port-var CMPCA_TEST_PORT --keep -- "$@"
+e2e_setup e2e 18480 --port-var CMPCA_TEST_PORT --scan-to 18489 --keep -- "$@"
 # Short certConf timeout and sweeps, for the expiry case.
 export CMPCA_TXN_TIMEOUT=4 CMPCA_HOUSEKEEPING=1 CMPCA_POLL_AFTER=1
 

@@ -1,0 +1,31 @@
+/*
+ * cli.h - what the cmpca command line's files share: the context of one
+ * invocation (configuration, database and HSM opened on first use) and
+ * the commands kept outside ca/cmpca.c. Each command gets argv with
+ * argv[0] its own name and returns the process exit status (0 ok, 1
+ * failure, 2 usage).
+ */
+#ifndef CMPCA_CLI_H
+#define CMPCA_CLI_H
+
+#include <openssl/x509.h>
+
+struct cfg;
+struct db;
+struct hsm;
+
+struct ctx {
+	struct cfg *cfg;
+	struct db *db;
+	struct hsm *hsm;
+};
+
+/* Open the database (migrated) or the HSM on first use; 0 and a logged
+ * error when it cannot be done. */
+int cli_need_db(struct ctx *c);
+int cli_need_hsm(struct ctx *c);
+
+/* "/C=DE/O=Org/CN=name" (openssl -subj syntax); NULL when malformed. */
+X509_NAME *cli_name_parse(const char *s);
+
+#endif
