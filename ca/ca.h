@@ -147,11 +147,33 @@ void ca_store_clear(struct ca_store *st);
 const EVP_MD *ca_sign_md(EVP_PKEY *key);
 /* Signs an X509 with a CA key (PKCS#1 v1.5 or ECDSA). Returns 1 or 0. */
 int ca_x509_sign(X509 *x, EVP_PKEY *key, const EVP_MD *md) CA_MUST_CHECK;
+/* Parses "/C=DE/O=Org/CN=name" (openssl -subj syntax); NULL on error. */
+X509_NAME *ca_name_parse(const char *s);
 /* Lowercase hex of a serial number without leading zeros. */
 int ca_serial_hex(const ASN1_INTEGER *serial, char *out, size_t outlen);
 /* Fills a db_cert row (subject, issuer, serial, SPKI hash, validity, DER)
  * from a certificate. Returns 1 or 0. */
 int ca_cert_to_row(X509 *x, struct db_cert *row) CA_MUST_CHECK;
+
+/* cross.c - cross certificates and what a CA publishes with them. */
+/* Checks a partner's constraints parse. Returns 1 or 0 (*why). */
+int cross_constraints_check(const struct db_partner *p, const char **why);
+/*
+ * A cross certificate signed by ca for subject_ca's name and key with the
+ * constraints of p (path length, name constraints, policies, mappings,
+ * policy constraints, EKU) and validity p->days, capped by ca's own
+ * certificate and req_end (may be NULL). NULL on error.
+ */
+X509 *cross_cert_issue(const struct ca_ident *ca, struct hsm *hsm,
+    X509 *subject_ca, const struct db_partner *p, const ASN1_TIME *req_end)
+    CA_MUST_CHECK;
+/* ca's chain, then the certificates it received (cross, root key update)
+ * and the valid cross certificates it issued. NULL on error. */
+STACK_OF(X509) *ca_published(struct db *db, const struct ca_ident *ca);
+/* Writes ca_published() to dir/<label>.pem (atomically); 1 or 0. A NULL
+ * or empty dir does nothing. */
+int ca_publish_bundle(struct db *db, const struct ca_ident *ca,
+    const char *dir);
 
 /* crl.c - CRLs signed in the HSM. */
 /*

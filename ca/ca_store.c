@@ -40,6 +40,37 @@ out:
 	return ok;
 }
 
+/* Parses "/C=DE/O=Org/CN=name" (openssl -subj syntax). NULL on error. */
+X509_NAME *
+ca_name_parse(const char *s)
+{
+	X509_NAME *n = X509_NAME_new();
+	char *buf = strdup(s), *p, *next, *eq;
+
+	if (n == NULL || buf == NULL || buf[0] != '/')
+		goto fail;
+	for (p = buf + 1; p != NULL && *p != '\0'; p = next) {
+		next = strchr(p, '/');
+		if (next != NULL)
+			*next++ = '\0';
+		if ((eq = strchr(p, '=')) == NULL)
+			goto fail;
+		*eq = '\0';
+		if (!X509_NAME_add_entry_by_txt(n, p, MBSTRING_UTF8,
+			(unsigned char *)eq + 1, -1, -1, 0))
+			goto fail;
+	}
+	if (X509_NAME_entry_count(n) == 0)
+		goto fail;
+	free(buf);
+	return n;
+fail:
+	ERR_clear_error();
+	free(buf);
+	X509_NAME_free(n);
+	return NULL;
+}
+
 /* Lowercase hex, no leading zeros; returns 1 or 0. */
 int
 ca_serial_hex(const ASN1_INTEGER *serial, char *out, size_t outlen)

@@ -28,4 +28,8 @@ int cli_need_hsm(struct ctx *c);
 /* "/C=DE/O=Org/CN=name" (openssl -subj syntax); NULL when malformed. */
 X509_NAME *cli_name_parse(const char *s);
 
+/* cli_cross.c */
+int cli_partner(struct ctx *c, int argc, char **argv);
+int cli_cross_certify(struct ctx *c, int argc, char **argv);
+
 #endif

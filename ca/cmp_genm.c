@@ -2,7 +2,9 @@
  * cmp_genm.c - general messages (RFC 9810 §5.3.19, RFC 9483 §4.3): genm
  * answered with genp, one InfoTypeAndValue per requested type.
  *
- *   caCerts (id-it 17)          the CA certificate chain of this endpoint
+ *   caCerts (id-it 17)          the CA certificate chain of this endpoint,
+ *                               then the cross certificates it received
+ *                               and issued (ca_published())
  *   rootCaCert (20)             -> rootCaKeyUpdate (18) without value: no
  *                                  root key update is available
  *   certReqTemplate (19)        without value: no template is imposed
@@ -64,11 +66,15 @@ fail:
 static ASN1_TYPE *
 ca_certs_value(const struct req *r)
 {
+	STACK_OF(X509) *sk = ca_published(r->srv->db, r->ca);
 	unsigned char *der = NULL;
 	int len;
 
-	len = ASN1_item_i2d((const ASN1_VALUE *)r->ca->chain, &der,
+	if (sk == NULL)
+		return NULL;
+	len = ASN1_item_i2d((const ASN1_VALUE *)sk, &der,
 	    ASN1_ITEM_rptr(CMP_CERTS));
+	sk_X509_pop_free(sk, X509_free);
 	return type_from_seq(der, len);
 }
 

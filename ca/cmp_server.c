@@ -390,7 +390,23 @@ static CMP_MSG *nested_handle(struct req *r, const char *label);
 static CMP_MSG *
 dispatch(struct req *r)
 {
+	/* A partner CA cross-certifies; it enrolls nothing else. */
+	if (r->is_partner) {
+		switch (r->msg->body->type) {
+		case CMP_BODY_CCR:
+		case CMP_BODY_CERTCONF:
+		case CMP_BODY_POLLREQ:
+		case CMP_BODY_GENM:
+		case CMP_BODY_ERROR:
+			break;
+		default:
+			return cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
+			    "a partner CA may only cross-certify");
+		}
+	}
 	switch (r->msg->body->type) {
+	case CMP_BODY_CCR:
+		return cmp_ccr_handle(r);
 	case CMP_BODY_NESTED:
 		return nested_handle(r, r->label);
 	case CMP_BODY_IR:
@@ -468,6 +484,7 @@ req_clear(struct req *r)
 	X509_free(r->prot_cert);
 	db_cert_clear(&r->prot_row);
 	db_ra_clear(&r->ra);
+	db_partner_clear(&r->partner);
 	cmp_mac_clear(&r->mac);
 	db_secret_clear(&r->secret);
 	db_rollback(r->srv->db);

@@ -144,6 +144,48 @@ ra_lookup(struct req *r, X509 *x)
 	return rc;
 }
 
+/*
+ * Is x the pinned certificate of a registered partner CA? A partner's
+ * certificate is trusted by the pin alone (it need not chain to any of
+ * our anchors). Returns 1 (accepted: r is authenticated as the partner),
+ * 0 not a partner, -1 (internal, or the pinned certificate expired: r
+ * set).
+ */
+static int
+partner_lookup(struct req *r, X509 *x)
+{
+	unsigned char md[32];
+	unsigned int len = 0;
+	int rc;
+
+	if (!X509_digest(x, EVP_sha256(), md, &len) || len != sizeof(md)) {
+		cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE, "certificate digest");
+		return -1;
+	}
+	rc = db_partner_get_by_hash(r->srv->db, md, &r->partner);
+	if (rc < 0) {
+		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(r->srv->db));
+		return -1;
+	}
+	if (rc == 0)
+		return 0;
+	if (X509_cmp_current_time(X509_get0_notAfter(x)) <= 0 ||
+	    X509_cmp_current_time(X509_get0_notBefore(x)) > 0) {
+		cmp_reject(r, CMP_FAIL_SIGNER_NOT_TRUSTED,
+		    "the partner CA certificate is not valid now");
+		return -1;
+	}
+	if (!X509_up_ref(x)) {
+		cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE, "no memory");
+		return -1;
+	}
+	r->prot_cert = x;
+	r->is_partner = 1;
+	r->have_sig = 1;
+	snprintf(r->sender, sizeof(r->sender), "partner:%s", r->partner.name);
+	return 1;
+}
+
 /* See cmp_srv.h. */
 int
 cmp_sig_verify(struct req *r)
@@ -199,10 +241,15 @@ cmp_sig_verify(struct req *r)
 		return 0;
 	}
 	ERR_pop_to_mark();
-	if ((X509_get_key_usage(x) & KU_DIGITAL_SIGNATURE) == 0) {
-		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
-		    "protection certificate does not allow digitalSignature");
-		return 0;
+	/* A cross-certification request comes from a registered partner
+	 * CA, protected with the key of its pinned certificate. */
+	if (r->msg->body->type == CMP_BODY_CCR) {
+		rc = partner_lookup(r, x);
+		if (rc == 0)
+			cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
+			    "ccr must be protected by a registered partner CA "
+			    "(RFC 9810 §5.3.11)");
+		return rc < 0 ? 0 : rc;
 	}
 	if ((st = trust_store(r)) == NULL) {
 		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, "no trust store");
@@ -221,6 +268,12 @@ cmp_sig_verify(struct req *r)
 	if (X509_verify_cert(vctx) != 1) {
 		verr = X509_STORE_CTX_get_error(vctx);
 		ERR_pop_to_mark();
+		/* A partner continuing its ccr transaction (certConf). */
+		if ((rc = partner_lookup(r, x)) != 0) {
+			rc = rc < 0 ? 0 : rc;
+			goto out;
+		}
+		rc = -1;
 		log_info("req %lu: protection certificate rejected: %s", r->id,
 		    X509_verify_cert_error_string(verr));
 		cmp_reject(r, CMP_FAIL_SIGNER_NOT_TRUSTED,
@@ -234,6 +287,12 @@ cmp_sig_verify(struct req *r)
 		goto out;
 	}
 	ERR_pop_to_mark();
+	if ((X509_get_key_usage(x) & KU_DIGITAL_SIGNATURE) == 0) {
+		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
+		    "protection certificate does not allow digitalSignature");
+		rc = 0;
+		goto out;
+	}
 	/* Authenticated from here on: answers, errors included, are signed. */
 	if (!X509_up_ref(x))
 		goto out;

@@ -39,6 +39,8 @@ struct req {
 	struct db_cert prot_row;     /* its inventory row when ours */
 	int is_ra;		     /* protected by a registered RA */
 	struct db_ra ra;	     /* that RA */
+	int is_partner;		     /* protected by a registered partner CA */
+	struct db_partner partner;   /* that partner */
 	int nested;		     /* an inner message of a nested one */
 	const char *label;	     /* CA label from the path, or NULL */
 	char sender[DB_SENDER_MAX];
@@ -107,6 +109,8 @@ CMP_MSG *cmp_rr_poll_final(struct req *r, const struct db_pending *pend,
 CMP_MSG *cmp_poll_handle(struct req *r);
 CMP_MSG *cmp_rr_handle(struct req *r);
 CMP_MSG *cmp_genm_handle(struct req *r);
+/* cmp_ccr.c: cross-certification request from a partner CA. */
+CMP_MSG *cmp_ccr_handle(struct req *r);
 
 /* cmp_certreq.c: ir/cr, certConf, and error from the client. */
 CMP_MSG *cmp_certreq_handle(struct req *r);

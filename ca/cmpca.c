@@ -52,7 +52,22 @@ static const char usage_text[] =
     "  ra list | ra remove NAME\n"
     "  crl issue [--ca LABEL] [--hours N]  sign and publish the next CRL\n"
     "  ocsp signer --ca LABEL [--days N]   new delegated OCSP signer (key in "
-    "the HSM, default 30 days)\n";
+    "the HSM, default 30 days)\n"
+    "  partner add NAME --cert FILE --ca LABEL [CONSTRAINTS]\n"
+    "                                      register a partner CA for ccr\n"
+    "  partner list | partner remove NAME\n"
+    "  cross-certify local --issuer LABEL --subject LABEL [CONSTRAINTS]\n"
+    "  cross-certify request --ca LABEL --url URL --partner-cert FILE "
+    "[--days N]\n"
+    "                                      ccr to a partner CA over CMP\n"
+    "  cross-certify list [--ca LABEL]     cross certificates issued and "
+    "received\n"
+    "  CONSTRAINTS: [--pathlen N] [--permit C]... [--exclude C]... "
+    "[--policy OID]...\n"
+    "    [--map OID:OID]... [--require-explicit N] [--inhibit-mapping N] "
+    "[--eku OID]...\n"
+    "    [--days N]   C: dns:NAME, email:NAME, uri:HOST, ip:ADDR/MASK, "
+    "dirname:/DN\n";
 
 int
 cli_need_db(struct ctx *c)
@@ -84,35 +99,11 @@ cli_need_hsm(struct ctx *c)
 	return 1;
 }
 
-/* Parses "/C=DE/O=Org/CN=name" (openssl -subj syntax). NULL on error. */
+/* See ca/cli.h. */
 X509_NAME *
 cli_name_parse(const char *s)
 {
-	X509_NAME *n = X509_NAME_new();
-	char *buf = strdup(s), *p, *next, *eq;
-
-	if (n == NULL || buf == NULL || buf[0] != '/')
-		goto fail;
-	for (p = buf + 1; p != NULL && *p != '\0'; p = next) {
-		next = strchr(p, '/');
-		if (next != NULL)
-			*next++ = '\0';
-		if ((eq = strchr(p, '=')) == NULL)
-			goto fail;
-		*eq = '\0';
-		if (!X509_NAME_add_entry_by_txt(n, p, MBSTRING_UTF8,
-			(unsigned char *)eq + 1, -1, -1, 0))
-			goto fail;
-	}
-	if (X509_NAME_entry_count(n) == 0)
-		goto fail;
-	free(buf);
-	return n;
-fail:
-	ERR_clear_error();
-	free(buf);
-	X509_NAME_free(n);
-	return NULL;
+	return ca_name_parse(s);
 }
 
 static int
@@ -1097,6 +1088,8 @@ static const struct command {
 	{ "ra", cmd_ra },
 	{ "crl", cmd_crl },
 	{ "ocsp", cmd_ocsp },
+	{ "partner", cli_partner },
+	{ "cross-certify", cli_cross_certify },
 	{ NULL, NULL },
 };
 

@@ -162,6 +162,33 @@ crl_refresh(const struct cfg *cfg, struct db *db, struct hsm *hsm,
 	db_ca_array_free(cas, n);
 }
 
+/*
+ * Rewrites each active CA's published PEM bundle (chain and cross
+ * certificates), so that a cross certificate confirmed by a partner's
+ * certConf in a worker is published within one sweep.
+ */
+static void
+bundle_refresh(const struct cfg *cfg, struct db *db, struct hsm *hsm,
+    struct ca_store *st)
+{
+	struct db_ca *cas = NULL;
+	size_t n = 0, i;
+
+	if (cfg->crl_dir == NULL || db_ca_list(db, &cas, &n) < 0)
+		return;
+	for (i = 0; i < n; i++) {
+		struct ca_ident *ca;
+		int err = 0;
+
+		if (strcmp(cas[i].status, "active") != 0 ||
+		    (ca = ca_store_get(st, db, hsm, cas[i].label, &err)) ==
+			NULL)
+			continue;
+		(void)ca_publish_bundle(db, ca, cfg->crl_dir);
+	}
+	db_ca_array_free(cas, n);
+}
+
 static int
 housekeeper_main(const struct cfg *cfg)
 {
@@ -180,8 +207,10 @@ housekeeper_main(const struct cfg *cfg)
 		    hsm_error());
 	log_info("housekeeper ready");
 	while (!stopping) {
-		if (hsm != NULL)
+		if (hsm != NULL) {
 			crl_refresh(cfg, db, hsm, &st);
+			bundle_refresh(cfg, db, hsm, &st);
+		}
 		if (db_txn_expire(db, EXPIRE_REASON_CESSATION, &txns, &certs) !=
 		    1)
 			log_warn("expiry sweep failed: %s", db_error(db));

@@ -106,6 +106,7 @@ struct db_cert {
 	int reason;	   /* CRLReason, -1 if none */
 	time_t created;
 	long long replaces; /* kur: id of the certificate it replaces, 0 */
+	char kind[8];	    /* "ee" ("" on insert), "ca" or "cross" */
 };
 void db_cert_clear(struct db_cert *c);
 void db_cert_array_free(struct db_cert *a, size_t n);
@@ -125,6 +126,9 @@ int db_cert_list_by_txn(struct db *db, const unsigned char *txid,
 int db_cert_list(struct db *db, long long ca_id, enum db_cert_status status,
     const char *subject, int limit, struct db_cert **out, size_t *n)
     CA_MUST_CHECK;
+/* Certificates of one CA of one kind ("ca", "cross"), oldest first. */
+int db_cert_list_kind(struct db *db, long long ca_id, const char *kind,
+    struct db_cert **out, size_t *n) CA_MUST_CHECK;
 /*
  * Sets status; for DB_CERT_REVOKED and DB_CERT_REJECTED also revoked_at =
  * now() and reason (CRLReason, -1 none). Only from a status in from_mask
@@ -242,6 +246,73 @@ int db_ra_get_by_hash(struct db *db, const unsigned char *sha256,
 int db_ra_list(struct db *db, struct db_ra **out, size_t *n) CA_MUST_CHECK;
 /* Returns 1, 0 if no such name, -1. */
 int db_ra_delete(struct db *db, const char *name) CA_MUST_CHECK;
+
+/*
+ * Partner CAs for cross-certification, pinned by their CA certificate's
+ * SHA-256, with what our cross certificate for them carries. List
+ * members are newline-separated ("" for none).
+ */
+struct db_partner {
+	long long id;
+	char name[DB_LABEL_MAX];
+	long long ca_id;	  /* our CA that signs the cross certificate */
+	unsigned char cert_sha256[32];
+	unsigned char *cert;	  /* DER of the partner CA certificate */
+	size_t cert_len;
+	char *subject;		  /* RFC 2253, for listing */
+	int path_len;		  /* -1: no pathLenConstraint */
+	char *permitted;	  /* name constraints, "dns:x", "dirname:/O=x" */
+	char *excluded;
+	char *policies;		  /* certificatePolicies OIDs */
+	char *policy_map;	  /* "issuerDomainOID:subjectDomainOID" */
+	int require_explicit;	  /* policyConstraints, -1: absent */
+	int inhibit_mapping;	  /* -1: absent */
+	char *eku;		  /* extendedKeyUsage OIDs; "" none */
+	int days;		  /* validity of the cross certificate */
+};
+void db_partner_clear(struct db_partner *p);
+void db_partner_array_free(struct db_partner *a, size_t n);
+/* Returns 1, 0 if the name or certificate is registered, -1. */
+int db_partner_insert(struct db *db, struct db_partner *p) CA_MUST_CHECK;
+int db_partner_get_by_hash(struct db *db, const unsigned char *sha256,
+    struct db_partner *out) CA_MUST_CHECK;
+int db_partner_get_by_name(struct db *db, const char *name,
+    struct db_partner *out) CA_MUST_CHECK;
+int db_partner_list(struct db *db, struct db_partner **out, size_t *n)
+    CA_MUST_CHECK;
+/* Returns 1, 0 if no such name, -1. */
+int db_partner_delete(struct db *db, const char *name) CA_MUST_CHECK;
+
+/* Certificates one of our CAs holds from others (cross certificates
+ * received) or from its own earlier key (root key update). */
+struct db_ca_cert {
+	long long id;
+	long long ca_id;
+	char kind[16]; /* "cross", "new-with-old", "old-with-new" */
+	char *subject; /* RFC 2253 */
+	char *issuer;
+	time_t not_after;
+	unsigned char *der;
+	size_t der_len;
+};
+void db_ca_cert_clear(struct db_ca_cert *c);
+void db_ca_cert_array_free(struct db_ca_cert *a, size_t n);
+/* Returns 1, 0 if the same certificate is stored already, -1. */
+int db_ca_cert_insert(struct db *db, struct db_ca_cert *c) CA_MUST_CHECK;
+/* kind NULL: every kind. Ordered by id. */
+int db_ca_cert_list(struct db *db, long long ca_id, const char *kind,
+    struct db_ca_cert **out, size_t *n) CA_MUST_CHECK;
+
+/* A DER blob. */
+struct db_blob {
+	unsigned char *der;
+	size_t len;
+};
+void db_blob_array_free(struct db_blob *a, size_t n);
+/* What a CA publishes besides its chain: unexpired certificates it
+ * received (ca_cert), then the valid cross certificates it issued. */
+int db_ca_published(struct db *db, long long ca_id, struct db_blob **out,
+    size_t *n) CA_MUST_CHECK;
 
 /* Refusals of the one-round-trip paths. */
 enum db_refusal {

@@ -15,18 +15,19 @@
 	"id, ca_id, serial, subject, issuer, spki_sha256, "                 \
 	DB_EPOCH("not_before") ", " DB_EPOCH("not_after") ", status, der, " \
 	"profile, requester, txid, cert_req_id, " DB_EPOCH("revoked_at")    \
-	", reason, " DB_EPOCH("created") ", replaces"
+	", reason, " DB_EPOCH("created") ", replaces, kind"
 
 #define CERT_LIST_DEFAULT 100 /* rows when the caller gives no limit */
 
 static const struct db_stmt st_insert = {DB_ST_CERT_INSERT, "cert_insert",
     "INSERT INTO cert (ca_id, serial, subject, issuer, spki_sha256,"
     " not_before, not_after, status, der, profile, requester, txid,"
-    " cert_req_id, revoked_at, reason, replaces)"
+    " cert_req_id, revoked_at, reason, replaces, kind)"
     " VALUES ($1::bigint, $2::text, $3::text, $4::text, $5::bytea,"
     " to_timestamp($6::bigint), to_timestamp($7::bigint), $8::text,"
     " $9::bytea, $10::text, $11::text, $12::bytea, $13::int,"
-    " to_timestamp($14::bigint), $15::int, $16::bigint)"
+    " to_timestamp($14::bigint), $15::int, $16::bigint,"
+    " COALESCE($17::text, 'ee'))"
     " ON CONFLICT (ca_id, serial) DO NOTHING RETURNING id"};
 static const struct db_stmt st_get = {DB_ST_CERT_GET, "cert_get",
     "SELECT " CERT_COLS " FROM cert WHERE id = $1::bigint"};
@@ -44,6 +45,10 @@ static const struct db_stmt st_list = {DB_ST_CERT_LIST, "cert_list",
     " AND ($2::text IS NULL OR status = $2::text)"
     " AND ($3::text IS NULL OR strpos(lower(subject), lower($3::text)) > 0)"
     " ORDER BY created DESC, id DESC LIMIT $4::int"};
+static const struct db_stmt st_list_kind = {DB_ST_CERT_LIST_KIND,
+    "cert_list_kind",
+    "SELECT " CERT_COLS " FROM cert WHERE ca_id = $1::bigint"
+    " AND kind = $2::text ORDER BY id"};
 /* Revoked/rejected record when and why; any other status clears both. */
 static const struct db_stmt st_set_status = {DB_ST_CERT_SET_STATUS,
     "cert_set_status",
@@ -137,6 +142,7 @@ cert_from_row(const PGresult *res, int i, struct db_cert *c)
 	c->reason = db_col_int4(&r, 15, -1);
 	c->created = db_col_time(&r, 16);
 	c->replaces = db_col_int8(&r, 17);
+	db_col_text(&r, 18, c->kind, sizeof(c->kind));
 	c->status = cert_status_parse(status);
 	if (r.bad || len != sizeof(c->spki_sha256) || c->subject == NULL ||
 	    c->issuer == NULL || c->der == NULL || c->status == 0) {
@@ -180,6 +186,7 @@ db_cert_insert(struct db *db, struct db_cert *c)
 	else
 		db_param_text(&p, NULL);
 	db_param_id(&p, c->replaces);
+	db_param_text(&p, c->kind[0] != '\0' ? c->kind : NULL);
 	if (db_run(db, &st_insert, &p, &res) != 1) {
 		if (db_unique_violation(db))
 			rc = 0;
@@ -346,5 +353,21 @@ db_cert_set_status(struct db *db, long long id, unsigned from_mask,
 	rc = db_cmd_tuples(res) > 0 ? 1 : 0;
 out:
 	PQclear(res);
+	return rc;
+}
+
+int
+db_cert_list_kind(struct db *db, long long ca_id, const char *kind,
+    struct db_cert **out, size_t *n)
+{
+	struct db_params p = {0};
+	void *a = NULL;
+	int rc;
+
+	db_param_int8(&p, ca_id);
+	db_param_text(&p, kind);
+	rc = db_getn(db, &st_list_kind, &p, sizeof(**out), cert_row, cert_clr,
+	    &a, n);
+	*out = a;
 	return rc;
 }
