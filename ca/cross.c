@@ -187,11 +187,45 @@ ext_text(X509 *x, X509V3_CTX *ctx, int nid, int crit, const char *value)
 	return ok;
 }
 
+static int
+policy_add(const char *s, void *arg)
+{
+	CERTIFICATEPOLICIES *cp = arg;
+	POLICYINFO *pi = POLICYINFO_new();
+
+	if (pi == NULL)
+		return 0;
+	ASN1_OBJECT_free(pi->policyid);
+	if ((pi->policyid = OBJ_txt2obj(s, 1)) == NULL ||
+	    !sk_POLICYINFO_push(cp, pi)) {
+		POLICYINFO_free(pi);
+		return 0;
+	}
+	return 1;
+}
+
+/* certificatePolicies with bare policy OIDs (no qualifiers); the
+ * OpenSSL text syntax needs a config database for this extension. */
+static int
+policies_add(X509 *x, const char *list)
+{
+	CERTIFICATEPOLICIES *cp = sk_POLICYINFO_new_null();
+	X509_EXTENSION *e = NULL;
+	int ok = 0;
+
+	if (cp != NULL && list_each(list, policy_add, cp) &&
+	    (e = X509V3_EXT_i2d(NID_certificate_policies, 0, cp)) != NULL)
+		ok = X509_add_ext(x, e, -1);
+	X509_EXTENSION_free(e);
+	CERTIFICATEPOLICIES_free(cp);
+	return ok;
+}
+
 /* Policy OIDs, mappings and EKU OIDs must parse. */
 static int
 oid_ok(const char *s, void *arg)
 {
-	ASN1_OBJECT *o = OBJ_txt2obj(s, 0);
+	ASN1_OBJECT *o = OBJ_txt2obj(s, arg != NULL);
 
 	(void)arg;
 	ASN1_OBJECT_free(o);
@@ -236,7 +270,9 @@ cross_constraints_check(const struct db_partner *p, const char **why)
 		       "ip:ADDR/MASK or dirname:/DN";
 		return 0;
 	}
-	if (!list_each(p->policies, oid_ok, NULL) ||
+	int numeric = 1;
+
+	if (!list_each(p->policies, oid_ok, &numeric) ||
 	    !list_each(p->eku, oid_ok, NULL)) {
 		*why = "a policy or extended key usage is not an OID";
 		return 0;
@@ -336,11 +372,8 @@ cross_extensions(X509 *x, const struct ca_ident *ca, X509 *subject_ca,
 	}
 	X509_EXTENSION_free(e);
 	if (p->policies != NULL && *p->policies != '\0' &&
-	    ((s = list_commas(p->policies)) == NULL ||
-		!ext_text(x, &ctx, NID_certificate_policies, 0, s)))
+	    !policies_add(x, p->policies))
 		goto out;
-	free(s);
-	s = NULL;
 	if (p->policy_map != NULL && *p->policy_map != '\0' &&
 	    ((s = list_commas(p->policy_map)) == NULL ||
 		!ext_text(x, &ctx, NID_policy_mappings, 1, s)))

@@ -10,6 +10,10 @@
  *
  * Commands:
  *   ir, cr      enrolment, one CertReqMsg per --key/--newkey (certReqId 0..n-1)
+ *   ccr         cross-certification request (RFC 9810 §5.3.11): one
+ *               CertReqMsg for --key/--subject (the CA to certify), signed
+ *               with --prot-key/--prot-cert (the requesting CA); --no-pop
+ *               leaves the proof of possession out (negative tests)
  *   kur         key update: new key(s), oldCertID control, signature
  *               protection with --old-cert/--old-key unless given otherwise
  *   p10cr       PKCS#10 request (--csr FILE, or built from --key/--subject)
@@ -330,6 +334,7 @@ public final class CmpClient {
 	private String nestedRaKeyFile;
 	private final List<String> nestedRaChainFiles = new ArrayList<>();
 	private boolean confirmDirect;
+	private boolean noPop;
 	private boolean prefixSet;
 	/** The command line (single-request nested mode re-parses it for the inner client). */
 	private String[] rawArgs;
@@ -422,6 +427,7 @@ public final class CmpClient {
 			case "--unprotected": unprotected = true; break;
 			case "--save-msgs": saveMsgs = true; break;
 			case "--confirm-direct": confirmDirect = true; break;
+			case "--no-pop": noPop = true; break;
 			case "--verbose": case "-v": verbose = true; break;
 			default: flag = false;
 			}
@@ -1207,7 +1213,8 @@ public final class CmpClient {
 					public ASN1Encodable getValue() { return id; }
 				});
 			}
-			b.setProofOfPossessionSigningKeySigner(signer(kp.getPrivate()));
+			if (!noPop)
+				b.setProofOfPossessionSigningKeySigner(signer(kp.getPrivate()));
 			msgs[i] = b.build().toASN1Structure();
 		}
 		return new PKIBody(type, new CertReqMessages(msgs));
@@ -1366,6 +1373,7 @@ public final class CmpClient {
 		case "ir": enroll(certReqBody(PKIBody.TYPE_INIT_REQ)); break;
 		case "cr": enroll(certReqBody(PKIBody.TYPE_CERT_REQ)); break;
 		case "kur": enroll(certReqBody(PKIBody.TYPE_KEY_UPDATE_REQ)); break;
+		case "ccr": enroll(certReqBody(PKIBody.TYPE_CROSS_CERT_REQ)); break;
 		case "p10cr": enroll(p10Body()); break;
 		case "rr":
 			newTransaction();
@@ -1389,7 +1397,8 @@ public final class CmpClient {
 		Reply r = send(build(body, null, implicitConfirm));
 		r = pollIfWaiting(r);
 		int t = r.msg.getBody().getType();
-		if (t != PKIBody.TYPE_INIT_REP && t != PKIBody.TYPE_CERT_REP && t != PKIBody.TYPE_KEY_UPDATE_REP)
+		if (t != PKIBody.TYPE_INIT_REP && t != PKIBody.TYPE_CERT_REP && t != PKIBody.TYPE_KEY_UPDATE_REP
+		    && t != PKIBody.TYPE_CROSS_CERT_REP)
 			return;
 		if (hasImplicitConfirm(r.msg.getHeader()) && implicitConfirm)
 			return;
