@@ -56,7 +56,7 @@ $(B)/cmpcad: $(DAEMON_SRC:%.c=$(B)/%.o) $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/cmpca: $(CLI_SRC:%.c=$(B)/%.o) $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lssl
 
 $(B)/test_hsm: $(B)/tests/unit/test_hsm.o $(HSM_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka

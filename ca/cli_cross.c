@@ -24,6 +24,7 @@
 #include <openssl/http.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include "ca/ca.h"
@@ -483,6 +484,9 @@ struct client {
 	struct ca_ident *ca;
 	X509 *partner;
 	const char *url;
+	const char *tls_trusted; /* CA file for an https:// server, or NULL */
+	SSL_CTX *tls;		 /* set up on first use */
+	char *host;		 /* of the URL, for SNI and name checks */
 	unsigned char txid[16];
 	unsigned char last_nonce[CROSS_NONCE_LEN]; /* the partner's */
 	size_t last_nonce_len;
@@ -651,6 +655,54 @@ fail:
 	return NULL;
 }
 
+/*
+ * OSSL_HTTP_transfer's hook: puts TLS on the connected socket BIO for an
+ * https:// URL, with SNI and the server name checked against its
+ * certificate (RFC 9811 §3.6 leaves TLS to the transport; RFC 9110).
+ */
+static BIO *
+tls_hook(BIO *bio, void *arg, int connect, int detail)
+{
+	struct client *cl = arg;
+	BIO *sbio;
+	SSL *ssl;
+
+	if (!connect)
+		return bio; /* the caller frees the BIO chain */
+	if (!detail)
+		return bio; /* plain http */
+	if ((sbio = BIO_new_ssl(cl->tls, 1)) == NULL)
+		return NULL;
+	BIO_get_ssl(sbio, &ssl);
+	if (ssl == NULL || !SSL_set_tlsext_host_name(ssl, cl->host) ||
+	    !SSL_set1_host(ssl, cl->host)) {
+		BIO_free(sbio);
+		return NULL;
+	}
+	return BIO_push(sbio, bio);
+}
+
+/* The TLS client context: TLS 1.2 or newer, the server certificate
+ * verified against --tls-trusted or the system store. Returns 1 or 0. */
+static int
+tls_setup(struct client *cl)
+{
+	if (cl->tls != NULL)
+		return 1;
+	if ((cl->tls = SSL_CTX_new(TLS_client_method())) == NULL ||
+	    !SSL_CTX_set_min_proto_version(cl->tls, TLS1_2_VERSION))
+		return 0;
+	SSL_CTX_set_verify(cl->tls, SSL_VERIFY_PEER, NULL);
+	if (cl->tls_trusted != NULL
+		? SSL_CTX_load_verify_locations(cl->tls, cl->tls_trusted, NULL)
+		: SSL_CTX_set_default_verify_paths(cl->tls)) {
+		return 1;
+	}
+	log_err("cannot load the TLS trust anchors %s",
+	    cl->tls_trusted != NULL ? cl->tls_trusted : "(system)");
+	return 0;
+}
+
 /* POSTs m to the partner and returns the decoded answer, or NULL. */
 static CMP_MSG *
 transfer(struct client *cl, const CMP_MSG *m)
@@ -668,17 +720,18 @@ transfer(struct client *cl, const CMP_MSG *m)
 		log_err("%s: not a URL", cl->url);
 		goto out;
 	}
-	if (ssl) {
-		log_err("%s: use http:// (TLS is terminated by the partner's "
-			"front end; see docs/cross-certification.md)",
-		    cl->url);
+	free(cl->host);
+	if ((cl->host = strdup(host)) == NULL)
+		goto out;
+	if (ssl && !tls_setup(cl)) {
+		log_openssl_errors(1);
 		goto out;
 	}
 	if ((len = cmp_msg_encode(m, &der)) <= 0 ||
 	    (req = BIO_new_mem_buf(der, len)) == NULL)
 		goto out;
-	resp = OSSL_HTTP_transfer(NULL, host, port, path, 0, NULL, NULL, NULL,
-	    NULL, NULL, NULL, 0, NULL, "application/pkixcmp", req,
+	resp = OSSL_HTTP_transfer(NULL, host, port, path, ssl, NULL, NULL, NULL,
+	    NULL, ssl ? tls_hook : NULL, cl, 0, NULL, "application/pkixcmp", req,
 	    "application/pkixcmp", 1, CROSS_MAX_RESPONSE, CROSS_HTTP_TIMEOUT,
 	    0);
 	if (resp == NULL) {
@@ -908,6 +961,7 @@ cross_request(struct ctx *c, int argc, char **argv)
 		{ "url", required_argument, NULL, 'u' },
 		{ "partner-cert", required_argument, NULL, 'p' },
 		{ "days", required_argument, NULL, 'd' },
+		{ "tls-trusted", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ca_store st = { NULL, 0 };
@@ -931,6 +985,9 @@ cross_request(struct ctx *c, int argc, char **argv)
 			break;
 		case 'p':
 			pfile = optarg;
+			break;
+		case 't':
+			cl.tls_trusted = optarg;
 			break;
 		case 'd':
 			if (!num_arg(optarg, 1, 36500, &days))
@@ -976,13 +1033,15 @@ cross_request(struct ctx *c, int argc, char **argv)
 usage:
 	rc = 2;
 	fputs("usage: cmpca cross-certify request --ca LABEL --url URL "
-	      "--partner-cert FILE [--days N]\n",
+	      "--partner-cert FILE [--days N] [--tls-trusted FILE]\n",
 	    stderr);
 out:
 	CMP_MSG_free(m);
 	CMP_MSG_free(a);
 	X509_free(x);
 	X509_free(cl.partner);
+	SSL_CTX_free(cl.tls);
+	free(cl.host);
 	ca_store_clear(&st);
 	return rc;
 }

@@ -59,6 +59,7 @@ static const char usage_text[] =
     "  cross-certify local --issuer LABEL --subject LABEL [CONSTRAINTS]\n"
     "  cross-certify request --ca LABEL --url URL --partner-cert FILE "
     "[--days N]\n"
+    "                [--tls-trusted FILE]\n"
     "                                      ccr to a partner CA over CMP\n"
     "  cross-certify list [--ca LABEL]     cross certificates issued and "
     "received\n"

@@ -7,6 +7,7 @@
  * Name constraints are written "type:value", one per list member:
  *   dns:example.com  dns:.example.com  email:example.com
  *   uri:.example.com ip:10.0.0.0/8  ip:2001:db8::/32  dirname:/O=Partner
+ * (ip: address and prefix length).
  * Policy mappings "issuerDomainOID:subjectDomainOID".
  */
 #include <stdio.h>
@@ -43,6 +44,52 @@ list_each(const char *list, int (*fn)(const char *, void *), void *arg)
 	return ok;
 }
 
+/*
+ * "ADDR/PREFIXLEN" as the address-and-mask octets of an iPAddress name
+ * constraint (RFC 5280 §4.2.1.10: 8 octets for IPv4, 32 for IPv6).
+ * NULL if malformed.
+ */
+static ASN1_OCTET_STRING *
+ip_constraint(const char *v)
+{
+	unsigned char buf[32];
+	ASN1_OCTET_STRING *addr = NULL, *out = NULL;
+	char host[64], *end;
+	const char *slash = strchr(v, '/');
+	long bits;
+	int len, i;
+
+	if (slash == NULL || (size_t)(slash - v) >= sizeof(host))
+		return NULL;
+	memcpy(host, v, (size_t)(slash - v));
+	host[slash - v] = '\0';
+	bits = strtol(slash + 1, &end, 10);
+	if (slash[1] == '\0' || *end != '\0' || bits < 0 ||
+	    (addr = a2i_IPADDRESS(host)) == NULL)
+		goto out;
+	len = ASN1_STRING_length(addr);
+	if ((len != 4 && len != 16) || bits > len * 8)
+		goto out;
+	memset(buf, 0, sizeof(buf));
+	memcpy(buf, ASN1_STRING_get0_data(addr), (size_t)len);
+	for (i = 0; i < len; i++) {
+		long b = bits - i * 8;
+
+		buf[len + i] = b >= 8 ? 0xff : b <= 0 ? 0
+		    : (unsigned char)(0xff << (8 - b));
+		buf[i] &= buf[len + i]; /* the address is the network */
+	}
+	if ((out = ASN1_OCTET_STRING_new()) != NULL &&
+	    !ASN1_OCTET_STRING_set(out, buf, 2 * len)) {
+		ASN1_OCTET_STRING_free(out);
+		out = NULL;
+	}
+out:
+	ERR_clear_error();
+	ASN1_OCTET_STRING_free(addr);
+	return out;
+}
+
 /* One constraint member as a GeneralName; NULL if malformed. */
 static GENERAL_NAME *
 constraint_name(const char *s)
@@ -72,9 +119,7 @@ constraint_name(const char *s)
 		return NULL;
 	switch (type) {
 	case GEN_IPADD:
-		/* address/mask, as RFC 5280 §4.2.1.10 wants it */
-		if (strchr(v, '/') == NULL ||
-		    (gn->d.iPAddress = a2i_IPADDRESS_NC(v)) == NULL)
+		if ((gn->d.iPAddress = ip_constraint(v)) == NULL)
 			goto fail;
 		break;
 	case GEN_DIRNAME:

@@ -75,7 +75,8 @@ check "beta exported" openssl x509 -in "$d/beta.pem" -noout
 
 echo "== partner registration"
 check "A: partner add beta with constraints" A partner add beta --cert "$d/beta.pem" --ca alpha \
-    --pathlen 0 --permit dirname:/O=Beta --permit dns:beta.example --days 60
+    --pathlen 0 --permit dirname:/O=Beta --permit dns:beta.example --exclude ip:10.0.0.0/8 \
+    --exclude ip:2001:db8::/32 --days 60
 check "A: a second registration of the same certificate is refused" \
     refused "registered already" A partner add beta2 --cert "$d/beta.pem" --ca alpha
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/notca.key" \
@@ -86,7 +87,7 @@ check "A: an end-entity certificate is no partner" \
 check "A: a malformed name constraint is refused" \
     refused "name constraint" A partner add x --cert "$d/beta.pem" --ca alpha --permit host:x
 check "A: partner list shows beta and its constraints" \
-    says "^beta.*ca=alpha.*pathlen=0 permit=dirname:/O=Beta,dns:beta.example" A partner list
+    says "^beta.*ca=alpha.*pathlen=0 permit=dirname:/O=Beta,dns:beta.example exclude=ip:10.0.0.0/8" A partner list
 check "B: partner add alpha" B partner add alpha --cert "$d/alpha.pem" --ca beta --pathlen 0 \
     --permit dirname:/O=Alpha --permit dns:alpha.example
 
@@ -114,6 +115,9 @@ check "cross certificate: name constraints dirName (critical)" \
     after "$d/x1.txt" "Name Constraints: critical" "DirName:O = Beta"
 check "cross certificate: name constraints DNS" \
     after "$d/x1.txt" "Name Constraints: critical" "DNS:beta.example"
+check "cross certificate: excluded IPv4 and IPv6 ranges" \
+    bash -c "grep -A3 'Excluded:' '$d/x1.txt' | grep -q 'IP:10.0.0.0/255.0.0.0' &&
+	grep -A3 'Excluded:' '$d/x1.txt' | grep -q 'IP:2001:DB8:0:0:0:0:0:0/FFFF:FFFF:0:0:0:0:0:0'"
 check "cross certificate: SKI is Beta's own SKI" test "$(ski "$x1")" = "$(ski "$d/beta.pem")"
 check "cross certificate: AKI is Alpha's SKI" test "$(aki "$x1")" = "$(ski "$d/alpha.pem")"
 check "cross certificate: validity within 60 days" \
