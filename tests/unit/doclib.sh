@@ -111,15 +111,31 @@ usage_subcommands() {
 }
 
 # fail_names DIR: the PKIFailureInfo names (badAlg, systemFailure, ...)
-# that the C files in DIR set: every CMP_FAIL_X used outside the enum,
-# mapped to its name through the table of names in the same order as
+# that the CA sets: every CMP_FAIL_X in the engine's C files in DIR (not
+# the CLI's, cmpca.c and cli_*.c, which only read a partner's answers),
+# except where it is compared (==, <=, ...) rather than set, mapped to
+# its name through fail_names[] in cmp_server.c, which is in the order of
 # the enum in cmp_asn.h (CMP_FAIL_BAD_ALG = 0 is "badAlg", ...).
 fail_names() {
-	local dir=$1 names
+	local dir=$1 names f files=()
 	names=$(c_strings fail_names "$dir/cmp_server.c")
 	[ -n "$names" ] || return 0
-	grep -ohE 'CMP_FAIL_[A-Z_]+' "$dir"/*.c | grep -v '^CMP_FAIL_NONE$' |
-	    sort -u | while IFS= read -r sym; do
+	for f in "$dir"/*.c; do
+		case ${f##*/} in cmpca.c | cli_*.c) continue ;; esac
+		files+=("$f")
+	done
+	awk '{
+		line = $0
+		while (match(line, /CMP_FAIL_[A-Z_]+/)) {
+			pre = substr(line, 1, RSTART - 1)
+			sym = substr(line, RSTART, RLENGTH)
+			sub(/[ \t]+$/, "", pre)
+			if (pre !~ /[=!<>]=?$/ || pre ~ /[^=!<>]=$/)
+				print sym
+			line = substr(line, RSTART + RLENGTH)
+		}
+	}' "${files[@]}" | grep -v '^CMP_FAIL_NONE$' | sort -u |
+	    while IFS= read -r sym; do
 		# "CMP_FAIL_BAD_ALG = 0," in the enum gives the index.
 		n=$(sed -n "s/^[[:space:]]*$sym[[:space:]]*=[[:space:]]*\([0-9][0-9]*\).*/\1/p" \
 		    "$dir/cmp_asn.h")
