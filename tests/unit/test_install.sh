@@ -33,6 +33,10 @@ bin=build/rel
 case $bin in /*) ;; *) bin=$top/$bin ;; esac
 san=0
 case $bin in */build/san) san=1 ;; esac
+# make's own name for the build directory: relative inside the tree, so
+# that the dependency files (build/.../*.d) apply.
+bdir=$bin
+case $bin in "$top"/*) bdir=${bin#"$top"/} ;; esac
 npass=0
 nfail=0
 . "$top/tests/unit/doclib.sh"
@@ -56,12 +60,12 @@ daemon=
 cleanup() {
 	[ -n "$daemon" ] && kill "$daemon" 2>/dev/null
 	"$top/scripts/pgtmp" stop "$tmp/pg" >/dev/null 2>&1
-	make -s -C "$top" SAN="$san" B="$bin" "$bin/cmpca" "$bin/cmpcad" \
+	make -s -C "$top" SAN="$san" B="$bdir" "$bdir/cmpca" "$bdir/cmpcad" \
 	    >/dev/null 2>&1
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-mk() { make -s -C "$top" SAN="$san" B="$bin" DESTDIR="$root" PREFIX=/usr "$@"; }
+mk() { make -s -C "$top" SAN="$san" B="$bdir" DESTDIR="$root" PREFIX=/usr "$@"; }
 
 # 1. make install
 if ! out=$(mk install 2>&1); then
