@@ -261,6 +261,10 @@ else
 	    test ! -e "$tmp/cmpcad.sock"
 fi
 daemon=
+if [ "$san" = 1 ]; then
+	check "no sanitizer report in the daemon log" \
+	    bash -c "! grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' '$tmp/cmpcad.log'"
+fi
 check "no PIN in the daemon log" \
     bash -c "! grep -qF -- \"\$(cat '$tmp/hsm/pin')\" '$tmp/cmpcad.log'"
 
