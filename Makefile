@@ -45,7 +45,7 @@ PROGS := $(B)/cmpcad $(B)/cmpca
 UNIT_TESTS := $(B)/test_hsm $(B)/test_db $(B)/test_cmp $(B)/test_engine
 TEST_TOOLS := $(B)/cmpdump $(B)/cmpnest
 
-.PHONY: all deps test unit e2e run stop check clean bench
+.PHONY: all deps test unit e2e run stop check clean bench install uninstall
 all: $(PROGS)
 
 $(B)/%.o: %.c
@@ -104,6 +104,87 @@ check:
 
 clean:
 	rm -rf build
+
+# Installation (docs/operations.md, "Install on Debian 12"). PREFIX and
+# DESTDIR as usual; the configuration lives in SYSCONFDIR (/etc by default,
+# whatever PREFIX is, because systemd and operators look there).
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+DATADIR ?= $(PREFIX)/share/cmpca
+SCHEMADIR ?= $(DATADIR)/schema
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/cmpca
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+CONFFILE ?= $(SYSCONFDIR)/cmpca/cmpca.conf
+INSTALL ?= install
+
+# Compiled-in defaults of schema_dir and of the configuration file. The
+# stamp changes only when the paths do, so `make install PREFIX=/usr`
+# after `make` recompiles cfg.c and nothing else.
+PATHS_DEF := -DCMPCA_SCHEMADIR='"$(SCHEMADIR)"' -DCMPCA_CONFFILE='"$(CONFFILE)"'
+$(B)/ca/cfg.o: CFLAGS += $(PATHS_DEF)
+$(B)/ca/cfg.o: $(B)/paths.stamp
+$(B)/paths.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(PATHS_DEF)' | cmp -s - $@ || echo '$(PATHS_DEF)' >$@
+.PHONY: FORCE
+FORCE:
+
+MAN_PAGES := docs/man/cmpca.1 docs/man/cmpca.conf.5 docs/man/cmpcad.8
+NGINX_FILES := nginx/cmp-locations.conf $(wildcard nginx/*.example)
+DOC_FILES := README.md $(wildcard docs/*.md)
+# The example configuration: scripts/cmpca.conf.in with the stack's
+# placeholders replaced by the installed layout (see cmpca.conf(5)).
+CONF_SED := -e 's|@MODULE@|/usr/lib/softhsm/libsofthsm2.so|' \
+	-e 's|@TOKEN@|cmpca|' \
+	-e 's|@VAR@/hsm/pin|$(SYSCONFDIR)/cmpca/pin|' \
+	-e 's|"@DB@"|"dbname=cmpca"|' \
+	-e 's|@VAR@/cmpcad.sock|/run/cmpca/cmpcad.sock|' \
+	-e 's|@VAR@/crl|/var/lib/cmpca/crl|' \
+	-e 's|@WORKERS@|4|' -e 's|@CA_LABEL@|issuing|g' \
+	-e 's|@TOP@/db/schema|$(SCHEMADIR)|' \
+	-e 's|@TXN_TIMEOUT@|300|' -e 's|@HOUSEKEEPING@|10|' \
+	-e 's|@POLL_AFTER@|5|' -e 's|@TRUST_ANCHORS@||' \
+	-e 's|@ALLOW_UNPROTECTED@||' \
+	-e 's|@BASE_URL@|https://ca.example.com|g' \
+	-e 's|, rendered by scripts/stack\.|: an example.\n\# Copy it to $(CONFFILE), then set token, pin_file, db, default_ca and\n\# the URLs in [ext_default] (cmpca.conf(5), docs/operations.md).|'
+MAN_SED := -e 's|/etc/cmpca/|$(SYSCONFDIR)/cmpca/|g' \
+	-e 's|/usr/local/share/cmpca|$(DATADIR)|g'
+UNIT_SED := -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@CONFFILE@|$(CONFFILE)|g'
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+	    $(DESTDIR)$(SCHEMADIR) $(DESTDIR)$(DATADIR)/nginx \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
+	$(INSTALL) -m 0755 $(B)/cmpca $(DESTDIR)$(BINDIR)/cmpca
+	$(INSTALL) -m 0755 $(B)/cmpcad $(DESTDIR)$(SBINDIR)/cmpcad
+	$(INSTALL) -m 0644 db/schema/*.sql $(DESTDIR)$(SCHEMADIR)/
+	$(INSTALL) -m 0644 $(NGINX_FILES) $(DESTDIR)$(DATADIR)/nginx/
+	sed $(CONF_SED) scripts/cmpca.conf.in >$(DESTDIR)$(DATADIR)/cmpca.conf.example
+	chmod 0644 $(DESTDIR)$(DATADIR)/cmpca.conf.example
+	sed $(UNIT_SED) systemd/cmpcad.service.in >$(DESTDIR)$(UNITDIR)/cmpcad.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/cmpcad.service
+	for m in $(MAN_PAGES); do \
+	    d=$(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; \
+	    sed $(MAN_SED) $$m >$$d && chmod 0644 $$d || exit 1; \
+	done
+	$(INSTALL) -m 0644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/cmpca $(DESTDIR)$(SBINDIR)/cmpcad \
+	    $(DESTDIR)$(UNITDIR)/cmpcad.service \
+	    $(DESTDIR)$(MANDIR)/man1/cmpca.1 \
+	    $(DESTDIR)$(MANDIR)/man5/cmpca.conf.5 \
+	    $(DESTDIR)$(MANDIR)/man8/cmpcad.8
+	rm -f $(addprefix $(DESTDIR)$(SCHEMADIR)/,$(notdir $(wildcard db/schema/*.sql))) \
+	    $(addprefix $(DESTDIR)$(DATADIR)/nginx/,$(notdir $(NGINX_FILES))) \
+	    $(DESTDIR)$(DATADIR)/cmpca.conf.example \
+	    $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOC_FILES)))
+	-rmdir $(DESTDIR)$(SCHEMADIR) $(DESTDIR)$(DATADIR)/nginx \
+	    $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 

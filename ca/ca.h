@@ -109,8 +109,9 @@ struct cfg {
 };
 
 /*
- * Loads path (or $CMPCA_CONF when path is NULL). Errors name the file,
- * line and reason on stderr/log. Returns NULL on failure.
+ * Loads path (or $CMPCA_CONF when path is NULL, or the compiled-in
+ * CMPCA_CONFFILE when that is unset too). Errors name the file, line and
+ * reason on stderr/log. Returns NULL on failure.
  */
 struct cfg *cfg_load(const char *path) CA_MUST_CHECK;
 void cfg_free(struct cfg *c);

@@ -26,6 +26,14 @@
 #define CFG_MAIN "cmpca"
 #define CFG_PROFILE_PREFIX "profile."
 
+/* Set by the Makefile from PREFIX, SCHEMADIR and SYSCONFDIR. */
+#ifndef CMPCA_SCHEMADIR
+#define CMPCA_SCHEMADIR "/usr/local/share/cmpca/schema"
+#endif
+#ifndef CMPCA_CONFFILE
+#define CMPCA_CONFFILE "/etc/cmpca/cmpca.conf"
+#endif
+
 static const char *const cfg_keys[] = {
 	"pkcs11_module", "token", "pin_file", "db", "socket", "workers",
 	"default_ca", "schema_dir", "max_request", "pbm_max_iterations",
@@ -387,10 +395,8 @@ cfg_load(const char *path)
 
 	if (path == NULL)
 		path = getenv("CMPCA_CONF");
-	if (path == NULL) {
-		log_err("no configuration file: use -c FILE or set CMPCA_CONF");
-		return NULL;
-	}
+	if (path == NULL || *path == '\0')
+		path = CMPCA_CONFFILE;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	c->path = strdup(path);
@@ -425,8 +431,7 @@ cfg_load(const char *path)
 	c->db_conninfo = cfg_str(c, CFG_MAIN, "db", "");
 	c->socket_path = cfg_str(c, CFG_MAIN, "socket", NULL);
 	c->default_ca = cfg_str(c, CFG_MAIN, "default_ca", NULL);
-	c->schema_dir = cfg_str(c, CFG_MAIN, "schema_dir",
-	    "/usr/local/share/cmpca/schema");
+	c->schema_dir = cfg_str(c, CFG_MAIN, "schema_dir", CMPCA_SCHEMADIR);
 	c->log_level = cfg_str(c, CFG_MAIN, "log_level", "info");
 	c->crl_dir = cfg_str(c, CFG_MAIN, "crl_dir", NULL);
 	c->trust_anchors = cfg_str(c, CFG_MAIN, "trust_anchors", NULL);

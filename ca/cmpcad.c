@@ -8,7 +8,7 @@
  * sessions and libpq connections never cross a fork.
  *
  * usage: cmpcad [-c FILE] [-t] [-s]
- *   -c FILE  configuration (default $CMPCA_CONF)
+ *   -c FILE  configuration (default $CMPCA_CONF, else /etc/cmpca/cmpca.conf)
  *   -t       check the configuration, the database and the HSM, then exit
  *   -s       log to syslog instead of stderr
  */

@@ -6,8 +6,12 @@
 #   - every sub-command of cmpca's usage text (usage_text[] in ca/cmpca.c)
 #     appears in docs/operations.md outside code blocks (a copy of the
 #     usage text alone does not count).
-# The C source is read with a small tokenizer in awk (comments, string
-# literals, adjacent literals concatenated), not compiled.
+#   - the guides issue 8 asks for exist, and docs/operations.md has its
+#     sections;
+#   - every PKIFailureInfo the engine sets (ca/*.c, see fail_names in
+#     doclib.sh) has a "### name (bit)" section in docs/troubleshooting.md
+#     with the right bit, and every such section names one the code sets.
+# The C sources are read by tests/unit/doclib.sh, not compiled.
 #
 # usage: tests/unit/test_docs.sh      (from anywhere; no build needed)
 # Prints one line per check and a closing "N passed, N failed"; exits 1 if
@@ -20,99 +24,10 @@ conf_md=$top/docs/configuration.md
 ops_md=$top/docs/operations.md
 npass=0
 nfail=0
+. "$top/tests/unit/doclib.sh"
 
 pass() { npass=$((npass + 1)); echo "ok   $1"; }
 fail() { nfail=$((nfail + 1)); echo "FAIL $1: $2"; }
-
-# c_strings NAME FILE: the initializer of `NAME[...] = ...` in a C file.
-# For a brace list, one line per element (adjacent literals joined); for a
-# plain string initializer, the joined string with \n, \t, \" and \\
-# decoded. Prints nothing if NAME is not defined with an initializer.
-c_strings() {
-	awk -v name="$1" '
-	{ src = src $0 "\n" }
-	function unescape(s,   out, i, c, d) {
-		out = ""
-		for (i = 1; i <= length(s); i++) {
-			c = substr(s, i, 1)
-			if (c != "\\") { out = out c; continue }
-			d = substr(s, ++i, 1)
-			if (d == "n") out = out "\n"
-			else if (d == "t") out = out "\t"
-			else out = out d
-		}
-		return out
-	}
-	END {
-		n = length(src); i = 1; nt = 0
-		while (i <= n) {
-			c = substr(src, i, 1)
-			if (c == "/" && substr(src, i + 1, 1) == "*") {
-				j = index(substr(src, i + 2), "*/")
-				if (j == 0) break
-				i += j + 3
-				continue
-			}
-			if (c == "/" && substr(src, i + 1, 1) == "/") {
-				j = index(substr(src, i), "\n")
-				if (j == 0) break
-				i += j
-				continue
-			}
-			if (c == "\"" || c == "\047") {
-				s = ""
-				for (j = i + 1; j <= n; j++) {
-					d = substr(src, j, 1)
-					if (d == "\\") { s = s d substr(src, j + 1, 1); j++; continue }
-					if (d == c) break
-					s = s d
-				}
-				nt++; ty[nt] = (c == "\"") ? "s" : "c"; tv[nt] = s
-				i = j + 1
-				continue
-			}
-			if (c ~ /[A-Za-z_]/) {
-				for (j = i; j <= n && substr(src, j, 1) ~ /[A-Za-z0-9_]/; j++)
-					;
-				nt++; ty[nt] = "i"; tv[nt] = substr(src, i, j - i)
-				i = j
-				continue
-			}
-			if (c ~ /[[:space:]]/) { i++; continue }
-			nt++; ty[nt] = "p"; tv[nt] = c
-			i++
-		}
-		for (k = 1; k < nt; k++) {
-			if (ty[k] != "i" || tv[k] != name || tv[k + 1] != "[")
-				continue
-			for (m = k + 1; m <= nt && !(ty[m] == "p" && tv[m] == "]"); m++)
-				;
-			if (m >= nt || tv[m + 1] != "=" || ty[m + 1] != "p")
-				continue
-			m += 2
-			if (ty[m] == "p" && tv[m] == "{") {
-				depth = 1; cur = ""; have = 0
-				for (m++; m <= nt && depth > 0; m++) {
-					if (ty[m] == "s") { cur = cur tv[m]; have = 1; continue }
-					if (ty[m] != "p") continue
-					if (tv[m] == "{") depth++
-					else if (tv[m] == "}") depth--
-					if ((tv[m] == "," && depth == 1) || depth == 0) {
-						if (have) print cur
-						cur = ""; have = 0
-					}
-				}
-			} else {
-				cur = ""
-				for (; m <= nt && !(ty[m] == "p" && tv[m] == ";"); m++)
-					if (ty[m] == "s")
-						cur = cur tv[m]
-				printf "%s", unescape(cur)
-			}
-			exit
-		}
-	}' "$2"
-}
 
 # md_section FILE HEADING-REGEX: the lines of the "## " section whose
 # heading matches, up to the next "## " heading.
@@ -177,18 +92,7 @@ fi
 if [ ! -r "$cli_c" ] || [ ! -r "$ops_md" ]; then
 	fail "sources present" "cannot read $cli_c or $ops_md"
 else
-	usage=$(c_strings usage_text "$cli_c")
-	# Command lines start with exactly two spaces; "a x | b y" holds two.
-	subs=$(awk '
-	/^  [a-z]/ {
-		n = split($0, alt, /\|/)
-		for (i = 1; i <= n; i++) {
-			split(alt[i], w, " ")
-			if (w[1] !~ /^[a-z][a-z0-9-]*$/) continue
-			if (w[2] ~ /^[a-z][a-z0-9-]*$/) print w[1] " " w[2]
-			else print w[1]
-		}
-	}' <<<"$usage" | sort -u)
+	subs=$(usage_subcommands "$cli_c")
 	if [ -z "$subs" ]; then
 		fail "usage_text parsed from ca/cmpca.c" "no sub-commands found"
 	else
@@ -203,6 +107,55 @@ else
 			fi
 		done <<<"$subs"
 	fi
+fi
+
+# 3. The guides, and the sections of the operations guide.
+for f in architecture operations configuration troubleshooting; do
+	if [ -s "$top/docs/$f.md" ]; then
+		pass "docs/$f.md exists"
+	else
+		fail "docs/$f.md exists" "missing or empty"
+	fi
+done
+for h in "Install on Debian 12" "systemd unit" "TLS in nginx" \
+    "Key ceremony" "HSM PIN handling" "Backup and restore" \
+    "Upgrading" "Several hosts"; do
+	if grep -q "^## $h" "$ops_md"; then
+		pass "operations.md has a section \"$h\""
+	else
+		fail "operations.md has a section \"$h\"" "no heading \"## $h...\""
+	fi
+done
+
+# 4. Troubleshooting covers every PKIFailureInfo the engine sets.
+ts_md=$top/docs/troubleshooting.md
+set_names=$(fail_names "$top/ca")
+names_table=$(c_strings fail_names "$top/ca/cmp_server.c")
+if [ -z "$set_names" ] || [ -z "$names_table" ]; then
+	fail "PKIFailureInfo names parsed from ca/*.c" "none found"
+elif grep -q '^?' <<<"$set_names"; then
+	fail "PKIFailureInfo names parsed from ca/*.c" \
+	    "not in the enum: $(grep '^?' <<<"$set_names" | tr '\n' ' ')"
+else
+	pass "PKIFailureInfo names parsed from ca/*.c ($(wc -l <<<"$set_names") set)"
+	while IFS= read -r name; do
+		bit=$(($(grep -nx -- "$name" <<<"$names_table" | cut -d: -f1) - 1))
+		if grep -qx "### $name ($bit)" "$ts_md" 2>/dev/null; then
+			pass "troubleshooting.md explains $name ($bit)"
+		else
+			fail "troubleshooting.md explains $name ($bit)" \
+			    "no heading \"### $name ($bit)\""
+		fi
+	done <<<"$set_names"
+	# The other way: no section for a failInfo the CA never sends.
+	while IFS= read -r name; do
+		if grep -qx -- "$name" <<<"$set_names"; then
+			pass "troubleshooting.md section $name is one the CA sends"
+		else
+			fail "troubleshooting.md section $name is one the CA sends" \
+			    "no CMP_FAIL_ sets it in ca/*.c"
+		fi
+	done < <(sed -n 's/^### \([A-Za-z]*\) ([0-9]*)$/\1/p' "$ts_md" 2>/dev/null)
 fi
 
 echo "$npass passed, $nfail failed"
