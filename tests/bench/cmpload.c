@@ -26,12 +26,17 @@
  * one line each, for tests that compare what clients received with the
  * CA's inventory:
  *
- *   ok SERIAL SUBJECT           certificate received, transaction finished
- *   unconfirmed SERIAL SUBJECT  certificate received, but the transaction
- *                               failed after it (e.g. certConf unanswered)
- *   fail CN REASON              no certificate
+ *   ok TIME MS SERIAL SUBJECT           certificate received, transaction
+ *                                       finished
+ *   unconfirmed TIME MS SERIAL SUBJECT  certificate received, but the
+ *                                       transaction failed after it (e.g.
+ *                                       certConf unanswered)
+ *   fail TIME MS CN REASON              no certificate
  *
- * SERIAL is lower-case hex without leading zeros, SUBJECT RFC 2253.
+ * TIME is when the transaction ended (Unix time, ms precision), MS how
+ * long it took; SERIAL is lower-case hex without leading zeros, SUBJECT
+ * RFC 2253. --pause-on-error MS makes a client wait that long after a
+ * failed transaction (a client backing off, not spinning on an outage).
  *
  * Latencies are per transaction (ir + certConf for kind ir), successful
  * transactions only. Client CPU is getrusage() of this process over the
@@ -94,6 +99,7 @@ struct opts {
 	int nodelay;
 	const char *record; /* file for one line per enrollment */
 	const char *prefix; /* CN prefix of enrolled subjects */
+	long error_pause;   /* ms a client waits after a failure */
 };
 
 /* Everything the threads share; read-only while they run except noted. */
@@ -288,11 +294,23 @@ static void
 reason_of(OSSL_CMP_CTX *ctx, const char *what, char *buf, size_t len)
 {
 	char st[REASON_LEN];
-	unsigned long e = ERR_peek_last_error();
-	char es[160] = "";
+	unsigned long e = ERR_peek_last_error(), e0;
+	const char *data = NULL;
+	char es[160] = "", e0s[120] = "";
+	int flags = 0;
 
 	if (e != 0)
 		ERR_error_string_n(e, es, sizeof(es));
+	/* The first error says more (e.g. the HTTP status of a 502). */
+	e0 = ERR_peek_error_data(&data, &flags);
+	if (e0 != 0 && e0 != e) {
+		ERR_error_string_n(e0, e0s, sizeof(e0s));
+		snprintf(es + strlen(es), sizeof(es) - strlen(es), " (%s%s%s)",
+		    ERR_reason_error_string(e0) != NULL
+		        ? ERR_reason_error_string(e0) : e0s,
+		    (flags & ERR_TXT_STRING) && data != NULL ? ": " : "",
+		    (flags & ERR_TXT_STRING) && data != NULL ? data : "");
+	}
 	if (OSSL_CMP_CTX_get_status(ctx) >= OSSL_CMP_PKISTATUS_accepted &&
 	    OSSL_CMP_CTX_snprint_PKIStatus(ctx, st, sizeof(st)) != NULL &&
 	    tl_log[0] != '\0')
@@ -314,9 +332,10 @@ reason_of(OSSL_CMP_CTX *ctx, const char *what, char *buf, size_t len)
  * may be NULL (a failure). Safe without --record.
  */
 static void
-record(struct shared *sh, const char *what, X509 *cert, const char *cn,
-    const char *why)
+record(struct shared *sh, const char *what, double t0, X509 *cert,
+    const char *cn, const char *why)
 {
+	struct timespec now;
 	char serial[2 * 20 + 8] = "?", subj[512] = "?", *hex = NULL, *p;
 	BIGNUM *bn = NULL;
 	BIO *b = NULL;
@@ -340,11 +359,11 @@ record(struct shared *sh, const char *what, X509 *cert, const char *cn,
 		    (n = BIO_read(b, subj, sizeof(subj) - 1)) > 0)
 			subj[n] = '\0';
 	}
+	clock_gettime(CLOCK_REALTIME, &now);
 	pthread_mutex_lock(&sh->lock);
-	if (cert != NULL)
-		fprintf(sh->rec, "%s %s %s\n", what, serial, subj);
-	else
-		fprintf(sh->rec, "%s %s %s\n", what, cn, why);
+	fprintf(sh->rec, "%s %lld.%03ld %.1f %s %s\n", what,
+	    (long long)now.tv_sec, now.tv_nsec / 1000000L, now_ms() - t0,
+	    cert != NULL ? serial : cn, cert != NULL ? subj : why);
 	fflush(sh->rec);
 	pthread_mutex_unlock(&sh->lock);
 	BIO_free(b);
@@ -467,6 +486,7 @@ one_tx(struct client *c, OSSL_CMP_CTX *ctx, X509_STORE *store, long seq)
 	char cn[64], why[REASON_LEN];
 	const char *bad = NULL;
 	X509 *cert;
+	double t0 = now_ms();
 	int rc = 0;
 
 	ERR_clear_error();
@@ -511,18 +531,18 @@ one_tx(struct client *c, OSSL_CMP_CTX *ctx, X509_STORE *store, long seq)
 			/* OpenSSL keeps the certificate of an ip whose
 			 * certConf exchange then failed. */
 			if (OSSL_CMP_CTX_get0_newCert(ctx) != NULL)
-				record(sh, "unconfirmed",
+				record(sh, "unconfirmed", t0,
 				    OSSL_CMP_CTX_get0_newCert(ctx), NULL, NULL);
 			else
-				record(sh, "fail", NULL, cn, why);
+				record(sh, "fail", t0, NULL, cn, why);
 			goto fail;
 		}
 		if ((bad = cert_check(cert, key, store)) != NULL) {
 			snprintf(why, sizeof(why), "%s", bad);
-			record(sh, "fail", NULL, cn, why);
+			record(sh, "fail", t0, NULL, cn, why);
 			goto fail;
 		}
-		record(sh, "ok", cert, NULL, NULL);
+		record(sh, "ok", t0, cert, NULL, NULL);
 		break;
 	case K_RR:
 		if (sh->rr_own &&
@@ -550,6 +570,13 @@ one_tx(struct client *c, OSSL_CMP_CTX *ctx, X509_STORE *store, long seq)
 	goto out;
 fail:
 	reason_add(sh, why);
+	if (sh->o.error_pause > 0) {
+		struct timespec ts = { sh->o.error_pause / 1000,
+			(sh->o.error_pause % 1000) * 1000000L };
+
+		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+			;
+	}
 out:
 	X509_NAME_free(subj);
 	ERR_clear_error();
@@ -834,7 +861,8 @@ static const char usage_text[] =
     "    [--kind ir|irimp|cr|rr|genm] [--ref REF --secret-env VAR]\n"
     "    [--cert PEM --key PEM] [--oldcert PEM] [--recipient /DN]\n"
     "    [--key-type ec|rsa] [--pool N] [--newkey PEM] [--cacert PEM]\n"
-    "    [--no-keepalive] [--nagle] [--record FILE] [--prefix CN]\n";
+    "    [--no-keepalive] [--nagle] [--record FILE] [--prefix CN]\n"
+    "    [--pause-on-error MS]\n";
 
 /* Parses argv into o. Returns 1, or 0 after printing the usage. */
 static int
@@ -860,6 +888,7 @@ opts_parse(int argc, char **argv, struct opts *o)
 		{ "nagle", no_argument, NULL, 'g' },
 		{ "record", required_argument, NULL, 'w' },
 		{ "prefix", required_argument, NULL, 'P' },
+		{ "pause-on-error", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -938,6 +967,9 @@ opts_parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'P':
 			o->prefix = optarg;
+			break;
+		case 'E':
+			o->error_pause = atol(optarg);
 			break;
 		default:
 			goto bad;
