@@ -147,7 +147,7 @@ none "reload: no transaction lost" "$work/reload.bad"
 check "reload: same nginx master (reloaded, not restarted)" test "$(cat "$CMPCA_VAR/nginx.pid")" = "$ngx"
 
 # ---- the inventory, after the housekeeper's sweep ----
-check "housekeeper: no certificate unconfirmed after txn_timeout" sweep_wait 20
+sweep_wait 20 # inventory_check says if it did not happen
 cat "$work"/pg.rec "$work"/hsm.rec "$work"/kill.rec "$work"/reload.rec >"$work/all.rec"
 inventory_check "$work/all.rec"
 check "cmpcad master still running" kill -0 "$master"
