@@ -51,6 +51,23 @@ fails_not() { awk -v re="$1" '$1 == "fail" && $0 !~ re' "$2"; }
 # max_fail_ms REC: the slowest failed transaction, ms.
 max_fail_ms() { awk '$1 == "fail" && $3 > m { m = $3 } END { print m + 0 }' "$1"; }
 
+# outage_checks NAME WHAT WHEN HOW: after the outage of WHAT from $t_down
+# to $t_up under the load run NAME (started with the workers $w0 and the
+# log at $l0 lines): requests meanwhile failed with systemUnavail, quickly;
+# enrollment resumed by itself, with no worker restarted.
+outage_checks() {
+	local rec=$work/$1.rec
+	echo "info $2 away for $(awk -v a="$t_down" -v b="$t_up" 'BEGIN { printf "%.1f", b - a }') s: $(count ok "$rec") ok, $(count fail "$rec") failed, $(count unconfirmed "$rec") unconfirmed; slowest failure $(max_fail_ms "$rec") ms"
+	check "$2: requests during the outage failed" test "$(count fail "$rec")" -gt 0
+	fails_not 'PKIFailureInfo: systemUnavail' "$rec" >"$work/$1.bad"
+	none "$2: every failure is a CMP error with systemUnavail" "$work/$1.bad"
+	check "$2: every failure answered within 2 s" test "$(max_fail_ms "$rec" | cut -d. -f1)" -lt 2000
+	check "$2: enrollments succeed again $3, same workers" \
+	    test "$(after ok "$t_up" "$rec")" -gt 0 -a "$(workers | sort | tr '\n' ' ')" = "$w0"
+	log_since "$l0" | grep -E 'worker [0-9]+ (exited|killed)' >"$work/$1.respawn"
+	none "$2: no worker restarted ($4)" "$work/$1.respawn"
+}
+
 # ---- 1. PostgreSQL restarted under load ----
 l0=$(log_lines)
 w0=$(workers | sort | tr '\n' ' ')
@@ -62,16 +79,7 @@ sleep 2
 "$top/scripts/pgtmp" start "$CMPCA_VAR/pg" 5432 >/dev/null
 t_up=$(now)
 wait
-rec=$work/pg.rec
-echo "info postgresql down for $(awk -v a="$t_down" -v b="$t_up" 'BEGIN { printf "%.1f", b - a }') s: $(count ok "$rec") ok, $(count fail "$rec") failed, $(count unconfirmed "$rec") unconfirmed; slowest failure $(max_fail_ms "$rec") ms"
-check "postgresql: requests during the outage failed" test "$(count fail "$rec")" -gt 0
-fails_not 'PKIFailureInfo: systemUnavail' "$rec" >"$work/pg.bad"
-none "postgresql: every failure is a CMP error with systemUnavail" "$work/pg.bad"
-check "postgresql: every failure answered within 2 s" test "$(max_fail_ms "$rec" | cut -d. -f1)" -lt 2000
-check "postgresql: enrollments succeed again after the restart, same workers" \
-    test "$(after ok "$t_up" "$rec")" -gt 0 -a "$(workers | sort | tr '\n' ' ')" = "$w0"
-log_since "$l0" | grep -E 'worker [0-9]+ (exited|killed)' >"$work/pg.respawn"
-none "postgresql: no worker restarted (they reconnect)" "$work/pg.respawn"
+outage_checks pg postgresql "after the restart" "they reconnect"
 
 # ---- 2. the HSM token disappears and comes back ----
 l0=$(log_lines)
@@ -85,22 +93,13 @@ sleep 2
 mv "$CMPCA_VAR/hsm/token-away" "$tokdir"
 t_up=$(now)
 wait
-rec=$work/hsm.rec
-echo "info token away for $(awk -v a="$t_down" -v b="$t_up" 'BEGIN { printf "%.1f", b - a }') s: $(count ok "$rec") ok, $(count fail "$rec") failed, $(count unconfirmed "$rec") unconfirmed"
-check "hsm: requests while the token was away failed" test "$(count fail "$rec")" -gt 0
-fails_not 'PKIFailureInfo: systemUnavail' "$rec" >"$work/hsm.bad"
-none "hsm: every failure is a CMP error with systemUnavail" "$work/hsm.bad"
-check "hsm: every failure answered within 2 s" test "$(max_fail_ms "$rec" | cut -d. -f1)" -lt 2000
-check "hsm: enrollments succeed again once the token is back, same workers" \
-    test "$(after ok "$t_up" "$rec")" -gt 0 -a "$(workers | sort | tr '\n' ' ')" = "$w0"
+outage_checks hsm hsm "once the token is back" "they reopen the module"
 log_since "$l0" >"$work/hsm.log"
 lost=$(grep -c 'error: hsm: token cmpca unavailable' "$work/hsm.log")
 back=$(grep -c 'info: hsm: token cmpca back' "$work/hsm.log")
 echo "info hsm: $lost 'unavailable' and $back 'back' log lines"
 check "hsm: the loss logged once per worker, not per request" test "$lost" -ge 1 -a "$lost" -le "$CMPCA_WORKERS"
 check "hsm: each worker that lost it logged its recovery" test "$back" = "$lost"
-grep -E 'worker [0-9]+ (exited|killed)' "$work/hsm.log" >"$work/hsm.respawn"
-none "hsm: no worker restarted (they reopen the module)" "$work/hsm.respawn"
 
 # ---- 3. workers killed with SIGKILL under load ----
 l0=$(log_lines)
