@@ -43,9 +43,9 @@ CA_OBJ := $(CA_SRC:%.c=$(B)/%.o)
 
 PROGS := $(B)/cmpcad $(B)/cmpca
 UNIT_TESTS := $(B)/test_hsm $(B)/test_db $(B)/test_cmp $(B)/test_engine
-TEST_TOOLS := $(B)/cmpdump $(B)/cmpnest
+TEST_TOOLS := $(B)/cmpdump $(B)/cmpnest $(B)/cmpload
 
-.PHONY: all deps test unit e2e run stop check clean bench install uninstall
+.PHONY: all deps test unit e2e run stop check clean bench install uninstall soak
 all: $(PROGS)
 
 $(B)/%.o: %.c
@@ -84,6 +84,12 @@ deps:
 test: deps
 	$(MAKE) all $(UNIT_TESTS) $(TEST_TOOLS)
 	scripts/test --bin $(B)
+
+# `make soak`: the load suite for LOAD_SECS seconds (default 300), not the
+# 45 s of `make test`.
+soak: deps
+	$(MAKE) all $(TEST_TOOLS)
+	LOAD_SECS=$${LOAD_SECS:-300} tests/e2e/load.sh --bin $(B)
 
 unit: $(UNIT_TESTS)
 	scripts/test --bin $(B) --unit-only

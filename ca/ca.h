@@ -264,6 +264,15 @@ struct cmp_srv;
 struct cmp_srv *cmp_srv_new(const struct cfg *cfg, struct db *db,
     struct hsm *hsm) CA_MUST_CHECK;
 void cmp_srv_free(struct cmp_srv *s);
+struct ocsp_srv;
+/*
+ * Called before each request of a worker: when the HSM handle is lost
+ * (hsm_lost()), drops every key loaded from it (the engine's CAs and
+ * ocsp's signers, which may be NULL) and tries hsm_reopen(). Logs the
+ * loss once per episode and the recovery. Returns 1 when the HSM is
+ * usable; while it is not, the engine answers systemUnavail.
+ */
+int cmp_srv_hsm_check(struct cmp_srv *s, struct ocsp_srv *ocsp);
 /*
  * Processes one request for the CA named label (NULL: default). Returns the
  * HTTP status; on 200 *resp and *resp_len hold a DER PKIMessage the caller
@@ -296,6 +305,9 @@ struct ocsp_srv *ocsp_srv_new(const struct cfg *cfg, struct db *db,
     struct hsm *hsm) CA_MUST_CHECK;
 /* Safe to call with NULL. */
 void ocsp_srv_free(struct ocsp_srv *s);
+/* Forgets every CA and signer key (the HSM is being reopened); they are
+ * read again on the next request. Safe to call with NULL. */
+void ocsp_srv_keys_drop(struct ocsp_srv *s);
 /*
  * Answers one OCSPRequest (req may be NULL: an undecodable GET). Returns
  * the HTTP status: 200 with *resp (an OCSPResponse the caller frees with

@@ -171,6 +171,9 @@ CMP_MSG *
 cmp_internal(struct req *r, int fail, const char *what)
 {
 	log_openssl_errors(1);
+	/* The token went away under us: temporary, like a database outage. */
+	if (hsm_lost(r->srv->hsm))
+		fail = CMP_FAIL_SYSTEM_UNAVAIL;
 	r->fail = fail;
 	r->why = fail == CMP_FAIL_SYSTEM_UNAVAIL
 	    ? "service temporarily unavailable, try again later"
@@ -455,6 +458,14 @@ process(struct req *r, const char *label, const unsigned char *der,
 		return cmp_reject(r, CMP_FAIL_BAD_DATA_FORMAT, why);
 	}
 	r->pvno = cmp_hdr_pvno(r->msg->header);
+	if (hsm_lost(r->srv->hsm)) {
+		/* Unprotected: our keys are in the HSM. Logged once per
+		 * episode by cmp_srv_hsm_check(). */
+		r->fail = CMP_FAIL_SYSTEM_UNAVAIL;
+		r->why = "HSM unavailable, try again later";
+		r->outcome = "error";
+		return NULL;
+	}
 	r->label = label;
 	if (label == NULL)
 		label = r->srv->cfg->default_ca;
@@ -520,6 +531,14 @@ serve(struct cmp_srv *s, const char *label, const unsigned char *der,
 		if (r.fail == CMP_FAIL_NONE)
 			cmp_internal(&r, CMP_FAIL_SYSTEM_FAILURE,
 			    "response construction failed");
+		out = resp_error(&r);
+	}
+	if (out == NULL && hsm_lost(s->hsm) && (r.have_sig || r.sign_resp)) {
+		/* The CA key died with the token: the error goes unsigned. */
+		log_openssl_errors(0);
+		r.have_sig = r.sign_resp = 0;
+		r.fail = CMP_FAIL_SYSTEM_UNAVAIL;
+		r.why = "HSM unavailable, try again later";
 		out = resp_error(&r);
 	}
 	if (out == NULL) {
@@ -671,6 +690,33 @@ cmp_srv_new(const struct cfg *cfg, struct db *db, struct hsm *hsm)
 	s->db = db;
 	s->hsm = hsm;
 	return s;
+}
+
+/* See ca.h. */
+int
+cmp_srv_hsm_check(struct cmp_srv *s, struct ocsp_srv *ocsp)
+{
+	char why[128];
+
+	if (!hsm_lost(s->hsm))
+		return 1;
+	if (!s->hsm_down) {
+		log_err("hsm: token %s unavailable: %s; answering systemUnavail "
+			"and reconnecting",
+		    hsm_token_label(s->hsm), hsm_lost_reason(why, sizeof(why)));
+		s->hsm_down = 1;
+	}
+	/* Keys from the old module instance die with it. */
+	ca_store_clear(&s->store);
+	ocsp_srv_keys_drop(ocsp);
+	if (!hsm_reopen(s->hsm))
+		return 0;
+	/* OCSP may have failed to load a signer meanwhile: read again. */
+	ocsp_srv_keys_drop(ocsp);
+	log_info("hsm: token %s back: session reopened, logged in",
+	    hsm_token_label(s->hsm));
+	s->hsm_down = 0;
+	return 1;
 }
 
 /* Safe to call with NULL. */

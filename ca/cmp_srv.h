@@ -16,6 +16,7 @@ struct cmp_srv {
 	X509_STORE *trust;  /* our CAs and the external anchors */
 	size_t trust_ncas;  /* CAs in trust when it was built */
 	time_t trust_built; /* when the CA list was last read */
+	int hsm_down;	    /* the loss of the HSM was logged */
 };
 
 /*

@@ -207,7 +207,13 @@ housekeeper_main(const struct cfg *cfg)
 		    hsm_error());
 	log_info("housekeeper ready");
 	while (!stopping) {
-		if (hsm != NULL) {
+		if (hsm != NULL && hsm_lost(hsm)) {
+			/* As the workers do: drop the keys, reconnect. */
+			ca_store_clear(&st);
+			if (hsm_reopen(hsm))
+				log_info("housekeeper: hsm session reopened");
+		}
+		if (hsm != NULL && !hsm_lost(hsm)) {
 			crl_refresh(cfg, db, hsm, &st);
 			bundle_refresh(cfg, db, hsm, &st);
 		}

@@ -493,6 +493,7 @@ fcgi_serve(int fd, const struct cfg *cfg, struct cmp_srv *srv,
 			ocsp_srv_free(ocsp);
 			return -1;
 		}
+		(void)cmp_srv_hsm_check(srv, ocsp);
 		serve_one(&rq, cfg, srv, ocsp);
 		FCGX_Finish_r(&rq);
 	}

@@ -68,6 +68,8 @@ log_openssl_errors(int loud)
 	char buf[256];
 
 	while ((e = ERR_get_error_all(&file, &line, NULL, &data, &flags)) != 0) {
+		/* A lost token shows here first: signing runs in OpenSSL. */
+		(void)hsm_err_note(e);
 		ERR_error_string_n(e, buf, sizeof(buf));
 		if (loud)
 			log_err("openssl: %s%s%s", buf,

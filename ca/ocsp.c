@@ -584,6 +584,16 @@ ocsp_srv_new(const struct cfg *cfg, struct db *db, struct hsm *hsm)
 
 /* Safe to call with NULL. */
 void
+ocsp_srv_keys_drop(struct ocsp_srv *s)
+{
+	if (s == NULL)
+		return;
+	cache_clear(s);
+	s->loaded = 0;
+}
+
+/* See ca.h. */
+void
 ocsp_srv_free(struct ocsp_srv *s)
 {
 	if (s == NULL)

@@ -17,6 +17,16 @@
  *   load and login are serialised across processes with flock(2), and a
  *   failed token lookup or session open is retried with back-off. A failed
  *   login never is: real HSMs lock the PIN after a few wrong attempts.
+ *
+ * Losing the token (removed, module failing, session closed under us):
+ * every later operation on the old session and key handles fails, even
+ * once the token is back (SoftHSM 2.6 answers CKR_OBJECT_HANDLE_INVALID
+ * for ever after its token directory went away, and sees the token again
+ * only after C_Finalize and C_Initialize). So hsm_err_note() marks the
+ * handles of the process lost when a PKCS#11 error of that kind passes
+ * by, and hsm_reopen() unloads the module and does the whole open again
+ * (at most once per HSM_REOPEN_MS), with the PIN read again from where
+ * hsm_open() read it.
  */
 #define HSM_INTERNAL
 
@@ -54,6 +64,8 @@
 #define HSM_OPEN_TRIES 5
 /* Back-off before the first retry, doubled for each further one. */
 #define HSM_BACKOFF_MS 50
+/* Least time between two reconnection attempts of a lost handle. */
+#define HSM_REOPEN_MS 1000
 /* Lock file serialising module load and login across processes. */
 #define HSM_LOCK_DEFAULT "/tmp/cmpca-hsm.lock"
 
@@ -68,6 +80,11 @@ struct hsm {
 	pid_t pid; /* process that opened the handle */
 	char label[HSM_TOKEN_LABEL_MAX + 1];
 	char module[PATH_MAX]; /* realpath of the module */
+	char *pin_file;        /* where the PIN is read; NULL: environment */
+	unsigned long gen;     /* hsm_lost_gen when last (re)opened */
+	int lost;              /* released after a failed reopen */
+	int no_login;          /* a reopen's login was refused: stop trying */
+	struct timespec tried; /* last reopen attempt */
 	struct hsm *next;      /* in hsm_reg */
 };
 
@@ -76,6 +93,14 @@ static pthread_mutex_t hsm_reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct hsm *hsm_reg;
 
 static _Thread_local char hsm_errbuf[HSM_ERR_MAX];
+
+/*
+ * Bumped by hsm_err_note() for every PKCS#11 error that means the session
+ * or the token is gone; a handle opened at an older value is lost.
+ * hsm_lost_why (under hsm_reg_lock) says what happened last.
+ */
+static _Atomic unsigned long hsm_lost_gen;
+static char hsm_lost_why[128];
 
 /*
  * Sets this thread's error text. Callers never pass a PIN. Internal to
@@ -196,6 +221,7 @@ hsm_ossl_str(char *buf, size_t len, unsigned long *rv)
 			ckr = e;
 	}
 	if (ckr != 0) {
+		(void)hsm_err_note(ckr);
 		*rv = (unsigned long)ERR_GET_REASON(ckr);
 		return hsm_ckr_str(*rv, buf, len);
 	}
@@ -208,6 +234,70 @@ hsm_ossl_str(char *buf, size_t len, unsigned long *rv)
 		(void)snprintf(buf, len, "%s", r);
 	else
 		ERR_error_string_n(first, buf, len);
+	return buf;
+}
+
+/*
+ * PKCS#11 return values after which the session, the login or the key
+ * handles of a process cannot be trusted any more; reopening is the
+ * remedy. CKR_GENERAL_ERROR and CKR_DEVICE_ERROR are what modules answer
+ * when their device or storage fails under them.
+ */
+static int
+hsm_ckr_lost(unsigned long rv)
+{
+	switch (rv) {
+	case CKR_GENERAL_ERROR:
+	case CKR_DEVICE_ERROR:
+	case CKR_DEVICE_REMOVED:
+	case CKR_TOKEN_NOT_PRESENT:
+	case CKR_TOKEN_NOT_RECOGNIZED:
+	case CKR_SESSION_CLOSED:
+	case CKR_SESSION_HANDLE_INVALID:
+	case CKR_OBJECT_HANDLE_INVALID:
+	case CKR_KEY_HANDLE_INVALID:
+	case CKR_USER_NOT_LOGGED_IN:
+	case CKR_CRYPTOKI_NOT_INITIALIZED:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int
+hsm_err_note(unsigned long e)
+{
+	char why[sizeof(hsm_lost_why)];
+	unsigned long rv;
+
+	if (ERR_GET_LIB(e) != ERR_get_CKR_code())
+		return 0;
+	rv = (unsigned long)ERR_GET_REASON(e);
+	if (!hsm_ckr_lost(rv))
+		return 0;
+	(void)hsm_ckr_str(rv, why, sizeof(why));
+	(void)pthread_mutex_lock(&hsm_reg_lock);
+	memcpy(hsm_lost_why, why, sizeof(why));
+	hsm_lost_gen++;
+	(void)pthread_mutex_unlock(&hsm_reg_lock);
+	return 1;
+}
+
+int
+hsm_lost(const struct hsm *h)
+{
+	if (h == NULL)
+		return 0;
+	return h->lost || h->gen != hsm_lost_gen;
+}
+
+const char *
+hsm_lost_reason(char *buf, size_t len)
+{
+	(void)pthread_mutex_lock(&hsm_reg_lock);
+	(void)snprintf(buf, len, "%s",
+	    hsm_lost_why[0] != '\0' ? hsm_lost_why : "unknown");
+	(void)pthread_mutex_unlock(&hsm_reg_lock);
 	return buf;
 }
 
@@ -554,46 +644,38 @@ hsm_funcs_get(struct hsm *h)
 	return 1;
 }
 
-struct hsm *
-hsm_open(const char *module, const char *token_label, const char *pin_file)
+/* Login refusals that a second try with the same PIN cannot cure. */
+static int
+hsm_ckr_pin(unsigned long rv)
 {
-	struct hsm *h = NULL;
-	char pin[HSM_PIN_MAX], why[128], name[128];
-	unsigned long rv;
-	long backoff = HSM_BACKOFF_MS;
-	int lockfd = -1, tries, rc = 0, claimed = 0, logged_in = 0;
+	return rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED ||
+	       rv == CKR_PIN_EXPIRED || rv == CKR_PIN_LEN_RANGE ||
+	       rv == CKR_USER_PIN_NOT_INITIALIZED;
+}
 
-	if (module == NULL || token_label == NULL) {
-		hsm_err_set("hsm open: missing module or token label");
-		return NULL;
-	}
-	if (*token_label == '\0' || strlen(token_label) > HSM_TOKEN_LABEL_MAX) {
-		hsm_err_set(
-		    "token label must have 1 to %d bytes", HSM_TOKEN_LABEL_MAX);
-		return NULL;
-	}
-	if (!hsm_pin_get(pin_file, pin, sizeof(pin)))
+/*
+ * Under the cross-process lock: loads the module, finds the token and
+ * opens a session (up to tries times, with back-off), logs in with the PIN
+ * read from h->pin_file (or the environment), which is wiped. On success
+ * h is usable and no longer lost. Returns 1 or 0 (reason set, libp11 state
+ * of h released).
+ */
+static int
+hsm_connect(struct hsm *h, int tries)
+{
+	char pin[HSM_PIN_MAX], why[128];
+	unsigned long rv, gen = hsm_lost_gen;
+	long backoff = HSM_BACKOFF_MS;
+	int lockfd = -1, n, rc = 0, logged_in = 0;
+
+	if (!hsm_pin_get(h->pin_file, pin, sizeof(pin)))
 		goto out;
-	if ((h = calloc(1, sizeof(*h))) == NULL) {
-		hsm_err_set("hsm open: out of memory");
-		goto out;
-	}
-	h->pid = getpid();
-	(void)snprintf(h->label, sizeof(h->label), "%s", token_label);
-	if (realpath(module, h->module) == NULL) {
-		hsm_err_set("module %s: %s",
-		    hsm_sanitise(module, name, sizeof(name)), strerror(errno));
-		goto out;
-	}
-	if (!hsm_reg_claim(h))
-		goto out;
-	claimed = 1;
 	if ((lockfd = hsm_lock()) == -1)
 		goto out;
-	for (tries = 1;; tries++) {
+	for (n = 1;; n++) {
 		if (hsm_open_try(h))
 			break;
-		if (tries >= HSM_OPEN_TRIES)
+		if (n >= tries)
 			goto out;
 		hsm_sleep_ms(backoff);
 		backoff *= 2;
@@ -602,6 +684,8 @@ hsm_open(const char *module, const char *token_label, const char *pin_file)
 	if (PKCS11_login(h->slot, 0, pin) != 0) {
 		hsm_err_set(
 		    "login failed: %s", hsm_ossl_str(why, sizeof(why), &rv));
+		if (hsm_ckr_pin(rv))
+			h->no_login = 1;
 		goto out;
 	}
 	OPENSSL_cleanse(pin, sizeof(pin));
@@ -612,19 +696,99 @@ hsm_open(const char *module, const char *token_label, const char *pin_file)
 	h->slot_id = PKCS11_get_slotid_from_slot(h->slot);
 	if (!hsm_funcs_get(h))
 		goto out;
+	h->gen = gen;
+	h->lost = 0;
 	rc = 1;
 out:
 	OPENSSL_cleanse(pin, sizeof(pin));
+	if (!rc)
+		hsm_p11_release(h);
 	hsm_unlock(lockfd);
+	return rc;
+}
+
+struct hsm *
+hsm_open(const char *module, const char *token_label, const char *pin_file)
+{
+	struct hsm *h = NULL;
+	char name[128];
+	int rc = 0, claimed = 0;
+
+	if (module == NULL || token_label == NULL) {
+		hsm_err_set("hsm open: missing module or token label");
+		return NULL;
+	}
+	if (*token_label == '\0' || strlen(token_label) > HSM_TOKEN_LABEL_MAX) {
+		hsm_err_set(
+		    "token label must have 1 to %d bytes", HSM_TOKEN_LABEL_MAX);
+		return NULL;
+	}
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
+		hsm_err_set("hsm open: out of memory");
+		goto out;
+	}
+	h->pid = getpid();
+	(void)snprintf(h->label, sizeof(h->label), "%s", token_label);
+	if (pin_file != NULL && (h->pin_file = strdup(pin_file)) == NULL) {
+		hsm_err_set("hsm open: out of memory");
+		goto out;
+	}
+	if (realpath(module, h->module) == NULL) {
+		hsm_err_set("module %s: %s",
+		    hsm_sanitise(module, name, sizeof(name)), strerror(errno));
+		goto out;
+	}
+	if (!hsm_reg_claim(h))
+		goto out;
+	claimed = 1;
+	if (!hsm_connect(h, HSM_OPEN_TRIES))
+		goto out;
+	rc = 1;
+out:
 	if (!rc && h != NULL) {
 		hsm_p11_release(h);
 		if (claimed)
 			hsm_reg_release(h);
+		free(h->pin_file);
 		free(h);
 		h = NULL;
 	}
 	ERR_clear_error();
 	return h;
+}
+
+int
+hsm_reopen(struct hsm *h)
+{
+	struct timespec now;
+	long ms;
+	int rc;
+
+	if (h == NULL || h->pid != getpid()) {
+		hsm_err_set("hsm handle not open in this process");
+		return 0;
+	}
+	if (!hsm_lost(h))
+		return 1;
+	if (h->no_login) {
+		hsm_err_set("login was refused: not tried again");
+		return 0;
+	}
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (now.tv_sec - h->tried.tv_sec) * 1000L +
+	     (now.tv_nsec - h->tried.tv_nsec) / 1000000L;
+	if (h->tried.tv_sec != 0 && ms < HSM_REOPEN_MS) {
+		hsm_err_set("token unavailable, next attempt in under %d ms",
+		    HSM_REOPEN_MS);
+		return 0;
+	}
+	h->tried = now;
+	/* The old session is gone: no logout; C_Finalize ends it all. */
+	h->lost = 1;
+	hsm_p11_release(h);
+	rc = hsm_connect(h, 1);
+	ERR_clear_error();
+	return rc;
 }
 
 void
@@ -633,10 +797,11 @@ hsm_close(struct hsm *h)
 	if (h == NULL)
 		return;
 	hsm_reg_release(h);
-	if (h->pid == getpid() && h->slot != NULL)
+	if (h->pid == getpid() && h->slot != NULL && !hsm_lost(h))
 		(void)PKCS11_logout(h->slot);
 	hsm_p11_release(h);
 	ERR_clear_error();
+	free(h->pin_file);
 	free(h);
 }
 

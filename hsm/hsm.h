@@ -84,6 +84,37 @@ int hsm_keygen(struct hsm *h, const char *label, enum hsm_keytype type,
 /* Fills buf with len bytes from the token's RNG. Returns 1 or 0. */
 int hsm_random(struct hsm *h, unsigned char *buf, size_t len) CA_MUST_CHECK;
 
+/*
+ * Losing the token. A PKCS#11 error that means the session, the login or
+ * the key handles are gone (token removed, device or module failure,
+ * session closed: CKR_TOKEN_NOT_PRESENT, CKR_DEVICE_REMOVED,
+ * CKR_DEVICE_ERROR, CKR_GENERAL_ERROR, CKR_SESSION_*, CKR_*_HANDLE_INVALID,
+ * CKR_USER_NOT_LOGGED_IN ...) marks every handle of the process lost.
+ * hsm/ notes the errors it sees itself; signing happens in OpenSSL
+ * through libp11, so callers pass each error they drain from OpenSSL's
+ * queue to hsm_err_note(), which returns 1 for such an error.
+ */
+int hsm_err_note(unsigned long e);
+
+/* 1 if h is lost (see above) and not yet reopened. Safe with NULL. */
+int hsm_lost(const struct hsm *h);
+
+/* The last error that marked handles lost ("token not present (CKR
+ * 0xe0)"), written to buf. Returns buf. */
+const char *hsm_lost_reason(char *buf, size_t len);
+
+/*
+ * Reopens a lost handle: unloads the module (C_Finalize ends every session
+ * of the process on it), loads it again, finds the token, opens a session
+ * and logs in with the PIN read again from where hsm_open() read it. Every
+ * EVP_PKEY loaded from h must be freed before: they die with the module.
+ * One attempt per second at most; a login the token refused (wrong or
+ * locked PIN) is never tried again. Returns 1 when h is usable (also when
+ * it was not lost), 0 when not (reason in hsm_error(); every hsm_ call on
+ * h then fails cleanly until a later hsm_reopen() succeeds).
+ */
+int hsm_reopen(struct hsm *h) CA_MUST_CHECK;
+
 /* The token label of an open handle. */
 const char *hsm_token_label(const struct hsm *h);
 

@@ -22,6 +22,22 @@
  * public key and, with --cacert, verify against the CA. Failed
  * transactions are counted by reason; the first reasons go to stderr.
  *
+ * With --record FILE, every enrollment's outcome is also written to FILE,
+ * one line each, for tests that compare what clients received with the
+ * CA's inventory:
+ *
+ *   ok TIME MS SERIAL SUBJECT           certificate received, transaction
+ *                                       finished
+ *   unconfirmed TIME MS SERIAL SUBJECT  certificate received, but the
+ *                                       transaction failed after it (e.g.
+ *                                       certConf unanswered)
+ *   fail TIME MS CN REASON              no certificate
+ *
+ * TIME is when the transaction ended (Unix time, ms precision), MS how
+ * long it took; SERIAL is lower-case hex without leading zeros, SUBJECT
+ * RFC 2253. --pause-on-error MS makes a client wait that long after a
+ * failed transaction (a client backing off, not spinning on an outage).
+ *
  * Latencies are per transaction (ir + certConf for kind ir), successful
  * transactions only. Client CPU is getrusage() of this process over the
  * measured interval, divided by the completed transactions.
@@ -45,6 +61,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <openssl/bn.h>
 #include <openssl/cmp.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -80,6 +97,9 @@ struct opts {
 	int pool;
 	int keep_alive;
 	int nodelay;
+	const char *record; /* file for one line per enrollment */
+	const char *prefix; /* CN prefix of enrolled subjects */
+	long error_pause;   /* ms a client waits after a failure */
 };
 
 /* Everything the threads share; read-only while they run except noted. */
@@ -98,7 +118,8 @@ struct shared {
 	struct timespec end; /* duration mode */
 	atomic_long left;    /* count mode: transactions not yet started */
 	atomic_long nerr;
-	pthread_mutex_t lock; /* guards the reasons */
+	pthread_mutex_t lock; /* guards the reasons and rec */
+	FILE *rec;            /* --record */
 	char reasons[MAX_REASONS][REASON_LEN];
 	long reason_n[MAX_REASONS];
 	long reason_other;
@@ -273,11 +294,23 @@ static void
 reason_of(OSSL_CMP_CTX *ctx, const char *what, char *buf, size_t len)
 {
 	char st[REASON_LEN];
-	unsigned long e = ERR_peek_last_error();
-	char es[160] = "";
+	unsigned long e = ERR_peek_last_error(), e0;
+	const char *data = NULL;
+	char es[160] = "", e0s[120] = "";
+	int flags = 0;
 
 	if (e != 0)
 		ERR_error_string_n(e, es, sizeof(es));
+	/* The first error says more (e.g. the HTTP status of a 502). */
+	e0 = ERR_peek_error_data(&data, &flags);
+	if (e0 != 0 && e0 != e) {
+		ERR_error_string_n(e0, e0s, sizeof(e0s));
+		snprintf(es + strlen(es), sizeof(es) - strlen(es), " (%s%s%s)",
+		    ERR_reason_error_string(e0) != NULL
+		        ? ERR_reason_error_string(e0) : e0s,
+		    (flags & ERR_TXT_STRING) && data != NULL ? ": " : "",
+		    (flags & ERR_TXT_STRING) && data != NULL ? data : "");
+	}
 	if (OSSL_CMP_CTX_get_status(ctx) >= OSSL_CMP_PKISTATUS_accepted &&
 	    OSSL_CMP_CTX_snprint_PKIStatus(ctx, st, sizeof(st)) != NULL &&
 	    tl_log[0] != '\0')
@@ -292,6 +325,50 @@ reason_of(OSSL_CMP_CTX *ctx, const char *what, char *buf, size_t len)
 	else
 		snprintf(
 		    buf, len, "%.16s: %.200s", what, es[0] ? es : "failed");
+}
+
+/*
+ * --record: one line for an enrollment (see the top of the file). cert
+ * may be NULL (a failure). Safe without --record.
+ */
+static void
+record(struct shared *sh, const char *what, double t0, X509 *cert,
+    const char *cn, const char *why)
+{
+	struct timespec now;
+	char serial[2 * 20 + 8] = "?", subj[512] = "?", *hex = NULL, *p;
+	BIGNUM *bn = NULL;
+	BIO *b = NULL;
+	int n;
+
+	if (sh->rec == NULL)
+		return;
+	if (cert != NULL) {
+		bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+		if (bn != NULL && (hex = BN_bn2hex(bn)) != NULL) {
+			for (p = hex; *p == '0' && p[1] != '\0'; p++)
+				;
+			snprintf(serial, sizeof(serial), "%s", p);
+			for (p = serial; *p != '\0'; p++)
+				if (*p >= 'A' && *p <= 'F')
+					*p = (char)(*p - 'A' + 'a');
+		}
+		if ((b = BIO_new(BIO_s_mem())) != NULL &&
+		    X509_NAME_print_ex(b, X509_get_subject_name(cert), 0,
+		        XN_FLAG_RFC2253) >= 0 &&
+		    (n = BIO_read(b, subj, sizeof(subj) - 1)) > 0)
+			subj[n] = '\0';
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	pthread_mutex_lock(&sh->lock);
+	fprintf(sh->rec, "%s %lld.%03ld %.1f %s %s\n", what,
+	    (long long)now.tv_sec, now.tv_nsec / 1000000L, now_ms() - t0,
+	    cert != NULL ? serial : cn, cert != NULL ? subj : why);
+	fflush(sh->rec);
+	pthread_mutex_unlock(&sh->lock);
+	BIO_free(b);
+	OPENSSL_free(hex);
+	BN_free(bn);
 }
 
 /*
@@ -409,6 +486,7 @@ one_tx(struct client *c, OSSL_CMP_CTX *ctx, X509_STORE *store, long seq)
 	char cn[64], why[REASON_LEN];
 	const char *bad = NULL;
 	X509 *cert;
+	double t0 = now_ms();
 	int rc = 0;
 
 	ERR_clear_error();
@@ -419,7 +497,8 @@ one_tx(struct client *c, OSSL_CMP_CTX *ctx, X509_STORE *store, long seq)
 	}
 	if (sh->o.kind == K_IR || sh->o.kind == K_IRIMP || sh->o.kind == K_CR) {
 		key = sh->pool[(c->id + seq * sh->o.clients) % sh->npool];
-		snprintf(cn, sizeof(cn), "bench-%d-%ld", c->id, seq);
+		snprintf(cn, sizeof(cn), "%s-%d-%ld", sh->o.prefix, c->id,
+		    seq);
 		/* cr with a certificate asks for that certificate's subject
 		 * (OpenSSL's default), as an end entity may only. */
 		if ((sh->o.kind != K_CR || sh->cert == NULL) &&
@@ -449,12 +528,21 @@ one_tx(struct client *c, OSSL_CMP_CTX *ctx, X509_STORE *store, long seq)
 		if (cert == NULL) {
 			reason_of(
 			    ctx, kind_names[sh->o.kind], why, sizeof(why));
+			/* OpenSSL keeps the certificate of an ip whose
+			 * certConf exchange then failed. */
+			if (OSSL_CMP_CTX_get0_newCert(ctx) != NULL)
+				record(sh, "unconfirmed", t0,
+				    OSSL_CMP_CTX_get0_newCert(ctx), NULL, NULL);
+			else
+				record(sh, "fail", t0, NULL, cn, why);
 			goto fail;
 		}
 		if ((bad = cert_check(cert, key, store)) != NULL) {
 			snprintf(why, sizeof(why), "%s", bad);
+			record(sh, "fail", t0, NULL, cn, why);
 			goto fail;
 		}
+		record(sh, "ok", t0, cert, NULL, NULL);
 		break;
 	case K_RR:
 		if (sh->rr_own &&
@@ -482,6 +570,13 @@ one_tx(struct client *c, OSSL_CMP_CTX *ctx, X509_STORE *store, long seq)
 	goto out;
 fail:
 	reason_add(sh, why);
+	if (sh->o.error_pause > 0) {
+		struct timespec ts = { sh->o.error_pause / 1000,
+			(sh->o.error_pause % 1000) * 1000000L };
+
+		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+			;
+	}
 out:
 	X509_NAME_free(subj);
 	ERR_clear_error();
@@ -766,7 +861,8 @@ static const char usage_text[] =
     "    [--kind ir|irimp|cr|rr|genm] [--ref REF --secret-env VAR]\n"
     "    [--cert PEM --key PEM] [--oldcert PEM] [--recipient /DN]\n"
     "    [--key-type ec|rsa] [--pool N] [--newkey PEM] [--cacert PEM]\n"
-    "    [--no-keepalive] [--nagle]\n";
+    "    [--no-keepalive] [--nagle] [--record FILE] [--prefix CN]\n"
+    "    [--pause-on-error MS]\n";
 
 /* Parses argv into o. Returns 1, or 0 after printing the usage. */
 static int
@@ -790,6 +886,9 @@ opts_parse(int argc, char **argv, struct opts *o)
 		{ "pool", required_argument, NULL, 'p' },
 		{ "no-keepalive", no_argument, NULL, 'a' },
 		{ "nagle", no_argument, NULL, 'g' },
+		{ "record", required_argument, NULL, 'w' },
+		{ "prefix", required_argument, NULL, 'P' },
+		{ "pause-on-error", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -803,6 +902,7 @@ opts_parse(int argc, char **argv, struct opts *o)
 	o->key_type = "ec";
 	o->keep_alive = 1;
 	o->nodelay = 1;
+	o->prefix = "bench";
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'u':
@@ -862,6 +962,15 @@ opts_parse(int argc, char **argv, struct opts *o)
 		case 'g':
 			o->nodelay = 0;
 			break;
+		case 'w':
+			o->record = optarg;
+			break;
+		case 'P':
+			o->prefix = optarg;
+			break;
+		case 'E':
+			o->error_pause = atol(optarg);
+			break;
 		default:
 			goto bad;
 		}
@@ -895,6 +1004,12 @@ main(int argc, char **argv)
 		goto out;
 	}
 	pthread_mutex_init(&sh->lock, NULL);
+	if (sh->o.record != NULL &&
+	    (sh->rec = fopen(sh->o.record, "w")) == NULL) {
+		fprintf(stderr, "cmpload: %s: %s\n", sh->o.record,
+		    strerror(errno));
+		goto out;
+	}
 	atomic_init(&sh->left, sh->o.count);
 	atomic_init(&sh->nerr, 0);
 	cl = calloc((size_t)sh->o.clients, sizeof(*cl));
@@ -973,6 +1088,8 @@ out:
 		pthread_barrier_destroy(&sh->start);
 		pthread_mutex_destroy(&sh->lock);
 	}
+	if (sh != NULL && sh->rec != NULL && fclose(sh->rec) != 0)
+		rc = 1;
 	if (sh != NULL)
 		shared_free(sh);
 	free(all);

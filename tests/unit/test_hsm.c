@@ -8,6 +8,8 @@
  * path. Tests that need the module closed (wrong PIN, token init, ...)
  * close the shared handle and open it again.
  */
+#include <dirent.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <ftw.h>
@@ -660,6 +662,93 @@ test_open_env_pin(void **state)
 	reopen();
 }
 
+/* Signs a few bytes with k; returns 1 or 0. */
+static int
+sign_ok(EVP_PKEY *k)
+{
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	unsigned char sig[1024];
+	size_t len = sizeof(sig);
+	int ok;
+
+	ok = m != NULL && EVP_DigestSignInit(m, NULL, EVP_sha256(), NULL, k) == 1 &&
+	     EVP_DigestSign(m, sig, &len, (const unsigned char *)"abc", 3) == 1;
+	EVP_MD_CTX_free(m);
+	return ok;
+}
+
+/* The token's directory under fx.dir/tokens, into path. */
+static void
+token_dir(char *path, size_t len)
+{
+	char dir[192];
+	struct dirent *e;
+	DIR *d;
+
+	(void)snprintf(dir, sizeof(dir), "%s/tokens", fx.dir);
+	assert_non_null(d = opendir(dir));
+	path[0] = '\0';
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			(void)snprintf(path, len, "%s/%s", dir, e->d_name);
+	(void)closedir(d);
+	assert_true(path[0] != '\0');
+}
+
+/*
+ * Regression: a token that went away (here its SoftHSM directory, as a
+ * token pulled from its reader) left the handle's session and key handles
+ * dead for ever: SoftHSM answers CKR_OBJECT_HANDLE_INVALID even after the
+ * token is back, and sees it again only after C_Finalize/C_Initialize.
+ * cmpcad then failed every request until restarted. Now the error marks
+ * the handle lost and hsm_reopen() loads the module and logs in again.
+ */
+static void
+test_token_lost(void **state)
+{
+	char tok[512], away[256];
+	unsigned long e;
+	unsigned char r[8];
+	EVP_PKEY *k;
+	int noted = 0;
+
+	(void)state;
+	reopen();
+	assert_false(hsm_lost(fx.h));
+	assert_true(hsm_reopen(fx.h)); /* not lost: nothing to do */
+	if ((k = hsm_key_load(fx.h, "pkcs11:object=p256-key")) == NULL)
+		fail_msg("hsm_key_load: %s", hsm_error());
+	assert_true(sign_ok(k));
+	token_dir(tok, sizeof(tok));
+	(void)snprintf(away, sizeof(away), "%s/away", fx.dir);
+	assert_int_equal(rename(tok, away), 0);
+	assert_false(sign_ok(k));
+	while ((e = ERR_get_error()) != 0)
+		noted |= hsm_err_note(e);
+	assert_true(noted);
+	assert_true(hsm_lost(fx.h));
+	EVP_PKEY_free(k); /* before the reopen: keys die with the module */
+	/* Still away: the reopen fails, and so does everything else. */
+	assert_false(hsm_reopen(fx.h));
+	assert_non_null(strstr(hsm_error(), "token not found"));
+	assert_true(hsm_lost(fx.h));
+	assert_false(hsm_random(fx.h, r, sizeof(r)));
+	assert_null(hsm_key_load(fx.h, "pkcs11:object=p256-key"));
+	/* Back: after the one-second pause, a reopen brings it all back. */
+	assert_int_equal(rename(away, tok), 0);
+	assert_false(hsm_reopen(fx.h));
+	assert_non_null(strstr(hsm_error(), "next attempt"));
+	(void)usleep(1100 * 1000);
+	if (!hsm_reopen(fx.h))
+		fail_msg("hsm_reopen: %s", hsm_error());
+	assert_false(hsm_lost(fx.h));
+	if ((k = hsm_key_load(fx.h, "pkcs11:object=p256-key")) == NULL)
+		fail_msg("hsm_key_load after reopen: %s", hsm_error());
+	assert_true(sign_ok(k));
+	EVP_PKEY_free(k);
+	assert_true(hsm_random(fx.h, r, sizeof(r)));
+}
+
 static void
 test_open_twice(void **state)
 {
@@ -747,6 +836,7 @@ main(void)
 		cmocka_unit_test(test_open_wrong_pin),
 		cmocka_unit_test(test_open_env_pin),
 		cmocka_unit_test(test_open_twice),
+		cmocka_unit_test(test_token_lost),
 		cmocka_unit_test(test_open_bad),
 		cmocka_unit_test(test_token_init_exists),
 	};

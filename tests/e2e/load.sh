@@ -1,0 +1,74 @@
+#!/bin/bash
+# End-to-end load test: 50 concurrent CMP clients (tests/bench/cmpload,
+# each received certificate recorded) for LOAD_SECS seconds, half of them
+# ir with certConf, half ir with implicitConfirm, against a stack with 4
+# workers. Then: every transaction completed or was answered with a clear
+# CMP error; after the housekeeper's sweep the inventory matches what the
+# clients received, one to one, with the right status; no serial twice;
+# the daemon logged no internal error and kept its workers.
+#
+# LOAD_SECS defaults to 45 (make test); `make soak` runs 300 (or its own
+# LOAD_SECS). A fresh stack in a temporary directory, on
+# CMPCA_LOAD_TEST_PORT, else the first free port from 18645 to 18649.
+#
+# usage: tests/e2e/load.sh [--bin DIR]
+# Prints one line per check and a closing "N passed, N failed".
+set -uo pipefail
+export LC_ALL=C
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=loadlib.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/loadlib.sh"
+e2e_setup load 18645 --port-var CMPCA_LOAD_TEST_PORT --scan-to 18649 -- "$@"
+export CMPCA_WORKERS=4 CMPCA_TXN_TIMEOUT=10 CMPCA_HOUSEKEEPING=2
+SECS=${LOAD_SECS:-45}
+CLIENTS=50
+
+e2e_stack_up
+export CMPCA_SECRET
+master=$CMPCA_CMPCAD_PID
+ready0=$(grep -c 'info: worker ready' "$CMPCA_LOG")
+
+t0=$(date +%s.%N)
+load_run loadir "$SECS" $((CLIENTS / 2)) ir &
+load_run loadimp "$SECS" $((CLIENTS - CLIENTS / 2)) irimp &
+wait
+t1=$(date +%s.%N)
+cat "$work/loadir.rec" "$work/loadimp.rec" >"$work/all.rec"
+rec=$work/all.rec
+n=$(wc -l <"$rec")
+secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+echo "info $CLIENTS clients for $SECS s: $n transactions in $secs s ($(awk -v n="$n" -v s="$secs" 'BEGIN { printf "%.0f", n / s }') tx/s): $(count ok "$rec") ok, $(count fail "$rec") failed, $(count unconfirmed "$rec") unconfirmed"
+sed -n 's/^kind=/info kind=/p' "$work/loadir.out" "$work/loadimp.out"
+
+check "clients ran $CLIENTS at once for ${SECS} s and completed transactions" \
+    test "$(count ok "$work/loadir.rec")" -gt "$CLIENTS" -a "$(count ok "$work/loadimp.rec")" -gt "$CLIENTS"
+# Every client took part, not only a lucky few.
+for f in loadir loadimp; do
+	awk '$1 == "ok" { s = $5; sub(/^CN=/, "", s); split(s, a, "-"); seen[a[2]] = 1 } END { print length(seen) }' "$work/$f.rec"
+done | awk '{ n += $1 } END { print n + 0 }' >"$work/clients"
+check "every one of the $CLIENTS clients enrolled" test "$(cat "$work/clients")" = "$CLIENTS"
+# A failure must say why in CMP terms (PKIStatus with a failInfo).
+awk '$1 == "fail" && $0 !~ /PKIFailureInfo: [a-zA-Z]+/' "$rec" >"$work/unclear"
+none "every failed transaction was answered with a CMP error" "$work/unclear"
+# Without faults nothing may break off between ip and certConf.
+awk '$1 == "unconfirmed"' "$rec" >"$work/broken"
+none "no transaction broke off after its certificate was sent" "$work/broken"
+
+sweep_wait 30 # inventory_check says if it did not happen
+inventory_check "$rec"
+
+# One transaction per enrollment, each finished: by certConf (ir) or at
+# once (irimp).
+check "database: one finished transaction per certificate received" test \
+    "$(q "select count(*) from cmp_txn where state = 'done'")" = "$(count ok "$rec")"
+check "log: no worker died" test "$(grep -cE 'worker [0-9]+ (exited|killed)' "$CMPCA_LOG")" = 0 \
+    -a "$(grep -c 'info: worker ready' "$CMPCA_LOG")" = "$ready0"
+check "log: no internal errors" bash -c "! grep -E ': (err|error|crit): ' '$CMPCA_LOG'"
+check "cmpcad master still running" kill -0 "$master"
+
+stack_down
+check "no sanitizer report in the daemon log" bash -c \
+    "! grep -E 'Sanitizer|runtime error' '$CMPCA_VAR/cmpcad.log'"
+
+e2e_done
