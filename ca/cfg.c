@@ -425,6 +425,10 @@ cfg_load(const char *path)
 	c->db_conninfo = cfg_str(c, CFG_MAIN, "db", "");
 	c->socket_path = cfg_str(c, CFG_MAIN, "socket", NULL);
 	c->user = cfg_str(c, CFG_MAIN, "user", NULL);
+	if (c->user != NULL && c->user[0] == '\0') {
+		free(c->user); /* "user =": none */
+		c->user = NULL;
+	}
 	c->default_ca = cfg_str(c, CFG_MAIN, "default_ca", NULL);
 	c->schema_dir = cfg_str(c, CFG_MAIN, "schema_dir",
 	    "/usr/local/share/cmpca/schema");
