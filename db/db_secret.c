@@ -209,26 +209,29 @@ secret_clr(void *e)
 	db_secret_clear(e);
 }
 
-int
-db_secret_list(struct db *db, struct db_secret **out, size_t *n)
+/* Runs a listing statement st into *out (n rows). 1 or -1. */
+static int
+secret_getn(struct db *db, const struct db_stmt *st, struct db_secret **out,
+    size_t *n)
 {
 	void *a = NULL;
-	int rc = db_getn(db, &st_list, NULL, sizeof(**out), secret_row,
-	    secret_clr, &a, n);
+	int rc = db_getn(db, st, NULL, sizeof(**out), secret_row, secret_clr,
+	    &a, n);
 
 	*out = a;
 	return rc;
 }
 
 int
+db_secret_list(struct db *db, struct db_secret **out, size_t *n)
+{
+	return secret_getn(db, &st_list, out, n);
+}
+
+int
 db_secret_list_clear(struct db *db, struct db_secret **out, size_t *n)
 {
-	void *a = NULL;
-	int rc = db_getn(db, &st_clear_list, NULL, sizeof(**out), secret_row,
-	    secret_clr, &a, n);
-
-	*out = a;
-	return rc;
+	return secret_getn(db, &st_clear_list, out, n);
 }
 
 int

@@ -222,6 +222,19 @@ seal_stale(CK_RV rv)
 	    rv == CKR_USER_NOT_LOGGED_IN;
 }
 
+/* Fills gcm for a SEAL_IV_LEN-byte IV, aad and a SEAL_TAG_LEN tag. */
+static void
+gcm_params(CK_GCM_PARAMS *gcm, const unsigned char *iv, const char *aad)
+{
+	memset(gcm, 0, sizeof(*gcm));
+	gcm->iv_ptr = (unsigned char *)(uintptr_t)iv;
+	gcm->iv_len = SEAL_IV_LEN;
+	gcm->iv_bits = SEAL_IV_LEN * 8;
+	gcm->aad_ptr = (unsigned char *)(uintptr_t)aad;
+	gcm->aad_len = strlen(aad);
+	gcm->tag_bits = SEAL_TAG_LEN * 8;
+}
+
 /* One C_EncryptInit + C_Encrypt (or decrypt) under the cached key. */
 static CK_RV
 seal_run(CK_FUNCTION_LIST_PTR fl, int enc, CK_GCM_PARAMS *gcm,
@@ -281,13 +294,7 @@ hsm_seal(struct hsm *h, const char *aad, const unsigned char *pt,
 		buf[0] = SEAL_V1;
 		rv = fl->C_GenerateRandom(seal_cache.s, buf + 1, SEAL_IV_LEN);
 		if (rv == CKR_OK) {
-			memset(&gcm, 0, sizeof(gcm));
-			gcm.iv_ptr = buf + 1;
-			gcm.iv_len = SEAL_IV_LEN;
-			gcm.iv_bits = SEAL_IV_LEN * 8;
-			gcm.aad_ptr = (unsigned char *)(uintptr_t)aad;
-			gcm.aad_len = strlen(aad);
-			gcm.tag_bits = SEAL_TAG_LEN * 8;
+			gcm_params(&gcm, buf + 1, aad);
 			n = cap - 1 - SEAL_IV_LEN;
 			rv = seal_run(fl, 1, &gcm, pt, ptlen,
 			    buf + 1 + SEAL_IV_LEN, &n);
@@ -348,13 +355,7 @@ hsm_unseal(struct hsm *h, const char *aad, const unsigned char *in,
 	for (tries = 0; tries < 2; tries++) {
 		if (!seal_ready(h, fl, slot, 0))
 			goto out;
-		memset(&gcm, 0, sizeof(gcm));
-		gcm.iv_ptr = (unsigned char *)(uintptr_t)(in + 1);
-		gcm.iv_len = SEAL_IV_LEN;
-		gcm.iv_bits = SEAL_IV_LEN * 8;
-		gcm.aad_ptr = (unsigned char *)(uintptr_t)aad;
-		gcm.aad_len = strlen(aad);
-		gcm.tag_bits = SEAL_TAG_LEN * 8;
+		gcm_params(&gcm, in + 1, aad);
 		n = cap;
 		rv = seal_run(fl, 0, &gcm, in + 1 + SEAL_IV_LEN,
 		    inlen - 1 - SEAL_IV_LEN, buf, &n);
