@@ -270,4 +270,9 @@ check "the victim's request still waits for the operator" test \
     "$(q "select count(*) from pending_req where status = 'pending' and subject = 'CN=az-victim-wait'")" = 1
 check "the victim's first certificate is still valid" test "$(db_status "$w/victim.pem")" = valid
 
+check "cmpcad still running" kill -0 "$CMPCA_CMPCAD_PID"
+stack_down
+check "no sanitizer report in the daemon log" bash -c \
+    "! grep -E 'Sanitizer|runtime error' '$CMPCA_VAR/cmpcad.log'"
+
 e2e_done

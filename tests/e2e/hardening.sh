@@ -136,4 +136,9 @@ printf '%s\n' "pid $w/ex.pid;" "error_log $w/ex-error.log;" "events {}" \
 check "nginx/cmpca-tls.conf.example passes nginx -t" \
     nginx -q -t -p "$w" -c "$w/example-main.conf"
 
+check "cmpcad still running" kill -0 "$CMPCA_CMPCAD_PID"
+stack_down
+check "no sanitizer report in the daemon log" bash -c \
+    "! grep -E 'Sanitizer|runtime error' '$CMPCA_VAR/cmpcad.log'"
+
 e2e_done
