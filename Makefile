@@ -26,7 +26,7 @@ CFLAGS += -D_FORTIFY_SOURCE=2
 B := build/rel
 endif
 
-HSM_SRC := hsm/hsm.c hsm/hsm_keygen.c
+HSM_SRC := hsm/hsm.c hsm/hsm_keygen.c hsm/hsm_aes.c
 DB_SRC := db/db.c db/db_ca.c db/db_cert.c db/db_txn.c db/db_secret.c \
 	db/db_pending.c db/db_ra.c db/db_issue.c db/db_crl.c \
 	db/db_audit.c db/db_ocsp.c db/db_cross.c
@@ -34,7 +34,7 @@ CA_SRC := ca/log.c ca/cfg.c ca/cmp_asn.c ca/cmp_hdr.c ca/cmp_protect.c \
 	ca/cmp_issue.c ca/cmp_server.c ca/cmp_certreq.c ca/cmp_sig.c \
 	ca/cmp_rr.c ca/cmp_genm.c ca/cmp_poll.c ca/crl.c ca/ca_store.c \
 	ca/ocsp.c ca/ocsp_signer.c ca/cross.c ca/cmp_ccr.c
-DAEMON_SRC := ca/fcgi.c ca/cmpcad.c
+DAEMON_SRC := ca/fcgi.c ca/cmpcad.c ca/priv.c
 CLI_SRC := ca/cmpca.c $(sort $(wildcard ca/cli_*.c))
 
 HSM_OBJ := $(HSM_SRC:%.c=$(B)/%.o)
@@ -150,6 +150,7 @@ CONF_SED := -e 's|@MODULE@|/usr/lib/softhsm/libsofthsm2.so|' \
 	-e 's|@VAR@/cmpcad.sock|/run/cmpca/cmpcad.sock|' \
 	-e 's|@VAR@/crl|/var/lib/cmpca/crl|' \
 	-e 's|@WORKERS@|4|' -e 's|@CA_LABEL@|issuing|g' \
+	-e 's|@RUN_USER@|cmpca|' \
 	-e 's|@TOP@/db/schema|$(SCHEMADIR)|' \
 	-e 's|@TXN_TIMEOUT@|300|' -e 's|@HOUSEKEEPING@|10|' \
 	-e 's|@POLL_AFTER@|5|' -e 's|@TRUST_ANCHORS@||' \

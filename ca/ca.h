@@ -87,6 +87,7 @@ struct cfg {
 	char *pin_file; /* NULL: CMPCA_HSM_PIN from the environment */
 	char *db_conninfo;
 	char *socket_path;
+	char *user;	     /* cmpcad's user when started as root, or NULL */
 	char *default_ca;
 	char *schema_dir;
 	char *log_level;

@@ -40,7 +40,7 @@ static const char *const cfg_keys[] = {
 	"implicit_confirm", "txn_timeout", "log_level",
 	"housekeeping_interval", "nonce_max_age", "trust_anchors",
 	"poll_check_after", "clock_skew", "allow_unprotected", "crl_dir",
-	"crl_validity", "crl_auto", NULL,
+	"crl_validity", "crl_auto", "user", NULL,
 };
 
 static const char *const profile_keys[] = {
@@ -430,6 +430,11 @@ cfg_load(const char *path)
 	c->pin_file = cfg_str(c, CFG_MAIN, "pin_file", NULL);
 	c->db_conninfo = cfg_str(c, CFG_MAIN, "db", "");
 	c->socket_path = cfg_str(c, CFG_MAIN, "socket", NULL);
+	c->user = cfg_str(c, CFG_MAIN, "user", NULL);
+	if (c->user != NULL && c->user[0] == '\0') {
+		free(c->user); /* "user =": none */
+		c->user = NULL;
+	}
 	c->default_ca = cfg_str(c, CFG_MAIN, "default_ca", NULL);
 	c->schema_dir = cfg_str(c, CFG_MAIN, "schema_dir", CMPCA_SCHEMADIR);
 	c->log_level = cfg_str(c, CFG_MAIN, "log_level", "info");
@@ -508,6 +513,7 @@ cfg_free(struct cfg *c)
 	free(c->pin_file);
 	free(c->db_conninfo);
 	free(c->socket_path);
+	free(c->user);
 	free(c->default_ca);
 	free(c->schema_dir);
 	free(c->log_level);

@@ -25,6 +25,17 @@ struct ctx {
 int cli_need_db(struct ctx *c);
 int cli_need_hsm(struct ctx *c);
 
+/*
+ * Enrollment secrets sealed in the HSM (ca/cli_seal.c). cli_secret_seal
+ * seals s->secret (left as it is) into s->sealed, which db_secret_clear
+ * frees. cli_secrets_seal_clear seals every secret still stored in clear
+ * (rows from before migration 011) and empties the clear column; *n is
+ * how many. Both return 1, or 0 with a logged error.
+ */
+struct db_secret;
+int cli_secret_seal(struct ctx *c, struct db_secret *s);
+int cli_secrets_seal_clear(struct ctx *c, int *n);
+
 /* "/C=DE/O=Org/CN=name" (openssl -subj syntax); NULL when malformed. */
 X509_NAME *cli_name_parse(const char *s);
 

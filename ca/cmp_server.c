@@ -310,6 +310,48 @@ sender_from_kid(struct req *r, char *ref, size_t reflen)
 	return 1;
 }
 
+/* Body types that continue a transaction rather than start one. */
+static int
+continues_txn(int type)
+{
+	return type == CMP_BODY_CERTCONF || type == CMP_BODY_POLLREQ ||
+	    type == CMP_BODY_ERROR;
+}
+
+/*
+ * Unseals the enrollment secret of r in the HSM into r->secret.secret
+ * (wiped with the request). Rows from before migration 011 still carry it
+ * in clear until `cmpca db migrate` seals them. Returns 1, or 0 with an
+ * internal error recorded.
+ */
+static int
+secret_open(struct req *r)
+{
+	struct db_secret *s = &r->secret;
+	int rc;
+
+	if (s->sealed == NULL) {
+		log_warn("req %lu: enrollment secret %s is stored in clear: "
+			 "run cmpca db migrate", r->id, s->ref);
+		return 1;
+	}
+	if (s->secret != NULL) {
+		OPENSSL_cleanse(s->secret, s->secret_len);
+		free(s->secret);
+		s->secret = NULL;
+	}
+	rc = hsm_unseal(r->srv->hsm, s->ref, s->sealed, s->sealed_len,
+	    &s->secret, &s->secret_len);
+	if (rc != 1) {
+		/* A value that does not open under its own reference was
+		 * moved or damaged: our fault, not the client's. */
+		cmp_internal(r, rc == 0 ? CMP_FAIL_SYSTEM_FAILURE
+					: CMP_FAIL_SYSTEM_UNAVAIL, hsm_error());
+		return 0;
+	}
+	return 1;
+}
+
 /*
  * Checks the protection of the request. Returns 1 if verified, 0 if
  * rejected (r->fail/why set), -1 on an internal error.
@@ -354,6 +396,8 @@ check_protection(struct req *r)
 		    "MAC protection does not verify");
 		return 0;
 	}
+	if (!secret_open(r))
+		return -1;
 	rc = cmp_pbm_derive(h->protectionAlg, r->secret.secret,
 	    r->secret.secret_len, r->srv->cfg->pbm_max_iter, &r->mac, &fail,
 	    &why);
@@ -380,6 +424,18 @@ check_protection(struct req *r)
 	if (r->secret.ca_id != 0 && r->secret.ca_id != r->ca->id) {
 		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
 		    "enrollment secret is not valid for this CA");
+		return 0;
+	}
+	/* An expired secret authenticates nothing; a used-up one only the
+	 * end of the transactions it started (certConf, pollReq, error). */
+	if (r->secret.expires != 0 && r->secret.expires <= time(NULL)) {
+		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
+		    "enrollment secret expired");
+		return 0;
+	}
+	if (r->secret.uses_left == 0 && !continues_txn(r->msg->body->type)) {
+		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
+		    "enrollment secret used up or expired");
 		return 0;
 	}
 	return 1;

@@ -110,7 +110,7 @@ cli_name_parse(const char *s)
 static int
 cmd_db(struct ctx *c, int argc, char **argv)
 {
-	int applied = 0, version = 0;
+	int applied = 0, version = 0, sealed = 0;
 
 	if (argc < 2 || strcmp(argv[1], "migrate") != 0) {
 		fputs(usage_text, stderr);
@@ -124,8 +124,13 @@ cmd_db(struct ctx *c, int argc, char **argv)
 	}
 	if (db_schema_version(c->db, &version) < 0)
 		return 1;
+	/* Secrets older versions stored in clear: sealed now (011). */
+	if (!cli_secrets_seal_clear(c, &sealed))
+		return 1;
 	printf("schema version %d (%d migration(s) applied)\n", version,
 	    applied);
+	if (sealed > 0)
+		printf("%d enrollment secret(s) sealed in the HSM\n", sealed);
 	return 0;
 }
 
@@ -484,8 +489,11 @@ secret_add(struct ctx *c, int argc, char **argv)
 		}
 	} else if (!cli_need_hsm(c) || !secret_generate(c, secret, sizeof(secret)))
 		goto out;
-	s.secret = (unsigned char *)secret;
 	s.secret_len = strlen(secret);
+	s.secret = (unsigned char *)secret;
+	if (!cli_secret_seal(c, &s))
+		goto out;
+	s.secret = NULL; /* only the sealed value is stored */
 	rc = db_secret_insert(c->db, &s);
 	if (rc != 1) {
 		log_err(rc == 0 ? "secret %s exists" : "cannot store secret %s",
@@ -503,6 +511,7 @@ secret_add(struct ctx *c, int argc, char **argv)
 	rc = 0;
 out:
 	OPENSSL_cleanse(secret, sizeof(secret));
+	free(s.sealed);
 	db_ca_clear(&ca);
 	return rc;
 }

@@ -26,6 +26,7 @@
 
 #include "ca/ca.h"
 #include "ca/fcgi.h"
+#include "ca/priv.h"
 
 static volatile sig_atomic_t stopping;
 
@@ -388,7 +389,8 @@ main(int argc, char **argv)
 		return 1;
 	log_init("cmpcad", use_syslog, level_of(cfg->log_level));
 	if (check) {
-		rc = check_only(cfg);
+		rc = priv_drop(cfg) && priv_pin_check(cfg) ? check_only(cfg)
+							   : 1;
 		cfg_free(cfg);
 		return rc;
 	}
@@ -401,6 +403,13 @@ main(int argc, char **argv)
 	if ((fd = fcgi_listen(cfg->socket_path)) < 0) {
 		log_err("cannot listen on %s: %s", cfg->socket_path,
 		    strerror(errno));
+		cfg_free(cfg);
+		return 1;
+	}
+	/* The socket is open: root (if we had it) is not needed any more. */
+	if (!priv_drop(cfg) || !priv_pin_check(cfg)) {
+		close(fd);
+		unlink(cfg->socket_path);
 		cfg_free(cfg);
 		return 1;
 	}

@@ -401,8 +401,10 @@ int db_nonce_claim(struct db *db, const unsigned char *nonce, size_t len)
 /* Enrollment secrets (MAC-based protection). */
 struct db_secret {
 	char ref[DB_REF_MAX];
-	unsigned char *secret; /* wiped by db_secret_clear */
+	unsigned char *secret; /* in clear; wiped by db_secret_clear */
 	size_t secret_len;
+	unsigned char *sealed; /* sealed in the HSM (hsm_seal), or NULL */
+	size_t sealed_len;
 	char *allowed_subject; /* NULL: any subject */
 	char profile[DB_LABEL_MAX];
 	long long ca_id;       /* 0: any CA */
@@ -412,12 +414,22 @@ struct db_secret {
 };
 void db_secret_clear(struct db_secret *s);
 /* Returns 1, 0 if the reference exists, -1. */
+/* Stores secret (clear) and/or sealed: callers store sealed only. */
 int db_secret_insert(struct db *db, const struct db_secret *s) CA_MUST_CHECK;
 int db_secret_get(struct db *db, const char *ref, struct db_secret *out)
     CA_MUST_CHECK;
 /* Consumes one use if uses are left and the secret has not expired.
  * Returns 1, 0 if exhausted or expired, -1. */
 int db_secret_consume(struct db *db, const char *ref) CA_MUST_CHECK;
+/*
+ * Rows whose secret is still in clear (written before migration 011):
+ * ref and secret only. Returns 1 (possibly none), -1.
+ */
+int db_secret_list_clear(struct db *db, struct db_secret **out, size_t *n)
+    CA_MUST_CHECK;
+/* Stores sealed for ref and empties its clear column. 1, 0 none, -1. */
+int db_secret_set_sealed(struct db *db, const char *ref,
+    const unsigned char *sealed, size_t len) CA_MUST_CHECK;
 /* References only (secret fields left NULL), ordered by ref. */
 int db_secret_list(struct db *db, struct db_secret **out, size_t *n)
     CA_MUST_CHECK;

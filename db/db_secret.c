@@ -2,10 +2,13 @@
  * db_secret.c - enrollment secrets for MAC-based protection (table
  * enroll_secret).
  *
- * The secret is stored as given for now (encryption under an HSM key is
- * planned). Our copies are wiped: the bytes in a PGresult before PQclear(),
- * the struct's copy in db_secret_clear(). libpq's own socket buffers and
- * the server are out of our reach.
+ * Callers store secrets sealed in the HSM (column secret_enc, see
+ * hsm/hsm_aes.c and migration 011); this file never sees the key. The
+ * clear column is read only for rows written before migration 011, which
+ * `cmpca db migrate` seals (db_secret_list_clear, db_secret_set_sealed).
+ * Our copies are wiped: the bytes in a PGresult before PQclear(), the
+ * struct's copies in db_secret_clear(). libpq's own socket buffers and the
+ * server are out of our reach.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,14 +19,22 @@
 
 static const struct db_stmt st_insert = {DB_ST_SECRET_INSERT, "secret_insert",
     "INSERT INTO enroll_secret (ref, secret, allowed_subject, profile, ca_id,"
-    " uses_left, expires)"
+    " uses_left, expires, secret_enc)"
     " VALUES ($1::text, $2::bytea, $3::text, coalesce($4::text, 'default'),"
-    " $5::bigint, $6::int, to_timestamp($7::bigint))"
+    " $5::bigint, $6::int, to_timestamp($7::bigint), $8::bytea)"
     " ON CONFLICT (ref) DO NOTHING"};
 static const struct db_stmt st_get = {DB_ST_SECRET_GET, "secret_get",
     "SELECT ref, secret, allowed_subject, profile, ca_id, uses_left, "
-    DB_EPOCH("expires") ", " DB_EPOCH("created")
+    DB_EPOCH("expires") ", " DB_EPOCH("created") ", secret_enc"
     " FROM enroll_secret WHERE ref = $1::text"};
+static const struct db_stmt st_clear_list = {DB_ST_SECRET_CLEAR_LIST,
+    "secret_clear_list",
+    "SELECT ref, secret, NULL::text, 'default', NULL::bigint, 0, NULL::bigint,"
+    " NULL::bigint, NULL::bytea FROM enroll_secret WHERE secret IS NOT NULL"
+    " ORDER BY ref"};
+static const struct db_stmt st_seal = {DB_ST_SECRET_SEAL, "secret_seal",
+    "UPDATE enroll_secret SET secret_enc = $2::bytea, secret = NULL"
+    " WHERE ref = $1::text"};
 /* uses_left -1 means unlimited and stays -1. */
 static const struct db_stmt st_consume = {DB_ST_SECRET_CONSUME,
     "secret_consume",
@@ -34,7 +45,7 @@ static const struct db_stmt st_consume = {DB_ST_SECRET_CONSUME,
 /* Same columns as st_get but the secret. */
 static const struct db_stmt st_list = {DB_ST_SECRET_LIST, "secret_list",
     "SELECT ref, NULL::bytea, allowed_subject, profile, ca_id, uses_left, "
-    DB_EPOCH("expires") ", " DB_EPOCH("created")
+    DB_EPOCH("expires") ", " DB_EPOCH("created") ", NULL::bytea"
     " FROM enroll_secret ORDER BY ref"};
 
 void
@@ -45,6 +56,9 @@ db_secret_clear(struct db_secret *s)
 	if (s->secret != NULL)
 		OPENSSL_cleanse(s->secret, s->secret_len);
 	free(s->secret);
+	if (s->sealed != NULL)
+		OPENSSL_cleanse(s->sealed, s->sealed_len);
+	free(s->sealed);
 	free(s->allowed_subject);
 	OPENSSL_cleanse(s, sizeof(*s));
 }
@@ -97,6 +111,7 @@ secret_from_row(const PGresult *res, int i, struct db_secret *s)
 	s->uses_left = db_col_int4(&r, 5, 0);
 	s->expires = db_col_time(&r, 6);
 	s->created = db_col_time(&r, 7);
+	s->sealed = db_col_memdup(&r, 8, &s->sealed_len);
 	if (r.bad) {
 		db_secret_clear(s);
 		return 0;
@@ -111,8 +126,10 @@ db_secret_insert(struct db *db, const struct db_secret *s)
 	PGresult *res = NULL;
 	int rc = -1;
 
-	if (!db_fixed_ok(s->ref, sizeof(s->ref)) || s->secret == NULL ||
-	    s->secret_len == 0 || s->uses_left < -1 ||
+	if (!db_fixed_ok(s->ref, sizeof(s->ref)) ||
+	    (s->secret == NULL && s->sealed == NULL) ||
+	    (s->secret != NULL && s->secret_len == 0) ||
+	    (s->sealed != NULL && s->sealed_len == 0) || s->uses_left < -1 ||
 	    strnlen(s->profile, sizeof(s->profile)) == sizeof(s->profile)) {
 		db_seterr(db, "secret insert failed: invalid argument");
 		return -1;
@@ -124,6 +141,7 @@ db_secret_insert(struct db *db, const struct db_secret *s)
 	db_param_id(&p, s->ca_id);
 	db_param_int8(&p, s->uses_left);
 	db_param_time(&p, s->expires);
+	db_param_bytea(&p, s->sealed, s->sealed_len);
 	if (db_run(db, &st_insert, &p, &res) != 1) {
 		if (db_unique_violation(db))
 			rc = 0;
@@ -150,7 +168,8 @@ db_secret_get(struct db *db, const char *ref, struct db_secret *out)
 		rc = 0;
 		goto out;
 	}
-	if (!secret_from_row(res, 0, out) || out->secret == NULL) {
+	if (!secret_from_row(res, 0, out) ||
+	    (out->secret == NULL && out->sealed == NULL)) {
 		db_secret_clear(out);
 		db_seterr(db, "secret get failed: unexpected result");
 		goto out;
@@ -190,13 +209,45 @@ secret_clr(void *e)
 	db_secret_clear(e);
 }
 
+/* Runs a listing statement st into *out (n rows). 1 or -1. */
+static int
+secret_getn(struct db *db, const struct db_stmt *st, struct db_secret **out,
+    size_t *n)
+{
+	void *a = NULL;
+	int rc = db_getn(db, st, NULL, sizeof(**out), secret_row, secret_clr,
+	    &a, n);
+
+	*out = a;
+	return rc;
+}
+
 int
 db_secret_list(struct db *db, struct db_secret **out, size_t *n)
 {
-	void *a = NULL;
-	int rc = db_getn(db, &st_list, NULL, sizeof(**out), secret_row,
-	    secret_clr, &a, n);
+	return secret_getn(db, &st_list, out, n);
+}
 
-	*out = a;
+int
+db_secret_list_clear(struct db *db, struct db_secret **out, size_t *n)
+{
+	return secret_getn(db, &st_clear_list, out, n);
+}
+
+int
+db_secret_set_sealed(struct db *db, const char *ref,
+    const unsigned char *sealed, size_t len)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	int rc = -1;
+
+	db_param_text(&p, ref);
+	db_param_bytea(&p, sealed, len);
+	if (db_run(db, &st_seal, &p, &res) != 1)
+		goto out;
+	rc = db_cmd_tuples(res) > 0 ? 1 : 0;
+out:
+	PQclear(res);
 	return rc;
 }

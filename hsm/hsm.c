@@ -796,6 +796,7 @@ hsm_close(struct hsm *h)
 {
 	if (h == NULL)
 		return;
+	hsm_aes_forget(h);
 	hsm_reg_release(h);
 	if (h->pid == getpid() && h->slot != NULL && !hsm_lost(h))
 		(void)PKCS11_logout(h->slot);

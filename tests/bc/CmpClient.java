@@ -24,6 +24,8 @@
  *   certconf    a certConf for an earlier transaction (--txid, --recip-nonce,
  *               --cert FILE [--cert-req-id N] repeated)
  *   error       an error message for an earlier transaction (same options)
+ *   pollreq     a pollReq for an earlier transaction (--txid, --recip-nonce,
+ *               --cert-req-id N repeated, default 0), answered once
  *   nested      several requests forwarded by an RA in one nested message:
  *               nested [common options] --inner CMD [options] --inner CMD ...
  *               Each --inner starts one inner request (CMD is ir, cr, kur,
@@ -390,7 +392,7 @@ public final class CmpClient {
 
 	private void parse(String[] a) throws Exception {
 		if (a.length == 0)
-			throw new UsageException("usage: CmpClient ir|cr|kur|p10cr|rr|genm|certconf|error|nested [options] (see the source header)");
+			throw new UsageException("usage: CmpClient ir|cr|kur|p10cr|rr|genm|certconf|error|pollreq|nested [options] (see the source header)");
 		rawArgs = a.clone();
 		cmd = a[0];
 		int end = a.length;
@@ -1385,6 +1387,7 @@ public final class CmpClient {
 			break;
 		case "certconf":
 		case "error":
+		case "pollreq":
 			continueTransaction();
 			break;
 		default:
@@ -1424,6 +1427,11 @@ public final class CmpClient {
 		PKIBody body;
 		if (cmd.equals("error")) {
 			body = errorBody();
+		} else if (cmd.equals("pollreq")) {
+			BigInteger[] ids = new BigInteger[Math.max(1, certReqIdOpts.size())];
+			for (int i = 0; i < ids.length; i++)
+				ids[i] = BigInteger.valueOf(i < certReqIdOpts.size() ? certReqIdOpts.get(i) : 0);
+			body = new PKIBody(PKIBody.TYPE_POLL_REQ, new PollReqContent(ids));
 		} else {
 			Map<Integer, X509CertificateHolder> certs = new LinkedHashMap<>();
 			for (int i = 0; i < certFiles.size(); i++)

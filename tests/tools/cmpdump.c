@@ -1,7 +1,8 @@
 /*
  * cmpdump - prints the parts of a CMP response that tests assert on:
  *   body=<type> pvno=<n> protected=<0|1> [status=<n> failinfo=<names>
- *   text="<statusString>"] for an error body and for each CertResponse.
+ *   text="<statusString>"] for an error body and for each CertResponse,
+ *   then tx=<transactionID hex> snonce=<senderNonce hex>.
  * Reads DER from the file named on the command line (or stdin). For a
  * nested message, the inner messages are written as inner-N.der into the
  * directory given as second argument (nothing is written without one).
@@ -22,6 +23,20 @@ static const char *const names[] = {
 	"transactionIdInUse", "unsupportedVersion", "notAuthorized",
 	"systemUnavail", "systemFailure", "duplicateCertReq",
 };
+
+/* Lower-case hex of an OCTET STRING, "-" when absent. */
+static void
+hex_print(const ASN1_OCTET_STRING *o)
+{
+	int i;
+
+	if (o == NULL || o->length == 0) {
+		printf("-");
+		return;
+	}
+	for (i = 0; i < o->length; i++)
+		printf("%02x", o->data[i]);
+}
 
 static void
 print_si(const CMP_PKISI *si)
@@ -87,6 +102,11 @@ main(int argc, char **argv)
 			    v->infoValue != NULL ? "value" : "absent");
 		}
 	}
+	/* Last, so that tests matching the fields before it keep working. */
+	printf(" tx=");
+	hex_print(m->header->transactionID);
+	printf(" snonce=");
+	hex_print(m->header->senderNonce);
 	printf("\n");
 	if (m->body->type == CMP_BODY_NESTED && argc > 2 &&
 	    m->body->value.other->type == V_ASN1_SEQUENCE) {

@@ -815,6 +815,68 @@ test_token_init_exists(void **state)
 	reopen();
 }
 
+/*
+ * Enrollment secrets sealed in the token: round trip, a fresh IV each
+ * time, the reference (AAD) bound to the value, tampering detected, the
+ * key not extractable, and the cost of one unseal (printed, not asserted:
+ * the daemon pays it on every MAC-protected request).
+ */
+static void
+test_seal(void **state)
+{
+	static const unsigned char secret[] = "correct horse battery staple";
+	unsigned char *a = NULL, *b = NULL, *pt = NULL;
+	size_t alen, blen, ptlen, i;
+	struct timespec t0;
+	double ms;
+	const int rounds = 2000;
+
+	(void)state;
+	if (!hsm_seal(fx.h, "ref-1", secret, sizeof(secret) - 1, &a, &alen))
+		fail_msg("hsm_seal: %s", hsm_error());
+	assert_int_equal(alen, 1 + 12 + (sizeof(secret) - 1) + 16);
+	assert_null(memmem(a, alen, secret, sizeof(secret) - 1));
+	assert_true(hsm_seal(fx.h, "ref-1", secret, sizeof(secret) - 1, &b,
+	    &blen));
+	assert_int_equal(alen, blen);
+	assert_memory_not_equal(a + 1, b + 1, 12); /* fresh IV */
+	assert_int_equal(hsm_unseal(fx.h, "ref-1", a, alen, &pt, &ptlen), 1);
+	assert_int_equal(ptlen, sizeof(secret) - 1);
+	assert_memory_equal(pt, secret, ptlen);
+	OPENSSL_cleanse(pt, ptlen);
+	free(pt);
+	/* Another row's reference: does not open. */
+	if (hsm_unseal(fx.h, "ref-2", a, alen, &pt, &ptlen) != 0)
+		fail_msg("unseal ref-2: %s", hsm_error());
+	assert_null(pt);
+	/* One flipped bit in the ciphertext, the tag or the IV. */
+	for (i = 1; i < alen; i += 7) {
+		a[i] ^= 0x01;
+		assert_int_equal(
+		    hsm_unseal(fx.h, "ref-1", a, alen, &pt, &ptlen), 0);
+		a[i] ^= 0x01;
+	}
+	assert_int_equal(hsm_unseal(fx.h, "ref-1", a, 10, &pt, &ptlen), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < (size_t)rounds; i++) {
+		assert_int_equal(
+		    hsm_unseal(fx.h, "ref-1", b, blen, &pt, &ptlen), 1);
+		OPENSSL_cleanse(pt, ptlen);
+		free(pt);
+	}
+	ms = ms_since(&t0);
+	print_message("unseal: %.1f us each (%d rounds)\n",
+	    ms * 1000.0 / rounds, rounds);
+	free(a);
+	/* The key survives a new login (a fresh session and handle). */
+	reopen();
+	assert_int_equal(hsm_unseal(fx.h, "ref-1", b, blen, &pt, &ptlen), 1);
+	assert_memory_equal(pt, secret, ptlen);
+	OPENSSL_cleanse(pt, ptlen);
+	free(pt);
+	free(b);
+}
+
 int
 main(void)
 {
@@ -833,6 +895,7 @@ main(void)
 		cmocka_unit_test(test_key_load_unknown),
 		cmocka_unit_test(test_key_load_bad_uri),
 		cmocka_unit_test(test_random),
+		cmocka_unit_test(test_seal),
 		cmocka_unit_test(test_open_wrong_pin),
 		cmocka_unit_test(test_open_env_pin),
 		cmocka_unit_test(test_open_twice),

@@ -221,6 +221,7 @@ sed -e "s|^token = .*|token = cmpca-inst|" \
     -e "s|^socket = .*|socket = $tmp/cmpcad.sock|" \
     -e "s|^crl_dir = .*|crl_dir = $tmp/crl|" \
     -e "s|^workers = .*|workers = 1|" \
+    -e "s|^user = .*|user = $(id -un)|" \
     -e "/^schema_dir = /d" \
     "$root/usr/share/cmpca/cmpca.conf.example" >"$conf"
 compiled_default "schema_dir" /usr/share/cmpca/schema \

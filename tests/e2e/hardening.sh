@@ -1,0 +1,144 @@
+#!/bin/bash
+# Hardening on the real stack: cmpcad's own user, workers that are not
+# dumpable, the PIN file checks at start, no PIN or enrollment secret in
+# any log or in the database's plaintext (secrets sealed in the HSM,
+# migration of clear rows), and CMP over HTTPS with the TLS server block.
+# Needs root (the stack's user cmpca, runuser) like the other suites.
+#
+# usage: tests/e2e/hardening.sh [--bin DIR]
+set -uo pipefail
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/lib.sh"
+e2e_setup hardening 18655 --port-var CMPCA_HARDENING_PORT --scan-to 18657 -- "$@"
+export CMPCA_TLS_PORT=$((CMPCA_PORT + 2))
+e2e_stack_up
+w=$work
+export CMPCA_SECRET
+openssl ecparam -genkey -name prime256v1 -noout -out "$w/k.pem" 2>/dev/null
+ir() { # name url secret-ref secret-env subject extra...
+	local name=$1 url=$2 ref=$3 env=$4 subj=$5
+	shift 5
+	openssl cmp -cmd ir -server "$url" -ref "$ref" -secret "env:$env" \
+	    -recipient "$CMPCA_CA_SUBJECT" -newkey "$w/k.pem" -subject "$subj" \
+	    -certout "$w/$name.pem" "$@" >"$w/$name.out" 2>&1
+}
+
+# 1. Its own user; the socket still reachable by nginx.
+check "stack.env names the daemon's user cmpca" test "$CMPCA_USER" = cmpca
+check "master runs as cmpca" test "$(ps -o user= -p "$CMPCA_CMPCAD_PID")" = cmpca
+workers=$(pgrep -P "$CMPCA_CMPCAD_PID" | paste -sd, -)
+check "workers and housekeeper run as cmpca" test \
+    "$(ps -o user= -p "$workers" | sort -u | tr -d ' ')" = cmpca
+check "enrollment through nginx and the dropped daemon" \
+    ir first "$CMPCA_URL" "$CMPCA_SECRET_REF" CMPCA_SECRET /CN=hardening-1
+check "cmpca cannot get root back: no root process in the daemon" \
+    bash -c "! ps -o uid= -p $workers,$CMPCA_CMPCAD_PID | grep -qw 0"
+
+# 2. Not dumpable: the same uid cannot read a worker's environment
+#    (ptrace access mode "read", which Yama does not restrict); a dumpable
+#    process of the same user can, so the check can fail.
+for p in ${workers//,/ } $CMPCA_CMPCAD_PID; do
+	check "process $p: not readable through /proc by its own uid" bash -c \
+	    "! runuser -u cmpca -- cat /proc/$p/environ >/dev/null 2>&1"
+done
+setpriv --reuid=cmpca --regid=cmpca --init-groups sleep 30 &
+ctl=$!
+sleep 0.3
+check "control: a dumpable cmpca process is readable by cmpca" \
+    runuser -u cmpca -- cat "/proc/$ctl/environ"
+kill "$ctl" 2>/dev/null
+wait "$ctl" 2>/dev/null
+
+# 3. PIN file checks at start (cmpcad -t runs the same start-up checks).
+pin=$CMPCA_VAR/hsm/pin
+cmpcad_t() { env SOFTHSM2_CONF="$SOFTHSM2_CONF" CMPCA_HSM_LOCK="$CMPCA_HSM_LOCK" \
+    "$bin/cmpcad" -c "${1:-$CMPCA_CONF}" -t >"$w/t.out" 2>&1; }
+check "cmpcad -t as root with user = cmpca: ok" cmpcad_t
+chmod 640 "$pin"
+cmpcad_t
+check "PIN file readable by group: refused with a clear message" \
+    grep -q "readable or writable by group or others" "$w/t.out"
+chmod 600 "$pin"
+chown root "$pin"
+cmpcad_t
+check "PIN file not owned by the daemon's user: refused" \
+    grep -q "owned by uid 0, not by uid" "$w/t.out"
+chown cmpca "$pin"
+sed 's/^user = .*/user =/' "$CMPCA_CONF" >"$w/nouser.conf"
+cmpcad_t "$w/nouser.conf"
+check "root without user: refused" grep -q "refuses to run as root" "$w/t.out"
+sed 's/^user = .*/user = nosuchuser-cmpca/' "$CMPCA_CONF" >"$w/baduser.conf"
+cmpcad_t "$w/baduser.conf"
+check "unknown user: refused" grep -q "nosuchuser-cmpca" "$w/t.out"
+
+# 4. Secrets: sealed in the HSM, never in clear in the database or logs.
+export SEC2
+SEC2=$(cli secret add hardening-2 --uses 3)
+check "a second secret enrolls" \
+    ir second "$CMPCA_URL" hardening-2 SEC2 /CN=hardening-2
+check "no clear secret in enroll_secret" \
+    test "$(q "select count(*) from enroll_secret where secret is not null")" = 0
+check "every secret sealed (format byte, IV, tag)" \
+    test "$(q "select count(*) from enroll_secret where length(secret_enc) < 30")" = 0
+# A row as versions before migration 011 wrote it, sealed by db migrate.
+export OLD=old-clear-secret-7f3a9c
+q "insert into enroll_secret (ref, secret, uses_left) values ('old', convert_to('$OLD', 'UTF8'), -1)" >/dev/null
+cli db migrate >"$w/migrate.out" 2>&1
+check "db migrate seals secrets stored in clear" \
+    grep -q "1 enrollment secret(s) sealed" "$w/migrate.out"
+check "the old secret's clear column is empty" \
+    test "$(q "select count(*) from enroll_secret where ref = 'old' and secret is null and secret_enc is not null")" = 1
+check "the sealed old secret still enrolls" ir old "$CMPCA_URL" old OLD /CN=hardening-old
+q "update enroll_secret set secret_enc = (select secret_enc from enroll_secret where ref = 'hardening-2') where ref = 'old'" >/dev/null
+ir swapped "$CMPCA_URL" old SEC2 /CN=hardening-swap -rspout "$w/swapped.rsp" -unprotected_errors
+check "a sealed value moved to another row does not open there" \
+    grep -q "failinfo=systemFailure" <(dump "$w/swapped.rsp")
+pg_dump --no-owner "$CMPCA_DB" >"$w/dump.sql" 2>"$w/dump.err"
+check "pg_dump of the whole database made" test -s "$w/dump.sql"
+logs=("$CMPCA_VAR"/*.log "$(readlink -f "$CMPCA_VAR/pg")"/server.log "$w/dump.sql")
+for name in PIN SO-PIN demo-secret secret-2 old-secret; do
+	case $name in
+	PIN) v=$(cat "$pin") ;;
+	SO-PIN) v=$(cat "$CMPCA_VAR/hsm/so-pin") ;;
+	demo-secret) v=$CMPCA_SECRET ;;
+	secret-2) v=$SEC2 ;;
+	old-secret) v=$OLD ;;
+	esac
+	check "$name in no log and not in the database dump" \
+	    bash -c "! grep -rqF -- '$v' ${logs[*]}"
+done
+check "logs searched: cmpcad, nginx, PostgreSQL" test \
+    "$(ls "${logs[@]}" 2>/dev/null | grep -c 'cmpcad.log\|nginx-access.log\|nginx-error.log\|server.log')" = 4
+
+# 5. HTTPS: the stack's TLS server block, as in the example config.
+check "ir over HTTPS with openssl cmp -tls_used" \
+    ir tls "$CMPCA_TLS_URL" "$CMPCA_SECRET_REF" CMPCA_SECRET /CN=hardening-tls \
+    -tls_used -tls_trusted "$CMPCA_TLS_CA"
+check "HTTPS: certificate issued and valid" test "$(db_status "$w/tls.pem")" = valid
+ir tlsbad "$CMPCA_TLS_URL" "$CMPCA_SECRET_REF" CMPCA_SECRET /CN=hardening-tlsbad \
+    -tls_used -tls_trusted "$CMPCA_CA_CERT"
+check "HTTPS: a client that does not trust the server certificate stops" \
+    grep -q "certificate verify failed" "$w/tlsbad.out"
+tls_try() { echo | openssl s_client -connect "127.0.0.1:$CMPCA_TLS_PORT" "$@" >"$w/sc.out" 2>&1; }
+check "TLS 1.3 accepted" tls_try -tls1_3 -CAfile "$CMPCA_TLS_CA" -verify_return_error
+check "TLS 1.2 accepted" tls_try -tls1_2 -CAfile "$CMPCA_TLS_CA" -verify_return_error
+check "TLS 1.1 refused" bash -c "! echo | openssl s_client -connect 127.0.0.1:$CMPCA_TLS_PORT -tls1_1 -cipher DEFAULT@SECLEVEL=0 >/dev/null 2>&1"
+check "TLS 1.2 without forward secrecy (RSA key exchange) refused" bash -c \
+    "! echo | openssl s_client -connect 127.0.0.1:$CMPCA_TLS_PORT -tls1_2 -cipher AES128-GCM-SHA256 >/dev/null 2>&1"
+# The example configuration is valid nginx (paths pointed at the stack).
+sed -e "s|/etc/ssl/cmpca/server.pem|$CMPCA_VAR/tls/server.pem|" \
+    -e "s|/etc/ssl/cmpca/server.key|$CMPCA_VAR/tls/server.key|" \
+    -e "s|/usr/local/share/cmpca/nginx/|$top/nginx/|" \
+    -e "s|listen 443|listen 127.0.0.1:$((CMPCA_PORT + 1))|" -e '/\[::\]:443/d' \
+    "$top/nginx/cmpca-tls.conf.example" >"$w/example.conf"
+printf '%s\n' "pid $w/ex.pid;" "error_log $w/ex-error.log;" "events {}" \
+    "http {" "include $w/example.conf;" "}" >"$w/example-main.conf"
+check "nginx/cmpca-tls.conf.example passes nginx -t" \
+    nginx -q -t -p "$w" -c "$w/example-main.conf"
+
+check "cmpcad still running" kill -0 "$CMPCA_CMPCAD_PID"
+stack_down
+check "no sanitizer report in the daemon log" bash -c \
+    "! grep -E 'Sanitizer|runtime error' '$CMPCA_VAR/cmpcad.log'"
+
+e2e_done
