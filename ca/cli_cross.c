@@ -664,6 +664,7 @@ static BIO *
 tls_hook(BIO *bio, void *arg, int connect, int detail)
 {
 	struct client *cl = arg;
+	ASN1_OCTET_STRING *ip;
 	BIO *sbio;
 	SSL *ssl;
 
@@ -674,12 +675,22 @@ tls_hook(BIO *bio, void *arg, int connect, int detail)
 	if ((sbio = BIO_new_ssl(cl->tls, 1)) == NULL)
 		return NULL;
 	BIO_get_ssl(sbio, &ssl);
-	if (ssl == NULL || !SSL_set_tlsext_host_name(ssl, cl->host) ||
-	    !SSL_set1_host(ssl, cl->host)) {
-		BIO_free(sbio);
-		return NULL;
-	}
+	if (ssl == NULL)
+		goto fail;
+	if ((ip = a2i_IPADDRESS(cl->host)) != NULL) {
+		/* an address: checked against iPAddress, no SNI (RFC 6066) */
+		ASN1_OCTET_STRING_free(ip);
+		if (!X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
+			cl->host))
+			goto fail;
+	} else if (!SSL_set_tlsext_host_name(ssl, cl->host) ||
+	    !SSL_set1_host(ssl, cl->host))
+		goto fail;
 	return BIO_push(sbio, bio);
+fail:
+	ERR_clear_error();
+	BIO_free(sbio);
+	return NULL;
 }
 
 /* The TLS client context: TLS 1.2 or newer, the server certificate

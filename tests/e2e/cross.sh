@@ -23,6 +23,9 @@ varb=$(mktemp -d /tmp/cmpca-crossb.XXXXXX)
 chmod 755 "$varb"
 portb=$((CMPCA_PORT + 1))
 while port_busy "$portb" && [ "$portb" -lt 18699 ]; do portb=$((portb + 1)); done
+# B also serves CMP over HTTPS (A asks B over TLS).
+tlsb=$((portb + 1))
+while port_busy "$tlsb" && [ "$tlsb" -lt 18699 ]; do tlsb=$((tlsb + 1)); done
 cleanup_both() {
 	CMPCA_VAR=$varb "$top/scripts/stack" down >/dev/null 2>&1
 	[ "$nfail" -gt 0 ] && cp "$varb/cmpcad.log" /tmp/cmpca-crossb-last.log 2>/dev/null
@@ -32,7 +35,7 @@ cleanup_both() {
 trap cleanup_both EXIT
 
 e2e_stack_up
-if ! CMPCA_VAR=$varb CMPCA_PORT=$portb "$top/scripts/stack" up >"$work/stackb.out" 2>&1; then
+if ! CMPCA_VAR=$varb CMPCA_PORT=$portb CMPCA_TLS_PORT=$tlsb "$top/scripts/stack" up >"$work/stackb.out" 2>&1; then
 	cat "$work/stackb.out"
 	echo "0 passed, 1 failed"
 	exit 1
@@ -133,12 +136,17 @@ check "A: cross-certify list shows it issued" \
 check "B: cross-certify list shows it received" \
     says "^beta	received	cross	CN=Alpha Root,O=Alpha" B cross-certify list --ca beta
 
-echo "== A asks B (the other direction)"
-if A cross-certify request --ca alpha --url "$urlb/beta" --partner-cert "$d/beta.pem" \
-    >"$d/x-beta-alpha.pem" 2>"$d/req2.err"; then
-	pass "A: cross-certify request to B"
+echo "== A asks B (the other direction, over HTTPS)"
+tls_url=$(. "$varb/stack.env"; echo "$CMPCA_TLS_URL")/p/beta
+tls_ca=$(. "$varb/stack.env"; echo "$CMPCA_TLS_CA")
+cp "$tls_ca" "$d/tls-ca.pem"
+check "A: an https URL without the server's CA is refused (certificate verify)" \
+    refused "no CMP answer" A cross-certify request --ca alpha --url "$tls_url" --partner-cert "$d/beta.pem"
+if A cross-certify request --ca alpha --url "$tls_url" --partner-cert "$d/beta.pem" \
+    --tls-trusted "$d/tls-ca.pem" >"$d/x-beta-alpha.pem" 2>"$d/req2.err"; then
+	pass "A: cross-certify request to B over HTTPS (--tls-trusted)"
 else
-	fail "A: cross-certify request to B" "$(cat "$d/req2.err")"
+	fail "A: cross-certify request to B over HTTPS" "$(cat "$d/req2.err")"
 fi
 x2=$d/x-beta-alpha.pem
 check "reverse cross certificate: issuer Beta Root, subject Alpha Root" \
