@@ -68,7 +68,12 @@ static const char usage_text[] =
     "    [--map OID:OID]... [--require-explicit N] [--inhibit-mapping N] "
     "[--eku OID]...\n"
     "    [--days N]   C: dns:NAME, email:NAME, uri:HOST, ip:ADDR/MASK, "
-    "dirname:/DN\n";
+    "dirname:/DN\n"
+    "  audit list [--ca LABEL] [--event E] [--since TIME] [--limit N]\n"
+    "                                      the audit log, newest first\n"
+    "  status [--warn-days N] [--crl-warn-hours N] [--max-pending N]\n"
+    "                                      health checks; exit 0 ok, 1 "
+    "attention, 3 failing\n";
 
 int
 cli_need_db(struct ctx *c)
@@ -124,6 +129,13 @@ cmd_db(struct ctx *c, int argc, char **argv)
 	}
 	if (db_schema_version(c->db, &version) < 0)
 		return 1;
+	if (applied > 0) {
+		char v[16];
+
+		snprintf(v, sizeof(v), "%d", version);
+		if (db_audit_add(c->db, "db-migrate", 0, "cli", v) < 0)
+			log_warn("audit: %s", db_error(c->db));
+	}
 	printf("schema version %d (%d migration(s) applied)\n", version,
 	    applied);
 	return 0;
@@ -1091,6 +1103,8 @@ static const struct command {
 	{ "ocsp", cmd_ocsp },
 	{ "partner", cli_partner },
 	{ "cross-certify", cli_cross_certify },
+	{ "audit", cli_audit },
+	{ "status", cli_status },
 	{ NULL, NULL },
 };
 

@@ -1550,27 +1550,62 @@ test_cfg_errors(void **state)
 
 /* Logging helpers. */
 
+/*
+ * Peer strings in log lines: control characters and terminal escape
+ * sequences become \xHH, quotes and backslashes are escaped (the line
+ * quotes them), the length is bounded and a cut never splits an escape.
+ */
 static void
 test_log_sanitize(void **state)
 {
 	const unsigned char in[] = "ab\ncd\x01\x7f\x80\xff ~\t";
+	const unsigned char esc[] = "\x1b[31mred\x1b[0m \"q\" a\\b\r\n";
 	unsigned char big[300];
-	char out[512], small[8];
+	char out[CA_LOG_SAN_MAX], small[8];
+	size_t i;
 
 	(void)state;
 	log_sanitize(in, sizeof(in) - 1, out, sizeof(out));
-	assert_string_equal(out, "ab?cd???? ~?");
+	assert_string_equal(out, "ab\\x0acd\\x01\\x7f\\x80\\xff ~\\x09");
+	log_sanitize(esc, sizeof(esc) - 1, out, sizeof(out));
+	assert_string_equal(out,
+	    "\\x1b[31mred\\x1b[0m \\\"q\\\" a\\\\b\\x0d\\x0a");
 	log_sanitize((const unsigned char *)"a\0b", 3, out, sizeof(out));
-	assert_string_equal(out, "a?b"); /* NUL is no terminator here */
+	assert_string_equal(out, "a\\x00b"); /* NUL is no terminator here */
+	log_sanitize((const unsigned char *)"", 0, out, sizeof(out));
+	assert_string_equal(out, "");
+	/* Input bound: CA_MAX_LOG_STRING bytes, then "...". */
 	memset(big, 'A', sizeof(big));
 	log_sanitize(big, sizeof(big), out, sizeof(out));
-	EQ(strlen(out), CA_MAX_LOG_STRING);
+	EQ(strlen(out), CA_MAX_LOG_STRING + 3);
 	EQ(strspn(out, "A"), CA_MAX_LOG_STRING);
+	assert_string_equal(out + CA_MAX_LOG_STRING, "...");
+	/* Exactly CA_MAX_LOG_STRING bytes: whole, no "...". */
+	log_sanitize(big, CA_MAX_LOG_STRING, out, sizeof(out));
+	EQ(strlen(out), CA_MAX_LOG_STRING);
+	/* The worst case fits CA_LOG_SAN_MAX. */
+	memset(big, 0x1b, sizeof(big));
+	log_sanitize(big, sizeof(big), out, sizeof(out));
+	EQ(strlen(out), 4 * CA_MAX_LOG_STRING + 3);
+	/* Output bound: no split escape, "..." at the end. */
 	log_sanitize(big, sizeof(big), small, sizeof(small));
-	assert_string_equal(small, "AAAAAAA");
+	assert_string_equal(small, "\\x1b...");
+	log_sanitize(esc, sizeof(esc) - 1, small, sizeof(small));
+	assert_string_equal(small, "\\x1b...");
+	memset(big, 'A', sizeof(big));
+	log_sanitize(big, sizeof(big), small, sizeof(small));
+	assert_string_equal(small, "AAAA...");
+	log_sanitize(big, 7, small, sizeof(small));
+	assert_string_equal(small, "AAAAAAA"); /* fits exactly: no cut */
+	for (i = 1; i < sizeof(small); i++) {
+		log_sanitize(esc, sizeof(esc) - 1, small, i);
+		assert_true(strlen(small) < i);
+		assert_null(strchr(small, 0x1b));
+	}
 	memset(small, 'x', sizeof(small));
 	log_sanitize(big, sizeof(big), small, 1);
 	assert_string_equal(small, "");
+	small[1] = 'x';
 	log_sanitize(big, sizeof(big), small, 0);
 	EQ(small[1], 'x');
 }
