@@ -455,7 +455,7 @@ void db_audit_array_free(struct db_audit *a, size_t n);
 /* Counts of open work for monitoring (db_stats.c). */
 struct db_stats {
 	long long pending_approvals; /* requests waiting for the operator */
-	long long txn_waiting;	     /* transactions polled, not decided */
+	long long txn_waiting;	     /* polled transactions, undecided */
 	long long txn_wait_conf;     /* certificates waiting for certConf */
 };
 /* Returns 1 or -1. */
