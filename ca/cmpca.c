@@ -782,7 +782,7 @@ cmd_request(struct ctx *c, int argc, char **argv)
 	struct db_ca ca;
 	size_t n = 0, i;
 	int o, all = 0, rc = 1, approve;
-	long long id;
+	long long id, ca_id = 0;
 	char *end;
 
 	if (argc < 2) {
@@ -846,7 +846,7 @@ cmd_request(struct ctx *c, int argc, char **argv)
 	}
 	rc = db_pending_decide(c->db, id,
 	    approve ? DB_PENDING_APPROVED : DB_PENDING_REJECTED,
-	    approve ? NULL : reason, "cli");
+	    approve ? NULL : reason, "cli", &ca_id);
 	if (rc < 0) {
 		log_err("%s", db_error(c->db));
 		return 1;
@@ -856,7 +856,7 @@ cmd_request(struct ctx *c, int argc, char **argv)
 		return 1;
 	}
 	if (db_audit_add(c->db, approve ? "request-approve" : "request-reject",
-		0, "cli", argv[2]) < 0)
+		ca_id, "cli", argv[2]) < 0)
 		log_warn("audit: %s", db_error(c->db));
 	printf("request %lld %s\n", id, approve ? "approved" : "rejected");
 	return 0;

@@ -226,10 +226,11 @@ int db_pending_list_by_txn(struct db *db, const unsigned char *txid,
 int db_pending_list(struct db *db, long long ca_id,
     enum db_pending_status status, int limit, struct db_pending **out,
     size_t *n) CA_MUST_CHECK;
-/* Decides a pending request: 1, 0 if it is not pending (or unknown), -1. */
+/* Decides a pending request: 1, 0 if it is not pending (or unknown), -1.
+ * On 1, *ca_id (may be NULL) is the request's CA, for the audit entry. */
 int db_pending_decide(struct db *db, long long id,
-    enum db_pending_status status, const char *reason, const char *by)
-    CA_MUST_CHECK;
+    enum db_pending_status status, const char *reason, const char *by,
+    long long *ca_id) CA_MUST_CHECK;
 
 /* Registration authorities, pinned by their certificate's SHA-256. */
 struct db_ra {

@@ -13,7 +13,7 @@ set -uo pipefail
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 e2e_setup obs 18610 --port-var CMPCA_OBS_TEST_PORT --scan-to 18619 --keep -- "$@"
-export CMPCA_WORKERS=2
+export CMPCA_WORKERS=2 CMPCA_POLL_AFTER=1
 e2e_stack_up
 log=$CMPCA_LOG
 
@@ -161,6 +161,40 @@ check "audit list --ca unknown: fails" test $? = 1
 q "select count(*) from audit where event = 'issue'" >"$work/nissue"
 check "audit: one issue row per certificate" test "$(cat "$work/nissue")" = \
     "$(q "select count(*) from cert where requester = 'secret:demo'")"
+
+# 5b. A request waiting for approval: the pending gauge, status
+#     --max-pending, and the decision audited under its CA.
+apsecret=$(cli secret add approver --profile approval --uses 1 --ca demo)
+export APSECRET=$apsecret
+openssl ecparam -genkey -name prime256v1 -noout -out "$work/ap.key" 2>/dev/null
+openssl cmp -cmd ir -server "$CMPCA_URL" -ref approver -secret env:APSECRET \
+    -recipient "$CMPCA_CA_SUBJECT" -newkey "$work/ap.key" \
+    -subject /CN=obs-approve -certout "$work/ap.pem" -total_timeout 30 \
+    >"$work/ap.out" 2>&1 &
+client=$!
+id=
+for _ in $(seq 40); do
+	id=$(cli request list | awk -F'\t' '$5 == "CN=obs-approve" { print $1 }')
+	[ -n "$id" ] && break
+	sleep 0.25
+done
+check "approval: request pending" test -n "$id"
+check "metrics: pending approvals gauge 1" test "$(metric cmpca_pending_approvals)" = 1
+check "metrics: a transaction waiting" \
+    test "$(metric 'cmpca_transactions_open{state="waiting"}')" = 1
+cli status --max-pending 0 >"$work/stp.txt" 2>&1
+rc=$?
+check "status --max-pending 0: attention, exit 1" bash -c \
+    "[ $rc = 1 ] && grep -qE '^pending approvals +WARN +1 waiting' '$work/stp.txt'"
+cli request approve "$id" >/dev/null 2>&1
+wait "$client"
+check "approval: certificate received after polling" test -s "$work/ap.pem"
+check "metrics: pending approvals back to 0" test "$(metric cmpca_pending_approvals)" = 0
+check "log: pollReq answered with pollRep while waiting" grep -qE \
+    'body=pollReq ca=demo sender="secret:approver" outcome=waiting resp=pollRep failinfo=- ms=' "$log"
+cli audit list --ca demo --event request-approve >"$work/audit-ap.txt" 2>&1
+check "audit list --ca demo --event request-approve: the decision" test \
+    "$(cut -f3-6 "$work/audit-ap.txt")" = "$(printf 'request-approve\tdemo\tcli\t%s' "$id")"
 
 # 6. cmpca status: healthy, then made to need attention by options, then
 #    failing (a schema directory ahead of the database; no database).
