@@ -29,11 +29,11 @@ endif
 HSM_SRC := hsm/hsm.c hsm/hsm_keygen.c hsm/hsm_aes.c
 DB_SRC := db/db.c db/db_ca.c db/db_cert.c db/db_txn.c db/db_secret.c \
 	db/db_pending.c db/db_ra.c db/db_issue.c db/db_crl.c \
-	db/db_audit.c db/db_ocsp.c db/db_cross.c
+	db/db_audit.c db/db_ocsp.c db/db_cross.c db/db_stats.c
 CA_SRC := ca/log.c ca/cfg.c ca/cmp_asn.c ca/cmp_hdr.c ca/cmp_protect.c \
 	ca/cmp_issue.c ca/cmp_server.c ca/cmp_certreq.c ca/cmp_sig.c \
 	ca/cmp_rr.c ca/cmp_genm.c ca/cmp_poll.c ca/crl.c ca/ca_store.c \
-	ca/ocsp.c ca/ocsp_signer.c ca/cross.c ca/cmp_ccr.c
+	ca/ocsp.c ca/ocsp_signer.c ca/cross.c ca/cmp_ccr.c ca/metrics.c
 DAEMON_SRC := ca/fcgi.c ca/cmpcad.c ca/priv.c
 CLI_SRC := ca/cmpca.c $(sort $(wildcard ca/cli_*.c))
 
@@ -139,7 +139,8 @@ $(B)/paths.stamp: FORCE
 FORCE:
 
 MAN_PAGES := docs/man/cmpca.1 docs/man/cmpca.conf.5 docs/man/cmpcad.8
-NGINX_FILES := nginx/cmp-locations.conf $(wildcard nginx/*.example)
+NGINX_FILES := nginx/cmp-locations.conf nginx/cmpca-metrics.conf \
+	$(wildcard nginx/*.example)
 DOC_FILES := README.md $(wildcard docs/*.md)
 # The example configuration: scripts/cmpca.conf.in with the stack's
 # placeholders replaced by the installed layout (see cmpca.conf(5)).

@@ -37,13 +37,39 @@ void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_openssl_errors(int loud);
 /*
  * Copies at most CA_MAX_LOG_STRING bytes of a peer-supplied string into
- * out (size outlen), replacing anything but printable ASCII with '?'.
+ * out (size outlen): printable ASCII kept, '\\' and '"' escaped, any other
+ * byte as \xHH; a cut string ends in "...". Up to 4 * CA_MAX_LOG_STRING +
+ * 4 bytes of output (CA_LOG_SAN_MAX).
  */
 void log_sanitize(const unsigned char *in, size_t inlen, char *out,
     size_t outlen);
 /* Lowercase hex of a byte string into out; truncated with "..". */
 void log_hex(const unsigned char *in, size_t inlen, char *out,
     size_t outlen);
+
+/* metrics.c - counters shared by cmpcad's processes (Prometheus text). */
+/* Maps the shared counters; the master calls it once before forking.
+ * Until then every metrics_ call is a no-op. Returns 1 or 0. */
+int metrics_init(void) CA_MUST_CHECK;
+/* A monotonic clock in microseconds, for durations. */
+long long metrics_now_us(void);
+/* One CMP request: its body type (-1: undecodable), the engine's outcome
+ * name and how long it took. A few relaxed atomic adds. */
+void metrics_request(int body, const char *outcome, long long us);
+/* One signing operation with a key in the HSM. */
+void metrics_hsm(long long us);
+/* A request refused with HTTP 4xx before the engine. */
+void metrics_http_rejected(void);
+/* A failed database statement (for db_error_hook_set). */
+void metrics_db_error(const char *sqlstate);
+/* The master respawned the process of slot (0: the housekeeper). */
+void metrics_worker_restart(int slot);
+/*
+ * The whole set in the Prometheus text format 0.0.4, with gauges read from
+ * db (may be NULL) at this moment. Returns a malloc'ed text of *len bytes,
+ * or NULL (metrics not initialised, out of memory).
+ */
+char *metrics_render(struct db *db, int workers, size_t *len);
 
 /* cfg.c - the per-deployment configuration file (NCONF syntax). */
 /* Key types a profile accepts (bit mask). */
@@ -105,6 +131,7 @@ struct cfg {
 	char *crl_dir;	      /* where <label>.crl files are written, or NULL */
 	long crl_validity;    /* hours between thisUpdate and nextUpdate */
 	int crl_auto;	      /* the housekeeper re-issues CRLs */
+	int syslog;	      /* cmpcad logs to syslog (as with -s) */
 	struct cfg_profile *profiles;
 	size_t nprofiles;
 };

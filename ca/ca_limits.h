@@ -49,6 +49,8 @@
 
 /* Length of peer-supplied strings copied into a log line. */
 #define CA_MAX_LOG_STRING 128
+/* Buffer for one sanitised string: every byte escaped as \xHH, "...". */
+#define CA_LOG_SAN_MAX (4 * CA_MAX_LOG_STRING + 4)
 
 /* Transaction lifetime waiting for certConf, seconds (default). */
 #define CA_DEFAULT_TXN_TIMEOUT 300

@@ -28,6 +28,7 @@ int
 ca_x509_sign(X509 *x, EVP_PKEY *key, const EVP_MD *md)
 {
 	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+	long long t0 = metrics_now_us();
 	int ok = 0;
 
 	if (mctx == NULL)
@@ -35,6 +36,7 @@ ca_x509_sign(X509 *x, EVP_PKEY *key, const EVP_MD *md)
 	if (EVP_DigestSignInit(mctx, NULL, md, NULL, key) != 1)
 		goto out;
 	ok = X509_sign_ctx(x, mctx) > 0;
+	metrics_hsm(metrics_now_us() - t0);
 out:
 	EVP_MD_CTX_free(mctx);
 	return ok;

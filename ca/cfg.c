@@ -40,7 +40,7 @@ static const char *const cfg_keys[] = {
 	"implicit_confirm", "txn_timeout", "log_level",
 	"housekeeping_interval", "nonce_max_age", "trust_anchors",
 	"poll_check_after", "clock_skew", "allow_unprotected", "crl_dir",
-	"crl_validity", "crl_auto", "user", NULL,
+	"crl_validity", "crl_auto", "user", "syslog", NULL,
 };
 
 static const char *const profile_keys[] = {
@@ -470,6 +470,7 @@ cfg_load(const char *path)
 	    !cfg_long(c, CFG_MAIN, "crl_validity", 24, 1, 24 * 366,
 		&c->crl_validity) ||
 	    !cfg_bool(c, CFG_MAIN, "crl_auto", 1, &c->crl_auto) ||
+	    !cfg_bool(c, CFG_MAIN, "syslog", 0, &c->syslog) ||
 	    !cfg_bool(c, CFG_MAIN, "implicit_confirm", 1,
 		&c->implicit_confirm))
 		goto fail;

@@ -42,5 +42,9 @@ X509_NAME *cli_name_parse(const char *s);
 /* cli_cross.c */
 int cli_partner(struct ctx *c, int argc, char **argv);
 int cli_cross_certify(struct ctx *c, int argc, char **argv);
+/* cli_audit.c: audit list. */
+int cli_audit(struct ctx *c, int argc, char **argv);
+/* cli_status.c: health checks with an exit status for monitoring. */
+int cli_status(struct ctx *c, int argc, char **argv);
 
 #endif

@@ -129,11 +129,18 @@ persist_issue(struct req *r, struct issued *iss, int n)
 			iss[i].row.serial) < 0)
 			goto dberr;
 		if (iss[i].row.status == DB_CERT_VALID &&
-		    supersedes(r, &iss[i].row) &&
-		    db_cert_set_status(db, iss[i].row.replaces,
-			1u << DB_CERT_VALID, DB_CERT_REVOKED,
-			CRL_REASON_SUPERSEDED) < 0)
-			goto dberr;
+		    supersedes(r, &iss[i].row)) {
+			rc = db_cert_set_status(db, iss[i].row.replaces,
+			    1u << DB_CERT_VALID, DB_CERT_REVOKED,
+			    CRL_REASON_SUPERSEDED);
+			/* Audited like the certConf path (cmpca_finish). */
+			if (rc < 0 || (rc == 1 &&
+			    db_audit_add(db, "revoke", r->ca->id, r->sender,
+				r->prot_row.id == iss[i].row.replaces
+				    ? r->prot_row.serial
+				    : "superseded by key update") < 0))
+				goto dberr;
+		}
 	}
 	if (db_commit(db) != 1)
 		goto dberr;

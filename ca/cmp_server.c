@@ -544,6 +544,94 @@ process(struct req *r, const char *label, const unsigned char *der,
 	return dispatch(r);
 }
 
+/*
+ * The subject a certificate request asks for (the first one), as
+ * "/SN=value/..." with the raw value bytes: the peer chooses them, so the
+ * caller sanitises the result. "" for other bodies.
+ */
+static void
+req_subject(const CMP_MSG *m, char *out, size_t outlen)
+{
+	const X509_NAME *n = NULL;
+	size_t o = 0;
+	int i;
+
+	out[0] = '\0';
+	if (m == NULL)
+		return;
+	switch (m->body->type) {
+	case CMP_BODY_IR:
+	case CMP_BODY_CR:
+	case CMP_BODY_KUR:
+	case CMP_BODY_CCR:
+		if (sk_CRMF_CERTREQMSG_num(m->body->value.ir) > 0)
+			n = sk_CRMF_CERTREQMSG_value(m->body->value.ir, 0)
+				->certReq->certTemplate->subject;
+		break;
+	case CMP_BODY_P10CR:
+		n = X509_REQ_get_subject_name(m->body->value.p10cr);
+		break;
+	default:
+		break;
+	}
+	for (i = 0; n != NULL && i < X509_NAME_entry_count(n); i++) {
+		const X509_NAME_ENTRY *e = X509_NAME_get_entry(n, i);
+		const ASN1_STRING *v = X509_NAME_ENTRY_get_data(e);
+		const char *sn = OBJ_nid2sn(
+		    OBJ_obj2nid(X509_NAME_ENTRY_get_object(e)));
+		int w = snprintf(out + o, outlen - o, "/%s=%.*s",
+		    sn != NULL ? sn : "?", ASN1_STRING_length(v),
+		    (const char *)ASN1_STRING_get0_data(v));
+
+		if (w < 0 || (size_t)w >= outlen - o)
+			break; /* log_sanitize bounds it anyway */
+		o += (size_t)w;
+	}
+}
+
+/*
+ * Writes the request's one log line. Everything the peer chose (sender
+ * name, subject, freeText) is sanitised: escaped and bounded.
+ */
+static void
+req_log(const struct req *r, const CMP_MSG *out, const char *label,
+    long long us)
+{
+	char tx[2 * 16 + 3] = "-", sender[CA_LOG_SAN_MAX];
+	char subj[CA_LOG_SAN_MAX], text[CA_LOG_SAN_MAX], raw[512];
+	const CMP_HEADER *h = r->msg != NULL ? r->msg->header : NULL;
+
+	if (h != NULL && h->transactionID != NULL)
+		log_hex(h->transactionID->data,
+		    (size_t)h->transactionID->length, tx, sizeof(tx));
+	log_sanitize((const unsigned char *)r->sender, strlen(r->sender),
+	    sender, sizeof(sender));
+	req_subject(r->msg, raw, sizeof(raw));
+	log_sanitize((const unsigned char *)raw, strlen(raw), subj,
+	    sizeof(subj));
+	text[0] = '\0';
+	if (h != NULL && sk_ASN1_UTF8STRING_num(h->freeText) > 0) {
+		const ASN1_UTF8STRING *t = sk_ASN1_UTF8STRING_value(
+		    h->freeText, 0);
+
+		log_sanitize(ASN1_STRING_get0_data(t),
+		    (size_t)ASN1_STRING_length(t), text, sizeof(text));
+	}
+	log_info("req %lu%s tx=%s body=%s ca=%s sender=\"%s\"%s%s%s%s%s%s "
+		 "outcome=%s resp=%s failinfo=%s ms=%lld%s%s%s",
+	    r->id, r->nested ? " (nested)" : "", tx,
+	    r->msg != NULL ? cmp_body_name(r->msg->body->type) : "-",
+	    r->ca != NULL ? r->ca->label : (label != NULL ? "?" : "-"),
+	    sender[0] != '\0' ? sender : "-",
+	    subj[0] != '\0' ? " subject=\"" : "", subj,
+	    subj[0] != '\0' ? "\"" : "",
+	    text[0] != '\0' ? " freetext=\"" : "", text,
+	    text[0] != '\0' ? "\"" : "", r->outcome,
+	    out != NULL ? cmp_body_name(out->body->type) : "-",
+	    fail_name(r->fail), us / 1000, r->why != NULL ? " why=\"" : "",
+	    r->why != NULL ? r->why : "", r->why != NULL ? "\"" : "");
+}
+
 static void
 req_clear(struct req *r)
 {
@@ -569,7 +657,7 @@ serve(struct cmp_srv *s, const char *label, const unsigned char *der,
 {
 	struct req r;
 	CMP_MSG *out;
-	char tx[2 * 16 + 3] = "-";
+	long long t0 = metrics_now_us(), us;
 
 	memset(&r, 0, sizeof(r));
 	r.srv = s;
@@ -601,18 +689,12 @@ serve(struct cmp_srv *s, const char *label, const unsigned char *der,
 		r.http = 500;
 		r.outcome = "error";
 	}
-	if (r.msg != NULL && r.msg->header->transactionID != NULL)
-		log_hex(r.msg->header->transactionID->data,
-		    (size_t)r.msg->header->transactionID->length, tx,
-		    sizeof(tx));
-	log_info("req %lu%s tx=%s body=%s ca=%s sender=%s outcome=%s "
-		 "failinfo=%s%s%s%s",
-	    r.id, nested ? " (nested)" : "", tx,
-	    r.msg != NULL ? cmp_body_name(r.msg->body->type) : "-",
-	    r.ca != NULL ? r.ca->label : (label != NULL ? "?" : "-"),
-	    r.sender[0] != '\0' ? r.sender : "-", r.outcome,
-	    fail_name(r.fail), r.why != NULL ? ": \"" : "",
-	    r.why != NULL ? r.why : "", r.why != NULL ? "\"" : "");
+	us = metrics_now_us() - t0;
+	req_log(&r, out, label, us);
+	/* Inner messages of a nested one are counted with it, once. */
+	if (!nested)
+		metrics_request(r.msg != NULL ? r.msg->body->type : -1,
+		    r.outcome, us);
 	*http = r.http;
 	req_clear(&r);
 	return out;

@@ -370,6 +370,7 @@ cmp_sig_protect(CMP_MSG *m, const struct ca_ident *ca)
 	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
 	unsigned char *der = NULL, *sig = NULL;
 	size_t siglen = 0;
+	long long t0;
 	int len, ok = 0;
 
 	if (mctx == NULL)
@@ -378,11 +379,13 @@ cmp_sig_protect(CMP_MSG *m, const struct ca_ident *ca)
 	pp.body = m->body;
 	if ((len = i2d_CMP_PROTECTEDPART(&pp, &der)) <= 0)
 		goto out;
+	t0 = metrics_now_us();
 	if (EVP_DigestSignInit(mctx, NULL, ca->md, NULL, ca->key) != 1 ||
 	    EVP_DigestSign(mctx, NULL, &siglen, der, (size_t)len) != 1 ||
 	    (sig = OPENSSL_malloc(siglen)) == NULL ||
 	    EVP_DigestSign(mctx, sig, &siglen, der, (size_t)len) != 1)
 		goto out;
+	metrics_hsm(metrics_now_us() - t0);
 	ASN1_BIT_STRING_free(m->protection);
 	if ((m->protection = ASN1_BIT_STRING_new()) == NULL)
 		goto out;

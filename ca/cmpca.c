@@ -68,7 +68,12 @@ static const char usage_text[] =
     "    [--map OID:OID]... [--require-explicit N] [--inhibit-mapping N] "
     "[--eku OID]...\n"
     "    [--days N]   C: dns:NAME, email:NAME, uri:HOST, ip:ADDR/MASK, "
-    "dirname:/DN\n";
+    "dirname:/DN\n"
+    "  audit list [--ca LABEL] [--event E] [--since TIME] [--limit N]\n"
+    "                                      the audit log, newest first\n"
+    "  status [--warn-days N] [--crl-warn-hours N] [--max-pending N]\n"
+    "                                      health checks; exit 0 ok, 1 "
+    "attention, 3 failing\n";
 
 int
 cli_need_db(struct ctx *c)
@@ -127,6 +132,13 @@ cmd_db(struct ctx *c, int argc, char **argv)
 	/* Secrets older versions stored in clear: sealed now (011). */
 	if (!cli_secrets_seal_clear(c, &sealed))
 		return 1;
+	if (applied > 0) {
+		char v[16];
+
+		snprintf(v, sizeof(v), "%d", version);
+		if (db_audit_add(c->db, "db-migrate", 0, "cli", v) < 0)
+			log_warn("audit: %s", db_error(c->db));
+	}
 	printf("schema version %d (%d migration(s) applied)\n", version,
 	    applied);
 	if (sealed > 0)
@@ -779,7 +791,7 @@ cmd_request(struct ctx *c, int argc, char **argv)
 	struct db_ca ca;
 	size_t n = 0, i;
 	int o, all = 0, rc = 1, approve;
-	long long id;
+	long long id, ca_id = 0;
 	char *end;
 
 	if (argc < 2) {
@@ -843,7 +855,7 @@ cmd_request(struct ctx *c, int argc, char **argv)
 	}
 	rc = db_pending_decide(c->db, id,
 	    approve ? DB_PENDING_APPROVED : DB_PENDING_REJECTED,
-	    approve ? NULL : reason, "cli");
+	    approve ? NULL : reason, "cli", &ca_id);
 	if (rc < 0) {
 		log_err("%s", db_error(c->db));
 		return 1;
@@ -853,7 +865,7 @@ cmd_request(struct ctx *c, int argc, char **argv)
 		return 1;
 	}
 	if (db_audit_add(c->db, approve ? "request-approve" : "request-reject",
-		0, "cli", argv[2]) < 0)
+		ca_id, "cli", argv[2]) < 0)
 		log_warn("audit: %s", db_error(c->db));
 	printf("request %lld %s\n", id, approve ? "approved" : "rejected");
 	return 0;
@@ -1100,6 +1112,8 @@ static const struct command {
 	{ "ocsp", cmd_ocsp },
 	{ "partner", cli_partner },
 	{ "cross-certify", cli_cross_certify },
+	{ "audit", cli_audit },
+	{ "status", cli_status },
 	{ NULL, NULL },
 };
 

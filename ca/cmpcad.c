@@ -10,7 +10,11 @@
  * usage: cmpcad [-c FILE] [-t] [-s]
  *   -c FILE  configuration (default $CMPCA_CONF, else /etc/cmpca/cmpca.conf)
  *   -t       check the configuration, the database and the HSM, then exit
- *   -s       log to syslog instead of stderr
+ *   -s       log to syslog instead of stderr (or syslog = yes)
+ *
+ * The request counters of /metrics live in a shared anonymous mapping the
+ * master creates before the first fork (metrics.c), so every worker adds
+ * to, and renders, the same numbers.
  */
 #include <errno.h>
 #include <signal.h>
@@ -346,8 +350,10 @@ master(const struct cfg *cfg, int fd)
 				sleep((unsigned)(d > 30 ? 30 : d));
 			} else
 				slots[i].fails = 0;
-			if (!stopping)
+			if (!stopping) {
+				metrics_worker_restart(i);
 				spawn(cfg, fd, &slots[i], i == 0);
+			}
 			break;
 		}
 	}
@@ -387,7 +393,7 @@ main(int argc, char **argv)
 	log_init("cmpcad", use_syslog, LOG_LVL_INFO);
 	if ((cfg = cfg_load(path)) == NULL)
 		return 1;
-	log_init("cmpcad", use_syslog, level_of(cfg->log_level));
+	log_init("cmpcad", use_syslog || cfg->syslog, level_of(cfg->log_level));
 	if (check) {
 		rc = priv_drop(cfg) && priv_pin_check(cfg) ? check_only(cfg)
 							   : 1;
@@ -399,6 +405,12 @@ main(int argc, char **argv)
 		cfg_free(cfg);
 		return 1;
 	}
+	if (!metrics_init()) {
+		log_err("cannot map the shared metrics: %s", strerror(errno));
+		cfg_free(cfg);
+		return 1;
+	}
+	db_error_hook_set(metrics_db_error);
 	signals_set(on_term);
 	if ((fd = fcgi_listen(cfg->socket_path)) < 0) {
 		log_err("cannot listen on %s: %s", cfg->socket_path,

@@ -6,7 +6,9 @@
  * or the OCSP responder sees a byte: method, path, content type, and a
  * Content-Length that is a plain number no larger than the configured
  * maximum; exactly that many bytes are read. An OCSP GET request is
- * URL-decoded and base64-decoded here, within the same bound.
+ * URL-decoded and base64-decoded here, within the same bound. GET
+ * /metrics answers the counters of metrics.c (nginx limits it to local
+ * scrapers).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -26,6 +28,7 @@
 #define CMP_PATH "/.well-known/cmp"
 #define CMP_PATH_P "/.well-known/cmp/p/"
 #define OCSP_PATH "/ocsp"
+#define METRICS_PATH "/metrics"
 
 /* Content types accepted (RFC 9811 §3.3 and the legacy ones). */
 static const char *const ctypes[] = {
@@ -345,11 +348,38 @@ reply_plain(FCGX_Request *rq, int code)
 static void
 log_http(int code, const char *uri)
 {
-	char u[CA_MAX_LOG_STRING + 1];
+	char u[CA_LOG_SAN_MAX];
 
 	log_sanitize((const unsigned char *)(uri ? uri : "-"),
 	    strlen(uri ? uri : "-"), u, sizeof(u));
 	log_info("http %d for %s", code, u);
+	metrics_http_rejected();
+}
+
+/* GET /metrics: the Prometheus text format, gauges read now. */
+static void
+serve_metrics(FCGX_Request *rq, struct cmp_srv *srv)
+{
+	const char *m = FCGX_GetParam("REQUEST_METHOD", rq->envp);
+	size_t len = 0;
+	char *text;
+
+	if (m == NULL || strcmp(m, "GET") != 0) {
+		log_http(405, METRICS_PATH);
+		reply_text(rq, 405, "GET");
+		return;
+	}
+	if ((text = metrics_render(srv->db, srv->cfg->workers, &len)) ==
+	    NULL) {
+		reply_plain(rq, 503);
+		return;
+	}
+	FCGX_FPrintF(rq->out,
+	    "Status: 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+	    "Cache-Control: no-cache\r\nContent-Length: %lu\r\n\r\n",
+	    (unsigned long)len);
+	FCGX_PutStr(text, (int)len, rq->out);
+	free(text);
 }
 
 /* OCSP: POST or GET /ocsp, answered by the responder (HTTP 200 with an
@@ -422,6 +452,10 @@ serve_one(FCGX_Request *rq, const struct cfg *cfg, struct cmp_srv *srv,
 		uri = FCGX_GetParam("SCRIPT_NAME", rq->envp);
 	if (fcgi_is_ocsp(uri)) {
 		serve_ocsp(rq, cfg, ocsp, uri);
+		return;
+	}
+	if (uri != NULL && strcmp(uri, METRICS_PATH) == 0) {
+		serve_metrics(rq, srv);
 		return;
 	}
 	code = fcgi_request_check(FCGX_GetParam("REQUEST_METHOD", rq->envp),

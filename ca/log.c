@@ -82,22 +82,62 @@ log_openssl_errors(int loud)
 	}
 }
 
-/* Copies a peer string, printable ASCII only, bounded. */
+/*
+ * Copies a peer string for a log line (cryptlib's sanitiseString):
+ * printable ASCII as is, '\\' and '"' escaped with a backslash, every
+ * other byte as \xHH, so control characters and terminal escape sequences
+ * reach neither the terminal nor the log parser. At most CA_MAX_LOG_STRING
+ * input bytes are used; a cut string (input or output too long) ends in
+ * "..." and an escape is never split.
+ */
+static size_t
+san_escape(unsigned char ch, char e[4])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (ch == '\\' || ch == '"') {
+		e[0] = '\\';
+		e[1] = (char)ch;
+		return 2;
+	}
+	if (ch >= 0x20 && ch < 0x7f) {
+		e[0] = (char)ch;
+		return 1;
+	}
+	e[0] = '\\';
+	e[1] = 'x';
+	e[2] = hex[ch >> 4];
+	e[3] = hex[ch & 0xf];
+	return 4;
+}
+
 void
 log_sanitize(const unsigned char *in, size_t inlen, char *out, size_t outlen)
 {
-	size_t i, n;
+	size_t i, el, o = 0, lim, n, need = 0;
+	int cut;
+	char e[4];
 
 	if (outlen == 0)
 		return;
-	n = inlen;
-	if (n > CA_MAX_LOG_STRING)
-		n = CA_MAX_LOG_STRING;
-	if (n > outlen - 1)
-		n = outlen - 1;
+	lim = outlen - 1;
+	n = inlen > CA_MAX_LOG_STRING ? CA_MAX_LOG_STRING : inlen;
 	for (i = 0; i < n; i++)
-		out[i] = (in[i] >= 0x20 && in[i] < 0x7f) ? (char)in[i] : '?';
-	out[n] = '\0';
+		need += san_escape(in[i], e);
+	/* When it does not all fit, keep room for "...". */
+	cut = n < inlen || need > lim;
+	for (i = 0; i < n; i++) {
+		el = san_escape(in[i], e);
+		if (o + el + (cut ? 3 : 0) > lim)
+			break;
+		memcpy(out + o, e, el);
+		o += el;
+	}
+	if (cut && o + 3 <= lim) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
 }
 
 /* Hex of a byte string, truncated with ".." when out is too small. */

@@ -449,6 +449,7 @@ add:
 static int
 answer(struct ocsp_srv *s, struct oreq *r)
 {
+	long long t0;
 	int i, rc;
 
 	if ((r->bs = OCSP_BASICRESP_new()) == NULL ||
@@ -461,6 +462,7 @@ answer(struct ocsp_srv *s, struct oreq *r)
 	if (OCSP_copy_nonce(r->bs, r->req) <= 0)
 		return -1;
 	/* responderID byKey, the signer certificate in certs (§4.2.1). */
+	t0 = metrics_now_us();
 	if ((r->mctx = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestSignInit(r->mctx, NULL, r->ca->md, NULL, r->ca->key) !=
 		1 ||
@@ -470,6 +472,7 @@ answer(struct ocsp_srv *s, struct oreq *r)
 		    r->id, r->ca->label);
 		return -1;
 	}
+	metrics_hsm(metrics_now_us() - t0);
 	return 1;
 }
 

@@ -501,6 +501,15 @@ db_backend_pid(struct db *db)
 	return PQbackendPID(db->conn);
 }
 
+static void (*error_hook)(const char *);
+
+/* See db.h. */
+void
+db_error_hook_set(void (*fn)(const char *sqlstate))
+{
+	error_hook = fn;
+}
+
 int
 db_run(struct db *db, const struct db_stmt *st, const struct db_params *p,
     PGresult **resp)
@@ -515,10 +524,10 @@ db_run(struct db *db, const struct db_stmt *st, const struct db_params *p,
 		p = &none;
 	if (p->bad) {
 		db_stmt_err(db, st, "invalid parameter");
-		return -1;
+		goto out;
 	}
 	if (db_ready(db) != 1)
-		return -1;
+		goto out;
 	if (!db->prepared[st->id]) {
 		res = PQprepare(db->conn, st->name, st->sql, 0, NULL);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
@@ -547,6 +556,8 @@ db_run(struct db *db, const struct db_stmt *st, const struct db_params *p,
 	rc = 1;
 out:
 	PQclear(res);
+	if (rc != 1 && error_hook != NULL)
+		error_hook(db->sqlstate);
 	return rc;
 }
 
@@ -813,6 +824,22 @@ out:
 	closedir(d);
 	db_mig_free(m, cnt);
 	return rc;
+}
+
+/* See db.h. */
+int
+db_schema_shipped(struct db *db, const char *schema_dir, int *version)
+{
+	struct db_mig *m = NULL;
+	size_t n = 0;
+
+	*version = 0;
+	if (db_mig_list(db, schema_dir, &m, &n) != 1)
+		return -1;
+	if (n > 0)
+		*version = m[n - 1].num;
+	db_mig_free(m, n);
+	return 1;
 }
 
 /* Reads a migration file as a string. Returns it or NULL (db->err). */

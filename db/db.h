@@ -55,6 +55,10 @@ int db_migrate(struct db *db, const char *schema_dir, int *applied)
     CA_MUST_CHECK;
 /* Highest applied migration number (0 if none). Returns 1 or -1. */
 int db_schema_version(struct db *db, int *version) CA_MUST_CHECK;
+/* Highest migration number shipped in schema_dir (0 if none), what
+ * db_migrate() would bring the database to. Returns 1 or -1 (db_error). */
+int db_schema_shipped(struct db *db, const char *schema_dir, int *version)
+    CA_MUST_CHECK;
 
 /* CA identities. */
 struct db_ca {
@@ -222,10 +226,11 @@ int db_pending_list_by_txn(struct db *db, const unsigned char *txid,
 int db_pending_list(struct db *db, long long ca_id,
     enum db_pending_status status, int limit, struct db_pending **out,
     size_t *n) CA_MUST_CHECK;
-/* Decides a pending request: 1, 0 if it is not pending (or unknown), -1. */
+/* Decides a pending request: 1, 0 if it is not pending (or unknown), -1.
+ * On 1, *ca_id (may be NULL) is the request's CA, for the audit entry. */
 int db_pending_decide(struct db *db, long long id,
-    enum db_pending_status status, const char *reason, const char *by)
-    CA_MUST_CHECK;
+    enum db_pending_status status, const char *reason, const char *by,
+    long long *ca_id) CA_MUST_CHECK;
 
 /* Registration authorities, pinned by their certificate's SHA-256. */
 struct db_ra {
@@ -438,6 +443,42 @@ void db_secret_array_free(struct db_secret *a, size_t n);
 /* Append-only audit log. ca_id 0: none. Returns 1 or -1. */
 int db_audit_add(struct db *db, const char *event, long long ca_id,
     const char *actor, const char *detail) CA_MUST_CHECK;
+
+/* One audit row as read back (cmpca audit list). */
+struct db_audit {
+	long long id;
+	time_t at;
+	char *event;
+	char ca_label[DB_LABEL_MAX]; /* "" when the entry names no CA */
+	char *actor;		     /* may be NULL */
+	char *detail;		     /* may be NULL */
+};
+#define DB_AUDIT_LIST_DEFAULT 100
+/*
+ * The newest limit rows (<= 0: DB_AUDIT_LIST_DEFAULT), newest first, of
+ * CA ca_id (0: all), event (NULL: all), at or after since (0: any time).
+ * Returns 1 or -1.
+ */
+int db_audit_list(struct db *db, long long ca_id, const char *event,
+    time_t since, int limit, struct db_audit **out, size_t *n)
+    CA_MUST_CHECK;
+void db_audit_clear(struct db_audit *a);
+void db_audit_array_free(struct db_audit *a, size_t n);
+
+/* Counts of open work for monitoring (db_stats.c). */
+struct db_stats {
+	long long pending_approvals; /* requests waiting for the operator */
+	long long txn_waiting;	     /* polled transactions, undecided */
+	long long txn_wait_conf;     /* certificates waiting for certConf */
+};
+/* Returns 1 or -1. */
+int db_stats_get(struct db *db, struct db_stats *out) CA_MUST_CHECK;
+
+/*
+ * Called (in the failing process) whenever a statement fails, with its
+ * SQLSTATE ("" for a connection failure); for metrics. NULL: none.
+ */
+void db_error_hook_set(void (*fn)(const char *sqlstate));
 
 /* OCSP (RFC 6960): delegated signers, newest per CA used. */
 struct db_ocsp_signer {

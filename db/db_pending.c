@@ -32,7 +32,7 @@ static const struct db_stmt st_decide = {DB_ST_PENDING_DECIDE,
     "pending_decide",
     "UPDATE pending_req SET status = $2::text, reason = $3::text,"
     " decided_by = $4::text, decided_at = now()"
-    " WHERE id = $1::bigint AND status = 'pending'"};
+    " WHERE id = $1::bigint AND status = 'pending' RETURNING ca_id"};
 
 static const char *const pending_names[] = {
     [DB_PENDING_PENDING] = "pending",
@@ -210,12 +210,15 @@ db_pending_list(struct db *db, long long ca_id, enum db_pending_status status,
 
 int
 db_pending_decide(struct db *db, long long id, enum db_pending_status status,
-    const char *reason, const char *by)
+    const char *reason, const char *by, long long *ca_id)
 {
 	struct db_params p = {0};
 	PGresult *res = NULL;
+	struct db_row r;
 	int rc = -1;
 
+	if (ca_id != NULL)
+		*ca_id = 0;
 	if (status != DB_PENDING_APPROVED && status != DB_PENDING_REJECTED) {
 		db_seterr(db, "pending decide failed: invalid status");
 		return -1;
@@ -226,7 +229,13 @@ db_pending_decide(struct db *db, long long id, enum db_pending_status status,
 	db_param_text(&p, by);
 	if (db_run(db, &st_decide, &p, &res) != 1)
 		goto out;
-	rc = db_cmd_tuples(res) > 0 ? 1 : 0;
+	rc = PQntuples(res) > 0 ? 1 : 0;
+	if (rc == 1 && ca_id != NULL) {
+		r.res = res;
+		r.row = 0;
+		r.bad = 0;
+		*ca_id = db_col_int8(&r, 0);
+	}
 out:
 	PQclear(res);
 	return rc;

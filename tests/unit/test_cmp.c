@@ -3,7 +3,7 @@
  * database: the bounded DER decoder (recorded message flows, hostile
  * input), PBM protection (cross-checked with OpenSSL's OSSL_CRMF_pbm_new),
  * PKIHeader checks and response headers, FastCGI request validation, the
- * configuration loader and log sanitising.
+ * configuration loader, log sanitising and the shared metrics counters.
  *
  * Run from the repository root: the decoder fixtures are read from
  * $CMPCA_CMP_FLOWS, by default ../shared/testdata/cmp-messageflows, and the
@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1550,27 +1551,62 @@ test_cfg_errors(void **state)
 
 /* Logging helpers. */
 
+/*
+ * Peer strings in log lines: control characters and terminal escape
+ * sequences become \xHH, quotes and backslashes are escaped (the line
+ * quotes them), the length is bounded and a cut never splits an escape.
+ */
 static void
 test_log_sanitize(void **state)
 {
 	const unsigned char in[] = "ab\ncd\x01\x7f\x80\xff ~\t";
+	const unsigned char esc[] = "\x1b[31mred\x1b[0m \"q\" a\\b\r\n";
 	unsigned char big[300];
-	char out[512], small[8];
+	char out[CA_LOG_SAN_MAX], small[8];
+	size_t i;
 
 	(void)state;
 	log_sanitize(in, sizeof(in) - 1, out, sizeof(out));
-	assert_string_equal(out, "ab?cd???? ~?");
+	assert_string_equal(out, "ab\\x0acd\\x01\\x7f\\x80\\xff ~\\x09");
+	log_sanitize(esc, sizeof(esc) - 1, out, sizeof(out));
+	assert_string_equal(out,
+	    "\\x1b[31mred\\x1b[0m \\\"q\\\" a\\\\b\\x0d\\x0a");
 	log_sanitize((const unsigned char *)"a\0b", 3, out, sizeof(out));
-	assert_string_equal(out, "a?b"); /* NUL is no terminator here */
+	assert_string_equal(out, "a\\x00b"); /* NUL is no terminator here */
+	log_sanitize((const unsigned char *)"", 0, out, sizeof(out));
+	assert_string_equal(out, "");
+	/* Input bound: CA_MAX_LOG_STRING bytes, then "...". */
 	memset(big, 'A', sizeof(big));
 	log_sanitize(big, sizeof(big), out, sizeof(out));
-	EQ(strlen(out), CA_MAX_LOG_STRING);
+	EQ(strlen(out), CA_MAX_LOG_STRING + 3);
 	EQ(strspn(out, "A"), CA_MAX_LOG_STRING);
+	assert_string_equal(out + CA_MAX_LOG_STRING, "...");
+	/* Exactly CA_MAX_LOG_STRING bytes: whole, no "...". */
+	log_sanitize(big, CA_MAX_LOG_STRING, out, sizeof(out));
+	EQ(strlen(out), CA_MAX_LOG_STRING);
+	/* The worst case fits CA_LOG_SAN_MAX. */
+	memset(big, 0x1b, sizeof(big));
+	log_sanitize(big, sizeof(big), out, sizeof(out));
+	EQ(strlen(out), 4 * CA_MAX_LOG_STRING + 3);
+	/* Output bound: no split escape, "..." at the end. */
 	log_sanitize(big, sizeof(big), small, sizeof(small));
-	assert_string_equal(small, "AAAAAAA");
+	assert_string_equal(small, "\\x1b...");
+	log_sanitize(esc, sizeof(esc) - 1, small, sizeof(small));
+	assert_string_equal(small, "\\x1b...");
+	memset(big, 'A', sizeof(big));
+	log_sanitize(big, sizeof(big), small, sizeof(small));
+	assert_string_equal(small, "AAAA...");
+	log_sanitize(big, 7, small, sizeof(small));
+	assert_string_equal(small, "AAAAAAA"); /* fits exactly: no cut */
+	for (i = 1; i < sizeof(small); i++) {
+		log_sanitize(esc, sizeof(esc) - 1, small, i);
+		assert_true(strlen(small) < i);
+		assert_null(strchr(small, 0x1b));
+	}
 	memset(small, 'x', sizeof(small));
 	log_sanitize(big, sizeof(big), small, 1);
 	assert_string_equal(small, "");
+	small[1] = 'x';
 	log_sanitize(big, sizeof(big), small, 0);
 	EQ(small[1], 'x');
 }
@@ -1606,6 +1642,91 @@ test_log_hex_exact_fit(void **state)
 	(void)state;
 	log_hex(in, sizeof(in), out, sizeof(out));
 	assert_string_equal(out, "abcd");
+}
+
+/* Metrics: counters shared across fork, rendered in the text format. */
+static int
+has_line(const char *text, const char *line)
+{
+	size_t n = strlen(line);
+	const char *p = text;
+
+	while ((p = strstr(p, line)) != NULL) {
+		if ((p == text || p[-1] == '\n') && p[n] == '\n')
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+static void
+test_metrics(void **state)
+{
+	char *text;
+	size_t len;
+	pid_t pid;
+	int st, i;
+
+	(void)state;
+	/* Before init: no-ops, nothing to render. */
+	metrics_request(CMP_BODY_IR, "accepted", 10);
+	assert_null(metrics_render(NULL, 2, &len));
+	EQ(metrics_init(), 1);
+	EQ(metrics_init(), 1); /* idempotent */
+	metrics_request(CMP_BODY_IR, "accepted", 1500);	 /* le 0.0025 */
+	metrics_request(CMP_BODY_CERTCONF, "accepted", 20000000); /* +Inf */
+	metrics_request(-1, "rejected", 10);
+	metrics_request(CMP_BODY_RR, "no-such-outcome", 10);
+	metrics_hsm(300);
+	metrics_db_error("23505"); /* a refusal: not counted */
+	metrics_db_error("CA001");
+	metrics_db_error("08006");
+	metrics_db_error("");
+	metrics_worker_restart(1);
+	metrics_worker_restart(CA_MAX_WORKERS + 1); /* ignored */
+	/* A child's adds land in the same counters (a forked worker). */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		for (i = 0; i < 1000; i++)
+			metrics_request(CMP_BODY_IR, "accepted", 1500);
+		_exit(0);
+	}
+	for (i = 0; i < 1000; i++)
+		metrics_request(CMP_BODY_IR, "accepted", 1500);
+	EQ(waitpid(pid, &st, 0), pid);
+	text = metrics_render(NULL, 2, &len);
+	assert_non_null(text);
+	EQ(strlen(text), len);
+	assert_true(has_line(text, "cmpca_requests_total{body=\"ir\","
+				   "outcome=\"accepted\"} 2001"));
+	assert_true(has_line(text, "cmpca_requests_total{body=\"certConf\","
+				   "outcome=\"accepted\"} 1"));
+	assert_true(has_line(text, "cmpca_requests_total{body=\"none\","
+				   "outcome=\"rejected\"} 1"));
+	assert_true(has_line(text, "cmpca_requests_total{body=\"rr\","
+				   "outcome=\"other\"} 1"));
+	assert_true(has_line(text,
+	    "cmpca_request_duration_seconds_bucket{le=\"0.001\"} 2"));
+	assert_true(has_line(text,
+	    "cmpca_request_duration_seconds_bucket{le=\"0.0025\"} 2003"));
+	assert_true(has_line(text,
+	    "cmpca_request_duration_seconds_bucket{le=\"10\"} 2003"));
+	assert_true(has_line(text,
+	    "cmpca_request_duration_seconds_bucket{le=\"+Inf\"} 2004"));
+	assert_true(has_line(text, "cmpca_request_duration_seconds_count 2004"));
+	assert_true(has_line(text, "cmpca_hsm_operation_seconds_count 1"));
+	assert_true(has_line(text,
+	    "cmpca_hsm_operation_seconds_bucket{le=\"0.00025\"} 0"));
+	assert_true(has_line(text,
+	    "cmpca_hsm_operation_seconds_bucket{le=\"0.0005\"} 1"));
+	assert_true(has_line(text, "cmpca_db_errors_total 2"));
+	assert_true(has_line(text, "cmpca_worker_restarts_total{slot=\"1\"} 1"));
+	assert_true(has_line(text, "cmpca_worker_restarts_total{slot=\"2\"} 0"));
+	assert_false(has_line(text, "cmpca_worker_restarts_total{slot=\"3\"} 0"));
+	assert_true(has_line(text, "cmpca_db_up 0"));
+	assert_null(strstr(text, "cmpca_pending_approvals"));
+	free(text);
 }
 
 int
@@ -1653,6 +1774,7 @@ main(void)
 		cmocka_unit_test(test_log_sanitize),
 		cmocka_unit_test(test_log_hex),
 		cmocka_unit_test(test_log_hex_exact_fit),
+		cmocka_unit_test(test_metrics),
 	};
 	int failed = 0;
 

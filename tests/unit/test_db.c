@@ -689,6 +689,77 @@ test_audit(void **state)
 	    "RAISE EXCEPTION 'audit row missing'; END IF; END $$"), 1);
 }
 
+/* Audit list: filters by CA, event, time and limit; newest first. */
+static void
+test_audit_list(void **state)
+{
+	struct db_audit *l = NULL;
+	size_t n = 0;
+
+	(void)state;
+	CHECK(db_audit_add(db, "list.x", ca_a, "cli", "first"), 1);
+	CHECK(db_audit_add(db, "list.x", ca_b, NULL, NULL), 1);
+	CHECK(db_audit_add(db, "list.x", ca_a, "cli", "third"), 1);
+	CHECK(db_audit_list(db, 0, "list.x", 0, 0, &l, &n), 1);
+	assert_int_equal(n, 3);
+	assert_string_equal(l[0].detail, "third");
+	assert_string_equal(l[0].ca_label, "fixture-a");
+	assert_true(l[0].id > l[1].id && l[1].id > l[2].id);
+	assert_null(l[1].actor);
+	assert_null(l[1].detail);
+	assert_true(l[2].at > 0 && l[2].at <= time(NULL) + 5);
+	db_audit_array_free(l, n);
+	CHECK(db_audit_list(db, ca_a, "list.x", 0, 0, &l, &n), 1);
+	assert_int_equal(n, 2);
+	db_audit_array_free(l, n);
+	CHECK(db_audit_list(db, 0, "list.x", 0, 1, &l, &n), 1);
+	assert_int_equal(n, 1);
+	assert_string_equal(l[0].detail, "third");
+	db_audit_array_free(l, n);
+	CHECK(db_audit_list(db, 0, "list.x", time(NULL) + 3600, 0, &l, &n),
+	    1);
+	assert_int_equal(n, 0);
+	assert_null(l);
+	CHECK(db_audit_list(db, 0, "list.none", 0, 0, &l, &n), 1);
+	assert_int_equal(n, 0);
+	db_audit_array_free(NULL, 0);
+}
+
+/* Monitoring counts: open approvals and transactions. */
+static void
+test_stats(void **state)
+{
+	struct db_stats st, st2;
+	struct db_txn t;
+	char sql[512];
+
+	(void)state;
+	CHECK(db_stats_get(db, &st), 1);
+	snprintf(sql, sizeof(sql), "DO $$ BEGIN IF (SELECT count(*) FROM "
+	    "pending_req WHERE status = 'pending') <> %lld OR (SELECT "
+	    "count(*) FROM cmp_txn WHERE state = 'waiting') <> %lld OR "
+	    "(SELECT count(*) FROM cmp_txn WHERE state = 'wait_conf') <> "
+	    "%lld THEN RAISE EXCEPTION 'counts differ'; END IF; END $$",
+	    st.pending_approvals, st.txn_waiting, st.txn_wait_conf);
+	CHECK(db_exec_unsafe(db, sql), 1);
+	/* One more transaction waiting for certConf. */
+	memset(&t, 0, sizeof(t));
+	memcpy(t.id, "stats-txn-000001", 16);
+	t.id_len = 16;
+	t.ca_id = ca_a;
+	strcpy(t.sender, "secret:stats");
+	strcpy(t.kind, "ir");
+	t.state = DB_TXN_WAIT_CONF;
+	memset(t.last_nonce, 0x5b, 16);
+	t.last_nonce_len = 16;
+	t.pvno = 2;
+	t.expires = time(NULL) + 300;
+	CHECK(db_txn_insert(db, &t), 1);
+	CHECK(db_stats_get(db, &st2), 1);
+	assert_int_equal(st2.txn_wait_conf, st.txn_wait_conf + 1);
+	assert_int_equal(st2.pending_approvals, st.pending_approvals);
+}
+
 /* Transactions. */
 
 static void
@@ -959,6 +1030,8 @@ main(void)
 	    cmocka_unit_test(test_secret_unlimited_expired),
 	    cmocka_unit_test(test_secret_list),
 	    cmocka_unit_test(test_audit),
+	    cmocka_unit_test(test_audit_list),
+	    cmocka_unit_test(test_stats),
 	    cmocka_unit_test(test_txn_rollback_commit),
 	    cmocka_unit_test(test_reconnect_ensure),
 	    cmocka_unit_test(test_reconnect_next_call),

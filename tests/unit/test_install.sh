@@ -94,7 +94,8 @@ want 644 usr/share/man/man8/cmpcad.8
 want 644 usr/share/cmpca/cmpca.conf.example
 want 644 usr/share/doc/cmpca/operations.md
 want 644 usr/share/doc/cmpca/troubleshooting.md
-for f in "$top"/nginx/cmp-locations.conf "$top"/nginx/*.example; do
+for f in "$top"/nginx/cmp-locations.conf "$top"/nginx/cmpca-metrics.conf \
+    "$top"/nginx/*.example; do
 	[ -e "$f" ] || continue
 	want 644 "usr/share/cmpca/nginx/${f##*/}"
 done
