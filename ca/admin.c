@@ -16,7 +16,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/x509.h>
 
 #include "ca/admin.h"
@@ -383,6 +385,7 @@ static void
 keytype_add(struct admin_buf *b, X509 *x)
 {
 	EVP_PKEY *k = X509_get0_pubkey(x);
+	const char *nist;
 	char group[64];
 	size_t glen;
 
@@ -398,8 +401,10 @@ keytype_add(struct admin_buf *b, X509 *x)
 		if (EVP_PKEY_get_group_name(k, group, sizeof(group), &glen) !=
 		    1)
 			group[0] = '\0';
+		/* "P-256" rather than "prime256v1" where NIST names it. */
+		nist = EC_curve_nid2nist(OBJ_txt2nid(group));
 		buf_puts(b, "EC ");
-		admin_html(b, group);
+		admin_html(b, nist != NULL ? nist : group);
 		break;
 	default:
 		admin_html(b, OBJ_nid2sn(EVP_PKEY_get_base_id(k)));
