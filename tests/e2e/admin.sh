@@ -170,12 +170,20 @@ get s3 "?q=no-such-subject"
 check "search without match: no certificates" in_section s3 issuances "No certificates."
 
 # 5. Paging: 25 a page, newest first; page 2 holds the older ones.
-for i in $(seq 1 22); do
-	openssl cmp -cmd ir -server "$CMPCA_URL" -ref "$CMPCA_SECRET_REF" \
-	    -secret env:CMPCA_SECRET -recipient "$CMPCA_CA_SUBJECT" \
-	    -newkey "$work/one.key" -subject "/CN=admin-bulk-$i" \
-	    -certout "$work/bulk.pem" >/dev/null 2>&1
-done
+bulk() { # FIRST LAST: enrolls admin-bulk-FIRST..LAST, one after another
+	local i
+	for i in $(seq "$1" "$2"); do
+		openssl cmp -cmd ir -server "$CMPCA_URL" -ref "$CMPCA_SECRET_REF" \
+		    -secret env:CMPCA_SECRET -recipient "$CMPCA_CA_SUBJECT" \
+		    -newkey "$work/one.key" -subject "/CN=admin-bulk-$i" \
+		    -certout "$work/bulk-$i.pem" >/dev/null 2>&1
+	done
+}
+bulk 1 11 &
+bulk 12 22
+wait $!
+check "22 more certificates enrolled" test \
+    "$(q "select count(*) from cert where subject like 'CN=admin-bulk-%'")" = 22
 ncerts=$(q "select count(*) from cert")
 get p1 "?page=1"
 get p2 "?page=2"
@@ -224,20 +232,20 @@ browser() { # chromium options...: headless, own profile, no password
 	    --hide-scrollbars --no-first-run --user-data-dir="$work/chromium" \
 	    "$@"
 }
-browser --window-size=1280,1400 --screenshot="$work/admin.png" "$purl" \
-    >"$work/shot.out" 2>&1
-browser --dump-dom "$purl" >"$work/dom.html" 2>"$work/dom.err"
+# One run: the screenshot to a file, the DOM after rendering to stdout.
+browser --window-size=1024,800 --screenshot="$work/admin.png" --dump-dom \
+    "$purl" >"$work/dom.html" 2>"$work/chromium.err"
 kill "$proxy" 2>/dev/null
 wait "$proxy" 2>/dev/null
 check "chromium: screenshot written" test -s "$work/admin.png"
 # Header colour (#1f2937, from the stylesheet the CSP allows by hash) and
 # bar colour (#2f6fb1, the SVG's fill).
 "$py" "$top/tests/e2e/pngcheck.py" "$work/admin.png" 1f2937 2f6fb1 >"$work/png.txt" 2>&1
-check "screenshot: a 1280x1400 PNG" has "$work/png.txt" "^size 1280x1400$"
+check "screenshot: a 1024x800 PNG (the window size)" has "$work/png.txt" "^size 1024x800$"
 check "screenshot: not blank (over 50 colours, over 5% non-white)" bash -c \
-    "[ \"\$(awk '/^colours/ {print \$2}' '$work/png.txt')\" -gt 50 ] && [ \"\$(awk '/^nonwhite/ {print \$2}' '$work/png.txt')\" -gt $((1280 * 1400 / 20)) ]"
+    "[ \"\$(awk '/^colours/ {print \$2}' '$work/png.txt')\" -gt 50 ] && [ \"\$(awk '/^nonwhite/ {print \$2}' '$work/png.txt')\" -gt $((1024 * 800 / 20)) ]"
 check "screenshot: stylesheet applied under the CSP (dark header band)" bash -c \
-    "awk '/^colour 1f2937/ {exit !(\$3 > 1280 * 40 && \$4 == 0 && \$6 == 1279)}' '$work/png.txt'"
+    "awk '/^colour 1f2937/ {exit !(\$3 > 1024 * 40 && \$4 == 0 && \$6 == 1023)}' '$work/png.txt'"
 # The tallest bar (the current hour holds most issuances) spans the plot's
 # full height (160 px), drawn below the header.
 check "screenshot: the plot has drawn bars (the tallest 160 px high)" bash -c \
@@ -253,6 +261,12 @@ check "chromium DOM: the revoked certificate under Revocations" bash -c \
 # 9. The password stays out of logs.
 pw=$(cat "$pwfile")
 check "admin password in no log" bash -c \
-    "! grep -rqF -- '$pw' '$CMPCA_LOG' '$CMPCA_VAR'/nginx-*.log '$work/shot.out' '$work/dom.err' '$work/proxy.err'"
+    "! grep -rqF -- '$pw' '$CMPCA_LOG' '$CMPCA_VAR'/nginx-*.log '$work/chromium.err' '$work/proxy.err'"
+
+# 10. The daemon survived, and no sanitizer report in a SAN=1 build's log.
+check "cmpcad still running" kill -0 "$CMPCA_CMPCAD_PID"
+stack_down
+check "no sanitizer report in the daemon log" bash -c \
+    "! grep -E 'Sanitizer|runtime error' '$CMPCA_VAR/cmpcad.log'"
 
 e2e_done
