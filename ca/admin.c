@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -203,18 +204,6 @@ url_add(struct admin_buf *b, const char *s)
 
 /* Query string. */
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Percent-decodes s[0..n) ("+" is a space) into out (size bytes, NUL
  * terminated). Refuses bad escapes, control characters, NUL and text that
@@ -223,19 +212,19 @@ hexval(int c)
 static long
 pct_decode(const char *s, size_t n, char *out, size_t size)
 {
+	const unsigned char *u = (const unsigned char *)s;
 	size_t i, o = 0, k;
 	int hi, lo;
 	unsigned char c;
 
 	for (i = 0; i < n; i++) {
-		c = (unsigned char)s[i];
+		c = u[i];
 		if (c == '+')
 			c = ' ';
 		else if (c == '%') {
-			if (i + 2 >= n)
-				return -1;
-			if ((hi = hexval(s[i + 1])) < 0 ||
-			    (lo = hexval(s[i + 2])) < 0)
+			if (i + 2 >= n ||
+			    (hi = OPENSSL_hexchar2int(u[i + 1])) < 0 ||
+			    (lo = OPENSSL_hexchar2int(u[i + 2])) < 0)
 				return -1;
 			c = (unsigned char)(hi << 4 | lo);
 			i += 2;
@@ -267,7 +256,7 @@ serial_canon(const char *in, char *out, size_t size)
 	for (; *in != '\0'; in++) {
 		if (*in == ':')
 			continue;
-		if ((v = hexval(*in)) < 0)
+		if ((v = OPENSSL_hexchar2int((unsigned char)*in)) < 0)
 			return 0;
 		digits++;
 		if (o == 0 && v == 0)
@@ -495,9 +484,10 @@ sec_plot(struct admin_buf *b, const long long *counts, int hours,
 	buf_printf(b, "<section id=\"plot\"><h2>Issuances per hour, last %d "
 		      "hours (UTC)</h2><p>%lld certificate%s issued.</p>",
 	    hours, total, total == 1 ? "" : "s");
-	buf_printf(b, "<svg id=\"plot-svg\" xmlns=\"http://www.w3.org/2000/svg\""
-		      " width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\""
-		      " role=\"img\" aria-label=\"issuances per hour\">",
+	buf_printf(b, "<svg id=\"plot-svg\" "
+		      "xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
+		      "height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" "
+		      "aria-label=\"issuances per hour\">",
 	    w, PLOT_TOP + PLOT_H + PLOT_BOTTOM, w,
 	    PLOT_TOP + PLOT_H + PLOT_BOTTOM);
 	/* Axes and the y scale (0 and the maximum). */
@@ -722,8 +712,9 @@ sec_pending(struct admin_buf *b, struct db *db, const struct db_ca *cas,
 		buf_puts(b, "</tr>");
 	}
 	if (n > 0)
-		buf_puts(b, "</table><p>Decide with <code>cmpca request approve"
-			    "</code> or <code>cmpca request reject</code>.</p>");
+		buf_puts(b, "</table><p>Decide with <code>cmpca request "
+			    "approve</code> or <code>cmpca request "
+			    "reject</code>.</p>");
 	buf_puts(b, "</section>");
 	db_pending_array_free(p, n);
 	return 1;
@@ -809,7 +800,8 @@ respond(struct admin_buf *out, int code, const char *ctype,
 		      "Cache-Control: no-store\r\n");
 	if (code == 405)
 		buf_puts(out, "Allow: GET\r\n");
-	buf_printf(out, "Content-Length: %lu\r\n\r\n", (unsigned long)body->len);
+	buf_printf(out, "Content-Length: %lu\r\n\r\n",
+	    (unsigned long)body->len);
 	admin_buf_add(out, body->p, body->len);
 	return out->bad ? -1 : code;
 }
