@@ -29,11 +29,11 @@ endif
 HSM_SRC := hsm/hsm.c hsm/hsm_keygen.c hsm/hsm_aes.c
 DB_SRC := db/db.c db/db_ca.c db/db_cert.c db/db_txn.c db/db_secret.c \
 	db/db_pending.c db/db_ra.c db/db_issue.c db/db_crl.c \
-	db/db_audit.c db/db_ocsp.c db/db_cross.c db/db_stats.c
+	db/db_audit.c db/db_ocsp.c db/db_cross.c db/db_stats.c db/db_admin.c
 CA_SRC := ca/log.c ca/cfg.c ca/cmp_asn.c ca/cmp_hdr.c ca/cmp_protect.c \
 	ca/cmp_issue.c ca/cmp_server.c ca/cmp_certreq.c ca/cmp_sig.c \
 	ca/cmp_rr.c ca/cmp_genm.c ca/cmp_poll.c ca/crl.c ca/ca_store.c \
-	ca/ocsp.c ca/ocsp_signer.c ca/cross.c ca/cmp_ccr.c ca/metrics.c
+	ca/ocsp.c ca/ocsp_signer.c ca/cross.c ca/cmp_ccr.c ca/metrics.c ca/admin.c
 DAEMON_SRC := ca/fcgi.c ca/cmpcad.c ca/priv.c
 CLI_SRC := ca/cmpca.c $(sort $(wildcard ca/cli_*.c))
 
@@ -42,7 +42,8 @@ DB_OBJ := $(DB_SRC:%.c=$(B)/%.o)
 CA_OBJ := $(CA_SRC:%.c=$(B)/%.o)
 
 PROGS := $(B)/cmpcad $(B)/cmpca
-UNIT_TESTS := $(B)/test_hsm $(B)/test_db $(B)/test_cmp $(B)/test_engine
+UNIT_TESTS := $(B)/test_hsm $(B)/test_db $(B)/test_cmp $(B)/test_engine \
+	$(B)/test_admin
 TEST_TOOLS := $(B)/cmpdump $(B)/cmpnest $(B)/cmpload
 
 .PHONY: all deps test unit e2e run stop check clean bench install uninstall soak
@@ -68,6 +69,9 @@ $(B)/test_cmp: $(B)/tests/unit/test_cmp.o $(B)/ca/fcgi.o $(CA_OBJ) $(HSM_OBJ) $(
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(B)/test_engine: $(B)/tests/unit/test_engine.o $(B)/ca/fcgi.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(B)/test_admin: $(B)/tests/unit/test_admin.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # Test tools: decode a CMP response for assertions in shell tests.

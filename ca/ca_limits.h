@@ -61,4 +61,10 @@
 /* Response body we are willing to build. */
 #define CA_MAX_RESPONSE (1024 * 1024)
 
+/* The operators' page (/admin/): its query string, and the subject text
+ * searched for after percent-decoding. Longer input is refused (414, 400)
+ * before the database sees it. */
+#define CA_MAX_ADMIN_QUERY 512
+#define CA_MAX_ADMIN_SEARCH 128
+
 #endif

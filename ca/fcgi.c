@@ -24,6 +24,7 @@
 /* The worker's configuration, database and HSM, which the OCSP responder
  * shares with the CMP engine (see fcgi_serve). */
 #include "ca/cmp_srv.h"
+#include "ca/admin.h"
 
 #define CMP_PATH "/.well-known/cmp"
 #define CMP_PATH_P "/.well-known/cmp/p/"
@@ -436,6 +437,30 @@ serve_ocsp(FCGX_Request *rq, const struct cfg *cfg, struct ocsp_srv *ocsp,
 	OPENSSL_free(resp);
 }
 
+/* The operators' read-only page under /admin/ (ca/admin.c builds the
+ * whole response, headers included). */
+static void
+serve_admin(FCGX_Request *rq, struct db *db, const char *uri)
+{
+	struct admin_buf out = {0};
+	struct admin_req ar;
+	int code;
+
+	ar.method = FCGX_GetParam("REQUEST_METHOD", rq->envp);
+	ar.uri = uri;
+	ar.query = FCGX_GetParam("QUERY_STRING", rq->envp);
+	ar.remote_user = FCGX_GetParam("REMOTE_USER", rq->envp);
+	ar.client_verify = FCGX_GetParam("SSL_CLIENT_VERIFY", rq->envp);
+	code = admin_handle(db, &ar, &out);
+	if (code != 200)
+		log_http(code, uri);
+	if (out.bad || out.p == NULL)
+		reply_plain(rq, 503);
+	else
+		FCGX_PutStr(out.p, (int)out.len, rq->out);
+	admin_buf_free(&out);
+}
+
 static void
 serve_one(FCGX_Request *rq, const struct cfg *cfg, struct cmp_srv *srv,
     struct ocsp_srv *ocsp)
@@ -456,6 +481,10 @@ serve_one(FCGX_Request *rq, const struct cfg *cfg, struct cmp_srv *srv,
 	}
 	if (uri != NULL && strcmp(uri, METRICS_PATH) == 0) {
 		serve_metrics(rq, srv);
+		return;
+	}
+	if (admin_is_path(uri)) {
+		serve_admin(rq, srv->db, uri);
 		return;
 	}
 	code = fcgi_request_check(FCGX_GetParam("REQUEST_METHOD", rq->envp),

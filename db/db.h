@@ -507,6 +507,45 @@ int db_cert_get_status(struct db *db, long long ca_id, const char *serial,
     struct db_cert_state *out) CA_MUST_CHECK;
 
 /*
+ * The operators' web page (read-only): certificates with the label of
+ * their CA and without the DER, and issuances per hour.
+ */
+#define DB_ADMIN_MAX_HOURS 168 /* a week of hourly buckets */
+struct db_admin_cert {
+	long long id;
+	char ca_label[DB_LABEL_MAX];
+	char serial[DB_SERIAL_MAX];
+	char *subject; /* RFC 2253 */
+	char *profile; /* NULL if none */
+	enum db_cert_status status;
+	time_t not_after;
+	time_t created;
+	time_t revoked_at; /* 0 if not revoked or rejected */
+	int reason;	   /* CRLReason, -1 if none */
+};
+/* Filters: NULL/0 match everything. subject is a case-insensitive
+ * substring, serial the canonical lowercase hex. limit > 0, offset >= 0. */
+struct db_admin_filter {
+	const char *subject;
+	const char *serial;
+	enum db_cert_status status;
+	int limit;
+	int offset;
+};
+void db_admin_cert_clear(struct db_admin_cert *c);
+void db_admin_cert_array_free(struct db_admin_cert *a, size_t n);
+/* Newest first (revoked: most recently revoked first). Returns 1 or -1. */
+int db_admin_cert_list(struct db *db, const struct db_admin_filter *f,
+    struct db_admin_cert **out, size_t *n) CA_MUST_CHECK;
+/*
+ * Certificates created in each of the last `hours` hours (UTC, the current
+ * hour last) into counts[0..hours-1]; *first is the start of the oldest
+ * hour. hours is 1..DB_ADMIN_MAX_HOURS. Returns 1 or -1.
+ */
+int db_admin_hourly(struct db *db, int hours, long long *counts,
+    time_t *first) CA_MUST_CHECK;
+
+/*
  * Added by the db layer; notes on the contract above.
  *
  * db_open() returns NULL only when out of memory. If the server cannot be

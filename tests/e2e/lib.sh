@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Shared set-up and helpers for the end-to-end scripts (run.sh, bc.sh,
-# concurrency.sh, ocsp.sh). Sourced, not run:
+# concurrency.sh, ocsp.sh, admin.sh). Sourced, not run:
 #
 #   set -uo pipefail
 #   . "$(dirname "$0")/lib.sh"
