@@ -165,7 +165,7 @@ cli_status(struct ctx *c, int argc, char **argv)
 	struct db_stats stats;
 	size_t n = 0, i;
 	time_t now = time(NULL);
-	int opt, have, shipped = 0, version = 0, ok;
+	int opt, have, shipped = 0, pending = 0, version = 0, ok;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -206,11 +206,12 @@ cli_status(struct ctx *c, int argc, char **argv)
 	row(&worst, ST_OK, "database", "reachable");
 	have = db_schema_version(c->db, &version) == 1;
 	if (!have || db_schema_shipped(c->db, c->cfg->schema_dir, &shipped) !=
-	    1)
+	    1 || db_schema_pending(c->db, c->cfg->schema_dir, &pending) != 1)
 		row(&worst, ST_FAIL, "migrations", "%s", db_error(c->db));
-	else if (version < shipped)
+	else if (pending > 0)
 		row(&worst, ST_FAIL, "migrations", "schema version %d, %d "
-		    "shipped (run cmpca db migrate)", version, shipped);
+		    "shipped migration(s) not applied (run cmpca db migrate)",
+		    version, pending);
 	else
 		row(&worst, ST_OK, "migrations", "schema version %d of %d",
 		    version, shipped);

@@ -52,6 +52,9 @@ static const struct db_stmt st_mig_exists = {DB_ST_MIG_EXISTS,
     "SELECT (to_regclass('schema_version') IS NOT NULL)::int"};
 static const struct db_stmt st_mig_version = {DB_ST_MIG_VERSION,
     "schema_version", "SELECT coalesce(max(version), 0) FROM schema_version"};
+static const struct db_stmt st_mig_applied = {DB_ST_MIG_APPLIED,
+    "migration_applied",
+    "SELECT count(*)::int FROM schema_version WHERE version = $1::int"};
 static const struct db_stmt st_mig_record = {DB_ST_MIG_RECORD,
     "migration_record",
     "INSERT INTO schema_version (version, name) VALUES ($1::int, $2::text)"};
@@ -827,6 +830,51 @@ out:
 }
 
 /* See db.h. */
+/* Is migration num recorded? 1, 0, or -1 (db->err). */
+static int
+db_mig_is_applied(struct db *db, int num)
+{
+	struct db_params p = {0};
+	struct db_row r;
+	PGresult *res = NULL;
+	int n, rc = -1;
+
+	db_param_int8(&p, num);
+	if (db_run(db, &st_mig_applied, &p, &res) != 1)
+		goto out;
+	r = (struct db_row){res, 0, 0};
+	n = PQntuples(res) == 1 ? db_col_int4(&r, 0, 0) : 0;
+	if (PQntuples(res) != 1 || r.bad) {
+		db_seterr(db, "migration check failed: unexpected result");
+		goto out;
+	}
+	rc = n > 0;
+out:
+	PQclear(res);
+	return rc;
+}
+
+int
+db_schema_pending(struct db *db, const char *schema_dir, int *pending)
+{
+	struct db_mig *m = NULL;
+	size_t n = 0, i;
+	int r, rc = -1;
+
+	*pending = 0;
+	if (db_mig_list(db, schema_dir, &m, &n) != 1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if ((r = db_mig_is_applied(db, m[i].num)) < 0)
+			goto out;
+		*pending += r == 0;
+	}
+	rc = 1;
+out:
+	db_mig_free(m, n);
+	return rc;
+}
+
 int
 db_schema_shipped(struct db *db, const char *schema_dir, int *version)
 {
@@ -921,16 +969,16 @@ db_mig_apply(struct db *db, const char *dir, const struct db_mig *m)
 	struct db_params p = {0};
 	PGresult *res = NULL;
 	char *sql = NULL, msg[DB_ERR_MAX];
-	int cur, rc = -1;
+	int done, rc = -1;
 
 	if ((sql = db_mig_read(db, dir, m->file)) == NULL)
 		return -1;
 	if (db_begin(db) != 1)
 		goto out;
 	if (db_run_simple(db, &st_mig_lock, NULL) != 1 ||
-	    db_schema_version(db, &cur) != 1)
+	    (done = db_mig_is_applied(db, m->num)) < 0)
 		goto out;
-	if (m->num <= cur) {
+	if (done) {
 		rc = 0;
 		goto out;
 	}
@@ -981,7 +1029,7 @@ db_migrate(struct db *db, const char *schema_dir, int *applied)
 {
 	struct db_mig *m = NULL;
 	size_t n = 0, i;
-	int cur, r, rc = 0;
+	int r, rc = 0;
 
 	*applied = 0;
 	if (db->in_txn) {
@@ -990,10 +1038,15 @@ db_migrate(struct db *db, const char *schema_dir, int *applied)
 	}
 	if (db_mig_list(db, schema_dir, &m, &n) != 1)
 		goto out;
-	if (db_mig_bootstrap(db) != 1 || db_schema_version(db, &cur) != 1)
+	if (db_mig_bootstrap(db) != 1)
 		goto out;
+	/* Every shipped file not recorded yet, in order: a migration that
+	 * arrives with a lower number than one applied (branches merged in
+	 * another order) is applied too, not skipped. */
 	for (i = 0; i < n; i++) {
-		if (m[i].num <= cur)
+		if ((r = db_mig_is_applied(db, m[i].num)) < 0)
+			goto out;
+		if (r == 1)
 			continue;
 		if ((r = db_mig_apply(db, schema_dir, &m[i])) == -1)
 			goto out;

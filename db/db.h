@@ -47,7 +47,7 @@ void db_rollback(struct db *db);
 
 /*
  * Applies every db/schema/NNN_name.sql file in schema_dir whose number is
- * above the recorded version, in order, each in its own transaction, and
+ * not recorded yet, in order, each in its own transaction, and
  * records it in schema_version. Idempotent. Sets *applied to the number of
  * files applied. Returns 1 or 0.
  */
@@ -58,6 +58,10 @@ int db_schema_version(struct db *db, int *version) CA_MUST_CHECK;
 /* Highest migration number shipped in schema_dir (0 if none), what
  * db_migrate() would bring the database to. Returns 1 or -1 (db_error). */
 int db_schema_shipped(struct db *db, const char *schema_dir, int *version)
+    CA_MUST_CHECK;
+/* Shipped migrations in schema_dir not applied yet (whatever their
+ * number). Returns 1 or -1 (db_error). */
+int db_schema_pending(struct db *db, const char *schema_dir, int *pending)
     CA_MUST_CHECK;
 
 /* CA identities. */

@@ -224,7 +224,7 @@ sed -e "s|^schema_dir = .*|schema_dir = $work/schema|" "$CMPCA_CONF" >"$work/ahe
 env SOFTHSM2_CONF="$SOFTHSM2_CONF" "$bin/cmpca" -c "$work/ahead.conf" status >"$work/st3.txt" 2>&1
 rc=$?
 check "status: migration not applied, exit 3" bash -c \
-    "[ $rc = 3 ] && grep -qE '^migrations +FAIL .*999 shipped' '$work/st3.txt'"
+    "[ $rc = 3 ] && grep -qE '^migrations +FAIL .*1 shipped migration\(s\) not applied' '$work/st3.txt'"
 sed -e 's|^db = .*|db = "host=/nonexistent dbname=none connect_timeout=2"|' \
     "$CMPCA_CONF" >"$work/nodb.conf"
 env SOFTHSM2_CONF="$SOFTHSM2_CONF" "$bin/cmpca" -c "$work/nodb.conf" status >"$work/st4.txt" 2>&1

@@ -952,6 +952,20 @@ test_migrate_files(void **state)
 	assert_non_null(strstr(db_error(db), "same number"));
 	remove_file("101_again.sql");
 
+	/* A file numbered below the newest applied one (branches merged in
+	 * another order) is pending, and applied, not skipped. */
+	write_file("050_late.sql", "CREATE TABLE mig_late (x int);\n");
+	CHECK(db_schema_pending(db, mig_dir, &v), 1);
+	assert_int_equal(v, 1);
+	CHECK(db_migrate(db, mig_dir, &n), 1);
+	assert_int_equal(n, 1);
+	CHECK(db_exec_unsafe(db, "SELECT 1 FROM mig_late"), 1);
+	CHECK(db_schema_pending(db, mig_dir, &v), 1);
+	assert_int_equal(v, 0);
+	CHECK(db_schema_version(db, &v), 1);
+	assert_int_equal(v, 101);
+	remove_file("050_late.sql");
+
 	CHECK(db_migrate(db, "/nonexistent-cmpca", &n), 0);
 	CHECK(db_ca_get(db, ca_a, &got), 1);
 	db_ca_clear(&got);
