@@ -154,6 +154,7 @@ struct ca_ident {
 	EVP_PKEY *key;	 /* in the HSM */
 	const EVP_MD *md; /* digest for signatures by this CA */
 	STACK_OF(X509) *chain; /* cert, then issuers up to the root */
+	int retired;	 /* issues nothing; its certificates stay revocable */
 };
 
 struct ca_store {
@@ -172,6 +173,14 @@ struct ca_ident *ca_store_get(struct ca_store *st, struct db *db,
 struct ca_ident *ca_store_by_name(struct ca_store *st, struct db *db,
     struct hsm *hsm, const X509_NAME *name, int *err);
 void ca_store_clear(struct ca_store *st);
+/* Appends the certificates of concatenated DER (ca.chain) to sk. Returns
+ * 1, or 0 if a certificate does not decode. */
+int ca_chain_parse(const unsigned char *der, size_t len, STACK_OF(X509) *sk)
+    CA_MUST_CHECK;
+/* Concatenated DER of sk[from..]; *out NULL and *len 0 when empty. Caller
+ * frees *out with free(). Returns 1 or 0. */
+int ca_chain_encode(STACK_OF(X509) *sk, int from, unsigned char **out,
+    size_t *len) CA_MUST_CHECK;
 /* Digest to sign with for a CA key: SHA-384 for P-384, else SHA-256. */
 const EVP_MD *ca_sign_md(EVP_PKEY *key);
 /* Signs an X509 with a CA key (PKCS#1 v1.5 or ECDSA). Returns 1 or 0. */

@@ -165,6 +165,54 @@ ca_ident_clear(struct ca_ident *ca)
 	memset(ca, 0, sizeof(*ca));
 }
 
+/* See ca.h. */
+int
+ca_chain_parse(const unsigned char *der, size_t len, STACK_OF(X509) *sk)
+{
+	const unsigned char *p = der, *end = der + len;
+	X509 *x;
+
+	while (p != NULL && p < end) {
+		if ((x = d2i_X509(NULL, &p, (long)(end - p))) == NULL)
+			return 0;
+		if (!sk_X509_push(sk, x)) {
+			X509_free(x);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* See ca.h. */
+int
+ca_chain_encode(STACK_OF(X509) *sk, int from, unsigned char **out,
+    size_t *len)
+{
+	unsigned char *buf = NULL, *p, *nb;
+	size_t total = 0;
+	int i, n;
+
+	*out = NULL;
+	*len = 0;
+	for (i = from; i < sk_X509_num(sk); i++) {
+		if ((n = i2d_X509(sk_X509_value(sk, i), NULL)) <= 0 ||
+		    (nb = realloc(buf, total + (size_t)n)) == NULL) {
+			free(buf);
+			return 0;
+		}
+		buf = nb;
+		p = buf + total;
+		if (i2d_X509(sk_X509_value(sk, i), &p) != n) {
+			free(buf);
+			return 0;
+		}
+		total += (size_t)n;
+	}
+	*out = buf;
+	*len = total;
+	return 1;
+}
+
 /* Loads one CA from its database row; returns 1 or 0. */
 static int
 ca_ident_load(struct ca_ident *ca, const struct db_ca *row, struct hsm *hsm)
@@ -186,9 +234,15 @@ ca_ident_load(struct ca_ident *ca, const struct db_ca *row, struct hsm *hsm)
 		goto fail;
 	}
 	ca->md = ca_sign_md(ca->key);
+	ca->retired = strcmp(row->status, "retired") == 0;
 	if ((ca->chain = sk_X509_new_null()) == NULL ||
 	    !X509_up_ref(ca->cert) || !sk_X509_push(ca->chain, ca->cert))
 		goto fail;
+	if (row->chain != NULL &&
+	    !ca_chain_parse(row->chain, row->chain_len, ca->chain)) {
+		log_err("ca %s: stored chain does not decode", row->label);
+		goto fail;
+	}
 	return 1;
 fail:
 	ca_ident_clear(ca);
@@ -201,7 +255,9 @@ ca_store_add(struct ca_store *st, struct hsm *hsm, const struct db_ca *row,
 {
 	struct ca_ident **n, *ca;
 
-	if (strcmp(row->status, "active") != 0)
+	/* Retired CAs are loaded for their CRLs; callers that issue check
+	 * ca->retired. A pending CA has no certificate yet. */
+	if (strcmp(row->status, "pending") == 0)
 		return NULL;
 	n = realloc(st->ca, (st->n + 1) * sizeof(*st->ca));
 	if (n == NULL || (ca = calloc(1, sizeof(*ca))) == NULL) {

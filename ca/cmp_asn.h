@@ -100,6 +100,15 @@ typedef struct cmp_itav_st {
 DECLARE_ASN1_FUNCTIONS(CMP_ITAV)
 DEFINE_STACK_OF(CMP_ITAV)
 
+/* RootCaKeyUpdateContent (RFC 9810 §5.3.19.15; the module is EXPLICIT
+ * TAGS): the value of id-it-rootCaKeyUpdate. */
+typedef struct cmp_rootcakeyupdate_st {
+	X509 *newWithNew;
+	X509 *newWithOld; /* [0] OPTIONAL */
+	X509 *oldWithNew; /* [1] OPTIONAL */
+} CMP_ROOTCAKEYUPDATE;
+DECLARE_ASN1_FUNCTIONS(CMP_ROOTCAKEYUPDATE)
+
 typedef struct cmp_header_st {
 	ASN1_INTEGER *pvno;
 	GENERAL_NAME *sender;

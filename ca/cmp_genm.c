@@ -5,8 +5,11 @@
  *   caCerts (id-it 17)          the CA certificate chain of this endpoint,
  *                               then the cross certificates it received
  *                               and issued (ca_published())
- *   rootCaCert (20)             -> rootCaKeyUpdate (18) without value: no
- *                                  root key update is available
+ *   rootCaCert (20)             -> rootCaKeyUpdate (18): newWithNew,
+ *                                  newWithOld, oldWithNew when this CA
+ *                                  rolled its root key over from the key
+ *                                  of the root the client sent (RFC 9810
+ *                                  §4.4); without value otherwise
  *   certReqTemplate (19)        without value: no template is imposed
  *   crlStatusList (22)          -> crls (23): the newest CRL, if any
  *   currentCRL (6)              the newest CRL, if any
@@ -15,6 +18,8 @@
  *   anything else               echoed without a value (RFC 9810 §5.3.19)
  */
 #include <string.h>
+
+#include <openssl/err.h>
 
 #include "ca/ca.h"
 #include "ca/cmp_srv.h"
@@ -177,6 +182,65 @@ out:
 	return len > 0 ? type_from_seq(der, len) : NULL;
 }
 
+/* The certificate in a rootCaCert value, or NULL. */
+static X509 *
+itav_cert(const ASN1_TYPE *v)
+{
+	const unsigned char *p;
+	X509 *x;
+
+	if (v == NULL || v->type != V_ASN1_SEQUENCE)
+		return NULL;
+	p = v->value.sequence->data;
+	x = d2i_X509(NULL, &p, v->value.sequence->length);
+	if (x == NULL)
+		ERR_clear_error();
+	return x;
+}
+
+/*
+ * RootCaKeyUpdateContent for a client holding the root in v: the newest
+ * key update pair of this CA when its oldWithNew certifies that root's
+ * key and its newWithOld the key we sign with now; NULL (no value: no
+ * update for this client) otherwise.
+ */
+static ASN1_TYPE *
+root_update_value(const struct req *r, const ASN1_TYPE *v)
+{
+	CMP_ROOTCAKEYUPDATE u;
+	struct db_keyupd k;
+	const unsigned char *p;
+	unsigned char *der = NULL;
+	X509 *old = itav_cert(v), *nwo = NULL, *own = NULL;
+	int len = -1;
+
+	memset(&k, 0, sizeof(k));
+	if (old == NULL || db_keyupd_latest(r->srv->db, r->ca->id, &k) != 1)
+		goto out;
+	p = k.new_with_old;
+	nwo = d2i_X509(NULL, &p, (long)k.new_with_old_len);
+	p = k.old_with_new;
+	own = d2i_X509(NULL, &p, (long)k.old_with_new_len);
+	if (nwo == NULL || own == NULL ||
+	    EVP_PKEY_eq(X509_get0_pubkey(old), X509_get0_pubkey(own)) != 1 ||
+	    X509_NAME_cmp(X509_get_subject_name(old),
+		X509_get_issuer_name(nwo)) != 0 ||
+	    EVP_PKEY_eq(X509_get0_pubkey(nwo),
+		X509_get0_pubkey(r->ca->cert)) != 1)
+		goto out;
+	u.newWithNew = r->ca->cert;
+	u.newWithOld = nwo;
+	u.oldWithNew = own;
+	len = i2d_CMP_ROOTCAKEYUPDATE(&u, &der);
+out:
+	ERR_clear_error();
+	db_keyupd_clear(&k);
+	X509_free(old);
+	X509_free(nwo);
+	X509_free(own);
+	return len > 0 ? type_from_seq(der, len) : NULL;
+}
+
 /* The answer ITAV for one requested ITAV; NULL on error. */
 static CMP_ITAV *
 answer(const struct req *r, const CMP_ITAV *q)
@@ -204,7 +268,8 @@ answer(const struct req *r, const CMP_ITAV *q)
 	OBJ_obj2txt(oid, sizeof(oid), q->infoType, 1);
 	if (strcmp(oid, OID_ROOT_CA_CERT) == 0) {
 		ASN1_OBJECT_free(type);
-		return itav_new(OBJ_nid2obj(NID_id_it_rootCaKeyUpdate), NULL);
+		return itav_new(OBJ_nid2obj(NID_id_it_rootCaKeyUpdate),
+		    root_update_value(r, q->infoValue));
 	}
 	if (strcmp(oid, OID_CRL_STATUS_LIST) == 0) {
 		ASN1_OBJECT_free(type);

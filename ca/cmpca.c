@@ -31,11 +31,23 @@ static const char usage_text[] =
     "  hsm init-token --so-pin-file F      initialise the configured token "
     "(SoftHSM)\n"
     "  ca create LABEL --subject DN [--key TYPE] [--days N]\n"
-    "                                      key in the HSM, self-signed root\n"
+    "            [--issuer PARENT [--pathlen N]]\n"
+    "                                      key in the HSM, self-signed root "
+    "or\n"
+    "                                      subordinate of a local CA\n"
     "                                      TYPE: ec:P-256 (default), "
     "ec:P-384, rsa:2048|3072|4096\n"
+    "  ca csr LABEL --subject DN [--key TYPE]  key in the HSM, PKCS#10 for "
+    "an\n"
+    "                                      external CA (status pending)\n"
+    "  ca import-cert LABEL --cert FILE [--chain FILE]  install the "
+    "external\n"
+    "                                      CA's certificate and chain\n"
+    "  ca retire LABEL                     stop issuing (CRLs still work)\n"
+    "  ca rollover LABEL [--key TYPE] [--days N]  new root key "
+    "(RFC 9810 §4.4)\n"
     "  ca list                             CA identities\n"
-    "  ca export LABEL                     CA certificate, PEM\n"
+    "  ca export LABEL                     CA certificate and chain, PEM\n"
     "  secret add REF [--subject DN] [--uses N] [--days N] [--profile P]\n"
     "             [--ca LABEL] [--secret-file F]\n"
     "                                      prints the secret once\n"
@@ -74,6 +86,12 @@ static const char usage_text[] =
     "  status [--warn-days N] [--crl-warn-hours N] [--max-pending N]\n"
     "                                      health checks; exit 0 ok, 1 "
     "attention, 3 failing\n";
+
+const char *
+cli_usage(void)
+{
+	return usage_text;
+}
 
 int
 cli_need_db(struct ctx *c)
@@ -178,219 +196,6 @@ cmd_hsm(struct ctx *c, int argc, char **argv)
 	}
 	printf("token %s initialised\n", c->cfg->token_label);
 	return 0;
-}
-
-/* A self-signed CA certificate for pub, signed by key in the HSM. */
-static X509 *
-root_cert_new(struct ctx *c, X509_NAME *subj, EVP_PKEY *pub, EVP_PKEY *key,
-    long days)
-{
-	static const struct {
-		int nid;
-		const char *value;
-	} exts[] = {
-		{ NID_basic_constraints, "critical,CA:TRUE" },
-		{ NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature" },
-		{ NID_subject_key_identifier, "hash" },
-		{ NID_authority_key_identifier, "keyid:always" },
-	};
-	X509 *x = X509_new();
-	X509V3_CTX v3;
-	unsigned char rnd[16];
-	BIGNUM *bn = NULL;
-	size_t i;
-
-	if (x == NULL || !hsm_random(c->hsm, rnd, sizeof(rnd)))
-		goto fail;
-	rnd[0] &= 0x7f;
-	rnd[0] |= 0x40;
-	if ((bn = BN_bin2bn(rnd, sizeof(rnd), NULL)) == NULL ||
-	    !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)))
-		goto fail;
-	if (!X509_set_version(x, X509_VERSION_3) ||
-	    !X509_set_issuer_name(x, subj) || !X509_set_subject_name(x, subj) ||
-	    !X509_set_pubkey(x, pub) ||
-	    X509_gmtime_adj(X509_getm_notBefore(x), 0) == NULL ||
-	    X509_time_adj_ex(X509_getm_notAfter(x), (int)days, 0, NULL) == NULL)
-		goto fail;
-	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-	for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
-		X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &v3, exts[i].nid,
-		    exts[i].value);
-
-		if (e == NULL || !X509_add_ext(x, e, -1)) {
-			X509_EXTENSION_free(e);
-			goto fail;
-		}
-		X509_EXTENSION_free(e);
-	}
-	if (!ca_x509_sign(x, key, ca_sign_md(key)))
-		goto fail;
-	BN_free(bn);
-	return x;
-fail:
-	log_openssl_errors(1);
-	BN_free(bn);
-	X509_free(x);
-	return NULL;
-}
-
-static int
-ca_create(struct ctx *c, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "subject", required_argument, NULL, 's' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "days", required_argument, NULL, 'd' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *label, *subject = NULL, *keyspec = "ec:P-256";
-	enum hsm_keytype kt;
-	long days = 3650;
-	char uri[512];
-	EVP_PKEY *pub = NULL, *key = NULL;
-	X509_NAME *subj = NULL;
-	X509 *x = NULL;
-	struct db_ca row;
-	int o, rc = 1, len;
-
-	memset(&row, 0, sizeof(row));
-	optind = 3;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (o) {
-		case 's':
-			subject = optarg;
-			break;
-		case 'k':
-			keyspec = optarg;
-			break;
-		case 'd':
-			days = strtol(optarg, NULL, 10);
-			break;
-		default:
-			return 2;
-		}
-	}
-	if (argc < 3 || argv[2][0] == '-' || subject == NULL) {
-		log_err("ca create needs LABEL and --subject");
-		return 2;
-	}
-	label = argv[2];
-	if (strlen(label) >= DB_LABEL_MAX ||
-	    !isalnum((unsigned char)label[0]) ||
-	    strspn(label, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			  "0123456789-_.") != strlen(label)) {
-		log_err("bad CA label: a letter or digit, then letters, "
-			"digits, '-', '_', '.'");
-		return 2;
-	}
-	if (!hsm_keytype_parse(keyspec, &kt)) {
-		log_err("unknown key type %s", keyspec);
-		return 2;
-	}
-	if (days < 1 || days > 36500) {
-		log_err("--days must be from 1 to 36500");
-		return 2;
-	}
-	if ((subj = cli_name_parse(subject)) == NULL) {
-		log_err("bad subject %s: use /C=../O=../CN=..", subject);
-		return 2;
-	}
-	if (!cli_need_db(c) || !cli_need_hsm(c))
-		goto out;
-	if (db_ca_get_by_label(c->db, label, &row) != 0) {
-		log_err("ca %s already exists (or database error)", label);
-		goto out;
-	}
-	if (!hsm_keygen(c->hsm, label, kt, &pub, uri, sizeof(uri))) {
-		log_err("key generation failed: %s", hsm_error());
-		goto out;
-	}
-	if ((key = hsm_key_load(c->hsm, uri)) == NULL) {
-		log_err("cannot load the new key: %s", hsm_error());
-		goto out;
-	}
-	if ((x = root_cert_new(c, subj, pub, key, days)) == NULL)
-		goto out;
-	snprintf(row.label, sizeof(row.label), "%s", label);
-	row.key_uri = strdup(uri);
-	row.cert = NULL;
-	len = i2d_X509(x, &row.cert);
-	if (row.key_uri == NULL || len <= 0)
-		goto out;
-	row.cert_len = (size_t)len;
-	snprintf(row.status, sizeof(row.status), "active");
-	if (db_ca_insert(c->db, &row) != 1) {
-		log_err("cannot store ca %s: %s", label, db_error(c->db));
-		goto out;
-	}
-	if (db_audit_add(c->db, "ca-create", row.id, "cli", uri) < 0)
-		log_warn("audit: %s", db_error(c->db));
-	printf("ca %s created, key %s\n", label, uri);
-	rc = 0;
-out:
-	db_ca_clear(&row);
-	X509_free(x);
-	X509_NAME_free(subj);
-	EVP_PKEY_free(pub);
-	EVP_PKEY_free(key);
-	return rc;
-}
-
-static X509 *
-ca_row_cert(const struct db_ca *row)
-{
-	const unsigned char *p = row->cert;
-
-	return d2i_X509(NULL, &p, (long)row->cert_len);
-}
-
-static int
-cmd_ca(struct ctx *c, int argc, char **argv)
-{
-	struct db_ca *cas = NULL, row;
-	size_t n = 0, i;
-	X509 *x;
-	int rc;
-
-	if (argc >= 2 && strcmp(argv[1], "create") == 0)
-		return ca_create(c, argc, argv);
-	if (!cli_need_db(c))
-		return 1;
-	if (argc >= 2 && strcmp(argv[1], "list") == 0) {
-		if (db_ca_list(c->db, &cas, &n) < 0) {
-			log_err("%s", db_error(c->db));
-			return 1;
-		}
-		for (i = 0; i < n; i++) {
-			char subj[512] = "?";
-
-			if ((x = ca_row_cert(&cas[i])) != NULL)
-				X509_NAME_oneline(X509_get_subject_name(x),
-				    subj, sizeof(subj));
-			printf("%s\t%s\t%s\t%s\n", cas[i].label, cas[i].status,
-			    subj, cas[i].key_uri);
-			X509_free(x);
-		}
-		db_ca_array_free(cas, n);
-		return 0;
-	}
-	if (argc >= 3 && strcmp(argv[1], "export") == 0) {
-		memset(&row, 0, sizeof(row));
-		rc = db_ca_get_by_label(c->db, argv[2], &row);
-		if (rc != 1) {
-			log_err("no such ca: %s", argv[2]);
-			db_ca_clear(&row);
-			return 1;
-		}
-		x = ca_row_cert(&row);
-		rc = x != NULL && PEM_write_X509(stdout, x) ? 0 : 1;
-		X509_free(x);
-		db_ca_clear(&row);
-		return rc;
-	}
-	fputs(usage_text, stderr);
-	return 2;
 }
 
 /* A printable random secret: 24 bytes from the HSM, base64url. */

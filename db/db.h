@@ -71,8 +71,13 @@ struct db_ca {
 	char *key_uri;
 	unsigned char *cert; /* DER */
 	size_t cert_len;
-	char status[16]; /* "active", "retired" */
+	char status[16]; /* "active", "retired", "pending" */
 	time_t created;
+	unsigned char *chain; /* issuers of cert up to the root, DER, or NULL */
+	size_t chain_len;
+	unsigned char *csr; /* PKCS#10 of a pending CA, or NULL */
+	size_t csr_len;
+	long long key_of; /* an earlier key of that identity, or 0 */
 };
 void db_ca_clear(struct db_ca *ca);
 /* Inserts; sets ca->id. Returns 1, 0 if the label exists, -1. */
@@ -83,6 +88,43 @@ int db_ca_get(struct db *db, long long id, struct db_ca *out) CA_MUST_CHECK;
 /* All CAs ordered by id; *out is an array of *n (free db_ca_array_free). */
 int db_ca_list(struct db *db, struct db_ca **out, size_t *n) CA_MUST_CHECK;
 void db_ca_array_free(struct db_ca *a, size_t n);
+/* pending -> active with its certificate and chain (chain may be NULL).
+ * Returns 1, 0 if the CA is not pending, -1. */
+int db_ca_activate(struct db *db, long long id, const unsigned char *cert,
+    size_t cert_len, const unsigned char *chain, size_t chain_len)
+    CA_MUST_CHECK;
+/* active -> retired. Returns 1, 0 if the CA is not active, -1. */
+int db_ca_retire(struct db *db, long long id) CA_MUST_CHECK;
+/*
+ * Key rollover, inside the caller's transaction: the identity id gets
+ * key_uri and cert (chain unchanged); everything the previous key signed
+ * (certificates, CRLs, OCSP signers) moves to the row old_id, which holds
+ * the previous key. Returns 1 or -1.
+ */
+int db_ca_rekey(struct db *db, long long id, long long old_id,
+    const char *key_uri, const unsigned char *cert, size_t cert_len)
+    CA_MUST_CHECK;
+/* Marks an inventory row as a CA certificate ('ca', 'cross'). 1 or -1. */
+int db_cert_set_kind(struct db *db, long long cert_id, const char *kind)
+    CA_MUST_CHECK;
+
+/* The RFC 9810 §4.4 root key update pair of a CA (table ca_cert). */
+struct db_keyupd {
+	unsigned char *new_with_old; /* DER */
+	size_t new_with_old_len;
+	unsigned char *old_with_new; /* DER */
+	size_t old_with_new_len;
+};
+void db_keyupd_clear(struct db_keyupd *k);
+/* Stores one certificate of the pair; kind "new-with-old" or
+ * "old-with-new". Returns 1 or -1. */
+int db_keyupd_add(struct db *db, long long ca_id, const char *kind,
+    const char *subject, const char *issuer, time_t not_after,
+    const unsigned char *der, size_t der_len,
+    const unsigned char sha256[32]) CA_MUST_CHECK;
+/* The newest pair of ca_id. Returns 1, 0 if there is none, -1. */
+int db_keyupd_latest(struct db *db, long long ca_id, struct db_keyupd *out)
+    CA_MUST_CHECK;
 
 /* Issued certificates. */
 enum db_cert_status {
