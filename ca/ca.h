@@ -155,6 +155,7 @@ struct ca_ident {
 	const EVP_MD *md; /* digest for signatures by this CA */
 	STACK_OF(X509) *chain; /* cert, then issuers up to the root */
 	int retired;	 /* issues nothing; its certificates stay revocable */
+	time_t loaded;	 /* when the row was last read (CA_STORE_REFRESH) */
 };
 
 struct ca_store {

@@ -58,6 +58,11 @@
 /* Workers forked by cmpcad (upper bound of the configuration). */
 #define CA_MAX_WORKERS 64
 
+/* Seconds a process uses a loaded CA identity before it reads its row
+ * again, so that `cmpca ca retire` and `ca rollover` reach running
+ * workers: one primary-key lookup per CA and worker in that interval. */
+#define CA_STORE_REFRESH 5
+
 /* Response body we are willing to build. */
 #define CA_MAX_RESPONSE (1024 * 1024)
 

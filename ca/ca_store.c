@@ -235,6 +235,7 @@ ca_ident_load(struct ca_ident *ca, const struct db_ca *row, struct hsm *hsm)
 	}
 	ca->md = ca_sign_md(ca->key);
 	ca->retired = strcmp(row->status, "retired") == 0;
+	ca->loaded = time(NULL);
 	if ((ca->chain = sk_X509_new_null()) == NULL ||
 	    !X509_up_ref(ca->cert) || !sk_X509_push(ca->chain, ca->cert))
 		goto fail;
@@ -276,6 +277,38 @@ ca_store_add(struct ca_store *st, struct hsm *hsm, const struct db_ca *row,
 	return ca;
 }
 
+/*
+ * Brings a loaded CA up to date with its row (retired, or a new key and
+ * certificate after a rollover). The struct stays where it is, so
+ * pointers into the store remain valid. Keeps the old state when the row
+ * cannot be read or the new state cannot be loaded.
+ */
+static void
+ca_ident_refresh(struct ca_ident *ca, struct db *db, struct hsm *hsm)
+{
+	struct db_ca row;
+	struct ca_ident fresh;
+	unsigned char *der = NULL;
+	int len;
+
+	ca->loaded = time(NULL);
+	if (db_ca_get(db, ca->id, &row) != 1 || row.cert == NULL)
+		goto out;
+	len = i2d_X509(ca->cert, &der);
+	if (len > 0 && (size_t)len == row.cert_len &&
+	    memcmp(der, row.cert, row.cert_len) == 0 &&
+	    ca->retired == (strcmp(row.status, "retired") == 0))
+		goto out;
+	if (!ca_ident_load(&fresh, &row, hsm))
+		goto out;
+	log_info("ca %s: reloaded (%s)", ca->label, row.status);
+	ca_ident_clear(ca);
+	*ca = fresh;
+out:
+	OPENSSL_free(der);
+	db_ca_clear(&row);
+}
+
 /* See ca.h. */
 struct ca_ident *
 ca_store_get(struct ca_store *st, struct db *db, struct hsm *hsm,
@@ -290,8 +323,11 @@ ca_store_get(struct ca_store *st, struct db *db, struct hsm *hsm,
 	if (label == NULL)
 		return NULL;
 	for (i = 0; i < st->n; i++)
-		if (strcmp(st->ca[i]->label, label) == 0)
+		if (strcmp(st->ca[i]->label, label) == 0) {
+			if (time(NULL) - st->ca[i]->loaded >= CA_STORE_REFRESH)
+				ca_ident_refresh(st->ca[i], db, hsm);
 			return st->ca[i];
+		}
 	memset(&row, 0, sizeof(row));
 	rc = db_ca_get_by_label(db, label, &row);
 	if (rc < 0) {

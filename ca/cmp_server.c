@@ -534,11 +534,9 @@ process(struct req *r, const char *label, const unsigned char *der,
 		return cmp_reject(r, CMP_FAIL_WRONG_AUTHORITY,
 		    "no such CA at this endpoint (RFC 9811 §3.3)");
 	}
-	if (r->ca->retired) {
-		r->ca = NULL;
+	if (r->ca->retired)
 		return cmp_reject(r, CMP_FAIL_WRONG_AUTHORITY,
 		    "this CA is retired and no longer serves requests");
-	}
 	if (!cmp_hdr_check(r->msg->header,
 		X509_get_subject_name(r->ca->cert), r->srv->cfg->clock_skew,
 		&fail, &why))

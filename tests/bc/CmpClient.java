@@ -21,6 +21,8 @@
  *   genm        general message (--infotype caCerts|rootCaCert|
  *               certReqTemplate|crlStatusList|signKeyPairTypes|
  *               suppLangTags|currentCRL|OID, repeatable)
+ *               rootCaCert carries --old-root FILE when given (see
+ *               "Root CA key update" below)
  *   certconf    a certConf for an earlier transaction (--txid, --recip-nonce,
  *               --cert FILE [--cert-req-id N] repeated)
  *   error       an error message for an earlier transaction (same options)
@@ -101,6 +103,15 @@
  *   body=rp ... status[0]=0 failinfo[0]=-
  *   body=pollRep ... checkAfter[<certReqId>]=<seconds>
  * mac=ok|bad|none (none: no MAC; signature protection gives sig=ok|bad|unverified).
+ * Root CA key update (RFC 9810 §4.4, §5.3.19.15): with --old-root FILE (the
+ * root the client holds) a rootCaKeyUpdate value is parsed with Bouncy
+ * Castle's RootCaKeyUpdateContent and checked on its own: newWithOld
+ * verifies with the old root's key and names it as issuer, newWithNew is
+ * self-signed, both carry the same new key, and oldWithNew (if present)
+ * certifies the old root's key and verifies with the new key. The genp
+ * line then says rootCaKeyUpdate=verified (or invalid:<reason>), and
+ * --out-dir receives newwithnew.pem (the new root), newwithold.pem and
+ * oldwithnew.pem.
  * --out-dir DIR receives cert-<certReqId>.pem (cert-p10.pem for p10cr; with
  * --prefix P: P-cert-...), cacerts.pem (the caCerts value of a genp),
  * and with --save-msgs the DER messages req-<n>.der and rsp-<n>.der.
@@ -318,6 +329,7 @@ public final class CmpClient {
 	private final List<String> protChainFiles = new ArrayList<>();
 	private String oldCertFile;
 	private String oldKeyFile;
+	private String oldRootFile;
 	private String csrFile;
 	private int reason = -1;
 	private String invalidityDate; // rr: GeneralizedTime, e.g. 20261101000000Z
@@ -467,6 +479,7 @@ public final class CmpClient {
 			case "--prot-chain": protChainFiles.add(v); break;
 			case "--old-cert": oldCertFile = v; break;
 			case "--old-key": oldKeyFile = v; break;
+			case "--old-root": oldRootFile = v; break;
 			case "--csr": csrFile = v; break;
 			case "--reason": reason = intArg(o, v); break;
 			case "--invalidity-date": invalidityDate = v; break;
@@ -1113,6 +1126,9 @@ public final class CmpClient {
 						    CMPCertificate.getInstance(e).getX509v3PKCert())));
 					write("cacerts.pem", pem.toString());
 				}
+				if (v != null && oldRootFile != null
+				    && CMPObjectIdentifiers.id_it_rootCaKeyUpdate.equals(iv[i].getInfoType()))
+					s.append(" rootCaKeyUpdate=").append(checkRootUpdate(v));
 			}
 			break;
 		}
@@ -1274,12 +1290,54 @@ public final class CmpClient {
 		}
 	}
 
-	private PKIBody genmBody() {
+	private static boolean signedBy(X509CertificateHolder c, X509CertificateHolder by) throws Exception {
+		return c.isSignatureValid(new JcaX509ContentVerifierProviderBuilder().setProvider("BC").build(by));
+	}
+
+	/* RootCaKeyUpdateContent against the old root: "verified" or "invalid:why". */
+	private String checkRootUpdate(ASN1Encodable v) throws Exception {
+		org.bouncycastle.asn1.cmp.RootCaKeyUpdateContent u =
+		    org.bouncycastle.asn1.cmp.RootCaKeyUpdateContent.getInstance(v);
+		X509CertificateHolder old = readCert(oldRootFile);
+		X509CertificateHolder nwn = new X509CertificateHolder(u.getNewWithNew().getX509v3PKCert());
+		if (u.getNewWithOld() == null)
+			return "invalid:no-newWithOld";
+		X509CertificateHolder nwo = new X509CertificateHolder(u.getNewWithOld().getX509v3PKCert());
+		if (outDir != null) {
+			write("newwithnew.pem", toPem(nwn));
+			write("newwithold.pem", toPem(nwo));
+		}
+		if (!nwo.getIssuer().equals(old.getSubject()) || !signedBy(nwo, old))
+			return "invalid:newWithOld-not-signed-by-old-root";
+		if (!nwn.getIssuer().equals(nwn.getSubject()) || !signedBy(nwn, nwn))
+			return "invalid:newWithNew-not-self-signed";
+		if (!nwn.getSubjectPublicKeyInfo().equals(nwo.getSubjectPublicKeyInfo()))
+			return "invalid:new-keys-differ";
+		if (nwn.getSubjectPublicKeyInfo().equals(old.getSubjectPublicKeyInfo()))
+			return "invalid:key-not-new";
+		if (u.getOldWithNew() != null) {
+			X509CertificateHolder own = new X509CertificateHolder(u.getOldWithNew().getX509v3PKCert());
+			if (outDir != null)
+				write("oldwithnew.pem", toPem(own));
+			if (!own.getSubjectPublicKeyInfo().equals(old.getSubjectPublicKeyInfo()) || !signedBy(own, nwn))
+				return "invalid:oldWithNew";
+		}
+		return "verified";
+	}
+
+	private PKIBody genmBody() throws Exception {
 		if (infoTypes.isEmpty())
 			infoTypes.add("caCerts");
 		InfoTypeAndValue[] iv = new InfoTypeAndValue[infoTypes.size()];
-		for (int i = 0; i < iv.length; i++)
-			iv[i] = new InfoTypeAndValue(infoType(infoTypes.get(i)));
+		for (int i = 0; i < iv.length; i++) {
+			ASN1ObjectIdentifier t = infoType(infoTypes.get(i));
+			// rootCaCert (RFC 9483 §4.3.2): the root the client holds.
+			if (oldRootFile != null && CMPObjectIdentifiers.id_it_rootCaCert.equals(t))
+				iv[i] = new InfoTypeAndValue(t, new CMPCertificate(
+				    readCert(oldRootFile).toASN1Structure()));
+			else
+				iv[i] = new InfoTypeAndValue(t);
+		}
 		return new PKIBody(PKIBody.TYPE_GEN_MSG, new GenMsgContent(iv));
 	}
 
