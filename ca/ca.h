@@ -188,6 +188,8 @@ const EVP_MD *ca_sign_md(EVP_PKEY *key);
 int ca_x509_sign(X509 *x, EVP_PKEY *key, const EVP_MD *md) CA_MUST_CHECK;
 /* Parses "/C=DE/O=Org/CN=name" (openssl -subj syntax); NULL on error. */
 X509_NAME *ca_name_parse(const char *s);
+/* Epoch seconds of an ASN1_TIME; 0 if it does not convert. */
+time_t ca_time_of(const ASN1_TIME *t);
 /* Lowercase hex of a serial number without leading zeros. */
 int ca_serial_hex(const ASN1_INTEGER *serial, char *out, size_t outlen);
 /* Fills a db_cert row (subject, issuer, serial, SPKI hash, validity, DER)

@@ -117,8 +117,9 @@ name_text(const X509_NAME *n)
 	return s;
 }
 
-static time_t
-asn1_time_to_time_t(const ASN1_TIME *t)
+/* See ca.h. */
+time_t
+ca_time_of(const ASN1_TIME *t)
 {
 	struct tm tm;
 
@@ -146,8 +147,8 @@ ca_cert_to_row(X509 *x, struct db_cert *row)
 		return 0;
 	SHA256(spki, (size_t)len, row->spki_sha256);
 	OPENSSL_free(spki);
-	row->not_before = asn1_time_to_time_t(X509_get0_notBefore(x));
-	row->not_after = asn1_time_to_time_t(X509_get0_notAfter(x));
+	row->not_before = ca_time_of(X509_get0_notBefore(x));
+	row->not_after = ca_time_of(X509_get0_notAfter(x));
 	row->der = NULL;
 	len = i2d_X509(x, &row->der);
 	if (len <= 0)

@@ -115,17 +115,6 @@ ca_opts_parse(int argc, char **argv, struct ca_opts *o)
 	return 1;
 }
 
-/* Epoch seconds of an ASN1_TIME; 0 if it does not convert. */
-static time_t
-time_of(const ASN1_TIME *t)
-{
-	struct tm tm;
-
-	if (ASN1_TIME_to_tm(t, &tm) != 1)
-		return 0;
-	return timegm(&tm);
-}
-
 /* A new CA label must be usable in a URL path and as a key label. */
 static int
 label_ok(const char *label)
@@ -385,7 +374,7 @@ ca_create(struct ctx *c, int argc, char **argv)
 			goto out;
 		}
 		/* Inside the parent's validity (RFC 5280 §6.1.3 checks it). */
-		cap = time_of(X509_get0_notAfter(pcert));
+		cap = ca_time_of(X509_get0_notAfter(pcert));
 	}
 	if (!ca_keygen(c, o.label, o.keyspec, &pub, &key, uri, sizeof(uri)))
 		goto out;

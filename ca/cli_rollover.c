@@ -155,14 +155,12 @@ static int
 rollover_certs(struct ctx *c, struct rollover *ro, long days)
 {
 	const X509_NAME *subj = X509_get_subject_name(ro->old);
-	time_t cap;
-	struct tm tm;
+	time_t cap = ca_time_of(X509_get0_notAfter(ro->old));
 	int pathlen = (int)X509_get_pathlen(ro->old);
 
-	if (ASN1_TIME_to_tm(X509_get0_notAfter(ro->old), &tm) != 1)
-		return 0;
 	/* The links end with the old root: after that nobody trusts it. */
-	cap = timegm(&tm);
+	if (cap == 0)
+		return 0;
 	ro->nwn = cli_ca_cert_new(c, subj, ro->new_pub, NULL, ro->new_key,
 	    days, 0, pathlen);
 	if (ro->nwn == NULL)
