@@ -264,6 +264,16 @@ hsm_ckr_lost(unsigned long rv)
 	}
 }
 
+/* See hsm.h (internal): every open handle of this process is lost. */
+void
+hsm_mark_lost(const char *why)
+{
+	(void)pthread_mutex_lock(&hsm_reg_lock);
+	(void)snprintf(hsm_lost_why, sizeof(hsm_lost_why), "%s", why);
+	hsm_lost_gen++;
+	(void)pthread_mutex_unlock(&hsm_reg_lock);
+}
+
 int
 hsm_err_note(unsigned long e)
 {
@@ -275,11 +285,7 @@ hsm_err_note(unsigned long e)
 	rv = (unsigned long)ERR_GET_REASON(e);
 	if (!hsm_ckr_lost(rv))
 		return 0;
-	(void)hsm_ckr_str(rv, why, sizeof(why));
-	(void)pthread_mutex_lock(&hsm_reg_lock);
-	memcpy(hsm_lost_why, why, sizeof(why));
-	hsm_lost_gen++;
-	(void)pthread_mutex_unlock(&hsm_reg_lock);
+	hsm_mark_lost(hsm_ckr_str(rv, why, sizeof(why)));
 	return 1;
 }
 
@@ -783,8 +789,10 @@ hsm_reopen(struct hsm *h)
 		return 0;
 	}
 	h->tried = now;
-	/* The old session is gone: no logout; C_Finalize ends it all. */
+	/* The old session is gone: no logout; C_Finalize ends it all. The
+	 * sealing session (hsm_aes.c) goes with it. */
 	h->lost = 1;
+	hsm_aes_forget(h);
 	hsm_p11_release(h);
 	rc = hsm_connect(h, 1);
 	ERR_clear_error();

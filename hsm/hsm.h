@@ -160,8 +160,11 @@ const char *hsm_ossl_str(char *buf, size_t len, unsigned long *rv);
 void *hsm_p11_funcs(struct hsm *h, unsigned long *slot_id);
 /* The libp11 PKCS11_TOKEN of an open handle, or NULL. */
 struct PKCS11_token_st *hsm_p11_token(struct hsm *h);
-/* Drops hsm_aes.c's session of h; hsm_close() calls it. */
+/* Drops hsm_aes.c's session of h; hsm_close() and hsm_reopen() call it. */
 void hsm_aes_forget(struct hsm *h);
+/* Marks every handle of this process lost (hsm_lost() true, reason why),
+ * as hsm_err_note() does for a PKCS#11 error seen through OpenSSL. */
+void hsm_mark_lost(const char *why);
 #endif
 
 #endif

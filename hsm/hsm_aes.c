@@ -192,6 +192,7 @@ seal_ready(struct hsm *h, CK_FUNCTION_LIST_PTR fl, unsigned long slot,
 			seal_cache.s = CK_INVALID_HANDLE;
 			hsm_err_set("secret key: cannot open session: %s",
 			    hsm_ckr_str(rv, why, sizeof(why)));
+			hsm_mark_lost(why);
 			return 0;
 		}
 		seal_cache.h = h;
@@ -203,7 +204,10 @@ seal_ready(struct hsm *h, CK_FUNCTION_LIST_PTR fl, unsigned long slot,
 	if (rc < 0)
 		return 0;
 	if (rc == 0 && !create) {
+		/* Something sealed needs it, so the key was there: a token
+		 * that lost its objects is one to reopen (hsm_reopen()). */
 		hsm_err_set("no key labelled %s on the token", HSM_SEAL_LABEL);
+		hsm_mark_lost("the secret key vanished from the token");
 		return 0;
 	}
 	if (rc == 0 && !seal_key_generate(fl, seal_cache.s, &seal_cache.key)) {
@@ -269,7 +273,7 @@ hsm_seal(struct hsm *h, const char *aad, const unsigned char *pt,
 	CK_GCM_PARAMS gcm;
 	unsigned long slot;
 	unsigned char *buf = NULL;
-	size_t n, cap;
+	size_t n = 0, cap;
 	CK_RV rv = CKR_OK;
 	char why[64];
 	int tries, rc = 0;
@@ -305,6 +309,8 @@ hsm_seal(struct hsm *h, const char *aad, const unsigned char *pt,
 			break;
 		seal_drop(fl);
 	}
+	if (seal_stale(rv))
+		hsm_mark_lost(hsm_ckr_str(rv, why, sizeof(why)));
 	if (rv != CKR_OK || n != ptlen + SEAL_TAG_LEN) {
 		hsm_err_set("seal: %s", rv != CKR_OK
 			? hsm_ckr_str(rv, why, sizeof(why))
@@ -376,6 +382,8 @@ hsm_unseal(struct hsm *h, const char *aad, const unsigned char *in,
 	}
 	if (rv != CKR_OK) {
 		hsm_err_set("unseal: %s", hsm_ckr_str(rv, why, sizeof(why)));
+		if (seal_stale(rv))
+			hsm_mark_lost(why);
 		goto out;
 	}
 	buf[n] = '\0'; /* convenience for text secrets; not counted */
