@@ -247,12 +247,21 @@ check_only(const struct cfg *cfg)
 	struct db *db = NULL;
 	struct db_ca *cas = NULL;
 	size_t n = 0, i;
-	int version = 0, ok = 0;
+	int version = 0, pending = 0, ok = 0;
 
 	if (!open_backends(cfg, &hsm, &db))
 		goto out;
 	if (db_schema_version(db, &version) < 0 || version == 0) {
 		log_err("database: schema not migrated (run cmpca db migrate)");
+		goto out;
+	}
+	if (db_schema_pending(db, cfg->schema_dir, &pending) < 0) {
+		log_err("database: %s", db_error(db));
+		goto out;
+	}
+	if (pending > 0) {
+		log_err("database: %d migration(s) in %s not applied (run cmpca "
+			"db migrate)", pending, cfg->schema_dir);
 		goto out;
 	}
 	if (db_ca_list(db, &cas, &n) < 0) {
