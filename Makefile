@@ -44,7 +44,8 @@ CA_OBJ := $(CA_SRC:%.c=$(B)/%.o)
 PROGS := $(B)/cmpcad $(B)/cmpca
 UNIT_TESTS := $(B)/test_hsm $(B)/test_db $(B)/test_cmp $(B)/test_engine \
 	$(B)/test_admin
-TEST_TOOLS := $(B)/cmpdump $(B)/cmpnest $(B)/cmpload
+TEST_TOOLS := $(B)/cmpdump $(B)/cmpnest $(B)/cmpload $(B)/cmphostile \
+	$(B)/fcgipost
 
 .PHONY: all deps test unit e2e run stop check clean bench install uninstall soak
 all: $(PROGS)
@@ -80,6 +81,14 @@ $(B)/cmpdump: $(B)/tests/tools/cmpdump.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
 
 $(B)/cmpnest: $(B)/tests/tools/cmpnest.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Hostile-input corpus (tests/e2e/hostile.sh): the generated cases, and a
+# FastCGI client for the 100,000-rejections memory check.
+$(B)/cmphostile: $(B)/tests/tools/cmphostile.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/fcgipost: $(B)/tests/tools/fcgipost.o
+	$(CC) $(LDFLAGS) -o $@ $^
 
 deps:
 	@scripts/deps
