@@ -29,7 +29,8 @@
  *   extracerts N       N copies of the CA certificate in extraCerts
  *   rr N               rr with N RevDetails (serials of no certificate)
  *   nested N           nested body N levels deep, PBM on the outside
- *   body N             body of CHOICE tag N (content NULL)
+ *   body N             body of CHOICE tag N (content NULL; 19 pkiconf,
+ *                      else one the engine keeps as ANY)
  *   body-tag N         a valid ir whose body tag is rewritten to [N]
  *   certconf           certConf for the ip in -i (fresh senderNonce)
  *   certconf-unknown   certConf for a transaction nobody started
@@ -202,6 +203,15 @@ mac_alg(void)
 	return alg;
 }
 
+/* Sets *gn to a directoryName holding name (owned). */
+static void
+gn_set(GENERAL_NAME **gn, X509_NAME *name)
+{
+	GENERAL_NAME_free(*gn);
+	NEED(name != NULL && (*gn = GENERAL_NAME_new()) != NULL);
+	GENERAL_NAME_set0_value(*gn, GEN_DIRNAME, name);
+}
+
 static CMP_MSG *
 msg_new(int body)
 {
@@ -211,9 +221,8 @@ msg_new(int body)
 	NEED(m != NULL && g.ca != NULL);
 	h = m->header;
 	NEED(ASN1_INTEGER_set(h->pvno, 2));
-	GENERAL_NAME_set0_value(h->sender, GEN_DIRNAME, X509_NAME_new());
-	GENERAL_NAME_set0_value(h->recipient, GEN_DIRNAME,
-	    X509_NAME_dup(X509_get_subject_name(g.ca)));
+	gn_set(&h->sender, X509_NAME_new());
+	gn_set(&h->recipient, X509_NAME_dup(X509_get_subject_name(g.ca)));
 	h->messageTime = ASN1_GENERALIZEDTIME_set(NULL, time(NULL));
 	h->transactionID = random_octets(16);
 	h->senderNonce = random_octets(16);
@@ -249,7 +258,7 @@ protect(CMP_MSG *m)
 		m->header->protectionAlg = algor(nid, NULL);
 		m->header->senderKID = ASN1_OCTET_STRING_dup(
 		    X509_get0_subject_key_id(g.cert));
-		GENERAL_NAME_set0_value(m->header->sender, GEN_DIRNAME,
+		gn_set(&m->header->sender,
 		    X509_NAME_dup(X509_get_subject_name(g.cert)));
 		pp.header = m->header;
 		pp.body = m->body;
@@ -567,8 +576,12 @@ main(int argc, char **argv)
 		m = rr_new(n);
 	else if (strcmp(c, "body") == 0) {
 		m = msg_new((int)n);
-		NEED((m->body->value.other = ASN1_TYPE_new()) != NULL);
-		ASN1_TYPE_set(m->body->value.other, V_ASN1_NULL, NULL);
+		if (n == CMP_BODY_PKICONF)
+			NEED((m->body->value.pkiconf = ASN1_NULL_new()) != NULL);
+		else {
+			NEED((m->body->value.other = ASN1_TYPE_new()) != NULL);
+			ASN1_TYPE_set(m->body->value.other, V_ASN1_NULL, NULL);
+		}
 	} else if (strcmp(c, "certconf") == 0 && g.resp != NULL)
 		m = certconf_new(g.resp);
 	else if (strcmp(c, "certconf-unknown") == 0)
@@ -584,8 +597,7 @@ main(int argc, char **argv)
 	if (strcmp(c, "pvno") == 0)
 		NEED(ASN1_INTEGER_set(m->header->pvno, n));
 	if (strcmp(c, "recipient") == 0)
-		GENERAL_NAME_set0_value(m->header->recipient, GEN_DIRNAME,
-		    name_cn("Some Other CA"));
+		gn_set(&m->header->recipient, name_cn("Some Other CA"));
 	if (strcmp(c, "extracerts") == 0) {
 		long i;
 
