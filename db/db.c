@@ -566,6 +566,32 @@ out:
 
 /* See db_int.h. */
 int
+db_get1(struct db *db, const struct db_stmt *st, const struct db_params *p,
+    size_t elem_size, int (*from_row)(const PGresult *, int, void *),
+    void *out)
+{
+	PGresult *res = NULL;
+	int rc = -1;
+
+	memset(out, 0, elem_size);
+	if (db_run(db, st, p, &res) != 1)
+		goto out;
+	if (PQntuples(res) == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (!from_row(res, 0, out)) {
+		db_stmt_err(db, st, "unexpected result");
+		goto out;
+	}
+	rc = 1;
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* See db_int.h. */
+int
 db_getn(struct db *db, const struct db_stmt *st, const struct db_params *p,
     size_t elem_size, int (*from_row)(const PGresult *, int, void *),
     void (*clear)(void *), void **out, size_t *n)

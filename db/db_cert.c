@@ -208,29 +208,14 @@ out:
 	return rc;
 }
 
+static int cert_row(const PGresult *res, int i, void *e);
+
 /* Runs a single-row lookup. Returns 1, 0 if no row, -1. */
 static int
 cert_get1(struct db *db, const struct db_stmt *st, const struct db_params *p,
     struct db_cert *out)
 {
-	PGresult *res = NULL;
-	int rc = -1;
-
-	memset(out, 0, sizeof(*out));
-	if (db_run(db, st, p, &res) != 1)
-		goto out;
-	if (PQntuples(res) == 0) {
-		rc = 0;
-		goto out;
-	}
-	if (!cert_from_row(res, 0, out)) {
-		db_stmt_err(db, st, "unexpected result");
-		goto out;
-	}
-	rc = 1;
-out:
-	PQclear(res);
-	return rc;
+	return db_get1(db, st, p, sizeof(*out), cert_row, out);
 }
 
 int

@@ -187,28 +187,13 @@ out:
 	return rc;
 }
 
+static int partner_row(const PGresult *res, int i, void *e);
+
 static int
 partner_get(struct db *db, const struct db_stmt *st, struct db_params *p,
     struct db_partner *out)
 {
-	PGresult *res = NULL;
-	int rc = -1;
-
-	memset(out, 0, sizeof(*out));
-	if (db_run(db, st, p, &res) != 1)
-		goto out;
-	if (PQntuples(res) == 0) {
-		rc = 0;
-		goto out;
-	}
-	if (!partner_from_row(res, 0, out)) {
-		db_stmt_err(db, st, "unexpected result");
-		goto out;
-	}
-	rc = 1;
-out:
-	PQclear(res);
-	return rc;
+	return db_get1(db, st, p, sizeof(*out), partner_row, out);
 }
 
 int

@@ -164,6 +164,13 @@ int db_run(struct db *db, const struct db_stmt *st, const struct db_params *p,
 int db_getn(struct db *db, const struct db_stmt *st, const struct db_params *p,
     size_t elem_size, int (*from_row)(const PGresult *, int, void *),
     void (*clear)(void *), void **out, size_t *n);
+/*
+ * Runs a lookup of at most one row into *out (elem_size bytes, zeroed
+ * first), filled by from_row. Returns 1 found, 0 no row, -1 (db->err set).
+ */
+int db_get1(struct db *db, const struct db_stmt *st, const struct db_params *p,
+    size_t elem_size, int (*from_row)(const PGresult *, int, void *),
+    void *out);
 /* Returns 1 if the last failed statement was a unique violation. */
 int db_unique_violation(const struct db *db);
 /*

@@ -100,30 +100,16 @@ out:
 	return rc;
 }
 
+static int ra_row(const PGresult *res, int i, void *e);
+
 int
 db_ra_get_by_hash(struct db *db, const unsigned char *sha256,
     struct db_ra *out)
 {
 	struct db_params p = {0};
-	PGresult *res = NULL;
-	int rc = -1;
 
-	memset(out, 0, sizeof(*out));
 	db_param_bytea(&p, sha256, 32);
-	if (db_run(db, &st_get_by_hash, &p, &res) != 1)
-		goto out;
-	if (PQntuples(res) == 0) {
-		rc = 0;
-		goto out;
-	}
-	if (!ra_from_row(res, 0, out)) {
-		db_seterr(db, "ra get failed: unexpected result");
-		goto out;
-	}
-	rc = 1;
-out:
-	PQclear(res);
-	return rc;
+	return db_get1(db, &st_get_by_hash, &p, sizeof(*out), ra_row, out);
 }
 
 /* Adapters for db_getn(). */
