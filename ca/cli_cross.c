@@ -368,6 +368,20 @@ cli_partner(struct ctx *c, int argc, char **argv)
 
 /* ---- cross-certify local ---- */
 
+/* A ca_cert row (kind cross) for our CA ca_id borrowing row's strings and
+ * DER: the cross certificate it received. */
+static void
+received_fill(struct db_ca_cert *cc, long long ca_id, const struct db_cert *row)
+{
+	cc->ca_id = ca_id;
+	snprintf(cc->kind, sizeof(cc->kind), "cross");
+	cc->subject = row->subject;
+	cc->issuer = row->issuer;
+	cc->not_after = row->not_after;
+	cc->der = row->der;
+	cc->der_len = row->der_len;
+}
+
 /* Stores a cross certificate issuer -> subject issued here. */
 static int
 local_store(struct ctx *c, struct ca_ident *issuer, struct ca_ident *subject,
@@ -388,13 +402,7 @@ local_store(struct ctx *c, struct ca_ident *issuer, struct ca_ident *subject,
 	if ((row.profile = strdup("cross")) == NULL ||
 	    (row.requester = strdup("cli")) == NULL)
 		goto out;
-	cc.ca_id = subject->id;
-	snprintf(cc.kind, sizeof(cc.kind), "cross");
-	cc.subject = row.subject;
-	cc.issuer = row.issuer;
-	cc.not_after = row.not_after;
-	cc.der = row.der;
-	cc.der_len = row.der_len;
+	received_fill(&cc, subject->id, &row);
 	if (db_begin(c->db) != 1 || db_cert_insert(c->db, &row) != 1 ||
 	    db_ca_cert_insert(c->db, &cc) != 1 ||
 	    db_audit_add(c->db, "cross-certify", issuer->id, "cli",
@@ -943,13 +951,7 @@ received_store(struct ctx *c, struct client *cl, X509 *x)
 	memset(&cc, 0, sizeof(cc));
 	if (!ca_cert_to_row(x, &row))
 		goto out;
-	cc.ca_id = cl->ca->id;
-	snprintf(cc.kind, sizeof(cc.kind), "cross");
-	cc.subject = row.subject;
-	cc.issuer = row.issuer;
-	cc.not_after = row.not_after;
-	cc.der = row.der;
-	cc.der_len = row.der_len;
+	received_fill(&cc, cl->ca->id, &row);
 	rc = db_ca_cert_insert(c->db, &cc);
 	if (rc < 0) {
 		log_err("database: %s", db_error(c->db));
