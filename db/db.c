@@ -566,6 +566,40 @@ out:
 
 /* See db_int.h. */
 int
+db_insert(struct db *db, const struct db_stmt *st, const struct db_params *p,
+    long long *id)
+{
+	PGresult *res = NULL;
+	struct db_row r;
+	int rc = -1;
+
+	if (db_run(db, st, p, &res) != 1) {
+		if (db_unique_violation(db))
+			rc = 0;
+		goto out;
+	}
+	if (id == NULL) {
+		rc = db_cmd_tuples(res) > 0 ? 1 : 0;
+		goto out;
+	}
+	if (PQntuples(res) == 0) {
+		rc = 0; /* ON CONFLICT DO NOTHING: the row exists */
+		goto out;
+	}
+	r = (struct db_row){res, 0, 0};
+	*id = db_col_int8(&r, 0);
+	if (r.bad) {
+		db_stmt_err(db, st, "unexpected result");
+		goto out;
+	}
+	rc = 1;
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* See db_int.h. */
+int
 db_get1(struct db *db, const struct db_stmt *st, const struct db_params *p,
     size_t elem_size, int (*from_row)(const PGresult *, int, void *),
     void *out)

@@ -97,9 +97,6 @@ int
 db_ca_insert(struct db *db, struct db_ca *ca)
 {
 	struct db_params p = {0};
-	struct db_row r;
-	PGresult *res = NULL;
-	int rc = -1;
 
 	if (!db_fixed_ok(ca->label, sizeof(ca->label)) ||
 	    ca->key_uri == NULL ||
@@ -116,25 +113,7 @@ db_ca_insert(struct db *db, struct db_ca *ca)
 	db_param_bytea(&p, ca->chain, ca->chain_len);
 	db_param_bytea(&p, ca->csr, ca->csr_len);
 	db_param_id(&p, ca->key_of);
-	if (db_run(db, &st_insert, &p, &res) != 1) {
-		if (db_unique_violation(db))
-			rc = 0;
-		goto out;
-	}
-	if (PQntuples(res) == 0) {
-		rc = 0; /* the label exists */
-		goto out;
-	}
-	r = (struct db_row){res, 0, 0};
-	ca->id = db_col_int8(&r, 0);
-	if (r.bad) {
-		db_seterr(db, "ca insert failed: unexpected result");
-		goto out;
-	}
-	rc = 1;
-out:
-	PQclear(res);
-	return rc;
+	return db_insert(db, &st_insert, &p, &ca->id);
 }
 
 static int ca_row(const PGresult *res, int i, void *e);

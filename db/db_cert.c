@@ -156,9 +156,6 @@ int
 db_cert_insert(struct db *db, struct db_cert *c)
 {
 	struct db_params p = {0};
-	struct db_row r;
-	PGresult *res = NULL;
-	int rc = -1;
 
 	if (c->ca_id <= 0 || !db_fixed_ok(c->serial, sizeof(c->serial)) ||
 	    c->subject == NULL || c->issuer == NULL || c->der == NULL ||
@@ -187,25 +184,7 @@ db_cert_insert(struct db *db, struct db_cert *c)
 		db_param_text(&p, NULL);
 	db_param_id(&p, c->replaces);
 	db_param_text(&p, c->kind[0] != '\0' ? c->kind : NULL);
-	if (db_run(db, &st_insert, &p, &res) != 1) {
-		if (db_unique_violation(db))
-			rc = 0;
-		goto out;
-	}
-	if (PQntuples(res) == 0) {
-		rc = 0; /* (ca_id, serial) exists */
-		goto out;
-	}
-	r = (struct db_row){res, 0, 0};
-	c->id = db_col_int8(&r, 0);
-	if (r.bad) {
-		db_seterr(db, "cert insert failed: unexpected result");
-		goto out;
-	}
-	rc = 1;
-out:
-	PQclear(res);
-	return rc;
+	return db_insert(db, &st_insert, &p, &c->id);
 }
 
 static int cert_row(const PGresult *res, int i, void *e);

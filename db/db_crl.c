@@ -88,37 +88,32 @@ db_crl_insert(struct db *db, long long ca_id, const struct db_crl *c)
 	return rc;
 }
 
+/* Row of st_latest into a db_crl (for db_get1). */
+static int
+crl_row(const PGresult *res, int i, void *e)
+{
+	struct db_crl *c = e;
+	struct db_row r = {res, i, 0};
+
+	c->number = db_col_int8(&r, 0);
+	c->this_update = db_col_time(&r, 1);
+	c->next_update = db_col_time(&r, 2);
+	c->entries = db_col_int4(&r, 3, 0);
+	c->der = db_col_memdup(&r, 4, &c->der_len);
+	if (r.bad || c->der == NULL) {
+		db_crl_clear(c);
+		return 0;
+	}
+	return 1;
+}
+
 int
 db_crl_latest(struct db *db, long long ca_id, struct db_crl *out)
 {
 	struct db_params p = {0};
-	struct db_row r;
-	PGresult *res = NULL;
-	int rc = -1;
 
-	memset(out, 0, sizeof(*out));
 	db_param_int8(&p, ca_id);
-	if (db_run(db, &st_latest, &p, &res) != 1)
-		goto out;
-	if (PQntuples(res) == 0) {
-		rc = 0;
-		goto out;
-	}
-	r = (struct db_row){res, 0, 0};
-	out->number = db_col_int8(&r, 0);
-	out->this_update = db_col_time(&r, 1);
-	out->next_update = db_col_time(&r, 2);
-	out->entries = db_col_int4(&r, 3, 0);
-	out->der = db_col_memdup(&r, 4, &out->der_len);
-	if (r.bad || out->der == NULL) {
-		db_crl_clear(out);
-		db_seterr(db, "crl latest failed: unexpected result");
-		goto out;
-	}
-	rc = 1;
-out:
-	PQclear(res);
-	return rc;
+	return db_get1(db, &st_latest, &p, sizeof(*out), crl_row, out);
 }
 
 int

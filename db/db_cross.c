@@ -146,9 +146,6 @@ int
 db_partner_insert(struct db *db, struct db_partner *pa)
 {
 	struct db_params p = {0};
-	struct db_row r;
-	PGresult *res = NULL;
-	int rc = -1;
 
 	if (!db_fixed_ok(pa->name, sizeof(pa->name)) || pa->ca_id <= 0 ||
 	    pa->cert == NULL || pa->cert_len == 0 || pa->subject == NULL ||
@@ -170,21 +167,7 @@ db_partner_insert(struct db *db, struct db_partner *pa)
 	param_opt_int(&p, pa->inhibit_mapping);
 	db_param_text(&p, pa->eku != NULL ? pa->eku : "");
 	db_param_int8(&p, pa->days);
-	if (db_run(db, &st_insert, &p, &res) != 1) {
-		if (db_unique_violation(db))
-			rc = 0;
-		goto out;
-	}
-	if (PQntuples(res) == 0) {
-		rc = 0; /* name or certificate registered already */
-		goto out;
-	}
-	r = (struct db_row){res, 0, 0};
-	pa->id = db_col_int8(&r, 0);
-	rc = r.bad ? -1 : 1;
-out:
-	PQclear(res);
-	return rc;
+	return db_insert(db, &st_insert, &p, &pa->id);
 }
 
 static int partner_row(const PGresult *res, int i, void *e);
@@ -283,9 +266,6 @@ int
 db_ca_cert_insert(struct db *db, struct db_ca_cert *c)
 {
 	struct db_params p = {0};
-	struct db_row r;
-	PGresult *res = NULL;
-	int rc = -1;
 
 	if (c->ca_id <= 0 || !db_fixed_ok(c->kind, sizeof(c->kind)) ||
 	    c->subject == NULL || c->issuer == NULL || c->der == NULL ||
@@ -299,21 +279,7 @@ db_ca_cert_insert(struct db *db, struct db_ca_cert *c)
 	db_param_text(&p, c->issuer);
 	db_param_time(&p, c->not_after);
 	db_param_bytea(&p, c->der, c->der_len);
-	if (db_run(db, &st_cacert_insert, &p, &res) != 1) {
-		if (db_unique_violation(db))
-			rc = 0;
-		goto out;
-	}
-	if (PQntuples(res) == 0) {
-		rc = 0; /* stored already */
-		goto out;
-	}
-	r = (struct db_row){res, 0, 0};
-	c->id = db_col_int8(&r, 0);
-	rc = r.bad ? -1 : 1;
-out:
-	PQclear(res);
-	return rc;
+	return db_insert(db, &st_cacert_insert, &p, &c->id);
 }
 
 static int

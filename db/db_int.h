@@ -165,6 +165,13 @@ int db_getn(struct db *db, const struct db_stmt *st, const struct db_params *p,
     size_t elem_size, int (*from_row)(const PGresult *, int, void *),
     void (*clear)(void *), void **out, size_t *n);
 /*
+ * Runs an INSERT ... ON CONFLICT DO NOTHING [RETURNING id]. With id, the
+ * returned id is stored there. Returns 1 inserted, 0 the row exists (a
+ * unique violation or the conflict clause), -1 (db->err set).
+ */
+int db_insert(struct db *db, const struct db_stmt *st,
+    const struct db_params *p, long long *id);
+/*
  * Runs a lookup of at most one row into *out (elem_size bytes, zeroed
  * first), filled by from_row. Returns 1 found, 0 no row, -1 (db->err set).
  */

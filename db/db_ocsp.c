@@ -67,38 +67,34 @@ out:
 	return rc;
 }
 
+/* Row of st_signer_latest into a db_ocsp_signer (for db_get1). */
+static int
+signer_row(const PGresult *res, int i, void *e)
+{
+	struct db_ocsp_signer *o = e;
+	struct db_row r = {res, i, 0};
+
+	o->id = db_col_int8(&r, 0);
+	o->ca_id = db_col_int8(&r, 1);
+	o->key_uri = db_col_strdup(&r, 2);
+	o->cert = db_col_memdup(&r, 3, &o->cert_len);
+	o->created = db_col_time(&r, 4);
+	if (r.bad || o->key_uri == NULL || o->cert == NULL) {
+		db_ocsp_signer_clear(o);
+		return 0;
+	}
+	return 1;
+}
+
 int
 db_ocsp_signer_latest(struct db *db, long long ca_id,
     struct db_ocsp_signer *out)
 {
 	struct db_params p = {0};
-	struct db_row r;
-	PGresult *res = NULL;
-	int rc = -1;
 
-	memset(out, 0, sizeof(*out));
 	db_param_int8(&p, ca_id);
-	if (db_run(db, &st_signer_latest, &p, &res) != 1)
-		goto out;
-	if (PQntuples(res) == 0) {
-		rc = 0;
-		goto out;
-	}
-	r = (struct db_row){res, 0, 0};
-	out->id = db_col_int8(&r, 0);
-	out->ca_id = db_col_int8(&r, 1);
-	out->key_uri = db_col_strdup(&r, 2);
-	out->cert = db_col_memdup(&r, 3, &out->cert_len);
-	out->created = db_col_time(&r, 4);
-	if (r.bad || out->key_uri == NULL || out->cert == NULL) {
-		db_ocsp_signer_clear(out);
-		db_stmt_err(db, &st_signer_latest, "unexpected result");
-		goto out;
-	}
-	rc = 1;
-out:
-	PQclear(res);
-	return rc;
+	return db_get1(db, &st_signer_latest, &p, sizeof(*out), signer_row,
+	    out);
 }
 
 int

@@ -68,9 +68,6 @@ int
 db_ra_insert(struct db *db, struct db_ra *ra)
 {
 	struct db_params p = {0};
-	struct db_row r;
-	PGresult *res = NULL;
-	int rc = -1;
 
 	if (!db_fixed_ok(ra->name, sizeof(ra->name)) || ra->cert == NULL ||
 	    ra->cert_len == 0 || ra->subject == NULL ||
@@ -83,21 +80,7 @@ db_ra_insert(struct db *db, struct db_ra *ra)
 	db_param_bytea(&p, ra->cert, ra->cert_len);
 	db_param_text(&p, ra->subject);
 	db_param_text(&p, ra->profile);
-	if (db_run(db, &st_insert, &p, &res) != 1) {
-		if (db_unique_violation(db))
-			rc = 0;
-		goto out;
-	}
-	if (PQntuples(res) == 0) {
-		rc = 0; /* name or certificate registered already */
-		goto out;
-	}
-	r = (struct db_row){res, 0, 0};
-	ra->id = db_col_int8(&r, 0);
-	rc = r.bad ? -1 : 1;
-out:
-	PQclear(res);
-	return rc;
+	return db_insert(db, &st_insert, &p, &ra->id);
 }
 
 static int ra_row(const PGresult *res, int i, void *e);

@@ -123,8 +123,6 @@ int
 db_secret_insert(struct db *db, const struct db_secret *s)
 {
 	struct db_params p = {0};
-	PGresult *res = NULL;
-	int rc = -1;
 
 	if (!db_fixed_ok(s->ref, sizeof(s->ref)) ||
 	    (s->secret == NULL && s->sealed == NULL) ||
@@ -142,15 +140,7 @@ db_secret_insert(struct db *db, const struct db_secret *s)
 	db_param_int8(&p, s->uses_left);
 	db_param_time(&p, s->expires);
 	db_param_bytea(&p, s->sealed, s->sealed_len);
-	if (db_run(db, &st_insert, &p, &res) != 1) {
-		if (db_unique_violation(db))
-			rc = 0;
-		goto out;
-	}
-	rc = db_cmd_tuples(res) > 0 ? 1 : 0; /* 0: the reference exists */
-out:
-	PQclear(res);
-	return rc;
+	return db_insert(db, &st_insert, &p, NULL);
 }
 
 int

@@ -88,8 +88,6 @@ int
 db_txn_insert(struct db *db, const struct db_txn *t)
 {
 	struct db_params p = {0};
-	PGresult *res = NULL;
-	int rc = -1;
 
 	if (!txn_id_ok(t->id, t->id_len) || !txn_state_ok(t->state) ||
 	    strnlen(t->sender, sizeof(t->sender)) == sizeof(t->sender) ||
@@ -107,15 +105,7 @@ db_txn_insert(struct db *db, const struct db_txn *t)
 	    t->last_nonce_len);
 	db_param_int8(&p, t->pvno);
 	db_param_time(&p, t->expires);
-	if (db_run(db, &st_insert, &p, &res) != 1) {
-		if (db_unique_violation(db))
-			rc = 0;
-		goto out;
-	}
-	rc = db_cmd_tuples(res) > 0 ? 1 : 0; /* 0: the id is in use */
-out:
-	PQclear(res);
-	return rc;
+	return db_insert(db, &st_insert, &p, NULL);
 }
 
 int
@@ -193,23 +183,13 @@ int
 db_nonce_claim(struct db *db, const unsigned char *nonce, size_t len)
 {
 	struct db_params p = {0};
-	PGresult *res = NULL;
-	int rc = -1;
 
 	if (nonce == NULL || len == 0 || len > DB_NONCE_MAX) {
 		db_seterr(db, "nonce claim failed: invalid nonce length");
 		return -1;
 	}
 	db_param_bytea(&p, nonce, len);
-	if (db_run(db, &st_nonce, &p, &res) != 1) {
-		if (db_unique_violation(db))
-			rc = 0;
-		goto out;
-	}
-	rc = db_cmd_tuples(res) > 0 ? 1 : 0; /* 0: seen before */
-out:
-	PQclear(res);
-	return rc;
+	return db_insert(db, &st_nonce, &p, NULL);
 }
 
 int
