@@ -182,6 +182,8 @@ int ca_chain_parse(const unsigned char *der, size_t len, STACK_OF(X509) *sk)
  * frees *out with free(). Returns 1 or 0. */
 int ca_chain_encode(STACK_OF(X509) *sk, int from, unsigned char **out,
     size_t *len) CA_MUST_CHECK;
+/* A new stack holding (up-ref'ed) ca's chain: extraCerts. NULL on error. */
+STACK_OF(X509) *ca_chain_copy(const struct ca_ident *ca);
 /* Digest to sign with for a CA key: SHA-384 for P-384, else SHA-256. */
 const EVP_MD *ca_sign_md(EVP_PKEY *key);
 /* Signs an X509 with a CA key (PKCS#1 v1.5 or ECDSA). Returns 1 or 0. */

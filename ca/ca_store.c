@@ -73,6 +73,31 @@ fail:
 	return NULL;
 }
 
+/* See ca.h. */
+STACK_OF(X509) *
+ca_chain_copy(const struct ca_ident *ca)
+{
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	int i;
+
+	if (sk == NULL)
+		return NULL;
+	for (i = 0; i < sk_X509_num(ca->chain); i++) {
+		X509 *c = sk_X509_value(ca->chain, i);
+
+		if (!X509_up_ref(c))
+			goto fail;
+		if (!sk_X509_push(sk, c)) {
+			X509_free(c);
+			goto fail;
+		}
+	}
+	return sk;
+fail:
+	sk_X509_pop_free(sk, X509_free);
+	return NULL;
+}
+
 /* Lowercase hex, no leading zeros; returns 1 or 0. */
 int
 ca_serial_hex(const ASN1_INTEGER *serial, char *out, size_t outlen)

@@ -565,7 +565,6 @@ static CMP_MSG *
 req_new(struct client *cl, CMP_BODY *body, unsigned char *nonce)
 {
 	CMP_MSG *m = CMP_MSG_new();
-	int i;
 
 	if (m == NULL) {
 		CMP_BODY_free(body);
@@ -576,18 +575,8 @@ req_new(struct client *cl, CMP_BODY *body, unsigned char *nonce)
 	CMP_HEADER_free(m->header);
 	if ((m->header = req_header(cl, nonce)) == NULL ||
 	    !cmp_sig_protect(m, cl->ca) ||
-	    (m->extraCerts = sk_X509_new_null()) == NULL)
+	    (m->extraCerts = ca_chain_copy(cl->ca)) == NULL)
 		goto fail;
-	for (i = 0; i < sk_X509_num(cl->ca->chain); i++) {
-		X509 *x = sk_X509_value(cl->ca->chain, i);
-
-		if (!X509_up_ref(x))
-			goto fail;
-		if (!sk_X509_push(m->extraCerts, x)) {
-			X509_free(x);
-			goto fail;
-		}
-	}
 	return m;
 fail:
 	CMP_MSG_free(m);

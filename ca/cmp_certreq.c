@@ -527,14 +527,8 @@ cmp_certreq_handle(struct req *r)
 	/* extraCerts: the chain of the issued certificates (RFC 9483); a
 	 * signed response already carries it. */
 	if (nissued > 0 && out->extraCerts == NULL) {
-		if ((out->extraCerts = sk_X509_new_null()) == NULL)
+		if ((out->extraCerts = ca_chain_copy(r->ca)) == NULL)
 			goto internal_out;
-		for (i = 0; i < sk_X509_num(r->ca->chain); i++) {
-			X509 *c = sk_X509_value(r->ca->chain, i);
-
-			if (!X509_up_ref(c) || !sk_X509_push(out->extraCerts, c))
-				goto internal_out;
-		}
 		/* extraCerts is outside the protection: no re-protect. */
 	}
 	goto done;

@@ -217,14 +217,8 @@ cmp_poll_handle(struct req *r)
 	if ((out = cmp_resp_new(r, body)) == NULL)
 		goto internal;
 	if (nissued > 0 && out->extraCerts == NULL) {
-		if ((out->extraCerts = sk_X509_new_null()) == NULL)
+		if ((out->extraCerts = ca_chain_copy(r->ca)) == NULL)
 			goto internal_out;
-		for (i = 0; i < (size_t)sk_X509_num(r->ca->chain); i++) {
-			X509 *c = sk_X509_value(r->ca->chain, (int)i);
-
-			if (!X509_up_ref(c) || !sk_X509_push(out->extraCerts, c))
-				goto internal_out;
-		}
 	}
 	goto done;
 internal_out:

@@ -75,7 +75,6 @@ static int
 resp_sign(struct req *r, CMP_MSG *m)
 {
 	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(r->ca->cert);
-	int i;
 
 	if (ski != NULL) {
 		ASN1_OCTET_STRING_free(m->header->senderKID);
@@ -84,19 +83,7 @@ resp_sign(struct req *r, CMP_MSG *m)
 	}
 	if (!cmp_sig_alg_set(m->header, r->ca) || !cmp_sig_protect(m, r->ca))
 		return 0;
-	if ((m->extraCerts = sk_X509_new_null()) == NULL)
-		return 0;
-	for (i = 0; i < sk_X509_num(r->ca->chain); i++) {
-		X509 *c = sk_X509_value(r->ca->chain, i);
-
-		if (!X509_up_ref(c))
-			return 0;
-		if (!sk_X509_push(m->extraCerts, c)) {
-			X509_free(c);
-			return 0;
-		}
-	}
-	return 1;
+	return (m->extraCerts = ca_chain_copy(r->ca)) != NULL;
 }
 
 /*

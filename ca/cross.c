@@ -474,22 +474,12 @@ cross_cert_issue(const struct ca_ident *ca, struct hsm *hsm,
 STACK_OF(X509) *
 ca_published(struct db *db, const struct ca_ident *ca)
 {
-	STACK_OF(X509) *sk = sk_X509_new_null();
+	STACK_OF(X509) *sk = ca_chain_copy(ca);
 	struct db_blob *b = NULL;
 	size_t i, n = 0;
 
 	if (sk == NULL)
 		return NULL;
-	for (i = 0; i < (size_t)sk_X509_num(ca->chain); i++) {
-		X509 *c = sk_X509_value(ca->chain, (int)i);
-
-		if (!X509_up_ref(c))
-			goto fail;
-		if (!sk_X509_push(sk, c)) {
-			X509_free(c);
-			goto fail;
-		}
-	}
 	if (db_ca_published(db, ca->id, &b, &n) < 0)
 		goto fail;
 	for (i = 0; i < n; i++) {
