@@ -1,9 +1,11 @@
 /*
  * cli_seal.c - the command line's side of sealed enrollment secrets: new
  * secrets are sealed in the HSM before they are stored (cmpca secret add),
- * and `cmpca db migrate` seals the secrets older versions stored in clear,
- * right after the SQL migrations (011 adds the sealed column). The daemon
- * only ever unseals.
+ * and `cmpca db migrate` seals the secrets older versions stored in clear
+ * (011 adds the sealed column) or sealed in the token's format 0x01 (the
+ * daemon opens those with a token operation per request, see
+ * hsm/hsm_aes.c), right after the SQL migrations. The daemon only ever
+ * unseals.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +44,15 @@ cli_secrets_seal_clear(struct ctx *c, int *n)
 		return 0;
 	}
 	for (i = 0; i < cnt; i++) {
+		if (list[i].secret == NULL && list[i].sealed != NULL &&
+		    (!cli_need_hsm(c) ||
+			hsm_unseal(c->hsm, list[i].ref, list[i].sealed,
+			    list[i].sealed_len, &list[i].secret,
+			    &list[i].secret_len) != 1)) {
+			log_err("cannot open sealed secret %s: %s",
+			    list[i].ref, hsm_error());
+			goto out;
+		}
 		if (!cli_secret_seal(c, &list[i]))
 			goto out;
 		if (db_secret_set_sealed(c->db, list[i].ref, list[i].sealed,

@@ -473,8 +473,9 @@ int db_secret_get(struct db *db, const char *ref, struct db_secret *out)
  * Returns 1, 0 if exhausted or expired, -1. */
 int db_secret_consume(struct db *db, const char *ref) CA_MUST_CHECK;
 /*
- * Rows whose secret is still in clear (written before migration 011):
- * ref and secret only. Returns 1 (possibly none), -1.
+ * Rows to seal (again): secret still in clear (written before migration
+ * 011; ref and secret set), or sealed in format 0x01 (ref and sealed set).
+ * Returns 1 (possibly none), -1.
  */
 int db_secret_list_clear(struct db *db, struct db_secret **out, size_t *n)
     CA_MUST_CHECK;

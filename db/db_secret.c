@@ -5,7 +5,8 @@
  * Callers store secrets sealed in the HSM (column secret_enc, see
  * hsm/hsm_aes.c and migration 011); this file never sees the key. The
  * clear column is read only for rows written before migration 011, which
- * `cmpca db migrate` seals (db_secret_list_clear, db_secret_set_sealed).
+ * `cmpca db migrate` seals (db_secret_list_clear, db_secret_set_sealed);
+ * it also seals again the rows sealed in the older format 0x01.
  * Our copies are wiped: the bytes in a PGresult before PQclear(), the
  * struct's copies in db_secret_clear(). libpq's own socket buffers and the
  * server are out of our reach.
@@ -27,20 +28,30 @@ static const struct db_stmt st_get = {DB_ST_SECRET_GET, "secret_get",
     "SELECT ref, secret, allowed_subject, profile, ca_id, uses_left, "
     DB_EPOCH("expires") ", " DB_EPOCH("created") ", secret_enc"
     " FROM enroll_secret WHERE ref = $1::text"};
+/* In clear (before 011), or sealed in the token's format 0x01 (before
+ * migration 012's release): both are sealed again in the current format. */
 static const struct db_stmt st_clear_list = {DB_ST_SECRET_CLEAR_LIST,
     "secret_clear_list",
     "SELECT ref, secret, NULL::text, 'default', NULL::bigint, 0, NULL::bigint,"
-    " NULL::bigint, NULL::bytea FROM enroll_secret WHERE secret IS NOT NULL"
-    " ORDER BY ref"};
+    " NULL::bigint, CASE WHEN secret IS NULL THEN secret_enc END"
+    " FROM enroll_secret WHERE secret IS NOT NULL"
+    " OR get_byte(secret_enc, 0) = 1 ORDER BY ref"};
 static const struct db_stmt st_seal = {DB_ST_SECRET_SEAL, "secret_seal",
     "UPDATE enroll_secret SET secret_enc = $2::bytea, secret = NULL"
     " WHERE ref = $1::text"};
-/* uses_left -1 means unlimited and stays -1. */
+/*
+ * One row if the secret may be used once more: a limited one is counted
+ * down under its row lock; an unlimited one (-1) is only read, so that
+ * concurrent transactions on the same secret do not queue on its row
+ * (migration 012 does the same in cmpca_issue1).
+ */
 static const struct db_stmt st_consume = {DB_ST_SECRET_CONSUME,
     "secret_consume",
-    "UPDATE enroll_secret SET uses_left ="
-    " CASE WHEN uses_left = -1 THEN -1 ELSE uses_left - 1 END"
-    " WHERE ref = $1::text AND uses_left <> 0"
+    "WITH u AS (UPDATE enroll_secret SET uses_left = uses_left - 1"
+    " WHERE ref = $1::text AND uses_left > 0"
+    " AND (expires IS NULL OR expires > now()) RETURNING 1)"
+    " SELECT 1 FROM u UNION ALL SELECT 1 FROM enroll_secret"
+    " WHERE ref = $1::text AND uses_left = -1"
     " AND (expires IS NULL OR expires > now())"};
 /* Same columns as st_get but the secret. */
 static const struct db_stmt st_list = {DB_ST_SECRET_LIST, "secret_list",

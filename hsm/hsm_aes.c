@@ -11,10 +11,26 @@
  * encrypt/decrypt only, labelled HSM_SEAL_LABEL. hsm_seal() generates it
  * the first time; hsm_unseal() never does (no key, nothing to open).
  *
- * A sealed value is 0x01 (format) || IV (12 bytes, from the token's RNG,
- * fresh per value) || ciphertext || tag (16 bytes). The caller's AAD (the
- * secret's reference) is authenticated with it, so a sealed value copied
- * to another row does not open there.
+ * Two formats, both IV (12 bytes, from the token's RNG, fresh per value)
+ * || ciphertext || tag (16 bytes) after a format byte; the caller's AAD
+ * (the secret's reference) is authenticated with the value, so a sealed
+ * value copied to another row does not open there.
+ *
+ *   0x02  AES-256-GCM in software under a data key derived in the token:
+ *         DEK = AES-ECB_K(B1) || AES-ECB_K(B2), B_i = "cmpca-seal-dek"
+ *         || 0x00 || i (a counter-mode KDF with the block cipher as PRF,
+ *         NIST SP 800-108). The AAD is the format byte followed by the
+ *         reference. Workers derive the DEK once (one C_Encrypt) and then
+ *         open a value in about a microsecond; a C_DecryptInit in SoftHSM
+ *         re-reads the key object from disk, some 80 us per request.
+ *   0x01  AES-256-GCM in the token (C_Decrypt per value); AAD the
+ *         reference. Written when the token refuses CKM_AES_ECB with the
+ *         key, and by versions before issue 6; always readable.
+ *
+ * The DEK lives in the process as long as its session does (it is no more
+ * than what the logged-in session can compute), is wiped when the handle
+ * is closed or the token is lost, and never leaves the process: a copy
+ * of the database alone opens nothing, as before.
  *
  * One session and the key's handle are kept per process (workers decrypt
  * on every MAC-protected request); hsm_close() drops them. A session or
@@ -30,11 +46,13 @@
 
 #include <p11-kit-1/p11-kit/pkcs11.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "hsm/hsm.h"
 
-/* Format byte of a sealed value. */
+/* Format bytes of a sealed value. */
 #define SEAL_V1 0x01
+#define SEAL_V2 0x02
 /* GCM IV and tag lengths (NIST SP 800-38D recommendations). */
 #define SEAL_IV_LEN 12
 #define SEAL_TAG_LEN 16
@@ -49,7 +67,11 @@ static struct {
 	pid_t pid;
 	CK_SESSION_HANDLE s;
 	CK_OBJECT_HANDLE key;
-} seal_cache = { NULL, 0, CK_INVALID_HANDLE, CK_INVALID_HANDLE };
+	int dek_state; /* 0 not derived yet, 1 dek set, -1 token refuses */
+	unsigned char dek[SEAL_KEY_LEN];
+} seal_cache = { NULL, 0, CK_INVALID_HANDLE, CK_INVALID_HANDLE, 0, { 0 } };
+/* Tests: seal in format 0x01 even when a DEK can be derived. */
+static int seal_force_v1;
 
 /* Wipes and frees p (len bytes). Safe with NULL. */
 static void
@@ -72,6 +94,8 @@ seal_drop(CK_FUNCTION_LIST_PTR fl)
 	seal_cache.pid = 0;
 	seal_cache.s = CK_INVALID_HANDLE;
 	seal_cache.key = CK_INVALID_HANDLE;
+	seal_cache.dek_state = 0;
+	OPENSSL_cleanse(seal_cache.dek, sizeof(seal_cache.dek));
 }
 
 /* See hsm.h (HSM_INTERNAL): called by hsm_close() before the module goes. */
@@ -265,6 +289,98 @@ seal_run(CK_FUNCTION_LIST_PTR fl, int enc, CK_GCM_PARAMS *gcm,
 	return rv;
 }
 
+/*
+ * Derives the data key into seal_cache (see the top of this file). Called
+ * with seal_lock held after seal_ready(). Returns CKR_OK, with dek_state
+ * 1, or -1 when the token refuses ECB with the key (format 0x01 only);
+ * another value is the token's error.
+ */
+static CK_RV
+seal_dek(CK_FUNCTION_LIST_PTR fl)
+{
+	static const char label[] = "cmpca-seal-dek";
+	CK_MECHANISM mech = { CKM_AES_ECB, NULL, 0 };
+	unsigned char in[2 * 16];
+	CK_ULONG n = sizeof(seal_cache.dek);
+	CK_RV rv;
+	int i;
+
+	if (seal_cache.dek_state != 0)
+		return CKR_OK;
+	memset(in, 0, sizeof(in));
+	for (i = 0; i < 2; i++) {
+		memcpy(in + 16 * i, label, sizeof(label) - 1);
+		in[16 * i + 15] = (unsigned char)(i + 1);
+	}
+	rv = fl->C_EncryptInit(seal_cache.s, &mech, seal_cache.key);
+	if (rv == CKR_OK)
+		rv = fl->C_Encrypt(seal_cache.s, in, sizeof(in), seal_cache.dek,
+		    &n);
+	if (rv == CKR_OK && n != sizeof(seal_cache.dek))
+		rv = CKR_FUNCTION_FAILED;
+	if (rv == CKR_MECHANISM_INVALID || rv == CKR_KEY_FUNCTION_NOT_PERMITTED ||
+	    rv == CKR_KEY_TYPE_INCONSISTENT || rv == CKR_FUNCTION_FAILED) {
+		OPENSSL_cleanse(seal_cache.dek, sizeof(seal_cache.dek));
+		seal_cache.dek_state = -1;
+		return CKR_OK;
+	}
+	if (rv != CKR_OK) {
+		OPENSSL_cleanse(seal_cache.dek, sizeof(seal_cache.dek));
+		return rv;
+	}
+	seal_cache.dek_state = 1;
+	return CKR_OK;
+}
+
+/*
+ * AES-256-GCM under the DEK in software, format 0x02: in is inlen bytes of
+ * plain text (enc) or ciphertext || tag (!enc); iv 12 bytes. Returns 1, 0
+ * if the value does not authenticate, -1 on a library error.
+ */
+static int
+seal_soft(int enc, const unsigned char *iv, const char *aad,
+    const unsigned char *in, size_t inlen, unsigned char *out)
+{
+	static EVP_CIPHER *gcm;
+	static const unsigned char v2 = SEAL_V2;
+	EVP_CIPHER_CTX *c;
+	size_t len = enc ? inlen : inlen - SEAL_TAG_LEN;
+	int n = 0, rc = -1;
+
+	if (gcm == NULL && (gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM",
+				NULL)) == NULL)
+		return -1;
+	if ((c = EVP_CIPHER_CTX_new()) == NULL)
+		return -1;
+	if (EVP_CipherInit_ex2(c, gcm, seal_cache.dek, iv, enc, NULL) != 1 ||
+	    EVP_CipherUpdate(c, NULL, &n, &v2, 1) != 1 ||
+	    EVP_CipherUpdate(c, NULL, &n, (const unsigned char *)aad,
+		(int)strlen(aad)) != 1 ||
+	    EVP_CipherUpdate(c, out, &n, in, (int)len) != 1)
+		goto out;
+	if (!enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, SEAL_TAG_LEN,
+			(void *)(uintptr_t)(in + len)) != 1)
+		goto out;
+	if (EVP_CipherFinal_ex(c, out + n, &n) != 1) {
+		rc = enc ? -1 : 0;
+		goto out;
+	}
+	if (enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, SEAL_TAG_LEN,
+			out + len) != 1)
+		goto out;
+	rc = 1;
+out:
+	EVP_CIPHER_CTX_free(c);
+	return rc;
+}
+
+/* See hsm.h (HSM_INTERNAL). */
+void
+hsm_seal_force_v1(int on)
+{
+	seal_force_v1 = on;
+}
+
 int
 hsm_seal(struct hsm *h, const char *aad, const unsigned char *pt,
     size_t ptlen, unsigned char **out, size_t *outlen)
@@ -295,9 +411,22 @@ hsm_seal(struct hsm *h, const char *aad, const unsigned char *pt,
 	for (tries = 0; tries < 2; tries++) {
 		if (!seal_ready(h, fl, slot, 1))
 			goto out;
-		buf[0] = SEAL_V1;
-		rv = fl->C_GenerateRandom(seal_cache.s, buf + 1, SEAL_IV_LEN);
-		if (rv == CKR_OK) {
+		if (!seal_force_v1)
+			rv = seal_dek(fl);
+		if (rv == CKR_OK)
+			rv = fl->C_GenerateRandom(seal_cache.s, buf + 1,
+			    SEAL_IV_LEN);
+		if (rv == CKR_OK && seal_cache.dek_state == 1 &&
+		    !seal_force_v1) {
+			buf[0] = SEAL_V2;
+			n = ptlen + SEAL_TAG_LEN;
+			if (seal_soft(1, buf + 1, aad, pt, ptlen,
+				buf + 1 + SEAL_IV_LEN) != 1) {
+				hsm_err_set("seal: AES-GCM failed");
+				goto out;
+			}
+		} else if (rv == CKR_OK) {
+			buf[0] = SEAL_V1;
 			gcm_params(&gcm, buf + 1, aad);
 			n = cap - 1 - SEAL_IV_LEN;
 			rv = seal_run(fl, 1, &gcm, pt, ptlen,
@@ -345,7 +474,7 @@ hsm_unseal(struct hsm *h, const char *aad, const unsigned char *in,
 	if (aad == NULL || in == NULL ||
 	    inlen <= 1 + SEAL_IV_LEN + SEAL_TAG_LEN ||
 	    inlen > 1 + SEAL_IV_LEN + SEAL_MAX + SEAL_TAG_LEN ||
-	    in[0] != SEAL_V1) {
+	    (in[0] != SEAL_V1 && in[0] != SEAL_V2)) {
 		hsm_err_set("unseal: not a sealed value");
 		return 0;
 	}
@@ -358,6 +487,38 @@ hsm_unseal(struct hsm *h, const char *aad, const unsigned char *in,
 		return -1;
 	}
 	(void)pthread_mutex_lock(&seal_lock);
+	for (tries = 0; tries < 2 && in[0] == SEAL_V2; tries++) {
+		if (seal_cache.dek_state == 1 && seal_cache.h == h &&
+		    seal_cache.pid == getpid())
+			break;
+		if (!seal_ready(h, fl, slot, 0))
+			goto out;
+		if ((rv = seal_dek(fl)) == CKR_OK || !seal_stale(rv))
+			break;
+		seal_drop(fl);
+	}
+	if (in[0] == SEAL_V2) {
+		if (rv != CKR_OK || seal_cache.dek_state != 1) {
+			hsm_err_set("unseal: %s", rv != CKR_OK
+				? hsm_ckr_str(rv, why, sizeof(why))
+				: "the token cannot derive the data key "
+				  "(AES-ECB refused)");
+			if (seal_stale(rv))
+				hsm_mark_lost(why);
+			goto out;
+		}
+		n = inlen - 1 - SEAL_IV_LEN - SEAL_TAG_LEN;
+		rc = seal_soft(0, in + 1, aad, in + 1 + SEAL_IV_LEN,
+		    inlen - 1 - SEAL_IV_LEN, buf);
+		if (rc == 0)
+			hsm_err_set("unseal: value does not authenticate "
+				    "(wrong reference, key or data)");
+		else if (rc < 0)
+			hsm_err_set("unseal: AES-GCM failed");
+		if (rc != 1)
+			goto out;
+		goto done;
+	}
 	for (tries = 0; tries < 2; tries++) {
 		if (!seal_ready(h, fl, slot, 0))
 			goto out;
@@ -386,6 +547,7 @@ hsm_unseal(struct hsm *h, const char *aad, const unsigned char *in,
 			hsm_mark_lost(why);
 		goto out;
 	}
+done:
 	buf[n] = '\0'; /* convenience for text secrets; not counted */
 	*pt = buf;
 	*ptlen = n;

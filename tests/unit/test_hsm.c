@@ -30,6 +30,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#define HSM_INTERNAL /* hsm_seal_force_v1() */
 #include "hsm/hsm.h"
 
 #define TOKEN "cmpca-test"
@@ -821,6 +822,49 @@ test_token_init_exists(void **state)
  * key not extractable, and the cost of one unseal (printed, not asserted:
  * the daemon pays it on every MAC-protected request).
  */
+/* Format 0x01 (sealed in the token, as before issue 6) still opens, and
+ * only with its own reference and bits; one unseal timed. */
+static void
+seal_v1_check(const unsigned char *secret, size_t len)
+{
+	unsigned char *v = NULL, *pt = NULL;
+	size_t vlen, ptlen, i;
+	struct timespec t0;
+	const int rounds = 500;
+
+	hsm_seal_force_v1(1);
+	if (!hsm_seal(fx.h, "ref-v1", secret, len, &v, &vlen))
+		fail_msg("hsm_seal v1: %s", hsm_error());
+	hsm_seal_force_v1(0);
+	assert_int_equal(v[0], 0x01);
+	assert_int_equal(vlen, 1 + 12 + len + 16);
+	assert_int_equal(hsm_unseal(fx.h, "ref-v1", v, vlen, &pt, &ptlen), 1);
+	assert_int_equal(ptlen, len);
+	assert_memory_equal(pt, secret, len);
+	OPENSSL_cleanse(pt, ptlen);
+	free(pt);
+	assert_int_equal(hsm_unseal(fx.h, "ref-1", v, vlen, &pt, &ptlen), 0);
+	for (i = 1; i < vlen; i += 5) {
+		v[i] ^= 0x80;
+		assert_int_equal(
+		    hsm_unseal(fx.h, "ref-v1", v, vlen, &pt, &ptlen), 0);
+		v[i] ^= 0x80;
+	}
+	v[0] = 0x02;
+	assert_int_equal(hsm_unseal(fx.h, "ref-v1", v, vlen, &pt, &ptlen), 0);
+	v[0] = 0x01;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < (size_t)rounds; i++) {
+		assert_int_equal(
+		    hsm_unseal(fx.h, "ref-v1", v, vlen, &pt, &ptlen), 1);
+		OPENSSL_cleanse(pt, ptlen);
+		free(pt);
+	}
+	print_message("unseal, format 0x01 (in the token): %.1f us each\n",
+	    ms_since(&t0) * 1000.0 / rounds);
+	free(v);
+}
+
 static void
 test_seal(void **state)
 {
@@ -857,6 +901,15 @@ test_seal(void **state)
 		a[i] ^= 0x01;
 	}
 	assert_int_equal(hsm_unseal(fx.h, "ref-1", a, 10, &pt, &ptlen), 0);
+	/* Format 0x02 (data key derived in the token); relabelled as 0x01,
+	 * or as an unknown format, it does not open. */
+	assert_int_equal(a[0], 0x02);
+	a[0] = 0x01;
+	assert_int_equal(hsm_unseal(fx.h, "ref-1", a, alen, &pt, &ptlen), 0);
+	a[0] = 0x03;
+	assert_int_equal(hsm_unseal(fx.h, "ref-1", a, alen, &pt, &ptlen), 0);
+	a[0] = 0x02;
+	seal_v1_check(secret, sizeof(secret) - 1);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < (size_t)rounds; i++) {
 		assert_int_equal(
@@ -865,7 +918,8 @@ test_seal(void **state)
 		free(pt);
 	}
 	ms = ms_since(&t0);
-	print_message("unseal: %.1f us each (%d rounds)\n",
+	print_message("unseal, format 0x02 (data key): %.1f us each (%d "
+		      "rounds)\n",
 	    ms * 1000.0 / rounds, rounds);
 	free(a);
 	/* The key survives a new login (a fresh session and handle). */
