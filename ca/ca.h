@@ -241,8 +241,13 @@ struct cmp_mac {
 int cmp_pbm_derive(const X509_ALGOR *alg, const unsigned char *secret,
     size_t secret_len, long max_iter, struct cmp_mac *mac, int *fail,
     const char **why);
-/* Verifies msg->protection with the derived key. Returns 1, 0, -1. */
-int cmp_pbm_verify(const CMP_MSG *msg, const struct cmp_mac *mac);
+/*
+ * Verifies msg->protection with the derived key: over raw (raw_len bytes,
+ * header and body as received, cmp_pp_slice) if given, then over the
+ * re-encoded message. Returns 1, 0, -1.
+ */
+int cmp_pbm_verify(const CMP_MSG *msg, const struct cmp_mac *mac,
+    const unsigned char *raw, size_t raw_len);
 /* Sets msg->protection with the derived key. Returns 1 or 0. */
 int cmp_pbm_protect(CMP_MSG *msg, const struct cmp_mac *mac) CA_MUST_CHECK;
 /* Wipes a derived key. */
@@ -278,6 +283,9 @@ int cmp_popo_verify(const CRMF_CERTREQMSG *m, EVP_PKEY *pubkey, int from_ra,
 /* Builds and signs a certificate; serial from the HSM RNG. NULL on error. */
 X509 *cmp_cert_issue(const struct issue_req *r, const struct ca_ident *ca,
     struct hsm *hsm) CA_MUST_CHECK;
+/* Tests: 0 evaluates the profile's extensions section for every
+ * certificate, 1 (the default) caches them per profile and CA. */
+void cmp_issue_ext_cache(int on);
 
 /* cmp_hdr.c - PKIHeader checks and response headers (RFC 9810 §5.1.1). */
 /*

@@ -8,6 +8,7 @@
  * present, so a message with a body this engine does not handle still
  * decodes and can be answered with a proper CMP error.
  */
+#include <limits.h>
 #include <string.h>
 
 #include "ca/ca_limits.h"
@@ -380,10 +381,207 @@ fail:
 	return NULL;
 }
 
+/* What cmp_msg_keep_encoding() kept, for one message. */
+static struct {
+	const CMP_MSG *msg;
+	unsigned char *prot; /* msg's protection bits when kept */
+	int prot_len;
+	unsigned char *pp; /* header and body, DER */
+	size_t pp_len;
+} kept;
+
+static void
+kept_clear(void)
+{
+	OPENSSL_free(kept.prot);
+	OPENSSL_free(kept.pp);
+	memset(&kept, 0, sizeof(kept));
+}
+
+static int msg_encode_kept(const CMP_MSG *msg, unsigned char **der);
+
 /* Encodes a message; returns the DER length and sets *der, or -1. */
 int
 cmp_msg_encode(const CMP_MSG *msg, unsigned char **der)
 {
 	*der = NULL;
 	return i2d_CMP_MSG(msg, der);
+}
+
+/* See cmp_asn.h. */
+int
+cmp_msg_encode_protected(const CMP_MSG *msg, unsigned char **der)
+{
+	int len;
+
+	*der = NULL;
+	/* The pointer alone could be a new message at a freed one's
+	 * address: the protection bits (a MAC or signature over this
+	 * message's nonces) must match too. */
+	if (kept.msg != NULL && kept.msg == msg && msg->protection != NULL &&
+	    msg->protection->length == kept.prot_len &&
+	    memcmp(msg->protection->data, kept.prot,
+		(size_t)kept.prot_len) == 0) {
+		len = msg_encode_kept(msg, der);
+		kept_clear();
+		if (len > 0)
+			return len;
+	}
+	return i2d_CMP_MSG(msg, der);
+}
+
+/* DER length octets of n into p (if not NULL); returns their count. */
+static size_t
+der_len(size_t n, unsigned char *p)
+{
+	size_t k = 0, i;
+
+	if (n < 0x80) {
+		if (p != NULL)
+			p[0] = (unsigned char)n;
+		return 1;
+	}
+	for (i = n; i > 0; i >>= 8)
+		k++;
+	if (p != NULL) {
+		p[0] = (unsigned char)(0x80 | k);
+		for (i = 0; i < k; i++)
+			p[1 + i] = (unsigned char)(n >> (8 * (k - 1 - i)));
+	}
+	return 1 + k;
+}
+
+/* See cmp_asn.h. */
+size_t
+cmp_pp_prefix(size_t content_len, unsigned char *p)
+{
+	p[0] = V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED;
+	return 1 + der_len(content_len, p + 1);
+}
+
+/* The content of the TLV at *p (end bounds it): sets *c and *clen, moves
+ * *p past it. Returns 1, or 0 if it is not one definite-length TLV. */
+static int
+tlv_next(const unsigned char **p, const unsigned char *end,
+    const unsigned char **c, long *clen)
+{
+	const unsigned char *q = *p;
+	int tag, cls, r;
+
+	r = ASN1_get_object(&q, clen, &tag, &cls, end - *p);
+	if ((r & 0x80) || r == 0x21 || *clen > end - q)
+		return 0;
+	*c = q;
+	*p = q + *clen;
+	return 1;
+}
+
+/* See cmp_asn.h. */
+int
+cmp_pp_slice(const unsigned char *der, size_t len,
+    const unsigned char **pp, size_t *pp_len)
+{
+	const unsigned char *p = der, *end = der + len, *c, *start;
+	long clen;
+
+	if (len > CA_MAX_REQUEST || !tlv_next(&p, end, &c, &clen))
+		return 0;
+	p = c;
+	end = c + clen;
+	start = p;
+	if (!tlv_next(&p, end, &c, &clen) || !tlv_next(&p, end, &c, &clen))
+		return 0;
+	*pp = start;
+	*pp_len = (size_t)(p - start);
+	return 1;
+}
+
+/* See cmp_asn.h. */
+int
+cmp_msg_keep_encoding(const CMP_MSG *msg, const unsigned char *pp_der,
+    size_t pp_len)
+{
+	const unsigned char *p = pp_der, *c;
+	long clen;
+
+	kept_clear();
+	if (msg->protection == NULL ||
+	    !tlv_next(&p, pp_der + pp_len, &c, &clen) ||
+	    p != pp_der + pp_len)
+		return 0;
+	if ((kept.pp = OPENSSL_memdup(c, (size_t)clen)) == NULL ||
+	    (kept.prot = OPENSSL_memdup(msg->protection->data,
+		 (size_t)msg->protection->length + 1)) == NULL) {
+		kept_clear();
+		return 0;
+	}
+	kept.pp_len = (size_t)clen;
+	kept.prot_len = msg->protection->length;
+	kept.msg = msg;
+	return 1;
+}
+
+/*
+ * The message from the kept header and body, its protection and its
+ * extraCerts as they are now (responses get extraCerts after they are
+ * protected: they are outside the protection). Returns the length, -1.
+ */
+static int
+msg_encode_kept(const CMP_MSG *msg, unsigned char **der)
+{
+	unsigned char *prot = NULL, *out = NULL, *o;
+	int plen, i, n, len = -1;
+	size_t total, certs_len = 0, x1 = 0, inner = 0, outlen;
+
+	/* [0] EXPLICIT BIT STRING; [1] EXPLICIT SEQUENCE OF Certificate. */
+	if ((plen = i2d_ASN1_BIT_STRING(msg->protection, &prot)) <= 0)
+		goto out;
+	n = sk_X509_num(msg->extraCerts);
+	for (i = 0; i < n; i++) {
+		int l = i2d_X509(sk_X509_value(msg->extraCerts, i), NULL);
+
+		if (l <= 0)
+			goto out;
+		certs_len += (size_t)l;
+	}
+	if (n > 0) {
+		inner = 1 + der_len(certs_len, NULL) + certs_len;
+		x1 = 1 + der_len(inner, NULL) + inner;
+	}
+	total = kept.pp_len + 1 + der_len((size_t)plen, NULL) +
+	    (size_t)plen + x1;
+	outlen = 1 + der_len(total, NULL) + total;
+	if (total > INT_MAX / 2 || (out = OPENSSL_malloc(outlen)) == NULL)
+		goto out;
+	o = out;
+	*o++ = V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED;
+	o += der_len(total, o);
+	memcpy(o, kept.pp, kept.pp_len);
+	o += kept.pp_len;
+	*o++ = V_ASN1_CONTEXT_SPECIFIC | V_ASN1_CONSTRUCTED | 0;
+	o += der_len((size_t)plen, o);
+	memcpy(o, prot, (size_t)plen);
+	o += plen;
+	if (n > 0) {
+		*o++ = V_ASN1_CONTEXT_SPECIFIC | V_ASN1_CONSTRUCTED | 1;
+		o += der_len(inner, o);
+		*o++ = V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED;
+		o += der_len(certs_len, o);
+		for (i = 0; i < n; i++) {
+			unsigned char *w = o;
+
+			if (i2d_X509(sk_X509_value(msg->extraCerts, i), &w) <= 0)
+				goto out;
+			o = w;
+		}
+	}
+	if ((size_t)(o - out) != outlen)
+		goto out;
+	*der = out;
+	out = NULL;
+	len = (int)outlen;
+out:
+	OPENSSL_free(prot);
+	OPENSSL_free(out);
+	return len;
 }

@@ -391,6 +391,34 @@ CMP_MSG *cmp_msg_parse(const unsigned char *der, size_t len,
 
 /* DER of a message into a new buffer; returns the length or -1. */
 int cmp_msg_encode(const CMP_MSG *msg, unsigned char **der);
+/*
+ * The same for a message whose header and body have not changed since
+ * cmp_pbm_protect() or cmp_sig_protect() (extraCerts may have): the
+ * server's responses. A message changed after its protection without new
+ * protection (as test tools make them) must go through cmp_msg_encode.
+ */
+int cmp_msg_encode_protected(const CMP_MSG *msg, unsigned char **der);
+/*
+ * The protected part (header and body, RFC 9810 §5.1.3) as it stands in a
+ * DER PKIMessage: *pp and *pp_len cover the two encodings, in der. The
+ * DER of ProtectedPart is a SEQUENCE header (cmp_pp_prefix) and these
+ * bytes. Returns 1, or 0 if der is not a SEQUENCE of at least two TLVs.
+ */
+int cmp_pp_slice(const unsigned char *der, size_t len,
+    const unsigned char **pp, size_t *pp_len);
+/* The SEQUENCE header of a ProtectedPart of content_len bytes into p (at
+ * most 6 bytes); returns its length. */
+size_t cmp_pp_prefix(size_t content_len, unsigned char *p);
+/*
+ * Called by the protecting functions with the DER of msg's ProtectedPart
+ * they have just protected (pp_der, pp_len): the next
+ * cmp_msg_encode_protected(msg) takes header and body from it instead of
+ * encoding them a second time (with the protection and extraCerts msg has
+ * then). Only one message is remembered, and only while its protection is
+ * the one it had here. Returns 1, or 0 (nothing kept).
+ */
+int cmp_msg_keep_encoding(const CMP_MSG *msg, const unsigned char *pp_der,
+    size_t pp_len);
 
 /* Short name of a body type ("ir", "certConf", ...), "unknown" otherwise. */
 const char *cmp_body_name(int type);

@@ -14,33 +14,60 @@
 
 #include "ca/ca.h"
 
-/* EC: named curve and point, through the EC key manager. */
+/*
+ * EC: named curve and point, through the EC key manager. The first key on
+ * a curve is imported from parameters; later ones are a copy of it with
+ * the new point set. Importing builds the curve's group afresh (its
+ * Montgomery constants and all, ~25 us); the copy shares that work
+ * (~7 us). Setting the point checks it is on the curve either way.
+ */
 static EVP_PKEY *
 spki_ec(const CMP_SPKI *spki)
 {
 	static EVP_PKEY_CTX *ctx;
+	static struct {
+		int nid;
+		EVP_PKEY *key;
+	} curves[4];
 	const ASN1_OBJECT *curve;
 	const void *pval;
 	OSSL_PARAM params[3];
 	EVP_PKEY *k = NULL;
-	int ptype;
+	size_t i;
+	int ptype, nid;
 
 	X509_ALGOR_get0(NULL, &ptype, &pval, spki->algor);
 	if (ptype != V_ASN1_OBJECT)
 		return NULL;
 	curve = pval;
+	if ((nid = OBJ_obj2nid(curve)) == NID_undef)
+		return NULL;
+	for (i = 0; i < sizeof(curves) / sizeof(curves[0]) &&
+	     curves[i].key != NULL; i++)
+		if (curves[i].nid == nid) {
+			if ((k = EVP_PKEY_dup(curves[i].key)) != NULL &&
+			    EVP_PKEY_set1_encoded_public_key(k,
+				spki->public_key->data,
+				(size_t)spki->public_key->length) != 1) {
+				EVP_PKEY_free(k);
+				k = NULL;
+			}
+			return k;
+		}
 	if (ctx == NULL && (ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC",
 				NULL)) == NULL)
 		return NULL;
 	params[0] = OSSL_PARAM_construct_utf8_string("group",
-	    (char *)OBJ_nid2sn(OBJ_obj2nid(curve)), 0);
+	    (char *)OBJ_nid2sn(nid), 0);
 	params[1] = OSSL_PARAM_construct_octet_string("pub",
 	    spki->public_key->data, (size_t)spki->public_key->length);
 	params[2] = OSSL_PARAM_construct_end();
-	if (OBJ_obj2nid(curve) == NID_undef ||
-	    EVP_PKEY_fromdata_init(ctx) != 1 ||
+	if (EVP_PKEY_fromdata_init(ctx) != 1 ||
 	    EVP_PKEY_fromdata(ctx, &k, EVP_PKEY_PUBLIC_KEY, params) != 1)
 		return NULL;
+	if (i < sizeof(curves) / sizeof(curves[0]) &&
+	    (curves[i].key = EVP_PKEY_dup(k)) != NULL)
+		curves[i].nid = nid;
 	return k;
 }
 
@@ -422,6 +449,220 @@ fail:
 	return 0;
 }
 
+/*
+ * The profile's extensions, evaluated once per (profile, CA certificate)
+ * instead of once per certificate: OpenSSL parses the configuration
+ * values, builds and encodes every extension again on each
+ * X509V3_EXT_add_nconf() (~45 us a certificate with the demo profile).
+ *
+ * An entry is made by evaluating the section for two probe certificates
+ * that differ in subject (names, e-mail) and key. Extensions that come out
+ * the same are the profile's own and are copied as they are; a
+ * subjectKeyIdentifier that differs is the key's hash ("hash") and is
+ * computed per certificate, checked at build time to encode exactly as
+ * OpenSSL's; anything else that differs depends on the subject (say
+ * "email:copy") and the profile keeps the per-certificate evaluation.
+ * The entry holds a reference on the CA certificate, so a rolled-over CA
+ * gets a new entry. The configuration is never reloaded in a process.
+ */
+struct ext_set {
+	const struct cfg_profile *profile;
+	X509 *ca_cert;			 /* referenced */
+	STACK_OF(X509_EXTENSION) *exts; /* the first probe's, in order */
+	int ski_at;			 /* per-certificate SKI at, or -1 */
+	int usable;			 /* 0: evaluate per certificate */
+};
+#define EXT_SETS 32
+static struct ext_set ext_sets[EXT_SETS];
+static int ext_cache_off;
+
+/* See ca.h. */
+void
+cmp_issue_ext_cache(int on)
+{
+	ext_cache_off = !on;
+}
+
+/* subjectKeyIdentifier by the "hash" method: SHA-1 of the key's bits. */
+static X509_EXTENSION *
+ski_ext(const unsigned char *bits, int len, int crit)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	ASN1_OCTET_STRING *os = NULL;
+	X509_EXTENSION *e = NULL;
+	const EVP_MD *sha1 = cmp_md_fetch(NID_sha1);
+
+	if (sha1 != NULL && EVP_Digest(bits, (size_t)len, md, &mdlen, sha1,
+				NULL) == 1 &&
+	    (os = ASN1_OCTET_STRING_new()) != NULL &&
+	    ASN1_OCTET_STRING_set(os, md, (int)mdlen))
+		e = X509V3_EXT_i2d(NID_subject_key_identifier, crit, os);
+	ASN1_OCTET_STRING_free(os);
+	return e;
+}
+
+/* DER of two extensions equal? */
+static int
+ext_same(X509_EXTENSION *a, X509_EXTENSION *b)
+{
+	unsigned char *da = NULL, *db = NULL;
+	int la = i2d_X509_EXTENSION(a, &da), lb = i2d_X509_EXTENSION(b, &db);
+	int same = la > 0 && la == lb && memcmp(da, db, (size_t)la) == 0;
+
+	OPENSSL_free(da);
+	OPENSSL_free(db);
+	return same;
+}
+
+/* The section's extensions for a probe certificate with subject cn/mail
+ * and key k, or NULL. */
+static X509 *
+ext_probe(const struct issue_req *r, X509 *ca, const char *cn,
+    const char *mail, EVP_PKEY *k)
+{
+	X509 *x = X509_new();
+	X509_NAME *n = X509_NAME_new();
+	X509V3_CTX ctx;
+
+	if (x == NULL || n == NULL ||
+	    !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+		(const unsigned char *)cn, -1, -1, 0) ||
+	    !X509_NAME_add_entry_by_txt(n, "emailAddress", MBSTRING_ASC,
+		(const unsigned char *)mail, -1, -1, 0) ||
+	    !X509_set_version(x, X509_VERSION_3) ||
+	    !X509_set_issuer_name(x, X509_get_subject_name(ca)) ||
+	    !X509_set_subject_name(x, n) || !X509_set_pubkey(x, k))
+		goto fail;
+	X509V3_set_ctx(&ctx, ca, x, NULL, NULL, 0);
+	X509V3_set_nconf(&ctx, r->conf);
+	if (!X509V3_EXT_add_nconf(r->conf, &ctx, r->profile->ext_section, x))
+		goto fail;
+	X509_NAME_free(n);
+	return x;
+fail:
+	X509_NAME_free(n);
+	X509_free(x);
+	return NULL;
+}
+
+/* Classifies the probes' extensions into es. Returns 1 or 0. */
+static int
+ext_classify(struct ext_set *es, X509 *p1, X509 *p2)
+{
+	int i, n = X509_get_ext_count(p1);
+
+	es->usable = n == X509_get_ext_count(p2);
+	for (i = 0; i < n && es->usable; i++) {
+		X509_EXTENSION *a = X509_get_ext(p1, i), *b = X509_get_ext(p2, i);
+		X509_EXTENSION *mine;
+		const unsigned char *bits;
+		int len;
+
+		if (OBJ_cmp(X509_EXTENSION_get_object(a),
+			X509_EXTENSION_get_object(b)) != 0) {
+			es->usable = 0;
+			break;
+		}
+		if (ext_same(a, b))
+			continue;
+		es->usable = OBJ_obj2nid(X509_EXTENSION_get_object(a)) ==
+		    NID_subject_key_identifier && es->ski_at < 0;
+		if (!es->usable)
+			break;
+		/* Our hash must encode exactly as OpenSSL's did. */
+		X509_PUBKEY_get0_param(NULL, &bits, &len, NULL,
+		    X509_get_X509_PUBKEY(p1));
+		mine = ski_ext(bits, len, X509_EXTENSION_get_critical(a));
+		es->usable = mine != NULL && ext_same(mine, a);
+		X509_EXTENSION_free(mine);
+		es->ski_at = i;
+	}
+	if ((es->exts = sk_X509_EXTENSION_deep_copy(X509_get0_extensions(p1),
+		 X509_EXTENSION_dup, X509_EXTENSION_free)) == NULL &&
+	    n > 0)
+		return 0;
+	return 1;
+}
+
+/*
+ * The entry for (r->profile, ca), made on first use; NULL when the cache
+ * is off or full or the probes fail (the caller evaluates the section
+ * itself and reports what fails).
+ */
+static const struct ext_set *
+ext_set_get(const struct issue_req *r, const struct ca_ident *ca)
+{
+	static EVP_PKEY *k1, *k2;
+	struct ext_set *es = NULL;
+	X509 *p1 = NULL, *p2 = NULL;
+	size_t i;
+
+	if (ext_cache_off)
+		return NULL;
+	for (i = 0; i < EXT_SETS && ext_sets[i].profile != NULL; i++)
+		if (ext_sets[i].profile == r->profile &&
+		    ext_sets[i].ca_cert == ca->cert)
+			return &ext_sets[i];
+	if (i == EXT_SETS)
+		return NULL;
+	es = &ext_sets[i];
+	es->ski_at = -1;
+	es->usable = 1;
+	if (r->profile->ext_section == NULL)
+		goto done;
+	if (k1 == NULL)
+		k1 = EVP_EC_gen("P-256");
+	if (k2 == NULL)
+		k2 = EVP_EC_gen("P-256");
+	if (k1 == NULL || k2 == NULL ||
+	    (p1 = ext_probe(r, ca->cert, "cmpca probe one",
+		 "one@probe.invalid", k1)) == NULL ||
+	    (p2 = ext_probe(r, ca->cert, "cmpca probe two",
+		 "two@probe.invalid", k2)) == NULL ||
+	    !ext_classify(es, p1, p2)) {
+		X509_free(p1);
+		X509_free(p2);
+		ERR_clear_error();
+		sk_X509_EXTENSION_pop_free(es->exts, X509_EXTENSION_free);
+		memset(es, 0, sizeof(*es));
+		return NULL;
+	}
+	X509_free(p1);
+	X509_free(p2);
+done:
+	if (!X509_up_ref(ca->cert)) {
+		sk_X509_EXTENSION_pop_free(es->exts, X509_EXTENSION_free);
+		memset(es, 0, sizeof(*es));
+		return NULL;
+	}
+	es->ca_cert = ca->cert;
+	es->profile = r->profile;
+	return es;
+}
+
+/* The profile's extensions into x from the cache. Returns 1 or 0. */
+static int
+ext_add_cached(X509 *x, const struct ext_set *es, const CMP_SPKI *spki)
+{
+	int i, ok = 1;
+
+	for (i = 0; i < sk_X509_EXTENSION_num(es->exts) && ok; i++) {
+		X509_EXTENSION *e = sk_X509_EXTENSION_value(es->exts, i);
+
+		if (i == es->ski_at) {
+			X509_EXTENSION *ski = ski_ext(spki->public_key->data,
+			    spki->public_key->length,
+			    X509_EXTENSION_get_critical(e));
+
+			ok = ski != NULL && X509_add_ext(x, ski, -1);
+			X509_EXTENSION_free(ski);
+		} else
+			ok = X509_add_ext(x, e, -1);
+	}
+	return ok;
+}
+
 /* See ca.h. */
 X509 *
 cmp_cert_issue(const struct issue_req *r, const struct ca_ident *ca,
@@ -429,6 +670,7 @@ cmp_cert_issue(const struct issue_req *r, const struct ca_ident *ca,
 {
 	X509 *x = NULL;
 	X509V3_CTX ctx;
+	const struct ext_set *es;
 	time_t now = time(NULL), end;
 	int i;
 
@@ -449,11 +691,16 @@ cmp_cert_issue(const struct issue_req *r, const struct ca_ident *ca,
 		goto fail;
 	if (X509_time_adj_ex(X509_getm_notBefore(x), 0, 0, &now) == NULL)
 		goto fail;
-	X509V3_set_ctx(&ctx, ca->cert, x, NULL, NULL, 0);
-	X509V3_set_nconf(&ctx, r->conf);
-	if (r->profile->ext_section != NULL &&
-	    !X509V3_EXT_add_nconf(r->conf, &ctx, r->profile->ext_section, x))
-		goto fail;
+	if ((es = ext_set_get(r, ca)) != NULL && es->usable) {
+		if (!ext_add_cached(x, es, r->tmpl->publicKey))
+			goto fail;
+	} else if (r->profile->ext_section != NULL) {
+		X509V3_set_ctx(&ctx, ca->cert, x, NULL, NULL, 0);
+		X509V3_set_nconf(&ctx, r->conf);
+		if (!X509V3_EXT_add_nconf(r->conf, &ctx,
+			r->profile->ext_section, x))
+			goto fail;
+	}
 	for (i = 0; i < sk_X509_EXTENSION_num(r->tmpl->extensions); i++) {
 		X509_EXTENSION *e = sk_X509_EXTENSION_value(
 		    r->tmpl->extensions, i);

@@ -396,7 +396,7 @@ check_protection(struct req *r)
 		cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE, "PBM key derivation failed");
 		return -1;
 	}
-	rc = cmp_pbm_verify(r->msg, &r->mac);
+	rc = cmp_pbm_verify(r->msg, &r->mac, r->pp, r->pp_len);
 	if (rc < 0) {
 		cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE, "PBM computation failed");
 		return -1;
@@ -500,6 +500,8 @@ process(struct req *r, const char *label, const unsigned char *der,
 		r->http = 400;
 		return cmp_reject(r, CMP_FAIL_BAD_DATA_FORMAT, why);
 	}
+	if (!cmp_pp_slice(der, len, &r->pp, &r->pp_len))
+		r->pp = NULL;
 	r->pvno = cmp_hdr_pvno(r->msg->header);
 	if (hsm_lost(r->srv->hsm)) {
 		/* Unprotected: our keys are in the HSM. Logged once per
@@ -796,7 +798,7 @@ cmp_srv_process(struct cmp_srv *s, const char *label,
 	*resp_len = 0;
 	ERR_clear_error();
 	out = serve(s, label, req, req_len, 0, &http);
-	if (out == NULL || (len = cmp_msg_encode(out, resp)) <= 0) {
+	if (out == NULL || (len = cmp_msg_encode_protected(out, resp)) <= 0) {
 		log_err("cannot encode the response");
 		http = 500;
 	} else

@@ -393,6 +393,8 @@ cmp_sig_protect(CMP_MSG *m, const struct ca_ident *ca)
 	sig = NULL;
 	m->protection->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);
 	m->protection->flags |= ASN1_STRING_FLAG_BITS_LEFT;
+	/* The encoding follows from der (cmp_msg_encode_protected). */
+	(void)cmp_msg_keep_encoding(m, der, (size_t)len);
 	ok = 1;
 out:
 	OPENSSL_free(sig);

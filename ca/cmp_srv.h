@@ -28,6 +28,8 @@ struct req {
 	struct cmp_srv *srv;
 	unsigned long id;
 	CMP_MSG *msg;
+	const unsigned char *pp; /* header and body as received, or NULL */
+	size_t pp_len;
 	int pvno;
 	struct ca_ident *ca;
 	struct cmp_mac mac;

@@ -29,6 +29,7 @@ static const struct db_stmt st_latest = {DB_ST_CRL_LATEST, "crl_latest",
 static const struct db_stmt st_revoked = {DB_ST_CERT_REVOKED, "cert_revoked",
     "SELECT serial, " DB_EPOCH("revoked_at") ", coalesce(reason, 0), "
     DB_EPOCH("invalidity_date") " FROM cert WHERE ca_id = $1::bigint"
+    " AND revoked_at IS NOT NULL" /* cert_revoked_at_idx (012) */
     " AND status IN ('revoked', 'rejected') AND not_after > now()"
     " ORDER BY revoked_at, id"};
 

@@ -7,16 +7,19 @@
 -- (the row lock is held to the end) and left a dead tuple behind. A
 -- limited secret is still decremented under its row lock, as it must be.
 --
--- cert_status_idx indexed every certificate by a status that is 'valid'
--- for nearly all of them; no query used it. The CRL query and the
--- listings of unconfirmed, revoked or rejected certificates use one
--- partial index over the rows that are not valid, which replaces
--- cert_revoked_idx (revoked only: the CRL also lists rejected ones).
+-- No index mentions cert.status any more, so that the certConf update
+-- (unconfirmed -> valid) can be a heap-only tuple update: no new entry in
+-- any of the table's indexes, when the row's page has room (fillfactor 90
+-- keeps some). cert_status_idx indexed every certificate by a status that
+-- is 'valid' for nearly all of them, and no query used it;
+-- cert_revoked_idx (revoked only) gives way to an index over the rows
+-- with a revocation time, which revoked and rejected certificates have
+-- and no other: the CRL lists both (db_crl.c).
 
 DROP INDEX IF EXISTS cert_status_idx;
 DROP INDEX IF EXISTS cert_revoked_idx;
-CREATE INDEX cert_nonvalid_idx ON cert (ca_id, status)
-    WHERE status <> 'valid';
+CREATE INDEX cert_revoked_at_idx ON cert (ca_id) WHERE revoked_at IS NOT NULL;
+ALTER TABLE cert SET (fillfactor = 90);
 
 CREATE OR REPLACE FUNCTION cmpca_issue1(p_txid bytea, p_ca bigint, p_sender text,
     p_kind text, p_state text, p_last_nonce bytea, p_pvno int,

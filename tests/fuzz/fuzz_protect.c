@@ -36,10 +36,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rc == 1) {
 			if (mac.key_len == 0 || mac.key_len > sizeof(mac.key))
 				abort();
-			(void)cmp_pbm_verify(m, &mac);
+			const unsigned char *pp;
+			size_t pp_len;
+
+			if (cmp_pp_slice(data, size, &pp, &pp_len))
+				(void)cmp_pbm_verify(m, &mac, pp, pp_len);
+			(void)cmp_pbm_verify(m, &mac, NULL, 0);
 			/* Protecting must work for any message that verified. */
 			if (!cmp_pbm_protect(m, &mac) ||
-			    cmp_pbm_verify(m, &mac) != 1)
+			    cmp_pbm_verify(m, &mac, NULL, 0) != 1)
 				abort();
 		}
 		cmp_mac_clear(&mac);

@@ -584,6 +584,27 @@ static struct pbm_set {
 	{ NID_sha1, NID_hmacWithSHA512, 64 },
 };
 
+/* A self-signed certificate for extraCerts (content does not matter). */
+static X509 *
+extra_cert(const char *cn)
+{
+	X509 *x = X509_new();
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+
+	assert_non_null(x);
+	assert_non_null(k);
+	assert_true(X509_set_version(x, X509_VERSION_3) &&
+	    ASN1_INTEGER_set(X509_get_serialNumber(x), 7) &&
+	    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
+		MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0) &&
+	    X509_set_issuer_name(x, X509_get_subject_name(x)) &&
+	    X509_gmtime_adj(X509_getm_notBefore(x), 0) != NULL &&
+	    X509_gmtime_adj(X509_getm_notAfter(x), 3600) != NULL &&
+	    X509_set_pubkey(x, k) && X509_sign(x, k, EVP_sha256()) > 0);
+	EVP_PKEY_free(k);
+	return x;
+}
+
 /*
  * Protect, compare with OpenSSL, then verify what arrives on the wire:
  * intact (1), one protection bit flipped (0), wrong secret (0).
@@ -594,41 +615,64 @@ test_pbm_crosscheck(void **state)
 {
 	static const long iters[] = { 100, 500, 2047 };
 	const struct pbm_set *s = *state; /* from the CMUnitTest entry */
-	unsigned char *der = NULL, *want = NULL;
+	unsigned char *der = NULL, *want = NULL, *ref = NULL;
+	const unsigned char *pp;
 	struct cmp_mac mac, wrong;
 	const char *why;
 	CMP_MSG *m, *m2;
-	size_t i, want_len = 0;
-	int fail, len;
+	size_t i, want_len = 0, pp_len;
+	int fail, len, ref_len;
 
 	for (i = 0; i < NELEM(iters); i++) {
 		m = pbm_msg_new(pbm_alg_new(s->owf, s->mac, iters[i], 16));
+		if (i > 0) { /* the kept encoding with extraCerts too */
+			assert_non_null(m->extraCerts = sk_X509_new_null());
+			assert_true(sk_X509_push(m->extraCerts, extra_cert("one")));
+		}
 		EQ(derive(m->header->protectionAlg, SECRET,
 		       CA_DEFAULT_PBM_MAX_ITER, &mac, &fail),
 		    1);
 		EQ(cmp_pbm_protect(m, &mac), 1);
 		cmp_mac_clear(&mac);
+		/* extraCerts are outside the protection: responses get theirs
+		 * after it. */
+		if (i > 1)
+			assert_true(sk_X509_push(m->extraCerts, extra_cert("two")));
 		pbm_expected(m, &want, &want_len);
 		EQ(want_len, s->mac_len);
 		EQ(m->protection->length, (int)want_len);
 		assert_memory_equal(m->protection->data, want, want_len);
 		OPENSSL_free(want);
 
-		assert_true((len = cmp_msg_encode(m, &der)) > 0);
+		/* The encoding kept by the protection is the message's. */
+		assert_true((ref_len = i2d_CMP_MSG(m, &ref)) > 0);
+		assert_true((len = cmp_msg_encode_protected(m, &der)) > 0);
+		EQ(len, ref_len);
+		assert_memory_equal(der, ref, (size_t)len);
+		OPENSSL_free(ref);
+		ref = NULL;
 		CMP_MSG_free(m);
 		m2 = cmp_msg_parse(der, (size_t)len, &why);
-		OPENSSL_free(der);
 		assert_non_null(m2);
+		assert_true(cmp_pp_slice(der, (size_t)len, &pp, &pp_len));
 		EQ(derive(m2->header->protectionAlg, SECRET,
 		       CA_DEFAULT_PBM_MAX_ITER, &mac, &fail),
 		    1);
 		EQ(derive(m2->header->protectionAlg, SECRET "x",
 		       CA_DEFAULT_PBM_MAX_ITER, &wrong, &fail),
 		    1);
-		EQ(cmp_pbm_verify(m2, &mac), 1);
-		EQ(cmp_pbm_verify(m2, &wrong), 0);
+		EQ(cmp_pbm_verify(m2, &mac, NULL, 0), 1);
+		EQ(cmp_pbm_verify(m2, &mac, pp, pp_len), 1);
+		EQ(cmp_pbm_verify(m2, &wrong, pp, pp_len), 0);
+		/* Bytes on the wire that are not the DER the MAC is over
+		 * (as from a BER sender): the re-encoding decides. */
+		der[pp - der + pp_len - 1] ^= 0x01;
+		EQ(cmp_pbm_verify(m2, &mac, pp, pp_len), 1);
+		der[pp - der + pp_len - 1] ^= 0x01;
 		m2->protection->data[m2->protection->length - 1] ^= 0x01;
-		EQ(cmp_pbm_verify(m2, &mac), 0);
+		EQ(cmp_pbm_verify(m2, &mac, NULL, 0), 0);
+		EQ(cmp_pbm_verify(m2, &mac, pp, pp_len), 0);
+		OPENSSL_free(der);
 		cmp_mac_clear(&mac);
 		cmp_mac_clear(&wrong);
 		CMP_MSG_free(m2);

@@ -36,6 +36,7 @@
 #include <openssl/hmac.h>
 #include <openssl/ocsp.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
 #include "ca/ca.h"
@@ -392,7 +393,7 @@ check_prot(const CMP_MSG *m, int mac)
 	                     (const unsigned char *)SECRET, strlen(SECRET),
 	                     TEST_MAX_ITER, &k, &fail, &why),
 	    1);
-	assert_int_equal(cmp_pbm_verify(m, &k), 1);
+	assert_int_equal(cmp_pbm_verify(m, &k, NULL, 0), 1);
 	cmp_mac_clear(&k);
 }
 
@@ -981,6 +982,145 @@ ocsp_row(const char *serial, enum db_cert_status st, int reason,
  * (delegated signer, byKey, signer certificate included) and echoes the
  * nonce. Under SAN=1 the exit checks that the worker cache leaks nothing.
  */
+/* The extensions of x, each DER-encoded, concatenated in order. */
+static size_t
+exts_der(X509 *x, unsigned char *buf, size_t cap)
+{
+	size_t n = 0;
+	int i;
+
+	for (i = 0; i < X509_get_ext_count(x); i++) {
+		unsigned char *d = NULL;
+		int len = i2d_X509_EXTENSION(X509_get_ext(x, i), &d);
+
+		OK(len > 0 && n + (size_t)len <= cap);
+		memcpy(buf + n, d, (size_t)len);
+		n += (size_t)len;
+		OPENSSL_free(d);
+	}
+	return n;
+}
+
+/*
+ * The profile's extensions cached per (profile, CA) give the same
+ * certificate extensions, byte for byte and in order, as evaluating the
+ * section for each certificate: a static profile, one that copies the
+ * subject's e-mail (not cacheable: evaluated each time), one with a
+ * critical SKI and policies, and none at all. Two keys each, so a cached
+ * subjectKeyIdentifier that did not follow the key would show.
+ */
+static void
+test_ext_cache(void **state)
+{
+	static const char conf_text[] =
+	    "[e_demo]\nbasicConstraints = critical,CA:FALSE\n"
+	    "keyUsage = critical,digitalSignature,keyEncipherment\n"
+	    "extendedKeyUsage = clientAuth,serverAuth\n"
+	    "subjectKeyIdentifier = hash\n"
+	    "authorityKeyIdentifier = keyid:always\n"
+	    "crlDistributionPoints = URI:http://127.0.0.1/crl/t.crl\n"
+	    "authorityInfoAccess = OCSP;URI:http://127.0.0.1/ocsp\n"
+	    "[e_mail]\nsubjectKeyIdentifier = hash\n"
+	    "subjectAltName = email:copy,DNS:fixed.example\n"
+	    "[e_pol]\nsubjectKeyIdentifier = critical,hash\n"
+	    "certificatePolicies = 1.2.3.4,1.3.6.1.4.1.99999.1\n"
+	    "authorityKeyIdentifier = keyid,issuer\n"
+	    "nsComment = \"cmpca test\"\n";
+	static const char *sections[] = { "e_demo", "e_mail", "e_pol", NULL };
+	struct cfg_profile prof[4];
+	struct ca_ident ca;
+	struct issue_req r;
+	CRMF_CERTTEMPLATE *t = NULL;
+	CONF *conf = NCONF_new(NULL);
+	BIO *b = BIO_new_mem_buf(conf_text, -1);
+	EVP_PKEY *keys[2];
+	X509_NAME *subj = X509_NAME_new();
+	unsigned char a[4096], c[4096];
+	size_t alen, clen, i, k;
+	long eline;
+
+	(void)state;
+	assert_non_null(conf);
+	assert_non_null(b);
+	OK(NCONF_load_bio(conf, b, &eline));
+	BIO_free(b);
+	OK(subj != NULL && X509_NAME_add_entry_by_txt(subj, "CN",
+	    MBSTRING_ASC, (const unsigned char *)"ext test", -1, -1, 0) &&
+	    X509_NAME_add_entry_by_txt(subj, "emailAddress", MBSTRING_ASC,
+		(const unsigned char *)"ext@example.org", -1, -1, 0));
+	keys[0] = fx.key;
+	assert_non_null(keys[1] = EVP_EC_gen("P-384"));
+	memset(&ca, 0, sizeof(ca));
+	ca.cert = fx.ca_cert;
+	assert_non_null(ca.key = EVP_EC_gen("P-256")); /* signs, unchecked */
+	ca.md = EVP_sha256();
+	snprintf(ca.label, sizeof(ca.label), "ext-test");
+	for (i = 0; i < 4; i++) {
+		memset(&prof[i], 0, sizeof(prof[i]));
+		prof[i].days = 30;
+		prof[i].ext_section = (char *)sections[i];
+	}
+	for (i = 0; i < 4; i++)
+		for (k = 0; k < 2; k++) {
+			X509 *x, *y;
+
+			assert_non_null(t = CRMF_CERTTEMPLATE_new());
+			assert_non_null(t->subject = X509_NAME_dup(subj));
+			OK(cmp_spki_set(&t->publicKey, keys[k]));
+			memset(&r, 0, sizeof(r));
+			r.tmpl = t;
+			r.profile = &prof[i];
+			r.conf = conf;
+			cmp_issue_ext_cache(0);
+			assert_non_null(x = cmp_cert_issue(&r, &ca, fx.hsm));
+			cmp_issue_ext_cache(1);
+			assert_non_null(y = cmp_cert_issue(&r, &ca, fx.hsm));
+			alen = exts_der(x, a, sizeof(a));
+			clen = exts_der(y, c, sizeof(c));
+			if (alen != clen || memcmp(a, c, alen) != 0)
+				fail_msg("profile %s, key %zu: cached "
+				         "extensions differ", sections[i]
+				             ? sections[i] : "(none)", k);
+			assert_int_equal(X509_get_ext_count(y),
+			    i == 0 ? 7 : i == 1 ? 2 : i == 2 ? 4 : 0);
+			{ /* as a relying party reads it */
+				unsigned char *der = NULL;
+				const unsigned char *p;
+				int dlen = i2d_X509(y, &der);
+				X509 *z;
+
+				p = der;
+				assert_non_null(z = d2i_X509(NULL, &p, dlen));
+				assert_int_equal(EVP_PKEY_eq(
+				    X509_get0_pubkey(z), keys[k]), 1);
+				X509_free(z);
+				OPENSSL_free(der);
+			}
+			if (i < 3) {
+				const ASN1_OCTET_STRING *ski =
+				    X509_get0_subject_key_id(y);
+				const unsigned char *bits;
+				unsigned char md[20];
+				int blen;
+
+				assert_non_null(ski);
+				X509_PUBKEY_get0_param(NULL, &bits, &blen,
+				    NULL, X509_get_X509_PUBKEY(y));
+				OK(SHA1(bits, (size_t)blen, md) != NULL);
+				assert_int_equal(ASN1_STRING_length(ski), 20);
+				assert_memory_equal(
+				    ASN1_STRING_get0_data(ski), md, 20);
+			}
+			X509_free(x);
+			X509_free(y);
+			CRMF_CERTTEMPLATE_free(t);
+		}
+	NCONF_free(conf);
+	X509_NAME_free(subj);
+	EVP_PKEY_free(keys[1]);
+	EVP_PKEY_free(ca.key);
+}
+
 static void
 test_ocsp(void **state)
 {
@@ -1311,7 +1451,7 @@ group_teardown(void **state)
 	{                                                                      \
 #f, f, NULL, gc_run, NULL                                      \
 	}
-#define NFIXED 7
+#define NFIXED 8
 #define NCC (sizeof(cccases) / sizeof(cccases[0]))
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
@@ -1326,6 +1466,7 @@ main(void)
 		T(test_multi),
 		T(test_garbage),
 		T(test_ocsp),
+		T(test_ext_cache),
 	};
 	size_t i;
 
