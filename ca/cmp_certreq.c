@@ -549,13 +549,17 @@ done:
 
 /* See cmp_srv.h. */
 int
-cmp_txn_continue(struct req *r, struct db_txn *t, enum db_txn_state state)
+cmp_txn_continue(struct req *r, struct db_txn *t, enum db_txn_state state,
+    struct db_cert **certs, size_t *n)
 {
 	const CMP_HEADER *h = r->msg->header;
 	int rc;
 
-	rc = db_txn_get(r->srv->db, h->transactionID->data,
-	    (size_t)h->transactionID->length, t);
+	rc = certs != NULL
+	    ? db_txn_get_certs(r->srv->db, h->transactionID->data,
+		  (size_t)h->transactionID->length, t, certs, n)
+	    : db_txn_get(r->srv->db, h->transactionID->data,
+		  (size_t)h->transactionID->length, t);
 	if (rc < 0) {
 		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(r->srv->db));
 		return 0;
@@ -705,11 +709,8 @@ cmp_certconf_handle(struct req *r)
 	size_t n = 0, k;
 	int i;
 
-	if (!cmp_txn_continue(r, &t, DB_TXN_WAIT_CONF))
-		return NULL;
-	if (db_cert_list_by_txn(r->srv->db, t.id, t.id_len, &certs, &n) < 0)
-		return cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
-		    db_error(r->srv->db));
+	if (!cmp_txn_continue(r, &t, DB_TXN_WAIT_CONF, &certs, &n))
+		goto done;
 	if (n > CA_MAX_CERTREQS) {
 		out = cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
 		    "too many certificates in one transaction");
@@ -763,11 +764,8 @@ cmp_peer_error_handle(struct req *r)
 	CMP_MSG *out = NULL;
 	size_t n = 0;
 
-	if (!cmp_txn_continue(r, &t, DB_TXN_WAIT_CONF))
-		return NULL;
-	if (db_cert_list_by_txn(r->srv->db, t.id, t.id_len, &certs, &n) < 0)
-		return cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
-		    db_error(r->srv->db));
+	if (!cmp_txn_continue(r, &t, DB_TXN_WAIT_CONF, &certs, &n))
+		goto done;
 	if (n > CA_MAX_CERTREQS) {
 		out = cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
 		    "too many certificates in one transaction");

@@ -158,7 +158,7 @@ cmp_poll_handle(struct req *r)
 
 	memset(rows, 0, sizeof(rows));
 	memset(certs, 0, sizeof(certs));
-	if (!cmp_txn_continue(r, &t, DB_TXN_WAITING))
+	if (!cmp_txn_continue(r, &t, DB_TXN_WAITING, NULL, NULL))
 		return NULL;
 	if (db_pending_list_by_txn(r->srv->db, t.id, t.id_len, &pend, &n) < 0)
 		return cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,

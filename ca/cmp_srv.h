@@ -95,10 +95,12 @@ int cmp_txn_record(struct req *r, enum db_txn_state state);
 /*
  * Checks a message continuing a transaction: known, same sender and CA,
  * in state, not expired (wait_conf), recipNonce equal to our last
- * senderNonce. Returns 1 and fills t, or 0 (r->fail set).
+ * senderNonce. Returns 1 and fills t, or 0 (r->fail set). With certs,
+ * also the transaction's certificates (*certs of *n, caller frees with
+ * db_cert_array_free; read in the same round trip).
  */
 int cmp_txn_continue(struct req *r, struct db_txn *t,
-    enum db_txn_state state);
+    enum db_txn_state state, struct db_cert **certs, size_t *n);
 /* A CertResponse; cert (may be NULL) is up-ref'ed. NULL on error. */
 CMP_CERTRESPONSE *cmp_certresp_new(int rid, int status, int fail,
     const char *why, X509 *cert);

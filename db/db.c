@@ -233,6 +233,7 @@ db_param_time(struct db_params *p, time_t t)
 static const unsigned char *
 db_col(struct db_row *r, int col, unsigned int oid, int *len)
 {
+	col += r->off;
 	if (r->bad || col >= PQnfields(r->res) ||
 	    PQftype(r->res, col) != oid) {
 		r->bad = 1;
@@ -586,7 +587,7 @@ db_insert(struct db *db, const struct db_stmt *st, const struct db_params *p,
 		rc = 0; /* ON CONFLICT DO NOTHING: the row exists */
 		goto out;
 	}
-	r = (struct db_row){res, 0, 0};
+	r = (struct db_row){res, 0, 0, 0};
 	*id = db_col_int8(&r, 0);
 	if (r.bad) {
 		db_stmt_err(db, st, "unexpected result");
@@ -772,7 +773,7 @@ db_schema_version(struct db *db, int *version)
 	*version = 0;
 	if (db_run(db, &st_mig_exists, NULL, &res) != 1)
 		goto out;
-	r = (struct db_row){res, 0, PQntuples(res) != 1};
+	r = (struct db_row){res, 0, PQntuples(res) != 1, 0};
 	exists = db_col_int4(&r, 0, 0);
 	PQclear(res);
 	res = NULL;
@@ -784,7 +785,7 @@ db_schema_version(struct db *db, int *version)
 	}
 	if (db_run(db, &st_mig_version, NULL, &res) != 1)
 		goto out;
-	r = (struct db_row){res, 0, PQntuples(res) != 1};
+	r = (struct db_row){res, 0, PQntuples(res) != 1, 0};
 	*version = db_col_int4(&r, 0, 0);
 	if (r.bad)
 		goto bad;
@@ -902,7 +903,7 @@ db_mig_is_applied(struct db *db, int num)
 	db_param_int8(&p, num);
 	if (db_run(db, &st_mig_applied, &p, &res) != 1)
 		goto out;
-	r = (struct db_row){res, 0, 0};
+	r = (struct db_row){res, 0, 0, 0};
 	n = PQntuples(res) == 1 ? db_col_int4(&r, 0, 0) : 0;
 	if (PQntuples(res) != 1 || r.bad) {
 		db_seterr(db, "migration check failed: unexpected result");

@@ -211,6 +211,13 @@ struct db_txn {
 };
 /* Returns 1, 0 if the transactionID is in use, -1. */
 int db_txn_insert(struct db *db, const struct db_txn *t) CA_MUST_CHECK;
+/*
+ * db_txn_get and the transaction's certificates (ordered by certReqId)
+ * in one round trip: *certs (free with db_cert_array_free) of *n, none
+ * when it has none. Returns 1, 0 if no such transaction, -1.
+ */
+int db_txn_get_certs(struct db *db, const unsigned char *id, size_t id_len,
+    struct db_txn *out, struct db_cert **certs, size_t *n) CA_MUST_CHECK;
 int db_txn_get(struct db *db, const unsigned char *id, size_t id_len,
     struct db_txn *out) CA_MUST_CHECK;
 /*

@@ -64,7 +64,7 @@ static int
 admin_cert_row(const PGresult *res, int i, void *e)
 {
 	struct db_admin_cert *c = e;
-	struct db_row r = {res, i, 0};
+	struct db_row r = {res, i, 0, 0};
 	char status[16];
 	int s;
 
@@ -144,7 +144,7 @@ db_admin_hourly(struct db *db, int hours, long long *counts, time_t *first)
 		goto out;
 	}
 	for (i = 0; i < hours; i++) {
-		r = (struct db_row){res, i, 0};
+		r = (struct db_row){res, i, 0, 0};
 		if (i == 0)
 			*first = db_col_time(&r, 0);
 		counts[i] = db_col_int8(&r, 1);

@@ -69,7 +69,7 @@ static int
 audit_row(const PGresult *res, int i, void *e)
 {
 	struct db_audit *a = e;
-	struct db_row r = {res, i, 0};
+	struct db_row r = {res, i, 0, 0};
 
 	memset(a, 0, sizeof(*a));
 	a->id = db_col_int8(&r, 0);

@@ -72,7 +72,7 @@ db_ca_array_free(struct db_ca *a, size_t n)
 static int
 ca_from_row(const PGresult *res, int i, struct db_ca *ca)
 {
-	struct db_row r = {res, i, 0};
+	struct db_row r = {res, i, 0, 0};
 
 	memset(ca, 0, sizeof(*ca));
 	ca->id = db_col_int8(&r, 0);
@@ -305,7 +305,7 @@ db_keyupd_latest(struct db *db, long long ca_id, struct db_keyupd *out)
 	if (db_run(db, &st_keyupd_latest, &p, &res) != 1)
 		goto out;
 	for (i = 0; i < PQntuples(res); i++) {
-		struct db_row r = {res, i, 0};
+		struct db_row r = {res, i, 0, 0};
 		char kind[16];
 		unsigned char *der;
 		size_t len = 0;

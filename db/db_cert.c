@@ -11,11 +11,7 @@
 
 #include "db/db_int.h"
 
-#define CERT_COLS                                                           \
-	"id, ca_id, serial, subject, issuer, spki_sha256, "                 \
-	DB_EPOCH("not_before") ", " DB_EPOCH("not_after") ", status, der, " \
-	"profile, requester, txid, cert_req_id, " DB_EPOCH("revoked_at")    \
-	", reason, " DB_EPOCH("created") ", replaces, kind"
+#define CERT_COLS DB_CERT_COLS
 
 #define CERT_LIST_DEFAULT 100 /* rows when the caller gives no limit */
 
@@ -115,11 +111,11 @@ db_cert_array_free(struct db_cert *a, size_t n)
 	free(a);
 }
 
-/* Fills *c from row i of res. Returns 1, or 0 on a malformed row. */
-static int
-cert_from_row(const PGresult *res, int i, struct db_cert *c)
+/* See db_int.h. */
+int
+db_cert_row(const PGresult *res, int i, int off, struct db_cert *c)
 {
-	struct db_row r = {res, i, 0};
+	struct db_row r = {res, i, 0, off};
 	char status[16];
 	size_t len;
 
@@ -150,6 +146,13 @@ cert_from_row(const PGresult *res, int i, struct db_cert *c)
 		return 0;
 	}
 	return 1;
+}
+
+/* Fills *c from row i of res. Returns 1, or 0 on a malformed row. */
+static int
+cert_from_row(const PGresult *res, int i, struct db_cert *c)
+{
+	return db_cert_row(res, i, 0, c);
 }
 
 int

@@ -60,7 +60,7 @@ db_crl_next(struct db *db, long long ca_id, long long *number)
 	db_param_int8(&p, CRL_LOCK_CLASS);
 	if (db_run(db, &st_next, &p, &res) != 1)
 		goto out;
-	r = (struct db_row){res, 0, 0};
+	r = (struct db_row){res, 0, 0, 0};
 	if (PQntuples(res) != 1 || (*number = db_col_int8(&r, 1), r.bad)) {
 		db_seterr(db, "crl next failed: unexpected result");
 		goto out;
@@ -94,7 +94,7 @@ static int
 crl_row(const PGresult *res, int i, void *e)
 {
 	struct db_crl *c = e;
-	struct db_row r = {res, i, 0};
+	struct db_row r = {res, i, 0, 0};
 
 	c->number = db_col_int8(&r, 0);
 	c->this_update = db_col_time(&r, 1);
@@ -132,7 +132,7 @@ db_cert_revoked_each(struct db *db, long long ca_id,
 		goto out;
 	n = PQntuples(res);
 	for (i = 0; i < n; i++) {
-		struct db_row r = {res, i, 0};
+		struct db_row r = {res, i, 0, 0};
 		char serial[DB_SERIAL_MAX];
 		time_t when, invalid;
 		int reason;

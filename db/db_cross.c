@@ -105,7 +105,7 @@ list_col(struct db_row *r, int col)
 static int
 partner_from_row(const PGresult *res, int i, struct db_partner *p)
 {
-	struct db_row r = {res, i, 0};
+	struct db_row r = {res, i, 0, 0};
 	size_t len = 0;
 
 	memset(p, 0, sizeof(*p));
@@ -286,7 +286,7 @@ static int
 cacert_row(const PGresult *res, int i, void *e)
 {
 	struct db_ca_cert *c = e;
-	struct db_row r = {res, i, 0};
+	struct db_row r = {res, i, 0, 0};
 
 	memset(c, 0, sizeof(*c));
 	c->id = db_col_int8(&r, 0);
@@ -331,7 +331,7 @@ static int
 blob_row(const PGresult *res, int i, void *e)
 {
 	struct db_blob *b = e;
-	struct db_row r = {res, i, 0};
+	struct db_row r = {res, i, 0, 0};
 
 	b->der = db_col_memdup(&r, 0, &b->len);
 	if (r.bad || b->der == NULL) {

@@ -56,6 +56,7 @@ enum db_stmt_id {
 	DB_ST_CERT_SET_STATUS,
 	DB_ST_TXN_INSERT,
 	DB_ST_TXN_GET,
+	DB_ST_TXN_GET_CERTS,
 	DB_ST_TXN_ADVANCE,
 	DB_ST_NONCE_CLAIM,
 	DB_ST_TXN_EXPIRE,
@@ -206,7 +207,17 @@ struct db_row {
 	const PGresult *res;
 	int row;
 	int bad;
+	int off; /* column numbers count from this column */
 };
+/* The columns of a struct db_cert, in db_cert_row()'s order. */
+#define DB_CERT_COLS                                                        \
+	"id, ca_id, serial, subject, issuer, spki_sha256, "                 \
+	DB_EPOCH("not_before") ", " DB_EPOCH("not_after") ", status, der, " \
+	"profile, requester, txid, cert_req_id, " DB_EPOCH("revoked_at")    \
+	", reason, " DB_EPOCH("created") ", replaces, kind"
+/* Fills *c from the DB_CERT_COLS at column off of row i. 1, or 0 on a
+ * malformed row (c cleared). */
+int db_cert_row(const PGresult *res, int i, int off, struct db_cert *c);
 long long db_col_int8(struct db_row *r, int col); /* NULL: 0 */
 int db_col_int4(struct db_row *r, int col, int if_null);
 time_t db_col_time(struct db_row *r, int col); /* DB_EPOCH column, NULL: 0 */

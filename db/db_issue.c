@@ -88,7 +88,7 @@ db_issue1(struct db *db, const struct db_txn *t, const unsigned char *nonce,
 			rc = 0;
 		goto out;
 	}
-	r = (struct db_row){res, 0, 0};
+	r = (struct db_row){res, 0, 0, 0};
 	if (PQntuples(res) != 1 || (c->id = db_col_int8(&r, 0), r.bad)) {
 		db_seterr(db, "issue failed: unexpected result");
 		goto out;

@@ -54,7 +54,7 @@ db_ocsp_signer_insert(struct db *db, struct db_ocsp_signer *s)
 	db_param_bytea(&p, s->cert, s->cert_len);
 	if (db_run(db, &st_signer_insert, &p, &res) != 1)
 		goto out;
-	r = (struct db_row){res, 0, 0};
+	r = (struct db_row){res, 0, 0, 0};
 	if (PQntuples(res) == 1)
 		s->id = db_col_int8(&r, 0);
 	if (PQntuples(res) != 1 || r.bad) {
@@ -72,7 +72,7 @@ static int
 signer_row(const PGresult *res, int i, void *e)
 {
 	struct db_ocsp_signer *o = e;
-	struct db_row r = {res, i, 0};
+	struct db_row r = {res, i, 0, 0};
 
 	o->id = db_col_int8(&r, 0);
 	o->ca_id = db_col_int8(&r, 1);
@@ -121,7 +121,7 @@ db_cert_get_status(struct db *db, long long ca_id, const char *serial,
 		rc = 0;
 		goto out;
 	}
-	r = (struct db_row){res, 0, 0};
+	r = (struct db_row){res, 0, 0, 0};
 	db_col_text(&r, 0, status, sizeof(status));
 	out->revoked_at = db_col_time(&r, 1);
 	out->reason = db_col_int4(&r, 2, -1);

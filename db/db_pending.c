@@ -81,7 +81,7 @@ db_pending_array_free(struct db_pending *a, size_t n)
 static int
 pending_from_row(const PGresult *res, int i, struct db_pending *p)
 {
-	struct db_row r = {res, i, 0};
+	struct db_row r = {res, i, 0, 0};
 	char status[16];
 	int s;
 
@@ -163,7 +163,7 @@ db_pending_insert(struct db *db, struct db_pending *p)
 	db_param_id(&prm, p->replaces);
 	if (db_run(db, &st_insert, &prm, &res) != 1)
 		goto out;
-	r = (struct db_row){res, 0, 0};
+	r = (struct db_row){res, 0, 0, 0};
 	if (PQntuples(res) != 1 || (p->id = db_col_int8(&r, 0), r.bad)) {
 		db_seterr(db, "pending insert failed: unexpected result");
 		goto out;
@@ -231,9 +231,7 @@ db_pending_decide(struct db *db, long long id, enum db_pending_status status,
 		goto out;
 	rc = PQntuples(res) > 0 ? 1 : 0;
 	if (rc == 1 && ca_id != NULL) {
-		r.res = res;
-		r.row = 0;
-		r.bad = 0;
+		r = (struct db_row){res, 0, 0, 0};
 		*ca_id = db_col_int8(&r, 0);
 	}
 out:

@@ -46,7 +46,7 @@ db_ra_array_free(struct db_ra *a, size_t n)
 static int
 ra_from_row(const PGresult *res, int i, struct db_ra *ra)
 {
-	struct db_row r = {res, i, 0};
+	struct db_row r = {res, i, 0, 0};
 	size_t len = 0;
 
 	memset(ra, 0, sizeof(*ra));

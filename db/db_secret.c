@@ -111,7 +111,7 @@ secret_pqclear(PGresult *res)
 static int
 secret_from_row(const PGresult *res, int i, struct db_secret *s)
 {
-	struct db_row r = {res, i, 0};
+	struct db_row r = {res, i, 0, 0};
 
 	memset(s, 0, sizeof(*s));
 	db_col_text(&r, 0, s->ref, sizeof(s->ref));

@@ -23,9 +23,7 @@ db_stats_get(struct db *db, struct db_stats *out)
 	memset(out, 0, sizeof(*out));
 	if (db_run(db, &st_stats, NULL, &res) != 1)
 		goto out;
-	r.res = res;
-	r.row = 0;
-	r.bad = PQntuples(res) != 1;
+	r = (struct db_row){res, 0, PQntuples(res) != 1, 0};
 	if (!r.bad) {
 		out->pending_approvals = db_col_int8(&r, 0);
 		out->txn_waiting = db_col_int8(&r, 1);

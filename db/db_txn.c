@@ -2,6 +2,7 @@
  * db_txn.c - CMP transactions (table cmp_txn) and replay nonces (table
  * seen_nonce).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "db/db_int.h"
@@ -16,6 +17,15 @@ static const struct db_stmt st_get = {DB_ST_TXN_GET, "txn_get",
     "SELECT id, ca_id, sender, kind, state, last_nonce, pvno, "
     DB_EPOCH("expires") ", " DB_EPOCH("created")
     " FROM cmp_txn WHERE id = $1::bytea"};
+/* The transaction and its certificates in one round trip (certConf,
+ * error): cert columns from column 9, NULL when it has none. */
+static const struct db_stmt st_get_certs = {DB_ST_TXN_GET_CERTS,
+    "txn_get_certs",
+    "SELECT t.id, t.ca_id, t.sender, t.kind, t.state, t.last_nonce, t.pvno, "
+    DB_EPOCH("t.expires") ", " DB_EPOCH("t.created") ", c.*"
+    " FROM cmp_txn t LEFT JOIN LATERAL (SELECT " DB_CERT_COLS
+    " FROM cert WHERE txid = t.id) c ON true WHERE t.id = $1::bytea"
+    " ORDER BY c.cert_req_id, c.id"};
 /* A NULL nonce keeps the recorded one. */
 static const struct db_stmt st_advance = {DB_ST_TXN_ADVANCE, "txn_advance",
     "UPDATE cmp_txn SET state = $3::text,"
@@ -108,14 +118,38 @@ db_txn_insert(struct db *db, const struct db_txn *t)
 	return db_insert(db, &st_insert, &p, NULL);
 }
 
+/* Fills *out from the transaction columns of row i. 1, or 0 if bad. */
+static int
+txn_from_row(const PGresult *res, int i, struct db_txn *out)
+{
+	struct db_row r = {res, i, 0, 0};
+	char state[16];
+
+	memset(out, 0, sizeof(*out));
+	db_col_bytes(&r, 0, out->id, sizeof(out->id), &out->id_len);
+	out->ca_id = db_col_int8(&r, 1);
+	db_col_text(&r, 2, out->sender, sizeof(out->sender));
+	db_col_text(&r, 3, out->kind, sizeof(out->kind));
+	db_col_text(&r, 4, state, sizeof(state));
+	db_col_bytes(&r, 5, out->last_nonce, sizeof(out->last_nonce),
+	    &out->last_nonce_len);
+	out->pvno = db_col_int4(&r, 6, 0);
+	out->expires = db_col_time(&r, 7);
+	out->created = db_col_time(&r, 8);
+	out->state = txn_state_parse(state);
+	if (r.bad || out->state == 0) {
+		memset(out, 0, sizeof(*out));
+		return 0;
+	}
+	return 1;
+}
+
 int
 db_txn_get(struct db *db, const unsigned char *id, size_t id_len,
     struct db_txn *out)
 {
 	struct db_params p = {0};
-	struct db_row r;
 	PGresult *res = NULL;
-	char state[16];
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
@@ -130,24 +164,57 @@ db_txn_get(struct db *db, const unsigned char *id, size_t id_len,
 		rc = 0;
 		goto out;
 	}
-	r = (struct db_row){res, 0, 0};
-	db_col_bytes(&r, 0, out->id, sizeof(out->id), &out->id_len);
-	out->ca_id = db_col_int8(&r, 1);
-	db_col_text(&r, 2, out->sender, sizeof(out->sender));
-	db_col_text(&r, 3, out->kind, sizeof(out->kind));
-	db_col_text(&r, 4, state, sizeof(state));
-	db_col_bytes(&r, 5, out->last_nonce, sizeof(out->last_nonce),
-	    &out->last_nonce_len);
-	out->pvno = db_col_int4(&r, 6, 0);
-	out->expires = db_col_time(&r, 7);
-	out->created = db_col_time(&r, 8);
-	out->state = txn_state_parse(state);
-	if (r.bad || out->state == 0) {
-		memset(out, 0, sizeof(*out));
+	if (!txn_from_row(res, 0, out)) {
 		db_seterr(db, "txn get failed: unexpected result");
 		goto out;
 	}
 	rc = 1;
+out:
+	PQclear(res);
+	return rc;
+}
+
+int
+db_txn_get_certs(struct db *db, const unsigned char *id, size_t id_len,
+    struct db_txn *out, struct db_cert **certs, size_t *n)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	int rc = -1, i, rows;
+
+	memset(out, 0, sizeof(*out));
+	*certs = NULL;
+	*n = 0;
+	if (!txn_id_ok(id, id_len)) {
+		db_seterr(db, "txn get failed: invalid argument");
+		return -1;
+	}
+	db_param_bytea(&p, id, id_len);
+	if (db_run(db, &st_get_certs, &p, &res) != 1)
+		goto out;
+	if ((rows = PQntuples(res)) == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (!txn_from_row(res, 0, out))
+		goto bad;
+	if (!PQgetisnull(res, 0, 9)) {
+		if ((*certs = calloc((size_t)rows, sizeof(**certs))) == NULL) {
+			db_seterr(db, "txn get failed: out of memory");
+			goto out;
+		}
+		for (i = 0; i < rows; i++, (*n)++)
+			if (!db_cert_row(res, i, 9, &(*certs)[i]))
+				goto bad;
+	}
+	rc = 1;
+	goto out;
+bad:
+	db_seterr(db, "txn get failed: unexpected result");
+	db_cert_array_free(*certs, *n);
+	*certs = NULL;
+	*n = 0;
+	memset(out, 0, sizeof(*out));
 out:
 	PQclear(res);
 	return rc;
@@ -208,7 +275,7 @@ db_txn_expire(struct db *db, int reason, long long *txns, long long *certs)
 		db_seterr(db, "txn expire failed: unexpected result");
 		goto out;
 	}
-	r = (struct db_row){res, 0, 0};
+	r = (struct db_row){res, 0, 0, 0};
 	*txns = db_col_int8(&r, 0);
 	*certs = db_col_int8(&r, 1);
 	if (r.bad) {
