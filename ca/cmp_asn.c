@@ -509,9 +509,10 @@ cmp_msg_keep_encoding(const CMP_MSG *msg, const unsigned char *pp_der,
 	    !tlv_next(&p, pp_der + pp_len, &c, &clen) ||
 	    p != pp_der + pp_len)
 		return 0;
-	if ((kept.pp = OPENSSL_memdup(c, (size_t)clen)) == NULL ||
+	if (msg->protection->length <= 0 || clen <= 0 ||
+	    (kept.pp = OPENSSL_memdup(c, (size_t)clen)) == NULL ||
 	    (kept.prot = OPENSSL_memdup(msg->protection->data,
-		 (size_t)msg->protection->length + 1)) == NULL) {
+		 (size_t)msg->protection->length)) == NULL) {
 		kept_clear();
 		return 0;
 	}

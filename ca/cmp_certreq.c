@@ -555,11 +555,12 @@ cmp_txn_continue(struct req *r, struct db_txn *t, enum db_txn_state state,
 	const CMP_HEADER *h = r->msg->header;
 	int rc;
 
-	rc = certs != NULL
-	    ? db_txn_get_certs(r->srv->db, h->transactionID->data,
-		  (size_t)h->transactionID->length, t, certs, n)
-	    : db_txn_get(r->srv->db, h->transactionID->data,
-		  (size_t)h->transactionID->length, t);
+	if (certs != NULL && n != NULL)
+		rc = db_txn_get_certs(r->srv->db, h->transactionID->data,
+		    (size_t)h->transactionID->length, t, certs, n);
+	else
+		rc = db_txn_get(r->srv->db, h->transactionID->data,
+		    (size_t)h->transactionID->length, t);
 	if (rc < 0) {
 		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(r->srv->db));
 		return 0;

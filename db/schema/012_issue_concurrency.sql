@@ -21,6 +21,20 @@ DROP INDEX IF EXISTS cert_revoked_idx;
 CREATE INDEX cert_revoked_at_idx ON cert (ca_id) WHERE revoked_at IS NOT NULL;
 ALTER TABLE cert SET (fillfactor = 90);
 
+-- Two more indexes on cert that no query used: lower(subject) (searches
+-- by subject are substring matches, which a btree cannot serve) and
+-- spki_sha256. Each cost an index entry per certificate at a random
+-- place. A feature that looks certificates up by key adds its index.
+DROP INDEX IF EXISTS cert_subject_idx;
+DROP INDEX IF EXISTS cert_spki_idx;
+
+-- Transactions are looked up by state only while they are open (the
+-- housekeeper's expiry, the pending gauges); a finished one (all of
+-- implicitConfirm's) needs no entry.
+DROP INDEX IF EXISTS cmp_txn_state_idx;
+CREATE INDEX cmp_txn_open_idx ON cmp_txn (state, expires)
+    WHERE state IN ('wait_conf', 'waiting');
+
 CREATE OR REPLACE FUNCTION cmpca_issue1(p_txid bytea, p_ca bigint, p_sender text,
     p_kind text, p_state text, p_last_nonce bytea, p_pvno int,
     p_expires bigint, p_nonce bytea, p_secret text, p_serial text,
