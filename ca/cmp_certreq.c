@@ -76,7 +76,8 @@ persist_issue(struct req *r, struct issued *iss, int n)
 		    &t);
 		rc = db_issue1(db, &t, r->msg->header->senderNonce->data,
 		    (size_t)r->msg->header->senderNonce->length,
-		    r->have_mac ? r->secret.ref : NULL, &iss[0].row,
+		    r->have_mac ? r->secret.ref : NULL, r->secret.version,
+		    &iss[0].row,
 		    supersedes(r, &iss[0].row), &why);
 		if (rc < 0)
 			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
@@ -98,11 +99,12 @@ persist_issue(struct req *r, struct issued *iss, int n)
 		return 0;
 	}
 	if (n > 0 && r->have_mac) {
-		rc = db_secret_consume(db, r->secret.ref);
+		rc = db_secret_consume(db, r->secret.ref, r->secret.version);
 		if (rc < 0)
 			goto dberr;
 		if (rc == 0) {
 			db_rollback(db);
+			cmp_secret_stale(r);
 			cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
 			    "enrollment secret used up or expired");
 			return 0;

@@ -239,6 +239,7 @@ cmp_refuse(struct req *r, enum db_refusal why)
 	case DB_REFUSE_SECRET_USED:
 		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
 		    "enrollment secret used up or expired");
+		cmp_secret_stale(r);
 		break;
 	case DB_REFUSE_STATE:
 		cmp_reject(r, CMP_FAIL_BAD_REQUEST,
@@ -340,6 +341,88 @@ secret_open(struct req *r)
 }
 
 /*
+ * The worker's cache of unlimited enrollment secrets. A request that
+ * starts an issuance (ir, cr, kur, p10cr) may take its secret from here
+ * and skip a database round trip: the statement that records the
+ * issuance checks that the row is still the version read (cmpca_issue1,
+ * db_secret_consume), and if not, the request is served again from a
+ * fresh read (serve()). Other requests always read the row, so removing a
+ * secret takes effect at once for them, and at the next issuance for the
+ * cache. Only the sealed value is kept.
+ */
+static int
+secret_cacheable(const struct req *r)
+{
+	switch (r->msg->body->type) {
+	case CMP_BODY_IR:
+	case CMP_BODY_CR:
+	case CMP_BODY_KUR:
+	case CMP_BODY_P10CR:
+		return !r->secret_fresh;
+	default:
+		return 0;
+	}
+}
+
+static int
+secret_cache_get(struct cmp_srv *s, const char *ref, struct db_secret *out)
+{
+	time_t now = time(NULL);
+	size_t i;
+
+	for (i = 0; i < CMP_SECRET_CACHE; i++)
+		if (s->secrets[i].at != 0 &&
+		    now - s->secrets[i].at < CMP_SECRET_CACHE_TTL &&
+		    strcmp(s->secrets[i].s.ref, ref) == 0)
+			return db_secret_copy(out, &s->secrets[i].s);
+	return 0;
+}
+
+/* Drops ref from the cache. */
+static void
+secret_cache_drop(struct cmp_srv *s, const char *ref)
+{
+	size_t i;
+
+	for (i = 0; i < CMP_SECRET_CACHE; i++)
+		if (s->secrets[i].at != 0 &&
+		    strcmp(s->secrets[i].s.ref, ref) == 0) {
+			db_secret_clear(&s->secrets[i].s);
+			s->secrets[i].at = 0;
+		}
+}
+
+/* Keeps a copy of sec if it is unlimited, sealed and versioned, in
+ * the oldest (or a free) place. */
+static void
+secret_cache_put(struct cmp_srv *s, const struct db_secret *sec)
+{
+	size_t i, old = 0;
+
+	if (sec->uses_left != -1 || sec->sealed == NULL ||
+	    sec->version[0] == '\0')
+		return;
+	secret_cache_drop(s, sec->ref);
+	for (i = 0; i < CMP_SECRET_CACHE; i++)
+		if (s->secrets[i].at < s->secrets[old].at)
+			old = i;
+	db_secret_clear(&s->secrets[old].s);
+	s->secrets[old].at = 0;
+	if (db_secret_copy(&s->secrets[old].s, sec))
+		s->secrets[old].at = time(NULL);
+}
+
+/* See cmp_srv.h: the cached secret of r turned out stale. */
+void
+cmp_secret_stale(struct req *r)
+{
+	if (!r->secret_cached)
+		return;
+	secret_cache_drop(r->srv, r->secret.ref);
+	r->secret_stale = 1;
+}
+
+/*
  * Checks the protection of the request. Returns 1 if verified, 0 if
  * rejected (r->fail/why set), -1 on an internal error.
  */
@@ -372,10 +455,19 @@ check_protection(struct req *r)
 		    "(RFC 9483 §3.1)");
 		return 0;
 	}
-	rc = db_secret_get(r->srv->db, ref, &r->secret);
-	if (rc < 0) {
-		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(r->srv->db));
-		return -1;
+	if (secret_cacheable(r) &&
+	    secret_cache_get(r->srv, ref, &r->secret) == 1) {
+		r->secret_cached = 1;
+		rc = 1;
+	} else {
+		rc = db_secret_get(r->srv->db, ref, &r->secret);
+		if (rc < 0) {
+			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
+			    db_error(r->srv->db));
+			return -1;
+		}
+		if (rc == 1)
+			secret_cache_put(r->srv, &r->secret);
 	}
 	if (rc == 0) {
 		/* Same answer as a wrong MAC: do not reveal which refs exist. */
@@ -405,6 +497,8 @@ check_protection(struct req *r)
 		cmp_mac_clear(&r->mac);
 		cmp_reject(r, CMP_FAIL_BAD_MESSAGE_CHECK,
 		    "MAC protection does not verify");
+		/* Perhaps the secret was replaced: ask the database. */
+		cmp_secret_stale(r);
 		return 0;
 	}
 	r->have_mac = 1;
@@ -637,6 +731,26 @@ req_clear(struct req *r)
 	db_rollback(r->srv->db);
 }
 
+/* Runs the message once on a fresh r; fresh: read the secret from the
+ * database whatever the cache holds. */
+static CMP_MSG *
+attempt(struct req *r, struct cmp_srv *s, unsigned long id, int nested,
+    int fresh, const char *label, const unsigned char *der, size_t len)
+{
+	memset(r, 0, sizeof(*r));
+	r->srv = s;
+	r->id = id;
+	r->nested = nested;
+	r->pvno = 2;
+	r->http = 200;
+	r->fail = CMP_FAIL_NONE;
+	r->outcome = "accepted";
+	r->secret_fresh = fresh;
+	if (RAND_bytes(r->nonce, sizeof(r->nonce)) != 1)
+		return cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE, "no random");
+	return process(r, label, der, len);
+}
+
 /*
  * Serves one message: runs it, turns any failure into an error message,
  * writes the request's log line and releases everything the request
@@ -651,18 +765,18 @@ serve(struct cmp_srv *s, const char *label, const unsigned char *der,
 	CMP_MSG *out;
 	long long t0 = metrics_now_us(), us;
 
-	memset(&r, 0, sizeof(r));
-	r.srv = s;
-	r.id = nested ? s->reqno : ++s->reqno;
-	r.nested = nested;
-	r.pvno = 2;
-	r.http = 200;
-	r.fail = CMP_FAIL_NONE;
-	r.outcome = "accepted";
-	if (RAND_bytes(r.nonce, sizeof(r.nonce)) != 1)
-		out = cmp_internal(&r, CMP_FAIL_SYSTEM_FAILURE, "no random");
-	else
-		out = process(&r, label, der, len);
+	out = attempt(&r, s, nested ? s->reqno : ++s->reqno, nested, 0,
+	    label, der, len);
+	if (r.secret_stale) {
+		/* The secret taken from the cache changed (removed, replaced,
+		 * resealed): nothing was stored or sent. Once more, with the
+		 * row as it is now. */
+		log_info("req %lu: enrollment secret changed since this worker "
+			 "read it: served again", r.id);
+		CMP_MSG_free(out);
+		req_clear(&r);
+		out = attempt(&r, s, r.id, nested, 1, label, der, len);
+	}
 	if (out == NULL) {
 		if (r.fail == CMP_FAIL_NONE)
 			cmp_internal(&r, CMP_FAIL_SYSTEM_FAILURE,
@@ -857,5 +971,7 @@ cmp_srv_free(struct cmp_srv *s)
 		return;
 	ca_store_clear(&s->store);
 	X509_STORE_free(s->trust);
+	for (size_t i = 0; i < CMP_SECRET_CACHE; i++)
+		db_secret_clear(&s->secrets[i].s);
 	free(s);
 }

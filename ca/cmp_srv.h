@@ -7,6 +7,10 @@
 
 #include "ca/ca.h"
 
+/* Enrollment secrets a worker keeps, and for how long (seconds). */
+#define CMP_SECRET_CACHE 16
+#define CMP_SECRET_CACHE_TTL 60
+
 struct cmp_srv {
 	const struct cfg *cfg;
 	struct db *db;
@@ -17,6 +21,12 @@ struct cmp_srv {
 	size_t trust_ncas;  /* CAs in trust when it was built */
 	time_t trust_built; /* when the CA list was last read */
 	int hsm_down;	    /* the loss of the HSM was logged */
+	/* Unlimited enrollment secrets as last read (sealed), for requests
+	 * whose database statement checks the row version (secret_cached). */
+	struct {
+		struct db_secret s;
+		time_t at;
+	} secrets[CMP_SECRET_CACHE];
 };
 
 /*
@@ -34,6 +44,9 @@ struct req {
 	struct ca_ident *ca;
 	struct cmp_mac mac;
 	int have_mac;
+	int secret_cached;	     /* r->secret came from the worker's cache */
+	int secret_stale;	     /* ... and the row changed: serve again */
+	int secret_fresh;	     /* read the secret from the database */
 	struct db_secret secret;
 	int have_sig;		     /* signature protection verified */
 	int sign_resp;		     /* sign the answer to an unprotected one */
@@ -99,6 +112,10 @@ int cmp_txn_record(struct req *r, enum db_txn_state state);
  * also the transaction's certificates (*certs of *n, caller frees with
  * db_cert_array_free; read in the same round trip).
  */
+/* The secret r took from the worker's cache proved stale (its row
+ * changed, or the MAC does not verify with it): dropped from the cache,
+ * and the request is served again from a fresh read. No-op otherwise. */
+void cmp_secret_stale(struct req *r);
 int cmp_txn_continue(struct req *r, struct db_txn *t,
     enum db_txn_state state, struct db_cert **certs, size_t *n);
 /* A CertResponse; cert (may be NULL) is up-ref'ed. NULL on error. */

@@ -383,13 +383,16 @@ enum db_refusal {
 
 /*
  * Issues one certificate in one statement: claims nonce, inserts the
- * transaction t, consumes one use of secret_ref (unless NULL), inserts c
+ * transaction t, consumes one use of secret_ref (unless NULL; an unlimited
+ * one must still be secret_version of its row when that is given, see
+ * db_secret_consume), inserts c
  * (sets c->id) with an audit entry, and when c is valid and supersede is
  * set revokes c->replaces (superseded). Returns 1, 0 with *why, -1.
  */
 int db_issue1(struct db *db, const struct db_txn *t,
     const unsigned char *nonce, size_t nonce_len, const char *secret_ref,
-    struct db_cert *c, int supersede, enum db_refusal *why) CA_MUST_CHECK;
+    const char *secret_version, struct db_cert *c, int supersede,
+    enum db_refusal *why) CA_MUST_CHECK;
 
 #define DB_FINISH_MAX 16
 /* Ends or advances a transaction in one statement (see db_txn_finish). */
@@ -469,6 +472,7 @@ struct db_secret {
 	int uses_left;	       /* -1: unlimited */
 	time_t expires;	       /* 0: never */
 	time_t created;
+	char version[24];      /* the row's version (db_secret_get), or "" */
 };
 void db_secret_clear(struct db_secret *s);
 /* Returns 1, 0 if the reference exists, -1. */
@@ -476,9 +480,17 @@ void db_secret_clear(struct db_secret *s);
 int db_secret_insert(struct db *db, const struct db_secret *s) CA_MUST_CHECK;
 int db_secret_get(struct db *db, const char *ref, struct db_secret *out)
     CA_MUST_CHECK;
-/* Consumes one use if uses are left and the secret has not expired.
- * Returns 1, 0 if exhausted or expired, -1. */
-int db_secret_consume(struct db *db, const char *ref) CA_MUST_CHECK;
+/*
+ * Consumes one use if uses are left and the secret has not expired; with
+ * version (from db_secret_get, may be NULL), an unlimited secret must
+ * still be that version of the row. Returns 1, 0 if exhausted, expired or
+ * changed, -1.
+ */
+int db_secret_consume(struct db *db, const char *ref, const char *version)
+    CA_MUST_CHECK;
+/* A copy of src without the secret in clear (sealed only), for a worker's
+ * cache. Returns 1, or 0 (out of memory; dst cleared). */
+int db_secret_copy(struct db_secret *dst, const struct db_secret *src);
 /*
  * Rows to seal (again): secret still in clear (written before migration
  * 011; ref and secret set), or sealed in format 0x01 (ref and sealed set).

@@ -15,7 +15,7 @@ static const struct db_stmt st_issue1 = {DB_ST_ISSUE1, "issue1",
     " $5::text, $6::bytea, $7::int, $8::bigint, $9::bytea, $10::text,"
     " $11::text, $12::text, $13::text, $14::bytea, $15::bigint,"
     " $16::bigint, $17::text, $18::bytea, $19::text, $20::text, $21::int,"
-    " $22::bigint, $23::boolean)"};
+    " $22::bigint, $23::boolean, $24::text)"};
 static const struct db_stmt st_finish = {DB_ST_FINISH, "txn_finish",
     "SELECT cmpca_finish($1::bytea, $2::bytea, $3::text, $4::text,"
     " $5::bytea, $6::bigint[], $7::bigint[], $8::int, $9::bigint[],"
@@ -45,8 +45,8 @@ refusal(const struct db *db)
 
 int
 db_issue1(struct db *db, const struct db_txn *t, const unsigned char *nonce,
-    size_t nonce_len, const char *secret_ref, struct db_cert *c,
-    int supersede, enum db_refusal *why)
+    size_t nonce_len, const char *secret_ref, const char *secret_version,
+    struct db_cert *c, int supersede, enum db_refusal *why)
 {
 	struct db_params p = {0};
 	struct db_row r;
@@ -83,6 +83,8 @@ db_issue1(struct db *db, const struct db_txn *t, const unsigned char *nonce,
 	db_param_int8(&p, c->cert_req_id);
 	db_param_id(&p, c->replaces);
 	db_param_text(&p, supersede ? "true" : "false");
+	db_param_text(&p, secret_version != NULL && secret_version[0] != '\0'
+		? secret_version : NULL);
 	if (db_run(db, &st_issue1, &p, &res) != 1) {
 		if ((*why = refusal(db)) != 0)
 			rc = 0;

@@ -26,7 +26,7 @@ static const struct db_stmt st_insert = {DB_ST_SECRET_INSERT, "secret_insert",
     " ON CONFLICT (ref) DO NOTHING"};
 static const struct db_stmt st_get = {DB_ST_SECRET_GET, "secret_get",
     "SELECT ref, secret, allowed_subject, profile, ca_id, uses_left, "
-    DB_EPOCH("expires") ", " DB_EPOCH("created") ", secret_enc"
+    DB_EPOCH("expires") ", " DB_EPOCH("created") ", secret_enc, xmin::text"
     " FROM enroll_secret WHERE ref = $1::text"};
 /* In clear (before 011), or sealed in the token's format 0x01 (before
  * migration 012's release): both are sealed again in the current format. */
@@ -52,7 +52,8 @@ static const struct db_stmt st_consume = {DB_ST_SECRET_CONSUME,
     " AND (expires IS NULL OR expires > now()) RETURNING 1)"
     " SELECT 1 FROM u UNION ALL SELECT 1 FROM enroll_secret"
     " WHERE ref = $1::text AND uses_left = -1"
-    " AND (expires IS NULL OR expires > now())"};
+    " AND (expires IS NULL OR expires > now())"
+    " AND ($2::text IS NULL OR xmin::text = $2::text)"};
 /* Same columns as st_get but the secret. */
 static const struct db_stmt st_list = {DB_ST_SECRET_LIST, "secret_list",
     "SELECT ref, NULL::bytea, allowed_subject, profile, ca_id, uses_left, "
@@ -123,6 +124,8 @@ secret_from_row(const PGresult *res, int i, struct db_secret *s)
 	s->expires = db_col_time(&r, 6);
 	s->created = db_col_time(&r, 7);
 	s->sealed = db_col_memdup(&r, 8, &s->sealed_len);
+	if (PQnfields(res) > 9)
+		db_col_text(&r, 9, s->version, sizeof(s->version));
 	if (r.bad) {
 		db_secret_clear(s);
 		return 0;
@@ -182,13 +185,35 @@ out:
 }
 
 int
-db_secret_consume(struct db *db, const char *ref)
+db_secret_copy(struct db_secret *dst, const struct db_secret *src)
+{
+	*dst = *src;
+	dst->secret = NULL;
+	dst->secret_len = 0;
+	dst->sealed = NULL;
+	dst->allowed_subject = NULL;
+	if ((src->sealed != NULL &&
+		(dst->sealed = malloc(src->sealed_len > 0 ? src->sealed_len
+							   : 1)) == NULL) ||
+	    (src->allowed_subject != NULL &&
+		(dst->allowed_subject = strdup(src->allowed_subject)) == NULL)) {
+		db_secret_clear(dst);
+		return 0;
+	}
+	if (src->sealed != NULL)
+		memcpy(dst->sealed, src->sealed, src->sealed_len);
+	return 1;
+}
+
+int
+db_secret_consume(struct db *db, const char *ref, const char *version)
 {
 	struct db_params p = {0};
 	PGresult *res = NULL;
 	int rc = -1;
 
 	db_param_text(&p, ref);
+	db_param_text(&p, version != NULL && version[0] != '\0' ? version : NULL);
 	if (db_run(db, &st_consume, &p, &res) != 1)
 		goto out;
 	rc = db_cmd_tuples(res) > 0 ? 1 : 0; /* 0: exhausted, expired, none */

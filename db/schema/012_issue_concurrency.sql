@@ -35,13 +35,20 @@ DROP INDEX IF EXISTS cmp_txn_state_idx;
 CREATE INDEX cmp_txn_open_idx ON cmp_txn (state, expires)
     WHERE state IN ('wait_conf', 'waiting');
 
-CREATE OR REPLACE FUNCTION cmpca_issue1(p_txid bytea, p_ca bigint, p_sender text,
+-- cmpca_issue1 gains p_secret_version: a worker may take an unlimited
+-- secret from its cache instead of reading the row first, and passes the
+-- row version (xmin) it saw; a row changed since (removed, replaced,
+-- resealed) refuses like a used-up secret, and the worker reads it again.
+DROP FUNCTION IF EXISTS cmpca_issue1(bytea, bigint, text, text, text, bytea,
+    int, bigint, bytea, text, text, text, text, bytea, bigint, bigint, text,
+    bytea, text, text, int, bigint, boolean);
+CREATE FUNCTION cmpca_issue1(p_txid bytea, p_ca bigint, p_sender text,
     p_kind text, p_state text, p_last_nonce bytea, p_pvno int,
     p_expires bigint, p_nonce bytea, p_secret text, p_serial text,
     p_subject text, p_issuer text, p_spki bytea, p_not_before bigint,
     p_not_after bigint, p_status text, p_der bytea, p_profile text,
     p_requester text, p_cert_req_id int, p_replaces bigint,
-    p_supersede boolean) RETURNS bigint
+    p_supersede boolean, p_secret_version text) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
 	cid bigint;
@@ -66,7 +73,9 @@ BEGIN
 		IF NOT FOUND THEN
 			PERFORM 1 FROM enroll_secret WHERE ref = p_secret
 			    AND uses_left = -1
-			    AND (expires IS NULL OR expires > now());
+			    AND (expires IS NULL OR expires > now())
+			    AND (p_secret_version IS NULL OR
+				xmin::text = p_secret_version);
 		END IF;
 		IF NOT FOUND THEN
 			RAISE EXCEPTION 'enrollment secret used up'

@@ -588,13 +588,13 @@ test_secret(void **state)
 	assert_null(got.secret);
 	assert_int_equal(got.secret_len, 0);
 
-	CHECK(db_secret_consume(db, "sec-1"), 1);
-	CHECK(db_secret_consume(db, "sec-1"), 1);
-	CHECK(db_secret_consume(db, "sec-1"), 0);
+	CHECK(db_secret_consume(db, "sec-1", NULL), 1);
+	CHECK(db_secret_consume(db, "sec-1", NULL), 1);
+	CHECK(db_secret_consume(db, "sec-1", NULL), 0);
 	CHECK(db_secret_get(db, "sec-1", &got), 1);
 	assert_int_equal(got.uses_left, 0);
 	db_secret_clear(&got);
-	CHECK(db_secret_consume(db, "no-such-ref"), 0);
+	CHECK(db_secret_consume(db, "no-such-ref", NULL), 0);
 	CHECK(db_secret_get(db, "no-such-ref", &got), 0);
 	db_secret_clear(&got);
 
@@ -625,18 +625,28 @@ test_secret_unlimited_expired(void **state)
 	(void)state;
 	put_secret("sec-unlimited", -1, 0);
 	for (i = 0; i < 5; i++)
-		CHECK(db_secret_consume(db, "sec-unlimited"), 1);
+		CHECK(db_secret_consume(db, "sec-unlimited", NULL), 1);
 	CHECK(db_secret_get(db, "sec-unlimited", &got), 1);
 	assert_int_equal(got.uses_left, -1);
+	/* The version read: valid while the row is unchanged, and never
+	 * again once it changed (a worker's cached copy is then stale). */
+	assert_true(got.version[0] != '\0');
+	CHECK(db_secret_consume(db, "sec-unlimited", got.version), 1);
+	CHECK(db_secret_consume(db, "sec-unlimited", got.version), 1);
+	CHECK(db_exec_unsafe(db, "UPDATE enroll_secret SET profile = profile "
+	                         "WHERE ref = 'sec-unlimited'"),
+	    1);
+	CHECK(db_secret_consume(db, "sec-unlimited", got.version), 0);
+	CHECK(db_secret_consume(db, "sec-unlimited", NULL), 1);
 	db_secret_clear(&got);
 
 	put_secret("sec-expired", 5, time(NULL) - 60);
-	CHECK(db_secret_consume(db, "sec-expired"), 0);
+	CHECK(db_secret_consume(db, "sec-expired", NULL), 0);
 	put_secret("sec-expired-unlimited", -1, time(NULL) - 1);
-	CHECK(db_secret_consume(db, "sec-expired-unlimited"), 0);
+	CHECK(db_secret_consume(db, "sec-expired-unlimited", NULL), 0);
 	put_secret("sec-future", 1, time(NULL) + 60);
-	CHECK(db_secret_consume(db, "sec-future"), 1);
-	CHECK(db_secret_consume(db, "sec-future"), 0);
+	CHECK(db_secret_consume(db, "sec-future", NULL), 1);
+	CHECK(db_secret_consume(db, "sec-future", NULL), 0);
 }
 
 static void

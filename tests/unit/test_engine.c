@@ -1009,6 +1009,47 @@ exts_der(X509 *x, unsigned char *buf, size_t cap)
  * critical SKI and policies, and none at all. Two keys each, so a cached
  * subjectKeyIdentifier that did not follow the key would show.
  */
+/*
+ * A worker keeps unlimited secrets it has read; when the row changes
+ * under it (here: resealed in place, as `cmpca db migrate` does), the
+ * issuance refuses the stale copy inside the database and the request is
+ * served again from a fresh read: the client sees its certificate, once.
+ */
+static void
+test_secret_cache_stale(void **state)
+{
+	struct db_secret sec;
+	struct rq q;
+	CMP_MSG *ip;
+	int i;
+
+	(void)state;
+	/* Only sealed secrets are kept (rows in clear are from before 011). */
+	memset(&sec, 0, sizeof(sec));
+	snprintf(sec.ref, sizeof(sec.ref), "sealed1");
+	snprintf(sec.profile, sizeof(sec.profile), "default");
+	sec.uses_left = -1;
+	if (!hsm_seal(fx.hsm, "sealed1", (const unsigned char *)SECRET,
+	        strlen(SECRET), &sec.sealed, &sec.sealed_len))
+		fail_msg("hsm_seal: %s", hsm_error());
+	assert_int_equal(db_secret_insert(fx.db, &sec), 1);
+	free(sec.sealed);
+	for (i = 0; i < 3; i++) {
+		/* 0 reads "sealed1" and keeps it; 1 finds the kept copy
+		 * stale and is served again; 2 uses the new copy. */
+		if (i == 1)
+			OK(db_exec_unsafe(fx.chk, "UPDATE enroll_secret SET "
+			                          "secret_enc = secret_enc "
+			                          "WHERE ref = 'sealed1'") == 1);
+		rq_init(&q);
+		q.ref = "sealed1";
+		q.implicit = 1;
+		ip = ir_ok(&q, NULL);
+		assert_int_equal(
+		    db_status(ip_cert(ip, 0, 0), NULL), DB_CERT_VALID);
+	}
+}
+
 static void
 test_ext_cache(void **state)
 {
@@ -1451,7 +1492,7 @@ group_teardown(void **state)
 	{                                                                      \
 #f, f, NULL, gc_run, NULL                                      \
 	}
-#define NFIXED 8
+#define NFIXED 9
 #define NCC (sizeof(cccases) / sizeof(cccases[0]))
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
@@ -1467,6 +1508,7 @@ main(void)
 		T(test_garbage),
 		T(test_ocsp),
 		T(test_ext_cache),
+		T(test_secret_cache_stale),
 	};
 	size_t i;
 
