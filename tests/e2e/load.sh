@@ -22,6 +22,16 @@ export LC_ALL=C
 . "$(dirname "$0")/loadlib.sh"
 e2e_setup load 18645 --port-var CMPCA_LOAD_TEST_PORT --scan-to 18649 -- "$@"
 export CMPCA_WORKERS=4 CMPCA_TXN_TIMEOUT=10 CMPCA_HOUSEKEEPING=2
+# Worker memory bound (below). Under ASan (SAN=1) freed memory sits in the
+# allocator's quarantine (256 MB by default) and RSS climbs until it is
+# full: a small quarantine fills during the warm-up, and the bound is
+# 8 MB there, as in hostile.sh; LeakSanitizer at exit is the sharper check
+# in that build.
+rss_bound=2048
+if ldd "$bin/cmpcad" 2>/dev/null | grep -q libasan; then
+	rss_bound=8192
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4"
+fi
 SECS=${LOAD_SECS:-45}
 CLIENTS=50
 
@@ -59,9 +69,9 @@ sed -n 's/^kind=/info kind=/p' "$work/loadir.out" "$work/loadimp.out"
 join "$work/rss0" "$work/rss1" | while read -r p a b; do
 	echo "info cmpcad $p VmRSS after warm-up $a kB, after the run $b kB"
 done
-join "$work/rss0" "$work/rss1" | awk '$3 - $2 > 2048' >"$work/grew"
+join "$work/rss0" "$work/rss1" | awk -v b="$rss_bound" '$3 - $2 > b' >"$work/grew"
 check "$(wc -l <"$work/rss0") worker processes measured" test -s "$work/rss0"
-none "no worker grew by more than 2 MB over $n transactions" "$work/grew"
+none "no worker grew by more than $rss_bound kB over $n transactions" "$work/grew"
 
 check "clients ran $CLIENTS at once for ${SECS} s and completed transactions" \
     test "$(count ok "$work/loadir.rec")" -gt "$CLIENTS" -a "$(count ok "$work/loadimp.rec")" -gt "$CLIENTS"
