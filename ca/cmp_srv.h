@@ -113,8 +113,9 @@ int cmp_txn_record(struct req *r, enum db_txn_state state);
  * db_cert_array_free; read in the same round trip).
  */
 /* The secret r took from the worker's cache proved stale (its row
- * changed, or the MAC does not verify with it): dropped from the cache,
- * and the request is served again from a fresh read. No-op otherwise. */
+ * changed since it was read, found by the issuing statement or after a
+ * MAC that did not verify): dropped from the cache, and the request is
+ * served again from a fresh read. No-op otherwise. */
 void cmp_secret_stale(struct req *r);
 int cmp_txn_continue(struct req *r, struct db_txn *t,
     enum db_txn_state state, struct db_cert **certs, size_t *n);

@@ -1048,6 +1048,17 @@ test_secret_cache_stale(void **state)
 		assert_int_equal(
 		    db_status(ip_cert(ip, 0, 0), NULL), DB_CERT_VALID);
 	}
+	/* A wrong MAC against the kept copy is refused (and not served
+	 * again); the right one still enrolls. */
+	rq_init(&q);
+	q.ref = "sealed1";
+	q.secret = "wrong";
+	check_error(run(req_new(&q), NULL), CMP_FAIL_BAD_MESSAGE_CHECK);
+	rq_init(&q);
+	q.ref = "sealed1";
+	q.implicit = 1;
+	ip = ir_ok(&q, NULL);
+	assert_int_equal(db_status(ip_cert(ip, 0, 0), NULL), DB_CERT_VALID);
 }
 
 static void
