@@ -343,7 +343,7 @@ secret_open(struct req *r)
 /*
  * The worker's cache of unlimited enrollment secrets. A request that
  * starts an issuance (ir, cr, kur, p10cr) may take its secret from here
- * and skip a database round trip: the statement that records the
+ * and spare a database round trip: the statement that records the
  * issuance checks that the row is still the version read (cmpca_issue1,
  * db_secret_consume), and if not, the request is served again from a
  * fresh read (serve()). Other requests always read the row, so removing a
