@@ -144,13 +144,18 @@ txn_from_row(const PGresult *res, int i, struct db_txn *out)
 	return 1;
 }
 
+/* Adapter for db_get1(). */
+static int
+txn_row(const PGresult *res, int i, void *out)
+{
+	return txn_from_row(res, i, out);
+}
+
 int
 db_txn_get(struct db *db, const unsigned char *id, size_t id_len,
     struct db_txn *out)
 {
 	struct db_params p = {0};
-	PGresult *res = NULL;
-	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
 	if (!txn_id_ok(id, id_len)) {
@@ -158,20 +163,7 @@ db_txn_get(struct db *db, const unsigned char *id, size_t id_len,
 		return -1;
 	}
 	db_param_bytea(&p, id, id_len);
-	if (db_run(db, &st_get, &p, &res) != 1)
-		goto out;
-	if (PQntuples(res) == 0) {
-		rc = 0;
-		goto out;
-	}
-	if (!txn_from_row(res, 0, out)) {
-		db_seterr(db, "txn get failed: unexpected result");
-		goto out;
-	}
-	rc = 1;
-out:
-	PQclear(res);
-	return rc;
+	return db_get1(db, &st_get, &p, sizeof(*out), txn_row, out);
 }
 
 int
