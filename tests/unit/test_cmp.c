@@ -6,8 +6,8 @@
  * configuration loader, log sanitising and the shared metrics counters.
  *
  * Run from the repository root: the decoder fixtures are read from
- * $CMPCA_CMP_FLOWS, by default ../shared/testdata/cmp-messageflows, and the
- * decoder group fails when none is found.
+ * $CMPCA_CMP_FLOWS, by default tests/data/cmp-messageflows (origin and
+ * licence in its NOTICE), and the decoder group fails when none is found.
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -31,7 +31,7 @@
 #include "ca/ca.h"
 #include "ca/fcgi.h"
 
-#define FLOWS_DEFAULT "../shared/testdata/cmp-messageflows"
+#define FLOWS_DEFAULT "tests/data/cmp-messageflows"
 #define CA_CN "cmpca Test CA"
 #define SECRET "enrollment-secret-0815"
 #define MAX_FIXTURES 256
