@@ -209,8 +209,9 @@ EOF
 export SOFTHSM2_CONF=$tmp/hsm/softhsm2.conf
 export CMPCA_HSM_LOCK=$tmp/hsm/lock
 (umask 077; openssl rand -hex 12 >"$tmp/hsm/pin"; openssl rand -hex 12 >"$tmp/hsm/so-pin")
-if ! db=$("$top/scripts/pgtmp" start "$tmp/pg" 18600 2>&1); then
-	fail "PostgreSQL for the installed programs" "$db"
+# The conninfo from stdout only; pgtmp's diagnostics go to a file.
+if ! db=$("$top/scripts/pgtmp" start "$tmp/pg" 18600 2>"$tmp/pgtmp.err"); then
+	fail "PostgreSQL for the installed programs" "$(cat "$tmp/pgtmp.err")"
 	db=
 fi
 # The installed example, pointed at this token, database and directory;
