@@ -332,18 +332,80 @@ test_decode_truncated(void **state)
 	EQ(decoded, 0);
 }
 
+/* A well-formed message padded with freeText to exactly size bytes. */
+static unsigned char *
+padded_msg(size_t size, size_t *len)
+{
+	unsigned char *der = NULL, *p;
+	const unsigned char *q;
+	size_t flen, pad;
+	CMP_MSG *m;
+	ASN1_UTF8STRING *t;
+	int n, round;
+
+	q = der = fixture("IrWithMacProtection/downstream_INIT_REQ.der", &flen);
+	m = d2i_CMP_MSG(NULL, &q, (long)flen);
+	assert_non_null(m);
+	free(der);
+	if (m->header->freeText == NULL)
+		m->header->freeText = sk_ASN1_UTF8STRING_new_null();
+	assert_non_null(t = ASN1_UTF8STRING_new());
+	assert_true(sk_ASN1_UTF8STRING_push(m->header->freeText, t) > 0);
+	/* The length octets grow with the text: converge in a few rounds. */
+	pad = size > flen + 64 ? size - flen - 64 : 1;
+	for (round = 0; round < 4; round++) {
+		assert_non_null(p = malloc(pad));
+		memset(p, 'a', pad);
+		assert_int_equal(ASN1_STRING_set(t, p, (int)pad), 1);
+		free(p);
+		n = i2d_CMP_MSG(m, NULL);
+		assert_true(n > 0);
+		if ((size_t)n == size)
+			break;
+		pad = pad + size - (size_t)n;
+	}
+	assert_int_equal(n, (int)size);
+	der = NULL;
+	n = i2d_CMP_MSG(m, &der);
+	CMP_MSG_free(m);
+	*len = (size_t)n;
+	return der;
+}
+
+/*
+ * The size bound is the decoder's, not a side effect of malformed input:
+ * a well-formed message of exactly CA_MAX_REQUEST bytes decodes, the same
+ * message one byte longer is refused for its size (and would decode
+ * without the bound), and an empty input is refused for its size.
+ */
 static void
 test_decode_size_bounds(void **state)
 {
-	static unsigned char big[CA_MAX_REQUEST + 1];
+	const unsigned char *q;
+	unsigned char *der;
 	const char *why = NULL;
+	CMP_MSG *m;
+	size_t len;
 
 	(void)state;
-	assert_null(cmp_msg_parse(big, 0, &why));
-	assert_non_null(why);
-	why = NULL;
-	assert_null(cmp_msg_parse(big, sizeof(big), &why));
-	assert_non_null(why);
+	assert_null(cmp_msg_parse((const unsigned char *)"", 0, &why));
+	assert_string_equal(why, "message size out of range");
+
+	der = padded_msg(CA_MAX_REQUEST, &len);
+	m = cmp_msg_parse(der, len, &why);
+	assert_non_null(m);
+	assert_null(why);
+	CMP_MSG_free(m);
+	OPENSSL_free(der);
+
+	der = padded_msg(CA_MAX_REQUEST + 1, &len);
+	assert_null(cmp_msg_parse(der, len, &why));
+	assert_string_equal(why, "message size out of range");
+	q = der;
+	m = d2i_CMP_MSG(NULL, &q, (long)len);
+	assert_non_null(m); /* control: only the bound refuses it */
+	CMP_MSG_free(m);
+	OPENSSL_free(der);
 }
 
 /* xorshift32: the same bytes on every run and every libc. */
@@ -363,7 +425,7 @@ test_decode_random(void **state)
 	uint32_t seed = 0x5eed1234;
 	const char *why;
 	CMP_MSG *m;
-	size_t i, j, len;
+	size_t i, j, len, nrefused = 0;
 
 	(void)state;
 	for (i = 0; i < 1000; i++) {
@@ -379,9 +441,24 @@ test_decode_random(void **state)
 			buf[3] = (unsigned char)(len - 4);
 		}
 		m = cmp_msg_parse(buf, len, &why);
-		assert_true(m != NULL || why != NULL);
-		CMP_MSG_free(m);
+		if (m == NULL) {
+			/* Every refusal says why. */
+			assert_non_null(why);
+			nrefused++;
+		} else {
+			/* Whatever is accepted is DER: it encodes to the very
+			 * bytes received, nothing decoded leniently. */
+			unsigned char *der = NULL;
+			int n = i2d_CMP_MSG(m, &der);
+
+			assert_null(why);
+			assert_int_equal(n, (int)len);
+			assert_memory_equal(der, buf, len);
+			OPENSSL_free(der);
+			CMP_MSG_free(m);
+		}
 	}
+	assert_true(nrefused > 0);
 }
 
 /* Flips the low bit of each byte in turn: no crash, and what decodes
