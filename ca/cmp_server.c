@@ -171,6 +171,13 @@ cmp_internal(struct req *r, int fail, const char *what)
 }
 
 /* See cmp_srv.h. */
+const char *
+cmp_sender_id(const struct req *r)
+{
+	return r->sender_id[0] != '\0' ? r->sender_id : r->sender;
+}
+
+/* See cmp_srv.h. */
 void
 cmp_txn_fill(const struct req *r, enum db_txn_state state, struct db_txn *t)
 {
@@ -180,7 +187,7 @@ cmp_txn_fill(const struct req *r, enum db_txn_state state, struct db_txn *t)
 	memcpy(t->id, h->transactionID->data, (size_t)h->transactionID->length);
 	t->id_len = (size_t)h->transactionID->length;
 	t->ca_id = r->ca->id;
-	snprintf(t->sender, sizeof(t->sender), "%s", r->sender);
+	snprintf(t->sender, sizeof(t->sender), "%s", cmp_sender_id(r));
 	snprintf(t->kind, sizeof(t->kind), "%s",
 	    cmp_body_name(r->msg->body->type));
 	t->state = state;
@@ -987,7 +994,7 @@ cmp_srv_free(struct cmp_srv *s)
 	if (s == NULL)
 		return;
 	ca_store_clear(&s->store);
-	X509_STORE_free(s->trust);
+	cmp_sig_trust_free(s);
 	for (size_t i = 0; i < CMP_SECRET_CACHE; i++)
 		db_secret_clear(&s->secrets[i].s);
 	free(s);
