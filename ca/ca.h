@@ -252,6 +252,9 @@ int cmp_pbm_verify(const CMP_MSG *msg, const struct cmp_mac *mac,
 int cmp_pbm_protect(CMP_MSG *msg, const struct cmp_mac *mac) CA_MUST_CHECK;
 /* Wipes a derived key. */
 void cmp_mac_clear(struct cmp_mac *mac);
+/* Key derivations (PBM, PBMAC1) this process has run: every MAC-protected
+ * request costs one, whether its secret reference exists or not (tests). */
+unsigned long cmp_pbm_derivations(void);
 /* A digest fetched once per process by NID (NULL if unknown). */
 const EVP_MD *cmp_md_fetch(int nid);
 /* Returns 1 if alg is a password-based MAC (PBM or PBMAC1). */

@@ -118,6 +118,12 @@ const char *cmp_sender_id(const struct req *r);
 void cmp_txn_fill(const struct req *r, enum db_txn_state state,
     struct db_txn *t);
 /*
+ * Claims the request's senderNonce (replay protection; the row is pruned
+ * after nonce_max_age). Returns 1, 0 (replayed: r->fail set), -1
+ * (internal, r set).
+ */
+int cmp_nonce_claim(struct req *r);
+/*
  * Records the transaction of this request in state, claiming its
  * senderNonce, inside the caller's database transaction. Returns 1, 0
  * (replay or transactionID in use: r->fail set), -1 (internal, r set).
