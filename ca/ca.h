@@ -343,10 +343,9 @@ int cmp_srv_process(struct cmp_srv *s, const char *label,
 #define CA_MAX_OCSP_CERTS 16
 /* Nonce octets accepted (RFC 8954 §2.1: at most 32). */
 #define CA_MAX_OCSP_NONCE 32
-/* Seconds a worker keeps its CA and signer list before reading it again,
- * and at least between two re-reads caused by an unknown issuer or a CA
- * without signer. */
-#define CA_OCSP_REFRESH 60
+/* Seconds at least between two re-reads of a worker's CA and signer list
+ * caused by an unknown issuer or a CA without signer (changes are found
+ * every CA_CACHE_CHECK seconds by the CA version). */
 #define CA_OCSP_MISS_REFRESH 5
 /* nextUpdate - thisUpdate of every answer, seconds. */
 #define CA_OCSP_VALIDITY 3600
