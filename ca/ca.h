@@ -170,9 +170,6 @@ struct ca_store {
  */
 struct ca_ident *ca_store_get(struct ca_store *st, struct db *db,
     struct hsm *hsm, const char *label, int *err);
-/* Finds a loaded or loadable CA whose subject equals name. */
-struct ca_ident *ca_store_by_name(struct ca_store *st, struct db *db,
-    struct hsm *hsm, const X509_NAME *name, int *err);
 void ca_store_clear(struct ca_store *st);
 /* Appends the certificates of concatenated DER (ca.chain) to sk. Returns
  * 1, or 0 if a certificate does not decode. */

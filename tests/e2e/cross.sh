@@ -313,4 +313,11 @@ check "the local cross certificate is stored for both CAs" \
 check "a CA does not cross-certify itself" \
     refused "itself" A cross-certify local --issuer alpha --subject alpha
 
+echo "== revoking a cross certificate stops its path at once"
+check "A: cert revoke the cross certificate for Beta" A cert revoke "$sx1" --ca alpha --reason 1
+bc genm --url "$urla/alpha" --ca-cert "$d/alpha.pem" --prot-key "$d/ee.key" --prot-cert "$d/alice.pem" \
+    --prot-chain "$x1" --infotype caCerts >"$d/genm-revoked.out" 2>&1
+check "alice's genm through the revoked cross certificate: certRevoked" \
+    grep -q "body=error.*failinfo=certRevoked" "$d/genm-revoked.out"
+
 e2e_done
