@@ -313,6 +313,7 @@ ra_lookup(struct req *r, X509 *x)
 	if (rc == 1) {
 		r->is_ra = 1;
 		snprintf(r->sender, sizeof(r->sender), "ra:%s", r->ra.name);
+		r->sender_id[0] = '\0'; /* the name is pinned to the hash */
 	}
 	return rc;
 }
