@@ -16,7 +16,7 @@
 struct trust_ca {
 	long long id;
 	char label[DB_LABEL_MAX];
-	int active;	/* else retired: it anchors and vouches for nothing */
+	int active;	/* else retired: anchors and vouches for nothing */
 	X509 *cert;	/* its certificate, public key decoded once */
 };
 
@@ -68,8 +68,8 @@ struct req {
 	struct db_ra ra;	     /* that RA */
 	int is_partner;		     /* protected by a registered partner CA */
 	struct db_partner partner;   /* that partner */
-	int via_cross;		     /* path through a cross certificate we
-					issued for a partner CA */
+	int via_cross;		     /* path through our cross certificate
+					for a partner CA */
 	int nested;		     /* an inner message of a nested one */
 	const char *label;	     /* CA label from the path, or NULL */
 	char sender[DB_SENDER_MAX];  /* who, for requester and audit rows */
