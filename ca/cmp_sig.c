@@ -513,7 +513,6 @@ cmp_sig_verify(struct req *r)
 	 * every certificate of the path we signed. */
 	if ((rc = path_check(r, X509_STORE_CTX_get0_chain(vctx))) != 1)
 		goto out;
-	rc = -1;
 	if (r->via_cross && enrolls(r->msg->body->type)) {
 		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
 		    "a path through a cross certificate we issued for a "
