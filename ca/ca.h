@@ -170,9 +170,6 @@ struct ca_store {
  */
 struct ca_ident *ca_store_get(struct ca_store *st, struct db *db,
     struct hsm *hsm, const char *label, int *err);
-/* Finds a loaded or loadable CA whose subject equals name. */
-struct ca_ident *ca_store_by_name(struct ca_store *st, struct db *db,
-    struct hsm *hsm, const X509_NAME *name, int *err);
 void ca_store_clear(struct ca_store *st);
 /* Appends the certificates of concatenated DER (ca.chain) to sk. Returns
  * 1, or 0 if a certificate does not decode. */
@@ -252,6 +249,9 @@ int cmp_pbm_verify(const CMP_MSG *msg, const struct cmp_mac *mac,
 int cmp_pbm_protect(CMP_MSG *msg, const struct cmp_mac *mac) CA_MUST_CHECK;
 /* Wipes a derived key. */
 void cmp_mac_clear(struct cmp_mac *mac);
+/* Key derivations (PBM, PBMAC1) this process has run: every MAC-protected
+ * request costs one, whether its secret reference exists or not (tests). */
+unsigned long cmp_pbm_derivations(void);
 /* A digest fetched once per process by NID (NULL if unknown). */
 const EVP_MD *cmp_md_fetch(int nid);
 /* Returns 1 if alg is a password-based MAC (PBM or PBMAC1). */
@@ -340,10 +340,9 @@ int cmp_srv_process(struct cmp_srv *s, const char *label,
 #define CA_MAX_OCSP_CERTS 16
 /* Nonce octets accepted (RFC 8954 §2.1: at most 32). */
 #define CA_MAX_OCSP_NONCE 32
-/* Seconds a worker keeps its CA and signer list before reading it again,
- * and at least between two re-reads caused by an unknown issuer or a CA
- * without signer. */
-#define CA_OCSP_REFRESH 60
+/* Seconds at least between two re-reads of a worker's CA and signer list
+ * caused by an unknown issuer or a CA without signer (changes are found
+ * every CA_CACHE_CHECK seconds by the CA version). */
 #define CA_OCSP_MISS_REFRESH 5
 /* nextUpdate - thisUpdate of every answer, seconds. */
 #define CA_OCSP_VALIDITY 3600

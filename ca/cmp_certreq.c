@@ -572,7 +572,7 @@ cmp_txn_continue(struct req *r, struct db_txn *t, enum db_txn_state state,
 		    "no such transaction (RFC 9810 §5.3.18)");
 		return 0;
 	}
-	if (t->ca_id != r->ca->id || strcmp(t->sender, r->sender) != 0) {
+	if (t->ca_id != r->ca->id || strcmp(t->sender, cmp_sender_id(r)) != 0) {
 		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
 		    "transaction belongs to another sender or CA");
 		return 0;

@@ -11,15 +11,26 @@
 #define CMP_SECRET_CACHE 16
 #define CMP_SECRET_CACHE_TTL 60
 
+/* One of our CA rows, retired ones included, for finding which of our
+ * keys signed a certificate of a protection path (cmp_sig.c). */
+struct trust_ca {
+	long long id;
+	char label[DB_LABEL_MAX];
+	int active;	/* else retired: anchors and vouches for nothing */
+	X509 *cert;	/* its certificate, public key decoded once */
+};
+
 struct cmp_srv {
 	const struct cfg *cfg;
 	struct db *db;
 	struct hsm *hsm;
 	struct ca_store store;
 	unsigned long reqno;
-	X509_STORE *trust;  /* our CAs and the external anchors */
-	size_t trust_ncas;  /* CAs in trust when it was built */
-	time_t trust_built; /* when the CA list was last read */
+	X509_STORE *trust;  /* our active CAs and the external anchors */
+	struct trust_ca *tca; /* every CA row with a certificate, as of trust */
+	size_t ntca;
+	unsigned char trust_version[DB_CA_VERSION_LEN]; /* db_ca_version */
+	time_t trust_checked; /* when the version was last compared */
 	int hsm_down;	    /* the loss of the HSM was logged */
 	/* Unlimited enrollment secrets as last read (sealed), for requests
 	 * whose database statement checks the row version (secret_cached). */
@@ -57,9 +68,14 @@ struct req {
 	struct db_ra ra;	     /* that RA */
 	int is_partner;		     /* protected by a registered partner CA */
 	struct db_partner partner;   /* that partner */
+	int via_cross;		     /* path through our cross certificate
+					for a partner CA */
 	int nested;		     /* an inner message of a nested one */
 	const char *label;	     /* CA label from the path, or NULL */
-	char sender[DB_SENDER_MAX];
+	char sender[DB_SENDER_MAX];  /* who, for requester and audit rows */
+	char sender_id[DB_SENDER_MAX]; /* whose transaction: sender, or for
+					  a certificate its SHA-256 */
+	char why_buf[256];	     /* a refusal text naming its subject */
 	unsigned char nonce[CA_NONCE_LEN]; /* our senderNonce */
 	int implicit;			   /* implicitConfirm granted */
 	/* Outcome, for the log line. */
@@ -95,9 +111,18 @@ void cmp_refuse(struct req *r, enum db_refusal why);
  */
 int cmp_txn_move(struct req *r, enum db_txn_state from,
     enum db_txn_state to);
+/* Whose transactions r starts and continues: the sender, or for a
+ * protection certificate its hash (r->sender_id). */
+const char *cmp_sender_id(const struct req *r);
 /* The transaction row of this request in state, with our nonce. */
 void cmp_txn_fill(const struct req *r, enum db_txn_state state,
     struct db_txn *t);
+/*
+ * Claims the request's senderNonce (replay protection; the row is pruned
+ * after nonce_max_age). Returns 1, 0 (replayed: r->fail set), -1
+ * (internal, r set).
+ */
+int cmp_nonce_claim(struct req *r);
 /*
  * Records the transaction of this request in state, claiming its
  * senderNonce, inside the caller's database transaction. Returns 1, 0
@@ -117,6 +142,8 @@ int cmp_txn_record(struct req *r, enum db_txn_state state);
  * MAC that did not verify): dropped from the cache, and the request is
  * served again from a fresh read. No-op otherwise. */
 void cmp_secret_stale(struct req *r);
+/* Frees the trust store and the CA rows that go with it. */
+void cmp_sig_trust_free(struct cmp_srv *s);
 int cmp_txn_continue(struct req *r, struct db_txn *t,
     enum db_txn_state state, struct db_cert **certs, size_t *n);
 /* A CertResponse; cert (may be NULL) is up-ref'ed. NULL on error. */

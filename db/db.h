@@ -87,6 +87,15 @@ int db_ca_get_by_label(struct db *db, const char *label, struct db_ca *out)
 int db_ca_get(struct db *db, long long id, struct db_ca *out) CA_MUST_CHECK;
 /* All CAs ordered by id; *out is an array of *n (free db_ca_array_free). */
 int db_ca_list(struct db *db, struct db_ca **out, size_t *n) CA_MUST_CHECK;
+/*
+ * A hash of what per-worker caches of CAs are built from: every CA row's
+ * (id, status, certificate) and the newest OCSP signer. It changes with
+ * every create, activate, retire, import-cert, rollover and OCSP signer.
+ * Returns 1 or -1.
+ */
+#define DB_CA_VERSION_LEN 32
+int db_ca_version(struct db *db, unsigned char out[DB_CA_VERSION_LEN])
+    CA_MUST_CHECK;
 void db_ca_array_free(struct db_ca *a, size_t n);
 /* pending -> active with its certificate and chain (chain may be NULL).
  * Returns 1, 0 if the CA is not pending, -1. */

@@ -109,11 +109,51 @@ osc expired-txn "$url_demo" "$subj_demo" ir -ref az-expired \
     -disable_confirm || setup_fail "the ir of az-expired"
 q "update enroll_secret set expires = now() - interval '1 minute' where ref = 'az-expired'" >/dev/null
 
+# ee-retired: a certificate of azsub (under demo), then azsub retired.
+cli ca create azsub --subject "/O=cmpca/CN=AZ Sub" --issuer demo --key ec:P-256 \
+    --days 30 >/dev/null 2>&1 || setup_fail "ca create azsub"
+cli ca export azsub | awk '/BEGIN CERT/ { i++ } i == 1' >"$w/azsub.pem"
+openssl ecparam -genkey -name prime256v1 -noout -out "$w/retired.key" 2>/dev/null
+osc retired "$url_demo/p/azsub" "/O=cmpca/CN=AZ Sub" ir -ref az-free -secret env:AZ_FREE \
+    -newkey "$w/retired.key" -subject /CN=az-retired -implicit_confirm &&
+	test -s "$w/retired.pem" || setup_fail "certificate of azsub"
+cli ca retire azsub >/dev/null 2>&1 || setup_fail "ca retire azsub"
+# ee-oldkey: a certificate of root azroll, then azroll rolled over; the
+# client sends the oldWithNew link.
+cli ca create azroll --subject "/O=cmpca/CN=AZ Roll" --key ec:P-256 --days 30 \
+    >/dev/null 2>&1 || setup_fail "ca create azroll"
+cli ca export azroll >>"$w/cas.pem"
+openssl ecparam -genkey -name prime256v1 -noout -out "$w/oldkey.key" 2>/dev/null
+osc oldkey "$url_demo/p/azroll" "/O=cmpca/CN=AZ Roll" ir -ref az-free -secret env:AZ_FREE \
+    -newkey "$w/oldkey.key" -subject /CN=az-oldkey -implicit_confirm &&
+	test -s "$w/oldkey.pem" || setup_fail "certificate of azroll"
+cli ca rollover azroll >/dev/null 2>&1 || setup_fail "ca rollover azroll"
+q "select encode(c.der, 'hex') from ca_cert c join ca on ca.id = c.ca_id where ca.label = 'azroll' and c.kind = 'old-with-new'" |
+    xxd -r -p | openssl x509 -inform DER -out "$w/oldwithnew.pem" 2>/dev/null ||
+	setup_fail "oldWithNew of azroll"
+# ee-cross: partner CA "AZ Partner" gets a cross certificate from demo
+# (ccr), and one of its end entities.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$w/partner.key" -out "$w/partner.pem" -subj "/CN=AZ Partner" -days 30 \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    2>/dev/null
+cli partner add azp --cert "$w/partner.pem" --ca demo >/dev/null 2>&1 || setup_fail "partner add"
+"$top/tests/bc/cmpclient" ccr --url "$url_demo" --recipient "$subj_demo" --ca-cert "$CMPCA_CA_CERT" \
+    --prot-key "$w/partner.key" --prot-cert "$w/partner.pem" --key "$w/partner.key" \
+    --subject "/CN=AZ Partner" --out-dir "$w/xp" >"$w/xp.out" 2>&1
+[ -s "$w/xp/cert-0.pem" ] || setup_fail "cross certificate for the partner: $(head -c 300 "$w/xp.out")"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$w/cross.key" -subj "/CN=az-cross" -out "$w/cross.csr" 2>/dev/null
+openssl x509 -req -in "$w/cross.csr" -CA "$w/partner.pem" -CAkey "$w/partner.key" \
+    -CAcreateserial -days 10 -extfile "$ext/dev.ext" -out "$w/cross.pem" 2>/dev/null ||
+	setup_fail "partner end entity"
+
 # cred_setup CRED OP: sets prot (openssl cmp protection options), bcprot
 # (the BC client's), own_subj, own_cert and own_key for the row.
 n_fresh=0
 cred_setup() {
 	local cred=$1 op=$2
+	own_chain=
 	case $cred in
 	sec-*|none)
 		local ref=az-${cred#sec-} var
@@ -153,10 +193,23 @@ cred_setup() {
 		fi ;;
 	ext)
 		own_subj=/CN=az-ext own_cert=$w/ext.pem own_key=$w/ext.key ;;
+	ee-retired)
+		own_subj=/CN=az-retired own_cert=$w/retired.pem
+		own_key=$w/retired.key own_chain=$w/azsub.pem ;;
+	ee-oldkey)
+		own_subj=/CN=az-oldkey own_cert=$w/oldkey.pem
+		own_key=$w/oldkey.key own_chain=$w/oldwithnew.pem ;;
+	ee-cross)
+		own_subj=/CN=az-cross own_cert=$w/cross.pem
+		own_key=$w/cross.key own_chain=$w/xp/cert-0.pem ;;
 	*) return 1 ;;
 	esac
 	prot=(-cert "$own_cert" -key "$own_key")
 	bcprot=(--prot-cert "$own_cert" --prot-key "$own_key")
+	if [ -n "$own_chain" ]; then
+		prot+=(-extracerts "$own_chain")
+		bcprot+=(--prot-chain "$own_chain")
+	fi
 }
 
 # outcome FILE: "ok" or the failInfo of a cmpdump/BC client line.

@@ -323,6 +323,37 @@ else
 	fail "signature protection: holder certificate" "$(why holder)"
 fi
 
+# 9d. Two certificates with the same long subject (its one-line form is
+#     longer than a transaction's sender column) do not continue each
+#     other's transactions: a transaction belongs to the certificate that
+#     started it (its SHA-256), not to a name.
+ou=$(printf '%060d' 0)
+twin="/O=Example/OU=a$ou/OU=b$ou/OU=c$ou/OU=d$ou/OU=e$ou/CN=bc-twin"
+bc twin1 ir --key "$work/ec3.key" --subject "$twin"
+bc twin2 ir --key "$work/ec4.key" --subject "$twin"
+bcs twincr cr --prot-key "$work/ec3.key" --prot-cert "$work/twin1/cert-0.pem" \
+    --key "$work/ec8.key" --subject "$twin" --confirm none
+if ran twin1 && ran twin2 && is twincr 1 body cp && is twincr 1 'status[0]' 0; then
+	bcs twinconf certconf --prot-key "$work/ec4.key" --prot-cert "$work/twin2/cert-0.pem" \
+	    --txid "$(f twincr 1 txid)" --recip-nonce "$(f twincr 1 snonce)" \
+	    --cert "$work/twincr/cert-0.pem" --cert-req-id 0
+	check "same subject, other certificate: certConf of the twin's transaction refused (notAuthorized)" \
+	    test "$(f twinconf 1 body) $(f twinconf 1 failinfo)" = "error notAuthorized"
+	check "the twin's certificate is still unconfirmed" \
+	    test "$(db_status "$work/twincr/cert-0.pem")" = unconfirmed
+	bcs twinown certconf --prot-key "$work/ec3.key" --prot-cert "$work/twin1/cert-0.pem" \
+	    --txid "$(f twincr 1 txid)" --recip-nonce "$(f twincr 1 snonce)" \
+	    --cert "$work/twincr/cert-0.pem" --cert-req-id 0
+	check "the certificate that started it confirms it (pkiConf)" is twinown 1 body pkiconf
+	check "the twin's certificate is valid after its own certConf" \
+	    test "$(db_status "$work/twincr/cert-0.pem")" = valid
+	check "the transaction's sender is the certificate's hash" \
+	    test "$(q "select sender from cmp_txn where id = $(txn twincr)" | cut -c1-76)" = \
+	    "cert:sha256:$(openssl x509 -in "$work/twin1/cert-0.pem" -outform DER | sha256sum | cut -c1-64)"
+else
+	fail "two certificates with one subject" "$(why twin1) $(why twin2) $(why twincr)"
+fi
+
 # 10. Key update: kur signed with the old certificate (oldCertID, no
 #     subject in the template) -> kup with the new key and the old subject.
 #     The old certificate stays valid until the new one is confirmed, then

@@ -865,6 +865,62 @@ test_pbm_iter_minimum(void **state)
 	}
 }
 
+/* PBMAC1 (RFC 9481 §6.1.3) with PBKDF2(prf, keylen) and HMAC-SHA256. */
+static X509_ALGOR *
+pbmac1_alg_new(int prf_nid, int keylen)
+{
+	static unsigned char salt[16] = { 1, 2, 3 };
+	PBE2PARAM *pb = PBE2PARAM_new();
+	ASN1_STRING *seq = NULL;
+	X509_ALGOR *alg = X509_ALGOR_new();
+
+	assert_true(pb != NULL && alg != NULL);
+	X509_ALGOR_free(pb->keyfunc);
+	assert_non_null(pb->keyfunc = PKCS5_pbkdf2_set(1000, salt,
+	                    sizeof(salt), prf_nid, keylen));
+	EQ(X509_ALGOR_set0(pb->encryption, OBJ_nid2obj(NID_hmacWithSHA256),
+	       V_ASN1_NULL, NULL),
+	    1);
+	assert_non_null(ASN1_item_pack(pb, ASN1_ITEM_rptr(PBE2PARAM), &seq));
+	EQ(X509_ALGOR_set0(alg, OBJ_nid2obj(NID_pbmac1), V_ASN1_SEQUENCE, seq),
+	    1);
+	PBE2PARAM_free(pb);
+	return alg;
+}
+
+/*
+ * PBMAC1's keyLength is at most the prf's output: every further PBKDF2
+ * block costs iterationCount more HMACs, so a longer key would multiply
+ * the iteration budget before anything is authenticated.
+ */
+static void
+test_pbmac1_keylen(void **state)
+{
+	static const struct {
+		int prf, keylen, want;
+	} t[] = {
+		{ NID_hmacWithSHA256, 32, 1 },
+		{ NID_hmacWithSHA256, 33, 0 },
+		{ NID_hmacWithSHA256, 64, 0 },
+		{ NID_hmacWithSHA512, 64, 1 },
+		{ NID_hmacWithSHA1, 21, 0 },
+	};
+	size_t i;
+	int rc, fail;
+
+	(void)state;
+	for (i = 0; i < NELEM(t); i++) {
+		rc = derive_free(pbmac1_alg_new(t[i].prf, t[i].keylen),
+		    CA_DEFAULT_PBM_MAX_ITER, &fail);
+		if (rc != t[i].want ||
+		    (rc == 0 && fail != CMP_FAIL_BAD_ALG))
+			fail_msg("prf %s keyLength %d: rc %d fail %d, want rc "
+			         "%d%s",
+			    OBJ_nid2sn(t[i].prf), t[i].keylen, rc, fail,
+			    t[i].want, t[i].want ? "" : " fail badAlg");
+	}
+}
+
 /* PKIHeader (RFC 9810 §5.1.1). */
 
 enum hdr_mut { M_PVNO, M_TXID, M_NONCE, M_TIME, M_RECIP, M_RECIP_URI };
@@ -1871,6 +1927,7 @@ main(void)
 		    NULL, &pbm_sets[2] },
 		cmocka_unit_test(test_pbm_reject),
 		cmocka_unit_test(test_pbm_iter_minimum),
+		cmocka_unit_test(test_pbmac1_keylen),
 	};
 	const struct CMUnitTest hdr[] = {
 		cmocka_unit_test(test_hdr_check),

@@ -282,6 +282,8 @@ req_new(const struct rq *q)
 	m->body->type = q->body;
 	if (q->body == CMP_BODY_PKICONF) {
 		assert_non_null(m->body->value.pkiconf = ASN1_NULL_new());
+	} else if (q->body == CMP_BODY_GENM) {
+		assert_non_null(m->body->value.genm = sk_CMP_ITAV_new_null());
 	} else {
 		assert_non_null(
 		    m->body->value.ir = sk_CRMF_CERTREQMSG_new_null());
@@ -909,6 +911,65 @@ test_case(void **state)
 	assert_int_equal(db_count(NULL), before);
 }
 
+/*
+ * A senderKID that names no secret costs the same derivation as one that
+ * does (no timing oracle for which references exist), and is answered
+ * like a wrong MAC; a known reference with a wrong secret, the same.
+ */
+static void
+test_unknown_ref_derives(void **state)
+{
+	static const char *const refs[] = { "nosuchref", "ref1" };
+	unsigned long before;
+	struct rq q;
+	CMP_MSG *m, *resp;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
+		rq_init(&q);
+		q.ref = refs[i];
+		q.secret = "not the secret";
+		m = req_new(&q); /* derives here too: count after it */
+		before = cmp_pbm_derivations();
+		resp = run(m, NULL);
+		assert_int_equal(cmp_pbm_derivations() - before, 1);
+		check_error(resp, CMP_FAIL_BAD_MESSAGE_CHECK);
+		assert_string_equal(
+		    si_text(resp->body->value.error->pKIStatusInfo),
+		    "MAC protection does not verify");
+	}
+}
+
+/*
+ * genm leaves no transaction row behind (one per request, unprotected
+ * ones included, filled the disk); its senderNonce is still claimed, so a
+ * replay is refused.
+ */
+static void
+test_genm_no_txn(void **state)
+{
+	struct db_txn t;
+	struct rq q;
+	CMP_MSG *m = NULL;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		rq_init(&q);
+		q.body = CMP_BODY_GENM;
+		m = req_new(&q);
+		assert_int_equal(run(m, NULL)->body->type, CMP_BODY_GENP);
+		assert_int_equal(
+		    db_txn_get(fx.chk, q.txid, sizeof(q.txid), &t), 0);
+	}
+	OK(db_exec_unsafe(fx.chk, "DO $$ BEGIN IF (SELECT count(*) FROM "
+	                          "cmp_txn WHERE kind = 'genm') > 0 THEN "
+	                          "RAISE EXCEPTION 'genm rows'; END IF; "
+	                          "END $$") == 1);
+	check_error(run(m, NULL), CMP_FAIL_BAD_SENDER_NONCE);
+}
+
 /* Fixture: assertions work in cmocka's group set-up too. */
 
 /* OCSP responder (ocsp.c, ocsp_signer.c) in process. */
@@ -1503,7 +1564,7 @@ group_teardown(void **state)
 	{                                                                      \
 #f, f, NULL, gc_run, NULL                                      \
 	}
-#define NFIXED 9
+#define NFIXED 11
 #define NCC (sizeof(cccases) / sizeof(cccases[0]))
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
@@ -1520,6 +1581,8 @@ main(void)
 		T(test_ocsp),
 		T(test_ext_cache),
 		T(test_secret_cache_stale),
+		T(test_unknown_ref_derives),
+		T(test_genm_no_txn),
 	};
 	size_t i;
 
