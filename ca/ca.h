@@ -87,6 +87,9 @@ char *metrics_render(struct db *db, int workers, size_t *len);
 #define CFG_SAN_URI 0x08u
 #define CFG_SAN_ALL 0x0fu
 #define CFG_MAX_SUBJECT_ATTRS 16
+/* Dotted OIDs in a profile's ext_key_usage and copy_extensions. */
+#define CFG_MAX_OIDS 16
+#define CFG_OID_MAX 64
 
 struct cfg_profile {
 	char name[DB_LABEL_MAX];
@@ -103,6 +106,13 @@ struct cfg_profile {
 	unsigned san_types;	/* CFG_SAN_* */
 	int subject_attrs[CFG_MAX_SUBJECT_ATTRS]; /* NIDs; none: any */
 	size_t nsubject_attrs;
+	int is_ca;		/* the extensions make CA:TRUE certificates */
+	unsigned ku_allowed;	/* keyUsage bits a request may ask for (KU_*) */
+	char eku_allowed[CFG_MAX_OIDS][CFG_OID_MAX]; /* EKUs it may ask for */
+	size_t neku_allowed;
+	char copy_exts[CFG_MAX_OIDS][CFG_OID_MAX]; /* other copied types */
+	size_t ncopy_exts;
+	int holder_san_any;	/* a holder may ask for names it lacks */
 };
 
 struct cfg {
@@ -269,6 +279,11 @@ struct issue_req {
 	const char *allowed_subject; /* NULL: any */
 	const X509_NAME *ca_name;    /* the issuing CA subject */
 	CONF *conf;                  /* for the profile extensions section */
+	int san_bound;		     /* SANs only from allowed_san */
+	const char *allowed_san;     /* the secret's patterns, or NULL */
+	X509 *holder;		     /* SANs only from its own, or NULL */
+	char *why_buf;		     /* room for a refusal's text */
+	size_t why_len;
 };
 /*
  * Checks the template against the profile and the secret's restrictions.
@@ -286,6 +301,29 @@ X509 *cmp_cert_issue(const struct issue_req *r, const struct ca_ident *ca,
 /* Tests: 0 evaluates the profile's extensions section for every
  * certificate, 1 (the default) caches them per profile and CA. */
 void cmp_issue_ext_cache(int on);
+
+/* profile.c - what a profile lets a request decide. */
+/*
+ * Reads key_usage, ext_key_usage and copy_extensions of [sec] into p and
+ * checks them and the profile's own extensions (probe: the section
+ * applied to a throwaway certificate, may be NULL) against the rules no
+ * profile may break. Returns 1, or 0 with err and the offending *key.
+ */
+int profile_rules_load(CONF *conf, const char *sec, struct cfg_profile *p,
+    X509 *probe, char *err, size_t errlen, const char **key);
+/*
+ * Checks every extension of r->tmpl: none twice, each DER that decodes,
+ * each allowed by r->profile (and subjectAltName values by the
+ * credential: r->san_bound, r->holder). Returns 1, or 0 with *fail and
+ * the reason in why.
+ */
+int profile_exts_check(const struct issue_req *r, int *fail, char *why,
+    size_t len);
+/* Is a requested extension (checked) copied into the certificate? */
+int profile_ext_copied(const struct cfg_profile *p, X509_EXTENSION *e);
+/* Are these subjectAltName patterns of an enrollment secret well formed
+ * ("DNS:*.example.com, email:*@example.com, IP:10.0.0.1, URI:https://x/ with a final *)? */
+int profile_san_patterns_ok(const char *patterns);
 
 /* cmp_hdr.c - PKIHeader checks and response headers (RFC 9810 §5.1.1). */
 /*

@@ -46,7 +46,8 @@ static const char *const cfg_keys[] = {
 static const char *const profile_keys[] = {
 	"days", "extensions", "copy_san", "copy_key_usage",
 	"copy_ext_key_usage", "kur_revokes_old", "approval", "implicit_confirm",
-	"key_types", "rsa_min_bits", "san_types", "subject_attrs", NULL,
+	"key_types", "rsa_min_bits", "san_types", "subject_attrs", "key_usage",
+	"ext_key_usage", "copy_extensions", "holder_san", NULL,
 };
 
 /* Line number of "key =" inside [section] of path, 0 if not found. */
@@ -199,8 +200,9 @@ cfg_keys_check(const struct cfg *c, const char *section,
 	return ok;
 }
 
-/* Applies an extensions section to a throwaway certificate. */
-static int
+/* Applies an extensions section to a throwaway certificate, which it
+ * returns (the caller frees it), or NULL. */
+static X509 *
 cfg_ext_check(struct cfg *c, const char *section, const char *ext)
 {
 	X509V3_CTX ctx;
@@ -208,13 +210,13 @@ cfg_ext_check(struct cfg *c, const char *section, const char *ext)
 	int ok;
 
 	if (x == NULL)
-		return 0;
+		return NULL;
 	if (NCONF_get_section(c->conf, ext) == NULL) {
 		ERR_clear_error();
 		cfg_error(c, section, "extensions",
 		    "extensions section \"%s\" does not exist", ext);
 		X509_free(x);
-		return 0;
+		return NULL;
 	}
 	X509V3_set_ctx(&ctx, NULL, x, NULL, NULL, X509V3_CTX_TEST);
 	X509V3_set_nconf(&ctx, c->conf);
@@ -228,8 +230,36 @@ cfg_ext_check(struct cfg *c, const char *section, const char *ext)
 						    : "unknown");
 		cfg_error(c, section, "extensions", "%s", why);
 		ERR_clear_error();
+		X509_free(x);
+		return NULL;
 	}
-	X509_free(x);
+	return x;
+}
+
+/* What requests may ask for under the profile (profile.c). */
+static int
+cfg_profile_policy(struct cfg *c, const char *sec, struct cfg_profile *p)
+{
+	X509 *probe = NULL;
+	char err[256];
+	const char *key = NULL, *v;
+	int ok;
+
+	v = NCONF_get_string(c->conf, sec, "holder_san");
+	ERR_clear_error();
+	if (v != NULL && strcmp(v, "any") != 0 && strcmp(v, "own") != 0) {
+		cfg_error(c, sec, "holder_san", "holder_san must be own or any");
+		return 0;
+	}
+	p->holder_san_any = v != NULL && strcmp(v, "any") == 0;
+	if (p->ext_section != NULL &&
+	    (probe = cfg_ext_check(c, sec, p->ext_section)) == NULL)
+		return 0;
+	ok = profile_rules_load(c->conf, sec, p, probe, err, sizeof(err),
+	    &key);
+	if (!ok)
+		cfg_error(c, sec, key, "%s", err);
+	X509_free(probe);
 	return ok;
 }
 
@@ -348,8 +378,7 @@ cfg_profiles_load(struct cfg *c)
 		    !cfg_profile_rules(c, sec, p))
 			goto out;
 		p->ext_section = cfg_str(c, sec, "extensions", NULL);
-		if (p->ext_section != NULL &&
-		    !cfg_ext_check(c, sec, p->ext_section))
+		if (!cfg_profile_policy(c, sec, p))
 			goto out;
 	}
 	ok = 1;

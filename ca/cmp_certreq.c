@@ -318,6 +318,16 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 	ir.allowed_subject = r->secret.allowed_subject;
 	ir.ca_name = X509_get_subject_name(r->ca->cert);
 	ir.conf = r->srv->cfg->conf;
+	ir.why_buf = r->why_buf;
+	ir.why_len = sizeof(r->why_buf);
+	/* Names bound to the credential: a secret bound to a subject or to
+	 * subjectAltName patterns gives only those; a certificate holder
+	 * (not an RA) only its own names, unless the profile says any. */
+	ir.san_bound = r->have_mac && ((r->secret.allowed_subject != NULL &&
+	    r->secret.allowed_subject[0] != '\0') ||
+	    (r->secret.allowed_san != NULL && r->secret.allowed_san[0] != '\0'));
+	ir.allowed_san = r->have_mac ? r->secret.allowed_san : NULL;
+	ir.holder = r->have_sig && !r->is_ra ? r->prot_cert : NULL;
 	ERR_clear_error();
 	rc = identity_check(r, m, ir.pubkey, &fail, &why);
 	if (rc == 1)
@@ -398,11 +408,12 @@ certreqids_check(const STACK_OF(CRMF_CERTREQMSG) *reqs, int *rids)
  * proof of possession, checked in certreq_one). NULL on error.
  */
 static STACK_OF(CRMF_CERTREQMSG) *
-p10_to_crmf(X509_REQ *req)
+p10_to_crmf(X509_REQ *req, const char **why)
 {
 	STACK_OF(CRMF_CERTREQMSG) *sk = sk_CRMF_CERTREQMSG_new_null();
 	CRMF_CERTREQMSG *m = CRMF_CERTREQMSG_new();
 	CRMF_CERTTEMPLATE *t;
+	int nattr;
 
 	if (sk == NULL || m == NULL ||
 	    !ASN1_INTEGER_set(m->certReq->certReqId, -1))
@@ -412,7 +423,23 @@ p10_to_crmf(X509_REQ *req)
 		NULL ||
 	    !cmp_spki_set(&t->publicKey, X509_REQ_get0_pubkey(req)))
 		goto fail;
+	/* One extensionRequest at most, and it must decode: what the
+	 * CSR asks for is checked, never lost (issue 13). */
+	nattr = (X509_REQ_get_attr_by_NID(req, NID_ext_req, -1) >= 0) +
+	    (X509_REQ_get_attr_by_NID(req, NID_ms_ext_req, -1) >= 0);
+	if (nattr > 1 || X509_REQ_get_attr_by_NID(req, NID_ext_req,
+			     X509_REQ_get_attr_by_NID(req, NID_ext_req,
+				 -1)) >= 0) {
+		*why = "PKCS#10 request has more than one extensionRequest";
+		goto fail;
+	}
+	ERR_set_mark();
 	t->extensions = X509_REQ_get_extensions(req);
+	ERR_pop_to_mark();
+	if (t->extensions == NULL && nattr > 0) {
+		*why = "PKCS#10 extensionRequest does not decode (RFC 2985)";
+		goto fail;
+	}
 	if (!sk_CRMF_CERTREQMSG_push(sk, m))
 		goto fail;
 	return sk;
@@ -454,9 +481,11 @@ cmp_certreq_handle(struct req *r)
 
 	memset(iss, 0, sizeof(iss));
 	if (r->msg->body->type == CMP_BODY_P10CR) {
-		if ((p10 = p10_to_crmf(r->msg->body->value.p10cr)) == NULL)
+		last_why = "PKCS#10 request lacks subject or public key";
+		if ((p10 = p10_to_crmf(r->msg->body->value.p10cr,
+			 &last_why)) == NULL)
 			return cmp_reject(r, CMP_FAIL_BAD_CERT_TEMPLATE,
-			    "PKCS#10 request lacks subject or public key");
+			    last_why);
 		reqs = p10;
 		rids[0] = -1;
 	} else if (!certreqids_check(reqs, rids))

@@ -159,22 +159,6 @@ cmp_spki_set(CMP_SPKI **out, EVP_PKEY *key)
 	return *out != NULL;
 }
 
-/* Extensions a template may carry into the certificate, by profile flag. */
-static int
-ext_copy_allowed(const struct cfg_profile *p, int nid)
-{
-	switch (nid) {
-	case NID_subject_alt_name:
-		return p->copy_san;
-	case NID_key_usage:
-		return p->copy_key_usage;
-	case NID_ext_key_usage:
-		return p->copy_ext_key_usage;
-	default:
-		return 0;
-	}
-}
-
 /* Public key types and sizes a CA should certify (RFC 9481 §2-3). */
 static int
 pubkey_check(EVP_PKEY *k, const char **why)
@@ -238,14 +222,13 @@ profile_key_ok(const struct cfg_profile *p, EVP_PKEY *k)
 	}
 }
 
-/* The profile's subject attribute and subjectAltName rules. */
+/* The profile's subject attribute rule. */
 static int
-profile_names_ok(const struct cfg_profile *p, const CRMF_CERTTEMPLATE *t,
+profile_subject_ok(const struct cfg_profile *p, const CRMF_CERTTEMPLATE *t,
     const char **why)
 {
-	GENERAL_NAMES *sans;
 	size_t k;
-	int i, ok = 1;
+	int i;
 
 	for (i = 0; p->nsubject_attrs > 0 && i < X509_NAME_entry_count(
 						       t->subject); i++) {
@@ -260,22 +243,7 @@ profile_names_ok(const struct cfg_profile *p, const CRMF_CERTTEMPLATE *t,
 			return 0;
 		}
 	}
-	if (!p->copy_san)
-		return 1;
-	sans = X509V3_get_d2i(t->extensions, NID_subject_alt_name, NULL,
-	    NULL);
-	for (i = 0; i < sk_GENERAL_NAME_num(sans) && ok; i++) {
-		int type = sk_GENERAL_NAME_value(sans, i)->type;
-
-		ok = (type == GEN_DNS && (p->san_types & CFG_SAN_DNS)) ||
-		    (type == GEN_IPADD && (p->san_types & CFG_SAN_IP)) ||
-		    (type == GEN_EMAIL && (p->san_types & CFG_SAN_EMAIL)) ||
-		    (type == GEN_URI && (p->san_types & CFG_SAN_URI));
-	}
-	GENERAL_NAMES_free(sans);
-	if (!ok)
-		*why = "subjectAltName type not allowed by the profile";
-	return ok;
+	return 1;
 }
 
 /* See ca.h. */
@@ -302,8 +270,13 @@ cmp_template_check(const struct issue_req *r, int *fail, const char **why)
 		*why = "key type or size not allowed by the profile";
 		return 0;
 	}
-	if (!profile_names_ok(r->profile, t, why))
+	if (!profile_subject_ok(r->profile, t, why))
 		return 0;
+	if (!profile_exts_check(r, fail, r->why_buf, r->why_len)) {
+		*why = r->why_buf;
+		return 0;
+	}
+	*fail = CMP_FAIL_BAD_CERT_TEMPLATE;
 	if (t->issuer != NULL && r->ca_name != NULL &&
 	    X509_NAME_cmp(t->issuer, r->ca_name) != 0) {
 		*fail = CMP_FAIL_WRONG_AUTHORITY;
@@ -672,6 +645,7 @@ cmp_cert_issue(const struct issue_req *r, const struct ca_ident *ca,
 	X509V3_CTX ctx;
 	const struct ext_set *es;
 	time_t now = time(NULL), end;
+	char why[256];
 	int i;
 
 	if ((x = X509_new()) == NULL)
@@ -701,13 +675,19 @@ cmp_cert_issue(const struct issue_req *r, const struct ca_ident *ca,
 			r->profile->ext_section, x))
 			goto fail;
 	}
+	/* Checked again here: a delayed request is signed under the
+	 * profile as configured when the operator approved it. */
+	if (sk_X509_EXTENSION_num(r->tmpl->extensions) > 0 &&
+	    !profile_exts_check(r, &i, why, sizeof(why))) {
+		log_err("ca %s: template refused by profile %s: %s", ca->label,
+		    r->profile->name, why);
+		goto fail;
+	}
 	for (i = 0; i < sk_X509_EXTENSION_num(r->tmpl->extensions); i++) {
 		X509_EXTENSION *e = sk_X509_EXTENSION_value(
 		    r->tmpl->extensions, i);
 
-		if (ext_copy_allowed(r->profile,
-			OBJ_obj2nid(X509_EXTENSION_get_object(e))) &&
-		    !ext_put(x, e))
+		if (profile_ext_copied(r->profile, e) && !ext_put(x, e))
 			goto fail;
 	}
 	if (!ca_x509_sign(x, ca->key, ca->md)) {

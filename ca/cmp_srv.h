@@ -65,6 +65,7 @@ struct req {
 	/* Outcome, for the log line. */
 	int fail;
 	const char *why;
+	char why_buf[256]; /* a refusal's text composed for this request */
 	const char *outcome;
 	int http;
 };

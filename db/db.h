@@ -467,6 +467,7 @@ struct db_secret {
 	unsigned char *sealed; /* sealed in the HSM (hsm_seal), or NULL */
 	size_t sealed_len;
 	char *allowed_subject; /* NULL: any subject */
+	char *allowed_san;     /* subjectAltName patterns, or NULL */
 	char profile[DB_LABEL_MAX];
 	long long ca_id;       /* 0: any CA */
 	int uses_left;	       /* -1: unlimited */

@@ -449,6 +449,99 @@ check "ir signed by an expired certificate: signerNotTrusted (expired)" \
     grep -q 'failinfo=signerNotTrusted text="protection certificate has expired"' \
     <(dump "$work/extexp.rsp")
 
+# 8m. Profiles decide every extension (issue 13): with nothing but the
+#     demo secret, a template asking for OCSP signing, certificate signing
+#     or names the profile does not list is refused, not signed.
+reqext() { # name section-lines...: writes $work/NAME.cnf with [ev]
+	local name=$1
+	shift
+	printf '%s\n' "[ev]" "$@" >"$work/$name.cnf"
+}
+evil() { # name extra-openssl-cmp-options...
+	local name=$1
+	shift
+	cmp_ir "$name" "$work/ec2.key" "/CN=evil-$name" -reqexts ev \
+	    -config "$work/$name.cnf" -rspout "$work/$name.rsp" "$@"
+}
+refused() { # name text: badCertTemplate naming what, nothing stored
+	local name=$1 text=$2
+	check "$name: badCertTemplate \"$text\"" grep -qF \
+	    "failinfo=badCertTemplate text=\"$text" <(dump "$work/$name.rsp")
+	check "$name: no certificate" test ! -s "$work/$name.pem"
+	check "$name: nothing stored" test \
+	    "$(q "select count(*) from cert where subject = 'CN=evil-$name'")" = 0
+}
+reqext attack "extendedKeyUsage = OCSPSigning" \
+    "keyUsage = digitalSignature, keyCertSign" \
+    "subjectAltName = DNS:login.bank.example"
+evil attack
+refused attack "extendedKeyUsage OCSPSigning not allowed by profile default"
+reqext ekuocsp "extendedKeyUsage = OCSPSigning"
+evil ekuocsp
+refused ekuocsp "extendedKeyUsage OCSPSigning not allowed by profile default"
+reqext ekucode "extendedKeyUsage = codeSigning"
+evil ekucode
+refused ekucode "extendedKeyUsage codeSigning not allowed by profile default"
+reqext ekuany "extendedKeyUsage = anyExtendedKeyUsage"
+evil ekuany
+refused ekuany "extendedKeyUsage anyExtendedKeyUsage not allowed by profile default"
+reqext kucert "keyUsage = digitalSignature, keyCertSign"
+evil kucert
+refused kucert "keyUsage keyCertSign not allowed by profile default"
+reqext bcca "basicConstraints = critical,CA:TRUE"
+evil bcca
+refused bcca "basicConstraints CA:TRUE not allowed by profile default"
+# A second subjectAltName (written by OID, so that the section keeps
+# both; openssl cmp -reqexts would replace the first, openssl req keeps
+# both): IP 10.0.0.1. Undecodable: a BOOLEAN where GeneralNames belong.
+printf '%s\n' "[req]" "distinguished_name = dn" "req_extensions = ev" "[dn]" \
+    "[ev]" "subjectAltName = DNS:ok.example.org" \
+    "2.5.29.17 = DER:300687040a000001" >"$work/dupsan.cnf"
+openssl req -new -key "$work/ec2.key" -subj /CN=evil-dupsan \
+    -config "$work/dupsan.cnf" -out "$work/dupsan.csr" 2>/dev/null
+openssl cmp -cmd p10cr -server "$CMPCA_URL" -ref "$CMPCA_SECRET_REF" \
+    -secret "pass:$CMPCA_SECRET" -recipient "$CMPCA_CA_SUBJECT" \
+    -csr "$work/dupsan.csr" -certout "$work/dupsan.pem" \
+    -rspout "$work/dupsan.rsp" -unprotected_errors >"$work/dupsan.out" 2>&1
+refused dupsan "duplicate extension subjectAltName"
+reqext badsan "2.5.29.17 = DER:0101ff"
+evil badsan
+refused badsan "extension subjectAltName does not decode"
+reqext upn "subjectAltName = otherName:1.3.6.1.4.1.311.20.2.3;UTF8:admin@bank.example"
+evil upn
+refused upn "subjectAltName otherName not allowed by profile default"
+reqext policy "certificatePolicies = 1.2.3.4"
+evil policy
+refused policy "extension certificatePolicies not allowed by profile default"
+# What the profile lists still goes through, narrowed as asked.
+reqext fine "extendedKeyUsage = clientAuth" "keyUsage = critical,digitalSignature" \
+    "subjectAltName = DNS:fine.example.org"
+if evil fine; then
+	check "allowed extensions: EKU as asked (clientAuth only)" bash -c \
+	    "openssl x509 -in '$work/fine.pem' -noout -ext extendedKeyUsage | grep -q 'TLS Web Client Authentication' && ! openssl x509 -in '$work/fine.pem' -noout -ext extendedKeyUsage | grep -q 'Server'"
+	check "allowed extensions: keyUsage as asked" bash -c \
+	    "openssl x509 -in '$work/fine.pem' -noout -ext keyUsage | grep -qx '    Digital Signature'"
+	check "allowed extensions: subjectAltName copied" grep -q \
+	    "DNS:fine.example.org" <(openssl x509 -in "$work/fine.pem" -noout -ext subjectAltName)
+else
+	fail "allowed extensions issued" "$(tail -n 3 "$work/fine.out")"
+fi
+# A CSR that asks for what the profile gives anyway (CA:FALSE) passes.
+openssl req -new -key "$work/ec2.key" -subj /CN=csr-bc-false \
+    -addext basicConstraints=CA:FALSE -out "$work/bcfalse.csr" 2>/dev/null
+openssl cmp -cmd p10cr -server "$CMPCA_URL" -ref "$CMPCA_SECRET_REF" \
+    -secret "pass:$CMPCA_SECRET" -recipient "$CMPCA_CA_SUBJECT" \
+    -csr "$work/bcfalse.csr" -certout "$work/bcfalse.pem" \
+    -unprotected_errors >"$work/bcfalse.out" 2>&1
+check "p10cr with basicConstraints CA:FALSE: issued" test -s "$work/bcfalse.pem"
+openssl req -new -key "$work/ec2.key" -subj /CN=evil-csrocsp \
+    -addext extendedKeyUsage=OCSPSigning -out "$work/csrocsp.csr" 2>/dev/null
+openssl cmp -cmd p10cr -server "$CMPCA_URL" -ref "$CMPCA_SECRET_REF" \
+    -secret "pass:$CMPCA_SECRET" -recipient "$CMPCA_CA_SUBJECT" \
+    -csr "$work/csrocsp.csr" -certout "$work/csrocsp.pem" \
+    -rspout "$work/csrocsp.rsp" -unprotected_errors >"$work/csrocsp.out" 2>&1
+refused csrocsp "extendedKeyUsage OCSPSigning not allowed by profile default"
+
 # 8k. allow_unprotected = genm: an unprotected genm is served, an
 #     unprotected ir is not.
 openssl cmp -cmd genm -server "$CMPCA_URL" -ref anonymous \

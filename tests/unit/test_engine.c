@@ -114,6 +114,7 @@ struct rq {
 	EVP_PKEY *key;              /* template publicKey and POP key */
 	int bad_pop;                /* 1: flipped bit, 2: other request */
 	const X509_NAME *recipient; /* NULL: empty directoryName */
+	STACK_OF(X509_EXTENSION) *exts; /* NULL: one SAN DNS:client.example */
 	unsigned char txid[16], nonce[16];
 };
 
@@ -250,10 +251,16 @@ certreqmsg_new(const struct rq *q, int rid)
 	if (q->cn != NULL)
 		t->subject = name_cn(q->cn);
 	OK(cmp_spki_set(&t->publicKey, q->key));
-	assert_non_null(san = X509V3_EXT_conf_nid(NULL, NULL,
-	                    NID_subject_alt_name, "DNS:client.example"));
-	assert_non_null(t->extensions = sk_X509_EXTENSION_new_null());
-	OK(sk_X509_EXTENSION_push(t->extensions, san));
+	if (q->exts != NULL) {
+		assert_non_null(t->extensions = sk_X509_EXTENSION_deep_copy(
+		                    q->exts, X509_EXTENSION_dup,
+		                    X509_EXTENSION_free));
+	} else {
+		assert_non_null(san = X509V3_EXT_conf_nid(NULL, NULL,
+		                    NID_subject_alt_name, "DNS:client.example"));
+		assert_non_null(t->extensions = sk_X509_EXTENSION_new_null());
+		OK(sk_X509_EXTENSION_push(t->extensions, san));
+	}
 	assert_non_null(m->popo = CRMF_POPO_new());
 	m->popo->type = CRMF_POPO_SIGNATURE;
 	sk = m->popo->value.signature = CRMF_POPOSIGNINGKEY_new();
@@ -836,7 +843,6 @@ static const struct tcase {
 	{ "ir_hmacsha256_iter100", ACCEPT, .mac_nid = NID_hmacWithSHA256,
 	    .iter = 100 },
 	{ "ir_empty_recipient", ACCEPT, .flags = F_EMPTY_RECIP },
-	{ "ir_subject_allowed", ACCEPT, .ref = "subj", .cn = "allowed" },
 	{ "err_pvno1", CMP_FAIL_UNSUPPORTED_VERSION, .pvno = 1 },
 	{ "err_pvno99", CMP_FAIL_UNSUPPORTED_VERSION, .pvno = 99 },
 	{ "err_wrong_secret", CMP_FAIL_BAD_MESSAGE_CHECK, .secret = "wrong" },
@@ -905,6 +911,164 @@ test_case(void **state)
 		assert_int_equal(db_txn_state(&q), 0);
 	}
 	check_prot(resp, c->mac);
+	assert_int_equal(db_count(&q), 0);
+	assert_int_equal(db_count(NULL), before);
+}
+
+/*
+ * Requested extensions against the profile (issue 13): the test profile
+ * "default" gives keyUsage digitalSignature, no extendedKeyUsage, and
+ * copies subjectAltName of the four usual types. Each row is the
+ * template's extensions (by name and value in openssl.cnf syntax, or by
+ * OID and DER in hex) and the answer: ACCEPT, or a rejection inside the
+ * ip with badCertTemplate and a statusString that starts with text.
+ */
+struct xspec {
+	const char *name, *value, *hex;
+};
+static const struct xcase {
+	const char *name;
+	struct xspec x[3];
+	int want;
+	const char *text;
+	const char *ref, *cn; /* NULL: ref1, client */
+} xcases[] = {
+	{ "ext_san_dns_ok", .x = { { "subjectAltName", "DNS:a.example",
+				    NULL } },
+	    .want = ACCEPT },
+	{ "ext_ku_narrower_ok", .x = { { "keyUsage",
+					"critical,digitalSignature", NULL } },
+	    .want = ACCEPT },
+	{ "ext_bc_false_ok", .x = { { "basicConstraints", "CA:FALSE", NULL } },
+	    .want = ACCEPT },
+	{ "rej_ext_dup_san",
+	    .x = { { "subjectAltName", "DNS:a.example", NULL },
+	        { "2.5.29.17", NULL, "300687040a000001" } },
+	    .want = CMP_FAIL_BAD_CERT_TEMPLATE,
+	    .text = "duplicate extension subjectAltName" },
+	{ "rej_ext_san_undecodable", .x = { { "2.5.29.17", NULL, "0101ff" } },
+	    .want = CMP_FAIL_BAD_CERT_TEMPLATE,
+	    .text = "extension subjectAltName does not decode" },
+	{ "rej_ext_san_trailing",
+	    .x = { { "2.5.29.17", NULL, "300b8209612e6578616d706c6500" } },
+	    .want = CMP_FAIL_BAD_CERT_TEMPLATE,
+	    .text = "extension subjectAltName does not decode" },
+	{ "rej_ext_san_dirname",
+	    .x = { { "2.5.29.17", NULL,
+	        "3010a40e300c310a300806035504030c0178" } },
+	    .want = CMP_FAIL_BAD_CERT_TEMPLATE,
+	    .text = "subjectAltName dirName not allowed by profile default" },
+	{ "rej_ext_eku_ocsp",
+	    .x = { { "extendedKeyUsage", "OCSPSigning", NULL } },
+	    .want = CMP_FAIL_BAD_CERT_TEMPLATE,
+	    .text = "extendedKeyUsage OCSPSigning not allowed by profile "
+	            "default" },
+	{ "rej_ext_eku_client",
+	    .x = { { "extendedKeyUsage", "clientAuth", NULL } },
+	    .want = CMP_FAIL_BAD_CERT_TEMPLATE,
+	    .text = "extendedKeyUsage clientAuth not allowed by profile "
+	            "default" },
+	{ "rej_ext_ku_certsign",
+	    .x = { { "keyUsage", "digitalSignature,keyCertSign", NULL } },
+	    .want = CMP_FAIL_BAD_CERT_TEMPLATE,
+	    .text = "keyUsage keyCertSign not allowed by profile default" },
+	{ "rej_ext_bc_ca",
+	    .x = { { "basicConstraints", "critical,CA:TRUE", NULL } },
+	    .want = CMP_FAIL_BAD_CERT_TEMPLATE,
+	    .text = "basicConstraints CA:TRUE not allowed by profile default" },
+	{ "rej_ext_unknown_oid", .x = { { "1.2.3.4", NULL, "0500" } },
+	    .want = CMP_FAIL_BAD_CERT_TEMPLATE,
+	    .text = "extension 1.2.3.4 not allowed by profile default" },
+	{ "rej_ext_dup_unknown",
+	    .x = { { "1.2.3.4", NULL, "0500" }, { "1.2.3.4", NULL, "0500" } },
+	    .want = CMP_FAIL_BAD_CERT_TEMPLATE,
+	    .text = "duplicate extension 1.2.3.4" },
+	/* Names bound to the secret: "subj" to CN=allowed and nothing else,
+	 * "sanpat" to DNS:*.dev.example and IP:10.0.0.1. */
+	{ "ir_subject_allowed", .want = ACCEPT, .ref = "subj",
+	    .cn = "allowed" },
+	{ "rej_subject_bound_san",
+	    .x = { { "subjectAltName", "DNS:a.example", NULL } },
+	    .want = CMP_FAIL_NOT_AUTHORIZED,
+	    .text = "subjectAltName DNS:a.example not allowed for this "
+	            "enrollment secret",
+	    .ref = "subj", .cn = "allowed" },
+	{ "ir_san_pattern",
+	    .x = { { "subjectAltName",
+	        "DNS:a.dev.example,DNS:b.c.dev.example,IP:10.0.0.1", NULL } },
+	    .want = ACCEPT, .ref = "sanpat" },
+	{ "rej_san_pattern_other",
+	    .x = { { "subjectAltName", "DNS:a.dev.example,DNS:login.bank.example",
+	        NULL } },
+	    .want = CMP_FAIL_NOT_AUTHORIZED,
+	    .text = "subjectAltName DNS:login.bank.example not allowed for "
+	            "this enrollment secret",
+	    .ref = "sanpat" },
+	{ "rej_san_pattern_apex",
+	    .x = { { "subjectAltName", "DNS:dev.example", NULL } },
+	    .want = CMP_FAIL_NOT_AUTHORIZED,
+	    .text = "subjectAltName DNS:dev.example not allowed",
+	    .ref = "sanpat" },
+	{ "rej_san_pattern_ip",
+	    .x = { { "subjectAltName", "IP:10.0.0.2", NULL } },
+	    .want = CMP_FAIL_NOT_AUTHORIZED,
+	    .text = "subjectAltName IP:10.0.0.2 not allowed", .ref = "sanpat" },
+};
+
+static X509_EXTENSION *
+xspec_ext(const struct xspec *x)
+{
+	X509_EXTENSION *e;
+	ASN1_OBJECT *obj;
+	ASN1_OCTET_STRING *os;
+	unsigned char *bin;
+	long len;
+
+	if (x->hex == NULL) {
+		assert_non_null(e = X509V3_EXT_nconf(NULL, NULL, x->name,
+		                    x->value));
+		return e;
+	}
+	assert_non_null(obj = OBJ_txt2obj(x->name, 1));
+	assert_non_null(bin = OPENSSL_hexstr2buf(x->hex, &len));
+	os = octets(bin, (int)len);
+	assert_non_null(e = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, os));
+	ASN1_OBJECT_free(obj);
+	ASN1_OCTET_STRING_free(os);
+	OPENSSL_free(bin);
+	return e;
+}
+
+static void
+test_ext(void **state)
+{
+	const struct xcase *c = *state;
+	size_t before = db_count(NULL), i;
+	const CMP_CERTRESPONSE *cr;
+	struct rq q;
+	CMP_MSG *resp;
+	X509 *cert;
+
+	rq_init(&q);
+	q.ref = c->ref != NULL ? c->ref : q.ref;
+	q.cn = c->cn != NULL ? c->cn : q.cn;
+	assert_non_null(q.exts = sk_X509_EXTENSION_new_null());
+	for (i = 0; i < 3 && c->x[i].name != NULL; i++)
+		OK(sk_X509_EXTENSION_push(q.exts, xspec_ext(&c->x[i])));
+	resp = run(req_new(&q), NULL);
+	sk_X509_EXTENSION_pop_free(q.exts, X509_EXTENSION_free);
+	if (c->want == ACCEPT) {
+		cert = ip_cert(resp, 0, 0);
+		assert_int_equal(db_count(NULL), before + 1);
+		/* What the profile decides, whatever was asked. */
+		assert_int_equal(X509_check_ca(cert), 0);
+		assert_int_equal(X509_get_key_usage(cert), KU_DIGITAL_SIGNATURE);
+		return;
+	}
+	cr = check_certresp(resp, 0, 0, CMP_STATUS_REJECTION, c->want);
+	if (strncmp(si_text(cr->status), c->text, strlen(c->text)) != 0)
+		fail_msg("statusString \"%s\", want \"%s...\"",
+		    si_text(cr->status), c->text);
 	assert_int_equal(db_count(&q), 0);
 	assert_int_equal(db_count(NULL), before);
 }
@@ -1393,7 +1557,7 @@ setup_ca(void)
 }
 
 static void
-secret_add(const char *ref, int uses, const char *subject)
+secret_add(const char *ref, int uses, const char *subject, const char *san)
 {
 	struct db_secret s;
 
@@ -1402,6 +1566,7 @@ secret_add(const char *ref, int uses, const char *subject)
 	s.secret = (unsigned char *)SECRET; /* borrowed: no db_secret_clear */
 	s.secret_len = strlen(SECRET);
 	s.allowed_subject = (char *)subject;
+	s.allowed_san = (char *)san;
 	snprintf(s.profile, sizeof(s.profile), "default");
 	s.uses_left = uses;
 	if (db_secret_insert(fx.db, &s) != 1)
@@ -1469,9 +1634,10 @@ group_setup(void **state)
 	    fx.module, TOKEN, pin, conninfo);
 	assert_non_null(fx.cfg = cfg_load(path));
 	setup_ca();
-	secret_add("ref1", -1, NULL);
-	secret_add("once", 1, NULL);
-	secret_add("subj", -1, "CN=allowed");
+	secret_add("ref1", -1, NULL, NULL);
+	secret_add("once", 1, NULL, NULL);
+	secret_add("subj", -1, "CN=allowed", NULL);
+	secret_add("sanpat", -1, NULL, "DNS:*.dev.example, IP:10.0.0.1");
 	assert_non_null(fx.key = EVP_EC_gen("P-256"));
 	assert_non_null(fx.rsa1024 = EVP_RSA_gen(1024));
 	fx.client = name_cn("client");
@@ -1506,11 +1672,12 @@ group_teardown(void **state)
 #define NFIXED 9
 #define NCC (sizeof(cccases) / sizeof(cccases[0]))
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
+#define NX (sizeof(xcases) / sizeof(xcases[0]))
 
 int
 main(void)
 {
-	struct CMUnitTest tests[NFIXED + NCC + NCASES] = {
+	struct CMUnitTest tests[NFIXED + NCC + NCASES + NX] = {
 		T(test_ir_accepted),
 		T(test_implicit_confirm),
 		T(test_replay),
@@ -1529,5 +1696,9 @@ main(void)
 	for (i = 0; i < NCASES; i++)
 		tests[NFIXED + NCC + i] = (struct CMUnitTest){ cases[i].name,
 			test_case, NULL, gc_run, (void *)&cases[i] };
+	for (i = 0; i < NX; i++)
+		tests[NFIXED + NCC + NCASES + i] = (struct CMUnitTest){
+			xcases[i].name, test_ext, NULL, gc_run,
+			(void *)&xcases[i] };
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
