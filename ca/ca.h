@@ -166,6 +166,7 @@ struct ca_ident {
 	STACK_OF(X509) *chain; /* cert, then issuers up to the root */
 	int retired;	 /* issues nothing; its certificates stay revocable */
 	time_t loaded;	 /* when the row was last read (CA_STORE_REFRESH) */
+	unsigned char cert_sha256[32]; /* of the DER: what the store checks */
 };
 
 struct ca_store {

@@ -77,7 +77,7 @@ persist_issue(struct req *r, struct issued *iss, int n)
 		rc = db_issue1(db, &t, r->msg->header->senderNonce->data,
 		    (size_t)r->msg->header->senderNonce->length,
 		    r->have_mac ? r->secret.ref : NULL, r->secret.version,
-		    &iss[0].row,
+		    r->ca->cert_sha256, &iss[0].row,
 		    supersedes(r, &iss[0].row), &why);
 		if (rc < 0)
 			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
@@ -94,7 +94,7 @@ persist_issue(struct req *r, struct issued *iss, int n)
 		nwait += iss[i].waiting;
 	rc = cmp_txn_record(r, nwait > 0 ? DB_TXN_WAITING
 	    : (n > 0 && !r->implicit) ? DB_TXN_WAIT_CONF : DB_TXN_DONE);
-	if (rc <= 0) {
+	if (rc <= 0 || (n > nwait && !cmp_ca_current(r))) {
 		db_rollback(db);
 		return 0;
 	}

@@ -111,7 +111,8 @@ persist_final(struct req *r, struct db_cert *rows, size_t n, int nissued)
 	if (db_begin(db) != 1)
 		goto dberr;
 	if (!cmp_txn_move(r, DB_TXN_WAITING,
-		nissued > 0 ? DB_TXN_WAIT_CONF : DB_TXN_DONE)) {
+		nissued > 0 ? DB_TXN_WAIT_CONF : DB_TXN_DONE) ||
+	    (nissued > 0 && !cmp_ca_current(r))) {
 		db_rollback(db);
 		return 0;
 	}

@@ -432,9 +432,12 @@ cert_revoke(struct ctx *c, int argc, char **argv)
 			ca_label = optarg;
 		else if (o == 'r') {
 			reason = strtol(optarg, &end, 10);
+			/* No hold (6): nothing could release it (8). */
 			if (*end != '\0' || reason < 0 || reason > 10 ||
-			    reason == 7 || reason == 8) {
-				log_err("--reason is a CRLReason: 0-6, 9 or 10");
+			    reason == 6 || reason == 7 || reason == 8) {
+				log_err("--reason is a CRLReason: 0-5, 9 or 10 "
+				    "(certificateHold is not supported: a hold "
+				    "could not be released)");
 				return 2;
 			}
 		} else

@@ -15,7 +15,11 @@ static const struct db_stmt st_issue1 = {DB_ST_ISSUE1, "issue1",
     " $5::text, $6::bytea, $7::int, $8::bigint, $9::bytea, $10::text,"
     " $11::text, $12::text, $13::text, $14::bytea, $15::bigint,"
     " $16::bigint, $17::text, $18::bytea, $19::text, $20::text, $21::int,"
-    " $22::bigint, $23::boolean, $24::text)"};
+    " $22::bigint, $23::boolean, $24::text, $25::bytea)"};
+static const struct db_stmt st_ca_current = {DB_ST_CA_CERT_CURRENT,
+    "ca_cert_current",
+    "SELECT 1 FROM ca WHERE id = $1::bigint AND status = 'active'"
+    " AND sha256(cert) = $2::bytea"};
 static const struct db_stmt st_finish = {DB_ST_FINISH, "txn_finish",
     "SELECT cmpca_finish($1::bytea, $2::bytea, $3::text, $4::text,"
     " $5::bytea, $6::bigint[], $7::bigint[], $8::int, $9::bigint[],"
@@ -34,6 +38,7 @@ refusal(const struct db *db)
 		{ "CA003", DB_REFUSE_SECRET_USED },
 		{ "CA004", DB_REFUSE_SERIAL },
 		{ "CA005", DB_REFUSE_STATE },
+		{ "CA006", DB_REFUSE_CA_CHANGED },
 	};
 	size_t i;
 
@@ -44,9 +49,26 @@ refusal(const struct db *db)
 }
 
 int
+db_ca_cert_current(struct db *db, long long ca_id,
+    const unsigned char ca_sha256[32])
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	int rc = -1;
+
+	db_param_int8(&p, ca_id);
+	db_param_bytea(&p, ca_sha256, 32);
+	if (db_run(db, &st_ca_current, &p, &res) == 1)
+		rc = PQntuples(res) == 1;
+	PQclear(res);
+	return rc;
+}
+
+int
 db_issue1(struct db *db, const struct db_txn *t, const unsigned char *nonce,
     size_t nonce_len, const char *secret_ref, const char *secret_version,
-    struct db_cert *c, int supersede, enum db_refusal *why)
+    const unsigned char ca_sha256[32], struct db_cert *c, int supersede,
+    enum db_refusal *why)
 {
 	struct db_params p = {0};
 	struct db_row r;
@@ -85,6 +107,7 @@ db_issue1(struct db *db, const struct db_txn *t, const unsigned char *nonce,
 	db_param_text(&p, supersede ? "true" : "false");
 	db_param_text(&p, secret_version != NULL && secret_version[0] != '\0'
 		? secret_version : NULL);
+	db_param_bytea(&p, ca_sha256, 32);
 	if (db_run(db, &st_issue1, &p, &res) != 1) {
 		if ((*why = refusal(db)) != 0)
 			rc = 0;

@@ -404,6 +404,40 @@ if openssl cmp -cmd rr -server "$CMPCA_URL" -cert "$work/ra.pem" \
 else
 	fail "rr by the RA" "$(tail -n 3 "$work/rarr.out")"
 fi
+# Revocation scope (issue 13): an RA revokes end entities only; the CA's
+# own certificates (a subordinate, the OCSP signer) are the operator's.
+rarr() { # name certfile [reason]
+	openssl cmp -cmd rr -server "$CMPCA_URL" -cert "$work/ra.pem" \
+	    -key "$work/ra.key" -oldcert "$2" -trusted "$CMPCA_CA_CERT" \
+	    -revreason "${3:-4}" -rspout "$work/$1.rsp" >"$work/$1.out" 2>&1
+}
+cli ca create rrsub --subject "/CN=RR Sub CA" --issuer demo --days 30 \
+    >/dev/null 2>&1
+cli ca export rrsub | openssl x509 >"$work/rrsub.pem" 2>/dev/null
+rarr rrsub "$work/rrsub.pem"
+check "rr by the RA of a subordinate CA's certificate: notAuthorized" grep -q \
+    'failinfo=notAuthorized text="an RA revokes end-entity certificates only' \
+    <(dump "$work/rrsub.rsp")
+check "rr by the RA of a CA certificate: still valid" \
+    test "$(db_status "$work/rrsub.pem")" = valid
+ocsp_serial=$(cli ocsp signer --ca demo --days 5 | sed -n 's/.*serial \([0-9a-f]*\),.*/\1/p')
+cli cert show "$ocsp_serial" --pem >"$work/ocspsig.pem" 2>/dev/null
+rarr rrocsp "$work/ocspsig.pem"
+check "rr by the RA of the OCSP signer: notAuthorized" grep -q \
+    'failinfo=notAuthorized text="an RA revokes end-entity certificates only' \
+    <(dump "$work/rrocsp.rsp")
+check "rr by the RA of the OCSP signer: still valid" \
+    test "$(q "select status from cert where serial = '$ocsp_serial'")" = valid
+# certificateHold could never be released: refused, not recorded.
+cmp_ir hold "$work/ec3.key" "/CN=hold-me" -implicit_confirm
+rarr rrhold "$work/hold.pem" 6
+check "rr with certificateHold: badRequest" grep -q \
+    'failinfo=badRequest text="certificateHold' <(dump "$work/rrhold.rsp")
+check "rr with certificateHold: still valid" test "$(db_status "$work/hold.pem")" = valid
+check "cmpca cert revoke --reason 6: refused" \
+    bash -c "! $CMPCA_CLI cert revoke $(serial_of "$work/hold.pem") --reason 6"
+check "cmpca cert revoke --reason 6: still valid" \
+    test "$(db_status "$work/hold.pem")" = valid
 
 # 8i. Profile rules ([profile.strict]: P-256 only, CN/O, DNS SANs, no
 #     implicitConfirm).

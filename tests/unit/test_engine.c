@@ -1073,6 +1073,74 @@ test_ext(void **state)
 	assert_int_equal(db_count(NULL), before);
 }
 
+/* Sets the CA row's certificate to der (len bytes), through fx.db. */
+static void
+ca_row_cert(const unsigned char *der, int len)
+{
+	char *sql, *p;
+	int i;
+
+	assert_non_null(sql = malloc((size_t)len * 2 + 128));
+	p = sql + sprintf(sql, "UPDATE ca SET cert = '\\x");
+	for (i = 0; i < len; i++)
+		p += sprintf(p, "%02x", der[i]);
+	sprintf(p, "' WHERE id = %lld", fx.ca_id);
+	if (db_exec_unsafe(fx.chk, sql) != 1)
+		fail_msg("update ca: %s", db_error(fx.chk));
+	free(sql);
+}
+
+/*
+ * Rollover race (issue 14, item 4): a worker that still holds the CA's
+ * previous certificate (its copy is up to CA_STORE_REFRESH seconds old)
+ * signs with it; the issuing statement sees that the CA row holds another
+ * certificate and stores nothing, for one certificate (cmpca_issue1) and
+ * for several (explicit transaction). The client gets systemUnavail; once
+ * the row and the worker agree again, issuance works.
+ */
+static void
+test_ca_changed(void **state)
+{
+	unsigned char *orig = NULL, *other = NULL;
+	int olen, xlen, n;
+	size_t before;
+	X509 *x;
+	struct rq q;
+	CMP_MSG *resp;
+
+	(void)state;
+	assert_non_null(x = X509_dup(fx.ca_cert));
+	OK(ASN1_INTEGER_set(X509_get_serialNumber(x), 4711));
+	OK(X509_sign(x, fx.key, EVP_sha256()) > 0); /* decodes; not ours */
+	OK((olen = i2d_X509(fx.ca_cert, &orig)) > 0);
+	OK((xlen = i2d_X509(x, &other)) > 0);
+	X509_free(x);
+	for (n = 1; n <= 3; n += 2) {
+		/* A request now: the worker's copy is fresh for a while. */
+		rq_init(&q);
+		(void)ir_ok(&q, NULL);
+		before = db_count(NULL);
+		ca_row_cert(other, xlen);
+		rq_init(&q);
+		q.n = n;
+		resp = run(req_new(&q), NULL);
+		ca_row_cert(orig, olen);
+		check_error(resp, CMP_FAIL_SYSTEM_UNAVAIL);
+		if (strstr(si_text(resp->body->value.error->pKIStatusInfo),
+		        "CA certificate changed") == NULL)
+			fail_msg("statusString \"%s\"",
+			    si_text(resp->body->value.error->pKIStatusInfo));
+		assert_int_equal(db_count(NULL), before);
+		assert_int_equal(db_txn_state(&q), 0);
+		rq_init(&q);
+		q.n = n;
+		(void)ir_ok(&q, NULL);
+		assert_int_equal(db_count(NULL), before + (size_t)n);
+	}
+	OPENSSL_free(orig);
+	OPENSSL_free(other);
+}
+
 /* Fixture: assertions work in cmocka's group set-up too. */
 
 /* OCSP responder (ocsp.c, ocsp_signer.c) in process. */
@@ -1669,7 +1737,7 @@ group_teardown(void **state)
 	{                                                                      \
 #f, f, NULL, gc_run, NULL                                      \
 	}
-#define NFIXED 9
+#define NFIXED 10
 #define NCC (sizeof(cccases) / sizeof(cccases[0]))
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 #define NX (sizeof(xcases) / sizeof(xcases[0]))
@@ -1687,6 +1755,7 @@ main(void)
 		T(test_ocsp),
 		T(test_ext_cache),
 		T(test_secret_cache_stale),
+		T(test_ca_changed),
 	};
 	size_t i;
 
