@@ -90,6 +90,8 @@ char *metrics_render(struct db *db, int workers, size_t *len);
 /* Dotted OIDs in a profile's ext_key_usage and copy_extensions. */
 #define CFG_MAX_OIDS 16
 #define CFG_OID_MAX 64
+/* Longest crl_url, ocsp_url or ca_issuers_url. */
+#define CFG_URL_MAX 512
 
 struct cfg_profile {
 	char name[DB_LABEL_MAX];
@@ -113,6 +115,11 @@ struct cfg_profile {
 	char copy_exts[CFG_MAX_OIDS][CFG_OID_MAX]; /* other copied types */
 	size_t ncopy_exts;
 	int holder_san_any;	/* a holder may ask for names it lacks */
+	int kur_same_key;	/* kur may keep the old key (renewal) */
+	char *crl_url;		/* "%{ca}": the issuing CA's label; or NULL */
+	char *ocsp_url;
+	char *ca_issuers_url;
+	char *ra_san;		/* names an RA may ask for (patterns), or NULL */
 };
 
 struct cfg {
@@ -281,7 +288,8 @@ struct issue_req {
 	const X509_NAME *ca_name;    /* the issuing CA subject */
 	CONF *conf;                  /* for the profile extensions section */
 	int san_bound;		     /* SANs only from allowed_san */
-	const char *allowed_san;     /* the secret's patterns, or NULL */
+	const char *allowed_san;     /* the secret's or RA's patterns, or NULL */
+	const char *san_who;	     /* "enrollment secret", "RA": messages */
 	X509 *holder;		     /* SANs only from its own, or NULL */
 	char *why_buf;		     /* room for a refusal's text */
 	size_t why_len;

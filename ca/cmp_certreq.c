@@ -193,8 +193,8 @@ old_cert_id_ok(const CRMF_CERTREQMSG *m, X509 *old)
  * (*fail, *why).
  */
 static int
-identity_check(struct req *r, CRMF_CERTREQMSG *m, EVP_PKEY *pub, int *fail,
-    const char **why)
+identity_check(struct req *r, CRMF_CERTREQMSG *m, EVP_PKEY *pub,
+    const struct cfg_profile *prof, int *fail, const char **why)
 {
 	CRMF_CERTTEMPLATE *t = m->certReq->certTemplate;
 	int type = r->msg->body->type;
@@ -216,10 +216,13 @@ identity_check(struct req *r, CRMF_CERTREQMSG *m, EVP_PKEY *pub, int *fail,
 		    (t->subject = X509_NAME_dup(
 			 X509_get_subject_name(r->prot_cert))) == NULL)
 			return 0;
-		if (pub != NULL &&
+		/* Renewal with the same key only where the profile
+		 * allows it (kur_same_key). */
+		if (pub != NULL && !prof->kur_same_key &&
 		    EVP_PKEY_eq(pub, X509_get0_pubkey(r->prot_cert)) == 1) {
 			*fail = CMP_FAIL_BAD_CERT_TEMPLATE;
-			*why = "key update needs a new key (RFC 9810 §5.3.5)";
+			*why = "key update needs a new key (RFC 9810 §5.3.5; "
+			       "kur_same_key of the profile)";
 			return 0;
 		}
 	}
@@ -328,8 +331,14 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 	    (r->secret.allowed_san != NULL && r->secret.allowed_san[0] != '\0'));
 	ir.allowed_san = r->have_mac ? r->secret.allowed_san : NULL;
 	ir.holder = r->have_sig && !r->is_ra ? r->prot_cert : NULL;
+	if (r->is_ra && prof->ra_san != NULL) {
+		/* The names the profile lets its RAs ask for. */
+		ir.san_bound = 1;
+		ir.allowed_san = prof->ra_san;
+		ir.san_who = "RA (ra_san of the profile)";
+	}
 	ERR_clear_error();
-	rc = identity_check(r, m, ir.pubkey, &fail, &why);
+	rc = identity_check(r, m, ir.pubkey, prof, &fail, &why);
 	if (rc == 1)
 		rc = cmp_template_check(&ir, &fail, &why);
 	if (rc == 1 && r->msg->body->type == CMP_BODY_P10CR) {

@@ -636,6 +636,117 @@ ext_add_cached(X509 *x, const struct ext_set *es, const CMP_SPKI *spki)
 	return ok;
 }
 
+/* A URI GeneralName for url with "%{ca}" replaced by label; NULL if it
+ * would not fit. */
+static GENERAL_NAME *
+url_gn(const char *url, const char *label)
+{
+	char buf[CFG_URL_MAX + DB_LABEL_MAX];
+	size_t o = 0, ll = strlen(label);
+	ASN1_IA5STRING *s = NULL;
+	GENERAL_NAME *gn = NULL;
+
+	while (*url != '\0') {
+		if (strncmp(url, "%{ca}", 5) == 0) {
+			if (o + ll >= sizeof(buf))
+				return NULL;
+			memcpy(buf + o, label, ll);
+			o += ll;
+			url += 5;
+		} else {
+			if (o + 1 >= sizeof(buf))
+				return NULL;
+			buf[o++] = *url++;
+		}
+	}
+	if ((s = ASN1_IA5STRING_new()) == NULL ||
+	    !ASN1_STRING_set(s, buf, (int)o) ||
+	    (gn = GENERAL_NAME_new()) == NULL) {
+		ASN1_IA5STRING_free(s);
+		return NULL;
+	}
+	GENERAL_NAME_set0_value(gn, GEN_URI, s);
+	return gn;
+}
+
+/* Appends an AccessDescription (method nid, location url) to aia. */
+static int
+aia_add(AUTHORITY_INFO_ACCESS *aia, int nid, const char *url,
+    const char *label)
+{
+	ACCESS_DESCRIPTION *ad = ACCESS_DESCRIPTION_new();
+	GENERAL_NAME *gn = url_gn(url, label);
+
+	if (ad == NULL || gn == NULL) {
+		ACCESS_DESCRIPTION_free(ad);
+		GENERAL_NAME_free(gn);
+		return 0;
+	}
+	ASN1_OBJECT_free(ad->method);
+	ad->method = OBJ_nid2obj(nid);
+	GENERAL_NAME_free(ad->location);
+	ad->location = gn;
+	if (!sk_ACCESS_DESCRIPTION_push(aia, ad)) {
+		ACCESS_DESCRIPTION_free(ad);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * The profile's per-CA URLs (crl_url, ocsp_url, ca_issuers_url, with
+ * "%{ca}" the issuing CA's label): crlDistributionPoints and
+ * authorityInfoAccess naming the CA that signs, so a subordinate's end
+ * entities point at its own CRL. Returns 1 or 0.
+ */
+static int
+url_exts_add(X509 *x, const struct cfg_profile *p, const char *label)
+{
+	CRL_DIST_POINTS *cdp = NULL;
+	DIST_POINT *dp = NULL;
+	AUTHORITY_INFO_ACCESS *aia = NULL;
+	GENERAL_NAME *gn = NULL;
+	int ok = 0;
+
+	if (p->crl_url != NULL) {
+		if ((cdp = sk_DIST_POINT_new_null()) == NULL ||
+		    (dp = DIST_POINT_new()) == NULL ||
+		    !sk_DIST_POINT_push(cdp, dp)) {
+			DIST_POINT_free(dp);
+			goto out;
+		}
+		if ((dp->distpoint = DIST_POINT_NAME_new()) == NULL)
+			goto out;
+		dp->distpoint->type = 0; /* fullName */
+		if ((dp->distpoint->name.fullname = GENERAL_NAMES_new()) ==
+			NULL ||
+		    (gn = url_gn(p->crl_url, label)) == NULL ||
+		    !sk_GENERAL_NAME_push(dp->distpoint->name.fullname, gn))
+			goto out;
+		gn = NULL;
+		if (X509_add1_ext_i2d(x, NID_crl_distribution_points, cdp, 0,
+			X509V3_ADD_REPLACE) != 1)
+			goto out;
+	}
+	if (p->ocsp_url != NULL || p->ca_issuers_url != NULL) {
+		if ((aia = sk_ACCESS_DESCRIPTION_new_null()) == NULL ||
+		    (p->ocsp_url != NULL &&
+			!aia_add(aia, NID_ad_OCSP, p->ocsp_url, label)) ||
+		    (p->ca_issuers_url != NULL &&
+			!aia_add(aia, NID_ad_ca_issuers, p->ca_issuers_url,
+			    label)) ||
+		    X509_add1_ext_i2d(x, NID_info_access, aia, 0,
+			X509V3_ADD_REPLACE) != 1)
+			goto out;
+	}
+	ok = 1;
+out:
+	GENERAL_NAME_free(gn);
+	CRL_DIST_POINTS_free(cdp);
+	AUTHORITY_INFO_ACCESS_free(aia);
+	return ok;
+}
+
 /* See ca.h. */
 X509 *
 cmp_cert_issue(const struct issue_req *r, const struct ca_ident *ca,
@@ -675,6 +786,8 @@ cmp_cert_issue(const struct issue_req *r, const struct ca_ident *ca,
 			r->profile->ext_section, x))
 			goto fail;
 	}
+	if (!url_exts_add(x, r->profile, ca->label))
+		goto fail;
 	/* Checked again here: a delayed request is signed under the
 	 * profile as configured when the operator approved it. */
 	if (sk_X509_EXTENSION_num(r->tmpl->extensions) > 0 &&

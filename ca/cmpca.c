@@ -290,7 +290,7 @@ secret_add(struct ctx *c, int argc, char **argv)
 	}
 	if (s.allowed_san != NULL && !profile_san_patterns_ok(s.allowed_san)) {
 		log_err("--san: bad pattern list \"%s\" (DNS:name, DNS:*.domain, "
-		    "email:addr, email:*@domain, IP:addr, URI:uri[*])",
+		    "email:addr, email:*@domain, IP:addr[/bits], URI:uri[*])",
 		    s.allowed_san);
 		return 2;
 	}

@@ -353,6 +353,27 @@ gn_text(const GENERAL_NAME *gn, char *buf, size_t len)
 	return buf;
 }
 
+/* "addr" or "addr/bits" (v4 or v6) into ip (*n bytes), *bits. 1 or 0. */
+static int
+ip_pattern(const char *pat, unsigned char ip[16], int *n, int *bits)
+{
+	char buf[INET6_ADDRSTRLEN + 4], *slash, *end;
+	long b;
+
+	if ((size_t)snprintf(buf, sizeof(buf), "%s", pat) >= sizeof(buf))
+		return 0;
+	*n = strchr(buf, ':') != NULL ? 16 : 4;
+	*bits = *n * 8;
+	if ((slash = strchr(buf, '/')) != NULL) {
+		*slash++ = '\0';
+		b = strtol(slash, &end, 10);
+		if (*slash == '\0' || *end != '\0' || b < 0 || b > *n * 8)
+			return 0;
+		*bits = (int)b;
+	}
+	return inet_pton(*n == 4 ? AF_INET : AF_INET6, buf, ip) == 1;
+}
+
 /* Does value match one pattern of type (see profile_san_pattern_ok)? */
 static int
 pattern_match(int type, const char *pat, const GENERAL_NAME *gn)
@@ -361,14 +382,18 @@ pattern_match(int type, const char *pat, const GENERAL_NAME *gn)
 	const char *v;
 	unsigned char ip[16];
 	size_t vl, pl;
+	int n, bits, i;
 
 	if (type == GEN_IPADD) {
-		int fam = strchr(pat, ':') != NULL ? AF_INET6 : AF_INET;
-		int n = fam == AF_INET ? 4 : 16;
+		const unsigned char *a = gn->d.iPAddress->data;
 
-		return inet_pton(fam, pat, ip) == 1 &&
-		    gn->d.iPAddress->length == n &&
-		    memcmp(gn->d.iPAddress->data, ip, (size_t)n) == 0;
+		if (!ip_pattern(pat, ip, &n, &bits) ||
+		    gn->d.iPAddress->length != n)
+			return 0;
+		for (i = 0; i < bits; i++)
+			if (((a[i / 8] ^ ip[i / 8]) >> (7 - i % 8)) & 1)
+				return 0;
+		return 1;
 	}
 	if ((v = gn_text(gn, buf, sizeof(buf))) == NULL)
 		return 0;
@@ -429,12 +454,11 @@ pattern_tok_ok(const char *tok, void *arg)
 {
 	const char *v;
 	unsigned char ip[16];
-	int type = pattern_type(tok, &v);
+	int type = pattern_type(tok, &v), n, bits;
 
 	(void)arg;
 	if (type == GEN_IPADD)
-		return inet_pton(strchr(v, ':') != NULL ? AF_INET6 : AF_INET, v,
-			   ip) == 1;
+		return ip_pattern(v, ip, &n, &bits);
 	if (type < 0 || strlen(v) > 253)
 		return 0;
 	return strchr(v + 1, '*') == NULL &&
@@ -520,8 +544,9 @@ san_check(const struct issue_req *r, const GENERAL_NAMES *sans, int *fail,
 			if (!s.matched) {
 				*fail = CMP_FAIL_NOT_AUTHORIZED;
 				snprintf(why, len, "subjectAltName %s not allowed "
-				    "for this enrollment secret",
-				    gn_print(gn, name, sizeof(name)));
+				    "for this %s", gn_print(gn, name,
+					sizeof(name)), r->san_who != NULL
+				    ? r->san_who : "enrollment secret");
 				return 0;
 			}
 		}

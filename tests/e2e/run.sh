@@ -644,6 +644,30 @@ check "crl: GnuTLS certtool verifies it" \
 check "issued certificates carry CRL distribution point and OCSP AIA" bash -c \
     "openssl x509 -in '$work/ec.pem' -noout -ext crlDistributionPoints,authorityInfoAccess |
      grep -q '$CMPCA_CRL_URL' && openssl x509 -in '$work/ec.pem' -noout -ext authorityInfoAccess | grep -q '$CMPCA_OCSP_URL'"
+# Per-CA URLs (issue 13): a subordinate's end entity names the
+# subordinate's CRL and validates with it (openssl verify downloads it
+# from the distribution point) and with OCSP through its own signer.
+cli ca create sub1 --subject "/O=cmpca/CN=Sub One" --issuer demo --days 30 \
+    >/dev/null 2>&1
+cli ca export sub1 | openssl x509 >"$work/sub1.pem" 2>/dev/null
+cat "$CMPCA_CA_CERT" "$work/sub1.pem" >"$work/sub1-chain.pem"
+export SUBSEC=$(cli secret add subsec --ca sub1 --uses 5)
+openssl cmp -cmd ir -server "$CMPCA_URL/p/sub1" -ref subsec \
+    -secret env:SUBSEC -recipient "/O=cmpca/CN=Sub One" \
+    -newkey "$work/ec3.key" -subject /CN=sub-ee -implicit_confirm \
+    -certout "$work/subee.pem" -unprotected_errors >"$work/subee.out" 2>&1
+check "subordinate: its end entity names its own CRL" grep -q \
+    "/crl/sub1.crl" <(openssl x509 -in "$work/subee.pem" -noout -ext crlDistributionPoints)
+cli crl issue --ca sub1 >/dev/null 2>&1
+check "subordinate: verify -crl_check -crl_download passes" \
+    openssl verify -crl_check -crl_download -CAfile "$CMPCA_CA_CERT" \
+    -untrusted "$work/sub1.pem" "$work/subee.pem"
+cli ocsp signer --ca sub1 --days 5 >/dev/null 2>&1
+openssl ocsp -issuer "$work/sub1.pem" -cert "$work/subee.pem" \
+    -url "$(openssl x509 -in "$work/subee.pem" -noout -ocsp_uri)" \
+    -CAfile "$work/sub1-chain.pem" >"$work/subocsp.out" 2>&1
+check "subordinate: openssl ocsp at the AIA URL says good" \
+    grep -q "subee.pem: good" "$work/subocsp.out"
 openssl cmp -cmd genm -server "$CMPCA_URL" -ref "$CMPCA_SECRET_REF" \
     -secret "pass:$CMPCA_SECRET" -recipient "$CMPCA_CA_SUBJECT" \
     -infotype currentCRL -rspout "$work/gcrl.rsp" >/dev/null 2>&1

@@ -1521,6 +1521,8 @@ test_cfg_valid(void **state)
 	EQ(p->neku_allowed, 0);
 	EQ(p->ncopy_exts, 0);
 	EQ(p->holder_san_any, 0);
+	EQ(p->kur_same_key, 0);
+	assert_null(p->crl_url);
 	assert_non_null(p = cfg_profile_get(c, "server"));
 	EQ(p->days, 7);
 	assert_null(p->ext_section);
@@ -1598,6 +1600,19 @@ test_cfg_errors(void **state)
 		    5, "basicConstraints may not be in copy_extensions" },
 		{ "bad holder_san", CFG_MAIN CFG_PROFILE "holder_san = all\n", 5,
 		    "holder_san must be own or any" },
+		{ "crl_url with a blank",
+		    CFG_MAIN CFG_PROFILE "crl_url = http://x/a b.crl\n", 5,
+		    "crl_url must be a URI" },
+		{ "crl_url with another substitution",
+		    CFG_MAIN CFG_PROFILE "crl_url = http://x/%{label}.crl\n", 5,
+		    "crl_url must be a URI" },
+		{ "crl_url and a section CDP",
+		    CFG_MAIN CFG_PROFILE "crl_url = http://x/%{ca}.crl\n"
+		                         "extensions = ext\n[ext]\n"
+		                         "crlDistributionPoints = URI:http://y/\n",
+		    6, "the extensions section sets crlDistributionPoints" },
+		{ "bad kur_same_key", CFG_MAIN CFG_PROFILE "kur_same_key = 2\n",
+		    5, "kur_same_key must be yes or no" },
 	};
 	char err[4096], want[256], nosuch[160];
 	struct cfg *c;

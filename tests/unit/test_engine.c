@@ -610,6 +610,30 @@ test_ir_accepted(void **state)
 	assert_int_equal(X509_check_ca(cert), 0); /* profile: CA:FALSE */
 	OK(X509_get_ext_by_NID(cert, NID_subject_alt_name, -1) >= 0);
 	OK(X509_get_ext_by_NID(cert, NID_authority_key_identifier, -1) >= 0);
+	{ /* The profile's URLs name the issuing CA ("test"). */
+		CRL_DIST_POINTS *cdp = X509_get_ext_d2i(cert,
+		    NID_crl_distribution_points, NULL, NULL);
+		AUTHORITY_INFO_ACCESS *aia = X509_get_ext_d2i(cert,
+		    NID_info_access, NULL, NULL);
+		const DIST_POINT *dp;
+		const ACCESS_DESCRIPTION *ad;
+		const GENERAL_NAME *gn;
+
+		OK(cdp != NULL && sk_DIST_POINT_num(cdp) == 1);
+		dp = sk_DIST_POINT_value(cdp, 0);
+		OK(dp->distpoint != NULL && dp->distpoint->type == 0);
+		gn = sk_GENERAL_NAME_value(dp->distpoint->name.fullname, 0);
+		OK(gn != NULL && gn->type == GEN_URI);
+		assert_string_equal((const char *)gn->d.ia5->data,
+		    "http://crl.example/test.crl");
+		OK(aia != NULL && sk_ACCESS_DESCRIPTION_num(aia) == 1);
+		ad = sk_ACCESS_DESCRIPTION_value(aia, 0);
+		assert_int_equal(OBJ_obj2nid(ad->method), NID_ad_OCSP);
+		assert_string_equal((const char *)ad->location->d.ia5->data,
+		    "http://ocsp.example/");
+		CRL_DIST_POINTS_free(cdp);
+		AUTHORITY_INFO_ACCESS_free(aia);
+	}
 
 	assert_int_equal(sk_X509_num(resp->body->value.ip->caPubs), 1);
 	assert_int_equal(
@@ -1013,6 +1037,20 @@ static const struct xcase {
 	    .x = { { "subjectAltName", "IP:10.0.0.2", NULL } },
 	    .want = CMP_FAIL_NOT_AUTHORIZED,
 	    .text = "subjectAltName IP:10.0.0.2 not allowed", .ref = "sanpat" },
+	/* "sancidr": IP:192.0.2.0/24 and IP:2001:db8::/32. */
+	{ "ir_san_cidr",
+	    .x = { { "subjectAltName", "IP:192.0.2.77,IP:2001:db8:1::5",
+	        NULL } },
+	    .want = ACCEPT, .ref = "sancidr" },
+	{ "rej_san_cidr_outside",
+	    .x = { { "subjectAltName", "IP:192.0.3.1", NULL } },
+	    .want = CMP_FAIL_NOT_AUTHORIZED,
+	    .text = "subjectAltName IP:192.0.3.1 not allowed", .ref = "sancidr" },
+	{ "rej_san_cidr_v6_outside",
+	    .x = { { "subjectAltName", "IP:2001:db9::1", NULL } },
+	    .want = CMP_FAIL_NOT_AUTHORIZED,
+	    .text = "subjectAltName IP:2001:db9::1 not allowed",
+	    .ref = "sancidr" },
 };
 
 static X509_EXTENSION *
@@ -1694,7 +1732,9 @@ group_setup(void **state)
 	    "[cmpca]\npkcs11_module = %s\ntoken = %s\npin_file = %s\n"
 	    "db = \"%s\"\ndefault_ca = test\npbm_max_iterations = 100000\n"
 	    "implicit_confirm = yes\ntxn_timeout = 300\n\n"
-	    "[profile.default]\ndays = 30\nextensions = ext_default\n\n"
+	    "[profile.default]\ndays = 30\nextensions = ext_default\n"
+	    "crl_url = http://crl.example/%%{ca}.crl\n"
+	    "ocsp_url = http://ocsp.example/\n\n"
 	    "[ext_default]\nbasicConstraints = critical,CA:FALSE\n"
 	    "keyUsage = critical,digitalSignature\n"
 	    "subjectKeyIdentifier = hash\n"
@@ -1706,6 +1746,7 @@ group_setup(void **state)
 	secret_add("once", 1, NULL, NULL);
 	secret_add("subj", -1, "CN=allowed", NULL);
 	secret_add("sanpat", -1, NULL, "DNS:*.dev.example, IP:10.0.0.1");
+	secret_add("sancidr", -1, NULL, "IP:192.0.2.0/24, IP:2001:db8::/32");
 	assert_non_null(fx.key = EVP_EC_gen("P-256"));
 	assert_non_null(fx.rsa1024 = EVP_RSA_gen(1024));
 	fx.client = name_cn("client");
