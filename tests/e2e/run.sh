@@ -216,6 +216,10 @@ check "ir for another subject: nothing issued" \
 
 # 8c. Key update: kur signed with the old certificate; the old one is
 #     revoked (superseded) once the new one is confirmed.
+# The same key again is no key update ([profile.default] kur_same_key = no).
+sig kursame kur -cert "$work/cr.pem" -key "$work/ec2.key" -newkey "$work/ec2.key"
+check "kur with the old key: badCertTemplate" grep -q \
+    'failinfo=badCertTemplate text="key update needs a new key' <(dump "$work/kursame.rsp")
 if sig kur kur -cert "$work/cr.pem" -key "$work/ec2.key" -newkey "$work/ec3.key"; then
 	pass "kur signed with the old certificate"
 	check "kur: new certificate carries the new key and the old subject" \
@@ -404,6 +408,22 @@ if openssl cmp -cmd rr -server "$CMPCA_URL" -cert "$work/ra.pem" \
 else
 	fail "rr by the RA" "$(tail -n 3 "$work/rarr.out")"
 fi
+# Names an RA may ask for ([profile.site]: ra_san = DNS:*.site.example,
+# IP:10.20.0.0/16).
+openssl ecparam -genkey -name prime256v1 -noout -out "$work/ra2.key" 2>/dev/null
+cmp_ir ra2 "$work/ra2.key" "/CN=Site RA" -implicit_confirm
+cli ra add sitera --cert "$work/ra2.pem" --profile site >/dev/null 2>&1
+sig rasite ir -cert "$work/ra2.pem" -key "$work/ra2.key" -newkey "$work/ec2.key" \
+    -subject "/CN=dev1.site.example" -sans "dev1.site.example 10.20.1.2"
+check "RA with ra_san: names inside its subtrees issued" \
+    test "$(db_status "$work/rasite.pem")" = valid
+sig raout ir -cert "$work/ra2.pem" -key "$work/ra2.key" -newkey "$work/ec2.key" \
+    -subject "/CN=dev2.site.example" -sans "dev2.site.example login.bank.example"
+check "RA with ra_san: a name outside them: notAuthorized" grep -q \
+    'failinfo=notAuthorized text="subjectAltName DNS:login.bank.example not allowed for this RA' \
+    <(dump "$work/raout.rsp")
+check "RA with ra_san: nothing issued for it" test \
+    "$(q "select count(*) from cert where subject = 'CN=dev2.site.example'")" = 0
 # Revocation scope (issue 13): an RA revokes end entities only; the CA's
 # own certificates (a subordinate, the OCSP signer) are the operator's.
 rarr() { # name certfile [reason]
