@@ -216,6 +216,20 @@ int ca_serial_hex(const ASN1_INTEGER *serial, char *out, size_t outlen);
  * from a certificate. Returns 1 or 0. */
 int ca_cert_to_row(X509 *x, struct db_cert *row) CA_MUST_CHECK;
 
+/* cert_build.c - what every certificate this CA signs shares. */
+/* A serial number from the HSM's RNG: 16 octets, positive, never zero.
+ * Returns 1 or 0. */
+int cert_serial_set(X509 *x, struct hsm *hsm) CA_MUST_CHECK;
+/*
+ * Version 3, cert_serial_set(), the issuer's subject as issuer name
+ * (subject itself when issuer is NULL: self-signed), subject, notBefore
+ * now, notAfter now + days but not after cap (0: none) nor after the
+ * issuer's notAfter. The caller adds the key and extensions and signs
+ * with ca_x509_sign. Returns 1 or 0.
+ */
+int cert_frame(X509 *x, struct hsm *hsm, X509 *issuer,
+    const X509_NAME *subject, long days, time_t cap) CA_MUST_CHECK;
+
 /* cross.c - cross certificates and what a CA publishes with them. */
 /* Checks a partner's constraints parse. Returns 1 or 0 (*why). */
 int cross_constraints_check(const struct db_partner *p, const char **why);

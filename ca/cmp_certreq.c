@@ -65,12 +65,12 @@ static int
 persist_issue(struct req *r, struct issued *iss, int n)
 {
 	struct db *db = r->srv->db;
+	enum db_refusal why;
 	int i, rc, nwait = 0;
 
 	/* The common case, one certificate issued now: one round trip. */
 	if (n == 1 && !iss[0].waiting) {
 		struct db_txn t;
-		enum db_refusal why;
 
 		cmp_txn_fill(r, r->implicit ? DB_TXN_DONE : DB_TXN_WAIT_CONF,
 		    &t);
@@ -94,7 +94,7 @@ persist_issue(struct req *r, struct issued *iss, int n)
 		nwait += iss[i].waiting;
 	rc = cmp_txn_record(r, nwait > 0 ? DB_TXN_WAITING
 	    : (n > 0 && !r->implicit) ? DB_TXN_WAIT_CONF : DB_TXN_DONE);
-	if (rc <= 0 || (n > nwait && !cmp_ca_current(r))) {
+	if (rc <= 0) {
 		db_rollback(db);
 		return 0;
 	}
@@ -118,30 +118,17 @@ persist_issue(struct req *r, struct issued *iss, int n)
 				goto dberr;
 			continue;
 		}
-		rc = db_cert_insert(db, &iss[i].row);
+		/* Stored the one way cmpca_issue1 stores (a kur, the only
+		 * request that supersedes, comes alone and is stored there
+		 * unless it waits). */
+		rc = db_cert_store(db, r->ca->cert_sha256, r->sender,
+		    &iss[i].row, supersedes(r, &iss[i].row), &why);
 		if (rc < 0)
 			goto dberr;
 		if (rc == 0) {
 			db_rollback(db);
-			cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
-			    "serial number collision");
+			cmp_refuse(r, why);
 			return 0;
-		}
-		if (db_audit_add(db, "issue", r->ca->id, r->sender,
-			iss[i].row.serial) < 0)
-			goto dberr;
-		if (iss[i].row.status == DB_CERT_VALID &&
-		    supersedes(r, &iss[i].row)) {
-			rc = db_cert_set_status(db, iss[i].row.replaces,
-			    1u << DB_CERT_VALID, DB_CERT_REVOKED,
-			    CRL_REASON_SUPERSEDED);
-			/* Audited like the certConf path (cmpca_finish). */
-			if (rc < 0 || (rc == 1 &&
-			    db_audit_add(db, "revoke", r->ca->id, r->sender,
-				r->prot_row.id == iss[i].row.replaces
-				    ? r->prot_row.serial
-				    : "superseded by key update") < 0))
-				goto dberr;
 		}
 	}
 	if (db_commit(db) != 1)

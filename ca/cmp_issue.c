@@ -361,27 +361,6 @@ ext_put(X509 *x, X509_EXTENSION *e)
 	return X509_add_ext(x, e, -1);
 }
 
-static int
-serial_new(X509 *x, struct hsm *hsm)
-{
-	unsigned char buf[16];
-	BIGNUM *bn = NULL;
-	int ok = 0;
-
-	do {
-		if (!hsm_random(hsm, buf, sizeof(buf))) {
-			log_err("serial number: %s", hsm_error());
-			return 0;
-		}
-		BN_free(bn);
-		if ((bn = BN_bin2bn(buf, sizeof(buf), NULL)) == NULL)
-			return 0;
-	} while (BN_is_zero(bn));
-	ok = BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL;
-	BN_free(bn);
-	return ok;
-}
-
 /*
  * Copies the template's SubjectPublicKeyInfo into the certificate as it
  * is. X509_set_pubkey() would encode the decoded key again through
@@ -755,26 +734,13 @@ cmp_cert_issue(const struct issue_req *r, const struct ca_ident *ca,
 	X509 *x = NULL;
 	X509V3_CTX ctx;
 	const struct ext_set *es;
-	time_t now = time(NULL), end;
 	char why[256];
 	int i;
 
-	if ((x = X509_new()) == NULL)
-		goto fail;
-	if (!X509_set_version(x, X509_VERSION_3) || !serial_new(x, hsm) ||
-	    !X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) ||
-	    !X509_set_subject_name(x, r->tmpl->subject) ||
+	if ((x = X509_new()) == NULL ||
+	    !cert_frame(x, hsm, ca->cert, r->tmpl->subject, r->profile->days,
+		0) ||
 	    !pubkey_copy(x, r->tmpl->publicKey))
-		goto fail;
-	end = now + r->profile->days * 86400L;
-	if (X509_cmp_time(X509_get0_notAfter(ca->cert), &end) < 0) {
-		/* Never beyond the CA certificate. */
-		if (!X509_set1_notAfter(x, X509_get0_notAfter(ca->cert)))
-			goto fail;
-	} else if (X509_time_adj_ex(X509_getm_notAfter(x), 0, 0, &end) ==
-	    NULL)
-		goto fail;
-	if (X509_time_adj_ex(X509_getm_notBefore(x), 0, 0, &now) == NULL)
 		goto fail;
 	if ((es = ext_set_get(r, ca)) != NULL && es->usable) {
 		if (!ext_add_cached(x, es, r->tmpl->publicKey))

@@ -106,23 +106,30 @@ static int
 persist_final(struct req *r, struct db_cert *rows, size_t n, int nissued)
 {
 	struct db *db = r->srv->db;
+	enum db_refusal why;
 	size_t i;
+	int rc;
 
 	if (db_begin(db) != 1)
 		goto dberr;
 	if (!cmp_txn_move(r, DB_TXN_WAITING,
-		nissued > 0 ? DB_TXN_WAIT_CONF : DB_TXN_DONE) ||
-	    (nissued > 0 && !cmp_ca_current(r))) {
+		nissued > 0 ? DB_TXN_WAIT_CONF : DB_TXN_DONE)) {
 		db_rollback(db);
 		return 0;
 	}
 	for (i = 0; i < n; i++) {
 		if (rows[i].der == NULL)
 			continue;
-		if (db_cert_insert(db, &rows[i]) != 1 ||
-		    db_audit_add(db, "issue", r->ca->id, r->sender,
-			rows[i].serial) < 0)
+		/* Unconfirmed: nothing is superseded before certConf. */
+		rc = db_cert_store(db, r->ca->cert_sha256, r->sender, &rows[i],
+		    0, &why);
+		if (rc < 0)
 			goto dberr;
+		if (rc == 0) {
+			db_rollback(db);
+			cmp_refuse(r, why);
+			return 0;
+		}
 	}
 	if (db_commit(db) != 1)
 		goto dberr;

@@ -397,6 +397,17 @@ int db_issue1(struct db *db, const struct db_txn *t,
     const char *secret_version, const unsigned char ca_sha256[32],
     struct db_cert *c, int supersede, enum db_refusal *why) CA_MUST_CHECK;
 /*
+ * Stores one issued certificate c (sets c->id) with its audit entry by
+ * actor, inside the caller's transaction, the way db_issue1 does: refused
+ * (0, *why) unless ca_sha256 is CA c->ca_id's current certificate
+ * (DB_REFUSE_CA_CHANGED) or on a serial collision (DB_REFUSE_SERIAL);
+ * when c is valid and supersede is set, revokes c->replaces
+ * (superseded). A refusal aborts the transaction. Returns 1, 0, -1.
+ */
+int db_cert_store(struct db *db, const unsigned char ca_sha256[32],
+    const char *actor, struct db_cert *c, int supersede,
+    enum db_refusal *why) CA_MUST_CHECK;
+/*
  * Is ca_sha256 (SHA-256 of the DER) the certificate of CA ca_id, which
  * is active? The certificate a worker signed with must be, for what it
  * signed to be stored under that CA (after a rollover it is not). 1 yes,
