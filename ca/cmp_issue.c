@@ -346,19 +346,37 @@ cmp_popo_verify(const CRMF_CERTREQMSG *m, EVP_PKEY *pubkey, int from_ra,
 	return 1;
 }
 
-/* Replaces or adds one extension. */
+/*
+ * Replaces or adds one requested extension. The request decides the
+ * value, not the criticality (RFC 5280 §4.2): a keyUsage or
+ * extendedKeyUsage is as critical as the profile's own, a subjectAltName
+ * next to a subject (there always is one) is not critical (§4.2.1.6).
+ */
 static int
 ext_put(X509 *x, X509_EXTENSION *e)
 {
-	int idx;
-	X509_EXTENSION *old;
+	const ASN1_OBJECT *obj = X509_EXTENSION_get_object(e);
+	int idx = X509_get_ext_by_OBJ(x, obj, -1), crit, ok;
+	X509_EXTENSION *old = NULL, *copy;
 
-	idx = X509_get_ext_by_OBJ(x, X509_EXTENSION_get_object(e), -1);
+	crit = X509_EXTENSION_get_critical(e);
 	if (idx >= 0) {
 		old = X509_delete_ext(x, idx);
-		X509_EXTENSION_free(old);
+		if (OBJ_obj2nid(obj) == NID_key_usage ||
+		    OBJ_obj2nid(obj) == NID_ext_key_usage)
+			crit = X509_EXTENSION_get_critical(old);
 	}
-	return X509_add_ext(x, e, -1);
+	X509_EXTENSION_free(old);
+	if (OBJ_obj2nid(obj) == NID_subject_alt_name)
+		crit = 0;
+	if ((copy = X509_EXTENSION_dup(e)) == NULL ||
+	    !X509_EXTENSION_set_critical(copy, crit)) {
+		X509_EXTENSION_free(copy);
+		return 0;
+	}
+	ok = X509_add_ext(x, copy, -1);
+	X509_EXTENSION_free(copy);
+	return ok;
 }
 
 /*

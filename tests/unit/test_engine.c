@@ -963,6 +963,13 @@ static const struct xcase {
 	{ "ext_ku_narrower_ok", .x = { { "keyUsage",
 					"critical,digitalSignature", NULL } },
 	    .want = ACCEPT },
+	/* The request decides values, not criticality: keyUsage as critical
+	 * as the profile's, subjectAltName next to a subject never. */
+	{ "ext_criticality_profile", .x = { { "keyUsage", "digitalSignature",
+					     NULL },
+					   { "subjectAltName",
+					     "critical,DNS:a.example", NULL } },
+	    .want = ACCEPT },
 	{ "ext_bc_false_ok", .x = { { "basicConstraints", "CA:FALSE", NULL } },
 	    .want = ACCEPT },
 	{ "rej_ext_dup_san",
@@ -1101,6 +1108,12 @@ test_ext(void **state)
 		/* What the profile decides, whatever was asked. */
 		assert_int_equal(X509_check_ca(cert), 0);
 		assert_int_equal(X509_get_key_usage(cert), KU_DIGITAL_SIGNATURE);
+		assert_int_equal(X509_EXTENSION_get_critical(X509_get_ext(cert,
+		    X509_get_ext_by_NID(cert, NID_key_usage, -1))), 1);
+		if (X509_get_ext_by_NID(cert, NID_subject_alt_name, -1) >= 0)
+			assert_int_equal(X509_EXTENSION_get_critical(
+			    X509_get_ext(cert, X509_get_ext_by_NID(cert,
+			        NID_subject_alt_name, -1))), 0);
 		return;
 	}
 	cr = check_certresp(resp, 0, 0, CMP_STATUS_REJECTION, c->want);
