@@ -171,7 +171,7 @@ CONF_SED := -e 's|@MODULE@|/usr/lib/softhsm/libsofthsm2.so|' \
 	-e 's|@POLL_AFTER@|5|' -e 's|@TRUST_ANCHORS@||' \
 	-e 's|@ALLOW_UNPROTECTED@||' \
 	-e 's|@BASE_URL@|https://ca.example.com|g' \
-	-e 's|, rendered by scripts/stack\.|: an example.\n\# Copy it to $(CONFFILE), then set token, pin_file, db, default_ca and\n\# the URLs in [ext_default] (cmpca.conf(5), docs/operations.md).|'
+	-e 's|, rendered by scripts/stack\.|: an example.\n\# Copy it to $(CONFFILE), then set token, pin_file, db, default_ca and\n\# the URLs (crl_url, ocsp_url) of the profiles (cmpca.conf(5), docs/operations.md).|'
 MAN_SED := -e 's|/etc/cmpca/|$(SYSCONFDIR)/cmpca/|g' \
 	-e 's|/usr/local/share/cmpca|$(DATADIR)|g'
 UNIT_SED := -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@CONFFILE@|$(CONFFILE)|g'
