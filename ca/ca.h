@@ -109,17 +109,17 @@ struct cfg_profile {
 	int subject_attrs[CFG_MAX_SUBJECT_ATTRS]; /* NIDs; none: any */
 	size_t nsubject_attrs;
 	int is_ca;		/* the extensions make CA:TRUE certificates */
-	unsigned ku_allowed;	/* keyUsage bits a request may ask for (KU_*) */
+	unsigned ku_allowed;	/* keyUsage bits (KU_*) requests may ask */
 	char eku_allowed[CFG_MAX_OIDS][CFG_OID_MAX]; /* EKUs it may ask for */
 	size_t neku_allowed;
 	char copy_exts[CFG_MAX_OIDS][CFG_OID_MAX]; /* other copied types */
 	size_t ncopy_exts;
 	int holder_san_any;	/* a holder may ask for names it lacks */
 	int kur_same_key;	/* kur may keep the old key (renewal) */
-	char *crl_url;		/* "%{ca}": the issuing CA's label; or NULL */
+	char *crl_url;		/* or NULL; "%{ca}": the CA's label */
 	char *ocsp_url;
 	char *ca_issuers_url;
-	char *ra_san;		/* names an RA may ask for (patterns), or NULL */
+	char *ra_san;		/* names (patterns) its RAs may ask for */
 };
 
 struct cfg {
@@ -302,8 +302,8 @@ struct issue_req {
 	const X509_NAME *ca_name;    /* the issuing CA subject */
 	CONF *conf;                  /* for the profile extensions section */
 	int san_bound;		     /* SANs only from allowed_san */
-	const char *allowed_san;     /* the secret's or RA's patterns, or NULL */
-	const char *san_who;	     /* "enrollment secret", "RA": messages */
+	const char *allowed_san;     /* the secret's or RA's patterns */
+	const char *san_who;	     /* whose patterns, for messages */
 	X509 *holder;		     /* SANs only from its own, or NULL */
 	char *why_buf;		     /* room for a refusal's text */
 	size_t why_len;
@@ -344,8 +344,11 @@ int profile_exts_check(const struct issue_req *r, int *fail, char *why,
     size_t len);
 /* Is a requested extension (checked) copied into the certificate? */
 int profile_ext_copied(const struct cfg_profile *p, X509_EXTENSION *e);
-/* Are these subjectAltName patterns of an enrollment secret well formed
- * ("DNS:*.example.com, email:*@example.com, IP:10.0.0.1, URI:https://x/ with a final *)? */
+/*
+ * Are these subjectAltName patterns (of a secret, or ra_san) well formed?
+ * DNS:name, DNS:*.domain, email:addr, email:*@domain, IP:addr[/bits],
+ * URI:uri, and URI:prefix followed by a star.
+ */
 int profile_san_patterns_ok(const char *patterns);
 
 /* cmp_hdr.c - PKIHeader checks and response headers (RFC 9810 §5.1.1). */

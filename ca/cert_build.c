@@ -47,16 +47,16 @@ cert_frame(X509 *x, struct hsm *hsm, X509 *issuer, const X509_NAME *subject,
 	if (cap != 0 && cap < end)
 		end = cap;
 	if (!X509_set_version(x, X509_VERSION_3) || !cert_serial_set(x, hsm) ||
-	    !X509_set_issuer_name(x, issuer != NULL
-		    ? X509_get_subject_name(issuer) : subject) ||
+	    !X509_set_issuer_name(
+	        x, issuer != NULL ? X509_get_subject_name(issuer) : subject) ||
 	    !X509_set_subject_name(x, subject) ||
 	    X509_time_adj_ex(X509_getm_notBefore(x), 0, 0, &now) == NULL ||
 	    X509_time_adj_ex(X509_getm_notAfter(x), 0, 0, &end) == NULL)
 		return 0;
 	/* Never beyond the issuer: a relying party would refuse it. */
 	if (issuer != NULL &&
-	    ASN1_TIME_compare(X509_get0_notAfter(x),
-		X509_get0_notAfter(issuer)) > 0 &&
+	    ASN1_TIME_compare(
+	        X509_get0_notAfter(x), X509_get0_notAfter(issuer)) > 0 &&
 	    !X509_set1_notAfter(x, X509_get0_notAfter(issuer)))
 		return 0;
 	return 1;

@@ -253,8 +253,8 @@ cfg_url(struct cfg *c, const char *sec, const char *key, char **out)
 			break;
 	if (*q != '\0' || q == v || strlen(v) >= CFG_URL_MAX ||
 	    strchr(v, ':') == NULL) {
-		cfg_error(c, sec, key, "%s must be a URI (printable, no blanks, "
-		    "%%{ca} for the CA's label)", key);
+		cfg_error(c, sec, key, "%s must be a URI (printable, no "
+		    "blanks, %%{ca} for the CA's label)", key);
 		return 0;
 	}
 	return (*out = strdup(v)) != NULL;
@@ -273,7 +273,8 @@ cfg_profile_policy(struct cfg *c, const char *sec, struct cfg_profile *p)
 	v = NCONF_get_string(c->conf, sec, "holder_san");
 	ERR_clear_error();
 	if (v != NULL && strcmp(v, "any") != 0 && strcmp(v, "own") != 0) {
-		cfg_error(c, sec, "holder_san", "holder_san must be own or any");
+		cfg_error(c, sec, "holder_san", "%s",
+		    "holder_san must be own or any");
 		return 0;
 	}
 	p->holder_san_any = v != NULL && strcmp(v, "any") == 0;

@@ -313,9 +313,11 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 	/* Names bound to the credential: a secret bound to a subject or to
 	 * subjectAltName patterns gives only those; a certificate holder
 	 * (not an RA) only its own names, unless the profile says any. */
-	ir.san_bound = r->have_mac && ((r->secret.allowed_subject != NULL &&
-	    r->secret.allowed_subject[0] != '\0') ||
-	    (r->secret.allowed_san != NULL && r->secret.allowed_san[0] != '\0'));
+	ir.san_bound = r->have_mac &&
+	    ((r->secret.allowed_subject != NULL &&
+		 r->secret.allowed_subject[0] != '\0') ||
+		(r->secret.allowed_san != NULL &&
+		    r->secret.allowed_san[0] != '\0'));
 	ir.allowed_san = r->have_mac ? r->secret.allowed_san : NULL;
 	ir.holder = r->have_sig && !r->is_ra ? r->prot_cert : NULL;
 	if (r->is_ra && prof->ra_san != NULL) {

@@ -289,9 +289,9 @@ secret_add(struct ctx *c, int argc, char **argv)
 		return 2;
 	}
 	if (s.allowed_san != NULL && !profile_san_patterns_ok(s.allowed_san)) {
-		log_err("--san: bad pattern list \"%s\" (DNS:name, DNS:*.domain, "
-		    "email:addr, email:*@domain, IP:addr[/bits], URI:uri[*])",
-		    s.allowed_san);
+		log_err("--san: bad pattern list \"%s\" (DNS:name, "
+		    "DNS:*.domain, email:addr, email:*@domain, IP:addr[/bits], "
+		    "URI:uri[*])", s.allowed_san);
 		return 2;
 	}
 	if (cfg_profile_get(c->cfg, s.profile) == NULL) {

@@ -140,8 +140,8 @@ ku_tok(const char *tok, void *arg)
 			l->p->ku_allowed |= ku_names[i].bit;
 			return 1;
 		}
-	snprintf(l->err, l->errlen, "unknown keyUsage \"%s\" in key_usage",
-	    tok);
+	snprintf(
+	    l->err, l->errlen, "unknown keyUsage \"%s\" in key_usage", tok);
 	return 0;
 }
 
@@ -155,8 +155,8 @@ oid_add(struct load_ctx *l, char (*list)[CFG_OID_MAX], size_t *n,
 
 	ERR_clear_error();
 	if (obj == NULL)
-		snprintf(l->err, l->errlen, "unknown object \"%s\" in %s", tok,
-		    key);
+		snprintf(
+		    l->err, l->errlen, "unknown object \"%s\" in %s", tok, key);
 	else if (*n == CFG_MAX_OIDS)
 		snprintf(l->err, l->errlen, "too many entries in %s", key);
 	else if (!obj_dotted(obj, list[*n], CFG_OID_MAX))
@@ -179,12 +179,14 @@ eku_tok(const char *tok, void *arg)
 	ASN1_OBJECT_free(obj);
 	ERR_clear_error();
 	if (eku_never(nid)) {
-		snprintf(l->err, l->errlen, "%s may not be in ext_key_usage "
-		    "(OCSP signers come from cmpca ocsp signer)", tok);
+		snprintf(l->err, l->errlen,
+		    "%s may not be in ext_key_usage "
+		    "(OCSP signers come from cmpca ocsp signer)",
+		    tok);
 		return 0;
 	}
-	return oid_add(l, l->p->eku_allowed, &l->p->neku_allowed, tok,
-	    "ext_key_usage");
+	return oid_add(
+	    l, l->p->eku_allowed, &l->p->neku_allowed, tok, "ext_key_usage");
 }
 
 static int
@@ -197,15 +199,18 @@ copy_tok(const char *tok, void *arg)
 	ASN1_OBJECT_free(obj);
 	ERR_clear_error();
 	if (ext_never_copied(nid)) {
-		snprintf(l->err, l->errlen, "%s may not be in copy_extensions "
-		    "(the profile decides it%s)", tok,
+		snprintf(l->err, l->errlen,
+		    "%s may not be in copy_extensions "
+		    "(the profile decides it%s)",
+		    tok,
 		    nid == NID_subject_alt_name || nid == NID_key_usage ||
-			nid == NID_ext_key_usage
-		    ? "; see copy_san, key_usage, ext_key_usage" : "");
+		            nid == NID_ext_key_usage
+		        ? "; see copy_san, key_usage, ext_key_usage"
+		        : "");
 		return 0;
 	}
-	return oid_add(l, l->p->copy_exts, &l->p->ncopy_exts, tok,
-	    "copy_extensions");
+	return oid_add(
+	    l, l->p->copy_exts, &l->p->ncopy_exts, tok, "copy_extensions");
 }
 
 /* Checks the profile's own extensions (probe: the section applied to a
@@ -231,7 +236,8 @@ probe_rules(struct load_ctx *l, X509 *probe, int ku_set, int eku_set)
 		if (ASN1_BIT_STRING_get_bit(ku, i))
 			own |= i < 8 ? 0x80u >> i : 0x8000u;
 	if (!p->is_ca && (own & KU_CA_BITS)) {
-		snprintf(l->err, l->errlen, "keyCertSign or cRLSign in the "
+		snprintf(l->err, l->errlen,
+		    "keyCertSign or cRLSign in the "
 		    "extensions of an end-entity profile (no CA:TRUE)");
 		goto out;
 	}
@@ -239,7 +245,8 @@ probe_rules(struct load_ctx *l, X509 *probe, int ku_set, int eku_set)
 		p->ku_allowed = own;
 	if (!p->is_ca && (p->ku_allowed & KU_CA_BITS)) {
 		*l->key = "key_usage";
-		snprintf(l->err, l->errlen, "keyCertSign and cRLSign may not "
+		snprintf(l->err, l->errlen,
+		    "keyCertSign and cRLSign may not "
 		    "be in key_usage of an end-entity profile");
 		goto out;
 	}
@@ -247,15 +254,17 @@ probe_rules(struct load_ctx *l, X509 *probe, int ku_set, int eku_set)
 		const ASN1_OBJECT *o = sk_ASN1_OBJECT_value(eku, i);
 
 		if (eku_never(OBJ_obj2nid(o))) {
-			snprintf(l->err, l->errlen, "%s in the extensions of a "
+			snprintf(l->err, l->errlen,
+			    "%s in the extensions of a "
 			    "profile (OCSP signers come from cmpca ocsp "
-			    "signer)", obj_name(o, name, sizeof(name)));
+			    "signer)",
+			    obj_name(o, name, sizeof(name)));
 			goto out;
 		}
 		if (!eku_set &&
 		    !oid_add(l, p->eku_allowed, &p->neku_allowed,
-			obj_dotted(o, name, sizeof(name)) ? name : "?",
-			"ext_key_usage"))
+		        obj_dotted(o, name, sizeof(name)) ? name : "?",
+		        "ext_key_usage"))
 			goto out;
 	}
 	ok = 1;
@@ -401,15 +410,15 @@ pattern_match(int type, const char *pat, const GENERAL_NAME *gn)
 	pl = strlen(pat);
 	if (type == GEN_DNS && strncmp(pat, "*.", 2) == 0)
 		/* one or more labels before the rest */
-		return vl > pl - 1 && strcasecmp(v + vl - (pl - 1),
-		    pat + 1) == 0 && v[0] != '.';
+		return vl > pl - 1 &&
+		       strcasecmp(v + vl - (pl - 1), pat + 1) == 0 &&
+		       v[0] != '.';
 	if (type == GEN_EMAIL && strncmp(pat, "*@", 2) == 0)
 		return vl > pl - 1 && strchr(v, '@') == v + vl - (pl - 1) &&
-		    strcasecmp(v + vl - (pl - 1), pat + 1) == 0;
+		       strcasecmp(v + vl - (pl - 1), pat + 1) == 0;
 	if (type == GEN_URI && pl > 0 && pat[pl - 1] == '*')
 		return strncmp(v, pat, pl - 1) == 0;
-	return type == GEN_URI ? strcmp(v, pat) == 0
-			       : strcasecmp(v, pat) == 0;
+	return type == GEN_URI ? strcmp(v, pat) == 0 : strcasecmp(v, pat) == 0;
 }
 
 /* The GeneralName type of a pattern's "TYPE:" prefix, or -1. */
@@ -462,8 +471,9 @@ pattern_tok_ok(const char *tok, void *arg)
 	if (type < 0 || strlen(v) > 253)
 		return 0;
 	return strchr(v + 1, '*') == NULL &&
-	    (v[0] != '*' || (type == GEN_DNS && v[1] == '.' && v[2] != '\0') ||
-		(type == GEN_EMAIL && v[1] == '@' && v[2] != '\0'));
+	       (v[0] != '*' ||
+	           (type == GEN_DNS && v[1] == '.' && v[2] != '\0') ||
+	           (type == GEN_EMAIL && v[1] == '@' && v[2] != '\0'));
 }
 
 /* See ca.h. */
@@ -480,12 +490,11 @@ gn_print(const GENERAL_NAME *gn, char *out, size_t len)
 	char v[CA_LOG_SAN_MAX];
 	char addr[INET6_ADDRSTRLEN] = "?";
 
-	if (gn->type == GEN_DNS || gn->type == GEN_EMAIL ||
-	    gn->type == GEN_URI)
-		log_sanitize(gn->d.ia5->data, (size_t)gn->d.ia5->length, v,
-		    sizeof(v));
+	if (gn->type == GEN_DNS || gn->type == GEN_EMAIL || gn->type == GEN_URI)
+		log_sanitize(
+		    gn->d.ia5->data, (size_t)gn->d.ia5->length, v, sizeof(v));
 	else if (gn->type == GEN_IPADD && (gn->d.iPAddress->length == 4 ||
-		     gn->d.iPAddress->length == 16)) {
+	                                      gn->d.iPAddress->length == 16)) {
 		inet_ntop(gn->d.iPAddress->length == 4 ? AF_INET : AF_INET6,
 		    gn->d.iPAddress->data, addr, sizeof(addr));
 		snprintf(v, sizeof(v), "%s", addr);
@@ -499,13 +508,13 @@ gn_print(const GENERAL_NAME *gn, char *out, size_t len)
 static int
 holder_has(X509 *holder, const GENERAL_NAME *gn)
 {
-	GENERAL_NAMES *own = X509_get_ext_d2i(holder, NID_subject_alt_name,
-	    NULL, NULL);
+	GENERAL_NAMES *own =
+	    X509_get_ext_d2i(holder, NID_subject_alt_name, NULL, NULL);
 	int i, found = 0;
 
 	for (i = 0; i < sk_GENERAL_NAME_num(own) && !found; i++)
 		found = GENERAL_NAME_cmp(sk_GENERAL_NAME_value(own, i),
-		    (GENERAL_NAME *)gn) == 0;
+		            (GENERAL_NAME *)gn) == 0;
 	GENERAL_NAMES_free(own);
 	ERR_clear_error();
 	return found;
@@ -521,7 +530,8 @@ san_check(const struct issue_req *r, const GENERAL_NAMES *sans, int *fail,
 	int i;
 
 	if (sk_GENERAL_NAME_num(sans) == 0) {
-		snprintf(why, len, "subjectAltName is empty (RFC 5280 "
+		snprintf(why, len,
+		    "subjectAltName is empty (RFC 5280 "
 		    "§4.2.1.6)");
 		return 0;
 	}
@@ -531,11 +541,13 @@ san_check(const struct issue_req *r, const GENERAL_NAMES *sans, int *fail,
 		struct san_ctx s = { gn, 0 };
 
 		if (!((t == GEN_DNS && (p->san_types & CFG_SAN_DNS)) ||
-			(t == GEN_IPADD && (p->san_types & CFG_SAN_IP)) ||
-			(t == GEN_EMAIL && (p->san_types & CFG_SAN_EMAIL)) ||
-			(t == GEN_URI && (p->san_types & CFG_SAN_URI)))) {
-			snprintf(why, len, "subjectAltName %s not allowed by "
-			    "profile %s", gen_name(t), p->name);
+		        (t == GEN_IPADD && (p->san_types & CFG_SAN_IP)) ||
+		        (t == GEN_EMAIL && (p->san_types & CFG_SAN_EMAIL)) ||
+		        (t == GEN_URI && (p->san_types & CFG_SAN_URI)))) {
+			snprintf(why, len,
+			    "subjectAltName %s not allowed by "
+			    "profile %s",
+			    gen_name(t), p->name);
 			return 0;
 		}
 		if (r->san_bound) {
@@ -543,17 +555,20 @@ san_check(const struct issue_req *r, const GENERAL_NAMES *sans, int *fail,
 				(void)list_each(r->allowed_san, san_tok, &s);
 			if (!s.matched) {
 				*fail = CMP_FAIL_NOT_AUTHORIZED;
-				snprintf(why, len, "subjectAltName %s not allowed "
-				    "for this %s", gn_print(gn, name,
-					sizeof(name)), r->san_who != NULL
-				    ? r->san_who : "enrollment secret");
+				snprintf(why, len,
+				    "subjectAltName %s not allowed "
+				    "for this %s",
+				    gn_print(gn, name, sizeof(name)),
+				    r->san_who != NULL ? r->san_who
+				                       : "enrollment secret");
 				return 0;
 			}
 		}
 		if (r->holder != NULL && !p->holder_san_any &&
 		    !holder_has(r->holder, gn)) {
 			*fail = CMP_FAIL_NOT_AUTHORIZED;
-			snprintf(why, len, "subjectAltName %s is not a name of "
+			snprintf(why, len,
+			    "subjectAltName %s is not a name of "
 			    "the protection certificate (profile %s)",
 			    gn_print(gn, name, sizeof(name)), p->name);
 			return 0;
@@ -604,8 +619,10 @@ ext_value_check(const struct issue_req *r, int nid, void *v, int *fail,
 		for (k = 0; k < sizeof(ku_names) / sizeof(ku_names[0]); k++)
 			if ((bits & ku_names[k].bit) &&
 			    !(p->ku_allowed & ku_names[k].bit)) {
-				snprintf(why, len, "keyUsage %s not allowed by "
-				    "profile %s", ku_names[k].name, p->name);
+				snprintf(why, len,
+				    "keyUsage %s not allowed by "
+				    "profile %s",
+				    ku_names[k].name, p->name);
 				return 0;
 			}
 		return 1;
@@ -617,7 +634,8 @@ ext_value_check(const struct issue_req *r, int nid, void *v, int *fail,
 
 			if (eku_never(OBJ_obj2nid(o)) ||
 			    !oid_listed(p->eku_allowed, p->neku_allowed, o)) {
-				snprintf(why, len, "extendedKeyUsage %s not "
+				snprintf(why, len,
+				    "extendedKeyUsage %s not "
 				    "allowed by profile %s",
 				    obj_name(o, name, sizeof(name)), p->name);
 				return 0;
@@ -634,8 +652,10 @@ ext_value_check(const struct issue_req *r, int nid, void *v, int *fail,
 		/* Asks for what the certificate says anyway: not copied. */
 		if (!bc->ca && bc->pathlen == NULL && !p->is_ca)
 			return 1;
-		snprintf(why, len, "basicConstraints %s not allowed by profile "
-		    "%s", bc->ca ? "CA:TRUE" : "pathLenConstraint", p->name);
+		snprintf(why, len,
+		    "basicConstraints %s not allowed by profile "
+		    "%s",
+		    bc->ca ? "CA:TRUE" : "pathLenConstraint", p->name);
 		return 0;
 	}
 	default:
@@ -663,8 +683,7 @@ ext_listed(const struct cfg_profile *p, const ASN1_OBJECT *obj)
 
 /* See ca.h. */
 int
-profile_exts_check(const struct issue_req *r, int *fail, char *why,
-    size_t len)
+profile_exts_check(const struct issue_req *r, int *fail, char *why, size_t len)
 {
 	const STACK_OF(X509_EXTENSION) *exts = r->tmpl->extensions;
 	char name[CFG_OID_MAX];
@@ -678,13 +697,15 @@ profile_exts_check(const struct issue_req *r, int *fail, char *why,
 	}
 	/* Duplicates first: which copy would count is anyone's guess. */
 	for (i = 0; i < n; i++) {
-		const ASN1_OBJECT *obj = X509_EXTENSION_get_object(
-		    sk_X509_EXTENSION_value(exts, i));
+		const ASN1_OBJECT *obj =
+		    X509_EXTENSION_get_object(sk_X509_EXTENSION_value(exts, i));
 
 		for (j = 0; j < i; j++)
-			if (OBJ_cmp(obj, X509_EXTENSION_get_object(
-				    sk_X509_EXTENSION_value(exts, j))) == 0) {
-				snprintf(why, len, "duplicate extension %s "
+			if (OBJ_cmp(obj,
+			        X509_EXTENSION_get_object(
+			            sk_X509_EXTENSION_value(exts, j))) == 0) {
+				snprintf(why, len,
+				    "duplicate extension %s "
 				    "(RFC 5280 §4.2)",
 				    obj_name(obj, name, sizeof(name)));
 				return 0;
@@ -698,8 +719,10 @@ profile_exts_check(const struct issue_req *r, int *fail, char *why,
 		void *v;
 
 		if (!ext_listed(r->profile, obj)) {
-			snprintf(why, len, "extension %s not allowed by "
-			    "profile %s", obj_name(obj, name, sizeof(name)),
+			snprintf(why, len,
+			    "extension %s not allowed by "
+			    "profile %s",
+			    obj_name(obj, name, sizeof(name)),
 			    r->profile->name);
 			return 0;
 		}
@@ -708,10 +731,12 @@ profile_exts_check(const struct issue_req *r, int *fail, char *why,
 			    nid != NID_subject_alt_name &&
 			    nid != NID_key_usage && nid != NID_ext_key_usage &&
 			    nid != NID_basic_constraints)
-				continue; /* listed, unknown to OpenSSL: as is */
-			snprintf(why, len, "extension %s does not decode (DER, "
-			    "RFC 5280 §4.2)", obj_name(obj, name,
-				sizeof(name)));
+				continue; /* listed, unknown to OpenSSL: as is
+				           */
+			snprintf(why, len,
+			    "extension %s does not decode (DER, "
+			    "RFC 5280 §4.2)",
+			    obj_name(obj, name, sizeof(name)));
 			return 0;
 		}
 		ok = ext_value_check(r, nid, v, fail, why, len);
