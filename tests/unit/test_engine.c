@@ -1192,6 +1192,78 @@ test_ca_changed(void **state)
 	OPENSSL_free(other);
 }
 
+/*
+ * Delayed delivery signs under the profile as configured at the poll
+ * that issues. A request the profile refuses by then (here: its stored
+ * CertReqMsg asks for OCSPSigning, as if the profile had changed) is
+ * rejected with badCertTemplate naming the extension and the profile,
+ * not answered with an internal error at every poll; nothing is stored
+ * and the transaction ends.
+ */
+static void
+test_delayed_refused(void **state)
+{
+	struct rq q;
+	CMP_MSG *ip, *poll, *resp;
+	CMP_POLLREQ *pr;
+	CRMF_CERTREQMSG *m;
+	unsigned char *der = NULL;
+	char *sql, *p;
+	int len, i;
+	const CMP_CERTRESPONSE *cr;
+	size_t before = db_count(NULL);
+
+	(void)state;
+	rq_init(&q);
+	q.ref = "ap";
+	ip = run(req_new(&q), NULL);
+	cr = sk_CMP_CERTRESPONSE_value(ip->body->value.ip->response, 0);
+	assert_non_null(cr);
+	assert_int_equal(ASN1_INTEGER_get(cr->status->status),
+	    CMP_STATUS_WAITING);
+	/* The stored request, approved, now asks for OCSPSigning. */
+	assert_non_null(q.exts = sk_X509_EXTENSION_new_null());
+	OK(sk_X509_EXTENSION_push(q.exts, X509V3_EXT_nconf(NULL, NULL,
+	    "extendedKeyUsage", "OCSPSigning")));
+	m = certreqmsg_new(&q, 0);
+	sk_X509_EXTENSION_pop_free(q.exts, X509_EXTENSION_free);
+	q.exts = NULL;
+	OK((len = i2d_CRMF_CERTREQMSG(m, &der)) > 0);
+	CRMF_CERTREQMSG_free(m);
+	assert_non_null(sql = malloc((size_t)len * 2 + 256));
+	p = sql + sprintf(sql, "UPDATE pending_req SET status = 'approved', "
+	                       "request = '\\x");
+	for (i = 0; i < len; i++)
+		p += sprintf(p, "%02x", der[i]);
+	p += sprintf(p, "' WHERE txid = '\\x");
+	for (i = 0; i < (int)sizeof(q.txid); i++)
+		p += sprintf(p, "%02x", q.txid[i]);
+	sprintf(p, "'");
+	if (db_exec_unsafe(fx.chk, sql) != 1)
+		fail_msg("update pending_req: %s", db_error(fx.chk));
+	free(sql);
+	OPENSSL_free(der);
+
+	OK(RAND_bytes(q.nonce, sizeof(q.nonce)) == 1);
+	poll = keep(CMP_MSG_new());
+	CMP_HEADER_free(poll->header);
+	poll->header = hdr_new(&q, ip->header->senderNonce);
+	poll->body->type = CMP_BODY_POLLREQ;
+	assert_non_null(poll->body->value.pollReq = sk_CMP_POLLREQ_new_null());
+	assert_non_null(pr = CMP_POLLREQ_new());
+	OK(ASN1_INTEGER_set(pr->certReqId, 0));
+	OK(sk_CMP_POLLREQ_push(poll->body->value.pollReq, pr));
+	protect(poll, &q);
+	resp = run(poll, NULL);
+	cr = check_certresp(resp, 0, 0, CMP_STATUS_REJECTION,
+	    CMP_FAIL_BAD_CERT_TEMPLATE);
+	if (strstr(si_text(cr->status), "extendedKeyUsage OCSPSigning not "
+	                                "allowed by profile approval") == NULL)
+		fail_msg("statusString \"%s\"", si_text(cr->status));
+	assert_int_equal(db_count(NULL), before);
+	assert_int_equal(db_txn_state(&q), DB_TXN_DONE);
+}
+
 /* Fixture: assertions work in cmocka's group set-up too. */
 
 /* OCSP responder (ocsp.c, ocsp_signer.c) in process. */
@@ -1748,6 +1820,8 @@ group_setup(void **state)
 	    "[profile.default]\ndays = 30\nextensions = ext_default\n"
 	    "crl_url = http://crl.example/%%{ca}.crl\n"
 	    "ocsp_url = http://ocsp.example/\n\n"
+	    "[profile.approval]\ndays = 30\nextensions = ext_default\n"
+	    "approval = yes\n\n"
 	    "[ext_default]\nbasicConstraints = critical,CA:FALSE\n"
 	    "keyUsage = critical,digitalSignature\n"
 	    "subjectKeyIdentifier = hash\n"
@@ -1760,6 +1834,10 @@ group_setup(void **state)
 	secret_add("subj", -1, "CN=allowed", NULL);
 	secret_add("sanpat", -1, NULL, "DNS:*.dev.example, IP:10.0.0.1");
 	secret_add("sancidr", -1, NULL, "IP:192.0.2.0/24, IP:2001:db8::/32");
+	secret_add("ap", -1, NULL, NULL);
+	if (db_exec_unsafe(fx.db, "UPDATE enroll_secret SET profile = "
+	                          "'approval' WHERE ref = 'ap'") != 1)
+		fail_msg("secret ap: %s", db_error(fx.db));
 	assert_non_null(fx.key = EVP_EC_gen("P-256"));
 	assert_non_null(fx.rsa1024 = EVP_RSA_gen(1024));
 	fx.client = name_cn("client");
@@ -1791,7 +1869,7 @@ group_teardown(void **state)
 	{                                                                      \
 #f, f, NULL, gc_run, NULL                                      \
 	}
-#define NFIXED 10
+#define NFIXED 11
 #define NCC (sizeof(cccases) / sizeof(cccases[0]))
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 #define NX (sizeof(xcases) / sizeof(xcases[0]))
@@ -1810,6 +1888,7 @@ main(void)
 		T(test_ext_cache),
 		T(test_secret_cache_stale),
 		T(test_ca_changed),
+		T(test_delayed_refused),
 	};
 	size_t i;
 
