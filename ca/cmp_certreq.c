@@ -479,11 +479,13 @@ cmp_certreq_handle(struct req *r)
 
 	memset(iss, 0, sizeof(iss));
 	if (r->msg->body->type == CMP_BODY_P10CR) {
-		last_why = "PKCS#10 request lacks subject or public key";
+		const char *p10_why =
+		    "PKCS#10 request lacks subject or public key";
+
 		if ((p10 = p10_to_crmf(r->msg->body->value.p10cr,
-			 &last_why)) == NULL)
+			 &p10_why)) == NULL)
 			return cmp_reject(r, CMP_FAIL_BAD_CERT_TEMPLATE,
-			    last_why);
+			    p10_why);
 		reqs = p10;
 		rids[0] = -1;
 	} else if (!certreqids_check(reqs, rids))
