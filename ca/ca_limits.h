@@ -38,6 +38,10 @@
 /* Length of the RFC 2253 text of a requested subject DN. */
 #define CA_MAX_SUBJECT 1024
 
+/* Extensions in one certTemplate or CSR (each is checked against the
+ * others for duplicates). */
+#define CA_MAX_REQ_EXTS 32
+
 /* PBM (RFC 4211 §4.4) iteration count: default cap, configurable. */
 #define CA_DEFAULT_PBM_MAX_ITER 100000
 #define CA_MIN_PBM_ITER 100

@@ -249,6 +249,9 @@ ca_ident_load(struct ca_ident *ca, const struct db_ca *row, struct hsm *hsm)
 	ca->id = row->id;
 	snprintf(ca->label, sizeof(ca->label), "%s", row->label);
 	ca->cert = d2i_X509(NULL, &p, (long)row->cert_len);
+	/* Issuance stores under this CA only while the row still holds
+	 * this certificate (db_issue1, db_ca_cert_current). */
+	SHA256(row->cert, row->cert_len, ca->cert_sha256);
 	if (ca->cert == NULL) {
 		log_err("ca %s: stored certificate does not decode", row->label);
 		goto fail;

@@ -261,11 +261,38 @@ cmp_refuse(struct req *r, enum db_refusal why)
 		cmp_reject(r, CMP_FAIL_BAD_REQUEST,
 		    "transaction was finished concurrently");
 		break;
+	case DB_REFUSE_CA_CHANGED:
+		/* Signed with a CA certificate the row no longer holds (a
+		 * rollover since this worker read it): nothing is stored; the
+		 * CA is read again at the next request, which the client
+		 * may send at once. */
+		r->ca->loaded = 0;
+		log_warn("ca %s: certificate changed in the database since "
+		    "this worker read it; nothing stored", r->ca->label);
+		cmp_reject(r, CMP_FAIL_SYSTEM_UNAVAIL,
+		    "CA certificate changed while issuing (rollover); "
+		    "try again");
+		break;
 	default:
 		cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
 		    "serial number collision");
 		break;
 	}
+}
+
+/* See cmp_srv.h. */
+int
+cmp_ca_current(struct req *r)
+{
+	int rc = db_ca_cert_current(r->srv->db, r->ca->id,
+	    r->ca->cert_sha256);
+
+	if (rc < 0)
+		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
+		    db_error(r->srv->db));
+	else if (rc == 0)
+		cmp_refuse(r, DB_REFUSE_CA_CHANGED);
+	return rc == 1;
 }
 
 /* See cmp_srv.h. */

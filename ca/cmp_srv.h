@@ -104,6 +104,10 @@ int cmp_sig_protect(CMP_MSG *m, const struct ca_ident *ca);
 
 /* Maps a refusal of the database's one-statement paths to a rejection. */
 void cmp_refuse(struct req *r, enum db_refusal why);
+/* Inside the caller's database transaction that stores what r->ca
+ * signed: is r->ca's certificate still the CA row's? 1, or 0 with r set
+ * (systemUnavail, the CA is read again next time). */
+int cmp_ca_current(struct req *r);
 /*
  * Claims the request's senderNonce and moves its transaction from -> to
  * with our new senderNonce, in one statement (inside or outside a
@@ -151,7 +155,8 @@ CMP_CERTRESPONSE *cmp_certresp_new(int rid, int status, int fail,
     const char *why, X509 *cert);
 
 /* cmp_rr.c, cmp_genm.c, cmp_poll.c. */
-/* The reasonCode of RevDetails (unspecified if absent), -1 if bad. */
+/* The reasonCode of RevDetails (unspecified if absent), -1 if bad, -2
+ * for certificateHold or removeFromCRL (not supported). */
 int cmp_rr_reason(const CMP_REVDETAILS *d);
 /* rp for a polled rr transaction whose requests are all decided. */
 CMP_MSG *cmp_rr_poll_final(struct req *r, const struct db_pending *pend,

@@ -57,6 +57,19 @@ secret AZ_USED az-used --uses 1
 secret AZ_EXPIRED az-expired --uses -1
 secret AZ_VICTIM az-victim --uses -1 --ca demo
 secret AZ_WAIT az-wait --uses -1 --profile approval
+secret AZ_SAN az-san --uses -1 --san 'DNS:*.az.example'
+
+# Request contents (issue 13): -reqexts sections and a CSR config with two
+# subjectAltNames (openssl cmp would replace one, openssl req keeps both).
+printf '%s\n' "[ev]" "extendedKeyUsage = OCSPSigning" >"$w/ext-ir-eku.cnf"
+printf '%s\n' "[ev]" "keyUsage = digitalSignature, keyCertSign" >"$w/ext-ir-ku.cnf"
+printf '%s\n' "[ev]" "subjectAltName = DNS:login.bank.example" >"$w/ext-ir-san.cnf"
+printf '%s\n' "[ev]" "subjectAltName = DNS:a.az.example" >"$w/ext-ir-sanok.cnf"
+printf '%s\n' "[ev]" "subjectAltName = URI:https://login.bank.example/" \
+    >"$w/ext-ir-santype.cnf"
+printf '%s\n' "[req]" "distinguished_name = dn" "req_extensions = ev" "[dn]" \
+    "[ev]" "subjectAltName = DNS:a.az.example" \
+    "2.5.29.17 = DER:300687040a000001" >"$w/dupext.cnf"
 
 # osc NAME URL RECIPIENT CMD args...: openssl cmp, response in $w/NAME.rsp.
 osc() {
@@ -98,7 +111,7 @@ enroll revoked /CN=az-revoked &&
 	cli cert revoke "$(serial_of "$w/revoked.pem")" --reason 1 >/dev/null 2>&1 ||
 	setup_fail "revoked certificate"
 # The secrets' own certificates (enrolled under their subjects).
-for c in bound free other used expired none; do
+for c in bound free other used expired none san; do
 	enroll "own-sec-$c" "/CN=az-$c" || setup_fail "certificate of $c"
 done
 osc used-txn "$url_demo" "$subj_demo" ir -ref az-used -secret env:AZ_USED \
@@ -160,7 +173,7 @@ cred_setup() {
 		case $cred in
 		sec-bound) var=AZ_BOUND ;; sec-free) var=AZ_FREE ;;
 		sec-other) var=AZ_OTHER ;; sec-used) var=AZ_USED ;;
-		sec-expired) var=AZ_EXPIRED ;;
+		sec-expired) var=AZ_EXPIRED ;; sec-san) var=AZ_SAN ;;
 		esac
 		own_subj=/CN=az-${cred#sec-}
 		own_cert=$w/own-sec-${cred#sec-}.pem
@@ -248,6 +261,15 @@ row() {
 	p10cr)
 		openssl req -new -key "$w/new.key" -subj "$subj" \
 		    -out "$w/r.csr" 2>/dev/null
+		osc r "$url" "$recip" p10cr "${prot[@]}" -csr "$w/r.csr" \
+		    -implicit_confirm ;;
+	ir-eku|ir-ku|ir-san|ir-sanok|ir-santype)
+		osc r "$url" "$recip" ir "${prot[@]}" -newkey "$w/new.key" \
+		    -subject "$subj" -issuer "$recip" -implicit_confirm \
+		    -reqexts ev -config "$w/ext-$op.cnf" ;;
+	p10cr-dupext)
+		openssl req -new -key "$w/new.key" -subj "$subj" \
+		    -config "$w/dupext.cnf" -out "$w/r.csr" 2>/dev/null
 		osc r "$url" "$recip" p10cr "${prot[@]}" -csr "$w/r.csr" \
 		    -implicit_confirm ;;
 	kur|rr)

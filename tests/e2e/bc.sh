@@ -296,6 +296,19 @@ if ran holder && is holder 2 body pkiconf && [ "$(db_status "$holder")" = valid 
 	    "cp 2 notAuthorized"
 	check "sigother: the rejection is signed by the CA" is sigother 1 sig ok
 	check "sigother: no certificate written" test ! -e "$work/sigother/cert-0.pem"
+
+	# 9c. Its own subject, but a name its certificate lacks
+	#     (holder_san = own, issue 13): notAuthorized naming the name.
+	bcs sigsan cr --prot-key "$work/ec3.key" --prot-cert "$holder" \
+	    --key "$work/ec4.key" --subject /O=Example/CN=bc-sig-holder \
+	    --san login.bank.example
+	check "signed cr for a name the holder lacks: cp, rejection notAuthorized" test \
+	    "$(f sigsan 1 body) $(f sigsan 1 'status[0]') $(f sigsan 1 'failinfo[0]')" = \
+	    "cp 2 notAuthorized"
+	check "sigsan: the statusString names it" grep -q \
+	    'text="subjectAltName DNS:login.bank.example is not a name of the protection certificate' \
+	    <(dump "$work/sigsan/rsp-0.der")
+	check "sigsan: no certificate written" test ! -e "$work/sigsan/cert-0.pem"
 	check "sigother: no certConf sent (one response only)" test "$(lines sigother)" = 1
 	check "sigother: nothing issued for the transaction" \
 	    test "$(q "select count(*) from cert where txid = $(txn sigother)")" = 0

@@ -1649,6 +1649,13 @@ test_cfg_valid(void **state)
 	assert_string_equal(p->ext_section, "ext_ee");
 	EQ(p->copy_san, 0);
 	EQ(p->copy_key_usage, 1);
+	/* The allow-lists default to what the profile itself gives. */
+	EQ(p->ku_allowed, KU_DIGITAL_SIGNATURE);
+	EQ(p->neku_allowed, 0);
+	EQ(p->ncopy_exts, 0);
+	EQ(p->holder_san_any, 0);
+	EQ(p->kur_same_key, 0);
+	assert_null(p->crl_url);
 	assert_non_null(p = cfg_profile_get(c, "server"));
 	EQ(p->days, 7);
 	assert_null(p->ext_section);
@@ -1696,6 +1703,49 @@ test_cfg_errors(void **state)
 		    "missing section [cmpca]" },
 		{ "no default profile", CFG_MAIN "[profile.x]\ndays = 1\n", 0,
 		    "missing section [profile.default]" },
+		/* No profile hands out OCSP signing, every purpose, or CA
+		 * key usages to end entities (issue 13). */
+		{ "OCSPSigning listed",
+		    CFG_MAIN CFG_PROFILE "ext_key_usage = clientAuth, "
+		                         "OCSPSigning\n",
+		    5, "OCSPSigning may not be in ext_key_usage" },
+		{ "anyExtendedKeyUsage listed",
+		    CFG_MAIN CFG_PROFILE "ext_key_usage = anyExtendedKeyUsage\n",
+		    5, "anyExtendedKeyUsage may not be in ext_key_usage" },
+		{ "keyCertSign for end entities",
+		    CFG_MAIN CFG_PROFILE "key_usage = digitalSignature, "
+		                         "keyCertSign\n",
+		    5, "keyCertSign and cRLSign may not be in key_usage" },
+		{ "unknown key usage",
+		    CFG_MAIN CFG_PROFILE "key_usage = digitalSig\n", 5,
+		    "unknown keyUsage \"digitalSig\" in key_usage" },
+		{ "OCSPSigning in the section",
+		    CFG_MAIN CFG_PROFILE "extensions = ext\n"
+		                         "[ext]\nextendedKeyUsage = OCSPSigning\n",
+		    5, "OCSPSigning in the extensions of a profile" },
+		{ "keyCertSign in an end-entity section",
+		    CFG_MAIN CFG_PROFILE "extensions = ext\n"
+		                         "[ext]\nkeyUsage = keyCertSign\n",
+		    5, "keyCertSign or cRLSign in the extensions of an "
+		       "end-entity profile" },
+		{ "basicConstraints copied",
+		    CFG_MAIN CFG_PROFILE "copy_extensions = basicConstraints\n",
+		    5, "basicConstraints may not be in copy_extensions" },
+		{ "bad holder_san", CFG_MAIN CFG_PROFILE "holder_san = all\n", 5,
+		    "holder_san must be own or any" },
+		{ "crl_url with a blank",
+		    CFG_MAIN CFG_PROFILE "crl_url = http://x/a b.crl\n", 5,
+		    "crl_url must be a URI" },
+		{ "crl_url with another substitution",
+		    CFG_MAIN CFG_PROFILE "crl_url = http://x/%{label}.crl\n", 5,
+		    "crl_url must be a URI" },
+		{ "crl_url and a section CDP",
+		    CFG_MAIN CFG_PROFILE "crl_url = http://x/%{ca}.crl\n"
+		                         "extensions = ext\n[ext]\n"
+		                         "crlDistributionPoints = URI:http://y/\n",
+		    6, "the extensions section sets crlDistributionPoints" },
+		{ "bad kur_same_key", CFG_MAIN CFG_PROFILE "kur_same_key = 2\n",
+		    5, "kur_same_key must be yes or no" },
 	};
 	char err[4096], want[256], nosuch[160];
 	struct cfg *c;
