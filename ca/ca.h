@@ -114,6 +114,7 @@ struct cfg {
 	char *db_conninfo;
 	char *socket_path;
 	char *user;	     /* cmpcad's user when started as root, or NULL */
+	char *socket_group;  /* group of the unix socket (nginx's), or NULL */
 	char *default_ca;
 	char *schema_dir;
 	char *log_level;

@@ -56,6 +56,14 @@ signals_set(void (*handler)(int))
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* Removes our unix socket at exit; a TCP "HOST:PORT" names no file. */
+static void
+socket_remove(const char *path)
+{
+	if (!fcgi_is_tcp(path))
+		unlink(path);
+}
+
 static enum log_level
 level_of(const char *s)
 {
@@ -381,6 +389,8 @@ main(int argc, char **argv)
 {
 	struct cfg *cfg;
 	const char *path = NULL;
+	uid_t owner;
+	gid_t group;
 	int c, check = 0, use_syslog = 0, fd, rc;
 
 	while ((c = getopt(argc, argv, "c:ts")) != -1) {
@@ -421,16 +431,15 @@ main(int argc, char **argv)
 	}
 	db_error_hook_set(metrics_db_error);
 	signals_set(on_term);
-	if ((fd = fcgi_listen(cfg->socket_path)) < 0) {
-		log_err("cannot listen on %s: %s", cfg->socket_path,
-		    strerror(errno));
+	if (!priv_socket_owner(cfg, &owner, &group) ||
+	    (fd = fcgi_listen(cfg->socket_path, owner, group)) < 0) {
 		cfg_free(cfg);
 		return 1;
 	}
 	/* The socket is open: root (if we had it) is not needed any more. */
 	if (!priv_drop(cfg) || !priv_pin_check(cfg)) {
 		close(fd);
-		unlink(cfg->socket_path);
+		socket_remove(cfg->socket_path);
 		cfg_free(cfg);
 		return 1;
 	}
@@ -438,7 +447,7 @@ main(int argc, char **argv)
 	    cfg->workers);
 	rc = master(cfg, fd);
 	close(fd);
-	unlink(cfg->socket_path);
+	socket_remove(cfg->socket_path);
 	cfg_free(cfg);
 	return rc;
 }

@@ -136,6 +136,59 @@ printf '%s\n' "pid $w/ex.pid;" "error_log $w/ex-error.log;" "events {}" \
 check "nginx/cmpca-tls.conf.example passes nginx -t" \
     nginx -q -t -p "$w" -c "$w/example-main.conf"
 
+# 6. The FastCGI socket: only nginx (group cmpca-web, mode 0660) talks to
+#    cmpcad; the page trusts no REMOTE_USER; a silent connection cannot
+#    hold a worker; a TCP socket touches no file of that name.
+sock=$CMPCA_VAR/cmpcad.sock
+fcgi() { /usr/bin/python3 "$top/tests/e2e/fcgi.py" "$@"; }
+check "socket is 0660, owned by cmpca and group cmpca-web" \
+    test "$(stat -c '%a %U %G' "$sock")" = "660 cmpca cmpca-web"
+runuser -u nobody -- /usr/bin/python3 "$top/tests/e2e/fcgi.py" request "$sock" \
+    REQUEST_METHOD=GET DOCUMENT_URI=/metrics >"$w/nobody.out" 2>&1
+check "another local user cannot connect to the socket" \
+    grep -q "connect failed: Permission denied" "$w/nobody.out"
+fcgi request "$sock" REQUEST_METHOD=GET DOCUMENT_URI=/admin/ \
+    REMOTE_USER=admin >"$w/ru.out" 2>&1
+check "/admin/ with only REMOTE_USER (what fastcgi_params takes from any Basic header): 403" \
+    grep -q "^Status: 403" "$w/ru.out"
+fcgi request "$sock" REQUEST_METHOD=GET DOCUMENT_URI=/admin/ \
+    CMPCA_ADMIN_USER=admin >"$w/au.out" 2>&1
+check "/admin/ with CMPCA_ADMIN_USER (set by the auth_basic location only): 200" \
+    grep -q "^Status: 200" "$w/au.out"
+nw=$(sed -n 's/^workers = //p' "$CMPCA_CONF")
+fcgi idle "$sock" $((nw + 1)) 30 >"$w/idle.out" 2>&1 &
+idler=$!
+sleep 1
+check "an enrollment is served while $((nw + 1)) silent connections are open ($nw workers)" \
+    timeout 20 openssl cmp -cmd ir -server "$CMPCA_URL" -ref "$CMPCA_SECRET_REF" \
+    -secret env:CMPCA_SECRET -recipient "$CMPCA_CA_SUBJECT" -newkey "$w/k.pem" \
+    -subject /CN=hardening-idle -certout "$w/idle.pem"
+wait "$idler"
+# 5 s each (CA_FCGI_IO_TIMEOUT); the last one first waits 5 s for a worker.
+check "cmpcad closes every silent connection within 20 s" \
+    grep -Eq "^closed=$((nw + 1)) of $((nw + 1)) within ([0-9]|1[0-9]|20) s" "$w/idle.out"
+check "the dropped connections are logged" \
+    grep -q "dropped a connection that sent or took nothing" "$CMPCA_LOG"
+tport=$((CMPCA_PORT + 3))
+mkdir -p "$w/tcp"
+printf 'not a socket\n' >"$w/tcp/127.0.0.1:$tport"
+chmod 600 "$w/tcp/127.0.0.1:$tport"
+sed -e "s|^socket = .*|socket = 127.0.0.1:$tport|" -e "s|^workers = .*|workers = 1|" \
+    "$CMPCA_CONF" >"$w/tcp.conf"
+(cd "$w/tcp" && exec env SOFTHSM2_CONF="$SOFTHSM2_CONF" CMPCA_HSM_LOCK="$CMPCA_HSM_LOCK" \
+    "$bin/cmpcad" -c "$w/tcp.conf" >"$w/tcp.log" 2>&1) &
+tcpd=$!
+for _ in $(seq 50); do
+	fcgi request "127.0.0.1:$tport" REQUEST_METHOD=GET DOCUMENT_URI=/metrics \
+	    >"$w/tcp.out" 2>&1 && grep -q "^Status: 200" "$w/tcp.out" && break
+	sleep 0.2
+done
+check "cmpcad with socket = HOST:PORT serves requests" grep -q "^Status: 200" "$w/tcp.out"
+kill "$tcpd" 2>/dev/null
+wait "$tcpd" 2>/dev/null
+check "socket = HOST:PORT: a file of that name is neither removed nor chmod'ed" \
+    test "$(stat -c %a "$w/tcp/127.0.0.1:$tport" 2>&1) $(cat "$w/tcp/127.0.0.1:$tport" 2>&1)" = "600 not a socket"
+
 check "cmpcad still running" kill -0 "$CMPCA_CMPCAD_PID"
 stack_down
 check "no sanitizer report in the daemon log" bash -c \
