@@ -9,8 +9,11 @@
  * close the shared handle and open it again.
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <unistd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <ftw.h>
 #include <setjmp.h>
@@ -768,6 +771,87 @@ test_open_twice(void **state)
 	}
 }
 
+/* The lock file is 0600, made so if an earlier version left it 0644. */
+static void
+test_lock_mode(void **state)
+{
+	struct stat st;
+
+	(void)state;
+	close_shared();
+	assert_int_equal(chmod(fx.lock, 0644), 0);
+	reopen();
+	assert_int_equal(stat(fx.lock, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+/* A process holding the lock delays hsm_open() by a bounded time only. */
+static void
+test_lock_deadline(void **state)
+{
+	struct timespec t0;
+	double ms;
+	int fd;
+
+	(void)state;
+	close_shared();
+	fd = open(fx.lock, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	/* Without a deadline hsm_open() would never return: end the test
+	 * binary instead of hanging the suite. */
+	alarm(60);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	fx.h = hsm_open(fx.module, TOKEN, fx.pin);
+	ms = ms_since(&t0);
+	alarm(0);
+	(void)close(fd);
+	assert_null(fx.h);
+	print_message("held lock: gave up after %.0f ms\n", ms);
+	assert_non_null(strstr(hsm_error(), "still held by another process"));
+	assert_true(ms >= 9000 && ms < 15000);
+	reopen();
+}
+
+/* Another user's lock file (which that user could hold) is refused. */
+static void
+test_lock_foreign(void **state)
+{
+	char dir[64], lock[96];
+	pid_t pid;
+	int status, fd;
+
+	(void)state;
+	(void)snprintf(dir, sizeof(dir), "/tmp/test_hsm_lock.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 0755), 0);
+	(void)snprintf(lock, sizeof(lock), "%s/lock", dir);
+	fd = open(lock, O_RDONLY | O_CREAT, 0644); /* root's, 0644 */
+	assert_true(fd >= 0);
+	(void)close(fd);
+	close_shared();
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct hsm *h;
+
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(2);
+		setenv("CMPCA_HSM_LOCK", lock, 1);
+		setenv("CMPCA_HSM_PIN", USER_PIN, 1);
+		h = hsm_open(fx.module, TOKEN, NULL);
+		_exit(h == NULL && strstr(hsm_error(), "owned by uid 0") != NULL
+			  ? 0
+			  : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	(void)unlink(lock);
+	(void)rmdir(dir);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	reopen();
+}
+
 static void
 test_open_bad(void **state)
 {
@@ -955,6 +1039,9 @@ main(void)
 		cmocka_unit_test(test_open_twice),
 		cmocka_unit_test(test_token_lost),
 		cmocka_unit_test(test_open_bad),
+		cmocka_unit_test(test_lock_mode),
+		cmocka_unit_test(test_lock_deadline),
+		cmocka_unit_test(test_lock_foreign),
 		cmocka_unit_test(test_token_init_exists),
 	};
 
