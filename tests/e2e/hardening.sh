@@ -49,6 +49,26 @@ check "control: a dumpable cmpca process is readable by cmpca" \
 kill "$ctl" 2>/dev/null
 wait "$ctl" 2>/dev/null
 
+# The CLI holds the PIN (libp11 keeps a copy), the data key and clear
+# secrets: not dumpable, no core file. It is caught while it waits for
+# the HSM lock, which this script holds for a moment.
+flock -x "$CMPCA_HSM_LOCK" sleep 4 &
+holder=$!
+sleep 0.3
+cli crl issue --ca "$CMPCA_CA_LABEL" >/dev/null 2>&1 &
+clipid=
+for _ in $(seq 20); do
+	clipid=$(pgrep -n -u cmpca -f "cmpca -c .* crl issue") && break
+	sleep 0.1
+done
+check "the CLI is running (waiting for the HSM lock)" test -n "$clipid"
+check "CLI: not readable through /proc by its own uid" bash -c \
+    "! runuser -u cmpca -- cat /proc/$clipid/environ >/dev/null 2>&1"
+check "CLI: core file size limit 0" \
+    grep -Eq "^Max core file size +0 +0 " "/proc/$clipid/limits"
+wait "$holder"
+wait
+
 # 3. PIN file checks at start (cmpcad -t runs the same start-up checks).
 pin=$CMPCA_VAR/hsm/pin
 cmpcad_t() { env SOFTHSM2_CONF="$SOFTHSM2_CONF" CMPCA_HSM_LOCK="$CMPCA_HSM_LOCK" \
