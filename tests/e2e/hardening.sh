@@ -209,6 +209,38 @@ wait "$tcpd" 2>/dev/null
 check "socket = HOST:PORT: a file of that name is neither removed nor chmod'ed" \
     test "$(stat -c %a "$w/tcp/127.0.0.1:$tport" 2>&1) $(cat "$w/tcp/127.0.0.1:$tport" 2>&1)" = "600 not a socket"
 
+# 7. A partner's error text (cross-certify request) is shown only once
+#    its signature is checked, and then through the log sanitiser.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$w/fake.key" -out "$w/fake.pem" -subj "/O=Fake/CN=Fake Partner" \
+    -days 2 -addext basicConstraints=critical,CA:TRUE >/dev/null 2>&1
+chmod 644 "$w/fake.pem"
+chmod 755 "$w"
+fport=$((CMPCA_PORT + 4))
+evil=$(printf 'EVIL\033]0;owned\007\033[2J-TEXT')
+xreq() { # MODE: a cross-certify request answered by a fake partner
+	/usr/bin/python3 "$top/tests/e2e/fakepartner.py" "$fport" "$w/fake.pem" \
+	    "$w/fake.key" "$1" "$evil" &
+	local fake=$!
+	sleep 0.5
+	cli cross-certify request --ca "$CMPCA_CA_LABEL" --url "http://127.0.0.1:$fport/" \
+	    --partner-cert "$w/fake.pem" >"$w/x-$1.out" 2>&1
+	kill "$fake"
+	wait "$fake" 2>/dev/null
+}
+xreq unsigned
+check "unsigned partner error: refused, and said to be unsigned" \
+    grep -q "error not signed by its CA key (text not shown): status 2" "$w/x-unsigned.out"
+check "unsigned partner error: its text is not printed" \
+    bash -c "! grep -q EVIL '$w/x-unsigned.out'"
+check "unsigned partner error: no terminal escape reaches the operator" \
+    bash -c "! grep -q \$'\\033' '$w/x-unsigned.out'"
+xreq signed
+check "signed partner error: its text is printed, escapes as \\x1b" \
+    grep -qF 'partner answered with an error: status 2: EVIL\x1b]0;owned\x07\x1b[2J-TEXT' "$w/x-signed.out"
+check "signed partner error: no terminal escape reaches the operator" \
+    bash -c "! grep -q \$'\\033' '$w/x-signed.out'"
+
 check "cmpcad still running" kill -0 "$CMPCA_CMPCAD_PID"
 stack_down
 check "no sanitizer report in the daemon log" bash -c \
