@@ -14,10 +14,14 @@
 /* First key of the advisory lock: "crl" in ASCII. */
 #define CRL_LOCK_CLASS 0x63726cL
 
+/* Two statements, lock first: under READ COMMITTED a statement reads the
+ * snapshot taken when it started, so a max() in the statement that waited
+ * for the lock would not see the CRL its holder committed meanwhile. */
+static const struct db_stmt st_lock = {DB_ST_CRL_LOCK, "crl_lock",
+    "SELECT pg_advisory_xact_lock($2::int, $1::int)"};
 static const struct db_stmt st_next = {DB_ST_CRL_NEXT, "crl_next",
-    "SELECT pg_advisory_xact_lock($2::int, $1::int),"
-    " (SELECT coalesce(max(number), 0) + 1 FROM crl"
-    " WHERE ca_id = $1::bigint)::bigint"};
+    "SELECT (coalesce(max(number), 0) + 1)::bigint FROM crl"
+    " WHERE ca_id = $1::bigint"};
 static const struct db_stmt st_insert = {DB_ST_CRL_INSERT, "crl_insert",
     "INSERT INTO crl (ca_id, number, this_update, next_update, entries, der)"
     " VALUES ($1::bigint, $2::bigint, to_timestamp($3::bigint),"
@@ -58,10 +62,16 @@ db_crl_next(struct db *db, long long ca_id, long long *number)
 	*number = 0;
 	db_param_int8(&p, ca_id);
 	db_param_int8(&p, CRL_LOCK_CLASS);
+	if (db_run(db, &st_lock, &p, &res) != 1)
+		goto out;
+	PQclear(res);
+	res = NULL;
+	memset(&p, 0, sizeof(p));
+	db_param_int8(&p, ca_id);
 	if (db_run(db, &st_next, &p, &res) != 1)
 		goto out;
 	r = (struct db_row){res, 0, 0, 0};
-	if (PQntuples(res) != 1 || (*number = db_col_int8(&r, 1), r.bad)) {
+	if (PQntuples(res) != 1 || (*number = db_col_int8(&r, 0), r.bad)) {
 		db_seterr(db, "crl next failed: unexpected result");
 		goto out;
 	}
