@@ -21,7 +21,9 @@
  *   the response, as it does any response about two issuers); a request
  *   naming none of our CAs gets unauthorized (RFC 5019 §2.2.3).
  * - A CA without signer: unauthorized and a log line; a signer whose key
- *   cannot be loaded: internalError; the database unreachable: tryLater.
+ *   cannot be loaded: internalError; the database unreachable, or the
+ *   newest signer past its notAfter: tryLater. nextUpdate is at most
+ *   CA_OCSP_VALIDITY ahead and never after the signer's notAfter.
  * - Per worker, the CA list and each CA's newest signer (certificate and
  *   HSM key handle) are cached, read again every CA_OCSP_REFRESH seconds,
  *   and sooner (at most every CA_OCSP_MISS_REFRESH seconds) when a
@@ -200,10 +202,6 @@ signer_apply(struct ocsp_srv *s, struct ocsp_ca *c,
 		c->key_err = 1;
 		goto out;
 	}
-	if (X509_cmp_time(X509_get0_notAfter(x), NULL) <= 0)
-		log_warn("ocsp: ca %s: signer %lld has expired: run cmpca ocsp "
-			 "signer --ca %s",
-		    c->label, row->id, c->label);
 	c->md = ca_sign_md(k);
 	c->signer = x; /* transfer to the cache */
 	c->key = k;
@@ -445,16 +443,39 @@ add:
 	return ok ? 1 : -1;
 }
 
-/* Builds the signed basic response. Returns 1, 0 (r->status set), -1. */
+/*
+ * Builds the signed basic response. A signer past its notAfter signs
+ * nothing (a relying party would reject the response anyway): tryLater,
+ * until `cmpca ocsp signer` makes a new one. nextUpdate never falls after
+ * the signer's notAfter. Returns 1, 0 (r->status set), -1.
+ */
 static int
 answer(struct ocsp_srv *s, struct oreq *r)
 {
+	time_t now = time(NULL), next = now + CA_OCSP_VALIDITY, until;
+	struct tm tm;
 	long long t0;
 	int i, rc;
 
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(r->ca->signer), &tm) != 1)
+		return -1;
+	until = timegm(&tm);
+	if (until <= now) {
+		r->status = OCSP_RESPONSE_STATUS_TRYLATER;
+		r->why = "the OCSP signer has expired (cmpca ocsp signer)";
+		if (now - r->ca->warned >= 60) {
+			r->ca->warned = now;
+			log_warn("ocsp: ca %s: signer %lld has expired, answering "
+				 "tryLater: run cmpca ocsp signer --ca %s",
+			    r->ca->label, r->ca->signer_id, r->ca->label);
+		}
+		return 0;
+	}
+	if (next > until)
+		next = until;
 	if ((r->bs = OCSP_BASICRESP_new()) == NULL ||
-	    (r->this_upd = X509_gmtime_adj(NULL, 0)) == NULL ||
-	    (r->next_upd = X509_gmtime_adj(NULL, CA_OCSP_VALIDITY)) == NULL)
+	    (r->this_upd = ASN1_TIME_set(NULL, now)) == NULL ||
+	    (r->next_upd = ASN1_TIME_set(NULL, next)) == NULL)
 		return -1;
 	for (i = 0; i < r->n; i++)
 		if ((rc = single_add(s, r, i)) != 1)

@@ -1294,6 +1294,59 @@ test_ocsp(void **state)
 	ocsp_srv_free(s);
 }
 
+/*
+ * The newest signer has expired: tryLater (a relying party would reject
+ * what it signs), until a new signer exists; nextUpdate then stays within
+ * the new signer's validity.
+ */
+static void
+test_ocsp_signer_expired(void **state)
+{
+	struct ocsp_srv *s;
+	OCSP_REQUEST *req;
+	OCSP_RESPONSE *resp;
+	OCSP_BASICRESP *bs;
+	OCSP_CERTID *id;
+	ASN1_GENERALIZEDTIME *thisupd, *nextupd;
+	X509 *old = NULL, *fresh = NULL;
+	struct db_ca ca;
+	int st;
+
+	(void)state;
+	memset(&ca, 0, sizeof(ca));
+	assert_int_equal(db_ca_get(fx.db, fx.ca_id, &ca), 1);
+	OK(ocsp_signer_issue(fx.db, fx.hsm, &ca, -1, &old));
+	OK(X509_cmp_time(X509_get0_notAfter(old), NULL) < 0);
+	ocsp_row("e1", DB_CERT_VALID, -1, 0, old);
+	id = ocsp_id(EVP_sha1(), fx.ca_cert, "e1");
+	assert_non_null(s = ocsp_srv_new(fx.cfg, fx.db, fx.hsm));
+	assert_non_null(req = OCSP_REQUEST_new());
+	OK(OCSP_request_add0_id(req, OCSP_CERTID_dup(id)));
+	resp = ocsp_ask(s, req);
+	assert_int_equal(OCSP_response_status(resp),
+	    OCSP_RESPONSE_STATUS_TRYLATER);
+	OCSP_RESPONSE_free(resp);
+	ocsp_srv_free(s);
+
+	OK(ocsp_signer_issue(fx.db, fx.hsm, &ca, 1, &fresh));
+	assert_non_null(s = ocsp_srv_new(fx.cfg, fx.db, fx.hsm));
+	resp = ocsp_ask(s, req);
+	assert_int_equal(OCSP_response_status(resp),
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_non_null(bs = OCSP_response_get1_basic(resp));
+	OK(OCSP_resp_find_status(bs, id, &st, NULL, NULL, &thisupd, &nextupd));
+	assert_int_equal(st, V_OCSP_CERTSTATUS_GOOD);
+	OK(ASN1_TIME_compare(nextupd, X509_get0_notAfter(fresh)) <= 0);
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(resp);
+	OCSP_REQUEST_free(req);
+	OCSP_CERTID_free(id);
+	ocsp_srv_free(s);
+	X509_free(old);
+	X509_free(fresh);
+	db_ca_clear(&ca);
+}
+
 static void write_file(const char *path, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -1518,6 +1571,7 @@ main(void)
 		T(test_multi),
 		T(test_garbage),
 		T(test_ocsp),
+		T(test_ocsp_signer_expired),
 		T(test_ext_cache),
 		T(test_secret_cache_stale),
 	};
