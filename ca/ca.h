@@ -228,6 +228,13 @@ int ca_publish_bundle(struct db *db, const struct ca_ident *ca,
  */
 int crl_issue(struct db *db, const struct ca_ident *ca, long hours,
     const char *dir, struct db_crl *out) CA_MUST_CHECK;
+/*
+ * Publishes the newest CRL in the database for ca_id (whichever host or
+ * CLI issued it) as dir/<label>.crl, unless the file holds it already.
+ * Returns 1 written, 0 unchanged or no CRL yet, -1 on failure (logged).
+ */
+int crl_publish(struct db *db, long long ca_id, const char *label,
+    const char *dir);
 
 /* cmp_protect.c - PBM (RFC 4211 §4.4). */
 struct cmp_mac {

@@ -176,6 +176,27 @@ crl_refresh(const struct cfg *cfg, struct db *db, struct hsm *hsm,
 }
 
 /*
+ * Publishes each active CA's newest CRL into crl_dir, whoever issued it:
+ * where another host (or the CLI on another machine) won the CRL lock,
+ * this host's /crl/<label>.crl follows the database instead of going
+ * stale. Needs no HSM.
+ */
+static void
+crl_publish_all(const struct cfg *cfg, struct db *db)
+{
+	struct db_ca *cas = NULL;
+	size_t n = 0, i;
+
+	if (cfg->crl_dir == NULL || db_ca_list(db, &cas, &n) < 0)
+		return;
+	for (i = 0; i < n; i++)
+		if (strcmp(cas[i].status, "active") == 0)
+			(void)crl_publish(db, cas[i].id, cas[i].label,
+			    cfg->crl_dir);
+	db_ca_array_free(cas, n);
+}
+
+/*
  * Rewrites each active CA's published PEM bundle (chain and cross
  * certificates), so that a cross certificate confirmed by a partner's
  * certConf in a worker is published within one sweep.
@@ -230,6 +251,7 @@ housekeeper_main(const struct cfg *cfg)
 			crl_refresh(cfg, db, hsm, &st);
 			bundle_refresh(cfg, db, hsm, &st);
 		}
+		crl_publish_all(cfg, db);
 		if (db_txn_expire(db, EXPIRE_REASON_CESSATION, &txns, &certs) !=
 		    1)
 			log_warn("expiry sweep failed: %s", db_error(db));

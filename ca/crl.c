@@ -97,6 +97,55 @@ crl_write(const char *dir, const char *label, const unsigned char *der,
 	return 1;
 }
 
+/* 1 if dir/label.crl holds exactly der, else 0 (missing, other bytes). */
+static int
+crl_same(const char *dir, const char *label, const unsigned char *der,
+    size_t len)
+{
+	char path[4096];
+	unsigned char *buf;
+	size_t n;
+	FILE *f;
+	int same;
+
+	snprintf(path, sizeof(path), "%s/%s.crl", dir, label);
+	if ((f = fopen(path, "rb")) == NULL)
+		return 0;
+	if ((buf = malloc(len + 1)) == NULL) {
+		fclose(f);
+		return 0;
+	}
+	n = fread(buf, 1, len + 1, f); /* one more: a longer file differs */
+	same = n == len && memcmp(buf, der, len) == 0;
+	free(buf);
+	fclose(f);
+	return same;
+}
+
+/* See ca.h. */
+int
+crl_publish(struct db *db, long long ca_id, const char *label,
+    const char *dir)
+{
+	struct db_crl latest;
+	int rc;
+
+	memset(&latest, 0, sizeof(latest));
+	if ((rc = db_crl_latest(db, ca_id, &latest)) != 1) {
+		if (rc < 0)
+			log_warn("ca %s: crl publish: %s", label, db_error(db));
+		return rc;
+	}
+	rc = 0;
+	if (!crl_same(dir, label, latest.der, latest.der_len))
+		rc = crl_write(dir, label, latest.der, latest.der_len) ? 1 : -1;
+	if (rc == 1)
+		log_info("ca %s: CRL %lld published to %s", label,
+		    latest.number, dir);
+	db_crl_clear(&latest);
+	return rc;
+}
+
 /* See ca.h. */
 int
 crl_issue(struct db *db, const struct ca_ident *ca, long hours,

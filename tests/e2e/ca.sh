@@ -234,6 +234,35 @@ check "openssl verify -crl_check: the old-key certificate is revoked" \
 cli ca rollover sub1 >"$work/ro.out" 2>&1
 check "rollover of a subordinate refused" has "$work/ro.out" "is not a root"
 
+# Several hosts: a second cmpcad on the same database and token, with its
+# own crl_dir, publishes the newest CRL in the database though it issued
+# none of them (the CLI here, or another host that won the lock).
+hb=$work/hostb
+mkdir -p "$hb/crl"
+chmod 755 "$work" "$hb"
+chown "$CMPCA_USER" "$hb/crl"
+sed -e "s|^socket = .*|socket = $hb/cmpcad.sock|" -e "s|^crl_dir = .*|crl_dir = $hb/crl|" \
+    -e "s|^workers = .*|workers = 1|" -e "s|^housekeeping_interval = .*|housekeeping_interval = 1|" \
+    "$CMPCA_CONF" >"$hb/cmpca.conf"
+env SOFTHSM2_CONF="$SOFTHSM2_CONF" CMPCA_HSM_LOCK="$CMPCA_HSM_LOCK" \
+    "$bin/cmpcad" -c "$hb/cmpca.conf" >"$hb/cmpcad.log" 2>&1 &
+hostb=$!
+latest_crl() { q "select encode(der, 'hex') from crl where ca_id = $(ca_id demo) order by number desc limit 1" | xxd -r -p; }
+published() { # waits up to 10 s for host B's demo.crl to be the newest
+	for _ in $(seq 50); do
+		cmp -s "$hb/crl/demo.crl" <(latest_crl) && return 0
+		sleep 0.2
+	done
+	return 1
+}
+check "host B publishes the newest CRL, issued elsewhere" published
+check "crl issue --ca demo on host A" cli crl issue --ca demo
+check "host B follows with the new CRL" published
+check "host B's CRL verifies with the demo CA" \
+    openssl crl -inform DER -in "$hb/crl/demo.crl" -CAfile "$CMPCA_CA_CERT" -noout
+kill "$hostb"
+wait "$hostb" 2>/dev/null
+
 if grep -q "$(cat "$CMPCA_VAR/hsm/pin" 2>/dev/null || echo no-pin-file)" "$CMPCA_LOG" 2>/dev/null; then
 	fail "PIN not in the daemon log" "found"
 else
