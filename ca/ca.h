@@ -348,10 +348,11 @@ int cmp_srv_process(struct cmp_srv *s, const char *label,
 #define CA_MAX_OCSP_CERTS 16
 /* Nonce octets accepted (RFC 8954 §2.1: at most 32). */
 #define CA_MAX_OCSP_NONCE 32
-/* Seconds a worker keeps its CA and signer list before reading it again,
- * and at least between two re-reads caused by an unknown issuer or a CA
- * without signer. */
-#define CA_OCSP_REFRESH 60
+/* Seconds a worker keeps its CA and signer list before reading it again
+ * (as long as the CA store keeps an identity, so that a rollover or a
+ * retirement reaches /ocsp as soon as CMP), and at least between two
+ * re-reads caused by an unknown issuer or a CA without signer. */
+#define CA_OCSP_REFRESH CA_STORE_REFRESH
 #define CA_OCSP_MISS_REFRESH 5
 /* nextUpdate - thisUpdate of every answer, seconds. */
 #define CA_OCSP_VALIDITY 3600

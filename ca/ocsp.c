@@ -58,6 +58,7 @@ struct ocsp_ca {
 	EVP_PKEY *key;		    /* signer key in the HSM */
 	const EVP_MD *md;
 	int key_err; /* a signer row exists but cannot be used */
+	int old_key; /* an earlier key of an identity: signs itself */
 	time_t warned; /* last "no signer" log line, at most one a minute */
 };
 
@@ -214,10 +215,60 @@ out:
 }
 
 /*
+ * An earlier key of an identity (LABEL.oldN after `ca rollover`) answers
+ * for the certificates it signed with its own key: RFC 6960 §4.2.2.2 lets
+ * the CA sign, and the old key, unlike a delegated signer, lasts as long
+ * as its certificates. Loaded once; a failure is logged and marked.
+ */
+static void
+self_apply(struct ocsp_srv *s, struct ocsp_ca *c, const struct db_ca *row)
+{
+	EVP_PKEY *k;
+
+	if (c->signer != NULL || c->key_err)
+		return;
+	if ((k = hsm_key_load(s->hsm, row->key_uri)) == NULL) {
+		log_err("ocsp: ca %s: cannot load the old key %s: %s", c->label,
+		    row->key_uri, hsm_error());
+		c->key_err = 1;
+		ERR_clear_error();
+		return;
+	}
+	X509_up_ref(c->cert);
+	c->signer = c->cert;
+	c->key = k;
+	c->md = ca_sign_md(k);
+	c->signer_id = 0;
+}
+
+/* Rows the responder serves: active CAs and the old keys of identities. */
+static int
+row_served(const struct db_ca *row)
+{
+	return strcmp(row->status, "active") == 0 ||
+	    (strcmp(row->status, "retired") == 0 && row->key_of != 0);
+}
+
+/* 1 if the cached entry still holds the row's certificate. */
+static int
+same_cert(const struct ocsp_ca *c, const struct db_ca *row)
+{
+	unsigned char *der = NULL;
+	int len = i2d_X509(c->cert, &der), same;
+
+	same = len > 0 && (size_t)len == row->cert_len &&
+	    memcmp(der, row->cert, row->cert_len) == 0;
+	OPENSSL_free(der);
+	return same;
+}
+
+/*
  * Reads the CA list and every active CA's newest signer, then rebuilds the
- * cache, keeping the entries (and HSM key handles) of CAs whose signer did
- * not change. Returns 1, or 0 on a database error: the cache stays as it
- * was.
+ * cache, keeping the entries (and HSM key handles) of CAs whose signer and
+ * certificate did not change: after `ca rollover` the identity's id has a
+ * new certificate, so its entry (issuer hashes, signer) is made again, and
+ * the old key's row LABEL.oldN answers for the old certificates. Returns
+ * 1, or 0 on a database error: the cache stays as it was.
  */
 static int
 cache_refresh(struct ocsp_srv *s)
@@ -240,7 +291,7 @@ cache_refresh(struct ocsp_srv *s)
 	/* Every read first, so that a failure changes nothing. */
 	for (i = 0; i < n; i++) {
 		if (strcmp(rows[i].status, "active") != 0)
-			continue;
+			continue; /* old keys sign themselves */
 		have[i] = db_ocsp_signer_latest(s->db, rows[i].id, &sig[i]);
 		if (have[i] < 0) {
 			log_warn("ocsp: cannot read the signer of ca %s: %s",
@@ -251,16 +302,25 @@ cache_refresh(struct ocsp_srv *s)
 	for (i = 0; i < n; i++) {
 		struct ocsp_ca *c = NULL;
 
-		if (strcmp(rows[i].status, "active") != 0)
+		if (!row_served(&rows[i]))
 			continue;
 		for (j = 0; j < s->nca && c == NULL; j++)
 			if (s->ca[j] != NULL && s->ca[j]->id == rows[i].id) {
 				c = s->ca[j]; /* moved to next */
 				s->ca[j] = NULL;
 			}
+		if (c != NULL && (!same_cert(c, &rows[i]) ||
+		    c->old_key != (strcmp(rows[i].status, "active") != 0))) {
+			ocsp_ca_free(c); /* rolled over: made again */
+			c = NULL;
+		}
 		if (c == NULL && (c = ocsp_ca_new(&rows[i])) == NULL)
 			continue; /* logged; the other CAs are still served */
-		signer_apply(s, c, &sig[i], have[i]);
+		c->old_key = strcmp(rows[i].status, "active") != 0;
+		if (c->old_key)
+			self_apply(s, c, &rows[i]);
+		else
+			signer_apply(s, c, &sig[i], have[i]);
 		next[nn++] = c;
 	}
 	cache_clear(s); /* what was not moved: CAs retired or removed */

@@ -189,6 +189,28 @@ check "CRL of the retired CA" cli crl issue --ca sub2
 check "ca create rr (root, RSA)" cli ca create rr --subject "/O=t/CN=Rolling Root" --key rsa:2048
 cli ca export rr >"$work/rr-old.pem"
 enroll rr old-ee "/CN=old-ee.example"
+enroll rr old-ok "/CN=old-ok.example"
+check "ocsp signer --ca rr (before the rollover)" cli ocsp signer --ca rr
+# ocspq NAME ISSUER CERT: asks /ocsp three times (every worker caches the
+# CA list), verifying with ISSUER as the only trust anchor; each answer in
+# $work/NAME.ocspN.
+ocspq() {
+	local i
+	for i in 1 2 3; do
+		openssl ocsp -url "$CMPCA_OCSP_URL" -issuer "$2" -cert "$3" -CAfile "$2" \
+		    >"$work/$1.ocsp$i" 2>&1
+	done
+}
+# ocsp_says NAME STATUS: every answer verified and says STATUS.
+ocsp_says() {
+	local i
+	for i in 1 2 3; do
+		grep -q "^Response verify OK" "$work/$1.ocsp$i" &&
+		    grep -q ": $2\$" "$work/$1.ocsp$i" || return 1
+	done
+}
+ocspq pre-old-ok "$work/rr-old.pem" "$work/old-ok.pem"
+check "OCSP before the rollover: old-ok good" ocsp_says pre-old-ok good
 check "EE under the old key" openssl verify -CAfile "$work/rr-old.pem" "$work/old-ee.pem"
 mkdir -p "$work/g0"
 bcgenm rr "$work/g0.out" --infotype rootCaCert --old-root "$work/rr-old.pem" --out-dir "$work/g0"
@@ -231,6 +253,21 @@ check "the old key's CRL lists the revoked certificate" \
     "Serial Number: 0*$(serial_of "$work/old-ee.pem")"
 check "openssl verify -crl_check: the old-key certificate is revoked" \
     has <(openssl verify -crl_check -CAfile "$work/rr-old.pem" -CRLfile <(openssl crl -inform DER -in "$work/old.crl") "$work/old-ee.pem" 2>&1) "certificate revoked"
+# OCSP after the rollover, in workers that cached the old certificate:
+# old-key certificates answered by the old key, new-key ones by a new
+# signer, each verified with its own root alone.
+check "ocsp signer --ca rr (for the new key)" cli ocsp signer --ca rr
+enroll rr new-rev "/CN=new-rev.example"
+check "revoke a new-key certificate" cli cert revoke "$(serial_of "$work/new-rev.pem")" --ca rr --reason 1
+sleep 6 # CA_OCSP_REFRESH
+ocspq old-ok "$work/rr-old.pem" "$work/old-ok.pem"
+check "OCSP after the rollover: old-key certificate good, verified with the old root" ocsp_says old-ok good
+ocspq old-ee "$work/rr-old.pem" "$work/old-ee.pem"
+check "OCSP after the rollover: revoked old-key certificate revoked" ocsp_says old-ee revoked
+ocspq new-ee "$work/g2/newwithnew.pem" "$work/new-ee.pem"
+check "OCSP after the rollover: new-key certificate good, verified with the new root" ocsp_says new-ee good
+ocspq new-rev "$work/g2/newwithnew.pem" "$work/new-rev.pem"
+check "OCSP after the rollover: revoked new-key certificate revoked" ocsp_says new-rev revoked
 cli ca rollover sub1 >"$work/ro.out" 2>&1
 check "rollover of a subordinate refused" has "$work/ro.out" "is not a root"
 
