@@ -133,9 +133,23 @@ out:
  * several hosts may run it at once.
  */
 /*
- * Re-issues each active CA's CRL when none exists or half its validity has
- * passed. The database lock in crl_issue() keeps hosts from issuing the
- * same CRL twice.
+ * Rows whose CRL the housekeeper keeps current: active CAs, and the old
+ * keys of identities (LABEL.oldN after `ca rollover`): certificates they
+ * signed stay valid until they expire, at the latest with the old CA
+ * certificate, and need a CRL signed by that key until then.
+ */
+static int
+crl_kept(const struct db_ca *row)
+{
+	return strcmp(row->status, "active") == 0 ||
+	    (strcmp(row->status, "retired") == 0 && row->key_of != 0);
+}
+
+/*
+ * Re-issues the CRL of each CA crl_kept() names when none exists or half
+ * its validity has passed; an old key's only while its CA certificate has
+ * not expired. The database lock in crl_issue() keeps hosts from issuing
+ * the same CRL twice.
  */
 static void
 crl_refresh(const struct cfg *cfg, struct db *db, struct hsm *hsm,
@@ -153,7 +167,7 @@ crl_refresh(const struct cfg *cfg, struct db *db, struct hsm *hsm,
 		struct ca_ident *ca;
 		int err = 0, rc;
 
-		if (strcmp(cas[i].status, "active") != 0)
+		if (!crl_kept(&cas[i]))
 			continue;
 		rc = db_crl_latest(db, cas[i].id, &latest);
 		if (rc < 0)
@@ -167,6 +181,9 @@ crl_refresh(const struct cfg *cfg, struct db *db, struct hsm *hsm,
 		ca = ca_store_get(st, db, hsm, cas[i].label, &err);
 		if (ca == NULL)
 			continue;
+		if (ca->retired && X509_cmp_time(X509_get0_notAfter(ca->cert),
+		    NULL) <= 0)
+			continue; /* every certificate of the old key expired */
 		if (crl_issue(db, ca, cfg->crl_validity, cfg->crl_dir, &crl) != 0)
 			log_info("ca %s: CRL %lld issued, %d entries", ca->label,
 			    crl.number, crl.entries);
@@ -190,7 +207,7 @@ crl_publish_all(const struct cfg *cfg, struct db *db)
 	if (cfg->crl_dir == NULL || db_ca_list(db, &cas, &n) < 0)
 		return;
 	for (i = 0; i < n; i++)
-		if (strcmp(cas[i].status, "active") == 0)
+		if (crl_kept(&cas[i]))
 			(void)crl_publish(db, cas[i].id, cas[i].label,
 			    cfg->crl_dir);
 	db_ca_array_free(cas, n);

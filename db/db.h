@@ -431,9 +431,10 @@ struct db_crl {
 };
 void db_crl_clear(struct db_crl *c);
 /*
- * Inside a database transaction: takes the per-CA CRL lock (held until
- * commit or rollback, so one worker or host issues at a time) and returns
- * the next CRL number. Returns 1 or -1.
+ * Inside a database transaction: takes the CRL lock of the CA's issuer
+ * name (the identity and its old keys; held until commit or rollback, so
+ * one worker or host issues at a time), then returns the next CRL number
+ * of that issuer name. Returns 1 or -1.
  */
 int db_crl_next(struct db *db, long long ca_id, long long *number)
     CA_MUST_CHECK;

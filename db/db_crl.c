@@ -3,7 +3,7 @@
  *
  * Issuing is serialised per CA across workers and hosts by a transaction
  * advisory lock taken in db_crl_next(), which also returns the next CRL
- * number; the caller builds and signs the CRL, db_crl_insert() stores it,
+ * number (one sequence per issuer name: an identity and its old keys); the caller builds and signs the CRL, db_crl_insert() stores it,
  * and db_commit() releases the lock.
  */
 #include <stdlib.h>
@@ -14,14 +14,23 @@
 /* First key of the advisory lock: "crl" in ASCII. */
 #define CRL_LOCK_CLASS 0x63726cL
 
-/* Two statements, lock first: under READ COMMITTED a statement reads the
+/*
+ * Two statements, lock first: under READ COMMITTED a statement reads the
  * snapshot taken when it started, so a max() in the statement that waited
- * for the lock would not see the CRL its holder committed meanwhile. */
+ * for the lock would not see the CRL its holder committed meanwhile.
+ * Both work on the issuer name's family: an identity and its earlier keys
+ * (rows with key_of, after `ca rollover`) share the issuer name, so their
+ * CRL numbers share one sequence (RFC 5280 §5.2.3) and one lock.
+ */
+#define CRL_FAMILY(id) \
+    "(SELECT coalesce(key_of, id) FROM ca WHERE id = " id ")"
 static const struct db_stmt st_lock = {DB_ST_CRL_LOCK, "crl_lock",
-    "SELECT pg_advisory_xact_lock($2::int, $1::int)"};
+    "SELECT pg_advisory_xact_lock($2::int, " CRL_FAMILY("$1::bigint")
+    "::int)"};
 static const struct db_stmt st_next = {DB_ST_CRL_NEXT, "crl_next",
-    "SELECT (coalesce(max(number), 0) + 1)::bigint FROM crl"
-    " WHERE ca_id = $1::bigint"};
+    "SELECT (coalesce(max(c.number), 0) + 1)::bigint FROM crl c"
+    " JOIN ca a ON a.id = c.ca_id"
+    " WHERE coalesce(a.key_of, a.id) = " CRL_FAMILY("$1::bigint")};
 static const struct db_stmt st_insert = {DB_ST_CRL_INSERT, "crl_insert",
     "INSERT INTO crl (ca_id, number, this_update, next_update, entries, der)"
     " VALUES ($1::bigint, $2::bigint, to_timestamp($3::bigint),"

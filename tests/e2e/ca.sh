@@ -268,6 +268,45 @@ ocspq new-ee "$work/g2/newwithnew.pem" "$work/new-ee.pem"
 check "OCSP after the rollover: new-key certificate good, verified with the new root" ocsp_says new-ee good
 ocspq new-rev "$work/g2/newwithnew.pem" "$work/new-rev.pem"
 check "OCSP after the rollover: revoked new-key certificate revoked" ocsp_says new-rev revoked
+# CRLs after the rollover: one number sequence per issuer name, the old
+# key's CRL kept current by the housekeeper, each CRL from crl_dir checked
+# by openssl verify -crl_check against its own root.
+crlno() { q "select coalesce(max(number), 0) from crl where ca_id = $(ca_id "$1")"; }
+check "crl issue --ca rr (new key) after the revocation" cli crl issue --ca rr
+check "CRL numbers continue across the keys of one issuer name" \
+    test "$(crlno rr)" -gt "$(crlno rr.old1)"
+check "no CRL number twice under the issuer name" \
+    test "$(q "select count(*) - count(distinct number) from crl where ca_id in ($(ca_id rr), $(ca_id rr.old1))")" = 0
+before=$(crlno rr.old1)
+q "update crl set next_update = now() + interval '1 minute' where ca_id = $(ca_id rr.old1)" >/dev/null
+renewed() {
+	for _ in $(seq 60); do
+		[ "$(crlno rr.old1)" -gt "$before" ] &&
+		    [ "$(crlno rr.old1)" -gt "$(crlno rr)" ] && return 0
+		sleep 0.5
+	done
+	return 1
+}
+check "the housekeeper renews the old key's CRL (next number of the issuer name)" renewed
+pubcrl() { # LABEL: the PEM of crl_dir/LABEL.crl, once it is the newest
+	local f=$CMPCA_VAR/crl/$1.crl
+	for _ in $(seq 40); do
+		cmp -s "$f" <(q "select encode(der, 'hex') from crl where ca_id = $(ca_id "$1") order by number desc limit 1" | xxd -r -p) && break
+		sleep 0.5
+	done
+	openssl crl -inform DER -in "$f" >"$work/$1.pub.crl.pem"
+}
+pubcrl rr.old1
+pubcrl rr
+vcrl() { openssl verify -crl_check -CAfile "$1" -CRLfile "$2" "$3" 2>&1; }
+check "crl_check: old-key certificate, not revoked: OK" \
+    has <(vcrl "$work/rr-old.pem" "$work/rr.old1.pub.crl.pem" "$work/old-ok.pem") ": OK$"
+check "crl_check: old-key certificate, revoked: revoked" \
+    has <(vcrl "$work/rr-old.pem" "$work/rr.old1.pub.crl.pem" "$work/old-ee.pem") "certificate revoked"
+check "crl_check: new-key certificate, not revoked: OK" \
+    has <(vcrl "$work/g2/newwithnew.pem" "$work/rr.pub.crl.pem" "$work/new-ee.pem") ": OK$"
+check "crl_check: new-key certificate, revoked: revoked" \
+    has <(vcrl "$work/g2/newwithnew.pem" "$work/rr.pub.crl.pem" "$work/new-rev.pem") "certificate revoked"
 cli ca rollover sub1 >"$work/ro.out" 2>&1
 check "rollover of a subordinate refused" has "$work/ro.out" "is not a root"
 
