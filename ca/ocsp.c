@@ -35,6 +35,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ocsp.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
 #include "ca/ca.h"
@@ -70,6 +71,7 @@ struct ocsp_srv {
 	size_t nca;
 	time_t loaded; /* 0: never */
 	unsigned long reqno;
+	struct ocsp_cache *answers; /* signed answers for reuse, or NULL */
 };
 
 /* One request; everything it allocates, released by oreq_clear(). */
@@ -85,6 +87,14 @@ struct oreq {
 	const char *why;
 	int no_signer; /* the CA has no signer row (for the log) */
 	int n, good, revoked, unknown;
+	/* Reuse of signed answers (ocsp_cache.c): requests without nonce. */
+	int reusable;
+	unsigned char req_md[SHA256_DIGEST_LENGTH]; /* the request bytes */
+	unsigned char st_md[SHA256_DIGEST_LENGTH];  /* the statuses read */
+	long long st[CA_MAX_OCSP_CERTS][3];	    /* status, reason, time */
+	time_t t_this, t_next;
+	const unsigned char *cached; /* the cache's bytes, on a hit */
+	size_t cached_len;
 };
 
 static const char *
@@ -278,7 +288,7 @@ cache_refresh(struct ocsp_srv *s)
 	struct ocsp_ca **next = NULL;
 	int *have = NULL;
 	size_t n = 0, nn = 0, i, j;
-	int ok = 0;
+	int ok = 0, changed = 0;
 
 	if (db_ca_list(s->db, &rows, &n) < 0) {
 		log_warn("ocsp: cannot read the CAs: %s", db_error(s->db));
@@ -301,6 +311,8 @@ cache_refresh(struct ocsp_srv *s)
 	}
 	for (i = 0; i < n; i++) {
 		struct ocsp_ca *c = NULL;
+		const X509 *was;
+		long long was_id;
 
 		if (!row_served(&rows[i]))
 			continue;
@@ -314,15 +326,27 @@ cache_refresh(struct ocsp_srv *s)
 			ocsp_ca_free(c); /* rolled over: made again */
 			c = NULL;
 		}
-		if (c == NULL && (c = ocsp_ca_new(&rows[i])) == NULL)
-			continue; /* logged; the other CAs are still served */
+		if (c == NULL) {
+			changed = 1;
+			if ((c = ocsp_ca_new(&rows[i])) == NULL)
+				continue; /* logged; the others are served */
+		}
 		c->old_key = strcmp(rows[i].status, "active") != 0;
+		was = c->signer;
+		was_id = c->signer_id;
 		if (c->old_key)
 			self_apply(s, c, &rows[i]);
 		else
 			signer_apply(s, c, &sig[i], have[i]);
+		changed |= c->signer != was || c->signer_id != was_id;
 		next[nn++] = c;
 	}
+	for (j = 0; j < s->nca; j++)
+		changed |= s->ca[j] != NULL;
+	/* Answers signed by a signer that is gone, or for an entry made
+	 * again, are not reused (the cache keys them by signer). */
+	if (changed)
+		ocsp_cache_clear(s->answers);
 	cache_clear(s); /* what was not moved: CAs retired or removed */
 	s->ca = next;	/* transfer to the server */
 	s->nca = nn;
@@ -491,6 +515,9 @@ single_add(struct ocsp_srv *s, struct oreq *r, int i)
 		break;
 	}
 add:
+	r->st[i][0] = status;
+	r->st[i][1] = reason;
+	r->st[i][2] = status == V_OCSP_CERTSTATUS_REVOKED ? st.revoked_at : 0;
 	if (status == V_OCSP_CERTSTATUS_GOOD)
 		r->good++;
 	else if (status == V_OCSP_CERTSTATUS_REVOKED)
@@ -533,6 +560,8 @@ answer(struct ocsp_srv *s, struct oreq *r)
 	}
 	if (next > until)
 		next = until;
+	r->t_this = now;
+	r->t_next = next;
 	if ((r->bs = OCSP_BASICRESP_new()) == NULL ||
 	    (r->this_upd = ASN1_TIME_set(NULL, now)) == NULL ||
 	    (r->next_upd = ASN1_TIME_set(NULL, next)) == NULL)
@@ -542,6 +571,17 @@ answer(struct ocsp_srv *s, struct oreq *r)
 			return rc;
 	if (OCSP_copy_nonce(r->bs, r->req) <= 0)
 		return -1;
+	/* The same question with the same statuses: the answer signed
+	 * before, without the HSM. */
+	if (r->reusable) {
+		if (SHA256((const unsigned char *)r->st,
+			(size_t)r->n * sizeof(r->st[0]), r->st_md) == NULL)
+			return -1;
+		r->cached = ocsp_cache_get(s->answers, r->req_md, r->st_md,
+		    r->ca->signer, now, &r->cached_len);
+		if (r->cached != NULL)
+			return 1;
+	}
 	/* responderID byKey, the signer certificate in certs (§4.2.1). */
 	t0 = metrics_now_us();
 	if ((r->mctx = EVP_MD_CTX_new()) == NULL ||
@@ -578,6 +618,9 @@ process(struct ocsp_srv *s, struct oreq *r, const unsigned char *der,
 	}
 	if (!request_check(r))
 		return;
+	r->reusable = OCSP_REQUEST_get_ext_by_NID(r->req,
+	    NID_id_pkix_OCSP_Nonce, -1) < 0 &&
+	    SHA256(der, len, r->req_md) != NULL;
 	if (now - s->loaded >= CA_OCSP_REFRESH)
 		(void)cache_refresh(s); /* logged; the old cache stays */
 	if (s->loaded == 0) {
@@ -632,6 +675,13 @@ ocsp_srv_process(struct ocsp_srv *s, const unsigned char *req,
 	memset(&r, 0, sizeof(r));
 	r.id = ++s->reqno;
 	process(s, &r, req, req_len);
+	if (r.status == OCSP_RESPONSE_STATUS_SUCCESSFUL && r.cached != NULL) {
+		if ((*resp = OPENSSL_memdup(r.cached, r.cached_len)) == NULL)
+			http = 503;
+		else
+			*resp_len = r.cached_len;
+		goto logged;
+	}
 	out = OCSP_response_create(r.status,
 	    r.status == OCSP_RESPONSE_STATUS_SUCCESSFUL ? r.bs : NULL);
 	if (out == NULL || (len = i2d_OCSP_RESPONSE(out, resp)) <= 0) {
@@ -639,13 +689,21 @@ ocsp_srv_process(struct ocsp_srv *s, const unsigned char *req,
 		OPENSSL_free(*resp);
 		*resp = NULL;
 		http = 500;
-	} else
+	} else {
 		*resp_len = (size_t)len;
+		/* Reused until half its validity has passed. */
+		if (r.reusable && r.status == OCSP_RESPONSE_STATUS_SUCCESSFUL)
+			ocsp_cache_put(s->answers, r.req_md, r.st_md,
+			    r.ca->signer, r.t_this + (r.t_next - r.t_this) / 2,
+			    *resp, *resp_len);
+	}
+logged:
 	log_info("ocsp req %lu ca=%s certs=%d good=%d revoked=%d unknown=%d "
-		 "status=%s%s%s%s",
+		 "status=%s%s%s%s%s",
 	    r.id, r.ca != NULL ? r.ca->label : "-", r.n, r.good, r.revoked,
-	    r.unknown, status_name(r.status), r.why != NULL ? ": \"" : "",
-	    r.why != NULL ? r.why : "", r.why != NULL ? "\"" : "");
+	    r.unknown, status_name(r.status), r.cached != NULL ? " reused" : "",
+	    r.why != NULL ? ": \"" : "", r.why != NULL ? r.why : "",
+	    r.why != NULL ? "\"" : "");
 	OCSP_RESPONSE_free(out);
 	oreq_clear(&r);
 	log_openssl_errors(0);
@@ -663,6 +721,8 @@ ocsp_srv_new(const struct cfg *cfg, struct db *db, struct hsm *hsm)
 	s->cfg = cfg;
 	s->db = db;
 	s->hsm = hsm;
+	/* Without it every answer is signed: slower, not wrong. */
+	s->answers = ocsp_cache_new();
 	return s;
 }
 
@@ -673,6 +733,7 @@ ocsp_srv_keys_drop(struct ocsp_srv *s)
 	if (s == NULL)
 		return;
 	cache_clear(s);
+	ocsp_cache_clear(s->answers);
 	s->loaded = 0;
 }
 
@@ -683,5 +744,6 @@ ocsp_srv_free(struct ocsp_srv *s)
 	if (s == NULL)
 		return;
 	cache_clear(s);
+	ocsp_cache_free(s->answers);
 	free(s);
 }
