@@ -153,6 +153,7 @@ FORCE:
 
 MAN_PAGES := docs/man/cmpca.1 docs/man/cmpca.conf.5 docs/man/cmpcad.8
 NGINX_FILES := nginx/cmp-locations.conf nginx/cmpca-metrics.conf \
+	nginx/cmpca-limits.conf \
 	$(wildcard nginx/*.example)
 DOC_FILES := README.md $(wildcard docs/*.md)
 # The example configuration: scripts/cmpca.conf.in with the stack's
