@@ -34,6 +34,10 @@
 #include <openssl/x509.h>
 
 #define HSM_INTERNAL /* hsm_seal_force_v1() */
+/* The module's function list (HSM_INTERNAL above), to look at keys as
+ * another PKCS#11 user. */
+#include <p11-kit-1/p11-kit/pkcs11.h>
+
 #include "hsm/hsm.h"
 
 #define TOKEN "cmpca-test"
@@ -243,6 +247,30 @@ test_pin_read(void **state)
 	assert_false(hsm_pin_read(fx.dir, buf, sizeof(buf)));
 }
 
+/*
+ * RSA-PSS through libp11 is a raw RSA operation in the token
+ * (CKM_RSA_X_509), which keys from hsm_keygen do not allow: cmpca signs
+ * with PKCS#1 v1.5 only.
+ */
+static void
+pss_refused(EVP_PKEY *priv)
+{
+	unsigned char data[] = "cmpca: PSS", sig[1024];
+	size_t siglen = sizeof(sig);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pctx = NULL;
+
+	assert_non_null(md);
+	assert_int_equal(
+	    EVP_DigestSignInit(md, &pctx, EVP_sha256(), NULL, priv), 1);
+	assert_int_equal(
+	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING), 1);
+	assert_int_not_equal(
+	    EVP_DigestSign(md, sig, &siglen, data, sizeof(data)), 1);
+	ERR_clear_error();
+	EVP_MD_CTX_free(md);
+}
+
 /* Signs data with priv (in the token) and checks it with pub. */
 static void
 sign_verify(EVP_PKEY *priv, EVP_PKEY *pub, int pss)
@@ -401,7 +429,7 @@ keygen_check(enum hsm_keytype type, const char *label, int pss)
 
 	sign_verify(priv, pub, 0);
 	if (pss)
-		sign_verify(priv, pub, 1);
+		pss_refused(priv);
 	check_private_stays(priv, pub);
 
 	/* The same key without the token attribute, with type=private. */
@@ -450,6 +478,59 @@ test_keygen_p384(void **state)
 {
 	(void)state;
 	keygen_check(HSM_KEY_EC_P384, "p384-key", 0);
+}
+
+/*
+ * A CA key signs with the one mechanism cmpca uses and nothing else: no
+ * raw RSA (CKM_RSA_X_509), no sign-recover. SoftHSM 2.6 enforces
+ * CKA_ALLOWED_MECHANISMS.
+ */
+static void
+mech_check(const char *label, CK_MECHANISM_TYPE want, CK_MECHANISM_TYPE bad)
+{
+	CK_FUNCTION_LIST_PTR fl;
+	CK_SESSION_HANDLE s;
+	CK_OBJECT_HANDLE o;
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE find[2] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_LABEL, (void *)(uintptr_t)label, strlen(label) },
+	};
+	CK_MECHANISM_TYPE mechs[8];
+	CK_BBOOL recover = CK_TRUE;
+	CK_ATTRIBUTE get[2] = {
+		{ CKA_SIGN_RECOVER, &recover, sizeof(recover) },
+		{ CKA_ALLOWED_MECHANISMS, mechs, sizeof(mechs) },
+	};
+	CK_MECHANISM m = { 0, NULL, 0 };
+	CK_ULONG n = 0;
+	unsigned long slot;
+
+	reopen();
+	assert_non_null(fl = hsm_p11_funcs(fx.h, &slot));
+	assert_int_equal(fl->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL,
+	    &s), CKR_OK);
+	assert_int_equal(fl->C_FindObjectsInit(s, find, 2), CKR_OK);
+	assert_int_equal(fl->C_FindObjects(s, &o, 1, &n), CKR_OK);
+	(void)fl->C_FindObjectsFinal(s);
+	assert_int_equal(n, 1);
+	assert_int_equal(fl->C_GetAttributeValue(s, o, get, 2), CKR_OK);
+	assert_int_equal(recover, CK_FALSE);
+	assert_int_equal(get[1].ulValueLen, sizeof(CK_MECHANISM_TYPE));
+	assert_int_equal(mechs[0], want);
+	m.mechanism = bad;
+	assert_int_not_equal(fl->C_SignInit(s, &m, o), CKR_OK);
+	m.mechanism = want;
+	assert_int_equal(fl->C_SignInit(s, &m, o), CKR_OK);
+	(void)fl->C_CloseSession(s); /* ends the operation begun */
+}
+
+static void
+test_keygen_mechanisms(void **state)
+{
+	(void)state;
+	mech_check("rsa2048-key", CKM_RSA_PKCS, CKM_RSA_X_509);
+	mech_check("p256-key", CKM_ECDSA, CKM_ECDSA_SHA256);
 }
 
 /* Labels with URI-reserved bytes come back percent-encoded and load. */
@@ -1027,6 +1108,7 @@ main(void)
 		cmocka_unit_test(test_keygen_rsa4096),
 		cmocka_unit_test(test_keygen_p256),
 		cmocka_unit_test(test_keygen_p384),
+		cmocka_unit_test(test_keygen_mechanisms),
 		cmocka_unit_test(test_keygen_label_escaped),
 		cmocka_unit_test(test_keygen_duplicate),
 		cmocka_unit_test(test_keygen_bad_args),
