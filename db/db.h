@@ -442,6 +442,10 @@ int db_crl_next(struct db *db, long long ca_id, long long *number)
 int db_crl_insert(struct db *db, long long ca_id, const struct db_crl *c)
     CA_MUST_CHECK;
 /* The newest CRL of a CA: 1, 0 if none, -1. */
+/* The number of the CA's newest CRL, without its bytes. Returns 1, 0 (no
+ * CRL yet) or -1. */
+int db_crl_latest_number(struct db *db, long long ca_id, long long *number)
+    CA_MUST_CHECK;
 int db_crl_latest(struct db *db, long long ca_id, struct db_crl *out)
     CA_MUST_CHECK;
 /* Calls cb for each revoked or rejected, unexpired certificate of a CA

@@ -35,6 +35,9 @@ static const struct db_stmt st_insert = {DB_ST_CRL_INSERT, "crl_insert",
     "INSERT INTO crl (ca_id, number, this_update, next_update, entries, der)"
     " VALUES ($1::bigint, $2::bigint, to_timestamp($3::bigint),"
     " to_timestamp($4::bigint), $5::int, $6::bytea)"};
+static const struct db_stmt st_number = {DB_ST_CRL_NUMBER, "crl_number",
+    "SELECT number FROM crl WHERE ca_id = $1::bigint"
+    " ORDER BY number DESC LIMIT 1"};
 static const struct db_stmt st_latest = {DB_ST_CRL_LATEST, "crl_latest",
     "SELECT number, " DB_EPOCH("this_update") ", " DB_EPOCH("next_update")
     ", entries, der FROM crl WHERE ca_id = $1::bigint"
@@ -134,6 +137,31 @@ db_crl_latest(struct db *db, long long ca_id, struct db_crl *out)
 
 	db_param_int8(&p, ca_id);
 	return db_get1(db, &st_latest, &p, sizeof(*out), crl_row, out);
+}
+
+int
+db_crl_latest_number(struct db *db, long long ca_id, long long *number)
+{
+	struct db_params p = {0};
+	struct db_row r;
+	PGresult *res = NULL;
+	int rc = -1;
+
+	*number = 0;
+	db_param_int8(&p, ca_id);
+	if (db_run(db, &st_number, &p, &res) != 1)
+		goto out;
+	rc = 0;
+	if (PQntuples(res) == 1) {
+		r = (struct db_row){res, 0, 0, 0};
+		*number = db_col_int8(&r, 0);
+		rc = r.bad ? -1 : 1;
+		if (r.bad)
+			db_seterr(db, "crl number: unexpected result");
+	}
+out:
+	PQclear(res);
+	return rc;
 }
 
 int

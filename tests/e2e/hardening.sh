@@ -57,8 +57,11 @@ holder=$!
 sleep 0.3
 cli crl issue --ca "$CMPCA_CA_LABEL" >/dev/null 2>&1 &
 clipid=
-for _ in $(seq 20); do
-	clipid=$(pgrep -n -u cmpca -f "cmpca -c .* crl issue") && break
+for _ in $(seq 30); do
+	# The cmpca process itself, not setpriv or env before their exec.
+	clipid=$(pgrep -n -u cmpca -f "cmpca -c .* crl issue") &&
+	    [ "$(basename "$(readlink "/proc/$clipid/exe")")" = cmpca ] && break
+	clipid=
 	sleep 0.1
 done
 check "the CLI is running (waiting for the HSM lock)" test -n "$clipid"
