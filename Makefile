@@ -33,7 +33,7 @@ DB_SRC := db/db.c db/db_ca.c db/db_cert.c db/db_txn.c db/db_secret.c \
 CA_SRC := ca/log.c ca/cfg.c ca/cmp_asn.c ca/cmp_hdr.c ca/cmp_protect.c \
 	ca/cmp_issue.c ca/cmp_server.c ca/cmp_certreq.c ca/cmp_sig.c \
 	ca/cmp_rr.c ca/cmp_genm.c ca/cmp_poll.c ca/crl.c ca/ca_store.c \
-	ca/ocsp.c ca/ocsp_signer.c ca/cross.c ca/cmp_ccr.c ca/metrics.c ca/admin.c \
+	ca/ocsp.c ca/ocsp_cache.c ca/ocsp_signer.c ca/cross.c ca/cmp_ccr.c ca/metrics.c ca/admin.c \
 	ca/profile.c ca/cert_build.c
 DAEMON_SRC := ca/fcgi.c ca/cmpcad.c ca/priv.c
 CLI_SRC := ca/cmpca.c $(sort $(wildcard ca/cli_*.c))
@@ -154,6 +154,7 @@ FORCE:
 
 MAN_PAGES := docs/man/cmpca.1 docs/man/cmpca.conf.5 docs/man/cmpcad.8
 NGINX_FILES := nginx/cmp-locations.conf nginx/cmpca-metrics.conf \
+	nginx/cmpca-limits.conf \
 	$(wildcard nginx/*.example)
 DOC_FILES := README.md $(wildcard docs/*.md)
 # The example configuration: scripts/cmpca.conf.in with the stack's
@@ -165,7 +166,7 @@ CONF_SED := -e 's|@MODULE@|/usr/lib/softhsm/libsofthsm2.so|' \
 	-e 's|@VAR@/cmpcad.sock|/run/cmpca/cmpcad.sock|' \
 	-e 's|@VAR@/crl|/var/lib/cmpca/crl|' \
 	-e 's|@WORKERS@|4|' -e 's|@CA_LABEL@|issuing|g' \
-	-e 's|@RUN_USER@|cmpca|' \
+	-e 's|@RUN_USER@|cmpca|' -e 's|@SOCKET_GROUP@||' \
 	-e 's|@SCHEMA_DIR@|$(SCHEMADIR)|' \
 	-e 's|@TXN_TIMEOUT@|300|' -e 's|@HOUSEKEEPING@|10|' \
 	-e 's|@POLL_AFTER@|5|' -e 's|@TRUST_ANCHORS@||' \

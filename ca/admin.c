@@ -827,10 +827,11 @@ admin_handle(struct db *db, const struct admin_req *rq,
 	struct admin_query q;
 	int code, rc;
 
-	/* nginx must say who it let in; a location without auth_basic or
-	 * ssl_verify_client gets nothing. */
-	if ((rq->remote_user == NULL || rq->remote_user[0] == '\0') &&
-	    (rq->client_verify == NULL ||
+	/* nginx must say whom it let in, in a parameter only the /admin/
+	 * location sets; a client certificate nginx did not verify is
+	 * refused even then. */
+	if (rq->admin_user == NULL || rq->admin_user[0] == '\0' ||
+	    (rq->client_verify != NULL &&
 	    strcmp(rq->client_verify, "SUCCESS") != 0))
 		code = 403;
 	else if (rq->method == NULL || strcmp(rq->method, "GET") != 0)

@@ -5,7 +5,8 @@
  *
  * nginx protects the location (basic auth or a client certificate); as a
  * second guard the page answers 403 unless nginx says who authenticated
- * (REMOTE_USER, or SSL_CLIENT_VERIFY "SUCCESS").
+ * in CMPCA_ADMIN_USER, which only that location sets (and, where nginx
+ * passes SSL_CLIENT_VERIFY, it is "SUCCESS").
  */
 #ifndef CMPCA_ADMIN_H
 #define CMPCA_ADMIN_H
@@ -58,7 +59,11 @@ struct admin_req {
 	const char *method;
 	const char *uri;	   /* DOCUMENT_URI */
 	const char *query;	   /* QUERY_STRING */
-	const char *remote_user;   /* REMOTE_USER, set by nginx auth_basic */
+	/* CMPCA_ADMIN_USER: who nginx authenticated, passed by the one
+	 * location that authenticates. Not REMOTE_USER, which
+	 * fastcgi_params fills from any Authorization: Basic header, in
+	 * locations without auth_basic too. */
+	const char *admin_user;
 	const char *client_verify; /* SSL_CLIENT_VERIFY, if nginx passes it */
 };
 /*

@@ -131,6 +131,7 @@ struct cfg {
 	char *db_conninfo;
 	char *socket_path;
 	char *user;	     /* cmpcad's user when started as root, or NULL */
+	char *socket_group;  /* group of the unix socket (nginx's), or NULL */
 	char *default_ca;
 	char *schema_dir;
 	char *log_level;
@@ -256,6 +257,13 @@ int ca_publish_bundle(struct db *db, const struct ca_ident *ca,
  */
 int crl_issue(struct db *db, const struct ca_ident *ca, long hours,
     const char *dir, struct db_crl *out) CA_MUST_CHECK;
+/*
+ * Publishes the newest CRL in the database for ca_id (whichever host or
+ * CLI issued it) as dir/<label>.crl, unless the file holds it already.
+ * Returns 1 written, 0 unchanged or no CRL yet, -1 on failure (logged).
+ */
+int crl_publish(struct db *db, long long ca_id, const char *label,
+    const char *dir);
 
 /* cmp_protect.c - PBM (RFC 4211 §4.4). */
 struct cmp_mac {
@@ -410,6 +418,28 @@ int cmp_srv_process(struct cmp_srv *s, const char *label,
 #define CA_OCSP_MISS_REFRESH 5
 /* nextUpdate - thisUpdate of every answer, seconds. */
 #define CA_OCSP_VALIDITY 3600
+/* Signed answers each worker keeps for reuse (ocsp_cache.c). */
+#define CA_OCSP_CACHE_SLOTS 256
+
+/* ocsp_cache.c - signed OCSP answers reused while the statuses are the
+ * same (see the file). */
+struct ocsp_cache;
+struct ocsp_cache *ocsp_cache_new(void);
+void ocsp_cache_free(struct ocsp_cache *c);
+/* Forgets every answer (a signer or CA entry changed). NULL-safe. */
+void ocsp_cache_clear(struct ocsp_cache *c);
+/*
+ * The answer kept for the request digest req, if it was made by signer,
+ * for the same status digest, and now is before its reuse limit; NULL
+ * otherwise. The bytes stay the cache's.
+ */
+const unsigned char *ocsp_cache_get(struct ocsp_cache *c,
+    const unsigned char *req, const unsigned char *status,
+    const void *signer, time_t now, size_t *len);
+/* Keeps a copy of der for reuse until until. NULL-safe; best effort. */
+void ocsp_cache_put(struct ocsp_cache *c, const unsigned char *req,
+    const unsigned char *status, const void *signer, time_t until,
+    const unsigned char *der, size_t len);
 
 struct ocsp_srv;
 /* A responder for one worker; nothing is loaded until the first request.

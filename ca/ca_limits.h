@@ -59,6 +59,12 @@
 /* Transaction lifetime waiting for certConf, seconds (default). */
 #define CA_DEFAULT_TXN_TIMEOUT 300
 
+/* Seconds a worker waits for the next bytes of a FastCGI request, or
+ * for the web server to take its answer, before it drops the connection:
+ * nginx sends a buffered request at once, so only a stalled peer waits
+ * this long, and it cannot hold a worker for longer. */
+#define CA_FCGI_IO_TIMEOUT 5
+
 /* Workers forked by cmpcad (upper bound of the configuration). */
 #define CA_MAX_WORKERS 64
 

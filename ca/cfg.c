@@ -40,7 +40,7 @@ static const char *const cfg_keys[] = {
 	"implicit_confirm", "txn_timeout", "log_level",
 	"housekeeping_interval", "nonce_max_age", "trust_anchors",
 	"poll_check_after", "clock_skew", "allow_unprotected", "crl_dir",
-	"crl_validity", "crl_auto", "user", "syslog", NULL,
+	"crl_validity", "crl_auto", "user", "socket_group", "syslog", NULL,
 };
 
 static const char *const profile_keys[] = {
@@ -513,6 +513,11 @@ cfg_load(const char *path)
 		free(c->user); /* "user =": none */
 		c->user = NULL;
 	}
+	c->socket_group = cfg_str(c, CFG_MAIN, "socket_group", NULL);
+	if (c->socket_group != NULL && c->socket_group[0] == '\0') {
+		free(c->socket_group); /* "socket_group =": none */
+		c->socket_group = NULL;
+	}
 	c->default_ca = cfg_str(c, CFG_MAIN, "default_ca", NULL);
 	c->schema_dir = cfg_str(c, CFG_MAIN, "schema_dir", CMPCA_SCHEMADIR);
 	c->log_level = cfg_str(c, CFG_MAIN, "log_level", "info");
@@ -598,6 +603,7 @@ cfg_free(struct cfg *c)
 	free(c->db_conninfo);
 	free(c->socket_path);
 	free(c->user);
+	free(c->socket_group);
 	free(c->default_ca);
 	free(c->schema_dir);
 	free(c->log_level);

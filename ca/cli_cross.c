@@ -766,21 +766,31 @@ out:
 	return out;
 }
 
-/* Logs the status text and failure bits of a rejection. */
+/*
+ * Logs the status and failure bits of a rejection, and its text when
+ * with_text: only for an answer whose signature was checked, and even
+ * then through log_sanitize (the partner chooses the bytes, and they go
+ * to the operator's terminal).
+ */
 static void
-log_pkisi(const char *what, const CMP_PKISI *si)
+log_pkisi(const char *what, const CMP_PKISI *si, int with_text)
 {
-	char text[512] = "";
+	char text[512] = "", one[CA_LOG_SAN_MAX];
 	int i;
 
-	for (i = 0; si != NULL && i < sk_ASN1_UTF8STRING_num(si->statusString);
-	    i++) {
+	for (i = 0; with_text && si != NULL &&
+	    i < sk_ASN1_UTF8STRING_num(si->statusString); i++) {
 		const ASN1_UTF8STRING *s =
 		    sk_ASN1_UTF8STRING_value(si->statusString, i);
 
-		snprintf(text + strlen(text), sizeof(text) - strlen(text),
-		    "%s%.*s", i > 0 ? "; " : "", s->length,
-		    (const char *)s->data);
+		size_t used = strlen(text);
+		int n;
+
+		log_sanitize(s->data, (size_t)s->length, one, sizeof(one));
+		n = snprintf(text + used, sizeof(text) - used, "%s%s",
+		    i > 0 ? "; " : "", one);
+		if (n < 0 || (size_t)n >= sizeof(text) - used)
+			break; /* the rest does not fit: cut */
 	}
 	log_err("%s: status %ld%s%s", what,
 	    si != NULL ? ASN1_INTEGER_get(si->status) : -1L,
@@ -793,8 +803,10 @@ log_pkisi(const char *what, const CMP_PKISI *si)
 
 /*
  * Checks an answer: signed by the partner's pinned key, same
- * transaction, recipNonce our senderNonce, the expected body (or an
- * error, logged). Records the partner's nonce. Returns 1 or 0.
+ * transaction, recipNonce our senderNonce, the expected body. An error
+ * is logged with its text only once its signature and sender are
+ * checked; an unsigned one with its status and bits alone. Records the
+ * partner's nonce. Returns 1 or 0.
  */
 static int
 answer_check(struct client *cl, const CMP_MSG *a, const unsigned char *nonce,
@@ -802,32 +814,36 @@ answer_check(struct client *cl, const CMP_MSG *a, const unsigned char *nonce,
 {
 	const CMP_HEADER *h = a->header;
 	CMP_PROTECTEDPART pp;
-	int ok;
+	int ok, err = a->body->type == CMP_BODY_ERROR;
 
-	if (a->body->type == CMP_BODY_ERROR) {
-		log_pkisi("partner answered with an error",
-		    a->body->value.error->pKIStatusInfo);
-		return 0;
+	if (h->protectionAlg == NULL || a->protection == NULL)
+		ok = 0;
+	else {
+		pp.header = a->header;
+		pp.body = a->body;
+		ERR_set_mark();
+		ok = ASN1_item_verify(ASN1_ITEM_rptr(CMP_PROTECTEDPART),
+		    h->protectionAlg, a->protection, &pp,
+		    X509_get0_pubkey(cl->partner)) == 1;
+		ERR_pop_to_mark();
 	}
-	if (h->protectionAlg == NULL || a->protection == NULL) {
-		log_err("the answer is not protected");
-		return 0;
-	}
-	pp.header = a->header;
-	pp.body = a->body;
-	ERR_set_mark();
-	ok = ASN1_item_verify(ASN1_ITEM_rptr(CMP_PROTECTEDPART),
-	    h->protectionAlg, a->protection, &pp,
-	    X509_get0_pubkey(cl->partner)) == 1;
-	ERR_pop_to_mark();
-	if (!ok) {
-		log_err("the answer is not signed by the partner CA key");
-		return 0;
-	}
-	if (h->sender == NULL || h->sender->type != GEN_DIRNAME ||
+	if (ok && (h->sender == NULL || h->sender->type != GEN_DIRNAME ||
 	    X509_NAME_cmp(h->sender->d.directoryName,
-		X509_get_subject_name(cl->partner)) != 0) {
+		X509_get_subject_name(cl->partner)) != 0)) {
 		log_err("the answer's sender is not the partner CA");
+		return 0;
+	}
+	if (err) {
+		log_pkisi(ok ? "partner answered with an error"
+			     : "partner answered with an error not signed by "
+			       "its CA key (text not shown)",
+		    a->body->value.error->pKIStatusInfo, ok);
+		return 0;
+	}
+	if (!ok) {
+		log_err(h->protectionAlg == NULL || a->protection == NULL
+			? "the answer is not protected"
+			: "the answer is not signed by the partner CA key");
 		return 0;
 	}
 	if (h->transactionID == NULL ||
@@ -871,7 +887,7 @@ ccp_cert(struct client *cl, const CMP_MSG *a)
 	r = sk_CMP_CERTRESPONSE_value(rep->response, 0);
 	st = ASN1_INTEGER_get(r->status->status);
 	if (st != CMP_STATUS_ACCEPTED && st != CMP_STATUS_GRANTED_WITH_MODS) {
-		log_pkisi("cross-certification refused", r->status);
+		log_pkisi("cross-certification refused", r->status, 1);
 		return NULL;
 	}
 	if (ASN1_INTEGER_get(r->certReqId) != 0 || r->certifiedKeyPair == NULL ||

@@ -10,11 +10,12 @@
  * checks):
  *   0  every check ok
  *   1  attention soon: a CA certificate or a CRL runs out within the
- *      warning window, a CA has no CRL, more pending approvals than allowed
+ *      warning window, an OCSP signer within 7 days, a CA has no CRL, more pending approvals than allowed
  *   2  usage error
  *   3  broken now: database unreachable, migrations not applied, HSM login
  *      failed, a CA certificate expired or unreadable, a CRL past its
- *      nextUpdate
+ *      nextUpdate, the newest OCSP signer expired (the responder answers
+ *      tryLater)
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -28,6 +29,9 @@
 enum st_level { ST_OK, ST_WARN, ST_FAIL };
 
 #define ST_EXIT_WARN 1
+/* An OCSP signer (30 days by default) this close to its end needs a
+ * successor. */
+#define ST_SIGNER_WARN_DAYS 7
 #define ST_EXIT_FAIL 3
 
 static const char status_usage[] =
@@ -73,26 +77,36 @@ fmt_time(time_t t, char *out, size_t len)
 	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
 }
 
+/* notAfter of a DER certificate: 1, or 0 if it does not decode. */
+static int
+not_after(const unsigned char *der, size_t len, time_t *out)
+{
+	const unsigned char *p = der;
+	X509 *x = d2i_X509(NULL, &p, (long)len);
+	struct tm tm;
+	int ok = x != NULL &&
+	    ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1;
+
+	X509_free(x);
+	if (ok)
+		*out = timegm(&tm);
+	return ok;
+}
+
 /* The CA certificate's notAfter against now and the warning window. */
 static void
 check_ca_cert(const struct db_ca *ca, const struct st_opts *o, time_t now,
     enum st_level *worst)
 {
-	const unsigned char *p = ca->cert;
-	X509 *x = d2i_X509(NULL, &p, (long)ca->cert_len);
-	struct tm tm;
 	char check[DB_LABEL_MAX + 16], until[32];
 	time_t na;
 	long days;
 
 	snprintf(check, sizeof(check), "ca %s cert", ca->label);
-	if (x == NULL || ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1) {
+	if (!not_after(ca->cert, ca->cert_len, &na)) {
 		row(worst, ST_FAIL, check, "certificate unreadable");
-		X509_free(x);
 		return;
 	}
-	X509_free(x);
-	na = timegm(&tm);
 	fmt_time(na, until, sizeof(until));
 	days = (long)((na - now) / 86400);
 	if (na <= now)
@@ -136,6 +150,53 @@ check_crl(struct ctx *c, const struct db_ca *ca, const struct st_opts *o,
 		row(worst, ST_OK, check, "CRL %lld, nextUpdate %s",
 		    crl.number, next);
 	db_crl_clear(&crl);
+}
+
+/*
+ * The newest OCSP signer: the responder answers tryLater once it has
+ * expired, so that is a failure; within ST_SIGNER_WARN_DAYS it needs
+ * attention. A CA without signer is reported, not counted against it
+ * (it may publish CRLs only).
+ */
+static void
+check_ocsp_signer(struct ctx *c, const struct db_ca *ca, time_t now,
+    enum st_level *worst)
+{
+	struct db_ocsp_signer sig;
+	char check[DB_LABEL_MAX + 16], until[32];
+	time_t na;
+	int rc;
+
+	snprintf(check, sizeof(check), "ca %s ocsp signer", ca->label);
+	memset(&sig, 0, sizeof(sig));
+	rc = db_ocsp_signer_latest(c->db, ca->id, &sig);
+	if (rc < 0) {
+		row(worst, ST_FAIL, check, "%s", db_error(c->db));
+		return;
+	}
+	if (rc == 0) {
+		row(worst, ST_OK, check, "none: /ocsp answers unauthorized "
+		    "for this CA (cmpca ocsp signer --ca %s)", ca->label);
+		return;
+	}
+	if (!not_after(sig.cert, sig.cert_len, &na))
+		row(worst, ST_FAIL, check, "signer %lld: certificate unreadable",
+		    sig.id);
+	else {
+		fmt_time(na, until, sizeof(until));
+		if (na <= now)
+			row(worst, ST_FAIL, check, "signer %lld expired %s: /ocsp "
+			    "answers tryLater (cmpca ocsp signer --ca %s)",
+			    sig.id, until, ca->label);
+		else if (na - now < ST_SIGNER_WARN_DAYS * 86400L)
+			row(worst, ST_WARN, check, "signer %lld expires %s, "
+			    "under %d days (cmpca ocsp signer --ca %s)", sig.id,
+			    until, ST_SIGNER_WARN_DAYS, ca->label);
+		else
+			row(worst, ST_OK, check, "signer %lld valid until %s",
+			    sig.id, until);
+	}
+	db_ocsp_signer_clear(&sig);
 }
 
 static int
@@ -226,6 +287,7 @@ cli_status(struct ctx *c, int argc, char **argv)
 			continue; /* retired CAs issue nothing */
 		check_ca_cert(&cas[i], &o, now, &worst);
 		check_crl(c, &cas[i], &o, now, &worst);
+		check_ocsp_signer(c, &cas[i], now, &worst);
 	}
 	if (db_stats_get(c->db, &stats) != 1)
 		row(&worst, ST_FAIL, "pending approvals", "%s",

@@ -6,7 +6,15 @@
  * Secrets never travel on the command line: the HSM PIN comes from the
  * configured pin_file (or CMPCA_HSM_PIN), enrollment secrets are generated
  * from the HSM RNG and printed once, or read from a file.
+ *
+ * Hardened like cmpcad's workers before anything is read: not dumpable
+ * and no core file, because the process holds the PIN (libp11 keeps a
+ * copy for as long as the slot is open), the sealing data key and clear
+ * enrollment secrets.
  */
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -942,10 +950,18 @@ int
 main(int argc, char **argv)
 {
 	const struct command *cmd;
+	struct rlimit nocore = { 0, 0 };
 	struct ctx c;
 	const char *path = NULL;
 	int o, rc;
 
+	/* No ptrace or /proc/PID/mem by the same uid, no core file. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 ||
+	    setrlimit(RLIMIT_CORE, &nocore) != 0) {
+		fprintf(stderr, "cmpca: cannot disable core dumps: %s\n",
+		    strerror(errno));
+		return 1;
+	}
 	memset(&c, 0, sizeof(c));
 	log_init("cmpca", 0, LOG_LVL_INFO);
 	while ((o = getopt(argc, argv, "+c:h")) != -1) {

@@ -56,6 +56,14 @@ signals_set(void (*handler)(int))
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* Removes our unix socket at exit; a TCP "HOST:PORT" names no file. */
+static void
+socket_remove(const char *path)
+{
+	if (!fcgi_is_tcp(path))
+		unlink(path);
+}
+
 static enum log_level
 level_of(const char *s)
 {
@@ -125,9 +133,23 @@ out:
  * several hosts may run it at once.
  */
 /*
- * Re-issues each active CA's CRL when none exists or half its validity has
- * passed. The database lock in crl_issue() keeps hosts from issuing the
- * same CRL twice.
+ * Rows whose CRL the housekeeper keeps current: active CAs, and the old
+ * keys of identities (LABEL.oldN after `ca rollover`): certificates they
+ * signed stay valid until they expire, at the latest with the old CA
+ * certificate, and need a CRL signed by that key until then.
+ */
+static int
+crl_kept(const struct db_ca *row)
+{
+	return strcmp(row->status, "active") == 0 ||
+	    (strcmp(row->status, "retired") == 0 && row->key_of != 0);
+}
+
+/*
+ * Re-issues the CRL of each CA crl_kept() names when none exists or half
+ * its validity has passed; an old key's only while its CA certificate has
+ * not expired. The database lock in crl_issue() keeps hosts from issuing
+ * the same CRL twice.
  */
 static void
 crl_refresh(const struct cfg *cfg, struct db *db, struct hsm *hsm,
@@ -145,7 +167,7 @@ crl_refresh(const struct cfg *cfg, struct db *db, struct hsm *hsm,
 		struct ca_ident *ca;
 		int err = 0, rc;
 
-		if (strcmp(cas[i].status, "active") != 0)
+		if (!crl_kept(&cas[i]))
 			continue;
 		rc = db_crl_latest(db, cas[i].id, &latest);
 		if (rc < 0)
@@ -159,11 +181,35 @@ crl_refresh(const struct cfg *cfg, struct db *db, struct hsm *hsm,
 		ca = ca_store_get(st, db, hsm, cas[i].label, &err);
 		if (ca == NULL)
 			continue;
+		if (ca->retired && X509_cmp_time(X509_get0_notAfter(ca->cert),
+		    NULL) <= 0)
+			continue; /* every certificate of the old key expired */
 		if (crl_issue(db, ca, cfg->crl_validity, cfg->crl_dir, &crl) != 0)
 			log_info("ca %s: CRL %lld issued, %d entries", ca->label,
 			    crl.number, crl.entries);
 		db_crl_clear(&crl);
 	}
+	db_ca_array_free(cas, n);
+}
+
+/*
+ * Publishes each active CA's newest CRL into crl_dir, whoever issued it:
+ * where another host (or the CLI on another machine) won the CRL lock,
+ * this host's /crl/<label>.crl follows the database instead of going
+ * stale. Needs no HSM.
+ */
+static void
+crl_publish_all(const struct cfg *cfg, struct db *db)
+{
+	struct db_ca *cas = NULL;
+	size_t n = 0, i;
+
+	if (cfg->crl_dir == NULL || db_ca_list(db, &cas, &n) < 0)
+		return;
+	for (i = 0; i < n; i++)
+		if (crl_kept(&cas[i]))
+			(void)crl_publish(db, cas[i].id, cas[i].label,
+			    cfg->crl_dir);
 	db_ca_array_free(cas, n);
 }
 
@@ -222,6 +268,7 @@ housekeeper_main(const struct cfg *cfg)
 			crl_refresh(cfg, db, hsm, &st);
 			bundle_refresh(cfg, db, hsm, &st);
 		}
+		crl_publish_all(cfg, db);
 		if (db_txn_expire(db, EXPIRE_REASON_CESSATION, &txns, &certs) !=
 		    1)
 			log_warn("expiry sweep failed: %s", db_error(db));
@@ -381,6 +428,8 @@ main(int argc, char **argv)
 {
 	struct cfg *cfg;
 	const char *path = NULL;
+	uid_t owner;
+	gid_t group;
 	int c, check = 0, use_syslog = 0, fd, rc;
 
 	while ((c = getopt(argc, argv, "c:ts")) != -1) {
@@ -421,16 +470,15 @@ main(int argc, char **argv)
 	}
 	db_error_hook_set(metrics_db_error);
 	signals_set(on_term);
-	if ((fd = fcgi_listen(cfg->socket_path)) < 0) {
-		log_err("cannot listen on %s: %s", cfg->socket_path,
-		    strerror(errno));
+	if (!priv_socket_owner(cfg, &owner, &group) ||
+	    (fd = fcgi_listen(cfg->socket_path, owner, group)) < 0) {
 		cfg_free(cfg);
 		return 1;
 	}
 	/* The socket is open: root (if we had it) is not needed any more. */
 	if (!priv_drop(cfg) || !priv_pin_check(cfg)) {
 		close(fd);
-		unlink(cfg->socket_path);
+		socket_remove(cfg->socket_path);
 		cfg_free(cfg);
 		return 1;
 	}
@@ -438,7 +486,7 @@ main(int argc, char **argv)
 	    cfg->workers);
 	rc = master(cfg, fd);
 	close(fd);
-	unlink(cfg->socket_path);
+	socket_remove(cfg->socket_path);
 	cfg_free(cfg);
 	return rc;
 }

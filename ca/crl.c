@@ -17,6 +17,9 @@
 
 #include "ca/ca.h"
 
+/* CAs whose last published CRL number crl_publish() remembers. */
+#define CRL_SEEN_MAX 64
+
 struct crl_build {
 	X509_CRL *crl;
 	int entries;
@@ -95,6 +98,82 @@ crl_write(const char *dir, const char *label, const unsigned char *der,
 		return 0;
 	}
 	return 1;
+}
+
+/* 1 if dir/label.crl holds exactly der, else 0 (missing, other bytes). */
+static int
+crl_same(const char *dir, const char *label, const unsigned char *der,
+    size_t len)
+{
+	char path[4096];
+	unsigned char *buf;
+	size_t n;
+	FILE *f;
+	int same;
+
+	snprintf(path, sizeof(path), "%s/%s.crl", dir, label);
+	if ((f = fopen(path, "rb")) == NULL)
+		return 0;
+	if ((buf = malloc(len + 1)) == NULL) {
+		fclose(f);
+		return 0;
+	}
+	n = fread(buf, 1, len + 1, f); /* one more: a longer file differs */
+	same = n == len && memcmp(buf, der, len) == 0;
+	free(buf);
+	fclose(f);
+	return same;
+}
+
+/* What this process published last, per CA: an unchanged CRL number and
+ * a file still there spare reading the CRL (megabytes for a large CA)
+ * from the database every sweep. */
+static struct {
+	long long ca_id, number;
+} crl_seen[CRL_SEEN_MAX];
+
+/* See ca.h. */
+int
+crl_publish(struct db *db, long long ca_id, const char *label,
+    const char *dir)
+{
+	struct db_crl latest;
+	char path[4096];
+	long long number;
+	size_t i, slot = CRL_SEEN_MAX;
+	int rc;
+
+	if ((rc = db_crl_latest_number(db, ca_id, &number)) != 1) {
+		if (rc < 0)
+			log_warn("ca %s: crl publish: %s", label, db_error(db));
+		return rc;
+	}
+	for (i = 0; i < CRL_SEEN_MAX; i++)
+		if (crl_seen[i].ca_id == ca_id ||
+		    (slot == CRL_SEEN_MAX && crl_seen[i].ca_id == 0))
+			slot = i;
+	snprintf(path, sizeof(path), "%s/%s.crl", dir, label);
+	if (slot < CRL_SEEN_MAX && crl_seen[slot].ca_id == ca_id &&
+	    crl_seen[slot].number == number && access(path, F_OK) == 0)
+		return 0;
+	memset(&latest, 0, sizeof(latest));
+	if ((rc = db_crl_latest(db, ca_id, &latest)) != 1) {
+		if (rc < 0)
+			log_warn("ca %s: crl publish: %s", label, db_error(db));
+		return rc;
+	}
+	rc = 0;
+	if (!crl_same(dir, label, latest.der, latest.der_len))
+		rc = crl_write(dir, label, latest.der, latest.der_len) ? 1 : -1;
+	if (rc == 1)
+		log_info("ca %s: CRL %lld published to %s", label,
+		    latest.number, dir);
+	if (rc >= 0 && slot < CRL_SEEN_MAX) {
+		crl_seen[slot].ca_id = ca_id;
+		crl_seen[slot].number = latest.number;
+	}
+	db_crl_clear(&latest);
+	return rc;
 }
 
 /* See ca.h. */

@@ -12,10 +12,14 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
@@ -46,21 +50,61 @@ static const char *const ocsp_ctypes[] = {
 	NULL,
 };
 
-/* Opens the socket with a backlog that absorbs bursts. */
+/* See fcgi.h. libfcgi's own rule: a colon makes the path HOST:PORT. */
 int
-fcgi_listen(const char *path)
+fcgi_is_tcp(const char *path)
 {
-	int fd;
+	return strchr(path, ':') != NULL;
+}
 
-	if (FCGX_Init() != 0)
+/*
+ * Opens the socket with a backlog that absorbs bursts. A unix socket is
+ * created 0660 by bind() itself (umask around it: no moment at a wider
+ * mode, no chmod that would follow a symlink put at the path), then given
+ * to owner:group without following a symlink either. The listener is
+ * non-blocking: fcgi_serve() waits in poll() and arms the I/O deadline
+ * only once a connection is there.
+ */
+int
+fcgi_listen(const char *path, uid_t owner, gid_t group)
+{
+	mode_t old;
+	int fd, fl;
+
+	if (FCGX_Init() != 0) {
+		log_err("cannot listen on %s: libfcgi did not initialise", path);
 		return -1;
-	unlink(path);
-	fd = FCGX_OpenSocket(path, 512);
-	if (fd < 0)
+	}
+	if (fcgi_is_tcp(path))
+		fd = FCGX_OpenSocket(path, 512);
+	else {
+		/* A socket left by an earlier run; unlink() removes a
+		 * symlink itself, never what it points to. */
+		if (unlink(path) != 0 && errno != ENOENT) {
+			log_err("cannot remove %s: %s", path, strerror(errno));
+			return -1;
+		}
+		old = umask(0117);
+		fd = FCGX_OpenSocket(path, 512);
+		umask(old);
+		if (fd >= 0 && (owner != (uid_t)-1 || group != (gid_t)-1) &&
+		    lchown(path, owner, group) != 0) {
+			log_err("cannot give %s to uid %ld, gid %ld: %s", path,
+			    owner == (uid_t)-1 ? -1L : (long)owner,
+			    group == (gid_t)-1 ? -1L : (long)group,
+			    strerror(errno));
+			close(fd);
+			unlink(path);
+			return -1;
+		}
+	}
+	if (fd < 0) {
+		log_err("cannot listen on %s: %s", path, strerror(errno));
 		return -1;
-	/* nginx workers run as another user; the socket directory guards
-	 * access. */
-	if (chmod(path, 0666) != 0) {
+	}
+	if ((fl = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) {
+		log_err("cannot listen on %s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -311,6 +355,37 @@ fcgi_ocsp_check(const char *method, const char *uri, const char *raw_uri,
 	return clen_check(clen, max, len);
 }
 
+/* SIGALRMs since the loop last looked: connections dropped as stalled. */
+static volatile sig_atomic_t io_alarms;
+
+static void
+on_alarm(int sig)
+{
+	(void)sig; /* the blocked read or write returns EINTR */
+	io_alarms++;
+}
+
+/*
+ * Arms (on) or disarms the I/O deadline. While armed, SIGALRM arrives
+ * every CA_FCGI_IO_TIMEOUT seconds, and a read or write of libfcgi that
+ * blocks that long fails with EINTR, so libfcgi drops the connection:
+ * libfcgi has no timeout of its own, and a unix connection does not
+ * inherit SO_RCVTIMEO from the listener. Disarmed around the work itself
+ * (HSM, database), which must not see EINTR.
+ */
+static void
+io_deadline(int on)
+{
+	struct itimerval it;
+
+	memset(&it, 0, sizeof(it));
+	if (on) {
+		it.it_value.tv_sec = CA_FCGI_IO_TIMEOUT;
+		it.it_interval.tv_sec = CA_FCGI_IO_TIMEOUT;
+	}
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
 static const char *
 status_text(int code)
 {
@@ -370,8 +445,10 @@ serve_metrics(FCGX_Request *rq, struct cmp_srv *srv)
 		reply_text(rq, 405, "GET");
 		return;
 	}
-	if ((text = metrics_render(srv->db, srv->cfg->workers, &len)) ==
-	    NULL) {
+	io_deadline(0);
+	text = metrics_render(srv->db, srv->cfg->workers, &len);
+	io_deadline(1);
+	if (text == NULL) {
 		reply_plain(rq, 503);
 		return;
 	}
@@ -422,7 +499,9 @@ serve_ocsp(FCGX_Request *rq, const struct cfg *cfg, struct ocsp_srv *ocsp,
 			return;
 		}
 	}
+	io_deadline(0);
 	code = ocsp_srv_process(ocsp, der, (size_t)len, &resp, &resp_len);
+	io_deadline(1);
 	free(der);
 	if (resp == NULL) {
 		reply_plain(rq, code >= 400 ? code : 500);
@@ -449,9 +528,11 @@ serve_admin(FCGX_Request *rq, struct db *db, const char *uri)
 	ar.method = FCGX_GetParam("REQUEST_METHOD", rq->envp);
 	ar.uri = uri;
 	ar.query = FCGX_GetParam("QUERY_STRING", rq->envp);
-	ar.remote_user = FCGX_GetParam("REMOTE_USER", rq->envp);
+	ar.admin_user = FCGX_GetParam("CMPCA_ADMIN_USER", rq->envp);
 	ar.client_verify = FCGX_GetParam("SSL_CLIENT_VERIFY", rq->envp);
+	io_deadline(0);
 	code = admin_handle(db, &ar, &out);
+	io_deadline(1);
 	if (code != 200)
 		log_http(code, uri);
 	if (out.bad || out.p == NULL)
@@ -506,8 +587,10 @@ serve_one(FCGX_Request *rq, const struct cfg *cfg, struct cmp_srv *srv,
 		free(body);
 		return;
 	}
+	io_deadline(0);
 	code = cmp_srv_process(srv, label, body, (size_t)len, &resp,
 	    &resp_len);
+	io_deadline(1);
 	free(body);
 	if (resp == NULL) {
 		reply_plain(rq, code >= 400 ? code : 500);
@@ -535,6 +618,9 @@ fcgi_serve(int fd, const struct cfg *cfg, struct cmp_srv *srv,
 {
 	FCGX_Request rq;
 	struct ocsp_srv *ocsp;
+	struct sigaction sa;
+	struct pollfd pfd;
+	int rc;
 
 	/* The OCSP responder lives as long as the loop and borrows the
 	 * engine's backends; it reads nothing until its first request. If
@@ -545,20 +631,48 @@ fcgi_serve(int fd, const struct cfg *cfg, struct cmp_srv *srv,
 		ocsp_srv_free(ocsp);
 		return -1;
 	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL); /* no SA_RESTART: reads must fail */
 	while (!*stop) {
-		if (FCGX_Accept_r(&rq) < 0) {
+		/* The listener is non-blocking: wait here, so that the
+		 * deadline starts when a connection is there. */
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
+			log_err("fastcgi poll failed: %s", strerror(errno));
+			break;
+		}
+		if (*stop)
+			break;
+		io_deadline(1);
+		rc = FCGX_Accept_r(&rq);
+		io_deadline(0);
+		if (io_alarms > 0) {
+			log_warn("fastcgi: dropped a connection that sent or "
+				 "took nothing for %d s", CA_FCGI_IO_TIMEOUT);
+			io_alarms = 0;
+		}
+		if (rc < 0) {
 			if (*stop)
 				break;
-			if (errno == EINTR)
+			/* Another worker took the connection, or libfcgi
+			 * dropped a stalled one: wait again. */
+			if (errno == EINTR || errno == EAGAIN ||
+			    errno == EWOULDBLOCK || rc == -EAGAIN ||
+			    rc == -EWOULDBLOCK || rc == -EINTR)
 				continue;
-			log_err("fastcgi accept failed: %s", strerror(errno));
+			log_err("fastcgi accept failed: %s", strerror(-rc));
 			FCGX_Free(&rq, 1);
 			ocsp_srv_free(ocsp);
 			return -1;
 		}
 		(void)cmp_srv_hsm_check(srv, ocsp);
+		io_deadline(1);
 		serve_one(&rq, cfg, srv, ocsp);
 		FCGX_Finish_r(&rq);
+		io_deadline(0);
 	}
 	FCGX_Free(&rq, 1);
 	ocsp_srv_free(ocsp);

@@ -6,11 +6,20 @@
 #define CMPCA_FCGI_H
 
 #include <signal.h>
+#include <sys/types.h>
 
 #include "ca/ca.h"
 
-/* Opens (creates) the FastCGI unix socket; returns the fd or -1. */
-int fcgi_listen(const char *path);
+/*
+ * Opens the FastCGI socket: a unix socket at path (created 0660, then
+ * given to owner and group where they are not -1), or HOST:PORT when
+ * fcgi_is_tcp(path), left as libfcgi makes it and nothing touched in the
+ * file system. Returns the listening fd, or -1 with the reason logged.
+ */
+int fcgi_listen(const char *path, uid_t owner, gid_t group);
+
+/* 1 if path names a TCP socket (HOST:PORT or :PORT), 0 for a unix one. */
+int fcgi_is_tcp(const char *path);
 
 /*
  * Serves requests on fd until *stop becomes non-zero: validates method,

@@ -21,7 +21,9 @@
  *   the response, as it does any response about two issuers); a request
  *   naming none of our CAs gets unauthorized (RFC 5019 §2.2.3).
  * - A CA without signer: unauthorized and a log line; a signer whose key
- *   cannot be loaded: internalError; the database unreachable: tryLater.
+ *   cannot be loaded: internalError; the database unreachable, or the
+ *   newest signer past its notAfter: tryLater. nextUpdate is at most
+ *   CA_OCSP_VALIDITY ahead and never after the signer's notAfter.
  * - Per worker, the CA list and each CA's newest signer (certificate and
  *   HSM key handle) are cached and follow the rule of every per-worker
  *   cache (CA_CACHE_CHECK): after 5 s the next request compares
@@ -35,6 +37,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ocsp.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
 #include "ca/ca.h"
@@ -58,6 +61,7 @@ struct ocsp_ca {
 	EVP_PKEY *key;		    /* signer key in the HSM */
 	const EVP_MD *md;
 	int key_err; /* a signer row exists but cannot be used */
+	int old_key; /* an earlier key of an identity: signs itself */
 	time_t warned; /* last "no signer" log line, at most one a minute */
 };
 
@@ -71,6 +75,7 @@ struct ocsp_srv {
 	unsigned char version[DB_CA_VERSION_LEN]; /* db_ca_version, loaded */
 	time_t checked;	/* when the version was last compared */
 	unsigned long reqno;
+	struct ocsp_cache *answers; /* signed answers for reuse, or NULL */
 };
 
 /* One request; everything it allocates, released by oreq_clear(). */
@@ -86,6 +91,14 @@ struct oreq {
 	const char *why;
 	int no_signer; /* the CA has no signer row (for the log) */
 	int n, good, revoked, unknown;
+	/* Reuse of signed answers (ocsp_cache.c): requests without nonce. */
+	int reusable;
+	unsigned char req_md[SHA256_DIGEST_LENGTH]; /* the request bytes */
+	unsigned char st_md[SHA256_DIGEST_LENGTH];  /* the statuses read */
+	long long st[CA_MAX_OCSP_CERTS][3];	    /* status, reason, time */
+	time_t t_this, t_next;
+	const unsigned char *cached; /* the cache's bytes, on a hit */
+	size_t cached_len;
 };
 
 static const char *
@@ -204,10 +217,6 @@ signer_apply(struct ocsp_srv *s, struct ocsp_ca *c,
 		c->key_err = 1;
 		goto out;
 	}
-	if (X509_cmp_time(X509_get0_notAfter(x), NULL) <= 0)
-		log_warn("ocsp: ca %s: signer %lld has expired: run cmpca ocsp "
-			 "signer --ca %s",
-		    c->label, row->id, c->label);
 	c->md = ca_sign_md(k);
 	c->signer = x; /* transfer to the cache */
 	c->key = k;
@@ -246,10 +255,60 @@ cache_check(struct ocsp_srv *s)
 }
 
 /*
+ * An earlier key of an identity (LABEL.oldN after `ca rollover`) answers
+ * for the certificates it signed with its own key: RFC 6960 §4.2.2.2 lets
+ * the CA sign, and the old key, unlike a delegated signer, lasts as long
+ * as its certificates. Loaded once; a failure is logged and marked.
+ */
+static void
+self_apply(struct ocsp_srv *s, struct ocsp_ca *c, const struct db_ca *row)
+{
+	EVP_PKEY *k;
+
+	if (c->signer != NULL || c->key_err)
+		return;
+	if ((k = hsm_key_load(s->hsm, row->key_uri)) == NULL) {
+		log_err("ocsp: ca %s: cannot load the old key %s: %s", c->label,
+		    row->key_uri, hsm_error());
+		c->key_err = 1;
+		ERR_clear_error();
+		return;
+	}
+	X509_up_ref(c->cert);
+	c->signer = c->cert;
+	c->key = k;
+	c->md = ca_sign_md(k);
+	c->signer_id = 0;
+}
+
+/* Rows the responder serves: active CAs and the old keys of identities. */
+static int
+row_served(const struct db_ca *row)
+{
+	return strcmp(row->status, "active") == 0 ||
+	    (strcmp(row->status, "retired") == 0 && row->key_of != 0);
+}
+
+/* 1 if the cached entry still holds the row's certificate. */
+static int
+same_cert(const struct ocsp_ca *c, const struct db_ca *row)
+{
+	unsigned char *der = NULL;
+	int len = i2d_X509(c->cert, &der), same;
+
+	same = len > 0 && (size_t)len == row->cert_len &&
+	    memcmp(der, row->cert, row->cert_len) == 0;
+	OPENSSL_free(der);
+	return same;
+}
+
+/*
  * Reads the CA list and every active CA's newest signer, then rebuilds the
- * cache, keeping the entries (and HSM key handles) of CAs whose signer did
- * not change. Returns 1, or 0 on a database error: the cache stays as it
- * was.
+ * cache, keeping the entries (and HSM key handles) of CAs whose signer and
+ * certificate did not change: after `ca rollover` the identity's id has a
+ * new certificate, so its entry (issuer hashes, signer) is made again, and
+ * the old key's row LABEL.oldN answers for the old certificates. Returns
+ * 1, or 0 on a database error: the cache stays as it was.
  */
 static int
 cache_refresh(struct ocsp_srv *s)
@@ -260,7 +319,7 @@ cache_refresh(struct ocsp_srv *s)
 	unsigned char version[DB_CA_VERSION_LEN];
 	int *have = NULL;
 	size_t n = 0, nn = 0, i, j;
-	int ok = 0;
+	int ok = 0, changed = 0;
 
 	/* The version first: a change after it is read finds the next
 	 * check. */
@@ -276,7 +335,7 @@ cache_refresh(struct ocsp_srv *s)
 	/* Every read first, so that a failure changes nothing. */
 	for (i = 0; i < n; i++) {
 		if (strcmp(rows[i].status, "active") != 0)
-			continue;
+			continue; /* old keys sign themselves */
 		have[i] = db_ocsp_signer_latest(s->db, rows[i].id, &sig[i]);
 		if (have[i] < 0) {
 			log_warn("ocsp: cannot read the signer of ca %s: %s",
@@ -286,19 +345,42 @@ cache_refresh(struct ocsp_srv *s)
 	}
 	for (i = 0; i < n; i++) {
 		struct ocsp_ca *c = NULL;
+		const X509 *was;
+		long long was_id;
 
-		if (strcmp(rows[i].status, "active") != 0)
+		if (!row_served(&rows[i]))
 			continue;
 		for (j = 0; j < s->nca && c == NULL; j++)
 			if (s->ca[j] != NULL && s->ca[j]->id == rows[i].id) {
 				c = s->ca[j]; /* moved to next */
 				s->ca[j] = NULL;
 			}
-		if (c == NULL && (c = ocsp_ca_new(&rows[i])) == NULL)
-			continue; /* logged; the other CAs are still served */
-		signer_apply(s, c, &sig[i], have[i]);
+		if (c != NULL && (!same_cert(c, &rows[i]) ||
+		    c->old_key != (strcmp(rows[i].status, "active") != 0))) {
+			ocsp_ca_free(c); /* rolled over: made again */
+			c = NULL;
+		}
+		if (c == NULL) {
+			changed = 1;
+			if ((c = ocsp_ca_new(&rows[i])) == NULL)
+				continue; /* logged; the others are served */
+		}
+		c->old_key = strcmp(rows[i].status, "active") != 0;
+		was = c->signer;
+		was_id = c->signer_id;
+		if (c->old_key)
+			self_apply(s, c, &rows[i]);
+		else
+			signer_apply(s, c, &sig[i], have[i]);
+		changed |= c->signer != was || c->signer_id != was_id;
 		next[nn++] = c;
 	}
+	for (j = 0; j < s->nca; j++)
+		changed |= s->ca[j] != NULL;
+	/* Answers signed by a signer that is gone, or for an entry made
+	 * again, are not reused (the cache keys them by signer). */
+	if (changed)
+		ocsp_cache_clear(s->answers);
 	cache_clear(s); /* what was not moved: CAs retired or removed */
 	s->ca = next;	/* transfer to the server */
 	s->nca = nn;
@@ -468,6 +550,9 @@ single_add(struct ocsp_srv *s, struct oreq *r, int i)
 		break;
 	}
 add:
+	r->st[i][0] = status;
+	r->st[i][1] = reason;
+	r->st[i][2] = status == V_OCSP_CERTSTATUS_REVOKED ? st.revoked_at : 0;
 	if (status == V_OCSP_CERTSTATUS_GOOD)
 		r->good++;
 	else if (status == V_OCSP_CERTSTATUS_REVOKED)
@@ -480,22 +565,58 @@ add:
 	return ok ? 1 : -1;
 }
 
-/* Builds the signed basic response. Returns 1, 0 (r->status set), -1. */
+/*
+ * Builds the signed basic response. A signer past its notAfter signs
+ * nothing (a relying party would reject the response anyway): tryLater,
+ * until `cmpca ocsp signer` makes a new one. nextUpdate never falls after
+ * the signer's notAfter. Returns 1, 0 (r->status set), -1.
+ */
 static int
 answer(struct ocsp_srv *s, struct oreq *r)
 {
+	time_t now = time(NULL), next = now + CA_OCSP_VALIDITY, until;
+	struct tm tm;
 	long long t0;
 	int i, rc;
 
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(r->ca->signer), &tm) != 1)
+		return -1;
+	until = timegm(&tm);
+	if (until <= now) {
+		r->status = OCSP_RESPONSE_STATUS_TRYLATER;
+		r->why = "the OCSP signer has expired (cmpca ocsp signer)";
+		if (now - r->ca->warned >= 60) {
+			r->ca->warned = now;
+			log_warn("ocsp: ca %s: signer %lld has expired, answering "
+				 "tryLater: run cmpca ocsp signer --ca %s",
+			    r->ca->label, r->ca->signer_id, r->ca->label);
+		}
+		return 0;
+	}
+	if (next > until)
+		next = until;
+	r->t_this = now;
+	r->t_next = next;
 	if ((r->bs = OCSP_BASICRESP_new()) == NULL ||
-	    (r->this_upd = X509_gmtime_adj(NULL, 0)) == NULL ||
-	    (r->next_upd = X509_gmtime_adj(NULL, CA_OCSP_VALIDITY)) == NULL)
+	    (r->this_upd = ASN1_TIME_set(NULL, now)) == NULL ||
+	    (r->next_upd = ASN1_TIME_set(NULL, next)) == NULL)
 		return -1;
 	for (i = 0; i < r->n; i++)
 		if ((rc = single_add(s, r, i)) != 1)
 			return rc;
 	if (OCSP_copy_nonce(r->bs, r->req) <= 0)
 		return -1;
+	/* The same question with the same statuses: the answer signed
+	 * before, without the HSM. */
+	if (r->reusable) {
+		if (SHA256((const unsigned char *)r->st,
+			(size_t)r->n * sizeof(r->st[0]), r->st_md) == NULL)
+			return -1;
+		r->cached = ocsp_cache_get(s->answers, r->req_md, r->st_md,
+		    r->ca->signer, now, &r->cached_len);
+		if (r->cached != NULL)
+			return 1;
+	}
 	/* responderID byKey, the signer certificate in certs (§4.2.1). */
 	t0 = metrics_now_us();
 	if ((r->mctx = EVP_MD_CTX_new()) == NULL ||
@@ -532,6 +653,9 @@ process(struct ocsp_srv *s, struct oreq *r, const unsigned char *der,
 	}
 	if (!request_check(r))
 		return;
+	r->reusable = OCSP_REQUEST_get_ext_by_NID(r->req,
+	    NID_id_pkix_OCSP_Nonce, -1) < 0 &&
+	    SHA256(der, len, r->req_md) != NULL;
 	if (now - s->checked >= CA_CACHE_CHECK)
 		(void)cache_check(s); /* logged; the old cache stays */
 	if (s->loaded == 0) {
@@ -586,6 +710,13 @@ ocsp_srv_process(struct ocsp_srv *s, const unsigned char *req,
 	memset(&r, 0, sizeof(r));
 	r.id = ++s->reqno;
 	process(s, &r, req, req_len);
+	if (r.status == OCSP_RESPONSE_STATUS_SUCCESSFUL && r.cached != NULL) {
+		if ((*resp = OPENSSL_memdup(r.cached, r.cached_len)) == NULL)
+			http = 503;
+		else
+			*resp_len = r.cached_len;
+		goto logged;
+	}
 	out = OCSP_response_create(r.status,
 	    r.status == OCSP_RESPONSE_STATUS_SUCCESSFUL ? r.bs : NULL);
 	if (out == NULL || (len = i2d_OCSP_RESPONSE(out, resp)) <= 0) {
@@ -593,13 +724,21 @@ ocsp_srv_process(struct ocsp_srv *s, const unsigned char *req,
 		OPENSSL_free(*resp);
 		*resp = NULL;
 		http = 500;
-	} else
+	} else {
 		*resp_len = (size_t)len;
+		/* Reused until half its validity has passed. */
+		if (r.reusable && r.status == OCSP_RESPONSE_STATUS_SUCCESSFUL)
+			ocsp_cache_put(s->answers, r.req_md, r.st_md,
+			    r.ca->signer, r.t_this + (r.t_next - r.t_this) / 2,
+			    *resp, *resp_len);
+	}
+logged:
 	log_info("ocsp req %lu ca=%s certs=%d good=%d revoked=%d unknown=%d "
-		 "status=%s%s%s%s",
+		 "status=%s%s%s%s%s",
 	    r.id, r.ca != NULL ? r.ca->label : "-", r.n, r.good, r.revoked,
-	    r.unknown, status_name(r.status), r.why != NULL ? ": \"" : "",
-	    r.why != NULL ? r.why : "", r.why != NULL ? "\"" : "");
+	    r.unknown, status_name(r.status), r.cached != NULL ? " reused" : "",
+	    r.why != NULL ? ": \"" : "", r.why != NULL ? r.why : "",
+	    r.why != NULL ? "\"" : "");
 	OCSP_RESPONSE_free(out);
 	oreq_clear(&r);
 	log_openssl_errors(0);
@@ -617,6 +756,8 @@ ocsp_srv_new(const struct cfg *cfg, struct db *db, struct hsm *hsm)
 	s->cfg = cfg;
 	s->db = db;
 	s->hsm = hsm;
+	/* Without it every answer is signed: slower, not wrong. */
+	s->answers = ocsp_cache_new();
 	return s;
 }
 
@@ -627,6 +768,7 @@ ocsp_srv_keys_drop(struct ocsp_srv *s)
 	if (s == NULL)
 		return;
 	cache_clear(s);
+	ocsp_cache_clear(s->answers);
 	s->loaded = s->checked = 0;
 }
 
@@ -637,5 +779,6 @@ ocsp_srv_free(struct ocsp_srv *s)
 	if (s == NULL)
 		return;
 	cache_clear(s);
+	ocsp_cache_free(s->answers);
 	free(s);
 }

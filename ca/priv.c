@@ -12,6 +12,10 @@
  * files, no ptrace or /proc/PID/mem by the same uid): setuid() from root
  * clears the flag already, prctl() makes it explicit for every start.
  *
+ * The unix socket belongs to that user and to socket_group (else the
+ * user's group); its mode is 0660 (fcgi_listen), so only nginx, as a
+ * member of that group, connects.
+ *
  * The PIN file must be a regular file owned by the user the daemon runs
  * as and closed to group and others; otherwise cmpcad does not start.
  */
@@ -25,6 +29,7 @@
 #include <unistd.h>
 
 #include "ca/ca.h"
+#include "ca/fcgi.h"
 #include "ca/priv.h"
 
 int
@@ -74,6 +79,39 @@ priv_drop(const struct cfg *cfg)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	log_info("running as user %s (uid %u, gid %u)", pw->pw_name,
 	    (unsigned)pw->pw_uid, (unsigned)pw->pw_gid);
+	return 1;
+}
+
+int
+priv_socket_owner(const struct cfg *cfg, uid_t *owner, gid_t *group)
+{
+	struct passwd *pw = NULL;
+	struct group *gr;
+
+	*owner = (uid_t)-1;
+	*group = (gid_t)-1;
+	if (fcgi_is_tcp(cfg->socket_path))
+		return 1;
+	if (geteuid() == 0 && cfg->user != NULL) {
+		errno = 0;
+		if ((pw = getpwnam(cfg->user)) == NULL) {
+			log_err("%s: user %s: %s", cfg->path, cfg->user,
+			    errno != 0 ? strerror(errno) : "no such user");
+			return 0;
+		}
+		*owner = pw->pw_uid;
+		*group = pw->pw_gid;
+	}
+	if (cfg->socket_group != NULL) {
+		errno = 0;
+		if ((gr = getgrnam(cfg->socket_group)) == NULL) {
+			log_err("%s: socket_group %s: %s", cfg->path,
+			    cfg->socket_group,
+			    errno != 0 ? strerror(errno) : "no such group");
+			return 0;
+		}
+		*group = gr->gr_gid;
+	}
 	return 1;
 }
 

@@ -462,9 +462,10 @@ struct db_crl {
 };
 void db_crl_clear(struct db_crl *c);
 /*
- * Inside a database transaction: takes the per-CA CRL lock (held until
- * commit or rollback, so one worker or host issues at a time) and returns
- * the next CRL number. Returns 1 or -1.
+ * Inside a database transaction: takes the CRL lock of the CA's issuer
+ * name (the identity and its old keys; held until commit or rollback, so
+ * one worker or host issues at a time), then returns the next CRL number
+ * of that issuer name. Returns 1 or -1.
  */
 int db_crl_next(struct db *db, long long ca_id, long long *number)
     CA_MUST_CHECK;
@@ -472,6 +473,10 @@ int db_crl_next(struct db *db, long long ca_id, long long *number)
 int db_crl_insert(struct db *db, long long ca_id, const struct db_crl *c)
     CA_MUST_CHECK;
 /* The newest CRL of a CA: 1, 0 if none, -1. */
+/* The number of the CA's newest CRL, without its bytes. Returns 1, 0 (no
+ * CRL yet) or -1. */
+int db_crl_latest_number(struct db *db, long long ca_id, long long *number)
+    CA_MUST_CHECK;
 int db_crl_latest(struct db *db, long long ca_id, struct db_crl *out)
     CA_MUST_CHECK;
 /* Calls cb for each revoked or rejected, unexpired certificate of a CA

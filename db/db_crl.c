@@ -3,7 +3,7 @@
  *
  * Issuing is serialised per CA across workers and hosts by a transaction
  * advisory lock taken in db_crl_next(), which also returns the next CRL
- * number; the caller builds and signs the CRL, db_crl_insert() stores it,
+ * number (one sequence per issuer name: an identity and its old keys); the caller builds and signs the CRL, db_crl_insert() stores it,
  * and db_commit() releases the lock.
  */
 #include <stdlib.h>
@@ -14,14 +14,30 @@
 /* First key of the advisory lock: "crl" in ASCII. */
 #define CRL_LOCK_CLASS 0x63726cL
 
+/*
+ * Two statements, lock first: under READ COMMITTED a statement reads the
+ * snapshot taken when it started, so a max() in the statement that waited
+ * for the lock would not see the CRL its holder committed meanwhile.
+ * Both work on the issuer name's family: an identity and its earlier keys
+ * (rows with key_of, after `ca rollover`) share the issuer name, so their
+ * CRL numbers share one sequence (RFC 5280 §5.2.3) and one lock.
+ */
+#define CRL_FAMILY(id) \
+    "(SELECT coalesce(key_of, id) FROM ca WHERE id = " id ")"
+static const struct db_stmt st_lock = {DB_ST_CRL_LOCK, "crl_lock",
+    "SELECT pg_advisory_xact_lock($2::int, " CRL_FAMILY("$1::bigint")
+    "::int)"};
 static const struct db_stmt st_next = {DB_ST_CRL_NEXT, "crl_next",
-    "SELECT pg_advisory_xact_lock($2::int, $1::int),"
-    " (SELECT coalesce(max(number), 0) + 1 FROM crl"
-    " WHERE ca_id = $1::bigint)::bigint"};
+    "SELECT (coalesce(max(c.number), 0) + 1)::bigint FROM crl c"
+    " JOIN ca a ON a.id = c.ca_id"
+    " WHERE coalesce(a.key_of, a.id) = " CRL_FAMILY("$1::bigint")};
 static const struct db_stmt st_insert = {DB_ST_CRL_INSERT, "crl_insert",
     "INSERT INTO crl (ca_id, number, this_update, next_update, entries, der)"
     " VALUES ($1::bigint, $2::bigint, to_timestamp($3::bigint),"
     " to_timestamp($4::bigint), $5::int, $6::bytea)"};
+static const struct db_stmt st_number = {DB_ST_CRL_NUMBER, "crl_number",
+    "SELECT number FROM crl WHERE ca_id = $1::bigint"
+    " ORDER BY number DESC LIMIT 1"};
 static const struct db_stmt st_latest = {DB_ST_CRL_LATEST, "crl_latest",
     "SELECT number, " DB_EPOCH("this_update") ", " DB_EPOCH("next_update")
     ", entries, der FROM crl WHERE ca_id = $1::bigint"
@@ -58,10 +74,16 @@ db_crl_next(struct db *db, long long ca_id, long long *number)
 	*number = 0;
 	db_param_int8(&p, ca_id);
 	db_param_int8(&p, CRL_LOCK_CLASS);
+	if (db_run(db, &st_lock, &p, &res) != 1)
+		goto out;
+	PQclear(res);
+	res = NULL;
+	memset(&p, 0, sizeof(p));
+	db_param_int8(&p, ca_id);
 	if (db_run(db, &st_next, &p, &res) != 1)
 		goto out;
 	r = (struct db_row){res, 0, 0, 0};
-	if (PQntuples(res) != 1 || (*number = db_col_int8(&r, 1), r.bad)) {
+	if (PQntuples(res) != 1 || (*number = db_col_int8(&r, 0), r.bad)) {
 		db_seterr(db, "crl next failed: unexpected result");
 		goto out;
 	}
@@ -115,6 +137,31 @@ db_crl_latest(struct db *db, long long ca_id, struct db_crl *out)
 
 	db_param_int8(&p, ca_id);
 	return db_get1(db, &st_latest, &p, sizeof(*out), crl_row, out);
+}
+
+int
+db_crl_latest_number(struct db *db, long long ca_id, long long *number)
+{
+	struct db_params p = {0};
+	struct db_row r;
+	PGresult *res = NULL;
+	int rc = -1;
+
+	*number = 0;
+	db_param_int8(&p, ca_id);
+	if (db_run(db, &st_number, &p, &res) != 1)
+		goto out;
+	rc = 0;
+	if (PQntuples(res) == 1) {
+		r = (struct db_row){res, 0, 0, 0};
+		*number = db_col_int8(&r, 0);
+		rc = r.bad ? -1 : 1;
+		if (r.bad)
+			db_seterr(db, "crl number: unexpected result");
+	}
+out:
+	PQclear(res);
+	return rc;
 }
 
 int

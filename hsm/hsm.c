@@ -68,6 +68,12 @@
 #define HSM_REOPEN_MS 1000
 /* Lock file serialising module load and login across processes. */
 #define HSM_LOCK_DEFAULT "/tmp/cmpca-hsm.lock"
+/* How long hsm_open() waits for that lock: a load and login take 4-18 ms,
+ * so a holder this long is stuck or hostile, and the caller fails (a
+ * worker is respawned with back-off) rather than hang for ever. */
+#define HSM_LOCK_WAIT_MS 10000
+/* Poll interval while waiting for the lock. */
+#define HSM_LOCK_POLL_MS 20
 
 struct hsm {
 	PKCS11_CTX *ctx;
@@ -407,15 +413,30 @@ hsm_pin_get(const char *pin_file, char *buf, size_t len)
 	return 1;
 }
 
+static void
+hsm_sleep_ms(long ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
 /*
- * Takes the cross-process lock around module load and login. Returns the
- * locked descriptor, or -1 (reason set).
+ * Takes the cross-process lock around module load and login. The file is
+ * ours (or we are root) and 0600 (created so, or made so): another user
+ * who could open it could hold the lock and block every later hsm_open(). Waits at most
+ * HSM_LOCK_WAIT_MS. Returns the locked descriptor, or -1 (reason set).
  */
 static int
 hsm_lock(void)
 {
 	const char *path;
 	char name[128];
+	struct stat st;
+	long waited = 0;
 	int fd;
 
 	path = getenv("CMPCA_HSM_LOCK");
@@ -423,21 +444,52 @@ hsm_lock(void)
 		path = HSM_LOCK_DEFAULT;
 	hsm_sanitise(path, name, sizeof(name));
 	/* O_NOFOLLOW: the default lives in a shared, sticky /tmp. */
-	fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd == -1) {
 		hsm_err_set("lock file %s: %s (set CMPCA_HSM_LOCK)", name,
 		    strerror(errno));
 		return -1;
 	}
-	while (flock(fd, LOCK_EX) == -1) {
-		if (errno != EINTR) {
+	if (fstat(fd, &st) != 0) {
+		hsm_err_set("lock file %s: %s", name, strerror(errno));
+		goto fail;
+	}
+	/* root may share the daemon's lock (the CLI run as root); the
+	 * wait is bounded all the same. */
+	if (!S_ISREG(st.st_mode) ||
+	    (st.st_uid != geteuid() && geteuid() != 0)) {
+		hsm_err_set("lock file %s: owned by uid %u, not by uid %u that "
+			    "opens the HSM, or not a regular file: another user "
+			    "could hold the lock (remove it or set "
+			    "CMPCA_HSM_LOCK)", name, (unsigned)st.st_uid,
+		    (unsigned)geteuid());
+		goto fail;
+	}
+	/* A file an earlier version created 0644. */
+	if ((st.st_mode & 077) != 0 && fchmod(fd, 0600) != 0) {
+		hsm_err_set("lock file %s: chmod 0600: %s", name,
+		    strerror(errno));
+		goto fail;
+	}
+	while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
 			hsm_err_set(
 			    "lock file %s: flock: %s", name, strerror(errno));
-			(void)close(fd);
-			return -1;
+			goto fail;
 		}
+		if (waited >= HSM_LOCK_WAIT_MS) {
+			hsm_err_set("lock file %s: still held by another "
+				    "process after %d s", name,
+			    HSM_LOCK_WAIT_MS / 1000);
+			goto fail;
+		}
+		hsm_sleep_ms(HSM_LOCK_POLL_MS);
+		waited += HSM_LOCK_POLL_MS;
 	}
 	return fd;
+fail:
+	(void)close(fd);
+	return -1;
 }
 
 /* Releases the lock taken by hsm_lock(). Safe to call with -1. */
@@ -448,17 +500,6 @@ hsm_unlock(int fd)
 		return;
 	(void)flock(fd, LOCK_UN);
 	(void)close(fd);
-}
-
-static void
-hsm_sleep_ms(long ms)
-{
-	struct timespec ts;
-
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
 }
 
 /*

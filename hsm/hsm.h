@@ -51,7 +51,9 @@ int hsm_pin_read(const char *path, char *buf, size_t len) CA_MUST_CHECK;
  * Loads the PKCS#11 module, finds the token whose label is token_label,
  * opens a read-write session and logs in as user with the PIN read from
  * pin_file (or, when pin_file is NULL, from the environment variable
- * CMPCA_HSM_PIN). The PIN is wiped from memory after login. Returns a
+ * CMPCA_HSM_PIN). Our copy of the PIN is wiped after login, but libp11
+ * keeps its own (heap, its slot's prev_pin, to log in again) until
+ * hsm_close(): callers must be non-dumpable and without core files. Returns a
  * handle or NULL (reason in hsm_error()). A failed login is not retried.
  */
 struct hsm *hsm_open(const char *module, const char *token_label,

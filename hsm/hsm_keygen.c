@@ -48,7 +48,7 @@
 /* Longest public attribute we read back (a 4096-bit modulus is 512). */
 #define HSM_ATTR_MAX 1024
 /* Entries in a key generation template. */
-#define HSM_TMPL_MAX 12
+#define HSM_TMPL_MAX 14
 
 int
 hsm_keytype_parse(const char *s, enum hsm_keytype *type)
@@ -612,6 +612,7 @@ hsm_keygen(struct hsm *h, const char *label, enum hsm_keytype type,
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_OBJECT_CLASS pubcls = CKO_PUBLIC_KEY, privcls = CKO_PRIVATE_KEY;
 	CK_KEY_TYPE ktype;
+	CK_MECHANISM_TYPE allowed;
 	CK_BYTE exp[] = { 0x01, 0x00, 0x01 }; /* 65537 */
 	CK_RV rv;
 	CK_BYTE id[HSM_KEYID_LEN];
@@ -717,6 +718,8 @@ hsm_keygen(struct hsm *h, const char *label, enum hsm_keytype type,
 	hsm_attr_add(privt, &npriv, HSM_TMPL_MAX, CKA_DECRYPT, &no, sizeof(no));
 	hsm_attr_add(privt, &npriv, HSM_TMPL_MAX, CKA_UNWRAP, &no, sizeof(no));
 	hsm_attr_add(privt, &npriv, HSM_TMPL_MAX, CKA_DERIVE, &no, sizeof(no));
+	hsm_attr_add(
+	    privt, &npriv, HSM_TMPL_MAX, CKA_SIGN_RECOVER, &no, sizeof(no));
 	hsm_attr_add(privt, &npriv, HSM_TMPL_MAX, CKA_LABEL,
 	    (void *)(uintptr_t)label, lablen);
 	hsm_attr_add(privt, &npriv, HSM_TMPL_MAX, CKA_ID, id, sizeof(id));
@@ -745,8 +748,23 @@ hsm_keygen(struct hsm *h, const char *label, enum hsm_keytype type,
 		    (CK_ULONG)eclen);
 	}
 
+	/*
+	 * Last, so that it can be dropped: only the mechanism cmpca signs
+	 * with (libp11 sends RSA PKCS#1 v1.5 as CKM_RSA_PKCS and ECDSA as
+	 * CKM_ECDSA). Otherwise CKA_SIGN lets an RSA key do a raw private-key
+	 * operation (CKM_RSA_X_509) for whoever holds a session. A token
+	 * without CKA_ALLOWED_MECHANISMS (PKCS#11 2.40) gets the key without.
+	 */
+	allowed = ktype == CKK_RSA ? CKM_RSA_PKCS : CKM_ECDSA;
+	hsm_attr_add(privt, &npriv, HSM_TMPL_MAX, CKA_ALLOWED_MECHANISMS,
+	    &allowed, sizeof(allowed));
 	rv = fl->C_GenerateKeyPair(
 	    s, &mech, pubt, npub, privt, npriv, &hpub, &hpriv);
+	if (rv == CKR_ATTRIBUTE_TYPE_INVALID ||
+	    rv == CKR_ATTRIBUTE_VALUE_INVALID ||
+	    rv == CKR_TEMPLATE_INCONSISTENT)
+		rv = fl->C_GenerateKeyPair(
+		    s, &mech, pubt, npub, privt, npriv - 1, &hpub, &hpriv);
 	if (rv != CKR_OK) {
 		hpub = hpriv = CK_INVALID_HANDLE;
 		hsm_err_set("keygen: C_GenerateKeyPair: %s",

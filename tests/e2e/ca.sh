@@ -241,6 +241,28 @@ check "CRL of the retired CA" cli crl issue --ca sub2
 check "ca create rr (root, RSA)" cli ca create rr --subject "/O=t/CN=Rolling Root" --key rsa:2048
 cli ca export rr >"$work/rr-old.pem"
 enroll rr old-ee "/CN=old-ee.example"
+enroll rr old-ok "/CN=old-ok.example"
+check "ocsp signer --ca rr (before the rollover)" cli ocsp signer --ca rr
+# ocspq NAME ISSUER CERT: asks /ocsp three times (every worker caches the
+# CA list), verifying with ISSUER as the only trust anchor; each answer in
+# $work/NAME.ocspN.
+ocspq() {
+	local i
+	for i in 1 2 3; do
+		openssl ocsp -url "$CMPCA_OCSP_URL" -issuer "$2" -cert "$3" -CAfile "$2" \
+		    >"$work/$1.ocsp$i" 2>&1
+	done
+}
+# ocsp_says NAME STATUS: every answer verified and says STATUS.
+ocsp_says() {
+	local i
+	for i in 1 2 3; do
+		grep -q "^Response verify OK" "$work/$1.ocsp$i" &&
+		    grep -q ": $2\$" "$work/$1.ocsp$i" || return 1
+	done
+}
+ocspq pre-old-ok "$work/rr-old.pem" "$work/old-ok.pem"
+check "OCSP before the rollover: old-ok good" ocsp_says pre-old-ok good
 check "EE under the old key" openssl verify -CAfile "$work/rr-old.pem" "$work/old-ee.pem"
 mkdir -p "$work/g0"
 bcgenm rr "$work/g0.out" --infotype rootCaCert --old-root "$work/rr-old.pem" --out-dir "$work/g0"
@@ -301,8 +323,91 @@ check "the old key's CRL lists the revoked certificate" \
     "Serial Number: 0*$(serial_of "$work/old-ee.pem")"
 check "openssl verify -crl_check: the old-key certificate is revoked" \
     has <(openssl verify -crl_check -CAfile "$work/rr-old.pem" -CRLfile <(openssl crl -inform DER -in "$work/old.crl") "$work/old-ee.pem" 2>&1) "certificate revoked"
+# OCSP after the rollover, in workers that cached the old certificate:
+# old-key certificates answered by the old key, new-key ones by a new
+# signer, each verified with its own root alone.
+check "ocsp signer --ca rr (for the new key)" cli ocsp signer --ca rr
+enroll rr new-rev "/CN=new-rev.example"
+check "revoke a new-key certificate" cli cert revoke "$(serial_of "$work/new-rev.pem")" --ca rr --reason 1
+sleep 6 # CA_OCSP_REFRESH
+ocspq old-ok "$work/rr-old.pem" "$work/old-ok.pem"
+check "OCSP after the rollover: old-key certificate good, verified with the old root" ocsp_says old-ok good
+ocspq old-ee "$work/rr-old.pem" "$work/old-ee.pem"
+check "OCSP after the rollover: revoked old-key certificate revoked" ocsp_says old-ee revoked
+ocspq new-ee "$work/g2/newwithnew.pem" "$work/new-ee.pem"
+check "OCSP after the rollover: new-key certificate good, verified with the new root" ocsp_says new-ee good
+ocspq new-rev "$work/g2/newwithnew.pem" "$work/new-rev.pem"
+check "OCSP after the rollover: revoked new-key certificate revoked" ocsp_says new-rev revoked
+# CRLs after the rollover: one number sequence per issuer name, the old
+# key's CRL kept current by the housekeeper, each CRL from crl_dir checked
+# by openssl verify -crl_check against its own root.
+crlno() { q "select coalesce(max(number), 0) from crl where ca_id = $(ca_id "$1")"; }
+check "crl issue --ca rr (new key) after the revocation" cli crl issue --ca rr
+check "CRL numbers continue across the keys of one issuer name" \
+    test "$(crlno rr)" -gt "$(crlno rr.old1)"
+check "no CRL number twice under the issuer name" \
+    test "$(q "select count(*) - count(distinct number) from crl where ca_id in ($(ca_id rr), $(ca_id rr.old1))")" = 0
+before=$(crlno rr.old1)
+q "update crl set next_update = now() + interval '1 minute' where ca_id = $(ca_id rr.old1)" >/dev/null
+renewed() {
+	for _ in $(seq 60); do
+		[ "$(crlno rr.old1)" -gt "$before" ] &&
+		    [ "$(crlno rr.old1)" -gt "$(crlno rr)" ] && return 0
+		sleep 0.5
+	done
+	return 1
+}
+check "the housekeeper renews the old key's CRL (next number of the issuer name)" renewed
+pubcrl() { # LABEL: the PEM of crl_dir/LABEL.crl, once it is the newest
+	local f=$CMPCA_VAR/crl/$1.crl
+	for _ in $(seq 40); do
+		cmp -s "$f" <(q "select encode(der, 'hex') from crl where ca_id = $(ca_id "$1") order by number desc limit 1" | xxd -r -p) && break
+		sleep 0.5
+	done
+	openssl crl -inform DER -in "$f" >"$work/$1.pub.crl.pem"
+}
+pubcrl rr.old1
+pubcrl rr
+vcrl() { openssl verify -crl_check -CAfile "$1" -CRLfile "$2" "$3" 2>&1; }
+check "crl_check: old-key certificate, not revoked: OK" \
+    has <(vcrl "$work/rr-old.pem" "$work/rr.old1.pub.crl.pem" "$work/old-ok.pem") ": OK$"
+check "crl_check: old-key certificate, revoked: revoked" \
+    has <(vcrl "$work/rr-old.pem" "$work/rr.old1.pub.crl.pem" "$work/old-ee.pem") "certificate revoked"
+check "crl_check: new-key certificate, not revoked: OK" \
+    has <(vcrl "$work/g2/newwithnew.pem" "$work/rr.pub.crl.pem" "$work/new-ee.pem") ": OK$"
+check "crl_check: new-key certificate, revoked: revoked" \
+    has <(vcrl "$work/g2/newwithnew.pem" "$work/rr.pub.crl.pem" "$work/new-rev.pem") "certificate revoked"
 cli ca rollover sub1 >"$work/ro.out" 2>&1
 check "rollover of a subordinate refused" has "$work/ro.out" "is not a root"
+
+# Several hosts: a second cmpcad on the same database and token, with its
+# own crl_dir, publishes the newest CRL in the database though it issued
+# none of them (the CLI here, or another host that won the lock).
+hb=$work/hostb
+mkdir -p "$hb/crl"
+chmod 755 "$work" "$hb"
+chown "$CMPCA_USER" "$hb/crl"
+sed -e "s|^socket = .*|socket = $hb/cmpcad.sock|" -e "s|^crl_dir = .*|crl_dir = $hb/crl|" \
+    -e "s|^workers = .*|workers = 1|" -e "s|^housekeeping_interval = .*|housekeeping_interval = 1|" \
+    "$CMPCA_CONF" >"$hb/cmpca.conf"
+env SOFTHSM2_CONF="$SOFTHSM2_CONF" CMPCA_HSM_LOCK="$CMPCA_HSM_LOCK" \
+    "$bin/cmpcad" -c "$hb/cmpca.conf" >"$hb/cmpcad.log" 2>&1 &
+hostb=$!
+latest_crl() { q "select encode(der, 'hex') from crl where ca_id = $(ca_id demo) order by number desc limit 1" | xxd -r -p; }
+published() { # waits up to 10 s for host B's demo.crl to be the newest
+	for _ in $(seq 50); do
+		cmp -s "$hb/crl/demo.crl" <(latest_crl) && return 0
+		sleep 0.2
+	done
+	return 1
+}
+check "host B publishes the newest CRL, issued elsewhere" published
+check "crl issue --ca demo on host A" cli crl issue --ca demo
+check "host B follows with the new CRL" published
+check "host B's CRL verifies with the demo CA" \
+    openssl crl -inform DER -in "$hb/crl/demo.crl" -CAfile "$CMPCA_CA_CERT" -noout
+kill "$hostb"
+wait "$hostb" 2>/dev/null
 
 if grep -q "$(cat "$CMPCA_VAR/hsm/pin" 2>/dev/null || echo no-pin-file)" "$CMPCA_LOG" 2>/dev/null; then
 	fail "PIN not in the daemon log" "found"

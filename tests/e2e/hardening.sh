@@ -49,6 +49,29 @@ check "control: a dumpable cmpca process is readable by cmpca" \
 kill "$ctl" 2>/dev/null
 wait "$ctl" 2>/dev/null
 
+# The CLI holds the PIN (libp11 keeps a copy), the data key and clear
+# secrets: not dumpable, no core file. It is caught while it waits for
+# the HSM lock, which this script holds for a moment.
+flock -x "$CMPCA_HSM_LOCK" sleep 4 &
+holder=$!
+sleep 0.3
+cli crl issue --ca "$CMPCA_CA_LABEL" >/dev/null 2>&1 &
+clipid=
+for _ in $(seq 30); do
+	# The cmpca process itself, not setpriv or env before their exec.
+	clipid=$(pgrep -n -u cmpca -f "cmpca -c .* crl issue") &&
+	    [ "$(basename "$(readlink "/proc/$clipid/exe")")" = cmpca ] && break
+	clipid=
+	sleep 0.1
+done
+check "the CLI is running (waiting for the HSM lock)" test -n "$clipid"
+check "CLI: not readable through /proc by its own uid" bash -c \
+    "! runuser -u cmpca -- cat /proc/$clipid/environ >/dev/null 2>&1"
+check "CLI: core file size limit 0" \
+    grep -Eq "^Max core file size +0 +0 " "/proc/$clipid/limits"
+wait "$holder"
+wait
+
 # 3. PIN file checks at start (cmpcad -t runs the same start-up checks).
 pin=$CMPCA_VAR/hsm/pin
 cmpcad_t() { env SOFTHSM2_CONF="$SOFTHSM2_CONF" CMPCA_HSM_LOCK="$CMPCA_HSM_LOCK" \
@@ -135,6 +158,91 @@ printf '%s\n' "pid $w/ex.pid;" "error_log $w/ex-error.log;" "events {}" \
     "http {" "include $w/example.conf;" "}" >"$w/example-main.conf"
 check "nginx/cmpca-tls.conf.example passes nginx -t" \
     nginx -q -t -p "$w" -c "$w/example-main.conf"
+
+# 6. The FastCGI socket: only nginx (group cmpca-web, mode 0660) talks to
+#    cmpcad; the page trusts no REMOTE_USER; a silent connection cannot
+#    hold a worker; a TCP socket touches no file of that name.
+sock=$CMPCA_VAR/cmpcad.sock
+fcgi() { /usr/bin/python3 "$top/tests/e2e/fcgi.py" "$@"; }
+check "socket is 0660, owned by cmpca and group cmpca-web" \
+    test "$(stat -c '%a %U %G' "$sock")" = "660 cmpca cmpca-web"
+runuser -u nobody -- /usr/bin/python3 "$top/tests/e2e/fcgi.py" request "$sock" \
+    REQUEST_METHOD=GET DOCUMENT_URI=/metrics >"$w/nobody.out" 2>&1
+check "another local user cannot connect to the socket" \
+    grep -q "connect failed: Permission denied" "$w/nobody.out"
+fcgi request "$sock" REQUEST_METHOD=GET DOCUMENT_URI=/admin/ \
+    REMOTE_USER=admin >"$w/ru.out" 2>&1
+check "/admin/ with only REMOTE_USER (what fastcgi_params takes from any Basic header): 403" \
+    grep -q "^Status: 403" "$w/ru.out"
+fcgi request "$sock" REQUEST_METHOD=GET DOCUMENT_URI=/admin/ \
+    CMPCA_ADMIN_USER=admin >"$w/au.out" 2>&1
+check "/admin/ with CMPCA_ADMIN_USER (set by the auth_basic location only): 200" \
+    grep -q "^Status: 200" "$w/au.out"
+nw=$(sed -n 's/^workers = //p' "$CMPCA_CONF")
+fcgi idle "$sock" $((nw + 1)) 30 >"$w/idle.out" 2>&1 &
+idler=$!
+sleep 1
+check "an enrollment is served while $((nw + 1)) silent connections are open ($nw workers)" \
+    timeout 20 openssl cmp -cmd ir -server "$CMPCA_URL" -ref "$CMPCA_SECRET_REF" \
+    -secret env:CMPCA_SECRET -recipient "$CMPCA_CA_SUBJECT" -newkey "$w/k.pem" \
+    -subject /CN=hardening-idle -certout "$w/idle.pem"
+wait "$idler"
+# 5 s each (CA_FCGI_IO_TIMEOUT); the last one first waits 5 s for a worker.
+check "cmpcad closes every silent connection within 20 s" \
+    grep -Eq "^closed=$((nw + 1)) of $((nw + 1)) within ([0-9]|1[0-9]|20) s" "$w/idle.out"
+check "the dropped connections are logged" \
+    grep -q "dropped a connection that sent or took nothing" "$CMPCA_LOG"
+tport=$((CMPCA_PORT + 3))
+mkdir -p "$w/tcp"
+printf 'not a socket\n' >"$w/tcp/127.0.0.1:$tport"
+chmod 600 "$w/tcp/127.0.0.1:$tport"
+sed -e "s|^socket = .*|socket = 127.0.0.1:$tport|" -e "s|^workers = .*|workers = 1|" \
+    "$CMPCA_CONF" >"$w/tcp.conf"
+(cd "$w/tcp" && exec env SOFTHSM2_CONF="$SOFTHSM2_CONF" CMPCA_HSM_LOCK="$CMPCA_HSM_LOCK" \
+    "$bin/cmpcad" -c "$w/tcp.conf" >"$w/tcp.log" 2>&1) &
+tcpd=$!
+for _ in $(seq 50); do
+	fcgi request "127.0.0.1:$tport" REQUEST_METHOD=GET DOCUMENT_URI=/metrics \
+	    >"$w/tcp.out" 2>&1 && grep -q "^Status: 200" "$w/tcp.out" && break
+	sleep 0.2
+done
+check "cmpcad with socket = HOST:PORT serves requests" grep -q "^Status: 200" "$w/tcp.out"
+kill "$tcpd" 2>/dev/null
+wait "$tcpd" 2>/dev/null
+check "socket = HOST:PORT: a file of that name is neither removed nor chmod'ed" \
+    test "$(stat -c %a "$w/tcp/127.0.0.1:$tport" 2>&1) $(cat "$w/tcp/127.0.0.1:$tport" 2>&1)" = "600 not a socket"
+
+# 7. A partner's error text (cross-certify request) is shown only once
+#    its signature is checked, and then through the log sanitiser.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$w/fake.key" -out "$w/fake.pem" -subj "/O=Fake/CN=Fake Partner" \
+    -days 2 -addext basicConstraints=critical,CA:TRUE >/dev/null 2>&1
+chmod 644 "$w/fake.pem"
+chmod 755 "$w"
+fport=$((CMPCA_PORT + 4))
+evil=$(printf 'EVIL\033]0;owned\007\033[2J-TEXT')
+xreq() { # MODE: a cross-certify request answered by a fake partner
+	/usr/bin/python3 "$top/tests/e2e/fakepartner.py" "$fport" "$w/fake.pem" \
+	    "$w/fake.key" "$1" "$evil" &
+	local fake=$!
+	sleep 0.5
+	cli cross-certify request --ca "$CMPCA_CA_LABEL" --url "http://127.0.0.1:$fport/" \
+	    --partner-cert "$w/fake.pem" >"$w/x-$1.out" 2>&1
+	kill "$fake"
+	wait "$fake" 2>/dev/null
+}
+xreq unsigned
+check "unsigned partner error: refused, and said to be unsigned" \
+    grep -q "error not signed by its CA key (text not shown): status 2" "$w/x-unsigned.out"
+check "unsigned partner error: its text is not printed" \
+    bash -c "! grep -q EVIL '$w/x-unsigned.out'"
+check "unsigned partner error: no terminal escape reaches the operator" \
+    bash -c "! grep -q \$'\\033' '$w/x-unsigned.out'"
+xreq signed
+check "signed partner error: its text is printed, escapes as \\x1b" \
+    grep -qF 'partner answered with an error: status 2: EVIL\x1b]0;owned\x07\x1b[2J-TEXT' "$w/x-signed.out"
+check "signed partner error: no terminal escape reaches the operator" \
+    bash -c "! grep -q \$'\\033' '$w/x-signed.out'"
 
 check "cmpcad still running" kill -0 "$CMPCA_CMPCAD_PID"
 stack_down

@@ -217,6 +217,26 @@ check "status --crl-warn-hours 48: CRL near nextUpdate, exit 1" bash -c \
     "[ $rc = 1 ] && grep -qE '^ca demo crl +WARN' '$work/st2.txt'"
 cli status --warn-days x >/dev/null 2>&1
 check "status --warn-days x: usage error (2)" test $? = 2
+check "status: the demo CA's OCSP signer ok" \
+    grep -qE '^ca demo ocsp signer +ok +signer [0-9]+ valid until' "$work/st0.txt"
+# An expired newest signer (the responder then answers tryLater): a row
+# whose certificate ended in 2020, made with openssl ca.
+mkdir -p "$work/oldca"
+(cd "$work/oldca" && : >index.txt && echo 01 >serial &&
+ printf '%s\n' '[ca]' 'default_ca = d' '[d]' 'database = index.txt' \
+     'new_certs_dir = .' 'serial = serial' 'default_md = sha256' 'policy = p' \
+     '[p]' 'commonName = supplied' >ca.cnf &&
+ openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+     -keyout k.pem -subj "/CN=expired signer" -out r.csr 2>/dev/null &&
+ openssl ca -batch -config ca.cnf -selfsign -keyfile k.pem -in r.csr \
+     -startdate 20200101000000Z -enddate 20200102000000Z -out old.pem 2>/dev/null)
+old_hex=$(openssl x509 -in "$work/oldca/old.pem" -outform DER | od -An -tx1 | tr -d ' \n')
+q "insert into ocsp_signer (ca_id, key_uri, cert) select id, 'pkcs11:token=none;object=expired', decode('$old_hex', 'hex') from ca where label = 'demo'" >/dev/null
+cli status >"$work/st5.txt" 2>&1
+rc=$?
+q "delete from ocsp_signer where key_uri = 'pkcs11:token=none;object=expired'" >/dev/null
+check "status: an expired OCSP signer fails (exit 3) and says the responder answers tryLater" bash -c \
+    "[ $rc = 3 ] && grep -qE '^ca demo ocsp signer +FAIL +signer [0-9]+ expired 2020-01-02T00:00:00Z: /ocsp answers tryLater' '$work/st5.txt'"
 mkdir -p "$work/schema"
 cp "$top"/db/schema/*.sql "$work/schema/"
 echo 'SELECT 1;' >"$work/schema/999_future.sql"

@@ -320,6 +320,22 @@ check "one log line per OCSP request" has "$CMPCA_LOG" \
     "ocsp req [0-9]+ ca=demo certs=1 good=0 revoked=1 unknown=0 status=successful"
 check "cmpcad still running" kill -0 "$CMPCA_CMPCAD_PID"
 
+# 9b. A flood of the same question: answered from the worker's reuse of
+#     signed answers, and cut by nginx's rate limit (cmpca-limits.conf).
+#     A request without nonce (RFC 5019), 400 times from one curl.
+openssl ocsp -issuer "$ca" -cert "$work/good.pem" -no_nonce -reqout "$work/flood.req" >/dev/null 2>&1
+fenc=$(base64 -w0 "$work/flood.req" | sed -e 's/+/%2B/g' -e 's|/|%2F|g' -e 's/=/%3D/g')
+for _ in $(seq 400); do
+	printf 'url = "%s"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' "$url/$fenc"
+done >"$work/flood.cfg"
+before=$(grep -c "ocsp req .* reused" "$CMPCA_LOG")
+curl -s --no-progress-meter -Z --parallel-max 20 -K "$work/flood.cfg" >"$work/flood.codes" 2>/dev/null
+check "OCSP flood: the first requests are answered (200)" grep -q '^200$' "$work/flood.codes"
+check "OCSP flood: nginx answers 429 beyond the rate limit" grep -q '^429$' "$work/flood.codes"
+check "OCSP flood: answers reused, not signed again" \
+    test "$(grep -c "ocsp req .* reused" "$CMPCA_LOG")" -gt "$before"
+check "cmpcad still running after the flood" kill -0 "$CMPCA_CMPCAD_PID"
+
 # 10. A clean stop, and no sanitizer report in a SAN=1 build's log.
 stack_down
 check "cmpcad stopped on SIGTERM" bash -c "! kill -0 $CMPCA_CMPCAD_PID 2>/dev/null"

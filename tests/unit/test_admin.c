@@ -205,10 +205,15 @@ test_handle_refusals(void **state)
 	    {"GET", "/admin/", NULL, NULL, "NONE", 403, "403 Forbidden"},
 	    {"GET", "/admin/", NULL, NULL, "FAILED:x", 403, "403 Forbidden"},
 	    {"POST", "/admin/", NULL, NULL, NULL, 403, "403 Forbidden"},
+	    /* A verified certificate alone names nobody; a user with a
+	     * certificate nginx did not verify is refused. */
+	    {"GET", "/admin/", NULL, NULL, "SUCCESS", 403, "403 Forbidden"},
+	    {"GET", "/admin/", NULL, "op", "FAILED:x", 403, "403 Forbidden"},
+	    {"GET", "/admin/", NULL, "op", "NONE", 403, "403 Forbidden"},
 	    /* Authenticated, but not a GET of the page. */
 	    {"POST", "/admin/", NULL, "op", NULL, 405, "405 Method"},
 	    {"HEAD", "/admin/", NULL, "op", NULL, 405, "405 Method"},
-	    {"DELETE", "/admin/", NULL, NULL, "SUCCESS", 405, "405 Method"},
+	    {"DELETE", "/admin/", NULL, "op", "SUCCESS", 405, "405 Method"},
 	    {NULL, "/admin/", NULL, "op", NULL, 405, "405 Method"},
 	    {"GET", "/admin/x", NULL, "op", NULL, 404, "404 Not Found"},
 	    {"GET", "/admin", NULL, "op", NULL, 404, "404 Not Found"},

@@ -1110,6 +1110,68 @@ test_migrate_race(void **state)
 	assert_int_equal(rmdir(mig_dir), 0);
 }
 
+/* One CRL of ca_id on connection d: next number, insert, commit after
+ * hold_ms. Returns the number, or -1. */
+static long long
+crl_issue_on(struct db *d, long long ca_id, int hold_ms)
+{
+	struct db_crl c;
+
+	memset(&c, 0, sizeof(c));
+	if (db_begin(d) != 1 || db_crl_next(d, ca_id, &c.number) != 1)
+		return -1;
+	if (hold_ms > 0)
+		usleep((useconds_t)hold_ms * 1000);
+	c.this_update = time(NULL);
+	c.next_update = c.this_update + 3600;
+	c.der = (unsigned char *)der;
+	c.der_len = sizeof(der);
+	if (db_crl_insert(d, ca_id, &c) != 1 || db_commit(d) != 1) {
+		db_rollback(d);
+		return -1;
+	}
+	return c.number;
+}
+
+/*
+ * Two issuers of one CA's CRL at once (a forked child on its own
+ * connection, and us): the one that waited for the lock must see the
+ * other's CRL and take the next number, not fail on the unique key.
+ */
+static void
+test_crl_next_contention(void **state)
+{
+	struct db_crl latest;
+	long long first, mine;
+	pid_t pid;
+	int status;
+
+	(void)state;
+	first = crl_issue_on(db, ca_b, 0);
+	assert_true(first >= 1);
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		struct db *d = db_open(conninfo);
+
+		/* Holds the lock 500 ms while the parent waits for it. */
+		_exit(d != NULL && crl_issue_on(d, ca_b, 500) == first + 1
+			  ? 0
+			  : 1);
+	}
+	usleep(150 * 1000); /* the child has the lock by now */
+	mine = crl_issue_on(db, ca_b, 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	if (mine < 0)
+		fail_msg("the waiting issuer failed: %s", db_error(db));
+	assert_int_equal(mine, first + 2);
+	CHECK(db_crl_latest(db, ca_b, &latest), 1);
+	assert_int_equal(latest.number, first + 2);
+	db_crl_clear(&latest);
+}
+
 int
 main(void)
 {
@@ -1136,6 +1198,7 @@ main(void)
 	    cmocka_unit_test(test_reconnect_in_txn),
 	    cmocka_unit_test(test_migrate_files),
 	    cmocka_unit_test(test_migrate_race),
+	    cmocka_unit_test(test_crl_next_contention),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -1710,6 +1710,148 @@ test_ocsp(void **state)
 	ocsp_srv_free(s);
 }
 
+/*
+ * The newest signer has expired: tryLater (a relying party would reject
+ * what it signs), until a new signer exists; nextUpdate then stays within
+ * the new signer's validity.
+ */
+static void
+test_ocsp_signer_expired(void **state)
+{
+	struct ocsp_srv *s;
+	OCSP_REQUEST *req;
+	OCSP_RESPONSE *resp;
+	OCSP_BASICRESP *bs;
+	OCSP_CERTID *id;
+	ASN1_GENERALIZEDTIME *thisupd, *nextupd;
+	X509 *old = NULL, *fresh = NULL;
+	struct db_ca ca;
+	int st;
+
+	(void)state;
+	memset(&ca, 0, sizeof(ca));
+	assert_int_equal(db_ca_get(fx.db, fx.ca_id, &ca), 1);
+	OK(ocsp_signer_issue(fx.db, fx.hsm, &ca, -1, &old));
+	OK(X509_cmp_time(X509_get0_notAfter(old), NULL) < 0);
+	ocsp_row("e1", DB_CERT_VALID, -1, 0, old);
+	id = ocsp_id(EVP_sha1(), fx.ca_cert, "e1");
+	assert_non_null(s = ocsp_srv_new(fx.cfg, fx.db, fx.hsm));
+	assert_non_null(req = OCSP_REQUEST_new());
+	OK(OCSP_request_add0_id(req, OCSP_CERTID_dup(id)));
+	resp = ocsp_ask(s, req);
+	assert_int_equal(OCSP_response_status(resp),
+	    OCSP_RESPONSE_STATUS_TRYLATER);
+	OCSP_RESPONSE_free(resp);
+	ocsp_srv_free(s);
+
+	OK(ocsp_signer_issue(fx.db, fx.hsm, &ca, 1, &fresh));
+	assert_non_null(s = ocsp_srv_new(fx.cfg, fx.db, fx.hsm));
+	resp = ocsp_ask(s, req);
+	assert_int_equal(OCSP_response_status(resp),
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_non_null(bs = OCSP_response_get1_basic(resp));
+	OK(OCSP_resp_find_status(bs, id, &st, NULL, NULL, &thisupd, &nextupd));
+	assert_int_equal(st, V_OCSP_CERTSTATUS_GOOD);
+	OK(ASN1_TIME_compare(nextupd, X509_get0_notAfter(fresh)) <= 0);
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(resp);
+	OCSP_REQUEST_free(req);
+	OCSP_CERTID_free(id);
+	ocsp_srv_free(s);
+	X509_free(old);
+	X509_free(fresh);
+	db_ca_clear(&ca);
+}
+
+/* One request's DER through the responder; the answer's DER (caller
+ * frees with OPENSSL_free) and its length. */
+static unsigned char *
+ocsp_raw(struct ocsp_srv *s, OCSP_REQUEST *req, size_t *len)
+{
+	unsigned char *der = NULL, *resp = NULL;
+	int n;
+
+	OK((n = i2d_OCSP_REQUEST(req, &der)) > 0);
+	assert_int_equal(ocsp_srv_process(s, der, (size_t)n, &resp, len),
+	    200);
+	OPENSSL_free(der);
+	assert_non_null(resp);
+	return resp;
+}
+
+/* The status of id in a DER OCSPResponse. */
+static int
+ocsp_status_of(const unsigned char *der, size_t len, OCSP_CERTID *id)
+{
+	const unsigned char *p = der;
+	OCSP_RESPONSE *r = d2i_OCSP_RESPONSE(NULL, &p, (long)len);
+	OCSP_BASICRESP *bs;
+	int st = -1;
+
+	assert_non_null(r);
+	assert_non_null(bs = OCSP_response_get1_basic(r));
+	OK(OCSP_resp_find_status(bs, id, &st, NULL, NULL, NULL, NULL));
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(r);
+	return st;
+}
+
+/*
+ * Signed answers are reused for the same request without nonce (byte for
+ * byte: ECDSA signatures differ each time), until a status changes: a
+ * revocation is answered at once. Requests with a nonce are signed each.
+ */
+static void
+test_ocsp_reuse(void **state)
+{
+	struct ocsp_srv *s;
+	OCSP_REQUEST *req, *nreq;
+	OCSP_CERTID *id;
+	X509 *signer = NULL;
+	struct db_ca ca;
+	unsigned char *a1, *a2, *a3, *n1, *n2;
+	size_t l1, l2, l3, m1, m2;
+	char sql[160];
+
+	(void)state;
+	memset(&ca, 0, sizeof(ca));
+	assert_int_equal(db_ca_get(fx.db, fx.ca_id, &ca), 1);
+	OK(ocsp_signer_issue(fx.db, fx.hsm, &ca, 30, &signer));
+	db_ca_clear(&ca);
+	ocsp_row("c1", DB_CERT_VALID, -1, 0, signer);
+	id = ocsp_id(EVP_sha1(), fx.ca_cert, "c1");
+	assert_non_null(s = ocsp_srv_new(fx.cfg, fx.db, fx.hsm));
+	assert_non_null(req = OCSP_REQUEST_new());
+	OK(OCSP_request_add0_id(req, OCSP_CERTID_dup(id)));
+	a1 = ocsp_raw(s, req, &l1);
+	a2 = ocsp_raw(s, req, &l2);
+	assert_int_equal(ocsp_status_of(a1, l1, id), V_OCSP_CERTSTATUS_GOOD);
+	assert_true(l1 == l2 && memcmp(a1, a2, l1) == 0);
+	snprintf(sql, sizeof(sql), "UPDATE cert SET status = 'revoked', "
+	    "revoked_at = now(), reason = 1 WHERE serial = 'c1' AND ca_id = "
+	    "%lld", fx.ca_id);
+	OK(db_exec_unsafe(fx.chk, sql) == 1);
+	a3 = ocsp_raw(s, req, &l3);
+	assert_int_equal(ocsp_status_of(a3, l3, id),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_non_null(nreq = OCSP_REQUEST_new());
+	OK(OCSP_request_add0_id(nreq, OCSP_CERTID_dup(id)));
+	OK(OCSP_request_add1_nonce(nreq, NULL, 16));
+	n1 = ocsp_raw(s, nreq, &m1);
+	n2 = ocsp_raw(s, nreq, &m2);
+	assert_false(m1 == m2 && memcmp(n1, n2, m1) == 0);
+	OPENSSL_free(a1);
+	OPENSSL_free(a2);
+	OPENSSL_free(a3);
+	OPENSSL_free(n1);
+	OPENSSL_free(n2);
+	OCSP_REQUEST_free(req);
+	OCSP_REQUEST_free(nreq);
+	OCSP_CERTID_free(id);
+	X509_free(signer);
+	ocsp_srv_free(s);
+}
+
 static void write_file(const char *path, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -1939,6 +2081,8 @@ static const struct CMUnitTest fixed[] = {
 	T(test_multi),
 	T(test_garbage),
 	T(test_ocsp),
+	T(test_ocsp_signer_expired),
+	T(test_ocsp_reuse),
 	T(test_ext_cache),
 	T(test_secret_cache_stale),
 	T(test_unknown_ref_derives),

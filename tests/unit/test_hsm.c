@@ -9,8 +9,11 @@
  * close the shared handle and open it again.
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <unistd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <ftw.h>
 #include <setjmp.h>
@@ -31,6 +34,10 @@
 #include <openssl/x509.h>
 
 #define HSM_INTERNAL /* hsm_seal_force_v1() */
+/* The module's function list (HSM_INTERNAL above), to look at keys as
+ * another PKCS#11 user. */
+#include <p11-kit-1/p11-kit/pkcs11.h>
+
 #include "hsm/hsm.h"
 
 #define TOKEN "cmpca-test"
@@ -240,6 +247,30 @@ test_pin_read(void **state)
 	assert_false(hsm_pin_read(fx.dir, buf, sizeof(buf)));
 }
 
+/*
+ * RSA-PSS through libp11 is a raw RSA operation in the token
+ * (CKM_RSA_X_509), which keys from hsm_keygen do not allow: cmpca signs
+ * with PKCS#1 v1.5 only.
+ */
+static void
+pss_refused(EVP_PKEY *priv)
+{
+	unsigned char data[] = "cmpca: PSS", sig[1024];
+	size_t siglen = sizeof(sig);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pctx = NULL;
+
+	assert_non_null(md);
+	assert_int_equal(
+	    EVP_DigestSignInit(md, &pctx, EVP_sha256(), NULL, priv), 1);
+	assert_int_equal(
+	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING), 1);
+	assert_int_not_equal(
+	    EVP_DigestSign(md, sig, &siglen, data, sizeof(data)), 1);
+	ERR_clear_error();
+	EVP_MD_CTX_free(md);
+}
+
 /* Signs data with priv (in the token) and checks it with pub. */
 static void
 sign_verify(EVP_PKEY *priv, EVP_PKEY *pub, int pss)
@@ -398,7 +429,7 @@ keygen_check(enum hsm_keytype type, const char *label, int pss)
 
 	sign_verify(priv, pub, 0);
 	if (pss)
-		sign_verify(priv, pub, 1);
+		pss_refused(priv);
 	check_private_stays(priv, pub);
 
 	/* The same key without the token attribute, with type=private. */
@@ -447,6 +478,59 @@ test_keygen_p384(void **state)
 {
 	(void)state;
 	keygen_check(HSM_KEY_EC_P384, "p384-key", 0);
+}
+
+/*
+ * A CA key signs with the one mechanism cmpca uses and nothing else: no
+ * raw RSA (CKM_RSA_X_509), no sign-recover. SoftHSM 2.6 enforces
+ * CKA_ALLOWED_MECHANISMS.
+ */
+static void
+mech_check(const char *label, CK_MECHANISM_TYPE want, CK_MECHANISM_TYPE bad)
+{
+	CK_FUNCTION_LIST_PTR fl;
+	CK_SESSION_HANDLE s;
+	CK_OBJECT_HANDLE o;
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE find[2] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_LABEL, (void *)(uintptr_t)label, strlen(label) },
+	};
+	CK_MECHANISM_TYPE mechs[8];
+	CK_BBOOL recover = CK_TRUE;
+	CK_ATTRIBUTE get[2] = {
+		{ CKA_SIGN_RECOVER, &recover, sizeof(recover) },
+		{ CKA_ALLOWED_MECHANISMS, mechs, sizeof(mechs) },
+	};
+	CK_MECHANISM m = { 0, NULL, 0 };
+	CK_ULONG n = 0;
+	unsigned long slot;
+
+	reopen();
+	assert_non_null(fl = hsm_p11_funcs(fx.h, &slot));
+	assert_int_equal(fl->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL,
+	    &s), CKR_OK);
+	assert_int_equal(fl->C_FindObjectsInit(s, find, 2), CKR_OK);
+	assert_int_equal(fl->C_FindObjects(s, &o, 1, &n), CKR_OK);
+	(void)fl->C_FindObjectsFinal(s);
+	assert_int_equal(n, 1);
+	assert_int_equal(fl->C_GetAttributeValue(s, o, get, 2), CKR_OK);
+	assert_int_equal(recover, CK_FALSE);
+	assert_int_equal(get[1].ulValueLen, sizeof(CK_MECHANISM_TYPE));
+	assert_int_equal(mechs[0], want);
+	m.mechanism = bad;
+	assert_int_not_equal(fl->C_SignInit(s, &m, o), CKR_OK);
+	m.mechanism = want;
+	assert_int_equal(fl->C_SignInit(s, &m, o), CKR_OK);
+	(void)fl->C_CloseSession(s); /* ends the operation begun */
+}
+
+static void
+test_keygen_mechanisms(void **state)
+{
+	(void)state;
+	mech_check("rsa2048-key", CKM_RSA_PKCS, CKM_RSA_X_509);
+	mech_check("p256-key", CKM_ECDSA, CKM_ECDSA_SHA256);
 }
 
 /* Labels with URI-reserved bytes come back percent-encoded and load. */
@@ -768,6 +852,87 @@ test_open_twice(void **state)
 	}
 }
 
+/* The lock file is 0600, made so if an earlier version left it 0644. */
+static void
+test_lock_mode(void **state)
+{
+	struct stat st;
+
+	(void)state;
+	close_shared();
+	assert_int_equal(chmod(fx.lock, 0644), 0);
+	reopen();
+	assert_int_equal(stat(fx.lock, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+/* A process holding the lock delays hsm_open() by a bounded time only. */
+static void
+test_lock_deadline(void **state)
+{
+	struct timespec t0;
+	double ms;
+	int fd;
+
+	(void)state;
+	close_shared();
+	fd = open(fx.lock, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	/* Without a deadline hsm_open() would never return: end the test
+	 * binary instead of hanging the suite. */
+	alarm(60);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	fx.h = hsm_open(fx.module, TOKEN, fx.pin);
+	ms = ms_since(&t0);
+	alarm(0);
+	(void)close(fd);
+	assert_null(fx.h);
+	print_message("held lock: gave up after %.0f ms\n", ms);
+	assert_non_null(strstr(hsm_error(), "still held by another process"));
+	assert_true(ms >= 9000 && ms < 15000);
+	reopen();
+}
+
+/* Another user's lock file (which that user could hold) is refused. */
+static void
+test_lock_foreign(void **state)
+{
+	char dir[64], lock[96];
+	pid_t pid;
+	int status, fd;
+
+	(void)state;
+	(void)snprintf(dir, sizeof(dir), "/tmp/test_hsm_lock.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 0755), 0);
+	(void)snprintf(lock, sizeof(lock), "%s/lock", dir);
+	fd = open(lock, O_RDONLY | O_CREAT, 0644); /* root's, 0644 */
+	assert_true(fd >= 0);
+	(void)close(fd);
+	close_shared();
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct hsm *h;
+
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(2);
+		setenv("CMPCA_HSM_LOCK", lock, 1);
+		setenv("CMPCA_HSM_PIN", USER_PIN, 1);
+		h = hsm_open(fx.module, TOKEN, NULL);
+		_exit(h == NULL && strstr(hsm_error(), "owned by uid 0") != NULL
+			  ? 0
+			  : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	(void)unlink(lock);
+	(void)rmdir(dir);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	reopen();
+}
+
 static void
 test_open_bad(void **state)
 {
@@ -943,6 +1108,7 @@ main(void)
 		cmocka_unit_test(test_keygen_rsa4096),
 		cmocka_unit_test(test_keygen_p256),
 		cmocka_unit_test(test_keygen_p384),
+		cmocka_unit_test(test_keygen_mechanisms),
 		cmocka_unit_test(test_keygen_label_escaped),
 		cmocka_unit_test(test_keygen_duplicate),
 		cmocka_unit_test(test_keygen_bad_args),
@@ -955,6 +1121,9 @@ main(void)
 		cmocka_unit_test(test_open_twice),
 		cmocka_unit_test(test_token_lost),
 		cmocka_unit_test(test_open_bad),
+		cmocka_unit_test(test_lock_mode),
+		cmocka_unit_test(test_lock_deadline),
+		cmocka_unit_test(test_lock_foreign),
 		cmocka_unit_test(test_token_init_exists),
 	};
 

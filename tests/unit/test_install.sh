@@ -95,6 +95,7 @@ want 644 usr/share/cmpca/cmpca.conf.example
 want 644 usr/share/doc/cmpca/operations.md
 want 644 usr/share/doc/cmpca/troubleshooting.md
 for f in "$top"/nginx/cmp-locations.conf "$top"/nginx/cmpca-metrics.conf \
+    "$top"/nginx/cmpca-limits.conf \
     "$top"/nginx/*.example; do
 	[ -e "$f" ] || continue
 	want 644 "usr/share/cmpca/nginx/${f##*/}"
