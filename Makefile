@@ -161,7 +161,10 @@ DOC_FILES := README.md $(wildcard docs/*.md)
 CONF_SED := -e 's|@MODULE@|/usr/lib/softhsm/libsofthsm2.so|' \
 	-e 's|@TOKEN@|cmpca|' \
 	-e 's|@VAR@/hsm/pin|$(SYSCONFDIR)/cmpca/pin|' \
-	-e 's|"@DB@"|"dbname=cmpca"|' \
+	-e 's|"@DB@"|"dbname=cmpca user=cmpca_daemon"|' \
+	-e 's|"@DB_OPERATOR@"|"dbname=cmpca user=cmpca_operator"|' \
+	-e 's|"@DB_OWNER@"|"dbname=cmpca user=cmpca_owner"|' \
+	-e 's|"@DB_READER@"|"dbname=cmpca user=cmpca_reader"|' \
 	-e 's|@VAR@/cmpcad.sock|/run/cmpca/cmpcad.sock|' \
 	-e 's|@VAR@/crl|/var/lib/cmpca/crl|' \
 	-e 's|@WORKERS@|4|' -e 's|@CA_LABEL@|issuing|g' \

@@ -117,6 +117,13 @@ audit_checkpoint(struct db *db, struct hsm *hsm, const char *why)
 		log_warn("audit seal (%s): %s", why, db_error(db));
 		goto out;
 	}
+	if (c.seq < last) {
+		/* Never sign a chain shorter than one already signed. */
+		log_err("audit chain head seq %lld is behind checkpoint seq "
+			"%lld: links removed, not signed (run cmpca audit "
+			"verify)", c.seq, last);
+		goto out;
+	}
 	if (c.seq == 0 || c.seq == last) {
 		rc = 0;
 		goto out;
