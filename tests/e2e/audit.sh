@@ -249,12 +249,12 @@ check "chain put back: verifies" verify
 
 # The tail cut off (rows and links), below a checkpoint.
 check "checkpoint before the cut" seal
-top=$(q "SELECT max(seq) FROM audit_seal")
-behind "INSERT INTO audit_bak SELECT * FROM audit WHERE id = (SELECT audit_id FROM audit_seal WHERE seq = $top);
-DELETE FROM audit WHERE id = (SELECT audit_id FROM audit_seal WHERE seq = $top);
-DELETE FROM audit_seal WHERE seq = $top" >/dev/null
-check "cut tail: a checkpoint names seq $top past the end" \
-    verify_names "names seq $top, the chain ends at seq $((top - 1)): links removed"
+last=$(q "SELECT max(seq) FROM audit_seal")
+behind "INSERT INTO audit_bak SELECT * FROM audit WHERE id = (SELECT audit_id FROM audit_seal WHERE seq = $last);
+DELETE FROM audit WHERE id = (SELECT audit_id FROM audit_seal WHERE seq = $last);
+DELETE FROM audit_seal WHERE seq = $last" >/dev/null
+check "cut tail: a checkpoint names seq $last past the end" \
+    verify_names "names seq $last, the chain ends at seq $((last - 1)): links removed"
 
 check "cmpcad still running" kill -0 "$CMPCA_CMPCAD_PID"
 check "no sanitizer reports in the daemon log" bash -c \
