@@ -16,10 +16,10 @@
 -- at insert time: a link made at insert time needs the previous row's
 -- hash, so it needs a lock held until commit, and that would serialise
 -- every issuing transaction's commit (no more group commit). Instead
--- cmpca_audit_fence() waits for the transactions writing audit rows at
--- that moment (a SHARE lock, held for an instant) and returns the highest
--- id: every row up to it is then final, so cmpca_audit_seal() links them
--- in id order. An unlinked row below the linked ones was inserted behind
+-- cmpca_audit_fence() reads the last id given out and waits (without a
+-- lock) for the transactions writing audit rows at that moment: every row
+-- up to that id is then final, so cmpca_audit_seal() links them in id
+-- order. An unlinked row below the linked ones was inserted behind
 -- the CA's back. `cmpca audit verify` recomputes everything in C.
 --
 -- Certificate status changes are audit rows too (cert-status, written by
@@ -93,18 +93,40 @@ CREATE TRIGGER audit_checkpoint_no_truncate BEFORE TRUNCATE
     ON audit_checkpoint FOR EACH STATEMENT
     EXECUTE FUNCTION audit_append_only();
 
--- Waits for the transactions that are writing audit rows, and returns the
--- highest audit id: no row at or below it can appear later (ids come from
--- a sequence, and a writer holds its ROW EXCLUSIVE lock on audit from
--- before it draws an id until it ends). Call it in a transaction of its
--- own: the SHARE lock blocks new audit rows until that transaction ends.
--- SECURITY DEFINER: the callers may not lock audit in SHARE mode.
+-- Returns an audit id at or below which no row can appear any more: the
+-- last id the sequence gave out, once every transaction that was writing
+-- audit rows at that moment has ended. Ids are drawn only by a statement
+-- that holds ROW EXCLUSIVE on audit (taken before the id is drawn, kept to
+-- the end of its transaction); so any id at or below the one read was
+-- drawn by a transaction that held that lock when the locks are read next,
+-- or had ended. Waiting polls pg_locks: unlike LOCK TABLE ... SHARE, it
+-- never keeps a new audit row, hence an issuance, from going ahead.
+-- SECURITY DEFINER: the callers may not read the sequence.
 CREATE FUNCTION cmpca_audit_fence() RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+DECLARE
+	m bigint;
+	w text[];
+	t0 timestamptz := clock_timestamp();
 BEGIN
-	SET LOCAL lock_timeout = '5s';
-	LOCK TABLE audit IN SHARE MODE;
-	RETURN coalesce((SELECT max(id) FROM audit), 0);
+	m := coalesce(pg_sequence_last_value(
+	    pg_get_serial_sequence('audit', 'id')::regclass), 0);
+	SELECT array_agg(virtualtransaction) INTO w FROM pg_locks
+	    WHERE locktype = 'relation' AND relation = 'audit'::regclass
+	    AND mode = 'RowExclusiveLock' AND pid <> pg_backend_pid();
+	WHILE w IS NOT NULL LOOP
+		IF clock_timestamp() - t0 > interval '10 s' THEN
+			RAISE EXCEPTION 'audit fence: transactions writing audit '
+			    'rows still open after 10 s: %', w
+			    USING ERRCODE = 'lock_not_available';
+		END IF;
+		PERFORM pg_sleep(0.002);
+		SELECT array_agg(virtualtransaction) INTO w FROM pg_locks
+		    WHERE locktype = 'relation'
+		    AND relation = 'audit'::regclass
+		    AND virtualtransaction = ANY (w);
+	END LOOP;
+	RETURN m;
 END
 $$;
 
