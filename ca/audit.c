@@ -134,7 +134,11 @@ audit_checkpoint(struct db *db, struct hsm *hsm, const char *why)
 		rc = r < 0 ? -1 : 0; /* no audit key: linked, not signed */
 		goto out;
 	}
-	if (hsm == NULL || (key = hsm_key_load(hsm, k.key_uri)) == NULL) {
+	if (hsm == NULL) {
+		rc = 0; /* linked; signed when the HSM is back */
+		goto out;
+	}
+	if ((key = hsm_key_load(hsm, k.key_uri)) == NULL) {
 		log_warn("audit checkpoint (%s): cannot load audit key %s",
 		    why, k.key_uri);
 		log_openssl_errors(0);

@@ -219,10 +219,11 @@ housekeeper_main(const struct cfg *cfg)
 		db_close(db);
 		return 2;
 	}
-	if (cfg->crl_auto &&
-	    (hsm = hsm_open(cfg->pkcs11_module, cfg->token_label,
+	/* The HSM: CRLs (crl_auto) and the audit chain's checkpoints. */
+	if ((hsm = hsm_open(cfg->pkcs11_module, cfg->token_label,
 		 cfg->pin_file)) == NULL)
-		log_warn("housekeeper: no HSM, CRLs are not re-issued: %s",
+		log_warn("housekeeper: no HSM, CRLs are not re-issued and "
+			 "audit checkpoints not signed: %s",
 		    hsm_error());
 	log_info("housekeeper ready");
 	while (!stopping) {
@@ -232,7 +233,7 @@ housekeeper_main(const struct cfg *cfg)
 			if (hsm_reopen(hsm))
 				log_info("housekeeper: hsm session reopened");
 		}
-		if (hsm != NULL && !hsm_lost(hsm)) {
+		if (cfg->crl_auto && hsm != NULL && !hsm_lost(hsm)) {
 			crl_refresh(cfg, db, hsm, &st);
 			bundle_refresh(cfg, db, hsm, &st);
 		}
