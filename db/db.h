@@ -560,9 +560,6 @@ int db_audit_links(struct db *db, long long after_seq, int limit,
     struct db_audit_link **out, size_t *n) CA_MUST_CHECK;
 void db_audit_link_clear(struct db_audit_link *l);
 void db_audit_link_array_free(struct db_audit_link *a, size_t n);
-/* The stored chain hash at seq. Returns 1, 0 (no such link) or -1. */
-int db_audit_link_hash(struct db *db, long long seq,
-    unsigned char hash[DB_HASH_LEN]) CA_MUST_CHECK;
 /* *first: the lowest audit id below the highest linked one that is not
  * linked (0: none); *waiting: rows after it, not linked yet. 1 or -1. */
 int db_audit_unlinked(struct db *db, long long *first, long long *waiting)

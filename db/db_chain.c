@@ -22,9 +22,6 @@ static const struct db_stmt st_links = {DB_ST_AUDIT_LINKS, "audit_links",
     " a.actor, a.detail, a.db_role"
     " FROM audit_seal s LEFT JOIN audit a ON a.id = s.audit_id"
     " WHERE s.seq > $1::bigint ORDER BY s.seq LIMIT $2::int"};
-/* The link at seq $1 (a checkpoint's starting point for --since). */
-static const struct db_stmt st_link_at = {DB_ST_AUDIT_LINK_AT, "audit_link_at",
-    "SELECT chain_hash FROM audit_seal WHERE seq = $1::bigint"};
 /* The first row below the highest linked one that is not linked, and how
  * many rows wait for the next seal. */
 static const struct db_stmt st_unlinked = {DB_ST_AUDIT_UNLINKED,
@@ -212,26 +209,6 @@ db_audit_links(struct db *db, long long after_seq, int limit,
 	    n);
 	*out = a;
 	return rc;
-}
-
-static int
-hash_row(const PGresult *res, int i, void *e)
-{
-	struct db_row r = {res, i, 0, 0};
-	size_t len = 0;
-
-	db_col_bytes(&r, 0, e, DB_HASH_LEN, &len);
-	return !r.bad && len == DB_HASH_LEN;
-}
-
-int
-db_audit_link_hash(struct db *db, long long seq,
-    unsigned char hash[DB_HASH_LEN])
-{
-	struct db_params p = {0};
-
-	db_param_int8(&p, seq);
-	return db_get1(db, &st_link_at, &p, DB_HASH_LEN, hash_row, hash);
 }
 
 static int
