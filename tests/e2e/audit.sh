@@ -162,6 +162,31 @@ check "checkpoints exist, signed by the audit key" test \
     "$(q "SELECT count(*) FROM audit_checkpoint")" -ge 1
 check "a clean log verifies" verify
 check "verify reports ok" grep -qx 'audit verify: ok' "$work/verify.out"
+cli audit verify --since 0s >"$work/since.out" 2>&1
+check "verify --since: from the last signed checkpoint, not seq 1" bash -c \
+    "grep -qx 'audit verify: ok' '$work/since.out' &&
+     grep -qE 'links checked \(seq ([2-9]|[1-9][0-9]+) to' '$work/since.out'"
+
+# The fence waits for open audit writers without holding anyone up: a
+# transaction keeps an audit row open for 4 s; while a checkpoint waits
+# for it, an enrollment goes through at once.
+psql -XqtA "$CMPCA_DB" -c "BEGIN" -c "INSERT INTO audit (event) VALUES ('slow')" \
+    -c "SELECT pg_sleep(4)" -c "COMMIT" >/dev/null 2>&1 &
+slow=$!
+sleep 0.5
+cli audit checkpoint >/dev/null 2>&1 &
+ckpt=$!
+sleep 0.5
+t0=$(date +%s%N)
+cmp_ir fence "/CN=audit-fence"
+rc=$?
+t1=$(date +%s%N)
+check "an ir while the fence waits: accepted within 2 s" \
+    test "$rc" = 0 -a $(((t1 - t0) / 1000000)) -lt 2000
+check "the checkpoint waited for the open writer" kill -0 "$ckpt"
+wait "$slow" "$ckpt"
+check "after the writer committed: its row is linked" test \
+    "$(q "SELECT count(*) FROM audit_seal s JOIN audit a ON a.id = s.audit_id WHERE a.event = 'slow'")" = 1
 
 # Each tampering below is undone after verify has named it, so that the
 # next one starts from a chain that verifies.
