@@ -217,19 +217,20 @@ vkey_get(struct verify *v, const struct db_audit_ckpt *c)
 	size_t i;
 	int len;
 
+	/* Each key is read (and a problem with it reported) once. */
 	for (i = 0; i < v->nkeys; i++)
 		if (v->keys[i].id == c->key_id)
 			return v->keys[i].pub;
 	if (c->key_uri == NULL) {
 		vfail(v, "checkpoint %lld: audit key %lld does not exist",
 		    c->id, c->key_id);
-		return NULL;
+		goto out;
 	}
 	if (v->hsm == NULL || (hk = hsm_key_load(v->hsm, c->key_uri)) ==
 	    NULL) {
 		vfail(v, "checkpoint %lld: audit key %s not found in the HSM",
 		    c->id, c->key_uri);
-		return NULL;
+		goto out;
 	}
 	if ((len = i2d_PUBKEY(hk, &der)) <= 0) {
 		vfail(v, "checkpoint %lld: cannot read audit key %s", c->id,
@@ -241,15 +242,15 @@ vkey_get(struct verify *v, const struct db_audit_ckpt *c)
 			 "not the one of %s in the HSM", c->key_id, c->key_uri);
 	p = der;
 	pub = d2i_PUBKEY(NULL, &p, len);
-	if (pub != NULL && v->nkeys < CA_AUDIT_KEYS_MAX) {
+out:
+	if (v->nkeys < CA_AUDIT_KEYS_MAX) {
 		v->keys[v->nkeys].id = c->key_id;
-		v->keys[v->nkeys++].pub = pub;
-	} else if (pub != NULL) {
+		v->keys[v->nkeys++].pub = pub; /* NULL: unusable, reported */
+	} else {
 		EVP_PKEY_free(pub);
 		pub = NULL;
 		vfail(v, "more than %d audit keys", CA_AUDIT_KEYS_MAX);
 	}
-out:
 	OPENSSL_free(der);
 	EVP_PKEY_free(hk);
 	return pub;
@@ -387,8 +388,11 @@ audit_verify(struct db *db, struct hsm *hsm, time_t since, FILE *out)
 		goto dberr;
 	if (db_audit_ckpt_list(db, &ck, &nck) != 1)
 		goto dberr;
-	if (nck > 0 && (good = calloc(nck, sizeof(*good))) == NULL)
+	if (nck > 0 && (good = calloc(nck, sizeof(*good))) == NULL) {
+		log_err("audit verify: out of memory");
+		db_rollback(db);
 		goto out;
+	}
 	for (i = 0; i < nck; i++) {
 		good[i] = ckpt_check_sig(&v, &ck[i]);
 		ngood += good[i];

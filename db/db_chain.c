@@ -87,7 +87,7 @@ static const struct db_stmt st_grants = {DB_ST_GRANTS, "grants",
 static const struct db_stmt st_has_grants = {DB_ST_HAS_GRANTS, "grants_check",
     "SELECT (to_regproc('cmpca_grants') IS NOT NULL)::int::bigint"};
 
-/* One int8 (or 0 when NULL) from the first row, column col. */
+/* Column 0 of row i as an int8 (0 when NULL) into *(long long *)e. */
 static int
 int8_row(const PGresult *res, int i, void *e)
 {
