@@ -117,14 +117,21 @@ audit_checkpoint(struct db *db, struct hsm *hsm, const char *why)
 		log_warn("audit seal (%s): %s", why, db_error(db));
 		goto out;
 	}
+	if (c.seq < last && db_audit_seal(db, 0, &c.seq, c.chain_hash) !=
+	    1) {
+		log_warn("audit seal (%s): %s", why, db_error(db));
+		goto out;
+	}
 	if (c.seq < last) {
-		/* Never sign a chain shorter than one already signed. */
+		/* Never sign a chain shorter than one already signed. (A
+		 * head that another host moved and signed meanwhile is read
+		 * again just above: sealing up to 0 links nothing.) */
 		log_err("audit chain head seq %lld is behind checkpoint seq "
 			"%lld: links removed, not signed (run cmpca audit "
 			"verify)", c.seq, last);
 		goto out;
 	}
-	if (c.seq == 0 || c.seq == last) {
+	if (c.seq == 0 || c.seq <= last) {
 		rc = 0;
 		goto out;
 	}

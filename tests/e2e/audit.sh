@@ -281,6 +281,11 @@ DELETE FROM audit_seal WHERE seq = $last" >/dev/null
 check "cut tail: a checkpoint names seq $last past the end" \
     verify_names "names seq $last, the chain ends at seq $((last - 1)): links removed"
 
+check "cut tail: the housekeeper refuses to sign the shorter chain" bash -c \
+    "for i in \$(seq 30); do grep -q 'audit chain head seq $((last - 1)) is behind checkpoint seq $last: links removed, not signed' '$CMPCA_LOG' && exit 0; sleep 0.2; done; exit 1"
+check "cut tail: no checkpoint signed for it" test \
+    "$(q "SELECT max(seq) FROM audit_checkpoint")" = "$last"
+
 check "cmpcad still running" kill -0 "$CMPCA_CMPCAD_PID"
 check "no sanitizer reports in the daemon log" bash -c \
     "! grep -E 'Sanitizer|runtime error' '$CMPCA_VAR/cmpcad.log'"
