@@ -162,6 +162,16 @@ check "checkpoints exist, signed by the audit key" test \
     "$(q "SELECT count(*) FROM audit_checkpoint")" -ge 1
 check "a clean log verifies" verify
 check "verify reports ok" grep -qx 'audit verify: ok' "$work/verify.out"
+# Rows at the edges of the row hash's encoding (NULL and empty text, no
+# time, newlines, multi-byte UTF-8, a field that looks like a length) are
+# hashed alike by PostgreSQL and by the verifier.
+q "INSERT INTO audit (event, ca_id, actor, detail, db_role) VALUES
+   ('edge', NULL, '', E'line 1\nline 2 \u00fc \u2013 \U0001F642', NULL),
+   ('edge', 1, NULL, '3:abc', ''), ('edge', NULL, E'\n', '-', '-')" >/dev/null
+q "INSERT INTO audit (at, event) VALUES (NULL, 'edge')" >/dev/null
+check "edge rows written" test "$(q "SELECT count(*) FROM audit WHERE event = 'edge' AND (detail LIKE '%line 2 ü%' OR at IS NULL OR actor = E'\n' OR db_role = '')")" = 4
+check "edge rows linked" seal
+check "edge rows: the log still verifies" verify
 cli audit verify --since 0s >"$work/since.out" 2>&1
 check "verify --since: from the last signed checkpoint, not seq 1" bash -c \
     "grep -qx 'audit verify: ok' '$work/since.out' &&
