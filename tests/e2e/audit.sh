@@ -117,6 +117,11 @@ check "reader: operators' page and /metrics still answer" bash -c \
     "curl -sf '$CMPCA_METRICS_URL' | grep -qx 'cmpca_db_up 1' &&
      curl -sf -u '$CMPCA_ADMIN_USER:$(cat "$CMPCA_ADMIN_PASSWORD_FILE")' \
        '$CMPCA_ADMIN_URL' >/dev/null"
+check "reader: the page and /metrics read as cmpca_reader" test \
+    "$(q "SELECT count(*) > 0 FROM pg_stat_activity WHERE usename = 'cmpca_reader' AND datname = 'cmpca'")" = t
+check "daemon: workers connect as cmpca_daemon, nothing as postgres but us" test \
+    "$(q "SELECT string_agg(DISTINCT usename, ',' ORDER BY usename) FROM pg_stat_activity WHERE datname = 'cmpca' AND pid <> pg_backend_pid()")" = \
+    "cmpca_daemon,cmpca_reader"
 q "GRANT DELETE ON audit TO cmpca_daemon" >/dev/null
 check "db migrate again (as cmpca_owner): applies the grants" cli db migrate
 check "db migrate takes back a grant added by hand" test \
