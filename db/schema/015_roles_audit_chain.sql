@@ -248,12 +248,16 @@ BEGIN
 	-- No one but the owner creates objects here.
 	EXECUTE format('REVOKE CREATE ON SCHEMA %s FROM PUBLIC', s);
 
-	-- The reader: everything but the enrollment secrets themselves.
+	-- The reader: everything but the enrollment secrets themselves
+	-- (every other column of enroll_secret, whatever a migration adds).
 	EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %s '
 	    'TO cmpca_reader', s);
 	REVOKE SELECT ON enroll_secret FROM cmpca_reader;
-	GRANT SELECT (ref, allowed_subject, profile, ca_id, uses_left, expires,
-	    created) ON enroll_secret TO cmpca_reader;
+	EXECUTE format('GRANT SELECT (%s) ON enroll_secret TO cmpca_reader',
+	    (SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum)
+	    FROM pg_attribute WHERE attrelid = 'enroll_secret'::regclass
+	    AND attnum > 0 AND NOT attisdropped
+	    AND attname NOT IN ('secret', 'secret_enc')));
 
 	-- The daemon: reads everything; inserts what a CMP transaction, a
 	-- CRL or a checkpoint adds; updates only status columns.
@@ -284,7 +288,7 @@ BEGIN
 	FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
 	    WHERE p.pronamespace = current_schema()::regnamespace
 	    AND p.proname IN ('cmpca_issue1', 'cmpca_finish',
-		'cmpca_audit_fence', 'cmpca_audit_seal',
+		'cmpca_cert_store', 'cmpca_audit_fence', 'cmpca_audit_seal',
 		'cmpca_audit_row_hash') LOOP
 		EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
 		EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO cmpca_daemon, '
