@@ -88,6 +88,11 @@ char *metrics_render(struct db *db, int workers, size_t *len);
 #define CFG_SAN_URI 0x08u
 #define CFG_SAN_ALL 0x0fu
 #define CFG_MAX_SUBJECT_ATTRS 16
+/* Dotted OIDs in a profile's ext_key_usage and copy_extensions. */
+#define CFG_MAX_OIDS 16
+#define CFG_OID_MAX 64
+/* Longest crl_url, ocsp_url or ca_issuers_url. */
+#define CFG_URL_MAX 512
 
 struct cfg_profile {
 	char name[DB_LABEL_MAX];
@@ -104,6 +109,18 @@ struct cfg_profile {
 	unsigned san_types;	/* CFG_SAN_* */
 	int subject_attrs[CFG_MAX_SUBJECT_ATTRS]; /* NIDs; none: any */
 	size_t nsubject_attrs;
+	int is_ca;		/* the extensions make CA:TRUE certificates */
+	unsigned ku_allowed;	/* keyUsage bits (KU_*) requests may ask */
+	char eku_allowed[CFG_MAX_OIDS][CFG_OID_MAX]; /* EKUs it may ask for */
+	size_t neku_allowed;
+	char copy_exts[CFG_MAX_OIDS][CFG_OID_MAX]; /* other copied types */
+	size_t ncopy_exts;
+	int holder_san_any;	/* a holder may ask for names it lacks */
+	int kur_same_key;	/* kur may keep the old key (renewal) */
+	char *crl_url;		/* or NULL; "%{ca}": the CA's label */
+	char *ocsp_url;
+	char *ca_issuers_url;
+	char *ra_san;		/* names (patterns) its RAs may ask for */
 };
 
 struct cfg {
@@ -160,6 +177,7 @@ struct ca_ident {
 	STACK_OF(X509) *chain; /* cert, then issuers up to the root */
 	int retired;	 /* issues nothing; its certificates stay revocable */
 	time_t loaded;	 /* when the row was last read (CA_STORE_REFRESH) */
+	unsigned char cert_sha256[32]; /* of the DER: what the store checks */
 };
 
 struct ca_store {
@@ -174,9 +192,6 @@ struct ca_store {
  */
 struct ca_ident *ca_store_get(struct ca_store *st, struct db *db,
     struct hsm *hsm, const char *label, int *err);
-/* Finds a loaded or loadable CA whose subject equals name. */
-struct ca_ident *ca_store_by_name(struct ca_store *st, struct db *db,
-    struct hsm *hsm, const X509_NAME *name, int *err);
 void ca_store_clear(struct ca_store *st);
 /* Appends the certificates of concatenated DER (ca.chain) to sk. Returns
  * 1, or 0 if a certificate does not decode. */
@@ -201,6 +216,20 @@ int ca_serial_hex(const ASN1_INTEGER *serial, char *out, size_t outlen);
 /* Fills a db_cert row (subject, issuer, serial, SPKI hash, validity, DER)
  * from a certificate. Returns 1 or 0. */
 int ca_cert_to_row(X509 *x, struct db_cert *row) CA_MUST_CHECK;
+
+/* cert_build.c - what every certificate this CA signs shares. */
+/* A serial number from the HSM's RNG: 16 octets, positive, never zero.
+ * Returns 1 or 0. */
+int cert_serial_set(X509 *x, struct hsm *hsm) CA_MUST_CHECK;
+/*
+ * Version 3, cert_serial_set(), the issuer's subject as issuer name
+ * (subject itself when issuer is NULL: self-signed), subject, notBefore
+ * now, notAfter now + days but not after cap (0: none) nor after the
+ * issuer's notAfter. The caller adds the key and extensions and signs
+ * with ca_x509_sign. Returns 1 or 0.
+ */
+int cert_frame(X509 *x, struct hsm *hsm, X509 *issuer,
+    const X509_NAME *subject, long days, time_t cap) CA_MUST_CHECK;
 
 /* cross.c - cross certificates and what a CA publishes with them. */
 /* Checks a partner's constraints parse. Returns 1 or 0 (*why). */
@@ -282,6 +311,9 @@ int cmp_pbm_verify(const CMP_MSG *msg, const struct cmp_mac *mac,
 int cmp_pbm_protect(CMP_MSG *msg, const struct cmp_mac *mac) CA_MUST_CHECK;
 /* Wipes a derived key. */
 void cmp_mac_clear(struct cmp_mac *mac);
+/* Key derivations (PBM, PBMAC1) this process has run: every MAC-protected
+ * request costs one, whether its secret reference exists or not (tests). */
+unsigned long cmp_pbm_derivations(void);
 /* A digest fetched once per process by NID (NULL if unknown). */
 const EVP_MD *cmp_md_fetch(int nid);
 /* Returns 1 if alg is a password-based MAC (PBM or PBMAC1). */
@@ -299,6 +331,12 @@ struct issue_req {
 	const char *allowed_subject; /* NULL: any */
 	const X509_NAME *ca_name;    /* the issuing CA subject */
 	CONF *conf;                  /* for the profile extensions section */
+	int san_bound;		     /* SANs only from allowed_san */
+	const char *allowed_san;     /* the secret's or RA's patterns */
+	const char *san_who;	     /* whose patterns, for messages */
+	X509 *holder;		     /* SANs only from its own, or NULL */
+	char *why_buf;		     /* room for a refusal's text */
+	size_t why_len;
 };
 /*
  * Checks the template against the profile and the secret's restrictions.
@@ -316,6 +354,32 @@ X509 *cmp_cert_issue(const struct issue_req *r, const struct ca_ident *ca,
 /* Tests: 0 evaluates the profile's extensions section for every
  * certificate, 1 (the default) caches them per profile and CA. */
 void cmp_issue_ext_cache(int on);
+
+/* profile.c - what a profile lets a request decide. */
+/*
+ * Reads key_usage, ext_key_usage and copy_extensions of [sec] into p and
+ * checks them and the profile's own extensions (probe: the section
+ * applied to a throwaway certificate, may be NULL) against the rules no
+ * profile may break. Returns 1, or 0 with err and the offending *key.
+ */
+int profile_rules_load(CONF *conf, const char *sec, struct cfg_profile *p,
+    X509 *probe, char *err, size_t errlen, const char **key);
+/*
+ * Checks every extension of r->tmpl: none twice, each DER that decodes,
+ * each allowed by r->profile (and subjectAltName values by the
+ * credential: r->san_bound, r->holder). Returns 1, or 0 with *fail and
+ * the reason in why.
+ */
+int profile_exts_check(const struct issue_req *r, int *fail, char *why,
+    size_t len);
+/* Is a requested extension (checked) copied into the certificate? */
+int profile_ext_copied(const struct cfg_profile *p, X509_EXTENSION *e);
+/*
+ * Are these subjectAltName patterns (of a secret, or ra_san) well formed?
+ * DNS:name, DNS:*.domain, email:addr, email:*@domain, IP:addr[/bits],
+ * URI:uri, and URI:prefix followed by a star.
+ */
+int profile_san_patterns_ok(const char *patterns);
 
 /* cmp_hdr.c - PKIHeader checks and response headers (RFC 9810 §5.1.1). */
 /*
@@ -370,10 +434,9 @@ int cmp_srv_process(struct cmp_srv *s, const char *label,
 #define CA_MAX_OCSP_CERTS 16
 /* Nonce octets accepted (RFC 8954 §2.1: at most 32). */
 #define CA_MAX_OCSP_NONCE 32
-/* Seconds a worker keeps its CA and signer list before reading it again,
- * and at least between two re-reads caused by an unknown issuer or a CA
- * without signer. */
-#define CA_OCSP_REFRESH 60
+/* Seconds at least between two re-reads of a worker's CA and signer list
+ * caused by an unknown issuer or a CA without signer (changes are found
+ * every CA_CACHE_CHECK seconds by the CA version). */
 #define CA_OCSP_MISS_REFRESH 5
 /* nextUpdate - thisUpdate of every answer, seconds. */
 #define CA_OCSP_VALIDITY 3600

@@ -38,6 +38,10 @@
 /* Length of the RFC 2253 text of a requested subject DN. */
 #define CA_MAX_SUBJECT 1024
 
+/* Extensions in one certTemplate or CSR (each is checked against the
+ * others for duplicates). */
+#define CA_MAX_REQ_EXTS 32
+
 /* PBM (RFC 4211 §4.4) iteration count: default cap, configurable. */
 #define CA_DEFAULT_PBM_MAX_ITER 100000
 #define CA_MIN_PBM_ITER 100
@@ -58,10 +62,18 @@
 /* Workers forked by cmpcad (upper bound of the configuration). */
 #define CA_MAX_WORKERS 64
 
-/* Seconds a process uses a loaded CA identity before it reads its row
- * again, so that `cmpca ca retire` and `ca rollover` reach running
- * workers: one primary-key lookup per CA and worker in that interval. */
-#define CA_STORE_REFRESH 5
+/*
+ * The one invalidation rule of per-worker caches (docs/architecture.md,
+ * "Per-worker caches"): a worker acts on cached state for at most this
+ * many seconds after it last compared that state with the database; a
+ * difference found rebuilds the cache before the request is served. So a
+ * change made with cmpca (retire, rollover, import-cert, a new CA or OCSP
+ * signer) reaches every worker within CA_CACHE_CHECK seconds.
+ */
+#define CA_CACHE_CHECK 5
+/* The CA store re-reads the row of a loaded CA at that interval: one
+ * primary-key lookup per CA and worker. */
+#define CA_STORE_REFRESH CA_CACHE_CHECK
 
 /* Response body we are willing to build. */
 #define CA_MAX_RESPONSE (1024 * 1024)

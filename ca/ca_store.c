@@ -249,6 +249,9 @@ ca_ident_load(struct ca_ident *ca, const struct db_ca *row, struct hsm *hsm)
 	ca->id = row->id;
 	snprintf(ca->label, sizeof(ca->label), "%s", row->label);
 	ca->cert = d2i_X509(NULL, &p, (long)row->cert_len);
+	/* Issuance stores under this CA only while the row still holds
+	 * this certificate (db_issue1, db_ca_cert_current). */
+	SHA256(row->cert, row->cert_len, ca->cert_sha256);
 	if (ca->cert == NULL) {
 		log_err("ca %s: stored certificate does not decode", row->label);
 		goto fail;
@@ -362,38 +365,6 @@ ca_store_get(struct ca_store *st, struct db *db, struct hsm *hsm,
 	} else if (rc == 1)
 		ca = ca_store_add(st, hsm, &row, err);
 	db_ca_clear(&row);
-	return ca;
-}
-
-/* See ca.h; refreshes from the database when the name is not loaded. */
-struct ca_ident *
-ca_store_by_name(struct ca_store *st, struct db *db, struct hsm *hsm,
-    const X509_NAME *name, int *err)
-{
-	struct db_ca *all = NULL;
-	struct ca_ident *ca = NULL;
-	size_t i, n = 0;
-
-	*err = 0;
-	for (i = 0; i < st->n; i++)
-		if (X509_NAME_cmp(X509_get_subject_name(st->ca[i]->cert),
-			name) == 0)
-			return st->ca[i];
-	if (db_ca_list(db, &all, &n) < 0) {
-		log_err("ca list failed: %s", db_error(db));
-		*err = 1;
-		return NULL;
-	}
-	for (i = 0; i < n && ca == NULL; i++) {
-		const unsigned char *p = all[i].cert;
-		X509 *x = d2i_X509(NULL, &p, (long)all[i].cert_len);
-
-		if (x != NULL && X509_NAME_cmp(X509_get_subject_name(x),
-				     name) == 0)
-			ca = ca_store_get(st, db, hsm, all[i].label, err);
-		X509_free(x);
-	}
-	db_ca_array_free(all, n);
 	return ca;
 }
 

@@ -47,7 +47,9 @@ static const char *const cfg_keys[] = {
 static const char *const profile_keys[] = {
 	"days", "extensions", "copy_san", "copy_key_usage",
 	"copy_ext_key_usage", "kur_revokes_old", "approval", "implicit_confirm",
-	"key_types", "rsa_min_bits", "san_types", "subject_attrs", NULL,
+	"key_types", "rsa_min_bits", "san_types", "subject_attrs", "key_usage",
+	"ext_key_usage", "copy_extensions", "holder_san", "kur_same_key",
+	"crl_url", "ocsp_url", "ca_issuers_url", "ra_san", NULL,
 };
 
 /* Line number of "key =" inside [section] of path, 0 if not found. */
@@ -210,8 +212,9 @@ cfg_keys_check(const struct cfg *c, const char *section,
 	return ok;
 }
 
-/* Applies an extensions section to a throwaway certificate. */
-static int
+/* Applies an extensions section to a throwaway certificate, which it
+ * returns (the caller frees it), or NULL. */
+static X509 *
 cfg_ext_check(struct cfg *c, const char *section, const char *ext)
 {
 	X509V3_CTX ctx;
@@ -219,13 +222,13 @@ cfg_ext_check(struct cfg *c, const char *section, const char *ext)
 	int ok;
 
 	if (x == NULL)
-		return 0;
+		return NULL;
 	if (NCONF_get_section(c->conf, ext) == NULL) {
 		ERR_clear_error();
 		cfg_error(c, section, "extensions",
 		    "extensions section \"%s\" does not exist", ext);
 		X509_free(x);
-		return 0;
+		return NULL;
 	}
 	X509V3_set_ctx(&ctx, NULL, x, NULL, NULL, X509V3_CTX_TEST);
 	X509V3_set_nconf(&ctx, c->conf);
@@ -239,8 +242,84 @@ cfg_ext_check(struct cfg *c, const char *section, const char *ext)
 						    : "unknown");
 		cfg_error(c, section, "extensions", "%s", why);
 		ERR_clear_error();
+		X509_free(x);
+		return NULL;
 	}
-	X509_free(x);
+	return x;
+}
+
+/* A per-CA URL of a profile: printable ASCII, no blanks, at most
+ * CFG_URL_MAX bytes, "%{ca}" the only substitution. Returns 1 or 0. */
+static int
+cfg_url(struct cfg *c, const char *sec, const char *key, char **out)
+{
+	const char *v = NCONF_get_string(c->conf, sec, key), *q;
+
+	ERR_clear_error();
+	if (v == NULL)
+		return 1;
+	for (q = v; *q != '\0'; q++)
+		if (*q <= ' ' || *q > '~' ||
+		    (*q == '%' && strncmp(q, "%{ca}", 5) != 0))
+			break;
+	if (*q != '\0' || q == v || strlen(v) >= CFG_URL_MAX ||
+	    strchr(v, ':') == NULL) {
+		cfg_error(c, sec, key, "%s must be a URI (printable, no "
+		    "blanks, %%{ca} for the CA's label)", key);
+		return 0;
+	}
+	return (*out = strdup(v)) != NULL;
+}
+
+/* What requests may ask for under the profile (profile.c), and the
+ * extensions the profile's URLs make. */
+static int
+cfg_profile_policy(struct cfg *c, const char *sec, struct cfg_profile *p)
+{
+	X509 *probe = NULL;
+	char err[256];
+	const char *key = NULL, *v;
+	int ok;
+
+	v = NCONF_get_string(c->conf, sec, "holder_san");
+	ERR_clear_error();
+	if (v != NULL && strcmp(v, "any") != 0 && strcmp(v, "own") != 0) {
+		cfg_error(c, sec, "holder_san", "%s",
+		    "holder_san must be own or any");
+		return 0;
+	}
+	p->holder_san_any = v != NULL && strcmp(v, "any") == 0;
+	if ((p->ra_san = cfg_str(c, sec, "ra_san", NULL)) != NULL &&
+	    !profile_san_patterns_ok(p->ra_san)) {
+		cfg_error(c, sec, "ra_san", "%s", "ra_san must be a list of "
+		    "DNS:name, DNS:*.domain, email:addr, email:*@domain, "
+		    "IP:addr[/bits], URI:uri[*]");
+		return 0;
+	}
+	if (!cfg_bool(c, sec, "kur_same_key", 0, &p->kur_same_key) ||
+	    !cfg_url(c, sec, "crl_url", &p->crl_url) ||
+	    !cfg_url(c, sec, "ocsp_url", &p->ocsp_url) ||
+	    !cfg_url(c, sec, "ca_issuers_url", &p->ca_issuers_url))
+		return 0;
+	if (p->ext_section != NULL &&
+	    (probe = cfg_ext_check(c, sec, p->ext_section)) == NULL)
+		return 0;
+	/* One place decides each: the URL keys, or the section. */
+	if (probe != NULL && ((p->crl_url != NULL &&
+	    X509_get_ext_by_NID(probe, NID_crl_distribution_points, -1) >= 0) ||
+	    ((p->ocsp_url != NULL || p->ca_issuers_url != NULL) &&
+	    X509_get_ext_by_NID(probe, NID_info_access, -1) >= 0))) {
+		cfg_error(c, sec, "extensions", "%s", "the extensions section "
+		    "sets crlDistributionPoints or authorityInfoAccess that "
+		    "crl_url, ocsp_url or ca_issuers_url set");
+		X509_free(probe);
+		return 0;
+	}
+	ok = profile_rules_load(c->conf, sec, p, probe, err, sizeof(err),
+	    &key);
+	if (!ok)
+		cfg_error(c, sec, key, "%s", err);
+	X509_free(probe);
 	return ok;
 }
 
@@ -359,8 +438,7 @@ cfg_profiles_load(struct cfg *c)
 		    !cfg_profile_rules(c, sec, p))
 			goto out;
 		p->ext_section = cfg_str(c, sec, "extensions", NULL);
-		if (p->ext_section != NULL &&
-		    !cfg_ext_check(c, sec, p->ext_section))
+		if (!cfg_profile_policy(c, sec, p))
 			goto out;
 	}
 	ok = 1;
@@ -522,8 +600,13 @@ cfg_free(struct cfg *c)
 
 	if (c == NULL)
 		return;
-	for (i = 0; i < c->nprofiles; i++)
+	for (i = 0; i < c->nprofiles; i++) {
 		free(c->profiles[i].ext_section);
+		free(c->profiles[i].crl_url);
+		free(c->profiles[i].ocsp_url);
+		free(c->profiles[i].ca_issuers_url);
+		free(c->profiles[i].ra_san);
+	}
 	free(c->profiles);
 	NCONF_free(c->conf);
 	free(c->path);

@@ -140,9 +140,6 @@ cli_ca_cert_new(struct ctx *c, const X509_NAME *subj, EVP_PKEY *pub,
 		NID_subject_key_identifier, NID_authority_key_identifier };
 	X509 *x = X509_new();
 	X509V3_CTX v3;
-	unsigned char rnd[16];
-	BIGNUM *bn = NULL;
-	time_t until = time(NULL) + days * 86400L;
 	size_t i;
 
 	if (pathlen >= 0)
@@ -154,21 +151,8 @@ cli_ca_cert_new(struct ctx *c, const X509_NAME *subj, EVP_PKEY *pub,
 	values[1] = "critical,keyCertSign,cRLSign,digitalSignature";
 	values[2] = "hash";
 	values[3] = "keyid:always";
-	if (cap != 0 && until > cap)
-		until = cap;
-	if (x == NULL || !hsm_random(c->hsm, rnd, sizeof(rnd)))
-		goto fail;
-	rnd[0] &= 0x7f;
-	rnd[0] |= 0x40;
-	if ((bn = BN_bin2bn(rnd, sizeof(rnd), NULL)) == NULL ||
-	    !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)))
-		goto fail;
-	if (!X509_set_version(x, X509_VERSION_3) ||
-	    !X509_set_issuer_name(x, issuer != NULL
-		    ? X509_get_subject_name(issuer) : subj) ||
-	    !X509_set_subject_name(x, subj) || !X509_set_pubkey(x, pub) ||
-	    X509_gmtime_adj(X509_getm_notBefore(x), 0) == NULL ||
-	    ASN1_TIME_set(X509_getm_notAfter(x), until) == NULL)
+	if (x == NULL || !cert_frame(x, c->hsm, issuer, subj, days, cap) ||
+	    !X509_set_pubkey(x, pub))
 		goto fail;
 	/* Self-signed: the issuer is x itself, so AKI = its own SKI. */
 	X509V3_set_ctx(&v3, issuer != NULL ? issuer : x, x, NULL, NULL, 0);
@@ -184,11 +168,9 @@ cli_ca_cert_new(struct ctx *c, const X509_NAME *subj, EVP_PKEY *pub,
 	}
 	if (!ca_x509_sign(x, key, ca_sign_md(key)))
 		goto fail;
-	BN_free(bn);
 	return x;
 fail:
 	log_openssl_errors(1);
-	BN_free(bn);
 	X509_free(x);
 	return NULL;
 }

@@ -72,7 +72,7 @@ ccr_persist(struct req *r, struct db_cert *row)
 		return 0;
 	}
 	rc = cmp_txn_record(r, r->implicit ? DB_TXN_DONE : DB_TXN_WAIT_CONF);
-	if (rc <= 0) {
+	if (rc <= 0 || !cmp_ca_current(r)) {
 		db_rollback(db);
 		return 0;
 	}

@@ -65,19 +65,19 @@ static int
 persist_issue(struct req *r, struct issued *iss, int n)
 {
 	struct db *db = r->srv->db;
+	enum db_refusal why;
 	int i, rc, nwait = 0;
 
 	/* The common case, one certificate issued now: one round trip. */
 	if (n == 1 && !iss[0].waiting) {
 		struct db_txn t;
-		enum db_refusal why;
 
 		cmp_txn_fill(r, r->implicit ? DB_TXN_DONE : DB_TXN_WAIT_CONF,
 		    &t);
 		rc = db_issue1(db, &t, r->msg->header->senderNonce->data,
 		    (size_t)r->msg->header->senderNonce->length,
 		    r->have_mac ? r->secret.ref : NULL, r->secret.version,
-		    &iss[0].row,
+		    r->ca->cert_sha256, &iss[0].row,
 		    supersedes(r, &iss[0].row), &why);
 		if (rc < 0)
 			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
@@ -118,30 +118,17 @@ persist_issue(struct req *r, struct issued *iss, int n)
 				goto dberr;
 			continue;
 		}
-		rc = db_cert_insert(db, &iss[i].row);
+		/* Stored the one way cmpca_issue1 stores (a kur, the only
+		 * request that supersedes, comes alone and is stored there
+		 * unless it waits). */
+		rc = db_cert_store(db, r->ca->cert_sha256, r->sender,
+		    &iss[i].row, supersedes(r, &iss[i].row), &why);
 		if (rc < 0)
 			goto dberr;
 		if (rc == 0) {
 			db_rollback(db);
-			cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
-			    "serial number collision");
+			cmp_refuse(r, why);
 			return 0;
-		}
-		if (db_audit_add(db, "issue", r->ca->id, r->sender,
-			iss[i].row.serial) < 0)
-			goto dberr;
-		if (iss[i].row.status == DB_CERT_VALID &&
-		    supersedes(r, &iss[i].row)) {
-			rc = db_cert_set_status(db, iss[i].row.replaces,
-			    1u << DB_CERT_VALID, DB_CERT_REVOKED,
-			    CRL_REASON_SUPERSEDED);
-			/* Audited like the certConf path (cmpca_finish). */
-			if (rc < 0 || (rc == 1 &&
-			    db_audit_add(db, "revoke", r->ca->id, r->sender,
-				r->prot_row.id == iss[i].row.replaces
-				    ? r->prot_row.serial
-				    : "superseded by key update") < 0))
-				goto dberr;
 		}
 	}
 	if (db_commit(db) != 1)
@@ -193,8 +180,8 @@ old_cert_id_ok(const CRMF_CERTREQMSG *m, X509 *old)
  * (*fail, *why).
  */
 static int
-identity_check(struct req *r, CRMF_CERTREQMSG *m, EVP_PKEY *pub, int *fail,
-    const char **why)
+identity_check(struct req *r, CRMF_CERTREQMSG *m, EVP_PKEY *pub,
+    const struct cfg_profile *prof, int *fail, const char **why)
 {
 	CRMF_CERTTEMPLATE *t = m->certReq->certTemplate;
 	int type = r->msg->body->type;
@@ -216,10 +203,13 @@ identity_check(struct req *r, CRMF_CERTREQMSG *m, EVP_PKEY *pub, int *fail,
 		    (t->subject = X509_NAME_dup(
 			 X509_get_subject_name(r->prot_cert))) == NULL)
 			return 0;
-		if (pub != NULL &&
+		/* Renewal with the same key only where the profile
+		 * allows it (kur_same_key). */
+		if (pub != NULL && !prof->kur_same_key &&
 		    EVP_PKEY_eq(pub, X509_get0_pubkey(r->prot_cert)) == 1) {
 			*fail = CMP_FAIL_BAD_CERT_TEMPLATE;
-			*why = "key update needs a new key (RFC 9810 §5.3.5)";
+			*why = "key update needs a new key (RFC 9810 §5.3.5; "
+			       "kur_same_key of the profile)";
 			return 0;
 		}
 	}
@@ -318,8 +308,26 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 	ir.allowed_subject = r->secret.allowed_subject;
 	ir.ca_name = X509_get_subject_name(r->ca->cert);
 	ir.conf = r->srv->cfg->conf;
+	ir.why_buf = r->why_buf;
+	ir.why_len = sizeof(r->why_buf);
+	/* Names bound to the credential: a secret bound to a subject or to
+	 * subjectAltName patterns gives only those; a certificate holder
+	 * (not an RA) only its own names, unless the profile says any. */
+	ir.san_bound = r->have_mac &&
+	    ((r->secret.allowed_subject != NULL &&
+		 r->secret.allowed_subject[0] != '\0') ||
+		(r->secret.allowed_san != NULL &&
+		    r->secret.allowed_san[0] != '\0'));
+	ir.allowed_san = r->have_mac ? r->secret.allowed_san : NULL;
+	ir.holder = r->have_sig && !r->is_ra ? r->prot_cert : NULL;
+	if (r->is_ra && prof->ra_san != NULL) {
+		/* The names the profile lets its RAs ask for. */
+		ir.san_bound = 1;
+		ir.allowed_san = prof->ra_san;
+		ir.san_who = "RA (ra_san of the profile)";
+	}
 	ERR_clear_error();
-	rc = identity_check(r, m, ir.pubkey, &fail, &why);
+	rc = identity_check(r, m, ir.pubkey, prof, &fail, &why);
 	if (rc == 1)
 		rc = cmp_template_check(&ir, &fail, &why);
 	if (rc == 1 && r->msg->body->type == CMP_BODY_P10CR) {
@@ -398,11 +406,12 @@ certreqids_check(const STACK_OF(CRMF_CERTREQMSG) *reqs, int *rids)
  * proof of possession, checked in certreq_one). NULL on error.
  */
 static STACK_OF(CRMF_CERTREQMSG) *
-p10_to_crmf(X509_REQ *req)
+p10_to_crmf(X509_REQ *req, const char **why)
 {
 	STACK_OF(CRMF_CERTREQMSG) *sk = sk_CRMF_CERTREQMSG_new_null();
 	CRMF_CERTREQMSG *m = CRMF_CERTREQMSG_new();
 	CRMF_CERTTEMPLATE *t;
+	int nattr;
 
 	if (sk == NULL || m == NULL ||
 	    !ASN1_INTEGER_set(m->certReq->certReqId, -1))
@@ -412,7 +421,23 @@ p10_to_crmf(X509_REQ *req)
 		NULL ||
 	    !cmp_spki_set(&t->publicKey, X509_REQ_get0_pubkey(req)))
 		goto fail;
+	/* One extensionRequest at most, and it must decode: what the
+	 * CSR asks for is checked, never lost (issue 13). */
+	nattr = (X509_REQ_get_attr_by_NID(req, NID_ext_req, -1) >= 0) +
+	    (X509_REQ_get_attr_by_NID(req, NID_ms_ext_req, -1) >= 0);
+	if (nattr > 1 || X509_REQ_get_attr_by_NID(req, NID_ext_req,
+			     X509_REQ_get_attr_by_NID(req, NID_ext_req,
+				 -1)) >= 0) {
+		*why = "PKCS#10 request has more than one extensionRequest";
+		goto fail;
+	}
+	ERR_set_mark();
 	t->extensions = X509_REQ_get_extensions(req);
+	ERR_pop_to_mark();
+	if (t->extensions == NULL && nattr > 0) {
+		*why = "PKCS#10 extensionRequest does not decode (RFC 2985)";
+		goto fail;
+	}
 	if (!sk_CRMF_CERTREQMSG_push(sk, m))
 		goto fail;
 	return sk;
@@ -454,9 +479,13 @@ cmp_certreq_handle(struct req *r)
 
 	memset(iss, 0, sizeof(iss));
 	if (r->msg->body->type == CMP_BODY_P10CR) {
-		if ((p10 = p10_to_crmf(r->msg->body->value.p10cr)) == NULL)
+		const char *p10_why =
+		    "PKCS#10 request lacks subject or public key";
+
+		if ((p10 = p10_to_crmf(r->msg->body->value.p10cr,
+			 &p10_why)) == NULL)
 			return cmp_reject(r, CMP_FAIL_BAD_CERT_TEMPLATE,
-			    "PKCS#10 request lacks subject or public key");
+			    p10_why);
 		reqs = p10;
 		rids[0] = -1;
 	} else if (!certreqids_check(reqs, rids))
@@ -572,7 +601,7 @@ cmp_txn_continue(struct req *r, struct db_txn *t, enum db_txn_state state,
 		    "no such transaction (RFC 9810 §5.3.18)");
 		return 0;
 	}
-	if (t->ca_id != r->ca->id || strcmp(t->sender, r->sender) != 0) {
+	if (t->ca_id != r->ca->id || strcmp(t->sender, cmp_sender_id(r)) != 0) {
 		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
 		    "transaction belongs to another sender or CA");
 		return 0;

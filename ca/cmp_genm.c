@@ -324,17 +324,10 @@ cmp_genm_handle(struct req *r)
 			goto internal;
 		}
 	}
-	if (db_begin(r->srv->db) != 1) {
-		CMP_BODY_free(body);
-		return cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
-		    db_error(r->srv->db));
-	}
-	rc = cmp_txn_record(r, DB_TXN_DONE);
-	if (rc <= 0 || db_commit(r->srv->db) != 1) {
-		if (rc > 0)
-			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
-			    db_error(r->srv->db));
-		db_rollback(r->srv->db);
+	/* One round trip, nothing to continue: only the nonce is kept (and
+	 * pruned), no transaction row, so that genm, unprotected ones
+	 * included, cannot fill the disk. */
+	if ((rc = cmp_nonce_claim(r)) != 1) {
 		CMP_BODY_free(body);
 		return NULL;
 	}

@@ -159,22 +159,6 @@ cmp_spki_set(CMP_SPKI **out, EVP_PKEY *key)
 	return *out != NULL;
 }
 
-/* Extensions a template may carry into the certificate, by profile flag. */
-static int
-ext_copy_allowed(const struct cfg_profile *p, int nid)
-{
-	switch (nid) {
-	case NID_subject_alt_name:
-		return p->copy_san;
-	case NID_key_usage:
-		return p->copy_key_usage;
-	case NID_ext_key_usage:
-		return p->copy_ext_key_usage;
-	default:
-		return 0;
-	}
-}
-
 /* Public key types and sizes a CA should certify (RFC 9481 §2-3). */
 static int
 pubkey_check(EVP_PKEY *k, const char **why)
@@ -238,14 +222,13 @@ profile_key_ok(const struct cfg_profile *p, EVP_PKEY *k)
 	}
 }
 
-/* The profile's subject attribute and subjectAltName rules. */
+/* The profile's subject attribute rule. */
 static int
-profile_names_ok(const struct cfg_profile *p, const CRMF_CERTTEMPLATE *t,
+profile_subject_ok(const struct cfg_profile *p, const CRMF_CERTTEMPLATE *t,
     const char **why)
 {
-	GENERAL_NAMES *sans;
 	size_t k;
-	int i, ok = 1;
+	int i;
 
 	for (i = 0; p->nsubject_attrs > 0 && i < X509_NAME_entry_count(
 						       t->subject); i++) {
@@ -260,22 +243,7 @@ profile_names_ok(const struct cfg_profile *p, const CRMF_CERTTEMPLATE *t,
 			return 0;
 		}
 	}
-	if (!p->copy_san)
-		return 1;
-	sans = X509V3_get_d2i(t->extensions, NID_subject_alt_name, NULL,
-	    NULL);
-	for (i = 0; i < sk_GENERAL_NAME_num(sans) && ok; i++) {
-		int type = sk_GENERAL_NAME_value(sans, i)->type;
-
-		ok = (type == GEN_DNS && (p->san_types & CFG_SAN_DNS)) ||
-		    (type == GEN_IPADD && (p->san_types & CFG_SAN_IP)) ||
-		    (type == GEN_EMAIL && (p->san_types & CFG_SAN_EMAIL)) ||
-		    (type == GEN_URI && (p->san_types & CFG_SAN_URI));
-	}
-	GENERAL_NAMES_free(sans);
-	if (!ok)
-		*why = "subjectAltName type not allowed by the profile";
-	return ok;
+	return 1;
 }
 
 /* See ca.h. */
@@ -302,8 +270,13 @@ cmp_template_check(const struct issue_req *r, int *fail, const char **why)
 		*why = "key type or size not allowed by the profile";
 		return 0;
 	}
-	if (!profile_names_ok(r->profile, t, why))
+	if (!profile_subject_ok(r->profile, t, why))
 		return 0;
+	if (!profile_exts_check(r, fail, r->why_buf, r->why_len)) {
+		*why = r->why_buf;
+		return 0;
+	}
+	*fail = CMP_FAIL_BAD_CERT_TEMPLATE;
 	if (t->issuer != NULL && r->ca_name != NULL &&
 	    X509_NAME_cmp(t->issuer, r->ca_name) != 0) {
 		*fail = CMP_FAIL_WRONG_AUTHORITY;
@@ -373,39 +346,36 @@ cmp_popo_verify(const CRMF_CERTREQMSG *m, EVP_PKEY *pubkey, int from_ra,
 	return 1;
 }
 
-/* Replaces or adds one extension. */
+/*
+ * Replaces or adds one requested extension. The request decides the
+ * value, not the criticality (RFC 5280 §4.2): a keyUsage or
+ * extendedKeyUsage is as critical as the profile's own, a subjectAltName
+ * next to a subject (there always is one) is not critical (§4.2.1.6).
+ */
 static int
 ext_put(X509 *x, X509_EXTENSION *e)
 {
-	int idx;
-	X509_EXTENSION *old;
+	const ASN1_OBJECT *obj = X509_EXTENSION_get_object(e);
+	int idx = X509_get_ext_by_OBJ(x, obj, -1), crit, ok;
+	X509_EXTENSION *old = NULL, *copy;
 
-	idx = X509_get_ext_by_OBJ(x, X509_EXTENSION_get_object(e), -1);
+	crit = X509_EXTENSION_get_critical(e);
 	if (idx >= 0) {
 		old = X509_delete_ext(x, idx);
-		X509_EXTENSION_free(old);
+		if (OBJ_obj2nid(obj) == NID_key_usage ||
+		    OBJ_obj2nid(obj) == NID_ext_key_usage)
+			crit = X509_EXTENSION_get_critical(old);
 	}
-	return X509_add_ext(x, e, -1);
-}
-
-static int
-serial_new(X509 *x, struct hsm *hsm)
-{
-	unsigned char buf[16];
-	BIGNUM *bn = NULL;
-	int ok = 0;
-
-	do {
-		if (!hsm_random(hsm, buf, sizeof(buf))) {
-			log_err("serial number: %s", hsm_error());
-			return 0;
-		}
-		BN_free(bn);
-		if ((bn = BN_bin2bn(buf, sizeof(buf), NULL)) == NULL)
-			return 0;
-	} while (BN_is_zero(bn));
-	ok = BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL;
-	BN_free(bn);
+	X509_EXTENSION_free(old);
+	if (OBJ_obj2nid(obj) == NID_subject_alt_name)
+		crit = 0;
+	if ((copy = X509_EXTENSION_dup(e)) == NULL ||
+	    !X509_EXTENSION_set_critical(copy, crit)) {
+		X509_EXTENSION_free(copy);
+		return 0;
+	}
+	ok = X509_add_ext(x, copy, -1);
+	X509_EXTENSION_free(copy);
 	return ok;
 }
 
@@ -663,6 +633,117 @@ ext_add_cached(X509 *x, const struct ext_set *es, const CMP_SPKI *spki)
 	return ok;
 }
 
+/* A URI GeneralName for url with "%{ca}" replaced by label; NULL if it
+ * would not fit. */
+static GENERAL_NAME *
+url_gn(const char *url, const char *label)
+{
+	char buf[CFG_URL_MAX + DB_LABEL_MAX];
+	size_t o = 0, ll = strlen(label);
+	ASN1_IA5STRING *s = NULL;
+	GENERAL_NAME *gn = NULL;
+
+	while (*url != '\0') {
+		if (strncmp(url, "%{ca}", 5) == 0) {
+			if (o + ll >= sizeof(buf))
+				return NULL;
+			memcpy(buf + o, label, ll);
+			o += ll;
+			url += 5;
+		} else {
+			if (o + 1 >= sizeof(buf))
+				return NULL;
+			buf[o++] = *url++;
+		}
+	}
+	if ((s = ASN1_IA5STRING_new()) == NULL ||
+	    !ASN1_STRING_set(s, buf, (int)o) ||
+	    (gn = GENERAL_NAME_new()) == NULL) {
+		ASN1_IA5STRING_free(s);
+		return NULL;
+	}
+	GENERAL_NAME_set0_value(gn, GEN_URI, s);
+	return gn;
+}
+
+/* Appends an AccessDescription (method nid, location url) to aia. */
+static int
+aia_add(AUTHORITY_INFO_ACCESS *aia, int nid, const char *url,
+    const char *label)
+{
+	ACCESS_DESCRIPTION *ad = ACCESS_DESCRIPTION_new();
+	GENERAL_NAME *gn = url_gn(url, label);
+
+	if (ad == NULL || gn == NULL) {
+		ACCESS_DESCRIPTION_free(ad);
+		GENERAL_NAME_free(gn);
+		return 0;
+	}
+	ASN1_OBJECT_free(ad->method);
+	ad->method = OBJ_nid2obj(nid);
+	GENERAL_NAME_free(ad->location);
+	ad->location = gn;
+	if (!sk_ACCESS_DESCRIPTION_push(aia, ad)) {
+		ACCESS_DESCRIPTION_free(ad);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * The profile's per-CA URLs (crl_url, ocsp_url, ca_issuers_url, with
+ * "%{ca}" the issuing CA's label): crlDistributionPoints and
+ * authorityInfoAccess naming the CA that signs, so a subordinate's end
+ * entities point at its own CRL. Returns 1 or 0.
+ */
+static int
+url_exts_add(X509 *x, const struct cfg_profile *p, const char *label)
+{
+	CRL_DIST_POINTS *cdp = NULL;
+	DIST_POINT *dp = NULL;
+	AUTHORITY_INFO_ACCESS *aia = NULL;
+	GENERAL_NAME *gn = NULL;
+	int ok = 0;
+
+	if (p->crl_url != NULL) {
+		if ((cdp = sk_DIST_POINT_new_null()) == NULL ||
+		    (dp = DIST_POINT_new()) == NULL ||
+		    !sk_DIST_POINT_push(cdp, dp)) {
+			DIST_POINT_free(dp);
+			goto out;
+		}
+		if ((dp->distpoint = DIST_POINT_NAME_new()) == NULL)
+			goto out;
+		dp->distpoint->type = 0; /* fullName */
+		if ((dp->distpoint->name.fullname = GENERAL_NAMES_new()) ==
+			NULL ||
+		    (gn = url_gn(p->crl_url, label)) == NULL ||
+		    !sk_GENERAL_NAME_push(dp->distpoint->name.fullname, gn))
+			goto out;
+		gn = NULL;
+		if (X509_add1_ext_i2d(x, NID_crl_distribution_points, cdp, 0,
+			X509V3_ADD_REPLACE) != 1)
+			goto out;
+	}
+	if (p->ocsp_url != NULL || p->ca_issuers_url != NULL) {
+		if ((aia = sk_ACCESS_DESCRIPTION_new_null()) == NULL ||
+		    (p->ocsp_url != NULL &&
+			!aia_add(aia, NID_ad_OCSP, p->ocsp_url, label)) ||
+		    (p->ca_issuers_url != NULL &&
+			!aia_add(aia, NID_ad_ca_issuers, p->ca_issuers_url,
+			    label)) ||
+		    X509_add1_ext_i2d(x, NID_info_access, aia, 0,
+			X509V3_ADD_REPLACE) != 1)
+			goto out;
+	}
+	ok = 1;
+out:
+	GENERAL_NAME_free(gn);
+	CRL_DIST_POINTS_free(cdp);
+	AUTHORITY_INFO_ACCESS_free(aia);
+	return ok;
+}
+
 /* See ca.h. */
 X509 *
 cmp_cert_issue(const struct issue_req *r, const struct ca_ident *ca,
@@ -671,25 +752,13 @@ cmp_cert_issue(const struct issue_req *r, const struct ca_ident *ca,
 	X509 *x = NULL;
 	X509V3_CTX ctx;
 	const struct ext_set *es;
-	time_t now = time(NULL), end;
+	char why[256];
 	int i;
 
-	if ((x = X509_new()) == NULL)
-		goto fail;
-	if (!X509_set_version(x, X509_VERSION_3) || !serial_new(x, hsm) ||
-	    !X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) ||
-	    !X509_set_subject_name(x, r->tmpl->subject) ||
+	if ((x = X509_new()) == NULL ||
+	    !cert_frame(x, hsm, ca->cert, r->tmpl->subject, r->profile->days,
+		0) ||
 	    !pubkey_copy(x, r->tmpl->publicKey))
-		goto fail;
-	end = now + r->profile->days * 86400L;
-	if (X509_cmp_time(X509_get0_notAfter(ca->cert), &end) < 0) {
-		/* Never beyond the CA certificate. */
-		if (!X509_set1_notAfter(x, X509_get0_notAfter(ca->cert)))
-			goto fail;
-	} else if (X509_time_adj_ex(X509_getm_notAfter(x), 0, 0, &end) ==
-	    NULL)
-		goto fail;
-	if (X509_time_adj_ex(X509_getm_notBefore(x), 0, 0, &now) == NULL)
 		goto fail;
 	if ((es = ext_set_get(r, ca)) != NULL && es->usable) {
 		if (!ext_add_cached(x, es, r->tmpl->publicKey))
@@ -701,13 +770,21 @@ cmp_cert_issue(const struct issue_req *r, const struct ca_ident *ca,
 			r->profile->ext_section, x))
 			goto fail;
 	}
+	if (!url_exts_add(x, r->profile, ca->label))
+		goto fail;
+	/* Checked again here: a delayed request is signed under the
+	 * profile as configured when the operator approved it. */
+	if (sk_X509_EXTENSION_num(r->tmpl->extensions) > 0 &&
+	    !profile_exts_check(r, &i, why, sizeof(why))) {
+		log_err("ca %s: template refused by profile %s: %s", ca->label,
+		    r->profile->name, why);
+		goto fail;
+	}
 	for (i = 0; i < sk_X509_EXTENSION_num(r->tmpl->extensions); i++) {
 		X509_EXTENSION *e = sk_X509_EXTENSION_value(
 		    r->tmpl->extensions, i);
 
-		if (ext_copy_allowed(r->profile,
-			OBJ_obj2nid(X509_EXTENSION_get_object(e))) &&
-		    !ext_put(x, e))
+		if (profile_ext_copied(r->profile, e) && !ext_put(x, e))
 			goto fail;
 	}
 	if (!ca_x509_sign(x, ca->key, ca->md)) {

@@ -44,10 +44,14 @@ fail:
 	return NULL;
 }
 
-/* Issues the certificate of an approved request. NULL on error. */
+/*
+ * Issues the certificate of an approved request. NULL on error, or with
+ * *refused set (failInfo, r->why_buf the reason) when the profile as
+ * configured now refuses what the request asks for.
+ */
 static X509 *
 issue_pending(struct req *r, const struct db_pending *p,
-    const struct cfg_profile *prof)
+    const struct cfg_profile *prof, int *refused)
 {
 	const unsigned char *der = p->request;
 	CRMF_CERTREQMSG *m;
@@ -63,8 +67,13 @@ issue_pending(struct req *r, const struct db_pending *p,
 	ir.profile = prof;
 	ir.ca_name = X509_get_subject_name(r->ca->cert);
 	ir.conf = r->srv->cfg->conf;
+	if (!profile_exts_check(&ir, refused, r->why_buf,
+		sizeof(r->why_buf)))
+		goto key_out;
+	*refused = 0;
 	if (ir.pubkey != NULL)
 		x = cmp_cert_issue(&ir, r->ca, r->srv->hsm);
+key_out:
 	EVP_PKEY_free(ir.pubkey);
 out:
 	CRMF_CERTREQMSG_free(m);
@@ -106,7 +115,9 @@ static int
 persist_final(struct req *r, struct db_cert *rows, size_t n, int nissued)
 {
 	struct db *db = r->srv->db;
+	enum db_refusal why;
 	size_t i;
+	int rc;
 
 	if (db_begin(db) != 1)
 		goto dberr;
@@ -118,10 +129,16 @@ persist_final(struct req *r, struct db_cert *rows, size_t n, int nissued)
 	for (i = 0; i < n; i++) {
 		if (rows[i].der == NULL)
 			continue;
-		if (db_cert_insert(db, &rows[i]) != 1 ||
-		    db_audit_add(db, "issue", r->ca->id, r->sender,
-			rows[i].serial) < 0)
+		/* Unconfirmed: nothing is superseded before certConf. */
+		rc = db_cert_store(db, r->ca->cert_sha256, r->sender, &rows[i],
+		    0, &why);
+		if (rc < 0)
 			goto dberr;
+		if (rc == 0) {
+			db_rollback(db);
+			cmp_refuse(r, why);
+			return 0;
+		}
 	}
 	if (db_commit(db) != 1)
 		goto dberr;
@@ -184,11 +201,20 @@ cmp_poll_handle(struct req *r)
 		const struct cfg_profile *prof =
 		    cfg_profile_get(r->srv->cfg, pend[i].profile);
 		CMP_CERTRESPONSE *cr;
+		int refused = 0;
 
-		if (pend[i].status == DB_PENDING_APPROVED) {
-			if (prof == NULL ||
-			    (certs[i] = issue_pending(r, &pend[i], prof)) ==
-				NULL ||
+		if (pend[i].status == DB_PENDING_APPROVED && prof != NULL &&
+		    (certs[i] = issue_pending(r, &pend[i], prof, &refused)) ==
+			NULL &&
+		    refused != 0) {
+			/* The profile changed since: refused as at request
+			 * time, not an internal error at every poll. */
+			cr = cmp_certresp_new(pend[i].cert_req_id,
+			    CMP_STATUS_REJECTION, refused, r->why_buf, NULL);
+			r->fail = refused;
+			r->why = r->why_buf;
+		} else if (pend[i].status == DB_PENDING_APPROVED) {
+			if (certs[i] == NULL ||
 			    !row_fill(r, certs[i], &pend[i], &rows[i]))
 				goto internal;
 			nissued++;
@@ -208,7 +234,8 @@ cmp_poll_handle(struct req *r)
 	if (!persist_final(r, rows, n, nissued))
 		goto done;
 	if (nissued == 0)
-		r->outcome = "rejected-by-operator";
+		r->outcome = r->fail != CMP_FAIL_NONE ? "rejected"
+						      : "rejected-by-operator";
 	if ((body = CMP_BODY_new()) == NULL)
 		goto internal;
 	body->type = final_type(t.kind);

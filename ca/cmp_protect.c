@@ -32,6 +32,9 @@ static const struct {
 	{ NID_hmacWithSHA512, NID_sha512 },
 };
 
+/* Key derivations run by this process (cmp_pbm_derivations). */
+static unsigned long derivations;
+
 /* One-way functions accepted as PBM "owf" (RFC 9481 §2). */
 static const int pbm_owfs[] = {
 	NID_sha1, NID_sha224, NID_sha256, NID_sha384, NID_sha512,
@@ -188,6 +191,16 @@ pbmac1_derive(const ASN1_STRING *seq, const unsigned char *secret,
 		*why = "PBKDF2 keyLength or salt out of range";
 		goto out;
 	}
+	/* Each further prf output block costs iterationCount more HMACs:
+	 * a longer key would multiply the iteration budget, unauthenticated
+	 * (RFC 8018 §5.2). */
+	if (keylen > EVP_MD_get_size(prf)) {
+		*fail = CMP_FAIL_BAD_ALG;
+		*why = "PBKDF2 keyLength longer than its prf's output "
+		       "(RFC 9481 §6.1.3)";
+		goto out;
+	}
+	derivations++;
 	if (PKCS5_PBKDF2_HMAC((const char *)secret, (int)secret_len,
 		kdf->salt->value.octet_string->data,
 		kdf->salt->value.octet_string->length, (int)iter, prf,
@@ -201,6 +214,13 @@ out:
 	PBKDF2PARAM_free(kdf);
 	PBE2PARAM_free(pb);
 	return rc;
+}
+
+/* See ca.h. */
+unsigned long
+cmp_pbm_derivations(void)
+{
+	return derivations;
 }
 
 /* Wipes a derived key. */
@@ -310,6 +330,7 @@ cmp_pbm_derive(const X509_ALGOR *alg, const unsigned char *secret,
 		rc = 0;
 		goto out;
 	}
+	derivations++;
 	if (owf_nid == NID_sha256) {
 		pbm_sha256(secret, secret_len, pbm->salt->data,
 		    (size_t)pbm->salt->length, iter, mac->key);

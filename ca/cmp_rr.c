@@ -14,8 +14,10 @@
 #include "ca/ca.h"
 #include "ca/cmp_srv.h"
 
-/* CRLReason unspecified (RFC 5280 §5.3.1). */
+/* CRLReasons (RFC 5280 §5.3.1). */
 #define CRL_REASON_UNSPECIFIED 0
+#define CRL_REASON_HOLD 6
+#define CRL_REASON_REMOVE 8
 
 /* See cmp_srv.h. */
 int
@@ -30,10 +32,36 @@ cmp_rr_reason(const CMP_REVDETAILS *d)
 		return crit == -1 ? CRL_REASON_UNSPECIFIED : -1;
 	v = ASN1_ENUMERATED_get(e);
 	ASN1_ENUMERATED_free(e);
-	/* 7 is unused, 8 removeFromCRL needs a hold we do not place. */
-	if (v < 0 || v > 10 || v == 7 || v == 8)
+	/* 7 is unused; a hold (6) is refused because nothing here could
+	 * release it (removeFromCRL, 8): a reversible reason must not be
+	 * accepted irreversibly (RFC 5280 §5.3.1). */
+	if (v < 0 || v > 10 || v == 7)
 		return -1;
+	if (v == CRL_REASON_HOLD || v == CRL_REASON_REMOVE)
+		return -2;
 	return (int)v;
+}
+
+/*
+ * Is the row an end entity's certificate: kind "ee", not CA:TRUE, no
+ * id-kp-OCSPSigning (a delegated OCSP signer is stored as "ee")?
+ */
+static int
+rr_end_entity(const struct db_cert *row)
+{
+	const unsigned char *p = row->der;
+	X509 *x;
+	int ee;
+
+	if (strcmp(row->kind, "ee") != 0 && row->kind[0] != '\0')
+		return 0;
+	if ((x = d2i_X509(NULL, &p, (long)row->der_len)) == NULL)
+		return 0;
+	ee = X509_check_ca(x) == 0 &&
+	    !(X509_get_extension_flags(x) & EXFLAG_XKUSAGE &&
+		X509_get_extended_key_usage(x) & XKU_OCSP_SIGN);
+	X509_free(x);
+	return ee;
 }
 
 /* The invalidityDate of crlEntryDetails (RFC 5280 §5.3.2), or 0. */
@@ -75,7 +103,10 @@ rr_one(struct req *r, const CMP_REVDETAILS *d, struct db_cert *row,
 	}
 	if ((*reason = cmp_rr_reason(d)) < 0) {
 		*fail = CMP_FAIL_BAD_REQUEST;
-		*why = "unsupported or malformed reasonCode";
+		*why = *reason == -2
+		    ? "certificateHold and removeFromCRL are not supported: "
+		      "a hold could not be released (RFC 5280 §5.3.1)"
+		    : "unsupported or malformed reasonCode";
 		return 0;
 	}
 	/* Authorization before any lookup: an unauthorized requester must
@@ -100,6 +131,13 @@ rr_one(struct req *r, const CMP_REVDETAILS *d, struct db_cert *row,
 	if (row->status != DB_CERT_VALID) {
 		*fail = CMP_FAIL_CERT_REVOKED;
 		*why = "certificate is already revoked or not valid";
+		return 0;
+	}
+	if (r->is_ra && !rr_end_entity(row)) {
+		*fail = CMP_FAIL_NOT_AUTHORIZED;
+		*why = "an RA revokes end-entity certificates only; CA, cross "
+		       "and OCSP signer certificates are revoked by the "
+		       "operator (cmpca cert revoke)";
 		return 0;
 	}
 	return 1;

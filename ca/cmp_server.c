@@ -171,6 +171,13 @@ cmp_internal(struct req *r, int fail, const char *what)
 }
 
 /* See cmp_srv.h. */
+const char *
+cmp_sender_id(const struct req *r)
+{
+	return r->sender_id[0] != '\0' ? r->sender_id : r->sender;
+}
+
+/* See cmp_srv.h. */
 void
 cmp_txn_fill(const struct req *r, enum db_txn_state state, struct db_txn *t)
 {
@@ -180,7 +187,7 @@ cmp_txn_fill(const struct req *r, enum db_txn_state state, struct db_txn *t)
 	memcpy(t->id, h->transactionID->data, (size_t)h->transactionID->length);
 	t->id_len = (size_t)h->transactionID->length;
 	t->ca_id = r->ca->id;
-	snprintf(t->sender, sizeof(t->sender), "%s", r->sender);
+	snprintf(t->sender, sizeof(t->sender), "%s", cmp_sender_id(r));
 	snprintf(t->kind, sizeof(t->kind), "%s",
 	    cmp_body_name(r->msg->body->type));
 	t->state = state;
@@ -192,24 +199,33 @@ cmp_txn_fill(const struct req *r, enum db_txn_state state, struct db_txn *t)
 
 /* See cmp_srv.h. */
 int
+cmp_nonce_claim(struct req *r)
+{
+	const ASN1_OCTET_STRING *n = r->msg->header->senderNonce;
+	int rc;
+
+	rc = db_nonce_claim(r->srv->db, n->data, (size_t)n->length);
+	if (rc == 0)
+		cmp_reject(r, CMP_FAIL_BAD_SENDER_NONCE,
+		    "senderNonce seen before: replayed message "
+		    "(RFC 9810 §5.1.1)");
+	else if (rc < 0)
+		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(r->srv->db));
+	return rc;
+}
+
+/* See cmp_srv.h. */
+int
 cmp_txn_record(struct req *r, enum db_txn_state state)
 {
 	struct db *db = r->srv->db;
-	const CMP_HEADER *h = r->msg->header;
 	struct db_txn t;
 	int rc;
 
 	cmp_txn_fill(r, state, &t);
-	rc = db_nonce_claim(db, h->senderNonce->data,
-	    (size_t)h->senderNonce->length);
-	if (rc == 0) {
-		cmp_reject(r, CMP_FAIL_BAD_SENDER_NONCE,
-		    "senderNonce seen before: replayed message "
-		    "(RFC 9810 §5.1.1)");
-		return 0;
-	}
-	if (rc > 0)
-		rc = db_txn_insert(db, &t);
+	if ((rc = cmp_nonce_claim(r)) != 1)
+		return rc;
+	rc = db_txn_insert(db, &t);
 	if (rc == 0) {
 		cmp_reject(r, CMP_FAIL_TRANSACTION_ID_IN_USE,
 		    "transactionID already used (RFC 9810 §5.1.1)");
@@ -245,11 +261,38 @@ cmp_refuse(struct req *r, enum db_refusal why)
 		cmp_reject(r, CMP_FAIL_BAD_REQUEST,
 		    "transaction was finished concurrently");
 		break;
+	case DB_REFUSE_CA_CHANGED:
+		/* Signed with a CA certificate the row no longer holds (a
+		 * rollover since this worker read it): nothing is stored; the
+		 * CA is read again at the next request, which the client
+		 * may send at once. */
+		r->ca->loaded = 0;
+		log_warn("ca %s: certificate changed in the database since "
+		    "this worker read it; nothing stored", r->ca->label);
+		cmp_reject(r, CMP_FAIL_SYSTEM_UNAVAIL,
+		    "CA certificate changed while issuing (rollover); "
+		    "try again");
+		break;
 	default:
 		cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
 		    "serial number collision");
 		break;
 	}
+}
+
+/* See cmp_srv.h. */
+int
+cmp_ca_current(struct req *r)
+{
+	int rc = db_ca_cert_current(r->srv->db, r->ca->id,
+	    r->ca->cert_sha256);
+
+	if (rc < 0)
+		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
+		    db_error(r->srv->db));
+	else if (rc == 0)
+		cmp_refuse(r, DB_REFUSE_CA_CHANGED);
+	return rc == 1;
 }
 
 /* See cmp_srv.h. */
@@ -437,6 +480,37 @@ cmp_secret_stale(struct req *r)
 }
 
 /*
+ * A MAC-protected request whose senderKID names no secret: the same answer
+ * as a wrong MAC after the same work (the parameters checked, a key
+ * derived and a MAC computed, with a stand-in secret), so that neither
+ * the answer nor its timing tells which references exist. Returns 0, or
+ * -1 on an internal error.
+ */
+static int
+unknown_ref(struct req *r)
+{
+	static const unsigned char standin[32];
+	const char *why;
+	int rc, fail;
+
+	rc = cmp_pbm_derive(r->msg->header->protectionAlg, standin,
+	    sizeof(standin), r->srv->cfg->pbm_max_iter, &r->mac, &fail, &why);
+	if (rc == 0) {
+		cmp_reject(r, fail, why);
+		return 0;
+	}
+	if (rc < 0) {
+		cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE, "PBM key derivation failed");
+		return -1;
+	}
+	(void)cmp_pbm_verify(r->msg, &r->mac, r->pp, r->pp_len);
+	cmp_mac_clear(&r->mac);
+	cmp_reject(r, CMP_FAIL_BAD_MESSAGE_CHECK,
+	    "MAC protection does not verify");
+	return 0;
+}
+
+/*
  * Checks the protection of the request. Returns 1 if verified, 0 if
  * rejected (r->fail/why set), -1 on an internal error.
  */
@@ -483,12 +557,8 @@ check_protection(struct req *r)
 		if (rc == 1)
 			secret_cache_put(r->srv, &r->secret);
 	}
-	if (rc == 0) {
-		/* Same answer as a wrong MAC: do not reveal which refs exist. */
-		cmp_reject(r, CMP_FAIL_BAD_MESSAGE_CHECK,
-		    "MAC protection does not verify");
-		return 0;
-	}
+	if (rc == 0)
+		return unknown_ref(r);
 	if (!secret_open(r))
 		return -1;
 	rc = cmp_pbm_derive(h->protectionAlg, r->secret.secret,
@@ -987,7 +1057,7 @@ cmp_srv_free(struct cmp_srv *s)
 	if (s == NULL)
 		return;
 	ca_store_clear(&s->store);
-	X509_STORE_free(s->trust);
+	cmp_sig_trust_free(s);
 	for (size_t i = 0; i < CMP_SECRET_CACHE; i++)
 		db_secret_clear(&s->secrets[i].s);
 	free(s);

@@ -10,6 +10,7 @@
  * digitalSignature, and, when one of our CAs issued it, is valid in our
  * inventory (not revoked, rejected or unconfirmed).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -18,9 +19,6 @@
 
 #include "ca/ca.h"
 #include "ca/cmp_srv.h"
-
-/* Seconds between rebuilds of the trust store. */
-#define TRUST_REFRESH 30
 
 /* Adds the external trust anchors of the configuration. Returns 1 or 0. */
 static int
@@ -51,75 +49,250 @@ out:
 	return ok;
 }
 
+/* See cmp_srv.h. */
+void
+cmp_sig_trust_free(struct cmp_srv *s)
+{
+	size_t i;
+
+	X509_STORE_free(s->trust);
+	s->trust = NULL;
+	for (i = 0; i < s->ntca; i++)
+		X509_free(s->tca[i].cert);
+	free(s->tca);
+	s->tca = NULL;
+	s->ntca = 0;
+}
+
+/*
+ * Builds the trust store (active CAs and the external anchors) and the
+ * list of every CA row with a certificate from cas, and replaces the
+ * worker's. Returns 1, or 0 with the old ones kept.
+ */
+static int
+trust_build(struct cmp_srv *s, const struct db_ca *cas, size_t n)
+{
+	struct trust_ca *tca = NULL;
+	X509_STORE *st = NULL;
+	size_t i, nt = 0;
+
+	if ((st = X509_STORE_new()) == NULL ||
+	    (n > 0 && (tca = calloc(n, sizeof(*tca))) == NULL))
+		goto fail;
+	for (i = 0; i < n; i++) {
+		const unsigned char *p = cas[i].cert;
+		X509 *x;
+
+		if (cas[i].cert == NULL)
+			continue; /* pending: no certificate yet */
+		if ((x = d2i_X509(NULL, &p, (long)cas[i].cert_len)) == NULL ||
+		    X509_get0_pubkey(x) == NULL) {
+			X509_free(x);
+			goto fail;
+		}
+		tca[nt].id = cas[i].id;
+		snprintf(tca[nt].label, sizeof(tca[nt].label), "%s",
+		    cas[i].label);
+		tca[nt].active = strcmp(cas[i].status, "active") == 0;
+		tca[nt].cert = x;
+		/* Retired CAs anchor nothing. */
+		if (tca[nt++].active && !X509_STORE_add_cert(st, x))
+			goto fail;
+	}
+	if (s->cfg->trust_anchors != NULL &&
+	    !anchors_add_file(st, s->cfg->trust_anchors))
+		goto fail;
+	cmp_sig_trust_free(s);
+	s->trust = st;
+	s->tca = tca;
+	s->ntca = nt;
+	return 1;
+fail:
+	X509_STORE_free(st);
+	for (i = 0; i < nt; i++)
+		X509_free(tca[i].cert);
+	free(tca);
+	return 0;
+}
+
 /*
  * The trust store of this process: every active CA of the database plus
- * the external anchors. Built on first use; checked again every
- * TRUST_REFRESH seconds and rebuilt when the number of CAs changed.
- * Returns the store or NULL.
+ * the external anchors, with every CA row beside it. Built on first use;
+ * after CA_CACHE_CHECK seconds the next request compares db_ca_version()
+ * with the one it was built from and rebuilds it when any CA's id, status
+ * or certificate changed (so `ca retire` takes effect within
+ * CA_CACHE_CHECK seconds). Returns the store or NULL.
  */
 static X509_STORE *
 trust_store(struct req *r)
 {
 	struct cmp_srv *s = r->srv;
+	unsigned char version[DB_CA_VERSION_LEN];
 	struct db_ca *cas = NULL;
-	size_t n = 0, i;
-	X509_STORE *st = NULL;
+	size_t n = 0;
+	int built;
 
-	/* Rebuilt at most every TRUST_REFRESH seconds: new CAs and anchors
-	 * become trusted within that delay, without a query per request. */
-	if (s->trust != NULL && time(NULL) - s->trust_built < TRUST_REFRESH)
+	if (s->trust != NULL && time(NULL) - s->trust_checked < CA_CACHE_CHECK)
 		return s->trust;
+	if (db_ca_version(s->db, version) != 1) {
+		log_err("ca version failed: %s", db_error(s->db));
+		return NULL;
+	}
+	if (s->trust != NULL &&
+	    memcmp(version, s->trust_version, sizeof(version)) == 0) {
+		s->trust_checked = time(NULL);
+		return s->trust;
+	}
+	/* Read after the version: a change in between rebuilds once more. */
 	if (db_ca_list(s->db, &cas, &n) < 0) {
 		log_err("ca list failed: %s", db_error(s->db));
 		return NULL;
 	}
-	s->trust_built = time(NULL);
-	if (s->trust != NULL && s->trust_ncas == n)
-		goto out;
-	if ((st = X509_STORE_new()) == NULL)
-		goto out;
-	for (i = 0; i < n; i++) {
-		const unsigned char *p = cas[i].cert;
-		X509 *x;
-
-		if (strcmp(cas[i].status, "active") != 0)
-			continue; /* retired CAs anchor nothing */
-		x = d2i_X509(NULL, &p, (long)cas[i].cert_len);
-
-		if (x == NULL || !X509_STORE_add_cert(st, x)) {
-			X509_free(x);
-			goto fail;
-		}
-		X509_free(x);
-	}
-	if (s->cfg->trust_anchors != NULL &&
-	    !anchors_add_file(st, s->cfg->trust_anchors))
-		goto fail;
-	X509_STORE_free(s->trust);
-	s->trust = st;
-	s->trust_ncas = n;
-	goto out;
-fail:
-	X509_STORE_free(st);
-out:
+	built = trust_build(s, cas, n);
 	db_ca_array_free(cas, n);
+	if (!built) {
+		/* Not the old one either: it may trust a CA retired since. */
+		log_err("trust store cannot be built");
+		return NULL;
+	}
+	memcpy(s->trust_version, version, sizeof(version));
+	s->trust_checked = time(NULL);
+	log_debug("trust store built: %zu CAs", s->ntca);
 	return s->trust;
 }
 
-/* Returns the CA of ours that issued x (by issuer name and signature), or
- * NULL. */
-static struct ca_ident *
-our_issuer(struct req *r, X509 *x, int *err)
+/* The row of ours whose key is pk, or NULL. */
+static const struct trust_ca *
+tca_by_key(const struct cmp_srv *s, const EVP_PKEY *pk)
 {
-	struct ca_ident *ca;
+	size_t i;
 
-	ca = ca_store_by_name(&r->srv->store, r->srv->db, r->srv->hsm,
-	    X509_get_issuer_name(x), err);
-	if (ca == NULL)
-		return NULL;
-	if (X509_check_issued(ca->cert, x) != X509_V_OK)
-		return NULL;
-	return ca;
+	for (i = 0; pk != NULL && i < s->ntca; i++)
+		if (EVP_PKEY_eq(X509_get0_pubkey(s->tca[i].cert), pk) == 1)
+			return &s->tca[i];
+	return NULL;
+}
+
+/* A row of ours whose subject is name, or NULL. */
+static const struct trust_ca *
+tca_by_name(const struct cmp_srv *s, const X509_NAME *name)
+{
+	size_t i;
+
+	for (i = 0; i < s->ntca; i++)
+		if (X509_NAME_cmp(X509_get_subject_name(s->tca[i].cert),
+			name) == 0)
+			return &s->tca[i];
+	return NULL;
+}
+
+/* Refuses r with a text naming the certificate at depth d of the path
+ * and the rule; returns 0. */
+static int
+path_refuse(struct req *r, int fail, int d, const char *serial,
+    const char *what)
+{
+	snprintf(r->why_buf, sizeof(r->why_buf),
+	    "certificate %d of the protection path (serial %s) %s", d,
+	    serial, what);
+	cmp_reject(r, fail, r->why_buf);
+	return 0;
+}
+
+/* Is c the certificate of row (the same DER)? 1, 0, -1. */
+static int
+same_der(X509 *c, const struct db_cert *row)
+{
+	unsigned char md[32], rmd[32];
+	unsigned int len = 0;
+
+	if (!X509_digest(c, EVP_sha256(), md, &len) || len != sizeof(md) ||
+	    !EVP_Digest(row->der, row->der_len, rmd, NULL, EVP_sha256(),
+		NULL))
+		return -1;
+	return memcmp(md, rmd, sizeof(md)) == 0;
+}
+
+/*
+ * Every certificate of the verified path that one of our keys signed,
+ * whichever CA row holds that key (retired ones included: the issuer is
+ * found by key, not by name), must be in that CA's inventory with the
+ * same DER, valid, and its CA must not be retired; a certificate naming
+ * one of our CAs as issuer but signed by a key that is none of ours is
+ * refused. The trust anchor ends the path and is trusted as such. Notes
+ * a path through a cross certificate we issued for a partner
+ * (r->via_cross) and fills r->prot_row and r->prot_issuer when the
+ * protection certificate is ours. Returns 1, 0 (rejected), -1.
+ */
+static int
+path_check(struct req *r, STACK_OF(X509) *chain)
+{
+	struct cmp_srv *s = r->srv;
+	const struct trust_ca *k;
+	struct db_cert row;
+	char serial[DB_SERIAL_MAX];
+	int d, n = sk_X509_num(chain), rc, err;
+
+	for (d = 0; d + 1 < n; d++) {
+		X509 *c = sk_X509_value(chain, d);
+
+		if (!ca_serial_hex(X509_get0_serialNumber(c), serial,
+			sizeof(serial)))
+			return -1;
+		k = tca_by_key(s,
+		    X509_get0_pubkey(sk_X509_value(chain, d + 1)));
+		if (k == NULL) {
+			if (tca_by_name(s, X509_get_issuer_name(c)) == NULL)
+				continue; /* not ours */
+			return path_refuse(r, CMP_FAIL_SIGNER_NOT_TRUSTED, d,
+			    serial, "names one of our CAs as issuer but is "
+				    "signed by a key that is not ours");
+		}
+		rc = db_cert_get_by_serial(s->db, k->id, serial, &row);
+		if (rc < 0) {
+			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
+			    db_error(s->db));
+			return -1;
+		}
+		if (rc == 1 && (rc = same_der(c, &row)) < 0) {
+			db_cert_clear(&row);
+			return -1;
+		}
+		if (rc == 0)
+			rc = path_refuse(r, CMP_FAIL_SIGNER_NOT_TRUSTED, d,
+			    serial, "is not the certificate of that serial "
+				    "in our inventory");
+		else if (row.status != DB_CERT_VALID)
+			rc = path_refuse(r, CMP_FAIL_CERT_REVOKED, d, serial,
+			    "is revoked or was never confirmed");
+		else if (!k->active)
+			rc = path_refuse(r, CMP_FAIL_SIGNER_NOT_TRUSTED, d,
+			    serial, "was signed by the key of a retired CA "
+				    "(retired CAs vouch for nothing)");
+		if (rc != 1) {
+			db_cert_clear(&row);
+			return rc;
+		}
+		/* A cross certificate we issued for a key not ours: a
+		 * partner's path (local cross certificates certify keys
+		 * of ours). */
+		if (strcmp(row.kind, "cross") == 0 &&
+		    tca_by_key(s, X509_get0_pubkey(c)) == NULL)
+			r->via_cross = 1;
+		if (d > 0) {
+			db_cert_clear(&row);
+			continue;
+		}
+		r->prot_row = row; /* r owns it from here */
+		r->prot_issuer = ca_store_get(&s->store, s->db, s->hsm,
+		    k->label, &err);
+		if (err) {
+			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
+			    "ca lookup failed");
+			return -1;
+		}
+	}
+	return 1;
 }
 
 /* Is x the pinned certificate of a registered RA? 1, 0, -1. */
@@ -140,6 +313,7 @@ ra_lookup(struct req *r, X509 *x)
 	if (rc == 1) {
 		r->is_ra = 1;
 		snprintf(r->sender, sizeof(r->sender), "ra:%s", r->ra.name);
+		r->sender_id[0] = '\0'; /* the name is pinned to the hash */
 	}
 	return rc;
 }
@@ -186,6 +360,41 @@ partner_lookup(struct req *r, X509 *x)
 	return 1;
 }
 
+/* Body types that a path through a partner's cross certificate does not
+ * authenticate: they enroll or revoke. */
+static int
+enrolls(int type)
+{
+	return type == CMP_BODY_IR || type == CMP_BODY_CR ||
+	    type == CMP_BODY_KUR || type == CMP_BODY_P10CR ||
+	    type == CMP_BODY_RR;
+}
+
+/*
+ * r->sender ("cert:" and the one-line subject, for requester and audit
+ * rows) and r->sender_id, whose transactions r may continue: the
+ * certificate's SHA-256 first, so that no two certificates share it,
+ * whatever their subjects. Returns 1 or 0.
+ */
+static int
+sender_set(struct req *r, X509 *x)
+{
+	unsigned char md[32];
+	unsigned int len = 0;
+	char name[DB_SENDER_MAX - 8], hex[2 * sizeof(md) + 1];
+	size_t i;
+
+	if (!X509_digest(x, EVP_sha256(), md, &len) || len != sizeof(md))
+		return 0;
+	for (i = 0; i < sizeof(md); i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	X509_NAME_oneline(X509_get_subject_name(x), name, sizeof(name));
+	snprintf(r->sender, sizeof(r->sender), "cert:%s", name);
+	/* Cut at the end of the buffer: the hash comes first. */
+	return snprintf(r->sender_id, sizeof(r->sender_id),
+	    "cert:sha256:%s %s", hex, name) > 0;
+}
+
 /* See cmp_srv.h. */
 int
 cmp_sig_verify(struct req *r)
@@ -195,12 +404,10 @@ cmp_sig_verify(struct req *r)
 	X509_STORE *st;
 	X509_STORE_CTX *vctx = NULL;
 	STACK_OF(X509) *untrusted = NULL;
-	struct ca_ident *issuer;
 	const ASN1_OCTET_STRING *ski;
 	X509 *x;
 	EVP_PKEY *pk;
-	char name[DB_SENDER_MAX - 8];
-	int i, rc = -1, err = 0, verr;
+	int i, rc = -1, verr;
 
 	if (sk_X509_num(r->msg->extraCerts) < 1) {
 		cmp_reject(r, CMP_FAIL_SIGNER_NOT_TRUSTED,
@@ -297,41 +504,22 @@ cmp_sig_verify(struct req *r)
 	if (!X509_up_ref(x))
 		goto out;
 	r->prot_cert = x;
-	X509_NAME_oneline(X509_get_subject_name(x), name, sizeof(name));
-	snprintf(r->sender, sizeof(r->sender), "cert:%s", name);
+	if (!sender_set(r, x))
+		goto out;
 	r->have_sig = 1;
 	if (ra_lookup(r, x) < 0)
 		goto out;
-	/* Issued by one of ours: the inventory has the last word. */
-	issuer = our_issuer(r, x, &err);
-	if (err) {
-		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, "ca lookup failed");
+	/* Issued under one of our keys: the inventory has the last word on
+	 * every certificate of the path we signed. */
+	if ((rc = path_check(r, X509_STORE_CTX_get0_chain(vctx))) != 1)
 		goto out;
-	}
-	if (issuer != NULL) {
-		char serial[DB_SERIAL_MAX];
-
-		if (!ca_serial_hex(X509_get0_serialNumber(x), serial,
-			sizeof(serial)))
-			goto out;
-		i = db_cert_get_by_serial(r->srv->db, issuer->id, serial,
-		    &r->prot_row);
-		if (i < 0) {
-			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
-			    db_error(r->srv->db));
-			goto out;
-		}
-		if (i == 0 || r->prot_row.status != DB_CERT_VALID) {
-			cmp_reject(r, i == 0 ? CMP_FAIL_SIGNER_NOT_TRUSTED
-					     : CMP_FAIL_CERT_REVOKED,
-			    i == 0 ? "protection certificate is not in our "
-				     "inventory"
-				   : "protection certificate is revoked or "
-				     "was never confirmed");
-			rc = 0;
-			goto out;
-		}
-		r->prot_issuer = issuer;
+	if (r->via_cross && enrolls(r->msg->body->type)) {
+		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
+		    "a path through a cross certificate we issued for a "
+		    "partner CA authenticates no enrollment or revocation "
+		    "(no profile allows it)");
+		rc = 0;
+		goto out;
 	}
 	rc = 1;
 out:

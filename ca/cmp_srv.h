@@ -11,15 +11,26 @@
 #define CMP_SECRET_CACHE 16
 #define CMP_SECRET_CACHE_TTL 60
 
+/* One of our CA rows, retired ones included, for finding which of our
+ * keys signed a certificate of a protection path (cmp_sig.c). */
+struct trust_ca {
+	long long id;
+	char label[DB_LABEL_MAX];
+	int active;	/* else retired: anchors and vouches for nothing */
+	X509 *cert;	/* its certificate, public key decoded once */
+};
+
 struct cmp_srv {
 	const struct cfg *cfg;
 	struct db *db;
 	struct hsm *hsm;
 	struct ca_store store;
 	unsigned long reqno;
-	X509_STORE *trust;  /* our CAs and the external anchors */
-	size_t trust_ncas;  /* CAs in trust when it was built */
-	time_t trust_built; /* when the CA list was last read */
+	X509_STORE *trust;  /* our active CAs and the external anchors */
+	struct trust_ca *tca; /* every CA row with a certificate, as of trust */
+	size_t ntca;
+	unsigned char trust_version[DB_CA_VERSION_LEN]; /* db_ca_version */
+	time_t trust_checked; /* when the version was last compared */
 	int hsm_down;	    /* the loss of the HSM was logged */
 	/* Unlimited enrollment secrets as last read (sealed), for requests
 	 * whose database statement checks the row version (secret_cached). */
@@ -57,9 +68,14 @@ struct req {
 	struct db_ra ra;	     /* that RA */
 	int is_partner;		     /* protected by a registered partner CA */
 	struct db_partner partner;   /* that partner */
+	int via_cross;		     /* path through our cross certificate
+					for a partner CA */
 	int nested;		     /* an inner message of a nested one */
 	const char *label;	     /* CA label from the path, or NULL */
-	char sender[DB_SENDER_MAX];
+	char sender[DB_SENDER_MAX];  /* who, for requester and audit rows */
+	char sender_id[DB_SENDER_MAX]; /* whose transaction: sender, or for
+					  a certificate its SHA-256 */
+	char why_buf[256];	     /* a refusal text naming its subject */
 	unsigned char nonce[CA_NONCE_LEN]; /* our senderNonce */
 	int implicit;			   /* implicitConfirm granted */
 	/* Outcome, for the log line. */
@@ -88,6 +104,10 @@ int cmp_sig_protect(CMP_MSG *m, const struct ca_ident *ca);
 
 /* Maps a refusal of the database's one-statement paths to a rejection. */
 void cmp_refuse(struct req *r, enum db_refusal why);
+/* Inside the caller's database transaction that stores what r->ca
+ * signed: is r->ca's certificate still the CA row's? 1, or 0 with r set
+ * (systemUnavail, the CA is read again next time). */
+int cmp_ca_current(struct req *r);
 /*
  * Claims the request's senderNonce and moves its transaction from -> to
  * with our new senderNonce, in one statement (inside or outside a
@@ -95,9 +115,18 @@ void cmp_refuse(struct req *r, enum db_refusal why);
  */
 int cmp_txn_move(struct req *r, enum db_txn_state from,
     enum db_txn_state to);
+/* Whose transactions r starts and continues: the sender, or for a
+ * protection certificate its hash (r->sender_id). */
+const char *cmp_sender_id(const struct req *r);
 /* The transaction row of this request in state, with our nonce. */
 void cmp_txn_fill(const struct req *r, enum db_txn_state state,
     struct db_txn *t);
+/*
+ * Claims the request's senderNonce (replay protection; the row is pruned
+ * after nonce_max_age). Returns 1, 0 (replayed: r->fail set), -1
+ * (internal, r set).
+ */
+int cmp_nonce_claim(struct req *r);
 /*
  * Records the transaction of this request in state, claiming its
  * senderNonce, inside the caller's database transaction. Returns 1, 0
@@ -117,6 +146,8 @@ int cmp_txn_record(struct req *r, enum db_txn_state state);
  * MAC that did not verify): dropped from the cache, and the request is
  * served again from a fresh read. No-op otherwise. */
 void cmp_secret_stale(struct req *r);
+/* Frees the trust store and the CA rows that go with it. */
+void cmp_sig_trust_free(struct cmp_srv *s);
 int cmp_txn_continue(struct req *r, struct db_txn *t,
     enum db_txn_state state, struct db_cert **certs, size_t *n);
 /* A CertResponse; cert (may be NULL) is up-ref'ed. NULL on error. */
@@ -124,7 +155,8 @@ CMP_CERTRESPONSE *cmp_certresp_new(int rid, int status, int fail,
     const char *why, X509 *cert);
 
 /* cmp_rr.c, cmp_genm.c, cmp_poll.c. */
-/* The reasonCode of RevDetails (unspecified if absent), -1 if bad. */
+/* The reasonCode of RevDetails (unspecified if absent), -1 if bad, -2
+ * for certificateHold or removeFromCRL (not supported). */
 int cmp_rr_reason(const CMP_REVDETAILS *d);
 /* rp for a polled rr transaction whose requests are all decided. */
 CMP_MSG *cmp_rr_poll_final(struct req *r, const struct db_pending *pend,

@@ -51,8 +51,8 @@ static const char usage_text[] =
     "(RFC 9810 §4.4)\n"
     "  ca list                             CA identities\n"
     "  ca export LABEL                     CA certificate and chain, PEM\n"
-    "  secret add REF [--subject DN] [--uses N] [--days N] [--profile P]\n"
-    "             [--ca LABEL] [--secret-file F]\n"
+    "  secret add REF [--subject DN] [--san PATTERNS] [--uses N] [--days N]\n"
+    "             [--profile P] [--ca LABEL] [--secret-file F]\n"
     "                                      prints the secret once\n"
     "  secret list                         references and limits\n"
     "  cert list [--ca LABEL] [--status S] [--subject TEXT] [--limit N]\n"
@@ -264,6 +264,7 @@ secret_add(struct ctx *c, int argc, char **argv)
 		{ "profile", required_argument, NULL, 'p' },
 		{ "ca", required_argument, NULL, 'a' },
 		{ "secret-file", required_argument, NULL, 'f' },
+		{ "san", required_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct db_secret s;
@@ -298,12 +299,21 @@ secret_add(struct ctx *c, int argc, char **argv)
 		case 'f':
 			file = optarg;
 			break;
+		case 'n':
+			s.allowed_san = optarg;
+			break;
 		default:
 			return 2;
 		}
 	}
 	if (argc < 3 || argv[2][0] == '-' || strlen(argv[2]) >= DB_REF_MAX) {
 		log_err("secret add needs a reference");
+		return 2;
+	}
+	if (s.allowed_san != NULL && !profile_san_patterns_ok(s.allowed_san)) {
+		log_err("--san: bad pattern list \"%s\" (DNS:name, "
+		    "DNS:*.domain, email:addr, email:*@domain, IP:addr[/bits], "
+		    "URI:uri[*])", s.allowed_san);
 		return 2;
 	}
 	if (cfg_profile_get(c->cfg, s.profile) == NULL) {
@@ -371,10 +381,13 @@ cmd_secret(struct ctx *c, int argc, char **argv)
 			return 1;
 		}
 		for (i = 0; i < n; i++)
-			printf("%s\tprofile=%s\tuses_left=%d\tsubject=%s\n",
+			printf("%s\tprofile=%s\tuses_left=%d\tsubject=%s"
+			       "%s%s\n",
 			    list[i].ref, list[i].profile, list[i].uses_left,
 			    list[i].allowed_subject ? list[i].allowed_subject
-						    : "*");
+						    : "*",
+			    list[i].allowed_san ? "\tsan=" : "",
+			    list[i].allowed_san ? list[i].allowed_san : "");
 		db_secret_array_free(list, n);
 		return 0;
 	}
@@ -441,9 +454,12 @@ cert_revoke(struct ctx *c, int argc, char **argv)
 			ca_label = optarg;
 		else if (o == 'r') {
 			reason = strtol(optarg, &end, 10);
+			/* No hold (6): nothing could release it (8). */
 			if (*end != '\0' || reason < 0 || reason > 10 ||
-			    reason == 7 || reason == 8) {
-				log_err("--reason is a CRLReason: 0-6, 9 or 10");
+			    reason == 6 || reason == 7 || reason == 8) {
+				log_err("--reason is a CRLReason: 0-5, 9 or 10 "
+				    "(certificateHold is not supported: a hold "
+				    "could not be released)");
 				return 2;
 			}
 		} else

@@ -334,40 +334,11 @@ cross_constraints_check(const struct db_partner *p, const char **why)
 	return 1;
 }
 
-/* Serial number from the HSM RNG: 127 bits, never zero or negative. */
+/* Validity (cert_frame gave now + days, capped by our CA certificate):
+ * never beyond a notAfter the request asked for (NULL: none). */
 static int
-cross_serial(X509 *x, struct hsm *hsm)
+cross_validity(X509 *x, const ASN1_TIME *req_end)
 {
-	unsigned char rnd[16];
-	BIGNUM *bn;
-	int ok;
-
-	if (!hsm_random(hsm, rnd, sizeof(rnd)))
-		return 0;
-	rnd[0] &= 0x7f;
-	rnd[0] |= 0x40;
-	if ((bn = BN_bin2bn(rnd, sizeof(rnd), NULL)) == NULL)
-		return 0;
-	ok = BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL;
-	BN_free(bn);
-	return ok;
-}
-
-/* Validity: from now for p->days, never beyond our CA certificate nor a
- * notAfter the request asked for (0: none). */
-static int
-cross_validity(X509 *x, const struct ca_ident *ca, int days,
-    const ASN1_TIME *req_end)
-{
-	time_t now = time(NULL), end = now + (time_t)days * 86400;
-	const ASN1_TIME *cap = X509_get0_notAfter(ca->cert);
-
-	if (X509_time_adj_ex(X509_getm_notBefore(x), 0, 0, &now) == NULL ||
-	    X509_time_adj_ex(X509_getm_notAfter(x), 0, 0, &end) == NULL)
-		return 0;
-	if (ASN1_TIME_compare(X509_get0_notAfter(x), cap) > 0 &&
-	    !X509_set1_notAfter(x, cap))
-		return 0;
 	if (req_end != NULL &&
 	    ASN1_TIME_compare(X509_get0_notAfter(x), req_end) > 0 &&
 	    ASN1_TIME_compare(req_end, X509_get0_notBefore(x)) > 0 &&
@@ -456,11 +427,10 @@ cross_cert_issue(const struct ca_ident *ca, struct hsm *hsm,
 
 	if (x == NULL)
 		return NULL;
-	if (!X509_set_version(x, X509_VERSION_3) || !cross_serial(x, hsm) ||
-	    !X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) ||
-	    !X509_set_subject_name(x, X509_get_subject_name(subject_ca)) ||
+	if (!cert_frame(x, hsm, ca->cert, X509_get_subject_name(subject_ca),
+		p->days, 0) ||
 	    !X509_set_pubkey(x, X509_get0_pubkey(subject_ca)) ||
-	    !cross_validity(x, ca, p->days, req_end) ||
+	    !cross_validity(x, req_end) ||
 	    !cross_extensions(x, ca, subject_ca, p) ||
 	    !ca_x509_sign(x, ca->key, ca->md)) {
 		log_openssl_errors(1);

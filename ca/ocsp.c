@@ -23,9 +23,11 @@
  * - A CA without signer: unauthorized and a log line; a signer whose key
  *   cannot be loaded: internalError; the database unreachable: tryLater.
  * - Per worker, the CA list and each CA's newest signer (certificate and
- *   HSM key handle) are cached, read again every CA_OCSP_REFRESH seconds,
- *   and sooner (at most every CA_OCSP_MISS_REFRESH seconds) when a
- *   request names an unknown issuer or a CA without signer.
+ *   HSM key handle) are cached and follow the rule of every per-worker
+ *   cache (CA_CACHE_CHECK): after 5 s the next request compares
+ *   db_ca_version() and reads them again when it changed; a request that
+ *   names an unknown issuer or a CA without signer reads them again (at
+ *   most every CA_OCSP_MISS_REFRESH seconds).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +68,8 @@ struct ocsp_srv {
 	struct ocsp_ca **ca;
 	size_t nca;
 	time_t loaded; /* 0: never */
+	unsigned char version[DB_CA_VERSION_LEN]; /* db_ca_version, loaded */
+	time_t checked;	/* when the version was last compared */
 	unsigned long reqno;
 };
 
@@ -216,6 +220,32 @@ out:
 }
 
 /*
+ * The invalidation rule of per-worker caches (CA_CACHE_CHECK): compares
+ * db_ca_version() with the one the cache was built from and rebuilds it
+ * when the CAs or their signers changed. Returns 1, or 0 on a database
+ * error (the cache stays as it was, logged).
+ */
+static int cache_refresh(struct ocsp_srv *s);
+static int
+cache_check(struct ocsp_srv *s)
+{
+	unsigned char version[DB_CA_VERSION_LEN];
+
+	if (s->loaded != 0) {
+		if (db_ca_version(s->db, version) != 1) {
+			log_warn("ocsp: cannot read the CAs: %s",
+			    db_error(s->db));
+			return 0;
+		}
+		if (memcmp(version, s->version, sizeof(version)) == 0) {
+			s->checked = time(NULL);
+			return 1;
+		}
+	}
+	return cache_refresh(s);
+}
+
+/*
  * Reads the CA list and every active CA's newest signer, then rebuilds the
  * cache, keeping the entries (and HSM key handles) of CAs whose signer did
  * not change. Returns 1, or 0 on a database error: the cache stays as it
@@ -227,11 +257,15 @@ cache_refresh(struct ocsp_srv *s)
 	struct db_ca *rows = NULL;
 	struct db_ocsp_signer *sig = NULL;
 	struct ocsp_ca **next = NULL;
+	unsigned char version[DB_CA_VERSION_LEN];
 	int *have = NULL;
 	size_t n = 0, nn = 0, i, j;
 	int ok = 0;
 
-	if (db_ca_list(s->db, &rows, &n) < 0) {
+	/* The version first: a change after it is read finds the next
+	 * check. */
+	if (db_ca_version(s->db, version) != 1 ||
+	    db_ca_list(s->db, &rows, &n) < 0) {
 		log_warn("ocsp: cannot read the CAs: %s", db_error(s->db));
 		return 0;
 	}
@@ -269,7 +303,8 @@ cache_refresh(struct ocsp_srv *s)
 	s->ca = next;	/* transfer to the server */
 	s->nca = nn;
 	next = NULL;
-	s->loaded = time(NULL);
+	s->loaded = s->checked = time(NULL);
+	memcpy(s->version, version, sizeof(version));
 	ok = 1;
 out:
 	free(next);
@@ -497,8 +532,8 @@ process(struct ocsp_srv *s, struct oreq *r, const unsigned char *der,
 	}
 	if (!request_check(r))
 		return;
-	if (now - s->loaded >= CA_OCSP_REFRESH)
-		(void)cache_refresh(s); /* logged; the old cache stays */
+	if (now - s->checked >= CA_CACHE_CHECK)
+		(void)cache_check(s); /* logged; the old cache stays */
 	if (s->loaded == 0) {
 		r->status = OCSP_RESPONSE_STATUS_TRYLATER;
 		r->why = "database unavailable";
@@ -592,7 +627,7 @@ ocsp_srv_keys_drop(struct ocsp_srv *s)
 	if (s == NULL)
 		return;
 	cache_clear(s);
-	s->loaded = 0;
+	s->loaded = s->checked = 0;
 }
 
 /* See ca.h. */

@@ -15,8 +15,6 @@
 
 #include "ca/ca.h"
 
-/* Random bytes of a signer serial number (as for CA certificates). */
-#define SIGNER_SERIAL_LEN 16
 /* Suffix appended to the CA's common name. */
 #define SIGNER_CN_SUFFIX " OCSP Signer"
 
@@ -95,34 +93,15 @@ static X509 *
 signer_cert_new(struct hsm *hsm, X509 *cacert, EVP_PKEY *cakey,
     EVP_PKEY *pub, long days)
 {
-	unsigned char rnd[SIGNER_SERIAL_LEN];
 	X509_NAME *subj = NULL;
 	ASN1_NULL *nocheck = NULL;
-	BIGNUM *bn = NULL;
 	X509V3_CTX v3;
 	X509 *x = X509_new();
-	time_t now = time(NULL);
 
-	if (x == NULL || !hsm_random(hsm, rnd, sizeof(rnd)))
-		goto fail;
-	rnd[0] &= 0x7f; /* positive */
-	rnd[0] |= 0x40; /* and of full length */
-	if ((bn = BN_bin2bn(rnd, sizeof(rnd), NULL)) == NULL ||
-	    !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)))
-		goto fail;
-	if ((subj = signer_name(X509_get_subject_name(cacert))) == NULL)
-		goto fail;
-	if (!X509_set_version(x, X509_VERSION_3) ||
-	    !X509_set_issuer_name(x, X509_get_subject_name(cacert)) ||
-	    !X509_set_subject_name(x, subj) || !X509_set_pubkey(x, pub) ||
-	    X509_time_adj_ex(X509_getm_notBefore(x), 0, 0, &now) == NULL ||
-	    X509_time_adj_ex(X509_getm_notAfter(x), (int)days, 0, &now) ==
-		NULL)
-		goto fail;
-	/* Not valid past the CA: a relying party would refuse it anyway. */
-	if (ASN1_TIME_compare(X509_get0_notAfter(x),
-		X509_get0_notAfter(cacert)) > 0 &&
-	    !X509_set1_notAfter(x, X509_get0_notAfter(cacert)))
+	if (x == NULL ||
+	    (subj = signer_name(X509_get_subject_name(cacert))) == NULL ||
+	    !cert_frame(x, hsm, cacert, subj, days, 0) ||
+	    !X509_set_pubkey(x, pub))
 		goto fail;
 	X509V3_set_ctx(&v3, cacert, x, NULL, NULL, 0);
 	if (!ext_add(x, &v3, NID_basic_constraints, "critical,CA:FALSE") ||
@@ -140,13 +119,11 @@ signer_cert_new(struct hsm *hsm, X509 *cacert, EVP_PKEY *cakey,
 		goto fail;
 	ASN1_NULL_free(nocheck);
 	X509_NAME_free(subj);
-	BN_free(bn);
 	return x;
 fail:
 	log_openssl_errors(1);
 	ASN1_NULL_free(nocheck);
 	X509_NAME_free(subj);
-	BN_free(bn);
 	X509_free(x);
 	return NULL;
 }

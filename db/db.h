@@ -87,6 +87,15 @@ int db_ca_get_by_label(struct db *db, const char *label, struct db_ca *out)
 int db_ca_get(struct db *db, long long id, struct db_ca *out) CA_MUST_CHECK;
 /* All CAs ordered by id; *out is an array of *n (free db_ca_array_free). */
 int db_ca_list(struct db *db, struct db_ca **out, size_t *n) CA_MUST_CHECK;
+/*
+ * A hash of what per-worker caches of CAs are built from: every CA row's
+ * (id, status, certificate) and the newest OCSP signer. It changes with
+ * every create, activate, retire, import-cert, rollover and OCSP signer.
+ * Returns 1 or -1.
+ */
+#define DB_CA_VERSION_LEN 32
+int db_ca_version(struct db *db, unsigned char out[DB_CA_VERSION_LEN])
+    CA_MUST_CHECK;
 void db_ca_array_free(struct db_ca *a, size_t n);
 /* pending -> active with its certificate and chain (chain may be NULL).
  * Returns 1, 0 if the CA is not pending, -1. */
@@ -379,10 +388,13 @@ enum db_refusal {
 	DB_REFUSE_SECRET_USED, /* enrollment secret used up or expired */
 	DB_REFUSE_SERIAL,      /* serial number exists for this CA */
 	DB_REFUSE_STATE,       /* transaction not in the expected state */
+	DB_REFUSE_CA_CHANGED,  /* the CA row holds another certificate */
 };
 
 /*
- * Issues one certificate in one statement: claims nonce, inserts the
+ * Issues one certificate in one statement (refused with
+ * DB_REFUSE_CA_CHANGED unless ca_sha256 is CA t->ca_id's current
+ * certificate, see db_ca_cert_current): claims nonce, inserts the
  * transaction t, consumes one use of secret_ref (unless NULL; an unlimited
  * one must still be secret_version of its row when that is given, see
  * db_secret_consume), inserts c
@@ -391,8 +403,27 @@ enum db_refusal {
  */
 int db_issue1(struct db *db, const struct db_txn *t,
     const unsigned char *nonce, size_t nonce_len, const char *secret_ref,
-    const char *secret_version, struct db_cert *c, int supersede,
+    const char *secret_version, const unsigned char ca_sha256[32],
+    struct db_cert *c, int supersede, enum db_refusal *why) CA_MUST_CHECK;
+/*
+ * Stores one issued certificate c (sets c->id) with its audit entry by
+ * actor, inside the caller's transaction, the way db_issue1 does: refused
+ * (0, *why) unless ca_sha256 is CA c->ca_id's current certificate
+ * (DB_REFUSE_CA_CHANGED) or on a serial collision (DB_REFUSE_SERIAL);
+ * when c is valid and supersede is set, revokes c->replaces
+ * (superseded). A refusal aborts the transaction. Returns 1, 0, -1.
+ */
+int db_cert_store(struct db *db, const unsigned char ca_sha256[32],
+    const char *actor, struct db_cert *c, int supersede,
     enum db_refusal *why) CA_MUST_CHECK;
+/*
+ * Is ca_sha256 (SHA-256 of the DER) the certificate of CA ca_id, which
+ * is active? The certificate a worker signed with must be, for what it
+ * signed to be stored under that CA (after a rollover it is not). 1 yes,
+ * 0 no, -1 error.
+ */
+int db_ca_cert_current(struct db *db, long long ca_id,
+    const unsigned char ca_sha256[32]) CA_MUST_CHECK;
 
 #define DB_FINISH_MAX 16
 /* Ends or advances a transaction in one statement (see db_txn_finish). */
@@ -467,6 +498,7 @@ struct db_secret {
 	unsigned char *sealed; /* sealed in the HSM (hsm_seal), or NULL */
 	size_t sealed_len;
 	char *allowed_subject; /* NULL: any subject */
+	char *allowed_san;     /* subjectAltName patterns, or NULL */
 	char profile[DB_LABEL_MAX];
 	long long ca_id;       /* 0: any CA */
 	int uses_left;	       /* -1: unlimited */

@@ -43,6 +43,13 @@ static const struct db_stmt st_get_by_label = {DB_ST_CA_GET_BY_LABEL,
     "ca_get_by_label", "SELECT " CA_COLS " FROM ca WHERE label = $1::text"};
 static const struct db_stmt st_list = {DB_ST_CA_LIST, "ca_list",
     "SELECT " CA_COLS " FROM ca ORDER BY id"};
+/* What per-worker caches of the CAs depend on, as one hash: every row's
+ * id, status and certificate, and the newest OCSP signer. */
+static const struct db_stmt st_version = {DB_ST_CA_VERSION, "ca_version",
+    "SELECT sha256(convert_to(coalesce((SELECT string_agg(id::text || ':'"
+    " || status || ':' || coalesce(encode(sha256(cert), 'hex'), '-'), ','"
+    " ORDER BY id) FROM ca), '') || ';' || coalesce((SELECT max(id)"
+    " FROM ocsp_signer)::text, '-'), 'UTF8'))"};
 
 void
 db_ca_clear(struct db_ca *ca)
@@ -166,6 +173,24 @@ db_ca_list(struct db *db, struct db_ca **out, size_t *n)
 
 	*out = a;
 	return rc;
+}
+
+/* Adapter for db_get1(): the version hash. */
+static int
+version_row(const PGresult *res, int i, void *e)
+{
+	struct db_row r = {res, i, 0, 0};
+	size_t len = 0;
+
+	db_col_bytes(&r, 0, e, DB_CA_VERSION_LEN, &len);
+	return !r.bad && len == DB_CA_VERSION_LEN;
+}
+
+int
+db_ca_version(struct db *db, unsigned char out[DB_CA_VERSION_LEN])
+{
+	return db_get1(db, &st_version, NULL, DB_CA_VERSION_LEN, version_row,
+	    out);
 }
 
 /* Runs an UPDATE; returns 1 if it changed at least one row, 0 if none

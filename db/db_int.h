@@ -19,7 +19,7 @@
 #include "db/db.h"
 
 #define DB_ERR_MAX 256	 /* db_error() text, truncated */
-#define DB_MAXPARAM 24	 /* parameters of one statement */
+#define DB_MAXPARAM 25	 /* parameters of one statement */
 #define DB_NUM_MAX 24	 /* a long long in decimal, sign, NUL */
 
 /* SQL: a timestamptz column as whole seconds since the epoch (int8). */
@@ -108,6 +108,9 @@ enum db_stmt_id {
 	DB_ST_CERT_SET_KIND,
 	DB_ST_KEYUPD_ADD,
 	DB_ST_KEYUPD_LATEST,
+	DB_ST_CA_VERSION,
+	DB_ST_CA_CERT_CURRENT,
+	DB_ST_CERT_STORE,
 	DB_ST_AUDIT_FENCE,
 	DB_ST_AUDIT_SEAL,
 	DB_ST_AUDIT_LINKS,

@@ -15,7 +15,16 @@ static const struct db_stmt st_issue1 = {DB_ST_ISSUE1, "issue1",
     " $5::text, $6::bytea, $7::int, $8::bigint, $9::bytea, $10::text,"
     " $11::text, $12::text, $13::text, $14::bytea, $15::bigint,"
     " $16::bigint, $17::text, $18::bytea, $19::text, $20::text, $21::int,"
-    " $22::bigint, $23::boolean, $24::text)"};
+    " $22::bigint, $23::boolean, $24::text, $25::bytea)"};
+static const struct db_stmt st_store = {DB_ST_CERT_STORE, "cert_store",
+    "SELECT cmpca_cert_store($1::bigint, $2::bytea, $3::text, $4::text,"
+    " $5::text, $6::text, $7::bytea, $8::bigint, $9::bigint, $10::text,"
+    " $11::bytea, $12::text, $13::text, $14::bytea, $15::int, $16::bigint,"
+    " $17::boolean)"};
+static const struct db_stmt st_ca_current = {DB_ST_CA_CERT_CURRENT,
+    "ca_cert_current",
+    "SELECT 1 FROM ca WHERE id = $1::bigint AND status = 'active'"
+    " AND sha256(cert) = $2::bytea"};
 static const struct db_stmt st_finish = {DB_ST_FINISH, "txn_finish",
     "SELECT cmpca_finish($1::bytea, $2::bytea, $3::text, $4::text,"
     " $5::bytea, $6::bigint[], $7::bigint[], $8::int, $9::bigint[],"
@@ -34,6 +43,7 @@ refusal(const struct db *db)
 		{ "CA003", DB_REFUSE_SECRET_USED },
 		{ "CA004", DB_REFUSE_SERIAL },
 		{ "CA005", DB_REFUSE_STATE },
+		{ "CA006", DB_REFUSE_CA_CHANGED },
 	};
 	size_t i;
 
@@ -44,9 +54,75 @@ refusal(const struct db *db)
 }
 
 int
+db_ca_cert_current(struct db *db, long long ca_id,
+    const unsigned char ca_sha256[32])
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	int rc = -1;
+
+	db_param_int8(&p, ca_id);
+	db_param_bytea(&p, ca_sha256, 32);
+	if (db_run(db, &st_ca_current, &p, &res) == 1)
+		rc = PQntuples(res) == 1;
+	PQclear(res);
+	return rc;
+}
+
+int
+db_cert_store(struct db *db, const unsigned char ca_sha256[32],
+    const char *actor, struct db_cert *c, int supersede,
+    enum db_refusal *why)
+{
+	struct db_params p = {0};
+	struct db_row r;
+	PGresult *res = NULL;
+	int rc = -1;
+
+	*why = 0;
+	if (c->der == NULL || c->txid_len > DB_TXID_MAX ||
+	    !db_fixed_ok(c->serial, sizeof(c->serial))) {
+		db_seterr(db, "cert store failed: invalid argument");
+		return -1;
+	}
+	db_param_int8(&p, c->ca_id);
+	db_param_bytea(&p, ca_sha256, 32);
+	db_param_text(&p, actor);
+	db_param_text(&p, c->serial);
+	db_param_text(&p, c->subject);
+	db_param_text(&p, c->issuer);
+	db_param_bytea(&p, c->spki_sha256, sizeof(c->spki_sha256));
+	db_param_int8(&p, (long long)c->not_before);
+	db_param_int8(&p, (long long)c->not_after);
+	db_param_text(&p, db_cert_status_name(c->status));
+	db_param_bytea(&p, c->der, c->der_len);
+	db_param_text(&p, c->profile);
+	db_param_text(&p, c->requester);
+	db_param_bytea(&p, c->txid_len > 0 ? c->txid : NULL, c->txid_len);
+	db_param_int8(&p, c->cert_req_id);
+	db_param_id(&p, c->replaces);
+	db_param_text(&p, supersede ? "true" : "false");
+	if (db_run(db, &st_store, &p, &res) != 1) {
+		if ((*why = refusal(db)) != 0)
+			rc = 0;
+		goto out;
+	}
+	r = (struct db_row){res, 0, 0, 0};
+	if (PQntuples(res) != 1 || (c->id = db_col_int8(&r, 0), r.bad)) {
+		db_seterr(db, "cert store failed: unexpected result");
+		goto out;
+	}
+	rc = 1;
+out:
+	PQclear(res);
+	return rc;
+}
+
+int
 db_issue1(struct db *db, const struct db_txn *t, const unsigned char *nonce,
     size_t nonce_len, const char *secret_ref, const char *secret_version,
-    struct db_cert *c, int supersede, enum db_refusal *why)
+    const unsigned char ca_sha256[32], struct db_cert *c, int supersede,
+    enum db_refusal *why)
 {
 	struct db_params p = {0};
 	struct db_row r;
@@ -85,6 +161,7 @@ db_issue1(struct db *db, const struct db_txn *t, const unsigned char *nonce,
 	db_param_text(&p, supersede ? "true" : "false");
 	db_param_text(&p, secret_version != NULL && secret_version[0] != '\0'
 		? secret_version : NULL);
+	db_param_bytea(&p, ca_sha256, 32);
 	if (db_run(db, &st_issue1, &p, &res) != 1) {
 		if ((*why = refusal(db)) != 0)
 			rc = 0;

@@ -20,14 +20,14 @@
 
 static const struct db_stmt st_insert = {DB_ST_SECRET_INSERT, "secret_insert",
     "INSERT INTO enroll_secret (ref, secret, allowed_subject, profile, ca_id,"
-    " uses_left, expires, secret_enc)"
+    " uses_left, expires, secret_enc, allowed_san)"
     " VALUES ($1::text, $2::bytea, $3::text, coalesce($4::text, 'default'),"
-    " $5::bigint, $6::int, to_timestamp($7::bigint), $8::bytea)"
+    " $5::bigint, $6::int, to_timestamp($7::bigint), $8::bytea, $9::text)"
     " ON CONFLICT (ref) DO NOTHING"};
 static const struct db_stmt st_get = {DB_ST_SECRET_GET, "secret_get",
     "SELECT ref, secret, allowed_subject, profile, ca_id, uses_left, "
-    DB_EPOCH("expires") ", " DB_EPOCH("created") ", secret_enc, xmin::text"
-    " FROM enroll_secret WHERE ref = $1::text"};
+    DB_EPOCH("expires") ", " DB_EPOCH("created") ", secret_enc, xmin::text,"
+    " allowed_san FROM enroll_secret WHERE ref = $1::text"};
 /* In clear (before 011), or sealed in the token's format 0x01 (before
  * migration 012's release): both are sealed again in the current format. */
 static const struct db_stmt st_clear_list = {DB_ST_SECRET_CLEAR_LIST,
@@ -57,8 +57,8 @@ static const struct db_stmt st_consume = {DB_ST_SECRET_CONSUME,
 /* Same columns as st_get but the secret. */
 static const struct db_stmt st_list = {DB_ST_SECRET_LIST, "secret_list",
     "SELECT ref, NULL::bytea, allowed_subject, profile, ca_id, uses_left, "
-    DB_EPOCH("expires") ", " DB_EPOCH("created") ", NULL::bytea"
-    " FROM enroll_secret ORDER BY ref"};
+    DB_EPOCH("expires") ", " DB_EPOCH("created") ", NULL::bytea,"
+    " NULL::text, allowed_san FROM enroll_secret ORDER BY ref"};
 
 void
 db_secret_clear(struct db_secret *s)
@@ -72,6 +72,7 @@ db_secret_clear(struct db_secret *s)
 		OPENSSL_cleanse(s->sealed, s->sealed_len);
 	free(s->sealed);
 	free(s->allowed_subject);
+	free(s->allowed_san);
 	OPENSSL_cleanse(s, sizeof(*s));
 }
 
@@ -126,6 +127,8 @@ secret_from_row(const PGresult *res, int i, struct db_secret *s)
 	s->sealed = db_col_memdup(&r, 8, &s->sealed_len);
 	if (PQnfields(res) > 9)
 		db_col_text(&r, 9, s->version, sizeof(s->version));
+	if (PQnfields(res) > 10)
+		s->allowed_san = db_col_strdup(&r, 10);
 	if (r.bad) {
 		db_secret_clear(s);
 		return 0;
@@ -154,6 +157,7 @@ db_secret_insert(struct db *db, const struct db_secret *s)
 	db_param_int8(&p, s->uses_left);
 	db_param_time(&p, s->expires);
 	db_param_bytea(&p, s->sealed, s->sealed_len);
+	db_param_text(&p, s->allowed_san);
 	return db_insert(db, &st_insert, &p, NULL);
 }
 
@@ -192,7 +196,10 @@ db_secret_copy(struct db_secret *dst, const struct db_secret *src)
 	dst->secret_len = 0;
 	dst->sealed = NULL;
 	dst->allowed_subject = NULL;
-	if ((src->sealed != NULL &&
+	dst->allowed_san = NULL;
+	if ((src->allowed_san != NULL &&
+		(dst->allowed_san = strdup(src->allowed_san)) == NULL) ||
+	    (src->sealed != NULL &&
 		(dst->sealed = malloc(src->sealed_len > 0 ? src->sealed_len
 							   : 1)) == NULL) ||
 	    (src->allowed_subject != NULL &&

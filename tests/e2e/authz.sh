@@ -57,6 +57,19 @@ secret AZ_USED az-used --uses 1
 secret AZ_EXPIRED az-expired --uses -1
 secret AZ_VICTIM az-victim --uses -1 --ca demo
 secret AZ_WAIT az-wait --uses -1 --profile approval
+secret AZ_SAN az-san --uses -1 --san 'DNS:*.az.example'
+
+# Request contents (issue 13): -reqexts sections and a CSR config with two
+# subjectAltNames (openssl cmp would replace one, openssl req keeps both).
+printf '%s\n' "[ev]" "extendedKeyUsage = OCSPSigning" >"$w/ext-ir-eku.cnf"
+printf '%s\n' "[ev]" "keyUsage = digitalSignature, keyCertSign" >"$w/ext-ir-ku.cnf"
+printf '%s\n' "[ev]" "subjectAltName = DNS:login.bank.example" >"$w/ext-ir-san.cnf"
+printf '%s\n' "[ev]" "subjectAltName = DNS:a.az.example" >"$w/ext-ir-sanok.cnf"
+printf '%s\n' "[ev]" "subjectAltName = URI:https://login.bank.example/" \
+    >"$w/ext-ir-santype.cnf"
+printf '%s\n' "[req]" "distinguished_name = dn" "req_extensions = ev" "[dn]" \
+    "[ev]" "subjectAltName = DNS:a.az.example" \
+    "2.5.29.17 = DER:300687040a000001" >"$w/dupext.cnf"
 
 # osc NAME URL RECIPIENT CMD args...: openssl cmp, response in $w/NAME.rsp.
 osc() {
@@ -98,7 +111,7 @@ enroll revoked /CN=az-revoked &&
 	cli cert revoke "$(serial_of "$w/revoked.pem")" --reason 1 >/dev/null 2>&1 ||
 	setup_fail "revoked certificate"
 # The secrets' own certificates (enrolled under their subjects).
-for c in bound free other used expired none; do
+for c in bound free other used expired none san; do
 	enroll "own-sec-$c" "/CN=az-$c" || setup_fail "certificate of $c"
 done
 osc used-txn "$url_demo" "$subj_demo" ir -ref az-used -secret env:AZ_USED \
@@ -109,18 +122,58 @@ osc expired-txn "$url_demo" "$subj_demo" ir -ref az-expired \
     -disable_confirm || setup_fail "the ir of az-expired"
 q "update enroll_secret set expires = now() - interval '1 minute' where ref = 'az-expired'" >/dev/null
 
+# ee-retired: a certificate of azsub (under demo), then azsub retired.
+cli ca create azsub --subject "/O=cmpca/CN=AZ Sub" --issuer demo --key ec:P-256 \
+    --days 30 >/dev/null 2>&1 || setup_fail "ca create azsub"
+cli ca export azsub | awk '/BEGIN CERT/ { i++ } i == 1' >"$w/azsub.pem"
+openssl ecparam -genkey -name prime256v1 -noout -out "$w/retired.key" 2>/dev/null
+osc retired "$url_demo/p/azsub" "/O=cmpca/CN=AZ Sub" ir -ref az-free -secret env:AZ_FREE \
+    -newkey "$w/retired.key" -subject /CN=az-retired -implicit_confirm &&
+	test -s "$w/retired.pem" || setup_fail "certificate of azsub"
+cli ca retire azsub >/dev/null 2>&1 || setup_fail "ca retire azsub"
+# ee-oldkey: a certificate of root azroll, then azroll rolled over; the
+# client sends the oldWithNew link.
+cli ca create azroll --subject "/O=cmpca/CN=AZ Roll" --key ec:P-256 --days 30 \
+    >/dev/null 2>&1 || setup_fail "ca create azroll"
+cli ca export azroll >>"$w/cas.pem"
+openssl ecparam -genkey -name prime256v1 -noout -out "$w/oldkey.key" 2>/dev/null
+osc oldkey "$url_demo/p/azroll" "/O=cmpca/CN=AZ Roll" ir -ref az-free -secret env:AZ_FREE \
+    -newkey "$w/oldkey.key" -subject /CN=az-oldkey -implicit_confirm &&
+	test -s "$w/oldkey.pem" || setup_fail "certificate of azroll"
+cli ca rollover azroll >/dev/null 2>&1 || setup_fail "ca rollover azroll"
+q "select encode(c.der, 'hex') from ca_cert c join ca on ca.id = c.ca_id where ca.label = 'azroll' and c.kind = 'old-with-new'" |
+    xxd -r -p | openssl x509 -inform DER -out "$w/oldwithnew.pem" 2>/dev/null ||
+	setup_fail "oldWithNew of azroll"
+# ee-cross: partner CA "AZ Partner" gets a cross certificate from demo
+# (ccr), and one of its end entities.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$w/partner.key" -out "$w/partner.pem" -subj "/CN=AZ Partner" -days 30 \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    2>/dev/null
+cli partner add azp --cert "$w/partner.pem" --ca demo >/dev/null 2>&1 || setup_fail "partner add"
+"$top/tests/bc/cmpclient" ccr --url "$url_demo" --recipient "$subj_demo" --ca-cert "$CMPCA_CA_CERT" \
+    --prot-key "$w/partner.key" --prot-cert "$w/partner.pem" --key "$w/partner.key" \
+    --subject "/CN=AZ Partner" --out-dir "$w/xp" >"$w/xp.out" 2>&1
+[ -s "$w/xp/cert-0.pem" ] || setup_fail "cross certificate for the partner: $(head -c 300 "$w/xp.out")"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$w/cross.key" -subj "/CN=az-cross" -out "$w/cross.csr" 2>/dev/null
+openssl x509 -req -in "$w/cross.csr" -CA "$w/partner.pem" -CAkey "$w/partner.key" \
+    -CAcreateserial -days 10 -extfile "$ext/dev.ext" -out "$w/cross.pem" 2>/dev/null ||
+	setup_fail "partner end entity"
+
 # cred_setup CRED OP: sets prot (openssl cmp protection options), bcprot
 # (the BC client's), own_subj, own_cert and own_key for the row.
 n_fresh=0
 cred_setup() {
 	local cred=$1 op=$2
+	own_chain=
 	case $cred in
 	sec-*|none)
 		local ref=az-${cred#sec-} var
 		case $cred in
 		sec-bound) var=AZ_BOUND ;; sec-free) var=AZ_FREE ;;
 		sec-other) var=AZ_OTHER ;; sec-used) var=AZ_USED ;;
-		sec-expired) var=AZ_EXPIRED ;;
+		sec-expired) var=AZ_EXPIRED ;; sec-san) var=AZ_SAN ;;
 		esac
 		own_subj=/CN=az-${cred#sec-}
 		own_cert=$w/own-sec-${cred#sec-}.pem
@@ -153,10 +206,23 @@ cred_setup() {
 		fi ;;
 	ext)
 		own_subj=/CN=az-ext own_cert=$w/ext.pem own_key=$w/ext.key ;;
+	ee-retired)
+		own_subj=/CN=az-retired own_cert=$w/retired.pem
+		own_key=$w/retired.key own_chain=$w/azsub.pem ;;
+	ee-oldkey)
+		own_subj=/CN=az-oldkey own_cert=$w/oldkey.pem
+		own_key=$w/oldkey.key own_chain=$w/oldwithnew.pem ;;
+	ee-cross)
+		own_subj=/CN=az-cross own_cert=$w/cross.pem
+		own_key=$w/cross.key own_chain=$w/xp/cert-0.pem ;;
 	*) return 1 ;;
 	esac
 	prot=(-cert "$own_cert" -key "$own_key")
 	bcprot=(--prot-cert "$own_cert" --prot-key "$own_key")
+	if [ -n "$own_chain" ]; then
+		prot+=(-extracerts "$own_chain")
+		bcprot+=(--prot-chain "$own_chain")
+	fi
 }
 
 # outcome FILE: "ok" or the failInfo of a cmpdump/BC client line.
@@ -195,6 +261,15 @@ row() {
 	p10cr)
 		openssl req -new -key "$w/new.key" -subj "$subj" \
 		    -out "$w/r.csr" 2>/dev/null
+		osc r "$url" "$recip" p10cr "${prot[@]}" -csr "$w/r.csr" \
+		    -implicit_confirm ;;
+	ir-eku|ir-ku|ir-san|ir-sanok|ir-santype)
+		osc r "$url" "$recip" ir "${prot[@]}" -newkey "$w/new.key" \
+		    -subject "$subj" -issuer "$recip" -implicit_confirm \
+		    -reqexts ev -config "$w/ext-$op.cnf" ;;
+	p10cr-dupext)
+		openssl req -new -key "$w/new.key" -subj "$subj" \
+		    -config "$w/dupext.cnf" -out "$w/r.csr" 2>/dev/null
 		osc r "$url" "$recip" p10cr "${prot[@]}" -csr "$w/r.csr" \
 		    -implicit_confirm ;;
 	kur|rr)

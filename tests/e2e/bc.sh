@@ -296,6 +296,19 @@ if ran holder && is holder 2 body pkiconf && [ "$(db_status "$holder")" = valid 
 	    "cp 2 notAuthorized"
 	check "sigother: the rejection is signed by the CA" is sigother 1 sig ok
 	check "sigother: no certificate written" test ! -e "$work/sigother/cert-0.pem"
+
+	# 9c. Its own subject, but a name its certificate lacks
+	#     (holder_san = own, issue 13): notAuthorized naming the name.
+	bcs sigsan cr --prot-key "$work/ec3.key" --prot-cert "$holder" \
+	    --key "$work/ec4.key" --subject /O=Example/CN=bc-sig-holder \
+	    --san login.bank.example
+	check "signed cr for a name the holder lacks: cp, rejection notAuthorized" test \
+	    "$(f sigsan 1 body) $(f sigsan 1 'status[0]') $(f sigsan 1 'failinfo[0]')" = \
+	    "cp 2 notAuthorized"
+	check "sigsan: the statusString names it" grep -q \
+	    'text="subjectAltName DNS:login.bank.example is not a name of the protection certificate' \
+	    <(dump "$work/sigsan/rsp-0.der")
+	check "sigsan: no certificate written" test ! -e "$work/sigsan/cert-0.pem"
 	check "sigother: no certConf sent (one response only)" test "$(lines sigother)" = 1
 	check "sigother: nothing issued for the transaction" \
 	    test "$(q "select count(*) from cert where txid = $(txn sigother)")" = 0
@@ -321,6 +334,37 @@ if ran holder && is holder 2 body pkiconf && [ "$(db_status "$holder")" = valid 
 	fi
 else
 	fail "signature protection: holder certificate" "$(why holder)"
+fi
+
+# 9d. Two certificates with the same long subject (its one-line form is
+#     longer than a transaction's sender column) do not continue each
+#     other's transactions: a transaction belongs to the certificate that
+#     started it (its SHA-256), not to a name.
+ou=$(printf '%060d' 0)
+twin="/O=Example/OU=a$ou/OU=b$ou/OU=c$ou/OU=d$ou/OU=e$ou/CN=bc-twin"
+bc twin1 ir --key "$work/ec3.key" --subject "$twin"
+bc twin2 ir --key "$work/ec4.key" --subject "$twin"
+bcs twincr cr --prot-key "$work/ec3.key" --prot-cert "$work/twin1/cert-0.pem" \
+    --key "$work/ec8.key" --subject "$twin" --confirm none
+if ran twin1 && ran twin2 && is twincr 1 body cp && is twincr 1 'status[0]' 0; then
+	bcs twinconf certconf --prot-key "$work/ec4.key" --prot-cert "$work/twin2/cert-0.pem" \
+	    --txid "$(f twincr 1 txid)" --recip-nonce "$(f twincr 1 snonce)" \
+	    --cert "$work/twincr/cert-0.pem" --cert-req-id 0
+	check "same subject, other certificate: certConf of the twin's transaction refused (notAuthorized)" \
+	    test "$(f twinconf 1 body) $(f twinconf 1 failinfo)" = "error notAuthorized"
+	check "the twin's certificate is still unconfirmed" \
+	    test "$(db_status "$work/twincr/cert-0.pem")" = unconfirmed
+	bcs twinown certconf --prot-key "$work/ec3.key" --prot-cert "$work/twin1/cert-0.pem" \
+	    --txid "$(f twincr 1 txid)" --recip-nonce "$(f twincr 1 snonce)" \
+	    --cert "$work/twincr/cert-0.pem" --cert-req-id 0
+	check "the certificate that started it confirms it (pkiConf)" is twinown 1 body pkiconf
+	check "the twin's certificate is valid after its own certConf" \
+	    test "$(db_status "$work/twincr/cert-0.pem")" = valid
+	check "the transaction's sender is the certificate's hash" \
+	    test "$(q "select sender from cmp_txn where id = $(txn twincr)" | cut -c1-76)" = \
+	    "cert:sha256:$(openssl x509 -in "$work/twin1/cert-0.pem" -outform DER | sha256sum | cut -c1-64)"
+else
+	fail "two certificates with one subject" "$(why twin1) $(why twin2) $(why twincr)"
 fi
 
 # 10. Key update: kur signed with the old certificate (oldCertID, no

@@ -15,6 +15,19 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 e2e_setup ca 18670 --port-var CMPCA_CA_TEST_PORT --scan-to 18679 --keep -- "$@"
 e2e_build_bc_client
+# An external trust anchor that bears the name of our root1 with a key
+# that is not ours, and a device certificate under it.
+imp=$work/impostor
+mkdir -p "$imp"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$imp/ca.key" \
+    -out "$imp/ca.pem" -subj "/O=t/CN=Root One" -days 30 \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$imp/dev.key" \
+    -subj "/CN=impostor-dev" -out "$imp/dev.csr" 2>/dev/null
+printf 'keyUsage=critical,digitalSignature\n' >"$imp/dev.ext"
+openssl x509 -req -in "$imp/dev.csr" -CA "$imp/ca.pem" -CAkey "$imp/ca.key" -CAcreateserial \
+    -days 10 -extfile "$imp/dev.ext" -out "$imp/dev.pem" 2>/dev/null
+export CMPCA_TRUST_ANCHORS=$imp/ca.pem
 e2e_stack_up
 base=http://127.0.0.1:$CMPCA_PORT/.well-known/cmp
 has() { grep -qE -- "$2" "$1"; }
@@ -61,8 +74,23 @@ has_cert() {
 	return 1
 }
 # The stores of the running workers read a changed CA row within
-# CA_STORE_REFRESH (5 s).
+# CA_CACHE_CHECK (5 s).
 store_refresh() { sleep 6; }
+# sigreq NAME LABEL CERT KEY EXTRA TRUSTED CMD [openssl cmp options]: CMD at
+# /p/LABEL signed with CERT (EXTRA, may be "", appended to extraCerts);
+# leaves the answer in $work/NAME.rsp and cmpdump's line in $work/NAME.line.
+sigreq() {
+	local name=$1 label=$2 cert=$3 key=$4 extra=$5 trusted=$6 cmd=$7 recip
+	shift 7
+	recip=$(cli ca export "$label" | openssl x509 -noout -subject -nameopt compat | sed 's/^subject=//')
+	rm -f "$work/$name.rsp" "$work/$name.line"
+	openssl cmp -cmd "$cmd" -server "$base/p/$label" -recipient "$recip" \
+	    -cert "$cert" -key "$key" ${extra:+-extracerts "$extra"} -trusted "$trusted" \
+	    -unprotected_errors -rspout "$work/$name.rsp" -certout "$work/$name.pem" \
+	    "$@" >"$work/$name.out" 2>&1
+	dump "$work/$name.rsp" >"$work/$name.line" 2>&1
+}
+ncerts_of() { q "select count(*) from cert where subject = '$1'"; }
 
 # 1. A local subordinate (P-384) of a root (P-256), and an end entity
 #    enrolled at the subordinate's endpoint.
@@ -170,12 +198,36 @@ check "EE under the external subordinate verifies to the external root" \
     openssl verify -CAfile "$ext/root.pem" -untrusted "$ext/good.pem" "$work/ee2.pem"
 check "ip caPubs is the external root" test "$(fpr "$work/ee2.capubs.pem")" = "$(fpr "$ext/root.pem")"
 
-# 3. Retire: the endpoint answers with a clear error; CRLs still work.
+# A certificate under an anchor that bears our root's name with another
+# key authenticates nothing (issuers are ours by key, not by name).
+sigreq imp root1 "$imp/dev.pem" "$imp/dev.key" "" "$work/root1.pem" cr \
+    -newkey "$imp/dev.key" -subject /CN=impostor-dev -issuer "/O=t/CN=Root One"
+check "our CA's name with a key not ours: cr refused, signerNotTrusted" \
+    has "$work/imp.line" "body=error.*failinfo=signerNotTrusted"
+check "our CA's name with a key not ours: nothing issued" test "$(ncerts_of CN=impostor-dev)" = 0
+
+# 3. Retire: the endpoint answers with a clear error; CRLs still work; a
+#    certificate the retired CA issued authenticates nothing anywhere,
+#    within CA_CACHE_CHECK (5 s) in every worker.
 enroll sub2 ee3 "/CN=ee3.example"
 check "sub2 issues before retirement" test -s "$work/ee3.pem"
+# Every worker builds its trust store with sub2 active.
+for i in 1 2 3 4 5 6; do
+	sigreq warm$i root1 "$work/ee3.pem" "$work/ee3.key" "$work/sub2.pem" "$work/root1.pem" genm \
+	    -infotype signKeyPairTypes
+done
+check "before retirement: genm signed by sub2's certificate answered" has "$work/warm6.line" "body=genp"
 check "ca retire sub2" cli ca retire sub2
 check "sub2 retired" test "$(q "select status from ca where label = 'sub2'")" = retired
 store_refresh
+for i in 1 2 3 4; do
+	sigreq ret-cr$i root1 "$work/ee3.pem" "$work/ee3.key" "$work/sub2.pem" "$work/root1.pem" cr \
+	    -newkey "$work/ee3.key" -subject /CN=ee3.example -issuer "/O=t/CN=Root One"
+done
+check "after retirement: cr at root1 signed by sub2's certificate refused, signerNotTrusted (every worker)" \
+    test "$(cat "$work"/ret-cr[1-4].line | grep -c "body=error.*failinfo=signerNotTrusted")" = 4
+check "after retirement: the refusal names the retired CA" has "$work/ret-cr1.line" "retired CA"
+check "after retirement: nothing issued for ee3" test "$(ncerts_of CN=ee3.example)" = 1
 bcgenm sub2 "$work/ret.out" --infotype caCerts
 check "retired CA's endpoint: error, wrongAuthority, says retired" \
     has "$work/ret.out" "body=error.*wrongAuthority.*retired"
@@ -218,9 +270,27 @@ check "EE after rollover does not verify to the old root alone" \
     test -z "$(openssl verify -CAfile "$work/rr-old.pem" "$work/new-ee.pem" 2>/dev/null | grep ': OK')"
 check "EE after rollover: old root + newWithOld path" \
     openssl verify -CAfile "$work/rr-old.pem" -untrusted "$work/g2/newwithold.pem" "$work/new-ee.pem"
+# Old-key certificates do not authenticate requests, not even with the
+# published oldWithNew link in extraCerts (it chains them to the new root).
+q "select encode(der, 'hex') from ca_cert where ca_id = $(ca_id rr) and kind = 'old-with-new'" |
+    xxd -r -p | openssl x509 -inform DER -out "$work/oldwithnew.pem"
+check "oldWithNew: the old key, signed by the new one" \
+    openssl verify -CAfile "$work/g2/newwithnew.pem" "$work/oldwithnew.pem"
+check "old-key certificate chains to the new root through oldWithNew" \
+    openssl verify -CAfile "$work/g2/newwithnew.pem" -untrusted "$work/oldwithnew.pem" "$work/old-ee.pem"
+sigreq old-cr rr "$work/old-ee.pem" "$work/old-ee.key" "$work/oldwithnew.pem" "$work/g2/newwithnew.pem" cr \
+    -newkey "$work/old-ee.key" -subject /CN=old-ee.example
+check "valid old-key certificate + oldWithNew: cr refused, signerNotTrusted (retired key)" \
+    has "$work/old-cr.line" "body=error.*failinfo=signerNotTrusted"
 # Old-key certificates stay revocable: revoke, CRL signed by the old key.
 check "revoke an old-key certificate (cert revoke --ca rr.old1)" \
     cli cert revoke "$(serial_of "$work/old-ee.pem")" --ca rr.old1 --reason 1
+sigreq rev-cr rr "$work/old-ee.pem" "$work/old-ee.key" "$work/oldwithnew.pem" "$work/g2/newwithnew.pem" cr \
+    -newkey "$work/old-ee.key" -subject /CN=old-ee.example
+check "revoked old-key certificate + oldWithNew: cr refused, certRevoked" \
+    has "$work/rev-cr.line" "body=error.*failinfo=certRevoked"
+check "revoked old-key certificate: no new certificate for its subject" \
+    test "$(ncerts_of CN=old-ee.example)" = 1
 check "crl issue --ca rr.old1" cli crl issue --ca rr.old1
 q "select encode(der, 'hex') from crl where ca_id = $(ca_id rr.old1) order by number desc limit 1" |
     xxd -r -p >"$work/old.crl"

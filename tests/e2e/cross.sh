@@ -184,6 +184,24 @@ check "without the cross certificate alice does not validate to Alpha Root" \
 check "BC builds the 2-certificate path alice -> Beta Root (cross)" \
     says "^cert\[1\]=CN=Beta Root,O=Beta$" pathcheck --anchor "$d/alpha.pem" --target "$d/alice.pem" --cert "$x1"
 
+echo "== a partner's end entity does not enroll through our cross certificate"
+# alice (issued by Beta) chains to Alpha Root through the cross certificate
+# A issued for Beta; that path authenticates no enrollment at A.
+bc cr --url "$urla/alpha" --ca-cert "$d/alpha.pem" --prot-key "$d/ee.key" --prot-cert "$d/alice.pem" \
+    --prot-chain "$x1" --newkey ec:P-256 --subject "/O=Beta/CN=alice" --san www.alpha.example \
+    >"$d/cr-cross.out" 2>&1
+check "alice's cr at A through the cross certificate: notAuthorized" \
+    grep -q "body=error.*failinfo=notAuthorized" "$d/cr-cross.out"
+check "the refusal names the cross certificate path" grep -q "cross certificate" "$d/cr-cross.out"
+bc p10cr --url "$urla/alpha" --ca-cert "$d/alpha.pem" --prot-key "$d/ee.key" --prot-cert "$d/alice.pem" \
+    --prot-chain "$x1" --key "$d/ee.key" --subject "/O=Beta/CN=alice" >"$d/p10-cross.out" 2>&1
+check "alice's p10cr at A through the cross certificate: notAuthorized" \
+    grep -q "body=error.*failinfo=notAuthorized" "$d/p10-cross.out"
+check "A issued nothing for alice" test "$(qa "select count(*) from cert where subject = 'CN=alice,O=Beta'")" = 0
+bc genm --url "$urla/alpha" --ca-cert "$d/alpha.pem" --prot-key "$d/ee.key" --prot-cert "$d/alice.pem" \
+    --prot-chain "$x1" --infotype caCerts >"$d/genm-cross.out" 2>&1
+check "alice's genm at A through the cross certificate is answered" grep -q "body=genp" "$d/genm-cross.out"
+
 echo "== publication: genm caCerts and /certs/<label>.pem"
 SEC=$(cat "$d/seca") bc genm --url "$urla/alpha" --ref ee --secret-env SEC --infotype caCerts \
     --out-dir "$d/genm" --recipient "/O=Alpha/CN=Alpha Root" >"$d/genm.out" 2>&1
@@ -294,5 +312,12 @@ check "the local cross certificate is stored for both CAs" \
     test "$(qa "select (select count(*) from cert where kind = 'cross' and serial = '$(serial_of "$d/x-local.pem")')::text||(select count(*) from ca_cert c join ca on ca.id = c.ca_id where ca.label = 'alpha2')::text")" = 11
 check "a CA does not cross-certify itself" \
     refused "itself" A cross-certify local --issuer alpha --subject alpha
+
+echo "== revoking a cross certificate stops its path at once"
+check "A: cert revoke the cross certificate for Beta" A cert revoke "$sx1" --ca alpha --reason 1
+bc genm --url "$urla/alpha" --ca-cert "$d/alpha.pem" --prot-key "$d/ee.key" --prot-cert "$d/alice.pem" \
+    --prot-chain "$x1" --infotype caCerts >"$d/genm-revoked.out" 2>&1
+check "alice's genm through the revoked cross certificate: certRevoked" \
+    grep -q "body=error.*failinfo=certRevoked" "$d/genm-revoked.out"
 
 e2e_done

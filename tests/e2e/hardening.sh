@@ -141,4 +141,45 @@ stack_down
 check "no sanitizer report in the daemon log" bash -c \
     "! grep -E 'Sanitizer|runtime error' '$CMPCA_VAR/cmpcad.log'"
 
+# 6. State below a directory the daemon's user cannot reach (a checkout
+#    under /root, a 0700 mktemp -d; issue 18): the stack keeps it under
+#    /var/lib/cmpca-stack, the daemon still drops to cmpca, and the
+#    user's directory keeps its mode. Same port, the first stack is down.
+priv=$(mktemp -d /tmp/cmpca-private.XXXXXX)
+check "control: cmpca cannot reach a 0700 directory" \
+    bash -c "test \"\$(stat -c %a '$priv')\" = 700 && ! runuser -u cmpca -- test -x '$priv'"
+pstack() { CMPCA_VAR=$priv/var "$top/scripts/stack" "$@"; }
+if pstack up >"$w/pstack.out" 2>&1; then
+	pass "stack up with its state below a 0700 directory"
+	penv=$(
+		. "$priv/var/stack.env"
+		printf '%s\n' "$CMPCA_VAR" "$CMPCA_VAR_LINK" "$CMPCA_USER" \
+		    "$CMPCA_CMPCAD_PID" "$CMPCA_URL" "$CMPCA_SECRET"
+	)
+	mapfile -t pv <<<"$penv"
+	check "state moved to /var/lib/cmpca-stack, named in stack.env" \
+	    bash -c "case '${pv[0]}' in /var/lib/cmpca-stack/*) test -d '${pv[0]}/hsm' ;; *) false ;; esac"
+	check "the requested state path is a link to it" \
+	    test "$(readlink -f "$priv/var")" = "${pv[0]}" -a "${pv[1]}" = "$priv/var"
+	check "the 0700 directory kept its mode" test "$(stat -c %a "$priv")" = 700
+	check "stack.env names the daemon's user cmpca" test "${pv[2]}" = cmpca
+	check "the master runs as cmpca there too" \
+	    test "$(ps -o user= -p "${pv[3]}" | tr -d ' ')" = cmpca
+	check "stack status shows the state and the daemon's user" bash -c \
+	    "CMPCA_VAR='$priv/var' '$top/scripts/stack' status | grep -qx 'cmpcad: running as cmpca' &&
+	     CMPCA_VAR='$priv/var' '$top/scripts/stack' status | grep -qF '${pv[0]}'"
+	export PSEC=${pv[5]}
+	check "an enrollment through that stack" \
+	    ir private "${pv[4]}" "$CMPCA_SECRET_REF" PSEC /CN=hardening-private
+	check "the private stack's certificate chains to its CA" \
+	    openssl verify -CAfile "${pv[0]}/ca.pem" "$w/private.pem"
+	pstack purge >/dev/null 2>&1
+	check "purge removes the moved state and the link" \
+	    bash -c "! test -e '${pv[0]}' && ! test -L '$priv/var'"
+else
+	fail "stack up with its state below a 0700 directory" "$(tail -n 5 "$w/pstack.out")"
+	pstack purge >/dev/null 2>&1
+fi
+rm -rf "$priv"
+
 e2e_done

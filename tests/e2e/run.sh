@@ -216,6 +216,10 @@ check "ir for another subject: nothing issued" \
 
 # 8c. Key update: kur signed with the old certificate; the old one is
 #     revoked (superseded) once the new one is confirmed.
+# The same key again is no key update ([profile.default] kur_same_key = no).
+sig kursame kur -cert "$work/cr.pem" -key "$work/ec2.key" -newkey "$work/ec2.key"
+check "kur with the old key: badCertTemplate" grep -q \
+    'failinfo=badCertTemplate text="key update needs a new key' <(dump "$work/kursame.rsp")
 if sig kur kur -cert "$work/cr.pem" -key "$work/ec2.key" -newkey "$work/ec3.key"; then
 	pass "kur signed with the old certificate"
 	check "kur: new certificate carries the new key and the old subject" \
@@ -404,6 +408,56 @@ if openssl cmp -cmd rr -server "$CMPCA_URL" -cert "$work/ra.pem" \
 else
 	fail "rr by the RA" "$(tail -n 3 "$work/rarr.out")"
 fi
+# Names an RA may ask for ([profile.site]: ra_san = DNS:*.site.example,
+# IP:10.20.0.0/16).
+openssl ecparam -genkey -name prime256v1 -noout -out "$work/ra2.key" 2>/dev/null
+cmp_ir ra2 "$work/ra2.key" "/CN=Site RA" -implicit_confirm
+cli ra add sitera --cert "$work/ra2.pem" --profile site >/dev/null 2>&1
+sig rasite ir -cert "$work/ra2.pem" -key "$work/ra2.key" -newkey "$work/ec2.key" \
+    -subject "/CN=dev1.site.example" -sans "dev1.site.example 10.20.1.2"
+check "RA with ra_san: names inside its subtrees issued" \
+    test "$(db_status "$work/rasite.pem")" = valid
+sig raout ir -cert "$work/ra2.pem" -key "$work/ra2.key" -newkey "$work/ec2.key" \
+    -subject "/CN=dev2.site.example" -sans "dev2.site.example login.bank.example"
+check "RA with ra_san: a name outside them: notAuthorized" grep -q \
+    'failinfo=notAuthorized text="subjectAltName DNS:login.bank.example not allowed for this RA' \
+    <(dump "$work/raout.rsp")
+check "RA with ra_san: nothing issued for it" test \
+    "$(q "select count(*) from cert where subject = 'CN=dev2.site.example'")" = 0
+# Revocation scope (issue 13): an RA revokes end entities only; the CA's
+# own certificates (a subordinate, the OCSP signer) are the operator's.
+rarr() { # name certfile [reason]
+	openssl cmp -cmd rr -server "$CMPCA_URL" -cert "$work/ra.pem" \
+	    -key "$work/ra.key" -oldcert "$2" -trusted "$CMPCA_CA_CERT" \
+	    -revreason "${3:-4}" -rspout "$work/$1.rsp" >"$work/$1.out" 2>&1
+}
+cli ca create rrsub --subject "/CN=RR Sub CA" --issuer demo --days 30 \
+    >/dev/null 2>&1
+cli ca export rrsub | openssl x509 >"$work/rrsub.pem" 2>/dev/null
+rarr rrsub "$work/rrsub.pem"
+check "rr by the RA of a subordinate CA's certificate: notAuthorized" grep -q \
+    'failinfo=notAuthorized text="an RA revokes end-entity certificates only' \
+    <(dump "$work/rrsub.rsp")
+check "rr by the RA of a CA certificate: still valid" \
+    test "$(db_status "$work/rrsub.pem")" = valid
+ocsp_serial=$(cli ocsp signer --ca demo --days 5 | sed -n 's/.*serial \([0-9a-f]*\),.*/\1/p')
+cli cert show "$ocsp_serial" --pem >"$work/ocspsig.pem" 2>/dev/null
+rarr rrocsp "$work/ocspsig.pem"
+check "rr by the RA of the OCSP signer: notAuthorized" grep -q \
+    'failinfo=notAuthorized text="an RA revokes end-entity certificates only' \
+    <(dump "$work/rrocsp.rsp")
+check "rr by the RA of the OCSP signer: still valid" \
+    test "$(q "select status from cert where serial = '$ocsp_serial'")" = valid
+# certificateHold could never be released: refused, not recorded.
+cmp_ir hold "$work/ec3.key" "/CN=hold-me" -implicit_confirm
+rarr rrhold "$work/hold.pem" 6
+check "rr with certificateHold: badRequest" grep -q \
+    'failinfo=badRequest text="certificateHold' <(dump "$work/rrhold.rsp")
+check "rr with certificateHold: still valid" test "$(db_status "$work/hold.pem")" = valid
+check "cmpca cert revoke --reason 6: refused" \
+    bash -c "! $CMPCA_CLI cert revoke $(serial_of "$work/hold.pem") --reason 6"
+check "cmpca cert revoke --reason 6: still valid" \
+    test "$(db_status "$work/hold.pem")" = valid
 
 # 8i. Profile rules ([profile.strict]: P-256 only, CN/O, DNS SANs, no
 #     implicitConfirm).
@@ -448,6 +502,99 @@ sig extexp ir -cert "$ext/expired.pem" -key "$ext/expired.key" \
 check "ir signed by an expired certificate: signerNotTrusted (expired)" \
     grep -q 'failinfo=signerNotTrusted text="protection certificate has expired"' \
     <(dump "$work/extexp.rsp")
+
+# 8m. Profiles decide every extension (issue 13): with nothing but the
+#     demo secret, a template asking for OCSP signing, certificate signing
+#     or names the profile does not list is refused, not signed.
+reqext() { # name section-lines...: writes $work/NAME.cnf with [ev]
+	local name=$1
+	shift
+	printf '%s\n' "[ev]" "$@" >"$work/$name.cnf"
+}
+evil() { # name extra-openssl-cmp-options...
+	local name=$1
+	shift
+	cmp_ir "$name" "$work/ec2.key" "/CN=evil-$name" -reqexts ev \
+	    -config "$work/$name.cnf" -rspout "$work/$name.rsp" "$@"
+}
+refused() { # name text: badCertTemplate naming what, nothing stored
+	local name=$1 text=$2
+	check "$name: badCertTemplate \"$text\"" grep -qF \
+	    "failinfo=badCertTemplate text=\"$text" <(dump "$work/$name.rsp")
+	check "$name: no certificate" test ! -s "$work/$name.pem"
+	check "$name: nothing stored" test \
+	    "$(q "select count(*) from cert where subject = 'CN=evil-$name'")" = 0
+}
+reqext attack "extendedKeyUsage = OCSPSigning" \
+    "keyUsage = digitalSignature, keyCertSign" \
+    "subjectAltName = DNS:login.bank.example"
+evil attack
+refused attack "extendedKeyUsage OCSPSigning not allowed by profile default"
+reqext ekuocsp "extendedKeyUsage = OCSPSigning"
+evil ekuocsp
+refused ekuocsp "extendedKeyUsage OCSPSigning not allowed by profile default"
+reqext ekucode "extendedKeyUsage = codeSigning"
+evil ekucode
+refused ekucode "extendedKeyUsage codeSigning not allowed by profile default"
+reqext ekuany "extendedKeyUsage = anyExtendedKeyUsage"
+evil ekuany
+refused ekuany "extendedKeyUsage anyExtendedKeyUsage not allowed by profile default"
+reqext kucert "keyUsage = digitalSignature, keyCertSign"
+evil kucert
+refused kucert "keyUsage keyCertSign not allowed by profile default"
+reqext bcca "basicConstraints = critical,CA:TRUE"
+evil bcca
+refused bcca "basicConstraints CA:TRUE not allowed by profile default"
+# A second subjectAltName (written by OID, so that the section keeps
+# both; openssl cmp -reqexts would replace the first, openssl req keeps
+# both): IP 10.0.0.1. Undecodable: a BOOLEAN where GeneralNames belong.
+printf '%s\n' "[req]" "distinguished_name = dn" "req_extensions = ev" "[dn]" \
+    "[ev]" "subjectAltName = DNS:ok.example.org" \
+    "2.5.29.17 = DER:300687040a000001" >"$work/dupsan.cnf"
+openssl req -new -key "$work/ec2.key" -subj /CN=evil-dupsan \
+    -config "$work/dupsan.cnf" -out "$work/dupsan.csr" 2>/dev/null
+openssl cmp -cmd p10cr -server "$CMPCA_URL" -ref "$CMPCA_SECRET_REF" \
+    -secret "pass:$CMPCA_SECRET" -recipient "$CMPCA_CA_SUBJECT" \
+    -csr "$work/dupsan.csr" -certout "$work/dupsan.pem" \
+    -rspout "$work/dupsan.rsp" -unprotected_errors >"$work/dupsan.out" 2>&1
+refused dupsan "duplicate extension subjectAltName"
+reqext badsan "2.5.29.17 = DER:0101ff"
+evil badsan
+refused badsan "extension subjectAltName does not decode"
+reqext upn "subjectAltName = otherName:1.3.6.1.4.1.311.20.2.3;UTF8:admin@bank.example"
+evil upn
+refused upn "subjectAltName otherName not allowed by profile default"
+reqext policy "certificatePolicies = 1.2.3.4"
+evil policy
+refused policy "extension certificatePolicies not allowed by profile default"
+# What the profile lists still goes through, narrowed as asked.
+reqext fine "extendedKeyUsage = clientAuth" "keyUsage = critical,digitalSignature" \
+    "subjectAltName = DNS:fine.example.org"
+if evil fine; then
+	check "allowed extensions: EKU as asked (clientAuth only)" bash -c \
+	    "openssl x509 -in '$work/fine.pem' -noout -ext extendedKeyUsage | grep -q 'TLS Web Client Authentication' && ! openssl x509 -in '$work/fine.pem' -noout -ext extendedKeyUsage | grep -q 'Server'"
+	check "allowed extensions: keyUsage as asked" bash -c \
+	    "openssl x509 -in '$work/fine.pem' -noout -ext keyUsage | grep -qx '    Digital Signature'"
+	check "allowed extensions: subjectAltName copied" grep -q \
+	    "DNS:fine.example.org" <(openssl x509 -in "$work/fine.pem" -noout -ext subjectAltName)
+else
+	fail "allowed extensions issued" "$(tail -n 3 "$work/fine.out")"
+fi
+# A CSR that asks for what the profile gives anyway (CA:FALSE) passes.
+openssl req -new -key "$work/ec2.key" -subj /CN=csr-bc-false \
+    -addext basicConstraints=CA:FALSE -out "$work/bcfalse.csr" 2>/dev/null
+openssl cmp -cmd p10cr -server "$CMPCA_URL" -ref "$CMPCA_SECRET_REF" \
+    -secret "pass:$CMPCA_SECRET" -recipient "$CMPCA_CA_SUBJECT" \
+    -csr "$work/bcfalse.csr" -certout "$work/bcfalse.pem" \
+    -unprotected_errors >"$work/bcfalse.out" 2>&1
+check "p10cr with basicConstraints CA:FALSE: issued" test -s "$work/bcfalse.pem"
+openssl req -new -key "$work/ec2.key" -subj /CN=evil-csrocsp \
+    -addext extendedKeyUsage=OCSPSigning -out "$work/csrocsp.csr" 2>/dev/null
+openssl cmp -cmd p10cr -server "$CMPCA_URL" -ref "$CMPCA_SECRET_REF" \
+    -secret "pass:$CMPCA_SECRET" -recipient "$CMPCA_CA_SUBJECT" \
+    -csr "$work/csrocsp.csr" -certout "$work/csrocsp.pem" \
+    -rspout "$work/csrocsp.rsp" -unprotected_errors >"$work/csrocsp.out" 2>&1
+refused csrocsp "extendedKeyUsage OCSPSigning not allowed by profile default"
 
 # 8k. allow_unprotected = genm: an unprotected genm is served, an
 #     unprotected ir is not.
@@ -517,6 +664,30 @@ check "crl: GnuTLS certtool verifies it" \
 check "issued certificates carry CRL distribution point and OCSP AIA" bash -c \
     "openssl x509 -in '$work/ec.pem' -noout -ext crlDistributionPoints,authorityInfoAccess |
      grep -q '$CMPCA_CRL_URL' && openssl x509 -in '$work/ec.pem' -noout -ext authorityInfoAccess | grep -q '$CMPCA_OCSP_URL'"
+# Per-CA URLs (issue 13): a subordinate's end entity names the
+# subordinate's CRL and validates with it (openssl verify downloads it
+# from the distribution point) and with OCSP through its own signer.
+cli ca create sub1 --subject "/O=cmpca/CN=Sub One" --issuer demo --days 30 \
+    >/dev/null 2>&1
+cli ca export sub1 | openssl x509 >"$work/sub1.pem" 2>/dev/null
+cat "$CMPCA_CA_CERT" "$work/sub1.pem" >"$work/sub1-chain.pem"
+export SUBSEC=$(cli secret add subsec --ca sub1 --uses 5)
+openssl cmp -cmd ir -server "$CMPCA_URL/p/sub1" -ref subsec \
+    -secret env:SUBSEC -recipient "/O=cmpca/CN=Sub One" \
+    -newkey "$work/ec3.key" -subject /CN=sub-ee -implicit_confirm \
+    -certout "$work/subee.pem" -unprotected_errors >"$work/subee.out" 2>&1
+check "subordinate: its end entity names its own CRL" grep -q \
+    "/crl/sub1.crl" <(openssl x509 -in "$work/subee.pem" -noout -ext crlDistributionPoints)
+cli crl issue --ca sub1 >/dev/null 2>&1
+check "subordinate: verify -crl_check -crl_download passes" \
+    openssl verify -crl_check -crl_download -CAfile "$CMPCA_CA_CERT" \
+    -untrusted "$work/sub1.pem" "$work/subee.pem"
+cli ocsp signer --ca sub1 --days 5 >/dev/null 2>&1
+openssl ocsp -issuer "$work/sub1.pem" -cert "$work/subee.pem" \
+    -url "$(openssl x509 -in "$work/subee.pem" -noout -ocsp_uri)" \
+    -CAfile "$work/sub1-chain.pem" >"$work/subocsp.out" 2>&1
+check "subordinate: openssl ocsp at the AIA URL says good" \
+    grep -q "subee.pem: good" "$work/subocsp.out"
 openssl cmp -cmd genm -server "$CMPCA_URL" -ref "$CMPCA_SECRET_REF" \
     -secret "pass:$CMPCA_SECRET" -recipient "$CMPCA_CA_SUBJECT" \
     -infotype currentCRL -rspout "$work/gcrl.rsp" >/dev/null 2>&1

@@ -24,6 +24,10 @@
  *   pbmac1-mac-unknown PBMAC1 messageAuthScheme an unknown OID
  *   pop-mismatch       template key A, POP signed with key B
  *   bigname N          subject with an N-byte attribute value
+ *   exts N             template with N extensions of distinct unknown OIDs
+ *   dupsan             template with two subjectAltName extensions
+ *   badsan             template whose subjectAltName is a BOOLEAN
+ *   eku-ocsp           template asking for extendedKeyUsage OCSPSigning
  *   recipient          recipient is a CA we are not
  *   certreqs N         N CertReqMsgs
  *   extracerts N       N copies of the CA certificate in extraCerts
@@ -67,6 +71,7 @@ static struct {
 	long pbmac1_iter;
 	int pbmac1_prf, pbmac1_mac;
 	const char *unknown_owf, *unknown_mac, *unknown_prf;
+	STACK_OF(X509_EXTENSION) *exts; /* template extensions, or NULL */
 } g = { .cn = "hostile", .pbm_iter = 500, .pbm_owf = NID_sha256,
 	.pbm_mac = NID_hmac_sha1, .pbmac1_iter = 1000,
 	.pbmac1_prf = NID_hmacWithSHA256, .pbmac1_mac = NID_hmacWithSHA256 };
@@ -292,6 +297,10 @@ certreqmsg_new(int rid, X509_NAME *subject, EVP_PKEY *popkey)
 	NEED(m != NULL && key != NULL);
 	m->certReq->certTemplate->subject = subject;
 	NEED(cmp_spki_set(&m->certReq->certTemplate->publicKey, key));
+	if (g.exts != NULL)
+		NEED((m->certReq->certTemplate->extensions =
+			 sk_X509_EXTENSION_deep_copy(g.exts, X509_EXTENSION_dup,
+			     X509_EXTENSION_free)) != NULL);
 	NEED(ASN1_INTEGER_set(m->certReq->certReqId, rid));
 	NEED((m->popo = CRMF_POPO_new()) != NULL);
 	m->popo->type = CRMF_POPO_SIGNATURE;
@@ -312,6 +321,33 @@ name_cn(const char *cn)
 	NEED(n != NULL && X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
 	    (const unsigned char *)cn, -1, -1, 0));
 	return n;
+}
+
+/* Adds an extension: by name and openssl.cnf value, or by OID and DER in
+ * hex (der non-NULL). */
+static void
+ext_push(const char *name, const char *value, const char *der)
+{
+	X509_EXTENSION *e = NULL;
+
+	if (g.exts == NULL)
+		NEED((g.exts = sk_X509_EXTENSION_new_null()) != NULL);
+	if (der == NULL)
+		e = X509V3_EXT_nconf(NULL, NULL, name, value);
+	else {
+		ASN1_OBJECT *o = OBJ_txt2obj(name, 1);
+		ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
+		long len = 0;
+		unsigned char *b = OPENSSL_hexstr2buf(der, &len);
+
+		NEED(o != NULL && os != NULL && b != NULL &&
+		    ASN1_OCTET_STRING_set(os, b, (int)len));
+		e = X509_EXTENSION_create_by_OBJ(NULL, o, 0, os);
+		ASN1_OBJECT_free(o);
+		ASN1_OCTET_STRING_free(os);
+		OPENSSL_free(b);
+	}
+	NEED(e != NULL && sk_X509_EXTENSION_push(g.exts, e));
 }
 
 /* A subject whose one attribute (an unknown type, so no upper bound
@@ -572,6 +608,24 @@ main(int argc, char **argv)
 		m = ir_new(CMP_BODY_IR, 1, name_big(n), NULL);
 	else if (strcmp(c, "certreqs") == 0)
 		m = ir_new(CMP_BODY_IR, n, NULL, NULL);
+	else if (strcmp(c, "exts") == 0 || strcmp(c, "dupsan") == 0 ||
+	    strcmp(c, "badsan") == 0 || strcmp(c, "eku-ocsp") == 0) {
+		char oid[64];
+		long i;
+
+		for (i = 0; strcmp(c, "exts") == 0 && i < n; i++) {
+			snprintf(oid, sizeof(oid), "%s.%ld", UNKNOWN_OID, i);
+			ext_push(oid, NULL, "0500");
+		}
+		if (strcmp(c, "dupsan") == 0) {
+			ext_push("subjectAltName", "DNS:ok.example.org", NULL);
+			ext_push("2.5.29.17", NULL, "300687040a000001");
+		} else if (strcmp(c, "badsan") == 0)
+			ext_push("2.5.29.17", NULL, "0101ff");
+		else if (strcmp(c, "eku-ocsp") == 0)
+			ext_push("extendedKeyUsage", "OCSPSigning", NULL);
+		m = ir_new(CMP_BODY_IR, 1, NULL, NULL);
+	}
 	else if (strcmp(c, "rr") == 0)
 		m = rr_new(n);
 	else if (strcmp(c, "body") == 0) {
@@ -618,6 +672,7 @@ main(int argc, char **argv)
 	write_msg(m, tag);
 	CMP_MSG_free(m);
 	CMP_MSG_free(g.resp);
+	sk_X509_EXTENSION_pop_free(g.exts, X509_EXTENSION_free);
 	X509_free(g.ca);
 	X509_free(g.cert);
 	EVP_PKEY_free(g.key);

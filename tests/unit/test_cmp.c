@@ -332,18 +332,80 @@ test_decode_truncated(void **state)
 	EQ(decoded, 0);
 }
 
+/* A well-formed message padded with freeText to exactly size bytes. */
+static unsigned char *
+padded_msg(size_t size, size_t *len)
+{
+	unsigned char *der = NULL, *p;
+	const unsigned char *q;
+	size_t flen, pad;
+	CMP_MSG *m;
+	ASN1_UTF8STRING *t;
+	int n, round;
+
+	q = der = fixture("IrWithMacProtection/downstream_INIT_REQ.der", &flen);
+	m = d2i_CMP_MSG(NULL, &q, (long)flen);
+	assert_non_null(m);
+	free(der);
+	if (m->header->freeText == NULL)
+		m->header->freeText = sk_ASN1_UTF8STRING_new_null();
+	assert_non_null(t = ASN1_UTF8STRING_new());
+	assert_true(sk_ASN1_UTF8STRING_push(m->header->freeText, t) > 0);
+	/* The length octets grow with the text: converge in a few rounds. */
+	pad = size > flen + 64 ? size - flen - 64 : 1;
+	for (round = 0; round < 4; round++) {
+		assert_non_null(p = malloc(pad));
+		memset(p, 'a', pad);
+		assert_int_equal(ASN1_STRING_set(t, p, (int)pad), 1);
+		free(p);
+		n = i2d_CMP_MSG(m, NULL);
+		assert_true(n > 0);
+		if ((size_t)n == size)
+			break;
+		pad = pad + size - (size_t)n;
+	}
+	assert_int_equal(n, (int)size);
+	der = NULL;
+	n = i2d_CMP_MSG(m, &der);
+	CMP_MSG_free(m);
+	*len = (size_t)n;
+	return der;
+}
+
+/*
+ * The size bound is the decoder's, not a side effect of malformed input:
+ * a well-formed message of exactly CA_MAX_REQUEST bytes decodes, the same
+ * message one byte longer is refused for its size (and would decode
+ * without the bound), and an empty input is refused for its size.
+ */
 static void
 test_decode_size_bounds(void **state)
 {
-	static unsigned char big[CA_MAX_REQUEST + 1];
+	const unsigned char *q;
+	unsigned char *der;
 	const char *why = NULL;
+	CMP_MSG *m;
+	size_t len;
 
 	(void)state;
-	assert_null(cmp_msg_parse(big, 0, &why));
-	assert_non_null(why);
-	why = NULL;
-	assert_null(cmp_msg_parse(big, sizeof(big), &why));
-	assert_non_null(why);
+	assert_null(cmp_msg_parse((const unsigned char *)"", 0, &why));
+	assert_string_equal(why, "message size out of range");
+
+	der = padded_msg(CA_MAX_REQUEST, &len);
+	m = cmp_msg_parse(der, len, &why);
+	assert_non_null(m);
+	assert_null(why);
+	CMP_MSG_free(m);
+	OPENSSL_free(der);
+
+	der = padded_msg(CA_MAX_REQUEST + 1, &len);
+	assert_null(cmp_msg_parse(der, len, &why));
+	assert_string_equal(why, "message size out of range");
+	q = der;
+	m = d2i_CMP_MSG(NULL, &q, (long)len);
+	assert_non_null(m); /* control: only the bound refuses it */
+	CMP_MSG_free(m);
+	OPENSSL_free(der);
 }
 
 /* xorshift32: the same bytes on every run and every libc. */
@@ -363,7 +425,7 @@ test_decode_random(void **state)
 	uint32_t seed = 0x5eed1234;
 	const char *why;
 	CMP_MSG *m;
-	size_t i, j, len;
+	size_t i, j, len, nrefused = 0;
 
 	(void)state;
 	for (i = 0; i < 1000; i++) {
@@ -379,9 +441,24 @@ test_decode_random(void **state)
 			buf[3] = (unsigned char)(len - 4);
 		}
 		m = cmp_msg_parse(buf, len, &why);
-		assert_true(m != NULL || why != NULL);
-		CMP_MSG_free(m);
+		if (m == NULL) {
+			/* Every refusal says why. */
+			assert_non_null(why);
+			nrefused++;
+		} else {
+			/* Whatever is accepted is DER: it encodes to the very
+			 * bytes received, nothing decoded leniently. */
+			unsigned char *der = NULL;
+			int n = i2d_CMP_MSG(m, &der);
+
+			assert_null(why);
+			assert_int_equal(n, (int)len);
+			assert_memory_equal(der, buf, len);
+			OPENSSL_free(der);
+			CMP_MSG_free(m);
+		}
 	}
+	assert_true(nrefused > 0);
 }
 
 /* Flips the low bit of each byte in turn: no crash, and what decodes
@@ -785,6 +862,62 @@ test_pbm_iter_minimum(void **state)
 			fail_msg("iterationCount %ld: rc %d fail %d, want rc 0 "
 			         "fail badRequest",
 			    iters[i], rc, fail);
+	}
+}
+
+/* PBMAC1 (RFC 9481 §6.1.3) with PBKDF2(prf, keylen) and HMAC-SHA256. */
+static X509_ALGOR *
+pbmac1_alg_new(int prf_nid, int keylen)
+{
+	static unsigned char salt[16] = { 1, 2, 3 };
+	PBE2PARAM *pb = PBE2PARAM_new();
+	ASN1_STRING *seq = NULL;
+	X509_ALGOR *alg = X509_ALGOR_new();
+
+	assert_true(pb != NULL && alg != NULL);
+	X509_ALGOR_free(pb->keyfunc);
+	assert_non_null(pb->keyfunc = PKCS5_pbkdf2_set(1000, salt,
+	                    sizeof(salt), prf_nid, keylen));
+	EQ(X509_ALGOR_set0(pb->encryption, OBJ_nid2obj(NID_hmacWithSHA256),
+	       V_ASN1_NULL, NULL),
+	    1);
+	assert_non_null(ASN1_item_pack(pb, ASN1_ITEM_rptr(PBE2PARAM), &seq));
+	EQ(X509_ALGOR_set0(alg, OBJ_nid2obj(NID_pbmac1), V_ASN1_SEQUENCE, seq),
+	    1);
+	PBE2PARAM_free(pb);
+	return alg;
+}
+
+/*
+ * PBMAC1's keyLength is at most the prf's output: every further PBKDF2
+ * block costs iterationCount more HMACs, so a longer key would multiply
+ * the iteration budget before anything is authenticated.
+ */
+static void
+test_pbmac1_keylen(void **state)
+{
+	static const struct {
+		int prf, keylen, want;
+	} t[] = {
+		{ NID_hmacWithSHA256, 32, 1 },
+		{ NID_hmacWithSHA256, 33, 0 },
+		{ NID_hmacWithSHA256, 64, 0 },
+		{ NID_hmacWithSHA512, 64, 1 },
+		{ NID_hmacWithSHA1, 21, 0 },
+	};
+	size_t i;
+	int rc, fail;
+
+	(void)state;
+	for (i = 0; i < NELEM(t); i++) {
+		rc = derive_free(pbmac1_alg_new(t[i].prf, t[i].keylen),
+		    CA_DEFAULT_PBM_MAX_ITER, &fail);
+		if (rc != t[i].want ||
+		    (rc == 0 && fail != CMP_FAIL_BAD_ALG))
+			fail_msg("prf %s keyLength %d: rc %d fail %d, want rc "
+			         "%d%s",
+			    OBJ_nid2sn(t[i].prf), t[i].keylen, rc, fail,
+			    t[i].want, t[i].want ? "" : " fail badAlg");
 	}
 }
 
@@ -1516,6 +1649,13 @@ test_cfg_valid(void **state)
 	assert_string_equal(p->ext_section, "ext_ee");
 	EQ(p->copy_san, 0);
 	EQ(p->copy_key_usage, 1);
+	/* The allow-lists default to what the profile itself gives. */
+	EQ(p->ku_allowed, KU_DIGITAL_SIGNATURE);
+	EQ(p->neku_allowed, 0);
+	EQ(p->ncopy_exts, 0);
+	EQ(p->holder_san_any, 0);
+	EQ(p->kur_same_key, 0);
+	assert_null(p->crl_url);
 	assert_non_null(p = cfg_profile_get(c, "server"));
 	EQ(p->days, 7);
 	assert_null(p->ext_section);
@@ -1563,6 +1703,49 @@ test_cfg_errors(void **state)
 		    "missing section [cmpca]" },
 		{ "no default profile", CFG_MAIN "[profile.x]\ndays = 1\n", 0,
 		    "missing section [profile.default]" },
+		/* No profile hands out OCSP signing, every purpose, or CA
+		 * key usages to end entities (issue 13). */
+		{ "OCSPSigning listed",
+		    CFG_MAIN CFG_PROFILE "ext_key_usage = clientAuth, "
+		                         "OCSPSigning\n",
+		    5, "OCSPSigning may not be in ext_key_usage" },
+		{ "anyExtendedKeyUsage listed",
+		    CFG_MAIN CFG_PROFILE "ext_key_usage = anyExtendedKeyUsage\n",
+		    5, "anyExtendedKeyUsage may not be in ext_key_usage" },
+		{ "keyCertSign for end entities",
+		    CFG_MAIN CFG_PROFILE "key_usage = digitalSignature, "
+		                         "keyCertSign\n",
+		    5, "keyCertSign and cRLSign may not be in key_usage" },
+		{ "unknown key usage",
+		    CFG_MAIN CFG_PROFILE "key_usage = digitalSig\n", 5,
+		    "unknown keyUsage \"digitalSig\" in key_usage" },
+		{ "OCSPSigning in the section",
+		    CFG_MAIN CFG_PROFILE "extensions = ext\n"
+		                         "[ext]\nextendedKeyUsage = OCSPSigning\n",
+		    5, "OCSPSigning in the extensions of a profile" },
+		{ "keyCertSign in an end-entity section",
+		    CFG_MAIN CFG_PROFILE "extensions = ext\n"
+		                         "[ext]\nkeyUsage = keyCertSign\n",
+		    5, "keyCertSign or cRLSign in the extensions of an "
+		       "end-entity profile" },
+		{ "basicConstraints copied",
+		    CFG_MAIN CFG_PROFILE "copy_extensions = basicConstraints\n",
+		    5, "basicConstraints may not be in copy_extensions" },
+		{ "bad holder_san", CFG_MAIN CFG_PROFILE "holder_san = all\n", 5,
+		    "holder_san must be own or any" },
+		{ "crl_url with a blank",
+		    CFG_MAIN CFG_PROFILE "crl_url = http://x/a b.crl\n", 5,
+		    "crl_url must be a URI" },
+		{ "crl_url with another substitution",
+		    CFG_MAIN CFG_PROFILE "crl_url = http://x/%{label}.crl\n", 5,
+		    "crl_url must be a URI" },
+		{ "crl_url and a section CDP",
+		    CFG_MAIN CFG_PROFILE "crl_url = http://x/%{ca}.crl\n"
+		                         "extensions = ext\n[ext]\n"
+		                         "crlDistributionPoints = URI:http://y/\n",
+		    6, "the extensions section sets crlDistributionPoints" },
+		{ "bad kur_same_key", CFG_MAIN CFG_PROFILE "kur_same_key = 2\n",
+		    5, "kur_same_key must be yes or no" },
 	};
 	char err[4096], want[256], nosuch[160];
 	struct cfg *c;
@@ -1794,6 +1977,7 @@ main(void)
 		    NULL, &pbm_sets[2] },
 		cmocka_unit_test(test_pbm_reject),
 		cmocka_unit_test(test_pbm_iter_minimum),
+		cmocka_unit_test(test_pbmac1_keylen),
 	};
 	const struct CMUnitTest hdr[] = {
 		cmocka_unit_test(test_hdr_check),

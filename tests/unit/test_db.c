@@ -29,6 +29,8 @@
 
 #include <cmocka.h>
 
+#include <openssl/sha.h>
+
 #include "db/db.h"
 
 #define SCHEMA_DIR "db/schema"
@@ -300,6 +302,77 @@ test_cert_insert_get(void **state)
 	CHECK(db_cert_insert(db, &c), -1);
 	make_cert(&c, 0, "abc", "CN=Bad", DB_CERT_VALID);
 	CHECK(db_cert_insert(db, &c), -1);
+}
+
+/*
+ * One way to store an issued certificate (migration 013): only under the
+ * CA certificate the caller signed with (its SHA-256), refused with
+ * DB_REFUSE_CA_CHANGED when the row holds another or the CA is retired;
+ * a serial collision is DB_REFUSE_SERIAL; an audit entry per certificate;
+ * a valid one with supersede revokes what it replaces. Also an enrollment
+ * secret's subjectAltName patterns read back.
+ */
+static void
+test_cert_store(void **state)
+{
+	unsigned char hash[32], other[32];
+	struct db_cert c, old, got;
+	struct db_audit *a = NULL;
+	struct db_secret s, sg;
+	enum db_refusal why;
+	long long ca = make_ca("store-ca");
+	size_t n = 0;
+
+	(void)state;
+	SHA256(der, sizeof(der), hash);
+	memcpy(other, hash, sizeof(other));
+	other[0] ^= 1;
+	CHECK(db_ca_cert_current(db, ca, hash), 1);
+	CHECK(db_ca_cert_current(db, ca, other), 0);
+
+	make_cert(&old, ca, "5101", "CN=Store Old", DB_CERT_VALID);
+	CHECK(db_cert_store(db, hash, "secret:s", &old, 0, &why), 1);
+	assert_true(old.id > 0);
+	CHECK(db_audit_list(db, ca, "issue", 0, 10, &a, &n), 1);
+	assert_int_equal(n, 1);
+	assert_string_equal(a[0].detail, "5101");
+	assert_string_equal(a[0].actor, "secret:s");
+	db_audit_array_free(a, n);
+
+	make_cert(&c, ca, "5102", "CN=Store New", DB_CERT_VALID);
+	c.replaces = old.id;
+	CHECK(db_cert_store(db, other, "secret:s", &c, 1, &why), 0);
+	assert_int_equal(why, DB_REFUSE_CA_CHANGED);
+	CHECK(db_cert_get_by_serial(db, ca, "5102", &got), 0);
+	make_cert(&c, ca, "5101", "CN=Store Again", DB_CERT_VALID);
+	CHECK(db_cert_store(db, hash, "secret:s", &c, 0, &why), 0);
+	assert_int_equal(why, DB_REFUSE_SERIAL);
+
+	make_cert(&c, ca, "5102", "CN=Store New", DB_CERT_VALID);
+	c.replaces = old.id;
+	CHECK(db_cert_store(db, hash, "secret:s", &c, 1, &why), 1);
+	CHECK(db_cert_get(db, old.id, &got), 1);
+	assert_int_equal(got.status, DB_CERT_REVOKED);
+	assert_int_equal(got.reason, 4);
+	db_cert_clear(&got);
+
+	CHECK(db_ca_retire(db, ca), 1);
+	CHECK(db_ca_cert_current(db, ca, hash), 0);
+	make_cert(&c, ca, "5103", "CN=Store Retired", DB_CERT_VALID);
+	CHECK(db_cert_store(db, hash, "secret:s", &c, 0, &why), 0);
+	assert_int_equal(why, DB_REFUSE_CA_CHANGED);
+
+	memset(&s, 0, sizeof(s));
+	strcpy(s.ref, "san-patterns");
+	s.secret = (unsigned char *)"x";
+	s.secret_len = 1;
+	s.allowed_san = (char *)"DNS:*.dev.example, IP:10.0.0.0/8";
+	s.uses_left = -1;
+	CHECK(db_secret_insert(db, &s), 1);
+	CHECK(db_secret_get(db, "san-patterns", &sg), 1);
+	assert_non_null(sg.allowed_san);
+	assert_string_equal(sg.allowed_san, "DNS:*.dev.example, IP:10.0.0.0/8");
+	db_secret_clear(&sg);
 }
 
 static void
@@ -1045,6 +1118,7 @@ main(void)
 	    cmocka_unit_test(test_schema_version),
 	    cmocka_unit_test(test_ca),
 	    cmocka_unit_test(test_cert_insert_get),
+	    cmocka_unit_test(test_cert_store),
 	    cmocka_unit_test(test_cert_list),
 	    cmocka_unit_test(test_cert_list_by_txn),
 	    cmocka_unit_test(test_cert_set_status),

@@ -8,6 +8,8 @@
 #     usage text alone does not count).
 #   - the guides issue 8 asks for exist, and docs/operations.md has its
 #     sections;
+#   - every source file in ca/, hsm/, db/ (daemon/) has a row in the
+#     module table of docs/architecture.md;
 #   - every PKIFailureInfo the engine sets (ca/*.c, see fail_names in
 #     doclib.sh) has a "### name (bit)" section in docs/troubleshooting.md
 #     with the right bit, and every such section names one the code sets.
@@ -157,6 +159,23 @@ else
 		fi
 	done < <(sed -n 's/^### \([A-Za-z]*\) ([0-9]*)$/\1/p' "$ts_md" 2>/dev/null)
 fi
+
+# Every source file of the product has a row in the module table of
+# docs/architecture.md ("## Module layout ..."): a row may name several
+# files of one folder by their base names.
+arch_md=$top/docs/architecture.md
+mod_rows=$(md_section "$arch_md" '^## Module layout' | grep '^|')
+nsrc=0
+while IFS= read -r f; do
+	nsrc=$((nsrc + 1))
+	if grep -qF -- "\`${f##*/}\`" <<<"$mod_rows" ||
+	    grep -qF -- "\`$f\`" <<<"$mod_rows"; then
+		pass "architecture.md module table names $f"
+	else
+		fail "architecture.md module table names $f" "no row names it"
+	fi
+done < <(cd "$top" && ls -1 ca/*.[ch] hsm/*.[ch] db/*.[ch] daemon/*.[ch] 2>/dev/null)
+[ "$nsrc" -gt 0 ] || fail "source files listed for the module table" "none found"
 
 echo "$npass passed, $nfail failed"
 [ "$nfail" -eq 0 ]

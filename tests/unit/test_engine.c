@@ -114,6 +114,7 @@ struct rq {
 	EVP_PKEY *key;              /* template publicKey and POP key */
 	int bad_pop;                /* 1: flipped bit, 2: other request */
 	const X509_NAME *recipient; /* NULL: empty directoryName */
+	STACK_OF(X509_EXTENSION) *exts; /* NULL: one SAN DNS:client.example */
 	unsigned char txid[16], nonce[16];
 };
 
@@ -250,10 +251,16 @@ certreqmsg_new(const struct rq *q, int rid)
 	if (q->cn != NULL)
 		t->subject = name_cn(q->cn);
 	OK(cmp_spki_set(&t->publicKey, q->key));
-	assert_non_null(san = X509V3_EXT_conf_nid(NULL, NULL,
-	                    NID_subject_alt_name, "DNS:client.example"));
-	assert_non_null(t->extensions = sk_X509_EXTENSION_new_null());
-	OK(sk_X509_EXTENSION_push(t->extensions, san));
+	if (q->exts != NULL) {
+		assert_non_null(t->extensions = sk_X509_EXTENSION_deep_copy(
+		                    q->exts, X509_EXTENSION_dup,
+		                    X509_EXTENSION_free));
+	} else {
+		assert_non_null(san = X509V3_EXT_conf_nid(NULL, NULL,
+		                    NID_subject_alt_name, "DNS:client.example"));
+		assert_non_null(t->extensions = sk_X509_EXTENSION_new_null());
+		OK(sk_X509_EXTENSION_push(t->extensions, san));
+	}
 	assert_non_null(m->popo = CRMF_POPO_new());
 	m->popo->type = CRMF_POPO_SIGNATURE;
 	sk = m->popo->value.signature = CRMF_POPOSIGNINGKEY_new();
@@ -282,6 +289,8 @@ req_new(const struct rq *q)
 	m->body->type = q->body;
 	if (q->body == CMP_BODY_PKICONF) {
 		assert_non_null(m->body->value.pkiconf = ASN1_NULL_new());
+	} else if (q->body == CMP_BODY_GENM) {
+		assert_non_null(m->body->value.genm = sk_CMP_ITAV_new_null());
 	} else {
 		assert_non_null(
 		    m->body->value.ir = sk_CRMF_CERTREQMSG_new_null());
@@ -603,6 +612,30 @@ test_ir_accepted(void **state)
 	assert_int_equal(X509_check_ca(cert), 0); /* profile: CA:FALSE */
 	OK(X509_get_ext_by_NID(cert, NID_subject_alt_name, -1) >= 0);
 	OK(X509_get_ext_by_NID(cert, NID_authority_key_identifier, -1) >= 0);
+	{ /* The profile's URLs name the issuing CA ("test"). */
+		CRL_DIST_POINTS *cdp = X509_get_ext_d2i(cert,
+		    NID_crl_distribution_points, NULL, NULL);
+		AUTHORITY_INFO_ACCESS *aia = X509_get_ext_d2i(cert,
+		    NID_info_access, NULL, NULL);
+		const DIST_POINT *dp;
+		const ACCESS_DESCRIPTION *ad;
+		const GENERAL_NAME *gn;
+
+		OK(cdp != NULL && sk_DIST_POINT_num(cdp) == 1);
+		dp = sk_DIST_POINT_value(cdp, 0);
+		OK(dp->distpoint != NULL && dp->distpoint->type == 0);
+		gn = sk_GENERAL_NAME_value(dp->distpoint->name.fullname, 0);
+		OK(gn != NULL && gn->type == GEN_URI);
+		assert_string_equal((const char *)gn->d.ia5->data,
+		    "http://crl.example/test.crl");
+		OK(aia != NULL && sk_ACCESS_DESCRIPTION_num(aia) == 1);
+		ad = sk_ACCESS_DESCRIPTION_value(aia, 0);
+		assert_int_equal(OBJ_obj2nid(ad->method), NID_ad_OCSP);
+		assert_string_equal((const char *)ad->location->d.ia5->data,
+		    "http://ocsp.example/");
+		CRL_DIST_POINTS_free(cdp);
+		AUTHORITY_INFO_ACCESS_free(aia);
+	}
 
 	assert_int_equal(sk_X509_num(resp->body->value.ip->caPubs), 1);
 	assert_int_equal(
@@ -836,7 +869,6 @@ static const struct tcase {
 	{ "ir_hmacsha256_iter100", ACCEPT, .mac_nid = NID_hmacWithSHA256,
 	    .iter = 100 },
 	{ "ir_empty_recipient", ACCEPT, .flags = F_EMPTY_RECIP },
-	{ "ir_subject_allowed", ACCEPT, .ref = "subj", .cn = "allowed" },
 	{ "err_pvno1", CMP_FAIL_UNSUPPORTED_VERSION, .pvno = 1 },
 	{ "err_pvno99", CMP_FAIL_UNSUPPORTED_VERSION, .pvno = 99 },
 	{ "err_wrong_secret", CMP_FAIL_BAD_MESSAGE_CHECK, .secret = "wrong" },
@@ -907,6 +939,390 @@ test_case(void **state)
 	check_prot(resp, c->mac);
 	assert_int_equal(db_count(&q), 0);
 	assert_int_equal(db_count(NULL), before);
+}
+
+/*
+ * A senderKID that names no secret costs the same derivation as one that
+ * does (no timing oracle for which references exist), and is answered
+ * like a wrong MAC; a known reference with a wrong secret, the same.
+ */
+static void
+test_unknown_ref_derives(void **state)
+{
+	static const char *const refs[] = { "nosuchref", "ref1" };
+	unsigned long before;
+	struct rq q;
+	CMP_MSG *m, *resp;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
+		rq_init(&q);
+		q.ref = refs[i];
+		q.secret = "not the secret";
+		m = req_new(&q); /* derives here too: count after it */
+		before = cmp_pbm_derivations();
+		resp = run(m, NULL);
+		assert_int_equal(cmp_pbm_derivations() - before, 1);
+		check_error(resp, CMP_FAIL_BAD_MESSAGE_CHECK);
+		assert_string_equal(
+		    si_text(resp->body->value.error->pKIStatusInfo),
+		    "MAC protection does not verify");
+	}
+}
+
+/*
+ * genm leaves no transaction row behind (one per request, unprotected
+ * ones included, filled the disk); its senderNonce is still claimed, so a
+ * replay is refused.
+ */
+static void
+test_genm_no_txn(void **state)
+{
+	struct db_txn t;
+	struct rq q;
+	CMP_MSG *m = NULL;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		rq_init(&q);
+		q.body = CMP_BODY_GENM;
+		m = req_new(&q);
+		assert_int_equal(run(m, NULL)->body->type, CMP_BODY_GENP);
+		assert_int_equal(
+		    db_txn_get(fx.chk, q.txid, sizeof(q.txid), &t), 0);
+	}
+	OK(db_exec_unsafe(fx.chk, "DO $$ BEGIN IF (SELECT count(*) FROM "
+	                          "cmp_txn WHERE kind = 'genm') > 0 THEN "
+	                          "RAISE EXCEPTION 'genm rows'; END IF; "
+	                          "END $$") == 1);
+	check_error(run(m, NULL), CMP_FAIL_BAD_SENDER_NONCE);
+}
+
+/*
+ * Requested extensions against the profile (issue 13): the test profile
+ * "default" gives keyUsage digitalSignature, no extendedKeyUsage, and
+ * copies subjectAltName of the four usual types. Each row is the
+ * template's extensions (by name and value in openssl.cnf syntax, or by
+ * OID and DER in hex) and the answer: ACCEPT, or a rejection inside the
+ * ip with badCertTemplate and a statusString that starts with text.
+ */
+struct xspec {
+	const char *name, *value, *hex;
+};
+static const struct xcase {
+	const char *name;
+	struct xspec x[3];
+	int want;
+	const char *text;
+	const char *ref, *cn; /* NULL: ref1, client */
+} xcases[] = {
+	{ "ext_san_dns_ok", .x = { { "subjectAltName", "DNS:a.example",
+				    NULL } },
+	    .want = ACCEPT },
+	{ "ext_ku_narrower_ok", .x = { { "keyUsage",
+					"critical,digitalSignature", NULL } },
+	    .want = ACCEPT },
+	/* The request decides values, not criticality: keyUsage as critical
+	 * as the profile's, subjectAltName next to a subject never. */
+	{ "ext_criticality_profile", .x = { { "keyUsage", "digitalSignature",
+					     NULL },
+					   { "subjectAltName",
+					     "critical,DNS:a.example", NULL } },
+	    .want = ACCEPT },
+	{ "ext_bc_false_ok", .x = { { "basicConstraints", "CA:FALSE", NULL } },
+	    .want = ACCEPT },
+	{ "rej_ext_dup_san",
+	    .x = { { "subjectAltName", "DNS:a.example", NULL },
+	        { "2.5.29.17", NULL, "300687040a000001" } },
+	    .want = CMP_FAIL_BAD_CERT_TEMPLATE,
+	    .text = "duplicate extension subjectAltName" },
+	{ "rej_ext_san_undecodable", .x = { { "2.5.29.17", NULL, "0101ff" } },
+	    .want = CMP_FAIL_BAD_CERT_TEMPLATE,
+	    .text = "extension subjectAltName does not decode" },
+	{ "rej_ext_san_trailing",
+	    .x = { { "2.5.29.17", NULL, "300b8209612e6578616d706c6500" } },
+	    .want = CMP_FAIL_BAD_CERT_TEMPLATE,
+	    .text = "extension subjectAltName does not decode" },
+	{ "rej_ext_san_dirname",
+	    .x = { { "2.5.29.17", NULL,
+	        "3010a40e300c310a300806035504030c0178" } },
+	    .want = CMP_FAIL_BAD_CERT_TEMPLATE,
+	    .text = "subjectAltName dirName not allowed by profile default" },
+	{ "rej_ext_eku_ocsp",
+	    .x = { { "extendedKeyUsage", "OCSPSigning", NULL } },
+	    .want = CMP_FAIL_BAD_CERT_TEMPLATE,
+	    .text = "extendedKeyUsage OCSPSigning not allowed by profile "
+	            "default" },
+	{ "rej_ext_eku_client",
+	    .x = { { "extendedKeyUsage", "clientAuth", NULL } },
+	    .want = CMP_FAIL_BAD_CERT_TEMPLATE,
+	    .text = "extendedKeyUsage clientAuth not allowed by profile "
+	            "default" },
+	{ "rej_ext_ku_certsign",
+	    .x = { { "keyUsage", "digitalSignature,keyCertSign", NULL } },
+	    .want = CMP_FAIL_BAD_CERT_TEMPLATE,
+	    .text = "keyUsage keyCertSign not allowed by profile default" },
+	{ "rej_ext_bc_ca",
+	    .x = { { "basicConstraints", "critical,CA:TRUE", NULL } },
+	    .want = CMP_FAIL_BAD_CERT_TEMPLATE,
+	    .text = "basicConstraints CA:TRUE not allowed by profile default" },
+	{ "rej_ext_unknown_oid", .x = { { "1.2.3.4", NULL, "0500" } },
+	    .want = CMP_FAIL_BAD_CERT_TEMPLATE,
+	    .text = "extension 1.2.3.4 not allowed by profile default" },
+	{ "rej_ext_dup_unknown",
+	    .x = { { "1.2.3.4", NULL, "0500" }, { "1.2.3.4", NULL, "0500" } },
+	    .want = CMP_FAIL_BAD_CERT_TEMPLATE,
+	    .text = "duplicate extension 1.2.3.4" },
+	/* Names bound to the secret: "subj" to CN=allowed and nothing else,
+	 * "sanpat" to DNS:*.dev.example and IP:10.0.0.1. */
+	{ "ir_subject_allowed", .want = ACCEPT, .ref = "subj",
+	    .cn = "allowed" },
+	{ "rej_subject_bound_san",
+	    .x = { { "subjectAltName", "DNS:a.example", NULL } },
+	    .want = CMP_FAIL_NOT_AUTHORIZED,
+	    .text = "subjectAltName DNS:a.example not allowed for this "
+	            "enrollment secret",
+	    .ref = "subj", .cn = "allowed" },
+	{ "ir_san_pattern",
+	    .x = { { "subjectAltName",
+	        "DNS:a.dev.example,DNS:b.c.dev.example,IP:10.0.0.1", NULL } },
+	    .want = ACCEPT, .ref = "sanpat" },
+	{ "rej_san_pattern_other",
+	    .x = { { "subjectAltName", "DNS:a.dev.example,DNS:login.bank.example",
+	        NULL } },
+	    .want = CMP_FAIL_NOT_AUTHORIZED,
+	    .text = "subjectAltName DNS:login.bank.example not allowed for "
+	            "this enrollment secret",
+	    .ref = "sanpat" },
+	{ "rej_san_pattern_apex",
+	    .x = { { "subjectAltName", "DNS:dev.example", NULL } },
+	    .want = CMP_FAIL_NOT_AUTHORIZED,
+	    .text = "subjectAltName DNS:dev.example not allowed",
+	    .ref = "sanpat" },
+	{ "rej_san_pattern_ip",
+	    .x = { { "subjectAltName", "IP:10.0.0.2", NULL } },
+	    .want = CMP_FAIL_NOT_AUTHORIZED,
+	    .text = "subjectAltName IP:10.0.0.2 not allowed", .ref = "sanpat" },
+	/* "sancidr": IP:192.0.2.0/24 and IP:2001:db8::/32. */
+	{ "ir_san_cidr",
+	    .x = { { "subjectAltName", "IP:192.0.2.77,IP:2001:db8:1::5",
+	        NULL } },
+	    .want = ACCEPT, .ref = "sancidr" },
+	{ "rej_san_cidr_outside",
+	    .x = { { "subjectAltName", "IP:192.0.3.1", NULL } },
+	    .want = CMP_FAIL_NOT_AUTHORIZED,
+	    .text = "subjectAltName IP:192.0.3.1 not allowed", .ref = "sancidr" },
+	{ "rej_san_cidr_v6_outside",
+	    .x = { { "subjectAltName", "IP:2001:db9::1", NULL } },
+	    .want = CMP_FAIL_NOT_AUTHORIZED,
+	    .text = "subjectAltName IP:2001:db9::1 not allowed",
+	    .ref = "sancidr" },
+};
+
+static X509_EXTENSION *
+xspec_ext(const struct xspec *x)
+{
+	X509_EXTENSION *e;
+	ASN1_OBJECT *obj;
+	ASN1_OCTET_STRING *os;
+	unsigned char *bin;
+	long len;
+
+	if (x->hex == NULL) {
+		assert_non_null(e = X509V3_EXT_nconf(NULL, NULL, x->name,
+		                    x->value));
+		return e;
+	}
+	assert_non_null(obj = OBJ_txt2obj(x->name, 1));
+	assert_non_null(bin = OPENSSL_hexstr2buf(x->hex, &len));
+	os = octets(bin, (int)len);
+	assert_non_null(e = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, os));
+	ASN1_OBJECT_free(obj);
+	ASN1_OCTET_STRING_free(os);
+	OPENSSL_free(bin);
+	return e;
+}
+
+static void
+test_ext(void **state)
+{
+	const struct xcase *c = *state;
+	size_t before = db_count(NULL), i;
+	const CMP_CERTRESPONSE *cr;
+	struct rq q;
+	CMP_MSG *resp;
+	X509 *cert;
+
+	rq_init(&q);
+	q.ref = c->ref != NULL ? c->ref : q.ref;
+	q.cn = c->cn != NULL ? c->cn : q.cn;
+	assert_non_null(q.exts = sk_X509_EXTENSION_new_null());
+	for (i = 0; i < 3 && c->x[i].name != NULL; i++)
+		OK(sk_X509_EXTENSION_push(q.exts, xspec_ext(&c->x[i])));
+	resp = run(req_new(&q), NULL);
+	sk_X509_EXTENSION_pop_free(q.exts, X509_EXTENSION_free);
+	if (c->want == ACCEPT) {
+		cert = ip_cert(resp, 0, 0);
+		assert_int_equal(db_count(NULL), before + 1);
+		/* What the profile decides, whatever was asked. */
+		assert_int_equal(X509_check_ca(cert), 0);
+		assert_int_equal(X509_get_key_usage(cert), KU_DIGITAL_SIGNATURE);
+		assert_int_equal(X509_EXTENSION_get_critical(X509_get_ext(cert,
+		    X509_get_ext_by_NID(cert, NID_key_usage, -1))), 1);
+		if (X509_get_ext_by_NID(cert, NID_subject_alt_name, -1) >= 0)
+			assert_int_equal(X509_EXTENSION_get_critical(
+			    X509_get_ext(cert, X509_get_ext_by_NID(cert,
+			        NID_subject_alt_name, -1))), 0);
+		return;
+	}
+	cr = check_certresp(resp, 0, 0, CMP_STATUS_REJECTION, c->want);
+	if (strncmp(si_text(cr->status), c->text, strlen(c->text)) != 0)
+		fail_msg("statusString \"%s\", want \"%s...\"",
+		    si_text(cr->status), c->text);
+	assert_int_equal(db_count(&q), 0);
+	assert_int_equal(db_count(NULL), before);
+}
+
+/* Sets the CA row's certificate to der (len bytes), through fx.db. */
+static void
+ca_row_cert(const unsigned char *der, int len)
+{
+	char *sql, *p;
+	int i;
+
+	assert_non_null(sql = malloc((size_t)len * 2 + 128));
+	p = sql + sprintf(sql, "UPDATE ca SET cert = '\\x");
+	for (i = 0; i < len; i++)
+		p += sprintf(p, "%02x", der[i]);
+	sprintf(p, "' WHERE id = %lld", fx.ca_id);
+	if (db_exec_unsafe(fx.chk, sql) != 1)
+		fail_msg("update ca: %s", db_error(fx.chk));
+	free(sql);
+}
+
+/*
+ * Rollover race (issue 14, item 4): a worker that still holds the CA's
+ * previous certificate (its copy is up to CA_STORE_REFRESH seconds old)
+ * signs with it; the issuing statement sees that the CA row holds another
+ * certificate and stores nothing, for one certificate (cmpca_issue1) and
+ * for several (explicit transaction). The client gets systemUnavail; once
+ * the row and the worker agree again, issuance works.
+ */
+static void
+test_ca_changed(void **state)
+{
+	unsigned char *orig = NULL, *other = NULL;
+	int olen, xlen, n;
+	size_t before;
+	X509 *x;
+	struct rq q;
+	CMP_MSG *resp;
+
+	(void)state;
+	assert_non_null(x = X509_dup(fx.ca_cert));
+	OK(ASN1_INTEGER_set(X509_get_serialNumber(x), 4711));
+	OK(X509_sign(x, fx.key, EVP_sha256()) > 0); /* decodes; not ours */
+	OK((olen = i2d_X509(fx.ca_cert, &orig)) > 0);
+	OK((xlen = i2d_X509(x, &other)) > 0);
+	X509_free(x);
+	for (n = 1; n <= 3; n += 2) {
+		/* A request now: the worker's copy is fresh for a while. */
+		rq_init(&q);
+		(void)ir_ok(&q, NULL);
+		before = db_count(NULL);
+		ca_row_cert(other, xlen);
+		rq_init(&q);
+		q.n = n;
+		resp = run(req_new(&q), NULL);
+		ca_row_cert(orig, olen);
+		check_error(resp, CMP_FAIL_SYSTEM_UNAVAIL);
+		if (strstr(si_text(resp->body->value.error->pKIStatusInfo),
+		        "CA certificate changed") == NULL)
+			fail_msg("statusString \"%s\"",
+			    si_text(resp->body->value.error->pKIStatusInfo));
+		assert_int_equal(db_count(NULL), before);
+		assert_int_equal(db_txn_state(&q), 0);
+		rq_init(&q);
+		q.n = n;
+		(void)ir_ok(&q, NULL);
+		assert_int_equal(db_count(NULL), before + (size_t)n);
+	}
+	OPENSSL_free(orig);
+	OPENSSL_free(other);
+}
+
+/*
+ * Delayed delivery signs under the profile as configured at the poll
+ * that issues. A request the profile refuses by then (here: its stored
+ * CertReqMsg asks for OCSPSigning, as if the profile had changed) is
+ * rejected with badCertTemplate naming the extension and the profile,
+ * not answered with an internal error at every poll; nothing is stored
+ * and the transaction ends.
+ */
+static void
+test_delayed_refused(void **state)
+{
+	struct rq q;
+	CMP_MSG *ip, *poll, *resp;
+	CMP_POLLREQ *pr;
+	CRMF_CERTREQMSG *m;
+	unsigned char *der = NULL;
+	char *sql, *p;
+	int len, i;
+	const CMP_CERTRESPONSE *cr;
+	size_t before = db_count(NULL);
+
+	(void)state;
+	rq_init(&q);
+	q.ref = "ap";
+	ip = run(req_new(&q), NULL);
+	cr = sk_CMP_CERTRESPONSE_value(ip->body->value.ip->response, 0);
+	assert_non_null(cr);
+	assert_int_equal(ASN1_INTEGER_get(cr->status->status),
+	    CMP_STATUS_WAITING);
+	/* The stored request, approved, now asks for OCSPSigning. */
+	assert_non_null(q.exts = sk_X509_EXTENSION_new_null());
+	OK(sk_X509_EXTENSION_push(q.exts, X509V3_EXT_nconf(NULL, NULL,
+	    "extendedKeyUsage", "OCSPSigning")));
+	m = certreqmsg_new(&q, 0);
+	sk_X509_EXTENSION_pop_free(q.exts, X509_EXTENSION_free);
+	q.exts = NULL;
+	OK((len = i2d_CRMF_CERTREQMSG(m, &der)) > 0);
+	CRMF_CERTREQMSG_free(m);
+	assert_non_null(sql = malloc((size_t)len * 2 + 256));
+	p = sql + sprintf(sql, "UPDATE pending_req SET status = 'approved', "
+	                       "request = '\\x");
+	for (i = 0; i < len; i++)
+		p += sprintf(p, "%02x", der[i]);
+	p += sprintf(p, "' WHERE txid = '\\x");
+	for (i = 0; i < (int)sizeof(q.txid); i++)
+		p += sprintf(p, "%02x", q.txid[i]);
+	sprintf(p, "'");
+	if (db_exec_unsafe(fx.chk, sql) != 1)
+		fail_msg("update pending_req: %s", db_error(fx.chk));
+	free(sql);
+	OPENSSL_free(der);
+
+	OK(RAND_bytes(q.nonce, sizeof(q.nonce)) == 1);
+	poll = keep(CMP_MSG_new());
+	CMP_HEADER_free(poll->header);
+	poll->header = hdr_new(&q, ip->header->senderNonce);
+	poll->body->type = CMP_BODY_POLLREQ;
+	assert_non_null(poll->body->value.pollReq = sk_CMP_POLLREQ_new_null());
+	assert_non_null(pr = CMP_POLLREQ_new());
+	OK(ASN1_INTEGER_set(pr->certReqId, 0));
+	OK(sk_CMP_POLLREQ_push(poll->body->value.pollReq, pr));
+	protect(poll, &q);
+	resp = run(poll, NULL);
+	cr = check_certresp(resp, 0, 0, CMP_STATUS_REJECTION,
+	    CMP_FAIL_BAD_CERT_TEMPLATE);
+	if (strstr(si_text(cr->status), "extendedKeyUsage OCSPSigning not "
+	                                "allowed by profile approval") == NULL)
+		fail_msg("statusString \"%s\"", si_text(cr->status));
+	assert_int_equal(db_count(NULL), before);
+	assert_int_equal(db_txn_state(&q), DB_TXN_DONE);
 }
 
 /* Fixture: assertions work in cmocka's group set-up too. */
@@ -1393,7 +1809,7 @@ setup_ca(void)
 }
 
 static void
-secret_add(const char *ref, int uses, const char *subject)
+secret_add(const char *ref, int uses, const char *subject, const char *san)
 {
 	struct db_secret s;
 
@@ -1402,6 +1818,7 @@ secret_add(const char *ref, int uses, const char *subject)
 	s.secret = (unsigned char *)SECRET; /* borrowed: no db_secret_clear */
 	s.secret_len = strlen(SECRET);
 	s.allowed_subject = (char *)subject;
+	s.allowed_san = (char *)san;
 	snprintf(s.profile, sizeof(s.profile), "default");
 	s.uses_left = uses;
 	if (db_secret_insert(fx.db, &s) != 1)
@@ -1461,7 +1878,11 @@ group_setup(void **state)
 	    "[cmpca]\npkcs11_module = %s\ntoken = %s\npin_file = %s\n"
 	    "db = \"%s\"\ndefault_ca = test\npbm_max_iterations = 100000\n"
 	    "implicit_confirm = yes\ntxn_timeout = 300\n\n"
-	    "[profile.default]\ndays = 30\nextensions = ext_default\n\n"
+	    "[profile.default]\ndays = 30\nextensions = ext_default\n"
+	    "crl_url = http://crl.example/%%{ca}.crl\n"
+	    "ocsp_url = http://ocsp.example/\n\n"
+	    "[profile.approval]\ndays = 30\nextensions = ext_default\n"
+	    "approval = yes\n\n"
 	    "[ext_default]\nbasicConstraints = critical,CA:FALSE\n"
 	    "keyUsage = critical,digitalSignature\n"
 	    "subjectKeyIdentifier = hash\n"
@@ -1469,9 +1890,15 @@ group_setup(void **state)
 	    fx.module, TOKEN, pin, conninfo);
 	assert_non_null(fx.cfg = cfg_load(path));
 	setup_ca();
-	secret_add("ref1", -1, NULL);
-	secret_add("once", 1, NULL);
-	secret_add("subj", -1, "CN=allowed");
+	secret_add("ref1", -1, NULL, NULL);
+	secret_add("once", 1, NULL, NULL);
+	secret_add("subj", -1, "CN=allowed", NULL);
+	secret_add("sanpat", -1, NULL, "DNS:*.dev.example, IP:10.0.0.1");
+	secret_add("sancidr", -1, NULL, "IP:192.0.2.0/24, IP:2001:db8::/32");
+	secret_add("ap", -1, NULL, NULL);
+	if (db_exec_unsafe(fx.db, "UPDATE enroll_secret SET profile = "
+	                          "'approval' WHERE ref = 'ap'") != 1)
+		fail_msg("secret ap: %s", db_error(fx.db));
 	assert_non_null(fx.key = EVP_EC_gen("P-256"));
 	assert_non_null(fx.rsa1024 = EVP_RSA_gen(1024));
 	fx.client = name_cn("client");
@@ -1503,31 +1930,44 @@ group_teardown(void **state)
 	{                                                                      \
 #f, f, NULL, gc_run, NULL                                      \
 	}
-#define NFIXED 9
+/* The tests that take no table row, counted by the compiler. */
+static const struct CMUnitTest fixed[] = {
+	T(test_ir_accepted),
+	T(test_implicit_confirm),
+	T(test_replay),
+	T(test_secret_once),
+	T(test_multi),
+	T(test_garbage),
+	T(test_ocsp),
+	T(test_ext_cache),
+	T(test_secret_cache_stale),
+	T(test_unknown_ref_derives),
+	T(test_genm_no_txn),
+	T(test_ca_changed),
+	T(test_delayed_refused),
+};
+#define NFIXED (sizeof(fixed) / sizeof(fixed[0]))
 #define NCC (sizeof(cccases) / sizeof(cccases[0]))
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
+#define NX (sizeof(xcases) / sizeof(xcases[0]))
 
 int
 main(void)
 {
-	struct CMUnitTest tests[NFIXED + NCC + NCASES] = {
-		T(test_ir_accepted),
-		T(test_implicit_confirm),
-		T(test_replay),
-		T(test_secret_once),
-		T(test_multi),
-		T(test_garbage),
-		T(test_ocsp),
-		T(test_ext_cache),
-		T(test_secret_cache_stale),
-	};
+	struct CMUnitTest tests[NFIXED + NCC + NCASES + NX];
 	size_t i;
 
+	for (i = 0; i < NFIXED; i++)
+		tests[i] = fixed[i];
 	for (i = 0; i < NCC; i++)
 		tests[NFIXED + i] = (struct CMUnitTest){ cccases[i].name,
 			test_certconf, NULL, gc_run, (void *)&cccases[i] };
 	for (i = 0; i < NCASES; i++)
 		tests[NFIXED + NCC + i] = (struct CMUnitTest){ cases[i].name,
 			test_case, NULL, gc_run, (void *)&cases[i] };
+	for (i = 0; i < NX; i++)
+		tests[NFIXED + NCC + NCASES + i] = (struct CMUnitTest){
+			xcases[i].name, test_ext, NULL, gc_run,
+			(void *)&xcases[i] };
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1,0 +1,768 @@
+/*
+ * profile.c - what a certificate profile lets a request decide: the
+ * extensions a template or CSR may carry (keyUsage bits, extendedKeyUsage
+ * OIDs, subjectAltName types, other extensions the operator lists), and
+ * the names bound to the credential that asks (an enrollment secret's
+ * subjectAltName patterns, a certificate holder's own names).
+ *
+ * Every requested extension is decoded (as DER, exactly), checked and
+ * either copied or refused: nothing is silently dropped, nothing is
+ * copied unchecked. The profile's own extensions section is what the CA
+ * states; a request can narrow keyUsage and extendedKeyUsage within the
+ * allow-lists, never widen them.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "ca/ca.h"
+
+/* keyUsage bits by name (RFC 5280 §4.2.1.3), as X509_get_key_usage(). */
+static const struct {
+	const char *name;
+	unsigned bit;
+} ku_names[] = {
+	{ "digitalSignature", KU_DIGITAL_SIGNATURE },
+	{ "nonRepudiation", KU_NON_REPUDIATION },
+	{ "contentCommitment", KU_NON_REPUDIATION },
+	{ "keyEncipherment", KU_KEY_ENCIPHERMENT },
+	{ "dataEncipherment", KU_DATA_ENCIPHERMENT },
+	{ "keyAgreement", KU_KEY_AGREEMENT },
+	{ "keyCertSign", KU_KEY_CERT_SIGN },
+	{ "cRLSign", KU_CRL_SIGN },
+	{ "encipherOnly", KU_ENCIPHER_ONLY },
+	{ "decipherOnly", KU_DECIPHER_ONLY },
+};
+#define KU_CA_BITS (KU_KEY_CERT_SIGN | KU_CRL_SIGN)
+#define KU_ALL_BITS 0x80ffu
+
+/* GeneralName types by the names openssl.cnf uses for them. */
+static const char *const gen_names[] = { "otherName", "email", "DNS",
+	"X400Name", "dirName", "EdiPartyName", "URI", "IP", "RID" };
+
+static const char *
+gen_name(int type)
+{
+	return type >= 0 && type <= GEN_RID ? gen_names[type] : "unknown";
+}
+
+/* The short name of obj (or its dotted form) into buf. */
+static const char *
+obj_name(const ASN1_OBJECT *obj, char *buf, size_t len)
+{
+	int nid = OBJ_obj2nid(obj);
+
+	if (nid != NID_undef && OBJ_nid2sn(nid) != NULL)
+		return OBJ_nid2sn(nid);
+	if (OBJ_obj2txt(buf, (int)len, obj, 1) <= 0)
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+/* The dotted OID of obj into buf; 1 or 0. */
+static int
+obj_dotted(const ASN1_OBJECT *obj, char *buf, size_t len)
+{
+	int n = OBJ_obj2txt(buf, (int)len, obj, 1);
+
+	return n > 0 && (size_t)n < len;
+}
+
+/* EKUs no request gets, whatever the profile: a delegated OCSP signer
+ * answers for every certificate of the CA (RFC 6960 §4.2.2.2) and comes
+ * from `cmpca ocsp signer` only; anyExtendedKeyUsage is every purpose. */
+static int
+eku_never(int nid)
+{
+	return nid == NID_OCSP_sign || nid == NID_anyExtendedKeyUsage;
+}
+
+/* Extensions the profile (or the CA) decides alone: never copied. */
+static int
+ext_never_copied(int nid)
+{
+	switch (nid) {
+	case NID_basic_constraints:
+	case NID_name_constraints:
+	case NID_policy_constraints:
+	case NID_policy_mappings:
+	case NID_inhibit_any_policy:
+	case NID_authority_key_identifier:
+	case NID_subject_key_identifier:
+	case NID_crl_distribution_points:
+	case NID_freshest_crl:
+	case NID_info_access:
+	case NID_id_pkix_OCSP_noCheck:
+	case NID_subject_alt_name:
+	case NID_key_usage:
+	case NID_ext_key_usage:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Splits a list on commas and blanks; calls f for each token. */
+static int
+list_each(const char *v, int (*f)(const char *tok, void *arg), void *arg)
+{
+	char buf[1024], *tok, *save = NULL;
+
+	if ((size_t)snprintf(buf, sizeof(buf), "%s", v) >= sizeof(buf))
+		return 0;
+	for (tok = strtok_r(buf, ", \t", &save); tok != NULL;
+	     tok = strtok_r(NULL, ", \t", &save))
+		if (strcmp(tok, "none") != 0 && !f(tok, arg))
+			return 0;
+	return 1;
+}
+
+struct load_ctx {
+	struct cfg_profile *p;
+	char *err;
+	size_t errlen;
+	const char **key;
+};
+
+static int
+ku_tok(const char *tok, void *arg)
+{
+	struct load_ctx *l = arg;
+	size_t i;
+
+	for (i = 0; i < sizeof(ku_names) / sizeof(ku_names[0]); i++)
+		if (strcasecmp(tok, ku_names[i].name) == 0) {
+			l->p->ku_allowed |= ku_names[i].bit;
+			return 1;
+		}
+	snprintf(
+	    l->err, l->errlen, "unknown keyUsage \"%s\" in key_usage", tok);
+	return 0;
+}
+
+/* Adds a dotted OID to a profile list; 1 or 0 (l->err). */
+static int
+oid_add(struct load_ctx *l, char (*list)[CFG_OID_MAX], size_t *n,
+    const char *tok, const char *key)
+{
+	ASN1_OBJECT *obj = OBJ_txt2obj(tok, 0);
+	int ok = 0;
+
+	ERR_clear_error();
+	if (obj == NULL)
+		snprintf(
+		    l->err, l->errlen, "unknown object \"%s\" in %s", tok, key);
+	else if (*n == CFG_MAX_OIDS)
+		snprintf(l->err, l->errlen, "too many entries in %s", key);
+	else if (!obj_dotted(obj, list[*n], CFG_OID_MAX))
+		snprintf(l->err, l->errlen, "object \"%s\" too long", tok);
+	else {
+		(*n)++;
+		ok = 1;
+	}
+	ASN1_OBJECT_free(obj);
+	return ok;
+}
+
+static int
+eku_tok(const char *tok, void *arg)
+{
+	struct load_ctx *l = arg;
+	ASN1_OBJECT *obj = OBJ_txt2obj(tok, 0);
+	int nid = obj != NULL ? OBJ_obj2nid(obj) : NID_undef;
+
+	ASN1_OBJECT_free(obj);
+	ERR_clear_error();
+	if (eku_never(nid)) {
+		snprintf(l->err, l->errlen,
+		    "%s may not be in ext_key_usage "
+		    "(OCSP signers come from cmpca ocsp signer)",
+		    tok);
+		return 0;
+	}
+	return oid_add(
+	    l, l->p->eku_allowed, &l->p->neku_allowed, tok, "ext_key_usage");
+}
+
+static int
+copy_tok(const char *tok, void *arg)
+{
+	struct load_ctx *l = arg;
+	ASN1_OBJECT *obj = OBJ_txt2obj(tok, 0);
+	int nid = obj != NULL ? OBJ_obj2nid(obj) : NID_undef;
+
+	ASN1_OBJECT_free(obj);
+	ERR_clear_error();
+	if (ext_never_copied(nid)) {
+		snprintf(l->err, l->errlen,
+		    "%s may not be in copy_extensions "
+		    "(the profile decides it%s)",
+		    tok,
+		    nid == NID_subject_alt_name || nid == NID_key_usage ||
+		            nid == NID_ext_key_usage
+		        ? "; see copy_san, key_usage, ext_key_usage"
+		        : "");
+		return 0;
+	}
+	return oid_add(
+	    l, l->p->copy_exts, &l->p->ncopy_exts, tok, "copy_extensions");
+}
+
+/* Checks the profile's own extensions (probe: the section applied to a
+ * throwaway certificate) and takes the defaults of the allow-lists. */
+static int
+probe_rules(struct load_ctx *l, X509 *probe, int ku_set, int eku_set)
+{
+	struct cfg_profile *p = l->p;
+	BASIC_CONSTRAINTS *bc = NULL;
+	ASN1_BIT_STRING *ku = NULL;
+	EXTENDED_KEY_USAGE *eku = NULL;
+	char name[CFG_OID_MAX];
+	int i, ok = 0;
+	unsigned own = 0;
+
+	if (probe != NULL) {
+		bc = X509_get_ext_d2i(probe, NID_basic_constraints, NULL, NULL);
+		ku = X509_get_ext_d2i(probe, NID_key_usage, NULL, NULL);
+		eku = X509_get_ext_d2i(probe, NID_ext_key_usage, NULL, NULL);
+	}
+	p->is_ca = bc != NULL && bc->ca;
+	for (i = 0; ku != NULL && i <= 8; i++)
+		if (ASN1_BIT_STRING_get_bit(ku, i))
+			own |= i < 8 ? 0x80u >> i : 0x8000u;
+	if (!p->is_ca && (own & KU_CA_BITS)) {
+		snprintf(l->err, l->errlen,
+		    "keyCertSign or cRLSign in the "
+		    "extensions of an end-entity profile (no CA:TRUE)");
+		goto out;
+	}
+	if (!ku_set)
+		p->ku_allowed = own;
+	if (!p->is_ca && (p->ku_allowed & KU_CA_BITS)) {
+		*l->key = "key_usage";
+		snprintf(l->err, l->errlen,
+		    "keyCertSign and cRLSign may not "
+		    "be in key_usage of an end-entity profile");
+		goto out;
+	}
+	for (i = 0; i < sk_ASN1_OBJECT_num(eku); i++) {
+		const ASN1_OBJECT *o = sk_ASN1_OBJECT_value(eku, i);
+
+		if (eku_never(OBJ_obj2nid(o))) {
+			snprintf(l->err, l->errlen,
+			    "%s in the extensions of a "
+			    "profile (OCSP signers come from cmpca ocsp "
+			    "signer)",
+			    obj_name(o, name, sizeof(name)));
+			goto out;
+		}
+		if (!eku_set &&
+		    !oid_add(l, p->eku_allowed, &p->neku_allowed,
+		        obj_dotted(o, name, sizeof(name)) ? name : "?",
+		        "ext_key_usage"))
+			goto out;
+	}
+	ok = 1;
+out:
+	BASIC_CONSTRAINTS_free(bc);
+	ASN1_BIT_STRING_free(ku);
+	sk_ASN1_OBJECT_pop_free(eku, ASN1_OBJECT_free);
+	ERR_clear_error();
+	return ok;
+}
+
+/* See ca.h. */
+int
+profile_rules_load(CONF *conf, const char *sec, struct cfg_profile *p,
+    X509 *probe, char *err, size_t errlen, const char **key)
+{
+	struct load_ctx l = { p, err, errlen, key };
+	const char *ku = NCONF_get_string(conf, sec, "key_usage");
+	const char *eku, *copy;
+
+	ERR_clear_error();
+	eku = NCONF_get_string(conf, sec, "ext_key_usage");
+	ERR_clear_error();
+	copy = NCONF_get_string(conf, sec, "copy_extensions");
+	ERR_clear_error();
+	*key = "key_usage";
+	if (ku != NULL && !list_each(ku, ku_tok, &l))
+		return 0;
+	*key = "ext_key_usage";
+	if (eku != NULL && !list_each(eku, eku_tok, &l))
+		return 0;
+	*key = "copy_extensions";
+	if (copy != NULL && !list_each(copy, copy_tok, &l))
+		return 0;
+	*key = "extensions";
+	return probe_rules(&l, probe, ku != NULL, eku != NULL);
+}
+
+/* Is obj in a profile list of dotted OIDs? */
+static int
+oid_listed(const char (*list)[CFG_OID_MAX], size_t n, const ASN1_OBJECT *obj)
+{
+	char dotted[CFG_OID_MAX];
+	size_t i;
+
+	if (!obj_dotted(obj, dotted, sizeof(dotted)))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (strcmp(list[i], dotted) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The value of e decoded with its method, if that is DER exactly (no
+ * trailing bytes, no BER); NULL otherwise or without a method.
+ */
+static void *
+ext_decode(X509_EXTENSION *e, const ASN1_ITEM **itp)
+{
+	const X509V3_EXT_METHOD *m = X509V3_EXT_get(e);
+	const ASN1_OCTET_STRING *os = X509_EXTENSION_get_data(e);
+	const unsigned char *p = os->data;
+	unsigned char *der = NULL;
+	void *v;
+	int len;
+
+	if (m == NULL || m->it == NULL)
+		return NULL;
+	*itp = ASN1_ITEM_ptr(m->it);
+	v = ASN1_item_d2i(NULL, &p, os->length, *itp);
+	if (v != NULL && p == os->data + os->length &&
+	    (len = ASN1_item_i2d(v, &der, *itp)) == os->length &&
+	    memcmp(der, os->data, (size_t)len) == 0) {
+		OPENSSL_free(der);
+		return v;
+	}
+	OPENSSL_free(der);
+	ASN1_item_free(v, *itp);
+	ERR_clear_error();
+	return NULL;
+}
+
+/* A GeneralName's string value (DNS, email, URI), NULL if it holds NUL. */
+static const char *
+gn_text(const GENERAL_NAME *gn, char *buf, size_t len)
+{
+	const ASN1_IA5STRING *s = gn->d.ia5;
+
+	if (s->length <= 0 || (size_t)s->length >= len ||
+	    memchr(s->data, '\0', (size_t)s->length) != NULL)
+		return NULL;
+	memcpy(buf, s->data, (size_t)s->length);
+	buf[s->length] = '\0';
+	return buf;
+}
+
+/* "addr" or "addr/bits" (v4 or v6) into ip (*n bytes), *bits. 1 or 0. */
+static int
+ip_pattern(const char *pat, unsigned char ip[16], int *n, int *bits)
+{
+	char buf[INET6_ADDRSTRLEN + 4], *slash, *end;
+	long b;
+
+	if ((size_t)snprintf(buf, sizeof(buf), "%s", pat) >= sizeof(buf))
+		return 0;
+	*n = strchr(buf, ':') != NULL ? 16 : 4;
+	*bits = *n * 8;
+	if ((slash = strchr(buf, '/')) != NULL) {
+		*slash++ = '\0';
+		b = strtol(slash, &end, 10);
+		if (*slash == '\0' || *end != '\0' || b < 0 || b > *n * 8)
+			return 0;
+		*bits = (int)b;
+	}
+	return inet_pton(*n == 4 ? AF_INET : AF_INET6, buf, ip) == 1;
+}
+
+/* Does value match one pattern of type (see profile_san_pattern_ok)? */
+static int
+pattern_match(int type, const char *pat, const GENERAL_NAME *gn)
+{
+	char buf[256];
+	const char *v;
+	unsigned char ip[16];
+	size_t vl, pl;
+	int n, bits, i;
+
+	if (type == GEN_IPADD) {
+		const unsigned char *a = gn->d.iPAddress->data;
+
+		if (!ip_pattern(pat, ip, &n, &bits) ||
+		    gn->d.iPAddress->length != n)
+			return 0;
+		for (i = 0; i < bits; i++)
+			if (((a[i / 8] ^ ip[i / 8]) >> (7 - i % 8)) & 1)
+				return 0;
+		return 1;
+	}
+	if ((v = gn_text(gn, buf, sizeof(buf))) == NULL)
+		return 0;
+	vl = strlen(v);
+	pl = strlen(pat);
+	if (type == GEN_DNS && strncmp(pat, "*.", 2) == 0)
+		/* one or more labels before the rest */
+		return vl > pl - 1 &&
+		       strcasecmp(v + vl - (pl - 1), pat + 1) == 0 &&
+		       v[0] != '.';
+	if (type == GEN_EMAIL && strncmp(pat, "*@", 2) == 0)
+		return vl > pl - 1 && strchr(v, '@') == v + vl - (pl - 1) &&
+		       strcasecmp(v + vl - (pl - 1), pat + 1) == 0;
+	if (type == GEN_URI && pl > 0 && pat[pl - 1] == '*')
+		return strncmp(v, pat, pl - 1) == 0;
+	return type == GEN_URI ? strcmp(v, pat) == 0 : strcasecmp(v, pat) == 0;
+}
+
+/* The GeneralName type of a pattern's "TYPE:" prefix, or -1. */
+static int
+pattern_type(const char *tok, const char **value)
+{
+	static const struct {
+		const char *prefix;
+		int type;
+	} t[] = { { "DNS:", GEN_DNS }, { "email:", GEN_EMAIL },
+		{ "IP:", GEN_IPADD }, { "URI:", GEN_URI } };
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (strncasecmp(tok, t[i].prefix, strlen(t[i].prefix)) == 0 &&
+		    tok[strlen(t[i].prefix)] != '\0') {
+			*value = tok + strlen(t[i].prefix);
+			return t[i].type;
+		}
+	return -1;
+}
+
+struct san_ctx {
+	const GENERAL_NAME *gn;
+	int matched;
+};
+
+static int
+san_tok(const char *tok, void *arg)
+{
+	struct san_ctx *s = arg;
+	const char *v;
+	int type = pattern_type(tok, &v);
+
+	if (type == s->gn->type && pattern_match(type, v, s->gn))
+		s->matched = 1;
+	return 1;
+}
+
+static int
+pattern_tok_ok(const char *tok, void *arg)
+{
+	const char *v;
+	unsigned char ip[16];
+	int type = pattern_type(tok, &v), n, bits;
+
+	(void)arg;
+	if (type == GEN_IPADD)
+		return ip_pattern(v, ip, &n, &bits);
+	if (type < 0 || strlen(v) > 253)
+		return 0;
+	return strchr(v + 1, '*') == NULL &&
+	       (v[0] != '*' ||
+	           (type == GEN_DNS && v[1] == '.' && v[2] != '\0') ||
+	           (type == GEN_EMAIL && v[1] == '@' && v[2] != '\0'));
+}
+
+/* See ca.h. */
+int
+profile_san_patterns_ok(const char *patterns)
+{
+	return list_each(patterns, pattern_tok_ok, NULL);
+}
+
+/* A GeneralName as "TYPE:value" for messages (value sanitised). */
+static const char *
+gn_print(const GENERAL_NAME *gn, char *out, size_t len)
+{
+	char v[CA_LOG_SAN_MAX];
+	char addr[INET6_ADDRSTRLEN] = "?";
+
+	if (gn->type == GEN_DNS || gn->type == GEN_EMAIL || gn->type == GEN_URI)
+		log_sanitize(
+		    gn->d.ia5->data, (size_t)gn->d.ia5->length, v, sizeof(v));
+	else if (gn->type == GEN_IPADD && (gn->d.iPAddress->length == 4 ||
+	                                      gn->d.iPAddress->length == 16)) {
+		inet_ntop(gn->d.iPAddress->length == 4 ? AF_INET : AF_INET6,
+		    gn->d.iPAddress->data, addr, sizeof(addr));
+		snprintf(v, sizeof(v), "%s", addr);
+	} else
+		snprintf(v, sizeof(v), "...");
+	snprintf(out, len, "%s:%s", gen_name(gn->type), v);
+	return out;
+}
+
+/* Is gn among the holder's names? */
+static int
+holder_has(X509 *holder, const GENERAL_NAME *gn)
+{
+	GENERAL_NAMES *own =
+	    X509_get_ext_d2i(holder, NID_subject_alt_name, NULL, NULL);
+	int i, found = 0;
+
+	for (i = 0; i < sk_GENERAL_NAME_num(own) && !found; i++)
+		found = GENERAL_NAME_cmp(sk_GENERAL_NAME_value(own, i),
+		            (GENERAL_NAME *)gn) == 0;
+	GENERAL_NAMES_free(own);
+	ERR_clear_error();
+	return found;
+}
+
+/* subjectAltName: types by the profile, values by the credential. */
+static int
+san_check(const struct issue_req *r, const GENERAL_NAMES *sans, int *fail,
+    char *why, size_t len)
+{
+	const struct cfg_profile *p = r->profile;
+	char name[CA_LOG_SAN_MAX + 16];
+	int i;
+
+	if (sk_GENERAL_NAME_num(sans) == 0) {
+		snprintf(why, len,
+		    "subjectAltName is empty (RFC 5280 "
+		    "§4.2.1.6)");
+		return 0;
+	}
+	for (i = 0; i < sk_GENERAL_NAME_num(sans); i++) {
+		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(sans, i);
+		int t = gn->type;
+		struct san_ctx s = { gn, 0 };
+
+		if (!((t == GEN_DNS && (p->san_types & CFG_SAN_DNS)) ||
+		        (t == GEN_IPADD && (p->san_types & CFG_SAN_IP)) ||
+		        (t == GEN_EMAIL && (p->san_types & CFG_SAN_EMAIL)) ||
+		        (t == GEN_URI && (p->san_types & CFG_SAN_URI)))) {
+			snprintf(why, len,
+			    "subjectAltName %s not allowed by "
+			    "profile %s",
+			    gen_name(t), p->name);
+			return 0;
+		}
+		if (r->san_bound) {
+			if (r->allowed_san != NULL)
+				(void)list_each(r->allowed_san, san_tok, &s);
+			if (!s.matched) {
+				*fail = CMP_FAIL_NOT_AUTHORIZED;
+				snprintf(why, len,
+				    "subjectAltName %s not allowed "
+				    "for this %s",
+				    gn_print(gn, name, sizeof(name)),
+				    r->san_who != NULL ? r->san_who
+				                       : "enrollment secret");
+				return 0;
+			}
+		}
+		if (r->holder != NULL && !p->holder_san_any &&
+		    !holder_has(r->holder, gn)) {
+			*fail = CMP_FAIL_NOT_AUTHORIZED;
+			snprintf(why, len,
+			    "subjectAltName %s is not a name of "
+			    "the protection certificate (profile %s)",
+			    gn_print(gn, name, sizeof(name)), p->name);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* keyUsage bits of a decoded value; -1 if it sets unknown bits. */
+static long
+ku_bits(const ASN1_BIT_STRING *ku)
+{
+	long bits = 0;
+	int i;
+
+	for (i = 0; i < ku->length * 8; i++)
+		if (ASN1_BIT_STRING_get_bit(ku, i)) {
+			if (i > 8)
+				return -1;
+			bits |= i < 8 ? 0x80 >> i : 0x8000;
+		}
+	return bits;
+}
+
+/* One decoded extension against the profile. */
+static int
+ext_value_check(const struct issue_req *r, int nid, void *v, int *fail,
+    char *why, size_t len)
+{
+	const struct cfg_profile *p = r->profile;
+	char name[CFG_OID_MAX];
+	size_t k;
+	long bits;
+	int i;
+
+	switch (nid) {
+	case NID_subject_alt_name:
+		if (!p->copy_san)
+			break;
+		return san_check(r, v, fail, why, len);
+	case NID_key_usage:
+		if (!p->copy_key_usage)
+			break;
+		if ((bits = ku_bits(v)) <= 0) {
+			snprintf(why, len, "keyUsage with no or unknown bits");
+			return 0;
+		}
+		for (k = 0; k < sizeof(ku_names) / sizeof(ku_names[0]); k++)
+			if ((bits & ku_names[k].bit) &&
+			    !(p->ku_allowed & ku_names[k].bit)) {
+				snprintf(why, len,
+				    "keyUsage %s not allowed by "
+				    "profile %s",
+				    ku_names[k].name, p->name);
+				return 0;
+			}
+		return 1;
+	case NID_ext_key_usage:
+		if (!p->copy_ext_key_usage)
+			break;
+		for (i = 0; i < sk_ASN1_OBJECT_num(v); i++) {
+			const ASN1_OBJECT *o = sk_ASN1_OBJECT_value(v, i);
+
+			if (eku_never(OBJ_obj2nid(o)) ||
+			    !oid_listed(p->eku_allowed, p->neku_allowed, o)) {
+				snprintf(why, len,
+				    "extendedKeyUsage %s not "
+				    "allowed by profile %s",
+				    obj_name(o, name, sizeof(name)), p->name);
+				return 0;
+			}
+		}
+		if (i == 0) {
+			snprintf(why, len, "extendedKeyUsage is empty");
+			return 0;
+		}
+		return 1;
+	case NID_basic_constraints: {
+		const BASIC_CONSTRAINTS *bc = v;
+
+		/* Asks for what the certificate says anyway: not copied. */
+		if (!bc->ca && bc->pathlen == NULL && !p->is_ca)
+			return 1;
+		snprintf(why, len,
+		    "basicConstraints %s not allowed by profile "
+		    "%s",
+		    bc->ca ? "CA:TRUE" : "pathLenConstraint", p->name);
+		return 0;
+	}
+	default:
+		return 1; /* listed in copy_extensions */
+	}
+	snprintf(why, len, "extension %s not allowed by profile %s",
+	    OBJ_nid2sn(nid), p->name);
+	return 0;
+}
+
+/* May a request carry an extension of this type at all? */
+static int
+ext_listed(const struct cfg_profile *p, const ASN1_OBJECT *obj)
+{
+	switch (OBJ_obj2nid(obj)) {
+	case NID_subject_alt_name:
+	case NID_key_usage:
+	case NID_ext_key_usage:
+	case NID_basic_constraints:
+		return 1; /* decided by ext_value_check */
+	default:
+		return oid_listed(p->copy_exts, p->ncopy_exts, obj);
+	}
+}
+
+/* See ca.h. */
+int
+profile_exts_check(const struct issue_req *r, int *fail, char *why, size_t len)
+{
+	const STACK_OF(X509_EXTENSION) *exts = r->tmpl->extensions;
+	char name[CFG_OID_MAX];
+	int i, j, n = sk_X509_EXTENSION_num(exts);
+
+	*fail = CMP_FAIL_BAD_CERT_TEMPLATE;
+	if (n > CA_MAX_REQ_EXTS) {
+		snprintf(why, len, "more than %d extensions requested",
+		    CA_MAX_REQ_EXTS);
+		return 0;
+	}
+	/* Duplicates first: which copy would count is anyone's guess. */
+	for (i = 0; i < n; i++) {
+		const ASN1_OBJECT *obj =
+		    X509_EXTENSION_get_object(sk_X509_EXTENSION_value(exts, i));
+
+		for (j = 0; j < i; j++)
+			if (OBJ_cmp(obj,
+			        X509_EXTENSION_get_object(
+			            sk_X509_EXTENSION_value(exts, j))) == 0) {
+				snprintf(why, len,
+				    "duplicate extension %s "
+				    "(RFC 5280 §4.2)",
+				    obj_name(obj, name, sizeof(name)));
+				return 0;
+			}
+	}
+	for (i = 0; i < n; i++) {
+		X509_EXTENSION *e = sk_X509_EXTENSION_value(exts, i);
+		const ASN1_OBJECT *obj = X509_EXTENSION_get_object(e);
+		const ASN1_ITEM *it = NULL;
+		int nid = OBJ_obj2nid(obj), ok;
+		void *v;
+
+		if (!ext_listed(r->profile, obj)) {
+			snprintf(why, len,
+			    "extension %s not allowed by "
+			    "profile %s",
+			    obj_name(obj, name, sizeof(name)),
+			    r->profile->name);
+			return 0;
+		}
+		if ((v = ext_decode(e, &it)) == NULL) {
+			if (X509V3_EXT_get(e) == NULL &&
+			    nid != NID_subject_alt_name &&
+			    nid != NID_key_usage && nid != NID_ext_key_usage &&
+			    nid != NID_basic_constraints)
+				continue; /* listed, unknown to OpenSSL: as is
+				           */
+			snprintf(why, len,
+			    "extension %s does not decode (DER, "
+			    "RFC 5280 §4.2)",
+			    obj_name(obj, name, sizeof(name)));
+			return 0;
+		}
+		ok = ext_value_check(r, nid, v, fail, why, len);
+		ASN1_item_free(v, it);
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
+/* See ca.h. */
+int
+profile_ext_copied(const struct cfg_profile *p, X509_EXTENSION *e)
+{
+	const ASN1_OBJECT *obj = X509_EXTENSION_get_object(e);
+
+	switch (OBJ_obj2nid(obj)) {
+	case NID_subject_alt_name:
+		return p->copy_san;
+	case NID_key_usage:
+		return p->copy_key_usage;
+	case NID_ext_key_usage:
+		return p->copy_ext_key_usage;
+	case NID_basic_constraints:
+		return 0;
+	default:
+		return oid_listed(p->copy_exts, p->ncopy_exts, obj);
+	}
+}
