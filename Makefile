@@ -29,12 +29,13 @@ endif
 HSM_SRC := hsm/hsm.c hsm/hsm_keygen.c hsm/hsm_aes.c
 DB_SRC := db/db.c db/db_ca.c db/db_cert.c db/db_txn.c db/db_secret.c \
 	db/db_pending.c db/db_ra.c db/db_issue.c db/db_crl.c \
-	db/db_audit.c db/db_ocsp.c db/db_cross.c db/db_stats.c db/db_admin.c
+	db/db_audit.c db/db_ocsp.c db/db_cross.c db/db_stats.c db/db_admin.c \
+	db/db_chain.c
 CA_SRC := ca/log.c ca/cfg.c ca/cmp_asn.c ca/cmp_hdr.c ca/cmp_protect.c \
 	ca/cmp_issue.c ca/cmp_server.c ca/cmp_certreq.c ca/cmp_sig.c \
 	ca/cmp_rr.c ca/cmp_genm.c ca/cmp_poll.c ca/crl.c ca/ca_store.c \
 	ca/ocsp.c ca/ocsp_cache.c ca/ocsp_signer.c ca/cross.c ca/cmp_ccr.c ca/metrics.c ca/admin.c \
-	ca/profile.c ca/cert_build.c
+	ca/profile.c ca/cert_build.c ca/audit.c
 DAEMON_SRC := ca/fcgi.c ca/cmpcad.c ca/priv.c
 CLI_SRC := ca/cmpca.c $(sort $(wildcard ca/cli_*.c))
 
@@ -162,7 +163,10 @@ DOC_FILES := README.md $(wildcard docs/*.md)
 CONF_SED := -e 's|@MODULE@|/usr/lib/softhsm/libsofthsm2.so|' \
 	-e 's|@TOKEN@|cmpca|' \
 	-e 's|@VAR@/hsm/pin|$(SYSCONFDIR)/cmpca/pin|' \
-	-e 's|"@DB@"|"dbname=cmpca"|' \
+	-e 's|"@DB@"|"dbname=cmpca user=cmpca_daemon"|' \
+	-e 's|"@DB_OPERATOR@"|"dbname=cmpca user=cmpca_operator"|' \
+	-e 's|"@DB_OWNER@"|"dbname=cmpca user=cmpca_owner"|' \
+	-e 's|"@DB_READER@"|"dbname=cmpca user=cmpca_reader"|' \
 	-e 's|@VAR@/cmpcad.sock|/run/cmpca/cmpcad.sock|' \
 	-e 's|@VAR@/crl|/var/lib/cmpca/crl|' \
 	-e 's|@WORKERS@|4|' -e 's|@CA_LABEL@|issuing|g' \

@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <time.h>
 
 #include <openssl/conf.h>
@@ -128,7 +129,10 @@ struct cfg {
 	char *pkcs11_module;
 	char *token_label;
 	char *pin_file; /* NULL: CMPCA_HSM_PIN from the environment */
-	char *db_conninfo;
+	char *db_conninfo; /* cmpcad: role cmpca_daemon */
+	char *db_operator; /* the CLI (cmpca_operator); NULL: db_conninfo */
+	char *db_owner;	   /* cmpca db migrate (the owner); NULL: db_operator */
+	char *db_reader;   /* /admin/, /metrics (cmpca_reader); NULL: db */
 	char *socket_path;
 	char *user;	     /* cmpcad's user when started as root, or NULL */
 	char *socket_group;  /* group of the unix socket (nginx's), or NULL */
@@ -247,6 +251,32 @@ STACK_OF(X509) *ca_published(struct db *db, const struct ca_ident *ca);
  * or empty dir does nothing. */
 int ca_publish_bundle(struct db *db, const struct ca_ident *ca,
     const char *dir);
+
+/* audit.c - the audit chain's checkpoints and verifier. */
+/* The hash of one audit row as migration 015 defines it. 1 or 0. */
+int audit_row_hash(const struct db_audit_link *l,
+    unsigned char out[DB_HASH_LEN]) CA_MUST_CHECK;
+/*
+ * Links the final audit rows into the chain and, when an audit key exists
+ * and the head moved, signs the head with it in the HSM (why: "interval",
+ * "crl" for the log). Returns 1 signed, 0 nothing to sign, -1 (logged).
+ */
+int audit_checkpoint(struct db *db, struct hsm *hsm, const char *why);
+/*
+ * Recomputes the chain (from the last good checkpoint at or before since,
+ * 0: from the start), checks every checkpoint's signature with the key
+ * in the HSM, and each certificate's status against the audit rows.
+ * Writes each problem and a summary to out. Returns 1 clean, 0 problems,
+ * -1 error (logged).
+ */
+int audit_verify(struct db *db, struct hsm *hsm, time_t since, FILE *out);
+
+/*
+ * Least privilege: 1 if the connection's database role is neither a
+ * superuser nor a member of the role owning the tables; else 0 (logged:
+ * who refuses to run so) or -1 (error, logged).
+ */
+int ca_role_check(struct db *db, const char *who) CA_MUST_CHECK;
 
 /* crl.c - CRLs signed in the HSM. */
 /*

@@ -90,4 +90,7 @@
 #define CA_MAX_ADMIN_QUERY 512
 #define CA_MAX_ADMIN_SEARCH 128
 
+/* Audit keys `cmpca audit verify` holds at once (one per key rotation). */
+#define CA_AUDIT_KEYS_MAX 64
+
 #endif

@@ -40,7 +40,8 @@ static const char *const cfg_keys[] = {
 	"implicit_confirm", "txn_timeout", "log_level",
 	"housekeeping_interval", "nonce_max_age", "trust_anchors",
 	"poll_check_after", "clock_skew", "allow_unprotected", "crl_dir",
-	"crl_validity", "crl_auto", "user", "socket_group", "syslog", NULL,
+	"crl_validity", "crl_auto", "user", "socket_group", "syslog",
+	"db_operator", "db_owner", "db_reader", NULL,
 };
 
 static const char *const profile_keys[] = {
@@ -122,6 +123,16 @@ cfg_str(const struct cfg *c, const char *section, const char *key,
 	if (v == NULL)
 		v = def;
 	return v != NULL ? strdup(v) : NULL;
+}
+
+/* "key =" with nothing after it means unset (NULL). */
+static void
+cfg_unset_empty(char **v)
+{
+	if (*v != NULL && **v == '\0') {
+		free(*v);
+		*v = NULL;
+	}
 }
 
 /* Parses a non-negative number in [min, max]. Returns 1 or 0. */
@@ -507,6 +518,13 @@ cfg_load(const char *path)
 	c->token_label = cfg_str(c, CFG_MAIN, "token", NULL);
 	c->pin_file = cfg_str(c, CFG_MAIN, "pin_file", NULL);
 	c->db_conninfo = cfg_str(c, CFG_MAIN, "db", "");
+	/* Each component its database role; unset: the daemon's conninfo. */
+	c->db_operator = cfg_str(c, CFG_MAIN, "db_operator", NULL);
+	c->db_owner = cfg_str(c, CFG_MAIN, "db_owner", NULL);
+	c->db_reader = cfg_str(c, CFG_MAIN, "db_reader", NULL);
+	cfg_unset_empty(&c->db_operator);
+	cfg_unset_empty(&c->db_owner);
+	cfg_unset_empty(&c->db_reader);
 	c->socket_path = cfg_str(c, CFG_MAIN, "socket", NULL);
 	c->user = cfg_str(c, CFG_MAIN, "user", NULL);
 	if (c->user != NULL && c->user[0] == '\0') {
@@ -601,6 +619,9 @@ cfg_free(struct cfg *c)
 	free(c->token_label);
 	free(c->pin_file);
 	free(c->db_conninfo);
+	free(c->db_operator);
+	free(c->db_owner);
+	free(c->db_reader);
 	free(c->socket_path);
 	free(c->user);
 	free(c->socket_group);

@@ -20,11 +20,17 @@ struct ctx {
 	struct cfg *cfg;
 	struct db *db;
 	struct hsm *hsm;
+	int as_owner; /* connect with db_owner (cmpca db migrate) */
 };
 
 /* Open the database (migrated) or the HSM on first use; 0 and a logged
  * error when it cannot be done. */
 int cli_need_db(struct ctx *c);
+/* The conninfo the CLI uses: db_operator (else db), or with owner
+ * db_owner (else the same). */
+const char *cli_conninfo(const struct cfg *cfg, int owner);
+/* `cmpca db roles` (ca/cli_audit.c). Returns an exit code. */
+int cli_db_roles(struct ctx *c);
 int cli_need_hsm(struct ctx *c);
 
 /*

@@ -35,7 +35,10 @@
 
 static const char usage_text[] =
     "usage: cmpca [-c FILE] COMMAND ...\n"
-    "  db migrate                          apply schema migrations\n"
+    "  db migrate                          apply schema migrations and "
+    "grants (as db_owner)\n"
+    "  db roles                            the database role of each "
+    "component\n"
     "  hsm init-token --so-pin-file F      initialise the configured token "
     "(SoftHSM)\n"
     "  ca create LABEL --subject DN [--key TYPE] [--days N]\n"
@@ -90,6 +93,12 @@ static const char usage_text[] =
     "    [--days N]   C: dns:NAME, email:NAME, uri:HOST, ip:ADDR/MASK, "
     "dirname:/DN\n"
     "  audit list [--ca LABEL] [--event E] [--since TIME] [--limit N]\n"
+    "  audit verify [--since TIME]         recompute the audit chain, check "
+    "checkpoints\n"
+    "                                      and certificate statuses\n"
+    "  audit key [--label L] [--key TYPE]  the audit key in the HSM\n"
+    "  audit checkpoint                    link the audit rows, sign the "
+    "head now\n"
     "                                      the audit log, newest first\n"
     "  status [--warn-days N] [--crl-warn-hours N] [--max-pending N]\n"
     "                                      health checks; exit 0 ok, 1 "
@@ -101,12 +110,22 @@ cli_usage(void)
 	return usage_text;
 }
 
+/* The CLI's conninfo: the operator's, or the owner's for migrations. */
+const char *
+cli_conninfo(const struct cfg *cfg, int owner)
+{
+	const char *op = cfg->db_operator != NULL ? cfg->db_operator
+						   : cfg->db_conninfo;
+
+	return owner && cfg->db_owner != NULL ? cfg->db_owner : op;
+}
+
 int
 cli_need_db(struct ctx *c)
 {
 	if (c->db != NULL)
 		return 1;
-	c->db = db_open(c->cfg->db_conninfo);
+	c->db = db_open(cli_conninfo(c->cfg, c->as_owner));
 	if (c->db == NULL || db_ensure(c->db) != 1) {
 		log_err("database: %s", c->db != NULL ? db_error(c->db)
 						      : "no memory");
@@ -143,10 +162,13 @@ cmd_db(struct ctx *c, int argc, char **argv)
 {
 	int applied = 0, version = 0, sealed = 0;
 
+	if (argc == 2 && strcmp(argv[1], "roles") == 0)
+		return cli_db_roles(c);
 	if (argc < 2 || strcmp(argv[1], "migrate") != 0) {
 		fputs(usage_text, stderr);
 		return 2;
 	}
+	c->as_owner = 1; /* DDL and grants: the owner's conninfo */
 	if (!cli_need_db(c))
 		return 1;
 	if (!db_migrate(c->db, c->cfg->schema_dir, &applied)) {
@@ -819,6 +841,10 @@ cmd_crl(struct ctx *c, int argc, char **argv)
 		printf("ca %s: CRL %lld, %d entries, next update in %ld h%s\n",
 		    label, crl.number, crl.entries, hours,
 		    rc < 0 ? " (stored, file not written)" : "");
+	/* Every CRL checkpoints the audit chain (a failure is logged: the
+	 * CRL stands, the next checkpoint covers the rows). */
+	if (rc != 0)
+		(void)audit_checkpoint(c->db, c->hsm, "crl");
 	db_crl_clear(&crl);
 	ca_store_clear(&st);
 	return rc == 1 ? 0 : 1;

@@ -80,14 +80,19 @@ level_of(const char *s)
 static int
 open_backends(const struct cfg *cfg, struct hsm **hsm, struct db **db)
 {
+	int ok;
+
 	*hsm = hsm_open(cfg->pkcs11_module, cfg->token_label, cfg->pin_file);
 	if (*hsm == NULL) {
 		log_err("hsm: %s", hsm_error());
 		return 0;
 	}
 	*db = db_open(cfg->db_conninfo);
-	if (*db == NULL || db_ensure(*db) != 1) {
+	ok = *db != NULL && db_ensure(*db) == 1;
+	if (!ok)
 		log_err("database: %s", *db != NULL ? db_error(*db) : "no memory");
+	/* Least privilege: never as a superuser or the tables' owner. */
+	if (!ok || ca_role_check(*db, "cmpcad") != 1) {
 		db_close(*db);
 		*db = NULL;
 		hsm_close(*hsm);
@@ -184,9 +189,12 @@ crl_refresh(const struct cfg *cfg, struct db *db, struct hsm *hsm,
 		if (ca->retired && X509_cmp_time(X509_get0_notAfter(ca->cert),
 		    NULL) <= 0)
 			continue; /* every certificate of the old key expired */
-		if (crl_issue(db, ca, cfg->crl_validity, cfg->crl_dir, &crl) != 0)
+		if (crl_issue(db, ca, cfg->crl_validity, cfg->crl_dir, &crl) !=
+		    0) {
 			log_info("ca %s: CRL %lld issued, %d entries", ca->label,
 			    crl.number, crl.entries);
+			(void)audit_checkpoint(db, hsm, "crl");
+		}
 		db_crl_clear(&crl);
 	}
 	db_ca_array_free(cas, n);
@@ -251,10 +259,17 @@ housekeeper_main(const struct cfg *cfg)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (db == NULL)
 		return 2;
-	if (cfg->crl_auto &&
-	    (hsm = hsm_open(cfg->pkcs11_module, cfg->token_label,
+	/* As the workers: refuses a superuser or owner (if the database is
+	 * down now, the workers' check at their start refuses it). */
+	if (db_ensure(db) == 1 && ca_role_check(db, "cmpcad") == 0) {
+		db_close(db);
+		return 2;
+	}
+	/* The HSM: CRLs (crl_auto) and the audit chain's checkpoints. */
+	if ((hsm = hsm_open(cfg->pkcs11_module, cfg->token_label,
 		 cfg->pin_file)) == NULL)
-		log_warn("housekeeper: no HSM, CRLs are not re-issued: %s",
+		log_warn("housekeeper: no HSM, CRLs are not re-issued and "
+			 "audit checkpoints not signed: %s",
 		    hsm_error());
 	log_info("housekeeper ready");
 	while (!stopping) {
@@ -264,7 +279,7 @@ housekeeper_main(const struct cfg *cfg)
 			if (hsm_reopen(hsm))
 				log_info("housekeeper: hsm session reopened");
 		}
-		if (hsm != NULL && !hsm_lost(hsm)) {
+		if (cfg->crl_auto && hsm != NULL && !hsm_lost(hsm)) {
 			crl_refresh(cfg, db, hsm, &st);
 			bundle_refresh(cfg, db, hsm, &st);
 		}
@@ -278,12 +293,41 @@ housekeeper_main(const struct cfg *cfg)
 			    txns, certs);
 		if (db_nonce_prune(db, cfg->nonce_max_age, &pruned) != 1)
 			log_warn("nonce prune failed: %s", db_error(db));
+		/* The audit chain: link what is final, sign the head. */
+		(void)audit_checkpoint(db, hsm != NULL && !hsm_lost(hsm) ? hsm
+		    : NULL, "interval");
 		sleep((unsigned)cfg->housekeeping_interval);
 	}
 	ca_store_clear(&st);
 	db_close(db);
 	hsm_close(hsm);
 	return 0;
+}
+
+/*
+ * At start, before any worker: refuses a superuser or the tables' owner
+ * for the daemon's and the reader's conninfo. A database that cannot be
+ * reached now is not a refusal (workers retry and check it themselves).
+ * Returns 1 or 0.
+ */
+static int
+roles_ok(const struct cfg *cfg)
+{
+	const char *ci[2] = { cfg->db_conninfo, cfg->db_reader };
+	const char *who[2] = { "cmpcad", "cmpcad (db_reader)" };
+	int i, ok = 1;
+
+	for (i = 0; i < 2 && ok; i++) {
+		struct db *db;
+
+		if (ci[i] == NULL)
+			continue;
+		if ((db = db_open(ci[i])) != NULL && db_ensure(db) == 1 &&
+		    ca_role_check(db, who[i]) == 0)
+			ok = 0;
+		db_close(db);
+	}
+	return ok;
 }
 
 /* -t: configuration, database schema, HSM login and every CA key. */
@@ -296,7 +340,7 @@ check_only(const struct cfg *cfg)
 	size_t n = 0, i;
 	int version = 0, pending = 0, ok = 0;
 
-	if (!open_backends(cfg, &hsm, &db))
+	if (!open_backends(cfg, &hsm, &db) || !roles_ok(cfg))
 		goto out;
 	if (db_schema_version(db, &version) < 0 || version == 0) {
 		log_err("database: schema not migrated (run cmpca db migrate)");
@@ -476,7 +520,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	/* The socket is open: root (if we had it) is not needed any more. */
-	if (!priv_drop(cfg) || !priv_pin_check(cfg)) {
+	if (!priv_drop(cfg) || !priv_pin_check(cfg) || !roles_ok(cfg)) {
 		close(fd);
 		socket_remove(cfg->socket_path);
 		cfg_free(cfg);

@@ -434,7 +434,7 @@ log_http(int code, const char *uri)
 
 /* GET /metrics: the Prometheus text format, gauges read now. */
 static void
-serve_metrics(FCGX_Request *rq, struct cmp_srv *srv)
+serve_metrics(FCGX_Request *rq, struct cmp_srv *srv, struct db *db)
 {
 	const char *m = FCGX_GetParam("REQUEST_METHOD", rq->envp);
 	size_t len = 0;
@@ -446,7 +446,7 @@ serve_metrics(FCGX_Request *rq, struct cmp_srv *srv)
 		return;
 	}
 	io_deadline(0);
-	text = metrics_render(srv->db, srv->cfg->workers, &len);
+	text = metrics_render(db, srv->cfg->workers, &len);
 	io_deadline(1);
 	if (text == NULL) {
 		reply_plain(rq, 503);
@@ -542,9 +542,24 @@ serve_admin(FCGX_Request *rq, struct db *db, const char *uri)
 	admin_buf_free(&out);
 }
 
+/*
+ * The connection /admin/ and /metrics read through: db_reader's (role
+ * cmpca_reader, read only), opened on first use in this worker; without
+ * db_reader, the engine's.
+ */
+static struct db *
+reader_db(const struct cfg *cfg, struct cmp_srv *srv, struct db **ro)
+{
+	if (cfg->db_reader == NULL)
+		return srv->db;
+	if (*ro == NULL)
+		*ro = db_open(cfg->db_reader);
+	return *ro != NULL ? *ro : srv->db;
+}
+
 static void
 serve_one(FCGX_Request *rq, const struct cfg *cfg, struct cmp_srv *srv,
-    struct ocsp_srv *ocsp)
+    struct ocsp_srv *ocsp, struct db **ro)
 {
 	char labelbuf[DB_LABEL_MAX];
 	const char *label, *uri;
@@ -561,11 +576,11 @@ serve_one(FCGX_Request *rq, const struct cfg *cfg, struct cmp_srv *srv,
 		return;
 	}
 	if (uri != NULL && strcmp(uri, METRICS_PATH) == 0) {
-		serve_metrics(rq, srv);
+		serve_metrics(rq, srv, reader_db(cfg, srv, ro));
 		return;
 	}
 	if (admin_is_path(uri)) {
-		serve_admin(rq, srv->db, uri);
+		serve_admin(rq, reader_db(cfg, srv, ro), uri);
 		return;
 	}
 	code = fcgi_request_check(FCGX_GetParam("REQUEST_METHOD", rq->envp),
@@ -621,6 +636,7 @@ fcgi_serve(int fd, const struct cfg *cfg, struct cmp_srv *srv,
 	struct sigaction sa;
 	struct pollfd pfd;
 	int rc;
+	struct db *ro = NULL; /* db_reader's connection, opened on demand */
 
 	/* The OCSP responder lives as long as the loop and borrows the
 	 * engine's backends; it reads nothing until its first request. If
@@ -666,15 +682,17 @@ fcgi_serve(int fd, const struct cfg *cfg, struct cmp_srv *srv,
 			log_err("fastcgi accept failed: %s", strerror(-rc));
 			FCGX_Free(&rq, 1);
 			ocsp_srv_free(ocsp);
+			db_close(ro);
 			return -1;
 		}
 		(void)cmp_srv_hsm_check(srv, ocsp);
 		io_deadline(1);
-		serve_one(&rq, cfg, srv, ocsp);
+		serve_one(&rq, cfg, srv, ocsp, &ro);
 		FCGX_Finish_r(&rq);
 		io_deadline(0);
 	}
 	FCGX_Free(&rq, 1);
 	ocsp_srv_free(ocsp);
+	db_close(ro);
 	return 0;
 }

@@ -1113,6 +1113,16 @@ db_migrate(struct db *db, const char *schema_dir, int *applied)
 			goto out;
 		*applied += r;
 	}
+	/* The roles' grants, on every run (idempotent, migration lock). */
+	if (db_begin(db) != 1)
+		goto out;
+	if (db_run_simple(db, &st_mig_lock, NULL) != 1 ||
+	    db_grants_apply(db) < 0) {
+		db_rollback(db);
+		goto out;
+	}
+	if (db_commit(db) != 1)
+		goto out;
 	rc = 1;
 out:
 	if (*applied > 0)

@@ -568,6 +568,92 @@ int db_audit_list(struct db *db, long long ca_id, const char *event,
 void db_audit_clear(struct db_audit *a);
 void db_audit_array_free(struct db_audit *a, size_t n);
 
+/*
+ * The audit hash chain (db_chain.c, migration 015). Rows are linked by
+ * seq in audit_seal: chain_hash(n) = SHA-256(chain_hash(n-1) ||
+ * row_hash(n)). The verifier recomputes both in C (ca/audit.c).
+ */
+#define DB_HASH_LEN 32	    /* SHA-256 */
+#define DB_AUDIT_BATCH 5000 /* links read per query by the verifier */
+/* Waits for the audit writers of this instant; *upto: the highest audit
+ * id, below which no row can appear any more. Own transaction. 1 or -1. */
+int db_audit_fence(struct db *db, long long *upto) CA_MUST_CHECK;
+/* Links the rows after the last linked one up to upto; the new head in
+ * *seq and hash (seq 0: empty chain). Returns 1 or -1. */
+int db_audit_seal(struct db *db, long long upto, long long *seq,
+    unsigned char hash[DB_HASH_LEN]) CA_MUST_CHECK;
+/* A link and the audit row it links, as stored. */
+struct db_audit_link {
+	long long seq, audit_id;
+	unsigned char row_hash[DB_HASH_LEN], chain_hash[DB_HASH_LEN];
+	int present;	/* the audit row exists */
+	int at_null, ca_null;
+	long long at_us; /* microseconds since 1970 */
+	long long ca_id;
+	char *event, *actor, *detail, *db_role; /* NULL: SQL NULL */
+};
+/* Up to limit links after seq after_seq, in order. Returns 1 or -1. */
+int db_audit_links(struct db *db, long long after_seq, int limit,
+    struct db_audit_link **out, size_t *n) CA_MUST_CHECK;
+void db_audit_link_clear(struct db_audit_link *l);
+void db_audit_link_array_free(struct db_audit_link *a, size_t n);
+/* *first: the lowest audit id below the highest linked one that is not
+ * linked (0: none); *waiting: rows after it, not linked yet. 1 or -1. */
+int db_audit_unlinked(struct db *db, long long *first, long long *waiting)
+    CA_MUST_CHECK;
+/* A signed checkpoint, with its key (from audit_key) when read back. */
+struct db_audit_ckpt {
+	long long id, seq, key_id;
+	unsigned char chain_hash[DB_HASH_LEN];
+	time_t at;
+	unsigned char *sig;
+	size_t sig_len;
+	char *key_uri;	     /* NULL: no such key row */
+	unsigned char *spki; /* DER SubjectPublicKeyInfo, the stored copy */
+	size_t spki_len;
+};
+/* Inserts c (seq, chain_hash, key_id, at, sig); sets c->id. 1 or -1. */
+int db_audit_ckpt_insert(struct db *db, struct db_audit_ckpt *c)
+    CA_MUST_CHECK;
+/* Highest checkpointed seq (0: none). Returns 1 or -1. */
+int db_audit_ckpt_last(struct db *db, long long *seq) CA_MUST_CHECK;
+/* Every checkpoint, by seq. Returns 1 or -1. */
+int db_audit_ckpt_list(struct db *db, struct db_audit_ckpt **out, size_t *n)
+    CA_MUST_CHECK;
+void db_audit_ckpt_clear(struct db_audit_ckpt *c);
+void db_audit_ckpt_array_free(struct db_audit_ckpt *a, size_t n);
+/* Records an audit key. Returns 1 (sets *id), 0 (URI known) or -1. */
+int db_audit_key_insert(struct db *db, const char *uri,
+    const unsigned char *spki, size_t spki_len, long long *id) CA_MUST_CHECK;
+/* The newest audit key into k (key_id, key_uri, spki). 1, 0 none, -1. */
+int db_audit_key_latest(struct db *db, struct db_audit_ckpt *k)
+    CA_MUST_CHECK;
+/* A certificate whose status is not the one its audit rows say. */
+struct db_audit_mismatch {
+	long long cert_id;
+	char serial[DB_SERIAL_MAX];
+	char status[64];   /* "<status> <reason|-> <revoked_at|->" in cert */
+	char audited[128]; /* the same from its latest cert-status row */
+};
+/* The first such certificate. Returns 1 (found), 0 (none) or -1. */
+int db_audit_cert_check(struct db *db, struct db_audit_mismatch *m)
+    CA_MUST_CHECK;
+/* BEGIN a read-only REPEATABLE READ transaction (one snapshot for a
+ * consistent read); end it with db_commit or db_rollback. 1 or 0. */
+int db_begin_snapshot(struct db *db) CA_MUST_CHECK;
+
+/* The database role of this connection (db_chain.c). */
+struct db_role {
+	char name[DB_LABEL_MAX];
+	int superuser;
+	int owns; /* tables of the schema it owns or may become owner of */
+};
+/* Returns 1 or -1. */
+int db_role_get(struct db *db, struct db_role *w) CA_MUST_CHECK;
+/* Calls cmpca_grants() (migration 015) if it exists: the roles get
+ * exactly their grants. Returns 1, 0 (no such function) or -1. */
+int db_grants_apply(struct db *db) CA_MUST_CHECK;
+
 /* Counts of open work for monitoring (db_stats.c). */
 struct db_stats {
 	long long pending_approvals; /* requests waiting for the operator */

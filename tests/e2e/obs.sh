@@ -245,7 +245,8 @@ env SOFTHSM2_CONF="$SOFTHSM2_CONF" "$bin/cmpca" -c "$work/ahead.conf" status >"$
 rc=$?
 check "status: migration not applied, exit 3" bash -c \
     "[ $rc = 3 ] && grep -qE '^migrations +FAIL .*1 shipped migration\(s\) not applied' '$work/st3.txt'"
-sed -e 's|^db = .*|db = "host=/nonexistent dbname=none connect_timeout=2"|' \
+# The CLI connects with db_operator (the stack sets it): that one is cut.
+sed -e 's|^db_operator = .*|db_operator = "host=/nonexistent dbname=none connect_timeout=2"|' \
     "$CMPCA_CONF" >"$work/nodb.conf"
 env SOFTHSM2_CONF="$SOFTHSM2_CONF" "$bin/cmpca" -c "$work/nodb.conf" status >"$work/st4.txt" 2>&1
 rc=$?

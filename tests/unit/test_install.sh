@@ -221,6 +221,9 @@ conf=$tmp/cmpca.conf
 sed -e "s|^token = .*|token = cmpca-inst|" \
     -e "s|^pin_file = .*|pin_file = $tmp/hsm/pin|" \
     -e "s|^db = .*|db = \"$db\"|" \
+    -e "s|^db_operator = .*|db_operator = \"$db\"|" \
+    -e "s|^db_owner = .*|db_owner = \"$db\"|" \
+    -e "s|^db_reader = .*|db_reader = \"${db/user=postgres/user=cmpca_reader}\"|" \
     -e "s|^socket = .*|socket = $tmp/cmpcad.sock|" \
     -e "s|^crl_dir = .*|crl_dir = $tmp/crl|" \
     -e "s|^workers = .*|workers = 1|" \
@@ -237,6 +240,10 @@ check "installed cmpca hsm init-token" \
     "$cmpca" -c "$conf" hsm init-token --so-pin-file "$tmp/hsm/so-pin"
 check "installed cmpca ca create issuing (key in the HSM)" \
     "$cmpca" -c "$conf" ca create issuing --subject "/O=cmpca/CN=Install Test CA"
+# cmpcad refuses the superuser: it runs as cmpca_daemon (created NOLOGIN
+# by the migration, which ran as the superuser), as the example says.
+psql -Xq "$db" -c "ALTER ROLE cmpca_daemon LOGIN" -c "ALTER ROLE cmpca_reader LOGIN" >/dev/null 2>&1
+sed -i "s|^db = .*|db = \"${db/user=postgres/user=cmpca_daemon}\"|" "$conf"
 check "installed cmpcad -t passes on the example configuration" bash -c "
 	'$cmpcad' -t -c '$conf' 2>&1 |
 	grep -qx '$conf: configuration ok, schema version [0-9]*, 1 CA(s)'"
