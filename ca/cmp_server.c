@@ -480,6 +480,25 @@ cmp_secret_stale(struct req *r)
 }
 
 /*
+ * Derives r->mac from secret with the request's PBM parameters. Returns 1,
+ * 0 with r rejected (parameters refused), or -1 with r failed internally.
+ */
+static int
+mac_derive(struct req *r, const unsigned char *secret, size_t len)
+{
+	const char *why;
+	int rc, fail;
+
+	rc = cmp_pbm_derive(r->msg->header->protectionAlg, secret, len,
+	    r->srv->cfg->pbm_max_iter, &r->mac, &fail, &why);
+	if (rc == 0)
+		cmp_reject(r, fail, why);
+	else if (rc < 0)
+		cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE, "PBM key derivation failed");
+	return rc;
+}
+
+/*
  * A MAC-protected request whose senderKID names no secret: the same answer
  * as a wrong MAC after the same work (the parameters checked, a key
  * derived and a MAC computed, with a stand-in secret), so that neither
@@ -490,19 +509,10 @@ static int
 unknown_ref(struct req *r)
 {
 	static const unsigned char standin[32];
-	const char *why;
-	int rc, fail;
+	int rc;
 
-	rc = cmp_pbm_derive(r->msg->header->protectionAlg, standin,
-	    sizeof(standin), r->srv->cfg->pbm_max_iter, &r->mac, &fail, &why);
-	if (rc == 0) {
-		cmp_reject(r, fail, why);
-		return 0;
-	}
-	if (rc < 0) {
-		cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE, "PBM key derivation failed");
-		return -1;
-	}
+	if ((rc = mac_derive(r, standin, sizeof(standin))) != 1)
+		return rc;
 	(void)cmp_pbm_verify(r->msg, &r->mac, r->pp, r->pp_len);
 	cmp_mac_clear(&r->mac);
 	cmp_reject(r, CMP_FAIL_BAD_MESSAGE_CHECK,
@@ -519,8 +529,7 @@ check_protection(struct req *r)
 {
 	const CMP_HEADER *h = r->msg->header;
 	char ref[DB_REF_MAX];
-	int rc, fail;
-	const char *why;
+	int rc;
 
 	if (h->protectionAlg == NULL && r->msg->protection == NULL &&
 	    (r->srv->cfg->unprotected_ok & (1ul << r->msg->body->type))) {
@@ -561,17 +570,8 @@ check_protection(struct req *r)
 		return unknown_ref(r);
 	if (!secret_open(r))
 		return -1;
-	rc = cmp_pbm_derive(h->protectionAlg, r->secret.secret,
-	    r->secret.secret_len, r->srv->cfg->pbm_max_iter, &r->mac, &fail,
-	    &why);
-	if (rc == 0) {
-		cmp_reject(r, fail, why);
-		return 0;
-	}
-	if (rc < 0) {
-		cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE, "PBM key derivation failed");
-		return -1;
-	}
+	if ((rc = mac_derive(r, r->secret.secret, r->secret.secret_len)) != 1)
+		return rc;
 	rc = cmp_pbm_verify(r->msg, &r->mac, r->pp, r->pp_len);
 	if (rc < 0) {
 		cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE, "PBM computation failed");

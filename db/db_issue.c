@@ -69,15 +69,55 @@ db_ca_cert_current(struct db *db, long long ca_id,
 	return rc;
 }
 
+/* The certificate's columns, in the order both issuing functions take
+ * them (serial to requester). */
+static void
+cert_params(struct db_params *p, const struct db_cert *c)
+{
+	db_param_text(p, c->serial);
+	db_param_text(p, c->subject);
+	db_param_text(p, c->issuer);
+	db_param_bytea(p, c->spki_sha256, sizeof(c->spki_sha256));
+	db_param_int8(p, (long long)c->not_before);
+	db_param_int8(p, (long long)c->not_after);
+	db_param_text(p, db_cert_status_name(c->status));
+	db_param_bytea(p, c->der, c->der_len);
+	db_param_text(p, c->profile);
+	db_param_text(p, c->requester);
+}
+
+/* Runs an issuing statement that returns the new certificate's id.
+ * Returns 1, 0 with *why set (a refusal the function raised), or -1. */
+static int
+run_id(struct db *db, const struct db_stmt *st, struct db_params *p,
+    long long *id, enum db_refusal *why, const char *what)
+{
+	struct db_row r;
+	PGresult *res = NULL;
+	int rc = -1;
+
+	if (db_run(db, st, p, &res) != 1) {
+		if ((*why = refusal(db)) != 0)
+			rc = 0;
+		goto out;
+	}
+	r = (struct db_row){res, 0, 0, 0};
+	if (PQntuples(res) != 1 || (*id = db_col_int8(&r, 0), r.bad)) {
+		db_seterr(db, "%s failed: unexpected result", what);
+		goto out;
+	}
+	rc = 1;
+out:
+	PQclear(res);
+	return rc;
+}
+
 int
 db_cert_store(struct db *db, const unsigned char ca_sha256[32],
     const char *actor, struct db_cert *c, int supersede,
     enum db_refusal *why)
 {
 	struct db_params p = {0};
-	struct db_row r;
-	PGresult *res = NULL;
-	int rc = -1;
 
 	*why = 0;
 	if (c->der == NULL || c->txid_len > DB_TXID_MAX ||
@@ -88,34 +128,12 @@ db_cert_store(struct db *db, const unsigned char ca_sha256[32],
 	db_param_int8(&p, c->ca_id);
 	db_param_bytea(&p, ca_sha256, 32);
 	db_param_text(&p, actor);
-	db_param_text(&p, c->serial);
-	db_param_text(&p, c->subject);
-	db_param_text(&p, c->issuer);
-	db_param_bytea(&p, c->spki_sha256, sizeof(c->spki_sha256));
-	db_param_int8(&p, (long long)c->not_before);
-	db_param_int8(&p, (long long)c->not_after);
-	db_param_text(&p, db_cert_status_name(c->status));
-	db_param_bytea(&p, c->der, c->der_len);
-	db_param_text(&p, c->profile);
-	db_param_text(&p, c->requester);
+	cert_params(&p, c);
 	db_param_bytea(&p, c->txid_len > 0 ? c->txid : NULL, c->txid_len);
 	db_param_int8(&p, c->cert_req_id);
 	db_param_id(&p, c->replaces);
 	db_param_text(&p, supersede ? "true" : "false");
-	if (db_run(db, &st_store, &p, &res) != 1) {
-		if ((*why = refusal(db)) != 0)
-			rc = 0;
-		goto out;
-	}
-	r = (struct db_row){res, 0, 0, 0};
-	if (PQntuples(res) != 1 || (c->id = db_col_int8(&r, 0), r.bad)) {
-		db_seterr(db, "cert store failed: unexpected result");
-		goto out;
-	}
-	rc = 1;
-out:
-	PQclear(res);
-	return rc;
+	return run_id(db, &st_store, &p, &c->id, why, "cert store");
 }
 
 int
@@ -125,9 +143,6 @@ db_issue1(struct db *db, const struct db_txn *t, const unsigned char *nonce,
     enum db_refusal *why)
 {
 	struct db_params p = {0};
-	struct db_row r;
-	PGresult *res = NULL;
-	int rc = -1;
 
 	*why = 0;
 	if (t->id_len == 0 || t->id_len > DB_TXID_MAX || nonce_len == 0 ||
@@ -146,36 +161,14 @@ db_issue1(struct db *db, const struct db_txn *t, const unsigned char *nonce,
 	db_param_int8(&p, (long long)t->expires);
 	db_param_bytea(&p, nonce, nonce_len);
 	db_param_text(&p, secret_ref);
-	db_param_text(&p, c->serial);
-	db_param_text(&p, c->subject);
-	db_param_text(&p, c->issuer);
-	db_param_bytea(&p, c->spki_sha256, sizeof(c->spki_sha256));
-	db_param_int8(&p, (long long)c->not_before);
-	db_param_int8(&p, (long long)c->not_after);
-	db_param_text(&p, db_cert_status_name(c->status));
-	db_param_bytea(&p, c->der, c->der_len);
-	db_param_text(&p, c->profile);
-	db_param_text(&p, c->requester);
+	cert_params(&p, c);
 	db_param_int8(&p, c->cert_req_id);
 	db_param_id(&p, c->replaces);
 	db_param_text(&p, supersede ? "true" : "false");
 	db_param_text(&p, secret_version != NULL && secret_version[0] != '\0'
 		? secret_version : NULL);
 	db_param_bytea(&p, ca_sha256, 32);
-	if (db_run(db, &st_issue1, &p, &res) != 1) {
-		if ((*why = refusal(db)) != 0)
-			rc = 0;
-		goto out;
-	}
-	r = (struct db_row){res, 0, 0, 0};
-	if (PQntuples(res) != 1 || (c->id = db_col_int8(&r, 0), r.bad)) {
-		db_seterr(db, "issue failed: unexpected result");
-		goto out;
-	}
-	rc = 1;
-out:
-	PQclear(res);
-	return rc;
+	return run_id(db, &st_issue1, &p, &c->id, why, "issue");
 }
 
 /* "{1,2,3}" for a bigint[] parameter. Returns 1 or 0 (too long). */
