@@ -166,8 +166,11 @@ sock=$CMPCA_VAR/cmpcad.sock
 fcgi() { /usr/bin/python3 "$top/tests/e2e/fcgi.py" "$@"; }
 check "socket is 0660, owned by cmpca and group cmpca-web" \
     test "$(stat -c '%a %U %G' "$sock")" = "660 cmpca cmpca-web"
-runuser -u nobody -- /usr/bin/python3 "$top/tests/e2e/fcgi.py" request "$sock" \
-    REQUEST_METHOD=GET DOCUMENT_URI=/metrics >"$w/nobody.out" 2>&1
+# The script through stdin and from /: nobody may not reach the checkout
+# (under /root, issue 18), and only the socket's refusal may count here.
+(cd / && runuser -u nobody -- /usr/bin/python3 - request "$sock" \
+    REQUEST_METHOD=GET DOCUMENT_URI=/metrics <"$top/tests/e2e/fcgi.py" \
+    >"$w/nobody.out" 2>&1)
 check "another local user cannot connect to the socket" \
     grep -q "connect failed: Permission denied" "$w/nobody.out"
 fcgi request "$sock" REQUEST_METHOD=GET DOCUMENT_URI=/admin/ \

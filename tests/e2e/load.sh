@@ -38,7 +38,14 @@ CLIENTS=50
 e2e_stack_up
 export CMPCA_SECRET
 master=$CMPCA_CMPCAD_PID
+# Every worker up before counting: workers log in to the HSM one at a
+# time (flock), so the last may say "ready" after the stack is up.
+for _ in $(seq 200); do
+	[ "$(grep -c 'info: worker ready' "$CMPCA_LOG")" -ge "$CMPCA_WORKERS" ] && break
+	sleep 0.1
+done
 ready0=$(grep -c 'info: worker ready' "$CMPCA_LOG")
+check "all $CMPCA_WORKERS workers ready before the load" test "$ready0" -ge "$CMPCA_WORKERS"
 
 # Worker memory (issue 6): the RSS of every process under the master
 # (workers and housekeeper) after a warm-up, and again after the run.
