@@ -15,6 +15,8 @@
  * identity, which now signs with the new key. Certificates issued under
  * the old key stay revocable: `cmpca cert revoke SERIAL --ca LABEL.oldN`
  * and `cmpca crl issue --ca LABEL.oldN` (a CRL signed by the old key).
+ * Its CRLs keep the name the old key's certificates carry (ca_crl_name:
+ * the key's object label), the new key's get the new object's name.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -94,6 +96,25 @@ key_label(const char *label, char *out, size_t outlen)
 
 	strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", gmtime(&now));
 	snprintf(out, outlen, "%s-k%s", label, stamp);
+}
+
+/*
+ * Warns about profiles whose crl_url names the CA's label rather than the
+ * key's CRL name: the new key's certificates would name the URL of the
+ * old key's CRL (crl_dir/LABEL.crl), one that cannot verify them.
+ */
+static void
+crl_url_warn(const struct cfg *cfg, const char *label)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nprofiles; i++)
+		if (cfg->profiles[i].crl_url != NULL &&
+		    strstr(cfg->profiles[i].crl_url, "%{ca}") != NULL)
+			log_warn("profile %s: crl_url names %%{ca}: certificates "
+				 "of the new key of %s will name the old key's "
+				 "CRL; use %%{crl}",
+			    cfg->profiles[i].name, label);
 }
 
 struct rollover {
@@ -264,6 +285,7 @@ cli_ca_rollover(struct ctx *c, int argc, char **argv)
 	printf("ca %s rolled over to key %s; the old key is ca %s (retired, "
 	       "still signs CRLs for what it issued)\n", argv[2], ro.new_uri,
 	    ro.sib.label);
+	crl_url_warn(c->cfg, argv[2]);
 	rc = 0;
 out:
 	db_ca_clear(&ro.row);
