@@ -147,7 +147,7 @@ struct cfg {
 	long poll_check_after; /* checkAfter of pollRep, seconds */
 	long clock_skew;      /* accepted messageTime difference, seconds */
 	unsigned long unprotected_ok; /* bit per body type allowed unprotected */
-	char *crl_dir;	      /* where <label>.crl files are written, or NULL */
+	char *crl_dir;	      /* where <name>.crl files are written, or NULL */
 	long crl_validity;    /* hours between thisUpdate and nextUpdate */
 	int crl_auto;	      /* the housekeeper re-issues CRLs */
 	int syslog;	      /* cmpcad logs to syslog (as with -s) */

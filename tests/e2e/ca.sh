@@ -370,8 +370,8 @@ check "the housekeeper renews the old key's CRL (next number of the issuer name)
 cdp() { openssl x509 -in "$1" -noout -ext crlDistributionPoints 2>/dev/null | sed -n 's/^ *URI://p'; }
 check "old-key certificates name /crl/rr.crl (the first key's URL, unchanged)" \
     test "$(cdp "$work/old-ok.pem")" = "http://127.0.0.1:$CMPCA_PORT/crl/rr.crl"
-check "new-key certificates name a CRL URL of their own" \
-    test -n "$(cdp "$work/new-ee.pem")" -a "$(cdp "$work/new-ee.pem")" != "$(cdp "$work/old-ok.pem")"
+check "new-key certificates name a CRL URL of their own (the new key's object, rr-kYYYYMMDDHHMMSS)" \
+    has <(cdp "$work/new-ee.pem") "^http://127.0.0.1:$CMPCA_PORT/crl/rr-k[0-9]{14}\.crl\$"
 crlat() { # LABEL CERT: waits up to 20 s for CERT's CDP to serve LABEL's newest CRL
 	for _ in $(seq 40); do
 		cmp -s <(curl -sf "$(cdp "$2")") \
