@@ -17,6 +17,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
 #include "ca/ca.h"
@@ -103,6 +104,34 @@ ca_crl_name(const char *key_uri, const char *label, char *out, size_t outlen)
 		snprintf(out, outlen, "%s", label);
 	else
 		snprintf(out, outlen, "%.*s", (int)n, o);
+}
+
+/*
+ * Is ca's key still the key of its row? A process that loaded the CA
+ * before a `ca rollover` holds the old key under the identity's id (for
+ * up to CA_STORE_REFRESH seconds): a CRL it signed would be stored as the
+ * identity's and published under the old key's name. 1 yes, 0 no
+ * (logged), -1 database error.
+ */
+static int
+crl_key_current(struct db *db, const struct ca_ident *ca)
+{
+	struct db_ca row;
+	unsigned char md[32];
+	int rc;
+
+	memset(&row, 0, sizeof(row));
+	if ((rc = db_ca_get(db, ca->id, &row)) == 1) {
+		rc = row.cert != NULL &&
+		    SHA256(row.cert, row.cert_len, md) != NULL &&
+		    memcmp(md, ca->cert_sha256, sizeof(md)) == 0;
+		if (!rc)
+			log_warn("ca %s: CA certificate changed (rollover); "
+				 "CRL not issued with the old key, next time "
+				 "with the current one", ca->label);
+	}
+	db_ca_clear(&row);
+	return rc;
 }
 
 /* Writes der to dir/label.crl through a temporary file and rename(2). */
@@ -229,6 +258,14 @@ crl_issue(struct db *db, const struct ca_ident *ca, long hours,
 		goto dberr;
 	if (db_crl_next(db, ca->id, &out->number) != 1)
 		goto dberr;
+	switch (crl_key_current(db, ca)) {
+	case 1:
+		break;
+	case 0:
+		goto fail;
+	default:
+		goto dberr;
+	}
 	if ((b.crl = X509_CRL_new()) == NULL ||
 	    !X509_CRL_set_version(b.crl, X509_CRL_VERSION_2) ||
 	    !X509_CRL_set_issuer_name(b.crl, X509_get_subject_name(ca->cert)))
