@@ -131,6 +131,7 @@ struct rollover {
 static int
 rollover_store(struct db *db, struct rollover *ro)
 {
+	long long crlno;
 	int len;
 
 	snprintf(ro->sib.status, sizeof(ro->sib.status), "retired");
@@ -140,7 +141,13 @@ rollover_store(struct db *db, struct rollover *ro)
 		return 0;
 	memcpy(ro->sib.cert, ro->row.cert, ro->row.cert_len);
 	ro->sib.cert_len = ro->row.cert_len;
-	if (db_begin(db) != 1)
+	/*
+	 * The identity's CRL lock first (db_crl_next; the number is not
+	 * used): a CRL being signed with the old key commits before and
+	 * moves with it, one that waits sees the new certificate and is not
+	 * signed with the old key (crl_issue).
+	 */
+	if (db_begin(db) != 1 || db_crl_next(db, ro->row.id, &crlno) != 1)
 		goto dberr;
 	if (db_ca_insert(db, &ro->sib) != 1) {
 		log_err("cannot store %s: %s", ro->sib.label, db_error(db));
