@@ -639,27 +639,22 @@ static GENERAL_NAME *
 url_gn(const char *url, const struct ca_ident *ca)
 {
 	char buf[CFG_URL_MAX + CA_CRL_NAME_MAX];
-	size_t o = 0, ll, skip;
+	size_t o = 0, ll;
 	const char *sub;
 	ASN1_IA5STRING *s = NULL;
 	GENERAL_NAME *gn = NULL;
 
 	while (*url != '\0') {
-		sub = NULL;
-		if (strncmp(url, "%{ca}", 5) == 0) {
-			sub = ca->label;
-			skip = 5;
-		} else if (strncmp(url, "%{crl}", 6) == 0) {
-			sub = ca->crl_name;
-			skip = 6;
-		}
+		sub = strncmp(url, "%{ca}", 5) == 0 ? ca->label
+		    : strncmp(url, "%{crl}", 6) == 0 ? ca->crl_name
+						      : NULL;
 		if (sub != NULL) {
 			ll = strlen(sub);
 			if (o + ll >= sizeof(buf))
 				return NULL;
 			memcpy(buf + o, sub, ll);
 			o += ll;
-			url += skip;
+			url = strchr(url, '}') + 1;
 		} else {
 			if (o + 1 >= sizeof(buf))
 				return NULL;
@@ -701,12 +696,10 @@ aia_add(AUTHORITY_INFO_ACCESS *aia, int nid, const char *url,
 }
 
 /*
- * The profile's per-CA URLs (crl_url, ocsp_url, ca_issuers_url, with
- * "%{ca}" the issuing CA's label and "%{crl}" the CRL name of the key
- * that signs): crlDistributionPoints and authorityInfoAccess naming the
- * CA that signs, so a subordinate's end entities point at its own CRL,
- * and a root's at the CRL of the key that signed them, also after a
- * rollover. Returns 1 or 0.
+ * The profile's per-CA URLs (crl_url, ocsp_url, ca_issuers_url; "%{ca}"
+ * the issuing CA's label, "%{crl}" its key's CRL name, kept across a
+ * rollover): crlDistributionPoints and authorityInfoAccess naming the CA
+ * (and key) that signs. Returns 1 or 0.
  */
 static int
 url_exts_add(X509 *x, const struct cfg_profile *p, const struct ca_ident *ca)
