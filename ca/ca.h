@@ -117,7 +117,8 @@ struct cfg_profile {
 	size_t ncopy_exts;
 	int holder_san_any;	/* a holder may ask for names it lacks */
 	int kur_same_key;	/* kur may keep the old key (renewal) */
-	char *crl_url;		/* or NULL; "%{ca}": the CA's label */
+	char *crl_url;		/* or NULL; "%{ca}": the CA's label, "%{crl}":
+				 * the CRL name of the signing key */
 	char *ocsp_url;
 	char *ca_issuers_url;
 	char *ra_san;		/* names (patterns) its RAs may ask for */
@@ -150,7 +151,7 @@ struct cfg {
 	long poll_check_after; /* checkAfter of pollRep, seconds */
 	long clock_skew;      /* accepted messageTime difference, seconds */
 	unsigned long unprotected_ok; /* bit per body type allowed unprotected */
-	char *crl_dir;	      /* where <label>.crl files are written, or NULL */
+	char *crl_dir;	      /* where <name>.crl files are written, or NULL */
 	long crl_validity;    /* hours between thisUpdate and nextUpdate */
 	int crl_auto;	      /* the housekeeper re-issues CRLs */
 	int syslog;	      /* cmpcad logs to syslog (as with -s) */
@@ -168,10 +169,14 @@ void cfg_free(struct cfg *c);
 const struct cfg_profile *cfg_profile_get(const struct cfg *c,
     const char *name);
 
+/* A CRL name: a key object label, LABEL-kYYYYMMDDHHMMSS after rollovers. */
+#define CA_CRL_NAME_MAX (DB_LABEL_MAX + 24)
+
 /* ca_store.c - the CA identities of this process, loaded once. */
 struct ca_ident {
 	long long id;
 	char label[DB_LABEL_MAX];
+	char crl_name[CA_CRL_NAME_MAX]; /* ca_crl_name() of the row */
 	X509 *cert;	 /* decoded once per process */
 	EVP_PKEY *key;	 /* in the HSM */
 	const EVP_MD *md; /* digest for signatures by this CA */
@@ -280,20 +285,32 @@ int ca_role_check(struct db *db, const char *who) CA_MUST_CHECK;
 
 /* crl.c - CRLs signed in the HSM. */
 /*
+ * The name under which the CRLs of one CA key are published
+ * (crl_dir/<name>.crl, "%{crl}" in crl_url): the key's object label in
+ * the token, which stays with the key when `ca rollover` moves it to
+ * LABEL.oldN, so every certificate names the CRL of the key that signed
+ * it for its whole life. The first key of a CA is the CA's label, later
+ * ones LABEL-kYYYYMMDDHHMMSS. label when key_uri names no object of
+ * letters, digits, '-', '_', '.'. Always fills out (size
+ * CA_CRL_NAME_MAX).
+ */
+void ca_crl_name(const char *key_uri, const char *label, char *out,
+    size_t outlen);
+/*
  * Issues the next CRL of ca (valid for hours), stores it (one issuer at a
  * time per CA, by a database lock) and, when dir is set, writes
- * dir/<label>.crl. Returns 1, -1 if stored but not written, 0 on failure;
- * out holds the CRL (db_crl_clear).
+ * dir/<crl_name>.crl. Returns 1, -1 if stored but not written, 0 on
+ * failure; out holds the CRL (db_crl_clear).
  */
 int crl_issue(struct db *db, const struct ca_ident *ca, long hours,
     const char *dir, struct db_crl *out) CA_MUST_CHECK;
 /*
- * Publishes the newest CRL in the database for ca_id (whichever host or
- * CLI issued it) as dir/<label>.crl, unless the file holds it already.
- * Returns 1 written, 0 unchanged or no CRL yet, -1 on failure (logged).
+ * Publishes the newest CRL in the database for the CA row (whichever
+ * host or CLI issued it) as dir/<CRL name of its key>.crl, unless the
+ * file holds it already. Returns 1 written, 0 unchanged or no CRL yet,
+ * -1 on failure (logged).
  */
-int crl_publish(struct db *db, long long ca_id, const char *label,
-    const char *dir);
+int crl_publish(struct db *db, const struct db_ca *row, const char *dir);
 
 /* cmp_protect.c - PBM (RFC 4211 §4.4). */
 struct cmp_mac {

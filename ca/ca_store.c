@@ -248,6 +248,8 @@ ca_ident_load(struct ca_ident *ca, const struct db_ca *row, struct hsm *hsm)
 	memset(ca, 0, sizeof(*ca));
 	ca->id = row->id;
 	snprintf(ca->label, sizeof(ca->label), "%s", row->label);
+	ca_crl_name(row->key_uri, row->label, ca->crl_name,
+	    sizeof(ca->crl_name));
 	ca->cert = d2i_X509(NULL, &p, (long)row->cert_len);
 	/* Issuance stores under this CA only while the row still holds
 	 * this certificate (db_issue1, db_ca_cert_current). */

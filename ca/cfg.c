@@ -249,7 +249,8 @@ cfg_ext_check(struct cfg *c, const char *section, const char *ext)
 }
 
 /* A per-CA URL of a profile: printable ASCII, no blanks, at most
- * CFG_URL_MAX bytes, "%{ca}" the only substitution. Returns 1 or 0. */
+ * CFG_URL_MAX bytes, "%{ca}" and "%{crl}" the only substitutions.
+ * Returns 1 or 0. */
 static int
 cfg_url(struct cfg *c, const char *sec, const char *key, char **out)
 {
@@ -260,12 +261,14 @@ cfg_url(struct cfg *c, const char *sec, const char *key, char **out)
 		return 1;
 	for (q = v; *q != '\0'; q++)
 		if (*q <= ' ' || *q > '~' ||
-		    (*q == '%' && strncmp(q, "%{ca}", 5) != 0))
+		    (*q == '%' && strncmp(q, "%{ca}", 5) != 0 &&
+			strncmp(q, "%{crl}", 6) != 0))
 			break;
 	if (*q != '\0' || q == v || strlen(v) >= CFG_URL_MAX ||
 	    strchr(v, ':') == NULL) {
 		cfg_error(c, sec, key, "%s must be a URI (printable, no "
-		    "blanks, %%{ca} for the CA's label)", key);
+		    "blanks, %%{ca} for the CA's label, %%{crl} for its "
+		    "key's CRL name)", key);
 		return 0;
 	}
 	return (*out = strdup(v)) != NULL;

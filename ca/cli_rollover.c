@@ -15,6 +15,8 @@
  * identity, which now signs with the new key. Certificates issued under
  * the old key stay revocable: `cmpca cert revoke SERIAL --ca LABEL.oldN`
  * and `cmpca crl issue --ca LABEL.oldN` (a CRL signed by the old key).
+ * Its CRLs keep the name the old key's certificates carry (ca_crl_name:
+ * the key's object label), the new key's get the new object's name.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -96,6 +98,25 @@ key_label(const char *label, char *out, size_t outlen)
 	snprintf(out, outlen, "%s-k%s", label, stamp);
 }
 
+/*
+ * Warns about profiles whose crl_url names the CA's label rather than the
+ * key's CRL name: the new key's certificates would name the URL of the
+ * old key's CRL (crl_dir/LABEL.crl), one that cannot verify them.
+ */
+static void
+crl_url_warn(const struct cfg *cfg, const char *label)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nprofiles; i++)
+		if (cfg->profiles[i].crl_url != NULL &&
+		    strstr(cfg->profiles[i].crl_url, "%{ca}") != NULL)
+			log_warn("profile %s: crl_url names %%{ca}: certificates "
+				 "of the new key of %s will name the old key's "
+				 "CRL; use %%{crl}",
+			    cfg->profiles[i].name, label);
+}
+
 struct rollover {
 	struct db_ca row;     /* the identity */
 	struct db_ca sib;     /* the old key's new home */
@@ -110,6 +131,7 @@ struct rollover {
 static int
 rollover_store(struct db *db, struct rollover *ro)
 {
+	long long crlno;
 	int len;
 
 	snprintf(ro->sib.status, sizeof(ro->sib.status), "retired");
@@ -119,7 +141,13 @@ rollover_store(struct db *db, struct rollover *ro)
 		return 0;
 	memcpy(ro->sib.cert, ro->row.cert, ro->row.cert_len);
 	ro->sib.cert_len = ro->row.cert_len;
-	if (db_begin(db) != 1)
+	/*
+	 * The identity's CRL lock first (db_crl_next; the number is not
+	 * used): a CRL being signed with the old key commits before and
+	 * moves with it, one that waits sees the new certificate and is not
+	 * signed with the old key (crl_issue).
+	 */
+	if (db_begin(db) != 1 || db_crl_next(db, ro->row.id, &crlno) != 1)
 		goto dberr;
 	if (db_ca_insert(db, &ro->sib) != 1) {
 		log_err("cannot store %s: %s", ro->sib.label, db_error(db));
@@ -264,6 +292,7 @@ cli_ca_rollover(struct ctx *c, int argc, char **argv)
 	printf("ca %s rolled over to key %s; the old key is ca %s (retired, "
 	       "still signs CRLs for what it issued)\n", argv[2], ro.new_uri,
 	    ro.sib.label);
+	crl_url_warn(c->cfg, argv[2]);
 	rc = 0;
 out:
 	db_ca_clear(&ro.row);

@@ -633,23 +633,28 @@ ext_add_cached(X509 *x, const struct ext_set *es, const CMP_SPKI *spki)
 	return ok;
 }
 
-/* A URI GeneralName for url with "%{ca}" replaced by label; NULL if it
- * would not fit. */
+/* A URI GeneralName for url with "%{ca}" replaced by the CA's label and
+ * "%{crl}" by the CRL name of its key; NULL if it would not fit. */
 static GENERAL_NAME *
-url_gn(const char *url, const char *label)
+url_gn(const char *url, const struct ca_ident *ca)
 {
-	char buf[CFG_URL_MAX + DB_LABEL_MAX];
-	size_t o = 0, ll = strlen(label);
+	char buf[CFG_URL_MAX + CA_CRL_NAME_MAX];
+	size_t o = 0, ll;
+	const char *sub;
 	ASN1_IA5STRING *s = NULL;
 	GENERAL_NAME *gn = NULL;
 
 	while (*url != '\0') {
-		if (strncmp(url, "%{ca}", 5) == 0) {
+		sub = strncmp(url, "%{ca}", 5) == 0 ? ca->label
+		    : strncmp(url, "%{crl}", 6) == 0 ? ca->crl_name
+						      : NULL;
+		if (sub != NULL) {
+			ll = strlen(sub);
 			if (o + ll >= sizeof(buf))
 				return NULL;
-			memcpy(buf + o, label, ll);
+			memcpy(buf + o, sub, ll);
 			o += ll;
-			url += 5;
+			url = strchr(url, '}') + 1;
 		} else {
 			if (o + 1 >= sizeof(buf))
 				return NULL;
@@ -669,10 +674,10 @@ url_gn(const char *url, const char *label)
 /* Appends an AccessDescription (method nid, location url) to aia. */
 static int
 aia_add(AUTHORITY_INFO_ACCESS *aia, int nid, const char *url,
-    const char *label)
+    const struct ca_ident *ca)
 {
 	ACCESS_DESCRIPTION *ad = ACCESS_DESCRIPTION_new();
-	GENERAL_NAME *gn = url_gn(url, label);
+	GENERAL_NAME *gn = url_gn(url, ca);
 
 	if (ad == NULL || gn == NULL) {
 		ACCESS_DESCRIPTION_free(ad);
@@ -691,13 +696,13 @@ aia_add(AUTHORITY_INFO_ACCESS *aia, int nid, const char *url,
 }
 
 /*
- * The profile's per-CA URLs (crl_url, ocsp_url, ca_issuers_url, with
- * "%{ca}" the issuing CA's label): crlDistributionPoints and
- * authorityInfoAccess naming the CA that signs, so a subordinate's end
- * entities point at its own CRL. Returns 1 or 0.
+ * The profile's per-CA URLs (crl_url, ocsp_url, ca_issuers_url; "%{ca}"
+ * the issuing CA's label, "%{crl}" its key's CRL name, kept across a
+ * rollover): crlDistributionPoints and authorityInfoAccess naming the CA
+ * (and key) that signs. Returns 1 or 0.
  */
 static int
-url_exts_add(X509 *x, const struct cfg_profile *p, const char *label)
+url_exts_add(X509 *x, const struct cfg_profile *p, const struct ca_ident *ca)
 {
 	CRL_DIST_POINTS *cdp = NULL;
 	DIST_POINT *dp = NULL;
@@ -717,7 +722,7 @@ url_exts_add(X509 *x, const struct cfg_profile *p, const char *label)
 		dp->distpoint->type = 0; /* fullName */
 		if ((dp->distpoint->name.fullname = GENERAL_NAMES_new()) ==
 			NULL ||
-		    (gn = url_gn(p->crl_url, label)) == NULL ||
+		    (gn = url_gn(p->crl_url, ca)) == NULL ||
 		    !sk_GENERAL_NAME_push(dp->distpoint->name.fullname, gn))
 			goto out;
 		gn = NULL;
@@ -728,10 +733,10 @@ url_exts_add(X509 *x, const struct cfg_profile *p, const char *label)
 	if (p->ocsp_url != NULL || p->ca_issuers_url != NULL) {
 		if ((aia = sk_ACCESS_DESCRIPTION_new_null()) == NULL ||
 		    (p->ocsp_url != NULL &&
-			!aia_add(aia, NID_ad_OCSP, p->ocsp_url, label)) ||
+			!aia_add(aia, NID_ad_OCSP, p->ocsp_url, ca)) ||
 		    (p->ca_issuers_url != NULL &&
 			!aia_add(aia, NID_ad_ca_issuers, p->ca_issuers_url,
-			    label)) ||
+			    ca)) ||
 		    X509_add1_ext_i2d(x, NID_info_access, aia, 0,
 			X509V3_ADD_REPLACE) != 1)
 			goto out;
@@ -770,7 +775,7 @@ cmp_cert_issue(const struct issue_req *r, const struct ca_ident *ca,
 			r->profile->ext_section, x))
 			goto fail;
 	}
-	if (!url_exts_add(x, r->profile, ca->label))
+	if (!url_exts_add(x, r->profile, ca))
 		goto fail;
 	/* Checked again here: a delayed request is signed under the
 	 * profile as configured when the operator approved it. */

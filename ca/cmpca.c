@@ -810,6 +810,7 @@ cmd_crl(struct ctx *c, int argc, char **argv)
 	struct ca_ident *ca;
 	struct db_crl crl;
 	long hours = c->cfg->crl_validity;
+	char where[CA_CRL_NAME_MAX + 32] = "";
 	int o, err = 0, rc;
 
 	if (argc < 2 || strcmp(argv[1], "issue") != 0) {
@@ -837,10 +838,13 @@ cmd_crl(struct ctx *c, int argc, char **argv)
 		return 1;
 	}
 	rc = crl_issue(c->db, ca, hours, c->cfg->crl_dir, &crl);
+	/* The file is named by the key, not the label (ca_crl_name). */
+	if (c->cfg->crl_dir != NULL)
+		snprintf(where, sizeof(where), ", file %s.crl%s", ca->crl_name,
+		    rc < 0 ? " not written (stored)" : "");
 	if (rc != 0)
 		printf("ca %s: CRL %lld, %d entries, next update in %ld h%s\n",
-		    label, crl.number, crl.entries, hours,
-		    rc < 0 ? " (stored, file not written)" : "");
+		    label, crl.number, crl.entries, hours, where);
 	/* Every CRL checkpoints the audit chain (a failure is logged: the
 	 * CRL stands, the next checkpoint covers the rows). */
 	if (rc != 0)

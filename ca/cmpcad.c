@@ -203,7 +203,7 @@ crl_refresh(const struct cfg *cfg, struct db *db, struct hsm *hsm,
 /*
  * Publishes each active CA's newest CRL into crl_dir, whoever issued it:
  * where another host (or the CLI on another machine) won the CRL lock,
- * this host's /crl/<label>.crl follows the database instead of going
+ * this host's /crl/<name>.crl (ca_crl_name) follows the database instead of going
  * stale. Needs no HSM.
  */
 static void
@@ -216,8 +216,7 @@ crl_publish_all(const struct cfg *cfg, struct db *db)
 		return;
 	for (i = 0; i < n; i++)
 		if (crl_kept(&cas[i]))
-			(void)crl_publish(db, cas[i].id, cas[i].label,
-			    cfg->crl_dir);
+			(void)crl_publish(db, &cas[i], cfg->crl_dir);
 	db_ca_array_free(cas, n);
 }
 

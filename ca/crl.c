@@ -2,9 +2,13 @@
  * crl.c - CRLs (RFC 5280 §5) from the inventory, signed with the CA key in
  * the HSM: v2, CRL number, authority key identifier, one entry per
  * revoked or rejected unexpired certificate with its revocation date,
- * reason code and, when the revocation request gave one, invalidity date. Stored in the database and written, atomically, to
- * <crl_dir>/<label>.crl (DER) where nginx serves /crl/<label>.crl.
+ * reason code and, when the revocation request gave one, invalidity date.
+ * Stored in the database and written, atomically, to
+ * <crl_dir>/<name>.crl (DER) where nginx serves /crl/<name>.crl; the
+ * name is the signing key's (ca_crl_name), not the row's label, so that
+ * it survives `ca rollover`.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +17,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
 #include "ca/ca.h"
@@ -71,6 +76,62 @@ out:
 	ASN1_ENUMERATED_free(rc);
 	BN_free(bn);
 	return ok;
+}
+
+/* Characters of a CA label (cli_ca.c label_ok), safe in a URL path. */
+#define CRL_NAME_CHARS \
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
+
+/* See ca.h. */
+void
+ca_crl_name(const char *key_uri, const char *label, char *out, size_t outlen)
+{
+	const char *o = key_uri != NULL ? strstr(key_uri, ";object=") : NULL;
+	size_t n = 0;
+
+	if (o == NULL && key_uri != NULL &&
+	    strncmp(key_uri, "pkcs11:object=", 14) == 0)
+		o = key_uri + 6;
+	if (o != NULL) {
+		o = strchr(o, '=') + 1;
+		n = strspn(o, CRL_NAME_CHARS);
+		/* Escaped or other characters: not a name we can publish. */
+		if (o[n] != '\0' && o[n] != ';')
+			n = 0;
+	}
+	if (n == 0 || n >= outlen || n >= CA_CRL_NAME_MAX ||
+	    !isalnum((unsigned char)o[0]))
+		snprintf(out, outlen, "%s", label);
+	else
+		snprintf(out, outlen, "%.*s", (int)n, o);
+}
+
+/*
+ * Is ca's key still the key of its row? A process that loaded the CA
+ * before a `ca rollover` holds the old key under the identity's id (for
+ * up to CA_STORE_REFRESH seconds): a CRL it signed would be stored as the
+ * identity's and published under the old key's name. 1 yes, 0 no
+ * (logged), -1 database error.
+ */
+static int
+crl_key_current(struct db *db, const struct ca_ident *ca)
+{
+	struct db_ca row;
+	unsigned char md[32];
+	int rc;
+
+	memset(&row, 0, sizeof(row));
+	if ((rc = db_ca_get(db, ca->id, &row)) == 1) {
+		rc = row.cert != NULL &&
+		    SHA256(row.cert, row.cert_len, md) != NULL &&
+		    memcmp(md, ca->cert_sha256, sizeof(md)) == 0;
+		if (!rc)
+			log_warn("ca %s: CA certificate changed (rollover); "
+				 "CRL not issued with the old key, next time "
+				 "with the current one", ca->label);
+	}
+	db_ca_clear(&row);
+	return rc;
 }
 
 /* Writes der to dir/label.crl through a temporary file and rename(2). */
@@ -134,11 +195,12 @@ static struct {
 
 /* See ca.h. */
 int
-crl_publish(struct db *db, long long ca_id, const char *label,
-    const char *dir)
+crl_publish(struct db *db, const struct db_ca *row, const char *dir)
 {
 	struct db_crl latest;
-	char path[4096];
+	long long ca_id = row->id;
+	const char *label = row->label;
+	char path[4096], name[CA_CRL_NAME_MAX];
 	long long number;
 	size_t i, slot = CRL_SEEN_MAX;
 	int rc;
@@ -152,7 +214,8 @@ crl_publish(struct db *db, long long ca_id, const char *label,
 		if (crl_seen[i].ca_id == ca_id ||
 		    (slot == CRL_SEEN_MAX && crl_seen[i].ca_id == 0))
 			slot = i;
-	snprintf(path, sizeof(path), "%s/%s.crl", dir, label);
+	ca_crl_name(row->key_uri, label, name, sizeof(name));
+	snprintf(path, sizeof(path), "%s/%s.crl", dir, name);
 	if (slot < CRL_SEEN_MAX && crl_seen[slot].ca_id == ca_id &&
 	    crl_seen[slot].number == number && access(path, F_OK) == 0)
 		return 0;
@@ -163,11 +226,11 @@ crl_publish(struct db *db, long long ca_id, const char *label,
 		return rc;
 	}
 	rc = 0;
-	if (!crl_same(dir, label, latest.der, latest.der_len))
-		rc = crl_write(dir, label, latest.der, latest.der_len) ? 1 : -1;
+	if (!crl_same(dir, name, latest.der, latest.der_len))
+		rc = crl_write(dir, name, latest.der, latest.der_len) ? 1 : -1;
 	if (rc == 1)
-		log_info("ca %s: CRL %lld published to %s", label,
-		    latest.number, dir);
+		log_info("ca %s: CRL %lld published to %s/%s.crl", label,
+		    latest.number, dir, name);
 	if (rc >= 0 && slot < CRL_SEEN_MAX) {
 		crl_seen[slot].ca_id = ca_id;
 		crl_seen[slot].number = latest.number;
@@ -195,6 +258,14 @@ crl_issue(struct db *db, const struct ca_ident *ca, long hours,
 		goto dberr;
 	if (db_crl_next(db, ca->id, &out->number) != 1)
 		goto dberr;
+	switch (crl_key_current(db, ca)) {
+	case 1:
+		break;
+	case 0:
+		goto fail;
+	default:
+		goto dberr;
+	}
 	if ((b.crl = X509_CRL_new()) == NULL ||
 	    !X509_CRL_set_version(b.crl, X509_CRL_VERSION_2) ||
 	    !X509_CRL_set_issuer_name(b.crl, X509_get_subject_name(ca->cert)))
@@ -247,7 +318,7 @@ crl_issue(struct db *db, const struct ca_ident *ca, long hours,
 	if (db_commit(db) != 1)
 		goto dberr;
 	/* The database has it; the file is a publication of it. */
-	if (dir != NULL && !crl_write(dir, ca->label, der, out->der_len))
+	if (dir != NULL && !crl_write(dir, ca->crl_name, der, out->der_len))
 		rc = -1;
 	else
 		rc = 1;

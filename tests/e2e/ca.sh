@@ -242,6 +242,11 @@ check "ca create rr (root, RSA)" cli ca create rr --subject "/O=t/CN=Rolling Roo
 cli ca export rr >"$work/rr-old.pem"
 enroll rr old-ee "/CN=old-ee.example"
 enroll rr old-ok "/CN=old-ok.example"
+# Revoked under the old key before the rollover (--ca rr: still its key).
+enroll rr pre-rev "/CN=pre-rev.example"
+check "revoke a certificate before the rollover" \
+    cli cert revoke "$(serial_of "$work/pre-rev.pem")" --ca rr --reason 1
+check "crl issue --ca rr before the rollover" cli crl issue --ca rr
 check "ocsp signer --ca rr (before the rollover)" cli ocsp signer --ca rr
 # ocspq NAME ISSUER CERT: asks /ocsp three times (every worker caches the
 # CA list), verifying with ISSUER as the only trust anchor; each answer in
@@ -358,25 +363,37 @@ renewed() {
 	return 1
 }
 check "the housekeeper renews the old key's CRL (next number of the issuer name)" renewed
-pubcrl() { # LABEL: the PEM of crl_dir/LABEL.crl, once it is the newest
-	local f=$CMPCA_VAR/crl/$1.crl
+# Each certificate's crlDistributionPoints names a URL that keeps the CRL
+# of the key that signed it: the old key's at the URL the old-key
+# certificates carry (rr.crl, unchanged), the new key's at a URL of its
+# own. A relying party finds it with -crl_download alone.
+cdp() { openssl x509 -in "$1" -noout -ext crlDistributionPoints 2>/dev/null | sed -n 's/^ *URI://p'; }
+check "old-key certificates name /crl/rr.crl (the first key's URL, unchanged)" \
+    test "$(cdp "$work/old-ok.pem")" = "http://127.0.0.1:$CMPCA_PORT/crl/rr.crl"
+check "new-key certificates name a CRL URL of their own (the new key's object, rr-kYYYYMMDDHHMMSS)" \
+    has <(cdp "$work/new-ee.pem") "^http://127.0.0.1:$CMPCA_PORT/crl/rr-k[0-9]{14}\.crl\$"
+crlat() { # LABEL CERT: waits up to 20 s for CERT's CDP to serve LABEL's newest CRL
 	for _ in $(seq 40); do
-		cmp -s "$f" <(q "select encode(der, 'hex') from crl where ca_id = $(ca_id "$1") order by number desc limit 1" | xxd -r -p) && break
+		cmp -s <(curl -sf "$(cdp "$2")") \
+		    <(q "select encode(der, 'hex') from crl where ca_id = $(ca_id "$1") order by number desc limit 1" | xxd -r -p) &&
+		    return 0
 		sleep 0.5
 	done
-	openssl crl -inform DER -in "$f" >"$work/$1.pub.crl.pem"
+	return 1
 }
-pubcrl rr.old1
-pubcrl rr
-vcrl() { openssl verify -crl_check -CAfile "$1" -CRLfile "$2" "$3" 2>&1; }
-check "crl_check: old-key certificate, not revoked: OK" \
-    has <(vcrl "$work/rr-old.pem" "$work/rr.old1.pub.crl.pem" "$work/old-ok.pem") ": OK$"
-check "crl_check: old-key certificate, revoked: revoked" \
-    has <(vcrl "$work/rr-old.pem" "$work/rr.old1.pub.crl.pem" "$work/old-ee.pem") "certificate revoked"
-check "crl_check: new-key certificate, not revoked: OK" \
-    has <(vcrl "$work/g2/newwithnew.pem" "$work/rr.pub.crl.pem" "$work/new-ee.pem") ": OK$"
-check "crl_check: new-key certificate, revoked: revoked" \
-    has <(vcrl "$work/g2/newwithnew.pem" "$work/rr.pub.crl.pem" "$work/new-rev.pem") "certificate revoked"
+check "the old key's newest CRL is at the old-key certificates' URL" crlat rr.old1 "$work/old-ok.pem"
+check "the new key's newest CRL is at the new-key certificates' URL" crlat rr "$work/new-ee.pem"
+vcrl() { openssl verify -crl_check -crl_download -CAfile "$1" "$2" 2>&1; }
+check "crl_download: old-key certificate, not revoked: OK" \
+    has <(vcrl "$work/rr-old.pem" "$work/old-ok.pem") ": OK$"
+check "crl_download: old-key certificate revoked before the rollover: revoked" \
+    has <(vcrl "$work/rr-old.pem" "$work/pre-rev.pem") "certificate revoked"
+check "crl_download: old-key certificate revoked after the rollover: revoked" \
+    has <(vcrl "$work/rr-old.pem" "$work/old-ee.pem") "certificate revoked"
+check "crl_download: new-key certificate, not revoked: OK" \
+    has <(vcrl "$work/g2/newwithnew.pem" "$work/new-ee.pem") ": OK$"
+check "crl_download: new-key certificate, revoked: revoked" \
+    has <(vcrl "$work/g2/newwithnew.pem" "$work/new-rev.pem") "certificate revoked"
 cli ca rollover sub1 >"$work/ro.out" 2>&1
 check "rollover of a subordinate refused" has "$work/ro.out" "is not a root"
 

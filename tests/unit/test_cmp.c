@@ -1618,6 +1618,47 @@ cfg_try(const char *text, char *err, size_t errlen)
 	return cfg_load_logged(cfg_path, err, errlen);
 }
 
+/*
+ * The CRL name of a CA key (ca_crl_name) is the key's object label, so
+ * that it moves with the key when `ca rollover` gives the label a new
+ * key: a regression test for issue 17, where the old key's certificates
+ * named a URL that then served the new key's CRL.
+ */
+static void
+test_crl_name(void **state)
+{
+	static const struct {
+		const char *uri, *label, *want;
+	} cases[] = {
+		/* The first key: ca create names the object after the CA. */
+		{ "pkcs11:token=cmpca;object=rr", "rr", "rr" },
+		/* The old key after a rollover keeps the name of its CRLs. */
+		{ "pkcs11:token=cmpca;object=rr", "rr.old1", "rr" },
+		/* The rollover's key: a name of its own. */
+		{ "pkcs11:token=cmpca;object=rr-k20261202085400", "rr",
+		    "rr-k20261202085400" },
+		{ "pkcs11:object=sub.1;token=cmpca;type=private", "sub.1",
+		    "sub.1" },
+		/* No usable object: the row's label. */
+		{ "pkcs11:token=cmpca;id=%01%02", "rr", "rr" },
+		{ "pkcs11:token=cmpca;object=a%2Fb", "rr", "rr" },
+		{ "pkcs11:token=cmpca;object=", "rr", "rr" },
+		{ "pkcs11:token=cmpca;object=-x", "rr", "rr" },
+		{ NULL, "rr", "rr" },
+	};
+	char name[CA_CRL_NAME_MAX];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < NELEM(cases); i++) {
+		ca_crl_name(cases[i].uri, cases[i].label, name, sizeof(name));
+		if (strcmp(name, cases[i].want) != 0)
+			fail_msg("%s: got %s, want %s",
+			    cases[i].uri != NULL ? cases[i].uri : "(null)", name,
+			    cases[i].want);
+	}
+}
+
 #define CFG_MAIN "[cmpca]\ntoken = tok\n"
 #define CFG_PROFILE "[profile.default]\ndays = 42\n"
 
@@ -1632,6 +1673,7 @@ test_cfg_valid(void **state)
 	c = cfg_try(CFG_MAIN "workers = 4\n" CFG_PROFILE
 	                     "extensions = ext_ee\ncopy_san = no\n"
 	                     "[profile.server]\ndays = 7\n"
+	                     "crl_url = http://x/crl/%{crl}.crl\n"
 	                     "[ext_ee]\nbasicConstraints = critical,CA:FALSE\n"
 	                     "keyUsage = critical,digitalSignature\n",
 	    err, sizeof(err));
@@ -1659,6 +1701,7 @@ test_cfg_valid(void **state)
 	assert_non_null(p = cfg_profile_get(c, "server"));
 	EQ(p->days, 7);
 	assert_null(p->ext_section);
+	assert_string_equal(p->crl_url, "http://x/crl/%{crl}.crl");
 	assert_null(cfg_profile_get(c, "nosuch"));
 	cfg_free(c);
 	cfg_free(NULL);
@@ -1997,6 +2040,7 @@ main(void)
 	const struct CMUnitTest cfg[] = {
 		cmocka_unit_test(test_cfg_valid),
 		cmocka_unit_test(test_cfg_errors),
+		cmocka_unit_test(test_crl_name),
 	};
 	const struct CMUnitTest logs[] = {
 		cmocka_unit_test(test_log_sanitize),

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -1203,6 +1204,61 @@ ca_row_cert(const unsigned char *der, int len)
 }
 
 /*
+ * CRLs after a rollover (issue 17): a process that loaded the CA before
+ * `ca rollover` holds the old key under the identity's id for up to
+ * CA_STORE_REFRESH seconds. A CRL it signed would be stored as the
+ * identity's (signed by the wrong key, verified by nobody holding the new
+ * root) and written under the old key's CRL name, over the file the
+ * old-key certificates name. crl_issue signs only while the row holds the
+ * certificate the process loaded: nothing is stored or written otherwise.
+ */
+static void
+test_crl_stale_key(void **state)
+{
+	struct ca_store st = { NULL, 0 };
+	struct ca_ident *ca;
+	struct db_crl crl;
+	unsigned char *orig = NULL, *other = NULL;
+	long long n0 = 0, n1 = 0, n2 = 0;
+	char path[4096];
+	int olen, xlen, err = 0, rc;
+	X509 *x;
+
+	(void)state;
+	assert_non_null(x = X509_dup(fx.ca_cert));
+	OK(ASN1_INTEGER_set(X509_get_serialNumber(x), 4712));
+	OK(X509_sign(x, fx.key, EVP_sha256()) > 0); /* the "new" certificate */
+	OK((olen = i2d_X509(fx.ca_cert, &orig)) > 0);
+	OK((xlen = i2d_X509(x, &other)) > 0);
+	X509_free(x);
+	assert_non_null(ca = ca_store_get(&st, fx.db, fx.hsm, "test", &err));
+	assert_string_equal(ca->crl_name, "test"); /* key object "test" */
+	assert_int_equal(crl_issue(fx.db, ca, 1, fx.dir, &crl), 1);
+	db_crl_clear(&crl);
+	assert_int_equal(db_crl_latest_number(fx.chk, fx.ca_id, &n0), 1);
+	snprintf(path, sizeof(path), "%s/test.crl", fx.dir);
+	OK(unlink(path) == 0);
+
+	ca_row_cert(other, xlen); /* the rollover commits */
+	rc = crl_issue(fx.db, ca, 1, fx.dir, &crl);
+	db_crl_clear(&crl);
+	ca_row_cert(orig, olen); /* before asserting: later tests need it */
+	assert_int_equal(rc, 0);
+	assert_int_equal(db_crl_latest_number(fx.chk, fx.ca_id, &n1), 1);
+	assert_int_equal(n1, n0);		/* nothing stored */
+	assert_int_equal(access(path, F_OK), -1); /* nothing written */
+
+	assert_int_equal(crl_issue(fx.db, ca, 1, fx.dir, &crl), 1);
+	db_crl_clear(&crl);
+	assert_int_equal(db_crl_latest_number(fx.chk, fx.ca_id, &n2), 1);
+	OK(n2 > n0);
+	OK(access(path, F_OK) == 0);
+	ca_store_clear(&st);
+	OPENSSL_free(orig);
+	OPENSSL_free(other);
+}
+
+/*
  * Rollover race (issue 14, item 4): a worker that still holds the CA's
  * previous certificate (its copy is up to CA_STORE_REFRESH seconds old)
  * signs with it; the issuing statement sees that the CA row holds another
@@ -2088,6 +2144,7 @@ static const struct CMUnitTest fixed[] = {
 	T(test_unknown_ref_derives),
 	T(test_genm_no_txn),
 	T(test_ca_changed),
+	T(test_crl_stale_key),
 	T(test_delayed_refused),
 };
 #define NFIXED (sizeof(fixed) / sizeof(fixed[0]))
