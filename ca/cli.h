@@ -43,6 +43,16 @@ int cli_need_hsm(struct ctx *c);
 struct db_secret;
 int cli_secret_seal(struct ctx *c, struct db_secret *s);
 int cli_secrets_seal_clear(struct ctx *c, int *n);
+/*
+ * `cmpca secret reseal`: with new_key a new sealing key version first;
+ * then every secret not sealed under the current version *ver is sealed
+ * under it, in one transaction. *moved counts them, *left the rows still
+ * under an older key after the commit (0 unless secrets were added
+ * meanwhile by an older version of cmpca). 1, or 0 with a logged error
+ * (nothing moved).
+ */
+int cli_secrets_reseal(struct ctx *c, int new_key, unsigned long *ver,
+    size_t *moved, size_t *left);
 
 /* "/C=DE/O=Org/CN=name" (openssl -subj syntax); NULL when malformed. */
 X509_NAME *cli_name_parse(const char *s);

@@ -63,6 +63,9 @@ static const char usage_text[] =
     "             [--profile P] [--ca LABEL] [--secret-file F]\n"
     "                                      prints the secret once\n"
     "  secret list                         references and limits\n"
+    "  secret reseal [--new-key]           seal every secret again under the\n"
+    "                                      current (with --new-key: a new)\n"
+    "                                      sealing key version\n"
     "  cert list [--ca LABEL] [--status S] [--subject TEXT] [--limit N]\n"
     "  cert show SERIAL [--ca LABEL] [--pem]\n"
     "  cert revoke SERIAL [--ca LABEL] [--reason N]  operator revocation "
@@ -381,6 +384,18 @@ cmd_secret(struct ctx *c, int argc, char **argv)
 
 	if (argc >= 2 && strcmp(argv[1], "add") == 0)
 		return secret_add(c, argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "reseal") == 0 &&
+	    (argc == 2 || (argc == 3 && strcmp(argv[2], "--new-key") == 0))) {
+		unsigned long ver;
+		size_t moved, left;
+
+		if (!cli_secrets_reseal(c, argc == 3, &ver, &moved, &left))
+			return 1;
+		printf("%zu enrollment secret(s) resealed under key version "
+		       "%lu, %zu left under older keys\n",
+		    moved, ver, left);
+		return left == 0 ? 0 : 1;
+	}
 	if (argc >= 2 && strcmp(argv[1], "list") == 0) {
 		if (!cli_need_db(c))
 			return 1;

@@ -536,6 +536,14 @@ int db_secret_copy(struct db_secret *dst, const struct db_secret *src);
 int db_secret_list_clear(struct db *db, struct db_secret **out, size_t *n)
     CA_MUST_CHECK;
 /* Stores sealed for ref and empties its clear column. 1, 0 none, -1. */
+/*
+ * Rows `cmpca secret reseal` moves to key version ver: in clear (ref and
+ * secret set) or sealed under anything but format 0x03 of ver (ref and
+ * sealed set), locked FOR UPDATE: call inside db_begin()/db_commit().
+ * 1 or -1.
+ */
+int db_secret_list_reseal(struct db *db, unsigned long ver,
+    struct db_secret **out, size_t *n) CA_MUST_CHECK;
 int db_secret_set_sealed(struct db *db, const char *ref,
     const unsigned char *sealed, size_t len) CA_MUST_CHECK;
 /* References only (secret fields left NULL), ordered by ref. */

@@ -36,6 +36,18 @@ static const struct db_stmt st_clear_list = {DB_ST_SECRET_CLEAR_LIST,
     " NULL::bigint, CASE WHEN secret IS NULL THEN secret_enc END"
     " FROM enroll_secret WHERE secret IS NOT NULL"
     " OR get_byte(secret_enc, 0) = 1 ORDER BY ref"};
+/*
+ * `cmpca secret reseal`: every row not sealed in format 0x03 under key
+ * version $1 (a 0x03 value starts with 0x03 and the version, 4 bytes
+ * big-endian, as int4send writes it), locked until the caller commits.
+ */
+static const struct db_stmt st_reseal_list = {DB_ST_SECRET_RESEAL_LIST,
+    "secret_reseal_list",
+    "SELECT ref, secret, NULL::text, 'default', NULL::bigint, 0, NULL::bigint,"
+    " NULL::bigint, CASE WHEN secret IS NULL THEN secret_enc END"
+    " FROM enroll_secret WHERE secret IS NOT NULL"
+    " OR substring(secret_enc FROM 1 FOR 5) IS DISTINCT FROM"
+    " '\\x03'::bytea || int4send($1::int) ORDER BY ref FOR UPDATE"};
 static const struct db_stmt st_seal = {DB_ST_SECRET_SEAL, "secret_seal",
     "UPDATE enroll_secret SET secret_enc = $2::bytea, secret = NULL"
     " WHERE ref = $1::text"};
@@ -265,6 +277,21 @@ int
 db_secret_list_clear(struct db *db, struct db_secret **out, size_t *n)
 {
 	return secret_getn(db, &st_clear_list, out, n);
+}
+
+int
+db_secret_list_reseal(struct db *db, unsigned long ver,
+    struct db_secret **out, size_t *n)
+{
+	struct db_params p = {0};
+	void *a = NULL;
+	int rc;
+
+	db_param_int8(&p, (long long)ver);
+	rc = db_getn(db, &st_reseal_list, &p, sizeof(**out), secret_row,
+	    secret_clr, &a, n);
+	*out = a;
+	return rc;
 }
 
 int

@@ -4,42 +4,52 @@
  *
  * libp11 0.4.12 has no symmetric-key API, so this file talks to the
  * module's CK_FUNCTION_LIST, the instance libp11 loaded and logged in
- * (hsm_p11_funcs(), see hsm.c): C_GenerateKey for the key, C_Encrypt and
+ * (hsm_p11_funcs(), see hsm.c): C_GenerateKey for the keys, C_Encrypt and
  * C_Decrypt with CKM_AES_GCM, C_GenerateRandom for the IVs.
  *
- * The key: CKK_AES, 32 bytes, token, private, sensitive, not extractable,
- * encrypt/decrypt only, labelled HSM_SEAL_LABEL. hsm_seal() generates it
- * the first time; hsm_unseal() never does (no key, nothing to open).
+ * The keys: CKK_AES, 32 bytes, token, private, sensitive, not extractable,
+ * encrypt/decrypt only. They are numbered: version 1 is labelled
+ * HSM_SEAL_LABEL, version N > 1 HSM_SEAL_LABEL-N; the highest version on
+ * the token is the current one, which hsm_seal() uses. hsm_seal() generates
+ * version 1 the first time, hsm_seal_new_key() the next version (`cmpca
+ * secret reseal --new-key`); hsm_unseal() never generates one. Older keys
+ * stay on the token until no value names them (see docs/operations.md).
  *
- * Two formats, both IV (12 bytes, from the token's RNG, fresh per value)
- * || ciphertext || tag (16 bytes) after a format byte; the caller's AAD
+ * Formats, each IV (12 bytes, from the token's RNG, fresh per value)
+ * || ciphertext || tag (16 bytes) after a header; the caller's AAD
  * (the secret's reference) is authenticated with the value, so a sealed
  * value copied to another row does not open there.
  *
- *   0x02  AES-256-GCM in software under a data key derived in the token:
- *         DEK = AES-ECB_K(B1) || AES-ECB_K(B2), B_i = "cmpca-seal-dek"
- *         || 0x00 || i (a counter-mode KDF with the block cipher as PRF,
- *         NIST SP 800-108). The AAD is the format byte followed by the
- *         reference. Workers derive the DEK once (one C_Encrypt) and then
- *         open a value in about a microsecond; a C_DecryptInit in SoftHSM
- *         re-reads the key object from disk, some 80 us per request.
- *   0x01  AES-256-GCM in the token (C_Decrypt per value); AAD the
- *         reference. Written when the token refuses CKM_AES_ECB with the
- *         key, and by versions before issue 6; always readable.
+ *   0x03  header 0x03 || key version (4 bytes, big-endian). AES-256-GCM in
+ *         software under the data key derived in the token from that key
+ *         version: DEK = AES-ECB_K(B1) || AES-ECB_K(B2), B_i =
+ *         "cmpca-seal-dek" || 0x00 || i (a counter-mode KDF with the block
+ *         cipher as PRF, NIST SP 800-108). The AAD is the header followed
+ *         by the reference, so a value relabelled with another version
+ *         does not open. Workers derive a DEK once per key version (one
+ *         C_Encrypt) and then open a value in about a microsecond; a
+ *         C_DecryptInit in SoftHSM re-reads the key object from disk, some
+ *         80 us per request.
+ *   0x02  as 0x03 under key version 1, header 0x02 only (before issue 17).
+ *   0x01  AES-256-GCM in the token under key version 1 (C_Decrypt per
+ *         value); AAD the reference. Written when the token refuses
+ *         CKM_AES_ECB with key version 1, and by versions before issue 6;
+ *         always readable.
  *
- * The DEK lives in the process as long as its session does (it is no more
- * than what the logged-in session can compute), is wiped when the handle
- * is closed or the token is lost, and never leaves the process: a copy
- * of the database alone opens nothing, as before.
+ * The DEKs live in the process as long as its session does (they are no
+ * more than what the logged-in session can compute), are wiped when the
+ * handle is closed or the token is lost, and never leave the process: a
+ * copy of the database alone opens nothing, as before.
  *
- * One session and the key's handle are kept per process (workers decrypt
- * on every MAC-protected request); hsm_close() drops them. A session or
- * handle the token no longer knows is reopened once.
+ * One session and the handles of a few key versions are kept per process
+ * (workers decrypt on every MAC-protected request); hsm_close() drops
+ * them. A session or handle the token no longer knows is reopened once.
  */
 #define HSM_INTERNAL
 
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -53,6 +63,9 @@
 /* Format bytes of a sealed value. */
 #define SEAL_V1 0x01
 #define SEAL_V2 0x02
+#define SEAL_V3 0x03
+/* Header lengths: format byte, and key version for 0x03. */
+#define SEAL_HDR_V3 5
 /* GCM IV and tag lengths (NIST SP 800-38D recommendations). */
 #define SEAL_IV_LEN 12
 #define SEAL_TAG_LEN 16
@@ -60,18 +73,30 @@
 #define SEAL_KEY_LEN 32
 /* Largest secret we seal; enrollment secrets are short. */
 #define SEAL_MAX 4096
+/* Key versions whose handle and DEK a process keeps at once. */
+#define SEAL_KEYS 4
+/* Highest key version (kept positive as a 32-bit signed integer, the
+ * way the database reads it). */
+#define SEAL_VER_MAX 0x7fffffffUL
+
+struct seal_key {
+	unsigned long ver; /* 0: free */
+	CK_OBJECT_HANDLE key;
+	int dek_state; /* 0 not derived yet, 1 dek set, -1 token refuses */
+	unsigned char dek[SEAL_KEY_LEN];
+};
 
 static pthread_mutex_t seal_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	struct hsm *h; /* handle the session belongs to */
 	pid_t pid;
 	CK_SESSION_HANDLE s;
-	CK_OBJECT_HANDLE key;
-	int dek_state; /* 0 not derived yet, 1 dek set, -1 token refuses */
-	unsigned char dek[SEAL_KEY_LEN];
-} seal_cache = { NULL, 0, CK_INVALID_HANDLE, CK_INVALID_HANDLE, 0, { 0 } };
-/* Tests: seal in format 0x01 even when a DEK can be derived. */
-static int seal_force_v1;
+	unsigned long cur; /* current key version, 0 not looked up yet */
+	size_t next;	   /* keys[] slot to reuse next */
+	struct seal_key keys[SEAL_KEYS];
+} seal_cache = { NULL, 0, CK_INVALID_HANDLE, 0, 0, { { 0 } } };
+/* Tests: seal in format 0x01 or 0x02 (key version 1) rather than 0x03. */
+static int seal_force;
 
 /* Wipes and frees p (len bytes). Safe with NULL. */
 static void
@@ -81,6 +106,20 @@ wipe_free(unsigned char *p, size_t len)
 		return;
 	OPENSSL_cleanse(p, len);
 	free(p);
+}
+
+/* Forgets the key versions' handles and DEKs. */
+static void
+seal_keys_drop(void)
+{
+	size_t i;
+
+	for (i = 0; i < SEAL_KEYS; i++) {
+		OPENSSL_cleanse(&seal_cache.keys[i], sizeof(seal_cache.keys[i]));
+		seal_cache.keys[i].key = CK_INVALID_HANDLE;
+	}
+	seal_cache.next = 0;
+	seal_cache.cur = 0;
 }
 
 /* Closes the cached session. Called with seal_lock held. */
@@ -93,9 +132,7 @@ seal_drop(CK_FUNCTION_LIST_PTR fl)
 	seal_cache.h = NULL;
 	seal_cache.pid = 0;
 	seal_cache.s = CK_INVALID_HANDLE;
-	seal_cache.key = CK_INVALID_HANDLE;
-	seal_cache.dek_state = 0;
-	OPENSSL_cleanse(seal_cache.dek, sizeof(seal_cache.dek));
+	seal_keys_drop();
 }
 
 /* See hsm.h (HSM_INTERNAL): called by hsm_close() before the module goes. */
@@ -113,27 +150,64 @@ hsm_aes_forget(struct hsm *h)
 	(void)pthread_mutex_unlock(&seal_lock);
 }
 
+/* The label of key version ver into buf. */
+static void
+seal_label(unsigned long ver, char *buf, size_t len)
+{
+	if (ver <= 1)
+		(void)snprintf(buf, len, "%s", HSM_SEAL_LABEL);
+	else
+		(void)snprintf(buf, len, "%s-%lu", HSM_SEAL_LABEL, ver);
+}
+
 /*
- * Finds the key labelled HSM_SEAL_LABEL in session s. Returns 1 (*key
- * set), 0 if there is none, -1 on error or when there are several.
+ * The key version a label names: 1 for HSM_SEAL_LABEL, N for
+ * HSM_SEAL_LABEL-N (N > 1, decimal, no leading zero), else 0.
+ */
+static unsigned long
+seal_label_ver(const unsigned char *l, size_t len)
+{
+	size_t base = sizeof(HSM_SEAL_LABEL) - 1, i;
+	unsigned long v = 0;
+
+	if (len < base || memcmp(l, HSM_SEAL_LABEL, base) != 0)
+		return 0;
+	if (len == base)
+		return 1;
+	if (len < base + 2 || l[base] != '-' || l[base + 1] == '0' ||
+	    len - base - 1 > 10)
+		return 0;
+	for (i = base + 1; i < len; i++) {
+		if (l[i] < '0' || l[i] > '9')
+			return 0;
+		v = v * 10 + (unsigned long)(l[i] - '0');
+	}
+	return v >= 2 && v <= SEAL_VER_MAX ? v : 0;
+}
+
+/*
+ * Finds the key of version ver in session s. Returns 1 (*key set), 0 if
+ * there is none, -1 on error or when there are several.
  */
 static int
-seal_key_find(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s,
+seal_key_find(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s, unsigned long ver,
     CK_OBJECT_HANDLE *key)
 {
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_KEY_TYPE kt = CKK_AES;
+	char label[64];
 	CK_ATTRIBUTE t[] = {
 		{ CKA_CLASS, &cls, sizeof(cls) },
 		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
-		{ CKA_LABEL, (void *)(uintptr_t)HSM_SEAL_LABEL,
-		    sizeof(HSM_SEAL_LABEL) - 1 },
+		{ CKA_LABEL, label, 0 },
 	};
 	CK_OBJECT_HANDLE found[2];
 	CK_ULONG n = 0;
 	CK_RV rv;
 	char why[64];
 
+	seal_label(ver, label, sizeof(label));
+	t[2].ulValueLen = strlen(label);
 	rv = fl->C_FindObjectsInit(s, t, sizeof(t) / sizeof(t[0]));
 	if (rv == CKR_OK) {
 		rv = fl->C_FindObjects(s, found, 2, &n);
@@ -146,7 +220,7 @@ seal_key_find(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s,
 	}
 	if (n > 1) {
 		hsm_err_set("several keys labelled %s on the token: keep one",
-		    HSM_SEAL_LABEL);
+		    label);
 		return -1;
 	}
 	if (n == 1)
@@ -154,16 +228,64 @@ seal_key_find(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s,
 	return n == 1;
 }
 
-/* Generates the sealing key in session s. Returns 1 or 0 (reason set). */
+/*
+ * The highest key version on the token into *ver (0 if there is no
+ * sealing key). Returns 1, or 0 (reason set).
+ */
+static int
+seal_key_latest(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s,
+    unsigned long *ver)
+{
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_KEY_TYPE kt = CKK_AES;
+	CK_ATTRIBUTE t[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
+	};
+	CK_OBJECT_HANDLE found[16];
+	unsigned char label[64];
+	CK_ATTRIBUTE a = { CKA_LABEL, label, sizeof(label) };
+	CK_ULONG n = 0, i;
+	unsigned long v;
+	CK_RV rv;
+	char why[64];
+
+	*ver = 0;
+	if ((rv = fl->C_FindObjectsInit(s, t, sizeof(t) / sizeof(t[0]))) !=
+	    CKR_OK)
+		goto fail;
+	do {
+		if ((rv = fl->C_FindObjects(s, found, 16, &n)) != CKR_OK)
+			break;
+		for (i = 0; i < n; i++) {
+			a.ulValueLen = sizeof(label);
+			if (fl->C_GetAttributeValue(s, found[i], &a, 1) !=
+			    CKR_OK)
+				continue; /* unlabelled or too long: not ours */
+			v = seal_label_ver(label, a.ulValueLen);
+			if (v > *ver)
+				*ver = v;
+		}
+	} while (n == 16);
+	(void)fl->C_FindObjectsFinal(s);
+	if (rv == CKR_OK)
+		return 1;
+fail:
+	hsm_err_set("secret key lookup: %s", hsm_ckr_str(rv, why, sizeof(why)));
+	return 0;
+}
+
+/* Generates key version ver in session s. Returns 1 or 0 (reason set). */
 static int
 seal_key_generate(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s,
-    CK_OBJECT_HANDLE *key)
+    unsigned long ver, CK_OBJECT_HANDLE *key)
 {
 	CK_MECHANISM mech = { CKM_AES_KEY_GEN, NULL, 0 };
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_KEY_TYPE kt = CKK_AES;
 	CK_ULONG len = SEAL_KEY_LEN;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	char label[64];
 	CK_ATTRIBUTE t[] = {
 		{ CKA_CLASS, &cls, sizeof(cls) },
 		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
@@ -179,15 +301,16 @@ seal_key_generate(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s,
 		{ CKA_SIGN, &no, sizeof(no) },
 		{ CKA_VERIFY, &no, sizeof(no) },
 		{ CKA_DERIVE, &no, sizeof(no) },
-		{ CKA_LABEL, (void *)(uintptr_t)HSM_SEAL_LABEL,
-		    sizeof(HSM_SEAL_LABEL) - 1 },
+		{ CKA_LABEL, label, 0 },
 	};
 	CK_RV rv;
 	char why[64];
 
+	seal_label(ver, label, sizeof(label));
+	t[sizeof(t) / sizeof(t[0]) - 1].ulValueLen = strlen(label);
 	rv = fl->C_GenerateKey(s, &mech, t, sizeof(t) / sizeof(t[0]), key);
 	if (rv != CKR_OK) {
-		hsm_err_set("cannot generate the secret key: %s",
+		hsm_err_set("cannot generate the secret key %s: %s", label,
 		    hsm_ckr_str(rv, why, sizeof(why)));
 		return 0;
 	}
@@ -195,50 +318,150 @@ seal_key_generate(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s,
 }
 
 /*
- * Makes sure this process has a session and the key's handle, generating
- * the key when create is set and there is none. Called with seal_lock
- * held. Returns 1, or 0 (reason set).
+ * Makes sure this process has a session of h. Called with seal_lock held.
+ * Returns 1, or 0 (reason set).
  */
 static int
-seal_ready(struct hsm *h, CK_FUNCTION_LIST_PTR fl, unsigned long slot,
-    int create)
+seal_session(struct hsm *h, CK_FUNCTION_LIST_PTR fl, unsigned long slot)
 {
 	CK_RV rv;
 	char why[64];
-	int rc;
 
 	if (seal_cache.h != h || seal_cache.pid != getpid())
 		seal_drop(seal_cache.pid == getpid() ? fl : NULL);
-	if (seal_cache.s == CK_INVALID_HANDLE) {
-		rv = fl->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
-		    NULL, NULL, &seal_cache.s);
-		if (rv != CKR_OK) {
-			seal_cache.s = CK_INVALID_HANDLE;
-			hsm_err_set("secret key: cannot open session: %s",
-			    hsm_ckr_str(rv, why, sizeof(why)));
-			hsm_mark_lost(why);
-			return 0;
-		}
-		seal_cache.h = h;
-		seal_cache.pid = getpid();
-	}
-	if (seal_cache.key != CK_INVALID_HANDLE)
+	if (seal_cache.s != CK_INVALID_HANDLE)
 		return 1;
-	rc = seal_key_find(fl, seal_cache.s, &seal_cache.key);
-	if (rc < 0)
-		return 0;
-	if (rc == 0 && !create) {
-		/* Something sealed needs it, so the key was there: a token
-		 * that lost its objects is one to reopen (hsm_reopen()). */
-		hsm_err_set("no key labelled %s on the token", HSM_SEAL_LABEL);
-		hsm_mark_lost("the secret key vanished from the token");
+	rv = fl->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL,
+	    NULL, &seal_cache.s);
+	if (rv != CKR_OK) {
+		seal_cache.s = CK_INVALID_HANDLE;
+		hsm_err_set("secret key: cannot open session: %s",
+		    hsm_ckr_str(rv, why, sizeof(why)));
+		hsm_mark_lost(why);
 		return 0;
 	}
-	if (rc == 0 && !seal_key_generate(fl, seal_cache.s, &seal_cache.key)) {
-		seal_cache.key = CK_INVALID_HANDLE;
+	seal_cache.h = h;
+	seal_cache.pid = getpid();
+	return 1;
+}
+
+/*
+ * The cache entry of key version ver with its handle, after seal_session().
+ * Called with seal_lock held. Returns it, or NULL (reason set).
+ */
+static struct seal_key *
+seal_key_get(CK_FUNCTION_LIST_PTR fl, unsigned long ver)
+{
+	struct seal_key *k;
+	char label[64];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < SEAL_KEYS; i++)
+		if (seal_cache.keys[i].ver == ver)
+			return &seal_cache.keys[i];
+	k = &seal_cache.keys[seal_cache.next];
+	seal_cache.next = (seal_cache.next + 1) % SEAL_KEYS;
+	OPENSSL_cleanse(k, sizeof(*k));
+	k->key = CK_INVALID_HANDLE;
+	rc = seal_key_find(fl, seal_cache.s, ver, &k->key);
+	if (rc < 0)
+		return NULL;
+	if (rc == 0) {
+		seal_label(ver, label, sizeof(label));
+		hsm_err_set("no key labelled %s on the token", label);
+		/* Version 1 was there when anything was sealed: a token that
+		 * lost its objects is one to reopen (hsm_reopen()). A later
+		 * version may simply not exist: the value names it. */
+		if (ver == 1)
+			hsm_mark_lost("the secret key vanished from the token");
+		return NULL;
+	}
+	k->ver = ver;
+	return k;
+}
+
+/*
+ * The current key version into seal_cache.cur, generating version 1 when
+ * the token has no sealing key yet. Called with seal_lock held after
+ * seal_session(). Returns 1, or 0 (reason set).
+ */
+static int
+seal_current(CK_FUNCTION_LIST_PTR fl)
+{
+	CK_OBJECT_HANDLE key;
+
+	if (seal_cache.cur != 0)
+		return 1;
+	if (!seal_key_latest(fl, seal_cache.s, &seal_cache.cur))
 		return 0;
+	if (seal_cache.cur == 0) {
+		if (!seal_key_generate(fl, seal_cache.s, 1, &key))
+			return 0;
+		seal_cache.cur = 1;
 	}
 	return 1;
+}
+
+int
+hsm_seal_new_key(struct hsm *h, unsigned long *ver)
+{
+	CK_FUNCTION_LIST_PTR fl;
+	CK_OBJECT_HANDLE key;
+	unsigned long slot, latest;
+	int rc = 0;
+
+	*ver = 0;
+	if ((fl = hsm_p11_funcs(h, &slot)) == NULL)
+		return 0;
+	(void)pthread_mutex_lock(&seal_lock);
+	if (!seal_session(h, fl, slot) ||
+	    !seal_key_latest(fl, seal_cache.s, &latest))
+		goto out;
+	if (latest >= SEAL_VER_MAX) {
+		hsm_err_set("no key version left after %lu", latest);
+		goto out;
+	}
+	if (!seal_key_generate(fl, seal_cache.s, latest + 1, &key))
+		goto out;
+	seal_cache.cur = latest + 1;
+	*ver = seal_cache.cur;
+	rc = 1;
+out:
+	(void)pthread_mutex_unlock(&seal_lock);
+	return rc;
+}
+
+int
+hsm_seal_current(struct hsm *h, unsigned long *ver)
+{
+	CK_FUNCTION_LIST_PTR fl;
+	unsigned long slot;
+	int rc = 0;
+
+	*ver = 0;
+	if ((fl = hsm_p11_funcs(h, &slot)) == NULL)
+		return 0;
+	(void)pthread_mutex_lock(&seal_lock);
+	if (seal_session(h, fl, slot) && seal_current(fl)) {
+		*ver = seal_cache.cur;
+		rc = 1;
+	}
+	(void)pthread_mutex_unlock(&seal_lock);
+	return rc;
+}
+
+unsigned long
+hsm_sealed_version(const unsigned char *in, size_t inlen)
+{
+	if (in == NULL || inlen < 1)
+		return 0;
+	if (in[0] == SEAL_V1 || in[0] == SEAL_V2)
+		return 1;
+	if (in[0] != SEAL_V3 || inlen < SEAL_HDR_V3)
+		return 0;
+	return (unsigned long)in[1] << 24 | (unsigned long)in[2] << 16 |
+	    (unsigned long)in[3] << 8 | (unsigned long)in[4];
 }
 
 /* Return values after which the cached session or handle is stale. */
@@ -263,23 +486,24 @@ gcm_params(CK_GCM_PARAMS *gcm, const unsigned char *iv, const char *aad)
 	gcm->tag_bits = SEAL_TAG_LEN * 8;
 }
 
-/* One C_EncryptInit + C_Encrypt (or decrypt) under the cached key. */
+/* One C_EncryptInit + C_Encrypt (or decrypt) under key k. */
 static CK_RV
-seal_run(CK_FUNCTION_LIST_PTR fl, int enc, CK_GCM_PARAMS *gcm,
-    const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen)
+seal_run(CK_FUNCTION_LIST_PTR fl, const struct seal_key *k, int enc,
+    CK_GCM_PARAMS *gcm, const unsigned char *in, size_t inlen,
+    unsigned char *out, size_t *outlen)
 {
 	CK_MECHANISM mech = { CKM_AES_GCM, gcm, sizeof(*gcm) };
 	CK_ULONG n = (CK_ULONG)*outlen;
 	CK_RV rv;
 
 	if (enc) {
-		rv = fl->C_EncryptInit(seal_cache.s, &mech, seal_cache.key);
+		rv = fl->C_EncryptInit(seal_cache.s, &mech, k->key);
 		if (rv == CKR_OK)
 			rv = fl->C_Encrypt(seal_cache.s,
 			    (unsigned char *)(uintptr_t)in, (CK_ULONG)inlen, out,
 			    &n);
 	} else {
-		rv = fl->C_DecryptInit(seal_cache.s, &mech, seal_cache.key);
+		rv = fl->C_DecryptInit(seal_cache.s, &mech, k->key);
 		if (rv == CKR_OK)
 			rv = fl->C_Decrypt(seal_cache.s,
 			    (unsigned char *)(uintptr_t)in, (CK_ULONG)inlen, out,
@@ -290,59 +514,59 @@ seal_run(CK_FUNCTION_LIST_PTR fl, int enc, CK_GCM_PARAMS *gcm,
 }
 
 /*
- * Derives the data key into seal_cache (see the top of this file). Called
- * with seal_lock held after seal_ready(). Returns CKR_OK, with dek_state
- * 1, or -1 when the token refuses ECB with the key (format 0x01 only);
- * another value is the token's error.
+ * Derives the data key of k (see the top of this file). Called with
+ * seal_lock held. Returns CKR_OK, with dek_state 1, or -1 when the token
+ * refuses ECB with the key; another value is the token's error.
  */
 static CK_RV
-seal_dek(CK_FUNCTION_LIST_PTR fl)
+seal_dek(CK_FUNCTION_LIST_PTR fl, struct seal_key *k)
 {
 	static const char label[] = "cmpca-seal-dek";
 	CK_MECHANISM mech = { CKM_AES_ECB, NULL, 0 };
 	unsigned char in[2 * 16];
-	CK_ULONG n = sizeof(seal_cache.dek);
+	CK_ULONG n = sizeof(k->dek);
 	CK_RV rv;
 	int i;
 
-	if (seal_cache.dek_state != 0)
+	if (k->dek_state != 0)
 		return CKR_OK;
 	memset(in, 0, sizeof(in));
 	for (i = 0; i < 2; i++) {
 		memcpy(in + 16 * i, label, sizeof(label) - 1);
 		in[16 * i + 15] = (unsigned char)(i + 1);
 	}
-	rv = fl->C_EncryptInit(seal_cache.s, &mech, seal_cache.key);
+	rv = fl->C_EncryptInit(seal_cache.s, &mech, k->key);
 	if (rv == CKR_OK)
-		rv = fl->C_Encrypt(seal_cache.s, in, sizeof(in), seal_cache.dek,
-		    &n);
-	if (rv == CKR_OK && n != sizeof(seal_cache.dek))
+		rv = fl->C_Encrypt(seal_cache.s, in, sizeof(in), k->dek, &n);
+	if (rv == CKR_OK && n != sizeof(k->dek))
 		rv = CKR_FUNCTION_FAILED;
 	if (rv == CKR_MECHANISM_INVALID || rv == CKR_KEY_FUNCTION_NOT_PERMITTED ||
 	    rv == CKR_KEY_TYPE_INCONSISTENT || rv == CKR_FUNCTION_FAILED) {
-		OPENSSL_cleanse(seal_cache.dek, sizeof(seal_cache.dek));
-		seal_cache.dek_state = -1;
+		OPENSSL_cleanse(k->dek, sizeof(k->dek));
+		k->dek_state = -1;
 		return CKR_OK;
 	}
 	if (rv != CKR_OK) {
-		OPENSSL_cleanse(seal_cache.dek, sizeof(seal_cache.dek));
+		OPENSSL_cleanse(k->dek, sizeof(k->dek));
 		return rv;
 	}
-	seal_cache.dek_state = 1;
+	k->dek_state = 1;
 	return CKR_OK;
 }
 
 /*
- * AES-256-GCM under the DEK in software, format 0x02: in is inlen bytes of
- * plain text (enc) or ciphertext || tag (!enc); iv 12 bytes. Returns 1, 0
- * if the value does not authenticate, -1 on a library error.
+ * AES-256-GCM under the DEK of k in software, formats 0x02 and 0x03: the
+ * AAD is hdr (hdrlen bytes: the format byte and, for 0x03, the key
+ * version) then aad; in is inlen bytes of plain text (enc) or ciphertext
+ * || tag (!enc); iv 12 bytes. Returns 1, 0 if the value does not
+ * authenticate, -1 on a library error.
  */
 static int
-seal_soft(int enc, const unsigned char *iv, const char *aad,
+seal_soft(const struct seal_key *k, int enc, const unsigned char *hdr,
+    size_t hdrlen, const unsigned char *iv, const char *aad,
     const unsigned char *in, size_t inlen, unsigned char *out)
 {
 	static EVP_CIPHER *gcm;
-	static const unsigned char v2 = SEAL_V2;
 	EVP_CIPHER_CTX *c;
 	size_t len = enc ? inlen : inlen - SEAL_TAG_LEN;
 	int n = 0, rc = -1;
@@ -352,8 +576,8 @@ seal_soft(int enc, const unsigned char *iv, const char *aad,
 		return -1;
 	if ((c = EVP_CIPHER_CTX_new()) == NULL)
 		return -1;
-	if (EVP_CipherInit_ex2(c, gcm, seal_cache.dek, iv, enc, NULL) != 1 ||
-	    EVP_CipherUpdate(c, NULL, &n, &v2, 1) != 1 ||
+	if (EVP_CipherInit_ex2(c, gcm, k->dek, iv, enc, NULL) != 1 ||
+	    EVP_CipherUpdate(c, NULL, &n, hdr, (int)hdrlen) != 1 ||
 	    EVP_CipherUpdate(c, NULL, &n, (const unsigned char *)aad,
 		(int)strlen(aad)) != 1 ||
 	    EVP_CipherUpdate(c, out, &n, in, (int)len) != 1)
@@ -376,9 +600,9 @@ out:
 
 /* See hsm.h (HSM_INTERNAL). */
 void
-hsm_seal_force_v1(int on)
+hsm_seal_force_format(int fmt)
 {
-	seal_force_v1 = on;
+	seal_force = fmt == SEAL_V1 || fmt == SEAL_V2 ? fmt : 0;
 }
 
 int
@@ -387,9 +611,10 @@ hsm_seal(struct hsm *h, const char *aad, const unsigned char *pt,
 {
 	CK_FUNCTION_LIST_PTR fl;
 	CK_GCM_PARAMS gcm;
-	unsigned long slot;
+	struct seal_key *k;
+	unsigned long slot, ver;
 	unsigned char *buf = NULL;
-	size_t n = 0, cap;
+	size_t n = 0, cap, hdr = 1;
 	CK_RV rv = CKR_OK;
 	char why[64];
 	int tries, rc = 0;
@@ -402,26 +627,42 @@ hsm_seal(struct hsm *h, const char *aad, const unsigned char *pt,
 	}
 	if ((fl = hsm_p11_funcs(h, &slot)) == NULL)
 		return 0;
-	cap = 1 + SEAL_IV_LEN + ptlen + SEAL_TAG_LEN;
+	cap = SEAL_HDR_V3 + SEAL_IV_LEN + ptlen + SEAL_TAG_LEN;
 	if ((buf = malloc(cap)) == NULL) {
 		hsm_err_set("seal: out of memory");
 		return 0;
 	}
 	(void)pthread_mutex_lock(&seal_lock);
 	for (tries = 0; tries < 2; tries++) {
-		if (!seal_ready(h, fl, slot, 1))
+		if (!seal_session(h, fl, slot) || !seal_current(fl))
 			goto out;
-		if (!seal_force_v1)
-			rv = seal_dek(fl);
+		ver = seal_force ? 1 : seal_cache.cur;
+		if ((k = seal_key_get(fl, ver)) == NULL)
+			goto out;
+		rv = seal_force == SEAL_V1 ? CKR_OK : seal_dek(fl, k);
+		if (rv == CKR_OK && seal_force != SEAL_V1 &&
+		    k->dek_state != 1 && ver != 1) {
+			/* Format 0x01 names no version: it is key 1's. */
+			hsm_err_set("seal: the token refuses AES-ECB with key "
+				    "version %lu", ver);
+			goto out;
+		}
+		hdr = !seal_force && k->dek_state == 1 ? SEAL_HDR_V3 : 1;
 		if (rv == CKR_OK)
-			rv = fl->C_GenerateRandom(seal_cache.s, buf + 1,
+			rv = fl->C_GenerateRandom(seal_cache.s, buf + hdr,
 			    SEAL_IV_LEN);
-		if (rv == CKR_OK && seal_cache.dek_state == 1 &&
-		    !seal_force_v1) {
-			buf[0] = SEAL_V2;
+		if (rv == CKR_OK && (hdr == SEAL_HDR_V3 ||
+			(seal_force == SEAL_V2 && k->dek_state == 1))) {
+			buf[0] = hdr == 1 ? SEAL_V2 : SEAL_V3;
+			if (hdr == SEAL_HDR_V3) {
+				buf[1] = (unsigned char)(ver >> 24);
+				buf[2] = (unsigned char)(ver >> 16);
+				buf[3] = (unsigned char)(ver >> 8);
+				buf[4] = (unsigned char)ver;
+			}
 			n = ptlen + SEAL_TAG_LEN;
-			if (seal_soft(1, buf + 1, aad, pt, ptlen,
-				buf + 1 + SEAL_IV_LEN) != 1) {
+			if (seal_soft(k, 1, buf, hdr, buf + hdr, aad, pt, ptlen,
+				buf + hdr + SEAL_IV_LEN) != 1) {
 				hsm_err_set("seal: AES-GCM failed");
 				goto out;
 			}
@@ -429,7 +670,7 @@ hsm_seal(struct hsm *h, const char *aad, const unsigned char *pt,
 			buf[0] = SEAL_V1;
 			gcm_params(&gcm, buf + 1, aad);
 			n = cap - 1 - SEAL_IV_LEN;
-			rv = seal_run(fl, 1, &gcm, pt, ptlen,
+			rv = seal_run(fl, k, 1, &gcm, pt, ptlen,
 			    buf + 1 + SEAL_IV_LEN, &n);
 		}
 		if (rv == CKR_OK)
@@ -447,7 +688,7 @@ hsm_seal(struct hsm *h, const char *aad, const unsigned char *pt,
 		goto out;
 	}
 	*out = buf;
-	*outlen = cap;
+	*outlen = hdr + SEAL_IV_LEN + n;
 	buf = NULL;
 	rc = 1;
 out:
@@ -462,43 +703,44 @@ hsm_unseal(struct hsm *h, const char *aad, const unsigned char *in,
 {
 	CK_FUNCTION_LIST_PTR fl;
 	CK_GCM_PARAMS gcm;
-	unsigned long slot;
+	struct seal_key *k = NULL;
+	unsigned long slot, ver;
 	unsigned char *buf = NULL;
-	size_t n = 0, cap;
+	size_t n = 0, cap, hdr;
 	CK_RV rv = CKR_OK;
 	char why[64];
 	int tries, rc = -1;
 
 	*pt = NULL;
 	*ptlen = 0;
-	if (aad == NULL || in == NULL ||
-	    inlen <= 1 + SEAL_IV_LEN + SEAL_TAG_LEN ||
-	    inlen > 1 + SEAL_IV_LEN + SEAL_MAX + SEAL_TAG_LEN ||
-	    (in[0] != SEAL_V1 && in[0] != SEAL_V2)) {
+	hdr = in != NULL && inlen > 0 && in[0] == SEAL_V3 ? SEAL_HDR_V3 : 1;
+	ver = hsm_sealed_version(in, inlen);
+	if (aad == NULL || in == NULL || ver == 0 ||
+	    inlen <= hdr + SEAL_IV_LEN + SEAL_TAG_LEN ||
+	    inlen > hdr + SEAL_IV_LEN + SEAL_MAX + SEAL_TAG_LEN) {
 		hsm_err_set("unseal: not a sealed value");
 		return 0;
 	}
 	if ((fl = hsm_p11_funcs(h, &slot)) == NULL)
 		return -1;
 	/* Room for the tag too: some modules want it before they check. */
-	cap = inlen - 1 - SEAL_IV_LEN;
+	cap = inlen - hdr - SEAL_IV_LEN;
 	if ((buf = malloc(cap + 1)) == NULL) {
 		hsm_err_set("unseal: out of memory");
 		return -1;
 	}
 	(void)pthread_mutex_lock(&seal_lock);
-	for (tries = 0; tries < 2 && in[0] == SEAL_V2; tries++) {
-		if (seal_cache.dek_state == 1 && seal_cache.h == h &&
-		    seal_cache.pid == getpid())
-			break;
-		if (!seal_ready(h, fl, slot, 0))
+	/* Once derived, a version's DEK opens values without the token. */
+	for (tries = 0; tries < 2 && in[0] != SEAL_V1; tries++) {
+		if (!seal_session(h, fl, slot) ||
+		    (k = seal_key_get(fl, ver)) == NULL)
 			goto out;
-		if ((rv = seal_dek(fl)) == CKR_OK || !seal_stale(rv))
+		if ((rv = seal_dek(fl, k)) == CKR_OK || !seal_stale(rv))
 			break;
 		seal_drop(fl);
 	}
-	if (in[0] == SEAL_V2) {
-		if (rv != CKR_OK || seal_cache.dek_state != 1) {
+	if (in[0] != SEAL_V1) {
+		if (rv != CKR_OK || k->dek_state != 1) {
 			hsm_err_set("unseal: %s", rv != CKR_OK
 				? hsm_ckr_str(rv, why, sizeof(why))
 				: "the token cannot derive the data key "
@@ -507,12 +749,12 @@ hsm_unseal(struct hsm *h, const char *aad, const unsigned char *in,
 				hsm_mark_lost(why);
 			goto out;
 		}
-		n = inlen - 1 - SEAL_IV_LEN - SEAL_TAG_LEN;
-		rc = seal_soft(0, in + 1, aad, in + 1 + SEAL_IV_LEN,
-		    inlen - 1 - SEAL_IV_LEN, buf);
+		n = inlen - hdr - SEAL_IV_LEN - SEAL_TAG_LEN;
+		rc = seal_soft(k, 0, in, hdr, in + hdr, aad,
+		    in + hdr + SEAL_IV_LEN, inlen - hdr - SEAL_IV_LEN, buf);
 		if (rc == 0)
 			hsm_err_set("unseal: value does not authenticate "
-				    "(wrong reference, key or data)");
+				    "(wrong reference, key version or data)");
 		else if (rc < 0)
 			hsm_err_set("unseal: AES-GCM failed");
 		if (rc != 1)
@@ -520,11 +762,12 @@ hsm_unseal(struct hsm *h, const char *aad, const unsigned char *in,
 		goto done;
 	}
 	for (tries = 0; tries < 2; tries++) {
-		if (!seal_ready(h, fl, slot, 0))
+		if (!seal_session(h, fl, slot) ||
+		    (k = seal_key_get(fl, 1)) == NULL)
 			goto out;
 		gcm_params(&gcm, in + 1, aad);
 		n = cap;
-		rv = seal_run(fl, 0, &gcm, in + 1 + SEAL_IV_LEN,
+		rv = seal_run(fl, k, 0, &gcm, in + 1 + SEAL_IV_LEN,
 		    inlen - 1 - SEAL_IV_LEN, buf, &n);
 		if (rv == CKR_OK || !seal_stale(rv))
 			break;

@@ -112,6 +112,24 @@ check "db migrate seals secrets stored in clear" \
 check "the old secret's clear column is empty" \
     test "$(q "select count(*) from enroll_secret where ref = 'old' and secret is null and secret_enc is not null")" = 1
 check "the sealed old secret still enrolls" ir old "$CMPCA_URL" old OLD /CN=hardening-old
+# Sealing key rotation (issue 17): a new key version in the token, every
+# secret moved to it; the daemon's workers, which opened these secrets
+# under the old key, find the new key and the rows' new values.
+cli secret reseal --new-key >"$w/reseal.out" 2>&1
+kv=$(sed -n 's/.* resealed under key version \([0-9]*\), 0 left .*/\1/p' "$w/reseal.out")
+check "secret reseal --new-key moves every secret, 0 left" \
+    test -n "$kv" -a "$kv" -gt 1
+check "every row names the new key version" \
+    test "$(q "select count(*) from enroll_secret where substring(secret_enc from 1 for 5) is distinct from '\\x03'::bytea || int4send(${kv:-0})")" = 0
+check "a new sealing key version was generated" \
+    grep -q "key version ${kv:-0} generated" "$w/reseal.out"
+check "an unlimited secret enrolls after the reseal" \
+    ir old-rot "$CMPCA_URL" old OLD /CN=hardening-old-rot
+check "a limited secret enrolls after the reseal" \
+    ir second-rot "$CMPCA_URL" hardening-2 SEC2 /CN=hardening-2-rot
+cli secret reseal >"$w/reseal2.out" 2>&1
+check "secret reseal again moves nothing" \
+    grep -q "^0 enrollment secret(s) resealed under key version ${kv:-0}, 0 left" "$w/reseal2.out"
 q "update enroll_secret set secret_enc = (select secret_enc from enroll_secret where ref = 'hardening-2') where ref = 'old'" >/dev/null
 ir swapped "$CMPCA_URL" old SEC2 /CN=hardening-swap -rspout "$w/swapped.rsp" -unprotected_errors
 check "a sealed value moved to another row does not open there" \

@@ -748,6 +748,79 @@ test_secret_list(void **state)
 	db_secret_array_free(NULL, 0);
 }
 
+/*
+ * `cmpca secret reseal` (issue 17): the rows to move to key version ver
+ * are those in clear or sealed under anything but format 0x03 naming ver
+ * (0x03, then the version in 4 bytes big-endian); once a row is stored
+ * under ver it is not listed again. Only the "rs-" rows are looked at.
+ */
+static int
+reseal_listed(unsigned long ver, const char *ref)
+{
+	struct db_secret *list = NULL;
+	size_t n = 0, i;
+	int found = 0;
+
+	CHECK(db_secret_list_reseal(db, ver, &list, &n), 1);
+	for (i = 0; i < n; i++)
+		if (strcmp(list[i].ref, ref) == 0) {
+			found = 1;
+			/* The clear secret, or the sealed value to open. */
+			assert_true((list[i].secret != NULL) !=
+			    (list[i].sealed != NULL));
+		}
+	db_secret_array_free(list, n);
+	return found;
+}
+
+static void
+put_sealed(const char *ref, const unsigned char *v, size_t len)
+{
+	struct db_secret s;
+
+	memset(&s, 0, sizeof(s));
+	snprintf(s.ref, sizeof(s.ref), "%s", ref);
+	strcpy(s.profile, "default");
+	s.uses_left = -1;
+	s.sealed = (unsigned char *)(uintptr_t)v;
+	s.sealed_len = len;
+	CHECK(db_secret_insert(db, &s), 1);
+}
+
+static void
+test_secret_reseal_list(void **state)
+{
+	/* Header, then stand-ins for IV, ciphertext and tag. */
+	static const unsigned char v1[] = {0x01, 'i', 'v', 'c', 't'},
+				   v2[] = {0x02, 'i', 'v', 'c', 't'},
+				   k1[] = {0x03, 0, 0, 0, 1, 'i', 'v', 'c'},
+				   k2[] = {0x03, 0, 0, 0, 2, 'i', 'v', 'c'},
+				   k258[] = {0x03, 0, 0, 1, 2, 'i', 'v', 'c'};
+
+	(void)state;
+	put_secret("rs-clear", -1, 0);
+	put_sealed("rs-v1", v1, sizeof(v1));
+	put_sealed("rs-v2", v2, sizeof(v2));
+	put_sealed("rs-k1", k1, sizeof(k1));
+	put_sealed("rs-k2", k2, sizeof(k2));
+	put_sealed("rs-k258", k258, sizeof(k258));
+	assert_true(reseal_listed(2, "rs-clear"));
+	assert_true(reseal_listed(2, "rs-v1"));
+	assert_true(reseal_listed(2, "rs-v2"));
+	assert_true(reseal_listed(2, "rs-k1"));
+	assert_false(reseal_listed(2, "rs-k2"));
+	assert_true(reseal_listed(2, "rs-k258"));
+	assert_false(reseal_listed(1, "rs-k1"));
+	assert_true(reseal_listed(1, "rs-k2"));
+	assert_false(reseal_listed(258, "rs-k258"));
+	/* Moved: stored under version 2, the clear column emptied. */
+	CHECK(db_secret_set_sealed(db, "rs-clear", k2, sizeof(k2)), 1);
+	CHECK(db_secret_set_sealed(db, "rs-v1", k2, sizeof(k2)), 1);
+	assert_false(reseal_listed(2, "rs-clear"));
+	assert_false(reseal_listed(2, "rs-v1"));
+	assert_true(reseal_listed(2, "rs-v2"));
+}
+
 /* Audit log. */
 
 static void
@@ -1189,6 +1262,7 @@ main(void)
 	    cmocka_unit_test(test_secret),
 	    cmocka_unit_test(test_secret_unlimited_expired),
 	    cmocka_unit_test(test_secret_list),
+	    cmocka_unit_test(test_secret_reseal_list),
 	    cmocka_unit_test(test_audit),
 	    cmocka_unit_test(test_audit_list),
 	    cmocka_unit_test(test_stats),

@@ -1533,6 +1533,64 @@ test_secret_cache_stale(void **state)
 	assert_int_equal(db_status(ip_cert(ip, 0, 0), NULL), DB_CERT_VALID);
 }
 
+/*
+ * Sealing key rotation (issue 17): a secret sealed under the old key
+ * version still enrolls once a new version is current; resealed under the
+ * new one (as `cmpca secret reseal` does) its row names the new version,
+ * and the worker's kept copy, now another row version, is replaced by the
+ * fresh read: the client still sees its certificate.
+ */
+static void
+test_secret_rotate(void **state)
+{
+	struct db_secret sec, got;
+	struct rq q;
+	CMP_MSG *ip;
+	unsigned long old, cur;
+	int i;
+
+	(void)state;
+	memset(&sec, 0, sizeof(sec));
+	snprintf(sec.ref, sizeof(sec.ref), "rotate1");
+	snprintf(sec.profile, sizeof(sec.profile), "default");
+	sec.uses_left = -1;
+	if (!hsm_seal(fx.hsm, "rotate1", (const unsigned char *)SECRET,
+	        strlen(SECRET), &sec.sealed, &sec.sealed_len))
+		fail_msg("hsm_seal: %s", hsm_error());
+	old = hsm_sealed_version(sec.sealed, sec.sealed_len);
+	assert_true(old >= 1);
+	assert_int_equal(db_secret_insert(fx.db, &sec), 1);
+	free(sec.sealed);
+	sec.sealed = NULL;
+	if (!hsm_seal_new_key(fx.hsm, &cur))
+		fail_msg("hsm_seal_new_key: %s", hsm_error());
+	assert_int_equal(cur, old + 1);
+	for (i = 0; i < 3; i++) {
+		/* 0 and 1 open the old key's value (1 from the kept copy);
+		 * then the row is resealed under the new version. */
+		if (i == 2) {
+			assert_true(hsm_seal(fx.hsm, "rotate1",
+			    (const unsigned char *)SECRET, strlen(SECRET),
+			    &sec.sealed, &sec.sealed_len));
+			assert_int_equal(db_secret_set_sealed(fx.db, "rotate1",
+			    sec.sealed, sec.sealed_len), 1);
+			free(sec.sealed);
+			sec.sealed = NULL;
+			assert_int_equal(
+			    db_secret_get(fx.db, "rotate1", &got), 1);
+			assert_int_equal(
+			    hsm_sealed_version(got.sealed, got.sealed_len), cur);
+			db_secret_clear(&got);
+		}
+		rq_init(&q);
+		q.ref = "rotate1";
+		q.implicit = 1;
+		ip = ir_ok(&q, NULL);
+		assert_int_equal(
+		    db_status(ip_cert(ip, 0, 0), NULL), DB_CERT_VALID);
+	}
+}
+
 static void
 test_ext_cache(void **state)
 {
@@ -2141,6 +2199,7 @@ static const struct CMUnitTest fixed[] = {
 	T(test_ocsp_reuse),
 	T(test_ext_cache),
 	T(test_secret_cache_stale),
+	T(test_secret_rotate),
 	T(test_unknown_ref_derives),
 	T(test_genm_no_txn),
 	T(test_ca_changed),

@@ -33,7 +33,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#define HSM_INTERNAL /* hsm_seal_force_v1() */
+#define HSM_INTERNAL /* hsm_seal_force_format() */
 /* The module's function list (HSM_INTERNAL above), to look at keys as
  * another PKCS#11 user. */
 #include <p11-kit-1/p11-kit/pkcs11.h>
@@ -997,10 +997,10 @@ seal_v1_check(const unsigned char *secret, size_t len)
 	struct timespec t0;
 	const int rounds = 500;
 
-	hsm_seal_force_v1(1);
+	hsm_seal_force_format(0x01);
 	if (!hsm_seal(fx.h, "ref-v1", secret, len, &v, &vlen))
 		fail_msg("hsm_seal v1: %s", hsm_error());
-	hsm_seal_force_v1(0);
+	hsm_seal_force_format(0);
 	assert_int_equal(v[0], 0x01);
 	assert_int_equal(vlen, 1 + 12 + len + 16);
 	assert_int_equal(hsm_unseal(fx.h, "ref-v1", v, vlen, &pt, &ptlen), 1);
@@ -1043,12 +1043,15 @@ test_seal(void **state)
 	(void)state;
 	if (!hsm_seal(fx.h, "ref-1", secret, sizeof(secret) - 1, &a, &alen))
 		fail_msg("hsm_seal: %s", hsm_error());
-	assert_int_equal(alen, 1 + 12 + (sizeof(secret) - 1) + 16);
+	/* Format 0x03: the key version (4 bytes) follows the format byte. */
+	assert_int_equal(alen, 5 + 12 + (sizeof(secret) - 1) + 16);
+	assert_int_equal(a[0], 0x03);
+	assert_int_equal(hsm_sealed_version(a, alen), 1);
 	assert_null(memmem(a, alen, secret, sizeof(secret) - 1));
 	assert_true(hsm_seal(fx.h, "ref-1", secret, sizeof(secret) - 1, &b,
 	    &blen));
 	assert_int_equal(alen, blen);
-	assert_memory_not_equal(a + 1, b + 1, 12); /* fresh IV */
+	assert_memory_not_equal(a + 5, b + 5, 12); /* fresh IV */
 	assert_int_equal(hsm_unseal(fx.h, "ref-1", a, alen, &pt, &ptlen), 1);
 	assert_int_equal(ptlen, sizeof(secret) - 1);
 	assert_memory_equal(pt, secret, ptlen);
@@ -1058,22 +1061,24 @@ test_seal(void **state)
 	if (hsm_unseal(fx.h, "ref-2", a, alen, &pt, &ptlen) != 0)
 		fail_msg("unseal ref-2: %s", hsm_error());
 	assert_null(pt);
-	/* One flipped bit in the ciphertext, the tag or the IV. */
-	for (i = 1; i < alen; i += 7) {
+	/* One flipped bit in the ciphertext, the tag or the IV (the key
+	 * version's bytes: test_seal_rotate). */
+	for (i = 5; i < alen; i += 7) {
 		a[i] ^= 0x01;
 		assert_int_equal(
 		    hsm_unseal(fx.h, "ref-1", a, alen, &pt, &ptlen), 0);
 		a[i] ^= 0x01;
 	}
 	assert_int_equal(hsm_unseal(fx.h, "ref-1", a, 10, &pt, &ptlen), 0);
-	/* Format 0x02 (data key derived in the token); relabelled as 0x01,
-	 * or as an unknown format, it does not open. */
-	assert_int_equal(a[0], 0x02);
+	/* Format 0x03 (data key derived in the token); relabelled as 0x01,
+	 * 0x02 or an unknown format, it does not open. */
 	a[0] = 0x01;
 	assert_int_equal(hsm_unseal(fx.h, "ref-1", a, alen, &pt, &ptlen), 0);
-	a[0] = 0x03;
-	assert_int_equal(hsm_unseal(fx.h, "ref-1", a, alen, &pt, &ptlen), 0);
 	a[0] = 0x02;
+	assert_int_equal(hsm_unseal(fx.h, "ref-1", a, alen, &pt, &ptlen), 0);
+	a[0] = 0x04;
+	assert_int_equal(hsm_unseal(fx.h, "ref-1", a, alen, &pt, &ptlen), 0);
+	a[0] = 0x03;
 	seal_v1_check(secret, sizeof(secret) - 1);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < (size_t)rounds; i++) {
@@ -1083,7 +1088,7 @@ test_seal(void **state)
 		free(pt);
 	}
 	ms = ms_since(&t0);
-	print_message("unseal, format 0x02 (data key): %.1f us each (%d "
+	print_message("unseal, format 0x03 (data key): %.1f us each (%d "
 		      "rounds)\n",
 	    ms * 1000.0 / rounds, rounds);
 	free(a);
@@ -1094,6 +1099,93 @@ test_seal(void **state)
 	OPENSSL_cleanse(pt, ptlen);
 	free(pt);
 	free(b);
+}
+
+/* Opens v under aad and checks the plain text. */
+static void
+unseal_ok(const char *aad, const unsigned char *v, size_t vlen,
+    const char *want)
+{
+	unsigned char *pt = NULL;
+	size_t ptlen;
+
+	if (hsm_unseal(fx.h, aad, v, vlen, &pt, &ptlen) != 1)
+		fail_msg("unseal %s: %s", aad, hsm_error());
+	assert_int_equal(ptlen, strlen(want));
+	assert_memory_equal(pt, want, ptlen);
+	OPENSSL_cleanse(pt, ptlen);
+	free(pt);
+}
+
+/*
+ * Key rotation (issue 17): values sealed under key version 1 in every
+ * format still open after a new key version becomes current; new values
+ * name the new version; a value whose version is changed does not open
+ * under the other key, nor under a version the token lacks (and that does
+ * not make the token count as lost).
+ */
+static void
+test_seal_rotate(void **state)
+{
+	static const char secret[] = "rotate-me";
+	const unsigned char *p = (const unsigned char *)secret;
+	unsigned char *v1 = NULL, *v2 = NULL, *v3 = NULL, *n = NULL, *pt = NULL;
+	size_t l1, l2, l3, ln, ptlen;
+	unsigned long cur, next;
+
+	(void)state;
+	reopen();
+	if (!hsm_seal_current(fx.h, &cur))
+		fail_msg("hsm_seal_current: %s", hsm_error());
+	assert_true(cur >= 1);
+	hsm_seal_force_format(0x01);
+	assert_true(hsm_seal(fx.h, "rot", p, strlen(secret), &v1, &l1));
+	hsm_seal_force_format(0x02);
+	assert_true(hsm_seal(fx.h, "rot", p, strlen(secret), &v2, &l2));
+	hsm_seal_force_format(0);
+	assert_true(hsm_seal(fx.h, "rot", p, strlen(secret), &v3, &l3));
+	assert_int_equal(v1[0], 0x01);
+	assert_int_equal(v2[0], 0x02);
+	assert_int_equal(hsm_sealed_version(v3, l3), cur);
+	if (!hsm_seal_new_key(fx.h, &next))
+		fail_msg("hsm_seal_new_key: %s", hsm_error());
+	assert_int_equal(next, cur + 1);
+	assert_true(hsm_seal(fx.h, "rot", p, strlen(secret), &n, &ln));
+	assert_int_equal(n[0], 0x03);
+	assert_int_equal(hsm_sealed_version(n, ln), next);
+	unseal_ok("rot", v1, l1, secret);
+	unseal_ok("rot", v2, l2, secret);
+	unseal_ok("rot", v3, l3, secret);
+	unseal_ok("rot", n, ln, secret);
+	/* Another process (a fresh handle) finds the new key current and
+	 * still opens both versions. */
+	close_shared();
+	reopen();
+	next = 0;
+	assert_true(hsm_seal_current(fx.h, &next));
+	assert_int_equal(next, cur + 1);
+	unseal_ok("rot", v3, l3, secret);
+	unseal_ok("rot", n, ln, secret);
+	/* The version is authenticated: moved to the other key, or to a
+	 * version the token lacks, the value does not open. */
+	n[4] = (unsigned char)cur;
+	assert_int_equal(hsm_sealed_version(n, ln), cur);
+	assert_int_equal(hsm_unseal(fx.h, "rot", n, ln, &pt, &ptlen), 0);
+	v3[4] = (unsigned char)(cur + 1);
+	assert_int_equal(hsm_unseal(fx.h, "rot", v3, l3, &pt, &ptlen), 0);
+	n[4] = (unsigned char)(cur + 40);
+	assert_int_equal(hsm_unseal(fx.h, "rot", n, ln, &pt, &ptlen), -1);
+	assert_non_null(strstr(hsm_error(), "no key labelled"));
+	assert_null(pt);
+	assert_false(hsm_lost(fx.h));
+	n[4] = 0;
+	n[1] = 0;
+	assert_int_equal(hsm_sealed_version(n, ln), 0);
+	assert_int_equal(hsm_unseal(fx.h, "rot", n, ln, &pt, &ptlen), 0);
+	free(v1);
+	free(v2);
+	free(v3);
+	free(n);
 }
 
 int
@@ -1116,6 +1208,7 @@ main(void)
 		cmocka_unit_test(test_key_load_bad_uri),
 		cmocka_unit_test(test_random),
 		cmocka_unit_test(test_seal),
+		cmocka_unit_test(test_seal_rotate),
 		cmocka_unit_test(test_open_wrong_pin),
 		cmocka_unit_test(test_open_env_pin),
 		cmocka_unit_test(test_open_twice),
