@@ -256,10 +256,13 @@ else
 	fail "p10cr" "$(tail -n 3 "$work/p10.out")"
 fi
 openssl req -new -key "$work/ec2.key" -subj "/CN=tampered" -out "$work/bad.csr" 2>/dev/null
-# Flip a byte inside the CSR signature.
+# Flip a byte inside the CSR signature (xor 0xff: it always changes; a
+# fixed 0x00 left the byte as it was once in 256 runs).
 openssl req -in "$work/bad.csr" -outform DER -out "$work/bad.der"
 size=$(stat -c %s "$work/bad.der")
-printf '\x00' | dd of="$work/bad.der" bs=1 seek=$((size - 5)) conv=notrunc 2>/dev/null
+b=$(od -An -tu1 -j $((size - 5)) -N1 "$work/bad.der" | tr -d ' ')
+printf "\\$(printf '%03o' $((b ^ 255)))" |
+    dd of="$work/bad.der" bs=1 seek=$((size - 5)) conv=notrunc 2>/dev/null
 openssl req -inform DER -in "$work/bad.der" -out "$work/bad2.csr" 2>/dev/null
 openssl cmp -cmd p10cr -server "$CMPCA_URL" -ref "$CMPCA_SECRET_REF" \
     -secret "pass:$CMPCA_SECRET" -recipient "$CMPCA_CA_SUBJECT" \
