@@ -601,6 +601,35 @@ out:
 
 /* See db_int.h. */
 int
+db_get_int8(struct db *db, const struct db_stmt *st, const struct db_params *p,
+    long long *v)
+{
+	struct db_row r;
+	PGresult *res = NULL;
+	int rc = -1;
+
+	*v = 0;
+	if (db_run(db, st, p, &res) != 1)
+		goto out;
+	if (PQntuples(res) == 0) {
+		rc = 0;
+		goto out;
+	}
+	r = (struct db_row){res, 0, 0, 0};
+	*v = db_col_int8(&r, 0);
+	if (PQntuples(res) != 1 || r.bad) {
+		*v = 0;
+		db_stmt_err(db, st, "unexpected result");
+		goto out;
+	}
+	rc = 1;
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* See db_int.h. */
+int
 db_get1(struct db *db, const struct db_stmt *st, const struct db_params *p,
     size_t elem_size, int (*from_row)(const PGresult *, int, void *),
     void *out)

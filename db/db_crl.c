@@ -67,29 +67,23 @@ int
 db_crl_next(struct db *db, long long ca_id, long long *number)
 {
 	struct db_params p = {0};
-	struct db_row r;
 	PGresult *res = NULL;
-	int rc = -1;
+	int rc;
 
 	*number = 0;
 	db_param_int8(&p, ca_id);
 	db_param_int8(&p, CRL_LOCK_CLASS);
-	if (db_run(db, &st_lock, &p, &res) != 1)
-		goto out;
+	rc = db_run(db, &st_lock, &p, &res);
 	PQclear(res);
-	res = NULL;
+	if (rc != 1)
+		return -1;
+	/* The lock is held: the number is read in a fresh snapshot. */
 	memset(&p, 0, sizeof(p));
 	db_param_int8(&p, ca_id);
-	if (db_run(db, &st_next, &p, &res) != 1)
-		goto out;
-	r = (struct db_row){res, 0, 0, 0};
-	if (PQntuples(res) != 1 || (*number = db_col_int8(&r, 0), r.bad)) {
+	if ((rc = db_get_int8(db, &st_next, &p, number)) == 0) {
 		db_seterr(db, "crl next failed: unexpected result");
-		goto out;
+		rc = -1;
 	}
-	rc = 1;
-out:
-	PQclear(res);
 	return rc;
 }
 
@@ -143,25 +137,9 @@ int
 db_crl_latest_number(struct db *db, long long ca_id, long long *number)
 {
 	struct db_params p = {0};
-	struct db_row r;
-	PGresult *res = NULL;
-	int rc = -1;
 
-	*number = 0;
 	db_param_int8(&p, ca_id);
-	if (db_run(db, &st_number, &p, &res) != 1)
-		goto out;
-	rc = 0;
-	if (PQntuples(res) == 1) {
-		r = (struct db_row){res, 0, 0, 0};
-		*number = db_col_int8(&r, 0);
-		rc = r.bad ? -1 : 1;
-		if (r.bad)
-			db_seterr(db, "crl number: unexpected result");
-	}
-out:
-	PQclear(res);
-	return rc;
+	return db_get_int8(db, &st_number, &p, number);
 }
 
 int

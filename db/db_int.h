@@ -199,6 +199,13 @@ int db_insert(struct db *db, const struct db_stmt *st,
 int db_get1(struct db *db, const struct db_stmt *st, const struct db_params *p,
     size_t elem_size, int (*from_row)(const PGresult *, int, void *),
     void *out);
+/*
+ * Runs a statement whose answer is at most one row with one int8 column
+ * into *v (0 when no row). Returns 1 found, 0 no row, -1 (db->err set;
+ * more than one row or a bad value is an error).
+ */
+int db_get_int8(struct db *db, const struct db_stmt *st,
+    const struct db_params *p, long long *v);
 /* Returns 1 if the last failed statement was a unique violation. */
 int db_unique_violation(const struct db *db);
 /*

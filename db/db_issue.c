@@ -92,24 +92,14 @@ static int
 run_id(struct db *db, const struct db_stmt *st, struct db_params *p,
     long long *id, enum db_refusal *why, const char *what)
 {
-	struct db_row r;
-	PGresult *res = NULL;
-	int rc = -1;
+	int rc = db_get_int8(db, st, p, id);
 
-	if (db_run(db, st, p, &res) != 1) {
-		if ((*why = refusal(db)) != 0)
-			rc = 0;
-		goto out;
-	}
-	r = (struct db_row){res, 0, 0, 0};
-	if (PQntuples(res) != 1 || (*id = db_col_int8(&r, 0), r.bad)) {
+	if (rc == 0)
 		db_seterr(db, "%s failed: unexpected result", what);
-		goto out;
-	}
-	rc = 1;
-out:
-	PQclear(res);
-	return rc;
+	if (rc != -1)
+		return rc == 1 ? 1 : -1;
+	/* A refusal raised by the function (its SQLSTATE), or an error. */
+	return (*why = refusal(db)) != 0 ? 0 : -1;
 }
 
 int

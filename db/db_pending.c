@@ -141,8 +141,6 @@ int
 db_pending_insert(struct db *db, struct db_pending *p)
 {
 	struct db_params prm = {0};
-	struct db_row r;
-	PGresult *res = NULL;
 	int rc = -1;
 
 	if (p->txid_len == 0 || p->txid_len > DB_TXID_MAX || p->ca_id <= 0 ||
@@ -161,16 +159,10 @@ db_pending_insert(struct db *db, struct db_pending *p)
 	db_param_text(&prm, p->subject);
 	db_param_bytea(&prm, p->request, p->request_len);
 	db_param_id(&prm, p->replaces);
-	if (db_run(db, &st_insert, &prm, &res) != 1)
-		goto out;
-	r = (struct db_row){res, 0, 0, 0};
-	if (PQntuples(res) != 1 || (p->id = db_col_int8(&r, 0), r.bad)) {
+	if ((rc = db_get_int8(db, &st_insert, &prm, &p->id)) == 0) {
 		db_seterr(db, "pending insert failed: unexpected result");
-		goto out;
+		rc = -1;
 	}
-	rc = 1;
-out:
-	PQclear(res);
 	return rc;
 }
 
