@@ -31,13 +31,16 @@ DB_SRC := db/db.c db/db_ca.c db/db_cert.c db/db_txn.c db/db_secret.c \
 	db/db_pending.c db/db_ra.c db/db_issue.c db/db_crl.c \
 	db/db_audit.c db/db_ocsp.c db/db_cross.c db/db_stats.c db/db_admin.c \
 	db/db_chain.c
-CA_SRC := ca/log.c ca/cfg.c ca/cmp_asn.c ca/cmp_hdr.c ca/cmp_protect.c \
-	ca/cmp_issue.c ca/cmp_server.c ca/cmp_certreq.c ca/cmp_sig.c \
-	ca/cmp_rr.c ca/cmp_genm.c ca/cmp_poll.c ca/crl.c ca/ca_store.c \
-	ca/ocsp.c ca/ocsp_cache.c ca/ocsp_signer.c ca/cross.c ca/cmp_ccr.c ca/metrics.c ca/admin.c \
-	ca/profile.c ca/cert_build.c ca/audit.c
-DAEMON_SRC := ca/fcgi.c ca/cmpcad.c ca/priv.c
-CLI_SRC := ca/cmpca.c $(sort $(wildcard ca/cli_*.c))
+CA_SRC := ca/log.c ca/cfg.c ca/profile.c ca/metrics.c ca/cmp_asn.c ca/ca_store.c ca/audit.c \
+	ca/issue/cert_build.c ca/issue/issue.c \
+	ca/issue/cross.c \
+	ca/cmp/cmp_hdr.c ca/cmp/cmp_protect.c ca/cmp/cmp_server.c \
+	ca/cmp/cmp_certreq.c ca/cmp/cmp_sig.c ca/cmp/cmp_rr.c ca/cmp/cmp_genm.c \
+	ca/cmp/cmp_poll.c ca/cmp/cmp_ccr.c \
+	ca/status/crl.c ca/status/ocsp.c ca/status/ocsp_cache.c \
+	ca/status/ocsp_signer.c
+DAEMON_SRC := daemon/fcgi.c daemon/cmpcad.c daemon/priv.c daemon/admin.c
+CLI_SRC := $(sort $(wildcard cli/*.c))
 
 HSM_OBJ := $(HSM_SRC:%.c=$(B)/%.o)
 DB_OBJ := $(DB_SRC:%.c=$(B)/%.o)
@@ -68,13 +71,13 @@ $(B)/test_hsm: $(B)/tests/unit/test_hsm.o $(HSM_OBJ)
 $(B)/test_db: $(B)/tests/unit/test_db.o $(DB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(B)/test_cmp: $(B)/tests/unit/test_cmp.o $(B)/ca/fcgi.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
+$(B)/test_cmp: $(B)/tests/unit/test_cmp.o $(B)/daemon/fcgi.o $(B)/daemon/admin.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(B)/test_engine: $(B)/tests/unit/test_engine.o $(B)/ca/fcgi.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
+$(B)/test_engine: $(B)/tests/unit/test_engine.o $(B)/daemon/fcgi.o $(B)/daemon/admin.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(B)/test_admin: $(B)/tests/unit/test_admin.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
+$(B)/test_admin: $(B)/tests/unit/test_admin.o $(B)/daemon/admin.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # Test tools: decode a CMP response for assertions in shell tests.
@@ -121,7 +124,7 @@ stop:
 check:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	    --inline-suppr --suppressions-list=tests/cppcheck.supp \
-	    --include=tests/cppcheck.h -i ca/cmp_asn.c -I. hsm db ca tests
+	    --include=tests/cppcheck.h -i ca/cmp_asn.c -I. hsm db ca daemon cli tests
 
 clean:
 	rm -rf build

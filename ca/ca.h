@@ -1,9 +1,10 @@
 /*
- * ca.h - internal interfaces of the CA core: logging, configuration, the
- * per-process CA store, protection, issuance and the CMP engine.
+ * ca.h - the CA core: logging, metrics, configuration, the per-process CA
+ * store and the audit chain.
  *
- * Dependencies point one way: the daemon (cmpcad.c, fcgi.c) and the CLI
- * (cmpca.c) use these; these use hsm/ and db/ through their headers only.
+ * Dependencies point one way (docs/architecture.md): the programs
+ * (daemon/, cli/) use ca/cmp, ca/status and ca/issue, which use this
+ * core; everything in ca/ uses hsm/ and db/ through their headers only.
  */
 #ifndef CMPCA_CA_H
 #define CMPCA_CA_H
@@ -211,6 +212,8 @@ int ca_chain_encode(STACK_OF(X509) *sk, int from, unsigned char **out,
 STACK_OF(X509) *ca_chain_copy(const struct ca_ident *ca);
 /* Digest to sign with for a CA key: SHA-384 for P-384, else SHA-256. */
 const EVP_MD *ca_sign_md(EVP_PKEY *key);
+/* A digest fetched once per process by NID (NULL if unknown). */
+const EVP_MD *ca_md_fetch(int nid);
 /* Signs an X509 with a CA key (PKCS#1 v1.5 or ECDSA). Returns 1 or 0. */
 int ca_x509_sign(X509 *x, EVP_PKEY *key, const EVP_MD *md) CA_MUST_CHECK;
 /* Parses "/C=DE/O=Org/CN=name" (openssl -subj syntax); NULL on error. */
@@ -223,39 +226,59 @@ int ca_serial_hex(const ASN1_INTEGER *serial, char *out, size_t outlen);
  * from a certificate. Returns 1 or 0. */
 int ca_cert_to_row(X509 *x, struct db_cert *row) CA_MUST_CHECK;
 
-/* cert_build.c - what every certificate this CA signs shares. */
-/* A serial number from the HSM's RNG: 16 octets, positive, never zero.
- * Returns 1 or 0. */
-int cert_serial_set(X509 *x, struct hsm *hsm) CA_MUST_CHECK;
 /*
- * Version 3, cert_serial_set(), the issuer's subject as issuer name
- * (subject itself when issuer is NULL: self-signed), subject, notBefore
- * now, notAfter now + days but not after cap (0: none) nor after the
- * issuer's notAfter. The caller adds the key and extensions and signs
- * with ca_x509_sign. Returns 1 or 0.
+ * The name under which the CRLs of one CA key are published
+ * (crl_dir/<name>.crl, "%{crl}" in crl_url): the key's object label in
+ * the token, which stays with the key when `ca rollover` moves it to
+ * LABEL.oldN, so every certificate names the CRL of the key that signed
+ * it for its whole life. The first key of a CA is the CA's label, later
+ * ones LABEL-kYYYYMMDDHHMMSS. label when key_uri names no object of
+ * letters, digits, '-', '_', '.'. Always fills out (size
+ * CA_CRL_NAME_MAX).
  */
-int cert_frame(X509 *x, struct hsm *hsm, X509 *issuer,
-    const X509_NAME *subject, long days, time_t cap) CA_MUST_CHECK;
+void ca_crl_name(const char *key_uri, const char *label, char *out,
+    size_t outlen);
 
-/* cross.c - cross certificates and what a CA publishes with them. */
-/* Checks a partner's constraints parse. Returns 1 or 0 (*why). */
-int cross_constraints_check(const struct db_partner *p, const char **why);
+/* profile.c - what a profile lets a request decide. */
+/* One certificate request as issuance and the profile checks see it. */
+struct issue_req {
+	const CRMF_CERTTEMPLATE *tmpl;
+	EVP_PKEY *pubkey; /* decoded once from the template */
+	const struct cfg_profile *profile;
+	const char *allowed_subject; /* NULL: any */
+	const X509_NAME *ca_name;    /* the issuing CA subject */
+	CONF *conf;                  /* for the profile extensions section */
+	int san_bound;		     /* SANs only from allowed_san */
+	const char *allowed_san;     /* the secret's or RA's patterns */
+	const char *san_who;	     /* whose patterns, for messages */
+	X509 *holder;		     /* SANs only from its own, or NULL */
+	char *why_buf;		     /* room for a refusal's text */
+	size_t why_len;
+};
 /*
- * A cross certificate signed by ca for subject_ca's name and key with the
- * constraints of p (path length, name constraints, policies, mappings,
- * policy constraints, EKU) and validity p->days, capped by ca's own
- * certificate and req_end (may be NULL). NULL on error.
+ * Reads key_usage, ext_key_usage and copy_extensions of [sec] into p and
+ * checks them and the profile's own extensions (probe: the section
+ * applied to a throwaway certificate, may be NULL) against the rules no
+ * profile may break. Returns 1, or 0 with err and the offending *key.
  */
-X509 *cross_cert_issue(const struct ca_ident *ca, struct hsm *hsm,
-    X509 *subject_ca, const struct db_partner *p, const ASN1_TIME *req_end)
-    CA_MUST_CHECK;
-/* ca's chain, then the certificates it received (cross, root key update)
- * and the valid cross certificates it issued. NULL on error. */
-STACK_OF(X509) *ca_published(struct db *db, const struct ca_ident *ca);
-/* Writes ca_published() to dir/<label>.pem (atomically); 1 or 0. A NULL
- * or empty dir does nothing. */
-int ca_publish_bundle(struct db *db, const struct ca_ident *ca,
-    const char *dir);
+int profile_rules_load(CONF *conf, const char *sec, struct cfg_profile *p,
+    X509 *probe, char *err, size_t errlen, const char **key);
+/*
+ * Checks every extension of r->tmpl: none twice, each DER that decodes,
+ * each allowed by r->profile (and subjectAltName values by the
+ * credential: r->san_bound, r->holder). Returns 1, or 0 with *fail and
+ * the reason in why.
+ */
+int profile_exts_check(const struct issue_req *r, int *fail, char *why,
+    size_t len);
+/* Is a requested extension (checked) copied into the certificate? */
+int profile_ext_copied(const struct cfg_profile *p, X509_EXTENSION *e);
+/*
+ * Are these subjectAltName patterns (of a secret, or ra_san) well formed?
+ * DNS:name, DNS:*.domain, email:addr, email:*@domain, IP:addr[/bits],
+ * URI:uri, and URI:prefix followed by a star.
+ */
+int profile_san_patterns_ok(const char *patterns);
 
 /* audit.c - the audit chain's checkpoints and verifier. */
 /* The hash of one audit row as migration 015 defines it. 1 or 0. */
@@ -283,242 +306,5 @@ int audit_verify(struct db *db, struct hsm *hsm, time_t since, FILE *out);
  */
 int ca_role_check(struct db *db, const char *who) CA_MUST_CHECK;
 
-/* crl.c - CRLs signed in the HSM. */
-/*
- * The name under which the CRLs of one CA key are published
- * (crl_dir/<name>.crl, "%{crl}" in crl_url): the key's object label in
- * the token, which stays with the key when `ca rollover` moves it to
- * LABEL.oldN, so every certificate names the CRL of the key that signed
- * it for its whole life. The first key of a CA is the CA's label, later
- * ones LABEL-kYYYYMMDDHHMMSS. label when key_uri names no object of
- * letters, digits, '-', '_', '.'. Always fills out (size
- * CA_CRL_NAME_MAX).
- */
-void ca_crl_name(const char *key_uri, const char *label, char *out,
-    size_t outlen);
-/*
- * Issues the next CRL of ca (valid for hours), stores it (one issuer at a
- * time per CA, by a database lock) and, when dir is set, writes
- * dir/<crl_name>.crl. Returns 1, -1 if stored but not written, 0 on
- * failure; out holds the CRL (db_crl_clear).
- */
-int crl_issue(struct db *db, const struct ca_ident *ca, long hours,
-    const char *dir, struct db_crl *out) CA_MUST_CHECK;
-/*
- * Publishes the newest CRL in the database for the CA row (whichever
- * host or CLI issued it) as dir/<CRL name of its key>.crl, unless the
- * file holds it already. Returns 1 written, 0 unchanged or no CRL yet,
- * -1 on failure (logged).
- */
-int crl_publish(struct db *db, const struct db_ca *row, const char *dir);
-
-/* cmp_protect.c - PBM (RFC 4211 §4.4). */
-struct cmp_mac {
-	int mac_nid;	 /* digest of the HMAC */
-	unsigned char key[EVP_MAX_MD_SIZE];
-	size_t key_len;	 /* derived base key */
-};
-/*
- * Derives the PBM base key for alg (the PKIMessage protectionAlg) and
- * secret. Returns 1, 0 (client fault: *fail and *why set), -1 internal.
- */
-int cmp_pbm_derive(const X509_ALGOR *alg, const unsigned char *secret,
-    size_t secret_len, long max_iter, struct cmp_mac *mac, int *fail,
-    const char **why);
-/*
- * Verifies msg->protection with the derived key: over raw (raw_len bytes,
- * header and body as received, cmp_pp_slice) if given, then over the
- * re-encoded message. Returns 1, 0, -1.
- */
-int cmp_pbm_verify(const CMP_MSG *msg, const struct cmp_mac *mac,
-    const unsigned char *raw, size_t raw_len);
-/* Sets msg->protection with the derived key. Returns 1 or 0. */
-int cmp_pbm_protect(CMP_MSG *msg, const struct cmp_mac *mac) CA_MUST_CHECK;
-/* Wipes a derived key. */
-void cmp_mac_clear(struct cmp_mac *mac);
-/* Key derivations (PBM, PBMAC1) this process has run: every MAC-protected
- * request costs one, whether its secret reference exists or not (tests). */
-unsigned long cmp_pbm_derivations(void);
-/* A digest fetched once per process by NID (NULL if unknown). */
-const EVP_MD *cmp_md_fetch(int nid);
-/* Returns 1 if alg is a password-based MAC (PBM or PBMAC1). */
-int cmp_alg_is_pbm(const X509_ALGOR *alg);
-
-/* cmp_issue.c - certificates from templates. */
-/* The public key of a template SPKI (new, caller frees), or NULL. */
-EVP_PKEY *cmp_spki_pkey(const CMP_SPKI *spki);
-/* Sets *out to the SPKI of key. Returns 1 or 0. */
-int cmp_spki_set(CMP_SPKI **out, EVP_PKEY *key);
-struct issue_req {
-	const CRMF_CERTTEMPLATE *tmpl;
-	EVP_PKEY *pubkey; /* decoded once from the template */
-	const struct cfg_profile *profile;
-	const char *allowed_subject; /* NULL: any */
-	const X509_NAME *ca_name;    /* the issuing CA subject */
-	CONF *conf;                  /* for the profile extensions section */
-	int san_bound;		     /* SANs only from allowed_san */
-	const char *allowed_san;     /* the secret's or RA's patterns */
-	const char *san_who;	     /* whose patterns, for messages */
-	X509 *holder;		     /* SANs only from its own, or NULL */
-	char *why_buf;		     /* room for a refusal's text */
-	size_t why_len;
-};
-/*
- * Checks the template against the profile and the secret's restrictions.
- * Returns 1 acceptable, 0 rejected (*fail, *why), -1 internal.
- */
-int cmp_template_check(const struct issue_req *r, int *fail,
-    const char **why);
-/* Verifies a signature POP over the CertRequest (RFC 4211 §4.1);
- * raVerified only when from_ra. Returns 1, 0 (*why), -1. */
-int cmp_popo_verify(const CRMF_CERTREQMSG *m, EVP_PKEY *pubkey, int from_ra,
-    const char **why);
-/* Builds and signs a certificate; serial from the HSM RNG. NULL on error. */
-X509 *cmp_cert_issue(const struct issue_req *r, const struct ca_ident *ca,
-    struct hsm *hsm) CA_MUST_CHECK;
-/* Tests: 0 evaluates the profile's extensions section for every
- * certificate, 1 (the default) caches them per profile and CA. */
-void cmp_issue_ext_cache(int on);
-
-/* profile.c - what a profile lets a request decide. */
-/*
- * Reads key_usage, ext_key_usage and copy_extensions of [sec] into p and
- * checks them and the profile's own extensions (probe: the section
- * applied to a throwaway certificate, may be NULL) against the rules no
- * profile may break. Returns 1, or 0 with err and the offending *key.
- */
-int profile_rules_load(CONF *conf, const char *sec, struct cfg_profile *p,
-    X509 *probe, char *err, size_t errlen, const char **key);
-/*
- * Checks every extension of r->tmpl: none twice, each DER that decodes,
- * each allowed by r->profile (and subjectAltName values by the
- * credential: r->san_bound, r->holder). Returns 1, or 0 with *fail and
- * the reason in why.
- */
-int profile_exts_check(const struct issue_req *r, int *fail, char *why,
-    size_t len);
-/* Is a requested extension (checked) copied into the certificate? */
-int profile_ext_copied(const struct cfg_profile *p, X509_EXTENSION *e);
-/*
- * Are these subjectAltName patterns (of a secret, or ra_san) well formed?
- * DNS:name, DNS:*.domain, email:addr, email:*@domain, IP:addr[/bits],
- * URI:uri, and URI:prefix followed by a star.
- */
-int profile_san_patterns_ok(const char *patterns);
-
-/* cmp_hdr.c - PKIHeader checks and response headers (RFC 9810 §5.1.1). */
-/*
- * Checks a request header: pvno 2 or 3, transactionID and senderNonce
- * present and of sane length, messageTime within skew seconds (less than
- * a day), recipient empty or ca_name. Returns 1, 0 (*fail, *why).
- */
-int cmp_hdr_check(const CMP_HEADER *h, const X509_NAME *ca_name, long skew,
-    int *fail, const char **why);
-/* The pvno to answer with: the request's when 2 or 3, else 2. */
-int cmp_hdr_pvno(const CMP_HEADER *h);
-/* 1 if generalInfo carries implicitConfirm (RFC 9810 §5.1.1.1). */
-int cmp_hdr_implicit_confirm(const CMP_HEADER *h);
-/*
- * A response header for req: our name as sender, the request's sender as
- * recipient, same transactionID, recipNonce = request senderNonce, our
- * senderNonce nonce (CA_NONCE_LEN bytes), messageTime now,
- * the request's protectionAlg and senderKID when mac is set, and
- * implicitConfirm when granted. req may be NULL (undecodable request).
- */
-CMP_HEADER *cmp_hdr_response(const CMP_HEADER *req, const X509_NAME *ca_name,
-    int pvno, int mac, int implicit_confirm, const unsigned char *nonce);
-
-/* cmp_server.c - the engine: DER in, DER out. */
-struct cmp_srv;
-struct cmp_srv *cmp_srv_new(const struct cfg *cfg, struct db *db,
-    struct hsm *hsm) CA_MUST_CHECK;
-void cmp_srv_free(struct cmp_srv *s);
-struct ocsp_srv;
-/*
- * Called before each request of a worker: when the HSM handle is lost
- * (hsm_lost()), drops every key loaded from it (the engine's CAs and
- * ocsp's signers, which may be NULL) and tries hsm_reopen(). Logs the
- * loss once per episode and the recovery. Returns 1 when the HSM is
- * usable; while it is not, the engine answers systemUnavail.
- */
-int cmp_srv_hsm_check(struct cmp_srv *s, struct ocsp_srv *ocsp);
-/*
- * Processes one request for the CA named label (NULL: default). Returns the
- * HTTP status; on 200 *resp and *resp_len hold a DER PKIMessage the caller
- * frees with OPENSSL_free. Never crashes on any input.
- */
-int cmp_srv_process(struct cmp_srv *s, const char *label,
-    const unsigned char *req, size_t req_len, unsigned char **resp,
-    size_t *resp_len);
-
-/* ocsp.c - the OCSP responder (RFC 6960): DER in, DER out. */
-/* Largest OCSPRequest accepted (bytes), POST body or decoded GET: 16
- * requests with SHA-512 CertIDs, a nonce and a signature fit in 4 KiB. */
-#define CA_MAX_OCSP_REQUEST (16 * 1024)
-/* Single requests in one OCSPRequest. */
-#define CA_MAX_OCSP_CERTS 16
-/* Nonce octets accepted (RFC 8954 §2.1: at most 32). */
-#define CA_MAX_OCSP_NONCE 32
-/* Seconds at least between two re-reads of a worker's CA and signer list
- * caused by an unknown issuer or a CA without signer (changes are found
- * every CA_CACHE_CHECK seconds by the CA version). */
-#define CA_OCSP_MISS_REFRESH 5
-/* nextUpdate - thisUpdate of every answer, seconds. */
-#define CA_OCSP_VALIDITY 3600
-/* Signed answers each worker keeps for reuse (ocsp_cache.c). */
-#define CA_OCSP_CACHE_SLOTS 256
-
-/* ocsp_cache.c - signed OCSP answers reused while the statuses are the
- * same (see the file). */
-struct ocsp_cache;
-struct ocsp_cache *ocsp_cache_new(void);
-void ocsp_cache_free(struct ocsp_cache *c);
-/* Forgets every answer (a signer or CA entry changed). NULL-safe. */
-void ocsp_cache_clear(struct ocsp_cache *c);
-/*
- * The answer kept for the request digest req, if it was made by signer,
- * for the same status digest, and now is before its reuse limit; NULL
- * otherwise. The bytes stay the cache's.
- */
-const unsigned char *ocsp_cache_get(struct ocsp_cache *c,
-    const unsigned char *req, const unsigned char *status,
-    const void *signer, time_t now, size_t *len);
-/* Keeps a copy of der for reuse until until. NULL-safe; best effort. */
-void ocsp_cache_put(struct ocsp_cache *c, const unsigned char *req,
-    const unsigned char *status, const void *signer, time_t until,
-    const unsigned char *der, size_t len);
-
-struct ocsp_srv;
-/* A responder for one worker; nothing is loaded until the first request.
- * cfg, db and hsm are borrowed and must outlive it. */
-struct ocsp_srv *ocsp_srv_new(const struct cfg *cfg, struct db *db,
-    struct hsm *hsm) CA_MUST_CHECK;
-/* Safe to call with NULL. */
-void ocsp_srv_free(struct ocsp_srv *s);
-/* Forgets every CA and signer key (the HSM is being reopened); they are
- * read again on the next request. Safe to call with NULL. */
-void ocsp_srv_keys_drop(struct ocsp_srv *s);
-/*
- * Answers one OCSPRequest (req may be NULL: an undecodable GET). Returns
- * the HTTP status: 200 with *resp (an OCSPResponse the caller frees with
- * OPENSSL_free) for every answer, malformedRequest, unauthorized,
- * internalError and tryLater included; 500 with *resp NULL only when no
- * response could be encoded. Never crashes on any input.
- */
-int ocsp_srv_process(struct ocsp_srv *s, const unsigned char *req,
-    size_t req_len, unsigned char **resp, size_t *resp_len);
-
-/* ocsp_signer.c - delegated OCSP signers (RFC 6960 §4.2.2.2). */
-/*
- * Issues a delegated OCSP signer for ca: a key generated in the HSM (EC
- * P-256 for an EC CA, RSA 2048 otherwise), a certificate signed by the CA
- * key with id-kp-OCSPSigning and id-pkix-ocsp-nocheck, valid days days
- * (not past the CA certificate), stored in ocsp_signer and in the
- * inventory as valid, in one database transaction. On success *out
- * (may be NULL) is the new certificate (caller frees). Returns 1, or 0
- * with the reason logged.
- */
-int ocsp_signer_issue(struct db *db, struct hsm *hsm, const struct db_ca *ca,
-    long days, X509 **out) CA_MUST_CHECK;
 
 #endif

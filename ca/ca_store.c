@@ -4,6 +4,7 @@
  * Decoding public keys is a third of a CMP message's CPU in OpenSSL 3.0, so
  * nothing here is re-parsed per request.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -383,4 +384,58 @@ ca_store_clear(struct ca_store *st)
 	free(st->ca);
 	st->ca = NULL;
 	st->n = 0;
+}
+
+/* Characters of a CA label (cli_ca.c label_ok), safe in a URL path. */
+#define CRL_NAME_CHARS \
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
+
+/* See ca.h. */
+void
+ca_crl_name(const char *key_uri, const char *label, char *out, size_t outlen)
+{
+	const char *o = key_uri != NULL ? strstr(key_uri, ";object=") : NULL;
+	size_t n = 0;
+
+	if (o == NULL && key_uri != NULL &&
+	    strncmp(key_uri, "pkcs11:object=", 14) == 0)
+		o = key_uri + 6;
+	if (o != NULL) {
+		o = strchr(o, '=') + 1;
+		n = strspn(o, CRL_NAME_CHARS);
+		/* Escaped or other characters: not a name we can publish. */
+		if (o[n] != '\0' && o[n] != ';')
+			n = 0;
+	}
+	if (n == 0 || n >= outlen || n >= CA_CRL_NAME_MAX ||
+	    !isalnum((unsigned char)o[0]))
+		snprintf(out, outlen, "%s", label);
+	else
+		snprintf(out, outlen, "%.*s", (int)n, o);
+}
+
+/*
+ * Digests fetched once per process: OpenSSL 3.0 re-fetches the
+ * implementation on every EVP_DigestInit_ex with a legacy EVP_MD, which
+ * made the PBM iteration loop several times slower.
+ */
+const EVP_MD *
+ca_md_fetch(int nid)
+{
+	static struct {
+		int nid;
+		EVP_MD *md;
+	} cache[8];
+	size_t i;
+
+	for (i = 0; i < sizeof(cache) / sizeof(cache[0]); i++) {
+		if (cache[i].md != NULL && cache[i].nid == nid)
+			return cache[i].md;
+		if (cache[i].md == NULL) {
+			cache[i].md = EVP_MD_fetch(NULL, OBJ_nid2sn(nid), NULL);
+			cache[i].nid = nid;
+			return cache[i].md;
+		}
+	}
+	return EVP_get_digestbynid(nid);
 }

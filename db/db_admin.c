@@ -1,5 +1,5 @@
 /*
- * db_admin.c - read-only queries for the operators' web page (ca/admin.c):
+ * db_admin.c - read-only queries for the operators' web page (daemon/admin.c):
  * a certificate listing that joins the CA label and leaves out the DER,
  * with subject/serial/status filters and paging, and issuances per hour.
  *

@@ -11,6 +11,7 @@
 #include <openssl/x509.h>
 
 #include "ca/ca.h"
+#include "ca/cmp/cmp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -24,6 +24,7 @@
 #include <openssl/rand.h>
 
 #include "ca/ca.h"
+#include "ca/cmp/cmp.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

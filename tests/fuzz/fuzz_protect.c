@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ca/ca.h"
+#include "ca/cmp/cmp.h"
 
 #define SECRET "fuzz-secret"
 #define MAX_ITER 2000

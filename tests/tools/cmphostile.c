@@ -53,6 +53,8 @@
 #include <openssl/x509v3.h>
 
 #include "ca/ca.h"
+#include "ca/cmp/cmp.h"
+#include "ca/issue/issue.h"
 
 #define UNKNOWN_OID "1.3.6.1.4.1.99999.7"
 

@@ -95,7 +95,7 @@ c_strings() {
 }
 
 # usage_subcommands FILE: the sub-commands of usage_text[] in FILE
-# (ca/cmpca.c), one per line, sorted: "db migrate", "ra list", ...
+# (cli/cmpca.c), one per line, sorted: "db migrate", "ra list", ...
 # Command lines start with exactly two spaces; "a x | b y" holds two.
 usage_subcommands() {
 	c_strings usage_text "$1" | awk '
@@ -118,10 +118,9 @@ usage_subcommands() {
 # the enum in cmp_asn.h (CMP_FAIL_BAD_ALG = 0 is "badAlg", ...).
 fail_names() {
 	local dir=$1 names f files=()
-	names=$(c_strings fail_names "$dir/cmp_server.c")
+	names=$(c_strings fail_names "$dir/cmp/cmp_server.c")
 	[ -n "$names" ] || return 0
-	for f in "$dir"/*.c; do
-		case ${f##*/} in cmpca.c | cli_*.c) continue ;; esac
+	for f in "$dir"/*.c "$dir"/*/*.c; do
 		files+=("$f")
 	done
 	awk '{

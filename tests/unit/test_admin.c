@@ -1,5 +1,5 @@
 /*
- * test_admin.c - the operators' page (ca/admin.c) without a database: the
+ * test_admin.c - the operators' page (daemon/admin.c) without a database: the
  * HTML escaper (subjects are chosen by whoever enrolls), the query string
  * validator, and the answers given before the database is asked (403 when
  * nginx authenticated nobody, 405, 404, 400, 414), each with the security
@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "ca/admin.h"
+#include "daemon/admin.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -29,7 +29,10 @@
 #include <openssl/ocsp.h>
 
 #include "ca/ca.h"
-#include "ca/fcgi.h"
+#include "daemon/fcgi.h"
+#include "ca/cmp/cmp.h"
+#include "ca/issue/issue.h"
+#include "ca/status/status.h"
 
 #define FLOWS_DEFAULT "tests/data/cmp-messageflows"
 #define CA_CN "cmpca Test CA"

@@ -41,6 +41,9 @@
 #include <openssl/x509v3.h>
 
 #include "ca/ca.h"
+#include "ca/cmp/cmp.h"
+#include "ca/issue/issue.h"
+#include "ca/status/status.h"
 
 #define TOKEN "cmpca-engtest"
 #define USER_PIN "user-pin-4711"
@@ -1994,7 +1997,7 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 }
 
 /* The CA "test" as `cmpca ca create` makes it: key generated in the
- * token, self-signed certificate (root_cert_new in ca/cmpca.c). */
+ * token, self-signed certificate (root_cert_new in cli/cmpca.c). */
 static void
 setup_ca(void)
 {

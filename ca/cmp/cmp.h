@@ -1,0 +1,85 @@
+/*
+ * cmp.h - the CMP engine's public interface (DER in, DER out) and the
+ * protection and header helpers the CLI's client shares.
+ */
+#ifndef CMPCA_CMP_H
+#define CMPCA_CMP_H
+
+#include "ca/ca.h"
+
+/* cmp_protect.c - PBM (RFC 4211 §4.4). */
+struct cmp_mac {
+	int mac_nid;	 /* digest of the HMAC */
+	unsigned char key[EVP_MAX_MD_SIZE];
+	size_t key_len;	 /* derived base key */
+};
+/*
+ * Derives the PBM base key for alg (the PKIMessage protectionAlg) and
+ * secret. Returns 1, 0 (client fault: *fail and *why set), -1 internal.
+ */
+int cmp_pbm_derive(const X509_ALGOR *alg, const unsigned char *secret,
+    size_t secret_len, long max_iter, struct cmp_mac *mac, int *fail,
+    const char **why);
+/*
+ * Verifies msg->protection with the derived key: over raw (raw_len bytes,
+ * header and body as received, cmp_pp_slice) if given, then over the
+ * re-encoded message. Returns 1, 0, -1.
+ */
+int cmp_pbm_verify(const CMP_MSG *msg, const struct cmp_mac *mac,
+    const unsigned char *raw, size_t raw_len);
+/* Sets msg->protection with the derived key. Returns 1 or 0. */
+int cmp_pbm_protect(CMP_MSG *msg, const struct cmp_mac *mac) CA_MUST_CHECK;
+/* Wipes a derived key. */
+void cmp_mac_clear(struct cmp_mac *mac);
+/* Key derivations (PBM, PBMAC1) this process has run: every MAC-protected
+ * request costs one, whether its secret reference exists or not (tests). */
+unsigned long cmp_pbm_derivations(void);
+/* Returns 1 if alg is a password-based MAC (PBM or PBMAC1). */
+int cmp_alg_is_pbm(const X509_ALGOR *alg);
+
+/* cmp_hdr.c - PKIHeader checks and response headers (RFC 9810 §5.1.1). */
+/*
+ * Checks a request header: pvno 2 or 3, transactionID and senderNonce
+ * present and of sane length, messageTime within skew seconds (less than
+ * a day), recipient empty or ca_name. Returns 1, 0 (*fail, *why).
+ */
+int cmp_hdr_check(const CMP_HEADER *h, const X509_NAME *ca_name, long skew,
+    int *fail, const char **why);
+/* The pvno to answer with: the request's when 2 or 3, else 2. */
+int cmp_hdr_pvno(const CMP_HEADER *h);
+/* 1 if generalInfo carries implicitConfirm (RFC 9810 §5.1.1.1). */
+int cmp_hdr_implicit_confirm(const CMP_HEADER *h);
+/*
+ * A response header for req: our name as sender, the request's sender as
+ * recipient, same transactionID, recipNonce = request senderNonce, our
+ * senderNonce nonce (CA_NONCE_LEN bytes), messageTime now,
+ * the request's protectionAlg and senderKID when mac is set, and
+ * implicitConfirm when granted. req may be NULL (undecodable request).
+ */
+CMP_HEADER *cmp_hdr_response(const CMP_HEADER *req, const X509_NAME *ca_name,
+    int pvno, int mac, int implicit_confirm, const unsigned char *nonce);
+
+/* cmp_server.c - the engine: DER in, DER out. */
+struct cmp_srv;
+struct cmp_srv *cmp_srv_new(const struct cfg *cfg, struct db *db,
+    struct hsm *hsm) CA_MUST_CHECK;
+void cmp_srv_free(struct cmp_srv *s);
+struct ocsp_srv;
+/*
+ * Called before each request of a worker: when the HSM handle is lost
+ * (hsm_lost()), drops every key loaded from it (the engine's CAs and
+ * ocsp's signers, which may be NULL) and tries hsm_reopen(). Logs the
+ * loss once per episode and the recovery. Returns 1 when the HSM is
+ * usable; while it is not, the engine answers systemUnavail.
+ */
+int cmp_srv_hsm_check(struct cmp_srv *s, struct ocsp_srv *ocsp);
+/*
+ * Processes one request for the CA named label (NULL: default). Returns the
+ * HTTP status; on 200 *resp and *resp_len hold a DER PKIMessage the caller
+ * frees with OPENSSL_free. Never crashes on any input.
+ */
+int cmp_srv_process(struct cmp_srv *s, const char *label,
+    const unsigned char *req, size_t req_len, unsigned char **resp,
+    size_t *resp_len);
+
+#endif

@@ -1,0 +1,816 @@
+/*
+ * cmp_certreq.c - certificate requests (ir, cr) and their confirmation
+ * (certConf, or an error from the client), RFC 9810 §5.3.1-§5.3.4,
+ * §5.3.18, §5.3.21 and RFC 9483 §4.1.1.
+ *
+ * Issuance has two phases (cryptlib's ca_issue.c): each certificate is
+ * signed in the HSM, then committed to PostgreSQL as unconfirmed (or valid
+ * under implicitConfirm) together with the transaction, the claimed nonce
+ * and the consumed enrollment-secret use, in one database transaction,
+ * before the response that carries it exists. certConf then confirms or
+ * rejects it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crmf.h>
+#include <openssl/err.h>
+
+#include "ca/ca.h"
+#include "ca/cmp/cmp_srv.h"
+#include "ca/cmp/cmp.h"
+#include "ca/issue/issue.h"
+
+/* Reason recorded when a client rejects or never confirms a certificate. */
+#define CRL_REASON_CESSATION_OF_OPERATION 5
+/* Reason recorded for a certificate replaced through kur. */
+#define CRL_REASON_SUPERSEDED 4
+
+static int supersedes(const struct req *r, const struct db_cert *c);
+
+/* One accepted CertReqMsg: issued now, or waiting for the operator. */
+struct issued {
+	int rid;
+	int waiting;		 /* delayed delivery: pend is set, no cert */
+	X509 *cert;
+	struct db_cert row;
+	struct db_pending pend;
+};
+
+CMP_CERTRESPONSE *
+cmp_certresp_new(int rid, int status, int fail, const char *why, X509 *cert)
+{
+	CMP_CERTRESPONSE *cr = CMP_CERTRESPONSE_new();
+
+	if (cr == NULL || !ASN1_INTEGER_set(cr->certReqId, rid))
+		goto fail;
+	CMP_PKISI_free(cr->status);
+	if ((cr->status = cmp_pkisi_new(status, fail, why)) == NULL)
+		goto fail;
+	if (cert != NULL) {
+		if ((cr->certifiedKeyPair = CMP_CERTIFIEDKEYPAIR_new()) == NULL)
+			goto fail;
+		cr->certifiedKeyPair->certOrEncCert->type = 0;
+		if (!X509_up_ref(cert))
+			goto fail;
+		cr->certifiedKeyPair->certOrEncCert->value.certificate = cert;
+	}
+	return cr;
+fail:
+	CMP_CERTRESPONSE_free(cr);
+	return NULL;
+}
+
+/* Stores the transaction and every issued certificate atomically.
+ * Returns 1, or 0 with the rejection or internal error recorded in r. */
+static int
+persist_issue(struct req *r, struct issued *iss, int n)
+{
+	struct db *db = r->srv->db;
+	enum db_refusal why;
+	int i, rc, nwait = 0;
+
+	/* The common case, one certificate issued now: one round trip. */
+	if (n == 1 && !iss[0].waiting) {
+		struct db_txn t;
+
+		cmp_txn_fill(r, r->implicit ? DB_TXN_DONE : DB_TXN_WAIT_CONF,
+		    &t);
+		rc = db_issue1(db, &t, r->msg->header->senderNonce->data,
+		    (size_t)r->msg->header->senderNonce->length,
+		    r->have_mac ? r->secret.ref : NULL, r->secret.version,
+		    r->ca->cert_sha256, &iss[0].row,
+		    supersedes(r, &iss[0].row), &why);
+		if (rc < 0)
+			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
+		else if (rc == 0)
+			cmp_refuse(r, why);
+		return rc == 1;
+	}
+
+	if (db_begin(db) != 1) {
+		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
+		return 0;
+	}
+	for (i = 0; i < n; i++)
+		nwait += iss[i].waiting;
+	rc = cmp_txn_record(r, nwait > 0 ? DB_TXN_WAITING
+	    : (n > 0 && !r->implicit) ? DB_TXN_WAIT_CONF : DB_TXN_DONE);
+	if (rc <= 0) {
+		db_rollback(db);
+		return 0;
+	}
+	if (n > 0 && r->have_mac) {
+		rc = db_secret_consume(db, r->secret.ref, r->secret.version);
+		if (rc < 0)
+			goto dberr;
+		if (rc == 0) {
+			db_rollback(db);
+			cmp_secret_stale(r);
+			cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
+			    "enrollment secret used up or expired");
+			return 0;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (iss[i].waiting) {
+			if (db_pending_insert(db, &iss[i].pend) != 1 ||
+			    db_audit_add(db, "request-pending", r->ca->id,
+				r->sender, iss[i].pend.subject) < 0)
+				goto dberr;
+			continue;
+		}
+		/* Stored the one way cmpca_issue1 stores (a kur, the only
+		 * request that supersedes, comes alone and is stored there
+		 * unless it waits). */
+		rc = db_cert_store(db, r->ca->cert_sha256, r->sender,
+		    &iss[i].row, supersedes(r, &iss[i].row), &why);
+		if (rc < 0)
+			goto dberr;
+		if (rc == 0) {
+			db_rollback(db);
+			cmp_refuse(r, why);
+			return 0;
+		}
+	}
+	if (db_commit(db) != 1)
+		goto dberr;
+	return 1;
+dberr:
+	cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
+	db_rollback(db);
+	return 0;
+}
+
+/* oldCertID control (RFC 4211 §6.5): must name the protection certificate. */
+static int
+old_cert_id_ok(const CRMF_CERTREQMSG *m, X509 *old)
+{
+	int i;
+
+	for (i = 0; i < sk_CRMF_ATTR_num(m->certReq->controls); i++) {
+		const CRMF_ATTR *a = sk_CRMF_ATTR_value(m->certReq->controls, i);
+		const unsigned char *p;
+		OSSL_CRMF_CERTID *cid;
+		int ok;
+
+		if (OBJ_obj2nid(a->type) != NID_id_regCtrl_oldCertID)
+			continue;
+		if (a->value->type != V_ASN1_SEQUENCE)
+			return 0;
+		p = a->value->value.sequence->data;
+		cid = d2i_OSSL_CRMF_CERTID(NULL, &p,
+		    a->value->value.sequence->length);
+		if (cid == NULL)
+			return 0;
+		ok = OSSL_CRMF_CERTID_get0_issuer(cid) != NULL &&
+		    X509_NAME_cmp(OSSL_CRMF_CERTID_get0_issuer(cid),
+			X509_get_issuer_name(old)) == 0 &&
+		    ASN1_INTEGER_cmp(OSSL_CRMF_CERTID_get0_serialNumber(cid),
+			X509_get0_serialNumber(old)) == 0;
+		OSSL_CRMF_CERTID_free(cid);
+		return ok;
+	}
+	return 1;
+}
+
+/*
+ * Who may ask for what (RFC 9483 §4.1): an end entity signing with its
+ * certificate asks only for its own subject (cr, kur); kur must be signed
+ * with the certificate it updates, issued by this CA, and bring a new key.
+ * Fills a missing kur subject from the old certificate. Returns 1 or 0
+ * (*fail, *why).
+ */
+static int
+identity_check(struct req *r, CRMF_CERTREQMSG *m, EVP_PKEY *pub,
+    const struct cfg_profile *prof, int *fail, const char **why)
+{
+	CRMF_CERTTEMPLATE *t = m->certReq->certTemplate;
+	int type = r->msg->body->type;
+
+	*fail = CMP_FAIL_NOT_AUTHORIZED;
+	if (type == CMP_BODY_KUR) {
+		if (!r->have_sig || r->prot_issuer != r->ca) {
+			*why = "kur must be signed with the certificate to "
+			       "update, issued by this CA (RFC 9483 §4.1.3)";
+			return 0;
+		}
+		if (!old_cert_id_ok(m, r->prot_cert)) {
+			*fail = CMP_FAIL_BAD_CERT_ID;
+			*why = "oldCertID does not name the protection "
+			       "certificate (RFC 4211 §6.5)";
+			return 0;
+		}
+		if (t->subject == NULL &&
+		    (t->subject = X509_NAME_dup(
+			 X509_get_subject_name(r->prot_cert))) == NULL)
+			return 0;
+		/* Renewal with the same key only where the profile
+		 * allows it (kur_same_key). */
+		if (pub != NULL && !prof->kur_same_key &&
+		    EVP_PKEY_eq(pub, X509_get0_pubkey(r->prot_cert)) == 1) {
+			*fail = CMP_FAIL_BAD_CERT_TEMPLATE;
+			*why = "key update needs a new key (RFC 9810 §5.3.5; "
+			       "kur_same_key of the profile)";
+			return 0;
+		}
+	}
+	if (r->is_ra) {
+		/* An RA asks for any subject, under its own profile; key
+		 * updates come from the holder (forwarded, e.g. nested). */
+		if (type == CMP_BODY_KUR) {
+			*why = "an RA forwards kur with the holder's protection "
+			       "(RFC 9483 §5.2)";
+			return 0;
+		}
+		return 1;
+	}
+	/* ir signed by an end entity's certificate included: a certificate
+	 * must never serve as an enrollment credential for other names. */
+	if (r->have_sig &&
+	    (type == CMP_BODY_IR || type == CMP_BODY_CR ||
+		type == CMP_BODY_KUR || type == CMP_BODY_P10CR) &&
+	    (t->subject == NULL ||
+		X509_NAME_cmp(t->subject,
+		    X509_get_subject_name(r->prot_cert)) != 0)) {
+		*why = "an end entity may request certificates for its own "
+		       "subject only";
+		return 0;
+	}
+	if (!r->have_sig && type == CMP_BODY_KUR) {
+		*why = "kur needs signature protection (RFC 9483 §4.1.3)";
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Delayed delivery (RFC 9810 §5.3.22): the checked request is kept for the
+ * operator and answered with status waiting. Returns 2, or -1.
+ */
+static int
+certreq_wait(struct req *r, const CRMF_CERTREQMSG *m, int rid,
+    const struct cfg_profile *prof, struct issued *out,
+    CMP_CERTRESPONSE **resp)
+{
+	struct db_pending *p = &out->pend;
+	const X509_NAME *subj = m->certReq->certTemplate->subject;
+	BIO *b = NULL;
+	char *data;
+	long len;
+	int dlen;
+
+	out->waiting = 1;
+	memcpy(p->txid, r->msg->header->transactionID->data,
+	    (size_t)r->msg->header->transactionID->length);
+	p->txid_len = (size_t)r->msg->header->transactionID->length;
+	p->cert_req_id = rid;
+	p->ca_id = r->ca->id;
+	snprintf(p->kind, sizeof(p->kind), "%s",
+	    cmp_body_name(r->msg->body->type));
+	snprintf(p->profile, sizeof(p->profile), "%s", prof->name);
+	if (r->msg->body->type == CMP_BODY_KUR)
+		p->replaces = r->prot_row.id;
+	if ((p->requester = strdup(r->sender)) == NULL ||
+	    (b = BIO_new(BIO_s_mem())) == NULL ||
+	    X509_NAME_print_ex(b, subj, 0, XN_FLAG_RFC2253) < 0 ||
+	    (len = BIO_get_mem_data(b, &data)) < 0 ||
+	    (p->subject = strndup(data, (size_t)len)) == NULL)
+		goto fail;
+	BIO_free(b);
+	b = NULL;
+	p->request = NULL;
+	if ((dlen = i2d_CRMF_CERTREQMSG(m, &p->request)) <= 0)
+		goto fail;
+	p->request_len = (size_t)dlen;
+	*resp = cmp_certresp_new(rid, CMP_STATUS_WAITING, CMP_FAIL_NONE,
+	    "waiting for approval by the CA operator", NULL);
+	return *resp != NULL ? 2 : -1;
+fail:
+	BIO_free(b);
+	return -1;
+}
+
+/* Issues one certificate for one CertReqMsg; 1 issued, 2 waiting, 0
+ * rejected into *resp, -1 internal. */
+static int
+certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
+    const struct cfg_profile *prof, struct issued *out,
+    CMP_CERTRESPONSE **resp, int *failp, const char **whyp)
+{
+	struct issue_req ir;
+	const char *why = NULL;
+	int rc, fail = CMP_FAIL_NONE;
+
+	memset(&ir, 0, sizeof(ir));
+	ir.tmpl = m->certReq->certTemplate;
+	/* Decoded once for the checks, the POP and the certificate. */
+	ir.pubkey = cmp_spki_pkey(ir.tmpl->publicKey);
+	ir.profile = prof;
+	ir.allowed_subject = r->secret.allowed_subject;
+	ir.ca_name = X509_get_subject_name(r->ca->cert);
+	ir.conf = r->srv->cfg->conf;
+	ir.why_buf = r->why_buf;
+	ir.why_len = sizeof(r->why_buf);
+	/* Names bound to the credential: a secret bound to a subject or to
+	 * subjectAltName patterns gives only those; a certificate holder
+	 * (not an RA) only its own names, unless the profile says any. */
+	ir.san_bound = r->have_mac &&
+	    ((r->secret.allowed_subject != NULL &&
+		 r->secret.allowed_subject[0] != '\0') ||
+		(r->secret.allowed_san != NULL &&
+		    r->secret.allowed_san[0] != '\0'));
+	ir.allowed_san = r->have_mac ? r->secret.allowed_san : NULL;
+	ir.holder = r->have_sig && !r->is_ra ? r->prot_cert : NULL;
+	if (r->is_ra && prof->ra_san != NULL) {
+		/* The names the profile lets its RAs ask for. */
+		ir.san_bound = 1;
+		ir.allowed_san = prof->ra_san;
+		ir.san_who = "RA (ra_san of the profile)";
+	}
+	ERR_clear_error();
+	rc = identity_check(r, m, ir.pubkey, prof, &fail, &why);
+	if (rc == 1)
+		rc = cmp_template_check(&ir, &fail, &why);
+	if (rc == 1 && r->msg->body->type == CMP_BODY_P10CR) {
+		ERR_set_mark();
+		rc = X509_REQ_verify(r->msg->body->value.p10cr, ir.pubkey) == 1;
+		ERR_pop_to_mark();
+		fail = CMP_FAIL_BAD_POP;
+		why = "PKCS#10 signature does not verify (RFC 2986)";
+	} else if (rc == 1) {
+		rc = cmp_popo_verify(m, ir.pubkey, r->is_ra, &why);
+		fail = CMP_FAIL_BAD_POP;
+	}
+	if (rc < 0)
+		goto out;
+	if (rc == 0) {
+		*failp = fail;
+		*whyp = why;
+		*resp = cmp_certresp_new(rid, CMP_STATUS_REJECTION, fail, why, NULL);
+		rc = *resp != NULL ? 0 : -1;
+		goto out;
+	}
+	out->rid = rid;
+	if (prof->approval) {
+		rc = certreq_wait(r, m, rid, prof, out, resp);
+		goto out;
+	}
+	rc = -1;
+	if ((out->cert = cmp_cert_issue(&ir, r->ca, r->srv->hsm)) == NULL ||
+	    !ca_cert_to_row(out->cert, &out->row))
+		goto out;
+	out->row.ca_id = r->ca->id;
+	out->row.status = r->implicit ? DB_CERT_VALID : DB_CERT_UNCONFIRMED;
+	out->row.profile = strdup(prof->name);
+	out->row.requester = strdup(r->sender);
+	memcpy(out->row.txid, r->msg->header->transactionID->data,
+	    (size_t)r->msg->header->transactionID->length);
+	out->row.txid_len = (size_t)r->msg->header->transactionID->length;
+	out->row.cert_req_id = rid;
+	out->row.reason = -1;
+	if (r->msg->body->type == CMP_BODY_KUR)
+		out->row.replaces = r->prot_row.id;
+	if (out->row.profile == NULL || out->row.requester == NULL)
+		goto out;
+	*resp = cmp_certresp_new(rid, CMP_STATUS_ACCEPTED, CMP_FAIL_NONE, NULL,
+	    out->cert);
+	rc = *resp != NULL ? 1 : -1;
+out:
+	EVP_PKEY_free(ir.pubkey);
+	return rc;
+}
+
+/* Checks certReqIds: RFC 9483 §4.1.1 wants 0 for a single request; several
+ * must be distinct and non-negative. */
+static int
+certreqids_check(const STACK_OF(CRMF_CERTREQMSG) *reqs, int *rids)
+{
+	int i, j, n = sk_CRMF_CERTREQMSG_num(reqs);
+
+	for (i = 0; i < n; i++) {
+		const CRMF_CERTREQMSG *m = sk_CRMF_CERTREQMSG_value(reqs, i);
+		long v = ASN1_INTEGER_get(m->certReq->certReqId);
+
+		if (v < 0 || v > 0x7fffffffL)
+			return 0;
+		rids[i] = (int)v;
+		for (j = 0; j < i; j++)
+			if (rids[j] == rids[i])
+				return 0;
+	}
+	return 1;
+}
+
+/*
+ * p10cr (RFC 9810 §5.3.4, RFC 9483 §4.1.4): the PKCS#10 request as one
+ * CertReqMsg with certReqId -1 and no POPO (the CSR signature is the
+ * proof of possession, checked in certreq_one). NULL on error.
+ */
+static STACK_OF(CRMF_CERTREQMSG) *
+p10_to_crmf(X509_REQ *req, const char **why)
+{
+	STACK_OF(CRMF_CERTREQMSG) *sk = sk_CRMF_CERTREQMSG_new_null();
+	CRMF_CERTREQMSG *m = CRMF_CERTREQMSG_new();
+	CRMF_CERTTEMPLATE *t;
+	int nattr;
+
+	if (sk == NULL || m == NULL ||
+	    !ASN1_INTEGER_set(m->certReq->certReqId, -1))
+		goto fail;
+	t = m->certReq->certTemplate;
+	if ((t->subject = X509_NAME_dup(X509_REQ_get_subject_name(req))) ==
+		NULL ||
+	    !cmp_spki_set(&t->publicKey, X509_REQ_get0_pubkey(req)))
+		goto fail;
+	/* One extensionRequest at most, and it must decode: what the
+	 * CSR asks for is checked, never lost (issue 13). */
+	nattr = (X509_REQ_get_attr_by_NID(req, NID_ext_req, -1) >= 0) +
+	    (X509_REQ_get_attr_by_NID(req, NID_ms_ext_req, -1) >= 0);
+	if (nattr > 1 || X509_REQ_get_attr_by_NID(req, NID_ext_req,
+			     X509_REQ_get_attr_by_NID(req, NID_ext_req,
+				 -1)) >= 0) {
+		*why = "PKCS#10 request has more than one extensionRequest";
+		goto fail;
+	}
+	ERR_set_mark();
+	t->extensions = X509_REQ_get_extensions(req);
+	ERR_pop_to_mark();
+	if (t->extensions == NULL && nattr > 0) {
+		*why = "PKCS#10 extensionRequest does not decode (RFC 2985)";
+		goto fail;
+	}
+	if (!sk_CRMF_CERTREQMSG_push(sk, m))
+		goto fail;
+	return sk;
+fail:
+	CRMF_CERTREQMSG_free(m);
+	sk_CRMF_CERTREQMSG_free(sk);
+	return NULL;
+}
+
+/* Response body type for a request body type. */
+static int
+rep_type(int req_type)
+{
+	switch (req_type) {
+	case CMP_BODY_IR:
+		return CMP_BODY_IP;
+	case CMP_BODY_KUR:
+		return CMP_BODY_KUP;
+	default: /* cr, p10cr */
+		return CMP_BODY_CP;
+	}
+}
+
+/* ir, cr, kur and p10cr: RFC 9810 §5.3.1-§5.3.5. */
+CMP_MSG *
+cmp_certreq_handle(struct req *r)
+{
+	STACK_OF(CRMF_CERTREQMSG) *p10 = NULL;
+	STACK_OF(CRMF_CERTREQMSG) *reqs = r->msg->body->value.ir;
+	int n;
+	int rids[CA_MAX_CERTREQS];
+	struct issued iss[CA_MAX_CERTREQS];
+	const struct cfg_profile *prof;
+	CMP_CERTREPMESSAGE *rep = NULL;
+	CMP_BODY *body = NULL;
+	CMP_MSG *out = NULL;
+	int i, rc, nissued = 0, nwait = 0, nent = 0, last_fail = CMP_FAIL_NONE;
+	const char *last_why = NULL;
+
+	memset(iss, 0, sizeof(iss));
+	if (r->msg->body->type == CMP_BODY_P10CR) {
+		const char *p10_why =
+		    "PKCS#10 request lacks subject or public key";
+
+		if ((p10 = p10_to_crmf(r->msg->body->value.p10cr,
+			 &p10_why)) == NULL)
+			return cmp_reject(r, CMP_FAIL_BAD_CERT_TEMPLATE,
+			    p10_why);
+		reqs = p10;
+		rids[0] = -1;
+	} else if (!certreqids_check(reqs, rids))
+		return cmp_reject(r, CMP_FAIL_BAD_REQUEST,
+		    "certReqIds must be distinct and non-negative "
+		    "(RFC 9810 §5.3.1)");
+	n = sk_CRMF_CERTREQMSG_num(reqs);
+	if (r->msg->body->type == CMP_BODY_KUR && n != 1) {
+		sk_CRMF_CERTREQMSG_pop_free(p10, CRMF_CERTREQMSG_free);
+		return cmp_reject(r, CMP_FAIL_BAD_REQUEST,
+		    "kur carries exactly one CertReqMsg (RFC 9483 §4.1.3)");
+	}
+	prof = cfg_profile_get(r->srv->cfg, r->is_ra ? r->ra.profile
+	    : r->secret.profile[0] != '\0' ? r->secret.profile : "default");
+	if (prof == NULL) {
+		out = cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
+		    "profile of the enrollment secret is not configured");
+		goto done;
+	}
+	r->implicit = r->srv->cfg->implicit_confirm &&
+	    prof->implicit_confirm &&
+	    cmp_hdr_implicit_confirm(r->msg->header);
+	if ((rep = CMP_CERTREPMESSAGE_new()) == NULL)
+		goto internal;
+	for (i = 0; i < n; i++) {
+		CMP_CERTRESPONSE *cr = NULL;
+
+		rc = certreq_one(r, sk_CRMF_CERTREQMSG_value(reqs, i), rids[i],
+		    prof, &iss[nent], &cr, &last_fail, &last_why);
+		if (rc < 0) {
+			CMP_CERTRESPONSE_free(cr);
+			goto internal;
+		}
+		nissued += rc == 1;
+		nwait += rc == 2;
+		nent += rc >= 1;
+		if (!sk_CMP_CERTRESPONSE_push(rep->response, cr)) {
+			CMP_CERTRESPONSE_free(cr);
+			goto internal;
+		}
+	}
+	if (nissued == 0 || nwait > 0)
+		r->implicit = 0;
+	if (!persist_issue(r, iss, nent))
+		goto done; /* whole message rejected or failed: out is NULL */
+	r->fail = last_fail;
+	r->why = last_why;
+	if (nwait > 0)
+		r->outcome = "waiting";
+	else if (nissued < n)
+		r->outcome = nissued == 0 ? "rejected" : "partial";
+	/* caPubs: the root, for MAC-protected ir (RFC 9483 §4.1.1). */
+	if (nissued > 0 && r->have_mac &&
+	    r->msg->body->type == CMP_BODY_IR) {
+		X509 *root = sk_X509_value(r->ca->chain,
+		    sk_X509_num(r->ca->chain) - 1);
+
+		if ((rep->caPubs = sk_X509_new_null()) == NULL ||
+		    !X509_up_ref(root) || !sk_X509_push(rep->caPubs, root))
+			goto internal;
+	}
+	if ((body = CMP_BODY_new()) == NULL)
+		goto internal;
+	body->type = rep_type(r->msg->body->type);
+	body->value.ip = rep;
+	rep = NULL;
+	out = cmp_resp_new(r, body);
+	if (out == NULL)
+		goto internal;
+	/* extraCerts: the chain of the issued certificates (RFC 9483); a
+	 * signed response already carries it. */
+	if (nissued > 0 && out->extraCerts == NULL) {
+		if ((out->extraCerts = ca_chain_copy(r->ca)) == NULL)
+			goto internal_out;
+		/* extraCerts is outside the protection: no re-protect. */
+	}
+	goto done;
+internal_out:
+	CMP_MSG_free(out);
+internal:
+	out = cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE, "issuance failed");
+done:
+	sk_CRMF_CERTREQMSG_pop_free(p10, CRMF_CERTREQMSG_free);
+	CMP_CERTREPMESSAGE_free(rep);
+	for (i = 0; i < CA_MAX_CERTREQS; i++) {
+		X509_free(iss[i].cert);
+		db_cert_clear(&iss[i].row);
+		db_pending_clear(&iss[i].pend);
+	}
+	return out;
+}
+
+/* See cmp_srv.h. */
+int
+cmp_txn_continue(struct req *r, struct db_txn *t, enum db_txn_state state,
+    struct db_cert **certs, size_t *n)
+{
+	const CMP_HEADER *h = r->msg->header;
+	int rc;
+
+	if (certs != NULL && n != NULL)
+		rc = db_txn_get_certs(r->srv->db, h->transactionID->data,
+		    (size_t)h->transactionID->length, t, certs, n);
+	else
+		rc = db_txn_get(r->srv->db, h->transactionID->data,
+		    (size_t)h->transactionID->length, t);
+	if (rc < 0) {
+		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(r->srv->db));
+		return 0;
+	}
+	if (rc == 0) {
+		cmp_reject(r, CMP_FAIL_BAD_REQUEST,
+		    "no such transaction (RFC 9810 §5.3.18)");
+		return 0;
+	}
+	if (t->ca_id != r->ca->id || strcmp(t->sender, cmp_sender_id(r)) != 0) {
+		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
+		    "transaction belongs to another sender or CA");
+		return 0;
+	}
+	if (t->state != state) {
+		cmp_reject(r, CMP_FAIL_BAD_REQUEST,
+		    state == DB_TXN_WAITING
+			? "transaction is not waiting for a decision"
+			: "transaction is not waiting for a confirmation");
+		return 0;
+	}
+	if (state == DB_TXN_WAIT_CONF && t->expires < time(NULL)) {
+		/* The housekeeper rejects its certificates. */
+		cmp_reject(r, CMP_FAIL_BAD_REQUEST,
+		    "transaction expired before its confirmation");
+		return 0;
+	}
+	if (h->recipNonce == NULL ||
+	    (size_t)h->recipNonce->length != t->last_nonce_len ||
+	    memcmp(h->recipNonce->data, t->last_nonce, t->last_nonce_len) !=
+		0) {
+		cmp_reject(r, CMP_FAIL_BAD_RECIPIENT_NONCE,
+		    "recipNonce does not match our last senderNonce "
+		    "(RFC 9810 §5.1.1)");
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * certHash check (RFC 9810 §5.3.18): the digest named by hashAlg (v3), or
+ * else the one the CA signed the certificate with. Hashes the stored DER
+ * directly, without decoding the certificate again.
+ */
+static int
+cert_hash_matches(const struct req *r, const CMP_CERTSTATUS *cs,
+    const struct db_cert *row)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	const EVP_MD *h;
+
+	h = cs->hashAlg != NULL
+	    ? ca_md_fetch(OBJ_obj2nid(cs->hashAlg->algorithm))
+	    : ca_md_fetch(EVP_MD_get_type(r->ca->md));
+	if (h == NULL || !EVP_Digest(row->der, row->der_len, md, &len, h, NULL))
+		return 0;
+	return (int)len == cs->certHash->length &&
+	    CRYPTO_memcmp(md, cs->certHash->data, len) == 0;
+}
+
+static CMP_MSG *
+pkiconf_new(struct req *r)
+{
+	CMP_BODY *b = CMP_BODY_new();
+
+	if (b == NULL)
+		return NULL;
+	b->type = CMP_BODY_PKICONF;
+	if ((b->value.pkiconf = ASN1_NULL_new()) == NULL) {
+		CMP_BODY_free(b);
+		return NULL;
+	}
+	return cmp_resp_new(r, b);
+}
+
+/* Does the profile of c revoke what a confirmed kur replaced? */
+static int
+supersedes(const struct req *r, const struct db_cert *c)
+{
+	const struct cfg_profile *p;
+
+	if (c->replaces == 0)
+		return 0;
+	p = cfg_profile_get(r->srv->cfg, c->profile ? c->profile : "default");
+	return p == NULL || p->kur_revokes_old;
+}
+
+/*
+ * Ends a transaction in one database statement: each unconfirmed
+ * certificate becomes valid (accept[i]) or rejected, a confirmed kur
+ * revokes what it replaced, the transaction moves to state to with our
+ * new nonce, and the client's nonce is claimed. Returns NULL on success.
+ */
+static CMP_MSG *
+txn_finish(struct req *r, const struct db_cert *certs, const int *accept,
+    size_t n, enum db_txn_state to)
+{
+	const CMP_HEADER *h = r->msg->header;
+	struct db_finish f;
+	enum db_refusal why;
+	size_t i;
+	int rc;
+
+	memset(&f, 0, sizeof(f));
+	f.txid = h->transactionID->data;
+	f.txid_len = (size_t)h->transactionID->length;
+	f.nonce = h->senderNonce->data;
+	f.nonce_len = (size_t)h->senderNonce->length;
+	f.from = DB_TXN_WAIT_CONF;
+	f.to = to;
+	f.last_nonce = r->nonce;
+	f.last_nonce_len = sizeof(r->nonce);
+	f.reason = CRL_REASON_CESSATION_OF_OPERATION;
+	f.actor = r->sender;
+	f.ca_id = r->ca->id;
+	for (i = 0; i < n && i < DB_FINISH_MAX; i++) {
+		if (certs[i].status != DB_CERT_UNCONFIRMED)
+			continue;
+		if (accept[i]) {
+			f.accept[f.naccept++] = certs[i].id;
+			if (supersedes(r, &certs[i]))
+				f.supersede[f.nsupersede++] = certs[i].replaces;
+		} else
+			f.reject[f.nreject++] = certs[i].id;
+	}
+	rc = db_txn_finish(r->srv->db, &f, &why);
+	if (rc < 0)
+		return cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
+		    db_error(r->srv->db));
+	if (rc == 0) {
+		cmp_refuse(r, why);
+		return NULL;
+	}
+	return NULL;
+}
+
+/* certConf: RFC 9810 §5.3.18. */
+CMP_MSG *
+cmp_certconf_handle(struct req *r)
+{
+	STACK_OF(CMP_CERTSTATUS) *sts = r->msg->body->value.certConf;
+	struct db_txn t;
+	struct db_cert *certs = NULL;
+	int accept[CA_MAX_CERTREQS] = { 0 };
+	CMP_MSG *out = NULL;
+	size_t n = 0, k;
+	int i;
+
+	if (!cmp_txn_continue(r, &t, DB_TXN_WAIT_CONF, &certs, &n))
+		goto done;
+	if (n > CA_MAX_CERTREQS) {
+		out = cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
+		    "too many certificates in one transaction");
+		goto done;
+	}
+	for (i = 0; i < sk_CMP_CERTSTATUS_num(sts); i++) {
+		const CMP_CERTSTATUS *cs = sk_CMP_CERTSTATUS_value(sts, i);
+		long rid = ASN1_INTEGER_get(cs->certReqId);
+
+		for (k = 0; k < n; k++)
+			if (certs[k].cert_req_id == rid)
+				break;
+		if (k == n) {
+			out = cmp_reject(r, CMP_FAIL_BAD_CERT_ID,
+			    "certConf names a certReqId we did not issue");
+			goto done;
+		}
+		if (!cert_hash_matches(r, cs, &certs[k])) {
+			out = cmp_reject(r, CMP_FAIL_BAD_CERT_ID,
+			    "certHash does not match the issued certificate "
+			    "(RFC 9810 §5.3.18)");
+			goto done;
+		}
+		accept[k] = cs->statusInfo == NULL ||
+		    ASN1_INTEGER_get(cs->statusInfo->status) ==
+			CMP_STATUS_ACCEPTED ||
+		    ASN1_INTEGER_get(cs->statusInfo->status) ==
+			CMP_STATUS_GRANTED_WITH_MODS;
+	}
+	/* Certificates the client did not mention count as rejected. */
+	out = txn_finish(r, certs, accept, n, DB_TXN_DONE);
+	if (out == NULL && r->fail == CMP_FAIL_NONE) {
+		for (k = 0; k < n; k++)
+			if (!accept[k])
+				r->outcome = "cert-rejected-by-client";
+		out = pkiconf_new(r);
+	}
+done:
+	db_cert_array_free(certs, n);
+	return out;
+}
+
+/* error from the client (RFC 9810 §5.3.21): the transaction is aborted
+ * and its unconfirmed certificates are rejected. Answered with pkiConf. */
+CMP_MSG *
+cmp_peer_error_handle(struct req *r)
+{
+	struct db_txn t;
+	struct db_cert *certs = NULL;
+	int accept[CA_MAX_CERTREQS] = { 0 };
+	CMP_MSG *out = NULL;
+	size_t n = 0;
+
+	if (!cmp_txn_continue(r, &t, DB_TXN_WAIT_CONF, &certs, &n))
+		goto done;
+	if (n > CA_MAX_CERTREQS) {
+		out = cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
+		    "too many certificates in one transaction");
+		goto done;
+	}
+	out = txn_finish(r, certs, accept, n, DB_TXN_ABORTED);
+	if (out == NULL && r->fail == CMP_FAIL_NONE) {
+		r->outcome = "aborted-by-client";
+		out = pkiconf_new(r);
+	}
+done:
+	db_cert_array_free(certs, n);
+	return out;
+}

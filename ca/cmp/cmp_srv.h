@@ -1,0 +1,176 @@
+/*
+ * cmp_srv.h - private to the CMP engine (cmp_server.c, cmp_certreq.c):
+ * the server and per-request state, and the response helpers.
+ */
+#ifndef CMPCA_CMP_SRV_H
+#define CMPCA_CMP_SRV_H
+
+#include "ca/ca.h"
+#include "ca/cmp/cmp.h"
+
+/* Enrollment secrets a worker keeps, and for how long (seconds). */
+#define CMP_SECRET_CACHE 16
+#define CMP_SECRET_CACHE_TTL 60
+
+/* One of our CA rows, retired ones included, for finding which of our
+ * keys signed a certificate of a protection path (cmp_sig.c). */
+struct trust_ca {
+	long long id;
+	char label[DB_LABEL_MAX];
+	int active;	/* else retired: anchors and vouches for nothing */
+	X509 *cert;	/* its certificate, public key decoded once */
+};
+
+struct cmp_srv {
+	const struct cfg *cfg;
+	struct db *db;
+	struct hsm *hsm;
+	struct ca_store store;
+	unsigned long reqno;
+	X509_STORE *trust;  /* our active CAs and the external anchors */
+	struct trust_ca *tca; /* every CA row with a certificate, as of trust */
+	size_t ntca;
+	unsigned char trust_version[DB_CA_VERSION_LEN]; /* db_ca_version */
+	time_t trust_checked; /* when the version was last compared */
+	int hsm_down;	    /* the loss of the HSM was logged */
+	/* Unlimited enrollment secrets as last read (sealed), for requests
+	 * whose database statement checks the row version (secret_cached). */
+	struct {
+		struct db_secret s;
+		time_t at;
+	} secrets[CMP_SECRET_CACHE];
+};
+
+/*
+ * Everything one request allocates; released by req_clear() at the end of
+ * cmp_srv_process, so nothing derived from an unverified message outlives
+ * the request.
+ */
+struct req {
+	struct cmp_srv *srv;
+	unsigned long id;
+	CMP_MSG *msg;
+	const unsigned char *pp; /* header and body as received, or NULL */
+	size_t pp_len;
+	int pvno;
+	struct ca_ident *ca;
+	struct cmp_mac mac;
+	int have_mac;
+	int secret_cached;	     /* r->secret came from the worker's cache */
+	int secret_stale;	     /* ... and the row changed: serve again */
+	int secret_fresh;	     /* read the secret from the database */
+	struct db_secret secret;
+	int have_sig;		     /* signature protection verified */
+	int sign_resp;		     /* sign the answer to an unprotected one */
+	X509 *prot_cert;	     /* the protection certificate */
+	struct ca_ident *prot_issuer; /* our CA that issued it, or NULL */
+	struct db_cert prot_row;     /* its inventory row when ours */
+	int is_ra;		     /* protected by a registered RA */
+	struct db_ra ra;	     /* that RA */
+	int is_partner;		     /* protected by a registered partner CA */
+	struct db_partner partner;   /* that partner */
+	int via_cross;		     /* path through our cross certificate
+					for a partner CA */
+	int nested;		     /* an inner message of a nested one */
+	const char *label;	     /* CA label from the path, or NULL */
+	char sender[DB_SENDER_MAX];  /* who, for requester and audit rows */
+	char sender_id[DB_SENDER_MAX]; /* whose transaction: sender, or for
+					  a certificate its SHA-256 */
+	char why_buf[256];	     /* a refusal text naming its subject */
+	unsigned char nonce[CA_NONCE_LEN]; /* our senderNonce */
+	int implicit;			   /* implicitConfirm granted */
+	/* Outcome, for the log line. */
+	int fail;
+	const char *why;
+	const char *outcome;
+	int http;
+};
+
+/* Builds a PKIStatusInfo; fail < 0 means no failInfo. NULL on error. */
+CMP_PKISI *cmp_pkisi_new(int status, int fail, const char *text);
+/* Wraps body (owned) into a protected response; NULL on error. */
+CMP_MSG *cmp_resp_new(struct req *r, CMP_BODY *body);
+/* Records a rejection of the whole message; returns NULL. */
+CMP_MSG *cmp_reject(struct req *r, int fail, const char *why);
+/* Records and logs an internal failure; returns NULL. */
+CMP_MSG *cmp_internal(struct req *r, int fail, const char *what);
+
+/* cmp_sig.c: signature protection. */
+/* Verifies the request's signature protection; 1, 0 (rejected), -1. */
+int cmp_sig_verify(struct req *r);
+/* Sets protectionAlg of h for signing with ca's key. Returns 1 or 0. */
+int cmp_sig_alg_set(CMP_HEADER *h, const struct ca_ident *ca);
+/* Signs m (header and body) with ca's key in the HSM. Returns 1 or 0. */
+int cmp_sig_protect(CMP_MSG *m, const struct ca_ident *ca);
+
+/* Maps a refusal of the database's one-statement paths to a rejection. */
+void cmp_refuse(struct req *r, enum db_refusal why);
+/* Inside the caller's database transaction that stores what r->ca
+ * signed: is r->ca's certificate still the CA row's? 1, or 0 with r set
+ * (systemUnavail, the CA is read again next time). */
+int cmp_ca_current(struct req *r);
+/*
+ * Claims the request's senderNonce and moves its transaction from -> to
+ * with our new senderNonce, in one statement (inside or outside a
+ * database transaction). Returns 1, or 0 with r->fail set.
+ */
+int cmp_txn_move(struct req *r, enum db_txn_state from,
+    enum db_txn_state to);
+/* Whose transactions r starts and continues: the sender, or for a
+ * protection certificate its hash (r->sender_id). */
+const char *cmp_sender_id(const struct req *r);
+/* The transaction row of this request in state, with our nonce. */
+void cmp_txn_fill(const struct req *r, enum db_txn_state state,
+    struct db_txn *t);
+/*
+ * Claims the request's senderNonce (replay protection; the row is pruned
+ * after nonce_max_age). Returns 1, 0 (replayed: r->fail set), -1
+ * (internal, r set).
+ */
+int cmp_nonce_claim(struct req *r);
+/*
+ * Records the transaction of this request in state, claiming its
+ * senderNonce, inside the caller's database transaction. Returns 1, 0
+ * (replay or transactionID in use: r->fail set), -1 (internal, r set).
+ */
+int cmp_txn_record(struct req *r, enum db_txn_state state);
+
+/*
+ * Checks a message continuing a transaction: known, same sender and CA,
+ * in state, not expired (wait_conf), recipNonce equal to our last
+ * senderNonce. Returns 1 and fills t, or 0 (r->fail set). With certs,
+ * also the transaction's certificates (*certs of *n, caller frees with
+ * db_cert_array_free; read in the same round trip).
+ */
+/* The secret r took from the worker's cache proved stale (its row
+ * changed since it was read, found by the issuing statement or after a
+ * MAC that did not verify): dropped from the cache, and the request is
+ * served again from a fresh read. No-op otherwise. */
+void cmp_secret_stale(struct req *r);
+/* Frees the trust store and the CA rows that go with it. */
+void cmp_sig_trust_free(struct cmp_srv *s);
+int cmp_txn_continue(struct req *r, struct db_txn *t,
+    enum db_txn_state state, struct db_cert **certs, size_t *n);
+/* A CertResponse; cert (may be NULL) is up-ref'ed. NULL on error. */
+CMP_CERTRESPONSE *cmp_certresp_new(int rid, int status, int fail,
+    const char *why, X509 *cert);
+
+/* cmp_rr.c, cmp_genm.c, cmp_poll.c. */
+/* The reasonCode of RevDetails (unspecified if absent), -1 if bad, -2
+ * for certificateHold or removeFromCRL (not supported). */
+int cmp_rr_reason(const CMP_REVDETAILS *d);
+/* rp for a polled rr transaction whose requests are all decided. */
+CMP_MSG *cmp_rr_poll_final(struct req *r, const struct db_pending *pend,
+    size_t n);
+CMP_MSG *cmp_poll_handle(struct req *r);
+CMP_MSG *cmp_rr_handle(struct req *r);
+CMP_MSG *cmp_genm_handle(struct req *r);
+/* cmp_ccr.c: cross-certification request from a partner CA. */
+CMP_MSG *cmp_ccr_handle(struct req *r);
+
+/* cmp_certreq.c: ir/cr, certConf, and error from the client. */
+CMP_MSG *cmp_certreq_handle(struct req *r);
+CMP_MSG *cmp_certconf_handle(struct req *r);
+CMP_MSG *cmp_peer_error_handle(struct req *r);
+
+#endif

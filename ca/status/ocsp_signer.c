@@ -1,0 +1,243 @@
+/*
+ * ocsp_signer.c - delegated OCSP signing certificates (RFC 6960
+ * §4.2.2.2): a key generated in the HSM and a certificate the CA signs
+ * with id-kp-OCSPSigning and id-pkix-ocsp-nocheck (§4.2.2.2.1), so that
+ * relying parties need no revocation check of the signer itself. Short
+ * validity (30 days by default) makes up for nocheck.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "ca/ca.h"
+#include "ca/issue/issue.h"
+#include "ca/status/status.h"
+
+/* Suffix appended to the CA's common name. */
+#define SIGNER_CN_SUFFIX " OCSP Signer"
+
+/*
+ * The signer's subject: the CA subject with " OCSP Signer" appended to
+ * its (last) commonName, or a commonName "OCSP Signer" added when it has
+ * none. NULL on error.
+ */
+static X509_NAME *
+signer_name(const X509_NAME *ca_name)
+{
+	X509_NAME *n = X509_NAME_dup(ca_name);
+	X509_NAME_ENTRY *e;
+	ASN1_STRING *v;
+	unsigned char *utf8 = NULL;
+	char *cn = NULL;
+	int i, len;
+
+	if (n == NULL)
+		return NULL;
+	i = -1;
+	for (int j = X509_NAME_get_index_by_NID(n, NID_commonName, -1); j >= 0;
+	     j = X509_NAME_get_index_by_NID(n, NID_commonName, j))
+		i = j;
+	if (i < 0) {
+		if (!X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8,
+			(const unsigned char *)"OCSP Signer", -1, -1, 0))
+			goto fail;
+		return n;
+	}
+	e = X509_NAME_get_entry(n, i);
+	v = X509_NAME_ENTRY_get_data(e);
+	if ((len = ASN1_STRING_to_UTF8(&utf8, v)) < 0)
+		goto fail;
+	/* ub-common-name is 64 characters (RFC 5280 Appendix A.1). */
+	if ((size_t)len + strlen(SIGNER_CN_SUFFIX) > 64)
+		len = 64 - (int)strlen(SIGNER_CN_SUFFIX);
+	if ((cn = malloc((size_t)len + sizeof(SIGNER_CN_SUFFIX))) == NULL)
+		goto fail;
+	memcpy(cn, utf8, (size_t)len);
+	memcpy(cn + len, SIGNER_CN_SUFFIX, sizeof(SIGNER_CN_SUFFIX));
+	/* Replaced, not edited in place: the name caches its encoding. */
+	X509_NAME_ENTRY_free(X509_NAME_delete_entry(n, i));
+	if (!X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8,
+		(const unsigned char *)cn, -1, i, 0))
+		goto fail;
+	OPENSSL_free(utf8);
+	free(cn);
+	return n;
+fail:
+	OPENSSL_free(utf8);
+	free(cn);
+	X509_NAME_free(n);
+	return NULL;
+}
+
+/* Adds one extension by its configuration text. Returns 1 or 0. */
+static int
+ext_add(X509 *x, X509V3_CTX *v3, int nid, const char *value)
+{
+	X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, v3, nid, value);
+	int ok;
+
+	if (e == NULL)
+		return 0;
+	ok = X509_add_ext(x, e, -1);
+	X509_EXTENSION_free(e);
+	return ok;
+}
+
+/*
+ * The signer certificate for pub, issued by cacert and signed by cakey in
+ * the HSM. NULL on error.
+ */
+static X509 *
+signer_cert_new(struct hsm *hsm, X509 *cacert, EVP_PKEY *cakey,
+    EVP_PKEY *pub, long days)
+{
+	X509_NAME *subj = NULL;
+	ASN1_NULL *nocheck = NULL;
+	X509V3_CTX v3;
+	X509 *x = X509_new();
+
+	if (x == NULL ||
+	    (subj = signer_name(X509_get_subject_name(cacert))) == NULL ||
+	    !cert_frame(x, hsm, cacert, subj, days, 0) ||
+	    !X509_set_pubkey(x, pub))
+		goto fail;
+	X509V3_set_ctx(&v3, cacert, x, NULL, NULL, 0);
+	if (!ext_add(x, &v3, NID_basic_constraints, "critical,CA:FALSE") ||
+	    !ext_add(x, &v3, NID_key_usage, "critical,digitalSignature") ||
+	    !ext_add(x, &v3, NID_ext_key_usage, "OCSPSigning") ||
+	    !ext_add(x, &v3, NID_subject_key_identifier, "hash") ||
+	    !ext_add(x, &v3, NID_authority_key_identifier, "keyid:always"))
+		goto fail;
+	/* id-pkix-ocsp-nocheck: extnValue is a NULL (RFC 6960 §4.2.2.2.1). */
+	if ((nocheck = ASN1_NULL_new()) == NULL ||
+	    X509_add1_ext_i2d(x, NID_id_pkix_OCSP_noCheck, nocheck, 0,
+		X509V3_ADD_APPEND) != 1)
+		goto fail;
+	if (!ca_x509_sign(x, cakey, ca_sign_md(cakey)))
+		goto fail;
+	ASN1_NULL_free(nocheck);
+	X509_NAME_free(subj);
+	return x;
+fail:
+	log_openssl_errors(1);
+	ASN1_NULL_free(nocheck);
+	X509_NAME_free(subj);
+	X509_free(x);
+	return NULL;
+}
+
+/* See ca.h. */
+int
+ocsp_signer_issue(struct db *db, struct hsm *hsm, const struct db_ca *ca,
+    long days, X509 **out)
+{
+	const unsigned char *p = ca->cert;
+	struct db_ocsp_signer sig;
+	struct db_cert row;
+	EVP_PKEY *cakey = NULL, *pub = NULL, *key = NULL;
+	X509 *cacert = NULL, *x = NULL;
+	enum hsm_keytype kt;
+	unsigned char rnd[4];
+	char label[DB_LABEL_MAX + 32], uri[512], stamp[16];
+	time_t now = time(NULL);
+	int rc = 0, len, began = 0;
+
+	memset(&sig, 0, sizeof(sig));
+	memset(&row, 0, sizeof(row));
+	if (out != NULL)
+		*out = NULL;
+	if (strcmp(ca->status, "active") != 0) {
+		log_err("ca %s is %s: no new OCSP signer", ca->label,
+		    ca->status);
+		goto out;
+	}
+	if ((cacert = d2i_X509(NULL, &p, (long)ca->cert_len)) == NULL) {
+		log_err("ca %s: stored certificate does not decode", ca->label);
+		goto out;
+	}
+	if ((cakey = hsm_key_load(hsm, ca->key_uri)) == NULL) {
+		log_err("ca %s: cannot load key %s: %s", ca->label, ca->key_uri,
+		    hsm_error());
+		goto out;
+	}
+	kt = EVP_PKEY_get_base_id(cakey) == EVP_PKEY_EC ? HSM_KEY_EC_P256
+							 : HSM_KEY_RSA2048;
+	/* A fresh label per signer: hsm_keygen refuses existing labels. */
+	if (!hsm_random(hsm, rnd, sizeof(rnd))) {
+		log_err("hsm: %s", hsm_error());
+		goto out;
+	}
+	strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", gmtime(&now));
+	snprintf(label, sizeof(label), "%s-ocsp-%s-%02x%02x%02x%02x",
+	    ca->label, stamp, rnd[0], rnd[1], rnd[2], rnd[3]);
+	if (!hsm_keygen(hsm, label, kt, &pub, uri, sizeof(uri))) {
+		log_err("key generation failed: %s", hsm_error());
+		goto out;
+	}
+	/* The new key must sign in the token; checked before we rely on it. */
+	if ((key = hsm_key_load(hsm, uri)) == NULL) {
+		log_err("cannot load the new key: %s", hsm_error());
+		goto out;
+	}
+	if ((x = signer_cert_new(hsm, cacert, cakey, pub, days)) == NULL) {
+		log_err("cannot build the OCSP signer certificate");
+		goto out;
+	}
+	if (!ca_cert_to_row(x, &row)) {
+		log_err("cannot describe the OCSP signer certificate");
+		goto out;
+	}
+	row.ca_id = ca->id;
+	row.status = DB_CERT_VALID;
+	row.reason = -1;
+	if ((row.profile = strdup("ocsp-signer")) == NULL ||
+	    (row.requester = strdup("cli")) == NULL ||
+	    (sig.key_uri = strdup(uri)) == NULL)
+		goto out;
+	len = i2d_X509(x, &sig.cert);
+	if (len <= 0)
+		goto out;
+	sig.cert_len = (size_t)len;
+	sig.ca_id = ca->id;
+	if (db_begin(db) != 1)
+		goto dberr;
+	began = 1;
+	if ((len = db_cert_insert(db, &row)) != 1) {
+		if (len == 0)
+			log_err("serial number collision, try again");
+		else
+			goto dberr;
+		goto out;
+	}
+	if (db_ocsp_signer_insert(db, &sig) != 1 ||
+	    db_audit_add(db, "ocsp-signer", ca->id, "cli", uri) != 1 ||
+	    db_commit(db) != 1)
+		goto dberr;
+	began = 0;
+	if (out != NULL) {
+		*out = x; /* transfer to the caller */
+		x = NULL;
+	}
+	rc = 1;
+	goto out;
+dberr:
+	log_err("cannot store the OCSP signer: %s", db_error(db));
+out:
+	if (began)
+		db_rollback(db);
+	if (!rc && pub != NULL)
+		log_err("key %s stays in the token unused", uri);
+	db_cert_clear(&row);
+	/* sig.cert came from i2d_X509 (OPENSSL_malloc, which is malloc). */
+	db_ocsp_signer_clear(&sig);
+	EVP_PKEY_free(cakey);
+	EVP_PKEY_free(pub);
+	EVP_PKEY_free(key);
+	X509_free(cacert);
+	X509_free(x);
+	return rc;
+}

@@ -1,0 +1,97 @@
+/*
+ * status.h - revocation status: CRLs, the OCSP responder, its cache and
+ * its delegated signers.
+ */
+#ifndef CMPCA_STATUS_H
+#define CMPCA_STATUS_H
+
+#include "ca/ca.h"
+
+/* crl.c - CRLs signed in the HSM. */
+/*
+ * Issues the next CRL of ca (valid for hours), stores it (one issuer at a
+ * time per CA, by a database lock) and, when dir is set, writes
+ * dir/<crl_name>.crl. Returns 1, -1 if stored but not written, 0 on
+ * failure; out holds the CRL (db_crl_clear).
+ */
+int crl_issue(struct db *db, const struct ca_ident *ca, long hours,
+    const char *dir, struct db_crl *out) CA_MUST_CHECK;
+/*
+ * Publishes the newest CRL in the database for the CA row (whichever
+ * host or CLI issued it) as dir/<CRL name of its key>.crl, unless the
+ * file holds it already. Returns 1 written, 0 unchanged or no CRL yet,
+ * -1 on failure (logged).
+ */
+int crl_publish(struct db *db, const struct db_ca *row, const char *dir);
+
+/* ocsp.c - the OCSP responder (RFC 6960): DER in, DER out. */
+/* Largest OCSPRequest accepted (bytes), POST body or decoded GET: 16
+ * requests with SHA-512 CertIDs, a nonce and a signature fit in 4 KiB. */
+#define CA_MAX_OCSP_REQUEST (16 * 1024)
+/* Single requests in one OCSPRequest. */
+#define CA_MAX_OCSP_CERTS 16
+/* Nonce octets accepted (RFC 8954 §2.1: at most 32). */
+#define CA_MAX_OCSP_NONCE 32
+/* Seconds at least between two re-reads of a worker's CA and signer list
+ * caused by an unknown issuer or a CA without signer (changes are found
+ * every CA_CACHE_CHECK seconds by the CA version). */
+#define CA_OCSP_MISS_REFRESH 5
+/* nextUpdate - thisUpdate of every answer, seconds. */
+#define CA_OCSP_VALIDITY 3600
+/* Signed answers each worker keeps for reuse (ocsp_cache.c). */
+#define CA_OCSP_CACHE_SLOTS 256
+
+/* ocsp_cache.c - signed OCSP answers reused while the statuses are the
+ * same (see the file). */
+struct ocsp_cache;
+struct ocsp_cache *ocsp_cache_new(void);
+void ocsp_cache_free(struct ocsp_cache *c);
+/* Forgets every answer (a signer or CA entry changed). NULL-safe. */
+void ocsp_cache_clear(struct ocsp_cache *c);
+/*
+ * The answer kept for the request digest req, if it was made by signer,
+ * for the same status digest, and now is before its reuse limit; NULL
+ * otherwise. The bytes stay the cache's.
+ */
+const unsigned char *ocsp_cache_get(struct ocsp_cache *c,
+    const unsigned char *req, const unsigned char *status,
+    const void *signer, time_t now, size_t *len);
+/* Keeps a copy of der for reuse until until. NULL-safe; best effort. */
+void ocsp_cache_put(struct ocsp_cache *c, const unsigned char *req,
+    const unsigned char *status, const void *signer, time_t until,
+    const unsigned char *der, size_t len);
+
+struct ocsp_srv;
+/* A responder for one worker; nothing is loaded until the first request.
+ * cfg, db and hsm are borrowed and must outlive it. */
+struct ocsp_srv *ocsp_srv_new(const struct cfg *cfg, struct db *db,
+    struct hsm *hsm) CA_MUST_CHECK;
+/* Safe to call with NULL. */
+void ocsp_srv_free(struct ocsp_srv *s);
+/* Forgets every CA and signer key (the HSM is being reopened); they are
+ * read again on the next request. Safe to call with NULL. */
+void ocsp_srv_keys_drop(struct ocsp_srv *s);
+/*
+ * Answers one OCSPRequest (req may be NULL: an undecodable GET). Returns
+ * the HTTP status: 200 with *resp (an OCSPResponse the caller frees with
+ * OPENSSL_free) for every answer, malformedRequest, unauthorized,
+ * internalError and tryLater included; 500 with *resp NULL only when no
+ * response could be encoded. Never crashes on any input.
+ */
+int ocsp_srv_process(struct ocsp_srv *s, const unsigned char *req,
+    size_t req_len, unsigned char **resp, size_t *resp_len);
+
+/* ocsp_signer.c - delegated OCSP signers (RFC 6960 §4.2.2.2). */
+/*
+ * Issues a delegated OCSP signer for ca: a key generated in the HSM (EC
+ * P-256 for an EC CA, RSA 2048 otherwise), a certificate signed by the CA
+ * key with id-kp-OCSPSigning and id-pkix-ocsp-nocheck, valid days days
+ * (not past the CA certificate), stored in ocsp_signer and in the
+ * inventory as valid, in one database transaction. On success *out
+ * (may be NULL) is the new certificate (caller frees). Returns 1, or 0
+ * with the reason logged.
+ */
+int ocsp_signer_issue(struct db *db, struct hsm *hsm, const struct db_ca *ca,
+    long days, X509 **out) CA_MUST_CHECK;
+
+#endif

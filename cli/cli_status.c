@@ -1,0 +1,308 @@
+/*
+ * cli_status.c - `cmpca status`: is this CA healthy, and if not, what
+ * needs the operator? One line per check, a readable table:
+ *
+ *   CHECK              STATE  DETAIL
+ *   database           ok     reachable
+ *   ...
+ *
+ * and an exit status for monitoring (cron, systemd timers, Nagios-style
+ * checks):
+ *   0  every check ok
+ *   1  attention soon: a CA certificate or a CRL runs out within the
+ *      warning window, an OCSP signer within 7 days, a CA has no CRL, more pending approvals than allowed
+ *   2  usage error
+ *   3  broken now: database unreachable, migrations not applied, HSM login
+ *      failed, a CA certificate expired or unreadable, a CRL past its
+ *      nextUpdate, the newest OCSP signer expired (the responder answers
+ *      tryLater)
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ca/ca.h"
+#include "cli/cli.h"
+
+enum st_level { ST_OK, ST_WARN, ST_FAIL };
+
+#define ST_EXIT_WARN 1
+/* An OCSP signer (30 days by default) this close to its end needs a
+ * successor. */
+#define ST_SIGNER_WARN_DAYS 7
+#define ST_EXIT_FAIL 3
+
+static const char status_usage[] =
+    "usage: cmpca status [--warn-days N] [--crl-warn-hours N] "
+    "[--max-pending N]\n"
+    "  --warn-days N       CA certificates expiring within N days need "
+    "attention (30)\n"
+    "  --crl-warn-hours N  CRLs whose nextUpdate is within N hours need "
+    "attention (2)\n"
+    "  --max-pending N     more than N requests waiting for approval need "
+    "attention (none)\n";
+
+struct st_opts {
+	long warn_days;
+	long crl_warn_hours;
+	long max_pending; /* -1: no limit */
+};
+
+/* Prints one row and remembers the worst level. */
+static void
+row(enum st_level *worst, enum st_level lvl, const char *check,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void
+row(enum st_level *worst, enum st_level lvl, const char *check,
+    const char *fmt, ...)
+{
+	static const char *const names[] = { "ok", "WARN", "FAIL" };
+	va_list ap;
+
+	printf("%-24s %-5s ", check, names[lvl]);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	if (lvl > *worst)
+		*worst = lvl;
+}
+
+static void
+fmt_time(time_t t, char *out, size_t len)
+{
+	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+}
+
+/* notAfter of a DER certificate: 1, or 0 if it does not decode. */
+static int
+not_after(const unsigned char *der, size_t len, time_t *out)
+{
+	const unsigned char *p = der;
+	X509 *x = d2i_X509(NULL, &p, (long)len);
+	struct tm tm;
+	int ok = x != NULL &&
+	    ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1;
+
+	X509_free(x);
+	if (ok)
+		*out = timegm(&tm);
+	return ok;
+}
+
+/* The CA certificate's notAfter against now and the warning window. */
+static void
+check_ca_cert(const struct db_ca *ca, const struct st_opts *o, time_t now,
+    enum st_level *worst)
+{
+	char check[DB_LABEL_MAX + 16], until[32];
+	time_t na;
+	long days;
+
+	snprintf(check, sizeof(check), "ca %s cert", ca->label);
+	if (!not_after(ca->cert, ca->cert_len, &na)) {
+		row(worst, ST_FAIL, check, "certificate unreadable");
+		return;
+	}
+	fmt_time(na, until, sizeof(until));
+	days = (long)((na - now) / 86400);
+	if (na <= now)
+		row(worst, ST_FAIL, check, "expired %s", until);
+	else if (na - now < o->warn_days * 86400L)
+		row(worst, ST_WARN, check, "expires %s (%ld days, under %ld)",
+		    until, days, o->warn_days);
+	else
+		row(worst, ST_OK, check, "valid until %s (%ld days)", until,
+		    days);
+}
+
+/* The newest CRL's nextUpdate against now and the warning window. */
+static void
+check_crl(struct ctx *c, const struct db_ca *ca, const struct st_opts *o,
+    time_t now, enum st_level *worst)
+{
+	struct db_crl crl;
+	char check[DB_LABEL_MAX + 16], next[32];
+	int rc;
+
+	snprintf(check, sizeof(check), "ca %s crl", ca->label);
+	memset(&crl, 0, sizeof(crl));
+	rc = db_crl_latest(c->db, ca->id, &crl);
+	if (rc < 0) {
+		row(worst, ST_FAIL, check, "%s", db_error(c->db));
+		return;
+	}
+	if (rc == 0) {
+		row(worst, ST_WARN, check, "no CRL issued (cmpca crl issue)");
+		return;
+	}
+	fmt_time(crl.next_update, next, sizeof(next));
+	if (crl.next_update <= now)
+		row(worst, ST_FAIL, check, "CRL %lld stale: nextUpdate %s "
+		    "passed", crl.number, next);
+	else if (crl.next_update - now < o->crl_warn_hours * 3600L)
+		row(worst, ST_WARN, check, "CRL %lld nextUpdate %s, under %ld "
+		    "hours", crl.number, next, o->crl_warn_hours);
+	else
+		row(worst, ST_OK, check, "CRL %lld, nextUpdate %s",
+		    crl.number, next);
+	db_crl_clear(&crl);
+}
+
+/*
+ * The newest OCSP signer: the responder answers tryLater once it has
+ * expired, so that is a failure; within ST_SIGNER_WARN_DAYS it needs
+ * attention. A CA without signer is reported, not counted against it
+ * (it may publish CRLs only).
+ */
+static void
+check_ocsp_signer(struct ctx *c, const struct db_ca *ca, time_t now,
+    enum st_level *worst)
+{
+	struct db_ocsp_signer sig;
+	char check[DB_LABEL_MAX + 16], until[32];
+	time_t na;
+	int rc;
+
+	snprintf(check, sizeof(check), "ca %s ocsp signer", ca->label);
+	memset(&sig, 0, sizeof(sig));
+	rc = db_ocsp_signer_latest(c->db, ca->id, &sig);
+	if (rc < 0) {
+		row(worst, ST_FAIL, check, "%s", db_error(c->db));
+		return;
+	}
+	if (rc == 0) {
+		row(worst, ST_OK, check, "none: /ocsp answers unauthorized "
+		    "for this CA (cmpca ocsp signer --ca %s)", ca->label);
+		return;
+	}
+	if (!not_after(sig.cert, sig.cert_len, &na))
+		row(worst, ST_FAIL, check, "signer %lld: certificate unreadable",
+		    sig.id);
+	else {
+		fmt_time(na, until, sizeof(until));
+		if (na <= now)
+			row(worst, ST_FAIL, check, "signer %lld expired %s: /ocsp "
+			    "answers tryLater (cmpca ocsp signer --ca %s)",
+			    sig.id, until, ca->label);
+		else if (na - now < ST_SIGNER_WARN_DAYS * 86400L)
+			row(worst, ST_WARN, check, "signer %lld expires %s, "
+			    "under %d days (cmpca ocsp signer --ca %s)", sig.id,
+			    until, ST_SIGNER_WARN_DAYS, ca->label);
+		else
+			row(worst, ST_OK, check, "signer %lld valid until %s",
+			    sig.id, until);
+	}
+	db_ocsp_signer_clear(&sig);
+}
+
+static int
+opt_num(const char *s, long max, long *out)
+{
+	char *end;
+	long n = strtol(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0' || n < 0 || n > max)
+		return 0;
+	*out = n;
+	return 1;
+}
+
+int
+cli_status(struct ctx *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "warn-days", required_argument, NULL, 'w' },
+		{ "crl-warn-hours", required_argument, NULL, 'h' },
+		{ "max-pending", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct st_opts o = { 30, 2, -1 };
+	enum st_level worst = ST_OK;
+	struct db_ca *cas = NULL;
+	struct db_stats stats;
+	size_t n = 0, i;
+	time_t now = time(NULL);
+	int opt, have, shipped = 0, pending = 0, version = 0, ok;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'w':
+			ok = opt_num(optarg, 36500, &o.warn_days);
+			break;
+		case 'h':
+			ok = opt_num(optarg, 24 * 366, &o.crl_warn_hours);
+			break;
+		case 'p':
+			ok = opt_num(optarg, 1000000000, &o.max_pending);
+			break;
+		default:
+			ok = 0;
+			break;
+		}
+		if (!ok) {
+			fputs(status_usage, stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fputs(status_usage, stderr);
+		return 2;
+	}
+	printf("%-24s %-5s %s\n", "CHECK", "STATE", "DETAIL");
+	/* The HSM first: it needs no database. */
+	if (cli_need_hsm(c))
+		row(&worst, ST_OK, "hsm", "logged in to token %s",
+		    c->cfg->token_label);
+	else
+		row(&worst, ST_FAIL, "hsm", "login failed: %s", hsm_error());
+	if (!cli_need_db(c)) {
+		row(&worst, ST_FAIL, "database", "unreachable");
+		goto done;
+	}
+	row(&worst, ST_OK, "database", "reachable");
+	have = db_schema_version(c->db, &version) == 1;
+	if (!have || db_schema_shipped(c->db, c->cfg->schema_dir, &shipped) !=
+	    1 || db_schema_pending(c->db, c->cfg->schema_dir, &pending) != 1)
+		row(&worst, ST_FAIL, "migrations", "%s", db_error(c->db));
+	else if (pending > 0)
+		row(&worst, ST_FAIL, "migrations", "schema version %d, %d "
+		    "shipped migration(s) not applied (run cmpca db migrate)",
+		    version, pending);
+	else
+		row(&worst, ST_OK, "migrations", "schema version %d of %d",
+		    version, shipped);
+	if (db_ca_list(c->db, &cas, &n) != 1) {
+		row(&worst, ST_FAIL, "cas", "%s", db_error(c->db));
+		goto done;
+	}
+	if (n == 0)
+		row(&worst, ST_WARN, "cas", "no CA (cmpca ca create)");
+	for (i = 0; i < n; i++) {
+		if (strcmp(cas[i].status, "active") != 0)
+			continue; /* retired CAs issue nothing */
+		check_ca_cert(&cas[i], &o, now, &worst);
+		check_crl(c, &cas[i], &o, now, &worst);
+		check_ocsp_signer(c, &cas[i], now, &worst);
+	}
+	if (db_stats_get(c->db, &stats) != 1)
+		row(&worst, ST_FAIL, "pending approvals", "%s",
+		    db_error(c->db));
+	else if (o.max_pending >= 0 && stats.pending_approvals > o.max_pending)
+		row(&worst, ST_WARN, "pending approvals", "%lld waiting, more "
+		    "than %ld (cmpca request list)", stats.pending_approvals,
+		    o.max_pending);
+	else
+		row(&worst, ST_OK, "pending approvals", "%lld waiting",
+		    stats.pending_approvals);
+done:
+	db_ca_array_free(cas, n);
+	printf("status: %s\n", worst == ST_OK ? "ok"
+	    : worst == ST_WARN ? "needs attention" : "failing");
+	return worst == ST_OK ? 0 : worst == ST_WARN ? ST_EXIT_WARN
+						     : ST_EXIT_FAIL;
+}

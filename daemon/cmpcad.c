@@ -1,0 +1,538 @@
+/*
+ * cmpcad - the cmpca FastCGI daemon.
+ *
+ * A small pre-fork master opens the FastCGI socket, forks N workers and
+ * respawns any that die (with back-off when they die at start); SIGTERM
+ * or SIGINT drains and stops. Each worker, after the fork, opens the HSM
+ * (module load and login) and its own database connection: PKCS#11
+ * sessions and libpq connections never cross a fork.
+ *
+ * usage: cmpcad [-c FILE] [-t] [-s]
+ *   -c FILE  configuration (default $CMPCA_CONF, else /etc/cmpca/cmpca.conf)
+ *   -t       check the configuration, the database and the HSM, then exit
+ *   -s       log to syslog instead of stderr (or syslog = yes)
+ *
+ * The request counters of /metrics live in a shared anonymous mapping the
+ * master creates before the first fork (metrics.c), so every worker adds
+ * to, and renders, the same numbers.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ca/ca.h"
+#include "daemon/fcgi.h"
+#include "daemon/priv.h"
+#include "ca/cmp/cmp.h"
+#include "ca/issue/issue.h"
+#include "ca/status/status.h"
+
+static volatile sig_atomic_t stopping;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	stopping = 1;
+	fcgi_shutdown();
+}
+
+static void
+signals_set(void (*handler)(int))
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a blocked accept or wait must return. */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Removes our unix socket at exit; a TCP "HOST:PORT" names no file. */
+static void
+socket_remove(const char *path)
+{
+	if (!fcgi_is_tcp(path))
+		unlink(path);
+}
+
+static enum log_level
+level_of(const char *s)
+{
+	if (strcmp(s, "error") == 0)
+		return LOG_LVL_ERR;
+	if (strcmp(s, "warning") == 0)
+		return LOG_LVL_WARN;
+	if (strcmp(s, "debug") == 0)
+		return LOG_LVL_DEBUG;
+	return LOG_LVL_INFO;
+}
+
+/* Opens the HSM and the database of this process. Returns 1 or 0. */
+static int
+open_backends(const struct cfg *cfg, struct hsm **hsm, struct db **db)
+{
+	int ok;
+
+	*hsm = hsm_open(cfg->pkcs11_module, cfg->token_label, cfg->pin_file);
+	if (*hsm == NULL) {
+		log_err("hsm: %s", hsm_error());
+		return 0;
+	}
+	*db = db_open(cfg->db_conninfo);
+	ok = *db != NULL && db_ensure(*db) == 1;
+	if (!ok)
+		log_err("database: %s", *db != NULL ? db_error(*db) : "no memory");
+	/* Least privilege: never as a superuser or the tables' owner. */
+	if (!ok || ca_role_check(*db, "cmpcad") != 1) {
+		db_close(*db);
+		*db = NULL;
+		hsm_close(*hsm);
+		*hsm = NULL;
+		return 0;
+	}
+	return 1;
+}
+
+static int
+worker_main(const struct cfg *cfg, int fd)
+{
+	struct rlimit rl = { 0, 0 };
+	struct hsm *hsm = NULL;
+	struct db *db = NULL;
+	struct cmp_srv *srv = NULL;
+	int rc = 2;
+
+	umask(077);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	setrlimit(RLIMIT_CORE, &rl);
+	if (!open_backends(cfg, &hsm, &db))
+		goto out;
+	if ((srv = cmp_srv_new(cfg, db, hsm)) == NULL)
+		goto out;
+	log_info("worker ready");
+	rc = fcgi_serve(fd, cfg, srv, &stopping) == 0 ? 0 : 1;
+out:
+	cmp_srv_free(srv);
+	db_close(db);
+	hsm_close(hsm);
+	return rc;
+}
+
+/* Reason recorded for certificates never confirmed (RFC 5280 CRLReason). */
+#define EXPIRE_REASON_CESSATION 5
+
+/*
+ * The housekeeper: a child of the master with a database connection only.
+ * Every housekeeping_interval seconds it aborts transactions whose
+ * certificates were never confirmed (rejecting those certificates) and
+ * prunes old replay nonces. Each sweep is one idempotent statement, so
+ * several hosts may run it at once.
+ */
+/*
+ * Rows whose CRL the housekeeper keeps current: active CAs, and the old
+ * keys of identities (LABEL.oldN after `ca rollover`): certificates they
+ * signed stay valid until they expire, at the latest with the old CA
+ * certificate, and need a CRL signed by that key until then.
+ */
+static int
+crl_kept(const struct db_ca *row)
+{
+	return strcmp(row->status, "active") == 0 ||
+	    (strcmp(row->status, "retired") == 0 && row->key_of != 0);
+}
+
+/*
+ * Re-issues the CRL of each CA crl_kept() names when none exists or half
+ * its validity has passed; an old key's only while its CA certificate has
+ * not expired. The database lock in crl_issue() keeps hosts from issuing
+ * the same CRL twice.
+ */
+static void
+crl_refresh(const struct cfg *cfg, struct db *db, struct hsm *hsm,
+    struct ca_store *st)
+{
+	struct db_ca *cas = NULL;
+	size_t n = 0, i;
+
+	if (db_ca_list(db, &cas, &n) < 0) {
+		log_warn("crl refresh: %s", db_error(db));
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct db_crl latest, crl;
+		struct ca_ident *ca;
+		int err = 0, rc;
+
+		if (!crl_kept(&cas[i]))
+			continue;
+		rc = db_crl_latest(db, cas[i].id, &latest);
+		if (rc < 0)
+			continue;
+		if (rc == 1 && latest.next_update - time(NULL) >
+				   cfg->crl_validity * 3600L / 2) {
+			db_crl_clear(&latest);
+			continue;
+		}
+		db_crl_clear(&latest);
+		ca = ca_store_get(st, db, hsm, cas[i].label, &err);
+		if (ca == NULL)
+			continue;
+		if (ca->retired && X509_cmp_time(X509_get0_notAfter(ca->cert),
+		    NULL) <= 0)
+			continue; /* every certificate of the old key expired */
+		if (crl_issue(db, ca, cfg->crl_validity, cfg->crl_dir, &crl) !=
+		    0) {
+			log_info("ca %s: CRL %lld issued, %d entries", ca->label,
+			    crl.number, crl.entries);
+			(void)audit_checkpoint(db, hsm, "crl");
+		}
+		db_crl_clear(&crl);
+	}
+	db_ca_array_free(cas, n);
+}
+
+/*
+ * Publishes each active CA's newest CRL into crl_dir, whoever issued it:
+ * where another host (or the CLI on another machine) won the CRL lock,
+ * this host's /crl/<name>.crl (ca_crl_name) follows the database instead of going
+ * stale. Needs no HSM.
+ */
+static void
+crl_publish_all(const struct cfg *cfg, struct db *db)
+{
+	struct db_ca *cas = NULL;
+	size_t n = 0, i;
+
+	if (cfg->crl_dir == NULL || db_ca_list(db, &cas, &n) < 0)
+		return;
+	for (i = 0; i < n; i++)
+		if (crl_kept(&cas[i]))
+			(void)crl_publish(db, &cas[i], cfg->crl_dir);
+	db_ca_array_free(cas, n);
+}
+
+/*
+ * Rewrites each active CA's published PEM bundle (chain and cross
+ * certificates), so that a cross certificate confirmed by a partner's
+ * certConf in a worker is published within one sweep.
+ */
+static void
+bundle_refresh(const struct cfg *cfg, struct db *db, struct hsm *hsm,
+    struct ca_store *st)
+{
+	struct db_ca *cas = NULL;
+	size_t n = 0, i;
+
+	if (cfg->crl_dir == NULL || db_ca_list(db, &cas, &n) < 0)
+		return;
+	for (i = 0; i < n; i++) {
+		struct ca_ident *ca;
+		int err = 0;
+
+		if (strcmp(cas[i].status, "active") != 0 ||
+		    (ca = ca_store_get(st, db, hsm, cas[i].label, &err)) ==
+			NULL)
+			continue;
+		(void)ca_publish_bundle(db, ca, cfg->crl_dir);
+	}
+	db_ca_array_free(cas, n);
+}
+
+static int
+housekeeper_main(const struct cfg *cfg)
+{
+	struct db *db = db_open(cfg->db_conninfo);
+	struct hsm *hsm = NULL;
+	struct ca_store st = { NULL, 0 };
+	long long txns, certs, pruned;
+
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (db == NULL)
+		return 2;
+	/* As the workers: refuses a superuser or owner (if the database is
+	 * down now, the workers' check at their start refuses it). */
+	if (db_ensure(db) == 1 && ca_role_check(db, "cmpcad") == 0) {
+		db_close(db);
+		return 2;
+	}
+	/* The HSM: CRLs (crl_auto) and the audit chain's checkpoints. */
+	if ((hsm = hsm_open(cfg->pkcs11_module, cfg->token_label,
+		 cfg->pin_file)) == NULL)
+		log_warn("housekeeper: no HSM, CRLs are not re-issued and "
+			 "audit checkpoints not signed: %s",
+		    hsm_error());
+	log_info("housekeeper ready");
+	while (!stopping) {
+		if (hsm != NULL && hsm_lost(hsm)) {
+			/* As the workers do: drop the keys, reconnect. */
+			ca_store_clear(&st);
+			if (hsm_reopen(hsm))
+				log_info("housekeeper: hsm session reopened");
+		}
+		if (cfg->crl_auto && hsm != NULL && !hsm_lost(hsm)) {
+			crl_refresh(cfg, db, hsm, &st);
+			bundle_refresh(cfg, db, hsm, &st);
+		}
+		crl_publish_all(cfg, db);
+		if (db_txn_expire(db, EXPIRE_REASON_CESSATION, &txns, &certs) !=
+		    1)
+			log_warn("expiry sweep failed: %s", db_error(db));
+		else if (txns > 0)
+			log_info("expired %lld transaction(s), rejected %lld "
+				 "unconfirmed certificate(s)",
+			    txns, certs);
+		if (db_nonce_prune(db, cfg->nonce_max_age, &pruned) != 1)
+			log_warn("nonce prune failed: %s", db_error(db));
+		/* The audit chain: link what is final, sign the head. */
+		(void)audit_checkpoint(db, hsm != NULL && !hsm_lost(hsm) ? hsm
+		    : NULL, "interval");
+		sleep((unsigned)cfg->housekeeping_interval);
+	}
+	ca_store_clear(&st);
+	db_close(db);
+	hsm_close(hsm);
+	return 0;
+}
+
+/*
+ * At start, before any worker: refuses a superuser or the tables' owner
+ * for the daemon's and the reader's conninfo. A database that cannot be
+ * reached now is not a refusal (workers retry and check it themselves).
+ * Returns 1 or 0.
+ */
+static int
+roles_ok(const struct cfg *cfg)
+{
+	const char *ci[2] = { cfg->db_conninfo, cfg->db_reader };
+	const char *who[2] = { "cmpcad", "cmpcad (db_reader)" };
+	int i, ok = 1;
+
+	for (i = 0; i < 2 && ok; i++) {
+		struct db *db;
+
+		if (ci[i] == NULL)
+			continue;
+		if ((db = db_open(ci[i])) != NULL && db_ensure(db) == 1 &&
+		    ca_role_check(db, who[i]) == 0)
+			ok = 0;
+		db_close(db);
+	}
+	return ok;
+}
+
+/* -t: configuration, database schema, HSM login and every CA key. */
+static int
+check_only(const struct cfg *cfg)
+{
+	struct hsm *hsm = NULL;
+	struct db *db = NULL;
+	struct db_ca *cas = NULL;
+	size_t n = 0, i;
+	int version = 0, pending = 0, ok = 0;
+
+	if (!open_backends(cfg, &hsm, &db) || !roles_ok(cfg))
+		goto out;
+	if (db_schema_version(db, &version) < 0 || version == 0) {
+		log_err("database: schema not migrated (run cmpca db migrate)");
+		goto out;
+	}
+	if (db_schema_pending(db, cfg->schema_dir, &pending) < 0) {
+		log_err("database: %s", db_error(db));
+		goto out;
+	}
+	if (pending > 0) {
+		log_err("database: %d migration(s) in %s not applied (run cmpca "
+			"db migrate)", pending, cfg->schema_dir);
+		goto out;
+	}
+	if (db_ca_list(db, &cas, &n) < 0) {
+		log_err("database: %s", db_error(db));
+		goto out;
+	}
+	ok = 1;
+	for (i = 0; i < n; i++) {
+		EVP_PKEY *k = hsm_key_load(hsm, cas[i].key_uri);
+
+		if (k == NULL) {
+			log_err("ca %s: key %s: %s", cas[i].label,
+			    cas[i].key_uri, hsm_error());
+			ok = 0;
+		}
+		EVP_PKEY_free(k);
+	}
+	if (ok)
+		printf("%s: configuration ok, schema version %d, %zu CA(s)\n",
+		    cfg->path, version, n);
+out:
+	db_ca_array_free(cas, n);
+	db_close(db);
+	hsm_close(hsm);
+	return ok ? 0 : 1;
+}
+
+struct slot {
+	pid_t pid;
+	time_t started;
+	int fails; /* consecutive early deaths */
+};
+
+/* Slot 0 is the housekeeper, slots 1..workers the FastCGI workers. */
+static pid_t
+spawn(const struct cfg *cfg, int fd, struct slot *s, int housekeeper)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		signals_set(on_term);
+		if (housekeeper) {
+			close(fd);
+			_exit(housekeeper_main(cfg));
+		}
+		_exit(worker_main(cfg, fd));
+	}
+	if (pid > 0) {
+		s->pid = pid;
+		s->started = time(NULL);
+	} else
+		log_err("fork failed: %s", strerror(errno));
+	return pid;
+}
+
+static int
+master(const struct cfg *cfg, int fd)
+{
+	struct slot slots[CA_MAX_WORKERS + 1];
+	int i, n = cfg->workers + 1, status;
+	pid_t pid;
+
+	memset(slots, 0, sizeof(slots));
+	for (i = 0; i < n; i++)
+		spawn(cfg, fd, &slots[i], i == 0);
+	while (!stopping) {
+		pid = wait(&status);
+		if (pid < 0) {
+			if (errno == EINTR || errno == ECHILD) {
+				if (errno == ECHILD)
+					sleep(1);
+				continue;
+			}
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			if (slots[i].pid != pid)
+				continue;
+			slots[i].pid = 0;
+			if (stopping)
+				break;
+			if (WIFSIGNALED(status))
+				log_warn("worker %d killed by signal %d",
+				    (int)pid, WTERMSIG(status));
+			else
+				log_warn("worker %d exited with status %d",
+				    (int)pid, WEXITSTATUS(status));
+			/* Back off when workers die at start (HSM or database
+			 * down): 1, 2, 4 ... 30 s. */
+			if (time(NULL) - slots[i].started < 5) {
+				int d = 1 << (slots[i].fails < 5 ?
+				    slots[i].fails : 5);
+
+				slots[i].fails++;
+				sleep((unsigned)(d > 30 ? 30 : d));
+			} else
+				slots[i].fails = 0;
+			if (!stopping) {
+				metrics_worker_restart(i);
+				spawn(cfg, fd, &slots[i], i == 0);
+			}
+			break;
+		}
+	}
+	log_info("stopping %d workers and the housekeeper", n - 1);
+	for (i = 0; i < n; i++)
+		if (slots[i].pid > 0)
+			kill(slots[i].pid, SIGTERM);
+	for (i = 0; i < n; i++)
+		if (slots[i].pid > 0)
+			waitpid(slots[i].pid, &status, 0);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cfg *cfg;
+	const char *path = NULL;
+	uid_t owner;
+	gid_t group;
+	int c, check = 0, use_syslog = 0, fd, rc;
+
+	while ((c = getopt(argc, argv, "c:ts")) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 't':
+			check = 1;
+			break;
+		case 's':
+			use_syslog = 1;
+			break;
+		default:
+			fprintf(stderr, "usage: cmpcad [-c FILE] [-t] [-s]\n");
+			return 2;
+		}
+	}
+	log_init("cmpcad", use_syslog, LOG_LVL_INFO);
+	if ((cfg = cfg_load(path)) == NULL)
+		return 1;
+	log_init("cmpcad", use_syslog || cfg->syslog, level_of(cfg->log_level));
+	if (check) {
+		rc = priv_drop(cfg) && priv_pin_check(cfg) ? check_only(cfg)
+							   : 1;
+		cfg_free(cfg);
+		return rc;
+	}
+	if (cfg->socket_path == NULL) {
+		log_err("%s: [cmpca]: socket is required", cfg->path);
+		cfg_free(cfg);
+		return 1;
+	}
+	if (!metrics_init()) {
+		log_err("cannot map the shared metrics: %s", strerror(errno));
+		cfg_free(cfg);
+		return 1;
+	}
+	db_error_hook_set(metrics_db_error);
+	signals_set(on_term);
+	if (!priv_socket_owner(cfg, &owner, &group) ||
+	    (fd = fcgi_listen(cfg->socket_path, owner, group)) < 0) {
+		cfg_free(cfg);
+		return 1;
+	}
+	/* The socket is open: root (if we had it) is not needed any more. */
+	if (!priv_drop(cfg) || !priv_pin_check(cfg) || !roles_ok(cfg)) {
+		close(fd);
+		socket_remove(cfg->socket_path);
+		cfg_free(cfg);
+		return 1;
+	}
+	log_info("listening on %s with %d workers", cfg->socket_path,
+	    cfg->workers);
+	rc = master(cfg, fd);
+	close(fd);
+	socket_remove(cfg->socket_path);
+	cfg_free(cfg);
+	return rc;
+}
