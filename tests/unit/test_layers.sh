@@ -18,8 +18,9 @@
 #     call between two different folders of one layer (siblings are
 #     separate concerns: neither knows the other);
 #   - every folder holding product sources has a place in that order, and
-#     the build has an object for every product source (else the graph
-#     would be incomplete: run `make all`).
+#     the build has an object for every product source, none older than
+#     its source (else the graph would be incomplete or out of date: run
+#     `make all`).
 # tests/ (unit tests, tools, benchmark, fuzz targets) drives the layers and
 # is not part of them.
 #
@@ -106,14 +107,19 @@ for d in folders:
              "it belongs to (and docs/architecture.md's diagram)")
 
 # 2. The objects of the build, one per product source.
-missing = [s for s in sources
-           if not os.path.isfile(os.path.join(bin_dir, s[:-2] + ".o"))]
-if missing:
-    fail("%s has an object for every product source" % shown,
-         "%d missing (run make all): %s" % (len(missing),
-                                            " ".join(missing)))
+missing, stale = [], []
+for s in sources:
+    obj = os.path.join(bin_dir, s[:-2] + ".o")
+    if not os.path.isfile(obj):
+        missing.append(s)
+    elif os.path.getmtime(obj) < os.path.getmtime(os.path.join(top, s)):
+        stale.append(s)
+if missing or stale:
+    fail("%s has an up-to-date object for every product source" % shown,
+         "run make all: %d missing, %d older than their source: %s" %
+         (len(missing), len(stale), " ".join(missing + stale)))
 else:
-    ok("%s has an object for every product source (%d)" %
+    ok("%s has an up-to-date object for every product source (%d)" %
        (shown, len(sources)))
 
 defs = collections.defaultdict(set)   # symbol -> files defining it
