@@ -34,9 +34,11 @@ DB_SRC := db/db.c db/db_ca.c db/db_cert.c db/db_txn.c db/db_secret.c \
 CA_SRC := ca/log.c ca/cfg.c ca/profile.c ca/metrics.c ca/cmp_asn.c ca/ca_store.c ca/audit.c \
 	ca/issue/cert_build.c ca/issue/issue.c \
 	ca/issue/cross.c \
-	ca/cmp/cmp_hdr.c ca/cmp/cmp_protect.c ca/cmp/cmp_server.c \
-	ca/cmp/cmp_certreq.c ca/cmp/cmp_sig.c ca/cmp/cmp_rr.c ca/cmp/cmp_genm.c \
-	ca/cmp/cmp_poll.c ca/cmp/cmp_ccr.c \
+	ca/cmp/cmp_hdr.c ca/cmp/cmp_protect.c ca/cmp/cmp_sign.c \
+	ca/cmp/cmp_secret.c ca/cmp/cmp_req.c ca/cmp/cmp_sig.c \
+	ca/cmp/cmp_auth.c ca/cmp/cmp_certreq.c ca/cmp/cmp_certconf.c \
+	ca/cmp/cmp_rr.c ca/cmp/cmp_genm.c ca/cmp/cmp_poll.c ca/cmp/cmp_ccr.c \
+	ca/cmp/cmp_server.c \
 	ca/status/crl.c ca/status/ocsp.c ca/status/ocsp_cache.c \
 	ca/status/ocsp_signer.c
 DAEMON_SRC := daemon/fcgi.c daemon/cmpcad.c daemon/priv.c daemon/admin.c

@@ -37,6 +37,16 @@ unsigned long cmp_pbm_derivations(void);
 /* Returns 1 if alg is a password-based MAC (PBM or PBMAC1). */
 int cmp_alg_is_pbm(const X509_ALGOR *alg);
 
+/* cmp_sign.c - signature protection with a CA key in the HSM. */
+/* Sets protectionAlg of h for signing with ca's key. Returns 1 or 0. */
+int cmp_sig_alg_set(CMP_HEADER *h, const struct ca_ident *ca);
+/* Signs m (header and body) with ca's key in the HSM. Returns 1 or 0. */
+int cmp_sig_protect(CMP_MSG *m, const struct ca_ident *ca);
+
+/* cmp_req.c - the name of PKIFailureInfo bit (CMP_FAIL_BAD_ALG is
+ * "badAlg", RFC 9810 §5.2.3), or NULL if bit names none. */
+const char *cmp_fail_name(int bit);
+
 /* cmp_hdr.c - PKIHeader checks and response headers (RFC 9810 §5.1.1). */
 /*
  * Checks a request header: pvno 2 or 3, transactionID and senderNonce

@@ -132,7 +132,7 @@ done
 # 4. Troubleshooting covers every PKIFailureInfo the engine sets.
 ts_md=$top/docs/troubleshooting.md
 set_names=$(fail_names "$top/ca")
-names_table=$(c_strings fail_names "$top/ca/cmp/cmp_server.c")
+names_table=$(c_strings fail_names "$top/ca/cmp/cmp_req.c")
 if [ -z "$set_names" ] || [ -z "$names_table" ]; then
 	fail "PKIFailureInfo names parsed from ca/*.c" "none found"
 elif grep -q '^?' <<<"$set_names"; then
