@@ -26,6 +26,9 @@ openssl x509 -req -in "$ext/dev.csr" -CA "$ext/ca.pem" -CAkey "$ext/ca.key" \
     -CAcreateserial -days 10 -extfile "$ext/dev.ext" -out "$work/ext.pem" \
     2>/dev/null
 export CMPCA_TRUST_ANCHORS=$ext/ca.pem CMPCA_ALLOW_UNPROTECTED=
+# The victim's transactions must outlive the whole table (over 300 s on a
+# loaded machine), or the housekeeper aborts the one waiting for certConf.
+export CMPCA_TXN_TIMEOUT=3600
 e2e_build_bc_client
 e2e_stack_up
 
