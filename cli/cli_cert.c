@@ -27,28 +27,6 @@ status_parse(const char *s, enum db_cert_status *st)
 	return 0;
 }
 
-/* Lowercase hex without leading zeros, as the inventory stores it. */
-static int
-serial_norm(const char *in, char *out, size_t outlen)
-{
-	size_t i, o = 0;
-
-	while (*in == '0' && in[1] != '\0')
-		in++;
-	for (i = 0; in[i] != '\0'; i++) {
-		char ch = in[i];
-
-		if (ch >= 'A' && ch <= 'F')
-			ch = (char)(ch + 32);
-		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')) ||
-		    o + 1 >= outlen)
-			return 0;
-		out[o++] = ch;
-	}
-	out[o] = '\0';
-	return o > 0;
-}
-
 /* Operator revocation: valid (or unconfirmed) -> revoked, audited. */
 static int
 cert_revoke(struct ctx *c, int argc, char **argv)
@@ -58,7 +36,7 @@ cert_revoke(struct ctx *c, int argc, char **argv)
 		{ "reason", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *ca_label = c->cfg->default_ca;
+	const char *ca_label = c->cfg->default_ca, *why;
 	char serial[DB_SERIAL_MAX], *end;
 	struct db_cert cert;
 	struct db_ca ca;
@@ -84,8 +62,12 @@ cert_revoke(struct ctx *c, int argc, char **argv)
 		} else
 			return 2;
 	}
-	if (argc < 3 || !serial_norm(argv[2], serial, sizeof(serial))) {
+	if (argc < 3) {
 		log_err("cert revoke needs a serial number (hex)");
+		return 2;
+	}
+	if (!ca_serial_parse(argv[2], serial, sizeof(serial), &why)) {
+		log_err("cert revoke: bad serial number: %s", why);
 		return 2;
 	}
 	if (!cli_need_db(c))
@@ -185,20 +167,19 @@ cmd_cert(struct ctx *c, int argc, char **argv)
 	}
 	if (show) {
 		char serial[DB_SERIAL_MAX];
+		const char *why;
 
-		if (argc < 3 || strlen(argv[2]) >= sizeof(serial)) {
+		if (argc < 3) {
 			log_err("cert show needs a serial number (hex)");
 			rc = 2;
 			goto out;
 		}
-		for (i = 0; argv[2][i] != '\0'; i++)
-			serial[i] = (char)(argv[2][i] >= 'A' &&
-			    argv[2][i] <= 'F' ? argv[2][i] + 32 : argv[2][i]);
-		serial[i] = '\0';
-		for (i = 0; serial[i] == '0' && serial[i + 1] != '\0'; i++)
-			;
-		if (db_cert_get_by_serial(c->db, ca.id, serial + i, &one) !=
-		    1) {
+		if (!ca_serial_parse(argv[2], serial, sizeof(serial), &why)) {
+			log_err("cert show: bad serial number: %s", why);
+			rc = 2;
+			goto out;
+		}
+		if (db_cert_get_by_serial(c->db, ca.id, serial, &one) != 1) {
 			log_err("no certificate with serial %s", argv[2]);
 			goto out;
 		}
