@@ -3,7 +3,7 @@
 # SAN=1 builds with AddressSanitizer and UndefinedBehaviorSanitizer.
 
 CC ?= cc
-PKGS := libcrypto libp11 libpq fcgi
+PKGS := libcrypto libssl libp11 libpq fcgi
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -38,6 +38,7 @@ CA_SRC := ca/log.c ca/cfg.c ca/profile.c ca/metrics.c ca/cmp_asn.c ca/ca_store.c
 	ca/cmp/cmp_hdr.c ca/cmp/cmp_protect.c ca/cmp/cmp_server.c \
 	ca/cmp/cmp_certreq.c ca/cmp/cmp_sig.c ca/cmp/cmp_rr.c ca/cmp/cmp_genm.c \
 	ca/cmp/cmp_poll.c ca/cmp/cmp_ccr.c \
+	ca/client/cmp_client.c ca/client/client_ccr.c \
 	ca/status/crl.c ca/status/ocsp.c ca/status/ocsp_cache.c \
 	ca/status/ocsp_signer.c
 DAEMON_SRC := daemon/fcgi.c daemon/cmpcad.c daemon/priv.c daemon/admin.c
@@ -64,7 +65,7 @@ $(B)/cmpcad: $(DAEMON_SRC:%.c=$(B)/%.o) $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/cmpca: $(CLI_SRC:%.c=$(B)/%.o) $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lssl
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/test_hsm: $(B)/tests/unit/test_hsm.o $(HSM_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka

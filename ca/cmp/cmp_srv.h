@@ -98,10 +98,8 @@ CMP_MSG *cmp_internal(struct req *r, int fail, const char *what);
 /* cmp_sig.c: signature protection. */
 /* Verifies the request's signature protection; 1, 0 (rejected), -1. */
 int cmp_sig_verify(struct req *r);
-/* Sets protectionAlg of h for signing with ca's key. Returns 1 or 0. */
-int cmp_sig_alg_set(CMP_HEADER *h, const struct ca_ident *ca);
-/* Signs m (header and body) with ca's key in the HSM. Returns 1 or 0. */
-int cmp_sig_protect(CMP_MSG *m, const struct ca_ident *ca);
+/* cmp_sig_alg_set and cmp_sig_protect are public (cmp.h): the client
+ * signs its requests with them. */
 
 /* Maps a refusal of the database's one-statement paths to a rejection. */
 void cmp_refuse(struct req *r, enum db_refusal why);
