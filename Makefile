@@ -3,7 +3,7 @@
 # SAN=1 builds with AddressSanitizer and UndefinedBehaviorSanitizer.
 
 CC ?= cc
-PKGS := libcrypto libp11 libpq fcgi
+PKGS := libcrypto libssl libp11 libpq fcgi
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -32,6 +32,7 @@ DB_SRC := db/db.c db/db_ca.c db/db_cert.c db/db_txn.c db/db_secret.c \
 	db/db_audit.c db/db_ocsp.c db/db_cross.c db/db_stats.c db/db_admin.c \
 	db/db_chain.c
 CA_SRC := ca/log.c ca/cfg.c ca/profile.c ca/metrics.c ca/cmp_asn.c ca/ca_store.c ca/audit.c \
+	ca/serial.c \
 	ca/issue/cert_build.c ca/issue/issue.c \
 	ca/issue/cross.c \
 	ca/cmp/cmp_hdr.c ca/cmp/cmp_protect.c ca/cmp/cmp_sign.c \
@@ -39,6 +40,7 @@ CA_SRC := ca/log.c ca/cfg.c ca/profile.c ca/metrics.c ca/cmp_asn.c ca/ca_store.c
 	ca/cmp/cmp_auth.c ca/cmp/cmp_certreq.c ca/cmp/cmp_certconf.c \
 	ca/cmp/cmp_rr.c ca/cmp/cmp_genm.c ca/cmp/cmp_poll.c ca/cmp/cmp_ccr.c \
 	ca/cmp/cmp_server.c \
+	ca/client/cmp_client.c ca/client/client_ccr.c \
 	ca/status/crl.c ca/status/ocsp.c ca/status/ocsp_cache.c \
 	ca/status/ocsp_signer.c
 DAEMON_SRC := daemon/fcgi.c daemon/cmpcad.c daemon/priv.c daemon/admin.c
@@ -65,7 +67,7 @@ $(B)/cmpcad: $(DAEMON_SRC:%.c=$(B)/%.o) $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/cmpca: $(CLI_SRC:%.c=$(B)/%.o) $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lssl
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/test_hsm: $(B)/tests/unit/test_hsm.o $(HSM_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka

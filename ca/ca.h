@@ -222,6 +222,18 @@ X509_NAME *ca_name_parse(const char *s);
 time_t ca_time_of(const ASN1_TIME *t);
 /* Lowercase hex of a serial number without leading zeros. */
 int ca_serial_hex(const ASN1_INTEGER *serial, char *out, size_t outlen);
+/*
+ * serial.c - a serial number as an operator writes it, in the inventory's
+ * form (lowercase hex without leading zeros, "0" for zero) into out. One
+ * rule for the CLI and the operators' page: hex digits in either case, an
+ * optional "0x", colons only between two digits (as `openssl x509 -text`
+ * prints them), no sign, no spaces, and a value of at most
+ * CA_SERIAL_MAX_OCTETS octets (40 hex digits after leading zeros). Returns
+ * 1, or 0 with *why naming the rule broken.
+ */
+#define CA_SERIAL_MAX_OCTETS 20 /* RFC 5280 §4.1.2.2 */
+int ca_serial_parse(const char *in, char *out, size_t outlen,
+    const char **why) CA_MUST_CHECK;
 /* Fills a db_cert row (subject, issuer, serial, SPKI hash, validity, DER)
  * from a certificate. Returns 1 or 0. */
 int ca_cert_to_row(X509 *x, struct db_cert *row) CA_MUST_CHECK;

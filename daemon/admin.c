@@ -240,45 +240,12 @@ pct_decode(const char *s, size_t n, char *out, size_t size)
 	return (long)o;
 }
 
-/*
- * A serial number as people paste it (optional "0x", hex digits, colons
- * as `openssl x509 -text` prints them) into the canonical form of the
- * inventory: lowercase hex without leading zeros. Returns 1 or 0.
- */
-static int
-serial_canon(const char *in, char *out, size_t size)
-{
-	size_t o = 0, digits = 0;
-	int v;
-
-	if (in[0] == '0' && (in[1] == 'x' || in[1] == 'X'))
-		in += 2;
-	for (; *in != '\0'; in++) {
-		if (*in == ':')
-			continue;
-		if ((v = OPENSSL_hexchar2int((unsigned char)*in)) < 0)
-			return 0;
-		digits++;
-		if (o == 0 && v == 0)
-			continue; /* leading zero */
-		if (o + 1 >= size)
-			return 0;
-		out[o++] = "0123456789abcdef"[v];
-	}
-	if (digits == 0)
-		return 0;
-	if (o == 0)
-		out[o++] = '0'; /* "00:00" is serial 0 */
-	out[o] = '\0';
-	return 1;
-}
-
 /* See admin.h. */
 int
 admin_query_parse(const char *qs, struct admin_query *q)
 {
 	char val[CA_MAX_ADMIN_QUERY + 1];
-	const char *p, *eq, *end;
+	const char *p, *eq, *end, *why;
 	int seen_q = 0, seen_s = 0, seen_p = 0, *seen;
 	size_t klen;
 	long len;
@@ -316,7 +283,8 @@ admin_query_parse(const char *qs, struct admin_query *q)
 				return 400;
 			memcpy(q->subject, val, (size_t)len + 1);
 		} else if (seen == &seen_s) {
-			if (!serial_canon(val, q->serial, sizeof(q->serial)))
+			if (!ca_serial_parse(val, q->serial, sizeof(q->serial),
+			    &why))
 				return 400;
 		} else {
 			if (val[0] < '1' || val[0] > '9' || len > 5)

@@ -1,6 +1,6 @@
 /*
  * cmp.h - the CMP engine's public interface (DER in, DER out) and the
- * protection and header helpers the CLI's client shares.
+ * protection and header helpers the CMP client (ca/client/) shares.
  */
 #ifndef CMPCA_CMP_H
 #define CMPCA_CMP_H
@@ -68,6 +68,15 @@ int cmp_hdr_implicit_confirm(const CMP_HEADER *h);
  */
 CMP_HEADER *cmp_hdr_response(const CMP_HEADER *req, const X509_NAME *ca_name,
     int pvno, int mac, int implicit_confirm, const unsigned char *nonce);
+
+/*
+ * cmp_sig.c - signature protection with one of our CA keys in the HSM:
+ * the engine's responses and the CMP client's requests (ca/client/).
+ */
+/* Sets protectionAlg of h for signing with ca's key. Returns 1 or 0. */
+int cmp_sig_alg_set(CMP_HEADER *h, const struct ca_ident *ca);
+/* Signs m (header and body) with ca's key in the HSM. Returns 1 or 0. */
+int cmp_sig_protect(CMP_MSG *m, const struct ca_ident *ca);
 
 /* cmp_server.c - the engine: DER in, DER out. */
 struct cmp_srv;

@@ -4,7 +4,8 @@
  * validator, and the answers given before the database is asked (403 when
  * nginx authenticated nobody, 405, 404, 400, 414), each with the security
  * headers. The page itself is tested on the real stack by
- * tests/e2e/admin.sh.
+ * tests/e2e/admin.sh. Also ca_serial_parse, the one reading of a serial
+ * number that the page's search and `cmpca cert show|revoke` share.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "ca/ca.h"
 #include "daemon/admin.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -155,6 +157,81 @@ test_query(void **state)
 	assert_int_equal(admin_query_parse(qs, &q), 400);
 }
 
+/*
+ * The serial-number rule (ca/ca.h): hex in either case, optional 0x,
+ * colons only between digits, no sign, at most 20 octets. The CLI once
+ * refused "0x" and colons that the page accepted; both now call this.
+ */
+static void
+test_serial_parse(void **state)
+{
+	static const struct {
+		const char *in, *out, *why; /* out NULL: refused, why in *why */
+	} cases[] = {
+	    {"1a2B", "1a2b", NULL},
+	    {"0x0A:1B:ff", "a1bff", NULL},
+	    {"0X00ff", "ff", NULL},
+	    {"00:00", "0", NULL},
+	    {"0", "0", NULL},
+	    /* openssl x509 -text of a 16-octet serial with the top bit set */
+	    {"00:c4:1f:7a:00:00:00:00:00:00:00:00:00:00:00:00:01",
+		"c41f7a00000000000000000000000001", NULL},
+	    /* 40 digits: 20 octets, with leading zeros on top */
+	    {"00000f123456789abcdef0123456789abcdef01234567",
+		"f123456789abcdef0123456789abcdef01234567", NULL},
+	    {"f123456789abcdef0123456789abcdef012345678", NULL, "20 octets"},
+	    {"", NULL, "no hex digits"},
+	    {"0x", NULL, "no hex digits"},
+	    {"::", NULL, "colon"},
+	    {":0a", NULL, "colon"},
+	    {"0a:", NULL, "colon"},
+	    {"0a::1b", NULL, "colon"},
+	    {"0x:0a", NULL, "colon"},
+	    {"-1a", NULL, "no sign"},
+	    {"+1a", NULL, "no sign"},
+	    {"1a 2b", NULL, "hex digits only"},
+	    {"xyz", NULL, "hex digits only"},
+	    {"1'--", NULL, "hex digits only"},
+	};
+	char out[DB_SERIAL_MAX], small[4];
+	const char *why;
+	size_t i;
+	int ok;
+
+	(void)state;
+	for (i = 0; i < NELEM(cases); i++) {
+		why = NULL;
+		ok = ca_serial_parse(cases[i].in, out, sizeof(out), &why);
+		if (ok != (cases[i].out != NULL))
+			fail_msg("case %zu (%s): %d %s", i, cases[i].in, ok,
+			    why != NULL ? why : "");
+		if (ok) {
+			assert_string_equal(out, cases[i].out);
+			assert_null(why);
+		} else {
+			assert_non_null(why);
+			if (strstr(why, cases[i].why) == NULL)
+				fail_msg("case %zu (%s): %s", i, cases[i].in,
+				    why);
+		}
+	}
+	/* An output buffer too small is a refusal, never an overflow. */
+	assert_int_equal(ca_serial_parse("12345", small, sizeof(small), &why),
+	    0);
+	assert_int_equal(ca_serial_parse("123", small, sizeof(small), &why),
+	    1);
+	assert_string_equal(small, "123");
+	/* The page reads the search field with the same rule. */
+	{
+		struct admin_query q;
+
+		assert_int_equal(admin_query_parse("serial=0x0A:1B:ff", &q), 0);
+		assert_string_equal(q.serial, "a1bff");
+		assert_int_equal(admin_query_parse("serial=0a::1b", &q), 400);
+		assert_int_equal(admin_query_parse("serial=-1a", &q), 400);
+	}
+}
+
 static void
 test_is_path(void **state)
 {
@@ -246,6 +323,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_escape),
 	    cmocka_unit_test(test_query),
+	    cmocka_unit_test(test_serial_parse),
 	    cmocka_unit_test(test_is_path),
 	    cmocka_unit_test(test_handle_refusals),
 	};
