@@ -2,7 +2,7 @@
  * cli.h - what the cmpca command line's files share: the context of one
  * invocation (configuration, database and HSM opened on first use) and
  * the command groups, one file each (cli/cli_<group>.c; main, the command
- * table and the usage text are in cli/cmpca.c). Each command gets argv with
+ * table is in cli/cmpca.c, the usage text in cli/cli_ctx.c). Each command gets argv with
  * argv[0] its own name and returns the process exit status (0 ok, 1
  * failure, 2 usage).
  */
@@ -79,7 +79,7 @@ int cli_audit(struct ctx *c, int argc, char **argv);
 /* cli_status.c: health checks with an exit status for monitoring. */
 int cli_status(struct ctx *c, int argc, char **argv);
 
-/* The usage text of cmpca (cli/cmpca.c). */
+/* The usage text of cmpca (cli/cli_ctx.c). */
 const char *cli_usage(void);
 
 /* cli/cli_ca.c */

@@ -95,7 +95,7 @@ c_strings() {
 }
 
 # usage_subcommands FILE: the sub-commands of usage_text[] in FILE
-# (cli/cmpca.c), one per line, sorted: "db migrate", "ra list", ...
+# (cli/cli_ctx.c), one per line, sorted: "db migrate", "ra list", ...
 # Command lines start with exactly two spaces; "a x | b y" holds two.
 usage_subcommands() {
 	c_strings usage_text "$1" | awk '

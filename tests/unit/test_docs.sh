@@ -3,7 +3,7 @@
 #   - every key of cfg_keys[] in ca/cfg.c appears in the "## [cmpca]"
 #     section of docs/configuration.md, and every key of profile_keys[] in
 #     its "## [profile.NAME]" section, as `key` or as a table cell;
-#   - every sub-command of cmpca's usage text (usage_text[] in cli/cmpca.c)
+#   - every sub-command of cmpca's usage text (usage_text[] in cli/cli_ctx.c)
 #     appears in docs/operations.md outside code blocks (a copy of the
 #     usage text alone does not count).
 #   - the guides issue 8 asks for exist, and docs/operations.md has its
@@ -21,7 +21,7 @@
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cfg_c=$top/ca/cfg.c
-cli_c=$top/cli/cmpca.c
+cli_c=$top/cli/cli_ctx.c
 conf_md=$top/docs/configuration.md
 ops_md=$top/docs/operations.md
 npass=0
@@ -96,9 +96,9 @@ if [ ! -r "$cli_c" ] || [ ! -r "$ops_md" ]; then
 else
 	subs=$(usage_subcommands "$cli_c")
 	if [ -z "$subs" ]; then
-		fail "usage_text parsed from cli/cmpca.c" "no sub-commands found"
+		fail "usage_text parsed from cli/cli_ctx.c" "no sub-commands found"
 	else
-		pass "usage_text parsed from cli/cmpca.c ($(wc -l <<<"$subs") sub-commands)"
+		pass "usage_text parsed from cli/cli_ctx.c ($(wc -l <<<"$subs") sub-commands)"
 		text=$(prose "$ops_md")
 		while IFS= read -r sub; do
 			if grep -qF -- "$sub" <<<"$text"; then

@@ -51,6 +51,9 @@ shown = os.path.relpath(bin_dir, top) if bin_dir.startswith(top + "/") \
 # Folder -> rank: lower is higher up. A folder not listed here fails.
 LAYERS = {
     "cli": 0, "daemon": 0,
+    # The CMP client sends requests the engine's helpers protect and check
+    # (headers, PBM, signatures); a future RA mode sits above both.
+    "ca/client": 0.5,
     "ca/cmp": 1, "ca/status": 1,
     "ca/issue": 2,
     "ca": 3,
