@@ -19,9 +19,7 @@
 #include <stddef.h>
 #include <openssl/evp.h>
 
-#ifndef CA_MUST_CHECK
-#define CA_MUST_CHECK __attribute__((warn_unused_result))
-#endif
+#include "lib/lib.h"
 
 struct hsm;
 
