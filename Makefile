@@ -50,8 +50,12 @@ DB_OBJ := $(DB_SRC:%.c=$(B)/%.o)
 CA_OBJ := $(CA_SRC:%.c=$(B)/%.o)
 
 PROGS := $(B)/cmpcad $(B)/cmpca
-UNIT_TESTS := $(B)/test_hsm $(B)/test_db $(B)/test_cmp $(B)/test_engine \
-	$(B)/test_admin
+# One program per module for what needs neither a token nor a database;
+# tests/unit/unitlib.c holds the helpers they share.
+UNIT_PLAIN := test_asn test_protect test_hdr test_fcgi test_cross test_ocsp \
+	test_cfg test_store test_log test_metrics
+UNIT_TESTS := $(B)/test_hsm $(B)/test_db $(B)/test_engine $(B)/test_admin \
+	$(B)/test_lib $(UNIT_PLAIN:%=$(B)/%)
 TEST_TOOLS := $(B)/cmpdump $(B)/cmpnest $(B)/cmpload $(B)/cmphostile \
 	$(B)/fcgipost
 
@@ -74,8 +78,14 @@ $(B)/test_hsm: $(B)/tests/unit/test_hsm.o $(HSM_OBJ) $(LIB_OBJ)
 $(B)/test_db: $(B)/tests/unit/test_db.o $(DB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(B)/test_cmp: $(B)/tests/unit/test_cmp.o $(B)/daemon/fcgi.o $(B)/daemon/admin.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
+$(UNIT_PLAIN:%=$(B)/%): $(B)/%: $(B)/tests/unit/%.o $(B)/tests/unit/unitlib.o \
+    $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(B)/test_fcgi: $(B)/daemon/fcgi.o $(B)/daemon/admin.o
+
+$(B)/test_lib: $(B)/tests/unit/test_lib.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 
 $(B)/test_engine: $(B)/tests/unit/test_engine.o $(B)/daemon/fcgi.o $(B)/daemon/admin.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
