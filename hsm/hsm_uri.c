@@ -122,7 +122,8 @@ hsm_uri_parse(const char *uri, struct hsm_uri *u)
 			return 0;
 		}
 		olen = lib_pct_decode(eq + 1, (size_t)(end - eq - 1),
-		    (char *)dst, dstlen, LIB_PCT_URI | (text ? LIB_PCT_NO_NUL : 0));
+		    (char *)dst, dstlen,
+		    LIB_PCT_URI | (text ? LIB_PCT_NO_NUL : 0));
 		if (olen < 0) {
 			hsm_err_set(
 			    "pkcs11 uri: bad or too long %s value", attr);

@@ -493,5 +493,6 @@ main(void)
 		cmocka_unit_test(test_decode_certreq_count),
 	};
 
-	return cmocka_run_group_tests_name("decoder", decoder, flows_setup, flows_teardown) != 0;
+	return cmocka_run_group_tests_name(
+	    "decoder", decoder, flows_setup, flows_teardown) != 0;
 }

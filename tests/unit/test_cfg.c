@@ -237,5 +237,6 @@ main(void)
 		cmocka_unit_test(test_cfg_errors),
 	};
 
-	return cmocka_run_group_tests_name("cfg", cfg, cfg_setup, cfg_teardown) != 0;
+	return cmocka_run_group_tests_name(
+	    "cfg", cfg, cfg_setup, cfg_teardown) != 0;
 }
