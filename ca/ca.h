@@ -22,10 +22,7 @@
 #include "ca/cmp_asn.h"
 #include "db/db.h"
 #include "hsm/hsm.h"
-
-#ifndef CA_MUST_CHECK
-#define CA_MUST_CHECK __attribute__((warn_unused_result))
-#endif
+#include "lib/lib.h"
 
 /* log.c */
 enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };

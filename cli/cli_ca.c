@@ -321,7 +321,7 @@ static int
 ca_create(struct ctx *c, int argc, char **argv)
 {
 	struct ca_opts o;
-	char uri[512];
+	char uri[HSM_URI_MAX + 1];
 	EVP_PKEY *pub = NULL, *key = NULL, *pkey = NULL;
 	X509_NAME *subj = NULL;
 	X509 *x = NULL, *pcert = NULL;
@@ -458,7 +458,7 @@ static int
 ca_csr(struct ctx *c, int argc, char **argv)
 {
 	struct ca_opts o;
-	char uri[512];
+	char uri[HSM_URI_MAX + 1];
 	EVP_PKEY *pub = NULL, *key = NULL;
 	X509_NAME *subj = NULL;
 	X509_REQ *req = NULL;

@@ -123,7 +123,7 @@ struct rollover {
 	X509 *old;	      /* the old root */
 	EVP_PKEY *old_key;
 	EVP_PKEY *new_pub, *new_key;
-	char new_uri[512];
+	char new_uri[HSM_URI_MAX + 1];
 	X509 *nwn, *nwo, *own;
 };
 

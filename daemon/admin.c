@@ -23,6 +23,7 @@
 #include <openssl/x509.h>
 
 #include "daemon/admin.h"
+#include "lib/lib.h"
 
 /* The stylesheet; the CSP names its SHA-256, so any other style (or an
  * injected one) is refused by the browser. */
@@ -212,32 +213,16 @@ url_add(struct admin_buf *b, const char *s)
 static long
 pct_decode(const char *s, size_t n, char *out, size_t size)
 {
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i, o = 0, k;
-	int hi, lo;
-	unsigned char c;
+	size_t i, k;
+	long o;
 
-	for (i = 0; i < n; i++) {
-		c = u[i];
-		if (c == '+')
-			c = ' ';
-		else if (c == '%') {
-			if (i + 2 >= n ||
-			    (hi = OPENSSL_hexchar2int(u[i + 1])) < 0 ||
-			    (lo = OPENSSL_hexchar2int(u[i + 2])) < 0)
-				return -1;
-			c = (unsigned char)(hi << 4 | lo);
-			i += 2;
-		}
-		if (c < 0x20 || c == 0x7f || o + 1 >= size)
-			return -1;
-		out[o++] = (char)c;
-	}
-	out[o] = '\0';
-	for (k = 0; k < o; k += i)
+	o = lib_pct_decode(s, n, out, size, LIB_PCT_PLUS | LIB_PCT_NO_CTRL);
+	if (o < 0)
+		return -1;
+	for (k = 0; k < (size_t)o; k += i)
 		if ((i = utf8_len((const unsigned char *)out + k)) == 0)
 			return -1;
-	return (long)o;
+	return o;
 }
 
 /* See admin.h. */

@@ -20,9 +20,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#ifndef CA_MUST_CHECK
-#define CA_MUST_CHECK __attribute__((warn_unused_result))
-#endif
+#include "lib/lib.h"
 
 #define DB_LABEL_MAX 64	 /* CA labels, profile names */
 #define DB_REF_MAX 128	 /* enrollment secret references */
