@@ -621,53 +621,6 @@ hsm_token_label(const struct hsm *h)
 	return h == NULL ? "" : h->label;
 }
 
-/*
- * Checks that h may be used in this process. Returns 1 or 0 (reason set).
- */
-static int
-hsm_usable(const struct hsm *h)
-{
-	if (h == NULL || h->ctx == NULL || h->slot == NULL) {
-		hsm_err_set("hsm handle not open");
-		return 0;
-	}
-	if (h->pid != getpid()) {
-		hsm_err_set("hsm handle used after fork: open it in the "
-		            "process that uses it");
-		return 0;
-	}
-	return 1;
-}
-
-/*
- * Returns the module's function list of an open handle and sets *slot_id
- * to the token's slot, or returns NULL (reason set). See hsm_int.h.
- */
-void *
-hsm_p11_funcs(struct hsm *h, unsigned long *slot_id)
-{
-	if (!hsm_usable(h))
-		return NULL;
-	if (h->fl == NULL) {
-		hsm_err_set("module functions not available");
-		return NULL;
-	}
-	*slot_id = h->slot_id;
-	return h->fl;
-}
-
-/*
- * Returns the libp11 token of an open handle, or NULL (reason set). See
- * hsm_int.h.
- */
-PKCS11_TOKEN *
-hsm_p11_token(struct hsm *h)
-{
-	if (!hsm_usable(h))
-		return NULL;
-	return h->slot->token;
-}
-
 int
 hsm_random(struct hsm *h, unsigned char *buf, size_t len)
 {

@@ -1,6 +1,8 @@
 /*
- * hsm_err.c - the error text of hsm/ (per thread, never a PIN), the names
- * of PKCS#11 return values, and losing the token: a PKCS#11 error that
+ * hsm_err.c - the state every hsm/ file checks: whether a handle may be
+ * used in this process (and its module functions and token for the files
+ * that call PKCS#11 directly), the error text of hsm/ (per thread, never a
+ * PIN), the names of PKCS#11 return values, and losing the token: a PKCS#11 error that
  * means the session, the login or the key handles are gone marks every
  * handle of the process lost (see hsm.h and the top of hsm.c), which
  * hsm_reopen() then cures.
@@ -9,6 +11,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 
@@ -227,4 +230,51 @@ unsigned long
 hsm_lost_gen(void)
 {
 	return hsm_lost_seq;
+}
+
+/*
+ * Checks that h may be used in this process. Returns 1 or 0 (reason set).
+ */
+int
+hsm_usable(const struct hsm *h)
+{
+	if (h == NULL || h->ctx == NULL || h->slot == NULL) {
+		hsm_err_set("hsm handle not open");
+		return 0;
+	}
+	if (h->pid != getpid()) {
+		hsm_err_set("hsm handle used after fork: open it in the "
+		            "process that uses it");
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Returns the module's function list of an open handle and sets *slot_id
+ * to the token's slot, or returns NULL (reason set). See hsm_int.h.
+ */
+void *
+hsm_p11_funcs(struct hsm *h, unsigned long *slot_id)
+{
+	if (!hsm_usable(h))
+		return NULL;
+	if (h->fl == NULL) {
+		hsm_err_set("module functions not available");
+		return NULL;
+	}
+	*slot_id = h->slot_id;
+	return h->fl;
+}
+
+/*
+ * Returns the libp11 token of an open handle, or NULL (reason set). See
+ * hsm_int.h.
+ */
+PKCS11_TOKEN *
+hsm_p11_token(struct hsm *h)
+{
+	if (!hsm_usable(h))
+		return NULL;
+	return h->slot->token;
 }

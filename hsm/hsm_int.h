@@ -75,6 +75,8 @@ void hsm_unlock(int fd);
 int hsm_p11_load(struct hsm *h);
 void hsm_p11_release(struct hsm *h);
 PKCS11_SLOT *hsm_slot_by_label(struct hsm *h, const char *label);
+/* hsm_err.c: may h be used in this process? 1, or 0 (reason set). */
+int hsm_usable(const struct hsm *h);
 /* The module's CK_FUNCTION_LIST of an open handle, or NULL. */
 void *hsm_p11_funcs(struct hsm *h, unsigned long *slot_id);
 /* The libp11 PKCS11_TOKEN of an open handle, or NULL. */
