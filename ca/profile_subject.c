@@ -19,7 +19,7 @@
 
 #include "ca/ca.h"
 
-/* Longest pattern list read; the rest of a longer value is refused. */
+/* Longest pattern list; a longer value is refused at start-up. */
 #define SUBJ_PATTERNS_MAX 1024
 
 /* Calls f for each attribute "TYPE=VALUE" of one pattern; 1, or 0 if
