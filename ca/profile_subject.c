@@ -174,3 +174,35 @@ profile_subject_match(const char *patterns, const X509_NAME *name)
 	(void)list_each_pattern(patterns, pattern_match, &m);
 	return m.matched;
 }
+
+/* See ca.h. */
+int
+profile_other_subject_ok(const struct cfg_profile *prof, int external,
+    const X509_NAME *subj, char *why, size_t len)
+{
+	char name[80]; /* cut: the text fits a why_buf of 256 */
+
+	if (external && prof->external_subject != NULL &&
+	    profile_subject_match(prof->external_subject, subj))
+		return 1;
+	if (subj != NULL)
+		X509_NAME_oneline(subj, name, sizeof(name));
+	else
+		snprintf(name, sizeof(name), "(none)");
+	if (!external)
+		snprintf(why, len,
+		    "subject %s differs from the protection certificate's: "
+		    "a certificate of ours asks for its own subject only",
+		    name);
+	else if (prof->external_subject == NULL)
+		snprintf(why, len,
+		    "subject %s differs from the protection certificate's "
+		    "and profile %s allows only its own (external_subject)",
+		    name, prof->name);
+	else
+		snprintf(why, len,
+		    "subject %s differs from the protection certificate's "
+		    "and matches no external_subject of profile %s",
+		    name, prof->name);
+	return 0;
+}

@@ -175,45 +175,6 @@ old_cert_id_ok(const CRMF_CERTREQMSG *m, X509 *old)
 }
 
 /*
- * A holder asks for a subject other than its certificate's: only a
- * certificate under an external anchor (an IDevID asking for an LDevID,
- * RFC 9483 §4.1.1), only in ir/cr/p10cr, and only a subject matching the
- * profile's external_subject. Returns 1 or 0 (*why, naming the rule).
- */
-static int
-other_subject_ok(struct req *r, const X509_NAME *subj,
-    const struct cfg_profile *prof, const char **why)
-{
-	char name[80]; /* cut: the text fits why_buf */
-
-	if (r->prot_external && prof->external_subject != NULL &&
-	    r->msg->body->type != CMP_BODY_KUR &&
-	    profile_subject_match(prof->external_subject, subj))
-		return 1;
-	if (subj != NULL)
-		X509_NAME_oneline(subj, name, sizeof(name));
-	else
-		snprintf(name, sizeof(name), "(none)");
-	if (!r->prot_external)
-		snprintf(r->why_buf, sizeof(r->why_buf),
-		    "subject %s differs from the protection certificate's: "
-		    "a certificate of ours asks for its own subject only",
-		    name);
-	else if (prof->external_subject == NULL)
-		snprintf(r->why_buf, sizeof(r->why_buf),
-		    "subject %s differs from the protection certificate's "
-		    "and profile %s allows only its own (external_subject)",
-		    name, prof->name);
-	else
-		snprintf(r->why_buf, sizeof(r->why_buf),
-		    "subject %s differs from the protection certificate's "
-		    "and matches no external_subject of profile %s",
-		    name, prof->name);
-	*why = r->why_buf;
-	return 0;
-}
-
-/*
  * Who may ask for what (RFC 9483 §4.1): an end entity signing with its
  * certificate asks only for its own subject (cr, kur); kur must be signed
  * with the certificate it updates, issued by this CA, and bring a new key.
@@ -272,8 +233,14 @@ identity_check(struct req *r, CRMF_CERTREQMSG *m, EVP_PKEY *pub,
 		type == CMP_BODY_KUR || type == CMP_BODY_P10CR) &&
 	    (t->subject == NULL ||
 		X509_NAME_cmp(t->subject,
-		    X509_get_subject_name(r->prot_cert)) != 0))
-		return other_subject_ok(r, t->subject, prof, why);
+		    X509_get_subject_name(r->prot_cert)) != 0)) {
+		if (profile_other_subject_ok(prof,
+			r->prot_external && type != CMP_BODY_KUR, t->subject,
+			r->why_buf, sizeof(r->why_buf)))
+			return 1;
+		*why = r->why_buf;
+		return 0;
+	}
 	if (!r->have_sig && type == CMP_BODY_KUR) {
 		*why = "kur needs signature protection (RFC 9483 §4.1.3)";
 		return 0;
