@@ -120,6 +120,10 @@ struct cfg_profile {
 	char *ocsp_url;
 	char *ca_issuers_url;
 	char *ra_san;		/* names (patterns) its RAs may ask for */
+	char *external_subject; /* subject patterns a certificate under an
+				 * external anchor may ask for; NULL: own */
+	char *external_san;	/* its subjectAltName patterns; NULL:
+				 * holder_san decides */
 };
 
 struct cfg {
@@ -288,6 +292,22 @@ int profile_ext_copied(const struct cfg_profile *p, X509_EXTENSION *e);
  * URI:uri, and URI:prefix followed by a star.
  */
 int profile_san_patterns_ok(const char *patterns);
+
+/* profile_subject.c - subject patterns (external_subject). */
+/* Is this a list of subject patterns ("/O=Example/CN=*", ';' between
+ * patterns)? 1 or 0. */
+int profile_subject_patterns_ok(const char *patterns);
+/* Does name match one pattern of the (checked) list? 1 or 0. */
+int profile_subject_match(const char *patterns, const X509_NAME *name);
+/*
+ * A certificate holder asks for subj, not its certificate's subject: only
+ * a certificate under an external anchor (external: an IDevID asking for
+ * an LDevID, RFC 9483 §4.1.1), and only a subject matching the profile's
+ * external_subject. Returns 1, or 0 with why naming the subject, the rule
+ * and the profile.
+ */
+int profile_other_subject_ok(const struct cfg_profile *prof, int external,
+    const X509_NAME *subj, char *why, size_t len);
 
 /* audit.c - the audit chain's checkpoints and verifier. */
 /* The hash of one audit row as migration 015 defines it. 1 or 0. */

@@ -198,15 +198,19 @@ identity_check(struct req *r, CRMF_CERTREQMSG *m, EVP_PKEY *pub,
 		return 1;
 	}
 	/* ir signed by an end entity's certificate included: a certificate
-	 * must never serve as an enrollment credential for other names. */
+	 * must never serve as an enrollment credential for other names,
+	 * unless it is under an external anchor and the profile lets it. */
 	if (r->have_sig &&
 	    (type == CMP_BODY_IR || type == CMP_BODY_CR ||
 		type == CMP_BODY_KUR || type == CMP_BODY_P10CR) &&
 	    (t->subject == NULL ||
 		X509_NAME_cmp(t->subject,
 		    X509_get_subject_name(r->prot_cert)) != 0)) {
-		*why = "an end entity may request certificates for its own "
-		       "subject only";
+		if (profile_other_subject_ok(prof,
+			r->prot_external && type != CMP_BODY_KUR, t->subject,
+			r->why_buf, sizeof(r->why_buf)))
+			return 1;
+		*why = r->why_buf;
 		return 0;
 	}
 	if (!r->have_sig && type == CMP_BODY_KUR) {
@@ -294,6 +298,16 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 		    r->secret.allowed_san[0] != '\0'));
 	ir.allowed_san = r->have_mac ? r->secret.allowed_san : NULL;
 	ir.holder = r->have_sig && !r->is_ra ? r->prot_cert : NULL;
+	if (ir.holder != NULL && r->prot_external &&
+	    prof->external_san != NULL) {
+		/* A certificate under an external anchor: the names the
+		 * profile gives it, not its own (an IDevID's). */
+		ir.holder = NULL;
+		ir.san_bound = 1;
+		ir.allowed_san = prof->external_san;
+		ir.san_who = "certificate under an external trust anchor "
+			     "(external_san of the profile)";
+	}
 	if (r->is_ra && prof->ra_san != NULL) {
 		/* The names the profile lets its RAs ask for. */
 		ir.san_bound = 1;

@@ -223,8 +223,9 @@ same_der(X509 *c, const struct db_cert *row)
  * one of our CAs as issuer but signed by a key that is none of ours is
  * refused. The trust anchor ends the path and is trusted as such. Notes
  * a path through a cross certificate we issued for a partner
- * (r->via_cross) and fills r->prot_row and r->prot_issuer when the
- * protection certificate is ours. Returns 1, 0 (rejected), -1.
+ * (r->via_cross), fills r->prot_row and r->prot_issuer when the
+ * protection certificate is ours, and r->prot_external when nothing of
+ * the path is. Returns 1, 0 (rejected), -1.
  */
 static int
 path_check(struct req *r, STACK_OF(X509) *chain)
@@ -235,6 +236,12 @@ path_check(struct req *r, STACK_OF(X509) *chain)
 	char serial[DB_SERIAL_MAX];
 	int d, n = sk_X509_num(chain), rc, err;
 
+	/* External: no certificate of the path is signed by a key of ours,
+	 * and the anchor is not ours (a path one of our CAs ends is ours,
+	 * whoever issued its end entity). */
+	r->prot_external = n > 0 &&
+	    tca_by_key(s, X509_get0_pubkey(sk_X509_value(chain, n - 1))) ==
+		NULL;
 	for (d = 0; d + 1 < n; d++) {
 		X509 *c = sk_X509_value(chain, d);
 
@@ -250,6 +257,7 @@ path_check(struct req *r, STACK_OF(X509) *chain)
 			    serial, "names one of our CAs as issuer but is "
 				    "signed by a key that is not ours");
 		}
+		r->prot_external = 0;
 		rc = db_cert_get_by_serial(s->db, k->id, serial, &row);
 		if (rc < 0) {
 			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,

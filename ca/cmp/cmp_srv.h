@@ -77,6 +77,8 @@ struct req {
 	X509 *prot_cert;	     /* the protection certificate */
 	struct ca_ident *prot_issuer; /* our CA that issued it, or NULL */
 	struct db_cert prot_row;     /* its inventory row when ours */
+	int prot_external;	     /* its path ends at an external anchor
+					and holds nothing of ours */
 	int is_ra;		     /* protected by a registered RA */
 	struct db_ra ra;	     /* that RA */
 	int is_partner;		     /* protected by a registered partner CA */
