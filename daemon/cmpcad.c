@@ -31,7 +31,7 @@
 #include "ca/ca.h"
 #include "daemon/fcgi.h"
 #include "daemon/priv.h"
-#include "ca/cmp/cmp.h"
+#include "daemon/worker.h"
 #include "ca/issue/issue.h"
 #include "ca/status/status.h"
 
@@ -111,7 +111,7 @@ worker_main(const struct cfg *cfg, int fd)
 	struct rlimit rl = { 0, 0 };
 	struct hsm *hsm = NULL;
 	struct db *db = NULL;
-	struct cmp_srv *srv = NULL;
+	struct worker *w = NULL;
 	int rc = 2;
 
 	umask(077);
@@ -119,12 +119,12 @@ worker_main(const struct cfg *cfg, int fd)
 	setrlimit(RLIMIT_CORE, &rl);
 	if (!open_backends(cfg, &hsm, &db))
 		goto out;
-	if ((srv = cmp_srv_new(cfg, db, hsm)) == NULL)
+	if ((w = worker_new(cfg, db, hsm)) == NULL)
 		goto out;
 	log_info("worker ready");
-	rc = fcgi_serve(fd, cfg, srv, &stopping) == 0 ? 0 : 1;
+	rc = fcgi_serve(fd, w, &stopping) == 0 ? 0 : 1;
 out:
-	cmp_srv_free(srv);
+	worker_free(w);
 	db_close(db);
 	hsm_close(hsm);
 	return rc;
