@@ -23,6 +23,7 @@
 #include <openssl/x509.h>
 
 #include "daemon/admin.h"
+#include "daemon/http.h"
 
 /* The stylesheet; the CSP names its SHA-256, so any other style (or an
  * injected one) is refused by the browser. */
@@ -757,20 +758,6 @@ out:
 
 /* Response. */
 
-static const char *
-status_line(int code)
-{
-	switch (code) {
-	case 200: return "200 OK";
-	case 400: return "400 Bad Request";
-	case 403: return "403 Forbidden";
-	case 404: return "404 Not Found";
-	case 405: return "405 Method Not Allowed";
-	case 414: return "414 URI Too Long";
-	default: return "503 Service Unavailable";
-	}
-}
-
 /*
  * Headers and body into out. Every answer, errors too, carries the same
  * policy: nothing but our stylesheet may load or run, no framing, no
@@ -788,8 +775,8 @@ respond(struct admin_buf *out, int code, const char *ctype,
 	    NULL))
 		return -1;
 	EVP_EncodeBlock((unsigned char *)b64, md, (int)mdlen);
-	buf_printf(out, "Status: %s\r\nContent-Type: %s\r\n", status_line(code),
-	    ctype);
+	buf_printf(out, "Status: %d %s\r\nContent-Type: %s\r\n", code,
+	    http_status_text(code), ctype);
 	buf_printf(out, "Content-Security-Policy: default-src 'none'; "
 			"style-src 'sha256-%s'; form-action 'self'; "
 			"frame-ancestors 'none'; base-uri 'none'\r\n",
@@ -812,7 +799,7 @@ respond_text(struct admin_buf *out, int code)
 	struct admin_buf body = {0};
 	int rc;
 
-	buf_printf(&body, "%s\n", status_line(code));
+	buf_printf(&body, "%d %s\n", code, http_status_text(code));
 	rc = respond(out, code, "text/plain; charset=utf-8", &body);
 	admin_buf_free(&body);
 	return rc;

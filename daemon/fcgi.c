@@ -26,6 +26,7 @@
 
 #include "daemon/fcgi.h"
 #include "daemon/admin.h"
+#include "daemon/http.h"
 #include "daemon/worker.h"
 
 #define CMP_PATH "/.well-known/cmp"
@@ -384,33 +385,15 @@ io_deadline(int on)
 	setitimer(ITIMER_REAL, &it, NULL);
 }
 
-static const char *
-status_text(int code)
-{
-	switch (code) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 411: return "Length Required";
-	case 413: return "Payload Too Large";
-	case 414: return "URI Too Long";
-	case 415: return "Unsupported Media Type";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	default: return "Error";
-	}
-}
-
 /* A plain-text error; a 405 names the methods in allow. */
 static void
 reply_text(FCGX_Request *rq, int code, const char *allow)
 {
 	FCGX_FPrintF(rq->out,
 	    "Status: %d %s\r\nContent-Type: text/plain\r\n%s%s%s\r\n%d %s\n",
-	    code, status_text(code), code == 405 ? "Allow: " : "",
+	    code, http_status_text(code), code == 405 ? "Allow: " : "",
 	    code == 405 ? allow : "", code == 405 ? "\r\n" : "", code,
-	    status_text(code));
+	    http_status_text(code));
 }
 
 static void
@@ -509,7 +492,7 @@ serve_ocsp(FCGX_Request *rq, struct worker *w, const char *uri)
 	FCGX_FPrintF(rq->out,
 	    "Status: %d %s\r\nContent-Type: application/ocsp-response\r\n"
 	    "Cache-Control: no-cache\r\nContent-Length: %lu\r\n\r\n",
-	    code, status_text(code), (unsigned long)resp_len);
+	    code, http_status_text(code), (unsigned long)resp_len);
 	FCGX_PutStr((const char *)resp, (int)resp_len, rq->out);
 	OPENSSL_free(resp);
 }
@@ -596,7 +579,7 @@ serve_one(FCGX_Request *rq, struct worker *w)
 	FCGX_FPrintF(rq->out,
 	    "Status: %d %s\r\nContent-Type: application/pkixcmp\r\n"
 	    "Cache-Control: no-cache\r\nContent-Length: %lu\r\n\r\n",
-	    code, status_text(code), (unsigned long)resp_len);
+	    code, http_status_text(code), (unsigned long)resp_len);
 	FCGX_PutStr((const char *)resp, (int)resp_len, rq->out);
 	OPENSSL_free(resp);
 }

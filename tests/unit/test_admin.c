@@ -3,8 +3,9 @@
  * HTML escaper (subjects are chosen by whoever enrolls), the query string
  * validator, and the answers given before the database is asked (403 when
  * nginx authenticated nobody, 405, 404, 400, 414), each with the security
- * headers. The page itself is tested on the real stack by
- * tests/e2e/admin.sh.
+ * headers; and the reason phrases of every status cmpcad answers with
+ * (daemon/http.c, shared with fcgi.c). The page itself is tested on the
+ * real stack by tests/e2e/admin.sh.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include <cmocka.h>
 
 #include "daemon/admin.h"
+#include "daemon/http.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -240,6 +242,35 @@ test_handle_refusals(void **state)
 	}
 }
 
+/* One table for fcgi.c's and admin.c's status lines (RFC 9110 §15). */
+static void
+test_status_text(void **state)
+{
+	static const struct {
+		int code;
+		const char *text;
+	} cases[] = {
+	    {200, "OK"},
+	    {400, "Bad Request"},
+	    {403, "Forbidden"},
+	    {404, "Not Found"},
+	    {405, "Method Not Allowed"},
+	    {411, "Length Required"},
+	    {413, "Payload Too Large"},
+	    {414, "URI Too Long"},
+	    {415, "Unsupported Media Type"},
+	    {500, "Internal Server Error"},
+	    {503, "Service Unavailable"},
+	    {418, "Error"},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < NELEM(cases); i++)
+		assert_string_equal(http_status_text(cases[i].code),
+		    cases[i].text);
+}
+
 int
 main(void)
 {
@@ -248,6 +279,7 @@ main(void)
 	    cmocka_unit_test(test_query),
 	    cmocka_unit_test(test_is_path),
 	    cmocka_unit_test(test_handle_refusals),
+	    cmocka_unit_test(test_status_text),
 	};
 
 	return cmocka_run_group_tests_name("admin", tests, NULL, NULL);
