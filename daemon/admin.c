@@ -355,21 +355,6 @@ time_add(struct admin_buf *b, time_t t)
 	buf_puts(b, s);
 }
 
-/* CRLReason (RFC 5280 §5.3.1) by number. */
-static const char *
-reason_name(int r)
-{
-	static const char *const names[] = {"unspecified", "keyCompromise",
-	    "cACompromise", "affiliationChanged", "superseded",
-	    "cessationOfOperation", "certificateHold", NULL, "removeFromCRL",
-	    "privilegeWithdrawn", "aACompromise"};
-
-	if (r >= 0 && (size_t)r < sizeof(names) / sizeof(names[0]) &&
-	    names[r] != NULL)
-		return names[r];
-	return r < 0 ? "-" : "unknown";
-}
-
 /* "EC P-256", "RSA 3072", or the algorithm's short name. */
 static void
 keytype_add(struct admin_buf *b, X509 *x)
@@ -586,8 +571,11 @@ cert_rows(struct admin_buf *b, const struct db_admin_cert *c, size_t n,
 		td(b, NULL, c[i].subject);
 		td(b, NULL, c[i].ca_label);
 		if (revoked) {
+			const char *rn = ca_crl_reason_name(c[i].reason);
+
 			td_time(b, c[i].revoked_at);
-			td(b, NULL, reason_name(c[i].reason));
+			td(b, NULL, c[i].reason < 0 ? "-"
+			    : rn != NULL ? rn : "unknown");
 		} else {
 			td(b, NULL, c[i].profile != NULL ? c[i].profile : "-");
 			snprintf(cls, sizeof(cls), "st-%s",

@@ -130,9 +130,6 @@ out:
 	return rc;
 }
 
-/* Reason recorded for certificates never confirmed (RFC 5280 CRLReason). */
-#define EXPIRE_REASON_CESSATION 5
-
 /*
  * The housekeeper: a child of the master with a database connection only.
  * Every housekeeping_interval seconds it aborts transactions whose
@@ -286,8 +283,9 @@ housekeeper_main(const struct cfg *cfg)
 			bundle_refresh(cfg, db, hsm, &st);
 		}
 		crl_publish_all(cfg, db);
-		if (db_txn_expire(db, EXPIRE_REASON_CESSATION, &txns, &certs) !=
-		    1)
+		/* Never confirmed: rejected with cessationOfOperation. */
+		if (db_txn_expire(db, CRL_REASON_CESSATION_OF_OPERATION, &txns,
+			&certs) != 1)
 			log_warn("expiry sweep failed: %s", db_error(db));
 		else if (txns > 0)
 			log_info("expired %lld transaction(s), rejected %lld "

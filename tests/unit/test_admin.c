@@ -3,8 +3,9 @@
  * HTML escaper (subjects are chosen by whoever enrolls), the query string
  * validator, and the answers given before the database is asked (403 when
  * nginx authenticated nobody, 405, 404, 400, 414), each with the security
- * headers; and the reason phrases of every status cmpcad answers with
- * (daemon/http.c, shared with fcgi.c). The page itself is tested on the
+ * headers; the reason phrases of every status cmpcad answers with
+ * (daemon/http.c, shared with fcgi.c); and the CRLReason names the page
+ * shows and the rule `cert revoke --reason` and rr share (ca/crl_reason.c). The page itself is tested on the
  * real stack by tests/e2e/admin.sh.
  */
 #include <setjmp.h>
@@ -271,6 +272,53 @@ test_status_text(void **state)
 		    cases[i].text);
 }
 
+/* RFC 5280 §5.3.1 names; the reasons a revocation may carry; parsing. */
+static void
+test_crl_reasons(void **state)
+{
+	static const char *const names[] = {"unspecified", "keyCompromise",
+	    "cACompromise", "affiliationChanged", "superseded",
+	    "cessationOfOperation", "certificateHold", NULL, "removeFromCRL",
+	    "privilegeWithdrawn", "aACompromise"};
+	static const struct {
+		const char *in;
+		int ok;
+		long want;
+	} parse[] = {
+	    {"0", 1, 0}, {"1", 1, 1}, {"5", 1, 5}, {"9", 1, 9}, {"10", 1, 10},
+	    {"010", 1, 10},
+	    /* certificateHold and removeFromCRL: a hold could not be
+	     * released; 7 is unused; 11 and above are no CRLReason. */
+	    {"6", 0, 0}, {"7", 0, 0}, {"8", 0, 0}, {"11", 0, 0},
+	    {"-1", 0, 0}, {"+1", 0, 0}, {" 1", 0, 0}, {"1 ", 0, 0},
+	    {"1x", 0, 0}, {"", 0, 0}, {"keyCompromise", 0, 0},
+	    {"99999999999999999999", 0, 0},
+	};
+	long r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < NELEM(names); i++) {
+		if (names[i] == NULL)
+			assert_null(ca_crl_reason_name((long)i));
+		else
+			assert_string_equal(ca_crl_reason_name((long)i), names[i]);
+		assert_int_equal(ca_crl_reason_ok((long)i),
+		    names[i] != NULL && i != 6 && i != 8);
+	}
+	assert_null(ca_crl_reason_name(-1));
+	assert_null(ca_crl_reason_name(11));
+	assert_false(ca_crl_reason_ok(-1));
+	assert_false(ca_crl_reason_ok(11));
+	for (i = 0; i < NELEM(parse); i++) {
+		r = -42;
+		if (ca_crl_reason_parse(parse[i].in, &r) != parse[i].ok ||
+		    r != (parse[i].ok ? parse[i].want : -42))
+			fail_msg("\"%s\": got %ld, want %s %ld", parse[i].in, r,
+			    parse[i].ok ? "ok" : "refused", parse[i].want);
+	}
+}
+
 int
 main(void)
 {
@@ -280,6 +328,7 @@ main(void)
 	    cmocka_unit_test(test_is_path),
 	    cmocka_unit_test(test_handle_refusals),
 	    cmocka_unit_test(test_status_text),
+	    cmocka_unit_test(test_crl_reasons),
 	};
 
 	return cmocka_run_group_tests_name("admin", tests, NULL, NULL);

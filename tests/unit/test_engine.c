@@ -54,7 +54,6 @@
 #define SCHEMA_DIR "db/schema"
 #define SECRET "s3cret"
 #define TEST_MAX_ITER 10000000L /* our own derivations: no cap */
-#define CRL_REASON_CESSATION 5
 #define OK(x) assert_true(x)
 
 static struct {
@@ -697,8 +696,8 @@ test_certconf(void **state)
 	assert_memory_equal(
 	    resp->header->recipNonce->data, q.nonce, sizeof(q.nonce));
 	assert_int_equal(db_status(ip_cert(ip, 0, 0), &reason), c->cert);
-	assert_int_equal(
-	    reason, c->cert == DB_CERT_REJECTED ? CRL_REASON_CESSATION : -1);
+	assert_int_equal(reason, c->cert == DB_CERT_REJECTED
+		? CRL_REASON_CESSATION_OF_OPERATION : -1);
 	assert_int_equal(db_txn_state(&q), c->txn);
 	if (c->txn != DB_TXN_DONE)
 		return;
@@ -816,7 +815,7 @@ test_multi(void **state)
 		reason = -1;
 		assert_int_equal(
 		    db_status(ip_cert(ip, i, i), &reason), DB_CERT_REJECTED);
-		assert_int_equal(reason, CRL_REASON_CESSATION);
+		assert_int_equal(reason, CRL_REASON_CESSATION_OF_OPERATION);
 	}
 	assert_int_equal(db_txn_state(&q), DB_TXN_DONE);
 }
@@ -1718,7 +1717,8 @@ test_ocsp(void **state)
 		{ "a1", 0, V_OCSP_CERTSTATUS_GOOD, -1 },
 		{ "a2", 1, V_OCSP_CERTSTATUS_REVOKED, 1 },
 		{ "a3", 0, V_OCSP_CERTSTATUS_UNKNOWN, -1 },
-		{ "a4", 0, V_OCSP_CERTSTATUS_REVOKED, CRL_REASON_CESSATION },
+		{ "a4", 0, V_OCSP_CERTSTATUS_REVOKED,
+		    CRL_REASON_CESSATION_OF_OPERATION },
 		{ "a5", 1, V_OCSP_CERTSTATUS_REVOKED, -1 },
 		{ "ff", 0, V_OCSP_CERTSTATUS_UNKNOWN, -1 },
 	};
@@ -1757,7 +1757,8 @@ test_ocsp(void **state)
 	ocsp_row("a1", DB_CERT_VALID, -1, 0, signer);
 	ocsp_row("a2", DB_CERT_REVOKED, 1, when, signer);
 	ocsp_row("a3", DB_CERT_UNCONFIRMED, -1, 0, signer);
-	ocsp_row("a4", DB_CERT_REJECTED, CRL_REASON_CESSATION, when, signer);
+	ocsp_row("a4", DB_CERT_REJECTED, CRL_REASON_CESSATION_OF_OPERATION,
+	    when, signer);
 	ocsp_row("a5", DB_CERT_REVOKED, 0, when, signer);
 
 	assert_non_null(s = ocsp_srv_new(fx.cfg, fx.db, fx.hsm));
