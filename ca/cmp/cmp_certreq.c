@@ -21,11 +21,6 @@
 #include "ca/cmp/cmp.h"
 #include "ca/issue/issue.h"
 
-/* Reason recorded when a client rejects or never confirms a certificate. */
-#define CRL_REASON_CESSATION_OF_OPERATION 5
-/* Reason recorded for a certificate replaced through kur. */
-#define CRL_REASON_SUPERSEDED 4
-
 static int supersedes(const struct req *r, const struct db_cert *c);
 
 /* One accepted CertReqMsg: issued now, or waiting for the operator. */
@@ -707,6 +702,7 @@ txn_finish(struct req *r, const struct db_cert *certs, const int *accept,
 	f.to = to;
 	f.last_nonce = r->nonce;
 	f.last_nonce_len = sizeof(r->nonce);
+	/* What a certificate the client rejects is revoked with. */
 	f.reason = CRL_REASON_CESSATION_OF_OPERATION;
 	f.actor = r->sender;
 	f.ca_id = r->ca->id;
