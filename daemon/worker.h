@@ -17,7 +17,7 @@ struct worker {
 	struct hsm *hsm;       /* the worker's token (borrowed) */
 	struct cmp_srv *cmp;   /* the CMP engine */
 	struct ocsp_srv *ocsp; /* the OCSP responder; NULL: /ocsp is 503 */
-	struct db *ro;	       /* db_reader's connection, opened on demand */
+	struct db *ro;	       /* db_reader's connection, on first use */
 	int hsm_down;	       /* the loss of the HSM was logged */
 };
 

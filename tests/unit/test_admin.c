@@ -5,8 +5,9 @@
  * nginx authenticated nobody, 405, 404, 400, 414), each with the security
  * headers; the reason phrases of every status cmpcad answers with
  * (daemon/http.c, shared with fcgi.c); and the CRLReason names the page
- * shows and the rule `cert revoke --reason` and rr share (ca/crl_reason.c). The page itself is tested on the
- * real stack by tests/e2e/admin.sh.
+ * shows and the rule `cert revoke --reason` and rr share
+ * (ca/crl_reason.c). The page itself is tested on the real stack by
+ * tests/e2e/admin.sh.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -302,7 +303,8 @@ test_crl_reasons(void **state)
 		if (names[i] == NULL)
 			assert_null(ca_crl_reason_name((long)i));
 		else
-			assert_string_equal(ca_crl_reason_name((long)i), names[i]);
+			assert_string_equal(ca_crl_reason_name((long)i),
+			    names[i]);
 		assert_int_equal(ca_crl_reason_ok((long)i),
 		    names[i] != NULL && i != 6 && i != 8);
 	}
