@@ -34,7 +34,7 @@ DB_SRC := db/db.c db/db_ca.c db/db_cert.c db/db_txn.c db/db_secret.c \
 	db/db_audit.c db/db_ocsp.c db/db_cross.c db/db_stats.c db/db_admin.c \
 	db/db_chain.c
 CA_SRC := ca/log.c ca/cfg.c ca/profile.c ca/profile_subject.c ca/metrics.c ca/cmp_asn.c ca/ca_store.c ca/audit.c \
-	ca/serial.c \
+	ca/serial.c ca/crl_reason.c \
 	ca/issue/cert_build.c ca/issue/issue.c \
 	ca/issue/cross.c \
 	ca/cmp/cmp_hdr.c ca/cmp/cmp_protect.c ca/cmp/cmp_sign.c \
@@ -45,7 +45,8 @@ CA_SRC := ca/log.c ca/cfg.c ca/profile.c ca/profile_subject.c ca/metrics.c ca/cm
 	ca/client/cmp_client.c ca/client/client_ccr.c \
 	ca/status/crl.c ca/status/ocsp.c ca/status/ocsp_cache.c \
 	ca/status/ocsp_signer.c
-DAEMON_SRC := daemon/fcgi.c daemon/cmpcad.c daemon/priv.c daemon/admin.c
+DAEMON_SRC := daemon/fcgi.c daemon/cmpcad.c daemon/priv.c daemon/admin.c \
+	daemon/worker.c daemon/http.c
 CLI_SRC := $(sort $(wildcard cli/*.c))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
@@ -86,15 +87,16 @@ $(UNIT_PLAIN:%=$(B)/%): $(B)/%: $(B)/tests/unit/%.o $(B)/tests/unit/unitlib.o \
     $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(B)/test_fcgi: $(B)/daemon/fcgi.o $(B)/daemon/admin.o
+$(B)/test_fcgi: $(B)/daemon/fcgi.o $(B)/daemon/admin.o $(B)/daemon/worker.o \
+    $(B)/daemon/http.o
 
 $(B)/test_lib: $(B)/tests/unit/test_lib.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 
-$(B)/test_engine: $(B)/tests/unit/test_engine.o $(B)/daemon/fcgi.o $(B)/daemon/admin.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
+$(B)/test_engine: $(B)/tests/unit/test_engine.o $(B)/daemon/fcgi.o $(B)/daemon/admin.o $(B)/daemon/worker.o $(B)/daemon/http.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(B)/test_admin: $(B)/tests/unit/test_admin.o $(B)/daemon/admin.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
+$(B)/test_admin: $(B)/tests/unit/test_admin.o $(B)/daemon/admin.o $(B)/daemon/http.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # Test tools: decode a CMP response for assertions in shell tests.

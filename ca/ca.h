@@ -1,6 +1,6 @@
 /*
  * ca.h - the CA core: logging, metrics, configuration, the per-process CA
- * store and the audit chain.
+ * store, the audit chain and CRLReason codes.
  *
  * Dependencies point one way (docs/architecture.md): the programs
  * (daemon/, cli/) use ca/cmp, ca/status and ca/issue, which use this
@@ -17,6 +17,7 @@
 #include <openssl/conf.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "ca/ca_limits.h"
 #include "ca/cmp_asn.h"
@@ -334,6 +335,18 @@ int audit_verify(struct db *db, struct hsm *hsm, time_t since, FILE *out);
  * who refuses to run so) or -1 (error, logged).
  */
 int ca_role_check(struct db *db, const char *who) CA_MUST_CHECK;
+
+/* crl_reason.c - CRLReason codes (RFC 5280 §5.3.1), OpenSSL's CRL_REASON_*. */
+/* The name of reason r ("keyCompromise"), or NULL when r is no CRLReason
+ * (negative, 7, above 10). */
+const char *ca_crl_reason_name(long r);
+/* 1 if a revocation here may carry reason r: a CRLReason other than
+ * certificateHold and removeFromCRL (a hold could not be released), else
+ * 0. The one rule for operators (cert revoke) and clients (rr). */
+int ca_crl_reason_ok(long r);
+/* Reads s, a CRLReason as a decimal number, into *r. Returns 1 when it is
+ * one ca_crl_reason_ok() accepts, else 0 (*r unchanged). */
+int ca_crl_reason_parse(const char *s, long *r) CA_MUST_CHECK;
 
 
 #endif

@@ -37,7 +37,7 @@ cert_revoke(struct ctx *c, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *ca_label = c->cfg->default_ca, *why;
-	char serial[DB_SERIAL_MAX], *end;
+	char serial[DB_SERIAL_MAX];
 	struct db_cert cert;
 	struct db_ca ca;
 	long reason = 0;
@@ -50,10 +50,7 @@ cert_revoke(struct ctx *c, int argc, char **argv)
 		if (o == 'a')
 			ca_label = optarg;
 		else if (o == 'r') {
-			reason = strtol(optarg, &end, 10);
-			/* No hold (6): nothing could release it (8). */
-			if (*end != '\0' || reason < 0 || reason > 10 ||
-			    reason == 6 || reason == 7 || reason == 8) {
+			if (!ca_crl_reason_parse(optarg, &reason)) {
 				log_err("--reason is a CRLReason: 0-5, 9 or 10 "
 				    "(certificateHold is not supported: a hold "
 				    "could not be released)");

@@ -24,6 +24,7 @@
 
 #include "daemon/admin.h"
 #include "lib/lib.h"
+#include "daemon/http.h"
 
 /* The stylesheet; the CSP names its SHA-256, so any other style (or an
  * injected one) is refused by the browser. */
@@ -307,21 +308,6 @@ time_add(struct admin_buf *b, time_t t)
 	buf_puts(b, s);
 }
 
-/* CRLReason (RFC 5280 §5.3.1) by number. */
-static const char *
-reason_name(int r)
-{
-	static const char *const names[] = {"unspecified", "keyCompromise",
-	    "cACompromise", "affiliationChanged", "superseded",
-	    "cessationOfOperation", "certificateHold", NULL, "removeFromCRL",
-	    "privilegeWithdrawn", "aACompromise"};
-
-	if (r >= 0 && (size_t)r < sizeof(names) / sizeof(names[0]) &&
-	    names[r] != NULL)
-		return names[r];
-	return r < 0 ? "-" : "unknown";
-}
-
 /* "EC P-256", "RSA 3072", or the algorithm's short name. */
 static void
 keytype_add(struct admin_buf *b, X509 *x)
@@ -538,8 +524,11 @@ cert_rows(struct admin_buf *b, const struct db_admin_cert *c, size_t n,
 		td(b, NULL, c[i].subject);
 		td(b, NULL, c[i].ca_label);
 		if (revoked) {
+			const char *rn = ca_crl_reason_name(c[i].reason);
+
 			td_time(b, c[i].revoked_at);
-			td(b, NULL, reason_name(c[i].reason));
+			td(b, NULL, c[i].reason < 0 ? "-"
+			    : rn != NULL ? rn : "unknown");
 		} else {
 			td(b, NULL, c[i].profile != NULL ? c[i].profile : "-");
 			snprintf(cls, sizeof(cls), "st-%s",
@@ -710,20 +699,6 @@ out:
 
 /* Response. */
 
-static const char *
-status_line(int code)
-{
-	switch (code) {
-	case 200: return "200 OK";
-	case 400: return "400 Bad Request";
-	case 403: return "403 Forbidden";
-	case 404: return "404 Not Found";
-	case 405: return "405 Method Not Allowed";
-	case 414: return "414 URI Too Long";
-	default: return "503 Service Unavailable";
-	}
-}
-
 /*
  * Headers and body into out. Every answer, errors too, carries the same
  * policy: nothing but our stylesheet may load or run, no framing, no
@@ -741,8 +716,8 @@ respond(struct admin_buf *out, int code, const char *ctype,
 	    NULL))
 		return -1;
 	EVP_EncodeBlock((unsigned char *)b64, md, (int)mdlen);
-	buf_printf(out, "Status: %s\r\nContent-Type: %s\r\n", status_line(code),
-	    ctype);
+	buf_printf(out, "Status: %d %s\r\nContent-Type: %s\r\n", code,
+	    http_status_text(code), ctype);
 	buf_printf(out, "Content-Security-Policy: default-src 'none'; "
 			"style-src 'sha256-%s'; form-action 'self'; "
 			"frame-ancestors 'none'; base-uri 'none'\r\n",
@@ -765,7 +740,7 @@ respond_text(struct admin_buf *out, int code)
 	struct admin_buf body = {0};
 	int rc;
 
-	buf_printf(&body, "%s\n", status_line(code));
+	buf_printf(&body, "%d %s\n", code, http_status_text(code));
 	rc = respond(out, code, "text/plain; charset=utf-8", &body);
 	admin_buf_free(&body);
 	return rc;

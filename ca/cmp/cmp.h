@@ -83,15 +83,13 @@ struct cmp_srv;
 struct cmp_srv *cmp_srv_new(const struct cfg *cfg, struct db *db,
     struct hsm *hsm) CA_MUST_CHECK;
 void cmp_srv_free(struct cmp_srv *s);
-struct ocsp_srv;
 /*
- * Called before each request of a worker: when the HSM handle is lost
- * (hsm_lost()), drops every key loaded from it (the engine's CAs and
- * ocsp's signers, which may be NULL) and tries hsm_reopen(). Logs the
- * loss once per episode and the recovery. Returns 1 when the HSM is
- * usable; while it is not, the engine answers systemUnavail.
+ * Frees every key the engine loaded from its HSM (the CA store); each is
+ * loaded again when a request needs it. A caller that finds the HSM lost
+ * (hsm_lost()) calls it before hsm_reopen(): keys die with the module.
+ * While the HSM is lost, the engine answers systemUnavail. NULL-safe.
  */
-int cmp_srv_hsm_check(struct cmp_srv *s, struct ocsp_srv *ocsp);
+void cmp_srv_keys_drop(struct cmp_srv *s);
 /*
  * Processes one request for the CA named label (NULL: default). Returns the
  * HTTP status; on 200 *resp and *resp_len hold a DER PKIMessage the caller

@@ -16,9 +16,6 @@
 #include "ca/cmp/cmp_srv.h"
 #include "ca/cmp/cmp.h"
 
-/* Reason recorded when a client rejects or never confirms a certificate. */
-#define CRL_REASON_CESSATION_OF_OPERATION 5
-
 /*
  * certHash check (RFC 9810 §5.3.18): the digest named by hashAlg (v3), or
  * else the one the CA signed the certificate with. Hashes the stored DER
@@ -81,6 +78,7 @@ txn_finish(struct req *r, const struct db_cert *certs, const int *accept,
 	f.to = to;
 	f.last_nonce = r->nonce;
 	f.last_nonce_len = sizeof(r->nonce);
+	/* What a certificate the client rejects is revoked with. */
 	f.reason = CRL_REASON_CESSATION_OF_OPERATION;
 	f.actor = r->sender;
 	f.ca_id = r->ca->id;

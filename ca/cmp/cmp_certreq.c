@@ -21,9 +21,6 @@
 #include "ca/cmp/cmp.h"
 #include "ca/issue/issue.h"
 
-/* Reason recorded for a certificate replaced through kur. */
-#define CRL_REASON_SUPERSEDED 4
-
 /* One accepted CertReqMsg: issued now, or waiting for the operator. */
 struct issued {
 	int rid;

@@ -23,7 +23,6 @@
 #include "ca/ca.h"
 #include "ca/cmp/cmp_srv.h"
 #include "ca/cmp/cmp.h"
-#include "ca/status/status.h"
 
 /* An error message (RFC 9810 §5.3.21) for r->fail and r->why. */
 static CMP_MSG *
@@ -126,7 +125,7 @@ process(struct req *r, const char *label, const unsigned char *der,
 	r->pvno = cmp_hdr_pvno(r->msg->header);
 	if (hsm_lost(r->srv->hsm)) {
 		/* Unprotected: our keys are in the HSM. Logged once per
-		 * episode by cmp_srv_hsm_check(). */
+		 * episode by the caller's HSM check (cmp_srv_keys_drop). */
 		r->fail = CMP_FAIL_SYSTEM_UNAVAIL;
 		r->why = "HSM unavailable, try again later";
 		r->outcome = "error";
@@ -465,31 +464,12 @@ cmp_srv_new(const struct cfg *cfg, struct db *db, struct hsm *hsm)
 	return s;
 }
 
-/* See ca.h. */
-int
-cmp_srv_hsm_check(struct cmp_srv *s, struct ocsp_srv *ocsp)
+/* See cmp.h. */
+void
+cmp_srv_keys_drop(struct cmp_srv *s)
 {
-	char why[128];
-
-	if (!hsm_lost(s->hsm))
-		return 1;
-	if (!s->hsm_down) {
-		log_err("hsm: token %s unavailable: %s; answering systemUnavail "
-			"and reconnecting",
-		    hsm_token_label(s->hsm), hsm_lost_reason(why, sizeof(why)));
-		s->hsm_down = 1;
-	}
-	/* Keys from the old module instance die with it. */
-	ca_store_clear(&s->store);
-	ocsp_srv_keys_drop(ocsp);
-	if (!hsm_reopen(s->hsm))
-		return 0;
-	/* OCSP may have failed to load a signer meanwhile: read again. */
-	ocsp_srv_keys_drop(ocsp);
-	log_info("hsm: token %s back: session reopened, logged in",
-	    hsm_token_label(s->hsm));
-	s->hsm_down = 0;
-	return 1;
+	if (s != NULL)
+		ca_store_clear(&s->store);
 }
 
 /* Safe to call with NULL. */

@@ -44,7 +44,6 @@ struct cmp_srv {
 	size_t ntca;
 	unsigned char trust_version[DB_CA_VERSION_LEN]; /* db_ca_version */
 	time_t trust_checked; /* when the version was last compared */
-	int hsm_down;	    /* the loss of the HSM was logged */
 	/* Unlimited enrollment secrets as last read (sealed), for requests
 	 * whose database statement checks the row version (secret_cached). */
 	struct {

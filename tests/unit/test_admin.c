@@ -3,7 +3,10 @@
  * HTML escaper (subjects are chosen by whoever enrolls), the query string
  * validator, and the answers given before the database is asked (403 when
  * nginx authenticated nobody, 405, 404, 400, 414), each with the security
- * headers. The page itself is tested on the real stack by
+ * headers; the reason phrases of every status cmpcad answers with
+ * (daemon/http.c, shared with fcgi.c); and the CRLReason names the page
+ * shows and the rule `cert revoke --reason` and rr share
+ * (ca/crl_reason.c). The page itself is tested on the real stack by
  * tests/e2e/admin.sh. Also ca_serial_parse, the one reading of a serial
  * number that the page's search and `cmpca cert show|revoke` share.
  */
@@ -18,6 +21,7 @@
 
 #include "ca/ca.h"
 #include "daemon/admin.h"
+#include "daemon/http.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -317,6 +321,83 @@ test_handle_refusals(void **state)
 	}
 }
 
+/* One table for fcgi.c's and admin.c's status lines (RFC 9110 §15). */
+static void
+test_status_text(void **state)
+{
+	static const struct {
+		int code;
+		const char *text;
+	} cases[] = {
+	    {200, "OK"},
+	    {400, "Bad Request"},
+	    {403, "Forbidden"},
+	    {404, "Not Found"},
+	    {405, "Method Not Allowed"},
+	    {411, "Length Required"},
+	    {413, "Payload Too Large"},
+	    {414, "URI Too Long"},
+	    {415, "Unsupported Media Type"},
+	    {500, "Internal Server Error"},
+	    {503, "Service Unavailable"},
+	    {418, "Error"},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < NELEM(cases); i++)
+		assert_string_equal(http_status_text(cases[i].code),
+		    cases[i].text);
+}
+
+/* RFC 5280 §5.3.1 names; the reasons a revocation may carry; parsing. */
+static void
+test_crl_reasons(void **state)
+{
+	static const char *const names[] = {"unspecified", "keyCompromise",
+	    "cACompromise", "affiliationChanged", "superseded",
+	    "cessationOfOperation", "certificateHold", NULL, "removeFromCRL",
+	    "privilegeWithdrawn", "aACompromise"};
+	static const struct {
+		const char *in;
+		int ok;
+		long want;
+	} parse[] = {
+	    {"0", 1, 0}, {"1", 1, 1}, {"5", 1, 5}, {"9", 1, 9}, {"10", 1, 10},
+	    {"010", 1, 10},
+	    /* certificateHold and removeFromCRL: a hold could not be
+	     * released; 7 is unused; 11 and above are no CRLReason. */
+	    {"6", 0, 0}, {"7", 0, 0}, {"8", 0, 0}, {"11", 0, 0},
+	    {"-1", 0, 0}, {"+1", 0, 0}, {" 1", 0, 0}, {"1 ", 0, 0},
+	    {"1x", 0, 0}, {"", 0, 0}, {"keyCompromise", 0, 0},
+	    {"99999999999999999999", 0, 0},
+	};
+	long r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < NELEM(names); i++) {
+		if (names[i] == NULL)
+			assert_null(ca_crl_reason_name((long)i));
+		else
+			assert_string_equal(ca_crl_reason_name((long)i),
+			    names[i]);
+		assert_int_equal(ca_crl_reason_ok((long)i),
+		    names[i] != NULL && i != 6 && i != 8);
+	}
+	assert_null(ca_crl_reason_name(-1));
+	assert_null(ca_crl_reason_name(11));
+	assert_false(ca_crl_reason_ok(-1));
+	assert_false(ca_crl_reason_ok(11));
+	for (i = 0; i < NELEM(parse); i++) {
+		r = -42;
+		if (ca_crl_reason_parse(parse[i].in, &r) != parse[i].ok ||
+		    r != (parse[i].ok ? parse[i].want : -42))
+			fail_msg("\"%s\": got %ld, want %s %ld", parse[i].in, r,
+			    parse[i].ok ? "ok" : "refused", parse[i].want);
+	}
+}
+
 int
 main(void)
 {
@@ -326,6 +407,8 @@ main(void)
 	    cmocka_unit_test(test_serial_parse),
 	    cmocka_unit_test(test_is_path),
 	    cmocka_unit_test(test_handle_refusals),
+	    cmocka_unit_test(test_status_text),
+	    cmocka_unit_test(test_crl_reasons),
 	};
 
 	return cmocka_run_group_tests_name("admin", tests, NULL, NULL);

@@ -20,6 +20,7 @@
  */
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -45,6 +46,7 @@
 #include "ca/cmp/cmp.h"
 #include "ca/issue/issue.h"
 #include "ca/status/status.h"
+#include "daemon/worker.h"
 
 #define TOKEN "cmpca-engtest"
 #define USER_PIN "user-pin-4711"
@@ -53,7 +55,6 @@
 #define SCHEMA_DIR "db/schema"
 #define SECRET "s3cret"
 #define TEST_MAX_ITER 10000000L /* our own derivations: no cap */
-#define CRL_REASON_CESSATION 5
 #define OK(x) assert_true(x)
 
 static struct {
@@ -701,8 +702,8 @@ test_certconf(void **state)
 	assert_memory_equal(
 	    resp->header->recipNonce->data, q.nonce, sizeof(q.nonce));
 	assert_int_equal(db_status(ip_cert(ip, 0, 0), &reason), c->cert);
-	assert_int_equal(
-	    reason, c->cert == DB_CERT_REJECTED ? CRL_REASON_CESSATION : -1);
+	assert_int_equal(reason, c->cert == DB_CERT_REJECTED
+		? CRL_REASON_CESSATION_OF_OPERATION : -1);
 	assert_int_equal(db_txn_state(&q), c->txn);
 	if (c->txn != DB_TXN_DONE)
 		return;
@@ -820,7 +821,7 @@ test_multi(void **state)
 		reason = -1;
 		assert_int_equal(
 		    db_status(ip_cert(ip, i, i), &reason), DB_CERT_REJECTED);
-		assert_int_equal(reason, CRL_REASON_CESSATION);
+		assert_int_equal(reason, CRL_REASON_CESSATION_OF_OPERATION);
 	}
 	assert_int_equal(db_txn_state(&q), DB_TXN_DONE);
 }
@@ -1722,7 +1723,8 @@ test_ocsp(void **state)
 		{ "a1", 0, V_OCSP_CERTSTATUS_GOOD, -1 },
 		{ "a2", 1, V_OCSP_CERTSTATUS_REVOKED, 1 },
 		{ "a3", 0, V_OCSP_CERTSTATUS_UNKNOWN, -1 },
-		{ "a4", 0, V_OCSP_CERTSTATUS_REVOKED, CRL_REASON_CESSATION },
+		{ "a4", 0, V_OCSP_CERTSTATUS_REVOKED,
+		    CRL_REASON_CESSATION_OF_OPERATION },
 		{ "a5", 1, V_OCSP_CERTSTATUS_REVOKED, -1 },
 		{ "ff", 0, V_OCSP_CERTSTATUS_UNKNOWN, -1 },
 	};
@@ -1761,7 +1763,8 @@ test_ocsp(void **state)
 	ocsp_row("a1", DB_CERT_VALID, -1, 0, signer);
 	ocsp_row("a2", DB_CERT_REVOKED, 1, when, signer);
 	ocsp_row("a3", DB_CERT_UNCONFIRMED, -1, 0, signer);
-	ocsp_row("a4", DB_CERT_REJECTED, CRL_REASON_CESSATION, when, signer);
+	ocsp_row("a4", DB_CERT_REJECTED, CRL_REASON_CESSATION_OF_OPERATION,
+	    when, signer);
 	ocsp_row("a5", DB_CERT_REVOKED, 0, when, signer);
 
 	assert_non_null(s = ocsp_srv_new(fx.cfg, fx.db, fx.hsm));
@@ -1973,6 +1976,149 @@ test_ocsp_reuse(void **state)
 	OCSP_CERTID_free(id);
 	X509_free(signer);
 	ocsp_srv_free(s);
+}
+
+/* The worker (daemon/worker.c) around the engine and the responder. */
+
+/* An OCSP request with a nonce (so never answered from the cache: signed
+ * now) for signer's own serial, through w; the answer must verify. */
+static void
+worker_ocsp_ok(struct worker *w, X509 *signer)
+{
+	char serial[DB_SERIAL_MAX];
+	OCSP_REQUEST *req;
+	OCSP_RESPONSE *resp;
+	OCSP_BASICRESP *bs;
+	X509_STORE *store;
+
+	assert_non_null(req = OCSP_REQUEST_new());
+	OK(ca_serial_hex(X509_get0_serialNumber(signer), serial,
+	    sizeof(serial)));
+	OK(OCSP_request_add0_id(req, ocsp_id(EVP_sha1(), fx.ca_cert, serial)));
+	OK(OCSP_request_add1_nonce(req, NULL, 16));
+	resp = ocsp_ask(w->ocsp, req);
+	assert_int_equal(OCSP_response_status(resp),
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_non_null(bs = OCSP_response_get1_basic(resp));
+	assert_non_null(store = X509_STORE_new());
+	OK(X509_STORE_add_cert(store, fx.ca_cert));
+	assert_int_equal(OCSP_basic_verify(bs, NULL, store, 0), 1);
+	assert_int_equal(OCSP_check_nonce(req, bs), 1);
+	X509_STORE_free(store);
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(resp);
+	OCSP_REQUEST_free(req);
+}
+
+/* Lines of file that contain what. */
+static int
+lines_with(const char *file, const char *what)
+{
+	char line[1024];
+	FILE *f = fopen(file, "r");
+	int n = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, what) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* worker_hsm_check(w), with what it logs appended to file. */
+static int
+hsm_check_logged(struct worker *w, const char *file)
+{
+	FILE *f = fopen(file, "a");
+	int saved, rc;
+
+	assert_non_null(f);
+	fflush(stderr);
+	OK((saved = dup(STDERR_FILENO)) >= 0);
+	OK(dup2(fileno(f), STDERR_FILENO) >= 0);
+	log_init("test_engine", 0, LOG_LVL_INFO);
+	rc = worker_hsm_check(w);
+	log_init("test_engine", 0,
+	    getenv("CMPCA_TEST_VERBOSE") != NULL ? LOG_LVL_DEBUG : LOG_LVL_ERR);
+	fflush(stderr);
+	OK(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	fclose(f);
+	return rc;
+}
+
+/*
+ * The HSM check of a worker, as tests/e2e/faults.sh sees it on the stack.
+ * The token goes away (its SoftHSM directory moved, as a token pulled from
+ * its reader): the engine answers systemUnavail, and the check fails and
+ * logs the loss once, however often it runs. The token comes back: the
+ * check drops the keys of the engine and of the OCSP responder, which
+ * died with the old module instance, reopens it and logs the recovery;
+ * the engine issues and the responder signs with keys loaded anew. A
+ * second loss is logged again.
+ */
+static void
+test_worker_hsm_lost(void **state)
+{
+	char tok[512], away[128], log[128], lost[128], back[128];
+	struct cmp_srv *own = fx.srv;
+	struct worker *w;
+	struct db_ca ca;
+	struct dirent *de;
+	X509 *signer = NULL;
+	DIR *d;
+	struct rq q;
+	int ep;
+
+	(void)state;
+	/* A key used after its module was reloaded can hang SoftHSM: a
+	 * worker that keeps one fails this test by SIGALRM, not by hanging. */
+	alarm(60);
+	snprintf(tok, sizeof(tok), "%s/tokens", fx.dir);
+	assert_non_null(d = opendir(tok));
+	while ((de = readdir(d)) != NULL && de->d_name[0] == '.')
+		;
+	assert_non_null(de);
+	snprintf(tok, sizeof(tok), "%s/tokens/%s", fx.dir, de->d_name);
+	closedir(d);
+	snprintf(away, sizeof(away), "%s/away", fx.dir);
+	snprintf(log, sizeof(log), "%s/worker.log", fx.dir);
+	snprintf(lost, sizeof(lost), "error: hsm: token %s unavailable", TOKEN);
+	snprintf(back, sizeof(back), "info: hsm: token %s back", TOKEN);
+	memset(&ca, 0, sizeof(ca));
+	assert_int_equal(db_ca_get(fx.db, fx.ca_id, &ca), 1);
+	OK(ocsp_signer_issue(fx.db, fx.hsm, &ca, 30, &signer));
+	db_ca_clear(&ca);
+	assert_non_null(w = worker_new(fx.cfg, fx.db, fx.hsm));
+	fx.srv = w->cmp; /* run() and ir_ok() go through the worker */
+	/* Both hold keys of the token now. */
+	rq_init(&q);
+	(void)ir_ok(&q, NULL);
+	worker_ocsp_ok(w, signer);
+	for (ep = 1; ep <= 2; ep++) {
+		assert_int_equal(rename(tok, away), 0);
+		rq_init(&q);
+		check_error(run(req_new(&q), NULL), CMP_FAIL_SYSTEM_UNAVAIL);
+		OK(hsm_lost(fx.hsm));
+		cmp_srv_keys_drop(own); /* the fixture's engine, too */
+		assert_false(hsm_check_logged(w, log)); /* still away */
+		assert_false(hsm_check_logged(w, log));
+		OK(hsm_lost(fx.hsm));
+		assert_int_equal(rename(away, tok), 0);
+		(void)usleep(1100 * 1000); /* hsm_reopen: one try a second */
+		assert_true(hsm_check_logged(w, log));
+		assert_true(hsm_check_logged(w, log)); /* nothing to do */
+		assert_false(hsm_lost(fx.hsm));
+		assert_int_equal(lines_with(log, lost), ep);
+		assert_int_equal(lines_with(log, back), ep);
+		rq_init(&q);
+		(void)ir_ok(&q, NULL);
+		worker_ocsp_ok(w, signer);
+	}
+	fx.srv = own;
+	worker_free(w);
+	X509_free(signer);
+	alarm(0);
 }
 
 static void write_file(const char *path, const char *fmt, ...)
@@ -2491,6 +2637,7 @@ static const struct CMUnitTest fixed[] = {
 	T(test_crl_stale_key),
 	T(test_delayed_refused),
 	T(test_idevid),
+	T(test_worker_hsm_lost),
 };
 #define NFIXED (sizeof(fixed) / sizeof(fixed[0]))
 #define NCC (sizeof(cccases) / sizeof(cccases[0]))
