@@ -25,6 +25,7 @@
 #include <fcgiapp.h>
 
 #include "daemon/fcgi.h"
+#include "lib/lib.h"
 #include "daemon/admin.h"
 #include "daemon/http.h"
 #include "daemon/worker.h"
@@ -221,18 +222,6 @@ fcgi_is_ocsp(const char *uri)
 	    (uri[n] == '\0' || uri[n] == '/');
 }
 
-static int
-hex_val(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Value of a base64 character, standard or URL-safe alphabet, or -1. */
 static int
 b64_val(int c)
@@ -260,23 +249,16 @@ static unsigned char *
 ocsp_get_decode(const char *s, size_t n, long *len)
 {
 	unsigned char *b64 = malloc(n + 1), *out = NULL;
-	size_t i, m = 0, pad = 0, o = 0;
+	size_t i, m, pad = 0, o = 0;
 	unsigned long acc = 0;
-	int hi, lo, v, bits = 0;
+	int v, bits = 0;
+	long dl;
 
 	if (b64 == NULL)
 		return NULL;
-	for (i = 0; i < n; i++) {
-		if (s[i] != '%') {
-			b64[m++] = (unsigned char)s[i];
-			continue;
-		}
-		if (i + 2 >= n || (hi = hex_val(s[i + 1])) < 0 ||
-		    (lo = hex_val(s[i + 2])) < 0)
-			goto fail;
-		b64[m++] = (unsigned char)(hi << 4 | lo);
-		i += 2;
-	}
+	if ((dl = lib_pct_decode(s, n, (char *)b64, n + 1, 0)) < 0)
+		goto fail;
+	m = (size_t)dl;
 	while (m > 0 && b64[m - 1] == '=') {
 		m--;
 		pad++;
