@@ -175,6 +175,9 @@ void db_param_time(struct db_params *p, time_t t);
  */
 int db_run(struct db *db, const struct db_stmt *st, const struct db_params *p,
     PGresult **res);
+/* Runs a statement whose result is not needed. Returns 1 or -1. */
+int db_run_simple(struct db *db, const struct db_stmt *st,
+    const struct db_params *p);
 /*
  * Runs a multi-row statement into a new array of elements of elem_size
  * bytes: from_row fills one (returns 1, or 0 on an unexpected row), clear
@@ -218,6 +221,11 @@ int db_ready(struct db *db);
 /* Sets db->err, printf style; newlines become spaces. */
 void db_seterr(struct db *db, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/*
+ * The primary message of a failed result (or libpq's connection error) into
+ * buf; records the SQLSTATE in db->sqlstate.
+ */
+void db_pgmsg(struct db *db, const PGresult *res, char *buf, size_t size);
 /* Sets db->err to "<statement name, _ as space> failed: <msg>". */
 void db_stmt_err(struct db *db, const struct db_stmt *st, const char *msg);
 /* Rows affected by an UPDATE/INSERT/DELETE result (0 if unknown). */
