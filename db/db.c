@@ -128,6 +128,27 @@ db_fixed_ok(const char *s, size_t size)
 	return n > 0 && n < size;
 }
 
+/* Helpers: enum names. */
+
+/* See db_int.h. */
+const char *
+db_name_of(const struct db_names *t, int v)
+{
+	return v > 0 && v < t->n ? t->name[v] : NULL;
+}
+
+/* See db_int.h. */
+int
+db_name_parse(const struct db_names *t, const char *s)
+{
+	int v;
+
+	for (v = 1; s != NULL && v < t->n; v++)
+		if (t->name[v] != NULL && strcmp(s, t->name[v]) == 0)
+			return v;
+	return 0;
+}
+
 /* Helpers: parameters. */
 
 /* Appends one parameter; fmt 1 is binary. */
@@ -325,7 +346,8 @@ db_col_memdup(struct db_row *r, int col, size_t *len)
 	return b;
 }
 
-long long
+/* Rows affected by an UPDATE/INSERT/DELETE result (0 if unknown). */
+static long long
 db_cmd_tuples(PGresult *res)
 {
 	const char *s = PQcmdTuples(res);
@@ -533,13 +555,15 @@ db_insert(struct db *db, const struct db_stmt *st, const struct db_params *p,
 	struct db_row r;
 	int rc = -1;
 
+	if (id == NULL) {
+		if ((rc = db_update(db, st, p, NULL)) < 0 &&
+		    db_unique_violation(db))
+			rc = 0;
+		return rc;
+	}
 	if (db_run(db, st, p, &res) != 1) {
 		if (db_unique_violation(db))
 			rc = 0;
-		goto out;
-	}
-	if (id == NULL) {
-		rc = db_cmd_tuples(res) > 0 ? 1 : 0;
 		goto out;
 	}
 	if (PQntuples(res) == 0) {
@@ -553,6 +577,28 @@ db_insert(struct db *db, const struct db_stmt *st, const struct db_params *p,
 		goto out;
 	}
 	rc = 1;
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* See db_int.h. */
+int
+db_update(struct db *db, const struct db_stmt *st, const struct db_params *p,
+    long long *rows)
+{
+	PGresult *res = NULL;
+	long long n;
+	int rc = -1;
+
+	if (rows != NULL)
+		*rows = 0;
+	if (db_run(db, st, p, &res) != 1)
+		goto out;
+	n = db_cmd_tuples(res);
+	if (rows != NULL)
+		*rows = n;
+	rc = n > 0 ? 1 : 0;
 out:
 	PQclear(res);
 	return rc;

@@ -196,6 +196,14 @@ int db_getn(struct db *db, const struct db_stmt *st, const struct db_params *p,
 int db_insert(struct db *db, const struct db_stmt *st,
     const struct db_params *p, long long *id);
 /*
+ * Runs an UPDATE or DELETE (or any statement whose answer is how many rows
+ * it changed). With rows, the count is stored there. Returns 1 if it
+ * changed at least one row, 0 if none (no row matched: an answer, not an
+ * error), -1 (db->err set).
+ */
+int db_update(struct db *db, const struct db_stmt *st,
+    const struct db_params *p, long long *rows);
+/*
  * Runs a lookup of at most one row into *out (elem_size bytes, zeroed
  * first), filled by from_row. Returns 1 found, 0 no row, -1 (db->err set).
  */
@@ -209,6 +217,21 @@ int db_get1(struct db *db, const struct db_stmt *st, const struct db_params *p,
  */
 int db_get_int8(struct db *db, const struct db_stmt *st,
     const struct db_params *p, long long *v);
+/*
+ * The names of an enum's values as the database stores them: name[v] for
+ * v in 1..n-1 (0 is "none" in every enum of db.h, name[0] is NULL).
+ * Define the array indexed by the enum, then the table with DB_NAMES.
+ */
+struct db_names {
+	const char *const *name;
+	int n;
+};
+#define DB_NAMES(a) {(a), (int)(sizeof(a) / sizeof((a)[0]))}
+/* The name of v, or NULL if v has none in t. */
+const char *db_name_of(const struct db_names *t, int v);
+/* The value named s in t, or 0 if none (or s is NULL). */
+int db_name_parse(const struct db_names *t, const char *s);
+
 /* Returns 1 if the last failed statement was a unique violation. */
 int db_unique_violation(const struct db *db);
 /*
@@ -228,8 +251,6 @@ void db_seterr(struct db *db, const char *fmt, ...)
 void db_pgmsg(struct db *db, const PGresult *res, char *buf, size_t size);
 /* Sets db->err to "<statement name, _ as space> failed: <msg>". */
 void db_stmt_err(struct db *db, const struct db_stmt *st, const char *msg);
-/* Rows affected by an UPDATE/INSERT/DELETE result (0 if unknown). */
-long long db_cmd_tuples(PGresult *res);
 /* Returns 1 if s is a NUL-terminated string of 1..size-1 bytes. */
 int db_fixed_ok(const char *s, size_t size);
 

@@ -23,7 +23,7 @@ static const struct db_stmt st_store = {DB_ST_CERT_STORE, "cert_store",
     " $17::boolean)"};
 static const struct db_stmt st_ca_current = {DB_ST_CA_CERT_CURRENT,
     "ca_cert_current",
-    "SELECT 1 FROM ca WHERE id = $1::bigint AND status = 'active'"
+    "SELECT 1::bigint FROM ca WHERE id = $1::bigint AND status = 'active'"
     " AND sha256(cert) = $2::bytea"};
 static const struct db_stmt st_finish = {DB_ST_FINISH, "txn_finish",
     "SELECT cmpca_finish($1::bytea, $2::bytea, $3::text, $4::text,"
@@ -58,15 +58,11 @@ db_ca_cert_current(struct db *db, long long ca_id,
     const unsigned char ca_sha256[32])
 {
 	struct db_params p = {0};
-	PGresult *res = NULL;
-	int rc = -1;
+	long long one;
 
 	db_param_int8(&p, ca_id);
 	db_param_bytea(&p, ca_sha256, 32);
-	if (db_run(db, &st_ca_current, &p, &res) == 1)
-		rc = PQntuples(res) == 1;
-	PQclear(res);
-	return rc;
+	return db_get_int8(db, &st_ca_current, &p, &one);
 }
 
 /* The certificate's columns, in the order both issuing functions take
