@@ -19,13 +19,14 @@
 #include "db/db.h"
 
 #define DB_ERR_MAX 256	 /* db_error() text, truncated */
-#define DB_MAXPARAM 25	 /* parameters of one statement */
+#define DB_MAXPARAM 32	 /* parameters of one statement */
 #define DB_NUM_MAX 24	 /* a long long in decimal, sign, NUL */
 
 /* SQL: a timestamptz column as whole seconds since the epoch (int8). */
 #define DB_EPOCH(col) "floor(extract(epoch from " col "))::bigint"
 
 /* Type OIDs of the columns we decode (pg_type.h is a server header). */
+#define DB_OID_BOOL 16
 #define DB_OID_BYTEA 17
 #define DB_OID_INT8 20
 #define DB_OID_INT4 23
@@ -69,7 +70,6 @@ enum db_stmt_id {
 	DB_ST_RA_GET_BY_HASH,
 	DB_ST_RA_LIST,
 	DB_ST_RA_DELETE,
-	DB_ST_ISSUE1,
 	DB_ST_FINISH,
 	DB_ST_CRL_NEXT,
 	DB_ST_CRL_INSERT,
@@ -167,6 +167,33 @@ void db_param_int8(struct db_params *p, long long v);
 void db_param_id(struct db_params *p, long long v);
 /* Appends epoch seconds for to_timestamp(), or SQL NULL when t == 0. */
 void db_param_time(struct db_params *p, time_t t);
+
+/*
+ * A one-dimensional array parameter in PostgreSQL's binary array format
+ * (what array_recv reads), built element by element: db_array_init with
+ * the element type (DB_OID_*), then one db_array_* call per element, then
+ * db_param_array. A failed allocation makes the parameter bad (the
+ * statement then fails with "invalid parameter"). The array owns its
+ * buffer until db_array_free, which must come after the statement ran.
+ */
+struct db_array {
+	unsigned char *buf;
+	size_t len, cap;
+	unsigned int oid; /* element type */
+	int n;		  /* elements */
+	int hasnull;
+	int bad;
+};
+void db_array_init(struct db_array *a, unsigned int elem_oid);
+/* Appends a text or bytea element; NULL appends SQL NULL. */
+void db_array_bytes(struct db_array *a, const void *v, size_t len);
+void db_array_text(struct db_array *a, const char *s); /* NULL: NULL */
+void db_array_int8(struct db_array *a, long long v);
+void db_array_int4(struct db_array *a, int v);
+void db_array_bool(struct db_array *a, int v);
+/* Appends the array as a binary parameter (ndim 0 when empty). */
+void db_param_array(struct db_params *p, struct db_array *a);
+void db_array_free(struct db_array *a);
 
 /*
  * Runs a prepared statement, preparing it first if this connection has not
