@@ -68,7 +68,9 @@ $(B)/cmpca: $(CLI_SRC:%.c=$(B)/%.o) $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
 $(B)/test_hsm: $(B)/tests/unit/test_hsm.o $(HSM_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(B)/test_db: $(B)/tests/unit/test_db.o $(DB_OBJ)
+$(B)/test_db: $(B)/tests/unit/test_db.o $(B)/tests/unit/test_db_cert.o \
+    $(B)/tests/unit/test_db_secret.o $(B)/tests/unit/test_db_issue.o \
+    $(B)/tests/unit/test_db_more.o $(DB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(B)/test_cmp: $(B)/tests/unit/test_cmp.o $(B)/daemon/fcgi.o $(B)/daemon/admin.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
