@@ -423,12 +423,12 @@ struct db_issue {
 	const char *actor;	       /* of the audit entries */
 };
 /*
- * Stores the n certificates c[] of one response (sets each c[i]->id) as
- * is->txn says, each with an audit entry by is->actor, and revokes
- * c[i]->replaces (superseded) when c[i] is valid and supersede[i] is set
- * (supersede may be NULL). One CA, one transaction (t's when given). One
- * statement: a refusal stores nothing (and aborts the caller's
- * transaction). Returns 1, 0 with *why, -1.
+ * Stores the n certificates c[] of one response (sets c[i]->id) as is->txn
+ * says, each audited by is->actor ("issue"; kind "cross": "cross-certify"),
+ * and revokes c[i]->replaces (superseded) when c[i] is valid and
+ * supersede[i] is set (supersede may be NULL). One CA, one transaction
+ * (t's when given). One statement: a refusal stores nothing (and aborts
+ * the caller's transaction). Returns 1, 0 with *why, -1.
  */
 int db_issue(struct db *db, const struct db_issue *is,
     struct db_cert *const *c, const int *supersede, size_t n,

@@ -18,7 +18,7 @@ static const struct db_stmt st_store = {DB_ST_CERT_STORE, "cert_store",
     " $10::text, $11::bytea, $12::int, $13::bigint, $14::text, $15::text,"
     " $16::text[], $17::text[], $18::text[], $19::bytea[], $20::bigint[],"
     " $21::bigint[], $22::text[], $23::bytea[], $24::text[], $25::text[],"
-    " $26::int[], $27::bigint[], $28::boolean[])"};
+    " $26::int[], $27::bigint[], $28::boolean[], $29::text[])"};
 static const struct db_stmt st_ca_current = {DB_ST_CA_CERT_CURRENT,
     "ca_cert_current",
     "SELECT 1::bigint FROM ca WHERE id = $1::bigint AND status = 'active'"
@@ -67,7 +67,7 @@ db_ca_cert_current(struct db *db, long long ca_id,
 enum {
 	ARR_SERIAL, ARR_SUBJECT, ARR_ISSUER, ARR_SPKI, ARR_NOT_BEFORE,
 	ARR_NOT_AFTER, ARR_STATUS, ARR_DER, ARR_PROFILE, ARR_REQUESTER,
-	ARR_CERT_REQ_ID, ARR_REPLACES, ARR_SUPERSEDE, ARR_COUNT
+	ARR_CERT_REQ_ID, ARR_REPLACES, ARR_SUPERSEDE, ARR_KIND, ARR_COUNT
 };
 
 static const char *const issue_txn_tbl[] = {
@@ -84,6 +84,7 @@ issue_cert_ok(const struct db_cert *c, long long ca_id,
     const unsigned char *txid, size_t txid_len)
 {
 	return c != NULL && c->der != NULL && c->der_len > 0 &&
+	    c->subject != NULL && c->issuer != NULL &&
 	    db_fixed_ok(c->serial, sizeof(c->serial)) &&
 	    strcmp(db_cert_status_name(c->status), "unknown") != 0 &&
 	    c->ca_id == ca_id &&
@@ -139,7 +140,7 @@ issue_params(struct db_params *p, struct db_array *arr,
 		[ARR_STATUS] = DB_OID_TEXT, [ARR_DER] = DB_OID_BYTEA,
 		[ARR_PROFILE] = DB_OID_TEXT, [ARR_REQUESTER] = DB_OID_TEXT,
 		[ARR_CERT_REQ_ID] = DB_OID_INT4, [ARR_REPLACES] = DB_OID_INT8,
-		[ARR_SUPERSEDE] = DB_OID_BOOL,
+		[ARR_SUPERSEDE] = DB_OID_BOOL, [ARR_KIND] = DB_OID_TEXT,
 	};
 	const struct db_txn *t = is->t, *tx = is->txn != DB_ISSUE_STORE ? t :
 	    NULL;
@@ -190,6 +191,8 @@ issue_params(struct db_params *p, struct db_array *arr,
 			db_array_bytes(&arr[ARR_REPLACES], NULL, 0);
 		db_array_bool(&arr[ARR_SUPERSEDE],
 		    supersede != NULL && supersede[i]);
+		db_array_text(&arr[ARR_KIND], c[i]->kind[0] != '\0' ?
+		    c[i]->kind : NULL);
 	}
 	for (k = 0; k < ARR_COUNT; k++)
 		db_param_array(p, &arr[k]);

@@ -13,13 +13,15 @@
 --                 and pollReq go through).
 --   p_txn 'none'  the caller's own transaction did that (db_cert_store).
 --
--- Then, when there are certificates, each is inserted with its 'issue'
--- audit row and, when it is valid and its p_supersede element is set,
--- revokes what it replaces (superseded). Returns the new certificates'
--- ids in array order. It replaces cmpca_issue1 (006, 012, 013: one
--- certificate) and the 17-argument cmpca_cert_store (013: one
--- certificate inside the caller's transaction), which stored the same
--- rows in two places; both are dropped.
+-- Then, when there are certificates, each is inserted (p_cert_kind: 'ee'
+-- when NULL, 'cross' for a ccr's cross certificate) with its audit row
+-- ('issue', or 'cross-certify' for a cross certificate) and, when it is
+-- valid and its p_supersede element is set, revokes what it replaces
+-- (superseded). Returns the new certificates' ids in array order. It
+-- replaces cmpca_issue1 (006, 012, 013: one certificate), the 17-argument
+-- cmpca_cert_store (013: one certificate inside the caller's
+-- transaction), which stored the same rows in two places (both are
+-- dropped), and the ccr's own INSERT.
 --
 -- What 012 and 013 guarantee under concurrency still holds, each in one
 -- place:
@@ -56,7 +58,8 @@ CREATE FUNCTION cmpca_cert_store(p_txn text, p_txid bytea, p_ca bigint,
     p_serial text[], p_subject text[], p_issuer text[], p_spki bytea[],
     p_not_before bigint[], p_not_after bigint[], p_status text[],
     p_der bytea[], p_profile text[], p_requester text[],
-    p_cert_req_id int[], p_replaces bigint[], p_supersede boolean[])
+    p_cert_req_id int[], p_replaces bigint[], p_supersede boolean[],
+    p_cert_kind text[])
     RETURNS SETOF bigint
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -114,7 +117,8 @@ BEGIN
 	    cardinality(p_not_after) <> n OR cardinality(p_status) <> n OR
 	    cardinality(p_der) <> n OR cardinality(p_profile) <> n OR
 	    cardinality(p_requester) <> n OR cardinality(p_cert_req_id) <> n OR
-	    cardinality(p_replaces) <> n OR cardinality(p_supersede) <> n THEN
+	    cardinality(p_replaces) <> n OR cardinality(p_supersede) <> n OR
+	    cardinality(p_cert_kind) <> n THEN
 		RAISE EXCEPTION 'cmpca_cert_store: the certificate arrays differ '
 		    'in length' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
@@ -126,19 +130,21 @@ BEGIN
 	FOR i IN 1 .. n LOOP
 		INSERT INTO cert (ca_id, serial, subject, issuer, spki_sha256,
 		    not_before, not_after, status, der, profile, requester,
-		    txid, cert_req_id, replaces)
+		    txid, cert_req_id, replaces, kind)
 		    VALUES (p_ca, p_serial[i], p_subject[i], p_issuer[i],
 		    p_spki[i], to_timestamp(p_not_before[i]),
 		    to_timestamp(p_not_after[i]), p_status[i], p_der[i],
 		    p_profile[i], p_requester[i], p_txid, p_cert_req_id[i],
-		    p_replaces[i])
+		    p_replaces[i], coalesce(p_cert_kind[i], 'ee'))
 		    ON CONFLICT (ca_id, serial) DO NOTHING RETURNING id INTO cid;
 		IF cid IS NULL THEN
 			RAISE EXCEPTION 'serial number collision'
 			    USING ERRCODE = 'CA004';
 		END IF;
 		INSERT INTO audit (event, ca_id, actor, detail)
-		    VALUES ('issue', p_ca, p_actor, p_serial[i]);
+		    VALUES (CASE WHEN p_cert_kind[i] = 'cross'
+		    THEN 'cross-certify' ELSE 'issue' END, p_ca, p_actor,
+		    p_serial[i]);
 		IF p_supersede[i] AND p_replaces[i] IS NOT NULL AND
 		    p_status[i] = 'valid' THEN
 			UPDATE cert SET status = 'revoked', revoked_at = now(),

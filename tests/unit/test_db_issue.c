@@ -326,6 +326,51 @@ test_issue_n(void **state)
 	CHECK(db_txn_get(db, t.id, t.id_len, &got_t), 0);
 }
 
+/* A ccr's cross certificate is stored the same way, as kind "cross" with
+ * a "cross-certify" audit row instead of "issue". */
+static void
+test_issue_cross(void **state)
+{
+	unsigned char hash[32], other[32];
+	struct db_cert c, *cp = &c, got;
+	struct db_issue is;
+	struct db_txn t;
+	struct db_audit *a = NULL;
+	enum db_refusal why;
+	long long ca = make_ca("cross-ca");
+	size_t n = 0;
+
+	(void)state;
+	ca_hashes(hash, other);
+	make_txn(&t, ca, "cr-a", DB_TXN_WAIT_CONF);
+	strcpy(t.kind, "ccr");
+	txn_cert(&c, &t, "c001", DB_CERT_UNCONFIRMED);
+	strcpy(c.kind, "cross");
+	memset(&is, 0, sizeof(is));
+	is.txn = DB_ISSUE_NEW;
+	is.t = &t;
+	is.nonce = (const unsigned char *)"c-cr-a";
+	is.nonce_len = 6;
+	is.ca_sha256 = hash;
+	is.actor = "cert:CN=Partner";
+	CHECK(db_issue(db, &is, &cp, NULL, 1, &why), 1);
+	CHECK(db_cert_get(db, c.id, &got), 1);
+	assert_string_equal(got.kind, "cross");
+	db_cert_clear(&got);
+	CHECK(db_audit_list(db, ca, "cross-certify", 0, 10, &a, &n), 1);
+	assert_int_equal(n, 1);
+	assert_string_equal(a[0].detail, "c001");
+	db_audit_array_free(a, n);
+	CHECK(db_audit_list(db, ca, "issue", 0, 10, &a, &n), 1);
+	assert_int_equal(n, 0);
+	strcpy(c.kind, "bogus"); /* the table's CHECK refuses it */
+	strcpy(c.serial, "c002");
+	is.nonce = (const unsigned char *)"c-cr-b";
+	t.id[0] = 'C';
+	c.txid[0] = 'C';
+	CHECK(db_issue(db, &is, &cp, NULL, 1, &why), -1);
+}
+
 /*
  * Delayed delivery's final answer: the waiting transaction moves on and
  * the certificates are stored in the same statement; a second poll that
@@ -525,6 +570,7 @@ const struct CMUnitTest test_db_issue_tests[] = {
     cmocka_unit_test(test_issue1),
     cmocka_unit_test(test_issue1_secret_version),
     cmocka_unit_test(test_issue_n),
+    cmocka_unit_test(test_issue_cross),
     cmocka_unit_test(test_issue_move),
     cmocka_unit_test(test_txn_finish),
     cmocka_unit_test(test_update_no_row),
