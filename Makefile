@@ -32,7 +32,7 @@ HSM_SRC := hsm/hsm.c hsm/hsm_err.c hsm/hsm_token.c hsm/hsm_uri.c \
 DB_SRC := db/db.c db/db_ca.c db/db_cert.c db/db_txn.c db/db_secret.c \
 	db/db_pending.c db/db_ra.c db/db_issue.c db/db_crl.c \
 	db/db_audit.c db/db_ocsp.c db/db_cross.c db/db_stats.c db/db_admin.c \
-	db/db_chain.c
+	db/db_chain.c db/db_migrate.c db/db_param.c
 CA_SRC := ca/log.c ca/cfg.c ca/profile.c ca/profile_subject.c ca/metrics.c ca/cmp_asn.c ca/ca_store.c ca/audit.c \
 	ca/serial.c ca/crl_reason.c \
 	ca/issue/cert_build.c ca/issue/issue.c \
@@ -80,7 +80,9 @@ $(B)/cmpca: $(CLI_SRC:%.c=$(B)/%.o) $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
 $(B)/test_hsm: $(B)/tests/unit/test_hsm.o $(HSM_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(B)/test_db: $(B)/tests/unit/test_db.o $(DB_OBJ) $(LIB_OBJ)
+$(B)/test_db: $(B)/tests/unit/test_db.o $(B)/tests/unit/test_db_cert.o \
+    $(B)/tests/unit/test_db_secret.o $(B)/tests/unit/test_db_issue.o \
+    $(B)/tests/unit/test_db_more.o $(DB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(UNIT_PLAIN:%=$(B)/%): $(B)/%: $(B)/tests/unit/%.o $(B)/tests/unit/unitlib.o \

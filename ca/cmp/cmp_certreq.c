@@ -30,78 +30,63 @@ struct issued {
 	struct db_pending pend;
 };
 
-/* Stores the transaction and every issued certificate atomically.
+_Static_assert(CA_MAX_CERTREQS <= DB_ISSUE_MAX,
+    "one db_issue() call stores every certificate of a response");
+
+/* Stores the transaction and every issued certificate atomically, the
+ * certificates in one db_issue() call; the requests waiting for the
+ * operator, if any, in the same database transaction.
  * Returns 1, or 0 with the rejection or internal error recorded in r. */
 static int
 persist_issue(struct req *r, struct issued *iss, int n)
 {
 	struct db *db = r->srv->db;
+	struct db_cert *rows[CA_MAX_CERTREQS];
+	int sup[CA_MAX_CERTREQS];
+	struct db_issue is;
+	struct db_txn t;
 	enum db_refusal why;
+	size_t k = 0;
 	int i, rc, nwait = 0;
 
-	/* The common case, one certificate issued now: one round trip. */
-	if (n == 1 && !iss[0].waiting) {
-		struct db_txn t;
-
-		cmp_txn_fill(r, r->implicit ? DB_TXN_DONE : DB_TXN_WAIT_CONF,
-		    &t);
-		rc = db_issue1(db, &t, r->msg->header->senderNonce->data,
-		    (size_t)r->msg->header->senderNonce->length,
-		    r->have_mac ? r->secret.ref : NULL, r->secret.version,
-		    r->ca->cert_sha256, &iss[0].row,
-		    cmp_supersedes(r, &iss[0].row), &why);
-		if (rc < 0)
-			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
-		else if (rc == 0)
-			cmp_refuse(r, why);
-		return rc == 1;
-	}
-
-	if (db_begin(db) != 1) {
-		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
-		return 0;
-	}
-	for (i = 0; i < n; i++)
-		nwait += iss[i].waiting;
-	rc = cmp_txn_record(r, nwait > 0 ? DB_TXN_WAITING
-	    : (n > 0 && !r->implicit) ? DB_TXN_WAIT_CONF : DB_TXN_DONE);
-	if (rc <= 0) {
-		db_rollback(db);
-		return 0;
-	}
-	if (n > 0 && r->have_mac) {
-		rc = db_secret_consume(db, r->secret.ref, r->secret.version);
-		if (rc < 0)
-			goto dberr;
-		if (rc == 0) {
-			db_rollback(db);
-			cmp_secret_stale(r);
-			cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
-			    "enrollment secret used up or expired");
-			return 0;
-		}
-	}
 	for (i = 0; i < n; i++) {
 		if (iss[i].waiting) {
-			if (db_pending_insert(db, &iss[i].pend) != 1 ||
-			    db_audit_add(db, "request-pending", r->ca->id,
-				r->sender, iss[i].pend.subject) < 0)
-				goto dberr;
+			nwait++;
 			continue;
 		}
-		/* Stored the one way cmpca_issue1 stores (a kur, the only
-		 * request that supersedes, comes alone and is stored there
-		 * unless it waits). */
-		rc = db_cert_store(db, r->ca->cert_sha256, r->sender,
-		    &iss[i].row, cmp_supersedes(r, &iss[i].row), &why);
-		if (rc < 0)
-			goto dberr;
-		if (rc == 0) {
-			db_rollback(db);
-			cmp_refuse(r, why);
-			return 0;
-		}
+		sup[k] = cmp_supersedes(r, &iss[i].row);
+		rows[k++] = &iss[i].row;
 	}
+	cmp_txn_fill(r, nwait > 0 ? DB_TXN_WAITING
+	    : (n > 0 && !r->implicit) ? DB_TXN_WAIT_CONF : DB_TXN_DONE, &t);
+	memset(&is, 0, sizeof(is));
+	is.txn = DB_ISSUE_NEW;
+	is.t = &t;
+	is.nonce = r->msg->header->senderNonce->data;
+	is.nonce_len = (size_t)r->msg->header->senderNonce->length;
+	is.secret_ref = n > 0 && r->have_mac ? r->secret.ref : NULL;
+	is.secret_version = r->secret.version;
+	is.ca_sha256 = r->ca->cert_sha256;
+	is.actor = r->sender;
+	/* Without requests waiting, one statement is the whole of it. */
+	if (nwait > 0 && db_begin(db) != 1)
+		goto dberr;
+	rc = db_issue(db, &is, rows, sup, k, &why);
+	if (rc < 0)
+		goto dberr;
+	if (rc == 0) {
+		db_rollback(db);
+		cmp_refuse(r, why);
+		return 0;
+	}
+	if (nwait == 0)
+		return 1;
+	for (i = 0; i < n; i++)
+		if (iss[i].waiting &&
+		    (db_pending_insert(db, &iss[i].pend) != 1 ||
+		    db_audit_add(db, "request-pending", r->ca->id, r->sender,
+			iss[i].pend.subject) < 0))
+			goto dberr;
 	if (db_commit(db) != 1)
 		goto dberr;
 	return 1;

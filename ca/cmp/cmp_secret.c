@@ -4,7 +4,7 @@
  * A request that starts an issuance (ir, cr, kur, p10cr) may take its
  * secret from here and spare a database round trip: the statement that
  * records the issuance checks that the row is still the version read
- * (cmpca_issue1, db_secret_consume), and if not, the request is served
+ * (cmpca_cert_store, migration 014), and if not, the request is served
  * again from a fresh read (serve() in cmp_server.c). Other requests always
  * read the row, so removing a secret takes effect at once for them, and at
  * the next issuance for the cache. Only the sealed value is kept.

@@ -1272,8 +1272,8 @@ test_crl_stale_key(void **state)
  * Rollover race (issue 14, item 4): a worker that still holds the CA's
  * previous certificate (its copy is up to CA_STORE_REFRESH seconds old)
  * signs with it; the issuing statement sees that the CA row holds another
- * certificate and stores nothing, for one certificate (cmpca_issue1) and
- * for several (explicit transaction). The client gets systemUnavail; once
+ * certificate and stores nothing, for one certificate and for several
+ * (one cmpca_cert_store call each). The client gets systemUnavail; once
  * the row and the worker agree again, issuance works.
  */
 static void
