@@ -77,7 +77,8 @@ $(B)/cmpcad: $(DAEMON_SRC:%.c=$(B)/%.o) $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ
 $(B)/cmpca: $(CLI_SRC:%.c=$(B)/%.o) $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/test_hsm: $(B)/tests/unit/test_hsm.o $(HSM_OBJ) $(LIB_OBJ)
+$(B)/test_hsm: $(B)/tests/unit/test_hsm.o $(B)/tests/unit/test_hsm_keys.o \
+    $(B)/tests/unit/test_hsm_seal.o $(HSM_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(B)/test_db: $(B)/tests/unit/test_db.o $(B)/tests/unit/test_db_cert.o \

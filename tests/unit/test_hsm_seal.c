@@ -1,0 +1,206 @@
+/*
+ * test_hsm_seal.c - sealing enrollment secrets under the token's AES key:
+ * formats, the data key, key versions and rotation.
+ */
+#include "tests/unit/test_hsm.h"
+
+/* Format 0x01 (sealed in the token, as before issue 6) still opens, and
+ * only with its own reference and bits; one unseal timed. */
+static void
+seal_v1_check(const unsigned char *secret, size_t len)
+{
+	unsigned char *v = NULL, *pt = NULL;
+	size_t vlen, ptlen, i;
+	struct timespec t0;
+	const int rounds = 500;
+
+	hsm_seal_force_format(0x01);
+	if (!hsm_seal(fx.h, "ref-v1", secret, len, &v, &vlen))
+		fail_msg("hsm_seal v1: %s", hsm_error());
+	hsm_seal_force_format(0);
+	assert_int_equal(v[0], 0x01);
+	assert_int_equal(vlen, 1 + 12 + len + 16);
+	assert_int_equal(hsm_unseal(fx.h, "ref-v1", v, vlen, &pt, &ptlen), 1);
+	assert_int_equal(ptlen, len);
+	assert_memory_equal(pt, secret, len);
+	OPENSSL_cleanse(pt, ptlen);
+	free(pt);
+	assert_int_equal(hsm_unseal(fx.h, "ref-1", v, vlen, &pt, &ptlen), 0);
+	for (i = 1; i < vlen; i += 5) {
+		v[i] ^= 0x80;
+		assert_int_equal(
+		    hsm_unseal(fx.h, "ref-v1", v, vlen, &pt, &ptlen), 0);
+		v[i] ^= 0x80;
+	}
+	v[0] = 0x02;
+	assert_int_equal(hsm_unseal(fx.h, "ref-v1", v, vlen, &pt, &ptlen), 0);
+	v[0] = 0x01;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < (size_t)rounds; i++) {
+		assert_int_equal(
+		    hsm_unseal(fx.h, "ref-v1", v, vlen, &pt, &ptlen), 1);
+		OPENSSL_cleanse(pt, ptlen);
+		free(pt);
+	}
+	print_message("unseal, format 0x01 (in the token): %.1f us each\n",
+	    ms_since(&t0) * 1000.0 / rounds);
+	free(v);
+}
+
+void
+test_seal(void **state)
+{
+	static const unsigned char secret[] = "correct horse battery staple";
+	unsigned char *a = NULL, *b = NULL, *pt = NULL;
+	size_t alen, blen, ptlen, i;
+	struct timespec t0;
+	double ms;
+	const int rounds = 2000;
+
+	(void)state;
+	if (!hsm_seal(fx.h, "ref-1", secret, sizeof(secret) - 1, &a, &alen))
+		fail_msg("hsm_seal: %s", hsm_error());
+	/* Format 0x03: the key version (4 bytes) follows the format byte. */
+	assert_int_equal(alen, 5 + 12 + (sizeof(secret) - 1) + 16);
+	assert_int_equal(a[0], 0x03);
+	assert_int_equal(hsm_sealed_version(a, alen), 1);
+	assert_null(memmem(a, alen, secret, sizeof(secret) - 1));
+	assert_true(hsm_seal(fx.h, "ref-1", secret, sizeof(secret) - 1, &b,
+	    &blen));
+	assert_int_equal(alen, blen);
+	assert_memory_not_equal(a + 5, b + 5, 12); /* fresh IV */
+	assert_int_equal(hsm_unseal(fx.h, "ref-1", a, alen, &pt, &ptlen), 1);
+	assert_int_equal(ptlen, sizeof(secret) - 1);
+	assert_memory_equal(pt, secret, ptlen);
+	OPENSSL_cleanse(pt, ptlen);
+	free(pt);
+	/* Another row's reference: does not open. */
+	if (hsm_unseal(fx.h, "ref-2", a, alen, &pt, &ptlen) != 0)
+		fail_msg("unseal ref-2: %s", hsm_error());
+	assert_null(pt);
+	/* One flipped bit in the ciphertext, the tag or the IV (the key
+	 * version's bytes: test_seal_rotate). */
+	for (i = 5; i < alen; i += 7) {
+		a[i] ^= 0x01;
+		assert_int_equal(
+		    hsm_unseal(fx.h, "ref-1", a, alen, &pt, &ptlen), 0);
+		a[i] ^= 0x01;
+	}
+	assert_int_equal(hsm_unseal(fx.h, "ref-1", a, 10, &pt, &ptlen), 0);
+	/* Format 0x03 (data key derived in the token); relabelled as 0x01,
+	 * 0x02 or an unknown format, it does not open. */
+	a[0] = 0x01;
+	assert_int_equal(hsm_unseal(fx.h, "ref-1", a, alen, &pt, &ptlen), 0);
+	a[0] = 0x02;
+	assert_int_equal(hsm_unseal(fx.h, "ref-1", a, alen, &pt, &ptlen), 0);
+	a[0] = 0x04;
+	assert_int_equal(hsm_unseal(fx.h, "ref-1", a, alen, &pt, &ptlen), 0);
+	a[0] = 0x03;
+	seal_v1_check(secret, sizeof(secret) - 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < (size_t)rounds; i++) {
+		assert_int_equal(
+		    hsm_unseal(fx.h, "ref-1", b, blen, &pt, &ptlen), 1);
+		OPENSSL_cleanse(pt, ptlen);
+		free(pt);
+	}
+	ms = ms_since(&t0);
+	print_message("unseal, format 0x03 (data key): %.1f us each (%d "
+		      "rounds)\n",
+	    ms * 1000.0 / rounds, rounds);
+	free(a);
+	/* The key survives a new login (a fresh session and handle). */
+	reopen();
+	assert_int_equal(hsm_unseal(fx.h, "ref-1", b, blen, &pt, &ptlen), 1);
+	assert_memory_equal(pt, secret, ptlen);
+	OPENSSL_cleanse(pt, ptlen);
+	free(pt);
+	free(b);
+}
+
+/* Opens v under aad and checks the plain text. */
+static void
+unseal_ok(const char *aad, const unsigned char *v, size_t vlen,
+    const char *want)
+{
+	unsigned char *pt = NULL;
+	size_t ptlen;
+
+	if (hsm_unseal(fx.h, aad, v, vlen, &pt, &ptlen) != 1)
+		fail_msg("unseal %s: %s", aad, hsm_error());
+	assert_int_equal(ptlen, strlen(want));
+	assert_memory_equal(pt, want, ptlen);
+	OPENSSL_cleanse(pt, ptlen);
+	free(pt);
+}
+
+/*
+ * Key rotation (issue 17): values sealed under key version 1 in every
+ * format still open after a new key version becomes current; new values
+ * name the new version; a value whose version is changed does not open
+ * under the other key, nor under a version the token lacks (and that does
+ * not make the token count as lost).
+ */
+void
+test_seal_rotate(void **state)
+{
+	static const char secret[] = "rotate-me";
+	const unsigned char *p = (const unsigned char *)secret;
+	unsigned char *v1 = NULL, *v2 = NULL, *v3 = NULL, *n = NULL, *pt = NULL;
+	size_t l1, l2, l3, ln, ptlen;
+	unsigned long cur, next;
+
+	(void)state;
+	reopen();
+	if (!hsm_seal_current(fx.h, &cur))
+		fail_msg("hsm_seal_current: %s", hsm_error());
+	assert_true(cur >= 1);
+	hsm_seal_force_format(0x01);
+	assert_true(hsm_seal(fx.h, "rot", p, strlen(secret), &v1, &l1));
+	hsm_seal_force_format(0x02);
+	assert_true(hsm_seal(fx.h, "rot", p, strlen(secret), &v2, &l2));
+	hsm_seal_force_format(0);
+	assert_true(hsm_seal(fx.h, "rot", p, strlen(secret), &v3, &l3));
+	assert_int_equal(v1[0], 0x01);
+	assert_int_equal(v2[0], 0x02);
+	assert_int_equal(hsm_sealed_version(v3, l3), cur);
+	if (!hsm_seal_new_key(fx.h, &next))
+		fail_msg("hsm_seal_new_key: %s", hsm_error());
+	assert_int_equal(next, cur + 1);
+	assert_true(hsm_seal(fx.h, "rot", p, strlen(secret), &n, &ln));
+	assert_int_equal(n[0], 0x03);
+	assert_int_equal(hsm_sealed_version(n, ln), next);
+	unseal_ok("rot", v1, l1, secret);
+	unseal_ok("rot", v2, l2, secret);
+	unseal_ok("rot", v3, l3, secret);
+	unseal_ok("rot", n, ln, secret);
+	/* Another process (a fresh handle) finds the new key current and
+	 * still opens both versions. */
+	close_shared();
+	reopen();
+	next = 0;
+	assert_true(hsm_seal_current(fx.h, &next));
+	assert_int_equal(next, cur + 1);
+	unseal_ok("rot", v3, l3, secret);
+	unseal_ok("rot", n, ln, secret);
+	/* The version is authenticated: moved to the other key, or to a
+	 * version the token lacks, the value does not open. */
+	n[4] = (unsigned char)cur;
+	assert_int_equal(hsm_sealed_version(n, ln), cur);
+	assert_int_equal(hsm_unseal(fx.h, "rot", n, ln, &pt, &ptlen), 0);
+	v3[4] = (unsigned char)(cur + 1);
+	assert_int_equal(hsm_unseal(fx.h, "rot", v3, l3, &pt, &ptlen), 0);
+	n[4] = (unsigned char)(cur + 40);
+	assert_int_equal(hsm_unseal(fx.h, "rot", n, ln, &pt, &ptlen), -1);
+	assert_non_null(strstr(hsm_error(), "no key labelled"));
+	assert_null(pt);
+	assert_false(hsm_lost(fx.h));
+	n[4] = 0;
+	n[1] = 0;
+	assert_int_equal(hsm_sealed_version(n, ln), 0);
+	assert_int_equal(hsm_unseal(fx.h, "rot", n, ln, &pt, &ptlen), 0);
+	free(v1);
+	free(v2);
+	free(v3);
+	free(n);
+}
