@@ -63,25 +63,14 @@ static CMP_MSG *
 txn_finish(struct req *r, const struct db_cert *certs, const int *accept,
     size_t n, enum db_txn_state to)
 {
-	const CMP_HEADER *h = r->msg->header;
 	struct db_finish f;
 	enum db_refusal why;
 	size_t i;
 	int rc;
 
-	memset(&f, 0, sizeof(f));
-	f.txid = h->transactionID->data;
-	f.txid_len = (size_t)h->transactionID->length;
-	f.nonce = h->senderNonce->data;
-	f.nonce_len = (size_t)h->senderNonce->length;
-	f.from = DB_TXN_WAIT_CONF;
-	f.to = to;
-	f.last_nonce = r->nonce;
-	f.last_nonce_len = sizeof(r->nonce);
+	cmp_finish_init(r, &f, DB_TXN_WAIT_CONF, to);
 	/* What a certificate the client rejects is revoked with. */
 	f.reason = CRL_REASON_CESSATION_OF_OPERATION;
-	f.actor = r->sender;
-	f.ca_id = r->ca->id;
 	for (i = 0; i < n && i < DB_FINISH_MAX; i++) {
 		if (certs[i].status != DB_CERT_UNCONFIRMED)
 			continue;

@@ -522,19 +522,9 @@ cmp_certreq_handle(struct req *r)
 	body->type = rep_type(r->msg->body->type);
 	body->value.ip = rep;
 	rep = NULL;
-	out = cmp_resp_new(r, body);
-	if (out == NULL)
+	if ((out = cmp_certrep_new(r, body, nissued > 0)) == NULL)
 		goto internal;
-	/* extraCerts: the chain of the issued certificates (RFC 9483); a
-	 * signed response already carries it. */
-	if (nissued > 0 && out->extraCerts == NULL) {
-		if ((out->extraCerts = ca_chain_copy(r->ca)) == NULL)
-			goto internal_out;
-		/* extraCerts is outside the protection: no re-protect. */
-	}
 	goto done;
-internal_out:
-	CMP_MSG_free(out);
 internal:
 	out = cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE, "issuance failed");
 done:

@@ -243,15 +243,9 @@ cmp_poll_handle(struct req *r)
 	body->type = final_type(t.kind);
 	body->value.ip = rep;
 	rep = NULL;
-	if ((out = cmp_resp_new(r, body)) == NULL)
+	if ((out = cmp_certrep_new(r, body, nissued > 0)) == NULL)
 		goto internal;
-	if (nissued > 0 && out->extraCerts == NULL) {
-		if ((out->extraCerts = ca_chain_copy(r->ca)) == NULL)
-			goto internal_out;
-	}
 	goto done;
-internal_out:
-	CMP_MSG_free(out);
 internal:
 	out = cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE, "delayed issuance");
 done:

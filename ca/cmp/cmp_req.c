@@ -119,6 +119,23 @@ fail:
 	return NULL;
 }
 
+/* See cmp_srv.h. */
+CMP_MSG *
+cmp_certrep_new(struct req *r, CMP_BODY *body, int with_chain)
+{
+	CMP_MSG *m = cmp_resp_new(r, body);
+
+	/* extraCerts: the chain of the issued certificates (RFC 9483); a
+	 * signed response already carries it. It is outside the protection:
+	 * nothing to protect again. */
+	if (m != NULL && with_chain && m->extraCerts == NULL &&
+	    (m->extraCerts = ca_chain_copy(r->ca)) == NULL) {
+		CMP_MSG_free(m);
+		return NULL;
+	}
+	return m;
+}
+
 /* Records a rejection of the whole message. Returns NULL for chaining. */
 CMP_MSG *
 cmp_reject(struct req *r, int fail, const char *why)
@@ -272,25 +289,34 @@ cmp_ca_current(struct req *r)
 }
 
 /* See cmp_srv.h. */
+void
+cmp_finish_init(const struct req *r, struct db_finish *f,
+    enum db_txn_state from, enum db_txn_state to)
+{
+	const CMP_HEADER *h = r->msg->header;
+
+	memset(f, 0, sizeof(*f));
+	f->txid = h->transactionID->data;
+	f->txid_len = (size_t)h->transactionID->length;
+	f->nonce = h->senderNonce->data;
+	f->nonce_len = (size_t)h->senderNonce->length;
+	f->from = from;
+	f->to = to;
+	f->last_nonce = r->nonce;
+	f->last_nonce_len = sizeof(r->nonce);
+	f->actor = r->sender;
+	f->ca_id = r->ca->id;
+}
+
+/* See cmp_srv.h. */
 int
 cmp_txn_move(struct req *r, enum db_txn_state from, enum db_txn_state to)
 {
-	const CMP_HEADER *h = r->msg->header;
 	struct db_finish f;
 	enum db_refusal why;
 	int rc;
 
-	memset(&f, 0, sizeof(f));
-	f.txid = h->transactionID->data;
-	f.txid_len = (size_t)h->transactionID->length;
-	f.nonce = h->senderNonce->data;
-	f.nonce_len = (size_t)h->senderNonce->length;
-	f.from = from;
-	f.to = to;
-	f.last_nonce = r->nonce;
-	f.last_nonce_len = sizeof(r->nonce);
-	f.actor = r->sender;
-	f.ca_id = r->ca->id;
+	cmp_finish_init(r, &f, from, to);
 	rc = db_txn_finish(r->srv->db, &f, &why);
 	if (rc < 0)
 		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(r->srv->db));

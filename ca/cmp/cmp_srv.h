@@ -107,6 +107,9 @@ CMP_CERTRESPONSE *cmp_certresp_new(int rid, int status, int fail,
     const char *why, X509 *cert);
 /* Wraps body (owned) into a protected response; NULL on error. */
 CMP_MSG *cmp_resp_new(struct req *r, CMP_BODY *body);
+/* cmp_resp_new() for an ip/cp/kup; with_chain: the issuing CA's chain
+ * in extraCerts (a certificate was issued). NULL on error. */
+CMP_MSG *cmp_certrep_new(struct req *r, CMP_BODY *body, int with_chain);
 /* Records a rejection of the whole message; returns NULL. */
 CMP_MSG *cmp_reject(struct req *r, int fail, const char *why);
 /* Records and logs an internal failure; returns NULL. */
@@ -117,6 +120,10 @@ void cmp_refuse(struct req *r, enum db_refusal why);
  * signed: is r->ca's certificate still the CA row's? 1, or 0 with r set
  * (systemUnavail, the CA is read again next time). */
 int cmp_ca_current(struct req *r);
+/* The fields of a db_txn_finish() call every caller sets: this request's
+ * transaction and nonces, the states, actor and CA. */
+void cmp_finish_init(const struct req *r, struct db_finish *f,
+    enum db_txn_state from, enum db_txn_state to);
 /*
  * Claims the request's senderNonce and moves its transaction from -> to
  * with our new senderNonce, in one statement (inside or outside a
