@@ -110,8 +110,14 @@ e2e_stack_up() {
 	. "$CMPCA_VAR/stack.env"
 }
 
-# e2e_done: the closing "N passed, N failed"; status 0 if nothing failed.
+# The lint of every certificate the suite's CA issued (lintlib.sh).
+# shellcheck source=lintlib.sh source-path=SCRIPTDIR
+. "$top/tests/e2e/lintlib.sh"
+
+# e2e_done: lints the inventory (e2e_lint), then the closing "N passed,
+# N failed"; status 0 if nothing failed.
 e2e_done() {
+	e2e_lint
 	echo "$npass passed, $nfail failed"
 	[ "$nfail" -eq 0 ]
 }

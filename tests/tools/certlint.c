@@ -7,6 +7,7 @@
  * accept much that RFC 5280 forbids a CA to emit.
  *
  * usage: certlint CERT ISSUER [CERT ISSUER]...
+ *        certlint --shape CERT ISSUER [CERT ISSUER]...
  *
  * Files are PEM (the first certificate) or DER. A self-signed root is
  * checked with itself as ISSUER. Prints one line per violation,
@@ -36,6 +37,12 @@
  *   unknown-critical-extension no critical extension a validator skips
  *   public-key                 RSA >= 2048 bits, EC on P-256 or P-384
  *                              (named), Ed25519, Ed448
+ *
+ * --shape prints "CERT SHAPE" per pair instead, SHAPE naming what the
+ * validators' verdict depends on besides names and values: the issuer
+ * file, version, signature and key algorithm and size, each extension
+ * with its criticality, the subject's attribute types and the SAN types
+ * (e2e_lint runs certtool and vfychain once per shape on big inventories).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -532,9 +539,50 @@ check_key(struct lint *l)
 	}
 }
 
+/* Prints the shape of X (see the top of the file), without spaces. */
+static void
+shape_print(const char *file, const char *issuer_file, X509 *x)
+{
+	const X509_NAME *subj = X509_get_subject_name(x);
+	const ASN1_OBJECT *obj;
+	const X509_ALGOR *alg;
+	GENERAL_NAMES *san;
+	EVP_PKEY *key = X509_get0_pubkey(x);
+	char buf[80];
+	int i;
+
+	X509_get0_signature(NULL, &alg, x);
+	X509_ALGOR_get0(&obj, NULL, NULL, alg);
+	printf("%s ca=%s;v=%ld;sig=%s;key=%s/%d;ext=", file, issuer_file,
+	    X509_get_version(x), obj_name(obj, buf, sizeof(buf)),
+	    key != NULL ? OBJ_nid2sn(EVP_PKEY_get_base_id(key)) : "-",
+	    key != NULL ? EVP_PKEY_get_bits(key) : 0);
+	for (i = 0; i < X509_get_ext_count(x); i++) {
+		X509_EXTENSION *ext = X509_get_ext(x, i);
+
+		printf("%s%s,", obj_name(X509_EXTENSION_get_object(ext), buf,
+		    sizeof(buf)), X509_EXTENSION_get_critical(ext) ? "!" : "");
+	}
+	printf(";subj=");
+	for (i = 0; i < X509_NAME_entry_count(subj); i++)
+		printf("%s,", obj_name(X509_NAME_ENTRY_get_object(
+		    X509_NAME_get_entry(subj, i)), buf, sizeof(buf)));
+	printf(";san=");
+	san = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	for (i = 0; i < sk_GENERAL_NAME_num(san); i++) {
+		int type;
+
+		GENERAL_NAME_get0_value(sk_GENERAL_NAME_value(san, i), &type);
+		printf("%d,", type);
+	}
+	GENERAL_NAMES_free(san);
+	ERR_clear_error();
+	printf("\n");
+}
+
 /* Lints one pair; returns the number of violations, -1 if unreadable. */
 static int
-lint_one(const char *file, const char *issuer_file)
+lint_one(const char *file, const char *issuer_file, int shape)
 {
 	struct lint l = { .file = file };
 	EVP_PKEY *own;
@@ -548,6 +596,11 @@ lint_one(const char *file, const char *issuer_file)
 	if ((l.issuer = cert_load(issuer_file)) == NULL) {
 		fprintf(stderr, "certlint: %s: cannot read a certificate\n",
 		    issuer_file);
+		goto out;
+	}
+	if (shape) {
+		shape_print(file, issuer_file, l.cert);
+		rc = 0;
 		goto out;
 	}
 	/* Self-signed: named as its own issuer and signed by its own key. */
@@ -579,14 +632,19 @@ lint_one(const char *file, const char *issuer_file)
 int
 main(int argc, char **argv)
 {
-	int i, n, bad = 0, unreadable = 0;
+	int i, n, bad = 0, unreadable = 0, shape = 0, first = 1;
 
-	if (argc < 3 || (argc - 1) % 2 != 0) {
-		fprintf(stderr, "usage: certlint CERT ISSUER [CERT ISSUER]...\n");
+	if (argc > 1 && strcmp(argv[1], "--shape") == 0) {
+		shape = 1;
+		first = 2;
+	}
+	if (argc - first < 2 || (argc - first) % 2 != 0) {
+		fprintf(stderr, "usage: certlint [--shape] CERT ISSUER "
+		    "[CERT ISSUER]...\n");
 		return 2;
 	}
-	for (i = 1; i + 1 < argc; i += 2) {
-		n = lint_one(argv[i], argv[i + 1]);
+	for (i = first; i + 1 < argc; i += 2) {
+		n = lint_one(argv[i], argv[i + 1], shape);
 		if (n < 0)
 			unreadable = 1;
 		else if (n > 0)
