@@ -83,6 +83,7 @@ lint_certs() {
 	    encode(der, 'base64') from cert order by id" |
 	    awk -v d="$d" 'BEGIN { RS = "\036"; FS = "\037" }
 		NF >= 6 {
+			sub(/\n+$/, "", $6)
 			f = d "/c/" $1 ".pem"
 			print "-----BEGIN CERTIFICATE-----\n" $6 \
 			    "\n-----END CERTIFICATE-----" >f
@@ -97,7 +98,7 @@ lint_note() { local d=$1 id=$2 tool=$3; shift 3; printf '%s\t%s\t%s\n' "$id" "$t
 
 # lint_run DB DIR: lints one inventory into DIR/fail.
 lint_run() {
-	local db=$1 d=$2 id ca f msg line files nss
+	local db=$1 d=$2 id ca f msg line usage nss
 	mkdir -p "$d/ca" "$d/c"
 	: >"$d/index"
 	: >"$d/fail"
@@ -144,8 +145,8 @@ lint_run() {
 	done <index
 
 	# certtool and vfychain, one process each per certificate.
-	files=$(lint_each)
-	while IFS=$'\t' read -r id _ ca _; do
+	lint_each >each
+	while read -r id ca usage; do
 		cat "c/$id.pem" "ca/$ca.chain.pem" >gnutls.pem
 		if ! certtool --verify --load-ca-certificate "ca/$ca.anchor.pem" \
 		    --infile gnutls.pem >certtool.out 2>&1; then
@@ -153,28 +154,36 @@ lint_run() {
 		fi
 		# NSS: the leaf, then the chain, the anchor explicitly trusted.
 		mapfile -t nss <"ca/$ca.nss"
-		if ! vfychain -pp -a "c/$id.pem" "${nss[@]}" \
+		if ! vfychain -pp -u "$usage" -a "c/$id.pem" "${nss[@]}" \
 		    -t -a "ca/$ca.anchor.pem" >vfychain.out 2>&1; then
 			lint_note "$d" "$id" vfychain "$(grep -v '^$' vfychain.out | head -n 3 | tr '\n' ' ')"
 		fi
-	done < <(grep -E "^($files)"$'\t' index)
+	done <each
 	cd - >/dev/null || return 1
 }
 
-# lint_each: the index ids certtool and vfychain check, as an ERE
-# alternation: all of them, or beyond LINT_EACH the first LINT_EACH and
-# the first of every shape (certlint --shape) not among them.
+# lint_each: "ID CA USAGE" for each certificate certtool and vfychain
+# check: all of them, or beyond LINT_EACH the first LINT_EACH and the
+# first of every shape (certlint --shape) not among them. USAGE is
+# vfychain's -u for the certificate's purpose: 11 (any CA) for cA=TRUE,
+# else by extendedKeyUsage: 1 serverAuth, 0 clientAuth (and none),
+# 4 emailProtection, 6 codeSigning, 10 OCSPSigning.
 lint_each() {
-	if [ "$(wc -l <index)" -le "$LINT_EACH" ]; then
-		echo '[^\t]+'
-		return
-	fi
 	while IFS=$'\t' read -r id _ ca _; do
 		printf 'c/%s.pem\nca/%s.pem\n' "$id" "$ca"
 	done <index | xargs -d '\n' -n 800 "$bin/certlint" --shape |
-	    awk -v n="$LINT_EACH" '{
+	    awk -v n="$LINT_EACH" -v all="$(wc -l <index)" '{
 		id = $1; sub(/^c\//, "", id); sub(/\.pem$/, "", id)
-		if (NR <= n || !($2 in seen)) { printf "%s%s", sep, id; sep = "|" }
+		ca = $2; sub(/^ca=ca\//, "", ca); sub(/\.pem;.*/, "", ca)
+		u = 0
+		if ($2 ~ /;eku=[^;]*OCSPSigning/) u = 10
+		if ($2 ~ /;eku=[^;]*codeSigning/) u = 6
+		if ($2 ~ /;eku=[^;]*emailProtection/) u = 4
+		if ($2 ~ /;eku=[^;]*clientAuth/) u = 0
+		if ($2 ~ /;eku=[^;]*serverAuth/) u = 1
+		if ($2 ~ /;cA=1$/) u = 11
+		if (all <= n || NR <= n || !($2 in seen))
+			print id, ca, u
 		seen[$2] = 1
 	    }'
 }

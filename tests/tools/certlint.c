@@ -41,8 +41,9 @@
  * --shape prints "CERT SHAPE" per pair instead, SHAPE naming what the
  * validators' verdict depends on besides names and values: the issuer
  * file, version, signature and key algorithm and size, each extension
- * with its criticality, the subject's attribute types and the SAN types
- * (e2e_lint runs certtool and vfychain once per shape on big inventories).
+ * with its criticality, the subject's attribute types, the SAN types, the
+ * extendedKeyUsage purposes and cA (e2e_lint runs certtool and vfychain
+ * once per shape on big inventories, and picks vfychain's usage by it).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -547,6 +548,8 @@ shape_print(const char *file, const char *issuer_file, X509 *x)
 	const ASN1_OBJECT *obj;
 	const X509_ALGOR *alg;
 	GENERAL_NAMES *san;
+	EXTENDED_KEY_USAGE *eku;
+	BASIC_CONSTRAINTS *bc;
 	EVP_PKEY *key = X509_get0_pubkey(x);
 	char buf[80];
 	int i;
@@ -576,8 +579,16 @@ shape_print(const char *file, const char *issuer_file, X509 *x)
 		printf("%d,", type);
 	}
 	GENERAL_NAMES_free(san);
+	printf(";eku=");
+	eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL, NULL);
+	for (i = 0; i < sk_ASN1_OBJECT_num(eku); i++)
+		printf("%s,", obj_name(sk_ASN1_OBJECT_value(eku, i), buf,
+		    sizeof(buf)));
+	sk_ASN1_OBJECT_pop_free(eku, ASN1_OBJECT_free);
+	bc = X509_get_ext_d2i(x, NID_basic_constraints, NULL, NULL);
+	printf(";cA=%d\n", bc != NULL && bc->ca);
+	BASIC_CONSTRAINTS_free(bc);
 	ERR_clear_error();
-	printf("\n");
 }
 
 /* Lints one pair; returns the number of violations, -1 if unreadable. */
