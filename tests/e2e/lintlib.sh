@@ -129,13 +129,14 @@ lint_run() {
 		    >>verify.out 2>&1
 	done
 	# A failure's reasons do not name the file: that one again alone.
-	while IFS=$'\t' read -r id _ ca _; do
-		grep -qxF "c/$id.pem: OK" verify.out && continue
+	awk -F'\t' 'FNR == NR { if (sub(/: OK$/, "")) ok[$0] = 1; next }
+	    !(("c/" $1 ".pem") in ok) { print $1, $3 }' verify.out index |
+	    while read -r id ca; do
 		msg=$(openssl verify -x509_strict -partial_chain \
 		    -CAfile "ca/$ca.anchor.pem" -untrusted "ca/$ca.chain.pem" \
 		    "c/$id.pem" 2>&1 | grep '^error' | head -n 3 | tr '\n' ' ')
 		lint_note "$d" "$id" "openssl verify" "${msg:-no verdict}"
-	done <index
+	done
 
 	# Bouncy Castle: one JVM for every path, while certtool and vfychain
 	# run (below).
@@ -174,12 +175,13 @@ lint_run() {
 	done <each
 
 	wait "$bcpid"
-	while IFS=$'\t' read -r id _; do
-		grep -q "^c/$id.pem: path ok" bc.out && continue
-		msg=$(grep "^c/$id.pem: " bc.out | head -n 1)
-		[ -n "$msg" ] || msg="no verdict: $(tail -n 2 bc.out | tr '\n' ' ')"
-		lint_note "$d" "$id" "bc pathcheck" "${msg#c/"$id".pem: }"
-	done <index
+	awk -F'\t' 'FNR == NR { f = $0; sub(/: .*/, "", f); v[f] = substr($0, length(f) + 3); next }
+	    { f = "c/" $1 ".pem"
+	      if (!(f in v)) print $1 "\tno verdict"
+	      else if (v[f] !~ /^path ok/) print $1 "\t" v[f] }' bc.out index |
+	    while IFS=$'\t' read -r id msg; do
+		lint_note "$d" "$id" "bc pathcheck" "$msg"
+	done
 	cd - >/dev/null || return 1
 }
 
