@@ -63,10 +63,13 @@ lint_cas() {
 			cat "$d/ca/$id.$i.pem" >>"$d/ca/$id.chain.pem"
 			printf -- '-a\nca/%s.%s.pem\n' "$id" "$i" >>"$d/ca/$id.nss"
 		done
-		if [ -z "$chain" ]; then
+		# A root we made: no chain, named as its own issuer.
+		if [ -z "$chain" ] && [ "$(openssl x509 -in "$d/ca/$id.pem" \
+		    -noout -subject -issuer | sed 's/^[a-z]*=//' | uniq | wc -l)" = 1 ]; then
 			cp "$d/ca/$id.pem" "$d/c/r$id.pem"
 			printf 'r%s\t%s\t%s\troot\t%s\n' "$id" \
-			    "$(openssl x509 -in "$d/ca/$id.pem" -noout -serial | cut -d= -f2)" \
+			    "$(openssl x509 -in "$d/ca/$id.pem" -noout -serial |
+			    cut -d= -f2 | tr 'A-F' 'a-f' | sed 's/^0*//')" \
 			    "$id" "$(openssl x509 -in "$d/ca/$id.pem" -noout -subject -nameopt RFC2253 | sed 's/^subject=//')" \
 			    >>"$d/index"
 		fi
