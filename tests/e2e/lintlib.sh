@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# The lint of what a suite's CA emitted, sourced by lib.sh and run by
-# e2e_done at the end of every end-to-end suite: every certificate in the
+# The lint of what a suite's CA emitted, sourced by lib.sh and run once at
+# the end of every end-to-end suite (by its stack_down, while the database
+# is up, or else by e2e_done): every certificate in the
 # inventory (the cert table, read through a read-only transaction) and
 # every self-signed CA certificate of the ca table, each against the CA
 # certificate of the key that signed it, through
