@@ -379,6 +379,20 @@ if [ "$rc" -eq 1 ] && [ "$(wc -l <<<"$out")" -eq 1 ] &&
 else
 	fail "several pairs: only the bad one named" "exit $rc: $out"
 fi
+# --shape: the same for two certificates of one kind, different when an
+# extension's criticality or the key differs (e2e_lint picks by it).
+issue good2 good
+shape() { "$lint" --shape "$1" root.pem | cut -d' ' -f2; }
+if [ "$(shape good.pem)" = "$(shape good2.pem)" ] &&
+    [ "$(shape good.pem)" != "$(shape kunotcrit.pem)" ] &&
+    [ "$(shape good.pem)" != "$(shape rsa.pem)" ] &&
+    shape ocsp.pem | grep -q ';eku=OCSPSigning,;cA=0$' &&
+    shape sub.pem | grep -q ';cA=1$'; then
+	pass "--shape: same kind alike, criticality and key told apart"
+else
+	fail "--shape: same kind alike, criticality and key told apart" \
+	    "$(shape good.pem) / $(shape good2.pem) / $(shape kunotcrit.pem)"
+fi
 "$lint" missing.pem root.pem >/dev/null 2>&1
 rc=$?
 if [ "$rc" -eq 2 ]; then pass "unreadable file: exit 2"; else fail "unreadable file: exit 2" "exit $rc"; fi
