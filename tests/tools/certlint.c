@@ -211,8 +211,8 @@ check_issuer_name(struct lint *l)
 		    "%s matches the issuer's subject only after "
 		    "normalisation (RFC 5280 §4.1.2.4: same encoding)", x);
 	else
-		lint_report(l, "issuer-name", "%s is not the issuer's subject %s",
-		    x, y);
+		lint_report(l, "issuer-name",
+		    "%s is not the issuer's subject %s", x, y);
 }
 
 static void
@@ -380,7 +380,8 @@ check_key_ids(struct lint *l, int is_ca)
 	}
 	if (ASN1_OCTET_STRING_cmp(aki->keyid, iski) != 0)
 		lint_report(l, "authority-key-identifier",
-		    "keyIdentifier %s is not the issuer's subjectKeyIdentifier %s",
+		    "keyIdentifier %s is not the issuer's "
+		    "subjectKeyIdentifier %s",
 		    hex(aki->keyid->data, aki->keyid->length, x, sizeof(x)),
 		    hex(iski->data, iski->length, y, sizeof(y)));
  out:
@@ -515,7 +516,8 @@ check_key(struct lint *l)
 	case NID_rsaEncryption:
 	case NID_rsassaPss:
 		if (EVP_PKEY_get_bits(key) < LINT_MIN_RSA_BITS)
-			lint_report(l, "public-key", "RSA %d bits, fewer than %d",
+			lint_report(l, "public-key",
+			    "RSA %d bits, fewer than %d",
 			    EVP_PKEY_get_bits(key), LINT_MIN_RSA_BITS);
 		break;
 	case NID_X9_62_id_ecPublicKey:
