@@ -27,7 +27,8 @@
  *   basic-constraints          critical when cA=TRUE; cA=TRUE only with
  *                              keyCertSign; pathLen only with cA=TRUE
  *   key-usage                  present, critical, a bit set; keyCertSign
- *                              only with cA=TRUE
+ *                              only with cA=TRUE; no keyEncipherment or
+ *                              dataEncipherment with an EC key (RFC 8813)
  *   extended-key-usage         not empty, no anyExtendedKeyUsage;
  *                              OCSPSigning alone and with ocsp-nocheck
  *   subject-alt-name           critical and present for an empty subject;
@@ -420,6 +421,13 @@ check_ca_usage(struct lint *l, int *is_ca)
 			lint_report(l, "key-usage", "no bit set");
 		certsign = ASN1_BIT_STRING_get_bit(ku, 5);
 	}
+	/* RFC 8813 §3 (updating RFC 5480): an EC key transports no key. */
+	if (ku != NULL && X509_get0_pubkey(l->cert) != NULL &&
+	    EVP_PKEY_get_base_id(X509_get0_pubkey(l->cert)) == EVP_PKEY_EC &&
+	    (ASN1_BIT_STRING_get_bit(ku, 2) || ASN1_BIT_STRING_get_bit(ku, 3)))
+		lint_report(l, "key-usage", "%s with an EC key (RFC 8813 §3)",
+		    ASN1_BIT_STRING_get_bit(ku, 2) ? "keyEncipherment" :
+		    "dataEncipherment");
 	if (*is_ca && !certsign)
 		lint_report(l, "basic-constraints",
 		    "cA=TRUE without keyUsage keyCertSign");

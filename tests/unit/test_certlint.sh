@@ -128,6 +128,12 @@ keyUsage = digitalSignature
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 
+[kenc]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+
 [ku_empty]
 keyUsage = critical, DER:03:01:00
 subjectKeyIdentifier = hash
@@ -337,6 +343,10 @@ issue pathlennoca pathlen_no_ca; bad "pathLenConstraint without cA=TRUE" basic-c
 issue noku no_ku; bad "no keyUsage" key-usage noku.pem
 issue kunotcrit ku_not_critical; bad "keyUsage not critical" key-usage kunotcrit.pem
 issue kuempty ku_empty; bad "keyUsage without a bit" key-usage kuempty.pem
+# RFC 8813 §3: keyEncipherment is for RSA keys, never for an EC key.
+issue eckenc kenc; bad "keyEncipherment with an EC key" key-usage eckenc.pem
+cp rsa.csr rsakenc.csr
+issue rsakenc kenc; good "keyEncipherment with an RSA key" rsakenc.pem root.pem
 # extended-key-usage
 issue ekuany eku_any; bad "anyExtendedKeyUsage" extended-key-usage ekuany.pem
 issue ekuocspmore eku_ocsp_more; bad "OCSPSigning with another purpose" extended-key-usage ekuocspmore.pem
