@@ -62,7 +62,7 @@ UNIT_PLAIN := test_asn test_protect test_hdr test_fcgi test_cross test_ocsp \
 UNIT_TESTS := $(B)/test_hsm $(B)/test_db $(B)/test_engine $(B)/test_admin \
 	$(B)/test_lib $(UNIT_PLAIN:%=$(B)/%)
 TEST_TOOLS := $(B)/cmpdump $(B)/cmpnest $(B)/cmpload $(B)/cmphostile \
-	$(B)/fcgipost
+	$(B)/fcgipost $(B)/certlint
 
 .PHONY: all deps test unit e2e run stop check clean bench install uninstall soak
 all: $(PROGS)
@@ -117,6 +117,11 @@ $(B)/cmphostile: $(B)/tests/tools/cmphostile.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(
 $(B)/fcgipost: $(B)/tests/tools/fcgipost.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
+# RFC 5280 lint of the certificates the e2e suites issue (e2e_lint in
+# tests/e2e/lib.sh): libcrypto only.
+$(B)/certlint: $(B)/tests/tools/certlint.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libcrypto)
+
 deps:
 	@scripts/deps
 
@@ -131,7 +136,7 @@ soak: deps
 	$(MAKE) all $(TEST_TOOLS)
 	LOAD_SECS=$${LOAD_SECS:-300} tests/e2e/load.sh --bin $(B)
 
-unit: $(UNIT_TESTS)
+unit: $(UNIT_TESTS) $(B)/certlint
 	scripts/test --bin $(B) --unit-only
 
 run: deps

@@ -40,6 +40,8 @@ if ! CMPCA_VAR=$varb CMPCA_PORT=$portb CMPCA_TLS_PORT=$tlsb "$top/scripts/stack"
 	echo "0 passed, 1 failed"
 	exit 1
 fi
+# The lint at the end (lib.sh) covers what B issued too.
+e2e_lint_dbs+=("$(. "$varb/stack.env"; echo "$CMPCA_DB")")
 e2e_build_bc_client
 
 # A(), B(): cmpca of each instance; qa/qb: SQL; urla/urlb: CMP base URLs.

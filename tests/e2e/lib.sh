@@ -73,10 +73,16 @@ e2e_setup() {
 	trap e2e_cleanup EXIT
 }
 
-stack_down() { "$top/scripts/stack" down >/dev/null 2>&1; }
+# stack_down: the suite's own stop of its stack, after the last case
+# that issues: the inventory is linted first (e2e_lint, once), while the
+# database is up.
+stack_down() {
+	e2e_lint
+	"$top/scripts/stack" down >/dev/null 2>&1
+}
 
 e2e_cleanup() {
-	stack_down
+	"$top/scripts/stack" down >/dev/null 2>&1
 	if [ "$nfail" -gt 0 ]; then
 		echo "--- cmpcad log (last 40 lines) ---"
 		tail -n 40 "$CMPCA_VAR/cmpcad.log" 2>/dev/null
@@ -110,8 +116,14 @@ e2e_stack_up() {
 	. "$CMPCA_VAR/stack.env"
 }
 
-# e2e_done: the closing "N passed, N failed"; status 0 if nothing failed.
+# The lint of every certificate the suite's CA issued (lintlib.sh).
+# shellcheck source=lintlib.sh source-path=SCRIPTDIR
+. "$top/tests/e2e/lintlib.sh"
+
+# e2e_done: lints the inventory (e2e_lint, unless stack_down did), then
+# the closing "N passed, N failed"; status 0 if nothing failed.
 e2e_done() {
+	e2e_lint
 	echo "$npass passed, $nfail failed"
 	[ "$nfail" -eq 0 ]
 }
