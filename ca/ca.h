@@ -293,6 +293,15 @@ int profile_ext_copied(const struct cfg_profile *p, X509_EXTENSION *e);
  * URI:uri, and URI:prefix followed by a star.
  */
 int profile_san_patterns_ok(const char *patterns);
+/*
+ * The keyUsage bits a subject key of this type can carry (as
+ * X509_get_key_usage()): no keyEncipherment or dataEncipherment for EC
+ * (RFC 8813 §3), no keyAgreement for RSA (RFC 4055), signatures only for
+ * EdDSA (RFC 8410). A request asking for another bit is refused; the
+ * profile's own keyUsage is cut to these bits when the certificate is
+ * built.
+ */
+long profile_ku_fit(const EVP_PKEY *key);
 
 /* profile_subject.c - subject patterns (external_subject). */
 /* Is this a list of subject patterns ("/O=Example/CN=*", ';' between

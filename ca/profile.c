@@ -577,6 +577,49 @@ san_check(const struct issue_req *r, const GENERAL_NAMES *sans, int *fail,
 	return 1;
 }
 
+/* See ca.h. */
+long
+profile_ku_fit(const EVP_PKEY *key)
+{
+	switch (EVP_PKEY_get_base_id(key)) {
+	case EVP_PKEY_RSA:
+	case EVP_PKEY_RSA_PSS:
+		/* RFC 4055 §1.2: no key agreement with an RSA key. */
+		return ~(long)(KU_KEY_AGREEMENT | KU_ENCIPHER_ONLY |
+		    KU_DECIPHER_ONLY);
+	case EVP_PKEY_EC:
+		/* RFC 8813 §3 (updating RFC 5480): an EC key does not
+		 * encipher keys or data. */
+		return ~(long)(KU_KEY_ENCIPHERMENT | KU_DATA_ENCIPHERMENT);
+	case EVP_PKEY_ED25519:
+	case EVP_PKEY_ED448:
+		/* RFC 8410 §5: signatures only. */
+		return KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION |
+		    KU_KEY_CERT_SIGN | KU_CRL_SIGN;
+	default:
+		return ~0L;
+	}
+}
+
+/* " RSA", "n EC", ... for "does not fit a%s key". */
+static const char *
+key_kind(const EVP_PKEY *key)
+{
+	switch (EVP_PKEY_get_base_id(key)) {
+	case EVP_PKEY_RSA:
+	case EVP_PKEY_RSA_PSS:
+		return "n RSA";
+	case EVP_PKEY_EC:
+		return "n EC";
+	case EVP_PKEY_ED25519:
+		return "n Ed25519";
+	case EVP_PKEY_ED448:
+		return "n Ed448";
+	default:
+		return " public";
+	}
+}
+
 /* keyUsage bits of a decoded value; -1 if it sets unknown bits. */
 static long
 ku_bits(const ASN1_BIT_STRING *ku)
@@ -616,15 +659,25 @@ ext_value_check(const struct issue_req *r, int nid, void *v, int *fail,
 			snprintf(why, len, "keyUsage with no or unknown bits");
 			return 0;
 		}
-		for (k = 0; k < sizeof(ku_names) / sizeof(ku_names[0]); k++)
-			if ((bits & ku_names[k].bit) &&
-			    !(p->ku_allowed & ku_names[k].bit)) {
+		for (k = 0; k < sizeof(ku_names) / sizeof(ku_names[0]); k++) {
+			if (!(bits & ku_names[k].bit))
+				continue;
+			if (!(p->ku_allowed & ku_names[k].bit)) {
 				snprintf(why, len,
 				    "keyUsage %s not allowed by "
 				    "profile %s",
 				    ku_names[k].name, p->name);
 				return 0;
 			}
+			if (r->pubkey != NULL &&
+			    !(profile_ku_fit(r->pubkey) & ku_names[k].bit)) {
+				snprintf(why, len,
+				    "keyUsage %s does not fit a%s key "
+				    "(RFC 8813, RFC 4055)", ku_names[k].name,
+				    key_kind(r->pubkey));
+				return 0;
+			}
+		}
 		return 1;
 	case NID_ext_key_usage:
 		if (!p->copy_ext_key_usage)
