@@ -32,7 +32,7 @@ DB_SRC := db/db.c db/db_ca.c db/db_cert.c db/db_txn.c db/db_secret.c \
 	db/db_audit.c db/db_ocsp.c db/db_cross.c db/db_stats.c db/db_admin.c \
 	db/db_chain.c
 CA_SRC := ca/log.c ca/cfg.c ca/profile.c ca/metrics.c ca/cmp_asn.c ca/ca_store.c ca/audit.c \
-	ca/issue/cert_build.c ca/issue/issue.c \
+	ca/issue/cert_build.c ca/issue/cert_profile.c ca/issue/issue.c \
 	ca/issue/cross.c \
 	ca/cmp/cmp_hdr.c ca/cmp/cmp_protect.c ca/cmp/cmp_server.c \
 	ca/cmp/cmp_certreq.c ca/cmp/cmp_sig.c ca/cmp/cmp_rr.c ca/cmp/cmp_genm.c \
