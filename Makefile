@@ -74,7 +74,7 @@ $(B)/test_db: $(B)/tests/unit/test_db.o $(DB_OBJ)
 $(B)/test_cmp: $(B)/tests/unit/test_cmp.o $(B)/daemon/fcgi.o $(B)/daemon/admin.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(B)/test_engine: $(B)/tests/unit/test_engine.o $(B)/daemon/fcgi.o $(B)/daemon/admin.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
+$(B)/test_engine: $(B)/tests/unit/test_engine.o $(B)/tests/unit/test_build.o $(B)/daemon/fcgi.o $(B)/daemon/admin.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(B)/test_admin: $(B)/tests/unit/test_admin.o $(B)/daemon/admin.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)

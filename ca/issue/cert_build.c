@@ -257,7 +257,7 @@ kind_exts(X509 *x, X509 *issuer, const struct kind_rule *rule,
 static int
 req_ok(const struct ca_ident *issuer, const struct cert_req *req)
 {
-	const struct kind_rule *rule;
+	const struct kind_rule *rule = NULL;
 
 	if ((unsigned)req->kind >= sizeof(kind_rules) / sizeof(kind_rules[0]))
 		goto bad;
@@ -275,8 +275,8 @@ req_ok(const struct ca_ident *issuer, const struct cert_req *req)
 		goto bad;
 	return 1;
 bad:
-	log_err("certificate builder: inputs do not fit the kind %d",
-	    (int)req->kind);
+	log_err("certificate builder: inputs do not fit a %s certificate",
+	    rule != NULL ? rule->name : "(unknown kind)");
 	return 0;
 }
 
