@@ -9,14 +9,15 @@
  *   ca csr LABEL --subject DN [--key T]
  *       a subordinate of an external CA: the key and a PKCS#10 request
  *       signed in the HSM; the row waits as 'pending' with no certificate
- *   ca import-cert LABEL --cert FILE [--chain FILE]
+ *   ca import-cert LABEL --cert FILE [--chain FILE]   (cli_ca_import.c)
  *       installs what the external CA returned, after checking it
  *   ca retire LABEL
  *   ca rollover LABEL [--key T] [--days N]   (cli_rollover.c)
  *   ca list | ca export LABEL
  *
  * The chain of an identity (its issuers up to the root) is stored with it
- * (ca.chain) so that responses carry it in extraCerts and caPubs.
+ * (ca.chain) so that responses carry it in extraCerts and caPubs. The
+ * certificates are made by cert_build() (ca/issue/cert_build.c).
  */
 #include <ctype.h>
 #include <getopt.h>
