@@ -275,8 +275,8 @@ req_ok(const struct ca_ident *issuer, const struct cert_req *req)
 		goto bad;
 	return 1;
 bad:
-	log_err("certificate builder: inputs do not fit a %s certificate",
-	    rule != NULL ? rule->name : "(unknown kind)");
+	log_err("certificate builder: inputs do not fit the kind: %s",
+	    rule != NULL ? rule->name : "unknown");
 	return 0;
 }
 
