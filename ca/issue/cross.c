@@ -340,7 +340,7 @@ cross_constraints_check(const struct db_partner *p, const char **why)
 }
 
 /*
- * The partner's constraints (RFC 5280 §4.2.1.10-14): name constraints,
+ * The partner's constraints (RFC 5280 §4.2.1): name constraints,
  * policies, policy mappings, policy constraints and extended key usage,
  * in that order, as cert_build() appends them to a cross certificate
  * after the extensions every CA certificate gets. NULL on error.
