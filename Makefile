@@ -3,7 +3,7 @@
 # SAN=1 builds with AddressSanitizer and UndefinedBehaviorSanitizer.
 
 CC ?= cc
-PKGS := libcrypto libp11 libpq fcgi
+PKGS := libcrypto libssl libp11 libpq fcgi
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -26,29 +26,41 @@ CFLAGS += -D_FORTIFY_SOURCE=2
 B := build/rel
 endif
 
-HSM_SRC := hsm/hsm.c hsm/hsm_keygen.c hsm/hsm_aes.c
+LIB_SRC := lib/lib_pct.c lib/lib_file.c
+HSM_SRC := hsm/hsm.c hsm/hsm_err.c hsm/hsm_token.c hsm/hsm_uri.c \
+	hsm/hsm_keygen.c hsm/hsm_aes.c
 DB_SRC := db/db.c db/db_ca.c db/db_cert.c db/db_txn.c db/db_secret.c \
 	db/db_pending.c db/db_ra.c db/db_issue.c db/db_crl.c \
 	db/db_audit.c db/db_ocsp.c db/db_cross.c db/db_stats.c db/db_admin.c \
-	db/db_chain.c
-CA_SRC := ca/log.c ca/cfg.c ca/profile.c ca/metrics.c ca/cmp_asn.c ca/ca_store.c ca/audit.c \
+	db/db_chain.c db/db_migrate.c db/db_param.c
+CA_SRC := ca/log.c ca/cfg.c ca/profile.c ca/profile_subject.c ca/metrics.c ca/cmp_asn.c ca/ca_store.c ca/audit.c \
+	ca/serial.c ca/crl_reason.c \
 	ca/issue/cert_build.c ca/issue/cert_profile.c ca/issue/issue.c \
 	ca/issue/cross.c \
-	ca/cmp/cmp_hdr.c ca/cmp/cmp_protect.c ca/cmp/cmp_server.c \
-	ca/cmp/cmp_certreq.c ca/cmp/cmp_sig.c ca/cmp/cmp_rr.c ca/cmp/cmp_genm.c \
-	ca/cmp/cmp_poll.c ca/cmp/cmp_ccr.c \
+	ca/cmp/cmp_hdr.c ca/cmp/cmp_protect.c ca/cmp/cmp_sign.c \
+	ca/cmp/cmp_secret.c ca/cmp/cmp_req.c ca/cmp/cmp_sig.c \
+	ca/cmp/cmp_auth.c ca/cmp/cmp_certreq.c ca/cmp/cmp_certconf.c \
+	ca/cmp/cmp_rr.c ca/cmp/cmp_genm.c ca/cmp/cmp_poll.c ca/cmp/cmp_ccr.c \
+	ca/cmp/cmp_server.c \
+	ca/client/cmp_client.c ca/client/client_ccr.c \
 	ca/status/crl.c ca/status/ocsp.c ca/status/ocsp_cache.c \
 	ca/status/ocsp_signer.c
-DAEMON_SRC := daemon/fcgi.c daemon/cmpcad.c daemon/priv.c daemon/admin.c
+DAEMON_SRC := daemon/fcgi.c daemon/cmpcad.c daemon/priv.c daemon/admin.c \
+	daemon/worker.c daemon/http.c
 CLI_SRC := $(sort $(wildcard cli/*.c))
 
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 HSM_OBJ := $(HSM_SRC:%.c=$(B)/%.o)
 DB_OBJ := $(DB_SRC:%.c=$(B)/%.o)
 CA_OBJ := $(CA_SRC:%.c=$(B)/%.o)
 
 PROGS := $(B)/cmpcad $(B)/cmpca
-UNIT_TESTS := $(B)/test_hsm $(B)/test_db $(B)/test_cmp $(B)/test_engine \
-	$(B)/test_admin
+# One program per module for what needs neither a token nor a database;
+# tests/unit/unitlib.c holds the helpers they share.
+UNIT_PLAIN := test_asn test_protect test_hdr test_fcgi test_cross test_ocsp \
+	test_cfg test_store test_log test_metrics
+UNIT_TESTS := $(B)/test_hsm $(B)/test_db $(B)/test_engine $(B)/test_admin \
+	$(B)/test_lib $(UNIT_PLAIN:%=$(B)/%)
 TEST_TOOLS := $(B)/cmpdump $(B)/cmpnest $(B)/cmpload $(B)/cmphostile \
 	$(B)/fcgipost
 
@@ -59,37 +71,46 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(B)/cmpcad: $(DAEMON_SRC:%.c=$(B)/%.o) $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
+$(B)/cmpcad: $(DAEMON_SRC:%.c=$(B)/%.o) $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/cmpca: $(CLI_SRC:%.c=$(B)/%.o) $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lssl
+$(B)/cmpca: $(CLI_SRC:%.c=$(B)/%.o) $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/test_hsm: $(B)/tests/unit/test_hsm.o $(HSM_OBJ)
+$(B)/test_hsm: $(B)/tests/unit/test_hsm.o $(HSM_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(B)/test_db: $(B)/tests/unit/test_db.o $(DB_OBJ)
+$(B)/test_db: $(B)/tests/unit/test_db.o $(B)/tests/unit/test_db_cert.o \
+    $(B)/tests/unit/test_db_secret.o $(B)/tests/unit/test_db_issue.o \
+    $(B)/tests/unit/test_db_more.o $(DB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(B)/test_cmp: $(B)/tests/unit/test_cmp.o $(B)/daemon/fcgi.o $(B)/daemon/admin.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
+$(UNIT_PLAIN:%=$(B)/%): $(B)/%: $(B)/tests/unit/%.o $(B)/tests/unit/unitlib.o \
+    $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(B)/test_engine: $(B)/tests/unit/test_engine.o $(B)/tests/unit/test_build.o $(B)/daemon/fcgi.o $(B)/daemon/admin.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
+$(B)/test_fcgi: $(B)/daemon/fcgi.o $(B)/daemon/admin.o $(B)/daemon/worker.o \
+    $(B)/daemon/http.o
+
+$(B)/test_lib: $(B)/tests/unit/test_lib.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+
+$(B)/test_engine: $(B)/tests/unit/test_engine.o $(B)/tests/unit/test_build.o $(B)/daemon/fcgi.o $(B)/daemon/admin.o $(B)/daemon/worker.o $(B)/daemon/http.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(B)/test_admin: $(B)/tests/unit/test_admin.o $(B)/daemon/admin.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
+$(B)/test_admin: $(B)/tests/unit/test_admin.o $(B)/daemon/admin.o $(B)/daemon/http.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # Test tools: decode a CMP response for assertions in shell tests.
-$(B)/cmpdump: $(B)/tests/tools/cmpdump.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
+$(B)/cmpdump: $(B)/tests/tools/cmpdump.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/cmpnest: $(B)/tests/tools/cmpnest.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
+$(B)/cmpnest: $(B)/tests/tools/cmpnest.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Hostile-input corpus (tests/e2e/hostile.sh): the generated cases, and a
 # FastCGI client for the 100,000-rejections memory check.
-$(B)/cmphostile: $(B)/tests/tools/cmphostile.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ)
+$(B)/cmphostile: $(B)/tests/tools/cmphostile.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/fcgipost: $(B)/tests/tools/fcgipost.o
@@ -124,7 +145,7 @@ stop:
 check:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	    --inline-suppr --suppressions-list=tests/cppcheck.supp \
-	    --include=tests/cppcheck.h -i ca/cmp_asn.c -I. hsm db ca daemon cli tests
+	    --include=tests/cppcheck.h -i ca/cmp_asn.c -I. lib hsm db ca daemon cli tests
 
 clean:
 	rm -rf build
@@ -229,7 +250,7 @@ $(B)/cmpload: $(B)/tests/bench/cmpload.o
 $(B)/fcgi_echo: $(B)/tests/bench/fcgi_echo.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/hsmsign: $(B)/tests/bench/hsmsign.o $(HSM_OBJ)
+$(B)/hsmsign: $(B)/tests/bench/hsmsign.o $(HSM_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 bench: deps
@@ -250,7 +271,7 @@ FUZZ_CFLAGS := -O1 -g -std=c11 -D_GNU_SOURCE $(WARN) -Wno-format-nonliteral \
 	$(FUZZ_SAN) -fsanitize=fuzzer-no-link -I. $(PKG_CFLAGS)
 FUZZ_TARGETS := $(FB)/fuzz_decode $(FB)/fuzz_protect $(FB)/fuzz_engine
 FUZZ_LIBOBJ := $(CA_SRC:%.c=$(FB)/%.o) $(HSM_SRC:%.c=$(FB)/%.o) \
-	$(DB_SRC:%.c=$(FB)/%.o)
+	$(DB_SRC:%.c=$(FB)/%.o) $(LIB_SRC:%.c=$(FB)/%.o)
 
 $(FB)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -1,6 +1,6 @@
 /*
  * ca.h - the CA core: logging, metrics, configuration, the per-process CA
- * store and the audit chain.
+ * store, the audit chain and CRLReason codes.
  *
  * Dependencies point one way (docs/architecture.md): the programs
  * (daemon/, cli/) use ca/cmp, ca/status and ca/issue, which use this
@@ -17,15 +17,13 @@
 #include <openssl/conf.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "ca/ca_limits.h"
 #include "ca/cmp_asn.h"
 #include "db/db.h"
 #include "hsm/hsm.h"
-
-#ifndef CA_MUST_CHECK
-#define CA_MUST_CHECK __attribute__((warn_unused_result))
-#endif
+#include "lib/lib.h"
 
 /* log.c */
 enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
@@ -123,6 +121,10 @@ struct cfg_profile {
 	char *ocsp_url;
 	char *ca_issuers_url;
 	char *ra_san;		/* names (patterns) its RAs may ask for */
+	char *external_subject; /* subject patterns a certificate under an
+				 * external anchor may ask for; NULL: own */
+	char *external_san;	/* its subjectAltName patterns; NULL:
+				 * holder_san decides */
 };
 
 struct cfg {
@@ -222,6 +224,18 @@ X509_NAME *ca_name_parse(const char *s);
 time_t ca_time_of(const ASN1_TIME *t);
 /* Lowercase hex of a serial number without leading zeros. */
 int ca_serial_hex(const ASN1_INTEGER *serial, char *out, size_t outlen);
+/*
+ * serial.c - a serial number as an operator writes it, in the inventory's
+ * form (lowercase hex without leading zeros, "0" for zero) into out. One
+ * rule for the CLI and the operators' page: hex digits in either case, an
+ * optional "0x", colons only between two digits (as `openssl x509 -text`
+ * prints them), no sign, no spaces, and a value of at most
+ * CA_SERIAL_MAX_OCTETS octets (40 hex digits after leading zeros). Returns
+ * 1, or 0 with *why naming the rule broken.
+ */
+#define CA_SERIAL_MAX_OCTETS 20 /* RFC 5280 §4.1.2.2 */
+int ca_serial_parse(const char *in, char *out, size_t outlen,
+    const char **why) CA_MUST_CHECK;
 /* Fills a db_cert row (subject, issuer, serial, SPKI hash, validity, DER)
  * from a certificate. Returns 1 or 0. */
 int ca_cert_to_row(X509 *x, struct db_cert *row) CA_MUST_CHECK;
@@ -280,6 +294,22 @@ int profile_ext_copied(const struct cfg_profile *p, X509_EXTENSION *e);
  */
 int profile_san_patterns_ok(const char *patterns);
 
+/* profile_subject.c - subject patterns (external_subject). */
+/* Is this a list of subject patterns ("/O=Example/CN=*", ';' between
+ * patterns)? 1 or 0. */
+int profile_subject_patterns_ok(const char *patterns);
+/* Does name match one pattern of the (checked) list? 1 or 0. */
+int profile_subject_match(const char *patterns, const X509_NAME *name);
+/*
+ * A certificate holder asks for subj, not its certificate's subject: only
+ * a certificate under an external anchor (external: an IDevID asking for
+ * an LDevID, RFC 9483 §4.1.1), and only a subject matching the profile's
+ * external_subject. Returns 1, or 0 with why naming the subject, the rule
+ * and the profile.
+ */
+int profile_other_subject_ok(const struct cfg_profile *prof, int external,
+    const X509_NAME *subj, char *why, size_t len);
+
 /* audit.c - the audit chain's checkpoints and verifier. */
 /* The hash of one audit row as migration 015 defines it. 1 or 0. */
 int audit_row_hash(const struct db_audit_link *l,
@@ -305,6 +335,18 @@ int audit_verify(struct db *db, struct hsm *hsm, time_t since, FILE *out);
  * who refuses to run so) or -1 (error, logged).
  */
 int ca_role_check(struct db *db, const char *who) CA_MUST_CHECK;
+
+/* crl_reason.c - CRLReason codes (RFC 5280 §5.3.1), OpenSSL's CRL_REASON_*. */
+/* The name of reason r ("keyCompromise"), or NULL when r is no CRLReason
+ * (negative, 7, above 10). */
+const char *ca_crl_reason_name(long r);
+/* 1 if a revocation here may carry reason r: a CRLReason other than
+ * certificateHold and removeFromCRL (a hold could not be released), else
+ * 0. The one rule for operators (cert revoke) and clients (rr). */
+int ca_crl_reason_ok(long r);
+/* Reads s, a CRLReason as a decimal number, into *r. Returns 1 when it is
+ * one ca_crl_reason_ok() accepts, else 0 (*r unchanged). */
+int ca_crl_reason_parse(const char *s, long *r) CA_MUST_CHECK;
 
 
 #endif

@@ -49,7 +49,8 @@ static const char *const profile_keys[] = {
 	"copy_ext_key_usage", "kur_revokes_old", "approval", "implicit_confirm",
 	"key_types", "rsa_min_bits", "san_types", "subject_attrs", "key_usage",
 	"ext_key_usage", "copy_extensions", "holder_san", "kur_same_key",
-	"crl_url", "ocsp_url", "ca_issuers_url", "ra_san", NULL,
+	"crl_url", "ocsp_url", "ca_issuers_url", "ra_san", "external_subject",
+	"external_san", NULL,
 };
 
 /* Line number of "key =" inside [section] of path, 0 if not found. */
@@ -297,6 +298,27 @@ cfg_profile_policy(struct cfg *c, const char *sec, struct cfg_profile *p)
 		cfg_error(c, sec, "ra_san", "%s", "ra_san must be a list of "
 		    "DNS:name, DNS:*.domain, email:addr, email:*@domain, "
 		    "IP:addr[/bits], URI:uri[*]");
+		return 0;
+	}
+	/* A certificate under an external anchor (an IDevID): own subject,
+	 * or the operator's patterns (RFC 9483 §4.1.1). */
+	p->external_subject = cfg_str(c, sec, "external_subject", NULL);
+	if (p->external_subject != NULL &&
+	    strcmp(p->external_subject, "own") == 0) {
+		free(p->external_subject);
+		p->external_subject = NULL;
+	} else if (p->external_subject != NULL &&
+	    !profile_subject_patterns_ok(p->external_subject)) {
+		cfg_error(c, sec, "external_subject", "%s", "external_subject "
+		    "must be own or subject patterns separated by ';' "
+		    "(/O=Example/CN=*)");
+		return 0;
+	}
+	if ((p->external_san = cfg_str(c, sec, "external_san", NULL)) !=
+	    NULL && !profile_san_patterns_ok(p->external_san)) {
+		cfg_error(c, sec, "external_san", "%s", "external_san must be "
+		    "a list of DNS:name, DNS:*.domain, email:addr, "
+		    "email:*@domain, IP:addr[/bits], URI:uri[*]");
 		return 0;
 	}
 	if (!cfg_bool(c, sec, "kur_same_key", 0, &p->kur_same_key) ||
@@ -614,6 +636,8 @@ cfg_free(struct cfg *c)
 		free(c->profiles[i].ocsp_url);
 		free(c->profiles[i].ca_issuers_url);
 		free(c->profiles[i].ra_san);
+		free(c->profiles[i].external_subject);
+		free(c->profiles[i].external_san);
 	}
 	free(c->profiles);
 	NCONF_free(c->conf);

@@ -1,7 +1,8 @@
 /*
  * cli.h - what the cmpca command line's files share: the context of one
  * invocation (configuration, database and HSM opened on first use) and
- * the commands kept outside cli/cmpca.c. Each command gets argv with
+ * the command groups, one file each (cli/cli_<group>.c; main, the command
+ * table is in cli/cmpca.c, the usage text in cli/cli_ctx.c). Each command gets argv with
  * argv[0] its own name and returns the process exit status (0 ok, 1
  * failure, 2 usage).
  */
@@ -57,6 +58,19 @@ int cli_secrets_reseal(struct ctx *c, int new_key, unsigned long *ver,
 /* "/C=DE/O=Org/CN=name" (openssl -subj syntax); NULL when malformed. */
 X509_NAME *cli_name_parse(const char *s);
 
+/*
+ * The command groups, one file each: cli_<group>.c. argv[0] is the
+ * group's name; the exit status as above.
+ */
+int cmd_db(struct ctx *c, int argc, char **argv);
+int cmd_hsm(struct ctx *c, int argc, char **argv);
+int cmd_secret(struct ctx *c, int argc, char **argv);
+int cmd_cert(struct ctx *c, int argc, char **argv);
+int cmd_request(struct ctx *c, int argc, char **argv);
+int cmd_ra(struct ctx *c, int argc, char **argv);
+int cmd_crl(struct ctx *c, int argc, char **argv);
+int cmd_ocsp(struct ctx *c, int argc, char **argv);
+
 /* cli_cross.c */
 int cli_partner(struct ctx *c, int argc, char **argv);
 int cli_cross_certify(struct ctx *c, int argc, char **argv);
@@ -65,14 +79,11 @@ int cli_audit(struct ctx *c, int argc, char **argv);
 /* cli_status.c: health checks with an exit status for monitoring. */
 int cli_status(struct ctx *c, int argc, char **argv);
 
-/* The usage text of cmpca (cli/cmpca.c). */
+/* The usage text of cmpca (cli/cli_ctx.c). */
 const char *cli_usage(void);
 
 /* cli/cli_ca.c */
 int cmd_ca(struct ctx *c, int argc, char **argv);
-/* Stores a CA certificate we signed in the inventory of ca_id (kind
- * 'ca', valid) and audits it, in the caller's transaction. 1 or 0. */
-int cli_ca_inventory_add(struct db *db, long long ca_id, X509 *x);
 
 /* cli/cli_rollover.c: ca rollover LABEL [--key T] [--days N] */
 int cli_ca_rollover(struct ctx *c, int argc, char **argv);

@@ -121,7 +121,7 @@ audit_cmd_key(struct ctx *c, int argc, char **argv)
 	enum hsm_keytype kt;
 	EVP_PKEY *pub = NULL;
 	unsigned char *der = NULL;
-	char uri[512];
+	char uri[HSM_URI_MAX + 1];
 	long long id = 0;
 	int o, len, rc = 1;
 

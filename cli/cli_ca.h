@@ -1,6 +1,7 @@
 /*
  * cli_ca.h - what the files of `cmpca ca` share (cli_ca.c,
- * cli_ca_import.c); nothing else includes it.
+ * cli_ca_import.c, cli_rollover.c; cli_ca_common.c below them all);
+ * nothing else includes it.
  */
 #ifndef CMPCA_CLI_CA_H
 #define CMPCA_CLI_CA_H
@@ -19,9 +20,13 @@ struct ca_opts {
 	int pathlen; /* -1: none given */
 };
 
-/* Parses argv[3..] into o (cli_ca.c). Returns 1, or 0 (usage error
- * logged). */
+/* cli_ca_common.c */
+/* Parses argv[3..] into o. Returns 1, or 0 (usage error logged). */
 int cli_ca_opts_parse(int argc, char **argv, struct ca_opts *o);
+/* Stores a CA certificate we signed in the inventory of ca_id (kind
+ * 'ca', valid) and audits it, in the caller's transaction. 1 or 0. */
+int cli_ca_inventory_add(struct db *db, long long ca_id, X509 *x);
+
 /* ca import-cert LABEL --cert FILE [--chain FILE] (cli_ca_import.c). */
 int cli_ca_import_cert(struct ctx *c, int argc, char **argv);
 

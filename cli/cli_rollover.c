@@ -29,6 +29,7 @@
 
 #include "ca/ca.h"
 #include "cli/cli.h"
+#include "cli/cli_ca.h"
 #include "ca/issue/issue.h"
 
 /* Sibling labels tried: LABEL.old1 .. LABEL.old<max>. */
@@ -124,7 +125,7 @@ struct rollover {
 	X509 *old;	      /* the old root */
 	EVP_PKEY *old_key;
 	EVP_PKEY *new_pub, *new_key;
-	char new_uri[512];
+	char new_uri[HSM_URI_MAX + 1];
 	X509 *nwn, *nwo, *own;
 };
 

@@ -23,6 +23,8 @@
 #include <openssl/x509.h>
 
 #include "daemon/admin.h"
+#include "lib/lib.h"
+#include "daemon/http.h"
 
 /* The stylesheet; the CSP names its SHA-256, so any other style (or an
  * injected one) is refused by the browser. */
@@ -212,65 +214,16 @@ url_add(struct admin_buf *b, const char *s)
 static long
 pct_decode(const char *s, size_t n, char *out, size_t size)
 {
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i, o = 0, k;
-	int hi, lo;
-	unsigned char c;
+	size_t i, k;
+	long o;
 
-	for (i = 0; i < n; i++) {
-		c = u[i];
-		if (c == '+')
-			c = ' ';
-		else if (c == '%') {
-			if (i + 2 >= n ||
-			    (hi = OPENSSL_hexchar2int(u[i + 1])) < 0 ||
-			    (lo = OPENSSL_hexchar2int(u[i + 2])) < 0)
-				return -1;
-			c = (unsigned char)(hi << 4 | lo);
-			i += 2;
-		}
-		if (c < 0x20 || c == 0x7f || o + 1 >= size)
-			return -1;
-		out[o++] = (char)c;
-	}
-	out[o] = '\0';
-	for (k = 0; k < o; k += i)
+	o = lib_pct_decode(s, n, out, size, LIB_PCT_PLUS | LIB_PCT_NO_CTRL);
+	if (o < 0)
+		return -1;
+	for (k = 0; k < (size_t)o; k += i)
 		if ((i = utf8_len((const unsigned char *)out + k)) == 0)
 			return -1;
-	return (long)o;
-}
-
-/*
- * A serial number as people paste it (optional "0x", hex digits, colons
- * as `openssl x509 -text` prints them) into the canonical form of the
- * inventory: lowercase hex without leading zeros. Returns 1 or 0.
- */
-static int
-serial_canon(const char *in, char *out, size_t size)
-{
-	size_t o = 0, digits = 0;
-	int v;
-
-	if (in[0] == '0' && (in[1] == 'x' || in[1] == 'X'))
-		in += 2;
-	for (; *in != '\0'; in++) {
-		if (*in == ':')
-			continue;
-		if ((v = OPENSSL_hexchar2int((unsigned char)*in)) < 0)
-			return 0;
-		digits++;
-		if (o == 0 && v == 0)
-			continue; /* leading zero */
-		if (o + 1 >= size)
-			return 0;
-		out[o++] = "0123456789abcdef"[v];
-	}
-	if (digits == 0)
-		return 0;
-	if (o == 0)
-		out[o++] = '0'; /* "00:00" is serial 0 */
-	out[o] = '\0';
-	return 1;
+	return o;
 }
 
 /* See admin.h. */
@@ -278,7 +231,7 @@ int
 admin_query_parse(const char *qs, struct admin_query *q)
 {
 	char val[CA_MAX_ADMIN_QUERY + 1];
-	const char *p, *eq, *end;
+	const char *p, *eq, *end, *why;
 	int seen_q = 0, seen_s = 0, seen_p = 0, *seen;
 	size_t klen;
 	long len;
@@ -316,7 +269,8 @@ admin_query_parse(const char *qs, struct admin_query *q)
 				return 400;
 			memcpy(q->subject, val, (size_t)len + 1);
 		} else if (seen == &seen_s) {
-			if (!serial_canon(val, q->serial, sizeof(q->serial)))
+			if (!ca_serial_parse(val, q->serial, sizeof(q->serial),
+			    &why))
 				return 400;
 		} else {
 			if (val[0] < '1' || val[0] > '9' || len > 5)
@@ -352,21 +306,6 @@ time_add(struct admin_buf *b, time_t t)
 		return;
 	}
 	buf_puts(b, s);
-}
-
-/* CRLReason (RFC 5280 §5.3.1) by number. */
-static const char *
-reason_name(int r)
-{
-	static const char *const names[] = {"unspecified", "keyCompromise",
-	    "cACompromise", "affiliationChanged", "superseded",
-	    "cessationOfOperation", "certificateHold", NULL, "removeFromCRL",
-	    "privilegeWithdrawn", "aACompromise"};
-
-	if (r >= 0 && (size_t)r < sizeof(names) / sizeof(names[0]) &&
-	    names[r] != NULL)
-		return names[r];
-	return r < 0 ? "-" : "unknown";
 }
 
 /* "EC P-256", "RSA 3072", or the algorithm's short name. */
@@ -585,8 +524,11 @@ cert_rows(struct admin_buf *b, const struct db_admin_cert *c, size_t n,
 		td(b, NULL, c[i].subject);
 		td(b, NULL, c[i].ca_label);
 		if (revoked) {
+			const char *rn = ca_crl_reason_name(c[i].reason);
+
 			td_time(b, c[i].revoked_at);
-			td(b, NULL, reason_name(c[i].reason));
+			td(b, NULL, c[i].reason < 0 ? "-"
+			    : rn != NULL ? rn : "unknown");
 		} else {
 			td(b, NULL, c[i].profile != NULL ? c[i].profile : "-");
 			snprintf(cls, sizeof(cls), "st-%s",
@@ -757,20 +699,6 @@ out:
 
 /* Response. */
 
-static const char *
-status_line(int code)
-{
-	switch (code) {
-	case 200: return "200 OK";
-	case 400: return "400 Bad Request";
-	case 403: return "403 Forbidden";
-	case 404: return "404 Not Found";
-	case 405: return "405 Method Not Allowed";
-	case 414: return "414 URI Too Long";
-	default: return "503 Service Unavailable";
-	}
-}
-
 /*
  * Headers and body into out. Every answer, errors too, carries the same
  * policy: nothing but our stylesheet may load or run, no framing, no
@@ -788,8 +716,8 @@ respond(struct admin_buf *out, int code, const char *ctype,
 	    NULL))
 		return -1;
 	EVP_EncodeBlock((unsigned char *)b64, md, (int)mdlen);
-	buf_printf(out, "Status: %s\r\nContent-Type: %s\r\n", status_line(code),
-	    ctype);
+	buf_printf(out, "Status: %d %s\r\nContent-Type: %s\r\n", code,
+	    http_status_text(code), ctype);
 	buf_printf(out, "Content-Security-Policy: default-src 'none'; "
 			"style-src 'sha256-%s'; form-action 'self'; "
 			"frame-ancestors 'none'; base-uri 'none'\r\n",
@@ -812,7 +740,7 @@ respond_text(struct admin_buf *out, int code)
 	struct admin_buf body = {0};
 	int rc;
 
-	buf_printf(&body, "%s\n", status_line(code));
+	buf_printf(&body, "%d %s\n", code, http_status_text(code));
 	rc = respond(out, code, "text/plain; charset=utf-8", &body);
 	admin_buf_free(&body);
 	return rc;

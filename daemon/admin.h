@@ -68,9 +68,9 @@ struct admin_req {
 };
 /*
  * Builds the whole CGI response (Status and other headers, then the body)
- * for one request into out and returns its HTTP status: 200, 301 (for
- * "/admin"), 400, 403, 404, 405, 414, or 503 when the database or memory
- * fails. Only reads the database.
+ * for one request into out and returns its HTTP status: 200, 400, 403,
+ * 404, 405, 414, or 503 when the database or memory fails. Only reads the
+ * database.
  */
 int admin_handle(struct db *db, const struct admin_req *rq,
     struct admin_buf *out);

@@ -31,7 +31,7 @@
 #include "ca/ca.h"
 #include "daemon/fcgi.h"
 #include "daemon/priv.h"
-#include "ca/cmp/cmp.h"
+#include "daemon/worker.h"
 #include "ca/issue/issue.h"
 #include "ca/status/status.h"
 
@@ -111,7 +111,7 @@ worker_main(const struct cfg *cfg, int fd)
 	struct rlimit rl = { 0, 0 };
 	struct hsm *hsm = NULL;
 	struct db *db = NULL;
-	struct cmp_srv *srv = NULL;
+	struct worker *w = NULL;
 	int rc = 2;
 
 	umask(077);
@@ -119,19 +119,16 @@ worker_main(const struct cfg *cfg, int fd)
 	setrlimit(RLIMIT_CORE, &rl);
 	if (!open_backends(cfg, &hsm, &db))
 		goto out;
-	if ((srv = cmp_srv_new(cfg, db, hsm)) == NULL)
+	if ((w = worker_new(cfg, db, hsm)) == NULL)
 		goto out;
 	log_info("worker ready");
-	rc = fcgi_serve(fd, cfg, srv, &stopping) == 0 ? 0 : 1;
+	rc = fcgi_serve(fd, w, &stopping) == 0 ? 0 : 1;
 out:
-	cmp_srv_free(srv);
+	worker_free(w);
 	db_close(db);
 	hsm_close(hsm);
 	return rc;
 }
-
-/* Reason recorded for certificates never confirmed (RFC 5280 CRLReason). */
-#define EXPIRE_REASON_CESSATION 5
 
 /*
  * The housekeeper: a child of the master with a database connection only.
@@ -286,8 +283,9 @@ housekeeper_main(const struct cfg *cfg)
 			bundle_refresh(cfg, db, hsm, &st);
 		}
 		crl_publish_all(cfg, db);
-		if (db_txn_expire(db, EXPIRE_REASON_CESSATION, &txns, &certs) !=
-		    1)
+		/* Never confirmed: rejected with cessationOfOperation. */
+		if (db_txn_expire(db, CRL_REASON_CESSATION_OF_OPERATION, &txns,
+			&certs) != 1)
 			log_warn("expiry sweep failed: %s", db_error(db));
 		else if (txns > 0)
 			log_info("expired %lld transaction(s), rejected %lld "

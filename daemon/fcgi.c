@@ -25,12 +25,10 @@
 #include <fcgiapp.h>
 
 #include "daemon/fcgi.h"
-/* The worker's configuration, database and HSM, which the OCSP responder
- * shares with the CMP engine (see fcgi_serve). */
-#include "ca/cmp/cmp_srv.h"
+#include "lib/lib.h"
 #include "daemon/admin.h"
-#include "ca/cmp/cmp.h"
-#include "ca/status/status.h"
+#include "daemon/http.h"
+#include "daemon/worker.h"
 
 #define CMP_PATH "/.well-known/cmp"
 #define CMP_PATH_P "/.well-known/cmp/p/"
@@ -224,18 +222,6 @@ fcgi_is_ocsp(const char *uri)
 	    (uri[n] == '\0' || uri[n] == '/');
 }
 
-static int
-hex_val(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Value of a base64 character, standard or URL-safe alphabet, or -1. */
 static int
 b64_val(int c)
@@ -263,23 +249,16 @@ static unsigned char *
 ocsp_get_decode(const char *s, size_t n, long *len)
 {
 	unsigned char *b64 = malloc(n + 1), *out = NULL;
-	size_t i, m = 0, pad = 0, o = 0;
+	size_t i, m, pad = 0, o = 0;
 	unsigned long acc = 0;
-	int hi, lo, v, bits = 0;
+	int v, bits = 0;
+	long dl;
 
 	if (b64 == NULL)
 		return NULL;
-	for (i = 0; i < n; i++) {
-		if (s[i] != '%') {
-			b64[m++] = (unsigned char)s[i];
-			continue;
-		}
-		if (i + 2 >= n || (hi = hex_val(s[i + 1])) < 0 ||
-		    (lo = hex_val(s[i + 2])) < 0)
-			goto fail;
-		b64[m++] = (unsigned char)(hi << 4 | lo);
-		i += 2;
-	}
+	if ((dl = lib_pct_decode(s, n, (char *)b64, n + 1, 0)) < 0)
+		goto fail;
+	m = (size_t)dl;
 	while (m > 0 && b64[m - 1] == '=') {
 		m--;
 		pad++;
@@ -388,33 +367,15 @@ io_deadline(int on)
 	setitimer(ITIMER_REAL, &it, NULL);
 }
 
-static const char *
-status_text(int code)
-{
-	switch (code) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 411: return "Length Required";
-	case 413: return "Payload Too Large";
-	case 414: return "URI Too Long";
-	case 415: return "Unsupported Media Type";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	default: return "Error";
-	}
-}
-
 /* A plain-text error; a 405 names the methods in allow. */
 static void
 reply_text(FCGX_Request *rq, int code, const char *allow)
 {
 	FCGX_FPrintF(rq->out,
 	    "Status: %d %s\r\nContent-Type: text/plain\r\n%s%s%s\r\n%d %s\n",
-	    code, status_text(code), code == 405 ? "Allow: " : "",
+	    code, http_status_text(code), code == 405 ? "Allow: " : "",
 	    code == 405 ? allow : "", code == 405 ? "\r\n" : "", code,
-	    status_text(code));
+	    http_status_text(code));
 }
 
 static void
@@ -436,7 +397,7 @@ log_http(int code, const char *uri)
 
 /* GET /metrics: the Prometheus text format, gauges read now. */
 static void
-serve_metrics(FCGX_Request *rq, struct cmp_srv *srv, struct db *db)
+serve_metrics(FCGX_Request *rq, struct worker *w)
 {
 	const char *m = FCGX_GetParam("REQUEST_METHOD", rq->envp);
 	size_t len = 0;
@@ -448,7 +409,7 @@ serve_metrics(FCGX_Request *rq, struct cmp_srv *srv, struct db *db)
 		return;
 	}
 	io_deadline(0);
-	text = metrics_render(db, srv->cfg->workers, &len);
+	text = metrics_render(worker_reader_db(w), w->cfg->workers, &len);
 	io_deadline(1);
 	if (text == NULL) {
 		reply_plain(rq, 503);
@@ -465,9 +426,9 @@ serve_metrics(FCGX_Request *rq, struct cmp_srv *srv, struct db *db)
 /* OCSP: POST or GET /ocsp, answered by the responder (HTTP 200 with an
  * OCSPResponse, whatever its responseStatus). */
 static void
-serve_ocsp(FCGX_Request *rq, const struct cfg *cfg, struct ocsp_srv *ocsp,
-    const char *uri)
+serve_ocsp(FCGX_Request *rq, struct worker *w, const char *uri)
 {
+	const struct cfg *cfg = w->cfg;
 	unsigned char *der = NULL, *resp = NULL;
 	size_t resp_len = 0;
 	long len, max;
@@ -484,7 +445,7 @@ serve_ocsp(FCGX_Request *rq, const struct cfg *cfg, struct ocsp_srv *ocsp,
 		reply_text(rq, code, "GET, POST");
 		return;
 	}
-	if (ocsp == NULL) {
+	if (w->ocsp == NULL) {
 		free(der);
 		reply_plain(rq, 503);
 		return;
@@ -502,7 +463,7 @@ serve_ocsp(FCGX_Request *rq, const struct cfg *cfg, struct ocsp_srv *ocsp,
 		}
 	}
 	io_deadline(0);
-	code = ocsp_srv_process(ocsp, der, (size_t)len, &resp, &resp_len);
+	code = ocsp_srv_process(w->ocsp, der, (size_t)len, &resp, &resp_len);
 	io_deadline(1);
 	free(der);
 	if (resp == NULL) {
@@ -513,7 +474,7 @@ serve_ocsp(FCGX_Request *rq, const struct cfg *cfg, struct ocsp_srv *ocsp,
 	FCGX_FPrintF(rq->out,
 	    "Status: %d %s\r\nContent-Type: application/ocsp-response\r\n"
 	    "Cache-Control: no-cache\r\nContent-Length: %lu\r\n\r\n",
-	    code, status_text(code), (unsigned long)resp_len);
+	    code, http_status_text(code), (unsigned long)resp_len);
 	FCGX_PutStr((const char *)resp, (int)resp_len, rq->out);
 	OPENSSL_free(resp);
 }
@@ -521,7 +482,7 @@ serve_ocsp(FCGX_Request *rq, const struct cfg *cfg, struct ocsp_srv *ocsp,
 /* The operators' read-only page under /admin/ (daemon/admin.c builds the
  * whole response, headers included). */
 static void
-serve_admin(FCGX_Request *rq, struct db *db, const char *uri)
+serve_admin(FCGX_Request *rq, struct worker *w, const char *uri)
 {
 	struct admin_buf out = {0};
 	struct admin_req ar;
@@ -533,7 +494,7 @@ serve_admin(FCGX_Request *rq, struct db *db, const char *uri)
 	ar.admin_user = FCGX_GetParam("CMPCA_ADMIN_USER", rq->envp);
 	ar.client_verify = FCGX_GetParam("SSL_CLIENT_VERIFY", rq->envp);
 	io_deadline(0);
-	code = admin_handle(db, &ar, &out);
+	code = admin_handle(worker_reader_db(w), &ar, &out);
 	io_deadline(1);
 	if (code != 200)
 		log_http(code, uri);
@@ -544,24 +505,8 @@ serve_admin(FCGX_Request *rq, struct db *db, const char *uri)
 	admin_buf_free(&out);
 }
 
-/*
- * The connection /admin/ and /metrics read through: db_reader's (role
- * cmpca_reader, read only), opened on first use in this worker; without
- * db_reader, the engine's.
- */
-static struct db *
-reader_db(const struct cfg *cfg, struct cmp_srv *srv, struct db **ro)
-{
-	if (cfg->db_reader == NULL)
-		return srv->db;
-	if (*ro == NULL)
-		*ro = db_open(cfg->db_reader);
-	return *ro != NULL ? *ro : srv->db;
-}
-
 static void
-serve_one(FCGX_Request *rq, const struct cfg *cfg, struct cmp_srv *srv,
-    struct ocsp_srv *ocsp, struct db **ro)
+serve_one(FCGX_Request *rq, struct worker *w)
 {
 	char labelbuf[DB_LABEL_MAX];
 	const char *label, *uri;
@@ -574,20 +519,20 @@ serve_one(FCGX_Request *rq, const struct cfg *cfg, struct cmp_srv *srv,
 	if (uri == NULL)
 		uri = FCGX_GetParam("SCRIPT_NAME", rq->envp);
 	if (fcgi_is_ocsp(uri)) {
-		serve_ocsp(rq, cfg, ocsp, uri);
+		serve_ocsp(rq, w, uri);
 		return;
 	}
 	if (uri != NULL && strcmp(uri, METRICS_PATH) == 0) {
-		serve_metrics(rq, srv, reader_db(cfg, srv, ro));
+		serve_metrics(rq, w);
 		return;
 	}
 	if (admin_is_path(uri)) {
-		serve_admin(rq, reader_db(cfg, srv, ro), uri);
+		serve_admin(rq, w, uri);
 		return;
 	}
 	code = fcgi_request_check(FCGX_GetParam("REQUEST_METHOD", rq->envp),
 	    uri, FCGX_GetParam("CONTENT_TYPE", rq->envp),
-	    FCGX_GetParam("CONTENT_LENGTH", rq->envp), cfg->max_request,
+	    FCGX_GetParam("CONTENT_LENGTH", rq->envp), w->cfg->max_request,
 	    labelbuf, sizeof(labelbuf), &label, &len);
 	if (code != 0) {
 		log_http(code, uri);
@@ -605,7 +550,7 @@ serve_one(FCGX_Request *rq, const struct cfg *cfg, struct cmp_srv *srv,
 		return;
 	}
 	io_deadline(0);
-	code = cmp_srv_process(srv, label, body, (size_t)len, &resp,
+	code = cmp_srv_process(w->cmp, label, body, (size_t)len, &resp,
 	    &resp_len);
 	io_deadline(1);
 	free(body);
@@ -616,7 +561,7 @@ serve_one(FCGX_Request *rq, const struct cfg *cfg, struct cmp_srv *srv,
 	FCGX_FPrintF(rq->out,
 	    "Status: %d %s\r\nContent-Type: application/pkixcmp\r\n"
 	    "Cache-Control: no-cache\r\nContent-Length: %lu\r\n\r\n",
-	    code, status_text(code), (unsigned long)resp_len);
+	    code, http_status_text(code), (unsigned long)resp_len);
 	FCGX_PutStr((const char *)resp, (int)resp_len, rq->out);
 	OPENSSL_free(resp);
 }
@@ -630,25 +575,15 @@ fcgi_shutdown(void)
 
 /* See fcgi.h. */
 int
-fcgi_serve(int fd, const struct cfg *cfg, struct cmp_srv *srv,
-    volatile sig_atomic_t *stop)
+fcgi_serve(int fd, struct worker *w, volatile sig_atomic_t *stop)
 {
 	FCGX_Request rq;
-	struct ocsp_srv *ocsp;
 	struct sigaction sa;
 	struct pollfd pfd;
 	int rc;
-	struct db *ro = NULL; /* db_reader's connection, opened on demand */
 
-	/* The OCSP responder lives as long as the loop and borrows the
-	 * engine's backends; it reads nothing until its first request. If
-	 * it cannot be allocated, /ocsp answers 503 and CMP is served. */
-	if ((ocsp = ocsp_srv_new(srv->cfg, srv->db, srv->hsm)) == NULL)
-		log_err("ocsp: out of memory, /ocsp answers 503");
-	if (FCGX_InitRequest(&rq, fd, 0) != 0) {
-		ocsp_srv_free(ocsp);
+	if (FCGX_InitRequest(&rq, fd, 0) != 0)
 		return -1;
-	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_alarm;
 	sigemptyset(&sa.sa_mask);
@@ -683,18 +618,14 @@ fcgi_serve(int fd, const struct cfg *cfg, struct cmp_srv *srv,
 				continue;
 			log_err("fastcgi accept failed: %s", strerror(-rc));
 			FCGX_Free(&rq, 1);
-			ocsp_srv_free(ocsp);
-			db_close(ro);
 			return -1;
 		}
-		(void)cmp_srv_hsm_check(srv, ocsp);
+		(void)worker_hsm_check(w);
 		io_deadline(1);
-		serve_one(&rq, cfg, srv, ocsp, &ro);
+		serve_one(&rq, w);
 		FCGX_Finish_r(&rq);
 		io_deadline(0);
 	}
 	FCGX_Free(&rq, 1);
-	ocsp_srv_free(ocsp);
-	db_close(ro);
 	return 0;
 }

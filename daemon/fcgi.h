@@ -9,7 +9,8 @@
 #include <sys/types.h>
 
 #include "ca/ca.h"
-#include "ca/cmp/cmp.h"
+
+struct worker;
 
 /*
  * Opens the FastCGI socket: a unix socket at path (created 0660, then
@@ -25,12 +26,11 @@ int fcgi_is_tcp(const char *path);
 /*
  * Serves requests on fd until *stop becomes non-zero: validates method,
  * path, content type and length (answering 404, 405, 411, 413, 415, 400)
- * before handing the body to the CMP engine, or for /ocsp to an OCSP
- * responder that shares the engine's configuration, database and HSM.
- * Returns 0 when stopped, -1 on a fatal error.
+ * before handing the body to the worker's CMP engine, or for /ocsp to its
+ * OCSP responder (daemon/worker.h); checks the worker's HSM before each
+ * request. Returns 0 when stopped, -1 on a fatal error.
  */
-int fcgi_serve(int fd, const struct cfg *cfg, struct cmp_srv *srv,
-    volatile sig_atomic_t *stop);
+int fcgi_serve(int fd, struct worker *w, volatile sig_atomic_t *stop);
 
 /* Async-signal-safe: makes a blocked accept return (SIGTERM handler). */
 void fcgi_shutdown(void);

@@ -20,9 +20,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#ifndef CA_MUST_CHECK
-#define CA_MUST_CHECK __attribute__((warn_unused_result))
-#endif
+#include "lib/lib.h"
 
 #define DB_LABEL_MAX 64	 /* CA labels, profile names */
 #define DB_REF_MAX 128	 /* enrollment secret references */
@@ -392,27 +390,53 @@ enum db_refusal {
 };
 
 /*
- * Issues one certificate in one statement (refused with
- * DB_REFUSE_CA_CHANGED unless ca_sha256 is CA t->ca_id's current
- * certificate, see db_ca_cert_current): claims nonce, inserts the
- * transaction t, consumes one use of secret_ref (unless NULL; an unlimited
- * one must still be secret_version of its row when that is given, see
- * db_secret_consume), inserts c
- * (sets c->id) with an audit entry, and when c is valid and supersede is
- * set revokes c->replaces (superseded). Returns 1, 0 with *why, -1.
+ * Storing issued certificates: every certificate a CMP response carries is
+ * stored by one SQL function, cmpca_cert_store (014_issue_one_path.sql),
+ * those of one response in one call, with what happens to its transaction:
+ *   DB_ISSUE_NEW    claims nonce, inserts transaction t, consumes one use
+ *                   of secret_ref unless NULL (an unlimited secret must
+ *                   still be secret_version of its row when that is given)
+ *   DB_ISSUE_MOVE   claims nonce, moves t->id from state from to t->state
+ *                   with t->last_nonce (delayed delivery's final answer)
+ *   DB_ISSUE_STORE  nothing: the caller's transaction did that
+ * Refused with DB_REFUSE_CA_CHANGED unless ca_sha256 is the current
+ * certificate of the CA (db_ca_cert_current), DB_REFUSE_SERIAL on a
+ * serial collision.
  */
+enum db_issue_txn {
+	DB_ISSUE_NEW = 1,
+	DB_ISSUE_MOVE,
+	DB_ISSUE_STORE,
+};
+#define DB_ISSUE_MAX 16 /* certificates in one call */
+struct db_issue {
+	enum db_issue_txn txn;
+	const struct db_txn *t;	       /* NEW, MOVE; NULL for STORE */
+	enum db_txn_state from;	       /* MOVE: the state t must be in */
+	const unsigned char *nonce;    /* NEW, MOVE: the client's senderNonce */
+	size_t nonce_len;
+	const char *secret_ref;	       /* NEW: a use of it is consumed */
+	const char *secret_version;    /* NEW: its row version, or NULL */
+	const unsigned char *ca_sha256; /* [32] the CA certificate signed under */
+	const char *actor;	       /* of the audit entries */
+};
+/*
+ * Stores the n certificates c[] of one response (sets c[i]->id) as is->txn
+ * says, each audited by is->actor ("issue"; kind "cross": "cross-certify"),
+ * and revokes c[i]->replaces (superseded) when c[i] is valid and
+ * supersede[i] is set (supersede may be NULL). One CA, one transaction
+ * (t's when given). One statement: a refusal stores nothing (and aborts
+ * the caller's transaction). Returns 1, 0 with *why, -1.
+ */
+int db_issue(struct db *db, const struct db_issue *is,
+    struct db_cert *const *c, const int *supersede, size_t n,
+    enum db_refusal *why) CA_MUST_CHECK;
+/* db_issue() of one certificate, DB_ISSUE_NEW, actor t->sender. */
 int db_issue1(struct db *db, const struct db_txn *t,
     const unsigned char *nonce, size_t nonce_len, const char *secret_ref,
     const char *secret_version, const unsigned char ca_sha256[32],
     struct db_cert *c, int supersede, enum db_refusal *why) CA_MUST_CHECK;
-/*
- * Stores one issued certificate c (sets c->id) with its audit entry by
- * actor, inside the caller's transaction, the way db_issue1 does: refused
- * (0, *why) unless ca_sha256 is CA c->ca_id's current certificate
- * (DB_REFUSE_CA_CHANGED) or on a serial collision (DB_REFUSE_SERIAL);
- * when c is valid and supersede is set, revokes c->replaces
- * (superseded). A refusal aborts the transaction. Returns 1, 0, -1.
- */
+/* db_issue() of one certificate, DB_ISSUE_STORE. */
 int db_cert_store(struct db *db, const unsigned char ca_sha256[32],
     const char *actor, struct db_cert *c, int supersede,
     enum db_refusal *why) CA_MUST_CHECK;

@@ -193,20 +193,6 @@ db_ca_version(struct db *db, unsigned char out[DB_CA_VERSION_LEN])
 	    out);
 }
 
-/* Runs an UPDATE; returns 1 if it changed at least one row, 0 if none
- * (and none is an answer rather than an error), -1. */
-static int
-ca_update(struct db *db, const struct db_stmt *st, const struct db_params *p)
-{
-	PGresult *res = NULL;
-	int rc = -1;
-
-	if (db_run(db, st, p, &res) == 1)
-		rc = db_cmd_tuples(res) > 0;
-	PQclear(res);
-	return rc;
-}
-
 int
 db_ca_activate(struct db *db, long long id, const unsigned char *cert,
     size_t cert_len, const unsigned char *chain, size_t chain_len)
@@ -220,7 +206,7 @@ db_ca_activate(struct db *db, long long id, const unsigned char *cert,
 	db_param_int8(&p, id);
 	db_param_bytea(&p, cert, cert_len);
 	db_param_bytea(&p, chain, chain_len);
-	return ca_update(db, &st_activate, &p);
+	return db_update(db, &st_activate, &p, NULL);
 }
 
 int
@@ -229,7 +215,7 @@ db_ca_retire(struct db *db, long long id)
 	struct db_params p = {0};
 
 	db_param_int8(&p, id);
-	return ca_update(db, &st_retire, &p);
+	return db_update(db, &st_retire, &p, NULL);
 }
 
 int
@@ -246,13 +232,13 @@ db_ca_rekey(struct db *db, long long id, long long old_id,
 
 		db_param_int8(&m, id);
 		db_param_int8(&m, old_id);
-		if (ca_update(db, moves[i], &m) < 0)
+		if (db_update(db, moves[i], &m, NULL) < 0)
 			return -1;
 	}
 	db_param_int8(&p, id);
 	db_param_text(&p, key_uri);
 	db_param_bytea(&p, cert, cert_len);
-	if (ca_update(db, &st_rekey, &p) != 1) {
+	if (db_update(db, &st_rekey, &p, NULL) != 1) {
 		db_seterr(db, "ca rekey failed: the CA is not active");
 		return -1;
 	}
@@ -266,7 +252,7 @@ db_cert_set_kind(struct db *db, long long cert_id, const char *kind)
 
 	db_param_int8(&p, cert_id);
 	db_param_text(&p, kind);
-	return ca_update(db, &st_set_kind, &p) == 1 ? 1 : -1;
+	return db_update(db, &st_set_kind, &p, NULL) == 1 ? 1 : -1;
 }
 
 /* The root CA key update pair. */

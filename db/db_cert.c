@@ -55,35 +55,20 @@ static const struct db_stmt st_set_status = {DB_ST_CERT_SET_STATUS,
     " THEN $3::int END"
     " WHERE id = $1::bigint AND status = ANY ($4::text[])"};
 
-static const char *const cert_status_names[] = {
+static const char *const cert_status_tbl[] = {
     [DB_CERT_UNCONFIRMED] = "unconfirmed",
     [DB_CERT_VALID] = "valid",
     [DB_CERT_REVOKED] = "revoked",
     [DB_CERT_REJECTED] = "rejected",
 };
-
-static int
-cert_status_ok(enum db_cert_status s)
-{
-	return s >= DB_CERT_UNCONFIRMED && s <= DB_CERT_REJECTED;
-}
+static const struct db_names cert_status = DB_NAMES(cert_status_tbl);
 
 const char *
 db_cert_status_name(enum db_cert_status s)
 {
-	return cert_status_ok(s) ? cert_status_names[s] : "unknown";
-}
+	const char *n = db_name_of(&cert_status, s);
 
-/* Returns the status named s, or 0. */
-static enum db_cert_status
-cert_status_parse(const char *s)
-{
-	int i;
-
-	for (i = DB_CERT_UNCONFIRMED; i <= DB_CERT_REJECTED; i++)
-		if (strcmp(s, cert_status_names[i]) == 0)
-			return (enum db_cert_status)i;
-	return 0;
+	return n != NULL ? n : "unknown";
 }
 
 void
@@ -139,7 +124,7 @@ db_cert_row(const PGresult *res, int i, int off, struct db_cert *c)
 	c->created = db_col_time(&r, 16);
 	c->replaces = db_col_int8(&r, 17);
 	db_col_text(&r, 18, c->kind, sizeof(c->kind));
-	c->status = cert_status_parse(status);
+	c->status = db_name_parse(&cert_status, status);
 	if (r.bad || len != sizeof(c->spki_sha256) || c->subject == NULL ||
 	    c->issuer == NULL || c->der == NULL || c->status == 0) {
 		db_cert_clear(c);
@@ -162,7 +147,7 @@ db_cert_insert(struct db *db, struct db_cert *c)
 
 	if (c->ca_id <= 0 || !db_fixed_ok(c->serial, sizeof(c->serial)) ||
 	    c->subject == NULL || c->issuer == NULL || c->der == NULL ||
-	    c->der_len == 0 || !cert_status_ok(c->status) ||
+	    c->der_len == 0 || db_name_of(&cert_status, c->status) == NULL ||
 	    c->txid_len > sizeof(c->txid)) {
 		db_seterr(db, "cert insert failed: invalid argument");
 		return -1;
@@ -174,7 +159,7 @@ db_cert_insert(struct db *db, struct db_cert *c)
 	db_param_bytea(&p, c->spki_sha256, sizeof(c->spki_sha256));
 	db_param_time(&p, c->not_before);
 	db_param_time(&p, c->not_after);
-	db_param_text(&p, cert_status_names[c->status]);
+	db_param_text(&p, db_name_of(&cert_status, c->status));
 	db_param_bytea(&p, c->der, c->der_len);
 	db_param_text(&p, c->profile);
 	db_param_text(&p, c->requester);
@@ -269,12 +254,12 @@ db_cert_list(struct db *db, long long ca_id, enum db_cert_status status,
 
 	*out = NULL;
 	*n = 0;
-	if (status != 0 && !cert_status_ok(status)) {
+	if (status != 0 && db_name_of(&cert_status, status) == NULL) {
 		db_seterr(db, "cert list failed: invalid status");
 		return -1;
 	}
 	db_param_int8(&p, ca_id);
-	db_param_text(&p, status != 0 ? cert_status_names[status] : NULL);
+	db_param_text(&p, db_name_of(&cert_status, status));
 	db_param_text(&p, subject);
 	db_param_int8(&p, limit > 0 ? limit : CERT_LIST_DEFAULT);
 	return cert_getn(db, &st_list, &p, out, n);
@@ -285,12 +270,11 @@ db_cert_set_status(struct db *db, long long id, unsigned from_mask,
     enum db_cert_status status, int reason)
 {
 	struct db_params p = {0};
-	PGresult *res = NULL;
 	char from[64];
 	size_t off;
-	int i, rc = -1;
+	int i;
 
-	if (!cert_status_ok(status)) {
+	if (db_name_of(&cert_status, status) == NULL) {
 		db_seterr(db, "cert set status failed: invalid status");
 		return -1;
 	}
@@ -303,24 +287,19 @@ db_cert_set_status(struct db *db, long long id, unsigned from_mask,
 		if (off > 1)
 			from[off++] = ',';
 		off += (size_t)snprintf(from + off, sizeof(from) - off, "%s",
-		    cert_status_names[i]);
+		    db_name_of(&cert_status, i));
 	}
 	from[off++] = '}';
 	from[off] = '\0';
 
 	db_param_int8(&p, id);
-	db_param_text(&p, cert_status_names[status]);
+	db_param_text(&p, db_name_of(&cert_status, status));
 	if (reason >= 0)
 		db_param_int8(&p, reason);
 	else
 		db_param_text(&p, NULL);
 	db_param_text(&p, from);
-	if (db_run(db, &st_set_status, &p, &res) != 1)
-		goto out;
-	rc = db_cmd_tuples(res) > 0 ? 1 : 0;
-out:
-	PQclear(res);
-	return rc;
+	return db_update(db, &st_set_status, &p, NULL);
 }
 
 int

@@ -227,16 +227,9 @@ int
 db_partner_delete(struct db *db, const char *name)
 {
 	struct db_params p = {0};
-	PGresult *res = NULL;
-	int rc = -1;
 
 	db_param_text(&p, name);
-	if (db_run(db, &st_delete, &p, &res) != 1)
-		goto out;
-	rc = db_cmd_tuples(res) > 0 ? 1 : 0;
-out:
-	PQclear(res);
-	return rc;
+	return db_update(db, &st_delete, &p, NULL);
 }
 
 void

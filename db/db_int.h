@@ -19,13 +19,14 @@
 #include "db/db.h"
 
 #define DB_ERR_MAX 256	 /* db_error() text, truncated */
-#define DB_MAXPARAM 25	 /* parameters of one statement */
+#define DB_MAXPARAM 32	 /* parameters of one statement */
 #define DB_NUM_MAX 24	 /* a long long in decimal, sign, NUL */
 
 /* SQL: a timestamptz column as whole seconds since the epoch (int8). */
 #define DB_EPOCH(col) "floor(extract(epoch from " col "))::bigint"
 
 /* Type OIDs of the columns we decode (pg_type.h is a server header). */
+#define DB_OID_BOOL 16
 #define DB_OID_BYTEA 17
 #define DB_OID_INT8 20
 #define DB_OID_INT4 23
@@ -69,7 +70,6 @@ enum db_stmt_id {
 	DB_ST_RA_GET_BY_HASH,
 	DB_ST_RA_LIST,
 	DB_ST_RA_DELETE,
-	DB_ST_ISSUE1,
 	DB_ST_FINISH,
 	DB_ST_CRL_NEXT,
 	DB_ST_CRL_INSERT,
@@ -169,12 +169,42 @@ void db_param_id(struct db_params *p, long long v);
 void db_param_time(struct db_params *p, time_t t);
 
 /*
+ * A one-dimensional array parameter in PostgreSQL's binary array format
+ * (what array_recv reads), built element by element: db_array_init with
+ * the element type (DB_OID_*), then one db_array_* call per element, then
+ * db_param_array. A failed allocation makes the parameter bad (the
+ * statement then fails with "invalid parameter"). The array owns its
+ * buffer until db_array_free, which must come after the statement ran.
+ */
+struct db_array {
+	unsigned char *buf;
+	size_t len, cap;
+	unsigned int oid; /* element type */
+	int n;		  /* elements */
+	int hasnull;
+	int bad;
+};
+void db_array_init(struct db_array *a, unsigned int elem_oid);
+/* Appends a text or bytea element; NULL appends SQL NULL. */
+void db_array_bytes(struct db_array *a, const void *v, size_t len);
+void db_array_text(struct db_array *a, const char *s); /* NULL: NULL */
+void db_array_int8(struct db_array *a, long long v);
+void db_array_int4(struct db_array *a, int v);
+void db_array_bool(struct db_array *a, int v);
+/* Appends the array as a binary parameter (ndim 0 when empty). */
+void db_param_array(struct db_params *p, struct db_array *a);
+void db_array_free(struct db_array *a);
+
+/*
  * Runs a prepared statement, preparing it first if this connection has not
  * yet (after db_ready()). Results are binary. Returns 1 and sets *res (the
  * caller PQclear()s it), or -1 with db->err and db->sqlstate set.
  */
 int db_run(struct db *db, const struct db_stmt *st, const struct db_params *p,
     PGresult **res);
+/* Runs a statement whose result is not needed. Returns 1 or -1. */
+int db_run_simple(struct db *db, const struct db_stmt *st,
+    const struct db_params *p);
 /*
  * Runs a multi-row statement into a new array of elements of elem_size
  * bytes: from_row fills one (returns 1, or 0 on an unexpected row), clear
@@ -193,6 +223,14 @@ int db_getn(struct db *db, const struct db_stmt *st, const struct db_params *p,
 int db_insert(struct db *db, const struct db_stmt *st,
     const struct db_params *p, long long *id);
 /*
+ * Runs an UPDATE or DELETE (or any statement whose answer is how many rows
+ * it changed). With rows, the count is stored there. Returns 1 if it
+ * changed at least one row, 0 if none (no row matched: an answer, not an
+ * error), -1 (db->err set).
+ */
+int db_update(struct db *db, const struct db_stmt *st,
+    const struct db_params *p, long long *rows);
+/*
  * Runs a lookup of at most one row into *out (elem_size bytes, zeroed
  * first), filled by from_row. Returns 1 found, 0 no row, -1 (db->err set).
  */
@@ -206,6 +244,21 @@ int db_get1(struct db *db, const struct db_stmt *st, const struct db_params *p,
  */
 int db_get_int8(struct db *db, const struct db_stmt *st,
     const struct db_params *p, long long *v);
+/*
+ * The names of an enum's values as the database stores them: name[v] for
+ * v in 1..n-1 (0 is "none" in every enum of db.h, name[0] is NULL).
+ * Define the array indexed by the enum, then the table with DB_NAMES.
+ */
+struct db_names {
+	const char *const *name;
+	int n;
+};
+#define DB_NAMES(a) {(a), (int)(sizeof(a) / sizeof((a)[0]))}
+/* The name of v, or NULL if v has none in t. */
+const char *db_name_of(const struct db_names *t, int v);
+/* The value named s in t, or 0 if none (or s is NULL). */
+int db_name_parse(const struct db_names *t, const char *s);
+
 /* Returns 1 if the last failed statement was a unique violation. */
 int db_unique_violation(const struct db *db);
 /*
@@ -218,10 +271,13 @@ int db_ready(struct db *db);
 /* Sets db->err, printf style; newlines become spaces. */
 void db_seterr(struct db *db, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/*
+ * The primary message of a failed result (or libpq's connection error) into
+ * buf; records the SQLSTATE in db->sqlstate.
+ */
+void db_pgmsg(struct db *db, const PGresult *res, char *buf, size_t size);
 /* Sets db->err to "<statement name, _ as space> failed: <msg>". */
 void db_stmt_err(struct db *db, const struct db_stmt *st, const char *msg);
-/* Rows affected by an UPDATE/INSERT/DELETE result (0 if unknown). */
-long long db_cmd_tuples(PGresult *res);
 /* Returns 1 if s is a NUL-terminated string of 1..size-1 bytes. */
 int db_fixed_ok(const char *s, size_t size);
 

@@ -1,29 +1,27 @@
 /*
- * db_issue.c - the two hot paths of the CA in one round trip each, through
- * the SQL functions of db/schema/006_issue_functions.sql: issuing one
- * certificate (nonce, transaction, secret use, certificate, audit) and
- * finishing a transaction (nonce, state, confirmations, rejections,
- * supersede revocations, audit). Refusals come back as SQLSTATEs CA001..5.
+ * db_issue.c - the CA's hot paths in one round trip each, through SQL
+ * functions: storing the certificates of one response with what happens
+ * to its transaction (cmpca_cert_store, db/schema/014_issue_one_path.sql,
+ * the one way a certificate a CMP response carries is stored) and
+ * finishing a transaction (cmpca_finish, 006: nonce, state,
+ * confirmations, rejections, supersede revocations, audit). Refusals come
+ * back as SQLSTATEs CA001..CA006.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "db/db_int.h"
 
-static const struct db_stmt st_issue1 = {DB_ST_ISSUE1, "issue1",
-    "SELECT cmpca_issue1($1::bytea, $2::bigint, $3::text, $4::text,"
-    " $5::text, $6::bytea, $7::int, $8::bigint, $9::bytea, $10::text,"
-    " $11::text, $12::text, $13::text, $14::bytea, $15::bigint,"
-    " $16::bigint, $17::text, $18::bytea, $19::text, $20::text, $21::int,"
-    " $22::bigint, $23::boolean, $24::text, $25::bytea)"};
 static const struct db_stmt st_store = {DB_ST_CERT_STORE, "cert_store",
-    "SELECT cmpca_cert_store($1::bigint, $2::bytea, $3::text, $4::text,"
-    " $5::text, $6::text, $7::bytea, $8::bigint, $9::bigint, $10::text,"
-    " $11::bytea, $12::text, $13::text, $14::bytea, $15::int, $16::bigint,"
-    " $17::boolean)"};
+    "SELECT * FROM cmpca_cert_store($1::text, $2::bytea, $3::bigint,"
+    " $4::bytea, $5::text, $6::bytea, $7::text, $8::text, $9::text,"
+    " $10::text, $11::bytea, $12::int, $13::bigint, $14::text, $15::text,"
+    " $16::text[], $17::text[], $18::text[], $19::bytea[], $20::bigint[],"
+    " $21::bigint[], $22::text[], $23::bytea[], $24::text[], $25::text[],"
+    " $26::int[], $27::bigint[], $28::boolean[], $29::text[])"};
 static const struct db_stmt st_ca_current = {DB_ST_CA_CERT_CURRENT,
     "ca_cert_current",
-    "SELECT 1 FROM ca WHERE id = $1::bigint AND status = 'active'"
+    "SELECT 1::bigint FROM ca WHERE id = $1::bigint AND status = 'active'"
     " AND sha256(cert) = $2::bytea"};
 static const struct db_stmt st_finish = {DB_ST_FINISH, "txn_finish",
     "SELECT cmpca_finish($1::bytea, $2::bytea, $3::text, $4::text,"
@@ -58,48 +56,189 @@ db_ca_cert_current(struct db *db, long long ca_id,
     const unsigned char ca_sha256[32])
 {
 	struct db_params p = {0};
-	PGresult *res = NULL;
-	int rc = -1;
+	long long one;
 
 	db_param_int8(&p, ca_id);
 	db_param_bytea(&p, ca_sha256, 32);
-	if (db_run(db, &st_ca_current, &p, &res) == 1)
-		rc = PQntuples(res) == 1;
-	PQclear(res);
-	return rc;
+	return db_get_int8(db, &st_ca_current, &p, &one);
 }
 
-/* The certificate's columns, in the order both issuing functions take
- * them (serial to requester). */
-static void
-cert_params(struct db_params *p, const struct db_cert *c)
-{
-	db_param_text(p, c->serial);
-	db_param_text(p, c->subject);
-	db_param_text(p, c->issuer);
-	db_param_bytea(p, c->spki_sha256, sizeof(c->spki_sha256));
-	db_param_int8(p, (long long)c->not_before);
-	db_param_int8(p, (long long)c->not_after);
-	db_param_text(p, db_cert_status_name(c->status));
-	db_param_bytea(p, c->der, c->der_len);
-	db_param_text(p, c->profile);
-	db_param_text(p, c->requester);
-}
+/* The certificate arrays of cmpca_cert_store, in its order. */
+enum {
+	ARR_SERIAL, ARR_SUBJECT, ARR_ISSUER, ARR_SPKI, ARR_NOT_BEFORE,
+	ARR_NOT_AFTER, ARR_STATUS, ARR_DER, ARR_PROFILE, ARR_REQUESTER,
+	ARR_CERT_REQ_ID, ARR_REPLACES, ARR_SUPERSEDE, ARR_KIND, ARR_COUNT
+};
 
-/* Runs an issuing statement that returns the new certificate's id.
- * Returns 1, 0 with *why set (a refusal the function raised), or -1. */
+static const char *const issue_txn_tbl[] = {
+    [DB_ISSUE_NEW] = "new",
+    [DB_ISSUE_MOVE] = "move",
+    [DB_ISSUE_STORE] = "none",
+};
+static const struct db_names issue_txn = DB_NAMES(issue_txn_tbl);
+
+/* Is c one of the certificates of this call: same CA, same transaction
+ * (or none given), a serial, DER and a status? 1 or 0. */
 static int
-run_id(struct db *db, const struct db_stmt *st, struct db_params *p,
-    long long *id, enum db_refusal *why, const char *what)
+issue_cert_ok(const struct db_cert *c, long long ca_id,
+    const unsigned char *txid, size_t txid_len)
 {
-	int rc = db_get_int8(db, st, p, id);
+	return c != NULL && c->der != NULL && c->der_len > 0 &&
+	    c->subject != NULL && c->issuer != NULL &&
+	    db_fixed_ok(c->serial, sizeof(c->serial)) &&
+	    strcmp(db_cert_status_name(c->status), "unknown") != 0 &&
+	    c->ca_id == ca_id &&
+	    (c->txid_len == 0 || (c->txid_len == txid_len &&
+	    memcmp(c->txid, txid, txid_len) == 0));
+}
 
-	if (rc == 0)
-		db_seterr(db, "%s failed: unexpected result", what);
-	if (rc != -1)
-		return rc == 1 ? 1 : -1;
-	/* A refusal raised by the function (its SQLSTATE), or an error. */
-	return (*why = refusal(db)) != 0 ? 0 : -1;
+/* Checks what db_issue() is given. Returns 1 or 0. */
+static int
+issue_args_ok(const struct db_issue *is, struct db_cert *const *c,
+    size_t n)
+{
+	const struct db_txn *t = is->t;
+	const unsigned char *txid;
+	size_t txid_len, i;
+	long long ca_id;
+
+	if (db_name_of(&issue_txn, is->txn) == NULL || n > DB_ISSUE_MAX ||
+	    (n > 0 && (c == NULL || is->ca_sha256 == NULL)))
+		return 0;
+	if (is->txn != DB_ISSUE_STORE &&
+	    (t == NULL || t->id_len == 0 || t->id_len > DB_TXID_MAX ||
+	    is->nonce == NULL || is->nonce_len == 0 ||
+	    is->nonce_len > DB_NONCE_MAX ||
+	    t->last_nonce_len > sizeof(t->last_nonce) ||
+	    strcmp(db_txn_state_name(t->state), "unknown") == 0))
+		return 0;
+	if (is->txn == DB_ISSUE_MOVE &&
+	    strcmp(db_txn_state_name(is->from), "unknown") == 0)
+		return 0;
+	if (t == NULL && n == 0)
+		return 1;
+	ca_id = t != NULL ? t->ca_id : c[0]->ca_id;
+	txid = t != NULL ? t->id : c[0]->txid;
+	txid_len = t != NULL ? t->id_len : c[0]->txid_len;
+	for (i = 0; i < n; i++)
+		if (!issue_cert_ok(c[i], ca_id, txid, txid_len))
+			return 0;
+	return 1;
+}
+
+/* Binds the arguments of cmpca_cert_store; arr[] holds the arrays until
+ * the statement ran. */
+static void
+issue_params(struct db_params *p, struct db_array *arr,
+    const struct db_issue *is, struct db_cert *const *c,
+    const int *supersede, size_t n)
+{
+	static const unsigned int oid[ARR_COUNT] = {
+		[ARR_SERIAL] = DB_OID_TEXT, [ARR_SUBJECT] = DB_OID_TEXT,
+		[ARR_ISSUER] = DB_OID_TEXT, [ARR_SPKI] = DB_OID_BYTEA,
+		[ARR_NOT_BEFORE] = DB_OID_INT8, [ARR_NOT_AFTER] = DB_OID_INT8,
+		[ARR_STATUS] = DB_OID_TEXT, [ARR_DER] = DB_OID_BYTEA,
+		[ARR_PROFILE] = DB_OID_TEXT, [ARR_REQUESTER] = DB_OID_TEXT,
+		[ARR_CERT_REQ_ID] = DB_OID_INT4, [ARR_REPLACES] = DB_OID_INT8,
+		[ARR_SUPERSEDE] = DB_OID_BOOL, [ARR_KIND] = DB_OID_TEXT,
+	};
+	const struct db_txn *t = is->t, *tx = is->txn != DB_ISSUE_STORE ? t :
+	    NULL;
+	size_t i;
+	int k;
+
+	db_param_text(p, db_name_of(&issue_txn, is->txn));
+	if (t != NULL)
+		db_param_bytea(p, t->id, t->id_len);
+	else
+		db_param_bytea(p, n > 0 && c[0]->txid_len > 0 ? c[0]->txid :
+		    NULL, n > 0 ? c[0]->txid_len : 0);
+	db_param_int8(p, t != NULL ? t->ca_id : n > 0 ? c[0]->ca_id : 0);
+	db_param_bytea(p, is->ca_sha256, is->ca_sha256 != NULL ? 32 : 0);
+	db_param_text(p, is->actor);
+	db_param_bytea(p, tx != NULL ? is->nonce : NULL, is->nonce_len);
+	db_param_text(p, tx != NULL ? tx->sender : NULL);
+	db_param_text(p, tx != NULL ? tx->kind : NULL);
+	db_param_text(p, is->txn == DB_ISSUE_MOVE ?
+	    db_txn_state_name(is->from) : NULL);
+	db_param_text(p, tx != NULL ? db_txn_state_name(tx->state) : NULL);
+	db_param_bytea(p, tx != NULL && tx->last_nonce_len > 0 ?
+	    tx->last_nonce : NULL, tx != NULL ? tx->last_nonce_len : 0);
+	db_param_int8(p, tx != NULL ? tx->pvno : 0);
+	db_param_int8(p, tx != NULL ? (long long)tx->expires : 0);
+	db_param_text(p, is->txn == DB_ISSUE_NEW ? is->secret_ref : NULL);
+	db_param_text(p, is->txn == DB_ISSUE_NEW && is->secret_version !=
+	    NULL && is->secret_version[0] != '\0' ? is->secret_version : NULL);
+	for (k = 0; k < ARR_COUNT; k++)
+		db_array_init(&arr[k], oid[k]);
+	for (i = 0; i < n; i++) {
+		db_array_text(&arr[ARR_SERIAL], c[i]->serial);
+		db_array_text(&arr[ARR_SUBJECT], c[i]->subject);
+		db_array_text(&arr[ARR_ISSUER], c[i]->issuer);
+		db_array_bytes(&arr[ARR_SPKI], c[i]->spki_sha256,
+		    sizeof(c[i]->spki_sha256));
+		db_array_int8(&arr[ARR_NOT_BEFORE], (long long)c[i]->not_before);
+		db_array_int8(&arr[ARR_NOT_AFTER], (long long)c[i]->not_after);
+		db_array_text(&arr[ARR_STATUS],
+		    db_cert_status_name(c[i]->status));
+		db_array_bytes(&arr[ARR_DER], c[i]->der, c[i]->der_len);
+		db_array_text(&arr[ARR_PROFILE], c[i]->profile);
+		db_array_text(&arr[ARR_REQUESTER], c[i]->requester);
+		db_array_int4(&arr[ARR_CERT_REQ_ID], c[i]->cert_req_id);
+		if (c[i]->replaces != 0)
+			db_array_int8(&arr[ARR_REPLACES], c[i]->replaces);
+		else
+			db_array_bytes(&arr[ARR_REPLACES], NULL, 0);
+		db_array_bool(&arr[ARR_SUPERSEDE],
+		    supersede != NULL && supersede[i]);
+		db_array_text(&arr[ARR_KIND], c[i]->kind[0] != '\0' ?
+		    c[i]->kind : NULL);
+	}
+	for (k = 0; k < ARR_COUNT; k++)
+		db_param_array(p, &arr[k]);
+}
+
+int
+db_issue(struct db *db, const struct db_issue *is, struct db_cert *const *c,
+    const int *supersede, size_t n, enum db_refusal *why)
+{
+	struct db_params p = {0};
+	struct db_array arr[ARR_COUNT];
+	struct db_row r;
+	PGresult *res = NULL;
+	size_t i;
+	int k, rc = -1;
+
+	*why = 0;
+	if (!issue_args_ok(is, c, n)) {
+		db_seterr(db, "cert store failed: invalid argument");
+		return -1;
+	}
+	issue_params(&p, arr, is, c, supersede, n);
+	if (db_run(db, &st_store, &p, &res) != 1) {
+		/* A refusal raised by the function (its SQLSTATE). */
+		if ((*why = refusal(db)) != 0)
+			rc = 0;
+		goto out;
+	}
+	if ((size_t)PQntuples(res) != n) {
+		db_seterr(db, "cert store failed: unexpected result");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		r = (struct db_row){res, (int)i, 0, 0};
+		c[i]->id = db_col_int8(&r, 0);
+		if (r.bad) {
+			db_seterr(db, "cert store failed: unexpected result");
+			goto out;
+		}
+	}
+	rc = 1;
+out:
+	PQclear(res);
+	for (k = 0; k < ARR_COUNT; k++)
+		db_array_free(&arr[k]);
+	return rc;
 }
 
 int
@@ -107,23 +246,13 @@ db_cert_store(struct db *db, const unsigned char ca_sha256[32],
     const char *actor, struct db_cert *c, int supersede,
     enum db_refusal *why)
 {
-	struct db_params p = {0};
+	struct db_issue is = {
+		.txn = DB_ISSUE_STORE,
+		.ca_sha256 = ca_sha256,
+		.actor = actor,
+	};
 
-	*why = 0;
-	if (c->der == NULL || c->txid_len > DB_TXID_MAX ||
-	    !db_fixed_ok(c->serial, sizeof(c->serial))) {
-		db_seterr(db, "cert store failed: invalid argument");
-		return -1;
-	}
-	db_param_int8(&p, c->ca_id);
-	db_param_bytea(&p, ca_sha256, 32);
-	db_param_text(&p, actor);
-	cert_params(&p, c);
-	db_param_bytea(&p, c->txid_len > 0 ? c->txid : NULL, c->txid_len);
-	db_param_int8(&p, c->cert_req_id);
-	db_param_id(&p, c->replaces);
-	db_param_text(&p, supersede ? "true" : "false");
-	return run_id(db, &st_store, &p, &c->id, why, "cert store");
+	return db_issue(db, &is, &c, &supersede, 1, why);
 }
 
 int
@@ -132,33 +261,18 @@ db_issue1(struct db *db, const struct db_txn *t, const unsigned char *nonce,
     const unsigned char ca_sha256[32], struct db_cert *c, int supersede,
     enum db_refusal *why)
 {
-	struct db_params p = {0};
+	struct db_issue is = {
+		.txn = DB_ISSUE_NEW,
+		.t = t,
+		.nonce = nonce,
+		.nonce_len = nonce_len,
+		.secret_ref = secret_ref,
+		.secret_version = secret_version,
+		.ca_sha256 = ca_sha256,
+		.actor = t->sender,
+	};
 
-	*why = 0;
-	if (t->id_len == 0 || t->id_len > DB_TXID_MAX || nonce_len == 0 ||
-	    nonce_len > DB_NONCE_MAX || c->der == NULL ||
-	    !db_fixed_ok(c->serial, sizeof(c->serial))) {
-		db_seterr(db, "issue failed: invalid argument");
-		return -1;
-	}
-	db_param_bytea(&p, t->id, t->id_len);
-	db_param_int8(&p, t->ca_id);
-	db_param_text(&p, t->sender);
-	db_param_text(&p, t->kind);
-	db_param_text(&p, db_txn_state_name(t->state));
-	db_param_bytea(&p, t->last_nonce, t->last_nonce_len);
-	db_param_int8(&p, t->pvno);
-	db_param_int8(&p, (long long)t->expires);
-	db_param_bytea(&p, nonce, nonce_len);
-	db_param_text(&p, secret_ref);
-	cert_params(&p, c);
-	db_param_int8(&p, c->cert_req_id);
-	db_param_id(&p, c->replaces);
-	db_param_text(&p, supersede ? "true" : "false");
-	db_param_text(&p, secret_version != NULL && secret_version[0] != '\0'
-		? secret_version : NULL);
-	db_param_bytea(&p, ca_sha256, 32);
-	return run_id(db, &st_issue1, &p, &c->id, why, "issue");
+	return db_issue(db, &is, &c, &supersede, 1, why);
 }
 
 /* "{1,2,3}" for a bigint[] parameter. Returns 1 or 0 (too long). */

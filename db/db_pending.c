@@ -34,22 +34,19 @@ static const struct db_stmt st_decide = {DB_ST_PENDING_DECIDE,
     " decided_by = $4::text, decided_at = now()"
     " WHERE id = $1::bigint AND status = 'pending' RETURNING ca_id"};
 
-static const char *const pending_names[] = {
+static const char *const pending_tbl[] = {
     [DB_PENDING_PENDING] = "pending",
     [DB_PENDING_APPROVED] = "approved",
     [DB_PENDING_REJECTED] = "rejected",
 };
-
-static int
-pending_status_ok(enum db_pending_status s)
-{
-	return s >= DB_PENDING_PENDING && s <= DB_PENDING_REJECTED;
-}
+static const struct db_names pending_status = DB_NAMES(pending_tbl);
 
 const char *
 db_pending_status_name(enum db_pending_status s)
 {
-	return pending_status_ok(s) ? pending_names[s] : "unknown";
+	const char *n = db_name_of(&pending_status, s);
+
+	return n != NULL ? n : "unknown";
 }
 
 void
@@ -83,7 +80,6 @@ pending_from_row(const PGresult *res, int i, struct db_pending *p)
 {
 	struct db_row r = {res, i, 0, 0};
 	char status[16];
-	int s;
 
 	memset(p, 0, sizeof(*p));
 	p->id = db_col_int8(&r, 0);
@@ -100,9 +96,7 @@ pending_from_row(const PGresult *res, int i, struct db_pending *p)
 	p->reason = db_col_strdup(&r, 11);
 	p->decided_by = db_col_strdup(&r, 12);
 	p->created = db_col_time(&r, 13);
-	for (s = DB_PENDING_PENDING; s <= DB_PENDING_REJECTED; s++)
-		if (strcmp(status, pending_names[s]) == 0)
-			p->status = (enum db_pending_status)s;
+	p->status = db_name_parse(&pending_status, status);
 	if (r.bad || p->status == 0 || p->request == NULL ||
 	    p->requester == NULL || p->subject == NULL) {
 		db_pending_clear(p);
@@ -190,12 +184,12 @@ db_pending_list(struct db *db, long long ca_id, enum db_pending_status status,
 
 	*out = NULL;
 	*n = 0;
-	if (status != 0 && !pending_status_ok(status)) {
+	if (status != 0 && db_name_of(&pending_status, status) == NULL) {
 		db_seterr(db, "pending list failed: invalid status");
 		return -1;
 	}
 	db_param_int8(&p, ca_id);
-	db_param_text(&p, status != 0 ? pending_names[status] : NULL);
+	db_param_text(&p, db_name_of(&pending_status, status));
 	db_param_int8(&p, limit > 0 ? limit : PENDING_LIST_DEFAULT);
 	return pending_getn(db, &st_list, &p, out, n);
 }
@@ -205,9 +199,7 @@ db_pending_decide(struct db *db, long long id, enum db_pending_status status,
     const char *reason, const char *by, long long *ca_id)
 {
 	struct db_params p = {0};
-	PGresult *res = NULL;
-	struct db_row r;
-	int rc = -1;
+	long long v;
 
 	if (ca_id != NULL)
 		*ca_id = 0;
@@ -216,17 +208,8 @@ db_pending_decide(struct db *db, long long id, enum db_pending_status status,
 		return -1;
 	}
 	db_param_int8(&p, id);
-	db_param_text(&p, pending_names[status]);
+	db_param_text(&p, db_name_of(&pending_status, status));
 	db_param_text(&p, reason);
 	db_param_text(&p, by);
-	if (db_run(db, &st_decide, &p, &res) != 1)
-		goto out;
-	rc = PQntuples(res) > 0 ? 1 : 0;
-	if (rc == 1 && ca_id != NULL) {
-		r = (struct db_row){res, 0, 0, 0};
-		*ca_id = db_col_int8(&r, 0);
-	}
-out:
-	PQclear(res);
-	return rc;
+	return db_get_int8(db, &st_decide, &p, ca_id != NULL ? ca_id : &v);
 }

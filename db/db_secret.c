@@ -55,7 +55,7 @@ static const struct db_stmt st_seal = {DB_ST_SECRET_SEAL, "secret_seal",
  * One row if the secret may be used once more: a limited one is counted
  * down under its row lock; an unlimited one (-1) is only read, so that
  * concurrent transactions on the same secret do not queue on its row
- * (migration 012 does the same in cmpca_issue1).
+ * (migration 014 does the same in cmpca_cert_store).
  */
 static const struct db_stmt st_consume = {DB_ST_SECRET_CONSUME,
     "secret_consume",
@@ -228,17 +228,11 @@ int
 db_secret_consume(struct db *db, const char *ref, const char *version)
 {
 	struct db_params p = {0};
-	PGresult *res = NULL;
-	int rc = -1;
 
 	db_param_text(&p, ref);
 	db_param_text(&p, version != NULL && version[0] != '\0' ? version : NULL);
-	if (db_run(db, &st_consume, &p, &res) != 1)
-		goto out;
-	rc = db_cmd_tuples(res) > 0 ? 1 : 0; /* 0: exhausted, expired, none */
-out:
-	PQclear(res);
-	return rc;
+	/* 0: exhausted, expired, none */
+	return db_update(db, &st_consume, &p, NULL);
 }
 
 /* Adapters for db_getn(). */
@@ -299,15 +293,8 @@ db_secret_set_sealed(struct db *db, const char *ref,
     const unsigned char *sealed, size_t len)
 {
 	struct db_params p = {0};
-	PGresult *res = NULL;
-	int rc = -1;
 
 	db_param_text(&p, ref);
 	db_param_bytea(&p, sealed, len);
-	if (db_run(db, &st_seal, &p, &res) != 1)
-		goto out;
-	rc = db_cmd_tuples(res) > 0 ? 1 : 0;
-out:
-	PQclear(res);
-	return rc;
+	return db_update(db, &st_seal, &p, NULL);
 }

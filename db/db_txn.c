@@ -57,35 +57,20 @@ static const struct db_stmt st_nonce_prune = {DB_ST_NONCE_PRUNE,
     "DELETE FROM seen_nonce WHERE seen_at < now() - make_interval("
     "secs => $1::bigint)"};
 
-static const char *const txn_state_names[] = {
+static const char *const txn_state_tbl[] = {
     [DB_TXN_WAIT_CONF] = "wait_conf",
     [DB_TXN_DONE] = "done",
     [DB_TXN_ABORTED] = "aborted",
     [DB_TXN_WAITING] = "waiting",
 };
-
-static int
-txn_state_ok(enum db_txn_state s)
-{
-	return s >= DB_TXN_WAIT_CONF && s <= DB_TXN_WAITING;
-}
+static const struct db_names txn_state = DB_NAMES(txn_state_tbl);
 
 const char *
 db_txn_state_name(enum db_txn_state s)
 {
-	return txn_state_ok(s) ? txn_state_names[s] : "unknown";
-}
+	const char *n = db_name_of(&txn_state, s);
 
-/* Returns the state named s, or 0. */
-static enum db_txn_state
-txn_state_parse(const char *s)
-{
-	int i;
-
-	for (i = DB_TXN_WAIT_CONF; i <= DB_TXN_WAITING; i++)
-		if (strcmp(s, txn_state_names[i]) == 0)
-			return (enum db_txn_state)i;
-	return 0;
+	return n != NULL ? n : "unknown";
 }
 
 static int
@@ -99,7 +84,8 @@ db_txn_insert(struct db *db, const struct db_txn *t)
 {
 	struct db_params p = {0};
 
-	if (!txn_id_ok(t->id, t->id_len) || !txn_state_ok(t->state) ||
+	if (!txn_id_ok(t->id, t->id_len) ||
+	    db_name_of(&txn_state, t->state) == NULL ||
 	    strnlen(t->sender, sizeof(t->sender)) == sizeof(t->sender) ||
 	    strnlen(t->kind, sizeof(t->kind)) == sizeof(t->kind) ||
 	    t->last_nonce_len > sizeof(t->last_nonce)) {
@@ -110,7 +96,7 @@ db_txn_insert(struct db *db, const struct db_txn *t)
 	db_param_id(&p, t->ca_id);
 	db_param_text(&p, t->sender);
 	db_param_text(&p, t->kind);
-	db_param_text(&p, txn_state_names[t->state]);
+	db_param_text(&p, db_name_of(&txn_state, t->state));
 	db_param_bytea(&p, t->last_nonce_len > 0 ? t->last_nonce : NULL,
 	    t->last_nonce_len);
 	db_param_int8(&p, t->pvno);
@@ -136,7 +122,7 @@ txn_from_row(const PGresult *res, int i, struct db_txn *out)
 	out->pvno = db_col_int4(&r, 6, 0);
 	out->expires = db_col_time(&r, 7);
 	out->created = db_col_time(&r, 8);
-	out->state = txn_state_parse(state);
+	out->state = db_name_parse(&txn_state, state);
 	if (r.bad || out->state == 0) {
 		memset(out, 0, sizeof(*out));
 		return 0;
@@ -218,24 +204,17 @@ db_txn_advance(struct db *db, const unsigned char *id, size_t id_len,
     size_t nonce_len)
 {
 	struct db_params p = {0};
-	PGresult *res = NULL;
-	int rc = -1;
 
-	if (!txn_id_ok(id, id_len) || !txn_state_ok(from) ||
-	    !txn_state_ok(to) || nonce_len > DB_NONCE_MAX) {
+	if (!txn_id_ok(id, id_len) || db_name_of(&txn_state, from) == NULL ||
+	    db_name_of(&txn_state, to) == NULL || nonce_len > DB_NONCE_MAX) {
 		db_seterr(db, "txn advance failed: invalid argument");
 		return -1;
 	}
 	db_param_bytea(&p, id, id_len);
-	db_param_text(&p, txn_state_names[from]);
-	db_param_text(&p, txn_state_names[to]);
+	db_param_text(&p, db_name_of(&txn_state, from));
+	db_param_text(&p, db_name_of(&txn_state, to));
 	db_param_bytea(&p, nonce_len > 0 ? nonce : NULL, nonce_len);
-	if (db_run(db, &st_advance, &p, &res) != 1)
-		goto out;
-	rc = db_cmd_tuples(res) > 0 ? 1 : 0;
-out:
-	PQclear(res);
-	return rc;
+	return db_update(db, &st_advance, &p, NULL);
 }
 
 int
@@ -284,8 +263,6 @@ int
 db_nonce_prune(struct db *db, long long older_than, long long *pruned)
 {
 	struct db_params p = {0};
-	PGresult *res = NULL;
-	int rc = -1;
 
 	*pruned = 0;
 	if (older_than < 0) {
@@ -293,11 +270,5 @@ db_nonce_prune(struct db *db, long long older_than, long long *pruned)
 		return -1;
 	}
 	db_param_int8(&p, older_than);
-	if (db_run(db, &st_nonce_prune, &p, &res) != 1)
-		goto out;
-	*pruned = db_cmd_tuples(res);
-	rc = 1;
-out:
-	PQclear(res);
-	return rc;
+	return db_update(db, &st_nonce_prune, &p, pruned) < 0 ? -1 : 1;
 }

@@ -1,7 +1,8 @@
 /*
- * hsm.c - PKCS#11 through libp11: module, token, session and login, PIN
- * files, random, token set-up, and the per-thread error text. Keys (types,
- * URIs, load, generation) are in hsm_keygen.c.
+ * hsm.c - PKCS#11 through libp11: module, token, session and login, the
+ * handles of the process, PIN files, random. The error text and losing
+ * the token are in hsm_err.c, token set-up in hsm_token.c, URIs and key
+ * loading in hsm_uri.c, key generation in hsm_keygen.c (hsm_int.h).
  *
  * Facts this file is built on (libp11 0.4.12, SoftHSM 2.6.1, see the
  * "HSM" section of DESIGN.md):
@@ -28,38 +29,23 @@
  * (at most once per HSM_REOPEN_MS), with the PIN read again from where
  * hsm_open() read it.
  */
-#define HSM_INTERNAL
-
 #include <sys/file.h>
 #include <sys/stat.h>
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <p11-kit-1/p11-kit/pkcs11.h>
-#include <libp11.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/x509.h>
 
-#include "hsm/hsm.h"
+#include "hsm/hsm_int.h"
 
-/* Longest PIN we accept, in bytes. */
-#define HSM_PIN_MAX 256
-/* A token label is CK_UTF8CHAR[32] in CK_TOKEN_INFO. */
-#define HSM_TOKEN_LABEL_MAX 32
-/* Size of the per-thread error text. */
-#define HSM_ERR_MAX 512
 /* How often hsm_open() tries the token lookup and session open. */
 #define HSM_OPEN_TRIES 5
 /* Back-off before the first retry, doubled for each further one. */
@@ -75,242 +61,16 @@
 /* Poll interval while waiting for the lock. */
 #define HSM_LOCK_POLL_MS 20
 
-struct hsm {
-	PKCS11_CTX *ctx;
-	PKCS11_SLOT *slots;
-	unsigned int nslots;
-	PKCS11_SLOT *slot;       /* the token's slot, in slots */
-	void *dl;                /* our reference to the module */
-	CK_FUNCTION_LIST_PTR fl; /* the module's functions (keygen) */
-	unsigned long slot_id;
-	pid_t pid; /* process that opened the handle */
-	char label[HSM_TOKEN_LABEL_MAX + 1];
-	char module[PATH_MAX]; /* realpath of the module */
-	char *pin_file;        /* where the PIN is read; NULL: environment */
-	unsigned long gen;     /* hsm_lost_gen when last (re)opened */
-	int lost;              /* released after a failed reopen */
-	int no_login;          /* a reopen's login was refused: stop trying */
-	struct timespec tried; /* last reopen attempt */
-	struct hsm *next;      /* in hsm_reg */
-};
-
 /* The handles of this process, by module; see the comment at the top. */
 static pthread_mutex_t hsm_reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct hsm *hsm_reg;
-
-static _Thread_local char hsm_errbuf[HSM_ERR_MAX];
-
-/*
- * Bumped by hsm_err_note() for every PKCS#11 error that means the session
- * or the token is gone; a handle opened at an older value is lost.
- * hsm_lost_why (under hsm_reg_lock) says what happened last.
- */
-static _Atomic unsigned long hsm_lost_gen;
-static char hsm_lost_why[128];
-
-/*
- * Sets this thread's error text. Callers never pass a PIN. Internal to
- * hsm/ (declared in hsm.h under HSM_INTERNAL).
- */
-void
-hsm_err_set(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(hsm_errbuf, sizeof(hsm_errbuf), fmt, ap);
-	va_end(ap);
-}
-
-const char *
-hsm_error(void)
-{
-	return hsm_errbuf;
-}
-
-/*
- * Copies s into buf (size len), replacing bytes that are not printable
- * ASCII with '?' and truncating with "...". For names that come from
- * callers or tokens and go into error text. Returns buf.
- */
-const char *
-hsm_sanitise(const char *s, char *buf, size_t len)
-{
-	size_t i;
-
-	if (len == 0)
-		return "";
-	if (s == NULL)
-		s = "(null)";
-	for (i = 0; s[i] != '\0' && i + 1 < len; i++) {
-		if (s[i] >= 0x20 && s[i] < 0x7f)
-			buf[i] = s[i];
-		else
-			buf[i] = '?';
-	}
-	buf[i] = '\0';
-	if (s[i] != '\0' && len > 4)
-		memcpy(buf + len - 4, "...", 4);
-	return buf;
-}
-
-/* Names of the PKCS#11 return values a CA operator may meet. */
-static const struct {
-	unsigned long rv;
-	const char *name;
-} hsm_ckr_names[] = {
-	{ CKR_HOST_MEMORY, "out of memory in the module" },
-	{ CKR_GENERAL_ERROR, "general error" },
-	{ CKR_FUNCTION_FAILED, "function failed" },
-	{ CKR_ATTRIBUTE_TYPE_INVALID, "attribute type invalid" },
-	{ CKR_ATTRIBUTE_VALUE_INVALID, "attribute value invalid" },
-	{ CKR_DEVICE_ERROR, "device error" },
-	{ CKR_DEVICE_MEMORY, "token memory full" },
-	{ CKR_FUNCTION_NOT_SUPPORTED, "function not supported" },
-	{ CKR_KEY_FUNCTION_NOT_PERMITTED, "key function not permitted" },
-	{ CKR_MECHANISM_INVALID, "mechanism not supported" },
-	{ CKR_OBJECT_HANDLE_INVALID, "object handle invalid" },
-	{ CKR_PIN_INCORRECT, "wrong PIN" },
-	{ CKR_PIN_LEN_RANGE, "PIN length out of range" },
-	{ CKR_PIN_LOCKED, "PIN locked" },
-	{ CKR_SESSION_COUNT, "too many sessions" },
-	{ CKR_SESSION_HANDLE_INVALID, "session handle invalid" },
-	{ CKR_SESSION_READ_ONLY, "session read-only" },
-	{ CKR_TEMPLATE_INCOMPLETE, "template incomplete" },
-	{ CKR_TEMPLATE_INCONSISTENT, "template inconsistent" },
-	{ CKR_TOKEN_NOT_PRESENT, "token not present" },
-	{ CKR_TOKEN_WRITE_PROTECTED, "token write-protected" },
-	{ CKR_USER_ALREADY_LOGGED_IN, "user already logged in" },
-	{ CKR_USER_NOT_LOGGED_IN, "user not logged in" },
-	{ CKR_USER_PIN_NOT_INITIALIZED, "user PIN not initialised" },
-	{ CKR_RANDOM_NO_RNG, "token has no RNG" },
-	{ CKR_CRYPTOKI_NOT_INITIALIZED, "module not initialised" },
-};
-
-/*
- * Writes a description of PKCS#11 return value rv ("wrong PIN (CKR
- * 0xa0)") into buf (size len). Internal to hsm/. Returns buf.
- */
-const char *
-hsm_ckr_str(unsigned long rv, char *buf, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(hsm_ckr_names) / sizeof(hsm_ckr_names[0]); i++) {
-		if (hsm_ckr_names[i].rv == rv) {
-			(void)snprintf(buf, len, "%s (CKR 0x%lx)",
-			    hsm_ckr_names[i].name, rv);
-			return buf;
-		}
-	}
-	(void)snprintf(buf, len, "CKR 0x%lx", rv);
-	return buf;
-}
-
-/*
- * Drains the OpenSSL error queue and describes its first PKCS#11 error
- * (libp11 pushes the CK_RV as the reason of its "CKR" library), or else
- * its first error, into buf. Sets *rv to the CK_RV found, or to
- * CKR_GENERAL_ERROR. Internal to hsm/. Returns buf.
- */
-const char *
-hsm_ossl_str(char *buf, size_t len, unsigned long *rv)
-{
-	unsigned long e, first = 0, ckr = 0;
-	const char *r;
-
-	*rv = CKR_GENERAL_ERROR;
-	while ((e = ERR_get_error()) != 0) {
-		if (first == 0)
-			first = e;
-		if (ckr == 0 && ERR_GET_LIB(e) == ERR_get_CKR_code())
-			ckr = e;
-	}
-	if (ckr != 0) {
-		(void)hsm_err_note(ckr);
-		*rv = (unsigned long)ERR_GET_REASON(ckr);
-		return hsm_ckr_str(*rv, buf, len);
-	}
-	if (first == 0) {
-		(void)snprintf(buf, len, "no details");
-		return buf;
-	}
-	r = ERR_reason_error_string(first);
-	if (r != NULL)
-		(void)snprintf(buf, len, "%s", r);
-	else
-		ERR_error_string_n(first, buf, len);
-	return buf;
-}
-
-/*
- * PKCS#11 return values after which the session, the login or the key
- * handles of a process cannot be trusted any more; reopening is the
- * remedy. CKR_GENERAL_ERROR and CKR_DEVICE_ERROR are what modules answer
- * when their device or storage fails under them.
- */
-static int
-hsm_ckr_lost(unsigned long rv)
-{
-	switch (rv) {
-	case CKR_GENERAL_ERROR:
-	case CKR_DEVICE_ERROR:
-	case CKR_DEVICE_REMOVED:
-	case CKR_TOKEN_NOT_PRESENT:
-	case CKR_TOKEN_NOT_RECOGNIZED:
-	case CKR_SESSION_CLOSED:
-	case CKR_SESSION_HANDLE_INVALID:
-	case CKR_OBJECT_HANDLE_INVALID:
-	case CKR_KEY_HANDLE_INVALID:
-	case CKR_USER_NOT_LOGGED_IN:
-	case CKR_CRYPTOKI_NOT_INITIALIZED:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-/* See hsm.h (internal): every open handle of this process is lost. */
-void
-hsm_mark_lost(const char *why)
-{
-	(void)pthread_mutex_lock(&hsm_reg_lock);
-	(void)snprintf(hsm_lost_why, sizeof(hsm_lost_why), "%s", why);
-	hsm_lost_gen++;
-	(void)pthread_mutex_unlock(&hsm_reg_lock);
-}
-
-int
-hsm_err_note(unsigned long e)
-{
-	char why[sizeof(hsm_lost_why)];
-	unsigned long rv;
-
-	if (ERR_GET_LIB(e) != ERR_get_CKR_code())
-		return 0;
-	rv = (unsigned long)ERR_GET_REASON(e);
-	if (!hsm_ckr_lost(rv))
-		return 0;
-	hsm_mark_lost(hsm_ckr_str(rv, why, sizeof(why)));
-	return 1;
-}
 
 int
 hsm_lost(const struct hsm *h)
 {
 	if (h == NULL)
 		return 0;
-	return h->lost || h->gen != hsm_lost_gen;
-}
-
-const char *
-hsm_lost_reason(char *buf, size_t len)
-{
-	(void)pthread_mutex_lock(&hsm_reg_lock);
-	(void)snprintf(buf, len, "%s",
-	    hsm_lost_why[0] != '\0' ? hsm_lost_why : "unknown");
-	(void)pthread_mutex_unlock(&hsm_reg_lock);
-	return buf;
+	return h->lost || h->gen != hsm_lost_gen();
 }
 
 int
@@ -430,7 +190,7 @@ hsm_sleep_ms(long ms)
  * who could open it could hold the lock and block every later hsm_open(). Waits at most
  * HSM_LOCK_WAIT_MS. Returns the locked descriptor, or -1 (reason set).
  */
-static int
+int
 hsm_lock(void)
 {
 	const char *path;
@@ -493,7 +253,7 @@ fail:
 }
 
 /* Releases the lock taken by hsm_lock(). Safe to call with -1. */
-static void
+void
 hsm_unlock(int fd)
 {
 	if (fd == -1)
@@ -506,7 +266,7 @@ hsm_unlock(int fd)
  * Claims module (a realpath) for a handle of this process. Returns 1, or 0
  * when the process already has a handle on that module (reason set).
  */
-static int
+int
 hsm_reg_claim(struct hsm *h)
 {
 	struct hsm *p;
@@ -531,7 +291,7 @@ hsm_reg_claim(struct hsm *h)
 }
 
 /* Drops h from the handles of this process. Safe if h is not there. */
-static void
+void
 hsm_reg_release(struct hsm *h)
 {
 	struct hsm **pp;
@@ -551,7 +311,7 @@ hsm_reg_release(struct hsm *h)
  * Releases the libp11 state of h (slots, module). Never touches PKCS#11
  * in a process other than the one that opened h. Safe on a partial h.
  */
-static void
+void
 hsm_p11_release(struct hsm *h)
 {
 	if (h->pid != getpid()) {
@@ -578,7 +338,7 @@ hsm_p11_release(struct hsm *h)
  * Loads h->module into a new libp11 context and enumerates its slots.
  * Returns 1 or 0 (reason set).
  */
-static int
+int
 hsm_p11_load(struct hsm *h)
 {
 	char why[128], name[128];
@@ -608,7 +368,7 @@ hsm_p11_load(struct hsm *h)
 }
 
 /* Returns the slot whose initialised token is labelled label, or NULL. */
-static PKCS11_SLOT *
+PKCS11_SLOT *
 hsm_slot_by_label(struct hsm *h, const char *label)
 {
 	unsigned int i;
@@ -711,7 +471,7 @@ static int
 hsm_connect(struct hsm *h, int tries)
 {
 	char pin[HSM_PIN_MAX], why[128];
-	unsigned long rv, gen = hsm_lost_gen;
+	unsigned long rv, gen = hsm_lost_gen();
 	long backoff = HSM_BACKOFF_MS;
 	int lockfd = -1, n, rc = 0, logged_in = 0;
 
@@ -861,53 +621,6 @@ hsm_token_label(const struct hsm *h)
 	return h == NULL ? "" : h->label;
 }
 
-/*
- * Checks that h may be used in this process. Returns 1 or 0 (reason set).
- */
-static int
-hsm_usable(const struct hsm *h)
-{
-	if (h == NULL || h->ctx == NULL || h->slot == NULL) {
-		hsm_err_set("hsm handle not open");
-		return 0;
-	}
-	if (h->pid != getpid()) {
-		hsm_err_set("hsm handle used after fork: open it in the "
-		            "process that uses it");
-		return 0;
-	}
-	return 1;
-}
-
-/*
- * Returns the module's function list of an open handle and sets *slot_id
- * to the token's slot, or returns NULL (reason set). Internal to hsm/.
- */
-void *
-hsm_p11_funcs(struct hsm *h, unsigned long *slot_id)
-{
-	if (!hsm_usable(h))
-		return NULL;
-	if (h->fl == NULL) {
-		hsm_err_set("module functions not available");
-		return NULL;
-	}
-	*slot_id = h->slot_id;
-	return h->fl;
-}
-
-/*
- * Returns the libp11 token of an open handle, or NULL (reason set).
- * Internal to hsm/.
- */
-PKCS11_TOKEN *
-hsm_p11_token(struct hsm *h)
-{
-	if (!hsm_usable(h))
-		return NULL;
-	return h->slot->token;
-}
-
 int
 hsm_random(struct hsm *h, unsigned char *buf, size_t len)
 {
@@ -932,126 +645,4 @@ hsm_random(struct hsm *h, unsigned char *buf, size_t len)
 		len -= chunk;
 	}
 	return 1;
-}
-
-/*
- * Returns the first slot holding a token that is not initialised, or
- * NULL.
- */
-static PKCS11_SLOT *
-hsm_slot_free(struct hsm *h)
-{
-	unsigned int i;
-
-	for (i = 0; i < h->nslots; i++) {
-		if (h->slots[i].token != NULL &&
-		    !h->slots[i].token->initialized)
-			return &h->slots[i];
-	}
-	return NULL;
-}
-
-int
-hsm_token_init(const char *module, const char *token_label,
-    const char *so_pin_file, const char *pin_file)
-{
-	struct hsm *h = NULL;
-	PKCS11_SLOT *slot = NULL;
-	char so_pin[HSM_PIN_MAX], pin[HSM_PIN_MAX], why[128], name[128];
-	char padded[HSM_TOKEN_LABEL_MAX + 1];
-	unsigned long rv;
-	int lockfd = -1, rc = 0, claimed = 0, so_in = 0;
-
-	memset(so_pin, 0, sizeof(so_pin));
-	memset(pin, 0, sizeof(pin));
-	if (module == NULL || token_label == NULL || so_pin_file == NULL ||
-	    pin_file == NULL) {
-		hsm_err_set("token init: missing argument");
-		goto out;
-	}
-	if (*token_label == '\0' || strlen(token_label) > HSM_TOKEN_LABEL_MAX) {
-		hsm_err_set(
-		    "token label must have 1 to %d bytes", HSM_TOKEN_LABEL_MAX);
-		goto out;
-	}
-	if (!hsm_pin_read(so_pin_file, so_pin, sizeof(so_pin)) ||
-	    !hsm_pin_read(pin_file, pin, sizeof(pin)))
-		goto out;
-	if ((h = calloc(1, sizeof(*h))) == NULL) {
-		hsm_err_set("token init: out of memory");
-		goto out;
-	}
-	h->pid = getpid();
-	hsm_sanitise(token_label, name, sizeof(name));
-	if (realpath(module, h->module) == NULL) {
-		hsm_err_set("module: %s", strerror(errno));
-		goto out;
-	}
-	if (!hsm_reg_claim(h))
-		goto out;
-	claimed = 1;
-	if ((lockfd = hsm_lock()) == -1)
-		goto out;
-	if (!hsm_p11_load(h))
-		goto out;
-	if (hsm_slot_by_label(h, token_label) != NULL) {
-		hsm_err_set("token %s exists already", name);
-		goto out;
-	}
-	if ((slot = hsm_slot_free(h)) == NULL) {
-		hsm_err_set("no free slot for token %s", name);
-		goto out;
-	}
-	/*
-	 * libp11 passes the label straight to C_InitToken, which reads
-	 * CK_UTF8CHAR[32], blank-padded: give it 32 bytes (ASan found
-	 * SoftHSM reading past a shorter string).
-	 */
-	(void)snprintf(padded, sizeof(padded), "%-32s", token_label);
-	if (PKCS11_init_token(slot->token, so_pin, padded) != 0) {
-		hsm_err_set("cannot initialise token %s: %s", name,
-		    hsm_ossl_str(why, sizeof(why), &rv));
-		goto out;
-	}
-	/* libp11 does not refresh the slot list (SoftHSM adds a slot). */
-	PKCS11_release_all_slots(h->ctx, h->slots, h->nslots);
-	h->slots = NULL;
-	h->nslots = 0;
-	if (PKCS11_enumerate_slots(h->ctx, &h->slots, &h->nslots) != 0) {
-		hsm_err_set("cannot list slots: %s",
-		    hsm_ossl_str(why, sizeof(why), &rv));
-		h->slots = NULL;
-		goto out;
-	}
-	if ((slot = hsm_slot_by_label(h, token_label)) == NULL) {
-		hsm_err_set("token %s not found after initialisation", name);
-		goto out;
-	}
-	if (PKCS11_open_session(slot, 1) != 0 ||
-	    PKCS11_login(slot, 1, so_pin) != 0) {
-		hsm_err_set("security officer login failed: %s",
-		    hsm_ossl_str(why, sizeof(why), &rv));
-		goto out;
-	}
-	so_in = 1;
-	if (PKCS11_init_pin(slot->token, pin) != 0) {
-		hsm_err_set("cannot set the user PIN: %s",
-		    hsm_ossl_str(why, sizeof(why), &rv));
-		goto out;
-	}
-	rc = 1;
-out:
-	if (so_in)
-		(void)PKCS11_logout(slot);
-	OPENSSL_cleanse(so_pin, sizeof(so_pin));
-	OPENSSL_cleanse(pin, sizeof(pin));
-	if (h != NULL) {
-		hsm_p11_release(h);
-		if (claimed)
-			hsm_reg_release(h);
-		free(h);
-	}
-	hsm_unlock(lockfd);
-	ERR_clear_error();
-	return rc;
 }

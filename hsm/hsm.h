@@ -19,11 +19,16 @@
 #include <stddef.h>
 #include <openssl/evp.h>
 
-#ifndef CA_MUST_CHECK
-#define CA_MUST_CHECK __attribute__((warn_unused_result))
-#endif
+#include "lib/lib.h"
 
 struct hsm;
+
+/*
+ * Longest PKCS#11 URI, in bytes without the NUL, that hsm_key_load()
+ * accepts and hsm_keygen() writes: a buffer for a key's URI is
+ * char uri[HSM_URI_MAX + 1].
+ */
+#define HSM_URI_MAX 1024
 
 /* Key types a CA key may have. */
 enum hsm_keytype {
@@ -164,28 +169,5 @@ unsigned long hsm_sealed_version(const unsigned char *in, size_t inlen);
 
 /* Last error of this thread, never NULL. */
 const char *hsm_error(void);
-
-#ifdef HSM_INTERNAL
-/*
- * Internal to hsm/: shared by hsm.c and hsm_keygen.c, which define
- * HSM_INTERNAL. Not for callers.
- */
-void hsm_err_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-const char *hsm_sanitise(const char *s, char *buf, size_t len);
-const char *hsm_ckr_str(unsigned long rv, char *buf, size_t len);
-const char *hsm_ossl_str(char *buf, size_t len, unsigned long *rv);
-/* The module's CK_FUNCTION_LIST of an open handle, or NULL. */
-void *hsm_p11_funcs(struct hsm *h, unsigned long *slot_id);
-/* The libp11 PKCS11_TOKEN of an open handle, or NULL. */
-struct PKCS11_token_st *hsm_p11_token(struct hsm *h);
-/* Tests: hsm_seal() writes format fmt (0x01 sealed in the token, 0x02
- * under key version 1's data key) while set; 0 for the current format. */
-void hsm_seal_force_format(int fmt);
-/* Drops hsm_aes.c's session of h; hsm_close() and hsm_reopen() call it. */
-void hsm_aes_forget(struct hsm *h);
-/* Marks every handle of this process lost (hsm_lost() true, reason why),
- * as hsm_err_note() does for a PKCS#11 error seen through OpenSSL. */
-void hsm_mark_lost(const char *why);
-#endif
 
 #endif

@@ -45,8 +45,6 @@
  * (workers decrypt on every MAC-protected request); hsm_close() drops
  * them. A session or handle the token no longer knows is reopened once.
  */
-#define HSM_INTERNAL
-
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -54,11 +52,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <p11-kit-1/p11-kit/pkcs11.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "hsm/hsm.h"
+#include "hsm/hsm_int.h"
 
 /* Format bytes of a sealed value. */
 #define SEAL_V1 0x01
@@ -135,18 +132,13 @@ seal_drop(CK_FUNCTION_LIST_PTR fl)
 	seal_keys_drop();
 }
 
-/* See hsm.h (HSM_INTERNAL): called by hsm_close() before the module goes. */
+/* See hsm_int.h: called by hsm_close() before the module goes. */
 void
 hsm_aes_forget(struct hsm *h)
 {
-	unsigned long slot;
-	CK_FUNCTION_LIST_PTR fl;
-
 	(void)pthread_mutex_lock(&seal_lock);
-	if (seal_cache.h == h) {
-		fl = seal_cache.pid == getpid() ? hsm_p11_funcs(h, &slot) : NULL;
-		seal_drop(fl);
-	}
+	if (seal_cache.h == h)
+		seal_drop(seal_cache.pid == getpid() ? h->fl : NULL);
 	(void)pthread_mutex_unlock(&seal_lock);
 }
 
@@ -598,7 +590,7 @@ out:
 	return rc;
 }
 
-/* See hsm.h (HSM_INTERNAL). */
+/* See hsm_int.h. */
 void
 hsm_seal_force_format(int fmt)
 {

@@ -1,25 +1,20 @@
 /*
- * hsm_keygen.c - CA keys: key types, RFC 7512 URIs (parse and build),
- * loading a key by URI, and key generation in the token.
+ * hsm_keygen.c - CA keys: key types and key generation in the token (the
+ * URIs, and loading the key one names, are in hsm_uri.c).
  *
  * libp11 0.4.12 generates only RSA keys and marks them for decryption and
  * unwrapping too, so every CA key is generated here with C_GenerateKeyPair
  * through the module's own function list (the instance libp11 loaded and
  * initialised; see hsm_p11_funcs() in hsm.c). A second read-write session
  * on the token's slot shares the login of the process. C_Finalize is never
- * called here. Keys are loaded through libp11, which finds keys generated
- * since the handle was opened because it enumerates anew each time.
+ * called here.
  */
-#define HSM_INTERNAL
-
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <p11-kit-1/p11-kit/pkcs11.h>
-#include <libp11.h>
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -30,21 +25,15 @@
 #include <openssl/objects.h>
 #include <openssl/param_build.h>
 
-#include "hsm/hsm.h"
+#include "hsm/hsm_int.h"
 
 /* Length of the random CKA_ID given to both halves of a key pair. */
 #define HSM_KEYID_LEN 16
-/* A token label is CK_UTF8CHAR[32] in CK_TOKEN_INFO. */
-#define HSM_TOKEN_LABEL_MAX 32
-/* Longest CKA_LABEL of a key we generate or a URI names, in bytes. */
-#define HSM_LABEL_MAX 128
-/* Longest CKA_ID a URI may name, in bytes. */
-#define HSM_ID_MAX 64
-/* Longest URI hsm_key_load() accepts. */
-#define HSM_URI_MAX 1024
 /* Longest URI we build: scheme, token, object, each byte escaped. */
 #define HSM_GEN_URI_MAX                                                        \
 	(7 + 6 + 3 * HSM_TOKEN_LABEL_MAX + 8 + 3 * HSM_LABEL_MAX + 1)
+_Static_assert(HSM_GEN_URI_MAX <= HSM_URI_MAX + 1,
+    "a generated uri fits the buffers of hsm.h");
 /* Longest public attribute we read back (a 4096-bit modulus is 512). */
 #define HSM_ATTR_MAX 1024
 /* Entries in a key generation template. */
@@ -93,281 +82,6 @@ hsm_keytype_parse(const char *s, enum hsm_keytype *type)
 	return 0;
 }
 
-/* A parsed RFC 7512 URI naming a private key. */
-struct hsm_uri {
-	char token[HSM_TOKEN_LABEL_MAX + 1];
-	char manufacturer[HSM_TOKEN_LABEL_MAX + 1];
-	char model[HSM_TOKEN_LABEL_MAX + 1];
-	char serial[HSM_TOKEN_LABEL_MAX + 1];
-	char object[HSM_LABEL_MAX + 1];
-	unsigned char id[HSM_ID_MAX];
-	size_t id_len;
-	int has_token, has_manufacturer, has_model, has_serial;
-	int has_object, has_id, has_type;
-};
-
-static int
-hsm_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
- * Percent-decodes the n bytes at s into out (size outlen). With text set,
- * the result is a NUL-terminated string without NUL bytes inside. Sets
- * *olen to the decoded length. Returns 1, or 0 on a bad escape, a byte
- * RFC 7512 does not allow unescaped, or overflow.
- */
-static int
-hsm_pct_decode(const char *s, size_t n, unsigned char *out, size_t outlen,
-    int text, size_t *olen)
-{
-	size_t i, o = 0;
-	int hi, lo, c;
-
-	for (i = 0; i < n; i++) {
-		c = (unsigned char)s[i];
-		if (c == '%') {
-			if (i + 2 >= n)
-				return 0;
-			hi = hsm_hexval((unsigned char)s[i + 1]);
-			lo = hsm_hexval((unsigned char)s[i + 2]);
-			if (hi < 0 || lo < 0)
-				return 0;
-			c = hi << 4 | lo;
-			i += 2;
-		} else if (c <= 0x20 || c >= 0x7f || c == '#' || c == '/' ||
-		           c == '"' || c == '<' || c == '>' || c == '\\') {
-			return 0;
-		}
-		if (text && c == 0)
-			return 0;
-		if (o + (text ? 1 : 0) >= outlen)
-			return 0;
-		out[o++] = (unsigned char)c;
-	}
-	if (text)
-		out[o] = '\0';
-	*olen = o;
-	return 1;
-}
-
-/*
- * Parses an RFC 7512 URI naming one private key. Query attributes (such as
- * pin-value) are refused: a PIN never travels in a URI. Returns 1, or 0
- * (reason set; the reason never repeats a query).
- */
-static int
-hsm_uri_parse(const char *uri, struct hsm_uri *u)
-{
-	const char *p, *end, *eq;
-	char attr[24];
-	unsigned char *dst;
-	size_t dstlen, olen, alen;
-	int *seen, text;
-
-	memset(u, 0, sizeof(*u));
-	if (strlen(uri) > HSM_URI_MAX) {
-		hsm_err_set("pkcs11 uri longer than %d bytes", HSM_URI_MAX);
-		return 0;
-	}
-	if (strncasecmp(uri, "pkcs11:", 7) != 0) {
-		hsm_err_set("not a pkcs11 uri: want pkcs11:token=...;"
-		            "object=...");
-		return 0;
-	}
-	if (strchr(uri, '?') != NULL) {
-		hsm_err_set("pkcs11 uri with a query refused: the PIN comes "
-		            "from the pin file, never from the uri");
-		return 0;
-	}
-	for (p = uri + 7; *p != '\0'; p = *end == ';' ? end + 1 : end) {
-		end = p + strcspn(p, ";");
-		if (end == p)
-			continue;
-		eq = memchr(p, '=', (size_t)(end - p));
-		if (eq == NULL || eq == p || (size_t)(eq - p) >= sizeof(attr)) {
-			hsm_err_set("pkcs11 uri: malformed attribute");
-			return 0;
-		}
-		alen = (size_t)(eq - p);
-		memcpy(attr, p, alen);
-		attr[alen] = '\0';
-		text = 1;
-		if (strcmp(attr, "token") == 0) {
-			dst = (unsigned char *)u->token;
-			dstlen = sizeof(u->token);
-			seen = &u->has_token;
-		} else if (strcmp(attr, "object") == 0) {
-			dst = (unsigned char *)u->object;
-			dstlen = sizeof(u->object);
-			seen = &u->has_object;
-		} else if (strcmp(attr, "id") == 0) {
-			dst = u->id;
-			dstlen = sizeof(u->id);
-			seen = &u->has_id;
-			text = 0;
-		} else if (strcmp(attr, "manufacturer") == 0) {
-			dst = (unsigned char *)u->manufacturer;
-			dstlen = sizeof(u->manufacturer);
-			seen = &u->has_manufacturer;
-		} else if (strcmp(attr, "model") == 0) {
-			dst = (unsigned char *)u->model;
-			dstlen = sizeof(u->model);
-			seen = &u->has_model;
-		} else if (strcmp(attr, "serial") == 0) {
-			dst = (unsigned char *)u->serial;
-			dstlen = sizeof(u->serial);
-			seen = &u->has_serial;
-		} else if (strcmp(attr, "type") == 0) {
-			if ((size_t)(end - eq - 1) != 7 ||
-			    strncmp(eq + 1, "private", 7) != 0) {
-				hsm_err_set("pkcs11 uri: type must be private");
-				return 0;
-			}
-			if (u->has_type) {
-				hsm_err_set("pkcs11 uri: type given twice");
-				return 0;
-			}
-			u->has_type = 1;
-			continue;
-		} else {
-			/* Only printable names get here: they were copied. */
-			hsm_err_set("pkcs11 uri: unsupported attribute %s",
-			    hsm_sanitise(attr, attr, sizeof(attr)));
-			return 0;
-		}
-		if (*seen) {
-			hsm_err_set("pkcs11 uri: %s given twice", attr);
-			return 0;
-		}
-		if (!hsm_pct_decode(eq + 1, (size_t)(end - eq - 1), dst, dstlen,
-		        text, &olen)) {
-			hsm_err_set(
-			    "pkcs11 uri: bad or too long %s value", attr);
-			return 0;
-		}
-		if (!text)
-			u->id_len = olen;
-		*seen = 1;
-	}
-	if (!u->has_object && !u->has_id) {
-		hsm_err_set("pkcs11 uri names no key: want object= or id=");
-		return 0;
-	}
-	if (u->has_id && u->id_len == 0) {
-		hsm_err_set("pkcs11 uri: empty id");
-		return 0;
-	}
-	return 1;
-}
-
-/*
- * Checks the token attributes of u against the open token. Returns 1 or 0
- * (reason set).
- */
-static int
-hsm_uri_token_check(
-    const struct hsm *h, const PKCS11_TOKEN *t, const struct hsm_uri *u)
-{
-	char a[64], b[64];
-
-	if (u->has_token && strcmp(u->token, hsm_token_label(h)) != 0) {
-		hsm_err_set("pkcs11 uri names token %s, the open token is %s",
-		    hsm_sanitise(u->token, a, sizeof(a)),
-		    hsm_sanitise(hsm_token_label(h), b, sizeof(b)));
-		return 0;
-	}
-	if ((u->has_manufacturer &&
-	        (t->manufacturer == NULL ||
-	            strcmp(u->manufacturer, t->manufacturer) != 0)) ||
-	    (u->has_model &&
-	        (t->model == NULL || strcmp(u->model, t->model) != 0)) ||
-	    (u->has_serial &&
-	        (t->serialnr == NULL || strcmp(u->serial, t->serialnr) != 0))) {
-		hsm_err_set("pkcs11 uri: manufacturer, model or serial do "
-		            "not match token %s",
-		    hsm_sanitise(hsm_token_label(h), a, sizeof(a)));
-		return 0;
-	}
-	return 1;
-}
-
-EVP_PKEY *
-hsm_key_load(struct hsm *h, const char *uri)
-{
-	struct hsm_uri u;
-	PKCS11_TOKEN *t;
-	PKCS11_KEY *keys, *key = NULL;
-	EVP_PKEY *pk = NULL;
-	unsigned int nkeys, i, found = 0;
-	unsigned long rv;
-	char why[128], name[160];
-
-	if ((t = hsm_p11_token(h)) == NULL)
-		return NULL;
-	if (uri == NULL) {
-		hsm_err_set("no pkcs11 uri");
-		return NULL;
-	}
-	if (!hsm_uri_parse(uri, &u))
-		return NULL;
-	hsm_sanitise(uri, name, sizeof(name));
-	if (!hsm_uri_token_check(h, t, &u))
-		return NULL;
-	/* Enumerates anew each time: keys generated since are found. */
-	if (PKCS11_enumerate_keys(t, &keys, &nkeys) != 0) {
-		hsm_err_set("cannot list keys: %s",
-		    hsm_ossl_str(why, sizeof(why), &rv));
-		return NULL;
-	}
-	for (i = 0; i < nkeys; i++) {
-		if (!keys[i].isPrivate)
-			continue;
-		if (u.has_object && (keys[i].label == NULL ||
-		                        strcmp(keys[i].label, u.object) != 0))
-			continue;
-		if (u.has_id && (keys[i].id_len != u.id_len ||
-		                    memcmp(keys[i].id, u.id, u.id_len) != 0))
-			continue;
-		key = &keys[i];
-		found++;
-	}
-	if (found == 0) {
-		hsm_err_set("no such key: %s", name);
-		return NULL;
-	}
-	if (found > 1) {
-		hsm_err_set("ambiguous key uri: %u keys match %s (add id=)",
-		    found, name);
-		return NULL;
-	}
-	if ((pk = PKCS11_get_private_key(key)) == NULL) {
-		hsm_err_set("cannot load key %s: %s", name,
-		    hsm_ossl_str(why, sizeof(why), &rv));
-		return NULL;
-	}
-	/*
-	 * libp11 takes the public half from the private key object or, for
-	 * EC, from the public key object with the same CKA_ID.
-	 */
-	if (i2d_PUBKEY(pk, NULL) <= 0) {
-		hsm_err_set("key %s has no public components (is its public "
-		            "key object, with the same id, on the token?)",
-		    name);
-		EVP_PKEY_free(pk);
-		ERR_clear_error();
-		return NULL;
-	}
-	return pk;
-}
-
 /* What each key type means to the token and to OpenSSL. */
 static const struct hsm_keyspec {
 	enum hsm_keytype type;
@@ -393,37 +107,6 @@ hsm_keyspec_get(enum hsm_keytype type)
 		if (hsm_keyspecs[i].type == type)
 			return &hsm_keyspecs[i];
 	return NULL;
-}
-
-/*
- * Appends s to buf (size len) at *off, percent-encoding every byte that is
- * not an RFC 3986 unreserved character. Returns 1, or 0 if it does not
- * fit.
- */
-static int
-hsm_uri_put(char *buf, size_t len, size_t *off, const char *s, int escape)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	unsigned char c;
-
-	for (; *s != '\0'; s++) {
-		c = (unsigned char)*s;
-		if (!escape || (c >= 'a' && c <= 'z') ||
-		    (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.' || c == '_' || c == '~') {
-			if (*off + 1 >= len)
-				return 0;
-			buf[(*off)++] = (char)c;
-		} else {
-			if (*off + 3 >= len)
-				return 0;
-			buf[(*off)++] = '%';
-			buf[(*off)++] = hex[c >> 4];
-			buf[(*off)++] = hex[c & 0xf];
-		}
-	}
-	buf[*off] = '\0';
-	return 1;
 }
 
 /*

@@ -1,6 +1,6 @@
 /*
  * cmp.h - the CMP engine's public interface (DER in, DER out) and the
- * protection and header helpers the CLI's client shares.
+ * protection and header helpers the CMP client (ca/client/) shares.
  */
 #ifndef CMPCA_CMP_H
 #define CMPCA_CMP_H
@@ -37,6 +37,16 @@ unsigned long cmp_pbm_derivations(void);
 /* Returns 1 if alg is a password-based MAC (PBM or PBMAC1). */
 int cmp_alg_is_pbm(const X509_ALGOR *alg);
 
+/* cmp_sign.c - signature protection with a CA key in the HSM. */
+/* Sets protectionAlg of h for signing with ca's key. Returns 1 or 0. */
+int cmp_sig_alg_set(CMP_HEADER *h, const struct ca_ident *ca);
+/* Signs m (header and body) with ca's key in the HSM. Returns 1 or 0. */
+int cmp_sig_protect(CMP_MSG *m, const struct ca_ident *ca);
+
+/* cmp_req.c - the name of PKIFailureInfo bit (CMP_FAIL_BAD_ALG is
+ * "badAlg", RFC 9810 §5.2.3), or NULL if bit names none. */
+const char *cmp_fail_name(int bit);
+
 /* cmp_hdr.c - PKIHeader checks and response headers (RFC 9810 §5.1.1). */
 /*
  * Checks a request header: pvno 2 or 3, transactionID and senderNonce
@@ -59,20 +69,27 @@ int cmp_hdr_implicit_confirm(const CMP_HEADER *h);
 CMP_HEADER *cmp_hdr_response(const CMP_HEADER *req, const X509_NAME *ca_name,
     int pvno, int mac, int implicit_confirm, const unsigned char *nonce);
 
+/*
+ * cmp_sig.c - signature protection with one of our CA keys in the HSM:
+ * the engine's responses and the CMP client's requests (ca/client/).
+ */
+/* Sets protectionAlg of h for signing with ca's key. Returns 1 or 0. */
+int cmp_sig_alg_set(CMP_HEADER *h, const struct ca_ident *ca);
+/* Signs m (header and body) with ca's key in the HSM. Returns 1 or 0. */
+int cmp_sig_protect(CMP_MSG *m, const struct ca_ident *ca);
+
 /* cmp_server.c - the engine: DER in, DER out. */
 struct cmp_srv;
 struct cmp_srv *cmp_srv_new(const struct cfg *cfg, struct db *db,
     struct hsm *hsm) CA_MUST_CHECK;
 void cmp_srv_free(struct cmp_srv *s);
-struct ocsp_srv;
 /*
- * Called before each request of a worker: when the HSM handle is lost
- * (hsm_lost()), drops every key loaded from it (the engine's CAs and
- * ocsp's signers, which may be NULL) and tries hsm_reopen(). Logs the
- * loss once per episode and the recovery. Returns 1 when the HSM is
- * usable; while it is not, the engine answers systemUnavail.
+ * Frees every key the engine loaded from its HSM (the CA store); each is
+ * loaded again when a request needs it. A caller that finds the HSM lost
+ * (hsm_lost()) calls it before hsm_reopen(): keys die with the module.
+ * While the HSM is lost, the engine answers systemUnavail. NULL-safe.
  */
-int cmp_srv_hsm_check(struct cmp_srv *s, struct ocsp_srv *ocsp);
+void cmp_srv_keys_drop(struct cmp_srv *s);
 /*
  * Processes one request for the CA named label (NULL: default). Returns the
  * HTTP status; on 200 *resp and *resp_len hold a DER PKIMessage the caller

@@ -61,38 +61,32 @@ ccr_template_check(struct req *r, const CRMF_CERTREQMSG *m, X509 *pinned,
 	return 1;
 }
 
-/* Stores the transaction and the cross certificate in one database
- * transaction. Returns 1, or 0 with r set. */
+/* Stores the transaction and the cross certificate in one statement,
+ * the way every certificate of a response is stored (db_issue).
+ * Returns 1, or 0 with r set. */
 static int
 ccr_persist(struct req *r, struct db_cert *row)
 {
 	struct db *db = r->srv->db;
+	struct db_issue is;
+	struct db_txn t;
+	enum db_refusal why;
 	int rc;
 
-	if (db_begin(db) != 1) {
+	cmp_txn_fill(r, r->implicit ? DB_TXN_DONE : DB_TXN_WAIT_CONF, &t);
+	memset(&is, 0, sizeof(is));
+	is.txn = DB_ISSUE_NEW;
+	is.t = &t;
+	is.nonce = r->msg->header->senderNonce->data;
+	is.nonce_len = (size_t)r->msg->header->senderNonce->length;
+	is.ca_sha256 = r->ca->cert_sha256;
+	is.actor = r->sender;
+	rc = db_issue(db, &is, &row, NULL, 1, &why);
+	if (rc < 0)
 		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
-		return 0;
-	}
-	rc = cmp_txn_record(r, r->implicit ? DB_TXN_DONE : DB_TXN_WAIT_CONF);
-	if (rc <= 0 || !cmp_ca_current(r)) {
-		db_rollback(db);
-		return 0;
-	}
-	rc = db_cert_insert(db, row);
-	if (rc == 0) {
-		db_rollback(db);
-		cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
-		    "serial number collision");
-		return 0;
-	}
-	if (rc < 0 || db_audit_add(db, "cross-certify", r->ca->id, r->sender,
-			  row->serial) < 0 ||
-	    db_commit(db) != 1) {
-		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
-		db_rollback(db);
-		return 0;
-	}
-	return 1;
+	else if (rc == 0)
+		cmp_refuse(r, why);
+	return rc == 1;
 }
 
 /* Fills the inventory row of a cross certificate. Returns 1 or 0. */

@@ -1,14 +1,14 @@
 /*
- * cmp_certreq.c - certificate requests (ir, cr) and their confirmation
- * (certConf, or an error from the client), RFC 9810 §5.3.1-§5.3.4,
- * §5.3.18, §5.3.21 and RFC 9483 §4.1.1.
+ * cmp_certreq.c - certificate requests (ir, cr, kur, p10cr), RFC 9810
+ * §5.3.1-§5.3.5 and RFC 9483 §4.1: who may ask for what, and the first
+ * answer (issued, rejected, or waiting for the operator).
  *
  * Issuance has two phases (cryptlib's ca_issue.c): each certificate is
  * signed in the HSM, then committed to PostgreSQL as unconfirmed (or valid
  * under implicitConfirm) together with the transaction, the claimed nonce
  * and the consumed enrollment-secret use, in one database transaction,
  * before the response that carries it exists. certConf then confirms or
- * rejects it.
+ * rejects it (cmp_certconf.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,13 +21,6 @@
 #include "ca/cmp/cmp.h"
 #include "ca/issue/issue.h"
 
-/* Reason recorded when a client rejects or never confirms a certificate. */
-#define CRL_REASON_CESSATION_OF_OPERATION 5
-/* Reason recorded for a certificate replaced through kur. */
-#define CRL_REASON_SUPERSEDED 4
-
-static int supersedes(const struct req *r, const struct db_cert *c);
-
 /* One accepted CertReqMsg: issued now, or waiting for the operator. */
 struct issued {
 	int rid;
@@ -37,102 +30,63 @@ struct issued {
 	struct db_pending pend;
 };
 
-CMP_CERTRESPONSE *
-cmp_certresp_new(int rid, int status, int fail, const char *why, X509 *cert)
-{
-	CMP_CERTRESPONSE *cr = CMP_CERTRESPONSE_new();
+_Static_assert(CA_MAX_CERTREQS <= DB_ISSUE_MAX,
+    "one db_issue() call stores every certificate of a response");
 
-	if (cr == NULL || !ASN1_INTEGER_set(cr->certReqId, rid))
-		goto fail;
-	CMP_PKISI_free(cr->status);
-	if ((cr->status = cmp_pkisi_new(status, fail, why)) == NULL)
-		goto fail;
-	if (cert != NULL) {
-		if ((cr->certifiedKeyPair = CMP_CERTIFIEDKEYPAIR_new()) == NULL)
-			goto fail;
-		cr->certifiedKeyPair->certOrEncCert->type = 0;
-		if (!X509_up_ref(cert))
-			goto fail;
-		cr->certifiedKeyPair->certOrEncCert->value.certificate = cert;
-	}
-	return cr;
-fail:
-	CMP_CERTRESPONSE_free(cr);
-	return NULL;
-}
-
-/* Stores the transaction and every issued certificate atomically.
+/* Stores the transaction and every issued certificate atomically, the
+ * certificates in one db_issue() call; the requests waiting for the
+ * operator, if any, in the same database transaction.
  * Returns 1, or 0 with the rejection or internal error recorded in r. */
 static int
 persist_issue(struct req *r, struct issued *iss, int n)
 {
 	struct db *db = r->srv->db;
+	struct db_cert *rows[CA_MAX_CERTREQS];
+	int sup[CA_MAX_CERTREQS];
+	struct db_issue is;
+	struct db_txn t;
 	enum db_refusal why;
+	size_t k = 0;
 	int i, rc, nwait = 0;
 
-	/* The common case, one certificate issued now: one round trip. */
-	if (n == 1 && !iss[0].waiting) {
-		struct db_txn t;
-
-		cmp_txn_fill(r, r->implicit ? DB_TXN_DONE : DB_TXN_WAIT_CONF,
-		    &t);
-		rc = db_issue1(db, &t, r->msg->header->senderNonce->data,
-		    (size_t)r->msg->header->senderNonce->length,
-		    r->have_mac ? r->secret.ref : NULL, r->secret.version,
-		    r->ca->cert_sha256, &iss[0].row,
-		    supersedes(r, &iss[0].row), &why);
-		if (rc < 0)
-			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
-		else if (rc == 0)
-			cmp_refuse(r, why);
-		return rc == 1;
-	}
-
-	if (db_begin(db) != 1) {
-		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
-		return 0;
-	}
-	for (i = 0; i < n; i++)
-		nwait += iss[i].waiting;
-	rc = cmp_txn_record(r, nwait > 0 ? DB_TXN_WAITING
-	    : (n > 0 && !r->implicit) ? DB_TXN_WAIT_CONF : DB_TXN_DONE);
-	if (rc <= 0) {
-		db_rollback(db);
-		return 0;
-	}
-	if (n > 0 && r->have_mac) {
-		rc = db_secret_consume(db, r->secret.ref, r->secret.version);
-		if (rc < 0)
-			goto dberr;
-		if (rc == 0) {
-			db_rollback(db);
-			cmp_secret_stale(r);
-			cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
-			    "enrollment secret used up or expired");
-			return 0;
-		}
-	}
 	for (i = 0; i < n; i++) {
 		if (iss[i].waiting) {
-			if (db_pending_insert(db, &iss[i].pend) != 1 ||
-			    db_audit_add(db, "request-pending", r->ca->id,
-				r->sender, iss[i].pend.subject) < 0)
-				goto dberr;
+			nwait++;
 			continue;
 		}
-		/* Stored the one way cmpca_issue1 stores (a kur, the only
-		 * request that supersedes, comes alone and is stored there
-		 * unless it waits). */
-		rc = db_cert_store(db, r->ca->cert_sha256, r->sender,
-		    &iss[i].row, supersedes(r, &iss[i].row), &why);
-		if (rc < 0)
-			goto dberr;
-		if (rc == 0) {
-			db_rollback(db);
-			cmp_refuse(r, why);
-			return 0;
-		}
+		sup[k] = cmp_supersedes(r, &iss[i].row);
+		rows[k++] = &iss[i].row;
 	}
+	cmp_txn_fill(r, nwait > 0 ? DB_TXN_WAITING
+	    : (n > 0 && !r->implicit) ? DB_TXN_WAIT_CONF : DB_TXN_DONE, &t);
+	memset(&is, 0, sizeof(is));
+	is.txn = DB_ISSUE_NEW;
+	is.t = &t;
+	is.nonce = r->msg->header->senderNonce->data;
+	is.nonce_len = (size_t)r->msg->header->senderNonce->length;
+	is.secret_ref = n > 0 && r->have_mac ? r->secret.ref : NULL;
+	is.secret_version = r->secret.version;
+	is.ca_sha256 = r->ca->cert_sha256;
+	is.actor = r->sender;
+	/* Without requests waiting, one statement is the whole of it. */
+	if (nwait > 0 && db_begin(db) != 1)
+		goto dberr;
+	rc = db_issue(db, &is, rows, sup, k, &why);
+	if (rc < 0)
+		goto dberr;
+	if (rc == 0) {
+		db_rollback(db);
+		cmp_refuse(r, why);
+		return 0;
+	}
+	if (nwait == 0)
+		return 1;
+	for (i = 0; i < n; i++)
+		if (iss[i].waiting &&
+		    (db_pending_insert(db, &iss[i].pend) != 1 ||
+		    db_audit_add(db, "request-pending", r->ca->id, r->sender,
+			iss[i].pend.subject) < 0))
+			goto dberr;
 	if (db_commit(db) != 1)
 		goto dberr;
 	return 1;
@@ -226,15 +180,19 @@ identity_check(struct req *r, CRMF_CERTREQMSG *m, EVP_PKEY *pub,
 		return 1;
 	}
 	/* ir signed by an end entity's certificate included: a certificate
-	 * must never serve as an enrollment credential for other names. */
+	 * must never serve as an enrollment credential for other names,
+	 * unless it is under an external anchor and the profile lets it. */
 	if (r->have_sig &&
 	    (type == CMP_BODY_IR || type == CMP_BODY_CR ||
 		type == CMP_BODY_KUR || type == CMP_BODY_P10CR) &&
 	    (t->subject == NULL ||
 		X509_NAME_cmp(t->subject,
 		    X509_get_subject_name(r->prot_cert)) != 0)) {
-		*why = "an end entity may request certificates for its own "
-		       "subject only";
+		if (profile_other_subject_ok(prof,
+			r->prot_external && type != CMP_BODY_KUR, t->subject,
+			r->why_buf, sizeof(r->why_buf)))
+			return 1;
+		*why = r->why_buf;
 		return 0;
 	}
 	if (!r->have_sig && type == CMP_BODY_KUR) {
@@ -322,6 +280,16 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 		    r->secret.allowed_san[0] != '\0'));
 	ir.allowed_san = r->have_mac ? r->secret.allowed_san : NULL;
 	ir.holder = r->have_sig && !r->is_ra ? r->prot_cert : NULL;
+	if (ir.holder != NULL && r->prot_external &&
+	    prof->external_san != NULL) {
+		/* A certificate under an external anchor: the names the
+		 * profile gives it, not its own (an IDevID's). */
+		ir.holder = NULL;
+		ir.san_bound = 1;
+		ir.allowed_san = prof->external_san;
+		ir.san_who = "certificate under an external trust anchor "
+			     "(external_san of the profile)";
+	}
 	if (r->is_ra && prof->ra_san != NULL) {
 		/* The names the profile lets its RAs ask for. */
 		ir.san_bound = 1;
@@ -580,237 +548,3 @@ done:
 	return out;
 }
 
-/* See cmp_srv.h. */
-int
-cmp_txn_continue(struct req *r, struct db_txn *t, enum db_txn_state state,
-    struct db_cert **certs, size_t *n)
-{
-	const CMP_HEADER *h = r->msg->header;
-	int rc;
-
-	if (certs != NULL && n != NULL)
-		rc = db_txn_get_certs(r->srv->db, h->transactionID->data,
-		    (size_t)h->transactionID->length, t, certs, n);
-	else
-		rc = db_txn_get(r->srv->db, h->transactionID->data,
-		    (size_t)h->transactionID->length, t);
-	if (rc < 0) {
-		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(r->srv->db));
-		return 0;
-	}
-	if (rc == 0) {
-		cmp_reject(r, CMP_FAIL_BAD_REQUEST,
-		    "no such transaction (RFC 9810 §5.3.18)");
-		return 0;
-	}
-	if (t->ca_id != r->ca->id || strcmp(t->sender, cmp_sender_id(r)) != 0) {
-		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
-		    "transaction belongs to another sender or CA");
-		return 0;
-	}
-	if (t->state != state) {
-		cmp_reject(r, CMP_FAIL_BAD_REQUEST,
-		    state == DB_TXN_WAITING
-			? "transaction is not waiting for a decision"
-			: "transaction is not waiting for a confirmation");
-		return 0;
-	}
-	if (state == DB_TXN_WAIT_CONF && t->expires < time(NULL)) {
-		/* The housekeeper rejects its certificates. */
-		cmp_reject(r, CMP_FAIL_BAD_REQUEST,
-		    "transaction expired before its confirmation");
-		return 0;
-	}
-	if (h->recipNonce == NULL ||
-	    (size_t)h->recipNonce->length != t->last_nonce_len ||
-	    memcmp(h->recipNonce->data, t->last_nonce, t->last_nonce_len) !=
-		0) {
-		cmp_reject(r, CMP_FAIL_BAD_RECIPIENT_NONCE,
-		    "recipNonce does not match our last senderNonce "
-		    "(RFC 9810 §5.1.1)");
-		return 0;
-	}
-	return 1;
-}
-
-/*
- * certHash check (RFC 9810 §5.3.18): the digest named by hashAlg (v3), or
- * else the one the CA signed the certificate with. Hashes the stored DER
- * directly, without decoding the certificate again.
- */
-static int
-cert_hash_matches(const struct req *r, const CMP_CERTSTATUS *cs,
-    const struct db_cert *row)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
-	const EVP_MD *h;
-
-	h = cs->hashAlg != NULL
-	    ? ca_md_fetch(OBJ_obj2nid(cs->hashAlg->algorithm))
-	    : ca_md_fetch(EVP_MD_get_type(r->ca->md));
-	if (h == NULL || !EVP_Digest(row->der, row->der_len, md, &len, h, NULL))
-		return 0;
-	return (int)len == cs->certHash->length &&
-	    CRYPTO_memcmp(md, cs->certHash->data, len) == 0;
-}
-
-static CMP_MSG *
-pkiconf_new(struct req *r)
-{
-	CMP_BODY *b = CMP_BODY_new();
-
-	if (b == NULL)
-		return NULL;
-	b->type = CMP_BODY_PKICONF;
-	if ((b->value.pkiconf = ASN1_NULL_new()) == NULL) {
-		CMP_BODY_free(b);
-		return NULL;
-	}
-	return cmp_resp_new(r, b);
-}
-
-/* Does the profile of c revoke what a confirmed kur replaced? */
-static int
-supersedes(const struct req *r, const struct db_cert *c)
-{
-	const struct cfg_profile *p;
-
-	if (c->replaces == 0)
-		return 0;
-	p = cfg_profile_get(r->srv->cfg, c->profile ? c->profile : "default");
-	return p == NULL || p->kur_revokes_old;
-}
-
-/*
- * Ends a transaction in one database statement: each unconfirmed
- * certificate becomes valid (accept[i]) or rejected, a confirmed kur
- * revokes what it replaced, the transaction moves to state to with our
- * new nonce, and the client's nonce is claimed. Returns NULL on success.
- */
-static CMP_MSG *
-txn_finish(struct req *r, const struct db_cert *certs, const int *accept,
-    size_t n, enum db_txn_state to)
-{
-	const CMP_HEADER *h = r->msg->header;
-	struct db_finish f;
-	enum db_refusal why;
-	size_t i;
-	int rc;
-
-	memset(&f, 0, sizeof(f));
-	f.txid = h->transactionID->data;
-	f.txid_len = (size_t)h->transactionID->length;
-	f.nonce = h->senderNonce->data;
-	f.nonce_len = (size_t)h->senderNonce->length;
-	f.from = DB_TXN_WAIT_CONF;
-	f.to = to;
-	f.last_nonce = r->nonce;
-	f.last_nonce_len = sizeof(r->nonce);
-	f.reason = CRL_REASON_CESSATION_OF_OPERATION;
-	f.actor = r->sender;
-	f.ca_id = r->ca->id;
-	for (i = 0; i < n && i < DB_FINISH_MAX; i++) {
-		if (certs[i].status != DB_CERT_UNCONFIRMED)
-			continue;
-		if (accept[i]) {
-			f.accept[f.naccept++] = certs[i].id;
-			if (supersedes(r, &certs[i]))
-				f.supersede[f.nsupersede++] = certs[i].replaces;
-		} else
-			f.reject[f.nreject++] = certs[i].id;
-	}
-	rc = db_txn_finish(r->srv->db, &f, &why);
-	if (rc < 0)
-		return cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
-		    db_error(r->srv->db));
-	if (rc == 0) {
-		cmp_refuse(r, why);
-		return NULL;
-	}
-	return NULL;
-}
-
-/* certConf: RFC 9810 §5.3.18. */
-CMP_MSG *
-cmp_certconf_handle(struct req *r)
-{
-	STACK_OF(CMP_CERTSTATUS) *sts = r->msg->body->value.certConf;
-	struct db_txn t;
-	struct db_cert *certs = NULL;
-	int accept[CA_MAX_CERTREQS] = { 0 };
-	CMP_MSG *out = NULL;
-	size_t n = 0, k;
-	int i;
-
-	if (!cmp_txn_continue(r, &t, DB_TXN_WAIT_CONF, &certs, &n))
-		goto done;
-	if (n > CA_MAX_CERTREQS) {
-		out = cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
-		    "too many certificates in one transaction");
-		goto done;
-	}
-	for (i = 0; i < sk_CMP_CERTSTATUS_num(sts); i++) {
-		const CMP_CERTSTATUS *cs = sk_CMP_CERTSTATUS_value(sts, i);
-		long rid = ASN1_INTEGER_get(cs->certReqId);
-
-		for (k = 0; k < n; k++)
-			if (certs[k].cert_req_id == rid)
-				break;
-		if (k == n) {
-			out = cmp_reject(r, CMP_FAIL_BAD_CERT_ID,
-			    "certConf names a certReqId we did not issue");
-			goto done;
-		}
-		if (!cert_hash_matches(r, cs, &certs[k])) {
-			out = cmp_reject(r, CMP_FAIL_BAD_CERT_ID,
-			    "certHash does not match the issued certificate "
-			    "(RFC 9810 §5.3.18)");
-			goto done;
-		}
-		accept[k] = cs->statusInfo == NULL ||
-		    ASN1_INTEGER_get(cs->statusInfo->status) ==
-			CMP_STATUS_ACCEPTED ||
-		    ASN1_INTEGER_get(cs->statusInfo->status) ==
-			CMP_STATUS_GRANTED_WITH_MODS;
-	}
-	/* Certificates the client did not mention count as rejected. */
-	out = txn_finish(r, certs, accept, n, DB_TXN_DONE);
-	if (out == NULL && r->fail == CMP_FAIL_NONE) {
-		for (k = 0; k < n; k++)
-			if (!accept[k])
-				r->outcome = "cert-rejected-by-client";
-		out = pkiconf_new(r);
-	}
-done:
-	db_cert_array_free(certs, n);
-	return out;
-}
-
-/* error from the client (RFC 9810 §5.3.21): the transaction is aborted
- * and its unconfirmed certificates are rejected. Answered with pkiConf. */
-CMP_MSG *
-cmp_peer_error_handle(struct req *r)
-{
-	struct db_txn t;
-	struct db_cert *certs = NULL;
-	int accept[CA_MAX_CERTREQS] = { 0 };
-	CMP_MSG *out = NULL;
-	size_t n = 0;
-
-	if (!cmp_txn_continue(r, &t, DB_TXN_WAIT_CONF, &certs, &n))
-		goto done;
-	if (n > CA_MAX_CERTREQS) {
-		out = cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
-		    "too many certificates in one transaction");
-		goto done;
-	}
-	out = txn_finish(r, certs, accept, n, DB_TXN_ABORTED);
-	if (out == NULL && r->fail == CMP_FAIL_NONE) {
-		r->outcome = "aborted-by-client";
-		out = pkiconf_new(r);
-	}
-done:
-	db_cert_array_free(certs, n);
-	return out;
-}

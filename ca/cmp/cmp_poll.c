@@ -112,43 +112,43 @@ final_type(const char *kind)
 	return CMP_BODY_CP;
 }
 
-/* Commits the issued certificates and moves the transaction on. */
+/* Stores the issued certificates and moves the transaction on, in one
+ * db_issue() call (unconfirmed: nothing is superseded before certConf). */
 static int
 persist_final(struct req *r, struct db_cert *rows, size_t n, int nissued)
 {
-	struct db *db = r->srv->db;
+	const CMP_HEADER *h = r->msg->header;
+	struct db_cert *store[CA_MAX_CERTREQS];
+	struct db_issue is;
+	struct db_txn t;
 	enum db_refusal why;
-	size_t i;
+	size_t i, k = 0;
 	int rc;
 
-	if (db_begin(db) != 1)
-		goto dberr;
-	if (!cmp_txn_move(r, DB_TXN_WAITING,
-		nissued > 0 ? DB_TXN_WAIT_CONF : DB_TXN_DONE)) {
-		db_rollback(db);
-		return 0;
-	}
-	for (i = 0; i < n; i++) {
-		if (rows[i].der == NULL)
-			continue;
-		/* Unconfirmed: nothing is superseded before certConf. */
-		rc = db_cert_store(db, r->ca->cert_sha256, r->sender, &rows[i],
-		    0, &why);
-		if (rc < 0)
-			goto dberr;
-		if (rc == 0) {
-			db_rollback(db);
-			cmp_refuse(r, why);
-			return 0;
-		}
-	}
-	if (db_commit(db) != 1)
-		goto dberr;
-	return 1;
-dberr:
-	cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
-	db_rollback(db);
-	return 0;
+	for (i = 0; i < n && k < CA_MAX_CERTREQS; i++)
+		if (rows[i].der != NULL)
+			store[k++] = &rows[i];
+	memset(&t, 0, sizeof(t));
+	memcpy(t.id, h->transactionID->data, (size_t)h->transactionID->length);
+	t.id_len = (size_t)h->transactionID->length;
+	t.ca_id = r->ca->id;
+	t.state = nissued > 0 ? DB_TXN_WAIT_CONF : DB_TXN_DONE;
+	memcpy(t.last_nonce, r->nonce, sizeof(r->nonce));
+	t.last_nonce_len = sizeof(r->nonce);
+	memset(&is, 0, sizeof(is));
+	is.txn = DB_ISSUE_MOVE;
+	is.t = &t;
+	is.from = DB_TXN_WAITING;
+	is.nonce = h->senderNonce->data;
+	is.nonce_len = (size_t)h->senderNonce->length;
+	is.ca_sha256 = r->ca->cert_sha256;
+	is.actor = r->sender;
+	rc = db_issue(r->srv->db, &is, store, NULL, k, &why);
+	if (rc < 0)
+		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(r->srv->db));
+	else if (rc == 0)
+		cmp_refuse(r, why);
+	return rc == 1;
 }
 
 /* Still waiting: record our new nonce and answer pollRep. */

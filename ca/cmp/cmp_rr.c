@@ -15,11 +15,6 @@
 #include "ca/cmp/cmp_srv.h"
 #include "ca/cmp/cmp.h"
 
-/* CRLReasons (RFC 5280 §5.3.1). */
-#define CRL_REASON_UNSPECIFIED 0
-#define CRL_REASON_HOLD 6
-#define CRL_REASON_REMOVE 8
-
 /* See cmp_srv.h. */
 int
 cmp_rr_reason(const CMP_REVDETAILS *d)
@@ -33,13 +28,10 @@ cmp_rr_reason(const CMP_REVDETAILS *d)
 		return crit == -1 ? CRL_REASON_UNSPECIFIED : -1;
 	v = ASN1_ENUMERATED_get(e);
 	ASN1_ENUMERATED_free(e);
-	/* 7 is unused; a hold (6) is refused because nothing here could
-	 * release it (removeFromCRL, 8): a reversible reason must not be
-	 * accepted irreversibly (RFC 5280 §5.3.1). */
-	if (v < 0 || v > 10 || v == 7)
+	if (ca_crl_reason_name(v) == NULL)
 		return -1;
-	if (v == CRL_REASON_HOLD || v == CRL_REASON_REMOVE)
-		return -2;
+	if (!ca_crl_reason_ok(v))
+		return -2; /* certificateHold, removeFromCRL */
 	return (int)v;
 }
 

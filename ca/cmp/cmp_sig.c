@@ -1,7 +1,8 @@
 /*
  * cmp_sig.c - signature-based protection (RFC 9810 §5.1.3.3, RFC 9483
  * §3.2): verifying a request signed by an end entity's or an RA's
- * certificate, and signing our responses with the CA key in the HSM.
+ * certificate, and the trust store it is verified against. Signing our
+ * own messages is cmp_sign.c.
  *
  * A protecting certificate is accepted when it is the first of extraCerts
  * (RFC 9483 §3.3), names the header sender, matches senderKID, verifies
@@ -222,8 +223,9 @@ same_der(X509 *c, const struct db_cert *row)
  * one of our CAs as issuer but signed by a key that is none of ours is
  * refused. The trust anchor ends the path and is trusted as such. Notes
  * a path through a cross certificate we issued for a partner
- * (r->via_cross) and fills r->prot_row and r->prot_issuer when the
- * protection certificate is ours. Returns 1, 0 (rejected), -1.
+ * (r->via_cross), fills r->prot_row and r->prot_issuer when the
+ * protection certificate is ours, and r->prot_external when nothing of
+ * the path is. Returns 1, 0 (rejected), -1.
  */
 static int
 path_check(struct req *r, STACK_OF(X509) *chain)
@@ -234,6 +236,12 @@ path_check(struct req *r, STACK_OF(X509) *chain)
 	char serial[DB_SERIAL_MAX];
 	int d, n = sk_X509_num(chain), rc, err;
 
+	/* External: no certificate of the path is signed by a key of ours,
+	 * and the anchor is not ours (a path one of our CAs ends is ours,
+	 * whoever issued its end entity). */
+	r->prot_external = n > 0 &&
+	    tca_by_key(s, X509_get0_pubkey(sk_X509_value(chain, n - 1))) ==
+		NULL;
 	for (d = 0; d + 1 < n; d++) {
 		X509 *c = sk_X509_value(chain, d);
 
@@ -249,6 +257,7 @@ path_check(struct req *r, STACK_OF(X509) *chain)
 			    serial, "names one of our CAs as issuer but is "
 				    "signed by a key that is not ours");
 		}
+		r->prot_external = 0;
 		rc = db_cert_get_by_serial(s->db, k->id, serial, &row);
 		if (rc < 0) {
 			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
@@ -530,64 +539,4 @@ out:
 	X509_STORE_CTX_free(vctx);
 	sk_X509_free(untrusted);
 	return rc;
-}
-
-/* See cmp_srv.h. */
-int
-cmp_sig_alg_set(CMP_HEADER *h, const struct ca_ident *ca)
-{
-	int nid;
-
-	if (!OBJ_find_sigid_by_algs(&nid, EVP_MD_get_type(ca->md),
-		EVP_PKEY_get_base_id(ca->key)))
-		return 0;
-	X509_ALGOR_free(h->protectionAlg);
-	if ((h->protectionAlg = X509_ALGOR_new()) == NULL)
-		return 0;
-	/* RSA PKCS#1 v1.5 carries a NULL parameter, ECDSA none. */
-	return X509_ALGOR_set0(h->protectionAlg, OBJ_nid2obj(nid),
-	    EVP_PKEY_get_base_id(ca->key) == EVP_PKEY_RSA ? V_ASN1_NULL
-							  : V_ASN1_UNDEF,
-	    NULL);
-}
-
-/* See cmp_srv.h. */
-int
-cmp_sig_protect(CMP_MSG *m, const struct ca_ident *ca)
-{
-	CMP_PROTECTEDPART pp;
-	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
-	unsigned char *der = NULL, *sig = NULL;
-	size_t siglen = 0;
-	long long t0;
-	int len, ok = 0;
-
-	if (mctx == NULL)
-		return 0;
-	pp.header = m->header;
-	pp.body = m->body;
-	if ((len = i2d_CMP_PROTECTEDPART(&pp, &der)) <= 0)
-		goto out;
-	t0 = metrics_now_us();
-	if (EVP_DigestSignInit(mctx, NULL, ca->md, NULL, ca->key) != 1 ||
-	    EVP_DigestSign(mctx, NULL, &siglen, der, (size_t)len) != 1 ||
-	    (sig = OPENSSL_malloc(siglen)) == NULL ||
-	    EVP_DigestSign(mctx, sig, &siglen, der, (size_t)len) != 1)
-		goto out;
-	metrics_hsm(metrics_now_us() - t0);
-	ASN1_BIT_STRING_free(m->protection);
-	if ((m->protection = ASN1_BIT_STRING_new()) == NULL)
-		goto out;
-	ASN1_STRING_set0(m->protection, sig, (int)siglen);
-	sig = NULL;
-	m->protection->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);
-	m->protection->flags |= ASN1_STRING_FLAG_BITS_LEFT;
-	/* The encoding follows from der (cmp_msg_encode_protected). */
-	(void)cmp_msg_keep_encoding(m, der, (size_t)len);
-	ok = 1;
-out:
-	OPENSSL_free(sig);
-	OPENSSL_free(der);
-	EVP_MD_CTX_free(mctx);
-	return ok;
 }

@@ -1,6 +1,18 @@
 /*
- * cmp_srv.h - private to the CMP engine (cmp_server.c, cmp_certreq.c):
- * the server and per-request state, and the response helpers.
+ * cmp_srv.h - private to the CMP engine (ca/cmp/): the server and
+ * per-request state, and what each file of the engine offers the files
+ * above it. Calls go one way, top to bottom:
+ *   cmp_server.c   entry, CA lookup, decode, header, dispatch, nested
+ *   cmp_auth.c     protection of the request (MAC here, signature in
+ *                  cmp_sig.c)
+ *   handlers       cmp_certreq.c, cmp_certconf.c, cmp_ccr.c, cmp_genm.c,
+ *                  cmp_poll.c, cmp_rr.c
+ *   cmp_sig.c      verifying signature protection, the trust store
+ *   cmp_req.c      request helpers: reject, internal, responses,
+ *                  transaction and nonce records
+ *   cmp_secret.c   the worker's enrollment-secret cache
+ *   cmp_sign.c, cmp_protect.c, cmp_hdr.c   (cmp.h) protection, headers
+ * tests/unit/test_layers.sh fails on any call back up.
  */
 #ifndef CMPCA_CMP_SRV_H
 #define CMPCA_CMP_SRV_H
@@ -32,7 +44,6 @@ struct cmp_srv {
 	size_t ntca;
 	unsigned char trust_version[DB_CA_VERSION_LEN]; /* db_ca_version */
 	time_t trust_checked; /* when the version was last compared */
-	int hsm_down;	    /* the loss of the HSM was logged */
 	/* Unlimited enrollment secrets as last read (sealed), for requests
 	 * whose database statement checks the row version (secret_cached). */
 	struct {
@@ -65,6 +76,8 @@ struct req {
 	X509 *prot_cert;	     /* the protection certificate */
 	struct ca_ident *prot_issuer; /* our CA that issued it, or NULL */
 	struct db_cert prot_row;     /* its inventory row when ours */
+	int prot_external;	     /* its path ends at an external anchor
+					and holds nothing of ours */
 	int is_ra;		     /* protected by a registered RA */
 	struct db_ra ra;	     /* that RA */
 	int is_partner;		     /* protected by a registered partner CA */
@@ -86,23 +99,18 @@ struct req {
 	int http;
 };
 
+/* cmp_req.c: the request helpers, below the handlers. */
 /* Builds a PKIStatusInfo; fail < 0 means no failInfo. NULL on error. */
 CMP_PKISI *cmp_pkisi_new(int status, int fail, const char *text);
+/* A CertResponse; cert (may be NULL) is up-ref'ed. NULL on error. */
+CMP_CERTRESPONSE *cmp_certresp_new(int rid, int status, int fail,
+    const char *why, X509 *cert);
 /* Wraps body (owned) into a protected response; NULL on error. */
 CMP_MSG *cmp_resp_new(struct req *r, CMP_BODY *body);
 /* Records a rejection of the whole message; returns NULL. */
 CMP_MSG *cmp_reject(struct req *r, int fail, const char *why);
 /* Records and logs an internal failure; returns NULL. */
 CMP_MSG *cmp_internal(struct req *r, int fail, const char *what);
-
-/* cmp_sig.c: signature protection. */
-/* Verifies the request's signature protection; 1, 0 (rejected), -1. */
-int cmp_sig_verify(struct req *r);
-/* Sets protectionAlg of h for signing with ca's key. Returns 1 or 0. */
-int cmp_sig_alg_set(CMP_HEADER *h, const struct ca_ident *ca);
-/* Signs m (header and body) with ca's key in the HSM. Returns 1 or 0. */
-int cmp_sig_protect(CMP_MSG *m, const struct ca_ident *ca);
-
 /* Maps a refusal of the database's one-statement paths to a rejection. */
 void cmp_refuse(struct req *r, enum db_refusal why);
 /* Inside the caller's database transaction that stores what r->ca
@@ -134,7 +142,6 @@ int cmp_nonce_claim(struct req *r);
  * (replay or transactionID in use: r->fail set), -1 (internal, r set).
  */
 int cmp_txn_record(struct req *r, enum db_txn_state state);
-
 /*
  * Checks a message continuing a transaction: known, same sender and CA,
  * in state, not expired (wait_conf), recipNonce equal to our last
@@ -142,19 +149,44 @@ int cmp_txn_record(struct req *r, enum db_txn_state state);
  * also the transaction's certificates (*certs of *n, caller frees with
  * db_cert_array_free; read in the same round trip).
  */
+int cmp_txn_continue(struct req *r, struct db_txn *t,
+    enum db_txn_state state, struct db_cert **certs, size_t *n);
+/* Does the profile of c revoke what c replaced (a kur) once c is
+ * confirmed (kur_revokes_old)? 1 or 0. */
+int cmp_supersedes(const struct req *r, const struct db_cert *c);
+
+/* cmp_secret.c: the worker's cache of unlimited enrollment secrets. */
+/* Copies the cached row of ref into out: 1, or 0 if not cached (or kept
+ * longer than CMP_SECRET_CACHE_TTL), -1 on error. */
+int cmp_secret_cache_get(struct cmp_srv *s, const char *ref,
+    struct db_secret *out);
+/* Keeps a copy of sec if it is unlimited, sealed and versioned, in the
+ * oldest (or a free) place. */
+void cmp_secret_cache_put(struct cmp_srv *s, const struct db_secret *sec);
+/* The row of r's secret is gone or another version now (or cannot be
+ * read: then it counts as changed). 1 or 0. */
+int cmp_secret_row_changed(struct req *r);
 /* The secret r took from the worker's cache proved stale (its row
  * changed since it was read, found by the issuing statement or after a
  * MAC that did not verify): dropped from the cache, and the request is
  * served again from a fresh read. No-op otherwise. */
 void cmp_secret_stale(struct req *r);
+
+/* cmp_sig.c: signature protection of requests. */
+/* Verifies the request's signature protection; 1, 0 (rejected), -1. */
+int cmp_sig_verify(struct req *r);
 /* Frees the trust store and the CA rows that go with it. */
 void cmp_sig_trust_free(struct cmp_srv *s);
-int cmp_txn_continue(struct req *r, struct db_txn *t,
-    enum db_txn_state state, struct db_cert **certs, size_t *n);
-/* A CertResponse; cert (may be NULL) is up-ref'ed. NULL on error. */
-CMP_CERTRESPONSE *cmp_certresp_new(int rid, int status, int fail,
-    const char *why, X509 *cert);
 
+/* cmp_auth.c */
+/*
+ * Checks the protection of the request: unprotected where allowed, MAC
+ * with the enrollment secret, or signature (cmp_sig_verify). Returns 1 if
+ * verified, 0 if rejected (r->fail/why set), -1 on an internal error.
+ */
+int cmp_auth_check(struct req *r);
+
+/* The handlers, called by cmp_server.c's dispatch. */
 /* cmp_rr.c, cmp_genm.c, cmp_poll.c. */
 /* The reasonCode of RevDetails (unspecified if absent), -1 if bad, -2
  * for certificateHold or removeFromCRL (not supported). */
@@ -167,9 +199,9 @@ CMP_MSG *cmp_rr_handle(struct req *r);
 CMP_MSG *cmp_genm_handle(struct req *r);
 /* cmp_ccr.c: cross-certification request from a partner CA. */
 CMP_MSG *cmp_ccr_handle(struct req *r);
-
-/* cmp_certreq.c: ir/cr, certConf, and error from the client. */
+/* cmp_certreq.c: ir, cr, kur, p10cr. */
 CMP_MSG *cmp_certreq_handle(struct req *r);
+/* cmp_certconf.c: certConf, and error from the client. */
 CMP_MSG *cmp_certconf_handle(struct req *r);
 CMP_MSG *cmp_peer_error_handle(struct req *r);
 

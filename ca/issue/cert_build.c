@@ -156,25 +156,6 @@ fail:
 	return 0;
 }
 
-/* See issue.h. */
-X509_EXTENSION *
-cert_ski_ext(const unsigned char *bits, int len, int crit)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	ASN1_OCTET_STRING *os = NULL;
-	X509_EXTENSION *e = NULL;
-	const EVP_MD *sha1 = ca_md_fetch(NID_sha1);
-
-	if (sha1 != NULL &&
-	    EVP_Digest(bits, (size_t)len, md, &mdlen, sha1, NULL) == 1 &&
-	    (os = ASN1_OCTET_STRING_new()) != NULL &&
-	    ASN1_OCTET_STRING_set(os, md, (int)mdlen))
-		e = X509V3_EXT_i2d(NID_subject_key_identifier, crit, os);
-	ASN1_OCTET_STRING_free(os);
-	return e;
-}
-
 /* Adds e (consumed, may be NULL: failure). Returns 1 or 0. */
 static int
 ext_add0(X509 *x, X509_EXTENSION *e)

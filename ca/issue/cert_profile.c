@@ -3,7 +3,8 @@
  * decides: its x509v3 extensions section (evaluated once per profile
  * and CA certificate), the per-CA URLs (crlDistributionPoints and
  * authorityInfoAccess with "%{ca}" and "%{crl}"), and the requested
- * extensions the profile copies, checked against it once more.
+ * extensions the profile copies, checked against it once more. Below
+ * cert_build.c: it also makes the SHA-1 key identifier both use.
  */
 #include <string.h>
 
@@ -12,6 +13,25 @@
 
 #include "ca/ca.h"
 #include "ca/issue/issue.h"
+
+/* See issue.h. */
+X509_EXTENSION *
+cert_ski_ext(const unsigned char *bits, int len, int crit)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	ASN1_OCTET_STRING *os = NULL;
+	X509_EXTENSION *e = NULL;
+	const EVP_MD *sha1 = ca_md_fetch(NID_sha1);
+
+	if (sha1 != NULL &&
+	    EVP_Digest(bits, (size_t)len, md, &mdlen, sha1, NULL) == 1 &&
+	    (os = ASN1_OCTET_STRING_new()) != NULL &&
+	    ASN1_OCTET_STRING_set(os, md, (int)mdlen))
+		e = X509V3_EXT_i2d(NID_subject_key_identifier, crit, os);
+	ASN1_OCTET_STRING_free(os);
+	return e;
+}
 
 /*
  * Replaces or adds one requested extension. The request decides the

@@ -10,6 +10,7 @@
  * (ip: address and prefix length).
  * Policy mappings "issuerDomainOID:subjectDomainOID".
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -453,40 +454,38 @@ int
 ca_publish_bundle(struct db *db, const struct ca_ident *ca, const char *dir)
 {
 	STACK_OF(X509) *sk;
-	char path[512], tmp[530];
-	FILE *f = NULL;
+	char path[512];
+	BIO *mem = NULL;
+	char *pem;
+	long len;
 	int i, ok = 0;
 
 	if (dir == NULL || *dir == '\0')
 		return 1;
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s.pem", dir, ca->label) >=
-		sizeof(path) ||
-	    (size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		sizeof(path))
 		return 0;
 	if ((sk = ca_published(db, ca)) == NULL) {
 		log_err("ca %s: published certificates: %s", ca->label,
 		    db_error(db));
 		return 0;
 	}
-	if ((f = fopen(tmp, "w")) == NULL) {
-		log_err("ca %s: cannot write %s", ca->label, tmp);
+	if ((mem = BIO_new(BIO_s_mem())) == NULL)
 		goto out;
-	}
 	for (i = 0; i < sk_X509_num(sk); i++)
-		if (PEM_write_X509(f, sk_X509_value(sk, i)) != 1)
+		if (PEM_write_bio_X509(mem, sk_X509_value(sk, i)) != 1)
 			goto out;
-	if (fclose(f) != 0) {
-		f = NULL;
+	if ((len = BIO_get_mem_data(mem, &pem)) < 0)
+		goto out;
+	/* readers (nginx) see the old or the new file, never half of one */
+	if (!lib_file_write(path, pem, (size_t)len)) {
+		log_err("ca %s: cannot write %s: %s", ca->label, path,
+		    strerror(errno));
 		goto out;
 	}
-	f = NULL;
-	/* readers (nginx) see the old or the new file, never half of one */
-	ok = rename(tmp, path) == 0;
+	ok = 1;
 out:
-	if (f != NULL)
-		fclose(f);
-	if (!ok)
-		unlink(tmp);
+	BIO_free(mem);
 	sk_X509_pop_free(sk, X509_free);
 	return ok;
 }

@@ -47,10 +47,10 @@ void cert_issuer_init(struct ca_ident *id, const char *label, X509 *cert,
  */
 X509 *cert_build(struct hsm *hsm, const struct ca_ident *issuer,
     const struct cert_req *req) CA_MUST_CHECK;
+/* cert_profile.c - the part of cert_build an end-entity profile decides
+ * (below cert_build.c). */
 /* subjectKeyIdentifier by the "hash" method: SHA-1 of the key's bits. */
 X509_EXTENSION *cert_ski_ext(const unsigned char *bits, int len, int crit);
-
-/* cert_profile.c - the part of cert_build an end-entity profile decides. */
 /* Adds the profile's section, per-CA URLs and the copied requested
  * extensions of r to x, issued by ca. Returns 1 or 0. */
 int cert_profile_exts(X509 *x, const struct issue_req *r,

@@ -107,28 +107,16 @@ crl_key_current(struct db *db, const struct ca_ident *ca)
 	return rc;
 }
 
-/* Writes der to dir/label.crl through a temporary file and rename(2). */
+/* Writes der to dir/label.crl atomically (lib_file_write). */
 static int
 crl_write(const char *dir, const char *label, const unsigned char *der,
     size_t len)
 {
-	char path[4096], tmp[4200];
-	FILE *f;
+	char path[4096];
 
 	snprintf(path, sizeof(path), "%s/%s.crl", dir, label);
-	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
-	if ((f = fopen(tmp, "wb")) == NULL) {
-		log_err("crl %s: cannot write: %s", tmp, strerror(errno));
-		return 0;
-	}
-	if (fwrite(der, 1, len, f) != len || fclose(f) != 0) {
-		log_err("crl %s: write failed", tmp);
-		unlink(tmp);
-		return 0;
-	}
-	if (rename(tmp, path) != 0) {
-		log_err("crl %s: rename failed: %s", path, strerror(errno));
-		unlink(tmp);
+	if (!lib_file_write(path, der, len)) {
+		log_err("crl %s: cannot write: %s", path, strerror(errno));
 		return 0;
 	}
 	return 1;

@@ -540,7 +540,8 @@ single_add(struct ocsp_srv *s, struct oreq *r, int i)
 		status = V_OCSP_CERTSTATUS_REVOKED;
 		/* unspecified (0) is left out, as RFC 5280 §5.3.1 asks of
 		 * CRL entries. */
-		if (st.reason > 0 && st.reason <= 10 && st.reason != 7)
+		if (st.reason > CRL_REASON_UNSPECIFIED &&
+		    ca_crl_reason_name(st.reason) != NULL)
 			reason = st.reason;
 		rev = ASN1_TIME_set(NULL,
 		    st.revoked_at != 0 ? st.revoked_at : time(NULL));

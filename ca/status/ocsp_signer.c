@@ -106,7 +106,7 @@ ocsp_signer_issue(struct db *db, struct hsm *hsm, const struct db_ca *ca,
 	X509 *cacert = NULL, *x = NULL;
 	enum hsm_keytype kt;
 	unsigned char rnd[4];
-	char label[DB_LABEL_MAX + 32], uri[512], stamp[16];
+	char label[DB_LABEL_MAX + 32], uri[HSM_URI_MAX + 1], stamp[16];
 	time_t now = time(NULL);
 	int rc = 0, len, began = 0;
 

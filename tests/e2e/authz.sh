@@ -26,6 +26,16 @@ openssl x509 -req -in "$ext/dev.csr" -CA "$ext/ca.pem" -CAkey "$ext/ca.key" \
     -CAcreateserial -days 10 -extfile "$ext/dev.ext" -out "$work/ext.pem" \
     2>/dev/null
 export CMPCA_TRUST_ANCHORS=$ext/ca.pem CMPCA_ALLOW_UNPROTECTED=
+# The victim's transaction must still wait for its certConf when the
+# table is done, which takes longer than the default 300 s on a busy host.
+export CMPCA_TXN_TIMEOUT=3600
+# IDevID -> LDevID (RFC 9483 §4.1.1): the device certificate may ask for
+# the operator's names (target idev), a certificate of ours may not.
+printf '%s\n' "[profile.default]" \
+    "external_subject = /O=AZ Devices/CN=az-ldev-*; /O=AZ Devices/OU=Gateways/CN=*" \
+    "external_san = DNS:*.devices.az.example" >"$work/idev.cnf"
+export CMPCA_CONF_EXTRA=$work/idev.cnf
+subj_idev="/O=AZ Devices/CN=az-ldev-1"
 e2e_build_bc_client
 e2e_stack_up
 
@@ -65,6 +75,8 @@ printf '%s\n' "[ev]" "extendedKeyUsage = OCSPSigning" >"$w/ext-ir-eku.cnf"
 printf '%s\n' "[ev]" "keyUsage = digitalSignature, keyCertSign" >"$w/ext-ir-ku.cnf"
 printf '%s\n' "[ev]" "subjectAltName = DNS:login.bank.example" >"$w/ext-ir-san.cnf"
 printf '%s\n' "[ev]" "subjectAltName = DNS:a.az.example" >"$w/ext-ir-sanok.cnf"
+printf '%s\n' "[ev]" "subjectAltName = DNS:az-ldev-1.devices.az.example" \
+    >"$w/ext-ir-sanidev.cnf"
 printf '%s\n' "[ev]" "subjectAltName = URI:https://login.bank.example/" \
     >"$w/ext-ir-santype.cnf"
 printf '%s\n' "[req]" "distinguished_name = dn" "req_extensions = ev" "[dn]" \
@@ -252,6 +264,7 @@ row() {
 	fi
 	subj=$own_subj
 	[ "$target" = other ] && subj=/CN=az-victim
+	[ "$target" = idev ] && subj=$subj_idev
 	case $op in
 	ir|cr)
 		# -issuer: openssl cmp would name the protection
@@ -263,7 +276,7 @@ row() {
 		    -out "$w/r.csr" 2>/dev/null
 		osc r "$url" "$recip" p10cr "${prot[@]}" -csr "$w/r.csr" \
 		    -implicit_confirm ;;
-	ir-eku|ir-ku|ir-san|ir-sanok|ir-santype)
+	ir-eku|ir-ku|ir-san|ir-sanok|ir-santype|ir-sanidev)
 		osc r "$url" "$recip" ir "${prot[@]}" -newkey "$w/new.key" \
 		    -subject "$subj" -issuer "$recip" -implicit_confirm \
 		    -reqexts ev -config "$w/ext-$op.cnf" ;;
@@ -345,6 +358,60 @@ check "the victim's request still waits for the operator" test \
     "$(q "select count(*) from pending_req where status = 'pending' and subject = 'CN=az-victim-wait'")" = 1
 check "the victim's first certificate is still valid" test "$(db_status "$w/victim.pem")" = valid
 
+check "cmpcad still running" kill -0 "$CMPCA_CMPCAD_PID"
+
+# IDevID -> LDevID in detail: what is issued, what is refused and why.
+openssl ecparam -genkey -name prime256v1 -noout -out "$w/ldev.key" 2>/dev/null
+printf '%s\n' "[ev]" "subjectAltName = DNS:az-ldev-42.devices.az.example" \
+    >"$w/ldev.cnf"
+idev() { # NAME SUBJECT [options]: ir signed by the device certificate
+	local name=$1 subj=$2
+	shift 2
+	osc "$name" "$url_demo" "$subj_demo" ir -cert "$w/ext.pem" \
+	    -key "$w/ext.key" -newkey "$w/ldev.key" -subject "$subj" \
+	    -issuer "$subj_demo" -implicit_confirm "$@"
+}
+idev ldev "/O=AZ Devices/CN=az-ldev-42" -reqexts ev -config "$w/ldev.cnf"
+check "idevid: the LDevID has the subject asked for" test \
+    "$(subject_of "$w/ldev.pem")" = "CN=az-ldev-42,O=AZ Devices"
+check "idevid: the LDevID has the name asked for" bash -c \
+    "openssl x509 -in '$w/ldev.pem' -noout -ext subjectAltName | grep -q DNS:az-ldev-42.devices.az.example"
+check "idevid: the LDevID certifies the request's key" same_pubkey \
+    "$w/ldev.pem" "$w/ldev.key"
+check "idevid: the LDevID is valid in the database, requested by the device" \
+    test "$(q "select status || ' ' || requester from cert where serial = '$(serial_of "$w/ldev.pem")'")" = "valid cert:/CN=az-ext"
+check "idevid: the LDevID chains to the CA" chains "$w/ldev.pem"
+idev ldevout "/O=AZ Others/CN=az-ldev-43"
+check "idevid: a subject outside external_subject: notAuthorized naming the rule" \
+    grep -qF "failinfo=notAuthorized text=\"subject /O=AZ Others/CN=az-ldev-43 differs from the protection certificate's and matches no external_subject of profile default" \
+    <(dump "$w/ldevout.rsp")
+# The second client: one ir from the device, two CertReqMsgs, the first
+# inside external_subject (issued), the second outside (rejected alone).
+"$top/tests/bc/cmpclient" ir --url "$url_demo" --recipient "$subj_demo" \
+    --prot-cert "$w/ext.pem" --prot-key "$w/ext.key" --implicit-confirm \
+    --key "$w/ldev.key" --subject "/O=AZ Devices/OU=Gateways/CN=az-gw-1" \
+    --key "$w/new.key" --subject "/O=AZ Others/CN=az-gw-2" \
+    --out-dir "$w/bcidev" >"$w/bcidev.out" 2>&1
+grep '^body=' "$w/bcidev.out" | head -n 1 | tr ' ' '\n' >"$w/bcidev.fields"
+check "idevid (Bouncy Castle): the subject inside external_subject issued" \
+    grep -qx 'status\[0\]=0' "$w/bcidev.fields"
+check "idevid (Bouncy Castle): the one outside rejected, notAuthorized" \
+    grep -qx 'failinfo\[1\]=notAuthorized' "$w/bcidev.fields"
+check "idevid (Bouncy Castle): the gateway's certificate, its key, in the database" \
+    test "$(subject_of "$w/bcidev/cert-0.pem") $(db_status "$w/bcidev/cert-0.pem")" = \
+    "CN=az-gw-1,OU=Gateways,O=AZ Devices valid"
+check "idevid (Bouncy Castle): the certificate certifies the request's key" \
+    same_pubkey "$w/bcidev/cert-0.pem" "$w/ldev.key"
+# Without the profile keys (the default): own subject only.
+stack_down
+unset CMPCA_CONF_EXTRA
+e2e_stack_up
+idev ldevdef "/O=AZ Devices/CN=az-ldev-44"
+check "idevid: refused by default, naming the rule and the profile" \
+    grep -qF "failinfo=notAuthorized text=\"subject /O=AZ Devices/CN=az-ldev-44 differs from the protection certificate's and profile default allows only its own (external_subject)" \
+    <(dump "$w/ldevdef.rsp")
+check "idevid: nothing issued outside the patterns or by default" test \
+    "$(q "select count(*) from cert where subject in ('CN=az-ldev-43,O=AZ Others', 'CN=az-ldev-44,O=AZ Devices', 'CN=az-gw-2,O=AZ Others')")" = 0
 check "cmpcad still running" kill -0 "$CMPCA_CMPCAD_PID"
 stack_down
 check "no sanitizer report in the daemon log" bash -c \

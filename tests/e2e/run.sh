@@ -627,6 +627,22 @@ check "cmpca cert list shows the enrolled subject" \
     grep -q "CN=device-ec" <(cli cert list)
 check "cmpca cert show by serial" \
     grep -q "CN=server-rsa" <(cli cert show "$(serial_of "$work/rsa.pem")")
+# The serial as openssl x509 -text prints it, behind 0x: the rule the
+# operators' page reads it by (ca_serial_parse), the CLI too.
+rsa_colons=$(serial_of "$work/rsa.pem" | sed 's/../&:/g; s/:$//')
+check "cmpca cert show by serial with 0x and colons" \
+    grep -q "CN=server-rsa" <(cli cert show "0x$rsa_colons")
+# usage_refused PATTERN ARGS...: cmpca exits 2 and says PATTERN.
+usage_refused() {
+	local pat=$1 rc=0
+	shift
+	cli "$@" >"$work/usage.out" 2>&1 || rc=$?
+	[ "$rc" -eq 2 ] && grep -q -- "$pat" "$work/usage.out"
+}
+check "cmpca cert show: a doubled colon is refused, naming the rule" \
+    usage_refused "a colon only between two hex digits" cert show 0a::1b
+check "cmpca cert revoke: a serial over 20 octets is refused" \
+    usage_refused "longer than 20 octets" cert revoke "1$(printf '%040d' 0)"
 
 # 10. The CA key lives in the token: private, sensitive, never extractable.
 export SOFTHSM2_CONF

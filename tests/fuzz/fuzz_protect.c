@@ -2,7 +2,7 @@
  * fuzz_protect - libFuzzer target: the MAC protection check with a fixed
  * secret: PBM (RFC 4211 §4.4) and PBMAC1 (RFC 9481 §6.1.3) parameter
  * parsing, key derivation and verification (cmp_pbm_derive,
- * cmp_pbm_verify), as check_protection in cmp_server.c runs them. The
+ * cmp_pbm_verify), as cmp_auth_check in cmp_auth.c runs them. The
  * iteration cap is low so that one input stays fast; the signature path
  * needs the trust store from the database and is fuzzed by fuzz_engine.
  */

@@ -12,17 +12,7 @@
 #include <stdlib.h>
 
 #include "ca/ca.h"
-
-static const char *const names[] = {
-	"badAlg", "badMessageCheck", "badRequest", "badTime", "badCertId",
-	"badDataFormat", "wrongAuthority", "incorrectData",
-	"missingTimeStamp", "badPOP", "certRevoked", "certConfirmed",
-	"wrongIntegrity", "badRecipientNonce", "timeNotAvailable",
-	"unacceptedPolicy", "unacceptedExtension", "addInfoNotAvailable",
-	"badSenderNonce", "badCertTemplate", "signerNotTrusted",
-	"transactionIdInUse", "unsupportedVersion", "notAuthorized",
-	"systemUnavail", "systemFailure", "duplicateCertReq",
-};
+#include "ca/cmp/cmp.h"
 
 /* Lower-case hex of an OCTET STRING, "-" when absent. */
 static void
@@ -41,13 +31,14 @@ hex_print(const ASN1_OCTET_STRING *o)
 static void
 print_si(const CMP_PKISI *si)
 {
+	const char *name;
 	int i, first = 1;
 
 	printf(" status=%ld failinfo=", ASN1_INTEGER_get(si->status));
-	for (i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
+	for (i = 0; (name = cmp_fail_name(i)) != NULL; i++)
 		if (si->failInfo != NULL &&
 		    ASN1_BIT_STRING_get_bit(si->failInfo, i)) {
-			printf("%s%s", first ? "" : ",", names[i]);
+			printf("%s%s", first ? "" : ",", name);
 			first = 0;
 		}
 	if (first)

@@ -95,7 +95,7 @@ c_strings() {
 }
 
 # usage_subcommands FILE: the sub-commands of usage_text[] in FILE
-# (cli/cmpca.c), one per line, sorted: "db migrate", "ra list", ...
+# (cli/cli_ctx.c), one per line, sorted: "db migrate", "ra list", ...
 # Command lines start with exactly two spaces; "a x | b y" holds two.
 usage_subcommands() {
 	c_strings usage_text "$1" | awk '
@@ -114,11 +114,11 @@ usage_subcommands() {
 # that the CA sets: every CMP_FAIL_X in the engine's C files in DIR (not
 # the CLI's, cmpca.c and cli_*.c, which only read a partner's answers),
 # except where it is compared (==, <=, ...) rather than set, mapped to
-# its name through fail_names[] in cmp_server.c, which is in the order of
+# its name through fail_names[] in cmp/cmp_req.c, which is in the order of
 # the enum in cmp_asn.h (CMP_FAIL_BAD_ALG = 0 is "badAlg", ...).
 fail_names() {
 	local dir=$1 names f files=()
-	names=$(c_strings fail_names "$dir/cmp/cmp_server.c")
+	names=$(c_strings fail_names "$dir/cmp/cmp_req.c")
 	[ -n "$names" ] || return 0
 	for f in "$dir"/*.c "$dir"/*/*.c; do
 		files+=("$f")

@@ -3,8 +3,12 @@
  * HTML escaper (subjects are chosen by whoever enrolls), the query string
  * validator, and the answers given before the database is asked (403 when
  * nginx authenticated nobody, 405, 404, 400, 414), each with the security
- * headers. The page itself is tested on the real stack by
- * tests/e2e/admin.sh.
+ * headers; the reason phrases of every status cmpcad answers with
+ * (daemon/http.c, shared with fcgi.c); and the CRLReason names the page
+ * shows and the rule `cert revoke --reason` and rr share
+ * (ca/crl_reason.c). The page itself is tested on the real stack by
+ * tests/e2e/admin.sh. Also ca_serial_parse, the one reading of a serial
+ * number that the page's search and `cmpca cert show|revoke` share.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,7 +19,9 @@
 
 #include <cmocka.h>
 
+#include "ca/ca.h"
 #include "daemon/admin.h"
+#include "daemon/http.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -155,6 +161,81 @@ test_query(void **state)
 	assert_int_equal(admin_query_parse(qs, &q), 400);
 }
 
+/*
+ * The serial-number rule (ca/ca.h): hex in either case, optional 0x,
+ * colons only between digits, no sign, at most 20 octets. The CLI once
+ * refused "0x" and colons that the page accepted; both now call this.
+ */
+static void
+test_serial_parse(void **state)
+{
+	static const struct {
+		const char *in, *out, *why; /* out NULL: refused, why in *why */
+	} cases[] = {
+	    {"1a2B", "1a2b", NULL},
+	    {"0x0A:1B:ff", "a1bff", NULL},
+	    {"0X00ff", "ff", NULL},
+	    {"00:00", "0", NULL},
+	    {"0", "0", NULL},
+	    /* openssl x509 -text of a 16-octet serial with the top bit set */
+	    {"00:c4:1f:7a:00:00:00:00:00:00:00:00:00:00:00:00:01",
+		"c41f7a00000000000000000000000001", NULL},
+	    /* 40 digits: 20 octets, with leading zeros on top */
+	    {"00000f123456789abcdef0123456789abcdef01234567",
+		"f123456789abcdef0123456789abcdef01234567", NULL},
+	    {"f123456789abcdef0123456789abcdef012345678", NULL, "20 octets"},
+	    {"", NULL, "no hex digits"},
+	    {"0x", NULL, "no hex digits"},
+	    {"::", NULL, "colon"},
+	    {":0a", NULL, "colon"},
+	    {"0a:", NULL, "colon"},
+	    {"0a::1b", NULL, "colon"},
+	    {"0x:0a", NULL, "colon"},
+	    {"-1a", NULL, "no sign"},
+	    {"+1a", NULL, "no sign"},
+	    {"1a 2b", NULL, "hex digits only"},
+	    {"xyz", NULL, "hex digits only"},
+	    {"1'--", NULL, "hex digits only"},
+	};
+	char out[DB_SERIAL_MAX], small[4];
+	const char *why;
+	size_t i;
+	int ok;
+
+	(void)state;
+	for (i = 0; i < NELEM(cases); i++) {
+		why = NULL;
+		ok = ca_serial_parse(cases[i].in, out, sizeof(out), &why);
+		if (ok != (cases[i].out != NULL))
+			fail_msg("case %zu (%s): %d %s", i, cases[i].in, ok,
+			    why != NULL ? why : "");
+		if (ok) {
+			assert_string_equal(out, cases[i].out);
+			assert_null(why);
+		} else {
+			assert_non_null(why);
+			if (strstr(why, cases[i].why) == NULL)
+				fail_msg("case %zu (%s): %s", i, cases[i].in,
+				    why);
+		}
+	}
+	/* An output buffer too small is a refusal, never an overflow. */
+	assert_int_equal(ca_serial_parse("12345", small, sizeof(small), &why),
+	    0);
+	assert_int_equal(ca_serial_parse("123", small, sizeof(small), &why),
+	    1);
+	assert_string_equal(small, "123");
+	/* The page reads the search field with the same rule. */
+	{
+		struct admin_query q;
+
+		assert_int_equal(admin_query_parse("serial=0x0A:1B:ff", &q), 0);
+		assert_string_equal(q.serial, "a1bff");
+		assert_int_equal(admin_query_parse("serial=0a::1b", &q), 400);
+		assert_int_equal(admin_query_parse("serial=-1a", &q), 400);
+	}
+}
+
 static void
 test_is_path(void **state)
 {
@@ -240,14 +321,94 @@ test_handle_refusals(void **state)
 	}
 }
 
+/* One table for fcgi.c's and admin.c's status lines (RFC 9110 §15). */
+static void
+test_status_text(void **state)
+{
+	static const struct {
+		int code;
+		const char *text;
+	} cases[] = {
+	    {200, "OK"},
+	    {400, "Bad Request"},
+	    {403, "Forbidden"},
+	    {404, "Not Found"},
+	    {405, "Method Not Allowed"},
+	    {411, "Length Required"},
+	    {413, "Payload Too Large"},
+	    {414, "URI Too Long"},
+	    {415, "Unsupported Media Type"},
+	    {500, "Internal Server Error"},
+	    {503, "Service Unavailable"},
+	    {418, "Error"},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < NELEM(cases); i++)
+		assert_string_equal(http_status_text(cases[i].code),
+		    cases[i].text);
+}
+
+/* RFC 5280 §5.3.1 names; the reasons a revocation may carry; parsing. */
+static void
+test_crl_reasons(void **state)
+{
+	static const char *const names[] = {"unspecified", "keyCompromise",
+	    "cACompromise", "affiliationChanged", "superseded",
+	    "cessationOfOperation", "certificateHold", NULL, "removeFromCRL",
+	    "privilegeWithdrawn", "aACompromise"};
+	static const struct {
+		const char *in;
+		int ok;
+		long want;
+	} parse[] = {
+	    {"0", 1, 0}, {"1", 1, 1}, {"5", 1, 5}, {"9", 1, 9}, {"10", 1, 10},
+	    {"010", 1, 10},
+	    /* certificateHold and removeFromCRL: a hold could not be
+	     * released; 7 is unused; 11 and above are no CRLReason. */
+	    {"6", 0, 0}, {"7", 0, 0}, {"8", 0, 0}, {"11", 0, 0},
+	    {"-1", 0, 0}, {"+1", 0, 0}, {" 1", 0, 0}, {"1 ", 0, 0},
+	    {"1x", 0, 0}, {"", 0, 0}, {"keyCompromise", 0, 0},
+	    {"99999999999999999999", 0, 0},
+	};
+	long r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < NELEM(names); i++) {
+		if (names[i] == NULL)
+			assert_null(ca_crl_reason_name((long)i));
+		else
+			assert_string_equal(ca_crl_reason_name((long)i),
+			    names[i]);
+		assert_int_equal(ca_crl_reason_ok((long)i),
+		    names[i] != NULL && i != 6 && i != 8);
+	}
+	assert_null(ca_crl_reason_name(-1));
+	assert_null(ca_crl_reason_name(11));
+	assert_false(ca_crl_reason_ok(-1));
+	assert_false(ca_crl_reason_ok(11));
+	for (i = 0; i < NELEM(parse); i++) {
+		r = -42;
+		if (ca_crl_reason_parse(parse[i].in, &r) != parse[i].ok ||
+		    r != (parse[i].ok ? parse[i].want : -42))
+			fail_msg("\"%s\": got %ld, want %s %ld", parse[i].in, r,
+			    parse[i].ok ? "ok" : "refused", parse[i].want);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_escape),
 	    cmocka_unit_test(test_query),
+	    cmocka_unit_test(test_serial_parse),
 	    cmocka_unit_test(test_is_path),
 	    cmocka_unit_test(test_handle_refusals),
+	    cmocka_unit_test(test_status_text),
+	    cmocka_unit_test(test_crl_reasons),
 	};
 
 	return cmocka_run_group_tests_name("admin", tests, NULL, NULL);

@@ -10,6 +10,14 @@
  *	    ./build/rel/test_db
  *
  * Without CMPCA_TEST_DB the setup fails: this test is never skipped.
+ *
+ * The program's tests live in five files: this one (connection, schema,
+ * CA identities, transactions, reconnection, migrations, CRL numbering),
+ * test_db_cert.c (certificates, CMP transactions, nonces),
+ * test_db_secret.c (enrollment secrets, audit, counts) and
+ * test_db_issue.c (storing issued certificates, finishing transactions,
+ * db_update's "no row") and test_db_more.c (the rest of db.h). tests/unit/test_db_api.sh checks that every
+ * function db.h declares is called by one of them.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -31,28 +39,19 @@
 
 #include <openssl/sha.h>
 
-#include "db/db.h"
+#include "tests/unit/test_db.h"
 
 #define SCHEMA_DIR "db/schema"
 
 static const char *conninfo;
-static struct db *db;
-static long long ca_a, ca_b; /* fixtures made by the group setup */
+struct db *db;
+long long ca_a, ca_b; /* fixtures made by the group setup */
 
-static const unsigned char der[] = {0x30, 0x03, 0x02, 0x01, 0x00};
-
-/* Asserts that expr == want, printing db_error() otherwise. */
-#define CHECK(expr, want)                                                  \
-	do {                                                               \
-		int r_ = (expr);                                           \
-		if (r_ != (want))                                          \
-			fail_msg("%s = %d, want %d (db_error: %s)", #expr, \
-			    r_, (want), db_error(db));                     \
-	} while (0)
+const unsigned char der[5] = {0x30, 0x03, 0x02, 0x01, 0x00};
 
 /* Fixtures. */
 
-static long long
+long long
 make_ca(const char *label)
 {
 	struct db_ca ca;
@@ -68,8 +67,7 @@ make_ca(const char *label)
 	return ca.id; /* ca points to static data: not cleared */
 }
 
-/* A certificate with borrowed pointers: never pass it to db_cert_clear. */
-static void
+void
 make_cert(struct db_cert *c, long long ca_id, const char *serial,
     const char *subject, enum db_cert_status status)
 {
@@ -233,687 +231,6 @@ test_ca(void **state)
 	assert_int_equal(seen, 1);
 	db_ca_array_free(list, n);
 	db_ca_clear(NULL);
-}
-
-/* Issued certificates. */
-
-static void
-test_cert_insert_get(void **state)
-{
-	struct db_cert c, got;
-
-	(void)state;
-	make_cert(&c, ca_a, "1a2b", "CN=Alice,O=Example", DB_CERT_UNCONFIRMED);
-	memcpy(c.txid, "\x00\x01\x02\x03", 4);
-	c.txid_len = 4;
-	c.cert_req_id = 7;
-	CHECK(db_cert_insert(db, &c), 1);
-	assert_true(c.id > 0);
-
-	CHECK(db_cert_get(db, c.id, &got), 1);
-	assert_int_equal(got.id, c.id);
-	assert_int_equal(got.ca_id, ca_a);
-	assert_string_equal(got.serial, "1a2b");
-	assert_string_equal(got.subject, "CN=Alice,O=Example");
-	assert_string_equal(got.issuer, "CN=Test CA");
-	assert_memory_equal(got.spki_sha256, c.spki_sha256, 32);
-	assert_int_equal(got.not_before, 1700000000);
-	assert_int_equal(got.not_after, 1800000000);
-	assert_int_equal(got.status, DB_CERT_UNCONFIRMED);
-	assert_int_equal(got.der_len, sizeof(der));
-	assert_memory_equal(got.der, der, sizeof(der));
-	assert_string_equal(got.profile, "default");
-	assert_string_equal(got.requester, "secret:ref1");
-	assert_int_equal(got.txid_len, 4);
-	assert_memory_equal(got.txid, "\x00\x01\x02\x03", 4);
-	assert_int_equal(got.cert_req_id, 7);
-	assert_int_equal(got.revoked_at, 0);
-	assert_int_equal(got.reason, -1);
-	assert_true(got.created > 0);
-	db_cert_clear(&got);
-
-	/* Duplicate (ca_id, serial); the same serial under another CA. */
-	CHECK(db_cert_insert(db, &c), 0);
-	c.ca_id = ca_b;
-	c.profile = NULL;
-	c.requester = NULL;
-	c.txid_len = 0;
-	CHECK(db_cert_insert(db, &c), 1);
-
-	CHECK(db_cert_get_by_serial(db, ca_b, "1a2b", &got), 1);
-	assert_int_equal(got.id, c.id);
-	assert_int_equal(got.ca_id, ca_b);
-	assert_null(got.profile);
-	assert_null(got.requester);
-	assert_int_equal(got.txid_len, 0);
-	db_cert_clear(&got);
-	CHECK(db_cert_get_by_serial(db, ca_a, "ffff", &got), 0);
-	CHECK(db_cert_get(db, 99999999, &got), 0);
-	db_cert_clear(&got);
-
-	/* Serials have one form: lowercase hex without leading zeros. */
-	make_cert(&c, ca_a, "1A2B", "CN=Upper", DB_CERT_VALID);
-	CHECK(db_cert_insert(db, &c), -1);
-	assert_non_null(strstr(db_error(db), "cert insert failed: "));
-	make_cert(&c, ca_a, "01", "CN=Zero", DB_CERT_VALID);
-	CHECK(db_cert_insert(db, &c), -1);
-	/* Invalid arguments never reach the database. */
-	make_cert(&c, ca_a, "abc", "CN=Bad", 0);
-	CHECK(db_cert_insert(db, &c), -1);
-	make_cert(&c, 0, "abc", "CN=Bad", DB_CERT_VALID);
-	CHECK(db_cert_insert(db, &c), -1);
-}
-
-/*
- * One way to store an issued certificate (migration 013): only under the
- * CA certificate the caller signed with (its SHA-256), refused with
- * DB_REFUSE_CA_CHANGED when the row holds another or the CA is retired;
- * a serial collision is DB_REFUSE_SERIAL; an audit entry per certificate;
- * a valid one with supersede revokes what it replaces. Also an enrollment
- * secret's subjectAltName patterns read back.
- */
-static void
-test_cert_store(void **state)
-{
-	unsigned char hash[32], other[32];
-	struct db_cert c, old, got;
-	struct db_audit *a = NULL;
-	struct db_secret s, sg;
-	enum db_refusal why;
-	long long ca = make_ca("store-ca");
-	size_t n = 0;
-
-	(void)state;
-	SHA256(der, sizeof(der), hash);
-	memcpy(other, hash, sizeof(other));
-	other[0] ^= 1;
-	CHECK(db_ca_cert_current(db, ca, hash), 1);
-	CHECK(db_ca_cert_current(db, ca, other), 0);
-
-	make_cert(&old, ca, "5101", "CN=Store Old", DB_CERT_VALID);
-	CHECK(db_cert_store(db, hash, "secret:s", &old, 0, &why), 1);
-	assert_true(old.id > 0);
-	CHECK(db_audit_list(db, ca, "issue", 0, 10, &a, &n), 1);
-	assert_int_equal(n, 1);
-	assert_string_equal(a[0].detail, "5101");
-	assert_string_equal(a[0].actor, "secret:s");
-	db_audit_array_free(a, n);
-
-	make_cert(&c, ca, "5102", "CN=Store New", DB_CERT_VALID);
-	c.replaces = old.id;
-	CHECK(db_cert_store(db, other, "secret:s", &c, 1, &why), 0);
-	assert_int_equal(why, DB_REFUSE_CA_CHANGED);
-	CHECK(db_cert_get_by_serial(db, ca, "5102", &got), 0);
-	make_cert(&c, ca, "5101", "CN=Store Again", DB_CERT_VALID);
-	CHECK(db_cert_store(db, hash, "secret:s", &c, 0, &why), 0);
-	assert_int_equal(why, DB_REFUSE_SERIAL);
-
-	make_cert(&c, ca, "5102", "CN=Store New", DB_CERT_VALID);
-	c.replaces = old.id;
-	CHECK(db_cert_store(db, hash, "secret:s", &c, 1, &why), 1);
-	CHECK(db_cert_get(db, old.id, &got), 1);
-	assert_int_equal(got.status, DB_CERT_REVOKED);
-	assert_int_equal(got.reason, 4);
-	db_cert_clear(&got);
-
-	CHECK(db_ca_retire(db, ca), 1);
-	CHECK(db_ca_cert_current(db, ca, hash), 0);
-	make_cert(&c, ca, "5103", "CN=Store Retired", DB_CERT_VALID);
-	CHECK(db_cert_store(db, hash, "secret:s", &c, 0, &why), 0);
-	assert_int_equal(why, DB_REFUSE_CA_CHANGED);
-
-	memset(&s, 0, sizeof(s));
-	strcpy(s.ref, "san-patterns");
-	s.secret = (unsigned char *)"x";
-	s.secret_len = 1;
-	s.allowed_san = (char *)"DNS:*.dev.example, IP:10.0.0.0/8";
-	s.uses_left = -1;
-	CHECK(db_secret_insert(db, &s), 1);
-	CHECK(db_secret_get(db, "san-patterns", &sg), 1);
-	assert_non_null(sg.allowed_san);
-	assert_string_equal(sg.allowed_san, "DNS:*.dev.example, IP:10.0.0.0/8");
-	db_secret_clear(&sg);
-}
-
-static void
-test_cert_list(void **state)
-{
-	struct db_cert c, *list = NULL;
-	size_t n = 0;
-	long long ca;
-	long long id_bob, id_carol;
-
-	(void)state;
-	ca = make_ca("list-ca");
-	make_cert(&c, ca, "100", "CN=Bob,O=Example", DB_CERT_VALID);
-	CHECK(db_cert_insert(db, &c), 1);
-	id_bob = c.id;
-	make_cert(&c, ca, "101", "CN=Carol,O=EXAMPLE", DB_CERT_UNCONFIRMED);
-	CHECK(db_cert_insert(db, &c), 1);
-	id_carol = c.id;
-	make_cert(&c, ca, "102", "CN=Dave,O=Other", DB_CERT_VALID);
-	CHECK(db_cert_insert(db, &c), 1);
-
-	CHECK(db_cert_list(db, ca, 0, NULL, 0, &list, &n), 1);
-	assert_int_equal(n, 3);
-	assert_true(list[0].id > list[1].id && list[1].id > list[2].id);
-	db_cert_array_free(list, n);
-
-	CHECK(db_cert_list(db, ca, DB_CERT_VALID, NULL, 0, &list, &n), 1);
-	assert_int_equal(n, 2);
-	db_cert_array_free(list, n);
-
-	/* Case-insensitive substring; % and _ are not wildcards. */
-	CHECK(db_cert_list(db, ca, 0, "o=example", 0, &list, &n), 1);
-	assert_int_equal(n, 2);
-	assert_int_equal(list[0].id, id_carol);
-	assert_int_equal(list[1].id, id_bob);
-	db_cert_array_free(list, n);
-	CHECK(db_cert_list(db, ca, 0, "%", 0, &list, &n), 1);
-	assert_int_equal(n, 0);
-	assert_null(list);
-
-	CHECK(db_cert_list(db, ca, DB_CERT_UNCONFIRMED, "example", 0, &list,
-	    &n), 1);
-	assert_int_equal(n, 1);
-	assert_string_equal(list[0].serial, "101");
-	db_cert_array_free(list, n);
-
-	CHECK(db_cert_list(db, ca, 0, NULL, 1, &list, &n), 1);
-	assert_int_equal(n, 1);
-	assert_string_equal(list[0].serial, "102");
-	db_cert_array_free(list, n);
-
-	/* Every CA. */
-	CHECK(db_cert_list(db, 0, 0, "cn=bob", 0, &list, &n), 1);
-	assert_int_equal(n, 1);
-	db_cert_array_free(list, n);
-
-	CHECK(db_cert_list(db, ca, (enum db_cert_status)9, NULL, 0, &list,
-	    &n), -1);
-}
-
-static void
-test_cert_list_by_txn(void **state)
-{
-	static const unsigned char txid[16] = {0xde, 0xad, 0, 0, 0xbe, 0xef};
-	struct db_cert c, *list = NULL;
-	size_t n = 0;
-
-	(void)state;
-	make_cert(&c, ca_a, "200", "CN=Req1", DB_CERT_UNCONFIRMED);
-	memcpy(c.txid, txid, sizeof(txid));
-	c.txid_len = sizeof(txid);
-	c.cert_req_id = 1;
-	CHECK(db_cert_insert(db, &c), 1);
-	make_cert(&c, ca_a, "201", "CN=Req0", DB_CERT_UNCONFIRMED);
-	memcpy(c.txid, txid, sizeof(txid));
-	c.txid_len = sizeof(txid);
-	c.cert_req_id = 0;
-	CHECK(db_cert_insert(db, &c), 1);
-
-	CHECK(db_cert_list_by_txn(db, txid, sizeof(txid), &list, &n), 1);
-	assert_int_equal(n, 2);
-	assert_int_equal(list[0].cert_req_id, 0);
-	assert_string_equal(list[0].serial, "201");
-	assert_int_equal(list[1].cert_req_id, 1);
-	db_cert_array_free(list, n);
-
-	CHECK(db_cert_list_by_txn(db, (const unsigned char *)"none", 4, &list,
-	    &n), 1);
-	assert_int_equal(n, 0);
-	CHECK(db_cert_list_by_txn(db, txid, 0, &list, &n), -1);
-}
-
-static void
-test_cert_set_status(void **state)
-{
-	struct db_cert c, got;
-	long long id, id2;
-	time_t now;
-
-	(void)state;
-	make_cert(&c, ca_a, "300", "CN=Status", DB_CERT_UNCONFIRMED);
-	CHECK(db_cert_insert(db, &c), 1);
-	id = c.id;
-
-	CHECK(db_cert_set_status(db, id, 1u << DB_CERT_UNCONFIRMED,
-	    DB_CERT_VALID, -1), 1);
-	/* Already valid: a move only from unconfirmed does not match. */
-	CHECK(db_cert_set_status(db, id, 1u << DB_CERT_UNCONFIRMED,
-	    DB_CERT_VALID, -1), 0);
-	CHECK(db_cert_set_status(db, id, 0, DB_CERT_VALID, -1), 0);
-	CHECK(db_cert_get(db, id, &got), 1);
-	assert_int_equal(got.status, DB_CERT_VALID);
-	assert_int_equal(got.revoked_at, 0);
-	assert_int_equal(got.reason, -1);
-	db_cert_clear(&got);
-
-	now = time(NULL);
-	CHECK(db_cert_set_status(db, id,
-	    1u << DB_CERT_UNCONFIRMED | 1u << DB_CERT_VALID, DB_CERT_REVOKED,
-	    1 /* keyCompromise */), 1);
-	CHECK(db_cert_get(db, id, &got), 1);
-	assert_int_equal(got.status, DB_CERT_REVOKED);
-	assert_true(got.revoked_at >= now - 60 && got.revoked_at <= now + 60);
-	assert_int_equal(got.reason, 1);
-	db_cert_clear(&got);
-	CHECK(db_cert_set_status(db, 99999999, ~0u, DB_CERT_VALID, -1), 0);
-
-	/* Rejected: revoked_at set, no reason. */
-	make_cert(&c, ca_a, "301", "CN=Rejected", DB_CERT_UNCONFIRMED);
-	CHECK(db_cert_insert(db, &c), 1);
-	id2 = c.id;
-	CHECK(db_cert_set_status(db, id2, 1u << DB_CERT_UNCONFIRMED,
-	    DB_CERT_REJECTED, -1), 1);
-	CHECK(db_cert_get(db, id2, &got), 1);
-	assert_int_equal(got.status, DB_CERT_REJECTED);
-	assert_true(got.revoked_at > 0);
-	assert_int_equal(got.reason, -1);
-	db_cert_clear(&got);
-
-	CHECK(db_cert_set_status(db, id, ~0u, (enum db_cert_status)0, -1),
-	    -1);
-	assert_string_equal(db_cert_status_name(DB_CERT_UNCONFIRMED),
-	    "unconfirmed");
-	assert_string_equal(db_cert_status_name(DB_CERT_VALID), "valid");
-	assert_string_equal(db_cert_status_name(DB_CERT_REVOKED), "revoked");
-	assert_string_equal(db_cert_status_name(DB_CERT_REJECTED), "rejected");
-	assert_string_equal(db_cert_status_name((enum db_cert_status)0),
-	    "unknown");
-}
-
-/* CMP transactions and nonces. */
-
-static void
-test_txn(void **state)
-{
-	struct db_txn t, got;
-	static const unsigned char nonce2[16] = {9, 9, 9, 0, 9};
-
-	(void)state;
-	memset(&t, 0, sizeof(t));
-	memcpy(t.id, "\x10\x00\x20\x30\x40\x50\x60\x70\x80\x90\xa0\xb0\xc0"
-	    "\xd0\xe0\xf0", 16);
-	t.id_len = 16;
-	t.ca_id = ca_a;
-	strcpy(t.sender, "secret:ref1");
-	strcpy(t.kind, "ir");
-	t.state = DB_TXN_WAIT_CONF;
-	memset(t.last_nonce, 0x5a, 16);
-	t.last_nonce_len = 16;
-	t.pvno = 3;
-	t.expires = time(NULL) + 300;
-	CHECK(db_txn_insert(db, &t), 1);
-	CHECK(db_txn_insert(db, &t), 0);
-
-	CHECK(db_txn_get(db, t.id, t.id_len, &got), 1);
-	assert_int_equal(got.id_len, 16);
-	assert_memory_equal(got.id, t.id, 16);
-	assert_int_equal(got.ca_id, ca_a);
-	assert_string_equal(got.sender, "secret:ref1");
-	assert_string_equal(got.kind, "ir");
-	assert_int_equal(got.state, DB_TXN_WAIT_CONF);
-	assert_int_equal(got.last_nonce_len, 16);
-	assert_memory_equal(got.last_nonce, t.last_nonce, 16);
-	assert_int_equal(got.pvno, 3);
-	assert_int_equal(got.expires, t.expires);
-	assert_true(got.created > 0);
-
-	CHECK(db_txn_advance(db, t.id, t.id_len, DB_TXN_WAIT_CONF, DB_TXN_DONE,
-	    nonce2, sizeof(nonce2)), 1);
-	CHECK(db_txn_advance(db, t.id, t.id_len, DB_TXN_WAIT_CONF, DB_TXN_DONE,
-	    nonce2, sizeof(nonce2)), 0);
-	CHECK(db_txn_get(db, t.id, t.id_len, &got), 1);
-	assert_int_equal(got.state, DB_TXN_DONE);
-	assert_memory_equal(got.last_nonce, nonce2, sizeof(nonce2));
-	/* No nonce: the recorded one stays. */
-	CHECK(db_txn_advance(db, t.id, t.id_len, DB_TXN_DONE, DB_TXN_ABORTED,
-	    NULL, 0), 1);
-	CHECK(db_txn_get(db, t.id, t.id_len, &got), 1);
-	assert_int_equal(got.state, DB_TXN_ABORTED);
-	assert_memory_equal(got.last_nonce, nonce2, sizeof(nonce2));
-
-	CHECK(db_txn_get(db, (const unsigned char *)"nope", 4, &got), 0);
-	CHECK(db_txn_get(db, t.id, 0, &got), -1);
-
-	/* No CA, no nonce, no expiry. */
-	memset(&t, 0, sizeof(t));
-	memcpy(t.id, "x", 1);
-	t.id_len = 1;
-	t.state = DB_TXN_DONE;
-	CHECK(db_txn_insert(db, &t), 1);
-	CHECK(db_txn_get(db, t.id, t.id_len, &got), 1);
-	assert_int_equal(got.ca_id, 0);
-	assert_int_equal(got.last_nonce_len, 0);
-	assert_int_equal(got.expires, 0);
-	assert_string_equal(got.sender, "");
-
-	assert_string_equal(db_txn_state_name(DB_TXN_WAIT_CONF), "wait_conf");
-	assert_string_equal(db_txn_state_name(DB_TXN_DONE), "done");
-	assert_string_equal(db_txn_state_name(DB_TXN_ABORTED), "aborted");
-}
-
-static void
-test_nonce(void **state)
-{
-	unsigned char a[16], b[16];
-
-	(void)state;
-	memset(a, 0x11, sizeof(a));
-	a[3] = 0;
-	memcpy(b, a, sizeof(b));
-	b[15] = 0x12;
-	CHECK(db_nonce_claim(db, a, sizeof(a)), 1);
-	CHECK(db_nonce_claim(db, a, sizeof(a)), 0);
-	CHECK(db_nonce_claim(db, b, sizeof(b)), 1);
-	CHECK(db_nonce_claim(db, a, 15), 1); /* a prefix is another nonce */
-	CHECK(db_nonce_claim(db, a, 0), -1);
-	CHECK(db_nonce_claim(db, a, DB_NONCE_MAX + 1), -1);
-}
-
-/* Enrollment secrets. */
-
-static void
-put_secret(const char *ref, int uses, time_t expires)
-{
-	static const unsigned char sec[] = {0x01, 0x00, 0xff, 0x00, 0x7f};
-	struct db_secret s;
-
-	memset(&s, 0, sizeof(s));
-	strcpy(s.ref, ref);
-	s.secret = (unsigned char *)sec;
-	s.secret_len = sizeof(sec);
-	s.uses_left = uses;
-	s.expires = expires;
-	CHECK(db_secret_insert(db, &s), 1);
-}
-
-static void
-test_secret(void **state)
-{
-	static const unsigned char sec[] = {0x00, 's', 0x00, 0xee, 0x00};
-	struct db_secret s, got;
-
-	(void)state;
-	memset(&s, 0, sizeof(s));
-	strcpy(s.ref, "sec-1");
-	s.secret = (unsigned char *)sec;
-	s.secret_len = sizeof(sec);
-	s.allowed_subject = (char *)"CN=Alice";
-	strcpy(s.profile, "tls-client");
-	s.ca_id = ca_a;
-	s.uses_left = 2;
-	s.expires = time(NULL) + 3600;
-	CHECK(db_secret_insert(db, &s), 1);
-	CHECK(db_secret_insert(db, &s), 0);
-
-	CHECK(db_secret_get(db, "sec-1", &got), 1);
-	assert_string_equal(got.ref, "sec-1");
-	assert_int_equal(got.secret_len, sizeof(sec));
-	assert_memory_equal(got.secret, sec, sizeof(sec));
-	assert_string_equal(got.allowed_subject, "CN=Alice");
-	assert_string_equal(got.profile, "tls-client");
-	assert_int_equal(got.ca_id, ca_a);
-	assert_int_equal(got.uses_left, 2);
-	assert_int_equal(got.expires, s.expires);
-	db_secret_clear(&got);
-	assert_null(got.secret);
-	assert_int_equal(got.secret_len, 0);
-
-	CHECK(db_secret_consume(db, "sec-1", NULL), 1);
-	CHECK(db_secret_consume(db, "sec-1", NULL), 1);
-	CHECK(db_secret_consume(db, "sec-1", NULL), 0);
-	CHECK(db_secret_get(db, "sec-1", &got), 1);
-	assert_int_equal(got.uses_left, 0);
-	db_secret_clear(&got);
-	CHECK(db_secret_consume(db, "no-such-ref", NULL), 0);
-	CHECK(db_secret_get(db, "no-such-ref", &got), 0);
-	db_secret_clear(&got);
-
-	/* Defaults: any subject, profile "default", any CA, no expiry. */
-	put_secret("sec-2", 1, 0);
-	CHECK(db_secret_get(db, "sec-2", &got), 1);
-	assert_null(got.allowed_subject);
-	assert_string_equal(got.profile, "default");
-	assert_int_equal(got.ca_id, 0);
-	assert_int_equal(got.expires, 0);
-	db_secret_clear(&got);
-
-	/* Invalid: no secret, uses_left below -1. */
-	s.secret_len = 0;
-	strcpy(s.ref, "sec-bad");
-	CHECK(db_secret_insert(db, &s), -1);
-	s.secret_len = sizeof(sec);
-	s.uses_left = -2;
-	CHECK(db_secret_insert(db, &s), -1);
-}
-
-static void
-test_secret_unlimited_expired(void **state)
-{
-	struct db_secret got;
-	int i;
-
-	(void)state;
-	put_secret("sec-unlimited", -1, 0);
-	for (i = 0; i < 5; i++)
-		CHECK(db_secret_consume(db, "sec-unlimited", NULL), 1);
-	CHECK(db_secret_get(db, "sec-unlimited", &got), 1);
-	assert_int_equal(got.uses_left, -1);
-	/* The version read: valid while the row is unchanged, and never
-	 * again once it changed (a worker's cached copy is then stale). */
-	assert_true(got.version[0] != '\0');
-	CHECK(db_secret_consume(db, "sec-unlimited", got.version), 1);
-	CHECK(db_secret_consume(db, "sec-unlimited", got.version), 1);
-	CHECK(db_exec_unsafe(db, "UPDATE enroll_secret SET profile = profile "
-	                         "WHERE ref = 'sec-unlimited'"),
-	    1);
-	CHECK(db_secret_consume(db, "sec-unlimited", got.version), 0);
-	CHECK(db_secret_consume(db, "sec-unlimited", NULL), 1);
-	db_secret_clear(&got);
-
-	put_secret("sec-expired", 5, time(NULL) - 60);
-	CHECK(db_secret_consume(db, "sec-expired", NULL), 0);
-	put_secret("sec-expired-unlimited", -1, time(NULL) - 1);
-	CHECK(db_secret_consume(db, "sec-expired-unlimited", NULL), 0);
-	put_secret("sec-future", 1, time(NULL) + 60);
-	CHECK(db_secret_consume(db, "sec-future", NULL), 1);
-	CHECK(db_secret_consume(db, "sec-future", NULL), 0);
-}
-
-static void
-test_secret_list(void **state)
-{
-	struct db_secret *list = NULL;
-	size_t n = 0, i;
-
-	(void)state;
-	put_secret("list-b", 1, 0);
-	put_secret("list-a", 1, 0);
-	CHECK(db_secret_list(db, &list, &n), 1);
-	assert_true(n >= 2);
-	for (i = 0; i < n; i++) {
-		assert_null(list[i].secret);
-		assert_int_equal(list[i].secret_len, 0);
-		if (i > 0)
-			assert_true(strcmp(list[i - 1].ref, list[i].ref) < 0);
-	}
-	for (i = 0; i < n && strcmp(list[i].ref, "list-a") != 0; i++)
-		;
-	assert_true(i + 1 < n);
-	assert_string_equal(list[i + 1].ref, "list-b");
-	assert_int_equal(list[i].uses_left, 1);
-	db_secret_array_free(list, n);
-	db_secret_array_free(NULL, 0);
-}
-
-/*
- * `cmpca secret reseal` (issue 17): the rows to move to key version ver
- * are those in clear or sealed under anything but format 0x03 naming ver
- * (0x03, then the version in 4 bytes big-endian); once a row is stored
- * under ver it is not listed again. Only the "rs-" rows are looked at.
- */
-static int
-reseal_listed(unsigned long ver, const char *ref)
-{
-	struct db_secret *list = NULL;
-	size_t n = 0, i;
-	int found = 0;
-
-	CHECK(db_secret_list_reseal(db, ver, &list, &n), 1);
-	for (i = 0; i < n; i++)
-		if (strcmp(list[i].ref, ref) == 0) {
-			found = 1;
-			/* The clear secret, or the sealed value to open. */
-			assert_true((list[i].secret != NULL) !=
-			    (list[i].sealed != NULL));
-		}
-	db_secret_array_free(list, n);
-	return found;
-}
-
-static void
-put_sealed(const char *ref, const unsigned char *v, size_t len)
-{
-	struct db_secret s;
-
-	memset(&s, 0, sizeof(s));
-	snprintf(s.ref, sizeof(s.ref), "%s", ref);
-	strcpy(s.profile, "default");
-	s.uses_left = -1;
-	s.sealed = (unsigned char *)(uintptr_t)v;
-	s.sealed_len = len;
-	CHECK(db_secret_insert(db, &s), 1);
-}
-
-static void
-test_secret_reseal_list(void **state)
-{
-	/* Header, then stand-ins for IV, ciphertext and tag. */
-	static const unsigned char v1[] = {0x01, 'i', 'v', 'c', 't'},
-				   v2[] = {0x02, 'i', 'v', 'c', 't'},
-				   k1[] = {0x03, 0, 0, 0, 1, 'i', 'v', 'c'},
-				   k2[] = {0x03, 0, 0, 0, 2, 'i', 'v', 'c'},
-				   k258[] = {0x03, 0, 0, 1, 2, 'i', 'v', 'c'};
-
-	(void)state;
-	put_secret("rs-clear", -1, 0);
-	put_sealed("rs-v1", v1, sizeof(v1));
-	put_sealed("rs-v2", v2, sizeof(v2));
-	put_sealed("rs-k1", k1, sizeof(k1));
-	put_sealed("rs-k2", k2, sizeof(k2));
-	put_sealed("rs-k258", k258, sizeof(k258));
-	assert_true(reseal_listed(2, "rs-clear"));
-	assert_true(reseal_listed(2, "rs-v1"));
-	assert_true(reseal_listed(2, "rs-v2"));
-	assert_true(reseal_listed(2, "rs-k1"));
-	assert_false(reseal_listed(2, "rs-k2"));
-	assert_true(reseal_listed(2, "rs-k258"));
-	assert_false(reseal_listed(1, "rs-k1"));
-	assert_true(reseal_listed(1, "rs-k2"));
-	assert_false(reseal_listed(258, "rs-k258"));
-	/* Moved: stored under version 2, the clear column emptied. */
-	CHECK(db_secret_set_sealed(db, "rs-clear", k2, sizeof(k2)), 1);
-	CHECK(db_secret_set_sealed(db, "rs-v1", k2, sizeof(k2)), 1);
-	assert_false(reseal_listed(2, "rs-clear"));
-	assert_false(reseal_listed(2, "rs-v1"));
-	assert_true(reseal_listed(2, "rs-v2"));
-}
-
-/* Audit log. */
-
-static void
-test_audit(void **state)
-{
-	(void)state;
-	CHECK(db_audit_add(db, "cert.issue", ca_a, "secret:ref1",
-	    "serial=1a2b"), 1);
-	CHECK(db_audit_add(db, "db.test", 0, NULL, NULL), 1);
-	CHECK(db_audit_add(db, "", 0, NULL, NULL), -1);
-
-	CHECK(db_exec_unsafe(db, "UPDATE audit SET event = 'forged'"), -1);
-	assert_non_null(strstr(db_error(db), "append-only"));
-	CHECK(db_exec_unsafe(db, "DELETE FROM audit"), -1);
-	assert_non_null(strstr(db_error(db), "append-only"));
-	CHECK(db_exec_unsafe(db, "TRUNCATE audit"), -1);
-	assert_non_null(strstr(db_error(db), "append-only"));
-	/* Still there and unchanged. */
-	CHECK(db_exec_unsafe(db,
-	    "DO $$ BEGIN IF (SELECT count(*) FROM audit WHERE event = "
-	    "'cert.issue' AND detail = 'serial=1a2b') <> 1 THEN "
-	    "RAISE EXCEPTION 'audit row missing'; END IF; END $$"), 1);
-}
-
-/* Audit list: filters by CA, event, time and limit; newest first. */
-static void
-test_audit_list(void **state)
-{
-	struct db_audit *l = NULL;
-	size_t n = 0;
-
-	(void)state;
-	CHECK(db_audit_add(db, "list.x", ca_a, "cli", "first"), 1);
-	CHECK(db_audit_add(db, "list.x", ca_b, NULL, NULL), 1);
-	CHECK(db_audit_add(db, "list.x", ca_a, "cli", "third"), 1);
-	CHECK(db_audit_list(db, 0, "list.x", 0, 0, &l, &n), 1);
-	assert_int_equal(n, 3);
-	assert_string_equal(l[0].detail, "third");
-	assert_string_equal(l[0].ca_label, "fixture-a");
-	assert_true(l[0].id > l[1].id && l[1].id > l[2].id);
-	assert_null(l[1].actor);
-	assert_null(l[1].detail);
-	assert_true(l[2].at > 0 && l[2].at <= time(NULL) + 5);
-	db_audit_array_free(l, n);
-	CHECK(db_audit_list(db, ca_a, "list.x", 0, 0, &l, &n), 1);
-	assert_int_equal(n, 2);
-	db_audit_array_free(l, n);
-	CHECK(db_audit_list(db, 0, "list.x", 0, 1, &l, &n), 1);
-	assert_int_equal(n, 1);
-	assert_string_equal(l[0].detail, "third");
-	db_audit_array_free(l, n);
-	CHECK(db_audit_list(db, 0, "list.x", time(NULL) + 3600, 0, &l, &n),
-	    1);
-	assert_int_equal(n, 0);
-	assert_null(l);
-	CHECK(db_audit_list(db, 0, "list.none", 0, 0, &l, &n), 1);
-	assert_int_equal(n, 0);
-	db_audit_array_free(NULL, 0);
-}
-
-/* Monitoring counts: open approvals and transactions. */
-static void
-test_stats(void **state)
-{
-	struct db_stats st, st2;
-	struct db_txn t;
-	char sql[512];
-
-	(void)state;
-	CHECK(db_stats_get(db, &st), 1);
-	snprintf(sql, sizeof(sql), "DO $$ BEGIN IF (SELECT count(*) FROM "
-	    "pending_req WHERE status = 'pending') <> %lld OR (SELECT "
-	    "count(*) FROM cmp_txn WHERE state = 'waiting') <> %lld OR "
-	    "(SELECT count(*) FROM cmp_txn WHERE state = 'wait_conf') <> "
-	    "%lld THEN RAISE EXCEPTION 'counts differ'; END IF; END $$",
-	    st.pending_approvals, st.txn_waiting, st.txn_wait_conf);
-	CHECK(db_exec_unsafe(db, sql), 1);
-	/* One more transaction waiting for certConf. */
-	memset(&t, 0, sizeof(t));
-	memcpy(t.id, "stats-txn-000001", 16);
-	t.id_len = 16;
-	t.ca_id = ca_a;
-	strcpy(t.sender, "secret:stats");
-	strcpy(t.kind, "ir");
-	t.state = DB_TXN_WAIT_CONF;
-	memset(t.last_nonce, 0x5b, 16);
-	t.last_nonce_len = 16;
-	t.pvno = 2;
-	t.expires = time(NULL) + 300;
-	CHECK(db_txn_insert(db, &t), 1);
-	CHECK(db_stats_get(db, &st2), 1);
-	assert_int_equal(st2.txn_wait_conf, st.txn_wait_conf + 1);
-	assert_int_equal(st2.pending_approvals, st.pending_approvals);
 }
 
 /* Transactions. */
@@ -1245,27 +562,22 @@ test_crl_next_contention(void **state)
 	db_crl_clear(&latest);
 }
 
+/* Appends n tests to all[*k]. */
+static void
+add_tests(struct CMUnitTest *all, size_t *k, const struct CMUnitTest *t,
+    size_t n)
+{
+	memcpy(all + *k, t, n * sizeof(*t));
+	*k += n;
+}
+
 int
 main(void)
 {
-	const struct CMUnitTest tests[] = {
+	static const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_open_unreachable),
 	    cmocka_unit_test(test_schema_version),
 	    cmocka_unit_test(test_ca),
-	    cmocka_unit_test(test_cert_insert_get),
-	    cmocka_unit_test(test_cert_store),
-	    cmocka_unit_test(test_cert_list),
-	    cmocka_unit_test(test_cert_list_by_txn),
-	    cmocka_unit_test(test_cert_set_status),
-	    cmocka_unit_test(test_txn),
-	    cmocka_unit_test(test_nonce),
-	    cmocka_unit_test(test_secret),
-	    cmocka_unit_test(test_secret_unlimited_expired),
-	    cmocka_unit_test(test_secret_list),
-	    cmocka_unit_test(test_secret_reseal_list),
-	    cmocka_unit_test(test_audit),
-	    cmocka_unit_test(test_audit_list),
-	    cmocka_unit_test(test_stats),
 	    cmocka_unit_test(test_txn_rollback_commit),
 	    cmocka_unit_test(test_reconnect_ensure),
 	    cmocka_unit_test(test_reconnect_next_call),
@@ -1275,5 +587,19 @@ main(void)
 	    cmocka_unit_test(test_crl_next_contention),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	struct CMUnitTest all[sizeof(tests) / sizeof(tests[0]) + 128];
+	size_t k = 0;
+
+	add_tests(all, &k, tests, sizeof(tests) / sizeof(tests[0]));
+	if (k + test_db_cert_n + test_db_secret_n + test_db_issue_n +
+	    test_db_more_n > sizeof(all) / sizeof(all[0])) {
+		fprintf(stderr, "test_db: too many tests for all[]\n");
+		return 1;
+	}
+	add_tests(all, &k, test_db_cert_tests, test_db_cert_n);
+	add_tests(all, &k, test_db_secret_tests, test_db_secret_n);
+	add_tests(all, &k, test_db_issue_tests, test_db_issue_n);
+	add_tests(all, &k, test_db_more_tests, test_db_more_n);
+	return _cmocka_run_group_tests("test_db", all, k, group_setup,
+	    group_teardown);
 }

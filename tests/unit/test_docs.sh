@@ -3,12 +3,12 @@
 #   - every key of cfg_keys[] in ca/cfg.c appears in the "## [cmpca]"
 #     section of docs/configuration.md, and every key of profile_keys[] in
 #     its "## [profile.NAME]" section, as `key` or as a table cell;
-#   - every sub-command of cmpca's usage text (usage_text[] in cli/cmpca.c)
+#   - every sub-command of cmpca's usage text (usage_text[] in cli/cli_ctx.c)
 #     appears in docs/operations.md outside code blocks (a copy of the
 #     usage text alone does not count).
 #   - the guides issue 8 asks for exist, and docs/operations.md has its
 #     sections;
-#   - every source file in ca/, hsm/, db/ (daemon/) has a row in the
+#   - every source file in ca/, hsm/, db/, lib/ (daemon/, cli/) has a row in the
 #     module table of docs/architecture.md;
 #   - every PKIFailureInfo the engine sets (ca/*.c, see fail_names in
 #     doclib.sh) has a "### name (bit)" section in docs/troubleshooting.md
@@ -21,7 +21,7 @@
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cfg_c=$top/ca/cfg.c
-cli_c=$top/cli/cmpca.c
+cli_c=$top/cli/cli_ctx.c
 conf_md=$top/docs/configuration.md
 ops_md=$top/docs/operations.md
 npass=0
@@ -96,9 +96,9 @@ if [ ! -r "$cli_c" ] || [ ! -r "$ops_md" ]; then
 else
 	subs=$(usage_subcommands "$cli_c")
 	if [ -z "$subs" ]; then
-		fail "usage_text parsed from cli/cmpca.c" "no sub-commands found"
+		fail "usage_text parsed from cli/cli_ctx.c" "no sub-commands found"
 	else
-		pass "usage_text parsed from cli/cmpca.c ($(wc -l <<<"$subs") sub-commands)"
+		pass "usage_text parsed from cli/cli_ctx.c ($(wc -l <<<"$subs") sub-commands)"
 		text=$(prose "$ops_md")
 		while IFS= read -r sub; do
 			if grep -qF -- "$sub" <<<"$text"; then
@@ -132,7 +132,7 @@ done
 # 4. Troubleshooting covers every PKIFailureInfo the engine sets.
 ts_md=$top/docs/troubleshooting.md
 set_names=$(fail_names "$top/ca")
-names_table=$(c_strings fail_names "$top/ca/cmp/cmp_server.c")
+names_table=$(c_strings fail_names "$top/ca/cmp/cmp_req.c")
 if [ -z "$set_names" ] || [ -z "$names_table" ]; then
 	fail "PKIFailureInfo names parsed from ca/*.c" "none found"
 elif grep -q '^?' <<<"$set_names"; then
@@ -175,7 +175,7 @@ while IFS= read -r f; do
 		fail "architecture.md module table names $f" "no row names it"
 	fi
 done < <(cd "$top" && ls -1 ca/*.[ch] ca/*/*.[ch] hsm/*.[ch] db/*.[ch] \
-    daemon/*.[ch] cli/*.[ch] 2>/dev/null)
+    daemon/*.[ch] cli/*.[ch] lib/*.[ch] 2>/dev/null)
 [ "$nsrc" -gt 0 ] || fail "source files listed for the module table" "none found"
 
 # Every folder holding product sources is one concern, named with one
@@ -188,7 +188,7 @@ while IFS= read -r d; do
 	else
 		fail "architecture.md folder table names $d/" "no row names it"
 	fi
-done < <(cd "$top" && ls -1d ca ca/*/ hsm db daemon cli 2>/dev/null | sed 's#/$##')
+done < <(cd "$top" && ls -1d ca ca/*/ hsm db daemon cli lib 2>/dev/null | sed 's#/$##')
 [ "$ndir" -gt 0 ] || fail "source folders listed for the folder table" "none found"
 
 echo "$npass passed, $nfail failed"

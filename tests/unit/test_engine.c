@@ -20,6 +20,7 @@
  */
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -36,6 +37,7 @@
 #include <openssl/err.h>
 #include <openssl/hmac.h>
 #include <openssl/ocsp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
@@ -44,6 +46,7 @@
 #include "ca/cmp/cmp.h"
 #include "ca/issue/issue.h"
 #include "ca/status/status.h"
+#include "daemon/worker.h"
 #include "tests/unit/test_build.h"
 
 #define TOKEN "cmpca-engtest"
@@ -53,7 +56,6 @@
 #define SCHEMA_DIR "db/schema"
 #define SECRET "s3cret"
 #define TEST_MAX_ITER 10000000L /* our own derivations: no cap */
-#define CRL_REASON_CESSATION 5
 #define OK(x) assert_true(x)
 
 static struct {
@@ -69,6 +71,8 @@ static struct {
 	EVP_PKEY *key;                /* the client's key, in software */
 	EVP_PKEY *rsa1024;            /* a key too weak to certify */
 	X509_NAME *client, *other_ca; /* CN=client: sender and subject */
+	const char *conninfo;
+	char pin[160];		      /* the PIN file */
 } fx;
 
 /* Per-test messages, freed by gc_run() even after a failed assertion. */
@@ -116,6 +120,7 @@ struct rq {
 	int n;                      /* CertReqMsgs */
 	int rid[3];                 /* their certReqIds */
 	const char *cn;             /* subject CN, NULL: no subject */
+	const X509_NAME *subject;   /* instead of cn, when set */
 	EVP_PKEY *key;              /* template publicKey and POP key */
 	int bad_pop;                /* 1: flipped bit, 2: other request */
 	const X509_NAME *recipient; /* NULL: empty directoryName */
@@ -253,7 +258,9 @@ certreqmsg_new(const struct rq *q, int rid)
 
 	assert_non_null(m);
 	t = m->certReq->certTemplate;
-	if (q->cn != NULL)
+	if (q->subject != NULL)
+		assert_non_null(t->subject = X509_NAME_dup(q->subject));
+	else if (q->cn != NULL)
 		t->subject = name_cn(q->cn);
 	OK(cmp_spki_set(&t->publicKey, q->key));
 	if (q->exts != NULL) {
@@ -696,8 +703,8 @@ test_certconf(void **state)
 	assert_memory_equal(
 	    resp->header->recipNonce->data, q.nonce, sizeof(q.nonce));
 	assert_int_equal(db_status(ip_cert(ip, 0, 0), &reason), c->cert);
-	assert_int_equal(
-	    reason, c->cert == DB_CERT_REJECTED ? CRL_REASON_CESSATION : -1);
+	assert_int_equal(reason, c->cert == DB_CERT_REJECTED
+		? CRL_REASON_CESSATION_OF_OPERATION : -1);
 	assert_int_equal(db_txn_state(&q), c->txn);
 	if (c->txn != DB_TXN_DONE)
 		return;
@@ -815,7 +822,7 @@ test_multi(void **state)
 		reason = -1;
 		assert_int_equal(
 		    db_status(ip_cert(ip, i, i), &reason), DB_CERT_REJECTED);
-		assert_int_equal(reason, CRL_REASON_CESSATION);
+		assert_int_equal(reason, CRL_REASON_CESSATION_OF_OPERATION);
 	}
 	assert_int_equal(db_txn_state(&q), DB_TXN_DONE);
 }
@@ -1266,8 +1273,8 @@ test_crl_stale_key(void **state)
  * Rollover race (issue 14, item 4): a worker that still holds the CA's
  * previous certificate (its copy is up to CA_STORE_REFRESH seconds old)
  * signs with it; the issuing statement sees that the CA row holds another
- * certificate and stores nothing, for one certificate (cmpca_issue1) and
- * for several (explicit transaction). The client gets systemUnavail; once
+ * certificate and stores nothing, for one certificate and for several
+ * (one cmpca_cert_store call each). The client gets systemUnavail; once
  * the row and the worker agree again, issuance works.
  */
 static void
@@ -1717,7 +1724,8 @@ test_ocsp(void **state)
 		{ "a1", 0, V_OCSP_CERTSTATUS_GOOD, -1 },
 		{ "a2", 1, V_OCSP_CERTSTATUS_REVOKED, 1 },
 		{ "a3", 0, V_OCSP_CERTSTATUS_UNKNOWN, -1 },
-		{ "a4", 0, V_OCSP_CERTSTATUS_REVOKED, CRL_REASON_CESSATION },
+		{ "a4", 0, V_OCSP_CERTSTATUS_REVOKED,
+		    CRL_REASON_CESSATION_OF_OPERATION },
 		{ "a5", 1, V_OCSP_CERTSTATUS_REVOKED, -1 },
 		{ "ff", 0, V_OCSP_CERTSTATUS_UNKNOWN, -1 },
 	};
@@ -1756,7 +1764,8 @@ test_ocsp(void **state)
 	ocsp_row("a1", DB_CERT_VALID, -1, 0, signer);
 	ocsp_row("a2", DB_CERT_REVOKED, 1, when, signer);
 	ocsp_row("a3", DB_CERT_UNCONFIRMED, -1, 0, signer);
-	ocsp_row("a4", DB_CERT_REJECTED, CRL_REASON_CESSATION, when, signer);
+	ocsp_row("a4", DB_CERT_REJECTED, CRL_REASON_CESSATION_OF_OPERATION,
+	    when, signer);
 	ocsp_row("a5", DB_CERT_REVOKED, 0, when, signer);
 
 	assert_non_null(s = ocsp_srv_new(fx.cfg, fx.db, fx.hsm));
@@ -1970,6 +1979,149 @@ test_ocsp_reuse(void **state)
 	ocsp_srv_free(s);
 }
 
+/* The worker (daemon/worker.c) around the engine and the responder. */
+
+/* An OCSP request with a nonce (so never answered from the cache: signed
+ * now) for signer's own serial, through w; the answer must verify. */
+static void
+worker_ocsp_ok(struct worker *w, X509 *signer)
+{
+	char serial[DB_SERIAL_MAX];
+	OCSP_REQUEST *req;
+	OCSP_RESPONSE *resp;
+	OCSP_BASICRESP *bs;
+	X509_STORE *store;
+
+	assert_non_null(req = OCSP_REQUEST_new());
+	OK(ca_serial_hex(X509_get0_serialNumber(signer), serial,
+	    sizeof(serial)));
+	OK(OCSP_request_add0_id(req, ocsp_id(EVP_sha1(), fx.ca_cert, serial)));
+	OK(OCSP_request_add1_nonce(req, NULL, 16));
+	resp = ocsp_ask(w->ocsp, req);
+	assert_int_equal(OCSP_response_status(resp),
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_non_null(bs = OCSP_response_get1_basic(resp));
+	assert_non_null(store = X509_STORE_new());
+	OK(X509_STORE_add_cert(store, fx.ca_cert));
+	assert_int_equal(OCSP_basic_verify(bs, NULL, store, 0), 1);
+	assert_int_equal(OCSP_check_nonce(req, bs), 1);
+	X509_STORE_free(store);
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(resp);
+	OCSP_REQUEST_free(req);
+}
+
+/* Lines of file that contain what. */
+static int
+lines_with(const char *file, const char *what)
+{
+	char line[1024];
+	FILE *f = fopen(file, "r");
+	int n = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, what) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* worker_hsm_check(w), with what it logs appended to file. */
+static int
+hsm_check_logged(struct worker *w, const char *file)
+{
+	FILE *f = fopen(file, "a");
+	int saved, rc;
+
+	assert_non_null(f);
+	fflush(stderr);
+	OK((saved = dup(STDERR_FILENO)) >= 0);
+	OK(dup2(fileno(f), STDERR_FILENO) >= 0);
+	log_init("test_engine", 0, LOG_LVL_INFO);
+	rc = worker_hsm_check(w);
+	log_init("test_engine", 0,
+	    getenv("CMPCA_TEST_VERBOSE") != NULL ? LOG_LVL_DEBUG : LOG_LVL_ERR);
+	fflush(stderr);
+	OK(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	fclose(f);
+	return rc;
+}
+
+/*
+ * The HSM check of a worker, as tests/e2e/faults.sh sees it on the stack.
+ * The token goes away (its SoftHSM directory moved, as a token pulled from
+ * its reader): the engine answers systemUnavail, and the check fails and
+ * logs the loss once, however often it runs. The token comes back: the
+ * check drops the keys of the engine and of the OCSP responder, which
+ * died with the old module instance, reopens it and logs the recovery;
+ * the engine issues and the responder signs with keys loaded anew. A
+ * second loss is logged again.
+ */
+static void
+test_worker_hsm_lost(void **state)
+{
+	char tok[512], away[128], log[128], lost[128], back[128];
+	struct cmp_srv *own = fx.srv;
+	struct worker *w;
+	struct db_ca ca;
+	struct dirent *de;
+	X509 *signer = NULL;
+	DIR *d;
+	struct rq q;
+	int ep;
+
+	(void)state;
+	/* A key used after its module was reloaded can hang SoftHSM: a
+	 * worker that keeps one fails this test by SIGALRM, not by hanging. */
+	alarm(60);
+	snprintf(tok, sizeof(tok), "%s/tokens", fx.dir);
+	assert_non_null(d = opendir(tok));
+	while ((de = readdir(d)) != NULL && de->d_name[0] == '.')
+		;
+	assert_non_null(de);
+	snprintf(tok, sizeof(tok), "%s/tokens/%s", fx.dir, de->d_name);
+	closedir(d);
+	snprintf(away, sizeof(away), "%s/away", fx.dir);
+	snprintf(log, sizeof(log), "%s/worker.log", fx.dir);
+	snprintf(lost, sizeof(lost), "error: hsm: token %s unavailable", TOKEN);
+	snprintf(back, sizeof(back), "info: hsm: token %s back", TOKEN);
+	memset(&ca, 0, sizeof(ca));
+	assert_int_equal(db_ca_get(fx.db, fx.ca_id, &ca), 1);
+	OK(ocsp_signer_issue(fx.db, fx.hsm, &ca, 30, &signer));
+	db_ca_clear(&ca);
+	assert_non_null(w = worker_new(fx.cfg, fx.db, fx.hsm));
+	fx.srv = w->cmp; /* run() and ir_ok() go through the worker */
+	/* Both hold keys of the token now. */
+	rq_init(&q);
+	(void)ir_ok(&q, NULL);
+	worker_ocsp_ok(w, signer);
+	for (ep = 1; ep <= 2; ep++) {
+		assert_int_equal(rename(tok, away), 0);
+		rq_init(&q);
+		check_error(run(req_new(&q), NULL), CMP_FAIL_SYSTEM_UNAVAIL);
+		OK(hsm_lost(fx.hsm));
+		cmp_srv_keys_drop(own); /* the fixture's engine, too */
+		assert_false(hsm_check_logged(w, log)); /* still away */
+		assert_false(hsm_check_logged(w, log));
+		OK(hsm_lost(fx.hsm));
+		assert_int_equal(rename(away, tok), 0);
+		(void)usleep(1100 * 1000); /* hsm_reopen: one try a second */
+		assert_true(hsm_check_logged(w, log));
+		assert_true(hsm_check_logged(w, log)); /* nothing to do */
+		assert_false(hsm_lost(fx.hsm));
+		assert_int_equal(lines_with(log, lost), ep);
+		assert_int_equal(lines_with(log, back), ep);
+		rq_init(&q);
+		(void)ir_ok(&q, NULL);
+		worker_ocsp_ok(w, signer);
+	}
+	fx.srv = own;
+	worker_free(w);
+	X509_free(signer);
+	alarm(0);
+}
+
 static void write_file(const char *path, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -2060,6 +2212,29 @@ secret_add(const char *ref, int uses, const char *subject, const char *san)
 		fail_msg("secret %s: %s", ref, db_error(fx.db));
 }
 
+/* The engine's configuration file, with lines added to [cmpca] (from
+ * line 10) and to [profile.default] (from line 17 after one line in
+ * [cmpca]). */
+static void
+conf_write(const char *path, const char *main_extra,
+    const char *default_extra)
+{
+	write_file(path,
+	    "[cmpca]\npkcs11_module = %s\ntoken = %s\npin_file = %s\n"
+	    "db = \"%s\"\ndefault_ca = test\npbm_max_iterations = 100000\n"
+	    "implicit_confirm = yes\ntxn_timeout = 300\n%s\n"
+	    "[profile.default]\ndays = 30\nextensions = ext_default\n"
+	    "crl_url = http://crl.example/%%{ca}.crl\n"
+	    "ocsp_url = http://ocsp.example/\n%s\n"
+	    "[profile.approval]\ndays = 30\nextensions = ext_default\n"
+	    "approval = yes\n\n"
+	    "[ext_default]\nbasicConstraints = critical,CA:FALSE\n"
+	    "keyUsage = critical,digitalSignature\n"
+	    "subjectKeyIdentifier = hash\n"
+	    "authorityKeyIdentifier = keyid:always\n",
+	    fx.module, TOKEN, fx.pin, fx.conninfo, main_extra, default_extra);
+}
+
 static int
 group_setup(void **state)
 {
@@ -2110,20 +2285,9 @@ group_setup(void **state)
 	OK(db_ensure(fx.chk));
 
 	snprintf(path, sizeof(path), "%s/cmpca.conf", fx.dir);
-	write_file(path,
-	    "[cmpca]\npkcs11_module = %s\ntoken = %s\npin_file = %s\n"
-	    "db = \"%s\"\ndefault_ca = test\npbm_max_iterations = 100000\n"
-	    "implicit_confirm = yes\ntxn_timeout = 300\n\n"
-	    "[profile.default]\ndays = 30\nextensions = ext_default\n"
-	    "crl_url = http://crl.example/%%{ca}.crl\n"
-	    "ocsp_url = http://ocsp.example/\n\n"
-	    "[profile.approval]\ndays = 30\nextensions = ext_default\n"
-	    "approval = yes\n\n"
-	    "[ext_default]\nbasicConstraints = critical,CA:FALSE\n"
-	    "keyUsage = critical,digitalSignature\n"
-	    "subjectKeyIdentifier = hash\n"
-	    "authorityKeyIdentifier = keyid:always\n",
-	    fx.module, TOKEN, pin, conninfo);
+	snprintf(fx.pin, sizeof(fx.pin), "%s", pin);
+	fx.conninfo = conninfo;
+	conf_write(path, "", "");
 	assert_non_null(fx.cfg = cfg_load(path));
 	setup_ca();
 	secret_add("ref1", -1, NULL, NULL);
@@ -2162,6 +2326,270 @@ group_teardown(void **state)
 	return 0;
 }
 
+/* A name from "/A=v/B=w" (openssl -subj syntax). */
+static X509_NAME *
+name_of(const char *s)
+{
+	X509_NAME *n = ca_name_parse(s);
+
+	assert_non_null(n);
+	return n;
+}
+
+/* A certificate for key, signed by ca_key (issuer: ca, or itself). */
+static X509 *
+cert_make(const char *subj, EVP_PKEY *key, X509 *ca, EVP_PKEY *ca_key)
+{
+	X509 *x = X509_new();
+	X509_NAME *n = name_of(subj);
+	X509_EXTENSION *e;
+	X509V3_CTX v3;
+
+	assert_non_null(x);
+	OK(X509_set_version(x, X509_VERSION_3) &&
+	    ASN1_INTEGER_set(X509_get_serialNumber(x), 4711) &&
+	    X509_set_subject_name(x, n) &&
+	    X509_set_issuer_name(x, ca != NULL ? X509_get_subject_name(ca) : n) &&
+	    X509_set_pubkey(x, key) &&
+	    X509_gmtime_adj(X509_getm_notBefore(x), -3600) != NULL &&
+	    X509_gmtime_adj(X509_getm_notAfter(x), 86400) != NULL);
+	X509V3_set_ctx(&v3, ca != NULL ? ca : x, x, NULL, NULL, 0);
+	assert_non_null(e = X509V3_EXT_conf_nid(NULL, &v3, NID_key_usage,
+	    ca != NULL ? "critical,digitalSignature"
+	               : "critical,keyCertSign,cRLSign"));
+	OK(X509_add_ext(x, e, -1));
+	X509_EXTENSION_free(e);
+	assert_non_null(e = X509V3_EXT_conf_nid(NULL, &v3,
+	    NID_basic_constraints, ca != NULL ? "CA:FALSE" : "critical,CA:TRUE"));
+	OK(X509_add_ext(x, e, -1));
+	X509_EXTENSION_free(e);
+	OK(X509_sign(x, ca_key, EVP_sha256()) > 0);
+	X509_NAME_free(n);
+	return x;
+}
+
+/* Signature protection of m by cert and key (RFC 9483 §3.2): sender,
+ * protectionAlg, protection, the certificate first in extraCerts. */
+static void
+sig_protect(CMP_MSG *m, X509 *cert, EVP_PKEY *key)
+{
+	CMP_PROTECTEDPART pp;
+
+	gn_dirname(&m->header->sender, X509_get_subject_name(cert));
+	assert_non_null(m->header->protectionAlg = X509_ALGOR_new());
+	assert_non_null(m->protection = ASN1_BIT_STRING_new());
+	assert_non_null(m->extraCerts = sk_X509_new_null());
+	OK(X509_up_ref(cert) && sk_X509_push(m->extraCerts, cert));
+	pp.header = m->header;
+	pp.body = m->body;
+	OK(ASN1_item_sign(ASN1_ITEM_rptr(CMP_PROTECTEDPART),
+	    m->header->protectionAlg, NULL, m->protection, &pp, key,
+	    EVP_sha256()) > 0);
+}
+
+/* An ir for subject (and one SAN, or none) signed with cert and key,
+ * sent to srv; the ip's first response is checked for fail (-1: the
+ * certificate is returned). *q is the request's. */
+static X509 *
+sig_ir(struct cmp_srv *srv, struct rq *q, X509 *cert, EVP_PKEY *key,
+    const char *subject, const char *san, int fail, const char *text)
+{
+	struct cmp_srv *saved = fx.srv;
+	X509_NAME *n = name_of(subject);
+	X509_EXTENSION *e;
+	const CMP_CERTRESPONSE *cr;
+	CMP_MSG *m, *resp;
+
+	rq_init(q);
+	q->ref = NULL;
+	q->secret = NULL;
+	q->subject = n;
+	assert_non_null(q->key = EVP_EC_gen("P-256"));
+	assert_non_null(q->exts = sk_X509_EXTENSION_new_null());
+	if (san != NULL) {
+		assert_non_null(e = X509V3_EXT_conf_nid(NULL, NULL,
+		    NID_subject_alt_name, san));
+		OK(sk_X509_EXTENSION_push(q->exts, e));
+	} else {
+		assert_non_null(e = X509V3_EXT_conf_nid(NULL, NULL,
+		    NID_key_usage, "digitalSignature"));
+		OK(sk_X509_EXTENSION_push(q->exts, e));
+	}
+	m = req_new(q);
+	sk_X509_EXTENSION_pop_free(q->exts, X509_EXTENSION_free);
+	q->exts = NULL;
+	X509_NAME_free(n);
+	q->subject = NULL;
+	sig_protect(m, cert, key);
+	fx.srv = srv;
+	resp = run(m, NULL);
+	fx.srv = saved;
+	if (fail < 0) {
+		X509 *x = ip_cert(resp, 0, 0);
+
+		/* The subject asked for and the key of the request. */
+		assert_int_equal(X509_NAME_cmp(X509_get_subject_name(x),
+		    q->subject = name_of(subject)), 0);
+		X509_NAME_free((X509_NAME *)q->subject);
+		q->subject = NULL;
+		assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(x), q->key), 1);
+		EVP_PKEY_free(q->key);
+		return x;
+	}
+	EVP_PKEY_free(q->key);
+	cr = check_certresp(resp, 0, 0, CMP_STATUS_REJECTION, fail);
+	if (strstr(si_text(cr->status), text) == NULL)
+		fail_msg("statusString \"%s\", want \"%s\"", si_text(cr->status),
+		    text);
+	assert_int_equal(db_count(q), 0);
+	return NULL;
+}
+
+/* cfg_load(path) with what it logs captured into err. */
+static struct cfg *
+cfg_load_logged(const char *path, char *err, size_t len)
+{
+	FILE *tmp = tmpfile();
+	struct cfg *c;
+	size_t n;
+	int saved;
+
+	assert_non_null(tmp);
+	fflush(stderr);
+	OK((saved = dup(STDERR_FILENO)) >= 0 &&
+	    dup2(fileno(tmp), STDERR_FILENO) >= 0);
+	c = cfg_load(path);
+	fflush(stderr);
+	OK(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	rewind(tmp);
+	n = fread(err, 1, len - 1, tmp);
+	err[n] = '\0';
+	fclose(tmp);
+	return c;
+}
+
+/*
+ * An IDevID enrolling for an LDevID (RFC 9483 §4.1.1, issue 13): an ir
+ * signed by a device certificate under an external trust anchor asks for
+ * a subject in the operator's naming. Refused by default ("own subject
+ * only"), issued when [profile.default] external_subject matches, with
+ * the names of external_san; refused outside the patterns. A certificate
+ * of ours never gets another subject, whatever the profile says.
+ */
+static void
+test_idevid(void **state)
+{
+	static const struct {
+		const char *line, *want;
+	} bad[] = {
+		{ "external_subject = O=Example/CN=*", "external_subject must" },
+		{ "external_subject = /CN=a*b*", "external_subject must" },
+		{ "external_subject = /NoSuchAttr=x", "external_subject must" },
+		{ "external_subject = /CN=", "external_subject must" },
+		{ "external_subject = any", "external_subject must" },
+		{ "external_san = DNS:*", "external_san must" },
+	};
+	EVP_PKEY *anchor_key, *dev_key;
+	X509 *anchor, *dev, *ours, *x;
+	struct cfg *def, *allow, *c;
+	struct cmp_srv *sdef, *sallow;
+	char path[192], main_line[256], want[320], err[2048];
+	struct rq q;
+	FILE *f;
+	size_t i;
+
+	(void)state;
+	assert_non_null(anchor_key = EVP_EC_gen("P-256"));
+	assert_non_null(dev_key = EVP_EC_gen("P-256"));
+	anchor = cert_make("/O=Maker/CN=Maker Device CA", anchor_key, NULL,
+	    anchor_key);
+	dev = cert_make("/O=Maker/serialNumber=1234/CN=idev-1234", dev_key,
+	    anchor, anchor_key);
+	snprintf(path, sizeof(path), "%s/anchors.pem", fx.dir);
+	OK((f = fopen(path, "w")) != NULL && PEM_write_X509(f, anchor) &&
+	    fclose(f) == 0);
+	snprintf(main_line, sizeof(main_line), "trust_anchors = %s\n", path);
+	snprintf(path, sizeof(path), "%s/idev-default.conf", fx.dir);
+	conf_write(path, main_line, "");
+	assert_non_null(def = cfg_load(path));
+	snprintf(path, sizeof(path), "%s/idev-allow.conf", fx.dir);
+	conf_write(path, main_line,
+	    "external_subject = /O=Example/CN=ldev-* ; "
+	    "/O=Example/OU=Gateways/CN=*\n"
+	    "external_san = DNS:*.devices.example\n");
+	c = cfg_load_logged(path, err, sizeof(err));
+	if (c == NULL)
+		fail_msg("external_subject and external_san refused: %s", err);
+	allow = c;
+	assert_non_null(sdef = cmp_srv_new(def, fx.db, fx.hsm));
+	assert_non_null(sallow = cmp_srv_new(allow, fx.db, fx.hsm));
+
+	/* Default: own subject only, the rule and the profile named. */
+	(void)sig_ir(sdef, &q, dev, dev_key, "/O=Example/CN=ldev-1234", NULL,
+	    CMP_FAIL_NOT_AUTHORIZED,
+	    "subject /O=Example/CN=ldev-1234 differs from the protection "
+	    "certificate's and profile default allows only its own "
+	    "(external_subject)");
+	/* Allowed: the subject and SAN asked for, the request's key, in
+	 * the database as the device's request. */
+	x = sig_ir(sallow, &q, dev, dev_key, "/O=Example/CN=ldev-1234",
+	    "DNS:ldev-1234.devices.example", -1, NULL);
+	assert_int_equal(db_status(x, NULL), DB_CERT_UNCONFIRMED);
+	assert_int_equal(db_count(&q), 1);
+	OK(X509_check_host(x, "ldev-1234.devices.example", 0, 0, NULL) == 1);
+	(void)sig_ir(sallow, &q, dev, dev_key, "/O=Example/OU=Gateways/CN=gw-7",
+	    NULL, -1, NULL);
+	/* Outside the patterns: subject, then subjectAltName. */
+	(void)sig_ir(sallow, &q, dev, dev_key, "/O=Other/CN=ldev-1234", NULL,
+	    CMP_FAIL_NOT_AUTHORIZED,
+	    "subject /O=Other/CN=ldev-1234 differs from the protection "
+	    "certificate's and matches no external_subject of profile "
+	    "default");
+	(void)sig_ir(sallow, &q, dev, dev_key, "/O=Example/CN=ldev-",
+	    NULL, CMP_FAIL_NOT_AUTHORIZED, "matches no external_subject");
+	(void)sig_ir(sallow, &q, dev, dev_key, "/O=Example/CN=ldev-1234/OU=x",
+	    NULL, CMP_FAIL_NOT_AUTHORIZED, "matches no external_subject");
+	(void)sig_ir(sallow, &q, dev, dev_key, "/O=Example/CN=ldev-1234",
+	    "DNS:login.bank.example", CMP_FAIL_NOT_AUTHORIZED,
+	    "subjectAltName DNS:login.bank.example not allowed for this "
+	    "certificate under an external trust anchor");
+	/* A certificate of ours: its own subject only, whatever the
+	 * profile allows external ones. */
+	rq_init(&q);
+	q.cn = "ours-holder";
+	q.implicit = 1;
+	ours = X509_dup(ip_cert(ir_ok(&q, NULL), 0, 0));
+	assert_non_null(ours);
+	(void)sig_ir(sallow, &q, ours, fx.key, "/O=Example/CN=ldev-1234",
+	    NULL, CMP_FAIL_NOT_AUTHORIZED,
+	    "subject /O=Example/CN=ldev-1234 differs from the protection "
+	    "certificate's: a certificate of ours asks for its own subject "
+	    "only");
+
+	/* Start-up: malformed values refused with file:line. */
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char line[128];
+
+		snprintf(line, sizeof(line), "%s\n", bad[i].line);
+		conf_write(path, main_line, line);
+		c = cfg_load_logged(path, err, sizeof(err));
+		snprintf(want, sizeof(want), "%s:17: %s", path, bad[i].want);
+		if (c != NULL || strstr(err, want) == NULL)
+			fail_msg("%s: want \"%s\", got \"%s\"", bad[i].line,
+			    want, err);
+	}
+	cmp_srv_free(sdef);
+	cmp_srv_free(sallow);
+	cfg_free(def);
+	cfg_free(allow);
+	X509_free(ours);
+	X509_free(dev);
+	X509_free(anchor);
+	EVP_PKEY_free(dev_key);
+	EVP_PKEY_free(anchor_key);
+}
+
 #define T(f)                                                                   \
 	{                                                                      \
 #f, f, NULL, gc_run, NULL                                      \
@@ -2185,6 +2613,8 @@ static const struct CMUnitTest fixed[] = {
 	T(test_ca_changed),
 	T(test_crl_stale_key),
 	T(test_delayed_refused),
+	T(test_idevid),
+	T(test_worker_hsm_lost),
 };
 #define NFIXED (sizeof(fixed) / sizeof(fixed[0]))
 #define NCC (sizeof(cccases) / sizeof(cccases[0]))

@@ -33,12 +33,9 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#define HSM_INTERNAL /* hsm_seal_force_format() */
-/* The module's function list (HSM_INTERNAL above), to look at keys as
- * another PKCS#11 user. */
-#include <p11-kit-1/p11-kit/pkcs11.h>
-
-#include "hsm/hsm.h"
+/* hsm_int.h: hsm_seal_force_format(), and the module's function list,
+ * to look at keys as another PKCS#11 user. */
+#include "hsm/hsm_int.h"
 
 #define TOKEN "cmpca-test"
 #define USER_PIN "user-pin-4711"
@@ -398,7 +395,7 @@ static void
 keygen_check(enum hsm_keytype type, const char *label, int pss)
 {
 	EVP_PKEY *pub = NULL, *priv, *priv2;
-	char uri[512], want[256], alt[256];
+	char uri[HSM_URI_MAX + 1], want[256], alt[256];
 	unsigned char *d1 = NULL, *d2 = NULL;
 	struct timespec t0;
 	int l1, l2;
@@ -538,7 +535,7 @@ static void
 test_keygen_label_escaped(void **state)
 {
 	EVP_PKEY *pub = NULL, *priv;
-	char uri[512];
+	char uri[HSM_URI_MAX + 1];
 
 	(void)state;
 	reopen();
@@ -560,7 +557,7 @@ static void
 test_keygen_duplicate(void **state)
 {
 	EVP_PKEY *pub = NULL;
-	char uri[512];
+	char uri[HSM_URI_MAX + 1];
 
 	(void)state;
 	reopen();
@@ -581,7 +578,7 @@ static void
 test_keygen_bad_args(void **state)
 {
 	EVP_PKEY *pub = NULL;
-	char uri[512], small[16];
+	char uri[HSM_URI_MAX + 1], small[16];
 
 	(void)state;
 	reopen();

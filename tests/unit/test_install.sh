@@ -125,9 +125,9 @@ for m in "$man1" "$man5" "$man8"; do
 	    mandoc -T lint -W warning "$m"
 done
 text1=$(mandoc -T ascii "$man1" | col -b)
-subs=$(usage_subcommands "$top/cli/cmpca.c")
+subs=$(usage_subcommands "$top/cli/cli_ctx.c")
 if [ -z "$subs" ]; then
-	fail "usage_text parsed from cli/cmpca.c" "no sub-commands found"
+	fail "usage_text parsed from cli/cli_ctx.c" "no sub-commands found"
 else
 	while IFS= read -r sub; do
 		check "cmpca(1) documents cmpca $sub" grep -qF -- "$sub" <<<"$text1"

@@ -1,0 +1,188 @@
+/*
+ * cmp_certconf.c - the end of a certificate transaction (RFC 9810
+ * §5.3.18, §5.3.21): certConf accepts or rejects each certificate issued
+ * in it (checked by certHash), an error from the client rejects them all.
+ * Either ends in one database statement (cmpca_finish): confirmed
+ * certificates become valid, a confirmed kur revokes what it replaced
+ * where the profile says so, the others are rejected; answered with
+ * pkiConf.
+ */
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "ca/ca.h"
+#include "ca/cmp/cmp_srv.h"
+#include "ca/cmp/cmp.h"
+
+/*
+ * certHash check (RFC 9810 §5.3.18): the digest named by hashAlg (v3), or
+ * else the one the CA signed the certificate with. Hashes the stored DER
+ * directly, without decoding the certificate again.
+ */
+static int
+cert_hash_matches(const struct req *r, const CMP_CERTSTATUS *cs,
+    const struct db_cert *row)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	const EVP_MD *h;
+
+	h = cs->hashAlg != NULL
+	    ? ca_md_fetch(OBJ_obj2nid(cs->hashAlg->algorithm))
+	    : ca_md_fetch(EVP_MD_get_type(r->ca->md));
+	if (h == NULL || !EVP_Digest(row->der, row->der_len, md, &len, h, NULL))
+		return 0;
+	return (int)len == cs->certHash->length &&
+	    CRYPTO_memcmp(md, cs->certHash->data, len) == 0;
+}
+
+static CMP_MSG *
+pkiconf_new(struct req *r)
+{
+	CMP_BODY *b = CMP_BODY_new();
+
+	if (b == NULL)
+		return NULL;
+	b->type = CMP_BODY_PKICONF;
+	if ((b->value.pkiconf = ASN1_NULL_new()) == NULL) {
+		CMP_BODY_free(b);
+		return NULL;
+	}
+	return cmp_resp_new(r, b);
+}
+
+/*
+ * Ends a transaction in one database statement: each unconfirmed
+ * certificate becomes valid (accept[i]) or rejected, a confirmed kur
+ * revokes what it replaced, the transaction moves to state to with our
+ * new nonce, and the client's nonce is claimed. Returns NULL on success.
+ */
+static CMP_MSG *
+txn_finish(struct req *r, const struct db_cert *certs, const int *accept,
+    size_t n, enum db_txn_state to)
+{
+	const CMP_HEADER *h = r->msg->header;
+	struct db_finish f;
+	enum db_refusal why;
+	size_t i;
+	int rc;
+
+	memset(&f, 0, sizeof(f));
+	f.txid = h->transactionID->data;
+	f.txid_len = (size_t)h->transactionID->length;
+	f.nonce = h->senderNonce->data;
+	f.nonce_len = (size_t)h->senderNonce->length;
+	f.from = DB_TXN_WAIT_CONF;
+	f.to = to;
+	f.last_nonce = r->nonce;
+	f.last_nonce_len = sizeof(r->nonce);
+	/* What a certificate the client rejects is revoked with. */
+	f.reason = CRL_REASON_CESSATION_OF_OPERATION;
+	f.actor = r->sender;
+	f.ca_id = r->ca->id;
+	for (i = 0; i < n && i < DB_FINISH_MAX; i++) {
+		if (certs[i].status != DB_CERT_UNCONFIRMED)
+			continue;
+		if (accept[i]) {
+			f.accept[f.naccept++] = certs[i].id;
+			if (cmp_supersedes(r, &certs[i]))
+				f.supersede[f.nsupersede++] = certs[i].replaces;
+		} else
+			f.reject[f.nreject++] = certs[i].id;
+	}
+	rc = db_txn_finish(r->srv->db, &f, &why);
+	if (rc < 0)
+		return cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
+		    db_error(r->srv->db));
+	if (rc == 0) {
+		cmp_refuse(r, why);
+		return NULL;
+	}
+	return NULL;
+}
+
+/* certConf: RFC 9810 §5.3.18. */
+CMP_MSG *
+cmp_certconf_handle(struct req *r)
+{
+	STACK_OF(CMP_CERTSTATUS) *sts = r->msg->body->value.certConf;
+	struct db_txn t;
+	struct db_cert *certs = NULL;
+	int accept[CA_MAX_CERTREQS] = { 0 };
+	CMP_MSG *out = NULL;
+	size_t n = 0, k;
+	int i;
+
+	if (!cmp_txn_continue(r, &t, DB_TXN_WAIT_CONF, &certs, &n))
+		goto done;
+	if (n > CA_MAX_CERTREQS) {
+		out = cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
+		    "too many certificates in one transaction");
+		goto done;
+	}
+	for (i = 0; i < sk_CMP_CERTSTATUS_num(sts); i++) {
+		const CMP_CERTSTATUS *cs = sk_CMP_CERTSTATUS_value(sts, i);
+		long rid = ASN1_INTEGER_get(cs->certReqId);
+
+		for (k = 0; k < n; k++)
+			if (certs[k].cert_req_id == rid)
+				break;
+		if (k == n) {
+			out = cmp_reject(r, CMP_FAIL_BAD_CERT_ID,
+			    "certConf names a certReqId we did not issue");
+			goto done;
+		}
+		if (!cert_hash_matches(r, cs, &certs[k])) {
+			out = cmp_reject(r, CMP_FAIL_BAD_CERT_ID,
+			    "certHash does not match the issued certificate "
+			    "(RFC 9810 §5.3.18)");
+			goto done;
+		}
+		accept[k] = cs->statusInfo == NULL ||
+		    ASN1_INTEGER_get(cs->statusInfo->status) ==
+			CMP_STATUS_ACCEPTED ||
+		    ASN1_INTEGER_get(cs->statusInfo->status) ==
+			CMP_STATUS_GRANTED_WITH_MODS;
+	}
+	/* Certificates the client did not mention count as rejected. */
+	out = txn_finish(r, certs, accept, n, DB_TXN_DONE);
+	if (out == NULL && r->fail == CMP_FAIL_NONE) {
+		for (k = 0; k < n; k++)
+			if (!accept[k])
+				r->outcome = "cert-rejected-by-client";
+		out = pkiconf_new(r);
+	}
+done:
+	db_cert_array_free(certs, n);
+	return out;
+}
+
+/* error from the client (RFC 9810 §5.3.21): the transaction is aborted
+ * and its unconfirmed certificates are rejected. Answered with pkiConf. */
+CMP_MSG *
+cmp_peer_error_handle(struct req *r)
+{
+	struct db_txn t;
+	struct db_cert *certs = NULL;
+	int accept[CA_MAX_CERTREQS] = { 0 };
+	CMP_MSG *out = NULL;
+	size_t n = 0;
+
+	if (!cmp_txn_continue(r, &t, DB_TXN_WAIT_CONF, &certs, &n))
+		goto done;
+	if (n > CA_MAX_CERTREQS) {
+		out = cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
+		    "too many certificates in one transaction");
+		goto done;
+	}
+	out = txn_finish(r, certs, accept, n, DB_TXN_ABORTED);
+	if (out == NULL && r->fail == CMP_FAIL_NONE) {
+		r->outcome = "aborted-by-client";
+		out = pkiconf_new(r);
+	}
+done:
+	db_cert_array_free(certs, n);
+	return out;
+}

@@ -1,0 +1,218 @@
+/*
+ * cli_cert.c - `cmpca cert list|show|revoke`: the certificate inventory
+ * and operator revocation. Serial numbers are read with ca_serial_parse
+ * (the rule the operators' page uses too).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/pem.h>
+
+#include "ca/ca.h"
+#include "cli/cli.h"
+
+static int
+status_parse(const char *s, enum db_cert_status *st)
+{
+	enum db_cert_status v;
+
+	for (v = DB_CERT_UNCONFIRMED; v <= DB_CERT_REJECTED; v++)
+		if (strcmp(s, db_cert_status_name(v)) == 0) {
+			*st = v;
+			return 1;
+		}
+	return 0;
+}
+
+/* Operator revocation: valid (or unconfirmed) -> revoked, audited. */
+static int
+cert_revoke(struct ctx *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "ca", required_argument, NULL, 'a' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *ca_label = c->cfg->default_ca, *why;
+	char serial[DB_SERIAL_MAX];
+	struct db_cert cert;
+	struct db_ca ca;
+	long reason = 0;
+	int o, rc = 1;
+
+	memset(&cert, 0, sizeof(cert));
+	memset(&ca, 0, sizeof(ca));
+	optind = 3;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o == 'a')
+			ca_label = optarg;
+		else if (o == 'r') {
+			if (!ca_crl_reason_parse(optarg, &reason)) {
+				log_err("--reason is a CRLReason: 0-5, 9 or 10 "
+				    "(certificateHold is not supported: a hold "
+				    "could not be released)");
+				return 2;
+			}
+		} else
+			return 2;
+	}
+	if (argc < 3) {
+		log_err("cert revoke needs a serial number (hex)");
+		return 2;
+	}
+	if (!ca_serial_parse(argv[2], serial, sizeof(serial), &why)) {
+		log_err("cert revoke: bad serial number: %s", why);
+		return 2;
+	}
+	if (!cli_need_db(c))
+		return 1;
+	if (ca_label == NULL || db_ca_get_by_label(c->db, ca_label, &ca) != 1) {
+		log_err("no such ca: %s", ca_label ? ca_label : "(none)");
+		goto out;
+	}
+	if (db_cert_get_by_serial(c->db, ca.id, serial, &cert) != 1) {
+		log_err("no certificate with serial %s under ca %s", serial,
+		    ca.label);
+		goto out;
+	}
+	o = db_cert_set_status(c->db, cert.id,
+	    (1u << DB_CERT_VALID) | (1u << DB_CERT_UNCONFIRMED),
+	    DB_CERT_REVOKED, (int)reason);
+	if (o != 1) {
+		log_err(o == 0 ? "certificate %s is not valid (status %s)"
+			       : "cannot revoke %s", serial,
+		    db_cert_status_name(cert.status));
+		goto out;
+	}
+	if (db_audit_add(c->db, "revoke", ca.id, "cli", serial) < 0)
+		log_warn("audit: %s", db_error(c->db));
+	printf("certificate %s revoked (reason %ld)\n", serial, reason);
+	rc = 0;
+out:
+	db_cert_clear(&cert);
+	db_ca_clear(&ca);
+	return rc;
+}
+
+int
+cmd_cert(struct ctx *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "ca", required_argument, NULL, 'a' },
+		{ "status", required_argument, NULL, 's' },
+		{ "subject", required_argument, NULL, 'j' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "pem", no_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *ca_label = NULL, *subject = NULL;
+	enum db_cert_status st = 0;
+	struct db_cert *list = NULL, one;
+	struct db_ca ca;
+	size_t n = 0, i;
+	int o, limit = 100, pem = 0, rc = 1, show;
+
+	if (argc < 2) {
+		fputs(cli_usage(), stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "revoke") == 0)
+		return cert_revoke(c, argc, argv);
+	show = strcmp(argv[1], "show") == 0;
+	if (!show && strcmp(argv[1], "list") != 0) {
+		fputs(cli_usage(), stderr);
+		return 2;
+	}
+	optind = show ? 3 : 2;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'a':
+			ca_label = optarg;
+			break;
+		case 's':
+			if (!status_parse(optarg, &st)) {
+				log_err("status is unconfirmed, valid, revoked "
+					"or rejected");
+				return 2;
+			}
+			break;
+		case 'j':
+			subject = optarg;
+			break;
+		case 'l':
+			limit = (int)strtol(optarg, NULL, 10);
+			break;
+		case 'p':
+			pem = 1;
+			break;
+		default:
+			return 2;
+		}
+	}
+	memset(&ca, 0, sizeof(ca));
+	memset(&one, 0, sizeof(one));
+	if (!cli_need_db(c))
+		return 1;
+	if (ca_label == NULL)
+		ca_label = c->cfg->default_ca;
+	if (ca_label != NULL && db_ca_get_by_label(c->db, ca_label, &ca) != 1) {
+		log_err("no such ca: %s", ca_label);
+		goto out;
+	}
+	if (show) {
+		char serial[DB_SERIAL_MAX];
+		const char *why;
+
+		if (argc < 3) {
+			log_err("cert show needs a serial number (hex)");
+			rc = 2;
+			goto out;
+		}
+		if (!ca_serial_parse(argv[2], serial, sizeof(serial), &why)) {
+			log_err("cert show: bad serial number: %s", why);
+			rc = 2;
+			goto out;
+		}
+		if (db_cert_get_by_serial(c->db, ca.id, serial, &one) != 1) {
+			log_err("no certificate with serial %s", argv[2]);
+			goto out;
+		}
+		list = &one;
+		n = 1;
+	} else if (db_cert_list(c->db, ca.id, st, subject, limit, &list, &n) <
+	    0) {
+		log_err("%s", db_error(c->db));
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		char nb[32], na[32];
+
+		strftime(nb, sizeof(nb), "%Y-%m-%dT%H:%M:%SZ",
+		    gmtime(&list[i].not_before));
+		strftime(na, sizeof(na), "%Y-%m-%dT%H:%M:%SZ",
+		    gmtime(&list[i].not_after));
+		printf("%s\t%s\t%s\t%s\t%s\t%s\n", list[i].serial,
+		    db_cert_status_name(list[i].status), nb, na,
+		    list[i].subject, list[i].requester ? list[i].requester
+						       : "-");
+		if (show && pem) {
+			const unsigned char *p = list[i].der;
+			X509 *x = d2i_X509(NULL, &p, (long)list[i].der_len);
+
+			if (x != NULL)
+				PEM_write_X509(stdout, x);
+			X509_free(x);
+		}
+	}
+	rc = 0;
+out:
+	if (list == &one)
+		db_cert_clear(&one);
+	else
+		db_cert_array_free(list, n);
+	db_ca_clear(&ca);
+	return rc;
+}

@@ -1,0 +1,242 @@
+/*
+ * test_cfg.c - the configuration loader (ca/cfg.c): valid files, and every
+ * error named with its file, line and reason.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ca/ca.h"
+#include "tests/unit/unitlib.h"
+
+/* Configuration. */
+
+static char cfg_dir[64], cfg_path[128];
+
+static int
+cfg_setup(void **state)
+{
+	(void)state;
+	snprintf(cfg_dir, sizeof(cfg_dir), "/tmp/cmpca-test-cfg.XXXXXX");
+	if (mkdtemp(cfg_dir) == NULL)
+		return -1;
+	snprintf(cfg_path, sizeof(cfg_path), "%s/t.conf", cfg_dir);
+	return 0;
+}
+
+static int
+cfg_teardown(void **state)
+{
+	(void)state;
+	unlink(cfg_path);
+	return rmdir(cfg_dir);
+}
+
+/* cfg_load(path) with what it logs to stderr captured into err. */
+static struct cfg *
+cfg_load_logged(const char *path, char *err, size_t errlen)
+{
+	FILE *tmp = tmpfile();
+	struct cfg *c;
+	size_t n;
+	int saved;
+
+	assert_non_null(tmp);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0 && dup2(fileno(tmp), STDERR_FILENO) >= 0);
+	c = cfg_load(path);
+	fflush(stderr);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	rewind(tmp);
+	n = fread(err, 1, errlen - 1, tmp);
+	err[n] = '\0';
+	fclose(tmp);
+	return c;
+}
+
+/* Writes text to cfg_path and loads it. */
+static struct cfg *
+cfg_try(const char *text, char *err, size_t errlen)
+{
+	FILE *f = fopen(cfg_path, "w");
+
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	EQ(fclose(f), 0);
+	return cfg_load_logged(cfg_path, err, errlen);
+}
+
+#define CFG_MAIN "[cmpca]\ntoken = tok\n"
+#define CFG_PROFILE "[profile.default]\ndays = 42\n"
+
+static void
+test_cfg_valid(void **state)
+{
+	const struct cfg_profile *p;
+	char err[4096];
+	struct cfg *c;
+
+	(void)state;
+	c = cfg_try(CFG_MAIN "workers = 4\n" CFG_PROFILE
+	                     "extensions = ext_ee\ncopy_san = no\n"
+	                     "[profile.server]\ndays = 7\n"
+	                     "crl_url = http://x/crl/%{crl}.crl\n"
+	                     "[ext_ee]\nbasicConstraints = critical,CA:FALSE\n"
+	                     "keyUsage = critical,digitalSignature\n",
+	    err, sizeof(err));
+	if (c == NULL)
+		fail_msg("cfg_load failed: %s", err);
+	assert_string_equal(c->token_label, "tok");
+	EQ(c->workers, 4);
+	EQ(c->max_request, CA_MAX_REQUEST);
+	EQ(c->pbm_max_iter, CA_DEFAULT_PBM_MAX_ITER);
+	EQ(c->txn_timeout, CA_DEFAULT_TXN_TIMEOUT);
+	EQ(c->implicit_confirm, 1);
+	assert_null(c->pin_file);
+	assert_non_null(p = cfg_profile_get(c, "default"));
+	EQ(p->days, 42);
+	assert_string_equal(p->ext_section, "ext_ee");
+	EQ(p->copy_san, 0);
+	EQ(p->copy_key_usage, 1);
+	/* The allow-lists default to what the profile itself gives. */
+	EQ(p->ku_allowed, KU_DIGITAL_SIGNATURE);
+	EQ(p->neku_allowed, 0);
+	EQ(p->ncopy_exts, 0);
+	EQ(p->holder_san_any, 0);
+	EQ(p->kur_same_key, 0);
+	assert_null(p->crl_url);
+	assert_non_null(p = cfg_profile_get(c, "server"));
+	EQ(p->days, 7);
+	assert_null(p->ext_section);
+	assert_string_equal(p->crl_url, "http://x/crl/%{crl}.crl");
+	assert_null(cfg_profile_get(c, "nosuch"));
+	cfg_free(c);
+	cfg_free(NULL);
+}
+
+static void
+test_cfg_errors(void **state)
+{
+	static const struct {
+		const char *name, *text;
+		int line; /* 0: the message names no line */
+		const char *msg;
+	} cases[] = {
+		{ "unknown key", CFG_MAIN "tokn = x\n" CFG_PROFILE, 3,
+		    "unknown setting \"tokn\"" },
+		{ "unknown profile key", CFG_MAIN CFG_PROFILE "dayz = 1\n", 5,
+		    "unknown setting \"dayz\"" },
+		{ "bad number", CFG_MAIN "workers = abc\n" CFG_PROFILE, 3,
+		    "workers must be a number" },
+		{ "out of range", CFG_MAIN "workers = 65\n" CFG_PROFILE, 3,
+		    "workers must be a number" },
+		{ "bad days", CFG_MAIN "[profile.default]\ndays = 0\n", 4,
+		    "days must be a number" },
+		{ "bad bool", CFG_MAIN "implicit_confirm = maybe\n" CFG_PROFILE,
+		    3, "implicit_confirm must be yes or no" },
+		{ "bad log level", CFG_MAIN "log_level = loud\n" CFG_PROFILE, 3,
+		    "log_level must be" },
+		{ "no extensions section",
+		    CFG_MAIN CFG_PROFILE "extensions = nosuch\n", 5,
+		    "extensions section \"nosuch\" does not exist" },
+		{ "bad extension value",
+		    CFG_MAIN CFG_PROFILE "extensions = ext\n"
+		                         "[ext]\nkeyUsage = nonsense\n",
+		    5, "bad extensions in section \"ext\"" },
+		{ "syntax error", CFG_MAIN "[profile.default\ndays = 1\n", 3,
+		    "syntax error" },
+		{ "no equal sign", CFG_MAIN "workers\n" CFG_PROFILE, 3,
+		    "syntax error" },
+		{ "no token", "[cmpca]\nworkers = 2\n" CFG_PROFILE, 0,
+		    "[cmpca]: token is required" },
+		{ "no main section", CFG_PROFILE, 0,
+		    "missing section [cmpca]" },
+		{ "no default profile", CFG_MAIN "[profile.x]\ndays = 1\n", 0,
+		    "missing section [profile.default]" },
+		/* No profile hands out OCSP signing, every purpose, or CA
+		 * key usages to end entities (issue 13). */
+		{ "OCSPSigning listed",
+		    CFG_MAIN CFG_PROFILE "ext_key_usage = clientAuth, "
+		                         "OCSPSigning\n",
+		    5, "OCSPSigning may not be in ext_key_usage" },
+		{ "anyExtendedKeyUsage listed",
+		    CFG_MAIN CFG_PROFILE "ext_key_usage = anyExtendedKeyUsage\n",
+		    5, "anyExtendedKeyUsage may not be in ext_key_usage" },
+		{ "keyCertSign for end entities",
+		    CFG_MAIN CFG_PROFILE "key_usage = digitalSignature, "
+		                         "keyCertSign\n",
+		    5, "keyCertSign and cRLSign may not be in key_usage" },
+		{ "unknown key usage",
+		    CFG_MAIN CFG_PROFILE "key_usage = digitalSig\n", 5,
+		    "unknown keyUsage \"digitalSig\" in key_usage" },
+		{ "OCSPSigning in the section",
+		    CFG_MAIN CFG_PROFILE "extensions = ext\n"
+		                         "[ext]\nextendedKeyUsage = OCSPSigning\n",
+		    5, "OCSPSigning in the extensions of a profile" },
+		{ "keyCertSign in an end-entity section",
+		    CFG_MAIN CFG_PROFILE "extensions = ext\n"
+		                         "[ext]\nkeyUsage = keyCertSign\n",
+		    5, "keyCertSign or cRLSign in the extensions of an "
+		       "end-entity profile" },
+		{ "basicConstraints copied",
+		    CFG_MAIN CFG_PROFILE "copy_extensions = basicConstraints\n",
+		    5, "basicConstraints may not be in copy_extensions" },
+		{ "bad holder_san", CFG_MAIN CFG_PROFILE "holder_san = all\n", 5,
+		    "holder_san must be own or any" },
+		{ "crl_url with a blank",
+		    CFG_MAIN CFG_PROFILE "crl_url = http://x/a b.crl\n", 5,
+		    "crl_url must be a URI" },
+		{ "crl_url with another substitution",
+		    CFG_MAIN CFG_PROFILE "crl_url = http://x/%{label}.crl\n", 5,
+		    "crl_url must be a URI" },
+		{ "crl_url and a section CDP",
+		    CFG_MAIN CFG_PROFILE "crl_url = http://x/%{ca}.crl\n"
+		                         "extensions = ext\n[ext]\n"
+		                         "crlDistributionPoints = URI:http://y/\n",
+		    6, "the extensions section sets crlDistributionPoints" },
+		{ "bad kur_same_key", CFG_MAIN CFG_PROFILE "kur_same_key = 2\n",
+		    5, "kur_same_key must be yes or no" },
+	};
+	char err[4096], want[256], nosuch[160];
+	struct cfg *c;
+	size_t i, bad = 0;
+
+	(void)state;
+	for (i = 0; i < NELEM(cases); i++) {
+		c = cfg_try(cases[i].text, err, sizeof(err));
+		if (cases[i].line > 0)
+			snprintf(want, sizeof(want), "%s:%d: %s", cfg_path,
+			    cases[i].line, cases[i].msg);
+		else
+			snprintf(want, sizeof(want), "%s: %s", cfg_path,
+			    cases[i].msg);
+		if (c != NULL || strstr(err, want) == NULL) {
+			print_error("%s: cfg %s, log \"%s\", want \"%s\"\n",
+			    cases[i].name, c != NULL ? "loaded" : "NULL", err,
+			    want);
+			bad++;
+		}
+		cfg_free(c);
+	}
+	snprintf(nosuch, sizeof(nosuch), "%s/nosuch.conf", cfg_dir);
+	c = cfg_load_logged(nosuch, err, sizeof(err));
+	cfg_free(c);
+	assert_null(c);
+	assert_non_null(strstr(err, nosuch));
+	EQ(bad, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest cfg[] = {
+		cmocka_unit_test(test_cfg_valid),
+		cmocka_unit_test(test_cfg_errors),
+	};
+
+	return cmocka_run_group_tests_name(
+	    "cfg", cfg, cfg_setup, cfg_teardown) != 0;
+}

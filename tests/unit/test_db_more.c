@@ -1,0 +1,496 @@
+/*
+ * test_db_more.c - the rest of db.h: requests waiting for approval, RAs,
+ * partner CAs and the certificates CAs hold from others, OCSP signers,
+ * certificate kinds and revocation entries, a CA's activation, rollover
+ * and version, housekeeping (expiry, nonce pruning) and the helpers
+ * (part of test_db, see test_db.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tests/unit/test_db.h"
+
+#define SCHEMA_DIR "db/schema"
+
+/* Delayed delivery's requests: inserted, listed by transaction and by
+ * status, decided once (a second decision is refused). */
+static void
+test_pending(void **state)
+{
+	static const unsigned char req[] = {0x30, 0x00};
+	struct db_pending p, *a = NULL;
+	struct db_txn t;
+	long long ca_id = 0;
+	size_t n = 0, before = 0;
+	int i;
+
+	(void)state;
+	memset(&t, 0, sizeof(t));
+	memcpy(t.id, "pend-tx", 7);
+	t.id_len = 7;
+	t.ca_id = ca_b;
+	strcpy(t.sender, "secret:pend");
+	strcpy(t.kind, "cr");
+	t.state = DB_TXN_WAITING;
+	t.pvno = 2;
+	t.expires = time(NULL) + 300;
+	CHECK(db_txn_insert(db, &t), 1);
+	CHECK(db_pending_list(db, ca_b, DB_PENDING_PENDING, 0, &a, &before),
+	    1);
+	db_pending_array_free(a, before);
+	for (i = 0; i < 2; i++) {
+		memset(&p, 0, sizeof(p));
+		memcpy(p.txid, "pend-tx", 7);
+		p.txid_len = 7;
+		p.cert_req_id = 1 - i; /* listed by cert_req_id */
+		p.ca_id = ca_b;
+		strcpy(p.kind, "cr");
+		p.requester = (char *)"secret:pend";
+		strcpy(p.profile, "default");
+		p.subject = (char *)"CN=Pending";
+		p.request = (unsigned char *)req;
+		p.request_len = sizeof(req);
+		CHECK(db_pending_insert(db, &p), 1);
+		assert_true(p.id > 0);
+	}
+	p.request = NULL;
+	CHECK(db_pending_insert(db, &p), -1);
+	CHECK(db_pending_list_by_txn(db, (const unsigned char *)"pend-tx", 7,
+	    &a, &n), 1);
+	assert_int_equal(n, 2);
+	assert_int_equal(a[0].cert_req_id, 0);
+	assert_int_equal(a[1].cert_req_id, 1);
+	assert_int_equal(a[0].status, DB_PENDING_PENDING);
+	assert_string_equal(a[0].subject, "CN=Pending");
+	assert_memory_equal(a[0].request, req, sizeof(req));
+	CHECK(db_pending_decide(db, a[0].id, DB_PENDING_REJECTED, "no",
+	    "operator", &ca_id), 1);
+	assert_int_equal(ca_id, ca_b);
+	CHECK(db_pending_decide(db, a[0].id, DB_PENDING_APPROVED, NULL,
+	    "operator", NULL), 0);
+	CHECK(db_pending_decide(db, a[1].id, DB_PENDING_PENDING, NULL,
+	    "operator", NULL), -1);
+	db_pending_array_free(a, n);
+	CHECK(db_pending_list(db, ca_b, DB_PENDING_REJECTED, 10, &a, &n), 1);
+	assert_int_equal(n, 1);
+	assert_string_equal(a[0].reason, "no");
+	assert_string_equal(a[0].decided_by, "operator");
+	db_pending_array_free(a, n);
+	CHECK(db_pending_list(db, ca_b, DB_PENDING_PENDING, 0, &a, &n), 1);
+	assert_int_equal(n, before + 1);
+	db_pending_array_free(a, n);
+	CHECK(db_pending_list(db, 0, (enum db_pending_status)9, 0, &a, &n), -1);
+	assert_string_equal(db_pending_status_name(DB_PENDING_APPROVED),
+	    "approved");
+	assert_string_equal(db_pending_status_name((enum db_pending_status)0),
+	    "unknown");
+	db_pending_clear(NULL);
+}
+
+/* RAs are pinned by certificate hash and name: each once. */
+static void
+test_ra(void **state)
+{
+	struct db_ra ra, got, *a = NULL;
+	size_t n = 0, i;
+	int seen = 0;
+
+	(void)state;
+	memset(&ra, 0, sizeof(ra));
+	strcpy(ra.name, "ra-one");
+	memset(ra.cert_sha256, 0x5a, 32);
+	ra.cert = (unsigned char *)der;
+	ra.cert_len = sizeof(der);
+	ra.subject = (char *)"CN=RA One";
+	strcpy(ra.profile, "default");
+	CHECK(db_ra_insert(db, &ra), 1);
+	assert_true(ra.id > 0);
+	CHECK(db_ra_insert(db, &ra), 0); /* same name and hash */
+	CHECK(db_ra_get_by_hash(db, ra.cert_sha256, &got), 1);
+	assert_string_equal(got.name, "ra-one");
+	assert_string_equal(got.subject, "CN=RA One");
+	assert_memory_equal(got.cert, der, sizeof(der));
+	db_ra_clear(&got);
+	CHECK(db_ra_list(db, &a, &n), 1);
+	for (i = 0; i < n; i++)
+		seen += strcmp(a[i].name, "ra-one") == 0;
+	assert_int_equal(seen, 1);
+	db_ra_array_free(a, n);
+	CHECK(db_ra_delete(db, "ra-one"), 1);
+	CHECK(db_ra_get_by_hash(db, ra.cert_sha256, &got), 0);
+	db_ra_clear(NULL);
+}
+
+/* Partner CAs, found by hash and name; certificates our CAs hold from
+ * others, and what a CA publishes of them. */
+static void
+test_partner_ca_cert(void **state)
+{
+	struct db_partner pa, got, *pl = NULL;
+	struct db_ca_cert cc, *cl = NULL;
+	struct db_blob *bl = NULL;
+	size_t n = 0;
+
+	(void)state;
+	memset(&pa, 0, sizeof(pa));
+	strcpy(pa.name, "partner-one");
+	pa.ca_id = ca_a;
+	memset(pa.cert_sha256, 0x6b, 32);
+	pa.cert = (unsigned char *)der;
+	pa.cert_len = sizeof(der);
+	pa.subject = (char *)"CN=Partner";
+	pa.path_len = 0;
+	pa.permitted = (char *)"dns:partner.example";
+	pa.excluded = (char *)"";
+	pa.policies = (char *)"";
+	pa.policy_map = (char *)"";
+	pa.require_explicit = -1;
+	pa.inhibit_mapping = -1;
+	pa.eku = (char *)"";
+	pa.days = 365;
+	CHECK(db_partner_insert(db, &pa), 1);
+	CHECK(db_partner_insert(db, &pa), 0);
+	CHECK(db_partner_get_by_hash(db, pa.cert_sha256, &got), 1);
+	assert_string_equal(got.name, "partner-one");
+	assert_string_equal(got.permitted, "dns:partner.example");
+	assert_int_equal(got.path_len, 0);
+	assert_int_equal(got.days, 365);
+	db_partner_clear(&got);
+	CHECK(db_partner_get_by_name(db, "partner-one", &got), 1);
+	assert_int_equal(got.ca_id, ca_a);
+	db_partner_clear(&got);
+	CHECK(db_partner_list(db, &pl, &n), 1);
+	assert_true(n >= 1);
+	db_partner_array_free(pl, n);
+	CHECK(db_partner_delete(db, "partner-one"), 1);
+	CHECK(db_partner_get_by_name(db, "partner-one", &got), 0);
+
+	memset(&cc, 0, sizeof(cc));
+	cc.ca_id = ca_a;
+	strcpy(cc.kind, "cross");
+	cc.subject = (char *)"CN=fixture-a";
+	cc.issuer = (char *)"CN=Partner";
+	cc.not_after = time(NULL) + 86400;
+	cc.der = (unsigned char *)der;
+	cc.der_len = sizeof(der);
+	CHECK(db_ca_cert_insert(db, &cc), 1);
+	CHECK(db_ca_cert_insert(db, &cc), 0);
+	CHECK(db_ca_cert_list(db, ca_a, "cross", &cl, &n), 1);
+	assert_int_equal(n, 1);
+	assert_string_equal(cl[0].issuer, "CN=Partner");
+	db_ca_cert_array_free(cl, n);
+	CHECK(db_ca_cert_list(db, ca_a, "old-with-new", &cl, &n), 1);
+	assert_int_equal(n, 0);
+	CHECK(db_ca_published(db, ca_a, &bl, &n), 1);
+	assert_int_equal(n, 1);
+	assert_memory_equal(bl[0].der, der, sizeof(der));
+	db_blob_array_free(bl, n);
+	db_partner_clear(NULL);
+	db_ca_cert_clear(NULL);
+}
+
+/* The newest OCSP signer of a CA is the one used. */
+static void
+test_ocsp_signer(void **state)
+{
+	struct db_ocsp_signer s, got;
+	long long ca = make_ca("ocsp-ca");
+
+	(void)state;
+	CHECK(db_ocsp_signer_latest(db, ca, &got), 0);
+	memset(&s, 0, sizeof(s));
+	s.ca_id = ca;
+	s.key_uri = (char *)"pkcs11:object=ocsp-1";
+	s.cert = (unsigned char *)der;
+	s.cert_len = sizeof(der);
+	CHECK(db_ocsp_signer_insert(db, &s), 1);
+	s.key_uri = (char *)"pkcs11:object=ocsp-2";
+	CHECK(db_ocsp_signer_insert(db, &s), 1);
+	CHECK(db_ocsp_signer_latest(db, ca, &got), 1);
+	assert_string_equal(got.key_uri, "pkcs11:object=ocsp-2");
+	assert_int_equal(got.id, s.id);
+	db_ocsp_signer_clear(&got);
+	s.key_uri = NULL;
+	CHECK(db_ocsp_signer_insert(db, &s), -1);
+}
+
+/* Collects the serials db_cert_revoked_each reports. */
+struct revoked {
+	char serials[8][16];
+	int reason[8];
+	time_t invalid[8];
+	int n;
+};
+
+static int
+revoked_cb(void *arg, const char *serial, time_t when, int reason,
+    time_t invalid)
+{
+	struct revoked *rv = arg;
+
+	assert_true(when > 0);
+	if (rv->n < 8) {
+		snprintf(rv->serials[rv->n], sizeof(rv->serials[0]), "%s",
+		    serial);
+		rv->reason[rv->n] = reason;
+		rv->invalid[rv->n] = invalid;
+		rv->n++;
+	}
+	return 1;
+}
+
+/* Kinds, OCSP status, CRL entries with invalidity dates. */
+static void
+test_cert_kind_status(void **state)
+{
+	struct db_cert c, v, *a = NULL;
+	struct db_cert_state cs;
+	struct revoked rv;
+	long long ca = make_ca("kind-ca"), num = -1;
+	size_t n = 0;
+
+	(void)state;
+	make_cert(&c, ca, "7001", "CN=Sub CA", DB_CERT_VALID);
+	c.not_after = time(NULL) + 86400;
+	CHECK(db_cert_insert(db, &c), 1);
+	CHECK(db_cert_set_kind(db, c.id, "ca"), 1);
+	CHECK(db_cert_list_kind(db, ca, "ca", &a, &n), 1);
+	assert_int_equal(n, 1);
+	assert_string_equal(a[0].kind, "ca");
+	db_cert_array_free(a, n);
+	CHECK(db_cert_list_kind(db, ca, "cross", &a, &n), 1);
+	assert_int_equal(n, 0);
+
+	make_cert(&v, ca, "7002", "CN=Valid", DB_CERT_VALID);
+	v.not_after = time(NULL) + 86400;
+	CHECK(db_cert_insert(db, &v), 1);
+	CHECK(db_cert_set_status(db, c.id, 1u << DB_CERT_VALID,
+	    DB_CERT_REVOKED, 1), 1);
+	CHECK(db_cert_set_invalidity(db, c.id, 1700000100), 1);
+	CHECK(db_cert_get_status(db, ca, "7001", &cs), 1);
+	assert_int_equal(cs.status, DB_CERT_REVOKED);
+	assert_int_equal(cs.reason, 1);
+	assert_true(cs.revoked_at > 0);
+	CHECK(db_cert_get_status(db, ca, "7002", &cs), 1);
+	assert_int_equal(cs.status, DB_CERT_VALID);
+	CHECK(db_cert_get_status(db, ca, "7fff", &cs), 0);
+	memset(&rv, 0, sizeof(rv));
+	CHECK(db_cert_revoked_each(db, ca, revoked_cb, &rv), 1);
+	assert_int_equal(rv.n, 1);
+	assert_string_equal(rv.serials[0], "7001");
+	assert_int_equal(rv.reason[0], 1);
+	assert_int_equal(rv.invalid[0], 1700000100);
+	CHECK(db_crl_latest_number(db, ca, &num), 0);
+	CHECK(db_crl_next(db, ca, &num), 1);
+	assert_int_equal(num, 1);
+}
+
+/* A pending CA is activated once; a rollover moves what the old key
+ * signed to the old row and changes db_ca_version; the root key update
+ * pair is stored and read back. */
+static void
+test_ca_lifecycle(void **state)
+{
+	static const unsigned char cert2[] = {0x30, 0x03, 0x02, 0x01, 0x02};
+	unsigned char v1[DB_CA_VERSION_LEN], v2[DB_CA_VERSION_LEN];
+	unsigned char h[32];
+	struct db_ca ca, got;
+	struct db_cert c, gc;
+	struct db_keyupd k;
+	long long old_id;
+
+	(void)state;
+	memset(&ca, 0, sizeof(ca));
+	strcpy(ca.label, "life-ca");
+	ca.key_uri = (char *)"pkcs11:object=life";
+	strcpy(ca.status, "pending");
+	CHECK(db_ca_insert(db, &ca), 1);
+	CHECK(db_ca_activate(db, ca.id, der, sizeof(der), NULL, 0), 1);
+	CHECK(db_ca_activate(db, ca.id, der, sizeof(der), NULL, 0), 0);
+	CHECK(db_ca_get(db, ca.id, &got), 1);
+	assert_string_equal(got.status, "active");
+	db_ca_clear(&got);
+
+	old_id = make_ca("life-ca.old1");
+	make_cert(&c, ca.id, "8001", "CN=Life EE", DB_CERT_VALID);
+	CHECK(db_cert_insert(db, &c), 1);
+	CHECK(db_ca_version(db, v1), 1);
+	CHECK(db_begin(db), 1);
+	CHECK(db_ca_rekey(db, ca.id, old_id, "pkcs11:object=life-k2", cert2,
+	    sizeof(cert2)), 1);
+	CHECK(db_commit(db), 1);
+	CHECK(db_ca_version(db, v2), 1);
+	assert_memory_not_equal(v1, v2, sizeof(v1));
+	CHECK(db_cert_get(db, c.id, &gc), 1);
+	assert_int_equal(gc.ca_id, old_id);
+	db_cert_clear(&gc);
+
+	memset(h, 0x11, sizeof(h));
+	CHECK(db_keyupd_latest(db, ca.id, &k), 0);
+	CHECK(db_keyupd_add(db, ca.id, "new-with-old", "CN=life-ca",
+	    "CN=life-ca", time(NULL) + 86400, der, sizeof(der), h), 1);
+	h[0] = 0x12;
+	CHECK(db_keyupd_add(db, ca.id, "old-with-new", "CN=life-ca",
+	    "CN=life-ca", time(NULL) + 86400, cert2, sizeof(cert2), h), 1);
+	CHECK(db_keyupd_latest(db, ca.id, &k), 1);
+	assert_memory_equal(k.new_with_old, der, sizeof(der));
+	assert_memory_equal(k.old_with_new, cert2, sizeof(cert2));
+	db_keyupd_clear(&k);
+}
+
+/* The transaction with its certificates in one read; expiry rejects the
+ * unconfirmed certificates of a transaction past its time. */
+static void
+test_txn_certs_expire(void **state)
+{
+	struct db_txn t, got;
+	struct db_cert c, *a = NULL;
+	long long txns = -1, certs = -1;
+	size_t n = 0;
+
+	(void)state;
+	memset(&t, 0, sizeof(t));
+	memcpy(t.id, "exp-tx", 6);
+	t.id_len = 6;
+	t.ca_id = ca_a;
+	strcpy(t.sender, "secret:exp");
+	strcpy(t.kind, "ir");
+	t.state = DB_TXN_WAIT_CONF;
+	t.pvno = 2;
+	t.expires = time(NULL) - 10;
+	CHECK(db_txn_insert(db, &t), 1);
+	make_cert(&c, ca_a, "9001", "CN=Expiring", DB_CERT_UNCONFIRMED);
+	memcpy(c.txid, t.id, t.id_len);
+	c.txid_len = t.id_len;
+	CHECK(db_cert_insert(db, &c), 1);
+	CHECK(db_txn_get_certs(db, t.id, t.id_len, &got, &a, &n), 1);
+	assert_int_equal(got.state, DB_TXN_WAIT_CONF);
+	assert_int_equal(n, 1);
+	assert_int_equal(a[0].id, c.id);
+	db_cert_array_free(a, n);
+	CHECK(db_txn_get_certs(db, (const unsigned char *)"none", 4, &got, &a,
+	    &n), 0);
+	CHECK(db_txn_expire(db, 5, &txns, &certs), 1);
+	assert_true(txns >= 1 && certs >= 1);
+	CHECK(db_txn_get(db, t.id, t.id_len, &got), 1);
+	assert_int_equal(got.state, DB_TXN_ABORTED);
+	CHECK(db_cert_get(db, c.id, &c), 1);
+	assert_int_equal(c.status, DB_CERT_REJECTED);
+	assert_int_equal(c.reason, 5);
+	db_cert_clear(&c);
+}
+
+/* Helpers: the shipped version, secret copies, clears. */
+static void
+test_helpers(void **state)
+{
+	struct db_secret s, d, *a = NULL;
+	size_t n = 0;
+	int v = -1;
+
+	(void)state;
+	CHECK(db_schema_shipped(db, SCHEMA_DIR, &v), 1);
+	assert_true(v >= 15);
+	memset(&s, 0, sizeof(s));
+	strcpy(s.ref, "copy-me");
+	s.secret = (unsigned char *)"clear";
+	s.secret_len = 5;
+	s.sealed = (unsigned char *)"\x03sealed";
+	s.sealed_len = 7;
+	s.allowed_subject = (char *)"CN=x";
+	s.uses_left = 3;
+	assert_int_equal(db_secret_copy(&d, &s), 1);
+	assert_string_equal(d.ref, "copy-me");
+	assert_null(d.secret); /* never the clear secret */
+	assert_memory_equal(d.sealed, "\x03sealed", 7);
+	assert_string_equal(d.allowed_subject, "CN=x");
+	db_secret_clear(&d);
+	CHECK(db_secret_list_clear(db, &a, &n), 1);
+	db_secret_array_free(a, n);
+	db_audit_clear(NULL);
+	db_audit_link_clear(NULL);
+	db_audit_ckpt_clear(NULL);
+	db_admin_cert_clear(NULL);
+	db_keyupd_clear(NULL);
+	db_ocsp_signer_clear(NULL);
+}
+
+static char hook_state[8];
+
+static void
+error_hook(const char *sqlstate)
+{
+	snprintf(hook_state, sizeof(hook_state), "%s", sqlstate);
+}
+
+/* The operators' page queries, the metrics hook on a failed statement,
+ * the connection's role and grants, a snapshot read. */
+static void
+test_admin_role_hook(void **state)
+{
+	struct db_admin_filter f = {0};
+	struct db_admin_cert *a = NULL;
+	struct db_cert c;
+	struct db_role role;
+	long long counts[3] = {-1, -1, -1};
+	long long ca = make_ca("admin-ca");
+	time_t first = 0;
+	size_t n = 0;
+
+	(void)state;
+	make_cert(&c, ca, "a001", "CN=Admin Page Subject", DB_CERT_VALID);
+	CHECK(db_cert_insert(db, &c), 1);
+	f.subject = "admin page";
+	f.limit = 10;
+	CHECK(db_admin_cert_list(db, &f, &a, &n), 1);
+	assert_int_equal(n, 1);
+	assert_string_equal(a[0].ca_label, "admin-ca");
+	assert_string_equal(a[0].serial, "a001");
+	assert_int_equal(a[0].status, DB_CERT_VALID);
+	db_admin_cert_array_free(a, n);
+	f.subject = NULL;
+	f.serial = "a001";
+	f.status = DB_CERT_REVOKED;
+	CHECK(db_admin_cert_list(db, &f, &a, &n), 1);
+	assert_int_equal(n, 0);
+	CHECK(db_admin_hourly(db, 3, counts, &first), 1);
+	assert_true(counts[2] >= 1); /* created this hour */
+	assert_true(first > 0 && first <= time(NULL) - 2 * 3600);
+	CHECK(db_admin_hourly(db, DB_ADMIN_MAX_HOURS + 1, counts, &first),
+	    -1);
+
+	/* A failed statement reports its SQLSTATE to the hook, once set. */
+	db_error_hook_set(error_hook);
+	CHECK(db_cert_set_kind(db, c.id, "no-such-kind"), -1);
+	assert_string_equal(hook_state, "23514"); /* check_violation */
+	db_error_hook_set(NULL);
+	hook_state[0] = '\0';
+	CHECK(db_cert_set_kind(db, c.id, "no-such-kind"), -1);
+	assert_string_equal(hook_state, "");
+
+	CHECK(db_begin(db), 1);
+	CHECK(db_begin_snapshot(db), 0); /* one transaction at a time */
+	db_rollback(db);
+	CHECK(db_begin_snapshot(db), 1);
+	CHECK(db_role_get(db, &role), 1);
+	db_rollback(db);
+	assert_true(role.name[0] != '\0');
+	assert_int_equal(role.superuser, 1); /* the test cluster's */
+	CHECK(db_grants_apply(db), 1);
+}
+
+const struct CMUnitTest test_db_more_tests[] = {
+    cmocka_unit_test(test_pending),
+    cmocka_unit_test(test_ra),
+    cmocka_unit_test(test_partner_ca_cert),
+    cmocka_unit_test(test_ocsp_signer),
+    cmocka_unit_test(test_cert_kind_status),
+    cmocka_unit_test(test_ca_lifecycle),
+    cmocka_unit_test(test_txn_certs_expire),
+    cmocka_unit_test(test_helpers),
+    cmocka_unit_test(test_admin_role_hook),
+};
+const size_t test_db_more_n =
+    sizeof(test_db_more_tests) / sizeof(test_db_more_tests[0]);
