@@ -35,7 +35,7 @@ DB_SRC := db/db.c db/db_ca.c db/db_cert.c db/db_txn.c db/db_secret.c \
 	db/db_chain.c db/db_migrate.c db/db_param.c
 CA_SRC := ca/log.c ca/cfg.c ca/profile.c ca/profile_subject.c ca/metrics.c ca/cmp_asn.c ca/ca_store.c ca/audit.c \
 	ca/serial.c ca/crl_reason.c \
-	ca/issue/cert_build.c ca/issue/issue.c \
+	ca/issue/cert_build.c ca/issue/cert_profile.c ca/issue/issue.c \
 	ca/issue/cross.c \
 	ca/cmp/cmp_hdr.c ca/cmp/cmp_protect.c ca/cmp/cmp_sign.c \
 	ca/cmp/cmp_secret.c ca/cmp/cmp_req.c ca/cmp/cmp_sig.c \
@@ -96,7 +96,7 @@ $(B)/test_fcgi: $(B)/daemon/fcgi.o $(B)/daemon/admin.o $(B)/daemon/worker.o \
 $(B)/test_lib: $(B)/tests/unit/test_lib.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 
-$(B)/test_engine: $(B)/tests/unit/test_engine.o $(B)/daemon/fcgi.o $(B)/daemon/admin.o $(B)/daemon/worker.o $(B)/daemon/http.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
+$(B)/test_engine: $(B)/tests/unit/test_engine.o $(B)/tests/unit/test_build.o $(B)/daemon/fcgi.o $(B)/daemon/admin.o $(B)/daemon/worker.o $(B)/daemon/http.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(B)/test_admin: $(B)/tests/unit/test_admin.o $(B)/daemon/admin.o $(B)/daemon/http.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)

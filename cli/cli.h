@@ -84,17 +84,6 @@ const char *cli_usage(void);
 
 /* cli/cli_ca.c */
 int cmd_ca(struct ctx *c, int argc, char **argv);
-/*
- * A CA certificate for pub, signed by key in the HSM: issued by issuer,
- * or self-signed when issuer is NULL. cA TRUE (pathLen when >= 0),
- * keyCertSign, cRLSign, digitalSignature, SKI, AKI; valid days days but
- * not past cap (0: no cap). Serial from the HSM RNG. NULL on error.
- */
-X509 *cli_ca_cert_new(struct ctx *c, const X509_NAME *subj, EVP_PKEY *pub,
-    X509 *issuer, EVP_PKEY *key, long days, time_t cap, int pathlen);
-/* Stores a CA certificate we signed in the inventory of ca_id (kind
- * 'ca', valid) and audits it, in the caller's transaction. 1 or 0. */
-int cli_ca_inventory_add(struct db *db, long long ca_id, X509 *x);
 
 /* cli/cli_rollover.c: ca rollover LABEL [--key T] [--days N] */
 int cli_ca_rollover(struct ctx *c, int argc, char **argv);

@@ -9,14 +9,15 @@
  *   ca csr LABEL --subject DN [--key T]
  *       a subordinate of an external CA: the key and a PKCS#10 request
  *       signed in the HSM; the row waits as 'pending' with no certificate
- *   ca import-cert LABEL --cert FILE [--chain FILE]
+ *   ca import-cert LABEL --cert FILE [--chain FILE]   (cli_ca_import.c)
  *       installs what the external CA returned, after checking it
  *   ca retire LABEL
  *   ca rollover LABEL [--key T] [--days N]   (cli_rollover.c)
  *   ca list | ca export LABEL
  *
  * The chain of an identity (its issuers up to the root) is stored with it
- * (ca.chain) so that responses carry it in extraCerts and caPubs.
+ * (ca.chain) so that responses carry it in extraCerts and caPubs. The
+ * certificates are made by cert_build() (ca/issue/cert_build.c).
  */
 #include <ctype.h>
 #include <getopt.h>
@@ -32,89 +33,8 @@
 
 #include "ca/ca.h"
 #include "cli/cli.h"
+#include "cli/cli_ca.h"
 #include "ca/issue/issue.h"
-
-/* Default validity of a CA certificate, days. */
-#define CA_DEFAULT_DAYS 3650
-
-/* Options shared by the sub-commands; not all apply to each. */
-struct ca_opts {
-	const char *label;
-	const char *subject;
-	const char *keyspec;
-	const char *issuer;
-	const char *cert_file;
-	const char *chain_file;
-	long days;
-	int pathlen; /* -1: none given */
-};
-
-/* Parses argv[3..] into o. Returns 1, or 0 (usage error logged). */
-static int
-ca_opts_parse(int argc, char **argv, struct ca_opts *o)
-{
-	static const struct option opts[] = {
-		{ "subject", required_argument, NULL, 's' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "days", required_argument, NULL, 'd' },
-		{ "issuer", required_argument, NULL, 'i' },
-		{ "pathlen", required_argument, NULL, 'p' },
-		{ "cert", required_argument, NULL, 'c' },
-		{ "chain", required_argument, NULL, 'C' },
-		{ NULL, 0, NULL, 0 },
-	};
-	char *end;
-	long v;
-	int ch;
-
-	memset(o, 0, sizeof(*o));
-	o->keyspec = "ec:P-256";
-	o->days = CA_DEFAULT_DAYS;
-	o->pathlen = -1;
-	optind = 3;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (ch) {
-		case 's':
-			o->subject = optarg;
-			break;
-		case 'k':
-			o->keyspec = optarg;
-			break;
-		case 'd':
-		case 'p':
-			v = strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' ||
-			    (ch == 'd' && (v < 1 || v > 36500)) ||
-			    (ch == 'p' && (v < 0 || v > 16))) {
-				log_err(ch == 'd' ? "--days must be from 1 to 36500"
-						  : "--pathlen must be from 0 to 16");
-				return 0;
-			}
-			if (ch == 'd')
-				o->days = v;
-			else
-				o->pathlen = (int)v;
-			break;
-		case 'i':
-			o->issuer = optarg;
-			break;
-		case 'c':
-			o->cert_file = optarg;
-			break;
-		case 'C':
-			o->chain_file = optarg;
-			break;
-		default:
-			return 0;
-		}
-	}
-	if (argc < 3 || argv[2][0] == '-') {
-		log_err("ca %s needs a LABEL", argv[1]);
-		return 0;
-	}
-	o->label = argv[2];
-	return 1;
-}
 
 /* A new CA label must be usable in a URL path and as a key label. */
 static int
@@ -128,82 +48,6 @@ label_ok(const char *label)
 		return 0;
 	}
 	return 1;
-}
-
-/* See cli.h. */
-X509 *
-cli_ca_cert_new(struct ctx *c, const X509_NAME *subj, EVP_PKEY *pub,
-    X509 *issuer, EVP_PKEY *key, long days, time_t cap, int pathlen)
-{
-	char bc[48];
-	const char *values[4];
-	static const int nids[] = { NID_basic_constraints, NID_key_usage,
-		NID_subject_key_identifier, NID_authority_key_identifier };
-	X509 *x = X509_new();
-	X509V3_CTX v3;
-	size_t i;
-
-	if (pathlen >= 0)
-		snprintf(bc, sizeof(bc), "critical,CA:TRUE,pathlen:%d", pathlen);
-	else
-		snprintf(bc, sizeof(bc), "critical,CA:TRUE");
-	values[0] = bc;
-	/* digitalSignature too: the CA key signs CMP responses. */
-	values[1] = "critical,keyCertSign,cRLSign,digitalSignature";
-	values[2] = "hash";
-	values[3] = "keyid:always";
-	if (x == NULL || !cert_frame(x, c->hsm, issuer, subj, days, cap) ||
-	    !X509_set_pubkey(x, pub))
-		goto fail;
-	/* Self-signed: the issuer is x itself, so AKI = its own SKI. */
-	X509V3_set_ctx(&v3, issuer != NULL ? issuer : x, x, NULL, NULL, 0);
-	for (i = 0; i < sizeof(nids) / sizeof(nids[0]); i++) {
-		X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &v3, nids[i],
-		    values[i]);
-
-		if (e == NULL || !X509_add_ext(x, e, -1)) {
-			X509_EXTENSION_free(e);
-			goto fail;
-		}
-		X509_EXTENSION_free(e);
-	}
-	if (!ca_x509_sign(x, key, ca_sign_md(key)))
-		goto fail;
-	return x;
-fail:
-	log_openssl_errors(1);
-	X509_free(x);
-	return NULL;
-}
-
-/* See cli.h. */
-int
-cli_ca_inventory_add(struct db *db, long long ca_id, X509 *x)
-{
-	struct db_cert row;
-	int rc = 0;
-
-	memset(&row, 0, sizeof(row));
-	if (!ca_cert_to_row(x, &row)) {
-		log_err("cannot describe the CA certificate");
-		goto out;
-	}
-	row.ca_id = ca_id;
-	row.status = DB_CERT_VALID;
-	row.reason = -1;
-	if ((row.profile = strdup("ca")) == NULL ||
-	    (row.requester = strdup("cli")) == NULL)
-		goto out;
-	if (db_cert_insert(db, &row) != 1 ||
-	    db_cert_set_kind(db, row.id, "ca") != 1 ||
-	    db_audit_add(db, "issue-ca", ca_id, "cli", row.serial) != 1) {
-		log_err("cannot store the CA certificate: %s", db_error(db));
-		goto out;
-	}
-	rc = 1;
-out:
-	db_cert_clear(&row);
-	return rc;
 }
 
 /* The certificate of a CA row, or NULL (pending, or undecodable). */
@@ -326,12 +170,15 @@ ca_create(struct ctx *c, int argc, char **argv)
 	X509_NAME *subj = NULL;
 	X509 *x = NULL, *pcert = NULL;
 	struct db_ca row, parent;
+	struct ca_ident issuer;
+	struct cert_req req;
 	int rc = 1, len, pathlen = -1, began = 0;
 	time_t cap = 0;
 
+	memset(&req, 0, sizeof(req));
 	memset(&row, 0, sizeof(row));
 	memset(&parent, 0, sizeof(parent));
-	if (!ca_opts_parse(argc, argv, &o))
+	if (!cli_ca_opts_parse(argc, argv, &o))
 		return 2;
 	if (o.pathlen >= 0 && o.issuer == NULL) {
 		log_err("--pathlen applies to subordinates (--issuer)");
@@ -361,9 +208,15 @@ ca_create(struct ctx *c, int argc, char **argv)
 	}
 	if (!ca_keygen(c, o.label, o.keyspec, &pub, &key, uri, sizeof(uri)))
 		goto out;
-	x = cli_ca_cert_new(c, subj, pub, pcert, pcert != NULL ? pkey : key,
-	    o.days, cap, pathlen);
-	if (x == NULL)
+	req.kind = pcert != NULL ? CERT_CA_SUB : CERT_CA_ROOT;
+	req.subject = subj;
+	req.pubkey = pub;
+	req.days = o.days;
+	req.cap = cap;
+	req.pathlen = pathlen;
+	cert_issuer_init(&issuer, pcert != NULL ? o.issuer : o.label, pcert,
+	    pcert != NULL ? pkey : key);
+	if ((x = cert_build(c->hsm, &issuer, &req)) == NULL)
 		goto out;
 	snprintf(row.label, sizeof(row.label), "%s", o.label);
 	snprintf(row.status, sizeof(row.status), "active");
@@ -466,7 +319,7 @@ ca_csr(struct ctx *c, int argc, char **argv)
 	int rc = 1, len;
 
 	memset(&row, 0, sizeof(row));
-	if (!ca_opts_parse(argc, argv, &o))
+	if (!cli_ca_opts_parse(argc, argv, &o))
 		return 2;
 	if (o.issuer != NULL || o.pathlen >= 0) {
 		log_err("ca csr: the external CA chooses issuer and pathLen");
@@ -501,242 +354,6 @@ out:
 	X509_NAME_free(subj);
 	EVP_PKEY_free(pub);
 	EVP_PKEY_free(key);
-	return rc;
-}
-
-/* Reads every PEM certificate of path into a new stack; NULL if none. */
-static STACK_OF(X509) *
-pem_certs_read(const char *path)
-{
-	STACK_OF(X509) *sk = sk_X509_new_null();
-	FILE *f = fopen(path, "r");
-	X509 *x;
-
-	if (sk == NULL || f == NULL)
-		goto fail;
-	while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL)
-		if (!sk_X509_push(sk, x)) {
-			X509_free(x);
-			goto fail;
-		}
-	ERR_clear_error(); /* the end of the file */
-	fclose(f);
-	if (sk_X509_num(sk) == 0) {
-		sk_X509_free(sk);
-		return NULL;
-	}
-	return sk;
-fail:
-	if (f != NULL)
-		fclose(f);
-	sk_X509_pop_free(sk, X509_free);
-	return NULL;
-}
-
-/*
- * Proves the HSM key behind key_uri and the certificate's public key are
- * one pair: the token signs a random challenge that the certificate's key
- * verifies. Returns 1, 0 (mismatch), -1.
- */
-static int
-key_matches(struct ctx *c, const char *key_uri, X509 *x)
-{
-	EVP_PKEY *key = hsm_key_load(c->hsm, key_uri);
-	EVP_MD_CTX *mctx = NULL;
-	unsigned char msg[32], sig[1024];
-	size_t siglen = sizeof(sig);
-	int rc = -1;
-
-	if (key == NULL) {
-		log_err("cannot load key %s: %s", key_uri, hsm_error());
-		return -1;
-	}
-	if (!hsm_random(c->hsm, msg, sizeof(msg)) ||
-	    (mctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestSignInit(mctx, NULL, EVP_sha256(), NULL, key) != 1 ||
-	    EVP_DigestSign(mctx, sig, &siglen, msg, sizeof(msg)) != 1)
-		goto out;
-	EVP_MD_CTX_free(mctx);
-	if ((mctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestVerifyInit(mctx, NULL, EVP_sha256(), NULL,
-		X509_get0_pubkey(x)) != 1) {
-		rc = 0; /* e.g. an RSA certificate for an EC key */
-		goto out;
-	}
-	rc = EVP_DigestVerify(mctx, sig, siglen, msg, sizeof(msg)) == 1;
-out:
-	ERR_clear_error();
-	EVP_MD_CTX_free(mctx);
-	EVP_PKEY_free(key);
-	return rc;
-}
-
-/*
- * Verifies x up to a self-signed root among chain (which must hold one).
- * On success *issuers holds the issuers of x, nearest first, the root
- * last. Returns 1 or 0 (logged).
- */
-static int
-chain_verify(X509 *x, STACK_OF(X509) *chain, STACK_OF(X509) **issuers)
-{
-	X509_STORE *st = X509_STORE_new();
-	X509_STORE_CTX *vctx = X509_STORE_CTX_new();
-	STACK_OF(X509) *got = NULL;
-	int i, roots = 0, ok = 0;
-
-	*issuers = NULL;
-	if (st == NULL || vctx == NULL)
-		goto out;
-	for (i = 0; i < sk_X509_num(chain); i++) {
-		X509 *y = sk_X509_value(chain, i);
-
-		if (X509_self_signed(y, 1) == 1) {
-			if (!X509_STORE_add_cert(st, y))
-				goto out;
-			roots++;
-		}
-	}
-	if (roots == 0) {
-		log_err("the chain has no self-signed root: give the issuers "
-			"up to the root with --chain");
-		goto out;
-	}
-	if (!X509_STORE_CTX_init(vctx, st, x, chain))
-		goto out;
-	if (X509_verify_cert(vctx) != 1) {
-		log_err("the certificate does not verify up to a root of the "
-			"chain: %s", X509_verify_cert_error_string(
-				X509_STORE_CTX_get_error(vctx)));
-		goto out;
-	}
-	if ((got = X509_STORE_CTX_get1_chain(vctx)) == NULL)
-		goto out;
-	X509_free(sk_X509_shift(got)); /* x itself */
-	*issuers = got;
-	ok = 1;
-out:
-	ERR_clear_error();
-	X509_STORE_CTX_free(vctx);
-	X509_STORE_free(st);
-	return ok;
-}
-
-/*
- * Checks the certificate an external CA returned for the pending row:
- * the HSM key, a CA certificate, the requested subject, a chain to a
- * root. Returns 1 and the issuers (*issuers), or 0 (logged).
- */
-static int
-import_check(struct ctx *c, const struct db_ca *row, X509 *x,
-    STACK_OF(X509) *chain, STACK_OF(X509) **issuers)
-{
-	const unsigned char *p = row->csr;
-	X509_REQ *req = NULL;
-	int ok = 0, rc;
-
-	if ((req = d2i_X509_REQ(NULL, &p, (long)row->csr_len)) == NULL) {
-		log_err("ca %s: stored request does not decode", row->label);
-		goto out;
-	}
-	if ((rc = key_matches(c, row->key_uri, x)) != 1) {
-		if (rc == 0)
-			log_err("the certificate's public key is not the key of "
-				"ca %s (%s)", row->label, row->key_uri);
-		goto out;
-	}
-	if ((X509_get_extension_flags(x) & EXFLAG_CA) == 0 ||
-	    (X509_get_extension_flags(x) & EXFLAG_KUSAGE) == 0 ||
-	    (X509_get_key_usage(x) & KU_KEY_CERT_SIGN) == 0) {
-		log_err("not a CA certificate: it needs basicConstraints cA "
-			"and keyUsage keyCertSign");
-		goto out;
-	}
-	if (X509_NAME_cmp(X509_get_subject_name(x),
-		X509_REQ_get_subject_name(req)) != 0) {
-		char want[256], got[256];
-
-		X509_NAME_oneline(X509_REQ_get_subject_name(req), want,
-		    sizeof(want));
-		X509_NAME_oneline(X509_get_subject_name(x), got, sizeof(got));
-		log_err("the certificate's subject %s is not the requested %s",
-		    got, want);
-		goto out;
-	}
-	ok = chain_verify(x, chain, issuers);
-out:
-	X509_REQ_free(req);
-	return ok;
-}
-
-static int
-ca_import_cert(struct ctx *c, int argc, char **argv)
-{
-	struct ca_opts o;
-	struct db_ca row;
-	STACK_OF(X509) *certs = NULL, *chain = NULL, *issuers = NULL;
-	unsigned char *der = NULL, *blob = NULL;
-	size_t blob_len = 0;
-	X509 *x;
-	int rc = 1, len;
-
-	memset(&row, 0, sizeof(row));
-	if (!ca_opts_parse(argc, argv, &o))
-		return 2;
-	if (o.cert_file == NULL) {
-		log_err("ca import-cert needs --cert FILE");
-		return 2;
-	}
-	if ((certs = pem_certs_read(o.cert_file)) == NULL) {
-		log_err("cannot read a PEM certificate from %s", o.cert_file);
-		return 1;
-	}
-	x = sk_X509_value(certs, 0);
-	if (o.chain_file != NULL &&
-	    (chain = pem_certs_read(o.chain_file)) == NULL) {
-		log_err("cannot read PEM certificates from %s", o.chain_file);
-		goto out;
-	}
-	/* Certificates after the first in --cert count as chain too. */
-	if (chain == NULL && (chain = sk_X509_new_null()) == NULL)
-		goto out;
-	while (sk_X509_num(certs) > 1)
-		if (!sk_X509_push(chain, sk_X509_pop(certs)))
-			goto out;
-	if (!cli_need_db(c) || !cli_need_hsm(c))
-		goto out;
-	if (db_ca_get_by_label(c->db, o.label, &row) != 1) {
-		log_err("no such ca: %s", o.label);
-		goto out;
-	}
-	if (strcmp(row.status, "pending") != 0 || row.csr == NULL) {
-		log_err("ca %s is %s, not pending: nothing to import", o.label,
-		    row.status);
-		goto out;
-	}
-	if (!import_check(c, &row, x, chain, &issuers))
-		goto out;
-	if ((len = i2d_X509(x, &der)) <= 0 ||
-	    !ca_chain_encode(issuers, 0, &blob, &blob_len))
-		goto out;
-	if ((len = db_ca_activate(c->db, row.id, der, (size_t)len, blob,
-		 blob_len)) != 1) {
-		log_err(len == 0 ? "ca %s is no longer pending"
-				 : "cannot store ca %s", o.label);
-		goto out;
-	}
-	if (db_audit_add(c->db, "ca-import-cert", row.id, "cli", o.cert_file) <
-	    0)
-		log_warn("audit: %s", db_error(c->db));
-	printf("ca %s active, chain of %d certificate(s) to the root\n",
-	    o.label, sk_X509_num(issuers));
-	rc = 0;
-out:
-	OPENSSL_free(der);
-	free(blob);
-	sk_X509_pop_free(issuers, X509_free);
-	sk_X509_pop_free(chain, X509_free);
-	sk_X509_pop_free(certs, X509_free);
-	db_ca_clear(&row);
 	return rc;
 }
 
@@ -849,7 +466,7 @@ cmd_ca(struct ctx *c, int argc, char **argv)
 	} subs[] = {
 		{ "create", ca_create },
 		{ "csr", ca_csr },
-		{ "import-cert", ca_import_cert },
+		{ "import-cert", cli_ca_import_cert },
 		{ "retire", ca_retire },
 		{ "rollover", cli_ca_rollover },
 	};

@@ -29,6 +29,8 @@
 
 #include "ca/ca.h"
 #include "cli/cli.h"
+#include "cli/cli_ca.h"
+#include "ca/issue/issue.h"
 
 /* Sibling labels tried: LABEL.old1 .. LABEL.old<max>. */
 #define ROLLOVER_MAX_SIBLINGS 99
@@ -178,27 +180,38 @@ fail:
 	return 0;
 }
 
-/* Builds the three certificates of RFC 9810 §4.4. Returns 1 or 0. */
+/*
+ * Builds the three certificates of RFC 9810 §4.4. The links name each
+ * key by the identifier of its own root (newWithNew's, the old root's),
+ * which the certificates under that key carry as AKI. Returns 1 or 0.
+ */
 static int
 rollover_certs(struct ctx *c, struct rollover *ro, long days)
 {
-	const X509_NAME *subj = X509_get_subject_name(ro->old);
+	struct ca_ident issuer;
+	struct cert_req req = { .kind = CERT_CA_ROOT,
+		.subject = X509_get_subject_name(ro->old),
+		.pubkey = ro->new_pub,
+		.days = days,
+		.pathlen = (int)X509_get_pathlen(ro->old) };
 	time_t cap = ca_time_of(X509_get0_notAfter(ro->old));
-	int pathlen = (int)X509_get_pathlen(ro->old);
 
 	/* The links end with the old root: after that nobody trusts it. */
 	if (cap == 0)
 		return 0;
-	ro->nwn = cli_ca_cert_new(c, subj, ro->new_pub, NULL, ro->new_key,
-	    days, 0, pathlen);
-	if (ro->nwn == NULL)
+	cert_issuer_init(&issuer, ro->row.label, NULL, ro->new_key);
+	if ((ro->nwn = cert_build(c->hsm, &issuer, &req)) == NULL)
 		return 0;
-	ro->nwo = cli_ca_cert_new(c, subj, ro->new_pub, ro->old, ro->old_key,
-	    days, cap, pathlen);
-	if (ro->nwo == NULL)
+	req.kind = CERT_LINK;
+	req.cap = cap;
+	req.ski = X509_get0_subject_key_id(ro->nwn);
+	cert_issuer_init(&issuer, ro->row.label, ro->old, ro->old_key);
+	if ((ro->nwo = cert_build(c->hsm, &issuer, &req)) == NULL)
 		return 0;
-	ro->own = cli_ca_cert_new(c, subj, X509_get0_pubkey(ro->old),
-	    ro->nwn, ro->new_key, days, cap, pathlen);
+	req.pubkey = X509_get0_pubkey(ro->old);
+	req.ski = X509_get0_subject_key_id(ro->old);
+	cert_issuer_init(&issuer, ro->row.label, ro->nwn, ro->new_key);
+	ro->own = cert_build(c->hsm, &issuer, &req);
 	return ro->own != NULL;
 }
 

@@ -215,23 +215,28 @@ list_commas(const char *list)
 	return s;
 }
 
-/* Adds the extension nid built from the OpenSSL text value (with
- * "critical," prefix when crit). Returns 1 or 0. */
+/* Appends e (consumed; NULL: failure) to sk. Returns 1 or 0. */
 static int
-ext_text(X509 *x, X509V3_CTX *ctx, int nid, int crit, const char *value)
+ext_push(STACK_OF(X509_EXTENSION) *sk, X509_EXTENSION *e)
+{
+	if (e == NULL || !sk_X509_EXTENSION_push(sk, e)) {
+		X509_EXTENSION_free(e);
+		return 0;
+	}
+	return 1;
+}
+
+/* Appends the extension nid built from the OpenSSL text value (with
+ * "critical," prefix when crit) to sk. Returns 1 or 0. */
+static int
+ext_text(STACK_OF(X509_EXTENSION) *sk, int nid, int crit, const char *value)
 {
 	char buf[1024];
-	X509_EXTENSION *e;
-	int ok;
 
 	if (snprintf(buf, sizeof(buf), "%s%s", crit ? "critical," : "",
 		value) >= (int)sizeof(buf))
 		return 0;
-	if ((e = X509V3_EXT_conf_nid(NULL, ctx, nid, buf)) == NULL)
-		return 0;
-	ok = X509_add_ext(x, e, -1);
-	X509_EXTENSION_free(e);
-	return ok;
+	return ext_push(sk, X509V3_EXT_conf_nid(NULL, NULL, nid, buf));
 }
 
 static int
@@ -251,19 +256,18 @@ policy_add(const char *s, void *arg)
 	return 1;
 }
 
-/* certificatePolicies with bare policy OIDs (no qualifiers); the
- * OpenSSL text syntax needs a config database for this extension. */
+/* certificatePolicies with bare policy OIDs (no qualifiers), appended
+ * to sk; the OpenSSL text syntax needs a config database for this
+ * extension. Returns 1 or 0. */
 static int
-policies_add(X509 *x, const char *list)
+policies_add(STACK_OF(X509_EXTENSION) *sk, const char *list)
 {
 	CERTIFICATEPOLICIES *cp = sk_POLICYINFO_new_null();
-	X509_EXTENSION *e = NULL;
 	int ok = 0;
 
-	if (cp != NULL && list_each(list, policy_add, cp) &&
-	    (e = X509V3_EXT_i2d(NID_certificate_policies, 0, cp)) != NULL)
-		ok = X509_add_ext(x, e, -1);
-	X509_EXTENSION_free(e);
+	if (cp != NULL && list_each(list, policy_add, cp))
+		ok = ext_push(sk,
+		    X509V3_EXT_i2d(NID_certificate_policies, 0, cp));
 	CERTIFICATEPOLICIES_free(cp);
 	return ok;
 }
@@ -336,65 +340,32 @@ cross_constraints_check(const struct db_partner *p, const char **why)
 	return 1;
 }
 
-/* Validity (cert_frame gave now + days, capped by our CA certificate):
- * never beyond a notAfter the request asked for (NULL: none). */
-static int
-cross_validity(X509 *x, const ASN1_TIME *req_end)
+/*
+ * The partner's constraints (RFC 5280 §4.2.1): name constraints,
+ * policies, policy mappings, policy constraints and extended key usage,
+ * in that order, as cert_build() appends them to a cross certificate
+ * after the extensions every CA certificate gets. NULL on error.
+ */
+static STACK_OF(X509_EXTENSION) *
+cross_constraints(const struct db_partner *p)
 {
-	if (req_end != NULL &&
-	    ASN1_TIME_compare(X509_get0_notAfter(x), req_end) > 0 &&
-	    ASN1_TIME_compare(req_end, X509_get0_notBefore(x)) > 0 &&
-	    !X509_set1_notAfter(x, req_end))
-		return 0;
-	return 1;
-}
-
-/* The extensions of a cross certificate (RFC 5280 §4.2). */
-static int
-cross_extensions(X509 *x, const struct ca_ident *ca, X509 *subject_ca,
-    const struct db_partner *p)
-{
-	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(subject_ca);
-	X509V3_CTX ctx;
+	STACK_OF(X509_EXTENSION) *sk = sk_X509_EXTENSION_new_null();
 	X509_EXTENSION *e;
 	char buf[512];
 	char *s = NULL;
 	int none, ok = 0;
 
-	X509V3_set_ctx(&ctx, ca->cert, x, NULL, NULL, 0);
-	if (p->path_len >= 0)
-		snprintf(buf, sizeof(buf), "CA:TRUE,pathlen:%d", p->path_len);
-	else
-		snprintf(buf, sizeof(buf), "CA:TRUE");
-	if (!ext_text(x, &ctx, NID_basic_constraints, 1, buf) ||
-	    !ext_text(x, &ctx, NID_key_usage, 1, "keyCertSign,cRLSign"))
-		return 0;
-	/* The subject CA's own key identifier, so that its certificates'
-	 * AKI matches this certificate too; else the RFC 5280 hash. */
-	if (ski != NULL) {
-		e = X509V3_EXT_i2d(NID_subject_key_identifier, 0,
-		    (void *)ski);
-		if (e == NULL || !X509_add_ext(x, e, -1)) {
-			X509_EXTENSION_free(e);
-			return 0;
-		}
-		X509_EXTENSION_free(e);
-	} else if (!ext_text(x, &ctx, NID_subject_key_identifier, 0, "hash"))
-		return 0;
-	if (!ext_text(x, &ctx, NID_authority_key_identifier, 0, "keyid:always"))
-		return 0;
+	if (sk == NULL)
+		return NULL;
 	e = name_constraints_ext(p, &none);
-	if (!none && (e == NULL || !X509_add_ext(x, e, -1))) {
-		X509_EXTENSION_free(e);
-		return 0;
-	}
-	X509_EXTENSION_free(e);
+	if (!none && !ext_push(sk, e))
+		goto out;
 	if (p->policies != NULL && *p->policies != '\0' &&
-	    !policies_add(x, p->policies))
+	    !policies_add(sk, p->policies))
 		goto out;
 	if (p->policy_map != NULL && *p->policy_map != '\0' &&
 	    ((s = list_commas(p->policy_map)) == NULL ||
-		!ext_text(x, &ctx, NID_policy_mappings, 1, s)))
+		!ext_text(sk, NID_policy_mappings, 1, s)))
 		goto out;
 	free(s);
 	s = NULL;
@@ -407,38 +378,45 @@ cross_extensions(X509 *x, const struct ca_ident *ca, X509 *subject_ca,
 			snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf),
 			    "%sinhibitPolicyMapping:%d", buf[0] ? "," : "",
 			    p->inhibit_mapping);
-		if (!ext_text(x, &ctx, NID_policy_constraints, 1, buf))
+		if (!ext_text(sk, NID_policy_constraints, 1, buf))
 			goto out;
 	}
 	if (p->eku != NULL && *p->eku != '\0' &&
 	    ((s = list_commas(p->eku)) == NULL ||
-		!ext_text(x, &ctx, NID_ext_key_usage, 0, s)))
+		!ext_text(sk, NID_ext_key_usage, 0, s)))
 		goto out;
 	ok = 1;
 out:
 	free(s);
-	return ok;
+	if (!ok) {
+		sk_X509_EXTENSION_pop_free(sk, X509_EXTENSION_free);
+		return NULL;
+	}
+	return sk;
 }
 
-/* See ca.h. */
+/* See issue.h. */
 X509 *
 cross_cert_issue(const struct ca_ident *ca, struct hsm *hsm,
     X509 *subject_ca, const struct db_partner *p, const ASN1_TIME *req_end)
 {
-	X509 *x = X509_new();
+	/* The subject CA's own key identifier, so that its certificates'
+	 * AKI matches this certificate too; else the RFC 5280 hash. */
+	struct cert_req req = { .kind = CERT_CROSS,
+		.subject = X509_get_subject_name(subject_ca),
+		.pubkey = X509_get0_pubkey(subject_ca),
+		.ski = X509_get0_subject_key_id(subject_ca),
+		.days = p->days,
+		.not_after = req_end,
+		.pathlen = p->path_len };
+	X509 *x;
 
-	if (x == NULL)
-		return NULL;
-	if (!cert_frame(x, hsm, ca->cert, X509_get_subject_name(subject_ca),
-		p->days, 0) ||
-	    !X509_set_pubkey(x, X509_get0_pubkey(subject_ca)) ||
-	    !cross_validity(x, req_end) ||
-	    !cross_extensions(x, ca, subject_ca, p) ||
-	    !ca_x509_sign(x, ca->key, ca->md)) {
+	if ((req.exts = cross_constraints(p)) == NULL) {
 		log_openssl_errors(1);
-		X509_free(x);
 		return NULL;
 	}
+	x = cert_build(hsm, ca, &req);
+	sk_X509_EXTENSION_pop_free(req.exts, X509_EXTENSION_free);
 	return x;
 }
 

@@ -1,25 +1,63 @@
 /*
- * issue.h - what the CA signs: profiles, the certificate frame every
- * certificate shares, certificates from CRMF templates, cross certificates.
+ * issue.h - what the CA signs: the one certificate builder, certificates
+ * from CRMF templates, cross certificates.
  */
 #ifndef CMPCA_ISSUE_H
 #define CMPCA_ISSUE_H
 
 #include "ca/ca.h"
 
-/* cert_build.c - what every certificate this CA signs shares. */
-/* A serial number from the HSM's RNG: 16 octets, positive, never zero.
- * Returns 1 or 0. */
-int cert_serial_set(X509 *x, struct hsm *hsm) CA_MUST_CHECK;
+/* cert_build.c - the one builder of every certificate this CA signs. */
+enum cert_kind {
+	CERT_EE,      /* an end entity from a CRMF template, by its profile */
+	CERT_CA_ROOT, /* a self-signed root (ca create, ca rollover) */
+	CERT_CA_SUB,  /* a subordinate of a local CA (ca create --issuer) */
+	CERT_CROSS,   /* another CA's name and key (ccr, cross-certify) */
+	CERT_LINK,    /* root key update: newWithOld, oldWithNew */
+	CERT_OCSP,    /* a delegated OCSP signer (ocsp signer) */
+};
+
+/* What the caller decides; the builder decides everything else. */
+struct cert_req {
+	enum cert_kind kind;
+	/* CERT_EE: subject, key, validity and extensions come from the
+	 * template and profile (checked with cmp_template_check). */
+	const struct issue_req *ee;
+	const X509_NAME *subject;
+	EVP_PKEY *pubkey;
+	/* The key's identifier in its own certificate (cross, link), or
+	 * NULL: the SHA-1 of the key. */
+	const ASN1_OCTET_STRING *ski;
+	long days;
+	time_t cap;		    /* notAfter at most (0: no cap) */
+	const ASN1_TIME *not_after; /* a requested end (ccr), or NULL */
+	int pathlen;		    /* CA kinds: pathLenConstraint, -1 none */
+	/* CERT_CROSS: the partner's constraints (cross.c), appended. */
+	STACK_OF(X509_EXTENSION) *exts;
+};
+/* An issuer for cert_build from a certificate (NULL: the certificate
+ * built signs itself) and its key in the HSM; label for messages. */
+void cert_issuer_init(struct ca_ident *id, const char *label, X509 *cert,
+    EVP_PKEY *key);
 /*
- * Version 3, cert_serial_set(), the issuer's subject as issuer name
- * (subject itself when issuer is NULL: self-signed), subject, notBefore
- * now, notAfter now + days but not after cap (0: none) nor after the
- * issuer's notAfter. The caller adds the key and extensions and signs
- * with ca_x509_sign. Returns 1 or 0.
+ * Builds and signs a certificate of req->kind: version 3, a serial from
+ * the HSM's RNG (16 octets, positive), validity from now, capped by
+ * req->cap, req->not_after and the issuer's notAfter, the kind's
+ * extensions, signed with issuer->key. NULL on error (logged).
  */
-int cert_frame(X509 *x, struct hsm *hsm, X509 *issuer,
-    const X509_NAME *subject, long days, time_t cap) CA_MUST_CHECK;
+X509 *cert_build(struct hsm *hsm, const struct ca_ident *issuer,
+    const struct cert_req *req) CA_MUST_CHECK;
+/* cert_profile.c - the part of cert_build an end-entity profile decides
+ * (below cert_build.c). */
+/* subjectKeyIdentifier by the "hash" method: SHA-1 of the key's bits. */
+X509_EXTENSION *cert_ski_ext(const unsigned char *bits, int len, int crit);
+/* Adds the profile's section, per-CA URLs and the copied requested
+ * extensions of r to x, issued by ca. Returns 1 or 0. */
+int cert_profile_exts(X509 *x, const struct issue_req *r,
+    const struct ca_ident *ca) CA_MUST_CHECK;
+/* Tests: 0 evaluates the profile's extensions section for every
+ * certificate, 1 (the default) caches them per profile and CA. */
+void cmp_issue_ext_cache(int on);
 
 /* cross.c - cross certificates and what a CA publishes with them. */
 /* Checks a partner's constraints parse. Returns 1 or 0 (*why). */
@@ -56,11 +94,8 @@ int cmp_template_check(const struct issue_req *r, int *fail,
  * raVerified only when from_ra. Returns 1, 0 (*why), -1. */
 int cmp_popo_verify(const CRMF_CERTREQMSG *m, EVP_PKEY *pubkey, int from_ra,
     const char **why);
-/* Builds and signs a certificate; serial from the HSM RNG. NULL on error. */
+/* cert_build() of an end entity for r, issued by ca. NULL on error. */
 X509 *cmp_cert_issue(const struct issue_req *r, const struct ca_ident *ca,
     struct hsm *hsm) CA_MUST_CHECK;
-/* Tests: 0 evaluates the profile's extensions section for every
- * certificate, 1 (the default) caches them per profile and CA. */
-void cmp_issue_ext_cache(int on);
 
 #endif

@@ -9,8 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/bn.h>
-#include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include "ca/ca.h"
@@ -73,61 +71,27 @@ fail:
 	return NULL;
 }
 
-/* Adds one extension by its configuration text. Returns 1 or 0. */
-static int
-ext_add(X509 *x, X509V3_CTX *v3, int nid, const char *value)
-{
-	X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, v3, nid, value);
-	int ok;
-
-	if (e == NULL)
-		return 0;
-	ok = X509_add_ext(x, e, -1);
-	X509_EXTENSION_free(e);
-	return ok;
-}
-
 /*
  * The signer certificate for pub, issued by cacert and signed by cakey in
- * the HSM. NULL on error.
+ * the HSM (cert_build: id-kp-OCSPSigning, ocsp-nocheck). NULL on error.
  */
 static X509 *
-signer_cert_new(struct hsm *hsm, X509 *cacert, EVP_PKEY *cakey,
-    EVP_PKEY *pub, long days)
+signer_cert_new(struct hsm *hsm, const char *label, X509 *cacert,
+    EVP_PKEY *cakey, EVP_PKEY *pub, long days)
 {
-	X509_NAME *subj = NULL;
-	ASN1_NULL *nocheck = NULL;
-	X509V3_CTX v3;
-	X509 *x = X509_new();
+	struct ca_ident issuer;
+	struct cert_req req = { .kind = CERT_OCSP, .pubkey = pub,
+		.days = days };
+	X509_NAME *subj;
+	X509 *x;
 
-	if (x == NULL ||
-	    (subj = signer_name(X509_get_subject_name(cacert))) == NULL ||
-	    !cert_frame(x, hsm, cacert, subj, days, 0) ||
-	    !X509_set_pubkey(x, pub))
-		goto fail;
-	X509V3_set_ctx(&v3, cacert, x, NULL, NULL, 0);
-	if (!ext_add(x, &v3, NID_basic_constraints, "critical,CA:FALSE") ||
-	    !ext_add(x, &v3, NID_key_usage, "critical,digitalSignature") ||
-	    !ext_add(x, &v3, NID_ext_key_usage, "OCSPSigning") ||
-	    !ext_add(x, &v3, NID_subject_key_identifier, "hash") ||
-	    !ext_add(x, &v3, NID_authority_key_identifier, "keyid:always"))
-		goto fail;
-	/* id-pkix-ocsp-nocheck: extnValue is a NULL (RFC 6960 §4.2.2.2.1). */
-	if ((nocheck = ASN1_NULL_new()) == NULL ||
-	    X509_add1_ext_i2d(x, NID_id_pkix_OCSP_noCheck, nocheck, 0,
-		X509V3_ADD_APPEND) != 1)
-		goto fail;
-	if (!ca_x509_sign(x, cakey, ca_sign_md(cakey)))
-		goto fail;
-	ASN1_NULL_free(nocheck);
+	if ((subj = signer_name(X509_get_subject_name(cacert))) == NULL)
+		return NULL;
+	req.subject = subj;
+	cert_issuer_init(&issuer, label, cacert, cakey);
+	x = cert_build(hsm, &issuer, &req);
 	X509_NAME_free(subj);
 	return x;
-fail:
-	log_openssl_errors(1);
-	ASN1_NULL_free(nocheck);
-	X509_NAME_free(subj);
-	X509_free(x);
-	return NULL;
 }
 
 /* See ca.h. */
@@ -183,7 +147,8 @@ ocsp_signer_issue(struct db *db, struct hsm *hsm, const struct db_ca *ca,
 		log_err("cannot load the new key: %s", hsm_error());
 		goto out;
 	}
-	if ((x = signer_cert_new(hsm, cacert, cakey, pub, days)) == NULL) {
+	if ((x = signer_cert_new(hsm, ca->label, cacert, cakey, pub,
+		 days)) == NULL) {
 		log_err("cannot build the OCSP signer certificate");
 		goto out;
 	}

@@ -47,6 +47,7 @@
 #include "ca/issue/issue.h"
 #include "ca/status/status.h"
 #include "daemon/worker.h"
+#include "tests/unit/test_build.h"
 
 #define TOKEN "cmpca-engtest"
 #define USER_PIN "user-pin-4711"
@@ -2149,33 +2150,22 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 }
 
 /* The CA "test" as `cmpca ca create` makes it: key generated in the
- * token, self-signed certificate (root_cert_new in cli/cmpca.c). */
+ * token, self-signed certificate by the builder. */
 static void
 setup_ca(void)
 {
-	static const struct {
-		int nid;
-		const char *value;
-	} exts[] = {
-		{ NID_basic_constraints, "critical,CA:TRUE" },
-		{ NID_key_usage,
-		    "critical,keyCertSign,cRLSign,digitalSignature" },
-		{ NID_subject_key_identifier, "hash" },
-		{ NID_authority_key_identifier, "keyid:always" },
-	};
 	X509_NAME *subj = X509_NAME_new();
-	X509 *x = X509_new();
+	struct cert_req req = { .kind = CERT_CA_ROOT, .days = 3650,
+		.pathlen = -1 };
+	struct ca_ident issuer;
 	EVP_PKEY *pub = NULL, *key;
-	X509_EXTENSION *e;
-	X509V3_CTX v3;
 	struct db_ca row;
-	unsigned char rnd[16], *der = NULL;
+	unsigned char *der = NULL;
 	char uri[256];
-	BIGNUM *bn;
-	size_t i;
+	X509 *x;
 	int len;
 
-	OK(subj != NULL && x != NULL);
+	assert_non_null(subj);
 	OK(X509_NAME_add_entry_by_txt(subj, "O", MBSTRING_ASC,
 	    (const unsigned char *)"cmpca tests", -1, -1, 0));
 	OK(X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC,
@@ -2186,24 +2176,10 @@ setup_ca(void)
 	    (key = hsm_key_load(fx.hsm, uri)) == NULL)
 		fail_msg("ca key: %s", hsm_error());
 	row.key_uri = uri; /* borrowed, like row.cert: no db_ca_clear */
-	OK(hsm_random(fx.hsm, rnd, sizeof(rnd)));
-	rnd[0] = (unsigned char)((rnd[0] & 0x7f) | 0x40);
-	assert_non_null(bn = BN_bin2bn(rnd, sizeof(rnd), NULL));
-	OK(BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL);
-	BN_free(bn);
-	OK(X509_set_version(x, X509_VERSION_3) &&
-	    X509_set_issuer_name(x, subj) && X509_set_subject_name(x, subj) &&
-	    X509_set_pubkey(x, pub) &&
-	    X509_gmtime_adj(X509_getm_notBefore(x), 0) != NULL &&
-	    X509_time_adj_ex(X509_getm_notAfter(x), 3650, 0, NULL) != NULL);
-	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-	for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
-		assert_non_null(e = X509V3_EXT_conf_nid(
-		                    NULL, &v3, exts[i].nid, exts[i].value));
-		OK(X509_add_ext(x, e, -1));
-		X509_EXTENSION_free(e);
-	}
-	OK(ca_x509_sign(x, key, ca_sign_md(key)));
+	req.subject = subj;
+	req.pubkey = pub;
+	cert_issuer_init(&issuer, "test", NULL, key);
+	assert_non_null(x = cert_build(fx.hsm, &issuer, &req));
 	OK((len = i2d_X509(x, &der)) > 0);
 	snprintf(row.label, sizeof(row.label), "test");
 	snprintf(row.status, sizeof(row.status), "active");
@@ -2297,6 +2273,7 @@ group_setup(void **state)
 	if (!hsm_token_init(fx.module, TOKEN, so_pin, pin) ||
 	    (fx.hsm = hsm_open(fx.module, TOKEN, pin)) == NULL)
 		fail_msg("hsm: %s", hsm_error());
+	test_build_hsm = fx.hsm;
 
 	assert_non_null(fx.db = db_open(conninfo));
 	if (!db_ensure(fx.db) ||
@@ -2647,8 +2624,11 @@ static const struct CMUnitTest fixed[] = {
 int
 main(void)
 {
-	struct CMUnitTest tests[NFIXED + NCC + NCASES + NX];
+	struct CMUnitTest tests[NFIXED + NCC + NCASES + NX + 16];
 	size_t i;
+
+	if (test_build_ncases > 16)
+		return 1; /* grow the room above */
 
 	for (i = 0; i < NFIXED; i++)
 		tests[i] = fixed[i];
@@ -2662,5 +2642,9 @@ main(void)
 		tests[NFIXED + NCC + NCASES + i] = (struct CMUnitTest){
 			xcases[i].name, test_ext, NULL, gc_run,
 			(void *)&xcases[i] };
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	for (i = 0; i < test_build_ncases; i++)
+		tests[NFIXED + NCC + NCASES + NX + i] = test_build_cases[i];
+	return _cmocka_run_group_tests("test_engine", tests,
+	    NFIXED + NCC + NCASES + NX + test_build_ncases, group_setup,
+	    group_teardown);
 }

@@ -1,0 +1,33 @@
+/*
+ * cli_ca.h - what the files of `cmpca ca` share (cli_ca.c,
+ * cli_ca_import.c, cli_rollover.c; cli_ca_common.c below them all);
+ * nothing else includes it.
+ */
+#ifndef CMPCA_CLI_CA_H
+#define CMPCA_CLI_CA_H
+
+#include "cli/cli.h"
+
+/* Options shared by the sub-commands; not all apply to each. */
+struct ca_opts {
+	const char *label;
+	const char *subject;
+	const char *keyspec;
+	const char *issuer;
+	const char *cert_file;
+	const char *chain_file;
+	long days;
+	int pathlen; /* -1: none given */
+};
+
+/* cli_ca_common.c */
+/* Parses argv[3..] into o. Returns 1, or 0 (usage error logged). */
+int cli_ca_opts_parse(int argc, char **argv, struct ca_opts *o);
+/* Stores a CA certificate we signed in the inventory of ca_id (kind
+ * 'ca', valid) and audits it, in the caller's transaction. 1 or 0. */
+int cli_ca_inventory_add(struct db *db, long long ca_id, X509 *x);
+
+/* ca import-cert LABEL --cert FILE [--chain FILE] (cli_ca_import.c). */
+int cli_ca_import_cert(struct ctx *c, int argc, char **argv);
+
+#endif
