@@ -377,6 +377,51 @@ out:
 	return ok;
 }
 
+/*
+ * Cuts the keyUsage the profile's section gave to the bits the subject
+ * key can carry (profile_ku_fit: no keyEncipherment for an EC key, RFC
+ * 8813): one shipped profile serves RSA and EC keys. A requested keyUsage
+ * was refused already when it asked for such a bit. Returns 1, or 0 when
+ * nothing the key can carry is left.
+ */
+static int
+ku_fit(X509 *x, const struct issue_req *r, const struct ca_ident *ca)
+{
+	ASN1_BIT_STRING *ku;
+	EVP_PKEY *key, *own = NULL;
+	long fit, bit;
+	int crit = 0, i, left = 0, cut = 0, ok = 0;
+
+	if ((ku = X509_get_ext_d2i(x, NID_key_usage, &crit, NULL)) == NULL)
+		return 1;
+	if ((key = r->pubkey) == NULL &&
+	    (key = own = cmp_spki_pkey(r->tmpl->publicKey)) == NULL)
+		goto out;
+	fit = profile_ku_fit(key);
+	for (i = 0; i < 9; i++) {
+		if (!ASN1_BIT_STRING_get_bit(ku, i))
+			continue;
+		bit = i < 8 ? 0x80 >> i : 0x8000;
+		if (fit & bit)
+			left = 1;
+		else if (!ASN1_BIT_STRING_set_bit(ku, i, 0))
+			goto out;
+		else
+			cut = 1;
+	}
+	if (!left) {
+		log_err("ca %s: profile %s: its keyUsage leaves nothing a key "
+		    "of this type can carry", ca->label, r->profile->name);
+		goto out;
+	}
+	ok = !cut ||
+	    X509_add1_ext_i2d(x, NID_key_usage, ku, crit, X509V3_ADD_REPLACE);
+out:
+	ASN1_BIT_STRING_free(ku);
+	EVP_PKEY_free(own);
+	return ok;
+}
+
 /* See issue.h. */
 int
 cert_profile_exts(X509 *x, const struct issue_req *r,
@@ -414,5 +459,5 @@ cert_profile_exts(X509 *x, const struct issue_req *r,
 		if (profile_ext_copied(r->profile, e) && !ext_put(x, e))
 			return 0;
 	}
-	return 1;
+	return ku_fit(x, r, ca);
 }

@@ -445,6 +445,94 @@ test_build_ocsp(void **state)
 }
 
 /*
+ * keyUsage follows the subject key (RFC 8813 §3, RFC 4055): a profile
+ * section with digitalSignature and keyEncipherment gives an EC key
+ * digitalSignature only and an RSA key both; a section that leaves an EC
+ * key nothing is refused; a request asking for keyEncipherment with an EC
+ * key is refused by the profile check, with an RSA key allowed.
+ */
+static void
+test_build_ee_ku_fit(void **state)
+{
+	static const char conf_text[] =
+	    "[e]\nbasicConstraints = critical,CA:FALSE\n"
+	    "keyUsage = critical,digitalSignature,keyEncipherment\n"
+	    "subjectKeyIdentifier = hash\n"
+	    "authorityKeyIdentifier = keyid:always\n"
+	    "[enc]\nkeyUsage = critical,keyEncipherment\n";
+	struct cfg_profile prof;
+	struct ca_ident ca;
+	struct issue_req r;
+	CRMF_CERTTEMPLATE *t;
+	CONF *conf = NCONF_new(NULL);
+	BIO *b = BIO_new_mem_buf(conf_text, -1);
+	EVP_PKEY *rk, *ec, *rsa;
+	X509 *root, *x;
+	X509_EXTENSION *ku;
+	char why[256];
+	long eline;
+	int fail = 0;
+
+	(void)state;
+	OK(conf != NULL && b != NULL && NCONF_load_bio(conf, b, &eline));
+	BIO_free(b);
+	root = root_new("Build Root", 3650, &rk);
+	assert_non_null(ec = EVP_EC_gen("P-256"));
+	assert_non_null(rsa = EVP_RSA_gen(2048));
+	memset(&prof, 0, sizeof(prof));
+	snprintf(prof.name, sizeof(prof.name), "build");
+	prof.days = 30;
+	prof.ext_section = (char *)"e";
+	prof.copy_key_usage = 1;
+	prof.ku_allowed = KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT;
+	cert_issuer_init(&ca, "sub1", root, rk);
+	assert_non_null(t = CRMF_CERTTEMPLATE_new());
+	assert_non_null(t->subject = name_of("ee.example"));
+	memset(&r, 0, sizeof(r));
+	r.tmpl = t;
+	r.profile = &prof;
+	r.conf = conf;
+
+	OK(cmp_spki_set(&t->publicKey, ec));
+	x = reread(cmp_cert_issue(&r, &ca, test_build_hsm));
+	assert_int_equal(X509_get_key_usage(x), KU_DIGITAL_SIGNATURE);
+	assert_int_equal(crit_of(x, NID_key_usage), 1);
+	X509_free(x);
+	OK(cmp_spki_set(&t->publicKey, rsa));
+	x = reread(cmp_cert_issue(&r, &ca, test_build_hsm));
+	assert_int_equal(X509_get_key_usage(x),
+	    KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT);
+	X509_free(x);
+	/* Another section under the same profile: not from the cache. */
+	cmp_issue_ext_cache(0);
+	prof.ext_section = (char *)"enc";
+	OK(cmp_spki_set(&t->publicKey, ec));
+	assert_null(cmp_cert_issue(&r, &ca, test_build_hsm));
+	ERR_clear_error();
+	cmp_issue_ext_cache(1);
+
+	/* What a request asks for. */
+	prof.ext_section = (char *)"e";
+	assert_non_null(t->extensions = sk_X509_EXTENSION_new_null());
+	assert_non_null(ku = X509V3_EXT_conf_nid(NULL, NULL, NID_key_usage,
+	    "digitalSignature,keyEncipherment"));
+	OK(sk_X509_EXTENSION_push(t->extensions, ku));
+	r.pubkey = ec;
+	assert_int_equal(profile_exts_check(&r, &fail, why, sizeof(why)), 0);
+	assert_string_equal(why, "keyUsage keyEncipherment does not fit an EC "
+	    "key (RFC 8813, RFC 4055)");
+	r.pubkey = rsa;
+	assert_int_equal(profile_exts_check(&r, &fail, why, sizeof(why)), 1);
+
+	CRMF_CERTTEMPLATE_free(t);
+	NCONF_free(conf);
+	X509_free(root);
+	EVP_PKEY_free(rk);
+	EVP_PKEY_free(ec);
+	EVP_PKEY_free(rsa);
+}
+
+/*
  * An end entity under a profile: the profile's section (cA FALSE,
  * keyUsage, EKU, SKI, AKI), the CRL and OCSP URLs naming the issuing CA
  * ("%{ca}") and its key's CRL ("%{crl}"), and the subjectAltName the
@@ -581,6 +669,7 @@ const struct CMUnitTest test_build_cases[] = {
 	cmocka_unit_test(test_build_link),
 	cmocka_unit_test(test_build_ocsp),
 	cmocka_unit_test(test_build_ee),
+	cmocka_unit_test(test_build_ee_ku_fit),
 	cmocka_unit_test(test_build_refuses),
 };
 const size_t test_build_ncases =
