@@ -378,6 +378,38 @@ out:
 }
 
 /*
+ * Every end entity names its key and its issuer's (RFC 5280 §4.2.1.1,
+ * §4.2.1.2), whatever the profile's section says: a section without
+ * subjectKeyIdentifier or authorityKeyIdentifier gets them here, the SKI
+ * as the SHA-1 of the key and the AKI as the issuer's SKI.
+ */
+static int
+key_ids(X509 *x, const struct issue_req *r, const struct ca_ident *ca)
+{
+	const ASN1_BIT_STRING *bits = r->tmpl->publicKey->public_key;
+	X509_EXTENSION *e = NULL;
+	X509V3_CTX ctx;
+
+	if (X509_get_ext_by_NID(x, NID_subject_key_identifier, -1) < 0 &&
+	    ((e = cert_ski_ext(bits->data, bits->length, 0)) == NULL ||
+	    !X509_add_ext(x, e, -1)))
+		goto fail;
+	X509_EXTENSION_free(e);
+	e = NULL;
+	if (X509_get_ext_by_NID(x, NID_authority_key_identifier, -1) >= 0)
+		return 1;
+	X509V3_set_ctx(&ctx, ca->cert, x, NULL, NULL, 0);
+	if ((e = X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier,
+	    "keyid:always")) == NULL || !X509_add_ext(x, e, -1))
+		goto fail;
+	X509_EXTENSION_free(e);
+	return 1;
+fail:
+	X509_EXTENSION_free(e);
+	return 0;
+}
+
+/*
  * Cuts the keyUsage the profile's section gave to the bits the subject
  * key can carry (profile_ku_fit: no keyEncipherment for an EC key, RFC
  * 8813): one shipped profile serves RSA and EC keys. A requested keyUsage
@@ -459,5 +491,5 @@ cert_profile_exts(X509 *x, const struct issue_req *r,
 		if (profile_ext_copied(r->profile, e) && !ext_put(x, e))
 			return 0;
 	}
-	return ku_fit(x, r, ca);
+	return key_ids(x, r, ca) && ku_fit(x, r, ca);
 }

@@ -449,7 +449,8 @@ test_build_ocsp(void **state)
  * section with digitalSignature and keyEncipherment gives an EC key
  * digitalSignature only and an RSA key both; a section that leaves an EC
  * key nothing is refused; a request asking for keyEncipherment with an EC
- * key is refused by the profile check, with an RSA key allowed.
+ * key is refused by the profile check, with an RSA key allowed. And a
+ * section without key identifiers still gives SKI and AKI.
  */
 static void
 test_build_ee_ku_fit(void **state)
@@ -459,7 +460,8 @@ test_build_ee_ku_fit(void **state)
 	    "keyUsage = critical,digitalSignature,keyEncipherment\n"
 	    "subjectKeyIdentifier = hash\n"
 	    "authorityKeyIdentifier = keyid:always\n"
-	    "[enc]\nkeyUsage = critical,keyEncipherment\n";
+	    "[enc]\nkeyUsage = critical,keyEncipherment\n"
+	    "[bare]\nbasicConstraints = critical,CA:FALSE\n";
 	struct cfg_profile prof;
 	struct ca_ident ca;
 	struct issue_req r;
@@ -509,6 +511,17 @@ test_build_ee_ku_fit(void **state)
 	OK(cmp_spki_set(&t->publicKey, ec));
 	assert_null(cmp_cert_issue(&r, &ca, test_build_hsm));
 	ERR_clear_error();
+	/* A section without key identifiers: the builder adds both, the
+	 * AKI naming the issuer's SKI. */
+	prof.ext_section = (char *)"bare";
+	x = reread(cmp_cert_issue(&r, &ca, test_build_hsm));
+	assert_non_null(X509_get0_subject_key_id(x));
+	assert_non_null(X509_get0_authority_key_id(x));
+	assert_int_equal(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(x),
+	    X509_get0_subject_key_id(root)), 0);
+	assert_int_equal(crit_of(x, NID_subject_key_identifier), 0);
+	assert_int_equal(crit_of(x, NID_authority_key_identifier), 0);
+	X509_free(x);
 	cmp_issue_ext_cache(1);
 
 	/* What a request asks for. */
