@@ -17,6 +17,36 @@
 #include "ca/cmp/cmp.h"
 
 /*
+ * The digest the certificate was signed with, read from the outer
+ * signatureAlgorithm of the stored DER (only the two headers are
+ * decoded): a `ca rollover` between issuance and certConf may have given
+ * the CA a key of another type (P-256 -> P-384), so the CA's current
+ * digest is not necessarily the certificate's. Falls back to the CA's.
+ */
+static const EVP_MD *
+cert_sig_md(const struct req *r, const struct db_cert *row)
+{
+	const unsigned char *p = row->der, *end = row->der + row->der_len;
+	X509_ALGOR *alg = NULL;
+	long len;
+	int tag, cls, md_nid = NID_undef;
+
+	/* Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, */
+	if (!(ASN1_get_object(&p, &len, &tag, &cls, end - p) & 0x80) &&
+	    tag == V_ASN1_SEQUENCE &&
+	    !(ASN1_get_object(&p, &len, &tag, &cls, end - p) & 0x80) &&
+	    len <= end - p) {
+		p += len;
+		alg = d2i_X509_ALGOR(NULL, &p, end - p);
+	}
+	if (alg == NULL ||
+	    !OBJ_find_sigid_algs(OBJ_obj2nid(alg->algorithm), &md_nid, NULL))
+		md_nid = EVP_MD_get_type(r->ca->md);
+	X509_ALGOR_free(alg);
+	return ca_md_fetch(md_nid);
+}
+
+/*
  * certHash check (RFC 9810 §5.3.18): the digest named by hashAlg (v3), or
  * else the one the CA signed the certificate with. Hashes the stored DER
  * directly, without decoding the certificate again.
@@ -31,7 +61,7 @@ cert_hash_matches(const struct req *r, const CMP_CERTSTATUS *cs,
 
 	h = cs->hashAlg != NULL
 	    ? ca_md_fetch(OBJ_obj2nid(cs->hashAlg->algorithm))
-	    : ca_md_fetch(EVP_MD_get_type(r->ca->md));
+	    : cert_sig_md(r, row);
 	if (h == NULL || !EVP_Digest(row->der, row->der_len, md, &len, h, NULL))
 		return 0;
 	return (int)len == cs->certHash->length &&
