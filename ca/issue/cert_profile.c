@@ -426,9 +426,20 @@ ku_fit(X509 *x, const struct issue_req *r, const struct ca_ident *ca)
 
 	if ((ku = X509_get_ext_d2i(x, NID_key_usage, &crit, NULL)) == NULL)
 		return 1;
-	if ((key = r->pubkey) == NULL &&
-	    (key = own = cmp_spki_pkey(r->tmpl->publicKey)) == NULL)
-		goto out;
+	/* The engine decoded the key once (r->pubkey); other callers get it
+	 * from the certificate's SubjectPublicKeyInfo. */
+	if ((key = r->pubkey) == NULL) {
+		unsigned char *der = NULL;
+		const unsigned char *p;
+		int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
+
+		p = der;
+		if (n > 0)
+			key = own = d2i_PUBKEY(NULL, &p, n);
+		OPENSSL_free(der);
+		if (key == NULL)
+			goto out;
+	}
 	fit = profile_ku_fit(key);
 	for (i = 0; i < 9; i++) {
 		if (!ASN1_BIT_STRING_get_bit(ku, i))
