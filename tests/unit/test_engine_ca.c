@@ -1,7 +1,7 @@
 /*
- * test_engine_ca.c - the CA row's certificate changing under a
- * process that loaded the CA: CRLs and issuance after a rollover (part of test_engine, see
- * test_engine.c).
+ * test_engine_ca.c - the CA row's certificate changing under a process
+ * that loaded the CA: CRLs and issuance after a rollover (part of
+ * test_engine, see test_engine.c).
  */
 #include <stdio.h>
 #include <stdlib.h>

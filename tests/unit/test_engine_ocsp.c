@@ -1,7 +1,7 @@
 /*
  * test_engine_ocsp.c - the OCSP responder in process, and the worker
- * around the engine and the responder losing its token (part of test_engine, see
- * test_engine.c).
+ * around the engine and the responder losing its token (part of
+ * test_engine, see test_engine.c).
  */
 #include <dirent.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /*
  * test_engine_secret.c - enrollment secrets: single use, unknown
- * references, the worker's kept copies, sealing key rotation (part of test_engine, see
- * test_engine.c).
+ * references, the worker's kept copies, sealing key rotation (part of
+ * test_engine, see test_engine.c).
  */
 #include <stdlib.h>
 #include <string.h>
