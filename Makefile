@@ -96,7 +96,11 @@ $(B)/test_fcgi: $(B)/daemon/fcgi.o $(B)/daemon/admin.o $(B)/daemon/worker.o \
 $(B)/test_lib: $(B)/tests/unit/test_lib.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 
-$(B)/test_engine: $(B)/tests/unit/test_engine.o $(B)/tests/unit/test_build.o $(B)/daemon/fcgi.o $(B)/daemon/admin.o $(B)/daemon/worker.o $(B)/daemon/http.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
+ENGINE_TESTS := test_engine test_engine_msg test_engine_txn test_engine_secret \
+	test_engine_ext test_engine_ca test_engine_ocsp test_engine_sig test_build
+$(B)/test_engine: $(ENGINE_TESTS:%=$(B)/tests/unit/%.o) $(B)/daemon/fcgi.o \
+    $(B)/daemon/admin.o $(B)/daemon/worker.o $(B)/daemon/http.o $(CA_OBJ) \
+    $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(B)/test_admin: $(B)/tests/unit/test_admin.o $(B)/daemon/admin.o $(B)/daemon/http.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
