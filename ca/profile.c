@@ -21,6 +21,7 @@
 #include <openssl/x509v3.h>
 
 #include "ca/ca.h"
+#include "ca/profile_int.h"
 
 /* keyUsage bits by name (RFC 5280 §4.2.1.3), as X509_get_key_usage(). */
 static const struct {
@@ -40,16 +41,6 @@ static const struct {
 };
 #define KU_CA_BITS (KU_KEY_CERT_SIGN | KU_CRL_SIGN)
 #define KU_ALL_BITS 0x80ffu
-
-/* GeneralName types by the names openssl.cnf uses for them. */
-static const char *const gen_names[] = { "otherName", "email", "DNS",
-	"X400Name", "dirName", "EdiPartyName", "URI", "IP", "RID" };
-
-static const char *
-gen_name(int type)
-{
-	return type >= 0 && type <= GEN_RID ? gen_names[type] : "unknown";
-}
 
 /* The short name of obj (or its dotted form) into buf. */
 static const char *
@@ -105,21 +96,6 @@ ext_never_copied(int nid)
 	default:
 		return 0;
 	}
-}
-
-/* Splits a list on commas and blanks; calls f for each token. */
-static int
-list_each(const char *v, int (*f)(const char *tok, void *arg), void *arg)
-{
-	char buf[1024], *tok, *save = NULL;
-
-	if ((size_t)snprintf(buf, sizeof(buf), "%s", v) >= sizeof(buf))
-		return 0;
-	for (tok = strtok_r(buf, ", \t", &save); tok != NULL;
-	     tok = strtok_r(NULL, ", \t", &save))
-		if (strcmp(tok, "none") != 0 && !f(tok, arg))
-			return 0;
-	return 1;
 }
 
 struct load_ctx {
@@ -346,235 +322,6 @@ ext_decode(X509_EXTENSION *e, const ASN1_ITEM **itp)
 	ASN1_item_free(v, *itp);
 	ERR_clear_error();
 	return NULL;
-}
-
-/* A GeneralName's string value (DNS, email, URI), NULL if it holds NUL. */
-static const char *
-gn_text(const GENERAL_NAME *gn, char *buf, size_t len)
-{
-	const ASN1_IA5STRING *s = gn->d.ia5;
-
-	if (s->length <= 0 || (size_t)s->length >= len ||
-	    memchr(s->data, '\0', (size_t)s->length) != NULL)
-		return NULL;
-	memcpy(buf, s->data, (size_t)s->length);
-	buf[s->length] = '\0';
-	return buf;
-}
-
-/* "addr" or "addr/bits" (v4 or v6) into ip (*n bytes), *bits. 1 or 0. */
-static int
-ip_pattern(const char *pat, unsigned char ip[16], int *n, int *bits)
-{
-	char buf[INET6_ADDRSTRLEN + 4], *slash, *end;
-	long b;
-
-	if ((size_t)snprintf(buf, sizeof(buf), "%s", pat) >= sizeof(buf))
-		return 0;
-	*n = strchr(buf, ':') != NULL ? 16 : 4;
-	*bits = *n * 8;
-	if ((slash = strchr(buf, '/')) != NULL) {
-		*slash++ = '\0';
-		b = strtol(slash, &end, 10);
-		if (*slash == '\0' || *end != '\0' || b < 0 || b > *n * 8)
-			return 0;
-		*bits = (int)b;
-	}
-	return inet_pton(*n == 4 ? AF_INET : AF_INET6, buf, ip) == 1;
-}
-
-/* Does value match one pattern of type (see profile_san_pattern_ok)? */
-static int
-pattern_match(int type, const char *pat, const GENERAL_NAME *gn)
-{
-	char buf[256];
-	const char *v;
-	unsigned char ip[16];
-	size_t vl, pl;
-	int n, bits, i;
-
-	if (type == GEN_IPADD) {
-		const unsigned char *a = gn->d.iPAddress->data;
-
-		if (!ip_pattern(pat, ip, &n, &bits) ||
-		    gn->d.iPAddress->length != n)
-			return 0;
-		for (i = 0; i < bits; i++)
-			if (((a[i / 8] ^ ip[i / 8]) >> (7 - i % 8)) & 1)
-				return 0;
-		return 1;
-	}
-	if ((v = gn_text(gn, buf, sizeof(buf))) == NULL)
-		return 0;
-	vl = strlen(v);
-	pl = strlen(pat);
-	if (type == GEN_DNS && strncmp(pat, "*.", 2) == 0)
-		/* one or more labels before the rest */
-		return vl > pl - 1 &&
-		       strcasecmp(v + vl - (pl - 1), pat + 1) == 0 &&
-		       v[0] != '.';
-	if (type == GEN_EMAIL && strncmp(pat, "*@", 2) == 0)
-		return vl > pl - 1 && strchr(v, '@') == v + vl - (pl - 1) &&
-		       strcasecmp(v + vl - (pl - 1), pat + 1) == 0;
-	if (type == GEN_URI && pl > 0 && pat[pl - 1] == '*')
-		return strncmp(v, pat, pl - 1) == 0;
-	return type == GEN_URI ? strcmp(v, pat) == 0 : strcasecmp(v, pat) == 0;
-}
-
-/* The GeneralName type of a pattern's "TYPE:" prefix, or -1. */
-static int
-pattern_type(const char *tok, const char **value)
-{
-	static const struct {
-		const char *prefix;
-		int type;
-	} t[] = { { "DNS:", GEN_DNS }, { "email:", GEN_EMAIL },
-		{ "IP:", GEN_IPADD }, { "URI:", GEN_URI } };
-	size_t i;
-
-	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		if (strncasecmp(tok, t[i].prefix, strlen(t[i].prefix)) == 0 &&
-		    tok[strlen(t[i].prefix)] != '\0') {
-			*value = tok + strlen(t[i].prefix);
-			return t[i].type;
-		}
-	return -1;
-}
-
-struct san_ctx {
-	const GENERAL_NAME *gn;
-	int matched;
-};
-
-static int
-san_tok(const char *tok, void *arg)
-{
-	struct san_ctx *s = arg;
-	const char *v;
-	int type = pattern_type(tok, &v);
-
-	if (type == s->gn->type && pattern_match(type, v, s->gn))
-		s->matched = 1;
-	return 1;
-}
-
-static int
-pattern_tok_ok(const char *tok, void *arg)
-{
-	const char *v;
-	unsigned char ip[16];
-	int type = pattern_type(tok, &v), n, bits;
-
-	(void)arg;
-	if (type == GEN_IPADD)
-		return ip_pattern(v, ip, &n, &bits);
-	if (type < 0 || strlen(v) > 253)
-		return 0;
-	return strchr(v + 1, '*') == NULL &&
-	       (v[0] != '*' ||
-	           (type == GEN_DNS && v[1] == '.' && v[2] != '\0') ||
-	           (type == GEN_EMAIL && v[1] == '@' && v[2] != '\0'));
-}
-
-/* See ca.h. */
-int
-profile_san_patterns_ok(const char *patterns)
-{
-	return list_each(patterns, pattern_tok_ok, NULL);
-}
-
-/* A GeneralName as "TYPE:value" for messages (value sanitised). */
-static const char *
-gn_print(const GENERAL_NAME *gn, char *out, size_t len)
-{
-	char v[CA_LOG_SAN_MAX];
-	char addr[INET6_ADDRSTRLEN] = "?";
-
-	if (gn->type == GEN_DNS || gn->type == GEN_EMAIL || gn->type == GEN_URI)
-		log_sanitize(
-		    gn->d.ia5->data, (size_t)gn->d.ia5->length, v, sizeof(v));
-	else if (gn->type == GEN_IPADD && (gn->d.iPAddress->length == 4 ||
-	                                      gn->d.iPAddress->length == 16)) {
-		inet_ntop(gn->d.iPAddress->length == 4 ? AF_INET : AF_INET6,
-		    gn->d.iPAddress->data, addr, sizeof(addr));
-		snprintf(v, sizeof(v), "%s", addr);
-	} else
-		snprintf(v, sizeof(v), "...");
-	snprintf(out, len, "%s:%s", gen_name(gn->type), v);
-	return out;
-}
-
-/* Is gn among the holder's names? */
-static int
-holder_has(X509 *holder, const GENERAL_NAME *gn)
-{
-	GENERAL_NAMES *own =
-	    X509_get_ext_d2i(holder, NID_subject_alt_name, NULL, NULL);
-	int i, found = 0;
-
-	for (i = 0; i < sk_GENERAL_NAME_num(own) && !found; i++)
-		found = GENERAL_NAME_cmp(sk_GENERAL_NAME_value(own, i),
-		            (GENERAL_NAME *)gn) == 0;
-	GENERAL_NAMES_free(own);
-	ERR_clear_error();
-	return found;
-}
-
-/* subjectAltName: types by the profile, values by the credential. */
-static int
-san_check(const struct issue_req *r, const GENERAL_NAMES *sans, int *fail,
-    char *why, size_t len)
-{
-	const struct cfg_profile *p = r->profile;
-	char name[CA_LOG_SAN_MAX + 16];
-	int i;
-
-	if (sk_GENERAL_NAME_num(sans) == 0) {
-		snprintf(why, len,
-		    "subjectAltName is empty (RFC 5280 "
-		    "§4.2.1.6)");
-		return 0;
-	}
-	for (i = 0; i < sk_GENERAL_NAME_num(sans); i++) {
-		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(sans, i);
-		int t = gn->type;
-		struct san_ctx s = { gn, 0 };
-
-		if (!((t == GEN_DNS && (p->san_types & CFG_SAN_DNS)) ||
-		        (t == GEN_IPADD && (p->san_types & CFG_SAN_IP)) ||
-		        (t == GEN_EMAIL && (p->san_types & CFG_SAN_EMAIL)) ||
-		        (t == GEN_URI && (p->san_types & CFG_SAN_URI)))) {
-			snprintf(why, len,
-			    "subjectAltName %s not allowed by "
-			    "profile %s",
-			    gen_name(t), p->name);
-			return 0;
-		}
-		if (r->san_bound) {
-			if (r->allowed_san != NULL)
-				(void)list_each(r->allowed_san, san_tok, &s);
-			if (!s.matched) {
-				*fail = CMP_FAIL_NOT_AUTHORIZED;
-				snprintf(why, len,
-				    "subjectAltName %s not allowed "
-				    "for this %s",
-				    gn_print(gn, name, sizeof(name)),
-				    r->san_who != NULL ? r->san_who
-				                       : "enrollment secret");
-				return 0;
-			}
-		}
-		if (r->holder != NULL && !p->holder_san_any &&
-		    !holder_has(r->holder, gn)) {
-			*fail = CMP_FAIL_NOT_AUTHORIZED;
-			snprintf(why, len,
-			    "subjectAltName %s is not a name of "
-			    "the protection certificate (profile %s)",
-			    gn_print(gn, name, sizeof(name)), p->name);
-			return 0;
-		}
-	}
-	return 1;
 }
 
 /* See ca.h. */
