@@ -254,7 +254,7 @@ uninstall:
 # scripts/bench, which prints one table and asserts nothing.
 BENCH_PROGS := $(B)/cmpload $(B)/fcgi_echo $(B)/hsmsign
 
-$(B)/cmpload: $(B)/tests/bench/cmpload.o
+$(B)/cmpload: $(B)/tests/bench/cmpload.o $(B)/tests/bench/cmpload_tx.o
 	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LDLIBS) -lm
 
 $(B)/fcgi_echo: $(B)/tests/bench/fcgi_echo.o
