@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "ca/ca.h"
+#include "tests/unit/cfglog.h"
 #include "tests/unit/unitlib.h"
 
 /* Configuration. */
@@ -31,30 +32,6 @@ cfg_teardown(void **state)
 	(void)state;
 	unlink(cfg_path);
 	return rmdir(cfg_dir);
-}
-
-/* cfg_load(path) with what it logs to stderr captured into err. */
-static struct cfg *
-cfg_load_logged(const char *path, char *err, size_t errlen)
-{
-	FILE *tmp = tmpfile();
-	struct cfg *c;
-	size_t n;
-	int saved;
-
-	assert_non_null(tmp);
-	fflush(stderr);
-	saved = dup(STDERR_FILENO);
-	assert_true(saved >= 0 && dup2(fileno(tmp), STDERR_FILENO) >= 0);
-	c = cfg_load(path);
-	fflush(stderr);
-	assert_true(dup2(saved, STDERR_FILENO) >= 0);
-	close(saved);
-	rewind(tmp);
-	n = fread(err, 1, errlen - 1, tmp);
-	err[n] = '\0';
-	fclose(tmp);
-	return c;
 }
 
 /* Writes text to cfg_path and loads it. */

@@ -10,6 +10,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "tests/unit/cfglog.h"
 #include "tests/unit/test_engine.h"
 
 /* A name from "/A=v/B=w" (openssl -subj syntax). */
@@ -129,30 +130,6 @@ sig_ir(struct cmp_srv *srv, struct rq *q, X509 *cert, EVP_PKEY *key,
 		    text);
 	assert_int_equal(db_count(q), 0);
 	return NULL;
-}
-
-/* cfg_load(path) with what it logs captured into err. */
-static struct cfg *
-cfg_load_logged(const char *path, char *err, size_t len)
-{
-	FILE *tmp = tmpfile();
-	struct cfg *c;
-	size_t n;
-	int saved;
-
-	assert_non_null(tmp);
-	fflush(stderr);
-	OK((saved = dup(STDERR_FILENO)) >= 0 &&
-	    dup2(fileno(tmp), STDERR_FILENO) >= 0);
-	c = cfg_load(path);
-	fflush(stderr);
-	OK(dup2(saved, STDERR_FILENO) >= 0);
-	close(saved);
-	rewind(tmp);
-	n = fread(err, 1, len - 1, tmp);
-	err[n] = '\0';
-	fclose(tmp);
-	return c;
 }
 
 /*
