@@ -54,6 +54,30 @@ verify_names() {
 }
 # seal: links every final audit row now and signs the head.
 seal() { cli audit checkpoint >/dev/null 2>&1; }
+# hold / release: keep the housekeeper (every second here) from linking
+# and signing while the chain is tampered with, by holding the advisory
+# lock that cmpca_audit_seal takes (015_roles_audit_chain.sql). Without it
+# the housekeeper may sign a checkpoint over a forged chain or between a
+# forgery and the check that names it (issue 31). The lock is held by a
+# session of its own, ended with pg_terminate_backend on release.
+hold_app=cmpca-test-hold
+hold() {
+	PGAPPNAME=$hold_app psql -XqtA "$CMPCA_DB" \
+	    -c "SELECT pg_advisory_lock(1635083380, 1)" \
+	    -c "SELECT pg_sleep(3600)" >/dev/null 2>&1 &
+	hold_pid=$!
+	for _ in $(seq 100); do
+		[ "$(q "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE a.application_name = '$hold_app' AND l.locktype = 'advisory' AND l.classid = 1635083380 AND l.objid = 1 AND l.granted")" = 1 ] && return 0
+		sleep 0.1
+	done
+	echo "hold: advisory lock not granted in 10 s" >&2
+	return 1
+}
+release() {
+	q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '$hold_app'" >/dev/null
+	wait "$hold_pid" 2>/dev/null
+	return 0
+}
 # superuser SQL with triggers off (as someone with the database's
 # superuser behind the CA's back would).
 behind() { psql -XqtA "$CMPCA_DB" -c "SET session_replication_role = replica; $1"; }
@@ -204,7 +228,9 @@ check "after the writer committed: its row is linked" test \
     "$(q "SELECT count(*) FROM audit_seal s JOIN audit a ON a.id = s.audit_id WHERE a.event = 'slow'")" = 1
 
 # Each tampering below is undone after verify has named it, so that the
-# next one starts from a chain that verifies.
+# next one starts from a chain that verifies. The housekeeper is held off
+# from here on, released only where the suite checks what it does.
+check "housekeeper held off (its seal lock taken)" hold
 behind "CREATE TABLE IF NOT EXISTS audit_bak AS SELECT * FROM audit WHERE false" >/dev/null
 save() { behind "DELETE FROM audit_bak; INSERT INTO audit_bak SELECT * FROM audit WHERE id = $1" >/dev/null; }
 restore() { behind "DELETE FROM audit WHERE id = $1; INSERT INTO audit SELECT * FROM audit_bak WHERE id = $1" >/dev/null; }
@@ -229,7 +255,9 @@ check "deleted row put back: verifies" verify
 # sequence gave out and nobody used, as a rolled-back transaction leaves).
 gap=$(q "SELECT nextval('audit_id_seq')")
 check "ir 3" cmp_ir ee3 "/CN=audit-ee3"
+release
 check "checkpoint after ir 3" seal
+check "housekeeper held off again" hold
 behind "INSERT INTO audit (id, at, event, actor, detail, db_role) VALUES ($gap, now() - interval '1 day', 'revoke', 'cli', 'backdated', 'cmpca_operator')" >/dev/null
 check "inserted row: verify names audit row $gap" \
     verify_names "audit row $gap is not in the chain, below linked rows: inserted"
@@ -247,18 +275,18 @@ check "status put back: verifies" verify
 # With the triggers on, even the superuser's change is audited.
 psql -XqtA "$CMPCA_DB" -c "UPDATE cert SET status = 'valid', revoked_at = NULL, reason = NULL WHERE serial = '$s2'" >/dev/null
 check "status changed with triggers on: a cert-status row by postgres" test \
-    "$(q "SELECT db_role FROM audit WHERE event = 'cert-status' ORDER BY id DESC LIMIT 1")" = postgres
+    "$(q "SELECT db_role FROM audit WHERE event = 'cert-status' AND split_part(detail, ' ', 2) = '$s2' ORDER BY id DESC LIMIT 1")" = postgres
 check "status changed with triggers on: verifies (it is in the chain)" verify
 
 # Forged checkpoints: a signature that is not the audit key's, and a real
 # signature moved to another chain head.
-n0=$(q "SELECT max(id) FROM audit_checkpoint")
-behind "INSERT INTO audit_checkpoint (seq, chain_hash, key_id, at, sig) SELECT seq, chain_hash, key_id, at, '\\x3006020101020101' FROM audit_checkpoint WHERE id = $n0" >/dev/null
-f1=$(q "SELECT max(id) FROM audit_checkpoint")
+# Every id below comes from the statement that made it (RETURNING), never
+# from max(id): another writer's row would be taken for the forgery.
+n0=$(q "SELECT id FROM audit_checkpoint ORDER BY seq DESC, id DESC LIMIT 1")
+f1=$(behind "INSERT INTO audit_checkpoint (seq, chain_hash, key_id, at, sig) SELECT seq, chain_hash, key_id, at, '\\x3006020101020101' FROM audit_checkpoint WHERE id = $n0 RETURNING id")
 check "forged checkpoint signature: refused by verify" \
     verify_names "checkpoint $f1 (seq"
-behind "INSERT INTO audit_checkpoint (seq, chain_hash, key_id, at, sig) SELECT 1, (SELECT chain_hash FROM audit_seal WHERE seq = 1), key_id, at, sig FROM audit_checkpoint WHERE id = $n0" >/dev/null
-f2=$(q "SELECT max(id) FROM audit_checkpoint")
+f2=$(behind "INSERT INTO audit_checkpoint (seq, chain_hash, key_id, at, sig) SELECT 1, (SELECT chain_hash FROM audit_seal WHERE seq = 1), key_id, at, sig FROM audit_checkpoint WHERE id = $n0 RETURNING id")
 check "real signature on another head: refused by verify" \
     verify_names "checkpoint $f2 (seq 1): signature does not verify"
 behind "DELETE FROM audit_checkpoint WHERE id IN ($f1, $f2)" >/dev/null
@@ -288,14 +316,21 @@ END LOOP; END \$\$" >/dev/null
 check "chain put back: verifies" verify
 
 # The tail cut off (rows and links), below a checkpoint.
+release
 check "checkpoint before the cut" seal
+check "housekeeper held off for the cut" hold
+# The head as linked; a checkpoint the housekeeper was signing when the
+# lock was taken lands within a moment (it signs what it linked).
 last=$(q "SELECT max(seq) FROM audit_seal")
+check "the head seq $last is signed" bash -c \
+    "for i in \$(seq 50); do [ \"\$(psql -XqtA '$CMPCA_DB' -c 'SELECT max(seq) FROM audit_checkpoint')\" = $last ] && exit 0; sleep 0.1; done; exit 1"
 behind "INSERT INTO audit_bak SELECT * FROM audit WHERE id = (SELECT audit_id FROM audit_seal WHERE seq = $last);
 DELETE FROM audit WHERE id = (SELECT audit_id FROM audit_seal WHERE seq = $last);
 DELETE FROM audit_seal WHERE seq = $last" >/dev/null
 check "cut tail: a checkpoint names seq $last past the end" \
     verify_names "names seq $last, the chain ends at seq $((last - 1)): links removed"
 
+release
 check "cut tail: the housekeeper refuses to sign the shorter chain" bash -c \
     "for i in \$(seq 30); do grep -q 'audit chain head seq $((last - 1)) is behind checkpoint seq $last: links removed, not signed' '$CMPCA_LOG' && exit 0; sleep 0.2; done; exit 1"
 check "cut tail: no checkpoint signed for it" test \
