@@ -64,7 +64,8 @@ UNIT_TESTS := $(B)/test_hsm $(B)/test_db $(B)/test_engine $(B)/test_admin \
 TEST_TOOLS := $(B)/cmpdump $(B)/cmpnest $(B)/cmpload $(B)/cmphostile \
 	$(B)/fcgipost $(B)/certlint
 
-.PHONY: all deps test unit e2e run stop check clean bench install uninstall soak
+.PHONY: all deps deps-test test unit e2e run stop check clean bench install uninstall soak \
+	package test-package
 all: $(PROGS)
 
 $(B)/%.o: %.c
@@ -129,17 +130,22 @@ $(B)/fcgipost: $(B)/tests/tools/fcgipost.o
 $(B)/certlint: $(B)/tests/tools/certlint.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libcrypto)
 
+# `make run` installs what building and running need; the test tools (JDK,
+# Bouncy Castle, Chromium, clang, the validators) come with `make test`.
 deps:
 	@scripts/deps
 
+deps-test:
+	@scripts/deps --test
+
 # `make test`: dependencies, build, unit tests, end-to-end tests.
-test: deps
+test: deps-test
 	$(MAKE) all $(UNIT_TESTS) $(TEST_TOOLS)
 	scripts/test --bin $(B)
 
 # `make soak`: the load suite for LOAD_SECS seconds (default 300), not the
 # 45 s of `make test`.
-soak: deps
+soak: deps-test
 	$(MAKE) all $(TEST_TOOLS)
 	LOAD_SECS=$${LOAD_SECS:-300} tests/e2e/load.sh --bin $(B)
 
@@ -214,6 +220,9 @@ CONF_SED := -e 's|@MODULE@|/usr/lib/softhsm/libsofthsm2.so|' \
 	-e 's|@ALLOW_UNPROTECTED@||' \
 	-e 's|@BASE_URL@|https://ca.example.com|g' \
 	-e 's|, rendered by scripts/stack\.|: an example.\n\# Copy it to $(CONFFILE), then set token, pin_file, db, default_ca and\n\# the URLs (crl_url, ocsp_url) of the profiles (cmpca.conf(5), docs/operations.md).|'
+# The man pages and the nginx examples name installed paths: rewritten for
+# PREFIX and SYSCONFDIR (an nginx example that includes /usr/local/... under
+# PREFIX=/usr would fail `nginx -t`).
 MAN_SED := -e 's|/etc/cmpca/|$(SYSCONFDIR)/cmpca/|g' \
 	-e 's|/usr/local/share/cmpca|$(DATADIR)|g'
 UNIT_SED := -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@CONFFILE@|$(CONFFILE)|g'
@@ -226,7 +235,10 @@ install: all
 	$(INSTALL) -m 0755 $(B)/cmpca $(DESTDIR)$(BINDIR)/cmpca
 	$(INSTALL) -m 0755 $(B)/cmpcad $(DESTDIR)$(SBINDIR)/cmpcad
 	$(INSTALL) -m 0644 db/schema/*.sql $(DESTDIR)$(SCHEMADIR)/
-	$(INSTALL) -m 0644 $(NGINX_FILES) $(DESTDIR)$(DATADIR)/nginx/
+	for f in $(NGINX_FILES); do \
+	    d=$(DESTDIR)$(DATADIR)/nginx/$${f##*/}; \
+	    sed $(MAN_SED) $$f >$$d && chmod 0644 $$d || exit 1; \
+	done
 	sed $(CONF_SED) scripts/cmpca.conf.in >$(DESTDIR)$(DATADIR)/cmpca.conf.example
 	chmod 0644 $(DESTDIR)$(DATADIR)/cmpca.conf.example
 	sed $(UNIT_SED) systemd/cmpcad.service.in >$(DESTDIR)$(UNITDIR)/cmpcad.service
@@ -252,6 +264,16 @@ uninstall:
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 
+# The Debian package (issue 28): `make package` builds ../cmpca_*.deb from
+# this tree; `make test-package` builds it from a clean clone of what is
+# committed, installs it on this machine, runs a CA with the installed
+# files and purges it (tests/package/test_package.sh).
+package: deps
+	dpkg-buildpackage -us -uc -b
+
+test-package: deps-test
+	tests/package/test_package.sh
+
 # Benchmark (issue 6): `make bench` builds the load client, the FastCGI
 # transport-ceiling responder and the HSM signing probe, then runs
 # scripts/bench, which prints one table and asserts nothing.
@@ -266,7 +288,7 @@ $(B)/fcgi_echo: $(B)/tests/bench/fcgi_echo.o
 $(B)/hsmsign: $(B)/tests/bench/hsmsign.o $(HSM_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-bench: deps
+bench: deps-test
 	$(MAKE) all $(BENCH_PROGS)
 	scripts/bench --bin $(B)
 
@@ -296,6 +318,6 @@ $(FB)/fuzz_%: $(FB)/tests/fuzz/fuzz_%.o $(FUZZ_LIBOBJ)
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZ_TARGETS)
 
-fuzz: deps
+fuzz: deps-test
 	$(MAKE) all $(B)/cmphostile fuzz-build
 	scripts/fuzz --bin $(B) --time $(FUZZ_TIME)

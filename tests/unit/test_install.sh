@@ -100,6 +100,8 @@ for f in "$top"/nginx/cmp-locations.conf "$top"/nginx/cmpca-metrics.conf \
 	[ -e "$f" ] || continue
 	want 644 "usr/share/cmpca/nginx/${f##*/}"
 done
+check "installed nginx files name PREFIX's paths, not /usr/local" \
+    bash -c "! grep -n /usr/local '$root'/usr/share/cmpca/nginx/*"
 nschema=0
 for f in "$top"/db/schema/*.sql; do
 	nschema=$((nschema + 1))
