@@ -252,7 +252,11 @@ left=
 while IFS= read -r f; do
 	[ -f "$f" ] || [ -L "$f" ] && left="$left $f"
 done <"$tmp/files"
-check "purge leaves none of the package's files" test -z "$left"
+if [ -z "$left" ]; then
+	pass "purge leaves none of the package's files"
+else
+	fail "purge leaves none of the package's files" "left:$left"
+fi
 check "purge removes /etc/cmpca and /var/lib/cmpca" \
     test ! -e /etc/cmpca -a ! -e /var/lib/cmpca
 check "purge removes the statoverride" bash -c \
