@@ -250,7 +250,7 @@ else
 fi
 left=
 while IFS= read -r f; do
-	[ -f "$f" ] || [ -L "$f" ] && left="$left $f"
+	[ -d "$f" ] || { [ -e "$f" ] || [ -L "$f" ]; } && left="$left $f"
 done <"$tmp/files"
 if [ -z "$left" ]; then
 	pass "purge leaves none of the package's files"
