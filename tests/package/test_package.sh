@@ -250,7 +250,9 @@ else
 fi
 left=
 while IFS= read -r f; do
-	[ -d "$f" ] || { [ -e "$f" ] || [ -L "$f" ]; } && left="$left $f"
+	if [ ! -d "$f" ] && { [ -e "$f" ] || [ -L "$f" ]; }; then
+		left="$left $f"
+	fi
 done <"$tmp/files"
 if [ -z "$left" ]; then
 	pass "purge leaves none of the package's files"
