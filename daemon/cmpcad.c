@@ -7,7 +7,7 @@
  * (module load and login) and its own database connection: PKCS#11
  * sessions and libpq connections never cross a fork.
  *
- * usage: cmpcad [-c FILE] [-t] [-s]
+ * usage: cmpcad [-c FILE] [-p PIDFILE] [-t] [-s]
  *   -c FILE  configuration (default $CMPCA_CONF, else /etc/cmpca/cmpca.conf)
  *   -t       check the configuration, the database and the HSM, then exit
  *   -s       log to syslog instead of stderr (or syslog = yes)
@@ -34,6 +34,7 @@
 #include "daemon/worker.h"
 #include "ca/issue/issue.h"
 #include "ca/status/status.h"
+#include "lib/lib.h"
 
 static volatile sig_atomic_t stopping;
 
@@ -467,19 +468,42 @@ master(const struct cfg *cfg, int fd)
 	return 0;
 }
 
+/*
+ * Writes the master's PID to path (atomically, mode 0644), for a start
+ * without systemd. Returns 1 on success, 0 (logged) on failure.
+ */
+static int
+pidfile_write(const char *path)
+{
+	char buf[32];
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (n <= 0 || (size_t)n >= sizeof(buf) ||
+	    lib_file_write(path, buf, (size_t)n) != 1) {
+		log_err("cannot write pidfile %s: %s", path, strerror(errno));
+		return 0;
+	}
+	(void)chmod(path, 0644);
+	return 1;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct cfg *cfg;
-	const char *path = NULL;
+	const char *path = NULL, *pidfile = NULL;
 	uid_t owner;
 	gid_t group;
 	int c, check = 0, use_syslog = 0, fd, rc;
 
-	while ((c = getopt(argc, argv, "c:ts")) != -1) {
+	while ((c = getopt(argc, argv, "c:p:ts")) != -1) {
 		switch (c) {
 		case 'c':
 			path = optarg;
+			break;
+		case 'p':
+			pidfile = optarg;
 			break;
 		case 't':
 			check = 1;
@@ -488,7 +512,8 @@ main(int argc, char **argv)
 			use_syslog = 1;
 			break;
 		default:
-			fprintf(stderr, "usage: cmpcad [-c FILE] [-t] [-s]\n");
+			fprintf(stderr,
+			    "usage: cmpcad [-c FILE] [-p PIDFILE] [-t] [-s]\n");
 			return 2;
 		}
 	}
@@ -526,11 +551,21 @@ main(int argc, char **argv)
 		cfg_free(cfg);
 		return 1;
 	}
+	/* After the privilege drop: the pidfile belongs to the daemon's
+	 * user, which can remove it again at exit. */
+	if (pidfile != NULL && !pidfile_write(pidfile)) {
+		close(fd);
+		socket_remove(cfg->socket_path);
+		cfg_free(cfg);
+		return 1;
+	}
 	log_info("listening on %s with %d workers", cfg->socket_path,
 	    cfg->workers);
 	rc = master(cfg, fd);
 	close(fd);
 	socket_remove(cfg->socket_path);
+	if (pidfile != NULL)
+		(void)unlink(pidfile);
 	cfg_free(cfg);
 	return rc;
 }
