@@ -230,4 +230,68 @@ check "no database password in the daemon's log or the server log" bash -c \
     "[ -s '$T/cmpcad.log' ] && ! grep -qF -e \"\$(cat '$r/cmpca-owner.pw')\" -e \"\$(cat '$r/cmpca-operator.pw')\" '$T/cmpcad.log' '$T/pg/log'"
 check "the password copy of cmpca-op is gone" bash -c \
     "! grep -rlsF \"\$(cat '$r/cmpca-owner.pw')\" /tmp --include='tmp.*'"
+
+# "Key ceremony", step 7: an offline root certifies an online issuing CA
+# from its request. The offline machine stands as a second token and
+# database (steps 2 to 5 of the ceremony done here, as prose says); its
+# `sh` blocks run as written, through subst.
+cer=$r/ceremony
+mkdir -p "$cer/tokens"
+chmod 700 "$cer"
+printf '%s\n' "directories.tokendir = $cer/tokens" "objectstore.backend = file" \
+    "log.level = ERROR" >"$cer/softhsm2.conf"
+(umask 077; openssl rand -base64 18 >"$cer/pin"; openssl rand -base64 18 >"$cer/so-pin")
+runuser -u postgres -- createdb ceremony
+sed -i '1i local ceremony postgres trust' "$T/pg/data/pg_hba.conf"
+systemctl reload postgresql
+sed -e "s|^token = .*|token = ceremony|" -e "s|^pin_file = .*|pin_file = $cer/pin|" \
+    -e "s|^db = .*|db = \"dbname=ceremony user=postgres\"|" \
+    -e "s|^db_operator = .*|db_operator = \"dbname=ceremony user=postgres\"|" \
+    -e "s|^db_owner = .*|db_owner = \"dbname=ceremony user=postgres\"|" \
+    -e "s|^db_reader = .*|db_reader = \"dbname=ceremony user=postgres\"|" \
+    -e "s|^user = .*|user = root|" -e "s|^crl_dir = .*|crl_dir = $cer|" \
+    "$T/etc/cmpca/cmpca.conf" >"$cer/cmpca.conf"
+ccli() { SOFTHSM2_CONF=$cer/softhsm2.conf CMPCA_HSM_LOCK=$cer/lock \
+    "$T/usr/bin/cmpca" -c "$cer/cmpca.conf" "$@"; }
+check "ceremony: token initialised" ccli hsm init-token --so-pin-file "$cer/so-pin"
+check "ceremony: database migrated" ccli db migrate
+check "ceremony: root-2026 created in its token" ccli ca create root-2026 \
+    --subject "/C=DE/O=Example/CN=Example Root CA 2026" --key ec:P-384 --days 7300
+awk -v dir="$T/cer-blocks" '
+	/^## / { sec = ($0 == "## Key ceremony for a root CA in the HSM") }
+	sec && /^ *```sh$/ { n++; inb = 1; f = sprintf("%s/%03d.sh", dir, n); next }
+	inb && /^ *```$/ { inb = 0; next }
+	inb { sub(/^   /, ""); print > f }
+' < <(mkdir -p "$T/cer-blocks"; cat "$guide")
+ncer=$(ls "$T"/cer-blocks/*.sh 2>/dev/null | wc -l)
+check "the ceremony has its subordinate step ($ncer sh blocks)" test "$ncer" -ge 3
+for b in "$T"/cer-blocks/*.sh; do
+	[ -e "$b" ] || break
+	n=$(basename "$b" .sh)
+	subst <"$b" >"$b.run"
+	first=$(grep -m1 -v '^#' "$b" | cut -c1-60)
+	if (set -e; . "$b.run") >"$b.out" 2>&1; then
+		pass "ceremony block $n: $first"
+	else
+		fail "ceremony block $n: $first" "$(tail -n 4 "$b.out" | tr '\n' ' ')"
+		break
+	fi
+done
+check "issuing-2 is active, issued by the offline root" bash -c \
+    "cmpca-op ca list | grep -E '^issuing-2[[:space:]].*active'"
+check "issuing-2 is in the offline root's inventory" test \
+    "$(runuser -u postgres -- psql -XqtA -d ceremony -c "SELECT count(*) FROM cert WHERE kind = 'ca' AND subject LIKE '%Issuing CA 2%'")" = 1
+(umask 077; cmpca-op secret add dev-2 --ca issuing-2 >"$r/dev-2.secret" 2>/dev/null)
+openssl ecparam -genkey -name prime256v1 -noout -out "$r/dev-2.key" 2>/dev/null
+openssl cmp -cmd ir -server "http://127.0.0.1:$P8081/.well-known/cmp/p/issuing-2" \
+    -ref dev-2 -secret "file:$r/dev-2.secret" \
+    -recipient "/O=Example/CN=Example Issuing CA 2" -newkey "$r/dev-2.key" \
+    -subject "/O=Example/CN=dev-2" -certout "$r/dev-2.pem" >"$r/dev-2.out" 2>&1
+check "an enrolment under issuing-2 chains to the offline root" \
+    openssl verify -CAfile "$r/root-2026.pem" -untrusted "$r/issuing-2.pem" "$r/dev-2.pem"
+check "ca sign-csr refuses a request whose signature does not verify" bash -c \
+    "sed '2s/A/B/;2s/a/b/' '$r/issuing-2.csr' >'$r/bad.csr';
+     ! SOFTHSM2_CONF='$cer/softhsm2.conf' CMPCA_HSM_LOCK='$cer/lock' \
+       '$T/usr/bin/cmpca' -c '$cer/cmpca.conf' ca sign-csr root-2026 --csr '$r/bad.csr' >'$r/bad.pem' 2>'$r/bad.err' &&
+     grep -q 'does not verify\|not a PKCS#10' '$r/bad.err' && [ ! -s '$r/bad.pem' ]"
 finish
