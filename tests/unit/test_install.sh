@@ -113,6 +113,17 @@ check "nothing installed outside DESTDIR/usr" \
     test "$(ls -A "$root")" = usr
 check "no installed file is group/world-writable or set-id" \
     test -z "$(find "$root" \( -perm /022 -o -perm /6000 \) -print)"
+# The copies in the guides are the installed text, not a memory of it.
+awk '/^## Example$/ { on = 1; next } /^## / { on = 0 }
+     on && /^```ini$/ { inb = 1; next } inb && /^```$/ { exit } inb' \
+    "$top/docs/configuration.md" >"$tmp/conf-example.md"
+check "configuration.md's Example is the installed example configuration" \
+    diff -u "$tmp/conf-example.md" "$root/usr/share/cmpca/cmpca.conf.example"
+awk '/^## cmpca \(CLI\)$/ { on = 1; next } /^## / { on = 0 }
+     on && /^```$/ { if (inb) exit; inb = 1; next } inb' \
+    "$top/docs/operations.md" >"$tmp/usage.md"
+check "operations.md's CLI usage is cmpca -h's" bash -c \
+    "'$root/usr/bin/cmpca' -h | diff -u '$tmp/usage.md' -"
 check "example configuration has no @placeholder@ left" \
     bash -c "! grep -n '@[A-Z_]*@' '$root/usr/share/cmpca/cmpca.conf.example'"
 
