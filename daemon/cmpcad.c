@@ -248,6 +248,28 @@ bundle_refresh(const struct cfg *cfg, struct db *db, struct hsm *hsm,
 	db_ca_array_free(cas, n);
 }
 
+/*
+ * An instance without an audit key links its audit chain but never signs
+ * it (issue 32): -t fails and the housekeeper says so at start, each with
+ * the command to run. Returns 1 when a key exists, 0 (logged) otherwise.
+ */
+static int
+audit_key_check(struct db *db)
+{
+	struct db_audit_ckpt k;
+	int rc;
+
+	memset(&k, 0, sizeof(k));
+	rc = db_audit_key_latest(db, &k);
+	db_audit_ckpt_clear(&k);
+	if (rc < 0)
+		log_err("database: %s", db_error(db));
+	else if (rc == 0)
+		log_err("no audit key: the audit chain is linked but no "
+			"checkpoint is signed (run cmpca audit key)");
+	return rc == 1;
+}
+
 static int
 housekeeper_main(const struct cfg *cfg)
 {
@@ -271,6 +293,8 @@ housekeeper_main(const struct cfg *cfg)
 		log_warn("housekeeper: no HSM, CRLs are not re-issued and "
 			 "audit checkpoints not signed: %s",
 		    hsm_error());
+	if (db_ensure(db) == 1)
+		(void)audit_key_check(db);
 	log_info("housekeeper ready");
 	while (!stopping) {
 		if (hsm != NULL && hsm_lost(hsm)) {
@@ -360,7 +384,7 @@ check_only(const struct cfg *cfg)
 		log_err("database: %s", db_error(db));
 		goto out;
 	}
-	ok = 1;
+	ok = audit_key_check(db);
 	for (i = 0; i < n; i++) {
 		EVP_PKEY *k = hsm_key_load(hsm, cas[i].key_uri);
 

@@ -179,6 +179,7 @@ cli ca export issuing >"$tmp/ca.pem" 2>/dev/null
 check "CA certificate exported" openssl x509 -in "$tmp/ca.pem" -noout
 (umask 077; cli secret add pkg --profile default >"$tmp/secret" 2>/dev/null)
 check "installed cmpca secret add" test -s "$tmp/secret"
+check "installed cmpca audit key" cli audit key
 psql -Xq "$db" -c "ALTER ROLE cmpca_daemon LOGIN" \
     -c "ALTER ROLE cmpca_reader LOGIN" >/dev/null 2>&1
 sed -i "s|^db = .*|db = \"${db/user=postgres/user=cmpca_daemon}\"|" "$conf"

@@ -257,6 +257,15 @@ check "installed cmpca ca create issuing (key in the HSM)" \
 # by the migration, which ran as the superuser), as the example says.
 psql -Xq "$db" -c "ALTER ROLE cmpca_daemon LOGIN" -c "ALTER ROLE cmpca_reader LOGIN" >/dev/null 2>&1
 sed -i "s|^db = .*|db = \"${db/user=postgres/user=cmpca_daemon}\"|" "$conf"
+# No silent half-set-up CA (issue 32): without an audit key, -t and
+# status fail and name the command to run.
+check "installed cmpcad -t refuses an instance without an audit key" bash -c "
+	! out=\$('$cmpcad' -t -c '$conf' 2>&1) &&
+	grep -q 'no audit key: .*(run cmpca audit key)' <<<\"\$out\""
+check "installed cmpca status fails without an audit key, naming the command" bash -c "
+	'$cmpca' -c '$conf' status >'$tmp/status.out' 2>&1; [ \$? = 3 ] &&
+	grep -q '^audit key .*none: .*(cmpca audit key)' '$tmp/status.out'"
+check "installed cmpca audit key" "$cmpca" -c "$conf" audit key
 check "installed cmpcad -t passes on the example configuration" bash -c "
 	'$cmpcad' -t -c '$conf' 2>&1 |
 	grep -qx '$conf: configuration ok, schema version [0-9]*, 1 CA(s)'"
