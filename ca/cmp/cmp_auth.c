@@ -161,10 +161,10 @@ mac_check_charged(struct req *r, const char *ref)
 		r->outcome = "error";
 		return -1;
 	}
-	t0 = metrics_now_us();
+	t0 = cmp_guard_cpu_us();
 	rc = mac_check(r, ref);
 	if (rc == 0 && !r->have_mac)
-		cmp_guard_budget_debit(r->srv, metrics_now_us() - t0);
+		cmp_guard_budget_debit(r->srv, cmp_guard_cpu_us() - t0);
 	return rc;
 }
 

@@ -10,8 +10,9 @@
  *    secret (cmp_auth.c). The calls are counted here, so a unit test
  *    checks both paths call alike without measuring time.
  * 2. A budget for failed derivations. Each worker may spend mac_fail_budget
- *    milliseconds a second, banked for CMP_GUARD_WINDOW seconds, deriving
- *    keys for requests whose MAC then does not verify (a wrong secret or
+ *    milliseconds of CPU a second (its own CPU time, so that a loaded host
+ *    does not make each derivation look dearer), banked for
+ *    CMP_GUARD_WINDOW seconds, on requests whose MAC then does not verify (a wrong secret or
  *    an unknown reference: the same to the budget). While it is spent,
  *    every MAC-protected request is answered systemUnavail before its
  *    reference is looked at, whoever sent it, so the refusal tells nothing
@@ -21,6 +22,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -139,6 +141,16 @@ cmp_guard_budget_ok(struct cmp_srv *s)
 	}
 	metrics_mac_refused();
 	return 0;
+}
+
+/* See cmp_srv.h. */
+long long
+cmp_guard_cpu_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* See cmp_srv.h. */

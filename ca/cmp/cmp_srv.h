@@ -205,6 +205,8 @@ void cmp_guard_free(struct cmp_srv *s);
 /* May a MAC-protected request be derived now? 1, or 0 when this worker's
  * mac_fail_budget is spent (logged once per episode, counted). */
 int cmp_guard_budget_ok(struct cmp_srv *s);
+/* This process's CPU time, microseconds (what the budget counts). */
+long long cmp_guard_cpu_us(void);
 /* Charges us microseconds of a derivation whose MAC did not verify. */
 void cmp_guard_budget_debit(struct cmp_srv *s, long long us);
 
