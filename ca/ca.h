@@ -64,6 +64,18 @@ void metrics_http_rejected(void);
 void metrics_db_error(const char *sqlstate);
 /* The master respawned the process of slot (0: the housekeeper). */
 void metrics_worker_restart(int slot);
+/* A MAC-protected request refused because its worker's mac_fail_budget
+ * was spent (cmp_guard.c). */
+void metrics_mac_refused(void);
+/* A request not served because nginx had closed its connection (the
+ * client had gone). */
+void metrics_client_gone(void);
+/* A worker killed by the master's watchdog (worker_timeout). */
+void metrics_watchdog(int slot);
+/* Worker slot's request start (monotonic microseconds, 0: idle), shared
+ * with the master for the watchdog. Slot 0 is the housekeeper. */
+void metrics_busy_set(int slot, long long since_us);
+long long metrics_busy_get(int slot);
 /*
  * The whole set in the Prometheus text format 0.0.4, with gauges read from
  * db (may be NULL) at this moment. Returns a malloc'ed text of *len bytes,
@@ -147,6 +159,8 @@ struct cfg {
 	int workers;
 	long max_request;
 	long pbm_max_iter;
+	long mac_fail_budget; /* ms/s of failed MAC derivations; 0: none */
+	long worker_timeout;  /* s one request may take; 0: no watchdog */
 	int implicit_confirm; /* grant implicitConfirm when asked */
 	long txn_timeout;     /* seconds to wait for certConf */
 	long housekeeping_interval; /* seconds between expiry sweeps */

@@ -41,7 +41,8 @@ static const char *const cfg_keys[] = {
 	"housekeeping_interval", "nonce_max_age", "trust_anchors",
 	"poll_check_after", "clock_skew", "allow_unprotected", "crl_dir",
 	"crl_validity", "crl_auto", "user", "socket_group", "syslog",
-	"db_operator", "db_owner", "db_reader", NULL,
+	"db_operator", "db_owner", "db_reader", "mac_fail_budget",
+	"worker_timeout", NULL,
 };
 
 static const char *const profile_keys[] = {
@@ -583,6 +584,10 @@ cfg_load(const char *path)
 	    !cfg_long(c, CFG_MAIN, "pbm_max_iterations",
 		CA_DEFAULT_PBM_MAX_ITER, CA_MIN_PBM_ITER, 10000000,
 		&c->pbm_max_iter) ||
+	    !cfg_long(c, CFG_MAIN, "mac_fail_budget",
+		CA_DEFAULT_MAC_FAIL_BUDGET, 0, 1000, &c->mac_fail_budget) ||
+	    !cfg_long(c, CFG_MAIN, "worker_timeout",
+		CA_DEFAULT_WORKER_TIMEOUT, 0, 86400, &c->worker_timeout) ||
 	    !cfg_long(c, CFG_MAIN, "txn_timeout", CA_DEFAULT_TXN_TIMEOUT, 1,
 		86400 * 30, &c->txn_timeout) ||
 	    !cfg_long(c, CFG_MAIN, "housekeeping_interval", 10, 1, 3600,

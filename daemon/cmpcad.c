@@ -2,8 +2,9 @@
  * cmpcad - the cmpca FastCGI daemon.
  *
  * A small pre-fork master opens the FastCGI socket, forks N workers and
- * respawns any that die (with back-off when they die at start); SIGTERM
- * or SIGINT drains and stops. Each worker, after the fork, opens the HSM
+ * respawns any that die (with a back-off per slot when they die at start,
+ * without ever sleeping), kills a worker stuck in one request longer than
+ * worker_timeout (the watchdog); SIGTERM or SIGINT drains and stops. Each worker, after the fork, opens the HSM
  * (module load and login) and its own database connection: PKCS#11
  * sessions and libpq connections never cross a fork.
  *
@@ -107,7 +108,7 @@ open_backends(const struct cfg *cfg, struct hsm **hsm, struct db **db)
 }
 
 static int
-worker_main(const struct cfg *cfg, int fd)
+worker_main(const struct cfg *cfg, int fd, int slot)
 {
 	struct rlimit rl = { 0, 0 };
 	struct hsm *hsm = NULL;
@@ -122,6 +123,7 @@ worker_main(const struct cfg *cfg, int fd)
 		goto out;
 	if ((w = worker_new(cfg, db, hsm)) == NULL)
 		goto out;
+	w->slot = slot;
 	log_info("worker ready");
 	rc = fcgi_serve(fd, w, &stopping) == 0 ? 0 : 1;
 out:
@@ -408,79 +410,146 @@ out:
 struct slot {
 	pid_t pid;
 	time_t started;
-	int fails; /* consecutive early deaths */
+	int fails;  /* consecutive early deaths */
+	time_t due; /* respawn at (back-off), 0: nothing pending */
 };
 
-/* Slot 0 is the housekeeper, slots 1..workers the FastCGI workers. */
+/* Slot 0 is the housekeeper, slots 1..workers the FastCGI workers. The
+ * child gets back the signal mask the master had before it blocked
+ * SIGCHLD. */
 static pid_t
-spawn(const struct cfg *cfg, int fd, struct slot *s, int housekeeper)
+spawn(const struct cfg *cfg, int fd, struct slot *s, int slot,
+    const sigset_t *mask)
 {
-	pid_t pid = fork();
+	pid_t pid;
 
+	metrics_busy_set(slot, 0);
+	pid = fork();
 	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, mask, NULL);
 		signals_set(on_term);
-		if (housekeeper) {
+		if (slot == 0) {
 			close(fd);
 			_exit(housekeeper_main(cfg));
 		}
-		_exit(worker_main(cfg, fd));
+		_exit(worker_main(cfg, fd, slot));
 	}
+	s->due = 0;
 	if (pid > 0) {
 		s->pid = pid;
 		s->started = time(NULL);
-	} else
+	} else {
 		log_err("fork failed: %s", strerror(errno));
+		s->due = time(NULL) + 1;
+	}
 	return pid;
 }
 
+/*
+ * A process of slot i ended: logged, and its respawn scheduled - at once,
+ * or after a back-off when it died within CA_RESPAWN_EARLY seconds of its
+ * start (HSM or database down): 1, 2, 4 ... CA_RESPAWN_MAX s, for that
+ * slot only. Nobody sleeps: the loop in master() respawns when due.
+ */
+static void
+slot_ended(struct slot *s, int i, pid_t pid, int status)
+{
+	time_t now = time(NULL);
+
+	s->pid = 0;
+	metrics_busy_set(i, 0);
+	if (WIFSIGNALED(status))
+		log_warn("worker %d killed by signal %d", (int)pid,
+		    WTERMSIG(status));
+	else
+		log_warn("worker %d exited with status %d", (int)pid,
+		    WEXITSTATUS(status));
+	if (now - s->started < CA_RESPAWN_EARLY) {
+		int d = 1 << (s->fails < 5 ? s->fails : 5);
+
+		s->fails++;
+		s->due = now + (d > CA_RESPAWN_MAX ? CA_RESPAWN_MAX : d);
+		log_info("slot %d: respawn in %d s", i,
+		    d > CA_RESPAWN_MAX ? CA_RESPAWN_MAX : d);
+	} else {
+		s->fails = 0;
+		s->due = now;
+	}
+}
+
+/*
+ * The watchdog: a worker that has been inside one request for longer than
+ * worker_timeout (the start it published in the shared metrics) is
+ * killed, logged and counted; slot_ended() then respawns it.
+ */
+static void
+watchdog(const struct cfg *cfg, struct slot *slots, int n)
+{
+	long long now = metrics_now_us(), since;
+	int i;
+
+	if (cfg->worker_timeout == 0)
+		return;
+	for (i = 1; i < n; i++) {
+		if (slots[i].pid <= 0 || (since = metrics_busy_get(i)) == 0 ||
+		    now - since <= cfg->worker_timeout * 1000000LL)
+			continue;
+		log_err("worker %d (slot %d) inside one request for %lld s, "
+			"more than worker_timeout %ld: killed",
+		    (int)slots[i].pid, i, (now - since) / 1000000,
+		    cfg->worker_timeout);
+		metrics_watchdog(i);
+		metrics_busy_set(i, 0);
+		kill(slots[i].pid, SIGKILL);
+	}
+}
+
+/*
+ * The master's loop: reaps without blocking, respawns what is due, runs
+ * the watchdog, then waits for SIGCHLD (blocked, taken with sigtimedwait)
+ * at most until the next respawn or watchdog tick; SIGTERM and SIGINT
+ * interrupt the wait through their handler.
+ */
 static int
 master(const struct cfg *cfg, int fd)
 {
 	struct slot slots[CA_MAX_WORKERS + 1];
 	int i, n = cfg->workers + 1, status;
+	sigset_t chld, old;
+	struct timespec ts;
+	time_t now, next;
 	pid_t pid;
 
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &old);
 	memset(slots, 0, sizeof(slots));
 	for (i = 0; i < n; i++)
-		spawn(cfg, fd, &slots[i], i == 0);
+		spawn(cfg, fd, &slots[i], i, &old);
 	while (!stopping) {
-		pid = wait(&status);
-		if (pid < 0) {
-			if (errno == EINTR || errno == ECHILD) {
-				if (errno == ECHILD)
-					sleep(1);
-				continue;
-			}
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+			for (i = 0; i < n; i++)
+				if (slots[i].pid == pid) {
+					slot_ended(&slots[i], i, pid, status);
+					break;
+				}
+		if (stopping)
 			break;
-		}
+		now = time(NULL);
+		next = now + 1; /* the watchdog's tick */
 		for (i = 0; i < n; i++) {
-			if (slots[i].pid != pid)
+			if (slots[i].pid != 0 || slots[i].due == 0)
 				continue;
-			slots[i].pid = 0;
-			if (stopping)
-				break;
-			if (WIFSIGNALED(status))
-				log_warn("worker %d killed by signal %d",
-				    (int)pid, WTERMSIG(status));
-			else
-				log_warn("worker %d exited with status %d",
-				    (int)pid, WEXITSTATUS(status));
-			/* Back off when workers die at start (HSM or database
-			 * down): 1, 2, 4 ... 30 s. */
-			if (time(NULL) - slots[i].started < 5) {
-				int d = 1 << (slots[i].fails < 5 ?
-				    slots[i].fails : 5);
-
-				slots[i].fails++;
-				sleep((unsigned)(d > 30 ? 30 : d));
-			} else
-				slots[i].fails = 0;
-			if (!stopping) {
+			if (slots[i].due <= now) {
 				metrics_worker_restart(i);
-				spawn(cfg, fd, &slots[i], i == 0);
-			}
-			break;
+				spawn(cfg, fd, &slots[i], i, &old);
+			} else if (slots[i].due < next)
+				next = slots[i].due;
 		}
+		watchdog(cfg, slots, n);
+		ts.tv_sec = next > now ? next - now : 0;
+		ts.tv_nsec = next > now ? 0 : 100000000;
+		(void)sigtimedwait(&chld, NULL, &ts);
 	}
 	log_info("stopping %d workers and the housekeeper", n - 1);
 	for (i = 0; i < n; i++)
@@ -489,6 +558,7 @@ master(const struct cfg *cfg, int fd)
 	for (i = 0; i < n; i++)
 		if (slots[i].pid > 0)
 			waitpid(slots[i].pid, &status, 0);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	return 0;
 }
 
