@@ -50,7 +50,8 @@ static const char *const profile_keys[] = {
 	"key_types", "rsa_min_bits", "san_types", "subject_attrs", "key_usage",
 	"ext_key_usage", "copy_extensions", "holder_san", "kur_same_key",
 	"crl_url", "ocsp_url", "ca_issuers_url", "ra_san", "external_subject",
-	"external_san", NULL,
+	"external_san", "wildcards", "other_extensions", "allowed_policies",
+	NULL,
 };
 
 /* Line number of "key =" inside [section] of path, 0 if not found. */
