@@ -272,6 +272,8 @@ struct issue_req {
 	int san_bound;		     /* SANs only from allowed_san */
 	const char *allowed_san;     /* the secret's or RA's patterns */
 	const char *san_who;	     /* whose patterns, for messages */
+	int subject_fixed;	     /* the operator's subject patterns
+					(external_subject) decide the CN */
 	X509 *holder;		     /* SANs only from its own, or NULL */
 	char *why_buf;		     /* room for a refusal's text */
 	size_t why_len;

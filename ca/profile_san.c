@@ -248,7 +248,7 @@ profile_cn_scope_ok(const struct issue_req *r, const X509_NAME *subj,
 	struct san_ctx m = { NULL, 0 };
 	int i = -1, n, ok = 1;
 
-	if (!r->san_bound || r->allowed_san == NULL ||
+	if (!r->san_bound || r->subject_fixed || r->allowed_san == NULL ||
 	    r->allowed_san[0] == '\0' ||
 	    (r->allowed_subject != NULL && r->allowed_subject[0] != '\0'))
 		return 1;

@@ -300,6 +300,7 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 		ir.allowed_san = prof->external_san;
 		ir.san_who = "certificate under an external trust anchor "
 			     "(external_san of the profile)";
+		ir.subject_fixed = prof->external_subject != NULL;
 	}
 	if (r->is_ra && prof->ra_san != NULL) {
 		/* The names the profile lets its RAs ask for. */
