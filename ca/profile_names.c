@@ -56,7 +56,7 @@ profile_dns_ok(const unsigned char *s, size_t len, int wildcard,
 	}
 	if (wildcard && len >= 2 && s[0] == '*' && s[1] == '.')
 		start = 2;
-	else if (memchr(s, '*', len) != NULL) {
+	if (memchr(s + start, '*', len - start) != NULL) {
 		*why = wildcard ? "a wildcard only as the whole leftmost label"
 				: "a wildcard the profile does not allow "
 				  "(wildcards)";
