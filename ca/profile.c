@@ -448,30 +448,6 @@ ku_bits(const ASN1_BIT_STRING *ku)
 	return bits;
 }
 
-/* See profile_int.h. */
-int
-ext_not_taken(const struct issue_req *r, const char *what, char *why,
-    size_t len)
-{
-	size_t used;
-
-	if (!r->profile->drop_exts) {
-		snprintf(why, len, "%s not allowed by profile %s", what,
-		    r->profile->name);
-		return 0;
-	}
-	if (r->mods_buf != NULL && r->mods_len > 0) {
-		used = strlen(r->mods_buf);
-		if (used == 0)
-			snprintf(r->mods_buf, r->mods_len,
-			    "profile %s dropped: %s", r->profile->name, what);
-		else if (used < r->mods_len)
-			snprintf(r->mods_buf + used, r->mods_len - used, ", %s",
-			    what);
-	}
-	return 2;
-}
-
 /* One decoded extension against the profile: 1 taken, 2 dropped, 0
  * refused (*fail, why). */
 static int

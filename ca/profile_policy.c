@@ -1,6 +1,8 @@
 /*
- * profile_policy.c - the values of requested extensions beyond the
- * usage and name rules of profile.c: certificatePolicies by the
+ * profile_policy.c - what a profile does with a requested extension it
+ * does not take (other_extensions: refuse, or drop and say so), and the
+ * values of requested extensions beyond the usage and name rules of
+ * profile.c: certificatePolicies by the
  * profile's allow-list (allowed_policies plus the section's own
  * policies; identifiers only, qualifiers are the CA's to state), and
  * extensions listed in copy_extensions that OpenSSL does not know, which
@@ -17,6 +19,30 @@
 
 /* Nesting of constructed values in an unknown extension. */
 #define DER_DEPTH_MAX 16
+
+/* See profile_int.h. */
+int
+ext_not_taken(const struct issue_req *r, const char *what, char *why,
+    size_t len)
+{
+	size_t used;
+
+	if (!r->profile->drop_exts) {
+		snprintf(why, len, "%s not allowed by profile %s", what,
+		    r->profile->name);
+		return 0;
+	}
+	if (r->mods_buf != NULL && r->mods_len > 0) {
+		used = strlen(r->mods_buf);
+		if (used == 0)
+			snprintf(r->mods_buf, r->mods_len,
+			    "profile %s dropped: %s", r->profile->name, what);
+		else if (used < r->mods_len)
+			snprintf(r->mods_buf + used, r->mods_len - used, ", %s",
+			    what);
+	}
+	return 2;
+}
 
 /* Is the dotted form of o in the profile's policies? */
 static int
