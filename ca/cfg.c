@@ -403,7 +403,8 @@ cfg_profile_rules(const struct cfg *c, const char *sec, struct cfg_profile *p)
 		&p->san_types) ||
 	    !cfg_long(c, sec, "rsa_min_bits", 2048, 2048, 16384,
 		&p->rsa_min_bits) ||
-	    !cfg_bool(c, sec, "implicit_confirm", 1, &p->implicit_confirm))
+	    !cfg_bool(c, sec, "implicit_confirm", 1, &p->implicit_confirm) ||
+	    !cfg_bool(c, sec, "wildcards", 0, &p->wildcards))
 		return 0;
 	v = NCONF_get_string(c->conf, sec, "subject_attrs");
 	ERR_clear_error();

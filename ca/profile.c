@@ -297,7 +297,7 @@ out:
 	return ok;
 }
 
-/* A yes/no or a two-word key of [sec]: *out 1 for yes, 0 for no (or
+/* A key of [sec] with one of two words: *out 1 for yes, 0 for no (or
  * absent: def). 1, or 0 with l->err. */
 static int
 word_key(struct load_ctx *l, CONF *conf, const char *sec, const char *key,
@@ -338,9 +338,7 @@ profile_rules_load(CONF *conf, const char *sec, struct cfg_profile *p,
 	ERR_clear_error();
 	pol = NCONF_get_string(conf, sec, "allowed_policies");
 	ERR_clear_error();
-	if (!word_key(&l, conf, sec, "wildcards", "yes", "no", 0,
-	        &p->wildcards) ||
-	    !word_key(&l, conf, sec, "other_extensions", "drop", "refuse", 0,
+	if (!word_key(&l, conf, sec, "other_extensions", "drop", "refuse", 0,
 	        &p->drop_exts))
 		return 0;
 	*key = "allowed_policies";

@@ -31,11 +31,14 @@ static time_t names_at;
 static int
 add_der(STACK_OF(X509_NAME) *sk, const unsigned char *der, size_t len)
 {
-	const unsigned char *p = der, *end = der + len;
+	const unsigned char *p = der, *end;
 	X509_NAME *n;
 	X509 *x;
 
-	while (der != NULL && p < end) {
+	if (der == NULL || len == 0)
+		return 1; /* a pending CA, a root without chain */
+	end = der + len;
+	while (p < end) {
 		if ((x = d2i_X509(NULL, &p, (long)(end - p))) == NULL)
 			return 0;
 		n = X509_NAME_dup(X509_get_subject_name(x));
