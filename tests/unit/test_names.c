@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crmf.h>
 #include <openssl/x509v3.h>
 
 #include "ca/ca.h"
@@ -325,6 +326,155 @@ test_reserved(void **state)
 	X509_NAME_free(order);
 }
 
+/* A template with the extensions of conf section [ev] (openssl.cnf). */
+static CRMF_CERTTEMPLATE *
+tmpl_with(const char *conf_text)
+{
+	CRMF_CERTTEMPLATE *t = CRMF_CERTTEMPLATE_new();
+	CONF *conf = NCONF_new(NULL);
+	BIO *b = BIO_new_mem_buf(conf_text, -1);
+	X509V3_CTX ctx;
+	long eline;
+
+	assert_non_null(t);
+	assert_non_null(conf);
+	assert_non_null(b);
+	assert_true(NCONF_load_bio(conf, b, &eline));
+	BIO_free(b);
+	X509V3_set_ctx(&ctx, NULL, NULL, NULL, NULL, X509V3_CTX_TEST);
+	X509V3_set_nconf(&ctx, conf);
+	assert_true(X509V3_EXT_add_nconf_sk(conf, &ctx, "ev",
+	    &t->extensions));
+	NCONF_free(conf);
+	return t;
+}
+
+/*
+ * certificatePolicies by allow-list (finding 10): refused, or dropped
+ * with the drop named; a taken policy merged into the profile's own,
+ * identifiers only, as critical as the profile's; a copied extension
+ * never as critical as the request says (finding 9).
+ */
+static void
+test_policies(void **state)
+{
+	static const char req_text[] =
+	    "[ev]\ncertificatePolicies = 1.3.6.1.4.1.99999.7, 1.2.3.4\n"
+	    "1.3.6.1.4.1.99999.42 = critical,DER:0500\n"
+	    "nsComment = hello\n";
+	struct cfg_profile prof;
+	struct issue_req r;
+	CRMF_CERTTEMPLATE *t = tmpl_with(req_text);
+	X509 *x = X509_new();
+	X509_EXTENSION *own = NULL, *out = NULL;
+	CERTIFICATEPOLICIES *pol;
+	POLICYINFO *pi;
+	char why[256], mods[256];
+	int fail, i;
+
+	(void)state;
+	assert_non_null(x);
+	memset(&prof, 0, sizeof(prof));
+	snprintf(prof.name, sizeof(prof.name), "pol");
+	snprintf(prof.policies[0], CFG_OID_MAX, "1.3.6.1.4.1.99999.7");
+	snprintf(prof.policies[1], CFG_OID_MAX, "1.3.6.1.4.1.99999.1");
+	prof.npolicies = 2;
+	snprintf(prof.copy_exts[0], CFG_OID_MAX, "1.3.6.1.4.1.99999.42");
+	prof.ncopy_exts = 1;
+	memset(&r, 0, sizeof(r));
+	r.tmpl = t;
+	r.profile = &prof;
+	r.mods_buf = mods;
+	r.mods_len = sizeof(mods);
+	/* refuse: the first thing not taken is named. */
+	assert_int_equal(profile_exts_check(&r, &fail, why, sizeof(why)), 0);
+	assert_int_equal(fail, CMP_FAIL_BAD_CERT_TEMPLATE);
+	assert_string_equal(why,
+	    "certificatePolicies 1.2.3.4 not allowed by profile pol");
+	/* drop: both named, in order. */
+	prof.drop_exts = 1;
+	assert_int_equal(profile_exts_check(&r, &fail, why, sizeof(why)), 1);
+	assert_string_equal(mods, "profile pol dropped: certificatePolicies "
+	    "1.2.3.4, extension nsComment");
+	/* The profile's own policy, critical; the requested one added. */
+	assert_non_null(pol = sk_POLICYINFO_new_null());
+	assert_non_null(pi = POLICYINFO_new());
+	ASN1_OBJECT_free(pi->policyid);
+	assert_non_null(pi->policyid = OBJ_txt2obj("1.3.6.1.4.1.99999.1", 1));
+	assert_true(sk_POLICYINFO_push(pol, pi));
+	assert_non_null(own = X509V3_EXT_i2d(NID_certificate_policies, 1,
+	    pol));
+	CERTIFICATEPOLICIES_free(pol);
+	assert_true(X509_add_ext(x, own, -1));
+	for (i = 0; i < sk_X509_EXTENSION_num(t->extensions); i++) {
+		X509_EXTENSION *e = sk_X509_EXTENSION_value(t->extensions, i);
+		int nid = OBJ_obj2nid(X509_EXTENSION_get_object(e));
+
+		assert_true(profile_ext_copy(&r, e, x, &out));
+		if (nid == NID_certificate_policies) {
+			assert_non_null(out);
+			assert_int_equal(X509_EXTENSION_get_critical(out), 1);
+			assert_non_null(pol = X509V3_EXT_d2i(out));
+			assert_int_equal(sk_POLICYINFO_num(pol), 2);
+			assert_int_equal(OBJ_obj2nid(sk_POLICYINFO_value(pol,
+			    0)->policyid), NID_undef);
+			CERTIFICATEPOLICIES_free(pol);
+		} else if (nid == NID_netscape_comment)
+			assert_null(out); /* dropped */
+		else {
+			/* the private OID: copied, not critical */
+			assert_non_null(out);
+			assert_int_equal(X509_EXTENSION_get_critical(out), 0);
+		}
+		X509_EXTENSION_free(out);
+	}
+	X509_EXTENSION_free(own);
+	X509_free(x);
+	CRMF_CERTTEMPLATE_free(t);
+}
+
+/* A copied extension OpenSSL does not know: one well-formed DER value. */
+static void
+test_unknown_der(void **state)
+{
+	static const struct {
+		const char *der;
+		int ok;
+	} cases[] = {
+		{ "DER:0500", 1 },
+		{ "DER:3006010101020100", 1 },
+		{ "DER:3005", 0 },            /* length past the end */
+		{ "DER:05000500", 0 },        /* two values */
+		{ "DER:30800201000000", 0 }, /* indefinite length (BER) */
+		{ "DER:3003020500", 0 },      /* inner length past its parent */
+	};
+	struct cfg_profile prof;
+	struct issue_req r;
+	CRMF_CERTTEMPLATE *t;
+	char text[128], why[256];
+	int fail;
+	size_t i;
+
+	(void)state;
+	memset(&prof, 0, sizeof(prof));
+	snprintf(prof.name, sizeof(prof.name), "x");
+	snprintf(prof.copy_exts[0], CFG_OID_MAX, "1.3.6.1.4.1.99999.42");
+	prof.ncopy_exts = 1;
+	for (i = 0; i < NELEM(cases); i++) {
+		snprintf(text, sizeof(text), "[ev]\n1.3.6.1.4.1.99999.42 = %s\n",
+		    cases[i].der);
+		t = tmpl_with(text);
+		memset(&r, 0, sizeof(r));
+		r.tmpl = t;
+		r.profile = &prof;
+		if (profile_exts_check(&r, &fail, why, sizeof(why)) !=
+		    cases[i].ok)
+			fail_msg("%s: want %d (%s)", cases[i].der, cases[i].ok,
+			    why);
+		CRMF_CERTTEMPLATE_free(t);
+	}
+}
+
 int
 main(void)
 {
@@ -335,6 +485,8 @@ main(void)
 		cmocka_unit_test(test_subject),
 		cmocka_unit_test(test_scope),
 		cmocka_unit_test(test_reserved),
+		cmocka_unit_test(test_policies),
+		cmocka_unit_test(test_unknown_der),
 	};
 
 	return cmocka_run_group_tests_name("names", names, NULL, NULL) != 0;
