@@ -51,7 +51,8 @@ static const char *const profile_keys[] = {
 	"key_types", "rsa_min_bits", "san_types", "subject_attrs", "key_usage",
 	"ext_key_usage", "copy_extensions", "holder_san", "kur_same_key",
 	"crl_url", "ocsp_url", "ca_issuers_url", "ra_san", "external_subject",
-	"external_san", NULL,
+	"external_san", "wildcards", "other_extensions", "allowed_policies",
+	NULL,
 };
 
 /* Line number of "key =" inside [section] of path, 0 if not found. */
@@ -403,7 +404,8 @@ cfg_profile_rules(const struct cfg *c, const char *sec, struct cfg_profile *p)
 		&p->san_types) ||
 	    !cfg_long(c, sec, "rsa_min_bits", 2048, 2048, 16384,
 		&p->rsa_min_bits) ||
-	    !cfg_bool(c, sec, "implicit_confirm", 1, &p->implicit_confirm))
+	    !cfg_bool(c, sec, "implicit_confirm", 1, &p->implicit_confirm) ||
+	    !cfg_bool(c, sec, "wildcards", 0, &p->wildcards))
 		return 0;
 	v = NCONF_get_string(c->conf, sec, "subject_attrs");
 	ERR_clear_error();
