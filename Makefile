@@ -206,6 +206,7 @@ CONF_SED := -e 's|@MODULE@|/usr/lib/softhsm/libsofthsm2.so|' \
 	-e 's|"@DB_READER@"|"dbname=cmpca user=cmpca_reader"|' \
 	-e 's|@VAR@/cmpcad.sock|/run/cmpca/cmpcad.sock|' \
 	-e 's|@VAR@/crl|/var/lib/cmpca/crl|' \
+	-e 's|@VAR@/audit/anchor.log|/var/lib/cmpca/audit-anchor.log|' \
 	-e 's|@WORKERS@|4|' -e 's|@CA_LABEL@|issuing|g' \
 	-e 's|@RUN_USER@|cmpca|' -e 's|@SOCKET_GROUP@||' \
 	-e 's|@SCHEMA_DIR@|$(SCHEMADIR)|' \
