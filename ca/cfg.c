@@ -567,6 +567,10 @@ cfg_load(const char *path)
 	c->log_level = cfg_str(c, CFG_MAIN, "log_level", "info");
 	c->crl_dir = cfg_str(c, CFG_MAIN, "crl_dir", NULL);
 	c->audit_anchor_file = cfg_str(c, CFG_MAIN, "audit_anchor_file", NULL);
+	if (c->audit_anchor_file != NULL && c->audit_anchor_file[0] == '\0') {
+		free(c->audit_anchor_file); /* "audit_anchor_file =": none */
+		c->audit_anchor_file = NULL;
+	}
 	if (c->audit_anchor_file != NULL && c->audit_anchor_file[0] != '/') {
 		cfg_error(c, CFG_MAIN, "audit_anchor_file", "%s",
 		    "audit_anchor_file must be an absolute path");
