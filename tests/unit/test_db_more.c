@@ -584,6 +584,20 @@ test_audit_hardening(void **state)
 	CHECK(db_grants_apply(db), 1);
 	memset(&p, 0, sizeof(p));
 	CHECK(db_schema_check(db, problem, &p), 0);
+	/* A membership is never what cmpca_grants() gives, even one made
+	 * before a migrate. */
+	CHECK(db_exec_unsafe(db, "GRANT pg_read_all_data TO cmpca_daemon"),
+	    1);
+	CHECK(db_grants_apply(db), 1);
+	memset(&p, 0, sizeof(p));
+	CHECK(db_schema_check(db, problem, &p), 1);
+	assert_string_equal(p.last, "role cmpca_daemon holds MEMBER on role "
+	    "pg_read_all_data, which cmpca_grants() does not give (revoke it, "
+	    "or run cmpca db migrate)");
+	CHECK(db_exec_unsafe(db, "REVOKE pg_read_all_data FROM cmpca_daemon"),
+	    1);
+	memset(&p, 0, sizeof(p));
+	CHECK(db_schema_check(db, problem, &p), 0);
 
 	/* A direct cert-status row: refused. */
 	snprintf(sql, sizeof(sql), "INSERT INTO audit (event, detail) VALUES "
