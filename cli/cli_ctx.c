@@ -71,6 +71,7 @@ static const char usage_text[] =
     "    [--days N]   C: dns:NAME, email:NAME, uri:HOST, ip:ADDR/MASK, "
     "dirname:/DN\n"
     "  audit list [--ca LABEL] [--event E] [--since TIME] [--limit N]\n"
+    "                                      the audit log, newest first\n"
     "  audit verify [--since TIME] [--anchor FILE]  recompute the audit "
     "chain, check\n"
     "                                      checkpoints (and anchors), "
@@ -80,7 +81,6 @@ static const char usage_text[] =
     "  audit key [--label L] [--key TYPE]  the audit key in the HSM\n"
     "  audit checkpoint                    link the audit rows, sign the "
     "head now\n"
-    "                                      the audit log, newest first\n"
     "  status [--warn-days N] [--crl-warn-hours N] [--max-pending N]\n"
     "                                      health checks; exit 0 ok, 1 "
     "attention, 3 failing\n";
