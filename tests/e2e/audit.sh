@@ -454,11 +454,11 @@ check "status changed with triggers on: verifies (it is in the chain)" verify
 # from max(id): another writer's row would be taken for the forgery.
 # The forgeries take ids after the last (no gap once they are removed).
 n0=$(q "SELECT id FROM audit_checkpoint ORDER BY seq DESC, id DESC LIMIT 1")
-top=$(q "SELECT max(id) FROM audit_checkpoint")
-f1=$(behind "INSERT INTO audit_checkpoint (id, seq, chain_hash, key_id, at, sig) SELECT $((top + 1)), seq, chain_hash, key_id, at, '\\x3006020101020101' FROM audit_checkpoint WHERE id = $n0 RETURNING id")
+ck_top=$(q "SELECT max(id) FROM audit_checkpoint")
+f1=$(behind "INSERT INTO audit_checkpoint (id, seq, chain_hash, key_id, at, sig) SELECT $((ck_top + 1)), seq, chain_hash, key_id, at, '\\x3006020101020101' FROM audit_checkpoint WHERE id = $n0 RETURNING id")
 check "forged checkpoint signature: refused by verify" \
     verify_names "checkpoint $f1 (seq"
-f2=$(behind "INSERT INTO audit_checkpoint (id, seq, chain_hash, key_id, at, sig) SELECT $((top + 2)), 1, (SELECT chain_hash FROM audit_seal WHERE seq = 1), key_id, at, sig FROM audit_checkpoint WHERE id = $n0 RETURNING id")
+f2=$(behind "INSERT INTO audit_checkpoint (id, seq, chain_hash, key_id, at, sig) SELECT $((ck_top + 2)), 1, (SELECT chain_hash FROM audit_seal WHERE seq = 1), key_id, at, sig FROM audit_checkpoint WHERE id = $n0 RETURNING id")
 check "real signature on another head: refused by verify" \
     verify_names "checkpoint $f2 (seq 1): signature does not verify"
 behind "DELETE FROM audit_checkpoint WHERE id IN ($f1, $f2)" >/dev/null
