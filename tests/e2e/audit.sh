@@ -372,6 +372,23 @@ check "verify --anchor FILE: ok" verify_anchor "$anchor"
 check "verify --anchor FILE: every anchor read" bash -c \
     "grep -qE ' [1-9][0-9]* anchors' '$work/verify.out' && grep -qx 'audit verify: ok' '$work/verify.out'"
 check "verify --anchor the daemon's log: ok" verify_anchor "$CMPCA_VAR/cmpcad.log"
+# An idle head: not signed again by default; signed again (same seq) once
+# half of audit_checkpoint_max_age has passed (here 1 s: at once), and
+# appended to the anchor file by the CLI too.
+sed "s|^audit_checkpoint_max_age = .*|audit_checkpoint_max_age = 1|" "$CMPCA_CONF" >"$work/age.conf"
+chmod 644 "$work/age.conf"
+# The stack's CLI command line with that configuration.
+age_cli() { eval "${CMPCA_CLI% -c *} -c $work/age.conf" '"$@"'; }
+seal
+ck0=$(q "SELECT max(id) || ' ' || max(seq) FROM audit_checkpoint")
+seal
+check "idle head: not signed again (audit_checkpoint_max_age not near)" test \
+    "$(q "SELECT max(id) || ' ' || max(seq) FROM audit_checkpoint")" = "$ck0"
+age_cli audit checkpoint >"$work/hb.out" 2>&1
+check "idle head: signed again past half of audit_checkpoint_max_age" test \
+    "$(q "SELECT max(id) || ' ' || max(seq) FROM audit_checkpoint")" = "$((${ck0% *} + 1)) ${ck0#* }"
+check "the CLI's checkpoint is in the anchor file too" \
+    grep -q "^cmpca-audit-anchor-1 $((${ck0% *} + 1)) ${ck0#* } " "$anchor"
 printf 'cmpca-audit-anchor-1 1 2 zz 3 4 ab\n' >"$work/bad-anchor"
 check "verify --anchor: a malformed line refused" \
     verify_anchor_names "$work/bad-anchor" "line 1: not an anchor line"
@@ -515,15 +532,12 @@ check "a checkpoint deleted: verify names the gap" \
     verify_names "checkpoint ids $mid to $mid are missing: deleted"
 behind "INSERT INTO audit_checkpoint SELECT * FROM ckpt_bak; DROP TABLE ckpt_bak" >/dev/null
 # The last checkpoint older than audit_checkpoint_max_age (here 1 s).
-sed "s|^audit_checkpoint_max_age = .*|audit_checkpoint_max_age = 1|" "$CMPCA_CONF" >"$work/age.conf"
 sleep 2
-env SOFTHSM2_CONF="$SOFTHSM2_CONF" CMPCA_HSM_LOCK="$CMPCA_HSM_LOCK" \
-    "$CMPCA_RUN_BIN/cmpca" -c "$work/age.conf" audit verify >"$work/age.out" 2>&1
+age_cli audit verify >"$work/age.out" 2>&1
 rc=$?
 check "no checkpoint for longer than audit_checkpoint_max_age: verify fails" bash -c \
     "[ $rc = 1 ] && grep -q 'the last signed checkpoint .* s old, more than audit_checkpoint_max_age (1 s)' '$work/age.out'"
-env SOFTHSM2_CONF="$SOFTHSM2_CONF" CMPCA_HSM_LOCK="$CMPCA_HSM_LOCK" \
-    "$CMPCA_RUN_BIN/cmpca" -c "$work/age.conf" status >"$work/age-st.out" 2>&1
+age_cli status >"$work/age-st.out" 2>&1
 rc=$?
 check "no checkpoint for longer than audit_checkpoint_max_age: status fails" bash -c \
     "[ $rc = 3 ] && grep -qE '^audit checkpoint +FAIL +the last one' '$work/age-st.out'"
