@@ -32,9 +32,10 @@ HSM_SRC := hsm/hsm.c hsm/hsm_err.c hsm/hsm_token.c hsm/hsm_uri.c \
 DB_SRC := db/db.c db/db_ca.c db/db_cert.c db/db_txn.c db/db_secret.c \
 	db/db_pending.c db/db_ra.c db/db_issue.c db/db_crl.c \
 	db/db_audit.c db/db_ocsp.c db/db_cross.c db/db_stats.c db/db_admin.c \
-	db/db_chain.c db/db_migrate.c db/db_param.c
+	db/db_chain.c db/db_harden.c db/db_migrate.c db/db_param.c
 CA_SRC := ca/log.c ca/cfg.c ca/profile.c ca/profile_san.c ca/profile_subject.c \
 	ca/profile_names.c ca/profile_policy.c ca/profile_reserved.c ca/metrics.c ca/cmp_asn.c ca/ca_store.c ca/audit.c \
+	ca/audit_verify.c ca/audit_anchor.c \
 	ca/serial.c ca/crl_reason.c \
 	ca/issue/cert_build.c ca/issue/cert_profile.c ca/issue/issue.c \
 	ca/issue/cross.c \
@@ -213,6 +214,7 @@ CONF_SED := -e 's|@MODULE@|/usr/lib/softhsm/libsofthsm2.so|' \
 	-e 's|"@DB_READER@"|"dbname=cmpca user=cmpca_reader"|' \
 	-e 's|@VAR@/cmpcad.sock|/run/cmpca/cmpcad.sock|' \
 	-e 's|@VAR@/crl|/var/lib/cmpca/crl|' \
+	-e 's|@VAR@/audit/anchor.log|/var/lib/cmpca/audit-anchor.log|' \
 	-e 's|@WORKERS@|4|' -e 's|@CA_LABEL@|issuing|g' \
 	-e 's|@RUN_USER@|cmpca|' -e 's|@SOCKET_GROUP@||' \
 	-e 's|@SCHEMA_DIR@|$(SCHEMADIR)|' \

@@ -179,6 +179,8 @@ struct cfg {
 	long crl_validity;    /* hours between thisUpdate and nextUpdate */
 	int crl_auto;	      /* the housekeeper re-issues CRLs */
 	int syslog;	      /* cmpcad logs to syslog (as with -s) */
+	char *audit_anchor_file; /* checkpoints appended here too, or NULL */
+	long audit_ckpt_max_age; /* seconds; verify fails past it; 0: off */
 	struct cfg_profile *profiles;
 	size_t nprofiles;
 };
@@ -402,24 +404,59 @@ int profile_subject_match(const char *patterns, const X509_NAME *name);
 int profile_other_subject_ok(const struct cfg_profile *prof, int external,
     const X509_NAME *subj, char *why, size_t len);
 
-/* audit.c - the audit chain's checkpoints and verifier. */
+/* audit.c - the audit chain's checkpoints. */
 /* The hash of one audit row as migration 015 defines it. 1 or 0. */
 int audit_row_hash(const struct db_audit_link *l,
     unsigned char out[DB_HASH_LEN]) CA_MUST_CHECK;
+#define AUDIT_TBS_MAX 160 /* tag, seq, hex hash, time */
+/* The bytes a checkpoint's signature covers. Returns their length. */
+size_t audit_ckpt_tbs(const struct db_audit_ckpt *c, char *buf, size_t size);
 /*
  * Links the final audit rows into the chain and, when an audit key exists
- * and the head moved, signs the head with it in the HSM (why: "interval",
- * "crl" for the log). Returns 1 signed, 0 nothing to sign, -1 (logged).
+ * and the head moved (or the last checkpoint is older than half of
+ * cfg->audit_ckpt_max_age), signs the head with it in the HSM. A signed
+ * checkpoint is also logged as an anchor line and appended to
+ * cfg->audit_anchor_file (created when create is set: cmpcad; the CLI
+ * only appends). why: "interval", "crl", "cli" for the log. Returns 1
+ * signed, 0 nothing to sign, -1 (logged).
  */
-int audit_checkpoint(struct db *db, struct hsm *hsm, const char *why);
+int audit_checkpoint(struct db *db, struct hsm *hsm, const struct cfg *cfg,
+    int create, const char *why);
+
+/* audit_verify.c - the verifier. */
+struct audit_vopts {
+	time_t since;	    /* from the last good checkpoint before; 0: all */
+	const char *anchor; /* anchor file (or log) to check against, NULL */
+	long max_age;	    /* the last checkpoint's age, seconds; 0: any */
+};
 /*
- * Recomputes the chain (from the last good checkpoint at or before since,
- * 0: from the start), checks every checkpoint's signature with the key
- * in the HSM, and each certificate's status against the audit rows.
- * Writes each problem and a summary to out. Returns 1 clean, 0 problems,
- * -1 error (logged).
+ * Recomputes the chain (from the last good checkpoint at or before
+ * o->since, 0: from the start), checks every checkpoint's signature with
+ * the key in the HSM, the checkpoint ids for gaps, the last checkpoint's
+ * age, the anchors of o->anchor, the database's safeguards
+ * (db_schema_check), each certificate's status against the audit rows
+ * and the status transitions in them. Writes each problem and a summary
+ * to out. Returns 1 clean, 0 problems, -1 error (logged).
  */
-int audit_verify(struct db *db, struct hsm *hsm, time_t since, FILE *out);
+int audit_verify(struct db *db, struct hsm *hsm, const struct audit_vopts *o,
+    FILE *out);
+
+/* audit_anchor.c - checkpoints outside the database. */
+#define AUDIT_ANCHOR_TAG "cmpca-audit-anchor-1"
+/* c as an anchor line (no newline) into buf. Returns its length, or 0. */
+size_t audit_anchor_format(const struct db_audit_ckpt *c, char *buf,
+    size_t size);
+/* Appends line and a newline to path in one write (created 0640 when
+ * create is set). Returns 1, or 0 (logged). */
+int audit_anchor_append(const char *path, const char *line, int create);
+/*
+ * Every anchor line of path (a line holding AUDIT_ANCHOR_TAG: an anchor
+ * file, or a log) into a new array (key_uri, spki unset; free with
+ * db_audit_ckpt_array_free). Returns 1, 0 (a problem, written to err) or
+ * -1 (out of memory, logged).
+ */
+int audit_anchor_read(const char *path, struct db_audit_ckpt **out,
+    size_t *n, FILE *err) CA_MUST_CHECK;
 
 /*
  * Least privilege: 1 if the connection's database role is neither a

@@ -108,5 +108,14 @@
 
 /* Audit keys `cmpca audit verify` holds at once (one per key rotation). */
 #define CA_AUDIT_KEYS_MAX 64
+/* One line of an audit anchor file: tag, ids, hex hash and a hex
+ * signature (RSA-4096: 1024 hex digits). */
+#define CA_AUDIT_ANCHOR_LINE_MAX 2048
+/* Anchor lines `cmpca audit verify --anchor` reads from one file (a busy
+ * CA signs one every housekeeping_interval: about 3 million a year at
+ * 10 s; rotate the file yearly). */
+#define CA_AUDIT_ANCHORS_MAX 4000000
+/* Signature bytes in a checkpoint (RSA-4096: 512). */
+#define CA_AUDIT_SIG_MAX 1024
 
 #endif

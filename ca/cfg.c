@@ -42,7 +42,7 @@ static const char *const cfg_keys[] = {
 	"poll_check_after", "clock_skew", "allow_unprotected", "crl_dir",
 	"crl_validity", "crl_auto", "user", "socket_group", "syslog",
 	"db_operator", "db_owner", "db_reader", "mac_fail_budget",
-	"worker_timeout", NULL,
+	"worker_timeout", "audit_anchor_file", "audit_checkpoint_max_age", NULL,
 };
 
 static const char *const profile_keys[] = {
@@ -568,6 +568,16 @@ cfg_load(const char *path)
 	c->schema_dir = cfg_str(c, CFG_MAIN, "schema_dir", CMPCA_SCHEMADIR);
 	c->log_level = cfg_str(c, CFG_MAIN, "log_level", "info");
 	c->crl_dir = cfg_str(c, CFG_MAIN, "crl_dir", NULL);
+	c->audit_anchor_file = cfg_str(c, CFG_MAIN, "audit_anchor_file", NULL);
+	if (c->audit_anchor_file != NULL && c->audit_anchor_file[0] == '\0') {
+		free(c->audit_anchor_file); /* "audit_anchor_file =": none */
+		c->audit_anchor_file = NULL;
+	}
+	if (c->audit_anchor_file != NULL && c->audit_anchor_file[0] != '/') {
+		cfg_error(c, CFG_MAIN, "audit_anchor_file", "%s",
+		    "audit_anchor_file must be an absolute path");
+		goto fail;
+	}
 	c->trust_anchors = cfg_str(c, CFG_MAIN, "trust_anchors", NULL);
 	if (c->trust_anchors != NULL && c->trust_anchors[0] == '\0') {
 		free(c->trust_anchors); /* "trust_anchors =": none */
@@ -602,6 +612,8 @@ cfg_load(const char *path)
 		&c->clock_skew) ||
 	    !cfg_long(c, CFG_MAIN, "crl_validity", 24, 1, 24 * 366,
 		&c->crl_validity) ||
+	    !cfg_long(c, CFG_MAIN, "audit_checkpoint_max_age", 86400, 0,
+		86400L * 3660, &c->audit_ckpt_max_age) ||
 	    !cfg_bool(c, CFG_MAIN, "crl_auto", 1, &c->crl_auto) ||
 	    !cfg_bool(c, CFG_MAIN, "syslog", 0, &c->syslog) ||
 	    !cfg_bool(c, CFG_MAIN, "implicit_confirm", 1,
@@ -664,6 +676,7 @@ cfg_free(struct cfg *c)
 	free(c->log_level);
 	free(c->trust_anchors);
 	free(c->crl_dir);
+	free(c->audit_anchor_file);
 	free(c);
 }
 

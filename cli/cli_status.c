@@ -15,7 +15,10 @@
  *   3  broken now: database unreachable, migrations not applied, HSM login
  *      failed, a CA certificate expired or unreadable, a CRL past its
  *      nextUpdate, the newest OCSP signer expired (the responder answers
- *      tryLater)
+ *      tryLater), an audit safeguard gone (a trigger disabled, a definer
+ *      function unpinned, a privilege cmpca_grants() did not give), no
+ *      audit key, the last audit checkpoint older than
+ *      audit_checkpoint_max_age
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -222,6 +225,67 @@ check_audit_key(struct ctx *c, enum st_level *worst)
 	db_audit_ckpt_clear(&k);
 }
 
+/* The first problem db_schema_check reports, and how many. */
+struct st_audit {
+	int n;
+	char first[DB_PROBLEM_MAX];
+};
+
+static void
+st_audit_report(void *arg, const char *msg)
+{
+	struct st_audit *a = arg;
+
+	if (a->n++ == 0)
+		snprintf(a->first, sizeof(a->first), "%s", msg);
+}
+
+/*
+ * The audit trail: the database's safeguards (triggers, pinned definer
+ * functions, grants as cmpca_grants() gave them, no TEMP), an audit key,
+ * and the last checkpoint's age (audit_checkpoint_max_age).
+ */
+static void
+check_audit(struct ctx *c, time_t now, enum st_level *worst)
+{
+	struct st_audit a;
+	struct db_audit_ckpt k;
+	long long seq = 0;
+	time_t at = 0;
+	long max_age = c->cfg->audit_ckpt_max_age;
+	int n, r;
+
+	memset(&a, 0, sizeof(a));
+	if ((n = db_schema_check(c->db, st_audit_report, &a)) < 0)
+		row(worst, ST_FAIL, "audit safeguards", "%s", db_error(c->db));
+	else if (n > 0)
+		row(worst, ST_FAIL, "audit safeguards", "%s (%d problem(s), "
+		    "cmpca audit verify lists them)", a.first, n);
+	else
+		row(worst, ST_OK, "audit safeguards", "triggers enabled, "
+		    "definer functions pinned, grants as given");
+	memset(&k, 0, sizeof(k));
+	r = db_audit_key_latest(c->db, &k);
+	db_audit_ckpt_clear(&k);
+	if (r < 0 || db_audit_ckpt_last(c->db, &seq, &at) != 1)
+		row(worst, ST_FAIL, "audit checkpoint", "%s", db_error(c->db));
+	else if (r == 0)
+		row(worst, ST_FAIL, "audit checkpoint", "no audit key: the "
+		    "audit chain is not signed (run cmpca audit key)");
+	else if (seq == 0)
+		row(worst, ST_WARN, "audit checkpoint", "none signed yet "
+		    "(cmpcad signs within housekeeping_interval, or run "
+		    "cmpca audit checkpoint)");
+	else if (max_age > 0 && now - at > max_age)
+		row(worst, ST_FAIL, "audit checkpoint", "the last one (seq "
+		    "%lld) is %lld s old, more than audit_checkpoint_max_age "
+		    "(is cmpcad running, with its HSM?)", seq,
+		    (long long)(now - at));
+	else
+		row(worst, ST_OK, "audit checkpoint", "seq %lld, %lld s ago",
+		    seq, (long long)(now - at));
+}
+
 static int
 opt_num(const char *s, long max, long *out)
 {
@@ -323,6 +387,7 @@ cli_status(struct ctx *c, int argc, char **argv)
 	else
 		row(&worst, ST_OK, "pending approvals", "%lld waiting",
 		    stats.pending_approvals);
+	check_audit(c, now, &worst);
 done:
 	db_ca_array_free(cas, n);
 	printf("status: %s\n", worst == ST_OK ? "ok"

@@ -196,7 +196,7 @@ crl_refresh(const struct cfg *cfg, struct db *db, struct hsm *hsm,
 		    0) {
 			log_info("ca %s: CRL %lld issued, %d entries", ca->label,
 			    crl.number, crl.entries);
-			(void)audit_checkpoint(db, hsm, "crl");
+			(void)audit_checkpoint(db, hsm, cfg, 1, "crl");
 		}
 		db_crl_clear(&crl);
 	}
@@ -322,7 +322,7 @@ housekeeper_main(const struct cfg *cfg)
 			log_warn("nonce prune failed: %s", db_error(db));
 		/* The audit chain: link what is final, sign the head. */
 		(void)audit_checkpoint(db, hsm != NULL && !hsm_lost(hsm) ? hsm
-		    : NULL, "interval");
+		    : NULL, cfg, 1, "interval");
 		sleep((unsigned)cfg->housekeeping_interval);
 	}
 	ca_store_clear(&st);

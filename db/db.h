@@ -607,20 +607,18 @@ void db_audit_array_free(struct db_audit *a, size_t n);
  */
 #define DB_HASH_LEN 32	    /* SHA-256 */
 #define DB_AUDIT_BATCH 5000 /* links read per query by the verifier */
-/* Waits for the audit writers of this instant; *upto: the highest audit
- * id, below which no row can appear any more. Own transaction. 1 or -1. */
-int db_audit_fence(struct db *db, long long *upto) CA_MUST_CHECK;
-/* Links the rows after the last linked one up to upto; the new head in
- * *seq and hash (seq 0: empty chain). Returns 1 or -1. */
-int db_audit_seal(struct db *db, long long upto, long long *seq,
+/* Links every final audit row after the last linked one (cmpca_audit_seal
+ * fences by itself, migration 016); the new head in *seq and hash (seq 0:
+ * empty chain). Own transaction. Returns 1 or -1. */
+int db_audit_seal(struct db *db, long long *seq,
     unsigned char hash[DB_HASH_LEN]) CA_MUST_CHECK;
 /* A link and the audit row it links, as stored. */
 struct db_audit_link {
 	long long seq, audit_id;
 	unsigned char row_hash[DB_HASH_LEN], chain_hash[DB_HASH_LEN];
 	int present;	/* the audit row exists */
-	int at_null, ca_null;
-	long long at_us; /* microseconds since 1970 */
+	int ca_null;
+	char at_us[32]; /* microseconds since 1970, as text; "" for NULL */
 	long long ca_id;
 	char *event, *actor, *detail, *db_role; /* NULL: SQL NULL */
 };
@@ -644,11 +642,19 @@ struct db_audit_ckpt {
 	unsigned char *spki; /* DER SubjectPublicKeyInfo, the stored copy */
 	size_t spki_len;
 };
-/* Inserts c (seq, chain_hash, key_id, at, sig); sets c->id. 1 or -1. */
+/* Adds c (seq, chain_hash, key_id, at, sig) through
+ * cmpca_audit_checkpoint_add; sets c->id. Returns 1, 0 (seq behind the
+ * last checkpoint: not added) or -1. */
 int db_audit_ckpt_insert(struct db *db, struct db_audit_ckpt *c)
     CA_MUST_CHECK;
-/* Highest checkpointed seq (0: none). Returns 1 or -1. */
-int db_audit_ckpt_last(struct db *db, long long *seq) CA_MUST_CHECK;
+/* The last checkpoint's seq and time (0 and 0: none). 1 or -1. */
+int db_audit_ckpt_last(struct db *db, long long *seq, time_t *at)
+    CA_MUST_CHECK;
+/* Checkpoint ids: *gap_from..*gap_to, the first ids missing between 1 and
+ * the highest (0, 0: none); *top, the highest id; *drawn, the highest id
+ * its sequence gave out. Returns 1 or -1. */
+int db_audit_ckpt_ids(struct db *db, long long *gap_from, long long *gap_to,
+    long long *top, long long *drawn) CA_MUST_CHECK;
 /* Every checkpoint, by seq. Returns 1 or -1. */
 int db_audit_ckpt_list(struct db *db, struct db_audit_ckpt **out, size_t *n)
     CA_MUST_CHECK;
@@ -660,6 +666,9 @@ int db_audit_key_insert(struct db *db, const char *uri,
 /* The newest audit key into k (key_id, key_uri, spki). 1, 0 none, -1. */
 int db_audit_key_latest(struct db *db, struct db_audit_ckpt *k)
     CA_MUST_CHECK;
+/* Audit key id into k (key_id, key_uri, spki). 1, 0 none, -1. */
+int db_audit_key_get(struct db *db, long long id, struct db_audit_ckpt *k)
+    CA_MUST_CHECK;
 /* A certificate whose status is not the one its audit rows say. */
 struct db_audit_mismatch {
 	long long cert_id;
@@ -669,6 +678,17 @@ struct db_audit_mismatch {
 };
 /* The first such certificate. Returns 1 (found), 0 (none) or -1. */
 int db_audit_cert_check(struct db *db, struct db_audit_mismatch *m)
+    CA_MUST_CHECK;
+/* A certificate status change in the history that the CA never makes
+ * (db_harden.c; the rule of migration 016's cert_status_transition). */
+struct db_audit_transition {
+	long long audit_id, cert_id;
+	char serial[DB_SERIAL_MAX];
+	char from[64], to[64]; /* "<status> <reason|->" */
+	long long count;       /* how many such rows in all */
+};
+/* The first one. Returns 1 (found), 0 (none) or -1. */
+int db_audit_transition_check(struct db *db, struct db_audit_transition *t)
     CA_MUST_CHECK;
 /* BEGIN a read-only REPEATABLE READ transaction (one snapshot for a
  * consistent read); end it with db_commit or db_rollback. 1 or 0. */
@@ -685,6 +705,21 @@ int db_role_get(struct db *db, struct db_role *w) CA_MUST_CHECK;
 /* Calls cmpca_grants() (migration 015) if it exists: the roles get
  * exactly their grants. Returns 1, 0 (no such function) or -1. */
 int db_grants_apply(struct db *db) CA_MUST_CHECK;
+/* Records what the roles hold now as what cmpca_grants() gave
+ * (grant_baseline, migration 016; db_grants_apply calls it). Returns 1,
+ * 0 (no such table) or -1. */
+int db_grants_baseline(struct db *db) CA_MUST_CHECK;
+#define DB_PROBLEM_MAX 256 /* one sentence of db_schema_check */
+/*
+ * The audit trail's safeguards in the database (db_harden.c): every audit
+ * trigger present and enabled; every SECURITY DEFINER function of the
+ * schema with search_path pg_catalog, <schema>, pg_temp; PUBLIC and the
+ * three roles without TEMP and without any privilege beyond what
+ * grant_baseline records. Calls report(arg, sentence) per problem.
+ * Returns the number of problems, or -1.
+ */
+int db_schema_check(struct db *db, void (*report)(void *, const char *),
+    void *arg) CA_MUST_CHECK;
 
 /* Counts of open work for monitoring (db_stats.c). */
 struct db_stats {

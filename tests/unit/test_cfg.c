@@ -90,6 +90,17 @@ test_cfg_valid(void **state)
 	assert_null(p->ext_section);
 	assert_string_equal(p->crl_url, "http://x/crl/%{crl}.crl");
 	assert_null(cfg_profile_get(c, "nosuch"));
+	/* The audit anchors: none, and a day, by default (issue 23). */
+	assert_null(c->audit_anchor_file);
+	EQ(c->audit_ckpt_max_age, 86400);
+	cfg_free(c);
+	c = cfg_try(CFG_MAIN "audit_anchor_file = /var/lib/cmpca/a.log\n"
+	                     "audit_checkpoint_max_age = 0\n" CFG_PROFILE,
+	    err, sizeof(err));
+	if (c == NULL)
+		fail_msg("cfg_load failed: %s", err);
+	assert_string_equal(c->audit_anchor_file, "/var/lib/cmpca/a.log");
+	EQ(c->audit_ckpt_max_age, 0);
 	cfg_free(c);
 	cfg_free(NULL);
 }
@@ -187,6 +198,12 @@ test_cfg_errors(void **state)
 		    6, "the extensions section sets crlDistributionPoints" },
 		{ "bad kur_same_key", CFG_MAIN CFG_PROFILE "kur_same_key = 2\n",
 		    5, "kur_same_key must be yes or no" },
+		{ "relative audit_anchor_file",
+		    CFG_MAIN "audit_anchor_file = anchor.log\n" CFG_PROFILE, 3,
+		    "audit_anchor_file must be an absolute path" },
+		{ "negative audit_checkpoint_max_age",
+		    CFG_MAIN "audit_checkpoint_max_age = -1\n" CFG_PROFILE, 3,
+		    "audit_checkpoint_max_age must be a number" },
 	};
 	char err[4096], want[256], nosuch[160];
 	struct cfg *c;

@@ -239,6 +239,7 @@ sed -e "s|^token = .*|token = cmpca-inst|" \
     -e "s|^db_reader = .*|db_reader = \"${db/user=postgres/user=cmpca_reader}\"|" \
     -e "s|^socket = .*|socket = $tmp/cmpcad.sock|" \
     -e "s|^crl_dir = .*|crl_dir = $tmp/crl|" \
+    -e "s|^audit_anchor_file = .*|audit_anchor_file = $tmp/audit-anchor.log|" \
     -e "s|^workers = .*|workers = 1|" \
     -e "s|^user = .*|user = $(id -un)|" \
     -e "/^schema_dir = /d" \
