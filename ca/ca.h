@@ -157,6 +157,9 @@ struct cfg {
 	char *crl_dir;	      /* where <name>.crl files are written, or NULL */
 	long crl_validity;    /* hours between thisUpdate and nextUpdate */
 	int crl_auto;	      /* the housekeeper re-issues CRLs */
+	long crl_delay;	      /* seconds from a revocation to its CRL */
+	int ocsp_nonce;	      /* echo OCSP request nonces (else ignored) */
+	long ocsp_sign_max;   /* OCSP signatures at once, all workers */
 	int syslog;	      /* cmpcad logs to syslog (as with -s) */
 	struct cfg_profile *profiles;
 	size_t nprofiles;
@@ -350,8 +353,8 @@ int ca_role_check(struct db *db, const char *who) CA_MUST_CHECK;
  * (negative, 7, above 10). */
 const char *ca_crl_reason_name(long r);
 /* 1 if a revocation here may carry reason r: a CRLReason other than
- * certificateHold and removeFromCRL (a hold could not be released), else
- * 0. The one rule for operators (cert revoke) and clients (rr). */
+ * removeFromCRL (which releases a hold: cert release, an RA's rr), else 0.
+ * The one rule for operators (cert revoke) and clients (rr). */
 int ca_crl_reason_ok(long r);
 /* Reads s, a CRLReason as a decimal number, into *r. Returns 1 when it is
  * one ca_crl_reason_ok() accepts, else 0 (*r unchanged). */

@@ -65,6 +65,13 @@
  * this long, and it cannot hold a worker for longer. */
 #define CA_FCGI_IO_TIMEOUT 5
 
+/* Seconds from a revocation to the CRL that lists it (crl_delay's
+ * default): the housekeeper batches the revocations of these seconds into
+ * one CRL signature; a compromise is published at its next tick. */
+#define CA_DEFAULT_CRL_DELAY 5
+/* Seconds between two looks of the housekeeper for CRLs due. */
+#define CA_CRL_DUE_TICK 1
+
 /* Workers forked by cmpcad (upper bound of the configuration). */
 #define CA_MAX_WORKERS 64
 

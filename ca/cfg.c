@@ -41,7 +41,8 @@ static const char *const cfg_keys[] = {
 	"housekeeping_interval", "nonce_max_age", "trust_anchors",
 	"poll_check_after", "clock_skew", "allow_unprotected", "crl_dir",
 	"crl_validity", "crl_auto", "user", "socket_group", "syslog",
-	"db_operator", "db_owner", "db_reader", NULL,
+	"db_operator", "db_owner", "db_reader", "crl_delay", "ocsp_nonce",
+	"ocsp_sign_max", NULL,
 };
 
 static const char *const profile_keys[] = {
@@ -596,6 +597,11 @@ cfg_load(const char *path)
 	    !cfg_long(c, CFG_MAIN, "crl_validity", 24, 1, 24 * 366,
 		&c->crl_validity) ||
 	    !cfg_bool(c, CFG_MAIN, "crl_auto", 1, &c->crl_auto) ||
+	    !cfg_long(c, CFG_MAIN, "crl_delay", CA_DEFAULT_CRL_DELAY, 0,
+		86400, &c->crl_delay) ||
+	    !cfg_bool(c, CFG_MAIN, "ocsp_nonce", 0, &c->ocsp_nonce) ||
+	    !cfg_long(c, CFG_MAIN, "ocsp_sign_max", 1, 1, CA_MAX_WORKERS,
+		&c->ocsp_sign_max) ||
 	    !cfg_bool(c, CFG_MAIN, "syslog", 0, &c->syslog) ||
 	    !cfg_bool(c, CFG_MAIN, "implicit_confirm", 1,
 		&c->implicit_confirm))

@@ -135,7 +135,9 @@ out:
  * Every housekeeping_interval seconds it aborts transactions whose
  * certificates were never confirmed (rejecting those certificates) and
  * prunes old replay nonces. Each sweep is one idempotent statement, so
- * several hosts may run it at once.
+ * several hosts may run it at once. Between sweeps, every
+ * CA_CRL_DUE_TICK seconds, it issues the CRLs that status changes made
+ * due (crl_due_run) and publishes new CRLs.
  */
 /*
  * Rows whose CRL the housekeeper keeps current: active CAs, and the old
@@ -201,13 +203,59 @@ crl_refresh(const struct cfg *cfg, struct db *db, struct hsm *hsm,
 }
 
 /*
+ * CRLs due (017_revocation.sql): each CA a revocation, a hold or its
+ * release marked crl_delay seconds ago (at once for a compromise) gets its
+ * next CRL now, published here at once; other hosts publish it at their
+ * next tick. Looked at every CA_CRL_DUE_TICK seconds.
+ */
+static void
+crl_due_run(const struct cfg *cfg, struct db *db, struct hsm *hsm,
+    struct ca_store *st)
+{
+	long long *ids = NULL;
+	size_t n = 0, i;
+
+	if (db_crl_due_list(db, cfg->crl_delay, &ids, &n) != 1) {
+		log_warn("crl due: %s", db_error(db));
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct db_ca row;
+		struct db_crl crl;
+		struct ca_ident *ca;
+		int err = 0, rc;
+
+		memset(&row, 0, sizeof(row));
+		memset(&crl, 0, sizeof(crl));
+		if (db_ca_get(db, ids[i], &row) != 1 || !crl_kept(&row) ||
+		    (ca = ca_store_get(st, db, hsm, row.label, &err)) == NULL) {
+			db_ca_clear(&row);
+			continue;
+		}
+		rc = crl_issue_due(db, ca, cfg->crl_validity, cfg->crl_dir,
+		    &crl);
+		if (rc == 1 || rc == -1) {
+			log_info("ca %s: CRL %lld issued after a status change, "
+				 "%d entries", ca->label, crl.number,
+			    crl.entries);
+			(void)audit_checkpoint(db, hsm, "crl");
+			if (cfg->crl_dir != NULL)
+				(void)crl_publish(db, &row, cfg->crl_dir, 0);
+		}
+		db_crl_clear(&crl);
+		db_ca_clear(&row);
+	}
+	free(ids);
+}
+
+/*
  * Publishes each active CA's newest CRL into crl_dir, whoever issued it:
  * where another host (or the CLI on another machine) won the CRL lock,
  * this host's /crl/<name>.crl (ca_crl_name) follows the database instead of going
  * stale. Needs no HSM.
  */
 static void
-crl_publish_all(const struct cfg *cfg, struct db *db)
+crl_publish_all(const struct cfg *cfg, struct db *db, int deep)
 {
 	struct db_ca *cas = NULL;
 	size_t n = 0, i;
@@ -216,7 +264,7 @@ crl_publish_all(const struct cfg *cfg, struct db *db)
 		return;
 	for (i = 0; i < n; i++)
 		if (crl_kept(&cas[i]))
-			(void)crl_publish(db, &cas[i], cfg->crl_dir);
+			(void)crl_publish(db, &cas[i], cfg->crl_dir, deep);
 	db_ca_array_free(cas, n);
 }
 
@@ -254,6 +302,7 @@ housekeeper_main(const struct cfg *cfg)
 	struct hsm *hsm = NULL;
 	struct ca_store st = { NULL, 0 };
 	long long txns, certs, pruned;
+	time_t last = 0; /* the last full sweep */
 
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (db == NULL)
@@ -272,6 +321,16 @@ housekeeper_main(const struct cfg *cfg)
 		    hsm_error());
 	log_info("housekeeper ready");
 	while (!stopping) {
+		/* Between sweeps: CRLs due after status changes, and their
+		 * publication wherever they were issued. */
+		if (time(NULL) - last < cfg->housekeeping_interval) {
+			if (cfg->crl_auto && hsm != NULL && !hsm_lost(hsm))
+				crl_due_run(cfg, db, hsm, &st);
+			crl_publish_all(cfg, db, 0);
+			sleep(CA_CRL_DUE_TICK);
+			continue;
+		}
+		last = time(NULL);
 		if (hsm != NULL && hsm_lost(hsm)) {
 			/* As the workers do: drop the keys, reconnect. */
 			ca_store_clear(&st);
@@ -279,10 +338,11 @@ housekeeper_main(const struct cfg *cfg)
 				log_info("housekeeper: hsm session reopened");
 		}
 		if (cfg->crl_auto && hsm != NULL && !hsm_lost(hsm)) {
+			crl_due_run(cfg, db, hsm, &st);
 			crl_refresh(cfg, db, hsm, &st);
 			bundle_refresh(cfg, db, hsm, &st);
 		}
-		crl_publish_all(cfg, db);
+		crl_publish_all(cfg, db, 1);
 		/* Never confirmed: rejected with cessationOfOperation. */
 		if (db_txn_expire(db, CRL_REASON_CESSATION_OF_OPERATION, &txns,
 			&certs) != 1)
@@ -296,7 +356,6 @@ housekeeper_main(const struct cfg *cfg)
 		/* The audit chain: link what is final, sign the head. */
 		(void)audit_checkpoint(db, hsm != NULL && !hsm_lost(hsm) ? hsm
 		    : NULL, "interval");
-		sleep((unsigned)cfg->housekeeping_interval);
 	}
 	ca_store_clear(&st);
 	db_close(db);

@@ -510,6 +510,22 @@ int db_cert_revoked_each(struct db *db, long long ca_id,
     int (*cb)(void *arg, const char *serial, time_t when, int reason,
 	time_t invalid),
     void *arg) CA_MUST_CHECK;
+/*
+ * CRLs due (017): a status change a CRL must show marks its CA. Inside
+ * the CRL's transaction, after db_crl_next: takes the CA's mark. 1 taken,
+ * 0 none, -1.
+ */
+int db_crl_due_take(struct db *db, long long ca_id) CA_MUST_CHECK;
+/* CAs whose next CRL is due: marked delay seconds ago or more, or marked
+ * urgent (a compromise). *ids (free()) and *n. 1 or -1. */
+int db_crl_due_list(struct db *db, long delay, long long **ids, size_t *n)
+    CA_MUST_CHECK;
+/*
+ * Ends a hold (revoked with certificateHold): reason < 0 releases it
+ * (valid again, removeFromCRL), any other CRLReason makes it permanent
+ * (still revoked, the hold's time kept). 1, 0 if not on hold, -1.
+ */
+int db_cert_hold_end(struct db *db, long long id, int reason) CA_MUST_CHECK;
 /* Records the invalidityDate of a revocation. Returns 1 or -1. */
 int db_cert_set_invalidity(struct db *db, long long id, time_t when)
     CA_MUST_CHECK;

@@ -194,3 +194,50 @@ db_cert_set_invalidity(struct db *db, long long id, time_t when)
 	PQclear(res);
 	return rc;
 }
+
+/* CRLs due (017_revocation.sql). */
+static const struct db_stmt st_due_take = {DB_ST_CRL_DUE_TAKE, "crl_due_take",
+    "DELETE FROM crl_due WHERE ca_id = $1::bigint"};
+static const struct db_stmt st_due_list = {DB_ST_CRL_DUE_LIST, "crl_due_list",
+    "SELECT ca_id FROM crl_due WHERE urgent"
+    " OR since <= clock_timestamp() - make_interval(secs => $1::bigint)"
+    " ORDER BY since"};
+
+int
+db_crl_due_take(struct db *db, long long ca_id)
+{
+	struct db_params p = {0};
+
+	db_param_int8(&p, ca_id);
+	return db_update(db, &st_due_take, &p, NULL);
+}
+
+/* Row of st_due_list (for db_getn). */
+static int
+due_row(const PGresult *res, int i, void *e)
+{
+	struct db_row r = {res, i, 0, 0};
+
+	*(long long *)e = db_col_int8(&r, 0);
+	return !r.bad;
+}
+
+static void
+due_clear(void *e)
+{
+	(void)e;
+}
+
+int
+db_crl_due_list(struct db *db, long delay, long long **ids, size_t *n)
+{
+	struct db_params p = {0};
+	void *out = NULL;
+	int rc;
+
+	db_param_int8(&p, delay);
+	rc = db_getn(db, &st_due_list, &p, sizeof(long long), due_row,
+	    due_clear, &out, n);
+	*ids = out;
+	return rc;
+}

@@ -17,6 +17,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
@@ -148,20 +149,48 @@ crl_same(const char *dir, const char *label, const unsigned char *der,
 }
 
 /* What this process published last, per CA: an unchanged CRL number and
- * a file still there spare reading the CRL (megabytes for a large CA)
- * from the database every sweep. */
+ * a file that still hashes to what was published spare reading the CRL
+ * (megabytes for a large CA) from the database every sweep; a file whose
+ * bytes changed (corrupted, truncated, replaced) is rewritten. */
 static struct {
 	long long ca_id, number;
+	unsigned char md[SHA256_DIGEST_LENGTH];
 } crl_seen[CRL_SEEN_MAX];
+
+/* SHA-256 of the file at path: 1, or 0 if it cannot be read. */
+static int
+crl_file_md(const char *path, unsigned char *md)
+{
+	unsigned char buf[16384];
+	EVP_MD_CTX *mc = EVP_MD_CTX_new();
+	size_t n;
+	FILE *f = NULL;
+	int ok = 0;
+
+	if (mc == NULL || (f = fopen(path, "rb")) == NULL ||
+	    EVP_DigestInit_ex(mc, EVP_sha256(), NULL) != 1)
+		goto out;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		if (EVP_DigestUpdate(mc, buf, n) != 1)
+			goto out;
+	ok = !ferror(f) && EVP_DigestFinal_ex(mc, md, NULL) == 1;
+out:
+	if (f != NULL)
+		fclose(f);
+	EVP_MD_CTX_free(mc);
+	return ok;
+}
 
 /* See ca.h. */
 int
-crl_publish(struct db *db, const struct db_ca *row, const char *dir)
+crl_publish(struct db *db, const struct db_ca *row, const char *dir,
+    int deep)
 {
 	struct db_crl latest;
 	long long ca_id = row->id;
 	const char *label = row->label;
 	char path[4096], name[CA_CRL_NAME_MAX];
+	unsigned char md[SHA256_DIGEST_LENGTH];
 	long long number;
 	size_t i, slot = CRL_SEEN_MAX;
 	int rc;
@@ -178,7 +207,10 @@ crl_publish(struct db *db, const struct db_ca *row, const char *dir)
 	ca_crl_name(row->key_uri, label, name, sizeof(name));
 	snprintf(path, sizeof(path), "%s/%s.crl", dir, name);
 	if (slot < CRL_SEEN_MAX && crl_seen[slot].ca_id == ca_id &&
-	    crl_seen[slot].number == number && access(path, F_OK) == 0)
+	    crl_seen[slot].number == number &&
+	    (deep ? crl_file_md(path, md) &&
+		memcmp(md, crl_seen[slot].md, sizeof(md)) == 0
+		  : access(path, F_OK) == 0))
 		return 0;
 	memset(&latest, 0, sizeof(latest));
 	if ((rc = db_crl_latest(db, ca_id, &latest)) != 1) {
@@ -192,18 +224,30 @@ crl_publish(struct db *db, const struct db_ca *row, const char *dir)
 	if (rc == 1)
 		log_info("ca %s: CRL %lld published to %s/%s.crl", label,
 		    latest.number, dir, name);
+	if (rc == 0 && slot < CRL_SEEN_MAX && crl_seen[slot].ca_id == ca_id &&
+	    crl_seen[slot].number == latest.number)
+		; /* the same bytes as before */
+	else if (rc >= 0)
+		log_info("ca %s: %s/%s.crl %s the database's CRL %lld", label,
+		    dir, name, rc == 1 ? "now holds" : "already holds",
+		    latest.number);
 	if (rc >= 0 && slot < CRL_SEEN_MAX) {
 		crl_seen[slot].ca_id = ca_id;
 		crl_seen[slot].number = latest.number;
+		SHA256(latest.der, latest.der_len, crl_seen[slot].md);
 	}
 	db_crl_clear(&latest);
 	return rc;
 }
 
-/* See ca.h. */
-int
-crl_issue(struct db *db, const struct ca_ident *ca, long hours,
-    const char *dir, struct db_crl *out)
+/*
+ * crl_issue, and crl_issue_due when only_due: nothing is signed (2) when
+ * no status change marked the CA since its last CRL (another host took
+ * the mark first).
+ */
+static int
+crl_make(struct db *db, const struct ca_ident *ca, long hours,
+    const char *dir, struct db_crl *out, int only_due)
 {
 	struct crl_build b = { NULL, 0 };
 	ASN1_INTEGER *num = NULL;
@@ -224,6 +268,19 @@ crl_issue(struct db *db, const struct ca_ident *ca, long hours,
 		break;
 	case 0:
 		goto fail;
+	default:
+		goto dberr;
+	}
+	/* The mark is taken before the entries are read (017). */
+	switch (db_crl_due_take(db, ca->id)) {
+	case 1:
+		break;
+	case 0:
+		if (!only_due)
+			break;
+		db_rollback(db);
+		rc = 2;
+		goto out;
 	default:
 		goto dberr;
 	}
@@ -298,4 +355,20 @@ out:
 	ASN1_INTEGER_free(num);
 	X509_CRL_free(b.crl);
 	return rc;
+}
+
+/* See status.h. */
+int
+crl_issue(struct db *db, const struct ca_ident *ca, long hours,
+    const char *dir, struct db_crl *out)
+{
+	return crl_make(db, ca, hours, dir, out, 0);
+}
+
+/* See status.h. */
+int
+crl_issue_due(struct db *db, const struct ca_ident *ca, long hours,
+    const char *dir, struct db_crl *out)
+{
+	return crl_make(db, ca, hours, dir, out, 1);
 }

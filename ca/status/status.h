@@ -17,12 +17,21 @@
 int crl_issue(struct db *db, const struct ca_ident *ca, long hours,
     const char *dir, struct db_crl *out) CA_MUST_CHECK;
 /*
+ * As crl_issue, for a CA a status change marked (db_crl_due_list): 2 and
+ * nothing signed when the mark is gone (another host issued first).
+ */
+int crl_issue_due(struct db *db, const struct ca_ident *ca, long hours,
+    const char *dir, struct db_crl *out) CA_MUST_CHECK;
+/*
  * Publishes the newest CRL in the database for the CA row (whichever
  * host or CLI issued it) as dir/<CRL name of its key>.crl, unless the
- * file holds it already. Returns 1 written, 0 unchanged or no CRL yet,
- * -1 on failure (logged).
+ * file holds it already. deep: a file whose bytes differ from the CRL
+ * published last is rewritten too (it is read and hashed); otherwise only
+ * a new CRL number or a missing file is noticed. Returns 1 written, 0
+ * unchanged or no CRL yet, -1 on failure (logged).
  */
-int crl_publish(struct db *db, const struct db_ca *row, const char *dir);
+int crl_publish(struct db *db, const struct db_ca *row, const char *dir,
+    int deep);
 
 /* ocsp.c - the OCSP responder (RFC 6960): DER in, DER out. */
 /* Largest OCSPRequest accepted (bytes), POST body or decoded GET: 16
