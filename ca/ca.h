@@ -64,6 +64,20 @@ void metrics_http_rejected(void);
 void metrics_db_error(const char *sqlstate);
 /* The master respawned the process of slot (0: the housekeeper). */
 void metrics_worker_restart(int slot);
+/* OCSP answers (cmpca_ocsp_total). */
+enum metrics_ocsp_event {
+	METRICS_OCSP_SIGNED,
+	METRICS_OCSP_REUSED,
+	METRICS_OCSP_BUSY,
+	METRICS_OCSP_NONCE_IGNORED,
+	METRICS_OCSP_N
+};
+void metrics_ocsp(enum metrics_ocsp_event e);
+/* Takes one of max slots for an OCSP signature, shared by every worker
+ * (ocsp_sign_max): 1 taken (metrics_ocsp_sign_leave after signing), 0
+ * all busy. Always 1 before metrics_init(). */
+int metrics_ocsp_sign_enter(long max);
+void metrics_ocsp_sign_leave(void);
 /*
  * The whole set in the Prometheus text format 0.0.4, with gauges read from
  * db (may be NULL) at this moment. Returns a malloc'ed text of *len bytes,

@@ -389,7 +389,8 @@ roles_ok(const struct cfg *cfg)
 	return ok;
 }
 
-/* -t: configuration, database schema, HSM login and every CA key. */
+/* -t: configuration, database schema, HSM login, every CA key and every
+ * active CA's OCSP signer. */
 static int
 check_only(const struct cfg *cfg)
 {
@@ -421,6 +422,8 @@ check_only(const struct cfg *cfg)
 	ok = 1;
 	for (i = 0; i < n; i++) {
 		EVP_PKEY *k = hsm_key_load(hsm, cas[i].key_uri);
+		char why[512];
+		time_t until;
 
 		if (k == NULL) {
 			log_err("ca %s: key %s: %s", cas[i].label,
@@ -428,6 +431,13 @@ check_only(const struct cfg *cfg)
 			ok = 0;
 		}
 		EVP_PKEY_free(k);
+		/* Every active key answers OCSP through its signer. */
+		if (strcmp(cas[i].status, "active") == 0 &&
+		    ocsp_signer_check(db, hsm, &cas[i], time(NULL), why,
+			sizeof(why), &until) != 1) {
+			log_err("ca %s: %s", cas[i].label, why);
+			ok = 0;
+		}
 	}
 	if (ok)
 		printf("%s: configuration ok, schema version %d, %zu CA(s)\n",
