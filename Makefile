@@ -209,7 +209,7 @@ CONF_SED := -e 's|@MODULE@|/usr/lib/softhsm/libsofthsm2.so|' \
 	-e 's|@WORKERS@|4|' -e 's|@CA_LABEL@|issuing|g' \
 	-e 's|@RUN_USER@|cmpca|' -e 's|@SOCKET_GROUP@||' \
 	-e 's|@SCHEMA_DIR@|$(SCHEMADIR)|' \
-	-e 's|@TXN_TIMEOUT@|300|' -e 's|@HOUSEKEEPING@|10|' \
+	-e 's|@TXN_TIMEOUT@|300|' -e 's|@HOUSEKEEPING@|10|' -e 's|@CRL_DELAY@|5|' \
 	-e 's|@POLL_AFTER@|5|' -e 's|@TRUST_ANCHORS@||' \
 	-e 's|@ALLOW_UNPROTECTED@||' \
 	-e 's|@BASE_URL@|https://ca.example.com|g' \

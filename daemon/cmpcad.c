@@ -234,6 +234,16 @@ crl_due_run(const struct cfg *cfg, struct db *db, struct hsm *hsm,
 		}
 		rc = crl_issue_due(db, ca, cfg->crl_validity, cfg->crl_dir,
 		    &crl);
+		if (rc == 0) {
+			/* Perhaps a key this process loaded before a `ca
+			 * rollover` (crl_key_current): read the CAs again and
+			 * try once more, rather than after CA_STORE_REFRESH. */
+			ca_store_clear(st);
+			if ((ca = ca_store_get(st, db, hsm, row.label, &err)) !=
+			    NULL)
+				rc = crl_issue_due(db, ca, cfg->crl_validity,
+				    cfg->crl_dir, &crl);
+		}
 		if (rc == 1 || rc == -1) {
 			log_info("ca %s: CRL %lld issued after a status change, "
 				 "%d entries", ca->label, crl.number,
