@@ -8,10 +8,8 @@
  * C_Decrypt with CKM_AES_GCM, C_GenerateRandom for the IVs.
  *
  * The keys: CKK_AES, 32 bytes, token, private, sensitive, not extractable,
- * encrypt/decrypt only, and (keys generated since issue 23)
- * CKA_ALLOWED_MECHANISMS CKM_AES_GCM and CKM_AES_ECB, the two this file
- * uses: no CBC, CTR or MAC with the key (SoftHSM 2.6 enforces it). Keys
- * made before keep working as they are. They are numbered: version 1 is labelled
+ * encrypt/decrypt only, CKA_ALLOWED_MECHANISMS the two used here, GCM and
+ * ECB (keys made since issue 23; older ones keep working as they are). They are numbered: version 1 is labelled
  * HSM_SEAL_LABEL, version N > 1 HSM_SEAL_LABEL-N; the highest version on
  * the token is the current one, which hsm_seal() uses. hsm_seal() generates
  * version 1 the first time, hsm_seal_new_key() the next version (`cmpca
