@@ -768,6 +768,7 @@ struct db_admin_filter {
 	enum db_cert_status status;
 	int limit;
 	int offset;
+	int expiring_days; /* > 0: valid ones expiring within, soonest first */
 };
 void db_admin_cert_clear(struct db_admin_cert *c);
 void db_admin_cert_array_free(struct db_admin_cert *a, size_t n);
@@ -781,6 +782,10 @@ int db_admin_cert_list(struct db *db, const struct db_admin_filter *f,
  */
 int db_admin_hourly(struct db *db, int hours, long long *counts,
     time_t *first) CA_MUST_CHECK;
+/* The audit chain's newest signed checkpoint: its seq and time. 1, 0
+ * none yet, -1. */
+int db_admin_ckpt_last(struct db *db, long long *seq, time_t *at)
+    CA_MUST_CHECK;
 
 /*
  * Added by the db layer; notes on the contract above.
