@@ -46,7 +46,7 @@ CA_SRC := ca/log.c ca/cfg.c ca/profile.c ca/profile_san.c ca/profile_subject.c c
 	ca/status/crl.c ca/status/ocsp.c ca/status/ocsp_cache.c \
 	ca/status/ocsp_signer.c
 DAEMON_SRC := daemon/fcgi.c daemon/cmpcad.c daemon/priv.c daemon/admin.c \
-	daemon/worker.c daemon/http.c
+	daemon/admin_buf.c daemon/admin_health.c daemon/worker.c daemon/http.c
 CLI_SRC := $(sort $(wildcard cli/*.c))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
@@ -90,8 +90,8 @@ $(UNIT_PLAIN:%=$(B)/%): $(B)/%: $(B)/tests/unit/%.o $(B)/tests/unit/unitlib.o \
     $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(B)/test_fcgi: $(B)/daemon/fcgi.o $(B)/daemon/admin.o $(B)/daemon/worker.o \
-    $(B)/daemon/http.o
+$(B)/test_fcgi: $(B)/daemon/fcgi.o $(B)/daemon/admin.o \
+    $(B)/daemon/admin_buf.o $(B)/daemon/admin_health.o $(B)/daemon/worker.o $(B)/daemon/http.o
 
 $(B)/test_cfg: $(B)/tests/unit/cfglog.o
 
@@ -102,11 +102,12 @@ ENGINE_TESTS := test_engine test_engine_msg test_engine_txn test_engine_secret \
 	test_engine_ext test_engine_ca test_engine_ocsp test_engine_sig test_build \
 	cfglog
 $(B)/test_engine: $(ENGINE_TESTS:%=$(B)/tests/unit/%.o) $(B)/daemon/fcgi.o \
-    $(B)/daemon/admin.o $(B)/daemon/worker.o $(B)/daemon/http.o $(CA_OBJ) \
+    $(B)/daemon/admin.o $(B)/daemon/admin_buf.o $(B)/daemon/admin_health.o $(B)/daemon/worker.o \
+    $(B)/daemon/http.o $(CA_OBJ) \
     $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(B)/test_admin: $(B)/tests/unit/test_admin.o $(B)/daemon/admin.o $(B)/daemon/http.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
+$(B)/test_admin: $(B)/tests/unit/test_admin.o $(B)/daemon/admin.o $(B)/daemon/admin_buf.o $(B)/daemon/admin_health.o $(B)/daemon/http.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # Test tools: decode a CMP response for assertions in shell tests.
