@@ -310,6 +310,7 @@ test_ocsp_reuse(void **state)
 {
 	struct ocsp_srv *s;
 	OCSP_REQUEST *req, *nreq;
+	OCSP_RESPONSE *resp;
 	OCSP_CERTID *id;
 	X509 *signer = NULL;
 	struct db_ca ca;
@@ -350,6 +351,24 @@ test_ocsp_reuse(void **state)
 	n2 = ocsp_raw(s, nreq, &m2);
 	assert_false(m1 == m2 && memcmp(n1, n2, m1) == 0);
 	assert_false(m1 == l3 && memcmp(n1, a3, l3) == 0);
+	/* The cap (ocsp_sign_max = 1): with its one slot taken, a question
+	 * that needs a signature gets tryLater; one answered before is
+	 * still served; the slot back, it is signed. */
+	OK(metrics_init());
+	OK(metrics_ocsp_sign_enter(fx.cfg->ocsp_sign_max));
+	resp = ocsp_ask(s, nreq);
+	assert_int_equal(OCSP_response_status(resp),
+	    OCSP_RESPONSE_STATUS_TRYLATER);
+	OCSP_RESPONSE_free(resp);
+	resp = ocsp_ask(s, req);
+	assert_int_equal(OCSP_response_status(resp),
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	OCSP_RESPONSE_free(resp);
+	metrics_ocsp_sign_leave();
+	resp = ocsp_ask(s, nreq);
+	assert_int_equal(OCSP_response_status(resp),
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	OCSP_RESPONSE_free(resp);
 	OPENSSL_free(a1);
 	OPENSSL_free(a2);
 	OPENSSL_free(a3);
