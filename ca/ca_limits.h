@@ -71,6 +71,9 @@
 #define CA_DEFAULT_CRL_DELAY 5
 /* Seconds between two looks of the housekeeper for CRLs due. */
 #define CA_CRL_DUE_TICK 1
+/* Seconds before a CRL that could not be issued after a status change is
+ * tried again (and its warning logged again). */
+#define CA_CRL_DUE_RETRY 60
 
 /* Workers forked by cmpcad (upper bound of the configuration). */
 #define CA_MAX_WORKERS 64

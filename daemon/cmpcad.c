@@ -202,21 +202,59 @@ crl_refresh(const struct cfg *cfg, struct db *db, struct hsm *hsm,
 	db_ca_array_free(cas, n);
 }
 
+/* CAs whose CRL could not be issued after a status change, and when the
+ * housekeeper tries again (CA_CRL_DUE_RETRY), so that a CA whose key is
+ * gone costs one log line a minute, not one a second. */
+#define CRL_DUE_WAIT_MAX 64
+static struct {
+	long long ca_id;
+	time_t next;
+} crl_due_wait[CRL_DUE_WAIT_MAX];
+
+/* 1 if ca_id failed lately and waits; with failed, records a failure. */
+static int
+crl_due_waits(long long ca_id, int failed)
+{
+	time_t now = time(NULL);
+	size_t i, slot = 0;
+
+	for (i = 0; i < CRL_DUE_WAIT_MAX; i++) {
+		if (crl_due_wait[i].ca_id == ca_id) {
+			if (!failed)
+				return crl_due_wait[i].next > now;
+			slot = i;
+			break;
+		}
+		if (crl_due_wait[i].next < crl_due_wait[slot].next)
+			slot = i; /* the oldest entry, if ca_id has none */
+	}
+	if (failed) {
+		crl_due_wait[slot].ca_id = ca_id;
+		crl_due_wait[slot].next = now + CA_CRL_DUE_RETRY;
+	}
+	return 0;
+}
+
 /*
  * CRLs due (017_revocation.sql): each CA a revocation, a hold or its
  * release marked crl_delay seconds ago (at once for a compromise) gets its
  * next CRL now, published here at once; other hosts publish it at their
- * next tick. Looked at every CA_CRL_DUE_TICK seconds.
+ * next tick. Looked at every CA_CRL_DUE_TICK seconds. A retired CA too
+ * (`cert revoke --ca` of its certificates) while its certificate lasts.
  */
 static void
 crl_due_run(const struct cfg *cfg, struct db *db, struct hsm *hsm,
     struct ca_store *st)
 {
+	static time_t warned;
 	long long *ids = NULL;
 	size_t n = 0, i;
 
 	if (db_crl_due_list(db, cfg->crl_delay, &ids, &n) != 1) {
-		log_warn("crl due: %s", db_error(db));
+		if (time(NULL) - warned >= CA_CRL_DUE_RETRY) {
+			warned = time(NULL);
+			log_warn("crl due: %s", db_error(db));
+		}
 		return;
 	}
 	for (i = 0; i < n; i++) {
@@ -227,8 +265,18 @@ crl_due_run(const struct cfg *cfg, struct db *db, struct hsm *hsm,
 
 		memset(&row, 0, sizeof(row));
 		memset(&crl, 0, sizeof(crl));
-		if (db_ca_get(db, ids[i], &row) != 1 || !crl_kept(&row) ||
-		    (ca = ca_store_get(st, db, hsm, row.label, &err)) == NULL) {
+		if (crl_due_waits(ids[i], 0) || db_ca_get(db, ids[i], &row) != 1 ||
+		    strcmp(row.status, "pending") == 0) {
+			db_ca_clear(&row);
+			continue;
+		}
+		if ((ca = ca_store_get(st, db, hsm, row.label, &err)) == NULL ||
+		    X509_cmp_time(X509_get0_notAfter(ca->cert), NULL) <= 0) {
+			log_warn("ca %s: a status change waits for a CRL that "
+				 "cannot be issued (key or certificate "
+				 "unusable); next try in %d s", row.label,
+			    CA_CRL_DUE_RETRY);
+			(void)crl_due_waits(ids[i], 1);
 			db_ca_clear(&row);
 			continue;
 		}
@@ -251,6 +299,10 @@ crl_due_run(const struct cfg *cfg, struct db *db, struct hsm *hsm,
 			(void)audit_checkpoint(db, hsm, "crl");
 			if (cfg->crl_dir != NULL)
 				(void)crl_publish(db, &row, cfg->crl_dir, 0);
+		} else if (rc == 0) {
+			log_warn("ca %s: CRL after a status change failed; next "
+				 "try in %d s", row.label, CA_CRL_DUE_RETRY);
+			(void)crl_due_waits(ids[i], 1);
 		}
 		db_crl_clear(&crl);
 		db_ca_clear(&row);

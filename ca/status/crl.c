@@ -227,10 +227,9 @@ crl_publish(struct db *db, const struct db_ca *row, const char *dir,
 	if (rc == 0 && slot < CRL_SEEN_MAX && crl_seen[slot].ca_id == ca_id &&
 	    crl_seen[slot].number == latest.number)
 		; /* the same bytes as before */
-	else if (rc >= 0)
-		log_info("ca %s: %s/%s.crl %s the database's CRL %lld", label,
-		    dir, name, rc == 1 ? "now holds" : "already holds",
-		    latest.number);
+	else if (rc == 0)
+		log_debug("ca %s: %s/%s.crl already holds the database's CRL "
+			  "%lld", label, dir, name, latest.number);
 	if (rc >= 0 && slot < CRL_SEEN_MAX) {
 		crl_seen[slot].ca_id = ca_id;
 		crl_seen[slot].number = latest.number;

@@ -13,15 +13,15 @@
 #   - a flood of nonced OCSP requests straight at the FastCGI socket
 #     (past nginx's per-address limit, as a distributed flood) is answered
 #     without a signature each, while CMP enrollments are still served.
-# Port: CMPCA_REVOKE_TEST_PORT, else the first free one from 18700 to
-# 18709.
+# Port: CMPCA_REVOKE_TEST_PORT, else the first free one from 18770 to
+# 18779.
 #
 # usage: tests/e2e/revoke.sh [--bin DIR]
 # Prints one line per check and a closing "N passed, N failed".
 set -uo pipefail
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
-e2e_setup revoke 18700 --port-var CMPCA_REVOKE_TEST_PORT --scan-to 18709 --keep -- "$@"
+e2e_setup revoke 18770 --port-var CMPCA_REVOKE_TEST_PORT --scan-to 18779 --keep -- "$@"
 # A full sweep every 3 s (the deep check of CRL files), CRLs due 3 s
 # after a revocation.
 export CMPCA_HOUSEKEEPING=3 CMPCA_CRL_DELAY=3
