@@ -511,11 +511,14 @@ int db_cert_revoked_each(struct db *db, long long ca_id,
 	time_t invalid),
     void *arg) CA_MUST_CHECK;
 /*
- * CRLs due (017): a status change a CRL must show marks its CA. Inside
- * the CRL's transaction, after db_crl_next: takes the CA's mark. 1 taken,
- * 0 none, -1.
+ * CRLs due (017): a status change a CRL must show marks its CA. Before
+ * the CRL's transaction, in a statement of its own: takes the CA's mark.
+ * 1 taken, 0 none, -1.
  */
 int db_crl_due_take(struct db *db, long long ca_id) CA_MUST_CHECK;
+/* Marks the CA's CRL due again, urgent (a CRL that took the mark failed).
+ * 1 or -1. */
+int db_crl_due_mark(struct db *db, long long ca_id) CA_MUST_CHECK;
 /* CAs whose next CRL is due: marked delay seconds ago or more, or marked
  * urgent (a compromise). *ids (free()) and *n. 1 or -1. */
 int db_crl_due_list(struct db *db, long delay, long long **ids, size_t *n)

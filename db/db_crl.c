@@ -198,6 +198,9 @@ db_cert_set_invalidity(struct db *db, long long id, time_t when)
 /* CRLs due (017_revocation.sql). */
 static const struct db_stmt st_due_take = {DB_ST_CRL_DUE_TAKE, "crl_due_take",
     "DELETE FROM crl_due WHERE ca_id = $1::bigint"};
+static const struct db_stmt st_due_mark = {DB_ST_CRL_DUE_MARK, "crl_due_mark",
+    "INSERT INTO crl_due (ca_id, urgent) VALUES ($1::bigint, true)"
+    " ON CONFLICT (ca_id) DO UPDATE SET urgent = true"};
 static const struct db_stmt st_due_list = {DB_ST_CRL_DUE_LIST, "crl_due_list",
     "SELECT ca_id FROM crl_due WHERE urgent"
     " OR since <= clock_timestamp() - make_interval(secs => $1::bigint)"
@@ -210,6 +213,15 @@ db_crl_due_take(struct db *db, long long ca_id)
 
 	db_param_int8(&p, ca_id);
 	return db_update(db, &st_due_take, &p, NULL);
+}
+
+int
+db_crl_due_mark(struct db *db, long long ca_id)
+{
+	struct db_params p = {0};
+
+	db_param_int8(&p, ca_id);
+	return db_run_simple(db, &st_due_mark, &p);
 }
 
 /* Row of st_due_list (for db_getn). */

@@ -255,9 +255,22 @@ crl_make(struct db *db, const struct ca_ident *ca, long hours,
 	EVP_MD_CTX *mctx = NULL;
 	unsigned char *der = NULL;
 	time_t now = time(NULL);
-	int len, rc = 0;
+	int len, rc = 0, took;
 
 	memset(out, 0, sizeof(*out));
+	/*
+	 * The CA's mark (017) first, in a statement of its own: a status
+	 * change committed before it is read by this CRL (the entries are
+	 * read later), one committed after it marks the CA again, and no
+	 * revocation waits for this CRL's signature on the mark's row lock.
+	 * A CRL that fails puts the mark back.
+	 */
+	if ((took = db_crl_due_take(db, ca->id)) < 0) {
+		log_err("ca %s: CRL: %s", ca->label, db_error(db));
+		return 0;
+	}
+	if (took == 0 && only_due)
+		return 2; /* another host issued it */
 	if (db_begin(db) != 1)
 		goto dberr;
 	if (db_crl_next(db, ca->id, &out->number) != 1)
@@ -267,19 +280,6 @@ crl_make(struct db *db, const struct ca_ident *ca, long hours,
 		break;
 	case 0:
 		goto fail;
-	default:
-		goto dberr;
-	}
-	/* The mark is taken before the entries are read (017). */
-	switch (db_crl_due_take(db, ca->id)) {
-	case 1:
-		break;
-	case 0:
-		if (!only_due)
-			break;
-		db_rollback(db);
-		rc = 2;
-		goto out;
 	default:
 		goto dberr;
 	}
@@ -346,6 +346,9 @@ fail:
 	log_openssl_errors(1);
 	db_rollback(db);
 	db_crl_clear(out);
+	if (took == 1 && db_crl_due_mark(db, ca->id) != 1)
+		log_warn("ca %s: the status change waits for the CRL after "
+			 "next: %s", ca->label, db_error(db));
 	rc = 0;
 out:
 	OPENSSL_free(der);

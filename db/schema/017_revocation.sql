@@ -2,11 +2,13 @@
 -- show marks its CA in crl_due; the housekeeper issues the CA's next CRL
 -- within crl_delay seconds of the first unpublished change (at once for
 -- keyCompromise, cACompromise and aACompromise), and crl_issue() takes the
--- mark in the CRL's own transaction, before it reads the entries.
+-- mark in a statement of its own just before the CRL's transaction reads
+-- the entries (a failed CRL puts it back).
 --
 -- A change that commits while a CRL is built either is read by it (it
 -- committed before the entries are read: the DELETE that took the mark
--- waited for its row lock) or leaves a new mark for the next CRL.
+-- waited for its row lock) or leaves a new mark for the next CRL; no
+-- revocation waits on the mark's row lock while a CRL is signed.
 
 CREATE TABLE crl_due (
 	ca_id bigint PRIMARY KEY REFERENCES ca (id),

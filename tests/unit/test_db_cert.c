@@ -365,6 +365,10 @@ test_cert_hold(void **state)
 	CHECK(db_cert_hold_end(db, id, -1), 0); /* permanent now */
 	CHECK(db_cert_hold_end(db, id, 8), -1); /* removeFromCRL: no reason */
 	CHECK(db_crl_due_take(db, ca_a), 1);
+	/* A failed CRL puts the mark back, urgent. */
+	CHECK(db_crl_due_mark(db, ca_a), 1);
+	assert_true(due_has(ca_a, 3600));
+	CHECK(db_crl_due_take(db, ca_a), 1);
 }
 
 static void
