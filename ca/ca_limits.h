@@ -74,6 +74,10 @@
 /* Seconds before a CRL that could not be issued after a status change is
  * tried again (and its warning logged again). */
 #define CA_CRL_DUE_RETRY 60
+/* A status change still not in a CRL this many seconds after crl_delay
+ * needs attention (cmpca status, the operators' page): no housekeeper
+ * with crl_auto runs, or it cannot sign. */
+#define CA_CRL_DUE_LATE 120
 
 /* Workers forked by cmpcad (upper bound of the configuration). */
 #define CA_MAX_WORKERS 64

@@ -130,6 +130,7 @@ check_crl(struct ctx *c, const struct db_ca *ca, const struct st_opts *o,
 {
 	struct db_crl crl;
 	char check[DB_LABEL_MAX + 16], next[32];
+	time_t since;
 	int rc;
 
 	snprintf(check, sizeof(check), "ca %s crl", ca->label);
@@ -144,7 +145,13 @@ check_crl(struct ctx *c, const struct db_ca *ca, const struct st_opts *o,
 		return;
 	}
 	fmt_time(crl.next_update, next, sizeof(next));
-	if (crl.next_update <= now)
+	if (db_crl_due_since(c->db, ca->id, &since) == 1 &&
+	    now - since > c->cfg->crl_delay + CA_CRL_DUE_LATE) {
+		fmt_time(since, next, sizeof(next));
+		row(worst, ST_WARN, check, "a revocation of %s is in no CRL "
+		    "yet: is cmpcad's housekeeper running with crl_auto? "
+		    "(cmpca crl issue --ca %s)", next, ca->label);
+	} else if (crl.next_update <= now)
 		row(worst, ST_FAIL, check, "CRL %lld stale: nextUpdate %s "
 		    "passed", crl.number, next);
 	else if (crl.next_update - now < o->crl_warn_hours * 3600L)

@@ -562,7 +562,7 @@ sec_pending(struct admin_buf *b, struct db *db, const struct db_ca *cas,
 /* The whole page into body. Returns 1, or -1 on a database error. */
 static int
 page_build(struct admin_buf *b, struct db *db, const struct admin_query *q,
-    int hsm)
+    const struct admin_req *rq)
 {
 	long long counts[ADMIN_PLOT_HOURS];
 	struct db_ca *cas = NULL;
@@ -582,7 +582,7 @@ page_build(struct admin_buf *b, struct db *db, const struct admin_query *q,
 		    "Read-only operators&#39; view, generated ");
 	time_add(b, now);
 	buf_puts(b, " UTC</p></header><main>");
-	if (admin_health(b, db, cas, ncas, hsm, now) != 1)
+	if (admin_health(b, db, cas, ncas, rq, now) != 1)
 		goto out;
 	sec_plot(b, counts, ADMIN_PLOT_HOURS, first);
 	sec_cas(b, cas, ncas, now);
@@ -670,7 +670,7 @@ admin_handle(struct db *db, const struct admin_req *rq,
 		code = admin_query_parse(rq->query, &q);
 	if (code != 0)
 		goto fail;
-	if (page_build(&body, db, &q, rq->hsm) != 1) {
+	if (page_build(&body, db, &q, rq) != 1) {
 		log_err("admin: %s", db_error(db));
 		code = 503;
 		goto fail;

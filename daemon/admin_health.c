@@ -6,7 +6,8 @@
  *   hsm                this worker's HSM session (logged in, or lost)
  *   ca L cert          the CA certificate's notAfter
  *   ca L crl           the newest CRL's nextUpdate, and a revocation not
- *                      in a CRL yet (crl_due) for longer than it should
+ *                      in a CRL yet (crl_due) CA_CRL_DUE_LATE seconds
+ *                      after crl_delay
  *   ca L ocsp signer   ocsp_signer_check without the HSM (the page reads
  *                      the database only): none or expired fails
  *   audit chain        the newest signed checkpoint and its age
@@ -110,10 +111,11 @@ ca_cert(struct admin_buf *b, enum h_level *w, const struct db_ca *ca,
 /* The newest CRL. Returns 1, or -1 on a database error. */
 static int
 ca_crl(struct admin_buf *b, enum h_level *w, struct db *db,
-    const struct db_ca *ca, time_t now)
+    const struct db_ca *ca, time_t now, long crl_delay)
 {
 	struct db_crl crl;
 	char check[DB_LABEL_MAX + 16], t[32];
+	time_t since;
 	int rc;
 
 	snprintf(check, sizeof(check), "ca %s crl", ca->label);
@@ -125,7 +127,16 @@ ca_crl(struct admin_buf *b, enum h_level *w, struct db *db,
 		return 1;
 	}
 	time_str(crl.next_update, t, sizeof(t));
-	if (crl.next_update <= now)
+	if ((rc = db_crl_due_since(db, ca->id, &since)) < 0) {
+		db_crl_clear(&crl);
+		return -1;
+	}
+	if (rc == 1 && now - since > crl_delay + CA_CRL_DUE_LATE) {
+		time_str(since, t, sizeof(t));
+		row(b, w, H_WARN, check, "a revocation of %s is in no CRL yet: "
+		    "is the housekeeper running with crl_auto? (cmpca crl "
+		    "issue --ca %s)", t, ca->label);
+	} else if (crl.next_update <= now)
 		row(b, w, H_FAIL, check, "CRL %lld stale: nextUpdate %s passed",
 		    crl.number, t);
 	else if (crl.next_update - now < HEALTH_CRL_WARN_HOURS * 3600L)
@@ -166,7 +177,7 @@ ca_signer(struct admin_buf *b, enum h_level *w, struct db *db,
 /* See admin.h. */
 int
 admin_health(struct admin_buf *b, struct db *db, const struct db_ca *cas,
-    size_t n, int hsm, time_t now)
+    size_t n, const struct admin_req *rq, time_t now)
 {
 	enum h_level worst = H_OK;
 	long long seq;
@@ -177,7 +188,7 @@ admin_health(struct admin_buf *b, struct db *db, const struct db_ca *cas,
 
 	puts_(b, "<section id=\"health\"><h2>Health</h2><table><tr><th>"
 		 "Check</th><th>State</th><th>Detail</th></tr>");
-	if (hsm == 1)
+	if (rq->hsm == 1)
 		row(b, &worst, H_OK, "hsm", "this worker is logged in");
 	else
 		row(b, &worst, H_FAIL, "hsm", "this worker has no HSM "
@@ -186,7 +197,7 @@ admin_health(struct admin_buf *b, struct db *db, const struct db_ca *cas,
 		if (strcmp(cas[i].status, "active") != 0)
 			continue; /* retired CAs issue nothing */
 		ca_cert(b, &worst, &cas[i], now);
-		if (ca_crl(b, &worst, db, &cas[i], now) < 0 ||
+		if (ca_crl(b, &worst, db, &cas[i], now, rq->crl_delay) < 0 ||
 		    ca_signer(b, &worst, db, &cas[i], now) < 0)
 			return -1;
 	}

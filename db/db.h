@@ -519,6 +519,10 @@ int db_crl_due_take(struct db *db, long long ca_id) CA_MUST_CHECK;
 /* Marks the CA's CRL due again, urgent (a CRL that took the mark failed).
  * 1 or -1. */
 int db_crl_due_mark(struct db *db, long long ca_id) CA_MUST_CHECK;
+/* Since when a status change of the CA waits for its CRL: 1 (*since), 0
+ * none waits, -1. */
+int db_crl_due_since(struct db *db, long long ca_id, time_t *since)
+    CA_MUST_CHECK;
 /* CAs whose next CRL is due: marked delay seconds ago or more, or marked
  * urgent (a compromise). *ids (free()) and *n. 1 or -1. */
 int db_crl_due_list(struct db *db, long delay, long long **ids, size_t *n)

@@ -201,6 +201,9 @@ static const struct db_stmt st_due_take = {DB_ST_CRL_DUE_TAKE, "crl_due_take",
 static const struct db_stmt st_due_mark = {DB_ST_CRL_DUE_MARK, "crl_due_mark",
     "INSERT INTO crl_due (ca_id, urgent) VALUES ($1::bigint, true)"
     " ON CONFLICT (ca_id) DO UPDATE SET urgent = true"};
+static const struct db_stmt st_due_since = {DB_ST_CRL_DUE_SINCE,
+    "crl_due_since",
+    "SELECT " DB_EPOCH("since") " FROM crl_due WHERE ca_id = $1::bigint"};
 static const struct db_stmt st_due_list = {DB_ST_CRL_DUE_LIST, "crl_due_list",
     "SELECT ca_id FROM crl_due WHERE urgent"
     " OR since <= clock_timestamp() - make_interval(secs => $1::bigint)"
@@ -222,6 +225,19 @@ db_crl_due_mark(struct db *db, long long ca_id)
 
 	db_param_int8(&p, ca_id);
 	return db_run_simple(db, &st_due_mark, &p);
+}
+
+int
+db_crl_due_since(struct db *db, long long ca_id, time_t *since)
+{
+	struct db_params p = {0};
+	long long v = 0;
+	int rc;
+
+	db_param_int8(&p, ca_id);
+	rc = db_get_int8(db, &st_due_since, &p, &v);
+	*since = (time_t)v;
+	return rc;
 }
 
 /* Row of st_due_list (for db_getn). */

@@ -254,7 +254,7 @@ static int
 handle(const char *method, const char *uri, const char *query,
     const char *user, const char *verify, struct admin_buf *out)
 {
-	struct admin_req rq = {method, uri, query, user, verify, 1};
+	struct admin_req rq = {method, uri, query, user, verify, 1, 5};
 
 	memset(out, 0, sizeof(*out));
 	return admin_handle(NULL, &rq, out);

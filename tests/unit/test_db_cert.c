@@ -368,7 +368,10 @@ test_cert_hold(void **state)
 	/* A failed CRL puts the mark back, urgent. */
 	CHECK(db_crl_due_mark(db, ca_a), 1);
 	assert_true(due_has(ca_a, 3600));
+	CHECK(db_crl_due_since(db, ca_a, &held), 1);
+	assert_true(held > time(NULL) - 60 && held <= time(NULL) + 1);
 	CHECK(db_crl_due_take(db, ca_a), 1);
+	CHECK(db_crl_due_since(db, ca_a, &held), 0);
 }
 
 static void
