@@ -76,6 +76,20 @@ void metrics_watchdog(int slot);
  * with the master for the watchdog. Slot 0 is the housekeeper. */
 void metrics_busy_set(int slot, long long since_us);
 long long metrics_busy_get(int slot);
+/* OCSP answers (cmpca_ocsp_total). */
+enum metrics_ocsp_event {
+	METRICS_OCSP_SIGNED,
+	METRICS_OCSP_REUSED,
+	METRICS_OCSP_BUSY,
+	METRICS_OCSP_NONCE_IGNORED,
+	METRICS_OCSP_N
+};
+void metrics_ocsp(enum metrics_ocsp_event e);
+/* Takes one of max slots for an OCSP signature, shared by every worker
+ * (ocsp_sign_max): 1 taken (metrics_ocsp_sign_leave after signing), 0
+ * all busy. Always 1 before metrics_init(). */
+int metrics_ocsp_sign_enter(long max);
+void metrics_ocsp_sign_leave(void);
 /*
  * The whole set in the Prometheus text format 0.0.4, with gauges read from
  * db (may be NULL) at this moment. Returns a malloc'ed text of *len bytes,
@@ -178,6 +192,9 @@ struct cfg {
 	char *crl_dir;	      /* where <name>.crl files are written, or NULL */
 	long crl_validity;    /* hours between thisUpdate and nextUpdate */
 	int crl_auto;	      /* the housekeeper re-issues CRLs */
+	long crl_delay;	      /* seconds from a revocation to its CRL */
+	int ocsp_nonce;	      /* echo OCSP request nonces (else ignored) */
+	long ocsp_sign_max;   /* OCSP signatures at once, all workers */
 	int syslog;	      /* cmpcad logs to syslog (as with -s) */
 	char *audit_anchor_file; /* checkpoints appended here too, or NULL */
 	long audit_ckpt_max_age; /* seconds; verify fails past it; 0: off */
@@ -470,8 +487,8 @@ int ca_role_check(struct db *db, const char *who) CA_MUST_CHECK;
  * (negative, 7, above 10). */
 const char *ca_crl_reason_name(long r);
 /* 1 if a revocation here may carry reason r: a CRLReason other than
- * certificateHold and removeFromCRL (a hold could not be released), else
- * 0. The one rule for operators (cert revoke) and clients (rr). */
+ * removeFromCRL (which releases a hold: cert release, an RA's rr), else 0.
+ * The one rule for operators (cert revoke) and clients (rr). */
 int ca_crl_reason_ok(long r);
 /* Reads s, a CRLReason as a decimal number, into *r. Returns 1 when it is
  * one ca_crl_reason_ok() accepts, else 0 (*r unchanged). */

@@ -80,6 +80,19 @@
  * CA_RESPAWN_EARLY seconds of its start: 1, 2, 4 ... CA_RESPAWN_MAX. */
 #define CA_RESPAWN_EARLY 5
 #define CA_RESPAWN_MAX 30
+/* Seconds from a revocation to the CRL that lists it (crl_delay's
+ * default): the housekeeper batches the revocations of these seconds into
+ * one CRL signature; a compromise is published at its next tick. */
+#define CA_DEFAULT_CRL_DELAY 5
+/* Seconds between two looks of the housekeeper for CRLs due. */
+#define CA_CRL_DUE_TICK 1
+/* Seconds before a CRL that could not be issued after a status change is
+ * tried again (and its warning logged again). */
+#define CA_CRL_DUE_RETRY 60
+/* A status change still not in a CRL this many seconds after crl_delay
+ * needs attention (cmpca status, the operators' page): no housekeeper
+ * with crl_auto runs, or it cannot sign. */
+#define CA_CRL_DUE_LATE 120
 
 /* Workers forked by cmpcad (upper bound of the configuration). */
 #define CA_MAX_WORKERS 64

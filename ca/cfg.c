@@ -42,7 +42,8 @@ static const char *const cfg_keys[] = {
 	"poll_check_after", "clock_skew", "allow_unprotected", "crl_dir",
 	"crl_validity", "crl_auto", "user", "socket_group", "syslog",
 	"db_operator", "db_owner", "db_reader", "mac_fail_budget",
-	"worker_timeout", "audit_anchor_file", "audit_checkpoint_max_age", NULL,
+	"worker_timeout", "audit_anchor_file", "audit_checkpoint_max_age",
+	"crl_delay", "ocsp_nonce", "ocsp_sign_max", NULL,
 };
 
 static const char *const profile_keys[] = {
@@ -615,6 +616,11 @@ cfg_load(const char *path)
 	    !cfg_long(c, CFG_MAIN, "audit_checkpoint_max_age", 86400, 0,
 		86400L * 3660, &c->audit_ckpt_max_age) ||
 	    !cfg_bool(c, CFG_MAIN, "crl_auto", 1, &c->crl_auto) ||
+	    !cfg_long(c, CFG_MAIN, "crl_delay", CA_DEFAULT_CRL_DELAY, 0,
+		86400, &c->crl_delay) ||
+	    !cfg_bool(c, CFG_MAIN, "ocsp_nonce", 0, &c->ocsp_nonce) ||
+	    !cfg_long(c, CFG_MAIN, "ocsp_sign_max", 1, 1, CA_MAX_WORKERS,
+		&c->ocsp_sign_max) ||
 	    !cfg_bool(c, CFG_MAIN, "syslog", 0, &c->syslog) ||
 	    !cfg_bool(c, CFG_MAIN, "implicit_confirm", 1,
 		&c->implicit_confirm))

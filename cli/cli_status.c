@@ -10,7 +10,8 @@
  * checks):
  *   0  every check ok
  *   1  attention soon: a CA certificate or a CRL runs out within the
- *      warning window, an OCSP signer within 7 days, a CA has no CRL, more pending approvals than allowed
+ *      warning window, an OCSP signer within 7 days, a CA has no CRL,
+ *      more pending approvals than allowed
  *   2  usage error
  *   3  broken now: database unreachable, migrations not applied, HSM login
  *      failed, a CA certificate expired or unreadable, a CRL past its
@@ -18,7 +19,11 @@
  *      tryLater), an audit safeguard gone (a trigger disabled, a definer
  *      function unpinned, a privilege cmpca_grants() did not give), no
  *      audit key, the last audit checkpoint older than
- *      audit_checkpoint_max_age
+ *      audit_checkpoint_max_age;
+ *      an active CA (a new key after `ca rollover` too) with
+ *      no OCSP signer, or whose newest signer expired or has a key the
+ *      HSM cannot use (the responder answers unauthorized, tryLater or
+ *      internalError); the detail names the command to run
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -28,6 +33,7 @@
 
 #include "ca/ca.h"
 #include "cli/cli.h"
+#include "ca/status/status.h"
 
 enum st_level { ST_OK, ST_WARN, ST_FAIL };
 
@@ -129,6 +135,7 @@ check_crl(struct ctx *c, const struct db_ca *ca, const struct st_opts *o,
 {
 	struct db_crl crl;
 	char check[DB_LABEL_MAX + 16], next[32];
+	time_t since;
 	int rc;
 
 	snprintf(check, sizeof(check), "ca %s crl", ca->label);
@@ -143,7 +150,13 @@ check_crl(struct ctx *c, const struct db_ca *ca, const struct st_opts *o,
 		return;
 	}
 	fmt_time(crl.next_update, next, sizeof(next));
-	if (crl.next_update <= now)
+	if (db_crl_due_since(c->db, ca->id, &since) == 1 &&
+	    now - since > c->cfg->crl_delay + CA_CRL_DUE_LATE) {
+		fmt_time(since, next, sizeof(next));
+		row(worst, ST_WARN, check, "a revocation of %s is in no CRL "
+		    "yet: is cmpcad's housekeeper running with crl_auto? "
+		    "(cmpca crl issue --ca %s)", next, ca->label);
+	} else if (crl.next_update <= now)
 		row(worst, ST_FAIL, check, "CRL %lld stale: nextUpdate %s "
 		    "passed", crl.number, next);
 	else if (crl.next_update - now < o->crl_warn_hours * 3600L)
@@ -156,50 +169,33 @@ check_crl(struct ctx *c, const struct db_ca *ca, const struct st_opts *o,
 }
 
 /*
- * The newest OCSP signer: the responder answers tryLater once it has
- * expired, so that is a failure; within ST_SIGNER_WARN_DAYS it needs
- * attention. A CA without signer is reported, not counted against it
- * (it may publish CRLs only).
+ * The newest OCSP signer (ocsp_signer_check): missing, expired or with a
+ * key the HSM cannot use is a failure (issue 32: no silent half-set-up
+ * CA; after `ca rollover` the new key needs one); within
+ * ST_SIGNER_WARN_DAYS of its end it needs attention.
  */
 static void
 check_ocsp_signer(struct ctx *c, const struct db_ca *ca, time_t now,
     enum st_level *worst)
 {
-	struct db_ocsp_signer sig;
-	char check[DB_LABEL_MAX + 16], until[32];
+	char check[DB_LABEL_MAX + 16], detail[512], until[32];
 	time_t na;
 	int rc;
 
 	snprintf(check, sizeof(check), "ca %s ocsp signer", ca->label);
-	memset(&sig, 0, sizeof(sig));
-	rc = db_ocsp_signer_latest(c->db, ca->id, &sig);
-	if (rc < 0) {
-		row(worst, ST_FAIL, check, "%s", db_error(c->db));
+	rc = ocsp_signer_check(c->db, c->hsm, ca, now, detail, sizeof(detail),
+	    &na);
+	if (rc != 1) {
+		row(worst, ST_FAIL, check, "%s", detail);
 		return;
 	}
-	if (rc == 0) {
-		row(worst, ST_OK, check, "none: /ocsp answers unauthorized "
-		    "for this CA (cmpca ocsp signer --ca %s)", ca->label);
-		return;
-	}
-	if (!not_after(sig.cert, sig.cert_len, &na))
-		row(worst, ST_FAIL, check, "signer %lld: certificate unreadable",
-		    sig.id);
-	else {
-		fmt_time(na, until, sizeof(until));
-		if (na <= now)
-			row(worst, ST_FAIL, check, "signer %lld expired %s: /ocsp "
-			    "answers tryLater (cmpca ocsp signer --ca %s)",
-			    sig.id, until, ca->label);
-		else if (na - now < ST_SIGNER_WARN_DAYS * 86400L)
-			row(worst, ST_WARN, check, "signer %lld expires %s, "
-			    "under %d days (cmpca ocsp signer --ca %s)", sig.id,
-			    until, ST_SIGNER_WARN_DAYS, ca->label);
-		else
-			row(worst, ST_OK, check, "signer %lld valid until %s",
-			    sig.id, until);
-	}
-	db_ocsp_signer_clear(&sig);
+	fmt_time(na, until, sizeof(until));
+	if (na - now < ST_SIGNER_WARN_DAYS * 86400L)
+		row(worst, ST_WARN, check, "%s expires %s, under %d days "
+		    "(cmpca ocsp signer --ca %s)", detail, until,
+		    ST_SIGNER_WARN_DAYS, ca->label);
+	else
+		row(worst, ST_OK, check, "%s valid until %s", detail, until);
 }
 
 /*

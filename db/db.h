@@ -510,6 +510,29 @@ int db_cert_revoked_each(struct db *db, long long ca_id,
     int (*cb)(void *arg, const char *serial, time_t when, int reason,
 	time_t invalid),
     void *arg) CA_MUST_CHECK;
+/*
+ * CRLs due (017): a status change a CRL must show marks its CA. Before
+ * the CRL's transaction, in a statement of its own: takes the CA's mark.
+ * 1 taken, 0 none, -1.
+ */
+int db_crl_due_take(struct db *db, long long ca_id) CA_MUST_CHECK;
+/* Marks the CA's CRL due again, urgent (a CRL that took the mark failed).
+ * 1 or -1. */
+int db_crl_due_mark(struct db *db, long long ca_id) CA_MUST_CHECK;
+/* Since when a status change of the CA waits for its CRL: 1 (*since), 0
+ * none waits, -1. */
+int db_crl_due_since(struct db *db, long long ca_id, time_t *since)
+    CA_MUST_CHECK;
+/* CAs whose next CRL is due: marked delay seconds ago or more, or marked
+ * urgent (a compromise). *ids (free()) and *n. 1 or -1. */
+int db_crl_due_list(struct db *db, long delay, long long **ids, size_t *n)
+    CA_MUST_CHECK;
+/*
+ * Ends a hold (revoked with certificateHold): reason < 0 releases it
+ * (valid again, removeFromCRL), any other CRLReason makes it permanent
+ * (still revoked, the hold's time kept). 1, 0 if not on hold, -1.
+ */
+int db_cert_hold_end(struct db *db, long long id, int reason) CA_MUST_CHECK;
 /* Records the invalidityDate of a revocation. Returns 1 or -1. */
 int db_cert_set_invalidity(struct db *db, long long id, time_t when)
     CA_MUST_CHECK;
@@ -787,6 +810,7 @@ struct db_admin_filter {
 	enum db_cert_status status;
 	int limit;
 	int offset;
+	int expiring_days; /* > 0: valid ones expiring within, soonest first */
 };
 void db_admin_cert_clear(struct db_admin_cert *c);
 void db_admin_cert_array_free(struct db_admin_cert *a, size_t n);
@@ -800,6 +824,10 @@ int db_admin_cert_list(struct db *db, const struct db_admin_filter *f,
  */
 int db_admin_hourly(struct db *db, int hours, long long *counts,
     time_t *first) CA_MUST_CHECK;
+/* The audit chain's newest signed checkpoint: its seq and time. 1, 0
+ * none yet, -1. */
+int db_admin_ckpt_last(struct db *db, long long *seq, time_t *at)
+    CA_MUST_CHECK;
 
 /*
  * Added by the db layer; notes on the contract above.

@@ -317,3 +317,31 @@ db_cert_list_kind(struct db *db, long long ca_id, const char *kind,
 	*out = a;
 	return rc;
 }
+
+/* A hold (certificateHold, 6) released or made permanent. */
+static const struct db_stmt st_hold_end = {DB_ST_CERT_HOLD_END,
+    "cert_hold_end",
+    "UPDATE cert SET"
+    " status = CASE WHEN $2::int IS NULL THEN 'valid' ELSE 'revoked' END,"
+    " reason = $2::int,"
+    " revoked_at = CASE WHEN $2::int IS NULL THEN NULL ELSE revoked_at END,"
+    " invalidity_date = CASE WHEN $2::int IS NULL THEN NULL"
+    " ELSE invalidity_date END"
+    " WHERE id = $1::bigint AND status = 'revoked' AND reason = 6"};
+
+int
+db_cert_hold_end(struct db *db, long long id, int reason)
+{
+	struct db_params p = {0};
+
+	if (reason == 6 || reason == 8 || reason > 10) {
+		db_seterr(db, "cert hold end failed: invalid reason");
+		return -1;
+	}
+	db_param_int8(&p, id);
+	if (reason >= 0)
+		db_param_int8(&p, reason);
+	else
+		db_param_text(&p, NULL);
+	return db_update(db, &st_hold_end, &p, NULL);
+}

@@ -3,9 +3,17 @@
  * §4.2): rr answered with rp.
  *
  * The holder revokes with a request signed by the very certificate it
- * revokes (RFC 9483 §4.2); a registered RA revokes any certificate of this
- * CA; the operator revokes with the CLI. Each RevDetails names issuer and serialNumber; the
- * reason comes from the crlEntryDetails reasonCode.
+ * revokes (RFC 9483 §4.2); a registered RA revokes any end-entity
+ * certificate of this CA; the operator revokes with the CLI. Each
+ * RevDetails names issuer and serialNumber; the reason comes from the
+ * crlEntryDetails reasonCode.
+ *
+ * Suspension (RFC 5280 §5.3.1): certificateHold puts a certificate on
+ * hold (revoked, reason 6: listed in the CRL, revoked in OCSP). A hold
+ * ends by an RA's rr with removeFromCRL (valid again: the next CRL drops
+ * it, OCSP says good) or by an rr with another reason (permanent). The
+ * holder's own certificate cannot sign while on hold, so only an RA (or
+ * the operator, cmpca cert release / revoke) ends one.
  */
 #include <string.h>
 
@@ -30,8 +38,6 @@ cmp_rr_reason(const CMP_REVDETAILS *d)
 	ASN1_ENUMERATED_free(e);
 	if (ca_crl_reason_name(v) == NULL)
 		return -1;
-	if (!ca_crl_reason_ok(v))
-		return -2; /* certificateHold, removeFromCRL */
 	return (int)v;
 }
 
@@ -96,10 +102,7 @@ rr_one(struct req *r, const CMP_REVDETAILS *d, struct db_cert *row,
 	}
 	if ((*reason = cmp_rr_reason(d)) < 0) {
 		*fail = CMP_FAIL_BAD_REQUEST;
-		*why = *reason == -2
-		    ? "certificateHold and removeFromCRL are not supported: "
-		      "a hold could not be released (RFC 5280 §5.3.1)"
-		    : "unsupported or malformed reasonCode";
+		*why = "unsupported or malformed reasonCode";
 		return 0;
 	}
 	/* Authorization before any lookup: an unauthorized requester must
@@ -121,7 +124,23 @@ rr_one(struct req *r, const CMP_REVDETAILS *d, struct db_cert *row,
 		*why = "no certificate with this serial number";
 		return 0;
 	}
-	if (row->status != DB_CERT_VALID) {
+	if (*reason == CRL_REASON_REMOVE_FROM_CRL) {
+		if (row->status != DB_CERT_REVOKED ||
+		    row->reason != CRL_REASON_CERTIFICATE_HOLD) {
+			*fail = CMP_FAIL_BAD_REQUEST;
+			*why = "removeFromCRL releases a certificate on hold "
+			       "(certificateHold) only";
+			return 0;
+		}
+	} else if (row->status == DB_CERT_REVOKED &&
+	    row->reason == CRL_REASON_CERTIFICATE_HOLD) {
+		if (*reason == CRL_REASON_CERTIFICATE_HOLD) {
+			*fail = CMP_FAIL_CERT_REVOKED;
+			*why = "certificate is on hold already";
+			return 0;
+		}
+		/* A hold made permanent. */
+	} else if (row->status != DB_CERT_VALID) {
 		*fail = CMP_FAIL_CERT_REVOKED;
 		*why = "certificate is already revoked or not valid";
 		return 0;
@@ -203,20 +222,27 @@ rr_persist(struct req *r, const struct db_cert *rows, const int *reasons,
 		}
 		if (!ok[i])
 			continue;
-		rc = db_cert_set_status(db, rows[i].id, 1u << DB_CERT_VALID,
-		    DB_CERT_REVOKED, reasons[i]);
+		if (rows[i].status == DB_CERT_REVOKED)
+			/* A hold released or made permanent. */
+			rc = db_cert_hold_end(db, rows[i].id,
+			    reasons[i] == CRL_REASON_REMOVE_FROM_CRL ? -1
+								     : reasons[i]);
+		else
+			rc = db_cert_set_status(db, rows[i].id,
+			    1u << DB_CERT_VALID, DB_CERT_REVOKED, reasons[i]);
 		if (rc < 0)
 			goto dberr;
 		if (rc == 0) {
 			db_rollback(db);
 			cmp_reject(r, CMP_FAIL_CERT_REVOKED,
-			    "certificate was revoked concurrently");
+			    "certificate status changed concurrently");
 			return 0;
 		}
-		if (db_audit_add(db, "revoke", r->ca->id, r->sender,
+		if (db_audit_add(db, reasons[i] == CRL_REASON_REMOVE_FROM_CRL
+			? "release" : "revoke", r->ca->id, r->sender,
 			rows[i].serial) < 0)
 			goto dberr;
-		if (invalid[i] != 0 &&
+		if (reasons[i] != CRL_REASON_REMOVE_FROM_CRL && invalid[i] != 0 &&
 		    db_cert_set_invalidity(db, rows[i].id, invalid[i]) < 0)
 			goto dberr;
 	}
@@ -267,7 +293,10 @@ cmp_rr_handle(struct req *r)
 			    r->srv->cfg, rows[i].profile != NULL
 				? rows[i].profile : "default");
 
-			wait[i] = p != NULL && p->approval;
+			/* Approval is for new revocations; a hold ends at
+			 * once. */
+			wait[i] = p != NULL && p->approval &&
+			    rows[i].status == DB_CERT_VALID;
 			nwait += wait[i];
 		}
 		si = wait[i] ? cmp_pkisi_new(CMP_STATUS_WAITING, CMP_FAIL_NONE,

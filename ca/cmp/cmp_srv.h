@@ -226,8 +226,8 @@ int cmp_auth_check(struct req *r);
 
 /* The handlers, called by cmp_server.c's dispatch. */
 /* cmp_rr.c, cmp_genm.c, cmp_poll.c. */
-/* The reasonCode of RevDetails (unspecified if absent), -1 if bad, -2
- * for certificateHold or removeFromCRL (not supported). */
+/* The reasonCode of RevDetails (unspecified if absent), -1 if bad.
+ * removeFromCRL (8) asks for a hold's release. */
 int cmp_rr_reason(const CMP_REVDETAILS *d);
 /* rp for a polled rr transaction whose requests are all decided. */
 CMP_MSG *cmp_rr_poll_final(struct req *r, const struct db_pending *pend,

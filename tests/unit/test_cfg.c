@@ -72,6 +72,9 @@ test_cfg_valid(void **state)
 	EQ(c->pbm_max_iter, CA_DEFAULT_PBM_MAX_ITER);
 	EQ(c->txn_timeout, CA_DEFAULT_TXN_TIMEOUT);
 	EQ(c->implicit_confirm, 1);
+	EQ(c->crl_delay, CA_DEFAULT_CRL_DELAY);
+	EQ(c->ocsp_nonce, 0); /* nonces ignored, answers reused */
+	EQ(c->ocsp_sign_max, 1);
 	assert_null(c->pin_file);
 	assert_non_null(p = cfg_profile_get(c, "default"));
 	EQ(p->days, 42);
@@ -121,6 +124,12 @@ test_cfg_errors(void **state)
 		    "workers must be a number" },
 		{ "out of range", CFG_MAIN "workers = 65\n" CFG_PROFILE, 3,
 		    "workers must be a number" },
+		{ "crl_delay out of range", CFG_MAIN "crl_delay = 86401\n"
+		    CFG_PROFILE, 3, "crl_delay must be a number" },
+		{ "ocsp_sign_max 0", CFG_MAIN "ocsp_sign_max = 0\n" CFG_PROFILE,
+		    3, "ocsp_sign_max must be a number" },
+		{ "ocsp_nonce not a boolean", CFG_MAIN "ocsp_nonce = echo\n"
+		    CFG_PROFILE, 3, "ocsp_nonce must be yes or no" },
 		{ "bad days", CFG_MAIN "[profile.default]\ndays = 0\n", 4,
 		    "days must be a number" },
 		{ "bad bool", CFG_MAIN "implicit_confirm = maybe\n" CFG_PROFILE,

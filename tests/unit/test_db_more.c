@@ -432,12 +432,13 @@ test_admin_role_hook(void **state)
 {
 	struct db_admin_filter f = {0};
 	struct db_admin_cert *a = NULL;
-	struct db_cert c;
+	struct db_cert c, c2;
 	struct db_role role;
-	long long counts[3] = {-1, -1, -1};
+	long long counts[3] = {-1, -1, -1}, seq;
 	long long ca = make_ca("admin-ca");
-	time_t first = 0;
-	size_t n = 0;
+	time_t first = 0, at;
+	size_t n = 0, i;
+	int rc;
 
 	(void)state;
 	make_cert(&c, ca, "a001", "CN=Admin Page Subject", DB_CERT_VALID);
@@ -455,6 +456,32 @@ test_admin_role_hook(void **state)
 	f.status = DB_CERT_REVOKED;
 	CHECK(db_admin_cert_list(db, &f, &a, &n), 1);
 	assert_int_equal(n, 0);
+	/* Valid and expiring within 30 days, soonest first. */
+	make_cert(&c2, ca, "a002", "CN=Admin Expiring", DB_CERT_VALID);
+	c2.not_after = time(NULL) + 10 * 86400;
+	CHECK(db_cert_insert(db, &c2), 1);
+	memset(&f, 0, sizeof(f));
+	f.limit = 10;
+	f.expiring_days = 30;
+	CHECK(db_admin_cert_list(db, &f, &a, &n), 1);
+	rc = 0;
+	for (i = 0; i < n; i++) {
+		rc |= strcmp(a[i].serial, "a002") == 0;
+		assert_true(a[i].not_after <= time(NULL) + 30 * 86400 &&
+		    a[i].status == DB_CERT_VALID);
+		assert_true(i == 0 || a[i - 1].not_after <= a[i].not_after);
+	}
+	assert_true(rc);
+	db_admin_cert_array_free(a, n);
+	f.expiring_days = 5;
+	CHECK(db_admin_cert_list(db, &f, &a, &n), 1);
+	for (i = 0; i < n; i++)
+		assert_string_not_equal(a[i].serial, "a002");
+	db_admin_cert_array_free(a, n);
+	f.expiring_days = -1;
+	CHECK(db_admin_cert_list(db, &f, &a, &n), -1);
+	rc = db_admin_ckpt_last(db, &seq, &at);
+	assert_true(rc == 0 || (rc == 1 && seq > 0 && at > 0));
 	CHECK(db_admin_hourly(db, 3, counts, &first), 1);
 	assert_true(counts[2] >= 1); /* created this hour */
 	assert_true(first > 0 && first <= time(NULL) - 2 * 3600);
