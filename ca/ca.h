@@ -125,6 +125,15 @@ struct cfg_profile {
 				 * external anchor may ask for; NULL: own */
 	char *external_san;	/* its subjectAltName patterns; NULL:
 				 * holder_san decides */
+	char *renew_profile;	/* the profile its holders' cr/kur/p10cr
+				 * are served under; NULL: this one */
+};
+
+/* ra_revoke_scope: which certificates a registered RA may revoke. */
+enum cfg_ra_revoke {
+	CFG_RA_REVOKE_OWN,     /* those obtained through it (the default) */
+	CFG_RA_REVOKE_PROFILE, /* and those under its profile and ra_san */
+	CFG_RA_REVOKE_ANY,     /* every end entity of the CA (before 018) */
 };
 
 struct cfg {
@@ -158,6 +167,9 @@ struct cfg {
 	long crl_validity;    /* hours between thisUpdate and nextUpdate */
 	int crl_auto;	      /* the housekeeper re-issues CRLs */
 	int syslog;	      /* cmpcad logs to syslog (as with -s) */
+	long txn_retention;   /* seconds a finished cmp_txn row is kept */
+	enum cfg_ra_revoke ra_revoke_scope;
+	char *identity_accepts; /* LABEL:ISSUER pairs, or NULL */
 	struct cfg_profile *profiles;
 	size_t nprofiles;
 };
@@ -171,6 +183,10 @@ struct cfg *cfg_load(const char *path) CA_MUST_CHECK;
 void cfg_free(struct cfg *c);
 const struct cfg_profile *cfg_profile_get(const struct cfg *c,
     const char *name);
+/* Does identity_accepts let CA label serve end entities of CA issuer (its
+ * own always)? 1 or 0. */
+int cfg_identity_accepts(const struct cfg *c, const char *label,
+    const char *issuer);
 
 /* A CRL name: a key object label, LABEL-kYYYYMMDDHHMMSS after rollovers. */
 #define CA_CRL_NAME_MAX (DB_LABEL_MAX + 24)

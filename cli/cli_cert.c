@@ -1,6 +1,7 @@
 /*
  * cli_cert.c - `cmpca cert list|show|revoke`: the certificate inventory
- * and operator revocation. Serial numbers are read with ca_serial_parse
+ * and operator revocation (with --cascade, of what a compromised
+ * credential obtained too: cert.obtained_with, migration 018). Serial numbers are read with ca_serial_parse
  * (the rule the operators' page uses too).
  */
 #include <getopt.h>
@@ -27,6 +28,46 @@ status_parse(const char *s, enum db_cert_status *st)
 	return 0;
 }
 
+/*
+ * Revokes what was obtained with certificate root (recursively), with
+ * reason, inside the caller's database transaction, each audited.
+ * Returns the number revoked, or -1.
+ */
+static long
+revoke_cascade(struct ctx *c, const struct db_cert *root, long reason)
+{
+	struct db_cert *list = NULL;
+	char detail[DB_SERIAL_MAX * 2 + 32];
+	size_t n = 0, i;
+	long done = 0;
+	int o;
+
+	if (db_cert_obtained_with(c->db, root->id, &list, &n) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		o = db_cert_set_status(c->db, list[i].id,
+		    (1u << DB_CERT_VALID) | (1u << DB_CERT_UNCONFIRMED),
+		    DB_CERT_REVOKED, (int)reason);
+		if (o < 0)
+			goto fail;
+		if (o == 0)
+			continue; /* revoked meanwhile */
+		snprintf(detail, sizeof(detail), "%s (cascade from %s)",
+		    list[i].serial, root->serial);
+		if (db_audit_add(c->db, "revoke", list[i].ca_id, "cli",
+			detail) < 0)
+			goto fail;
+		printf("certificate %s revoked (obtained with %s)\n",
+		    list[i].serial, root->serial);
+		done++;
+	}
+	db_cert_array_free(list, n);
+	return done;
+fail:
+	db_cert_array_free(list, n);
+	return -1;
+}
+
 /* Operator revocation: valid (or unconfirmed) -> revoked, audited. */
 static int
 cert_revoke(struct ctx *c, int argc, char **argv)
@@ -34,9 +75,12 @@ cert_revoke(struct ctx *c, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "ca", required_argument, NULL, 'a' },
 		{ "reason", required_argument, NULL, 'r' },
+		{ "cascade", no_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *ca_label = c->cfg->default_ca, *why;
+	int cascade = 0;
+	long more = 0;
 	char serial[DB_SERIAL_MAX];
 	struct db_cert cert;
 	struct db_ca ca;
@@ -49,6 +93,8 @@ cert_revoke(struct ctx *c, int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (o == 'a')
 			ca_label = optarg;
+		else if (o == 'c')
+			cascade = 1;
 		else if (o == 'r') {
 			if (!ca_crl_reason_parse(optarg, &reason)) {
 				log_err("--reason is a CRLReason: 0-5, 9 or 10 "
@@ -78,19 +124,36 @@ cert_revoke(struct ctx *c, int argc, char **argv)
 		    ca.label);
 		goto out;
 	}
+	if (db_begin(c->db) != 1)
+		goto dberr;
 	o = db_cert_set_status(c->db, cert.id,
 	    (1u << DB_CERT_VALID) | (1u << DB_CERT_UNCONFIRMED),
 	    DB_CERT_REVOKED, (int)reason);
-	if (o != 1) {
+	/* With --cascade, a certificate revoked before still has its
+	 * descendants revoked (the usual order: revoke, then find out). */
+	if (o < 0 || (o == 0 && !cascade)) {
+		db_rollback(c->db);
 		log_err(o == 0 ? "certificate %s is not valid (status %s)"
 			       : "cannot revoke %s", serial,
 		    db_cert_status_name(cert.status));
 		goto out;
 	}
-	if (db_audit_add(c->db, "revoke", ca.id, "cli", serial) < 0)
-		log_warn("audit: %s", db_error(c->db));
-	printf("certificate %s revoked (reason %ld)\n", serial, reason);
+	if ((o == 1 && db_audit_add(c->db, "revoke", ca.id, "cli", serial) <
+		0) ||
+	    (cascade && (more = revoke_cascade(c, &cert, reason)) < 0) ||
+	    db_commit(c->db) != 1)
+		goto dberr;
+	if (o == 1)
+		printf("certificate %s revoked (reason %ld)\n", serial,
+		    reason);
+	if (cascade)
+		printf("%ld certificate(s) obtained with %s revoked\n", more,
+		    serial);
 	rc = 0;
+	goto out;
+dberr:
+	log_err("cert revoke: %s", db_error(c->db));
+	db_rollback(c->db);
 out:
 	db_cert_clear(&cert);
 	db_ca_clear(&ca);
@@ -198,6 +261,12 @@ cmd_cert(struct ctx *c, int argc, char **argv)
 		    db_cert_status_name(list[i].status), nb, na,
 		    list[i].subject, list[i].requester ? list[i].requester
 						       : "-");
+		if (show)
+			printf("credential\t%s\nobtained_with\t%lld\n"
+			       "profile\t%s\n",
+			    list[i].credential ? list[i].credential : "-",
+			    list[i].obtained_with,
+			    list[i].profile ? list[i].profile : "-");
 		if (show && pem) {
 			const unsigned char *p = list[i].der;
 			X509 *x = d2i_X509(NULL, &p, (long)list[i].der_len);

@@ -3,9 +3,11 @@
  * §4.2): rr answered with rp.
  *
  * The holder revokes with a request signed by the very certificate it
- * revokes (RFC 9483 §4.2); a registered RA revokes any certificate of this
- * CA; the operator revokes with the CLI. Each RevDetails names issuer and serialNumber; the
- * reason comes from the crlEntryDetails reasonCode.
+ * revokes (RFC 9483 §4.2), also one issued under an earlier key of this
+ * CA (after a rollover); a registered RA revokes the end entities in its
+ * scope (ra_revoke_scope: those obtained through it by default); the
+ * operator revokes with the CLI. Each RevDetails names issuer and
+ * serialNumber; the reason comes from the crlEntryDetails reasonCode.
  */
 #include <string.h>
 
@@ -55,6 +57,39 @@ rr_end_entity(const struct db_cert *row)
 		X509_get_extended_key_usage(x) & XKU_OCSP_SIGN);
 	X509_free(x);
 	return ee;
+}
+
+/* The refusal of a certificate outside an RA's scope, the same whether
+ * or not the serial exists (no oracle). */
+#define RR_RA_SCOPE "certificate is not in the scope of this RA " \
+	"(ra_revoke_scope: those obtained through it)"
+
+/*
+ * Is row in the revocation scope of RA r->ra (ra_revoke_scope)? own:
+ * obtained through it (its credential, or requester for rows before
+ * migration 018); profile: or issued under its profile; any: every end
+ * entity of the CA. 1 or 0.
+ */
+static int
+rr_ra_scope(const struct req *r, const struct db_cert *row)
+{
+	char who[DB_SENDER_MAX];
+
+	snprintf(who, sizeof(who), "ra:%s", r->ra.name);
+	switch (r->srv->cfg->ra_revoke_scope) {
+	case CFG_RA_REVOKE_ANY:
+		return 1;
+	case CFG_RA_REVOKE_PROFILE:
+		if (row->profile != NULL &&
+		    strcmp(row->profile, r->ra.profile) == 0)
+			return 1;
+		/* FALLTHROUGH */
+	default:
+		return (row->credential != NULL &&
+			   strcmp(row->credential, who) == 0) ||
+		    (row->credential == NULL && row->requester != NULL &&
+			strcmp(row->requester, who) == 0);
+	}
 }
 
 /* The invalidityDate of crlEntryDetails (RFC 5280 §5.3.2), or 0. */
@@ -114,10 +149,22 @@ rr_one(struct req *r, const CMP_REVDETAILS *d, struct db_cert *row,
 	}
 	if (!ca_serial_hex(t->serialNumber, serial, sizeof(serial)))
 		return -1;
-	rc = db_cert_get_by_serial(r->srv->db, r->ca->id, serial, row);
+	/* Its own certificate, also one under an earlier key's CA row
+	 * (a rollover): the protection certificate's row. */
+	if (!r->is_ra && r->via_old_key)
+		rc = db_cert_get(r->srv->db, r->prot_row.id, row);
+	else
+		rc = db_cert_get_by_serial(r->srv->db, r->ca->id, serial, row);
 	if (rc < 0)
 		return -1;
+	if (rc == 1 && r->is_ra && !rr_ra_scope(r, row))
+		rc = 0;
 	if (rc == 0) {
+		if (r->is_ra) {
+			*fail = CMP_FAIL_NOT_AUTHORIZED;
+			*why = RR_RA_SCOPE;
+			return 0;
+		}
 		*why = "no certificate with this serial number";
 		return 0;
 	}
