@@ -115,7 +115,7 @@ rr_one(struct req *r, const CMP_REVDETAILS *d, struct db_cert *row,
 {
 	const CRMF_CERTTEMPLATE *t = d->certDetails;
 	char serial[DB_SERIAL_MAX];
-	int rc;
+	int rc, own;
 
 	*fail = CMP_FAIL_BAD_CERT_ID;
 	if (t->issuer == NULL || t->serialNumber == NULL) {
@@ -139,9 +139,10 @@ rr_one(struct req *r, const CMP_REVDETAILS *d, struct db_cert *row,
 	}
 	/* Authorization before any lookup: an unauthorized requester must
 	 * not learn which serial numbers exist. */
-	if (!r->is_ra && (!r->have_sig || r->prot_issuer != r->ca ||
-			     ASN1_INTEGER_cmp(t->serialNumber,
-				 X509_get0_serialNumber(r->prot_cert)) != 0)) {
+	own = r->have_sig && r->prot_issuer == r->ca &&
+	    ASN1_INTEGER_cmp(t->serialNumber,
+		X509_get0_serialNumber(r->prot_cert)) == 0;
+	if (!r->is_ra && !own) {
 		*fail = CMP_FAIL_NOT_AUTHORIZED;
 		*why = "rr must be signed with the certificate to revoke, or "
 		       "by a registered RA (RFC 9483 §4.2)";
@@ -157,8 +158,19 @@ rr_one(struct req *r, const CMP_REVDETAILS *d, struct db_cert *row,
 		rc = db_cert_get_by_serial(r->srv->db, r->ca->id, serial, row);
 	if (rc < 0)
 		return -1;
-	if (rc == 1 && r->is_ra && !rr_ra_scope(r, row))
+	/* CA, cross and OCSP signer certificates are public: the RA learns
+	 * nothing from this refusal coming first. */
+	if (rc == 1 && r->is_ra && !rr_end_entity(row)) {
+		*fail = CMP_FAIL_NOT_AUTHORIZED;
+		*why = "an RA revokes end-entity certificates only; CA, cross "
+		       "and OCSP signer certificates are revoked by the "
+		       "operator (cmpca cert revoke)";
+		return 0;
+	}
+	if (rc == 1 && r->is_ra && !own && !rr_ra_scope(r, row)) {
+		db_cert_clear(row);
 		rc = 0;
+	}
 	if (rc == 0) {
 		if (r->is_ra) {
 			*fail = CMP_FAIL_NOT_AUTHORIZED;
@@ -171,13 +183,6 @@ rr_one(struct req *r, const CMP_REVDETAILS *d, struct db_cert *row,
 	if (row->status != DB_CERT_VALID) {
 		*fail = CMP_FAIL_CERT_REVOKED;
 		*why = "certificate is already revoked or not valid";
-		return 0;
-	}
-	if (r->is_ra && !rr_end_entity(row)) {
-		*fail = CMP_FAIL_NOT_AUTHORIZED;
-		*why = "an RA revokes end-entity certificates only; CA, cross "
-		       "and OCSP signer certificates are revoked by the "
-		       "operator (cmpca cert revoke)";
 		return 0;
 	}
 	return 1;

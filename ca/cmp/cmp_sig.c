@@ -468,8 +468,17 @@ scope_check(struct req *r)
 {
 	int type = r->msg->body->type;
 
-	if (r->is_ra || r->prot_issuer == NULL || !enrolls(type))
+	if (r->is_ra || r->prot_external || !enrolls(type))
 		return 1;
+	if (r->prot_issuer == NULL) {
+		/* The path ends at one of ours, but none of our identities
+		 * (as this worker knows them) signed the certificate. */
+		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
+		    "the protection certificate was not issued by one of "
+		    "our CA identities; a CA accepts certificates of its own "
+		    "issuance only (identity_accepts)");
+		return 0;
+	}
 	if (r->prot_issuer != r->ca &&
 	    !cfg_identity_accepts(r->srv->cfg, r->ca->label,
 		r->prot_issuer->label)) {
