@@ -409,17 +409,22 @@ enum db_refusal {
 
 /*
  * Storing issued certificates: every certificate a CMP response carries is
- * stored by one SQL function, cmpca_cert_store (014_issue_one_path.sql),
- * those of one response in one call, with what happens to its transaction:
- *   DB_ISSUE_NEW    claims nonce, inserts transaction t, consumes one use
- *                   of secret_ref unless NULL (an unlimited secret must
- *                   still be secret_version of its row when that is given)
+ * stored by one SQL function, cmpca_cert_store (014_issue_one_path.sql,
+ * 018_scope.sql), those of one response in one call, with what happens to
+ * its transaction:
+ *   DB_ISSUE_NEW    claims nonce, inserts transaction t, consumes
+ *                   secret_uses uses (at least one) of secret_ref unless
+ *                   NULL (an unlimited secret must still be
+ *                   secret_version of its row when that is given; a
+ *                   disabled one is refused)
  *   DB_ISSUE_MOVE   claims nonce, moves t->id from state from to t->state
  *                   with t->last_nonce (delayed delivery's final answer)
  *   DB_ISSUE_STORE  nothing: the caller's transaction did that
  * Refused with DB_REFUSE_CA_CHANGED unless ca_sha256 is the current
  * certificate of the CA (db_ca_cert_current), DB_REFUSE_SERIAL on a
- * serial collision.
+ * serial collision, DB_REFUSE_PATH_CA / DB_REFUSE_PATH_CERT when a CA or
+ * certificate of the protection path (path_ca, path_cert) is no longer
+ * active or valid.
  */
 enum db_issue_txn {
 	DB_ISSUE_NEW = 1,
