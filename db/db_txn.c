@@ -58,8 +58,9 @@ static const struct db_stmt st_nonce_prune = {DB_ST_NONCE_PRUNE,
     "secs => $1::bigint)"};
 static const struct db_stmt st_txn_prune = {DB_ST_TXN_PRUNE, "txn_prune",
     "DELETE FROM cmp_txn t WHERE state IN ('done', 'aborted')"
-    " AND coalesce(updated, created) < now() - make_interval("
-    "secs => $1::bigint)"
+    " AND (updated < now() - make_interval(secs => $1::bigint)"
+    " OR (updated IS NULL AND created < now() - make_interval("
+    "secs => $1::bigint)))"
     " AND NOT EXISTS (SELECT 1 FROM pending_req q WHERE q.txid = t.id)"};
 
 static const char *const txn_state_tbl[] = {
