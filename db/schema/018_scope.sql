@@ -3,7 +3,8 @@
 -- cert.credential: the credential that asked for a certificate, as the
 --   engine names it: 'secret:<ref>', 'ra:<name>', 'cert:sha256:<hex>'
 --   (a certificate, by the SHA-256 of its DER), 'partner:<name>'; NULL for
---   rows written before this migration and for the operator's own.
+--   the operator's own and for rows written before this migration by a
+--   certificate holder (the others are filled from requester below).
 -- cert.obtained_with: the certificate of our inventory whose holder
 --   asked (signature protection), so that `cmpca cert revoke --cascade`
 --   revokes what a compromised credential obtained, recursively.
@@ -32,6 +33,11 @@ ALTER TABLE cert ADD COLUMN credential text;
 ALTER TABLE cert ADD COLUMN obtained_with bigint REFERENCES cert (id);
 CREATE INDEX cert_obtained_with_idx ON cert (obtained_with)
     WHERE obtained_with IS NOT NULL;
+-- Rows before this migration: the requester names the credential exactly
+-- for secrets, RAs and partners; a certificate's hash was not recorded.
+UPDATE cert SET credential = requester
+    WHERE requester LIKE 'secret:%' OR requester LIKE 'ra:%'
+    OR requester LIKE 'partner:%';
 ALTER TABLE enroll_secret ADD COLUMN disabled boolean NOT NULL DEFAULT false;
 CREATE INDEX cmp_txn_updated_idx ON cmp_txn (updated);
 
