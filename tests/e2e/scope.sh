@@ -186,6 +186,7 @@ secret S_ANY sc-any --uses -1
 newca r2 "/O=cmpca/CN=Scope R2"
 r2="/O=cmpca/CN=Scope R2"
 enroll r2ee /CN=sc-r2 "$url/p/r2" "$r2" sc-any S_ANY || setup_fail "certificate of r2"
+sleep 6 # every worker's trust store has r2 as an anchor (CA_CACHE_CHECK)
 signed r2-at-demo r2ee cr "$url" "$demo" -subject /CN=sc-r2 -implicit_confirm
 check "3: r2's end entity enrolling at demo: notAuthorized" \
     test "$(failinfo r2-at-demo)" = notAuthorized
