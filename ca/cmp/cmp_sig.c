@@ -269,7 +269,7 @@ path_check(struct req *r, STACK_OF(X509) *chain)
 	const struct trust_ca *k;
 	struct db_cert row;
 	char serial[DB_SERIAL_MAX];
-	int d, n = sk_X509_num(chain), rc, err;
+	int d, n = sk_X509_num(chain), rc, err = 0;
 
 	/* External: no certificate of the path is signed by a key of ours,
 	 * and the anchor is not ours (a path one of our CAs ends is ours,
