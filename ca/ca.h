@@ -309,6 +309,9 @@ int profile_ext_copied(const struct cfg_profile *p, X509_EXTENSION *e);
  * URI:uri, and URI:prefix followed by a star.
  */
 int profile_san_patterns_ok(const char *patterns);
+/* Does every name of sans (at least one) match one of these patterns
+ * (ra_san of an RA's profile: ra_revoke_scope = profile)? 1 or 0. */
+int profile_san_within(const char *patterns, const GENERAL_NAMES *sans);
 /*
  * The keyUsage bits a subject key of this type can carry (as
  * X509_get_key_usage()): no keyEncipherment or dataEncipherment for EC

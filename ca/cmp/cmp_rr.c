@@ -64,15 +64,35 @@ rr_end_entity(const struct db_cert *row)
 #define RR_RA_SCOPE "certificate is not in the scope of this RA " \
 	"(ra_revoke_scope: those obtained through it)"
 
+/* Are the subjectAltNames of row (at least one) all within patterns? */
+static int
+rr_names_within(const char *patterns, const struct db_cert *row)
+{
+	const unsigned char *p = row->der;
+	GENERAL_NAMES *sans = NULL;
+	X509 *x;
+	int ok = 0;
+
+	if ((x = d2i_X509(NULL, &p, (long)row->der_len)) != NULL &&
+	    (sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL,
+		 NULL)) != NULL)
+		ok = profile_san_within(patterns, sans);
+	GENERAL_NAMES_free(sans);
+	X509_free(x);
+	return ok;
+}
+
 /*
  * Is row in the revocation scope of RA r->ra (ra_revoke_scope)? own:
  * obtained through it (its credential, or requester for rows before
- * migration 018); profile: or issued under its profile; any: every end
- * entity of the CA. 1 or 0.
+ * migration 018); profile: or issued under its profile, with every
+ * subjectAltName within the profile's ra_san when it has one; any: every
+ * end entity of the CA. 1 or 0.
  */
 static int
 rr_ra_scope(const struct req *r, const struct db_cert *row)
 {
+	const struct cfg_profile *prof;
 	char who[DB_SENDER_MAX];
 
 	snprintf(who, sizeof(who), "ra:%s", r->ra.name);
@@ -80,8 +100,11 @@ rr_ra_scope(const struct req *r, const struct db_cert *row)
 	case CFG_RA_REVOKE_ANY:
 		return 1;
 	case CFG_RA_REVOKE_PROFILE:
-		if (row->profile != NULL &&
-		    strcmp(row->profile, r->ra.profile) == 0)
+		prof = cfg_profile_get(r->srv->cfg, r->ra.profile);
+		if (row->profile != NULL && prof != NULL &&
+		    strcmp(row->profile, r->ra.profile) == 0 &&
+		    (prof->ra_san == NULL ||
+			rr_names_within(prof->ra_san, row)))
 			return 1;
 		/* FALLTHROUGH */
 	default:

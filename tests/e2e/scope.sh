@@ -240,6 +240,10 @@ secret S_SITE sc-site --profile site --uses -1
 key site2
 osc site2 "$url" "$demo" ir -ref sc-site -secret env:S_SITE -newkey "$w/site2.key" \
     -subject /CN=d2.site.example -sans d2.site.example -implicit_confirm
+# One of profile site with a name outside its ra_san (a secret may).
+key site3
+osc site3 "$url" "$demo" ir -ref sc-site -secret env:S_SITE -newkey "$w/site3.key" \
+    -subject /CN=d3.other.example -sans d3.other.example -implicit_confirm
 osc ra-rr-site2 "$url" "$demo" rr -cert "$w/ra.pem" -key "$w/ra.key" \
     -oldcert "$w/site2.pem" -revreason 1
 check "6: default scope (own): a certificate of its profile not obtained through it is refused" \
@@ -364,6 +368,10 @@ osc ra-rr-victim2 "$url" "$demo" rr -cert "$w/ra.pem" -key "$w/ra.key" \
     -oldcert "$w/victim.pem" -revreason 1
 check "6: ... one of another profile still not" \
     test "$(failinfo ra-rr-victim2) $(row victim status)" = "notAuthorized valid"
+osc ra-rr-site3 "$url" "$demo" rr -cert "$w/ra.pem" -key "$w/ra.key" \
+    -oldcert "$w/site3.pem" -revreason 1
+check "6: ... nor one of its profile with a name outside ra_san" \
+    test "$(failinfo ra-rr-site3) $(row site3 status)" = "notAuthorized valid"
 check "cmpcad still running" kill -0 "$CMPCA_CMPCAD_PID"
 stack_down
 check "no sanitizer report in the daemon log" bash -c \
