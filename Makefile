@@ -86,7 +86,8 @@ $(B)/test_hsm: $(B)/tests/unit/test_hsm.o $(B)/tests/unit/test_hsm_keys.o \
 
 $(B)/test_db: $(B)/tests/unit/test_db.o $(B)/tests/unit/test_db_cert.o \
     $(B)/tests/unit/test_db_secret.o $(B)/tests/unit/test_db_issue.o \
-    $(B)/tests/unit/test_db_more.o $(DB_OBJ) $(LIB_OBJ)
+    $(B)/tests/unit/test_db_more.o $(B)/tests/unit/test_db_scope.o \
+    $(DB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(UNIT_PLAIN:%=$(B)/%): $(B)/%: $(B)/tests/unit/%.o $(B)/tests/unit/unitlib.o \

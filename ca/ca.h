@@ -158,6 +158,15 @@ struct cfg_profile {
 	char policies[CFG_MAX_OIDS][CFG_OID_MAX]; /* allowed_policies and
 				 * the section's own certificatePolicies */
 	size_t npolicies;
+	char *renew_profile;	/* the profile its holders' cr/kur/p10cr
+				 * are served under; NULL: this one */
+};
+
+/* ra_revoke_scope: which certificates a registered RA may revoke. */
+enum cfg_ra_revoke {
+	CFG_RA_REVOKE_OWN,     /* those obtained through it (the default) */
+	CFG_RA_REVOKE_PROFILE, /* and those under its profile and ra_san */
+	CFG_RA_REVOKE_ANY,     /* every end entity of the CA (before 018) */
 };
 
 struct cfg {
@@ -198,6 +207,9 @@ struct cfg {
 	int syslog;	      /* cmpcad logs to syslog (as with -s) */
 	char *audit_anchor_file; /* checkpoints appended here too, or NULL */
 	long audit_ckpt_max_age; /* seconds; verify fails past it; 0: off */
+	long txn_retention;   /* seconds a finished cmp_txn row is kept */
+	enum cfg_ra_revoke ra_revoke_scope;
+	char *identity_accepts; /* LABEL:ISSUER pairs, or NULL */
 	struct cfg_profile *profiles;
 	size_t nprofiles;
 };
@@ -211,6 +223,10 @@ struct cfg *cfg_load(const char *path) CA_MUST_CHECK;
 void cfg_free(struct cfg *c);
 const struct cfg_profile *cfg_profile_get(const struct cfg *c,
     const char *name);
+/* Does identity_accepts let CA label serve end entities of CA issuer (its
+ * own always)? 1 or 0. */
+int cfg_identity_accepts(const struct cfg *c, const char *label,
+    const char *issuer);
 
 /* A CRL name: a key object label, LABEL-kYYYYMMDDHHMMSS after rollovers. */
 #define CA_CRL_NAME_MAX (DB_LABEL_MAX + 24)
@@ -350,6 +366,9 @@ int profile_ext_copy(const struct issue_req *r, X509_EXTENSION *e,
  * URI:uri, and URI:prefix followed by a star.
  */
 int profile_san_patterns_ok(const char *patterns);
+/* Does every name of sans (at least one) match one of these patterns
+ * (ra_san of an RA's profile: ra_revoke_scope = profile)? 1 or 0. */
+int profile_san_within(const char *patterns, const GENERAL_NAMES *sans);
 /*
  * A credential scoped by subjectAltName patterns (r->san_bound with
  * r->allowed_san, no fixed subject): each commonName of subj must be a

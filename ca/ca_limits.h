@@ -61,6 +61,9 @@
 
 /* Transaction lifetime waiting for certConf, seconds (default). */
 #define CA_DEFAULT_TXN_TIMEOUT 300
+/* Seconds a finished CMP transaction row is kept (txn_retention): 30
+ * days; the audit chain keeps the history. */
+#define CA_DEFAULT_TXN_RETENTION (30L * 86400)
 
 /* Seconds a worker waits for the next bytes of a FastCGI request, or
  * for the web server to take its answer, before it drops the connection:

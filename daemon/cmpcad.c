@@ -442,6 +442,12 @@ housekeeper_main(const struct cfg *cfg)
 			    txns, certs);
 		if (db_nonce_prune(db, cfg->nonce_max_age, &pruned) != 1)
 			log_warn("nonce prune failed: %s", db_error(db));
+		/* Finished transactions past txn_retention (the audit chain
+		 * keeps the history). */
+		if (db_txn_prune(db, cfg->txn_retention, &pruned) != 1)
+			log_warn("transaction prune failed: %s", db_error(db));
+		else if (pruned > 0)
+			log_info("pruned %lld finished transaction(s)", pruned);
 		/* The audit chain: link what is final, sign the head. */
 		(void)audit_checkpoint(db, hsm != NULL && !hsm_lost(hsm) ? hsm
 		    : NULL, cfg, 1, "interval");

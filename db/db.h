@@ -164,6 +164,9 @@ struct db_cert {
 	time_t created;
 	long long replaces; /* kur: id of the certificate it replaces, 0 */
 	char kind[8];	    /* "ee" ("" on insert), "ca" or "cross" */
+	char *credential;   /* who asked: "secret:<ref>", "ra:<name>",
+			       "cert:sha256:<hex>", or NULL */
+	long long obtained_with; /* the certificate of ours that asked, 0 */
 };
 void db_cert_clear(struct db_cert *c);
 void db_cert_array_free(struct db_cert *a, size_t n);
@@ -193,6 +196,14 @@ int db_cert_list_kind(struct db *db, long long ca_id, const char *kind,
  */
 int db_cert_set_status(struct db *db, long long id, unsigned from_mask,
     enum db_cert_status status, int reason) CA_MUST_CHECK;
+/*
+ * The certificates obtained with certificate id (obtained_with), and
+ * those obtained with them, recursively, that are valid or unconfirmed;
+ * nearest first. *out of *n, caller frees with db_cert_array_free.
+ * Returns 1 or -1.
+ */
+int db_cert_obtained_with(struct db *db, long long id, struct db_cert **out,
+    size_t *n) CA_MUST_CHECK;
 
 /* CMP transactions. */
 enum db_txn_state {
@@ -246,6 +257,11 @@ int db_txn_expire(struct db *db, int reason, long long *txns,
     long long *certs) CA_MUST_CHECK;
 /* Deletes replay nonces older than older_than seconds. Returns 1 or -1. */
 int db_nonce_prune(struct db *db, long long older_than, long long *pruned)
+    CA_MUST_CHECK;
+/* Deletes finished transactions (done, aborted) not updated for
+ * older_than seconds and without requests kept for the operator
+ * (txn_retention; the audit chain keeps the history). Returns 1 or -1. */
+int db_txn_prune(struct db *db, long long older_than, long long *pruned)
     CA_MUST_CHECK;
 
 /* Requests waiting for an operator (delayed delivery). */
@@ -387,21 +403,28 @@ enum db_refusal {
 	DB_REFUSE_SERIAL,      /* serial number exists for this CA */
 	DB_REFUSE_STATE,       /* transaction not in the expected state */
 	DB_REFUSE_CA_CHANGED,  /* the CA row holds another certificate */
+	DB_REFUSE_PATH_CA,     /* a CA of the protection path is retired */
+	DB_REFUSE_PATH_CERT,   /* a certificate of that path is not valid */
 };
 
 /*
  * Storing issued certificates: every certificate a CMP response carries is
- * stored by one SQL function, cmpca_cert_store (014_issue_one_path.sql),
- * those of one response in one call, with what happens to its transaction:
- *   DB_ISSUE_NEW    claims nonce, inserts transaction t, consumes one use
- *                   of secret_ref unless NULL (an unlimited secret must
- *                   still be secret_version of its row when that is given)
+ * stored by one SQL function, cmpca_cert_store (014_issue_one_path.sql,
+ * 018_scope.sql), those of one response in one call, with what happens to
+ * its transaction:
+ *   DB_ISSUE_NEW    claims nonce, inserts transaction t, consumes
+ *                   secret_uses uses (at least one) of secret_ref unless
+ *                   NULL (an unlimited secret must still be
+ *                   secret_version of its row when that is given; a
+ *                   disabled one is refused)
  *   DB_ISSUE_MOVE   claims nonce, moves t->id from state from to t->state
  *                   with t->last_nonce (delayed delivery's final answer)
  *   DB_ISSUE_STORE  nothing: the caller's transaction did that
  * Refused with DB_REFUSE_CA_CHANGED unless ca_sha256 is the current
  * certificate of the CA (db_ca_cert_current), DB_REFUSE_SERIAL on a
- * serial collision.
+ * serial collision, DB_REFUSE_PATH_CA / DB_REFUSE_PATH_CERT when a CA or
+ * certificate of the protection path (path_ca, path_cert) is no longer
+ * active or valid.
  */
 enum db_issue_txn {
 	DB_ISSUE_NEW = 1,
@@ -419,6 +442,17 @@ struct db_issue {
 	const char *secret_version;    /* NEW: its row version, or NULL */
 	const unsigned char *ca_sha256; /* [32] the CA certificate signed under */
 	const char *actor;	       /* of the audit entries */
+	int secret_uses;	       /* NEW: uses of secret_ref (0: one) */
+	const char *credential;	       /* of every certificate, or NULL */
+	long long obtained_with;       /* of every certificate, or 0 */
+	/* The protection path, checked in the same statement: CA rows
+	 * whose keys signed one of its certificates (active, or an earlier
+	 * key of an active identity) and the inventory rows of those
+	 * certificates (valid). May be NULL with 0. */
+	const long long *path_ca;
+	size_t npath_ca;
+	const long long *path_cert;
+	size_t npath_cert;
 };
 /*
  * Stores the n certificates c[] of one response (sets c[i]->id) as is->txn
@@ -448,6 +482,10 @@ int db_cert_store(struct db *db, const unsigned char ca_sha256[32],
  */
 int db_ca_cert_current(struct db *db, long long ca_id,
     const unsigned char ca_sha256[32]) CA_MUST_CHECK;
+
+/* Certificates of a protection path db_issue() re-checks (CA_MAX_CHAIN
+ * and more). */
+#define DB_ISSUE_PATH_MAX 16
 
 #define DB_FINISH_MAX 16
 /* Ends or advances a transaction in one statement (see db_txn_finish). */
@@ -557,6 +595,7 @@ struct db_secret {
 	time_t expires;	       /* 0: never */
 	time_t created;
 	char version[24];      /* the row's version (db_secret_get), or "" */
+	int disabled;	       /* cmpca secret disable (db_secret_list) */
 };
 void db_secret_clear(struct db_secret *s);
 /* Returns 1, 0 if the reference exists, -1. */
@@ -572,6 +611,12 @@ int db_secret_get(struct db *db, const char *ref, struct db_secret *out)
  */
 int db_secret_consume(struct db *db, const char *ref, const char *version)
     CA_MUST_CHECK;
+/* Disables (disabled 1) or enables a secret: a disabled one is not
+ * returned by db_secret_get. Returns 1, 0 if ref is unknown, -1. */
+int db_secret_set_disabled(struct db *db, const char *ref, int disabled)
+    CA_MUST_CHECK;
+/* Deletes a secret. Returns 1, 0 if ref is unknown, -1. */
+int db_secret_remove(struct db *db, const char *ref) CA_MUST_CHECK;
 /* A copy of src without the secret in clear (sealed only), for a worker's
  * cache. Returns 1, or 0 (out of memory; dst cleared). */
 int db_secret_copy(struct db_secret *dst, const struct db_secret *src);

@@ -108,6 +108,54 @@ test_cfg_valid(void **state)
 	cfg_free(NULL);
 }
 
+/* The scope keys (issue 22): defaults and values. */
+static void
+test_cfg_scope(void **state)
+{
+	const struct cfg_profile *p;
+	char err[4096];
+	struct cfg *c;
+
+	(void)state;
+	c = cfg_try(CFG_MAIN CFG_PROFILE, err, sizeof(err));
+	if (c == NULL)
+		fail_msg("cfg_load failed: %s", err);
+	EQ(c->txn_retention, CA_DEFAULT_TXN_RETENTION);
+	EQ(c->ra_revoke_scope, CFG_RA_REVOKE_OWN);
+	assert_null(c->identity_accepts);
+	EQ(cfg_identity_accepts(c, "demo", "demo"), 1);
+	EQ(cfg_identity_accepts(c, "demo", "r2"), 0);
+	assert_null(cfg_profile_get(c, "default")->renew_profile);
+	cfg_free(c);
+
+	c = cfg_try(CFG_MAIN "txn_retention = 7200\nra_revoke_scope = profile\n"
+	                     "identity_accepts = demo:r2, sub:demo\n"
+	                     CFG_PROFILE "renew_profile = strict\n"
+	                     "[profile.strict]\ndays = 90\n",
+	    err, sizeof(err));
+	if (c == NULL)
+		fail_msg("cfg_load failed: %s", err);
+	EQ(c->txn_retention, 7200);
+	EQ(c->ra_revoke_scope, CFG_RA_REVOKE_PROFILE);
+	EQ(cfg_identity_accepts(c, "demo", "r2"), 1);
+	EQ(cfg_identity_accepts(c, "sub", "demo"), 1);
+	/* Pairs are directed and whole labels. */
+	EQ(cfg_identity_accepts(c, "r2", "demo"), 0);
+	EQ(cfg_identity_accepts(c, "demo", "r"), 0);
+	EQ(cfg_identity_accepts(c, "dem", "r2"), 0);
+	EQ(cfg_identity_accepts(c, "demo", "sub"), 0);
+	assert_non_null(p = cfg_profile_get(c, "default"));
+	assert_string_equal(p->renew_profile, "strict");
+	cfg_free(c);
+
+	c = cfg_try(CFG_MAIN "ra_revoke_scope = any\n" CFG_PROFILE, err,
+	    sizeof(err));
+	if (c == NULL)
+		fail_msg("cfg_load failed: %s", err);
+	EQ(c->ra_revoke_scope, CFG_RA_REVOKE_ANY);
+	cfg_free(c);
+}
+
 static void
 test_cfg_errors(void **state)
 {
@@ -213,6 +261,22 @@ test_cfg_errors(void **state)
 		{ "negative audit_checkpoint_max_age",
 		    CFG_MAIN "audit_checkpoint_max_age = -1\n" CFG_PROFILE, 3,
 		    "audit_checkpoint_max_age must be a number" },
+		/* Scope (issue 22). */
+		{ "bad ra_revoke_scope",
+		    CFG_MAIN "ra_revoke_scope = all\n" CFG_PROFILE, 3,
+		    "ra_revoke_scope must be own, profile or any" },
+		{ "identity_accepts without issuer",
+		    CFG_MAIN "identity_accepts = demo:r2 demo\n" CFG_PROFILE, 3,
+		    "identity_accepts must list LABEL:ISSUER pairs" },
+		{ "identity_accepts with two colons",
+		    CFG_MAIN "identity_accepts = a:b:c\n" CFG_PROFILE, 3,
+		    "identity_accepts must list LABEL:ISSUER pairs" },
+		{ "txn_retention too short",
+		    CFG_MAIN "txn_retention = 60\n" CFG_PROFILE, 3,
+		    "txn_retention must be a number" },
+		{ "renew_profile names nothing",
+		    CFG_MAIN CFG_PROFILE "renew_profile = nosuch\n", 5,
+		    "renew_profile names no [profile.NAME] section" },
 	};
 	char err[4096], want[256], nosuch[160];
 	struct cfg *c;
@@ -249,6 +313,7 @@ main(void)
 	const struct CMUnitTest cfg[] = {
 		cmocka_unit_test(test_cfg_valid),
 		cmocka_unit_test(test_cfg_errors),
+		cmocka_unit_test(test_cfg_scope),
 	};
 
 	return cmocka_run_group_tests_name(
