@@ -15,6 +15,11 @@ CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -fstack-protector-strong \
 	-I. $(PKG_CFLAGS)
 LDFLAGS += -Wl,-z,relro,-z,now
 LDLIBS += $(PKG_LIBS) -ldl
+# libcoap (CoAP front, RFC 9482) for cmpcad only, without a TLS backend:
+# no DTLS (docs/architecture.md, "CoAP").
+COAP_PKG := libcoap-3-notls
+COAP_CFLAGS := $(shell pkg-config --cflags $(COAP_PKG) 2>/dev/null)
+COAP_LIBS := $(shell pkg-config --libs $(COAP_PKG) 2>/dev/null)
 
 ifeq ($(SAN),1)
 CFLAGS += -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -46,7 +51,7 @@ CA_SRC := ca/log.c ca/cfg.c ca/profile.c ca/profile_san.c ca/profile_subject.c c
 	ca/status/crl.c ca/status/ocsp.c ca/status/ocsp_cache.c \
 	ca/status/ocsp_signer.c
 DAEMON_SRC := daemon/fcgi.c daemon/cmpcad.c daemon/priv.c daemon/admin.c \
-	daemon/worker.c daemon/http.c
+	daemon/worker.c daemon/http.c daemon/coap_srv.c daemon/coap_xfer.c
 CLI_SRC := $(sort $(wildcard cli/*.c))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
@@ -58,7 +63,7 @@ PROGS := $(B)/cmpcad $(B)/cmpca
 # One program per module for what needs neither a token nor a database;
 # tests/unit/unitlib.c holds the helpers they share.
 UNIT_PLAIN := test_asn test_protect test_hdr test_fcgi test_cross test_ocsp \
-	test_cfg test_store test_log test_metrics
+	test_cfg test_store test_log test_metrics test_coap
 UNIT_TESTS := $(B)/test_hsm $(B)/test_db $(B)/test_engine $(B)/test_admin \
 	$(B)/test_lib $(UNIT_PLAIN:%=$(B)/%)
 TEST_TOOLS := $(B)/cmpdump $(B)/cmpnest $(B)/cmpload $(B)/cmphostile \
@@ -71,8 +76,10 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
+$(B)/daemon/coap_srv.o: CFLAGS += $(COAP_CFLAGS)
+
 $(B)/cmpcad: $(DAEMON_SRC:%.c=$(B)/%.o) $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(COAP_LIBS)
 
 $(B)/cmpca: $(CLI_SRC:%.c=$(B)/%.o) $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -94,6 +101,8 @@ $(B)/test_fcgi: $(B)/daemon/fcgi.o $(B)/daemon/admin.o $(B)/daemon/worker.o \
     $(B)/daemon/http.o
 
 $(B)/test_cfg: $(B)/tests/unit/cfglog.o
+
+$(B)/test_coap: $(B)/daemon/coap_xfer.o
 
 $(B)/test_lib: $(B)/tests/unit/test_lib.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka

@@ -41,7 +41,8 @@ static const char *const cfg_keys[] = {
 	"housekeeping_interval", "nonce_max_age", "trust_anchors",
 	"poll_check_after", "clock_skew", "allow_unprotected", "crl_dir",
 	"crl_validity", "crl_auto", "user", "socket_group", "syslog",
-	"db_operator", "db_owner", "db_reader", NULL,
+	"db_operator", "db_owner", "db_reader", "coap_listen", "coap_timeout",
+	NULL,
 };
 
 static const char *const profile_keys[] = {
@@ -551,6 +552,8 @@ cfg_load(const char *path)
 	cfg_unset_empty(&c->db_owner);
 	cfg_unset_empty(&c->db_reader);
 	c->socket_path = cfg_str(c, CFG_MAIN, "socket", NULL);
+	c->coap_listen = cfg_str(c, CFG_MAIN, "coap_listen", NULL);
+	cfg_unset_empty(&c->coap_listen);
 	c->user = cfg_str(c, CFG_MAIN, "user", NULL);
 	if (c->user != NULL && c->user[0] == '\0') {
 		free(c->user); /* "user =": none */
@@ -595,6 +598,8 @@ cfg_load(const char *path)
 		&c->clock_skew) ||
 	    !cfg_long(c, CFG_MAIN, "crl_validity", 24, 1, 24 * 366,
 		&c->crl_validity) ||
+	    !cfg_long(c, CFG_MAIN, "coap_timeout", CA_COAP_TIMEOUT, 1, 3600,
+		&c->coap_timeout) ||
 	    !cfg_bool(c, CFG_MAIN, "crl_auto", 1, &c->crl_auto) ||
 	    !cfg_bool(c, CFG_MAIN, "syslog", 0, &c->syslog) ||
 	    !cfg_bool(c, CFG_MAIN, "implicit_confirm", 1,
@@ -650,6 +655,7 @@ cfg_free(struct cfg *c)
 	free(c->db_owner);
 	free(c->db_reader);
 	free(c->socket_path);
+	free(c->coap_listen);
 	free(c->user);
 	free(c->socket_group);
 	free(c->default_ca);

@@ -12,6 +12,11 @@
  *   -t       check the configuration, the database and the HSM, then exit
  *   -s       log to syslog instead of stderr (or syslog = yes)
  *
+ * With coap_listen set, one more child serves CMP over CoAP (coap_srv.c):
+ * a worker whose transport is UDP instead of FastCGI, forked and opening
+ * its HSM and database after the fork like the others, one process
+ * because block-wise transfers live in its memory.
+ *
  * The request counters of /metrics live in a shared anonymous mapping the
  * master creates before the first fork (metrics.c), so every worker adds
  * to, and renders, the same numbers.
@@ -29,6 +34,7 @@
 #include <unistd.h>
 
 #include "ca/ca.h"
+#include "daemon/coap_srv.h"
 #include "daemon/fcgi.h"
 #include "daemon/priv.h"
 #include "daemon/worker.h"
@@ -105,8 +111,9 @@ open_backends(const struct cfg *cfg, struct hsm **hsm, struct db **db)
 	return 1;
 }
 
+/* A worker: FastCGI on fd, or CoAP on coap_listen (fd closed). */
 static int
-worker_main(const struct cfg *cfg, int fd)
+worker_main(const struct cfg *cfg, int fd, int coap)
 {
 	struct rlimit rl = { 0, 0 };
 	struct hsm *hsm = NULL;
@@ -121,6 +128,11 @@ worker_main(const struct cfg *cfg, int fd)
 		goto out;
 	if ((w = worker_new(cfg, db, hsm)) == NULL)
 		goto out;
+	if (coap) {
+		rc = coap_srv_serve(cfg->coap_listen, cfg->coap_timeout, w,
+		    &stopping) == 0 ? 0 : 1;
+		goto out;
+	}
 	log_info("worker ready");
 	rc = fcgi_serve(fd, w, &stopping) == 0 ? 0 : 1;
 out:
@@ -386,19 +398,26 @@ struct slot {
 	int fails; /* consecutive early deaths */
 };
 
-/* Slot 0 is the housekeeper, slots 1..workers the FastCGI workers. */
+/*
+ * Slot 0 is the housekeeper, slots 1..workers the FastCGI workers, slot
+ * workers + 1 the CoAP worker when coap_listen is set.
+ */
 static pid_t
-spawn(const struct cfg *cfg, int fd, struct slot *s, int housekeeper)
+spawn(const struct cfg *cfg, int fd, struct slot *s, int i)
 {
 	pid_t pid = fork();
 
 	if (pid == 0) {
 		signals_set(on_term);
-		if (housekeeper) {
+		if (i == 0) {
 			close(fd);
 			_exit(housekeeper_main(cfg));
 		}
-		_exit(worker_main(cfg, fd));
+		if (i > cfg->workers) {
+			close(fd);
+			_exit(worker_main(cfg, -1, 1));
+		}
+		_exit(worker_main(cfg, fd, 0));
 	}
 	if (pid > 0) {
 		s->pid = pid;
@@ -411,13 +430,13 @@ spawn(const struct cfg *cfg, int fd, struct slot *s, int housekeeper)
 static int
 master(const struct cfg *cfg, int fd)
 {
-	struct slot slots[CA_MAX_WORKERS + 1];
-	int i, n = cfg->workers + 1, status;
+	struct slot slots[CA_MAX_WORKERS + 2];
+	int i, n = cfg->workers + 1 + (cfg->coap_listen != NULL), status;
 	pid_t pid;
 
 	memset(slots, 0, sizeof(slots));
 	for (i = 0; i < n; i++)
-		spawn(cfg, fd, &slots[i], i == 0);
+		spawn(cfg, fd, &slots[i], i);
 	while (!stopping) {
 		pid = wait(&status);
 		if (pid < 0) {
@@ -451,8 +470,9 @@ master(const struct cfg *cfg, int fd)
 			} else
 				slots[i].fails = 0;
 			if (!stopping) {
-				metrics_worker_restart(i);
-				spawn(cfg, fd, &slots[i], i == 0);
+				if (i <= cfg->workers)
+					metrics_worker_restart(i);
+				spawn(cfg, fd, &slots[i], i);
 			}
 			break;
 		}
@@ -519,15 +539,18 @@ main(int argc, char **argv)
 		cfg_free(cfg);
 		return 1;
 	}
-	/* The socket is open: root (if we had it) is not needed any more. */
-	if (!priv_drop(cfg) || !priv_pin_check(cfg) || !roles_ok(cfg)) {
+	/* The socket is open: root (if we had it) is not needed any more.
+	 * The CoAP port is bound after the fork, as this user: probe it. */
+	if (!priv_drop(cfg) || !priv_pin_check(cfg) || !roles_ok(cfg) ||
+	    (cfg->coap_listen != NULL && !coap_srv_probe(cfg->coap_listen))) {
 		close(fd);
 		socket_remove(cfg->socket_path);
 		cfg_free(cfg);
 		return 1;
 	}
-	log_info("listening on %s with %d workers", cfg->socket_path,
-	    cfg->workers);
+	log_info("listening on %s with %d workers%s%s", cfg->socket_path,
+	    cfg->workers, cfg->coap_listen != NULL ? ", CoAP on udp " : "",
+	    cfg->coap_listen != NULL ? cfg->coap_listen : "");
 	rc = master(cfg, fd);
 	close(fd);
 	socket_remove(cfg->socket_path);
