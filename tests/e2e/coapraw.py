@@ -4,7 +4,9 @@ for what libcoap's coap-client will not do: stop a block-wise transfer
 half-way, send blocks out of order, a malformed datagram, an unknown
 critical option. Used by tests/e2e/coap.sh.
 
-usage: coapraw.py PORT REQUEST [+ REQUEST ...]
+usage: coapraw.py PORT [--peers N] REQUEST [+ REQUEST ...]
+  --peers N            send the requests from N sockets (N peers), one
+                       after the other (default 1)
   REQUEST is a list of options, the requests separated by a lone "+":
     --method N         request code (default 2, POST)
     --path P           Uri-Path, segments split at "/" (default
@@ -185,21 +187,28 @@ def one(sock, port, args, mid):
 
 def main():
     port = int(sys.argv[1])
+    argv = sys.argv[2:]
+    peers = 1
+    if argv[:1] == ["--peers"]:
+        peers = int(argv[1])
+        argv = argv[2:]
     reqs, cur = [], []
-    for a in sys.argv[2:]:
+    for a in argv:
         if a == "+":
             reqs.append(cur)
             cur = []
         else:
             cur.append(a)
     reqs.append(cur)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(3)
-    mid = int.from_bytes(os.urandom(2), "big")
-    for r in reqs:
-        one(sock, port, r, mid)
-        mid = (mid + 1) & 0xFFFF
+    for _ in range(peers):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(3)
+        mid = int.from_bytes(os.urandom(2), "big")
+        for r in reqs:
+            one(sock, port, r, mid)
+            mid = (mid + 1) & 0xFFFF
+        sock.close()
     return 0
 
 
