@@ -21,7 +21,7 @@
  * client asked for in the request's Block2 option; the client fetches
  * the others with POSTs to the same path carrying Block2 num > 0.
  *
- * No DTLS: CMP protects its own messages (RFC 9482 sec. 4); libcoap is linked
+ * No DTLS: CMP protects its own messages (RFC 9482); libcoap is linked
  * without a TLS backend (docs/architecture.md, "CoAP").
  */
 #include <errno.h>
@@ -71,7 +71,7 @@ on_coap_log(coap_log_t level, const char *msg)
 		log_debug("coap: %.*s", (int)n, msg);
 }
 
-/* An error answer with a short diagnostic payload (RFC 7252 sec. 5.5.2). */
+/* An error answer with a short diagnostic payload (RFC 7252 §5.5.2). */
 static void
 reply(coap_pdu_t *resp, const char *peer, int code, const char *why)
 {
@@ -81,7 +81,7 @@ reply(coap_pdu_t *resp, const char *peer, int code, const char *why)
 	(void)coap_add_data(resp, strlen(why), (const uint8_t *)why);
 }
 
-/* 4.13 with Size1: the largest body we take (RFC 7959 sec. 4). */
+/* 4.13 with Size1: the largest body we take (RFC 7959 §4). */
 static void
 reply_too_large(coap_pdu_t *resp, const char *peer)
 {
@@ -199,7 +199,7 @@ send_block(coap_pdu_t *resp, const struct coap_xfer_key *k,
 /*
  * The engine's answer to body: 2.04 with the CMP message, in one piece or
  * as the first of its Block2 blocks (szx the block size to use); b1 the
- * request's final Block1 option, echoed (RFC 7959 sec. 2.3), or NULL.
+ * request's final Block1 option, echoed (RFC 7959 §2.3), or NULL.
  */
 static void
 answer(coap_pdu_t *resp, const char *peer, const struct coap_xfer_key *k,
@@ -225,7 +225,7 @@ answer(coap_pdu_t *resp, const char *peer, const struct coap_xfer_key *k,
 			reply(resp, peer, 503, "out of memory");
 		return;
 	}
-	/* The CMP message says it all, its errors included (RFC 9482 sec. 2.4):
+	/* The CMP message says it all, its errors included (RFC 9482 §2):
 	 * whatever the engine's HTTP status, 2.04 carries it. */
 	coap_pdu_set_code(resp, COAP_RESPONSE_CODE(204));
 	coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT,
@@ -260,14 +260,14 @@ on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *rq,
 		strcpy(peer, "?");
 	peer[sizeof(peer) - 1] = '\0';
 	if (!path_of(rq, path, sizeof(path))) {
-		reply(resp, peer, 404, "no such resource (RFC 9482 sec. 2.1)");
+		reply(resp, peer, 404, "no such resource (RFC 9482 sec. 2)");
 		return;
 	}
 	rc = coap_xfer_route(coap_pdu_get_code(rq), path, labelbuf,
 	    sizeof(labelbuf), &label);
 	if (rc != 0) {
-		reply(resp, peer, rc, rc == 405 ? "POST only (RFC 9482 sec. 2.2)"
-		    : "no such resource (RFC 9482 sec. 2.1)");
+		reply(resp, peer, rc, rc == 405 ? "POST only (RFC 9482 sec. 2)"
+		    : "no such resource (RFC 9482 sec. 2)");
 		return;
 	}
 	k.peer = peer;
@@ -278,7 +278,8 @@ on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *rq,
 		k.rtag = coap_opt_value(o);
 		k.rtag_len = coap_opt_length(o);
 		if (k.rtag_len > CA_COAP_RTAG_MAX) {
-			reply(resp, peer, 400, "Request-Tag longer than 8 bytes");
+			reply(resp, peer, 400,
+			    "Request-Tag longer than 8 bytes");
 			return;
 		}
 	}
@@ -286,7 +287,8 @@ on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *rq,
 	has_b2 = opt_blk(rq, COAP_OPTION_BLOCK2, &b2);
 	if (has_b1 < 0 || has_b2 < 0) {
 		coap_xfer_drop(srv->xf, &k);
-		reply(resp, peer, 400, "malformed Block option (RFC 7959 sec. 2.2)");
+		reply(resp, peer, 400,
+		    "malformed Block option (RFC 7959 sec. 2.2)");
 		return;
 	}
 	if (has_b2 && b2.szx < szx)
@@ -295,14 +297,15 @@ on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *rq,
 		/* The next block of a response we hold. */
 		b2.szx = szx;
 		if (!send_block(resp, &k, &b2, NULL))
-			reply(resp, peer, 408, "no response held for this block");
+			reply(resp, peer, 408,
+			    "no response held for this block");
 		return;
 	}
 	if (opt_uint(rq, COAP_OPTION_CONTENT_FORMAT, &cf) != 1 ||
 	    cf != COAP_XFER_CF_PKIXCMP) {
 		coap_xfer_drop(srv->xf, &k);
 		reply(resp, peer, 415, "Content-Format must be 259, "
-		    "application/pkixcmp (RFC 9482 sec. 2.3)");
+		    "application/pkixcmp (RFC 9482 sec. 2)");
 		return;
 	}
 	if ((rc = opt_uint(rq, COAP_OPTION_SIZE1, &size1)) < 0 ||

@@ -1,6 +1,6 @@
 /*
  * coap_xfer.c - the CoAP front end's decisions that need no libcoap:
- * routing (RFC 9482 §2.1, §2.2), Block options (RFC 7959 §2.2) and the
+ * routing (RFC 9482 §2), Block options (RFC 7959 §2.2) and the
  * bounded table of block-wise transfers. See coap_xfer.h.
  *
  * libcoap can reassemble Block1 bodies itself (COAP_BLOCK_USE_LIBCOAP),

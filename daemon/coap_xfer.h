@@ -17,7 +17,7 @@
 
 #include "lib/lib.h"
 
-/* CoAP Content-Format of application/pkixcmp (RFC 9482 §3). */
+/* CoAP Content-Format of application/pkixcmp (RFC 9482). */
 #define COAP_XFER_CF_PKIXCMP 259
 /* Method codes (RFC 7252 §12.1.1). */
 #define COAP_XFER_POST 2
