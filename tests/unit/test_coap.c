@@ -1,6 +1,6 @@
 /*
  * test_coap.c - the CoAP front's decisions without a socket
- * (daemon/coap_xfer.c): routing (RFC 9482 §2.1, §2.2), Block options
+ * (daemon/coap_xfer.c): routing (RFC 9482 §2), Block options
  * (RFC 7959 §2.2), the bounded table of block-wise transfers and the
  * listen address.
  */
