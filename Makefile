@@ -220,7 +220,7 @@ CONF_SED := -e 's|@MODULE@|/usr/lib/softhsm/libsofthsm2.so|' \
 	-e 's|@SCHEMA_DIR@|$(SCHEMADIR)|' \
 	-e 's|@TXN_TIMEOUT@|300|' -e 's|@HOUSEKEEPING@|10|' \
 	-e 's|@POLL_AFTER@|5|' -e 's|@TRUST_ANCHORS@||' \
-	-e 's|@ALLOW_UNPROTECTED@||' \
+	-e 's|@ALLOW_UNPROTECTED@||' -e 's|@COAP_LISTEN@||' \
 	-e 's|@BASE_URL@|https://ca.example.com|g' \
 	-e 's|, rendered by scripts/stack\.|: an example.\n\# Copy it to $(CONFFILE), then set token, pin_file, db, default_ca and\n\# the URLs (crl_url, ocsp_url) of the profiles (cmpca.conf(5), docs/operations.md).|'
 MAN_SED := -e 's|/etc/cmpca/|$(SYSCONFDIR)/cmpca/|g' \
