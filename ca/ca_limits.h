@@ -103,6 +103,11 @@
 #define CA_COAP_MAX_SESSIONS 256
 /* Largest block we send (SZX 6, 1024 bytes: fits a 1152-byte datagram). */
 #define CA_COAP_SZX 6
+/* Answers kept to repeat to a retransmitted Confirmable request instead
+ * of serving it twice (RFC 7252 §4.5): one per peer, its last, each at
+ * most one block, for EXCHANGE_LIFETIME (RFC 7252 §4.8.2, 247 s). */
+#define CA_COAP_MAX_DUPS CA_COAP_MAX_SESSIONS
+#define CA_COAP_EXCHANGE_LIFETIME 247
 /* A peer's address as text ("[v6]:port"), the key of its transfers. */
 #define CA_COAP_PEER_MAX 64
 /* Request-Tag option (RFC 9175): 0..8 bytes. */

@@ -14,6 +14,8 @@
  *        CMP message at all (an internal failure, logged)
  * libcoap itself answers 4.02 to an unknown critical option and a Reset
  * to a datagram that does not parse. CMP errors travel as CMP messages.
+ * A retransmitted Confirmable request gets the answer it got the first
+ * time, without being served twice (libcoap 4.3.1 does not deduplicate).
  *
  * Block-wise transfer (RFC 7959) is done here with coap_xfer.c's bounded
  * table, not by libcoap (see there why). A response larger than one block
@@ -41,6 +43,7 @@
 struct coap_srv {
 	struct worker *w;
 	struct coap_xfers *xf;
+	struct coap_dups *dups;
 	size_t max_body;
 	long timeout;
 };
@@ -73,24 +76,24 @@ on_coap_log(coap_log_t level, const char *msg)
 
 /* An error answer with a short diagnostic payload (RFC 7252 §5.5.2). */
 static void
-reply(coap_pdu_t *resp, const char *peer, int code, const char *why)
+reply(struct coap_ans *a, const char *peer, int code, const char *why)
 {
+	size_t n = strlen(why);
+
 	log_info("coap %d.%02d from %s: %s", code / 100, code % 100, peer,
 	    why);
-	coap_pdu_set_code(resp, COAP_RESPONSE_CODE(code));
-	(void)coap_add_data(resp, strlen(why), (const uint8_t *)why);
+	a->code = code;
+	a->len = n < sizeof(a->data) ? n : sizeof(a->data);
+	memcpy(a->data, why, a->len);
 }
 
 /* 4.13 with Size1: the largest body we take (RFC 7959 §4). */
 static void
-reply_too_large(coap_pdu_t *resp, const char *peer)
+reply_too_large(struct coap_ans *a, const char *peer)
 {
-	uint8_t buf[4];
-
-	coap_add_option(resp, COAP_OPTION_SIZE1,
-	    coap_encode_var_safe(buf, sizeof(buf), (unsigned)srv->max_body),
-	    buf);
-	reply(resp, peer, 413, "request larger than max_request");
+	a->has_size1 = 1;
+	a->size1 = srv->max_body;
+	reply(a, peer, 413, "request larger than max_request");
 }
 
 /*
@@ -157,12 +160,32 @@ opt_blk(const coap_pdu_t *rq, coap_option_num_t num, struct coap_blk *b)
 }
 
 static void
-add_blk(coap_pdu_t *resp, coap_option_num_t num, const struct coap_blk *b)
+add_uint(coap_pdu_t *resp, coap_option_num_t num, unsigned long v)
 {
 	uint8_t buf[4];
 
-	coap_add_option(resp, num, coap_encode_var_safe(buf, sizeof(buf),
-	    (unsigned)coap_xfer_blk_value(b)), buf);
+	coap_add_option(resp, num,
+	    coap_encode_var_safe(buf, sizeof(buf), (unsigned)v), buf);
+}
+
+/* Writes a into the response PDU, options in ascending order. */
+static void
+emit(coap_pdu_t *resp, const struct coap_ans *a)
+{
+	coap_pdu_set_code(resp, COAP_RESPONSE_CODE(a->code));
+	if (a->cf)
+		add_uint(resp, COAP_OPTION_CONTENT_FORMAT,
+		    COAP_XFER_CF_PKIXCMP);
+	if (a->has_b2)
+		add_uint(resp, COAP_OPTION_BLOCK2, coap_xfer_blk_value(&a->b2));
+	if (a->has_b1)
+		add_uint(resp, COAP_OPTION_BLOCK1, coap_xfer_blk_value(&a->b1));
+	if (a->has_size2)
+		add_uint(resp, COAP_OPTION_SIZE2, a->size2);
+	if (a->has_size1)
+		add_uint(resp, COAP_OPTION_SIZE1, a->size1);
+	if (a->len > 0)
+		(void)coap_add_data(resp, a->len, a->data);
 }
 
 /*
@@ -171,28 +194,29 @@ add_blk(coap_pdu_t *resp, coap_option_num_t num, const struct coap_blk *b)
  * nothing is held (the caller answers).
  */
 static int
-send_block(coap_pdu_t *resp, const struct coap_xfer_key *k,
+send_block(struct coap_ans *a, const struct coap_xfer_key *k,
     const struct coap_blk *want, const struct coap_blk *b1)
 {
 	const unsigned char *data;
 	size_t len, total;
-	struct coap_blk b2 = *want;
-	uint8_t buf[4];
 	int more;
 
-	if (!coap_xfer_get(srv->xf, k, &b2, mono_now(), &data, &len, &more,
-		&total))
+	if (!coap_xfer_get(srv->xf, k, want, mono_now(), &data, &len, &more,
+		&total) || len > sizeof(a->data))
 		return 0;
-	b2.more = more;
-	coap_pdu_set_code(resp, COAP_RESPONSE_CODE(204));
-	coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT,
-	    coap_encode_var_safe(buf, sizeof(buf), COAP_XFER_CF_PKIXCMP), buf);
-	add_blk(resp, COAP_OPTION_BLOCK2, &b2);
-	if (b1 != NULL)
-		add_blk(resp, COAP_OPTION_BLOCK1, b1);
-	coap_add_option(resp, COAP_OPTION_SIZE2,
-	    coap_encode_var_safe(buf, sizeof(buf), (unsigned)total), buf);
-	(void)coap_add_data(resp, len, data);
+	a->code = 204;
+	a->cf = 1;
+	a->has_b2 = 1;
+	a->b2 = *want;
+	a->b2.more = more;
+	if (b1 != NULL) {
+		a->has_b1 = 1;
+		a->b1 = *b1;
+	}
+	a->has_size2 = 1;
+	a->size2 = total;
+	memcpy(a->data, data, len);
+	a->len = len;
 	return 1;
 }
 
@@ -202,46 +226,50 @@ send_block(coap_pdu_t *resp, const struct coap_xfer_key *k,
  * request's final Block1 option, echoed (RFC 7959 §2.3), or NULL.
  */
 static void
-answer(coap_pdu_t *resp, const char *peer, const struct coap_xfer_key *k,
+answer(struct coap_ans *a, const char *peer, const struct coap_xfer_key *k,
     const char *label, const unsigned char *body, size_t len, unsigned szx,
     const struct coap_blk *b1)
 {
 	struct coap_blk b2 = { 0, 0, szx };
 	unsigned char *out = NULL;
 	size_t out_len = 0;
-	uint8_t buf[4];
 	int code;
 
 	(void)worker_hsm_check(srv->w);
 	code = cmp_srv_process(srv->w->cmp, label, body, len, &out, &out_len);
 	if (out == NULL) {
-		reply(resp, peer, code == 503 ? 503 : 500,
+		reply(a, peer, code == 503 ? 503 : 500,
 		    "no CMP answer (see the log)");
-		return;
-	}
-	if (out_len > coap_xfer_blk_size(szx)) {
-		if (!coap_xfer_hold(srv->xf, k, out, out_len, mono_now()) ||
-		    !send_block(resp, k, &b2, b1))
-			reply(resp, peer, 503, "out of memory");
 		return;
 	}
 	/* The CMP message says it all, its errors included (RFC 9482 §2):
 	 * whatever the engine's HTTP status, 2.04 carries it. */
-	coap_pdu_set_code(resp, COAP_RESPONSE_CODE(204));
-	coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT,
-	    coap_encode_var_safe(buf, sizeof(buf), COAP_XFER_CF_PKIXCMP), buf);
-	if (b1 != NULL)
-		add_blk(resp, COAP_OPTION_BLOCK1, b1);
-	(void)coap_add_data(resp, out_len, out);
+	if (out_len > coap_xfer_blk_size(szx)) {
+		if (!coap_xfer_hold(srv->xf, k, out, out_len, mono_now()) ||
+		    !send_block(a, k, &b2, b1))
+			reply(a, peer, 503, "out of memory");
+		return;
+	}
+	a->code = 204;
+	a->cf = 1;
+	if (b1 != NULL) {
+		a->has_b1 = 1;
+		a->b1 = *b1;
+	}
+	memcpy(a->data, out, out_len);
+	a->len = out_len;
 	OPENSSL_free(out);
 }
 
-/* Every request to any path, any method: see the top of this file. */
+/*
+ * The answer to rq (see the top of this file) into a: the transport's
+ * checks, the block-wise transfer, the engine.
+ */
 static void
-on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *rq,
-    const coap_string_t *q, coap_pdu_t *resp)
+serve(coap_session_t *s, const coap_pdu_t *rq, const char *peer,
+    struct coap_ans *a)
 {
-	char path[160], peer[CA_COAP_PEER_MAX], labelbuf[DB_LABEL_MAX];
+	char path[160], labelbuf[DB_LABEL_MAX];
 	unsigned char *body = NULL;
 	const uint8_t *data = NULL;
 	const char *label;
@@ -253,20 +281,15 @@ on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *rq,
 	unsigned cf, size1, szx = CA_COAP_SZX;
 	int has_b1, has_b2, rc;
 
-	(void)r;
-	(void)q;
-	if (coap_print_addr(coap_session_get_addr_remote(s),
-		(unsigned char *)peer, sizeof(peer) - 1) == 0)
-		strcpy(peer, "?");
-	peer[sizeof(peer) - 1] = '\0';
+	(void)s;
 	if (!path_of(rq, path, sizeof(path))) {
-		reply(resp, peer, 404, "no such resource (RFC 9482 sec. 2)");
+		reply(a, peer, 404, "no such resource (RFC 9482 sec. 2)");
 		return;
 	}
 	rc = coap_xfer_route(coap_pdu_get_code(rq), path, labelbuf,
 	    sizeof(labelbuf), &label);
 	if (rc != 0) {
-		reply(resp, peer, rc, rc == 405 ? "POST only (RFC 9482 sec. 2)"
+		reply(a, peer, rc, rc == 405 ? "POST only (RFC 9482 sec. 2)"
 		    : "no such resource (RFC 9482 sec. 2)");
 		return;
 	}
@@ -278,8 +301,7 @@ on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *rq,
 		k.rtag = coap_opt_value(o);
 		k.rtag_len = coap_opt_length(o);
 		if (k.rtag_len > CA_COAP_RTAG_MAX) {
-			reply(resp, peer, 400,
-			    "Request-Tag longer than 8 bytes");
+			reply(a, peer, 400, "Request-Tag longer than 8 bytes");
 			return;
 		}
 	}
@@ -287,7 +309,7 @@ on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *rq,
 	has_b2 = opt_blk(rq, COAP_OPTION_BLOCK2, &b2);
 	if (has_b1 < 0 || has_b2 < 0) {
 		coap_xfer_drop(srv->xf, &k);
-		reply(resp, peer, 400,
+		reply(a, peer, 400,
 		    "malformed Block option (RFC 7959 sec. 2.2)");
 		return;
 	}
@@ -296,62 +318,87 @@ on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *rq,
 	if (has_b2 && b2.num > 0) {
 		/* The next block of a response we hold. */
 		b2.szx = szx;
-		if (!send_block(resp, &k, &b2, NULL))
-			reply(resp, peer, 408,
-			    "no response held for this block");
+		if (!send_block(a, &k, &b2, NULL))
+			reply(a, peer, 408, "no response held for this block");
 		return;
 	}
 	if (opt_uint(rq, COAP_OPTION_CONTENT_FORMAT, &cf) != 1 ||
 	    cf != COAP_XFER_CF_PKIXCMP) {
 		coap_xfer_drop(srv->xf, &k);
-		reply(resp, peer, 415, "Content-Format must be 259, "
+		reply(a, peer, 415, "Content-Format must be 259, "
 		    "application/pkixcmp (RFC 9482 sec. 2)");
 		return;
 	}
 	if ((rc = opt_uint(rq, COAP_OPTION_SIZE1, &size1)) < 0 ||
 	    (rc == 1 && size1 > srv->max_body)) {
 		coap_xfer_drop(srv->xf, &k);
-		reply_too_large(resp, peer);
+		reply_too_large(a, peer);
 		return;
 	}
 	(void)coap_get_data(rq, &len, &data);
-	if (has_b1) {
-		rc = coap_xfer_put(srv->xf, &k, &b1, data, len, mono_now(),
-		    &body, &body_len);
-		if (rc == 231) {
-			b1.more = 1;
-			coap_pdu_set_code(resp, COAP_RESPONSE_CODE(231));
-			add_blk(resp, COAP_OPTION_BLOCK1, &b1);
-			return;
-		}
-		if (rc == 413)
-			reply_too_large(resp, peer);
-		else if (rc != 0)
-			reply(resp, peer, rc, rc == 408 ?
-			    "block out of order or transfer expired "
-			    "(RFC 7959 sec. 2.9.2)" : rc == 400 ?
-			    "wrong block size (RFC 7959 sec. 2.3)" :
-			    "too many transfers, try later");
-		if (rc != 0)
-			return;
-		if (body_len == 0) {
-			free(body);
-			reply(resp, peer, 400, "empty body");
-			return;
-		}
-		answer(resp, peer, &k, label, body, body_len, szx, &b1);
-		free(body);
+	if (!has_b1) {
+		if (len == 0)
+			reply(a, peer, 400, "empty body");
+		else if (len > srv->max_body)
+			reply_too_large(a, peer);
+		else
+			answer(a, peer, &k, label, data, len, szx, NULL);
 		return;
 	}
-	if (len == 0) {
-		reply(resp, peer, 400, "empty body");
+	rc = coap_xfer_put(srv->xf, &k, &b1, data, len, mono_now(), &body,
+	    &body_len);
+	if (rc == 231) {
+		a->code = 231;
+		a->has_b1 = 1;
+		a->b1 = b1;
+		a->b1.more = 1;
+	} else if (rc == 413)
+		reply_too_large(a, peer);
+	else if (rc != 0)
+		reply(a, peer, rc, rc == 408 ? "block out of order or "
+		    "transfer expired (RFC 7959 sec. 2.9.2)"
+		    : rc == 400 ? "wrong block size (RFC 7959 sec. 2.3)"
+		    : "too many transfers, try later");
+	else if (body_len == 0)
+		reply(a, peer, 400, "empty body");
+	else
+		answer(a, peer, &k, label, body, body_len, szx, &b1);
+	free(body);
+}
+
+/*
+ * Every request to any path, any method. A retransmitted Confirmable
+ * request (same peer, same Message ID) gets the answer kept for it,
+ * without being served again (RFC 7252 §4.5).
+ */
+static void
+on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *rq,
+    const coap_string_t *q, coap_pdu_t *resp)
+{
+	struct coap_ans a;
+	const struct coap_ans *dup;
+	char peer[CA_COAP_PEER_MAX];
+	int con = coap_pdu_get_type(rq) == COAP_MESSAGE_CON;
+	unsigned mid = (unsigned)coap_pdu_get_mid(rq);
+
+	(void)r;
+	(void)q;
+	if (coap_print_addr(coap_session_get_addr_remote(s),
+		(unsigned char *)peer, sizeof(peer) - 1) == 0)
+		strcpy(peer, "?");
+	peer[sizeof(peer) - 1] = '\0';
+	if (con && (dup = coap_xfer_dup_find(srv->dups, peer, mid,
+			mono_now())) != NULL) {
+		log_info("coap: %s repeated message %u: answered again", peer,
+		    mid);
+		emit(resp, dup);
 		return;
 	}
-	if (len > srv->max_body) {
-		reply_too_large(resp, peer);
-		return;
-	}
-	answer(resp, peer, &k, label, data, len, szx, NULL);
+	memset(&a, 0, sizeof(a));
+	serve(s, rq, peer, &a);
+	emit(resp, &a);
+	if (con)
+		coap_xfer_dup_put(srv->dups, peer, mid, &a, mono_now());
 }
 
 /* See coap_srv.h. */
@@ -389,7 +436,8 @@ coap_srv_serve(const char *listen, long timeout, struct worker *w,
 		COAP_REQUEST_GET, COAP_REQUEST_POST, COAP_REQUEST_DELETE,
 		COAP_REQUEST_FETCH, COAP_REQUEST_PATCH, COAP_REQUEST_IPATCH,
 	};
-	struct coap_srv s = { w, NULL, (size_t)w->cfg->max_request, timeout };
+	struct coap_srv s = { w, NULL, NULL, (size_t)w->cfg->max_request,
+		timeout };
 	struct sockaddr_storage ss;
 	coap_context_t *ctx = NULL;
 	coap_resource_t *res;
@@ -409,6 +457,7 @@ coap_srv_serve(const char *listen, long timeout, struct worker *w,
 	addr.size = sl;
 	memcpy(&addr.addr, &ss, sl);
 	if ((s.xf = coap_xfer_table_new(s.max_body, timeout)) == NULL ||
+	    (s.dups = coap_xfer_dups_new()) == NULL ||
 	    (ctx = coap_new_context(NULL)) == NULL) {
 		log_err("coap: out of memory");
 		goto out;
@@ -445,5 +494,6 @@ out:
 	coap_free_context(ctx);
 	coap_cleanup();
 	coap_xfer_table_free(s.xf);
+	coap_xfer_dups_free(s.dups);
 	return rc;
 }

@@ -435,6 +435,75 @@ coap_xfer_get(struct coap_xfers *t, const struct coap_xfer_key *k,
 	return 1;
 }
 
+struct coap_dup {
+	char peer[CA_COAP_PEER_MAX]; /* "": free */
+	unsigned mid;
+	time_t at;
+	struct coap_ans a;
+};
+
+struct coap_dups {
+	struct coap_dup d[CA_COAP_MAX_DUPS];
+};
+
+/* See coap_xfer.h. */
+struct coap_dups *
+coap_xfer_dups_new(void)
+{
+	return calloc(1, sizeof(struct coap_dups));
+}
+
+/* See coap_xfer.h. */
+void
+coap_xfer_dups_free(struct coap_dups *d)
+{
+	free(d);
+}
+
+/* See coap_xfer.h. */
+const struct coap_ans *
+coap_xfer_dup_find(struct coap_dups *d, const char *peer, unsigned mid,
+    time_t now)
+{
+	size_t i;
+
+	for (i = 0; i < CA_COAP_MAX_DUPS; i++)
+		if (d->d[i].peer[0] != '\0' && d->d[i].mid == mid &&
+		    now - d->d[i].at < CA_COAP_EXCHANGE_LIFETIME &&
+		    strcmp(d->d[i].peer, peer) == 0)
+			return &d->d[i].a;
+	return NULL;
+}
+
+/* See coap_xfer.h. */
+void
+coap_xfer_dup_put(struct coap_dups *d, const char *peer, unsigned mid,
+    const struct coap_ans *a, time_t now)
+{
+	struct coap_dup *e = NULL;
+	size_t i;
+
+	if (strlen(peer) >= CA_COAP_PEER_MAX)
+		return;
+	/* The peer's own entry, else a free one, else the oldest. */
+	for (i = 0; e == NULL && i < CA_COAP_MAX_DUPS; i++)
+		if (strcmp(d->d[i].peer, peer) == 0)
+			e = &d->d[i];
+	for (i = 0; e == NULL && i < CA_COAP_MAX_DUPS; i++)
+		if (d->d[i].peer[0] == '\0')
+			e = &d->d[i];
+	if (e == NULL) {
+		e = &d->d[0];
+		for (i = 1; i < CA_COAP_MAX_DUPS; i++)
+			if (d->d[i].at < e->at)
+				e = &d->d[i];
+	}
+	strcpy(e->peer, peer);
+	e->mid = mid;
+	e->at = now;
+	e->a = *a;
+}
+
 /* See coap_xfer.h. */
 int
 coap_xfer_addr_parse(const char *s, struct sockaddr_storage *ss,

@@ -125,6 +125,41 @@ int coap_xfer_get(struct coap_xfers *t, const struct coap_xfer_key *k,
     size_t *len, int *more, size_t *total) CA_MUST_CHECK;
 
 /*
+ * An answer as coap_srv.c sends it: a code, the options it may carry and
+ * a payload of at most one block (a larger response goes in Block2
+ * blocks). Kept to repeat it to a retransmission.
+ */
+struct coap_ans {
+	int code;	/* 0: none yet */
+	int cf;		/* carries Content-Format 259 */
+	int has_b1, has_b2, has_size1, has_size2;
+	struct coap_blk b1, b2;
+	unsigned long size1, size2;
+	size_t len;
+	unsigned char data[1024]; /* coap_xfer_blk_size(CA_COAP_SZX) */
+};
+
+/*
+ * The answers to the last Confirmable request of each peer, so that a
+ * retransmitted one (same peer, same Message ID) gets the same answer
+ * without being served again (RFC 7252 §4.5): the engine would refuse a
+ * replayed CMP message, a finished transfer would answer 4.08. At most
+ * CA_COAP_MAX_DUPS peers (the least recently answered goes), each for
+ * CA_COAP_EXCHANGE_LIFETIME seconds.
+ */
+struct coap_dups;
+
+struct coap_dups *coap_xfer_dups_new(void) CA_MUST_CHECK;
+/* NULL-safe. */
+void coap_xfer_dups_free(struct coap_dups *d);
+/* The answer kept for peer's request mid, or NULL. */
+const struct coap_ans *coap_xfer_dup_find(struct coap_dups *d,
+    const char *peer, unsigned mid, time_t now);
+/* Keeps a copy of a as the answer to peer's request mid. */
+void coap_xfer_dup_put(struct coap_dups *d, const char *peer, unsigned mid,
+    const struct coap_ans *a, time_t now);
+
+/*
  * Parses a listen address: "HOST:PORT" with an IPv4 or IPv6 literal
  * ("[::1]:5683"), or ":PORT" for every IPv4 address. Returns 1 with *ss
  * and *sslen set, or 0.

@@ -87,6 +87,23 @@ check "ir: same public key" same_pubkey "$work/one.pem" "$work/ec.key"
 check "ir: certificate chains to the CA" chains "$work/one.pem"
 check "ir: inventory row valid" test "$(db_status "$work/one.pem")" = valid
 
+# A retransmitted Confirmable request (as when its ACK is lost) gets the
+# same answer and is not served twice (RFC 7252 §4.5); the rest of the
+# response then follows in Block2 blocks.
+mkreq ir8 "/CN=coap-retransmit" -implicit_confirm
+out=$(raw --data "$work/ir8.der" + --again + --block2 1,0,6 --cf -1)
+check "retransmission: the first answer is the ip's first block" \
+    grep -q "code=2.04 .*block2=0/1/1024" <<<"$(sed -n 1p <<<"$out")"
+check "retransmission: answered the same again" \
+    test "$(sed -n 1p <<<"$out")" = "$(sed -n 2p <<<"$out")"
+check "retransmission: served once (one engine line, no replay refusal)" \
+    test "$(grep -c 'subject="/CN=coap-retransmit" outcome=accepted' "$CMPCA_LOG") $(grep -c 'subject="/CN=coap-retransmit" outcome=rejected' "$CMPCA_LOG")" = "1 0"
+check "retransmission: logged" grep -q "repeated message" "$CMPCA_LOG"
+check "retransmission: the last block follows" \
+    grep -q "code=2.04 .*block2=1/0/1024" <<<"$(sed -n 3p <<<"$out")"
+check "retransmission: one certificate issued" \
+    test "$(q "select count(*) from cert where subject = 'CN=coap-retransmit'")" = 1
+
 # 2. ir, then certConf, to the CA's own path /p/<label>.
 mkreq ir2 "/CN=coap-two"
 post ir2.der ip2.der "$CMPCA_COAP_URL_CA"

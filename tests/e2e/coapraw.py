@@ -21,6 +21,8 @@ usage: coapraw.py PORT [--peers N] REQUEST [+ REQUEST ...]
                        block N of size 2^(SZX+4) of it
     --fill N           payload: N bytes 0x30
     --raw HEX          send these bytes as they are, nothing else
+    --again            send the previous request's datagram again, as
+                       it was (same Message ID and token): a retransmission
     --non              a NON request (default CON)
     --no-wait          do not wait for an answer
 Prints one line per request: "code=C.DD type=T" then the options as
@@ -33,6 +35,7 @@ import struct
 import sys
 
 TYPES = {0: "CON", 1: "NON", 2: "ACK", 3: "RST"}
+last = {"msg": None}
 
 
 def opt_uint(v):
@@ -114,6 +117,7 @@ def blk(s):
 def one(sock, port, args, mid):
     method, path, cf = 2, ".well-known/cmp", 259
     opts, payload, raw, typ, wait = [], b"", None, 0, True
+    again = False
     b1 = None
     data = None
     i = 0
@@ -151,6 +155,9 @@ def one(sock, port, args, mid):
         elif a == "--no-wait":
             wait = False
             i -= 1
+        elif a == "--again":
+            again = True
+            i -= 1
         else:
             sys.exit("coapraw: unknown option " + a)
     if data is not None:
@@ -166,6 +173,9 @@ def one(sock, port, args, mid):
     token = os.urandom(4)
     msg = raw if raw is not None else encode(method, mid, token, opts,
                                              payload, typ)
+    if again:
+        msg = last["msg"]
+    last["msg"] = msg
     sock.sendto(msg, ("127.0.0.1", port))
     if not wait:
         print("sent")

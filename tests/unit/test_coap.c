@@ -314,6 +314,50 @@ test_hold_get(void **state)
 }
 
 static void
+test_dups(void **state)
+{
+	struct coap_dups *d = coap_xfer_dups_new();
+	const struct coap_ans *got;
+	struct coap_ans a;
+	char peer[32];
+	int i;
+
+	(void)state;
+	assert_non_null(d);
+	memset(&a, 0, sizeof(a));
+	a.code = 204;
+	a.cf = 1;
+	a.len = 3;
+	memcpy(a.data, "abc", 3);
+	coap_xfer_dup_put(d, "127.0.0.1:1", 7, &a, 100);
+	got = coap_xfer_dup_find(d, "127.0.0.1:1", 7, 100);
+	assert_non_null(got);
+	assert_int_equal(got->code, 204);
+	assert_memory_equal(got->data, "abc", 3);
+	/* Another Message ID, another peer: not a retransmission. */
+	assert_null(coap_xfer_dup_find(d, "127.0.0.1:1", 8, 100));
+	assert_null(coap_xfer_dup_find(d, "127.0.0.1:2", 7, 100));
+	/* Past EXCHANGE_LIFETIME: forgotten. */
+	assert_null(coap_xfer_dup_find(d, "127.0.0.1:1", 7,
+	    100 + CA_COAP_EXCHANGE_LIFETIME));
+	/* One entry per peer: its next request replaces it. */
+	a.code = 231;
+	coap_xfer_dup_put(d, "127.0.0.1:1", 8, &a, 101);
+	assert_null(coap_xfer_dup_find(d, "127.0.0.1:1", 7, 101));
+	assert_int_equal(coap_xfer_dup_find(d, "127.0.0.1:1", 8, 101)->code,
+	    231);
+	/* Full: the least recently answered peer goes. */
+	for (i = 0; i < CA_COAP_MAX_DUPS; i++) {
+		snprintf(peer, sizeof(peer), "10.0.%d.%d:5683", i / 250,
+		    i % 250);
+		coap_xfer_dup_put(d, peer, 1, &a, 102 + i);
+	}
+	assert_null(coap_xfer_dup_find(d, "127.0.0.1:1", 8, 200));
+	assert_non_null(coap_xfer_dup_find(d, peer, 1, 200));
+	coap_xfer_dups_free(d);
+}
+
+static void
 test_addr(void **state)
 {
 	struct sockaddr_storage ss;
@@ -353,6 +397,7 @@ main(void)
 		cmocka_unit_test(test_expire),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_hold_get),
+		cmocka_unit_test(test_dups),
 		cmocka_unit_test(test_addr),
 	};
 
