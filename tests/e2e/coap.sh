@@ -308,4 +308,13 @@ check "approval: row valid" test "$(db_status "$work/ap.pem")" = valid
 check "the demo secret is not in the log" \
     bash -c "! grep -qF -- '$CMPCA_SECRET' '$CMPCA_LOG'"
 
+# A clean stop: the CoAP worker leaves on SIGTERM, and a SAN=1 build's
+# daemon log has no sanitizer report (leaks included).
+stack_down
+check "cmpcad stopped on SIGTERM" bash -c "! kill -0 $CMPCA_CMPCAD_PID 2>/dev/null"
+check "the CoAP port is closed" \
+    bash -c "! grep -qi ':$(printf '%04X' "$CMPCA_COAP_PORT") ' /proc/net/udp"
+check "no sanitizer report in the daemon log" bash -c \
+    "! grep -E 'Sanitizer|runtime error' '$CMPCA_VAR/cmpcad.log'"
+
 e2e_done

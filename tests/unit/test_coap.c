@@ -228,7 +228,7 @@ test_bounds(void **state)
 {
 	struct coap_xfers *t = coap_xfer_table_new(1000, 10);
 	unsigned char *body = NULL;
-	char peer[32], tag[8];
+	char peer[48], tag[16];
 	struct coap_xfer_key k;
 	size_t len = 0;
 	int i;
@@ -319,7 +319,7 @@ test_dups(void **state)
 	struct coap_dups *d = coap_xfer_dups_new();
 	const struct coap_ans *got;
 	struct coap_ans a;
-	char peer[32];
+	char peer[48];
 	int i;
 
 	(void)state;
