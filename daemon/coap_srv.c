@@ -322,8 +322,11 @@ serve(coap_session_t *s, const coap_pdu_t *rq, const char *peer,
 			reply(a, peer, 408, "no response held for this block");
 		return;
 	}
-	if (opt_uint(rq, COAP_OPTION_CONTENT_FORMAT, &cf) != 1 ||
-	    cf != COAP_XFER_CF_PKIXCMP) {
+	/* Content-Format 259; a later Block1 block may leave it out (the
+	 * first one of its transfer had it), but not change it. */
+	rc = opt_uint(rq, COAP_OPTION_CONTENT_FORMAT, &cf);
+	if ((rc == 1 && cf != COAP_XFER_CF_PKIXCMP) ||
+	    (rc != 1 && !(has_b1 == 1 && b1.num > 0))) {
 		coap_xfer_drop(srv->xf, &k);
 		reply(a, peer, 415, "Content-Format must be 259, "
 		    "application/pkixcmp (RFC 9482 sec. 2)");

@@ -315,7 +315,7 @@ coap_xfer_put(struct coap_xfers *t, const struct coap_xfer_key *k,
 	*body = NULL;
 	*body_len = 0;
 	released_free(t);
-	if (!key_ok(k) || b->szx > CA_COAP_SZX + 1 || len > bs ||
+	if (!key_ok(k) || b->szx > CA_COAP_SZX || len > bs ||
 	    (b->more && len != bs)) {
 		coap_xfer_drop(t, k);
 		return 400;

@@ -199,6 +199,11 @@ check "Block SZX 7 (BERT) over UDP: 4.00" \
 check "Content-Format changed inside a transfer: 4.15, transfer dropped" \
     grep -q "code=4.15.*" <(raw --block1 0,1,2 --data "$work/ir1.der" \
     --rtag 01 + --block1 1,1,2 --data "$work/ir1.der" --rtag 01 --cf 0)
+mkreq ir9 "/CN=coap-cf-once" -implicit_confirm
+out=$(raw --block1 0,1,4 --data "$work/ir9.der" + \
+    --block1 1,0,4 --data "$work/ir9.der" --cf -1)
+check "Content-Format on the first block only: served (2.04)" \
+    grep -q "code=2.04 .*block1=1/0/256" <<<"$(sed -n 2p <<<"$out")"
 out=$(raw --block1 0,1,2 --data "$work/ir1.der" --rtag 02 + \
     --block1 2,1,2 --data "$work/ir1.der" --rtag 02 + \
     --block1 1,1,2 --data "$work/ir1.der" --rtag 02)

@@ -187,6 +187,13 @@ test_put_refused(void **state)
 	assert_int_equal(put(t, &k, 2, 1, 64, 100, &body, &len), 231);
 	assert_int_equal(put(t, &k, 3, 0, 64, 100, &body, &len), 413);
 	assert_int_equal(coap_xfer_count(t), 0);
+	/* Blocks larger than 1024 bytes (SZX 7 is refused when decoded). */
+	{
+		struct coap_blk big = { 0, 1, 7 };
+
+		assert_int_equal(coap_xfer_put(t, &k, &big,
+		    (const unsigned char *)"", 0, 100, &body, &len), 400);
+	}
 	/* A block number far beyond max_body, without a start. */
 	assert_int_equal(put(t, &k, 100000, 1, 64, 100, &body, &len), 413);
 	/* The Request-Tag separates transfers of one peer and path. */
