@@ -342,7 +342,8 @@ roles_ok(const struct cfg *cfg)
 	return ok;
 }
 
-/* -t: configuration, database schema, HSM login and every CA key. */
+/* -t: configuration (coap_listen parsed, not bound: a running cmpcad may
+ * hold it), database schema, HSM login and every CA key. */
 static int
 check_only(const struct cfg *cfg)
 {
@@ -352,6 +353,8 @@ check_only(const struct cfg *cfg)
 	size_t n = 0, i;
 	int version = 0, pending = 0, ok = 0;
 
+	if (cfg->coap_listen != NULL && !coap_srv_listen_ok(cfg->coap_listen))
+		goto out;
 	if (!open_backends(cfg, &hsm, &db) || !roles_ok(cfg))
 		goto out;
 	if (db_schema_version(db, &version) < 0 || version == 0) {

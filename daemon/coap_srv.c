@@ -406,17 +406,29 @@ on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *rq,
 
 /* See coap_srv.h. */
 int
+coap_srv_listen_ok(const char *listen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	if (coap_xfer_addr_parse(listen, &ss, &sl))
+		return 1;
+	log_err("coap_listen %s: not HOST:PORT with a numeric address",
+	    listen);
+	return 0;
+}
+
+/* See coap_srv.h. */
+int
 coap_srv_probe(const char *listen)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	int fd, ok;
 
-	if (!coap_xfer_addr_parse(listen, &ss, &sl)) {
-		log_err("coap_listen %s: not HOST:PORT with a numeric address",
-		    listen);
+	if (!coap_srv_listen_ok(listen) ||
+	    !coap_xfer_addr_parse(listen, &ss, &sl))
 		return 0;
-	}
 	if ((fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) {
 		log_err("coap_listen %s: %s", listen, strerror(errno));
 		return 0;

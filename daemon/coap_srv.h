@@ -15,6 +15,10 @@
 
 struct worker;
 
+/* 1 if listen parses (coap_xfer_addr_parse), else 0 with the reason
+ * logged; binds nothing (cmpcad -t). */
+int coap_srv_listen_ok(const char *listen);
+
 /*
  * Before any fork: checks that listen ("HOST:PORT", coap_xfer_addr_parse)
  * parses and that a UDP socket can be bound there now (then closes it),

@@ -313,6 +313,23 @@ check "approval: row valid" test "$(db_status "$work/ap.pem")" = valid
 check "the demo secret is not in the log" \
     bash -c "! grep -qF -- '$CMPCA_SECRET' '$CMPCA_LOG'"
 
+# A bad or taken coap_listen fails at start, with the reason.
+d() { env SOFTHSM2_CONF="$SOFTHSM2_CONF" CMPCA_HSM_LOCK="$CMPCA_HSM_LOCK" \
+    timeout 20 "$CMPCA_RUN_BIN/cmpcad" "$@"; }
+sed "s|^coap_listen = .*|coap_listen = localhost:5683|" "$CMPCA_CONF" \
+    >"$work/badaddr.conf"
+chmod 644 "$work/badaddr.conf"
+d -t -c "$work/badaddr.conf" >"$work/badaddr.out" 2>&1
+rc=$?
+check "cmpcad -t refuses a coap_listen that is not a numeric address" \
+    bash -c "[ $rc = 1 ] && grep -q 'coap_listen localhost:5683: not HOST:PORT' '$work/badaddr.out'"
+sed "s|^socket = .*|socket = $work/second.sock|" "$CMPCA_CONF" >"$work/taken.conf"
+chmod 644 "$work/taken.conf"
+d -c "$work/taken.conf" >"$work/taken.out" 2>&1
+rc=$?
+check "a second cmpcad on the same CoAP port exits at start (address in use)" \
+    bash -c "[ $rc != 0 ] && [ $rc != 124 ] && grep -q 'coap_listen 127.0.0.1:$CMPCA_COAP_PORT: Address already in use' '$work/taken.out' && ! grep -q 'worker ready' '$work/taken.out'"
+
 # A clean stop: the CoAP worker leaves on SIGTERM, and a SAN=1 build's
 # daemon log has no sanitizer report (leaks included).
 stack_down
