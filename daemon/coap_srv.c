@@ -176,6 +176,8 @@ emit(coap_pdu_t *resp, const struct coap_ans *a)
 	if (a->cf)
 		add_uint(resp, COAP_OPTION_CONTENT_FORMAT,
 		    COAP_XFER_CF_PKIXCMP);
+	if (a->has_max_age)
+		add_uint(resp, COAP_OPTION_MAXAGE, a->max_age);
 	if (a->has_b2)
 		add_uint(resp, COAP_OPTION_BLOCK2, coap_xfer_blk_value(&a->b2));
 	if (a->has_b1)
@@ -357,12 +359,16 @@ serve(coap_session_t *s, const coap_pdu_t *rq, const char *peer,
 		a->b1.more = 1;
 	} else if (rc == 413)
 		reply_too_large(a, peer);
-	else if (rc != 0)
+	else if (rc != 0) {
+		/* 5.03 with Max-Age: when the oldest transfer may be gone
+		 * (RFC 7252 §5.9.3.4). */
+		a->has_max_age = rc == 503;
+		a->max_age = (unsigned long)srv->timeout;
 		reply(a, peer, rc, rc == 408 ? "block out of order or "
 		    "transfer expired (RFC 7959 sec. 2.9.2)"
 		    : rc == 400 ? "wrong block size (RFC 7959 sec. 2.3)"
 		    : "too many transfers, try later");
-	else if (body_len == 0)
+	} else if (body_len == 0)
 		reply(a, peer, 400, "empty body");
 	else
 		answer(a, peer, &k, label, body, body_len, szx, &b1);

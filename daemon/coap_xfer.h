@@ -132,9 +132,10 @@ int coap_xfer_get(struct coap_xfers *t, const struct coap_xfer_key *k,
 struct coap_ans {
 	int code;	/* 0: none yet */
 	int cf;		/* carries Content-Format 259 */
-	int has_b1, has_b2, has_size1, has_size2;
+	int has_b1, has_b2, has_size1, has_size2, has_max_age;
 	struct coap_blk b1, b2;
 	unsigned long size1, size2;
+	unsigned long max_age; /* 5.03: seconds until a retry may succeed */
 	size_t len;
 	unsigned char data[1024]; /* coap_xfer_blk_size(CA_COAP_SZX) */
 };

@@ -242,8 +242,8 @@ fill() {
 }
 fill >"$work/fill.out"
 check "64 transfers held" test "$(grep -c 'code=2.31' "$work/fill.out")" = 64
-check "the 65th: 5.03" \
-    grep -q "code=5.03" <(raw --block1 0,1,2 --data "$work/ir1.der")
+check "the 65th: 5.03 with Max-Age (coap_timeout)" \
+    grep -q "code=5.03 .*max-age=2 " <(raw --block1 0,1,2 --data "$work/ir1.der")
 mkreq ir6 "/CN=coap-while-full" -implicit_confirm
 post ir6.der ip6.der
 check "table full: a one-datagram request is still served" \

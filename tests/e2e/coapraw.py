@@ -106,6 +106,8 @@ def decode(d):
             s += " %s=%d" % ("size2" if n == 28 else "size1", iv)
         elif n == 12:
             s += " cf=%d" % iv
+        elif n == 14:
+            s += " max-age=%d" % iv
     return s + " len=%d" % len(payload)
 
 
