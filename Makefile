@@ -15,9 +15,9 @@ CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -fstack-protector-strong \
 	-I. $(PKG_CFLAGS)
 LDFLAGS += -Wl,-z,relro,-z,now
 LDLIBS += $(PKG_LIBS) -ldl
-# libcoap (CoAP front, RFC 9482) for cmpcad only, without a TLS backend:
-# no DTLS (docs/architecture.md, "CoAP").
-COAP_PKG := libcoap-3-notls
+# libcoap (CoAP front, RFC 9482) for cmpcad only, with its OpenSSL
+# backend for DTLS (coaps_listen; docs/architecture.md, "CoAP").
+COAP_PKG := libcoap-3-openssl
 COAP_CFLAGS := $(shell pkg-config --cflags $(COAP_PKG) 2>/dev/null)
 COAP_LIBS := $(shell pkg-config --libs $(COAP_PKG) 2>/dev/null)
 
@@ -221,6 +221,7 @@ CONF_SED := -e 's|@MODULE@|/usr/lib/softhsm/libsofthsm2.so|' \
 	-e 's|@TXN_TIMEOUT@|300|' -e 's|@HOUSEKEEPING@|10|' \
 	-e 's|@POLL_AFTER@|5|' -e 's|@TRUST_ANCHORS@||' \
 	-e 's|@ALLOW_UNPROTECTED@||' -e 's|@COAP_LISTEN@||' \
+	-e 's|@COAPS_LISTEN@||' -e 's|@COAPS_CERT@||' -e 's|@COAPS_KEY@||' \
 	-e 's|@BASE_URL@|https://ca.example.com|g' \
 	-e 's|, rendered by scripts/stack\.|: an example.\n\# Copy it to $(CONFFILE), then set token, pin_file, db, default_ca and\n\# the URLs (crl_url, ocsp_url) of the profiles (cmpca.conf(5), docs/operations.md).|'
 MAN_SED := -e 's|/etc/cmpca/|$(SYSCONFDIR)/cmpca/|g' \

@@ -141,6 +141,9 @@ struct cfg {
 	char *coap_listen;   /* CoAP "HOST:PORT" (RFC 9482), or NULL: none */
 	long coap_timeout;   /* seconds an unfinished block-wise transfer
 			      * is kept (daemon/coap_xfer.c) */
+	char *coaps_listen;  /* CoAP over DTLS "HOST:PORT", or NULL */
+	char *coaps_cert;    /* its server certificate chain (PEM file) */
+	char *coaps_key;     /* its private key (PEM file) */
 	char *user;	     /* cmpcad's user when started as root, or NULL */
 	char *socket_group;  /* group of the unix socket (nginx's), or NULL */
 	char *default_ca;

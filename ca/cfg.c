@@ -42,7 +42,7 @@ static const char *const cfg_keys[] = {
 	"poll_check_after", "clock_skew", "allow_unprotected", "crl_dir",
 	"crl_validity", "crl_auto", "user", "socket_group", "syslog",
 	"db_operator", "db_owner", "db_reader", "coap_listen", "coap_timeout",
-	NULL,
+	"coaps_listen", "coaps_cert", "coaps_key", NULL,
 };
 
 static const char *const profile_keys[] = {
@@ -554,6 +554,18 @@ cfg_load(const char *path)
 	c->socket_path = cfg_str(c, CFG_MAIN, "socket", NULL);
 	c->coap_listen = cfg_str(c, CFG_MAIN, "coap_listen", NULL);
 	cfg_unset_empty(&c->coap_listen);
+	c->coaps_listen = cfg_str(c, CFG_MAIN, "coaps_listen", NULL);
+	c->coaps_cert = cfg_str(c, CFG_MAIN, "coaps_cert", NULL);
+	c->coaps_key = cfg_str(c, CFG_MAIN, "coaps_key", NULL);
+	cfg_unset_empty(&c->coaps_listen);
+	cfg_unset_empty(&c->coaps_cert);
+	cfg_unset_empty(&c->coaps_key);
+	if (c->coaps_listen != NULL &&
+	    (c->coaps_cert == NULL || c->coaps_key == NULL)) {
+		cfg_error(c, CFG_MAIN, "coaps_listen", "%s",
+		    "coaps_listen needs coaps_cert and coaps_key");
+		goto fail;
+	}
 	c->user = cfg_str(c, CFG_MAIN, "user", NULL);
 	if (c->user != NULL && c->user[0] == '\0') {
 		free(c->user); /* "user =": none */
@@ -656,6 +668,9 @@ cfg_free(struct cfg *c)
 	free(c->db_reader);
 	free(c->socket_path);
 	free(c->coap_listen);
+	free(c->coaps_listen);
+	free(c->coaps_cert);
+	free(c->coaps_key);
 	free(c->user);
 	free(c->socket_group);
 	free(c->default_ca);

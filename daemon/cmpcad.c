@@ -12,7 +12,8 @@
  *   -t       check the configuration, the database and the HSM, then exit
  *   -s       log to syslog instead of stderr (or syslog = yes)
  *
- * With coap_listen set, one more child serves CMP over CoAP (coap_srv.c):
+ * With coap_listen or coaps_listen set, one more child serves CMP over
+ * CoAP, on UDP or DTLS (coap_srv.c):
  * a worker whose transport is UDP instead of FastCGI, forked and opening
  * its HSM and database after the fork like the others, one process
  * because block-wise transfers live in its memory.
@@ -111,7 +112,8 @@ open_backends(const struct cfg *cfg, struct hsm **hsm, struct db **db)
 	return 1;
 }
 
-/* A worker: FastCGI on fd, or CoAP on coap_listen (fd closed). */
+/* A worker: FastCGI on fd, or CoAP on coap_listen and coaps_listen (fd
+ * closed). */
 static int
 worker_main(const struct cfg *cfg, int fd, int coap)
 {
@@ -129,8 +131,7 @@ worker_main(const struct cfg *cfg, int fd, int coap)
 	if ((w = worker_new(cfg, db, hsm)) == NULL)
 		goto out;
 	if (coap) {
-		rc = coap_srv_serve(cfg->coap_listen, cfg->coap_timeout, w,
-		    &stopping) == 0 ? 0 : 1;
+		rc = coap_srv_serve(w, &stopping) == 0 ? 0 : 1;
 		goto out;
 	}
 	log_info("worker ready");
@@ -353,8 +354,19 @@ check_only(const struct cfg *cfg)
 	size_t n = 0, i;
 	int version = 0, pending = 0, ok = 0;
 
-	if (cfg->coap_listen != NULL && !coap_srv_listen_ok(cfg->coap_listen))
+	if ((cfg->coap_listen != NULL &&
+		!coap_srv_listen_ok(cfg->coap_listen)) ||
+	    (cfg->coaps_listen != NULL &&
+		!coap_srv_listen_ok(cfg->coaps_listen)))
 		goto out;
+	/* The CoAP worker reads them after the fork, as this user. */
+	if (cfg->coaps_listen != NULL &&
+	    (access(cfg->coaps_cert, R_OK) != 0 ||
+		access(cfg->coaps_key, R_OK) != 0)) {
+		log_err("coaps_cert %s, coaps_key %s: cannot be read: %s",
+		    cfg->coaps_cert, cfg->coaps_key, strerror(errno));
+		goto out;
+	}
 	if (!open_backends(cfg, &hsm, &db) || !roles_ok(cfg))
 		goto out;
 	if (db_schema_version(db, &version) < 0 || version == 0) {
@@ -403,7 +415,7 @@ struct slot {
 
 /*
  * Slot 0 is the housekeeper, slots 1..workers the FastCGI workers, slot
- * workers + 1 the CoAP worker when coap_listen is set.
+ * workers + 1 the CoAP worker when coap_listen or coaps_listen is set.
  */
 static pid_t
 spawn(const struct cfg *cfg, int fd, struct slot *s, int i)
@@ -434,7 +446,8 @@ static int
 master(const struct cfg *cfg, int fd)
 {
 	struct slot slots[CA_MAX_WORKERS + 2];
-	int i, n = cfg->workers + 1 + (cfg->coap_listen != NULL), status;
+	int i, status, n = cfg->workers + 1 +
+	    (cfg->coap_listen != NULL || cfg->coaps_listen != NULL);
 	pid_t pid;
 
 	memset(slots, 0, sizeof(slots));
@@ -545,7 +558,8 @@ main(int argc, char **argv)
 	/* The socket is open: root (if we had it) is not needed any more.
 	 * The CoAP port is bound after the fork, as this user: probe it. */
 	if (!priv_drop(cfg) || !priv_pin_check(cfg) || !roles_ok(cfg) ||
-	    (cfg->coap_listen != NULL && !coap_srv_probe(cfg->coap_listen))) {
+	    (cfg->coap_listen != NULL && !coap_srv_probe(cfg->coap_listen)) ||
+	    (cfg->coaps_listen != NULL && !coap_srv_probe(cfg->coaps_listen))) {
 		close(fd);
 		socket_remove(cfg->socket_path);
 		cfg_free(cfg);
@@ -554,6 +568,8 @@ main(int argc, char **argv)
 	log_info("listening on %s with %d workers%s%s", cfg->socket_path,
 	    cfg->workers, cfg->coap_listen != NULL ? ", CoAP on udp " : "",
 	    cfg->coap_listen != NULL ? cfg->coap_listen : "");
+	if (cfg->coaps_listen != NULL)
+		log_info("CoAP over DTLS on %s", cfg->coaps_listen);
 	rc = master(cfg, fd);
 	close(fd);
 	socket_remove(cfg->socket_path);

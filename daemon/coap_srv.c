@@ -23,8 +23,10 @@
  * client asked for in the request's Block2 option; the client fetches
  * the others with POSTs to the same path carrying Block2 num > 0.
  *
- * No DTLS: CMP protects its own messages (RFC 9482); libcoap is linked
- * without a TLS backend (docs/architecture.md, "CoAP").
+ * DTLS is optional (RFC 9482: CMP protects its own messages): with
+ * coaps_listen, the same handler also serves coaps:// through libcoap's
+ * OpenSSL backend, with a server certificate and key from PEM files and
+ * no client certificate asked for (docs/architecture.md, "CoAP").
  */
 #include <errno.h>
 #include <string.h>
@@ -448,35 +450,81 @@ coap_srv_probe(const char *listen)
 	return ok;
 }
 
+/* The address of listen into *addr. Returns 1 or 0 (logged). */
+static int
+addr_of(const char *listen, coap_address_t *addr)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	if (!coap_xfer_addr_parse(listen, &ss, &sl)) {
+		log_err("coap: %s: not HOST:PORT", listen);
+		return 0;
+	}
+	coap_address_init(addr);
+	addr->size = sl;
+	memcpy(&addr->addr, &ss, sl);
+	return 1;
+}
+
+/*
+ * The DTLS endpoint on coaps_listen: the server certificate (chain) and
+ * key from PEM files, read after the fork as the daemon's user; no client
+ * certificate is asked for (the CMP message is what authenticates).
+ * Returns 1 or 0 (logged).
+ */
+static int
+dtls_up(coap_context_t *ctx, const struct cfg *cfg)
+{
+	coap_dtls_pki_t pki;
+	coap_address_t addr;
+
+	if (!coap_dtls_is_supported()) {
+		log_err("coap: coaps_listen: libcoap has no DTLS");
+		return 0;
+	}
+	memset(&pki, 0, sizeof(pki));
+	pki.version = COAP_DTLS_PKI_SETUP_VERSION;
+	pki.verify_peer_cert = 0;
+	pki.pki_key.key_type = COAP_PKI_KEY_PEM;
+	pki.pki_key.key.pem.public_cert = cfg->coaps_cert;
+	pki.pki_key.key.pem.private_key = cfg->coaps_key;
+	if (!addr_of(cfg->coaps_listen, &addr))
+		return 0;
+	if (!coap_context_set_pki(ctx, &pki)) {
+		log_err("coap: coaps_cert %s, coaps_key %s: cannot be used",
+		    cfg->coaps_cert, cfg->coaps_key);
+		return 0;
+	}
+	if (coap_new_endpoint(ctx, &addr, COAP_PROTO_DTLS) == NULL) {
+		log_err("coap: cannot listen on %s (DTLS)", cfg->coaps_listen);
+		return 0;
+	}
+	log_info("coap: listening on dtls %s", cfg->coaps_listen);
+	return 1;
+}
+
 /* See coap_srv.h. */
 int
-coap_srv_serve(const char *listen, long timeout, struct worker *w,
-    volatile sig_atomic_t *stop)
+coap_srv_serve(struct worker *w, volatile sig_atomic_t *stop)
 {
+	const struct cfg *cfg = w->cfg;
+	long timeout = cfg->coap_timeout;
 	static const coap_request_t others[] = {
 		COAP_REQUEST_GET, COAP_REQUEST_POST, COAP_REQUEST_DELETE,
 		COAP_REQUEST_FETCH, COAP_REQUEST_PATCH, COAP_REQUEST_IPATCH,
 	};
-	struct coap_srv s = { w, NULL, NULL, (size_t)w->cfg->max_request,
+	struct coap_srv s = { w, NULL, NULL, (size_t)cfg->max_request,
 		timeout };
-	struct sockaddr_storage ss;
 	coap_context_t *ctx = NULL;
 	coap_resource_t *res;
 	coap_address_t addr;
-	socklen_t sl;
 	size_t i, n;
 	int rc = -1;
 
-	if (!coap_xfer_addr_parse(listen, &ss, &sl)) {
-		log_err("coap_listen %s: not HOST:PORT", listen);
-		return -1;
-	}
 	coap_startup();
 	coap_set_log_handler(on_coap_log);
 	coap_set_log_level(LOG_WARNING);
-	coap_address_init(&addr);
-	addr.size = sl;
-	memcpy(&addr.addr, &ss, sl);
 	if ((s.xf = coap_xfer_table_new(s.max_body, timeout)) == NULL ||
 	    (s.dups = coap_xfer_dups_new()) == NULL ||
 	    (ctx = coap_new_context(NULL)) == NULL) {
@@ -486,10 +534,17 @@ coap_srv_serve(const char *listen, long timeout, struct worker *w,
 	coap_context_set_block_mode(ctx, 0); /* coap_xfer.c does it */
 	coap_context_set_max_idle_sessions(ctx, CA_COAP_MAX_SESSIONS);
 	coap_context_set_session_timeout(ctx, (unsigned)timeout);
-	if (coap_new_endpoint(ctx, &addr, COAP_PROTO_UDP) == NULL) {
-		log_err("coap: cannot listen on %s", listen);
-		goto out;
+	if (cfg->coap_listen != NULL) {
+		if (!addr_of(cfg->coap_listen, &addr))
+			goto out;
+		if (coap_new_endpoint(ctx, &addr, COAP_PROTO_UDP) == NULL) {
+			log_err("coap: cannot listen on %s", cfg->coap_listen);
+			goto out;
+		}
+		log_info("coap: listening on udp %s", cfg->coap_listen);
 	}
+	if (cfg->coaps_listen != NULL && !dtls_up(ctx, cfg))
+		goto out;
 	/* Every path and method reaches on_request, which answers 4.04 and
 	 * 4.05 itself (in the order of the FastCGI front). */
 	if ((res = coap_resource_unknown_init2(on_request, 0)) == NULL) {
@@ -500,7 +555,6 @@ coap_srv_serve(const char *listen, long timeout, struct worker *w,
 		coap_register_request_handler(res, others[i], on_request);
 	coap_add_resource(ctx, res);
 	srv = &s;
-	log_info("coap: listening on udp %s", listen);
 	while (!*stop) {
 		if (coap_io_process(ctx, 1000) < 0 && errno != EINTR)
 			log_warn("coap: %s", strerror(errno));

@@ -28,13 +28,13 @@ int coap_srv_listen_ok(const char *listen);
 int coap_srv_probe(const char *listen);
 
 /*
- * Serves CoAP on listen until *stop becomes non-zero: POST to
+ * Serves CoAP on the worker's coap_listen (UDP) and coaps_listen (DTLS,
+ * with coaps_cert and coaps_key) until *stop becomes non-zero: POST to
  * /.well-known/cmp[/p/<label>] with Content-Format 259, any body size up
- * to the worker's max_request in Block1 blocks, the response in Block2
- * blocks when larger than one. Checks the worker's HSM before each
- * request. Returns 0 when stopped, -1 when it cannot listen.
+ * to max_request in Block1 blocks, the response in Block2 blocks when
+ * larger than one. Checks the worker's HSM before each request. Returns
+ * 0 when stopped, -1 when it cannot listen.
  */
-int coap_srv_serve(const char *listen, long timeout, struct worker *w,
-    volatile sig_atomic_t *stop);
+int coap_srv_serve(struct worker *w, volatile sig_atomic_t *stop);
 
 #endif

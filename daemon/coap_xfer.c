@@ -33,13 +33,15 @@ struct xfer {
 	size_t rtag_len;
 	unsigned char *buf; /* BODY: malloc; RESP: OPENSSL_malloc */
 	size_t len, cap;
-	time_t last;
+	time_t last;	    /* for expiry */
+	unsigned long used; /* the table's tick when last used: LRU order */
 };
 
 struct coap_xfers {
 	struct xfer x[CA_COAP_MAX_XFERS];
 	size_t max_body;
 	long timeout;
+	unsigned long tick; /* counts every use of a transfer */
 	unsigned char *released; /* the last response fetched: freed on the
 				  * next call (coap_xfer_get's *data) */
 };
@@ -234,11 +236,11 @@ xfer_slot(struct coap_xfers *t, const struct coap_xfer_key *k, int evict)
 				free_x = x;
 			continue;
 		}
-		if (old == NULL || x->last < old->last)
+		if (old == NULL || x->used < old->used)
 			old = x;
 		if (strcmp(x->peer, k->peer) == 0) {
 			mine++;
-			if (peer_old == NULL || x->last < peer_old->last)
+			if (peer_old == NULL || x->used < peer_old->used)
 				peer_old = x;
 		}
 	}
@@ -263,8 +265,8 @@ key_ok(const struct coap_xfer_key *k)
 }
 
 static void
-xfer_init(struct xfer *x, enum xfer_kind kind, const struct coap_xfer_key *k,
-    time_t now)
+xfer_init(struct coap_xfers *t, struct xfer *x, enum xfer_kind kind,
+    const struct coap_xfer_key *k, time_t now)
 {
 	x->kind = kind;
 	strcpy(x->peer, k->peer);
@@ -273,6 +275,7 @@ xfer_init(struct xfer *x, enum xfer_kind kind, const struct coap_xfer_key *k,
 		memcpy(x->rtag, k->rtag, k->rtag_len);
 	x->rtag_len = k->rtag_len;
 	x->last = now;
+	x->used = ++t->tick;
 }
 
 /* Appends len bytes to a body transfer. Returns 0, 413 or 503. */
@@ -341,12 +344,14 @@ coap_xfer_put(struct coap_xfers *t, const struct coap_xfer_key *k,
 		}
 		if ((x = xfer_slot(t, k, 0)) == NULL)
 			return 503;
-		xfer_init(x, XFER_BODY, k, now);
+		xfer_init(t, x, XFER_BODY, k, now);
 	} else {
 		if (x == NULL)
 			return 408;
 		if (off + len <= x->len && b->more) {
-			x->last = now; /* a retransmission: already have it */
+			/* A retransmission: already have it. */
+			x->last = now;
+			x->used = ++t->tick;
 			return 231;
 		}
 		if (off != x->len) {
@@ -359,6 +364,7 @@ coap_xfer_put(struct coap_xfers *t, const struct coap_xfer_key *k,
 		return rc;
 	}
 	x->last = now;
+	x->used = ++t->tick;
 	if (b->more)
 		return 231;
 	*body = x->buf; /* ownership to the caller */
@@ -396,7 +402,7 @@ coap_xfer_hold(struct coap_xfers *t, const struct coap_xfer_key *k,
 		OPENSSL_free(resp);
 		return 0;
 	}
-	xfer_init(x, XFER_RESP, k, now);
+	xfer_init(t, x, XFER_RESP, k, now);
 	x->rtag_len = 0;
 	x->buf = resp;
 	x->len = x->cap = len;
@@ -426,6 +432,7 @@ coap_xfer_get(struct coap_xfers *t, const struct coap_xfer_key *k,
 	*more = off + *len < x->len;
 	*total = x->len;
 	x->last = now;
+	x->used = ++t->tick;
 	if (!*more) {
 		/* Fetched to the end: the buffer lives until the next call. */
 		t->released = x->buf;

@@ -22,12 +22,15 @@ if [ -z "$client" ]; then
 	echo "0 passed, 1 failed"
 	exit 1
 fi
+dtls_client=$(command -v coap-client-openssl)
 raw() { python3 "$top/tests/e2e/coapraw.py" "$CMPCA_COAP_PORT" "$@"; }
 
 # Transfers idle for 2 s are dropped; polls may come after 1 s.
 export CMPCA_POLL_AFTER=1
 printf '[cmpca]\ncoap_timeout = 2\n' >"$work/extra.conf"
 export CMPCA_CONF_EXTRA=$work/extra.conf
+# CoAP over DTLS too, on a UDP port of this suite's range.
+export CMPCA_COAPS_PORT=$((CMPCA_PORT + 5))
 e2e_stack_up
 export CMPCA_SECRET
 
@@ -103,6 +106,31 @@ check "retransmission: the last block follows" \
     grep -q "code=2.04 .*block2=1/0/1024" <<<"$(sed -n 3p <<<"$out")"
 check "retransmission: one certificate issued" \
     test "$(q "select count(*) from cert where subject = 'CN=coap-retransmit'")" = 1
+
+# DTLS (coaps://): the same over libcoap's OpenSSL backend, the server
+# certificate checked by the client against the stack's CoAP CA.
+check "stack.env names the CoAPS URL" \
+    test "$CMPCA_COAPS_URL" = "coaps://127.0.0.1:$CMPCA_COAPS_PORT/.well-known/cmp"
+check "the DTLS key belongs to the daemon's user, mode 0600" \
+    test "$(stat -c '%U %a' "$CMPCA_VAR/coaps/server.key")" = "$CMPCA_USER 600"
+mkreq ird "/CN=coap-dtls" -implicit_confirm
+rm -f "$work/ipd.der"
+"$dtls_client" -B 20 -R "$CMPCA_COAPS_CA" -m post -t 259 -b 256 \
+    -f "$work/ird.der" -o "$work/ipd.der" "$CMPCA_COAPS_URL" >"$work/ipd.out" 2>&1
+check "DTLS: ir in 256-byte blocks answered with an ip (accepted)" \
+    grep -q "^body=ip .*status=0 " <(dump "$work/ipd.der")
+check "DTLS: openssl cmp takes the ip and its certificate" \
+    take dtls "/CN=coap-dtls" "$work/ipd.der" -implicit_confirm
+check "DTLS: inventory row valid" test "$(db_status "$work/dtls.pem")" = valid
+mkreq ird2 "/CN=coap-dtls-untrusted" -implicit_confirm
+rm -f "$work/ipd2.der"
+"$dtls_client" -B 10 -R "$CMPCA_CA_CERT" -m post -t 259 \
+    -f "$work/ird2.der" -o "$work/ipd2.der" "$CMPCA_COAPS_URL" >"$work/ipd2.out" 2>&1
+check "DTLS: a client that does not trust the server certificate sends nothing" \
+    bash -c "[ ! -s '$work/ipd2.der' ] && grep -q 'certificate verify failed' '$work/ipd2.out' && [ \$(grep -c 'subject=\"/CN=coap-dtls-untrusted\"' '$CMPCA_LOG') = 0 ]"
+"$dtls_client" -B 5 -m get -R "$CMPCA_COAPS_CA" "$CMPCA_COAPS_URL" \
+    >"$work/getd.out" 2>&1
+check "DTLS: GET gets 4.05 there too" grep -q "^4.05" "$work/getd.out"
 
 # 2. ir, then certConf, to the CA's own path /p/<label>.
 mkreq ir2 "/CN=coap-two"
@@ -265,7 +293,7 @@ post ir7.der ip7.der
 check "the daemon keeps serving: ir after all of the above" \
     grep -q "^body=ip .*status=0 " <(dump "$work/ip7.der")
 check "one CoAP process, never restarted" \
-    test "$(grep -c 'coap: listening' "$CMPCA_LOG")" = 1
+    test "$(grep -c 'coap: listening on udp' "$CMPCA_LOG")" = 1
 
 # 7. Delayed delivery over CoAP: the approval profile, pollReq/pollRep.
 apsecret=$(cli secret add coap-approver --profile approval --uses 10)

@@ -269,6 +269,43 @@ test_bounds(void **state)
 	coap_xfer_table_free(t);
 }
 
+/* Regression: within one second the order of use decides which of a
+ * peer's transfers is the oldest, not the slot order of the table. */
+static void
+test_peer_lru_same_second(void **state)
+{
+	struct coap_xfers *t = coap_xfer_table_new(1000, 10);
+	unsigned char *body = NULL;
+	struct coap_xfer_key k;
+	char tag[16];
+	size_t len = 0;
+	int i;
+
+	(void)state;
+	assert_non_null(t);
+	/* Leave holes in the table: a finished transfer before the others. */
+	k = key("127.0.0.1:9", "hole");
+	assert_int_equal(put(t, &k, 0, 1, 64, 100, &body, &len), 231);
+	k = key("127.0.0.1:8", "x");
+	assert_int_equal(put(t, &k, 0, 1, 64, 100, &body, &len), 231);
+	k = key("127.0.0.1:9", "hole");
+	assert_int_equal(put(t, &k, 1, 0, 10, 100, &body, &len), 0);
+	free(body);
+	for (i = 0; i < CA_COAP_MAX_XFERS_PEER + 1; i++) {
+		snprintf(tag, sizeof(tag), "t%d", i);
+		k = key("127.0.0.1:1", tag);
+		assert_int_equal(put(t, &k, 0, 1, 64, 100, &body, &len), 231);
+	}
+	k = key("127.0.0.1:1", "t0");
+	assert_int_equal(put(t, &k, 1, 1, 64, 100, &body, &len), 408);
+	for (i = 1; i < CA_COAP_MAX_XFERS_PEER + 1; i++) {
+		snprintf(tag, sizeof(tag), "t%d", i);
+		k = key("127.0.0.1:1", tag);
+		assert_int_equal(put(t, &k, 1, 1, 64, 100, &body, &len), 231);
+	}
+	coap_xfer_table_free(t);
+}
+
 static void
 test_hold_get(void **state)
 {
@@ -403,6 +440,7 @@ main(void)
 		cmocka_unit_test(test_put_refused),
 		cmocka_unit_test(test_expire),
 		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_peer_lru_same_second),
 		cmocka_unit_test(test_hold_get),
 		cmocka_unit_test(test_dups),
 		cmocka_unit_test(test_addr),
