@@ -13,10 +13,10 @@
  *   -s       log to syslog instead of stderr (or syslog = yes)
  *
  * With coap_listen or coaps_listen set, one more child serves CMP over
- * CoAP, on UDP or DTLS (coap_srv.c):
- * a worker whose transport is UDP instead of FastCGI, forked and opening
- * its HSM and database after the fork like the others, one process
- * because block-wise transfers live in its memory.
+ * CoAP on UDP or DTLS (coap_srv.c): a worker whose transport is CoAP
+ * instead of FastCGI, forked and opening its HSM and database after the
+ * fork like the others; one process, because block-wise transfers live
+ * in its memory.
  *
  * The request counters of /metrics live in a shared anonymous mapping the
  * master creates before the first fork (metrics.c), so every worker adds
