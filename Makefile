@@ -38,12 +38,13 @@ DB_SRC := db/db.c db/db_ca.c db/db_cert.c db/db_txn.c db/db_secret.c \
 	db/db_pending.c db/db_ra.c db/db_issue.c db/db_crl.c \
 	db/db_audit.c db/db_ocsp.c db/db_cross.c db/db_stats.c db/db_admin.c \
 	db/db_chain.c db/db_migrate.c db/db_param.c
-CA_SRC := ca/log.c ca/cfg.c ca/profile.c ca/profile_san.c ca/profile_subject.c ca/metrics.c ca/cmp_asn.c ca/ca_store.c ca/audit.c \
+CA_SRC := ca/log.c ca/cfg.c ca/profile.c ca/profile_san.c ca/profile_subject.c \
+	ca/profile_names.c ca/profile_policy.c ca/profile_reserved.c ca/metrics.c ca/cmp_asn.c ca/ca_store.c ca/audit.c \
 	ca/serial.c ca/crl_reason.c \
 	ca/issue/cert_build.c ca/issue/cert_profile.c ca/issue/issue.c \
 	ca/issue/cross.c \
 	ca/cmp/cmp_hdr.c ca/cmp/cmp_protect.c ca/cmp/cmp_sign.c \
-	ca/cmp/cmp_secret.c ca/cmp/cmp_req.c ca/cmp/cmp_sig.c \
+	ca/cmp/cmp_guard.c ca/cmp/cmp_secret.c ca/cmp/cmp_req.c ca/cmp/cmp_sig.c \
 	ca/cmp/cmp_auth.c ca/cmp/cmp_certreq.c ca/cmp/cmp_certconf.c \
 	ca/cmp/cmp_rr.c ca/cmp/cmp_genm.c ca/cmp/cmp_poll.c ca/cmp/cmp_ccr.c \
 	ca/cmp/cmp_server.c \
@@ -63,13 +64,14 @@ PROGS := $(B)/cmpcad $(B)/cmpca
 # One program per module for what needs neither a token nor a database;
 # tests/unit/unitlib.c holds the helpers they share.
 UNIT_PLAIN := test_asn test_protect test_hdr test_fcgi test_cross test_ocsp \
-	test_cfg test_store test_log test_metrics test_coap
+	test_cfg test_store test_log test_metrics test_names test_coap
 UNIT_TESTS := $(B)/test_hsm $(B)/test_db $(B)/test_engine $(B)/test_admin \
 	$(B)/test_lib $(UNIT_PLAIN:%=$(B)/%)
 TEST_TOOLS := $(B)/cmpdump $(B)/cmpnest $(B)/cmpload $(B)/cmphostile \
 	$(B)/fcgipost $(B)/certlint
 
-.PHONY: all deps test unit e2e run stop check clean bench install uninstall soak
+.PHONY: all deps deps-test test unit e2e run stop check clean bench install uninstall soak \
+	package test-package
 all: $(PROGS)
 
 $(B)/%.o: %.c
@@ -138,17 +140,22 @@ $(B)/fcgipost: $(B)/tests/tools/fcgipost.o
 $(B)/certlint: $(B)/tests/tools/certlint.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libcrypto)
 
+# `make run` installs what building and running need; the test tools (JDK,
+# Bouncy Castle, Chromium, clang, the validators) come with `make test`.
 deps:
 	@scripts/deps
 
+deps-test:
+	@scripts/deps --test
+
 # `make test`: dependencies, build, unit tests, end-to-end tests.
-test: deps
+test: deps-test
 	$(MAKE) all $(UNIT_TESTS) $(TEST_TOOLS)
 	scripts/test --bin $(B)
 
 # `make soak`: the load suite for LOAD_SECS seconds (default 300), not the
 # 45 s of `make test`.
-soak: deps
+soak: deps-test
 	$(MAKE) all $(TEST_TOOLS)
 	LOAD_SECS=$${LOAD_SECS:-300} tests/e2e/load.sh --bin $(B)
 
@@ -222,8 +229,11 @@ CONF_SED := -e 's|@MODULE@|/usr/lib/softhsm/libsofthsm2.so|' \
 	-e 's|@POLL_AFTER@|5|' -e 's|@TRUST_ANCHORS@||' \
 	-e 's|@ALLOW_UNPROTECTED@||' -e 's|@COAP_LISTEN@||' \
 	-e 's|@COAPS_LISTEN@||' -e 's|@COAPS_CERT@||' -e 's|@COAPS_KEY@||' \
-	-e 's|@BASE_URL@|https://ca.example.com|g' \
+	-e 's|@BASE_URL@|http://ca.example.com|g' \
 	-e 's|, rendered by scripts/stack\.|: an example.\n\# Copy it to $(CONFFILE), then set token, pin_file, db, default_ca and\n\# the URLs (crl_url, ocsp_url) of the profiles (cmpca.conf(5), docs/operations.md).|'
+# The man pages and the nginx examples name installed paths: rewritten for
+# PREFIX and SYSCONFDIR (an nginx example that includes /usr/local/... under
+# PREFIX=/usr would fail `nginx -t`).
 MAN_SED := -e 's|/etc/cmpca/|$(SYSCONFDIR)/cmpca/|g' \
 	-e 's|/usr/local/share/cmpca|$(DATADIR)|g'
 UNIT_SED := -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@CONFFILE@|$(CONFFILE)|g'
@@ -236,7 +246,10 @@ install: all
 	$(INSTALL) -m 0755 $(B)/cmpca $(DESTDIR)$(BINDIR)/cmpca
 	$(INSTALL) -m 0755 $(B)/cmpcad $(DESTDIR)$(SBINDIR)/cmpcad
 	$(INSTALL) -m 0644 db/schema/*.sql $(DESTDIR)$(SCHEMADIR)/
-	$(INSTALL) -m 0644 $(NGINX_FILES) $(DESTDIR)$(DATADIR)/nginx/
+	for f in $(NGINX_FILES); do \
+	    d=$(DESTDIR)$(DATADIR)/nginx/$${f##*/}; \
+	    sed $(MAN_SED) $$f >$$d && chmod 0644 $$d || exit 1; \
+	done
 	sed $(CONF_SED) scripts/cmpca.conf.in >$(DESTDIR)$(DATADIR)/cmpca.conf.example
 	chmod 0644 $(DESTDIR)$(DATADIR)/cmpca.conf.example
 	sed $(UNIT_SED) systemd/cmpcad.service.in >$(DESTDIR)$(UNITDIR)/cmpcad.service
@@ -262,6 +275,16 @@ uninstall:
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 
+# The Debian package (issue 28): `make package` builds ../cmpca_*.deb from
+# this tree; `make test-package` builds it from a clean clone of what is
+# committed, installs it on this machine, runs a CA with the installed
+# files and purges it (tests/package/test_package.sh).
+package: deps
+	dpkg-buildpackage -us -uc -b
+
+test-package: deps-test
+	tests/package/test_package.sh
+
 # Benchmark (issue 6): `make bench` builds the load client, the FastCGI
 # transport-ceiling responder and the HSM signing probe, then runs
 # scripts/bench, which prints one table and asserts nothing.
@@ -276,7 +299,7 @@ $(B)/fcgi_echo: $(B)/tests/bench/fcgi_echo.o
 $(B)/hsmsign: $(B)/tests/bench/hsmsign.o $(HSM_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-bench: deps
+bench: deps-test
 	$(MAKE) all $(BENCH_PROGS)
 	scripts/bench --bin $(B)
 
@@ -306,6 +329,6 @@ $(FB)/fuzz_%: $(FB)/tests/fuzz/fuzz_%.o $(FUZZ_LIBOBJ)
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZ_TARGETS)
 
-fuzz: deps
+fuzz: deps-test
 	$(MAKE) all $(B)/cmphostile fuzz-build
 	scripts/fuzz --bin $(B) --time $(FUZZ_TIME)

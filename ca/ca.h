@@ -64,6 +64,18 @@ void metrics_http_rejected(void);
 void metrics_db_error(const char *sqlstate);
 /* The master respawned the process of slot (0: the housekeeper). */
 void metrics_worker_restart(int slot);
+/* A MAC-protected request refused because its worker's mac_fail_budget
+ * was spent (cmp_guard.c). */
+void metrics_mac_refused(void);
+/* A request not served because nginx had closed its connection (the
+ * client had gone). */
+void metrics_client_gone(void);
+/* A worker killed by the master's watchdog (worker_timeout). */
+void metrics_watchdog(int slot);
+/* Worker slot's request start (monotonic microseconds, 0: idle), shared
+ * with the master for the watchdog. Slot 0 is the housekeeper. */
+void metrics_busy_set(int slot, long long since_us);
+long long metrics_busy_get(int slot);
 /*
  * The whole set in the Prometheus text format 0.0.4, with gauges read from
  * db (may be NULL) at this moment. Returns a malloc'ed text of *len bytes,
@@ -125,6 +137,13 @@ struct cfg_profile {
 				 * external anchor may ask for; NULL: own */
 	char *external_san;	/* its subjectAltName patterns; NULL:
 				 * holder_san decides */
+	int wildcards;		/* a dNSName may start with a "*" label */
+	int drop_exts;		/* other_extensions = drop: a requested
+				 * extension it does not take is dropped
+				 * (grantedWithMods), not refused */
+	char policies[CFG_MAX_OIDS][CFG_OID_MAX]; /* allowed_policies and
+				 * the section's own certificatePolicies */
+	size_t npolicies;
 };
 
 struct cfg {
@@ -153,6 +172,8 @@ struct cfg {
 	int workers;
 	long max_request;
 	long pbm_max_iter;
+	long mac_fail_budget; /* ms/s of failed MAC derivations; 0: none */
+	long worker_timeout;  /* s one request may take; 0: no watchdog */
 	int implicit_confirm; /* grant implicitConfirm when asked */
 	long txn_timeout;     /* seconds to wait for certConf */
 	long housekeeping_interval; /* seconds between expiry sweeps */
@@ -271,9 +292,17 @@ struct issue_req {
 	int san_bound;		     /* SANs only from allowed_san */
 	const char *allowed_san;     /* the secret's or RA's patterns */
 	const char *san_who;	     /* whose patterns, for messages */
+	int subject_fixed;	     /* the operator's subject patterns
+					(external_subject) decide the CN */
 	X509 *holder;		     /* SANs only from its own, or NULL */
 	char *why_buf;		     /* room for a refusal's text */
 	size_t why_len;
+	/* End entities only: no subject of a CA (profile_reserved.c). */
+	const STACK_OF(X509_NAME) *reserved; /* or NULL */
+	STACK_OF(X509) *ca_chain;	     /* the issuing CA's, or NULL */
+	char *mods_buf;		/* what was dropped (grantedWithMods), or
+				 * NULL; "" when nothing */
+	size_t mods_len;
 };
 /*
  * Reads key_usage, ext_key_usage and copy_extensions of [sec] into p and
@@ -291,14 +320,31 @@ int profile_rules_load(CONF *conf, const char *sec, struct cfg_profile *p,
  */
 int profile_exts_check(const struct issue_req *r, int *fail, char *why,
     size_t len);
-/* Is a requested extension (checked) copied into the certificate? */
-int profile_ext_copied(const struct cfg_profile *p, X509_EXTENSION *e);
+/*
+ * What a requested extension (checked) puts into x, which holds the
+ * profile's own extensions: *out a new extension with the value the
+ * request may have and the criticality the profile gives (its own
+ * extension's, else non-critical), or NULL when nothing is copied
+ * (dropped, or asks for what the certificate says anyway). A
+ * certificatePolicies is the profile's own policies with the allowed
+ * requested ones added, without qualifiers. Returns 1, or 0 on error.
+ */
+int profile_ext_copy(const struct issue_req *r, X509_EXTENSION *e,
+    X509 *x, X509_EXTENSION **out) CA_MUST_CHECK;
 /*
  * Are these subjectAltName patterns (of a secret, or ra_san) well formed?
  * DNS:name, DNS:*.domain, email:addr, email:*@domain, IP:addr[/bits],
  * URI:uri, and URI:prefix followed by a star.
  */
 int profile_san_patterns_ok(const char *patterns);
+/*
+ * A credential scoped by subjectAltName patterns (r->san_bound with
+ * r->allowed_san, no fixed subject): each commonName of subj must be a
+ * dNSName those patterns grant, so that a verifier falling back to the CN
+ * (RFC 6125 §6.4.4) sees no name outside the scope. 1, or 0 with why.
+ */
+int profile_cn_scope_ok(const struct issue_req *r, const X509_NAME *subj,
+    char *why, size_t len);
 /*
  * The keyUsage bits a subject key of this type can carry (as
  * X509_get_key_usage()): no keyEncipherment or dataEncipherment for EC
@@ -308,6 +354,43 @@ int profile_san_patterns_ok(const char *patterns);
  * built.
  */
 long profile_ku_fit(const EVP_PKEY *key);
+
+/* profile_names.c - names checked for what they are. */
+/*
+ * A dNSName in the preferred name syntax (RFC 5280 §4.2.1.6, RFC 1034
+ * §3.5, RFC 1123 §2.1): letters, digits and hyphens in labels of 1 to 63,
+ * at most 253 in all; with wildcard, a leftmost label "*" over two labels
+ * or more. 1, or 0 with why (static text).
+ */
+int profile_dns_ok(const unsigned char *s, size_t len, int wildcard,
+    const char **why);
+/* An rfc822Name: dot-atom@host (RFC 5321 §4.1.2). 1 or 0 (why). */
+int profile_email_ok(const unsigned char *s, size_t len, const char **why);
+/* A URI: scheme ":" and RFC 3986 characters after it. 1 or 0 (why). */
+int profile_uri_ok(const unsigned char *s, size_t len, const char **why);
+/* A GeneralName in the syntax of its type (iPAddress: 4 or 16 octets;
+ * other types pass). 1 or 0 (why). */
+int profile_gn_ok(const GENERAL_NAME *gn, int wildcard, const char **why);
+/*
+ * Every attribute value of a subject in its RFC 5280 string type
+ * (countryName two letters, PrintableString; serialNumber, dnQualifier
+ * PrintableString; emailAddress, domainComponent IA5String; others
+ * UTF8String or PrintableString), valid, non-empty, within the upper
+ * bounds, without control characters. 1, or 0 with why naming the
+ * attribute and the rule.
+ */
+int profile_subject_syntax_ok(const X509_NAME *n, char *why, size_t len);
+
+/* profile_reserved.c - the names of every CA this instance knows. */
+/* The subjects of every CA row (all keys and states, with their chains),
+ * partner and external anchor; read again after CA_CACHE_CHECK seconds.
+ * NULL on error (logged). */
+const STACK_OF(X509_NAME) *profile_reserved_get(struct db *db,
+    const struct cfg *cfg);
+/* Is n (canonically) a subject of reserved or of chain (either may be
+ * NULL)? 1 or 0. */
+int profile_name_reserved(const STACK_OF(X509_NAME) *reserved,
+    STACK_OF(X509) *chain, const X509_NAME *n);
 
 /* profile_subject.c - subject patterns (external_subject). */
 /* Is this a list of subject patterns ("/O=Example/CN=*", ';' between

@@ -42,8 +42,11 @@
  * others for duplicates). */
 #define CA_MAX_REQ_EXTS 32
 
-/* PBM (RFC 4211 §4.4) iteration count: default cap, configurable. */
-#define CA_DEFAULT_PBM_MAX_ITER 100000
+/* PBM (RFC 4211 §4.4) iteration count: default cap, configurable. The
+ * derivation is paid before the sender is known: 10000 iterations cost
+ * about 0.5 ms (PBM, SHA-256) to 5.5 ms (PBMAC1, HMAC-SHA512) here;
+ * OpenSSL's client sends 500. */
+#define CA_DEFAULT_PBM_MAX_ITER 10000
 #define CA_MIN_PBM_ITER 100
 #define CA_MAX_PBM_SALT 64
 
@@ -64,6 +67,19 @@
  * nginx sends a buffered request at once, so only a stalled peer waits
  * this long, and it cannot hold a worker for longer. */
 #define CA_FCGI_IO_TIMEOUT 5
+
+/* Default mac_fail_budget: milliseconds a second a worker may spend on
+ * key derivations whose MAC then fails (cmp_guard.c). */
+#define CA_DEFAULT_MAC_FAIL_BUDGET 250
+
+/* Default worker_timeout: seconds one request may hold a worker before
+ * the master's watchdog kills it (0 turns the watchdog off). */
+#define CA_DEFAULT_WORKER_TIMEOUT 60
+
+/* The master's respawn back-off for a slot whose process died within
+ * CA_RESPAWN_EARLY seconds of its start: 1, 2, 4 ... CA_RESPAWN_MAX. */
+#define CA_RESPAWN_EARLY 5
+#define CA_RESPAWN_MAX 30
 
 /* Workers forked by cmpcad (upper bound of the configuration). */
 #define CA_MAX_WORKERS 64

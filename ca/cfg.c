@@ -41,8 +41,9 @@ static const char *const cfg_keys[] = {
 	"housekeeping_interval", "nonce_max_age", "trust_anchors",
 	"poll_check_after", "clock_skew", "allow_unprotected", "crl_dir",
 	"crl_validity", "crl_auto", "user", "socket_group", "syslog",
-	"db_operator", "db_owner", "db_reader", "coap_listen", "coap_timeout",
-	"coaps_listen", "coaps_cert", "coaps_key", NULL,
+	"db_operator", "db_owner", "db_reader", "mac_fail_budget",
+	"worker_timeout", "coap_listen", "coap_timeout", "coaps_listen",
+	"coaps_cert", "coaps_key", NULL,
 };
 
 static const char *const profile_keys[] = {
@@ -51,7 +52,8 @@ static const char *const profile_keys[] = {
 	"key_types", "rsa_min_bits", "san_types", "subject_attrs", "key_usage",
 	"ext_key_usage", "copy_extensions", "holder_san", "kur_same_key",
 	"crl_url", "ocsp_url", "ca_issuers_url", "ra_san", "external_subject",
-	"external_san", NULL,
+	"external_san", "wildcards", "other_extensions", "allowed_policies",
+	NULL,
 };
 
 /* Line number of "key =" inside [section] of path, 0 if not found. */
@@ -403,7 +405,8 @@ cfg_profile_rules(const struct cfg *c, const char *sec, struct cfg_profile *p)
 		&p->san_types) ||
 	    !cfg_long(c, sec, "rsa_min_bits", 2048, 2048, 16384,
 		&p->rsa_min_bits) ||
-	    !cfg_bool(c, sec, "implicit_confirm", 1, &p->implicit_confirm))
+	    !cfg_bool(c, sec, "implicit_confirm", 1, &p->implicit_confirm) ||
+	    !cfg_bool(c, sec, "wildcards", 0, &p->wildcards))
 		return 0;
 	v = NCONF_get_string(c->conf, sec, "subject_attrs");
 	ERR_clear_error();
@@ -598,6 +601,10 @@ cfg_load(const char *path)
 	    !cfg_long(c, CFG_MAIN, "pbm_max_iterations",
 		CA_DEFAULT_PBM_MAX_ITER, CA_MIN_PBM_ITER, 10000000,
 		&c->pbm_max_iter) ||
+	    !cfg_long(c, CFG_MAIN, "mac_fail_budget",
+		CA_DEFAULT_MAC_FAIL_BUDGET, 0, 1000, &c->mac_fail_budget) ||
+	    !cfg_long(c, CFG_MAIN, "worker_timeout",
+		CA_DEFAULT_WORKER_TIMEOUT, 0, 86400, &c->worker_timeout) ||
 	    !cfg_long(c, CFG_MAIN, "txn_timeout", CA_DEFAULT_TXN_TIMEOUT, 1,
 		86400 * 30, &c->txn_timeout) ||
 	    !cfg_long(c, CFG_MAIN, "housekeeping_interval", 10, 1, 3600,

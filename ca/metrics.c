@@ -58,6 +58,10 @@ struct metrics {
 	unsigned long long db_errors;
 	unsigned long long http_rejected;
 	unsigned long long restarts[CA_MAX_WORKERS + 1];
+	unsigned long long watchdog[CA_MAX_WORKERS + 1];
+	long long busy_since[CA_MAX_WORKERS + 1]; /* not rendered */
+	unsigned long long mac_refused;
+	unsigned long long client_gone;
 };
 
 static struct metrics *met;
@@ -159,6 +163,48 @@ metrics_worker_restart(int slot)
 		MET_ADD(&met->restarts[slot], 1);
 }
 
+/* See ca.h. */
+void
+metrics_mac_refused(void)
+{
+	if (met != NULL)
+		MET_ADD(&met->mac_refused, 1);
+}
+
+/* See ca.h. */
+void
+metrics_client_gone(void)
+{
+	if (met != NULL)
+		MET_ADD(&met->client_gone, 1);
+}
+
+/* See ca.h. */
+void
+metrics_watchdog(int slot)
+{
+	if (met != NULL && slot >= 0 && slot <= CA_MAX_WORKERS)
+		MET_ADD(&met->watchdog[slot], 1);
+}
+
+/* See ca.h. */
+void
+metrics_busy_set(int slot, long long since_us)
+{
+	if (met != NULL && slot >= 0 && slot <= CA_MAX_WORKERS)
+		__atomic_store_n(&met->busy_since[slot], since_us,
+		    __ATOMIC_RELAXED);
+}
+
+/* See ca.h. */
+long long
+metrics_busy_get(int slot)
+{
+	if (met == NULL || slot < 0 || slot > CA_MAX_WORKERS)
+		return 0;
+	return MET_GET(&met->busy_since[slot]);
+}
+
 static void
 hist_print(FILE *f, const char *name, const struct met_hist *h,
     const unsigned long long *le, size_t n)
@@ -232,6 +278,23 @@ metrics_render(struct db *db, int workers, size_t *len)
 	for (i = 0; i <= workers && i <= CA_MAX_WORKERS; i++)
 		fprintf(f, "cmpca_worker_restarts_total{slot=\"%d\"} %llu\n",
 		    i, MET_GET(&met->restarts[i]));
+	fputs("# HELP cmpca_worker_watchdog_total Workers killed by the "
+	      "master for taking longer than worker_timeout over one "
+	      "request.\n"
+	      "# TYPE cmpca_worker_watchdog_total counter\n", f);
+	for (i = 1; i <= workers && i <= CA_MAX_WORKERS; i++)
+		fprintf(f, "cmpca_worker_watchdog_total{slot=\"%d\"} %llu\n",
+		    i, MET_GET(&met->watchdog[i]));
+	fprintf(f, "# HELP cmpca_mac_budget_refused_total MAC-protected "
+		   "requests answered systemUnavail while their worker's "
+		   "mac_fail_budget was spent.\n"
+		   "# TYPE cmpca_mac_budget_refused_total counter\n"
+		   "cmpca_mac_budget_refused_total %llu\n"
+		   "# HELP cmpca_client_gone_total Requests not served because "
+		   "the client had gone before a worker took them.\n"
+		   "# TYPE cmpca_client_gone_total counter\n"
+		   "cmpca_client_gone_total %llu\n",
+	    MET_GET(&met->mac_refused), MET_GET(&met->client_gone));
 	/* Gauges from the database, one statement per scrape. */
 	have_db = db != NULL && db_stats_get(db, &st) == 1;
 	fprintf(f, "# HELP cmpca_db_up 1 if the database answered this "

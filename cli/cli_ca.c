@@ -50,47 +50,6 @@ label_ok(const char *label)
 	return 1;
 }
 
-/* The certificate of a CA row, or NULL (pending, or undecodable). */
-static X509 *
-ca_row_cert(const struct db_ca *row)
-{
-	const unsigned char *p = row->cert;
-
-	if (row->cert == NULL)
-		return NULL;
-	return d2i_X509(NULL, &p, (long)row->cert_len);
-}
-
-/*
- * The parent's constraints on a subordinate: pathLen one less than its
- * own (0 when the parent sets none and --pathlen is absent). Returns the
- * pathLen to use, or -1 (logged) when the parent may not have one.
- */
-static int
-sub_pathlen(X509 *parent, int want)
-{
-	long plen = X509_get_pathlen(parent);
-
-	if ((X509_get_extension_flags(parent) & EXFLAG_CA) == 0 ||
-	    (X509_get_key_usage(parent) & KU_KEY_CERT_SIGN) == 0) {
-		log_err("the issuer's certificate is not a CA certificate");
-		return -1;
-	}
-	if (plen == 0) {
-		log_err("the issuer's pathLenConstraint is 0: it may not "
-			"certify CAs");
-		return -1;
-	}
-	if (want < 0)
-		return 0;
-	if (plen > 0 && want > plen - 1) {
-		log_err("--pathlen %d exceeds what the issuer allows (%ld)",
-		    want, plen - 1);
-		return -1;
-	}
-	return want;
-}
-
 /*
  * Sets row->chain for a subordinate of parent: the parent's certificate,
  * then the parent's own chain. Returns 1 or 0.
@@ -195,8 +154,8 @@ ca_create(struct ctx *c, int argc, char **argv)
 			log_err("issuer ca %s is %s", o.issuer, parent.status);
 			goto out;
 		}
-		if ((pcert = ca_row_cert(&parent)) == NULL ||
-		    (pathlen = sub_pathlen(pcert, o.pathlen)) < 0)
+		if ((pcert = cli_ca_row_cert(&parent)) == NULL ||
+		    (pathlen = cli_ca_sub_pathlen(pcert, o.pathlen)) < 0)
 			goto out;
 		if ((pkey = hsm_key_load(c->hsm, parent.key_uri)) == NULL) {
 			log_err("cannot load the key of %s: %s", o.issuer,
@@ -405,7 +364,7 @@ ca_list(struct ctx *c)
 		const unsigned char *p = cas[i].csr;
 		X509_REQ *req = NULL;
 
-		if ((x = ca_row_cert(&cas[i])) != NULL)
+		if ((x = cli_ca_row_cert(&cas[i])) != NULL)
 			X509_NAME_oneline(X509_get_subject_name(x), subj,
 			    sizeof(subj));
 		else if (p != NULL &&
@@ -435,7 +394,7 @@ ca_export(struct ctx *c, const char *label)
 		log_err("no such ca: %s", label);
 		goto out;
 	}
-	if ((x = ca_row_cert(&row)) == NULL) {
+	if ((x = cli_ca_row_cert(&row)) == NULL) {
 		log_err("ca %s has no certificate (status %s)", label,
 		    row.status);
 		goto out;
@@ -467,6 +426,7 @@ cmd_ca(struct ctx *c, int argc, char **argv)
 		{ "create", ca_create },
 		{ "csr", ca_csr },
 		{ "import-cert", cli_ca_import_cert },
+		{ "sign-csr", cli_ca_sign_csr },
 		{ "retire", ca_retire },
 		{ "rollover", cli_ca_rollover },
 	};

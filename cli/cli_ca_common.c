@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/x509v3.h>
+
 #include "ca/ca.h"
 #include "cli/cli.h"
 #include "cli/cli_ca.h"
@@ -27,6 +29,7 @@ cli_ca_opts_parse(int argc, char **argv, struct ca_opts *o)
 		{ "pathlen", required_argument, NULL, 'p' },
 		{ "cert", required_argument, NULL, 'c' },
 		{ "chain", required_argument, NULL, 'C' },
+		{ "csr", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
@@ -70,6 +73,9 @@ cli_ca_opts_parse(int argc, char **argv, struct ca_opts *o)
 		case 'C':
 			o->chain_file = optarg;
 			break;
+		case 'r':
+			o->csr_file = optarg;
+			break;
 		default:
 			return 0;
 		}
@@ -110,4 +116,41 @@ cli_ca_inventory_add(struct db *db, long long ca_id, X509 *x)
 out:
 	db_cert_clear(&row);
 	return rc;
+}
+
+/* See cli_ca.h. */
+X509 *
+cli_ca_row_cert(const struct db_ca *row)
+{
+	const unsigned char *p = row->cert;
+
+	if (row->cert == NULL)
+		return NULL;
+	return d2i_X509(NULL, &p, (long)row->cert_len);
+}
+
+/* See cli_ca.h. */
+int
+cli_ca_sub_pathlen(X509 *parent, int want)
+{
+	long plen = X509_get_pathlen(parent);
+
+	if ((X509_get_extension_flags(parent) & EXFLAG_CA) == 0 ||
+	    (X509_get_key_usage(parent) & KU_KEY_CERT_SIGN) == 0) {
+		log_err("the issuer's certificate is not a CA certificate");
+		return -1;
+	}
+	if (plen == 0) {
+		log_err("the issuer's pathLenConstraint is 0: it may not "
+			"certify CAs");
+		return -1;
+	}
+	if (want < 0)
+		return 0;
+	if (plen > 0 && want > plen - 1) {
+		log_err("--pathlen %d exceeds what the issuer allows (%ld)",
+		    want, plen - 1);
+		return -1;
+	}
+	return want;
 }

@@ -199,6 +199,29 @@ check_ocsp_signer(struct ctx *c, const struct db_ca *ca, time_t now,
 	db_ocsp_signer_clear(&sig);
 }
 
+/*
+ * The audit key: without one, the housekeeper links the audit chain but
+ * signs no checkpoint, and nothing outside the database vouches for it
+ * (issue 32). A failure, naming the command that fixes it.
+ */
+static void
+check_audit_key(struct ctx *c, enum st_level *worst)
+{
+	struct db_audit_ckpt k;
+	int rc;
+
+	memset(&k, 0, sizeof(k));
+	rc = db_audit_key_latest(c->db, &k);
+	if (rc < 0)
+		row(worst, ST_FAIL, "audit key", "%s", db_error(c->db));
+	else if (rc == 0)
+		row(worst, ST_FAIL, "audit key", "none: the audit chain is "
+		    "linked, never signed (cmpca audit key)");
+	else
+		row(worst, ST_OK, "audit key", "%s", k.key_uri);
+	db_audit_ckpt_clear(&k);
+}
+
 static int
 opt_num(const char *s, long max, long *out)
 {
@@ -289,6 +312,7 @@ cli_status(struct ctx *c, int argc, char **argv)
 		check_crl(c, &cas[i], &o, now, &worst);
 		check_ocsp_signer(c, &cas[i], now, &worst);
 	}
+	check_audit_key(c, &worst);
 	if (db_stats_get(c->db, &stats) != 1)
 		row(&worst, ST_FAIL, "pending approvals", "%s",
 		    db_error(c->db));

@@ -2,12 +2,13 @@
  * cmpcad - the cmpca FastCGI daemon.
  *
  * A small pre-fork master opens the FastCGI socket, forks N workers and
- * respawns any that die (with back-off when they die at start); SIGTERM
- * or SIGINT drains and stops. Each worker, after the fork, opens the HSM
+ * respawns any that die (with a back-off per slot when they die at start,
+ * without ever sleeping), kills a worker stuck in one request longer than
+ * worker_timeout (the watchdog); SIGTERM or SIGINT drains and stops. Each worker, after the fork, opens the HSM
  * (module load and login) and its own database connection: PKCS#11
  * sessions and libpq connections never cross a fork.
  *
- * usage: cmpcad [-c FILE] [-t] [-s]
+ * usage: cmpcad [-c FILE] [-p PIDFILE] [-t] [-s]
  *   -c FILE  configuration (default $CMPCA_CONF, else /etc/cmpca/cmpca.conf)
  *   -t       check the configuration, the database and the HSM, then exit
  *   -s       log to syslog instead of stderr (or syslog = yes)
@@ -41,6 +42,7 @@
 #include "daemon/worker.h"
 #include "ca/issue/issue.h"
 #include "ca/status/status.h"
+#include "lib/lib.h"
 
 static volatile sig_atomic_t stopping;
 
@@ -112,10 +114,8 @@ open_backends(const struct cfg *cfg, struct hsm **hsm, struct db **db)
 	return 1;
 }
 
-/* A worker: FastCGI on fd, or CoAP on coap_listen and coaps_listen (fd
- * closed). */
 static int
-worker_main(const struct cfg *cfg, int fd, int coap)
+worker_main(const struct cfg *cfg, int fd, int slot)
 {
 	struct rlimit rl = { 0, 0 };
 	struct hsm *hsm = NULL;
@@ -130,7 +130,9 @@ worker_main(const struct cfg *cfg, int fd, int coap)
 		goto out;
 	if ((w = worker_new(cfg, db, hsm)) == NULL)
 		goto out;
-	if (coap) {
+	w->slot = slot;
+	if (slot > cfg->workers) {
+		/* The CoAP worker (fd is -1). */
 		rc = coap_srv_serve(w, &stopping) == 0 ? 0 : 1;
 		goto out;
 	}
@@ -260,6 +262,28 @@ bundle_refresh(const struct cfg *cfg, struct db *db, struct hsm *hsm,
 	db_ca_array_free(cas, n);
 }
 
+/*
+ * An instance without an audit key links its audit chain but never signs
+ * it (issue 32): -t fails and the housekeeper says so at start, each with
+ * the command to run. Returns 1 when a key exists, 0 (logged) otherwise.
+ */
+static int
+audit_key_check(struct db *db)
+{
+	struct db_audit_ckpt k;
+	int rc;
+
+	memset(&k, 0, sizeof(k));
+	rc = db_audit_key_latest(db, &k);
+	db_audit_ckpt_clear(&k);
+	if (rc < 0)
+		log_err("database: %s", db_error(db));
+	else if (rc == 0)
+		log_err("no audit key: the audit chain is linked but no "
+			"checkpoint is signed (run cmpca audit key)");
+	return rc == 1;
+}
+
 static int
 housekeeper_main(const struct cfg *cfg)
 {
@@ -283,6 +307,8 @@ housekeeper_main(const struct cfg *cfg)
 		log_warn("housekeeper: no HSM, CRLs are not re-issued and "
 			 "audit checkpoints not signed: %s",
 		    hsm_error());
+	if (db_ensure(db) == 1)
+		(void)audit_key_check(db);
 	log_info("housekeeper ready");
 	while (!stopping) {
 		if (hsm != NULL && hsm_lost(hsm)) {
@@ -386,7 +412,7 @@ check_only(const struct cfg *cfg)
 		log_err("database: %s", db_error(db));
 		goto out;
 	}
-	ok = 1;
+	ok = audit_key_check(db);
 	for (i = 0; i < n; i++) {
 		EVP_PKEY *k = hsm_key_load(hsm, cas[i].key_uri);
 
@@ -410,88 +436,152 @@ out:
 struct slot {
 	pid_t pid;
 	time_t started;
-	int fails; /* consecutive early deaths */
+	int fails;  /* consecutive early deaths */
+	time_t due; /* respawn at (back-off), 0: nothing pending */
 };
 
-/*
- * Slot 0 is the housekeeper, slots 1..workers the FastCGI workers, slot
+/* Slot 0 is the housekeeper, slots 1..workers the FastCGI workers, slot
  * workers + 1 the CoAP worker when coap_listen or coaps_listen is set.
- */
+ * The child gets back the signal mask the master had before it blocked
+ * SIGCHLD. */
 static pid_t
-spawn(const struct cfg *cfg, int fd, struct slot *s, int i)
+spawn(const struct cfg *cfg, int fd, struct slot *s, int slot,
+    const sigset_t *mask)
 {
-	pid_t pid = fork();
+	pid_t pid;
 
+	metrics_busy_set(slot, 0);
+	pid = fork();
 	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, mask, NULL);
 		signals_set(on_term);
-		if (i == 0) {
+		if (slot == 0) {
 			close(fd);
 			_exit(housekeeper_main(cfg));
 		}
-		if (i > cfg->workers) {
+		if (slot > cfg->workers) {
 			close(fd);
-			_exit(worker_main(cfg, -1, 1));
+			_exit(worker_main(cfg, -1, slot));
 		}
-		_exit(worker_main(cfg, fd, 0));
+		_exit(worker_main(cfg, fd, slot));
 	}
+	s->due = 0;
 	if (pid > 0) {
 		s->pid = pid;
 		s->started = time(NULL);
-	} else
+	} else {
 		log_err("fork failed: %s", strerror(errno));
+		s->due = time(NULL) + 1;
+	}
 	return pid;
 }
 
+/*
+ * A process of slot i ended: logged, and its respawn scheduled - at once,
+ * or after a back-off when it died within CA_RESPAWN_EARLY seconds of its
+ * start (HSM or database down): 1, 2, 4 ... CA_RESPAWN_MAX s, for that
+ * slot only. Nobody sleeps: the loop in master() respawns when due.
+ */
+static void
+slot_ended(struct slot *s, int i, pid_t pid, int status)
+{
+	time_t now = time(NULL);
+
+	s->pid = 0;
+	metrics_busy_set(i, 0);
+	if (WIFSIGNALED(status))
+		log_warn("worker %d killed by signal %d", (int)pid,
+		    WTERMSIG(status));
+	else
+		log_warn("worker %d exited with status %d", (int)pid,
+		    WEXITSTATUS(status));
+	if (now - s->started < CA_RESPAWN_EARLY) {
+		int d = 1 << (s->fails < 5 ? s->fails : 5);
+
+		s->fails++;
+		s->due = now + (d > CA_RESPAWN_MAX ? CA_RESPAWN_MAX : d);
+		log_info("slot %d: respawn in %d s", i,
+		    d > CA_RESPAWN_MAX ? CA_RESPAWN_MAX : d);
+	} else {
+		s->fails = 0;
+		s->due = now;
+	}
+}
+
+/*
+ * The watchdog: a worker that has been inside one request for longer than
+ * worker_timeout (the start it published in the shared metrics) is
+ * killed, logged and counted; slot_ended() then respawns it.
+ */
+static void
+watchdog(const struct cfg *cfg, struct slot *slots, int n)
+{
+	long long now = metrics_now_us(), since;
+	int i;
+
+	if (cfg->worker_timeout == 0)
+		return;
+	for (i = 1; i < n; i++) {
+		if (slots[i].pid <= 0 || (since = metrics_busy_get(i)) == 0 ||
+		    now - since <= cfg->worker_timeout * 1000000LL)
+			continue;
+		log_err("worker %d (slot %d) inside one request for %lld s, "
+			"more than worker_timeout %ld: killed",
+		    (int)slots[i].pid, i, (now - since) / 1000000,
+		    cfg->worker_timeout);
+		metrics_watchdog(i);
+		metrics_busy_set(i, 0);
+		kill(slots[i].pid, SIGKILL);
+	}
+}
+
+/*
+ * The master's loop: reaps without blocking, respawns what is due, runs
+ * the watchdog, then waits for SIGCHLD (blocked, taken with sigtimedwait)
+ * at most until the next respawn or watchdog tick; SIGTERM and SIGINT
+ * interrupt the wait through their handler.
+ */
 static int
 master(const struct cfg *cfg, int fd)
 {
 	struct slot slots[CA_MAX_WORKERS + 2];
 	int i, status, n = cfg->workers + 1 +
 	    (cfg->coap_listen != NULL || cfg->coaps_listen != NULL);
+	sigset_t chld, old;
+	struct timespec ts;
+	time_t now, next;
 	pid_t pid;
 
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &old);
 	memset(slots, 0, sizeof(slots));
 	for (i = 0; i < n; i++)
-		spawn(cfg, fd, &slots[i], i);
+		spawn(cfg, fd, &slots[i], i, &old);
 	while (!stopping) {
-		pid = wait(&status);
-		if (pid < 0) {
-			if (errno == EINTR || errno == ECHILD) {
-				if (errno == ECHILD)
-					sleep(1);
-				continue;
-			}
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+			for (i = 0; i < n; i++)
+				if (slots[i].pid == pid) {
+					slot_ended(&slots[i], i, pid, status);
+					break;
+				}
+		if (stopping)
 			break;
-		}
+		now = time(NULL);
+		next = now + 1; /* the watchdog's tick */
 		for (i = 0; i < n; i++) {
-			if (slots[i].pid != pid)
+			if (slots[i].pid != 0 || slots[i].due == 0)
 				continue;
-			slots[i].pid = 0;
-			if (stopping)
-				break;
-			if (WIFSIGNALED(status))
-				log_warn("worker %d killed by signal %d",
-				    (int)pid, WTERMSIG(status));
-			else
-				log_warn("worker %d exited with status %d",
-				    (int)pid, WEXITSTATUS(status));
-			/* Back off when workers die at start (HSM or database
-			 * down): 1, 2, 4 ... 30 s. */
-			if (time(NULL) - slots[i].started < 5) {
-				int d = 1 << (slots[i].fails < 5 ?
-				    slots[i].fails : 5);
-
-				slots[i].fails++;
-				sleep((unsigned)(d > 30 ? 30 : d));
-			} else
-				slots[i].fails = 0;
-			if (!stopping) {
-				if (i <= cfg->workers)
-					metrics_worker_restart(i);
-				spawn(cfg, fd, &slots[i], i);
-			}
-			break;
+			if (slots[i].due <= now) {
+				metrics_worker_restart(i);
+				spawn(cfg, fd, &slots[i], i, &old);
+			} else if (slots[i].due < next)
+				next = slots[i].due;
 		}
+		watchdog(cfg, slots, n);
+		ts.tv_sec = next > now ? next - now : 0;
+		ts.tv_nsec = next > now ? 0 : 100000000;
+		(void)sigtimedwait(&chld, NULL, &ts);
 	}
 	log_info("stopping %d workers and the housekeeper", n - 1);
 	for (i = 0; i < n; i++)
@@ -500,22 +590,46 @@ master(const struct cfg *cfg, int fd)
 	for (i = 0; i < n; i++)
 		if (slots[i].pid > 0)
 			waitpid(slots[i].pid, &status, 0);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	return 0;
+}
+
+/*
+ * Writes the master's PID to path (atomically, mode 0644), for a start
+ * without systemd. Returns 1 on success, 0 (logged) on failure.
+ */
+static int
+pidfile_write(const char *path)
+{
+	char buf[32];
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (n <= 0 || (size_t)n >= sizeof(buf) ||
+	    lib_file_write(path, buf, (size_t)n) != 1) {
+		log_err("cannot write pidfile %s: %s", path, strerror(errno));
+		return 0;
+	}
+	(void)chmod(path, 0644);
+	return 1;
 }
 
 int
 main(int argc, char **argv)
 {
 	struct cfg *cfg;
-	const char *path = NULL;
+	const char *path = NULL, *pidfile = NULL;
 	uid_t owner;
 	gid_t group;
 	int c, check = 0, use_syslog = 0, fd, rc;
 
-	while ((c = getopt(argc, argv, "c:ts")) != -1) {
+	while ((c = getopt(argc, argv, "c:p:ts")) != -1) {
 		switch (c) {
 		case 'c':
 			path = optarg;
+			break;
+		case 'p':
+			pidfile = optarg;
 			break;
 		case 't':
 			check = 1;
@@ -524,7 +638,8 @@ main(int argc, char **argv)
 			use_syslog = 1;
 			break;
 		default:
-			fprintf(stderr, "usage: cmpcad [-c FILE] [-t] [-s]\n");
+			fprintf(stderr,
+			    "usage: cmpcad [-c FILE] [-p PIDFILE] [-t] [-s]\n");
 			return 2;
 		}
 	}
@@ -556,10 +671,18 @@ main(int argc, char **argv)
 		return 1;
 	}
 	/* The socket is open: root (if we had it) is not needed any more.
-	 * The CoAP port is bound after the fork, as this user: probe it. */
+	 * The CoAP ports are bound after the fork, as this user: probe them. */
 	if (!priv_drop(cfg) || !priv_pin_check(cfg) || !roles_ok(cfg) ||
 	    (cfg->coap_listen != NULL && !coap_srv_probe(cfg->coap_listen)) ||
 	    (cfg->coaps_listen != NULL && !coap_srv_probe(cfg->coaps_listen))) {
+		close(fd);
+		socket_remove(cfg->socket_path);
+		cfg_free(cfg);
+		return 1;
+	}
+	/* After the privilege drop: the pidfile belongs to the daemon's
+	 * user, which can remove it again at exit. */
+	if (pidfile != NULL && !pidfile_write(pidfile)) {
 		close(fd);
 		socket_remove(cfg->socket_path);
 		cfg_free(cfg);
@@ -573,6 +696,8 @@ main(int argc, char **argv)
 	rc = master(cfg, fd);
 	close(fd);
 	socket_remove(cfg->socket_path);
+	if (pidfile != NULL)
+		(void)unlink(pidfile);
 	cfg_free(cfg);
 	return rc;
 }

@@ -239,8 +239,11 @@ answer(struct coap_ans *a, const char *peer, const struct coap_xfer_key *k,
 	size_t out_len = 0;
 	int code;
 
+	/* The master's watchdog reads this (worker_timeout). */
+	metrics_busy_set(srv->w->slot, metrics_now_us());
 	(void)worker_hsm_check(srv->w);
 	code = cmp_srv_process(srv->w->cmp, label, body, len, &out, &out_len);
+	metrics_busy_set(srv->w->slot, 0);
 	if (out == NULL) {
 		reply(a, peer, code == 503 ? 503 : 500,
 		    "no CMP answer (see the log)");

@@ -423,6 +423,33 @@ serve_metrics(FCGX_Request *rq, struct worker *w)
 	free(text);
 }
 
+/*
+ * Has the web server closed this connection? nginx (with its default
+ * fastcgi_ignore_client_abort off) closes the FastCGI connection when the
+ * client goes away, also while the request still waits in the listen
+ * backlog; the request's bytes stay readable, the hang-up shows at once.
+ * Checked before the work itself, so that requests whose clients have
+ * gone (an attack that fills the backlog and leaves) cost no derivation,
+ * signature or database statement. 1 or 0.
+ */
+static int
+peer_gone(FCGX_Request *rq)
+{
+	struct pollfd p;
+
+	p.fd = rq->ipcFd;
+	p.events = POLLRDHUP;
+	p.revents = 0;
+	if (p.fd < 0 || poll(&p, 1, 0) != 1)
+		return 0;
+	if ((p.revents & (POLLRDHUP | POLLHUP | POLLERR)) == 0)
+		return 0;
+	log_info("http: client gone before the request was served, "
+		 "not computed");
+	metrics_client_gone();
+	return 1;
+}
+
 /* OCSP: POST or GET /ocsp, answered by the responder (HTTP 200 with an
  * OCSPResponse, whatever its responseStatus). */
 static void
@@ -461,6 +488,10 @@ serve_ocsp(FCGX_Request *rq, struct worker *w, const char *uri)
 			free(der);
 			return;
 		}
+	}
+	if (peer_gone(rq)) {
+		free(der);
+		return;
 	}
 	io_deadline(0);
 	code = ocsp_srv_process(w->ocsp, der, (size_t)len, &resp, &resp_len);
@@ -549,6 +580,10 @@ serve_one(FCGX_Request *rq, struct worker *w)
 		free(body);
 		return;
 	}
+	if (peer_gone(rq)) {
+		free(body);
+		return;
+	}
 	io_deadline(0);
 	code = cmp_srv_process(w->cmp, label, body, (size_t)len, &resp,
 	    &resp_len);
@@ -620,11 +655,14 @@ fcgi_serve(int fd, struct worker *w, volatile sig_atomic_t *stop)
 			FCGX_Free(&rq, 1);
 			return -1;
 		}
+		/* The master's watchdog reads this (worker_timeout). */
+		metrics_busy_set(w->slot, metrics_now_us());
 		(void)worker_hsm_check(w);
 		io_deadline(1);
 		serve_one(&rq, w);
 		FCGX_Finish_r(&rq);
 		io_deadline(0);
+		metrics_busy_set(w->slot, 0);
 	}
 	FCGX_Free(&rq, 1);
 	return 0;

@@ -258,6 +258,7 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 {
 	struct issue_req ir;
 	const char *why = NULL;
+	char mods[256] = "";
 	int rc, fail = CMP_FAIL_NONE;
 
 	memset(&ir, 0, sizeof(ir));
@@ -270,6 +271,16 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 	ir.conf = r->srv->cfg->conf;
 	ir.why_buf = r->why_buf;
 	ir.why_len = sizeof(r->why_buf);
+	ir.mods_buf = mods;
+	ir.mods_len = sizeof(mods);
+	/* No end entity named like a CA we know (profile_reserved.c). */
+	ir.ca_chain = r->ca->chain;
+	if (!prof->is_ca &&
+	    (ir.reserved = profile_reserved_get(r->srv->db, r->srv->cfg)) ==
+		NULL) {
+		rc = -1;
+		goto out;
+	}
 	/* Names bound to the credential: a secret bound to a subject or to
 	 * subjectAltName patterns gives only those; a certificate holder
 	 * (not an RA) only its own names, unless the profile says any. */
@@ -289,6 +300,7 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 		ir.allowed_san = prof->external_san;
 		ir.san_who = "certificate under an external trust anchor "
 			     "(external_san of the profile)";
+		ir.subject_fixed = prof->external_subject != NULL;
 	}
 	if (r->is_ra && prof->ra_san != NULL) {
 		/* The names the profile lets its RAs ask for. */
@@ -341,8 +353,11 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 		out->row.replaces = r->prot_row.id;
 	if (out->row.profile == NULL || out->row.requester == NULL)
 		goto out;
-	*resp = cmp_certresp_new(rid, CMP_STATUS_ACCEPTED, CMP_FAIL_NONE, NULL,
-	    out->cert);
+	/* What the profile dropped (other_extensions = drop): RFC 9810
+	 * §5.2.3 grantedWithMods, naming it. */
+	*resp = cmp_certresp_new(rid, mods[0] != '\0'
+	    ? CMP_STATUS_GRANTED_WITH_MODS : CMP_STATUS_ACCEPTED,
+	    CMP_FAIL_NONE, mods[0] != '\0' ? mods : NULL, out->cert);
 	rc = *resp != NULL ? 1 : -1;
 out:
 	EVP_PKEY_free(ir.pubkey);

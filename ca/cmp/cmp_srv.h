@@ -23,6 +23,8 @@
 /* Enrollment secrets a worker keeps, and for how long (seconds). */
 #define CMP_SECRET_CACHE 16
 #define CMP_SECRET_CACHE_TTL 60
+/* Seconds of mac_fail_budget a worker banks (cmp_guard.c). */
+#define CMP_GUARD_WINDOW 10
 
 /* One of our CA rows, retired ones included, for finding which of our
  * keys signed a certificate of a protection path (cmp_sig.c). */
@@ -50,6 +52,14 @@ struct cmp_srv {
 		struct db_secret s;
 		time_t at;
 	} secrets[CMP_SECRET_CACHE];
+	/* cmp_guard.c: the unknown-reference decoy and the budget of
+	 * failed key derivations (microseconds left, as of budget_at). */
+	unsigned char *decoy;
+	size_t decoy_len;
+	int decoy_failed;
+	long long budget_us;
+	long long budget_at;
+	int budget_spent; /* logged once per episode */
 };
 
 /*
@@ -178,6 +188,27 @@ int cmp_secret_row_changed(struct req *r);
  * MAC that did not verify): dropped from the cache, and the request is
  * served again from a fresh read. No-op otherwise. */
 void cmp_secret_stale(struct req *r);
+
+/* cmp_guard.c: the cost of a request before it is authenticated. */
+/* db_secret_get() and hsm_unseal() for enrollment secrets, counted
+ * (cmp_guard_counts). Same returns as those. */
+int cmp_guard_secret_read(struct cmp_srv *s, const char *ref,
+    struct db_secret *out);
+int cmp_guard_unseal(struct cmp_srv *s, const char *ref,
+    const unsigned char *in, size_t inlen, unsigned char **pt,
+    size_t *ptlen);
+/* The unseal an unknown reference costs: the worker's decoy (sealed on
+ * first use), opened and wiped. */
+void cmp_guard_decoy_unseal(struct cmp_srv *s);
+/* Wipes and frees the decoy. */
+void cmp_guard_free(struct cmp_srv *s);
+/* May a MAC-protected request be derived now? 1, or 0 when this worker's
+ * mac_fail_budget is spent (logged once per episode, counted). */
+int cmp_guard_budget_ok(struct cmp_srv *s);
+/* This process's CPU time, microseconds (what the budget counts). */
+long long cmp_guard_cpu_us(void);
+/* Charges us microseconds of a derivation whose MAC did not verify. */
+void cmp_guard_budget_debit(struct cmp_srv *s, long long us);
 
 /* cmp_sig.c: signature protection of requests. */
 /* Verifies the request's signature protection; 1, 0 (rejected), -1. */

@@ -188,6 +188,9 @@ cred_setup() {
 		sec-expired) var=AZ_EXPIRED ;; sec-san) var=AZ_SAN ;;
 		esac
 		own_subj=/CN=az-${cred#sec-}
+		# Bound to DNS:*.az.example: the CN is one of those names
+		# or absent (issue 22).
+		[ "$cred" = sec-san ] && own_subj=/CN=a.az.example
 		own_cert=$w/own-sec-${cred#sec-}.pem
 		own_key=$w/own-sec-${cred#sec-}.key
 		if [ "$cred" = none ]; then

@@ -172,9 +172,16 @@ sed -e "s|/etc/ssl/cmpca/server.pem|$CMPCA_VAR/tls/server.pem|" \
     -e "s|/usr/local/share/cmpca/nginx/|$top/nginx/|" \
     -e "s|listen 443|listen 127.0.0.1:$((CMPCA_PORT + 1))|" -e '/\[::\]:443/d' \
     "$top/nginx/cmpca-tls.conf.example" >"$w/example.conf"
+# The plain-HTTP example defines the upstream and the limits the TLS one
+# uses: both together, as the guide enables them.
+sed -e "s|/usr/local/share/cmpca/nginx/|$top/nginx/|" \
+    -e "s|listen 80;|listen 127.0.0.1:$((CMPCA_PORT + 2));|" -e '/\[::\]:80/d' \
+    -e "s|127.0.0.1:8081|127.0.0.1:$((CMPCA_PORT + 3))|" \
+    "$top/nginx/cmpca-http.conf.example" >"$w/example-http.conf"
 printf '%s\n' "pid $w/ex.pid;" "error_log $w/ex-error.log;" "events {}" \
-    "http {" "include $w/example.conf;" "}" >"$w/example-main.conf"
-check "nginx/cmpca-tls.conf.example passes nginx -t" \
+    "http {" "include $w/example-http.conf;" "include $w/example.conf;" "}" \
+    >"$w/example-main.conf"
+check "nginx/cmpca-http.conf.example and cmpca-tls.conf.example pass nginx -t" \
     nginx -q -t -p "$w" -c "$w/example-main.conf"
 
 # 6. The FastCGI socket: only nginx (group cmpca-web, mode 0660) talks to

@@ -567,9 +567,15 @@ refused badsan "extension subjectAltName does not decode"
 reqext upn "subjectAltName = otherName:1.3.6.1.4.1.311.20.2.3;UTF8:admin@bank.example"
 evil upn
 refused upn "subjectAltName otherName not allowed by profile default"
+# A type the profile does not take: [profile.default] drops it
+# (other_extensions = drop) and says so (grantedWithMods, issue 22).
 reqext policy "certificatePolicies = 1.2.3.4"
 evil policy
-refused policy "extension certificatePolicies not allowed by profile default"
+check "policy: grantedWithMods naming the dropped extension" grep -qF \
+    'status=1 failinfo=- text="profile default dropped: extension certificatePolicies"' \
+    <(dump "$work/policy.rsp")
+check "policy: certificate without certificatePolicies" bash -c \
+    "openssl x509 -in '$work/policy.pem' -noout -text | grep -q 'Subject:' && ! openssl x509 -in '$work/policy.pem' -noout -text | grep -q 'Certificate Policies'"
 # What the profile lists still goes through, narrowed as asked.
 reqext fine "extendedKeyUsage = clientAuth" "keyUsage = critical,digitalSignature" \
     "subjectAltName = DNS:fine.example.org"

@@ -100,6 +100,8 @@ for f in "$top"/nginx/cmp-locations.conf "$top"/nginx/cmpca-metrics.conf \
 	[ -e "$f" ] || continue
 	want 644 "usr/share/cmpca/nginx/${f##*/}"
 done
+check "installed nginx files name PREFIX's paths, not /usr/local" \
+    bash -c "! grep -n /usr/local '$root'/usr/share/cmpca/nginx/*"
 nschema=0
 for f in "$top"/db/schema/*.sql; do
 	nschema=$((nschema + 1))
@@ -111,6 +113,17 @@ check "nothing installed outside DESTDIR/usr" \
     test "$(ls -A "$root")" = usr
 check "no installed file is group/world-writable or set-id" \
     test -z "$(find "$root" \( -perm /022 -o -perm /6000 \) -print)"
+# The copies in the guides are the installed text, not a memory of it.
+awk '/^## Example$/ { on = 1; next } /^## / { on = 0 }
+     on && /^```ini$/ { inb = 1; next } inb && /^```$/ { exit } inb' \
+    "$top/docs/configuration.md" >"$tmp/conf-example.md"
+check "configuration.md's Example is the installed example configuration" \
+    diff -u "$tmp/conf-example.md" "$root/usr/share/cmpca/cmpca.conf.example"
+awk '/^## cmpca \(CLI\)$/ { on = 1; next } /^## / { on = 0 }
+     on && /^```$/ { if (inb) exit; inb = 1; next } inb' \
+    "$top/docs/operations.md" >"$tmp/usage.md"
+check "operations.md's CLI usage is cmpca -h's" bash -c \
+    "'$root/usr/bin/cmpca' -h | diff -u '$tmp/usage.md' -"
 check "example configuration has no @placeholder@ left" \
     bash -c "! grep -n '@[A-Z_]*@' '$root/usr/share/cmpca/cmpca.conf.example'"
 
@@ -244,6 +257,15 @@ check "installed cmpca ca create issuing (key in the HSM)" \
 # by the migration, which ran as the superuser), as the example says.
 psql -Xq "$db" -c "ALTER ROLE cmpca_daemon LOGIN" -c "ALTER ROLE cmpca_reader LOGIN" >/dev/null 2>&1
 sed -i "s|^db = .*|db = \"${db/user=postgres/user=cmpca_daemon}\"|" "$conf"
+# No silent half-set-up CA (issue 32): without an audit key, -t and
+# status fail and name the command to run.
+check "installed cmpcad -t refuses an instance without an audit key" bash -c "
+	! out=\$('$cmpcad' -t -c '$conf' 2>&1) &&
+	grep -q 'no audit key: .*(run cmpca audit key)' <<<\"\$out\""
+check "installed cmpca status fails without an audit key, naming the command" bash -c "
+	'$cmpca' -c '$conf' status >'$tmp/status.out' 2>&1; [ \$? = 3 ] &&
+	grep -q '^audit key .*none: .*(cmpca audit key)' '$tmp/status.out'"
+check "installed cmpca audit key" "$cmpca" -c "$conf" audit key
 check "installed cmpcad -t passes on the example configuration" bash -c "
 	'$cmpcad' -t -c '$conf' 2>&1 |
 	grep -qx '$conf: configuration ok, schema version [0-9]*, 1 CA(s)'"
