@@ -76,6 +76,20 @@ void metrics_watchdog(int slot);
  * with the master for the watchdog. Slot 0 is the housekeeper. */
 void metrics_busy_set(int slot, long long since_us);
 long long metrics_busy_get(int slot);
+/* OCSP answers (cmpca_ocsp_total). */
+enum metrics_ocsp_event {
+	METRICS_OCSP_SIGNED,
+	METRICS_OCSP_REUSED,
+	METRICS_OCSP_BUSY,
+	METRICS_OCSP_NONCE_IGNORED,
+	METRICS_OCSP_N
+};
+void metrics_ocsp(enum metrics_ocsp_event e);
+/* Takes one of max slots for an OCSP signature, shared by every worker
+ * (ocsp_sign_max): 1 taken (metrics_ocsp_sign_leave after signing), 0
+ * all busy. Always 1 before metrics_init(). */
+int metrics_ocsp_sign_enter(long max);
+void metrics_ocsp_sign_leave(void);
 /*
  * The whole set in the Prometheus text format 0.0.4, with gauges read from
  * db (may be NULL) at this moment. Returns a malloc'ed text of *len bytes,
@@ -144,6 +158,15 @@ struct cfg_profile {
 	char policies[CFG_MAX_OIDS][CFG_OID_MAX]; /* allowed_policies and
 				 * the section's own certificatePolicies */
 	size_t npolicies;
+	char *renew_profile;	/* the profile its holders' cr/kur/p10cr
+				 * are served under; NULL: this one */
+};
+
+/* ra_revoke_scope: which certificates a registered RA may revoke. */
+enum cfg_ra_revoke {
+	CFG_RA_REVOKE_OWN,     /* those obtained through it (the default) */
+	CFG_RA_REVOKE_PROFILE, /* and those under its profile and ra_san */
+	CFG_RA_REVOKE_ANY,     /* every end entity of the CA (before 018) */
 };
 
 struct cfg {
@@ -184,7 +207,15 @@ struct cfg {
 	char *crl_dir;	      /* where <name>.crl files are written, or NULL */
 	long crl_validity;    /* hours between thisUpdate and nextUpdate */
 	int crl_auto;	      /* the housekeeper re-issues CRLs */
+	long crl_delay;	      /* seconds from a revocation to its CRL */
+	int ocsp_nonce;	      /* echo OCSP request nonces (else ignored) */
+	long ocsp_sign_max;   /* OCSP signatures at once, all workers */
 	int syslog;	      /* cmpcad logs to syslog (as with -s) */
+	char *audit_anchor_file; /* checkpoints appended here too, or NULL */
+	long audit_ckpt_max_age; /* seconds; verify fails past it; 0: off */
+	long txn_retention;   /* seconds a finished cmp_txn row is kept */
+	enum cfg_ra_revoke ra_revoke_scope;
+	char *identity_accepts; /* LABEL:ISSUER pairs, or NULL */
 	struct cfg_profile *profiles;
 	size_t nprofiles;
 };
@@ -198,6 +229,10 @@ struct cfg *cfg_load(const char *path) CA_MUST_CHECK;
 void cfg_free(struct cfg *c);
 const struct cfg_profile *cfg_profile_get(const struct cfg *c,
     const char *name);
+/* Does identity_accepts let CA label serve end entities of CA issuer (its
+ * own always)? 1 or 0. */
+int cfg_identity_accepts(const struct cfg *c, const char *label,
+    const char *issuer);
 
 /* A CRL name: a key object label, LABEL-kYYYYMMDDHHMMSS after rollovers. */
 #define CA_CRL_NAME_MAX (DB_LABEL_MAX + 24)
@@ -337,6 +372,9 @@ int profile_ext_copy(const struct issue_req *r, X509_EXTENSION *e,
  * URI:uri, and URI:prefix followed by a star.
  */
 int profile_san_patterns_ok(const char *patterns);
+/* Does every name of sans (at least one) match one of these patterns
+ * (ra_san of an RA's profile: ra_revoke_scope = profile)? 1 or 0. */
+int profile_san_within(const char *patterns, const GENERAL_NAMES *sans);
 /*
  * A credential scoped by subjectAltName patterns (r->san_bound with
  * r->allowed_san, no fixed subject): each commonName of subj must be a
@@ -408,24 +446,59 @@ int profile_subject_match(const char *patterns, const X509_NAME *name);
 int profile_other_subject_ok(const struct cfg_profile *prof, int external,
     const X509_NAME *subj, char *why, size_t len);
 
-/* audit.c - the audit chain's checkpoints and verifier. */
+/* audit.c - the audit chain's checkpoints. */
 /* The hash of one audit row as migration 015 defines it. 1 or 0. */
 int audit_row_hash(const struct db_audit_link *l,
     unsigned char out[DB_HASH_LEN]) CA_MUST_CHECK;
+#define AUDIT_TBS_MAX 160 /* tag, seq, hex hash, time */
+/* The bytes a checkpoint's signature covers. Returns their length. */
+size_t audit_ckpt_tbs(const struct db_audit_ckpt *c, char *buf, size_t size);
 /*
  * Links the final audit rows into the chain and, when an audit key exists
- * and the head moved, signs the head with it in the HSM (why: "interval",
- * "crl" for the log). Returns 1 signed, 0 nothing to sign, -1 (logged).
+ * and the head moved (or the last checkpoint is older than half of
+ * cfg->audit_ckpt_max_age), signs the head with it in the HSM. A signed
+ * checkpoint is also logged as an anchor line and appended to
+ * cfg->audit_anchor_file (created when create is set: cmpcad; the CLI
+ * only appends). why: "interval", "crl", "cli" for the log. Returns 1
+ * signed, 0 nothing to sign, -1 (logged).
  */
-int audit_checkpoint(struct db *db, struct hsm *hsm, const char *why);
+int audit_checkpoint(struct db *db, struct hsm *hsm, const struct cfg *cfg,
+    int create, const char *why);
+
+/* audit_verify.c - the verifier. */
+struct audit_vopts {
+	time_t since;	    /* from the last good checkpoint before; 0: all */
+	const char *anchor; /* anchor file (or log) to check against, NULL */
+	long max_age;	    /* the last checkpoint's age, seconds; 0: any */
+};
 /*
- * Recomputes the chain (from the last good checkpoint at or before since,
- * 0: from the start), checks every checkpoint's signature with the key
- * in the HSM, and each certificate's status against the audit rows.
- * Writes each problem and a summary to out. Returns 1 clean, 0 problems,
- * -1 error (logged).
+ * Recomputes the chain (from the last good checkpoint at or before
+ * o->since, 0: from the start), checks every checkpoint's signature with
+ * the key in the HSM, the checkpoint ids for gaps, the last checkpoint's
+ * age, the anchors of o->anchor, the database's safeguards
+ * (db_schema_check), each certificate's status against the audit rows
+ * and the status transitions in them. Writes each problem and a summary
+ * to out. Returns 1 clean, 0 problems, -1 error (logged).
  */
-int audit_verify(struct db *db, struct hsm *hsm, time_t since, FILE *out);
+int audit_verify(struct db *db, struct hsm *hsm, const struct audit_vopts *o,
+    FILE *out);
+
+/* audit_anchor.c - checkpoints outside the database. */
+#define AUDIT_ANCHOR_TAG "cmpca-audit-anchor-1"
+/* c as an anchor line (no newline) into buf. Returns its length, or 0. */
+size_t audit_anchor_format(const struct db_audit_ckpt *c, char *buf,
+    size_t size);
+/* Appends line and a newline to path in one write (created 0640 when
+ * create is set). Returns 1, or 0 (logged). */
+int audit_anchor_append(const char *path, const char *line, int create);
+/*
+ * Every anchor line of path (a line holding AUDIT_ANCHOR_TAG: an anchor
+ * file, or a log) into a new array (key_uri, spki unset; free with
+ * db_audit_ckpt_array_free). Returns 1, 0 (a problem, written to err) or
+ * -1 (out of memory, logged).
+ */
+int audit_anchor_read(const char *path, struct db_audit_ckpt **out,
+    size_t *n, FILE *err) CA_MUST_CHECK;
 
 /*
  * Least privilege: 1 if the connection's database role is neither a
@@ -439,8 +512,8 @@ int ca_role_check(struct db *db, const char *who) CA_MUST_CHECK;
  * (negative, 7, above 10). */
 const char *ca_crl_reason_name(long r);
 /* 1 if a revocation here may carry reason r: a CRLReason other than
- * certificateHold and removeFromCRL (a hold could not be released), else
- * 0. The one rule for operators (cert revoke) and clients (rr). */
+ * removeFromCRL (which releases a hold: cert release, an RA's rr), else 0.
+ * The one rule for operators (cert revoke) and clients (rr). */
 int ca_crl_reason_ok(long r);
 /* Reads s, a CRLReason as a decimal number, into *r. Returns 1 when it is
  * one ca_crl_reason_ok() accepts, else 0 (*r unchanged). */

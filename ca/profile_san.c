@@ -342,3 +342,20 @@ san_check(const struct issue_req *r, const GENERAL_NAMES *sans, int *fail,
 	}
 	return 1;
 }
+
+/* See ca.h. */
+int
+profile_san_within(const char *patterns, const GENERAL_NAMES *sans)
+{
+	int i, n = sk_GENERAL_NAME_num(sans);
+
+	if (patterns == NULL || n <= 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		struct san_ctx s = { sk_GENERAL_NAME_value(sans, i), 0 };
+
+		if (!list_each(patterns, san_tok, &s) || !s.matched)
+			return 0;
+	}
+	return 1;
+}

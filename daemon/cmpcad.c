@@ -150,7 +150,9 @@ out:
  * Every housekeeping_interval seconds it aborts transactions whose
  * certificates were never confirmed (rejecting those certificates) and
  * prunes old replay nonces. Each sweep is one idempotent statement, so
- * several hosts may run it at once.
+ * several hosts may run it at once. Between sweeps, every
+ * CA_CRL_DUE_TICK seconds, it issues the CRLs that status changes made
+ * due (crl_due_run) and publishes new CRLs.
  */
 /*
  * Rows whose CRL the housekeeper keeps current: active CAs, and the old
@@ -208,11 +210,119 @@ crl_refresh(const struct cfg *cfg, struct db *db, struct hsm *hsm,
 		    0) {
 			log_info("ca %s: CRL %lld issued, %d entries", ca->label,
 			    crl.number, crl.entries);
-			(void)audit_checkpoint(db, hsm, "crl");
+			(void)audit_checkpoint(db, hsm, cfg, 1, "crl");
 		}
 		db_crl_clear(&crl);
 	}
 	db_ca_array_free(cas, n);
+}
+
+/* CAs whose CRL could not be issued after a status change, and when the
+ * housekeeper tries again (CA_CRL_DUE_RETRY), so that a CA whose key is
+ * gone costs one log line a minute, not one a second. */
+#define CRL_DUE_WAIT_MAX 64
+static struct {
+	long long ca_id;
+	time_t next;
+} crl_due_wait[CRL_DUE_WAIT_MAX];
+
+/* 1 if ca_id failed lately and waits; with failed, records a failure. */
+static int
+crl_due_waits(long long ca_id, int failed)
+{
+	time_t now = time(NULL);
+	size_t i, slot = 0;
+
+	for (i = 0; i < CRL_DUE_WAIT_MAX; i++) {
+		if (crl_due_wait[i].ca_id == ca_id) {
+			if (!failed)
+				return crl_due_wait[i].next > now;
+			slot = i;
+			break;
+		}
+		if (crl_due_wait[i].next < crl_due_wait[slot].next)
+			slot = i; /* the oldest entry, if ca_id has none */
+	}
+	if (failed) {
+		crl_due_wait[slot].ca_id = ca_id;
+		crl_due_wait[slot].next = now + CA_CRL_DUE_RETRY;
+	}
+	return 0;
+}
+
+/*
+ * CRLs due (017_revocation.sql): each CA a revocation, a hold or its
+ * release marked crl_delay seconds ago (at once for a compromise) gets its
+ * next CRL now, published here at once; other hosts publish it at their
+ * next tick. Looked at every CA_CRL_DUE_TICK seconds. A retired CA too
+ * (`cert revoke --ca` of its certificates) while its certificate lasts.
+ */
+static void
+crl_due_run(const struct cfg *cfg, struct db *db, struct hsm *hsm,
+    struct ca_store *st)
+{
+	static time_t warned;
+	long long *ids = NULL;
+	size_t n = 0, i;
+
+	if (db_crl_due_list(db, cfg->crl_delay, &ids, &n) != 1) {
+		if (time(NULL) - warned >= CA_CRL_DUE_RETRY) {
+			warned = time(NULL);
+			log_warn("crl due: %s", db_error(db));
+		}
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct db_ca row;
+		struct db_crl crl;
+		struct ca_ident *ca;
+		int err = 0, rc;
+
+		memset(&row, 0, sizeof(row));
+		memset(&crl, 0, sizeof(crl));
+		if (crl_due_waits(ids[i], 0) || db_ca_get(db, ids[i], &row) != 1 ||
+		    strcmp(row.status, "pending") == 0) {
+			db_ca_clear(&row);
+			continue;
+		}
+		if ((ca = ca_store_get(st, db, hsm, row.label, &err)) == NULL ||
+		    X509_cmp_time(X509_get0_notAfter(ca->cert), NULL) <= 0) {
+			log_warn("ca %s: a status change waits for a CRL that "
+				 "cannot be issued (key or certificate "
+				 "unusable); next try in %d s", row.label,
+			    CA_CRL_DUE_RETRY);
+			(void)crl_due_waits(ids[i], 1);
+			db_ca_clear(&row);
+			continue;
+		}
+		rc = crl_issue_due(db, ca, cfg->crl_validity, cfg->crl_dir,
+		    &crl);
+		if (rc == 0) {
+			/* Perhaps a key this process loaded before a `ca
+			 * rollover` (crl_key_current): read the CAs again and
+			 * try once more, rather than after CA_STORE_REFRESH. */
+			ca_store_clear(st);
+			if ((ca = ca_store_get(st, db, hsm, row.label, &err)) !=
+			    NULL)
+				rc = crl_issue_due(db, ca, cfg->crl_validity,
+				    cfg->crl_dir, &crl);
+		}
+		if (rc == 1 || rc == -1) {
+			log_info("ca %s: CRL %lld issued after a status change, "
+				 "%d entries", ca->label, crl.number,
+			    crl.entries);
+			(void)audit_checkpoint(db, hsm, cfg, 1, "crl");
+			if (cfg->crl_dir != NULL)
+				(void)crl_publish(db, &row, cfg->crl_dir, 0);
+		} else if (rc == 0) {
+			log_warn("ca %s: CRL after a status change failed; next "
+				 "try in %d s", row.label, CA_CRL_DUE_RETRY);
+			(void)crl_due_waits(ids[i], 1);
+		}
+		db_crl_clear(&crl);
+		db_ca_clear(&row);
+	}
+	free(ids);
 }
 
 /*
@@ -222,7 +332,7 @@ crl_refresh(const struct cfg *cfg, struct db *db, struct hsm *hsm,
  * stale. Needs no HSM.
  */
 static void
-crl_publish_all(const struct cfg *cfg, struct db *db)
+crl_publish_all(const struct cfg *cfg, struct db *db, int deep)
 {
 	struct db_ca *cas = NULL;
 	size_t n = 0, i;
@@ -231,7 +341,7 @@ crl_publish_all(const struct cfg *cfg, struct db *db)
 		return;
 	for (i = 0; i < n; i++)
 		if (crl_kept(&cas[i]))
-			(void)crl_publish(db, &cas[i], cfg->crl_dir);
+			(void)crl_publish(db, &cas[i], cfg->crl_dir, deep);
 	db_ca_array_free(cas, n);
 }
 
@@ -291,6 +401,7 @@ housekeeper_main(const struct cfg *cfg)
 	struct hsm *hsm = NULL;
 	struct ca_store st = { NULL, 0 };
 	long long txns, certs, pruned;
+	time_t last = 0; /* the last full sweep */
 
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (db == NULL)
@@ -311,6 +422,16 @@ housekeeper_main(const struct cfg *cfg)
 		(void)audit_key_check(db);
 	log_info("housekeeper ready");
 	while (!stopping) {
+		/* Between sweeps: CRLs due after status changes, and their
+		 * publication wherever they were issued. */
+		if (time(NULL) - last < cfg->housekeeping_interval) {
+			if (cfg->crl_auto && hsm != NULL && !hsm_lost(hsm))
+				crl_due_run(cfg, db, hsm, &st);
+			crl_publish_all(cfg, db, 0);
+			sleep(CA_CRL_DUE_TICK);
+			continue;
+		}
+		last = time(NULL);
 		if (hsm != NULL && hsm_lost(hsm)) {
 			/* As the workers do: drop the keys, reconnect. */
 			ca_store_clear(&st);
@@ -318,10 +439,11 @@ housekeeper_main(const struct cfg *cfg)
 				log_info("housekeeper: hsm session reopened");
 		}
 		if (cfg->crl_auto && hsm != NULL && !hsm_lost(hsm)) {
+			crl_due_run(cfg, db, hsm, &st);
 			crl_refresh(cfg, db, hsm, &st);
 			bundle_refresh(cfg, db, hsm, &st);
 		}
-		crl_publish_all(cfg, db);
+		crl_publish_all(cfg, db, 1);
 		/* Never confirmed: rejected with cessationOfOperation. */
 		if (db_txn_expire(db, CRL_REASON_CESSATION_OF_OPERATION, &txns,
 			&certs) != 1)
@@ -332,10 +454,15 @@ housekeeper_main(const struct cfg *cfg)
 			    txns, certs);
 		if (db_nonce_prune(db, cfg->nonce_max_age, &pruned) != 1)
 			log_warn("nonce prune failed: %s", db_error(db));
+		/* Finished transactions past txn_retention (the audit chain
+		 * keeps the history). */
+		if (db_txn_prune(db, cfg->txn_retention, &pruned) != 1)
+			log_warn("transaction prune failed: %s", db_error(db));
+		else if (pruned > 0)
+			log_info("pruned %lld finished transaction(s)", pruned);
 		/* The audit chain: link what is final, sign the head. */
 		(void)audit_checkpoint(db, hsm != NULL && !hsm_lost(hsm) ? hsm
-		    : NULL, "interval");
-		sleep((unsigned)cfg->housekeeping_interval);
+		    : NULL, cfg, 1, "interval");
 	}
 	ca_store_clear(&st);
 	db_close(db);
@@ -370,7 +497,8 @@ roles_ok(const struct cfg *cfg)
 }
 
 /* -t: configuration (coap_listen parsed, not bound: a running cmpcad may
- * hold it), database schema, HSM login and every CA key. */
+ * hold it), database schema, HSM login, every CA key and every active
+ * CA's OCSP signer. */
 static int
 check_only(const struct cfg *cfg)
 {
@@ -415,6 +543,8 @@ check_only(const struct cfg *cfg)
 	ok = audit_key_check(db);
 	for (i = 0; i < n; i++) {
 		EVP_PKEY *k = hsm_key_load(hsm, cas[i].key_uri);
+		char why[512];
+		time_t until;
 
 		if (k == NULL) {
 			log_err("ca %s: key %s: %s", cas[i].label,
@@ -422,6 +552,13 @@ check_only(const struct cfg *cfg)
 			ok = 0;
 		}
 		EVP_PKEY_free(k);
+		/* Every active key answers OCSP through its signer. */
+		if (strcmp(cas[i].status, "active") == 0 &&
+		    ocsp_signer_check(db, hsm, &cas[i], time(NULL), why,
+			sizeof(why), &until) != 1) {
+			log_err("ca %s: %s", cas[i].label, why);
+			ok = 0;
+		}
 	}
 	if (ok)
 		printf("%s: configuration ok, schema version %d, %zu CA(s)\n",

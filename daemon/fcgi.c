@@ -524,6 +524,8 @@ serve_admin(FCGX_Request *rq, struct worker *w, const char *uri)
 	ar.query = FCGX_GetParam("QUERY_STRING", rq->envp);
 	ar.admin_user = FCGX_GetParam("CMPCA_ADMIN_USER", rq->envp);
 	ar.client_verify = FCGX_GetParam("SSL_CLIENT_VERIFY", rq->envp);
+	ar.hsm = w->hsm != NULL && !hsm_lost(w->hsm);
+	ar.crl_delay = w->cfg->crl_delay;
 	io_deadline(0);
 	code = admin_handle(worker_reader_db(w), &ar, &out);
 	io_deadline(1);

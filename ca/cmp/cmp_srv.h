@@ -32,6 +32,10 @@ struct trust_ca {
 	long long id;
 	char label[DB_LABEL_MAX];
 	int active;	/* else retired: anchors and vouches for nothing */
+	long long key_of; /* an earlier key of identity key_of, or 0 */
+	int old_key;	/* retired, an earlier key of an active identity
+			   (a rollover): vouches for its own end entities'
+			   kur and rr only */
 	X509 *cert;	/* its certificate, public key decoded once */
 };
 
@@ -94,6 +98,17 @@ struct req {
 	struct db_partner partner;   /* that partner */
 	int via_cross;		     /* path through our cross certificate
 					for a partner CA */
+	int via_old_key;	     /* the protection certificate was
+					signed by an earlier key of r->ca's
+					identity (after a rollover) */
+	/* The protection path as the issuing statement re-checks it
+	 * (db_issue): our CA rows whose keys signed a certificate of it,
+	 * and the inventory rows of those certificates. */
+	long long path_ca[DB_ISSUE_PATH_MAX];
+	size_t npath_ca;
+	long long path_cert[DB_ISSUE_PATH_MAX];
+	size_t npath_cert;
+	char credential[DB_SENDER_MAX]; /* cert.credential of what r obtains */
 	int nested;		     /* an inner message of a nested one */
 	const char *label;	     /* CA label from the path, or NULL */
 	char sender[DB_SENDER_MAX];  /* who, for requester and audit rows */
@@ -226,8 +241,8 @@ int cmp_auth_check(struct req *r);
 
 /* The handlers, called by cmp_server.c's dispatch. */
 /* cmp_rr.c, cmp_genm.c, cmp_poll.c. */
-/* The reasonCode of RevDetails (unspecified if absent), -1 if bad, -2
- * for certificateHold or removeFromCRL (not supported). */
+/* The reasonCode of RevDetails (unspecified if absent), -1 if bad.
+ * removeFromCRL (8) asks for a hold's release. */
 int cmp_rr_reason(const CMP_REVDETAILS *d);
 /* rp for a polled rr transaction whose requests are all decided. */
 CMP_MSG *cmp_rr_poll_final(struct req *r, const struct db_pending *pend,
