@@ -15,6 +15,11 @@ CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -fstack-protector-strong \
 	-I. $(PKG_CFLAGS)
 LDFLAGS += -Wl,-z,relro,-z,now
 LDLIBS += $(PKG_LIBS) -ldl
+# libcoap (CoAP front, RFC 9482) for cmpcad only, with its OpenSSL
+# backend for DTLS (coaps_listen; docs/architecture.md, "CoAP").
+COAP_PKG := libcoap-3-openssl
+COAP_CFLAGS := $(shell pkg-config --cflags $(COAP_PKG) 2>/dev/null)
+COAP_LIBS := $(shell pkg-config --libs $(COAP_PKG) 2>/dev/null)
 
 ifeq ($(SAN),1)
 CFLAGS += -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -48,7 +53,8 @@ CA_SRC := ca/log.c ca/cfg.c ca/profile.c ca/profile_san.c ca/profile_subject.c \
 	ca/status/crl.c ca/status/ocsp.c ca/status/ocsp_cache.c \
 	ca/status/ocsp_signer.c
 DAEMON_SRC := daemon/fcgi.c daemon/cmpcad.c daemon/priv.c daemon/admin.c \
-	daemon/admin_buf.c daemon/admin_health.c daemon/worker.c daemon/http.c
+	daemon/admin_buf.c daemon/admin_health.c daemon/worker.c daemon/http.c \
+	daemon/coap_srv.c daemon/coap_xfer.c
 CLI_SRC := $(sort $(wildcard cli/*.c))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
@@ -60,7 +66,7 @@ PROGS := $(B)/cmpcad $(B)/cmpca
 # One program per module for what needs neither a token nor a database;
 # tests/unit/unitlib.c holds the helpers they share.
 UNIT_PLAIN := test_asn test_protect test_hdr test_fcgi test_cross test_ocsp \
-	test_cfg test_store test_log test_metrics test_names
+	test_cfg test_store test_log test_metrics test_names test_coap
 UNIT_TESTS := $(B)/test_hsm $(B)/test_db $(B)/test_engine $(B)/test_admin \
 	$(B)/test_lib $(UNIT_PLAIN:%=$(B)/%)
 TEST_TOOLS := $(B)/cmpdump $(B)/cmpnest $(B)/cmpload $(B)/cmphostile \
@@ -74,8 +80,10 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
+$(B)/daemon/coap_srv.o: CFLAGS += $(COAP_CFLAGS)
+
 $(B)/cmpcad: $(DAEMON_SRC:%.c=$(B)/%.o) $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(COAP_LIBS)
 
 $(B)/cmpca: $(CLI_SRC:%.c=$(B)/%.o) $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -98,6 +106,8 @@ $(B)/test_fcgi: $(B)/daemon/fcgi.o $(B)/daemon/admin.o \
     $(B)/daemon/admin_buf.o $(B)/daemon/admin_health.o $(B)/daemon/worker.o $(B)/daemon/http.o
 
 $(B)/test_cfg: $(B)/tests/unit/cfglog.o
+
+$(B)/test_coap: $(B)/daemon/coap_xfer.o
 
 $(B)/test_lib: $(B)/tests/unit/test_lib.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
@@ -222,7 +232,8 @@ CONF_SED := -e 's|@MODULE@|/usr/lib/softhsm/libsofthsm2.so|' \
 	-e 's|@SCHEMA_DIR@|$(SCHEMADIR)|' \
 	-e 's|@TXN_TIMEOUT@|300|' -e 's|@HOUSEKEEPING@|10|' -e 's|@CRL_DELAY@|5|' \
 	-e 's|@POLL_AFTER@|5|' -e 's|@TRUST_ANCHORS@||' \
-	-e 's|@ALLOW_UNPROTECTED@||' \
+	-e 's|@ALLOW_UNPROTECTED@||' -e 's|@COAP_LISTEN@||' \
+	-e 's|@COAPS_LISTEN@||' -e 's|@COAPS_CERT@||' -e 's|@COAPS_KEY@||' \
 	-e 's|@BASE_URL@|http://ca.example.com|g' \
 	-e 's|, rendered by scripts/stack\.|: an example.\n\# Copy it to $(CONFFILE), then set token, pin_file, db, default_ca and\n\# the URLs (crl_url, ocsp_url) of the profiles (cmpca.conf(5), docs/operations.md).|'
 # The man pages and the nginx examples name installed paths: rewritten for

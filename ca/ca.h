@@ -180,6 +180,12 @@ struct cfg {
 	char *db_owner;	   /* cmpca db migrate (the owner); NULL: db_operator */
 	char *db_reader;   /* /admin/, /metrics (cmpca_reader); NULL: db */
 	char *socket_path;
+	char *coap_listen;   /* CoAP "HOST:PORT" (RFC 9482), or NULL: none */
+	long coap_timeout;   /* seconds an unfinished block-wise transfer
+			      * is kept (daemon/coap_xfer.c) */
+	char *coaps_listen;  /* CoAP over DTLS "HOST:PORT", or NULL */
+	char *coaps_cert;    /* its server certificate chain (PEM file) */
+	char *coaps_key;     /* its private key (PEM file) */
 	char *user;	     /* cmpcad's user when started as root, or NULL */
 	char *socket_group;  /* group of the unix socket (nginx's), or NULL */
 	char *default_ca;

@@ -113,6 +113,38 @@
  * primary-key lookup per CA and worker. */
 #define CA_STORE_REFRESH CA_CACHE_CHECK
 
+/*
+ * CoAP front end (daemon/coap.c, RFC 9482 with RFC 7959 block-wise
+ * transfer). A request body arrives in blocks that the CoAP process holds
+ * until the last one; a response larger than one block waits until the
+ * client has fetched it. Each such transfer costs at most max_request
+ * bytes, so the table costs at most CA_COAP_MAX_XFERS * max_request.
+ */
+/* Transfers held at once, all peers together: a new request body beyond
+ * this is answered 5.03 (a response to hold evicts the oldest). */
+#define CA_COAP_MAX_XFERS 64
+/* Transfers one peer (address and port) holds at once: its next new one
+ * replaces its oldest, so one peer cannot fill the table. */
+#define CA_COAP_MAX_XFERS_PEER 4
+/* Default seconds a transfer lives without a block (coap_timeout):
+ * MAX_TRANSMIT_WAIT of RFC 7252 is 93 s; a client retries a block for
+ * at most that long. */
+#define CA_COAP_TIMEOUT 93
+/* CoAP sessions (one per peer address and port) libcoap keeps while idle;
+ * the oldest idle one goes first. */
+#define CA_COAP_MAX_SESSIONS 256
+/* Largest block we send (SZX 6, 1024 bytes: fits a 1152-byte datagram). */
+#define CA_COAP_SZX 6
+/* Answers kept to repeat to a retransmitted Confirmable request instead
+ * of serving it twice (RFC 7252 §4.5): one per peer, its last, each at
+ * most one block, for EXCHANGE_LIFETIME (RFC 7252 §4.8.2, 247 s). */
+#define CA_COAP_MAX_DUPS CA_COAP_MAX_SESSIONS
+#define CA_COAP_EXCHANGE_LIFETIME 247
+/* A peer's address as text ("[v6]:port"), the key of its transfers. */
+#define CA_COAP_PEER_MAX 64
+/* Request-Tag option (RFC 9175): 0..8 bytes. */
+#define CA_COAP_RTAG_MAX 8
+
 /* Response body we are willing to build. */
 #define CA_MAX_RESPONSE (1024 * 1024)
 

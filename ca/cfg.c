@@ -44,7 +44,8 @@ static const char *const cfg_keys[] = {
 	"db_operator", "db_owner", "db_reader", "mac_fail_budget",
 	"worker_timeout", "audit_anchor_file", "audit_checkpoint_max_age",
 	"crl_delay", "ocsp_nonce", "ocsp_sign_max", "txn_retention",
-	"ra_revoke_scope", "identity_accepts", NULL,
+	"ra_revoke_scope", "identity_accepts", "coap_listen", "coap_timeout",
+	"coaps_listen", "coaps_cert", "coaps_key", NULL,
 };
 
 static int cfg_scope(struct cfg *c);
@@ -559,6 +560,20 @@ cfg_load(const char *path)
 	cfg_unset_empty(&c->db_owner);
 	cfg_unset_empty(&c->db_reader);
 	c->socket_path = cfg_str(c, CFG_MAIN, "socket", NULL);
+	c->coap_listen = cfg_str(c, CFG_MAIN, "coap_listen", NULL);
+	cfg_unset_empty(&c->coap_listen);
+	c->coaps_listen = cfg_str(c, CFG_MAIN, "coaps_listen", NULL);
+	c->coaps_cert = cfg_str(c, CFG_MAIN, "coaps_cert", NULL);
+	c->coaps_key = cfg_str(c, CFG_MAIN, "coaps_key", NULL);
+	cfg_unset_empty(&c->coaps_listen);
+	cfg_unset_empty(&c->coaps_cert);
+	cfg_unset_empty(&c->coaps_key);
+	if (c->coaps_listen != NULL &&
+	    (c->coaps_cert == NULL || c->coaps_key == NULL)) {
+		cfg_error(c, CFG_MAIN, "coaps_listen", "%s",
+		    "coaps_listen needs coaps_cert and coaps_key");
+		goto fail;
+	}
 	c->user = cfg_str(c, CFG_MAIN, "user", NULL);
 	if (c->user != NULL && c->user[0] == '\0') {
 		free(c->user); /* "user =": none */
@@ -617,6 +632,8 @@ cfg_load(const char *path)
 		&c->clock_skew) ||
 	    !cfg_long(c, CFG_MAIN, "crl_validity", 24, 1, 24 * 366,
 		&c->crl_validity) ||
+	    !cfg_long(c, CFG_MAIN, "coap_timeout", CA_COAP_TIMEOUT, 1, 3600,
+		&c->coap_timeout) ||
 	    !cfg_long(c, CFG_MAIN, "audit_checkpoint_max_age", 86400, 0,
 		86400L * 3660, &c->audit_ckpt_max_age) ||
 	    !cfg_bool(c, CFG_MAIN, "crl_auto", 1, &c->crl_auto) ||
@@ -735,6 +752,10 @@ cfg_free(struct cfg *c)
 	free(c->db_owner);
 	free(c->db_reader);
 	free(c->socket_path);
+	free(c->coap_listen);
+	free(c->coaps_listen);
+	free(c->coaps_cert);
+	free(c->coaps_key);
 	free(c->user);
 	free(c->socket_group);
 	free(c->default_ca);

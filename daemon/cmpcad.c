@@ -13,6 +13,12 @@
  *   -t       check the configuration, the database and the HSM, then exit
  *   -s       log to syslog instead of stderr (or syslog = yes)
  *
+ * With coap_listen or coaps_listen set, one more child serves CMP over
+ * CoAP on UDP or DTLS (coap_srv.c): a worker whose transport is CoAP
+ * instead of FastCGI, forked and opening its HSM and database after the
+ * fork like the others; one process, because block-wise transfers live
+ * in its memory.
+ *
  * The request counters of /metrics live in a shared anonymous mapping the
  * master creates before the first fork (metrics.c), so every worker adds
  * to, and renders, the same numbers.
@@ -30,6 +36,7 @@
 #include <unistd.h>
 
 #include "ca/ca.h"
+#include "daemon/coap_srv.h"
 #include "daemon/fcgi.h"
 #include "daemon/priv.h"
 #include "daemon/worker.h"
@@ -124,6 +131,11 @@ worker_main(const struct cfg *cfg, int fd, int slot)
 	if ((w = worker_new(cfg, db, hsm)) == NULL)
 		goto out;
 	w->slot = slot;
+	if (slot > cfg->workers) {
+		/* The CoAP worker (fd is -1). */
+		rc = coap_srv_serve(w, &stopping) == 0 ? 0 : 1;
+		goto out;
+	}
 	log_info("worker ready");
 	rc = fcgi_serve(fd, w, &stopping) == 0 ? 0 : 1;
 out:
@@ -484,8 +496,9 @@ roles_ok(const struct cfg *cfg)
 	return ok;
 }
 
-/* -t: configuration, database schema, HSM login, every CA key and every
- * active CA's OCSP signer. */
+/* -t: configuration (coap_listen parsed, not bound: a running cmpcad may
+ * hold it), database schema, HSM login, every CA key and every active
+ * CA's OCSP signer. */
 static int
 check_only(const struct cfg *cfg)
 {
@@ -495,6 +508,19 @@ check_only(const struct cfg *cfg)
 	size_t n = 0, i;
 	int version = 0, pending = 0, ok = 0;
 
+	if ((cfg->coap_listen != NULL &&
+		!coap_srv_listen_ok(cfg->coap_listen)) ||
+	    (cfg->coaps_listen != NULL &&
+		!coap_srv_listen_ok(cfg->coaps_listen)))
+		goto out;
+	/* The CoAP worker reads them after the fork, as this user. */
+	if (cfg->coaps_listen != NULL &&
+	    (access(cfg->coaps_cert, R_OK) != 0 ||
+		access(cfg->coaps_key, R_OK) != 0)) {
+		log_err("coaps_cert %s, coaps_key %s: cannot be read: %s",
+		    cfg->coaps_cert, cfg->coaps_key, strerror(errno));
+		goto out;
+	}
 	if (!open_backends(cfg, &hsm, &db) || !roles_ok(cfg))
 		goto out;
 	if (db_schema_version(db, &version) < 0 || version == 0) {
@@ -551,8 +577,9 @@ struct slot {
 	time_t due; /* respawn at (back-off), 0: nothing pending */
 };
 
-/* Slot 0 is the housekeeper, slots 1..workers the FastCGI workers. The
- * child gets back the signal mask the master had before it blocked
+/* Slot 0 is the housekeeper, slots 1..workers the FastCGI workers, slot
+ * workers + 1 the CoAP worker when coap_listen or coaps_listen is set.
+ * The child gets back the signal mask the master had before it blocked
  * SIGCHLD. */
 static pid_t
 spawn(const struct cfg *cfg, int fd, struct slot *s, int slot,
@@ -568,6 +595,10 @@ spawn(const struct cfg *cfg, int fd, struct slot *s, int slot,
 		if (slot == 0) {
 			close(fd);
 			_exit(housekeeper_main(cfg));
+		}
+		if (slot > cfg->workers) {
+			close(fd);
+			_exit(worker_main(cfg, -1, slot));
 		}
 		_exit(worker_main(cfg, fd, slot));
 	}
@@ -650,8 +681,9 @@ watchdog(const struct cfg *cfg, struct slot *slots, int n)
 static int
 master(const struct cfg *cfg, int fd)
 {
-	struct slot slots[CA_MAX_WORKERS + 1];
-	int i, n = cfg->workers + 1, status;
+	struct slot slots[CA_MAX_WORKERS + 2];
+	int i, status, n = cfg->workers + 1 +
+	    (cfg->coap_listen != NULL || cfg->coaps_listen != NULL);
 	sigset_t chld, old;
 	struct timespec ts;
 	time_t now, next;
@@ -775,8 +807,11 @@ main(int argc, char **argv)
 		cfg_free(cfg);
 		return 1;
 	}
-	/* The socket is open: root (if we had it) is not needed any more. */
-	if (!priv_drop(cfg) || !priv_pin_check(cfg) || !roles_ok(cfg)) {
+	/* The socket is open: root (if we had it) is not needed any more.
+	 * The CoAP ports are bound after the fork, as this user: probe them. */
+	if (!priv_drop(cfg) || !priv_pin_check(cfg) || !roles_ok(cfg) ||
+	    (cfg->coap_listen != NULL && !coap_srv_probe(cfg->coap_listen)) ||
+	    (cfg->coaps_listen != NULL && !coap_srv_probe(cfg->coaps_listen))) {
 		close(fd);
 		socket_remove(cfg->socket_path);
 		cfg_free(cfg);
@@ -790,8 +825,11 @@ main(int argc, char **argv)
 		cfg_free(cfg);
 		return 1;
 	}
-	log_info("listening on %s with %d workers", cfg->socket_path,
-	    cfg->workers);
+	log_info("listening on %s with %d workers%s%s", cfg->socket_path,
+	    cfg->workers, cfg->coap_listen != NULL ? ", CoAP on udp " : "",
+	    cfg->coap_listen != NULL ? cfg->coap_listen : "");
+	if (cfg->coaps_listen != NULL)
+		log_info("CoAP over DTLS on %s", cfg->coaps_listen);
 	rc = master(cfg, fd);
 	close(fd);
 	socket_remove(cfg->socket_path);

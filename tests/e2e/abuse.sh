@@ -144,8 +144,10 @@ check "no worker died otherwise (no crash)" \
 # 6. Back-off per slot, and the master never sleeps: a worker killed
 # twice right after its start waits 2 s for its respawn, and meanwhile
 # the other worker, killed too, is back at once.
+# (The housekeeper and the CoAP worker are children too: not counted.)
 hk=$(sed -n 's/^cmpcad\[\([0-9]*\)\]: info: housekeeper ready$/\1/p' "$CMPCA_LOG" | tail -n 1)
-workers_now() { ps --ppid "$master" -o pid= | tr -d ' ' | grep -vx "$hk" | sort; }
+cw=$(sed -n 's/^cmpcad\[\([0-9]*\)\]: info: coap: listening on udp .*/\1/p' "$CMPCA_LOG" | tail -n 1)
+workers_now() { ps --ppid "$master" -o pid= | tr -d ' ' | grep -vx -e "$hk" -e "$cw" | sort; }
 new_worker() { # OLD-LIST: waits up to 5 s for a worker not in OLD-LIST
 	local p
 	for _ in $(seq 50); do

@@ -408,7 +408,7 @@ chmod 755 "$work" "$hb"
 chown "$CMPCA_USER" "$hb/crl"
 sed -e "s|^socket = .*|socket = $hb/cmpcad.sock|" -e "s|^crl_dir = .*|crl_dir = $hb/crl|" \
     -e "s|^workers = .*|workers = 1|" -e "s|^housekeeping_interval = .*|housekeeping_interval = 1|" \
-    "$CMPCA_CONF" >"$hb/cmpca.conf"
+    -e "s|^coap_listen = .*|coap_listen =|" "$CMPCA_CONF" >"$hb/cmpca.conf"
 env SOFTHSM2_CONF="$SOFTHSM2_CONF" CMPCA_HSM_LOCK="$CMPCA_HSM_LOCK" \
     "$bin/cmpcad" -c "$hb/cmpca.conf" >"$hb/cmpcad.log" 2>&1 &
 hostb=$!

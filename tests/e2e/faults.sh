@@ -132,8 +132,9 @@ broken=$(($(count fail "$rec") + $(count unconfirmed "$rec")))
 echo "info 2 workers killed: $(count ok "$rec") ok, $(count fail "$rec") failed, $(count unconfirmed "$rec") unconfirmed"
 check "kill: the master logged both deaths" test \
     "$(log_since "$l0" | grep -c 'worker [0-9]* killed by signal 9')" = 2
+# The master's children: the workers, the housekeeper and the CoAP worker.
 check "kill: the master respawned them ($CMPCA_WORKERS workers, new pids)" bash -c \
-    "[ \$(pgrep -P $master | wc -l) = $((CMPCA_WORKERS + 1)) ] && ! pgrep -P $master | grep -qx -e ${victims[0]} -e ${victims[1]}"
+    "[ \$(pgrep -P $master | wc -l) = $((CMPCA_WORKERS + 2)) ] && ! pgrep -P $master | grep -qx -e ${victims[0]} -e ${victims[1]}"
 check "kill: at most the 2 in-flight transactions broke off ($broken)" test "$broken" -le 2
 fails_not 'transfer error|systemUnavail' "$rec" >"$work/kill.bad"
 none "kill: a failure is a transfer error (HTTP 502 from nginx) or systemUnavail" "$work/kill.bad"

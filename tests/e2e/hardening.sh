@@ -224,8 +224,9 @@ tport=$((CMPCA_PORT + 3))
 mkdir -p "$w/tcp"
 printf 'not a socket\n' >"$w/tcp/127.0.0.1:$tport"
 chmod 600 "$w/tcp/127.0.0.1:$tport"
+# (No CoAP: the stack's cmpcad holds its port.)
 sed -e "s|^socket = .*|socket = 127.0.0.1:$tport|" -e "s|^workers = .*|workers = 1|" \
-    "$CMPCA_CONF" >"$w/tcp.conf"
+    -e "s|^coap_listen = .*|coap_listen =|" "$CMPCA_CONF" >"$w/tcp.conf"
 (cd "$w/tcp" && exec env SOFTHSM2_CONF="$SOFTHSM2_CONF" CMPCA_HSM_LOCK="$CMPCA_HSM_LOCK" \
     "$bin/cmpcad" -c "$w/tcp.conf" >"$w/tcp.log" 2>&1) &
 tcpd=$!

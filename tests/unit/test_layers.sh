@@ -17,6 +17,9 @@
 #     a call may skip layers downwards; a call upwards fails, and so does a
 #     call between two different folders of one layer (siblings are
 #     separate concerns: neither knows the other);
+#   - a library's headers are included by the one file that wraps it
+#     (libcoap: daemon/coap_srv.c; libfcgi: daemon/fcgi.c; libpq:
+#     db/db_int.h; libp11: hsm/hsm_int.h);
 #   - every folder holding product sources has a place in that order, and
 #     the build has an object for every product source, none older than
 #     its source (else the graph would be incomplete or out of date: run
@@ -41,6 +44,7 @@ case $bin in /*) ;; *) bin=$top/$bin ;; esac
 python3 - "$top" "$bin" <<'EOF'
 import collections
 import os
+import re
 import subprocess
 import sys
 
@@ -280,6 +284,39 @@ for d in folders:
                            "(same layer)" % (e, d))
     if bad:
         fail(name, "%d call(s) against it" % len(bad), bad)
+    else:
+        ok(name)
+
+# 5. A library's headers stay in the one file that wraps it, so its types
+#    never cross into another file: libcoap in daemon/coap_srv.c (the
+#    daemon side only), libfcgi in daemon/fcgi.c, libpq behind
+#    db/db_int.h, libp11 behind hsm/hsm_int.h.
+WRAPPED = [
+    ("coap3/", ("daemon/coap_srv.c",)),
+    ("fcgiapp.h", ("daemon/fcgi.c",)),
+    ("fcgi_stdio.h", ("daemon/fcgi.c",)),
+    ("libpq-fe.h", ("db/db_int.h",)),
+    ("libp11.h", ("hsm/hsm_int.h",)),
+]
+inc_re = re.compile(r'^\s*#\s*include\s*<([^>]+)>', re.M)
+headers = []
+for root, dirs, files in os.walk(top):
+    rel = os.path.relpath(root, top)
+    dirs[:] = sorted(d for d in dirs
+                     if (rel == "." and d not in SKIP) or
+                     (rel != "." and not d.startswith(".")))
+    headers += [os.path.normpath(os.path.join(rel, f))
+                for f in sorted(files) if f.endswith(".h")]
+includes = {}
+for f in sources + headers:
+    with open(os.path.join(top, f), errors="replace") as fh:
+        includes[f] = inc_re.findall(fh.read())
+for lib, homes in WRAPPED:
+    name = "<%s> is included by %s only" % (lib, ", ".join(homes))
+    bad = sorted(f for f, incs in includes.items() if f not in homes and
+                 any(i.startswith(lib) for i in incs))
+    if bad:
+        fail(name, "%d other file(s) include it" % len(bad), bad)
     else:
         ok(name)
 
