@@ -13,6 +13,9 @@
 #define CLIENT_NONCE_LEN 16	/* our senderNonce */
 #define CLIENT_PEER_NONCE_MAX 64 /* the longest senderNonce we keep */
 #define CLIENT_ERR_MAX 1024
+#define CLIENT_PBM_SALT_LEN 16	/* our PBM salt (RFC 9481 §6.1.1) */
+#define CLIENT_PBM_ITER 10000	/* our PBM iterationCount */
+#define CLIENT_PBM_MAX_ITER 100000 /* the most an answer's PBM may ask */
 
 struct cmp_client {
 	const struct ca_ident *ca; /* ours: signs, is the sender */
@@ -26,6 +29,11 @@ struct cmp_client {
 	unsigned char peer_nonce[CLIENT_PEER_NONCE_MAX]; /* the peer's last */
 	size_t peer_nonce_len;
 	char err[CLIENT_ERR_MAX];
+	/* MAC mode (ca NULL, an RA's upstream): our senderKID and the
+	 * shared secret (wiped when freed); answers may be errors. */
+	char *ref;
+	unsigned char *secret;
+	size_t secret_len;
 };
 
 /* Records why the current call fails (cmp_client_error). Returns 0. */
@@ -39,5 +47,12 @@ int client_fail(struct cmp_client *cl, const char *fmt, ...)
  */
 int client_fail_pkisi(struct cmp_client *cl, const char *what,
     const CMP_PKISI *si, int with_text);
+
+/* client_upstream.c: MAC protection of a request header and body (PBM
+ * with a fresh salt) with cl's secret; and verification of an answer's
+ * PBM. Return 1 or 0 (client_fail set). */
+int client_mac_alg_set(CMP_HEADER *h);
+int client_mac_protect(struct cmp_client *cl, CMP_MSG *m);
+int client_mac_verify(struct cmp_client *cl, const CMP_MSG *a);
 
 #endif

@@ -1,0 +1,257 @@
+-- cmpca as a registration authority in front of another CA (RFC 9483
+-- §5, issue 24).
+--
+-- An identity of status 'upstream' is a CA row whose certificate is the
+-- upstream CA's (the one its answers and certificates must chain to,
+-- CMPCA_UPSTREAM_CA_CERT; the rest of that file in chain) and whose key
+-- is not ours: it signs nothing, publishes no CRL and anchors nothing.
+-- Devices enroll at its label as at any CA (secrets, profiles, policy);
+-- each accepted request is then forwarded to the upstream CA, and the
+-- certificate that comes back is stored under this row like one we
+-- issued (audit event 'issue-upstream').
+ALTER TABLE ca DROP CONSTRAINT ca_status_check;
+ALTER TABLE ca ADD CONSTRAINT ca_status_check
+    CHECK (status IN ('active', 'retired', 'pending', 'upstream'));
+
+-- How to reach the upstream CA of such a row, and with which credential:
+-- 'mac' re-protects each request with a MAC under the secret the upstream
+-- CA gave us (ref is its senderKID), sealed in the HSM like enrollment
+-- secrets (the AAD is "upstream:" and the label).
+CREATE TABLE upstream (
+	ca_id bigint PRIMARY KEY REFERENCES ca (id),
+	url text NOT NULL CHECK (url ~ '^https?://'),
+	mode text NOT NULL DEFAULT 'mac' CHECK (mode IN ('mac')),
+	ref text NOT NULL,
+	secret_enc bytea NOT NULL,
+	tls_trusted text,		-- PEM file for an https:// URL, or NULL
+	created timestamptz NOT NULL DEFAULT now()
+);
+
+-- One forwarded certificate request waiting for the device's certConf:
+-- the device's transaction (txid, certReqId) and the upstream one it was
+-- forwarded in (its transactionID, our last senderNonce, the upstream's
+-- last senderNonce), so that any worker forwards the certConf.
+CREATE TABLE ra_fwd (
+	ca_id bigint NOT NULL REFERENCES ca (id),
+	txid bytea NOT NULL,
+	cert_req_id int NOT NULL,
+	up_txid bytea NOT NULL,
+	up_nonce bytea NOT NULL,
+	up_peer_nonce bytea NOT NULL,
+	created timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (ca_id, txid, cert_req_id)
+);
+CREATE INDEX ra_fwd_created_idx ON ra_fwd (created);
+
+-- cmpca_cert_store (014) as before, but it also stores under an upstream
+-- identity, and audits those certificates as received from upstream.
+CREATE OR REPLACE FUNCTION cmpca_cert_store(p_txn text, p_txid bytea, p_ca bigint,
+    p_ca_cert_sha256 bytea, p_actor text, p_nonce bytea, p_sender text,
+    p_kind text, p_from text, p_state text, p_last_nonce bytea, p_pvno int,
+    p_expires bigint, p_secret text, p_secret_version text,
+    p_serial text[], p_subject text[], p_issuer text[], p_spki bytea[],
+    p_not_before bigint[], p_not_after bigint[], p_status text[],
+    p_der bytea[], p_profile text[], p_requester text[],
+    p_cert_req_id int[], p_replaces bigint[], p_supersede boolean[],
+    p_cert_kind text[])
+    RETURNS SETOF bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+	n int := coalesce(cardinality(p_serial), 0);
+	i int;
+	cid bigint;
+	st text;
+BEGIN
+	IF p_txn = 'new' THEN
+		INSERT INTO seen_nonce (nonce) VALUES (p_nonce)
+		    ON CONFLICT (nonce) DO NOTHING;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'replayed senderNonce'
+			    USING ERRCODE = 'CA001';
+		END IF;
+		INSERT INTO cmp_txn (id, ca_id, sender, kind, state, last_nonce,
+		    pvno, expires, updated)
+		    VALUES (p_txid, p_ca, p_sender, p_kind, p_state,
+		    p_last_nonce, p_pvno, to_timestamp(p_expires), now())
+		    ON CONFLICT (id) DO NOTHING;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'transactionID in use'
+			    USING ERRCODE = 'CA002';
+		END IF;
+		IF p_secret IS NOT NULL THEN
+			UPDATE enroll_secret SET uses_left = uses_left - 1
+			    WHERE ref = p_secret AND uses_left > 0
+			    AND (expires IS NULL OR expires > now());
+			IF NOT FOUND THEN
+				PERFORM 1 FROM enroll_secret
+				    WHERE ref = p_secret AND uses_left = -1
+				    AND (expires IS NULL OR expires > now())
+				    AND (p_secret_version IS NULL OR
+					xmin::text = p_secret_version);
+			END IF;
+			IF NOT FOUND THEN
+				RAISE EXCEPTION 'enrollment secret used up'
+				    USING ERRCODE = 'CA003';
+			END IF;
+		END IF;
+	ELSIF p_txn = 'move' THEN
+		PERFORM cmpca_finish(p_txid, p_nonce, p_from, p_state,
+		    p_last_nonce, '{}'::bigint[], '{}'::bigint[], 0,
+		    '{}'::bigint[], p_actor, p_ca);
+	ELSIF p_txn IS DISTINCT FROM 'none' THEN
+		RAISE EXCEPTION 'cmpca_cert_store: p_txn must be new, move or none'
+		    USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	IF n = 0 THEN
+		RETURN;
+	END IF;
+	IF array_ndims(p_serial) <> 1 OR array_lower(p_serial, 1) <> 1 OR
+	    cardinality(p_subject) <> n OR cardinality(p_issuer) <> n OR
+	    cardinality(p_spki) <> n OR cardinality(p_not_before) <> n OR
+	    cardinality(p_not_after) <> n OR cardinality(p_status) <> n OR
+	    cardinality(p_der) <> n OR cardinality(p_profile) <> n OR
+	    cardinality(p_requester) <> n OR cardinality(p_cert_req_id) <> n OR
+	    cardinality(p_replaces) <> n OR cardinality(p_supersede) <> n OR
+	    cardinality(p_cert_kind) <> n THEN
+		RAISE EXCEPTION 'cmpca_cert_store: the certificate arrays differ '
+		    'in length' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT status INTO st FROM ca WHERE id = p_ca
+	    AND status IN ('active', 'upstream')
+	    AND sha256(cert) = p_ca_cert_sha256;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'CA certificate changed' USING ERRCODE = 'CA006';
+	END IF;
+	FOR i IN 1 .. n LOOP
+		INSERT INTO cert (ca_id, serial, subject, issuer, spki_sha256,
+		    not_before, not_after, status, der, profile, requester,
+		    txid, cert_req_id, replaces, kind)
+		    VALUES (p_ca, p_serial[i], p_subject[i], p_issuer[i],
+		    p_spki[i], to_timestamp(p_not_before[i]),
+		    to_timestamp(p_not_after[i]), p_status[i], p_der[i],
+		    p_profile[i], p_requester[i], p_txid, p_cert_req_id[i],
+		    p_replaces[i], coalesce(p_cert_kind[i], 'ee'))
+		    ON CONFLICT (ca_id, serial) DO NOTHING RETURNING id INTO cid;
+		IF cid IS NULL THEN
+			RAISE EXCEPTION 'serial number collision'
+			    USING ERRCODE = 'CA004';
+		END IF;
+		INSERT INTO audit (event, ca_id, actor, detail)
+		    VALUES (CASE WHEN p_cert_kind[i] = 'cross'
+		    THEN 'cross-certify' WHEN st = 'upstream'
+		    THEN 'issue-upstream' ELSE 'issue' END, p_ca, p_actor,
+		    p_serial[i]);
+		IF p_supersede[i] AND p_replaces[i] IS NOT NULL AND
+		    p_status[i] = 'valid' THEN
+			UPDATE cert SET status = 'revoked', revoked_at = now(),
+			    reason = 4
+			    WHERE id = p_replaces[i] AND status = 'valid';
+			IF FOUND THEN
+				INSERT INTO audit (event, ca_id, actor, detail)
+				    VALUES ('revoke', p_ca, p_actor,
+				    'superseded by key update');
+			END IF;
+		END IF;
+		RETURN NEXT cid;
+	END LOOP;
+END
+$$;
+
+-- cmpca_grants (015) with the new tables: the reader does not see the
+-- sealed upstream secret; the daemon records and deletes ra_fwd rows.
+CREATE OR REPLACE FUNCTION cmpca_grants() RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	r text;
+	f regprocedure;
+	s text := quote_ident(current_schema());
+BEGIN
+	FOREACH r IN ARRAY ARRAY['cmpca_daemon', 'cmpca_operator',
+	    'cmpca_reader'] LOOP
+		IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
+			IF NOT EXISTS (SELECT 1 FROM pg_roles
+			    WHERE rolname = current_user
+			    AND (rolsuper OR rolcreaterole)) THEN
+				RAISE EXCEPTION 'role % does not exist', r
+				    USING ERRCODE = 'undefined_object',
+				    HINT = 'create it as docs/operations.md '
+				    '(Roles and grants) says, then migrate again';
+			END IF;
+			EXECUTE format('CREATE ROLE %I NOLOGIN', r);
+		END IF;
+		IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r
+		    AND (rolsuper OR rolcreaterole OR rolcreatedb
+			OR rolbypassrls)) THEN
+			RAISE EXCEPTION 'role % has superuser, createrole, '
+			    'createdb or bypassrls', r
+			    USING ERRCODE = 'insufficient_privilege';
+		END IF;
+		EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA %s FROM %I',
+		    s, r);
+		EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA %s '
+		    'FROM %I', s, r);
+		EXECUTE format('REVOKE ALL ON SCHEMA %s FROM %I', s, r);
+		EXECUTE format('GRANT USAGE ON SCHEMA %s TO %I', s, r);
+		EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I',
+		    current_database(), r);
+	END LOOP;
+	-- No one but the owner creates objects here.
+	EXECUTE format('REVOKE CREATE ON SCHEMA %s FROM PUBLIC', s);
+
+	-- The reader: everything but the enrollment secrets themselves
+	-- (every other column of enroll_secret, whatever a migration adds).
+	EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %s '
+	    'TO cmpca_reader', s);
+	REVOKE SELECT ON enroll_secret FROM cmpca_reader;
+	EXECUTE format('GRANT SELECT (%s) ON enroll_secret TO cmpca_reader',
+	    (SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum)
+	    FROM pg_attribute WHERE attrelid = 'enroll_secret'::regclass
+	    AND attnum > 0 AND NOT attisdropped
+	    AND attname NOT IN ('secret', 'secret_enc')));
+	REVOKE SELECT ON upstream FROM cmpca_reader;
+	EXECUTE format('GRANT SELECT (%s) ON upstream TO cmpca_reader',
+	    (SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum)
+	    FROM pg_attribute WHERE attrelid = 'upstream'::regclass
+	    AND attnum > 0 AND NOT attisdropped
+	    AND attname <> 'secret_enc'));
+
+	-- The daemon: reads everything; inserts what a CMP transaction, a
+	-- CRL or a checkpoint adds; updates only status columns.
+	EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %s '
+	    'TO cmpca_daemon, cmpca_operator', s);
+	EXECUTE format('GRANT USAGE ON ALL SEQUENCES IN SCHEMA %s '
+	    'TO cmpca_daemon, cmpca_operator', s);
+	GRANT INSERT ON seen_nonce, cmp_txn, cert, audit, crl, pending_req,
+	    audit_checkpoint TO cmpca_daemon, cmpca_operator;
+	GRANT DELETE ON seen_nonce TO cmpca_daemon, cmpca_operator;
+	GRANT UPDATE (state, last_nonce, updated, expires) ON cmp_txn
+	    TO cmpca_daemon, cmpca_operator;
+	GRANT UPDATE (status, revoked_at, reason, invalidity_date) ON cert
+	    TO cmpca_daemon, cmpca_operator;
+	GRANT UPDATE (uses_left) ON enroll_secret
+	    TO cmpca_daemon, cmpca_operator;
+	-- An RA's upstream transactions (021).
+	GRANT INSERT, DELETE ON ra_fwd TO cmpca_daemon, cmpca_operator;
+
+	-- The operator, in addition: the configuration that lives in the
+	-- database, and a CA rollover's moves (cert.ca_id, cert.kind).
+	GRANT INSERT, UPDATE, DELETE ON ca, enroll_secret, ra, partner, ca_cert,
+	    ocsp_signer, pending_req, upstream TO cmpca_operator;
+	GRANT INSERT ON audit_key TO cmpca_operator;
+	GRANT UPDATE (ca_id, kind) ON cert TO cmpca_operator;
+	GRANT UPDATE (ca_id) ON crl TO cmpca_operator;
+
+	-- Functions: the issuing ones (whatever their current signature)
+	-- and the audit chain's.
+	FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
+	    WHERE p.pronamespace = current_schema()::regnamespace
+	    AND p.proname IN ('cmpca_issue1', 'cmpca_finish',
+		'cmpca_cert_store', 'cmpca_audit_fence', 'cmpca_audit_seal',
+		'cmpca_audit_row_hash') LOOP
+		EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
+		EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO cmpca_daemon, '
+		    'cmpca_operator', f);
+	END LOOP;
+END
+$$;
