@@ -72,13 +72,13 @@ check "B: the upstream secret is sealed, not on argv or in the config" \
 check "B: the upstream secret is in none of B's files" \
     fails grep -rqF "$(cat "$d/up-secret")" "$varb/cmpca.conf" "$varb/stack.env"
 # ra_ir NAME KEY SUBJECT [URL [openssl cmp options...]]: a device enrolls
-# through B with B's demo secret.
+# through B with B's demo secret (recipient: A, or RECIP).
 ra_ir() {
 	local name=$1 key=$2 subj=$3 url=${4:-$ra_url}
 	shift 3
 	[ $# -gt 0 ] && shift
 	openssl cmp -cmd ir -server "$url" -ref demo -secret "pass:$secb" \
-	    -recipient "$CMPCA_CA_SUBJECT" -newkey "$key" -subject "$subj" \
+	    -recipient "${RECIP:-$CMPCA_CA_SUBJECT}" -newkey "$key" -subject "$subj" \
 	    -certout "$d/$name.pem" -unprotected_errors "$@" \
 	    >"$d/$name.out" 2>&1
 }
@@ -203,13 +203,15 @@ check "B: ca upstream mock" \
     B ca upstream mock --url "http://127.0.0.1:$mock_port/pkix/" \
     --ca-cert "$d/mock.pem" --ref mock --secret-file - <"$d/mock-secret"
 before_b=$(qb "select count(*) from cert")
-ra_ir mock "$d/dev1.key" "/CN=mock-device" \
+RECIP="/CN=Mock CA" ra_ir viamock "$d/dev1.key" "/CN=mock-device" \
     "http://127.0.0.1:$portb/.well-known/cmp/p/mock"
-check "the mock answered (its request log)" grep -q "ir" "$d/mock.log"
-check "the device gets a refusal, not the mock's certificate" test ! -s "$d/mock.pem"
-check "  ... systemFailure" grep -q "systemFailure" "$d/mock.out"
+check "the mock got the request (its log)" grep -q "Received request" "$d/mock.log"
+check "the device gets a refusal, not the mock's certificate" test ! -s "$d/viamock.pem"
+check "  ... systemFailure" grep -q "systemFailure" "$d/viamock.out"
 check "B logged the key mismatch" \
     grep -q "upstream mock: certificate .*mock-fixed.* refused: its public key is not the one requested" "$varb/cmpcad.log"
+check "the RA told the mock it rejects the certificate (certConf)" \
+    grep -q "rejected by client with PKIStatus: rejection" "$d/mock.log"
 check "nothing stored at B" test "$(qb "select count(*) from cert")" = "$before_b"
 
 e2e_done
