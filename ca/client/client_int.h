@@ -48,11 +48,11 @@ int client_fail(struct cmp_client *cl, const char *fmt, ...)
 int client_fail_pkisi(struct cmp_client *cl, const char *what,
     const CMP_PKISI *si, int with_text);
 
-/* client_upstream.c: MAC protection of a request header and body (PBM
- * with a fresh salt) with cl's secret; and verification of an answer's
- * PBM. Return 1 or 0 (client_fail set). */
+/* client_mac.c: MAC mode. A PBM protectionAlg (fresh salt) into h; the
+ * request's MAC with cl's secret; the check of an answer's PBM with it.
+ * Return 1 or 0 (the caller records why). */
 int client_mac_alg_set(CMP_HEADER *h);
-int client_mac_protect(struct cmp_client *cl, CMP_MSG *m);
-int client_mac_verify(struct cmp_client *cl, const CMP_MSG *a);
+int client_mac_protect(const struct cmp_client *cl, CMP_MSG *m);
+int client_mac_verify(const struct cmp_client *cl, const CMP_MSG *a);
 
 #endif

@@ -253,8 +253,10 @@ req_new(struct cmp_client *cl, CMP_BODY *body)
 	if ((m->header = req_header(cl)) == NULL)
 		goto fail;
 	if (cl->ca == NULL) {
-		if (!client_mac_protect(cl, m))
+		if (!client_mac_protect(cl, m)) {
+			client_fail(cl, "cannot MAC the request");
 			goto fail;
+		}
 	} else if (!cmp_sig_protect(m, cl->ca) ||
 	    (m->extraCerts = ca_chain_copy(cl->ca)) == NULL)
 		goto fail;
