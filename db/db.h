@@ -371,6 +371,10 @@ int db_ra_fwd_put(struct db *db, const struct db_ra_fwd *f) CA_MUST_CHECK;
 int db_ra_fwd_get(struct db *db, struct db_ra_fwd *f) CA_MUST_CHECK;
 /* Deletes it; 1, 0 if none, -1. */
 int db_ra_fwd_delete(struct db *db, const struct db_ra_fwd *f) CA_MUST_CHECK;
+/* Deletes the rows older than age seconds (devices that never confirmed;
+ * the upstream CA expires those certificates itself); *n how many. 1, 0
+ * if none, -1. */
+int db_ra_fwd_prune(struct db *db, long age, long long *n) CA_MUST_CHECK;
 
 /*
  * Partner CAs for cross-certification, pinned by their CA certificate's

@@ -29,6 +29,11 @@ static const struct db_stmt st_fwd_delete = {DB_ST_RA_FWD_DELETE,
     "DELETE FROM ra_fwd WHERE ca_id = $1::bigint AND txid = $2::bytea"
     " AND cert_req_id = $3::bigint::int"};
 
+static const struct db_stmt st_fwd_prune = {DB_ST_RA_FWD_PRUNE,
+    "ra_fwd_prune",
+    "DELETE FROM ra_fwd WHERE created < now() - make_interval("
+    "secs => $1::bigint)"};
+
 void
 db_upstream_clear(struct db_upstream *u)
 {
@@ -155,4 +160,13 @@ db_ra_fwd_delete(struct db *db, const struct db_ra_fwd *f)
 
 	fwd_key(&p, f->ca_id, f->txid, f->txid_len, f->cert_req_id);
 	return db_update(db, &st_fwd_delete, &p, NULL);
+}
+
+int
+db_ra_fwd_prune(struct db *db, long age, long long *n)
+{
+	struct db_params p = {0};
+
+	db_param_int8(&p, age);
+	return db_update(db, &st_fwd_prune, &p, n);
 }

@@ -29,6 +29,7 @@
 #include "ca/cmp/cmp_srv.h"
 
 #define UP_ERR_MAX 512
+#define UP_FWD_MAX_AGE (7L * 86400) /* seconds an ra_fwd row is kept */
 
 /* See cmp.h. */
 void
@@ -386,6 +387,10 @@ cmp_upstream_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
 			goto out;
 		}
 	} else {
+		/* Devices that never confirmed: the upstream CA expired
+		 * those certificates long ago. */
+		if (db_ra_fwd_prune(r->srv->db, UP_FWD_MAX_AGE, NULL) < 0)
+			log_warn("req %lu: %s", r->id, db_error(r->srv->db));
 		f.ca_id = r->ca->id;
 		memcpy(f.txid, h->transactionID->data,
 		    (size_t)h->transactionID->length);

@@ -133,6 +133,7 @@ test_upstream(void **state)
 	struct db_upstream u, got;
 	struct db_ra_fwd f, g;
 	struct db_ca ca;
+	long long n = 0;
 
 	(void)state;
 	memset(&ca, 0, sizeof(ca));
@@ -183,8 +184,15 @@ test_upstream(void **state)
 	assert_memory_equal(&g.up, &f.up, sizeof(f.up));
 	g.cert_req_id = 1;
 	CHECK(db_ra_fwd_get(db, &g), 0);
+	CHECK(db_ra_fwd_prune(db, 3600, &n), 0); /* younger: kept */
+	g.cert_req_id = 0;
+	CHECK(db_ra_fwd_get(db, &g), 1);
 	CHECK(db_ra_fwd_delete(db, &f), 1);
 	CHECK(db_ra_fwd_delete(db, &f), 0);
+	CHECK(db_ra_fwd_get(db, &f), 0);
+	CHECK(db_ra_fwd_put(db, &f), 1);
+	CHECK(db_ra_fwd_prune(db, -1, &n), 1); /* older than now + 1 s */
+	assert_true(n >= 1);
 	CHECK(db_ra_fwd_get(db, &f), 0);
 }
 
