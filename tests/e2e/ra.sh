@@ -121,6 +121,19 @@ else
 	fail "ir with implicitConfirm through the RA" "$(tail -5 "$d/imp.out")"
 fi
 
+echo "== p10cr through the RA"
+openssl req -new -key "$d/dev2.key" -subj "/CN=ra-p10cr" -out "$d/p10.csr" 2>/dev/null
+if openssl cmp -cmd p10cr -server "$ra_url" -ref demo -secret "pass:$secb" \
+    -recipient "$CMPCA_CA_SUBJECT" -csr "$d/p10.csr" -certout "$d/p10.pem" \
+    -unprotected_errors >"$d/p10.out" 2>&1; then
+	pass "p10cr through the RA: certificate received"
+	check "p10cr: the CSR's key" same_pubkey "$d/p10.pem" "$d/dev2.key"
+	check "p10cr: valid at A and at B" \
+	    test "$(a_status "$d/p10.pem") $(b_status "$d/p10.pem")" = "valid valid"
+else
+	fail "p10cr through the RA" "$(tail -5 "$d/p10.out")"
+fi
+
 echo "== device rejects the certificate: the rejection goes upstream"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout "$d/other.key" -out "$d/other.pem" -subj /CN=Other -days 2 2>/dev/null
