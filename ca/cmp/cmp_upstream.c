@@ -279,8 +279,9 @@ cmp_upstream_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
     int *failp, const char **whyp)
 {
 	const CMP_HEADER *h = r->msg->header;
-	int want = r->msg->body->type == CMP_BODY_CR ? CMP_BODY_CP
-						      : CMP_BODY_IP;
+	/* RFC 9810 §5.3.4: cr and p10cr are answered with cp. */
+	int want = r->msg->body->type == CMP_BODY_IR ? CMP_BODY_IP
+						      : CMP_BODY_CP;
 	char err[UP_ERR_MAX];
 	struct db_ra_fwd f;
 	CMP_CERTRESPONSE *cr;
