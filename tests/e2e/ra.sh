@@ -72,12 +72,12 @@ check "B: the upstream secret is sealed, not on argv or in the config" \
 check "B: the upstream secret is in none of B's files" \
     fails grep -rqF "$(cat "$d/up-secret")" "$varb/cmpca.conf" "$varb/stack.env"
 # ra_ir NAME KEY SUBJECT [URL [openssl cmp options...]]: a device enrolls
-# through B with B's demo secret (recipient: A, or RECIP).
+# through B with B's demo secret (recipient: A, or RECIP; ir, or CMD).
 ra_ir() {
 	local name=$1 key=$2 subj=$3 url=${4:-$ra_url}
 	shift 3
 	[ $# -gt 0 ] && shift
-	openssl cmp -cmd ir -server "$url" -ref demo -secret "pass:$secb" \
+	openssl cmp -cmd "${CMD:-ir}" -server "$url" -ref demo -secret "pass:$secb" \
 	    -recipient "${RECIP:-$CMPCA_CA_SUBJECT}" -newkey "$key" -subject "$subj" \
 	    -certout "$d/$name.pem" -unprotected_errors "$@" \
 	    >"$d/$name.out" 2>&1
@@ -119,6 +119,15 @@ if ra_ir imp "$d/dev2.key" "/CN=ra-implicit" "" -implicit_confirm; then
 	check "B: valid" test "$(b_status "$d/imp.pem")" = valid
 else
 	fail "ir with implicitConfirm through the RA" "$(tail -5 "$d/imp.out")"
+fi
+
+echo "== cr through the RA"
+if CMD=cr ra_ir cr "$d/dev2.key" "/CN=ra-cr"; then
+	pass "cr through the RA: certificate received"
+	check "cr: valid at A and at B" \
+	    test "$(a_status "$d/cr.pem") $(b_status "$d/cr.pem")" = "valid valid"
+else
+	fail "cr through the RA" "$(tail -5 "$d/cr.out")"
 fi
 
 echo "== p10cr through the RA"
