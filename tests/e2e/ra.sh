@@ -54,7 +54,13 @@ if ! CMPCA_VAR=$varb CMPCA_PORT=$portb CMPCA_UPSTREAM_URL=$CMPCA_URL_CA \
     "$top/scripts/stack" up >"$d/stackb.out" 2>&1; then
 	cat "$d/stackb.out"
 	fail "B: stack up as an RA" "see above"
-	e2e_done
+	echo "== secrets"
+check "neither secret in B's log" \
+    fails grep -qF -e "$(cat "$d/up-secret")" -e "$secb" "$varb/cmpcad.log"
+check "the upstream secret in no cmpca argv (the stack pipes it)" \
+    fails grep -qF -- "$(cat "$d/up-secret")" "$varb/stack.env"
+
+e2e_done
 	exit
 fi
 pass "B: stack up as an RA"
@@ -168,6 +174,31 @@ else
 	fail "BC: certificate written" "$(cat "$d/bc.out" "$d/bc.err" | tail -5)"
 fi
 
+echo "== what the RA does not forward: refused, not sent upstream"
+before_a=$(q "select count(*) from cmp_txn")
+openssl cmp -cmd kur -server "$ra_url" -cert "$d/dev1.pem" -key "$d/dev1.key" \
+    -recipient "$CMPCA_CA_SUBJECT" -newkey "$d/dev2.key" -certout "$d/kur.pem" \
+    -unprotected_errors >"$d/kur.out" 2>&1
+check "kur with an upstream certificate: refused (signerNotTrusted)" \
+    grep -q "signerNotTrusted" "$d/kur.out"
+# A certificate of B's own CA passes B's signature check; the RA identity
+# still takes MAC-protected requests only.
+ra_ir bown "$d/dev2.key" "/CN=b-own-device" "$(envb CMPCA_URL_CA)" \
+    -recipient "$(envb CMPCA_CA_SUBJECT)"
+openssl cmp -cmd cr -server "$ra_url" -cert "$d/bown.pem" -key "$d/dev2.key" \
+    -recipient "$CMPCA_CA_SUBJECT" -certout "$d/sigcr.pem" \
+    -unprotected_errors >"$d/sigcr.out" 2>&1
+check "cr signed with a certificate B trusts: notAuthorized" \
+    grep -q "notAuthorized" "$d/sigcr.out"
+check "  ... MAC-protected requests only" \
+    grep -q "MAC-protected requests only" "$d/sigcr.out"
+openssl cmp -cmd rr -server "$ra_url" -ref demo -secret "pass:$secb" \
+    -recipient "$CMPCA_CA_SUBJECT" -oldcert "$d/dev1.pem" \
+    -unprotected_errors >"$d/rr.out" 2>&1
+check "rr: refused (not forwarded yet)" grep -q "forwards ir, cr, p10cr" "$d/rr.out"
+check "  ... nothing reached A" test "$(q "select count(*) from cmp_txn")" = "$before_a"
+check "  ... the certificate stays valid at A" test "$(a_status "$d/dev1.pem")" = valid
+
 echo "== upstream rejecting: its failInfo reaches the device"
 # A second RA identity whose credential at A allows one subject only.
 cli secret add ra-narrow --uses -1 --days 0 --ca "$CMPCA_CA_LABEL" \
@@ -235,5 +266,11 @@ check "B logged the key mismatch" \
 check "the RA told the mock it rejects the certificate (certConf)" \
     grep -q "rejected by client with PKIStatus: rejection" "$d/mock.log"
 check "nothing stored at B" test "$(qb "select count(*) from cert")" = "$before_b"
+
+echo "== secrets"
+check "neither secret in B's log" \
+    fails grep -qF -e "$(cat "$d/up-secret")" -e "$secb" "$varb/cmpcad.log"
+check "the upstream secret in no cmpca argv (the stack pipes it)" \
+    fails grep -qF -- "$(cat "$d/up-secret")" "$varb/stack.env"
 
 e2e_done
