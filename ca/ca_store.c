@@ -267,8 +267,9 @@ ca_ident_load(struct ca_ident *ca, const struct db_ca *row, struct hsm *hsm)
 		    row->key_uri, hsm_error());
 		goto fail;
 	}
-	if (ca->key != NULL)
-		ca->md = ca_sign_md(ca->key);
+	/* The upstream CA's digest is not ours to know: SHA-256 where a
+	 * digest is needed without a certificate to name one. */
+	ca->md = ca->key != NULL ? ca_sign_md(ca->key) : EVP_sha256();
 	ca->retired = strcmp(row->status, "retired") == 0;
 	ca->loaded = time(NULL);
 	if ((ca->chain = sk_X509_new_null()) == NULL ||

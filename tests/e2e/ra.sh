@@ -54,7 +54,12 @@ if ! CMPCA_VAR=$varb CMPCA_PORT=$portb CMPCA_UPSTREAM_URL=$CMPCA_URL_CA \
     "$top/scripts/stack" up >"$d/stackb.out" 2>&1; then
 	cat "$d/stackb.out"
 	fail "B: stack up as an RA" "see above"
-	echo "== secrets"
+	echo "== the RA identity signs nothing"
+check "crl issue --ca ra fails cleanly" fails B crl issue --ca ra
+cr_ir() { CMD=cr ra_ir "$@"; }
+check "B still serves after it" cr_ir cr2 "$d/dev2.key" "/CN=ra-cr-2"
+
+echo "== secrets"
 check "neither secret in B's log" \
     fails grep -qF -e "$(cat "$d/up-secret")" -e "$secb" "$varb/cmpcad.log"
 check "the upstream secret in no cmpca argv (the stack pipes it)" \
@@ -246,12 +251,13 @@ unshare -n sh -c 'ip link set lo up && exec openssl cmp -port "$1" \
     -rsp_cert "$5"' mock 18000 "$d/mock-secret" "$d/mock.pem" "$d/mock.key" \
     "$d/rsp.pem" >"$d/mock.log" 2>&1 &
 mock_pid=$!
-sleep 0.5
+for _ in $(seq 100); do grep -q ACCEPT "$d/mock.log" && break; sleep 0.1; done
 python3 "$top/tests/e2e/nsrelay.py" "$mock_port" "$mock_pid" 18000 \
     >"$d/relay.log" 2>&1 &
 relay_pid=$!
 for _ in $(seq 50); do port_busy "$mock_port" && break; sleep 0.1; done
-check "mock server reachable on 127.0.0.1:$mock_port" port_busy "$mock_port"
+check "mock server listening, reachable on 127.0.0.1:$mock_port" \
+    eval 'grep -q ACCEPT "$d/mock.log" && port_busy "$mock_port"'
 check "B: ca upstream mock" \
     B ca upstream mock --url "http://127.0.0.1:$mock_port/pkix/" \
     --ca-cert "$d/mock.pem" --ref mock --secret-file - <"$d/mock-secret"
@@ -266,6 +272,11 @@ check "B logged the key mismatch" \
 check "the RA told the mock it rejects the certificate (certConf)" \
     grep -q "rejected by client with PKIStatus: rejection" "$d/mock.log"
 check "nothing stored at B" test "$(qb "select count(*) from cert")" = "$before_b"
+
+echo "== the RA identity signs nothing"
+check "crl issue --ca ra fails cleanly" fails B crl issue --ca ra
+cr_ir() { CMD=cr ra_ir "$@"; }
+check "B still serves after it" cr_ir cr2 "$d/dev2.key" "/CN=ra-cr-2"
 
 echo "== secrets"
 check "neither secret in B's log" \
