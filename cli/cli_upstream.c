@@ -1,13 +1,16 @@
 /*
  * cli_upstream.c - `cmpca ca upstream LABEL --url URL --ca-cert FILE
- * --ref REF --secret-file F [--tls-trusted FILE]`: cmpca as an RA (RFC
- * 9483 §5). Adds an identity of status "upstream": devices enroll at
- * LABEL as at any CA, and their requests, once checked, go to the CA at
- * URL, protected with a MAC under the secret that CA gave us (its
- * reference REF). The secret is read from a file (or "-", standard
- * input), never from argv, and stored sealed in the HSM like enrollment secrets (the
- * AAD "upstream:LABEL"). FILE holds the upstream CA's certificate first
- * (its answers' certificates must chain to it), then any issuers.
+ * (--ref REF --secret-file F | --sign-ca CA) [--tls-trusted FILE]`:
+ * cmpca as an RA (RFC 9483 §5). Adds an identity of status "upstream":
+ * devices enroll at LABEL as at any CA, and their requests, once checked,
+ * go to the CA at URL, protected with a MAC under the secret that CA gave
+ * us (its reference REF), or signed with the key of our active CA
+ * identity CA, whose certificate the upstream CA has registered as an
+ * RA's (RFC 9483 §5.2.3). The secret is read from a file (or "-",
+ * standard input), never from argv, and stored sealed in the HSM like
+ * enrollment secrets (the AAD "upstream:LABEL"). FILE holds the upstream
+ * CA's certificate first (its answers' certificates must chain to it),
+ * then any issuers.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -86,18 +89,21 @@ cli_ca_upstream(struct ctx *c, int argc, char **argv)
 		{ "ref", required_argument, NULL, 'r' },
 		{ "secret-file", required_argument, NULL, 'f' },
 		{ "tls-trusted", required_argument, NULL, 't' },
+		{ "sign-ca", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *url = NULL, *cert_file = NULL, *file = NULL;
+	const char *sign_label = NULL;
 	char secret[UPSTREAM_SECRET_MAX], aad[DB_LABEL_MAX + 16];
 	struct db_upstream u;
-	struct db_ca row;
+	struct db_ca row, sign;
 	STACK_OF(X509) *certs = NULL;
 	unsigned char *der = NULL;
 	int o, len, rc = 1;
 
 	memset(&u, 0, sizeof(u));
 	memset(&row, 0, sizeof(row));
+	memset(&sign, 0, sizeof(sign));
 	secret[0] = '\0';
 	snprintf(u.mode, sizeof(u.mode), "mac");
 	optind = 3;
@@ -118,17 +124,24 @@ cli_ca_upstream(struct ctx *c, int argc, char **argv)
 		case 't':
 			u.tls_trusted = optarg;
 			break;
+		case 's':
+			sign_label = optarg;
+			break;
 		default:
 			return 2;
 		}
 	}
 	if (argc < 3 || argv[2][0] == '-' || strlen(argv[2]) >= DB_LABEL_MAX ||
-	    url == NULL || cert_file == NULL || u.ref == NULL ||
-	    file == NULL || optind != argc) {
+	    url == NULL || cert_file == NULL || optind != argc ||
+	    (sign_label == NULL) != (u.ref != NULL && file != NULL) ||
+	    (sign_label != NULL && (u.ref != NULL || file != NULL))) {
 		log_err("usage: ca upstream LABEL --url URL --ca-cert FILE "
-			"--ref REF --secret-file F [--tls-trusted FILE]");
+			"(--ref REF --secret-file F | --sign-ca CA) "
+			"[--tls-trusted FILE]");
 		return 2;
 	}
+	if (sign_label != NULL)
+		snprintf(u.mode, sizeof(u.mode), "sig");
 	if (strncmp(url, "http://", 7) != 0 &&
 	    strncmp(url, "https://", 8) != 0) {
 		log_err("--url: %s is not an http:// or https:// URL", url);
@@ -140,17 +153,28 @@ cli_ca_upstream(struct ctx *c, int argc, char **argv)
 		log_err("cannot read a PEM certificate from %s", cert_file);
 		goto out;
 	}
-	if (!secret_line(file, secret, sizeof(secret))) {
+	if (file != NULL && !secret_line(file, secret, sizeof(secret))) {
 		log_err("cannot read a secret from %s", file);
 		goto out;
 	}
 	if (!cli_need_db(c) || !cli_need_hsm(c))
 		goto out;
-	snprintf(aad, sizeof(aad), "upstream:%s", row.label);
-	if (!hsm_seal(c->hsm, aad, (const unsigned char *)secret,
-		strlen(secret), &u.sealed, &u.sealed_len)) {
-		log_err("cannot seal the upstream secret: %s", hsm_error());
-		goto out;
+	if (sign_label != NULL) {
+		/* The RA's signing key: one of our active CA identities. */
+		if (db_ca_get_by_label(c->db, sign_label, &sign) != 1 ||
+		    strcmp(sign.status, "active") != 0) {
+			log_err("--sign-ca: %s is not an active CA", sign_label);
+			goto out;
+		}
+		u.sign_ca_id = sign.id;
+	} else {
+		snprintf(aad, sizeof(aad), "upstream:%s", row.label);
+		if (!hsm_seal(c->hsm, aad, (const unsigned char *)secret,
+			strlen(secret), &u.sealed, &u.sealed_len)) {
+			log_err("cannot seal the upstream secret: %s",
+			    hsm_error());
+			goto out;
+		}
 	}
 	if ((len = i2d_X509(sk_X509_value(certs, 0), &der)) <= 0 ||
 	    !ca_chain_encode(certs, 1, &row.chain, &row.chain_len))
@@ -179,8 +203,12 @@ cli_ca_upstream(struct ctx *c, int argc, char **argv)
 		db_rollback(c->db);
 		goto dberr;
 	}
-	printf("ca %s: RA in front of %s (MAC, reference %s)\n", row.label,
-	    url, u.ref);
+	if (sign_label != NULL)
+		printf("ca %s: RA in front of %s (signed by %s)\n", row.label,
+		    url, sign_label);
+	else
+		printf("ca %s: RA in front of %s (MAC, reference %s)\n",
+		    row.label, url, u.ref);
 	rc = 0;
 	goto out;
 dberr:
@@ -191,6 +219,7 @@ out:
 		OPENSSL_cleanse(u.sealed, u.sealed_len);
 	free(u.sealed);
 	free(row.chain);
+	db_ca_clear(&sign);
 	OPENSSL_free(der);
 	sk_X509_pop_free(certs, X509_free);
 	return rc;

@@ -336,11 +336,12 @@ int db_ra_delete(struct db *db, const char *name) CA_MUST_CHECK;
 struct db_upstream {
 	long long ca_id;	/* the identity (a ca row of status upstream) */
 	char *url;		/* the upstream CA's CMP URL */
-	char mode[16];		/* "mac" */
-	char *ref;		/* senderKID of our MAC credential */
-	unsigned char *sealed;	/* its secret, sealed (hsm_seal) */
+	char mode[16];		/* "mac" or "sig" */
+	char *ref;		/* mac: senderKID of our credential ("" sig) */
+	unsigned char *sealed;	/* mac: its secret, sealed (hsm_seal) */
 	size_t sealed_len;
 	char *tls_trusted;	/* PEM anchors for https://, or NULL */
+	long long sign_ca_id;	/* sig: our CA identity that signs, or 0 */
 };
 void db_upstream_clear(struct db_upstream *u);
 /* Returns 1, 0 if the identity has one already, -1. */

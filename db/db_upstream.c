@@ -10,11 +10,13 @@
 
 static const struct db_stmt st_insert = {DB_ST_UPSTREAM_INSERT,
     "upstream_insert",
-    "INSERT INTO upstream (ca_id, url, mode, ref, secret_enc, tls_trusted)"
-    " VALUES ($1::bigint, $2::text, $3::text, $4::text, $5::bytea,"
-    " nullif($6::text, '')) ON CONFLICT DO NOTHING"};
+    "INSERT INTO upstream (ca_id, url, mode, ref, secret_enc, tls_trusted,"
+    " sign_ca_id) VALUES ($1::bigint, $2::text, $3::text,"
+    " nullif($4::text, ''), nullif($5::bytea, ''::bytea),"
+    " nullif($6::text, ''), nullif($7::bigint, 0)) ON CONFLICT DO NOTHING"};
 static const struct db_stmt st_get = {DB_ST_UPSTREAM_GET, "upstream_get",
-    "SELECT ca_id, url, mode, ref, secret_enc, coalesce(tls_trusted, '')"
+    "SELECT ca_id, url, mode, coalesce(ref, ''), coalesce(secret_enc,"
+    " ''::bytea), coalesce(tls_trusted, ''), coalesce(sign_ca_id, 0)"
     " FROM upstream WHERE ca_id = $1::bigint"};
 static const struct db_stmt st_fwd_put = {DB_ST_RA_FWD_PUT, "ra_fwd_put",
     "INSERT INTO ra_fwd (ca_id, txid, cert_req_id, up_txid, up_nonce,"
@@ -51,8 +53,7 @@ db_upstream_insert(struct db *db, const struct db_upstream *u)
 {
 	struct db_params p = {0};
 
-	if (u->ca_id <= 0 || u->url == NULL || u->ref == NULL ||
-	    u->sealed == NULL || u->sealed_len == 0 ||
+	if (u->ca_id <= 0 || u->url == NULL ||
 	    !db_fixed_ok(u->mode, sizeof(u->mode))) {
 		db_seterr(db, "upstream insert failed: invalid argument");
 		return -1;
@@ -60,9 +61,10 @@ db_upstream_insert(struct db *db, const struct db_upstream *u)
 	db_param_id(&p, u->ca_id);
 	db_param_text(&p, u->url);
 	db_param_text(&p, u->mode);
-	db_param_text(&p, u->ref);
+	db_param_text(&p, u->ref != NULL ? u->ref : "");
 	db_param_bytea(&p, u->sealed, u->sealed_len);
 	db_param_text(&p, u->tls_trusted != NULL ? u->tls_trusted : "");
+	db_param_int8(&p, u->sign_ca_id);
 	return db_insert(db, &st_insert, &p, NULL);
 }
 
@@ -78,7 +80,8 @@ upstream_row(const PGresult *res, int i, void *e)
 	u->ref = db_col_strdup(&r, 3);
 	u->sealed = db_col_memdup(&r, 4, &u->sealed_len);
 	u->tls_trusted = db_col_strdup(&r, 5);
-	if (r.bad || u->url == NULL || u->ref == NULL || u->sealed == NULL ||
+	u->sign_ca_id = db_col_int8(&r, 6);
+	if (r.bad || u->url == NULL || u->ref == NULL ||
 	    u->tls_trusted == NULL) {
 		db_upstream_clear(u);
 		return 0;

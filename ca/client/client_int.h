@@ -34,6 +34,7 @@ struct cmp_client {
 	char *ref;
 	unsigned char *secret;
 	size_t secret_len;
+	int errors_ok;	/* an RA's client: checked errors are answers */
 };
 
 /* Records why the current call fails (cmp_client_error). Returns 0. */

@@ -1,9 +1,11 @@
 /*
- * client_upstream.c - the RA mode's upstream transport (RFC 9483 §5.2.3
- * with a MAC credential, client_mac.c): the exchange the engine calls
- * through cmp_srv_set_upstream(): the upstream
+ * client_upstream.c - the RA mode's upstream transport (RFC 9483 §5.2.3:
+ * a MAC credential, client_mac.c, or a signature with the key of one of
+ * our CA identities): the exchange the engine calls through
+ * cmp_srv_set_upstream(): the upstream
  * row read from the database, its secret unsealed in the HSM (AAD
- * "upstream:LABEL"), one request and its checked answer.
+ * "upstream:LABEL") or the signing identity loaded, one request and its
+ * checked answer.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,9 @@ up_exchange(struct db *db, struct hsm *hsm, const struct ca_ident *ca,
     CMP_MSG **answer, char *err, size_t errlen)
 {
 	struct db_upstream u;
+	struct db_ca row;
+	struct ca_store store = { NULL, 0 };
+	struct ca_ident *sign = NULL;
 	struct cmp_client *cl = NULL;
 	unsigned char *secret = NULL;
 	size_t secret_len = 0;
@@ -31,6 +36,7 @@ up_exchange(struct db *db, struct hsm *hsm, const struct ca_ident *ca,
 
 	*answer = NULL;
 	memset(&u, 0, sizeof(u));
+	memset(&row, 0, sizeof(row));
 	err[0] = '\0';
 	rc = db_upstream_get(db, ca->id, &u);
 	if (rc != 1) {
@@ -38,17 +44,36 @@ up_exchange(struct db *db, struct hsm *hsm, const struct ca_ident *ca,
 		    : "no upstream configured for this identity");
 		goto out;
 	}
-	snprintf(aad, sizeof(aad), "upstream:%s", ca->label);
-	if (hsm_unseal(hsm, aad, u.sealed, u.sealed_len, &secret,
-		&secret_len) != 1) {
-		snprintf(err, errlen, "cannot unseal the upstream secret: %s",
-		    hsm_error());
-		goto out;
-	}
-	if ((cl = cmp_client_new_mac(ca->cert, u.url, u.tls_trusted, u.ref,
-		 secret, secret_len)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
+	if (strcmp(u.mode, "sig") == 0) {
+		/* Signed with one of our identities' keys (RFC 9483
+		 * §5.2.3), read for this message. */
+		if (db_ca_get(db, u.sign_ca_id, &row) != 1 ||
+		    (sign = ca_store_get(&store, db, hsm, row.label, &rc)) ==
+			NULL || sign->upstream || sign->retired) {
+			snprintf(err, errlen, "cannot load the signing "
+			    "identity (ca id %lld)", u.sign_ca_id);
+			goto out;
+		}
+		if ((cl = cmp_client_new(sign, ca->cert, u.url,
+			 u.tls_trusted)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		cl->errors_ok = 1;
+	} else {
+		snprintf(aad, sizeof(aad), "upstream:%s", ca->label);
+		if (hsm_unseal(hsm, aad, u.sealed, u.sealed_len, &secret,
+			&secret_len) != 1) {
+			snprintf(err, errlen,
+			    "cannot unseal the upstream secret: %s",
+			    hsm_error());
+			goto out;
+		}
+		if ((cl = cmp_client_new_mac(ca->cert, u.url, u.tls_trusted,
+			 u.ref, secret, secret_len)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
 	}
 	if (cont)
 		cmp_client_state_set(cl, st);
@@ -60,6 +85,8 @@ up_exchange(struct db *db, struct hsm *hsm, const struct ca_ident *ca,
 out:
 	CMP_BODY_free(body);
 	cmp_client_free(cl);
+	ca_store_clear(&store);
+	db_ca_clear(&row);
 	if (secret != NULL)
 		OPENSSL_cleanse(secret, secret_len);
 	free(secret);

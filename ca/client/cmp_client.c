@@ -63,6 +63,7 @@ cmp_client_new_mac(X509 *peer, const char *url, const char *tls_trusted,
 	}
 	memcpy(cl->secret, secret, secret_len);
 	cl->secret_len = secret_len;
+	cl->errors_ok = 1;
 	return cl;
 }
 
@@ -422,7 +423,7 @@ answer_check(struct cmp_client *cl, const CMP_MSG *a, int want)
 		X509_get_subject_name(cl->peer)) != 0))
 		return client_fail(cl,
 		    "the answer's sender is not the partner CA");
-	if (err && !(ok && cl->ca == NULL))
+	if (err && !(ok && cl->errors_ok))
 		return client_fail_pkisi(cl,
 		    ok ? "partner answered with an error"
 		       : "partner answered with an error not signed by its CA "

@@ -16,15 +16,20 @@ ALTER TABLE ca ADD CONSTRAINT ca_status_check
 -- How to reach the upstream CA of such a row, and with which credential:
 -- 'mac' re-protects each request with a MAC under the secret the upstream
 -- CA gave us (ref is its senderKID), sealed in the HSM like enrollment
--- secrets (the AAD is "upstream:" and the label).
+-- secrets (the AAD is "upstream:" and the label); 'sig' signs it with the
+-- key of one of our CA identities (sign_ca_id), whose certificate the
+-- upstream CA knows as an RA's (RFC 9483 §5.2.3).
 CREATE TABLE upstream (
 	ca_id bigint PRIMARY KEY REFERENCES ca (id),
 	url text NOT NULL CHECK (url ~ '^https?://'),
-	mode text NOT NULL DEFAULT 'mac' CHECK (mode IN ('mac')),
-	ref text NOT NULL,
-	secret_enc bytea NOT NULL,
+	mode text NOT NULL DEFAULT 'mac' CHECK (mode IN ('mac', 'sig')),
+	ref text,
+	secret_enc bytea,
+	sign_ca_id bigint REFERENCES ca (id),
 	tls_trusted text,		-- PEM file for an https:// URL, or NULL
-	created timestamptz NOT NULL DEFAULT now()
+	created timestamptz NOT NULL DEFAULT now(),
+	CHECK ((mode = 'mac' AND ref IS NOT NULL AND secret_enc IS NOT NULL)
+	    OR (mode = 'sig' AND sign_ca_id IS NOT NULL))
 );
 
 -- One forwarded certificate request waiting for the device's certConf:

@@ -100,7 +100,7 @@ ra_ir() {
 }
 ser() { serial_of "$1"; }
 a_status() { q "select status from cert where serial = '$(ser "$1")'"; }
-b_status() { qb "select c.status from cert c join ca on ca.id = c.ca_id where ca.label = 'ra' and c.serial = '$(ser "$1")'"; }
+b_status() { qb "select c.status from cert c join ca on ca.id = c.ca_id where ca.status = 'upstream' and c.serial = '$(ser "$1")'"; }
 openssl ecparam -genkey -name prime256v1 -noout -out "$d/dev1.key" 2>/dev/null
 openssl ecparam -genkey -name prime256v1 -noout -out "$d/dev2.key" 2>/dev/null
 
@@ -182,6 +182,28 @@ if [ -s "$d/bc/cert-0.pem" ]; then
 	    test "$(a_status "$d/bc/cert-0.pem") $(b_status "$d/bc/cert-0.pem")" = "valid valid"
 else
 	fail "BC: certificate written" "$(cat "$d/bc.out" "$d/bc.err" | tail -5)"
+fi
+
+echo "== signature re-protection: the RA signs with a key in B's HSM (RFC 9483 §5.2.3)"
+# B's signing identity: its key in B's token, certified by A (ca csr,
+# sign-csr, import-cert) and registered at A as an RA.
+B ca csr rasign --subject "/O=cmpca/CN=RA signer" >"$d/rasign.csr" 2>"$d/rasign.err"
+cli ca sign-csr "$CMPCA_CA_LABEL" --csr "$d/rasign.csr" >"$d/rasign.pem" 2>>"$d/rasign.err"
+chmod 644 "$d/rasign.pem"
+check "B: rasign certified by A" B ca import-cert rasign --cert "$d/rasign.pem" --chain "$CMPCA_CA_CERT"
+check "A: ra add (the RA's signing certificate)" cli ra add b-ra --cert "$d/rasign.pem"
+check "B: ca upstream rasig --sign-ca rasign" \
+    B ca upstream rasig --url "$CMPCA_URL_CA" --ca-cert "$CMPCA_CA_CERT" --sign-ca rasign
+if ra_ir sig "$d/dev1.key" "/CN=ra-signed-device" \
+    "http://127.0.0.1:$portb/.well-known/cmp/p/rasig"; then
+	pass "ir through the signing RA: certificate received"
+	check "  ... chains to A" openssl verify -CAfile "$CMPCA_CA_CERT" "$d/sig.pem"
+	check "  ... A took it from the registered RA (ra:b-ra)" \
+	    test "$(q "select requester from cert where serial = '$(ser "$d/sig.pem")'")" = "ra:b-ra"
+	check "  ... valid at A and at B (certConf forwarded, signed)" \
+	    test "$(a_status "$d/sig.pem") $(b_status "$d/sig.pem")" = "valid valid"
+else
+	fail "ir through the signing RA" "$(tail -5 "$d/sig.out")"
 fi
 
 echo "== what the RA does not forward: refused, not sent upstream"

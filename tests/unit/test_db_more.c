@@ -163,8 +163,26 @@ test_upstream(void **state)
 	assert_int_equal(got.sealed_len, sizeof(sealed));
 	assert_memory_equal(got.sealed, sealed, sizeof(sealed));
 	assert_null(got.tls_trusted);
+	assert_int_equal(got.sign_ca_id, 0);
 	db_upstream_clear(&got);
 	db_upstream_clear(NULL);
+	/* Signed re-protection: a signing identity instead of a secret. */
+	memset(&u, 0, sizeof(u));
+	u.ca_id = ca_b;
+	u.url = (char *)"https://upstream.example/.well-known/cmp";
+	strcpy(u.mode, "mac");
+	CHECK(db_upstream_insert(db, &u), -1); /* mac without a secret */
+	strcpy(u.mode, "sig");
+	CHECK(db_upstream_insert(db, &u), -1); /* sig without an identity */
+	u.sign_ca_id = ca_a;
+	u.tls_trusted = (char *)"/etc/ssl/upstream.pem";
+	CHECK(db_upstream_insert(db, &u), 1);
+	CHECK(db_upstream_get(db, ca_b, &got), 1);
+	assert_string_equal(got.mode, "sig");
+	assert_int_equal(got.sign_ca_id, ca_a);
+	assert_string_equal(got.ref, "");
+	assert_string_equal(got.tls_trusted, "/etc/ssl/upstream.pem");
+	db_upstream_clear(&got);
 
 	memset(&f, 0, sizeof(f));
 	f.ca_id = ca.id;
