@@ -18,6 +18,34 @@
 #include "ca/cmp/cmp.h"
 #include "ca/client/client_int.h"
 
+/*
+ * A signing RA vouches for the POP it checked (RFC 9483 §5.2.3.2): every
+ * CertReqMsg of an ir or cr goes with raVerified. The engine verified
+ * the device's POP before it forwarded anything. Returns 1 or 0.
+ */
+static int
+ra_verified(CMP_BODY *b)
+{
+	CRMF_CERTREQMSG *m;
+	CRMF_POPO *p;
+	int i;
+
+	if (b->type != CMP_BODY_IR && b->type != CMP_BODY_CR)
+		return 1;
+	for (i = 0; i < sk_CRMF_CERTREQMSG_num(b->value.ir); i++) {
+		m = sk_CRMF_CERTREQMSG_value(b->value.ir, i);
+		if ((p = CRMF_POPO_new()) == NULL ||
+		    (p->value.raVerified = ASN1_NULL_new()) == NULL) {
+			CRMF_POPO_free(p);
+			return 0;
+		}
+		p->type = CRMF_POPO_RAVERIFIED;
+		CRMF_POPO_free(m->popo);
+		m->popo = p;
+	}
+	return 1;
+}
+
 /* The exchange of struct cmp_upstream_io (cmp.h). */
 static int
 up_exchange(struct db *db, struct hsm *hsm, const struct ca_ident *ca,
@@ -60,6 +88,10 @@ up_exchange(struct db *db, struct hsm *hsm, const struct ca_ident *ca,
 			goto out;
 		}
 		cl->errors_ok = 1;
+		if (!ra_verified(body)) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
 	} else {
 		snprintf(aad, sizeof(aad), "upstream:%s", ca->label);
 		if (hsm_unseal(hsm, aad, u.sealed, u.sealed_len, &secret,
