@@ -48,7 +48,7 @@ CREATE TABLE ra_fwd (
 );
 CREATE INDEX ra_fwd_created_idx ON ra_fwd (created);
 
--- cmpca_cert_store (014) as before, but it also stores under an upstream
+-- cmpca_cert_store (018) as before, but it also stores under an upstream
 -- identity, and audits those certificates as received from upstream.
 CREATE OR REPLACE FUNCTION cmpca_cert_store(p_txn text, p_txid bytea, p_ca bigint,
     p_ca_cert_sha256 bytea, p_actor text, p_nonce bytea, p_sender text,
@@ -58,13 +58,15 @@ CREATE OR REPLACE FUNCTION cmpca_cert_store(p_txn text, p_txid bytea, p_ca bigin
     p_not_before bigint[], p_not_after bigint[], p_status text[],
     p_der bytea[], p_profile text[], p_requester text[],
     p_cert_req_id int[], p_replaces bigint[], p_supersede boolean[],
-    p_cert_kind text[])
+    p_cert_kind text[], p_secret_uses int, p_credential text,
+    p_obtained_with bigint, p_path_ca bigint[], p_path_cert bigint[])
     RETURNS SETOF bigint
 LANGUAGE plpgsql AS $$
 DECLARE
 	n int := coalesce(cardinality(p_serial), 0);
 	i int;
 	cid bigint;
+	uses int := greatest(coalesce(p_secret_uses, 1), 1);
 	st text;
 BEGIN
 	IF p_txn = 'new' THEN
@@ -84,12 +86,14 @@ BEGIN
 			    USING ERRCODE = 'CA002';
 		END IF;
 		IF p_secret IS NOT NULL THEN
-			UPDATE enroll_secret SET uses_left = uses_left - 1
-			    WHERE ref = p_secret AND uses_left > 0
+			UPDATE enroll_secret SET uses_left = uses_left - uses
+			    WHERE ref = p_secret AND uses_left >= uses
+			    AND uses_left > 0 AND NOT disabled
 			    AND (expires IS NULL OR expires > now());
 			IF NOT FOUND THEN
 				PERFORM 1 FROM enroll_secret
 				    WHERE ref = p_secret AND uses_left = -1
+				    AND NOT disabled
 				    AND (expires IS NULL OR expires > now())
 				    AND (p_secret_version IS NULL OR
 					xmin::text = p_secret_version);
@@ -106,6 +110,27 @@ BEGIN
 	ELSIF p_txn IS DISTINCT FROM 'none' THEN
 		RAISE EXCEPTION 'cmpca_cert_store: p_txn must be new, move or none'
 		    USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	-- The protection path, whatever the worker's trust cache says: every
+	-- CA row whose key signed a certificate of it is active, or an
+	-- earlier key of an active identity (after a rollover); every
+	-- certificate of it we issued is valid.
+	PERFORM 1 FROM unnest(p_path_ca) AS k(id)
+	    WHERE NOT EXISTS (SELECT 1 FROM ca c WHERE c.id = k.id
+		AND (c.status = 'active' OR (c.key_of IS NOT NULL AND
+		    EXISTS (SELECT 1 FROM ca o WHERE o.id = c.key_of
+			AND o.status = 'active'))));
+	IF FOUND THEN
+		RAISE EXCEPTION 'a CA of the protection path is retired'
+		    USING ERRCODE = 'CA007';
+	END IF;
+	PERFORM 1 FROM unnest(p_path_cert) AS k(id)
+	    WHERE NOT EXISTS (SELECT 1 FROM cert c WHERE c.id = k.id
+		AND c.status = 'valid');
+	IF FOUND THEN
+		RAISE EXCEPTION 'a certificate of the protection path is revoked'
+		    USING ERRCODE = 'CA008';
 	END IF;
 
 	IF n = 0 THEN
@@ -131,12 +156,14 @@ BEGIN
 	FOR i IN 1 .. n LOOP
 		INSERT INTO cert (ca_id, serial, subject, issuer, spki_sha256,
 		    not_before, not_after, status, der, profile, requester,
-		    txid, cert_req_id, replaces, kind)
+		    txid, cert_req_id, replaces, kind, credential,
+		    obtained_with)
 		    VALUES (p_ca, p_serial[i], p_subject[i], p_issuer[i],
 		    p_spki[i], to_timestamp(p_not_before[i]),
 		    to_timestamp(p_not_after[i]), p_status[i], p_der[i],
 		    p_profile[i], p_requester[i], p_txid, p_cert_req_id[i],
-		    p_replaces[i], coalesce(p_cert_kind[i], 'ee'))
+		    p_replaces[i], coalesce(p_cert_kind[i], 'ee'),
+		    p_credential, p_obtained_with)
 		    ON CONFLICT (ca_id, serial) DO NOTHING RETURNING id INTO cid;
 		IF cid IS NULL THEN
 			RAISE EXCEPTION 'serial number collision'
@@ -163,100 +190,43 @@ BEGIN
 END
 $$;
 
--- cmpca_grants (015) with the new tables: the reader does not see the
--- sealed upstream secret; the daemon records and deletes ra_fwd rows.
-CREATE OR REPLACE FUNCTION cmpca_grants() RETURNS void
+-- cmpca_crl_mark (017) as before, but an upstream identity publishes no
+-- CRL (the upstream CA does): its certificates' status changes mark
+-- nothing for the housekeeper.
+CREATE OR REPLACE FUNCTION cmpca_crl_mark() RETURNS trigger
 LANGUAGE plpgsql AS $$
-DECLARE
-	r text;
-	f regprocedure;
-	s text := quote_ident(current_schema());
 BEGIN
-	FOREACH r IN ARRAY ARRAY['cmpca_daemon', 'cmpca_operator',
-	    'cmpca_reader'] LOOP
-		IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
-			IF NOT EXISTS (SELECT 1 FROM pg_roles
-			    WHERE rolname = current_user
-			    AND (rolsuper OR rolcreaterole)) THEN
-				RAISE EXCEPTION 'role % does not exist', r
-				    USING ERRCODE = 'undefined_object',
-				    HINT = 'create it as docs/operations.md '
-				    '(Roles and grants) says, then migrate again';
-			END IF;
-			EXECUTE format('CREATE ROLE %I NOLOGIN', r);
-		END IF;
-		IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r
-		    AND (rolsuper OR rolcreaterole OR rolcreatedb
-			OR rolbypassrls)) THEN
-			RAISE EXCEPTION 'role % has superuser, createrole, '
-			    'createdb or bypassrls', r
-			    USING ERRCODE = 'insufficient_privilege';
-		END IF;
-		EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA %s FROM %I',
-		    s, r);
-		EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA %s '
-		    'FROM %I', s, r);
-		EXECUTE format('REVOKE ALL ON SCHEMA %s FROM %I', s, r);
-		EXECUTE format('GRANT USAGE ON SCHEMA %s TO %I', s, r);
-		EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I',
-		    current_database(), r);
-	END LOOP;
-	-- No one but the owner creates objects here.
-	EXECUTE format('REVOKE CREATE ON SCHEMA %s FROM PUBLIC', s);
+	IF EXISTS (SELECT 1 FROM ca WHERE id = NEW.ca_id
+	    AND status = 'upstream') THEN
+		RETURN NULL;
+	END IF;
+	INSERT INTO crl_due (ca_id, urgent)
+	    VALUES (NEW.ca_id, coalesce(NEW.reason IN (1, 2, 10), false)
+		AND NEW.status = 'revoked')
+	    ON CONFLICT (ca_id) DO UPDATE
+	    SET urgent = crl_due.urgent OR EXCLUDED.urgent;
+	RETURN NULL;
+END
+$$;
 
-	-- The reader: everything but the enrollment secrets themselves
-	-- (every other column of enroll_secret, whatever a migration adds).
-	EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %s '
-	    'TO cmpca_reader', s);
-	REVOKE SELECT ON enroll_secret FROM cmpca_reader;
-	EXECUTE format('GRANT SELECT (%s) ON enroll_secret TO cmpca_reader',
-	    (SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum)
-	    FROM pg_attribute WHERE attrelid = 'enroll_secret'::regclass
-	    AND attnum > 0 AND NOT attisdropped
-	    AND attname NOT IN ('secret', 'secret_enc')));
+-- The grants: whatever cmpca_grants() gives now (015 and the migrations
+-- after it), then the RA's: the daemon records and deletes ra_fwd rows,
+-- the operator manages upstream rows, and the reader sees every column of
+-- upstream but the sealed secret. Wrapped, not copied (as 017 and 018 do).
+ALTER FUNCTION cmpca_grants() RENAME TO cmpca_grants_before_021;
+
+CREATE FUNCTION cmpca_grants() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM cmpca_grants_before_021();
+	GRANT INSERT, DELETE ON ra_fwd TO cmpca_daemon, cmpca_operator;
+	GRANT INSERT, UPDATE, DELETE ON upstream TO cmpca_operator;
 	REVOKE SELECT ON upstream FROM cmpca_reader;
 	EXECUTE format('GRANT SELECT (%s) ON upstream TO cmpca_reader',
 	    (SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum)
 	    FROM pg_attribute WHERE attrelid = 'upstream'::regclass
 	    AND attnum > 0 AND NOT attisdropped
 	    AND attname <> 'secret_enc'));
-
-	-- The daemon: reads everything; inserts what a CMP transaction, a
-	-- CRL or a checkpoint adds; updates only status columns.
-	EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %s '
-	    'TO cmpca_daemon, cmpca_operator', s);
-	EXECUTE format('GRANT USAGE ON ALL SEQUENCES IN SCHEMA %s '
-	    'TO cmpca_daemon, cmpca_operator', s);
-	GRANT INSERT ON seen_nonce, cmp_txn, cert, audit, crl, pending_req,
-	    audit_checkpoint TO cmpca_daemon, cmpca_operator;
-	GRANT DELETE ON seen_nonce TO cmpca_daemon, cmpca_operator;
-	GRANT UPDATE (state, last_nonce, updated, expires) ON cmp_txn
-	    TO cmpca_daemon, cmpca_operator;
-	GRANT UPDATE (status, revoked_at, reason, invalidity_date) ON cert
-	    TO cmpca_daemon, cmpca_operator;
-	GRANT UPDATE (uses_left) ON enroll_secret
-	    TO cmpca_daemon, cmpca_operator;
-	-- An RA's upstream transactions (021).
-	GRANT INSERT, DELETE ON ra_fwd TO cmpca_daemon, cmpca_operator;
-
-	-- The operator, in addition: the configuration that lives in the
-	-- database, and a CA rollover's moves (cert.ca_id, cert.kind).
-	GRANT INSERT, UPDATE, DELETE ON ca, enroll_secret, ra, partner, ca_cert,
-	    ocsp_signer, pending_req, upstream TO cmpca_operator;
-	GRANT INSERT ON audit_key TO cmpca_operator;
-	GRANT UPDATE (ca_id, kind) ON cert TO cmpca_operator;
-	GRANT UPDATE (ca_id) ON crl TO cmpca_operator;
-
-	-- Functions: the issuing ones (whatever their current signature)
-	-- and the audit chain's.
-	FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
-	    WHERE p.pronamespace = current_schema()::regnamespace
-	    AND p.proname IN ('cmpca_issue1', 'cmpca_finish',
-		'cmpca_cert_store', 'cmpca_audit_fence', 'cmpca_audit_seal',
-		'cmpca_audit_row_hash') LOOP
-		EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
-		EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO cmpca_daemon, '
-		    'cmpca_operator', f);
-	END LOOP;
+	REVOKE ALL ON FUNCTION cmpca_grants_before_021() FROM PUBLIC;
 END
 $$;
