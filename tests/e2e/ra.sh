@@ -11,16 +11,16 @@
 # upstream that rejects (its failInfo reaches the device).
 #
 # usage: tests/e2e/ra.sh [--bin DIR]
-# Ports: CMPCA_RA_TEST_PORT for A, else the first free port from 18760;
+# Ports: CMPCA_RA_TEST_PORT for A, else the first free port from 18790;
 # B, the mock server's relay and the port with nothing behind it take the
-# next free ones (up to 18779).
+# next free ones (up to 18799).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
-e2e_setup ra 18760 --port-var CMPCA_RA_TEST_PORT --scan-to 18769 -- "$@"
+e2e_setup ra 18790 --port-var CMPCA_RA_TEST_PORT --scan-to 18795 -- "$@"
 
 free_port() { # first free port after $1
 	local p=$(($1 + 1))
-	while port_busy "$p" && [ "$p" -lt 18779 ]; do p=$((p + 1)); done
+	while port_busy "$p" && [ "$p" -lt 18799 ]; do p=$((p + 1)); done
 	echo "$p"
 }
 varb=$(mktemp -d /tmp/cmpca-rab.XXXXXX)
