@@ -247,6 +247,7 @@ struct ca_ident {
 	const EVP_MD *md; /* digest for signatures by this CA */
 	STACK_OF(X509) *chain; /* cert, then issuers up to the root */
 	int retired;	 /* issues nothing; its certificates stay revocable */
+	int upstream;	 /* an RA's upstream CA: key NULL (cmp_upstream.c) */
 	time_t loaded;	 /* when the row was last read (CA_STORE_REFRESH) */
 	unsigned char cert_sha256[32]; /* of the DER: what the store checks */
 };

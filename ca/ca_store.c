@@ -259,13 +259,17 @@ ca_ident_load(struct ca_ident *ca, const struct db_ca *row, struct hsm *hsm)
 		log_err("ca %s: stored certificate does not decode", row->label);
 		goto fail;
 	}
-	ca->key = hsm_key_load(hsm, row->key_uri);
-	if (ca->key == NULL) {
+	/* An RA's upstream CA: its certificate, no key of ours. */
+	ca->upstream = strcmp(row->status, "upstream") == 0;
+	if (!ca->upstream &&
+	    (ca->key = hsm_key_load(hsm, row->key_uri)) == NULL) {
 		log_err("ca %s: cannot load key %s: %s", row->label,
 		    row->key_uri, hsm_error());
 		goto fail;
 	}
-	ca->md = ca_sign_md(ca->key);
+	/* The upstream CA's digest is not ours to know: SHA-256 where a
+	 * digest is needed without a certificate to name one. */
+	ca->md = ca->key != NULL ? ca_sign_md(ca->key) : EVP_sha256();
 	ca->retired = strcmp(row->status, "retired") == 0;
 	ca->loaded = time(NULL);
 	if ((ca->chain = sk_X509_new_null()) == NULL ||

@@ -432,6 +432,7 @@ cmd_ca(struct ctx *c, int argc, char **argv)
 		{ "sign-csr", cli_ca_sign_csr },
 		{ "retire", ca_retire },
 		{ "rollover", cli_ca_rollover },
+		{ "upstream", cli_ca_upstream },
 	};
 	size_t i;
 

@@ -43,4 +43,8 @@ int cli_ca_sign_csr(struct ctx *c, int argc, char **argv);
 /* ca import-cert LABEL --cert FILE [--chain FILE] (cli_ca_import.c). */
 int cli_ca_import_cert(struct ctx *c, int argc, char **argv);
 
+/* ca upstream LABEL --url URL --ca-cert FILE --ref REF --secret-file F
+ * [--tls-trusted FILE] (cli_upstream.c): cmpca as an RA. */
+int cli_ca_upstream(struct ctx *c, int argc, char **argv);
+
 #endif

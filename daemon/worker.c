@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 
+#include "ca/client/client.h"
 #include "daemon/worker.h"
 
 /* See worker.h. */
@@ -23,6 +24,8 @@ worker_new(const struct cfg *cfg, struct db *db, struct hsm *hsm)
 		free(w);
 		return NULL;
 	}
+	/* cmpca as an RA: the engine's way upstream (ca/client). */
+	cmp_srv_set_upstream(w->cmp, &client_upstream_io);
 	/* The responder reads nothing until its first request. */
 	if ((w->ocsp = ocsp_srv_new(cfg, db, hsm)) == NULL)
 		log_err("ocsp: out of memory, /ocsp answers 503");

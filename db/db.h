@@ -329,6 +329,55 @@ int db_ra_list(struct db *db, struct db_ra **out, size_t *n) CA_MUST_CHECK;
 int db_ra_delete(struct db *db, const char *name) CA_MUST_CHECK;
 
 /*
+ * cmpca as an RA (RFC 9483 §5): the upstream CA of an identity of status
+ * "upstream" (db_upstream_*), and a forwarded certificate request waiting
+ * for the device's certConf (db_ra_fwd_*), so that any worker forwards it.
+ */
+struct db_upstream {
+	long long ca_id;	/* the identity (a ca row of status upstream) */
+	char *url;		/* the upstream CA's CMP URL */
+	char mode[16];		/* "mac" or "sig" */
+	char *ref;		/* mac: senderKID of our credential ("" sig) */
+	unsigned char *sealed;	/* mac: its secret, sealed (hsm_seal) */
+	size_t sealed_len;
+	char *tls_trusted;	/* PEM anchors for https://, or NULL */
+	long long sign_ca_id;	/* sig: our CA identity that signs, or 0 */
+};
+void db_upstream_clear(struct db_upstream *u);
+/* Returns 1, 0 if the identity has one already, -1. */
+int db_upstream_insert(struct db *db, const struct db_upstream *u)
+    CA_MUST_CHECK;
+/* Returns 1, 0 if none, -1. */
+int db_upstream_get(struct db *db, long long ca_id, struct db_upstream *out)
+    CA_MUST_CHECK;
+
+/* Where an upstream transaction stands (the CMP client's state). */
+#define DB_UP_ID_LEN 16
+struct db_up_state {
+	unsigned char txid[DB_UP_ID_LEN];  /* the upstream transactionID */
+	unsigned char nonce[DB_UP_ID_LEN]; /* our last senderNonce */
+	unsigned char peer_nonce[DB_NONCE_MAX]; /* the upstream's last */
+	size_t peer_nonce_len;
+};
+struct db_ra_fwd {
+	long long ca_id;
+	unsigned char txid[DB_TXID_MAX]; /* the device's transaction */
+	size_t txid_len;
+	int cert_req_id;
+	struct db_up_state up;
+};
+/* Records f; 1, 0 if recorded already, -1. */
+int db_ra_fwd_put(struct db *db, const struct db_ra_fwd *f) CA_MUST_CHECK;
+/* Fills f->up for (ca_id, txid, cert_req_id); 1, 0 if none, -1. */
+int db_ra_fwd_get(struct db *db, struct db_ra_fwd *f) CA_MUST_CHECK;
+/* Deletes it; 1, 0 if none, -1. */
+int db_ra_fwd_delete(struct db *db, const struct db_ra_fwd *f) CA_MUST_CHECK;
+/* Deletes the rows older than age seconds (devices that never confirmed;
+ * the upstream CA expires those certificates itself); *n how many. 1, 0
+ * if none, -1. */
+int db_ra_fwd_prune(struct db *db, long age, long long *n) CA_MUST_CHECK;
+
+/*
  * Partner CAs for cross-certification, pinned by their CA certificate's
  * SHA-256, with what our cross certificate for them carries. List
  * members are newline-separated ("" for none).

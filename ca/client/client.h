@@ -27,6 +27,22 @@ struct cmp_client;
  */
 struct cmp_client *cmp_client_new(const struct ca_ident *ca, X509 *peer,
     const char *url, const char *tls_trusted);
+/*
+ * A client that speaks for an RA towards its upstream CA (RFC 9483 §5)
+ * with a MAC credential: requests are protected with PBM under secret
+ * (copied) and name ref as senderKID; answers must be MAC-protected with
+ * the same secret or signed by peer's key, and may be errors (the caller
+ * reads their PKIStatusInfo). NULL on error.
+ */
+struct cmp_client *cmp_client_new_mac(X509 *peer, const char *url,
+    const char *tls_trusted, const char *ref, const unsigned char *secret,
+    size_t secret_len);
+/* The current transaction's state, to continue it in another process
+ * (an RA keeps it in the database between the device's messages). */
+void cmp_client_state_get(const struct cmp_client *cl,
+    struct db_up_state *st);
+void cmp_client_state_set(struct cmp_client *cl,
+    const struct db_up_state *st);
 /* Safe to call with NULL. */
 void cmp_client_free(struct cmp_client *cl);
 /*
@@ -64,5 +80,12 @@ int cmp_client_confirm(struct cmp_client *cl, X509 *x) CA_MUST_CHECK;
  */
 int cmp_client_ccr(struct cmp_client *cl, int days, X509 **cross)
     CA_MUST_CHECK;
+
+/*
+ * client_upstream.c - the RA mode's transport (cmp_srv_set_upstream):
+ * the upstream of an identity read from the database, its secret
+ * unsealed in the HSM, one exchange in a MAC-mode client.
+ */
+extern const struct cmp_upstream_io client_upstream_io;
 
 #endif

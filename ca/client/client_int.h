@@ -13,6 +13,9 @@
 #define CLIENT_NONCE_LEN 16	/* our senderNonce */
 #define CLIENT_PEER_NONCE_MAX 64 /* the longest senderNonce we keep */
 #define CLIENT_ERR_MAX 1024
+#define CLIENT_PBM_SALT_LEN 16	/* our PBM salt (RFC 9481 §6.1.1) */
+#define CLIENT_PBM_ITER 10000	/* our PBM iterationCount */
+#define CLIENT_PBM_MAX_ITER 100000 /* the most an answer's PBM may ask */
 
 struct cmp_client {
 	const struct ca_ident *ca; /* ours: signs, is the sender */
@@ -26,6 +29,12 @@ struct cmp_client {
 	unsigned char peer_nonce[CLIENT_PEER_NONCE_MAX]; /* the peer's last */
 	size_t peer_nonce_len;
 	char err[CLIENT_ERR_MAX];
+	/* MAC mode (ca NULL, an RA's upstream): our senderKID and the
+	 * shared secret (wiped when freed); answers may be errors. */
+	char *ref;
+	unsigned char *secret;
+	size_t secret_len;
+	int errors_ok;	/* an RA's client: checked errors are answers */
 };
 
 /* Records why the current call fails (cmp_client_error). Returns 0. */
@@ -39,5 +48,12 @@ int client_fail(struct cmp_client *cl, const char *fmt, ...)
  */
 int client_fail_pkisi(struct cmp_client *cl, const char *what,
     const CMP_PKISI *si, int with_text);
+
+/* client_mac.c: MAC mode. A PBM protectionAlg (fresh salt) into h; the
+ * request's MAC with cl's secret; the check of an answer's PBM with it.
+ * Return 1 or 0 (the caller records why). */
+int client_mac_alg_set(CMP_HEADER *h);
+int client_mac_protect(const struct cmp_client *cl, CMP_MSG *m);
+int client_mac_verify(const struct cmp_client *cl, const CMP_MSG *a);
 
 #endif

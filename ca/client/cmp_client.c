@@ -48,11 +48,56 @@ cmp_client_new(const struct ca_ident *ca, X509 *peer, const char *url,
 }
 
 /* See client.h. */
+struct cmp_client *
+cmp_client_new_mac(X509 *peer, const char *url, const char *tls_trusted,
+    const char *ref, const unsigned char *secret, size_t secret_len)
+{
+	struct cmp_client *cl = cmp_client_new(NULL, peer, url, tls_trusted);
+
+	if (cl == NULL)
+		return NULL;
+	if ((cl->ref = strdup(ref)) == NULL ||
+	    (cl->secret = malloc(secret_len + 1)) == NULL) {
+		cmp_client_free(cl);
+		return NULL;
+	}
+	memcpy(cl->secret, secret, secret_len);
+	cl->secret_len = secret_len;
+	cl->errors_ok = 1;
+	return cl;
+}
+
+/* See client.h. */
+void
+cmp_client_state_get(const struct cmp_client *cl, struct db_up_state *st)
+{
+	memcpy(st->txid, cl->txid, sizeof(st->txid));
+	memcpy(st->nonce, cl->nonce, sizeof(st->nonce));
+	memcpy(st->peer_nonce, cl->peer_nonce, cl->peer_nonce_len);
+	st->peer_nonce_len = cl->peer_nonce_len;
+}
+
+/* See client.h. */
+void
+cmp_client_state_set(struct cmp_client *cl, const struct db_up_state *st)
+{
+	memcpy(cl->txid, st->txid, sizeof(cl->txid));
+	memcpy(cl->nonce, st->nonce, sizeof(cl->nonce));
+	cl->peer_nonce_len = st->peer_nonce_len <= sizeof(cl->peer_nonce)
+	    ? st->peer_nonce_len : 0;
+	memcpy(cl->peer_nonce, st->peer_nonce, cl->peer_nonce_len);
+}
+
+/* See client.h. */
 void
 cmp_client_free(struct cmp_client *cl)
 {
 	if (cl == NULL)
 		return;
+	if (cl->secret != NULL)
+		OPENSSL_cleanse(cl->secret, cl->secret_len);
+	free(cl->secret);
+	free(cl->ref);
 	SSL_CTX_free(cl->tls);
 	free(cl->host);
 	free(cl->url);
@@ -150,15 +195,29 @@ static CMP_HEADER *
 req_header(struct cmp_client *cl)
 {
 	CMP_HEADER *h = CMP_HEADER_new();
-	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(cl->ca->cert);
+	const ASN1_OCTET_STRING *ski = cl->ca != NULL
+	    ? X509_get0_subject_key_id(cl->ca->cert) : NULL;
+	X509_NAME *null_dn = NULL;
 
 	if (h == NULL || RAND_bytes(cl->nonce, sizeof(cl->nonce)) != 1)
 		goto fail;
 	GENERAL_NAME_free(h->sender);
 	GENERAL_NAME_free(h->recipient);
+	h->sender = h->recipient = NULL;
+	/* MAC mode: the NULL-DN as sender, the reference as senderKID
+	 * (RFC 9483 §3.1). */
+	if (cl->ca == NULL &&
+	    ((null_dn = X509_NAME_new()) == NULL ||
+		(h->sender = dirname(null_dn)) == NULL ||
+		(h->senderKID = octets((const unsigned char *)cl->ref,
+		     strlen(cl->ref))) == NULL ||
+		!client_mac_alg_set(h)))
+		goto fail;
+	X509_NAME_free(null_dn);
+	null_dn = NULL;
 	if (!ASN1_INTEGER_set(h->pvno, 2) ||
-	    (h->sender = dirname(X509_get_subject_name(cl->ca->cert))) ==
-		NULL ||
+	    (h->sender == NULL && (h->sender = dirname(
+		X509_get_subject_name(cl->ca->cert))) == NULL) ||
 	    (h->recipient = dirname(X509_get_subject_name(cl->peer))) ==
 		NULL ||
 	    (h->messageTime = ASN1_GENERALIZEDTIME_set(NULL, time(NULL))) ==
@@ -170,10 +229,11 @@ req_header(struct cmp_client *cl)
 	    (cl->peer_nonce_len > 0 &&
 		(h->recipNonce = octets(cl->peer_nonce, cl->peer_nonce_len)) ==
 		    NULL) ||
-	    !cmp_sig_alg_set(h, cl->ca))
+	    (cl->ca != NULL && !cmp_sig_alg_set(h, cl->ca)))
 		goto fail;
 	return h;
 fail:
+	X509_NAME_free(null_dn);
 	CMP_HEADER_free(h);
 	return NULL;
 }
@@ -191,8 +251,14 @@ req_new(struct cmp_client *cl, CMP_BODY *body)
 	CMP_BODY_free(m->body);
 	m->body = body;
 	CMP_HEADER_free(m->header);
-	if ((m->header = req_header(cl)) == NULL ||
-	    !cmp_sig_protect(m, cl->ca) ||
+	if ((m->header = req_header(cl)) == NULL)
+		goto fail;
+	if (cl->ca == NULL) {
+		if (!client_mac_protect(cl, m)) {
+			client_fail(cl, "cannot MAC the request");
+			goto fail;
+		}
+	} else if (!cmp_sig_protect(m, cl->ca) ||
 	    (m->extraCerts = ca_chain_copy(cl->ca)) == NULL)
 		goto fail;
 	return m;
@@ -339,6 +405,8 @@ answer_check(struct cmp_client *cl, const CMP_MSG *a, int want)
 
 	if (h->protectionAlg == NULL || a->protection == NULL)
 		ok = 0;
+	else if (cl->ca == NULL && cmp_alg_is_pbm(h->protectionAlg))
+		ok = client_mac_verify(cl, a);
 	else {
 		pp.header = a->header;
 		pp.body = a->body;
@@ -348,12 +416,14 @@ answer_check(struct cmp_client *cl, const CMP_MSG *a, int want)
 		    X509_get0_pubkey(cl->peer)) == 1;
 		ERR_pop_to_mark();
 	}
-	if (ok && (h->sender == NULL || h->sender->type != GEN_DIRNAME ||
+	/* MAC mode: the MAC is the authentication, whatever the name. */
+	if (ok && cl->ca != NULL &&
+	    (h->sender == NULL || h->sender->type != GEN_DIRNAME ||
 	    X509_NAME_cmp(h->sender->d.directoryName,
 		X509_get_subject_name(cl->peer)) != 0))
 		return client_fail(cl,
 		    "the answer's sender is not the partner CA");
-	if (err)
+	if (err && !(ok && cl->errors_ok))
 		return client_fail_pkisi(cl,
 		    ok ? "partner answered with an error"
 		       : "partner answered with an error not signed by its CA "
@@ -372,7 +442,7 @@ answer_check(struct cmp_client *cl, const CMP_MSG *a, int want)
 	    memcmp(h->recipNonce->data, cl->nonce, sizeof(cl->nonce)) != 0)
 		return client_fail(cl,
 		    "the answer belongs to another transaction");
-	if (a->body->type != want)
+	if (a->body->type != want && !err)
 		return client_fail(cl, "expected %s, got %s",
 		    cmp_body_name(want), cmp_body_name(a->body->type));
 	if (h->senderNonce == NULL || h->senderNonce->length < 1 ||

@@ -81,6 +81,31 @@ int cmp_sig_alg_set(CMP_HEADER *h, const struct ca_ident *ca);
 /* Signs m (header and body) with ca's key in the HSM. Returns 1 or 0. */
 int cmp_sig_protect(CMP_MSG *m, const struct ca_ident *ca);
 
+/*
+ * cmp_upstream.c - cmpca as an RA (RFC 9483 §5): certificate requests to
+ * an identity of status "upstream" are checked as for any CA, then
+ * forwarded to the upstream CA. The transport sits above the engine
+ * (ca/client/client_upstream.c) and is handed to it here, the way
+ * OpenSSL's CMP context takes a transfer callback.
+ *
+ * exchange: sends body (always consumed) to the upstream CA of ca, in a
+ * new upstream transaction or, with cont, in the one *st describes; *st
+ * is the transaction's state after the answer. *answer is the answer,
+ * its protection, transaction and nonces checked: of type want or an
+ * error message (the caller reads its PKIStatusInfo). Returns 1, or 0
+ * with a log-safe reason in err (no answer, or one that failed a check).
+ */
+struct cmp_upstream_io {
+	int (*exchange)(struct db *db, struct hsm *hsm,
+	    const struct ca_ident *ca, struct db_up_state *st, int cont,
+	    CMP_BODY *body, int want, CMP_MSG **answer, char *err,
+	    size_t errlen);
+};
+struct cmp_srv;
+/* Gives the engine its upstream transport; without one, requests to an
+ * upstream identity are answered systemUnavail. */
+void cmp_srv_set_upstream(struct cmp_srv *s, const struct cmp_upstream_io *io);
+
 /* cmp_server.c - the engine: DER in, DER out. */
 struct cmp_srv;
 struct cmp_srv *cmp_srv_new(const struct cfg *cfg, struct db *db,

@@ -348,12 +348,19 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 		goto out;
 	}
 	out->rid = rid;
-	if (prof->approval) {
+	if (r->ca->upstream) {
+		/* cmpca as an RA: the certificate comes from upstream. */
+		rc = cmp_upstream_certreq(r, m, rid, ir.pubkey, prof->approval,
+		    &out->cert, resp, failp, whyp);
+		if (rc != 1)
+			goto out;
+	} else if (prof->approval) {
 		rc = certreq_wait(r, m, rid, prof, out, resp);
 		goto out;
 	}
 	rc = -1;
-	if ((out->cert = cmp_cert_issue(&ir, r->ca, r->srv->hsm)) == NULL ||
+	if ((out->cert == NULL &&
+		(out->cert = cmp_cert_issue(&ir, r->ca, r->srv->hsm)) == NULL) ||
 	    !ca_cert_to_row(out->cert, &out->row))
 		goto out;
 	out->row.ca_id = r->ca->id;

@@ -102,6 +102,10 @@ cmp_resp_new(struct req *r, CMP_BODY *body)
 		CMP_BODY_free(body);
 		return NULL;
 	}
+	/* An RA's upstream identity holds no key of ours: what it answers
+	 * to a signed request (a refusal) goes unprotected. */
+	if (r->ca != NULL && r->ca->key == NULL)
+		r->have_sig = r->sign_resp = 0;
 	CMP_BODY_free(m->body);
 	m->body = body;
 	CMP_HEADER_free(m->header);

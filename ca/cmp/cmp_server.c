@@ -56,6 +56,11 @@ static CMP_MSG *nested_handle(struct req *r, const char *label);
 static CMP_MSG *
 dispatch(struct req *r)
 {
+	CMP_MSG *up;
+
+	/* cmpca as an RA: what goes upstream (cmp_upstream.c). */
+	if (r->ca->upstream && cmp_upstream_take(r, &up))
+		return up;
 	/* A partner CA cross-certifies; it enrolls nothing else. */
 	if (r->is_partner) {
 		switch (r->msg->body->type) {

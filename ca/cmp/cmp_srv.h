@@ -50,6 +50,7 @@ struct cmp_srv {
 	size_t ntca;
 	unsigned char trust_version[DB_CA_VERSION_LEN]; /* db_ca_version */
 	time_t trust_checked; /* when the version was last compared */
+	const struct cmp_upstream_io *up; /* RA mode's transport, or NULL */
 	/* Unlimited enrollment secrets as last read (sealed), for requests
 	 * whose database statement checks the row version (secret_cached). */
 	struct {
@@ -251,6 +252,21 @@ CMP_MSG *cmp_rr_poll_final(struct req *r, const struct db_pending *pend,
 CMP_MSG *cmp_poll_handle(struct req *r);
 CMP_MSG *cmp_rr_handle(struct req *r);
 CMP_MSG *cmp_genm_handle(struct req *r);
+/* cmp_upstream.c: an identity of status upstream (RFC 9483 §5). */
+/*
+ * Called first by the dispatch for such an identity: 1 if it answered the
+ * request itself (a refusal in r; *out NULL), 0 to go on with the
+ * engine's handler (certConf and error forwarded upstream first).
+ */
+int cmp_upstream_take(struct req *r, CMP_MSG **out);
+/*
+ * Instead of issuing: forwards m (a checked request; pub its key)
+ * upstream and checks the certificate that comes back. 1 and *cert, 0
+ * rejected (*resp, *failp, *whyp), -1 internal.
+ */
+int cmp_upstream_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
+    EVP_PKEY *pub, int approval, X509 **cert, CMP_CERTRESPONSE **resp,
+    int *failp, const char **whyp);
 /* cmp_ccr.c: cross-certification request from a partner CA. */
 CMP_MSG *cmp_ccr_handle(struct req *r);
 /* cmp_certreq.c: ir, cr, kur, p10cr. */

@@ -123,6 +123,97 @@ test_ra(void **state)
 	db_ra_clear(NULL);
 }
 
+/* cmpca as an RA: an upstream identity (status upstream, its upstream
+ * row with the sealed secret) and a forwarded request waiting for the
+ * device's certConf, found by the device's transaction and removed. */
+static void
+test_upstream(void **state)
+{
+	static const unsigned char sealed[] = {1, 2, 3, 4, 5, 6, 7, 8};
+	struct db_upstream u, got;
+	struct db_ra_fwd f, g;
+	struct db_ca ca;
+	long long n = 0;
+
+	(void)state;
+	memset(&ca, 0, sizeof(ca));
+	strcpy(ca.label, "upstream-one");
+	ca.key_uri = (char *)"";
+	ca.cert = (unsigned char *)der;
+	ca.cert_len = sizeof(der);
+	strcpy(ca.status, "upstream");
+	CHECK(db_ca_insert(db, &ca), 1);
+	memset(&u, 0, sizeof(u));
+	u.ca_id = ca.id;
+	u.url = (char *)"http://127.0.0.1:1/.well-known/cmp";
+	strcpy(u.mode, "mac");
+	u.ref = (char *)"ra-ref";
+	u.sealed = (unsigned char *)sealed;
+	u.sealed_len = sizeof(sealed);
+	CHECK(db_upstream_get(db, ca.id, &got), 0);
+	CHECK(db_upstream_insert(db, &u), 1);
+	CHECK(db_upstream_insert(db, &u), 0); /* one per identity */
+	u.url = (char *)"ftp://x";
+	u.ca_id = ca_a;
+	CHECK(db_upstream_insert(db, &u), -1); /* not an http(s) URL */
+	CHECK(db_upstream_get(db, ca.id, &got), 1);
+	assert_string_equal(got.url, "http://127.0.0.1:1/.well-known/cmp");
+	assert_string_equal(got.mode, "mac");
+	assert_string_equal(got.ref, "ra-ref");
+	assert_int_equal(got.sealed_len, sizeof(sealed));
+	assert_memory_equal(got.sealed, sealed, sizeof(sealed));
+	assert_null(got.tls_trusted);
+	assert_int_equal(got.sign_ca_id, 0);
+	db_upstream_clear(&got);
+	db_upstream_clear(NULL);
+	/* Signed re-protection: a signing identity instead of a secret. */
+	memset(&u, 0, sizeof(u));
+	u.ca_id = ca_b;
+	u.url = (char *)"https://upstream.example/.well-known/cmp";
+	strcpy(u.mode, "mac");
+	CHECK(db_upstream_insert(db, &u), -1); /* mac without a secret */
+	strcpy(u.mode, "sig");
+	CHECK(db_upstream_insert(db, &u), -1); /* sig without an identity */
+	u.sign_ca_id = ca_a;
+	u.tls_trusted = (char *)"/etc/ssl/upstream.pem";
+	CHECK(db_upstream_insert(db, &u), 1);
+	CHECK(db_upstream_get(db, ca_b, &got), 1);
+	assert_string_equal(got.mode, "sig");
+	assert_int_equal(got.sign_ca_id, ca_a);
+	assert_string_equal(got.ref, "");
+	assert_string_equal(got.tls_trusted, "/etc/ssl/upstream.pem");
+	db_upstream_clear(&got);
+
+	memset(&f, 0, sizeof(f));
+	f.ca_id = ca.id;
+	memcpy(f.txid, "device-tx", 9);
+	f.txid_len = 9;
+	f.cert_req_id = 0;
+	memset(f.up.txid, 0x11, sizeof(f.up.txid));
+	memset(f.up.nonce, 0x22, sizeof(f.up.nonce));
+	memset(f.up.peer_nonce, 0x33, 20);
+	f.up.peer_nonce_len = 20;
+	g = f;
+	memset(&g.up, 0, sizeof(g.up));
+	CHECK(db_ra_fwd_get(db, &g), 0);
+	CHECK(db_ra_fwd_put(db, &f), 1);
+	CHECK(db_ra_fwd_put(db, &f), 0);
+	CHECK(db_ra_fwd_get(db, &g), 1);
+	assert_memory_equal(&g.up, &f.up, sizeof(f.up));
+	g.cert_req_id = 1;
+	CHECK(db_ra_fwd_get(db, &g), 0);
+	CHECK(db_ra_fwd_prune(db, 3600, &n), 0); /* younger: kept */
+	g.cert_req_id = 0;
+	CHECK(db_ra_fwd_get(db, &g), 1);
+	CHECK(db_ra_fwd_delete(db, &f), 1);
+	CHECK(db_ra_fwd_delete(db, &f), 0);
+	CHECK(db_ra_fwd_get(db, &f), 0);
+	CHECK(db_ra_fwd_put(db, &f), 1);
+	CHECK(db_ra_fwd_prune(db, -1, &n), 1); /* older than now + 1 s */
+	assert_true(n >= 1);
+	CHECK(db_ra_fwd_get(db, &f), 0);
+}
+
 /* Partner CAs, found by hash and name; certificates our CAs hold from
  * others, and what a CA publishes of them. */
 static void
@@ -647,6 +738,7 @@ test_audit_hardening(void **state)
 const struct CMUnitTest test_db_more_tests[] = {
     cmocka_unit_test(test_pending),
     cmocka_unit_test(test_ra),
+    cmocka_unit_test(test_upstream),
     cmocka_unit_test(test_partner_ca_cert),
     cmocka_unit_test(test_ocsp_signer),
     cmocka_unit_test(test_cert_kind_status),

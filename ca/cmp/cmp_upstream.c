@@ -1,0 +1,549 @@
+/*
+ * cmp_upstream.c - cmpca as an RA in front of another CA (RFC 9483 §5).
+ *
+ * An identity of status "upstream" (a CA row holding the upstream CA's
+ * certificate, no key of ours) takes requests like any CA: the header,
+ * the protection, the enrollment secret, the profile and the template
+ * checks are the engine's own. Where the CA would issue (cmp_certreq.c),
+ * the CertReqMsg goes upstream instead, re-protected with the RA's MAC
+ * credential (RFC 9483 §5.2.3.2; the device's POP travels unchanged), and
+ * what comes back must fit what was asked: the public key, the subject
+ * and subjectAltNames of the template, a chain to the upstream CA's
+ * certificate. The certificate is then stored and answered as if issued
+ * here. The upstream transaction waits in ra_fwd for the device's
+ * certConf, which is forwarded before it is taken here; the device's
+ * error is forwarded too. An upstream that does not answer, or whose
+ * answer fails a check, is the device's systemUnavail or systemFailure:
+ * nothing is stored as issued.
+ *
+ * The transport (HTTP, the RA's credential) sits above the engine:
+ * ca/client/client_upstream.c, handed over by cmp_srv_set_upstream().
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "ca/ca.h"
+#include "ca/cmp/cmp_srv.h"
+
+#define UP_ERR_MAX 512
+#define UP_FWD_MAX_AGE (7L * 86400) /* seconds an ra_fwd row is kept */
+
+/* See cmp.h. */
+void
+cmp_srv_set_upstream(struct cmp_srv *s, const struct cmp_upstream_io *io)
+{
+	s->up = io;
+}
+
+/* A rejection CertResponse for one request; 0, or -1 if it cannot be
+ * built. */
+static int
+refuse(int rid, int fail, const char *why, CMP_CERTRESPONSE **resp,
+    int *failp, const char **whyp)
+{
+	*failp = fail;
+	*whyp = why;
+	*resp = cmp_certresp_new(rid, CMP_STATUS_REJECTION, fail, why, NULL);
+	return *resp != NULL ? 0 : -1;
+}
+
+/* The first failInfo bit of si, or dflt. */
+static int
+first_fail(const CMP_PKISI *si, int dflt)
+{
+	int i;
+
+	for (i = 0; si != NULL && si->failInfo != NULL &&
+	    i <= CMP_FAIL_DUPLICATE_CERT_REQ; i++)
+		if (ASN1_BIT_STRING_get_bit(si->failInfo, i))
+			return i;
+	return dflt;
+}
+
+/* "the upstream CA refused: TEXT" into r->why_buf (the upstream's text,
+ * sanitised; it reached us under our own credential). */
+static const char *
+upstream_text(struct req *r, const CMP_PKISI *si)
+{
+	char one[CA_LOG_SAN_MAX] = "";
+
+	if (si != NULL && sk_ASN1_UTF8STRING_num(si->statusString) > 0) {
+		const ASN1_UTF8STRING *s =
+		    sk_ASN1_UTF8STRING_value(si->statusString, 0);
+
+		log_sanitize(s->data, (size_t)s->length, one, sizeof(one));
+	}
+	snprintf(r->why_buf, sizeof(r->why_buf), "the upstream CA refused%s%s",
+	    one[0] != '\0' ? ": " : "", one);
+	return r->why_buf;
+}
+
+/* The body forwarded upstream for request m of r: the same type with m
+ * alone (ir, cr), or the device's PKCS#10 (p10cr). NULL on error. */
+static CMP_BODY *
+fwd_body(const struct req *r, const CRMF_CERTREQMSG *m)
+{
+	CMP_BODY *b = CMP_BODY_new();
+	CRMF_CERTREQMSG *dup = NULL;
+
+	if (b == NULL)
+		return NULL;
+	b->type = r->msg->body->type;
+	if (b->type == CMP_BODY_P10CR) {
+		if ((b->value.p10cr = X509_REQ_dup(
+			 r->msg->body->value.p10cr)) == NULL)
+			goto fail;
+		return b;
+	}
+	if ((b->value.ir = sk_CRMF_CERTREQMSG_new_null()) == NULL ||
+	    (dup = ASN1_item_dup(ASN1_ITEM_rptr(CRMF_CERTREQMSG), m)) ==
+		NULL ||
+	    !sk_CRMF_CERTREQMSG_push(b->value.ir, dup))
+		goto fail;
+	return b;
+fail:
+	CRMF_CERTREQMSG_free(dup);
+	CMP_BODY_free(b);
+	return NULL;
+}
+
+/* A certConf for x (certReqId rid) accepting it, or rejecting it with
+ * why. NULL on error. */
+static CMP_BODY *
+certconf_body(X509 *x, long rid, const char *why)
+{
+	CMP_BODY *b = CMP_BODY_new();
+	CMP_CERTSTATUS *cs = CMP_CERTSTATUS_new();
+	unsigned char md[EVP_MAX_MD_SIZE], *der = NULL;
+	unsigned int mdlen = 0;
+	int mdnid = NID_undef, len;
+	const EVP_MD *h;
+
+	if (b == NULL || cs == NULL ||
+	    !OBJ_find_sigid_algs(X509_get_signature_nid(x), &mdnid, NULL) ||
+	    (h = ca_md_fetch(mdnid)) == NULL ||
+	    (len = i2d_X509(x, &der)) <= 0 ||
+	    !EVP_Digest(der, (size_t)len, md, &mdlen, h, NULL) ||
+	    !ASN1_OCTET_STRING_set(cs->certHash, md, (int)mdlen) ||
+	    !ASN1_INTEGER_set(cs->certReqId, rid) ||
+	    (why != NULL && (cs->statusInfo = cmp_pkisi_new(
+		CMP_STATUS_REJECTION, CMP_FAIL_BAD_CERT_TEMPLATE, why)) ==
+		NULL))
+		goto fail;
+	OPENSSL_free(der);
+	der = NULL;
+	b->type = CMP_BODY_CERTCONF;
+	if ((b->value.certConf = sk_CMP_CERTSTATUS_new_null()) == NULL ||
+	    !sk_CMP_CERTSTATUS_push(b->value.certConf, cs))
+		goto fail;
+	return b;
+fail:
+	OPENSSL_free(der);
+	CMP_CERTSTATUS_free(cs);
+	CMP_BODY_free(b);
+	return NULL;
+}
+
+/* Sends body (consumed) in the upstream transaction st; expects
+ * pkiConf. Returns 1, or 0 (logged). */
+static int
+upstream_confirm(struct req *r, struct db_up_state *st, CMP_BODY *body)
+{
+	char err[UP_ERR_MAX];
+	CMP_MSG *a = NULL;
+	int ok;
+
+	if (body == NULL) {
+		log_openssl_errors(1);
+		return 0;
+	}
+	ok = r->srv->up->exchange(r->srv->db, r->srv->hsm, r->ca, st, 1, body,
+	    CMP_BODY_PKICONF, &a, err, sizeof(err));
+	if (ok && a->body->type != CMP_BODY_PKICONF) {
+		ok = 0;
+		snprintf(err, sizeof(err), "answered certConf with %s",
+		    cmp_body_name(a->body->type));
+	}
+	if (!ok)
+		log_warn("req %lu: upstream %s: certConf not taken: %s", r->id,
+		    r->ca->label, err);
+	CMP_MSG_free(a);
+	return ok;
+}
+
+/* Is every subjectAltName of x one the template asked for? 1 or 0. */
+static int
+sans_asked(X509 *x, const CRMF_CERTTEMPLATE *t)
+{
+	GENERAL_NAMES *got = X509_get_ext_d2i(x, NID_subject_alt_name, NULL,
+	    NULL);
+	GENERAL_NAMES *want = NULL;
+	X509_EXTENSION *e;
+	int i, j, ok = 1;
+
+	if (got == NULL)
+		return 1;
+	for (i = 0; i < sk_X509_EXTENSION_num(t->extensions); i++) {
+		e = sk_X509_EXTENSION_value(t->extensions, i);
+		if (OBJ_obj2nid(X509_EXTENSION_get_object(e)) ==
+		    NID_subject_alt_name) {
+			want = X509V3_EXT_d2i(e);
+			break;
+		}
+	}
+	for (i = 0; ok && i < sk_GENERAL_NAME_num(got); i++) {
+		for (j = 0; j < sk_GENERAL_NAME_num(want); j++)
+			if (GENERAL_NAME_cmp(sk_GENERAL_NAME_value(got, i),
+				sk_GENERAL_NAME_value(want, j)) == 0)
+				break;
+		ok = want != NULL && j < sk_GENERAL_NAME_num(want);
+	}
+	GENERAL_NAMES_free(got);
+	GENERAL_NAMES_free(want);
+	return ok;
+}
+
+/* Does x chain to the upstream CA's certificate (the identity's chain)
+ * with the answer's extraCerts as intermediates? 1 or 0. */
+static int
+chains_upstream(const struct req *r, X509 *x, STACK_OF(X509) *extra)
+{
+	X509_STORE *st = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	int i, ok = 0;
+
+	if (st == NULL || ctx == NULL)
+		goto out;
+	for (i = 0; i < sk_X509_num(r->ca->chain); i++)
+		if (!X509_STORE_add_cert(st, sk_X509_value(r->ca->chain, i)))
+			goto out;
+	/* The upstream CA's certificate is the anchor, root or not. */
+	X509_STORE_set_flags(st, X509_V_FLAG_PARTIAL_CHAIN);
+	if (!X509_STORE_CTX_init(ctx, st, x, extra))
+		goto out;
+	ok = X509_verify_cert(ctx) == 1;
+out:
+	ERR_clear_error();
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(st);
+	return ok;
+}
+
+/* Checks the certificate the upstream CA issued for template t and key
+ * pub. NULL if it fits, else what does not (for the log). */
+static const char *
+upstream_cert_check(const struct req *r, X509 *x, const CRMF_CERTTEMPLATE *t,
+    EVP_PKEY *pub, STACK_OF(X509) *extra)
+{
+	const X509_NAME *subj = t->subject;
+
+	if (r->msg->body->type == CMP_BODY_P10CR)
+		subj = X509_REQ_get_subject_name(r->msg->body->value.p10cr);
+	if (pub == NULL || EVP_PKEY_eq(X509_get0_pubkey(x), pub) != 1) {
+		ERR_clear_error();
+		return "its public key is not the one requested";
+	}
+	if (subj != NULL && X509_NAME_entry_count(subj) > 0 &&
+	    X509_NAME_cmp(X509_get_subject_name(x), subj) != 0)
+		return "its subject is not the one requested";
+	if (!sans_asked(x, t))
+		return "it carries subjectAltNames not requested";
+	if (!chains_upstream(r, x, extra))
+		return "it does not chain to the upstream CA certificate";
+	return NULL;
+}
+
+/* The CertResponse for rid in rep (the only one if there is one). */
+static CMP_CERTRESPONSE *
+find_resp(const CMP_CERTREPMESSAGE *rep, int rid)
+{
+	int i, n = sk_CMP_CERTRESPONSE_num(rep->response);
+
+	for (i = 0; i < n; i++) {
+		CMP_CERTRESPONSE *cr = sk_CMP_CERTRESPONSE_value(rep->response,
+		    i);
+
+		if (n == 1 || ASN1_INTEGER_get(cr->certReqId) == rid)
+			return cr;
+	}
+	return NULL;
+}
+
+/* See cmp_srv.h. */
+int
+cmp_upstream_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
+    EVP_PKEY *pub, int approval, X509 **cert, CMP_CERTRESPONSE **resp,
+    int *failp, const char **whyp)
+{
+	const CMP_HEADER *h = r->msg->header;
+	/* RFC 9810 §5.3.4: cr and p10cr are answered with cp. */
+	int want = r->msg->body->type == CMP_BODY_IR ? CMP_BODY_IP
+						      : CMP_BODY_CP;
+	char err[UP_ERR_MAX];
+	struct db_ra_fwd f;
+	CMP_CERTRESPONSE *cr;
+	CMP_MSG *a = NULL;
+	CMP_BODY *b;
+	X509 *x = NULL;
+	const char *bad;
+	long status;
+	int rc = -1;
+
+	*cert = NULL;
+	memset(&f, 0, sizeof(f));
+	if (approval)
+		return refuse(rid, CMP_FAIL_NOT_AUTHORIZED,
+		    "approval is not available for requests this RA forwards",
+		    resp, failp, whyp);
+	if (r->srv->up == NULL) {
+		log_err("req %lu: upstream %s: no upstream transport in this "
+			"process", r->id, r->ca->label);
+		return refuse(rid, CMP_FAIL_SYSTEM_UNAVAIL,
+		    "the upstream CA is not available, try again later", resp,
+		    failp, whyp);
+	}
+	if ((b = fwd_body(r, m)) == NULL)
+		return -1;
+	if (!r->srv->up->exchange(r->srv->db, r->srv->hsm, r->ca, &f.up, 0, b,
+		want, &a, err, sizeof(err))) {
+		log_warn("req %lu: upstream %s: %s", r->id, r->ca->label, err);
+		rc = refuse(rid, CMP_FAIL_SYSTEM_UNAVAIL,
+		    "the upstream CA is not available, try again later", resp,
+		    failp, whyp);
+		goto out;
+	}
+	if (a->body->type == CMP_BODY_ERROR) {
+		const CMP_PKISI *si = a->body->value.error->pKIStatusInfo;
+
+		log_info("req %lu: upstream %s answered error (%s)", r->id,
+		    r->ca->label, upstream_text(r, si));
+		rc = refuse(rid, first_fail(si, CMP_FAIL_BAD_REQUEST),
+		    r->why_buf, resp, failp, whyp);
+		goto out;
+	}
+	if ((cr = find_resp(a->body->value.ip, rid)) == NULL) {
+		log_warn("req %lu: upstream %s: no CertResponse for request %d",
+		    r->id, r->ca->label, rid);
+		rc = refuse(rid, CMP_FAIL_SYSTEM_FAILURE,
+		    "the upstream CA's answer does not fit the request", resp,
+		    failp, whyp);
+		goto out;
+	}
+	status = ASN1_INTEGER_get(cr->status->status);
+	if (status == CMP_STATUS_REJECTION) {
+		rc = refuse(rid, first_fail(cr->status, CMP_FAIL_BAD_REQUEST),
+		    upstream_text(r, cr->status), resp, failp, whyp);
+		goto out;
+	}
+	if (status == CMP_STATUS_WAITING) {
+		/* Delayed delivery upstream is not relayed to the device. */
+		log_warn("req %lu: upstream %s answered waiting: not relayed",
+		    r->id, r->ca->label);
+		rc = refuse(rid, CMP_FAIL_SYSTEM_UNAVAIL,
+		    "the upstream CA is not available, try again later", resp,
+		    failp, whyp);
+		goto out;
+	}
+	if ((status != CMP_STATUS_ACCEPTED &&
+		status != CMP_STATUS_GRANTED_WITH_MODS) ||
+	    cr->certifiedKeyPair == NULL ||
+	    cr->certifiedKeyPair->certOrEncCert == NULL ||
+	    cr->certifiedKeyPair->certOrEncCert->type != 0 ||
+	    (x = cr->certifiedKeyPair->certOrEncCert->value.certificate) ==
+		NULL) {
+		log_warn("req %lu: upstream %s: status %ld without a plain "
+			 "certificate", r->id, r->ca->label, status);
+		rc = refuse(rid, CMP_FAIL_SYSTEM_FAILURE,
+		    "the upstream CA's answer does not fit the request", resp,
+		    failp, whyp);
+		goto out;
+	}
+	if ((bad = upstream_cert_check(r, x, m->certReq->certTemplate, pub,
+		 a->extraCerts)) != NULL) {
+		char subj[CA_LOG_SAN_MAX];
+		char *s = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
+
+		log_sanitize((const unsigned char *)(s != NULL ? s : "?"),
+		    s != NULL ? strlen(s) : 1, subj, sizeof(subj));
+		OPENSSL_free(s);
+		log_warn("req %lu: upstream %s: certificate \"%s\" refused: %s",
+		    r->id, r->ca->label, subj, bad);
+		(void)upstream_confirm(r, &f.up, certconf_body(x,
+		    ASN1_INTEGER_get(cr->certReqId), bad));
+		rc = refuse(rid, CMP_FAIL_SYSTEM_FAILURE,
+		    "the upstream CA's certificate does not fit the request; "
+		    "refused", resp, failp, whyp);
+		goto out;
+	}
+	if (r->implicit) {
+		/* The device confirms nothing: the RA does, at once. */
+		if (!upstream_confirm(r, &f.up, certconf_body(x,
+			ASN1_INTEGER_get(cr->certReqId), NULL))) {
+			rc = refuse(rid, CMP_FAIL_SYSTEM_UNAVAIL,
+			    "the upstream CA is not available, try again "
+			    "later", resp, failp, whyp);
+			goto out;
+		}
+	} else {
+		/* Devices that never confirmed: the upstream CA expired
+		 * those certificates long ago. */
+		if (db_ra_fwd_prune(r->srv->db, UP_FWD_MAX_AGE, NULL) < 0)
+			log_warn("req %lu: %s", r->id, db_error(r->srv->db));
+		f.ca_id = r->ca->id;
+		memcpy(f.txid, h->transactionID->data,
+		    (size_t)h->transactionID->length);
+		f.txid_len = (size_t)h->transactionID->length;
+		f.cert_req_id = rid;
+		if (db_ra_fwd_put(r->srv->db, &f) != 1) {
+			log_err("req %lu: upstream %s: cannot record the "
+				"upstream transaction: %s", r->id, r->ca->label,
+			    db_error(r->srv->db));
+			goto out;
+		}
+	}
+	if (!X509_up_ref(x))
+		goto out;
+	*cert = x;
+	log_info("req %lu: upstream %s issued the certificate", r->id,
+	    r->ca->label);
+	rc = 1;
+out:
+	CMP_MSG_free(a);
+	return rc;
+}
+
+/* Forwards the device's certConf, CertStatus by CertStatus, to the
+ * upstream transactions it confirms. Returns 1, or 0 (r set). */
+static int
+fwd_certconf(struct req *r)
+{
+	const CMP_HEADER *h = r->msg->header;
+	STACK_OF(CMP_CERTSTATUS) *sk = r->msg->body->value.certConf;
+	struct db_ra_fwd f;
+	CMP_CERTSTATUS *dup;
+	CMP_BODY *b;
+	int i, rc;
+
+	for (i = 0; i < sk_CMP_CERTSTATUS_num(sk); i++) {
+		const CMP_CERTSTATUS *cs = sk_CMP_CERTSTATUS_value(sk, i);
+
+		memset(&f, 0, sizeof(f));
+		f.ca_id = r->ca->id;
+		if ((size_t)h->transactionID->length > sizeof(f.txid))
+			return 1; /* the engine refuses it below */
+		memcpy(f.txid, h->transactionID->data,
+		    (size_t)h->transactionID->length);
+		f.txid_len = (size_t)h->transactionID->length;
+		f.cert_req_id = (int)ASN1_INTEGER_get(cs->certReqId);
+		rc = db_ra_fwd_get(r->srv->db, &f);
+		if (rc < 0) {
+			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
+			    db_error(r->srv->db));
+			return 0;
+		}
+		if (rc == 0)
+			continue; /* nothing forwarded: the engine answers */
+		if ((b = CMP_BODY_new()) == NULL ||
+		    (b->value.certConf = sk_CMP_CERTSTATUS_new_null()) ==
+			NULL ||
+		    (dup = ASN1_item_dup(ASN1_ITEM_rptr(CMP_CERTSTATUS), cs)) ==
+			NULL) {
+			CMP_BODY_free(b);
+			cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
+			    "cannot build the certConf for upstream");
+			return 0;
+		}
+		b->type = CMP_BODY_CERTCONF;
+		if (!sk_CMP_CERTSTATUS_push(b->value.certConf, dup)) {
+			CMP_CERTSTATUS_free(dup);
+			CMP_BODY_free(b);
+			cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
+			    "cannot build the certConf for upstream");
+			return 0;
+		}
+		if (!upstream_confirm(r, &f.up, b)) {
+			cmp_reject(r, CMP_FAIL_SYSTEM_UNAVAIL,
+			    "the upstream CA did not take the confirmation, "
+			    "try again later");
+			r->outcome = "error";
+			return 0;
+		}
+		if (db_ra_fwd_delete(r->srv->db, &f) < 0)
+			log_warn("req %lu: cannot delete the forwarded "
+				 "transaction: %s", r->id,
+			    db_error(r->srv->db));
+	}
+	return 1;
+}
+
+/* Forwards the device's error message to the upstream transaction of
+ * its first request, if any (best effort: the engine answers it). */
+static void
+fwd_error(struct req *r)
+{
+	const CMP_HEADER *h = r->msg->header;
+	struct db_ra_fwd f;
+	char err[UP_ERR_MAX];
+	CMP_MSG *a = NULL;
+	CMP_BODY *b;
+
+	memset(&f, 0, sizeof(f));
+	f.ca_id = r->ca->id;
+	if ((size_t)h->transactionID->length > sizeof(f.txid))
+		return;
+	memcpy(f.txid, h->transactionID->data,
+	    (size_t)h->transactionID->length);
+	f.txid_len = (size_t)h->transactionID->length;
+	if (db_ra_fwd_get(r->srv->db, &f) != 1)
+		return;
+	if ((b = ASN1_item_dup(ASN1_ITEM_rptr(CMP_BODY), r->msg->body)) ==
+	    NULL)
+		return;
+	if (!r->srv->up->exchange(r->srv->db, r->srv->hsm, r->ca, &f.up, 1, b,
+		CMP_BODY_PKICONF, &a, err, sizeof(err)))
+		log_warn("req %lu: upstream %s: error not forwarded: %s",
+		    r->id, r->ca->label, err);
+	else if (db_ra_fwd_delete(r->srv->db, &f) < 0)
+		log_warn("req %lu: %s", r->id, db_error(r->srv->db));
+	CMP_MSG_free(a);
+}
+
+/* See cmp_srv.h. */
+int
+cmp_upstream_take(struct req *r, CMP_MSG **out)
+{
+	*out = NULL;
+	/* No key of ours answers here: a response is MAC-protected with
+	 * the device's secret, or not protected at all. */
+	r->sign_resp = 0;
+	if (!r->have_mac) {
+		r->have_sig = 0;
+		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
+		    "this RA takes MAC-protected requests only "
+		    "(RFC 9483 §5.1)");
+		return 1;
+	}
+	switch (r->msg->body->type) {
+	case CMP_BODY_IR:
+	case CMP_BODY_CR:
+	case CMP_BODY_P10CR:
+	case CMP_BODY_GENM:
+	case CMP_BODY_POLLREQ:
+		return 0;
+	case CMP_BODY_CERTCONF:
+		if (r->srv->up == NULL || fwd_certconf(r))
+			return 0;
+		return 1;
+	case CMP_BODY_ERROR:
+		if (r->srv->up != NULL)
+			fwd_error(r);
+		return 0;
+	default:
+		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
+		    "this RA forwards ir, cr, p10cr, certConf and error only");
+		return 1;
+	}
+}

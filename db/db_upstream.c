@@ -1,0 +1,175 @@
+/*
+ * db_upstream.c - cmpca as an RA (RFC 9483 §5): how to reach the upstream
+ * CA of an identity of status 'upstream' (table upstream), and the
+ * forwarded requests waiting for the device's certConf (table ra_fwd).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db_int.h"
+
+static const struct db_stmt st_insert = {DB_ST_UPSTREAM_INSERT,
+    "upstream_insert",
+    "INSERT INTO upstream (ca_id, url, mode, ref, secret_enc, tls_trusted,"
+    " sign_ca_id) VALUES ($1::bigint, $2::text, $3::text,"
+    " nullif($4::text, ''), nullif($5::bytea, ''::bytea),"
+    " nullif($6::text, ''), nullif($7::bigint, 0)) ON CONFLICT DO NOTHING"};
+static const struct db_stmt st_get = {DB_ST_UPSTREAM_GET, "upstream_get",
+    "SELECT ca_id, url, mode, coalesce(ref, ''), coalesce(secret_enc,"
+    " ''::bytea), coalesce(tls_trusted, ''), coalesce(sign_ca_id, 0)"
+    " FROM upstream WHERE ca_id = $1::bigint"};
+static const struct db_stmt st_fwd_put = {DB_ST_RA_FWD_PUT, "ra_fwd_put",
+    "INSERT INTO ra_fwd (ca_id, txid, cert_req_id, up_txid, up_nonce,"
+    " up_peer_nonce) VALUES ($1::bigint, $2::bytea, $3::bigint::int,"
+    " $4::bytea, $5::bytea, $6::bytea) ON CONFLICT DO NOTHING"};
+static const struct db_stmt st_fwd_get = {DB_ST_RA_FWD_GET, "ra_fwd_get",
+    "SELECT up_txid, up_nonce, up_peer_nonce FROM ra_fwd"
+    " WHERE ca_id = $1::bigint AND txid = $2::bytea"
+    " AND cert_req_id = $3::bigint::int"};
+static const struct db_stmt st_fwd_delete = {DB_ST_RA_FWD_DELETE,
+    "ra_fwd_delete",
+    "DELETE FROM ra_fwd WHERE ca_id = $1::bigint AND txid = $2::bytea"
+    " AND cert_req_id = $3::bigint::int"};
+
+static const struct db_stmt st_fwd_prune = {DB_ST_RA_FWD_PRUNE,
+    "ra_fwd_prune",
+    "DELETE FROM ra_fwd WHERE created < now() - make_interval("
+    "secs => $1::bigint)"};
+
+void
+db_upstream_clear(struct db_upstream *u)
+{
+	if (u == NULL)
+		return;
+	free(u->url);
+	free(u->ref);
+	free(u->sealed);
+	free(u->tls_trusted);
+	memset(u, 0, sizeof(*u));
+}
+
+int
+db_upstream_insert(struct db *db, const struct db_upstream *u)
+{
+	struct db_params p = {0};
+
+	if (u->ca_id <= 0 || u->url == NULL ||
+	    !db_fixed_ok(u->mode, sizeof(u->mode))) {
+		db_seterr(db, "upstream insert failed: invalid argument");
+		return -1;
+	}
+	db_param_id(&p, u->ca_id);
+	db_param_text(&p, u->url);
+	db_param_text(&p, u->mode);
+	db_param_text(&p, u->ref != NULL ? u->ref : "");
+	db_param_bytea(&p, u->sealed, u->sealed_len);
+	db_param_text(&p, u->tls_trusted != NULL ? u->tls_trusted : "");
+	db_param_int8(&p, u->sign_ca_id);
+	return db_insert(db, &st_insert, &p, NULL);
+}
+
+static int
+upstream_row(const PGresult *res, int i, void *e)
+{
+	struct db_upstream *u = e;
+	struct db_row r = {res, i, 0, 0};
+
+	u->ca_id = db_col_int8(&r, 0);
+	u->url = db_col_strdup(&r, 1);
+	db_col_text(&r, 2, u->mode, sizeof(u->mode));
+	u->ref = db_col_strdup(&r, 3);
+	u->sealed = db_col_memdup(&r, 4, &u->sealed_len);
+	u->tls_trusted = db_col_strdup(&r, 5);
+	u->sign_ca_id = db_col_int8(&r, 6);
+	if (r.bad || u->url == NULL || u->ref == NULL ||
+	    u->tls_trusted == NULL) {
+		db_upstream_clear(u);
+		return 0;
+	}
+	if (u->tls_trusted[0] == '\0') {
+		free(u->tls_trusted);
+		u->tls_trusted = NULL;
+	}
+	return 1;
+}
+
+int
+db_upstream_get(struct db *db, long long ca_id, struct db_upstream *out)
+{
+	struct db_params p = {0};
+
+	db_param_id(&p, ca_id);
+	return db_get1(db, &st_get, &p, sizeof(*out), upstream_row, out);
+}
+
+static void
+fwd_key(struct db_params *p, long long ca_id, const unsigned char *txid,
+    size_t txid_len, int rid)
+{
+	db_param_id(p, ca_id);
+	db_param_bytea(p, txid, txid_len);
+	db_param_int8(p, rid);
+}
+
+int
+db_ra_fwd_put(struct db *db, const struct db_ra_fwd *f)
+{
+	struct db_params p = {0};
+
+	if (f->txid_len == 0 || f->txid_len > sizeof(f->txid) ||
+	    f->up.peer_nonce_len > sizeof(f->up.peer_nonce)) {
+		db_seterr(db, "ra_fwd insert failed: invalid argument");
+		return -1;
+	}
+	fwd_key(&p, f->ca_id, f->txid, f->txid_len, f->cert_req_id);
+	db_param_bytea(&p, f->up.txid, sizeof(f->up.txid));
+	db_param_bytea(&p, f->up.nonce, sizeof(f->up.nonce));
+	db_param_bytea(&p, f->up.peer_nonce, f->up.peer_nonce_len);
+	return db_insert(db, &st_fwd_put, &p, NULL);
+}
+
+static int
+fwd_row(const PGresult *res, int i, void *e)
+{
+	struct db_ra_fwd *f = e;
+	struct db_row r = {res, i, 0, 0};
+	size_t a = 0, b = 0;
+
+	db_col_bytes(&r, 0, f->up.txid, sizeof(f->up.txid), &a);
+	db_col_bytes(&r, 1, f->up.nonce, sizeof(f->up.nonce), &b);
+	db_col_bytes(&r, 2, f->up.peer_nonce, sizeof(f->up.peer_nonce),
+	    &f->up.peer_nonce_len);
+	return !r.bad && a == sizeof(f->up.txid) && b == sizeof(f->up.nonce);
+}
+
+int
+db_ra_fwd_get(struct db *db, struct db_ra_fwd *f)
+{
+	struct db_params p = {0};
+	struct db_ra_fwd got;
+	int rc;
+
+	fwd_key(&p, f->ca_id, f->txid, f->txid_len, f->cert_req_id);
+	rc = db_get1(db, &st_fwd_get, &p, sizeof(got), fwd_row, &got);
+	if (rc == 1)
+		f->up = got.up;
+	return rc;
+}
+
+int
+db_ra_fwd_delete(struct db *db, const struct db_ra_fwd *f)
+{
+	struct db_params p = {0};
+
+	fwd_key(&p, f->ca_id, f->txid, f->txid_len, f->cert_req_id);
+	return db_update(db, &st_fwd_delete, &p, NULL);
+}
+
+int
+db_ra_fwd_prune(struct db *db, long age, long long *n)
+{
+	struct db_params p = {0};
+
+	db_param_int8(&p, age);
+	return db_update(db, &st_fwd_prune, &p, n);
+}
