@@ -1,0 +1,886 @@
+/*
+ * cmp_mutate.c - the structure-aware mutator of PKIMessages, PKCS#10
+ * requests and CertReqMsgs (see cmp_mutate.h). A mutation decodes with
+ * ca/cmp_asn.c's model, changes one to three fields, repairs what a
+ * verifier would check first where it can (a POP or CSR signature by one
+ * of the mutator's keys), lets the target re-protect the message
+ * (cmp_mutate_finish) and encodes it. The parts come from mut_parts.c.
+ */
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+
+#include "ca/issue/issue.h"
+#include "tests/fuzz/cmp_mutate.h"
+#include "tests/fuzz/mut_int.h"
+
+#define POOL_MAX 16 /* certificates remembered from extraCerts */
+
+int (*cmp_mutate_finish)(CMP_MSG *m);
+
+/* Copies through DER (the model declares no _dup functions). */
+#define DUP(type, x) ((type *)ASN1_item_dup(ASN1_ITEM_rptr(type), (x)))
+
+/* Certificates seen in inputs: extraCerts, issuers and serials to use. */
+static STACK_OF(X509) *pool;
+
+static void
+pool_learn(const STACK_OF(X509) *sk)
+{
+	X509 *x;
+
+	if (pool == NULL && (pool = sk_X509_new_null()) == NULL)
+		return;
+	for (int i = 0; i < sk_X509_num(sk) && sk_X509_num(pool) < POOL_MAX;
+	     i++) {
+		x = sk_X509_value(sk, i);
+		if (X509_up_ref(x) && !sk_X509_push(pool, x))
+			X509_free(x);
+	}
+}
+
+static X509 *
+pool_pick(void)
+{
+	if (sk_X509_num(pool) == 0)
+		return NULL;
+	return sk_X509_value(pool, (int)mut_rnd((unsigned)sk_X509_num(pool)));
+}
+
+static int
+is_certreq(int type)
+{
+	return type == CMP_BODY_IR || type == CMP_BODY_CR ||
+	    type == CMP_BODY_KUR || type == CMP_BODY_CCR;
+}
+
+/* The template's key becomes one of ours (and its POP is re-signed). */
+static void
+tmpl_key(CRMF_CERTTEMPLATE *t)
+{
+	EVP_PKEY *k = mut_key((int)mut_rnd(3));
+
+	if (k != NULL)
+		(void)cmp_spki_set(&t->publicKey, k);
+}
+
+static void
+tmpl_mutate(CRMF_CERTTEMPLATE *t)
+{
+	X509 *x;
+
+	switch (mut_rnd(14)) {
+	case 0:
+		(void)mut_int_set(&t->version);
+		break;
+	case 1:
+		if ((x = pool_pick()) != NULL && mut_rnd(2)) {
+			ASN1_INTEGER_free(t->serialNumber);
+			t->serialNumber =
+			    ASN1_INTEGER_dup(X509_get0_serialNumber(x));
+		} else {
+			(void)mut_int_set(&t->serialNumber);
+		}
+		break;
+	case 2:
+		X509_ALGOR_free(t->signingAlg);
+		t->signingAlg = mut_rnd(3) ? mut_alg() : NULL;
+		break;
+	case 3:
+		X509_NAME_free(t->issuer);
+		if ((x = pool_pick()) != NULL && mut_rnd(2))
+			t->issuer = X509_NAME_dup(X509_get_issuer_name(x));
+		else
+			t->issuer = mut_rnd(3) ? mut_name() : NULL;
+		break;
+	case 4:
+		if (t->validity == NULL)
+			t->validity = CRMF_OPTVALIDITY_new();
+		if (t->validity != NULL) {
+			ASN1_TIME **tm = mut_rnd(2) ? &t->validity->notBefore
+						    : &t->validity->notAfter;
+			static const long offs[] = {
+				-86400L * 400, -60, 0, 3600, 86400L * 30,
+				86400L * 365 * 40, 86400L * 365 * 90,
+			};
+
+			ASN1_TIME_free(*tm);
+			*tm = mut_rnd(5) ? ASN1_TIME_adj(NULL, time(NULL),
+			    0, offs[mut_rnd(sizeof(offs) / sizeof(offs[0]))])
+					 : NULL;
+		}
+		break;
+	case 5:
+	case 6:
+		if (t->subject != NULL && mut_rnd(3)) {
+			mut_name_change(t->subject);
+		} else {
+			X509_NAME_free(t->subject);
+			t->subject = mut_rnd(5) ? mut_name() : NULL;
+		}
+		break;
+	case 7:
+		if (t->publicKey != NULL && mut_rnd(3) == 0) {
+			mut_string_bytes(t->publicKey->public_key);
+		} else if (t->publicKey != NULL && mut_rnd(3) == 0) {
+			X509_ALGOR_free(t->publicKey->algor);
+			t->publicKey->algor = mut_alg();
+			if (t->publicKey->algor == NULL)
+				t->publicKey->algor = X509_ALGOR_new();
+		} else if (mut_rnd(6) == 0) {
+			CMP_SPKI_free(t->publicKey);
+			t->publicKey = NULL;
+		} else {
+			tmpl_key(t);
+		}
+		break;
+	case 8:
+		ASN1_BIT_STRING_free(t->issuerUID);
+		t->issuerUID = ASN1_BIT_STRING_new();
+		break;
+	case 9:
+		ASN1_BIT_STRING_free(t->subjectUID);
+		t->subjectUID = mut_rnd(2) ? ASN1_BIT_STRING_new() : NULL;
+		break;
+	default:
+		mut_exts(&t->extensions);
+		break;
+	}
+}
+
+/* controls: oldCertID (id-regCtrl-oldCertID, RFC 4211 §6.5) of a pool
+ * certificate or garbage, or another control. */
+static void
+controls_mutate(CRMF_CERTREQMSG *m)
+{
+	static const char *const ctl[] = {
+		"1.3.6.1.5.5.7.5.1.5", "1.3.6.1.5.5.7.5.1.1",
+		"1.3.6.1.5.5.7.5.1.4", "1.3.6.1.5.5.7.5.2.1",
+	};
+	STACK_OF(CRMF_ATTR) **sk = mut_rnd(3) ? &m->certReq->controls
+					      : &m->regInfo;
+	CRMF_ATTR *a;
+	GENERAL_NAME *g = NULL;
+	ASN1_STRING *seq = NULL;
+	unsigned char *der = NULL, *p;
+	X509 *x;
+	int n1, n2;
+
+	if (*sk != NULL && sk_CRMF_ATTR_num(*sk) > 0 && mut_rnd(3) == 0) {
+		CRMF_ATTR_free(sk_CRMF_ATTR_pop(*sk));
+		return;
+	}
+	if ((a = CRMF_ATTR_new()) == NULL)
+		return;
+	ASN1_OBJECT_free(a->type);
+	a->type = OBJ_txt2obj(ctl[mut_rnd(sizeof(ctl) / sizeof(ctl[0]))], 1);
+	x = pool_pick();
+	if (OBJ_obj2nid(a->type) != NID_undef && x != NULL && mut_rnd(3) &&
+	    (g = GENERAL_NAME_new()) != NULL) {
+		X509_NAME *nm = X509_NAME_dup(X509_get_issuer_name(x));
+
+		GENERAL_NAME_set0_value(g, GEN_DIRNAME, nm);
+		n1 = i2d_GENERAL_NAME(g, NULL);
+		n2 = i2d_ASN1_INTEGER(X509_get0_serialNumber(x), NULL);
+		if (n1 > 0 && n2 > 0 && n1 + n2 < 60000 &&
+		    (der = OPENSSL_malloc((size_t)n1 + n2 + 4)) != NULL) {
+			p = der;
+			*p++ = 0x30;
+			*p++ = 0x82;
+			*p++ = (unsigned char)((n1 + n2) >> 8);
+			*p++ = (unsigned char)(n1 + n2);
+			(void)i2d_GENERAL_NAME(g, &p);
+			(void)i2d_ASN1_INTEGER(X509_get0_serialNumber(x), &p);
+			if ((seq = ASN1_STRING_new()) != NULL)
+				ASN1_STRING_set0(seq, der, n1 + n2 + 4);
+			else
+				OPENSSL_free(der);
+		}
+		GENERAL_NAME_free(g);
+	}
+	ASN1_TYPE_free(a->value);
+	a->value = NULL;
+	if (seq != NULL && (a->value = ASN1_TYPE_new()) != NULL)
+		ASN1_TYPE_set(a->value, V_ASN1_SEQUENCE, seq);
+	else
+		ASN1_STRING_free(seq);
+	if (a->value == NULL)
+		a->value = mut_any();
+	if (a->type == NULL || a->value == NULL ||
+	    (*sk == NULL && (*sk = sk_CRMF_ATTR_new_null()) == NULL) ||
+	    !sk_CRMF_ATTR_push(*sk, a))
+		CRMF_ATTR_free(a);
+}
+
+static void
+popo_mutate(CRMF_CERTREQMSG *m)
+{
+	CRMF_POPO *po;
+
+	switch (mut_rnd(6)) {
+	case 0:
+		CRMF_POPO_free(m->popo);
+		m->popo = NULL;
+		return;
+	case 1:
+		if ((po = CRMF_POPO_new()) == NULL)
+			return;
+		po->type = CRMF_POPO_RAVERIFIED;
+		po->value.raVerified = ASN1_NULL_new();
+		break;
+	case 2:
+		if ((po = CRMF_POPO_new()) == NULL)
+			return;
+		po->type = mut_rnd(2) ? CRMF_POPO_KEYENC : CRMF_POPO_KEYAGREE;
+		po->value.keyEncipherment = mut_any();
+		break;
+	case 3:
+		if (m->popo != NULL && m->popo->type == CRMF_POPO_SIGNATURE) {
+			mut_string_bytes(m->popo->value.signature->signature);
+			return;
+		}
+		/* FALLTHROUGH */
+	default:
+		if ((po = CRMF_POPO_new()) == NULL)
+			return;
+		po->type = CRMF_POPO_SIGNATURE;
+		if ((po->value.signature = CRMF_POPOSIGNINGKEY_new()) == NULL)
+			break;
+		X509_ALGOR_free(po->value.signature->algorithmIdentifier);
+		po->value.signature->algorithmIdentifier = mut_alg();
+		if (po->value.signature->algorithmIdentifier == NULL)
+			po->value.signature->algorithmIdentifier =
+			    X509_ALGOR_new();
+		if (mut_rnd(4) == 0)
+			po->value.signature->poposkInput =
+			    CRMF_POPOSKINPUT_new();
+		break;
+	}
+	CRMF_POPO_free(m->popo);
+	m->popo = po;
+}
+
+/* A signature POP by one of our keys is signed again over the request as
+ * it is now (RFC 4211 §4.1), so that template changes survive it. */
+static void
+crm_fix(CRMF_CERTREQMSG *m)
+{
+	CRMF_POPOSIGNINGKEY *sk;
+	EVP_PKEY *pub, *k;
+	X509_ALGOR *a1;
+
+	if (m->popo == NULL || m->popo->type != CRMF_POPO_SIGNATURE ||
+	    m->certReq->certTemplate->publicKey == NULL)
+		return;
+	sk = m->popo->value.signature;
+	pub = cmp_spki_pkey(m->certReq->certTemplate->publicKey);
+	k = mut_key_of(pub);
+	EVP_PKEY_free(pub);
+	if (k == NULL || sk->poposkInput != NULL || mut_rnd(16) == 0)
+		return;
+	if ((a1 = X509_ALGOR_new()) == NULL)
+		return;
+	if (ASN1_item_sign(ASN1_ITEM_rptr(CRMF_CERTREQUEST), a1, NULL,
+		sk->signature, m->certReq, k, mut_md(k)) > 0) {
+		X509_ALGOR_free(sk->algorithmIdentifier);
+		sk->algorithmIdentifier = a1;
+		a1 = NULL;
+	}
+	X509_ALGOR_free(a1);
+}
+
+/* See cmp_mutate.h: one mutation of a CertReqMsg. */
+static void
+crm_mutate(CRMF_CERTREQMSG *m)
+{
+	switch (mut_rnd(8)) {
+	case 0:
+		(void)mut_int_set(&m->certReq->certReqId);
+		break;
+	case 1:
+		popo_mutate(m);
+		break;
+	case 2:
+		controls_mutate(m);
+		break;
+	default:
+		tmpl_mutate(m->certReq->certTemplate);
+		break;
+	}
+}
+
+/* A new CertReqMsg: our key, a name, signature POP (fixed later). */
+static CRMF_CERTREQMSG *
+crm_new(void)
+{
+	CRMF_CERTREQMSG *m = CRMF_CERTREQMSG_new();
+
+	if (m == NULL)
+		return NULL;
+	(void)ASN1_INTEGER_set(m->certReq->certReqId, 0);
+	m->certReq->certTemplate->subject = mut_name();
+	tmpl_key(m->certReq->certTemplate);
+	if ((m->popo = CRMF_POPO_new()) != NULL) {
+		m->popo->type = CRMF_POPO_SIGNATURE;
+		m->popo->value.signature = CRMF_POPOSIGNINGKEY_new();
+		if (m->popo->value.signature == NULL) {
+			CRMF_POPO_free(m->popo);
+			m->popo = NULL;
+		}
+	}
+	return m;
+}
+
+/* A PKCS#10 request of our key for the first template, signed. */
+static X509_REQ *
+p10_from(CMP_MSG *msg)
+{
+	X509_REQ *r = X509_REQ_new();
+	EVP_PKEY *k = mut_key((int)mut_rnd(3));
+	const CRMF_CERTTEMPLATE *t = NULL;
+
+	if (r == NULL || k == NULL)
+		goto fail;
+	if (is_certreq(msg->body->type) &&
+	    sk_CRMF_CERTREQMSG_num(msg->body->value.ir) > 0)
+		t = sk_CRMF_CERTREQMSG_value(msg->body->value.ir, 0)
+			->certReq->certTemplate;
+	if (t != NULL && t->subject != NULL)
+		(void)X509_REQ_set_subject_name(r, t->subject);
+	if (t != NULL && t->extensions != NULL)
+		(void)X509_REQ_add_extensions(r, t->extensions);
+	if (!X509_REQ_set_pubkey(r, k) || X509_REQ_sign(r, k, mut_md(k)) <= 0)
+		goto fail;
+	return r;
+fail:
+	X509_REQ_free(r);
+	return NULL;
+}
+
+/* See cmp_mutate.h: one mutation of a PKCS#10 request, re-signed. */
+static void
+p10_mutate(X509_REQ *r)
+{
+	STACK_OF(X509_EXTENSION) *exts;
+	EVP_PKEY *k;
+	X509_NAME *n;
+	int loc;
+
+	switch (mut_rnd(6)) {
+	case 0:
+	case 1:
+		if ((n = X509_NAME_dup(X509_REQ_get_subject_name(r))) != NULL) {
+			mut_name_change(n);
+			(void)X509_REQ_set_subject_name(r, n);
+			X509_NAME_free(n);
+		}
+		break;
+	case 2:
+	case 3:
+		exts = X509_REQ_get_extensions(r);
+		mut_exts(&exts);
+		while ((loc = X509_REQ_get_attr_by_NID(r, NID_ext_req, -1)) >=
+		    0)
+			X509_ATTRIBUTE_free(X509_REQ_delete_attr(r, loc));
+		if (exts != NULL)
+			(void)X509_REQ_add_extensions(r, exts);
+		sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+		break;
+	case 4:
+		(void)X509_REQ_add1_attr_by_NID(r, NID_pkcs9_challengePassword,
+		    MBSTRING_UTF8, (const unsigned char *)"fuzz", -1);
+		break;
+	default:
+		(void)X509_REQ_set_pubkey(r, mut_key((int)mut_rnd(3)));
+		break;
+	}
+	if ((k = mut_key_of(X509_REQ_get0_pubkey(r))) != NULL &&
+	    mut_rnd(16) != 0)
+		(void)X509_REQ_sign(r, k, mut_md(k));
+}
+
+static const char *const itavs[] = {
+	"1.3.6.1.5.5.7.4.17", "1.3.6.1.5.5.7.4.20", "1.3.6.1.5.5.7.4.19",
+	"1.3.6.1.5.5.7.4.22", "1.3.6.1.5.5.7.4.2", "1.3.6.1.5.5.7.4.6",
+	"1.3.6.1.5.5.7.4.13", "1.3.6.1.5.5.7.4.14", "1.3.6.1.5.5.7.4.21",
+	"1.3.6.1.5.5.7.4.16", "1.3.6.1.5.5.7.4.18", "1.3.6.1.4.1.99999.4",
+};
+
+static CMP_ITAV *
+itav_new(void)
+{
+	CMP_ITAV *v = CMP_ITAV_new();
+
+	if (v == NULL)
+		return NULL;
+	ASN1_OBJECT_free(v->infoType);
+	v->infoType = OBJ_txt2obj(itavs[mut_rnd(sizeof(itavs) /
+	    sizeof(itavs[0]))], 1);
+	v->infoValue = mut_rnd(2) ? mut_any() : NULL;
+	if (v->infoType == NULL) {
+		CMP_ITAV_free(v);
+		return NULL;
+	}
+	return v;
+}
+
+/* Adds, removes or changes one element of a stack (of ITAV). */
+static void
+itavs_mutate(STACK_OF(CMP_ITAV) **sk)
+{
+	CMP_ITAV *v;
+
+	if (*sk == NULL && (*sk = sk_CMP_ITAV_new_null()) == NULL)
+		return;
+	if (sk_CMP_ITAV_num(*sk) > 0 && mut_rnd(3) == 0) {
+		CMP_ITAV_free(sk_CMP_ITAV_delete(*sk,
+		    (int)mut_rnd((unsigned)sk_CMP_ITAV_num(*sk))));
+		return;
+	}
+	if ((v = itav_new()) != NULL && !sk_CMP_ITAV_push(*sk, v))
+		CMP_ITAV_free(v);
+}
+
+/* A new body of a random type, built from what msg has where it can. */
+static CMP_BODY *
+body_new(CMP_MSG *msg)
+{
+	static const int types[] = {
+		CMP_BODY_IR, CMP_BODY_P10CR, CMP_BODY_RR, CMP_BODY_PKICONF,
+		CMP_BODY_GENM, CMP_BODY_ERROR, CMP_BODY_CERTCONF,
+		CMP_BODY_POLLREQ, CMP_BODY_KRR, CMP_BODY_IP, CMP_BODY_RP,
+		CMP_BODY_GENP, CMP_BODY_POLLREP, CMP_BODY_CANN,
+	};
+	CMP_BODY *b = CMP_BODY_new();
+	X509 *x = pool_pick();
+	void *e = NULL;
+	int ok = 0;
+
+	if (b == NULL)
+		return NULL;
+	b->type = types[mut_rnd(sizeof(types) / sizeof(types[0]))];
+	switch (b->type) {
+	case CMP_BODY_IR:
+		if ((b->value.ir = sk_CRMF_CERTREQMSG_new_null()) != NULL &&
+		    (e = crm_new()) != NULL)
+			ok = sk_CRMF_CERTREQMSG_push(b->value.ir, e) > 0;
+		break;
+	case CMP_BODY_P10CR:
+		ok = (b->value.p10cr = p10_from(msg)) != NULL;
+		break;
+	case CMP_BODY_RR:
+		if ((b->value.rr = sk_CMP_REVDETAILS_new_null()) != NULL &&
+		    (e = CMP_REVDETAILS_new()) != NULL) {
+			CRMF_CERTTEMPLATE *t = ((CMP_REVDETAILS *)e)->certDetails;
+
+			if (x != NULL) {
+				t->serialNumber = ASN1_INTEGER_dup(
+				    X509_get0_serialNumber(x));
+				t->issuer = X509_NAME_dup(
+				    X509_get_issuer_name(x));
+			}
+			ok = sk_CMP_REVDETAILS_push(b->value.rr, e) > 0;
+		}
+		break;
+	case CMP_BODY_PKICONF:
+		ok = (b->value.pkiconf = ASN1_NULL_new()) != NULL;
+		break;
+	case CMP_BODY_GENM:
+	case CMP_BODY_GENP:
+		if ((b->value.genm = sk_CMP_ITAV_new_null()) != NULL &&
+		    (e = itav_new()) != NULL)
+			ok = sk_CMP_ITAV_push(b->value.genm, e) > 0;
+		break;
+	case CMP_BODY_ERROR:
+		ok = (b->value.error = CMP_ERRORMSG_new()) != NULL &&
+		    mut_int_set(&b->value.error->pKIStatusInfo->status);
+		break;
+	case CMP_BODY_CERTCONF:
+		if ((b->value.certConf = sk_CMP_CERTSTATUS_new_null()) !=
+			NULL &&
+		    (e = CMP_CERTSTATUS_new()) != NULL) {
+			unsigned char md[32];
+			unsigned int mdlen = 0;
+
+			if (x != NULL && X509_digest(x, EVP_sha256(), md, &mdlen))
+				(void)ASN1_OCTET_STRING_set(
+				    ((CMP_CERTSTATUS *)e)->certHash, md,
+				    (int)mdlen);
+			ok = sk_CMP_CERTSTATUS_push(b->value.certConf, e) > 0;
+		}
+		break;
+	case CMP_BODY_POLLREQ:
+		if ((b->value.pollReq = sk_CMP_POLLREQ_new_null()) != NULL &&
+		    (e = CMP_POLLREQ_new()) != NULL)
+			ok = sk_CMP_POLLREQ_push(b->value.pollReq, e) > 0;
+		break;
+	case CMP_BODY_IP:
+		ok = (b->value.ip = CMP_CERTREPMESSAGE_new()) != NULL;
+		break;
+	case CMP_BODY_RP:
+		ok = (b->value.rp = CMP_REVREP_new()) != NULL;
+		break;
+	case CMP_BODY_POLLREP:
+		ok = (b->value.pollRep = sk_CMP_POLLREP_new_null()) != NULL;
+		break;
+	default:
+		ok = (b->value.other = mut_any()) != NULL;
+		break;
+	}
+	if (!ok) {
+		/* e was not pushed: free it by type, then the body. */
+		if (e != NULL) {
+			if (b->type == CMP_BODY_IR)
+				CRMF_CERTREQMSG_free(e);
+			else if (b->type == CMP_BODY_RR)
+				CMP_REVDETAILS_free(e);
+			else if (b->type == CMP_BODY_GENM ||
+			    b->type == CMP_BODY_GENP)
+				CMP_ITAV_free(e);
+			else if (b->type == CMP_BODY_CERTCONF)
+				CMP_CERTSTATUS_free(e);
+			else if (b->type == CMP_BODY_POLLREQ)
+				CMP_POLLREQ_free(e);
+		}
+		CMP_BODY_free(b);
+		return NULL;
+	}
+	return b;
+}
+
+/* nested (RFC 9810 §5.1.3.4): msg inside a new message, or the reverse. */
+static CMP_MSG *
+nest(CMP_MSG *msg)
+{
+	STACK_OF(CMP_MSG) *sk = NULL;
+	CMP_MSG *outer = NULL, *inner;
+	ASN1_STRING *seq = NULL;
+	const unsigned char *p;
+	unsigned char *der = NULL;
+	int len;
+
+	if (msg->body->type == CMP_BODY_NESTED &&
+	    msg->body->value.other->type == V_ASN1_SEQUENCE) {
+		/* Unwrap: the first inner message. */
+		seq = msg->body->value.other->value.sequence;
+		p = seq->data;
+		sk = (STACK_OF(CMP_MSG) *)ASN1_item_d2i(NULL, &p, seq->length,
+		    ASN1_ITEM_rptr(CMP_MSGS));
+		if (sk_CMP_MSG_num(sk) > 0 && mut_rnd(2)) {
+			inner = sk_CMP_MSG_shift(sk);
+			sk_CMP_MSG_pop_free(sk, CMP_MSG_free);
+			CMP_MSG_free(msg);
+			return inner;
+		}
+		sk_CMP_MSG_pop_free(sk, CMP_MSG_free);
+	}
+	if ((sk = sk_CMP_MSG_new_null()) == NULL ||
+	    (outer = CMP_MSG_new()) == NULL ||
+	    !sk_CMP_MSG_push(sk, msg))
+		goto fail;
+	/* Sometimes two inner messages: the second a copy. */
+	if (mut_rnd(4) == 0 && (inner = DUP(CMP_MSG, msg)) != NULL &&
+	    !sk_CMP_MSG_push(sk, inner))
+		CMP_MSG_free(inner);
+	len = ASN1_item_i2d((ASN1_VALUE *)sk, &der, ASN1_ITEM_rptr(CMP_MSGS));
+	(void)sk_CMP_MSG_shift(sk); /* msg stays the caller's */
+	if (len <= 0 || (seq = ASN1_STRING_new()) == NULL)
+		goto fail;
+	ASN1_STRING_set0(seq, der, len);
+	der = NULL;
+	CMP_HEADER_free(outer->header);
+	if ((outer->header = DUP(CMP_HEADER, msg->header)) == NULL)
+		goto fail;
+	outer->body->type = CMP_BODY_NESTED;
+	if ((outer->body->value.other = ASN1_TYPE_new()) == NULL)
+		goto fail;
+	ASN1_TYPE_set(outer->body->value.other, V_ASN1_SEQUENCE, seq);
+	seq = NULL;
+	sk_CMP_MSG_pop_free(sk, CMP_MSG_free);
+	CMP_MSG_free(msg);
+	return outer;
+fail:
+	OPENSSL_free(der);
+	ASN1_STRING_free(seq);
+	if (sk != NULL && sk_CMP_MSG_value(sk, 0) == msg)
+		(void)sk_CMP_MSG_shift(sk);
+	sk_CMP_MSG_pop_free(sk, CMP_MSG_free);
+	CMP_MSG_free(outer);
+	return msg;
+}
+
+static void
+header_mutate(CMP_HEADER *h)
+{
+	switch (mut_rnd(12)) {
+	case 0:
+		(void)mut_int_set(&h->pvno);
+		if (mut_rnd(2))
+			(void)ASN1_INTEGER_set(h->pvno, 2 + (long)mut_rnd(2));
+		break;
+	case 1:
+		GENERAL_NAME_free(h->sender);
+		h->sender = mut_gn();
+		break;
+	case 2:
+		GENERAL_NAME_free(h->recipient);
+		h->recipient = mut_gn();
+		break;
+	case 3:
+		ASN1_GENERALIZEDTIME_free(h->messageTime);
+		h->messageTime = mut_rnd(4) ? ASN1_GENERALIZEDTIME_adj(NULL,
+		    time(NULL), 0, (long)mut_rnd(7200) - 3600)
+					    : NULL;
+		break;
+	case 4:
+		X509_ALGOR_free(h->protectionAlg);
+		h->protectionAlg = mut_rnd(5) ? mut_alg() : NULL;
+		break;
+	case 5:
+		(void)mut_octets(mut_rnd(2) ? &h->senderKID : &h->recipKID);
+		break;
+	case 6:
+		(void)mut_octets(&h->transactionID);
+		break;
+	case 7:
+		(void)mut_octets(&h->senderNonce);
+		break;
+	case 8:
+		(void)mut_octets(&h->recipNonce);
+		break;
+	case 9:
+		if (h->freeText == NULL)
+			h->freeText = sk_ASN1_UTF8STRING_new_null();
+		if (h->freeText != NULL) {
+			ASN1_UTF8STRING *s = ASN1_UTF8STRING_new();
+
+			if (s != NULL)
+				mut_string_bytes(s);
+			if (s != NULL && !sk_ASN1_UTF8STRING_push(h->freeText,
+			    s))
+				ASN1_UTF8STRING_free(s);
+		}
+		break;
+	default:
+		itavs_mutate(&h->generalInfo);
+		break;
+	}
+}
+
+static void
+body_mutate(CMP_MSG *msg)
+{
+	static const int reqtypes[] = {
+		CMP_BODY_IR, CMP_BODY_CR, CMP_BODY_KUR, CMP_BODY_CCR,
+	};
+	CMP_BODY *b = msg->body, *nb;
+	int n;
+
+	if (mut_rnd(6) == 0 && (nb = body_new(msg)) != NULL) {
+		CMP_BODY_free(msg->body);
+		msg->body = nb;
+		return;
+	}
+	if (is_certreq(b->type)) {
+		n = sk_CRMF_CERTREQMSG_num(b->value.ir);
+		if (mut_rnd(6) == 0) {
+			b->type = reqtypes[mut_rnd(4)];
+		} else if (mut_rnd(8) == 0 && n > 0 && n < 17) {
+			CRMF_CERTREQMSG *c = DUP(CRMF_CERTREQMSG,
+			    sk_CRMF_CERTREQMSG_value(b->value.ir, 0));
+
+			if (c != NULL && !sk_CRMF_CERTREQMSG_push(b->value.ir,
+			    c))
+				CRMF_CERTREQMSG_free(c);
+		} else if (n > 0) {
+			crm_mutate(sk_CRMF_CERTREQMSG_value(b->value.ir,
+			    (int)mut_rnd((unsigned)n)));
+		}
+		for (int i = 0; i < sk_CRMF_CERTREQMSG_num(b->value.ir); i++)
+			crm_fix(sk_CRMF_CERTREQMSG_value(b->value.ir, i));
+		return;
+	}
+	switch (b->type) {
+	case CMP_BODY_P10CR:
+		p10_mutate(b->value.p10cr);
+		break;
+	case CMP_BODY_RR:
+		if ((n = sk_CMP_REVDETAILS_num(b->value.rr)) > 0) {
+			CMP_REVDETAILS *d = sk_CMP_REVDETAILS_value(b->value.rr,
+			    (int)mut_rnd((unsigned)n));
+
+			if (mut_rnd(2))
+				mut_exts(&d->crlEntryDetails);
+			else
+				tmpl_mutate(d->certDetails);
+		}
+		break;
+	case CMP_BODY_CERTCONF:
+		if ((n = sk_CMP_CERTSTATUS_num(b->value.certConf)) > 0) {
+			CMP_CERTSTATUS *c = sk_CMP_CERTSTATUS_value(
+			    b->value.certConf, (int)mut_rnd((unsigned)n));
+
+			switch (mut_rnd(4)) {
+			case 0:
+				(void)mut_int_set(&c->certReqId);
+				break;
+			case 1:
+				(void)mut_octets(&c->certHash);
+				break;
+			case 2:
+				if (c->statusInfo == NULL)
+					c->statusInfo = CMP_PKISI_new();
+				if (c->statusInfo != NULL)
+					(void)mut_int_set(
+					    &c->statusInfo->status);
+				break;
+			default:
+				X509_ALGOR_free(c->hashAlg);
+				c->hashAlg = mut_rnd(3) ? mut_alg() : NULL;
+				break;
+			}
+		}
+		break;
+	case CMP_BODY_POLLREQ:
+		if ((n = sk_CMP_POLLREQ_num(b->value.pollReq)) > 0)
+			(void)mut_int_set(&sk_CMP_POLLREQ_value(
+			    b->value.pollReq, (int)mut_rnd((unsigned)n))
+				->certReqId);
+		break;
+	case CMP_BODY_GENM:
+		itavs_mutate(&b->value.genm);
+		break;
+	default:
+		if ((nb = body_new(msg)) != NULL) {
+			CMP_BODY_free(msg->body);
+			msg->body = nb;
+		}
+		break;
+	}
+}
+
+static void
+extracerts_mutate(CMP_MSG *msg)
+{
+	X509 *x;
+	int n = sk_X509_num(msg->extraCerts);
+
+	if (n > 0 && mut_rnd(3) == 0) {
+		X509_free(sk_X509_delete(msg->extraCerts,
+		    (int)mut_rnd((unsigned)n)));
+		return;
+	}
+	if ((x = pool_pick()) == NULL)
+		return;
+	if (msg->extraCerts == NULL &&
+	    (msg->extraCerts = sk_X509_new_null()) == NULL)
+		return;
+	for (int k = mut_rnd(8) == 0 ? 12 : 1; k > 0; k--)
+		if (X509_up_ref(x) && !sk_X509_insert(msg->extraCerts, x,
+		    (int)mut_rnd((unsigned)sk_X509_num(msg->extraCerts) + 1)))
+			X509_free(x);
+}
+
+/* Writes out into data when it fits; returns the new size or 0. */
+static size_t
+put(uint8_t *data, size_t max, const unsigned char *der, int len)
+{
+	if (len <= 0 || (size_t)len > max)
+		return 0;
+	memcpy(data, der, (size_t)len);
+	return (size_t)len;
+}
+
+/* See cmp_mutate.h. */
+size_t
+cmp_mutate(uint8_t *data, size_t size, size_t max, unsigned int seed)
+{
+	const unsigned char *p = data;
+	unsigned char *der = NULL;
+	CMP_MSG *msg;
+	size_t out = 0;
+	int len;
+
+	mut_seed(seed);
+	if (mut_rnd(8) == 0 ||
+	    (msg = d2i_CMP_MSG(NULL, &p, (long)size)) == NULL)
+		return LLVMFuzzerMutate(data, size, max);
+	pool_learn(msg->extraCerts);
+	for (unsigned k = 1 + mut_rnd(3); k > 0; k--) {
+		switch (mut_rnd(10)) {
+		case 0:
+		case 1:
+		case 2:
+			header_mutate(msg->header);
+			break;
+		case 3:
+			extracerts_mutate(msg);
+			break;
+		case 4:
+			if (mut_rnd(4) == 0) {
+				msg = nest(msg);
+				break;
+			}
+			/* FALLTHROUGH */
+		default:
+			body_mutate(msg);
+			break;
+		}
+	}
+	if (cmp_mutate_finish != NULL)
+		(void)cmp_mutate_finish(msg);
+	len = i2d_CMP_MSG(msg, &der);
+	out = put(data, max, der, len);
+	OPENSSL_free(der);
+	CMP_MSG_free(msg);
+	return out > 0 ? out : LLVMFuzzerMutate(data, size, max);
+}
+
+/* See cmp_mutate.h. */
+size_t
+cmp_mutate_p10(uint8_t *data, size_t size, size_t max, unsigned int seed)
+{
+	const unsigned char *p = data;
+	unsigned char *der = NULL;
+	X509_REQ *r;
+	size_t out;
+	int len;
+
+	mut_seed(seed);
+	if (mut_rnd(8) == 0 || (r = d2i_X509_REQ(NULL, &p, (long)size)) ==
+	    NULL)
+		return LLVMFuzzerMutate(data, size, max);
+	for (unsigned k = 1 + mut_rnd(2); k > 0; k--)
+		p10_mutate(r);
+	len = i2d_X509_REQ(r, &der);
+	out = put(data, max, der, len);
+	OPENSSL_free(der);
+	X509_REQ_free(r);
+	return out > 0 ? out : LLVMFuzzerMutate(data, size, max);
+}
+
+/* See cmp_mutate.h. */
+size_t
+cmp_mutate_certreqmsg(uint8_t *data, size_t size, size_t max,
+    unsigned int seed)
+{
+	const unsigned char *p = data;
+	unsigned char *der = NULL;
+	CRMF_CERTREQMSG *m;
+	size_t out;
+	int len;
+
+	mut_seed(seed);
+	if (mut_rnd(8) == 0 ||
+	    (m = d2i_CRMF_CERTREQMSG(NULL, &p, (long)size)) == NULL)
+		return LLVMFuzzerMutate(data, size, max);
+	for (unsigned k = 1 + mut_rnd(3); k > 0; k--)
+		crm_mutate(m);
+	crm_fix(m);
+	len = i2d_CRMF_CERTREQMSG(m, &der);
+	out = put(data, max, der, len);
+	OPENSSL_free(der);
+	CRMF_CERTREQMSG_free(m);
+	return out > 0 ? out : LLVMFuzzerMutate(data, size, max);
+}

@@ -1,0 +1,71 @@
+/*
+ * fuzz_env.h - what the libFuzzer targets that serve requests in process
+ * share (fuzz_env.c): the borrowed stack (configuration, SoftHSM token,
+ * PostgreSQL database of a throwaway stack that scripts/fuzz brings up)
+ * and PBM re-protection with the stack's enrollment secret, so that
+ * mutated messages get past the protection check.
+ */
+#ifndef CMPCA_FUZZ_ENV_H
+#define CMPCA_FUZZ_ENV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ca/ca.h"
+#include "ca/cmp/cmp.h"
+
+struct fuzz_env {
+	struct cfg *cfg;
+	struct hsm *hsm;
+	struct db *db;		/* NULL unless asked for */
+	struct cmp_srv *srv;	/* NULL unless asked for */
+	unsigned char secret[256];
+	size_t secret_len;
+	const char *ref;	/* the secret's reference (senderKID) */
+};
+
+extern struct fuzz_env fz;
+
+#define FUZZ_ENV_DB 0x01  /* open the database */
+#define FUZZ_ENV_SRV 0x03 /* and a CMP engine on it */
+
+/*
+ * Opens what what asks for from the environment of $CMPCA_VAR/stack.env
+ * (CMPCA_CONF, SOFTHSM2_CONF, CMPCA_HSM_LOCK) and reads the secret of
+ * CMPCA_FUZZ_REF (default "demo") from CMPCA_FUZZ_SECRET_FILE. Exits
+ * with a message when the stack is missing: run through scripts/fuzz.
+ */
+void fuzz_env_init(const char *name, unsigned what);
+
+/*
+ * Replaces m's protection with a PBM under the stack's secret: m's own
+ * PBM parameters when they derive within 1000 iterations, else SHA-256,
+ * 100 iterations and HMAC-SHA1; senderKID becomes the reference. A
+ * 16-octet senderNonce is made unique per call (the engine remembers
+ * nonces: a replayed corpus input would only reach the replay check).
+ * Returns 1 or 0.
+ */
+int fuzz_reprotect(CMP_MSG *m);
+
+/* The same on DER: decodes der, re-protects, encodes into *out (caller
+ * frees with OPENSSL_free). Returns the length, or 0. */
+size_t fuzz_reprotect_der(const uint8_t *der, size_t len,
+    unsigned char **out);
+
+/*
+ * Serves der to the engine (label: NULL, the default CA). Every answer
+ * must be a decodable PKIMessage with HTTP 200 or 400, else abort().
+ * Returns the answer (caller frees).
+ */
+CMP_MSG *fuzz_serve(const unsigned char *der, size_t len);
+
+/*
+ * The second message of the transaction req opened, for its answer a
+ * (with a certificate or waiting): by how % 6, a certConf accepting,
+ * rejecting, with a wrong hash or a wrong certReqId, or a pollReq. req
+ * takes the new body and recipNonce and is re-protected. Returns 1, or 0
+ * when a calls for no second message.
+ */
+int fuzz_follow_up(CMP_MSG *req, const CMP_MSG *a, unsigned how);
+
+#endif
