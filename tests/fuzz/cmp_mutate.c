@@ -40,6 +40,19 @@ pool_learn(const STACK_OF(X509) *sk)
 	}
 }
 
+/* See cmp_mutate.h. */
+void
+cmp_mutate_pool_add(X509 *x)
+{
+	STACK_OF(X509) *sk = sk_X509_new_null();
+
+	if (sk_X509_num(pool) >= POOL_MAX)
+		X509_free(sk_X509_shift(pool)); /* room for it */
+	if (sk != NULL && sk_X509_push(sk, x))
+		pool_learn(sk);
+	sk_X509_free(sk);
+}
+
 static X509 *
 pool_pick(void)
 {
@@ -113,7 +126,10 @@ tmpl_mutate(CRMF_CERTTEMPLATE *t)
 		break;
 	case 5:
 	case 6:
-		if (t->subject != NULL && mut_rnd(3)) {
+		if ((x = pool_pick()) != NULL && mut_rnd(4) == 0) {
+			X509_NAME_free(t->subject);
+			t->subject = X509_NAME_dup(X509_get_subject_name(x));
+		} else if (t->subject != NULL && mut_rnd(3)) {
 			mut_name_change(t->subject);
 		} else {
 			X509_NAME_free(t->subject);

@@ -27,6 +27,10 @@ size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
  */
 extern int (*cmp_mutate_finish)(CMP_MSG *m);
 
+/* Adds x (up-ref'ed) to the certificates whose names, serials and
+ * issuers mutations use (a target's own enrolled certificate). */
+void cmp_mutate_pool_add(X509 *x);
+
 /* Mutates the PKIMessage in data[0..size) in place (at most max bytes);
  * returns the new size. */
 size_t cmp_mutate(uint8_t *data, size_t size, size_t max, unsigned int seed);

@@ -6,17 +6,19 @@
  * the stack's configuration, token and database are only borrowed).
  *
  * Mutation is structure-aware (cmp_mutate.c): the input is decoded as a
- * PKIMessage, fields change, and the message is re-protected with a PBM
- * under the stack's enrollment secret before it is stored, so that
- * mutations reach the body handlers instead of dying at the protection
- * check. At run time each decodable PBM input is re-protected again (the
- * secret is the stack's of this run, and the engine refuses a replayed
- * senderNonce); undecodable, unprotected and signature-protected inputs
- * (the seeds from cmp-messageflows, cmp_sig.c's path) are served as
- * they are. An answer carrying a certificate is followed by the second
- * message of the transaction - a certConf (right, rejecting, wrong hash,
- * wrong certReqId) or a pollReq, chosen by the input's last byte - so
- * that cmp_certconf.c and cmp_poll.c see live transactions.
+ * PKIMessage, fields change, and the message is protected again before
+ * it is stored, so that mutations reach the body handlers instead of
+ * dying at the protection check. At run time every decodable input is
+ * protected again the way it was (fuzz_protect_again): a PBM under the
+ * stack's enrollment secret, or a signature by an end entity the target
+ * enrolls for itself (so cmp_sig.c, kur and rr are reached), with a fresh
+ * senderNonce and messageTime (the engine refuses replays and stale
+ * clocks; the stack's secret and CA differ per run). Undecodable inputs,
+ * and a quarter of the others first, are served as they are. An answer
+ * carrying a certificate is followed by the second message of the
+ * transaction - a certConf (right, rejecting, wrong hash, wrong
+ * certReqId) or a pollReq, chosen by the input's last byte - so that
+ * cmp_certconf.c and cmp_poll.c see live transactions.
  *
  * Environment (from $CMPCA_VAR/stack.env): CMPCA_CONF, SOFTHSM2_CONF,
  * CMPCA_HSM_LOCK, CMPCA_FUZZ_SECRET_FILE (the secret of reference
@@ -43,7 +45,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	fuzz_env_init("fuzz_engine", FUZZ_ENV_SRV);
-	cmp_mutate_finish = fuzz_reprotect;
+	cmp_mutate_finish = fuzz_protect_again;
 	return 0;
 }
 
@@ -63,13 +65,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int len;
 
 	if ((m = cmp_msg_parse(data, size, &why)) == NULL ||
-	    !cmp_alg_is_pbm(m->header->protectionAlg)) {
+	    (data[size - 1] & 0xc0) == 0xc0) {
+		/* As sent: the protection and clock checks on stale input. */
 		CMP_MSG_free(fuzz_serve(data, size));
-		goto out;
+		if (m == NULL)
+			goto out;
 	}
-	if (!fuzz_reprotect(m) || (len = cmp_msg_encode(m, &der)) <= 0)
+	if (!fuzz_protect_again(m) || (len = cmp_msg_encode(m, &der)) <= 0)
 		goto out;
 	a = fuzz_serve(der, (size_t)len);
+	fuzz_signer_check(m, a);
 	OPENSSL_free(der);
 	der = NULL;
 	if (fuzz_follow_up(m, a, data[size - 1]) &&

@@ -8,8 +8,12 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
+#include "ca/issue/issue.h"
+#include "tests/fuzz/cmp_mutate.h"
 #include "tests/fuzz/fuzz_env.h"
+#include "tests/fuzz/mut_int.h"
 
 struct fuzz_env fz;
 
@@ -89,11 +93,49 @@ out:
 	return ret;
 }
 
+/* A 16-octet value never used before: a per-process random half and a
+ * counter. */
+static void
+unique16(ASN1_OCTET_STRING *o)
+{
+	static unsigned char proc[8];
+	static unsigned long long count;
+
+	if (count == 0 && RAND_bytes(proc, sizeof(proc)) != 1)
+		abort();
+	count++;
+	memcpy(o->data, proc, sizeof(proc));
+	memcpy(o->data + 8, &count, sizeof(count));
+}
+
+/* See fuzz_env.h. */
+void
+fuzz_refresh(CMP_MSG *m)
+{
+	CMP_HEADER *h = m->header;
+
+	if (h->senderNonce != NULL && h->senderNonce->length == 16)
+		unique16(h->senderNonce);
+	switch (m->body->type) {
+	case CMP_BODY_CERTCONF:
+	case CMP_BODY_POLLREQ:
+	case CMP_BODY_ERROR:
+	case CMP_BODY_PKICONF:
+		break; /* they continue a transaction */
+	default:
+		if (h->transactionID != NULL &&
+		    h->transactionID->length == 16)
+			unique16(h->transactionID);
+		break;
+	}
+	if (h->messageTime != NULL)
+		(void)ASN1_GENERALIZEDTIME_set(h->messageTime, time(NULL));
+}
+
 /* See fuzz_env.h. */
 int
 fuzz_reprotect(CMP_MSG *m)
 {
-	static unsigned long long count;
 	struct cmp_mac mac;
 	const char *why;
 	X509_ALGOR *alg;
@@ -104,12 +146,7 @@ fuzz_reprotect(CMP_MSG *m)
 	    !ASN1_OCTET_STRING_set(m->header->senderKID,
 		(const unsigned char *)fz.ref, (int)strlen(fz.ref)))
 		return 0;
-	if (m->header->senderNonce != NULL &&
-	    m->header->senderNonce->length == 16) {
-		count++;
-		memcpy(m->header->senderNonce->data + 8, &count,
-		    sizeof(count));
-	}
+	fuzz_refresh(m);
 	derived = cmp_alg_is_pbm(m->header->protectionAlg) &&
 	    cmp_pbm_derive(m->header->protectionAlg, fz.secret, fz.secret_len,
 		1000, &mac, &fail, &why) == 1;
@@ -125,26 +162,6 @@ fuzz_reprotect(CMP_MSG *m)
 	ok = cmp_pbm_protect(m, &mac);
 	cmp_mac_clear(&mac);
 	return ok;
-}
-
-/* See fuzz_env.h. */
-size_t
-fuzz_reprotect_der(const uint8_t *der, size_t len, unsigned char **out)
-{
-	const char *why;
-	CMP_MSG *m;
-	int n = 0;
-
-	*out = NULL;
-	if ((m = cmp_msg_parse(der, len, &why)) == NULL)
-		return 0;
-	if (fuzz_reprotect(m) && (n = cmp_msg_encode(m, out)) <= 0) {
-		OPENSSL_free(*out);
-		*out = NULL;
-		n = 0;
-	}
-	CMP_MSG_free(m);
-	return n > 0 ? (size_t)n : 0;
 }
 
 /* See fuzz_env.h. */
@@ -240,10 +257,196 @@ fuzz_follow_up(CMP_MSG *req, const CMP_MSG *a, unsigned how)
 	req->body = b;
 	ASN1_OCTET_STRING_free(req->header->recipNonce);
 	req->header->recipNonce = ASN1_OCTET_STRING_dup(a->header->senderNonce);
-	return fuzz_reprotect(req);
+	return fuzz_protect_again(req);
 fail:
 	CMP_POLLREQ_free(pr);
 	CMP_CERTSTATUS_free(cs);
 	CMP_BODY_free(b);
 	return 0;
+}
+
+/* The enrolled end entity fuzz_resign() signs with. */
+static struct {
+	X509 *cert;
+	STACK_OF(X509) *chain; /* the CA's, from the ip's extraCerts */
+	int stale;	       /* revoked or replaced: enroll again */
+} signer;
+
+/* *g becomes a directoryName of n. Returns 1 or 0. */
+static int
+dirname_set(GENERAL_NAME **g, const X509_NAME *n)
+{
+	X509_NAME *d = X509_NAME_dup(n);
+
+	GENERAL_NAME_free(*g);
+	if (d == NULL || (*g = GENERAL_NAME_new()) == NULL) {
+		X509_NAME_free(d);
+		return 0;
+	}
+	GENERAL_NAME_set0_value(*g, GEN_DIRNAME, d);
+	return 1;
+}
+
+/* An ir for the signer key, PBM-protected. NULL on error. */
+static CMP_MSG *
+enroll_ir(EVP_PKEY *key)
+{
+	static unsigned long long n;
+	unsigned char id[16] = "fuzz-signer-txid";
+	CMP_MSG *m = CMP_MSG_new();
+	CRMF_CERTREQMSG *crm = CRMF_CERTREQMSG_new();
+	X509_NAME *subj = ca_name_parse("/CN=fuzz-signer");
+	X509_NAME *empty = X509_NAME_new();
+	CRMF_CERTTEMPLATE *t;
+
+	if (m == NULL || crm == NULL || subj == NULL || empty == NULL)
+		goto fail;
+	n++;
+	memcpy(id, &n, sizeof(n));
+	t = crm->certReq->certTemplate;
+	if (!ASN1_INTEGER_set(m->header->pvno, 2) ||
+	    !dirname_set(&m->header->sender, subj) ||
+	    !dirname_set(&m->header->recipient, empty) ||
+	    (m->header->transactionID = ASN1_OCTET_STRING_new()) == NULL ||
+	    !ASN1_OCTET_STRING_set(m->header->transactionID, id, 16) ||
+	    (m->header->senderNonce = ASN1_OCTET_STRING_new()) == NULL ||
+	    !ASN1_OCTET_STRING_set(m->header->senderNonce, id, 16) ||
+	    !ASN1_INTEGER_set(crm->certReq->certReqId, 0) ||
+	    (t->subject = X509_NAME_dup(subj)) == NULL ||
+	    !cmp_spki_set(&t->publicKey, key) ||
+	    (crm->popo = CRMF_POPO_new()) == NULL)
+		goto fail;
+	crm->popo->type = CRMF_POPO_SIGNATURE;
+	if ((crm->popo->value.signature = CRMF_POPOSIGNINGKEY_new()) == NULL ||
+	    ASN1_item_sign(ASN1_ITEM_rptr(CRMF_CERTREQUEST),
+		crm->popo->value.signature->algorithmIdentifier, NULL,
+		crm->popo->value.signature->signature, crm->certReq, key,
+		EVP_sha256()) <= 0)
+		goto fail;
+	m->body->type = CMP_BODY_IR;
+	if ((m->body->value.ir = sk_CRMF_CERTREQMSG_new_null()) == NULL ||
+	    !sk_CRMF_CERTREQMSG_push(m->body->value.ir, crm))
+		goto fail;
+	crm = NULL; /* the body's */
+	if (!fuzz_reprotect(m))
+		goto fail;
+	X509_NAME_free(subj);
+	X509_NAME_free(empty);
+	return m;
+fail:
+	CRMF_CERTREQMSG_free(crm);
+	X509_NAME_free(subj);
+	X509_NAME_free(empty);
+	CMP_MSG_free(m);
+	return NULL;
+}
+
+/* Enrolls (again) the certificate fuzz_resign() signs with: ir, then
+ * certConf. Returns 1 or 0. */
+static int
+signer_enroll(void)
+{
+	CMP_MSG *m, *a = NULL, *c = NULL;
+	CMP_CERTRESPONSE *cr;
+	unsigned char *der = NULL;
+	int len, ok = 0;
+
+	X509_free(signer.cert);
+	signer.cert = NULL;
+	sk_X509_pop_free(signer.chain, X509_free);
+	signer.chain = NULL;
+	if ((m = enroll_ir(mut_key(0))) == NULL ||
+	    (len = cmp_msg_encode(m, &der)) <= 0)
+		goto out;
+	a = fuzz_serve(der, (size_t)len);
+	OPENSSL_free(der);
+	der = NULL;
+	if (a->body->type != CMP_BODY_IP ||
+	    sk_CMP_CERTRESPONSE_num(a->body->value.ip->response) != 1)
+		goto out;
+	cr = sk_CMP_CERTRESPONSE_value(a->body->value.ip->response, 0);
+	if (cr->certifiedKeyPair == NULL ||
+	    cr->certifiedKeyPair->certOrEncCert->type != 0)
+		goto out;
+	signer.cert = X509_dup(
+	    cr->certifiedKeyPair->certOrEncCert->value.certificate);
+	signer.chain = X509_chain_up_ref(a->extraCerts);
+	if (signer.cert != NULL)
+		cmp_mutate_pool_add(signer.cert);
+	if (fuzz_follow_up(m, a, 0) && (len = cmp_msg_encode(m, &der)) > 0)
+		c = fuzz_serve(der, (size_t)len);
+	ok = signer.cert != NULL && c != NULL &&
+	    c->body->type == CMP_BODY_PKICONF;
+	signer.stale = !ok;
+out:
+	if (!ok)
+		log_err("fuzz: cannot enroll the signing certificate");
+	OPENSSL_free(der);
+	CMP_MSG_free(c);
+	CMP_MSG_free(a);
+	CMP_MSG_free(m);
+	return ok;
+}
+
+/* See fuzz_env.h. */
+int
+fuzz_resign(CMP_MSG *m)
+{
+	CMP_PROTECTEDPART pp;
+	const ASN1_OCTET_STRING *ski;
+	EVP_PKEY *key = mut_key(0);
+	int i;
+
+	if ((signer.cert == NULL || signer.stale) && !signer_enroll())
+		return 0;
+	fuzz_refresh(m);
+	ski = X509_get0_subject_key_id(signer.cert);
+	ASN1_OCTET_STRING_free(m->header->senderKID);
+	m->header->senderKID = ski != NULL ? ASN1_OCTET_STRING_dup(ski) : NULL;
+	if (!dirname_set(&m->header->sender,
+		X509_get_subject_name(signer.cert)))
+		return 0;
+	sk_X509_pop_free(m->extraCerts, X509_free);
+	if ((m->extraCerts = sk_X509_new_null()) == NULL ||
+	    !X509_up_ref(signer.cert) ||
+	    !sk_X509_push(m->extraCerts, signer.cert))
+		return 0;
+	for (i = 0; i < sk_X509_num(signer.chain); i++)
+		if (X509_up_ref(sk_X509_value(signer.chain, i)) &&
+		    !sk_X509_push(m->extraCerts, sk_X509_value(signer.chain,
+			i)))
+			X509_free(sk_X509_value(signer.chain, i));
+	X509_ALGOR_free(m->header->protectionAlg);
+	if ((m->header->protectionAlg = X509_ALGOR_new()) == NULL ||
+	    (m->protection == NULL &&
+		(m->protection = ASN1_BIT_STRING_new()) == NULL))
+		return 0;
+	pp.header = m->header;
+	pp.body = m->body;
+	return ASN1_item_sign(ASN1_ITEM_rptr(CMP_PROTECTEDPART),
+	    m->header->protectionAlg, NULL, m->protection, &pp, key,
+	    EVP_sha256()) > 0;
+}
+
+/* See fuzz_env.h. */
+void
+fuzz_signer_check(const CMP_MSG *req, const CMP_MSG *a)
+{
+	/* An accepted rr or kur may have revoked the signer's certificate. */
+	if ((req->body->type == CMP_BODY_RR && a->body->type == CMP_BODY_RP) ||
+	    (req->body->type == CMP_BODY_KUR && a->body->type == CMP_BODY_KUP))
+		signer.stale = 1;
+}
+
+/* See fuzz_env.h. */
+int
+fuzz_protect_again(CMP_MSG *m)
+{
+	if (m->header->protectionAlg == NULL) {
+		fuzz_refresh(m);
+		return 1;
+	}
+	if (cmp_alg_is_pbm(m->header->protectionAlg))
+		return fuzz_reprotect(m);
+	return fuzz_resign(m);
 }

@@ -47,10 +47,33 @@ void fuzz_env_init(const char *name, unsigned what);
  */
 int fuzz_reprotect(CMP_MSG *m);
 
-/* The same on DER: decodes der, re-protects, encodes into *out (caller
- * frees with OPENSSL_free). Returns the length, or 0. */
-size_t fuzz_reprotect_der(const uint8_t *der, size_t len,
-    unsigned char **out);
+/*
+ * Makes a 16-octet senderNonce, and the transactionID of a message that
+ * starts a transaction, unique (never seen by this or an earlier run) and
+ * messageTime now: stored inputs would otherwise meet only the replay,
+ * transactionID and clock checks.
+ */
+void fuzz_refresh(CMP_MSG *m);
+
+/*
+ * Replaces m's protection with a signature by an end entity of the
+ * stack's CA that fuzz_env enrolls itself (ir and certConf through the
+ * engine, EC key of the mutator): sender, senderKID, extraCerts (its
+ * certificate and the CA chain) and protectionAlg follow. Enrolls again
+ * after fuzz_signer_check() saw the certificate revoked or replaced.
+ * Returns 1 or 0.
+ */
+int fuzz_resign(CMP_MSG *m);
+
+/* Notes an answer to req that may have revoked the signer (rr, kur). */
+void fuzz_signer_check(const CMP_MSG *req, const CMP_MSG *a);
+
+/*
+ * Protects m again the way it was protected: PBM (fuzz_reprotect), a
+ * signature (fuzz_resign), or nothing (fuzz_refresh only). Returns 1 or
+ * 0.
+ */
+int fuzz_protect_again(CMP_MSG *m);
 
 /*
  * Serves der to the engine (label: NULL, the default CA). Every answer
@@ -63,7 +86,8 @@ CMP_MSG *fuzz_serve(const unsigned char *der, size_t len);
  * The second message of the transaction req opened, for its answer a
  * (with a certificate or waiting): by how % 6, a certConf accepting,
  * rejecting, with a wrong hash or a wrong certReqId, or a pollReq. req
- * takes the new body and recipNonce and is re-protected. Returns 1, or 0
+ * takes the new body and recipNonce and is protected again
+ * (fuzz_protect_again). Returns 1, or 0
  * when a calls for no second message.
  */
 int fuzz_follow_up(CMP_MSG *req, const CMP_MSG *a, unsigned how);
