@@ -165,8 +165,57 @@ tmpl_mutate(CRMF_CERTTEMPLATE *t)
 	}
 }
 
-/* controls: oldCertID (id-regCtrl-oldCertID, RFC 4211 §6.5) of a pool
- * certificate or garbage, or another control. */
+/* An oldCertID control (id-regCtrl-oldCertID, RFC 4211 §6.5) naming x,
+ * or NULL. */
+static CRMF_ATTR *
+oldcertid(X509 *x)
+{
+	CRMF_ATTR *a = CRMF_ATTR_new();
+	GENERAL_NAME *g = GENERAL_NAME_new();
+	X509_NAME *nm = X509_NAME_dup(X509_get_issuer_name(x));
+	ASN1_STRING *seq = NULL;
+	unsigned char *der = NULL, *p;
+	int n1, n2;
+
+	if (a == NULL || g == NULL || nm == NULL)
+		goto fail;
+	GENERAL_NAME_set0_value(g, GEN_DIRNAME, nm);
+	nm = NULL;
+	n1 = i2d_GENERAL_NAME(g, NULL);
+	n2 = i2d_ASN1_INTEGER(X509_get0_serialNumber(x), NULL);
+	if (n1 <= 0 || n2 <= 0 || n1 + n2 >= 60000 ||
+	    (der = OPENSSL_malloc((size_t)n1 + (size_t)n2 + 4)) == NULL)
+		goto fail;
+	p = der;
+	*p++ = 0x30;
+	*p++ = 0x82;
+	*p++ = (unsigned char)((n1 + n2) >> 8);
+	*p++ = (unsigned char)(n1 + n2);
+	(void)i2d_GENERAL_NAME(g, &p);
+	(void)i2d_ASN1_INTEGER(X509_get0_serialNumber(x), &p);
+	if ((seq = ASN1_STRING_new()) == NULL)
+		goto fail;
+	ASN1_STRING_set0(seq, der, n1 + n2 + 4);
+	der = NULL;
+	ASN1_OBJECT_free(a->type);
+	ASN1_TYPE_free(a->value);
+	a->type = OBJ_txt2obj("1.3.6.1.5.5.7.5.1.5", 1);
+	if ((a->value = ASN1_TYPE_new()) == NULL || a->type == NULL)
+		goto fail;
+	ASN1_TYPE_set(a->value, V_ASN1_SEQUENCE, seq);
+	GENERAL_NAME_free(g);
+	return a;
+fail:
+	OPENSSL_free(der);
+	ASN1_STRING_free(seq);
+	X509_NAME_free(nm);
+	GENERAL_NAME_free(g);
+	CRMF_ATTR_free(a);
+	return NULL;
+}
+
+/* controls: oldCertID of a pool certificate, or another control with
+ * garbage; or regInfo. */
 static void
 controls_mutate(CRMF_CERTREQMSG *m)
 {
@@ -176,53 +225,24 @@ controls_mutate(CRMF_CERTREQMSG *m)
 	};
 	STACK_OF(CRMF_ATTR) **sk = mut_rnd(3) ? &m->certReq->controls
 					      : &m->regInfo;
-	CRMF_ATTR *a;
-	GENERAL_NAME *g = NULL;
-	ASN1_STRING *seq = NULL;
-	unsigned char *der = NULL, *p;
+	CRMF_ATTR *a = NULL;
 	X509 *x;
-	int n1, n2;
 
 	if (*sk != NULL && sk_CRMF_ATTR_num(*sk) > 0 && mut_rnd(3) == 0) {
 		CRMF_ATTR_free(sk_CRMF_ATTR_pop(*sk));
 		return;
 	}
-	if ((a = CRMF_ATTR_new()) == NULL)
-		return;
-	ASN1_OBJECT_free(a->type);
-	a->type = OBJ_txt2obj(ctl[mut_rnd(sizeof(ctl) / sizeof(ctl[0]))], 1);
-	x = pool_pick();
-	if (OBJ_obj2nid(a->type) != NID_undef && x != NULL && mut_rnd(3) &&
-	    (g = GENERAL_NAME_new()) != NULL) {
-		X509_NAME *nm = X509_NAME_dup(X509_get_issuer_name(x));
-
-		GENERAL_NAME_set0_value(g, GEN_DIRNAME, nm);
-		n1 = i2d_GENERAL_NAME(g, NULL);
-		n2 = i2d_ASN1_INTEGER(X509_get0_serialNumber(x), NULL);
-		if (n1 > 0 && n2 > 0 && n1 + n2 < 60000 &&
-		    (der = OPENSSL_malloc((size_t)n1 + n2 + 4)) != NULL) {
-			p = der;
-			*p++ = 0x30;
-			*p++ = 0x82;
-			*p++ = (unsigned char)((n1 + n2) >> 8);
-			*p++ = (unsigned char)(n1 + n2);
-			(void)i2d_GENERAL_NAME(g, &p);
-			(void)i2d_ASN1_INTEGER(X509_get0_serialNumber(x), &p);
-			if ((seq = ASN1_STRING_new()) != NULL)
-				ASN1_STRING_set0(seq, der, n1 + n2 + 4);
-			else
-				OPENSSL_free(der);
-		}
-		GENERAL_NAME_free(g);
-	}
-	ASN1_TYPE_free(a->value);
-	a->value = NULL;
-	if (seq != NULL && (a->value = ASN1_TYPE_new()) != NULL)
-		ASN1_TYPE_set(a->value, V_ASN1_SEQUENCE, seq);
-	else
-		ASN1_STRING_free(seq);
-	if (a->value == NULL)
+	if ((x = pool_pick()) != NULL && mut_rnd(2))
+		a = oldcertid(x);
+	if (a == NULL) {
+		if ((a = CRMF_ATTR_new()) == NULL)
+			return;
+		ASN1_OBJECT_free(a->type);
+		ASN1_TYPE_free(a->value);
+		a->type = OBJ_txt2obj(ctl[mut_rnd(sizeof(ctl) /
+		    sizeof(ctl[0]))], 1);
 		a->value = mut_any();
+	}
 	if (a->type == NULL || a->value == NULL ||
 	    (*sk == NULL && (*sk = sk_CRMF_ATTR_new_null()) == NULL) ||
 	    !sk_CRMF_ATTR_push(*sk, a))
@@ -278,9 +298,10 @@ popo_mutate(CRMF_CERTREQMSG *m)
 }
 
 /* A signature POP by one of our keys is signed again over the request as
- * it is now (RFC 4211 §4.1), so that template changes survive it. */
+ * it is now (RFC 4211 §4.1), so that template changes survive it; one
+ * time in 16 it is left broken, unless always. */
 static void
-crm_fix(CRMF_CERTREQMSG *m)
+crm_fix(CRMF_CERTREQMSG *m, int always)
 {
 	CRMF_POPOSIGNINGKEY *sk;
 	EVP_PKEY *pub, *k;
@@ -293,7 +314,8 @@ crm_fix(CRMF_CERTREQMSG *m)
 	pub = cmp_spki_pkey(m->certReq->certTemplate->publicKey);
 	k = mut_key_of(pub);
 	EVP_PKEY_free(pub);
-	if (k == NULL || sk->poposkInput != NULL || mut_rnd(16) == 0)
+	if (k == NULL || sk->poposkInput != NULL ||
+	    (!always && mut_rnd(16) == 0))
 		return;
 	if ((a1 = X509_ALGOR_new()) == NULL)
 		return;
@@ -629,6 +651,8 @@ fail:
 static void
 header_mutate(CMP_HEADER *h)
 {
+	X509 *x;
+
 	switch (mut_rnd(12)) {
 	case 0:
 		(void)mut_int_set(&h->pvno);
@@ -638,6 +662,9 @@ header_mutate(CMP_HEADER *h)
 	case 1:
 		GENERAL_NAME_free(h->sender);
 		h->sender = mut_gn();
+		if ((x = pool_pick()) != NULL && mut_rnd(2) && h->sender != NULL)
+			GENERAL_NAME_set0_value(h->sender, GEN_DIRNAME,
+			    X509_NAME_dup(X509_get_subject_name(x)));
 		break;
 	case 2:
 		GENERAL_NAME_free(h->recipient);
@@ -714,7 +741,7 @@ body_mutate(CMP_MSG *msg)
 			    (int)mut_rnd((unsigned)n)));
 		}
 		for (int i = 0; i < sk_CRMF_CERTREQMSG_num(b->value.ir); i++)
-			crm_fix(sk_CRMF_CERTREQMSG_value(b->value.ir, i));
+			crm_fix(sk_CRMF_CERTREQMSG_value(b->value.ir, i), 0);
 		return;
 	}
 	switch (b->type) {
@@ -893,10 +920,53 @@ cmp_mutate_certreqmsg(uint8_t *data, size_t size, size_t max,
 		return LLVMFuzzerMutate(data, size, max);
 	for (unsigned k = 1 + mut_rnd(3); k > 0; k--)
 		crm_mutate(m);
-	crm_fix(m);
+	crm_fix(m, 0);
 	len = i2d_CRMF_CERTREQMSG(m, &der);
 	out = put(data, max, der, len);
 	OPENSSL_free(der);
 	CRMF_CERTREQMSG_free(m);
 	return out > 0 ? out : LLVMFuzzerMutate(data, size, max);
+}
+
+/* See cmp_mutate.h. */
+void
+cmp_mutate_bind(CMP_MSG *m, X509 *x)
+{
+	CRMF_CERTREQMSG *crm;
+	CMP_REVDETAILS *d;
+	CRMF_ATTR *a;
+	int i;
+
+	if (m->body->type == CMP_BODY_RR &&
+	    sk_CMP_REVDETAILS_num(m->body->value.rr) > 0) {
+		d = sk_CMP_REVDETAILS_value(m->body->value.rr, 0);
+		ASN1_INTEGER_free(d->certDetails->serialNumber);
+		d->certDetails->serialNumber =
+		    ASN1_INTEGER_dup(X509_get0_serialNumber(x));
+		X509_NAME_free(d->certDetails->issuer);
+		d->certDetails->issuer =
+		    X509_NAME_dup(X509_get_issuer_name(x));
+		return;
+	}
+	if (!is_certreq(m->body->type))
+		return;
+	for (i = 0; i < sk_CRMF_CERTREQMSG_num(m->body->value.ir); i++) {
+		crm = sk_CRMF_CERTREQMSG_value(m->body->value.ir, i);
+		X509_NAME_free(crm->certReq->certTemplate->subject);
+		crm->certReq->certTemplate->subject =
+		    X509_NAME_dup(X509_get_subject_name(x));
+		if (m->body->type == CMP_BODY_KUR) {
+			sk_CRMF_ATTR_pop_free(crm->certReq->controls,
+			    CRMF_ATTR_free);
+			crm->certReq->controls = sk_CRMF_ATTR_new_null();
+			if ((a = oldcertid(x)) != NULL &&
+			    (crm->certReq->controls == NULL ||
+				!sk_CRMF_ATTR_push(crm->certReq->controls, a)))
+				CRMF_ATTR_free(a);
+		}
+		if (m->body->type == CMP_BODY_CCR)
+			(void)cmp_spki_set(&crm->certReq->certTemplate->publicKey,
+			    mut_key(0));
+		crm_fix(crm, 1);
+	}
 }

@@ -31,6 +31,14 @@ extern int (*cmp_mutate_finish)(CMP_MSG *m);
  * issuers mutations use (a target's own enrolled certificate). */
 void cmp_mutate_pool_add(X509 *x);
 
+/*
+ * Makes m about certificate x, as its holder would ask: an rr revokes x
+ * (serial, issuer), a kur names it in oldCertID, every request of a
+ * CertReqMessages body takes x's subject (a ccr also the mutator's P-256
+ * key) and its POP is signed again.
+ */
+void cmp_mutate_bind(CMP_MSG *m, X509 *x);
+
 /* Mutates the PKIMessage in data[0..size) in place (at most max bytes);
  * returns the new size. */
 size_t cmp_mutate(uint8_t *data, size_t size, size_t max, unsigned int seed);

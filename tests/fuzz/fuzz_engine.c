@@ -56,6 +56,38 @@ LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max,
 	return cmp_mutate(data, size, max, seed);
 }
 
+/*
+ * By bits of sel, makes m about the identities' own certificates: 0x20
+ * an rr revokes the end entity's, a kur renews it, a ccr comes from the
+ * partner for its own name and key; 0x10 a certificate request comes
+ * from the registered RA (signed by it, for any subject).
+ */
+static void
+bind(CMP_MSG *m, unsigned sel)
+{
+	X509 *x;
+	int who;
+
+	if (sel & 0x20) {
+		who = m->body->type == CMP_BODY_CCR ? FUZZ_PARTNER : FUZZ_EE;
+		if ((x = fuzz_id_cert(who)) == NULL)
+			return;
+		cmp_mutate_bind(m, x);
+	} else if ((sel & 0x10) && m->body->type != CMP_BODY_CCR) {
+		who = FUZZ_RA;
+	} else {
+		return;
+	}
+	/* Signed by who (fuzz_protect_again then signs). */
+	if (fuzz_sender_set(m, who)) {
+		X509_ALGOR_free(m->header->protectionAlg);
+		if ((m->header->protectionAlg = X509_ALGOR_new()) != NULL)
+			(void)X509_ALGOR_set0(m->header->protectionAlg,
+			    OBJ_nid2obj(NID_ecdsa_with_SHA256), V_ASN1_UNDEF,
+			    NULL);
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -71,6 +103,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (m == NULL)
 			goto out;
 	}
+	bind(m, data[size - 1]);
 	if (!fuzz_protect_again(m) || (len = cmp_msg_encode(m, &der)) <= 0)
 		goto out;
 	a = fuzz_serve(der, (size_t)len);

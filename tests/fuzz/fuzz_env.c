@@ -10,10 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "ca/issue/issue.h"
-#include "tests/fuzz/cmp_mutate.h"
 #include "tests/fuzz/fuzz_env.h"
-#include "tests/fuzz/mut_int.h"
 
 struct fuzz_env fz;
 
@@ -265,183 +262,40 @@ fail:
 	return 0;
 }
 
-/* The enrolled end entity fuzz_resign() signs with. */
-static struct {
-	X509 *cert;
-	STACK_OF(X509) *chain; /* the CA's, from the ip's extraCerts */
-	int stale;	       /* revoked or replaced: enroll again */
-} signer;
-
-/* *g becomes a directoryName of n. Returns 1 or 0. */
-static int
-dirname_set(GENERAL_NAME **g, const X509_NAME *n)
+/* The inner messages of a nested body protected again (depth-bounded). */
+static void
+nested_again(CMP_MSG *m, int depth)
 {
-	X509_NAME *d = X509_NAME_dup(n);
-
-	GENERAL_NAME_free(*g);
-	if (d == NULL || (*g = GENERAL_NAME_new()) == NULL) {
-		X509_NAME_free(d);
-		return 0;
-	}
-	GENERAL_NAME_set0_value(*g, GEN_DIRNAME, d);
-	return 1;
-}
-
-/* An ir for the signer key, PBM-protected. NULL on error. */
-static CMP_MSG *
-enroll_ir(EVP_PKEY *key)
-{
-	static unsigned long long n;
-	unsigned char id[16] = "fuzz-signer-txid";
-	CMP_MSG *m = CMP_MSG_new();
-	CRMF_CERTREQMSG *crm = CRMF_CERTREQMSG_new();
-	X509_NAME *subj = ca_name_parse("/CN=fuzz-signer");
-	X509_NAME *empty = X509_NAME_new();
-	CRMF_CERTTEMPLATE *t;
-
-	if (m == NULL || crm == NULL || subj == NULL || empty == NULL)
-		goto fail;
-	n++;
-	memcpy(id, &n, sizeof(n));
-	t = crm->certReq->certTemplate;
-	if (!ASN1_INTEGER_set(m->header->pvno, 2) ||
-	    !dirname_set(&m->header->sender, subj) ||
-	    !dirname_set(&m->header->recipient, empty) ||
-	    (m->header->transactionID = ASN1_OCTET_STRING_new()) == NULL ||
-	    !ASN1_OCTET_STRING_set(m->header->transactionID, id, 16) ||
-	    (m->header->senderNonce = ASN1_OCTET_STRING_new()) == NULL ||
-	    !ASN1_OCTET_STRING_set(m->header->senderNonce, id, 16) ||
-	    !ASN1_INTEGER_set(crm->certReq->certReqId, 0) ||
-	    (t->subject = X509_NAME_dup(subj)) == NULL ||
-	    !cmp_spki_set(&t->publicKey, key) ||
-	    (crm->popo = CRMF_POPO_new()) == NULL)
-		goto fail;
-	crm->popo->type = CRMF_POPO_SIGNATURE;
-	if ((crm->popo->value.signature = CRMF_POPOSIGNINGKEY_new()) == NULL ||
-	    ASN1_item_sign(ASN1_ITEM_rptr(CRMF_CERTREQUEST),
-		crm->popo->value.signature->algorithmIdentifier, NULL,
-		crm->popo->value.signature->signature, crm->certReq, key,
-		EVP_sha256()) <= 0)
-		goto fail;
-	m->body->type = CMP_BODY_IR;
-	if ((m->body->value.ir = sk_CRMF_CERTREQMSG_new_null()) == NULL ||
-	    !sk_CRMF_CERTREQMSG_push(m->body->value.ir, crm))
-		goto fail;
-	crm = NULL; /* the body's */
-	if (!fuzz_reprotect(m))
-		goto fail;
-	X509_NAME_free(subj);
-	X509_NAME_free(empty);
-	return m;
-fail:
-	CRMF_CERTREQMSG_free(crm);
-	X509_NAME_free(subj);
-	X509_NAME_free(empty);
-	CMP_MSG_free(m);
-	return NULL;
-}
-
-/* Enrolls (again) the certificate fuzz_resign() signs with: ir, then
- * certConf. Returns 1 or 0. */
-static int
-signer_enroll(void)
-{
-	CMP_MSG *m, *a = NULL, *c = NULL;
-	CMP_CERTRESPONSE *cr;
+	ASN1_STRING *seq = m->body->value.other->value.sequence;
+	const unsigned char *p = seq->data;
 	unsigned char *der = NULL;
-	int len, ok = 0;
+	STACK_OF(CMP_MSG) *sk;
+	int len;
 
-	X509_free(signer.cert);
-	signer.cert = NULL;
-	sk_X509_pop_free(signer.chain, X509_free);
-	signer.chain = NULL;
-	if ((m = enroll_ir(mut_key(0))) == NULL ||
-	    (len = cmp_msg_encode(m, &der)) <= 0)
-		goto out;
-	a = fuzz_serve(der, (size_t)len);
-	OPENSSL_free(der);
-	der = NULL;
-	if (a->body->type != CMP_BODY_IP ||
-	    sk_CMP_CERTRESPONSE_num(a->body->value.ip->response) != 1)
-		goto out;
-	cr = sk_CMP_CERTRESPONSE_value(a->body->value.ip->response, 0);
-	if (cr->certifiedKeyPair == NULL ||
-	    cr->certifiedKeyPair->certOrEncCert->type != 0)
-		goto out;
-	signer.cert = X509_dup(
-	    cr->certifiedKeyPair->certOrEncCert->value.certificate);
-	signer.chain = X509_chain_up_ref(a->extraCerts);
-	if (signer.cert != NULL)
-		cmp_mutate_pool_add(signer.cert);
-	if (fuzz_follow_up(m, a, 0) && (len = cmp_msg_encode(m, &der)) > 0)
-		c = fuzz_serve(der, (size_t)len);
-	ok = signer.cert != NULL && c != NULL &&
-	    c->body->type == CMP_BODY_PKICONF;
-	signer.stale = !ok;
-out:
-	if (!ok)
-		log_err("fuzz: cannot enroll the signing certificate");
-	OPENSSL_free(der);
-	CMP_MSG_free(c);
-	CMP_MSG_free(a);
-	CMP_MSG_free(m);
-	return ok;
-}
+	if (depth > 3 || (sk = (STACK_OF(CMP_MSG) *)ASN1_item_d2i(NULL, &p,
+	    seq->length, ASN1_ITEM_rptr(CMP_MSGS))) == NULL)
+		return;
+	for (int i = 0; i < sk_CMP_MSG_num(sk); i++) {
+		CMP_MSG *in = sk_CMP_MSG_value(sk, i);
 
-/* See fuzz_env.h. */
-int
-fuzz_resign(CMP_MSG *m)
-{
-	CMP_PROTECTEDPART pp;
-	const ASN1_OCTET_STRING *ski;
-	EVP_PKEY *key = mut_key(0);
-	int i;
-
-	if ((signer.cert == NULL || signer.stale) && !signer_enroll())
-		return 0;
-	fuzz_refresh(m);
-	ski = X509_get0_subject_key_id(signer.cert);
-	ASN1_OCTET_STRING_free(m->header->senderKID);
-	m->header->senderKID = ski != NULL ? ASN1_OCTET_STRING_dup(ski) : NULL;
-	if (!dirname_set(&m->header->sender,
-		X509_get_subject_name(signer.cert)))
-		return 0;
-	sk_X509_pop_free(m->extraCerts, X509_free);
-	if ((m->extraCerts = sk_X509_new_null()) == NULL ||
-	    !X509_up_ref(signer.cert) ||
-	    !sk_X509_push(m->extraCerts, signer.cert))
-		return 0;
-	for (i = 0; i < sk_X509_num(signer.chain); i++)
-		if (X509_up_ref(sk_X509_value(signer.chain, i)) &&
-		    !sk_X509_push(m->extraCerts, sk_X509_value(signer.chain,
-			i)))
-			X509_free(sk_X509_value(signer.chain, i));
-	X509_ALGOR_free(m->header->protectionAlg);
-	if ((m->header->protectionAlg = X509_ALGOR_new()) == NULL ||
-	    (m->protection == NULL &&
-		(m->protection = ASN1_BIT_STRING_new()) == NULL))
-		return 0;
-	pp.header = m->header;
-	pp.body = m->body;
-	return ASN1_item_sign(ASN1_ITEM_rptr(CMP_PROTECTEDPART),
-	    m->header->protectionAlg, NULL, m->protection, &pp, key,
-	    EVP_sha256()) > 0;
-}
-
-/* See fuzz_env.h. */
-void
-fuzz_signer_check(const CMP_MSG *req, const CMP_MSG *a)
-{
-	/* An accepted rr or kur may have revoked the signer's certificate. */
-	if ((req->body->type == CMP_BODY_RR && a->body->type == CMP_BODY_RP) ||
-	    (req->body->type == CMP_BODY_KUR && a->body->type == CMP_BODY_KUP))
-		signer.stale = 1;
+		if (in->body->type == CMP_BODY_NESTED &&
+		    in->body->value.other->type == V_ASN1_SEQUENCE)
+			nested_again(in, depth + 1);
+		(void)fuzz_protect_again(in);
+	}
+	if ((len = ASN1_item_i2d((ASN1_VALUE *)sk, &der,
+	    ASN1_ITEM_rptr(CMP_MSGS))) > 0)
+		ASN1_STRING_set0(seq, der, len);
+	sk_CMP_MSG_pop_free(sk, CMP_MSG_free);
 }
 
 /* See fuzz_env.h. */
 int
 fuzz_protect_again(CMP_MSG *m)
 {
+	if (m->body->type == CMP_BODY_NESTED &&
+	    m->body->value.other->type == V_ASN1_SEQUENCE)
+		nested_again(m, 0);
 	if (m->header->protectionAlg == NULL) {
 		fuzz_refresh(m);
 		return 1;

@@ -55,23 +55,44 @@ int fuzz_reprotect(CMP_MSG *m);
  */
 void fuzz_refresh(CMP_MSG *m);
 
+/* The identities signature-protected requests are signed with
+ * (fuzz_ids.c). */
+enum fuzz_who {
+	FUZZ_EE,      /* an end entity of the stack's CA */
+	FUZZ_RA,      /* a registered RA (its certificate from the CA) */
+	FUZZ_PARTNER, /* a registered cross-certification partner CA */
+	FUZZ_WHO_N,
+};
+
+/* The certificate of who, made (enrolled, registered) on first use or
+ * after it went stale; NULL on failure. */
+X509 *fuzz_id_cert(int who);
+
 /*
- * Replaces m's protection with a signature by an end entity of the
- * stack's CA that fuzz_env enrolls itself (ir and certConf through the
- * engine, EC key of the mutator): sender, senderKID, extraCerts (its
- * certificate and the CA chain) and protectionAlg follow. Enrolls again
- * after fuzz_signer_check() saw the certificate revoked or replaced.
- * Returns 1 or 0.
+ * Replaces m's protection with a signature by the identity its sender
+ * names (else by body type: ccr the partner, nested the RA, otherwise
+ * the end entity): sender, senderKID, extraCerts (its certificate and
+ * chain) and protectionAlg follow; fuzz_refresh() first. Returns 1 or 0.
  */
 int fuzz_resign(CMP_MSG *m);
+
+/* m's sender becomes who's subject (so fuzz_resign signs as who).
+ * Returns 1 or 0. */
+int fuzz_sender_set(CMP_MSG *m, int who);
 
 /* Notes an answer to req that may have revoked the signer (rr, kur). */
 void fuzz_signer_check(const CMP_MSG *req, const CMP_MSG *a);
 
 /*
+ * A request of type (ir, cr, kur, ccr) for subject with the mutator's
+ * fixed P-256 key and a signature POP, unprotected; NULL on error.
+ */
+CMP_MSG *fuzz_request(int type, const char *subject);
+
+/*
  * Protects m again the way it was protected: PBM (fuzz_reprotect), a
- * signature (fuzz_resign), or nothing (fuzz_refresh only). Returns 1 or
- * 0.
+ * signature (fuzz_resign), or nothing (fuzz_refresh only); the inner
+ * messages of a nested body first, the same way. Returns 1 or 0.
  */
 int fuzz_protect_again(CMP_MSG *m);
 

@@ -44,7 +44,8 @@ X509_ALGOR *mut_alg(void);
 /* An ASN1_TYPE of a random kind (NULL, INTEGER, OCTET STRING, UTF8,
  * SEQUENCE of garbage). */
 ASN1_TYPE *mut_any(void);
-/* Key i (0: EC P-256, 1: Ed25519, 2: RSA 2048), made once. */
+/* Key i (0: EC P-256, 1: Ed25519, both the same on every run; 2: RSA
+ * 2048, made once per run). */
 EVP_PKEY *mut_key(int i);
 /* The key of the mutator that pkey equals, or NULL. */
 EVP_PKEY *mut_key_of(EVP_PKEY *pkey);

@@ -10,7 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
 #include "tests/fuzz/cmp_mutate.h"
@@ -509,20 +513,68 @@ mut_any(void)
 
 static EVP_PKEY *keys[3];
 
+/* A P-256 key whose private scalar is the SHA-256 of label: the same on
+ * every run, so that stored inputs keep valid POPs and signatures. Test
+ * keys only, derived from a public label. */
+static EVP_PKEY *
+ec_fixed(const char *label)
+{
+	unsigned char d[32], pub[65];
+	EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+	EC_POINT *pt = NULL;
+	BIGNUM *bn = NULL;
+	OSSL_PARAM_BLD *bld = NULL;
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *k = NULL;
+
+	SHA256((const unsigned char *)label, strlen(label), d);
+	if (g == NULL || (bn = BN_bin2bn(d, sizeof(d), NULL)) == NULL ||
+	    (pt = EC_POINT_new(g)) == NULL ||
+	    !EC_POINT_mul(g, pt, bn, NULL, NULL, NULL) ||
+	    EC_POINT_point2oct(g, pt, POINT_CONVERSION_UNCOMPRESSED, pub,
+		sizeof(pub), NULL) != sizeof(pub) ||
+	    (bld = OSSL_PARAM_BLD_new()) == NULL ||
+	    !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
+		"prime256v1", 0) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, bn) ||
+	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
+		pub, sizeof(pub)) ||
+	    (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
+	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
+	    EVP_PKEY_fromdata_init(ctx) <= 0 ||
+	    EVP_PKEY_fromdata(ctx, &k, EVP_PKEY_KEYPAIR, params) <= 0)
+		k = NULL;
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	BN_clear_free(bn);
+	EC_POINT_free(pt);
+	EC_GROUP_free(g);
+	OPENSSL_cleanse(d, sizeof(d));
+	return k;
+}
+
 /* See mut_int.h. */
 EVP_PKEY *
 mut_key(int i)
 {
+	unsigned char d[32];
+
 	if (keys[i] != NULL)
 		return keys[i];
 	switch (i) {
 	case 0:
-		keys[i] = EVP_EC_gen("P-256");
+		keys[i] = ec_fixed("cmpca fuzz key 0 (P-256)");
 		break;
 	case 1:
-		keys[i] = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+		SHA256((const unsigned char *)"cmpca fuzz key 1 (Ed25519)", 26,
+		    d);
+		keys[i] = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL,
+		    d, sizeof(d));
 		break;
 	default:
+		/* Made per run: its POPs hold only within one run. */
 		keys[i] = EVP_RSA_gen(2048);
 		break;
 	}
