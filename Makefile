@@ -294,7 +294,7 @@ FUZZ_NAMES := decode protect engine p10cr template ocsp fcgi admin cfg client
 FUZZ_TARGETS := $(FUZZ_NAMES:%=$(FB)/fuzz_%)
 FUZZ_SRC := $(CA_SRC) $(HSM_SRC) $(DB_SRC) $(LIB_SRC) daemon/fcgi.c \
 	daemon/admin.c daemon/worker.c daemon/http.c tests/fuzz/cmp_mutate.c \
-	tests/fuzz/mut_parts.c tests/fuzz/fuzz_env.c \
+	tests/fuzz/cmp_mutate_msg.c tests/fuzz/mut_parts.c tests/fuzz/fuzz_env.c \
 	tests/fuzz/fuzz_ids.c
 FUZZ_LIBOBJ := $(FUZZ_SRC:%.c=$(FB)/%.o)
 FUZZ_COVOBJ := $(FUZZ_SRC:%.c=$(FCB)/%.o)

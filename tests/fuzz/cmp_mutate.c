@@ -1,6 +1,7 @@
 /*
  * cmp_mutate.c - the structure-aware mutator of PKIMessages, PKCS#10
- * requests and CertReqMsgs (see cmp_mutate.h). A mutation decodes with
+ * requests and CertReqMsgs (see cmp_mutate.h): the request parts here,
+ * the message level in cmp_mutate_msg.c. A mutation decodes with
  * ca/cmp_asn.c's model, changes one to three fields, repairs what a
  * verifier would check first where it can (a POP or CSR signature by one
  * of the mutator's keys), lets the target re-protect the message
@@ -19,14 +20,12 @@
 
 int (*cmp_mutate_finish)(CMP_MSG *m);
 
-/* Copies through DER (the model declares no _dup functions). */
-#define DUP(type, x) ((type *)ASN1_item_dup(ASN1_ITEM_rptr(type), (x)))
-
 /* Certificates seen in inputs: extraCerts, issuers and serials to use. */
 static STACK_OF(X509) *pool;
 
-static void
-pool_learn(const STACK_OF(X509) *sk)
+/* See mut_int.h. */
+void
+mut_pool_learn(const STACK_OF(X509) *sk)
 {
 	X509 *x;
 
@@ -49,20 +48,22 @@ cmp_mutate_pool_add(X509 *x)
 	if (sk_X509_num(pool) >= POOL_MAX)
 		X509_free(sk_X509_shift(pool)); /* room for it */
 	if (sk != NULL && sk_X509_push(sk, x))
-		pool_learn(sk);
+		mut_pool_learn(sk);
 	sk_X509_free(sk);
 }
 
-static X509 *
-pool_pick(void)
+/* See mut_int.h. */
+X509 *
+mut_pool_pick(void)
 {
 	if (sk_X509_num(pool) == 0)
 		return NULL;
 	return sk_X509_value(pool, (int)mut_rnd((unsigned)sk_X509_num(pool)));
 }
 
-static int
-is_certreq(int type)
+/* See mut_int.h. */
+int
+mut_is_certreq(int type)
 {
 	return type == CMP_BODY_IR || type == CMP_BODY_CR ||
 	    type == CMP_BODY_KUR || type == CMP_BODY_CCR;
@@ -78,8 +79,9 @@ tmpl_key(CRMF_CERTTEMPLATE *t)
 		(void)cmp_spki_set(&t->publicKey, k);
 }
 
-static void
-tmpl_mutate(CRMF_CERTTEMPLATE *t)
+/* See mut_int.h. */
+void
+mut_tmpl_mutate(CRMF_CERTTEMPLATE *t)
 {
 	X509 *x;
 
@@ -88,7 +90,7 @@ tmpl_mutate(CRMF_CERTTEMPLATE *t)
 		(void)mut_int_set(&t->version);
 		break;
 	case 1:
-		if ((x = pool_pick()) != NULL && mut_rnd(2)) {
+		if ((x = mut_pool_pick()) != NULL && mut_rnd(2)) {
 			ASN1_INTEGER_free(t->serialNumber);
 			t->serialNumber =
 			    ASN1_INTEGER_dup(X509_get0_serialNumber(x));
@@ -102,7 +104,7 @@ tmpl_mutate(CRMF_CERTTEMPLATE *t)
 		break;
 	case 3:
 		X509_NAME_free(t->issuer);
-		if ((x = pool_pick()) != NULL && mut_rnd(2))
+		if ((x = mut_pool_pick()) != NULL && mut_rnd(2))
 			t->issuer = X509_NAME_dup(X509_get_issuer_name(x));
 		else
 			t->issuer = mut_rnd(3) ? mut_name() : NULL;
@@ -126,7 +128,7 @@ tmpl_mutate(CRMF_CERTTEMPLATE *t)
 		break;
 	case 5:
 	case 6:
-		if ((x = pool_pick()) != NULL && mut_rnd(4) == 0) {
+		if ((x = mut_pool_pick()) != NULL && mut_rnd(4) == 0) {
 			X509_NAME_free(t->subject);
 			t->subject = X509_NAME_dup(X509_get_subject_name(x));
 		} else if (t->subject != NULL && mut_rnd(3)) {
@@ -232,7 +234,7 @@ controls_mutate(CRMF_CERTREQMSG *m)
 		CRMF_ATTR_free(sk_CRMF_ATTR_pop(*sk));
 		return;
 	}
-	if ((x = pool_pick()) != NULL && mut_rnd(2))
+	if ((x = mut_pool_pick()) != NULL && mut_rnd(2))
 		a = oldcertid(x);
 	if (a == NULL) {
 		if ((a = CRMF_ATTR_new()) == NULL)
@@ -300,8 +302,8 @@ popo_mutate(CRMF_CERTREQMSG *m)
 /* A signature POP by one of our keys is signed again over the request as
  * it is now (RFC 4211 §4.1), so that template changes survive it; one
  * time in 16 it is left broken, unless always. */
-static void
-crm_fix(CRMF_CERTREQMSG *m, int always)
+void
+mut_crm_fix(CRMF_CERTREQMSG *m, int always)
 {
 	CRMF_POPOSIGNINGKEY *sk;
 	EVP_PKEY *pub, *k;
@@ -329,8 +331,8 @@ crm_fix(CRMF_CERTREQMSG *m, int always)
 }
 
 /* See cmp_mutate.h: one mutation of a CertReqMsg. */
-static void
-crm_mutate(CRMF_CERTREQMSG *m)
+void
+mut_crm_mutate(CRMF_CERTREQMSG *m)
 {
 	switch (mut_rnd(8)) {
 	case 0:
@@ -343,14 +345,14 @@ crm_mutate(CRMF_CERTREQMSG *m)
 		controls_mutate(m);
 		break;
 	default:
-		tmpl_mutate(m->certReq->certTemplate);
+		mut_tmpl_mutate(m->certReq->certTemplate);
 		break;
 	}
 }
 
 /* A new CertReqMsg: our key, a name, signature POP (fixed later). */
-static CRMF_CERTREQMSG *
-crm_new(void)
+CRMF_CERTREQMSG *
+mut_crm_new(void)
 {
 	CRMF_CERTREQMSG *m = CRMF_CERTREQMSG_new();
 
@@ -371,8 +373,8 @@ crm_new(void)
 }
 
 /* A PKCS#10 request of our key for the first template, signed. */
-static X509_REQ *
-p10_from(CMP_MSG *msg)
+X509_REQ *
+mut_p10_from(CMP_MSG *msg)
 {
 	X509_REQ *r = X509_REQ_new();
 	EVP_PKEY *k = mut_key((int)mut_rnd(3));
@@ -380,7 +382,7 @@ p10_from(CMP_MSG *msg)
 
 	if (r == NULL || k == NULL)
 		goto fail;
-	if (is_certreq(msg->body->type) &&
+	if (mut_is_certreq(msg->body->type) &&
 	    sk_CRMF_CERTREQMSG_num(msg->body->value.ir) > 0)
 		t = sk_CRMF_CERTREQMSG_value(msg->body->value.ir, 0)
 			->certReq->certTemplate;
@@ -397,8 +399,8 @@ fail:
 }
 
 /* See cmp_mutate.h: one mutation of a PKCS#10 request, re-signed. */
-static void
-p10_mutate(X509_REQ *r)
+void
+mut_p10_mutate(X509_REQ *r)
 {
 	STACK_OF(X509_EXTENSION) *exts;
 	EVP_PKEY *k;
@@ -445,8 +447,9 @@ static const char *const itavs[] = {
 	"1.3.6.1.5.5.7.4.16", "1.3.6.1.5.5.7.4.18", "1.3.6.1.4.1.99999.4",
 };
 
-static CMP_ITAV *
-itav_new(void)
+/* See mut_int.h. */
+CMP_ITAV *
+mut_itav_new(void)
 {
 	CMP_ITAV *v = CMP_ITAV_new();
 
@@ -464,8 +467,8 @@ itav_new(void)
 }
 
 /* Adds, removes or changes one element of a stack (of ITAV). */
-static void
-itavs_mutate(STACK_OF(CMP_ITAV) **sk)
+void
+mut_itavs_mutate(STACK_OF(CMP_ITAV) **sk)
 {
 	CMP_ITAV *v;
 
@@ -476,408 +479,18 @@ itavs_mutate(STACK_OF(CMP_ITAV) **sk)
 		    (int)mut_rnd((unsigned)sk_CMP_ITAV_num(*sk))));
 		return;
 	}
-	if ((v = itav_new()) != NULL && !sk_CMP_ITAV_push(*sk, v))
+	if ((v = mut_itav_new()) != NULL && !sk_CMP_ITAV_push(*sk, v))
 		CMP_ITAV_free(v);
 }
 
-/* A new body of a random type, built from what msg has where it can. */
-static CMP_BODY *
-body_new(CMP_MSG *msg)
-{
-	static const int types[] = {
-		CMP_BODY_IR, CMP_BODY_P10CR, CMP_BODY_RR, CMP_BODY_PKICONF,
-		CMP_BODY_GENM, CMP_BODY_ERROR, CMP_BODY_CERTCONF,
-		CMP_BODY_POLLREQ, CMP_BODY_KRR, CMP_BODY_IP, CMP_BODY_RP,
-		CMP_BODY_GENP, CMP_BODY_POLLREP, CMP_BODY_CANN,
-	};
-	CMP_BODY *b = CMP_BODY_new();
-	X509 *x = pool_pick();
-	void *e = NULL;
-	int ok = 0;
-
-	if (b == NULL)
-		return NULL;
-	b->type = types[mut_rnd(sizeof(types) / sizeof(types[0]))];
-	switch (b->type) {
-	case CMP_BODY_IR:
-		if ((b->value.ir = sk_CRMF_CERTREQMSG_new_null()) != NULL &&
-		    (e = crm_new()) != NULL)
-			ok = sk_CRMF_CERTREQMSG_push(b->value.ir, e) > 0;
-		break;
-	case CMP_BODY_P10CR:
-		ok = (b->value.p10cr = p10_from(msg)) != NULL;
-		break;
-	case CMP_BODY_RR:
-		if ((b->value.rr = sk_CMP_REVDETAILS_new_null()) != NULL &&
-		    (e = CMP_REVDETAILS_new()) != NULL) {
-			CRMF_CERTTEMPLATE *t = ((CMP_REVDETAILS *)e)->certDetails;
-
-			if (x != NULL) {
-				t->serialNumber = ASN1_INTEGER_dup(
-				    X509_get0_serialNumber(x));
-				t->issuer = X509_NAME_dup(
-				    X509_get_issuer_name(x));
-			}
-			ok = sk_CMP_REVDETAILS_push(b->value.rr, e) > 0;
-		}
-		break;
-	case CMP_BODY_PKICONF:
-		ok = (b->value.pkiconf = ASN1_NULL_new()) != NULL;
-		break;
-	case CMP_BODY_GENM:
-	case CMP_BODY_GENP:
-		if ((b->value.genm = sk_CMP_ITAV_new_null()) != NULL &&
-		    (e = itav_new()) != NULL)
-			ok = sk_CMP_ITAV_push(b->value.genm, e) > 0;
-		break;
-	case CMP_BODY_ERROR:
-		ok = (b->value.error = CMP_ERRORMSG_new()) != NULL &&
-		    mut_int_set(&b->value.error->pKIStatusInfo->status);
-		break;
-	case CMP_BODY_CERTCONF:
-		if ((b->value.certConf = sk_CMP_CERTSTATUS_new_null()) !=
-			NULL &&
-		    (e = CMP_CERTSTATUS_new()) != NULL) {
-			unsigned char md[32];
-			unsigned int mdlen = 0;
-
-			if (x != NULL && X509_digest(x, EVP_sha256(), md, &mdlen))
-				(void)ASN1_OCTET_STRING_set(
-				    ((CMP_CERTSTATUS *)e)->certHash, md,
-				    (int)mdlen);
-			ok = sk_CMP_CERTSTATUS_push(b->value.certConf, e) > 0;
-		}
-		break;
-	case CMP_BODY_POLLREQ:
-		if ((b->value.pollReq = sk_CMP_POLLREQ_new_null()) != NULL &&
-		    (e = CMP_POLLREQ_new()) != NULL)
-			ok = sk_CMP_POLLREQ_push(b->value.pollReq, e) > 0;
-		break;
-	case CMP_BODY_IP:
-		ok = (b->value.ip = CMP_CERTREPMESSAGE_new()) != NULL;
-		break;
-	case CMP_BODY_RP:
-		ok = (b->value.rp = CMP_REVREP_new()) != NULL;
-		break;
-	case CMP_BODY_POLLREP:
-		ok = (b->value.pollRep = sk_CMP_POLLREP_new_null()) != NULL;
-		break;
-	default:
-		ok = (b->value.other = mut_any()) != NULL;
-		break;
-	}
-	if (!ok) {
-		/* e was not pushed: free it by type, then the body. */
-		if (e != NULL) {
-			if (b->type == CMP_BODY_IR)
-				CRMF_CERTREQMSG_free(e);
-			else if (b->type == CMP_BODY_RR)
-				CMP_REVDETAILS_free(e);
-			else if (b->type == CMP_BODY_GENM ||
-			    b->type == CMP_BODY_GENP)
-				CMP_ITAV_free(e);
-			else if (b->type == CMP_BODY_CERTCONF)
-				CMP_CERTSTATUS_free(e);
-			else if (b->type == CMP_BODY_POLLREQ)
-				CMP_POLLREQ_free(e);
-		}
-		CMP_BODY_free(b);
-		return NULL;
-	}
-	return b;
-}
-
-/* nested (RFC 9810 §5.1.3.4): msg inside a new message, or the reverse. */
-static CMP_MSG *
-nest(CMP_MSG *msg)
-{
-	STACK_OF(CMP_MSG) *sk = NULL;
-	CMP_MSG *outer = NULL, *inner;
-	ASN1_STRING *seq = NULL;
-	const unsigned char *p;
-	unsigned char *der = NULL;
-	int len;
-
-	if (msg->body->type == CMP_BODY_NESTED &&
-	    msg->body->value.other->type == V_ASN1_SEQUENCE) {
-		/* Unwrap: the first inner message. */
-		seq = msg->body->value.other->value.sequence;
-		p = seq->data;
-		sk = (STACK_OF(CMP_MSG) *)ASN1_item_d2i(NULL, &p, seq->length,
-		    ASN1_ITEM_rptr(CMP_MSGS));
-		if (sk_CMP_MSG_num(sk) > 0 && mut_rnd(2)) {
-			inner = sk_CMP_MSG_shift(sk);
-			sk_CMP_MSG_pop_free(sk, CMP_MSG_free);
-			CMP_MSG_free(msg);
-			return inner;
-		}
-		sk_CMP_MSG_pop_free(sk, CMP_MSG_free);
-	}
-	if ((sk = sk_CMP_MSG_new_null()) == NULL ||
-	    (outer = CMP_MSG_new()) == NULL ||
-	    !sk_CMP_MSG_push(sk, msg))
-		goto fail;
-	/* Sometimes two inner messages: the second a copy. */
-	if (mut_rnd(4) == 0 && (inner = DUP(CMP_MSG, msg)) != NULL &&
-	    !sk_CMP_MSG_push(sk, inner))
-		CMP_MSG_free(inner);
-	len = ASN1_item_i2d((ASN1_VALUE *)sk, &der, ASN1_ITEM_rptr(CMP_MSGS));
-	(void)sk_CMP_MSG_shift(sk); /* msg stays the caller's */
-	if (len <= 0 || (seq = ASN1_STRING_new()) == NULL)
-		goto fail;
-	ASN1_STRING_set0(seq, der, len);
-	der = NULL;
-	CMP_HEADER_free(outer->header);
-	if ((outer->header = DUP(CMP_HEADER, msg->header)) == NULL)
-		goto fail;
-	outer->body->type = CMP_BODY_NESTED;
-	if ((outer->body->value.other = ASN1_TYPE_new()) == NULL)
-		goto fail;
-	ASN1_TYPE_set(outer->body->value.other, V_ASN1_SEQUENCE, seq);
-	seq = NULL;
-	sk_CMP_MSG_pop_free(sk, CMP_MSG_free);
-	CMP_MSG_free(msg);
-	return outer;
-fail:
-	OPENSSL_free(der);
-	ASN1_STRING_free(seq);
-	if (sk != NULL && sk_CMP_MSG_value(sk, 0) == msg)
-		(void)sk_CMP_MSG_shift(sk);
-	sk_CMP_MSG_pop_free(sk, CMP_MSG_free);
-	CMP_MSG_free(outer);
-	return msg;
-}
-
-static void
-header_mutate(CMP_HEADER *h)
-{
-	X509 *x;
-
-	switch (mut_rnd(12)) {
-	case 0:
-		(void)mut_int_set(&h->pvno);
-		if (mut_rnd(2))
-			(void)ASN1_INTEGER_set(h->pvno, 2 + (long)mut_rnd(2));
-		break;
-	case 1:
-		GENERAL_NAME_free(h->sender);
-		h->sender = mut_gn();
-		if ((x = pool_pick()) != NULL && mut_rnd(2) && h->sender != NULL)
-			GENERAL_NAME_set0_value(h->sender, GEN_DIRNAME,
-			    X509_NAME_dup(X509_get_subject_name(x)));
-		break;
-	case 2:
-		GENERAL_NAME_free(h->recipient);
-		h->recipient = mut_gn();
-		break;
-	case 3:
-		ASN1_GENERALIZEDTIME_free(h->messageTime);
-		h->messageTime = mut_rnd(4) ? ASN1_GENERALIZEDTIME_adj(NULL,
-		    time(NULL), 0, (long)mut_rnd(7200) - 3600)
-					    : NULL;
-		break;
-	case 4:
-		X509_ALGOR_free(h->protectionAlg);
-		h->protectionAlg = mut_rnd(5) ? mut_alg() : NULL;
-		break;
-	case 5:
-		(void)mut_octets(mut_rnd(2) ? &h->senderKID : &h->recipKID);
-		break;
-	case 6:
-		(void)mut_octets(&h->transactionID);
-		break;
-	case 7:
-		(void)mut_octets(&h->senderNonce);
-		break;
-	case 8:
-		(void)mut_octets(&h->recipNonce);
-		break;
-	case 9:
-		if (h->freeText == NULL)
-			h->freeText = sk_ASN1_UTF8STRING_new_null();
-		if (h->freeText != NULL) {
-			ASN1_UTF8STRING *s = ASN1_UTF8STRING_new();
-
-			if (s != NULL)
-				mut_string_bytes(s);
-			if (s != NULL && !sk_ASN1_UTF8STRING_push(h->freeText,
-			    s))
-				ASN1_UTF8STRING_free(s);
-		}
-		break;
-	default:
-		itavs_mutate(&h->generalInfo);
-		break;
-	}
-}
-
-static void
-body_mutate(CMP_MSG *msg)
-{
-	static const int reqtypes[] = {
-		CMP_BODY_IR, CMP_BODY_CR, CMP_BODY_KUR, CMP_BODY_CCR,
-	};
-	CMP_BODY *b = msg->body, *nb;
-	int n;
-
-	if (mut_rnd(6) == 0 && (nb = body_new(msg)) != NULL) {
-		CMP_BODY_free(msg->body);
-		msg->body = nb;
-		return;
-	}
-	if (is_certreq(b->type)) {
-		n = sk_CRMF_CERTREQMSG_num(b->value.ir);
-		if (mut_rnd(6) == 0) {
-			b->type = reqtypes[mut_rnd(4)];
-		} else if (mut_rnd(8) == 0 && n > 0 && n < 17) {
-			CRMF_CERTREQMSG *c = DUP(CRMF_CERTREQMSG,
-			    sk_CRMF_CERTREQMSG_value(b->value.ir, 0));
-
-			if (c != NULL && !sk_CRMF_CERTREQMSG_push(b->value.ir,
-			    c))
-				CRMF_CERTREQMSG_free(c);
-		} else if (n > 0) {
-			crm_mutate(sk_CRMF_CERTREQMSG_value(b->value.ir,
-			    (int)mut_rnd((unsigned)n)));
-		}
-		for (int i = 0; i < sk_CRMF_CERTREQMSG_num(b->value.ir); i++)
-			crm_fix(sk_CRMF_CERTREQMSG_value(b->value.ir, i), 0);
-		return;
-	}
-	switch (b->type) {
-	case CMP_BODY_P10CR:
-		p10_mutate(b->value.p10cr);
-		break;
-	case CMP_BODY_RR:
-		if ((n = sk_CMP_REVDETAILS_num(b->value.rr)) > 0) {
-			CMP_REVDETAILS *d = sk_CMP_REVDETAILS_value(b->value.rr,
-			    (int)mut_rnd((unsigned)n));
-
-			if (mut_rnd(2))
-				mut_exts(&d->crlEntryDetails);
-			else
-				tmpl_mutate(d->certDetails);
-		}
-		break;
-	case CMP_BODY_CERTCONF:
-		if ((n = sk_CMP_CERTSTATUS_num(b->value.certConf)) > 0) {
-			CMP_CERTSTATUS *c = sk_CMP_CERTSTATUS_value(
-			    b->value.certConf, (int)mut_rnd((unsigned)n));
-
-			switch (mut_rnd(4)) {
-			case 0:
-				(void)mut_int_set(&c->certReqId);
-				break;
-			case 1:
-				(void)mut_octets(&c->certHash);
-				break;
-			case 2:
-				if (c->statusInfo == NULL)
-					c->statusInfo = CMP_PKISI_new();
-				if (c->statusInfo != NULL)
-					(void)mut_int_set(
-					    &c->statusInfo->status);
-				break;
-			default:
-				X509_ALGOR_free(c->hashAlg);
-				c->hashAlg = mut_rnd(3) ? mut_alg() : NULL;
-				break;
-			}
-		}
-		break;
-	case CMP_BODY_POLLREQ:
-		if ((n = sk_CMP_POLLREQ_num(b->value.pollReq)) > 0)
-			(void)mut_int_set(&sk_CMP_POLLREQ_value(
-			    b->value.pollReq, (int)mut_rnd((unsigned)n))
-				->certReqId);
-		break;
-	case CMP_BODY_GENM:
-		itavs_mutate(&b->value.genm);
-		break;
-	default:
-		if ((nb = body_new(msg)) != NULL) {
-			CMP_BODY_free(msg->body);
-			msg->body = nb;
-		}
-		break;
-	}
-}
-
-static void
-extracerts_mutate(CMP_MSG *msg)
-{
-	X509 *x;
-	int n = sk_X509_num(msg->extraCerts);
-
-	if (n > 0 && mut_rnd(3) == 0) {
-		X509_free(sk_X509_delete(msg->extraCerts,
-		    (int)mut_rnd((unsigned)n)));
-		return;
-	}
-	if ((x = pool_pick()) == NULL)
-		return;
-	if (msg->extraCerts == NULL &&
-	    (msg->extraCerts = sk_X509_new_null()) == NULL)
-		return;
-	for (int k = mut_rnd(8) == 0 ? 12 : 1; k > 0; k--)
-		if (X509_up_ref(x) && !sk_X509_insert(msg->extraCerts, x,
-		    (int)mut_rnd((unsigned)sk_X509_num(msg->extraCerts) + 1)))
-			X509_free(x);
-}
-
 /* Writes out into data when it fits; returns the new size or 0. */
-static size_t
-put(uint8_t *data, size_t max, const unsigned char *der, int len)
+size_t
+mut_put(uint8_t *data, size_t max, const unsigned char *der, int len)
 {
 	if (len <= 0 || (size_t)len > max)
 		return 0;
 	memcpy(data, der, (size_t)len);
 	return (size_t)len;
-}
-
-/* See cmp_mutate.h. */
-size_t
-cmp_mutate(uint8_t *data, size_t size, size_t max, unsigned int seed)
-{
-	const unsigned char *p = data;
-	unsigned char *der = NULL;
-	CMP_MSG *msg;
-	size_t out = 0;
-	int len;
-
-	mut_seed(seed);
-	if (mut_rnd(8) == 0 ||
-	    (msg = d2i_CMP_MSG(NULL, &p, (long)size)) == NULL)
-		return LLVMFuzzerMutate(data, size, max);
-	pool_learn(msg->extraCerts);
-	for (unsigned k = 1 + mut_rnd(3); k > 0; k--) {
-		switch (mut_rnd(10)) {
-		case 0:
-		case 1:
-		case 2:
-			header_mutate(msg->header);
-			break;
-		case 3:
-			extracerts_mutate(msg);
-			break;
-		case 4:
-			if (mut_rnd(4) == 0) {
-				msg = nest(msg);
-				break;
-			}
-			/* FALLTHROUGH */
-		default:
-			body_mutate(msg);
-			break;
-		}
-	}
-	if (cmp_mutate_finish != NULL)
-		(void)cmp_mutate_finish(msg);
-	len = i2d_CMP_MSG(msg, &der);
-	out = put(data, max, der, len);
-	OPENSSL_free(der);
-	CMP_MSG_free(msg);
-	return out > 0 ? out : LLVMFuzzerMutate(data, size, max);
 }
 
 /* See cmp_mutate.h. */
@@ -895,9 +508,9 @@ cmp_mutate_p10(uint8_t *data, size_t size, size_t max, unsigned int seed)
 	    NULL)
 		return LLVMFuzzerMutate(data, size, max);
 	for (unsigned k = 1 + mut_rnd(2); k > 0; k--)
-		p10_mutate(r);
+		mut_p10_mutate(r);
 	len = i2d_X509_REQ(r, &der);
-	out = put(data, max, der, len);
+	out = mut_put(data, max, der, len);
 	OPENSSL_free(der);
 	X509_REQ_free(r);
 	return out > 0 ? out : LLVMFuzzerMutate(data, size, max);
@@ -919,10 +532,10 @@ cmp_mutate_certreqmsg(uint8_t *data, size_t size, size_t max,
 	    (m = d2i_CRMF_CERTREQMSG(NULL, &p, (long)size)) == NULL)
 		return LLVMFuzzerMutate(data, size, max);
 	for (unsigned k = 1 + mut_rnd(3); k > 0; k--)
-		crm_mutate(m);
-	crm_fix(m, 0);
+		mut_crm_mutate(m);
+	mut_crm_fix(m, 0);
 	len = i2d_CRMF_CERTREQMSG(m, &der);
-	out = put(data, max, der, len);
+	out = mut_put(data, max, der, len);
 	OPENSSL_free(der);
 	CRMF_CERTREQMSG_free(m);
 	return out > 0 ? out : LLVMFuzzerMutate(data, size, max);
@@ -948,7 +561,7 @@ cmp_mutate_bind(CMP_MSG *m, X509 *x)
 		    X509_NAME_dup(X509_get_issuer_name(x));
 		return;
 	}
-	if (!is_certreq(m->body->type))
+	if (!mut_is_certreq(m->body->type))
 		return;
 	for (i = 0; i < sk_CRMF_CERTREQMSG_num(m->body->value.ir); i++) {
 		crm = sk_CRMF_CERTREQMSG_value(m->body->value.ir, i);
@@ -967,6 +580,6 @@ cmp_mutate_bind(CMP_MSG *m, X509 *x)
 		if (m->body->type == CMP_BODY_CCR)
 			(void)cmp_spki_set(&crm->certReq->certTemplate->publicKey,
 			    mut_key(0));
-		crm_fix(crm, 1);
+		mut_crm_fix(crm, 1);
 	}
 }

@@ -52,4 +52,27 @@ EVP_PKEY *mut_key_of(EVP_PKEY *pkey);
 /* Digest to sign with key (NULL for EdDSA). */
 const EVP_MD *mut_md(EVP_PKEY *key);
 
+/* Shared by cmp_mutate.c (requests) and cmp_mutate_msg.c (messages). */
+/* Certificates seen in inputs (extraCerts, the targets' identities). */
+void mut_pool_learn(const STACK_OF(X509) *sk);
+X509 *mut_pool_pick(void);
+/* 1 for the CertReqMessages bodies: ir, cr, kur, ccr. */
+int mut_is_certreq(int type);
+/* One mutation of a CertReqMsg / a template / a PKCS#10 request. */
+void mut_crm_mutate(CRMF_CERTREQMSG *m);
+void mut_tmpl_mutate(CRMF_CERTTEMPLATE *t);
+void mut_p10_mutate(X509_REQ *r);
+/* A signature POP by a mutator key signed again (always, or 15 in 16). */
+void mut_crm_fix(CRMF_CERTREQMSG *m, int always);
+/* A new CertReqMsg for a mutator key; a PKCS#10 for msg's first
+ * template; a random ITAV. NULL on error. */
+CRMF_CERTREQMSG *mut_crm_new(void);
+X509_REQ *mut_p10_from(CMP_MSG *msg);
+CMP_ITAV *mut_itav_new(void);
+/* Adds, removes or changes one ITAV of *sk (created when NULL). */
+void mut_itavs_mutate(STACK_OF(CMP_ITAV) **sk);
+/* der (len) into data when it fits max; the new size or 0. */
+size_t mut_put(uint8_t *data, size_t max, const unsigned char *der,
+    int len);
+
 #endif
