@@ -198,10 +198,12 @@ header_mutate(CMP_HEADER *h)
 		break;
 	case 1:
 		GENERAL_NAME_free(h->sender);
-		h->sender = mut_gn();
-		if ((x = mut_pool_pick()) != NULL && mut_rnd(2) && h->sender != NULL)
+		if ((x = mut_pool_pick()) != NULL && mut_rnd(2) &&
+		    (h->sender = GENERAL_NAME_new()) != NULL)
 			GENERAL_NAME_set0_value(h->sender, GEN_DIRNAME,
 			    X509_NAME_dup(X509_get_subject_name(x)));
+		else
+			h->sender = mut_gn();
 		break;
 	case 2:
 		GENERAL_NAME_free(h->recipient);
