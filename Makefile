@@ -290,7 +290,7 @@ FUZZ_CFLAGS := -O1 -g -std=c11 -D_GNU_SOURCE $(WARN) -Wno-format-nonliteral \
 FUZZ_COV_CFLAGS := -O0 -g -std=c11 -D_GNU_SOURCE $(WARN) \
 	-Wno-format-nonliteral -fprofile-instr-generate -fcoverage-mapping \
 	-fsanitize=fuzzer-no-link -I. $(PKG_CFLAGS)
-FUZZ_NAMES := decode protect engine p10cr template ocsp fcgi admin cfg client
+FUZZ_NAMES := decode protect engine p10cr template ocsp fcgi fcgiserve admin cfg client
 FUZZ_TARGETS := $(FUZZ_NAMES:%=$(FB)/fuzz_%)
 FUZZ_SRC := $(CA_SRC) $(HSM_SRC) $(DB_SRC) $(LIB_SRC) daemon/fcgi.c \
 	daemon/admin.c daemon/worker.c daemon/http.c tests/fuzz/cmp_mutate.c \
