@@ -60,7 +60,8 @@ LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max,
  * By bits of sel, makes m about the identities' own certificates: 0x20
  * an rr revokes the end entity's, a kur renews it, a ccr comes from the
  * partner for its own name and key; 0x10 a certificate request comes
- * from the registered RA (signed by it, for any subject).
+ * from a registered RA (signed by it, for any subject; with 0x08 the RA
+ * whose profile waits for approval).
  */
 static void
 bind(CMP_MSG *m, unsigned sel)
@@ -74,7 +75,7 @@ bind(CMP_MSG *m, unsigned sel)
 			return;
 		cmp_mutate_bind(m, x);
 	} else if ((sel & 0x10) && m->body->type != CMP_BODY_CCR) {
-		who = FUZZ_RA;
+		who = (sel & 0x08) ? FUZZ_RA_WAIT : FUZZ_RA;
 	} else {
 		return;
 	}

@@ -60,6 +60,7 @@ void fuzz_refresh(CMP_MSG *m);
 enum fuzz_who {
 	FUZZ_EE,      /* an end entity of the stack's CA */
 	FUZZ_RA,      /* a registered RA (its certificate from the CA) */
+	FUZZ_RA_WAIT, /* one whose profile waits for approval */
 	FUZZ_PARTNER, /* a registered cross-certification partner CA */
 	FUZZ_WHO_N,
 };

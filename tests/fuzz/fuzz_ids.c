@@ -5,9 +5,11 @@
  * - an end entity of the stack's CA, enrolled through the engine itself
  *   (ir, certConf) and enrolled again when an rr or kur may have revoked
  *   or replaced it;
- * - a registered RA: an end entity enrolled the same way and entered in
- *   the ra table (RFC 9483 §5: nested requests, raVerified POP, other
- *   subjects);
+ * - two registered RAs: end entities enrolled the same way and entered
+ *   in the ra table (RFC 9483 §5: nested requests, raVerified POP, other
+ *   subjects), one with the profile default, one with the stack's profile
+ *   approval, whose requests wait for an operator (pollReq, RFC 9483
+ *   §4.4);
  * - a registered cross-certification partner: a self-signed CA entered
  *   in the partner table (ccr, RFC 9810 §5.3.11).
  * Registration needs a database role that may write those tables:
@@ -37,6 +39,7 @@ static struct fuzz_id {
 } ids[FUZZ_WHO_N] = {
 	{ "/CN=fuzz-signer", NULL, NULL, 1 },
 	{ "/CN=fuzz-ra", NULL, NULL, 1 },
+	{ "/CN=fuzz-ra-approval", NULL, NULL, 1 },
 	{ "/O=cmpca fuzz/CN=Partner CA", NULL, NULL, 1 },
 };
 
@@ -197,14 +200,17 @@ register_id(int who, struct fuzz_id *id)
 	memset(&ca, 0, sizeof(ca));
 	if (db_ensure(db) != 1 || (len = i2d_X509(id->cert, &der)) <= 0)
 		goto out;
-	if (who == FUZZ_RA) {
+	if (who == FUZZ_RA || who == FUZZ_RA_WAIT) {
 		struct db_ra ra = { 0 };
 
-		snprintf(ra.name, sizeof(ra.name), "fuzz-ra");
-		snprintf(ra.profile, sizeof(ra.profile), "default");
+		snprintf(ra.name, sizeof(ra.name), "%s",
+		    who == FUZZ_RA ? "fuzz-ra" : "fuzz-ra-approval");
+		snprintf(ra.profile, sizeof(ra.profile), "%s",
+		    who == FUZZ_RA ? "default" : "approval");
 		ra.cert = der;
 		ra.cert_len = (size_t)len;
-		ra.subject = (char *)"CN=fuzz-ra";
+		ra.subject = (char *)(who == FUZZ_RA ? "CN=fuzz-ra"
+						     : "CN=fuzz-ra-approval");
 		(void)X509_digest(id->cert, EVP_sha256(), ra.cert_sha256, &hl);
 		if (db_ra_insert(db, &ra) == 0 &&
 		    (db_ra_delete(db, ra.name) != 1 ||
