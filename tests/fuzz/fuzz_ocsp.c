@@ -5,11 +5,16 @@
  * the certificates issued there are what CertIDs can name).
  *
  * Input: one byte choosing the transport, then the OCSPRequest DER.
- * 0: POST with Content-Length; 1: GET with the DER in standard base64,
- * '+', '/' and '=' percent-encoded; 2: GET in the URL-safe alphabet
- * without padding; 3: GET with the rest of the input as the path text
- * (the base64 decoder's own input). Every answer must be HTTP 200 with a
- * decodable OCSPResponse, or 500 with none.
+ * Its low bits: 0: POST with Content-Length; 1: GET with the DER in
+ * standard base64, '+', '/' and '=' percent-encoded; 2: GET in the
+ * URL-safe alphabet without padding; 3: GET with the rest of the input as
+ * the path text (the base64 decoder's own input). Unless bit 0x04 is
+ * set, the CertIDs are rebuilt for this stack's CA (same hash algorithm,
+ * issuer name and key hashes of the CA: the CA is new on every run), and
+ * with bit 0x08 the serials become that of a certificate the target
+ * enrolls (fuzz_ids.c); the signature of a signed request is dropped
+ * then, its nonce and other extensions kept. Every answer must be HTTP
+ * 200 with a decodable OCSPResponse, or 500 with none.
  *
  * The mutator decodes the request and changes CertIDs (hash algorithm,
  * issuer hashes, serial), the number of single requests, the nonce
@@ -26,6 +31,7 @@
 #include "ca/ca.h"
 #include "ca/status/status.h"
 #include "daemon/fcgi.h"
+#include "db/db.h"
 #include "tests/fuzz/cmp_mutate.h"
 #include "tests/fuzz/fuzz_env.h"
 #include "tests/fuzz/mut_int.h"
@@ -36,15 +42,26 @@ size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max,
     unsigned int seed);
 
 static struct ocsp_srv *srv;
+static X509 *ca; /* the stack's default CA */
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	struct db_ca row;
+	const unsigned char *p;
+
 	(void)argc;
 	(void)argv;
-	fuzz_env_init("fuzz_ocsp", FUZZ_ENV_DB);
+	fuzz_env_init("fuzz_ocsp", FUZZ_ENV_SRV);
 	if ((srv = ocsp_srv_new(fz.cfg, fz.db, fz.hsm)) == NULL)
 		abort();
+	memset(&row, 0, sizeof(row));
+	if (db_ca_get_by_label(fz.db, fz.cfg->default_ca != NULL
+		? fz.cfg->default_ca : "demo", &row) != 1 ||
+	    (p = row.cert, ca = d2i_X509(NULL, &p, (long)row.cert_len)) ==
+		NULL)
+		abort();
+	db_ca_clear(&row);
 	return 0;
 }
 
@@ -194,6 +211,51 @@ fail:
 	return NULL;
 }
 
+/*
+ * der with its CertIDs rebuilt for the stack's CA (and, with own, the
+ * serial of the target's enrolled certificate); into *out, its length,
+ * or 0 if der is no OCSPRequest.
+ */
+static size_t
+rebind(const unsigned char *der, size_t len, int own, unsigned char **out)
+{
+	const unsigned char *p = der;
+	OCSP_REQUEST *q, *n = NULL;
+	OCSP_CERTID *id;
+	ASN1_OBJECT *alg;
+	ASN1_INTEGER *serial;
+	X509 *ee = own ? fuzz_id_cert(FUZZ_EE) : NULL;
+	const EVP_MD *md;
+	int i, l = 0;
+
+	*out = NULL;
+	if ((q = d2i_OCSP_REQUEST(NULL, &p, (long)len)) == NULL ||
+	    (n = OCSP_REQUEST_new()) == NULL)
+		goto out;
+	for (i = 0; i < OCSP_request_onereq_count(q); i++) {
+		if (!OCSP_id_get0_info(NULL, &alg, NULL, &serial,
+			OCSP_onereq_get0_id(OCSP_request_onereq_get0(q, i))) ||
+		    (md = EVP_get_digestbyobj(alg)) == NULL)
+			md = EVP_sha1();
+		if (ee != NULL)
+			serial = (ASN1_INTEGER *)X509_get0_serialNumber(ee);
+		if ((id = OCSP_cert_id_new(md, X509_get_subject_name(ca),
+			 X509_get0_pubkey_bitstr(ca), serial)) == NULL ||
+		    OCSP_request_add0_id(n, id) == NULL) {
+			OCSP_CERTID_free(id);
+			goto out;
+		}
+	}
+	for (i = 0; i < OCSP_REQUEST_get_ext_count(q); i++)
+		if (!OCSP_REQUEST_add_ext(n, OCSP_REQUEST_get_ext(q, i), -1))
+			goto out;
+	l = i2d_OCSP_REQUEST(n, out);
+out:
+	OCSP_REQUEST_free(n);
+	OCSP_REQUEST_free(q);
+	return l > 0 ? (size_t)l : 0;
+}
+
 static void
 answer(const unsigned char *der, size_t len)
 {
@@ -219,13 +281,25 @@ answer(const unsigned char *der, size_t len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	unsigned char *der = NULL;
+	unsigned char *der = NULL, *re = NULL, *buf = NULL;
 	char clen[32], *uri = NULL;
+	size_t rlen;
 	long len = 0;
 	int code;
 
 	if (size < 1)
 		return 0;
+	if (!(data[0] & 0x04) &&
+	    (rlen = rebind(data + 1, size - 1, data[0] & 0x08, &re)) > 0) {
+		/* The mode byte, then the rebuilt request. */
+		if ((buf = malloc(rlen + 1)) == NULL)
+			abort();
+		buf[0] = data[0];
+		memcpy(buf + 1, re, rlen);
+		OPENSSL_free(re);
+		data = buf;
+		size = rlen + 1;
+	}
 	switch (data[0] % 4) {
 	case 0:
 		snprintf(clen, sizeof(clen), "%zu", size - 1);
@@ -234,6 +308,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    &der, &len);
 		if (code == 0)
 			answer(data + 1, size - 1);
+		free(buf);
 		return 0;
 	case 1:
 	case 2:
@@ -247,13 +322,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		break;
 	}
-	if (uri == NULL)
+	if (uri == NULL) {
+		free(buf);
 		return 0;
+	}
 	code = fcgi_ocsp_check("GET", uri, uri, NULL, NULL, CA_MAX_OCSP_REQUEST,
 	    &der, &len);
 	if (code == 0)
 		answer(der, (size_t)len);
 	free(der);
 	free(uri);
+	free(buf);
 	return 0;
 }
