@@ -197,7 +197,7 @@ records(const uint8_t *data, size_t size, unsigned char *out)
 
 /*
  * Raw records all get request id 1, as nginx sends them: libfcgi 2.4
- * leaks 96 bytes on a management record (request id 0) of an unknown
+ * leaks 48 bytes on a management record (request id 0) of an unknown
  * type (FCGX_Accept_r), which only a peer on the socket itself could
  * send; cmpcad's socket is nginx's alone (docs/hacking.md).
  */
