@@ -12,7 +12,9 @@
  *   §4.4);
  * - a registered cross-certification partner: a self-signed CA entered
  *   in the partner table (ccr, RFC 9810 §5.3.11).
- * Registration needs a database role that may write those tables:
+ * Their names end in the process id: targets running at the same time
+ * on one stack keep their own rows. Registration needs a database role
+ * that may write those tables:
  * CMPCA_FUZZ_DB_ADMIN (scripts/fuzz passes the stack's owner conninfo);
  * without it the RA and partner sign as unregistered certificates.
  * All three use the mutator's fixed P-256 key, so the POPs of stored
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
@@ -203,8 +206,9 @@ register_id(int who, struct fuzz_id *id)
 	if (who == FUZZ_RA || who == FUZZ_RA_WAIT) {
 		struct db_ra ra = { 0 };
 
-		snprintf(ra.name, sizeof(ra.name), "%s",
-		    who == FUZZ_RA ? "fuzz-ra" : "fuzz-ra-approval");
+		snprintf(ra.name, sizeof(ra.name), "%s-%ld",
+		    who == FUZZ_RA ? "fuzz-ra" : "fuzz-ra-approval",
+		    (long)getpid());
 		snprintf(ra.profile, sizeof(ra.profile), "%s",
 		    who == FUZZ_RA ? "default" : "approval");
 		ra.cert = der;
@@ -220,7 +224,8 @@ register_id(int who, struct fuzz_id *id)
 		       ? fz.cfg->default_ca : "demo", &ca) == 1) {
 		struct db_partner p = { 0 };
 
-		snprintf(p.name, sizeof(p.name), "fuzz-partner");
+		snprintf(p.name, sizeof(p.name), "fuzz-partner-%ld",
+		    (long)getpid());
 		p.ca_id = ca.id;
 		p.cert = der;
 		p.cert_len = (size_t)len;
