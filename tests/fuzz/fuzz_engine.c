@@ -59,25 +59,26 @@ LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max,
 /*
  * By bits of sel, makes m about the identities' own certificates: 0x20
  * an rr revokes the end entity's, a kur renews it, a ccr comes from the
- * partner for its own name and key; 0x10 a certificate request comes
- * from a registered RA (signed by it, for any subject; with 0x08 the RA
- * whose profile waits for approval).
+ * partner for its own name and key; 0x10 the request comes from a
+ * registered RA (signed by it, for any subject; an rr of the end
+ * entity's certificate; with 0x08 the RA whose profile waits for
+ * approval, so revocations and requests wait).
  */
 static void
 bind(CMP_MSG *m, unsigned sel)
 {
+	int type = m->body->type, owner, who;
 	X509 *x;
-	int who;
 
-	if (sel & 0x20) {
-		who = m->body->type == CMP_BODY_CCR ? FUZZ_PARTNER : FUZZ_EE;
-		if ((x = fuzz_id_cert(who)) == NULL)
+	if (!(sel & 0x30))
+		return;
+	owner = type == CMP_BODY_CCR ? FUZZ_PARTNER : FUZZ_EE;
+	who = (sel & 0x10) && type != CMP_BODY_CCR
+	    ? ((sel & 0x08) ? FUZZ_RA_WAIT : FUZZ_RA) : owner;
+	if ((sel & 0x20) || (who != owner && type == CMP_BODY_RR)) {
+		if ((x = fuzz_id_cert(owner)) == NULL)
 			return;
 		cmp_mutate_bind(m, x);
-	} else if ((sel & 0x10) && m->body->type != CMP_BODY_CCR) {
-		who = (sel & 0x08) ? FUZZ_RA_WAIT : FUZZ_RA;
-	} else {
-		return;
 	}
 	/* Signed by who (fuzz_protect_again then signs). */
 	if (fuzz_sender_set(m, who)) {

@@ -81,7 +81,8 @@ int fuzz_resign(CMP_MSG *m);
  * Returns 1 or 0. */
 int fuzz_sender_set(CMP_MSG *m, int who);
 
-/* Notes an answer to req that may have revoked the signer (rr, kur). */
+/* Notes an answer to req that may have revoked the signer or the end
+ * entity (rr, kur): they are made again before their next use. */
 void fuzz_signer_check(const CMP_MSG *req, const CMP_MSG *a);
 
 /*

@@ -343,8 +343,10 @@ fuzz_signer_check(const CMP_MSG *req, const CMP_MSG *a)
 	/* An accepted rr or kur may have revoked a certificate we sign
 	 * with. */
 	if ((req->body->type == CMP_BODY_RR && a->body->type == CMP_BODY_RP) ||
-	    (req->body->type == CMP_BODY_KUR && a->body->type == CMP_BODY_KUP))
+	    (req->body->type == CMP_BODY_KUR && a->body->type == CMP_BODY_KUP)) {
 		ids[who_of(req)].stale = 1;
+		ids[FUZZ_EE].stale = 1; /* an RA may have revoked it */
+	}
 }
 
 /* See fuzz_env.h. */
