@@ -220,7 +220,13 @@ header_mutate(CMP_HEADER *h)
 		h->protectionAlg = mut_rnd(5) ? mut_alg() : NULL;
 		break;
 	case 5:
-		(void)mut_octets(mut_rnd(2) ? &h->senderKID : &h->recipKID);
+		if (mut_rnd(4) == 0) {
+			ASN1_OCTET_STRING_free(h->senderKID);
+			h->senderKID = NULL;
+		} else {
+			(void)mut_octets(mut_rnd(2) ? &h->senderKID
+						    : &h->recipKID);
+		}
 		break;
 	case 6:
 		(void)mut_octets(&h->transactionID);

@@ -131,6 +131,16 @@ fuzz_refresh(CMP_MSG *m)
 
 /* See fuzz_env.h. */
 int
+fuzz_kid_set(CMP_MSG *m)
+{
+	ASN1_OCTET_STRING_free(m->header->senderKID);
+	return (m->header->senderKID = ASN1_OCTET_STRING_new()) != NULL &&
+	    ASN1_OCTET_STRING_set(m->header->senderKID,
+		(const unsigned char *)fz.ref, (int)strlen(fz.ref));
+}
+
+/* See fuzz_env.h. */
+int
 fuzz_reprotect(CMP_MSG *m)
 {
 	struct cmp_mac mac;
@@ -138,11 +148,6 @@ fuzz_reprotect(CMP_MSG *m)
 	X509_ALGOR *alg;
 	int fail, ok = 0, derived;
 
-	ASN1_OCTET_STRING_free(m->header->senderKID);
-	if ((m->header->senderKID = ASN1_OCTET_STRING_new()) == NULL ||
-	    !ASN1_OCTET_STRING_set(m->header->senderKID,
-		(const unsigned char *)fz.ref, (int)strlen(fz.ref)))
-		return 0;
 	fuzz_refresh(m);
 	derived = cmp_alg_is_pbm(m->header->protectionAlg) &&
 	    cmp_pbm_derive(m->header->protectionAlg, fz.secret, fz.secret_len,

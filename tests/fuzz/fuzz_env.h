@@ -40,12 +40,15 @@ void fuzz_env_init(const char *name, unsigned what);
 /*
  * Replaces m's protection with a PBM under the stack's secret: m's own
  * PBM parameters when they derive within 1000 iterations, else SHA-256,
- * 100 iterations and HMAC-SHA1; senderKID becomes the reference. A
- * 16-octet senderNonce is made unique per call (the engine remembers
- * nonces: a replayed corpus input would only reach the replay check).
- * Returns 1 or 0.
+ * 100 iterations and HMAC-SHA1. senderKID stays as it is (the stack's
+ * reference in real clients' messages; a mutated or missing one reaches
+ * the engine's unknown-reference and missing-KID paths); fuzz_refresh()
+ * first. Returns 1 or 0.
  */
 int fuzz_reprotect(CMP_MSG *m);
+
+/* senderKID becomes the stack secret's reference. Returns 1 or 0. */
+int fuzz_kid_set(CMP_MSG *m);
 
 /*
  * Makes a 16-octet senderNonce, and the transactionID of a message that

@@ -123,7 +123,7 @@ enroll(struct fuzz_id *id)
 	int len, ok = 0;
 
 	if ((m = fuzz_request(CMP_BODY_IR, id->subject)) == NULL ||
-	    !fuzz_reprotect(m) || (len = cmp_msg_encode(m, &der)) <= 0)
+	    !fuzz_kid_set(m) || !fuzz_reprotect(m) || (len = cmp_msg_encode(m, &der)) <= 0)
 		goto out;
 	a = fuzz_serve(der, (size_t)len);
 	OPENSSL_free(der);

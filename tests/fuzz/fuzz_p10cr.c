@@ -104,7 +104,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((req = d2i_X509_REQ(NULL, &p, (long)size)) == NULL ||
 	    (m = wrap(req)) == NULL)
 		return 0;
-	if (!fuzz_reprotect(m) || (len = cmp_msg_encode(m, &der)) <= 0)
+	if (!fuzz_kid_set(m) || !fuzz_reprotect(m) ||
+	    (len = cmp_msg_encode(m, &der)) <= 0)
 		goto out;
 	a = fuzz_serve(der, (size_t)len);
 	OPENSSL_free(der);
