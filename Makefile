@@ -290,7 +290,8 @@ FUZZ_CFLAGS := -O1 -g -std=c11 -D_GNU_SOURCE $(WARN) -Wno-format-nonliteral \
 FUZZ_COV_CFLAGS := -O0 -g -std=c11 -D_GNU_SOURCE $(WARN) \
 	-Wno-format-nonliteral -fprofile-instr-generate -fcoverage-mapping \
 	-fsanitize=fuzzer-no-link -I. $(PKG_CFLAGS)
-FUZZ_NAMES := decode protect engine p10cr template ocsp fcgi fcgiserve admin cfg client
+FUZZ_NAMES := decode protect engine p10cr template ocsp fcgi fcgiserve admin \
+	cfg client
 FUZZ_TARGETS := $(FUZZ_NAMES:%=$(FB)/fuzz_%)
 FUZZ_SRC := $(CA_SRC) $(HSM_SRC) $(DB_SRC) $(LIB_SRC) daemon/fcgi.c \
 	daemon/admin.c daemon/worker.c daemon/http.c tests/fuzz/cmp_mutate.c \
@@ -326,9 +327,11 @@ fuzz: deps
 	$(MAKE) all $(B)/cmphostile fuzz-build
 	scripts/fuzz --bin $(B) --time $(FUZZ_TIME)
 
+# fuzz-long: 600 s a target unless FUZZ_TIME is given on the command line.
+FUZZ_LONG_TIME := $(if $(filter command line,$(origin FUZZ_TIME)),$(FUZZ_TIME),600)
 fuzz-long: deps
 	$(MAKE) all $(B)/cmphostile fuzz-build
-	scripts/fuzz --bin $(B) --time $(if $(filter command line,$(origin FUZZ_TIME)),$(FUZZ_TIME),600) --keep
+	scripts/fuzz --bin $(B) --time $(FUZZ_LONG_TIME) --keep
 
 fuzz-cov: deps
 	$(MAKE) all $(B)/cmphostile fuzz-cov-build
