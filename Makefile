@@ -328,10 +328,10 @@ fuzz: deps
 	scripts/fuzz --bin $(B) --time $(FUZZ_TIME)
 
 # fuzz-long: 600 s a target unless FUZZ_TIME is given on the command line.
-FUZZ_LONG_TIME := $(if $(filter command line,$(origin FUZZ_TIME)),$(FUZZ_TIME),600)
+FUZZ_LONG := $(if $(filter command line,$(origin FUZZ_TIME)),$(FUZZ_TIME),600)
 fuzz-long: deps
 	$(MAKE) all $(B)/cmphostile fuzz-build
-	scripts/fuzz --bin $(B) --time $(FUZZ_LONG_TIME) --keep
+	scripts/fuzz --bin $(B) --time $(FUZZ_LONG) --keep
 
 fuzz-cov: deps
 	$(MAKE) all $(B)/cmphostile fuzz-cov-build
