@@ -268,7 +268,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
-	log_init("fuzz_client", 1, LOG_LVL_ERR);
+	log_init("fuzz_client", getenv("CMPCA_FUZZ_VERBOSE") == NULL,
+	    LOG_LVL_ERR);
 	if ((key = EVP_EC_gen("P-256")) == NULL ||
 	    (cert = ca_cert("/O=cmpca fuzz/CN=Our CA", key)) == NULL ||
 	    (peer_key = EVP_EC_gen("P-256")) == NULL ||
@@ -312,6 +313,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((cl = cmp_client_new(&ours, peer, url, NULL)) == NULL)
 		abort();
 	ok = cmp_client_ccr(cl, 30, &cross);
+	if (getenv("CMPCA_FUZZ_VERBOSE") != NULL)
+		fprintf(stderr, "fuzz_client: %s\n", ok ? "cross certificate"
+		    : cmp_client_error(cl));
 	/* Success means a certificate; failure a reason. */
 	if (ok ? cross == NULL : cmp_client_error(cl)[0] == '\0')
 		abort();
