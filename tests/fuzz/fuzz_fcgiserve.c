@@ -44,6 +44,12 @@ static char path[108];
 static struct worker *wk;
 static volatile sig_atomic_t never;
 
+static void
+sock_unlink(void)
+{
+	unlink(path);
+}
+
 static void *
 server(void *arg)
 {
@@ -66,9 +72,14 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_env_init("fuzz_fcgiserve", FUZZ_ENV_SRV);
 	if ((wk = worker_new(fz.cfg, fz.db, fz.hsm)) == NULL)
 		abort();
-	snprintf(path, sizeof(path), "/tmp/cmpca-fuzz-fcgi.%ld.sock",
-	    (long)getpid());
+	/* In the stack's directory (purged by scripts/fuzz), else /tmp. */
+	if (getenv("CMPCA_VAR") == NULL ||
+	    snprintf(path, sizeof(path), "%s/fuzz-fcgi.%ld.sock",
+		getenv("CMPCA_VAR"), (long)getpid()) >= (int)sizeof(path))
+		snprintf(path, sizeof(path), "/tmp/cmpca-fuzz-fcgi.%ld.sock",
+		    (long)getpid());
 	unlink(path);
+	atexit(sock_unlink);
 	if ((fd = fcgi_listen(path, (uid_t)-1, (gid_t)-1)) < 0 ||
 	    pthread_create(&th, NULL, server, &fd) != 0)
 		abort();
