@@ -309,21 +309,39 @@ bench: deps-test
 	$(MAKE) all $(BENCH_PROGS)
 	scripts/bench --bin $(B)
 
-# Fuzzing (issue 5): libFuzzer targets in tests/fuzz/, built with clang-14
-# into build/fuzz with -fsanitize=fuzzer,address,undefined. `make fuzz
-# FUZZ_TIME=N` runs each for N seconds on seed corpora (scripts/fuzz; the
-# engine target borrows a stack's database and token).
+# Fuzzing (issues 5, 30): libFuzzer targets in tests/fuzz/, built with
+# clang-14 into build/fuzz with -fsanitize=fuzzer,address,undefined.
+# `make fuzz FUZZ_TIME=N` runs each for N seconds on the corpora of
+# tests/fuzz/corpus/ (scripts/fuzz; the targets that serve requests borrow
+# a stack's database and token). `make fuzz-long` runs each FUZZ_TIME
+# (default 600) seconds and keeps the grown corpus in build/fuzz/corpus/;
+# `make fuzz-cov` builds with clang's source coverage into build/fuzzcov,
+# runs every corpus once and prints line coverage per file.
 FUZZ_CC := clang-14
 FUZZ_TIME ?= 60
 FB := build/fuzz
+FCB := build/fuzzcov
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 # clang counts the v*printf wrappers of log.c as non-literal formats.
 FUZZ_CFLAGS := -O1 -g -std=c11 -D_GNU_SOURCE $(WARN) -Wno-format-nonliteral \
 	-fno-omit-frame-pointer \
 	$(FUZZ_SAN) -fsanitize=fuzzer-no-link -I. $(PKG_CFLAGS)
-FUZZ_TARGETS := $(FB)/fuzz_decode $(FB)/fuzz_protect $(FB)/fuzz_engine
-FUZZ_LIBOBJ := $(CA_SRC:%.c=$(FB)/%.o) $(HSM_SRC:%.c=$(FB)/%.o) \
-	$(DB_SRC:%.c=$(FB)/%.o) $(LIB_SRC:%.c=$(FB)/%.o)
+FUZZ_COV_CFLAGS := -O0 -g -std=c11 -D_GNU_SOURCE $(WARN) \
+	-Wno-format-nonliteral -fprofile-instr-generate -fcoverage-mapping \
+	-fsanitize=fuzzer-no-link -I. $(PKG_CFLAGS)
+FUZZ_NAMES := decode protect engine p10cr template ocsp fcgi fcgiserve admin \
+	cfg client
+FUZZ_TARGETS := $(FUZZ_NAMES:%=$(FB)/fuzz_%)
+FUZZ_SRC := $(CA_SRC) $(HSM_SRC) $(DB_SRC) $(LIB_SRC) daemon/fcgi.c \
+	daemon/admin.c daemon/worker.c daemon/http.c tests/fuzz/cmp_mutate.c \
+	tests/fuzz/cmp_mutate_msg.c tests/fuzz/mut_parts.c tests/fuzz/fuzz_env.c \
+	tests/fuzz/fuzz_ids.c
+FUZZ_LIBOBJ := $(FUZZ_SRC:%.c=$(FB)/%.o)
+FUZZ_COVOBJ := $(FUZZ_SRC:%.c=$(FCB)/%.o)
+# Objects only pattern rules name would be deleted as intermediates.
+.SECONDARY: $(FUZZ_LIBOBJ) $(FUZZ_COVOBJ) \
+	$(FUZZ_NAMES:%=$(FB)/tests/fuzz/fuzz_%.o) \
+	$(FUZZ_NAMES:%=$(FCB)/tests/fuzz/fuzz_%.o)
 
 $(FB)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -332,9 +350,28 @@ $(FB)/%.o: %.c
 $(FB)/fuzz_%: $(FB)/tests/fuzz/fuzz_%.o $(FUZZ_LIBOBJ)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
-.PHONY: fuzz fuzz-build
+$(FCB)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_COV_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(FCB)/fuzz_%: $(FCB)/tests/fuzz/fuzz_%.o $(FUZZ_COVOBJ)
+	$(FUZZ_CC) -fprofile-instr-generate -fsanitize=fuzzer -o $@ $^ \
+	    $(LDLIBS)
+
+.PHONY: fuzz fuzz-build fuzz-long fuzz-cov fuzz-cov-build
 fuzz-build: $(FUZZ_TARGETS)
+fuzz-cov-build: $(FUZZ_NAMES:%=$(FCB)/fuzz_%)
 
 fuzz: deps-test
 	$(MAKE) all $(B)/cmphostile fuzz-build
 	scripts/fuzz --bin $(B) --time $(FUZZ_TIME)
+
+# fuzz-long: 600 s a target unless FUZZ_TIME is given on the command line.
+FUZZ_LONG := $(if $(filter command line,$(origin FUZZ_TIME)),$(FUZZ_TIME),600)
+fuzz-long: deps
+	$(MAKE) all $(B)/cmphostile fuzz-build
+	scripts/fuzz --bin $(B) --time $(FUZZ_LONG) --keep
+
+fuzz-cov: deps
+	$(MAKE) all $(B)/cmphostile fuzz-cov-build
+	scripts/fuzz --bin $(B) --cov

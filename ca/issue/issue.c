@@ -111,6 +111,28 @@ out:
 	return k;
 }
 
+/*
+ * Algorithm parameters a key may carry: none for EdDSA (RFC 8410 §3),
+ * NULL or none for RSA (RFC 3279 §2.3.1), and for any key only what the
+ * certificate builder copies (spki_copy in cert_build.c): an OID or a
+ * SEQUENCE. Root cause of the bug this guards (found by fuzz_template,
+ * issue 30): the Ed25519 and RSA fast paths never looked at the
+ * parameters, so a template whose key carried, say, an OCTET STRING
+ * passed every check, and its issuance then failed in spki_copy as an
+ * internal error (systemFailure and an error log line for a client's
+ * malformed request) instead of being refused as badCertTemplate.
+ */
+static int
+spki_params_ok(int nid, int ptype)
+{
+	if (nid == NID_ED25519 || nid == NID_ED448)
+		return ptype == V_ASN1_UNDEF;
+	if (nid == NID_rsaEncryption)
+		return ptype == V_ASN1_UNDEF || ptype == V_ASN1_NULL;
+	return ptype == V_ASN1_UNDEF || ptype == V_ASN1_NULL ||
+	    ptype == V_ASN1_OBJECT || ptype == V_ASN1_SEQUENCE;
+}
+
 /* See ca.h. EC and RSA take a fast path; the rest the generic decoder. */
 EVP_PKEY *
 cmp_spki_pkey(const CMP_SPKI *spki)
@@ -119,12 +141,14 @@ cmp_spki_pkey(const CMP_SPKI *spki)
 	unsigned char *der = NULL;
 	const unsigned char *p;
 	EVP_PKEY *k = NULL;
-	int len, nid;
+	int len, nid, ptype;
 
 	if (spki == NULL || spki->public_key == NULL)
 		return NULL;
-	X509_ALGOR_get0(&alg, NULL, NULL, spki->algor);
+	X509_ALGOR_get0(&alg, &ptype, NULL, spki->algor);
 	nid = OBJ_obj2nid(alg);
+	if (!spki_params_ok(nid, ptype))
+		return NULL;
 	ERR_set_mark();
 	if (nid == NID_X9_62_id_ecPublicKey)
 		k = spki_ec(spki);

@@ -5,143 +5,89 @@
  * and SoftHSM of a stack that scripts/fuzz brings up (no cmpcad traffic,
  * the stack's configuration, token and database are only borrowed).
  *
- * Each input is served twice: as sent, and (when it decodes) again with
- * its protection replaced by a valid PBM under the stack's enrollment
- * secret, so that mutations reach the body handlers behind the
- * protection check instead of dying at it. Signature-protected inputs
- * (the seeds from cmp-messageflows) exercise cmp_sig.c's path.
+ * Mutation is structure-aware (cmp_mutate.c): the input is decoded as a
+ * PKIMessage, fields change, and the message is protected again before
+ * it is stored, so that mutations reach the body handlers instead of
+ * dying at the protection check. At run time every decodable input is
+ * protected again the way it was (fuzz_protect_again): a PBM under the
+ * stack's enrollment secret, or a signature by an end entity the target
+ * enrolls for itself (so cmp_sig.c, kur and rr are reached), with a fresh
+ * senderNonce and messageTime (the engine refuses replays and stale
+ * clocks; the stack's secret and CA differ per run). Undecodable inputs,
+ * and a quarter of the others first, are served as they are. An answer
+ * carrying a certificate is followed by the second message of the
+ * transaction - a certConf (right, rejecting, wrong hash, wrong
+ * certReqId) or a pollReq, chosen by the input's last byte - so that
+ * cmp_certconf.c and cmp_poll.c see live transactions.
  *
  * Environment (from $CMPCA_VAR/stack.env): CMPCA_CONF, SOFTHSM2_CONF,
  * CMPCA_HSM_LOCK, CMPCA_FUZZ_SECRET_FILE (the secret of reference
  * CMPCA_FUZZ_REF, default "demo").
  */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "ca/ca.h"
 #include "ca/cmp/cmp.h"
+#include "tests/fuzz/cmp_mutate.h"
+#include "tests/fuzz/fuzz_env.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static struct {
-	struct cfg *cfg;
-	struct hsm *hsm;
-	struct db *db;
-	struct cmp_srv *srv;
-	unsigned char secret[256];
-	size_t secret_len;
-	const char *ref;
-} fz;
-
-static void
-die(const char *what)
-{
-	fprintf(stderr, "fuzz_engine: %s\n", what);
-	exit(1);
-}
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max,
+    unsigned int seed);
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *conf = getenv("CMPCA_CONF");
-	const char *sf = getenv("CMPCA_FUZZ_SECRET_FILE");
-	FILE *f;
-
 	(void)argc;
 	(void)argv;
-	log_init("fuzz_engine", 0, getenv("CMPCA_FUZZ_VERBOSE") != NULL
-		? LOG_LVL_DEBUG : LOG_LVL_ERR);
-	if (conf == NULL || sf == NULL)
-		die("run through scripts/fuzz (CMPCA_CONF and "
-		    "CMPCA_FUZZ_SECRET_FILE unset)");
-	if ((fz.cfg = cfg_load(conf)) == NULL)
-		die("cannot load the configuration");
-	if ((fz.hsm = hsm_open(fz.cfg->pkcs11_module, fz.cfg->token_label,
-		 fz.cfg->pin_file)) == NULL)
-		die(hsm_error());
-	if ((fz.db = db_open(fz.cfg->db_conninfo)) == NULL ||
-	    db_ensure(fz.db) != 1)
-		die("cannot open the database");
-	if ((fz.srv = cmp_srv_new(fz.cfg, fz.db, fz.hsm)) == NULL)
-		die("out of memory");
-	if ((f = fopen(sf, "r")) == NULL)
-		die(sf);
-	fz.secret_len = fread(fz.secret, 1, sizeof(fz.secret), f);
-	fclose(f);
-	while (fz.secret_len > 0 && fz.secret[fz.secret_len - 1] == '\n')
-		fz.secret_len--;
-	fz.ref = getenv("CMPCA_FUZZ_REF") != NULL ? getenv("CMPCA_FUZZ_REF")
-						  : "demo";
+	fuzz_env_init("fuzz_engine", FUZZ_ENV_SRV);
+	cmp_mutate_finish = fuzz_protect_again;
 	return 0;
 }
 
-static void
-serve(const unsigned char *der, size_t len)
+size_t
+LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max,
+    unsigned int seed)
 {
-	unsigned char *resp = NULL;
-	size_t resp_len = 0;
-	const char *why;
-	CMP_MSG *m;
-	int http;
-
-	http = cmp_srv_process(fz.srv, NULL, der, len, &resp, &resp_len);
-	/* Every answer is a decodable CMP message with 200 or 400. */
-	if (resp == NULL || (http != 200 && http != 400))
-		abort();
-	if ((m = cmp_msg_parse(resp, resp_len, &why)) == NULL)
-		abort();
-	CMP_MSG_free(m);
-	OPENSSL_free(resp);
+	return cmp_mutate(data, size, max, seed);
 }
 
-/* PBM with the smallest allowed iteration count, keyed to our secret. */
-static int
-reprotect(CMP_MSG *m)
+/*
+ * By bits of sel, makes m about the identities' own certificates: 0x20
+ * an rr revokes the end entity's, a kur renews it, a ccr comes from the
+ * partner for its own name and key; 0x10 the request comes from a
+ * registered RA (signed by it, for any subject; an rr of the end
+ * entity's certificate; with 0x08 the RA whose profile waits for
+ * approval, so revocations and requests wait).
+ */
+static void
+bind(CMP_MSG *m, unsigned sel)
 {
-	CMP_PBMPARAM *p = CMP_PBMPARAM_new();
-	X509_ALGOR *alg = X509_ALGOR_new();
-	ASN1_STRING *seq = ASN1_STRING_new();
-	struct cmp_mac mac;
-	const char *why;
-	int fail, ok = 0;
+	int type = m->body->type, owner, who;
+	X509 *x;
 
-	if (p == NULL || alg == NULL || seq == NULL ||
-	    !ASN1_OCTET_STRING_set(p->salt, (const unsigned char *)"saltsalt",
-		8) ||
-	    !X509_ALGOR_set0(p->owf, OBJ_nid2obj(NID_sha256), V_ASN1_UNDEF,
-		NULL) ||
-	    !ASN1_INTEGER_set(p->iterationCount, 100) ||
-	    !X509_ALGOR_set0(p->mac, OBJ_nid2obj(NID_hmac_sha1), V_ASN1_UNDEF,
-		NULL) ||
-	    (seq->length = i2d_CMP_PBMPARAM(p, &seq->data)) <= 0 ||
-	    !X509_ALGOR_set0(alg, OBJ_nid2obj(NID_id_PasswordBasedMAC),
-		V_ASN1_SEQUENCE, seq))
-		goto out;
-	seq = NULL; /* owned by alg */
-	X509_ALGOR_free(m->header->protectionAlg);
-	m->header->protectionAlg = alg;
-	alg = NULL;
-	ASN1_OCTET_STRING_free(m->header->senderKID);
-	if ((m->header->senderKID = ASN1_OCTET_STRING_new()) == NULL ||
-	    !ASN1_OCTET_STRING_set(m->header->senderKID,
-		(const unsigned char *)fz.ref, (int)strlen(fz.ref)))
-		goto out;
-	if (cmp_pbm_derive(m->header->protectionAlg, fz.secret, fz.secret_len,
-		1000, &mac, &fail, &why) != 1)
-		goto out;
-	ok = cmp_pbm_protect(m, &mac);
-	cmp_mac_clear(&mac);
-out:
-	ASN1_STRING_free(seq);
-	X509_ALGOR_free(alg);
-	CMP_PBMPARAM_free(p);
-	return ok;
+	if (!(sel & 0x30))
+		return;
+	owner = type == CMP_BODY_CCR ? FUZZ_PARTNER : FUZZ_EE;
+	who = (sel & 0x10) && type != CMP_BODY_CCR
+	    ? ((sel & 0x08) ? FUZZ_RA_WAIT : FUZZ_RA) : owner;
+	if ((sel & 0x20) || (who != owner && type == CMP_BODY_RR)) {
+		if ((x = fuzz_id_cert(owner)) == NULL)
+			return;
+		cmp_mutate_bind(m, x);
+	}
+	/* Signed by who (fuzz_protect_again then signs). */
+	if (fuzz_sender_set(m, who)) {
+		X509_ALGOR_free(m->header->protectionAlg);
+		if ((m->header->protectionAlg = X509_ALGOR_new()) != NULL)
+			(void)X509_ALGOR_set0(m->header->protectionAlg,
+			    OBJ_nid2obj(NID_ecdsa_with_SHA256), V_ASN1_UNDEF,
+			    NULL);
+	}
 }
 
 int
@@ -149,15 +95,32 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	unsigned char *der = NULL;
 	const char *why;
-	CMP_MSG *m;
+	CMP_MSG *m, *a = NULL;
 	int len;
 
-	serve(data, size);
-	if ((m = cmp_msg_parse(data, size, &why)) == NULL)
-		return 0;
-	if (reprotect(m) && (len = cmp_msg_encode(m, &der)) > 0)
-		serve(der, (size_t)len);
+	if ((m = cmp_msg_parse(data, size, &why)) == NULL ||
+	    (data[size - 1] & 0xc0) == 0xc0) {
+		/* As sent: the protection and clock checks on stale input. */
+		CMP_MSG_free(fuzz_serve(data, size));
+		if (m == NULL)
+			goto out;
+	}
+	bind(m, data[size - 1]);
+	/* Other clients' MAC inputs name other secrets: ours, by a bit. */
+	if ((data[size - 1] & 0x04) && cmp_alg_is_pbm(m->header->protectionAlg))
+		(void)fuzz_kid_set(m);
+	if (!fuzz_protect_again(m) || (len = cmp_msg_encode(m, &der)) <= 0)
+		goto out;
+	a = fuzz_serve(der, (size_t)len);
+	fuzz_signer_check(m, a);
 	OPENSSL_free(der);
+	der = NULL;
+	if (fuzz_follow_up(m, a, data[size - 1]) &&
+	    (len = cmp_msg_encode(m, &der)) > 0)
+		CMP_MSG_free(fuzz_serve(der, (size_t)len));
+out:
+	OPENSSL_free(der);
+	CMP_MSG_free(a);
 	CMP_MSG_free(m);
 	return 0;
 }

@@ -12,11 +12,22 @@
 
 #include "ca/ca.h"
 #include "ca/cmp/cmp.h"
+#include "tests/fuzz/cmp_mutate.h"
 
 #define SECRET "fuzz-secret"
 #define MAX_ITER 2000
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max,
+    unsigned int seed);
+
+/* Structure-aware: fields of a decoded PKIMessage (cmp_mutate.c). */
+size_t
+LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max,
+    unsigned int seed)
+{
+	return cmp_mutate(data, size, max, seed);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

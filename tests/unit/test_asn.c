@@ -2,7 +2,8 @@
  * test_asn.c - the bounded PKIMessage decoder (ca/cmp_asn.c, cmp_msg_parse):
  * the recorded message flows round-trip, and trailing bytes, truncation,
  * the size bound, random bytes, bit flips and the CertReqMsg count are
- * refused.
+ * refused; a template's public key with parameters its algorithm does
+ * not allow is not a usable key (test_spki_params).
  *
  * Run from the repository root: the fixtures are read from
  * $CMPCA_CMP_FLOWS, by default tests/data/cmp-messageflows (origin and
@@ -14,7 +15,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "ca/ca.h"
+#include "ca/issue/issue.h"
 #include "tests/unit/unitlib.h"
 
 #define FLOWS_DEFAULT "tests/data/cmp-messageflows"
@@ -480,6 +484,83 @@ test_decode_certreq_count(void **state)
 	}
 }
 
+/* A CMP_SPKI of key with its algorithm parameters replaced by ptype
+ * (V_ASN1_UNDEF: absent; V_ASN1_OCTET_STRING: four bytes of garbage). */
+static CMP_SPKI *
+spki_with(EVP_PKEY *key, int ptype)
+{
+	CMP_SPKI *spki = NULL;
+	ASN1_OCTET_STRING *os = NULL;
+	const ASN1_OBJECT *alg;
+
+	assert_true(cmp_spki_set(&spki, key));
+	X509_ALGOR_get0(&alg, NULL, NULL, spki->algor);
+	if (ptype == V_ASN1_OCTET_STRING) {
+		assert_non_null(os = ASN1_OCTET_STRING_new());
+		assert_true(ASN1_OCTET_STRING_set(os,
+		    (const unsigned char *)"BBBB", 4));
+	}
+	assert_true(X509_ALGOR_set0(spki->algor, OBJ_dup(alg), ptype, os));
+	return spki;
+}
+
+/*
+ * Regression (issue 30, found by fuzz_template): the Ed25519 and RSA
+ * paths of cmp_spki_pkey ignored the algorithm parameters, so a template
+ * whose key carried an OCTET STRING there passed the template checks and
+ * its issuance failed inside the certificate builder (spki_copy) as an
+ * internal error: systemFailure for a client's malformed request. Now
+ * such a key does not decode, and the template is refused as
+ * badCertTemplate ("no usable publicKey"); the usual encodings still do.
+ */
+static void
+test_spki_params(void **state)
+{
+	static const struct {
+		const char *alg;
+		int ptype;
+		int usable;
+	} cases[] = {
+		{ "ED25519", V_ASN1_UNDEF, 1 },	       /* RFC 8410 §3 */
+		{ "ED25519", V_ASN1_NULL, 0 },
+		{ "ED25519", V_ASN1_OCTET_STRING, 0 }, /* the fuzzer's input */
+		{ "RSA", V_ASN1_NULL, 1 },	       /* RFC 3279 §2.3.1 */
+		{ "RSA", V_ASN1_UNDEF, 1 },
+		{ "RSA", V_ASN1_OCTET_STRING, 0 },
+		{ "EC", V_ASN1_OCTET_STRING, 0 },
+	};
+	EVP_PKEY *keys[3], *key, *got;
+	CMP_SPKI *spki;
+	size_t i;
+
+	(void)state;
+	assert_non_null(keys[0] = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"));
+	assert_non_null(keys[1] = EVP_RSA_gen(2048));
+	assert_non_null(keys[2] = EVP_EC_gen("P-256"));
+	for (i = 0; i < NELEM(cases); i++) {
+		key = keys[cases[i].alg[0] == 'E' && cases[i].alg[1] == 'D' ? 0
+		    : cases[i].alg[0] == 'R' ? 1 : 2];
+		spki = spki_with(key, cases[i].ptype);
+		got = cmp_spki_pkey(spki);
+		if (cases[i].usable) {
+			assert_non_null(got);
+			EQ(EVP_PKEY_eq(got, key), 1);
+		} else {
+			assert_null(got);
+		}
+		EVP_PKEY_free(got);
+		CMP_SPKI_free(spki);
+	}
+	/* The EC key with its named curve, as clients send it. */
+	spki = NULL;
+	assert_true(cmp_spki_set(&spki, keys[2]) && spki != NULL);
+	assert_non_null(got = cmp_spki_pkey(spki));
+	EVP_PKEY_free(got);
+	CMP_SPKI_free(spki);
+	for (i = 0; i < NELEM(keys); i++)
+		EVP_PKEY_free(keys[i]);
+}
+
 int
 main(void)
 {
@@ -491,6 +572,7 @@ main(void)
 		cmocka_unit_test(test_decode_random),
 		cmocka_unit_test(test_decode_bitflip),
 		cmocka_unit_test(test_decode_certreq_count),
+		cmocka_unit_test(test_spki_params),
 	};
 
 	return cmocka_run_group_tests_name(

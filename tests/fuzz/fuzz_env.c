@@ -1,0 +1,311 @@
+/*
+ * fuzz_env.c - the stack the in-process targets borrow, and PBM
+ * re-protection with its enrollment secret. See fuzz_env.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "tests/fuzz/fuzz_env.h"
+
+struct fuzz_env fz;
+
+static const char *fz_name = "fuzz";
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "%s: %s\n", fz_name, what);
+	exit(1);
+}
+
+/* See fuzz_env.h. */
+void
+fuzz_env_init(const char *name, unsigned what)
+{
+	const char *conf = getenv("CMPCA_CONF");
+	const char *sf = getenv("CMPCA_FUZZ_SECRET_FILE");
+	FILE *f;
+
+	fz_name = name;
+	log_init(name, 0, getenv("CMPCA_FUZZ_VERBOSE") != NULL
+		? LOG_LVL_DEBUG : LOG_LVL_ERR);
+	if (conf == NULL || sf == NULL)
+		die("run through scripts/fuzz (CMPCA_CONF and "
+		    "CMPCA_FUZZ_SECRET_FILE unset)");
+	if ((fz.cfg = cfg_load(conf)) == NULL)
+		die("cannot load the configuration");
+	if ((fz.hsm = hsm_open(fz.cfg->pkcs11_module, fz.cfg->token_label,
+		 fz.cfg->pin_file)) == NULL)
+		die(hsm_error());
+	if (what & FUZZ_ENV_DB) {
+		if ((fz.db = db_open(fz.cfg->db_conninfo)) == NULL ||
+		    db_ensure(fz.db) != 1)
+			die("cannot open the database");
+	}
+	if ((what & FUZZ_ENV_SRV) == FUZZ_ENV_SRV &&
+	    (fz.srv = cmp_srv_new(fz.cfg, fz.db, fz.hsm)) == NULL)
+		die("out of memory");
+	if ((f = fopen(sf, "r")) == NULL)
+		die(sf);
+	fz.secret_len = fread(fz.secret, 1, sizeof(fz.secret), f);
+	fclose(f);
+	while (fz.secret_len > 0 && fz.secret[fz.secret_len - 1] == '\n')
+		fz.secret_len--;
+	fz.ref = getenv("CMPCA_FUZZ_REF") != NULL ? getenv("CMPCA_FUZZ_REF")
+						  : "demo";
+}
+
+/* The default PBM: SHA-256, 100 iterations, HMAC-SHA1 (RFC 4211 §4.4). */
+static X509_ALGOR *
+pbm_default(void)
+{
+	CMP_PBMPARAM *p = CMP_PBMPARAM_new();
+	X509_ALGOR *alg = X509_ALGOR_new(), *ret = NULL;
+	ASN1_STRING *seq = ASN1_STRING_new();
+
+	if (p == NULL || alg == NULL || seq == NULL ||
+	    !ASN1_OCTET_STRING_set(p->salt, (const unsigned char *)"saltsalt",
+		8) ||
+	    !X509_ALGOR_set0(p->owf, OBJ_nid2obj(NID_sha256), V_ASN1_UNDEF,
+		NULL) ||
+	    !ASN1_INTEGER_set(p->iterationCount, 100) ||
+	    !X509_ALGOR_set0(p->mac, OBJ_nid2obj(NID_hmac_sha1), V_ASN1_UNDEF,
+		NULL) ||
+	    (seq->length = i2d_CMP_PBMPARAM(p, &seq->data)) <= 0 ||
+	    !X509_ALGOR_set0(alg, OBJ_nid2obj(NID_id_PasswordBasedMAC),
+		V_ASN1_SEQUENCE, seq))
+		goto out;
+	seq = NULL; /* owned by alg */
+	ret = alg;
+	alg = NULL;
+out:
+	ASN1_STRING_free(seq);
+	X509_ALGOR_free(alg);
+	CMP_PBMPARAM_free(p);
+	return ret;
+}
+
+/* A 16-octet value never used before: a per-process random half and a
+ * counter. */
+static void
+unique16(ASN1_OCTET_STRING *o)
+{
+	static unsigned char proc[8];
+	static unsigned long long count;
+
+	if (count == 0 && RAND_bytes(proc, sizeof(proc)) != 1)
+		abort();
+	count++;
+	memcpy(o->data, proc, sizeof(proc));
+	memcpy(o->data + 8, &count, sizeof(count));
+}
+
+/* See fuzz_env.h. */
+void
+fuzz_refresh(CMP_MSG *m)
+{
+	CMP_HEADER *h = m->header;
+
+	if (h->senderNonce != NULL && h->senderNonce->length == 16)
+		unique16(h->senderNonce);
+	switch (m->body->type) {
+	case CMP_BODY_CERTCONF:
+	case CMP_BODY_POLLREQ:
+	case CMP_BODY_ERROR:
+	case CMP_BODY_PKICONF:
+		break; /* they continue a transaction */
+	default:
+		if (h->transactionID != NULL &&
+		    h->transactionID->length == 16)
+			unique16(h->transactionID);
+		break;
+	}
+	if (h->messageTime != NULL)
+		(void)ASN1_GENERALIZEDTIME_set(h->messageTime, time(NULL));
+}
+
+/* See fuzz_env.h. */
+int
+fuzz_kid_set(CMP_MSG *m)
+{
+	ASN1_OCTET_STRING_free(m->header->senderKID);
+	return (m->header->senderKID = ASN1_OCTET_STRING_new()) != NULL &&
+	    ASN1_OCTET_STRING_set(m->header->senderKID,
+		(const unsigned char *)fz.ref, (int)strlen(fz.ref));
+}
+
+/* See fuzz_env.h. */
+int
+fuzz_reprotect(CMP_MSG *m)
+{
+	struct cmp_mac mac;
+	const char *why;
+	X509_ALGOR *alg;
+	int fail, ok = 0, derived;
+
+	fuzz_refresh(m);
+	derived = cmp_alg_is_pbm(m->header->protectionAlg) &&
+	    cmp_pbm_derive(m->header->protectionAlg, fz.secret, fz.secret_len,
+		1000, &mac, &fail, &why) == 1;
+	if (!derived) {
+		if ((alg = pbm_default()) == NULL)
+			return 0;
+		X509_ALGOR_free(m->header->protectionAlg);
+		m->header->protectionAlg = alg;
+		if (cmp_pbm_derive(alg, fz.secret, fz.secret_len, 1000, &mac,
+			&fail, &why) != 1)
+			return 0;
+	}
+	ok = cmp_pbm_protect(m, &mac);
+	cmp_mac_clear(&mac);
+	return ok;
+}
+
+/* See fuzz_env.h. */
+CMP_MSG *
+fuzz_serve(const unsigned char *der, size_t len)
+{
+	unsigned char *resp = NULL;
+	size_t resp_len = 0;
+	const char *why;
+	CMP_MSG *m;
+	int http;
+
+	http = cmp_srv_process(fz.srv, NULL, der, len, &resp, &resp_len);
+	/* Every answer is a decodable CMP message with 200 or 400. */
+	if (resp == NULL || (http != 200 && http != 400))
+		abort();
+	if ((m = cmp_msg_parse(resp, resp_len, &why)) == NULL)
+		abort();
+	OPENSSL_free(resp);
+	return m;
+}
+
+/* The first CertResponse of an ip/cp/kup/ccp, or NULL. */
+static CMP_CERTRESPONSE *
+first_response(const CMP_MSG *a)
+{
+	switch (a->body->type) {
+	case CMP_BODY_IP:
+	case CMP_BODY_CP:
+	case CMP_BODY_KUP:
+	case CMP_BODY_CCP:
+		if (sk_CMP_CERTRESPONSE_num(a->body->value.ip->response) > 0)
+			return sk_CMP_CERTRESPONSE_value(
+			    a->body->value.ip->response, 0);
+		return NULL;
+	default:
+		return NULL;
+	}
+}
+
+/* See fuzz_env.h. */
+int
+fuzz_follow_up(CMP_MSG *req, const CMP_MSG *a, unsigned how)
+{
+	CMP_CERTRESPONSE *cr = first_response(a);
+	CMP_CERTSTATUS *cs = NULL;
+	CMP_POLLREQ *pr = NULL;
+	CMP_BODY *b = NULL;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	X509 *x = NULL;
+	long status;
+
+	if (cr == NULL || (b = CMP_BODY_new()) == NULL)
+		goto fail;
+	status = ASN1_INTEGER_get(cr->status->status);
+	if (cr->certifiedKeyPair != NULL &&
+	    cr->certifiedKeyPair->certOrEncCert->type == 0)
+		x = cr->certifiedKeyPair->certOrEncCert->value.certificate;
+	if (status == CMP_STATUS_WAITING || how % 6 == 5) {
+		b->type = CMP_BODY_POLLREQ;
+		if ((b->value.pollReq = sk_CMP_POLLREQ_new_null()) == NULL ||
+		    (pr = CMP_POLLREQ_new()) == NULL ||
+		    !ASN1_INTEGER_set(pr->certReqId, how % 6 == 5 ? 7
+			: ASN1_INTEGER_get(cr->certReqId)) ||
+		    !sk_CMP_POLLREQ_push(b->value.pollReq, pr))
+			goto fail;
+		pr = NULL;
+	} else if (x != NULL) {
+		b->type = CMP_BODY_CERTCONF;
+		if ((b->value.certConf = sk_CMP_CERTSTATUS_new_null()) ==
+			NULL ||
+		    (cs = CMP_CERTSTATUS_new()) == NULL ||
+		    !X509_digest(x, EVP_sha256(), md, &mdlen))
+			goto fail;
+		if (how % 6 == 2)
+			md[0] ^= 1; /* wrong hash */
+		if (!ASN1_OCTET_STRING_set(cs->certHash, md, (int)mdlen) ||
+		    !ASN1_INTEGER_set(cs->certReqId, how % 6 == 3 ? 99
+			: ASN1_INTEGER_get(cr->certReqId)))
+			goto fail;
+		if (how % 6 == 1 && ((cs->statusInfo = CMP_PKISI_new()) ==
+			NULL || !ASN1_INTEGER_set(cs->statusInfo->status,
+			CMP_STATUS_REJECTION)))
+			goto fail;
+		if (!sk_CMP_CERTSTATUS_push(b->value.certConf, cs))
+			goto fail;
+		cs = NULL;
+	} else {
+		goto fail;
+	}
+	CMP_BODY_free(req->body);
+	req->body = b;
+	ASN1_OCTET_STRING_free(req->header->recipNonce);
+	req->header->recipNonce = ASN1_OCTET_STRING_dup(a->header->senderNonce);
+	return fuzz_protect_again(req);
+fail:
+	CMP_POLLREQ_free(pr);
+	CMP_CERTSTATUS_free(cs);
+	CMP_BODY_free(b);
+	return 0;
+}
+
+/* The inner messages of a nested body protected again (depth-bounded). */
+static void
+nested_again(CMP_MSG *m, int depth)
+{
+	ASN1_STRING *seq = m->body->value.other->value.sequence;
+	const unsigned char *p = seq->data;
+	unsigned char *der = NULL;
+	STACK_OF(CMP_MSG) *sk;
+	int len;
+
+	if (depth > 3 || (sk = (STACK_OF(CMP_MSG) *)ASN1_item_d2i(NULL, &p,
+	    seq->length, ASN1_ITEM_rptr(CMP_MSGS))) == NULL)
+		return;
+	for (int i = 0; i < sk_CMP_MSG_num(sk); i++) {
+		CMP_MSG *in = sk_CMP_MSG_value(sk, i);
+
+		if (in->body->type == CMP_BODY_NESTED &&
+		    in->body->value.other->type == V_ASN1_SEQUENCE)
+			nested_again(in, depth + 1);
+		(void)fuzz_protect_again(in);
+	}
+	if ((len = ASN1_item_i2d((ASN1_VALUE *)sk, &der,
+	    ASN1_ITEM_rptr(CMP_MSGS))) > 0)
+		ASN1_STRING_set0(seq, der, len);
+	sk_CMP_MSG_pop_free(sk, CMP_MSG_free);
+}
+
+/* See fuzz_env.h. */
+int
+fuzz_protect_again(CMP_MSG *m)
+{
+	if (m->body->type == CMP_BODY_NESTED &&
+	    m->body->value.other->type == V_ASN1_SEQUENCE)
+		nested_again(m, 0);
+	if (m->header->protectionAlg == NULL) {
+		fuzz_refresh(m);
+		return 1;
+	}
+	if (cmp_alg_is_pbm(m->header->protectionAlg))
+		return fuzz_reprotect(m);
+	return fuzz_resign(m);
+}

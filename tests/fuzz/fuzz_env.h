@@ -1,0 +1,121 @@
+/*
+ * fuzz_env.h - what the libFuzzer targets that serve requests in process
+ * share (fuzz_env.c): the borrowed stack (configuration, SoftHSM token,
+ * PostgreSQL database of a throwaway stack that scripts/fuzz brings up)
+ * and PBM re-protection with the stack's enrollment secret, so that
+ * mutated messages get past the protection check.
+ */
+#ifndef CMPCA_FUZZ_ENV_H
+#define CMPCA_FUZZ_ENV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ca/ca.h"
+#include "ca/cmp/cmp.h"
+
+struct fuzz_env {
+	struct cfg *cfg;
+	struct hsm *hsm;
+	struct db *db;		/* NULL unless asked for */
+	struct cmp_srv *srv;	/* NULL unless asked for */
+	unsigned char secret[256];
+	size_t secret_len;
+	const char *ref;	/* the secret's reference (senderKID) */
+};
+
+extern struct fuzz_env fz;
+
+#define FUZZ_ENV_DB 0x01  /* open the database */
+#define FUZZ_ENV_SRV 0x03 /* and a CMP engine on it */
+
+/*
+ * Opens what what asks for from the environment of $CMPCA_VAR/stack.env
+ * (CMPCA_CONF, SOFTHSM2_CONF, CMPCA_HSM_LOCK) and reads the secret of
+ * CMPCA_FUZZ_REF (default "demo") from CMPCA_FUZZ_SECRET_FILE. Exits
+ * with a message when the stack is missing: run through scripts/fuzz.
+ */
+void fuzz_env_init(const char *name, unsigned what);
+
+/*
+ * Replaces m's protection with a PBM under the stack's secret: m's own
+ * PBM parameters when they derive within 1000 iterations, else SHA-256,
+ * 100 iterations and HMAC-SHA1. senderKID stays as it is (the stack's
+ * reference in real clients' messages; a mutated or missing one reaches
+ * the engine's unknown-reference and missing-KID paths); fuzz_refresh()
+ * first. Returns 1 or 0.
+ */
+int fuzz_reprotect(CMP_MSG *m);
+
+/* senderKID becomes the stack secret's reference. Returns 1 or 0. */
+int fuzz_kid_set(CMP_MSG *m);
+
+/*
+ * Makes a 16-octet senderNonce, and the transactionID of a message that
+ * starts a transaction, unique (never seen by this or an earlier run) and
+ * messageTime now: stored inputs would otherwise meet only the replay,
+ * transactionID and clock checks.
+ */
+void fuzz_refresh(CMP_MSG *m);
+
+/* The identities signature-protected requests are signed with
+ * (fuzz_ids.c). */
+enum fuzz_who {
+	FUZZ_EE,      /* an end entity of the stack's CA */
+	FUZZ_RA,      /* a registered RA (its certificate from the CA) */
+	FUZZ_RA_WAIT, /* one whose profile waits for approval */
+	FUZZ_PARTNER, /* a registered cross-certification partner CA */
+	FUZZ_WHO_N,
+};
+
+/* The certificate of who, made (enrolled, registered) on first use or
+ * after it went stale; NULL on failure. */
+X509 *fuzz_id_cert(int who);
+
+/*
+ * Replaces m's protection with a signature by the identity its sender
+ * names (else by body type: ccr the partner, nested the RA, otherwise
+ * the end entity): sender, senderKID, extraCerts (its certificate and
+ * chain) and protectionAlg follow; fuzz_refresh() first. Returns 1 or 0.
+ */
+int fuzz_resign(CMP_MSG *m);
+
+/* m's sender becomes who's subject (so fuzz_resign signs as who).
+ * Returns 1 or 0. */
+int fuzz_sender_set(CMP_MSG *m, int who);
+
+/* Notes an answer to req that may have revoked the signer or the end
+ * entity (rr, kur): they are made again before their next use. */
+void fuzz_signer_check(const CMP_MSG *req, const CMP_MSG *a);
+
+/*
+ * A request of type (ir, cr, kur, ccr) for subject with the mutator's
+ * fixed P-256 key and a signature POP, unprotected; NULL on error.
+ */
+CMP_MSG *fuzz_request(int type, const char *subject);
+
+/*
+ * Protects m again the way it was protected: PBM (fuzz_reprotect), a
+ * signature (fuzz_resign), or nothing (fuzz_refresh only); the inner
+ * messages of a nested body first, the same way. Returns 1 or 0.
+ */
+int fuzz_protect_again(CMP_MSG *m);
+
+/*
+ * Serves der to the engine (label: NULL, the default CA). Every answer
+ * must be a decodable PKIMessage with HTTP 200 or 400, else abort().
+ * Returns the answer (caller frees).
+ */
+CMP_MSG *fuzz_serve(const unsigned char *der, size_t len);
+
+/*
+ * The second message of the transaction req opened, for its answer a
+ * (with a certificate or waiting): by how % 6, a certConf accepting,
+ * rejecting, with a wrong hash or a wrong certReqId, or a pollReq. req
+ * takes the new body and recipNonce and is protected again
+ * (fuzz_protect_again). Returns 1, or 0
+ * when a calls for no second message.
+ */
+int fuzz_follow_up(CMP_MSG *req, const CMP_MSG *a, unsigned how);
+
+#endif

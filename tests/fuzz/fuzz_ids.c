@@ -1,0 +1,360 @@
+/*
+ * fuzz_ids.c - the identities the engine targets sign with, so that
+ * mutated signature-protected requests reach the handlers behind a valid
+ * signature (see fuzz_env.h):
+ * - an end entity of the stack's CA, enrolled through the engine itself
+ *   (ir, certConf) and enrolled again when an rr or kur may have revoked
+ *   or replaced it;
+ * - two registered RAs: end entities enrolled the same way and entered
+ *   in the ra table (RFC 9483 §5: nested requests, raVerified POP, other
+ *   subjects), one with the profile default, one with the stack's profile
+ *   approval, whose requests wait for an operator (pollReq, RFC 9483
+ *   §4.4);
+ * - a registered cross-certification partner: a self-signed CA entered
+ *   in the partner table (ccr, RFC 9810 §5.3.11).
+ * Their names end in the process id: targets running at the same time
+ * on one stack keep their own rows. Registration needs a database role
+ * that may write those tables:
+ * CMPCA_FUZZ_DB_ADMIN (scripts/fuzz passes the stack's owner conninfo);
+ * without it the RA and partner sign as unregistered certificates.
+ * All three use the mutator's fixed P-256 key, so the POPs of stored
+ * inputs stay valid.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+
+#include "ca/issue/issue.h"
+#include "db/db.h"
+#include "tests/fuzz/cmp_mutate.h"
+#include "tests/fuzz/fuzz_env.h"
+#include "tests/fuzz/mut_int.h"
+
+static struct fuzz_id {
+	const char *subject;
+	X509 *cert;
+	STACK_OF(X509) *chain; /* the rest of extraCerts */
+	int stale;	       /* enroll again before use */
+} ids[FUZZ_WHO_N] = {
+	{ "/CN=fuzz-signer", NULL, NULL, 1 },
+	{ "/CN=fuzz-ra", NULL, NULL, 1 },
+	{ "/CN=fuzz-ra-approval", NULL, NULL, 1 },
+	{ "/O=cmpca fuzz/CN=Partner CA", NULL, NULL, 1 },
+};
+
+/* *g becomes a directoryName of n. Returns 1 or 0. */
+static int
+dirname_set(GENERAL_NAME **g, const X509_NAME *n)
+{
+	X509_NAME *d = X509_NAME_dup(n);
+
+	GENERAL_NAME_free(*g);
+	*g = NULL;
+	if (d == NULL || (*g = GENERAL_NAME_new()) == NULL) {
+		X509_NAME_free(d);
+		return 0;
+	}
+	GENERAL_NAME_set0_value(*g, GEN_DIRNAME, d);
+	return 1;
+}
+
+/* See fuzz_env.h. */
+CMP_MSG *
+fuzz_request(int type, const char *subject)
+{
+	unsigned char id[16] = "fuzz-request-id";
+	CMP_MSG *m = CMP_MSG_new();
+	CRMF_CERTREQMSG *crm = CRMF_CERTREQMSG_new();
+	X509_NAME *subj = ca_name_parse(subject);
+	X509_NAME *empty = X509_NAME_new();
+	CRMF_CERTTEMPLATE *t;
+	EVP_PKEY *key = mut_key(0);
+
+	if (m == NULL || crm == NULL || subj == NULL || empty == NULL)
+		goto fail;
+	t = crm->certReq->certTemplate;
+	if (!ASN1_INTEGER_set(m->header->pvno, 2) ||
+	    !dirname_set(&m->header->sender, subj) ||
+	    !dirname_set(&m->header->recipient, empty) ||
+	    (m->header->transactionID = ASN1_OCTET_STRING_new()) == NULL ||
+	    !ASN1_OCTET_STRING_set(m->header->transactionID, id, 16) ||
+	    (m->header->senderNonce = ASN1_OCTET_STRING_new()) == NULL ||
+	    !ASN1_OCTET_STRING_set(m->header->senderNonce, id, 16) ||
+	    (m->header->messageTime = ASN1_GENERALIZEDTIME_set(NULL,
+		time(NULL))) == NULL ||
+	    !ASN1_INTEGER_set(crm->certReq->certReqId, 0) ||
+	    (t->subject = X509_NAME_dup(subj)) == NULL ||
+	    !cmp_spki_set(&t->publicKey, key) ||
+	    (crm->popo = CRMF_POPO_new()) == NULL)
+		goto fail;
+	crm->popo->type = CRMF_POPO_SIGNATURE;
+	if ((crm->popo->value.signature = CRMF_POPOSIGNINGKEY_new()) == NULL ||
+	    ASN1_item_sign(ASN1_ITEM_rptr(CRMF_CERTREQUEST),
+		crm->popo->value.signature->algorithmIdentifier, NULL,
+		crm->popo->value.signature->signature, crm->certReq, key,
+		EVP_sha256()) <= 0)
+		goto fail;
+	m->body->type = type;
+	if ((m->body->value.ir = sk_CRMF_CERTREQMSG_new_null()) == NULL ||
+	    !sk_CRMF_CERTREQMSG_push(m->body->value.ir, crm))
+		goto fail;
+	X509_NAME_free(subj);
+	X509_NAME_free(empty);
+	return m;
+fail:
+	CRMF_CERTREQMSG_free(crm);
+	X509_NAME_free(subj);
+	X509_NAME_free(empty);
+	CMP_MSG_free(m);
+	return NULL;
+}
+
+/* An end entity certificate for id through the engine (ir, certConf). */
+static int
+enroll(struct fuzz_id *id)
+{
+	CMP_MSG *m, *a = NULL, *c = NULL;
+	CMP_CERTRESPONSE *cr;
+	unsigned char *der = NULL;
+	int len, ok = 0;
+
+	if ((m = fuzz_request(CMP_BODY_IR, id->subject)) == NULL ||
+	    !fuzz_kid_set(m) || !fuzz_reprotect(m) || (len = cmp_msg_encode(m, &der)) <= 0)
+		goto out;
+	a = fuzz_serve(der, (size_t)len);
+	OPENSSL_free(der);
+	der = NULL;
+	if (a->body->type != CMP_BODY_IP ||
+	    sk_CMP_CERTRESPONSE_num(a->body->value.ip->response) != 1)
+		goto out;
+	cr = sk_CMP_CERTRESPONSE_value(a->body->value.ip->response, 0);
+	if (cr->certifiedKeyPair == NULL ||
+	    cr->certifiedKeyPair->certOrEncCert->type != 0)
+		goto out;
+	id->cert = X509_dup(
+	    cr->certifiedKeyPair->certOrEncCert->value.certificate);
+	id->chain = X509_chain_up_ref(a->extraCerts);
+	if (fuzz_follow_up(m, a, 0) && (len = cmp_msg_encode(m, &der)) > 0)
+		c = fuzz_serve(der, (size_t)len);
+	ok = id->cert != NULL && c != NULL &&
+	    c->body->type == CMP_BODY_PKICONF;
+out:
+	OPENSSL_free(der);
+	CMP_MSG_free(c);
+	CMP_MSG_free(a);
+	CMP_MSG_free(m);
+	return ok;
+}
+
+/* A self-signed CA certificate for the partner. */
+static int
+partner_cert(struct fuzz_id *id)
+{
+	X509_NAME *n = ca_name_parse(id->subject);
+	X509_EXTENSION *e = NULL;
+	EVP_PKEY *key = mut_key(0);
+	X509V3_CTX ctx;
+	X509 *x = X509_new();
+	int ok;
+
+	ok = x != NULL && n != NULL && X509_set_version(x, X509_VERSION_3) &&
+	    ASN1_INTEGER_set(X509_get_serialNumber(x), (long)time(NULL)) &&
+	    X509_set_issuer_name(x, n) && X509_set_subject_name(x, n) &&
+	    X509_gmtime_adj(X509_getm_notBefore(x), -3600) != NULL &&
+	    X509_gmtime_adj(X509_getm_notAfter(x), 86400L * 3650) != NULL &&
+	    X509_set_pubkey(x, key);
+	X509V3_set_ctx_nodb(&ctx);
+	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+	ok = ok && (e = X509V3_EXT_nconf(NULL, &ctx, "basicConstraints",
+	    "critical,CA:TRUE")) != NULL && X509_add_ext(x, e, -1);
+	X509_EXTENSION_free(e);
+	e = NULL;
+	ok = ok && (e = X509V3_EXT_nconf(NULL, &ctx, "subjectKeyIdentifier",
+	    "hash")) != NULL && X509_add_ext(x, e, -1) &&
+	    X509_sign(x, key, EVP_sha256()) > 0;
+	X509_EXTENSION_free(e);
+	X509_NAME_free(n);
+	if (!ok) {
+		X509_free(x);
+		return 0;
+	}
+	id->cert = x;
+	id->chain = sk_X509_new_null();
+	return id->chain != NULL;
+}
+
+/* Enters id's certificate in the ra or partner table. */
+static void
+register_id(int who, struct fuzz_id *id)
+{
+	const char *ci = getenv("CMPCA_FUZZ_DB_ADMIN");
+	unsigned char *der = NULL;
+	unsigned int hl = 0;
+	struct db_ca ca;
+	struct db *db;
+	int len;
+
+	if (ci == NULL || (db = db_open(ci)) == NULL)
+		return;
+	memset(&ca, 0, sizeof(ca));
+	if (db_ensure(db) != 1 || (len = i2d_X509(id->cert, &der)) <= 0)
+		goto out;
+	if (who == FUZZ_RA || who == FUZZ_RA_WAIT) {
+		struct db_ra ra = { 0 };
+
+		snprintf(ra.name, sizeof(ra.name), "%s-%ld",
+		    who == FUZZ_RA ? "fuzz-ra" : "fuzz-ra-approval",
+		    (long)getpid());
+		snprintf(ra.profile, sizeof(ra.profile), "%s",
+		    who == FUZZ_RA ? "default" : "approval");
+		ra.cert = der;
+		ra.cert_len = (size_t)len;
+		ra.subject = (char *)(who == FUZZ_RA ? "CN=fuzz-ra"
+						     : "CN=fuzz-ra-approval");
+		(void)X509_digest(id->cert, EVP_sha256(), ra.cert_sha256, &hl);
+		if (db_ra_insert(db, &ra) == 0 &&
+		    (db_ra_delete(db, ra.name) != 1 ||
+			db_ra_insert(db, &ra) != 1))
+			log_err("fuzz: cannot register the RA");
+	} else if (db_ca_get_by_label(db, fz.cfg->default_ca != NULL
+		       ? fz.cfg->default_ca : "demo", &ca) == 1) {
+		struct db_partner p = { 0 };
+
+		snprintf(p.name, sizeof(p.name), "fuzz-partner-%ld",
+		    (long)getpid());
+		p.ca_id = ca.id;
+		p.cert = der;
+		p.cert_len = (size_t)len;
+		p.subject = (char *)"CN=Partner CA,O=cmpca fuzz";
+		p.path_len = -1;
+		p.require_explicit = -1;
+		p.inhibit_mapping = -1;
+		p.days = 30;
+		(void)X509_digest(id->cert, EVP_sha256(), p.cert_sha256, &hl);
+		if (db_partner_insert(db, &p) == 0 &&
+		    (db_partner_delete(db, p.name) != 1 ||
+			db_partner_insert(db, &p) != 1))
+			log_err("fuzz: cannot register the partner");
+	}
+out:
+	db_ca_clear(&ca);
+	OPENSSL_free(der);
+	db_close(db);
+}
+
+/* id, ready to sign: (re-)enrolled and registered. NULL on failure. */
+static struct fuzz_id *
+id_get(int who)
+{
+	struct fuzz_id *id = &ids[who];
+	int ok;
+
+	if (!id->stale)
+		return id;
+	X509_free(id->cert);
+	id->cert = NULL;
+	sk_X509_pop_free(id->chain, X509_free);
+	id->chain = NULL;
+	ok = who == FUZZ_PARTNER ? partner_cert(id) : enroll(id);
+	if (!ok) {
+		log_err("fuzz: cannot make the identity %s", id->subject);
+		return NULL;
+	}
+	if (who != FUZZ_EE)
+		register_id(who, id);
+	cmp_mutate_pool_add(id->cert);
+	id->stale = 0;
+	return id;
+}
+
+/* See fuzz_env.h. */
+X509 *
+fuzz_id_cert(int who)
+{
+	struct fuzz_id *id = id_get(who);
+
+	return id != NULL ? id->cert : NULL;
+}
+
+/* Which identity m's sender names (the end entity if none). */
+static int
+who_of(const CMP_MSG *m)
+{
+	const GENERAL_NAME *s = m->header->sender;
+
+	if (m->body->type == CMP_BODY_NESTED)
+		return FUZZ_RA;
+	for (int w = 0; w < FUZZ_WHO_N; w++)
+		if (ids[w].cert != NULL && s != NULL &&
+		    s->type == GEN_DIRNAME &&
+		    X509_NAME_cmp(s->d.directoryName,
+			X509_get_subject_name(ids[w].cert)) == 0)
+			return w;
+	if (m->body->type == CMP_BODY_CCR)
+		return FUZZ_PARTNER;
+	return FUZZ_EE;
+}
+
+/* See fuzz_env.h. */
+int
+fuzz_resign(CMP_MSG *m)
+{
+	const ASN1_OCTET_STRING *ski;
+	CMP_PROTECTEDPART pp;
+	struct fuzz_id *id;
+	int i;
+
+	if ((id = id_get(who_of(m))) == NULL)
+		return 0;
+	fuzz_refresh(m);
+	ski = X509_get0_subject_key_id(id->cert);
+	ASN1_OCTET_STRING_free(m->header->senderKID);
+	m->header->senderKID = ski != NULL ? ASN1_OCTET_STRING_dup(ski) : NULL;
+	if (!dirname_set(&m->header->sender, X509_get_subject_name(id->cert)))
+		return 0;
+	sk_X509_pop_free(m->extraCerts, X509_free);
+	if ((m->extraCerts = sk_X509_new_null()) == NULL ||
+	    !X509_up_ref(id->cert) || !sk_X509_push(m->extraCerts, id->cert))
+		return 0;
+	for (i = 0; i < sk_X509_num(id->chain); i++)
+		if (X509_up_ref(sk_X509_value(id->chain, i)) &&
+		    !sk_X509_push(m->extraCerts, sk_X509_value(id->chain, i)))
+			X509_free(sk_X509_value(id->chain, i));
+	X509_ALGOR_free(m->header->protectionAlg);
+	if ((m->header->protectionAlg = X509_ALGOR_new()) == NULL ||
+	    (m->protection == NULL &&
+		(m->protection = ASN1_BIT_STRING_new()) == NULL))
+		return 0;
+	pp.header = m->header;
+	pp.body = m->body;
+	return ASN1_item_sign(ASN1_ITEM_rptr(CMP_PROTECTEDPART),
+	    m->header->protectionAlg, NULL, m->protection, &pp, mut_key(0),
+	    EVP_sha256()) > 0;
+}
+
+/* See fuzz_env.h. */
+void
+fuzz_signer_check(const CMP_MSG *req, const CMP_MSG *a)
+{
+	/* An accepted rr or kur may have revoked a certificate we sign
+	 * with. */
+	if ((req->body->type == CMP_BODY_RR && a->body->type == CMP_BODY_RP) ||
+	    (req->body->type == CMP_BODY_KUR && a->body->type == CMP_BODY_KUP)) {
+		ids[who_of(req)].stale = 1;
+		ids[FUZZ_EE].stale = 1; /* an RA may have revoked it */
+	}
+}
+
+/* See fuzz_env.h. */
+int
+fuzz_sender_set(CMP_MSG *m, int who)
+{
+	X509 *x = fuzz_id_cert(who);
+
+	return x != NULL &&
+	    dirname_set(&m->header->sender, X509_get_subject_name(x));
+}
