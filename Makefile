@@ -32,13 +32,15 @@ HSM_SRC := hsm/hsm.c hsm/hsm_err.c hsm/hsm_token.c hsm/hsm_uri.c \
 DB_SRC := db/db.c db/db_ca.c db/db_cert.c db/db_txn.c db/db_secret.c \
 	db/db_pending.c db/db_ra.c db/db_issue.c db/db_crl.c \
 	db/db_audit.c db/db_ocsp.c db/db_cross.c db/db_stats.c db/db_admin.c \
-	db/db_chain.c db/db_migrate.c db/db_param.c
-CA_SRC := ca/log.c ca/cfg.c ca/profile.c ca/profile_san.c ca/profile_subject.c ca/metrics.c ca/cmp_asn.c ca/ca_store.c ca/audit.c \
+	db/db_chain.c db/db_harden.c db/db_migrate.c db/db_param.c
+CA_SRC := ca/log.c ca/cfg.c ca/profile.c ca/profile_san.c ca/profile_subject.c \
+	ca/profile_names.c ca/profile_policy.c ca/profile_reserved.c ca/metrics.c ca/cmp_asn.c ca/ca_store.c ca/audit.c \
+	ca/audit_verify.c ca/audit_anchor.c \
 	ca/serial.c ca/crl_reason.c \
 	ca/issue/cert_build.c ca/issue/cert_profile.c ca/issue/issue.c \
 	ca/issue/cross.c \
 	ca/cmp/cmp_hdr.c ca/cmp/cmp_protect.c ca/cmp/cmp_sign.c \
-	ca/cmp/cmp_secret.c ca/cmp/cmp_req.c ca/cmp/cmp_sig.c \
+	ca/cmp/cmp_guard.c ca/cmp/cmp_secret.c ca/cmp/cmp_req.c ca/cmp/cmp_sig.c \
 	ca/cmp/cmp_auth.c ca/cmp/cmp_certreq.c ca/cmp/cmp_certconf.c \
 	ca/cmp/cmp_rr.c ca/cmp/cmp_genm.c ca/cmp/cmp_poll.c ca/cmp/cmp_ccr.c \
 	ca/cmp/cmp_server.c \
@@ -46,7 +48,7 @@ CA_SRC := ca/log.c ca/cfg.c ca/profile.c ca/profile_san.c ca/profile_subject.c c
 	ca/status/crl.c ca/status/ocsp.c ca/status/ocsp_cache.c \
 	ca/status/ocsp_signer.c
 DAEMON_SRC := daemon/fcgi.c daemon/cmpcad.c daemon/priv.c daemon/admin.c \
-	daemon/worker.c daemon/http.c
+	daemon/admin_buf.c daemon/admin_health.c daemon/worker.c daemon/http.c
 CLI_SRC := $(sort $(wildcard cli/*.c))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
@@ -58,7 +60,7 @@ PROGS := $(B)/cmpcad $(B)/cmpca
 # One program per module for what needs neither a token nor a database;
 # tests/unit/unitlib.c holds the helpers they share.
 UNIT_PLAIN := test_asn test_protect test_hdr test_fcgi test_cross test_ocsp \
-	test_cfg test_store test_log test_metrics
+	test_cfg test_store test_log test_metrics test_names
 UNIT_TESTS := $(B)/test_hsm $(B)/test_db $(B)/test_engine $(B)/test_admin \
 	$(B)/test_lib $(UNIT_PLAIN:%=$(B)/%)
 TEST_TOOLS := $(B)/cmpdump $(B)/cmpnest $(B)/cmpload $(B)/cmphostile \
@@ -84,15 +86,16 @@ $(B)/test_hsm: $(B)/tests/unit/test_hsm.o $(B)/tests/unit/test_hsm_keys.o \
 
 $(B)/test_db: $(B)/tests/unit/test_db.o $(B)/tests/unit/test_db_cert.o \
     $(B)/tests/unit/test_db_secret.o $(B)/tests/unit/test_db_issue.o \
-    $(B)/tests/unit/test_db_more.o $(DB_OBJ) $(LIB_OBJ)
+    $(B)/tests/unit/test_db_more.o $(B)/tests/unit/test_db_scope.o \
+    $(DB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(UNIT_PLAIN:%=$(B)/%): $(B)/%: $(B)/tests/unit/%.o $(B)/tests/unit/unitlib.o \
     $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(B)/test_fcgi: $(B)/daemon/fcgi.o $(B)/daemon/admin.o $(B)/daemon/worker.o \
-    $(B)/daemon/http.o
+$(B)/test_fcgi: $(B)/daemon/fcgi.o $(B)/daemon/admin.o \
+    $(B)/daemon/admin_buf.o $(B)/daemon/admin_health.o $(B)/daemon/worker.o $(B)/daemon/http.o
 
 $(B)/test_cfg: $(B)/tests/unit/cfglog.o
 
@@ -103,11 +106,12 @@ ENGINE_TESTS := test_engine test_engine_msg test_engine_txn test_engine_secret \
 	test_engine_ext test_engine_ca test_engine_ocsp test_engine_sig test_build \
 	cfglog
 $(B)/test_engine: $(ENGINE_TESTS:%=$(B)/tests/unit/%.o) $(B)/daemon/fcgi.o \
-    $(B)/daemon/admin.o $(B)/daemon/worker.o $(B)/daemon/http.o $(CA_OBJ) \
+    $(B)/daemon/admin.o $(B)/daemon/admin_buf.o $(B)/daemon/admin_health.o $(B)/daemon/worker.o \
+    $(B)/daemon/http.o $(CA_OBJ) \
     $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(B)/test_admin: $(B)/tests/unit/test_admin.o $(B)/daemon/admin.o $(B)/daemon/http.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
+$(B)/test_admin: $(B)/tests/unit/test_admin.o $(B)/daemon/admin.o $(B)/daemon/admin_buf.o $(B)/daemon/admin_health.o $(B)/daemon/http.o $(CA_OBJ) $(HSM_OBJ) $(DB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # Test tools: decode a CMP response for assertions in shell tests.
@@ -212,10 +216,11 @@ CONF_SED := -e 's|@MODULE@|/usr/lib/softhsm/libsofthsm2.so|' \
 	-e 's|"@DB_READER@"|"dbname=cmpca user=cmpca_reader"|' \
 	-e 's|@VAR@/cmpcad.sock|/run/cmpca/cmpcad.sock|' \
 	-e 's|@VAR@/crl|/var/lib/cmpca/crl|' \
+	-e 's|@VAR@/audit/anchor.log|/var/lib/cmpca/audit-anchor.log|' \
 	-e 's|@WORKERS@|4|' -e 's|@CA_LABEL@|issuing|g' \
 	-e 's|@RUN_USER@|cmpca|' -e 's|@SOCKET_GROUP@||' \
 	-e 's|@SCHEMA_DIR@|$(SCHEMADIR)|' \
-	-e 's|@TXN_TIMEOUT@|300|' -e 's|@HOUSEKEEPING@|10|' \
+	-e 's|@TXN_TIMEOUT@|300|' -e 's|@HOUSEKEEPING@|10|' -e 's|@CRL_DELAY@|5|' \
 	-e 's|@POLL_AFTER@|5|' -e 's|@TRUST_ANCHORS@||' \
 	-e 's|@ALLOW_UNPROTECTED@||' \
 	-e 's|@BASE_URL@|http://ca.example.com|g' \
@@ -277,7 +282,7 @@ test-package: deps-test
 # Benchmark (issue 6): `make bench` builds the load client, the FastCGI
 # transport-ceiling responder and the HSM signing probe, then runs
 # scripts/bench, which prints one table and asserts nothing.
-BENCH_PROGS := $(B)/cmpload $(B)/fcgi_echo $(B)/hsmsign
+BENCH_PROGS := $(B)/cmpload $(B)/fcgi_echo $(B)/hsmsign $(B)/fcgipost
 
 $(B)/cmpload: $(B)/tests/bench/cmpload.o $(B)/tests/bench/cmpload_tx.o
 	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LDLIBS) -lm

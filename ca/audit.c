@@ -1,15 +1,12 @@
 /*
- * audit.c - the audit hash chain's checkpoints and its verifier.
+ * audit.c - the audit hash chain's row hash and checkpoints.
  *
- * The chain itself is linked in the database (cmpca_audit_seal, migration
- * 015). Here: audit_checkpoint() seals what is final and signs the head
- * with the audit key in the HSM; audit_verify() recomputes every row hash
- * and link in C from the rows as stored, checks every checkpoint's
- * signature with the public key read from the token (never the copy in
- * the database), and compares each certificate's status with its latest
- * cert-status row.
+ * The chain itself is linked in the database (cmpca_audit_seal, migrations
+ * 015 and 016). Here: audit_checkpoint() seals what is final, signs the
+ * head with the audit key in the HSM, and writes the checkpoint outside
+ * the database too (the log, audit_anchor_file: audit_anchor.c). The
+ * verifier is audit_verify.c.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +19,6 @@
 
 #define AUDIT_ROW_TAG "cmpca-audit-1"
 #define AUDIT_CKPT_TAG "cmpca-audit-checkpoint-1"
-#define AUDIT_TBS_MAX 160 /* tag, seq, hex hash, time */
 
 /* Adds "\n" and the field: "<octets>:<text>", or "-" for NULL. */
 static int
@@ -34,6 +30,16 @@ row_text(EVP_MD_CTX *md, const char *s)
 		return EVP_DigestUpdate(md, "\n-", 2);
 	snprintf(n, sizeof(n), "\n%zu:", strlen(s));
 	return EVP_DigestUpdate(md, n, strlen(n)) &&
+	    EVP_DigestUpdate(md, s, strlen(s));
+}
+
+/* Adds "\n" and the number as read (text), or "-" for NULL (""). */
+static int
+row_raw(EVP_MD_CTX *md, const char *s)
+{
+	if (*s == '\0')
+		return EVP_DigestUpdate(md, "\n-", 2);
+	return EVP_DigestUpdate(md, "\n", 1) &&
 	    EVP_DigestUpdate(md, s, strlen(s));
 }
 
@@ -62,7 +68,7 @@ audit_row_hash(const struct db_audit_link *l, unsigned char out[DB_HASH_LEN])
 
 	ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
 	    EVP_DigestUpdate(md, AUDIT_ROW_TAG, strlen(AUDIT_ROW_TAG)) &&
-	    row_num(md, l->audit_id, 0) && row_num(md, l->at_us, l->at_null) &&
+	    row_num(md, l->audit_id, 0) && row_raw(md, l->at_us) &&
 	    row_text(md, l->event) && row_num(md, l->ca_id, l->ca_null) &&
 	    row_text(md, l->actor) && row_text(md, l->detail) &&
 	    row_text(md, l->db_role) && EVP_DigestFinal_ex(md, out, &len) &&
@@ -71,23 +77,8 @@ audit_row_hash(const struct db_audit_link *l, unsigned char out[DB_HASH_LEN])
 	return ok;
 }
 
-/* out = SHA-256(prev || row). Returns 1 or 0. */
-static int
-link_hash(const unsigned char *prev, const unsigned char *row,
-    unsigned char *out)
-{
-	unsigned char in[2 * DB_HASH_LEN];
-	unsigned int len = 0;
-
-	memcpy(in, prev, DB_HASH_LEN);
-	memcpy(in + DB_HASH_LEN, row, DB_HASH_LEN);
-	return EVP_Digest(in, sizeof(in), out, &len, EVP_sha256(), NULL) &&
-	    len == DB_HASH_LEN;
-}
-
-/* The bytes a checkpoint signs. Returns their length. */
-static size_t
-ckpt_tbs(const struct db_audit_ckpt *c, char *buf, size_t size)
+size_t
+audit_ckpt_tbs(const struct db_audit_ckpt *c, char *buf, size_t size)
 {
 	char hex[2 * DB_HASH_LEN + 1];
 	int n;
@@ -98,40 +89,65 @@ ckpt_tbs(const struct db_audit_ckpt *c, char *buf, size_t size)
 	return n > 0 && (size_t)n < size ? (size_t)n : 0;
 }
 
+/* Writes a signed checkpoint outside the database: the log, and the
+ * anchor file when one is configured. */
+static void
+ckpt_anchor(const struct db_audit_ckpt *c, const struct cfg *cfg,
+    int create, const char *why)
+{
+	char line[CA_AUDIT_ANCHOR_LINE_MAX];
+
+	if (audit_anchor_format(c, line, sizeof(line)) == 0) {
+		log_err("audit checkpoint %lld (%s): no anchor line", c->id,
+		    why);
+		return;
+	}
+	log_info("audit checkpoint %lld (%s): seq %lld signed: %s", c->id, why,
+	    c->seq, line);
+	if (cfg != NULL && cfg->audit_anchor_file != NULL)
+		(void)audit_anchor_append(cfg->audit_anchor_file, line, create);
+}
+
 int
-audit_checkpoint(struct db *db, struct hsm *hsm, const char *why)
+audit_checkpoint(struct db *db, struct hsm *hsm, const struct cfg *cfg,
+    int create, const char *why)
 {
 	struct db_audit_ckpt c, k;
 	EVP_MD_CTX *mctx = NULL;
 	EVP_PKEY *key = NULL;
 	char tbs[AUDIT_TBS_MAX];
 	size_t tlen, slen = 0;
-	long long upto = 0, last = 0;
+	long long last = 0;
+	time_t last_at = 0, now = time(NULL);
+	long max_age = cfg != NULL ? cfg->audit_ckpt_max_age : 0;
 	int r, rc = -1;
 
 	memset(&c, 0, sizeof(c));
 	memset(&k, 0, sizeof(k));
-	if (db_audit_fence(db, &upto) != 1 ||
-	    db_audit_seal(db, upto, &c.seq, c.chain_hash) != 1 ||
-	    db_audit_ckpt_last(db, &last) != 1) {
+	if (db_audit_seal(db, &c.seq, c.chain_hash) != 1 ||
+	    db_audit_ckpt_last(db, &last, &last_at) != 1) {
 		log_warn("audit seal (%s): %s", why, db_error(db));
 		goto out;
 	}
-	if (c.seq < last && db_audit_seal(db, 0, &c.seq, c.chain_hash) !=
-	    1) {
+	if (c.seq < last && db_audit_seal(db, &c.seq, c.chain_hash) != 1) {
 		log_warn("audit seal (%s): %s", why, db_error(db));
 		goto out;
 	}
 	if (c.seq < last) {
 		/* Never sign a chain shorter than one already signed. (A
 		 * head that another host moved and signed meanwhile is read
-		 * again just above: sealing up to 0 links nothing.) */
+		 * again just above.) */
 		log_err("audit chain head seq %lld is behind checkpoint seq "
 			"%lld: links removed, not signed (run cmpca audit "
 			"verify)", c.seq, last);
 		goto out;
 	}
-	if (c.seq == 0 || c.seq <= last) {
+	/* The same head is signed again before the last checkpoint grows
+	 * older than audit_checkpoint_max_age: a checkpoint that stops
+	 * coming means the housekeeper stopped, or checkpoints were
+	 * deleted. */
+	if (c.seq == 0 || (c.seq == last && (max_age == 0 ||
+	    now - last_at < max_age / 2))) {
 		rc = 0;
 		goto out;
 	}
@@ -152,8 +168,8 @@ audit_checkpoint(struct db *db, struct hsm *hsm, const char *why)
 		goto out;
 	}
 	c.key_id = k.key_id;
-	c.at = time(NULL);
-	if ((tlen = ckpt_tbs(&c, tbs, sizeof(tbs))) == 0 ||
+	c.at = now;
+	if ((tlen = audit_ckpt_tbs(&c, tbs, sizeof(tbs))) == 0 ||
 	    (mctx = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestSignInit(mctx, NULL, EVP_sha256(), NULL, key) != 1 ||
 	    EVP_DigestSign(mctx, NULL, &slen, (unsigned char *)tbs, tlen) !=
@@ -166,287 +182,21 @@ audit_checkpoint(struct db *db, struct hsm *hsm, const char *why)
 		goto out;
 	}
 	c.sig_len = slen;
-	if (db_audit_ckpt_insert(db, &c) != 1) {
+	if ((r = db_audit_ckpt_insert(db, &c)) < 0) {
 		log_warn("audit checkpoint (%s): %s", why, db_error(db));
 		goto out;
 	}
-	log_info("audit checkpoint %lld (%s): seq %lld signed", c.id, why,
-	    c.seq);
+	if (r == 0) {
+		rc = 0; /* another host signed a later head meanwhile */
+		goto out;
+	}
+	ckpt_anchor(&c, cfg, create, why);
 	rc = 1;
 out:
 	EVP_MD_CTX_free(mctx);
 	EVP_PKEY_free(key);
 	free(c.sig);
 	db_audit_ckpt_clear(&k);
-	return rc;
-}
-
-/* Verifier state: keys read from the token, by audit_key id. */
-struct vkey {
-	long long id;
-	EVP_PKEY *pub; /* software copy of the token's public key */
-};
-
-struct verify {
-	struct db *db;
-	struct hsm *hsm;
-	FILE *out;
-	struct vkey keys[CA_AUDIT_KEYS_MAX];
-	size_t nkeys;
-	int bad; /* problems reported */
-};
-
-static void
-vfail(struct verify *v, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-vfail(struct verify *v, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("audit verify: ", v->out);
-	vfprintf(v->out, fmt, ap);
-	fputc('\n', v->out);
-	va_end(ap);
-	v->bad++;
-}
-
-/* The token's public key of checkpoint c's audit key; NULL (reported)
- * when it cannot be read or differs from the database's copy. */
-static EVP_PKEY *
-vkey_get(struct verify *v, const struct db_audit_ckpt *c)
-{
-	unsigned char *der = NULL;
-	const unsigned char *p;
-	EVP_PKEY *hk = NULL, *pub = NULL;
-	size_t i;
-	int len;
-
-	/* Each key is read (and a problem with it reported) once. */
-	for (i = 0; i < v->nkeys; i++)
-		if (v->keys[i].id == c->key_id)
-			return v->keys[i].pub;
-	if (c->key_uri == NULL) {
-		vfail(v, "checkpoint %lld: audit key %lld does not exist",
-		    c->id, c->key_id);
-		goto out;
-	}
-	if (v->hsm == NULL || (hk = hsm_key_load(v->hsm, c->key_uri)) ==
-	    NULL) {
-		vfail(v, "checkpoint %lld: audit key %s not found in the HSM",
-		    c->id, c->key_uri);
-		goto out;
-	}
-	if ((len = i2d_PUBKEY(hk, &der)) <= 0) {
-		vfail(v, "checkpoint %lld: cannot read audit key %s", c->id,
-		    c->key_uri);
-		goto out;
-	}
-	if ((size_t)len != c->spki_len || memcmp(der, c->spki, len) != 0)
-		vfail(v, "audit key %lld: the public key in the database is "
-			 "not the one of %s in the HSM", c->key_id, c->key_uri);
-	p = der;
-	pub = d2i_PUBKEY(NULL, &p, len);
-out:
-	if (v->nkeys < CA_AUDIT_KEYS_MAX) {
-		v->keys[v->nkeys].id = c->key_id;
-		v->keys[v->nkeys++].pub = pub; /* NULL: unusable, reported */
-	} else {
-		EVP_PKEY_free(pub);
-		pub = NULL;
-		vfail(v, "more than %d audit keys", CA_AUDIT_KEYS_MAX);
-	}
-	OPENSSL_free(der);
-	EVP_PKEY_free(hk);
-	return pub;
-}
-
-/* 1 if c's signature verifies with its key from the token, else 0
- * (reported). */
-static int
-ckpt_check_sig(struct verify *v, const struct db_audit_ckpt *c)
-{
-	EVP_MD_CTX *mctx = NULL;
-	EVP_PKEY *pub;
-	char tbs[AUDIT_TBS_MAX];
-	size_t tlen;
-	int ok = 0;
-
-	if ((pub = vkey_get(v, c)) == NULL)
-		return 0;
-	if ((tlen = ckpt_tbs(c, tbs, sizeof(tbs))) > 0 &&
-	    (mctx = EVP_MD_CTX_new()) != NULL &&
-	    EVP_DigestVerifyInit(mctx, NULL, EVP_sha256(), NULL, pub) == 1 &&
-	    EVP_DigestVerify(mctx, c->sig, c->sig_len, (unsigned char *)tbs,
-		tlen) == 1)
-		ok = 1;
-	EVP_MD_CTX_free(mctx);
-	ERR_clear_error();
-	if (!ok)
-		vfail(v, "checkpoint %lld (seq %lld): signature does not "
-			 "verify with audit key %lld: forged or altered",
-		    c->id, c->seq, c->key_id);
-	return ok;
-}
-
-/*
- * Walks the links after seq `from` (whose chain hash is `hash`), checking
- * each row hash, link and the checkpoints on the way (ck, sorted by seq,
- * those with a good signature marked in good[]). *last: the last seq.
- * Returns 1 (walked, problems reported), or -1 (database error).
- */
-static int
-chain_walk(struct verify *v, long long from, unsigned char *hash,
-    const struct db_audit_ckpt *ck, const int *good, size_t nck,
-    long long *last, long long *nlinks)
-{
-	struct db_audit_link *l = NULL;
-	unsigned char rh[DB_HASH_LEN], ch[DB_HASH_LEN];
-	size_t n = 0, i, k = 0;
-	long long seq = from, prev_id = 0;
-	int broken = 0;
-
-	while (k < nck && ck[k].seq <= from)
-		k++;
-	for (;;) {
-		if (db_audit_links(v->db, seq, DB_AUDIT_BATCH, &l, &n) != 1)
-			return -1;
-		if (n == 0)
-			break;
-		for (i = 0; i < n && !broken; i++) {
-			const struct db_audit_link *x = &l[i];
-
-			if (x->seq != seq + 1) {
-				vfail(v, "chain broken after seq %lld: the "
-					 "next link is seq %lld (links "
-					 "removed)", seq, x->seq);
-				broken = 1;
-			} else if (!x->present) {
-				vfail(v, "audit row %lld (seq %lld) is "
-					 "missing: deleted", x->audit_id,
-				    x->seq);
-				broken = 1;
-			} else if (x->audit_id <= prev_id) {
-				vfail(v, "audit row %lld (seq %lld) is out of "
-					 "order", x->audit_id, x->seq);
-				broken = 1;
-			} else if (!audit_row_hash(x, rh) ||
-			    memcmp(rh, x->row_hash, DB_HASH_LEN) != 0) {
-				vfail(v, "audit row %lld (seq %lld) does not "
-					 "match its hash: changed", x->audit_id,
-				    x->seq);
-				broken = 1;
-			} else if (!link_hash(hash, rh, ch) ||
-			    memcmp(ch, x->chain_hash, DB_HASH_LEN) != 0) {
-				vfail(v, "chain broken at audit row %lld (seq "
-					 "%lld): the link does not follow "
-					 "from the previous one",
-				    x->audit_id, x->seq);
-				broken = 1;
-			}
-			if (broken)
-				break;
-			memcpy(hash, ch, DB_HASH_LEN);
-			seq = x->seq;
-			prev_id = x->audit_id;
-			(*nlinks)++;
-			for (; k < nck && ck[k].seq == seq; k++)
-				if (good[k] && memcmp(ck[k].chain_hash, hash,
-						   DB_HASH_LEN) != 0)
-					vfail(v, "checkpoint %lld (seq %lld) "
-						 "does not match the chain: "
-						 "rewritten before it",
-					    ck[k].id, ck[k].seq);
-		}
-		db_audit_link_array_free(l, n);
-		l = NULL;
-		if (broken || n < DB_AUDIT_BATCH)
-			break;
-	}
-	*last = seq;
-	/* Checkpoints past the end: the chain was cut. */
-	for (; !broken && k < nck; k++)
-		if (good[k])
-			vfail(v, "checkpoint %lld names seq %lld, the chain ends "
-				 "at seq %lld: links removed", ck[k].id,
-			    ck[k].seq, seq);
-	return 1;
-}
-
-int
-audit_verify(struct db *db, struct hsm *hsm, time_t since, FILE *out)
-{
-	struct verify v;
-	struct db_audit_ckpt *ck = NULL;
-	struct db_audit_mismatch m;
-	unsigned char hash[DB_HASH_LEN];
-	int *good = NULL, r, rc = -1;
-	size_t nck = 0, i, ngood = 0;
-	long long from = 0, last = 0, nlinks = 0, first = 0, waiting = 0;
-
-	memset(&v, 0, sizeof(v));
-	memset(hash, 0, sizeof(hash));
-	v.db = db;
-	v.hsm = hsm;
-	v.out = out;
-	if (db_begin_snapshot(db) != 1)
-		goto dberr;
-	if (db_audit_ckpt_list(db, &ck, &nck) != 1)
-		goto dberr;
-	if (nck > 0 && (good = calloc(nck, sizeof(*good))) == NULL) {
-		log_err("audit verify: out of memory");
-		db_rollback(db);
-		goto out;
-	}
-	for (i = 0; i < nck; i++) {
-		good[i] = ckpt_check_sig(&v, &ck[i]);
-		ngood += good[i];
-		/* --since: start at the last signed checkpoint before it. */
-		if (since > 0 && good[i] && ck[i].at <= since &&
-		    ck[i].seq >= from) {
-			from = ck[i].seq;
-			memcpy(hash, ck[i].chain_hash, DB_HASH_LEN);
-		}
-	}
-	if (chain_walk(&v, from, hash, ck, good, nck, &last, &nlinks) != 1)
-		goto dberr;
-	if (db_audit_unlinked(db, &first, &waiting) != 1)
-		goto dberr;
-	if (first > 0)
-		vfail(&v, "audit row %lld is not in the chain, below linked "
-			  "rows: inserted behind the chain", first);
-	memset(&m, 0, sizeof(m));
-	if ((r = db_audit_cert_check(db, &m)) < 0)
-		goto dberr;
-	if (r == 1 && m.audited[0] == '\0')
-		vfail(&v, "certificate %lld (serial %s) is \"%s\" and has no "
-			  "cert-status audit row", m.cert_id, m.serial,
-		    m.status);
-	else if (r == 1)
-		vfail(&v, "certificate %lld (serial %s) is \"%s\", its audit "
-			  "rows say \"%s\": status rewritten",
-		    m.cert_id, m.serial, m.status, m.audited);
-	db_rollback(db);
-	fprintf(out, "audit verify: %lld links checked (seq %lld to %lld), "
-		     "%zu of %zu checkpoints signed by an audit key, %lld "
-		     "rows wait for the next seal\n",
-	    nlinks, from + (nlinks > 0), last, ngood, nck, waiting);
-	if (v.bad > 0)
-		fprintf(out, "audit verify: FAILED, %d problem(s)\n", v.bad);
-	else
-		fprintf(out, "audit verify: ok\n");
-	rc = v.bad > 0 ? 0 : 1;
-	goto out;
-dberr:
-	log_err("audit verify: %s", db_error(db));
-	db_rollback(db);
-out:
-	for (i = 0; i < v.nkeys; i++)
-		EVP_PKEY_free(v.keys[i].pub);
-	free(good);
-	db_audit_ckpt_array_free(ck, nck);
 	return rc;
 }
 

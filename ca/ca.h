@@ -64,6 +64,32 @@ void metrics_http_rejected(void);
 void metrics_db_error(const char *sqlstate);
 /* The master respawned the process of slot (0: the housekeeper). */
 void metrics_worker_restart(int slot);
+/* A MAC-protected request refused because its worker's mac_fail_budget
+ * was spent (cmp_guard.c). */
+void metrics_mac_refused(void);
+/* A request not served because nginx had closed its connection (the
+ * client had gone). */
+void metrics_client_gone(void);
+/* A worker killed by the master's watchdog (worker_timeout). */
+void metrics_watchdog(int slot);
+/* Worker slot's request start (monotonic microseconds, 0: idle), shared
+ * with the master for the watchdog. Slot 0 is the housekeeper. */
+void metrics_busy_set(int slot, long long since_us);
+long long metrics_busy_get(int slot);
+/* OCSP answers (cmpca_ocsp_total). */
+enum metrics_ocsp_event {
+	METRICS_OCSP_SIGNED,
+	METRICS_OCSP_REUSED,
+	METRICS_OCSP_BUSY,
+	METRICS_OCSP_NONCE_IGNORED,
+	METRICS_OCSP_N
+};
+void metrics_ocsp(enum metrics_ocsp_event e);
+/* Takes one of max slots for an OCSP signature, shared by every worker
+ * (ocsp_sign_max): 1 taken (metrics_ocsp_sign_leave after signing), 0
+ * all busy. Always 1 before metrics_init(). */
+int metrics_ocsp_sign_enter(long max);
+void metrics_ocsp_sign_leave(void);
 /*
  * The whole set in the Prometheus text format 0.0.4, with gauges read from
  * db (may be NULL) at this moment. Returns a malloc'ed text of *len bytes,
@@ -125,6 +151,22 @@ struct cfg_profile {
 				 * external anchor may ask for; NULL: own */
 	char *external_san;	/* its subjectAltName patterns; NULL:
 				 * holder_san decides */
+	int wildcards;		/* a dNSName may start with a "*" label */
+	int drop_exts;		/* other_extensions = drop: a requested
+				 * extension it does not take is dropped
+				 * (grantedWithMods), not refused */
+	char policies[CFG_MAX_OIDS][CFG_OID_MAX]; /* allowed_policies and
+				 * the section's own certificatePolicies */
+	size_t npolicies;
+	char *renew_profile;	/* the profile its holders' cr/kur/p10cr
+				 * are served under; NULL: this one */
+};
+
+/* ra_revoke_scope: which certificates a registered RA may revoke. */
+enum cfg_ra_revoke {
+	CFG_RA_REVOKE_OWN,     /* those obtained through it (the default) */
+	CFG_RA_REVOKE_PROFILE, /* and those under its profile and ra_san */
+	CFG_RA_REVOKE_ANY,     /* every end entity of the CA (before 018) */
 };
 
 struct cfg {
@@ -147,6 +189,8 @@ struct cfg {
 	int workers;
 	long max_request;
 	long pbm_max_iter;
+	long mac_fail_budget; /* ms/s of failed MAC derivations; 0: none */
+	long worker_timeout;  /* s one request may take; 0: no watchdog */
 	int implicit_confirm; /* grant implicitConfirm when asked */
 	long txn_timeout;     /* seconds to wait for certConf */
 	long housekeeping_interval; /* seconds between expiry sweeps */
@@ -157,7 +201,15 @@ struct cfg {
 	char *crl_dir;	      /* where <name>.crl files are written, or NULL */
 	long crl_validity;    /* hours between thisUpdate and nextUpdate */
 	int crl_auto;	      /* the housekeeper re-issues CRLs */
+	long crl_delay;	      /* seconds from a revocation to its CRL */
+	int ocsp_nonce;	      /* echo OCSP request nonces (else ignored) */
+	long ocsp_sign_max;   /* OCSP signatures at once, all workers */
 	int syslog;	      /* cmpcad logs to syslog (as with -s) */
+	char *audit_anchor_file; /* checkpoints appended here too, or NULL */
+	long audit_ckpt_max_age; /* seconds; verify fails past it; 0: off */
+	long txn_retention;   /* seconds a finished cmp_txn row is kept */
+	enum cfg_ra_revoke ra_revoke_scope;
+	char *identity_accepts; /* LABEL:ISSUER pairs, or NULL */
 	struct cfg_profile *profiles;
 	size_t nprofiles;
 };
@@ -171,6 +223,10 @@ struct cfg *cfg_load(const char *path) CA_MUST_CHECK;
 void cfg_free(struct cfg *c);
 const struct cfg_profile *cfg_profile_get(const struct cfg *c,
     const char *name);
+/* Does identity_accepts let CA label serve end entities of CA issuer (its
+ * own always)? 1 or 0. */
+int cfg_identity_accepts(const struct cfg *c, const char *label,
+    const char *issuer);
 
 /* A CRL name: a key object label, LABEL-kYYYYMMDDHHMMSS after rollovers. */
 #define CA_CRL_NAME_MAX (DB_LABEL_MAX + 24)
@@ -265,9 +321,17 @@ struct issue_req {
 	int san_bound;		     /* SANs only from allowed_san */
 	const char *allowed_san;     /* the secret's or RA's patterns */
 	const char *san_who;	     /* whose patterns, for messages */
+	int subject_fixed;	     /* the operator's subject patterns
+					(external_subject) decide the CN */
 	X509 *holder;		     /* SANs only from its own, or NULL */
 	char *why_buf;		     /* room for a refusal's text */
 	size_t why_len;
+	/* End entities only: no subject of a CA (profile_reserved.c). */
+	const STACK_OF(X509_NAME) *reserved; /* or NULL */
+	STACK_OF(X509) *ca_chain;	     /* the issuing CA's, or NULL */
+	char *mods_buf;		/* what was dropped (grantedWithMods), or
+				 * NULL; "" when nothing */
+	size_t mods_len;
 };
 /*
  * Reads key_usage, ext_key_usage and copy_extensions of [sec] into p and
@@ -285,14 +349,34 @@ int profile_rules_load(CONF *conf, const char *sec, struct cfg_profile *p,
  */
 int profile_exts_check(const struct issue_req *r, int *fail, char *why,
     size_t len);
-/* Is a requested extension (checked) copied into the certificate? */
-int profile_ext_copied(const struct cfg_profile *p, X509_EXTENSION *e);
+/*
+ * What a requested extension (checked) puts into x, which holds the
+ * profile's own extensions: *out a new extension with the value the
+ * request may have and the criticality the profile gives (its own
+ * extension's, else non-critical), or NULL when nothing is copied
+ * (dropped, or asks for what the certificate says anyway). A
+ * certificatePolicies is the profile's own policies with the allowed
+ * requested ones added, without qualifiers. Returns 1, or 0 on error.
+ */
+int profile_ext_copy(const struct issue_req *r, X509_EXTENSION *e,
+    X509 *x, X509_EXTENSION **out) CA_MUST_CHECK;
 /*
  * Are these subjectAltName patterns (of a secret, or ra_san) well formed?
  * DNS:name, DNS:*.domain, email:addr, email:*@domain, IP:addr[/bits],
  * URI:uri, and URI:prefix followed by a star.
  */
 int profile_san_patterns_ok(const char *patterns);
+/* Does every name of sans (at least one) match one of these patterns
+ * (ra_san of an RA's profile: ra_revoke_scope = profile)? 1 or 0. */
+int profile_san_within(const char *patterns, const GENERAL_NAMES *sans);
+/*
+ * A credential scoped by subjectAltName patterns (r->san_bound with
+ * r->allowed_san, no fixed subject): each commonName of subj must be a
+ * dNSName those patterns grant, so that a verifier falling back to the CN
+ * (RFC 6125 §6.4.4) sees no name outside the scope. 1, or 0 with why.
+ */
+int profile_cn_scope_ok(const struct issue_req *r, const X509_NAME *subj,
+    char *why, size_t len);
 /*
  * The keyUsage bits a subject key of this type can carry (as
  * X509_get_key_usage()): no keyEncipherment or dataEncipherment for EC
@@ -302,6 +386,43 @@ int profile_san_patterns_ok(const char *patterns);
  * built.
  */
 long profile_ku_fit(const EVP_PKEY *key);
+
+/* profile_names.c - names checked for what they are. */
+/*
+ * A dNSName in the preferred name syntax (RFC 5280 §4.2.1.6, RFC 1034
+ * §3.5, RFC 1123 §2.1): letters, digits and hyphens in labels of 1 to 63,
+ * at most 253 in all; with wildcard, a leftmost label "*" over two labels
+ * or more. 1, or 0 with why (static text).
+ */
+int profile_dns_ok(const unsigned char *s, size_t len, int wildcard,
+    const char **why);
+/* An rfc822Name: dot-atom@host (RFC 5321 §4.1.2). 1 or 0 (why). */
+int profile_email_ok(const unsigned char *s, size_t len, const char **why);
+/* A URI: scheme ":" and RFC 3986 characters after it. 1 or 0 (why). */
+int profile_uri_ok(const unsigned char *s, size_t len, const char **why);
+/* A GeneralName in the syntax of its type (iPAddress: 4 or 16 octets;
+ * other types pass). 1 or 0 (why). */
+int profile_gn_ok(const GENERAL_NAME *gn, int wildcard, const char **why);
+/*
+ * Every attribute value of a subject in its RFC 5280 string type
+ * (countryName two letters, PrintableString; serialNumber, dnQualifier
+ * PrintableString; emailAddress, domainComponent IA5String; others
+ * UTF8String or PrintableString), valid, non-empty, within the upper
+ * bounds, without control characters. 1, or 0 with why naming the
+ * attribute and the rule.
+ */
+int profile_subject_syntax_ok(const X509_NAME *n, char *why, size_t len);
+
+/* profile_reserved.c - the names of every CA this instance knows. */
+/* The subjects of every CA row (all keys and states, with their chains),
+ * partner and external anchor; read again after CA_CACHE_CHECK seconds.
+ * NULL on error (logged). */
+const STACK_OF(X509_NAME) *profile_reserved_get(struct db *db,
+    const struct cfg *cfg);
+/* Is n (canonically) a subject of reserved or of chain (either may be
+ * NULL)? 1 or 0. */
+int profile_name_reserved(const STACK_OF(X509_NAME) *reserved,
+    STACK_OF(X509) *chain, const X509_NAME *n);
 
 /* profile_subject.c - subject patterns (external_subject). */
 /* Is this a list of subject patterns ("/O=Example/CN=*", ';' between
@@ -319,24 +440,59 @@ int profile_subject_match(const char *patterns, const X509_NAME *name);
 int profile_other_subject_ok(const struct cfg_profile *prof, int external,
     const X509_NAME *subj, char *why, size_t len);
 
-/* audit.c - the audit chain's checkpoints and verifier. */
+/* audit.c - the audit chain's checkpoints. */
 /* The hash of one audit row as migration 015 defines it. 1 or 0. */
 int audit_row_hash(const struct db_audit_link *l,
     unsigned char out[DB_HASH_LEN]) CA_MUST_CHECK;
+#define AUDIT_TBS_MAX 160 /* tag, seq, hex hash, time */
+/* The bytes a checkpoint's signature covers. Returns their length. */
+size_t audit_ckpt_tbs(const struct db_audit_ckpt *c, char *buf, size_t size);
 /*
  * Links the final audit rows into the chain and, when an audit key exists
- * and the head moved, signs the head with it in the HSM (why: "interval",
- * "crl" for the log). Returns 1 signed, 0 nothing to sign, -1 (logged).
+ * and the head moved (or the last checkpoint is older than half of
+ * cfg->audit_ckpt_max_age), signs the head with it in the HSM. A signed
+ * checkpoint is also logged as an anchor line and appended to
+ * cfg->audit_anchor_file (created when create is set: cmpcad; the CLI
+ * only appends). why: "interval", "crl", "cli" for the log. Returns 1
+ * signed, 0 nothing to sign, -1 (logged).
  */
-int audit_checkpoint(struct db *db, struct hsm *hsm, const char *why);
+int audit_checkpoint(struct db *db, struct hsm *hsm, const struct cfg *cfg,
+    int create, const char *why);
+
+/* audit_verify.c - the verifier. */
+struct audit_vopts {
+	time_t since;	    /* from the last good checkpoint before; 0: all */
+	const char *anchor; /* anchor file (or log) to check against, NULL */
+	long max_age;	    /* the last checkpoint's age, seconds; 0: any */
+};
 /*
- * Recomputes the chain (from the last good checkpoint at or before since,
- * 0: from the start), checks every checkpoint's signature with the key
- * in the HSM, and each certificate's status against the audit rows.
- * Writes each problem and a summary to out. Returns 1 clean, 0 problems,
- * -1 error (logged).
+ * Recomputes the chain (from the last good checkpoint at or before
+ * o->since, 0: from the start), checks every checkpoint's signature with
+ * the key in the HSM, the checkpoint ids for gaps, the last checkpoint's
+ * age, the anchors of o->anchor, the database's safeguards
+ * (db_schema_check), each certificate's status against the audit rows
+ * and the status transitions in them. Writes each problem and a summary
+ * to out. Returns 1 clean, 0 problems, -1 error (logged).
  */
-int audit_verify(struct db *db, struct hsm *hsm, time_t since, FILE *out);
+int audit_verify(struct db *db, struct hsm *hsm, const struct audit_vopts *o,
+    FILE *out);
+
+/* audit_anchor.c - checkpoints outside the database. */
+#define AUDIT_ANCHOR_TAG "cmpca-audit-anchor-1"
+/* c as an anchor line (no newline) into buf. Returns its length, or 0. */
+size_t audit_anchor_format(const struct db_audit_ckpt *c, char *buf,
+    size_t size);
+/* Appends line and a newline to path in one write (created 0640 when
+ * create is set). Returns 1, or 0 (logged). */
+int audit_anchor_append(const char *path, const char *line, int create);
+/*
+ * Every anchor line of path (a line holding AUDIT_ANCHOR_TAG: an anchor
+ * file, or a log) into a new array (key_uri, spki unset; free with
+ * db_audit_ckpt_array_free). Returns 1, 0 (a problem, written to err) or
+ * -1 (out of memory, logged).
+ */
+int audit_anchor_read(const char *path, struct db_audit_ckpt **out,
+    size_t *n, FILE *err) CA_MUST_CHECK;
 
 /*
  * Least privilege: 1 if the connection's database role is neither a
@@ -350,8 +506,8 @@ int ca_role_check(struct db *db, const char *who) CA_MUST_CHECK;
  * (negative, 7, above 10). */
 const char *ca_crl_reason_name(long r);
 /* 1 if a revocation here may carry reason r: a CRLReason other than
- * certificateHold and removeFromCRL (a hold could not be released), else
- * 0. The one rule for operators (cert revoke) and clients (rr). */
+ * removeFromCRL (which releases a hold: cert release, an RA's rr), else 0.
+ * The one rule for operators (cert revoke) and clients (rr). */
 int ca_crl_reason_ok(long r);
 /* Reads s, a CRLReason as a decimal number, into *r. Returns 1 when it is
  * one ca_crl_reason_ok() accepts, else 0 (*r unchanged). */

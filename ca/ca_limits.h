@@ -42,8 +42,11 @@
  * others for duplicates). */
 #define CA_MAX_REQ_EXTS 32
 
-/* PBM (RFC 4211 §4.4) iteration count: default cap, configurable. */
-#define CA_DEFAULT_PBM_MAX_ITER 100000
+/* PBM (RFC 4211 §4.4) iteration count: default cap, configurable. The
+ * derivation is paid before the sender is known: 10000 iterations cost
+ * about 0.5 ms (PBM, SHA-256) to 5.5 ms (PBMAC1, HMAC-SHA512) here;
+ * OpenSSL's client sends 500. */
+#define CA_DEFAULT_PBM_MAX_ITER 10000
 #define CA_MIN_PBM_ITER 100
 #define CA_MAX_PBM_SALT 64
 
@@ -58,12 +61,41 @@
 
 /* Transaction lifetime waiting for certConf, seconds (default). */
 #define CA_DEFAULT_TXN_TIMEOUT 300
+/* Seconds a finished CMP transaction row is kept (txn_retention): 30
+ * days; the audit chain keeps the history. */
+#define CA_DEFAULT_TXN_RETENTION (30L * 86400)
 
 /* Seconds a worker waits for the next bytes of a FastCGI request, or
  * for the web server to take its answer, before it drops the connection:
  * nginx sends a buffered request at once, so only a stalled peer waits
  * this long, and it cannot hold a worker for longer. */
 #define CA_FCGI_IO_TIMEOUT 5
+
+/* Default mac_fail_budget: milliseconds a second a worker may spend on
+ * key derivations whose MAC then fails (cmp_guard.c). */
+#define CA_DEFAULT_MAC_FAIL_BUDGET 250
+
+/* Default worker_timeout: seconds one request may hold a worker before
+ * the master's watchdog kills it (0 turns the watchdog off). */
+#define CA_DEFAULT_WORKER_TIMEOUT 60
+
+/* The master's respawn back-off for a slot whose process died within
+ * CA_RESPAWN_EARLY seconds of its start: 1, 2, 4 ... CA_RESPAWN_MAX. */
+#define CA_RESPAWN_EARLY 5
+#define CA_RESPAWN_MAX 30
+/* Seconds from a revocation to the CRL that lists it (crl_delay's
+ * default): the housekeeper batches the revocations of these seconds into
+ * one CRL signature; a compromise is published at its next tick. */
+#define CA_DEFAULT_CRL_DELAY 5
+/* Seconds between two looks of the housekeeper for CRLs due. */
+#define CA_CRL_DUE_TICK 1
+/* Seconds before a CRL that could not be issued after a status change is
+ * tried again (and its warning logged again). */
+#define CA_CRL_DUE_RETRY 60
+/* A status change still not in a CRL this many seconds after crl_delay
+ * needs attention (cmpca status, the operators' page): no housekeeper
+ * with crl_auto runs, or it cannot sign. */
+#define CA_CRL_DUE_LATE 120
 
 /* Workers forked by cmpcad (upper bound of the configuration). */
 #define CA_MAX_WORKERS 64
@@ -92,5 +124,14 @@
 
 /* Audit keys `cmpca audit verify` holds at once (one per key rotation). */
 #define CA_AUDIT_KEYS_MAX 64
+/* One line of an audit anchor file: tag, ids, hex hash and a hex
+ * signature (RSA-4096: 1024 hex digits). */
+#define CA_AUDIT_ANCHOR_LINE_MAX 2048
+/* Anchor lines `cmpca audit verify --anchor` reads from one file (a busy
+ * CA signs one every housekeeping_interval: about 3 million a year at
+ * 10 s; rotate the file yearly). */
+#define CA_AUDIT_ANCHORS_MAX 4000000
+/* Signature bytes in a checkpoint (RSA-4096: 512). */
+#define CA_AUDIT_SIG_MAX 1024
 
 #endif

@@ -41,8 +41,13 @@ static const char *const cfg_keys[] = {
 	"housekeeping_interval", "nonce_max_age", "trust_anchors",
 	"poll_check_after", "clock_skew", "allow_unprotected", "crl_dir",
 	"crl_validity", "crl_auto", "user", "socket_group", "syslog",
-	"db_operator", "db_owner", "db_reader", NULL,
+	"db_operator", "db_owner", "db_reader", "mac_fail_budget",
+	"worker_timeout", "audit_anchor_file", "audit_checkpoint_max_age",
+	"crl_delay", "ocsp_nonce", "ocsp_sign_max", "txn_retention",
+	"ra_revoke_scope", "identity_accepts", NULL,
 };
+
+static int cfg_scope(struct cfg *c);
 
 static const char *const profile_keys[] = {
 	"days", "extensions", "copy_san", "copy_key_usage",
@@ -50,7 +55,8 @@ static const char *const profile_keys[] = {
 	"key_types", "rsa_min_bits", "san_types", "subject_attrs", "key_usage",
 	"ext_key_usage", "copy_extensions", "holder_san", "kur_same_key",
 	"crl_url", "ocsp_url", "ca_issuers_url", "ra_san", "external_subject",
-	"external_san", NULL,
+	"external_san", "wildcards", "other_extensions", "allowed_policies",
+	"renew_profile", NULL,
 };
 
 /* Line number of "key =" inside [section] of path, 0 if not found. */
@@ -321,6 +327,7 @@ cfg_profile_policy(struct cfg *c, const char *sec, struct cfg_profile *p)
 		    "email:*@domain, IP:addr[/bits], URI:uri[*]");
 		return 0;
 	}
+	p->renew_profile = cfg_str(c, sec, "renew_profile", NULL);
 	if (!cfg_bool(c, sec, "kur_same_key", 0, &p->kur_same_key) ||
 	    !cfg_url(c, sec, "crl_url", &p->crl_url) ||
 	    !cfg_url(c, sec, "ocsp_url", &p->ocsp_url) ||
@@ -402,7 +409,8 @@ cfg_profile_rules(const struct cfg *c, const char *sec, struct cfg_profile *p)
 		&p->san_types) ||
 	    !cfg_long(c, sec, "rsa_min_bits", 2048, 2048, 16384,
 		&p->rsa_min_bits) ||
-	    !cfg_bool(c, sec, "implicit_confirm", 1, &p->implicit_confirm))
+	    !cfg_bool(c, sec, "implicit_confirm", 1, &p->implicit_confirm) ||
+	    !cfg_bool(c, sec, "wildcards", 0, &p->wildcards))
 		return 0;
 	v = NCONF_get_string(c->conf, sec, "subject_attrs");
 	ERR_clear_error();
@@ -565,6 +573,16 @@ cfg_load(const char *path)
 	c->schema_dir = cfg_str(c, CFG_MAIN, "schema_dir", CMPCA_SCHEMADIR);
 	c->log_level = cfg_str(c, CFG_MAIN, "log_level", "info");
 	c->crl_dir = cfg_str(c, CFG_MAIN, "crl_dir", NULL);
+	c->audit_anchor_file = cfg_str(c, CFG_MAIN, "audit_anchor_file", NULL);
+	if (c->audit_anchor_file != NULL && c->audit_anchor_file[0] == '\0') {
+		free(c->audit_anchor_file); /* "audit_anchor_file =": none */
+		c->audit_anchor_file = NULL;
+	}
+	if (c->audit_anchor_file != NULL && c->audit_anchor_file[0] != '/') {
+		cfg_error(c, CFG_MAIN, "audit_anchor_file", "%s",
+		    "audit_anchor_file must be an absolute path");
+		goto fail;
+	}
 	c->trust_anchors = cfg_str(c, CFG_MAIN, "trust_anchors", NULL);
 	if (c->trust_anchors != NULL && c->trust_anchors[0] == '\0') {
 		free(c->trust_anchors); /* "trust_anchors =": none */
@@ -583,6 +601,10 @@ cfg_load(const char *path)
 	    !cfg_long(c, CFG_MAIN, "pbm_max_iterations",
 		CA_DEFAULT_PBM_MAX_ITER, CA_MIN_PBM_ITER, 10000000,
 		&c->pbm_max_iter) ||
+	    !cfg_long(c, CFG_MAIN, "mac_fail_budget",
+		CA_DEFAULT_MAC_FAIL_BUDGET, 0, 1000, &c->mac_fail_budget) ||
+	    !cfg_long(c, CFG_MAIN, "worker_timeout",
+		CA_DEFAULT_WORKER_TIMEOUT, 0, 86400, &c->worker_timeout) ||
 	    !cfg_long(c, CFG_MAIN, "txn_timeout", CA_DEFAULT_TXN_TIMEOUT, 1,
 		86400 * 30, &c->txn_timeout) ||
 	    !cfg_long(c, CFG_MAIN, "housekeeping_interval", 10, 1, 3600,
@@ -595,10 +617,20 @@ cfg_load(const char *path)
 		&c->clock_skew) ||
 	    !cfg_long(c, CFG_MAIN, "crl_validity", 24, 1, 24 * 366,
 		&c->crl_validity) ||
+	    !cfg_long(c, CFG_MAIN, "audit_checkpoint_max_age", 86400, 0,
+		86400L * 3660, &c->audit_ckpt_max_age) ||
 	    !cfg_bool(c, CFG_MAIN, "crl_auto", 1, &c->crl_auto) ||
+	    !cfg_long(c, CFG_MAIN, "crl_delay", CA_DEFAULT_CRL_DELAY, 0,
+		86400, &c->crl_delay) ||
+	    !cfg_bool(c, CFG_MAIN, "ocsp_nonce", 0, &c->ocsp_nonce) ||
+	    !cfg_long(c, CFG_MAIN, "ocsp_sign_max", 1, 1, CA_MAX_WORKERS,
+		&c->ocsp_sign_max) ||
 	    !cfg_bool(c, CFG_MAIN, "syslog", 0, &c->syslog) ||
 	    !cfg_bool(c, CFG_MAIN, "implicit_confirm", 1,
-		&c->implicit_confirm))
+		&c->implicit_confirm) ||
+	    !cfg_long(c, CFG_MAIN, "txn_retention", CA_DEFAULT_TXN_RETENTION,
+		3600, 86400L * 3660, &c->txn_retention) ||
+	    !cfg_scope(c))
 		goto fail;
 	if (strcmp(c->log_level, "error") != 0 &&
 	    strcmp(c->log_level, "warning") != 0 &&
@@ -616,10 +648,62 @@ cfg_load(const char *path)
 		log_err("%s: missing section [profile.default]", path);
 		goto fail;
 	}
+	for (n = 0; n < (long)c->nprofiles; n++) {
+		const struct cfg_profile *p = &c->profiles[n];
+		char sec[DB_LABEL_MAX + 16];
+
+		snprintf(sec, sizeof(sec), "profile.%s", p->name);
+		if (p->renew_profile != NULL &&
+		    cfg_profile_get(c, p->renew_profile) == NULL) {
+			cfg_error(c, sec, "renew_profile", "%s",
+			    "renew_profile names no [profile.NAME] section");
+			goto fail;
+		}
+	}
 	return c;
 fail:
 	cfg_free(c);
 	return NULL;
+}
+
+/* The scope keys: ra_revoke_scope and identity_accepts. 1 or 0. */
+static int
+cfg_scope(struct cfg *c)
+{
+	const char *v = NCONF_get_string(c->conf, CFG_MAIN, "ra_revoke_scope");
+	const char *p;
+	size_t n;
+
+	ERR_clear_error();
+	if (v == NULL || strcmp(v, "own") == 0)
+		c->ra_revoke_scope = CFG_RA_REVOKE_OWN;
+	else if (strcmp(v, "profile") == 0)
+		c->ra_revoke_scope = CFG_RA_REVOKE_PROFILE;
+	else if (strcmp(v, "any") == 0)
+		c->ra_revoke_scope = CFG_RA_REVOKE_ANY;
+	else {
+		cfg_error(c, CFG_MAIN, "ra_revoke_scope", "%s",
+		    "ra_revoke_scope must be own, profile or any");
+		return 0;
+	}
+	c->identity_accepts = cfg_str(c, CFG_MAIN, "identity_accepts", NULL);
+	for (p = c->identity_accepts; p != NULL && *p != '\0'; p += n) {
+		const char *colon;
+
+		p += strspn(p, " \t,");
+		if ((n = strcspn(p, " \t,")) == 0)
+			break;
+		colon = memchr(p, ':', n);
+		if (colon == NULL || colon == p || colon == p + n - 1 ||
+		    memchr(colon + 1, ':', (size_t)(p + n - colon - 1)) !=
+			NULL) {
+			cfg_error(c, CFG_MAIN, "identity_accepts", "%s",
+			    "identity_accepts must list LABEL:ISSUER pairs "
+			    "(CA labels)");
+			return 0;
+		}
+	}
+	return 1;
 }
 
 /* Safe to call with NULL. */
@@ -638,6 +722,7 @@ cfg_free(struct cfg *c)
 		free(c->profiles[i].ra_san);
 		free(c->profiles[i].external_subject);
 		free(c->profiles[i].external_san);
+		free(c->profiles[i].renew_profile);
 	}
 	free(c->profiles);
 	NCONF_free(c->conf);
@@ -656,7 +741,9 @@ cfg_free(struct cfg *c)
 	free(c->schema_dir);
 	free(c->log_level);
 	free(c->trust_anchors);
+	free(c->identity_accepts);
 	free(c->crl_dir);
+	free(c->audit_anchor_file);
 	free(c);
 }
 
@@ -670,4 +757,29 @@ cfg_profile_get(const struct cfg *c, const char *name)
 		if (strcmp(c->profiles[i].name, name) == 0)
 			return &c->profiles[i];
 	return NULL;
+}
+
+/*
+ * Does identity_accepts let CA label serve end entities issued by CA
+ * issuer? Its own always. The key lists LABEL:ISSUER pairs separated by
+ * spaces or commas (cfg_scope checked them). 1 or 0.
+ */
+int
+cfg_identity_accepts(const struct cfg *c, const char *label,
+    const char *issuer)
+{
+	const char *p = c->identity_accepts;
+	size_t ll = strlen(label), il = strlen(issuer), n;
+
+	if (strcmp(label, issuer) == 0)
+		return 1;
+	while (p != NULL && *p != '\0') {
+		p += strspn(p, " \t,");
+		n = strcspn(p, " \t,");
+		if (n == ll + 1 + il && strncmp(p, label, ll) == 0 &&
+		    p[ll] == ':' && strncmp(p + ll + 1, issuer, il) == 0)
+			return 1;
+		p += n;
+	}
+	return 0;
 }

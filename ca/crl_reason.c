@@ -39,10 +39,10 @@ ca_crl_reason_name(long r)
 int
 ca_crl_reason_ok(long r)
 {
-	/* A hold is reversible, but nothing here could release it (no
-	 * removeFromCRL): it must not be accepted irreversibly. */
+	/* removeFromCRL ends a hold (cmpca cert release, an RA's rr); it
+	 * is no reason to revoke for. A hold (certificateHold) is one. */
 	return ca_crl_reason_name(r) != NULL &&
-	    r != CRL_REASON_CERTIFICATE_HOLD && r != CRL_REASON_REMOVE_FROM_CRL;
+	    r != CRL_REASON_REMOVE_FROM_CRL;
 }
 
 /* See ca.h. */

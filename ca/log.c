@@ -65,20 +65,23 @@ log_openssl_errors(int loud)
 	unsigned long e;
 	const char *file, *data;
 	int line, flags;
-	char buf[256];
+	char buf[256], san[CA_LOG_SAN_MAX];
 
 	while ((e = ERR_get_error_all(&file, &line, NULL, &data, &flags)) != 0) {
 		/* A lost token shows here first: signing runs in OpenSSL. */
 		(void)hsm_err_note(e);
 		ERR_error_string_n(e, buf, sizeof(buf));
+		/* The data may be a peer's: OSSL_HTTP_transfer puts a
+		 * partner's HTTP reason phrase and Content-Type there. */
+		san[0] = '\0';
+		if ((flags & ERR_TXT_STRING) && data != NULL)
+			log_sanitize((const unsigned char *)data, strlen(data),
+			    san, sizeof(san));
 		if (loud)
-			log_err("openssl: %s%s%s", buf,
-			    (flags & ERR_TXT_STRING) ? ": " : "",
-			    (flags & ERR_TXT_STRING) ? data : "");
+			log_err("openssl: %s%s%s", buf, san[0] ? ": " : "", san);
 		else
-			log_debug("openssl: %s%s%s", buf,
-			    (flags & ERR_TXT_STRING) ? ": " : "",
-			    (flags & ERR_TXT_STRING) ? data : "");
+			log_debug("openssl: %s%s%s", buf, san[0] ? ": " : "",
+			    san);
 	}
 }
 

@@ -14,8 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ca/ca.h"
 
@@ -58,6 +61,13 @@ struct metrics {
 	unsigned long long db_errors;
 	unsigned long long http_rejected;
 	unsigned long long restarts[CA_MAX_WORKERS + 1];
+	unsigned long long watchdog[CA_MAX_WORKERS + 1];
+	long long busy_since[CA_MAX_WORKERS + 1]; /* not rendered */
+	unsigned long long mac_refused;
+	unsigned long long client_gone;
+	unsigned long long ocsp[METRICS_OCSP_N];
+	/* OCSP signatures under way: the pid holding each slot, or 0. */
+	int ocsp_signing[CA_MAX_WORKERS];
 };
 
 static struct metrics *met;
@@ -159,6 +169,104 @@ metrics_worker_restart(int slot)
 		MET_ADD(&met->restarts[slot], 1);
 }
 
+/* See ca.h. */
+void
+metrics_mac_refused(void)
+{
+	if (met != NULL)
+		MET_ADD(&met->mac_refused, 1);
+}
+
+/* See ca.h. */
+void
+metrics_ocsp(enum metrics_ocsp_event e)
+{
+	if (met != NULL && e >= 0 && e < METRICS_OCSP_N)
+		MET_ADD(&met->ocsp[e], 1);
+}
+
+/*
+ * See ca.h. A slot is a pid, not a count: a worker killed while signing
+ * (the master respawns it) frees its slot for the next one that finds
+ * every slot taken and looks whether their holders still live.
+ */
+int
+metrics_ocsp_sign_enter(long max)
+{
+	int pid = (int)getpid(), i, who;
+
+	if (met == NULL)
+		return 1; /* one process (cmpca, tests): nothing to share */
+	if (max > CA_MAX_WORKERS)
+		max = CA_MAX_WORKERS;
+	for (i = 0; i < max; i++) {
+		who = 0;
+		if (__atomic_compare_exchange_n(&met->ocsp_signing[i], &who, pid,
+			0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			return 1;
+	}
+	for (i = 0; i < max; i++) {
+		who = __atomic_load_n(&met->ocsp_signing[i], __ATOMIC_RELAXED);
+		if (who != 0 && who != pid && kill(who, 0) != 0 &&
+		    errno == ESRCH &&
+		    __atomic_compare_exchange_n(&met->ocsp_signing[i], &who,
+			pid, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			return 1;
+	}
+	return 0;
+}
+
+/* See ca.h. */
+void
+metrics_client_gone(void)
+{
+	if (met != NULL)
+		MET_ADD(&met->client_gone, 1);
+}
+
+/* See ca.h. */
+void
+metrics_watchdog(int slot)
+{
+	if (met != NULL && slot >= 0 && slot <= CA_MAX_WORKERS)
+		MET_ADD(&met->watchdog[slot], 1);
+}
+
+/* See ca.h. */
+void
+metrics_busy_set(int slot, long long since_us)
+{
+	if (met != NULL && slot >= 0 && slot <= CA_MAX_WORKERS)
+		__atomic_store_n(&met->busy_since[slot], since_us,
+		    __ATOMIC_RELAXED);
+}
+
+/* See ca.h. */
+long long
+metrics_busy_get(int slot)
+{
+	if (met == NULL || slot < 0 || slot > CA_MAX_WORKERS)
+		return 0;
+	return MET_GET(&met->busy_since[slot]);
+}
+
+/* See ca.h. */
+void
+metrics_ocsp_sign_leave(void)
+{
+	int pid = (int)getpid(), i;
+
+	if (met == NULL)
+		return;
+	for (i = 0; i < CA_MAX_WORKERS; i++) {
+		int who = pid;
+
+		if (__atomic_compare_exchange_n(&met->ocsp_signing[i], &who, 0,
+			0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+			return;
+	}
+}
+
 static void
 hist_print(FILE *f, const char *name, const struct met_hist *h,
     const unsigned long long *le, size_t n)
@@ -232,6 +340,36 @@ metrics_render(struct db *db, int workers, size_t *len)
 	for (i = 0; i <= workers && i <= CA_MAX_WORKERS; i++)
 		fprintf(f, "cmpca_worker_restarts_total{slot=\"%d\"} %llu\n",
 		    i, MET_GET(&met->restarts[i]));
+	fputs("# HELP cmpca_worker_watchdog_total Workers killed by the "
+	      "master for taking longer than worker_timeout over one "
+	      "request.\n"
+	      "# TYPE cmpca_worker_watchdog_total counter\n", f);
+	for (i = 1; i <= workers && i <= CA_MAX_WORKERS; i++)
+		fprintf(f, "cmpca_worker_watchdog_total{slot=\"%d\"} %llu\n",
+		    i, MET_GET(&met->watchdog[i]));
+	fprintf(f, "# HELP cmpca_mac_budget_refused_total MAC-protected "
+		   "requests answered systemUnavail while their worker's "
+		   "mac_fail_budget was spent.\n"
+		   "# TYPE cmpca_mac_budget_refused_total counter\n"
+		   "cmpca_mac_budget_refused_total %llu\n"
+		   "# HELP cmpca_client_gone_total Requests not served because "
+		   "the client had gone before a worker took them.\n"
+		   "# TYPE cmpca_client_gone_total counter\n"
+		   "cmpca_client_gone_total %llu\n",
+	    MET_GET(&met->mac_refused), MET_GET(&met->client_gone));
+	fprintf(f, "# HELP cmpca_ocsp_total OCSP answers by how they were "
+		   "made: signed in the HSM, reused (no signature), busy "
+		   "(tryLater: ocsp_sign_max signatures under way); and "
+		   "request nonces ignored (ocsp_nonce = no).\n"
+		   "# TYPE cmpca_ocsp_total counter\n"
+		   "cmpca_ocsp_total{event=\"signed\"} %llu\n"
+		   "cmpca_ocsp_total{event=\"reused\"} %llu\n"
+		   "cmpca_ocsp_total{event=\"busy\"} %llu\n"
+		   "cmpca_ocsp_total{event=\"nonce_ignored\"} %llu\n",
+	    MET_GET(&met->ocsp[METRICS_OCSP_SIGNED]),
+	    MET_GET(&met->ocsp[METRICS_OCSP_REUSED]),
+	    MET_GET(&met->ocsp[METRICS_OCSP_BUSY]),
+	    MET_GET(&met->ocsp[METRICS_OCSP_NONCE_IGNORED]));
 	/* Gauges from the database, one statement per scrape. */
 	have_db = db != NULL && db_stats_get(db, &st) == 1;
 	fprintf(f, "# HELP cmpca_db_up 1 if the database answered this "

@@ -64,6 +64,21 @@ obj_dotted(const ASN1_OBJECT *obj, char *buf, size_t len)
 	return n > 0 && (size_t)n < len;
 }
 
+/* Is obj in a profile list of dotted OIDs? */
+static int
+oid_listed(const char (*list)[CFG_OID_MAX], size_t n, const ASN1_OBJECT *obj)
+{
+	char dotted[CFG_OID_MAX];
+	size_t i;
+
+	if (!obj_dotted(obj, dotted, sizeof(dotted)))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (strcmp(list[i], dotted) == 0)
+			return 1;
+	return 0;
+}
+
 /* EKUs no request gets, whatever the profile: a delegated OCSP signer
  * answers for every certificate of the CA (RFC 6960 §4.2.2.2) and comes
  * from `cmpca ocsp signer` only; anyExtendedKeyUsage is every purpose. */
@@ -174,6 +189,13 @@ copy_tok(const char *tok, void *arg)
 
 	ASN1_OBJECT_free(obj);
 	ERR_clear_error();
+	if (nid == NID_certificate_policies) {
+		snprintf(l->err, l->errlen,
+		    "certificatePolicies may not be in copy_extensions "
+		    "(allowed_policies lists the policies a request may ask "
+		    "for)");
+		return 0;
+	}
 	if (ext_never_copied(nid)) {
 		snprintf(l->err, l->errlen,
 		    "%s may not be in copy_extensions "
@@ -189,6 +211,15 @@ copy_tok(const char *tok, void *arg)
 	    l, l->p->copy_exts, &l->p->ncopy_exts, tok, "copy_extensions");
 }
 
+static int
+policy_tok(const char *tok, void *arg)
+{
+	struct load_ctx *l = arg;
+
+	return oid_add(l, l->p->policies, &l->p->npolicies, tok,
+	    "allowed_policies");
+}
+
 /* Checks the profile's own extensions (probe: the section applied to a
  * throwaway certificate) and takes the defaults of the allow-lists. */
 static int
@@ -198,6 +229,7 @@ probe_rules(struct load_ctx *l, X509 *probe, int ku_set, int eku_set)
 	BASIC_CONSTRAINTS *bc = NULL;
 	ASN1_BIT_STRING *ku = NULL;
 	EXTENDED_KEY_USAGE *eku = NULL;
+	CERTIFICATEPOLICIES *pol = NULL;
 	char name[CFG_OID_MAX];
 	int i, ok = 0;
 	unsigned own = 0;
@@ -206,6 +238,18 @@ probe_rules(struct load_ctx *l, X509 *probe, int ku_set, int eku_set)
 		bc = X509_get_ext_d2i(probe, NID_basic_constraints, NULL, NULL);
 		ku = X509_get_ext_d2i(probe, NID_key_usage, NULL, NULL);
 		eku = X509_get_ext_d2i(probe, NID_ext_key_usage, NULL, NULL);
+		pol = X509_get_ext_d2i(probe, NID_certificate_policies, NULL,
+		    NULL);
+	}
+	/* The profile's own policies may be asked for too. */
+	for (i = 0; i < sk_POLICYINFO_num(pol); i++) {
+		const ASN1_OBJECT *o = sk_POLICYINFO_value(pol, i)->policyid;
+
+		if (!oid_listed(p->policies, p->npolicies, o) &&
+		    !oid_add(l, p->policies, &p->npolicies,
+		        obj_dotted(o, name, sizeof(name)) ? name : "?",
+		        "allowed_policies"))
+			goto out;
 	}
 	p->is_ca = bc != NULL && bc->ca;
 	for (i = 0; ku != NULL && i <= 8; i++)
@@ -248,8 +292,34 @@ out:
 	BASIC_CONSTRAINTS_free(bc);
 	ASN1_BIT_STRING_free(ku);
 	sk_ASN1_OBJECT_pop_free(eku, ASN1_OBJECT_free);
+	CERTIFICATEPOLICIES_free(pol);
 	ERR_clear_error();
 	return ok;
+}
+
+/* A key of [sec] with one of two words: *out 1 for yes, 0 for no (or
+ * absent: def). 1, or 0 with l->err. */
+static int
+word_key(struct load_ctx *l, CONF *conf, const char *sec, const char *key,
+    const char *yes, const char *no, int def, int *out)
+{
+	const char *v = NCONF_get_string(conf, sec, key);
+
+	ERR_clear_error();
+	*l->key = key;
+	*out = def;
+	if (v == NULL)
+		return 1;
+	if (strcasecmp(v, yes) == 0)
+		*out = 1;
+	else if (strcasecmp(v, no) == 0)
+		*out = 0;
+	else {
+		snprintf(l->err, l->errlen, "%s must be %s or %s", key, yes,
+		    no);
+		return 0;
+	}
+	return 1;
 }
 
 /* See ca.h. */
@@ -259,13 +329,21 @@ profile_rules_load(CONF *conf, const char *sec, struct cfg_profile *p,
 {
 	struct load_ctx l = { p, err, errlen, key };
 	const char *ku = NCONF_get_string(conf, sec, "key_usage");
-	const char *eku, *copy;
+	const char *eku, *copy, *pol;
 
 	ERR_clear_error();
 	eku = NCONF_get_string(conf, sec, "ext_key_usage");
 	ERR_clear_error();
 	copy = NCONF_get_string(conf, sec, "copy_extensions");
 	ERR_clear_error();
+	pol = NCONF_get_string(conf, sec, "allowed_policies");
+	ERR_clear_error();
+	if (!word_key(&l, conf, sec, "other_extensions", "drop", "refuse", 0,
+	        &p->drop_exts))
+		return 0;
+	*key = "allowed_policies";
+	if (pol != NULL && !list_each(pol, policy_tok, &l))
+		return 0;
 	*key = "key_usage";
 	if (ku != NULL && !list_each(ku, ku_tok, &l))
 		return 0;
@@ -277,21 +355,6 @@ profile_rules_load(CONF *conf, const char *sec, struct cfg_profile *p,
 		return 0;
 	*key = "extensions";
 	return probe_rules(&l, probe, ku != NULL, eku != NULL);
-}
-
-/* Is obj in a profile list of dotted OIDs? */
-static int
-oid_listed(const char (*list)[CFG_OID_MAX], size_t n, const ASN1_OBJECT *obj)
-{
-	char dotted[CFG_OID_MAX];
-	size_t i;
-
-	if (!obj_dotted(obj, dotted, sizeof(dotted)))
-		return 0;
-	for (i = 0; i < n; i++)
-		if (strcmp(list[i], dotted) == 0)
-			return 1;
-	return 0;
 }
 
 /*
@@ -383,7 +446,8 @@ ku_bits(const ASN1_BIT_STRING *ku)
 	return bits;
 }
 
-/* One decoded extension against the profile. */
+/* One decoded extension against the profile: 1 taken, 2 dropped, 0
+ * refused (*fail, why). */
 static int
 ext_value_check(const struct issue_req *r, int nid, void *v, int *fail,
     char *why, size_t len)
@@ -446,6 +510,10 @@ ext_value_check(const struct issue_req *r, int nid, void *v, int *fail,
 			return 0;
 		}
 		return 1;
+	case NID_certificate_policies:
+		if (p->npolicies == 0)
+			break;
+		return policies_check(r, v, why, len);
 	case NID_basic_constraints: {
 		const BASIC_CONSTRAINTS *bc = v;
 
@@ -458,27 +526,23 @@ ext_value_check(const struct issue_req *r, int nid, void *v, int *fail,
 		    bc->ca ? "CA:TRUE" : "pathLenConstraint", p->name);
 		return 0;
 	}
+	case NID_issuer_alt_name:
+		/* Listed in copy_extensions: names in their syntax. */
+		return names_syntax_check(r, v, "issuerAltName", why, len);
 	default:
 		return 1; /* listed in copy_extensions */
 	}
-	snprintf(why, len, "extension %s not allowed by profile %s",
-	    OBJ_nid2sn(nid), p->name);
-	return 0;
+	snprintf(name, sizeof(name), "extension %s", OBJ_nid2sn(nid));
+	return ext_not_taken(r, name, why, len);
 }
 
-/* May a request carry an extension of this type at all? */
+/* Decided by ext_value_check, whatever copy_extensions says. */
 static int
-ext_listed(const struct cfg_profile *p, const ASN1_OBJECT *obj)
+ext_own_rule(int nid)
 {
-	switch (OBJ_obj2nid(obj)) {
-	case NID_subject_alt_name:
-	case NID_key_usage:
-	case NID_ext_key_usage:
-	case NID_basic_constraints:
-		return 1; /* decided by ext_value_check */
-	default:
-		return oid_listed(p->copy_exts, p->ncopy_exts, obj);
-	}
+	return nid == NID_subject_alt_name || nid == NID_key_usage ||
+	    nid == NID_ext_key_usage || nid == NID_basic_constraints ||
+	    nid == NID_certificate_policies;
 }
 
 /* See ca.h. */
@@ -486,10 +550,12 @@ int
 profile_exts_check(const struct issue_req *r, int *fail, char *why, size_t len)
 {
 	const STACK_OF(X509_EXTENSION) *exts = r->tmpl->extensions;
-	char name[CFG_OID_MAX];
+	char name[CFG_OID_MAX], what[CFG_OID_MAX + 16];
 	int i, j, n = sk_X509_EXTENSION_num(exts);
 
 	*fail = CMP_FAIL_BAD_CERT_TEMPLATE;
+	if (r->mods_buf != NULL && r->mods_len > 0)
+		r->mods_buf[0] = '\0';
 	if (n > CA_MAX_REQ_EXTS) {
 		snprintf(why, len, "more than %d extensions requested",
 		    CA_MAX_REQ_EXTS);
@@ -518,21 +584,20 @@ profile_exts_check(const struct issue_req *r, int *fail, char *why, size_t len)
 		int nid = OBJ_obj2nid(obj), ok;
 		void *v;
 
-		if (!ext_listed(r->profile, obj)) {
-			snprintf(why, len,
-			    "extension %s not allowed by "
-			    "profile %s",
-			    obj_name(obj, name, sizeof(name)),
-			    r->profile->name);
-			return 0;
+		if (!ext_own_rule(nid) &&
+		    !oid_listed(r->profile->copy_exts, r->profile->ncopy_exts,
+		        obj)) {
+			snprintf(what, sizeof(what), "extension %s",
+			    obj_name(obj, name, sizeof(name)));
+			if (ext_not_taken(r, what, why, len) == 0)
+				return 0;
+			continue;
 		}
 		if ((v = ext_decode(e, &it)) == NULL) {
-			if (X509V3_EXT_get(e) == NULL &&
-			    nid != NID_subject_alt_name &&
-			    nid != NID_key_usage && nid != NID_ext_key_usage &&
-			    nid != NID_basic_constraints)
-				continue; /* listed, unknown to OpenSSL: as is
-				           */
+			/* Listed, unknown to OpenSSL: one DER value. */
+			if (X509V3_EXT_get(e) == NULL && !ext_own_rule(nid) &&
+			    der_one_ok(X509_EXTENSION_get_data(e)))
+				continue;
 			snprintf(why, len,
 			    "extension %s does not decode (DER, "
 			    "RFC 5280 §4.2)",
@@ -547,10 +612,11 @@ profile_exts_check(const struct issue_req *r, int *fail, char *why, size_t len)
 	return 1;
 }
 
-/* See ca.h. */
-int
-profile_ext_copied(const struct cfg_profile *p, X509_EXTENSION *e)
+/* Is this requested extension copied at all (checked: allowed)? */
+static int
+ext_copied(const struct issue_req *r, X509_EXTENSION *e)
 {
+	const struct cfg_profile *p = r->profile;
 	const ASN1_OBJECT *obj = X509_EXTENSION_get_object(e);
 
 	switch (OBJ_obj2nid(obj)) {
@@ -560,9 +626,42 @@ profile_ext_copied(const struct cfg_profile *p, X509_EXTENSION *e)
 		return p->copy_key_usage;
 	case NID_ext_key_usage:
 		return p->copy_ext_key_usage;
+	case NID_certificate_policies:
+		return p->npolicies > 0;
 	case NID_basic_constraints:
 		return 0;
 	default:
 		return oid_listed(p->copy_exts, p->ncopy_exts, obj);
 	}
+}
+
+/* See ca.h. */
+int
+profile_ext_copy(const struct issue_req *r, X509_EXTENSION *e, X509 *x,
+    X509_EXTENSION **out)
+{
+	const ASN1_OBJECT *obj = X509_EXTENSION_get_object(e);
+	int nid = OBJ_obj2nid(obj), idx, crit = 0;
+
+	*out = NULL;
+	if (!ext_copied(r, e))
+		return 1;
+	/* Criticality from the profile: its own extension's, else not
+	 * critical (RFC 5280 §4.2: a subjectAltName next to a subject is
+	 * not; keyUsage SHOULD be). */
+	if ((idx = X509_get_ext_by_OBJ(x, obj, -1)) >= 0)
+		crit = X509_EXTENSION_get_critical(X509_get_ext(x, idx));
+	else if (nid == NID_key_usage)
+		crit = 1;
+	if (nid == NID_subject_alt_name)
+		crit = 0;
+	if (nid == NID_certificate_policies)
+		return policies_merge(r, e, x, crit, out);
+	if ((*out = X509_EXTENSION_dup(e)) == NULL ||
+	    !X509_EXTENSION_set_critical(*out, crit)) {
+		X509_EXTENSION_free(*out);
+		*out = NULL;
+		return 0;
+	}
+	return 1;
 }

@@ -104,10 +104,10 @@ pattern_match(int type, const char *pat, const GENERAL_NAME *gn)
 	vl = strlen(v);
 	pl = strlen(pat);
 	if (type == GEN_DNS && strncmp(pat, "*.", 2) == 0)
-		/* one or more labels before the rest */
+		/* exactly one label before the rest (RFC 6125 §6.4.3) */
 		return vl > pl - 1 &&
 		       strcasecmp(v + vl - (pl - 1), pat + 1) == 0 &&
-		       v[0] != '.';
+		       memchr(v, '.', vl - (pl - 1)) == NULL;
 	if (type == GEN_EMAIL && strncmp(pat, "*@", 2) == 0)
 		return vl > pl - 1 && strchr(v, '@') == v + vl - (pl - 1) &&
 		       strcasecmp(v + vl - (pl - 1), pat + 1) == 0;
@@ -215,6 +215,75 @@ holder_has(X509 *holder, const GENERAL_NAME *gn)
 	return found;
 }
 
+/* See profile_int.h. */
+int
+names_syntax_check(const struct issue_req *r, const GENERAL_NAMES *names,
+    const char *ext, char *why, size_t len)
+{
+	char name[CA_LOG_SAN_MAX + 16];
+	const char *rule = NULL;
+	int i;
+
+	for (i = 0; i < sk_GENERAL_NAME_num(names); i++) {
+		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+
+		if (profile_gn_ok(gn, r->profile->wildcards, &rule))
+			continue;
+		snprintf(why, len, "%s %s: %s (RFC 5280 §4.2.1.6)", ext,
+		    gn_print(gn, name, sizeof(name)), rule);
+		return 0;
+	}
+	return 1;
+}
+
+/* See ca.h. */
+int
+profile_cn_scope_ok(const struct issue_req *r, const X509_NAME *subj,
+    char *why, size_t len)
+{
+	GENERAL_NAME *gn = NULL;
+	ASN1_IA5STRING *s = NULL;
+	unsigned char *u = NULL;
+	const char *rule = NULL;
+	struct san_ctx m = { NULL, 0 };
+	int i = -1, n, ok = 1;
+
+	if (!r->san_bound || r->subject_fixed || r->allowed_san == NULL ||
+	    r->allowed_san[0] == '\0' ||
+	    (r->allowed_subject != NULL && r->allowed_subject[0] != '\0'))
+		return 1;
+	while (ok && (i = X509_NAME_get_index_by_NID(subj, NID_commonName,
+	                  i)) >= 0) {
+		ok = 0;
+		n = ASN1_STRING_to_UTF8(&u,
+		    X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i)));
+		if (n > 0 && profile_dns_ok(u, (size_t)n,
+		                 r->profile->wildcards, &rule) &&
+		    (s = ASN1_IA5STRING_new()) != NULL &&
+		    ASN1_STRING_set(s, u, n) &&
+		    (gn = GENERAL_NAME_new()) != NULL) {
+			GENERAL_NAME_set0_value(gn, GEN_DNS, s);
+			s = NULL;
+			m.gn = gn;
+			m.matched = 0;
+			(void)list_each(r->allowed_san, san_tok, &m);
+			ok = m.matched;
+		}
+		GENERAL_NAME_free(gn);
+		gn = NULL;
+		ASN1_IA5STRING_free(s);
+		s = NULL;
+		OPENSSL_free(u);
+		u = NULL;
+	}
+	ERR_clear_error();
+	if (!ok)
+		snprintf(why, len, "subject commonName is not a dNSName "
+		    "granted to this %s (absent, or one of its names)",
+		    r->san_who != NULL ? r->san_who : "enrollment secret");
+	return ok;
+}
+
 /* subjectAltName: types by the profile, values by the credential. */
 int
 san_check(const struct issue_req *r, const GENERAL_NAMES *sans, int *fail,
@@ -230,6 +299,8 @@ san_check(const struct issue_req *r, const GENERAL_NAMES *sans, int *fail,
 		    "§4.2.1.6)");
 		return 0;
 	}
+	if (!names_syntax_check(r, sans, "subjectAltName", why, len))
+		return 0;
 	for (i = 0; i < sk_GENERAL_NAME_num(sans); i++) {
 		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(sans, i);
 		int t = gn->type;
@@ -268,6 +339,23 @@ san_check(const struct issue_req *r, const GENERAL_NAMES *sans, int *fail,
 			    gn_print(gn, name, sizeof(name)), p->name);
 			return 0;
 		}
+	}
+	return 1;
+}
+
+/* See ca.h. */
+int
+profile_san_within(const char *patterns, const GENERAL_NAMES *sans)
+{
+	int i, n = sk_GENERAL_NAME_num(sans);
+
+	if (patterns == NULL || n <= 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		struct san_ctx s = { sk_GENERAL_NAME_value(sans, i), 0 };
+
+		if (!list_each(patterns, san_tok, &s) || !s.matched)
+			return 0;
 	}
 	return 1;
 }

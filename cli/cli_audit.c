@@ -23,7 +23,7 @@
 static const char audit_usage[] =
     "usage: cmpca audit list [--ca LABEL] [--event E] [--since TIME] "
     "[--limit N]\n"
-    "       cmpca audit verify [--since TIME]\n"
+    "       cmpca audit verify [--since TIME] [--anchor FILE]\n"
     "       cmpca audit key [--label L] [--key TYPE]\n"
     "       cmpca audit checkpoint\n"
     "  TIME: 2026-01-31, 2026-01-31T12:00:00Z, epoch seconds, or an age "
@@ -74,23 +74,31 @@ since_parse(const char *s, time_t now, time_t *out)
 }
 
 /*
- * audit verify [--since TIME]: the chain from the last good checkpoint at
- * or before TIME (default: from the first row), every checkpoint, every
- * certificate's status. Exit 0 clean, 1 problems found or error.
+ * audit verify [--since TIME] [--anchor FILE]: the chain from the last
+ * good checkpoint at or before TIME (default: from the first row), every
+ * checkpoint (and every anchor line of FILE), every certificate's status,
+ * the database's safeguards. Exit 0 clean, 1 problems found or error.
  */
 static int
 audit_cmd_verify(struct ctx *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "since", required_argument, NULL, 's' },
+		{ "anchor", required_argument, NULL, 'a' },
 		{ NULL, 0, NULL, 0 },
 	};
-	time_t since = 0;
+	struct audit_vopts vo;
 	int o;
 
+	memset(&vo, 0, sizeof(vo));
+	vo.max_age = c->cfg->audit_ckpt_max_age;
 	optind = 2;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (o != 's' || !since_parse(optarg, time(NULL), &since)) {
+		if (o == 'a') {
+			vo.anchor = optarg;
+			continue;
+		}
+		if (o != 's' || !since_parse(optarg, time(NULL), &vo.since)) {
 			fputs(audit_usage, stderr);
 			return 2;
 		}
@@ -101,7 +109,7 @@ audit_cmd_verify(struct ctx *c, int argc, char **argv)
 	}
 	if (!cli_need_db(c) || !cli_need_hsm(c))
 		return 1;
-	return audit_verify(c->db, c->hsm, since, stdout) == 1 ? 0 : 1;
+	return audit_verify(c->db, c->hsm, &vo, stdout) == 1 ? 0 : 1;
 }
 
 /*
@@ -237,7 +245,7 @@ cli_audit(struct ctx *c, int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], "checkpoint") == 0) {
 		if (!cli_need_db(c) || !cli_need_hsm(c))
 			return 1;
-		return audit_checkpoint(c->db, c->hsm, "cli") < 0;
+		return audit_checkpoint(c->db, c->hsm, c->cfg, 0, "cli") < 0;
 	}
 	if (argc < 2 || strcmp(argv[1], "list") != 0) {
 		fputs(audit_usage, stderr);

@@ -200,6 +200,9 @@ ca_create(struct ctx *c, int argc, char **argv)
 		    o.issuer, uri);
 	else
 		printf("ca %s created, key %s\n", o.label, uri);
+	/* Issue 32, no silent half-set-up CA: status fails until then. */
+	fprintf(stderr, "next: cmpca ocsp signer --ca %s (until then /ocsp "
+	    "answers unauthorized and cmpca status fails)\n", o.label);
 	rc = 0;
 	goto out;
 dberr:

@@ -242,6 +242,8 @@ cli_ca_import_cert(struct ctx *c, int argc, char **argv)
 		log_warn("audit: %s", db_error(c->db));
 	printf("ca %s active, chain of %d certificate(s) to the root\n",
 	    o.label, sk_X509_num(issuers));
+	fprintf(stderr, "next: cmpca ocsp signer --ca %s (until then /ocsp "
+	    "answers unauthorized and cmpca status fails)\n", o.label);
 	rc = 0;
 out:
 	OPENSSL_free(der);

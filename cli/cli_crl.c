@@ -62,7 +62,7 @@ cmd_crl(struct ctx *c, int argc, char **argv)
 	/* Every CRL checkpoints the audit chain (a failure is logged: the
 	 * CRL stands, the next checkpoint covers the rows). */
 	if (rc != 0)
-		(void)audit_checkpoint(c->db, c->hsm, "crl");
+		(void)audit_checkpoint(c->db, c->hsm, c->cfg, 0, "crl");
 	db_crl_clear(&crl);
 	ca_store_clear(&st);
 	return rc == 1 ? 0 : 1;

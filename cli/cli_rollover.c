@@ -31,6 +31,7 @@
 #include "cli/cli.h"
 #include "cli/cli_ca.h"
 #include "ca/issue/issue.h"
+#include "ca/status/status.h"
 
 /* Sibling labels tried: LABEL.old1 .. LABEL.old<max>. */
 #define ROLLOVER_MAX_SIBLINGS 99
@@ -129,10 +130,18 @@ struct rollover {
 	X509 *nwn, *nwo, *own;
 };
 
-/* Stores everything in one transaction. Returns 1 or 0 (logged). */
+/* Days of the new key's first OCSP signer (as `cmpca ocsp signer`). */
+#define ROLLOVER_SIGNER_DAYS 30
+
+/*
+ * Stores everything in one transaction, the new key's delegated OCSP
+ * signer included: without it /ocsp would answer unauthorized for every
+ * certificate the new key signs. Returns 1 or 0 (logged).
+ */
 static int
-rollover_store(struct db *db, struct rollover *ro)
+rollover_store(struct db *db, struct hsm *hsm, struct rollover *ro)
 {
+	struct db_ca now_row;
 	long long crlno;
 	int len;
 
@@ -166,6 +175,14 @@ rollover_store(struct db *db, struct rollover *ro)
 	if (!cli_ca_inventory_add(db, ro->sib.id, ro->nwo) ||
 	    !cli_ca_inventory_add(db, ro->row.id, ro->own))
 		goto fail;
+	/* The identity as it is now: the new key and certificate. */
+	now_row = ro->row;
+	now_row.key_uri = ro->new_uri;
+	now_row.cert_len = (size_t)len;
+	if (!ocsp_signer_issue_in(db, hsm, &now_row, ROLLOVER_SIGNER_DAYS)) {
+		log_err("no OCSP signer for the new key: rollover not done");
+		goto fail;
+	}
 	if (!keyupd_store(db, ro->row.id, "new-with-old", ro->nwo) ||
 	    !keyupd_store(db, ro->row.id, "old-with-new", ro->own) ||
 	    db_audit_add(db, "ca-rollover", ro->row.id, "cli", ro->new_uri) !=
@@ -297,14 +314,15 @@ cli_ca_rollover(struct ctx *c, int argc, char **argv)
 		log_err("key generation failed: %s", hsm_error());
 		goto out;
 	}
-	if (!rollover_certs(c, &ro, days) || !rollover_store(c->db, &ro)) {
+	if (!rollover_certs(c, &ro, days) || !rollover_store(c->db, c->hsm, &ro)) {
 		log_err("rollover of %s failed; key %s stays in the token "
 			"unused", argv[2], ro.new_uri);
 		goto out;
 	}
-	printf("ca %s rolled over to key %s; the old key is ca %s (retired, "
-	       "still signs CRLs for what it issued)\n", argv[2], ro.new_uri,
-	    ro.sib.label);
+	printf("ca %s rolled over to key %s, with its OCSP signer (%d days); "
+	       "the old key is ca %s (retired, still signs CRLs and OCSP "
+	       "answers for what it issued)\n", argv[2], ro.new_uri,
+	    ROLLOVER_SIGNER_DAYS, ro.sib.label);
 	crl_url_warn(c->cfg, argv[2]);
 	rc = 0;
 out:

@@ -159,6 +159,44 @@ out:
 	return rc;
 }
 
+/*
+ * `secret disable|enable|remove REF`: a leaked secret stops working at
+ * once (a worker's cached copy fails the issuing statement's version
+ * check and is read again, and a disabled or removed reference reads as
+ * unknown), audited. Returns an exit status.
+ */
+static int
+secret_state(struct ctx *c, const char *verb, const char *ref)
+{
+	int rc;
+
+	if (!cli_need_db(c))
+		return 1;
+	if (db_begin(c->db) != 1)
+		goto dberr;
+	rc = strcmp(verb, "remove") == 0 ? db_secret_remove(c->db, ref)
+	    : db_secret_set_disabled(c->db, ref, strcmp(verb, "disable") == 0);
+	if (rc < 0)
+		goto dberr;
+	if (rc == 0) {
+		db_rollback(c->db);
+		log_err("no such enrollment secret: %s", ref);
+		return 1;
+	}
+	if (db_audit_add(c->db, strcmp(verb, "remove") == 0 ? "secret-remove"
+		: strcmp(verb, "disable") == 0 ? "secret-disable"
+		: "secret-enable", 0, "cli", ref) < 0 ||
+	    db_commit(c->db) != 1)
+		goto dberr;
+	printf("secret %s %s\n", ref, strcmp(verb, "remove") == 0 ? "removed"
+	    : strcmp(verb, "disable") == 0 ? "disabled" : "enabled");
+	return 0;
+dberr:
+	log_err("secret %s: %s", verb, db_error(c->db));
+	db_rollback(c->db);
+	return 1;
+}
+
 int
 cmd_secret(struct ctx *c, int argc, char **argv)
 {
@@ -179,6 +217,10 @@ cmd_secret(struct ctx *c, int argc, char **argv)
 		    moved, ver, left);
 		return left == 0 ? 0 : 1;
 	}
+	if (argc == 3 && (strcmp(argv[1], "disable") == 0 ||
+		strcmp(argv[1], "enable") == 0 ||
+		strcmp(argv[1], "remove") == 0))
+		return secret_state(c, argv[1], argv[2]);
 	if (argc >= 2 && strcmp(argv[1], "list") == 0) {
 		if (!cli_need_db(c))
 			return 1;
@@ -188,12 +230,13 @@ cmd_secret(struct ctx *c, int argc, char **argv)
 		}
 		for (i = 0; i < n; i++)
 			printf("%s\tprofile=%s\tuses_left=%d\tsubject=%s"
-			       "%s%s\n",
+			       "%s%s%s\n",
 			    list[i].ref, list[i].profile, list[i].uses_left,
 			    list[i].allowed_subject ? list[i].allowed_subject
 						    : "*",
 			    list[i].allowed_san ? "\tsan=" : "",
-			    list[i].allowed_san ? list[i].allowed_san : "");
+			    list[i].allowed_san ? list[i].allowed_san : "",
+			    list[i].disabled ? "\tdisabled" : "");
 		db_secret_array_free(list, n);
 		return 0;
 	}

@@ -10,12 +10,20 @@
  * checks):
  *   0  every check ok
  *   1  attention soon: a CA certificate or a CRL runs out within the
- *      warning window, an OCSP signer within 7 days, a CA has no CRL, more pending approvals than allowed
+ *      warning window, an OCSP signer within 7 days, a CA has no CRL,
+ *      more pending approvals than allowed
  *   2  usage error
  *   3  broken now: database unreachable, migrations not applied, HSM login
  *      failed, a CA certificate expired or unreadable, a CRL past its
  *      nextUpdate, the newest OCSP signer expired (the responder answers
- *      tryLater)
+ *      tryLater), an audit safeguard gone (a trigger disabled, a definer
+ *      function unpinned, a privilege cmpca_grants() did not give), no
+ *      audit key, the last audit checkpoint older than
+ *      audit_checkpoint_max_age;
+ *      an active CA (a new key after `ca rollover` too) with
+ *      no OCSP signer, or whose newest signer expired or has a key the
+ *      HSM cannot use (the responder answers unauthorized, tryLater or
+ *      internalError); the detail names the command to run
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -25,6 +33,7 @@
 
 #include "ca/ca.h"
 #include "cli/cli.h"
+#include "ca/status/status.h"
 
 enum st_level { ST_OK, ST_WARN, ST_FAIL };
 
@@ -126,6 +135,7 @@ check_crl(struct ctx *c, const struct db_ca *ca, const struct st_opts *o,
 {
 	struct db_crl crl;
 	char check[DB_LABEL_MAX + 16], next[32];
+	time_t since;
 	int rc;
 
 	snprintf(check, sizeof(check), "ca %s crl", ca->label);
@@ -140,7 +150,13 @@ check_crl(struct ctx *c, const struct db_ca *ca, const struct st_opts *o,
 		return;
 	}
 	fmt_time(crl.next_update, next, sizeof(next));
-	if (crl.next_update <= now)
+	if (db_crl_due_since(c->db, ca->id, &since) == 1 &&
+	    now - since > c->cfg->crl_delay + CA_CRL_DUE_LATE) {
+		fmt_time(since, next, sizeof(next));
+		row(worst, ST_WARN, check, "a revocation of %s is in no CRL "
+		    "yet: is cmpcad's housekeeper running with crl_auto? "
+		    "(cmpca crl issue --ca %s)", next, ca->label);
+	} else if (crl.next_update <= now)
 		row(worst, ST_FAIL, check, "CRL %lld stale: nextUpdate %s "
 		    "passed", crl.number, next);
 	else if (crl.next_update - now < o->crl_warn_hours * 3600L)
@@ -153,50 +169,33 @@ check_crl(struct ctx *c, const struct db_ca *ca, const struct st_opts *o,
 }
 
 /*
- * The newest OCSP signer: the responder answers tryLater once it has
- * expired, so that is a failure; within ST_SIGNER_WARN_DAYS it needs
- * attention. A CA without signer is reported, not counted against it
- * (it may publish CRLs only).
+ * The newest OCSP signer (ocsp_signer_check): missing, expired or with a
+ * key the HSM cannot use is a failure (issue 32: no silent half-set-up
+ * CA; after `ca rollover` the new key needs one); within
+ * ST_SIGNER_WARN_DAYS of its end it needs attention.
  */
 static void
 check_ocsp_signer(struct ctx *c, const struct db_ca *ca, time_t now,
     enum st_level *worst)
 {
-	struct db_ocsp_signer sig;
-	char check[DB_LABEL_MAX + 16], until[32];
+	char check[DB_LABEL_MAX + 16], detail[512], until[32];
 	time_t na;
 	int rc;
 
 	snprintf(check, sizeof(check), "ca %s ocsp signer", ca->label);
-	memset(&sig, 0, sizeof(sig));
-	rc = db_ocsp_signer_latest(c->db, ca->id, &sig);
-	if (rc < 0) {
-		row(worst, ST_FAIL, check, "%s", db_error(c->db));
+	rc = ocsp_signer_check(c->db, c->hsm, ca, now, detail, sizeof(detail),
+	    &na);
+	if (rc != 1) {
+		row(worst, ST_FAIL, check, "%s", detail);
 		return;
 	}
-	if (rc == 0) {
-		row(worst, ST_OK, check, "none: /ocsp answers unauthorized "
-		    "for this CA (cmpca ocsp signer --ca %s)", ca->label);
-		return;
-	}
-	if (!not_after(sig.cert, sig.cert_len, &na))
-		row(worst, ST_FAIL, check, "signer %lld: certificate unreadable",
-		    sig.id);
-	else {
-		fmt_time(na, until, sizeof(until));
-		if (na <= now)
-			row(worst, ST_FAIL, check, "signer %lld expired %s: /ocsp "
-			    "answers tryLater (cmpca ocsp signer --ca %s)",
-			    sig.id, until, ca->label);
-		else if (na - now < ST_SIGNER_WARN_DAYS * 86400L)
-			row(worst, ST_WARN, check, "signer %lld expires %s, "
-			    "under %d days (cmpca ocsp signer --ca %s)", sig.id,
-			    until, ST_SIGNER_WARN_DAYS, ca->label);
-		else
-			row(worst, ST_OK, check, "signer %lld valid until %s",
-			    sig.id, until);
-	}
-	db_ocsp_signer_clear(&sig);
+	fmt_time(na, until, sizeof(until));
+	if (na - now < ST_SIGNER_WARN_DAYS * 86400L)
+		row(worst, ST_WARN, check, "%s expires %s, under %d days "
+		    "(cmpca ocsp signer --ca %s)", detail, until,
+		    ST_SIGNER_WARN_DAYS, ca->label);
+	else
+		row(worst, ST_OK, check, "%s valid until %s", detail, until);
 }
 
 /*
@@ -220,6 +219,67 @@ check_audit_key(struct ctx *c, enum st_level *worst)
 	else
 		row(worst, ST_OK, "audit key", "%s", k.key_uri);
 	db_audit_ckpt_clear(&k);
+}
+
+/* The first problem db_schema_check reports, and how many. */
+struct st_audit {
+	int n;
+	char first[DB_PROBLEM_MAX];
+};
+
+static void
+st_audit_report(void *arg, const char *msg)
+{
+	struct st_audit *a = arg;
+
+	if (a->n++ == 0)
+		snprintf(a->first, sizeof(a->first), "%s", msg);
+}
+
+/*
+ * The audit trail: the database's safeguards (triggers, pinned definer
+ * functions, grants as cmpca_grants() gave them, no TEMP), an audit key,
+ * and the last checkpoint's age (audit_checkpoint_max_age).
+ */
+static void
+check_audit(struct ctx *c, time_t now, enum st_level *worst)
+{
+	struct st_audit a;
+	struct db_audit_ckpt k;
+	long long seq = 0;
+	time_t at = 0;
+	long max_age = c->cfg->audit_ckpt_max_age;
+	int n, r;
+
+	memset(&a, 0, sizeof(a));
+	if ((n = db_schema_check(c->db, st_audit_report, &a)) < 0)
+		row(worst, ST_FAIL, "audit safeguards", "%s", db_error(c->db));
+	else if (n > 0)
+		row(worst, ST_FAIL, "audit safeguards", "%s (%d problem(s), "
+		    "cmpca audit verify lists them)", a.first, n);
+	else
+		row(worst, ST_OK, "audit safeguards", "triggers enabled, "
+		    "definer functions pinned, grants as given");
+	memset(&k, 0, sizeof(k));
+	r = db_audit_key_latest(c->db, &k);
+	db_audit_ckpt_clear(&k);
+	if (r < 0 || db_audit_ckpt_last(c->db, &seq, &at) != 1)
+		row(worst, ST_FAIL, "audit checkpoint", "%s", db_error(c->db));
+	else if (r == 0)
+		row(worst, ST_FAIL, "audit checkpoint", "no audit key: the "
+		    "audit chain is not signed (run cmpca audit key)");
+	else if (seq == 0)
+		row(worst, ST_WARN, "audit checkpoint", "none signed yet "
+		    "(cmpcad signs within housekeeping_interval, or run "
+		    "cmpca audit checkpoint)");
+	else if (max_age > 0 && now - at > max_age)
+		row(worst, ST_FAIL, "audit checkpoint", "the last one (seq "
+		    "%lld) is %lld s old, more than audit_checkpoint_max_age "
+		    "(is cmpcad running, with its HSM?)", seq,
+		    (long long)(now - at));
+	else
+		row(worst, ST_OK, "audit checkpoint", "seq %lld, %lld s ago",
+		    seq, (long long)(now - at));
 }
 
 static int
@@ -337,6 +397,7 @@ cli_status(struct ctx *c, int argc, char **argv)
 	else
 		row(&worst, ST_OK, "pending approvals", "%lld waiting",
 		    stats.pending_approvals);
+	check_audit(c, now, &worst);
 done:
 	db_ca_array_free(cas, n);
 	printf("status: %s\n", worst == ST_OK ? "ok"

@@ -1,8 +1,8 @@
 /*
  * admin.c - the operators' read-only web page under /admin/: the CA
- * identities, a plot of issuances per hour (inline SVG, drawn here), the
- * recent issuances (paged, searchable by subject or serial), revocations
- * and requests waiting for approval.
+ * identities, their health (admin_health.c), a plot of issuances per hour
+ * (inline SVG), the recent issuances (paged, searchable), certificates
+ * expiring soon, revocations and requests waiting for approval.
  *
  * Everything shown comes from the database and much of it from the
  * network (subjects are chosen by whoever enrolls), so every value goes
@@ -39,7 +39,7 @@ static const char style[] =
     "vertical-align:top}"
     "th{background:#f6f8fa}"
     ".serial{font-family:monospace;word-break:break-all}"
-    ".st-revoked,.st-rejected{color:#b42318}"
+    ".st-revoked,.st-rejected,.h-fail{color:#b42318}.h-warn{color:#9a6700}"
     ".empty{color:#57606a;font-style:italic}"
     "svg text{font:11px sans-serif;fill:#57606a}"
     "nav a{margin-right:12px}"
@@ -52,45 +52,6 @@ static const char style[] =
 #define PLOT_H 160    /* height of the tallest bar */
 #define PLOT_BOTTOM 28 /* room for the x labels */
 #define PLOT_FILL "#2f6fb1"
-
-/* Output buffer. */
-
-void
-admin_buf_free(struct admin_buf *b)
-{
-	if (b == NULL)
-		return;
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
-
-void
-admin_buf_add(struct admin_buf *b, const char *s, size_t n)
-{
-	size_t cap;
-	char *p;
-
-	if (b->bad || n == 0)
-		return;
-	if (n > CA_MAX_RESPONSE || b->len + n > CA_MAX_RESPONSE) {
-		b->bad = 1;
-		return;
-	}
-	if (b->len + n + 1 > b->cap) {
-		cap = b->cap > 0 ? b->cap : 8192;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		if ((p = realloc(b->p, cap)) == NULL) {
-			b->bad = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
 
 static void
 buf_puts(struct admin_buf *b, const char *s)
@@ -114,70 +75,6 @@ buf_printf(struct admin_buf *b, const char *fmt, ...)
 		return;
 	}
 	admin_buf_add(b, tmp, (size_t)n);
-}
-
-/* Escaping. */
-
-/*
- * Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong
- * forms, no surrogates, nothing above U+10FFFF), or 0.
- */
-static size_t
-utf8_len(const unsigned char *s)
-{
-	size_t n, i;
-	unsigned long cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		cp = s[0] & 0x07;
-	} else
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return n;
-}
-
-/* See admin.h. */
-void
-admin_html(struct admin_buf *b, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n;
-
-	if (s == NULL)
-		return;
-	while (*p != '\0') {
-		switch (*p) {
-		case '&': buf_puts(b, "&amp;"); p++; continue;
-		case '<': buf_puts(b, "&lt;"); p++; continue;
-		case '>': buf_puts(b, "&gt;"); p++; continue;
-		case '"': buf_puts(b, "&quot;"); p++; continue;
-		case '\'': buf_puts(b, "&#39;"); p++; continue;
-		default: break;
-		}
-		if (*p < 0x20 || *p == 0x7f || (n = utf8_len(p)) == 0) {
-			buf_puts(b, "\xef\xbf\xbd"); /* U+FFFD */
-			p++;
-			continue;
-		}
-		admin_buf_add(b, (const char *)p, n);
-		p += n;
-	}
 }
 
 /* Appends s percent-encoded for a query string value (RFC 3986
@@ -221,7 +118,7 @@ pct_decode(const char *s, size_t n, char *out, size_t size)
 	if (o < 0)
 		return -1;
 	for (k = 0; k < (size_t)o; k += i)
-		if ((i = utf8_len((const unsigned char *)out + k)) == 0)
+		if ((i = admin_utf8_len((const unsigned char *)out + k)) == 0)
 			return -1;
 	return o;
 }
@@ -664,7 +561,8 @@ sec_pending(struct admin_buf *b, struct db *db, const struct db_ca *cas,
 
 /* The whole page into body. Returns 1, or -1 on a database error. */
 static int
-page_build(struct admin_buf *b, struct db *db, const struct admin_query *q)
+page_build(struct admin_buf *b, struct db *db, const struct admin_query *q,
+    const struct admin_req *rq)
 {
 	long long counts[ADMIN_PLOT_HOURS];
 	struct db_ca *cas = NULL;
@@ -684,11 +582,13 @@ page_build(struct admin_buf *b, struct db *db, const struct admin_query *q)
 		    "Read-only operators&#39; view, generated ");
 	time_add(b, now);
 	buf_puts(b, " UTC</p></header><main>");
+	if (admin_health(b, db, cas, ncas, rq, now) != 1)
+		goto out;
 	sec_plot(b, counts, ADMIN_PLOT_HOURS, first);
 	sec_cas(b, cas, ncas, now);
 	sec_search(b, q);
-	if (sec_certs(b, db, q) != 1 || sec_revoked(b, db) != 1 ||
-	    sec_pending(b, db, cas, ncas) != 1)
+	if (sec_certs(b, db, q) != 1 || admin_expiring(b, db) != 1 ||
+	    sec_revoked(b, db) != 1 || sec_pending(b, db, cas, ncas) != 1)
 		goto out;
 	buf_puts(b, "</main></body></html>\n");
 	rc = 1;
@@ -770,7 +670,7 @@ admin_handle(struct db *db, const struct admin_req *rq,
 		code = admin_query_parse(rq->query, &q);
 	if (code != 0)
 		goto fail;
-	if (page_build(&body, db, &q) != 1) {
+	if (page_build(&body, db, &q, rq) != 1) {
 		log_err("admin: %s", db_error(db));
 		code = 503;
 		goto fail;

@@ -36,6 +36,8 @@ void admin_buf_add(struct admin_buf *b, const char *s, size_t n);
  * as U+FFFD. NULL appends nothing.
  */
 void admin_html(struct admin_buf *b, const char *s);
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629), or 0. */
+size_t admin_utf8_len(const unsigned char *s);
 
 /* The query string of the page, validated. */
 struct admin_query {
@@ -65,6 +67,8 @@ struct admin_req {
 	 * locations without auth_basic too. */
 	const char *admin_user;
 	const char *client_verify; /* SSL_CLIENT_VERIFY, if nginx passes it */
+	int hsm; /* the serving worker's HSM: 1 logged in, 0 lost */
+	long crl_delay; /* the configuration's, for the health section */
 };
 /*
  * Builds the whole CGI response (Status and other headers, then the body)
@@ -74,5 +78,13 @@ struct admin_req {
  */
 int admin_handle(struct db *db, const struct admin_req *rq,
     struct admin_buf *out);
+
+/* admin_health.c - what `cmpca status` checks (the HSM as rq says, each
+ * active CA's certificate, CRL and OCSP signer, the audit chain's last
+ * checkpoint), and the valid certificates expiring within 30 days. Each
+ * returns 1, or -1 on a database error. */
+int admin_health(struct admin_buf *b, struct db *db, const struct db_ca *cas,
+    size_t n, const struct admin_req *rq, time_t now);
+int admin_expiring(struct admin_buf *b, struct db *db);
 
 #endif

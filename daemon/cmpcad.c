@@ -2,8 +2,9 @@
  * cmpcad - the cmpca FastCGI daemon.
  *
  * A small pre-fork master opens the FastCGI socket, forks N workers and
- * respawns any that die (with back-off when they die at start); SIGTERM
- * or SIGINT drains and stops. Each worker, after the fork, opens the HSM
+ * respawns any that die (with a back-off per slot when they die at start,
+ * without ever sleeping), kills a worker stuck in one request longer than
+ * worker_timeout (the watchdog); SIGTERM or SIGINT drains and stops. Each worker, after the fork, opens the HSM
  * (module load and login) and its own database connection: PKCS#11
  * sessions and libpq connections never cross a fork.
  *
@@ -107,7 +108,7 @@ open_backends(const struct cfg *cfg, struct hsm **hsm, struct db **db)
 }
 
 static int
-worker_main(const struct cfg *cfg, int fd)
+worker_main(const struct cfg *cfg, int fd, int slot)
 {
 	struct rlimit rl = { 0, 0 };
 	struct hsm *hsm = NULL;
@@ -122,6 +123,7 @@ worker_main(const struct cfg *cfg, int fd)
 		goto out;
 	if ((w = worker_new(cfg, db, hsm)) == NULL)
 		goto out;
+	w->slot = slot;
 	log_info("worker ready");
 	rc = fcgi_serve(fd, w, &stopping) == 0 ? 0 : 1;
 out:
@@ -136,7 +138,9 @@ out:
  * Every housekeeping_interval seconds it aborts transactions whose
  * certificates were never confirmed (rejecting those certificates) and
  * prunes old replay nonces. Each sweep is one idempotent statement, so
- * several hosts may run it at once.
+ * several hosts may run it at once. Between sweeps, every
+ * CA_CRL_DUE_TICK seconds, it issues the CRLs that status changes made
+ * due (crl_due_run) and publishes new CRLs.
  */
 /*
  * Rows whose CRL the housekeeper keeps current: active CAs, and the old
@@ -194,11 +198,119 @@ crl_refresh(const struct cfg *cfg, struct db *db, struct hsm *hsm,
 		    0) {
 			log_info("ca %s: CRL %lld issued, %d entries", ca->label,
 			    crl.number, crl.entries);
-			(void)audit_checkpoint(db, hsm, "crl");
+			(void)audit_checkpoint(db, hsm, cfg, 1, "crl");
 		}
 		db_crl_clear(&crl);
 	}
 	db_ca_array_free(cas, n);
+}
+
+/* CAs whose CRL could not be issued after a status change, and when the
+ * housekeeper tries again (CA_CRL_DUE_RETRY), so that a CA whose key is
+ * gone costs one log line a minute, not one a second. */
+#define CRL_DUE_WAIT_MAX 64
+static struct {
+	long long ca_id;
+	time_t next;
+} crl_due_wait[CRL_DUE_WAIT_MAX];
+
+/* 1 if ca_id failed lately and waits; with failed, records a failure. */
+static int
+crl_due_waits(long long ca_id, int failed)
+{
+	time_t now = time(NULL);
+	size_t i, slot = 0;
+
+	for (i = 0; i < CRL_DUE_WAIT_MAX; i++) {
+		if (crl_due_wait[i].ca_id == ca_id) {
+			if (!failed)
+				return crl_due_wait[i].next > now;
+			slot = i;
+			break;
+		}
+		if (crl_due_wait[i].next < crl_due_wait[slot].next)
+			slot = i; /* the oldest entry, if ca_id has none */
+	}
+	if (failed) {
+		crl_due_wait[slot].ca_id = ca_id;
+		crl_due_wait[slot].next = now + CA_CRL_DUE_RETRY;
+	}
+	return 0;
+}
+
+/*
+ * CRLs due (017_revocation.sql): each CA a revocation, a hold or its
+ * release marked crl_delay seconds ago (at once for a compromise) gets its
+ * next CRL now, published here at once; other hosts publish it at their
+ * next tick. Looked at every CA_CRL_DUE_TICK seconds. A retired CA too
+ * (`cert revoke --ca` of its certificates) while its certificate lasts.
+ */
+static void
+crl_due_run(const struct cfg *cfg, struct db *db, struct hsm *hsm,
+    struct ca_store *st)
+{
+	static time_t warned;
+	long long *ids = NULL;
+	size_t n = 0, i;
+
+	if (db_crl_due_list(db, cfg->crl_delay, &ids, &n) != 1) {
+		if (time(NULL) - warned >= CA_CRL_DUE_RETRY) {
+			warned = time(NULL);
+			log_warn("crl due: %s", db_error(db));
+		}
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct db_ca row;
+		struct db_crl crl;
+		struct ca_ident *ca;
+		int err = 0, rc;
+
+		memset(&row, 0, sizeof(row));
+		memset(&crl, 0, sizeof(crl));
+		if (crl_due_waits(ids[i], 0) || db_ca_get(db, ids[i], &row) != 1 ||
+		    strcmp(row.status, "pending") == 0) {
+			db_ca_clear(&row);
+			continue;
+		}
+		if ((ca = ca_store_get(st, db, hsm, row.label, &err)) == NULL ||
+		    X509_cmp_time(X509_get0_notAfter(ca->cert), NULL) <= 0) {
+			log_warn("ca %s: a status change waits for a CRL that "
+				 "cannot be issued (key or certificate "
+				 "unusable); next try in %d s", row.label,
+			    CA_CRL_DUE_RETRY);
+			(void)crl_due_waits(ids[i], 1);
+			db_ca_clear(&row);
+			continue;
+		}
+		rc = crl_issue_due(db, ca, cfg->crl_validity, cfg->crl_dir,
+		    &crl);
+		if (rc == 0) {
+			/* Perhaps a key this process loaded before a `ca
+			 * rollover` (crl_key_current): read the CAs again and
+			 * try once more, rather than after CA_STORE_REFRESH. */
+			ca_store_clear(st);
+			if ((ca = ca_store_get(st, db, hsm, row.label, &err)) !=
+			    NULL)
+				rc = crl_issue_due(db, ca, cfg->crl_validity,
+				    cfg->crl_dir, &crl);
+		}
+		if (rc == 1 || rc == -1) {
+			log_info("ca %s: CRL %lld issued after a status change, "
+				 "%d entries", ca->label, crl.number,
+			    crl.entries);
+			(void)audit_checkpoint(db, hsm, cfg, 1, "crl");
+			if (cfg->crl_dir != NULL)
+				(void)crl_publish(db, &row, cfg->crl_dir, 0);
+		} else if (rc == 0) {
+			log_warn("ca %s: CRL after a status change failed; next "
+				 "try in %d s", row.label, CA_CRL_DUE_RETRY);
+			(void)crl_due_waits(ids[i], 1);
+		}
+		db_crl_clear(&crl);
+		db_ca_clear(&row);
+	}
+	free(ids);
 }
 
 /*
@@ -208,7 +320,7 @@ crl_refresh(const struct cfg *cfg, struct db *db, struct hsm *hsm,
  * stale. Needs no HSM.
  */
 static void
-crl_publish_all(const struct cfg *cfg, struct db *db)
+crl_publish_all(const struct cfg *cfg, struct db *db, int deep)
 {
 	struct db_ca *cas = NULL;
 	size_t n = 0, i;
@@ -217,7 +329,7 @@ crl_publish_all(const struct cfg *cfg, struct db *db)
 		return;
 	for (i = 0; i < n; i++)
 		if (crl_kept(&cas[i]))
-			(void)crl_publish(db, &cas[i], cfg->crl_dir);
+			(void)crl_publish(db, &cas[i], cfg->crl_dir, deep);
 	db_ca_array_free(cas, n);
 }
 
@@ -277,6 +389,7 @@ housekeeper_main(const struct cfg *cfg)
 	struct hsm *hsm = NULL;
 	struct ca_store st = { NULL, 0 };
 	long long txns, certs, pruned;
+	time_t last = 0; /* the last full sweep */
 
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (db == NULL)
@@ -297,6 +410,16 @@ housekeeper_main(const struct cfg *cfg)
 		(void)audit_key_check(db);
 	log_info("housekeeper ready");
 	while (!stopping) {
+		/* Between sweeps: CRLs due after status changes, and their
+		 * publication wherever they were issued. */
+		if (time(NULL) - last < cfg->housekeeping_interval) {
+			if (cfg->crl_auto && hsm != NULL && !hsm_lost(hsm))
+				crl_due_run(cfg, db, hsm, &st);
+			crl_publish_all(cfg, db, 0);
+			sleep(CA_CRL_DUE_TICK);
+			continue;
+		}
+		last = time(NULL);
 		if (hsm != NULL && hsm_lost(hsm)) {
 			/* As the workers do: drop the keys, reconnect. */
 			ca_store_clear(&st);
@@ -304,10 +427,11 @@ housekeeper_main(const struct cfg *cfg)
 				log_info("housekeeper: hsm session reopened");
 		}
 		if (cfg->crl_auto && hsm != NULL && !hsm_lost(hsm)) {
+			crl_due_run(cfg, db, hsm, &st);
 			crl_refresh(cfg, db, hsm, &st);
 			bundle_refresh(cfg, db, hsm, &st);
 		}
-		crl_publish_all(cfg, db);
+		crl_publish_all(cfg, db, 1);
 		/* Never confirmed: rejected with cessationOfOperation. */
 		if (db_txn_expire(db, CRL_REASON_CESSATION_OF_OPERATION, &txns,
 			&certs) != 1)
@@ -318,10 +442,15 @@ housekeeper_main(const struct cfg *cfg)
 			    txns, certs);
 		if (db_nonce_prune(db, cfg->nonce_max_age, &pruned) != 1)
 			log_warn("nonce prune failed: %s", db_error(db));
+		/* Finished transactions past txn_retention (the audit chain
+		 * keeps the history). */
+		if (db_txn_prune(db, cfg->txn_retention, &pruned) != 1)
+			log_warn("transaction prune failed: %s", db_error(db));
+		else if (pruned > 0)
+			log_info("pruned %lld finished transaction(s)", pruned);
 		/* The audit chain: link what is final, sign the head. */
 		(void)audit_checkpoint(db, hsm != NULL && !hsm_lost(hsm) ? hsm
-		    : NULL, "interval");
-		sleep((unsigned)cfg->housekeeping_interval);
+		    : NULL, cfg, 1, "interval");
 	}
 	ca_store_clear(&st);
 	db_close(db);
@@ -355,7 +484,8 @@ roles_ok(const struct cfg *cfg)
 	return ok;
 }
 
-/* -t: configuration, database schema, HSM login and every CA key. */
+/* -t: configuration, database schema, HSM login, every CA key and every
+ * active CA's OCSP signer. */
 static int
 check_only(const struct cfg *cfg)
 {
@@ -387,6 +517,8 @@ check_only(const struct cfg *cfg)
 	ok = audit_key_check(db);
 	for (i = 0; i < n; i++) {
 		EVP_PKEY *k = hsm_key_load(hsm, cas[i].key_uri);
+		char why[512];
+		time_t until;
 
 		if (k == NULL) {
 			log_err("ca %s: key %s: %s", cas[i].label,
@@ -394,6 +526,13 @@ check_only(const struct cfg *cfg)
 			ok = 0;
 		}
 		EVP_PKEY_free(k);
+		/* Every active key answers OCSP through its signer. */
+		if (strcmp(cas[i].status, "active") == 0 &&
+		    ocsp_signer_check(db, hsm, &cas[i], time(NULL), why,
+			sizeof(why), &until) != 1) {
+			log_err("ca %s: %s", cas[i].label, why);
+			ok = 0;
+		}
 	}
 	if (ok)
 		printf("%s: configuration ok, schema version %d, %zu CA(s)\n",
@@ -408,79 +547,146 @@ out:
 struct slot {
 	pid_t pid;
 	time_t started;
-	int fails; /* consecutive early deaths */
+	int fails;  /* consecutive early deaths */
+	time_t due; /* respawn at (back-off), 0: nothing pending */
 };
 
-/* Slot 0 is the housekeeper, slots 1..workers the FastCGI workers. */
+/* Slot 0 is the housekeeper, slots 1..workers the FastCGI workers. The
+ * child gets back the signal mask the master had before it blocked
+ * SIGCHLD. */
 static pid_t
-spawn(const struct cfg *cfg, int fd, struct slot *s, int housekeeper)
+spawn(const struct cfg *cfg, int fd, struct slot *s, int slot,
+    const sigset_t *mask)
 {
-	pid_t pid = fork();
+	pid_t pid;
 
+	metrics_busy_set(slot, 0);
+	pid = fork();
 	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, mask, NULL);
 		signals_set(on_term);
-		if (housekeeper) {
+		if (slot == 0) {
 			close(fd);
 			_exit(housekeeper_main(cfg));
 		}
-		_exit(worker_main(cfg, fd));
+		_exit(worker_main(cfg, fd, slot));
 	}
+	s->due = 0;
 	if (pid > 0) {
 		s->pid = pid;
 		s->started = time(NULL);
-	} else
+	} else {
 		log_err("fork failed: %s", strerror(errno));
+		s->due = time(NULL) + 1;
+	}
 	return pid;
 }
 
+/*
+ * A process of slot i ended: logged, and its respawn scheduled - at once,
+ * or after a back-off when it died within CA_RESPAWN_EARLY seconds of its
+ * start (HSM or database down): 1, 2, 4 ... CA_RESPAWN_MAX s, for that
+ * slot only. Nobody sleeps: the loop in master() respawns when due.
+ */
+static void
+slot_ended(struct slot *s, int i, pid_t pid, int status)
+{
+	time_t now = time(NULL);
+
+	s->pid = 0;
+	metrics_busy_set(i, 0);
+	if (WIFSIGNALED(status))
+		log_warn("worker %d killed by signal %d", (int)pid,
+		    WTERMSIG(status));
+	else
+		log_warn("worker %d exited with status %d", (int)pid,
+		    WEXITSTATUS(status));
+	if (now - s->started < CA_RESPAWN_EARLY) {
+		int d = 1 << (s->fails < 5 ? s->fails : 5);
+
+		s->fails++;
+		s->due = now + (d > CA_RESPAWN_MAX ? CA_RESPAWN_MAX : d);
+		log_info("slot %d: respawn in %d s", i,
+		    d > CA_RESPAWN_MAX ? CA_RESPAWN_MAX : d);
+	} else {
+		s->fails = 0;
+		s->due = now;
+	}
+}
+
+/*
+ * The watchdog: a worker that has been inside one request for longer than
+ * worker_timeout (the start it published in the shared metrics) is
+ * killed, logged and counted; slot_ended() then respawns it.
+ */
+static void
+watchdog(const struct cfg *cfg, struct slot *slots, int n)
+{
+	long long now = metrics_now_us(), since;
+	int i;
+
+	if (cfg->worker_timeout == 0)
+		return;
+	for (i = 1; i < n; i++) {
+		if (slots[i].pid <= 0 || (since = metrics_busy_get(i)) == 0 ||
+		    now - since <= cfg->worker_timeout * 1000000LL)
+			continue;
+		log_err("worker %d (slot %d) inside one request for %lld s, "
+			"more than worker_timeout %ld: killed",
+		    (int)slots[i].pid, i, (now - since) / 1000000,
+		    cfg->worker_timeout);
+		metrics_watchdog(i);
+		metrics_busy_set(i, 0);
+		kill(slots[i].pid, SIGKILL);
+	}
+}
+
+/*
+ * The master's loop: reaps without blocking, respawns what is due, runs
+ * the watchdog, then waits for SIGCHLD (blocked, taken with sigtimedwait)
+ * at most until the next respawn or watchdog tick; SIGTERM and SIGINT
+ * interrupt the wait through their handler.
+ */
 static int
 master(const struct cfg *cfg, int fd)
 {
 	struct slot slots[CA_MAX_WORKERS + 1];
 	int i, n = cfg->workers + 1, status;
+	sigset_t chld, old;
+	struct timespec ts;
+	time_t now, next;
 	pid_t pid;
 
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &old);
 	memset(slots, 0, sizeof(slots));
 	for (i = 0; i < n; i++)
-		spawn(cfg, fd, &slots[i], i == 0);
+		spawn(cfg, fd, &slots[i], i, &old);
 	while (!stopping) {
-		pid = wait(&status);
-		if (pid < 0) {
-			if (errno == EINTR || errno == ECHILD) {
-				if (errno == ECHILD)
-					sleep(1);
-				continue;
-			}
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+			for (i = 0; i < n; i++)
+				if (slots[i].pid == pid) {
+					slot_ended(&slots[i], i, pid, status);
+					break;
+				}
+		if (stopping)
 			break;
-		}
+		now = time(NULL);
+		next = now + 1; /* the watchdog's tick */
 		for (i = 0; i < n; i++) {
-			if (slots[i].pid != pid)
+			if (slots[i].pid != 0 || slots[i].due == 0)
 				continue;
-			slots[i].pid = 0;
-			if (stopping)
-				break;
-			if (WIFSIGNALED(status))
-				log_warn("worker %d killed by signal %d",
-				    (int)pid, WTERMSIG(status));
-			else
-				log_warn("worker %d exited with status %d",
-				    (int)pid, WEXITSTATUS(status));
-			/* Back off when workers die at start (HSM or database
-			 * down): 1, 2, 4 ... 30 s. */
-			if (time(NULL) - slots[i].started < 5) {
-				int d = 1 << (slots[i].fails < 5 ?
-				    slots[i].fails : 5);
-
-				slots[i].fails++;
-				sleep((unsigned)(d > 30 ? 30 : d));
-			} else
-				slots[i].fails = 0;
-			if (!stopping) {
+			if (slots[i].due <= now) {
 				metrics_worker_restart(i);
-				spawn(cfg, fd, &slots[i], i == 0);
-			}
-			break;
+				spawn(cfg, fd, &slots[i], i, &old);
+			} else if (slots[i].due < next)
+				next = slots[i].due;
 		}
+		watchdog(cfg, slots, n);
+		ts.tv_sec = next > now ? next - now : 0;
+		ts.tv_nsec = next > now ? 0 : 100000000;
+		(void)sigtimedwait(&chld, NULL, &ts);
 	}
 	log_info("stopping %d workers and the housekeeper", n - 1);
 	for (i = 0; i < n; i++)
@@ -489,6 +695,7 @@ master(const struct cfg *cfg, int fd)
 	for (i = 0; i < n; i++)
 		if (slots[i].pid > 0)
 			waitpid(slots[i].pid, &status, 0);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	return 0;
 }
 

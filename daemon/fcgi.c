@@ -423,6 +423,33 @@ serve_metrics(FCGX_Request *rq, struct worker *w)
 	free(text);
 }
 
+/*
+ * Has the web server closed this connection? nginx (with its default
+ * fastcgi_ignore_client_abort off) closes the FastCGI connection when the
+ * client goes away, also while the request still waits in the listen
+ * backlog; the request's bytes stay readable, the hang-up shows at once.
+ * Checked before the work itself, so that requests whose clients have
+ * gone (an attack that fills the backlog and leaves) cost no derivation,
+ * signature or database statement. 1 or 0.
+ */
+static int
+peer_gone(FCGX_Request *rq)
+{
+	struct pollfd p;
+
+	p.fd = rq->ipcFd;
+	p.events = POLLRDHUP;
+	p.revents = 0;
+	if (p.fd < 0 || poll(&p, 1, 0) != 1)
+		return 0;
+	if ((p.revents & (POLLRDHUP | POLLHUP | POLLERR)) == 0)
+		return 0;
+	log_info("http: client gone before the request was served, "
+		 "not computed");
+	metrics_client_gone();
+	return 1;
+}
+
 /* OCSP: POST or GET /ocsp, answered by the responder (HTTP 200 with an
  * OCSPResponse, whatever its responseStatus). */
 static void
@@ -462,6 +489,10 @@ serve_ocsp(FCGX_Request *rq, struct worker *w, const char *uri)
 			return;
 		}
 	}
+	if (peer_gone(rq)) {
+		free(der);
+		return;
+	}
 	io_deadline(0);
 	code = ocsp_srv_process(w->ocsp, der, (size_t)len, &resp, &resp_len);
 	io_deadline(1);
@@ -493,6 +524,8 @@ serve_admin(FCGX_Request *rq, struct worker *w, const char *uri)
 	ar.query = FCGX_GetParam("QUERY_STRING", rq->envp);
 	ar.admin_user = FCGX_GetParam("CMPCA_ADMIN_USER", rq->envp);
 	ar.client_verify = FCGX_GetParam("SSL_CLIENT_VERIFY", rq->envp);
+	ar.hsm = w->hsm != NULL && !hsm_lost(w->hsm);
+	ar.crl_delay = w->cfg->crl_delay;
 	io_deadline(0);
 	code = admin_handle(worker_reader_db(w), &ar, &out);
 	io_deadline(1);
@@ -546,6 +579,10 @@ serve_one(FCGX_Request *rq, struct worker *w)
 	if (FCGX_GetStr((char *)body, (int)len, rq->in) != (int)len) {
 		log_info("http 400: body shorter than Content-Length");
 		reply_plain(rq, 400);
+		free(body);
+		return;
+	}
+	if (peer_gone(rq)) {
 		free(body);
 		return;
 	}
@@ -620,11 +657,14 @@ fcgi_serve(int fd, struct worker *w, volatile sig_atomic_t *stop)
 			FCGX_Free(&rq, 1);
 			return -1;
 		}
+		/* The master's watchdog reads this (worker_timeout). */
+		metrics_busy_set(w->slot, metrics_now_us());
 		(void)worker_hsm_check(w);
 		io_deadline(1);
 		serve_one(&rq, w);
 		FCGX_Finish_r(&rq);
 		io_deadline(0);
+		metrics_busy_set(w->slot, 0);
 	}
 	FCGX_Free(&rq, 1);
 	return 0;

@@ -19,6 +19,8 @@ struct worker {
 	struct ocsp_srv *ocsp; /* the OCSP responder; NULL: /ocsp is 503 */
 	struct db *ro;	       /* db_reader's connection, on first use */
 	int hsm_down;	       /* the loss of the HSM was logged */
+	int slot;	       /* the master's slot (1..workers), for the
+				  watchdog; 0 in tests */
 };
 
 /*

@@ -171,6 +171,9 @@ struct db_cert {
 	time_t created;
 	long long replaces; /* kur: id of the certificate it replaces, 0 */
 	char kind[8];	    /* "ee" ("" on insert), "ca" or "cross" */
+	char *credential;   /* who asked: "secret:<ref>", "ra:<name>",
+			       "cert:sha256:<hex>", or NULL */
+	long long obtained_with; /* the certificate of ours that asked, 0 */
 };
 void db_cert_clear(struct db_cert *c);
 void db_cert_array_free(struct db_cert *a, size_t n);
@@ -200,6 +203,14 @@ int db_cert_list_kind(struct db *db, long long ca_id, const char *kind,
  */
 int db_cert_set_status(struct db *db, long long id, unsigned from_mask,
     enum db_cert_status status, int reason) CA_MUST_CHECK;
+/*
+ * The certificates obtained with certificate id (obtained_with), and
+ * those obtained with them, recursively, that are valid or unconfirmed;
+ * nearest first. *out of *n, caller frees with db_cert_array_free.
+ * Returns 1 or -1.
+ */
+int db_cert_obtained_with(struct db *db, long long id, struct db_cert **out,
+    size_t *n) CA_MUST_CHECK;
 
 /* CMP transactions. */
 enum db_txn_state {
@@ -253,6 +264,11 @@ int db_txn_expire(struct db *db, int reason, long long *txns,
     long long *certs) CA_MUST_CHECK;
 /* Deletes replay nonces older than older_than seconds. Returns 1 or -1. */
 int db_nonce_prune(struct db *db, long long older_than, long long *pruned)
+    CA_MUST_CHECK;
+/* Deletes finished transactions (done, aborted) not updated for
+ * older_than seconds and without requests kept for the operator
+ * (txn_retention; the audit chain keeps the history). Returns 1 or -1. */
+int db_txn_prune(struct db *db, long long older_than, long long *pruned)
     CA_MUST_CHECK;
 
 /* Requests waiting for an operator (delayed delivery). */
@@ -394,21 +410,28 @@ enum db_refusal {
 	DB_REFUSE_SERIAL,      /* serial number exists for this CA */
 	DB_REFUSE_STATE,       /* transaction not in the expected state */
 	DB_REFUSE_CA_CHANGED,  /* the CA row holds another certificate */
+	DB_REFUSE_PATH_CA,     /* a CA of the protection path is retired */
+	DB_REFUSE_PATH_CERT,   /* a certificate of that path is not valid */
 };
 
 /*
  * Storing issued certificates: every certificate a CMP response carries is
- * stored by one SQL function, cmpca_cert_store (014_issue_one_path.sql),
- * those of one response in one call, with what happens to its transaction:
- *   DB_ISSUE_NEW    claims nonce, inserts transaction t, consumes one use
- *                   of secret_ref unless NULL (an unlimited secret must
- *                   still be secret_version of its row when that is given)
+ * stored by one SQL function, cmpca_cert_store (014_issue_one_path.sql,
+ * 018_scope.sql), those of one response in one call, with what happens to
+ * its transaction:
+ *   DB_ISSUE_NEW    claims nonce, inserts transaction t, consumes
+ *                   secret_uses uses (at least one) of secret_ref unless
+ *                   NULL (an unlimited secret must still be
+ *                   secret_version of its row when that is given; a
+ *                   disabled one is refused)
  *   DB_ISSUE_MOVE   claims nonce, moves t->id from state from to t->state
  *                   with t->last_nonce (delayed delivery's final answer)
  *   DB_ISSUE_STORE  nothing: the caller's transaction did that
  * Refused with DB_REFUSE_CA_CHANGED unless ca_sha256 is the current
  * certificate of the CA (db_ca_cert_current), DB_REFUSE_SERIAL on a
- * serial collision.
+ * serial collision, DB_REFUSE_PATH_CA / DB_REFUSE_PATH_CERT when a CA or
+ * certificate of the protection path (path_ca, path_cert) is no longer
+ * active or valid.
  */
 enum db_issue_txn {
 	DB_ISSUE_NEW = 1,
@@ -426,6 +449,17 @@ struct db_issue {
 	const char *secret_version;    /* NEW: its row version, or NULL */
 	const unsigned char *ca_sha256; /* [32] the CA certificate signed under */
 	const char *actor;	       /* of the audit entries */
+	int secret_uses;	       /* NEW: uses of secret_ref (0: one) */
+	const char *credential;	       /* of every certificate, or NULL */
+	long long obtained_with;       /* of every certificate, or 0 */
+	/* The protection path, checked in the same statement: CA rows
+	 * whose keys signed one of its certificates (active, or an earlier
+	 * key of an active identity) and the inventory rows of those
+	 * certificates (valid). May be NULL with 0. */
+	const long long *path_ca;
+	size_t npath_ca;
+	const long long *path_cert;
+	size_t npath_cert;
 };
 /*
  * Stores the n certificates c[] of one response (sets c[i]->id) as is->txn
@@ -455,6 +489,10 @@ int db_cert_store(struct db *db, const unsigned char ca_sha256[32],
  */
 int db_ca_cert_current(struct db *db, long long ca_id,
     const unsigned char ca_sha256[32]) CA_MUST_CHECK;
+
+/* Certificates of a protection path db_issue() re-checks (CA_MAX_CHAIN
+ * and more). */
+#define DB_ISSUE_PATH_MAX 16
 
 #define DB_FINISH_MAX 16
 /* Ends or advances a transaction in one statement (see db_txn_finish). */
@@ -517,6 +555,29 @@ int db_cert_revoked_each(struct db *db, long long ca_id,
     int (*cb)(void *arg, const char *serial, time_t when, int reason,
 	time_t invalid),
     void *arg) CA_MUST_CHECK;
+/*
+ * CRLs due (017): a status change a CRL must show marks its CA. Before
+ * the CRL's transaction, in a statement of its own: takes the CA's mark.
+ * 1 taken, 0 none, -1.
+ */
+int db_crl_due_take(struct db *db, long long ca_id) CA_MUST_CHECK;
+/* Marks the CA's CRL due again, urgent (a CRL that took the mark failed).
+ * 1 or -1. */
+int db_crl_due_mark(struct db *db, long long ca_id) CA_MUST_CHECK;
+/* Since when a status change of the CA waits for its CRL: 1 (*since), 0
+ * none waits, -1. */
+int db_crl_due_since(struct db *db, long long ca_id, time_t *since)
+    CA_MUST_CHECK;
+/* CAs whose next CRL is due: marked delay seconds ago or more, or marked
+ * urgent (a compromise). *ids (free()) and *n. 1 or -1. */
+int db_crl_due_list(struct db *db, long delay, long long **ids, size_t *n)
+    CA_MUST_CHECK;
+/*
+ * Ends a hold (revoked with certificateHold): reason < 0 releases it
+ * (valid again, removeFromCRL), any other CRLReason makes it permanent
+ * (still revoked, the hold's time kept). 1, 0 if not on hold, -1.
+ */
+int db_cert_hold_end(struct db *db, long long id, int reason) CA_MUST_CHECK;
 /* Records the invalidityDate of a revocation. Returns 1 or -1. */
 int db_cert_set_invalidity(struct db *db, long long id, time_t when)
     CA_MUST_CHECK;
@@ -541,6 +602,7 @@ struct db_secret {
 	time_t expires;	       /* 0: never */
 	time_t created;
 	char version[24];      /* the row's version (db_secret_get), or "" */
+	int disabled;	       /* cmpca secret disable (db_secret_list) */
 };
 void db_secret_clear(struct db_secret *s);
 /* Returns 1, 0 if the reference exists, -1. */
@@ -556,6 +618,12 @@ int db_secret_get(struct db *db, const char *ref, struct db_secret *out)
  */
 int db_secret_consume(struct db *db, const char *ref, const char *version)
     CA_MUST_CHECK;
+/* Disables (disabled 1) or enables a secret: a disabled one is not
+ * returned by db_secret_get. Returns 1, 0 if ref is unknown, -1. */
+int db_secret_set_disabled(struct db *db, const char *ref, int disabled)
+    CA_MUST_CHECK;
+/* Deletes a secret. Returns 1, 0 if ref is unknown, -1. */
+int db_secret_remove(struct db *db, const char *ref) CA_MUST_CHECK;
 /* A copy of src without the secret in clear (sealed only), for a worker's
  * cache. Returns 1, or 0 (out of memory; dst cleared). */
 int db_secret_copy(struct db_secret *dst, const struct db_secret *src);
@@ -614,20 +682,18 @@ void db_audit_array_free(struct db_audit *a, size_t n);
  */
 #define DB_HASH_LEN 32	    /* SHA-256 */
 #define DB_AUDIT_BATCH 5000 /* links read per query by the verifier */
-/* Waits for the audit writers of this instant; *upto: the highest audit
- * id, below which no row can appear any more. Own transaction. 1 or -1. */
-int db_audit_fence(struct db *db, long long *upto) CA_MUST_CHECK;
-/* Links the rows after the last linked one up to upto; the new head in
- * *seq and hash (seq 0: empty chain). Returns 1 or -1. */
-int db_audit_seal(struct db *db, long long upto, long long *seq,
+/* Links every final audit row after the last linked one (cmpca_audit_seal
+ * fences by itself, migration 016); the new head in *seq and hash (seq 0:
+ * empty chain). Own transaction. Returns 1 or -1. */
+int db_audit_seal(struct db *db, long long *seq,
     unsigned char hash[DB_HASH_LEN]) CA_MUST_CHECK;
 /* A link and the audit row it links, as stored. */
 struct db_audit_link {
 	long long seq, audit_id;
 	unsigned char row_hash[DB_HASH_LEN], chain_hash[DB_HASH_LEN];
 	int present;	/* the audit row exists */
-	int at_null, ca_null;
-	long long at_us; /* microseconds since 1970 */
+	int ca_null;
+	char at_us[32]; /* microseconds since 1970, as text; "" for NULL */
 	long long ca_id;
 	char *event, *actor, *detail, *db_role; /* NULL: SQL NULL */
 };
@@ -651,11 +717,19 @@ struct db_audit_ckpt {
 	unsigned char *spki; /* DER SubjectPublicKeyInfo, the stored copy */
 	size_t spki_len;
 };
-/* Inserts c (seq, chain_hash, key_id, at, sig); sets c->id. 1 or -1. */
+/* Adds c (seq, chain_hash, key_id, at, sig) through
+ * cmpca_audit_checkpoint_add; sets c->id. Returns 1, 0 (seq behind the
+ * last checkpoint: not added) or -1. */
 int db_audit_ckpt_insert(struct db *db, struct db_audit_ckpt *c)
     CA_MUST_CHECK;
-/* Highest checkpointed seq (0: none). Returns 1 or -1. */
-int db_audit_ckpt_last(struct db *db, long long *seq) CA_MUST_CHECK;
+/* The last checkpoint's seq and time (0 and 0: none). 1 or -1. */
+int db_audit_ckpt_last(struct db *db, long long *seq, time_t *at)
+    CA_MUST_CHECK;
+/* Checkpoint ids: *gap_from..*gap_to, the first ids missing between 1 and
+ * the highest (0, 0: none); *top, the highest id; *drawn, the highest id
+ * its sequence gave out. Returns 1 or -1. */
+int db_audit_ckpt_ids(struct db *db, long long *gap_from, long long *gap_to,
+    long long *top, long long *drawn) CA_MUST_CHECK;
 /* Every checkpoint, by seq. Returns 1 or -1. */
 int db_audit_ckpt_list(struct db *db, struct db_audit_ckpt **out, size_t *n)
     CA_MUST_CHECK;
@@ -667,6 +741,9 @@ int db_audit_key_insert(struct db *db, const char *uri,
 /* The newest audit key into k (key_id, key_uri, spki). 1, 0 none, -1. */
 int db_audit_key_latest(struct db *db, struct db_audit_ckpt *k)
     CA_MUST_CHECK;
+/* Audit key id into k (key_id, key_uri, spki). 1, 0 none, -1. */
+int db_audit_key_get(struct db *db, long long id, struct db_audit_ckpt *k)
+    CA_MUST_CHECK;
 /* A certificate whose status is not the one its audit rows say. */
 struct db_audit_mismatch {
 	long long cert_id;
@@ -676,6 +753,17 @@ struct db_audit_mismatch {
 };
 /* The first such certificate. Returns 1 (found), 0 (none) or -1. */
 int db_audit_cert_check(struct db *db, struct db_audit_mismatch *m)
+    CA_MUST_CHECK;
+/* A certificate status change in the history that the CA never makes
+ * (db_harden.c; the rule of migration 016's cert_status_transition). */
+struct db_audit_transition {
+	long long audit_id, cert_id;
+	char serial[DB_SERIAL_MAX];
+	char from[64], to[64]; /* "<status> <reason|->" */
+	long long count;       /* how many such rows in all */
+};
+/* The first one. Returns 1 (found), 0 (none) or -1. */
+int db_audit_transition_check(struct db *db, struct db_audit_transition *t)
     CA_MUST_CHECK;
 /* BEGIN a read-only REPEATABLE READ transaction (one snapshot for a
  * consistent read); end it with db_commit or db_rollback. 1 or 0. */
@@ -692,6 +780,21 @@ int db_role_get(struct db *db, struct db_role *w) CA_MUST_CHECK;
 /* Calls cmpca_grants() (migration 015) if it exists: the roles get
  * exactly their grants. Returns 1, 0 (no such function) or -1. */
 int db_grants_apply(struct db *db) CA_MUST_CHECK;
+/* Records what the roles hold now as what cmpca_grants() gave
+ * (grant_baseline, migration 016; db_grants_apply calls it). Returns 1,
+ * 0 (no such table) or -1. */
+int db_grants_baseline(struct db *db) CA_MUST_CHECK;
+#define DB_PROBLEM_MAX 256 /* one sentence of db_schema_check */
+/*
+ * The audit trail's safeguards in the database (db_harden.c): every audit
+ * trigger present and enabled; every SECURITY DEFINER function of the
+ * schema with search_path pg_catalog, <schema>, pg_temp; PUBLIC and the
+ * three roles without TEMP and without any privilege beyond what
+ * grant_baseline records. Calls report(arg, sentence) per problem.
+ * Returns the number of problems, or -1.
+ */
+int db_schema_check(struct db *db, void (*report)(void *, const char *),
+    void *arg) CA_MUST_CHECK;
 
 /* Counts of open work for monitoring (db_stats.c). */
 struct db_stats {
@@ -759,6 +862,7 @@ struct db_admin_filter {
 	enum db_cert_status status;
 	int limit;
 	int offset;
+	int expiring_days; /* > 0: valid ones expiring within, soonest first */
 };
 void db_admin_cert_clear(struct db_admin_cert *c);
 void db_admin_cert_array_free(struct db_admin_cert *a, size_t n);
@@ -772,6 +876,10 @@ int db_admin_cert_list(struct db *db, const struct db_admin_filter *f,
  */
 int db_admin_hourly(struct db *db, int hours, long long *counts,
     time_t *first) CA_MUST_CHECK;
+/* The audit chain's newest signed checkpoint: its seq and time. 1, 0
+ * none yet, -1. */
+int db_admin_ckpt_last(struct db *db, long long *seq, time_t *at)
+    CA_MUST_CHECK;
 
 /*
  * Added by the db layer; notes on the contract above.

@@ -1,7 +1,8 @@
 /*
  * db_admin.c - read-only queries for the operators' web page (daemon/admin.c):
  * a certificate listing that joins the CA label and leaves out the DER,
- * with subject/serial/status filters and paging, and issuances per hour.
+ * with subject/serial/status/expiry filters and paging, issuances per
+ * hour, and the audit chain's newest checkpoint.
  *
  * Only SELECTs live here: the page must not be able to change anything.
  * Search text and serials travel as bound parameters, never in the SQL.
@@ -20,7 +21,10 @@ static const struct db_stmt st_certs = {DB_ST_ADMIN_CERTS, "admin_certs",
     " OR strpos(lower(c.subject), lower($1::text)) > 0)"
     " AND ($2::text IS NULL OR c.serial = $2::text)"
     " AND ($3::text IS NULL OR c.status = $3::text)"
-    " ORDER BY CASE WHEN $3::text = 'revoked' THEN c.revoked_at END"
+    " AND ($6::int = 0 OR (c.status = 'valid' AND c.not_after > now()"
+    " AND c.not_after <= now() + $6::int * interval '1 day'))"
+    " ORDER BY CASE WHEN $6::int > 0 THEN c.not_after END ASC NULLS LAST,"
+    " CASE WHEN $3::text = 'revoked' THEN c.revoked_at END"
     " DESC NULLS LAST, c.created DESC, c.id DESC"
     " LIMIT $4::int OFFSET $5::int"};
 /* One row per hour, oldest first, empty hours included; hours in UTC so
@@ -36,6 +40,12 @@ static const struct db_stmt st_hourly = {DB_ST_ADMIN_HOURLY, "admin_hourly",
     " WHERE created >= now() - $1::int * interval '1 hour' GROUP BY 1)"
     " SELECT " DB_EPOCH("b.h") ", coalesce(c.n, 0)::bigint"
     " FROM b LEFT JOIN c ON c.h = b.h ORDER BY b.h"};
+
+/* The newest signed checkpoint of the audit chain. */
+static const struct db_stmt st_ckpt_last = {DB_ST_ADMIN_CKPT_LAST,
+    "admin_ckpt_last",
+    "SELECT seq, " DB_EPOCH("at") " FROM audit_checkpoint"
+    " ORDER BY id DESC LIMIT 1"};
 
 void
 db_admin_cert_clear(struct db_admin_cert *c)
@@ -105,7 +115,8 @@ db_admin_cert_list(struct db *db, const struct db_admin_filter *f,
 
 	*out = NULL;
 	*n = 0;
-	if (f->limit <= 0 || f->offset < 0 ||
+	if (f->limit <= 0 || f->offset < 0 || f->expiring_days < 0 ||
+	    f->expiring_days > 36500 ||
 	    (f->status != 0 && strcmp(db_cert_status_name(f->status),
 	    "unknown") == 0)) {
 		db_seterr(db, "admin certs failed: invalid argument");
@@ -117,6 +128,7 @@ db_admin_cert_list(struct db *db, const struct db_admin_filter *f,
 					 : NULL);
 	db_param_int8(&p, f->limit);
 	db_param_int8(&p, f->offset);
+	db_param_int8(&p, f->expiring_days);
 	rc = db_getn(db, &st_certs, &p, sizeof(**out), admin_cert_row,
 	    admin_cert_clr, &a, n);
 	*out = a;
@@ -152,6 +164,34 @@ db_admin_hourly(struct db *db, int hours, long long *counts, time_t *first)
 			db_stmt_err(db, &st_hourly, "unexpected result");
 			goto out;
 		}
+	}
+	rc = 1;
+out:
+	PQclear(res);
+	return rc;
+}
+
+int
+db_admin_ckpt_last(struct db *db, long long *seq, time_t *at)
+{
+	struct db_row r;
+	PGresult *res = NULL;
+	int rc = -1;
+
+	*seq = 0;
+	*at = 0;
+	if (db_run(db, &st_ckpt_last, NULL, &res) != 1)
+		goto out;
+	rc = 0;
+	if (PQntuples(res) == 0)
+		goto out;
+	r = (struct db_row){res, 0, 0, 0};
+	*seq = db_col_int8(&r, 0);
+	*at = db_col_time(&r, 1);
+	if (r.bad) {
+		db_stmt_err(db, &st_ckpt_last, "unexpected result");
+		rc = -1;
+		goto out;
 	}
 	rc = 1;
 out:

@@ -45,6 +45,16 @@ static const struct db_stmt st_list_kind = {DB_ST_CERT_LIST_KIND,
     "cert_list_kind",
     "SELECT " CERT_COLS " FROM cert WHERE ca_id = $1::bigint"
     " AND kind = $2::text ORDER BY id"};
+/* What a certificate's holder obtained with it, and so on (018). */
+static const struct db_stmt st_obtained_with = {DB_ST_CERT_OBTAINED_WITH,
+    "cert_obtained_with",
+    "WITH RECURSIVE d(id, depth) AS (SELECT id, 1 FROM cert"
+    " WHERE obtained_with = $1::bigint"
+    " UNION SELECT c.id, d.depth + 1 FROM cert c JOIN d"
+    " ON c.obtained_with = d.id WHERE d.depth < 64)"
+    " SELECT " CERT_COLS " FROM cert WHERE id IN (SELECT id FROM d)"
+    " AND status IN ('valid', 'unconfirmed')"
+    " ORDER BY (SELECT min(depth) FROM d WHERE d.id = cert.id), id"};
 /* Revoked/rejected record when and why; any other status clears both. */
 static const struct db_stmt st_set_status = {DB_ST_CERT_SET_STATUS,
     "cert_set_status",
@@ -81,6 +91,7 @@ db_cert_clear(struct db_cert *c)
 	free(c->der);
 	free(c->profile);
 	free(c->requester);
+	free(c->credential);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -124,6 +135,8 @@ db_cert_row(const PGresult *res, int i, int off, struct db_cert *c)
 	c->created = db_col_time(&r, 16);
 	c->replaces = db_col_int8(&r, 17);
 	db_col_text(&r, 18, c->kind, sizeof(c->kind));
+	c->credential = db_col_strdup(&r, 19);
+	c->obtained_with = db_col_int8(&r, 20);
 	c->status = db_name_parse(&cert_status, status);
 	if (r.bad || len != sizeof(c->spki_sha256) || c->subject == NULL ||
 	    c->issuer == NULL || c->der == NULL || c->status == 0) {
@@ -314,6 +327,49 @@ db_cert_list_kind(struct db *db, long long ca_id, const char *kind,
 	db_param_text(&p, kind);
 	rc = db_getn(db, &st_list_kind, &p, sizeof(**out), cert_row, cert_clr,
 	    &a, n);
+	*out = a;
+	return rc;
+}
+
+/* A hold (certificateHold, 6) released or made permanent. */
+static const struct db_stmt st_hold_end = {DB_ST_CERT_HOLD_END,
+    "cert_hold_end",
+    "UPDATE cert SET"
+    " status = CASE WHEN $2::int IS NULL THEN 'valid' ELSE 'revoked' END,"
+    " reason = $2::int,"
+    " revoked_at = CASE WHEN $2::int IS NULL THEN NULL ELSE revoked_at END,"
+    " invalidity_date = CASE WHEN $2::int IS NULL THEN NULL"
+    " ELSE invalidity_date END"
+    " WHERE id = $1::bigint AND status = 'revoked' AND reason = 6"};
+
+int
+db_cert_hold_end(struct db *db, long long id, int reason)
+{
+	struct db_params p = {0};
+
+	if (reason == 6 || reason == 8 || reason > 10) {
+		db_seterr(db, "cert hold end failed: invalid reason");
+		return -1;
+	}
+	db_param_int8(&p, id);
+	if (reason >= 0)
+		db_param_int8(&p, reason);
+	else
+		db_param_text(&p, NULL);
+	return db_update(db, &st_hold_end, &p, NULL);
+}
+
+int
+db_cert_obtained_with(struct db *db, long long id, struct db_cert **out,
+    size_t *n)
+{
+	struct db_params p = {0};
+	void *a = NULL;
+	int rc;
+
+	db_param_int8(&p, id);
+	rc = db_getn(db, &st_obtained_with, &p, sizeof(**out), cert_row,
+	    cert_clr, &a, n);
 	*out = a;
 	return rc;
 }

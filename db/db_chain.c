@@ -11,14 +11,12 @@
 
 #include "db/db_int.h"
 
-static const struct db_stmt st_fence = {DB_ST_AUDIT_FENCE, "audit_fence",
-    "SELECT cmpca_audit_fence()"};
 static const struct db_stmt st_seal = {DB_ST_AUDIT_SEAL, "audit_seal",
-    "SELECT r_seq, r_hash FROM cmpca_audit_seal($1::bigint)"};
+    "SELECT r_seq, r_hash FROM cmpca_audit_seal()"};
 /* The links after seq $1 with the rows they link (NULL if gone). */
 static const struct db_stmt st_links = {DB_ST_AUDIT_LINKS, "audit_links",
     "SELECT s.seq, s.audit_id, s.row_hash, s.chain_hash, a.id,"
-    " (extract(epoch FROM a.at) * 1000000)::bigint, a.event, a.ca_id,"
+    " round(extract(epoch FROM a.at) * 1000000)::text, a.event, a.ca_id,"
     " a.actor, a.detail, a.db_role"
     " FROM audit_seal s LEFT JOIN audit a ON a.id = s.audit_id"
     " WHERE s.seq > $1::bigint ORDER BY s.seq LIMIT $2::int"};
@@ -33,9 +31,8 @@ static const struct db_stmt st_unlinked = {DB_ST_AUDIT_UNLINKED,
     " (SELECT count(*) FROM audit a, m WHERE a.id > m.top)::bigint"};
 static const struct db_stmt st_ckpt_insert = {DB_ST_AUDIT_CKPT_INSERT,
     "audit_checkpoint_insert",
-    "INSERT INTO audit_checkpoint (seq, chain_hash, key_id, at, sig)"
-    " VALUES ($1::bigint, $2::bytea, $3::bigint, to_timestamp($4::bigint),"
-    " $5::bytea) RETURNING id"};
+    "SELECT cmpca_audit_checkpoint_add($1::bigint, $2::bytea, $3::bigint,"
+    " $4::bigint, $5::bytea)"};
 static const struct db_stmt st_ckpt_list = {DB_ST_AUDIT_CKPT_LIST,
     "audit_checkpoint_list",
     "SELECT c.id, c.seq, c.chain_hash, c.key_id, " DB_EPOCH("c.at")
@@ -43,11 +40,28 @@ static const struct db_stmt st_ckpt_list = {DB_ST_AUDIT_CKPT_LIST,
     " LEFT JOIN audit_key k ON k.id = c.key_id ORDER BY c.seq, c.id"};
 static const struct db_stmt st_ckpt_last = {DB_ST_AUDIT_CKPT_LAST,
     "audit_checkpoint_last",
-    "SELECT coalesce(max(seq), 0) FROM audit_checkpoint"};
+    "SELECT seq, " DB_EPOCH("at") " FROM audit_checkpoint"
+    " ORDER BY seq DESC, id DESC LIMIT 1"};
+/* The first gap in checkpoint ids (from 1), the highest id, and the
+ * highest its sequence gave out. */
+static const struct db_stmt st_ckpt_ids = {DB_ST_AUDIT_CKPT_IDS,
+    "audit_checkpoint_ids",
+    "SELECT coalesce((SELECT p + 1 FROM (SELECT id, lag(id, 1, 0::bigint)"
+    "  OVER (ORDER BY id) AS p FROM audit_checkpoint) x WHERE id <> p + 1"
+    "  ORDER BY id LIMIT 1), 0),"
+    " coalesce((SELECT id - 1 FROM (SELECT id, lag(id, 1, 0::bigint)"
+    "  OVER (ORDER BY id) AS p FROM audit_checkpoint) x WHERE id <> p + 1"
+    "  ORDER BY id LIMIT 1), 0),"
+    " (SELECT coalesce(max(id), 0) FROM audit_checkpoint),"
+    " (SELECT CASE WHEN is_called THEN last_value ELSE 0 END"
+    "  FROM audit_checkpoint_id_seq)"};
 static const struct db_stmt st_key_insert = {DB_ST_AUDIT_KEY_INSERT,
     "audit_key_insert",
     "INSERT INTO audit_key (key_uri, spki) VALUES ($1::text, $2::bytea)"
     " ON CONFLICT (key_uri) DO NOTHING RETURNING id"};
+static const struct db_stmt st_key_get = {DB_ST_AUDIT_KEY_GET,
+    "audit_key_get",
+    "SELECT id, key_uri, spki FROM audit_key WHERE id = $1::bigint"};
 static const struct db_stmt st_key_latest = {DB_ST_AUDIT_KEY_LATEST,
     "audit_key_latest",
     "SELECT id, key_uri, spki FROM audit_key ORDER BY id DESC LIMIT 1"};
@@ -61,15 +75,15 @@ static const struct db_stmt st_cert_check = {DB_ST_AUDIT_CERT_CHECK,
     "WITH s AS (SELECT DISTINCT ON (cid) cid, detail FROM"
     "  (SELECT split_part(detail, ' ', 1)::bigint AS cid, id, detail"
     "   FROM audit WHERE event = 'cert-status'"
-    "   AND detail ~ '^[0-9]+ ') x ORDER BY cid, id DESC)"
+    "   AND detail ~ '^[0-9]{1,18} ') x ORDER BY cid, id DESC)"
     " SELECT c.id, c.serial, format('%s %s %s', c.status,"
     " coalesce(c.reason::text, '-'),"
-    " coalesce(floor(extract(epoch FROM c.revoked_at))::bigint::text, '-')),"
+    " coalesce(floor(extract(epoch FROM c.revoked_at))::text, '-')),"
     " left(coalesce(substring(s.detail FROM '^[0-9]+ [^ ]+ (.*)$'), ''), 100)"
     " FROM cert c LEFT JOIN s ON s.cid = c.id"
     " WHERE s.detail IS NULL OR format('%s %s %s', c.status,"
     " coalesce(c.reason::text, '-'),"
-    " coalesce(floor(extract(epoch FROM c.revoked_at))::bigint::text, '-'))"
+    " coalesce(floor(extract(epoch FROM c.revoked_at))::text, '-'))"
     " <> substring(s.detail FROM '^[0-9]+ [^ ]+ (.*)$')"
     " ORDER BY c.id LIMIT 1"};
 static const struct db_stmt st_snapshot = {DB_ST_SNAPSHOT, "begin_snapshot",
@@ -97,14 +111,6 @@ int8_row(const PGresult *res, int i, void *e)
 	return !r.bad;
 }
 
-int
-db_audit_fence(struct db *db, long long *upto)
-{
-	*upto = 0;
-	return db_get1(db, &st_fence, NULL, sizeof(*upto), int8_row, upto) ==
-		1 ? 1 : -1;
-}
-
 struct head {
 	long long seq;
 	unsigned char hash[DB_HASH_LEN];
@@ -123,14 +129,11 @@ head_row(const PGresult *res, int i, void *e)
 }
 
 int
-db_audit_seal(struct db *db, long long upto, long long *seq,
-    unsigned char hash[DB_HASH_LEN])
+db_audit_seal(struct db *db, long long *seq, unsigned char hash[DB_HASH_LEN])
 {
-	struct db_params p = {0};
 	struct head h;
 
-	db_param_int8(&p, upto);
-	if (db_get1(db, &st_seal, &p, sizeof(h), head_row, &h) != 1)
+	if (db_get1(db, &st_seal, NULL, sizeof(h), head_row, &h) != 1)
 		return -1;
 	*seq = h.seq;
 	memcpy(hash, h.hash, DB_HASH_LEN);
@@ -174,8 +177,7 @@ link_row(const PGresult *res, int i, void *e)
 	db_col_bytes(&r, 2, l->row_hash, sizeof(l->row_hash), &rl);
 	db_col_bytes(&r, 3, l->chain_hash, sizeof(l->chain_hash), &cl);
 	l->present = !PQgetisnull(res, i, 4);
-	l->at_null = PQgetisnull(res, i, 5);
-	l->at_us = db_col_int8(&r, 5);
+	db_col_text(&r, 5, l->at_us, sizeof(l->at_us));
 	l->event = db_col_strdup(&r, 6);
 	l->ca_null = PQgetisnull(res, i, 7);
 	l->ca_id = db_col_int8(&r, 7);
@@ -244,15 +246,51 @@ db_audit_ckpt_insert(struct db *db, struct db_audit_ckpt *c)
 	db_param_int8(&p, c->key_id);
 	db_param_int8(&p, (long long)c->at);
 	db_param_bytea(&p, c->sig, c->sig_len);
-	return db_insert(db, &st_ckpt_insert, &p, &c->id) == 1 ? 1 : -1;
+	c->id = 0;
+	if (db_get_int8(db, &st_ckpt_insert, &p, &c->id) != 1)
+		return -1;
+	return c->id > 0 ? 1 : 0;
 }
 
 int
-db_audit_ckpt_last(struct db *db, long long *seq)
+db_audit_ckpt_last(struct db *db, long long *seq, time_t *at)
 {
+	long long v[2] = {0, 0};
+
 	*seq = 0;
-	return db_get1(db, &st_ckpt_last, NULL, sizeof(*seq), int8_row, seq) ==
-		1 ? 1 : -1;
+	*at = 0;
+	if (db_get1(db, &st_ckpt_last, NULL, sizeof(v), pair_row, v) < 0)
+		return -1;
+	*seq = v[0];
+	*at = (time_t)v[1];
+	return 1;
+}
+
+static int
+quad_row(const PGresult *res, int i, void *e)
+{
+	long long *v = e;
+	struct db_row r = {res, i, 0, 0};
+	int k;
+
+	for (k = 0; k < 4; k++)
+		v[k] = db_col_int8(&r, k);
+	return !r.bad;
+}
+
+int
+db_audit_ckpt_ids(struct db *db, long long *gap_from, long long *gap_to,
+    long long *top, long long *drawn)
+{
+	long long v[4] = {0, 0, 0, 0};
+
+	if (db_get1(db, &st_ckpt_ids, NULL, sizeof(v), quad_row, v) != 1)
+		return -1;
+	*gap_from = v[0];
+	*gap_to = v[1];
+	*top = v[2];
+	*drawn = v[3];
+	return 1;
 }
 
 void
@@ -352,6 +390,15 @@ db_audit_key_latest(struct db *db, struct db_audit_ckpt *k)
 	return db_get1(db, &st_key_latest, NULL, sizeof(*k), key_row, k);
 }
 
+int
+db_audit_key_get(struct db *db, long long id, struct db_audit_ckpt *k)
+{
+	struct db_params p = {0};
+
+	db_param_int8(&p, id);
+	return db_get1(db, &st_key_get, &p, sizeof(*k), key_row, k);
+}
+
 static int
 mismatch_row(const PGresult *res, int i, void *e)
 {
@@ -423,5 +470,7 @@ db_grants_apply(struct db *db)
 		return 0;
 	rc = db_run(db, &st_grants, NULL, &res);
 	PQclear(res);
+	if (rc == 1 && db_grants_baseline(db) < 0)
+		rc = -1;
 	return rc;
 }

@@ -194,3 +194,78 @@ db_cert_set_invalidity(struct db *db, long long id, time_t when)
 	PQclear(res);
 	return rc;
 }
+
+/* CRLs due (017_revocation.sql). */
+static const struct db_stmt st_due_take = {DB_ST_CRL_DUE_TAKE, "crl_due_take",
+    "DELETE FROM crl_due WHERE ca_id = $1::bigint"};
+static const struct db_stmt st_due_mark = {DB_ST_CRL_DUE_MARK, "crl_due_mark",
+    "INSERT INTO crl_due (ca_id, urgent) VALUES ($1::bigint, true)"
+    " ON CONFLICT (ca_id) DO UPDATE SET urgent = true"};
+static const struct db_stmt st_due_since = {DB_ST_CRL_DUE_SINCE,
+    "crl_due_since",
+    "SELECT " DB_EPOCH("since") " FROM crl_due WHERE ca_id = $1::bigint"};
+static const struct db_stmt st_due_list = {DB_ST_CRL_DUE_LIST, "crl_due_list",
+    "SELECT ca_id FROM crl_due WHERE urgent"
+    " OR since <= clock_timestamp() - make_interval(secs => $1::bigint)"
+    " ORDER BY since"};
+
+int
+db_crl_due_take(struct db *db, long long ca_id)
+{
+	struct db_params p = {0};
+
+	db_param_int8(&p, ca_id);
+	return db_update(db, &st_due_take, &p, NULL);
+}
+
+int
+db_crl_due_mark(struct db *db, long long ca_id)
+{
+	struct db_params p = {0};
+
+	db_param_int8(&p, ca_id);
+	return db_run_simple(db, &st_due_mark, &p);
+}
+
+int
+db_crl_due_since(struct db *db, long long ca_id, time_t *since)
+{
+	struct db_params p = {0};
+	long long v = 0;
+	int rc;
+
+	db_param_int8(&p, ca_id);
+	rc = db_get_int8(db, &st_due_since, &p, &v);
+	*since = (time_t)v;
+	return rc;
+}
+
+/* Row of st_due_list (for db_getn). */
+static int
+due_row(const PGresult *res, int i, void *e)
+{
+	struct db_row r = {res, i, 0, 0};
+
+	*(long long *)e = db_col_int8(&r, 0);
+	return !r.bad;
+}
+
+static void
+due_clear(void *e)
+{
+	(void)e;
+}
+
+int
+db_crl_due_list(struct db *db, long delay, long long **ids, size_t *n)
+{
+	struct db_params p = {0};
+	void *out = NULL;
+	int rc;
+
+	db_param_int8(&p, delay);
+	rc = db_getn(db, &st_due_list, &p, sizeof(long long), due_row,
+	    due_clear, &out, n);
+	*ids = out;
+	return rc;
+}

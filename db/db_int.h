@@ -19,7 +19,7 @@
 #include "db/db.h"
 
 #define DB_ERR_MAX 256	 /* db_error() text, truncated */
-#define DB_MAXPARAM 32	 /* parameters of one statement */
+#define DB_MAXPARAM 40	 /* parameters of one statement */
 #define DB_NUM_MAX 24	 /* a long long in decimal, sign, NUL */
 
 /* SQL: a timestamptz column as whole seconds since the epoch (int8). */
@@ -84,6 +84,10 @@ enum db_stmt_id {
 	DB_ST_SECRET_CLEAR_LIST,
 	DB_ST_SECRET_SEAL,
 	DB_ST_SECRET_RESEAL_LIST,
+	DB_ST_SECRET_DISABLE,
+	DB_ST_SECRET_REMOVE,
+	DB_ST_TXN_PRUNE,
+	DB_ST_CERT_OBTAINED_WITH,
 	DB_ST_AUDIT_ADD,
 	DB_ST_AUDIT_LIST,
 	DB_ST_STATS,
@@ -115,7 +119,12 @@ enum db_stmt_id {
 	DB_ST_CERT_STORE,
 	DB_ST_CRL_LOCK,
 	DB_ST_CRL_NUMBER,
-	DB_ST_AUDIT_FENCE,
+	DB_ST_CRL_DUE_TAKE,
+	DB_ST_CRL_DUE_LIST,
+	DB_ST_CRL_DUE_MARK,
+	DB_ST_CRL_DUE_SINCE,
+	DB_ST_CERT_HOLD_END,
+	DB_ST_ADMIN_CKPT_LAST,
 	DB_ST_AUDIT_SEAL,
 	DB_ST_AUDIT_LINKS,
 	DB_ST_AUDIT_UNLINKED,
@@ -125,6 +134,13 @@ enum db_stmt_id {
 	DB_ST_AUDIT_KEY_INSERT,
 	DB_ST_AUDIT_KEY_LATEST,
 	DB_ST_AUDIT_CERT_CHECK,
+	DB_ST_AUDIT_KEY_GET,
+	DB_ST_AUDIT_CKPT_IDS,
+	DB_ST_AUDIT_TRANSITION,
+	DB_ST_HAS_BASELINE,
+	DB_ST_BASELINE_CLEAR,
+	DB_ST_BASELINE_RECORD,
+	DB_ST_SCHEMA_CHECK,
 	DB_ST_SNAPSHOT,
 	DB_ST_WHOAMI,
 	DB_ST_GRANTS,
@@ -298,7 +314,8 @@ struct db_row {
 	"id, ca_id, serial, subject, issuer, spki_sha256, "                 \
 	DB_EPOCH("not_before") ", " DB_EPOCH("not_after") ", status, der, " \
 	"profile, requester, txid, cert_req_id, " DB_EPOCH("revoked_at")    \
-	", reason, " DB_EPOCH("created") ", replaces, kind"
+	", reason, " DB_EPOCH("created") ", replaces, kind, credential, "   \
+	"obtained_with"
 /* Fills *c from the DB_CERT_COLS at column off of row i. 1, or 0 on a
  * malformed row (c cleared). */
 int db_cert_row(const PGresult *res, int i, int off, struct db_cert *c);

@@ -18,7 +18,8 @@ static const struct db_stmt st_store = {DB_ST_CERT_STORE, "cert_store",
     " $10::text, $11::bytea, $12::int, $13::bigint, $14::text, $15::text,"
     " $16::text[], $17::text[], $18::text[], $19::bytea[], $20::bigint[],"
     " $21::bigint[], $22::text[], $23::bytea[], $24::text[], $25::text[],"
-    " $26::int[], $27::bigint[], $28::boolean[], $29::text[])"};
+    " $26::int[], $27::bigint[], $28::boolean[], $29::text[], $30::int,"
+    " $31::text, $32::bigint, $33::bigint[], $34::bigint[])"};
 static const struct db_stmt st_ca_current = {DB_ST_CA_CERT_CURRENT,
     "ca_cert_current",
     "SELECT 1::bigint FROM ca WHERE id = $1::bigint AND status = 'active'"
@@ -42,6 +43,8 @@ refusal(const struct db *db)
 		{ "CA004", DB_REFUSE_SERIAL },
 		{ "CA005", DB_REFUSE_STATE },
 		{ "CA006", DB_REFUSE_CA_CHANGED },
+		{ "CA007", DB_REFUSE_PATH_CA },
+		{ "CA008", DB_REFUSE_PATH_CERT },
 	};
 	size_t i;
 
@@ -67,7 +70,9 @@ db_ca_cert_current(struct db *db, long long ca_id,
 enum {
 	ARR_SERIAL, ARR_SUBJECT, ARR_ISSUER, ARR_SPKI, ARR_NOT_BEFORE,
 	ARR_NOT_AFTER, ARR_STATUS, ARR_DER, ARR_PROFILE, ARR_REQUESTER,
-	ARR_CERT_REQ_ID, ARR_REPLACES, ARR_SUPERSEDE, ARR_KIND, ARR_COUNT
+	ARR_CERT_REQ_ID, ARR_REPLACES, ARR_SUPERSEDE, ARR_KIND, ARR_COUNT,
+	/* After the certificates' arrays: the protection path's. */
+	ARR_PATH_CA = ARR_COUNT, ARR_PATH_CERT, ARR_ALL
 };
 
 static const char *const issue_txn_tbl[] = {
@@ -103,6 +108,10 @@ issue_args_ok(const struct db_issue *is, struct db_cert *const *c,
 	long long ca_id;
 
 	if (db_name_of(&issue_txn, is->txn) == NULL || n > DB_ISSUE_MAX ||
+	    is->npath_ca > DB_ISSUE_PATH_MAX ||
+	    is->npath_cert > DB_ISSUE_PATH_MAX ||
+	    (is->npath_ca > 0 && is->path_ca == NULL) ||
+	    (is->npath_cert > 0 && is->path_cert == NULL) ||
 	    (n > 0 && (c == NULL || is->ca_sha256 == NULL)))
 		return 0;
 	if (is->txn != DB_ISSUE_STORE &&
@@ -196,6 +205,17 @@ issue_params(struct db_params *p, struct db_array *arr,
 	}
 	for (k = 0; k < ARR_COUNT; k++)
 		db_param_array(p, &arr[k]);
+	db_param_int8(p, is->secret_uses);
+	db_param_text(p, is->credential);
+	db_param_id(p, is->obtained_with);
+	db_array_init(&arr[ARR_PATH_CA], DB_OID_INT8);
+	db_array_init(&arr[ARR_PATH_CERT], DB_OID_INT8);
+	for (i = 0; i < is->npath_ca; i++)
+		db_array_int8(&arr[ARR_PATH_CA], is->path_ca[i]);
+	for (i = 0; i < is->npath_cert; i++)
+		db_array_int8(&arr[ARR_PATH_CERT], is->path_cert[i]);
+	db_param_array(p, &arr[ARR_PATH_CA]);
+	db_param_array(p, &arr[ARR_PATH_CERT]);
 }
 
 int
@@ -203,7 +223,7 @@ db_issue(struct db *db, const struct db_issue *is, struct db_cert *const *c,
     const int *supersede, size_t n, enum db_refusal *why)
 {
 	struct db_params p = {0};
-	struct db_array arr[ARR_COUNT];
+	struct db_array arr[ARR_ALL];
 	struct db_row r;
 	PGresult *res = NULL;
 	size_t i;
@@ -236,7 +256,7 @@ db_issue(struct db *db, const struct db_issue *is, struct db_cert *const *c,
 	rc = 1;
 out:
 	PQclear(res);
-	for (k = 0; k < ARR_COUNT; k++)
+	for (k = 0; k < ARR_ALL; k++)
 		db_array_free(&arr[k]);
 	return rc;
 }

@@ -27,7 +27,7 @@ static const struct db_stmt st_insert = {DB_ST_SECRET_INSERT, "secret_insert",
 static const struct db_stmt st_get = {DB_ST_SECRET_GET, "secret_get",
     "SELECT ref, secret, allowed_subject, profile, ca_id, uses_left, "
     DB_EPOCH("expires") ", " DB_EPOCH("created") ", secret_enc, xmin::text,"
-    " allowed_san FROM enroll_secret WHERE ref = $1::text"};
+    " allowed_san FROM enroll_secret WHERE ref = $1::text AND NOT disabled"};
 /* In clear (before 011), or sealed in the token's format 0x01 (before
  * migration 012's release): both are sealed again in the current format. */
 static const struct db_stmt st_clear_list = {DB_ST_SECRET_CLEAR_LIST,
@@ -60,17 +60,22 @@ static const struct db_stmt st_seal = {DB_ST_SECRET_SEAL, "secret_seal",
 static const struct db_stmt st_consume = {DB_ST_SECRET_CONSUME,
     "secret_consume",
     "WITH u AS (UPDATE enroll_secret SET uses_left = uses_left - 1"
-    " WHERE ref = $1::text AND uses_left > 0"
+    " WHERE ref = $1::text AND uses_left > 0 AND NOT disabled"
     " AND (expires IS NULL OR expires > now()) RETURNING 1)"
     " SELECT 1 FROM u UNION ALL SELECT 1 FROM enroll_secret"
-    " WHERE ref = $1::text AND uses_left = -1"
+    " WHERE ref = $1::text AND uses_left = -1 AND NOT disabled"
     " AND (expires IS NULL OR expires > now())"
     " AND ($2::text IS NULL OR xmin::text = $2::text)"};
 /* Same columns as st_get but the secret. */
 static const struct db_stmt st_list = {DB_ST_SECRET_LIST, "secret_list",
     "SELECT ref, NULL::bytea, allowed_subject, profile, ca_id, uses_left, "
     DB_EPOCH("expires") ", " DB_EPOCH("created") ", NULL::bytea,"
-    " NULL::text, allowed_san FROM enroll_secret ORDER BY ref"};
+    " NULL::text, allowed_san, disabled::int FROM enroll_secret ORDER BY ref"};
+static const struct db_stmt st_disable = {DB_ST_SECRET_DISABLE,
+    "secret_disable",
+    "UPDATE enroll_secret SET disabled = $2::bigint <> 0 WHERE ref = $1::text"};
+static const struct db_stmt st_remove = {DB_ST_SECRET_REMOVE, "secret_remove",
+    "DELETE FROM enroll_secret WHERE ref = $1::text"};
 
 void
 db_secret_clear(struct db_secret *s)
@@ -141,6 +146,8 @@ secret_from_row(const PGresult *res, int i, struct db_secret *s)
 		db_col_text(&r, 9, s->version, sizeof(s->version));
 	if (PQnfields(res) > 10)
 		s->allowed_san = db_col_strdup(&r, 10);
+	if (PQnfields(res) > 11)
+		s->disabled = db_col_int4(&r, 11, 0);
 	if (r.bad) {
 		db_secret_clear(s);
 		return 0;
@@ -297,4 +304,23 @@ db_secret_set_sealed(struct db *db, const char *ref,
 	db_param_text(&p, ref);
 	db_param_bytea(&p, sealed, len);
 	return db_update(db, &st_seal, &p, NULL);
+}
+
+int
+db_secret_set_disabled(struct db *db, const char *ref, int disabled)
+{
+	struct db_params p = {0};
+
+	db_param_text(&p, ref);
+	db_param_int8(&p, disabled != 0);
+	return db_update(db, &st_disable, &p, NULL);
+}
+
+int
+db_secret_remove(struct db *db, const char *ref)
+{
+	struct db_params p = {0};
+
+	db_param_text(&p, ref);
+	return db_update(db, &st_remove, &p, NULL);
 }

@@ -56,6 +56,12 @@ static const struct db_stmt st_nonce_prune = {DB_ST_NONCE_PRUNE,
     "nonce_prune",
     "DELETE FROM seen_nonce WHERE seen_at < now() - make_interval("
     "secs => $1::bigint)"};
+static const struct db_stmt st_txn_prune = {DB_ST_TXN_PRUNE, "txn_prune",
+    "DELETE FROM cmp_txn t WHERE state IN ('done', 'aborted')"
+    " AND (updated < now() - make_interval(secs => $1::bigint)"
+    " OR (updated IS NULL AND created < now() - make_interval("
+    "secs => $1::bigint)))"
+    " AND NOT EXISTS (SELECT 1 FROM pending_req q WHERE q.txid = t.id)"};
 
 static const char *const txn_state_tbl[] = {
     [DB_TXN_WAIT_CONF] = "wait_conf",
@@ -271,4 +277,18 @@ db_nonce_prune(struct db *db, long long older_than, long long *pruned)
 	}
 	db_param_int8(&p, older_than);
 	return db_update(db, &st_nonce_prune, &p, pruned) < 0 ? -1 : 1;
+}
+
+int
+db_txn_prune(struct db *db, long long older_than, long long *pruned)
+{
+	struct db_params p = {0};
+
+	*pruned = 0;
+	if (older_than < 0) {
+		db_seterr(db, "txn prune failed: invalid argument");
+		return -1;
+	}
+	db_param_int8(&p, older_than);
+	return db_update(db, &st_txn_prune, &p, pruned) < 0 ? -1 : 1;
 }

@@ -8,7 +8,8 @@
  * C_Decrypt with CKM_AES_GCM, C_GenerateRandom for the IVs.
  *
  * The keys: CKK_AES, 32 bytes, token, private, sensitive, not extractable,
- * encrypt/decrypt only. They are numbered: version 1 is labelled
+ * encrypt/decrypt only, CKA_ALLOWED_MECHANISMS the two used here, GCM and
+ * ECB (keys made since issue 23; older ones keep working as they are). They are numbered: version 1 is labelled
  * HSM_SEAL_LABEL, version N > 1 HSM_SEAL_LABEL-N; the highest version on
  * the token is the current one, which hsm_seal() uses. hsm_seal() generates
  * version 1 the first time, hsm_seal_new_key() the next version (`cmpca
@@ -277,11 +278,14 @@ seal_key_generate(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s,
 	CK_KEY_TYPE kt = CKK_AES;
 	CK_ULONG len = SEAL_KEY_LEN;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	/* Format 0x01 (GCM in the token) and the DEK derivation (ECB). */
+	CK_MECHANISM_TYPE allowed[] = { CKM_AES_GCM, CKM_AES_ECB };
 	char label[64];
 	CK_ATTRIBUTE t[] = {
 		{ CKA_CLASS, &cls, sizeof(cls) },
 		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
 		{ CKA_VALUE_LEN, &len, sizeof(len) },
+		{ CKA_ALLOWED_MECHANISMS, allowed, sizeof(allowed) },
 		{ CKA_TOKEN, &yes, sizeof(yes) },
 		{ CKA_PRIVATE, &yes, sizeof(yes) },
 		{ CKA_SENSITIVE, &yes, sizeof(yes) },

@@ -34,6 +34,9 @@ void cmp_mac_clear(struct cmp_mac *mac);
 /* Key derivations (PBM, PBMAC1) this process has run: every MAC-protected
  * request costs one, whether its secret reference exists or not (tests). */
 unsigned long cmp_pbm_derivations(void);
+/* cmp_guard.c - enrollment-secret row reads and unseals this process has
+ * made (known and unknown references make the same calls: tests). */
+void cmp_guard_counts(unsigned long *reads, unsigned long *unseals);
 /* Returns 1 if alg is a password-based MAC (PBM or PBMAC1). */
 int cmp_alg_is_pbm(const X509_ALGOR *alg);
 

@@ -65,7 +65,7 @@ secret_open(struct req *r)
 		free(s->secret);
 		s->secret = NULL;
 	}
-	rc = hsm_unseal(r->srv->hsm, s->ref, s->sealed, s->sealed_len,
+	rc = cmp_guard_unseal(r->srv, s->ref, s->sealed, s->sealed_len,
 	    &s->secret, &s->secret_len);
 	if (rc != 1) {
 		/* A value that does not open under its own reference was
@@ -115,10 +115,11 @@ mac_derive(struct req *r, const unsigned char *secret, size_t len)
 
 /*
  * A MAC-protected request whose senderKID names no secret: the same answer
- * as a wrong MAC after the same work (the parameters checked, a key
- * derived and a MAC computed, with a stand-in secret), so that neither
- * the answer nor its timing tells which references exist. Returns 0, or
- * -1 on an internal error.
+ * as a wrong MAC after the same work (the row read already made, an
+ * unseal of the worker's decoy, the parameters checked, a key derived and
+ * a MAC computed with a stand-in secret), so that neither the answer nor
+ * its timing tells which references exist (cmp_guard.c counts the calls).
+ * Returns 0, or -1 on an internal error.
  */
 static int
 unknown_ref(struct req *r)
@@ -126,6 +127,7 @@ unknown_ref(struct req *r)
 	static const unsigned char standin[32];
 	int rc;
 
+	cmp_guard_decoy_unseal(r->srv);
 	if ((rc = mac_derive(r, standin, sizeof(standin))) != 1)
 		return rc;
 	(void)cmp_pbm_verify(r->msg, &r->mac, r->pp, r->pp_len);
@@ -135,13 +137,43 @@ unknown_ref(struct req *r)
 	return 0;
 }
 
+/*
+ * The MAC of r with the secret its senderKID names: mac_check() below,
+ * charged to the worker's budget of failed derivations when it does not
+ * verify (cmp_guard.c). Returns as mac_check().
+ */
+static int mac_check(struct req *r, const char *ref);
+
+static int
+mac_check_charged(struct req *r, const char *ref)
+{
+	long long t0;
+	int rc;
+
+	/* Before the reference is looked at: the refusal is the same for
+	 * every reference and every sender. */
+	if (!cmp_guard_budget_ok(r->srv)) {
+		/* Not cmp_internal(): no error line per refused request
+		 * (cmp_guard.c logs the episode once). */
+		r->fail = CMP_FAIL_SYSTEM_UNAVAIL;
+		r->why = "too many MAC-protected requests failed, try again "
+			 "later";
+		r->outcome = "error";
+		return -1;
+	}
+	t0 = cmp_guard_cpu_us();
+	rc = mac_check(r, ref);
+	if (rc == 0 && !r->have_mac)
+		cmp_guard_budget_debit(r->srv, cmp_guard_cpu_us() - t0);
+	return rc;
+}
+
 /* See cmp_srv.h. */
 int
 cmp_auth_check(struct req *r)
 {
 	const CMP_HEADER *h = r->msg->header;
 	char ref[DB_REF_MAX];
-	int rc;
 
 	if (h->protectionAlg == NULL && r->msg->protection == NULL &&
 	    (r->srv->cfg->unprotected_ok & (1ul << r->msg->body->type))) {
@@ -164,12 +196,22 @@ cmp_auth_check(struct req *r)
 		    "(RFC 9483 §3.1)");
 		return 0;
 	}
+	return mac_check_charged(r, ref);
+}
+
+/* Checks the MAC of r with the secret ref names, and what the secret
+ * allows. Returns 1, 0 (rejected), -1 (internal). */
+static int
+mac_check(struct req *r, const char *ref)
+{
+	int rc;
+
 	if (secret_cacheable(r) &&
 	    cmp_secret_cache_get(r->srv, ref, &r->secret) == 1) {
 		r->secret_cached = 1;
 		rc = 1;
 	} else {
-		rc = db_secret_get(r->srv->db, ref, &r->secret);
+		rc = cmp_guard_secret_read(r->srv, ref, &r->secret);
 		if (rc < 0) {
 			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
 			    db_error(r->srv->db));

@@ -81,6 +81,7 @@ ccr_persist(struct req *r, struct db_cert *row)
 	is.nonce_len = (size_t)r->msg->header->senderNonce->length;
 	is.ca_sha256 = r->ca->cert_sha256;
 	is.actor = r->sender;
+	is.credential = r->credential; /* "partner:<name>" */
 	rc = db_issue(db, &is, &row, NULL, 1, &why);
 	if (rc < 0)
 		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));

@@ -68,6 +68,19 @@ persist_issue(struct req *r, struct issued *iss, int n)
 	is.secret_version = r->secret.version;
 	is.ca_sha256 = r->ca->cert_sha256;
 	is.actor = r->sender;
+	/* One use of a limited secret per certificate (issue 22), the
+	 * requests waiting for the operator included. */
+	is.secret_uses = n;
+	/* Who asked, and with which of our certificates: cert revoke
+	 * --cascade follows obtained_with. */
+	is.credential = r->have_mac ? r->sender
+	    : r->credential[0] != '\0' ? r->credential : NULL;
+	is.obtained_with = r->have_sig ? r->prot_row.id : 0;
+	/* The statement re-checks the protection path (no cache window). */
+	is.path_ca = r->path_ca;
+	is.npath_ca = r->npath_ca;
+	is.path_cert = r->path_cert;
+	is.npath_cert = r->npath_cert;
 	/* Without requests waiting, one statement is the whole of it. */
 	if (nwait > 0 && db_begin(db) != 1)
 		goto dberr;
@@ -258,6 +271,7 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 {
 	struct issue_req ir;
 	const char *why = NULL;
+	char mods[256] = "";
 	int rc, fail = CMP_FAIL_NONE;
 
 	memset(&ir, 0, sizeof(ir));
@@ -270,6 +284,16 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 	ir.conf = r->srv->cfg->conf;
 	ir.why_buf = r->why_buf;
 	ir.why_len = sizeof(r->why_buf);
+	ir.mods_buf = mods;
+	ir.mods_len = sizeof(mods);
+	/* No end entity named like a CA we know (profile_reserved.c). */
+	ir.ca_chain = r->ca->chain;
+	if (!prof->is_ca &&
+	    (ir.reserved = profile_reserved_get(r->srv->db, r->srv->cfg)) ==
+		NULL) {
+		rc = -1;
+		goto out;
+	}
 	/* Names bound to the credential: a secret bound to a subject or to
 	 * subjectAltName patterns gives only those; a certificate holder
 	 * (not an RA) only its own names, unless the profile says any. */
@@ -289,6 +313,7 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 		ir.allowed_san = prof->external_san;
 		ir.san_who = "certificate under an external trust anchor "
 			     "(external_san of the profile)";
+		ir.subject_fixed = prof->external_subject != NULL;
 	}
 	if (r->is_ra && prof->ra_san != NULL) {
 		/* The names the profile lets its RAs ask for. */
@@ -341,8 +366,11 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 		out->row.replaces = r->prot_row.id;
 	if (out->row.profile == NULL || out->row.requester == NULL)
 		goto out;
-	*resp = cmp_certresp_new(rid, CMP_STATUS_ACCEPTED, CMP_FAIL_NONE, NULL,
-	    out->cert);
+	/* What the profile dropped (other_extensions = drop): RFC 9810
+	 * §5.2.3 grantedWithMods, naming it. */
+	*resp = cmp_certresp_new(rid, mods[0] != '\0'
+	    ? CMP_STATUS_GRANTED_WITH_MODS : CMP_STATUS_ACCEPTED,
+	    CMP_FAIL_NONE, mods[0] != '\0' ? mods : NULL, out->cert);
 	rc = *resp != NULL ? 1 : -1;
 out:
 	EVP_PKEY_free(ir.pubkey);
@@ -417,6 +445,45 @@ fail:
 	return NULL;
 }
 
+/*
+ * The profile a request is served under (issue 22): an RA's, an
+ * enrollment secret's, or for a holder of one of our certificates the
+ * profile that certificate was issued under (its renew_profile when it
+ * names one), so approval, key types, validity and implicitConfirm carry
+ * over; "default" for a certificate under an external anchor. NULL with
+ * r set.
+ */
+static const struct cfg_profile *
+certreq_profile(struct req *r)
+{
+	const struct cfg *cfg = r->srv->cfg;
+	const struct cfg_profile *p;
+	const char *name = "default";
+
+	if (r->is_ra)
+		name = r->ra.profile;
+	else if (r->have_mac && r->secret.profile[0] != '\0')
+		name = r->secret.profile;
+	else if (r->have_sig && r->prot_row.id != 0 &&
+	    r->prot_row.profile != NULL) {
+		name = r->prot_row.profile;
+		if ((p = cfg_profile_get(cfg, name)) != NULL &&
+		    p->renew_profile != NULL)
+			name = p->renew_profile;
+	}
+	if ((p = cfg_profile_get(cfg, name)) != NULL)
+		return p;
+	if (r->have_sig && !r->is_ra) {
+		snprintf(r->why_buf, sizeof(r->why_buf), "the profile %s of "
+		    "the protection certificate is not configured any more",
+		    name);
+		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED, r->why_buf);
+	} else
+		cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE, "profile of the "
+		    "enrollment secret or RA is not configured");
+	return NULL;
+}
+
 /* Response body type for a request body type. */
 static int
 rep_type(int req_type)
@@ -468,13 +535,8 @@ cmp_certreq_handle(struct req *r)
 		return cmp_reject(r, CMP_FAIL_BAD_REQUEST,
 		    "kur carries exactly one CertReqMsg (RFC 9483 §4.1.3)");
 	}
-	prof = cfg_profile_get(r->srv->cfg, r->is_ra ? r->ra.profile
-	    : r->secret.profile[0] != '\0' ? r->secret.profile : "default");
-	if (prof == NULL) {
-		out = cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
-		    "profile of the enrollment secret is not configured");
+	if ((prof = certreq_profile(r)) == NULL)
 		goto done;
-	}
 	r->implicit = r->srv->cfg->implicit_confirm &&
 	    prof->implicit_confirm &&
 	    cmp_hdr_implicit_confirm(r->msg->header);
@@ -483,6 +545,22 @@ cmp_certreq_handle(struct req *r)
 	for (i = 0; i < n; i++) {
 		CMP_CERTRESPONSE *cr = NULL;
 
+		/* Uses are counted per certificate: what the secret has
+		 * left, and no more (the issuing statement checks again). */
+		if (r->have_mac && r->secret.uses_left >= 0 &&
+		    nent >= r->secret.uses_left) {
+			last_fail = CMP_FAIL_NOT_AUTHORIZED;
+			last_why = "the enrollment secret has no use left for "
+				   "this request (one use per certificate)";
+			if ((cr = cmp_certresp_new(rids[i],
+				 CMP_STATUS_REJECTION, last_fail, last_why,
+				 NULL)) == NULL ||
+			    !sk_CMP_CERTRESPONSE_push(rep->response, cr)) {
+				CMP_CERTRESPONSE_free(cr);
+				goto internal;
+			}
+			continue;
+		}
 		rc = certreq_one(r, sk_CRMF_CERTREQMSG_value(reqs, i), rids[i],
 		    prof, &iss[nent], &cr, &last_fail, &last_why);
 		if (rc < 0) {

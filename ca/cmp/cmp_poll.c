@@ -143,6 +143,15 @@ persist_final(struct req *r, struct db_cert *rows, size_t n, int nissued)
 	is.nonce_len = (size_t)h->senderNonce->length;
 	is.ca_sha256 = r->ca->cert_sha256;
 	is.actor = r->sender;
+	/* The poller continues the transaction it started (same sender):
+	 * its credential and path, as in cmp_certreq.c. */
+	is.credential = r->have_mac ? r->sender
+	    : r->credential[0] != '\0' ? r->credential : NULL;
+	is.obtained_with = r->have_sig ? r->prot_row.id : 0;
+	is.path_ca = r->path_ca;
+	is.npath_ca = r->npath_ca;
+	is.path_cert = r->path_cert;
+	is.npath_cert = r->npath_cert;
 	rc = db_issue(r->srv->db, &is, store, NULL, k, &why);
 	if (rc < 0)
 		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(r->srv->db));

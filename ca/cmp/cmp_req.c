@@ -266,6 +266,19 @@ cmp_refuse(struct req *r, enum db_refusal why)
 		    "CA certificate changed while issuing (rollover); "
 		    "try again");
 		break;
+	case DB_REFUSE_PATH_CA:
+		/* Retired since this worker's trust store was built: built
+		 * again at the next request. */
+		r->srv->trust_checked = 0;
+		cmp_reject(r, CMP_FAIL_SIGNER_NOT_TRUSTED,
+		    "a CA of the protection path is retired (retired CAs "
+		    "vouch for nothing)");
+		break;
+	case DB_REFUSE_PATH_CERT:
+		cmp_reject(r, CMP_FAIL_CERT_REVOKED,
+		    "a certificate of the protection path is revoked or no "
+		    "longer valid");
+		break;
 	default:
 		cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
 		    "serial number collision");

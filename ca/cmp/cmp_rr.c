@@ -3,9 +3,18 @@
  * §4.2): rr answered with rp.
  *
  * The holder revokes with a request signed by the very certificate it
- * revokes (RFC 9483 §4.2); a registered RA revokes any certificate of this
- * CA; the operator revokes with the CLI. Each RevDetails names issuer and serialNumber; the
- * reason comes from the crlEntryDetails reasonCode.
+ * revokes (RFC 9483 §4.2), also one issued under an earlier key of this
+ * CA (after a rollover); a registered RA revokes the end entities in its
+ * scope (ra_revoke_scope: those obtained through it by default); the
+ * operator revokes with the CLI. Each RevDetails names issuer and
+ * serialNumber; the reason comes from the crlEntryDetails reasonCode.
+ *
+ * Suspension (RFC 5280 §5.3.1): certificateHold puts a certificate on
+ * hold (revoked, reason 6: listed in the CRL, revoked in OCSP). A hold
+ * ends by an RA's rr with removeFromCRL (valid again: the next CRL drops
+ * it, OCSP says good) or by an rr with another reason (permanent). The
+ * holder's own certificate cannot sign while on hold, so only an RA (or
+ * the operator, cmpca cert release / revoke) ends one.
  */
 #include <string.h>
 
@@ -30,8 +39,6 @@ cmp_rr_reason(const CMP_REVDETAILS *d)
 	ASN1_ENUMERATED_free(e);
 	if (ca_crl_reason_name(v) == NULL)
 		return -1;
-	if (!ca_crl_reason_ok(v))
-		return -2; /* certificateHold, removeFromCRL */
 	return (int)v;
 }
 
@@ -57,6 +64,62 @@ rr_end_entity(const struct db_cert *row)
 	return ee;
 }
 
+/* The refusal of a certificate outside an RA's scope, the same whether
+ * or not the serial exists (no oracle). */
+#define RR_RA_SCOPE "certificate is not in the scope of this RA " \
+	"(ra_revoke_scope: those obtained through it)"
+
+/* Are the subjectAltNames of row (at least one) all within patterns? */
+static int
+rr_names_within(const char *patterns, const struct db_cert *row)
+{
+	const unsigned char *p = row->der;
+	GENERAL_NAMES *sans = NULL;
+	X509 *x;
+	int ok = 0;
+
+	if ((x = d2i_X509(NULL, &p, (long)row->der_len)) != NULL &&
+	    (sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL,
+		 NULL)) != NULL)
+		ok = profile_san_within(patterns, sans);
+	GENERAL_NAMES_free(sans);
+	X509_free(x);
+	return ok;
+}
+
+/*
+ * Is row in the revocation scope of RA r->ra (ra_revoke_scope)? own:
+ * obtained through it (its credential, or requester for rows before
+ * migration 018); profile: or issued under its profile, with every
+ * subjectAltName within the profile's ra_san when it has one; any: every
+ * end entity of the CA. 1 or 0.
+ */
+static int
+rr_ra_scope(const struct req *r, const struct db_cert *row)
+{
+	const struct cfg_profile *prof;
+	char who[DB_SENDER_MAX];
+
+	snprintf(who, sizeof(who), "ra:%s", r->ra.name);
+	switch (r->srv->cfg->ra_revoke_scope) {
+	case CFG_RA_REVOKE_ANY:
+		return 1;
+	case CFG_RA_REVOKE_PROFILE:
+		prof = cfg_profile_get(r->srv->cfg, r->ra.profile);
+		if (row->profile != NULL && prof != NULL &&
+		    strcmp(row->profile, r->ra.profile) == 0 &&
+		    (prof->ra_san == NULL ||
+			rr_names_within(prof->ra_san, row)))
+			return 1;
+		/* FALLTHROUGH */
+	default:
+		return (row->credential != NULL &&
+			   strcmp(row->credential, who) == 0) ||
+		    (row->credential == NULL && row->requester != NULL &&
+			strcmp(row->requester, who) == 0);
+	}
+}
+
 /* The invalidityDate of crlEntryDetails (RFC 5280 §5.3.2), or 0. */
 static time_t
 rr_invalidity(const CMP_REVDETAILS *d)
@@ -80,7 +143,7 @@ rr_one(struct req *r, const CMP_REVDETAILS *d, struct db_cert *row,
 {
 	const CRMF_CERTTEMPLATE *t = d->certDetails;
 	char serial[DB_SERIAL_MAX];
-	int rc;
+	int rc, own;
 
 	*fail = CMP_FAIL_BAD_CERT_ID;
 	if (t->issuer == NULL || t->serialNumber == NULL) {
@@ -96,17 +159,15 @@ rr_one(struct req *r, const CMP_REVDETAILS *d, struct db_cert *row,
 	}
 	if ((*reason = cmp_rr_reason(d)) < 0) {
 		*fail = CMP_FAIL_BAD_REQUEST;
-		*why = *reason == -2
-		    ? "certificateHold and removeFromCRL are not supported: "
-		      "a hold could not be released (RFC 5280 §5.3.1)"
-		    : "unsupported or malformed reasonCode";
+		*why = "unsupported or malformed reasonCode";
 		return 0;
 	}
 	/* Authorization before any lookup: an unauthorized requester must
 	 * not learn which serial numbers exist. */
-	if (!r->is_ra && (!r->have_sig || r->prot_issuer != r->ca ||
-			     ASN1_INTEGER_cmp(t->serialNumber,
-				 X509_get0_serialNumber(r->prot_cert)) != 0)) {
+	own = r->have_sig && r->prot_issuer == r->ca &&
+	    ASN1_INTEGER_cmp(t->serialNumber,
+		X509_get0_serialNumber(r->prot_cert)) == 0;
+	if (!r->is_ra && !own) {
 		*fail = CMP_FAIL_NOT_AUTHORIZED;
 		*why = "rr must be signed with the certificate to revoke, or "
 		       "by a registered RA (RFC 9483 §4.2)";
@@ -114,23 +175,55 @@ rr_one(struct req *r, const CMP_REVDETAILS *d, struct db_cert *row,
 	}
 	if (!ca_serial_hex(t->serialNumber, serial, sizeof(serial)))
 		return -1;
-	rc = db_cert_get_by_serial(r->srv->db, r->ca->id, serial, row);
+	/* Its own certificate, also one under an earlier key's CA row
+	 * (a rollover): the protection certificate's row. */
+	if (!r->is_ra && r->via_old_key)
+		rc = db_cert_get(r->srv->db, r->prot_row.id, row);
+	else
+		rc = db_cert_get_by_serial(r->srv->db, r->ca->id, serial, row);
 	if (rc < 0)
 		return -1;
-	if (rc == 0) {
-		*why = "no certificate with this serial number";
-		return 0;
-	}
-	if (row->status != DB_CERT_VALID) {
-		*fail = CMP_FAIL_CERT_REVOKED;
-		*why = "certificate is already revoked or not valid";
-		return 0;
-	}
-	if (r->is_ra && !rr_end_entity(row)) {
+	/* CA, cross and OCSP signer certificates are public: the RA learns
+	 * nothing from this refusal coming first. */
+	if (rc == 1 && r->is_ra && !rr_end_entity(row)) {
 		*fail = CMP_FAIL_NOT_AUTHORIZED;
 		*why = "an RA revokes end-entity certificates only; CA, cross "
 		       "and OCSP signer certificates are revoked by the "
 		       "operator (cmpca cert revoke)";
+		return 0;
+	}
+	if (rc == 1 && r->is_ra && !own && !rr_ra_scope(r, row)) {
+		db_cert_clear(row);
+		rc = 0;
+	}
+	if (rc == 0) {
+		if (r->is_ra) {
+			*fail = CMP_FAIL_NOT_AUTHORIZED;
+			*why = RR_RA_SCOPE;
+			return 0;
+		}
+		*why = "no certificate with this serial number";
+		return 0;
+	}
+	if (*reason == CRL_REASON_REMOVE_FROM_CRL) {
+		if (row->status != DB_CERT_REVOKED ||
+		    row->reason != CRL_REASON_CERTIFICATE_HOLD) {
+			*fail = CMP_FAIL_BAD_REQUEST;
+			*why = "removeFromCRL releases a certificate on hold "
+			       "(certificateHold) only";
+			return 0;
+		}
+	} else if (row->status == DB_CERT_REVOKED &&
+	    row->reason == CRL_REASON_CERTIFICATE_HOLD) {
+		if (*reason == CRL_REASON_CERTIFICATE_HOLD) {
+			*fail = CMP_FAIL_CERT_REVOKED;
+			*why = "certificate is on hold already";
+			return 0;
+		}
+		/* A hold made permanent. */
+	} else if (row->status != DB_CERT_VALID) {
+		*fail = CMP_FAIL_CERT_REVOKED;
+		*why = "certificate is already revoked or not valid";
 		return 0;
 	}
 	return 1;
@@ -203,20 +296,27 @@ rr_persist(struct req *r, const struct db_cert *rows, const int *reasons,
 		}
 		if (!ok[i])
 			continue;
-		rc = db_cert_set_status(db, rows[i].id, 1u << DB_CERT_VALID,
-		    DB_CERT_REVOKED, reasons[i]);
+		if (rows[i].status == DB_CERT_REVOKED)
+			/* A hold released or made permanent. */
+			rc = db_cert_hold_end(db, rows[i].id,
+			    reasons[i] == CRL_REASON_REMOVE_FROM_CRL ? -1
+								     : reasons[i]);
+		else
+			rc = db_cert_set_status(db, rows[i].id,
+			    1u << DB_CERT_VALID, DB_CERT_REVOKED, reasons[i]);
 		if (rc < 0)
 			goto dberr;
 		if (rc == 0) {
 			db_rollback(db);
 			cmp_reject(r, CMP_FAIL_CERT_REVOKED,
-			    "certificate was revoked concurrently");
+			    "certificate status changed concurrently");
 			return 0;
 		}
-		if (db_audit_add(db, "revoke", r->ca->id, r->sender,
+		if (db_audit_add(db, reasons[i] == CRL_REASON_REMOVE_FROM_CRL
+			? "release" : "revoke", r->ca->id, r->sender,
 			rows[i].serial) < 0)
 			goto dberr;
-		if (invalid[i] != 0 &&
+		if (reasons[i] != CRL_REASON_REMOVE_FROM_CRL && invalid[i] != 0 &&
 		    db_cert_set_invalidity(db, rows[i].id, invalid[i]) < 0)
 			goto dberr;
 	}
@@ -267,7 +367,10 @@ cmp_rr_handle(struct req *r)
 			    r->srv->cfg, rows[i].profile != NULL
 				? rows[i].profile : "default");
 
-			wait[i] = p != NULL && p->approval;
+			/* Approval is for new revocations; a hold ends at
+			 * once. */
+			wait[i] = p != NULL && p->approval &&
+			    rows[i].status == DB_CERT_VALID;
 			nwait += wait[i];
 		}
 		si = wait[i] ? cmp_pkisi_new(CMP_STATUS_WAITING, CMP_FAIL_NONE,

@@ -480,6 +480,7 @@ cmp_srv_free(struct cmp_srv *s)
 		return;
 	ca_store_clear(&s->store);
 	cmp_sig_trust_free(s);
+	cmp_guard_free(s);
 	for (size_t i = 0; i < CMP_SECRET_CACHE; i++)
 		db_secret_clear(&s->secrets[i].s);
 	free(s);

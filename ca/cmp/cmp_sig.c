@@ -9,7 +9,15 @@
  * the signature over ProtectedPart, chains to a trust anchor (our CAs and
  * the configured external anchors), is within validity, allows
  * digitalSignature, and, when one of our CAs issued it, is valid in our
- * inventory (not revoked, rejected or unconfirmed).
+ * inventory (not revoked, rejected or unconfirmed). The issuing statement
+ * checks the path's CA rows and certificates once more (db_issue), so a
+ * CA retired or a certificate revoked since takes effect at once, whatever
+ * the trust store of this worker still holds.
+ *
+ * Who trusts whom (docs/architecture.md, "What is trusted by whom"): a
+ * CA identity accepts, for ir/cr/p10cr/kur/rr, end entities of its own
+ * issuance only (its current key and, for kur and rr, its earlier keys
+ * after a rollover), unless identity_accepts lists the issuing identity.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -96,9 +104,24 @@ trust_build(struct cmp_srv *s, const struct db_ca *cas, size_t n)
 		snprintf(tca[nt].label, sizeof(tca[nt].label), "%s",
 		    cas[i].label);
 		tca[nt].active = strcmp(cas[i].status, "active") == 0;
+		tca[nt].key_of = cas[i].key_of;
 		tca[nt].cert = x;
 		/* Retired CAs anchor nothing. */
 		if (tca[nt++].active && !X509_STORE_add_cert(st, x))
+			goto fail;
+	}
+	/* An earlier key of an active identity (a rollover) still chains
+	 * its end entities, which may renew (kur) and revoke (rr) only
+	 * (path_check, cmp_sig_verify). */
+	for (i = 0; i < nt; i++) {
+		size_t j;
+
+		if (tca[i].active || tca[i].key_of == 0)
+			continue;
+		for (j = 0; j < nt; j++)
+			if (tca[j].id == tca[i].key_of && tca[j].active)
+				tca[i].old_key = 1;
+		if (tca[i].old_key && !X509_STORE_add_cert(st, tca[i].cert))
 			goto fail;
 	}
 	if (s->cfg->trust_anchors != NULL &&
@@ -188,6 +211,18 @@ tca_by_name(const struct cmp_srv *s, const X509_NAME *name)
 	return NULL;
 }
 
+/* The row of ours with id, or NULL. */
+static const struct trust_ca *
+tca_by_id(const struct cmp_srv *s, long long id)
+{
+	size_t i;
+
+	for (i = 0; i < s->ntca; i++)
+		if (s->tca[i].id == id)
+			return &s->tca[i];
+	return NULL;
+}
+
 /* Refuses r with a text naming the certificate at depth d of the path
  * and the rule; returns 0. */
 static int
@@ -234,7 +269,7 @@ path_check(struct req *r, STACK_OF(X509) *chain)
 	const struct trust_ca *k;
 	struct db_cert row;
 	char serial[DB_SERIAL_MAX];
-	int d, n = sk_X509_num(chain), rc, err;
+	int d, n = sk_X509_num(chain), rc, err = 0;
 
 	/* External: no certificate of the path is signed by a key of ours,
 	 * and the anchor is not ours (a path one of our CAs ends is ours,
@@ -258,6 +293,10 @@ path_check(struct req *r, STACK_OF(X509) *chain)
 				    "signed by a key that is not ours");
 		}
 		r->prot_external = 0;
+		if (r->npath_ca >= DB_ISSUE_PATH_MAX)
+			return path_refuse(r, CMP_FAIL_SIGNER_NOT_TRUSTED, d,
+			    serial, "is too deep in the protection path");
+		r->path_ca[r->npath_ca++] = k->id;
 		rc = db_cert_get_by_serial(s->db, k->id, serial, &row);
 		if (rc < 0) {
 			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
@@ -275,7 +314,7 @@ path_check(struct req *r, STACK_OF(X509) *chain)
 		else if (row.status != DB_CERT_VALID)
 			rc = path_refuse(r, CMP_FAIL_CERT_REVOKED, d, serial,
 			    "is revoked or was never confirmed");
-		else if (!k->active)
+		else if (!k->active && !(k->old_key && d == 0))
 			rc = path_refuse(r, CMP_FAIL_SIGNER_NOT_TRUSTED, d,
 			    serial, "was signed by the key of a retired CA "
 				    "(retired CAs vouch for nothing)");
@@ -283,6 +322,7 @@ path_check(struct req *r, STACK_OF(X509) *chain)
 			db_cert_clear(&row);
 			return rc;
 		}
+		r->path_cert[r->npath_cert++] = row.id;
 		/* A cross certificate we issued for a key not ours: a
 		 * partner's path (local cross certificates certify keys
 		 * of ours). */
@@ -294,8 +334,14 @@ path_check(struct req *r, STACK_OF(X509) *chain)
 			continue;
 		}
 		r->prot_row = row; /* r owns it from here */
-		r->prot_issuer = ca_store_get(&s->store, s->db, s->hsm,
-		    k->label, &err);
+		if (!k->active) {
+			/* An earlier key: the identity that holds the name
+			 * now issued it, as far as scope goes. */
+			r->via_old_key = 1;
+			k = tca_by_id(s, k->key_of);
+		}
+		r->prot_issuer = k == NULL ? NULL : ca_store_get(&s->store,
+		    s->db, s->hsm, k->label, &err);
 		if (err) {
 			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
 			    "ca lookup failed");
@@ -323,6 +369,8 @@ ra_lookup(struct req *r, X509 *x)
 	if (rc == 1) {
 		r->is_ra = 1;
 		snprintf(r->sender, sizeof(r->sender), "ra:%s", r->ra.name);
+		snprintf(r->credential, sizeof(r->credential), "ra:%s",
+		    r->ra.name);
 		r->sender_id[0] = '\0'; /* the name is pinned to the hash */
 	}
 	return rc;
@@ -367,6 +415,8 @@ partner_lookup(struct req *r, X509 *x)
 	r->is_partner = 1;
 	r->have_sig = 1;
 	snprintf(r->sender, sizeof(r->sender), "partner:%s", r->partner.name);
+	snprintf(r->credential, sizeof(r->credential), "partner:%s",
+	    r->partner.name);
 	return 1;
 }
 
@@ -400,9 +450,53 @@ sender_set(struct req *r, X509 *x)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	X509_NAME_oneline(X509_get_subject_name(x), name, sizeof(name));
 	snprintf(r->sender, sizeof(r->sender), "cert:%s", name);
+	snprintf(r->credential, sizeof(r->credential), "cert:sha256:%s", hex);
 	/* Cut at the end of the buffer: the hash comes first. */
 	return snprintf(r->sender_id, sizeof(r->sender_id),
 	    "cert:sha256:%s %s", hex, name) > 0;
+}
+
+/*
+ * Whose end entities an identity serves (issue 22): for a request that
+ * enrolls or revokes, a certificate of ours (not an RA's) must be of
+ * r->ca's own issuance, or of an identity identity_accepts lists for it;
+ * one signed by an earlier key of r->ca (a rollover) only renews (kur)
+ * and revokes (rr). Returns 1 or 0 (rejected).
+ */
+static int
+scope_check(struct req *r)
+{
+	int type = r->msg->body->type;
+
+	if (r->is_ra || r->prot_external || !enrolls(type))
+		return 1;
+	if (r->prot_issuer == NULL) {
+		/* The path ends at one of ours, but none of our identities
+		 * (as this worker knows them) signed the certificate. */
+		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
+		    "the protection certificate was not issued by one of "
+		    "our CA identities; a CA accepts certificates of its own "
+		    "issuance only (identity_accepts)");
+		return 0;
+	}
+	if (r->prot_issuer != r->ca &&
+	    !cfg_identity_accepts(r->srv->cfg, r->ca->label,
+		r->prot_issuer->label)) {
+		snprintf(r->why_buf, sizeof(r->why_buf),
+		    "the protection certificate was issued by CA %s; CA %s "
+		    "accepts certificates of its own issuance only "
+		    "(identity_accepts)", r->prot_issuer->label, r->ca->label);
+		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED, r->why_buf);
+		return 0;
+	}
+	if (r->via_old_key && type != CMP_BODY_KUR && type != CMP_BODY_RR) {
+		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
+		    "a certificate of an earlier CA key (before a rollover) "
+		    "renews with kur and revokes itself with rr only "
+		    "(RFC 9810 §4.4)");
+		return 0;
+	}
+	return 1;
 }
 
 /* See cmp_srv.h. */
@@ -531,6 +625,8 @@ cmp_sig_verify(struct req *r)
 		rc = 0;
 		goto out;
 	}
+	if ((rc = scope_check(r)) != 1)
+		goto out;
 	rc = 1;
 out:
 	if (rc < 0 && r->fail == CMP_FAIL_NONE)

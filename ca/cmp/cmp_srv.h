@@ -23,6 +23,8 @@
 /* Enrollment secrets a worker keeps, and for how long (seconds). */
 #define CMP_SECRET_CACHE 16
 #define CMP_SECRET_CACHE_TTL 60
+/* Seconds of mac_fail_budget a worker banks (cmp_guard.c). */
+#define CMP_GUARD_WINDOW 10
 
 /* One of our CA rows, retired ones included, for finding which of our
  * keys signed a certificate of a protection path (cmp_sig.c). */
@@ -30,6 +32,10 @@ struct trust_ca {
 	long long id;
 	char label[DB_LABEL_MAX];
 	int active;	/* else retired: anchors and vouches for nothing */
+	long long key_of; /* an earlier key of identity key_of, or 0 */
+	int old_key;	/* retired, an earlier key of an active identity
+			   (a rollover): vouches for its own end entities'
+			   kur and rr only */
 	X509 *cert;	/* its certificate, public key decoded once */
 };
 
@@ -50,6 +56,14 @@ struct cmp_srv {
 		struct db_secret s;
 		time_t at;
 	} secrets[CMP_SECRET_CACHE];
+	/* cmp_guard.c: the unknown-reference decoy and the budget of
+	 * failed key derivations (microseconds left, as of budget_at). */
+	unsigned char *decoy;
+	size_t decoy_len;
+	int decoy_failed;
+	long long budget_us;
+	long long budget_at;
+	int budget_spent; /* logged once per episode */
 };
 
 /*
@@ -84,6 +98,17 @@ struct req {
 	struct db_partner partner;   /* that partner */
 	int via_cross;		     /* path through our cross certificate
 					for a partner CA */
+	int via_old_key;	     /* the protection certificate was
+					signed by an earlier key of r->ca's
+					identity (after a rollover) */
+	/* The protection path as the issuing statement re-checks it
+	 * (db_issue): our CA rows whose keys signed a certificate of it,
+	 * and the inventory rows of those certificates. */
+	long long path_ca[DB_ISSUE_PATH_MAX];
+	size_t npath_ca;
+	long long path_cert[DB_ISSUE_PATH_MAX];
+	size_t npath_cert;
+	char credential[DB_SENDER_MAX]; /* cert.credential of what r obtains */
 	int nested;		     /* an inner message of a nested one */
 	const char *label;	     /* CA label from the path, or NULL */
 	char sender[DB_SENDER_MAX];  /* who, for requester and audit rows */
@@ -179,6 +204,27 @@ int cmp_secret_row_changed(struct req *r);
  * served again from a fresh read. No-op otherwise. */
 void cmp_secret_stale(struct req *r);
 
+/* cmp_guard.c: the cost of a request before it is authenticated. */
+/* db_secret_get() and hsm_unseal() for enrollment secrets, counted
+ * (cmp_guard_counts). Same returns as those. */
+int cmp_guard_secret_read(struct cmp_srv *s, const char *ref,
+    struct db_secret *out);
+int cmp_guard_unseal(struct cmp_srv *s, const char *ref,
+    const unsigned char *in, size_t inlen, unsigned char **pt,
+    size_t *ptlen);
+/* The unseal an unknown reference costs: the worker's decoy (sealed on
+ * first use), opened and wiped. */
+void cmp_guard_decoy_unseal(struct cmp_srv *s);
+/* Wipes and frees the decoy. */
+void cmp_guard_free(struct cmp_srv *s);
+/* May a MAC-protected request be derived now? 1, or 0 when this worker's
+ * mac_fail_budget is spent (logged once per episode, counted). */
+int cmp_guard_budget_ok(struct cmp_srv *s);
+/* This process's CPU time, microseconds (what the budget counts). */
+long long cmp_guard_cpu_us(void);
+/* Charges us microseconds of a derivation whose MAC did not verify. */
+void cmp_guard_budget_debit(struct cmp_srv *s, long long us);
+
 /* cmp_sig.c: signature protection of requests. */
 /* Verifies the request's signature protection; 1, 0 (rejected), -1. */
 int cmp_sig_verify(struct req *r);
@@ -195,8 +241,8 @@ int cmp_auth_check(struct req *r);
 
 /* The handlers, called by cmp_server.c's dispatch. */
 /* cmp_rr.c, cmp_genm.c, cmp_poll.c. */
-/* The reasonCode of RevDetails (unspecified if absent), -1 if bad, -2
- * for certificateHold or removeFromCRL (not supported). */
+/* The reasonCode of RevDetails (unspecified if absent), -1 if bad.
+ * removeFromCRL (8) asks for a hold's release. */
 int cmp_rr_reason(const CMP_REVDETAILS *d);
 /* rp for a polled rr transaction whose requests are all decided. */
 CMP_MSG *cmp_rr_poll_final(struct req *r, const struct db_pending *pend,

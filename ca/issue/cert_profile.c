@@ -33,37 +33,16 @@ cert_ski_ext(const unsigned char *bits, int len, int crit)
 	return e;
 }
 
-/*
- * Replaces or adds one requested extension. The request decides the
- * value, not the criticality (RFC 5280 §4.2): a keyUsage or
- * extendedKeyUsage is as critical as the profile's own, a subjectAltName
- * next to a subject (there always is one) is not critical (§4.2.1.6).
- */
+/* Replaces or adds one requested extension, as profile_ext_copy() made
+ * it (value and criticality decided). Returns 1 or 0. */
 static int
 ext_put(X509 *x, X509_EXTENSION *e)
 {
-	const ASN1_OBJECT *obj = X509_EXTENSION_get_object(e);
-	int idx = X509_get_ext_by_OBJ(x, obj, -1), crit, ok;
-	X509_EXTENSION *old = NULL, *copy;
+	int idx = X509_get_ext_by_OBJ(x, X509_EXTENSION_get_object(e), -1);
 
-	crit = X509_EXTENSION_get_critical(e);
-	if (idx >= 0) {
-		old = X509_delete_ext(x, idx);
-		if (OBJ_obj2nid(obj) == NID_key_usage ||
-		    OBJ_obj2nid(obj) == NID_ext_key_usage)
-			crit = X509_EXTENSION_get_critical(old);
-	}
-	X509_EXTENSION_free(old);
-	if (OBJ_obj2nid(obj) == NID_subject_alt_name)
-		crit = 0;
-	if ((copy = X509_EXTENSION_dup(e)) == NULL ||
-	    !X509_EXTENSION_set_critical(copy, crit)) {
-		X509_EXTENSION_free(copy);
-		return 0;
-	}
-	ok = X509_add_ext(x, copy, -1);
-	X509_EXTENSION_free(copy);
-	return ok;
+	if (idx >= 0)
+		X509_EXTENSION_free(X509_delete_ext(x, idx));
+	return X509_add_ext(x, e, -1);
 }
 
 /*
@@ -497,9 +476,14 @@ cert_profile_exts(X509 *x, const struct issue_req *r,
 	}
 	for (i = 0; i < sk_X509_EXTENSION_num(r->tmpl->extensions); i++) {
 		X509_EXTENSION *e = sk_X509_EXTENSION_value(
-		    r->tmpl->extensions, i);
+		    r->tmpl->extensions, i), *put = NULL;
+		int ok;
 
-		if (profile_ext_copied(r->profile, e) && !ext_put(x, e))
+		if (!profile_ext_copy(r, e, x, &put))
+			return 0;
+		ok = put == NULL || ext_put(x, put);
+		X509_EXTENSION_free(put);
+		if (!ok)
 			return 0;
 	}
 	return key_ids(x, r, ca) && ku_fit(x, r, ca);

@@ -248,6 +248,46 @@ profile_subject_ok(const struct cfg_profile *p, const CRMF_CERTTEMPLATE *t,
 	return 1;
 }
 
+/*
+ * An end entity named like a CA this instance knows, in its subject or a
+ * directoryName of its subjectAltName: its key could speak as that CA to
+ * clients that know the CA by anchor and name. 1 if reserved (why set).
+ */
+static int
+reserved_name(const struct issue_req *r, const char **why)
+{
+	const STACK_OF(X509_EXTENSION) *exts = r->tmpl->extensions;
+	GENERAL_NAMES *sans = NULL;
+	int i, hit;
+
+	if (r->profile->is_ca)
+		return 0; /* CA certificates are named by their profile */
+	*why = "subject is the name of a CA this instance knows (reserved "
+	       "names: CA identities, partners, trust anchors)";
+	if (profile_name_reserved(r->reserved, r->ca_chain, r->tmpl->subject))
+		return 1;
+	for (i = 0; i < sk_X509_EXTENSION_num(exts); i++) {
+		X509_EXTENSION *e = sk_X509_EXTENSION_value(exts, i);
+
+		if (OBJ_obj2nid(X509_EXTENSION_get_object(e)) ==
+		    NID_subject_alt_name && sans == NULL)
+			sans = X509V3_EXT_d2i(e);
+	}
+	ERR_clear_error();
+	for (i = hit = 0; i < sk_GENERAL_NAME_num(sans) && !hit; i++) {
+		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(sans, i);
+
+		hit = gn->type == GEN_DIRNAME &&
+		    profile_name_reserved(r->reserved, r->ca_chain,
+			gn->d.directoryName);
+	}
+	GENERAL_NAMES_free(sans);
+	*why = "subjectAltName directoryName is the name of a CA this "
+	       "instance knows (reserved names: CA identities, partners, "
+	       "trust anchors)";
+	return hit;
+}
+
 /* See ca.h. */
 int
 cmp_template_check(const struct issue_req *r, int *fail, const char **why)
@@ -268,6 +308,14 @@ cmp_template_check(const struct issue_req *r, int *fail, const char **why)
 		*why = "certTemplate has no subject (RFC 9483 §4.1.1)";
 		return 0;
 	}
+	if (reserved_name(r, why)) {
+		*fail = CMP_FAIL_NOT_AUTHORIZED;
+		return 0;
+	}
+	if (!profile_subject_syntax_ok(t->subject, r->why_buf, r->why_len)) {
+		*why = r->why_buf;
+		return 0;
+	}
 	if (!profile_key_ok(r->profile, r->pubkey)) {
 		*why = "key type or size not allowed by the profile";
 		return 0;
@@ -275,6 +323,11 @@ cmp_template_check(const struct issue_req *r, int *fail, const char **why)
 	if (!profile_subject_ok(r->profile, t, why))
 		return 0;
 	if (!profile_exts_check(r, fail, r->why_buf, r->why_len)) {
+		*why = r->why_buf;
+		return 0;
+	}
+	if (!profile_cn_scope_ok(r, t->subject, r->why_buf, r->why_len)) {
+		*fail = CMP_FAIL_NOT_AUTHORIZED;
 		*why = r->why_buf;
 		return 0;
 	}

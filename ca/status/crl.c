@@ -17,6 +17,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
@@ -148,20 +149,48 @@ crl_same(const char *dir, const char *label, const unsigned char *der,
 }
 
 /* What this process published last, per CA: an unchanged CRL number and
- * a file still there spare reading the CRL (megabytes for a large CA)
- * from the database every sweep. */
+ * a file that still hashes to what was published spare reading the CRL
+ * (megabytes for a large CA) from the database every sweep; a file whose
+ * bytes changed (corrupted, truncated, replaced) is rewritten. */
 static struct {
 	long long ca_id, number;
+	unsigned char md[SHA256_DIGEST_LENGTH];
 } crl_seen[CRL_SEEN_MAX];
+
+/* SHA-256 of the file at path: 1, or 0 if it cannot be read. */
+static int
+crl_file_md(const char *path, unsigned char *md)
+{
+	unsigned char buf[16384];
+	EVP_MD_CTX *mc = EVP_MD_CTX_new();
+	size_t n;
+	FILE *f = NULL;
+	int ok = 0;
+
+	if (mc == NULL || (f = fopen(path, "rb")) == NULL ||
+	    EVP_DigestInit_ex(mc, EVP_sha256(), NULL) != 1)
+		goto out;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		if (EVP_DigestUpdate(mc, buf, n) != 1)
+			goto out;
+	ok = !ferror(f) && EVP_DigestFinal_ex(mc, md, NULL) == 1;
+out:
+	if (f != NULL)
+		fclose(f);
+	EVP_MD_CTX_free(mc);
+	return ok;
+}
 
 /* See ca.h. */
 int
-crl_publish(struct db *db, const struct db_ca *row, const char *dir)
+crl_publish(struct db *db, const struct db_ca *row, const char *dir,
+    int deep)
 {
 	struct db_crl latest;
 	long long ca_id = row->id;
 	const char *label = row->label;
 	char path[4096], name[CA_CRL_NAME_MAX];
+	unsigned char md[SHA256_DIGEST_LENGTH];
 	long long number;
 	size_t i, slot = CRL_SEEN_MAX;
 	int rc;
@@ -178,7 +207,10 @@ crl_publish(struct db *db, const struct db_ca *row, const char *dir)
 	ca_crl_name(row->key_uri, label, name, sizeof(name));
 	snprintf(path, sizeof(path), "%s/%s.crl", dir, name);
 	if (slot < CRL_SEEN_MAX && crl_seen[slot].ca_id == ca_id &&
-	    crl_seen[slot].number == number && access(path, F_OK) == 0)
+	    crl_seen[slot].number == number &&
+	    (deep ? crl_file_md(path, md) &&
+		memcmp(md, crl_seen[slot].md, sizeof(md)) == 0
+		  : access(path, F_OK) == 0))
 		return 0;
 	memset(&latest, 0, sizeof(latest));
 	if ((rc = db_crl_latest(db, ca_id, &latest)) != 1) {
@@ -192,18 +224,29 @@ crl_publish(struct db *db, const struct db_ca *row, const char *dir)
 	if (rc == 1)
 		log_info("ca %s: CRL %lld published to %s/%s.crl", label,
 		    latest.number, dir, name);
+	if (rc == 0 && slot < CRL_SEEN_MAX && crl_seen[slot].ca_id == ca_id &&
+	    crl_seen[slot].number == latest.number)
+		; /* the same bytes as before */
+	else if (rc == 0)
+		log_debug("ca %s: %s/%s.crl already holds the database's CRL "
+			  "%lld", label, dir, name, latest.number);
 	if (rc >= 0 && slot < CRL_SEEN_MAX) {
 		crl_seen[slot].ca_id = ca_id;
 		crl_seen[slot].number = latest.number;
+		SHA256(latest.der, latest.der_len, crl_seen[slot].md);
 	}
 	db_crl_clear(&latest);
 	return rc;
 }
 
-/* See ca.h. */
-int
-crl_issue(struct db *db, const struct ca_ident *ca, long hours,
-    const char *dir, struct db_crl *out)
+/*
+ * crl_issue, and crl_issue_due when only_due: nothing is signed (2) when
+ * no status change marked the CA since its last CRL (another host took
+ * the mark first).
+ */
+static int
+crl_make(struct db *db, const struct ca_ident *ca, long hours,
+    const char *dir, struct db_crl *out, int only_due)
 {
 	struct crl_build b = { NULL, 0 };
 	ASN1_INTEGER *num = NULL;
@@ -212,9 +255,22 @@ crl_issue(struct db *db, const struct ca_ident *ca, long hours,
 	EVP_MD_CTX *mctx = NULL;
 	unsigned char *der = NULL;
 	time_t now = time(NULL);
-	int len, rc = 0;
+	int len, rc = 0, took;
 
 	memset(out, 0, sizeof(*out));
+	/*
+	 * The CA's mark (017) first, in a statement of its own: a status
+	 * change committed before it is read by this CRL (the entries are
+	 * read later), one committed after it marks the CA again, and no
+	 * revocation waits for this CRL's signature on the mark's row lock.
+	 * A CRL that fails puts the mark back.
+	 */
+	if ((took = db_crl_due_take(db, ca->id)) < 0) {
+		log_err("ca %s: CRL: %s", ca->label, db_error(db));
+		return 0;
+	}
+	if (took == 0 && only_due)
+		return 2; /* another host issued it */
 	if (db_begin(db) != 1)
 		goto dberr;
 	if (db_crl_next(db, ca->id, &out->number) != 1)
@@ -290,6 +346,9 @@ fail:
 	log_openssl_errors(1);
 	db_rollback(db);
 	db_crl_clear(out);
+	if (took == 1 && db_crl_due_mark(db, ca->id) != 1)
+		log_warn("ca %s: the status change waits for the CRL after "
+			 "next: %s", ca->label, db_error(db));
 	rc = 0;
 out:
 	OPENSSL_free(der);
@@ -298,4 +357,20 @@ out:
 	ASN1_INTEGER_free(num);
 	X509_CRL_free(b.crl);
 	return rc;
+}
+
+/* See status.h. */
+int
+crl_issue(struct db *db, const struct ca_ident *ca, long hours,
+    const char *dir, struct db_crl *out)
+{
+	return crl_make(db, ca, hours, dir, out, 0);
+}
+
+/* See status.h. */
+int
+crl_issue_due(struct db *db, const struct ca_ident *ca, long hours,
+    const char *dir, struct db_crl *out)
+{
+	return crl_make(db, ca, hours, dir, out, 1);
 }

@@ -30,6 +30,19 @@
  *   db_ca_version() and reads them again when it changed; a request that
  *   names an unknown issuer or a CA without signer reads them again (at
  *   most every CA_OCSP_MISS_REFRESH seconds).
+ * - What an HSM can afford (issue 23): an answer is kept per worker for
+ *   the CertIDs asked (CA key, hash algorithm, serial) and the statuses
+ *   read, and served without a signature until half its validity has
+ *   passed or a status changes (ocsp_cache.c). A request nonce is ignored
+ *   by default (ocsp_nonce = no; RFC 8954 §3 lets a responder leave it
+ *   out): the answer then carries none and is reused like any other, so
+ *   a flood of nonced requests costs no signature per request; every
+ *   ignored nonce is counted (cmpca_ocsp_total{event="nonce_ignored"}).
+ *   With ocsp_nonce = yes a nonce is echoed and its answer signed for it.
+ * - At most ocsp_sign_max OCSP signatures are under way at once across
+ *   the host's workers (metrics_ocsp_sign_enter); a request that would
+ *   need one more is answered tryLater at once (unsigned, RFC 6960
+ *   §2.3), so that CMP keeps its share of the HSM.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -92,9 +105,11 @@ struct oreq {
 	const char *why;
 	int no_signer; /* the CA has no signer row (for the log) */
 	int n, good, revoked, unknown;
-	/* Reuse of signed answers (ocsp_cache.c): requests without nonce. */
+	/* Reuse of signed answers (ocsp_cache.c): requests without nonce,
+	 * or with one ignored. */
 	int reusable;
-	unsigned char req_md[SHA256_DIGEST_LENGTH]; /* the request bytes */
+	int echo_nonce; /* a nonce to copy into the answer */
+	unsigned char req_md[SHA256_DIGEST_LENGTH]; /* the CertIDs asked */
 	unsigned char st_md[SHA256_DIGEST_LENGTH];  /* the statuses read */
 	long long st[CA_MAX_OCSP_CERTS][3];	    /* status, reason, time */
 	time_t t_this, t_next;
@@ -606,7 +621,7 @@ answer(struct ocsp_srv *s, struct oreq *r)
 	for (i = 0; i < r->n; i++)
 		if ((rc = single_add(s, r, i)) != 1)
 			return rc;
-	if (OCSP_copy_nonce(r->bs, r->req) <= 0)
+	if (r->echo_nonce && OCSP_copy_nonce(r->bs, r->req) <= 0)
 		return -1;
 	/* The same question with the same statuses: the answer signed
 	 * before, without the HSM. */
@@ -616,8 +631,18 @@ answer(struct ocsp_srv *s, struct oreq *r)
 			return -1;
 		r->cached = ocsp_cache_get(s->answers, r->req_md, r->st_md,
 		    r->ca->signer, now, &r->cached_len);
-		if (r->cached != NULL)
+		if (r->cached != NULL) {
+			metrics_ocsp(METRICS_OCSP_REUSED);
 			return 1;
+		}
+	}
+	/* The HSM's share for OCSP: beyond it, tryLater without signing. */
+	if (!metrics_ocsp_sign_enter(s->cfg != NULL ? s->cfg->ocsp_sign_max
+						    : 1)) {
+		metrics_ocsp(METRICS_OCSP_BUSY);
+		r->status = OCSP_RESPONSE_STATUS_TRYLATER;
+		r->why = "busy: ocsp_sign_max OCSP signatures under way";
+		return 0;
 	}
 	/* responderID byKey, the signer certificate in certs (§4.2.1). */
 	t0 = metrics_now_us();
@@ -626,12 +651,41 @@ answer(struct ocsp_srv *s, struct oreq *r)
 		1 ||
 	    OCSP_basic_sign_ctx(r->bs, r->ca->signer, r->mctx, NULL,
 		OCSP_RESPID_KEY) != 1) {
+		metrics_ocsp_sign_leave();
 		log_err("ocsp req %lu: signing with the signer of ca %s failed",
 		    r->id, r->ca->label);
 		return -1;
 	}
+	metrics_ocsp_sign_leave();
 	metrics_hsm(metrics_now_us() - t0);
+	metrics_ocsp(METRICS_OCSP_SIGNED);
 	return 1;
+}
+
+/*
+ * The key of an answer in the cache: SHA-256 over the DER of the CertIDs
+ * asked, in order (issuer hashes with their algorithm, and serial), so
+ * that requests differing only in a nonce, a requestorName or a
+ * signature share one answer. Returns 1 or 0 (then not reused).
+ */
+static int
+certids_md(struct oreq *r)
+{
+	EVP_MD_CTX *mc = EVP_MD_CTX_new();
+	unsigned char *der = NULL;
+	int i, len, ok = mc != NULL &&
+	    EVP_DigestInit_ex(mc, EVP_sha256(), NULL) == 1;
+
+	for (i = 0; ok && i < r->n; i++) {
+		len = i2d_OCSP_CERTID(OCSP_onereq_get0_id(
+		    OCSP_request_onereq_get0(r->req, i)), &der);
+		ok = len > 0 && EVP_DigestUpdate(mc, der, (size_t)len) == 1;
+		OPENSSL_free(der);
+		der = NULL;
+	}
+	ok = ok && EVP_DigestFinal_ex(mc, r->req_md, NULL) == 1;
+	EVP_MD_CTX_free(mc);
+	return ok;
 }
 
 /* Runs one request; sets r->status (and r->bs when successful). */
@@ -655,9 +709,14 @@ process(struct ocsp_srv *s, struct oreq *r, const unsigned char *der,
 	}
 	if (!request_check(r))
 		return;
-	r->reusable = OCSP_REQUEST_get_ext_by_NID(r->req,
-	    NID_id_pkix_OCSP_Nonce, -1) < 0 &&
-	    SHA256(der, len, r->req_md) != NULL;
+	if (OCSP_REQUEST_get_ext_by_NID(r->req, NID_id_pkix_OCSP_Nonce,
+		-1) >= 0) {
+		if (s->cfg != NULL && s->cfg->ocsp_nonce)
+			r->echo_nonce = 1;
+		else
+			metrics_ocsp(METRICS_OCSP_NONCE_IGNORED);
+	}
+	r->reusable = !r->echo_nonce && certids_md(r);
 	if (now - s->checked >= CA_CACHE_CHECK)
 		(void)cache_check(s); /* logged; the old cache stays */
 	if (s->loaded == 0) {

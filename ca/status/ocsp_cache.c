@@ -4,9 +4,11 @@
  * signature (the signature is what a flood of /ocsp requests would make
  * every worker wait for, CMP included).
  *
- * What may be reused: only the answer to a request without nonce (a
- * nonce must be echoed, so such an answer is single-use; RFC 5019 clients
- * send none), for the same request bytes, the same CA entry and signer,
+ * What may be reused: only the answer to a request without nonce, or
+ * whose nonce the responder ignores (ocsp_nonce = no, the default; an
+ * echoed nonce makes an answer single-use; RFC 5019 clients send none),
+ * for the same CertIDs (the CA key's issuer hashes, the hash algorithm
+ * and the serial: ocsp.c certids_md), the same CA entry and signer,
  * and the same statuses: the responder reads every status from the
  * database as for a fresh answer and passes their digest, so a
  * revocation (or any change of status, time or reason) misses the cache

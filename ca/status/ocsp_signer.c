@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include "ca/ca.h"
@@ -94,10 +95,10 @@ signer_cert_new(struct hsm *hsm, const char *label, X509 *cacert,
 	return x;
 }
 
-/* See ca.h. */
-int
-ocsp_signer_issue(struct db *db, struct hsm *hsm, const struct db_ca *ca,
-    long days, X509 **out)
+/* ocsp_signer_issue, in its own database transaction when own_txn. */
+static int
+signer_make(struct db *db, struct hsm *hsm, const struct db_ca *ca,
+    long days, X509 **out, int own_txn)
 {
 	const unsigned char *p = ca->cert;
 	struct db_ocsp_signer sig;
@@ -168,9 +169,9 @@ ocsp_signer_issue(struct db *db, struct hsm *hsm, const struct db_ca *ca,
 		goto out;
 	sig.cert_len = (size_t)len;
 	sig.ca_id = ca->id;
-	if (db_begin(db) != 1)
+	if (own_txn && db_begin(db) != 1)
 		goto dberr;
-	began = 1;
+	began = own_txn;
 	if ((len = db_cert_insert(db, &row)) != 1) {
 		if (len == 0)
 			log_err("serial number collision, try again");
@@ -180,7 +181,7 @@ ocsp_signer_issue(struct db *db, struct hsm *hsm, const struct db_ca *ca,
 	}
 	if (db_ocsp_signer_insert(db, &sig) != 1 ||
 	    db_audit_add(db, "ocsp-signer", ca->id, "cli", uri) != 1 ||
-	    db_commit(db) != 1)
+	    (own_txn && db_commit(db) != 1))
 		goto dberr;
 	began = 0;
 	if (out != NULL) {
@@ -204,5 +205,80 @@ out:
 	EVP_PKEY_free(key);
 	X509_free(cacert);
 	X509_free(x);
+	return rc;
+}
+
+/* See status.h. */
+int
+ocsp_signer_issue(struct db *db, struct hsm *hsm, const struct db_ca *ca,
+    long days, X509 **out)
+{
+	return signer_make(db, hsm, ca, days, out, 1);
+}
+
+/* See status.h. */
+int
+ocsp_signer_issue_in(struct db *db, struct hsm *hsm, const struct db_ca *ca,
+    long days)
+{
+	return signer_make(db, hsm, ca, days, NULL, 0);
+}
+
+/* See status.h. */
+int
+ocsp_signer_check(struct db *db, struct hsm *hsm, const struct db_ca *ca,
+    time_t now, char *detail, size_t len, time_t *until)
+{
+	struct db_ocsp_signer sig;
+	const unsigned char *p;
+	struct tm tm;
+	EVP_PKEY *k = NULL;
+	X509 *x = NULL;
+	int rc;
+
+	*until = 0;
+	memset(&sig, 0, sizeof(sig));
+	if ((rc = db_ocsp_signer_latest(db, ca->id, &sig)) < 0) {
+		snprintf(detail, len, "%s", db_error(db));
+		return -1;
+	}
+	if (rc == 0) {
+		snprintf(detail, len, "no OCSP signer: /ocsp answers "
+		    "unauthorized for this CA (run cmpca ocsp signer --ca %s)",
+		    ca->label);
+		return 0;
+	}
+	rc = 0;
+	p = sig.cert;
+	if ((x = d2i_X509(NULL, &p, (long)sig.cert_len)) == NULL ||
+	    ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1) {
+		snprintf(detail, len, "signer %lld: certificate unreadable "
+		    "(run cmpca ocsp signer --ca %s)", sig.id, ca->label);
+		goto out;
+	}
+	*until = timegm(&tm);
+	if (*until <= now) {
+		char t[32];
+
+		strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		snprintf(detail, len, "signer %lld expired %s: /ocsp answers "
+		    "tryLater (run cmpca ocsp signer --ca %s)", sig.id, t,
+		    ca->label);
+		goto out;
+	}
+	if (hsm != NULL && ((k = hsm_key_load(hsm, sig.key_uri)) == NULL ||
+	    X509_check_private_key(x, k) != 1)) {
+		snprintf(detail, len, "signer %lld: key %s not usable in the "
+		    "HSM (run cmpca ocsp signer --ca %s)", sig.id, sig.key_uri,
+		    ca->label);
+		goto out;
+	}
+	snprintf(detail, len, "signer %lld", sig.id);
+	rc = 1;
+out:
+	ERR_clear_error();
+	EVP_PKEY_free(k);
+	X509_free(x);
+	db_ocsp_signer_clear(&sig);
 	return rc;
 }

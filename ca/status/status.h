@@ -17,12 +17,21 @@
 int crl_issue(struct db *db, const struct ca_ident *ca, long hours,
     const char *dir, struct db_crl *out) CA_MUST_CHECK;
 /*
+ * As crl_issue, for a CA a status change marked (db_crl_due_list): 2 and
+ * nothing signed when the mark is gone (another host issued first).
+ */
+int crl_issue_due(struct db *db, const struct ca_ident *ca, long hours,
+    const char *dir, struct db_crl *out) CA_MUST_CHECK;
+/*
  * Publishes the newest CRL in the database for the CA row (whichever
  * host or CLI issued it) as dir/<CRL name of its key>.crl, unless the
- * file holds it already. Returns 1 written, 0 unchanged or no CRL yet,
- * -1 on failure (logged).
+ * file holds it already. deep: a file whose bytes differ from the CRL
+ * published last is rewritten too (it is read and hashed); otherwise only
+ * a new CRL number or a missing file is noticed. Returns 1 written, 0
+ * unchanged or no CRL yet, -1 on failure (logged).
  */
-int crl_publish(struct db *db, const struct db_ca *row, const char *dir);
+int crl_publish(struct db *db, const struct db_ca *row, const char *dir,
+    int deep);
 
 /* ocsp.c - the OCSP responder (RFC 6960): DER in, DER out. */
 /* Largest OCSPRequest accepted (bytes), POST body or decoded GET: 16
@@ -38,8 +47,10 @@ int crl_publish(struct db *db, const struct db_ca *row, const char *dir);
 #define CA_OCSP_MISS_REFRESH 5
 /* nextUpdate - thisUpdate of every answer, seconds. */
 #define CA_OCSP_VALIDITY 3600
-/* Signed answers each worker keeps for reuse (ocsp_cache.c). */
-#define CA_OCSP_CACHE_SLOTS 256
+/* Signed answers each worker keeps for reuse (ocsp_cache.c): one per
+ * certificate asked about, about 1-2 KiB each (the signer certificate is
+ * in every answer), so a few MiB per worker at most. */
+#define CA_OCSP_CACHE_SLOTS 4096
 
 /* ocsp_cache.c - signed OCSP answers reused while the statuses are the
  * same (see the file). */
@@ -93,5 +104,17 @@ int ocsp_srv_process(struct ocsp_srv *s, const unsigned char *req,
  */
 int ocsp_signer_issue(struct db *db, struct hsm *hsm, const struct db_ca *ca,
     long days, X509 **out) CA_MUST_CHECK;
+/*
+ * Can the active CA's newest signer answer now: it exists, has not
+ * expired and (when hsm is given) its key loads and matches? 1 usable
+ * (detail "signer N", *until its notAfter), 0 not (detail says why and
+ * names the command to run), -1 database error (detail).
+ */
+int ocsp_signer_check(struct db *db, struct hsm *hsm, const struct db_ca *ca,
+    time_t now, char *detail, size_t len, time_t *until);
+/* As ocsp_signer_issue, inside the caller's database transaction (`ca
+ * rollover`: the new key and its signer commit together). 1 or 0. */
+int ocsp_signer_issue_in(struct db *db, struct hsm *hsm,
+    const struct db_ca *ca, long days) CA_MUST_CHECK;
 
 #endif

@@ -80,10 +80,32 @@ check "X-Frame-Options: DENY" grep -qi '^X-Frame-Options: DENY' "$work/empty.hdr
 check "Cache-Control: no-store" grep -qi '^Cache-Control: no-store' "$work/empty.hdr"
 check "no script, no external resource in the page" bash -c \
     "! grep -qiE '<script|src=|https?://[^\"]*\\.(js|css)|<link|<iframe|<img' '$work/empty.html'"
-check "every section present" bash -c "for s in plot cas search issuances revocations pending; do grep -q \"<section id=\\\"\$s\\\">\" '$work/empty.html' || exit 1; done"
+check "every section present" bash -c "for s in health plot cas search issuances expiring revocations pending; do grep -q \"<section id=\\\"\$s\\\">\" '$work/empty.html' || exit 1; done"
 check "CA identities: demo, its subject, key EC P-256, active" bash -c \
     "sed 's/<section /\n<section /g' '$work/empty.html' | grep '^<section id=\"cas\"' | grep -q '<td>demo</td><td>CN=cmpca Demo CA,O=cmpca</td><td>EC P-256</td><td>20[0-9-]* [0-9:]*</td><td class=\"st-active\">active</td>'"
 check "no pending request yet" in_section empty pending "No request waits"
+# Health (issue 23): what cmpca status checks, one row each.
+check "health: the worker's HSM session ok" in_section empty health \
+    '<tr><td>hsm</td><td class="h-ok">ok</td>'
+check "health: demo's certificate, CRL and OCSP signer ok" bash -c \
+    "s=\$(sed 's/<section /\n<section /g' '$work/empty.html' | grep '^<section id=\"health\"'); for c in 'ca demo cert' 'ca demo crl' 'ca demo ocsp signer'; do printf %s \"\$s\" | grep -qF \"<td>\$c</td><td class=\\\"h-ok\\\">ok</td>\" || exit 1; done"
+check "health: the audit chain's last checkpoint" in_section empty health \
+    '<td>audit chain</td>'
+check "expiring: the demo CA's OCSP signer (30 days) is listed" in_section empty expiring \
+    "OCSP Signer"
+cli ca create nosigner --subject "/CN=No Signer CA" --days 365 >/dev/null 2>&1
+cmp_ir soon "/CN=expires-soon"
+q "update cert set not_after = now() + interval '3 days' where serial = '$(serial_of "$work/soon.pem")'" >/dev/null
+get health
+check "health: a CA without OCSP signer fails, naming the command" in_section health health \
+    'h-fail">FAIL</td><td>no OCSP signer: /ocsp answers unauthorized for this CA (run cmpca ocsp signer --ca nosigner)'
+check "health: overall failing" in_section health health "Status: failing"
+check "expiring: the certificate that expires in 3 days" in_section health expiring "$(serial_of "$work/soon.pem")"
+cli status >"$work/status.txt" 2>&1
+echo "$?" >"$work/status.rc"
+check "cmpca status fails (3) on the CA without signer, naming the command" bash -c \
+    "grep -q '^ca nosigner ocsp signer *FAIL .*run cmpca ocsp signer --ca nosigner' '$work/status.txt' && [ \"\$(cat '$work/status.rc')\" = 3 ]"
+cli ca retire nosigner >/dev/null 2>&1
 get post "" -X POST -d x=1
 check "POST: 405 with Allow: GET" bash -c \
     "[ \"\$(cat '$work/post.code')\" = 405 ] && grep -qi '^Allow: GET' '$work/post.hdr'"

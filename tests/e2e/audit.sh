@@ -12,6 +12,20 @@
 #    by the superuser behind the CA's back is named by `cmpca audit
 #    verify`; so is a certificate status rewritten without its audit row,
 #    and a forged checkpoint.
+# 3. Issue 23, with the daemon's credentials: the temporary-table hijack
+#    of the definer functions is refused (no TEMP; and with TEMP given by
+#    mistake, the pinned search_path ignores the temporary table, and
+#    verify and status name the grant); un-revocation and other status
+#    transitions the CA never makes are refused by a trigger; a forged
+#    db_role or actor is refused; the seal takes no bounds (the largest
+#    bigint breaks nothing), nor do huge numbers in rows. Verify and
+#    status name a disabled audit trigger, an unpinned definer function
+#    and a grant by hand. As a superuser: a chain recomputed with the
+#    checkpoints after the change deleted, and a tail cut with its
+#    checkpoints deleted, are found by the checkpoint id gaps and by the
+#    anchor file (and the daemon's log) outside the database; so is a
+#    last checkpoint older than audit_checkpoint_max_age, and audit rows
+#    with no signed checkpoint at all.
 #
 # usage: tests/e2e/audit.sh [--bin DIR]
 # Prints one line per check and a closing "N passed, N failed".
@@ -29,6 +43,7 @@ as() {
 	daemon) ci=$CMPCA_DB_DAEMON ;;
 	operator) ci=$CMPCA_DB_OPERATOR ;;
 	reader) ci=$CMPCA_DB_READER ;;
+	su) ci=$CMPCA_DB ;;
 	esac
 	psql -XqtA "$ci" -c "$2" 2>&1
 }
@@ -41,6 +56,36 @@ refused() {
 	*"permission denied"* | *"must be owner"*) return 0 ;;
 	esac
 	echo "not refused: $out" >&2
+	return 1
+}
+# refused_with ROLE TEXT SQL: SQL as ROLE fails with TEXT in the answer.
+refused_with() {
+	local out
+	out=$(as "$1" "$3")
+	case $out in
+	*"$2"*) return 0 ;;
+	esac
+	echo "not refused with \"$2\": $out" >&2
+	return 1
+}
+anchor=$CMPCA_VAR/audit/anchor.log
+verify_anchor() { cli audit verify --anchor "$1" >"$work/verify.out" 2>&1; }
+# verify_anchor_names FILE TEXT: verify --anchor FILE fails, naming TEXT.
+verify_anchor_names() {
+	if verify_anchor "$1"; then
+		echo "verify --anchor passed" >&2
+		return 1
+	fi
+	grep -qF -- "$2" "$work/verify.out" || { cat "$work/verify.out" >&2; return 1; }
+}
+# status_names TEXT: cmpca status fails (exit 3) and names TEXT.
+status_names() {
+	local rc
+	cli status >"$work/status.out" 2>&1
+	rc=$?
+	[ $rc = 3 ] && grep -qF -- "$1" "$work/status.out" && return 0
+	echo "status exit $rc" >&2
+	cat "$work/status.out" >&2
 	return 1
 }
 verify() { cli audit verify >"$work/verify.out" 2>&1; }
@@ -147,6 +192,10 @@ check "daemon: workers connect as cmpca_daemon, nothing as postgres but us" test
     "$(q "SELECT string_agg(DISTINCT usename, ',' ORDER BY usename) FROM pg_stat_activity WHERE datname = 'cmpca' AND pid <> pg_backend_pid()")" = \
     "cmpca_daemon,cmpca_reader"
 q "GRANT DELETE ON audit TO cmpca_daemon" >/dev/null
+check "a grant by hand: verify names it" verify_names \
+    "role cmpca_daemon holds DELETE on relation audit, which cmpca_grants() does not give"
+check "a grant by hand: status fails and names it" status_names \
+    "role cmpca_daemon holds DELETE on relation audit"
 check "db migrate again (as cmpca_owner): applies the grants" cli db migrate
 check "db migrate takes back a grant added by hand" test \
     "$(q "SELECT has_table_privilege('cmpca_daemon', 'audit', 'DELETE')")" = f
@@ -194,17 +243,155 @@ check "verify reports ok" grep -qx 'audit verify: ok' "$work/verify.out"
 # Rows at the edges of the row hash's encoding (NULL and empty text, no
 # time, newlines, multi-byte UTF-8, a field that looks like a length) are
 # hashed alike by PostgreSQL and by the verifier.
-q "INSERT INTO audit (event, ca_id, actor, detail, db_role) VALUES
+# (Written behind the triggers: audit_stamp would set db_role.) Times
+# out of bigint's range in microseconds, and a cert-status row whose
+# detail holds a huge number, do not break the seal or verify (issue 23).
+behind "INSERT INTO audit (event, ca_id, actor, detail, db_role) VALUES
    ('edge', NULL, '', E'line 1\nline 2 \u00fc \u2013 \U0001F642', NULL),
    ('edge', 1, NULL, '3:abc', ''), ('edge', NULL, E'\n', '-', '-')" >/dev/null
-q "INSERT INTO audit (at, event) VALUES (NULL, 'edge')" >/dev/null
-check "edge rows written" test "$(q "SELECT count(*) FROM audit WHERE event = 'edge' AND (detail LIKE '%line 2 ü%' OR at IS NULL OR actor = E'\n' OR db_role = '')")" = 4
+behind "INSERT INTO audit (at, event) VALUES (NULL, 'edge')" >/dev/null
+behind "INSERT INTO audit (at, event, detail) VALUES ('infinity', 'edge', 'infinity'),
+   ('200000-01-01', 'edge', 'year 200000'),
+   (now(), 'cert-status', '99999999999999999999999 1 valid - -')" >/dev/null
+check "edge rows written" test "$(q "SELECT count(*) FROM audit WHERE event = 'edge' AND (detail LIKE '%line 2 ü%' OR at IS NULL OR actor = E'\n' OR db_role = '' OR at = 'infinity' OR at > '100000-01-01')")" = 6
 check "edge rows linked" seal
 check "edge rows: the log still verifies" verify
 cli audit verify --since 0s >"$work/since.out" 2>&1
 check "verify --since: from the last signed checkpoint, not seq 1" bash -c \
     "grep -qx 'audit verify: ok' '$work/since.out' &&
      grep -qE 'links checked \(seq ([2-9]|[1-9][0-9]+) to' '$work/since.out'"
+
+# 3. Issue 23 with the daemon's credentials. The temporary-table hijack:
+# no TEMP for the daemon; the old one-argument seal is gone; the fence is
+# the seal's alone; no snapshot older than the fence.
+check "daemon: CREATE TEMP TABLE refused (no TEMP on the database)" \
+    refused_with daemon "permission denied to create temporary tables" \
+    "CREATE TEMP TABLE audit_seal (x int)"
+check "daemon: cmpca_audit_seal(largest bigint): no such function" \
+    refused_with daemon "function cmpca_audit_seal(bigint) does not exist" \
+    "SELECT cmpca_audit_seal(9223372036854775807)"
+check "daemon: cmpca_audit_fence is not callable" \
+    refused daemon "SELECT cmpca_audit_fence()"
+check "daemon: the seal refused in a REPEATABLE READ snapshot" \
+    refused_with daemon "only at isolation level read committed" \
+    "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT cmpca_audit_seal(); COMMIT"
+check "daemon: checkpoints not insertable directly" refused daemon \
+    "INSERT INTO audit_checkpoint (seq, chain_hash, key_id, at, sig) SELECT seq, chain_hash, key_id, at, sig FROM audit_checkpoint LIMIT 1"
+# TEMP given by mistake: verify and status name it, and the hijack still
+# fails: the definer functions' search_path puts pg_temp last.
+q "GRANT TEMP ON DATABASE cmpca TO cmpca_daemon" >/dev/null
+check "TEMP given by hand: verify names it" verify_names \
+    "role cmpca_daemon may create temporary objects in database cmpca (TEMP)"
+check "TEMP given by hand: status fails and names it" status_names \
+    "role cmpca_daemon may create temporary objects"
+psql -XqtA -v ON_ERROR_STOP=1 "$CMPCA_DB_DAEMON" >"$work/hijack.out" 2>&1 <<'SQL'
+CREATE TEMP TABLE audit_seal (seq bigint, audit_id bigint, row_hash bytea,
+    chain_hash bytea, sealed_at timestamptz DEFAULT now());
+CREATE FUNCTION pg_temp.evil() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE 'GRANT DELETE ON audit TO cmpca_daemon';
+	EXECUTE 'ALTER TABLE audit DISABLE TRIGGER audit_no_change';
+	RETURN NEW;
+END $$;
+CREATE TRIGGER evil BEFORE INSERT ON audit_seal FOR EACH ROW
+    EXECUTE FUNCTION pg_temp.evil();
+INSERT INTO audit (event, detail) VALUES ('test-hijack', 'for the seal');
+SELECT 'seq ' || r_seq FROM cmpca_audit_seal();
+SELECT 'temp rows ' || count(*) FROM pg_temp.audit_seal;
+SQL
+rc=$?
+check "hijack with TEMP: the seal ran, on the real audit_seal" bash -c \
+    "[ $rc = 0 ] && grep -qE '^seq [0-9]+$' '$work/hijack.out' && grep -qx 'temp rows 0' '$work/hijack.out'"
+check "hijack with TEMP: its trigger never ran as the owner" test \
+    "$(q "SELECT has_table_privilege('cmpca_daemon', 'audit', 'DELETE')::text || (SELECT tgenabled::text FROM pg_trigger WHERE tgname = 'audit_no_change')")" = falseO
+check "hijack with TEMP: the row it sealed is in the chain" test \
+    "$(q "SELECT count(*) FROM audit_seal s JOIN audit a ON a.id = s.audit_id WHERE a.event = 'test-hijack'")" = 1
+check "db migrate takes TEMP back" cli db migrate
+check "TEMP taken back from the daemon and PUBLIC" test \
+    "$(q "SELECT has_database_privilege('cmpca_daemon', 'cmpca', 'TEMP')::text || has_database_privilege('public', 'cmpca', 'TEMP')::text")" = falsefalse
+# A definer function unpinned, an audit trigger disabled or replica-only.
+q "ALTER FUNCTION cmpca_audit_seal() RESET search_path" >/dev/null
+check "unpinned definer function: verify names it" verify_names \
+    "SECURITY DEFINER function cmpca_audit_seal() has no pinned search_path"
+check "unpinned definer function: status fails and names it" status_names \
+    "function cmpca_audit_seal() has no pinned search_path"
+check "db migrate pins it again" cli db migrate
+q "ALTER TABLE audit DISABLE TRIGGER audit_stamp" >/dev/null
+check "disabled audit trigger: verify names it" verify_names \
+    "trigger audit_stamp on audit is disabled"
+check "disabled audit trigger: status fails and names it" status_names \
+    "trigger audit_stamp on audit is disabled"
+q "ALTER TABLE audit ENABLE TRIGGER audit_stamp" >/dev/null
+q "ALTER TABLE cert ENABLE REPLICA TRIGGER cert_status_transition" >/dev/null
+check "replica-only state machine trigger: verify names it" verify_names \
+    "trigger cert_status_transition on cert is enabled only for session_replication_role = replica"
+q "ALTER TABLE cert ENABLE TRIGGER cert_status_transition" >/dev/null
+check "safeguards back: verifies" verify
+# Forged attribution: db_role, id and time are not the inserter's; actor
+# may not name another role; cert-status rows come from the cert trigger.
+check "daemon: an audit row claiming db_role refused" refused daemon \
+    "INSERT INTO audit (event, actor, db_role) VALUES ('revoke', 'cli', 'cmpca_operator')"
+check "daemon: an audit row claiming another role as actor refused" \
+    refused_with daemon "actor cmpca_operator is another database role than cmpca_daemon" \
+    "INSERT INTO audit (event, actor) VALUES ('revoke', 'cmpca_operator')"
+check "daemon: a forged cert-status row refused" \
+    refused_with daemon "cert-status audit rows are written by the cert trigger only" \
+    "INSERT INTO audit (event, ca_id, actor, detail) VALUES ('cert-status', 1, 'cmpca_daemon', '$cid $s1 valid - -')"
+check "daemon: an audit row with the largest bigint id refused" refused daemon \
+    "INSERT INTO audit (id, event) VALUES (9223372036854775807, 'x')"
+check "daemon: an audit row with its own time refused" refused daemon \
+    "INSERT INTO audit (at, event) VALUES ('infinity', 'x')"
+check "daemon: its rows carry db_role cmpca_daemon" test \
+    "$(as daemon "INSERT INTO audit (event, actor) VALUES ('test-attr', 'someone') RETURNING db_role")" = cmpca_daemon
+check "operator: its rows carry db_role cmpca_operator" test \
+    "$(as operator "INSERT INTO audit (event, actor) VALUES ('test-attr', 'someone') RETURNING db_role")" = cmpca_operator
+# Un-revocation and other transitions the CA never makes: refused for
+# every role, the superuser's statements included.
+unrevoke="UPDATE cert SET status = 'valid', reason = NULL, revoked_at = NULL WHERE serial = '$s2'"
+check "daemon: un-revocation (keyCompromise -> valid) refused by the trigger" \
+    refused_with daemon "(reason 1) to valid (reason -) is not a transition the CA makes" "$unrevoke"
+check "operator: un-revocation refused by the trigger" \
+    refused_with operator "is not a transition the CA makes" "$unrevoke"
+check "superuser (triggers on): un-revocation refused by the trigger" \
+    refused_with su "is not a transition the CA makes" "$unrevoke"
+check "daemon: changing a revocation's reason refused" \
+    refused_with daemon "is not a transition the CA makes" \
+    "UPDATE cert SET reason = 0 WHERE serial = '$s2'"
+check "daemon: back to unconfirmed refused" \
+    refused_with daemon "is not a transition the CA makes" \
+    "UPDATE cert SET status = 'unconfirmed' WHERE serial = '$s1'"
+check "ee2 still revoked for keyCompromise" test \
+    "$(q "SELECT status || ' ' || reason FROM cert WHERE serial = '$s2'")" = "revoked 1"
+check "after the attacks: the log verifies" verify
+# The anchor file: every checkpoint the daemon signs, also in its log.
+check "anchor file: checkpoints appended by cmpcad" bash -c \
+    "[ \"\$(grep -c '^cmpca-audit-anchor-1 ' '$anchor')\" -ge 1 ] && [ \"\$(stat -c %a '$anchor')\" = 640 ]"
+check "daemon log: the anchor lines it wrote to the file" bash -c \
+    "grep -o 'cmpca-audit-anchor-1 .*' '$CMPCA_VAR/cmpcad.log' | tail -n1 | xargs -I{} grep -qxF -- '{}' '$anchor'"
+check "verify --anchor FILE: ok" verify_anchor "$anchor"
+check "verify --anchor FILE: every anchor read" bash -c \
+    "grep -qE ' [1-9][0-9]* anchors' '$work/verify.out' && grep -qx 'audit verify: ok' '$work/verify.out'"
+check "verify --anchor the daemon's log: ok" verify_anchor "$CMPCA_VAR/cmpcad.log"
+# An idle head: not signed again by default; signed again (same seq) once
+# half of audit_checkpoint_max_age has passed (here 1 s: at once), and
+# appended to the anchor file by the CLI too.
+sed "s|^audit_checkpoint_max_age = .*|audit_checkpoint_max_age = 1|" "$CMPCA_CONF" >"$work/age.conf"
+chmod 644 "$work/age.conf"
+# The stack's CLI command line with that configuration.
+age_cli() { eval "${CMPCA_CLI% -c *} -c $work/age.conf" '"$@"'; }
+seal
+ck0=$(q "SELECT max(id) || ' ' || max(seq) FROM audit_checkpoint")
+seal
+check "idle head: not signed again (audit_checkpoint_max_age not near)" test \
+    "$(q "SELECT max(id) || ' ' || max(seq) FROM audit_checkpoint")" = "$ck0"
+age_cli audit checkpoint >"$work/hb.out" 2>&1
+check "idle head: signed again past half of audit_checkpoint_max_age" test \
+    "$(q "SELECT max(id) || ' ' || max(seq) FROM audit_checkpoint")" = "$((${ck0% *} + 1)) ${ck0#* }"
+check "the CLI's checkpoint is in the anchor file too" \
+    grep -q "^cmpca-audit-anchor-1 $((${ck0% *} + 1)) ${ck0#* } " "$anchor"
+printf 'cmpca-audit-anchor-1 1 2 zz 3 4 ab\n' >"$work/bad-anchor"
+check "verify --anchor: a malformed line refused" \
+    verify_anchor_names "$work/bad-anchor" "line 1: not an anchor line"
 
 # The fence waits for open audit writers without holding anyone up: a
 # transaction keeps an audit row open for 4 s; while a checkpoint waits
@@ -273,20 +460,22 @@ IFS=, read -r st_s st_r st_t <<<"$st"
 behind "UPDATE cert SET status = '$st_s', reason = $st_r, revoked_at = '$st_t' WHERE serial = '$s2'" >/dev/null
 check "status put back: verifies" verify
 # With the triggers on, even the superuser's change is audited.
-psql -XqtA "$CMPCA_DB" -c "UPDATE cert SET status = 'valid', revoked_at = NULL, reason = NULL WHERE serial = '$s2'" >/dev/null
+psql -XqtA "$CMPCA_DB" -c "UPDATE cert SET status = 'revoked', revoked_at = now(), reason = 0 WHERE serial = '$s1'" >/dev/null
 check "status changed with triggers on: a cert-status row by postgres" test \
-    "$(q "SELECT db_role FROM audit WHERE event = 'cert-status' AND split_part(detail, ' ', 2) = '$s2' ORDER BY id DESC LIMIT 1")" = postgres
+    "$(q "SELECT db_role || ' ' || actor FROM audit WHERE event = 'cert-status' AND split_part(detail, ' ', 2) = '$s1' ORDER BY id DESC LIMIT 1")" = "postgres postgres"
 check "status changed with triggers on: verifies (it is in the chain)" verify
 
 # Forged checkpoints: a signature that is not the audit key's, and a real
 # signature moved to another chain head.
 # Every id below comes from the statement that made it (RETURNING), never
 # from max(id): another writer's row would be taken for the forgery.
+# The forgeries take ids after the last (no gap once they are removed).
 n0=$(q "SELECT id FROM audit_checkpoint ORDER BY seq DESC, id DESC LIMIT 1")
-f1=$(behind "INSERT INTO audit_checkpoint (seq, chain_hash, key_id, at, sig) SELECT seq, chain_hash, key_id, at, '\\x3006020101020101' FROM audit_checkpoint WHERE id = $n0 RETURNING id")
+ck_top=$(q "SELECT max(id) FROM audit_checkpoint")
+f1=$(behind "INSERT INTO audit_checkpoint (id, seq, chain_hash, key_id, at, sig) SELECT $((ck_top + 1)), seq, chain_hash, key_id, at, '\\x3006020101020101' FROM audit_checkpoint WHERE id = $n0 RETURNING id")
 check "forged checkpoint signature: refused by verify" \
     verify_names "checkpoint $f1 (seq"
-f2=$(behind "INSERT INTO audit_checkpoint (seq, chain_hash, key_id, at, sig) SELECT 1, (SELECT chain_hash FROM audit_seal WHERE seq = 1), key_id, at, sig FROM audit_checkpoint WHERE id = $n0 RETURNING id")
+f2=$(behind "INSERT INTO audit_checkpoint (id, seq, chain_hash, key_id, at, sig) SELECT $((ck_top + 2)), 1, (SELECT chain_hash FROM audit_seal WHERE seq = 1), key_id, at, sig FROM audit_checkpoint WHERE id = $n0 RETURNING id")
 check "real signature on another head: refused by verify" \
     verify_names "checkpoint $f2 (seq 1): signature does not verify"
 behind "DELETE FROM audit_checkpoint WHERE id IN ($f1, $f2)" >/dev/null
@@ -305,6 +494,27 @@ UPDATE audit_seal SET row_hash = rh, chain_hash = prev WHERE seq = l.seq;
 END LOOP; END \$\$" >/dev/null
 check "chain recomputed after a change: a checkpoint shows it" \
     verify_names "does not match the chain: rewritten before it"
+# ... so the superuser deletes the checkpoints after the change: their
+# ids, given out by the sequence, are missing.
+seqval=$(q "SELECT last_value FROM audit_checkpoint_id_seq")
+behind "DROP TABLE IF EXISTS ckpt_bak; CREATE TABLE ckpt_bak AS SELECT * FROM audit_checkpoint WHERE seq >= 3;
+DELETE FROM audit_checkpoint WHERE seq >= 3" >/dev/null
+check "recomputed, its checkpoints deleted: verify names the missing ids" \
+    verify_names "were given out but are not in the database: deleted"
+# ... and sets the sequence back: only the copies outside the database
+# show it, the anchor file and the daemon's log.
+behind "SELECT setval('audit_checkpoint_id_seq', coalesce((SELECT max(id) FROM audit_checkpoint), 1), (SELECT count(*) > 0 FROM audit_checkpoint))" >/dev/null
+check "recomputed, checkpoints and their ids gone: the anchor file names the deleted ones" \
+    verify_anchor_names "$anchor" "of the anchor file is not in the database: deleted"
+check "recomputed, checkpoints gone: the anchor file shows the rewrite" \
+    verify_anchor_names "$anchor" "(anchor file) (seq"
+grep -F "(anchor file)" "$work/verify.out" >"$work/anchored.out"
+check "recomputed: the anchored checkpoint does not match the chain" \
+    grep -q "does not match the chain: rewritten before it" "$work/anchored.out"
+check "recomputed, checkpoints gone: the daemon's log shows it too" \
+    verify_anchor_names "$CMPCA_VAR/cmpcad.log" "of the anchor file is not in the database: deleted"
+behind "INSERT INTO audit_checkpoint SELECT * FROM ckpt_bak; DROP TABLE ckpt_bak;
+SELECT setval('audit_checkpoint_id_seq', $seqval)" >/dev/null
 restore "$victim"
 behind "DO \$\$ DECLARE l record; prev bytea; rh bytea; BEGIN
 SELECT chain_hash INTO prev FROM audit_seal WHERE seq = 2;
@@ -314,6 +524,24 @@ prev := sha256(prev || rh);
 UPDATE audit_seal SET row_hash = rh, chain_hash = prev WHERE seq = l.seq;
 END LOOP; END \$\$" >/dev/null
 check "chain put back: verifies" verify
+check "chain put back: verifies against the anchor file" verify_anchor "$anchor"
+# One checkpoint deleted in the middle: a gap in the ids.
+mid=$(q "SELECT id FROM audit_checkpoint ORDER BY id OFFSET 1 LIMIT 1")
+behind "CREATE TABLE ckpt_bak AS SELECT * FROM audit_checkpoint WHERE id = $mid; DELETE FROM audit_checkpoint WHERE id = $mid" >/dev/null
+check "a checkpoint deleted: verify names the gap" \
+    verify_names "checkpoint ids $mid to $mid are missing: deleted"
+behind "INSERT INTO audit_checkpoint SELECT * FROM ckpt_bak; DROP TABLE ckpt_bak" >/dev/null
+# The last checkpoint older than audit_checkpoint_max_age (here 1 s).
+sleep 2
+age_cli audit verify >"$work/age.out" 2>&1
+rc=$?
+check "no checkpoint for longer than audit_checkpoint_max_age: verify fails" bash -c \
+    "[ $rc = 1 ] && grep -q 'the last signed checkpoint .* s old, more than audit_checkpoint_max_age (1 s)' '$work/age.out'"
+age_cli status >"$work/age-st.out" 2>&1
+rc=$?
+check "no checkpoint for longer than audit_checkpoint_max_age: status fails" bash -c \
+    "[ $rc = 3 ] && grep -qE '^audit checkpoint +FAIL +the last one' '$work/age-st.out'"
+check "with the configured age: verifies" verify
 
 # The tail cut off (rows and links), below a checkpoint.
 release
@@ -335,6 +563,35 @@ check "cut tail: the housekeeper refuses to sign the shorter chain" bash -c \
     "for i in \$(seq 30); do grep -q 'audit chain head seq $((last - 1)) is behind checkpoint seq $last: links removed, not signed' '$CMPCA_LOG' && exit 0; sleep 0.2; done; exit 1"
 check "cut tail: no checkpoint signed for it" test \
     "$(q "SELECT max(seq) FROM audit_checkpoint")" = "$last"
+# ... so the superuser deletes the checkpoints naming the cut and sets
+# their ids back: the anchor file still has them.
+check "housekeeper held off again for the cut" hold
+behind "DELETE FROM audit_checkpoint WHERE seq >= $last;
+SELECT setval('audit_checkpoint_id_seq', (SELECT max(id) FROM audit_checkpoint))" >/dev/null
+check "cut tail, its checkpoints deleted: the anchor file names them" \
+    verify_anchor_names "$anchor" "of the anchor file is not in the database: deleted"
+check "cut tail, its checkpoints deleted: an anchored one names seq $last past the end" \
+    verify_anchor_names "$anchor" "(anchor file) names seq $last, the chain ends at seq $((last - 1)): links removed"
+# The housekeeper may now sign the shorter chain (under a deleted id):
+# the anchor file still shows the cut.
+release
+sleep 3
+check "cut tail, the housekeeper let go: the anchor file still shows it" \
+    verify_anchor_names "$anchor" "anchor file"
+
+# A status transition made with the state machine's trigger off (a
+# superuser could) is in the history: verify names it.
+q "ALTER TABLE cert DISABLE TRIGGER cert_status_transition; $unrevoke; ALTER TABLE cert ENABLE TRIGGER cert_status_transition" >/dev/null
+check "un-revocation with the trigger off: done (a superuser could)" test \
+    "$(q "SELECT status FROM cert WHERE serial = '$s2'")" = valid
+check "un-revocation with the trigger off: verify names the transition" \
+    verify_names "(serial $s2) went from \"revoked 1\" to \"valid -\", a transition the CA never makes"
+# Audit rows but no signed checkpoint (issue 32): verify says what to run.
+check "housekeeper held off (no checkpoints)" hold
+behind "DELETE FROM audit_checkpoint" >/dev/null
+check "no signed checkpoint at all: verify says to run cmpca audit key" \
+    verify_names "no signed checkpoint: the audit rows are linked but signed by no audit key (run cmpca audit key"
+release
 
 check "cmpcad still running" kill -0 "$CMPCA_CMPCAD_PID"
 check "no sanitizer reports in the daemon log" bash -c \

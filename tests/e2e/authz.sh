@@ -153,6 +153,7 @@ osc oldkey "$url_demo/p/azroll" "/O=cmpca/CN=AZ Roll" ir -ref az-free -secret en
     -newkey "$w/oldkey.key" -subject /CN=az-oldkey -implicit_confirm &&
 	test -s "$w/oldkey.pem" || setup_fail "certificate of azroll"
 cli ca rollover azroll >/dev/null 2>&1 || setup_fail "ca rollover azroll"
+cli ca export azroll | awk '/BEGIN CERT/ { i++ } i == 1' >>"$w/cas.pem"
 q "select encode(c.der, 'hex') from ca_cert c join ca on ca.id = c.ca_id where ca.label = 'azroll' and c.kind = 'old-with-new'" |
     xxd -r -p | openssl x509 -inform DER -out "$w/oldwithnew.pem" 2>/dev/null ||
 	setup_fail "oldWithNew of azroll"
@@ -188,6 +189,9 @@ cred_setup() {
 		sec-expired) var=AZ_EXPIRED ;; sec-san) var=AZ_SAN ;;
 		esac
 		own_subj=/CN=az-${cred#sec-}
+		# Bound to DNS:*.az.example: the CN is one of those names
+		# or absent (issue 22).
+		[ "$cred" = sec-san ] && own_subj=/CN=a.az.example
 		own_cert=$w/own-sec-${cred#sec-}.pem
 		own_key=$w/own-sec-${cred#sec-}.key
 		if [ "$cred" = none ]; then
@@ -261,6 +265,8 @@ row() {
 	cred_setup "$cred" "$op" || { echo "setup-failed" >"$w/row.txt"; return; }
 	if [ "$target" = otherca ]; then
 		url=$url_other recip=$subj_other
+	elif [ "$target" = home ]; then
+		url=$url_demo/p/azroll recip="/O=cmpca/CN=AZ Roll"
 	fi
 	subj=$own_subj
 	[ "$target" = other ] && subj=/CN=az-victim
@@ -287,7 +293,15 @@ row() {
 		    -implicit_confirm ;;
 	kur|rr)
 		local old=$own_cert
-		if [ "$target" = other ]; then
+		if [ "$target" = viara ]; then
+			# A certificate this RA obtained (a fresh one).
+			n_fresh=$((n_fresh + 1))
+			osc "viara$n_fresh" "$url" "$recip" ir -cert "$own_cert" \
+			    -key "$own_key" -newkey "$w/new.key" \
+			    -subject /CN=az-via-ra -issuer "$recip" \
+			    -implicit_confirm || return 1
+			old=$w/viara$n_fresh.pem
+		elif [ "$target" = other ]; then
 			# A fresh victim: an allowed rr must not change later rows.
 			n_fresh=$((n_fresh + 1))
 			enroll "victim$n_fresh" /CN=az-victim || return 1

@@ -297,8 +297,10 @@ check "EE after rollover does not verify to the old root alone" \
     test -z "$(openssl verify -CAfile "$work/rr-old.pem" "$work/new-ee.pem" 2>/dev/null | grep ': OK')"
 check "EE after rollover: old root + newWithOld path" \
     openssl verify -CAfile "$work/rr-old.pem" -untrusted "$work/g2/newwithold.pem" "$work/new-ee.pem"
-# Old-key certificates do not authenticate requests, not even with the
-# published oldWithNew link in extraCerts (it chains them to the new root).
+# Old-key certificates renew (kur) and revoke themselves (rr) after a
+# rollover (issue 22, tests/e2e/scope.sh); nothing else: a cr is refused,
+# also with the published oldWithNew link in extraCerts (it chains them to
+# the new root).
 q "select encode(der, 'hex') from ca_cert where ca_id = $(ca_id rr) and kind = 'old-with-new'" |
     xxd -r -p | openssl x509 -inform DER -out "$work/oldwithnew.pem"
 check "oldWithNew: the old key, signed by the new one" \
@@ -307,8 +309,8 @@ check "old-key certificate chains to the new root through oldWithNew" \
     openssl verify -CAfile "$work/g2/newwithnew.pem" -untrusted "$work/oldwithnew.pem" "$work/old-ee.pem"
 sigreq old-cr rr "$work/old-ee.pem" "$work/old-ee.key" "$work/oldwithnew.pem" "$work/g2/newwithnew.pem" cr \
     -newkey "$work/old-ee.key" -subject /CN=old-ee.example
-check "valid old-key certificate + oldWithNew: cr refused, signerNotTrusted (retired key)" \
-    has "$work/old-cr.line" "body=error.*failinfo=signerNotTrusted"
+check "valid old-key certificate + oldWithNew: cr refused, notAuthorized (kur and rr only)" \
+    has "$work/old-cr.line" "body=error.*failinfo=notAuthorized"
 # Old-key certificates stay revocable: revoke, CRL signed by the old key.
 check "revoke an old-key certificate (cert revoke --ca rr.old1)" \
     cli cert revoke "$(serial_of "$work/old-ee.pem")" --ca rr.old1 --reason 1

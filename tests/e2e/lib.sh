@@ -71,6 +71,21 @@ e2e_setup() {
 	npass=0
 	nfail=0
 	trap e2e_cleanup EXIT
+	# The suites send from 127.0.0.1 alone, often faster than one client
+	# address may (nginx/cmpca-limits.conf: 20 requests a second): the
+	# CMP limits of their stacks are raised here; tests/e2e/abuse.sh
+	# tests the shipped ones (e2e_shipped_limits).
+	export CMPCA_NGINX_CMP_RATE=${CMPCA_NGINX_CMP_RATE:-5000}
+	export CMPCA_NGINX_CMP_BURST=${CMPCA_NGINX_CMP_BURST:-5000}
+	export CMPCA_NGINX_CMP_CONN=${CMPCA_NGINX_CMP_CONN:-1024}
+	export CMPCA_NGINX_CMP_ALL_RATE=${CMPCA_NGINX_CMP_ALL_RATE:-5000}
+	export CMPCA_NGINX_CMP_ALL_CONN=${CMPCA_NGINX_CMP_ALL_CONN:-1024}
+}
+
+# e2e_shipped_limits: the stack gets nginx's limits as shipped.
+e2e_shipped_limits() {
+	unset CMPCA_NGINX_CMP_RATE CMPCA_NGINX_CMP_BURST CMPCA_NGINX_CMP_CONN \
+	    CMPCA_NGINX_CMP_ALL_RATE CMPCA_NGINX_CMP_ALL_CONN
 }
 
 # stack_down: the suite's own stop of its stack, after the last case

@@ -451,16 +451,33 @@ check "rr by the RA of the OCSP signer: notAuthorized" grep -q \
     <(dump "$work/rrocsp.rsp")
 check "rr by the RA of the OCSP signer: still valid" \
     test "$(q "select status from cert where serial = '$ocsp_serial'")" = valid
-# certificateHold could never be released: refused, not recorded.
+# Suspension by the RA (RFC 5280 §5.3.1): certificateHold accepted, a
+# second hold refused; removeFromCRL releases it (valid again), a second
+# release is refused; a hold made permanent by another reason can no
+# longer be released.
 cmp_ir hold "$work/ec3.key" "/CN=hold-me" -implicit_confirm
 rarr rrhold "$work/hold.pem" 6
-check "rr with certificateHold: badRequest" grep -q \
-    'failinfo=badRequest text="certificateHold' <(dump "$work/rrhold.rsp")
-check "rr with certificateHold: still valid" test "$(db_status "$work/hold.pem")" = valid
-check "cmpca cert revoke --reason 6: refused" \
-    bash -c "! $CMPCA_CLI cert revoke $(serial_of "$work/hold.pem") --reason 6"
-check "cmpca cert revoke --reason 6: still valid" \
+check "rr by the RA with certificateHold: on hold (revoked, reason 6)" test \
+    "$(q "select status || reason from cert where serial = '$(serial_of "$work/hold.pem")'")" = revoked6
+check "cmpca cert revoke --reason 6 of a certificate on hold: refused" \
+    bash -c "! $CMPCA_CLI cert revoke $(serial_of "$work/hold.pem") --reason 6 2>/dev/null"
+rarr rrrel "$work/hold.pem" 8
+check "rr by the RA with removeFromCRL: released, valid again" \
     test "$(db_status "$work/hold.pem")" = valid
+check "release audited (event release, the RA as actor)" test \
+    "$(q "select count(*) from audit where event = 'release' and detail = '$(serial_of "$work/hold.pem")' and actor like 'ra:%'")" = 1
+rarr rrrel2 "$work/hold.pem" 8
+check "removeFromCRL of a valid certificate: badRequest" grep -q \
+    'failinfo=badRequest text="removeFromCRL releases' <(dump "$work/rrrel2.rsp")
+rarr rrhold2 "$work/hold.pem" 6
+rarr rrperm "$work/hold.pem" 1
+check "rr keyCompromise of a certificate on hold: permanent" test \
+    "$(q "select status || reason from cert where serial = '$(serial_of "$work/hold.pem")'")" = revoked1
+rarr rrrel3 "$work/hold.pem" 8
+check "removeFromCRL after a permanent revocation: badRequest" \
+    grep -q failinfo=badRequest <(dump "$work/rrrel3.rsp")
+check "removeFromCRL after a permanent revocation: still revoked" \
+    test "$(db_status "$work/hold.pem")" = revoked
 
 # 8i. Profile rules ([profile.strict]: P-256 only, CN/O, DNS SANs, no
 #     implicitConfirm).
@@ -567,9 +584,15 @@ refused badsan "extension subjectAltName does not decode"
 reqext upn "subjectAltName = otherName:1.3.6.1.4.1.311.20.2.3;UTF8:admin@bank.example"
 evil upn
 refused upn "subjectAltName otherName not allowed by profile default"
+# A type the profile does not take: [profile.default] drops it
+# (other_extensions = drop) and says so (grantedWithMods, issue 22).
 reqext policy "certificatePolicies = 1.2.3.4"
 evil policy
-refused policy "extension certificatePolicies not allowed by profile default"
+check "policy: grantedWithMods naming the dropped extension" grep -qF \
+    'status=1 failinfo=- text="profile default dropped: extension certificatePolicies"' \
+    <(dump "$work/policy.rsp")
+check "policy: certificate without certificatePolicies" bash -c \
+    "openssl x509 -in '$work/policy.pem' -noout -text | grep -q 'Subject:' && ! openssl x509 -in '$work/policy.pem' -noout -text | grep -q 'Certificate Policies'"
 # What the profile lists still goes through, narrowed as asked.
 reqext fine "extendedKeyUsage = clientAuth" "keyUsage = critical,digitalSignature" \
     "subjectAltName = DNS:fine.example.org"

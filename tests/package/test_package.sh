@@ -167,6 +167,7 @@ sed -e "s|^token = .*|token = cmpca-pkg|" \
     -e "s|^crl_dir = .*|crl_dir = $tmp/crl|" \
     -e "s|^workers = .*|workers = 1|" \
     -e "s|^user = .*|user = $(id -un)|" \
+    -e "s|^audit_anchor_file = .*|audit_anchor_file = $tmp/anchor.log|" \
     /etc/cmpca/cmpca.conf >"$conf"
 cli() { /usr/bin/cmpca -c "$conf" "$@"; }
 check "installed cmpca db migrate (installed schema)" bash -c \
@@ -180,6 +181,7 @@ check "CA certificate exported" openssl x509 -in "$tmp/ca.pem" -noout
 (umask 077; cli secret add pkg --profile default >"$tmp/secret" 2>/dev/null)
 check "installed cmpca secret add" test -s "$tmp/secret"
 check "installed cmpca audit key" cli audit key
+check "installed cmpca ocsp signer" cli ocsp signer --ca issuing
 psql -Xq "$db" -c "ALTER ROLE cmpca_daemon LOGIN" \
     -c "ALTER ROLE cmpca_reader LOGIN" >/dev/null 2>&1
 sed -i "s|^db = .*|db = \"${db/user=postgres/user=cmpca_daemon}\"|" "$conf"

@@ -20,6 +20,8 @@
  *   pbm-mac-unknown    PBM mac an unknown OID
  *   pbmac1             a valid ir under PBMAC1 (PBKDF2, hmacWithSHA256)
  *   pbmac1-iter N      PBKDF2 iterationCount N
+ *   pbmac1-max N       PBKDF2 iterationCount N, prf and MAC HMAC-SHA512:
+ *                      the costliest derivation at N (abuse.sh, bench)
  *   pbmac1-prf-unknown PBKDF2 prf an unknown OID
  *   pbmac1-mac-unknown PBMAC1 messageAuthScheme an unknown OID
  *   pop-mismatch       template key A, POP signed with key B
@@ -586,6 +588,11 @@ main(int argc, char **argv)
 		g.pbmac1 = 1;
 		if (strcmp(c, "pbmac1-iter") == 0)
 			g.pbmac1_iter = n;
+		else if (strcmp(c, "pbmac1-max") == 0) {
+			g.pbmac1_iter = n;
+			g.pbmac1_prf = NID_hmacWithSHA512;
+			g.pbmac1_mac = NID_hmacWithSHA512;
+		}
 		else if (strcmp(c, "pbmac1-prf-unknown") == 0)
 			g.unknown_prf = UNKNOWN_OID;
 		else if (strcmp(c, "pbmac1-mac-unknown") == 0)

@@ -8,6 +8,10 @@
  *
  * usage: fcgipost SOCKET COUNT CLIENTS FILE...
  *
+ * With FCGIPOST_OCSP=1 in the environment the files are OCSPRequests,
+ * posted to /ocsp (the flood of tests/e2e/revoke.sh, past nginx's
+ * per-address rate limit as a distributed flood would be).
+ *
  * Request i carries FILE[i % nfiles]. Every answer must be a FastCGI
  * response with an HTTP status; prints "sent=N status200=N status400=N
  * other=N failed=N" and exits 0 if no request failed at the transport
@@ -38,6 +42,7 @@ struct file {
 
 static struct file files[MAX_FILES];
 static int nfiles;
+static int ocsp; /* FCGIPOST_OCSP=1: POST /ocsp */
 
 static int
 write_all(int fd, const void *buf, size_t n)
@@ -117,8 +122,10 @@ post(const char *sock, const struct file *f)
 		goto out;
 	snprintf(clen, sizeof(clen), "%zu", f->len);
 	n += param(params + n, "REQUEST_METHOD", "POST");
-	n += param(params + n, "DOCUMENT_URI", "/.well-known/cmp");
-	n += param(params + n, "CONTENT_TYPE", "application/pkixcmp");
+	n += param(params + n, "DOCUMENT_URI", ocsp ? "/ocsp"
+						   : "/.well-known/cmp");
+	n += param(params + n, "CONTENT_TYPE", ocsp ? "application/ocsp-request"
+						   : "application/pkixcmp");
 	n += param(params + n, "CONTENT_LENGTH", clen);
 	if (!record(fd, FCGI_BEGIN, begin, 8) ||
 	    !record(fd, FCGI_PARAMS, params, n) ||
@@ -183,6 +190,8 @@ main(int argc, char **argv)
 	}
 	count = atol(argv[2]);
 	clients = atoi(argv[3]);
+	ocsp = getenv("FCGIPOST_OCSP") != NULL &&
+	    strcmp(getenv("FCGIPOST_OCSP"), "1") == 0;
 	if (clients < 1 || clients > 64 || count < 1)
 		return 2;
 	for (i = 4; i < argc; i++)

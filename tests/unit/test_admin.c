@@ -254,7 +254,7 @@ static int
 handle(const char *method, const char *uri, const char *query,
     const char *user, const char *verify, struct admin_buf *out)
 {
-	struct admin_req rq = {method, uri, query, user, verify};
+	struct admin_req rq = {method, uri, query, user, verify, 1, 5};
 
 	memset(out, 0, sizeof(*out));
 	return admin_handle(NULL, &rq, out);
@@ -365,9 +365,9 @@ test_crl_reasons(void **state)
 	} parse[] = {
 	    {"0", 1, 0}, {"1", 1, 1}, {"5", 1, 5}, {"9", 1, 9}, {"10", 1, 10},
 	    {"010", 1, 10},
-	    /* certificateHold and removeFromCRL: a hold could not be
-	     * released; 7 is unused; 11 and above are no CRLReason. */
-	    {"6", 0, 0}, {"7", 0, 0}, {"8", 0, 0}, {"11", 0, 0},
+	    /* certificateHold is a reason, removeFromCRL releases a hold
+	     * (cert release); 7 is unused; 11 and above are no CRLReason. */
+	    {"6", 1, 6}, {"7", 0, 0}, {"8", 0, 0}, {"11", 0, 0},
 	    {"-1", 0, 0}, {"+1", 0, 0}, {" 1", 0, 0}, {"1 ", 0, 0},
 	    {"1x", 0, 0}, {"", 0, 0}, {"keyCompromise", 0, 0},
 	    {"99999999999999999999", 0, 0},
@@ -383,7 +383,7 @@ test_crl_reasons(void **state)
 			assert_string_equal(ca_crl_reason_name((long)i),
 			    names[i]);
 		assert_int_equal(ca_crl_reason_ok((long)i),
-		    names[i] != NULL && i != 6 && i != 8);
+		    names[i] != NULL && i != 8);
 	}
 	assert_null(ca_crl_reason_name(-1));
 	assert_null(ca_crl_reason_name(11));

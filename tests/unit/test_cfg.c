@@ -72,6 +72,9 @@ test_cfg_valid(void **state)
 	EQ(c->pbm_max_iter, CA_DEFAULT_PBM_MAX_ITER);
 	EQ(c->txn_timeout, CA_DEFAULT_TXN_TIMEOUT);
 	EQ(c->implicit_confirm, 1);
+	EQ(c->crl_delay, CA_DEFAULT_CRL_DELAY);
+	EQ(c->ocsp_nonce, 0); /* nonces ignored, answers reused */
+	EQ(c->ocsp_sign_max, 1);
 	assert_null(c->pin_file);
 	assert_non_null(p = cfg_profile_get(c, "default"));
 	EQ(p->days, 42);
@@ -90,8 +93,67 @@ test_cfg_valid(void **state)
 	assert_null(p->ext_section);
 	assert_string_equal(p->crl_url, "http://x/crl/%{crl}.crl");
 	assert_null(cfg_profile_get(c, "nosuch"));
+	/* The audit anchors: none, and a day, by default (issue 23). */
+	assert_null(c->audit_anchor_file);
+	EQ(c->audit_ckpt_max_age, 86400);
+	cfg_free(c);
+	c = cfg_try(CFG_MAIN "audit_anchor_file = /var/lib/cmpca/a.log\n"
+	                     "audit_checkpoint_max_age = 0\n" CFG_PROFILE,
+	    err, sizeof(err));
+	if (c == NULL)
+		fail_msg("cfg_load failed: %s", err);
+	assert_string_equal(c->audit_anchor_file, "/var/lib/cmpca/a.log");
+	EQ(c->audit_ckpt_max_age, 0);
 	cfg_free(c);
 	cfg_free(NULL);
+}
+
+/* The scope keys (issue 22): defaults and values. */
+static void
+test_cfg_scope(void **state)
+{
+	const struct cfg_profile *p;
+	char err[4096];
+	struct cfg *c;
+
+	(void)state;
+	c = cfg_try(CFG_MAIN CFG_PROFILE, err, sizeof(err));
+	if (c == NULL)
+		fail_msg("cfg_load failed: %s", err);
+	EQ(c->txn_retention, CA_DEFAULT_TXN_RETENTION);
+	EQ(c->ra_revoke_scope, CFG_RA_REVOKE_OWN);
+	assert_null(c->identity_accepts);
+	EQ(cfg_identity_accepts(c, "demo", "demo"), 1);
+	EQ(cfg_identity_accepts(c, "demo", "r2"), 0);
+	assert_null(cfg_profile_get(c, "default")->renew_profile);
+	cfg_free(c);
+
+	c = cfg_try(CFG_MAIN "txn_retention = 7200\nra_revoke_scope = profile\n"
+	                     "identity_accepts = demo:r2, sub:demo\n"
+	                     CFG_PROFILE "renew_profile = strict\n"
+	                     "[profile.strict]\ndays = 90\n",
+	    err, sizeof(err));
+	if (c == NULL)
+		fail_msg("cfg_load failed: %s", err);
+	EQ(c->txn_retention, 7200);
+	EQ(c->ra_revoke_scope, CFG_RA_REVOKE_PROFILE);
+	EQ(cfg_identity_accepts(c, "demo", "r2"), 1);
+	EQ(cfg_identity_accepts(c, "sub", "demo"), 1);
+	/* Pairs are directed and whole labels. */
+	EQ(cfg_identity_accepts(c, "r2", "demo"), 0);
+	EQ(cfg_identity_accepts(c, "demo", "r"), 0);
+	EQ(cfg_identity_accepts(c, "dem", "r2"), 0);
+	EQ(cfg_identity_accepts(c, "demo", "sub"), 0);
+	assert_non_null(p = cfg_profile_get(c, "default"));
+	assert_string_equal(p->renew_profile, "strict");
+	cfg_free(c);
+
+	c = cfg_try(CFG_MAIN "ra_revoke_scope = any\n" CFG_PROFILE, err,
+	    sizeof(err));
+	if (c == NULL)
+		fail_msg("cfg_load failed: %s", err);
+	EQ(c->ra_revoke_scope, CFG_RA_REVOKE_ANY);
+	cfg_free(c);
 }
 
 static void
@@ -110,6 +172,12 @@ test_cfg_errors(void **state)
 		    "workers must be a number" },
 		{ "out of range", CFG_MAIN "workers = 65\n" CFG_PROFILE, 3,
 		    "workers must be a number" },
+		{ "crl_delay out of range", CFG_MAIN "crl_delay = 86401\n"
+		    CFG_PROFILE, 3, "crl_delay must be a number" },
+		{ "ocsp_sign_max 0", CFG_MAIN "ocsp_sign_max = 0\n" CFG_PROFILE,
+		    3, "ocsp_sign_max must be a number" },
+		{ "ocsp_nonce not a boolean", CFG_MAIN "ocsp_nonce = echo\n"
+		    CFG_PROFILE, 3, "ocsp_nonce must be yes or no" },
 		{ "bad days", CFG_MAIN "[profile.default]\ndays = 0\n", 4,
 		    "days must be a number" },
 		{ "bad bool", CFG_MAIN "implicit_confirm = maybe\n" CFG_PROFILE,
@@ -161,6 +229,17 @@ test_cfg_errors(void **state)
 		{ "basicConstraints copied",
 		    CFG_MAIN CFG_PROFILE "copy_extensions = basicConstraints\n",
 		    5, "basicConstraints may not be in copy_extensions" },
+		{ "certificatePolicies copied",
+		    CFG_MAIN CFG_PROFILE "copy_extensions = certificatePolicies\n",
+		    5, "certificatePolicies may not be in copy_extensions" },
+		{ "bad allowed_policies",
+		    CFG_MAIN CFG_PROFILE "allowed_policies = 1.2.3.4, nopolicy\n",
+		    5, "unknown object \"nopolicy\" in allowed_policies" },
+		{ "bad other_extensions",
+		    CFG_MAIN CFG_PROFILE "other_extensions = ignore\n", 5,
+		    "other_extensions must be drop or refuse" },
+		{ "bad wildcards", CFG_MAIN CFG_PROFILE "wildcards = maybe\n", 5,
+		    "wildcards must be yes or no" },
 		{ "bad holder_san", CFG_MAIN CFG_PROFILE "holder_san = all\n", 5,
 		    "holder_san must be own or any" },
 		{ "crl_url with a blank",
@@ -176,6 +255,28 @@ test_cfg_errors(void **state)
 		    6, "the extensions section sets crlDistributionPoints" },
 		{ "bad kur_same_key", CFG_MAIN CFG_PROFILE "kur_same_key = 2\n",
 		    5, "kur_same_key must be yes or no" },
+		{ "relative audit_anchor_file",
+		    CFG_MAIN "audit_anchor_file = anchor.log\n" CFG_PROFILE, 3,
+		    "audit_anchor_file must be an absolute path" },
+		{ "negative audit_checkpoint_max_age",
+		    CFG_MAIN "audit_checkpoint_max_age = -1\n" CFG_PROFILE, 3,
+		    "audit_checkpoint_max_age must be a number" },
+		/* Scope (issue 22). */
+		{ "bad ra_revoke_scope",
+		    CFG_MAIN "ra_revoke_scope = all\n" CFG_PROFILE, 3,
+		    "ra_revoke_scope must be own, profile or any" },
+		{ "identity_accepts without issuer",
+		    CFG_MAIN "identity_accepts = demo:r2 demo\n" CFG_PROFILE, 3,
+		    "identity_accepts must list LABEL:ISSUER pairs" },
+		{ "identity_accepts with two colons",
+		    CFG_MAIN "identity_accepts = a:b:c\n" CFG_PROFILE, 3,
+		    "identity_accepts must list LABEL:ISSUER pairs" },
+		{ "txn_retention too short",
+		    CFG_MAIN "txn_retention = 60\n" CFG_PROFILE, 3,
+		    "txn_retention must be a number" },
+		{ "renew_profile names nothing",
+		    CFG_MAIN CFG_PROFILE "renew_profile = nosuch\n", 5,
+		    "renew_profile names no [profile.NAME] section" },
 	};
 	char err[4096], want[256], nosuch[160];
 	struct cfg *c;
@@ -212,6 +313,7 @@ main(void)
 	const struct CMUnitTest cfg[] = {
 		cmocka_unit_test(test_cfg_valid),
 		cmocka_unit_test(test_cfg_errors),
+		cmocka_unit_test(test_cfg_scope),
 	};
 
 	return cmocka_run_group_tests_name(

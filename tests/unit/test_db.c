@@ -16,7 +16,8 @@
  * test_db_cert.c (certificates, CMP transactions, nonces),
  * test_db_secret.c (enrollment secrets, audit, counts) and
  * test_db_issue.c (storing issued certificates, finishing transactions,
- * db_update's "no row") and test_db_more.c (the rest of db.h). tests/unit/test_db_api.sh checks that every
+ * db_update's "no row"), test_db_more.c (the rest of db.h) and
+ * test_db_scope.c (issue 22: credentials, paths, uses, pruning). tests/unit/test_db_api.sh checks that every
  * function db.h declares is called by one of them.
  */
 #include <sys/stat.h>
@@ -609,7 +610,7 @@ main(void)
 
 	add_tests(all, &k, tests, sizeof(tests) / sizeof(tests[0]));
 	if (k + test_db_cert_n + test_db_secret_n + test_db_issue_n +
-	    test_db_more_n > sizeof(all) / sizeof(all[0])) {
+	    test_db_more_n + test_db_scope_n > sizeof(all) / sizeof(all[0])) {
 		fprintf(stderr, "test_db: too many tests for all[]\n");
 		return 1;
 	}
@@ -617,6 +618,7 @@ main(void)
 	add_tests(all, &k, test_db_secret_tests, test_db_secret_n);
 	add_tests(all, &k, test_db_issue_tests, test_db_issue_n);
 	add_tests(all, &k, test_db_more_tests, test_db_more_n);
+	add_tests(all, &k, test_db_scope_tests, test_db_scope_n);
 	return _cmocka_run_group_tests("test_db", all, k, group_setup,
 	    group_teardown);
 }

@@ -41,5 +41,7 @@ extern const struct CMUnitTest test_db_issue_tests[];
 extern const size_t test_db_issue_n;
 extern const struct CMUnitTest test_db_more_tests[];
 extern const size_t test_db_more_n;
+extern const struct CMUnitTest test_db_scope_tests[];
+extern const size_t test_db_scope_n;
 
 #endif

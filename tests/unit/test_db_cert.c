@@ -300,6 +300,80 @@ test_cert_set_status(void **state)
 
 /* CMP transactions and nonces. */
 
+/* 1 if ca is among the CAs whose CRL is due with delay seconds. */
+static int
+due_has(long long ca, long delay)
+{
+	long long *ids = NULL;
+	size_t n = 0, i;
+	int has = 0;
+
+	CHECK(db_crl_due_list(db, delay, &ids, &n), 1);
+	for (i = 0; i < n; i++)
+		has |= ids[i] == ca;
+	free(ids);
+	return has;
+}
+
+/*
+ * Revocation marks the CA's CRL due (017): a hold after the delay, a
+ * keyCompromise at once; the mark is taken once. A hold ends released
+ * (valid, no time, no reason) or made permanent (reason, the hold's time);
+ * anything not on hold is not touched.
+ */
+static void
+test_cert_hold(void **state)
+{
+	struct db_cert c, got;
+	long long id;
+	time_t held;
+
+	(void)state;
+	make_cert(&c, ca_a, "3a0", "CN=Hold", DB_CERT_VALID);
+	CHECK(db_cert_insert(db, &c), 1);
+	id = c.id;
+	while (db_crl_due_take(db, ca_a) == 1)
+		;
+	CHECK(db_cert_hold_end(db, id, -1), 0); /* valid: not on hold */
+	CHECK(db_cert_set_status(db, id, 1u << DB_CERT_VALID, DB_CERT_REVOKED,
+	    6), 1);
+	assert_false(due_has(ca_a, 3600));
+	assert_true(due_has(ca_a, 0));
+	CHECK(db_crl_due_take(db, ca_a), 1);
+	CHECK(db_crl_due_take(db, ca_a), 0);
+	CHECK(db_cert_hold_end(db, id, -1), 1);
+	CHECK(db_cert_get(db, id, &got), 1);
+	assert_int_equal(got.status, DB_CERT_VALID);
+	assert_int_equal(got.revoked_at, 0);
+	assert_int_equal(got.reason, -1);
+	db_cert_clear(&got);
+	assert_true(due_has(ca_a, 0)); /* the release shows in the CRL */
+	CHECK(db_crl_due_take(db, ca_a), 1);
+
+	CHECK(db_cert_set_status(db, id, 1u << DB_CERT_VALID, DB_CERT_REVOKED,
+	    6), 1);
+	CHECK(db_cert_get(db, id, &got), 1);
+	held = got.revoked_at;
+	db_cert_clear(&got);
+	CHECK(db_cert_hold_end(db, id, 1), 1); /* keyCompromise */
+	assert_true(due_has(ca_a, 3600));     /* urgent */
+	CHECK(db_cert_get(db, id, &got), 1);
+	assert_int_equal(got.status, DB_CERT_REVOKED);
+	assert_int_equal(got.reason, 1);
+	assert_int_equal(got.revoked_at, held);
+	db_cert_clear(&got);
+	CHECK(db_cert_hold_end(db, id, -1), 0); /* permanent now */
+	CHECK(db_cert_hold_end(db, id, 8), -1); /* removeFromCRL: no reason */
+	CHECK(db_crl_due_take(db, ca_a), 1);
+	/* A failed CRL puts the mark back, urgent. */
+	CHECK(db_crl_due_mark(db, ca_a), 1);
+	assert_true(due_has(ca_a, 3600));
+	CHECK(db_crl_due_since(db, ca_a, &held), 1);
+	assert_true(held > time(NULL) - 60 && held <= time(NULL) + 1);
+	CHECK(db_crl_due_take(db, ca_a), 1);
+	CHECK(db_crl_due_since(db, ca_a, &held), 0);
+}
+
 static void
 test_txn(void **state)
 {
@@ -393,6 +467,7 @@ const struct CMUnitTest test_db_cert_tests[] = {
     cmocka_unit_test(test_cert_list),
     cmocka_unit_test(test_cert_list_by_txn),
     cmocka_unit_test(test_cert_set_status),
+    cmocka_unit_test(test_cert_hold),
     cmocka_unit_test(test_txn),
     cmocka_unit_test(test_nonce),
 };

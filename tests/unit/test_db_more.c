@@ -432,12 +432,13 @@ test_admin_role_hook(void **state)
 {
 	struct db_admin_filter f = {0};
 	struct db_admin_cert *a = NULL;
-	struct db_cert c;
+	struct db_cert c, c2;
 	struct db_role role;
-	long long counts[3] = {-1, -1, -1};
+	long long counts[3] = {-1, -1, -1}, seq;
 	long long ca = make_ca("admin-ca");
-	time_t first = 0;
-	size_t n = 0;
+	time_t first = 0, at;
+	size_t n = 0, i;
+	int rc;
 
 	(void)state;
 	make_cert(&c, ca, "a001", "CN=Admin Page Subject", DB_CERT_VALID);
@@ -455,6 +456,32 @@ test_admin_role_hook(void **state)
 	f.status = DB_CERT_REVOKED;
 	CHECK(db_admin_cert_list(db, &f, &a, &n), 1);
 	assert_int_equal(n, 0);
+	/* Valid and expiring within 30 days, soonest first. */
+	make_cert(&c2, ca, "a002", "CN=Admin Expiring", DB_CERT_VALID);
+	c2.not_after = time(NULL) + 10 * 86400;
+	CHECK(db_cert_insert(db, &c2), 1);
+	memset(&f, 0, sizeof(f));
+	f.limit = 10;
+	f.expiring_days = 30;
+	CHECK(db_admin_cert_list(db, &f, &a, &n), 1);
+	rc = 0;
+	for (i = 0; i < n; i++) {
+		rc |= strcmp(a[i].serial, "a002") == 0;
+		assert_true(a[i].not_after <= time(NULL) + 30 * 86400 &&
+		    a[i].status == DB_CERT_VALID);
+		assert_true(i == 0 || a[i - 1].not_after <= a[i].not_after);
+	}
+	assert_true(rc);
+	db_admin_cert_array_free(a, n);
+	f.expiring_days = 5;
+	CHECK(db_admin_cert_list(db, &f, &a, &n), 1);
+	for (i = 0; i < n; i++)
+		assert_string_not_equal(a[i].serial, "a002");
+	db_admin_cert_array_free(a, n);
+	f.expiring_days = -1;
+	CHECK(db_admin_cert_list(db, &f, &a, &n), -1);
+	rc = db_admin_ckpt_last(db, &seq, &at);
+	assert_true(rc == 0 || (rc == 1 && seq > 0 && at > 0));
 	CHECK(db_admin_hourly(db, 3, counts, &first), 1);
 	assert_true(counts[2] >= 1); /* created this hour */
 	assert_true(first > 0 && first <= time(NULL) - 2 * 3600);
@@ -481,6 +508,142 @@ test_admin_role_hook(void **state)
 	CHECK(db_grants_apply(db), 1);
 }
 
+/* Collects db_schema_check's sentences: how many, and the last. */
+struct problems {
+	int n;
+	char last[DB_PROBLEM_MAX];
+};
+
+static void
+problem(void *arg, const char *msg)
+{
+	struct problems *p = arg;
+
+	p->n++;
+	snprintf(p->last, sizeof(p->last), "%s", msg);
+}
+
+/*
+ * Migration 016 (issue 23): certificate states are a state machine for
+ * every role (here the superuser's); the history check finds a transition
+ * made with the trigger off; the schema check names a disabled audit
+ * trigger and a grant cmpca_grants() did not give; the seal fences by
+ * itself; checkpoint ids and audit keys read back.
+ */
+static void
+test_audit_hardening(void **state)
+{
+	struct db_cert c;
+	struct db_audit_transition t;
+	struct db_audit_ckpt k;
+	struct problems p;
+	unsigned char hash[DB_HASH_LEN];
+	long long ca = make_ca("state-ca"), id, seq = -1, a, b, top, drawn;
+	time_t at = 1;
+	char sql[256];
+
+	(void)state;
+	CHECK(db_grants_apply(db), 1);
+	CHECK(db_grants_baseline(db), 1);
+	memset(&p, 0, sizeof(p));
+	CHECK(db_schema_check(db, problem, &p), 0);
+	assert_int_equal(p.n, 0);
+
+	make_cert(&c, ca, "5001", "CN=State", DB_CERT_VALID);
+	CHECK(db_cert_insert(db, &c), 1);
+	id = c.id;
+	CHECK(db_cert_set_status(db, id, 1u << DB_CERT_VALID, DB_CERT_REVOKED,
+	    1), 1);
+	/* Out of a keyCompromise revocation: refused. */
+	CHECK(db_cert_set_status(db, id, 1u << DB_CERT_REVOKED, DB_CERT_VALID,
+	    -1), -1);
+	assert_non_null(strstr(db_error(db), "not a transition the CA makes"));
+	CHECK(db_cert_set_status(db, id, 1u << DB_CERT_REVOKED,
+	    DB_CERT_UNCONFIRMED, -1), -1);
+	/* certificateHold: released, or made permanent with another reason. */
+	make_cert(&c, ca, "5002", "CN=Hold", DB_CERT_VALID);
+	CHECK(db_cert_insert(db, &c), 1);
+	CHECK(db_cert_set_status(db, c.id, 1u << DB_CERT_VALID,
+	    DB_CERT_REVOKED, 6), 1);
+	CHECK(db_cert_set_status(db, c.id, 1u << DB_CERT_REVOKED,
+	    DB_CERT_VALID, -1), 1);
+	CHECK(db_cert_set_status(db, c.id, 1u << DB_CERT_VALID,
+	    DB_CERT_REVOKED, 6), 1);
+	CHECK(db_cert_set_status(db, c.id, 1u << DB_CERT_REVOKED,
+	    DB_CERT_REVOKED, 1), 1);
+	CHECK(db_cert_set_status(db, c.id, 1u << DB_CERT_REVOKED,
+	    DB_CERT_REVOKED, 6), -1);
+	/* Out of rejected: refused. */
+	make_cert(&c, ca, "5003", "CN=Rejected", DB_CERT_UNCONFIRMED);
+	CHECK(db_cert_insert(db, &c), 1);
+	CHECK(db_cert_set_status(db, c.id, 1u << DB_CERT_UNCONFIRMED,
+	    DB_CERT_REJECTED, -1), 1);
+	CHECK(db_cert_set_status(db, c.id, 1u << DB_CERT_REJECTED,
+	    DB_CERT_VALID, -1), -1);
+	memset(&t, 0, sizeof(t));
+	CHECK(db_audit_transition_check(db, &t), 0);
+
+	/* With the trigger off (a superuser could): the schema check names
+	 * it, and the history shows the un-revocation. */
+	CHECK(db_exec_unsafe(db, "ALTER TABLE cert DISABLE TRIGGER "
+	    "cert_status_transition"), 1);
+	memset(&p, 0, sizeof(p));
+	CHECK(db_schema_check(db, problem, &p), 1);
+	assert_string_equal(p.last,
+	    "trigger cert_status_transition on cert is disabled");
+	CHECK(db_cert_set_status(db, id, 1u << DB_CERT_REVOKED, DB_CERT_VALID,
+	    -1), 1);
+	CHECK(db_exec_unsafe(db, "ALTER TABLE cert ENABLE TRIGGER "
+	    "cert_status_transition"), 1);
+	CHECK(db_audit_transition_check(db, &t), 1);
+	assert_int_equal(t.cert_id, id);
+	assert_string_equal(t.serial, "5001");
+	assert_string_equal(t.from, "revoked 1");
+	assert_string_equal(t.to, "valid -");
+
+	/* A grant by hand: more than cmpca_grants() gives. */
+	CHECK(db_exec_unsafe(db, "GRANT DELETE ON audit TO cmpca_daemon"), 1);
+	memset(&p, 0, sizeof(p));
+	CHECK(db_schema_check(db, problem, &p), 1);
+	assert_string_equal(p.last, "role cmpca_daemon holds DELETE on "
+	    "relation audit, which cmpca_grants() does not give (revoke it, "
+	    "or run cmpca db migrate)");
+	CHECK(db_grants_apply(db), 1);
+	memset(&p, 0, sizeof(p));
+	CHECK(db_schema_check(db, problem, &p), 0);
+	/* A membership is never what cmpca_grants() gives, even one made
+	 * before a migrate. */
+	CHECK(db_exec_unsafe(db, "GRANT pg_read_all_data TO cmpca_daemon"),
+	    1);
+	CHECK(db_grants_apply(db), 1);
+	memset(&p, 0, sizeof(p));
+	CHECK(db_schema_check(db, problem, &p), 1);
+	assert_string_equal(p.last, "role cmpca_daemon holds MEMBER on role "
+	    "pg_read_all_data, which cmpca_grants() does not give (revoke it, "
+	    "or run cmpca db migrate)");
+	CHECK(db_exec_unsafe(db, "REVOKE pg_read_all_data FROM cmpca_daemon"),
+	    1);
+	memset(&p, 0, sizeof(p));
+	CHECK(db_schema_check(db, problem, &p), 0);
+
+	/* A direct cert-status row: refused. */
+	snprintf(sql, sizeof(sql), "INSERT INTO audit (event, detail) VALUES "
+	    "('cert-status', '%lld 5001 valid - -')", id);
+	CHECK(db_exec_unsafe(db, sql), -1);
+
+	/* The seal fences by itself; checkpoint ids and keys. */
+	CHECK(db_audit_seal(db, &seq, hash), 1);
+	assert_true(seq > 0);
+	CHECK(db_audit_ckpt_last(db, &a, &at), 1);
+	assert_int_equal(a, 0);
+	assert_int_equal(at, 0);
+	CHECK(db_audit_ckpt_ids(db, &a, &b, &top, &drawn), 1);
+	assert_int_equal(a, 0);
+	assert_int_equal(top, 0);
+	memset(&k, 0, sizeof(k));
+	CHECK(db_audit_key_get(db, 999999, &k), 0);
+}
+
 const struct CMUnitTest test_db_more_tests[] = {
     cmocka_unit_test(test_pending),
     cmocka_unit_test(test_ra),
@@ -491,6 +654,7 @@ const struct CMUnitTest test_db_more_tests[] = {
     cmocka_unit_test(test_txn_certs_expire),
     cmocka_unit_test(test_helpers),
     cmocka_unit_test(test_admin_role_hook),
+    cmocka_unit_test(test_audit_hardening),
 };
 const size_t test_db_more_n =
     sizeof(test_db_more_tests) / sizeof(test_db_more_tests[0]);

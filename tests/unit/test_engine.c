@@ -293,6 +293,8 @@ static const struct CMUnitTest fixed[] = {
 	T(test_secret_cache_stale),
 	T(test_secret_rotate),
 	T(test_unknown_ref_derives),
+	T(test_unknown_ref_same_calls),
+	T(test_mac_budget),
 	T(test_genm_no_txn),
 	T(test_ca_changed),
 	T(test_crl_stale_key),

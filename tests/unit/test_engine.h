@@ -127,6 +127,8 @@ void test_genm_no_txn(void **state);
 void test_delayed_refused(void **state);
 void test_secret_once(void **state); /* test_engine_secret.c */
 void test_unknown_ref_derives(void **state);
+void test_unknown_ref_same_calls(void **state);
+void test_mac_budget(void **state);
 void test_secret_cache_stale(void **state);
 void test_secret_rotate(void **state);
 void test_ext_cache(void **state); /* test_engine_ext.c */

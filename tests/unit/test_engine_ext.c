@@ -27,6 +27,7 @@ static const struct xcase {
 	int want;
 	const char *text;
 	const char *ref, *cn; /* NULL: ref1, client */
+	const char *subj;     /* instead of cn ("/O=x"), or NULL */
 } xcases[] = {
 	{ "ext_san_dns_ok", .x = { { "subjectAltName", "DNS:a.example",
 				    NULL } },
@@ -97,8 +98,48 @@ static const struct xcase {
 	    .ref = "subj", .cn = "allowed" },
 	{ "ir_san_pattern",
 	    .x = { { "subjectAltName",
-	        "DNS:a.dev.example,DNS:b.c.dev.example,IP:10.0.0.1", NULL } },
-	    .want = ACCEPT, .ref = "sanpat" },
+	        "DNS:a.dev.example,DNS:b.dev.example,IP:10.0.0.1", NULL } },
+	    .want = ACCEPT, .ref = "sanpat", .cn = "a.dev.example" },
+	/* Issue 22: the pattern's "*" is one label, never itself. */
+	{ "rej_san_pattern_two_labels",
+	    .x = { { "subjectAltName", "DNS:b.c.dev.example", NULL } },
+	    .want = CMP_FAIL_NOT_AUTHORIZED,
+	    .text = "subjectAltName DNS:b.c.dev.example not allowed for "
+	            "this enrollment secret",
+	    .ref = "sanpat", .cn = "b.c.dev.example" },
+	{ "rej_san_pattern_literal_star",
+	    .x = { { "subjectAltName", "DNS:*.dev.example", NULL } },
+	    .want = CMP_FAIL_BAD_CERT_TEMPLATE,
+	    .text = "subjectAltName DNS:*.dev.example: a wildcard the profile "
+	            "does not allow",
+	    .ref = "sanpat", .cn = "a.dev.example" },
+	/* Issue 22: a SAN-scoped secret asks for a CN outside its scope. */
+	{ "rej_san_scope_cn",
+	    .x = { { "subjectAltName", "DNS:a.dev.example", NULL } },
+	    .want = CMP_FAIL_NOT_AUTHORIZED,
+	    .text = "subject commonName is not a dNSName granted to this "
+	            "enrollment secret",
+	    .ref = "sanpat", .cn = "www.bank.example" },
+	{ "ir_san_scope_no_cn",
+	    .x = { { "subjectAltName", "DNS:a.dev.example", NULL } },
+	    .want = ACCEPT, .ref = "sanpat", .subj = "/O=Example/OU=dev" },
+	/* Issue 22: names in the syntax of their type. */
+	{ "rej_san_dns_nul",
+	    .x = { { "2.5.29.17", NULL,
+	        "300a8208612e6578002e6576" } },
+	    .want = CMP_FAIL_BAD_CERT_TEMPLATE,
+	    .text = "subjectAltName DNS:" },
+	{ "rej_san_ip_5",
+	    .x = { { "2.5.29.17", NULL, "30078705" "0a00000101" } },
+	    .want = CMP_FAIL_BAD_CERT_TEMPLATE,
+	    .text = "subjectAltName IP:...: not 4 or 16 octets" },
+	{ "rej_san_email",
+	    .x = { { "subjectAltName", "email:not-an-email", NULL } },
+	    .want = CMP_FAIL_BAD_CERT_TEMPLATE,
+	    .text = "subjectAltName email:not-an-email: not local-part@domain" },
+	{ "rej_subject_esc", .cn = "a\x1b[31mb",
+	    .want = CMP_FAIL_BAD_CERT_TEMPLATE,
+	    .text = "subject attribute CN: a control character" },
 	{ "rej_san_pattern_other",
 	    .x = { { "subjectAltName", "DNS:a.dev.example,DNS:login.bank.example",
 	        NULL } },
@@ -119,7 +160,7 @@ static const struct xcase {
 	{ "ir_san_cidr",
 	    .x = { { "subjectAltName", "IP:192.0.2.77,IP:2001:db8:1::5",
 	        NULL } },
-	    .want = ACCEPT, .ref = "sancidr" },
+	    .want = ACCEPT, .ref = "sancidr", .subj = "/O=Example/OU=net" },
 	{ "rej_san_cidr_outside",
 	    .x = { { "subjectAltName", "IP:192.0.3.1", NULL } },
 	    .want = CMP_FAIL_NOT_AUTHORIZED,
@@ -165,9 +206,13 @@ test_ext(void **state)
 	CMP_MSG *resp;
 	X509 *cert;
 
+	X509_NAME *subj = NULL;
+
 	rq_init(&q);
 	q.ref = c->ref != NULL ? c->ref : q.ref;
 	q.cn = c->cn != NULL ? c->cn : q.cn;
+	if (c->subj != NULL)
+		assert_non_null(q.subject = subj = ca_name_parse(c->subj));
 	assert_non_null(q.exts = sk_X509_EXTENSION_new_null());
 	for (i = 0; i < 3 && c->x[i].name != NULL; i++)
 		OK(sk_X509_EXTENSION_push(q.exts, xspec_ext(&c->x[i])));
@@ -185,6 +230,7 @@ test_ext(void **state)
 			assert_int_equal(X509_EXTENSION_get_critical(
 			    X509_get_ext(cert, X509_get_ext_by_NID(cert,
 			        NID_subject_alt_name, -1))), 0);
+		X509_NAME_free(subj);
 		return;
 	}
 	cr = check_certresp(resp, 0, 0, CMP_STATUS_REJECTION, c->want);
@@ -193,6 +239,7 @@ test_ext(void **state)
 		    si_text(cr->status), c->text);
 	assert_int_equal(db_count(&q), 0);
 	assert_int_equal(db_count(NULL), before);
+	X509_NAME_free(subj);
 }
 
 /* The extensions of x, each DER-encoded, concatenated in order. */

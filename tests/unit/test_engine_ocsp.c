@@ -85,7 +85,8 @@ ocsp_row(const char *serial, enum db_cert_status st, int reason,
  * never issued -> unknown; SHA-1 and SHA-256 CertIDs; an issuer we do not
  * serve next to ours -> unknown; the response verifies against the CA
  * (delegated signer, byKey, signer certificate included) and echoes the
- * nonce. Under SAN=1 the exit checks that the worker cache leaks nothing.
+ * nonce when ocsp_nonce = yes. Under SAN=1 the exit checks that the
+ * worker cache leaks nothing.
  */
 void
 test_ocsp(void **state)
@@ -120,6 +121,7 @@ test_ocsp(void **state)
 	int st, reason;
 
 	(void)state;
+	fx.cfg->ocsp_nonce = 1;
 	assert_non_null(s = ocsp_srv_new(fx.cfg, fx.db, fx.hsm));
 	assert_non_null(req = OCSP_REQUEST_new());
 	OK(OCSP_request_add0_id(req, ocsp_id(EVP_sha1(), fx.ca_cert, "a1")));
@@ -299,13 +301,16 @@ ocsp_status_of(const unsigned char *der, size_t len, OCSP_CERTID *id)
 /*
  * Signed answers are reused for the same request without nonce (byte for
  * byte: ECDSA signatures differ each time), until a status changes: a
- * revocation is answered at once. Requests with a nonce are signed each.
+ * revocation is answered at once. A nonce is ignored by default: the
+ * nonced request gets the same answer, without nonce. With ocsp_nonce =
+ * yes requests with a nonce are signed each, the nonce echoed.
  */
 void
 test_ocsp_reuse(void **state)
 {
 	struct ocsp_srv *s;
 	OCSP_REQUEST *req, *nreq;
+	OCSP_RESPONSE *resp;
 	OCSP_CERTID *id;
 	X509 *signer = NULL;
 	struct db_ca ca;
@@ -337,9 +342,33 @@ test_ocsp_reuse(void **state)
 	assert_non_null(nreq = OCSP_REQUEST_new());
 	OK(OCSP_request_add0_id(nreq, OCSP_CERTID_dup(id)));
 	OK(OCSP_request_add1_nonce(nreq, NULL, 16));
+	fx.cfg->ocsp_nonce = 0;
+	n1 = ocsp_raw(s, nreq, &m1);
+	assert_true(m1 == l3 && memcmp(n1, a3, l3) == 0);
+	OPENSSL_free(n1);
+	fx.cfg->ocsp_nonce = 1;
 	n1 = ocsp_raw(s, nreq, &m1);
 	n2 = ocsp_raw(s, nreq, &m2);
 	assert_false(m1 == m2 && memcmp(n1, n2, m1) == 0);
+	assert_false(m1 == l3 && memcmp(n1, a3, l3) == 0);
+	/* The cap (ocsp_sign_max = 1): with its one slot taken, a question
+	 * that needs a signature gets tryLater; one answered before is
+	 * still served; the slot back, it is signed. */
+	OK(metrics_init());
+	OK(metrics_ocsp_sign_enter(fx.cfg->ocsp_sign_max));
+	resp = ocsp_ask(s, nreq);
+	assert_int_equal(OCSP_response_status(resp),
+	    OCSP_RESPONSE_STATUS_TRYLATER);
+	OCSP_RESPONSE_free(resp);
+	resp = ocsp_ask(s, req);
+	assert_int_equal(OCSP_response_status(resp),
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	OCSP_RESPONSE_free(resp);
+	metrics_ocsp_sign_leave();
+	resp = ocsp_ask(s, nreq);
+	assert_int_equal(OCSP_response_status(resp),
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	OCSP_RESPONSE_free(resp);
 	OPENSSL_free(a1);
 	OPENSSL_free(a2);
 	OPENSSL_free(a3);
@@ -365,6 +394,7 @@ worker_ocsp_ok(struct worker *w, X509 *signer)
 	OCSP_BASICRESP *bs;
 	X509_STORE *store;
 
+	fx.cfg->ocsp_nonce = 1; /* echoed: signed now */
 	assert_non_null(req = OCSP_REQUEST_new());
 	OK(ca_serial_hex(X509_get0_serialNumber(signer), serial,
 	    sizeof(serial)));

@@ -78,5 +78,6 @@ void test_random(void **state);
 /* test_hsm_seal.c */
 void test_seal(void **state);
 void test_seal_rotate(void **state);
+void test_seal_mechanisms(void **state);
 
 #endif

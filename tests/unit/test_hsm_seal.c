@@ -204,3 +204,51 @@ test_seal_rotate(void **state)
 	free(v3);
 	free(n);
 }
+
+/*
+ * The sealing key is used with AES-GCM and AES-ECB only
+ * (CKA_ALLOWED_MECHANISMS, issue 23): the token refuses CBC with it.
+ */
+void
+test_seal_mechanisms(void **state)
+{
+	static const char label[] = HSM_SEAL_LABEL;
+	CK_FUNCTION_LIST_PTR fl;
+	CK_SESSION_HANDLE s;
+	CK_OBJECT_HANDLE o;
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_ATTRIBUTE find[2] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_LABEL, (void *)(uintptr_t)label, sizeof(label) - 1 },
+	};
+	CK_MECHANISM_TYPE mechs[8];
+	CK_ATTRIBUTE get = { CKA_ALLOWED_MECHANISMS, mechs, sizeof(mechs) };
+	unsigned char iv[16] = { 0 }, *v = NULL;
+	CK_MECHANISM cbc = { CKM_AES_CBC, iv, sizeof(iv) };
+	CK_MECHANISM ecb = { CKM_AES_ECB, NULL, 0 };
+	CK_ULONG n = 0;
+	unsigned long slot;
+	size_t vlen;
+
+	(void)state;
+	/* The first seal makes the key, if no test made it before. */
+	if (!hsm_seal(fx.h, "ref-mech", (const unsigned char *)"x", 1, &v,
+		&vlen))
+		fail_msg("hsm_seal: %s", hsm_error());
+	free(v);
+	assert_non_null(fl = hsm_p11_funcs(fx.h, &slot));
+	assert_int_equal(fl->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL,
+	    &s), CKR_OK);
+	assert_int_equal(fl->C_FindObjectsInit(s, find, 2), CKR_OK);
+	assert_int_equal(fl->C_FindObjects(s, &o, 1, &n), CKR_OK);
+	(void)fl->C_FindObjectsFinal(s);
+	assert_int_equal(n, 1);
+	assert_int_equal(fl->C_GetAttributeValue(s, o, &get, 1), CKR_OK);
+	assert_int_equal(get.ulValueLen, 2 * sizeof(CK_MECHANISM_TYPE));
+	/* A set: SoftHSM returns it in its own order. */
+	assert_true((mechs[0] == CKM_AES_GCM && mechs[1] == CKM_AES_ECB) ||
+	    (mechs[0] == CKM_AES_ECB && mechs[1] == CKM_AES_GCM));
+	assert_int_not_equal(fl->C_EncryptInit(s, &cbc, o), CKR_OK);
+	assert_int_equal(fl->C_EncryptInit(s, &ecb, o), CKR_OK);
+	(void)fl->C_CloseSession(s); /* ends the operation begun */
+}

@@ -239,6 +239,7 @@ sed -e "s|^token = .*|token = cmpca-inst|" \
     -e "s|^db_reader = .*|db_reader = \"${db/user=postgres/user=cmpca_reader}\"|" \
     -e "s|^socket = .*|socket = $tmp/cmpcad.sock|" \
     -e "s|^crl_dir = .*|crl_dir = $tmp/crl|" \
+    -e "s|^audit_anchor_file = .*|audit_anchor_file = $tmp/audit-anchor.log|" \
     -e "s|^workers = .*|workers = 1|" \
     -e "s|^user = .*|user = $(id -un)|" \
     -e "/^schema_dir = /d" \
@@ -266,6 +267,7 @@ check "installed cmpca status fails without an audit key, naming the command" ba
 	'$cmpca' -c '$conf' status >'$tmp/status.out' 2>&1; [ \$? = 3 ] &&
 	grep -q '^audit key .*none: .*(cmpca audit key)' '$tmp/status.out'"
 check "installed cmpca audit key" "$cmpca" -c "$conf" audit key
+check "installed cmpca ocsp signer" "$cmpca" -c "$conf" ocsp signer --ca issuing
 check "installed cmpcad -t passes on the example configuration" bash -c "
 	'$cmpcad' -t -c '$conf' 2>&1 |
 	grep -qx '$conf: configuration ok, schema version [0-9]*, 1 CA(s)'"

@@ -5,6 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/httperr.h>
 
 #include "ca/ca.h"
 #include "tests/unit/unitlib.h"
@@ -104,6 +108,47 @@ test_log_hex_exact_fit(void **state)
 	assert_string_equal(out, "abcd");
 }
 
+/*
+ * A partner's HTTP answer reaches our log through OpenSSL's error data
+ * (OSSL_HTTP_transfer: the reason phrase, the Content-Type): an escape
+ * sequence and a CR LF forging a log line come out as \xHH, on one line.
+ */
+static void
+test_log_openssl_peer_text(void **state)
+{
+	char path[] = "/tmp/test_log.XXXXXX", buf[2048];
+	int fd, saved;
+	size_t n;
+	FILE *f;
+
+	(void)state;
+	assert_true((fd = mkstemp(path)) >= 0);
+	saved = dup(2);
+	assert_true(saved >= 0 && dup2(fd, 2) == 2);
+	ERR_raise_data(ERR_LIB_HTTP, HTTP_R_RECEIVED_ERROR,
+	    "code=403, reason=Nope\x1b[2J\r\ncmpcad[1]: info: forged");
+	ERR_raise_data(ERR_LIB_HTTP, HTTP_R_UNEXPECTED_CONTENT_TYPE,
+	    "expected=application/pkixcmp, actual=text/\x07html");
+	log_openssl_errors(1);
+	fflush(stderr);
+	assert_true(dup2(saved, 2) == 2);
+	close(saved);
+	close(fd);
+	assert_non_null(f = fopen(path, "r"));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	unlink(path);
+	assert_null(strchr(buf, '\x1b'));
+	assert_null(strchr(buf, '\r'));
+	assert_null(strchr(buf, '\x07'));
+	assert_non_null(strstr(buf, "reason=Nope\\x1b[2J\\x0d\\x0acmpcad[1]"));
+	assert_non_null(strstr(buf, "actual=text/\\x07html"));
+	/* Two errors, two lines: nothing forged a third. */
+	assert_int_equal(strchr(strchr(buf, '\n') + 1, '\n') - buf + 1,
+	    (long)n);
+}
+
 int
 main(void)
 {
@@ -111,6 +156,7 @@ main(void)
 		cmocka_unit_test(test_log_sanitize),
 		cmocka_unit_test(test_log_hex),
 		cmocka_unit_test(test_log_hex_exact_fit),
+		cmocka_unit_test(test_log_openssl_peer_text),
 	};
 
 	return cmocka_run_group_tests_name("log", logs, NULL, NULL) != 0;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -96,11 +97,67 @@ test_metrics(void **state)
 	free(text);
 }
 
+/*
+ * The OCSP signing cap (ocsp_sign_max) across processes: slots held by
+ * pid; a full cap refuses; a slot of a process that died while holding
+ * it is taken back; the OCSP counters render.
+ */
+static void
+test_metrics_ocsp(void **state)
+{
+	char *text;
+	size_t len;
+	pid_t pid;
+	int st, fds[2];
+	char c;
+
+	(void)state;
+	EQ(metrics_init(), 1);
+	EQ(metrics_ocsp_sign_enter(1), 1);
+	EQ(metrics_ocsp_sign_enter(1), 0); /* the one slot is ours */
+	EQ(metrics_ocsp_sign_enter(2), 1); /* a second slot */
+	metrics_ocsp_sign_leave();
+	metrics_ocsp_sign_leave();
+	/* A child holds the only slot while we look: refused. */
+	EQ(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		if (metrics_ocsp_sign_enter(1) != 1)
+			_exit(1);
+		if (write(fds[1], "x", 1) != 1)
+			_exit(1);
+		pause(); /* dies holding it */
+		_exit(0);
+	}
+	close(fds[1]);
+	EQ(read(fds[0], &c, 1), 1);
+	close(fds[0]);
+	EQ(metrics_ocsp_sign_enter(1), 0);
+	kill(pid, SIGKILL);
+	EQ(waitpid(pid, &st, 0), pid);
+	EQ(metrics_ocsp_sign_enter(1), 1); /* taken back from the dead */
+	metrics_ocsp_sign_leave();
+	metrics_ocsp(METRICS_OCSP_SIGNED);
+	metrics_ocsp(METRICS_OCSP_NONCE_IGNORED);
+	metrics_ocsp(METRICS_OCSP_NONCE_IGNORED);
+	metrics_ocsp(METRICS_OCSP_N); /* ignored */
+	text = metrics_render(NULL, 2, &len);
+	assert_non_null(text);
+	assert_true(has_line(text, "cmpca_ocsp_total{event=\"signed\"} 1"));
+	assert_true(has_line(text,
+	    "cmpca_ocsp_total{event=\"nonce_ignored\"} 2"));
+	assert_true(has_line(text, "cmpca_ocsp_total{event=\"busy\"} 0"));
+	free(text);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest metrics[] = {
 		cmocka_unit_test(test_metrics),
+		cmocka_unit_test(test_metrics_ocsp),
 	};
 
 	return cmocka_run_group_tests_name("metrics", metrics, NULL, NULL) != 0;
