@@ -52,6 +52,11 @@ export CMPCA_CLUSTER_PORT=${port:?no free port in 18800-18809}
 export CMPCA_CLUSTER_FCGI_PORT=${CMPCA_CLUSTER_FCGI_PORT:-18810}
 export CMPCA_CLUSTER_PG_PORT=${CMPCA_CLUSTER_PG_PORT:-18811}
 export CMPCA_TXN_TIMEOUT=8 CMPCA_HOUSEKEEPING=1 CMPCA_POLL_AFTER=1
+# 8 clients from one address: the CMP limits raised, as tests/e2e/lib.sh
+# raises them for every stack.
+export CMPCA_NGINX_CMP_RATE=5000 CMPCA_NGINX_CMP_BURST=5000 \
+    CMPCA_NGINX_CMP_CONN=1024 CMPCA_NGINX_CMP_ALL_RATE=5000 \
+    CMPCA_NGINX_CMP_ALL_CONN=1024
 work=$CMPCA_VAR/work
 mkdir -p "$work"
 var=$CMPCA_VAR
@@ -152,7 +157,7 @@ ok_after() { # N URL: an ir succeeds within N tries, 1 s apart
 check "after the p11-kit server restarted: host1 enrols again" ok_after 20 "${host_urls[0]}"
 check "after the p11-kit server restarted: host2 enrols again" ok_after 20 "${host_urls[1]}"
 check "the hosts logged the lost token and the reopened session" bash -c \
-    "grep -q 'hsm session reopened' '${host_logs[0]}' || grep -q 'hsm session reopened' '${host_logs[1]}'"
+    "grep -q 'session reopened' '${host_logs[0]}' '${host_logs[1]}'"
 
 # load NAME SECS: cmpload, 8 clients of ir with certConf, recorded.
 load() {
@@ -233,9 +238,10 @@ check "failover: the hosts enrol again on the new primary" ok_after 20 "$CMPCA_U
 check "failover: every certificate any client received is in the new primary" the_books failover
 check "failover: and so is every one of the runs before it" bash -c \
     "$(declare -f the_books q); work='$work' CMPCA_DB='$CMPCA_DB'; the_books hostkill && the_books hoststop"
-gap=$(awk -v t="$t_fail" '$1 == "ok" { print $2 }' "$work/failover.rec" | sort -n |
-    awk -v t="$t_fail" 'NR > 1 && $1 / 1 > t && prev <= t { printf "%.1f", $1 - prev } { prev = $1 }')
-echo "info failover: no enrolment completed for ${gap:-?} s around the promotion"
+gap=$(awk '$1 == "ok" { print $2 }' "$work/failover.rec" | sort -n |
+    awk 'NR > 1 && $1 - prev > max { max = $1 - prev } { prev = $1 }
+	END { printf "%.1f", max }')
+echo "info failover: the longest time without a completed enrolment was ${gap:-?} s (8 clients)"
 check "cmpcad still running on both hosts" bash -c \
     "CMPCA_VAR='$var' '$top/scripts/cluster' status | grep -q 'host1 127.0.1.1: up' &&
      CMPCA_VAR='$var' '$top/scripts/cluster' status | grep -q 'host2 127.0.1.2: up'"
