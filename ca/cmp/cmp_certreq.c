@@ -291,6 +291,9 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 	if (!prof->is_ca &&
 	    (ir.reserved = profile_reserved_get(r->srv->db, r->srv->cfg)) ==
 		NULL) {
+		/* The database, not the request: the client may try again
+		 * (systemUnavail, as every database failure here). */
+		r->db_unavail = 1;
 		rc = -1;
 		goto out;
 	}
@@ -604,7 +607,10 @@ cmp_certreq_handle(struct req *r)
 		goto internal;
 	goto done;
 internal:
-	out = cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE, "issuance failed");
+	out = r->db_unavail ? cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
+				  db_error(r->srv->db))
+			    : cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
+				  "issuance failed");
 done:
 	sk_CRMF_CERTREQMSG_pop_free(p10, CRMF_CERTREQMSG_free);
 	CMP_CERTREPMESSAGE_free(rep);

@@ -84,6 +84,7 @@ struct req {
 	int secret_cached;	     /* r->secret came from the worker's cache */
 	int secret_stale;	     /* ... and the row changed: serve again */
 	int secret_fresh;	     /* read the secret from the database */
+	int db_unavail;		     /* a lookup failed: answer systemUnavail */
 	struct db_secret secret;
 	int have_sig;		     /* signature protection verified */
 	int sign_resp;		     /* sign the answer to an unprotected one */

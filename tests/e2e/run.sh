@@ -455,7 +455,10 @@ check "rr by the RA of the OCSP signer: still valid" \
 # second hold refused; removeFromCRL releases it (valid again), a second
 # release is refused; a hold made permanent by another reason can no
 # longer be released.
-cmp_ir hold "$work/ec3.key" "/CN=hold-me" -implicit_confirm
+# Enrolled through the RA: an RA revokes (and holds) what was obtained
+# through it (ra_revoke_scope = own, the default; scope.sh has the rest).
+sig hold ir -cert "$work/ra.pem" -key "$work/ra.key" -popo 0 \
+    -newkey "$work/ec3.key" -subject "/CN=hold-me" -implicit_confirm
 rarr rrhold "$work/hold.pem" 6
 check "rr by the RA with certificateHold: on hold (revoked, reason 6)" test \
     "$(q "select status || reason from cert where serial = '$(serial_of "$work/hold.pem")'")" = revoked6

@@ -20,7 +20,7 @@
 #     no /var/lib/cmpca; the operator's data (database, token) is untouched.
 #
 # usage: tests/package/test_package.sh     (as root; `make test-package`)
-# nginx listens on the first free port from 18760 to 18769
+# nginx listens on the first free port from 18840 to 18849
 # (CMPCA_PACKAGE_TEST_PORT). Prints one line per check and
 # "N passed, N failed".
 set -uo pipefail
@@ -71,14 +71,14 @@ trap cleanup EXIT
 
 port=${CMPCA_PACKAGE_TEST_PORT:-}
 if [ -z "$port" ]; then
-	for p in $(seq 18760 18769); do
+	for p in $(seq 18840 18849); do
 		if ! ss -Hltn "sport = :$p" | grep -q .; then
 			port=$p
 			break
 		fi
 	done
 fi
-[ -n "$port" ] || { fail "a free port in 18760-18769" "none"; finish; }
+[ -n "$port" ] || { fail "a free port in 18840-18849" "none"; finish; }
 
 # 1. Build from a clean clone of what is committed.
 git clone -q "$top" "$tmp/src" 2>"$tmp/clone.err" ||
@@ -152,7 +152,7 @@ EOC
 export SOFTHSM2_CONF=$tmp/hsm/softhsm2.conf
 export CMPCA_HSM_LOCK=$tmp/hsm/lock
 (umask 077; openssl rand -hex 12 >"$tmp/hsm/pin"; openssl rand -hex 12 >"$tmp/hsm/so-pin")
-if ! db=$("$top/scripts/pgtmp" start "$tmp/pg" 18760 2>"$tmp/pgtmp.err"); then
+if ! db=$("$top/scripts/pgtmp" start "$tmp/pg" 18840 2>"$tmp/pgtmp.err"); then
 	fail "PostgreSQL for the installed programs" "$(cat "$tmp/pgtmp.err")"
 	finish
 fi

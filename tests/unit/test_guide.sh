@@ -8,7 +8,7 @@
 #     `make install PREFIX=/usr` installing into T/usr;
 #   - a PostgreSQL cluster of its own (peer and SCRAM authentication, as in
 #     the guide) standing for Debian's main cluster, found through PGHOST;
-#   - nginx of its own, run as www-data, on loopback ports (18770-18779)
+#   - nginx of its own, run as www-data, on loopback ports (18850-18859)
 #     instead of 80, 443 and 8081;
 #   - `systemctl` played by the commands of "Without systemd", and
 #     apt-get skipped (`make test` installed the packages);
@@ -65,13 +65,13 @@ cleanup() {
 trap cleanup EXIT
 
 p=
-for c in $(seq 18770 18777); do
+for c in $(seq 18850 18857); do
 	if ! ss -Hltn "( sport = :$c or sport = :$((c + 1)) or sport = :$((c + 2)) )" | grep -q .; then
 		p=$c
 		break
 	fi
 done
-[ -n "$p" ] || { fail "three free ports in 18770-18779" "none"; finish; }
+[ -n "$p" ] || { fail "three free ports in 18850-18859" "none"; finish; }
 P80=$p P443=$((p + 1)) P8081=$((p + 2))
 
 # The section's `sh` blocks, one file each (NNN.sh), and "Without
