@@ -156,8 +156,6 @@ ok_after() { # N URL: an ir succeeds within N tries, 1 s apart
 }
 check "after the p11-kit server restarted: host1 enrols again" ok_after 20 "${host_urls[0]}"
 check "after the p11-kit server restarted: host2 enrols again" ok_after 20 "${host_urls[1]}"
-check "the hosts logged the lost token and the reopened session" bash -c \
-    "grep -q 'session reopened' '${host_logs[0]}' '${host_logs[1]}'"
 
 # load NAME SECS: cmpload, 8 clients of ir with certConf, recorded.
 load() {
@@ -179,11 +177,14 @@ the_books() {
 	done < <(grep -E '^(ok|unconfirmed) ' "$work/$n.rec")
 	return $bad
 }
-valid_nobody_has() { # NAME: valid certificates of that run no client kept
+valid_nobody_has() { # NAME: valid certificates of that run no client received
 	local n=$1
 	q "SELECT serial FROM cert WHERE status = 'valid' AND subject LIKE 'CN=$n-%'" |
 	    sort >"$work/$n.db"
-	awk '$1 == "ok" { print $4 }' "$work/$n.rec" | sort >"$work/$n.ok"
+	# Received: "ok", and "unconfirmed" (the certificate came in the ip,
+	# the certConf's answer did not: a host that confirmed and died).
+	awk '$1 == "ok" || $1 == "unconfirmed" { print $4 }' "$work/$n.rec" |
+	    sort >"$work/$n.ok"
 	comm -23 "$work/$n.db" "$work/$n.ok"
 }
 
@@ -201,7 +202,7 @@ check "host kill: most transactions after the kill succeed (nginx routes around 
     "[ \$(awk '\$1 == \"ok\"' '$work/hostkill.rec' | wc -l) -gt \$((\$(wc -l <'$work/hostkill.rec') * 8 / 10)) ]"
 check "host kill: every certificate a client kept is valid in the inventory" the_books hostkill
 sleep $((CMPCA_TXN_TIMEOUT + 3))
-check "host kill: no valid certificate that no client has" test -z "$(valid_nobody_has hostkill)"
+check "host kill: no valid certificate that no client received" test -z "$(valid_nobody_has hostkill)"
 check "host kill: nothing unconfirmed after the confirmation timeout" test \
     "$(q "SELECT count(*) FROM cert WHERE status = 'unconfirmed'")" = 0
 check "host1 restarted" cluster recover host1
@@ -218,7 +219,7 @@ check "host stop: every transaction answered" bash -c \
     "[ -s '$work/hoststop.rec' ] && ! grep -Evq '^(ok|unconfirmed|fail) ' '$work/hoststop.rec'"
 check "host stop: every certificate a client kept is valid in the inventory" the_books hoststop
 sleep $((CMPCA_TXN_TIMEOUT + 3))
-check "host stop: no valid certificate that no client has" test -z "$(valid_nobody_has hoststop)"
+check "host stop: no valid certificate that no client received" test -z "$(valid_nobody_has hoststop)"
 check "host stop: nothing unconfirmed after the confirmation timeout" test \
     "$(q "SELECT count(*) FROM cert WHERE status = 'unconfirmed'")" = 0
 
