@@ -74,7 +74,7 @@ TEST_TOOLS := $(B)/cmpdump $(B)/cmpnest $(B)/cmpload $(B)/cmphostile \
 	$(B)/fcgipost $(B)/certlint
 
 .PHONY: all deps deps-test test unit e2e run stop check clean bench install uninstall soak \
-	package test-package
+	package test-package test-cluster
 all: $(PROGS)
 
 $(B)/%.o: %.c
@@ -290,6 +290,13 @@ package: deps
 
 test-package: deps-test
 	tests/package/test_package.sh
+
+# Several hosts (issue 25): scripts/cluster's topology (two CA hosts, a
+# PostgreSQL primary with a synchronous standby, one token behind p11-kit
+# server) and tests/e2e/cluster.sh's failures on it, about 3 minutes.
+test-cluster: deps-test
+	$(MAKE) all $(B)/cmpload
+	tests/e2e/cluster.sh --bin $(B)
 
 # Benchmark (issue 6): `make bench` builds the load client, the FastCGI
 # transport-ceiling responder and the HSM signing probe, then runs

@@ -347,7 +347,21 @@ cli_status(struct ctx *c, int argc, char **argv)
 		row(&worst, ST_FAIL, "database", "unreachable");
 		goto done;
 	}
-	row(&worst, ST_OK, "database", "reachable");
+	{
+		char host[256], port[16];
+		int primary = 0;
+
+		/* With a multi-host conninfo (several hosts, a standby):
+		 * which server answered, and is it the primary. */
+		if (db_server_get(c->db, host, sizeof(host), port,
+			sizeof(port), &primary) != 1)
+			row(&worst, ST_FAIL, "database", "%s", db_error(c->db));
+		else
+			row(&worst, primary ? ST_OK : ST_FAIL, "database",
+			    "reachable: %s:%s, %s", host, port,
+			    primary ? "primary" : "standby (read-only: "
+			    "target_session_attrs=read-write in the conninfo)");
+	}
 	have = db_schema_version(c->db, &version) == 1;
 	if (!have || db_schema_shipped(c->db, c->cfg->schema_dir, &shipped) !=
 	    1 || db_schema_pending(c->db, c->cfg->schema_dir, &pending) != 1)

@@ -260,6 +260,42 @@ db_ensure(struct db *db)
 	return db_ready(db) == 1;
 }
 
+static const struct db_stmt st_server_role = {DB_ST_SERVER_ROLE,
+    "server_role", "SELECT (NOT pg_is_in_recovery())::int"};
+
+/* See db.h. */
+int
+db_server_get(struct db *db, char *host, size_t hostlen, char *port,
+    size_t portlen, int *primary)
+{
+	PGresult *res = NULL;
+	struct db_row r;
+	const char *h, *p;
+	int rc = -1;
+
+	*primary = 0;
+	if (hostlen > 0)
+		host[0] = '\0';
+	if (portlen > 0)
+		port[0] = '\0';
+	if (db_run(db, &st_server_role, NULL, &res) != 1)
+		goto out;
+	r = (struct db_row){res, 0, PQntuples(res) != 1, 0};
+	*primary = db_col_int4(&r, 0, 0);
+	if (r.bad) {
+		db_seterr(db, "server role: unexpected result");
+		goto out;
+	}
+	h = PQhost(db->conn);
+	p = PQport(db->conn);
+	snprintf(host, hostlen, "%s", h != NULL ? h : "?");
+	snprintf(port, portlen, "%s", p != NULL ? p : "?");
+	rc = 1;
+out:
+	PQclear(res);
+	return rc;
+}
+
 int
 db_backend_pid(struct db *db)
 {

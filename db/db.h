@@ -36,6 +36,13 @@ struct db *db_open(const char *conninfo) CA_MUST_CHECK;
 void db_close(struct db *db);
 /* Reconnects if the connection is bad. Returns 1 if usable, 0 if not. */
 int db_ensure(struct db *db) CA_MUST_CHECK;
+/*
+ * The server this connection reached (host and port as libpq chose them
+ * from a multi-host conninfo) and whether it is the primary (1) or a
+ * standby in recovery (0). Returns 1, or -1 (error set).
+ */
+int db_server_get(struct db *db, char *host, size_t hostlen, char *port,
+    size_t portlen, int *primary) CA_MUST_CHECK;
 /* Last error message of this connection, never NULL. */
 const char *db_error(const struct db *db);
 int db_begin(struct db *db) CA_MUST_CHECK;

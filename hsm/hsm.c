@@ -318,6 +318,9 @@ hsm_p11_release(struct hsm *h)
 		/* After fork: the child may not use the parent's state. */
 		return;
 	}
+	if (h->own && h->fl != NULL)
+		(void)h->fl->C_CloseSession(h->own_session);
+	h->own = 0;
 	if (h->dl != NULL)
 		(void)dlclose(h->dl);
 	h->dl = NULL;
@@ -417,11 +420,12 @@ fail:
 
 /*
  * Finds the module's function list in the instance libp11 loaded
- * (RTLD_NOLOAD: the same copy, already initialised), for key generation.
- * Returns 1 or 0 (reason set).
+ * (RTLD_NOLOAD: the same copy, already initialised), for key generation
+ * and sealing. pin logs in a separate instance (below). Returns 1 or 0
+ * (reason set).
  */
 static int
-hsm_funcs_get(struct hsm *h)
+hsm_funcs_get(struct hsm *h, const char *pin)
 {
 	CK_RV (*get)(CK_FUNCTION_LIST_PTR_PTR);
 	void *sym;
@@ -445,6 +449,55 @@ hsm_funcs_get(struct hsm *h)
 	if (rv != CKR_OK || h->fl == NULL) {
 		hsm_err_set(
 		    "C_GetFunctionList: %s", hsm_ckr_str(rv, why, sizeof(why)));
+		h->fl = NULL;
+		return 0;
+	}
+	/*
+	 * A module that is one instance per process (SoftHSM, most vendor
+	 * modules) answers CKR_CRYPTOKI_ALREADY_INITIALIZED: libp11 did it.
+	 * p11-kit's client module (a network HSM through `p11-kit server`)
+	 * hands every C_GetFunctionList caller an instance of its own, which
+	 * must be initialised before use (CKR_CRYPTOKI_NOT_INITIALIZED
+	 * otherwise); it then shares the server's login. Never finalised
+	 * here: the process exits, or libp11 finalises its own.
+	 */
+	{
+		CK_C_INITIALIZE_ARGS args;
+
+		memset(&args, 0, sizeof(args));
+		args.flags = CKF_OS_LOCKING_OK;
+		rv = h->fl->C_Initialize(&args);
+		if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+			hsm_err_set("C_Initialize: %s",
+			    hsm_ckr_str(rv, why, sizeof(why)));
+			h->fl = NULL;
+			return 0;
+		}
+		if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
+			return 1;
+	}
+	/*
+	 * An instance of our own is its own application to the token: it
+	 * shares no login with libp11's. A session held open for the
+	 * handle's life keeps the user logged in for the sessions that
+	 * keygen and sealing open on it.
+	 */
+	rv = h->fl->C_OpenSession(h->slot_id, CKF_SERIAL_SESSION |
+	    CKF_RW_SESSION, NULL, NULL, &h->own_session);
+	if (rv != CKR_OK) {
+		hsm_err_set("module functions: cannot open a session: %s",
+		    hsm_ckr_str(rv, why, sizeof(why)));
+		h->fl = NULL;
+		return 0;
+	}
+	h->own = 1;
+	rv = h->fl->C_Login(h->own_session, CKU_USER, (CK_UTF8CHAR_PTR)pin,
+	    (CK_ULONG)strlen(pin));
+	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
+		hsm_err_set("module functions: login failed: %s",
+		    hsm_ckr_str(rv, why, sizeof(why)));
+		(void)h->fl->C_CloseSession(h->own_session);
+		h->own = 0;
 		h->fl = NULL;
 		return 0;
 	}
@@ -495,14 +548,14 @@ hsm_connect(struct hsm *h, int tries)
 			h->no_login = 1;
 		goto out;
 	}
-	OPENSSL_cleanse(pin, sizeof(pin));
 	if (PKCS11_is_logged_in(h->slot, 0, &logged_in) != 0 || !logged_in) {
 		hsm_err_set("login failed: token reports no user session");
 		goto out;
 	}
 	h->slot_id = PKCS11_get_slotid_from_slot(h->slot);
-	if (!hsm_funcs_get(h))
+	if (!hsm_funcs_get(h, pin))
 		goto out;
+	OPENSSL_cleanse(pin, sizeof(pin));
 	h->gen = gen;
 	h->lost = 0;
 	rc = 1;

@@ -38,6 +38,10 @@ struct hsm {
 	PKCS11_SLOT *slot;       /* the token's slot, in slots */
 	void *dl;                /* our reference to the module */
 	CK_FUNCTION_LIST_PTR fl; /* the module's functions (keygen) */
+	/* fl is an instance of our own (p11-kit's client module): its
+	 * logged-in session, held while h is open. */
+	CK_SESSION_HANDLE own_session;
+	int own;
 	unsigned long slot_id;
 	pid_t pid; /* process that opened the handle */
 	char label[HSM_TOKEN_LABEL_MAX + 1];

@@ -273,6 +273,22 @@ test_txn_rollback_commit(void **state)
 	db_ca_clear(&got);
 }
 
+/* The server a connection reached: the test cluster is a primary, on the
+ * socket directory and port of the conninfo. */
+static void
+test_server_get(void **state)
+{
+	char host[256], port[16];
+	int primary = -1;
+
+	(void)state;
+	CHECK(db_server_get(db, host, sizeof(host), port, sizeof(port),
+	    &primary), 1);
+	assert_int_equal(primary, 1);
+	assert_non_null(strstr(conninfo, host));
+	assert_non_null(strstr(conninfo, port));
+}
+
 /* Reconnection. */
 
 /* Terminates our backend from a second connection; returns its pid. */
@@ -580,6 +596,7 @@ main(void)
 	    cmocka_unit_test(test_schema_version),
 	    cmocka_unit_test(test_ca),
 	    cmocka_unit_test(test_txn_rollback_commit),
+	    cmocka_unit_test(test_server_get),
 	    cmocka_unit_test(test_reconnect_ensure),
 	    cmocka_unit_test(test_reconnect_next_call),
 	    cmocka_unit_test(test_reconnect_in_txn),
