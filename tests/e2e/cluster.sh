@@ -156,6 +156,9 @@ ok_after() { # N URL: an ir succeeds within N tries, 1 s apart
 }
 check "after the p11-kit server restarted: host1 enrols again" ok_after 20 "${host_urls[0]}"
 check "after the p11-kit server restarted: host2 enrols again" ok_after 20 "${host_urls[1]}"
+check "the hosts saw the token go and reopened their sessions" bash -c \
+    "grep -q 'hsm: token cmpca unavailable' ${host_logs[*]} &&
+     grep -q 'hsm: token cmpca back: session reopened' ${host_logs[*]}"
 
 # load NAME SECS: cmpload, 8 clients of ir with certConf, recorded.
 load() {
