@@ -76,7 +76,7 @@ upstream_text(struct req *r, const CMP_PKISI *si)
 
 		log_sanitize(s->data, (size_t)s->length, one, sizeof(one));
 	}
-	snprintf(r->why_buf, sizeof(r->why_buf), "the upstream CA refused%s%s",
+	snprintf(r->why_buf, sizeof(r->why_buf), "the upstream CA refused%s%.200s",
 	    one[0] != '\0' ? ": " : "", one);
 	return r->why_buf;
 }
