@@ -340,7 +340,8 @@ FUZZ_NAMES := decode protect engine p10cr template ocsp fcgi fcgiserve admin \
 	cfg client
 FUZZ_TARGETS := $(FUZZ_NAMES:%=$(FB)/fuzz_%)
 FUZZ_SRC := $(CA_SRC) $(HSM_SRC) $(DB_SRC) $(LIB_SRC) daemon/fcgi.c \
-	daemon/admin.c daemon/worker.c daemon/http.c tests/fuzz/cmp_mutate.c \
+	daemon/admin.c daemon/admin_buf.c daemon/admin_health.c daemon/worker.c \
+	daemon/http.c tests/fuzz/cmp_mutate.c \
 	tests/fuzz/cmp_mutate_msg.c tests/fuzz/mut_parts.c tests/fuzz/fuzz_env.c \
 	tests/fuzz/fuzz_ids.c
 FUZZ_LIBOBJ := $(FUZZ_SRC:%.c=$(FB)/%.o)
