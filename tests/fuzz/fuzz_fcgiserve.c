@@ -263,8 +263,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (r > 0)
 			got += (size_t)r;
 	close(fd);
-	/* STDOUT record content starts with the CGI headers. */
+	/* STDOUT record content starts with the CGI headers. An empty STDOUT
+	 * record (the stream's end, nothing written) is a request the server
+	 * dropped: since the connection check (fcgi.c peer_gone), our
+	 * shutdown(SHUT_WR) reads as a client that has gone. */
 	if (data[0] != 1 && got >= 8 && ans[1] == 6 &&
+	    ((ans[4] << 8) | ans[5]) > 0 &&
 	    (got < 16 || memcmp(ans + 8, "Status: ", 8) != 0))
 		abort();
 	free(ans);
