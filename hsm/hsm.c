@@ -352,6 +352,9 @@ hsm_p11_load(struct hsm *h)
 		hsm_err_set("libp11 context: out of memory");
 		return 0;
 	}
+	/* libp11 hands them to C_Initialize as pReserved (NSS needs it). */
+	if (h->init_args != NULL)
+		PKCS11_CTX_init_args(h->ctx, h->init_args);
 	if (PKCS11_CTX_load(h->ctx, h->module) != 0) {
 		hsm_err_set("cannot load module %s: %s",
 		    hsm_sanitise(h->module, name, sizeof(name)),
@@ -466,6 +469,7 @@ hsm_funcs_get(struct hsm *h, const char *pin)
 
 		memset(&args, 0, sizeof(args));
 		args.flags = CKF_OS_LOCKING_OK;
+		args.pReserved = h->init_args;
 		rv = h->fl->C_Initialize(&args);
 		if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
 			hsm_err_set("C_Initialize: %s",
@@ -556,6 +560,9 @@ hsm_connect(struct hsm *h, int tries)
 	if (!hsm_funcs_get(h, pin))
 		goto out;
 	OPENSSL_cleanse(pin, sizeof(pin));
+	/* What the token can do, for the other files (hsm_caps.c). */
+	if (!hsm_caps_probe(h))
+		goto out;
 	h->gen = gen;
 	h->lost = 0;
 	rc = 1;
@@ -569,6 +576,13 @@ out:
 
 struct hsm *
 hsm_open(const char *module, const char *token_label, const char *pin_file)
+{
+	return hsm_open_args(module, token_label, pin_file, NULL);
+}
+
+struct hsm *
+hsm_open_args(const char *module, const char *token_label,
+    const char *pin_file, const char *init_args)
 {
 	struct hsm *h = NULL;
 	char name[128];
@@ -593,6 +607,11 @@ hsm_open(const char *module, const char *token_label, const char *pin_file)
 		hsm_err_set("hsm open: out of memory");
 		goto out;
 	}
+	if (init_args != NULL && *init_args != '\0' &&
+	    (h->init_args = strdup(init_args)) == NULL) {
+		hsm_err_set("hsm open: out of memory");
+		goto out;
+	}
 	if (realpath(module, h->module) == NULL) {
 		hsm_err_set("module %s: %s",
 		    hsm_sanitise(module, name, sizeof(name)), strerror(errno));
@@ -610,6 +629,7 @@ out:
 		if (claimed)
 			hsm_reg_release(h);
 		free(h->pin_file);
+		free(h->init_args);
 		free(h);
 		h = NULL;
 	}
@@ -665,6 +685,7 @@ hsm_close(struct hsm *h)
 	hsm_p11_release(h);
 	ERR_clear_error();
 	free(h->pin_file);
+	free(h->init_args);
 	free(h);
 }
 

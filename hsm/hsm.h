@@ -64,6 +64,66 @@ int hsm_pin_read(const char *path, char *buf, size_t len) CA_MUST_CHECK;
 struct hsm *hsm_open(const char *module, const char *token_label,
     const char *pin_file) CA_MUST_CHECK;
 
+/*
+ * What the open token can do: probed once per open (hsm_open(),
+ * hsm_reopen()) with C_GetInfo, C_GetTokenInfo, C_GetMechanismList and
+ * C_GetMechanismInfo (hsm_caps.c). hsm/ decides from it; callers show it.
+ */
+enum hsm_seal_via {
+	HSM_SEAL_NONE = 0,  /* no sound way: sealing refused */
+	HSM_SEAL_DEK_ECB,   /* data key by AES-ECB in the token (0x03) */
+	HSM_SEAL_DEK_CBC,   /* the same data key by one-block AES-CBC (0x03) */
+	HSM_SEAL_GCM,       /* AES-GCM in the token per value (0x01) */
+};
+/* Sessions one process holds on the token at most: libp11's, the sealing
+ * one and a key generation's (hsm_keygen.c), p11-kit's client one. */
+#define HSM_SESSIONS_PER_PROCESS 4
+struct hsm_caps {
+	int probed;
+	char manufacturer[33], model[17], library[33];
+	unsigned library_major, library_minor;
+	unsigned keygen;  /* 1 << enum hsm_keytype: types it generates */
+	unsigned sign;    /* 1 << enum hsm_keytype: types it signs with */
+	int rsa_pss;      /* raw RSA (CKM_RSA_X_509): libp11's RSA-PSS */
+	int rsa_pss_native; /* CKM_RSA_PKCS_PSS */
+	int aes_keygen, aes_ecb, aes_cbc, aes_gcm;
+	int seal;         /* enum hsm_seal_via */
+	unsigned long max_sessions, max_rw_sessions; /* as CK_TOKEN_INFO */
+	int login_required, protected_path, rng;
+	unsigned long nmech;  /* mechanisms listed */
+	/* The key generation template the token took, once hsm_keygen()
+	 * ran in this process: "full", "no-allowed-mechanisms", "minimal". */
+	char keygen_template[32];
+	int keygen_level; /* its index: where the next hsm_keygen() starts */
+};
+
+/* The table of an open handle, or NULL. */
+const struct hsm_caps *hsm_caps_get(const struct hsm *h);
+/* One line: model, library, key types, sealing, sessions. Returns buf. */
+const char *hsm_caps_describe(const struct hsm_caps *c, char *buf,
+    size_t len);
+/* What a sealing way is called in messages. */
+const char *hsm_seal_via_name(int via);
+/*
+ * Gap number i (0, 1, ...) between what cmpca uses and what the token
+ * has, as a line "missing: X; fallback: Y" or "missing: X; refused: Z"
+ * in buf. Returns HSM_GAP_FALLBACK, HSM_GAP_REFUSED, HSM_GAP_WARN, or 0
+ * when there is no gap number i.
+ */
+#define HSM_GAP_FALLBACK 1
+#define HSM_GAP_REFUSED 2
+#define HSM_GAP_WARN 3
+int hsm_caps_gap(const struct hsm_caps *c, int i, char *buf, size_t len);
+
+/*
+ * hsm_open() with arguments for the module's C_Initialize (pReserved of
+ * CK_C_INITIALIZE_ARGS; NSS's soft token needs its configuration there:
+ * "configdir='sql:/path' certPrefix='' keyPrefix='' secmod='secmod.db'
+ * flags=..."). NULL or "" passes none, as hsm_open() does.
+ */
+struct hsm *hsm_open_args(const char *module, const char *token_label,
+    const char *pin_file, const char *init_args) CA_MUST_CHECK;
+
 /* Logs out, releases the module. Safe to call with NULL. */
 void hsm_close(struct hsm *h);
 

@@ -270,7 +270,7 @@ fail:
 
 /* Generates key version ver in session s. Returns 1 or 0 (reason set). */
 static int
-seal_key_generate(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s,
+seal_key_generate(struct hsm *h, CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s,
     unsigned long ver, CK_OBJECT_HANDLE *key)
 {
 	CK_MECHANISM mech = { CKM_AES_KEY_GEN, NULL, 0 };
@@ -278,14 +278,15 @@ seal_key_generate(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s,
 	CK_KEY_TYPE kt = CKK_AES;
 	CK_ULONG len = SEAL_KEY_LEN;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	/* Format 0x01 (GCM in the token) and the DEK derivation (ECB). */
-	CK_MECHANISM_TYPE allowed[] = { CKM_AES_GCM, CKM_AES_ECB };
+	/* Format 0x01 (GCM in the token) and the DEK derivation (ECB, or
+	 * CBC on a token without ECB: hsm_caps.c). */
+	CK_MECHANISM_TYPE allowed[] = { CKM_AES_GCM, CKM_AES_ECB, CKM_AES_CBC };
+	CK_ULONG nallowed = h->caps.seal == HSM_SEAL_DEK_CBC ? 3 : 2;
 	char label[64];
 	CK_ATTRIBUTE t[] = {
 		{ CKA_CLASS, &cls, sizeof(cls) },
 		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
 		{ CKA_VALUE_LEN, &len, sizeof(len) },
-		{ CKA_ALLOWED_MECHANISMS, allowed, sizeof(allowed) },
 		{ CKA_TOKEN, &yes, sizeof(yes) },
 		{ CKA_PRIVATE, &yes, sizeof(yes) },
 		{ CKA_SENSITIVE, &yes, sizeof(yes) },
@@ -298,13 +299,38 @@ seal_key_generate(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s,
 		{ CKA_VERIFY, &no, sizeof(no) },
 		{ CKA_DERIVE, &no, sizeof(no) },
 		{ CKA_LABEL, label, 0 },
+		/* Last, so that a token that refuses it gets the key without
+		 * (NSS 3.87 answers CKR_GENERAL_ERROR): the capability table
+		 * says so (keygen template). */
+		{ CKA_ALLOWED_MECHANISMS, allowed, 0 },
 	};
+	CK_ULONG n = sizeof(t) / sizeof(t[0]);
 	CK_RV rv;
 	char why[64];
 
+	if (h->caps.seal == HSM_SEAL_NONE) {
+		hsm_err_set("cannot seal: the token lacks AES-256 key generation "
+			    "or AES-ECB, AES-CBC and AES-GCM (cmpcad -t lists "
+			    "what it has)");
+		return 0;
+	}
+	t[n - 1].ulValueLen = nallowed * sizeof(allowed[0]);
 	seal_label(ver, label, sizeof(label));
-	t[sizeof(t) / sizeof(t[0]) - 1].ulValueLen = strlen(label);
-	rv = fl->C_GenerateKey(s, &mech, t, sizeof(t) / sizeof(t[0]), key);
+	t[n - 2].ulValueLen = strlen(label);
+	if (h->caps.keygen_level > 0)
+		n--;
+	rv = fl->C_GenerateKey(s, &mech, t, n, key);
+	if (rv != CKR_OK && h->caps.keygen_level == 0 &&
+	    rv != CKR_USER_NOT_LOGGED_IN && rv != CKR_SESSION_HANDLE_INVALID &&
+	    rv != CKR_MECHANISM_INVALID) {
+		rv = fl->C_GenerateKey(s, &mech, t, n - 1, key);
+		if (rv == CKR_OK) {
+			h->caps.keygen_level = 1;
+			(void)snprintf(h->caps.keygen_template,
+			    sizeof(h->caps.keygen_template),
+			    "no-allowed-mechanisms");
+		}
+	}
 	if (rv != CKR_OK) {
 		hsm_err_set("cannot generate the secret key %s: %s", label,
 		    hsm_ckr_str(rv, why, sizeof(why)));
@@ -392,7 +418,7 @@ seal_current(CK_FUNCTION_LIST_PTR fl)
 	if (!seal_key_latest(fl, seal_cache.s, &seal_cache.cur))
 		return 0;
 	if (seal_cache.cur == 0) {
-		if (!seal_key_generate(fl, seal_cache.s, 1, &key))
+		if (!seal_key_generate(seal_cache.h, fl, seal_cache.s, 1, &key))
 			return 0;
 		seal_cache.cur = 1;
 	}
@@ -418,7 +444,7 @@ hsm_seal_new_key(struct hsm *h, unsigned long *ver)
 		hsm_err_set("no key version left after %lu", latest);
 		goto out;
 	}
-	if (!seal_key_generate(fl, seal_cache.s, latest + 1, &key))
+	if (!seal_key_generate(h, fl, seal_cache.s, latest + 1, &key))
 		goto out;
 	seal_cache.cur = latest + 1;
 	*ver = seal_cache.cur;
@@ -519,6 +545,8 @@ seal_dek(CK_FUNCTION_LIST_PTR fl, struct seal_key *k)
 {
 	static const char label[] = "cmpca-seal-dek";
 	CK_MECHANISM mech = { CKM_AES_ECB, NULL, 0 };
+	unsigned char zero_iv[16] = { 0 };
+	CK_MECHANISM cbc = { CKM_AES_CBC, zero_iv, sizeof(zero_iv) };
 	unsigned char in[2 * 16];
 	CK_ULONG n = sizeof(k->dek);
 	CK_RV rv;
@@ -531,9 +559,29 @@ seal_dek(CK_FUNCTION_LIST_PTR fl, struct seal_key *k)
 		memcpy(in + 16 * i, label, sizeof(label) - 1);
 		in[16 * i + 15] = (unsigned char)(i + 1);
 	}
-	rv = fl->C_EncryptInit(seal_cache.s, &mech, k->key);
-	if (rv == CKR_OK)
-		rv = fl->C_Encrypt(seal_cache.s, in, sizeof(in), k->dek, &n);
+	if (seal_cache.h->caps.seal == HSM_SEAL_GCM) {
+		/* No ECB nor CBC (hsm_caps.c): format 0x01. */
+		k->dek_state = -1;
+		return CKR_OK;
+	}
+	if (seal_cache.h->caps.seal == HSM_SEAL_DEK_CBC) {
+		/* One block with a zero IV is ECB of that block. */
+		for (i = 0, rv = CKR_OK; i < 2 && rv == CKR_OK; i++) {
+			n = 16;
+			rv = fl->C_EncryptInit(seal_cache.s, &cbc, k->key);
+			if (rv == CKR_OK)
+				rv = fl->C_Encrypt(seal_cache.s, in + 16 * i,
+				    16, k->dek + 16 * i, &n);
+			if (rv == CKR_OK && n != 16)
+				rv = CKR_FUNCTION_FAILED;
+		}
+		n = rv == CKR_OK ? sizeof(k->dek) : 0;
+	} else {
+		rv = fl->C_EncryptInit(seal_cache.s, &mech, k->key);
+		if (rv == CKR_OK)
+			rv = fl->C_Encrypt(seal_cache.s, in, sizeof(in), k->dek,
+			    &n);
+	}
 	if (rv == CKR_OK && n != sizeof(k->dek))
 		rv = CKR_FUNCTION_FAILED;
 	if (rv == CKR_MECHANISM_INVALID || rv == CKR_KEY_FUNCTION_NOT_PERMITTED ||

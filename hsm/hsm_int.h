@@ -7,7 +7,8 @@
  * process), hsm_err.c (error text, PKCS#11 return values, losing the
  * token), hsm_token.c (token set-up), hsm_uri.c (RFC 7512 URIs, loading
  * the key a URI names), hsm_keygen.c (key types and generation),
- * hsm_aes.c (sealed enrollment secrets).
+ * hsm_aes.c (sealed enrollment secrets), hsm_caps.c (what the token can
+ * do, probed once per open).
  */
 #ifndef CMPCA_HSM_INT_H
 #define CMPCA_HSM_INT_H
@@ -51,6 +52,8 @@ struct hsm {
 	int lost;              /* released after a failed reopen */
 	int no_login;          /* a reopen's login was refused: stop trying */
 	struct timespec tried; /* last reopen attempt */
+	char *init_args;       /* for C_Initialize, or NULL */
+	struct hsm_caps caps;  /* probed at each (re)open (hsm_caps.c) */
 	struct hsm *next;      /* in the handles of the process (hsm.c) */
 };
 
@@ -85,6 +88,9 @@ int hsm_usable(const struct hsm *h);
 void *hsm_p11_funcs(struct hsm *h, unsigned long *slot_id);
 /* The libp11 PKCS11_TOKEN of an open handle, or NULL. */
 PKCS11_TOKEN *hsm_p11_token(struct hsm *h);
+
+/* hsm_caps.c: fills h->caps after login. 1, or 0 (reason set). */
+int hsm_caps_probe(struct hsm *h);
 
 /* hsm_uri.c: appends s to buf (size len) at *off, every byte but RFC
  * 3986's unreserved ones percent-encoded when escape is set. 1, or 0 if

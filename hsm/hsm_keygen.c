@@ -280,6 +280,108 @@ hsm_attr_add(CK_ATTRIBUTE *t, CK_ULONG *n, CK_ULONG max, CK_ATTRIBUTE_TYPE type,
 	(*n)++;
 }
 
+/* The key generation templates, fullest first (see hsm_keygen()). */
+#define HSM_TMPL_LEVELS 3
+static const char *const hsm_tmpl_names[HSM_TMPL_LEVELS] = {
+	"full",
+	"no-allowed-mechanisms",
+	"minimal",
+};
+
+/*
+ * Fills the common part of the templates of level (0 full, 1 without
+ * CKA_ALLOWED_MECHANISMS, which the caller adds at level 0, 2 without the
+ * optional usage flags set to false: the token's defaults then hold for
+ * them).
+ */
+static void
+hsm_tmpl_build(int level, CK_ATTRIBUTE *pubt, CK_ULONG *npub,
+    CK_ATTRIBUTE *privt, CK_ULONG *npriv, CK_OBJECT_CLASS *pubcls,
+    CK_OBJECT_CLASS *privcls, CK_KEY_TYPE *ktype, CK_BBOOL *yes, CK_BBOOL *no,
+    const char *label, size_t lablen, CK_BYTE *id, size_t idlen)
+{
+	const CK_ULONG m = HSM_TMPL_MAX;
+
+	hsm_attr_add(pubt, npub, m, CKA_CLASS, pubcls, sizeof(*pubcls));
+	hsm_attr_add(pubt, npub, m, CKA_KEY_TYPE, ktype, sizeof(*ktype));
+	hsm_attr_add(pubt, npub, m, CKA_TOKEN, yes, sizeof(*yes));
+	hsm_attr_add(pubt, npub, m, CKA_VERIFY, yes, sizeof(*yes));
+	hsm_attr_add(pubt, npub, m, CKA_LABEL, (void *)(uintptr_t)label,
+	    lablen);
+	hsm_attr_add(pubt, npub, m, CKA_ID, id, idlen);
+	if (level < 2) {
+		hsm_attr_add(pubt, npub, m, CKA_PRIVATE, no, sizeof(*no));
+		hsm_attr_add(pubt, npub, m, CKA_ENCRYPT, no, sizeof(*no));
+		hsm_attr_add(pubt, npub, m, CKA_WRAP, no, sizeof(*no));
+	}
+	hsm_attr_add(privt, npriv, m, CKA_CLASS, privcls, sizeof(*privcls));
+	hsm_attr_add(privt, npriv, m, CKA_KEY_TYPE, ktype, sizeof(*ktype));
+	hsm_attr_add(privt, npriv, m, CKA_TOKEN, yes, sizeof(*yes));
+	hsm_attr_add(privt, npriv, m, CKA_PRIVATE, yes, sizeof(*yes));
+	hsm_attr_add(privt, npriv, m, CKA_SENSITIVE, yes, sizeof(*yes));
+	hsm_attr_add(privt, npriv, m, CKA_EXTRACTABLE, no, sizeof(*no));
+	hsm_attr_add(privt, npriv, m, CKA_SIGN, yes, sizeof(*yes));
+	hsm_attr_add(privt, npriv, m, CKA_LABEL, (void *)(uintptr_t)label,
+	    lablen);
+	hsm_attr_add(privt, npriv, m, CKA_ID, id, idlen);
+	if (level < 2) {
+		hsm_attr_add(privt, npriv, m, CKA_DECRYPT, no, sizeof(*no));
+		hsm_attr_add(privt, npriv, m, CKA_UNWRAP, no, sizeof(*no));
+		hsm_attr_add(privt, npriv, m, CKA_DERIVE, no, sizeof(*no));
+		hsm_attr_add(privt, npriv, m, CKA_SIGN_RECOVER, no,
+		    sizeof(*no));
+	}
+}
+
+/* Refusals a smaller template cannot cure: the session, login or token. */
+static int
+hsm_tmpl_fatal(CK_RV rv)
+{
+	switch (rv) {
+	case CKR_SESSION_HANDLE_INVALID:
+	case CKR_SESSION_CLOSED:
+	case CKR_SESSION_READ_ONLY:
+	case CKR_USER_NOT_LOGGED_IN:
+	case CKR_TOKEN_NOT_PRESENT:
+	case CKR_DEVICE_REMOVED:
+	case CKR_DEVICE_ERROR:
+	case CKR_DEVICE_MEMORY:
+	case CKR_MECHANISM_INVALID:
+	case CKR_CRYPTOKI_NOT_INITIALIZED:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * A private key made with a smaller template: it must still be sensitive
+ * and not extractable, whatever the token's defaults. Returns 1, or 0
+ * (reason set).
+ */
+static int
+hsm_priv_check(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s,
+    CK_OBJECT_HANDLE o)
+{
+	CK_BBOOL sens = CK_FALSE, extr = CK_TRUE;
+	CK_ATTRIBUTE a[] = {
+		{ CKA_SENSITIVE, &sens, sizeof(sens) },
+		{ CKA_EXTRACTABLE, &extr, sizeof(extr) },
+	};
+	CK_RV rv;
+	char why[64];
+
+	rv = fl->C_GetAttributeValue(s, o, a, 2);
+	if (rv != CKR_OK || sens != CK_TRUE || extr != CK_FALSE) {
+		hsm_err_set("keygen: the token made the private key %s: "
+			    "refused (destroyed)", rv != CKR_OK ?
+		    hsm_ckr_str(rv, why, sizeof(why)) :
+		    "not sensitive or extractable");
+		return 0;
+	}
+	return 1;
+}
+
 int
 hsm_keygen(struct hsm *h, const char *label, enum hsm_keytype type,
     EVP_PKEY **pub, char *uri, size_t urilen)
@@ -297,13 +399,14 @@ hsm_keygen(struct hsm *h, const char *label, enum hsm_keytype type,
 	CK_KEY_TYPE ktype;
 	CK_MECHANISM_TYPE allowed;
 	CK_BYTE exp[] = { 0x01, 0x00, 0x01 }; /* 65537 */
-	CK_RV rv;
+	CK_RV rv, rv2 = CKR_OK;
 	CK_BYTE id[HSM_KEYID_LEN];
+	int level;
 	unsigned char *ecparams = NULL, *q;
 	char ubuf[HSM_GEN_URI_MAX], why[64], name[64];
 	unsigned long slot_id;
 	size_t off = 0, lablen;
-	int eclen, ex, rc = 0;
+	int eclen = 0, ex, rc = 0;
 
 	if (pub != NULL)
 		*pub = NULL;
@@ -373,47 +476,9 @@ hsm_keygen(struct hsm *h, const char *label, enum hsm_keytype type,
 	}
 
 	ktype = ks->key_type;
-	hsm_attr_add(
-	    pubt, &npub, HSM_TMPL_MAX, CKA_CLASS, &pubcls, sizeof(pubcls));
-	hsm_attr_add(
-	    pubt, &npub, HSM_TMPL_MAX, CKA_KEY_TYPE, &ktype, sizeof(ktype));
-	hsm_attr_add(pubt, &npub, HSM_TMPL_MAX, CKA_TOKEN, &yes, sizeof(yes));
-	hsm_attr_add(pubt, &npub, HSM_TMPL_MAX, CKA_PRIVATE, &no, sizeof(no));
-	hsm_attr_add(pubt, &npub, HSM_TMPL_MAX, CKA_VERIFY, &yes, sizeof(yes));
-	hsm_attr_add(pubt, &npub, HSM_TMPL_MAX, CKA_ENCRYPT, &no, sizeof(no));
-	hsm_attr_add(pubt, &npub, HSM_TMPL_MAX, CKA_WRAP, &no, sizeof(no));
-	hsm_attr_add(pubt, &npub, HSM_TMPL_MAX, CKA_LABEL,
-	    (void *)(uintptr_t)label, lablen);
-	hsm_attr_add(pubt, &npub, HSM_TMPL_MAX, CKA_ID, id, sizeof(id));
-
-	hsm_attr_add(
-	    privt, &npriv, HSM_TMPL_MAX, CKA_CLASS, &privcls, sizeof(privcls));
-	hsm_attr_add(
-	    privt, &npriv, HSM_TMPL_MAX, CKA_KEY_TYPE, &ktype, sizeof(ktype));
-	hsm_attr_add(privt, &npriv, HSM_TMPL_MAX, CKA_TOKEN, &yes, sizeof(yes));
-	hsm_attr_add(
-	    privt, &npriv, HSM_TMPL_MAX, CKA_PRIVATE, &yes, sizeof(yes));
-	hsm_attr_add(
-	    privt, &npriv, HSM_TMPL_MAX, CKA_SENSITIVE, &yes, sizeof(yes));
-	hsm_attr_add(
-	    privt, &npriv, HSM_TMPL_MAX, CKA_EXTRACTABLE, &no, sizeof(no));
-	hsm_attr_add(privt, &npriv, HSM_TMPL_MAX, CKA_SIGN, &yes, sizeof(yes));
-	hsm_attr_add(privt, &npriv, HSM_TMPL_MAX, CKA_DECRYPT, &no, sizeof(no));
-	hsm_attr_add(privt, &npriv, HSM_TMPL_MAX, CKA_UNWRAP, &no, sizeof(no));
-	hsm_attr_add(privt, &npriv, HSM_TMPL_MAX, CKA_DERIVE, &no, sizeof(no));
-	hsm_attr_add(
-	    privt, &npriv, HSM_TMPL_MAX, CKA_SIGN_RECOVER, &no, sizeof(no));
-	hsm_attr_add(privt, &npriv, HSM_TMPL_MAX, CKA_LABEL,
-	    (void *)(uintptr_t)label, lablen);
-	hsm_attr_add(privt, &npriv, HSM_TMPL_MAX, CKA_ID, id, sizeof(id));
-
 	if (ks->key_type == CKK_RSA) {
 		mech.mechanism = CKM_RSA_PKCS_KEY_PAIR_GEN;
 		bits = ks->bits;
-		hsm_attr_add(pubt, &npub, HSM_TMPL_MAX, CKA_MODULUS_BITS, &bits,
-		    sizeof(bits));
-		hsm_attr_add(pubt, &npub, HSM_TMPL_MAX, CKA_PUBLIC_EXPONENT,
-		    exp, sizeof(exp));
 	} else {
 		mech.mechanism = CKM_EC_KEY_PAIR_GEN;
 		/* CKA_EC_PARAMS: DER of the named curve's OID. */
@@ -427,33 +492,55 @@ hsm_keygen(struct hsm *h, const char *label, enum hsm_keytype type,
 			hsm_err_set("keygen: cannot encode the curve");
 			goto out;
 		}
-		hsm_attr_add(pubt, &npub, HSM_TMPL_MAX, CKA_EC_PARAMS, ecparams,
-		    (CK_ULONG)eclen);
 	}
-
 	/*
-	 * Last, so that it can be dropped: only the mechanism cmpca signs
-	 * with (libp11 sends RSA PKCS#1 v1.5 as CKM_RSA_PKCS and ECDSA as
-	 * CKM_ECDSA). Otherwise CKA_SIGN lets an RSA key do a raw private-key
-	 * operation (CKM_RSA_X_509) for whoever holds a session. A token
-	 * without CKA_ALLOWED_MECHANISMS (PKCS#11 2.40) gets the key without.
+	 * Only the mechanism cmpca signs with (libp11 sends RSA PKCS#1 v1.5
+	 * as CKM_RSA_PKCS and ECDSA as CKM_ECDSA). Otherwise CKA_SIGN lets an
+	 * RSA key do a raw private-key operation (CKM_RSA_X_509) for whoever
+	 * holds a session.
 	 */
 	allowed = ktype == CKK_RSA ? CKM_RSA_PKCS : CKM_ECDSA;
-	hsm_attr_add(privt, &npriv, HSM_TMPL_MAX, CKA_ALLOWED_MECHANISMS,
-	    &allowed, sizeof(allowed));
-	rv = fl->C_GenerateKeyPair(
-	    s, &mech, pubt, npub, privt, npriv, &hpub, &hpriv);
-	if (rv == CKR_ATTRIBUTE_TYPE_INVALID ||
-	    rv == CKR_ATTRIBUTE_VALUE_INVALID ||
-	    rv == CKR_TEMPLATE_INCONSISTENT)
-		rv = fl->C_GenerateKeyPair(
-		    s, &mech, pubt, npub, privt, npriv - 1, &hpub, &hpriv);
-	if (rv != CKR_OK) {
+	/*
+	 * Templates from the fullest down (hsm_tmpl_names): a token that
+	 * refuses one gets the next; which one it took is recorded in the
+	 * capability table, and a key made without the full one is checked
+	 * below for what matters (sensitive, not extractable).
+	 */
+	rv = CKR_OK;
+	for (level = h->caps.keygen_level; level < HSM_TMPL_LEVELS; level++) {
+		npub = npriv = 0;
+		hsm_tmpl_build(level, pubt, &npub, privt, &npriv, &pubcls,
+		    &privcls, &ktype, &yes, &no, label, lablen, id, sizeof(id));
+		if (ks->key_type == CKK_RSA) {
+			hsm_attr_add(pubt, &npub, HSM_TMPL_MAX,
+			    CKA_MODULUS_BITS, &bits, sizeof(bits));
+			hsm_attr_add(pubt, &npub, HSM_TMPL_MAX,
+			    CKA_PUBLIC_EXPONENT, exp, sizeof(exp));
+		} else {
+			hsm_attr_add(pubt, &npub, HSM_TMPL_MAX, CKA_EC_PARAMS,
+			    ecparams, (CK_ULONG)eclen);
+		}
+		if (level == 0)
+			hsm_attr_add(privt, &npriv, HSM_TMPL_MAX,
+			    CKA_ALLOWED_MECHANISMS, &allowed, sizeof(allowed));
+		rv2 = fl->C_GenerateKeyPair(
+		    s, &mech, pubt, npub, privt, npriv, &hpub, &hpriv);
+		if (level == h->caps.keygen_level)
+			rv = rv2; /* the first refusal is the one to name */
+		if (rv2 == CKR_OK || hsm_tmpl_fatal(rv2))
+			break;
+	}
+	if (rv2 != CKR_OK) {
 		hpub = hpriv = CK_INVALID_HANDLE;
 		hsm_err_set("keygen: C_GenerateKeyPair: %s",
 		    hsm_ckr_str(rv, why, sizeof(why)));
 		goto out;
 	}
+	if (level > 0 && !hsm_priv_check(fl, s, hpriv))
+		goto out;
+	h->caps.keygen_level = level;
+	(void)snprintf(h->caps.keygen_template,
+	    sizeof(h->caps.keygen_template), "%s", hsm_tmpl_names[level]);
 	if ((*pub = hsm_pub_read(fl, s, hpub, ks)) == NULL)
 		goto out;
 	memcpy(uri, ubuf, off + 1);
