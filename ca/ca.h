@@ -175,6 +175,8 @@ struct cfg {
 	char *pkcs11_module;
 	char *token_label;
 	char *pin_file; /* NULL: CMPCA_HSM_PIN from the environment */
+	/* For the module's C_Initialize (NSS's soft token), or NULL. */
+	char *pkcs11_init_args;
 	char *db_conninfo; /* cmpcad: role cmpca_daemon */
 	char *db_operator; /* the CLI (cmpca_operator); NULL: db_conninfo */
 	char *db_owner;	   /* cmpca db migrate (the owner); NULL: db_operator */

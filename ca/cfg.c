@@ -45,7 +45,7 @@ static const char *const cfg_keys[] = {
 	"worker_timeout", "audit_anchor_file", "audit_checkpoint_max_age",
 	"crl_delay", "ocsp_nonce", "ocsp_sign_max", "txn_retention",
 	"ra_revoke_scope", "identity_accepts", "coap_listen", "coap_timeout",
-	"coaps_listen", "coaps_cert", "coaps_key", NULL,
+	"coaps_listen", "coaps_cert", "coaps_key", "pkcs11_init_args", NULL,
 };
 
 static int cfg_scope(struct cfg *c);
@@ -551,6 +551,8 @@ cfg_load(const char *path)
 	    "/usr/lib/softhsm/libsofthsm2.so");
 	c->token_label = cfg_str(c, CFG_MAIN, "token", NULL);
 	c->pin_file = cfg_str(c, CFG_MAIN, "pin_file", NULL);
+	c->pkcs11_init_args = cfg_str(c, CFG_MAIN, "pkcs11_init_args", NULL);
+	cfg_unset_empty(&c->pkcs11_init_args);
 	c->db_conninfo = cfg_str(c, CFG_MAIN, "db", "");
 	/* Each component its database role; unset: the daemon's conninfo. */
 	c->db_operator = cfg_str(c, CFG_MAIN, "db_operator", NULL);
@@ -747,6 +749,7 @@ cfg_free(struct cfg *c)
 	free(c->pkcs11_module);
 	free(c->token_label);
 	free(c->pin_file);
+	free(c->pkcs11_init_args);
 	free(c->db_conninfo);
 	free(c->db_operator);
 	free(c->db_owner);

@@ -140,8 +140,8 @@ cli_need_hsm(struct ctx *c)
 {
 	if (c->hsm != NULL)
 		return 1;
-	c->hsm = hsm_open(c->cfg->pkcs11_module, c->cfg->token_label,
-	    c->cfg->pin_file);
+	c->hsm = hsm_open_args(c->cfg->pkcs11_module, c->cfg->token_label,
+	    c->cfg->pin_file, c->cfg->pkcs11_init_args);
 	if (c->hsm == NULL) {
 		log_err("hsm: %s", hsm_error());
 		return 0;

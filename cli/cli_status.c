@@ -338,10 +338,22 @@ cli_status(struct ctx *c, int argc, char **argv)
 	}
 	printf("%-24s %-5s %s\n", "CHECK", "STATE", "DETAIL");
 	/* The HSM first: it needs no database. */
-	if (cli_need_hsm(c))
+	if (cli_need_hsm(c)) {
+		const struct hsm_caps *caps = hsm_caps_get(c->hsm);
+		char buf[1024];
+		int k, g;
+
 		row(&worst, ST_OK, "hsm", "logged in to token %s",
 		    c->cfg->token_label);
-	else
+		row(&worst, ST_OK, "hsm token", "%s",
+		    hsm_caps_describe(caps, buf, sizeof(buf)));
+		/* What the token lacks: a warning when a feature is refused
+		 * (sealing), else for information (cmpcad -t says the same). */
+		for (k = 0; (g = hsm_caps_gap(caps, k, buf, sizeof(buf))) != 0;
+		     k++)
+			row(&worst, g == HSM_GAP_REFUSED ? ST_WARN : ST_OK,
+			    "hsm token gap", "%s", buf);
+	} else
 		row(&worst, ST_FAIL, "hsm", "login failed: %s", hsm_error());
 	if (!cli_need_db(c)) {
 		row(&worst, ST_FAIL, "database", "unreachable");

@@ -88,13 +88,37 @@ level_of(const char *s)
 	return LOG_LVL_INFO;
 }
 
+/*
+ * -t: the token's capabilities (hsm_caps.c) and every gap between what
+ * cmpca uses and what the token has, with its fallback or refusal; a
+ * refusal is a warning (the CAs' keys are checked one by one below).
+ * Returns 1.
+ */
+static int
+hsm_gaps_report(struct hsm *hsm)
+{
+	const struct hsm_caps *c = hsm_caps_get(hsm);
+	char buf[1024];
+	int i, g;
+
+	log_info("hsm: token %s", hsm_caps_describe(c, buf, sizeof(buf)));
+	for (i = 0; (g = hsm_caps_gap(c, i, buf, sizeof(buf))) != 0; i++) {
+		if (g != HSM_GAP_REFUSED)
+			log_info("hsm: %s", buf);
+		else
+			log_warn("hsm: %s", buf);
+	}
+	return 1;
+}
+
 /* Opens the HSM and the database of this process. Returns 1 or 0. */
 static int
 open_backends(const struct cfg *cfg, struct hsm **hsm, struct db **db)
 {
 	int ok;
 
-	*hsm = hsm_open(cfg->pkcs11_module, cfg->token_label, cfg->pin_file);
+	*hsm = hsm_open_args(cfg->pkcs11_module, cfg->token_label,
+	    cfg->pin_file, cfg->pkcs11_init_args);
 	if (*hsm == NULL) {
 		log_err("hsm: %s", hsm_error());
 		return 0;
@@ -413,8 +437,8 @@ housekeeper_main(const struct cfg *cfg)
 		return 2;
 	}
 	/* The HSM: CRLs (crl_auto) and the audit chain's checkpoints. */
-	if ((hsm = hsm_open(cfg->pkcs11_module, cfg->token_label,
-		 cfg->pin_file)) == NULL)
+	if ((hsm = hsm_open_args(cfg->pkcs11_module, cfg->token_label,
+		 cfg->pin_file, cfg->pkcs11_init_args)) == NULL)
 		log_warn("housekeeper: no HSM, CRLs are not re-issued and "
 			 "audit checkpoints not signed: %s",
 		    hsm_error());
@@ -522,6 +546,8 @@ check_only(const struct cfg *cfg)
 		goto out;
 	}
 	if (!open_backends(cfg, &hsm, &db) || !roles_ok(cfg))
+		goto out;
+	if (!hsm_gaps_report(hsm))
 		goto out;
 	if (db_schema_version(db, &version) < 0 || version == 0) {
 		log_err("database: schema not migrated (run cmpca db migrate)");

@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 
 #include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -337,6 +338,36 @@ hsm_p11_release(struct hsm *h)
 	h->ctx = NULL;
 }
 
+/* dl_iterate_phdr() callback: pins one loaded object (see below). */
+static int
+hsm_pin_one(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	void *dl;
+
+	(void)size;
+	(void)arg;
+	if (info->dlpi_name == NULL || info->dlpi_name[0] != '/')
+		return 0;
+	dl = dlopen(info->dlpi_name, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+	if (dl != NULL)
+		(void)dlclose(dl); /* the object stays: RTLD_NODELETE */
+	return 0;
+}
+
+/*
+ * Keeps every object loaded now mapped until the process exits. A module
+ * that loads further libraries (openCryptoki's API library loads its
+ * token library) and leaves state in OpenSSL through them crashes
+ * OpenSSL's exit handlers once C_Finalize has unloaded them (measured
+ * with openCryptoki 3.8: OPENSSL_cleanup faults in OPENSSL_LH_flush
+ * after C_InitToken). Unloading saves nothing we need.
+ */
+static void
+hsm_pin_modules(void)
+{
+	(void)dl_iterate_phdr(hsm_pin_one, NULL);
+}
+
 /*
  * Loads h->module into a new libp11 context and enumerates its slots.
  * Returns 1 or 0 (reason set).
@@ -363,6 +394,7 @@ hsm_p11_load(struct hsm *h)
 		h->ctx = NULL;
 		return 0;
 	}
+	hsm_pin_modules();
 	if (PKCS11_enumerate_slots(h->ctx, &h->slots, &h->nslots) != 0) {
 		hsm_err_set("cannot list slots: %s",
 		    hsm_ossl_str(why, sizeof(why), &rv));

@@ -107,12 +107,15 @@ const char *hsm_seal_via_name(int via);
 /*
  * Gap number i (0, 1, ...) between what cmpca uses and what the token
  * has, as a line "missing: X; fallback: Y" or "missing: X; refused: Z"
- * in buf. Returns HSM_GAP_FALLBACK, HSM_GAP_REFUSED, HSM_GAP_WARN, or 0
- * when there is no gap number i.
+ * in buf. Returns HSM_GAP_FALLBACK (cmpca does it another sound way),
+ * HSM_GAP_LIMIT (some choice is unavailable, such as a key type, and
+ * cmpca works with the others), HSM_GAP_REFUSED (a feature is refused:
+ * sealing enrollment secrets, serial numbers), or 0 when there is no gap
+ * number i.
  */
 #define HSM_GAP_FALLBACK 1
-#define HSM_GAP_REFUSED 2
-#define HSM_GAP_WARN 3
+#define HSM_GAP_LIMIT 2
+#define HSM_GAP_REFUSED 3
 int hsm_caps_gap(const struct hsm_caps *c, int i, char *buf, size_t len);
 
 /*

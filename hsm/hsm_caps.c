@@ -121,8 +121,12 @@ hsm_caps_probe(struct hsm *h)
 	caps_field(ti.manufacturerID, sizeof(ti.manufacturerID),
 	    c->manufacturer, sizeof(c->manufacturer));
 	caps_field(ti.model, sizeof(ti.model), c->model, sizeof(c->model));
-	c->max_sessions = ti.ulMaxSessionCount;
-	c->max_rw_sessions = ti.ulMaxRwSessionCount;
+	/* openCryptoki 3.8 answers ~0 - 1 for "no information". */
+	c->max_sessions = ti.ulMaxSessionCount >= CK_UNAVAILABLE_INFORMATION - 1
+	    ? CK_UNAVAILABLE_INFORMATION : ti.ulMaxSessionCount;
+	c->max_rw_sessions = ti.ulMaxRwSessionCount >=
+		CK_UNAVAILABLE_INFORMATION - 1 ? CK_UNAVAILABLE_INFORMATION :
+	    ti.ulMaxRwSessionCount;
 	c->login_required = (ti.flags & CKF_LOGIN_REQUIRED) != 0;
 	c->protected_path = (ti.flags & CKF_PROTECTED_AUTHENTICATION_PATH) != 0;
 	c->rng = (ti.flags & CKF_RNG) != 0;
@@ -327,7 +331,7 @@ hsm_caps_gap(const struct hsm_caps *c, int i, char *buf, size_t len)
 		    "those types fails (CA keys are made in the token only), "
 		    "use ");
 		caps_keys(c->keygen, buf, len, &off);
-		return HSM_GAP_REFUSED;
+		return HSM_GAP_LIMIT;
 	}
 	if (c->seal == HSM_SEAL_NONE && k++ == i) {
 		caps_put(buf, len, &off, "missing: AES-256 key generation with "
@@ -347,7 +351,7 @@ hsm_caps_gap(const struct hsm_caps *c, int i, char *buf, size_t len)
 		caps_put(buf, len, &off, "missing: the token reports no RNG "
 		    "(CKF_RNG); refused: serial numbers come from the token's "
 		    "C_GenerateRandom, which must work");
-		return HSM_GAP_WARN;
+		return HSM_GAP_REFUSED;
 	}
 	if (c->max_sessions != CK_EFFECTIVELY_INFINITE &&
 	    c->max_sessions != CK_UNAVAILABLE_INFORMATION &&
@@ -356,7 +360,7 @@ hsm_caps_gap(const struct hsm_caps *c, int i, char *buf, size_t len)
 		    "sessions, each process holds up to %d (keep workers * %d "
 		    "below it)", c->max_sessions, HSM_SESSIONS_PER_PROCESS,
 		    HSM_SESSIONS_PER_PROCESS);
-		return HSM_GAP_WARN;
+		return HSM_GAP_LIMIT;
 	}
 	return 0;
 }
