@@ -219,7 +219,7 @@ DOC_FILES := README.md $(wildcard docs/*.md)
 # The example configuration: scripts/cmpca.conf.in with the stack's
 # placeholders replaced by the installed layout (see cmpca.conf(5)).
 CONF_SED := -e 's|@MODULE@|/usr/lib/softhsm/libsofthsm2.so|' \
-	-e 's|@TOKEN@|cmpca|' \
+	-e 's|@TOKEN@|cmpca|' -e 's|@INIT_ARGS@||' \
 	-e 's|@VAR@/hsm/pin|$(SYSCONFDIR)/cmpca/pin|' \
 	-e 's|"@DB@"|"dbname=cmpca user=cmpca_daemon"|' \
 	-e 's|"@DB_OPERATOR@"|"dbname=cmpca user=cmpca_operator"|' \

@@ -34,8 +34,8 @@ cmd_hsm(struct ctx *c, int argc, char **argv)
 			"configuration");
 		return 2;
 	}
-	if (!hsm_token_init(c->cfg->pkcs11_module, c->cfg->token_label, so,
-		c->cfg->pin_file)) {
+	if (!hsm_token_init_args(c->cfg->pkcs11_module, c->cfg->token_label,
+		so, c->cfg->pin_file, c->cfg->pkcs11_init_args)) {
 		log_err("hsm: %s", hsm_error());
 		return 1;
 	}

@@ -196,6 +196,10 @@ const char *hsm_token_label(const struct hsm *h);
  */
 int hsm_token_init(const char *module, const char *token_label,
     const char *so_pin_file, const char *pin_file) CA_MUST_CHECK;
+/* The same with arguments for C_Initialize (see hsm_open_args()). */
+int hsm_token_init_args(const char *module, const char *token_label,
+    const char *so_pin_file, const char *pin_file,
+    const char *init_args) CA_MUST_CHECK;
 
 /*
  * Enrollment secrets sealed with a non-extractable AES key of the token,

@@ -434,6 +434,13 @@ hsm_keygen(struct hsm *h, const char *label, enum hsm_keytype type,
 	hsm_sanitise(label, name, sizeof(name));
 	if ((fl = hsm_p11_funcs(h, &slot_id)) == NULL)
 		return 0;
+	/* What the token said it can make (hsm_caps.c). */
+	if (h->caps.probed && !(h->caps.keygen & 1u << type)) {
+		hsm_err_set("keygen: token %s cannot generate this key type "
+			    "(no mechanism or key size for it; cmpcad -t lists "
+			    "the types it can)", hsm_token_label(h));
+		return 0;
+	}
 	/* The URI first: nothing is generated that cannot be named. */
 	off = 0;
 	if (!hsm_uri_put(ubuf, sizeof(ubuf), &off, "pkcs11:token=", 0) ||

@@ -6,6 +6,7 @@
  * cross-process lock as hsm_open() (hsm.c).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,14 @@ int
 hsm_token_init(const char *module, const char *token_label,
     const char *so_pin_file, const char *pin_file)
 {
+	return hsm_token_init_args(module, token_label, so_pin_file, pin_file,
+	    NULL);
+}
+
+int
+hsm_token_init_args(const char *module, const char *token_label,
+    const char *so_pin_file, const char *pin_file, const char *init_args)
+{
 	struct hsm *h = NULL;
 	PKCS11_SLOT *slot = NULL;
 	char so_pin[HSM_PIN_MAX], pin[HSM_PIN_MAX], why[128], name[128];
@@ -64,6 +73,9 @@ hsm_token_init(const char *module, const char *token_label,
 		goto out;
 	}
 	h->pid = getpid();
+	/* Borrowed for hsm_p11_load(); never freed here. */
+	h->init_args = init_args != NULL && *init_args != '\0' ?
+	    (char *)(uintptr_t)init_args : NULL;
 	hsm_sanitise(token_label, name, sizeof(name));
 	if (realpath(module, h->module) == NULL) {
 		hsm_err_set("module: %s", strerror(errno));
