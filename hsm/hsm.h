@@ -74,6 +74,8 @@ enum hsm_seal_via {
 	HSM_SEAL_DEK_ECB,   /* data key by AES-ECB in the token (0x03) */
 	HSM_SEAL_DEK_CBC,   /* the same data key by one-block AES-CBC (0x03) */
 	HSM_SEAL_GCM,       /* AES-GCM in the token per value (0x01) */
+	HSM_SEAL_RSA_SIG,   /* no AES keys: data key from an RSA key's
+			     * deterministic signature (0x03, hsm_aes.c) */
 };
 /* Sessions one process holds on the token at most: libp11's, the sealing
  * one and a key generation's (hsm_keygen.c), p11-kit's client one. */
@@ -88,6 +90,9 @@ struct hsm_caps {
 	int rsa_pss_native; /* CKM_RSA_PKCS_PSS */
 	int aes_keygen, aes_ecb, aes_cbc, aes_gcm;
 	int seal;         /* enum hsm_seal_via */
+	/* The sealing key was imported (its bytes from the token's RNG)
+	 * because the token cannot generate secret keys (hsm_aes.c). */
+	int seal_imported;
 	unsigned long max_sessions, max_rw_sessions; /* as CK_TOKEN_INFO */
 	int login_required, protected_path, rng;
 	unsigned long nmech;  /* mechanisms listed */

@@ -55,6 +55,8 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
 
 #include "hsm/hsm_int.h"
 
@@ -81,6 +83,7 @@ struct seal_key {
 	unsigned long ver; /* 0: free */
 	CK_OBJECT_HANDLE key;
 	int dek_state; /* 0 not derived yet, 1 dek set, -1 token refuses */
+	int rsa;       /* an RSA key: the DEK from its signature */
 	unsigned char dek[SEAL_KEY_LEN];
 };
 
@@ -183,11 +186,9 @@ seal_label_ver(const unsigned char *l, size_t len)
  * there is none, -1 on error or when there are several.
  */
 static int
-seal_key_find(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s, unsigned long ver,
-    CK_OBJECT_HANDLE *key)
+seal_key_find1(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s, unsigned long ver,
+    CK_OBJECT_CLASS cls, CK_KEY_TYPE kt, CK_OBJECT_HANDLE *key)
 {
-	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-	CK_KEY_TYPE kt = CKK_AES;
 	char label[64];
 	CK_ATTRIBUTE t[] = {
 		{ CKA_CLASS, &cls, sizeof(cls) },
@@ -222,15 +223,33 @@ seal_key_find(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s, unsigned long ver,
 }
 
 /*
+ * Finds the key of version ver: the AES key, or else the RSA key of a
+ * token that has no secret keys (*rsa set; see seal_dek()). Returns as
+ * seal_key_find1().
+ */
+static int
+seal_key_find(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s, unsigned long ver,
+    CK_OBJECT_HANDLE *key, int *rsa)
+{
+	int rc;
+
+	*rsa = 0;
+	rc = seal_key_find1(fl, s, ver, CKO_SECRET_KEY, CKK_AES, key);
+	if (rc != 0)
+		return rc;
+	rc = seal_key_find1(fl, s, ver, CKO_PRIVATE_KEY, CKK_RSA, key);
+	*rsa = rc == 1;
+	return rc;
+}
+
+/*
  * The highest key version on the token into *ver (0 if there is no
  * sealing key). Returns 1, or 0 (reason set).
  */
 static int
-seal_key_latest(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s,
-    unsigned long *ver)
+seal_key_latest1(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s,
+    CK_OBJECT_CLASS cls, CK_KEY_TYPE kt, unsigned long *ver)
 {
-	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-	CK_KEY_TYPE kt = CKK_AES;
 	CK_ATTRIBUTE t[] = {
 		{ CKA_CLASS, &cls, sizeof(cls) },
 		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
@@ -243,7 +262,6 @@ seal_key_latest(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s,
 	CK_RV rv;
 	char why[64];
 
-	*ver = 0;
 	if ((rv = fl->C_FindObjectsInit(s, t, sizeof(t) / sizeof(t[0]))) !=
 	    CKR_OK)
 		goto fail;
@@ -266,6 +284,81 @@ seal_key_latest(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s,
 fail:
 	hsm_err_set("secret key lookup: %s", hsm_ckr_str(rv, why, sizeof(why)));
 	return 0;
+}
+
+/* The highest version of either kind (see seal_key_find()). */
+static int
+seal_key_latest(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s,
+    unsigned long *ver)
+{
+	*ver = 0;
+	return seal_key_latest1(fl, s, CKO_SECRET_KEY, CKK_AES, ver) &&
+	    seal_key_latest1(fl, s, CKO_PRIVATE_KEY, CKK_RSA, ver);
+}
+
+/*
+ * A token that cannot generate secret keys (tpm2-pkcs11 1.9 answers
+ * C_GenerateKey with CKR_FUNCTION_NOT_SUPPORTED) but imports them: the
+ * key's 32 bytes come from the token's RNG, are imported with
+ * C_CreateObject under the same template (sensitive, not extractable:
+ * the token keeps it so) and wiped here at once. The key was in this
+ * process for that moment only, as its data key is for the process's
+ * life anyway (the top of this file). The capability table says so.
+ * Returns the token's answer.
+ */
+static CK_RV
+seal_key_import(struct hsm *h, CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s,
+    const CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE *key)
+{
+	CK_ATTRIBUTE tt[20];
+	unsigned char val[SEAL_KEY_LEN];
+	CK_ULONG i, m = 0;
+	CK_RV rv;
+
+	if (n + 1 > sizeof(tt) / sizeof(tt[0]))
+		return CKR_GENERAL_ERROR;
+	for (i = 0; i < n; i++)
+		if (t[i].type != CKA_VALUE_LEN) /* implied by CKA_VALUE */
+			tt[m++] = t[i];
+	rv = fl->C_GenerateRandom(s, val, sizeof(val));
+	if (rv == CKR_OK) {
+		tt[m].type = CKA_VALUE;
+		tt[m].pValue = val;
+		tt[m].ulValueLen = sizeof(val);
+		rv = fl->C_CreateObject(s, tt, m + 1, key);
+		/* Some tokens refuse CKA_ALLOWED_MECHANISMS on import. */
+		if (rv != CKR_OK && m > 0 &&
+		    tt[m - 1].type == CKA_ALLOWED_MECHANISMS) {
+			tt[m - 1] = tt[m];
+			rv = fl->C_CreateObject(s, tt, m, key);
+		}
+	}
+	OPENSSL_cleanse(val, sizeof(val));
+	if (rv == CKR_OK)
+		h->caps.seal_imported = 1;
+	return rv;
+}
+
+/*
+ * A token that neither generates nor imports AES keys (tpm2-pkcs11 1.9:
+ * C_GenerateKey not supported, C_CreateObject only for RSA public keys
+ * and data objects): the sealing key is an RSA-2048 key of the token
+ * (sign only, sensitive, not extractable, hsm_keygen()), and the data
+ * key is HKDF-SHA256 of its RSA PKCS#1 v1.5 signature of a fixed block
+ * (seal_dek()). That signature is deterministic and needs the private
+ * key, as AES-ECB under the AES key does. Returns 1 or 0 (reason set).
+ */
+static int
+seal_key_rsa(struct hsm *h, const char *label)
+{
+	EVP_PKEY *pub = NULL;
+	char uri[HSM_URI_MAX + 1];
+
+	if (!hsm_keygen(h, label, HSM_KEY_RSA2048, &pub, uri, sizeof(uri)))
+		return 0;
+	EVP_PKEY_free(pub);
+	h->caps.seal = HSM_SEAL_RSA_SIG;
+	return 1;
 }
 
 /* Generates key version ver in session s. Returns 1 or 0 (reason set). */
@@ -331,6 +424,12 @@ seal_key_generate(struct hsm *h, CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE s,
 			    "no-allowed-mechanisms");
 		}
 	}
+	if (rv == CKR_FUNCTION_NOT_SUPPORTED || rv == CKR_MECHANISM_INVALID)
+		rv = seal_key_import(h, fl, s, t, n, key);
+	if (rv != CKR_OK && rv != CKR_USER_NOT_LOGGED_IN &&
+	    rv != CKR_SESSION_HANDLE_INVALID && (h->caps.keygen &
+	    1u << HSM_KEY_RSA2048) && (h->caps.sign & 1u << HSM_KEY_RSA2048))
+		return seal_key_rsa(h, label);
 	if (rv != CKR_OK) {
 		hsm_err_set("cannot generate the secret key %s: %s", label,
 		    hsm_ckr_str(rv, why, sizeof(why)));
@@ -386,7 +485,7 @@ seal_key_get(CK_FUNCTION_LIST_PTR fl, unsigned long ver)
 	seal_cache.next = (seal_cache.next + 1) % SEAL_KEYS;
 	OPENSSL_cleanse(k, sizeof(*k));
 	k->key = CK_INVALID_HANDLE;
-	rc = seal_key_find(fl, seal_cache.s, ver, &k->key);
+	rc = seal_key_find(fl, seal_cache.s, ver, &k->key, &k->rsa);
 	if (rc < 0)
 		return NULL;
 	if (rc == 0) {
@@ -400,6 +499,8 @@ seal_key_get(CK_FUNCTION_LIST_PTR fl, unsigned long ver)
 		return NULL;
 	}
 	k->ver = ver;
+	if (k->rsa) /* what the token made before: see seal_key_rsa() */
+		seal_cache.h->caps.seal = HSM_SEAL_RSA_SIG;
 	return k;
 }
 
@@ -536,6 +637,51 @@ seal_run(CK_FUNCTION_LIST_PTR fl, const struct seal_key *k, int enc,
 }
 
 /*
+ * The data key of an RSA sealing key (seal_key_rsa()): HKDF-SHA256, salt
+ * "cmpca-seal-rsa", info "cmpca-seal-dek", of the key's RSA PKCS#1 v1.5
+ * signature of in. Returns as seal_dek().
+ */
+static CK_RV
+seal_dek_rsa(CK_FUNCTION_LIST_PTR fl, struct seal_key *k, unsigned char *in,
+    size_t inlen)
+{
+	static const char salt[] = "cmpca-seal-rsa", info[] = "cmpca-seal-dek";
+	CK_MECHANISM mech = { CKM_RSA_PKCS, NULL, 0 };
+	unsigned char sig[512];
+	CK_ULONG n = sizeof(sig);
+	OSSL_PARAM p[5], *q = p;
+	EVP_KDF *kdf = NULL;
+	EVP_KDF_CTX *kc = NULL;
+	CK_RV rv;
+
+	rv = fl->C_SignInit(seal_cache.s, &mech, k->key);
+	if (rv == CKR_OK)
+		rv = fl->C_Sign(seal_cache.s, in, (CK_ULONG)inlen, sig, &n);
+	if (rv != CKR_OK)
+		goto out;
+	*q++ = OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0);
+	*q++ = OSSL_PARAM_construct_octet_string("key", sig, n);
+	*q++ = OSSL_PARAM_construct_octet_string("salt", (char *)salt,
+	    sizeof(salt) - 1);
+	*q++ = OSSL_PARAM_construct_octet_string("info", (char *)info,
+	    sizeof(info) - 1);
+	*q = OSSL_PARAM_construct_end();
+	if ((kdf = EVP_KDF_fetch(NULL, "HKDF", NULL)) == NULL ||
+	    (kc = EVP_KDF_CTX_new(kdf)) == NULL ||
+	    EVP_KDF_derive(kc, k->dek, sizeof(k->dek), p) != 1) {
+		OPENSSL_cleanse(k->dek, sizeof(k->dek));
+		rv = CKR_FUNCTION_FAILED;
+		goto out;
+	}
+	k->dek_state = 1;
+out:
+	EVP_KDF_CTX_free(kc);
+	EVP_KDF_free(kdf);
+	OPENSSL_cleanse(sig, sizeof(sig));
+	return rv;
+}
+
+/*
  * Derives the data key of k (see the top of this file). Called with
  * seal_lock held. Returns CKR_OK, with dek_state 1, or -1 when the token
  * refuses ECB with the key; another value is the token's error.
@@ -559,6 +705,8 @@ seal_dek(CK_FUNCTION_LIST_PTR fl, struct seal_key *k)
 		memcpy(in + 16 * i, label, sizeof(label) - 1);
 		in[16 * i + 15] = (unsigned char)(i + 1);
 	}
+	if (k->rsa)
+		return seal_dek_rsa(fl, k, in, sizeof(in));
 	if (seal_cache.h->caps.seal == HSM_SEAL_GCM) {
 		/* No ECB nor CBC (hsm_caps.c): format 0x01. */
 		k->dek_state = -1;

@@ -22,6 +22,7 @@
  * (hsm_keygen.c records the variant the token accepted here).
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,37 @@ caps_size(const CK_MECHANISM_INFO *info, CK_ULONG bits)
 	if (info->ulMaxKeySize == 0)
 		return 1;
 	return bits >= info->ulMinKeySize && bits <= info->ulMaxKeySize;
+}
+
+/*
+ * Does the token hold an RSA private key labelled HSM_SEAL_LABEL (the
+ * sealing key of a token without AES keys, hsm_aes.c)? 1 or 0.
+ */
+static int
+caps_rsa_seal_key(CK_FUNCTION_LIST_PTR fl, CK_SLOT_ID slot)
+{
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_KEY_TYPE kt = CKK_RSA;
+	CK_ATTRIBUTE t[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
+		{ CKA_LABEL, (void *)(uintptr_t)HSM_SEAL_LABEL,
+		    sizeof(HSM_SEAL_LABEL) - 1 },
+	};
+	CK_SESSION_HANDLE s;
+	CK_OBJECT_HANDLE o;
+	CK_ULONG n = 0;
+
+	if (fl->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &s) !=
+	    CKR_OK)
+		return 0;
+	if (fl->C_FindObjectsInit(s, t, 3) == CKR_OK) {
+		if (fl->C_FindObjects(s, &o, 1, &n) != CKR_OK)
+			n = 0;
+		(void)fl->C_FindObjectsFinal(s);
+	}
+	(void)fl->C_CloseSession(s);
+	return n == 1;
 }
 
 /*
@@ -197,6 +229,9 @@ hsm_caps_probe(struct hsm *h)
 		c->seal = HSM_SEAL_GCM;
 	else
 		c->seal = HSM_SEAL_NONE;
+	/* A token that made its sealing key as RSA before (hsm_aes.c). */
+	if (c->seal != HSM_SEAL_NONE && caps_rsa_seal_key(fl, slot))
+		c->seal = HSM_SEAL_RSA_SIG;
 	c->probed = 1;
 	rc = 1;
 out:
@@ -270,6 +305,9 @@ hsm_seal_via_name(int via)
 		       "zero IV (format 0x03)";
 	case HSM_SEAL_GCM:
 		return "AES-256-GCM in the token (format 0x01)";
+	case HSM_SEAL_RSA_SIG:
+		return "AES-256 data key, HKDF-SHA256 of a token RSA-2048 key's "
+		       "PKCS#1 v1.5 signature of a fixed block (format 0x03)";
 	default:
 		return "none";
 	}
@@ -295,6 +333,7 @@ hsm_caps_describe(const struct hsm_caps *c, char *buf, size_t len)
 	    c->rsa_pss || c->rsa_pss_native ? "yes" : "no",
 	    c->seal == HSM_SEAL_NONE ? "none" :
 	    c->seal == HSM_SEAL_GCM ? "gcm-in-token" :
+	    c->seal == HSM_SEAL_RSA_SIG ? "dek-rsa" :
 	    c->seal == HSM_SEAL_DEK_CBC ? "dek-cbc" : "dek-ecb",
 	    c->aes_gcm ? "yes" : "no", c->aes_ecb ? "yes" : "no",
 	    c->aes_cbc ? "yes" : "no",
@@ -304,6 +343,9 @@ hsm_caps_describe(const struct hsm_caps *c, char *buf, size_t len)
 	if (c->max_sessions != CK_EFFECTIVELY_INFINITE &&
 	    c->max_sessions != CK_UNAVAILABLE_INFORMATION)
 		caps_put(buf, len, &off, " (max %lu)", c->max_sessions);
+	if (c->seal_imported)
+		caps_put(buf, len, &off, "; sealing key imported (C_GenerateKey "
+		    "not supported)");
 	if (c->keygen_template[0] != '\0')
 		caps_put(buf, len, &off, "; keygen template %s",
 		    c->keygen_template);
@@ -339,6 +381,11 @@ hsm_caps_gap(const struct hsm_caps *c, int i, char *buf, size_t len)
 		    "cannot be sealed (MAC-protected enrollment unavailable, "
 		    "signature-protected CMP works)");
 		return HSM_GAP_REFUSED;
+	}
+	if (c->seal == HSM_SEAL_RSA_SIG && k++ == i) {
+		caps_put(buf, len, &off, "missing: AES key generation and "
+		    "import; fallback: %s", hsm_seal_via_name(c->seal));
+		return HSM_GAP_FALLBACK;
 	}
 	if ((c->seal == HSM_SEAL_DEK_CBC || c->seal == HSM_SEAL_GCM) &&
 	    k++ == i) {

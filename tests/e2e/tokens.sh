@@ -101,7 +101,7 @@ for t in $tokens; do
 	    test "$CMPCA_TOKEN" = "$t" -a -f "$CMPCA_PKCS11_MODULE"
 	cli status >"$work/status.out" 2>&1
 	check "$t: cmpca status shows the token's model and capabilities" \
-	    grep -Eq '^hsm token +ok +.*keygen .*sealing (dek-ecb|dek-cbc|gcm-in-token)' "$work/status.out"
+	    grep -Eq '^hsm token +ok +.*keygen .*sealing (dek-ecb|dek-cbc|dek-rsa|gcm-in-token)' "$work/status.out"
 	( eval "${CMPCA_CLI/\/cmpca -c/\/cmpcad -t -c}" ) >"$work/t.out" 2>&1
 	check "$t: cmpcad -t passes and names the token" \
 	    grep -q "hsm: token .*keygen" "$work/t.out"
