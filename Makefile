@@ -74,7 +74,7 @@ TEST_TOOLS := $(B)/cmpdump $(B)/cmpnest $(B)/cmpload $(B)/cmphostile \
 	$(B)/fcgipost $(B)/certlint
 
 .PHONY: all deps deps-test test unit e2e run stop check clean bench install uninstall soak \
-	package test-package test-cluster
+	package test-package test-cluster test-tokens
 all: $(PROGS)
 
 $(B)/%.o: %.c
@@ -297,6 +297,13 @@ test-package: deps-test
 test-cluster: deps-test
 	$(MAKE) all $(B)/cmpload
 	tests/e2e/cluster.sh --bin $(B)
+
+# Other tokens (issue 27): tests/e2e/tokens.sh's cases on SoftHSM, NSS's
+# soft token, openCryptoki's software token and a TPM 2.0 (swtpm) through
+# tpm2-pkcs11, each on a fresh stack; at most 6 minutes (timeout 360).
+test-tokens: deps-test
+	$(MAKE) all
+	timeout 360 tests/e2e/tokens.sh --bin $(B)
 
 # Benchmark (issue 6): `make bench` builds the load client, the FastCGI
 # transport-ceiling responder and the HSM signing probe, then runs
