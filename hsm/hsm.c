@@ -721,12 +721,6 @@ hsm_close(struct hsm *h)
 	free(h);
 }
 
-const char *
-hsm_token_label(const struct hsm *h)
-{
-	return h == NULL ? "" : h->label;
-}
-
 int
 hsm_random(struct hsm *h, unsigned char *buf, size_t len)
 {

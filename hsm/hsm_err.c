@@ -278,3 +278,12 @@ hsm_p11_token(struct hsm *h)
 		return NULL;
 	return h->slot->token;
 }
+
+/* The token label of an open handle (hsm.h); here, with the handle's
+ * other accessors, so that the files that need it call no file that
+ * calls them back. */
+const char *
+hsm_token_label(const struct hsm *h)
+{
+	return h == NULL ? "" : h->label;
+}
