@@ -525,6 +525,7 @@ main(void)
 		cmocka_unit_test(test_seal),
 		cmocka_unit_test(test_seal_rotate),
 		cmocka_unit_test(test_seal_mechanisms),
+		cmocka_unit_test(test_seal_caps),
 		cmocka_unit_test(test_open_wrong_pin),
 		cmocka_unit_test(test_open_env_pin),
 		cmocka_unit_test(test_open_twice),

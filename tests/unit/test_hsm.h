@@ -79,5 +79,6 @@ void test_random(void **state);
 void test_seal(void **state);
 void test_seal_rotate(void **state);
 void test_seal_mechanisms(void **state);
+void test_seal_caps(void **state);
 
 #endif

@@ -252,3 +252,50 @@ test_seal_mechanisms(void **state)
 	assert_int_equal(fl->C_EncryptInit(s, &ecb, o), CKR_OK);
 	(void)fl->C_CloseSession(s); /* ends the operation begun */
 }
+
+/*
+ * The capability table of SoftHSM (issue 27): every key type, AES-ECB
+ * sealing, no gaps. Then the fallback for a token without AES-ECB: the
+ * data key by one-block AES-CBC with a zero IV must be the same bytes, so
+ * a value sealed that way opens through AES-ECB (and the gap is named).
+ */
+void
+test_seal_caps(void **state)
+{
+	static const unsigned char secret[] = "cbc and ecb agree";
+	struct hsm_caps *c = &fx.h->caps;
+	unsigned char *v = NULL, *pt = NULL;
+	size_t vlen, ptlen;
+	unsigned long ver;
+	char buf[1024];
+
+	(void)state;
+	assert_non_null(hsm_caps_get(fx.h));
+	assert_int_equal(c->keygen, 1u << HSM_KEY_RSA2048 |
+	    1u << HSM_KEY_RSA3072 | 1u << HSM_KEY_RSA4096 |
+	    1u << HSM_KEY_EC_P256 | 1u << HSM_KEY_EC_P384);
+	assert_int_equal(c->seal, HSM_SEAL_DEK_ECB);
+	assert_true(c->aes_gcm && c->aes_cbc && c->rng && c->rsa_pss);
+	assert_non_null(strstr(hsm_caps_describe(c, buf, sizeof(buf)),
+	    "SoftHSM"));
+	assert_int_equal(hsm_caps_gap(c, 0, buf, sizeof(buf)), 0);
+
+	c->seal = HSM_SEAL_DEK_CBC;
+	assert_int_equal(hsm_caps_gap(c, 0, buf, sizeof(buf)),
+	    HSM_GAP_FALLBACK);
+	assert_non_null(strstr(buf, "missing: AES-ECB; fallback"));
+	if (!hsm_seal_new_key(fx.h, &ver))
+		fail_msg("hsm_seal_new_key: %s", hsm_error());
+	if (!hsm_seal(fx.h, "ref-cbc", secret, sizeof(secret), &v, &vlen))
+		fail_msg("hsm_seal (cbc): %s", hsm_error());
+	assert_int_equal(v[0], 0x03);
+	assert_int_equal(hsm_sealed_version(v, vlen), ver);
+	/* A fresh process's view: the data key derived again, by ECB. */
+	c->seal = HSM_SEAL_DEK_ECB;
+	hsm_aes_forget(fx.h);
+	assert_int_equal(hsm_unseal(fx.h, "ref-cbc", v, vlen, &pt, &ptlen), 1);
+	assert_memory_equal(pt, secret, sizeof(secret));
+	OPENSSL_cleanse(pt, ptlen);
+	free(pt);
+	free(v);
+}
