@@ -4,6 +4,7 @@
  *
  * usage: hsmsign --module SO --token LABEL --pin-file F --key TYPE
  *                --label NEWLABEL [--seconds S] [--procs N]
+ *                [--init-args STRING]   (C_Initialize: NSS's soft token)
  *
  * A first child process generates a key pair under NEWLABEL with
  * hsm_keygen(); then N child processes (each opening the module and
@@ -38,7 +39,7 @@
 #define URI_LEN 256
 
 struct opts {
-	const char *module, *token, *pin_file, *key, *label;
+	const char *module, *token, *pin_file, *key, *label, *init_args;
 	double seconds;
 	int procs;
 };
@@ -122,7 +123,8 @@ keygen_child(const struct opts *o, int fd)
 		fprintf(stderr, "hsmsign: unknown key type %s\n", o->key);
 		goto out;
 	}
-	if ((h = hsm_open(o->module, o->token, o->pin_file)) == NULL ||
+	if ((h = hsm_open_args(o->module, o->token, o->pin_file,
+		 o->init_args)) == NULL ||
 	    !hsm_keygen(h, o->label, type, &pub, uri, sizeof(uri))) {
 		fprintf(stderr, "hsmsign: %s\n", hsm_error());
 		goto out;
@@ -184,7 +186,8 @@ sign_child(
 
 	memset(&r, 0, sizeof(r));
 	memset(tbs, 0xa5, sizeof(tbs));
-	if ((h = hsm_open(o->module, o->token, o->pin_file)) == NULL ||
+	if ((h = hsm_open_args(o->module, o->token, o->pin_file,
+		 o->init_args)) == NULL ||
 	    (key = hsm_key_load(h, uri)) == NULL)
 		fprintf(stderr, "hsmsign: %s\n", hsm_error());
 	if (!write_all(ready_fd, &b, 1))
@@ -219,7 +222,8 @@ out:
 
 static const char usage_text[] =
     "usage: hsmsign --module SO --token LABEL --pin-file F --key TYPE\n"
-    "               --label NEWLABEL [--seconds S] [--procs N]\n";
+    "               --label NEWLABEL [--seconds S] [--procs N]\n"
+    "               [--init-args STRING]\n";
 
 static int
 opts_parse(int argc, char **argv, struct opts *o)
@@ -232,6 +236,7 @@ opts_parse(int argc, char **argv, struct opts *o)
 		{ "label", required_argument, NULL, 'l' },
 		{ "seconds", required_argument, NULL, 's' },
 		{ "procs", required_argument, NULL, 'n' },
+		{ "init-args", required_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -261,6 +266,9 @@ opts_parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'n':
 			o->procs = atoi(optarg);
+			break;
+		case 'i':
+			o->init_args = optarg;
 			break;
 		default:
 			goto bad;
