@@ -52,7 +52,6 @@ cmp() {
 	    -unprotected_errors -certout "$work/$name.pem" \
 	    -rspout "$work/$name.rsp" "$@" >"$work/$name.out" 2>&1
 }
-mac() { echo -ref "$CMPCA_SECRET_REF" -secret "pass:$CMPCA_SECRET"; }
 last() { tail -n 2 "$work/$1.out" | tr '\n' ' '; }
 
 # token_away / token_back: the token lost and back, for the tokens that
@@ -94,6 +93,7 @@ for t in $tokens; do
 	fi
 	. "$CMPCA_VAR/stack.env"
 	pass "$t: stack up on a fresh token ($((SECONDS - t0)) s)"
+	mac=(-ref "$CMPCA_SECRET_REF" -secret "pass:$CMPCA_SECRET")
 	k1=$base/ee1.key k2=$base/ee2.key k3=$base/ee3.key
 
 	# The token and its capabilities.
@@ -116,7 +116,7 @@ for t in $tokens; do
 	    openssl verify -CAfile "$CMPCA_CA_CERT" "$CMPCA_CA_CERT"
 
 	# ir (MAC with the sealed demo secret) + certConf.
-	if cmp ir -cmd ir $(mac) -newkey "$k1" -subject "/CN=$t-ir"; then
+	if cmp ir -cmd ir "${mac[@]}" -newkey "$k1" -subject "/CN=$t-ir"; then
 		pass "$t: ir with the sealed demo secret"
 		check "$t: ir: chains to the CA" chains "$work/ir.pem"
 		check "$t: ir: confirmed (certConf): valid in the database" \
@@ -196,13 +196,13 @@ for t in $tokens; do
 
 	# Token loss and recovery.
 	if token_away; then
-		cmp lost -cmd ir $(mac) -newkey "$k1" -subject "/CN=$t-lost"
+		cmp lost -cmd ir "${mac[@]}" -newkey "$k1" -subject "/CN=$t-lost"
 		check "$t: token away: ir refused (systemUnavail)" \
 		    grep -q "PKIFailureInfo: systemUnavail" "$work/lost.out"
 		token_back
 		ok=
 		for _ in $(seq 20); do
-			cmp back -cmd ir $(mac) -newkey "$k1" -subject "/CN=$t-back" &&
+			cmp back -cmd ir "${mac[@]}" -newkey "$k1" -subject "/CN=$t-back" &&
 			    { ok=1; break; }
 			sleep 0.5
 		done
@@ -211,7 +211,7 @@ for t in $tokens; do
 		# serves; another may have served the ir above: a few genm.
 		for _ in $(seq 20); do
 			grep -q "hsm: token .* back" "$CMPCA_LOG" && break
-			openssl cmp -cmd genm -server "$CMPCA_URL_CA" $(mac) \
+			openssl cmp -cmd genm -server "$CMPCA_URL_CA" "${mac[@]}" \
 			    -recipient "$CMPCA_CA_SUBJECT" >/dev/null 2>&1
 			sleep 0.1
 		done
