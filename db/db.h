@@ -775,10 +775,14 @@ int db_audit_ckpt_insert(struct db *db, struct db_audit_ckpt *c)
 int db_audit_ckpt_last(struct db *db, long long *seq, time_t *at)
     CA_MUST_CHECK;
 /* Checkpoint ids: *gap_from..*gap_to, the first ids missing between 1 and
- * the highest (0, 0: none); *top, the highest id; *drawn, the highest id
- * its sequence gave out. Returns 1 or -1. */
+ * the highest (0, 0: none); *top, the highest id. Returns 1 or -1. */
 int db_audit_ckpt_ids(struct db *db, long long *gap_from, long long *gap_to,
-    long long *top, long long *drawn) CA_MUST_CHECK;
+    long long *top) CA_MUST_CHECK;
+/* *drawn: the highest checkpoint id its sequence gave out, once every
+ * transaction that could have been inserting one then has ended (waits
+ * up to 10 s). Call before taking the snapshot that is compared with it.
+ * Returns 1 or -1. */
+int db_audit_ckpt_drawn(struct db *db, long long *drawn) CA_MUST_CHECK;
 /* Every checkpoint, by seq. Returns 1 or -1. */
 int db_audit_ckpt_list(struct db *db, struct db_audit_ckpt **out, size_t *n)
     CA_MUST_CHECK;
