@@ -338,9 +338,11 @@ gap=$(awk '$1 == "ok" { print $2 }' "$work/failover.rec" | sort -n |
     awk 'NR > 1 && $1 - prev > max { max = $1 - prev } { prev = $1 }
 	END { printf "%.1f", max }')
 echo "info failover: the longest time without a completed enrolment was ${gap:-?} s (8 clients)"
-check "cmpcad still running on both hosts" bash -c \
-    "CMPCA_VAR='$var' '$top/scripts/cluster' status | grep -q 'host1 127.0.1.1: up' &&
-     CMPCA_VAR='$var' '$top/scripts/cluster' status | grep -q 'host2 127.0.1.2: up'"
+check "cmpcad still running on every host" bash -c \
+    "CMPCA_VAR='$var' '$top/scripts/cluster' status >'$work/status.end' &&
+     grep -q 'host1 127.0.1.1: up' '$work/status.end' &&
+     grep -q 'host2 127.0.1.2: up' '$work/status.end' &&
+     grep -q 'host3 127.0.1.3: up' '$work/status.end'"
 check "no PIN in any host log" bash -c \
     "! grep -qF \"\$(cat '$var/cluster/hsm/pin')\" ${host_logs[*]}"
 echo "$npass passed, $nfail failed"
