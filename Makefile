@@ -291,9 +291,10 @@ package: deps
 test-package: deps-test
 	tests/package/test_package.sh
 
-# Several hosts (issue 25): scripts/cluster's topology (two CA hosts, a
+# Several hosts (issue 25): scripts/cluster's topology (three CA hosts, a
 # PostgreSQL primary with a synchronous standby, one token behind p11-kit
-# server) and tests/e2e/cluster.sh's failures on it, about 3 minutes.
+# server), tests/e2e/cluster.sh's messages placed on hosts and failures on
+# it, about 4 minutes on this loaded machine.
 test-cluster: deps-test
 	$(MAKE) all $(B)/cmpload
 	tests/e2e/cluster.sh --bin $(B)
