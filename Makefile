@@ -302,7 +302,8 @@ test-cluster: deps-test
 # Benchmark (issue 6): `make bench` builds the load client, the FastCGI
 # transport-ceiling responder and the HSM signing probe, then runs
 # scripts/bench, which prints one table and asserts nothing.
-BENCH_PROGS := $(B)/cmpload $(B)/fcgi_echo $(B)/hsmsign $(B)/fcgipost
+BENCH_PROGS := $(B)/cmpload $(B)/fcgi_echo $(B)/hsmsign $(B)/fcgipost \
+	$(B)/cmphostile
 
 $(B)/cmpload: $(B)/tests/bench/cmpload.o $(B)/tests/bench/cmpload_tx.o
 	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LDLIBS) -lm
