@@ -234,6 +234,7 @@ CONF_SED := -e 's|@MODULE@|/usr/lib/softhsm/libsofthsm2.so|' \
 	-e 's|@RUN_USER@|cmpca|' -e 's|@SOCKET_GROUP@||' \
 	-e 's|@SCHEMA_DIR@|$(SCHEMADIR)|' \
 	-e 's|@TXN_TIMEOUT@|300|' -e 's|@HOUSEKEEPING@|10|' -e 's|@CRL_DELAY@|5|' \
+	-e 's|@OCSP_VALIDITY@|3600|' -e 's|@OCSP_REFRESH@|1800|' \
 	-e 's|@POLL_AFTER@|5|' -e 's|@TRUST_ANCHORS@||' \
 	-e 's|@ALLOW_UNPROTECTED@||' -e 's|@COAP_LISTEN@||' \
 	-e 's|@COAPS_LISTEN@||' -e 's|@COAPS_CERT@||' -e 's|@COAPS_KEY@||' \
