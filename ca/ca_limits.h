@@ -93,10 +93,6 @@
 /* OCSP answers the housekeeper produces at most per tick: a batch costs
  * one HSM signature each, taken one at a time under ocsp_sign_max. */
 #define CA_OCSP_PRODUCE_BATCH 200
-/* Seconds between two housekeeper looks for certificates without an
- * OCSP answer (a scan of the inventory; stale and expiring answers are
- * looked for at every tick, by index). */
-#define CA_OCSP_MISSING_EVERY 10
 /* Seconds between two looks of the housekeeper for CRLs due. */
 #define CA_CRL_DUE_TICK 1
 /* Seconds before a CRL that could not be issued after a status change is

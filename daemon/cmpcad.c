@@ -397,18 +397,18 @@ audit_key_check(struct db *db)
 
 /*
  * OCSP answers produced ahead of time (ocsp_srv_produce): every tick, the
- * stale ones and those near their nextUpdate; every
- * CA_OCSP_MISSING_EVERY seconds, the certificates without one.
+ * stale ones and those near their nextUpdate; with missing (every sweep),
+ * the certificates without one, a scan of the inventory.
  */
 static void
-ocsp_produce(struct ocsp_srv *o)
+ocsp_produce(struct ocsp_srv *o, int missing)
 {
 	long long pruned = 0;
 	int made;
 
 	if (o == NULL)
 		return;
-	made = ocsp_srv_produce(o, &pruned);
+	made = ocsp_srv_produce(o, missing, &pruned);
 	if (made > 0)
 		log_info("ocsp: %d answer(s) produced ahead of time", made);
 	if (pruned > 0)
@@ -456,7 +456,7 @@ housekeeper_main(const struct cfg *cfg)
 				crl_due_run(cfg, db, hsm, &st);
 			crl_publish_all(cfg, db, 0);
 			if (hsm != NULL && !hsm_lost(hsm))
-				ocsp_produce(ocsp);
+				ocsp_produce(ocsp, 0);
 			sleep(CA_CRL_DUE_TICK);
 			continue;
 		}
@@ -475,7 +475,7 @@ housekeeper_main(const struct cfg *cfg)
 		}
 		crl_publish_all(cfg, db, 1);
 		if (hsm != NULL && !hsm_lost(hsm))
-			ocsp_produce(ocsp);
+			ocsp_produce(ocsp, 1);
 		/* Never confirmed: rejected with cessationOfOperation. */
 		if (db_txn_expire(db, CRL_REASON_CESSATION_OF_OPERATION, &txns,
 			&certs) != 1)

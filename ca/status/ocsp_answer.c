@@ -467,12 +467,12 @@ out:
 
 /* See status.h. */
 int
-ocsp_srv_produce(struct ocsp_srv *s, long long *pruned)
+ocsp_srv_produce(struct ocsp_srv *s, int missing, long long *pruned)
 {
 	struct db_ocsp_due *due = NULL;
 	time_t now = time(NULL);
 	size_t n = 0, i;
-	int made = 0, missing = 0, rc;
+	int made = 0, rc;
 
 	if (pruned != NULL)
 		*pruned = 0;
@@ -481,13 +481,9 @@ ocsp_srv_produce(struct ocsp_srv *s, long long *pruned)
 		(void)ocsp_cas_check(s); /* logged; the old list stays */
 	if (s->loaded == 0)
 		return -1;
-	if (now - s->missing_at >= CA_OCSP_MISSING_EVERY) {
-		missing = 1;
-		s->missing_at = now;
-		if (pruned != NULL && db_ocsp_answer_prune(s->db, pruned) != 1)
-			log_warn("ocsp: answers not pruned: %s",
-			    db_error(s->db));
-	}
+	if (missing && pruned != NULL &&
+	    db_ocsp_answer_prune(s->db, pruned) != 1)
+		log_warn("ocsp: answers not pruned: %s", db_error(s->db));
 	if (db_ocsp_answer_due(s->db, s->cfg->ocsp_refresh, missing,
 		CA_OCSP_PRODUCE_BATCH, &due, &n) != 1) {
 		log_warn("ocsp: answers due not read: %s", db_error(s->db));

@@ -43,7 +43,6 @@ struct ocsp_srv {
 	time_t checked;	/* when the version was last compared */
 	unsigned long reqno;
 	struct ocsp_cache *answers; /* signed answers for reuse, or NULL */
-	time_t missing_at; /* the housekeeper's last look for missing ones */
 };
 
 /* One request; everything it allocates, released by oreq_clear(). */

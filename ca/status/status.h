@@ -94,13 +94,13 @@ int ocsp_srv_process(struct ocsp_srv *s, const unsigned char *req,
 
 /*
  * ocsp_answer.c - answers produced ahead of time (the housekeeper): signs
- * and stores at most CA_OCSP_PRODUCE_BATCH answers that are stale, within
- * ocsp_refresh of their nextUpdate, or (every CA_OCSP_MISSING_EVERY
- * seconds) missing for a certificate of the inventory; then also prunes
- * expired ones (*pruned, may be NULL). Returns the answers stored, or -1
- * (logged).
+ * and stores at most CA_OCSP_PRODUCE_BATCH answers that are stale or
+ * within ocsp_refresh of their nextUpdate (found by index), and with
+ * missing also those missing for a certificate of the inventory (a scan)
+ * after pruning expired ones (*pruned, may be NULL). Returns the answers
+ * stored, or -1 (logged).
  */
-int ocsp_srv_produce(struct ocsp_srv *s, long long *pruned);
+int ocsp_srv_produce(struct ocsp_srv *s, int missing, long long *pruned);
 
 /* ocsp_signer.c - delegated OCSP signers (RFC 6960 §4.2.2.2). */
 /*

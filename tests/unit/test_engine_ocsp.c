@@ -445,7 +445,7 @@ test_ocsp_store(void **state)
 	fx.cfg->ocsp_nonce = 0;
 
 	produced0 = ocsp_metric("produced");
-	OK(ocsp_srv_produce(s1, NULL) >= 2);
+	OK(ocsp_srv_produce(s1, 1, NULL) >= 2);
 	OK(ocsp_metric("produced") >= produced0 + 2);
 	stored_of("b1", &a);
 	assert_int_equal(a.status, DB_OCSP_GOOD);
@@ -458,7 +458,7 @@ test_ocsp_store(void **state)
 	assert_int_equal(ocsp_status_of(b.der, b.der_len, id2),
 	    V_OCSP_CERTSTATUS_REVOKED);
 	/* Nothing left to produce. */
-	assert_int_equal(ocsp_srv_produce(s1, NULL), 0);
+	assert_int_equal(ocsp_srv_produce(s1, 1, NULL), 0);
 
 	/* The other worker: the stored bytes, no signature, with or
 	 * without nonce. */
@@ -504,7 +504,7 @@ test_ocsp_store(void **state)
 	    "now() + interval '10 seconds' WHERE serial = 'b2' AND ca_id = "
 	    "%lld", fx.ca_id);
 	OK(db_exec_unsafe(fx.chk, sql) == 1);
-	OK(ocsp_srv_produce(s1, NULL) >= 1);
+	OK(ocsp_srv_produce(s1, 0, NULL) >= 1);
 	stored_of("b2", &a);
 	OK(a.next_update > time(NULL) + fx.cfg->ocsp_refresh);
 	OK(a.der_len != b.der_len || memcmp(a.der, b.der, a.der_len) != 0);
