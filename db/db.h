@@ -937,7 +937,8 @@ struct db_ocsp_due {
  * Up to max answers to produce now, stale ones first: stored answers that
  * are stale or whose nextUpdate is within margin seconds; with missing,
  * also the valid and revoked certificates (not expired) of CA rows with
- * a key here (active, or an earlier key) that have no SHA-1 answer. Only
+ * a key here that can sign (active with an OCSP signer, or an earlier
+ * key) that have no SHA-1 answer. Only
  * certificates in the inventory. *out is freed with free(). 1 or -1.
  */
 int db_ocsp_answer_due(struct db *db, long margin, int missing, size_t max,

@@ -58,13 +58,16 @@ static const struct db_stmt st_due = {DB_ST_OCSP_ANSWER_DUE,
     " AND (c.not_after IS NULL OR c.not_after > now())"
     " ORDER BY a.stale DESC, a.next_update LIMIT $2::bigint"};
 /* Certificates a relying party may ask about and that have no answer:
- * valid or revoked, not expired, of a CA row whose key is here. */
+ * valid or revoked, not expired, of a CA row whose key is here and that
+ * can sign (an active CA with a signer, or an old key signing itself):
+ * others would fill every batch with answers that cannot be made. */
 static const struct db_stmt st_missing = {DB_ST_OCSP_ANSWER_MISSING,
     "ocsp_answer_missing",
     "SELECT c.ca_id, c.serial, 'sha1' FROM cert c JOIN ca ON ca.id = c.ca_id"
     " WHERE c.status IN ('valid', 'revoked')"
     " AND (c.not_after IS NULL OR c.not_after > now())"
-    " AND (ca.status = 'active' OR (ca.status = 'retired'"
+    " AND ((ca.status = 'active' AND EXISTS (SELECT 1 FROM ocsp_signer s"
+    " WHERE s.ca_id = ca.id)) OR (ca.status = 'retired'"
     " AND ca.key_of IS NOT NULL))"
     " AND NOT EXISTS (SELECT 1 FROM ocsp_answer a WHERE a.ca_id = c.ca_id"
     " AND a.serial = c.serial AND a.md = 'sha1')"

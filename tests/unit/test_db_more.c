@@ -309,7 +309,9 @@ test_ocsp_signer(void **state)
 
 /*
  * OCSP answers produced ahead of time (migration 023): a certificate
- * without answer is due; an answer is stored only while the status it
+ * without answer is due once its CA has a signer (before, no answer can
+ * be made: listing it would fill every batch); an answer is stored only
+ * while the status it
  * signs holds; a revocation makes it stale in the same statement, so
  * that it is due again and not served.
  */
@@ -321,6 +323,7 @@ test_ocsp_answer(void **state)
 	struct db_cert_state st;
 	struct db_ocsp_answer a, got;
 	struct db_ocsp_due *due = NULL;
+	struct db_ocsp_signer sg;
 	size_t n = 0, i;
 	int found = 0;
 	char sql[160];
@@ -328,6 +331,17 @@ test_ocsp_answer(void **state)
 	(void)state;
 	make_cert(&c, ca, "a51", "CN=OCSP answer", DB_CERT_VALID);
 	CHECK(db_cert_insert(db, &c), 1);
+	CHECK(db_ocsp_answer_due(db, 60, 1, 1000, &due, &n), 1);
+	for (i = 0; i < n; i++)
+		found |= due[i].ca_id == ca;
+	free(due);
+	assert_false(found); /* no signer yet */
+	memset(&sg, 0, sizeof(sg));
+	sg.ca_id = ca;
+	sg.key_uri = (char *)"pkcs11:object=answers";
+	sg.cert = (unsigned char *)der;
+	sg.cert_len = sizeof(der);
+	CHECK(db_ocsp_signer_insert(db, &sg), 1);
 	CHECK(db_ocsp_answer_get(db, ca, "a51", "sha1", &st, &got), 1);
 	assert_int_equal(st.status, DB_CERT_VALID);
 	assert_null(got.der);
