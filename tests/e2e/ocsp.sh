@@ -52,7 +52,12 @@ cli ca create two --subject "/O=cmpca/CN=Second CA" --key rsa:2048 \
     --days 365 >/dev/null 2>&1
 cli ca export two >"$work/two.pem"
 check "ocsp signer --ca two (RSA CA)" cli ocsp signer --ca two --days 7
-cli ca create three --subject "/CN=Third CA" --days 365 >/dev/null 2>&1
+if cli ca create three --subject "/CN=Third CA" --days 365 \
+    >"$work/three-create.out" 2>&1; then
+	pass "ca create three (a CA without signer)"
+else
+	fail "ca create three" "$(tail -n 3 "$work/three-create.out")"
+fi
 cli ca export three >"$work/three.pem"
 TWO_SECRET=$(cli secret add two-secret --uses -1 --ca two 2>/dev/null)
 
