@@ -36,7 +36,8 @@ HSM_SRC := hsm/hsm.c hsm/hsm_err.c hsm/hsm_token.c hsm/hsm_uri.c \
 	hsm/hsm_keygen.c hsm/hsm_aes.c
 DB_SRC := db/db.c db/db_ca.c db/db_cert.c db/db_txn.c db/db_secret.c \
 	db/db_pending.c db/db_ra.c db/db_upstream.c db/db_issue.c db/db_crl.c \
-	db/db_audit.c db/db_ocsp.c db/db_cross.c db/db_stats.c db/db_admin.c \
+	db/db_audit.c db/db_ocsp.c db/db_ocsp_answer.c db/db_cross.c \
+	db/db_stats.c db/db_admin.c \
 	db/db_chain.c db/db_harden.c db/db_migrate.c db/db_param.c
 CA_SRC := ca/log.c ca/cfg.c ca/profile.c ca/profile_san.c ca/profile_subject.c \
 	ca/profile_names.c ca/profile_policy.c ca/profile_reserved.c ca/metrics.c ca/cmp_asn.c ca/ca_store.c ca/audit.c \
@@ -51,7 +52,8 @@ CA_SRC := ca/log.c ca/cfg.c ca/profile.c ca/profile_san.c ca/profile_subject.c \
 	ca/cmp/cmp_upstream.c ca/cmp/cmp_server.c \
 	ca/client/cmp_client.c ca/client/client_ccr.c ca/client/client_mac.c \
 	ca/client/client_upstream.c \
-	ca/status/crl.c ca/status/ocsp.c ca/status/ocsp_cache.c \
+	ca/status/crl.c ca/status/ocsp.c ca/status/ocsp_ca.c \
+	ca/status/ocsp_answer.c ca/status/ocsp_cache.c \
 	ca/status/ocsp_signer.c
 DAEMON_SRC := daemon/fcgi.c daemon/cmpcad.c daemon/priv.c daemon/admin.c \
 	daemon/admin_buf.c daemon/admin_health.c daemon/worker.c daemon/http.c \
@@ -232,6 +234,7 @@ CONF_SED := -e 's|@MODULE@|/usr/lib/softhsm/libsofthsm2.so|' \
 	-e 's|@RUN_USER@|cmpca|' -e 's|@SOCKET_GROUP@||' \
 	-e 's|@SCHEMA_DIR@|$(SCHEMADIR)|' \
 	-e 's|@TXN_TIMEOUT@|300|' -e 's|@HOUSEKEEPING@|10|' -e 's|@CRL_DELAY@|5|' \
+	-e 's|@OCSP_VALIDITY@|3600|' -e 's|@OCSP_REFRESH@|1800|' \
 	-e 's|@POLL_AFTER@|5|' -e 's|@TRUST_ANCHORS@||' \
 	-e 's|@ALLOW_UNPROTECTED@||' -e 's|@COAP_LISTEN@||' \
 	-e 's|@COAPS_LISTEN@||' -e 's|@COAPS_CERT@||' -e 's|@COAPS_KEY@||' \
