@@ -18,7 +18,9 @@
  * carrying a certificate is followed by the second message of the
  * transaction - a certConf (right, rejecting, wrong hash, wrong
  * certReqId) or a pollReq, chosen by the input's last byte - so that
- * cmp_certconf.c and cmp_poll.c see live transactions.
+ * cmp_certconf.c and cmp_poll.c see live transactions; a request that
+ * waits for the operator is decided (approved, rejected, partly, or
+ * left), polled for, and its certificate confirmed (fuzz_transact).
  *
  * Environment (from $CMPCA_VAR/stack.env): CMPCA_CONF, SOFTHSM2_CONF,
  * CMPCA_HSM_LOCK, CMPCA_FUZZ_SECRET_FILE (the secret of reference
@@ -61,8 +63,10 @@ LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max,
  * an rr revokes the end entity's, a kur renews it, a ccr comes from the
  * partner for its own name and key; 0x10 the request comes from a
  * registered RA (signed by it, for any subject; an rr of the end
- * entity's certificate; with 0x08 the RA whose profile waits for
- * approval, so revocations and requests wait).
+ * entity's certificate). With 0x08 the RA is the one whose profile waits
+ * for approval, and the end entity the one it enrolled under that
+ * profile, so its revocations and renewals wait for the operator too
+ * (fuzz_transact then decides and polls).
  */
 static void
 bind(CMP_MSG *m, unsigned sel)
@@ -72,7 +76,8 @@ bind(CMP_MSG *m, unsigned sel)
 
 	if (!(sel & 0x30))
 		return;
-	owner = type == CMP_BODY_CCR ? FUZZ_PARTNER : FUZZ_EE;
+	owner = type == CMP_BODY_CCR ? FUZZ_PARTNER
+	    : (sel & 0x08) ? FUZZ_EE_WAIT : FUZZ_EE;
 	who = (sel & 0x10) && type != CMP_BODY_CCR
 	    ? ((sel & 0x08) ? FUZZ_RA_WAIT : FUZZ_RA) : owner;
 	if ((sel & 0x20) || (who != owner && type == CMP_BODY_RR)) {
@@ -93,10 +98,8 @@ bind(CMP_MSG *m, unsigned sel)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	unsigned char *der = NULL;
 	const char *why;
 	CMP_MSG *m, *a = NULL;
-	int len;
 
 	if ((m = cmp_msg_parse(data, size, &why)) == NULL ||
 	    (data[size - 1] & 0xc0) == 0xc0) {
@@ -109,17 +112,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Other clients' MAC inputs name other secrets: ours, by a bit. */
 	if ((data[size - 1] & 0x04) && cmp_alg_is_pbm(m->header->protectionAlg))
 		(void)fuzz_kid_set(m);
-	if (!fuzz_protect_again(m) || (len = cmp_msg_encode(m, &der)) <= 0)
-		goto out;
-	a = fuzz_serve(der, (size_t)len);
-	fuzz_signer_check(m, a);
-	OPENSSL_free(der);
-	der = NULL;
-	if (fuzz_follow_up(m, a, data[size - 1]) &&
-	    (len = cmp_msg_encode(m, &der)) > 0)
-		CMP_MSG_free(fuzz_serve(der, (size_t)len));
+	if (fuzz_protect_again(m))
+		a = fuzz_transact(m, data[size - 1]);
 out:
-	OPENSSL_free(der);
 	CMP_MSG_free(a);
 	CMP_MSG_free(m);
 	return 0;

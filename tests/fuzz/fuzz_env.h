@@ -65,6 +65,8 @@ enum fuzz_who {
 	FUZZ_RA,      /* a registered RA (its certificate from the CA) */
 	FUZZ_RA_WAIT, /* one whose profile waits for approval */
 	FUZZ_PARTNER, /* a registered cross-certification partner CA */
+	FUZZ_EE_WAIT, /* an end entity enrolled by FUZZ_RA_WAIT, approved:
+		       * its certificate's profile waits (rr, kur) */
 	FUZZ_WHO_N,
 };
 
@@ -109,13 +111,38 @@ int fuzz_protect_again(CMP_MSG *m);
 CMP_MSG *fuzz_serve(const unsigned char *der, size_t len);
 
 /*
+ * Does answer a wait for the operator (an ip/cp/kup/ccp or rp with a
+ * waiting status, a pollRep)? 1 with *id the certReqId to poll for (of
+ * a revocation: the index of its RevDetails), else 0.
+ */
+int fuzz_waiting(const CMP_MSG *a, long *id);
+
+/*
+ * Decides the pending requests of req's transaction as the operator does
+ * (cmpca request approve/reject, through CMPCA_FUZZ_DB_ADMIN): by how % 4,
+ * none (the poll keeps waiting), all approved, all rejected, or the
+ * first approved and the others rejected with a reason. Returns how
+ * many it decided.
+ */
+int fuzz_decide(const CMP_MSG *req, unsigned how);
+
+/*
  * The second message of the transaction req opened, for its answer a
  * (with a certificate or waiting): by how % 6, a certConf accepting,
- * rejecting, with a wrong hash or a wrong certReqId, or a pollReq. req
- * takes the new body and recipNonce and is protected again
- * (fuzz_protect_again). Returns 1, or 0
- * when a calls for no second message.
+ * rejecting, with a wrong hash or a wrong certReqId, or a pollReq; a
+ * pollReq whenever a waits (fuzz_waiting). req takes the new body and
+ * recipNonce and is protected again (fuzz_protect_again). Returns 1, or
+ * 0 when a calls for no second message.
  */
 int fuzz_follow_up(CMP_MSG *req, const CMP_MSG *a, unsigned how);
+
+/*
+ * Serves req, then follows the transaction up to three messages on
+ * (fuzz_follow_up, deciding waiting requests by how / 6 with
+ * fuzz_decide, accepting a certificate that comes after a poll), as a
+ * client and the operator would. req is changed. Returns the last
+ * answer (caller frees) or NULL if req cannot be encoded.
+ */
+CMP_MSG *fuzz_transact(CMP_MSG *req, unsigned how);
 
 #endif

@@ -11,7 +11,11 @@
  *   approval, whose requests wait for an operator (pollReq, RFC 9483
  *   §4.4);
  * - a registered cross-certification partner: a self-signed CA entered
- *   in the partner table (ccr, RFC 9810 §5.3.11).
+ *   in the partner table (ccr, RFC 9810 §5.3.11);
+ * - an end entity whose certificate has the profile approval: requested
+ *   by the approval RA, approved as the operator would (fuzz_decide),
+ *   fetched with pollReq and confirmed, so that its rr and kur wait for
+ *   the operator too and their polls end in rp and kup.
  * Their names end in the process id: targets running at the same time
  * on one stack keep their own rows. Registration needs a database role
  * that may write those tables:
@@ -44,6 +48,7 @@ static struct fuzz_id {
 	{ "/CN=fuzz-ra", NULL, NULL, 1 },
 	{ "/CN=fuzz-ra-approval", NULL, NULL, 1 },
 	{ "/O=cmpca fuzz/CN=Partner CA", NULL, NULL, 1 },
+	{ "/CN=fuzz-signer-approval", NULL, NULL, 1 },
 };
 
 /* *g becomes a directoryName of n. Returns 1 or 0. */
@@ -113,21 +118,57 @@ fail:
 	return NULL;
 }
 
-/* An end entity certificate for id through the engine (ir, certConf). */
-static int
-enroll(struct fuzz_id *id)
+/* Sets m's protectionAlg to ECDSA with SHA-256 (the identities' key):
+ * fuzz_protect_again then signs instead of MACing. */
+static void
+sig_alg_set(CMP_MSG *m)
 {
-	CMP_MSG *m, *a = NULL, *c = NULL;
+	X509_ALGOR_free(m->header->protectionAlg);
+	if ((m->header->protectionAlg = X509_ALGOR_new()) != NULL)
+		(void)X509_ALGOR_set0(m->header->protectionAlg,
+		    OBJ_nid2obj(NID_ecdsa_with_SHA256), V_ASN1_UNDEF, NULL);
+}
+
+/*
+ * An end entity certificate for id through the engine: ir (MAC, or for
+ * FUZZ_EE_WAIT signed by the approval RA, approved and polled for),
+ * certConf.
+ */
+static int
+enroll(int who, struct fuzz_id *id)
+{
+	CMP_MSG *m, *a = NULL, *c = NULL, *next;
 	CMP_CERTRESPONSE *cr;
 	unsigned char *der = NULL;
-	int len, ok = 0;
+	long rid;
+	int len, ok = 0, polls = 0;
 
-	if ((m = fuzz_request(CMP_BODY_IR, id->subject)) == NULL ||
-	    !fuzz_kid_set(m) || !fuzz_reprotect(m) || (len = cmp_msg_encode(m, &der)) <= 0)
+	if ((m = fuzz_request(CMP_BODY_IR, id->subject)) == NULL)
+		goto out;
+	if (who == FUZZ_EE_WAIT) {
+		if (!fuzz_sender_set(m, FUZZ_RA_WAIT))
+			goto out;
+		sig_alg_set(m);
+		if (!fuzz_protect_again(m))
+			goto out;
+	} else if (!fuzz_kid_set(m) || !fuzz_reprotect(m))
+		goto out;
+	if ((len = cmp_msg_encode(m, &der)) <= 0)
 		goto out;
 	a = fuzz_serve(der, (size_t)len);
 	OPENSSL_free(der);
 	der = NULL;
+	/* Waiting for the operator: approve, poll. */
+	while (fuzz_waiting(a, &rid) && polls++ < 2) {
+		if (fuzz_decide(m, 1) < 0 || !fuzz_follow_up(m, a, 0) ||
+		    (len = cmp_msg_encode(m, &der)) <= 0)
+			goto out;
+		next = fuzz_serve(der, (size_t)len);
+		OPENSSL_free(der);
+		der = NULL;
+		CMP_MSG_free(a);
+		a = next;
+	}
 	if (a->body->type != CMP_BODY_IP ||
 	    sk_CMP_CERTRESPONSE_num(a->body->value.ip->response) != 1)
 		goto out;
@@ -259,12 +300,12 @@ id_get(int who)
 	id->cert = NULL;
 	sk_X509_pop_free(id->chain, X509_free);
 	id->chain = NULL;
-	ok = who == FUZZ_PARTNER ? partner_cert(id) : enroll(id);
+	ok = who == FUZZ_PARTNER ? partner_cert(id) : enroll(who, id);
 	if (!ok) {
 		log_err("fuzz: cannot make the identity %s", id->subject);
 		return NULL;
 	}
-	if (who != FUZZ_EE)
+	if (who != FUZZ_EE && who != FUZZ_EE_WAIT)
 		register_id(who, id);
 	cmp_mutate_pool_add(id->cert);
 	id->stale = 0;
@@ -336,16 +377,41 @@ fuzz_resign(CMP_MSG *m)
 	    EVP_sha256()) > 0;
 }
 
+/* Did answer a accept something: a revocation (rp) or a new
+ * certificate for an old one (kup)? */
+static int
+accepted(const CMP_MSG *a)
+{
+	int i;
+
+	if (a->body->type == CMP_BODY_RP) {
+		for (i = 0; i < sk_CMP_PKISI_num(a->body->value.rp->status); i++)
+			if (ASN1_INTEGER_get(sk_CMP_PKISI_value(
+				a->body->value.rp->status, i)->status) ==
+			    CMP_STATUS_ACCEPTED)
+				return 1;
+	} else if (a->body->type == CMP_BODY_KUP) {
+		for (i = 0; i < sk_CMP_CERTRESPONSE_num(a->body->value.kup->
+		    response); i++)
+			if (ASN1_INTEGER_get(sk_CMP_CERTRESPONSE_value(
+				a->body->value.kup->response, i)->status->
+				status) == CMP_STATUS_ACCEPTED)
+				return 1;
+	}
+	return 0;
+}
+
 /* See fuzz_env.h. */
 void
 fuzz_signer_check(const CMP_MSG *req, const CMP_MSG *a)
 {
-	/* An accepted rr or kur may have revoked a certificate we sign
-	 * with. */
-	if ((req->body->type == CMP_BODY_RR && a->body->type == CMP_BODY_RP) ||
-	    (req->body->type == CMP_BODY_KUR && a->body->type == CMP_BODY_KUP)) {
+	/* An accepted rr or kur (or the poll that ended a waiting one) may
+	 * have revoked a certificate we sign with; a waiting one not yet
+	 * (its poll must come from the same signer). */
+	if (accepted(a)) {
 		ids[who_of(req)].stale = 1;
 		ids[FUZZ_EE].stale = 1; /* an RA may have revoked it */
+		ids[FUZZ_EE_WAIT].stale = 1;
 	}
 }
 
