@@ -13,7 +13,8 @@
  * stack's enrollment secret, or a signature by an end entity the target
  * enrolls for itself (so cmp_sig.c, kur and rr are reached), with a fresh
  * senderNonce and messageTime (the engine refuses replays and stale
- * clocks; the stack's secret and CA differ per run). Undecodable inputs,
+ * clocks; the stack's secret and CA differ per run); one signed input in
+ * sixteen then has its signature spoilt (fuzz_flaw). Undecodable inputs,
  * and a quarter of the others first, are served as they are. An answer
  * carrying a certificate is followed by the second message of the
  * transaction - a certConf (right, rejecting, wrong hash, wrong
@@ -112,8 +113,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Other clients' MAC inputs name other secrets: ours, by a bit. */
 	if ((data[size - 1] & 0x04) && cmp_alg_is_pbm(m->header->protectionAlg))
 		(void)fuzz_kid_set(m);
-	if (fuzz_protect_again(m))
-		a = fuzz_transact(m, data[size - 1]);
+	if (!fuzz_protect_again(m))
+		goto out;
+	/* One signed input in sixteen has its protection spoilt, by the
+	 * last byte but one (the engine's signature refusals). */
+	if (size >= 2 && (data[size - 2] & 0x0f) == 0x0f)
+		fuzz_flaw(m, data[size - 2] >> 4);
+	a = fuzz_transact(m, data[size - 1]);
 out:
 	CMP_MSG_free(a);
 	CMP_MSG_free(m);

@@ -385,6 +385,7 @@ fuzz_transact(CMP_MSG *req, unsigned how)
 		CMP_MSG_free(a);
 		a = next;
 	}
+	fuzz_signer_settle();
 	return a;
 }
 

@@ -82,13 +82,26 @@ X509 *fuzz_id_cert(int who);
  */
 int fuzz_resign(CMP_MSG *m);
 
+/*
+ * Spoils the signature protection of m (nothing if it has none) the way
+ * a broken or hostile client would, by flaw % 6: no extraCerts, a
+ * senderKID of another key, a signature that does not verify, a
+ * self-signed certificate we do not trust, the signer's earlier
+ * certificate (revoked or renewed since), a sender that is not the
+ * certificate's subject.
+ */
+void fuzz_flaw(CMP_MSG *m, unsigned flaw);
+
 /* m's sender becomes who's subject (so fuzz_resign signs as who).
  * Returns 1 or 0. */
 int fuzz_sender_set(CMP_MSG *m, int who);
 
 /* Notes an answer to req that may have revoked the signer or the end
- * entity (rr, kur): they are made again before their next use. */
+ * entity (an accepted rr or kur): they are made again before their
+ * first use after fuzz_signer_settle() (the transaction ends first: its
+ * certConf comes from the same certificate). */
 void fuzz_signer_check(const CMP_MSG *req, const CMP_MSG *a);
+void fuzz_signer_settle(void);
 
 /*
  * A request of type (ir, cr, kur, ccr) for subject with the mutator's

@@ -42,13 +42,15 @@ static struct fuzz_id {
 	const char *subject;
 	X509 *cert;
 	STACK_OF(X509) *chain; /* the rest of extraCerts */
-	int stale;	       /* enroll again before use */
+	int stale;	       /* 1: enroll again before use; 2: after
+				* the transaction under way */
+	X509 *prev;	       /* the certificate before (revoked, renewed) */
 } ids[FUZZ_WHO_N] = {
-	{ "/CN=fuzz-signer", NULL, NULL, 1 },
-	{ "/CN=fuzz-ra", NULL, NULL, 1 },
-	{ "/CN=fuzz-ra-approval", NULL, NULL, 1 },
-	{ "/O=cmpca fuzz/CN=Partner CA", NULL, NULL, 1 },
-	{ "/CN=fuzz-signer-approval", NULL, NULL, 1 },
+	{ "/CN=fuzz-signer", NULL, NULL, 1, NULL },
+	{ "/CN=fuzz-ra", NULL, NULL, 1, NULL },
+	{ "/CN=fuzz-ra-approval", NULL, NULL, 1, NULL },
+	{ "/O=cmpca fuzz/CN=Partner CA", NULL, NULL, 1, NULL },
+	{ "/CN=fuzz-signer-approval", NULL, NULL, 1, NULL },
 };
 
 /* *g becomes a directoryName of n. Returns 1 or 0. */
@@ -129,6 +131,27 @@ sig_alg_set(CMP_MSG *m)
 		    OBJ_nid2obj(NID_ecdsa_with_SHA256), V_ASN1_UNDEF, NULL);
 }
 
+/* Adds subjectAltName san to the first request of m and signs its POP
+ * again. Returns 1 or 0. */
+static int
+san_add(CMP_MSG *m, const char *san)
+{
+	CRMF_CERTREQMSG *crm = sk_CRMF_CERTREQMSG_value(m->body->value.ir, 0);
+	CRMF_CERTTEMPLATE *t = crm->certReq->certTemplate;
+	X509_EXTENSION *e;
+	int ok;
+
+	if ((e = X509V3_EXT_nconf(NULL, NULL, "subjectAltName", san)) == NULL)
+		return 0;
+	if (t->extensions == NULL)
+		t->extensions = sk_X509_EXTENSION_new_null();
+	ok = t->extensions != NULL && sk_X509_EXTENSION_push(t->extensions, e);
+	if (!ok)
+		X509_EXTENSION_free(e);
+	mut_crm_fix(crm, 1);
+	return ok;
+}
+
 /*
  * An end entity certificate for id through the engine: ir (MAC, or for
  * FUZZ_EE_WAIT signed by the approval RA, approved and polled for),
@@ -144,6 +167,11 @@ enroll(int who, struct fuzz_id *id)
 	int len, ok = 0, polls = 0;
 
 	if ((m = fuzz_request(CMP_BODY_IR, id->subject)) == NULL)
+		goto out;
+	/* The end entities get the names the seeds' templates carry (a
+	 * certificate of ours asks for its own names only). */
+	if ((who == FUZZ_EE || who == FUZZ_EE_WAIT) &&
+	    !san_add(m, "DNS:a.example,IP:127.0.0.1"))
 		goto out;
 	if (who == FUZZ_EE_WAIT) {
 		if (!fuzz_sender_set(m, FUZZ_RA_WAIT))
@@ -191,11 +219,12 @@ out:
 	return ok;
 }
 
-/* A self-signed CA certificate for the partner. */
-static int
-partner_cert(struct fuzz_id *id)
+/* A self-signed CA certificate for subject with the mutator's P-256
+ * key, or NULL. */
+static X509 *
+self_signed(const char *subject)
 {
-	X509_NAME *n = ca_name_parse(id->subject);
+	X509_NAME *n = ca_name_parse(subject);
 	X509_EXTENSION *e = NULL;
 	EVP_PKEY *key = mut_key(0);
 	X509V3_CTX ctx;
@@ -221,9 +250,17 @@ partner_cert(struct fuzz_id *id)
 	X509_NAME_free(n);
 	if (!ok) {
 		X509_free(x);
-		return 0;
+		return NULL;
 	}
-	id->cert = x;
+	return x;
+}
+
+/* The partner's certificate (self-signed, registered later). */
+static int
+partner_cert(struct fuzz_id *id)
+{
+	if ((id->cert = self_signed(id->subject)) == NULL)
+		return 0;
 	id->chain = sk_X509_new_null();
 	return id->chain != NULL;
 }
@@ -294,9 +331,12 @@ id_get(int who)
 	struct fuzz_id *id = &ids[who];
 	int ok;
 
-	if (!id->stale)
-		return id;
-	X509_free(id->cert);
+	if (!(id->stale & 1))
+		return id; /* 2: after the transaction (fuzz_signer_settle) */
+	if (id->cert != NULL) {
+		X509_free(id->prev);
+		id->prev = id->cert;
+	}
 	id->cert = NULL;
 	sk_X509_pop_free(id->chain, X509_free);
 	id->chain = NULL;
@@ -340,31 +380,13 @@ who_of(const CMP_MSG *m)
 	return FUZZ_EE;
 }
 
-/* See fuzz_env.h. */
-int
-fuzz_resign(CMP_MSG *m)
+/* Signs ProtectedPart with the identities' key under protectionAlg
+ * (made anew). Returns 1 or 0. */
+static int
+sign_pp(CMP_MSG *m)
 {
-	const ASN1_OCTET_STRING *ski;
 	CMP_PROTECTEDPART pp;
-	struct fuzz_id *id;
-	int i;
 
-	if ((id = id_get(who_of(m))) == NULL)
-		return 0;
-	fuzz_refresh(m);
-	ski = X509_get0_subject_key_id(id->cert);
-	ASN1_OCTET_STRING_free(m->header->senderKID);
-	m->header->senderKID = ski != NULL ? ASN1_OCTET_STRING_dup(ski) : NULL;
-	if (!dirname_set(&m->header->sender, X509_get_subject_name(id->cert)))
-		return 0;
-	sk_X509_pop_free(m->extraCerts, X509_free);
-	if ((m->extraCerts = sk_X509_new_null()) == NULL ||
-	    !X509_up_ref(id->cert) || !sk_X509_push(m->extraCerts, id->cert))
-		return 0;
-	for (i = 0; i < sk_X509_num(id->chain); i++)
-		if (X509_up_ref(sk_X509_value(id->chain, i)) &&
-		    !sk_X509_push(m->extraCerts, sk_X509_value(id->chain, i)))
-			X509_free(sk_X509_value(id->chain, i));
 	X509_ALGOR_free(m->header->protectionAlg);
 	if ((m->header->protectionAlg = X509_ALGOR_new()) == NULL ||
 	    (m->protection == NULL &&
@@ -375,6 +397,88 @@ fuzz_resign(CMP_MSG *m)
 	return ASN1_item_sign(ASN1_ITEM_rptr(CMP_PROTECTEDPART),
 	    m->header->protectionAlg, NULL, m->protection, &pp, mut_key(0),
 	    EVP_sha256()) > 0;
+}
+
+/* Signs m as the holder of cert: sender, senderKID and extraCerts (cert,
+ * then chain) follow. Returns 1 or 0. */
+static int
+sign_as(CMP_MSG *m, X509 *cert, STACK_OF(X509) *chain)
+{
+	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(cert);
+	int i;
+
+	ASN1_OCTET_STRING_free(m->header->senderKID);
+	m->header->senderKID = ski != NULL ? ASN1_OCTET_STRING_dup(ski) : NULL;
+	if (!dirname_set(&m->header->sender, X509_get_subject_name(cert)))
+		return 0;
+	sk_X509_pop_free(m->extraCerts, X509_free);
+	if ((m->extraCerts = sk_X509_new_null()) == NULL ||
+	    !X509_up_ref(cert) || !sk_X509_push(m->extraCerts, cert))
+		return 0;
+	for (i = 0; i < sk_X509_num(chain); i++)
+		if (X509_up_ref(sk_X509_value(chain, i)) &&
+		    !sk_X509_push(m->extraCerts, sk_X509_value(chain, i)))
+			X509_free(sk_X509_value(chain, i));
+	return sign_pp(m);
+}
+
+/* See fuzz_env.h. */
+int
+fuzz_resign(CMP_MSG *m)
+{
+	struct fuzz_id *id;
+
+	if ((id = id_get(who_of(m))) == NULL)
+		return 0;
+	fuzz_refresh(m);
+	return sign_as(m, id->cert, id->chain);
+}
+
+/* See fuzz_env.h. */
+void
+fuzz_flaw(CMP_MSG *m, unsigned flaw)
+{
+	static X509 *stranger;
+	struct fuzz_id *id;
+	X509_NAME *n;
+
+	if (m->header->protectionAlg == NULL || m->protection == NULL ||
+	    cmp_alg_is_pbm(m->header->protectionAlg))
+		return;
+	switch (flaw % 6) {
+	case 0: /* no protection certificate */
+		sk_X509_pop_free(m->extraCerts, X509_free);
+		m->extraCerts = NULL;
+		break;
+	case 1: /* senderKID of another key */
+		ASN1_OCTET_STRING_free(m->header->senderKID);
+		if ((m->header->senderKID = ASN1_OCTET_STRING_new()) != NULL)
+			(void)ASN1_OCTET_STRING_set(m->header->senderKID,
+			    (const unsigned char *)"fuzz-another-kid", 16);
+		(void)sign_pp(m);
+		break;
+	case 2: /* a signature that does not verify */
+		if (m->protection->length > 0)
+			m->protection->data[m->protection->length / 2] ^= 0x01;
+		break;
+	case 3: /* a certificate that chains to nothing we trust */
+		if (stranger == NULL)
+			stranger = self_signed("/CN=fuzz-stranger");
+		if (stranger != NULL)
+			(void)sign_as(m, stranger, NULL);
+		break;
+	case 4: /* the signer's earlier certificate (revoked, renewed) */
+		id = &ids[who_of(m)];
+		if (id->prev != NULL)
+			(void)sign_as(m, id->prev, id->chain);
+		break;
+	default: /* a sender that is not the certificate's subject */
+		if ((n = ca_name_parse("/CN=fuzz-nobody")) != NULL &&
+		    dirname_set(&m->header->sender, n))
+			(void)sign_pp(m);
+		X509_NAME_free(n);
+		break;
+	}
 }
 
 /* Did answer a accept something: a revocation (rp) or a new
@@ -409,10 +513,19 @@ fuzz_signer_check(const CMP_MSG *req, const CMP_MSG *a)
 	 * have revoked a certificate we sign with; a waiting one not yet
 	 * (its poll must come from the same signer). */
 	if (accepted(a)) {
-		ids[who_of(req)].stale = 1;
-		ids[FUZZ_EE].stale = 1; /* an RA may have revoked it */
-		ids[FUZZ_EE_WAIT].stale = 1;
+		ids[who_of(req)].stale |= 2;
+		ids[FUZZ_EE].stale |= 2; /* an RA may have revoked it */
+		ids[FUZZ_EE_WAIT].stale |= 2;
 	}
+}
+
+/* See fuzz_env.h. */
+void
+fuzz_signer_settle(void)
+{
+	for (int w = 0; w < FUZZ_WHO_N; w++)
+		if (ids[w].stale & 2)
+			ids[w].stale = 1;
 }
 
 /* See fuzz_env.h. */
