@@ -75,6 +75,14 @@ enum fuzz_who {
 X509 *fuzz_id_cert(int who);
 
 /*
+ * A new certificate of who (an end entity), revoked at once with reason
+ * (CRLReason) in the database as the operator's `cmpca cert revoke`
+ * would; who is made again at its next use. The certificate stays valid
+ * until then; NULL on failure.
+ */
+X509 *fuzz_id_revoked(int who, int reason);
+
+/*
  * Replaces m's protection with a signature by the identity its sender
  * names (else by body type: ccr the partner, nested the RA, otherwise
  * the end entity): sender, senderKID, extraCerts (its certificate and

@@ -529,6 +529,35 @@ fuzz_signer_settle(void)
 }
 
 /* See fuzz_env.h. */
+X509 *
+fuzz_id_revoked(int who, int reason)
+{
+	char hex[DB_SERIAL_MAX];
+	struct db_cert row;
+	struct db_ca ca;
+	X509 *x;
+	int ok;
+
+	ids[who].stale = 1; /* a certificate no answer has cached yet */
+	if ((x = fuzz_id_cert(who)) == NULL || fz.db == NULL)
+		return x;
+	memset(&ca, 0, sizeof(ca));
+	memset(&row, 0, sizeof(row));
+	ok = ca_serial_hex(X509_get0_serialNumber(x), hex, sizeof(hex)) &&
+	    db_ca_get_by_label(fz.db, fz.cfg->default_ca != NULL
+		? fz.cfg->default_ca : "demo", &ca) == 1 &&
+	    db_cert_get_by_serial(fz.db, ca.id, hex, &row) == 1 &&
+	    db_cert_set_status(fz.db, row.id, 1u << DB_CERT_VALID,
+		DB_CERT_REVOKED, reason) == 1;
+	if (!ok)
+		log_err("fuzz: cannot revoke %s", ids[who].subject);
+	db_cert_clear(&row);
+	db_ca_clear(&ca);
+	ids[who].stale = 1; /* made again at its next use */
+	return x;
+}
+
+/* See fuzz_env.h. */
 int
 fuzz_sender_set(CMP_MSG *m, int who)
 {

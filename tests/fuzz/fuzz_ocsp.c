@@ -10,11 +10,16 @@
  * URL-safe alphabet without padding; 3: GET with the rest of the input as
  * the path text (the base64 decoder's own input). Unless bit 0x04 is
  * set, the CertIDs are rebuilt for this stack's CA (same hash algorithm,
- * issuer name and key hashes of the CA: the CA is new on every run), and
- * with bit 0x08 the serials become that of a certificate the target
- * enrolls (fuzz_ids.c); the signature of a signed request is dropped
- * then, its nonce and other extensions kept. Every answer must be HTTP
- * 200 with a decodable OCSPResponse, or 500 with none.
+ * issuer name and key hashes of the CA: the CA is new on every run; with
+ * bit 0x10 only the first, the others keep their issuer), and with bit
+ * 0x08 the serials become that of a certificate the target enrolls
+ * (fuzz_ids.c), with bit 0x20 one revoked first (reason by bits 0xc0:
+ * unspecified, keyCompromise, certificateHold, superseded); the signature
+ * of a signed request is dropped then, its nonce and other extensions
+ * kept. Bit 0x40 also turns ocsp_nonce on (nonces echoed, answers not
+ * shared). With 0x04, bit 0x80 drops the responder's keys first (HSM
+ * loss) and 0xc0 makes the responder anew. Every answer must be HTTP 200 with a decodable OCSPResponse,
+ * or 500 with none.
  *
  * The mutator decodes the request and changes CertIDs (hash algorithm,
  * issuer hashes, serial), the number of single requests, the nonce
@@ -213,18 +218,23 @@ fail:
 
 /*
  * der with its CertIDs rebuilt for the stack's CA (and, with own, the
- * serial of the target's enrolled certificate); into *out, its length,
- * or 0 if der is no OCSPRequest.
+ * serial of the target's enrolled certificate, revoked first with
+ * revoke); by mode (the input's first byte, see the file comment). Into
+ * *out, its length, or 0 if der is no OCSPRequest.
  */
 static size_t
-rebind(const unsigned char *der, size_t len, int own, unsigned char **out)
+rebind(const unsigned char *der, size_t len, unsigned mode,
+    unsigned char **out)
 {
+	static const int reasons[] = { 0, 1, 6, 4 };
 	const unsigned char *p = der;
 	OCSP_REQUEST *q, *n = NULL;
 	OCSP_CERTID *id;
 	ASN1_OBJECT *alg;
 	ASN1_INTEGER *serial;
-	X509 *ee = own ? fuzz_id_cert(FUZZ_EE) : NULL;
+	X509 *ee = !(mode & 0x08) ? NULL : (mode & 0x20)
+	    ? fuzz_id_revoked(FUZZ_EE, reasons[(mode >> 6) & 3])
+	    : fuzz_id_cert(FUZZ_EE);
 	const EVP_MD *md;
 	int i, l = 0;
 
@@ -233,6 +243,16 @@ rebind(const unsigned char *der, size_t len, int own, unsigned char **out)
 	    (n = OCSP_REQUEST_new()) == NULL)
 		goto out;
 	for (i = 0; i < OCSP_request_onereq_count(q); i++) {
+		if (i > 0 && (mode & 0x10)) {
+			/* As it came: another issuer, or an unknown one. */
+			id = OCSP_CERTID_dup(OCSP_onereq_get0_id(
+			    OCSP_request_onereq_get0(q, i)));
+			if (id == NULL || OCSP_request_add0_id(n, id) == NULL) {
+				OCSP_CERTID_free(id);
+				goto out;
+			}
+			continue;
+		}
 		if (!OCSP_id_get0_info(NULL, &alg, NULL, &serial,
 			OCSP_onereq_get0_id(OCSP_request_onereq_get0(q, i))) ||
 		    (md = EVP_get_digestbyobj(alg)) == NULL)
@@ -289,8 +309,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
+	fz.cfg->ocsp_nonce = (data[0] & 0x40) != 0;
+	/* With the CertIDs as they came (0x04), 0x80 drops the signer keys
+	 * first, as after an HSM loss (loaded again at the next answer),
+	 * and 0xc0 makes the responder anew, as a restarted worker. */
+	if ((data[0] & 0x84) == 0x84) {
+		ocsp_srv_keys_drop(srv);
+		if ((data[0] & 0x40) != 0) {
+			ocsp_srv_free(srv);
+			if ((srv = ocsp_srv_new(fz.cfg, fz.db, fz.hsm)) == NULL)
+				abort();
+		}
+	}
 	if (!(data[0] & 0x04) &&
-	    (rlen = rebind(data + 1, size - 1, data[0] & 0x08, &re)) > 0) {
+	    (rlen = rebind(data + 1, size - 1, data[0], &re)) > 0) {
 		/* The mode byte, then the rebuilt request. */
 		if ((buf = malloc(rlen + 1)) == NULL)
 			abort();
