@@ -11,7 +11,9 @@
  * the path text (the base64 decoder's own input). Unless bit 0x04 is
  * set, the CertIDs are rebuilt for this stack's CA (same hash algorithm,
  * issuer name and key hashes of the CA: the CA is new on every run; with
- * bit 0x10 only the first, the others keep their issuer), and with bit
+ * bit 0x10 every other one names the stack's second CA, fuzz-second,
+ * which has no OCSP signer (scripts/fuzz makes it), and with 0x30 but not
+ * 0x08 all of them do), and with bit
  * 0x08 the serials become that of a certificate the target enrolls
  * (fuzz_ids.c), with bit 0x20 one revoked first (reason by bits 0xc0:
  * unspecified, keyCompromise, certificateHold, superseded); the signature
@@ -48,25 +50,36 @@ size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max,
 
 static struct ocsp_srv *srv;
 static X509 *ca; /* the stack's default CA */
+static X509 *ca2; /* its second, without OCSP signer (or NULL) */
+
+/* The certificate of the CA label, or NULL. */
+static X509 *
+ca_cert(const char *label)
+{
+	const unsigned char *p;
+	struct db_ca row;
+	X509 *x = NULL;
+
+	memset(&row, 0, sizeof(row));
+	if (db_ca_get_by_label(fz.db, label, &row) == 1) {
+		p = row.cert;
+		x = d2i_X509(NULL, &p, (long)row.cert_len);
+	}
+	db_ca_clear(&row);
+	return x;
+}
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct db_ca row;
-	const unsigned char *p;
-
 	(void)argc;
 	(void)argv;
 	fuzz_env_init("fuzz_ocsp", FUZZ_ENV_SRV);
-	if ((srv = ocsp_srv_new(fz.cfg, fz.db, fz.hsm)) == NULL)
+	if ((srv = ocsp_srv_new(fz.cfg, fz.db, fz.hsm)) == NULL ||
+	    (ca = ca_cert(fz.cfg->default_ca != NULL ? fz.cfg->default_ca
+						     : "demo")) == NULL)
 		abort();
-	memset(&row, 0, sizeof(row));
-	if (db_ca_get_by_label(fz.db, fz.cfg->default_ca != NULL
-		? fz.cfg->default_ca : "demo", &row) != 1 ||
-	    (p = row.cert, ca = d2i_X509(NULL, &p, (long)row.cert_len)) ==
-		NULL)
-		abort();
-	db_ca_clear(&row);
+	ca2 = ca_cert("fuzz-second");
 	return 0;
 }
 
@@ -232,7 +245,7 @@ rebind(const unsigned char *der, size_t len, unsigned mode,
 	OCSP_CERTID *id;
 	ASN1_OBJECT *alg;
 	ASN1_INTEGER *serial;
-	X509 *ee = !(mode & 0x08) ? NULL : (mode & 0x20)
+	X509 *x, *ee = !(mode & 0x08) ? NULL : (mode & 0x20)
 	    ? fuzz_id_revoked(FUZZ_EE, reasons[(mode >> 6) & 3])
 	    : fuzz_id_cert(FUZZ_EE);
 	const EVP_MD *md;
@@ -243,8 +256,10 @@ rebind(const unsigned char *der, size_t len, unsigned mode,
 	    (n = OCSP_REQUEST_new()) == NULL)
 		goto out;
 	for (i = 0; i < OCSP_request_onereq_count(q); i++) {
-		if (i > 0 && (mode & 0x10)) {
-			/* As it came: another issuer, or an unknown one. */
+		x = (mode & 0x30) == 0x30 && !(mode & 0x08) ? ca2
+		    : (mode & 0x10) && i % 2 == 1 ? ca2 : ca;
+		if (x == NULL) {
+			/* No second CA: as it came (an unknown issuer). */
 			id = OCSP_CERTID_dup(OCSP_onereq_get0_id(
 			    OCSP_request_onereq_get0(q, i)));
 			if (id == NULL || OCSP_request_add0_id(n, id) == NULL) {
@@ -259,8 +274,8 @@ rebind(const unsigned char *der, size_t len, unsigned mode,
 			md = EVP_sha1();
 		if (ee != NULL)
 			serial = (ASN1_INTEGER *)X509_get0_serialNumber(ee);
-		if ((id = OCSP_cert_id_new(md, X509_get_subject_name(ca),
-			 X509_get0_pubkey_bitstr(ca), serial)) == NULL ||
+		if ((id = OCSP_cert_id_new(md, X509_get_subject_name(x),
+			 X509_get0_pubkey_bitstr(x), serial)) == NULL ||
 		    OCSP_request_add0_id(n, id) == NULL) {
 			OCSP_CERTID_free(id);
 			goto out;
