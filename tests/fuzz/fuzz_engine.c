@@ -14,7 +14,9 @@
  * enrolls for itself (so cmp_sig.c, kur and rr are reached), with a fresh
  * senderNonce and messageTime (the engine refuses replays and stale
  * clocks; the stack's secret and CA differ per run); one signed input in
- * sixteen then has its signature spoilt (fuzz_flaw). Undecodable inputs,
+ * sixteen then has its signature spoilt (fuzz_flaw), and one input in
+ * sixteen goes to the stack's RA identity fuzz-up instead, which forwards
+ * it to the stack's daemon (RA mode, cmp_upstream.c). Undecodable inputs,
  * and a quarter of the others first, are served as they are. An answer
  * carrying a certificate is followed by the second message of the
  * transaction - a certConf (right, rejecting, wrong hash, wrong
@@ -109,6 +111,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (m == NULL)
 			goto out;
 	}
+	/* One input in sixteen goes to the RA identity fuzz-up, which
+	 * forwards it to the stack's CA (cmp_upstream.c). */
+	if (size >= 2 && (data[size - 2] & 0x0f) == 0x0e)
+		(void)fuzz_upstream(1);
 	bind(m, data[size - 1]);
 	/* Other clients' MAC inputs name other secrets: ours, by a bit. */
 	if ((data[size - 1] & 0x04) && cmp_alg_is_pbm(m->header->protectionAlg))
@@ -121,6 +127,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_flaw(m, data[size - 2] >> 4);
 	a = fuzz_transact(m, data[size - 1]);
 out:
+	(void)fuzz_upstream(0);
 	CMP_MSG_free(a);
 	CMP_MSG_free(m);
 	return 0;

@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "ca/client/client.h"
 #include "db/db.h"
 #include "tests/fuzz/fuzz_env.h"
 
@@ -25,12 +26,30 @@ die(const char *what)
 }
 
 /* See fuzz_env.h. */
+/* The other credential of fuzz_upstream(): fuzz-up's while the default
+ * one is in fz, and the other way round. */
+static struct fuzz_env up;
+
+/* Reads the secret in path (one line) into buf. */
+static void
+secret_read(const char *path, unsigned char *buf, size_t *len)
+{
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL)
+		die(path);
+	*len = fread(buf, 1, sizeof(fz.secret), f);
+	fclose(f);
+	while (*len > 0 && buf[*len - 1] == '\n')
+		(*len)--;
+}
+
+/* See fuzz_env.h. */
 void
 fuzz_env_init(const char *name, unsigned what)
 {
 	const char *conf = getenv("CMPCA_CONF");
 	const char *sf = getenv("CMPCA_FUZZ_SECRET_FILE");
-	FILE *f;
 
 	fz_name = name;
 	log_init(name, 0, getenv("CMPCA_FUZZ_VERBOSE") != NULL
@@ -51,14 +70,48 @@ fuzz_env_init(const char *name, unsigned what)
 	if ((what & FUZZ_ENV_SRV) == FUZZ_ENV_SRV &&
 	    (fz.srv = cmp_srv_new(fz.cfg, fz.db, fz.hsm)) == NULL)
 		die("out of memory");
-	if ((f = fopen(sf, "r")) == NULL)
-		die(sf);
-	fz.secret_len = fread(fz.secret, 1, sizeof(fz.secret), f);
-	fclose(f);
-	while (fz.secret_len > 0 && fz.secret[fz.secret_len - 1] == '\n')
-		fz.secret_len--;
+	secret_read(sf, fz.secret, &fz.secret_len);
 	fz.ref = getenv("CMPCA_FUZZ_REF") != NULL ? getenv("CMPCA_FUZZ_REF")
 						  : "demo";
+	sf = getenv("CMPCA_FUZZ_UP_SECRET_FILE");
+	if (fz.srv != NULL && sf != NULL && getenv("CMPCA_FUZZ_UP_REF")) {
+		secret_read(sf, up.secret, &up.secret_len);
+		up.ref = getenv("CMPCA_FUZZ_UP_REF");
+		up.label = "fuzz-up";
+		/* The daemon's transport: HTTP to the stack's cmpcad. */
+		cmp_srv_set_upstream(fz.srv, &client_upstream_io);
+	}
+}
+
+/* See fuzz_env.h. */
+int
+fuzz_upstream(int on)
+{
+	static int state;
+	struct fuzz_env t;
+	int was = state;
+
+	if (up.label == NULL)
+		return -1;
+	if (!on != !state) {
+		/* Swap the default's and fuzz-up's credentials. */
+		memcpy(t.secret, fz.secret, sizeof(t.secret));
+		t.secret_len = fz.secret_len;
+		t.ref = fz.ref;
+		t.label = fz.label;
+		memcpy(fz.secret, up.secret, sizeof(fz.secret));
+		fz.secret_len = up.secret_len;
+		fz.ref = up.ref;
+		fz.label = up.label;
+		memcpy(up.secret, t.secret, sizeof(up.secret));
+		up.secret_len = t.secret_len;
+		up.ref = t.ref;
+		up.label = t.label != NULL ? t.label : "";
+		if (!on)
+			fz.label = NULL;
+		state = on;
+	}
+	return was;
 }
 
 /* The default PBM: SHA-256, 100 iterations, HMAC-SHA1 (RFC 4211 §4.4). */
@@ -177,7 +230,8 @@ fuzz_serve(const unsigned char *der, size_t len)
 	CMP_MSG *m;
 	int http;
 
-	http = cmp_srv_process(fz.srv, NULL, der, len, &resp, &resp_len);
+	http = cmp_srv_process(fz.srv, fz.label, der, len, &resp,
+	    &resp_len);
 	/* Every answer is a decodable CMP message with 200 or 400. */
 	if (resp == NULL || (http != 200 && http != 400))
 		abort();

@@ -22,6 +22,7 @@ struct fuzz_env {
 	unsigned char secret[256];
 	size_t secret_len;
 	const char *ref;	/* the secret's reference (senderKID) */
+	const char *label;	/* the CA requests go to (NULL: default) */
 };
 
 extern struct fuzz_env fz;
@@ -36,6 +37,16 @@ extern struct fuzz_env fz;
  * with a message when the stack is missing: run through scripts/fuzz.
  */
 void fuzz_env_init(const char *name, unsigned what);
+
+/*
+ * on: requests go to the stack's RA identity fuzz-up (an upstream
+ * identity in front of the stack's own CA, whose daemon then answers the
+ * forwarded requests; scripts/fuzz makes it) and are MACed with its
+ * secret (CMPCA_FUZZ_UP_SECRET_FILE, reference CMPCA_FUZZ_UP_REF); off:
+ * the default CA and its secret. Returns the previous state, or -1 (and
+ * nothing changes) when the stack has no fuzz-up.
+ */
+int fuzz_upstream(int on);
 
 /*
  * Replaces m's protection with a PBM under the stack's secret: m's own
@@ -125,7 +136,7 @@ CMP_MSG *fuzz_request(int type, const char *subject);
 int fuzz_protect_again(CMP_MSG *m);
 
 /*
- * Serves der to the engine (label: NULL, the default CA). Every answer
+ * Serves der to the engine (to the CA fz.label, NULL: the default). Every answer
  * must be a decodable PKIMessage with HTTP 200 or 400, else abort().
  * Returns the answer (caller frees).
  */
