@@ -16,7 +16,8 @@
  * clocks; the stack's secret and CA differ per run); one signed input in
  * sixteen then has its signature spoilt (fuzz_flaw), and one input in
  * sixteen goes to the stack's RA identity fuzz-up instead, which forwards
- * it to the stack's daemon (RA mode, cmp_upstream.c). Undecodable inputs,
+ * it to the stack's daemon (RA mode, cmp_upstream.c), whose answers
+ * the high half of that byte twists (fuzz_up.c). Undecodable inputs,
  * and a quarter of the others first, are served as they are. An answer
  * carrying a certificate is followed by the second message of the
  * transaction - a certConf (right, rejecting, wrong hash, wrong
@@ -113,8 +114,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* One input in sixteen goes to the RA identity fuzz-up, which
 	 * forwards it to the stack's CA (cmp_upstream.c). */
-	if (size >= 2 && (data[size - 2] & 0x0f) == 0x0e)
-		(void)fuzz_upstream(1);
+	if (size >= 2 && (data[size - 2] & 0x0f) == 0x0e &&
+	    fuzz_upstream(1) >= 0)
+		fuzz_up_twist = data[size - 2] >> 4; /* its answers */
 	bind(m, data[size - 1]);
 	/* Other clients' MAC inputs name other secrets: ours, by a bit. */
 	if ((data[size - 1] & 0x04) && cmp_alg_is_pbm(m->header->protectionAlg))
@@ -128,6 +130,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	a = fuzz_transact(m, data[size - 1]);
 out:
 	(void)fuzz_upstream(0);
+	fuzz_up_twist = 0;
 	CMP_MSG_free(a);
 	CMP_MSG_free(m);
 	return 0;

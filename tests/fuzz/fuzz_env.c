@@ -10,7 +10,6 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "ca/client/client.h"
 #include "db/db.h"
 #include "tests/fuzz/fuzz_env.h"
 
@@ -78,8 +77,9 @@ fuzz_env_init(const char *name, unsigned what)
 		secret_read(sf, up.secret, &up.secret_len);
 		up.ref = getenv("CMPCA_FUZZ_UP_REF");
 		up.label = "fuzz-up";
-		/* The daemon's transport: HTTP to the stack's cmpcad. */
-		cmp_srv_set_upstream(fz.srv, &client_upstream_io);
+		/* The daemon's transport (HTTP to the stack's cmpcad),
+		 * its answers twisted by fuzz_up_twist (fuzz_up.c). */
+		cmp_srv_set_upstream(fz.srv, &fuzz_up_io);
 	}
 }
 
@@ -333,6 +333,13 @@ fuzz_follow_up(CMP_MSG *req, const CMP_MSG *a, unsigned how)
 		    !sk_CMP_POLLREQ_push(b->value.pollReq, pr))
 			goto fail;
 		pr = NULL;
+	} else if (x != NULL && how % 6 == 4) {
+		/* The client gives up: an error message (RFC 9810 §5.3.21). */
+		b->type = CMP_BODY_ERROR;
+		if ((b->value.error = CMP_ERRORMSG_new()) == NULL ||
+		    !ASN1_INTEGER_set(b->value.error->pKIStatusInfo->status,
+			CMP_STATUS_REJECTION))
+			goto fail;
 	} else if (x != NULL) {
 		b->type = CMP_BODY_CERTCONF;
 		if ((b->value.certConf = sk_CMP_CERTSTATUS_new_null()) ==

@@ -49,6 +49,17 @@ void fuzz_env_init(const char *name, unsigned what);
 int fuzz_upstream(int on);
 
 /*
+ * The engine's upstream transport in the targets (fuzz_up.c): the
+ * daemon's, with the upstream's answer twisted by fuzz_up_twist: 1 no
+ * answer, 2 an error body, 3 a rejection, 4 waiting, 5 another
+ * certReqId, 6 no certificate, 7-10 a certificate of another key, of
+ * another subject, with names not asked for, that chains to nothing; 11
+ * the device's certConf refused. 0 (and the others): as answered.
+ */
+extern unsigned fuzz_up_twist;
+extern const struct cmp_upstream_io fuzz_up_io;
+
+/*
  * Replaces m's protection with a PBM under the stack's secret: m's own
  * PBM parameters when they derive within 1000 iterations, else SHA-256,
  * 100 iterations and HMAC-SHA1. senderKID stays as it is (the stack's
@@ -161,7 +172,8 @@ int fuzz_decide(const CMP_MSG *req, unsigned how);
 /*
  * The second message of the transaction req opened, for its answer a
  * (with a certificate or waiting): by how % 6, a certConf accepting,
- * rejecting, with a wrong hash or a wrong certReqId, or a pollReq; a
+ * rejecting, with a wrong hash or a wrong certReqId, an error message
+ * (the client gives up), or a pollReq; a
  * pollReq whenever a waits (fuzz_waiting). req takes the new body and
  * recipNonce and is protected again (fuzz_protect_again). Returns 1, or
  * 0 when a calls for no second message.
