@@ -73,7 +73,7 @@ LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max,
  * (fuzz_transact then decides and polls).
  */
 static void
-bind(CMP_MSG *m, unsigned sel)
+bind(CMP_MSG *m, unsigned sel, int prev)
 {
 	int type = m->body->type, owner, who;
 	X509 *x;
@@ -87,6 +87,8 @@ bind(CMP_MSG *m, unsigned sel)
 	if ((sel & 0x20) || (who != owner && type == CMP_BODY_RR)) {
 		if ((x = fuzz_id_cert(owner)) == NULL)
 			return;
+		if (prev && fuzz_id_prev(owner) != NULL)
+			x = fuzz_id_prev(owner); /* revoked or renewed */
 		cmp_mutate_bind(m, x);
 	}
 	/* Signed by who (fuzz_protect_again then signs). */
@@ -99,9 +101,35 @@ bind(CMP_MSG *m, unsigned sel)
 	}
 }
 
+/*
+ * By the high half k of the last byte but one, when its low half is 0xd:
+ * the request goes to the stack's second CA or to a CA that does not
+ * exist, or the engine loses its keys (HSM loss) or is made anew first.
+ */
+static void
+endpoint(unsigned k)
+{
+	switch (k % 4) {
+	case 0:
+		fz.label = "fuzz-second";
+		break;
+	case 1:
+		fz.label = "no-such-ca";
+		break;
+	case 2:
+		cmp_srv_keys_drop(fz.srv);
+		break;
+	default:
+		fuzz_srv_restart();
+		break;
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	enum cfg_ra_revoke scope = fz.cfg->ra_revoke_scope;
+	unsigned b2 = size >= 2 ? data[size - 2] : 0;
 	const char *why;
 	CMP_MSG *m, *a = NULL;
 
@@ -112,25 +140,34 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (m == NULL)
 			goto out;
 	}
-	/* One input in sixteen goes to the RA identity fuzz-up, which
-	 * forwards it to the stack's CA (cmp_upstream.c). */
-	if (size >= 2 && (data[size - 2] & 0x0f) == 0x0e &&
-	    fuzz_upstream(1) >= 0)
-		fuzz_up_twist = data[size - 2] >> 4; /* its answers */
-	bind(m, data[size - 1]);
+	/* By the low half of the last byte but one: 0xe the RA identity
+	 * fuzz-up, which forwards to the stack's CA (cmp_upstream.c; the
+	 * high half twists its answers); 0xd another endpoint or engine
+	 * state; 0xc an RA's revocation scope (ra_revoke_scope by the high
+	 * half % 3) and, with 0x80, a bound request about the earlier
+	 * certificate; 0xf a spoilt protection (below). */
+	if ((b2 & 0x0f) == 0x0e && fuzz_upstream(1) >= 0)
+		fuzz_up_twist = b2 >> 4;
+	else if ((b2 & 0x0f) == 0x0d)
+		endpoint(b2 >> 4);
+	else if ((b2 & 0x0f) == 0x0c)
+		fz.cfg->ra_revoke_scope = (enum cfg_ra_revoke)((b2 >> 4) % 3);
+	bind(m, data[size - 1], (b2 & 0x8f) == 0x8c);
 	/* Other clients' MAC inputs name other secrets: ours, by a bit. */
 	if ((data[size - 1] & 0x04) && cmp_alg_is_pbm(m->header->protectionAlg))
 		(void)fuzz_kid_set(m);
 	if (!fuzz_protect_again(m))
 		goto out;
-	/* One signed input in sixteen has its protection spoilt, by the
-	 * last byte but one (the engine's signature refusals). */
-	if (size >= 2 && (data[size - 2] & 0x0f) == 0x0f)
-		fuzz_flaw(m, data[size - 2] >> 4);
+	/* One input in sixteen has its protection spoilt (the engine's
+	 * MAC and signature refusals). */
+	if ((b2 & 0x0f) == 0x0f)
+		fuzz_flaw(m, b2 >> 4);
 	a = fuzz_transact(m, data[size - 1]);
 out:
 	(void)fuzz_upstream(0);
 	fuzz_up_twist = 0;
+	fz.label = NULL;
+	fz.cfg->ra_revoke_scope = scope;
 	CMP_MSG_free(a);
 	CMP_MSG_free(m);
 	return 0;

@@ -84,6 +84,17 @@ fuzz_env_init(const char *name, unsigned what)
 }
 
 /* See fuzz_env.h. */
+void
+fuzz_srv_restart(void)
+{
+	cmp_srv_free(fz.srv);
+	if ((fz.srv = cmp_srv_new(fz.cfg, fz.db, fz.hsm)) == NULL)
+		die("out of memory");
+	if (up.label != NULL)
+		cmp_srv_set_upstream(fz.srv, &fuzz_up_io);
+}
+
+/* See fuzz_env.h. */
 int
 fuzz_upstream(int on)
 {

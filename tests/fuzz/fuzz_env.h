@@ -96,6 +96,13 @@ enum fuzz_who {
  * after it went stale; NULL on failure. */
 X509 *fuzz_id_cert(int who);
 
+/* who's certificate before its last renewal or revocation, or NULL. */
+X509 *fuzz_id_prev(int who);
+
+/* The engine made anew (a restarted worker), with its upstream
+ * transport. */
+void fuzz_srv_restart(void);
+
 /*
  * A new certificate of who (an end entity), revoked at once with reason
  * (CRLReason) in the database as the operator's `cmpca cert revoke`
@@ -113,12 +120,13 @@ X509 *fuzz_id_revoked(int who, int reason);
 int fuzz_resign(CMP_MSG *m);
 
 /*
- * Spoils the signature protection of m (nothing if it has none) the way
- * a broken or hostile client would, by flaw % 6: no extraCerts, a
- * senderKID of another key, a signature that does not verify, a
- * self-signed certificate we do not trust, the signer's earlier
- * certificate (revoked or renewed since), a sender that is not the
- * certificate's subject.
+ * Spoils the protection of m (nothing if it has none) the way a broken or
+ * hostile client would. A MAC by flaw % 3: no senderKID, the reference
+ * of another CA's secret, a MAC that does not verify. A signature by
+ * flaw % 6: no extraCerts, a senderKID of another key, a signature that
+ * does not verify, a self-signed certificate we do not trust, the
+ * signer's earlier certificate (revoked or renewed since), a sender that
+ * is not the certificate's subject.
  */
 void fuzz_flaw(CMP_MSG *m, unsigned flaw);
 

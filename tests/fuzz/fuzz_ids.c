@@ -167,6 +167,9 @@ enroll(int who, struct fuzz_id *id)
 	int len, ok = 0, polls = 0;
 	/* At the default CA with its secret, whatever the input asks. */
 	int was_up = fuzz_upstream(0);
+	const char *label = fz.label;
+
+	fz.label = NULL;
 
 	if ((m = fuzz_request(CMP_BODY_IR, id->subject)) == NULL)
 		goto out;
@@ -214,6 +217,7 @@ enroll(int who, struct fuzz_id *id)
 	ok = id->cert != NULL && c != NULL &&
 	    c->body->type == CMP_BODY_PKICONF;
 out:
+	fz.label = label;
 	if (was_up > 0)
 		(void)fuzz_upstream(1);
 	OPENSSL_free(der);
@@ -446,9 +450,30 @@ fuzz_flaw(CMP_MSG *m, unsigned flaw)
 	struct fuzz_id *id;
 	X509_NAME *n;
 
-	if (m->header->protectionAlg == NULL || m->protection == NULL ||
-	    cmp_alg_is_pbm(m->header->protectionAlg))
+	if (m->header->protectionAlg == NULL || m->protection == NULL)
 		return;
+	if (cmp_alg_is_pbm(m->header->protectionAlg)) {
+		switch (flaw % 3) {
+		case 0: /* no senderKID */
+			ASN1_OCTET_STRING_free(m->header->senderKID);
+			m->header->senderKID = NULL;
+			(void)fuzz_reprotect(m);
+			break;
+		case 1: /* the reference of a secret of another CA */
+			ASN1_OCTET_STRING_free(m->header->senderKID);
+			if ((m->header->senderKID = ASN1_OCTET_STRING_new()) !=
+			    NULL)
+				(void)ASN1_OCTET_STRING_set(m->header->senderKID,
+				    (const unsigned char *)"fuzz-up", 7);
+			(void)fuzz_reprotect(m);
+			break;
+		default: /* a MAC that does not verify */
+			if (m->protection->length > 0)
+				m->protection->data[0] ^= 0x01;
+			break;
+		}
+		return;
+	}
 	switch (flaw % 6) {
 	case 0: /* no protection certificate */
 		sk_X509_pop_free(m->extraCerts, X509_free);
@@ -530,6 +555,13 @@ fuzz_signer_settle(void)
 	for (int w = 0; w < FUZZ_WHO_N; w++)
 		if (ids[w].stale & 2)
 			ids[w].stale = 1;
+}
+
+/* See fuzz_env.h. */
+X509 *
+fuzz_id_prev(int who)
+{
+	return ids[who].prev;
 }
 
 /* See fuzz_env.h. */
