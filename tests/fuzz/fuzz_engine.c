@@ -107,11 +107,24 @@ bind(CMP_MSG *m, unsigned sel, int prev)
  * exist, or the engine loses its keys (HSM loss) or is made anew first.
  */
 static void
-endpoint(unsigned k)
+endpoint(CMP_MSG *m, unsigned k)
 {
+	X509_NAME *empty;
+
 	switch (k % 4) {
 	case 0:
+		/* Addressed to any CA (an empty recipient), so that the
+		 * second CA's own checks are reached. */
 		fz.label = "fuzz-second";
+		if ((empty = X509_NAME_new()) == NULL)
+			break;
+		GENERAL_NAME_free(m->header->recipient);
+		if ((m->header->recipient = GENERAL_NAME_new()) == NULL) {
+			X509_NAME_free(empty);
+			break;
+		}
+		GENERAL_NAME_set0_value(m->header->recipient, GEN_DIRNAME,
+		    empty);
 		break;
 	case 1:
 		fz.label = "no-such-ca";
@@ -149,7 +162,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((b2 & 0x0f) == 0x0e && fuzz_upstream(1) >= 0)
 		fuzz_up_twist = b2 >> 4;
 	else if ((b2 & 0x0f) == 0x0d)
-		endpoint(b2 >> 4);
+		endpoint(m, b2 >> 4);
 	else if ((b2 & 0x0f) == 0x0c)
 		fz.cfg->ra_revoke_scope = (enum cfg_ra_revoke)((b2 >> 4) % 3);
 	bind(m, data[size - 1], (b2 & 0x8f) == 0x8c);
