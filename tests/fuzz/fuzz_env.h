@@ -155,8 +155,9 @@ CMP_MSG *fuzz_request(int type, const char *subject);
 int fuzz_protect_again(CMP_MSG *m);
 
 /*
- * Serves der to the engine (to the CA fz.label, NULL: the default). Every answer
- * must be a decodable PKIMessage with HTTP 200 or 400, else abort().
+ * Serves der to the engine (to the CA fz.label, NULL: the default). Every
+ * answer must be a decodable PKIMessage with HTTP 200 or 400, else
+ * abort().
  * Returns the answer (caller frees).
  */
 CMP_MSG *fuzz_serve(const unsigned char *der, size_t len);

@@ -44,7 +44,7 @@ static struct fuzz_id {
 	STACK_OF(X509) *chain; /* the rest of extraCerts */
 	int stale;	       /* 1: enroll again before use; 2: after
 				* the transaction under way */
-	X509 *prev;	       /* the certificate before (revoked, renewed) */
+	X509 *prev;	       /* the one before (revoked, renewed) */
 } ids[FUZZ_WHO_N] = {
 	{ "/CN=fuzz-signer", NULL, NULL, 1, NULL },
 	{ "/CN=fuzz-ra", NULL, NULL, 1, NULL },
@@ -461,9 +461,10 @@ fuzz_flaw(CMP_MSG *m, unsigned flaw)
 			break;
 		case 1: /* the reference of a secret of another CA */
 			ASN1_OCTET_STRING_free(m->header->senderKID);
-			if ((m->header->senderKID = ASN1_OCTET_STRING_new()) !=
-			    NULL)
-				(void)ASN1_OCTET_STRING_set(m->header->senderKID,
+			m->header->senderKID = ASN1_OCTET_STRING_new();
+			if (m->header->senderKID != NULL)
+				(void)ASN1_OCTET_STRING_set(
+				    m->header->senderKID,
 				    (const unsigned char *)"fuzz-up", 7);
 			(void)fuzz_reprotect(m);
 			break;
@@ -518,7 +519,8 @@ accepted(const CMP_MSG *a)
 	int i;
 
 	if (a->body->type == CMP_BODY_RP) {
-		for (i = 0; i < sk_CMP_PKISI_num(a->body->value.rp->status); i++)
+		for (i = 0;
+		     i < sk_CMP_PKISI_num(a->body->value.rp->status); i++)
 			if (ASN1_INTEGER_get(sk_CMP_PKISI_value(
 				a->body->value.rp->status, i)->status) ==
 			    CMP_STATUS_ACCEPTED)

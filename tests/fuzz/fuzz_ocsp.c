@@ -10,18 +10,18 @@
  * URL-safe alphabet without padding; 3: GET with the rest of the input as
  * the path text (the base64 decoder's own input). Unless bit 0x04 is
  * set, the CertIDs are rebuilt for this stack's CA (same hash algorithm,
- * issuer name and key hashes of the CA: the CA is new on every run; with
- * bit 0x10 every other one names the stack's second CA, fuzz-second,
- * which has no OCSP signer (scripts/fuzz makes it), and with 0x30 but not
- * 0x08 all of them do), and with bit
- * 0x08 the serials become that of a certificate the target enrolls
- * (fuzz_ids.c), with bit 0x20 one revoked first (reason by bits 0xc0:
- * unspecified, keyCompromise, certificateHold, superseded); the signature
- * of a signed request is dropped then, its nonce and other extensions
- * kept. Bit 0x40 also turns ocsp_nonce on (nonces echoed, answers not
- * shared). With 0x04, bit 0x80 drops the responder's keys first (HSM
- * loss) and 0xc0 makes the responder anew. Every answer must be HTTP 200 with a decodable OCSPResponse,
- * or 500 with none.
+ * issuer name and key hashes of the CA: the CA is new on every run);
+ * with bit 0x10 every other one names the stack's second CA,
+ * fuzz-second, which has no OCSP signer (scripts/fuzz makes it), with
+ * 0x30 but not 0x08 all of them do. With bit 0x08 the serials become
+ * that of a certificate the target enrolls (fuzz_ids.c), with bit 0x20
+ * one revoked first (reason by bits 0xc0: unspecified, keyCompromise,
+ * certificateHold, superseded); the signature of a signed request is
+ * dropped then, its nonce and other extensions kept. Bit 0x40 also turns
+ * ocsp_nonce on (nonces echoed, answers not shared). With 0x04, bit 0x80
+ * drops the responder's keys first (HSM loss) and 0xc0 makes the
+ * responder anew. Every answer must be HTTP 200 with a decodable
+ * OCSPResponse, or 500 with none.
  *
  * The mutator decodes the request and changes CertIDs (hash algorithm,
  * issuer hashes, serial), the number of single requests, the nonce

@@ -114,7 +114,8 @@ twist(CMP_MSG *a, EVP_PKEY *pub, const X509_NAME *subj)
 	if (fuzz_up_twist == 2) {
 		CMP_BODY *b = CMP_BODY_new();
 
-		if (b == NULL || (b->value.error = CMP_ERRORMSG_new()) == NULL) {
+		if (b == NULL ||
+		    (b->value.error = CMP_ERRORMSG_new()) == NULL) {
 			CMP_BODY_free(b);
 			return;
 		}
@@ -150,7 +151,8 @@ twist(CMP_MSG *a, EVP_PKEY *pub, const X509_NAME *subj)
 		cr->certifiedKeyPair = NULL;
 		return;
 	case 7:
-		x = fake_cert(mut_key(EVP_PKEY_eq(pub, mut_key(1)) == 1 ? 0 : 1),
+		/* Key 1, or key 0 when the device asked for key 1. */
+		x = fake_cert(mut_key(EVP_PKEY_eq(pub, mut_key(1)) != 1),
 		    subj, NULL);
 		break;
 	case 8:
@@ -206,7 +208,8 @@ exchange(struct db *db, struct hsm *hsm, const struct ca_ident *ca,
 		/* The upstream refuses the device's certConf. */
 		CMP_BODY *b = CMP_BODY_new();
 
-		if (b != NULL && (b->value.error = CMP_ERRORMSG_new()) != NULL) {
+		if (b != NULL &&
+		    (b->value.error = CMP_ERRORMSG_new()) != NULL) {
 			b->type = CMP_BODY_ERROR;
 			CMP_BODY_free((*answer)->body);
 			(*answer)->body = b;
