@@ -355,7 +355,7 @@ FUZZ_SRC := $(CA_SRC) $(HSM_SRC) $(DB_SRC) $(LIB_SRC) daemon/fcgi.c \
 	daemon/admin.c daemon/admin_buf.c daemon/admin_health.c daemon/worker.c \
 	daemon/http.c tests/fuzz/cmp_mutate.c \
 	tests/fuzz/cmp_mutate_msg.c tests/fuzz/mut_parts.c tests/fuzz/fuzz_env.c \
-	tests/fuzz/fuzz_ids.c
+	tests/fuzz/fuzz_ids.c tests/fuzz/fuzz_up.c
 FUZZ_LIBOBJ := $(FUZZ_SRC:%.c=$(FB)/%.o)
 FUZZ_COVOBJ := $(FUZZ_SRC:%.c=$(FCB)/%.o)
 # Objects only pattern rules name would be deleted as intermediates.
