@@ -327,13 +327,15 @@ out:
 	return rc;
 }
 
-/* Gaps in the checkpoint ids (from 1) and a deleted tail. 1 or -1. */
+/* Gaps in the checkpoint ids (from 1) and a deleted tail: drawn, the
+ * highest id given out before the snapshot (db_audit_ckpt_drawn). 1 or
+ * -1. */
 static int
-ids_check(struct verify *v)
+ids_check(struct verify *v, long long drawn)
 {
-	long long from = 0, to = 0, top = 0, drawn = 0;
+	long long from = 0, to = 0, top = 0;
 
-	if (db_audit_ckpt_ids(v->db, &from, &to, &top, &drawn) != 1)
+	if (db_audit_ckpt_ids(v->db, &from, &to, &top) != 1)
 		return -1;
 	if (from > 0)
 		vfail(v, "checkpoint ids %lld to %lld are missing: deleted",
@@ -395,6 +397,7 @@ audit_verify(struct db *db, struct hsm *hsm, const struct audit_vopts *o,
 	int r, rc = -1;
 	size_t nck = 0, nan = 0, nall = 0, i, ngood = 0;
 	long long from = 0, last = 0, nlinks = 0, first = 0, waiting = 0;
+	long long drawn = 0;
 
 	memset(&v, 0, sizeof(v));
 	memset(hash, 0, sizeof(hash));
@@ -410,6 +413,10 @@ audit_verify(struct db *db, struct hsm *hsm, const struct audit_vopts *o,
 			vfail(&v, "no anchor line (%s) in %s", AUDIT_ANCHOR_TAG,
 			    o->anchor);
 	}
+	/* Before the snapshot: a checkpoint being inserted while verify
+	 * reads is not a deleted one. */
+	if (db_audit_ckpt_drawn(db, &drawn) != 1)
+		goto dberr;
 	if (db_begin_snapshot(db) != 1)
 		goto dberr;
 	if (db_audit_ckpt_list(db, &ck, &nck) != 1)
@@ -445,7 +452,7 @@ audit_verify(struct db *db, struct hsm *hsm, const struct audit_vopts *o,
 	if (first > 0)
 		vfail(&v, "audit row %lld is not in the chain, below linked "
 			  "rows: inserted behind the chain", first);
-	if (ids_check(&v) < 0)
+	if (ids_check(&v, drawn) < 0)
 		goto dberr;
 	if (newest == NULL && (last > 0 || waiting > 0))
 		vfail(&v, "no signed checkpoint: the audit rows are linked but "

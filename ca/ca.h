@@ -82,6 +82,8 @@ enum metrics_ocsp_event {
 	METRICS_OCSP_REUSED,
 	METRICS_OCSP_BUSY,
 	METRICS_OCSP_NONCE_IGNORED,
+	METRICS_OCSP_STORED,	/* served from the database's answers */
+	METRICS_OCSP_PRODUCED,	/* signed ahead of time (housekeeper) */
 	METRICS_OCSP_N
 };
 void metrics_ocsp(enum metrics_ocsp_event e);
@@ -212,6 +214,8 @@ struct cfg {
 	long crl_delay;	      /* seconds from a revocation to its CRL */
 	int ocsp_nonce;	      /* echo OCSP request nonces (else ignored) */
 	long ocsp_sign_max;   /* OCSP signatures at once, all workers */
+	long ocsp_validity;   /* nextUpdate - thisUpdate of answers, s */
+	long ocsp_refresh;    /* produce again this long before nextUpdate */
 	int syslog;	      /* cmpcad logs to syslog (as with -s) */
 	char *audit_anchor_file; /* checkpoints appended here too, or NULL */
 	long audit_ckpt_max_age; /* seconds; verify fails past it; 0: off */

@@ -87,6 +87,12 @@
  * default): the housekeeper batches the revocations of these seconds into
  * one CRL signature; a compromise is published at its next tick. */
 #define CA_DEFAULT_CRL_DELAY 5
+/* nextUpdate - thisUpdate of OCSP answers (ocsp_validity's default;
+ * ocsp_refresh's is half of it). */
+#define CA_DEFAULT_OCSP_VALIDITY 3600
+/* OCSP answers the housekeeper produces at most per tick: a batch costs
+ * one HSM signature each, taken one at a time under ocsp_sign_max. */
+#define CA_OCSP_PRODUCE_BATCH 200
 /* Seconds between two looks of the housekeeper for CRLs due. */
 #define CA_CRL_DUE_TICK 1
 /* Seconds before a CRL that could not be issued after a status change is

@@ -43,7 +43,8 @@ static const char *const cfg_keys[] = {
 	"crl_validity", "crl_auto", "user", "socket_group", "syslog",
 	"db_operator", "db_owner", "db_reader", "mac_fail_budget",
 	"worker_timeout", "audit_anchor_file", "audit_checkpoint_max_age",
-	"crl_delay", "ocsp_nonce", "ocsp_sign_max", "txn_retention",
+	"crl_delay", "ocsp_nonce", "ocsp_sign_max", "ocsp_validity",
+	"ocsp_refresh", "txn_retention",
 	"ra_revoke_scope", "identity_accepts", "coap_listen", "coap_timeout",
 	"coaps_listen", "coaps_cert", "coaps_key", "pkcs11_init_args", NULL,
 };
@@ -644,6 +645,10 @@ cfg_load(const char *path)
 	    !cfg_bool(c, CFG_MAIN, "ocsp_nonce", 0, &c->ocsp_nonce) ||
 	    !cfg_long(c, CFG_MAIN, "ocsp_sign_max", 1, 1, CA_MAX_WORKERS,
 		&c->ocsp_sign_max) ||
+	    !cfg_long(c, CFG_MAIN, "ocsp_validity", CA_DEFAULT_OCSP_VALIDITY,
+		60, 86400L * 7, &c->ocsp_validity) ||
+	    !cfg_long(c, CFG_MAIN, "ocsp_refresh", CA_DEFAULT_OCSP_VALIDITY / 2,
+		10, 86400L * 7, &c->ocsp_refresh) ||
 	    !cfg_bool(c, CFG_MAIN, "syslog", 0, &c->syslog) ||
 	    !cfg_bool(c, CFG_MAIN, "implicit_confirm", 1,
 		&c->implicit_confirm) ||
@@ -651,6 +656,12 @@ cfg_load(const char *path)
 		3600, 86400L * 3660, &c->txn_retention) ||
 	    !cfg_scope(c))
 		goto fail;
+	if (c->ocsp_refresh >= c->ocsp_validity) {
+		cfg_error(c, CFG_MAIN, "ocsp_refresh", "%s",
+		    "ocsp_refresh must be less than ocsp_validity (an answer "
+		    "would be produced again as soon as it is signed)");
+		goto fail;
+	}
 	if (strcmp(c->log_level, "error") != 0 &&
 	    strcmp(c->log_level, "warning") != 0 &&
 	    strcmp(c->log_level, "info") != 0 &&

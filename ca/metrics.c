@@ -358,18 +358,25 @@ metrics_render(struct db *db, int workers, size_t *len)
 		   "cmpca_client_gone_total %llu\n",
 	    MET_GET(&met->mac_refused), MET_GET(&met->client_gone));
 	fprintf(f, "# HELP cmpca_ocsp_total OCSP answers by how they were "
-		   "made: signed in the HSM, reused (no signature), busy "
-		   "(tryLater: ocsp_sign_max signatures under way); and "
-		   "request nonces ignored (ocsp_nonce = no).\n"
+		   "made: signed in the HSM for the request, reused from the "
+		   "worker's memory, stored (an answer produced ahead of time, "
+		   "read from the database), busy (tryLater: ocsp_sign_max "
+		   "signatures under way); request nonces ignored (ocsp_nonce "
+		   "= no); and answers produced ahead of time by the "
+		   "housekeeper (an HSM signature each).\n"
 		   "# TYPE cmpca_ocsp_total counter\n"
 		   "cmpca_ocsp_total{event=\"signed\"} %llu\n"
 		   "cmpca_ocsp_total{event=\"reused\"} %llu\n"
 		   "cmpca_ocsp_total{event=\"busy\"} %llu\n"
-		   "cmpca_ocsp_total{event=\"nonce_ignored\"} %llu\n",
+		   "cmpca_ocsp_total{event=\"nonce_ignored\"} %llu\n"
+		   "cmpca_ocsp_total{event=\"stored\"} %llu\n"
+		   "cmpca_ocsp_total{event=\"produced\"} %llu\n",
 	    MET_GET(&met->ocsp[METRICS_OCSP_SIGNED]),
 	    MET_GET(&met->ocsp[METRICS_OCSP_REUSED]),
 	    MET_GET(&met->ocsp[METRICS_OCSP_BUSY]),
-	    MET_GET(&met->ocsp[METRICS_OCSP_NONCE_IGNORED]));
+	    MET_GET(&met->ocsp[METRICS_OCSP_NONCE_IGNORED]),
+	    MET_GET(&met->ocsp[METRICS_OCSP_STORED]),
+	    MET_GET(&met->ocsp[METRICS_OCSP_PRODUCED]));
 	/* Gauges from the database, one statement per scrape. */
 	have_db = db != NULL && db_stats_get(db, &st) == 1;
 	fprintf(f, "# HELP cmpca_db_up 1 if the database answered this "

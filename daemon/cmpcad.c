@@ -176,7 +176,8 @@ out:
  * prunes old replay nonces. Each sweep is one idempotent statement, so
  * several hosts may run it at once. Between sweeps, every
  * CA_CRL_DUE_TICK seconds, it issues the CRLs that status changes made
- * due (crl_due_run) and publishes new CRLs.
+ * due (crl_due_run), publishes new CRLs, and signs the OCSP answers that
+ * are stale, near their nextUpdate or missing (ocsp_produce).
  */
 /*
  * Rows whose CRL the housekeeper keeps current: active CAs, and the old
@@ -418,12 +419,33 @@ audit_key_check(struct db *db)
 	return rc == 1;
 }
 
+/*
+ * OCSP answers produced ahead of time (ocsp_srv_produce): every tick, the
+ * stale ones and those near their nextUpdate; with missing (every sweep),
+ * the certificates without one, a scan of the inventory.
+ */
+static void
+ocsp_produce(struct ocsp_srv *o, int missing)
+{
+	long long pruned = 0;
+	int made;
+
+	if (o == NULL)
+		return;
+	made = ocsp_srv_produce(o, missing, &pruned);
+	if (made > 0)
+		log_info("ocsp: %d answer(s) produced ahead of time", made);
+	if (pruned > 0)
+		log_info("ocsp: pruned %lld expired answer(s)", pruned);
+}
+
 static int
 housekeeper_main(const struct cfg *cfg)
 {
 	struct db *db = db_open(cfg->db_conninfo);
 	struct hsm *hsm = NULL;
 	struct ca_store st = { NULL, 0 };
+	struct ocsp_srv *ocsp = NULL;
 	long long txns, certs, pruned;
 	time_t last = 0; /* the last full sweep */
 
@@ -444,6 +466,11 @@ housekeeper_main(const struct cfg *cfg)
 		    hsm_error());
 	if (db_ensure(db) == 1)
 		(void)audit_key_check(db);
+	/* OCSP answers ahead of time: the workers' responder, signing for
+	 * the store. */
+	if (hsm != NULL && (ocsp = ocsp_srv_new(cfg, db, hsm)) == NULL)
+		log_warn("housekeeper: out of memory, OCSP answers are not "
+			 "produced ahead of time");
 	log_info("housekeeper ready");
 	while (!stopping) {
 		/* Between sweeps: CRLs due after status changes, and their
@@ -452,6 +479,8 @@ housekeeper_main(const struct cfg *cfg)
 			if (cfg->crl_auto && hsm != NULL && !hsm_lost(hsm))
 				crl_due_run(cfg, db, hsm, &st);
 			crl_publish_all(cfg, db, 0);
+			if (hsm != NULL && !hsm_lost(hsm))
+				ocsp_produce(ocsp, 0);
 			sleep(CA_CRL_DUE_TICK);
 			continue;
 		}
@@ -459,6 +488,7 @@ housekeeper_main(const struct cfg *cfg)
 		if (hsm != NULL && hsm_lost(hsm)) {
 			/* As the workers do: drop the keys, reconnect. */
 			ca_store_clear(&st);
+			ocsp_srv_keys_drop(ocsp);
 			if (hsm_reopen(hsm))
 				log_info("housekeeper: hsm session reopened");
 		}
@@ -468,6 +498,8 @@ housekeeper_main(const struct cfg *cfg)
 			bundle_refresh(cfg, db, hsm, &st);
 		}
 		crl_publish_all(cfg, db, 1);
+		if (hsm != NULL && !hsm_lost(hsm))
+			ocsp_produce(ocsp, 1);
 		/* Never confirmed: rejected with cessationOfOperation. */
 		if (db_txn_expire(db, CRL_REASON_CESSATION_OF_OPERATION, &txns,
 			&certs) != 1)
@@ -489,6 +521,7 @@ housekeeper_main(const struct cfg *cfg)
 		    : NULL, cfg, 1, "interval");
 	}
 	ca_store_clear(&st);
+	ocsp_srv_free(ocsp);
 	db_close(db);
 	hsm_close(hsm);
 	return 0;

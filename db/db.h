@@ -775,10 +775,14 @@ int db_audit_ckpt_insert(struct db *db, struct db_audit_ckpt *c)
 int db_audit_ckpt_last(struct db *db, long long *seq, time_t *at)
     CA_MUST_CHECK;
 /* Checkpoint ids: *gap_from..*gap_to, the first ids missing between 1 and
- * the highest (0, 0: none); *top, the highest id; *drawn, the highest id
- * its sequence gave out. Returns 1 or -1. */
+ * the highest (0, 0: none); *top, the highest id. Returns 1 or -1. */
 int db_audit_ckpt_ids(struct db *db, long long *gap_from, long long *gap_to,
-    long long *top, long long *drawn) CA_MUST_CHECK;
+    long long *top) CA_MUST_CHECK;
+/* *drawn: the highest checkpoint id its sequence gave out, once every
+ * transaction that could have been inserting one then has ended (waits
+ * up to 10 s). Call before taking the snapshot that is compared with it.
+ * Returns 1 or -1. */
+int db_audit_ckpt_drawn(struct db *db, long long *drawn) CA_MUST_CHECK;
 /* Every checkpoint, by seq. Returns 1 or -1. */
 int db_audit_ckpt_list(struct db *db, struct db_audit_ckpt **out, size_t *n)
     CA_MUST_CHECK;
@@ -885,6 +889,72 @@ struct db_cert_state {
 /* Status of the certificate (ca_id, serial): 1, 0 if none, -1. */
 int db_cert_get_status(struct db *db, long long ca_id, const char *serial,
     struct db_cert_state *out) CA_MUST_CHECK;
+
+/*
+ * OCSP answers produced ahead of time (migration 023): one signed
+ * OCSPResponse per CA key row, serial and CertID hash (md: "sha1",
+ * "sha256", "sha384" or "sha512"), with the status it signs.
+ */
+enum db_ocsp_status {
+	DB_OCSP_NONE,
+	DB_OCSP_GOOD,
+	DB_OCSP_REVOKED,
+	DB_OCSP_UNKNOWN
+};
+struct db_ocsp_answer {
+	long long ca_id;
+	char serial[DB_SERIAL_MAX];
+	char md[8];
+	enum db_ocsp_status status;
+	int reason;	   /* CRLReason signed, -1 if none */
+	time_t revoked_at; /* revocationTime signed, 0 if not revoked */
+	long long signer_id; /* ocsp_signer.id, 0: the CA key itself */
+	time_t this_update, next_update;
+	int stale;	     /* a status or signer changed since */
+	unsigned char *der;  /* the OCSPResponse; NULL: no row */
+	size_t der_len;
+};
+void db_ocsp_answer_clear(struct db_ocsp_answer *a);
+/*
+ * The certificate (ca_id, serial)'s status into *cert and its stored
+ * answer for md into *out (out->der NULL when there is none), in one
+ * statement. Returns 1, 0 if no such certificate, -1.
+ */
+int db_ocsp_answer_get(struct db *db, long long ca_id, const char *serial,
+    const char *md, struct db_cert_state *cert, struct db_ocsp_answer *out)
+    CA_MUST_CHECK;
+/*
+ * Stores (or replaces) an answer, only while the certificate still has
+ * the status it signs (a status change committed meanwhile leaves the
+ * newer row, or none). Returns 1 stored, 0 not (the certificate changed
+ * or is gone), -1.
+ */
+int db_ocsp_answer_put(struct db *db, const struct db_ocsp_answer *a)
+    CA_MUST_CHECK;
+/* An answer to (re)produce: the key of its row. */
+struct db_ocsp_due {
+	long long ca_id;
+	char serial[DB_SERIAL_MAX];
+	char md[8];
+};
+/*
+ * Up to max answers to produce now, stale ones first: stored answers that
+ * are stale or whose nextUpdate is within margin seconds; with missing,
+ * also the valid and revoked certificates (not expired) of CA rows with
+ * a key here that can sign (active with an OCSP signer, or an earlier
+ * key) that have no SHA-1 answer. Only
+ * certificates in the inventory. *out is freed with free(). 1 or -1.
+ */
+int db_ocsp_answer_due(struct db *db, long margin, int missing, size_t max,
+    struct db_ocsp_due **out, size_t *n) CA_MUST_CHECK;
+/*
+ * Deletes answers past their nextUpdate whose certificate is gone or has
+ * expired (nothing refreshes them). *rows: how many. 1 or -1.
+ */
+int db_ocsp_answer_prune(struct db *db, long long *rows) CA_MUST_CHECK;
+/* Stored answers: all, and those not stale. 1 or -1. */
+int db_ocsp_answer_count(struct db *db, long long *all, long long *fresh)
+    CA_MUST_CHECK;
 
 /*
  * The operators' web page (read-only): certificates with the label of

@@ -8,6 +8,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "db/db_int.h"
 
@@ -42,8 +43,7 @@ static const struct db_stmt st_ckpt_last = {DB_ST_AUDIT_CKPT_LAST,
     "audit_checkpoint_last",
     "SELECT seq, " DB_EPOCH("at") " FROM audit_checkpoint"
     " ORDER BY seq DESC, id DESC LIMIT 1"};
-/* The first gap in checkpoint ids (from 1), the highest id, and the
- * highest its sequence gave out. */
+/* The first gap in checkpoint ids (from 1) and the highest id. */
 static const struct db_stmt st_ckpt_ids = {DB_ST_AUDIT_CKPT_IDS,
     "audit_checkpoint_ids",
     "SELECT coalesce((SELECT p + 1 FROM (SELECT id, lag(id, 1, 0::bigint)"
@@ -52,9 +52,26 @@ static const struct db_stmt st_ckpt_ids = {DB_ST_AUDIT_CKPT_IDS,
     " coalesce((SELECT id - 1 FROM (SELECT id, lag(id, 1, 0::bigint)"
     "  OVER (ORDER BY id) AS p FROM audit_checkpoint) x WHERE id <> p + 1"
     "  ORDER BY id LIMIT 1), 0),"
-    " (SELECT coalesce(max(id), 0) FROM audit_checkpoint),"
-    " (SELECT CASE WHEN is_called THEN last_value ELSE 0 END"
-    "  FROM audit_checkpoint_id_seq)"};
+    " (SELECT coalesce(max(id), 0) FROM audit_checkpoint)"};
+/* The highest checkpoint id the sequence gave out, and the transactions
+ * that may be inserting a checkpoint now (an id is drawn by the INSERT,
+ * which holds ROW EXCLUSIVE on the table to the end of its transaction).
+ * pg_locks and the sequence are read as they are now, not as of a
+ * snapshot. */
+static const struct db_stmt st_ckpt_drawn = {DB_ST_AUDIT_CKPT_DRAWN,
+    "audit_checkpoint_drawn",
+    "SELECT (SELECT CASE WHEN is_called THEN last_value ELSE 0 END"
+    "  FROM audit_checkpoint_id_seq),"
+    " (SELECT coalesce(string_agg(virtualtransaction, ','), '')"
+    "  FROM pg_locks WHERE locktype = 'relation'"
+    "  AND relation = 'audit_checkpoint'::regclass"
+    "  AND mode = 'RowExclusiveLock' AND pid <> pg_backend_pid())"};
+/* How many of the transactions $1 (from st_ckpt_drawn) are still open. */
+static const struct db_stmt st_ckpt_inflight = {DB_ST_AUDIT_CKPT_INFLIGHT,
+    "audit_checkpoint_inflight",
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'relation'"
+    " AND relation = 'audit_checkpoint'::regclass"
+    " AND virtualtransaction = ANY (string_to_array($1::text, ','))"};
 static const struct db_stmt st_key_insert = {DB_ST_AUDIT_KEY_INSERT,
     "audit_key_insert",
     "INSERT INTO audit_key (key_uri, spki) VALUES ($1::text, $2::bytea)"
@@ -267,30 +284,78 @@ db_audit_ckpt_last(struct db *db, long long *seq, time_t *at)
 }
 
 static int
-quad_row(const PGresult *res, int i, void *e)
+triple_row(const PGresult *res, int i, void *e)
 {
 	long long *v = e;
 	struct db_row r = {res, i, 0, 0};
 	int k;
 
-	for (k = 0; k < 4; k++)
+	for (k = 0; k < 3; k++)
 		v[k] = db_col_int8(&r, k);
 	return !r.bad;
 }
 
 int
 db_audit_ckpt_ids(struct db *db, long long *gap_from, long long *gap_to,
-    long long *top, long long *drawn)
+    long long *top)
 {
-	long long v[4] = {0, 0, 0, 0};
+	long long v[3] = {0, 0, 0};
 
-	if (db_get1(db, &st_ckpt_ids, NULL, sizeof(v), quad_row, v) != 1)
+	if (db_get1(db, &st_ckpt_ids, NULL, sizeof(v), triple_row, v) != 1)
 		return -1;
 	*gap_from = v[0];
 	*gap_to = v[1];
 	*top = v[2];
-	*drawn = v[3];
 	return 1;
+}
+
+struct drawn {
+	long long id;
+	char *open;
+};
+
+static int
+drawn_row(const PGresult *res, int i, void *e)
+{
+	struct drawn *d = e;
+	struct db_row r = {res, i, 0, 0};
+
+	d->id = db_col_int8(&r, 0);
+	d->open = db_col_strdup(&r, 1);
+	return !r.bad && d->open != NULL;
+}
+
+/*
+ * A checkpoint drawn but not yet committed is not missing: wait (up to
+ * 10 s, polling) until the transactions that could be inserting one when
+ * the sequence was read have ended. A snapshot taken after this sees every
+ * checkpoint with an id up to *drawn that was committed.
+ */
+int
+db_audit_ckpt_drawn(struct db *db, long long *drawn)
+{
+	struct drawn d = {0, NULL};
+	struct db_params p = {0};
+	const struct timespec pause = {0, 5 * 1000 * 1000};
+	long long open = 1;
+	int n, rc = -1;
+
+	*drawn = 0;
+	if (db_get1(db, &st_ckpt_drawn, NULL, sizeof(d), drawn_row, &d) != 1)
+		goto out;
+	db_param_text(&p, d.open);
+	for (n = 0; d.open[0] != '\0' && n < 2000; n++) {
+		if (db_get_int8(db, &st_ckpt_inflight, &p, &open) != 1)
+			goto out;
+		if (open == 0)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	*drawn = d.id;
+	rc = 1;
+out:
+	free(d.open);
+	return rc;
 }
 
 void

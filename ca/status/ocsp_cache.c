@@ -2,19 +2,22 @@
  * ocsp_cache.c - signed OCSP responses kept per worker, so that a client
  * asking the same question again costs database reads but no HSM
  * signature (the signature is what a flood of /ocsp requests would make
- * every worker wait for, CMP included).
+ * every worker wait for, CMP included). Only for what the database's
+ * store of answers (ocsp_answer.c) does not hold: requests naming several
+ * certificates, and serials not in the inventory (stored, an attacker
+ * could fill the table with serials of his choice).
  *
  * What may be reused: only the answer to a request without nonce, or
  * whose nonce the responder ignores (ocsp_nonce = no, the default; an
  * echoed nonce makes an answer single-use; RFC 5019 clients send none),
  * for the same CertIDs (the CA key's issuer hashes, the hash algorithm
- * and the serial: ocsp.c certids_md), the same CA entry and signer,
+ * and the serials: ocsp.c certids_md), the same CA entry and signer,
  * and the same statuses: the responder reads every status from the
  * database as for a fresh answer and passes their digest, so a
  * revocation (or any change of status, time or reason) misses the cache
  * at once, on every worker. An answer is reused until half its validity
  * has passed, so a client never gets one with less than half of
- * CA_OCSP_VALIDITY left.
+ * ocsp_validity left.
  *
  * The table is direct-mapped (CA_OCSP_CACHE_SLOTS entries, chosen by the
  * request digest): a collision replaces the older entry.

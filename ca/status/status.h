@@ -45,15 +45,15 @@ int crl_publish(struct db *db, const struct db_ca *row, const char *dir,
  * caused by an unknown issuer or a CA without signer (changes are found
  * every CA_CACHE_CHECK seconds by the CA version). */
 #define CA_OCSP_MISS_REFRESH 5
-/* nextUpdate - thisUpdate of every answer, seconds. */
-#define CA_OCSP_VALIDITY 3600
-/* Signed answers each worker keeps for reuse (ocsp_cache.c): one per
- * certificate asked about, about 1-2 KiB each (the signer certificate is
- * in every answer), so a few MiB per worker at most. */
+/* Signed answers each worker keeps for reuse (ocsp_cache.c): those not
+ * kept in the database (several certificates in one request, serials not
+ * in the inventory), about 1-2 KiB each (the signer certificate is in
+ * every answer), so a few MiB per worker at most. */
 #define CA_OCSP_CACHE_SLOTS 4096
 
-/* ocsp_cache.c - signed OCSP answers reused while the statuses are the
- * same (see the file). */
+/* ocsp_cache.c - signed OCSP answers a worker reuses while the statuses
+ * are the same, for requests the database's store does not answer (see
+ * the file). */
 struct ocsp_cache;
 struct ocsp_cache *ocsp_cache_new(void);
 void ocsp_cache_free(struct ocsp_cache *c);
@@ -91,6 +91,16 @@ void ocsp_srv_keys_drop(struct ocsp_srv *s);
  */
 int ocsp_srv_process(struct ocsp_srv *s, const unsigned char *req,
     size_t req_len, unsigned char **resp, size_t *resp_len);
+
+/*
+ * ocsp_answer.c - answers produced ahead of time (the housekeeper): signs
+ * and stores at most CA_OCSP_PRODUCE_BATCH answers that are stale or
+ * within ocsp_refresh of their nextUpdate (found by index), and with
+ * missing also those missing for a certificate of the inventory (a scan)
+ * after pruning expired ones (*pruned, may be NULL). Returns the answers
+ * stored, or -1 (logged).
+ */
+int ocsp_srv_produce(struct ocsp_srv *s, int missing, long long *pruned);
 
 /* ocsp_signer.c - delegated OCSP signers (RFC 6960 §4.2.2.2). */
 /*

@@ -6,7 +6,12 @@
 #
 # 1. One transaction, several hosts: nginx's round robin sends the ir and
 #    the certConf of one `openssl cmp` run to different hosts, and the
-#    pollReqs of an approval-profile enrolment to both; the logs show it.
+#    pollReqs of an approval-profile enrolment to several; the logs show
+#    it. Then each message placed on a host chosen for it
+#    (tests/e2e/cmproute.py, through each host's own nginx server): the
+#    ir on host 1, every pollReq on host 3, the certConf on host 2, for
+#    one CertReqMsg (openssl cmp), an ir with two CertReqMsgs (Bouncy
+#    Castle) and an RA's nested ir, pollReqs and certConf (Bouncy Castle).
 # 2. The HSM host's p11-kit server restarted: both hosts enrol again.
 # 3. A CA host killed (SIGKILL) under 8 clients (cmpload --record): nginx
 #    routes around it, every transaction is answered, every certificate a
@@ -20,9 +25,11 @@
 #    successful enrolment is printed (not asserted).
 #
 # usage: tests/e2e/cluster.sh [--bin DIR]   (`make test-cluster`; as root)
-# Ports: the front nginx on the first free port from 18800 to 18809
-# (CMPCA_CLUSTER_PORT); FastCGI 18810 and PostgreSQL 18811 on the hosts'
-# own addresses. Prints one line per check and "N passed, N failed".
+# Three CA hosts (127.0.1.1-3). Ports: the front nginx on the first free
+# port from 18800 to 18809 (CMPCA_CLUSTER_PORT), the placing relay
+# (cmproute.py, 127.0.0.1) on the next free one; FastCGI 18810 and
+# PostgreSQL 18811 on the hosts' own addresses. Prints one line per check
+# and "N passed, N failed".
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$top/build/rel
@@ -52,6 +59,7 @@ export CMPCA_CLUSTER_PORT=${port:?no free port in 18800-18809}
 export CMPCA_CLUSTER_FCGI_PORT=${CMPCA_CLUSTER_FCGI_PORT:-18810}
 export CMPCA_CLUSTER_PG_PORT=${CMPCA_CLUSTER_PG_PORT:-18811}
 export CMPCA_TXN_TIMEOUT=8 CMPCA_HOUSEKEEPING=1 CMPCA_POLL_AFTER=1
+export CMPCA_CLUSTER_HOSTS=3
 # 8 clients from one address: the CMP limits raised, as tests/e2e/lib.sh
 # raises them for every stack.
 export CMPCA_NGINX_CMP_RATE=5000 CMPCA_NGINX_CMP_BURST=5000 \
@@ -61,7 +69,9 @@ work=$CMPCA_VAR/work
 mkdir -p "$work"
 var=$CMPCA_VAR
 cluster() { CMPCA_VAR=$var "$top/scripts/cluster" "$@"; }
+router=
 cleanup() {
+	[ -n "$router" ] && kill "$router" 2>/dev/null
 	cluster down >/dev/null 2>&1
 	if [ "$nfail" -gt 0 ]; then
 		for l in "$var"/cluster/host*/cmpcad.log; do
@@ -84,8 +94,8 @@ cli() { eval "$CMPCA_CLI" '"$@"'; }
 q() { psql -XqtA "$CMPCA_DB" -c "$1"; }
 read -r -a host_urls <<<"$CMPCA_HOST_URLS"
 read -r -a host_logs <<<"$CMPCA_HOST_LOGS"
-check "cluster status: primary, standby, hsm, two hosts" bash -c \
-    "CMPCA_VAR='$var' '$top/scripts/cluster' status | tr '\n' ';' | grep -q 'database 127.0.2.1: up, primary;database 127.0.2.2: up, standby;hsm: up;host1 127.0.1.1: up;host2 127.0.1.2: up;nginx: up'"
+check "cluster status: primary, standby, hsm, three hosts" bash -c \
+    "CMPCA_VAR='$var' '$top/scripts/cluster' status | tr '\n' ';' | grep -q 'database 127.0.2.1: up, primary;database 127.0.2.2: up, standby;hsm: up;host1 127.0.1.1: up;host2 127.0.1.2: up;host3 127.0.1.3: up;nginx: up'"
 check "the standby is synchronous" test \
     "$(psql -XqtA -h 127.0.2.1 -p "$CMPCA_CLUSTER_PG_PORT" -U postgres -d postgres -c "SELECT sync_state FROM pg_stat_replication")" = sync
 check "cmpca status shows the primary it is on" bash -c \
@@ -139,10 +149,92 @@ check "the operator approves on the primary" cli request approve "$id"
 wait "$poller"
 check "the polling client got its certificate" test -s "$work/poll.pem"
 tx=$(tx_of /CN=cluster-poll)
-check "pollReqs of one transaction on both hosts (hosts: $(on_hosts "$tx" pollReq))" \
-    test "$(on_hosts "$tx" pollReq)" = "1 2"
+check "pollReqs of one transaction on several hosts (hosts: $(on_hosts "$tx" pollReq))" \
+    test "$(on_hosts "$tx" pollReq | wc -w)" -ge 2
 check "the polled certificate is valid in the inventory" test \
     "$(q "SELECT status FROM cert WHERE subject = 'CN=cluster-poll'")" = valid
+
+# 1b. Each message placed on a host of its own: ir on host 1, pollReq on
+#     host 3, certConf on host 2 (cmproute.py sends each request through
+#     that host's own nginx server, 127.0.1.N:PORT), on the approval
+#     profile so that the transaction has all three.
+rport=
+for p in $(seq $((CMPCA_CLUSTER_PORT + 1)) 18809); do
+	port_busy "$p" || { rport=$p; break; }
+done
+hp() { echo "http://127.0.1.$1:$CMPCA_CLUSTER_PORT"; }
+python3 "$top/tests/e2e/cmproute.py" "${rport:-0}" "$work/route.log" \
+    ir="$(hp 1)" pollReq="$(hp 3)" certConf="$(hp 2)" 2>"$work/route.err" &
+router=$!
+for _ in $(seq 50); do port_busy "${rport:-0}" && break; sleep 0.1; done
+check "the placing relay listens (127.0.0.1:${rport:-none})" port_busy "${rport:-0}"
+rurl=http://127.0.0.1:$rport/.well-known/cmp
+for k in pl1 pl2 pl3; do
+	openssl ecparam -genkey -name prime256v1 -noout -out "$work/$k.key" 2>/dev/null
+done
+ir ra "$CMPCA_URL" /CN=cluster-ra
+check "an RA registered (cmpca ra add)" cli ra add clra --cert "$work/ra.pem"
+# bcl NAME COMMAND [options...]: the Bouncy Castle client through the
+# relay, on the approval secret.
+bcl() {
+	local n=$1
+	shift
+	"$top/tests/bc/cmpclient" "$@" --url "$rurl" --ca-cert "$CMPCA_CA_CERT" \
+	    --ref appr --secret-env APPR_SECRET --out-dir "$work/$n" \
+	    >"$work/$n.out" 2>"$work/$n.err"
+}
+"$top/tests/bc/cmpclient" --build >/dev/null 2>&1
+REF=appr SECRET_VAR=APPR_SECRET ir plone "$rurl" /CN=cluster-pl-one &
+c1=$!
+bcl plmulti ir --key "$work/pl1.key" --subject /CN=cluster-pl-multi-0 \
+    --key "$work/pl2.key" --subject /CN=cluster-pl-multi-1 &
+c2=$!
+bcl plnest ir --key "$work/pl3.key" --subject /CN=cluster-pl-nested \
+    --nested-ra-cert "$work/ra.pem" --nested-ra-key "$work/ra.key" &
+c3=$!
+# Four requests waiting (one, two of the multi, the nested one), each
+# approved on the primary as it comes.
+ids=
+for _ in $(seq 300); do
+	ids=$(q "SELECT id FROM pending_req WHERE subject LIKE '%cluster-pl-%' AND status = 'pending'" 2>/dev/null)
+	for id in $ids; do cli request approve "$id" >/dev/null 2>&1; done
+	[ "$(q "SELECT count(*) FROM pending_req WHERE subject LIKE '%cluster-pl-%' AND status = 'approved'")" = 4 ] && break
+	sleep 0.1
+done
+check "four placed requests waited for approval and were approved" test \
+    "$(q "SELECT count(*) FROM pending_req WHERE subject LIKE '%cluster-pl-%' AND status = 'approved'")" = 4
+wait "$c1" "$c2" "$c3"
+# placed NAME TX: ir only on host 1, pollReq only on host 3, certConf
+# only on host 2, by the hosts' own logs.
+placed() {
+	test "$(on_hosts "$2" ir)|$(on_hosts "$2" pollReq)|$(on_hosts "$2" certConf)" = "1|3|2"
+}
+tx=$(tx_of /CN=cluster-pl-one)
+check "one CertReqMsg: ir on host $(on_hosts "$tx" ir), pollReq on host $(on_hosts "$tx" pollReq), certConf on host $(on_hosts "$tx" certConf)" \
+    placed one "$tx"
+check "one CertReqMsg: the client got its certificate, valid in the inventory" test \
+    -s "$work/plone.pem" -a "$(q "SELECT status FROM cert WHERE subject = 'CN=cluster-pl-one'")" = valid
+tx=$(sed -n 's/^body=ip .*txid=\([0-9a-f]*\).*/\1/p' "$work/plmulti.out" | head -n 1)
+check "two CertReqMsgs: ir on host $(on_hosts "$tx" ir), pollReq on host $(on_hosts "$tx" pollReq), certConf on host $(on_hosts "$tx" certConf)" \
+    placed multi "$tx"
+check "two CertReqMsgs: both certificates valid, certReqId 0 and 1" test \
+    "$(q "SELECT string_agg(cert_req_id || ' ' || status, ',' ORDER BY cert_req_id) FROM cert WHERE txid = '\\x$tx'::bytea")" = "0 valid,1 valid"
+check "two CertReqMsgs: the client got both and confirmed them" bash -c \
+    "[ -s '$work/plmulti/cert-0.pem' ] && [ -s '$work/plmulti/cert-1.pem' ] && grep -q '^body=pkiconf' '$work/plmulti.out'"
+tx=$(sed -n 's/^body=ip .*nested=1.*/&/p' "$work/plnest.out" | grep -o 'txid=[0-9a-f]*' | head -n 1 | cut -d= -f2)
+check "nested (RA): ir on host $(on_hosts "$tx" ir), pollReq on host $(on_hosts "$tx" pollReq), certConf on host $(on_hosts "$tx" certConf)" \
+    placed nested "$tx"
+check "nested (RA): every message went nested (the hosts logged them so)" test \
+    "$(grep -h "(nested) tx=$tx " "${host_logs[@]}" | wc -l)" -ge 3
+check "nested (RA): the client got its certificate, valid in the inventory" test \
+    -s "$work/plnest/cert-0.pem" -a "$(q "SELECT status FROM cert WHERE subject = 'CN=cluster-pl-nested'")" = valid
+check "nested (RA): the outer messages recorded as the RA's (ir, pollReqs, certConf)" test \
+    "$(q "SELECT count(*) FROM cmp_txn WHERE kind = 'nested' AND sender = 'ra:clra'")" -ge 3
+check "the relay placed every request as routed (route.log)" bash -c \
+    "[ -s '$work/route.log' ] && ! grep -Evq '^(ir -> $(hp 1)|pollReq -> $(hp 3)|certConf -> $(hp 2)) 200\$' '$work/route.log'"
+kill "$router" 2>/dev/null
+wait "$router" 2>/dev/null
+router=
 
 # 2. The HSM host restarted.
 cluster fail hsm >/dev/null 2>&1
@@ -246,9 +338,11 @@ gap=$(awk '$1 == "ok" { print $2 }' "$work/failover.rec" | sort -n |
     awk 'NR > 1 && $1 - prev > max { max = $1 - prev } { prev = $1 }
 	END { printf "%.1f", max }')
 echo "info failover: the longest time without a completed enrolment was ${gap:-?} s (8 clients)"
-check "cmpcad still running on both hosts" bash -c \
-    "CMPCA_VAR='$var' '$top/scripts/cluster' status | grep -q 'host1 127.0.1.1: up' &&
-     CMPCA_VAR='$var' '$top/scripts/cluster' status | grep -q 'host2 127.0.1.2: up'"
+check "cmpcad still running on every host" bash -c \
+    "CMPCA_VAR='$var' '$top/scripts/cluster' status >'$work/status.end' &&
+     grep -q 'host1 127.0.1.1: up' '$work/status.end' &&
+     grep -q 'host2 127.0.1.2: up' '$work/status.end' &&
+     grep -q 'host3 127.0.1.3: up' '$work/status.end'"
 check "no PIN in any host log" bash -c \
     "! grep -qF \"\$(cat '$var/cluster/hsm/pin')\" ${host_logs[*]}"
 echo "$npass passed, $nfail failed"

@@ -4,7 +4,9 @@
 # `openssl ocsp`, `openssl cmp` and curl. A fresh stack in a temporary
 # directory, on a port away from `make run` (8080), tests/e2e/run.sh
 # (18480) and bc.sh (18490..): CMPCA_OCSP_TEST_PORT, else the first free
-# port from 18510. Short certConf timeout and sweeps, for the expiry case.
+# port from 18510. Short certConf timeout and sweeps, for the expiry case;
+# OCSP answers valid 120 s and produced again 110 s before their
+# nextUpdate, for the refresh case.
 #
 # usage: tests/e2e/ocsp.sh [--bin DIR]
 # Prints one line per check and a closing "N passed, N failed".
@@ -13,6 +15,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 e2e_setup ocsp 18510 --port-var CMPCA_OCSP_TEST_PORT --scan-to 18530 --keep -- "$@"
 export CMPCA_TXN_TIMEOUT=4 CMPCA_HOUSEKEEPING=1
+export CMPCA_OCSP_VALIDITY=120 CMPCA_OCSP_REFRESH=110
 # has FILE PATTERN (grep -E); hasnt FILE PATTERN
 has() { grep -qE -- "$2" "$1"; }
 hasnt() { ! grep -qE -- "$2" "$1"; }
@@ -49,7 +52,12 @@ cli ca create two --subject "/O=cmpca/CN=Second CA" --key rsa:2048 \
     --days 365 >/dev/null 2>&1
 cli ca export two >"$work/two.pem"
 check "ocsp signer --ca two (RSA CA)" cli ocsp signer --ca two --days 7
-cli ca create three --subject "/CN=Third CA" --days 365 >/dev/null 2>&1
+if cli ca create three --subject "/CN=Third CA" --days 365 \
+    >"$work/three-create.out" 2>&1; then
+	pass "ca create three (a CA without signer)"
+else
+	fail "ca create three" "$(tail -n 3 "$work/three-create.out")"
+fi
 cli ca export three >"$work/three.pem"
 TWO_SECRET=$(cli secret add two-secret --uses -1 --ca two 2>/dev/null)
 
@@ -108,6 +116,53 @@ ocsp nononce -no_nonce -issuer "$ca" -cert "$work/good.pem" -CAfile "$ca"
 check "good: request without nonce, response without nonce" bash -c \
     "grep -q 'good.pem: good' '$work/nononce.txt' && ! grep -q 'OCSP Nonce' '$work/nononce.txt'"
 
+# 2b. Answers produced ahead of time (migration 023): the housekeeper
+#     signs one for a new certificate before anyone asks; every worker
+#     serves those bytes, to a request with or without nonce, without an
+#     HSM signature (cmpca_ocsp_total{event="signed"} stays).
+metric() { # EVENT: the counter cmpca_ocsp_total{event="EVENT"}
+	curl -s "$CMPCA_METRICS_URL" |
+	    sed -n "s/^cmpca_ocsp_total{event=\"$1\"} //p"
+}
+stored_der() { # SERIAL FILE: the stored SHA-1 answer of SERIAL into FILE
+	q "select encode(der, 'hex') from ocsp_answer where serial = '$1' and md = 'sha1'" |
+	    xxd -r -p >"$2"
+}
+rows0=$(q "select count(*) from ocsp_answer")
+produced0=$(metric produced)
+cmp_ir pre "/CN=ocsp-pre"
+ps=$(serial_of "$work/pre.pem")
+for _ in $(seq 40); do
+	[ "$(q "select count(*) from ocsp_answer where serial = '$ps' and md = 'sha1' and not stale")" = 1 ] && break
+	sleep 0.25
+done
+check "pre-produced: an answer stored before any request" test \
+    "$(q "select status from ocsp_answer where serial = '$ps' and md = 'sha1'")" = good
+check "pre-produced: the stored answers grew (housekeeper)" test \
+    "$(q "select count(*) from ocsp_answer")" -gt "$rows0"
+check "pre-produced: cmpca_ocsp_total{event=\"produced\"} grew" test \
+    "$(metric produced)" -gt "$produced0"
+check "pre-produced: logged by the housekeeper" has "$CMPCA_LOG" \
+    "answer\(s\) produced ahead of time"
+check "pre-produced: valid ocsp_validity (120 s)" test \
+    "$(q "select extract(epoch from next_update - this_update)::int from ocsp_answer where serial = '$ps' and md = 'sha1'")" = 120
+stored_der "$ps" "$work/pre.stored"
+pre_this=$(q "select extract(epoch from this_update)::bigint from ocsp_answer where serial = '$ps' and md = 'sha1'")
+signed0=$(metric signed)
+stored0=$(metric stored)
+ocsp pre -issuer "$ca" -cert "$work/pre.pem" -CAfile "$ca"
+ocsp prenn -no_nonce -issuer "$ca" -cert "$work/pre.pem" -CAfile "$ca"
+check "pre-produced: good, verified" bash -c \
+    "grep -q 'pre.pem: good' '$work/pre.txt' && grep -q '^Response verify OK' '$work/pre.txt'"
+check "pre-produced: with and without nonce, byte-identical answers" \
+    cmp -s "$work/pre.rsp" "$work/prenn.rsp"
+check "pre-produced: the stored answer's bytes" \
+    cmp -s "$work/pre.rsp" "$work/pre.stored"
+check "pre-produced: no HSM signature for them (signed stays)" test \
+    "$(metric signed)" = "$signed0"
+check "pre-produced: counted as stored" test \
+    "$(metric stored)" -ge $((stored0 + 2))
+
 # 3. A serial we never issued: unknown, signed.
 ocsp unknown -issuer "$ca" -serial 0x1234 -CAfile "$ca"
 check "never issued: unknown" has "$work/unknown.txt" "^0x1234: unknown"
@@ -149,6 +204,22 @@ check "revoked: revocation time is the database's" test \
     "$(q "select floor(extract(epoch from revoked_at))::bigint from cert where serial = '$(serial_of "$work/good.pem")'")"
 get getrev "$enc"
 check "GET after revocation: revoked too" has "$work/getrev.txt" "Cert Status: revoked"
+# Every worker: the answer signed once after the revocation (the stored
+# one went stale in the revocation's transaction), the same bytes.
+revlines0=$(grep -c "ocsp req .* revoked=1 .*status=successful stored" "$CMPCA_LOG")
+for i in 1 2 3 4 5 6; do
+	ocsp "rev$i" -issuer "$ca" -cert "$work/good.pem" -CAfile "$ca"
+done
+check "revoked: every request answered revoked" test \
+    "$(cat "$work"/rev[1-6].txt | grep -c 'good.pem: revoked')" = 6
+check "revoked: the same bytes from every worker" bash -c \
+    "for i in 2 3 4 5 6; do cmp -s '$work/rev1.rsp' \"$work/rev\$i.rsp\" || exit 1; done"
+stored_der "$(serial_of "$work/good.pem")" "$work/rev.stored"
+check "revoked: that answer is the stored one" cmp -s "$work/rev1.rsp" "$work/rev.stored"
+check "revoked: served from the store by two workers or more" test \
+    "$(grep "ocsp req .* revoked=1 .*status=successful stored" "$CMPCA_LOG" |
+    tail -n +$((revlines0 + 1)) | sed -n 's/.*cmpcad\[\([0-9]*\)\].*/\1/p' |
+    sort -u | wc -l)" -ge 2
 
 cmp_ir plain "/CN=ocsp-plain"
 cli cert revoke "$(serial_of "$work/plain.pem")" --reason 0 >/dev/null
@@ -331,13 +402,28 @@ fenc=$(base64 -w0 "$work/flood.req" | sed -e 's/+/%2B/g' -e 's|/|%2F|g' -e 's/=/
 for _ in $(seq 400); do
 	printf 'url = "%s"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' "$url/$fenc"
 done >"$work/flood.cfg"
-before=$(grep -c "ocsp req .* reused" "$CMPCA_LOG")
+before=$(grep -c "ocsp req .* stored" "$CMPCA_LOG")
 curl -s --no-progress-meter -Z --parallel-max 20 -K "$work/flood.cfg" >"$work/flood.codes" 2>/dev/null
 check "OCSP flood: the first requests are answered (200)" grep -q '^200$' "$work/flood.codes"
 check "OCSP flood: nginx answers 429 beyond the rate limit" grep -q '^429$' "$work/flood.codes"
-check "OCSP flood: answers reused, not signed again" \
-    test "$(grep -c "ocsp req .* reused" "$CMPCA_LOG")" -gt "$before"
+check "OCSP flood: answers served from the store, not signed again" \
+    test "$(grep -c "ocsp req .* stored" "$CMPCA_LOG")" -gt "$before"
 check "cmpcad still running after the flood" kill -0 "$CMPCA_CMPCAD_PID"
+
+# 9c. Produced again before its nextUpdate: ocsp_refresh (110 s) before
+#     the end of its 120 s, so about 10 s after it was signed.
+for _ in $(seq 60); do
+	[ "$(q "select extract(epoch from this_update)::bigint from ocsp_answer where serial = '$ps' and md = 'sha1'")" -gt "$pre_this" ] && break
+	sleep 0.5
+done
+check "refresh: the stored answer signed again before its nextUpdate" test \
+    "$(q "select extract(epoch from this_update)::bigint from ocsp_answer where serial = '$ps' and md = 'sha1'")" -gt "$pre_this"
+ocsp prenew -issuer "$ca" -cert "$work/pre.pem" -CAfile "$ca"
+check "refresh: the answer served is the new one" bash -c \
+    "grep -q 'pre.pem: good' '$work/prenew.txt' && grep -q '^Response verify OK' '$work/prenew.txt' && ! cmp -s '$work/pre.rsp' '$work/prenew.rsp'"
+check "refresh: its thisUpdate is later" test \
+    "$(date -u -d "$(sed -n 's/.*This Update: //p' "$work/prenew.txt" | head -n 1)" +%s)" -gt \
+    "$(date -u -d "$(sed -n 's/.*This Update: //p' "$work/pre.txt" | head -n 1)" +%s)"
 
 # 10. A clean stop, and no sanitizer report in a SAN=1 build's log.
 stack_down

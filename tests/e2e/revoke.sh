@@ -213,7 +213,9 @@ fi
 # 6. A flood of nonced OCSP requests (40,000 of 64 different ones, for issued and
 #    never-issued serials), 4 clients straight at the FastCGI socket,
 #    while openssl cmp enrolls through nginx. Nonces are ignored
-#    (ocsp_nonce = no): answered from the workers' reuse, not signed each.
+#    (ocsp_nonce = no): the issued certificate's answered from the
+#    database's stored answer, the never-issued serials from the workers'
+#    reuse, not signed each.
 for i in $(seq 64); do
 	if [ $((i % 2)) = 0 ]; then
 		openssl ocsp -issuer "$work/new.pem" -cert "$work/nk.pem" \
@@ -225,6 +227,7 @@ for i in $(seq 64); do
 done
 signed0=$(metric cmpca_ocsp_total 'event="signed"')
 ignored0=$(metric cmpca_ocsp_total 'event="nonce_ignored"')
+stored0=$(metric cmpca_ocsp_total 'event="stored"')
 FCGIPOST_OCSP=1 timeout 120 "$bin/fcgipost" "$CMPCA_VAR/cmpcad.sock" 40000 4 \
     "$work"/f*.req >"$work/flood.out" 2>&1 &
 flood=$!
@@ -243,9 +246,12 @@ check "flood: CMP served while OCSP was hammered (5 of 5 ir, ${cmp_s} s)" test "
 check "flood: still flooding when the last ir was served" test "$flooding" = 1
 signed=$(( $(metric cmpca_ocsp_total 'event="signed"') - signed0 ))
 ignored=$(( $(metric cmpca_ocsp_total 'event="nonce_ignored"') - ignored0 ))
+stored=$(( $(metric cmpca_ocsp_total 'event="stored"') - stored0 ))
 check "flood: every nonce ignored and counted ($ignored)" test "$ignored" -ge 40000
 check "flood: $signed signatures for 40000 requests (64 questions x workers, not one each)" \
     test "$signed" -le 200
+check "flood: the issued certificate's 20000 from the stored answer ($stored)" \
+    test "$stored" -ge 19900
 check "cmpcad still running" kill -0 "$CMPCA_CMPCAD_PID"
 
 stack_down

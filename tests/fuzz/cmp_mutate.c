@@ -580,6 +580,11 @@ cmp_mutate_bind(CMP_MSG *m, X509 *x)
 		if (m->body->type == CMP_BODY_CCR)
 			(void)cmp_spki_set(&crm->certReq->certTemplate->publicKey,
 			    mut_key(0));
+		/* A new key of the mutator's (the holder's is key 0), so
+		 * that the POP is signed again and the update is one. */
+		if (m->body->type == CMP_BODY_KUR)
+			(void)cmp_spki_set(
+			    &crm->certReq->certTemplate->publicKey, mut_key(1));
 		mut_crm_fix(crm, 1);
 	}
 }

@@ -33,9 +33,10 @@ void cmp_mutate_pool_add(X509 *x);
 
 /*
  * Makes m about certificate x, as its holder would ask: an rr revokes x
- * (serial, issuer), a kur names it in oldCertID, every request of a
- * CertReqMessages body takes x's subject (a ccr also the mutator's P-256
- * key) and its POP is signed again.
+ * (serial, issuer), a kur names it in oldCertID and brings a new key (the
+ * mutator's Ed25519), every request of a CertReqMessages body takes x's
+ * subject (a ccr also the mutator's P-256 key) and its POP is signed
+ * again.
  */
 void cmp_mutate_bind(CMP_MSG *m, X509 *x);
 

@@ -13,12 +13,18 @@
  * stack's enrollment secret, or a signature by an end entity the target
  * enrolls for itself (so cmp_sig.c, kur and rr are reached), with a fresh
  * senderNonce and messageTime (the engine refuses replays and stale
- * clocks; the stack's secret and CA differ per run). Undecodable inputs,
+ * clocks; the stack's secret and CA differ per run); one signed input in
+ * sixteen then has its signature spoilt (fuzz_flaw), and one input in
+ * sixteen goes to the stack's RA identity fuzz-up instead, which forwards
+ * it to the stack's daemon (RA mode, cmp_upstream.c), whose answers
+ * the high half of that byte twists (fuzz_up.c). Undecodable inputs,
  * and a quarter of the others first, are served as they are. An answer
  * carrying a certificate is followed by the second message of the
  * transaction - a certConf (right, rejecting, wrong hash, wrong
  * certReqId) or a pollReq, chosen by the input's last byte - so that
- * cmp_certconf.c and cmp_poll.c see live transactions.
+ * cmp_certconf.c and cmp_poll.c see live transactions; a request that
+ * waits for the operator is decided (approved, rejected, partly, or
+ * left), polled for, and its certificate confirmed (fuzz_transact).
  *
  * Environment (from $CMPCA_VAR/stack.env): CMPCA_CONF, SOFTHSM2_CONF,
  * CMPCA_HSM_LOCK, CMPCA_FUZZ_SECRET_FILE (the secret of reference
@@ -61,23 +67,28 @@ LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max,
  * an rr revokes the end entity's, a kur renews it, a ccr comes from the
  * partner for its own name and key; 0x10 the request comes from a
  * registered RA (signed by it, for any subject; an rr of the end
- * entity's certificate; with 0x08 the RA whose profile waits for
- * approval, so revocations and requests wait).
+ * entity's certificate). With 0x08 the RA is the one whose profile waits
+ * for approval, and the end entity the one it enrolled under that
+ * profile, so its revocations and renewals wait for the operator too
+ * (fuzz_transact then decides and polls).
  */
 static void
-bind(CMP_MSG *m, unsigned sel)
+bind(CMP_MSG *m, unsigned sel, int prev)
 {
 	int type = m->body->type, owner, who;
 	X509 *x;
 
 	if (!(sel & 0x30))
 		return;
-	owner = type == CMP_BODY_CCR ? FUZZ_PARTNER : FUZZ_EE;
+	owner = type == CMP_BODY_CCR ? FUZZ_PARTNER
+	    : (sel & 0x08) ? FUZZ_EE_WAIT : FUZZ_EE;
 	who = (sel & 0x10) && type != CMP_BODY_CCR
 	    ? ((sel & 0x08) ? FUZZ_RA_WAIT : FUZZ_RA) : owner;
 	if ((sel & 0x20) || (who != owner && type == CMP_BODY_RR)) {
 		if ((x = fuzz_id_cert(owner)) == NULL)
 			return;
+		if (prev && fuzz_id_prev(owner) != NULL)
+			x = fuzz_id_prev(owner); /* revoked or renewed */
 		cmp_mutate_bind(m, x);
 	}
 	/* Signed by who (fuzz_protect_again then signs). */
@@ -90,13 +101,50 @@ bind(CMP_MSG *m, unsigned sel)
 	}
 }
 
+/*
+ * By the high half k of the last byte but one, when its low half is 0xd:
+ * the request goes to the stack's second CA or to a CA that does not
+ * exist, or the engine loses its keys (HSM loss) or is made anew first.
+ */
+static void
+endpoint(CMP_MSG *m, unsigned k)
+{
+	X509_NAME *empty;
+
+	switch (k % 4) {
+	case 0:
+		/* Addressed to any CA (an empty recipient), so that the
+		 * second CA's own checks are reached. */
+		fz.label = "fuzz-second";
+		if ((empty = X509_NAME_new()) == NULL)
+			break;
+		GENERAL_NAME_free(m->header->recipient);
+		if ((m->header->recipient = GENERAL_NAME_new()) == NULL) {
+			X509_NAME_free(empty);
+			break;
+		}
+		GENERAL_NAME_set0_value(m->header->recipient, GEN_DIRNAME,
+		    empty);
+		break;
+	case 1:
+		fz.label = "no-such-ca";
+		break;
+	case 2:
+		cmp_srv_keys_drop(fz.srv);
+		break;
+	default:
+		fuzz_srv_restart();
+		break;
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	unsigned char *der = NULL;
+	enum cfg_ra_revoke scope = fz.cfg->ra_revoke_scope;
+	unsigned b2 = size >= 2 ? data[size - 2] : 0;
 	const char *why;
 	CMP_MSG *m, *a = NULL;
-	int len;
 
 	if ((m = cmp_msg_parse(data, size, &why)) == NULL ||
 	    (data[size - 1] & 0xc0) == 0xc0) {
@@ -105,21 +153,34 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (m == NULL)
 			goto out;
 	}
-	bind(m, data[size - 1]);
+	/* By the low half of the last byte but one: 0xe the RA identity
+	 * fuzz-up, which forwards to the stack's CA (cmp_upstream.c; the
+	 * high half twists its answers); 0xd another endpoint or engine
+	 * state; 0xc an RA's revocation scope (ra_revoke_scope by the high
+	 * half % 3) and, with 0x80, a bound request about the earlier
+	 * certificate; 0xf a spoilt protection (below). */
+	if ((b2 & 0x0f) == 0x0e && fuzz_upstream(1) >= 0)
+		fuzz_up_twist = b2 >> 4;
+	else if ((b2 & 0x0f) == 0x0d)
+		endpoint(m, b2 >> 4);
+	else if ((b2 & 0x0f) == 0x0c)
+		fz.cfg->ra_revoke_scope = (enum cfg_ra_revoke)((b2 >> 4) % 3);
+	bind(m, data[size - 1], (b2 & 0x8f) == 0x8c);
 	/* Other clients' MAC inputs name other secrets: ours, by a bit. */
 	if ((data[size - 1] & 0x04) && cmp_alg_is_pbm(m->header->protectionAlg))
 		(void)fuzz_kid_set(m);
-	if (!fuzz_protect_again(m) || (len = cmp_msg_encode(m, &der)) <= 0)
+	if (!fuzz_protect_again(m))
 		goto out;
-	a = fuzz_serve(der, (size_t)len);
-	fuzz_signer_check(m, a);
-	OPENSSL_free(der);
-	der = NULL;
-	if (fuzz_follow_up(m, a, data[size - 1]) &&
-	    (len = cmp_msg_encode(m, &der)) > 0)
-		CMP_MSG_free(fuzz_serve(der, (size_t)len));
+	/* One input in sixteen has its protection spoilt (the engine's
+	 * MAC and signature refusals). */
+	if ((b2 & 0x0f) == 0x0f)
+		fuzz_flaw(m, b2 >> 4);
+	a = fuzz_transact(m, data[size - 1]);
 out:
-	OPENSSL_free(der);
+	(void)fuzz_upstream(0);
+	fuzz_up_twist = 0;
+	fz.label = NULL;
+	fz.cfg->ra_revoke_scope = scope;
 	CMP_MSG_free(a);
 	CMP_MSG_free(m);
 	return 0;

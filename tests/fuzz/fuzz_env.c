@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "db/db.h"
 #include "tests/fuzz/fuzz_env.h"
 
 struct fuzz_env fz;
@@ -24,12 +25,30 @@ die(const char *what)
 }
 
 /* See fuzz_env.h. */
+/* The other credential of fuzz_upstream(): fuzz-up's while the default
+ * one is in fz, and the other way round. */
+static struct fuzz_env up;
+
+/* Reads the secret in path (one line) into buf. */
+static void
+secret_read(const char *path, unsigned char *buf, size_t *len)
+{
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL)
+		die(path);
+	*len = fread(buf, 1, sizeof(fz.secret), f);
+	fclose(f);
+	while (*len > 0 && buf[*len - 1] == '\n')
+		(*len)--;
+}
+
+/* See fuzz_env.h. */
 void
 fuzz_env_init(const char *name, unsigned what)
 {
 	const char *conf = getenv("CMPCA_CONF");
 	const char *sf = getenv("CMPCA_FUZZ_SECRET_FILE");
-	FILE *f;
 
 	fz_name = name;
 	log_init(name, 0, getenv("CMPCA_FUZZ_VERBOSE") != NULL
@@ -50,14 +69,60 @@ fuzz_env_init(const char *name, unsigned what)
 	if ((what & FUZZ_ENV_SRV) == FUZZ_ENV_SRV &&
 	    (fz.srv = cmp_srv_new(fz.cfg, fz.db, fz.hsm)) == NULL)
 		die("out of memory");
-	if ((f = fopen(sf, "r")) == NULL)
-		die(sf);
-	fz.secret_len = fread(fz.secret, 1, sizeof(fz.secret), f);
-	fclose(f);
-	while (fz.secret_len > 0 && fz.secret[fz.secret_len - 1] == '\n')
-		fz.secret_len--;
+	secret_read(sf, fz.secret, &fz.secret_len);
 	fz.ref = getenv("CMPCA_FUZZ_REF") != NULL ? getenv("CMPCA_FUZZ_REF")
 						  : "demo";
+	sf = getenv("CMPCA_FUZZ_UP_SECRET_FILE");
+	if (fz.srv != NULL && sf != NULL && getenv("CMPCA_FUZZ_UP_REF")) {
+		secret_read(sf, up.secret, &up.secret_len);
+		up.ref = getenv("CMPCA_FUZZ_UP_REF");
+		up.label = "fuzz-up";
+		/* The daemon's transport (HTTP to the stack's cmpcad),
+		 * its answers twisted by fuzz_up_twist (fuzz_up.c). */
+		cmp_srv_set_upstream(fz.srv, &fuzz_up_io);
+	}
+}
+
+/* See fuzz_env.h. */
+void
+fuzz_srv_restart(void)
+{
+	cmp_srv_free(fz.srv);
+	if ((fz.srv = cmp_srv_new(fz.cfg, fz.db, fz.hsm)) == NULL)
+		die("out of memory");
+	if (up.label != NULL)
+		cmp_srv_set_upstream(fz.srv, &fuzz_up_io);
+}
+
+/* See fuzz_env.h. */
+int
+fuzz_upstream(int on)
+{
+	static int state;
+	struct fuzz_env t;
+	int was = state;
+
+	if (up.label == NULL)
+		return -1;
+	if (!on != !state) {
+		/* Swap the default's and fuzz-up's credentials. */
+		memcpy(t.secret, fz.secret, sizeof(t.secret));
+		t.secret_len = fz.secret_len;
+		t.ref = fz.ref;
+		t.label = fz.label;
+		memcpy(fz.secret, up.secret, sizeof(fz.secret));
+		fz.secret_len = up.secret_len;
+		fz.ref = up.ref;
+		fz.label = up.label;
+		memcpy(up.secret, t.secret, sizeof(up.secret));
+		up.secret_len = t.secret_len;
+		up.ref = t.ref;
+		up.label = t.label != NULL ? t.label : "";
+		if (!on)
+			fz.label = NULL;
+		state = on;
+	}
+	return was;
 }
 
 /* The default PBM: SHA-256, 100 iterations, HMAC-SHA1 (RFC 4211 §4.4). */
@@ -176,7 +241,8 @@ fuzz_serve(const unsigned char *der, size_t len)
 	CMP_MSG *m;
 	int http;
 
-	http = cmp_srv_process(fz.srv, NULL, der, len, &resp, &resp_len);
+	http = cmp_srv_process(fz.srv, fz.label, der, len, &resp,
+	    &resp_len);
 	/* Every answer is a decodable CMP message with 200 or 400. */
 	if (resp == NULL || (http != 200 && http != 400))
 		abort();
@@ -206,6 +272,52 @@ first_response(const CMP_MSG *a)
 
 /* See fuzz_env.h. */
 int
+fuzz_waiting(const CMP_MSG *a, long *id)
+{
+	CMP_CERTRESPONSE *cr;
+	int i;
+
+	switch (a->body->type) {
+	case CMP_BODY_IP:
+	case CMP_BODY_CP:
+	case CMP_BODY_KUP:
+	case CMP_BODY_CCP:
+		for (i = 0; i < sk_CMP_CERTRESPONSE_num(a->body->value.ip->
+		    response); i++) {
+			cr = sk_CMP_CERTRESPONSE_value(a->body->value.ip->
+			    response, i);
+			if (ASN1_INTEGER_get(cr->status->status) ==
+			    CMP_STATUS_WAITING) {
+				*id = ASN1_INTEGER_get(cr->certReqId);
+				return 1;
+			}
+		}
+		return 0;
+	case CMP_BODY_RP:
+		/* RFC 9810 §5.3.22: the certReqId of a revocation is the
+		 * index of its RevDetails. */
+		for (i = 0; i < sk_CMP_PKISI_num(a->body->value.rp->status);
+		     i++)
+			if (ASN1_INTEGER_get(sk_CMP_PKISI_value(
+				a->body->value.rp->status, i)->status) ==
+			    CMP_STATUS_WAITING) {
+				*id = i;
+				return 1;
+			}
+		return 0;
+	case CMP_BODY_POLLREP:
+		if (sk_CMP_POLLREP_num(a->body->value.pollRep) < 1)
+			return 0;
+		*id = ASN1_INTEGER_get(sk_CMP_POLLREP_value(
+		    a->body->value.pollRep, 0)->certReqId);
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* See fuzz_env.h. */
+int
 fuzz_follow_up(CMP_MSG *req, const CMP_MSG *a, unsigned how)
 {
 	CMP_CERTRESPONSE *cr = first_response(a);
@@ -215,23 +327,30 @@ fuzz_follow_up(CMP_MSG *req, const CMP_MSG *a, unsigned how)
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	X509 *x = NULL;
-	long status;
+	long id = 0;
+	int waiting = fuzz_waiting(a, &id);
 
-	if (cr == NULL || (b = CMP_BODY_new()) == NULL)
+	if ((cr == NULL && !waiting) || (b = CMP_BODY_new()) == NULL)
 		goto fail;
-	status = ASN1_INTEGER_get(cr->status->status);
-	if (cr->certifiedKeyPair != NULL &&
+	if (cr != NULL && cr->certifiedKeyPair != NULL &&
 	    cr->certifiedKeyPair->certOrEncCert->type == 0)
 		x = cr->certifiedKeyPair->certOrEncCert->value.certificate;
-	if (status == CMP_STATUS_WAITING || how % 6 == 5) {
+	if (waiting || how % 6 == 5) {
 		b->type = CMP_BODY_POLLREQ;
 		if ((b->value.pollReq = sk_CMP_POLLREQ_new_null()) == NULL ||
 		    (pr = CMP_POLLREQ_new()) == NULL ||
 		    !ASN1_INTEGER_set(pr->certReqId, how % 6 == 5 ? 7
-			: ASN1_INTEGER_get(cr->certReqId)) ||
+			: waiting ? id : ASN1_INTEGER_get(cr->certReqId)) ||
 		    !sk_CMP_POLLREQ_push(b->value.pollReq, pr))
 			goto fail;
 		pr = NULL;
+	} else if (x != NULL && how % 6 == 4) {
+		/* The client gives up: an error message (RFC 9810 §5.3.21). */
+		b->type = CMP_BODY_ERROR;
+		if ((b->value.error = CMP_ERRORMSG_new()) == NULL ||
+		    !ASN1_INTEGER_set(b->value.error->pKIStatusInfo->status,
+			CMP_STATUS_REJECTION))
+			goto fail;
 	} else if (x != NULL) {
 		b->type = CMP_BODY_CERTCONF;
 		if ((b->value.certConf = sk_CMP_CERTSTATUS_new_null()) ==
@@ -265,6 +384,81 @@ fail:
 	CMP_CERTSTATUS_free(cs);
 	CMP_BODY_free(b);
 	return 0;
+}
+
+/* See fuzz_env.h. */
+int
+fuzz_decide(const CMP_MSG *req, unsigned how)
+{
+	static struct db *adb;
+	const ASN1_OCTET_STRING *tid = req->header->transactionID;
+	const char *ci = getenv("CMPCA_FUZZ_DB_ADMIN");
+	struct db_pending *p = NULL;
+	enum db_pending_status st;
+	size_t n = 0, i;
+	int decided = 0, rc;
+
+	if (how % 4 == 0 || tid == NULL || ci == NULL)
+		return 0;
+	if (adb == NULL && (adb = db_open(ci)) == NULL)
+		return 0;
+	if (db_pending_list_by_txn(adb, tid->data, (size_t)tid->length, &p,
+		&n) < 0) {
+		db_close(adb); /* opened again at the next call */
+		adb = NULL;
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		if (p[i].status != DB_PENDING_PENDING)
+			continue;
+		/* 1: approve all; 2: reject all; 3: the first approved,
+		 * the others rejected with the operator's text. */
+		st = how % 4 == 1 || (how % 4 == 3 && decided == 0)
+		    ? DB_PENDING_APPROVED : DB_PENDING_REJECTED;
+		rc = db_pending_decide(adb, p[i].id, st,
+		    st == DB_PENDING_REJECTED && how % 4 == 3
+			? "fuzz: rejected by the operator" : NULL,
+		    "fuzz", NULL);
+		decided += rc == 1;
+	}
+	db_pending_array_free(p, n);
+	return decided;
+}
+
+/* See fuzz_env.h. */
+CMP_MSG *
+fuzz_transact(CMP_MSG *req, unsigned how)
+{
+	unsigned char *der = NULL;
+	CMP_MSG *a, *next;
+	long id;
+	int len, step;
+
+	if ((len = cmp_msg_encode(req, &der)) <= 0)
+		return NULL;
+	a = fuzz_serve(der, (size_t)len);
+	OPENSSL_free(der);
+	der = NULL;
+	fuzz_signer_check(req, a);
+	for (step = 0; step < 3; step++) {
+		/* Left undecided: one poll (pollRep) is enough. */
+		if (fuzz_waiting(a, &id) && fuzz_decide(req, how / 6) == 0 &&
+		    step > 0)
+			break;
+		/* After the first, the certConf of a polled certificate:
+		 * by how / 24, accepting, rejecting, wrong hash or id. */
+		if (!fuzz_follow_up(req, a, step == 0 ? how : how / 24 % 5) ||
+		    (len = cmp_msg_encode(req, &der)) <= 0)
+			break;
+		next = fuzz_serve(der, (size_t)len);
+		OPENSSL_free(der);
+		der = NULL;
+		fuzz_signer_check(req, next);
+		CMP_MSG_free(a);
+		a = next;
+	}
+	fuzz_signer_settle();
+	return a;
 }
 
 /* The inner messages of a nested body protected again (depth-bounded). */

@@ -22,6 +22,7 @@ struct fuzz_env {
 	unsigned char secret[256];
 	size_t secret_len;
 	const char *ref;	/* the secret's reference (senderKID) */
+	const char *label;	/* the CA requests go to (NULL: default) */
 };
 
 extern struct fuzz_env fz;
@@ -36,6 +37,27 @@ extern struct fuzz_env fz;
  * with a message when the stack is missing: run through scripts/fuzz.
  */
 void fuzz_env_init(const char *name, unsigned what);
+
+/*
+ * on: requests go to the stack's RA identity fuzz-up (an upstream
+ * identity in front of the stack's own CA, whose daemon then answers the
+ * forwarded requests; scripts/fuzz makes it) and are MACed with its
+ * secret (CMPCA_FUZZ_UP_SECRET_FILE, reference CMPCA_FUZZ_UP_REF); off:
+ * the default CA and its secret. Returns the previous state, or -1 (and
+ * nothing changes) when the stack has no fuzz-up.
+ */
+int fuzz_upstream(int on);
+
+/*
+ * The engine's upstream transport in the targets (fuzz_up.c): the
+ * daemon's, with the upstream's answer twisted by fuzz_up_twist: 1 no
+ * answer, 2 an error body, 3 a rejection, 4 waiting, 5 another
+ * certReqId, 6 no certificate, 7-10 a certificate of another key, of
+ * another subject, with names not asked for, that chains to nothing; 11
+ * the device's certConf refused. 0 (and the others): as answered.
+ */
+extern unsigned fuzz_up_twist;
+extern const struct cmp_upstream_io fuzz_up_io;
 
 /*
  * Replaces m's protection with a PBM under the stack's secret: m's own
@@ -65,12 +87,29 @@ enum fuzz_who {
 	FUZZ_RA,      /* a registered RA (its certificate from the CA) */
 	FUZZ_RA_WAIT, /* one whose profile waits for approval */
 	FUZZ_PARTNER, /* a registered cross-certification partner CA */
+	FUZZ_EE_WAIT, /* an end entity enrolled by FUZZ_RA_WAIT, approved:
+		       * its certificate's profile waits (rr, kur) */
 	FUZZ_WHO_N,
 };
 
 /* The certificate of who, made (enrolled, registered) on first use or
  * after it went stale; NULL on failure. */
 X509 *fuzz_id_cert(int who);
+
+/* who's certificate before its last renewal or revocation, or NULL. */
+X509 *fuzz_id_prev(int who);
+
+/* The engine made anew (a restarted worker), with its upstream
+ * transport. */
+void fuzz_srv_restart(void);
+
+/*
+ * A new certificate of who (an end entity), revoked at once with reason
+ * (CRLReason) in the database as the operator's `cmpca cert revoke`
+ * would; who is made again at its next use. The certificate stays valid
+ * until then; NULL on failure.
+ */
+X509 *fuzz_id_revoked(int who, int reason);
 
 /*
  * Replaces m's protection with a signature by the identity its sender
@@ -80,13 +119,27 @@ X509 *fuzz_id_cert(int who);
  */
 int fuzz_resign(CMP_MSG *m);
 
+/*
+ * Spoils the protection of m (nothing if it has none) the way a broken or
+ * hostile client would. A MAC by flaw % 3: no senderKID, the reference
+ * of another CA's secret, a MAC that does not verify. A signature by
+ * flaw % 6: no extraCerts, a senderKID of another key, a signature that
+ * does not verify, a self-signed certificate we do not trust, the
+ * signer's earlier certificate (revoked or renewed since), a sender that
+ * is not the certificate's subject.
+ */
+void fuzz_flaw(CMP_MSG *m, unsigned flaw);
+
 /* m's sender becomes who's subject (so fuzz_resign signs as who).
  * Returns 1 or 0. */
 int fuzz_sender_set(CMP_MSG *m, int who);
 
 /* Notes an answer to req that may have revoked the signer or the end
- * entity (rr, kur): they are made again before their next use. */
+ * entity (an accepted rr or kur): they are made again before their
+ * first use after fuzz_signer_settle() (the transaction ends first: its
+ * certConf comes from the same certificate). */
 void fuzz_signer_check(const CMP_MSG *req, const CMP_MSG *a);
+void fuzz_signer_settle(void);
 
 /*
  * A request of type (ir, cr, kur, ccr) for subject with the mutator's
@@ -102,20 +155,47 @@ CMP_MSG *fuzz_request(int type, const char *subject);
 int fuzz_protect_again(CMP_MSG *m);
 
 /*
- * Serves der to the engine (label: NULL, the default CA). Every answer
- * must be a decodable PKIMessage with HTTP 200 or 400, else abort().
+ * Serves der to the engine (to the CA fz.label, NULL: the default). Every
+ * answer must be a decodable PKIMessage with HTTP 200 or 400, else
+ * abort().
  * Returns the answer (caller frees).
  */
 CMP_MSG *fuzz_serve(const unsigned char *der, size_t len);
 
 /*
+ * Does answer a wait for the operator (an ip/cp/kup/ccp or rp with a
+ * waiting status, a pollRep)? 1 with *id the certReqId to poll for (of
+ * a revocation: the index of its RevDetails), else 0.
+ */
+int fuzz_waiting(const CMP_MSG *a, long *id);
+
+/*
+ * Decides the pending requests of req's transaction as the operator does
+ * (cmpca request approve/reject, through CMPCA_FUZZ_DB_ADMIN): by how % 4,
+ * none (the poll keeps waiting), all approved, all rejected, or the
+ * first approved and the others rejected with a reason. Returns how
+ * many it decided.
+ */
+int fuzz_decide(const CMP_MSG *req, unsigned how);
+
+/*
  * The second message of the transaction req opened, for its answer a
  * (with a certificate or waiting): by how % 6, a certConf accepting,
- * rejecting, with a wrong hash or a wrong certReqId, or a pollReq. req
- * takes the new body and recipNonce and is protected again
- * (fuzz_protect_again). Returns 1, or 0
- * when a calls for no second message.
+ * rejecting, with a wrong hash or a wrong certReqId, an error message
+ * (the client gives up), or a pollReq; a
+ * pollReq whenever a waits (fuzz_waiting). req takes the new body and
+ * recipNonce and is protected again (fuzz_protect_again). Returns 1, or
+ * 0 when a calls for no second message.
  */
 int fuzz_follow_up(CMP_MSG *req, const CMP_MSG *a, unsigned how);
+
+/*
+ * Serves req, then follows the transaction up to three messages on
+ * (fuzz_follow_up, deciding waiting requests by how / 6 with
+ * fuzz_decide, accepting a certificate that comes after a poll), as a
+ * client and the operator would. req is changed. Returns the last
+ * answer (caller frees) or NULL if req cannot be encoded.
+ */
+CMP_MSG *fuzz_transact(CMP_MSG *req, unsigned how);
 
 #endif

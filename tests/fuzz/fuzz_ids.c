@@ -11,7 +11,11 @@
  *   approval, whose requests wait for an operator (pollReq, RFC 9483
  *   §4.4);
  * - a registered cross-certification partner: a self-signed CA entered
- *   in the partner table (ccr, RFC 9810 §5.3.11).
+ *   in the partner table (ccr, RFC 9810 §5.3.11);
+ * - an end entity whose certificate has the profile approval: requested
+ *   by the approval RA, approved as the operator would (fuzz_decide),
+ *   fetched with pollReq and confirmed, so that its rr and kur wait for
+ *   the operator too and their polls end in rp and kup.
  * Their names end in the process id: targets running at the same time
  * on one stack keep their own rows. Registration needs a database role
  * that may write those tables:
@@ -38,12 +42,15 @@ static struct fuzz_id {
 	const char *subject;
 	X509 *cert;
 	STACK_OF(X509) *chain; /* the rest of extraCerts */
-	int stale;	       /* enroll again before use */
+	int stale;	       /* 1: enroll again before use; 2: after
+				* the transaction under way */
+	X509 *prev;	       /* the one before (revoked, renewed) */
 } ids[FUZZ_WHO_N] = {
-	{ "/CN=fuzz-signer", NULL, NULL, 1 },
-	{ "/CN=fuzz-ra", NULL, NULL, 1 },
-	{ "/CN=fuzz-ra-approval", NULL, NULL, 1 },
-	{ "/O=cmpca fuzz/CN=Partner CA", NULL, NULL, 1 },
+	{ "/CN=fuzz-signer", NULL, NULL, 1, NULL },
+	{ "/CN=fuzz-ra", NULL, NULL, 1, NULL },
+	{ "/CN=fuzz-ra-approval", NULL, NULL, 1, NULL },
+	{ "/O=cmpca fuzz/CN=Partner CA", NULL, NULL, 1, NULL },
+	{ "/CN=fuzz-signer-approval", NULL, NULL, 1, NULL },
 };
 
 /* *g becomes a directoryName of n. Returns 1 or 0. */
@@ -113,21 +120,88 @@ fail:
 	return NULL;
 }
 
-/* An end entity certificate for id through the engine (ir, certConf). */
-static int
-enroll(struct fuzz_id *id)
+/* Sets m's protectionAlg to ECDSA with SHA-256 (the identities' key):
+ * fuzz_protect_again then signs instead of MACing. */
+static void
+sig_alg_set(CMP_MSG *m)
 {
-	CMP_MSG *m, *a = NULL, *c = NULL;
+	X509_ALGOR_free(m->header->protectionAlg);
+	if ((m->header->protectionAlg = X509_ALGOR_new()) != NULL)
+		(void)X509_ALGOR_set0(m->header->protectionAlg,
+		    OBJ_nid2obj(NID_ecdsa_with_SHA256), V_ASN1_UNDEF, NULL);
+}
+
+/* Adds subjectAltName san to the first request of m and signs its POP
+ * again. Returns 1 or 0. */
+static int
+san_add(CMP_MSG *m, const char *san)
+{
+	CRMF_CERTREQMSG *crm = sk_CRMF_CERTREQMSG_value(m->body->value.ir, 0);
+	CRMF_CERTTEMPLATE *t = crm->certReq->certTemplate;
+	X509_EXTENSION *e;
+	int ok;
+
+	if ((e = X509V3_EXT_nconf(NULL, NULL, "subjectAltName", san)) == NULL)
+		return 0;
+	if (t->extensions == NULL)
+		t->extensions = sk_X509_EXTENSION_new_null();
+	ok = t->extensions != NULL && sk_X509_EXTENSION_push(t->extensions, e);
+	if (!ok)
+		X509_EXTENSION_free(e);
+	mut_crm_fix(crm, 1);
+	return ok;
+}
+
+/*
+ * An end entity certificate for id through the engine: ir (MAC, or for
+ * FUZZ_EE_WAIT signed by the approval RA, approved and polled for),
+ * certConf.
+ */
+static int
+enroll(int who, struct fuzz_id *id)
+{
+	CMP_MSG *m, *a = NULL, *c = NULL, *next;
 	CMP_CERTRESPONSE *cr;
 	unsigned char *der = NULL;
-	int len, ok = 0;
+	long rid;
+	int len, ok = 0, polls = 0;
+	/* At the default CA with its secret, whatever the input asks. */
+	int was_up = fuzz_upstream(0);
+	const char *label = fz.label;
 
-	if ((m = fuzz_request(CMP_BODY_IR, id->subject)) == NULL ||
-	    !fuzz_kid_set(m) || !fuzz_reprotect(m) || (len = cmp_msg_encode(m, &der)) <= 0)
+	fz.label = NULL;
+
+	if ((m = fuzz_request(CMP_BODY_IR, id->subject)) == NULL)
+		goto out;
+	/* The end entities get the names the seeds' templates carry (a
+	 * certificate of ours asks for its own names only). */
+	if ((who == FUZZ_EE || who == FUZZ_EE_WAIT) &&
+	    !san_add(m, "DNS:a.example,IP:127.0.0.1"))
+		goto out;
+	if (who == FUZZ_EE_WAIT) {
+		if (!fuzz_sender_set(m, FUZZ_RA_WAIT))
+			goto out;
+		sig_alg_set(m);
+		if (!fuzz_protect_again(m))
+			goto out;
+	} else if (!fuzz_kid_set(m) || !fuzz_reprotect(m))
+		goto out;
+	if ((len = cmp_msg_encode(m, &der)) <= 0)
 		goto out;
 	a = fuzz_serve(der, (size_t)len);
 	OPENSSL_free(der);
 	der = NULL;
+	/* Waiting for the operator: approve, poll. */
+	while (fuzz_waiting(a, &rid) && polls++ < 2) {
+		if (fuzz_decide(m, 1) < 0 || !fuzz_follow_up(m, a, 0) ||
+		    (len = cmp_msg_encode(m, &der)) <= 0)
+			goto out;
+		next = fuzz_serve(der, (size_t)len);
+		OPENSSL_free(der);
+		der = NULL;
+		CMP_MSG_free(a);
+		a = next;
+	}
 	if (a->body->type != CMP_BODY_IP ||
 	    sk_CMP_CERTRESPONSE_num(a->body->value.ip->response) != 1)
 		goto out;
@@ -143,6 +217,9 @@ enroll(struct fuzz_id *id)
 	ok = id->cert != NULL && c != NULL &&
 	    c->body->type == CMP_BODY_PKICONF;
 out:
+	fz.label = label;
+	if (was_up > 0)
+		(void)fuzz_upstream(1);
 	OPENSSL_free(der);
 	CMP_MSG_free(c);
 	CMP_MSG_free(a);
@@ -150,11 +227,12 @@ out:
 	return ok;
 }
 
-/* A self-signed CA certificate for the partner. */
-static int
-partner_cert(struct fuzz_id *id)
+/* A self-signed CA certificate for subject with the mutator's P-256
+ * key, or NULL. */
+static X509 *
+self_signed(const char *subject)
 {
-	X509_NAME *n = ca_name_parse(id->subject);
+	X509_NAME *n = ca_name_parse(subject);
 	X509_EXTENSION *e = NULL;
 	EVP_PKEY *key = mut_key(0);
 	X509V3_CTX ctx;
@@ -180,9 +258,17 @@ partner_cert(struct fuzz_id *id)
 	X509_NAME_free(n);
 	if (!ok) {
 		X509_free(x);
-		return 0;
+		return NULL;
 	}
-	id->cert = x;
+	return x;
+}
+
+/* The partner's certificate (self-signed, registered later). */
+static int
+partner_cert(struct fuzz_id *id)
+{
+	if ((id->cert = self_signed(id->subject)) == NULL)
+		return 0;
 	id->chain = sk_X509_new_null();
 	return id->chain != NULL;
 }
@@ -253,18 +339,21 @@ id_get(int who)
 	struct fuzz_id *id = &ids[who];
 	int ok;
 
-	if (!id->stale)
-		return id;
-	X509_free(id->cert);
+	if (!(id->stale & 1))
+		return id; /* 2: after the transaction (fuzz_signer_settle) */
+	if (id->cert != NULL) {
+		X509_free(id->prev);
+		id->prev = id->cert;
+	}
 	id->cert = NULL;
 	sk_X509_pop_free(id->chain, X509_free);
 	id->chain = NULL;
-	ok = who == FUZZ_PARTNER ? partner_cert(id) : enroll(id);
+	ok = who == FUZZ_PARTNER ? partner_cert(id) : enroll(who, id);
 	if (!ok) {
 		log_err("fuzz: cannot make the identity %s", id->subject);
 		return NULL;
 	}
-	if (who != FUZZ_EE)
+	if (who != FUZZ_EE && who != FUZZ_EE_WAIT)
 		register_id(who, id);
 	cmp_mutate_pool_add(id->cert);
 	id->stale = 0;
@@ -299,31 +388,13 @@ who_of(const CMP_MSG *m)
 	return FUZZ_EE;
 }
 
-/* See fuzz_env.h. */
-int
-fuzz_resign(CMP_MSG *m)
+/* Signs ProtectedPart with the identities' key under protectionAlg
+ * (made anew). Returns 1 or 0. */
+static int
+sign_pp(CMP_MSG *m)
 {
-	const ASN1_OCTET_STRING *ski;
 	CMP_PROTECTEDPART pp;
-	struct fuzz_id *id;
-	int i;
 
-	if ((id = id_get(who_of(m))) == NULL)
-		return 0;
-	fuzz_refresh(m);
-	ski = X509_get0_subject_key_id(id->cert);
-	ASN1_OCTET_STRING_free(m->header->senderKID);
-	m->header->senderKID = ski != NULL ? ASN1_OCTET_STRING_dup(ski) : NULL;
-	if (!dirname_set(&m->header->sender, X509_get_subject_name(id->cert)))
-		return 0;
-	sk_X509_pop_free(m->extraCerts, X509_free);
-	if ((m->extraCerts = sk_X509_new_null()) == NULL ||
-	    !X509_up_ref(id->cert) || !sk_X509_push(m->extraCerts, id->cert))
-		return 0;
-	for (i = 0; i < sk_X509_num(id->chain); i++)
-		if (X509_up_ref(sk_X509_value(id->chain, i)) &&
-		    !sk_X509_push(m->extraCerts, sk_X509_value(id->chain, i)))
-			X509_free(sk_X509_value(id->chain, i));
 	X509_ALGOR_free(m->header->protectionAlg);
 	if ((m->header->protectionAlg = X509_ALGOR_new()) == NULL ||
 	    (m->protection == NULL &&
@@ -336,17 +407,192 @@ fuzz_resign(CMP_MSG *m)
 	    EVP_sha256()) > 0;
 }
 
+/* Signs m as the holder of cert: sender, senderKID and extraCerts (cert,
+ * then chain) follow. Returns 1 or 0. */
+static int
+sign_as(CMP_MSG *m, X509 *cert, STACK_OF(X509) *chain)
+{
+	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(cert);
+	int i;
+
+	ASN1_OCTET_STRING_free(m->header->senderKID);
+	m->header->senderKID = ski != NULL ? ASN1_OCTET_STRING_dup(ski) : NULL;
+	if (!dirname_set(&m->header->sender, X509_get_subject_name(cert)))
+		return 0;
+	sk_X509_pop_free(m->extraCerts, X509_free);
+	if ((m->extraCerts = sk_X509_new_null()) == NULL ||
+	    !X509_up_ref(cert) || !sk_X509_push(m->extraCerts, cert))
+		return 0;
+	for (i = 0; i < sk_X509_num(chain); i++)
+		if (X509_up_ref(sk_X509_value(chain, i)) &&
+		    !sk_X509_push(m->extraCerts, sk_X509_value(chain, i)))
+			X509_free(sk_X509_value(chain, i));
+	return sign_pp(m);
+}
+
+/* See fuzz_env.h. */
+int
+fuzz_resign(CMP_MSG *m)
+{
+	struct fuzz_id *id;
+
+	if ((id = id_get(who_of(m))) == NULL)
+		return 0;
+	fuzz_refresh(m);
+	return sign_as(m, id->cert, id->chain);
+}
+
+/* See fuzz_env.h. */
+void
+fuzz_flaw(CMP_MSG *m, unsigned flaw)
+{
+	static X509 *stranger;
+	struct fuzz_id *id;
+	X509_NAME *n;
+
+	if (m->header->protectionAlg == NULL || m->protection == NULL)
+		return;
+	if (cmp_alg_is_pbm(m->header->protectionAlg)) {
+		switch (flaw % 3) {
+		case 0: /* no senderKID */
+			ASN1_OCTET_STRING_free(m->header->senderKID);
+			m->header->senderKID = NULL;
+			(void)fuzz_reprotect(m);
+			break;
+		case 1: /* the reference of a secret of another CA */
+			ASN1_OCTET_STRING_free(m->header->senderKID);
+			m->header->senderKID = ASN1_OCTET_STRING_new();
+			if (m->header->senderKID != NULL)
+				(void)ASN1_OCTET_STRING_set(
+				    m->header->senderKID,
+				    (const unsigned char *)"fuzz-up", 7);
+			(void)fuzz_reprotect(m);
+			break;
+		default: /* a MAC that does not verify */
+			if (m->protection->length > 0)
+				m->protection->data[0] ^= 0x01;
+			break;
+		}
+		return;
+	}
+	switch (flaw % 6) {
+	case 0: /* no protection certificate */
+		sk_X509_pop_free(m->extraCerts, X509_free);
+		m->extraCerts = NULL;
+		break;
+	case 1: /* senderKID of another key */
+		ASN1_OCTET_STRING_free(m->header->senderKID);
+		if ((m->header->senderKID = ASN1_OCTET_STRING_new()) != NULL)
+			(void)ASN1_OCTET_STRING_set(m->header->senderKID,
+			    (const unsigned char *)"fuzz-another-kid", 16);
+		(void)sign_pp(m);
+		break;
+	case 2: /* a signature that does not verify */
+		if (m->protection->length > 0)
+			m->protection->data[m->protection->length / 2] ^= 0x01;
+		break;
+	case 3: /* a certificate that chains to nothing we trust */
+		if (stranger == NULL)
+			stranger = self_signed("/CN=fuzz-stranger");
+		if (stranger != NULL)
+			(void)sign_as(m, stranger, NULL);
+		break;
+	case 4: /* the signer's earlier certificate (revoked, renewed) */
+		id = &ids[who_of(m)];
+		if (id->prev != NULL)
+			(void)sign_as(m, id->prev, id->chain);
+		break;
+	default: /* a sender that is not the certificate's subject */
+		if ((n = ca_name_parse("/CN=fuzz-nobody")) != NULL &&
+		    dirname_set(&m->header->sender, n))
+			(void)sign_pp(m);
+		X509_NAME_free(n);
+		break;
+	}
+}
+
+/* Did answer a accept something: a revocation (rp) or a new
+ * certificate for an old one (kup)? */
+static int
+accepted(const CMP_MSG *a)
+{
+	int i;
+
+	if (a->body->type == CMP_BODY_RP) {
+		for (i = 0;
+		     i < sk_CMP_PKISI_num(a->body->value.rp->status); i++)
+			if (ASN1_INTEGER_get(sk_CMP_PKISI_value(
+				a->body->value.rp->status, i)->status) ==
+			    CMP_STATUS_ACCEPTED)
+				return 1;
+	} else if (a->body->type == CMP_BODY_KUP) {
+		for (i = 0; i < sk_CMP_CERTRESPONSE_num(a->body->value.kup->
+		    response); i++)
+			if (ASN1_INTEGER_get(sk_CMP_CERTRESPONSE_value(
+				a->body->value.kup->response, i)->status->
+				status) == CMP_STATUS_ACCEPTED)
+				return 1;
+	}
+	return 0;
+}
+
 /* See fuzz_env.h. */
 void
 fuzz_signer_check(const CMP_MSG *req, const CMP_MSG *a)
 {
-	/* An accepted rr or kur may have revoked a certificate we sign
-	 * with. */
-	if ((req->body->type == CMP_BODY_RR && a->body->type == CMP_BODY_RP) ||
-	    (req->body->type == CMP_BODY_KUR && a->body->type == CMP_BODY_KUP)) {
-		ids[who_of(req)].stale = 1;
-		ids[FUZZ_EE].stale = 1; /* an RA may have revoked it */
+	/* An accepted rr or kur (or the poll that ended a waiting one) may
+	 * have revoked a certificate we sign with; a waiting one not yet
+	 * (its poll must come from the same signer). */
+	if (accepted(a)) {
+		ids[who_of(req)].stale |= 2;
+		ids[FUZZ_EE].stale |= 2; /* an RA may have revoked it */
+		ids[FUZZ_EE_WAIT].stale |= 2;
 	}
+}
+
+/* See fuzz_env.h. */
+void
+fuzz_signer_settle(void)
+{
+	for (int w = 0; w < FUZZ_WHO_N; w++)
+		if (ids[w].stale & 2)
+			ids[w].stale = 1;
+}
+
+/* See fuzz_env.h. */
+X509 *
+fuzz_id_prev(int who)
+{
+	return ids[who].prev;
+}
+
+/* See fuzz_env.h. */
+X509 *
+fuzz_id_revoked(int who, int reason)
+{
+	char hex[DB_SERIAL_MAX];
+	struct db_cert row;
+	struct db_ca ca;
+	X509 *x;
+	int ok;
+
+	ids[who].stale = 1; /* a certificate no answer has cached yet */
+	if ((x = fuzz_id_cert(who)) == NULL || fz.db == NULL)
+		return x;
+	memset(&ca, 0, sizeof(ca));
+	memset(&row, 0, sizeof(row));
+	ok = ca_serial_hex(X509_get0_serialNumber(x), hex, sizeof(hex)) &&
+	    db_ca_get_by_label(fz.db, fz.cfg->default_ca != NULL
+		? fz.cfg->default_ca : "demo", &ca) == 1 &&
+	    db_cert_get_by_serial(fz.db, ca.id, hex, &row) == 1 &&
+	    db_cert_set_status(fz.db, row.id, 1u << DB_CERT_VALID,
+		DB_CERT_REVOKED, reason) == 1;
+	if (!ok)
+		log_err("fuzz: cannot revoke %s", ids[who].subject);
+	db_cert_clear(&row);
+	db_ca_clear(&ca);
+	ids[who].stale = 1; /* made again at its next use */
+	return x;
 }
 
 /* See fuzz_env.h. */

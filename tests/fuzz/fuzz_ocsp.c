@@ -10,11 +10,18 @@
  * URL-safe alphabet without padding; 3: GET with the rest of the input as
  * the path text (the base64 decoder's own input). Unless bit 0x04 is
  * set, the CertIDs are rebuilt for this stack's CA (same hash algorithm,
- * issuer name and key hashes of the CA: the CA is new on every run), and
- * with bit 0x08 the serials become that of a certificate the target
- * enrolls (fuzz_ids.c); the signature of a signed request is dropped
- * then, its nonce and other extensions kept. Every answer must be HTTP
- * 200 with a decodable OCSPResponse, or 500 with none.
+ * issuer name and key hashes of the CA: the CA is new on every run);
+ * with bit 0x10 every other one names the stack's second CA,
+ * fuzz-second, which has no OCSP signer (scripts/fuzz makes it), with
+ * 0x30 but not 0x08 all of them do. With bit 0x08 the serials become
+ * that of a certificate the target enrolls (fuzz_ids.c), with bit 0x20
+ * one revoked first (reason by bits 0xc0: unspecified, keyCompromise,
+ * certificateHold, superseded); the signature of a signed request is
+ * dropped then, its nonce and other extensions kept. Bit 0x40 also turns
+ * ocsp_nonce on (nonces echoed, answers not shared). With 0x04, bit 0x80
+ * drops the responder's keys first (HSM loss) and 0xc0 makes the
+ * responder anew. Every answer must be HTTP 200 with a decodable
+ * OCSPResponse, or 500 with none.
  *
  * The mutator decodes the request and changes CertIDs (hash algorithm,
  * issuer hashes, serial), the number of single requests, the nonce
@@ -43,25 +50,36 @@ size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max,
 
 static struct ocsp_srv *srv;
 static X509 *ca; /* the stack's default CA */
+static X509 *ca2; /* its second, without OCSP signer (or NULL) */
+
+/* The certificate of the CA label, or NULL. */
+static X509 *
+ca_cert(const char *label)
+{
+	const unsigned char *p;
+	struct db_ca row;
+	X509 *x = NULL;
+
+	memset(&row, 0, sizeof(row));
+	if (db_ca_get_by_label(fz.db, label, &row) == 1) {
+		p = row.cert;
+		x = d2i_X509(NULL, &p, (long)row.cert_len);
+	}
+	db_ca_clear(&row);
+	return x;
+}
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct db_ca row;
-	const unsigned char *p;
-
 	(void)argc;
 	(void)argv;
 	fuzz_env_init("fuzz_ocsp", FUZZ_ENV_SRV);
-	if ((srv = ocsp_srv_new(fz.cfg, fz.db, fz.hsm)) == NULL)
+	if ((srv = ocsp_srv_new(fz.cfg, fz.db, fz.hsm)) == NULL ||
+	    (ca = ca_cert(fz.cfg->default_ca != NULL ? fz.cfg->default_ca
+						     : "demo")) == NULL)
 		abort();
-	memset(&row, 0, sizeof(row));
-	if (db_ca_get_by_label(fz.db, fz.cfg->default_ca != NULL
-		? fz.cfg->default_ca : "demo", &row) != 1 ||
-	    (p = row.cert, ca = d2i_X509(NULL, &p, (long)row.cert_len)) ==
-		NULL)
-		abort();
-	db_ca_clear(&row);
+	ca2 = ca_cert("fuzz-second");
 	return 0;
 }
 
@@ -213,18 +231,23 @@ fail:
 
 /*
  * der with its CertIDs rebuilt for the stack's CA (and, with own, the
- * serial of the target's enrolled certificate); into *out, its length,
- * or 0 if der is no OCSPRequest.
+ * serial of the target's enrolled certificate, revoked first with
+ * revoke); by mode (the input's first byte, see the file comment). Into
+ * *out, its length, or 0 if der is no OCSPRequest.
  */
 static size_t
-rebind(const unsigned char *der, size_t len, int own, unsigned char **out)
+rebind(const unsigned char *der, size_t len, unsigned mode,
+    unsigned char **out)
 {
+	static const int reasons[] = { 0, 1, 6, 4 };
 	const unsigned char *p = der;
 	OCSP_REQUEST *q, *n = NULL;
 	OCSP_CERTID *id;
 	ASN1_OBJECT *alg;
 	ASN1_INTEGER *serial;
-	X509 *ee = own ? fuzz_id_cert(FUZZ_EE) : NULL;
+	X509 *x, *ee = !(mode & 0x08) ? NULL : (mode & 0x20)
+	    ? fuzz_id_revoked(FUZZ_EE, reasons[(mode >> 6) & 3])
+	    : fuzz_id_cert(FUZZ_EE);
 	const EVP_MD *md;
 	int i, l = 0;
 
@@ -233,14 +256,26 @@ rebind(const unsigned char *der, size_t len, int own, unsigned char **out)
 	    (n = OCSP_REQUEST_new()) == NULL)
 		goto out;
 	for (i = 0; i < OCSP_request_onereq_count(q); i++) {
+		x = (mode & 0x30) == 0x30 && !(mode & 0x08) ? ca2
+		    : (mode & 0x10) && i % 2 == 1 ? ca2 : ca;
+		if (x == NULL) {
+			/* No second CA: as it came (an unknown issuer). */
+			id = OCSP_CERTID_dup(OCSP_onereq_get0_id(
+			    OCSP_request_onereq_get0(q, i)));
+			if (id == NULL || OCSP_request_add0_id(n, id) == NULL) {
+				OCSP_CERTID_free(id);
+				goto out;
+			}
+			continue;
+		}
 		if (!OCSP_id_get0_info(NULL, &alg, NULL, &serial,
 			OCSP_onereq_get0_id(OCSP_request_onereq_get0(q, i))) ||
 		    (md = EVP_get_digestbyobj(alg)) == NULL)
 			md = EVP_sha1();
 		if (ee != NULL)
 			serial = (ASN1_INTEGER *)X509_get0_serialNumber(ee);
-		if ((id = OCSP_cert_id_new(md, X509_get_subject_name(ca),
-			 X509_get0_pubkey_bitstr(ca), serial)) == NULL ||
+		if ((id = OCSP_cert_id_new(md, X509_get_subject_name(x),
+			 X509_get0_pubkey_bitstr(x), serial)) == NULL ||
 		    OCSP_request_add0_id(n, id) == NULL) {
 			OCSP_CERTID_free(id);
 			goto out;
@@ -289,8 +324,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
+	fz.cfg->ocsp_nonce = (data[0] & 0x40) != 0;
+	/* With the CertIDs as they came (0x04), 0x80 drops the signer keys
+	 * first, as after an HSM loss (loaded again at the next answer),
+	 * and 0xc0 makes the responder anew, as a restarted worker. */
+	if ((data[0] & 0x84) == 0x84) {
+		ocsp_srv_keys_drop(srv);
+		if ((data[0] & 0x40) != 0) {
+			ocsp_srv_free(srv);
+			if ((srv = ocsp_srv_new(fz.cfg, fz.db, fz.hsm)) == NULL)
+				abort();
+		}
+	}
 	if (!(data[0] & 0x04) &&
-	    (rlen = rebind(data + 1, size - 1, data[0] & 0x08, &re)) > 0) {
+	    (rlen = rebind(data + 1, size - 1, data[0], &re)) > 0) {
 		/* The mode byte, then the rebuilt request. */
 		if ((buf = malloc(rlen + 1)) == NULL)
 			abort();

@@ -75,6 +75,8 @@ test_cfg_valid(void **state)
 	EQ(c->crl_delay, CA_DEFAULT_CRL_DELAY);
 	EQ(c->ocsp_nonce, 0); /* nonces ignored, answers reused */
 	EQ(c->ocsp_sign_max, 1);
+	EQ(c->ocsp_validity, CA_DEFAULT_OCSP_VALIDITY);
+	EQ(c->ocsp_refresh, CA_DEFAULT_OCSP_VALIDITY / 2);
 	assert_null(c->pin_file);
 	assert_non_null(p = cfg_profile_get(c, "default"));
 	EQ(p->days, 42);
@@ -176,6 +178,11 @@ test_cfg_errors(void **state)
 		    CFG_PROFILE, 3, "crl_delay must be a number" },
 		{ "ocsp_sign_max 0", CFG_MAIN "ocsp_sign_max = 0\n" CFG_PROFILE,
 		    3, "ocsp_sign_max must be a number" },
+		{ "ocsp_validity too short", CFG_MAIN "ocsp_validity = 59\n"
+		    CFG_PROFILE, 3, "ocsp_validity must be a number" },
+		{ "ocsp_refresh not below ocsp_validity",
+		    CFG_MAIN "ocsp_validity = 100\nocsp_refresh = 100\n"
+		    CFG_PROFILE, 4, "ocsp_refresh must be less than ocsp_validity" },
 		{ "ocsp_nonce not a boolean", CFG_MAIN "ocsp_nonce = echo\n"
 		    CFG_PROFILE, 3, "ocsp_nonce must be yes or no" },
 		{ "bad days", CFG_MAIN "[profile.default]\ndays = 0\n", 4,

@@ -289,6 +289,7 @@ static const struct CMUnitTest fixed[] = {
 	T(test_ocsp),
 	T(test_ocsp_signer_expired),
 	T(test_ocsp_reuse),
+	T(test_ocsp_store),
 	T(test_ext_cache),
 	T(test_secret_cache_stale),
 	T(test_secret_rotate),

@@ -137,6 +137,7 @@ void test_crl_stale_key(void **state);
 void test_ocsp(void **state); /* test_engine_ocsp.c */
 void test_ocsp_signer_expired(void **state);
 void test_ocsp_reuse(void **state);
+void test_ocsp_store(void **state);
 void test_worker_hsm_lost(void **state);
 void test_idevid(void **state); /* test_engine_sig.c */
 

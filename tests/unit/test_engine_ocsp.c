@@ -381,6 +381,150 @@ test_ocsp_reuse(void **state)
 	ocsp_srv_free(s);
 }
 
+/* The counter cmpca_ocsp_total{event="EVENT"} (metrics_init first). */
+static unsigned long long
+ocsp_metric(const char *event)
+{
+	char *text, *p, key[64];
+	size_t len;
+	unsigned long long v = 0;
+
+	snprintf(key, sizeof(key), "cmpca_ocsp_total{event=\"%s\"} ", event);
+	assert_non_null(text = metrics_render(NULL, 1, &len));
+	assert_non_null(p = strstr(text, key));
+	OK(sscanf(p + strlen(key), "%llu", &v) == 1);
+	free(text);
+	return v;
+}
+
+/* The stored answer of serial (SHA-1 CertID), or fails. */
+static void
+stored_of(const char *serial, struct db_ocsp_answer *a)
+{
+	struct db_cert_state st;
+
+	assert_int_equal(db_ocsp_answer_get(fx.chk, fx.ca_id, serial, "sha1",
+	    &st, a), 1);
+	assert_non_null(a->der);
+}
+
+/*
+ * Answers produced ahead of time (ocsp_answer.c, migration 023): the
+ * housekeeper's ocsp_srv_produce stores one per certificate; a second
+ * responder (another worker, another host) serves those bytes without
+ * signing, for a request with or without nonce; a revocation is answered
+ * at once (the row went stale), the answer signed then is stored and
+ * served by the first responder too; an answer near its nextUpdate is
+ * produced again.
+ */
+void
+test_ocsp_store(void **state)
+{
+	struct ocsp_srv *s1, *s2;
+	OCSP_REQUEST *req, *nreq, *req2;
+	OCSP_CERTID *id, *id2;
+	X509 *signer = NULL;
+	struct db_ca ca;
+	struct db_ocsp_answer a, b;
+	unsigned char *r1, *r2, *r3;
+	size_t l1, l2, l3;
+	unsigned long long signed0, produced0;
+	char sql[200];
+
+	(void)state;
+	OK(metrics_init());
+	memset(&ca, 0, sizeof(ca));
+	assert_int_equal(db_ca_get(fx.db, fx.ca_id, &ca), 1);
+	OK(ocsp_signer_issue(fx.db, fx.hsm, &ca, 30, &signer));
+	db_ca_clear(&ca);
+	ocsp_row("b1", DB_CERT_VALID, -1, 0, signer);
+	ocsp_row("b2", DB_CERT_REVOKED, 1, 1700000000, signer);
+	id = ocsp_id(EVP_sha1(), fx.ca_cert, "b1");
+	assert_non_null(s1 = ocsp_srv_new(fx.cfg, fx.db, fx.hsm));
+	assert_non_null(s2 = ocsp_srv_new(fx.cfg, fx.db, fx.hsm));
+	fx.cfg->ocsp_nonce = 0;
+
+	produced0 = ocsp_metric("produced");
+	OK(ocsp_srv_produce(s1, 1, NULL) >= 2);
+	OK(ocsp_metric("produced") >= produced0 + 2);
+	stored_of("b1", &a);
+	assert_int_equal(a.status, DB_OCSP_GOOD);
+	assert_int_equal(a.next_update - a.this_update, fx.cfg->ocsp_validity);
+	stored_of("b2", &b);
+	assert_int_equal(b.status, DB_OCSP_REVOKED);
+	assert_int_equal(b.reason, 1);
+	assert_int_equal(b.revoked_at, 1700000000);
+	id2 = ocsp_id(EVP_sha1(), fx.ca_cert, "b2");
+	assert_int_equal(ocsp_status_of(b.der, b.der_len, id2),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	/* Nothing left to produce. */
+	assert_int_equal(ocsp_srv_produce(s1, 1, NULL), 0);
+
+	/* The other worker: the stored bytes, no signature, with or
+	 * without nonce. */
+	assert_non_null(req = OCSP_REQUEST_new());
+	OK(OCSP_request_add0_id(req, OCSP_CERTID_dup(id)));
+	assert_non_null(nreq = OCSP_REQUEST_new());
+	OK(OCSP_request_add0_id(nreq, OCSP_CERTID_dup(id)));
+	OK(OCSP_request_add1_nonce(nreq, NULL, 16));
+	signed0 = ocsp_metric("signed");
+	r1 = ocsp_raw(s2, req, &l1);
+	r2 = ocsp_raw(s2, nreq, &l2);
+	assert_true(l1 == a.der_len && memcmp(r1, a.der, l1) == 0);
+	assert_true(l2 == a.der_len && memcmp(r2, a.der, l2) == 0);
+	assert_int_equal(ocsp_metric("signed"), signed0);
+	OPENSSL_free(r1);
+	OPENSSL_free(r2);
+	db_ocsp_answer_clear(&a);
+
+	/* Revoked: answered at once (signed once, stored), then the same
+	 * bytes from the first worker. */
+	snprintf(sql, sizeof(sql), "UPDATE cert SET status = 'revoked', "
+	    "revoked_at = now(), reason = 4 WHERE serial = 'b1' AND ca_id = "
+	    "%lld", fx.ca_id);
+	OK(db_exec_unsafe(fx.chk, sql) == 1);
+	r1 = ocsp_raw(s2, req, &l1);
+	assert_int_equal(ocsp_status_of(r1, l1, id),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(ocsp_metric("signed"), signed0 + 1);
+	stored_of("b1", &a);
+	assert_int_equal(a.status, DB_OCSP_REVOKED);
+	assert_int_equal(a.stale, 0);
+	assert_true(l1 == a.der_len && memcmp(r1, a.der, l1) == 0);
+	r2 = ocsp_raw(s1, nreq, &l2);
+	assert_true(l1 == l2 && memcmp(r1, r2, l1) == 0);
+	assert_int_equal(ocsp_metric("signed"), signed0 + 1);
+	OPENSSL_free(r1);
+	OPENSSL_free(r2);
+	db_ocsp_answer_clear(&a);
+
+	/* Near its nextUpdate (within ocsp_refresh): produced again, and
+	 * served new. */
+	snprintf(sql, sizeof(sql), "UPDATE ocsp_answer SET next_update = "
+	    "now() + interval '10 seconds' WHERE serial = 'b2' AND ca_id = "
+	    "%lld", fx.ca_id);
+	OK(db_exec_unsafe(fx.chk, sql) == 1);
+	OK(ocsp_srv_produce(s1, 0, NULL) >= 1);
+	stored_of("b2", &a);
+	OK(a.next_update > time(NULL) + fx.cfg->ocsp_refresh);
+	OK(a.der_len != b.der_len || memcmp(a.der, b.der, a.der_len) != 0);
+	assert_non_null(req2 = OCSP_REQUEST_new());
+	OK(OCSP_request_add0_id(req2, OCSP_CERTID_dup(id2)));
+	r3 = ocsp_raw(s2, req2, &l3);
+	assert_true(l3 == a.der_len && memcmp(r3, a.der, l3) == 0);
+	OPENSSL_free(r3);
+	OCSP_REQUEST_free(req2);
+	OCSP_CERTID_free(id2);
+	db_ocsp_answer_clear(&a);
+	db_ocsp_answer_clear(&b);
+	OCSP_REQUEST_free(req);
+	OCSP_REQUEST_free(nreq);
+	OCSP_CERTID_free(id);
+	X509_free(signer);
+	ocsp_srv_free(s1);
+	ocsp_srv_free(s2);
+}
+
 /* The worker (daemon/worker.c) around the engine and the responder. */
 
 /* An OCSP request with a nonce (so never answered from the cache: signed

@@ -11,9 +11,12 @@
 #   - nginx of its own, run as www-data, on loopback ports (18850-18859)
 #     instead of 80, 443 and 8081;
 #   - `systemctl` played by the commands of "Without systemd"; the guide's
-#     apt-get runs for real (the packages are there after `make test`'s
-#     deps step, so it installs nothing new, but a package the guide names
-#     that Debian lacks fails the test);
+#     apt-get runs for real, with --no-upgrade (the packages are there
+#     after `make test`'s deps step, so it installs nothing new, but a
+#     package the guide names that Debian lacks fails the test; without
+#     --no-upgrade it upgraded postgresql-15 under every PostgreSQL server
+#     running on the machine, whose next backend then failed to load the
+#     new plpgsql.so: "undefined symbol");
 #   - the real system users cmpca and www-data and group cmpca-web (the
 #     guide's useradd and groupadd accept that they exist).
 # The guide ends with an enrolment over TLS, a revocation, the CRL, OCSP,
@@ -92,6 +95,7 @@ check "the guide has a \"Without systemd\" block" test -n "$(ls "$T"/blocks/nosd
 # subst: the guide's paths and ports, moved into T.
 subst() {
 	sed -e "s|/usr/local/sbin/cmpca-op|$T/usr/local/sbin/cmpca-op|g" \
+	    -e "s|^apt-get install -y |apt-get install -y --no-upgrade |" \
 	    -e "s|^make install PREFIX=/usr |make B=$bdir SAN=$san install PREFIX=$T/usr SYSCONFDIR=$T/etc |" \
 	    -e "s|^make\$|make B=$bdir SAN=$san|" \
 	    -e "s|/usr/share/cmpca|$T/usr/share/cmpca|g" \

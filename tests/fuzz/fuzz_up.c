@@ -1,0 +1,224 @@
+/*
+ * fuzz_up.c - the upstream transport of the engine targets: the daemon's
+ * own (client_upstream_io: HTTP to the stack's cmpcad, which answers as
+ * the upstream CA), with the answer twisted the way a broken or hostile
+ * upstream CA would answer (fuzz_env.h, fuzz_up_twist), so that the RA's
+ * checks of what comes back (cmp_upstream.c) are reached.
+ */
+#include <string.h>
+
+#include <openssl/x509v3.h>
+
+#include "ca/client/client.h"
+#include "ca/issue/issue.h"
+#include "tests/fuzz/fuzz_env.h"
+#include "tests/fuzz/mut_int.h"
+
+unsigned fuzz_up_twist;
+
+/* A PKIStatusInfo: rejection, badRequest, a text. */
+static CMP_PKISI *
+rejection(void)
+{
+	CMP_PKISI *si = CMP_PKISI_new();
+	ASN1_UTF8STRING *s = ASN1_UTF8STRING_new();
+
+	if (si == NULL || s == NULL ||
+	    !ASN1_INTEGER_set(si->status, CMP_STATUS_REJECTION) ||
+	    (si->failInfo = ASN1_BIT_STRING_new()) == NULL ||
+	    !ASN1_BIT_STRING_set_bit(si->failInfo, CMP_FAIL_BAD_REQUEST, 1) ||
+	    (si->statusString = sk_ASN1_UTF8STRING_new_null()) == NULL ||
+	    !ASN1_STRING_set(s, "fuzz: the upstream \x01refuses", -1) ||
+	    !sk_ASN1_UTF8STRING_push(si->statusString, s)) {
+		ASN1_UTF8STRING_free(s);
+		CMP_PKISI_free(si);
+		return NULL;
+	}
+	return si;
+}
+
+/*
+ * A certificate for pub and subj (with san when not NULL) that no CA of
+ * ours or upstream issued: signed by the mutator's key under its own
+ * name. NULL on error.
+ */
+static X509 *
+fake_cert(EVP_PKEY *pub, const X509_NAME *subj, const char *san)
+{
+	X509_NAME *iss = ca_name_parse("/CN=fuzz-fake-upstream");
+	X509_EXTENSION *e = NULL;
+	X509 *x = X509_new();
+	int ok;
+
+	ok = x != NULL && iss != NULL && pub != NULL &&
+	    X509_set_version(x, X509_VERSION_3) &&
+	    ASN1_INTEGER_set(X509_get_serialNumber(x), 4242) &&
+	    X509_set_issuer_name(x, iss) &&
+	    X509_set_subject_name(x, subj != NULL ? subj : iss) &&
+	    X509_gmtime_adj(X509_getm_notBefore(x), -3600) != NULL &&
+	    X509_gmtime_adj(X509_getm_notAfter(x), 86400) != NULL &&
+	    X509_set_pubkey(x, pub);
+	if (ok && san != NULL)
+		ok = (e = X509V3_EXT_nconf(NULL, NULL, "subjectAltName",
+		    san)) != NULL && X509_add_ext(x, e, -1);
+	ok = ok && X509_sign(x, mut_key(0), EVP_sha256()) > 0;
+	X509_EXTENSION_free(e);
+	X509_NAME_free(iss);
+	if (!ok) {
+		X509_free(x);
+		return NULL;
+	}
+	return x;
+}
+
+/* The key and subject the forwarded body asks for (the caller frees the
+ * key), or 0. */
+static int
+asked(const CMP_BODY *b, EVP_PKEY **pub, X509_NAME **subj)
+{
+	CRMF_CERTREQMSG *m;
+
+	*pub = NULL;
+	*subj = NULL;
+	if (b->type == CMP_BODY_P10CR) {
+		if ((*pub = X509_REQ_get_pubkey(b->value.p10cr)) == NULL)
+			return 0;
+		*subj = X509_REQ_get_subject_name(b->value.p10cr);
+		return 1;
+	}
+	if ((b->type != CMP_BODY_IR && b->type != CMP_BODY_CR) ||
+	    sk_CRMF_CERTREQMSG_num(b->value.ir) < 1)
+		return 0;
+	m = sk_CRMF_CERTREQMSG_value(b->value.ir, 0);
+	if (m->certReq->certTemplate->publicKey == NULL)
+		return 0;
+	*pub = cmp_spki_pkey(m->certReq->certTemplate->publicKey);
+	*subj = m->certReq->certTemplate->subject;
+	return *pub != NULL;
+}
+
+/*
+ * Twists answer a to a request for pub and subj: by fuzz_up_twist, an
+ * error body, a rejection, waiting, another certReqId, no certificate,
+ * or a certificate of another key, of another subject, with names not
+ * asked for, or that chains to nothing.
+ */
+static void
+twist(CMP_MSG *a, EVP_PKEY *pub, const X509_NAME *subj)
+{
+	CMP_CERTRESPONSE *cr;
+	CMP_CERTORENCCERT *c;
+	X509_NAME *other;
+	X509 *x = NULL;
+
+	if (fuzz_up_twist == 2) {
+		CMP_BODY *b = CMP_BODY_new();
+
+		if (b == NULL ||
+		    (b->value.error = CMP_ERRORMSG_new()) == NULL) {
+			CMP_BODY_free(b);
+			return;
+		}
+		b->type = CMP_BODY_ERROR;
+		CMP_PKISI_free(b->value.error->pKIStatusInfo);
+		if ((b->value.error->pKIStatusInfo = rejection()) == NULL) {
+			CMP_BODY_free(b);
+			return;
+		}
+		CMP_BODY_free(a->body);
+		a->body = b;
+		return;
+	}
+	if ((a->body->type != CMP_BODY_IP && a->body->type != CMP_BODY_CP) ||
+	    sk_CMP_CERTRESPONSE_num(a->body->value.ip->response) < 1)
+		return;
+	cr = sk_CMP_CERTRESPONSE_value(a->body->value.ip->response, 0);
+	switch (fuzz_up_twist) {
+	case 3:
+		CMP_PKISI_free(cr->status);
+		cr->status = rejection();
+		CMP_CERTIFIEDKEYPAIR_free(cr->certifiedKeyPair);
+		cr->certifiedKeyPair = NULL;
+		return;
+	case 4:
+		(void)ASN1_INTEGER_set(cr->status->status, CMP_STATUS_WAITING);
+		return;
+	case 5:
+		(void)ASN1_INTEGER_set(cr->certReqId, 77);
+		return;
+	case 6:
+		CMP_CERTIFIEDKEYPAIR_free(cr->certifiedKeyPair);
+		cr->certifiedKeyPair = NULL;
+		return;
+	case 7:
+		/* Key 1, or key 0 when the device asked for key 1. */
+		x = fake_cert(mut_key(EVP_PKEY_eq(pub, mut_key(1)) != 1),
+		    subj, NULL);
+		break;
+	case 8:
+		other = ca_name_parse("/CN=fuzz-not-asked");
+		x = fake_cert(pub, other, NULL);
+		X509_NAME_free(other);
+		break;
+	case 9:
+		x = fake_cert(pub, subj, "DNS:not-asked.example");
+		break;
+	case 10:
+		x = fake_cert(pub, subj, NULL);
+		break;
+	default:
+		return;
+	}
+	if (x == NULL || cr->certifiedKeyPair == NULL ||
+	    (c = cr->certifiedKeyPair->certOrEncCert)->type != 0) {
+		X509_free(x);
+		return;
+	}
+	X509_free(c->value.certificate);
+	c->value.certificate = x;
+}
+
+/* The exchange of struct cmp_upstream_io (cmp.h). */
+static int
+exchange(struct db *db, struct hsm *hsm, const struct ca_ident *ca,
+    struct db_up_state *st, int cont, CMP_BODY *body, int want,
+    CMP_MSG **answer, char *err, size_t errlen)
+{
+	EVP_PKEY *pub = NULL;
+	X509_NAME *subj = NULL;
+	int ok;
+
+	if (fuzz_up_twist == 1) {
+		/* The upstream does not answer. */
+		CMP_BODY_free(body);
+		*answer = NULL;
+		snprintf(err, errlen, "fuzz: the upstream CA does not answer");
+		return 0;
+	}
+	/* A copy: body goes to the exchange. */
+	if (!cont && asked(body, &pub, &subj))
+		subj = subj != NULL ? X509_NAME_dup(subj) : NULL;
+	else
+		subj = NULL;
+	ok = client_upstream_io.exchange(db, hsm, ca, st, cont, body, want,
+	    answer, err, errlen);
+	if (ok && !cont && pub != NULL)
+		twist(*answer, pub, subj);
+	else if (ok && cont && fuzz_up_twist == 11) {
+		/* The upstream refuses the device's certConf. */
+		CMP_BODY *b = CMP_BODY_new();
+
+		if (b != NULL &&
+		    (b->value.error = CMP_ERRORMSG_new()) != NULL) {
+			b->type = CMP_BODY_ERROR;
+			CMP_BODY_free((*answer)->body);
+			(*answer)->body = b;
+		} else
+			CMP_BODY_free(b);
+	}
+	EVP_PKEY_free(pub);
+	X509_NAME_free(subj);
+	return ok;
+}
+
+const struct cmp_upstream_io fuzz_up_io = { exchange };
