@@ -33,7 +33,7 @@ endif
 
 LIB_SRC := lib/lib_pct.c lib/lib_file.c
 HSM_SRC := hsm/hsm.c hsm/hsm_err.c hsm/hsm_token.c hsm/hsm_uri.c \
-	hsm/hsm_keygen.c hsm/hsm_aes.c
+	hsm/hsm_keygen.c hsm/hsm_aes.c hsm/hsm_eekey.c
 DB_SRC := db/db.c db/db_ca.c db/db_cert.c db/db_txn.c db/db_secret.c \
 	db/db_pending.c db/db_ra.c db/db_upstream.c db/db_issue.c db/db_crl.c \
 	db/db_audit.c db/db_ocsp.c db/db_cross.c db/db_stats.c db/db_admin.c \
