@@ -174,6 +174,7 @@ struct db_cert {
 	char *credential;   /* who asked: "secret:<ref>", "ra:<name>",
 			       "cert:sha256:<hex>", or NULL */
 	long long obtained_with; /* the certificate of ours that asked, 0 */
+	int server_keygen; /* the CA generated its key (RFC 9483 §4.1.6) */
 };
 void db_cert_clear(struct db_cert *c);
 void db_cert_array_free(struct db_cert *a, size_t n);

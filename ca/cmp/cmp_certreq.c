@@ -270,14 +270,20 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
     CMP_CERTRESPONSE **resp, int *failp, const char **whyp)
 {
 	struct issue_req ir;
+	EVP_PKEY *genkey = NULL; /* central key generation: the new key */
 	const char *why = NULL;
 	char mods[256] = "";
-	int rc, fail = CMP_FAIL_NONE;
+	int rc, fail = CMP_FAIL_NONE, kga;
 
 	memset(&ir, 0, sizeof(ir));
 	ir.tmpl = m->certReq->certTemplate;
+	/* No key in the template (or only its algorithm): the CA is asked
+	 * to make it (RFC 9483 §4.1.6). */
+	kga = r->msg->body->type != CMP_BODY_P10CR &&
+	    kga_requested(ir.tmpl);
 	/* Decoded once for the checks, the POP and the certificate. */
-	ir.pubkey = cmp_spki_pkey(ir.tmpl->publicKey);
+	if (!kga)
+		ir.pubkey = cmp_spki_pkey(ir.tmpl->publicKey);
 	ir.profile = prof;
 	ir.allowed_subject = r->secret.allowed_subject;
 	ir.ca_name = X509_get_subject_name(r->ca->cert);
@@ -326,6 +332,14 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 	}
 	ERR_clear_error();
 	rc = identity_check(r, m, ir.pubkey, prof, &fail, &why);
+	if (rc == 1 && kga) {
+		rc = cmp_kga_prepare(r, m, prof, &genkey, &fail, &why);
+		if (rc == 1 && (ir.pubkey = genkey) != NULL &&
+		    !EVP_PKEY_up_ref(genkey)) {
+			ir.pubkey = NULL;
+			rc = -1;
+		}
+	}
 	if (rc == 1)
 		rc = cmp_template_check(&ir, &fail, &why);
 	if (rc == 1 && r->msg->body->type == CMP_BODY_P10CR) {
@@ -334,7 +348,7 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 		ERR_pop_to_mark();
 		fail = CMP_FAIL_BAD_POP;
 		why = "PKCS#10 signature does not verify (RFC 2986)";
-	} else if (rc == 1) {
+	} else if (rc == 1 && !kga) {
 		rc = cmp_popo_verify(m, ir.pubkey, r->is_ra, &why);
 		fail = CMP_FAIL_BAD_POP;
 	}
@@ -374,6 +388,7 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 	out->row.reason = -1;
 	if (r->msg->body->type == CMP_BODY_KUR)
 		out->row.replaces = r->prot_row.id;
+	out->row.server_keygen = kga;
 	if (out->row.profile == NULL || out->row.requester == NULL)
 		goto out;
 	/* What the profile dropped (other_extensions = drop): RFC 9810
@@ -381,8 +396,10 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 	*resp = cmp_certresp_new(rid, mods[0] != '\0'
 	    ? CMP_STATUS_GRANTED_WITH_MODS : CMP_STATUS_ACCEPTED,
 	    CMP_FAIL_NONE, mods[0] != '\0' ? mods : NULL, out->cert);
-	rc = *resp != NULL ? 1 : -1;
+	rc = *resp != NULL && (genkey == NULL ||
+		 cmp_kga_attach(r, *resp, genkey)) ? 1 : -1;
 out:
+	EVP_PKEY_free(genkey);
 	EVP_PKEY_free(ir.pubkey);
 	return rc;
 }
@@ -468,19 +485,8 @@ certreq_profile(struct req *r)
 {
 	const struct cfg *cfg = r->srv->cfg;
 	const struct cfg_profile *p;
-	const char *name = "default";
+	const char *name = cmp_profile_name(r);
 
-	if (r->is_ra)
-		name = r->ra.profile;
-	else if (r->have_mac && r->secret.profile[0] != '\0')
-		name = r->secret.profile;
-	else if (r->have_sig && r->prot_row.id != 0 &&
-	    r->prot_row.profile != NULL) {
-		name = r->prot_row.profile;
-		if ((p = cfg_profile_get(cfg, name)) != NULL &&
-		    p->renew_profile != NULL)
-			name = p->renew_profile;
-	}
 	if ((p = cfg_profile_get(cfg, name)) != NULL)
 		return p;
 	if (r->have_sig && !r->is_ra) {
