@@ -217,6 +217,9 @@ kga_package(EVP_PKEY *key, const struct ca_ident *ca, const unsigned char *pw,
 	    (cms = CMS_EnvelopedData_create(EVP_aes_256_cbc())) == NULL ||
 	    !kga_recipient(cms, pw, pwlen, rcpt) ||
 	    !CMS_set1_eContentType(cms, OBJ_nid2obj(NID_pkcs7_signed)) ||
+	    /* The ciphertext in the structure (CMS_encrypt does the same):
+	     * created, an EnvelopedData counts as detached. */
+	    !CMS_set_detached(cms, 0) ||
 	    CMS_final(cms, in, NULL, CMS_BINARY) != 1 ||
 	    (edlen = cinfo_content(cms, &ed)) <= 0)
 		goto out;
