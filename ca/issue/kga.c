@@ -12,7 +12,7 @@
  *   to the requester: PasswordRecipientInfo (PBKDF2 with HMAC-SHA256,
  *   id-alg-PWRI-KEK) under the enrollment secret of a MAC-protected
  *   request, KeyTransRecipientInfo (RSA-OAEP, SHA-256) or
- *   KeyAgreeRecipientInfo (ECDH, OpenSSL's default KDF) to the key of the
+ *   KeyAgreeRecipientInfo (ECDH, X9.63 KDF with SHA-256) to the key of the
  *   protection certificate of a signed one,
  * as EncryptedKey's [0] envelopedData in CertifiedKeyPair.privateKey.
  * OpenSSL builds every layer (CMS); the DER is only re-tagged through
@@ -187,8 +187,18 @@ kga_recipient(CMS_ContentInfo *cms, const unsigned char *pw, size_t pwlen,
 	}
 	if (rcpt == NULL || X509_get0_pubkey(rcpt) == NULL)
 		return 0;
+	if (EVP_PKEY_get_base_id(X509_get0_pubkey(rcpt)) == EVP_PKEY_EC) {
+		/* ECDH with the X9.63 KDF over SHA-256 (RFC 9481 §4.1.1,
+		 * dhSinglePass-stdDH-sha256kdf-scheme), not OpenSSL's
+		 * default SHA-1. */
+		if ((ri = CMS_add1_recipient_cert(cms, rcpt,
+			 CMS_KEY_PARAM)) == NULL ||
+		    (pctx = CMS_RecipientInfo_get0_pkey_ctx(ri)) == NULL)
+			return 0;
+		return EVP_PKEY_CTX_set_ecdh_kdf_md(pctx, EVP_sha256()) > 0;
+	}
 	if (EVP_PKEY_get_base_id(X509_get0_pubkey(rcpt)) != EVP_PKEY_RSA)
-		return CMS_add1_recipient_cert(cms, rcpt, CMS_BINARY) != NULL;
+		return 0;
 	/* RSA: OAEP with SHA-256 (RFC 9481 §4.2), not PKCS#1 v1.5. */
 	if ((ri = CMS_add1_recipient_cert(cms, rcpt, CMS_KEY_PARAM)) == NULL ||
 	    (pctx = CMS_RecipientInfo_get0_pkey_ctx(ri)) == NULL)

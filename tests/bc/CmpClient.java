@@ -89,7 +89,8 @@
  *   must match the issued certificate (a signature by it verifies with the
  *   certificate's key). The line then says
  *   key[<certReqId>]=<path of genkey-<id>.pem>|error:<reason>, with
- *   recip[<id>]=pwri|ktri|kari and kga_signer[<id>]=ok|bad.
+ *   recip[<id>]=pwri|ktri|kari, recip_alg[<id>]=<keyEncryptionAlgorithm
+ *   OID> and kga_signer[<id>]=ok|bad.
  * Requests: --key FILE (PEM private key; repeatable, one CertReqMsg each)
  *   or --newkey ec:P-256|ec:P-384|rsa:2048|ed25519 (repeatable; the key is
  *   written to --out-dir as key-<certReqId>.pem), --subject DN (repeatable;
@@ -1314,6 +1315,7 @@ public final class CmpClient {
 				return k + "error:enveloped-content-not-signedData";
 			CMSEnvelopedData env = new CMSEnvelopedData(new ContentInfo(CMSObjectIdentifiers.envelopedData, ed));
 			RecipientInformation ri = env.getRecipientInfos().getRecipients().iterator().next();
+			out.append(" recip_alg[").append(id).append("]=").append(ri.getKeyEncryptionAlgOID());
 			byte[] content;
 			if (ri instanceof PasswordRecipientInformation) {
 				out.append(" recip[").append(id).append("]=pwri");

@@ -75,6 +75,7 @@ certs() { q "select count(*) from cert"; }
 kmac ec ir --subject /CN=kga-ec --central-keygen ec:P-256
 check "1: MAC ir, EC P-256 generated: accepted" is ec "status[0]" 0 || why ec
 check "1: the key came through a PasswordRecipientInfo" is ec "recip[0]" pwri
+check "1: ... id-alg-PWRI-KEK" is ec "recip_alg[0]" 1.2.840.113549.1.9.16.3.9
 check "1: KGA signature verifies with the CA certificate, key matches the certificate" keyok ec
 check "1: the key is P-256" test "$(bits "$(f ec "key[0]")")" = 256
 check "1: certConf accepted (pkiconf), row valid and marked server-generated" \
@@ -96,12 +97,15 @@ bcs kari cr --subject /CN=kga-ec --central-keygen rsa \
     --prot-key "$(f ec "key[0]")" --prot-cert "$w/ec/cert-0.pem"
 check "2: cr signed by an EC certificate: key agreement (kari)" \
     is kari "recip[0]" kari || why kari
+check "2: ... ECDH with the SHA-256 KDF (dhSinglePass-stdDH-sha256kdf-scheme)" \
+    is kari "recip_alg[0]" 1.3.132.1.11.1
 check "2: ... RSA key opened with the protection key, matches, KGA ok" keyok kari
 check "2: ... row valid, server-generated" test "$(row "$w/kari/cert-0.pem")" = "valid true"
 bcs ktri cr --subject /CN=kga-rsa --central-keygen ec:P-256 \
     --prot-key "$(f rsa "key[0]")" --prot-cert "$w/rsa/cert-0.pem"
 check "2: cr signed by an RSA certificate: key transport (ktri, RSA-OAEP)" \
     is ktri "recip[0]" ktri || why ktri
+check "2: ... RSAES-OAEP" is ktri "recip_alg[0]" 1.2.840.113549.1.1.7
 check "2: ... P-256 key opened, matches, KGA ok" keyok ktri
 bcs kur kur --central-keygen ec:P-256 \
     --old-key "$(f ec "key[0]")" --old-cert "$w/ec/cert-0.pem"
