@@ -115,7 +115,8 @@ $(B)/test_lib: $(B)/tests/unit/test_lib.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 
 ENGINE_TESTS := test_engine test_engine_msg test_engine_txn test_engine_secret \
-	test_engine_ext test_engine_ca test_engine_ocsp test_engine_sig test_build \
+	test_engine_ext test_engine_ca test_engine_ocsp test_engine_sig \
+	test_engine_kga test_build \
 	cfglog
 $(B)/test_engine: $(ENGINE_TESTS:%=$(B)/tests/unit/%.o) $(B)/daemon/fcgi.o \
     $(B)/daemon/admin.o $(B)/daemon/admin_buf.o $(B)/daemon/admin_health.o $(B)/daemon/worker.o \
