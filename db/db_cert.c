@@ -137,6 +137,7 @@ db_cert_row(const PGresult *res, int i, int off, struct db_cert *c)
 	db_col_text(&r, 18, c->kind, sizeof(c->kind));
 	c->credential = db_col_strdup(&r, 19);
 	c->obtained_with = db_col_int8(&r, 20);
+	c->server_keygen = db_col_int4(&r, 21, 0);
 	c->status = db_name_parse(&cert_status, status);
 	if (r.bad || len != sizeof(c->spki_sha256) || c->subject == NULL ||
 	    c->issuer == NULL || c->der == NULL || c->status == 0) {

@@ -81,6 +81,8 @@ check "1: the key is P-256" test "$(bits "$(f ec "key[0]")")" = 256
 check "1: certConf accepted (pkiconf), row valid and marked server-generated" \
     test "$(row "$w/ec/cert-0.pem")" = "valid true"
 check "1: the certificate chains to the CA" chains "$w/ec/cert-0.pem"
+shows_kg() { cli cert show "$(serial_of "$1")" | grep -qx "$(printf 'server_keygen\t%s' "$2")"; }
+check "1: cmpca cert show says server_keygen yes" shows_kg "$w/ec/cert-0.pem" yes
 kmac rsa ir --subject /CN=kga-rsa --central-keygen rsa
 check "1: MAC ir, RSA generated: RSA-2048" \
     test "$(bits "$(f rsa "key[0]")")" = 2048 || why rsa

@@ -260,6 +260,8 @@ test_issue_n(void **state)
 		c[i].cert_req_id = (int)i;
 	}
 	c[1].replaces = old.id;
+	/* A key the CA generated (central key generation, migration 022). */
+	c[2].server_keygen = 1;
 	memset(&is, 0, sizeof(is));
 	is.txn = DB_ISSUE_NEW;
 	is.t = &t;
@@ -278,6 +280,8 @@ test_issue_n(void **state)
 	}
 	assert_int_equal(list[1].replaces, old.id);
 	assert_int_equal(list[0].replaces, 0);
+	assert_int_equal(list[0].server_keygen, 0);
+	assert_int_equal(list[2].server_keygen, 1);
 	db_cert_array_free(list, n);
 	assert_true(c[0].id < c[1].id && c[1].id < c[2].id);
 	CHECK(db_cert_get(db, old.id, &got), 1);
