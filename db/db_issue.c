@@ -19,7 +19,7 @@ static const struct db_stmt st_store = {DB_ST_CERT_STORE, "cert_store",
     " $16::text[], $17::text[], $18::text[], $19::bytea[], $20::bigint[],"
     " $21::bigint[], $22::text[], $23::bytea[], $24::text[], $25::text[],"
     " $26::int[], $27::bigint[], $28::boolean[], $29::text[], $30::int,"
-    " $31::text, $32::bigint, $33::bigint[], $34::bigint[], $35::boolean[])"};
+    " $31::text, $32::bigint, $33::bigint[], $34::bigint[])"};
 static const struct db_stmt st_ca_current = {DB_ST_CA_CERT_CURRENT,
     "ca_cert_current",
     "SELECT 1::bigint FROM ca WHERE id = $1::bigint AND status = 'active'"
@@ -72,9 +72,7 @@ enum {
 	ARR_NOT_AFTER, ARR_STATUS, ARR_DER, ARR_PROFILE, ARR_REQUESTER,
 	ARR_CERT_REQ_ID, ARR_REPLACES, ARR_SUPERSEDE, ARR_KIND, ARR_COUNT,
 	/* After the certificates' arrays: the protection path's. */
-	ARR_PATH_CA = ARR_COUNT, ARR_PATH_CERT,
-	/* Last (022): which certify a key the CA generated. */
-	ARR_KEYGEN, ARR_ALL
+	ARR_PATH_CA = ARR_COUNT, ARR_PATH_CERT, ARR_ALL
 };
 
 static const char *const issue_txn_tbl[] = {
@@ -218,10 +216,6 @@ issue_params(struct db_params *p, struct db_array *arr,
 		db_array_int8(&arr[ARR_PATH_CERT], is->path_cert[i]);
 	db_param_array(p, &arr[ARR_PATH_CA]);
 	db_param_array(p, &arr[ARR_PATH_CERT]);
-	db_array_init(&arr[ARR_KEYGEN], DB_OID_BOOL);
-	for (i = 0; i < n; i++)
-		db_array_bool(&arr[ARR_KEYGEN], c[i]->server_keygen);
-	db_param_array(p, &arr[ARR_KEYGEN]);
 }
 
 int

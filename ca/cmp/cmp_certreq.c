@@ -46,7 +46,8 @@ persist_issue(struct req *r, struct issued *iss, int n)
 	struct db_issue is;
 	struct db_txn t;
 	enum db_refusal why;
-	size_t k = 0;
+	long long kga_ids[CA_MAX_CERTREQS];
+	size_t k = 0, nkga = 0;
 	int i, rc, nwait = 0;
 
 	for (i = 0; i < n; i++) {
@@ -81,8 +82,11 @@ persist_issue(struct req *r, struct issued *iss, int n)
 	is.npath_ca = r->npath_ca;
 	is.path_cert = r->path_cert;
 	is.npath_cert = r->npath_cert;
-	/* Without requests waiting, one statement is the whole of it. */
-	if (nwait > 0 && db_begin(db) != 1)
+	for (i = 0; i < (int)k; i++)
+		nkga += rows[i]->server_keygen != 0;
+	/* Without requests waiting or keys the CA generated, one statement
+	 * is the whole of it. */
+	if ((nwait > 0 || nkga > 0) && db_begin(db) != 1)
 		goto dberr;
 	rc = db_issue(db, &is, rows, sup, k, &why);
 	if (rc < 0)
@@ -92,8 +96,19 @@ persist_issue(struct req *r, struct issued *iss, int n)
 		cmp_refuse(r, why);
 		return 0;
 	}
-	if (nwait == 0)
+	if (nkga > 0) {
+		/* Marked in the transaction that stores them (issue 26). */
+		for (i = 0, nkga = 0; i < (int)k; i++)
+			if (rows[i]->server_keygen)
+				kga_ids[nkga++] = rows[i]->id;
+		if (db_cert_mark_keygen(db, kga_ids, nkga) != 1)
+			goto dberr;
+	}
+	if (nwait == 0) {
+		if (nkga > 0 && db_commit(db) != 1)
+			goto dberr;
 		return 1;
+	}
 	for (i = 0; i < n; i++)
 		if (iss[i].waiting &&
 		    (db_pending_insert(db, &iss[i].pend) != 1 ||

@@ -260,8 +260,6 @@ test_issue_n(void **state)
 		c[i].cert_req_id = (int)i;
 	}
 	c[1].replaces = old.id;
-	/* A key the CA generated (central key generation, migration 022). */
-	c[2].server_keygen = 1;
 	memset(&is, 0, sizeof(is));
 	is.txn = DB_ISSUE_NEW;
 	is.t = &t;
@@ -280,6 +278,12 @@ test_issue_n(void **state)
 	}
 	assert_int_equal(list[1].replaces, old.id);
 	assert_int_equal(list[0].replaces, 0);
+	assert_int_equal(list[2].server_keygen, 0);
+	db_cert_array_free(list, n);
+	/* Central key generation (migration 022): the third is marked. */
+	CHECK(db_cert_mark_keygen(db, &c[2].id, 1), 1);
+	CHECK(db_cert_mark_keygen(db, &c[2].id, 1), 0);
+	CHECK(db_cert_list_by_txn(db, t.id, t.id_len, &list, &n), 1);
 	assert_int_equal(list[0].server_keygen, 0);
 	assert_int_equal(list[2].server_keygen, 1);
 	db_cert_array_free(list, n);

@@ -137,6 +137,22 @@ kga_req(const struct rq *q, int alg, int curve)
 	return m;
 }
 
+/* cert.server_keygen of x's inventory row. */
+static int
+db_keygen(X509 *x)
+{
+	char serial[DB_SERIAL_MAX];
+	struct db_cert c;
+	int kg;
+
+	OK(ca_serial_hex(X509_get0_serialNumber(x), serial, sizeof(serial)));
+	if (db_cert_get_by_serial(fx.chk, fx.ca_id, serial, &c) != 1)
+		fail_msg("certificate %s not in the database", serial);
+	kg = c.server_keygen;
+	db_cert_clear(&c);
+	return kg;
+}
+
 void
 test_central_keygen(void **state)
 {
@@ -166,7 +182,16 @@ test_central_keygen(void **state)
 		assert_int_equal(EVP_PKEY_eq(k,
 		    X509_get0_pubkey(ip_cert(resp, 0, 0))), 1);
 		EVP_PKEY_free(k);
+		/* Stored valid (implicitConfirm), marked server-generated. */
+		assert_int_equal(db_status(ip_cert(resp, 0, 0), NULL),
+		    DB_CERT_VALID);
+		assert_int_equal(db_keygen(ip_cert(resp, 0, 0)), 1);
 	}
+	/* A key of the client's own is not marked. */
+	rq_init(&q);
+	q.implicit = 1;
+	resp = ir_ok(&q, "test");
+	assert_int_equal(db_keygen(ip_cert(resp, 0, 0)), 0);
 	/* Refusals, nothing stored: a profile without central_keygen, a
 	 * type this one does not generate, a POP with no key. */
 	n0 = db_count(NULL);
