@@ -33,7 +33,7 @@ endif
 
 LIB_SRC := lib/lib_pct.c lib/lib_file.c
 HSM_SRC := hsm/hsm.c hsm/hsm_err.c hsm/hsm_token.c hsm/hsm_uri.c \
-	hsm/hsm_keygen.c hsm/hsm_aes.c hsm/hsm_caps.c
+	hsm/hsm_keygen.c hsm/hsm_aes.c hsm/hsm_caps.c hsm/hsm_eekey.c
 DB_SRC := db/db.c db/db_ca.c db/db_cert.c db/db_txn.c db/db_secret.c \
 	db/db_pending.c db/db_ra.c db/db_upstream.c db/db_issue.c db/db_crl.c \
 	db/db_audit.c db/db_ocsp.c db/db_ocsp_answer.c db/db_cross.c \
@@ -44,10 +44,11 @@ CA_SRC := ca/log.c ca/cfg.c ca/profile.c ca/profile_san.c ca/profile_subject.c \
 	ca/audit_verify.c ca/audit_anchor.c \
 	ca/serial.c ca/crl_reason.c \
 	ca/issue/cert_build.c ca/issue/cert_profile.c ca/issue/issue.c \
-	ca/issue/cross.c \
+	ca/issue/cross.c ca/issue/kga.c \
 	ca/cmp/cmp_hdr.c ca/cmp/cmp_protect.c ca/cmp/cmp_sign.c \
 	ca/cmp/cmp_guard.c ca/cmp/cmp_secret.c ca/cmp/cmp_req.c ca/cmp/cmp_sig.c \
 	ca/cmp/cmp_auth.c ca/cmp/cmp_certreq.c ca/cmp/cmp_certconf.c \
+	ca/cmp/cmp_kga.c \
 	ca/cmp/cmp_rr.c ca/cmp/cmp_genm.c ca/cmp/cmp_poll.c ca/cmp/cmp_ccr.c \
 	ca/cmp/cmp_upstream.c ca/cmp/cmp_server.c \
 	ca/client/cmp_client.c ca/client/client_ccr.c ca/client/client_mac.c \
@@ -116,7 +117,8 @@ $(B)/test_lib: $(B)/tests/unit/test_lib.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 
 ENGINE_TESTS := test_engine test_engine_msg test_engine_txn test_engine_secret \
-	test_engine_ext test_engine_ca test_engine_ocsp test_engine_sig test_build \
+	test_engine_ext test_engine_ca test_engine_ocsp test_engine_sig \
+	test_engine_kga test_build \
 	cfglog
 $(B)/test_engine: $(ENGINE_TESTS:%=$(B)/tests/unit/%.o) $(B)/daemon/fcgi.o \
     $(B)/daemon/admin.o $(B)/daemon/admin_buf.o $(B)/daemon/admin_health.o $(B)/daemon/worker.o \

@@ -108,6 +108,8 @@ char *metrics_render(struct db *db, int workers, size_t *len);
 #define CFG_KT_ED25519 0x10u
 #define CFG_KT_ED448 0x20u
 #define CFG_KT_ALL 0x3fu
+/* Key types central_keygen may list (enum hsm_keytype has five). */
+#define CFG_MAX_KGA_TYPES 5
 /* subjectAltName types a profile accepts (bit mask). */
 #define CFG_SAN_DNS 0x01u
 #define CFG_SAN_IP 0x02u
@@ -162,6 +164,10 @@ struct cfg_profile {
 	size_t npolicies;
 	char *renew_profile;	/* the profile its holders' cr/kur/p10cr
 				 * are served under; NULL: this one */
+	/* central_keygen: the key types (enum hsm_keytype) the CA generates
+	 * for a template without a key, first the default; none: off. */
+	int kga_types[CFG_MAX_KGA_TYPES];
+	size_t nkga_types;
 };
 
 /* ra_revoke_scope: which certificates a registered RA may revoke. */

@@ -58,7 +58,7 @@ static const char *const profile_keys[] = {
 	"ext_key_usage", "copy_extensions", "holder_san", "kur_same_key",
 	"crl_url", "ocsp_url", "ca_issuers_url", "ra_san", "external_subject",
 	"external_san", "wildcards", "other_extensions", "allowed_policies",
-	"renew_profile", NULL,
+	"renew_profile", "central_keygen", NULL,
 };
 
 /* Line number of "key =" inside [section] of path, 0 if not found. */
@@ -390,6 +390,68 @@ cfg_mask(const struct cfg *c, const char *sec, const char *key,
 	return 1;
 }
 
+/*
+ * central_keygen: the key types the CA generates for the profile's end
+ * entities, in order of preference (the first is the default for a
+ * template without a key). Each must be one key_types allows.
+ */
+static int
+cfg_kga_types(const struct cfg *c, const char *sec, struct cfg_profile *p)
+{
+	static const struct {
+		const char *name;
+		enum hsm_keytype t;
+		unsigned kt;
+		long bits;
+	} kga[] = {
+		{ "ec-p256", HSM_KEY_EC_P256, CFG_KT_P256, 0 },
+		{ "ec-p384", HSM_KEY_EC_P384, CFG_KT_P384, 0 },
+		{ "rsa-2048", HSM_KEY_RSA2048, CFG_KT_RSA, 2048 },
+		{ "rsa-3072", HSM_KEY_RSA3072, CFG_KT_RSA, 3072 },
+		{ "rsa-4096", HSM_KEY_RSA4096, CFG_KT_RSA, 4096 },
+	};
+	const char *v = NCONF_get_string(c->conf, sec, "central_keygen");
+	char buf[256], *tok, *save = NULL;
+	size_t i, k;
+
+	ERR_clear_error();
+	p->nkga_types = 0;
+	if (v == NULL || strcasecmp(v, "no") == 0 || strcmp(v, "") == 0)
+		return 1;
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (tok = strtok_r(buf, ", ", &save); tok != NULL;
+	     tok = strtok_r(NULL, ", ", &save)) {
+		for (i = 0; i < sizeof(kga) / sizeof(kga[0]); i++)
+			if (strcasecmp(tok, kga[i].name) == 0)
+				break;
+		if (i == sizeof(kga) / sizeof(kga[0])) {
+			cfg_error(c, sec, "central_keygen", "unknown key type "
+			    "\"%s\" (ec-p256, ec-p384, rsa-2048, rsa-3072, "
+			    "rsa-4096)", tok);
+			return 0;
+		}
+		if (!(p->key_types & kga[i].kt) ||
+		    kga[i].bits < (kga[i].kt == CFG_KT_RSA ? p->rsa_min_bits
+			: 0)) {
+			cfg_error(c, sec, "central_keygen", "%s is a key type "
+			    "key_types or rsa_min_bits of the profile refuses",
+			    kga[i].name);
+			return 0;
+		}
+		for (k = 0; k < p->nkga_types; k++)
+			if (p->kga_types[k] == (int)kga[i].t)
+				break;
+		if (k < p->nkga_types)
+			continue;
+		if (p->nkga_types == CFG_MAX_KGA_TYPES) {
+			cfg_error(c, sec, "central_keygen", "too many key types");
+			return 0;
+		}
+		p->kga_types[p->nkga_types++] = (int)kga[i].t;
+	}
+	return 1;
+}
+
 /* Key types, SAN types and subject attributes a profile accepts. */
 static int
 cfg_profile_rules(const struct cfg *c, const char *sec, struct cfg_profile *p)
@@ -412,7 +474,8 @@ cfg_profile_rules(const struct cfg *c, const char *sec, struct cfg_profile *p)
 	    !cfg_long(c, sec, "rsa_min_bits", 2048, 2048, 16384,
 		&p->rsa_min_bits) ||
 	    !cfg_bool(c, sec, "implicit_confirm", 1, &p->implicit_confirm) ||
-	    !cfg_bool(c, sec, "wildcards", 0, &p->wildcards))
+	    !cfg_bool(c, sec, "wildcards", 0, &p->wildcards) ||
+	    !cfg_kga_types(c, sec, p))
 		return 0;
 	v = NCONF_get_string(c->conf, sec, "subject_attrs");
 	ERR_clear_error();

@@ -380,6 +380,20 @@ DECLARE_ASN1_ITEM(CMP_CRLS)
 DECLARE_ASN1_ITEM(CMP_MSGS)
 DEFINE_STACK_OF(CMP_MSG)
 
+/* Central key generation (RFC 9483 §4.1.6, ca/issue/kga.c). */
+/* AsymmetricKeyPackage (RFC 5958 §2): SEQUENCE OF OneAsymmetricKey. */
+DECLARE_ASN1_ITEM(CMP_AKP)
+DEFINE_STACK_OF(PKCS8_PRIV_KEY_INFO)
+/* ContentInfo (RFC 5652 §3), its content kept as DER (V_ASN1_SEQUENCE). */
+typedef struct cmp_cinfo_st {
+	ASN1_OBJECT *type;
+	ASN1_TYPE *content; /* [0] EXPLICIT */
+} CMP_CINFO;
+DECLARE_ASN1_FUNCTIONS(CMP_CINFO)
+/* EncryptedKey's envelopedData alternative (RFC 4211 §2.1, implicit tags):
+ * [0] IMPLICIT EnvelopedData, its fields kept as DER. */
+DECLARE_ASN1_ITEM(CMP_ENVKEY)
+
 /*
  * Decodes one PKIMessage from exactly len bytes: trailing bytes, more than
  * CA_MAX_CERTREQS requests, CA_MAX_EXTRACERTS extraCerts or

@@ -300,10 +300,11 @@ cmd_cert(struct ctx *c, int argc, char **argv)
 						       : "-");
 		if (show)
 			printf("credential\t%s\nobtained_with\t%lld\n"
-			       "profile\t%s\n",
+			       "profile\t%s\nserver_keygen\t%s\n",
 			    list[i].credential ? list[i].credential : "-",
 			    list[i].obtained_with,
-			    list[i].profile ? list[i].profile : "-");
+			    list[i].profile ? list[i].profile : "-",
+			    list[i].server_keygen ? "yes" : "no");
 		if (show && pem) {
 			const unsigned char *p = list[i].der;
 			X509 *x = d2i_X509(NULL, &p, (long)list[i].der_len);

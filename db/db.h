@@ -174,12 +174,22 @@ struct db_cert {
 	char *credential;   /* who asked: "secret:<ref>", "ra:<name>",
 			       "cert:sha256:<hex>", or NULL */
 	long long obtained_with; /* the certificate of ours that asked, 0 */
+	int server_keygen; /* the CA generated its key (RFC 9483 §4.1.6):
+			    * read; stored by db_cert_mark_keygen */
 };
 void db_cert_clear(struct db_cert *c);
 void db_cert_array_free(struct db_cert *a, size_t n);
 /* Inserts; sets c->id. Returns 1, 0 if (ca_id, serial) exists, -1. */
 int db_cert_insert(struct db *db, struct db_cert *c) CA_MUST_CHECK;
 int db_cert_get(struct db *db, long long id, struct db_cert *out)
+    CA_MUST_CHECK;
+/*
+ * Marks the certificates ids[0..n) as certifying a key the CA generated
+ * (cert.server_keygen, central key generation), inside the caller's
+ * database transaction that stored them. Returns 1, 0 if none changed,
+ * -1.
+ */
+int db_cert_mark_keygen(struct db *db, const long long *ids, size_t n)
     CA_MUST_CHECK;
 int db_cert_get_by_serial(struct db *db, long long ca_id, const char *serial,
     struct db_cert *out) CA_MUST_CHECK;

@@ -65,6 +65,11 @@ static const struct db_stmt st_set_status = {DB_ST_CERT_SET_STATUS,
     " THEN $3::int END"
     " WHERE id = $1::bigint AND status = ANY ($4::text[])"};
 
+static const struct db_stmt st_mark_keygen = {DB_ST_CERT_MARK_KEYGEN,
+    "cert_mark_keygen",
+    "UPDATE cert SET server_keygen = true WHERE id = ANY ($1::bigint[])"
+    " AND NOT server_keygen"};
+
 static const char *const cert_status_tbl[] = {
     [DB_CERT_UNCONFIRMED] = "unconfirmed",
     [DB_CERT_VALID] = "valid",
@@ -137,6 +142,7 @@ db_cert_row(const PGresult *res, int i, int off, struct db_cert *c)
 	db_col_text(&r, 18, c->kind, sizeof(c->kind));
 	c->credential = db_col_strdup(&r, 19);
 	c->obtained_with = db_col_int8(&r, 20);
+	c->server_keygen = db_col_int4(&r, 21, 0);
 	c->status = db_name_parse(&cert_status, status);
 	if (r.bad || len != sizeof(c->spki_sha256) || c->subject == NULL ||
 	    c->issuer == NULL || c->der == NULL || c->status == 0) {
@@ -313,6 +319,23 @@ db_cert_set_status(struct db *db, long long id, unsigned from_mask,
 		db_param_text(&p, NULL);
 	db_param_text(&p, from);
 	return db_update(db, &st_set_status, &p, NULL);
+}
+
+int
+db_cert_mark_keygen(struct db *db, const long long *ids, size_t n)
+{
+	struct db_params p = {0};
+	struct db_array a;
+	size_t i;
+	int rc;
+
+	db_array_init(&a, DB_OID_INT8);
+	for (i = 0; i < n; i++)
+		db_array_int8(&a, ids[i]);
+	db_param_array(&p, &a);
+	rc = db_update(db, &st_mark_keygen, &p, NULL);
+	db_array_free(&a);
+	return rc;
 }
 
 int

@@ -159,6 +159,7 @@ enum db_stmt_id {
 	DB_ST_OCSP_ANSWER_MISSING,
 	DB_ST_OCSP_ANSWER_PRUNE,
 	DB_ST_OCSP_ANSWER_COUNT,
+	DB_ST_CERT_MARK_KEYGEN,
 	DB_ST_COUNT
 };
 
@@ -329,7 +330,7 @@ struct db_row {
 	DB_EPOCH("not_before") ", " DB_EPOCH("not_after") ", status, der, " \
 	"profile, requester, txid, cert_req_id, " DB_EPOCH("revoked_at")    \
 	", reason, " DB_EPOCH("created") ", replaces, kind, credential, "   \
-	"obtained_with"
+	"obtained_with, server_keygen::int"
 /* Fills *c from the DB_CERT_COLS at column off of row i. 1, or 0 on a
  * malformed row (c cleared). */
 int db_cert_row(const PGresult *res, int i, int off, struct db_cert *c);

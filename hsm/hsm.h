@@ -156,6 +156,18 @@ EVP_PKEY *hsm_key_load(struct hsm *h, const char *uri) CA_MUST_CHECK;
 int hsm_keygen(struct hsm *h, const char *label, enum hsm_keytype type,
     EVP_PKEY **pub, char *uri, size_t urilen) CA_MUST_CHECK;
 
+/*
+ * Central key generation (RFC 9483 §4.1.6): a key pair of type generated
+ * by the token for an end entity, as session objects that are destroyed
+ * before return; the private key leaves the token only wrapped (AES key
+ * wrap with padding under a one-time session key, hsm_eekey.c). Returns 1
+ * and *key, a software key (caller frees; it is the end entity's private
+ * key: never logged, stored or written in clear), or 0 (reason in
+ * hsm_error()).
+ */
+int hsm_keygen_ee(struct hsm *h, enum hsm_keytype type, EVP_PKEY **key)
+    CA_MUST_CHECK;
+
 /* Fills buf with len bytes from the token's RNG. Returns 1 or 0. */
 int hsm_random(struct hsm *h, unsigned char *buf, size_t len) CA_MUST_CHECK;
 

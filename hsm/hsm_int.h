@@ -8,7 +8,8 @@
  * token), hsm_token.c (token set-up), hsm_uri.c (RFC 7512 URIs, loading
  * the key a URI names), hsm_keygen.c (key types and generation),
  * hsm_aes.c (sealed enrollment secrets), hsm_caps.c (what the token can
- * do, probed once per open).
+ * do, probed once per open), hsm_eekey.c (key pairs generated for end
+ * entities, central key generation).
  */
 #ifndef CMPCA_HSM_INT_H
 #define CMPCA_HSM_INT_H
@@ -97,6 +98,18 @@ int hsm_caps_probe(struct hsm *h);
  * it does not fit. */
 int hsm_uri_put(char *buf, size_t len, size_t *off, const char *s,
     int escape);
+
+/* hsm_keygen.c: what each key type means to the token and to OpenSSL,
+ * or NULL for an unknown type. */
+struct hsm_keyspec {
+	enum hsm_keytype type;
+	int nid; /* EC curve */
+	CK_KEY_TYPE key_type;
+	CK_ULONG bits;     /* RSA modulus size */
+	const char *group; /* OpenSSL group name */
+	size_t point_len;  /* uncompressed point */
+};
+const struct hsm_keyspec *hsm_keyspec_get(enum hsm_keytype type);
 
 /* hsm_aes.c. Tests: hsm_seal() writes format fmt (0x01 sealed in the
  * token, 0x02 under key version 1's data key) while set; 0 for the

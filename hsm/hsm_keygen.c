@@ -82,15 +82,8 @@ hsm_keytype_parse(const char *s, enum hsm_keytype *type)
 	return 0;
 }
 
-/* What each key type means to the token and to OpenSSL. */
-static const struct hsm_keyspec {
-	enum hsm_keytype type;
-	int nid; /* EC curve */
-	CK_KEY_TYPE key_type;
-	CK_ULONG bits;     /* RSA modulus size */
-	const char *group; /* OpenSSL group name */
-	size_t point_len;  /* uncompressed point */
-} hsm_keyspecs[] = {
+/* What each key type means to the token and to OpenSSL (hsm_int.h). */
+static const struct hsm_keyspec hsm_keyspecs[] = {
 	{ HSM_KEY_RSA2048, NID_undef, CKK_RSA, 2048, NULL, 0 },
 	{ HSM_KEY_RSA3072, NID_undef, CKK_RSA, 3072, NULL, 0 },
 	{ HSM_KEY_RSA4096, NID_undef, CKK_RSA, 4096, NULL, 0 },
@@ -98,7 +91,8 @@ static const struct hsm_keyspec {
 	{ HSM_KEY_EC_P384, NID_secp384r1, CKK_EC, 0, "P-384", 97 },
 };
 
-static const struct hsm_keyspec *
+/* See hsm_int.h. */
+const struct hsm_keyspec *
 hsm_keyspec_get(enum hsm_keytype type)
 {
 	size_t i;

@@ -46,7 +46,8 @@ persist_issue(struct req *r, struct issued *iss, int n)
 	struct db_issue is;
 	struct db_txn t;
 	enum db_refusal why;
-	size_t k = 0;
+	long long kga_ids[CA_MAX_CERTREQS];
+	size_t k = 0, nkga = 0;
 	int i, rc, nwait = 0;
 
 	for (i = 0; i < n; i++) {
@@ -81,8 +82,11 @@ persist_issue(struct req *r, struct issued *iss, int n)
 	is.npath_ca = r->npath_ca;
 	is.path_cert = r->path_cert;
 	is.npath_cert = r->npath_cert;
-	/* Without requests waiting, one statement is the whole of it. */
-	if (nwait > 0 && db_begin(db) != 1)
+	for (i = 0; i < (int)k; i++)
+		nkga += rows[i]->server_keygen != 0;
+	/* Without requests waiting or keys the CA generated, one statement
+	 * is the whole of it. */
+	if ((nwait > 0 || nkga > 0) && db_begin(db) != 1)
 		goto dberr;
 	rc = db_issue(db, &is, rows, sup, k, &why);
 	if (rc < 0)
@@ -92,8 +96,19 @@ persist_issue(struct req *r, struct issued *iss, int n)
 		cmp_refuse(r, why);
 		return 0;
 	}
-	if (nwait == 0)
+	if (nkga > 0) {
+		/* Marked in the transaction that stores them (issue 26). */
+		for (i = 0, nkga = 0; i < (int)k; i++)
+			if (rows[i]->server_keygen)
+				kga_ids[nkga++] = rows[i]->id;
+		if (db_cert_mark_keygen(db, kga_ids, nkga) != 1)
+			goto dberr;
+	}
+	if (nwait == 0) {
+		if (nkga > 0 && db_commit(db) != 1)
+			goto dberr;
 		return 1;
+	}
 	for (i = 0; i < n; i++)
 		if (iss[i].waiting &&
 		    (db_pending_insert(db, &iss[i].pend) != 1 ||
@@ -270,14 +285,20 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
     CMP_CERTRESPONSE **resp, int *failp, const char **whyp)
 {
 	struct issue_req ir;
+	EVP_PKEY *genkey = NULL; /* central key generation: the new key */
 	const char *why = NULL;
 	char mods[256] = "";
-	int rc, fail = CMP_FAIL_NONE;
+	int rc, fail = CMP_FAIL_NONE, kga;
 
 	memset(&ir, 0, sizeof(ir));
 	ir.tmpl = m->certReq->certTemplate;
+	/* No key in the template (or only its algorithm): the CA is asked
+	 * to make it (RFC 9483 §4.1.6). */
+	kga = r->msg->body->type != CMP_BODY_P10CR &&
+	    kga_requested(ir.tmpl);
 	/* Decoded once for the checks, the POP and the certificate. */
-	ir.pubkey = cmp_spki_pkey(ir.tmpl->publicKey);
+	if (!kga)
+		ir.pubkey = cmp_spki_pkey(ir.tmpl->publicKey);
 	ir.profile = prof;
 	ir.allowed_subject = r->secret.allowed_subject;
 	ir.ca_name = X509_get_subject_name(r->ca->cert);
@@ -326,6 +347,14 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 	}
 	ERR_clear_error();
 	rc = identity_check(r, m, ir.pubkey, prof, &fail, &why);
+	if (rc == 1 && kga) {
+		rc = cmp_kga_prepare(r, m, prof, &genkey, &fail, &why);
+		if (rc == 1 && (ir.pubkey = genkey) != NULL &&
+		    !EVP_PKEY_up_ref(genkey)) {
+			ir.pubkey = NULL;
+			rc = -1;
+		}
+	}
 	if (rc == 1)
 		rc = cmp_template_check(&ir, &fail, &why);
 	if (rc == 1 && r->msg->body->type == CMP_BODY_P10CR) {
@@ -334,7 +363,7 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 		ERR_pop_to_mark();
 		fail = CMP_FAIL_BAD_POP;
 		why = "PKCS#10 signature does not verify (RFC 2986)";
-	} else if (rc == 1) {
+	} else if (rc == 1 && !kga) {
 		rc = cmp_popo_verify(m, ir.pubkey, r->is_ra, &why);
 		fail = CMP_FAIL_BAD_POP;
 	}
@@ -374,6 +403,7 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 	out->row.reason = -1;
 	if (r->msg->body->type == CMP_BODY_KUR)
 		out->row.replaces = r->prot_row.id;
+	out->row.server_keygen = kga;
 	if (out->row.profile == NULL || out->row.requester == NULL)
 		goto out;
 	/* What the profile dropped (other_extensions = drop): RFC 9810
@@ -381,8 +411,10 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 	*resp = cmp_certresp_new(rid, mods[0] != '\0'
 	    ? CMP_STATUS_GRANTED_WITH_MODS : CMP_STATUS_ACCEPTED,
 	    CMP_FAIL_NONE, mods[0] != '\0' ? mods : NULL, out->cert);
-	rc = *resp != NULL ? 1 : -1;
+	rc = *resp != NULL && (genkey == NULL ||
+		 cmp_kga_attach(r, *resp, genkey)) ? 1 : -1;
 out:
+	EVP_PKEY_free(genkey);
 	EVP_PKEY_free(ir.pubkey);
 	return rc;
 }
@@ -468,19 +500,8 @@ certreq_profile(struct req *r)
 {
 	const struct cfg *cfg = r->srv->cfg;
 	const struct cfg_profile *p;
-	const char *name = "default";
+	const char *name = cmp_profile_name(r);
 
-	if (r->is_ra)
-		name = r->ra.profile;
-	else if (r->have_mac && r->secret.profile[0] != '\0')
-		name = r->secret.profile;
-	else if (r->have_sig && r->prot_row.id != 0 &&
-	    r->prot_row.profile != NULL) {
-		name = r->prot_row.profile;
-		if ((p = cfg_profile_get(cfg, name)) != NULL &&
-		    p->renew_profile != NULL)
-			name = p->renew_profile;
-	}
 	if ((p = cfg_profile_get(cfg, name)) != NULL)
 		return p;
 	if (r->have_sig && !r->is_ra) {

@@ -13,7 +13,9 @@
  *   certReqTemplate (19)        without value: no template is imposed
  *   crlStatusList (22)          -> crls (23): the newest CRL, if any
  *   currentCRL (6)              the newest CRL, if any
- *   signKeyPairTypes (2)        the key types the CA certifies
+ *   signKeyPairTypes (2)        the key types the CA certifies, or
+ *                               under a profile with central_keygen
+ *                               those it generates
  *   suppLangTags (16)           "en"
  *   anything else               echoed without a value (RFC 9810 §5.3.19)
  */
@@ -85,10 +87,47 @@ ca_certs_value(const struct req *r)
 	return type_from_seq(der, len);
 }
 
+/* SEQUENCE OF AlgorithmIdentifier: the key types the requester's profile
+ * has the CA generate (central_keygen, RFC 9483 §4.1.6), in its order of
+ * preference. */
+static ASN1_TYPE *
+kga_types_value(const struct cfg_profile *p)
+{
+	STACK_OF(X509_ALGOR) *sk = sk_X509_ALGOR_new_null();
+	unsigned char *der = NULL;
+	X509_ALGOR *a;
+	size_t i;
+	int len = -1, ec;
+
+	if (sk == NULL)
+		return NULL;
+	for (i = 0; i < p->nkga_types; i++) {
+		ec = p->kga_types[i] == HSM_KEY_EC_P256 ||
+		    p->kga_types[i] == HSM_KEY_EC_P384;
+		if ((a = X509_ALGOR_new()) == NULL ||
+		    !X509_ALGOR_set0(a, OBJ_nid2obj(ec ?
+			NID_X9_62_id_ecPublicKey : NID_rsaEncryption),
+			ec ? V_ASN1_OBJECT : V_ASN1_NULL, !ec ? NULL :
+			OBJ_nid2obj(p->kga_types[i] == HSM_KEY_EC_P256 ?
+			    NID_X9_62_prime256v1 : NID_secp384r1)) ||
+		    !sk_X509_ALGOR_push(sk, a)) {
+			X509_ALGOR_free(a);
+			goto out;
+		}
+	}
+	len = ASN1_item_i2d((const ASN1_VALUE *)sk, &der,
+	    ASN1_ITEM_rptr(X509_ALGORS));
+out:
+	sk_X509_ALGOR_pop_free(sk, X509_ALGOR_free);
+	return len > 0 ? type_from_seq(der, len) : NULL;
+}
+
 /* SEQUENCE OF AlgorithmIdentifier: keys the CA certifies. */
 static ASN1_TYPE *
-key_types_value(void)
+key_types_value(const struct req *r)
 {
+	const struct cfg_profile *p = cfg_profile_get(r->srv->cfg,
+	    cmp_profile_name(r));
 	static const int curves[] = { NID_X9_62_prime256v1, NID_secp384r1,
 		NID_secp521r1 };
 	static const int plain[] = { NID_rsaEncryption, NID_ED25519,
@@ -99,6 +138,10 @@ key_types_value(void)
 	size_t i;
 	int len = -1;
 
+	if (p != NULL && p->nkga_types > 0) {
+		sk_X509_ALGOR_free(sk);
+		return kga_types_value(p);
+	}
 	if (sk == NULL)
 		return NULL;
 	for (i = 0; i < sizeof(curves) / sizeof(curves[0]); i++) {
@@ -257,7 +300,7 @@ answer(const struct req *r, const CMP_ITAV *q)
 	case NID_id_it_caCerts:
 		return itav_new(type, ca_certs_value(r));
 	case NID_id_it_signKeyPairTypes:
-		return itav_new(type, key_types_value());
+		return itav_new(type, key_types_value(r));
 	case NID_id_it_suppLangTags:
 		return itav_new(type, lang_tags_value());
 	case NID_id_it_currentCRL:

@@ -431,3 +431,24 @@ cmp_supersedes(const struct req *r, const struct db_cert *c)
 	p = cfg_profile_get(r->srv->cfg, c->profile ? c->profile : "default");
 	return p == NULL || p->kur_revokes_old;
 }
+
+/* See cmp_srv.h. */
+const char *
+cmp_profile_name(const struct req *r)
+{
+	const struct cfg_profile *p;
+	const char *name = "default";
+
+	if (r->is_ra)
+		name = r->ra.profile;
+	else if (r->have_mac && r->secret.profile[0] != '\0')
+		name = r->secret.profile;
+	else if (r->have_sig && r->prot_row.id != 0 &&
+	    r->prot_row.profile != NULL) {
+		name = r->prot_row.profile;
+		if ((p = cfg_profile_get(r->srv->cfg, name)) != NULL &&
+		    p->renew_profile != NULL)
+			name = p->renew_profile;
+	}
+	return name;
+}

@@ -8,6 +8,7 @@
  *   handlers       cmp_certreq.c, cmp_certconf.c, cmp_ccr.c, cmp_genm.c,
  *                  cmp_poll.c, cmp_rr.c
  *   cmp_sig.c      verifying signature protection, the trust store
+ *   cmp_kga.c      central key generation in a certificate request
  *   cmp_req.c      request helpers: reject, internal, responses,
  *                  transaction and nonce records
  *   cmp_secret.c   the worker's enrollment-secret cache
@@ -185,9 +186,29 @@ int cmp_txn_record(struct req *r, enum db_txn_state state);
  */
 int cmp_txn_continue(struct req *r, struct db_txn *t,
     enum db_txn_state state, struct db_cert **certs, size_t *n);
+/* The name of the profile r's certificate requests are served under (an
+ * RA's, an enrollment secret's, the protection certificate's or its
+ * renew_profile, else "default"); it may not be configured. */
+const char *cmp_profile_name(const struct req *r);
 /* Does the profile of c revoke what c replaced (a kur) once c is
  * confirmed (kur_revokes_old)? 1 or 0. */
 int cmp_supersedes(const struct req *r, const struct db_cert *c);
+
+/* cmp_kga.c: central key generation (RFC 9483 §4.1.6), for
+ * cmp_certreq.c. */
+/*
+ * For m, whose template asks the CA to make the key: checks the profile
+ * generates the type asked for, that the requester can receive it (MAC,
+ * or a signature by an RSA or EC key) and that m has no POP, then
+ * generates the key in the HSM and puts its public key into the
+ * template. Returns 1 and *key (caller frees), 0 (*fail, *why), -1.
+ */
+int cmp_kga_prepare(struct req *r, CRMF_CERTREQMSG *m,
+    const struct cfg_profile *prof, EVP_PKEY **key, int *fail,
+    const char **why);
+/* Puts key, packaged for the requester of r, into resp's
+ * CertifiedKeyPair.privateKey. Returns 1 or 0 (logged). */
+int cmp_kga_attach(struct req *r, CMP_CERTRESPONSE *resp, EVP_PKEY *key);
 
 /* cmp_secret.c: the worker's cache of unlimited enrollment secrets. */
 /* Copies the cached row of ref into out: 1, or 0 if not cached (or kept

@@ -98,4 +98,26 @@ int cmp_popo_verify(const CRMF_CERTREQMSG *m, EVP_PKEY *pubkey, int from_ra,
 X509 *cmp_cert_issue(const struct issue_req *r, const struct ca_ident *ca,
     struct hsm *hsm) CA_MUST_CHECK;
 
+/* kga.c - central key generation (RFC 9483 §4.1.6). */
+/* 1 if template t asks the CA to generate the key: no publicKey, or one
+ * naming only the algorithm (an empty subjectPublicKey). */
+int kga_requested(const CRMF_CERTTEMPLATE *t);
+/*
+ * The key type to generate for t under profile p: the template's
+ * algorithm (and curve) among the profile's central_keygen types, or the
+ * first of them without a publicKey. Returns 1 and *type, or 0 with
+ * *fail (notAuthorized: the profile generates none; badAlg: not that
+ * algorithm) and *why.
+ */
+int kga_key_type(const struct cfg_profile *p, const CRMF_CERTTEMPLATE *t,
+    enum hsm_keytype *type, int *fail, const char **why);
+/*
+ * CertifiedKeyPair.privateKey for key: EncryptedKey [0] EnvelopedData of
+ * a SignedData by ca's key of an AsymmetricKeyPackage, encrypted to the
+ * password pw (PasswordRecipientInfo) or, when pw is NULL, to the key of
+ * rcpt. A new ASN1_TYPE (caller frees), or NULL.
+ */
+ASN1_TYPE *kga_package(EVP_PKEY *key, const struct ca_ident *ca,
+    const unsigned char *pw, size_t pwlen, X509 *rcpt);
+
 #endif

@@ -78,6 +78,19 @@
  *   (default: the first subject), --implicit-confirm. DNs are OpenSSL style
  *   "/O=x/CN=y" or RFC 4514 "CN=y,O=x".
  *
+ * Central key generation (RFC 9483 §4.1.6): --central-keygen SPEC
+ *   (repeatable, one CertReqMsg each, after the --key/--newkey ones):
+ *   ec:P-256, ec:P-384 or rsa (publicKey naming only the algorithm, an
+ *   empty subjectPublicKey) or none (no publicKey at all); never a POP.
+ *   The privateKey of each answer is opened: EnvelopedData to the
+ *   secret (PasswordRecipientInfo) or to --prot-key (key transport or key
+ *   agreement), then a SignedData whose signature must verify with
+ *   --ca-cert's key and whose content is an AsymmetricKeyPackage; the key
+ *   must match the issued certificate (a signature by it verifies with the
+ *   certificate's key). The line then says
+ *   key[<certReqId>]=<path of genkey-<id>.pem>|error:<reason>, with
+ *   recip[<id>]=pwri|ktri|kari, recip_alg[<id>]=<keyEncryptionAlgorithm
+ *   OID> and kga_signer[<id>]=ok|bad.
  * Requests: --key FILE (PEM private key; repeatable, one CertReqMsg each)
  *   or --newkey ec:P-256|ec:P-384|rsa:2048|ed25519 (repeatable; the key is
  *   written to --out-dir as key-<certReqId>.pem), --subject DN (repeatable;
@@ -247,6 +260,26 @@ import org.bouncycastle.crypto.params.KeyParameter;
 import org.bouncycastle.crypto.util.DigestFactory;
 import org.bouncycastle.jcajce.interfaces.EdDSAPrivateKey;
 import org.bouncycastle.jce.provider.BouncyCastleProvider;
+import org.bouncycastle.asn1.cms.CMSObjectIdentifiers;
+import org.bouncycastle.asn1.cms.ContentInfo;
+import org.bouncycastle.asn1.cms.EnvelopedData;
+import org.bouncycastle.asn1.crmf.EncryptedKey;
+import org.bouncycastle.asn1.edec.EdECObjectIdentifiers;
+import org.bouncycastle.asn1.sec.SECObjectIdentifiers;
+import org.bouncycastle.asn1.x9.X9ObjectIdentifiers;
+import org.bouncycastle.cms.CMSEnvelopedData;
+import org.bouncycastle.cms.CMSSignedData;
+import org.bouncycastle.cms.KeyAgreeRecipientInformation;
+import org.bouncycastle.cms.KeyTransRecipientInformation;
+import org.bouncycastle.cms.PasswordRecipient;
+import org.bouncycastle.cms.PasswordRecipientInformation;
+import org.bouncycastle.cms.RecipientInformation;
+import org.bouncycastle.cms.SignerInformation;
+import org.bouncycastle.cms.jcajce.JcaSimpleSignerInfoVerifierBuilder;
+import org.bouncycastle.cms.jcajce.JceKeyAgreeEnvelopedRecipient;
+import org.bouncycastle.cms.jcajce.JceKeyTransEnvelopedRecipient;
+import org.bouncycastle.cms.jcajce.JcePasswordEnvelopedRecipient;
+import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.openssl.PEMKeyPair;
 import org.bouncycastle.openssl.PEMParser;
 import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
@@ -310,6 +343,7 @@ public final class CmpClient {
 	private X509CertificateHolder caCert;
 	private final List<String> keyFiles = new ArrayList<>();
 	private final List<String> newKeys = new ArrayList<>();
+	private final List<String> kgaSpecs = new ArrayList<>();
 	private final List<String> subjects = new ArrayList<>();
 	private final List<String> sans = new ArrayList<>();
 	private boolean implicitConfirm;
@@ -460,6 +494,7 @@ public final class CmpClient {
 			case "--ca-cert": caCert = readCert(v); break;
 			case "--key": keyFiles.add(v); break;
 			case "--newkey": newKeys.add(v); break;
+			case "--central-keygen": kgaSpecs.add(v); break;
 			case "--subject": subjects.add(v); break;
 			case "--san": sans.add(v); break;
 			case "--confirm": confirm = v; break;
@@ -1072,6 +1107,8 @@ public final class CmpClient {
 				} else if (kp != null) {
 					s.append(" cert[").append(id).append("]=encrypted");
 				}
+				if (kp != null && kp.getPrivateKey() != null)
+					s.append(openGeneratedKey(id, kp.getPrivateKey(), issued.get(id)));
 				if (si.getStatusString() != null)
 					s.append(quote(si.getStatusString()));
 			}
@@ -1211,15 +1248,18 @@ public final class CmpClient {
 	private PKIBody certReqBody(int type) throws Exception {
 		List<KeyPair> keys = requestKeys();
 		X509CertificateHolder old = oldCertFile != null ? readCert(oldCertFile) : null;
-		if (keys.isEmpty())
-			throw new UsageException(cmd + " needs --key FILE or --newkey SPEC");
+		if (keys.isEmpty() && kgaSpecs.isEmpty())
+			throw new UsageException(cmd + " needs --key FILE, --newkey SPEC or --central-keygen SPEC");
 		if (subjects.isEmpty() && old == null)
 			throw new UsageException(cmd + " needs --subject DN");
-		CertReqMsg[] msgs = new CertReqMsg[keys.size()];
+		CertReqMsg[] msgs = new CertReqMsg[keys.size() + kgaSpecs.size()];
 		for (int i = 0; i < msgs.length; i++) {
-			KeyPair kp = keys.get(i);
+			KeyPair kp = i < keys.size() ? keys.get(i) : null;
 			CertificateRequestMessageBuilder b = new CertificateRequestMessageBuilder(BigInteger.valueOf(i));
-			b.setPublicKey(SubjectPublicKeyInfo.getInstance(kp.getPublic().getEncoded()));
+			if (kp != null)
+				b.setPublicKey(SubjectPublicKeyInfo.getInstance(kp.getPublic().getEncoded()));
+			else if (kgaTemplateKey(kgaSpecs.get(i - keys.size())) != null)
+				b.setPublicKey(kgaTemplateKey(kgaSpecs.get(i - keys.size())));
 			X500Name subj = subjects.isEmpty() ? old.getSubject()
 			    : parseName(subjects.get(Math.min(i, subjects.size() - 1)));
 			b.setSubject(subj);
@@ -1231,11 +1271,101 @@ public final class CmpClient {
 					public ASN1Encodable getValue() { return id; }
 				});
 			}
-			if (!noPop)
+			if (!noPop && kp != null)
 				b.setProofOfPossessionSigningKeySigner(signer(kp.getPrivate()));
 			msgs[i] = b.build().toASN1Structure();
 		}
 		return new PKIBody(type, new CertReqMessages(msgs));
+	}
+
+	/** The template's publicKey for central key generation: the algorithm
+	 * only (empty subjectPublicKey), or null for "none". */
+	static SubjectPublicKeyInfo kgaTemplateKey(String spec) throws UsageException {
+		String s = spec.toLowerCase(Locale.ROOT);
+		AlgorithmIdentifier a;
+		if (s.equals("none"))
+			return null;
+		if (s.equals("rsa"))
+			a = new AlgorithmIdentifier(PKCSObjectIdentifiers.rsaEncryption, DERNull.INSTANCE);
+		else if (s.equals("ec:p-256"))
+			a = new AlgorithmIdentifier(X9ObjectIdentifiers.id_ecPublicKey, SECObjectIdentifiers.secp256r1);
+		else if (s.equals("ec:p-384"))
+			a = new AlgorithmIdentifier(X9ObjectIdentifiers.id_ecPublicKey, SECObjectIdentifiers.secp384r1);
+		else if (s.equals("ed25519"))
+			a = new AlgorithmIdentifier(EdECObjectIdentifiers.id_Ed25519);
+		else
+			throw new UsageException("--central-keygen: ec:P-256, ec:P-384, rsa, ed25519 or none");
+		return new SubjectPublicKeyInfo(a, new byte[0]);
+	}
+
+	/**
+	 * Opens the privateKey of an answer (RFC 9483 §4.1.6): EnvelopedData
+	 * to our secret or protection key, a SignedData by the CA (checked
+	 * with --ca-cert), an AsymmetricKeyPackage; the key must match cert.
+	 * Returns " key[id]=... recip[id]=... kga_signer[id]=...".
+	 */
+	private String openGeneratedKey(int id, EncryptedKey ek, X509CertificateHolder cert) {
+		String k = " key[" + id + "]=";
+		StringBuilder out = new StringBuilder();
+		try {
+			if (ek.isEncryptedValue())
+				return k + "error:encryptedValue";
+			EnvelopedData ed = EnvelopedData.getInstance(ek.getValue());
+			if (!ed.getEncryptedContentInfo().getContentType().equals(CMSObjectIdentifiers.signedData))
+				return k + "error:enveloped-content-not-signedData";
+			CMSEnvelopedData env = new CMSEnvelopedData(new ContentInfo(CMSObjectIdentifiers.envelopedData, ed));
+			RecipientInformation ri = env.getRecipientInfos().getRecipients().iterator().next();
+			out.append(" recip_alg[").append(id).append("]=").append(ri.getKeyEncryptionAlgOID());
+			byte[] content;
+			if (ri instanceof PasswordRecipientInformation) {
+				out.append(" recip[").append(id).append("]=pwri");
+				content = ri.getContent(new JcePasswordEnvelopedRecipient(secret())
+				    .setPasswordConversionScheme(PasswordRecipient.PKCS5_SCHEME2_UTF8).setProvider("BC"));
+			} else if (protKey == null) {
+				return k + "error:no-protection-key";
+			} else if (ri instanceof KeyTransRecipientInformation) {
+				out.append(" recip[").append(id).append("]=ktri");
+				content = ri.getContent(new JceKeyTransEnvelopedRecipient(protKey).setProvider("BC"));
+			} else if (ri instanceof KeyAgreeRecipientInformation) {
+				out.append(" recip[").append(id).append("]=kari");
+				content = ri.getContent(new JceKeyAgreeEnvelopedRecipient(protKey).setProvider("BC"));
+			} else {
+				return k + "error:recipient-type";
+			}
+			CMSSignedData sd = new CMSSignedData(new ContentInfo(CMSObjectIdentifiers.signedData,
+			    ASN1Sequence.getInstance(content)));
+			if (!sd.getSignedContentTypeOID().equals("2.16.840.1.101.2.1.2.78.5"))
+				return k + "error:eContentType-" + sd.getSignedContentTypeOID() + out;
+			SignerInformation si = sd.getSignerInfos().getSigners().iterator().next();
+			boolean sigOk = caCert != null && si.verify(new JcaSimpleSignerInfoVerifierBuilder()
+			    .setProvider("BC").build(caCert));
+			out.append(" kga_signer[").append(id).append("]=").append(sigOk ? "ok" : "bad");
+			ASN1Sequence akp = ASN1Sequence.getInstance(sd.getSignedContent().getContent());
+			if (akp.size() != 1)
+				return k + "error:keys-in-package-" + akp.size() + out;
+			PrivateKeyInfo pki = PrivateKeyInfo.getInstance(akp.getObjectAt(0));
+			PrivateKey priv = new JcaPEMKeyConverter().setProvider("BC").getPrivateKey(pki);
+			if (cert == null)
+				return k + "error:no-certificate" + out;
+			byte[] probe = "cmpca central key generation".getBytes(StandardCharsets.US_ASCII);
+			java.security.Signature sg = java.security.Signature.getInstance(sigAlgFor(priv), "BC");
+			sg.initSign(priv);
+			sg.update(probe);
+			byte[] sig = sg.sign();
+			java.security.Signature vf = java.security.Signature.getInstance(sigAlgFor(priv), "BC");
+			vf.initVerify(new JcaX509CertificateConverter().setProvider("BC").getCertificate(cert).getPublicKey());
+			vf.update(probe);
+			if (!vf.verify(sig))
+				return k + "error:key-does-not-match-certificate" + out;
+			String where = "-";
+			if (outDir != null)
+				where = write(prefix + "genkey-" + id + ".pem", toPem(new org.bouncycastle.util.io.pem.PemObject(
+				    "PRIVATE KEY", pki.getEncoded()))).toString();
+			return k + where + out;
+		} catch (Exception e) {
+			String m = e.getClass().getSimpleName() + ":" + String.valueOf(e.getMessage());
+			return k + "error:" + m.replaceAll("\\s+", "_") + out;
+		}
 	}
 
 	private PKIBody p10Body() throws Exception {

@@ -158,6 +158,38 @@ test_cfg_scope(void **state)
 	cfg_free(c);
 }
 
+/* central_keygen (issue 26): off by default; the types in their order,
+ * a repeated one once. */
+static void
+test_cfg_central_keygen(void **state)
+{
+	const struct cfg_profile *p;
+	char err[4096];
+	struct cfg *c;
+
+	(void)state;
+	c = cfg_try(CFG_MAIN CFG_PROFILE, err, sizeof(err));
+	if (c == NULL)
+		fail_msg("cfg_load failed: %s", err);
+	EQ(cfg_profile_get(c, "default")->nkga_types, 0);
+	cfg_free(c);
+	c = cfg_try(CFG_MAIN CFG_PROFILE
+	    "central_keygen = RSA-2048, ec-p256 rsa-2048\n", err, sizeof(err));
+	if (c == NULL)
+		fail_msg("cfg_load failed: %s", err);
+	assert_non_null(p = cfg_profile_get(c, "default"));
+	EQ(p->nkga_types, 2);
+	EQ(p->kga_types[0], HSM_KEY_RSA2048);
+	EQ(p->kga_types[1], HSM_KEY_EC_P256);
+	cfg_free(c);
+	c = cfg_try(CFG_MAIN CFG_PROFILE "central_keygen = no\n", err,
+	    sizeof(err));
+	if (c == NULL)
+		fail_msg("cfg_load failed: %s", err);
+	EQ(cfg_profile_get(c, "default")->nkga_types, 0);
+	cfg_free(c);
+}
+
 static void
 test_cfg_errors(void **state)
 {
@@ -284,6 +316,18 @@ test_cfg_errors(void **state)
 		{ "renew_profile names nothing",
 		    CFG_MAIN CFG_PROFILE "renew_profile = nosuch\n", 5,
 		    "renew_profile names no [profile.NAME] section" },
+		/* Central key generation (issue 26). */
+		{ "central_keygen of an unknown type",
+		    CFG_MAIN CFG_PROFILE "central_keygen = ed25519\n", 5,
+		    "unknown key type \"ed25519\"" },
+		{ "central_keygen of a type key_types refuses",
+		    CFG_MAIN CFG_PROFILE "key_types = ec:P-256\n"
+		    "central_keygen = ec-p256, rsa-2048\n", 6,
+		    "rsa-2048 is a key type key_types or rsa_min_bits" },
+		{ "central_keygen below rsa_min_bits",
+		    CFG_MAIN CFG_PROFILE "rsa_min_bits = 3072\n"
+		    "central_keygen = rsa-2048\n", 6,
+		    "rsa-2048 is a key type key_types or rsa_min_bits" },
 	};
 	char err[4096], want[256], nosuch[160];
 	struct cfg *c;
@@ -321,6 +365,7 @@ main(void)
 		cmocka_unit_test(test_cfg_valid),
 		cmocka_unit_test(test_cfg_errors),
 		cmocka_unit_test(test_cfg_scope),
+		cmocka_unit_test(test_cfg_central_keygen),
 	};
 
 	return cmocka_run_group_tests_name(

@@ -278,6 +278,14 @@ test_issue_n(void **state)
 	}
 	assert_int_equal(list[1].replaces, old.id);
 	assert_int_equal(list[0].replaces, 0);
+	assert_int_equal(list[2].server_keygen, 0);
+	db_cert_array_free(list, n);
+	/* Central key generation (migration 022): the third is marked. */
+	CHECK(db_cert_mark_keygen(db, &c[2].id, 1), 1);
+	CHECK(db_cert_mark_keygen(db, &c[2].id, 1), 0);
+	CHECK(db_cert_list_by_txn(db, t.id, t.id_len, &list, &n), 1);
+	assert_int_equal(list[0].server_keygen, 0);
+	assert_int_equal(list[2].server_keygen, 1);
 	db_cert_array_free(list, n);
 	assert_true(c[0].id < c[1].id && c[1].id < c[2].id);
 	CHECK(db_cert_get(db, old.id, &got), 1);

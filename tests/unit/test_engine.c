@@ -176,6 +176,8 @@ conf_write(const char *path, const char *main_extra,
 	    "ocsp_url = http://ocsp.example/\n%s\n"
 	    "[profile.approval]\ndays = 30\nextensions = ext_default\n"
 	    "approval = yes\n\n"
+	    "[profile.kga]\ndays = 30\nextensions = ext_default\n"
+	    "central_keygen = ec-p256, rsa-2048\n\n"
 	    "[ext_default]\nbasicConstraints = critical,CA:FALSE\n"
 	    "keyUsage = critical,digitalSignature\n"
 	    "subjectKeyIdentifier = hash\n"
@@ -244,6 +246,10 @@ group_setup(void **state)
 	secret_add("sanpat", -1, NULL, "DNS:*.dev.example, IP:10.0.0.1");
 	secret_add("sancidr", -1, NULL, "IP:192.0.2.0/24, IP:2001:db8::/32");
 	secret_add("ap", -1, NULL, NULL);
+	secret_add("kga", -1, NULL, NULL);
+	if (db_exec_unsafe(fx.db, "UPDATE enroll_secret SET profile = "
+	                          "'kga' WHERE ref = 'kga'") != 1)
+		fail_msg("secret kga: %s", db_error(fx.db));
 	if (db_exec_unsafe(fx.db, "UPDATE enroll_secret SET profile = "
 	                          "'approval' WHERE ref = 'ap'") != 1)
 		fail_msg("secret ap: %s", db_error(fx.db));
@@ -301,6 +307,7 @@ static const struct CMUnitTest fixed[] = {
 	T(test_crl_stale_key),
 	T(test_delayed_refused),
 	T(test_idevid),
+	T(test_central_keygen),
 	T(test_worker_hsm_lost),
 };
 #define NFIXED (sizeof(fixed) / sizeof(fixed[0]))

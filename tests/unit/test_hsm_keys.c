@@ -445,3 +445,64 @@ test_random(void **state)
 	assert_true(hsm_random(fx.h, a, 0));
 	assert_false(hsm_random(NULL, a, sizeof(a)));
 }
+
+/* Objects on the token a fresh session sees (session objects of other
+ * sessions included). */
+static unsigned long
+token_objects(void)
+{
+	CK_FUNCTION_LIST_PTR fl;
+	CK_SESSION_HANDLE s;
+	CK_OBJECT_HANDLE o[256];
+	CK_ULONG n = 0;
+	unsigned long slot;
+
+	assert_non_null(fl = hsm_p11_funcs(fx.h, &slot));
+	assert_int_equal(fl->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL,
+			     NULL, &s), CKR_OK);
+	assert_int_equal(fl->C_FindObjectsInit(s, NULL, 0), CKR_OK);
+	assert_int_equal(fl->C_FindObjects(s, o, 256, &n), CKR_OK);
+	(void)fl->C_FindObjectsFinal(s);
+	(void)fl->C_CloseSession(s);
+	return n;
+}
+
+/*
+ * Central key generation: the token makes the pair, the private key comes
+ * out (wrapped, unwrapped in memory) as a working key of the type asked
+ * for, two calls give two keys, and nothing is left on the token.
+ */
+void
+test_keygen_ee(void **state)
+{
+	static const struct {
+		enum hsm_keytype t;
+		int base, bits;
+	} kt[] = {
+		{ HSM_KEY_EC_P256, EVP_PKEY_EC, 256 },
+		{ HSM_KEY_RSA2048, EVP_PKEY_RSA, 2048 },
+		{ HSM_KEY_EC_P384, EVP_PKEY_EC, 384 },
+	};
+	EVP_PKEY *k1 = NULL, *k2 = NULL;
+	unsigned long before;
+	size_t i;
+
+	(void)state;
+	reopen();
+	before = token_objects();
+	for (i = 0; i < sizeof(kt) / sizeof(kt[0]); i++) {
+		if (!hsm_keygen_ee(fx.h, kt[i].t, &k1) ||
+		    !hsm_keygen_ee(fx.h, kt[i].t, &k2))
+			fail_msg("hsm_keygen_ee: %s", hsm_error());
+		assert_int_equal(EVP_PKEY_get_base_id(k1), kt[i].base);
+		assert_int_equal(EVP_PKEY_get_bits(k1), kt[i].bits);
+		assert_int_not_equal(EVP_PKEY_eq(k1, k2), 1);
+		sign_verify(k1, k1, 0);
+		EVP_PKEY_free(k1);
+		EVP_PKEY_free(k2);
+		k1 = k2 = NULL;
+	}
+	assert_int_equal(token_objects(), before);
+	assert_int_equal(hsm_keygen_ee(fx.h, (enum hsm_keytype)99, &k1), 0);
+	assert_null(k1);
+}
