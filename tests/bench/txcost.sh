@@ -117,7 +117,8 @@ db_sample() {
 	     WHERE t.relnamespace = 'public'::regnamespace AND s.type = 'l'),
 	    pg_current_wal_lsn() - '0/0'::pg_lsn,
 	    (SELECT wal_records FROM pg_stat_wal),
-	    (SELECT wal_fpi FROM pg_stat_wal)" | tr '|' ' '
+	    (SELECT wal_fpi FROM pg_stat_wal),
+	    (SELECT wal_sync FROM pg_stat_wal)" | tr '|' ' '
 }
 
 # Per-table rows inserted/updated since the reset, for the note.
@@ -127,13 +128,13 @@ tables_sample() {
 }
 
 if [ "$header" = 1 ]; then
-	echo "label tx srv_ms pg_ms cmpcad_ms nginx_ms rows_ins rows_upd hot_upd rows_del idx_entries wal_bytes wal_recs wal_fpi stmts_top stmts_all"
+	echo "label tx srv_ms pg_ms cmpcad_ms nginx_ms rows_ins rows_upd hot_upd rows_del idx_entries wal_bytes wal_recs wal_fpi wal_syncs stmts_top stmts_all"
 fi
 
 sql "SELECT bench.pg_stat_statements_reset()" >/dev/null
 sql "SELECT pg_stat_reset()" >/dev/null
 sleep 1
-read -r i0 u0 h0 d0 x0 w0 r0 f0 < <(db_sample)
+read -r i0 u0 h0 d0 x0 w0 r0 f0 y0 < <(db_sample)
 tb0=$(tables_sample)
 p0=$(ticks "$pg_pid")
 c0=$(ticks "$cd_pid")
@@ -147,7 +148,7 @@ done_n=$(sed -n 's/.* done=\([0-9]*\).*/\1/p' <<<" $line")
 errs=$(sed -n 's/.* errors=\([0-9]*\).*/\1/p' <<<" $line")
 [ "$wait_s" != 0 ] && sleep "$wait_s"
 sleep 1	# statistics reach the collector within PGSTAT_MIN_INTERVAL
-read -r i1 u1 h1 d1 x1 w1 r1 f1 < <(db_sample)
+read -r i1 u1 h1 d1 x1 w1 r1 f1 y1 < <(db_sample)
 tb1=$(tables_sample)
 st=$(sql "SELECT coalesce(sum(calls) FILTER (WHERE toplevel), 0) || ' ' ||
     coalesce(sum(calls), 0)
@@ -162,13 +163,14 @@ awk -v l="$label" -v n="$done_n" -v hz="$hz" \
     -v p="$((p1 - p0))" -v c="$((c1 - c0))" -v g="$((n1 - n0))" \
     -v i="$((i1 - i0))" -v u="$((u1 - u0))" -v h="$((h1 - h0))" \
     -v d="$((d1 - d0))" -v x="$((x1 - x0))" -v w="$((w1 - w0))" \
-    -v r="$((r1 - r0))" -v f="$((f1 - f0))" -v st="$st" -v e="$errs" \
+    -v r="$((r1 - r0))" -v f="$((f1 - f0))" -v y="$((y1 - y0))" \
+    -v st="$st" -v e="$errs" \
     -v tps="$(sed -n 's/.* tx\/s=\([0-9.]*\).*/\1/p' <<<" $line")" 'BEGIN {
 	split(st, s, " ")
 	ms = 1000 / hz / n
-	printf "%s tx=%d errors=%s tx/s=%s srv_ms=%.3f pg_ms=%.3f cmpcad_ms=%.3f nginx_ms=%.3f rows_ins=%.2f rows_upd=%.2f hot_upd=%.2f rows_del=%.2f idx_entries=%.2f wal_bytes=%.0f wal_recs=%.1f wal_fpi=%.2f stmts_top=%.2f stmts_all=%.2f\n",
+	printf "%s tx=%d errors=%s tx/s=%s srv_ms=%.3f pg_ms=%.3f cmpcad_ms=%.3f nginx_ms=%.3f rows_ins=%.2f rows_upd=%.2f hot_upd=%.2f rows_del=%.2f idx_entries=%.2f wal_bytes=%.0f wal_recs=%.1f wal_fpi=%.2f wal_syncs=%.2f stmts_top=%.2f stmts_all=%.2f\n",
 	    l, n, e, tps, (p + c + g) * ms, p * ms, c * ms, g * ms, i / n, u / n,
-	    h / n, d / n, x / n, w / n, r / n, f / n, s[1] / n, s[2] / n
+	    h / n, d / n, x / n, w / n, r / n, f / n, y / n, s[1] / n, s[2] / n
 }'
 if [ -n "${TXCOST_TABLES:-}" ]; then
 	echo "  tables before: $tb0"
