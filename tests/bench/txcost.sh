@@ -115,7 +115,7 @@ db_sample() {
 	     CROSS JOIN LATERAL bench.bt_page_stats(i.oid::regclass::text,
 		b.blk) s
 	     WHERE t.relnamespace = 'public'::regnamespace AND s.type = 'l'),
-	    pg_current_wal_lsn() - '0/0'::pg_lsn,
+	    pg_current_wal_lsn() - '0/0'::pg_lsn, pg_current_wal_lsn(),
 	    (SELECT wal_records FROM pg_stat_wal),
 	    (SELECT wal_fpi FROM pg_stat_wal),
 	    (SELECT wal_sync FROM pg_stat_wal)" | tr '|' ' '
@@ -128,13 +128,13 @@ tables_sample() {
 }
 
 if [ "$header" = 1 ]; then
-	echo "label tx srv_ms pg_ms cmpcad_ms nginx_ms rows_ins rows_upd hot_upd rows_del idx_entries wal_bytes wal_recs wal_fpi wal_syncs stmts_top stmts_all"
+	echo "label tx srv_ms pg_ms cmpcad_ms nginx_ms rows_ins rows_upd hot_upd rows_del idx_entries wal_bytes wal_fpi_bytes wal_recs wal_fpi wal_syncs stmts_top stmts_all"
 fi
 
 sql "SELECT bench.pg_stat_statements_reset()" >/dev/null
 sql "SELECT pg_stat_reset()" >/dev/null
 sleep 1
-read -r i0 u0 h0 d0 x0 w0 r0 f0 y0 < <(db_sample)
+read -r i0 u0 h0 d0 x0 w0 l0 r0 f0 y0 < <(db_sample)
 tb0=$(tables_sample)
 p0=$(ticks "$pg_pid")
 c0=$(ticks "$cd_pid")
@@ -148,7 +148,13 @@ done_n=$(sed -n 's/.* done=\([0-9]*\).*/\1/p' <<<" $line")
 errs=$(sed -n 's/.* errors=\([0-9]*\).*/\1/p' <<<" $line")
 [ "$wait_s" != 0 ] && sleep "$wait_s"
 sleep 1	# statistics reach the collector within PGSTAT_MIN_INTERVAL
-read -r i1 u1 h1 d1 x1 w1 r1 f1 y1 < <(db_sample)
+read -r i1 u1 h1 d1 x1 w1 l1 r1 f1 y1 < <(db_sample)
+# The bytes of full-page images among them (pg_waldump --stats): a
+# checkpoint inside the row adds them, the transactions do not.
+fpib=$(pg_waldump_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)/pg_waldump
+    "$pg_waldump_bin" -p "$(readlink -f "$CMPCA_VAR/pg/data")/pg_wal" \
+    --stats -s "$l0" -e "$l1" 2>/dev/null |
+    awk '/^Total/ { print $5; exit }')
 tb1=$(tables_sample)
 st=$(sql "SELECT coalesce(sum(calls) FILTER (WHERE toplevel), 0) || ' ' ||
     coalesce(sum(calls), 0)
@@ -164,13 +170,14 @@ awk -v l="$label" -v n="$done_n" -v hz="$hz" \
     -v i="$((i1 - i0))" -v u="$((u1 - u0))" -v h="$((h1 - h0))" \
     -v d="$((d1 - d0))" -v x="$((x1 - x0))" -v w="$((w1 - w0))" \
     -v r="$((r1 - r0))" -v f="$((f1 - f0))" -v y="$((y1 - y0))" \
+    -v fb="${fpib:-0}" \
     -v st="$st" -v e="$errs" \
     -v tps="$(sed -n 's/.* tx\/s=\([0-9.]*\).*/\1/p' <<<" $line")" 'BEGIN {
 	split(st, s, " ")
 	ms = 1000 / hz / n
-	printf "%s tx=%d errors=%s tx/s=%s srv_ms=%.3f pg_ms=%.3f cmpcad_ms=%.3f nginx_ms=%.3f rows_ins=%.2f rows_upd=%.2f hot_upd=%.2f rows_del=%.2f idx_entries=%.2f wal_bytes=%.0f wal_recs=%.1f wal_fpi=%.2f wal_syncs=%.2f stmts_top=%.2f stmts_all=%.2f\n",
+	printf "%s tx=%d errors=%s tx/s=%s srv_ms=%.3f pg_ms=%.3f cmpcad_ms=%.3f nginx_ms=%.3f rows_ins=%.2f rows_upd=%.2f hot_upd=%.2f rows_del=%.2f idx_entries=%.2f wal_bytes=%.0f wal_fpi_bytes=%.0f wal_recs=%.1f wal_fpi=%.2f wal_syncs=%.2f stmts_top=%.2f stmts_all=%.2f\n",
 	    l, n, e, tps, (p + c + g) * ms, p * ms, c * ms, g * ms, i / n, u / n,
-	    h / n, d / n, x / n, w / n, r / n, f / n, y / n, s[1] / n, s[2] / n
+	    h / n, d / n, x / n, w / n, fb / n, r / n, f / n, y / n, s[1] / n, s[2] / n
 }'
 if [ -n "${TXCOST_TABLES:-}" ]; then
 	echo "  tables before: $tb0"
