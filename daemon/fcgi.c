@@ -673,7 +673,8 @@ serve_conn(FCGX_Request *rq, struct worker *w, volatile sig_atomic_t *stop,
 	(void)worker_hsm_check(w);
 	io_deadline(1);
 	serve_one(rq, w);
-	if (!keep || !stdin_drain(rq, w->cfg->max_request))
+	if (!keep || (rq->keepConnection &&
+	    !stdin_drain(rq, w->cfg->max_request)))
 		rq->keepConnection = 0;
 	FCGX_Finish_r(rq);
 	io_deadline(0);
