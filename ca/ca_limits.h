@@ -71,6 +71,12 @@
  * this long, and it cannot hold a worker for longer. */
 #define CA_FCGI_IO_TIMEOUT 5
 
+/* FastCGI connections a worker keeps open for the web server at once
+ * (nginx: fastcgi_keep_conn on, upstream keepalive): more than nginx's
+ * keepalive pool gives one worker (keepalive x nginx workers); a
+ * connection beyond them is served and closed. */
+#define CA_FCGI_KEEP_MAX 32
+
 /* Default mac_fail_budget: milliseconds a second a worker may spend on
  * key derivations whose MAC then fails (cmp_guard.c). */
 #define CA_DEFAULT_MAC_FAIL_BUDGET 250

@@ -610,62 +610,140 @@ fcgi_shutdown(void)
 	FCGX_ShutdownPending();
 }
 
-/* See fcgi.h. */
+/*
+ * Reads what is left of the request's FCGI_STDIN up to its end (the empty
+ * record), so that a connection kept open starts at the next request's
+ * first record: libfcgi does not drain it, and a leftover end record
+ * would make the connection look readable while no request is there.
+ * Reads at most max bytes (a body longer than Content-Length said, from
+ * a peer that is not nginx). 1 if the stream ended, else 0 (close it).
+ */
+static int
+stdin_drain(FCGX_Request *rq, long max)
+{
+	char buf[4096];
+	long total = 0;
+	int n;
+
+	if (rq->in == NULL)
+		return 0;
+	while ((n = FCGX_GetStr(buf, (int)sizeof(buf), rq->in)) > 0)
+		if ((total += n) > max)
+			return 0;
+	return FCGX_HasSeenEOF(rq->in) == EOF && FCGX_GetError(rq->in) == 0;
+}
+
+/*
+ * One request on conn: accepted from the listener (a connection not yet
+ * open) or read from a connection the web server kept open
+ * (FCGI_KEEP_CONN), served, and finished. keep 0 closes the connection
+ * after the answer whatever the web server asked. Returns 1 if a request
+ * was served or nothing was there (try again), -1 on a fatal accept
+ * error.
+ */
+static int
+serve_conn(FCGX_Request *rq, struct worker *w, volatile sig_atomic_t *stop,
+    int keep)
+{
+	int rc;
+
+	io_deadline(1);
+	rc = FCGX_Accept_r(rq);
+	io_deadline(0);
+	if (io_alarms > 0) {
+		log_warn("fastcgi: dropped a connection that sent or "
+			 "took nothing for %d s", CA_FCGI_IO_TIMEOUT);
+		io_alarms = 0;
+	}
+	if (rc < 0) {
+		if (*stop)
+			return 1;
+		/* Another worker took the connection, libfcgi dropped a
+		 * stalled one, or the web server closed a kept one (libfcgi
+		 * then tries the non-blocking listener): wait again. */
+		if (errno == EINTR || errno == EAGAIN ||
+		    errno == EWOULDBLOCK || rc == -EAGAIN ||
+		    rc == -EWOULDBLOCK || rc == -EINTR)
+			return 1;
+		log_err("fastcgi accept failed: %s", strerror(-rc));
+		return -1;
+	}
+	/* The master's watchdog reads this (worker_timeout). */
+	metrics_busy_set(w->slot, metrics_now_us());
+	(void)worker_hsm_check(w);
+	io_deadline(1);
+	serve_one(rq, w);
+	if (!keep || (rq->keepConnection &&
+	    !stdin_drain(rq, w->cfg->max_request)))
+		rq->keepConnection = 0;
+	FCGX_Finish_r(rq);
+	io_deadline(0);
+	metrics_busy_set(w->slot, 0);
+	return 1;
+}
+
+/*
+ * See fcgi.h. Connections the web server keeps open (nginx's
+ * fastcgi_keep_conn with an upstream keepalive pool) stay with the
+ * worker that accepted them, up to CA_FCGI_KEEP_MAX at once: the worker
+ * waits in one poll() for the listener and for the next request on any
+ * of them, so an idle kept connection never holds it. A connection
+ * beyond that many is served and closed (the overflow slot). What a
+ * request may cost is unchanged: each one is read, served and answered
+ * under the same I/O deadline as before.
+ */
 int
 fcgi_serve(int fd, struct worker *w, volatile sig_atomic_t *stop)
 {
-	FCGX_Request rq;
+	FCGX_Request conn[CA_FCGI_KEEP_MAX + 1];
+	struct pollfd pfd[CA_FCGI_KEEP_MAX + 1];
+	int map[CA_FCGI_KEEP_MAX + 1];
 	struct sigaction sa;
-	struct pollfd pfd;
-	int rc;
+	int i, n, np, slot, rc = 0;
 
-	if (FCGX_InitRequest(&rq, fd, 0) != 0)
-		return -1;
+	for (i = 0; i <= CA_FCGI_KEEP_MAX; i++)
+		if (FCGX_InitRequest(&conn[i], fd, 0) != 0)
+			return -1;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_alarm;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGALRM, &sa, NULL); /* no SA_RESTART: reads must fail */
-	while (!*stop) {
+	while (!*stop && rc == 0) {
 		/* The listener is non-blocking: wait here, so that the
-		 * deadline starts when a connection is there. */
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
+		 * deadline starts when a connection or request is there. */
+		pfd[0].fd = fd;
+		pfd[0].events = POLLIN;
+		pfd[0].revents = 0;
+		np = 1;
+		for (i = 0; i < CA_FCGI_KEEP_MAX; i++)
+			if (conn[i].ipcFd >= 0) {
+				pfd[np].fd = conn[i].ipcFd;
+				pfd[np].events = POLLIN;
+				pfd[np].revents = 0;
+				map[np++] = i;
+			}
+		if ((n = poll(pfd, (nfds_t)np, -1)) < 0 && errno != EINTR) {
 			log_err("fastcgi poll failed: %s", strerror(errno));
 			break;
 		}
-		if (*stop)
-			break;
-		io_deadline(1);
-		rc = FCGX_Accept_r(&rq);
-		io_deadline(0);
-		if (io_alarms > 0) {
-			log_warn("fastcgi: dropped a connection that sent or "
-				 "took nothing for %d s", CA_FCGI_IO_TIMEOUT);
-			io_alarms = 0;
-		}
-		if (rc < 0) {
-			if (*stop)
+		if (*stop || n <= 0)
+			continue;
+		/* The next request on kept connections first: nginx sent it
+		 * there because the connection was idle in its pool. */
+		for (i = 1; i < np && rc == 0 && !*stop; i++)
+			if (pfd[i].revents != 0 &&
+			    serve_conn(&conn[map[i]], w, stop, 1) < 0)
+				rc = -1;
+		if (rc != 0 || *stop || pfd[0].revents == 0)
+			continue;
+		for (slot = 0; slot < CA_FCGI_KEEP_MAX; slot++)
+			if (conn[slot].ipcFd < 0)
 				break;
-			/* Another worker took the connection, or libfcgi
-			 * dropped a stalled one: wait again. */
-			if (errno == EINTR || errno == EAGAIN ||
-			    errno == EWOULDBLOCK || rc == -EAGAIN ||
-			    rc == -EWOULDBLOCK || rc == -EINTR)
-				continue;
-			log_err("fastcgi accept failed: %s", strerror(-rc));
-			FCGX_Free(&rq, 1);
-			return -1;
-		}
-		/* The master's watchdog reads this (worker_timeout). */
-		metrics_busy_set(w->slot, metrics_now_us());
-		(void)worker_hsm_check(w);
-		io_deadline(1);
-		serve_one(&rq, w);
-		FCGX_Finish_r(&rq);
-		io_deadline(0);
-		metrics_busy_set(w->slot, 0);
+		if (serve_conn(&conn[slot], w, stop,
+		    slot < CA_FCGI_KEEP_MAX) < 0)
+			rc = -1;
 	}
-	FCGX_Free(&rq, 1);
-	return 0;
+	for (i = 0; i <= CA_FCGI_KEEP_MAX; i++)
+		FCGX_Free(&conn[i], 1);
+	return rc;
 }

@@ -70,14 +70,17 @@ db_conn_msg(const struct db *db, char *buf, size_t size)
 void
 db_pgmsg(struct db *db, const PGresult *res, char *buf, size_t size)
 {
-	const char *m = NULL, *state = NULL;
+	const char *m = NULL, *state = NULL, *cons = NULL;
 
 	if (res != NULL) {
 		m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		cons = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
 	}
 	if (state != NULL && strlen(state) == 5)
 		memcpy(db->sqlstate, state, 6);
+	(void)snprintf(db->constraint, sizeof(db->constraint), "%s",
+	    cons != NULL ? cons : "");
 	if (m != NULL && *m != '\0')
 		(void)snprintf(buf, size, "%s", m);
 	else
@@ -323,6 +326,7 @@ db_run(struct db *db, const struct db_stmt *st, const struct db_params *p,
 
 	*resp = NULL;
 	db->sqlstate[0] = '\0';
+	db->constraint[0] = '\0';
 	if (p == NULL)
 		p = &none;
 	if (p->bad) {

@@ -176,6 +176,7 @@ struct db {
 	int server_fatal; /* the server announced it closes the session */
 	unsigned char prepared[DB_ST_COUNT]; /* per connection */
 	char sqlstate[6];		     /* of the last failed statement */
+	char constraint[64];		     /* its constraint, if it named one */
 	char err[DB_ERR_MAX];
 };
 

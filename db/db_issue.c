@@ -46,11 +46,26 @@ refusal(const struct db *db)
 		{ "CA007", DB_REFUSE_PATH_CA },
 		{ "CA008", DB_REFUSE_PATH_CERT },
 	};
+	/* Since 025 the issuing INSERTs are plain: a duplicate is a
+	 * unique_violation of one of these constraints. */
+	static const struct {
+		const char *name;
+		enum db_refusal r;
+	} cons[] = {
+		{ "seen_nonce_pkey", DB_REFUSE_REPLAY },
+		{ "cmp_txn_req_nonce_key", DB_REFUSE_REPLAY },
+		{ "cmp_txn_pkey", DB_REFUSE_TXID_IN_USE },
+		{ "cert_ca_id_serial_key", DB_REFUSE_SERIAL },
+	};
 	size_t i;
 
 	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (strcmp(db->sqlstate, map[i].state) == 0)
 			return map[i].r;
+	if (db_unique_violation(db))
+		for (i = 0; i < sizeof(cons) / sizeof(cons[0]); i++)
+			if (strcmp(db->constraint, cons[i].name) == 0)
+				return cons[i].r;
 	return 0;
 }
 

@@ -35,7 +35,9 @@ static const struct db_stmt st_advance = {DB_ST_TXN_ADVANCE, "txn_advance",
     " THEN now() + (expires - created) ELSE expires END"
     " WHERE id = $1::bytea AND state = $2::text"};
 static const struct db_stmt st_nonce = {DB_ST_NONCE_CLAIM, "nonce_claim",
-    "INSERT INTO seen_nonce (nonce) VALUES ($1::bytea)"
+    "INSERT INTO seen_nonce (nonce) SELECT $1::bytea"
+    /* 025: an implicitly confirmed transaction keeps its own nonce. */
+    " WHERE NOT EXISTS (SELECT 1 FROM cmp_txn WHERE req_nonce = $1::bytea)"
     " ON CONFLICT (nonce) DO NOTHING"};
 /*
  * One statement, so it is atomic with respect to a concurrent certConf

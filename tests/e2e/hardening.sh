@@ -220,6 +220,20 @@ check "cmpcad closes every silent connection within 20 s" \
     grep -Eq "^closed=$((nw + 1)) of $((nw + 1)) within ([0-9]|1[0-9]|20) s" "$w/idle.out"
 check "the dropped connections are logged" \
     grep -q "dropped a connection that sent or took nothing" "$CMPCA_LOG"
+# Connections kept open (FCGI_KEEP_CONN, nginx's fastcgi_keep_conn on):
+# served again on the same connection, and while they are idle (longer
+# than the I/O deadline) they hold no worker: an enrollment is served.
+fcgi keep "$sock" $((nw + 1)) 7 REQUEST_METHOD=GET DOCUMENT_URI=/metrics \
+    >"$w/keep.out" 2>&1 &
+keeper=$!
+sleep 3
+check "an enrollment is served while $((nw + 1)) kept connections are idle ($nw workers)" \
+    timeout 20 openssl cmp -cmd ir -server "$CMPCA_URL" -ref "$CMPCA_SECRET_REF" \
+    -secret env:CMPCA_SECRET -recipient "$CMPCA_CA_SUBJECT" -newkey "$w/k.pem" \
+    -subject /CN=hardening-keep -certout "$w/keep.pem"
+wait "$keeper"
+check "kept connections: every request answered on its connection, none dropped while idle" \
+    grep -q "^answered=$((3 * (nw + 1))) of $((3 * (nw + 1))) open=$((nw + 1)) of $((nw + 1))$" "$w/keep.out"
 tport=$((CMPCA_PORT + 3))
 mkdir -p "$w/tcp"
 printf 'not a socket\n' >"$w/tcp/127.0.0.1:$tport"

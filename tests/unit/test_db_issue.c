@@ -191,6 +191,76 @@ test_issue1(void **state)
 }
 
 /*
+ * A transaction that ends in its first message (implicitConfirm, state
+ * done) keeps its senderNonce in its own row (migration 025), not in
+ * seen_nonce; the nonce is still refused everywhere: by another issuance
+ * of either kind, by db_nonce_claim (genm, rr, ...), and a claimed
+ * nonce refuses an implicit issuance. Unique violations of the plain
+ * INSERTs come back as the same refusals (REPLAY, TXID_IN_USE, SERIAL),
+ * and nothing of a refused response is stored.
+ */
+static void
+test_issue1_implicit(void **state)
+{
+	unsigned char hash[32], other[32];
+	struct db_txn t, got;
+	struct db_cert c;
+	enum db_refusal why;
+	long long ca = make_ca("implicit-ca");
+
+	(void)state;
+	ca_hashes(hash, other);
+	make_txn(&t, ca, "im-a", DB_TXN_DONE);
+	txn_cert(&c, &t, "4a01", DB_CERT_VALID);
+	CHECK(db_issue1(db, &t, (const unsigned char *)"c-im-a", 6, NULL,
+	    NULL, hash, &c, 0, &why), 1);
+	CHECK(db_txn_get(db, t.id, t.id_len, &got), 1);
+	assert_int_equal(got.state, DB_TXN_DONE);
+	/* Kept in the transaction's row: a claim elsewhere is refused. */
+	assert_int_equal(nonce_free("c-im-a"), 0);
+	/* Another implicit issuance with that nonce: a replay. */
+	make_txn(&t, ca, "im-b", DB_TXN_DONE);
+	txn_cert(&c, &t, "4b01", DB_CERT_VALID);
+	CHECK(db_issue1(db, &t, (const unsigned char *)"c-im-a", 6, NULL,
+	    NULL, hash, &c, 0, &why), 0);
+	assert_int_equal(why, DB_REFUSE_REPLAY);
+	CHECK(db_txn_get(db, t.id, t.id_len, &got), 0);
+	assert_int_equal(txn_ncerts(&t), 0);
+	/* One waiting for certConf with that nonce: a replay too. */
+	make_txn(&t, ca, "im-c", DB_TXN_WAIT_CONF);
+	txn_cert(&c, &t, "4c01", DB_CERT_UNCONFIRMED);
+	CHECK(db_issue1(db, &t, (const unsigned char *)"c-im-a", 6, NULL,
+	    NULL, hash, &c, 0, &why), 0);
+	assert_int_equal(why, DB_REFUSE_REPLAY);
+	CHECK(db_txn_get(db, t.id, t.id_len, &got), 0);
+	/* A nonce claimed in seen_nonce refuses an implicit issuance. */
+	assert_int_equal(nonce_free("c-im-d"), 1);
+	make_txn(&t, ca, "im-d", DB_TXN_DONE);
+	txn_cert(&c, &t, "4d01", DB_CERT_VALID);
+	CHECK(db_issue1(db, &t, (const unsigned char *)"c-im-d", 6, NULL,
+	    NULL, hash, &c, 0, &why), 0);
+	assert_int_equal(why, DB_REFUSE_REPLAY);
+	CHECK(db_txn_get(db, t.id, t.id_len, &got), 0);
+	/* The transactionID again, with a fresh nonce. */
+	make_txn(&t, ca, "im-a", DB_TXN_DONE);
+	txn_cert(&c, &t, "4a02", DB_CERT_VALID);
+	CHECK(db_issue1(db, &t, (const unsigned char *)"c-im-e", 6, NULL,
+	    NULL, hash, &c, 0, &why), 0);
+	assert_int_equal(why, DB_REFUSE_TXID_IN_USE);
+	assert_int_equal(txn_ncerts(&t), 1);
+	/* A serial the CA issued: refused, and the nonce stays free. */
+	make_txn(&t, ca, "im-f", DB_TXN_DONE);
+	txn_cert(&c, &t, "4a01", DB_CERT_VALID);
+	CHECK(db_issue1(db, &t, (const unsigned char *)"c-im-f", 6, NULL,
+	    NULL, hash, &c, 0, &why), 0);
+	assert_int_equal(why, DB_REFUSE_SERIAL);
+	CHECK(db_txn_get(db, t.id, t.id_len, &got), 0);
+	txn_cert(&c, &t, "4f01", DB_CERT_VALID);
+	CHECK(db_issue1(db, &t, (const unsigned char *)"c-im-f", 6, NULL,
+	    NULL, hash, &c, 0, &why), 1);
+}
+
+/*
  * An unlimited secret is only read, under the row version the worker
  * saw: a row changed since (resealed, replaced) refuses like a used-up
  * secret (migration 012's guarantee, kept by 014).
@@ -577,6 +647,7 @@ test_update_no_row(void **state)
 const struct CMUnitTest test_db_issue_tests[] = {
     cmocka_unit_test(test_issue1),
     cmocka_unit_test(test_issue1_secret_version),
+    cmocka_unit_test(test_issue1_implicit),
     cmocka_unit_test(test_issue_n),
     cmocka_unit_test(test_issue_cross),
     cmocka_unit_test(test_issue_move),
