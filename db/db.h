@@ -372,6 +372,8 @@ struct db_ra_fwd {
 	size_t txid_len;
 	int cert_req_id;
 	struct db_up_state up;
+	int confirm; /* committed here under implicitConfirm: a certConf
+		      * to the upstream CA is owed (024_ra_relay.sql) */
 };
 /* Records f; 1, 0 if recorded already, -1. */
 int db_ra_fwd_put(struct db *db, const struct db_ra_fwd *f) CA_MUST_CHECK;
@@ -383,6 +385,17 @@ int db_ra_fwd_delete(struct db *db, const struct db_ra_fwd *f) CA_MUST_CHECK;
  * the upstream CA expires those certificates itself); *n how many. 1, 0
  * if none, -1. */
 int db_ra_fwd_prune(struct db *db, long age, long long *n) CA_MUST_CHECK;
+/* A certConf owed upstream: the row and the certificate it confirms. */
+struct db_ra_owed {
+	struct db_ra_fwd f;
+	unsigned char *der; /* the certificate stored under f's identity */
+	size_t der_len;
+};
+void db_ra_owed_array_free(struct db_ra_owed *a, size_t n);
+/* The rows marked confirm older than age seconds, oldest first, at most
+ * limit; 1 (*n may be 0), -1. */
+int db_ra_fwd_owed(struct db *db, long age, int limit,
+    struct db_ra_owed **out, size_t *n) CA_MUST_CHECK;
 
 /*
  * Partner CAs for cross-certification, pinned by their CA certificate's

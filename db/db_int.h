@@ -151,6 +151,7 @@ enum db_stmt_id {
 	DB_ST_RA_FWD_GET,
 	DB_ST_RA_FWD_DELETE,
 	DB_ST_RA_FWD_PRUNE,
+	DB_ST_RA_FWD_OWED,
 	DB_ST_COUNT
 };
 

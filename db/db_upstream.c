@@ -20,10 +20,11 @@ static const struct db_stmt st_get = {DB_ST_UPSTREAM_GET, "upstream_get",
     " FROM upstream WHERE ca_id = $1::bigint"};
 static const struct db_stmt st_fwd_put = {DB_ST_RA_FWD_PUT, "ra_fwd_put",
     "INSERT INTO ra_fwd (ca_id, txid, cert_req_id, up_txid, up_nonce,"
-    " up_peer_nonce) VALUES ($1::bigint, $2::bytea, $3::bigint::int,"
-    " $4::bytea, $5::bytea, $6::bytea) ON CONFLICT DO NOTHING"};
+    " up_peer_nonce, confirm) VALUES ($1::bigint, $2::bytea,"
+    " $3::bigint::int, $4::bytea, $5::bytea, $6::bytea, $7::bigint <> 0)"
+    " ON CONFLICT DO NOTHING"};
 static const struct db_stmt st_fwd_get = {DB_ST_RA_FWD_GET, "ra_fwd_get",
-    "SELECT up_txid, up_nonce, up_peer_nonce FROM ra_fwd"
+    "SELECT up_txid, up_nonce, up_peer_nonce, confirm::int FROM ra_fwd"
     " WHERE ca_id = $1::bigint AND txid = $2::bytea"
     " AND cert_req_id = $3::bigint::int"};
 static const struct db_stmt st_fwd_delete = {DB_ST_RA_FWD_DELETE,
@@ -35,6 +36,14 @@ static const struct db_stmt st_fwd_prune = {DB_ST_RA_FWD_PRUNE,
     "ra_fwd_prune",
     "DELETE FROM ra_fwd WHERE created < now() - make_interval("
     "secs => $1::bigint)"};
+static const struct db_stmt st_fwd_owed = {DB_ST_RA_FWD_OWED,
+    "ra_fwd_owed",
+    "SELECT f.up_txid, f.up_nonce, f.up_peer_nonce, f.confirm::int,"
+    " f.ca_id, f.txid, f.cert_req_id, c.der FROM ra_fwd f"
+    " JOIN cert c ON c.ca_id = f.ca_id AND c.txid = f.txid"
+    " AND c.cert_req_id = f.cert_req_id"
+    " WHERE f.confirm AND f.created < now() - make_interval("
+    "secs => $1::bigint) ORDER BY f.created LIMIT $2::bigint"};
 
 void
 db_upstream_clear(struct db_upstream *u)
@@ -125,6 +134,7 @@ db_ra_fwd_put(struct db *db, const struct db_ra_fwd *f)
 	db_param_bytea(&p, f->up.txid, sizeof(f->up.txid));
 	db_param_bytea(&p, f->up.nonce, sizeof(f->up.nonce));
 	db_param_bytea(&p, f->up.peer_nonce, f->up.peer_nonce_len);
+	db_param_int8(&p, f->confirm != 0);
 	return db_insert(db, &st_fwd_put, &p, NULL);
 }
 
@@ -139,6 +149,7 @@ fwd_row(const PGresult *res, int i, void *e)
 	db_col_bytes(&r, 1, f->up.nonce, sizeof(f->up.nonce), &b);
 	db_col_bytes(&r, 2, f->up.peer_nonce, sizeof(f->up.peer_nonce),
 	    &f->up.peer_nonce_len);
+	f->confirm = db_col_int4(&r, 3, 0);
 	return !r.bad && a == sizeof(f->up.txid) && b == sizeof(f->up.nonce);
 }
 
@@ -151,8 +162,10 @@ db_ra_fwd_get(struct db *db, struct db_ra_fwd *f)
 
 	fwd_key(&p, f->ca_id, f->txid, f->txid_len, f->cert_req_id);
 	rc = db_get1(db, &st_fwd_get, &p, sizeof(got), fwd_row, &got);
-	if (rc == 1)
+	if (rc == 1) {
 		f->up = got.up;
+		f->confirm = got.confirm;
+	}
 	return rc;
 }
 
@@ -172,4 +185,62 @@ db_ra_fwd_prune(struct db *db, long age, long long *n)
 
 	db_param_int8(&p, age);
 	return db_update(db, &st_fwd_prune, &p, n);
+}
+
+static int
+owed_row(const PGresult *res, int i, void *e)
+{
+	struct db_ra_owed *o = e;
+	struct db_row r = {res, i, 0, 0};
+
+	if (!fwd_row(res, i, &o->f))
+		return 0;
+	o->f.ca_id = db_col_int8(&r, 4);
+	db_col_bytes(&r, 5, o->f.txid, sizeof(o->f.txid), &o->f.txid_len);
+	o->f.cert_req_id = db_col_int4(&r, 6, 0);
+	o->der = db_col_memdup(&r, 7, &o->der_len);
+	if (r.bad || o->der == NULL) {
+		free(o->der);
+		o->der = NULL;
+		return 0;
+	}
+	return 1;
+}
+
+static void
+owed_clr(void *e)
+{
+	struct db_ra_owed *o = e;
+
+	free(o->der);
+	o->der = NULL;
+}
+
+void
+db_ra_owed_array_free(struct db_ra_owed *a, size_t n)
+{
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++)
+		owed_clr(&a[i]);
+	free(a);
+}
+
+int
+db_ra_fwd_owed(struct db *db, long age, int limit, struct db_ra_owed **out,
+    size_t *n)
+{
+	struct db_params p = {0};
+	void *a = NULL;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	db_param_int8(&p, age);
+	db_param_int8(&p, limit);
+	rc = db_getn(db, &st_fwd_owed, &p, sizeof(**out), owed_row, owed_clr,
+	    &a, n);
+	if (rc == 1)
+		*out = a;
+	return rc;
 }

@@ -87,5 +87,15 @@ int cmp_client_ccr(struct cmp_client *cl, int days, X509 **cross)
  * unsealed in the HSM, one exchange in a MAC-mode client.
  */
 extern const struct cmp_upstream_io client_upstream_io;
+/*
+ * The certConfs the RA owes its upstream CAs (024_ra_relay.sql): each
+ * certificate committed under implicitConfirm whose certConf did not get
+ * through (the worker died, the upstream did not answer) for longer than
+ * CA_RA_OWED_AGE seconds is confirmed again in its upstream transaction.
+ * Taken, or refused by the upstream CA (logged and audited
+ * 'upstream-confirm-refused'): the row goes; no answer: it stays for the
+ * next sweep. Called by the housekeeper.
+ */
+void client_upstream_resume(struct db *db, struct hsm *hsm);
 
 #endif

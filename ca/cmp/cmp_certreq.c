@@ -28,6 +28,8 @@ struct issued {
 	X509 *cert;
 	struct db_cert row;
 	struct db_pending pend;
+	int has_fwd;		 /* RA mode: fwd is the upstream transaction */
+	struct db_ra_fwd fwd;
 };
 
 _Static_assert(CA_MAX_CERTREQS <= DB_ISSUE_MAX,
@@ -47,9 +49,10 @@ persist_issue(struct req *r, struct issued *iss, int n)
 	struct db_txn t;
 	enum db_refusal why;
 	size_t k = 0;
-	int i, rc, nwait = 0;
+	int i, rc, nwait = 0, nfwd = 0;
 
 	for (i = 0; i < n; i++) {
+		nfwd += iss[i].has_fwd;
 		if (iss[i].waiting) {
 			nwait++;
 			continue;
@@ -81,8 +84,9 @@ persist_issue(struct req *r, struct issued *iss, int n)
 	is.npath_ca = r->npath_ca;
 	is.path_cert = r->path_cert;
 	is.npath_cert = r->npath_cert;
-	/* Without requests waiting, one statement is the whole of it. */
-	if (nwait > 0 && db_begin(db) != 1)
+	/* Without requests waiting or forwarded upstream, one statement is
+	 * the whole of it. */
+	if ((nwait > 0 || nfwd > 0) && db_begin(db) != 1)
 		goto dberr;
 	rc = db_issue(db, &is, rows, sup, k, &why);
 	if (rc < 0)
@@ -92,7 +96,7 @@ persist_issue(struct req *r, struct issued *iss, int n)
 		cmp_refuse(r, why);
 		return 0;
 	}
-	if (nwait == 0)
+	if (nwait == 0 && nfwd == 0)
 		return 1;
 	for (i = 0; i < n; i++)
 		if (iss[i].waiting &&
@@ -100,8 +104,22 @@ persist_issue(struct req *r, struct issued *iss, int n)
 		    db_audit_add(db, "request-pending", r->ca->id, r->sender,
 			iss[i].pend.subject) < 0))
 			goto dberr;
+	/* RA mode: the upstream transactions with the certificates, so
+	 * that no certConf goes upstream for a certificate not stored
+	 * here (under implicitConfirm marked owed until it is taken). */
+	for (i = 0; i < n; i++) {
+		if (!iss[i].has_fwd)
+			continue;
+		iss[i].fwd.confirm = r->implicit;
+		if (db_ra_fwd_put(db, &iss[i].fwd) != 1)
+			goto dberr;
+	}
 	if (db_commit(db) != 1)
 		goto dberr;
+	if (nfwd > 0)
+		log_info("req %lu: upstream %s: %d certificate(s) committed%s",
+		    r->id, r->ca->label, nfwd,
+		    r->implicit ? ", certConf owed upstream" : "");
 	return 1;
 dberr:
 	cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
@@ -351,9 +369,10 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 	if (r->ca->upstream) {
 		/* cmpca as an RA: the certificate comes from upstream. */
 		rc = cmp_upstream_certreq(r, m, rid, ir.pubkey, prof->approval,
-		    &out->cert, resp, failp, whyp);
+		    &out->cert, &out->fwd, resp, failp, whyp);
 		if (rc != 1)
 			goto out;
+		out->has_fwd = 1;
 	} else if (prof->approval) {
 		rc = certreq_wait(r, m, rid, prof, out, resp);
 		goto out;
@@ -589,6 +608,11 @@ cmp_certreq_handle(struct req *r)
 		r->implicit = 0;
 	if (!persist_issue(r, iss, nent))
 		goto done; /* whole message rejected or failed: out is NULL */
+	/* RA mode under implicitConfirm: committed here, now confirmed
+	 * upstream, then answered. */
+	for (i = 0; r->implicit && i < nent; i++)
+		if (iss[i].has_fwd)
+			cmp_upstream_confirm_owed(r, &iss[i].fwd, iss[i].cert);
 	r->fail = last_fail;
 	r->why = last_why;
 	if (nwait > 0)

@@ -10,9 +10,14 @@
  * what comes back must fit what was asked: the public key, the subject
  * and subjectAltNames of the template, a chain to the upstream CA's
  * certificate. The certificate is then stored and answered as if issued
- * here. The upstream transaction waits in ra_fwd for the device's
- * certConf, which is forwarded before it is taken here; the device's
- * error is forwarded too. An upstream that does not answer, or whose
+ * here. The upstream transaction waits in ra_fwd (stored in the same
+ * database transaction as the certificate) for the device's certConf,
+ * which is forwarded before it is taken here; the device's error is
+ * forwarded too. Under implicitConfirm the order is: the upstream's
+ * answer, our commit of the certificate with its ra_fwd row marked
+ * confirm, then the certConf upstream (cmp_upstream_confirm_owed), then
+ * the device's answer; a certConf that does not get through stays owed
+ * and the housekeeper sends it (client_upstream_resume()). An upstream that does not answer, or whose
  * answer fails a check, is the device's systemUnavail or systemFailure:
  * nothing is stored as issued.
  *
@@ -110,10 +115,9 @@ fail:
 	return NULL;
 }
 
-/* A certConf for x (certReqId rid) accepting it, or rejecting it with
- * why. NULL on error. */
-static CMP_BODY *
-certconf_body(X509 *x, long rid, const char *why)
+/* See cmp.h. */
+CMP_BODY *
+cmp_upstream_certconf_body(X509 *x, long rid, const char *why)
 {
 	CMP_BODY *b = CMP_BODY_new();
 	CMP_CERTSTATUS *cs = CMP_CERTSTATUS_new();
@@ -275,8 +279,8 @@ find_resp(const CMP_CERTREPMESSAGE *rep, int rid)
 /* See cmp_srv.h. */
 int
 cmp_upstream_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
-    EVP_PKEY *pub, int approval, X509 **cert, CMP_CERTRESPONSE **resp,
-    int *failp, const char **whyp)
+    EVP_PKEY *pub, int approval, X509 **cert, struct db_ra_fwd *fwd,
+    CMP_CERTRESPONSE **resp, int *failp, const char **whyp)
 {
 	const CMP_HEADER *h = r->msg->header;
 	/* RFC 9810 §5.3.4: cr and p10cr are answered with cp. */
@@ -371,41 +375,28 @@ cmp_upstream_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
 		OPENSSL_free(s);
 		log_warn("req %lu: upstream %s: certificate \"%s\" refused: %s",
 		    r->id, r->ca->label, subj, bad);
-		(void)upstream_confirm(r, &f.up, certconf_body(x,
+		(void)upstream_confirm(r, &f.up, cmp_upstream_certconf_body(x,
 		    ASN1_INTEGER_get(cr->certReqId), bad));
 		rc = refuse(rid, CMP_FAIL_SYSTEM_FAILURE,
 		    "the upstream CA's certificate does not fit the request; "
 		    "refused", resp, failp, whyp);
 		goto out;
 	}
-	if (r->implicit) {
-		/* The device confirms nothing: the RA does, at once. */
-		if (!upstream_confirm(r, &f.up, certconf_body(x,
-			ASN1_INTEGER_get(cr->certReqId), NULL))) {
-			rc = refuse(rid, CMP_FAIL_SYSTEM_UNAVAIL,
-			    "the upstream CA is not available, try again "
-			    "later", resp, failp, whyp);
-			goto out;
-		}
-	} else {
-		/* Devices that never confirmed: the upstream CA expired
-		 * those certificates long ago. */
-		if (db_ra_fwd_prune(r->srv->db, UP_FWD_MAX_AGE, NULL) < 0)
-			log_warn("req %lu: %s", r->id, db_error(r->srv->db));
-		f.ca_id = r->ca->id;
-		memcpy(f.txid, h->transactionID->data,
-		    (size_t)h->transactionID->length);
-		f.txid_len = (size_t)h->transactionID->length;
-		f.cert_req_id = rid;
-		if (db_ra_fwd_put(r->srv->db, &f) != 1) {
-			log_err("req %lu: upstream %s: cannot record the "
-				"upstream transaction: %s", r->id, r->ca->label,
-			    db_error(r->srv->db));
-			goto out;
-		}
-	}
+	/* The upstream transaction, recorded with the certificate in one
+	 * database transaction (cmp_certreq.c's persist_issue): confirmed
+	 * upstream only after that commit, by the device's certConf or,
+	 * under implicitConfirm, by cmp_upstream_confirm_owed(). Devices
+	 * that never confirmed: the upstream CA expired those long ago. */
+	if (db_ra_fwd_prune(r->srv->db, UP_FWD_MAX_AGE, NULL) < 0)
+		log_warn("req %lu: %s", r->id, db_error(r->srv->db));
+	f.ca_id = r->ca->id;
+	memcpy(f.txid, h->transactionID->data,
+	    (size_t)h->transactionID->length);
+	f.txid_len = (size_t)h->transactionID->length;
+	f.cert_req_id = rid;
 	if (!X509_up_ref(x))
 		goto out;
+	*fwd = f;
 	*cert = x;
 	log_info("req %lu: upstream %s issued the certificate", r->id,
 	    r->ca->label);
@@ -413,6 +404,27 @@ cmp_upstream_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
 out:
 	CMP_MSG_free(a);
 	return rc;
+}
+
+/* See cmp_srv.h. */
+void
+cmp_upstream_confirm_owed(struct req *r, const struct db_ra_fwd *f, X509 *x)
+{
+	struct db_ra_fwd g = *f;
+
+	if (r->srv->up == NULL)
+		return;
+	if (!upstream_confirm(r, &g.up,
+		cmp_upstream_certconf_body(x, f->cert_req_id, NULL))) {
+		log_warn("req %lu: upstream %s: certConf owed, the housekeeper "
+			 "sends it again", r->id, r->ca->label);
+		return;
+	}
+	log_info("req %lu: upstream %s: certConf taken upstream", r->id,
+	    r->ca->label);
+	if (db_ra_fwd_delete(r->srv->db, f) < 0)
+		log_warn("req %lu: cannot delete the forwarded transaction: %s",
+		    r->id, db_error(r->srv->db));
 }
 
 /* Forwards the device's certConf, CertStatus by CertStatus, to the

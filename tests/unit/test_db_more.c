@@ -132,8 +132,11 @@ test_upstream(void **state)
 	static const unsigned char sealed[] = {1, 2, 3, 4, 5, 6, 7, 8};
 	struct db_upstream u, got;
 	struct db_ra_fwd f, g;
+	struct db_ra_owed *o = NULL;
+	struct db_cert c;
 	struct db_ca ca;
 	long long n = 0;
+	size_t no = 0;
 
 	(void)state;
 	memset(&ca, 0, sizeof(ca));
@@ -212,6 +215,38 @@ test_upstream(void **state)
 	CHECK(db_ra_fwd_prune(db, -1, &n), 1); /* older than now + 1 s */
 	assert_true(n >= 1);
 	CHECK(db_ra_fwd_get(db, &f), 0);
+
+	/* A certConf owed upstream (implicitConfirm, 024): listed with the
+	 * certificate it confirms, once old enough, and only then. */
+	make_cert(&c, ca.id, "7e01", "CN=owed", DB_CERT_VALID);
+	memcpy(c.txid, "device-tx", 9);
+	c.txid_len = 9;
+	CHECK(db_cert_insert(db, &c), 1);
+	f.confirm = 1;
+	CHECK(db_ra_fwd_put(db, &f), 1);
+	g = f;
+	g.confirm = 0;
+	CHECK(db_ra_fwd_get(db, &g), 1);
+	assert_int_equal(g.confirm, 1);
+	CHECK(db_ra_fwd_owed(db, 3600, 10, &o, &no), 1); /* too young */
+	assert_int_equal(no, 0);
+	CHECK(db_ra_fwd_owed(db, -1, 10, &o, &no), 1);
+	assert_int_equal(no, 1);
+	assert_int_equal(o[0].f.ca_id, ca.id);
+	assert_int_equal(o[0].f.txid_len, 9);
+	assert_memory_equal(o[0].f.txid, "device-tx", 9);
+	assert_int_equal(o[0].f.cert_req_id, 0);
+	assert_memory_equal(&o[0].f.up, &f.up, sizeof(f.up));
+	assert_int_equal(o[0].der_len, sizeof(der));
+	db_ra_owed_array_free(o, no);
+	db_ra_owed_array_free(NULL, 0);
+	/* Not owed (waiting for the device's certConf): not listed. */
+	CHECK(db_ra_fwd_delete(db, &f), 1);
+	f.confirm = 0;
+	CHECK(db_ra_fwd_put(db, &f), 1);
+	CHECK(db_ra_fwd_owed(db, -1, 10, &o, &no), 1);
+	assert_int_equal(no, 0);
+	CHECK(db_ra_fwd_delete(db, &f), 1);
 }
 
 /* Partner CAs, found by hash and name; certificates our CAs hold from

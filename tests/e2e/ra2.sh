@@ -1,0 +1,130 @@
+#!/bin/bash
+# ra2.sh - cmpca as an RA (RFC 9483 §5), the relaying half of issue 24:
+# two cmpca instances, A the CA and B the RA in front of it (the stack
+# interface, as in ra.sh), B reaching A through a relay that can lose a
+# connection (droprelay.py), so that a fault falls between two messages
+# of one upstream transaction.
+#   - implicitConfirm: B commits the certificate before it confirms
+#     upstream (the order in B's log); a certConf that is lost stays
+#     owed in B's database and B's housekeeper sends it again, so the
+#     certificate ends valid on both sides.
+#
+# usage: tests/e2e/ra2.sh [--bin DIR]
+# Ports: CMPCA_RA2_TEST_PORT for A, else the first free port from 18930;
+# B and the relay take the next free ones (up to 18949).
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+e2e_setup ra2 18930 --port-var CMPCA_RA2_TEST_PORT --scan-to 18935 -- "$@"
+
+free_port() { # first free port after $1
+	local p=$(($1 + 1))
+	while port_busy "$p" && [ "$p" -lt 18949 ]; do p=$((p + 1)); done
+	echo "$p"
+}
+varb=$(mktemp -d /tmp/cmpca-ra2b.XXXXXX)
+chmod 755 "$varb"
+portb=$(free_port "$CMPCA_PORT")
+relay_port=$(free_port "$portb")
+relay_pid=
+cleanup_both() {
+	[ -n "$relay_pid" ] && kill "$relay_pid" 2>/dev/null
+	CMPCA_VAR=$varb "$top/scripts/stack" down >/dev/null 2>&1
+	[ "$nfail" -gt 0 ] && cp "$varb/cmpcad.log" /tmp/cmpca-ra2b-last.log 2>/dev/null
+	rm -rf "$varb"
+	e2e_cleanup
+}
+trap cleanup_both EXIT
+
+e2e_stack_up
+d=$work
+fails() { ! "$@"; }
+# logged PATTERN FILE [TENTHS]: FILE gets a line matching PATTERN soon.
+logged() { for _ in $(seq "${3:-50}"); do grep -q "$1" "$2" && return 0; sleep 0.1; done; return 1; }
+
+# B reaches A through the relay; ctl says what the relay lets through.
+ctl=$d/relay.ctl
+echo -1 >"$ctl"
+python3 "$top/tests/e2e/droprelay.py" "$relay_port" "$CMPCA_PORT" "$ctl" \
+    >"$d/relay.log" 2>&1 &
+relay_pid=$!
+logged listening "$d/relay.log"
+cli secret add ra-upstream --uses -1 --days 0 --ca "$CMPCA_CA_LABEL" \
+    >"$d/up-secret" 2>/dev/null
+if ! CMPCA_VAR=$varb CMPCA_PORT=$portb CMPCA_HOUSEKEEPING=1 \
+    CMPCA_UPSTREAM_URL="http://127.0.0.1:$relay_port/.well-known/cmp/p/$CMPCA_CA_LABEL" \
+    CMPCA_UPSTREAM_CA_CERT=$CMPCA_CA_CERT CMPCA_UPSTREAM_REF=ra-upstream \
+    CMPCA_UPSTREAM_SECRET=$(cat "$d/up-secret") \
+    "$top/scripts/stack" up >"$d/stackb.out" 2>&1; then
+	cat "$d/stackb.out"
+	fail "B: stack up as an RA" "see above"
+	e2e_done
+	exit
+fi
+pass "B: stack up as an RA (through the relay)"
+e2e_lint_dbs+=("$(. "$varb/stack.env"; echo "$CMPCA_DB")")
+envb() { (. "$varb/stack.env"; eval "echo \"\$$1\""); }
+B() { (. "$varb/stack.env"; eval "$CMPCA_CLI" '"$@"'); }
+qb() { psql -XqtA "$(envb CMPCA_DB)" -c "$1"; }
+ra_url=$(envb CMPCA_RA_URL)
+secb=$(envb CMPCA_SECRET)
+blog=$varb/cmpcad.log
+# ra_ir NAME KEY SUBJECT [openssl cmp options...]: a device enrolls
+# through B with B's demo secret.
+ra_ir() {
+	local name=$1 key=$2 subj=$3
+	shift 3
+	openssl cmp -cmd "${CMD:-ir}" -server "$ra_url" -ref demo -secret "pass:$secb" \
+	    -recipient "$CMPCA_CA_SUBJECT" -newkey "$key" -subject "$subj" \
+	    -certout "$d/$name.pem" -unprotected_errors "$@" \
+	    >"$d/$name.out" 2>&1
+}
+ser() { serial_of "$1"; }
+a_status() { q "select status from cert where serial = '$(ser "$1")'"; }
+b_status() { qb "select c.status from cert c join ca on ca.id = c.ca_id where ca.status = 'upstream' and c.serial = '$(ser "$1")'"; }
+openssl ecparam -genkey -name prime256v1 -noout -out "$d/dev1.key" 2>/dev/null
+
+echo "== implicitConfirm: B commits, then confirms upstream, then answers"
+if ra_ir imp "$d/dev1.key" "/CN=ra2-implicit" -implicit_confirm; then
+	pass "ir with implicitConfirm through the RA"
+	check "A: valid, B: valid" \
+	    test "$(a_status "$d/imp.pem") $(b_status "$d/imp.pem")" = "valid valid"
+	# The order in B's log, for this request (its worker's pid and
+	# request number): committed, then taken.
+	who=$(grep "req [0-9]*: upstream ra: 1 certificate(s) committed" "$blog" | tail -1 | sed 's/^cmpcad\[\([0-9]*\)\]: info: req \([0-9]*\):.*/\1 \2/')
+	check "B logged the commit (certConf owed)" test -n "$who"
+	# line_of TEXT: the line number of this request's TEXT in B's log.
+	line_of() { grep -n "^cmpcad\[${who% *}\]: [a-z]*: req ${who#* }: upstream ra: $1" "$blog" | head -1 | cut -d: -f1; }
+	c=$(line_of "1 certificate(s) committed") t=$(line_of "certConf taken upstream")
+	check "  ... before the certConf upstream was taken (log lines $c, $t)" \
+	    test "${c:-0}" -gt 0 -a "${t:-0}" -gt "${c:-0}"
+	check "B: no certConf left owed" test "$(qb "select count(*) from ra_fwd")" = 0
+else
+	fail "ir with implicitConfirm through the RA" "$(tail -5 "$d/imp.out")"
+fi
+
+echo "== implicitConfirm, the certConf upstream lost: owed, then sent again"
+echo 1 >"$ctl" # the ir passes, the certConf is lost
+if ra_ir lost "$d/dev1.key" "/CN=ra2-lost-confirm" -implicit_confirm; then
+	pass "the device gets its certificate (B committed it)"
+	check "the relay lost the certConf" grep -q drop "$d/relay.log"
+	check "B logged the certConf owed" \
+	    grep -q "upstream ra: certConf owed, the housekeeper sends it again" "$blog"
+	check "B: valid (committed before the certConf)" test "$(b_status "$d/lost.pem")" = valid
+	check "B: the certConf owed is recorded" \
+	    test "$(qb "select count(*) from ra_fwd where confirm")" = 1
+	check "A: issued, waiting for the confirmation" test "$(a_status "$d/lost.pem")" = unconfirmed
+	echo -1 >"$ctl"
+	check "B's housekeeper sends it again" \
+	    logged "upstream ra: owed certConf taken upstream" "$blog" 150
+	check "A: valid" test "$(a_status "$d/lost.pem")" = valid
+	check "B: nothing owed any more" test "$(qb "select count(*) from ra_fwd")" = 0
+else
+	fail "ir with the certConf lost" "$(tail -5 "$d/lost.out")"
+fi
+echo -1 >"$ctl"
+
+echo "== secrets"
+check "neither secret in B's log" \
+    fails grep -qF -e "$(cat "$d/up-secret")" -e "$secb" "$blog"
+
+e2e_done
