@@ -276,6 +276,7 @@ enum db_pending_status {
 	DB_PENDING_PENDING = 1,
 	DB_PENDING_APPROVED,
 	DB_PENDING_REJECTED,
+	DB_PENDING_UPSTREAM, /* RA mode: the upstream CA answered waiting */
 };
 const char *db_pending_status_name(enum db_pending_status s);
 
@@ -299,7 +300,8 @@ struct db_pending {
 };
 void db_pending_clear(struct db_pending *p);
 void db_pending_array_free(struct db_pending *a, size_t n);
-/* Inserts; sets p->id. Returns 1 or -1. */
+/* Inserts (status pending, or p->status if it is DB_PENDING_UPSTREAM);
+ * sets p->id. Returns 1 or -1. */
 int db_pending_insert(struct db *db, struct db_pending *p) CA_MUST_CHECK;
 /* Requests of one transaction ordered by cert_req_id. */
 int db_pending_list_by_txn(struct db *db, const unsigned char *txid,
@@ -314,6 +316,13 @@ int db_pending_list(struct db *db, long long ca_id,
 int db_pending_decide(struct db *db, long long id,
     enum db_pending_status status, const char *reason, const char *by,
     long long *ca_id) CA_MUST_CHECK;
+
+/* RA mode: the upstream CA decided a request it had answered waiting
+ * (status upstream -> approved or rejected with reason). 1, 0 if it is
+ * not waiting upstream, -1. */
+int db_pending_upstream_decide(struct db *db, const unsigned char *txid,
+    size_t txid_len, int cert_req_id, enum db_pending_status status,
+    const char *reason) CA_MUST_CHECK;
 
 /* Registration authorities, pinned by their certificate's SHA-256. */
 struct db_ra {
@@ -374,11 +383,20 @@ struct db_ra_fwd {
 	struct db_up_state up;
 	int confirm; /* committed here under implicitConfirm: a certConf
 		      * to the upstream CA is owed (024_ra_relay.sql) */
+	int waiting; /* the upstream CA answered waiting: polled upstream
+		      * at each pollReq of the device */
 };
 /* Records f; 1, 0 if recorded already, -1. */
 int db_ra_fwd_put(struct db *db, const struct db_ra_fwd *f) CA_MUST_CHECK;
 /* Fills f->up for (ca_id, txid, cert_req_id); 1, 0 if none, -1. */
 int db_ra_fwd_get(struct db *db, struct db_ra_fwd *f) CA_MUST_CHECK;
+/* Records f's upstream state (nonces, waiting) and, unless cert is NULL,
+ * the certificate the upstream CA issued; 1, 0 if no such row, -1. */
+int db_ra_fwd_update(struct db *db, const struct db_ra_fwd *f,
+    const unsigned char *cert, size_t cert_len) CA_MUST_CHECK;
+/* The certificate recorded for f into *der (malloc'd); 1, 0 if none, -1. */
+int db_ra_fwd_cert(struct db *db, const struct db_ra_fwd *f,
+    unsigned char **der, size_t *len) CA_MUST_CHECK;
 /* Deletes it; 1, 0 if none, -1. */
 int db_ra_fwd_delete(struct db *db, const struct db_ra_fwd *f) CA_MUST_CHECK;
 /* Deletes the rows older than age seconds (devices that never confirmed;

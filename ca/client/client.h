@@ -57,7 +57,8 @@ const char *cmp_client_error(const struct cmp_client *cl);
  * One request and its answer. body (always consumed) goes out in a new
  * signed request: ir, cr, kur, p10cr, ccr, rr and genm start a new
  * transaction, anything else (certConf, pollReq) continues the current
- * one. The answer must pass the checks above and be of type want.
+ * one. The answer must pass the checks above and be of type want (for
+ * want pollRep: or ip, cp, kup, the final answer to a pollReq).
  * *answer is the checked message (caller frees with CMP_MSG_free).
  * Returns 1, or 0 with cmp_client_error() set.
  */

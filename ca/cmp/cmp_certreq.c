@@ -110,7 +110,7 @@ persist_issue(struct req *r, struct issued *iss, int n)
 	for (i = 0; i < n; i++) {
 		if (!iss[i].has_fwd)
 			continue;
-		iss[i].fwd.confirm = r->implicit;
+		iss[i].fwd.confirm = r->implicit && !iss[i].waiting;
 		if (db_ra_fwd_put(db, &iss[i].fwd) != 1)
 			goto dberr;
 	}
@@ -272,8 +272,11 @@ certreq_wait(struct req *r, const CRMF_CERTREQMSG *m, int rid,
 	if ((dlen = i2d_CRMF_CERTREQMSG(m, &p->request)) <= 0)
 		goto fail;
 	p->request_len = (size_t)dlen;
+	if (out->has_fwd)
+		p->status = DB_PENDING_UPSTREAM; /* not the operator's */
 	*resp = cmp_certresp_new(rid, CMP_STATUS_WAITING, CMP_FAIL_NONE,
-	    "waiting for approval by the CA operator", NULL);
+	    out->has_fwd ? "waiting for the upstream CA"
+			 : "waiting for approval by the CA operator", NULL);
 	return *resp != NULL ? 2 : -1;
 fail:
 	BIO_free(b);
@@ -370,6 +373,12 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 		/* cmpca as an RA: the certificate comes from upstream. */
 		rc = cmp_upstream_certreq(r, m, rid, ir.pubkey, prof->approval,
 		    &out->cert, &out->fwd, resp, failp, whyp);
+		if (rc == 2) {
+			/* The upstream CA's delayed delivery, relayed. */
+			out->has_fwd = 1;
+			rc = certreq_wait(r, m, rid, prof, out, resp);
+			goto out;
+		}
 		if (rc != 1)
 			goto out;
 		out->has_fwd = 1;

@@ -197,7 +197,8 @@ cmp_poll_handle(struct req *r)
 		goto done;
 	}
 	for (i = 0; i < n; i++)
-		undecided += pend[i].status == DB_PENDING_PENDING;
+		undecided += pend[i].status == DB_PENDING_PENDING ||
+		    pend[i].status == DB_PENDING_UPSTREAM;
 	if (undecided > 0) {
 		out = still_waiting(r);
 		goto done;
@@ -214,10 +215,13 @@ cmp_poll_handle(struct req *r)
 		CMP_CERTRESPONSE *cr;
 		int refused = 0;
 
-		if (pend[i].status == DB_PENDING_APPROVED && prof != NULL &&
-		    (certs[i] = issue_pending(r, &pend[i], prof, &refused)) ==
-			NULL &&
-		    refused != 0) {
+		/* RA mode: what the upstream CA issued (cmp_upstream.c). */
+		if (pend[i].status == DB_PENDING_APPROVED && r->ca->upstream)
+			certs[i] = cmp_upstream_cert(r, &pend[i]);
+		else if (pend[i].status == DB_PENDING_APPROVED && prof != NULL)
+			certs[i] = issue_pending(r, &pend[i], prof, &refused);
+		if (pend[i].status == DB_PENDING_APPROVED &&
+		    certs[i] == NULL && refused != 0) {
 			/* The profile changed since: refused as at request
 			 * time, not an internal error at every poll. */
 			cr = cmp_certresp_new(pend[i].cert_req_id,

@@ -263,11 +263,15 @@ int cmp_upstream_take(struct req *r, CMP_MSG **out);
  * Instead of issuing: forwards m (a checked request; pub its key)
  * upstream and checks the certificate that comes back. 1 and *cert and
  * *fwd (the upstream transaction, for the caller to store with the
- * certificate), 0 rejected (*resp, *failp, *whyp), -1 internal.
+ * certificate), 2 and *fwd (waiting) if the upstream CA answered
+ * waiting, 0 rejected (*resp, *failp, *whyp), -1 internal.
  */
 int cmp_upstream_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
     EVP_PKEY *pub, int approval, X509 **cert, struct db_ra_fwd *fwd,
     CMP_CERTRESPONSE **resp, int *failp, const char **whyp);
+/* The certificate the upstream CA issued for p after polling (kept in
+ * ra_fwd), or NULL. */
+X509 *cmp_upstream_cert(struct req *r, const struct db_pending *p);
 /*
  * After the commit of x under implicitConfirm: the certConf upstream in
  * f's transaction, and f's row deleted once taken. A certConf that does

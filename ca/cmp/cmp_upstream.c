@@ -25,6 +25,7 @@
  * ca/client/client_upstream.c, handed over by cmp_srv_set_upstream().
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -32,6 +33,7 @@
 
 #include "ca/ca.h"
 #include "ca/cmp/cmp_srv.h"
+#include "ca/issue/issue.h"
 
 #define UP_ERR_MAX 512
 #define UP_FWD_MAX_AGE (7L * 86400) /* seconds an ra_fwd row is kept */
@@ -242,10 +244,9 @@ static const char *
 upstream_cert_check(const struct req *r, X509 *x, const CRMF_CERTTEMPLATE *t,
     EVP_PKEY *pub, STACK_OF(X509) *extra)
 {
+	/* A p10cr's template is made from its CSR (cmp_certreq.c). */
 	const X509_NAME *subj = t->subject;
 
-	if (r->msg->body->type == CMP_BODY_P10CR)
-		subj = X509_REQ_get_subject_name(r->msg->body->value.p10cr);
 	if (pub == NULL || EVP_PKEY_eq(X509_get0_pubkey(x), pub) != 1) {
 		ERR_clear_error();
 		return "its public key is not the one requested";
@@ -343,12 +344,18 @@ cmp_upstream_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
 		goto out;
 	}
 	if (status == CMP_STATUS_WAITING) {
-		/* Delayed delivery upstream is not relayed to the device. */
-		log_warn("req %lu: upstream %s answered waiting: not relayed",
-		    r->id, r->ca->label);
-		rc = refuse(rid, CMP_FAIL_SYSTEM_UNAVAIL,
-		    "the upstream CA is not available, try again later", resp,
-		    failp, whyp);
+		/* Delayed delivery upstream: relayed to the device, whose
+		 * pollReqs poll upstream (fwd_poll). */
+		log_info("req %lu: upstream %s answered waiting", r->id,
+		    r->ca->label);
+		f.ca_id = r->ca->id;
+		memcpy(f.txid, h->transactionID->data,
+		    (size_t)h->transactionID->length);
+		f.txid_len = (size_t)h->transactionID->length;
+		f.cert_req_id = rid;
+		f.waiting = 1;
+		*fwd = f;
+		rc = 2;
 		goto out;
 	}
 	if ((status != CMP_STATUS_ACCEPTED &&
@@ -523,6 +530,230 @@ fwd_error(struct req *r)
 	CMP_MSG_free(a);
 }
 
+/* The device's request p, as it was checked (its template and key). */
+static CRMF_CERTREQMSG *
+pending_msg(const struct db_pending *p)
+{
+	const unsigned char *der = p->request;
+
+	return d2i_CRMF_CERTREQMSG(NULL, &der, (long)p->request_len);
+}
+
+/* The pollReq for upstream request rid. NULL on error. */
+static CMP_BODY *
+pollreq_body(int rid)
+{
+	CMP_BODY *b = CMP_BODY_new();
+	CMP_POLLREQ *q = CMP_POLLREQ_new();
+
+	if (b == NULL || q == NULL || !ASN1_INTEGER_set(q->certReqId, rid) ||
+	    (b->value.pollReq = sk_CMP_POLLREQ_new_null()) == NULL ||
+	    !sk_CMP_POLLREQ_push(b->value.pollReq, q)) {
+		CMP_POLLREQ_free(q);
+		CMP_BODY_free(b);
+		return NULL;
+	}
+	b->type = CMP_BODY_POLLREQ;
+	return b;
+}
+
+/* The upstream decided p (rejected: why); its ra_fwd row f goes. 1 or 0
+ * (r set). */
+static int
+poll_rejected(struct req *r, const struct db_pending *p,
+    const struct db_ra_fwd *f, const char *why)
+{
+	log_info("req %lu: upstream %s rejected request %d: %s", r->id,
+	    r->ca->label, p->cert_req_id, why);
+	if (db_pending_upstream_decide(r->srv->db, p->txid, p->txid_len,
+		p->cert_req_id, DB_PENDING_REJECTED, why) < 0 ||
+	    db_ra_fwd_delete(r->srv->db, f) < 0) {
+		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(r->srv->db));
+		return 0;
+	}
+	return 1;
+}
+
+/* The upstream issued x for p: checked against the device's request,
+ * then kept with p approved, in one database transaction. 1 or 0 (r
+ * set). */
+static int
+poll_issued(struct req *r, const struct db_pending *p, struct db_ra_fwd *f,
+    X509 *x, STACK_OF(X509) *extra)
+{
+	CRMF_CERTREQMSG *m = pending_msg(p);
+	EVP_PKEY *pub = NULL;
+	unsigned char *der = NULL;
+	const char *bad;
+	int len, ok = 0;
+
+	if (m == NULL || m->certReq->certTemplate->publicKey == NULL) {
+		cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
+		    "a pending request does not decode");
+		goto out;
+	}
+	pub = cmp_spki_pkey(m->certReq->certTemplate->publicKey);
+	if ((bad = upstream_cert_check(r, x, m->certReq->certTemplate, pub,
+		 extra)) != NULL) {
+		log_warn("req %lu: upstream %s: certificate refused: %s", r->id,
+		    r->ca->label, bad);
+		(void)upstream_confirm(r, &f->up, cmp_upstream_certconf_body(x,
+		    p->cert_req_id, bad));
+		ok = poll_rejected(r, p, f, "the upstream CA's certificate "
+		    "does not fit the request; refused");
+		goto out;
+	}
+	if ((len = i2d_X509(x, &der)) <= 0) {
+		cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE, "cannot encode");
+		goto out;
+	}
+	f->waiting = 0;
+	if (db_begin(r->srv->db) != 1 ||
+	    db_ra_fwd_update(r->srv->db, f, der, (size_t)len) != 1 ||
+	    db_pending_upstream_decide(r->srv->db, p->txid, p->txid_len,
+		p->cert_req_id, DB_PENDING_APPROVED, NULL) != 1 ||
+	    db_commit(r->srv->db) != 1) {
+		db_rollback(r->srv->db);
+		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(r->srv->db));
+		goto out;
+	}
+	log_info("req %lu: upstream %s issued the certificate after polling",
+	    r->id, r->ca->label);
+	ok = 1;
+out:
+	OPENSSL_free(der);
+	EVP_PKEY_free(pub);
+	CRMF_CERTREQMSG_free(m);
+	return ok;
+}
+
+/* Polls upstream for p (waiting there, f its upstream transaction).
+ * Returns 1, or 0 with r set. */
+static int
+poll_one(struct req *r, const struct db_pending *p, struct db_ra_fwd *f)
+{
+	char err[UP_ERR_MAX];
+	CMP_CERTRESPONSE *cr;
+	CMP_MSG *a = NULL;
+	CMP_BODY *b;
+	long status;
+	int ok = 1;
+
+	if ((b = pollreq_body(p->cert_req_id)) == NULL) {
+		cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
+		    "cannot build the pollReq for upstream");
+		return 0;
+	}
+	if (!r->srv->up->exchange(r->srv->db, r->srv->hsm, r->ca, &f->up, 1,
+		b, CMP_BODY_POLLREP, &a, err, sizeof(err))) {
+		/* The device polls again; so do we. */
+		log_warn("req %lu: upstream %s: poll: %s", r->id,
+		    r->ca->label, err);
+		return 1;
+	}
+	if (a->body->type == CMP_BODY_POLLREP) {
+		if (db_ra_fwd_update(r->srv->db, f, NULL, 0) < 0) {
+			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
+			    db_error(r->srv->db));
+			ok = 0;
+		}
+		goto out;
+	}
+	if (a->body->type == CMP_BODY_ERROR) {
+		ok = poll_rejected(r, p, f, upstream_text(r,
+		    a->body->value.error->pKIStatusInfo));
+		goto out;
+	}
+	if ((cr = find_resp(a->body->value.ip, p->cert_req_id)) == NULL) {
+		ok = poll_rejected(r, p, f, "the upstream CA's answer does "
+		    "not fit the request");
+		goto out;
+	}
+	status = ASN1_INTEGER_get(cr->status->status);
+	if (status == CMP_STATUS_WAITING) {
+		if (db_ra_fwd_update(r->srv->db, f, NULL, 0) < 0) {
+			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
+			    db_error(r->srv->db));
+			ok = 0;
+		}
+	} else if ((status == CMP_STATUS_ACCEPTED ||
+		       status == CMP_STATUS_GRANTED_WITH_MODS) &&
+	    cr->certifiedKeyPair != NULL &&
+	    cr->certifiedKeyPair->certOrEncCert != NULL &&
+	    cr->certifiedKeyPair->certOrEncCert->type == 0 &&
+	    cr->certifiedKeyPair->certOrEncCert->value.certificate != NULL)
+		ok = poll_issued(r, p, f,
+		    cr->certifiedKeyPair->certOrEncCert->value.certificate,
+		    a->extraCerts);
+	else
+		ok = poll_rejected(r, p, f, upstream_text(r, cr->status));
+out:
+	CMP_MSG_free(a);
+	return ok;
+}
+
+/* The device polls (RFC 9483 §4.4): each of its requests the upstream
+ * CA answered waiting is polled upstream first; what the upstream
+ * decided is then the engine's to answer (cmp_poll.c). 1, or 0 with r
+ * set. */
+static int
+fwd_poll(struct req *r)
+{
+	const CMP_HEADER *h = r->msg->header;
+	struct db_pending *pend = NULL;
+	struct db_ra_fwd f;
+	size_t n = 0, i;
+	int rc, ok = 1;
+
+	if (db_pending_list_by_txn(r->srv->db, h->transactionID->data,
+		(size_t)h->transactionID->length, &pend, &n) < 0) {
+		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(r->srv->db));
+		return 0;
+	}
+	for (i = 0; ok && i < n; i++) {
+		if (pend[i].status != DB_PENDING_UPSTREAM ||
+		    pend[i].ca_id != r->ca->id)
+			continue;
+		memset(&f, 0, sizeof(f));
+		f.ca_id = r->ca->id;
+		memcpy(f.txid, pend[i].txid, pend[i].txid_len);
+		f.txid_len = pend[i].txid_len;
+		f.cert_req_id = pend[i].cert_req_id;
+		rc = db_ra_fwd_get(r->srv->db, &f);
+		if (rc < 0) {
+			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
+			    db_error(r->srv->db));
+			ok = 0;
+		} else if (rc == 1 && f.waiting)
+			ok = poll_one(r, &pend[i], &f);
+	}
+	db_pending_array_free(pend, n);
+	return ok;
+}
+
+/* See cmp_srv.h. */
+X509 *
+cmp_upstream_cert(struct req *r, const struct db_pending *p)
+{
+	struct db_ra_fwd f;
+	unsigned char *der = NULL;
+	const unsigned char *q;
+	size_t len = 0;
+	X509 *x = NULL;
+
+	memset(&f, 0, sizeof(f));
+	f.ca_id = r->ca->id;
+	memcpy(f.txid, p->txid, p->txid_len);
+	f.txid_len = p->txid_len;
+	f.cert_req_id = p->cert_req_id;
+	if (db_ra_fwd_cert(r->srv->db, &f, &der, &len) == 1) {
+		q = der;
+		x = d2i_X509(NULL, &q, (long)len);
+	}
+	free(der);
+	return x;
+}
+
 /* See cmp_srv.h. */
 int
 cmp_upstream_take(struct req *r, CMP_MSG **out)
@@ -543,8 +774,11 @@ cmp_upstream_take(struct req *r, CMP_MSG **out)
 	case CMP_BODY_CR:
 	case CMP_BODY_P10CR:
 	case CMP_BODY_GENM:
-	case CMP_BODY_POLLREQ:
 		return 0;
+	case CMP_BODY_POLLREQ:
+		if (r->srv->up == NULL || fwd_poll(r))
+			return 0;
+		return 1;
 	case CMP_BODY_CERTCONF:
 		if (r->srv->up == NULL || fwd_certconf(r))
 			return 0;

@@ -3,11 +3,16 @@
 # two cmpca instances, A the CA and B the RA in front of it (the stack
 # interface, as in ra.sh), B reaching A through a relay that can lose a
 # connection (droprelay.py), so that a fault falls between two messages
-# of one upstream transaction.
+# of one upstream transaction. B's inventory holds A's certificates:
+# A's inventory is linted.
 #   - implicitConfirm: B commits the certificate before it confirms
 #     upstream (the order in B's log); a certConf that is lost stays
 #     owed in B's database and B's housekeeper sends it again, so the
 #     certificate ends valid on both sides.
+#   - the upstream answers waiting (its profile needs its operator's
+#     approval): B answers the device waiting, polls upstream at each of
+#     the device's pollReqs, and the device gets the certificate (or the
+#     upstream's rejection) after polling; certConf flows through.
 #
 # usage: tests/e2e/ra2.sh [--bin DIR]
 # Ports: CMPCA_RA2_TEST_PORT for A, else the first free port from 18930;
@@ -35,6 +40,12 @@ cleanup_both() {
 }
 trap cleanup_both EXIT
 
+# Both stacks start at once (B is made an RA once A is up: its RA
+# identities by `cmpca ca upstream`, as an operator would; ra.sh tests
+# the stack interface).
+CMPCA_VAR=$varb CMPCA_PORT=$portb CMPCA_HOUSEKEEPING=1 CMPCA_POLL_AFTER=1 \
+    "$top/scripts/stack" up >"$varb/stackb.out" 2>&1 &
+stackb=$!
 e2e_stack_up
 d=$work
 fails() { ! "$@"; }
@@ -48,32 +59,34 @@ python3 "$top/tests/e2e/droprelay.py" "$relay_port" "$CMPCA_PORT" "$ctl" \
     >"$d/relay.log" 2>&1 &
 relay_pid=$!
 logged listening "$d/relay.log"
+up_url="http://127.0.0.1:$relay_port/.well-known/cmp/p/$CMPCA_CA_LABEL"
 cli secret add ra-upstream --uses -1 --days 0 --ca "$CMPCA_CA_LABEL" \
     >"$d/up-secret" 2>/dev/null
-if ! CMPCA_VAR=$varb CMPCA_PORT=$portb CMPCA_HOUSEKEEPING=1 \
-    CMPCA_UPSTREAM_URL="http://127.0.0.1:$relay_port/.well-known/cmp/p/$CMPCA_CA_LABEL" \
-    CMPCA_UPSTREAM_CA_CERT=$CMPCA_CA_CERT CMPCA_UPSTREAM_REF=ra-upstream \
-    CMPCA_UPSTREAM_SECRET=$(cat "$d/up-secret") \
-    "$top/scripts/stack" up >"$d/stackb.out" 2>&1; then
-	cat "$d/stackb.out"
-	fail "B: stack up as an RA" "see above"
+if ! wait "$stackb"; then
+	cat "$varb/stackb.out"
+	fail "B: stack up" "see above"
 	e2e_done
 	exit
 fi
-pass "B: stack up as an RA (through the relay)"
-e2e_lint_dbs+=("$(. "$varb/stack.env"; echo "$CMPCA_DB")")
 envb() { (. "$varb/stack.env"; eval "echo \"\$$1\""); }
 B() { (. "$varb/stack.env"; eval "$CMPCA_CLI" '"$@"'); }
-qb() { psql -XqtA "$(envb CMPCA_DB)" -c "$1"; }
-ra_url=$(envb CMPCA_RA_URL)
-secb=$(envb CMPCA_SECRET)
+dbb=$(envb CMPCA_DB)
+qb() { psql -XqtA "$dbb" -c "$1"; }
+check "B: ca upstream ra (MAC, through the relay to A)" \
+    B ca upstream ra --url "$up_url" --ca-cert "$CMPCA_CA_CERT" \
+    --ref ra-upstream --secret-file - <"$d/up-secret"
+# The devices' secret at B, for every identity of B.
+B secret add dev --uses -1 --days 0 >"$d/dev-secret" 2>/dev/null
+secb=$(cat "$d/dev-secret")
+check "B: a device secret" test -n "$secb"
+ra_url=http://127.0.0.1:$portb/.well-known/cmp/p/ra
 blog=$varb/cmpcad.log
 # ra_ir NAME KEY SUBJECT [openssl cmp options...]: a device enrolls
-# through B with B's demo secret.
+# through B with B's device secret.
 ra_ir() {
 	local name=$1 key=$2 subj=$3
 	shift 3
-	openssl cmp -cmd "${CMD:-ir}" -server "$ra_url" -ref demo -secret "pass:$secb" \
+	openssl cmp -cmd "${CMD:-ir}" -server "$ra_url" -ref dev -secret "pass:$secb" \
 	    -recipient "$CMPCA_CA_SUBJECT" -newkey "$key" -subject "$subj" \
 	    -certout "$d/$name.pem" -unprotected_errors "$@" \
 	    >"$d/$name.out" 2>&1
@@ -122,6 +135,80 @@ else
 	fail "ir with the certConf lost" "$(tail -5 "$d/lost.out")"
 fi
 echo -1 >"$ctl"
+
+echo "== the upstream answers waiting: relayed, the device polls"
+# A's credential for B under A's profile approval: A's operator decides.
+cli secret add ra-approval --profile approval --uses -1 --days 0 \
+    --ca "$CMPCA_CA_LABEL" >"$d/ap-secret" 2>/dev/null
+check "B: ca upstream slow (A's approval profile)" \
+    B ca upstream slow --url "$up_url" \
+    --ca-cert "$CMPCA_CA_CERT" --ref ra-approval --secret-file - <"$d/ap-secret"
+slow_url=http://127.0.0.1:$portb/.well-known/cmp/p/slow
+# slow NAME SUBJECT: a device enrolls at B's slow identity, polling.
+slow() {
+	openssl cmp -cmd ir -server "$slow_url" -ref dev -secret "pass:$secb" \
+	    -recipient "$CMPCA_CA_SUBJECT" -newkey "$d/dev1.key" -subject "$2" \
+	    -certout "$d/$1.pem" -total_timeout 40 -unprotected_errors \
+	    >"$d/$1.out" 2>&1
+}
+# a_pending SUBJECT: A's request id waiting for A's operator.
+a_pending() {
+	local id=
+	for _ in $(seq 60); do
+		id=$(cli request list | awk -F'\t' -v s="$1" '$5 == s {print $1}')
+		[ -n "$id" ] && break
+		sleep 0.25
+	done
+	echo "$id"
+}
+slow polled "/CN=ra2-polled" &
+client=$!
+id=$(a_pending "CN=ra2-polled")
+check "A: the request waits for A's operator" test -n "$id"
+check "B: the device was answered waiting" \
+    logged "upstream slow answered waiting" "$blog"
+check "B: its request waits upstream (status upstream, not B's to decide)" \
+    test "$(qb "select status from pending_req where subject = 'CN=ra2-polled'")" = upstream
+check "B: request list --all shows it as upstream" \
+    grep -qP '\tupstream\t' <(B request list --all)
+check "B: cmpca request approve refuses it" \
+    fails B request approve "$(qb "select id from pending_req where subject = 'CN=ra2-polled'")"
+sleep 1.5 # the device polls through B meanwhile
+check "  ... B polled upstream (pollReq through the relay)" \
+    test "$(grep -c pass "$d/relay.log")" -ge 8
+check "nothing issued before the decision" \
+    test "$(q "select count(*) from cert where subject = 'CN=ra2-polled'")" = 0
+cli request approve "$id" >/dev/null
+wait "$client"
+if [ -s "$d/polled.pem" ]; then
+	pass "the device polled and received its certificate"
+	check "  ... after polling (openssl cmp says so)" \
+	    grep -q "received ip/cp/kup after polling" "$d/polled.out"
+	check "  ... its key is the device's" same_pubkey "$d/polled.pem" "$d/dev1.key"
+	check "  ... it chains to A" openssl verify -CAfile "$CMPCA_CA_CERT" "$d/polled.pem"
+	check "A: valid, B: valid (the device's certConf went upstream)" \
+	    test "$(a_status "$d/polled.pem") $(b_status "$d/polled.pem")" = "valid valid"
+	check "B: the request decided by upstream, approved" \
+	    test "$(qb "select status || ' ' || decided_by from pending_req where subject = 'CN=ra2-polled'")" = "approved upstream"
+	check "B: no upstream transaction left" test "$(qb "select count(*) from ra_fwd")" = 0
+else
+	fail "the device polled and received its certificate" "$(tail -5 "$d/polled.out")"
+fi
+
+slow refused "/CN=ra2-refused" &
+client=$!
+id=$(a_pending "CN=ra2-refused")
+check "A: the second request waits" test -n "$id"
+cli request reject "$id" --reason "not this one" >/dev/null 2>&1 ||
+	cli request reject "$id" >/dev/null
+wait "$client"
+check "A's operator rejects: the device gets the rejection after polling" \
+    grep -q "rejection" "$d/refused.out"
+check "  ... with the upstream's reason" grep -q "upstream CA refused" "$d/refused.out"
+check "  ... nothing stored at B" \
+    test "$(qb "select count(*) from cert where subject = 'CN=ra2-refused'")" = 0
+check "  ... B: rejected by upstream" \
+    test "$(qb "select status from pending_req where subject = 'CN=ra2-refused'")" = rejected
 
 echo "== secrets"
 check "neither secret in B's log" \

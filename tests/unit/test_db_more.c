@@ -87,6 +87,41 @@ test_pending(void **state)
 	assert_string_equal(db_pending_status_name((enum db_pending_status)0),
 	    "unknown");
 	db_pending_clear(NULL);
+
+	/* RA mode (024): a request the upstream CA answered waiting is
+	 * not the operator's, and only the upstream's answer decides it. */
+	memset(&p, 0, sizeof(p));
+	memcpy(p.txid, "pend-tx", 7);
+	p.txid_len = 7;
+	p.cert_req_id = 2;
+	p.ca_id = ca_b;
+	strcpy(p.kind, "ir");
+	p.requester = (char *)"secret:pend";
+	strcpy(p.profile, "default");
+	p.subject = (char *)"CN=Upstream";
+	p.request = (unsigned char *)req;
+	p.request_len = sizeof(req);
+	p.status = DB_PENDING_UPSTREAM;
+	CHECK(db_pending_insert(db, &p), 1);
+	CHECK(db_pending_decide(db, p.id, DB_PENDING_APPROVED, NULL, "cli",
+	    NULL), 0);
+	CHECK(db_pending_list(db, ca_b, DB_PENDING_UPSTREAM, 0, &a, &n), 1);
+	assert_int_equal(n, 1);
+	assert_string_equal(db_pending_status_name(a[0].status), "upstream");
+	db_pending_array_free(a, n);
+	CHECK(db_pending_upstream_decide(db, (const unsigned char *)"pend-tx",
+	    7, 1, DB_PENDING_APPROVED, NULL), 0); /* not waiting upstream */
+	CHECK(db_pending_upstream_decide(db, (const unsigned char *)"pend-tx",
+	    7, 2, DB_PENDING_PENDING, NULL), -1);
+	CHECK(db_pending_upstream_decide(db, (const unsigned char *)"pend-tx",
+	    7, 2, DB_PENDING_REJECTED, "the upstream CA refused"), 1);
+	CHECK(db_pending_upstream_decide(db, (const unsigned char *)"pend-tx",
+	    7, 2, DB_PENDING_APPROVED, NULL), 0); /* decided once */
+	CHECK(db_pending_list(db, ca_b, DB_PENDING_REJECTED, 10, &a, &n), 1);
+	assert_int_equal(n, 2);
+	assert_string_equal(a[1].decided_by, "upstream");
+	assert_string_equal(a[1].reason, "the upstream CA refused");
+	db_pending_array_free(a, n);
 }
 
 /* RAs are pinned by certificate hash and name: each once. */
@@ -133,6 +168,8 @@ test_upstream(void **state)
 	struct db_upstream u, got;
 	struct db_ra_fwd f, g;
 	struct db_ra_owed *o = NULL;
+	unsigned char *cd = NULL;
+	size_t cl = 0;
 	struct db_cert c;
 	struct db_ca ca;
 	long long n = 0;
@@ -247,6 +284,33 @@ test_upstream(void **state)
 	CHECK(db_ra_fwd_owed(db, -1, 10, &o, &no), 1);
 	assert_int_equal(no, 0);
 	CHECK(db_ra_fwd_delete(db, &f), 1);
+
+	/* Waiting upstream: its nonces move at each poll, then the
+	 * certificate the upstream issued is kept with it. */
+	f.waiting = 1;
+	CHECK(db_ra_fwd_put(db, &f), 1);
+	g = f;
+	g.waiting = 0;
+	CHECK(db_ra_fwd_get(db, &g), 1);
+	assert_int_equal(g.waiting, 1);
+	CHECK(db_ra_fwd_cert(db, &f, &cd, &cl), 0);
+	assert_null(cd);
+	memset(f.up.nonce, 0x44, sizeof(f.up.nonce));
+	CHECK(db_ra_fwd_update(db, &f, NULL, 0), 1);
+	CHECK(db_ra_fwd_get(db, &g), 1);
+	assert_memory_equal(g.up.nonce, f.up.nonce, sizeof(f.up.nonce));
+	assert_int_equal(g.waiting, 1);
+	f.waiting = 0;
+	CHECK(db_ra_fwd_update(db, &f, der, sizeof(der)), 1);
+	CHECK(db_ra_fwd_update(db, &f, NULL, 0), 1); /* the cert is kept */
+	CHECK(db_ra_fwd_get(db, &g), 1);
+	assert_int_equal(g.waiting, 0);
+	CHECK(db_ra_fwd_cert(db, &f, &cd, &cl), 1);
+	assert_int_equal(cl, sizeof(der));
+	assert_memory_equal(cd, der, sizeof(der));
+	free(cd);
+	CHECK(db_ra_fwd_delete(db, &f), 1);
+	CHECK(db_ra_fwd_update(db, &f, NULL, 0), 0);
 }
 
 /* Partner CAs, found by hash and name; certificates our CAs hold from
