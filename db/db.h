@@ -317,12 +317,13 @@ int db_pending_decide(struct db *db, long long id,
     enum db_pending_status status, const char *reason, const char *by,
     long long *ca_id) CA_MUST_CHECK;
 
-/* RA mode: the upstream CA decided a request it had answered waiting
- * (status upstream -> approved or rejected with reason). 1, 0 if it is
- * not waiting upstream, -1. */
+/* RA mode: the upstream CA's answer moves a request from status from
+ * (upstream: it had answered waiting; approved: the RA's operator
+ * approved it and it went upstream) to status (approved, rejected with
+ * reason, or upstream). 1, 0 if it is not in status from, -1. */
 int db_pending_upstream_decide(struct db *db, const unsigned char *txid,
-    size_t txid_len, int cert_req_id, enum db_pending_status status,
-    const char *reason) CA_MUST_CHECK;
+    size_t txid_len, int cert_req_id, enum db_pending_status from,
+    enum db_pending_status status, const char *reason) CA_MUST_CHECK;
 
 /* Registration authorities, pinned by their certificate's SHA-256. */
 struct db_ra {

@@ -36,9 +36,10 @@ static const struct db_stmt st_decide = {DB_ST_PENDING_DECIDE,
 static const struct db_stmt st_up_decide = {DB_ST_PENDING_UP_DECIDE,
     "pending_upstream_decide",
     "UPDATE pending_req SET status = $3::text, reason = $4::text,"
-    " decided_by = 'upstream', decided_at = now()"
+    " decided_by = CASE WHEN $3::text = 'upstream' THEN decided_by"
+    " ELSE 'upstream' END, decided_at = now()"
     " WHERE txid = $1::bytea AND cert_req_id = $2::bigint::int"
-    " AND status = 'upstream'"};
+    " AND status = $5::text"};
 
 static const char *const pending_tbl[] = {
     [DB_PENDING_PENDING] = "pending",
@@ -225,13 +226,15 @@ db_pending_decide(struct db *db, long long id, enum db_pending_status status,
 
 int
 db_pending_upstream_decide(struct db *db, const unsigned char *txid,
-    size_t txid_len, int cert_req_id, enum db_pending_status status,
-    const char *reason)
+    size_t txid_len, int cert_req_id, enum db_pending_status from,
+    enum db_pending_status status, const char *reason)
 {
 	struct db_params p = {0};
 
 	if (txid_len == 0 || txid_len > DB_TXID_MAX ||
-	    (status != DB_PENDING_APPROVED && status != DB_PENDING_REJECTED)) {
+	    (from != DB_PENDING_UPSTREAM && from != DB_PENDING_APPROVED) ||
+	    status == from || (status != DB_PENDING_APPROVED &&
+	    status != DB_PENDING_REJECTED && status != DB_PENDING_UPSTREAM)) {
 		db_seterr(db, "pending upstream decide failed: invalid argument");
 		return -1;
 	}
@@ -239,5 +242,6 @@ db_pending_upstream_decide(struct db *db, const unsigned char *txid,
 	db_param_int8(&p, cert_req_id);
 	db_param_text(&p, db_name_of(&pending_status, status));
 	db_param_text(&p, reason);
+	db_param_text(&p, db_name_of(&pending_status, from));
 	return db_update(db, &st_up_decide, &p, NULL);
 }

@@ -369,7 +369,14 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 		goto out;
 	}
 	out->rid = rid;
-	if (r->ca->upstream) {
+	if (r->ca->upstream && prof->approval &&
+	    r->msg->body->type != CMP_BODY_P10CR) {
+		/* Approval at the RA: the request waits for the RA's
+		 * operator, and goes upstream at the device's poll after the
+		 * approval (cmp_upstream.c). */
+		rc = certreq_wait(r, m, rid, prof, out, resp);
+		goto out;
+	} else if (r->ca->upstream) {
 		/* cmpca as an RA: the certificate comes from upstream. */
 		rc = cmp_upstream_certreq(r, m, rid, ir.pubkey, prof->approval,
 		    &out->cert, &out->fwd, resp, failp, whyp);

@@ -196,9 +196,15 @@ cmp_poll_handle(struct req *r)
 		    "waiting transaction without pending requests");
 		goto done;
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		undecided += pend[i].status == DB_PENDING_PENDING ||
 		    pend[i].status == DB_PENDING_UPSTREAM;
+		/* RA mode: approved, but what the upstream CA issued is not
+		 * here yet (the upstream did not answer): still waiting. */
+		if (pend[i].status == DB_PENDING_APPROVED && r->ca->upstream &&
+		    (certs[i] = cmp_upstream_cert(r, &pend[i])) == NULL)
+			undecided++;
+	}
 	if (undecided > 0) {
 		out = still_waiting(r);
 		goto done;
@@ -217,7 +223,7 @@ cmp_poll_handle(struct req *r)
 
 		/* RA mode: what the upstream CA issued (cmp_upstream.c). */
 		if (pend[i].status == DB_PENDING_APPROVED && r->ca->upstream)
-			certs[i] = cmp_upstream_cert(r, &pend[i]);
+			; /* certs[i] read above */
 		else if (pend[i].status == DB_PENDING_APPROVED && prof != NULL)
 			certs[i] = issue_pending(r, &pend[i], prof, &refused);
 		if (pend[i].status == DB_PENDING_APPROVED &&

@@ -301,7 +301,7 @@ cmp_upstream_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
 	memset(&f, 0, sizeof(f));
 	if (approval)
 		return refuse(rid, CMP_FAIL_NOT_AUTHORIZED,
-		    "approval is not available for requests this RA forwards",
+		    "approval at the RA is not available for p10cr",
 		    resp, failp, whyp);
 	if (r->srv->up == NULL) {
 		log_err("req %lu: upstream %s: no upstream transport in this "
@@ -566,7 +566,7 @@ poll_rejected(struct req *r, const struct db_pending *p,
 	log_info("req %lu: upstream %s rejected request %d: %s", r->id,
 	    r->ca->label, p->cert_req_id, why);
 	if (db_pending_upstream_decide(r->srv->db, p->txid, p->txid_len,
-		p->cert_req_id, DB_PENDING_REJECTED, why) < 0 ||
+		p->cert_req_id, p->status, DB_PENDING_REJECTED, why) < 0 ||
 	    db_ra_fwd_delete(r->srv->db, f) < 0) {
 		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(r->srv->db));
 		return 0;
@@ -608,10 +608,16 @@ poll_issued(struct req *r, const struct db_pending *p, struct db_ra_fwd *f,
 		goto out;
 	}
 	f->waiting = 0;
+	/* Approved here and forwarded now (fwd_approved): its row is new;
+	 * waiting upstream: its row is there, the request decided now. */
 	if (db_begin(r->srv->db) != 1 ||
+	    (p->status == DB_PENDING_APPROVED &&
+		db_ra_fwd_put(r->srv->db, f) != 1) ||
 	    db_ra_fwd_update(r->srv->db, f, der, (size_t)len) != 1 ||
-	    db_pending_upstream_decide(r->srv->db, p->txid, p->txid_len,
-		p->cert_req_id, DB_PENDING_APPROVED, NULL) != 1 ||
+	    (p->status == DB_PENDING_UPSTREAM &&
+		db_pending_upstream_decide(r->srv->db, p->txid, p->txid_len,
+		    p->cert_req_id, DB_PENDING_UPSTREAM, DB_PENDING_APPROVED,
+		    NULL) != 1) ||
 	    db_commit(r->srv->db) != 1) {
 		db_rollback(r->srv->db);
 		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(r->srv->db));
@@ -627,8 +633,9 @@ out:
 	return ok;
 }
 
-/* Polls upstream for p (waiting there, f its upstream transaction).
- * Returns 1, or 0 with r set. */
+/* Polls upstream for p (waiting there, f its upstream transaction), or
+ * forwards p if the RA's operator approved it (f's key only, a new
+ * upstream transaction). Returns 1, or 0 with r set. */
 static int
 poll_one(struct req *r, const struct db_pending *p, struct db_ra_fwd *f)
 {
@@ -639,18 +646,45 @@ poll_one(struct req *r, const struct db_pending *p, struct db_ra_fwd *f)
 	long status;
 	int ok = 1;
 
-	if ((b = pollreq_body(p->cert_req_id)) == NULL) {
+	int fresh = p->status == DB_PENDING_APPROVED;
+
+	if (fresh) {
+		/* Approved by the RA's operator: it goes upstream now, in
+		 * the body the device sent (RFC 9483 §5.2.3). */
+		CRMF_CERTREQMSG *m = pending_msg(p);
+
+		b = m != NULL ? CMP_BODY_new() : NULL;
+		if (b != NULL) {
+			b->type = strcmp(p->kind, "ir") == 0 ? CMP_BODY_IR
+							     : CMP_BODY_CR;
+			b->value.ir = sk_CRMF_CERTREQMSG_new_null();
+		}
+		if (b == NULL || b->value.ir == NULL ||
+		    !sk_CRMF_CERTREQMSG_push(b->value.ir, m)) {
+			CRMF_CERTREQMSG_free(m);
+			CMP_BODY_free(b);
+			cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
+			    "cannot build the request for upstream");
+			return 0;
+		}
+	} else if ((b = pollreq_body(p->cert_req_id)) == NULL) {
 		cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
 		    "cannot build the pollReq for upstream");
 		return 0;
 	}
-	if (!r->srv->up->exchange(r->srv->db, r->srv->hsm, r->ca, &f->up, 1,
-		b, CMP_BODY_POLLREP, &a, err, sizeof(err))) {
+	if (!r->srv->up->exchange(r->srv->db, r->srv->hsm, r->ca, &f->up,
+		!fresh, b, fresh ? (strcmp(p->kind, "ir") == 0 ? CMP_BODY_IP
+							     : CMP_BODY_CP)
+				 : CMP_BODY_POLLREP,
+		&a, err, sizeof(err))) {
 		/* The device polls again; so do we. */
-		log_warn("req %lu: upstream %s: poll: %s", r->id,
-		    r->ca->label, err);
+		log_warn("req %lu: upstream %s: %s: %s", r->id, r->ca->label,
+		    fresh ? "approved request not forwarded" : "poll", err);
 		return 1;
 	}
+	if (fresh)
+		log_info("req %lu: upstream %s: request %d approved here, "
+			 "forwarded", r->id, r->ca->label, p->cert_req_id);
 	if (a->body->type == CMP_BODY_POLLREP) {
 		if (db_ra_fwd_update(r->srv->db, f, NULL, 0) < 0) {
 			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
@@ -670,7 +704,21 @@ poll_one(struct req *r, const struct db_pending *p, struct db_ra_fwd *f)
 		goto out;
 	}
 	status = ASN1_INTEGER_get(cr->status->status);
-	if (status == CMP_STATUS_WAITING) {
+	if (status == CMP_STATUS_WAITING && fresh) {
+		/* Approved here, waiting upstream now. */
+		f->waiting = 1;
+		if (db_begin(r->srv->db) != 1 ||
+		    db_ra_fwd_put(r->srv->db, f) != 1 ||
+		    db_pending_upstream_decide(r->srv->db, p->txid,
+			p->txid_len, p->cert_req_id, DB_PENDING_APPROVED,
+			DB_PENDING_UPSTREAM, NULL) != 1 ||
+		    db_commit(r->srv->db) != 1) {
+			db_rollback(r->srv->db);
+			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
+			    db_error(r->srv->db));
+			ok = 0;
+		}
+	} else if (status == CMP_STATUS_WAITING) {
 		if (db_ra_fwd_update(r->srv->db, f, NULL, 0) < 0) {
 			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
 			    db_error(r->srv->db));
@@ -693,9 +741,10 @@ out:
 }
 
 /* The device polls (RFC 9483 §4.4): each of its requests the upstream
- * CA answered waiting is polled upstream first; what the upstream
- * decided is then the engine's to answer (cmp_poll.c). 1, or 0 with r
- * set. */
+ * CA answered waiting is polled upstream first, and each the RA's
+ * operator approved (approval at the RA) is forwarded now; what the
+ * upstream decided is then the engine's to answer (cmp_poll.c). 1, or 0
+ * with r set. */
 static int
 fwd_poll(struct req *r)
 {
@@ -711,7 +760,8 @@ fwd_poll(struct req *r)
 		return 0;
 	}
 	for (i = 0; ok && i < n; i++) {
-		if (pend[i].status != DB_PENDING_UPSTREAM ||
+		if ((pend[i].status != DB_PENDING_UPSTREAM &&
+			pend[i].status != DB_PENDING_APPROVED) ||
 		    pend[i].ca_id != r->ca->id)
 			continue;
 		memset(&f, 0, sizeof(f));
@@ -724,7 +774,9 @@ fwd_poll(struct req *r)
 			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
 			    db_error(r->srv->db));
 			ok = 0;
-		} else if (rc == 1 && f.waiting)
+		} else if ((rc == 1 && f.waiting &&
+			       pend[i].status == DB_PENDING_UPSTREAM) ||
+		    (rc == 0 && pend[i].status == DB_PENDING_APPROVED))
 			ok = poll_one(r, &pend[i], &f);
 	}
 	db_pending_array_free(pend, n);

@@ -13,6 +13,9 @@
 #     approval): B answers the device waiting, polls upstream at each of
 #     the device's pollReqs, and the device gets the certificate (or the
 #     upstream's rejection) after polling; certConf flows through.
+#   - approval at the RA: B's profile needs B's operator; the request
+#     goes upstream only after `cmpca request approve` at B, at the
+#     device's next poll.
 #
 # usage: tests/e2e/ra2.sh [--bin DIR]
 # Ports: CMPCA_RA2_TEST_PORT for A, else the first free port from 18930;
@@ -210,8 +213,58 @@ check "  ... nothing stored at B" \
 check "  ... B: rejected by upstream" \
     test "$(qb "select status from pending_req where subject = 'CN=ra2-refused'")" = rejected
 
+echo "== approval at the RA: B's operator decides before anything goes upstream"
+B secret add devap --profile approval --uses -1 --days 0 >"$d/devap-secret" 2>/dev/null
+export DEVAP=$(cat "$d/devap-secret")
+# b_pending SUBJECT: B's request id waiting for B's operator.
+b_pending() {
+	local id=
+	for _ in $(seq 60); do
+		id=$(B request list | awk -F'\t' -v s="$1" '$5 == s {print $1}')
+		[ -n "$id" ] && break
+		sleep 0.25
+	done
+	echo "$id"
+}
+# atra NAME SUBJECT: a device enrolls at B's ra identity under approval.
+atra() {
+	openssl cmp -cmd ir -server "$ra_url" -ref devap -secret env:DEVAP \
+	    -recipient "$CMPCA_CA_SUBJECT" -newkey "$d/dev1.key" -subject "$2" \
+	    -certout "$d/$1.pem" -total_timeout 40 -unprotected_errors \
+	    >"$d/$1.out" 2>&1
+}
+a_txns=$(q "select count(*) from cmp_txn")
+atra atra "/CN=ra2-approved-at-ra" &
+client=$!
+id=$(b_pending "CN=ra2-approved-at-ra")
+check "B: the request waits for B's operator (request list)" test -n "$id"
+sleep 1.5 # the device polls meanwhile
+check "  ... nothing went upstream before the approval" \
+    test "$(q "select count(*) from cmp_txn")" = "$a_txns"
+check "B: cmpca request approve" B request approve "$id"
+wait "$client"
+if [ -s "$d/atra.pem" ]; then
+	pass "the device received its certificate after polling"
+	check "  ... it chains to A" openssl verify -CAfile "$CMPCA_CA_CERT" "$d/atra.pem"
+	check "  ... B forwarded it at the device's poll" \
+	    grep -q "upstream ra: request 0 approved here, forwarded" "$blog"
+	check "A: valid, B: valid (certConf forwarded)" \
+	    test "$(a_status "$d/atra.pem") $(b_status "$d/atra.pem")" = "valid valid"
+	check "B: no upstream transaction left" test "$(qb "select count(*) from ra_fwd")" = 0
+else
+	fail "the device received its certificate after polling" "$(tail -5 "$d/atra.out")"
+fi
+a_txns=$(q "select count(*) from cmp_txn")
+atra atrarej "/CN=ra2-rejected-at-ra" &
+client=$!
+id=$(b_pending "CN=ra2-rejected-at-ra")
+check "B: cmpca request reject" B request reject "$id"
+wait "$client"
+check "rejected at B: the device gets the rejection" grep -q "rejection" "$d/atrarej.out"
+check "  ... and nothing went upstream" test "$(q "select count(*) from cmp_txn")" = "$a_txns"
+
 echo "== secrets"
 check "neither secret in B's log" \
-    fails grep -qF -e "$(cat "$d/up-secret")" -e "$secb" "$blog"
+    fails grep -qF -e "$(cat "$d/up-secret")" -e "$secb" -e "$DEVAP" "$blog"
 
 e2e_done

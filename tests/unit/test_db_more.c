@@ -109,14 +109,17 @@ test_pending(void **state)
 	assert_int_equal(n, 1);
 	assert_string_equal(db_pending_status_name(a[0].status), "upstream");
 	db_pending_array_free(a, n);
+	/* Request 1 is not waiting upstream. */
 	CHECK(db_pending_upstream_decide(db, (const unsigned char *)"pend-tx",
-	    7, 1, DB_PENDING_APPROVED, NULL), 0); /* not waiting upstream */
+	    7, 1, DB_PENDING_UPSTREAM, DB_PENDING_APPROVED, NULL), 0);
 	CHECK(db_pending_upstream_decide(db, (const unsigned char *)"pend-tx",
-	    7, 2, DB_PENDING_PENDING, NULL), -1);
+	    7, 2, DB_PENDING_UPSTREAM, DB_PENDING_PENDING, NULL), -1);
 	CHECK(db_pending_upstream_decide(db, (const unsigned char *)"pend-tx",
-	    7, 2, DB_PENDING_REJECTED, "the upstream CA refused"), 1);
+	    7, 2, DB_PENDING_UPSTREAM, DB_PENDING_REJECTED,
+	    "the upstream CA refused"), 1);
+	/* Decided once. */
 	CHECK(db_pending_upstream_decide(db, (const unsigned char *)"pend-tx",
-	    7, 2, DB_PENDING_APPROVED, NULL), 0); /* decided once */
+	    7, 2, DB_PENDING_UPSTREAM, DB_PENDING_APPROVED, NULL), 0);
 	CHECK(db_pending_list(db, ca_b, DB_PENDING_REJECTED, 10, &a, &n), 1);
 	assert_int_equal(n, 2);
 	assert_string_equal(a[1].decided_by, "upstream");
