@@ -368,6 +368,22 @@ int db_upstream_insert(struct db *db, const struct db_upstream *u)
 int db_upstream_get(struct db *db, long long ca_id, struct db_upstream *out)
     CA_MUST_CHECK;
 
+/* An upstream MAC secret to seal again (`cmpca secret reseal`). */
+struct db_upstream_sealed {
+	long long ca_id;
+	char label[DB_LABEL_MAX]; /* the identity's: the AAD is "upstream:" */
+	unsigned char *sealed;
+	size_t sealed_len;
+};
+void db_upstream_sealed_array_free(struct db_upstream_sealed *a, size_t n);
+/* The upstream secrets not sealed under key version ver (as
+ * db_secret_list_reseal), locked until the caller commits. 1 or -1. */
+int db_upstream_list_reseal(struct db *db, unsigned long ver,
+    struct db_upstream_sealed **out, size_t *n) CA_MUST_CHECK;
+/* Stores the identity's secret sealed anew; 1, 0 if no such row, -1. */
+int db_upstream_set_sealed(struct db *db, long long ca_id,
+    const unsigned char *sealed, size_t len) CA_MUST_CHECK;
+
 /* Where an upstream transaction stands (the CMP client's state). */
 #define DB_UP_ID_LEN 16
 struct db_up_state {

@@ -18,6 +18,19 @@ static const struct db_stmt st_get = {DB_ST_UPSTREAM_GET, "upstream_get",
     "SELECT ca_id, url, mode, coalesce(ref, ''), coalesce(secret_enc,"
     " ''::bytea), coalesce(tls_trusted, ''), coalesce(sign_ca_id, 0)"
     " FROM upstream WHERE ca_id = $1::bigint"};
+/* As st_reseal_list of db_secret.c: every MAC secret not sealed in
+ * format 0x03 under key version $1. */
+static const struct db_stmt st_reseal_list = {DB_ST_UPSTREAM_RESEAL_LIST,
+    "upstream_reseal_list",
+    "SELECT u.ca_id, c.label, u.secret_enc FROM upstream u"
+    " JOIN ca c ON c.id = u.ca_id WHERE u.secret_enc IS NOT NULL"
+    " AND substring(u.secret_enc FROM 1 FOR 5) IS DISTINCT FROM"
+    " '\\x03'::bytea || int4send($1::int) ORDER BY u.ca_id"
+    " FOR UPDATE OF u"};
+static const struct db_stmt st_set_sealed = {DB_ST_UPSTREAM_SET_SEALED,
+    "upstream_set_sealed",
+    "UPDATE upstream SET secret_enc = $2::bytea WHERE ca_id = $1::bigint"
+    " AND secret_enc IS NOT NULL"};
 static const struct db_stmt st_fwd_put = {DB_ST_RA_FWD_PUT, "ra_fwd_put",
     "INSERT INTO ra_fwd (ca_id, txid, cert_req_id, up_txid, up_nonce,"
     " up_peer_nonce, confirm, waiting) VALUES ($1::bigint, $2::bytea,"
@@ -313,4 +326,73 @@ db_ra_fwd_owed(struct db *db, long age, int limit, struct db_ra_owed **out,
 	if (rc == 1)
 		*out = a;
 	return rc;
+}
+
+static int
+sealed_row(const PGresult *res, int i, void *e)
+{
+	struct db_upstream_sealed *u = e;
+	struct db_row r = {res, i, 0, 0};
+
+	u->ca_id = db_col_int8(&r, 0);
+	db_col_text(&r, 1, u->label, sizeof(u->label));
+	u->sealed = db_col_memdup(&r, 2, &u->sealed_len);
+	if (r.bad || u->sealed == NULL) {
+		free(u->sealed);
+		u->sealed = NULL;
+		return 0;
+	}
+	return 1;
+}
+
+static void
+sealed_clr(void *e)
+{
+	struct db_upstream_sealed *u = e;
+
+	free(u->sealed);
+	u->sealed = NULL;
+}
+
+void
+db_upstream_sealed_array_free(struct db_upstream_sealed *a, size_t n)
+{
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++)
+		sealed_clr(&a[i]);
+	free(a);
+}
+
+int
+db_upstream_list_reseal(struct db *db, unsigned long ver,
+    struct db_upstream_sealed **out, size_t *n)
+{
+	struct db_params p = {0};
+	void *a = NULL;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	db_param_int8(&p, (long long)ver);
+	rc = db_getn(db, &st_reseal_list, &p, sizeof(**out), sealed_row,
+	    sealed_clr, &a, n);
+	if (rc == 1)
+		*out = a;
+	return rc;
+}
+
+int
+db_upstream_set_sealed(struct db *db, long long ca_id,
+    const unsigned char *sealed, size_t len)
+{
+	struct db_params p = {0};
+
+	if (sealed == NULL || len == 0) {
+		db_seterr(db, "upstream set sealed failed: invalid argument");
+		return -1;
+	}
+	db_param_id(&p, ca_id);
+	db_param_bytea(&p, sealed, len);
+	return db_update(db, &st_set_sealed, &p, NULL);
 }

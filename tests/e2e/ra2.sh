@@ -16,6 +16,9 @@
 #   - approval at the RA: B's profile needs B's operator; the request
 #     goes upstream only after `cmpca request approve` at B, at the
 #     device's next poll.
+#   - a sealing-key rotation at B (`secret reseal --new-key`) reseals
+#     the upstream secrets with the enrollment secrets, and B still
+#     reaches A.
 #
 # usage: tests/e2e/ra2.sh [--bin DIR]
 # Ports: CMPCA_RA2_TEST_PORT for A, else the first free port from 18930;
@@ -262,6 +265,26 @@ check "B: cmpca request reject" B request reject "$id"
 wait "$client"
 check "rejected at B: the device gets the rejection" grep -q "rejection" "$d/atrarej.out"
 check "  ... and nothing went upstream" test "$(q "select count(*) from cmp_txn")" = "$a_txns"
+
+echo "== sealing-key rotation at B: the upstream secrets move too"
+B secret reseal --new-key >"$d/reseal.out" 2>&1
+check "secret reseal --new-key: exit 0" test $? = 0
+kv=$(sed -n 's/.* resealed under key version \([0-9]*\), 0 left .*/\1/p' "$d/reseal.out")
+check "  ... the enrollment secrets under the new key version ($kv)" test -n "$kv"
+check "  ... both upstream secrets resealed, none left" \
+    grep -q "upstream secrets (RA identities): 2 resealed, 0 left under older keys" "$d/reseal.out"
+check "  ... both sealed under key version ${kv:-?} in B's database" \
+    test "$(qb "select count(*) from upstream where substring(secret_enc from 1 for 5) = '\\x03'::bytea || int4send(${kv:-0})")" = 2
+check "  ... audited" \
+    test "$(qb "select count(*) from audit where event = 'secret-reseal' and detail like '%2 upstream'")" = 1
+check "  ... a second run moves nothing" \
+    grep -q "upstream secrets (RA identities): 0 resealed, 0 left" <(B secret reseal)
+if ra_ir afterkey "$d/dev1.key" "/CN=ra2-after-reseal"; then
+	pass "B still enrolls through A (the upstream secret opens under the new key)"
+	check "  ... valid at A" test "$(a_status "$d/afterkey.pem")" = valid
+else
+	fail "B still enrolls through A after the reseal" "$(tail -5 "$d/afterkey.out")"
+fi
 
 echo "== secrets"
 check "neither secret in B's log" \

@@ -168,6 +168,10 @@ static void
 test_upstream(void **state)
 {
 	static const unsigned char sealed[] = {1, 2, 3, 4, 5, 6, 7, 8};
+	static const unsigned char v5[] = {3, 0, 0, 0, 5, 9, 9, 9};
+	struct db_upstream_sealed *us = NULL;
+	size_t nus = 0, i;
+	int seen;
 	struct db_upstream u, got;
 	struct db_ra_fwd f, g;
 	struct db_ra_owed *o = NULL;
@@ -209,6 +213,27 @@ test_upstream(void **state)
 	assert_int_equal(got.sign_ca_id, 0);
 	db_upstream_clear(&got);
 	db_upstream_clear(NULL);
+	/* Resealing (`secret reseal`): listed until sealed under the key
+	 * version asked for (format 0x03, the version in 4 bytes). */
+	CHECK(db_upstream_list_reseal(db, 5, &us, &nus), 1);
+	for (i = 0, seen = 0; i < nus; i++)
+		if (us[i].ca_id == ca.id) {
+			seen = 1;
+			assert_string_equal(us[i].label, "upstream-one");
+			assert_int_equal(us[i].sealed_len, sizeof(sealed));
+		}
+	assert_true(seen);
+	db_upstream_sealed_array_free(us, nus);
+	db_upstream_sealed_array_free(NULL, 0);
+	CHECK(db_upstream_set_sealed(db, ca.id, v5, sizeof(v5)), 1);
+	CHECK(db_upstream_set_sealed(db, ca.id, NULL, 0), -1);
+	CHECK(db_upstream_list_reseal(db, 5, &us, &nus), 1);
+	for (i = 0; i < nus; i++)
+		assert_true(us[i].ca_id != ca.id);
+	db_upstream_sealed_array_free(us, nus);
+	CHECK(db_upstream_list_reseal(db, 6, &us, &nus), 1);
+	assert_true(nus >= 1);
+	db_upstream_sealed_array_free(us, nus);
 	/* Signed re-protection: a signing identity instead of a secret. */
 	memset(&u, 0, sizeof(u));
 	u.ca_id = ca_b;
