@@ -269,6 +269,9 @@ int cmp_upstream_take(struct req *r, CMP_MSG **out);
 int cmp_upstream_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
     EVP_PKEY *pub, int approval, X509 **cert, struct db_ra_fwd *fwd,
     CMP_CERTRESPONSE **resp, int *failp, const char **whyp);
+/* cmp_upstream_rr.c: a device's rr for a certificate this RA brokered,
+ * forwarded upstream; the rp (or error) for the device. */
+CMP_MSG *cmp_upstream_rr(struct req *r);
 /* The certificate the upstream CA issued for p after polling (kept in
  * ra_fwd), or NULL. */
 X509 *cmp_upstream_cert(struct req *r, const struct db_pending *p);

@@ -831,6 +831,14 @@ cmp_upstream_take(struct req *r, CMP_MSG **out)
 		if (r->srv->up == NULL || fwd_poll(r))
 			return 0;
 		return 1;
+	case CMP_BODY_RR:
+		if (r->srv->up == NULL) {
+			cmp_reject(r, CMP_FAIL_SYSTEM_UNAVAIL,
+			    "the upstream CA is not available, try again later");
+			return 1;
+		}
+		*out = cmp_upstream_rr(r);
+		return 1;
 	case CMP_BODY_CERTCONF:
 		if (r->srv->up == NULL || fwd_certconf(r))
 			return 0;
@@ -841,7 +849,8 @@ cmp_upstream_take(struct req *r, CMP_MSG **out)
 		return 0;
 	default:
 		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
-		    "this RA forwards ir, cr, p10cr, certConf and error only");
+		    "this RA forwards ir, cr, p10cr, rr, certConf and error "
+		    "only");
 		return 1;
 	}
 }
