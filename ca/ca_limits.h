@@ -178,4 +178,11 @@
 /* Signature bytes in a checkpoint (RSA-4096: 512). */
 #define CA_AUDIT_SIG_MAX 1024
 
+/* RA mode: a certConf owed upstream (committed under implicitConfirm,
+ * not taken) is sent again by the housekeeper once this many seconds
+ * old (a worker still sending it is not raced), at most
+ * CA_RA_OWED_BATCH per sweep. */
+#define CA_RA_OWED_AGE 3
+#define CA_RA_OWED_BATCH 32
+
 #endif

@@ -50,10 +50,12 @@ int cli_secrets_seal_clear(struct ctx *c, int *n);
  * under it, in one transaction. *moved counts them, *left the rows still
  * under an older key after the commit (0 unless secrets were added
  * meanwhile by an older version of cmpca). 1, or 0 with a logged error
- * (nothing moved).
+ * (nothing moved). The MAC secrets of RA identities (`ca upstream`,
+ * AAD "upstream:LABEL") move in the same transaction: *up_moved and
+ * *up_left.
  */
 int cli_secrets_reseal(struct ctx *c, int new_key, unsigned long *ver,
-    size_t *moved, size_t *left);
+    size_t *moved, size_t *left, size_t *up_moved, size_t *up_left);
 
 /* "/C=DE/O=Org/CN=name" (openssl -subj syntax); NULL when malformed. */
 X509_NAME *cli_name_parse(const char *s);

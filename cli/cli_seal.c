@@ -6,7 +6,8 @@
  * daemon opens those with a token operation per request, see
  * hsm/hsm_aes.c), right after the SQL migrations. The daemon only ever
  * unseals. `cmpca secret reseal` moves every secret to the current key
- * version (cli_secrets_reseal).
+ * version (cli_secrets_reseal), the RA identities' upstream secrets
+ * included.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,18 +99,59 @@ reseal_one(struct ctx *c, struct db_secret *s, unsigned long ver)
 	return 1;
 }
 
+/* Seals an RA identity's upstream secret again under key version ver
+ * (AAD "upstream:LABEL", as cli_upstream.c seals it) and stores it. */
+static int
+reseal_upstream(struct ctx *c, const struct db_upstream_sealed *u,
+    unsigned long ver)
+{
+	unsigned char *clear = NULL, *sealed = NULL;
+	size_t clear_len = 0, sealed_len = 0;
+	char aad[DB_LABEL_MAX + 16];
+	int ok = 0;
+
+	snprintf(aad, sizeof(aad), "upstream:%s", u->label);
+	if (hsm_unseal(c->hsm, aad, u->sealed, u->sealed_len, &clear,
+		&clear_len) != 1) {
+		log_err("cannot open the upstream secret of ca %s: %s",
+		    u->label, hsm_error());
+		goto out;
+	}
+	if (!hsm_seal(c->hsm, aad, clear, clear_len, &sealed, &sealed_len) ||
+	    hsm_sealed_version(sealed, sealed_len) != ver) {
+		log_err("cannot seal the upstream secret of ca %s under key "
+			"version %lu: %s", u->label, ver, hsm_error());
+		goto out;
+	}
+	if (db_upstream_set_sealed(c->db, u->ca_id, sealed, sealed_len) != 1) {
+		log_err("cannot store the upstream secret of ca %s: %s",
+		    u->label, db_error(c->db));
+		goto out;
+	}
+	ok = 1;
+out:
+	if (clear != NULL)
+		OPENSSL_cleanse(clear, clear_len);
+	free(clear);
+	free(sealed);
+	return ok;
+}
+
 int
 cli_secrets_reseal(struct ctx *c, int new_key, unsigned long *ver,
-    size_t *moved, size_t *left)
+    size_t *moved, size_t *left, size_t *up_moved, size_t *up_left)
 {
 	struct db_secret *list = NULL;
-	size_t cnt = 0, i;
-	char detail[64];
+	struct db_upstream_sealed *ups = NULL;
+	size_t cnt = 0, i, nup = 0;
+	char detail[96];
 	int rc = 0;
 
 	*ver = 0;
 	*moved = 0;
 	*left = 0;
+	*up_moved = 0;
+	*up_left = 0;
 	if (!cli_need_db(c) || !cli_need_hsm(c))
 		return 0;
 	if (new_key ? !hsm_seal_new_key(c->hsm, ver)
@@ -132,8 +174,16 @@ cli_secrets_reseal(struct ctx *c, int new_key, unsigned long *ver,
 	for (i = 0; i < cnt; i++)
 		if (!reseal_one(c, &list[i], *ver))
 			goto out;
-	snprintf(detail, sizeof(detail), "key version %lu, %zu moved", *ver,
-	    cnt);
+	/* The RA identities' upstream secrets, in the same transaction. */
+	if (db_upstream_list_reseal(c->db, *ver, &ups, &nup) < 0) {
+		log_err("%s", db_error(c->db));
+		goto out;
+	}
+	for (i = 0; i < nup; i++)
+		if (!reseal_upstream(c, &ups[i], *ver))
+			goto out;
+	snprintf(detail, sizeof(detail), "key version %lu, %zu moved, %zu "
+	    "upstream", *ver, cnt, nup);
 	if (db_audit_add(c->db, "secret-reseal", 0, "cli", detail) < 0 ||
 	    !db_commit(c->db)) {
 		log_err("cannot commit the resealed secrets: %s",
@@ -141,19 +191,26 @@ cli_secrets_reseal(struct ctx *c, int new_key, unsigned long *ver,
 		goto out;
 	}
 	*moved = cnt;
+	*up_moved = nup;
 	db_secret_array_free(list, cnt);
 	list = NULL;
 	cnt = 0;
+	db_upstream_sealed_array_free(ups, nup);
+	ups = NULL;
+	nup = 0;
 	/* Counted again after the commit: what still needs an older key. */
-	if (db_secret_list_reseal(c->db, *ver, &list, &cnt) < 0) {
+	if (db_secret_list_reseal(c->db, *ver, &list, &cnt) < 0 ||
+	    db_upstream_list_reseal(c->db, *ver, &ups, &nup) < 0) {
 		log_err("%s", db_error(c->db));
 		goto out;
 	}
 	*left = cnt;
+	*up_left = nup;
 	rc = 1;
 out:
 	if (!rc)
 		db_rollback(c->db);
 	db_secret_array_free(list, cnt);
+	db_upstream_sealed_array_free(ups, nup);
 	return rc;
 }

@@ -208,14 +208,18 @@ cmd_secret(struct ctx *c, int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], "reseal") == 0 &&
 	    (argc == 2 || (argc == 3 && strcmp(argv[2], "--new-key") == 0))) {
 		unsigned long ver;
-		size_t moved, left;
+		size_t moved, left, up_moved, up_left;
 
-		if (!cli_secrets_reseal(c, argc == 3, &ver, &moved, &left))
+		if (!cli_secrets_reseal(c, argc == 3, &ver, &moved, &left,
+			&up_moved, &up_left))
 			return 1;
 		printf("%zu enrollment secret(s) resealed under key version "
 		       "%lu, %zu left under older keys\n",
 		    moved, ver, left);
-		return left == 0 ? 0 : 1;
+		printf("upstream secrets (RA identities): %zu resealed, %zu "
+		       "left under older keys\n",
+		    up_moved, up_left);
+		return left == 0 && up_left == 0 ? 0 : 1;
 	}
 	if (argc == 3 && (strcmp(argv[1], "disable") == 0 ||
 		strcmp(argv[1], "enable") == 0 ||

@@ -40,6 +40,8 @@
 #include "daemon/fcgi.h"
 #include "daemon/priv.h"
 #include "daemon/worker.h"
+#include "ca/cmp/cmp.h"
+#include "ca/client/client.h"
 #include "ca/issue/issue.h"
 #include "ca/status/status.h"
 #include "lib/lib.h"
@@ -500,6 +502,9 @@ housekeeper_main(const struct cfg *cfg)
 		crl_publish_all(cfg, db, 1);
 		if (hsm != NULL && !hsm_lost(hsm))
 			ocsp_produce(ocsp, 1);
+		/* RA mode: certConfs owed to upstream CAs. */
+		if (hsm != NULL && !hsm_lost(hsm))
+			client_upstream_resume(db, hsm);
 		/* Never confirmed: rejected with cessationOfOperation. */
 		if (db_txn_expire(db, CRL_REASON_CESSATION_OF_OPERATION, &txns,
 			&certs) != 1)

@@ -286,6 +286,7 @@ enum db_pending_status {
 	DB_PENDING_PENDING = 1,
 	DB_PENDING_APPROVED,
 	DB_PENDING_REJECTED,
+	DB_PENDING_UPSTREAM, /* RA mode: the upstream CA answered waiting */
 };
 const char *db_pending_status_name(enum db_pending_status s);
 
@@ -309,7 +310,8 @@ struct db_pending {
 };
 void db_pending_clear(struct db_pending *p);
 void db_pending_array_free(struct db_pending *a, size_t n);
-/* Inserts; sets p->id. Returns 1 or -1. */
+/* Inserts (status pending, or p->status if it is DB_PENDING_UPSTREAM);
+ * sets p->id. Returns 1 or -1. */
 int db_pending_insert(struct db *db, struct db_pending *p) CA_MUST_CHECK;
 /* Requests of one transaction ordered by cert_req_id. */
 int db_pending_list_by_txn(struct db *db, const unsigned char *txid,
@@ -324,6 +326,14 @@ int db_pending_list(struct db *db, long long ca_id,
 int db_pending_decide(struct db *db, long long id,
     enum db_pending_status status, const char *reason, const char *by,
     long long *ca_id) CA_MUST_CHECK;
+
+/* RA mode: the upstream CA's answer moves a request from status from
+ * (upstream: it had answered waiting; approved: the RA's operator
+ * approved it and it went upstream) to status (approved, rejected with
+ * reason, or upstream). 1, 0 if it is not in status from, -1. */
+int db_pending_upstream_decide(struct db *db, const unsigned char *txid,
+    size_t txid_len, int cert_req_id, enum db_pending_status from,
+    enum db_pending_status status, const char *reason) CA_MUST_CHECK;
 
 /* Registration authorities, pinned by their certificate's SHA-256. */
 struct db_ra {
@@ -368,6 +378,22 @@ int db_upstream_insert(struct db *db, const struct db_upstream *u)
 int db_upstream_get(struct db *db, long long ca_id, struct db_upstream *out)
     CA_MUST_CHECK;
 
+/* An upstream MAC secret to seal again (`cmpca secret reseal`). */
+struct db_upstream_sealed {
+	long long ca_id;
+	char label[DB_LABEL_MAX]; /* the identity's: the AAD is "upstream:" */
+	unsigned char *sealed;
+	size_t sealed_len;
+};
+void db_upstream_sealed_array_free(struct db_upstream_sealed *a, size_t n);
+/* The upstream secrets not sealed under key version ver (as
+ * db_secret_list_reseal), locked until the caller commits. 1 or -1. */
+int db_upstream_list_reseal(struct db *db, unsigned long ver,
+    struct db_upstream_sealed **out, size_t *n) CA_MUST_CHECK;
+/* Stores the identity's secret sealed anew; 1, 0 if no such row, -1. */
+int db_upstream_set_sealed(struct db *db, long long ca_id,
+    const unsigned char *sealed, size_t len) CA_MUST_CHECK;
+
 /* Where an upstream transaction stands (the CMP client's state). */
 #define DB_UP_ID_LEN 16
 struct db_up_state {
@@ -382,17 +408,39 @@ struct db_ra_fwd {
 	size_t txid_len;
 	int cert_req_id;
 	struct db_up_state up;
+	int confirm; /* committed here under implicitConfirm: a certConf
+		      * to the upstream CA is owed (024_ra_relay.sql) */
+	int waiting; /* the upstream CA answered waiting: polled upstream
+		      * at each pollReq of the device */
 };
 /* Records f; 1, 0 if recorded already, -1. */
 int db_ra_fwd_put(struct db *db, const struct db_ra_fwd *f) CA_MUST_CHECK;
 /* Fills f->up for (ca_id, txid, cert_req_id); 1, 0 if none, -1. */
 int db_ra_fwd_get(struct db *db, struct db_ra_fwd *f) CA_MUST_CHECK;
+/* Records f's upstream state (nonces, waiting) and, unless cert is NULL,
+ * the certificate the upstream CA issued; 1, 0 if no such row, -1. */
+int db_ra_fwd_update(struct db *db, const struct db_ra_fwd *f,
+    const unsigned char *cert, size_t cert_len) CA_MUST_CHECK;
+/* The certificate recorded for f into *der (malloc'd); 1, 0 if none, -1. */
+int db_ra_fwd_cert(struct db *db, const struct db_ra_fwd *f,
+    unsigned char **der, size_t *len) CA_MUST_CHECK;
 /* Deletes it; 1, 0 if none, -1. */
 int db_ra_fwd_delete(struct db *db, const struct db_ra_fwd *f) CA_MUST_CHECK;
 /* Deletes the rows older than age seconds (devices that never confirmed;
  * the upstream CA expires those certificates itself); *n how many. 1, 0
  * if none, -1. */
 int db_ra_fwd_prune(struct db *db, long age, long long *n) CA_MUST_CHECK;
+/* A certConf owed upstream: the row and the certificate it confirms. */
+struct db_ra_owed {
+	struct db_ra_fwd f;
+	unsigned char *der; /* the certificate stored under f's identity */
+	size_t der_len;
+};
+void db_ra_owed_array_free(struct db_ra_owed *a, size_t n);
+/* The rows marked confirm older than age seconds, oldest first, at most
+ * limit; 1 (*n may be 0), -1. */
+int db_ra_fwd_owed(struct db *db, long age, int limit,
+    struct db_ra_owed **out, size_t *n) CA_MUST_CHECK;
 
 /*
  * Partner CAs for cross-certification, pinned by their CA certificate's

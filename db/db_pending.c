@@ -16,9 +16,9 @@
 static const struct db_stmt st_insert = {DB_ST_PENDING_INSERT,
     "pending_insert",
     "INSERT INTO pending_req (txid, cert_req_id, ca_id, kind, requester,"
-    " profile, subject, request, replaces)"
+    " profile, subject, request, replaces, status)"
     " VALUES ($1::bytea, $2::int, $3::bigint, $4::text, $5::text, $6::text,"
-    " $7::text, $8::bytea, $9::bigint) RETURNING id"};
+    " $7::text, $8::bytea, $9::bigint, $10::text) RETURNING id"};
 static const struct db_stmt st_list_by_txn = {DB_ST_PENDING_LIST_BY_TXN,
     "pending_list_by_txn",
     "SELECT " PENDING_COLS " FROM pending_req WHERE txid = $1::bytea"
@@ -33,11 +33,19 @@ static const struct db_stmt st_decide = {DB_ST_PENDING_DECIDE,
     "UPDATE pending_req SET status = $2::text, reason = $3::text,"
     " decided_by = $4::text, decided_at = now()"
     " WHERE id = $1::bigint AND status = 'pending' RETURNING ca_id"};
+static const struct db_stmt st_up_decide = {DB_ST_PENDING_UP_DECIDE,
+    "pending_upstream_decide",
+    "UPDATE pending_req SET status = $3::text, reason = $4::text,"
+    " decided_by = CASE WHEN $3::text = 'upstream' THEN decided_by"
+    " ELSE 'upstream' END, decided_at = now()"
+    " WHERE txid = $1::bytea AND cert_req_id = $2::bigint::int"
+    " AND status = $5::text"};
 
 static const char *const pending_tbl[] = {
     [DB_PENDING_PENDING] = "pending",
     [DB_PENDING_APPROVED] = "approved",
     [DB_PENDING_REJECTED] = "rejected",
+    [DB_PENDING_UPSTREAM] = "upstream",
 };
 static const struct db_names pending_status = DB_NAMES(pending_tbl);
 
@@ -153,6 +161,8 @@ db_pending_insert(struct db *db, struct db_pending *p)
 	db_param_text(&prm, p->subject);
 	db_param_bytea(&prm, p->request, p->request_len);
 	db_param_id(&prm, p->replaces);
+	db_param_text(&prm, p->status == DB_PENDING_UPSTREAM ? "upstream"
+							    : "pending");
 	if ((rc = db_get_int8(db, &st_insert, &prm, &p->id)) == 0) {
 		db_seterr(db, "pending insert failed: unexpected result");
 		rc = -1;
@@ -212,4 +222,26 @@ db_pending_decide(struct db *db, long long id, enum db_pending_status status,
 	db_param_text(&p, reason);
 	db_param_text(&p, by);
 	return db_get_int8(db, &st_decide, &p, ca_id != NULL ? ca_id : &v);
+}
+
+int
+db_pending_upstream_decide(struct db *db, const unsigned char *txid,
+    size_t txid_len, int cert_req_id, enum db_pending_status from,
+    enum db_pending_status status, const char *reason)
+{
+	struct db_params p = {0};
+
+	if (txid_len == 0 || txid_len > DB_TXID_MAX ||
+	    (from != DB_PENDING_UPSTREAM && from != DB_PENDING_APPROVED) ||
+	    status == from || (status != DB_PENDING_APPROVED &&
+	    status != DB_PENDING_REJECTED && status != DB_PENDING_UPSTREAM)) {
+		db_seterr(db, "pending upstream decide failed: invalid argument");
+		return -1;
+	}
+	db_param_bytea(&p, txid, txid_len);
+	db_param_int8(&p, cert_req_id);
+	db_param_text(&p, db_name_of(&pending_status, status));
+	db_param_text(&p, reason);
+	db_param_text(&p, db_name_of(&pending_status, from));
+	return db_update(db, &st_up_decide, &p, NULL);
 }

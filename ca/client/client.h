@@ -57,7 +57,8 @@ const char *cmp_client_error(const struct cmp_client *cl);
  * One request and its answer. body (always consumed) goes out in a new
  * signed request: ir, cr, kur, p10cr, ccr, rr and genm start a new
  * transaction, anything else (certConf, pollReq) continues the current
- * one. The answer must pass the checks above and be of type want.
+ * one. The answer must pass the checks above and be of type want (for
+ * want pollRep: or ip, cp, kup, the final answer to a pollReq).
  * *answer is the checked message (caller frees with CMP_MSG_free).
  * Returns 1, or 0 with cmp_client_error() set.
  */
@@ -87,5 +88,15 @@ int cmp_client_ccr(struct cmp_client *cl, int days, X509 **cross)
  * unsealed in the HSM, one exchange in a MAC-mode client.
  */
 extern const struct cmp_upstream_io client_upstream_io;
+/*
+ * The certConfs the RA owes its upstream CAs (024_ra_relay.sql): each
+ * certificate committed under implicitConfirm whose certConf did not get
+ * through (the worker died, the upstream did not answer) for longer than
+ * CA_RA_OWED_AGE seconds is confirmed again in its upstream transaction.
+ * Taken, or refused by the upstream CA (logged and audited
+ * 'upstream-confirm-refused'): the row goes; no answer: it stays for the
+ * next sweep. Called by the housekeeper.
+ */
+void client_upstream_resume(struct db *db, struct hsm *hsm);
 
 #endif

@@ -127,3 +127,64 @@ out:
 }
 
 const struct cmp_upstream_io client_upstream_io = { up_exchange };
+
+/* See client.h. */
+void
+client_upstream_resume(struct db *db, struct hsm *hsm)
+{
+	struct db_ra_owed *o = NULL;
+	struct ca_store store = { NULL, 0 };
+	size_t n = 0, i;
+
+	if (db_ra_fwd_owed(db, CA_RA_OWED_AGE, CA_RA_OWED_BATCH, &o, &n) !=
+	    1) {
+		log_warn("upstream certConf resume: %s", db_error(db));
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		const unsigned char *p = o[i].der;
+		struct db_ca row;
+		struct ca_ident *ca = NULL;
+		CMP_MSG *a = NULL;
+		X509 *x = NULL;
+		char err[512];
+		int rc = 0;
+
+		memset(&row, 0, sizeof(row));
+		if (db_ca_get(db, o[i].f.ca_id, &row) != 1 ||
+		    (ca = ca_store_get(&store, db, hsm, row.label, &rc)) ==
+			NULL ||
+		    (x = d2i_X509(NULL, &p, (long)o[i].der_len)) == NULL) {
+			log_warn("upstream certConf resume: cannot load ca id "
+				 "%lld or its certificate", o[i].f.ca_id);
+			goto next;
+		}
+		if (!up_exchange(db, hsm, ca, &o[i].f.up, 1,
+			cmp_upstream_certconf_body(x, o[i].f.cert_req_id, NULL),
+			CMP_BODY_PKICONF, &a, err, sizeof(err))) {
+			log_warn("upstream %s: owed certConf not taken: %s "
+				 "(next sweep)", ca->label, err);
+			goto next;
+		}
+		if (a->body->type == CMP_BODY_PKICONF)
+			log_info("upstream %s: owed certConf taken upstream",
+			    ca->label);
+		else {
+			log_warn("upstream %s: owed certConf refused upstream "
+				 "(answered %s)", ca->label,
+			    cmp_body_name(a->body->type));
+			if (db_audit_add(db, "upstream-confirm-refused", ca->id,
+				"housekeeper", row.label) < 0)
+				log_warn("%s", db_error(db));
+		}
+		if (db_ra_fwd_delete(db, &o[i].f) < 0)
+			log_warn("upstream %s: %s", ca->label, db_error(db));
+	next:
+		ERR_clear_error();
+		CMP_MSG_free(a);
+		X509_free(x);
+		db_ca_clear(&row);
+	}
+	ca_store_clear(&store);
+	db_ra_owed_array_free(o, n);
+}

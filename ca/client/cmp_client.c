@@ -442,7 +442,11 @@ answer_check(struct cmp_client *cl, const CMP_MSG *a, int want)
 	    memcmp(h->recipNonce->data, cl->nonce, sizeof(cl->nonce)) != 0)
 		return client_fail(cl,
 		    "the answer belongs to another transaction");
-	if (a->body->type != want && !err)
+	/* A pollReq is answered pollRep, or with the final ip/cp/kup
+	 * (RFC 9483 §4.4). */
+	if (a->body->type != want && !err &&
+	    !(want == CMP_BODY_POLLREP && (a->body->type == CMP_BODY_IP ||
+		a->body->type == CMP_BODY_CP || a->body->type == CMP_BODY_KUP)))
 		return client_fail(cl, "expected %s, got %s",
 		    cmp_body_name(want), cmp_body_name(a->body->type));
 	if (h->senderNonce == NULL || h->senderNonce->length < 1 ||

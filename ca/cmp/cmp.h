@@ -101,6 +101,9 @@ struct cmp_upstream_io {
 	    CMP_BODY *body, int want, CMP_MSG **answer, char *err,
 	    size_t errlen);
 };
+/* A certConf body for x (certReqId rid) accepting it, or rejecting it
+ * with why (badCertTemplate). NULL on error. */
+CMP_BODY *cmp_upstream_certconf_body(X509 *x, long rid, const char *why);
 struct cmp_srv;
 /* Gives the engine its upstream transport; without one, requests to an
  * upstream identity are answered systemUnavail. */

@@ -28,6 +28,8 @@ struct issued {
 	X509 *cert;
 	struct db_cert row;
 	struct db_pending pend;
+	int has_fwd;		 /* RA mode: fwd is the upstream transaction */
+	struct db_ra_fwd fwd;
 };
 
 _Static_assert(CA_MAX_CERTREQS <= DB_ISSUE_MAX,
@@ -48,9 +50,10 @@ persist_issue(struct req *r, struct issued *iss, int n)
 	enum db_refusal why;
 	long long kga_ids[CA_MAX_CERTREQS];
 	size_t k = 0, nkga = 0;
-	int i, rc, nwait = 0;
+	int i, rc, nwait = 0, nfwd = 0;
 
 	for (i = 0; i < n; i++) {
+		nfwd += iss[i].has_fwd;
 		if (iss[i].waiting) {
 			nwait++;
 			continue;
@@ -84,9 +87,9 @@ persist_issue(struct req *r, struct issued *iss, int n)
 	is.npath_cert = r->npath_cert;
 	for (i = 0; i < (int)k; i++)
 		nkga += rows[i]->server_keygen != 0;
-	/* Without requests waiting or keys the CA generated, one statement
-	 * is the whole of it. */
-	if ((nwait > 0 || nkga > 0) && db_begin(db) != 1)
+	/* Without requests waiting, forwarded upstream or keys the CA
+	 * generated, one statement is the whole of it. */
+	if ((nwait > 0 || nfwd > 0 || nkga > 0) && db_begin(db) != 1)
 		goto dberr;
 	rc = db_issue(db, &is, rows, sup, k, &why);
 	if (rc < 0)
@@ -104,7 +107,7 @@ persist_issue(struct req *r, struct issued *iss, int n)
 		if (db_cert_mark_keygen(db, kga_ids, nkga) != 1)
 			goto dberr;
 	}
-	if (nwait == 0) {
+	if (nwait == 0 && nfwd == 0) {
 		if (nkga > 0 && db_commit(db) != 1)
 			goto dberr;
 		return 1;
@@ -115,8 +118,22 @@ persist_issue(struct req *r, struct issued *iss, int n)
 		    db_audit_add(db, "request-pending", r->ca->id, r->sender,
 			iss[i].pend.subject) < 0))
 			goto dberr;
+	/* RA mode: the upstream transactions with the certificates, so
+	 * that no certConf goes upstream for a certificate not stored
+	 * here (under implicitConfirm marked owed until it is taken). */
+	for (i = 0; i < n; i++) {
+		if (!iss[i].has_fwd)
+			continue;
+		iss[i].fwd.confirm = r->implicit && !iss[i].waiting;
+		if (db_ra_fwd_put(db, &iss[i].fwd) != 1)
+			goto dberr;
+	}
 	if (db_commit(db) != 1)
 		goto dberr;
+	if (nfwd > 0)
+		log_info("req %lu: upstream %s: %d certificate(s) committed%s",
+		    r->id, r->ca->label, nfwd,
+		    r->implicit ? ", certConf owed upstream" : "");
 	return 1;
 dberr:
 	cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(db));
@@ -269,8 +286,11 @@ certreq_wait(struct req *r, const CRMF_CERTREQMSG *m, int rid,
 	if ((dlen = i2d_CRMF_CERTREQMSG(m, &p->request)) <= 0)
 		goto fail;
 	p->request_len = (size_t)dlen;
+	if (out->has_fwd)
+		p->status = DB_PENDING_UPSTREAM; /* not the operator's */
 	*resp = cmp_certresp_new(rid, CMP_STATUS_WAITING, CMP_FAIL_NONE,
-	    "waiting for approval by the CA operator", NULL);
+	    out->has_fwd ? "waiting for the upstream CA"
+			 : "waiting for approval by the CA operator", NULL);
 	return *resp != NULL ? 2 : -1;
 fail:
 	BIO_free(b);
@@ -377,12 +397,26 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 		goto out;
 	}
 	out->rid = rid;
-	if (r->ca->upstream) {
+	if (r->ca->upstream && prof->approval &&
+	    r->msg->body->type != CMP_BODY_P10CR) {
+		/* Approval at the RA: the request waits for the RA's
+		 * operator, and goes upstream at the device's poll after the
+		 * approval (cmp_upstream.c). */
+		rc = certreq_wait(r, m, rid, prof, out, resp);
+		goto out;
+	} else if (r->ca->upstream) {
 		/* cmpca as an RA: the certificate comes from upstream. */
 		rc = cmp_upstream_certreq(r, m, rid, ir.pubkey, prof->approval,
-		    &out->cert, resp, failp, whyp);
+		    &out->cert, &out->fwd, resp, failp, whyp);
+		if (rc == 2) {
+			/* The upstream CA's delayed delivery, relayed. */
+			out->has_fwd = 1;
+			rc = certreq_wait(r, m, rid, prof, out, resp);
+			goto out;
+		}
 		if (rc != 1)
 			goto out;
+		out->has_fwd = 1;
 	} else if (prof->approval) {
 		rc = certreq_wait(r, m, rid, prof, out, resp);
 		goto out;
@@ -610,6 +644,11 @@ cmp_certreq_handle(struct req *r)
 		r->implicit = 0;
 	if (!persist_issue(r, iss, nent))
 		goto done; /* whole message rejected or failed: out is NULL */
+	/* RA mode under implicitConfirm: committed here, now confirmed
+	 * upstream, then answered. */
+	for (i = 0; r->implicit && i < nent; i++)
+		if (iss[i].has_fwd)
+			cmp_upstream_confirm_owed(r, &iss[i].fwd, iss[i].cert);
 	r->fail = last_fail;
 	r->why = last_why;
 	if (nwait > 0)

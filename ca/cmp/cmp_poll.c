@@ -196,8 +196,15 @@ cmp_poll_handle(struct req *r)
 		    "waiting transaction without pending requests");
 		goto done;
 	}
-	for (i = 0; i < n; i++)
-		undecided += pend[i].status == DB_PENDING_PENDING;
+	for (i = 0; i < n; i++) {
+		undecided += pend[i].status == DB_PENDING_PENDING ||
+		    pend[i].status == DB_PENDING_UPSTREAM;
+		/* RA mode: approved, but what the upstream CA issued is not
+		 * here yet (the upstream did not answer): still waiting. */
+		if (pend[i].status == DB_PENDING_APPROVED && r->ca->upstream &&
+		    (certs[i] = cmp_upstream_cert(r, &pend[i])) == NULL)
+			undecided++;
+	}
 	if (undecided > 0) {
 		out = still_waiting(r);
 		goto done;
@@ -214,10 +221,13 @@ cmp_poll_handle(struct req *r)
 		CMP_CERTRESPONSE *cr;
 		int refused = 0;
 
-		if (pend[i].status == DB_PENDING_APPROVED && prof != NULL &&
-		    (certs[i] = issue_pending(r, &pend[i], prof, &refused)) ==
-			NULL &&
-		    refused != 0) {
+		/* RA mode: what the upstream CA issued (cmp_upstream.c). */
+		if (pend[i].status == DB_PENDING_APPROVED && r->ca->upstream)
+			; /* certs[i] read above */
+		else if (pend[i].status == DB_PENDING_APPROVED && prof != NULL)
+			certs[i] = issue_pending(r, &pend[i], prof, &refused);
+		if (pend[i].status == DB_PENDING_APPROVED &&
+		    certs[i] == NULL && refused != 0) {
 			/* The profile changed since: refused as at request
 			 * time, not an internal error at every poll. */
 			cr = cmp_certresp_new(pend[i].cert_req_id,

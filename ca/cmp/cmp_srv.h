@@ -282,12 +282,27 @@ CMP_MSG *cmp_genm_handle(struct req *r);
 int cmp_upstream_take(struct req *r, CMP_MSG **out);
 /*
  * Instead of issuing: forwards m (a checked request; pub its key)
- * upstream and checks the certificate that comes back. 1 and *cert, 0
- * rejected (*resp, *failp, *whyp), -1 internal.
+ * upstream and checks the certificate that comes back. 1 and *cert and
+ * *fwd (the upstream transaction, for the caller to store with the
+ * certificate), 2 and *fwd (waiting) if the upstream CA answered
+ * waiting, 0 rejected (*resp, *failp, *whyp), -1 internal.
  */
 int cmp_upstream_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
-    EVP_PKEY *pub, int approval, X509 **cert, CMP_CERTRESPONSE **resp,
-    int *failp, const char **whyp);
+    EVP_PKEY *pub, int approval, X509 **cert, struct db_ra_fwd *fwd,
+    CMP_CERTRESPONSE **resp, int *failp, const char **whyp);
+/* cmp_upstream_rr.c: a device's rr for a certificate this RA brokered,
+ * forwarded upstream; the rp (or error) for the device. */
+CMP_MSG *cmp_upstream_rr(struct req *r);
+/* The certificate the upstream CA issued for p after polling (kept in
+ * ra_fwd), or NULL. */
+X509 *cmp_upstream_cert(struct req *r, const struct db_pending *p);
+/*
+ * After the commit of x under implicitConfirm: the certConf upstream in
+ * f's transaction, and f's row deleted once taken. A certConf that does
+ * not get through stays owed (logged; the row stays for the housekeeper).
+ */
+void cmp_upstream_confirm_owed(struct req *r, const struct db_ra_fwd *f,
+    X509 *x);
 /* cmp_ccr.c: cross-certification request from a partner CA. */
 CMP_MSG *cmp_ccr_handle(struct req *r);
 /* cmp_certreq.c: ir, cr, kur, p10cr. */

@@ -10,9 +10,14 @@
  * what comes back must fit what was asked: the public key, the subject
  * and subjectAltNames of the template, a chain to the upstream CA's
  * certificate. The certificate is then stored and answered as if issued
- * here. The upstream transaction waits in ra_fwd for the device's
- * certConf, which is forwarded before it is taken here; the device's
- * error is forwarded too. An upstream that does not answer, or whose
+ * here. The upstream transaction waits in ra_fwd (stored in the same
+ * database transaction as the certificate) for the device's certConf,
+ * which is forwarded before it is taken here; the device's error is
+ * forwarded too. Under implicitConfirm the order is: the upstream's
+ * answer, our commit of the certificate with its ra_fwd row marked
+ * confirm, then the certConf upstream (cmp_upstream_confirm_owed), then
+ * the device's answer; a certConf that does not get through stays owed
+ * and the housekeeper sends it (client_upstream_resume()). An upstream that does not answer, or whose
  * answer fails a check, is the device's systemUnavail or systemFailure:
  * nothing is stored as issued.
  *
@@ -20,6 +25,7 @@
  * ca/client/client_upstream.c, handed over by cmp_srv_set_upstream().
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -27,6 +33,7 @@
 
 #include "ca/ca.h"
 #include "ca/cmp/cmp_srv.h"
+#include "ca/issue/issue.h"
 
 #define UP_ERR_MAX 512
 #define UP_FWD_MAX_AGE (7L * 86400) /* seconds an ra_fwd row is kept */
@@ -110,10 +117,9 @@ fail:
 	return NULL;
 }
 
-/* A certConf for x (certReqId rid) accepting it, or rejecting it with
- * why. NULL on error. */
-static CMP_BODY *
-certconf_body(X509 *x, long rid, const char *why)
+/* See cmp.h. */
+CMP_BODY *
+cmp_upstream_certconf_body(X509 *x, long rid, const char *why)
 {
 	CMP_BODY *b = CMP_BODY_new();
 	CMP_CERTSTATUS *cs = CMP_CERTSTATUS_new();
@@ -238,10 +244,9 @@ static const char *
 upstream_cert_check(const struct req *r, X509 *x, const CRMF_CERTTEMPLATE *t,
     EVP_PKEY *pub, STACK_OF(X509) *extra)
 {
+	/* A p10cr's template is made from its CSR (cmp_certreq.c). */
 	const X509_NAME *subj = t->subject;
 
-	if (r->msg->body->type == CMP_BODY_P10CR)
-		subj = X509_REQ_get_subject_name(r->msg->body->value.p10cr);
 	if (pub == NULL || EVP_PKEY_eq(X509_get0_pubkey(x), pub) != 1) {
 		ERR_clear_error();
 		return "its public key is not the one requested";
@@ -275,8 +280,8 @@ find_resp(const CMP_CERTREPMESSAGE *rep, int rid)
 /* See cmp_srv.h. */
 int
 cmp_upstream_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
-    EVP_PKEY *pub, int approval, X509 **cert, CMP_CERTRESPONSE **resp,
-    int *failp, const char **whyp)
+    EVP_PKEY *pub, int approval, X509 **cert, struct db_ra_fwd *fwd,
+    CMP_CERTRESPONSE **resp, int *failp, const char **whyp)
 {
 	const CMP_HEADER *h = r->msg->header;
 	/* RFC 9810 §5.3.4: cr and p10cr are answered with cp. */
@@ -296,7 +301,7 @@ cmp_upstream_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
 	memset(&f, 0, sizeof(f));
 	if (approval)
 		return refuse(rid, CMP_FAIL_NOT_AUTHORIZED,
-		    "approval is not available for requests this RA forwards",
+		    "approval at the RA is not available for p10cr",
 		    resp, failp, whyp);
 	if (r->srv->up == NULL) {
 		log_err("req %lu: upstream %s: no upstream transport in this "
@@ -339,12 +344,18 @@ cmp_upstream_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
 		goto out;
 	}
 	if (status == CMP_STATUS_WAITING) {
-		/* Delayed delivery upstream is not relayed to the device. */
-		log_warn("req %lu: upstream %s answered waiting: not relayed",
-		    r->id, r->ca->label);
-		rc = refuse(rid, CMP_FAIL_SYSTEM_UNAVAIL,
-		    "the upstream CA is not available, try again later", resp,
-		    failp, whyp);
+		/* Delayed delivery upstream: relayed to the device, whose
+		 * pollReqs poll upstream (fwd_poll). */
+		log_info("req %lu: upstream %s answered waiting", r->id,
+		    r->ca->label);
+		f.ca_id = r->ca->id;
+		memcpy(f.txid, h->transactionID->data,
+		    (size_t)h->transactionID->length);
+		f.txid_len = (size_t)h->transactionID->length;
+		f.cert_req_id = rid;
+		f.waiting = 1;
+		*fwd = f;
+		rc = 2;
 		goto out;
 	}
 	if ((status != CMP_STATUS_ACCEPTED &&
@@ -371,41 +382,28 @@ cmp_upstream_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
 		OPENSSL_free(s);
 		log_warn("req %lu: upstream %s: certificate \"%s\" refused: %s",
 		    r->id, r->ca->label, subj, bad);
-		(void)upstream_confirm(r, &f.up, certconf_body(x,
+		(void)upstream_confirm(r, &f.up, cmp_upstream_certconf_body(x,
 		    ASN1_INTEGER_get(cr->certReqId), bad));
 		rc = refuse(rid, CMP_FAIL_SYSTEM_FAILURE,
 		    "the upstream CA's certificate does not fit the request; "
 		    "refused", resp, failp, whyp);
 		goto out;
 	}
-	if (r->implicit) {
-		/* The device confirms nothing: the RA does, at once. */
-		if (!upstream_confirm(r, &f.up, certconf_body(x,
-			ASN1_INTEGER_get(cr->certReqId), NULL))) {
-			rc = refuse(rid, CMP_FAIL_SYSTEM_UNAVAIL,
-			    "the upstream CA is not available, try again "
-			    "later", resp, failp, whyp);
-			goto out;
-		}
-	} else {
-		/* Devices that never confirmed: the upstream CA expired
-		 * those certificates long ago. */
-		if (db_ra_fwd_prune(r->srv->db, UP_FWD_MAX_AGE, NULL) < 0)
-			log_warn("req %lu: %s", r->id, db_error(r->srv->db));
-		f.ca_id = r->ca->id;
-		memcpy(f.txid, h->transactionID->data,
-		    (size_t)h->transactionID->length);
-		f.txid_len = (size_t)h->transactionID->length;
-		f.cert_req_id = rid;
-		if (db_ra_fwd_put(r->srv->db, &f) != 1) {
-			log_err("req %lu: upstream %s: cannot record the "
-				"upstream transaction: %s", r->id, r->ca->label,
-			    db_error(r->srv->db));
-			goto out;
-		}
-	}
+	/* The upstream transaction, recorded with the certificate in one
+	 * database transaction (cmp_certreq.c's persist_issue): confirmed
+	 * upstream only after that commit, by the device's certConf or,
+	 * under implicitConfirm, by cmp_upstream_confirm_owed(). Devices
+	 * that never confirmed: the upstream CA expired those long ago. */
+	if (db_ra_fwd_prune(r->srv->db, UP_FWD_MAX_AGE, NULL) < 0)
+		log_warn("req %lu: %s", r->id, db_error(r->srv->db));
+	f.ca_id = r->ca->id;
+	memcpy(f.txid, h->transactionID->data,
+	    (size_t)h->transactionID->length);
+	f.txid_len = (size_t)h->transactionID->length;
+	f.cert_req_id = rid;
 	if (!X509_up_ref(x))
 		goto out;
+	*fwd = f;
 	*cert = x;
 	log_info("req %lu: upstream %s issued the certificate", r->id,
 	    r->ca->label);
@@ -413,6 +411,27 @@ cmp_upstream_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
 out:
 	CMP_MSG_free(a);
 	return rc;
+}
+
+/* See cmp_srv.h. */
+void
+cmp_upstream_confirm_owed(struct req *r, const struct db_ra_fwd *f, X509 *x)
+{
+	struct db_ra_fwd g = *f;
+
+	if (r->srv->up == NULL)
+		return;
+	if (!upstream_confirm(r, &g.up,
+		cmp_upstream_certconf_body(x, f->cert_req_id, NULL))) {
+		log_warn("req %lu: upstream %s: certConf owed, the housekeeper "
+			 "sends it again", r->id, r->ca->label);
+		return;
+	}
+	log_info("req %lu: upstream %s: certConf taken upstream", r->id,
+	    r->ca->label);
+	if (db_ra_fwd_delete(r->srv->db, f) < 0)
+		log_warn("req %lu: cannot delete the forwarded transaction: %s",
+		    r->id, db_error(r->srv->db));
 }
 
 /* Forwards the device's certConf, CertStatus by CertStatus, to the
@@ -511,6 +530,282 @@ fwd_error(struct req *r)
 	CMP_MSG_free(a);
 }
 
+/* The device's request p, as it was checked (its template and key). */
+static CRMF_CERTREQMSG *
+pending_msg(const struct db_pending *p)
+{
+	const unsigned char *der = p->request;
+
+	return d2i_CRMF_CERTREQMSG(NULL, &der, (long)p->request_len);
+}
+
+/* The pollReq for upstream request rid. NULL on error. */
+static CMP_BODY *
+pollreq_body(int rid)
+{
+	CMP_BODY *b = CMP_BODY_new();
+	CMP_POLLREQ *q = CMP_POLLREQ_new();
+
+	if (b == NULL || q == NULL || !ASN1_INTEGER_set(q->certReqId, rid) ||
+	    (b->value.pollReq = sk_CMP_POLLREQ_new_null()) == NULL ||
+	    !sk_CMP_POLLREQ_push(b->value.pollReq, q)) {
+		CMP_POLLREQ_free(q);
+		CMP_BODY_free(b);
+		return NULL;
+	}
+	b->type = CMP_BODY_POLLREQ;
+	return b;
+}
+
+/* The upstream decided p (rejected: why); its ra_fwd row f goes. 1 or 0
+ * (r set). */
+static int
+poll_rejected(struct req *r, const struct db_pending *p,
+    const struct db_ra_fwd *f, const char *why)
+{
+	log_info("req %lu: upstream %s rejected request %d: %s", r->id,
+	    r->ca->label, p->cert_req_id, why);
+	if (db_pending_upstream_decide(r->srv->db, p->txid, p->txid_len,
+		p->cert_req_id, p->status, DB_PENDING_REJECTED, why) < 0 ||
+	    db_ra_fwd_delete(r->srv->db, f) < 0) {
+		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(r->srv->db));
+		return 0;
+	}
+	return 1;
+}
+
+/* The upstream issued x for p: checked against the device's request,
+ * then kept with p approved, in one database transaction. 1 or 0 (r
+ * set). */
+static int
+poll_issued(struct req *r, const struct db_pending *p, struct db_ra_fwd *f,
+    X509 *x, STACK_OF(X509) *extra)
+{
+	CRMF_CERTREQMSG *m = pending_msg(p);
+	EVP_PKEY *pub = NULL;
+	unsigned char *der = NULL;
+	const char *bad;
+	int len, ok = 0;
+
+	if (m == NULL || m->certReq->certTemplate->publicKey == NULL) {
+		cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
+		    "a pending request does not decode");
+		goto out;
+	}
+	pub = cmp_spki_pkey(m->certReq->certTemplate->publicKey);
+	if ((bad = upstream_cert_check(r, x, m->certReq->certTemplate, pub,
+		 extra)) != NULL) {
+		log_warn("req %lu: upstream %s: certificate refused: %s", r->id,
+		    r->ca->label, bad);
+		(void)upstream_confirm(r, &f->up, cmp_upstream_certconf_body(x,
+		    p->cert_req_id, bad));
+		ok = poll_rejected(r, p, f, "the upstream CA's certificate "
+		    "does not fit the request; refused");
+		goto out;
+	}
+	if ((len = i2d_X509(x, &der)) <= 0) {
+		cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE, "cannot encode");
+		goto out;
+	}
+	f->waiting = 0;
+	/* Approved here and forwarded now (fwd_approved): its row is new;
+	 * waiting upstream: its row is there, the request decided now. */
+	if (db_begin(r->srv->db) != 1 ||
+	    (p->status == DB_PENDING_APPROVED &&
+		db_ra_fwd_put(r->srv->db, f) != 1) ||
+	    db_ra_fwd_update(r->srv->db, f, der, (size_t)len) != 1 ||
+	    (p->status == DB_PENDING_UPSTREAM &&
+		db_pending_upstream_decide(r->srv->db, p->txid, p->txid_len,
+		    p->cert_req_id, DB_PENDING_UPSTREAM, DB_PENDING_APPROVED,
+		    NULL) != 1) ||
+	    db_commit(r->srv->db) != 1) {
+		db_rollback(r->srv->db);
+		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(r->srv->db));
+		goto out;
+	}
+	log_info("req %lu: upstream %s issued the certificate after polling",
+	    r->id, r->ca->label);
+	ok = 1;
+out:
+	OPENSSL_free(der);
+	EVP_PKEY_free(pub);
+	CRMF_CERTREQMSG_free(m);
+	return ok;
+}
+
+/* Polls upstream for p (waiting there, f its upstream transaction), or
+ * forwards p if the RA's operator approved it (f's key only, a new
+ * upstream transaction). Returns 1, or 0 with r set. */
+static int
+poll_one(struct req *r, const struct db_pending *p, struct db_ra_fwd *f)
+{
+	char err[UP_ERR_MAX];
+	CMP_CERTRESPONSE *cr;
+	CMP_MSG *a = NULL;
+	CMP_BODY *b;
+	long status;
+	int ok = 1;
+
+	int fresh = p->status == DB_PENDING_APPROVED;
+
+	if (fresh) {
+		/* Approved by the RA's operator: it goes upstream now, in
+		 * the body the device sent (RFC 9483 §5.2.3). */
+		CRMF_CERTREQMSG *m = pending_msg(p);
+
+		b = m != NULL ? CMP_BODY_new() : NULL;
+		if (b != NULL) {
+			b->type = strcmp(p->kind, "ir") == 0 ? CMP_BODY_IR
+							     : CMP_BODY_CR;
+			b->value.ir = sk_CRMF_CERTREQMSG_new_null();
+		}
+		if (b == NULL || b->value.ir == NULL ||
+		    !sk_CRMF_CERTREQMSG_push(b->value.ir, m)) {
+			CRMF_CERTREQMSG_free(m);
+			CMP_BODY_free(b);
+			cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
+			    "cannot build the request for upstream");
+			return 0;
+		}
+	} else if ((b = pollreq_body(p->cert_req_id)) == NULL) {
+		cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
+		    "cannot build the pollReq for upstream");
+		return 0;
+	}
+	if (!r->srv->up->exchange(r->srv->db, r->srv->hsm, r->ca, &f->up,
+		!fresh, b, fresh ? (strcmp(p->kind, "ir") == 0 ? CMP_BODY_IP
+							     : CMP_BODY_CP)
+				 : CMP_BODY_POLLREP,
+		&a, err, sizeof(err))) {
+		/* The device polls again; so do we. */
+		log_warn("req %lu: upstream %s: %s: %s", r->id, r->ca->label,
+		    fresh ? "approved request not forwarded" : "poll", err);
+		return 1;
+	}
+	if (fresh)
+		log_info("req %lu: upstream %s: request %d approved here, "
+			 "forwarded", r->id, r->ca->label, p->cert_req_id);
+	if (a->body->type == CMP_BODY_POLLREP) {
+		if (db_ra_fwd_update(r->srv->db, f, NULL, 0) < 0) {
+			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
+			    db_error(r->srv->db));
+			ok = 0;
+		}
+		goto out;
+	}
+	if (a->body->type == CMP_BODY_ERROR) {
+		ok = poll_rejected(r, p, f, upstream_text(r,
+		    a->body->value.error->pKIStatusInfo));
+		goto out;
+	}
+	if ((cr = find_resp(a->body->value.ip, p->cert_req_id)) == NULL) {
+		ok = poll_rejected(r, p, f, "the upstream CA's answer does "
+		    "not fit the request");
+		goto out;
+	}
+	status = ASN1_INTEGER_get(cr->status->status);
+	if (status == CMP_STATUS_WAITING && fresh) {
+		/* Approved here, waiting upstream now. */
+		f->waiting = 1;
+		if (db_begin(r->srv->db) != 1 ||
+		    db_ra_fwd_put(r->srv->db, f) != 1 ||
+		    db_pending_upstream_decide(r->srv->db, p->txid,
+			p->txid_len, p->cert_req_id, DB_PENDING_APPROVED,
+			DB_PENDING_UPSTREAM, NULL) != 1 ||
+		    db_commit(r->srv->db) != 1) {
+			db_rollback(r->srv->db);
+			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
+			    db_error(r->srv->db));
+			ok = 0;
+		}
+	} else if (status == CMP_STATUS_WAITING) {
+		if (db_ra_fwd_update(r->srv->db, f, NULL, 0) < 0) {
+			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
+			    db_error(r->srv->db));
+			ok = 0;
+		}
+	} else if ((status == CMP_STATUS_ACCEPTED ||
+		       status == CMP_STATUS_GRANTED_WITH_MODS) &&
+	    cr->certifiedKeyPair != NULL &&
+	    cr->certifiedKeyPair->certOrEncCert != NULL &&
+	    cr->certifiedKeyPair->certOrEncCert->type == 0 &&
+	    cr->certifiedKeyPair->certOrEncCert->value.certificate != NULL)
+		ok = poll_issued(r, p, f,
+		    cr->certifiedKeyPair->certOrEncCert->value.certificate,
+		    a->extraCerts);
+	else
+		ok = poll_rejected(r, p, f, upstream_text(r, cr->status));
+out:
+	CMP_MSG_free(a);
+	return ok;
+}
+
+/* The device polls (RFC 9483 §4.4): each of its requests the upstream
+ * CA answered waiting is polled upstream first, and each the RA's
+ * operator approved (approval at the RA) is forwarded now; what the
+ * upstream decided is then the engine's to answer (cmp_poll.c). 1, or 0
+ * with r set. */
+static int
+fwd_poll(struct req *r)
+{
+	const CMP_HEADER *h = r->msg->header;
+	struct db_pending *pend = NULL;
+	struct db_ra_fwd f;
+	size_t n = 0, i;
+	int rc, ok = 1;
+
+	if (db_pending_list_by_txn(r->srv->db, h->transactionID->data,
+		(size_t)h->transactionID->length, &pend, &n) < 0) {
+		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(r->srv->db));
+		return 0;
+	}
+	for (i = 0; ok && i < n; i++) {
+		if ((pend[i].status != DB_PENDING_UPSTREAM &&
+			pend[i].status != DB_PENDING_APPROVED) ||
+		    pend[i].ca_id != r->ca->id)
+			continue;
+		memset(&f, 0, sizeof(f));
+		f.ca_id = r->ca->id;
+		memcpy(f.txid, pend[i].txid, pend[i].txid_len);
+		f.txid_len = pend[i].txid_len;
+		f.cert_req_id = pend[i].cert_req_id;
+		rc = db_ra_fwd_get(r->srv->db, &f);
+		if (rc < 0) {
+			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
+			    db_error(r->srv->db));
+			ok = 0;
+		} else if ((rc == 1 && f.waiting &&
+			       pend[i].status == DB_PENDING_UPSTREAM) ||
+		    (rc == 0 && pend[i].status == DB_PENDING_APPROVED))
+			ok = poll_one(r, &pend[i], &f);
+	}
+	db_pending_array_free(pend, n);
+	return ok;
+}
+
+/* See cmp_srv.h. */
+X509 *
+cmp_upstream_cert(struct req *r, const struct db_pending *p)
+{
+	struct db_ra_fwd f;
+	unsigned char *der = NULL;
+	const unsigned char *q;
+	size_t len = 0;
+	X509 *x = NULL;
+
+	memset(&f, 0, sizeof(f));
+	f.ca_id = r->ca->id;
+	memcpy(f.txid, p->txid, p->txid_len);
+	f.txid_len = p->txid_len;
+	f.cert_req_id = p->cert_req_id;
+	if (db_ra_fwd_cert(r->srv->db, &f, &der, &len) == 1) {
+		q = der;
+		x = d2i_X509(NULL, &q, (long)len);
+	}
+	free(der);
+	return x;
+}
+
 /* See cmp_srv.h. */
 int
 cmp_upstream_take(struct req *r, CMP_MSG **out)
@@ -531,8 +826,19 @@ cmp_upstream_take(struct req *r, CMP_MSG **out)
 	case CMP_BODY_CR:
 	case CMP_BODY_P10CR:
 	case CMP_BODY_GENM:
-	case CMP_BODY_POLLREQ:
 		return 0;
+	case CMP_BODY_POLLREQ:
+		if (r->srv->up == NULL || fwd_poll(r))
+			return 0;
+		return 1;
+	case CMP_BODY_RR:
+		if (r->srv->up == NULL) {
+			cmp_reject(r, CMP_FAIL_SYSTEM_UNAVAIL,
+			    "the upstream CA is not available, try again later");
+			return 1;
+		}
+		*out = cmp_upstream_rr(r);
+		return 1;
 	case CMP_BODY_CERTCONF:
 		if (r->srv->up == NULL || fwd_certconf(r))
 			return 0;
@@ -543,7 +849,8 @@ cmp_upstream_take(struct req *r, CMP_MSG **out)
 		return 0;
 	default:
 		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
-		    "this RA forwards ir, cr, p10cr, certConf and error only");
+		    "this RA forwards ir, cr, p10cr, rr, certConf and error "
+		    "only");
 		return 1;
 	}
 }

@@ -227,12 +227,39 @@ check "cr signed with a certificate B trusts: notAuthorized" \
     grep -q "notAuthorized" "$d/sigcr.out"
 check "  ... answered unprotected (the RA identity has no key), no crash" \
     test "$(grep -c "killed by signal" "$varb/cmpcad.log")" = 0
-openssl cmp -cmd rr -server "$ra_url" -ref demo -secret "pass:$secb" \
-    -recipient "$CMPCA_CA_SUBJECT" -oldcert "$d/dev1.pem" \
-    -unprotected_errors >"$d/rr.out" 2>&1
-check "rr: refused (not forwarded yet)" grep -q "forwards ir, cr, p10cr" "$d/rr.out"
 check "  ... nothing reached A" test "$(q "select count(*) from cmp_txn")" = "$before_a"
-check "  ... the certificate stays valid at A" test "$(a_status "$d/dev1.pem")" = valid
+
+echo "== rr through the RA (RFC 9483 §4.2, §5.2.3): its scope, then upstream"
+# rr_via NAME URL CERT [REF SECRET]: a device asks B to revoke CERT.
+rr_via() {
+	openssl cmp -cmd rr -server "$2" -ref "${4:-demo}" -secret "pass:${5:-$secb}" \
+	    -recipient "$CMPCA_CA_SUBJECT" -oldcert "$3" -revreason 1 \
+	    -unprotected_errors >"$d/$1.out" 2>&1
+}
+# Out of scope: a certificate B brokered for another credential.
+B secret add other-dev --uses -1 --days 0 >"$d/other-secret" 2>/dev/null
+before_a=$(q "select count(*) from cmp_txn")
+rr_via rrscope "$ra_url" "$d/dev1.pem" other-dev "$(cat "$d/other-secret")"
+check "rr with another credential than the certificate's: notAuthorized" \
+    grep -q "notAuthorized" "$d/rrscope.out"
+check "  ... not in the scope of this RA" grep -q "not in the scope of this RA" "$d/rrscope.out"
+check "  ... nothing reached A" test "$(q "select count(*) from cmp_txn")" = "$before_a"
+# In scope through the MAC identity: forwarded, but a cmpca upstream
+# takes rr only from a registered RA (signed), so A refuses it.
+rr_via rrmac "$ra_url" "$d/dev1.pem"
+check "rr forwarded with the RA's MAC: A's refusal reaches the device" \
+    grep -q "upstream CA refused" "$d/rrmac.out"
+check "  ... the certificate stays valid at A and at B" \
+    test "$(a_status "$d/dev1.pem") $(b_status "$d/dev1.pem")" = "valid valid"
+# In scope through the signing identity: revoked at A, then at B.
+rr_via rrsig "http://127.0.0.1:$portb/.well-known/cmp/p/rasig" "$d/sig.pem"
+check "rr through the signing RA: accepted" grep -q "revocation accepted\|accepted" "$d/rrsig.out"
+check "  ... revoked at A (keyCompromise, by the registered RA)" \
+    test "$(q "select status || ' ' || reason from cert where serial = '$(ser "$d/sig.pem")'")" = "revoked 1"
+check "  ... revoked at B, with the reason asked for" \
+    test "$(qb "select status || ' ' || reason from cert where serial = '$(ser "$d/sig.pem")'")" = "revoked 1"
+rr_via rrtwice "http://127.0.0.1:$portb/.well-known/cmp/p/rasig" "$d/sig.pem"
+check "  ... a second rr: refused at B (not valid here)" grep -q "certificate is not valid here" "$d/rrtwice.out"
 
 echo "== upstream rejecting: its failInfo reaches the device"
 # A second RA identity whose credential at A allows one subject only.

@@ -87,6 +87,44 @@ test_pending(void **state)
 	assert_string_equal(db_pending_status_name((enum db_pending_status)0),
 	    "unknown");
 	db_pending_clear(NULL);
+
+	/* RA mode (024): a request the upstream CA answered waiting is
+	 * not the operator's, and only the upstream's answer decides it. */
+	memset(&p, 0, sizeof(p));
+	memcpy(p.txid, "pend-tx", 7);
+	p.txid_len = 7;
+	p.cert_req_id = 2;
+	p.ca_id = ca_b;
+	strcpy(p.kind, "ir");
+	p.requester = (char *)"secret:pend";
+	strcpy(p.profile, "default");
+	p.subject = (char *)"CN=Upstream";
+	p.request = (unsigned char *)req;
+	p.request_len = sizeof(req);
+	p.status = DB_PENDING_UPSTREAM;
+	CHECK(db_pending_insert(db, &p), 1);
+	CHECK(db_pending_decide(db, p.id, DB_PENDING_APPROVED, NULL, "cli",
+	    NULL), 0);
+	CHECK(db_pending_list(db, ca_b, DB_PENDING_UPSTREAM, 0, &a, &n), 1);
+	assert_int_equal(n, 1);
+	assert_string_equal(db_pending_status_name(a[0].status), "upstream");
+	db_pending_array_free(a, n);
+	/* Request 1 is not waiting upstream. */
+	CHECK(db_pending_upstream_decide(db, (const unsigned char *)"pend-tx",
+	    7, 1, DB_PENDING_UPSTREAM, DB_PENDING_APPROVED, NULL), 0);
+	CHECK(db_pending_upstream_decide(db, (const unsigned char *)"pend-tx",
+	    7, 2, DB_PENDING_UPSTREAM, DB_PENDING_PENDING, NULL), -1);
+	CHECK(db_pending_upstream_decide(db, (const unsigned char *)"pend-tx",
+	    7, 2, DB_PENDING_UPSTREAM, DB_PENDING_REJECTED,
+	    "the upstream CA refused"), 1);
+	/* Decided once. */
+	CHECK(db_pending_upstream_decide(db, (const unsigned char *)"pend-tx",
+	    7, 2, DB_PENDING_UPSTREAM, DB_PENDING_APPROVED, NULL), 0);
+	CHECK(db_pending_list(db, ca_b, DB_PENDING_REJECTED, 10, &a, &n), 1);
+	assert_int_equal(n, 2);
+	assert_string_equal(a[1].decided_by, "upstream");
+	assert_string_equal(a[1].reason, "the upstream CA refused");
+	db_pending_array_free(a, n);
 }
 
 /* RAs are pinned by certificate hash and name: each once. */
@@ -130,10 +168,19 @@ static void
 test_upstream(void **state)
 {
 	static const unsigned char sealed[] = {1, 2, 3, 4, 5, 6, 7, 8};
+	static const unsigned char v5[] = {3, 0, 0, 0, 5, 9, 9, 9};
+	struct db_upstream_sealed *us = NULL;
+	size_t nus = 0, i;
+	int seen;
 	struct db_upstream u, got;
 	struct db_ra_fwd f, g;
+	struct db_ra_owed *o = NULL;
+	unsigned char *cd = NULL;
+	size_t cl = 0;
+	struct db_cert c;
 	struct db_ca ca;
 	long long n = 0;
+	size_t no = 0;
 
 	(void)state;
 	memset(&ca, 0, sizeof(ca));
@@ -166,6 +213,27 @@ test_upstream(void **state)
 	assert_int_equal(got.sign_ca_id, 0);
 	db_upstream_clear(&got);
 	db_upstream_clear(NULL);
+	/* Resealing (`secret reseal`): listed until sealed under the key
+	 * version asked for (format 0x03, the version in 4 bytes). */
+	CHECK(db_upstream_list_reseal(db, 5, &us, &nus), 1);
+	for (i = 0, seen = 0; i < nus; i++)
+		if (us[i].ca_id == ca.id) {
+			seen = 1;
+			assert_string_equal(us[i].label, "upstream-one");
+			assert_int_equal(us[i].sealed_len, sizeof(sealed));
+		}
+	assert_true(seen);
+	db_upstream_sealed_array_free(us, nus);
+	db_upstream_sealed_array_free(NULL, 0);
+	CHECK(db_upstream_set_sealed(db, ca.id, v5, sizeof(v5)), 1);
+	CHECK(db_upstream_set_sealed(db, ca.id, NULL, 0), -1);
+	CHECK(db_upstream_list_reseal(db, 5, &us, &nus), 1);
+	for (i = 0; i < nus; i++)
+		assert_true(us[i].ca_id != ca.id);
+	db_upstream_sealed_array_free(us, nus);
+	CHECK(db_upstream_list_reseal(db, 6, &us, &nus), 1);
+	assert_true(nus >= 1);
+	db_upstream_sealed_array_free(us, nus);
 	/* Signed re-protection: a signing identity instead of a secret. */
 	memset(&u, 0, sizeof(u));
 	u.ca_id = ca_b;
@@ -212,6 +280,65 @@ test_upstream(void **state)
 	CHECK(db_ra_fwd_prune(db, -1, &n), 1); /* older than now + 1 s */
 	assert_true(n >= 1);
 	CHECK(db_ra_fwd_get(db, &f), 0);
+
+	/* A certConf owed upstream (implicitConfirm, 024): listed with the
+	 * certificate it confirms, once old enough, and only then. */
+	make_cert(&c, ca.id, "7e01", "CN=owed", DB_CERT_VALID);
+	memcpy(c.txid, "device-tx", 9);
+	c.txid_len = 9;
+	CHECK(db_cert_insert(db, &c), 1);
+	f.confirm = 1;
+	CHECK(db_ra_fwd_put(db, &f), 1);
+	g = f;
+	g.confirm = 0;
+	CHECK(db_ra_fwd_get(db, &g), 1);
+	assert_int_equal(g.confirm, 1);
+	CHECK(db_ra_fwd_owed(db, 3600, 10, &o, &no), 1); /* too young */
+	assert_int_equal(no, 0);
+	CHECK(db_ra_fwd_owed(db, -1, 10, &o, &no), 1);
+	assert_int_equal(no, 1);
+	assert_int_equal(o[0].f.ca_id, ca.id);
+	assert_int_equal(o[0].f.txid_len, 9);
+	assert_memory_equal(o[0].f.txid, "device-tx", 9);
+	assert_int_equal(o[0].f.cert_req_id, 0);
+	assert_memory_equal(&o[0].f.up, &f.up, sizeof(f.up));
+	assert_int_equal(o[0].der_len, sizeof(der));
+	db_ra_owed_array_free(o, no);
+	db_ra_owed_array_free(NULL, 0);
+	/* Not owed (waiting for the device's certConf): not listed. */
+	CHECK(db_ra_fwd_delete(db, &f), 1);
+	f.confirm = 0;
+	CHECK(db_ra_fwd_put(db, &f), 1);
+	CHECK(db_ra_fwd_owed(db, -1, 10, &o, &no), 1);
+	assert_int_equal(no, 0);
+	CHECK(db_ra_fwd_delete(db, &f), 1);
+
+	/* Waiting upstream: its nonces move at each poll, then the
+	 * certificate the upstream issued is kept with it. */
+	f.waiting = 1;
+	CHECK(db_ra_fwd_put(db, &f), 1);
+	g = f;
+	g.waiting = 0;
+	CHECK(db_ra_fwd_get(db, &g), 1);
+	assert_int_equal(g.waiting, 1);
+	CHECK(db_ra_fwd_cert(db, &f, &cd, &cl), 0);
+	assert_null(cd);
+	memset(f.up.nonce, 0x44, sizeof(f.up.nonce));
+	CHECK(db_ra_fwd_update(db, &f, NULL, 0), 1);
+	CHECK(db_ra_fwd_get(db, &g), 1);
+	assert_memory_equal(g.up.nonce, f.up.nonce, sizeof(f.up.nonce));
+	assert_int_equal(g.waiting, 1);
+	f.waiting = 0;
+	CHECK(db_ra_fwd_update(db, &f, der, sizeof(der)), 1);
+	CHECK(db_ra_fwd_update(db, &f, NULL, 0), 1); /* the cert is kept */
+	CHECK(db_ra_fwd_get(db, &g), 1);
+	assert_int_equal(g.waiting, 0);
+	CHECK(db_ra_fwd_cert(db, &f, &cd, &cl), 1);
+	assert_int_equal(cl, sizeof(der));
+	assert_memory_equal(cd, der, sizeof(der));
+	free(cd);
+	CHECK(db_ra_fwd_delete(db, &f), 1);
+	CHECK(db_ra_fwd_update(db, &f, NULL, 0), 0);
 }
 
 /* Partner CAs, found by hash and name; certificates our CAs hold from
