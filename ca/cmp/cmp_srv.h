@@ -274,6 +274,9 @@ CMP_MSG *cmp_poll_handle(struct req *r);
 CMP_MSG *cmp_rr_handle(struct req *r);
 CMP_MSG *cmp_genm_handle(struct req *r);
 /* cmp_upstream.c: an identity of status upstream (RFC 9483 §5). */
+/* cmp_upstream_rr.c: the first failInfo bit of an upstream's status si, or dflt (relayed
+ * to the device as the upstream gave it). */
+int cmp_upstream_fail(const CMP_PKISI *si, int dflt);
 /*
  * Called first by the dispatch for such an identity: 1 if it answered the
  * request itself (a refusal in r; *out NULL), 0 to go on with the

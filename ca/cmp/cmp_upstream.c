@@ -57,19 +57,6 @@ refuse(int rid, int fail, const char *why, CMP_CERTRESPONSE **resp,
 	return *resp != NULL ? 0 : -1;
 }
 
-/* The first failInfo bit of si, or dflt. */
-static int
-first_fail(const CMP_PKISI *si, int dflt)
-{
-	int i;
-
-	for (i = 0; si != NULL && si->failInfo != NULL &&
-	    i <= CMP_FAIL_DUPLICATE_CERT_REQ; i++)
-		if (ASN1_BIT_STRING_get_bit(si->failInfo, i))
-			return i;
-	return dflt;
-}
-
 /* "the upstream CA refused: TEXT" into r->why_buf (the upstream's text,
  * sanitised; it reached us under our own credential). */
 static const char *
@@ -325,7 +312,7 @@ cmp_upstream_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
 
 		log_info("req %lu: upstream %s answered error (%s)", r->id,
 		    r->ca->label, upstream_text(r, si));
-		rc = refuse(rid, first_fail(si, CMP_FAIL_BAD_REQUEST),
+		rc = refuse(rid, cmp_upstream_fail(si, CMP_FAIL_BAD_REQUEST),
 		    r->why_buf, resp, failp, whyp);
 		goto out;
 	}
@@ -339,7 +326,8 @@ cmp_upstream_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
 	}
 	status = ASN1_INTEGER_get(cr->status->status);
 	if (status == CMP_STATUS_REJECTION) {
-		rc = refuse(rid, first_fail(cr->status, CMP_FAIL_BAD_REQUEST),
+		rc = refuse(rid,
+		    cmp_upstream_fail(cr->status, CMP_FAIL_BAD_REQUEST),
 		    upstream_text(r, cr->status), resp, failp, whyp);
 		goto out;
 	}

@@ -43,9 +43,9 @@ rp_new(struct req *r, int status, int fail, const char *why)
 	return cmp_resp_new(r, b);
 }
 
-/* The first failInfo bit of si, or dflt. */
-static int
-si_fail(const CMP_PKISI *si, int dflt)
+/* See cmp_srv.h. */
+int
+cmp_upstream_fail(const CMP_PKISI *si, int dflt)
 {
 	int i;
 
@@ -153,7 +153,7 @@ cmp_upstream_rr(struct req *r)
 	snprintf(r->why_buf, sizeof(r->why_buf), "the upstream CA refused%s%.200s",
 	    one[0] != '\0' ? ": " : "", one);
 	out = rp_new(r, CMP_STATUS_REJECTION,
-	    si_fail(si, CMP_FAIL_BAD_REQUEST), r->why_buf);
+	    cmp_upstream_fail(si, CMP_FAIL_BAD_REQUEST), r->why_buf);
 out:
 	CMP_MSG_free(a);
 	db_cert_clear(&row);
