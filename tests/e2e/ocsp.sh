@@ -206,20 +206,33 @@ get getrev "$enc"
 check "GET after revocation: revoked too" has "$work/getrev.txt" "Cert Status: revoked"
 # Every worker: the answer signed once after the revocation (the stored
 # one went stale in the revocation's transaction), the same bytes.
+# Which worker accepts a request is the kernel's choice: six requests at
+# once, up to five rounds, until two workers or more have served one.
 revlines0=$(grep -c "ocsp req .* revoked=1 .*status=successful stored" "$CMPCA_LOG")
-for i in 1 2 3 4 5 6; do
-	ocsp "rev$i" -issuer "$ca" -cert "$work/good.pem" -CAfile "$ca"
+rev_pids() {
+	grep "ocsp req .* revoked=1 .*status=successful stored" "$CMPCA_LOG" |
+	    tail -n +$((revlines0 + 1)) | sed -n 's/.*cmpcad\[\([0-9]*\)\].*/\1/p' |
+	    sort -u | wc -l
+}
+n=0
+for round in 1 2 3 4 5; do
+	pids=()
+	for i in 1 2 3 4 5 6; do
+		n=$((n + 1))
+		ocsp "rev$n" -issuer "$ca" -cert "$work/good.pem" -CAfile "$ca" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	[ "$(rev_pids)" -ge 2 ] && break
 done
-check "revoked: every request answered revoked" test \
-    "$(cat "$work"/rev[1-6].txt | grep -c 'good.pem: revoked')" = 6
+check "revoked: every request answered revoked ($n)" test \
+    "$(cat "$work"/rev[0-9]*.txt | grep -c 'good.pem: revoked')" = "$n"
 check "revoked: the same bytes from every worker" bash -c \
-    "for i in 2 3 4 5 6; do cmp -s '$work/rev1.rsp' \"$work/rev\$i.rsp\" || exit 1; done"
+    "for f in '$work'/rev[0-9]*.rsp; do cmp -s '$work/rev1.rsp' \"\$f\" || exit 1; done"
 stored_der "$(serial_of "$work/good.pem")" "$work/rev.stored"
 check "revoked: that answer is the stored one" cmp -s "$work/rev1.rsp" "$work/rev.stored"
-check "revoked: served from the store by two workers or more" test \
-    "$(grep "ocsp req .* revoked=1 .*status=successful stored" "$CMPCA_LOG" |
-    tail -n +$((revlines0 + 1)) | sed -n 's/.*cmpcad\[\([0-9]*\)\].*/\1/p' |
-    sort -u | wc -l)" -ge 2
+check "revoked: served from the store by two workers or more ($round rounds)" \
+    test "$(rev_pids)" -ge 2
 
 cmp_ir plain "/CN=ocsp-plain"
 cli cert revoke "$(serial_of "$work/plain.pem")" --reason 0 >/dev/null
