@@ -17,7 +17,8 @@
  *   release, rejection) or a new signer marks it stale in the same
  *   transaction (cmpca_ocsp_stale). A worker serves a request for one
  *   certificate without nonce to echo from that row, the same bytes on
- *   every worker and host, after comparing the status it signs with the
+ *   every worker and host, after comparing the status it signs (the
+ *   row's columns, then the DER itself, and its signature) with the
  *   certificate's status read in the same statement (a revocation is
  *   answered at once even before the housekeeper's next tick). A miss (a
  *   new certificate, another CertID hash, a stale row) is signed once
@@ -36,6 +37,7 @@
  * - nextUpdate is ocsp_validity seconds ahead and never after the
  *   signer's notAfter; a signer past its notAfter signs nothing.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -140,9 +142,65 @@ basic_sign(struct ocsp_srv *s, struct ocsp_ca *c, OCSP_BASICRESP *bs,
 }
 
 /*
+ * Does the stored answer's DER say what the inventory says now? The row's
+ * columns are the daemon's to write, so an attacker with its database
+ * login could put an older answer (good, signed before a revocation) in
+ * a revoked certificate's row. What is served is what the bytes sign:
+ * one SingleResponse for the request's CertID, the certificate's status,
+ * reason and revocation time as read in the same statement, a nextUpdate
+ * still ahead, and a signature by the CA entry's signer (no other
+ * certificate of the response is looked at).
+ */
+static int
+stored_matches(const struct oreq *r, time_t now, int status, int reason,
+    time_t rev)
+{
+	const unsigned char *p = r->stored.der;
+	OCSP_RESPONSE *resp = NULL;
+	OCSP_BASICRESP *bs = NULL;
+	OCSP_SINGLERESP *one;
+	STACK_OF(X509) *certs = NULL;
+	ASN1_GENERALIZEDTIME *rt = NULL, *thisu = NULL, *nextu = NULL;
+	const OCSP_CERTID *cid;
+	int st, rs = -1, ok = 0;
+
+	if (r->stored.der_len > LONG_MAX ||
+	    (resp = d2i_OCSP_RESPONSE(NULL, &p,
+		 (long)r->stored.der_len)) == NULL ||
+	    p != r->stored.der + r->stored.der_len ||
+	    OCSP_response_status(resp) != OCSP_RESPONSE_STATUS_SUCCESSFUL ||
+	    (bs = OCSP_response_get1_basic(resp)) == NULL ||
+	    OCSP_resp_count(bs) != 1 || (one = OCSP_resp_get0(bs, 0)) == NULL ||
+	    (cid = OCSP_SINGLERESP_get0_id(one)) == NULL ||
+	    OCSP_id_cmp(cid, OCSP_onereq_get0_id(
+				 OCSP_request_onereq_get0(r->req, 0))) != 0)
+		goto out;
+	st = OCSP_single_get0_status(one, &rs, &rt, &thisu, &nextu);
+	if (st != status || nextu == NULL ||
+	    ASN1_TIME_cmp_time_t(nextu, now) <= 0 ||
+	    (status == V_OCSP_CERTSTATUS_REVOKED &&
+		(rs != reason || rt == NULL ||
+		    ASN1_TIME_cmp_time_t(rt, rev) != 0)))
+		goto out;
+	if ((certs = sk_X509_new_null()) == NULL ||
+	    !sk_X509_push(certs, r->ca->signer))
+		goto out;
+	ok = OCSP_basic_verify(bs, certs, NULL,
+		 OCSP_NOINTERN | OCSP_NOVERIFY | OCSP_NOCHECKS) == 1;
+out:
+	if (!ok)
+		ERR_clear_error();
+	sk_X509_free(certs);
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(resp);
+	return ok;
+}
+
+/*
  * Can the stored answer r->stored be served at now: not stale, made by
  * the CA entry's signer, before its nextUpdate, and signing the status
- * the certificate has now (read in the same statement)?
+ * the certificate has now (read in the same statement), in its columns
+ * and in its bytes (stored_matches)?
  */
 static int
 stored_usable(const struct oreq *r, time_t now)
@@ -155,8 +213,17 @@ stored_usable(const struct oreq *r, time_t now)
 	    a->next_update <= now)
 		return 0;
 	status_of(&r->cert, &status, &reason, &rev);
-	return a->status == db_status_of(status) && a->reason == reason &&
-	    (status != V_OCSP_CERTSTATUS_REVOKED || a->revoked_at == rev);
+	if (a->status != db_status_of(status) || a->reason != reason ||
+	    (status == V_OCSP_CERTSTATUS_REVOKED && a->revoked_at != rev))
+		return 0;
+	if (!stored_matches(r, now, status, reason, rev)) {
+		log_warn("ocsp req %lu: ca %s serial %s: the stored answer "
+			 "does not sign the inventory's status (or does not "
+			 "verify): signed again",
+		    r->id, r->ca->label, r->serial);
+		return 0;
+	}
+	return 1;
 }
 
 /*

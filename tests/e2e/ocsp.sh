@@ -38,12 +38,19 @@ cmp_ir() {
 
 # ocsp NAME [openssl ocsp options...]: a POST to the responder; the
 # output in $work/NAME.txt (stdout, then stderr: they would interleave).
+# tryLater (ocsp_sign_max: the housekeeper may hold the one signing slot
+# while it produces answers) is asked again after a second, as a client
+# would, up to five times.
 ocsp() {
-	local name=$1
+	local name=$1 try
 	shift
-	openssl ocsp -url "$url" -resp_text -respout "$work/$name.rsp" "$@" \
-	    >"$work/$name.out" 2>"$work/$name.err"
-	cat "$work/$name.out" "$work/$name.err" >"$work/$name.txt"
+	for try in 1 2 3 4 5; do
+		openssl ocsp -url "$url" -resp_text -respout "$work/$name.rsp" "$@" \
+		    >"$work/$name.out" 2>"$work/$name.err"
+		cat "$work/$name.out" "$work/$name.err" >"$work/$name.txt"
+		grep -q "trylater" "$work/$name.txt" || break
+		sleep 1
+	done
 }
 
 # 0. Before the first OCSP request: a second CA (RSA) with its signer, a
@@ -239,6 +246,39 @@ cli cert revoke "$(serial_of "$work/plain.pem")" --reason 0 >/dev/null
 ocsp plain -issuer "$ca" -cert "$work/plain.pem" -CAfile "$ca"
 check "revoked with reason unspecified: revoked, no reason" bash -c \
     "grep -q 'plain.pem: revoked' '$work/plain.txt' && ! grep -q 'Reason:' '$work/plain.txt'"
+
+# 5b. The attacker with the daemon's database login: a "good" answer
+#     signed before the revocation, put back into the revoked
+#     certificate's row with the row's columns saying revoked. Workers
+#     compare the bytes, not the columns, with the inventory: revoked at
+#     once, and the row signed again.
+cmp_ir replay "/CN=ocsp-replay"
+rs=$(serial_of "$work/replay.pem")
+ocsp replay-good -issuer "$ca" -cert "$work/replay.pem" -CAfile "$ca"
+stored_der "$rs" "$work/replay-good.stored"
+check "replayed answer: a good answer stored before the revocation" bash -c \
+    "grep -q 'replay.pem: good' '$work/replay-good.txt' && test -s '$work/replay-good.stored'"
+cli cert revoke "$rs" --reason 1 >/dev/null
+ocsp replay-rev -issuer "$ca" -cert "$work/replay.pem" -CAfile "$ca"
+check "replayed answer: revoked after the revocation" has "$work/replay-rev.txt" "replay.pem: revoked"
+if psql -XqtA "$CMPCA_DB_DAEMON" -v ON_ERROR_STOP=1 -c "UPDATE ocsp_answer a SET der = decode('$(xxd -p "$work/replay-good.stored" | tr -d '\n')', 'hex'), status = 'revoked', reason = c.reason, revoked_at = c.revoked_at, stale = false, next_update = now() + interval '1 day' FROM cert c WHERE c.ca_id = a.ca_id AND c.serial = a.serial AND a.serial = '$rs' AND a.md = 'sha1'" >"$work/replay-upd.out" 2>&1; then
+	pass "replayed answer: the daemon's role rewrote the row (the attack ran)"
+else
+	fail "replayed answer: the daemon's UPDATE" "$(cat "$work/replay-upd.out")"
+fi
+stored_der "$rs" "$work/replay-planted.stored"
+check "replayed answer: the row now holds the good answer's bytes" \
+    cmp -s "$work/replay-good.stored" "$work/replay-planted.stored"
+for i in 1 2 3 4; do
+	ocsp "replay$i" -issuer "$ca" -cert "$work/replay.pem" -CAfile "$ca"
+done
+check "replayed answer: every worker answers revoked, verified" bash -c \
+    "for i in 1 2 3 4; do grep -q 'replay.pem: revoked' \"$work/replay\$i.txt\" && grep -q '^Response verify OK' \"$work/replay\$i.txt\" || exit 1; done"
+check "replayed answer: refused and logged" has "$CMPCA_LOG" \
+    "serial $rs: the stored answer does not sign the inventory's status"
+stored_der "$rs" "$work/replay-after.stored"
+check "replayed answer: the row signed again (not the good answer)" bash -c \
+    "! cmp -s '$work/replay-good.stored' '$work/replay-after.stored' && openssl ocsp -respin '$work/replay-after.stored' -resp_text -noverify 2>/dev/null | grep -q 'Cert Status: revoked'"
 
 # 6. Revocation through CMP rr, signed by the certificate itself.
 cmp_ir rr "/CN=ocsp-rr"
