@@ -91,7 +91,14 @@ run_attack "OCSP from 8 addresses" ocsp --conns 8 --addrs 2-9 \
     --body "$work/ocsp.req"
 a=$(cat "$work/attack-ocsp.out")
 check "OCSP flood: answered (200)" at_least "$(kv_of "$a" http200)" 100
-check "OCSP flood: cut by nginx's limits (429)" at_least "$(kv_of "$a" http429)" 1
+# nginx's per-address limit (50/s, burst 100): whether 8 addresses pass
+# it depends on how fast this machine lets the attacker send; one address
+# with 8 connections for 3 s passes it at any rate above about 85/s.
+attack ocsp 3 --conns 8 --addrs 10-10 --body "$work/ocsp.req"
+wait "$attack_pid"
+a=$(cat "$work/attack-ocsp.out")
+check "OCSP from one address: cut by nginx's per-address limit (429) ($a)" \
+    at_least "$(kv_of "$a" http429)" 1
 
 # 4. Clients that leave: with the workers stopped, 12 requests wait in
 # the FastCGI backlog while their clients give up after 0.5 s; nginx
