@@ -246,8 +246,8 @@ cmp_upstream_nest_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
 
 	*cert = NULL;
 	memset(&f, 0, sizeof(f));
-	if (sk_CRMF_CERTREQMSG_num(r->msg->body->value.ir) > 1 &&
-	    r->msg->body->type != CMP_BODY_P10CR)
+	if (r->msg->body->type != CMP_BODY_P10CR &&
+	    sk_CRMF_CERTREQMSG_num(r->msg->body->value.ir) > 1)
 		return cmp_upstream_refuse(rid, CMP_FAIL_BAD_REQUEST,
 		    "this RA forwards one CertReqMsg per nested request "
 		    "(RFC 9483 §5.2.2.1)", resp, failp, whyp);

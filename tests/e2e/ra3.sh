@@ -10,7 +10,8 @@
 #     §5.2.2.1), relays A's signed kup; the certConf goes the same way.
 #     The new certificate is in both inventories, the old one superseded
 #     on both sides.
-#   - a signature-protected cr the same way.
+#   - a signature-protected cr the same way, and under implicitConfirm
+#     (A grants it: B stores the certificate valid, nothing owed).
 #   - a kur signed by a certificate B did not broker: notAuthorized at B,
 #     naming the rule, nothing sent upstream.
 #   - a tampered signature: B's own check refuses it (badMessageCheck),
@@ -151,6 +152,20 @@ if [ -s "$d/cr.pem" ]; then
 	    test "$(a_row "$d/cr.pem" "status || (obtained_with = (select id from cert where serial = '$(ser "$d/kur.pem")'))") $(b_row "$d/cr.pem" "status || (obtained_with = (select c2.id from cert c2 where c2.ca_id = c.ca_id and c2.serial = '$(ser "$d/kur.pem")'))")" = "validtrue validtrue"
 else
 	fail "signed cr through the RA" "$(tail -5 "$d/cr.out")"
+fi
+
+echo "== implicitConfirm granted upstream: nothing goes after the answer"
+r0=$(relayed)
+openssl cmp -cmd cr -server "$nest_url" -cert "$d/kur.pem" -key "$d/k2.key" \
+    -trusted "$CMPCA_CA_CERT" -newkey "$d/k4.key" -subject "/CN=ra3-device" \
+    -implicit_confirm -certout "$d/imp.pem" -unprotected_errors >"$d/imp.out" 2>&1
+if [ -s "$d/imp.pem" ]; then
+	pass "signed cr with implicitConfirm: certificate received"
+	check "  ... one nested message, no certConf" test "$(relayed)" = $((r0 + 1))
+	check "  ... valid at A and at B at once, nothing owed" \
+	    test "$(a_row "$d/imp.pem" status) $(b_row "$d/imp.pem" status) $(qb "select count(*) from ra_fwd")" = "valid valid 0"
+else
+	fail "signed cr with implicitConfirm" "$(tail -5 "$d/imp.out")"
 fi
 
 echo "== kur signed by a certificate B did not broker: refused at B"
