@@ -308,13 +308,21 @@ int cmp_upstream_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
  * Sets r->up_nested. Returns 1 or 0, or -1 with r refused.
  */
 int cmp_upstream_nest_mode(struct req *r);
-/* As cmp_upstream_certreq() for a request forwarded in nested (waiting
- * is refused); on an answer the device gets, r->relay holds it. */
+/*
+ * Sends r's message upstream in nested (st: the outer transaction, for
+ * ra_fwd) and takes the one inner answer, which must belong to the
+ * device's transaction. Returns 1 and *inner (caller frees), or 0 with
+ * *fail and *why for the device (logged).
+ */
+int cmp_upstream_nest_exchange(struct req *r, struct db_up_state *st,
+    CMP_MSG **inner, int *fail, const char **why);
+/* As cmp_upstream_certreq() for a request forwarded in nested; on an
+ * answer the device gets, r->relay holds it. */
 int cmp_upstream_nest_certreq(struct req *r, const CRMF_CERTREQMSG *m,
     int rid, EVP_PKEY *pub, X509 **cert, struct db_ra_fwd *fwd,
     CMP_CERTRESPONSE **resp, int *failp, const char **whyp);
 /* The device's certConf or error of a nested transaction, forwarded in
- * nested: 0 to go on with the engine's handler (r->relay the answer),
+ * nested (a pollReq: 0, cmp_upstream_take polls): 0 to go on with the engine's handler (r->relay the answer),
  * 1 answered here (*out, or a refusal in r). */
 int cmp_upstream_nest_continue(struct req *r, CMP_MSG **out);
 /* cmp_upstream_check.c: what the RA checks in the upstream's answer. */

@@ -464,8 +464,14 @@ poll_issued(struct req *r, const struct db_pending *p, struct db_ra_fwd *f,
 		 extra)) != NULL) {
 		log_warn("req %lu: upstream %s: certificate refused: %s", r->id,
 		    r->ca->label, bad);
-		(void)upstream_confirm(r, &f->up, cmp_upstream_certconf_body(x,
-		    p->cert_req_id, bad));
+		/* Nested: no certConf in the device's name; the device gets
+		 * our refusal, not the upstream's answer. */
+		if (r->up_nested) {
+			CMP_MSG_free(r->relay);
+			r->relay = NULL;
+		} else
+			(void)upstream_confirm(r, &f->up,
+			    cmp_upstream_certconf_body(x, p->cert_req_id, bad));
 		ok = poll_rejected(r, p, f, "the upstream CA's certificate "
 		    "does not fit the request; refused");
 		goto out;
@@ -498,6 +504,14 @@ out:
 	EVP_PKEY_free(pub);
 	CRMF_CERTREQMSG_free(m);
 	return ok;
+}
+
+/* The final answer to a pollReq for a request of kind (RFC 9483 §4.4). */
+static int
+want_after_poll(const char *kind)
+{
+	return strcmp(kind, "ir") == 0 ? CMP_BODY_IP
+	    : strcmp(kind, "kur") == 0 ? CMP_BODY_KUP : CMP_BODY_CP;
 }
 
 /* Polls upstream for p (waiting there, f its upstream transaction), or
@@ -534,6 +548,33 @@ poll_one(struct req *r, const struct db_pending *p, struct db_ra_fwd *f)
 			    "cannot build the request for upstream");
 			return 0;
 		}
+	} else if (r->up_nested) {
+		/* The device's own pollReq, in nested; its answer is the
+		 * device's, and our last nonce the upstream's. */
+		int fail;
+		const char *why;
+
+		if (!cmp_upstream_nest_exchange(r, &f->up, &a, &fail, &why)) {
+			/* No pollRep of ours: the device's next pollReq
+			 * would not fit the upstream's nonce. */
+			cmp_reject(r, fail, why);
+			r->outcome = "error";
+			return 0;
+		}
+		if (a->body->type == CMP_BODY_ERROR ||
+		    a->body->type == CMP_BODY_POLLREP ||
+		    a->body->type == want_after_poll(p->kind)) {
+			memcpy(r->nonce, a->header->senderNonce->data,
+			    sizeof(r->nonce));
+			if ((r->relay = ASN1_item_dup(ASN1_ITEM_rptr(CMP_MSG),
+				 a)) == NULL) {
+				CMP_MSG_free(a);
+				cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
+				    "cannot keep the upstream's answer");
+				return 0;
+			}
+		}
+		goto answered;
 	} else if ((b = pollreq_body(p->cert_req_id)) == NULL) {
 		cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
 		    "cannot build the pollReq for upstream");
@@ -552,6 +593,7 @@ poll_one(struct req *r, const struct db_pending *p, struct db_ra_fwd *f)
 	if (fresh)
 		log_info("req %lu: upstream %s: request %d approved here, "
 			 "forwarded", r->id, r->ca->label, p->cert_req_id);
+answered:
 	if (a->body->type == CMP_BODY_POLLREP) {
 		if (db_ra_fwd_update(r->srv->db, f, NULL, 0) < 0) {
 			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
@@ -565,7 +607,8 @@ poll_one(struct req *r, const struct db_pending *p, struct db_ra_fwd *f)
 		    a->body->value.error->pKIStatusInfo));
 		goto out;
 	}
-	if ((cr = cmp_upstream_find_resp(a->body->value.ip, p->cert_req_id)) == NULL) {
+	if ((r->up_nested && a->body->type != want_after_poll(p->kind)) ||
+	    (cr = cmp_upstream_find_resp(a->body->value.ip, p->cert_req_id)) == NULL) {
 		ok = poll_rejected(r, p, f, "the upstream CA's answer does "
 		    "not fit the request");
 		goto out;
@@ -693,9 +736,10 @@ cmp_upstream_take(struct req *r, CMP_MSG **out)
 	case -1:
 		return 1;
 	case 1:
+		if (r->msg->body->type == CMP_BODY_POLLREQ)
+			return r->srv->up == NULL || fwd_poll(r) ? 0 : 1;
 		if (r->msg->body->type == CMP_BODY_CERTCONF ||
-		    r->msg->body->type == CMP_BODY_ERROR ||
-		    r->msg->body->type == CMP_BODY_POLLREQ)
+		    r->msg->body->type == CMP_BODY_ERROR)
 			return cmp_upstream_nest_continue(r, out);
 		return 0;
 	default:

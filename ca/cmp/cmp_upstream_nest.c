@@ -135,14 +135,9 @@ fail:
 	return NULL;
 }
 
-/*
- * Sends r's message upstream in nested (st: the outer transaction, for
- * ra_fwd) and takes the one inner answer, which must belong to the
- * device's transaction. Returns 1 and *inner (caller frees), or 0 with
- * *fail and *why for the device (logged).
- */
-static int
-nest_exchange(struct req *r, struct db_up_state *st, CMP_MSG **inner,
+/* See cmp_srv.h. */
+int
+cmp_upstream_nest_exchange(struct req *r, struct db_up_state *st, CMP_MSG **inner,
     int *fail, const char **why)
 {
 	const CMP_HEADER *h = r->msg->header;
@@ -251,7 +246,7 @@ cmp_upstream_nest_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
 		return cmp_upstream_refuse(rid, CMP_FAIL_BAD_REQUEST,
 		    "this RA forwards one CertReqMsg per nested request "
 		    "(RFC 9483 §5.2.2.1)", resp, failp, whyp);
-	if (!nest_exchange(r, &f.up, &in, &fail, &why))
+	if (!cmp_upstream_nest_exchange(r, &f.up, &in, &fail, &why))
 		return cmp_upstream_refuse(rid, fail, why, resp, failp, whyp);
 	if (in->body->type == CMP_BODY_ERROR) {
 		si = in->body->value.error->pKIStatusInfo;
@@ -284,11 +279,22 @@ cmp_upstream_nest_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
 		goto out;
 	}
 	if (status == CMP_STATUS_WAITING) {
-		log_warn("req %lu: upstream %s answered waiting to a nested "
-			 "request: not relayed", r->id, r->ca->label);
-		rc = cmp_upstream_refuse(rid, CMP_FAIL_SYSTEM_FAILURE,
-		    "the upstream CA answered waiting; this RA does not relay "
-		    "delayed delivery for nested requests", resp, failp, whyp);
+		/* Delayed delivery upstream: relayed; the device's pollReqs
+		 * go upstream in nested too (cmp_upstream.c's fwd_poll). */
+		log_info("req %lu: upstream %s answered waiting (nested), "
+			 "relayed", r->id, r->ca->label);
+		memcpy(r->nonce, in->header->senderNonce->data,
+		    sizeof(r->nonce));
+		f.ca_id = r->ca->id;
+		memcpy(f.txid, h->transactionID->data,
+		    (size_t)h->transactionID->length);
+		f.txid_len = (size_t)h->transactionID->length;
+		f.cert_req_id = rid;
+		f.waiting = 1;
+		*fwd = f;
+		r->relay = in;
+		in = NULL;
+		rc = 2;
 		goto out;
 	}
 	if ((status != CMP_STATUS_ACCEPTED &&
@@ -378,12 +384,12 @@ cmp_upstream_nest_continue(struct req *r, CMP_MSG **out)
 
 	*out = NULL;
 	if (type != CMP_BODY_CERTCONF && type != CMP_BODY_ERROR)
-		return 0; /* pollReq: nothing waits upstream in nested */
+		return 0; /* pollReq: cmp_upstream.c's fwd_poll */
 	if ((rc = nest_row(r, &f)) < 0)
 		return 1;
 	if (rc == 0)
 		return 0; /* nothing forwarded: the engine answers */
-	if (!nest_exchange(r, &f.up, &in, &fail, &why)) {
+	if (!cmp_upstream_nest_exchange(r, &f.up, &in, &fail, &why)) {
 		if (type == CMP_BODY_ERROR)
 			return 0; /* best effort: the engine answers */
 		cmp_reject(r, fail, fail == CMP_FAIL_SYSTEM_UNAVAIL

@@ -19,7 +19,8 @@
 #     A only): A's signed error relayed unchanged.
 #   - the upstream down: systemUnavail, nothing stored at B.
 #   - `ca upstream ... --nested`: MAC-protected requests nested too, the
-#     device's secret checked end to end by A.
+#     device's secret checked end to end by A; A answers waiting (its
+#     operator decides): relayed, the device's pollReqs go to A nested.
 #
 # usage: tests/e2e/ra3.sh [--bin DIR]
 # Ports: CMPCA_RA3_TEST_PORT for A, else the first free port from 18960;
@@ -49,6 +50,8 @@ cleanup_both() {
 }
 trap cleanup_both EXIT
 
+# checkAfter 1 s on both: the device polls A through B.
+export CMPCA_POLL_AFTER=1
 CMPCA_VAR=$varb CMPCA_PORT=$portb "$top/scripts/stack" up >"$varb/stackb.out" 2>&1 &
 stackb=$!
 e2e_stack_up
@@ -266,7 +269,47 @@ else
 	fail "MAC-protected ir nested" "$(tail -5 "$d/mac.out")"
 fi
 
+echo "== --nested, A answers waiting: relayed, the device polls A through B"
+openssl rand -hex 16 >"$d/slow"
+cli secret add slow --profile approval --uses -1 --days 0 --ca "$CMPCA_CA_LABEL" \
+    --secret-file "$d/slow" >/dev/null 2>&1
+B secret add slow --uses -1 --days 0 --secret-file "$d/slow" >/dev/null 2>&1
+openssl cmp -cmd ir -server "http://127.0.0.1:$portb/.well-known/cmp/p/nestmac" \
+    -ref slow -secret "pass:$(cat "$d/slow")" -recipient "$CMPCA_CA_SUBJECT" \
+    -newkey "$d/k5.key" -subject "/CN=ra3-polled" -certout "$d/polled.pem" \
+    -total_timeout 40 >"$d/polled.out" 2>&1 &
+client=$!
+id=
+for _ in $(seq 60); do
+	id=$(cli request list | awk -F'\t' '$5 == "CN=ra3-polled" {print $1}')
+	[ -n "$id" ] && break
+	sleep 0.25
+done
+check "A: the request waits for A's operator" test -n "$id"
+check "B: relayed A's waiting, the request waits upstream" \
+    test "$(qb "select status from pending_req where subject = 'CN=ra3-polled'")" = upstream
+r0=$(relayed)
+for _ in $(seq 40); do [ "$(relayed)" -gt "$r0" ] && break; sleep 0.25; done
+check "  ... the device's pollReq went upstream (nested)" test "$(relayed)" -gt "$r0"
+cli request approve "$id" >/dev/null
+wait "$client"
+if [ -s "$d/polled.pem" ]; then
+	pass "the device polled through B and received its certificate"
+	check "  ... after polling (openssl cmp says so)" \
+	    grep -q "received ip/cp/kup after polling" "$d/polled.out"
+	check "  ... its key is the device's" same_pubkey "$d/polled.pem" "$d/k5.key"
+	check "  ... it chains to A" chains "$d/polled.pem"
+	check "A: valid, requested with the device's secret" \
+	    test "$(a_row "$d/polled.pem" "status || ' ' || requester")" = "valid secret:slow"
+	check "B: valid (certConf nested), the request decided by upstream" \
+	    test "$(qb "select status from cert where serial = '$(ser "$d/polled.pem")'") $(qb "select status || ' ' || decided_by from pending_req where subject = 'CN=ra3-polled'")" = "valid approved upstream"
+	check "B: its upstream transaction gone (certConf taken upstream)" \
+	    test "$(qb "select count(*) from ra_fwd f join cert c on c.txid = f.txid where c.serial = '$(ser "$d/polled.pem")'")" = 0
+else
+	fail "the device polled through B" "$(tail -5 "$d/polled.out")"
+fi
+
 echo "== secrets"
-check "no secret in B's log" fails grep -qF -e "$secb" -e "$(cat "$d/shared")" "$blog"
+check "no secret in B's log" fails grep -qF -e "$secb" -e "$(cat "$d/shared")" -e "$(cat "$d/slow")" "$blog"
 
 e2e_done
