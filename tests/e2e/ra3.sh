@@ -309,6 +309,10 @@ else
 	fail "the device polled through B" "$(tail -5 "$d/polled.out")"
 fi
 
+echo "== no worker died"
+check "neither A's nor B's log has a crash or sanitizer report" \
+    fails grep -qE "killed by signal|exited with status|Sanitizer|runtime error" "$CMPCA_LOG" "$blog"
+
 echo "== secrets"
 check "no secret in B's log" fails grep -qF -e "$secb" -e "$(cat "$d/shared")" -e "$(cat "$d/slow")" "$blog"
 
