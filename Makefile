@@ -50,7 +50,8 @@ CA_SRC := ca/log.c ca/cfg.c ca/profile.c ca/profile_san.c ca/profile_subject.c \
 	ca/cmp/cmp_auth.c ca/cmp/cmp_certreq.c ca/cmp/cmp_certconf.c \
 	ca/cmp/cmp_kga.c \
 	ca/cmp/cmp_rr.c ca/cmp/cmp_genm.c ca/cmp/cmp_poll.c ca/cmp/cmp_ccr.c \
-	ca/cmp/cmp_upstream.c ca/cmp/cmp_upstream_rr.c ca/cmp/cmp_server.c \
+	ca/cmp/cmp_upstream.c ca/cmp/cmp_upstream_rr.c \
+	ca/cmp/cmp_upstream_nest.c ca/cmp/cmp_upstream_check.c ca/cmp/cmp_server.c \
 	ca/client/cmp_client.c ca/client/client_ccr.c ca/client/client_mac.c \
 	ca/client/client_upstream.c \
 	ca/status/crl.c ca/status/ocsp.c ca/status/ocsp_ca.c \

@@ -1,6 +1,6 @@
 /*
  * cli_upstream.c - `cmpca ca upstream LABEL --url URL --ca-cert FILE
- * (--ref REF --secret-file F | --sign-ca CA) [--tls-trusted FILE]`:
+ * (--ref REF --secret-file F | --sign-ca CA [--nested]) [--tls-trusted FILE]`:
  * cmpca as an RA (RFC 9483 §5). Adds an identity of status "upstream":
  * devices enroll at LABEL as at any CA, and their requests, once checked,
  * go to the CA at URL, protected with a MAC under the secret that CA gave
@@ -10,7 +10,9 @@
  * standard input), never from argv, and stored sealed in the HSM like
  * enrollment secrets (the AAD "upstream:LABEL"). FILE holds the upstream
  * CA's certificate first (its answers' certificates must chain to it),
- * then any issuers.
+ * then any issuers. --nested (with --sign-ca): the devices' MAC-protected
+ * requests go upstream unchanged inside a nested message signed by CA
+ * too, as signature-protected ones always do (RFC 9483 §5.2.2.1).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -90,6 +92,7 @@ cli_ca_upstream(struct ctx *c, int argc, char **argv)
 		{ "secret-file", required_argument, NULL, 'f' },
 		{ "tls-trusted", required_argument, NULL, 't' },
 		{ "sign-ca", required_argument, NULL, 's' },
+		{ "nested", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *url = NULL, *cert_file = NULL, *file = NULL;
@@ -127,6 +130,9 @@ cli_ca_upstream(struct ctx *c, int argc, char **argv)
 		case 's':
 			sign_label = optarg;
 			break;
+		case 'n':
+			u.nested = 1;
+			break;
 		default:
 			return 2;
 		}
@@ -136,8 +142,13 @@ cli_ca_upstream(struct ctx *c, int argc, char **argv)
 	    (sign_label == NULL) != (u.ref != NULL && file != NULL) ||
 	    (sign_label != NULL && (u.ref != NULL || file != NULL))) {
 		log_err("usage: ca upstream LABEL --url URL --ca-cert FILE "
-			"(--ref REF --secret-file F | --sign-ca CA) "
+			"(--ref REF --secret-file F | --sign-ca CA [--nested]) "
 			"[--tls-trusted FILE]");
+		return 2;
+	}
+	if (u.nested && sign_label == NULL) {
+		log_err("--nested needs --sign-ca: the nested message is signed "
+			"by the RA (RFC 9483 §5.2.2.1)");
 		return 2;
 	}
 	if (sign_label != NULL)

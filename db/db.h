@@ -369,6 +369,8 @@ struct db_upstream {
 	size_t sealed_len;
 	char *tls_trusted;	/* PEM anchors for https://, or NULL */
 	long long sign_ca_id;	/* sig: our CA identity that signs, or 0 */
+	int nested;		/* sig: MAC-protected requests nested too
+				   (026_ra_nested.sql) */
 };
 void db_upstream_clear(struct db_upstream *u);
 /* Returns 1, 0 if the identity has one already, -1. */

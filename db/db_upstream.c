@@ -11,13 +11,14 @@
 static const struct db_stmt st_insert = {DB_ST_UPSTREAM_INSERT,
     "upstream_insert",
     "INSERT INTO upstream (ca_id, url, mode, ref, secret_enc, tls_trusted,"
-    " sign_ca_id) VALUES ($1::bigint, $2::text, $3::text,"
+    " sign_ca_id, nested) VALUES ($1::bigint, $2::text, $3::text,"
     " nullif($4::text, ''), nullif($5::bytea, ''::bytea),"
-    " nullif($6::text, ''), nullif($7::bigint, 0)) ON CONFLICT DO NOTHING"};
+    " nullif($6::text, ''), nullif($7::bigint, 0), $8::bigint <> 0)"
+    " ON CONFLICT DO NOTHING"};
 static const struct db_stmt st_get = {DB_ST_UPSTREAM_GET, "upstream_get",
     "SELECT ca_id, url, mode, coalesce(ref, ''), coalesce(secret_enc,"
-    " ''::bytea), coalesce(tls_trusted, ''), coalesce(sign_ca_id, 0)"
-    " FROM upstream WHERE ca_id = $1::bigint"};
+    " ''::bytea), coalesce(tls_trusted, ''), coalesce(sign_ca_id, 0),"
+    " nested::int FROM upstream WHERE ca_id = $1::bigint"};
 /* As st_reseal_list of db_secret.c: every MAC secret not sealed in
  * format 0x03 under key version $1. */
 static const struct db_stmt st_reseal_list = {DB_ST_UPSTREAM_RESEAL_LIST,
@@ -97,6 +98,7 @@ db_upstream_insert(struct db *db, const struct db_upstream *u)
 	db_param_bytea(&p, u->sealed, u->sealed_len);
 	db_param_text(&p, u->tls_trusted != NULL ? u->tls_trusted : "");
 	db_param_int8(&p, u->sign_ca_id);
+	db_param_int8(&p, u->nested != 0);
 	return db_insert(db, &st_insert, &p, NULL);
 }
 
@@ -113,6 +115,7 @@ upstream_row(const PGresult *res, int i, void *e)
 	u->sealed = db_col_memdup(&r, 4, &u->sealed_len);
 	u->tls_trusted = db_col_strdup(&r, 5);
 	u->sign_ca_id = db_col_int8(&r, 6);
+	u->nested = db_col_int4(&r, 7, 0);
 	if (r.bad || u->url == NULL || u->ref == NULL ||
 	    u->tls_trusted == NULL) {
 		db_upstream_clear(u);

@@ -472,6 +472,7 @@ starts_transaction(int type)
 	case CMP_BODY_CCR:
 	case CMP_BODY_RR:
 	case CMP_BODY_GENM:
+	case CMP_BODY_NESTED: /* a one-message transaction of its own */
 		return 1;
 	default:
 		return 0;

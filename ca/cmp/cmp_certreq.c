@@ -122,7 +122,9 @@ persist_issue(struct req *r, struct issued *iss, int n)
 	 * that no certConf goes upstream for a certificate not stored
 	 * here (under implicitConfirm marked owed until it is taken). */
 	for (i = 0; i < n; i++) {
-		if (!iss[i].has_fwd)
+		/* Nested under implicitConfirm: confirmed upstream by the
+		 * device's own request, nothing owed. */
+		if (!iss[i].has_fwd || (r->up_nested && r->implicit))
 			continue;
 		iss[i].fwd.confirm = r->implicit && !iss[i].waiting;
 		if (db_ra_fwd_put(db, &iss[i].fwd) != 1)
@@ -397,7 +399,7 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 		goto out;
 	}
 	out->rid = rid;
-	if (r->ca->upstream && prof->approval &&
+	if (r->ca->upstream && prof->approval && !r->up_nested &&
 	    r->msg->body->type != CMP_BODY_P10CR) {
 		/* Approval at the RA: the request waits for the RA's
 		 * operator, and goes upstream at the device's poll after the
@@ -646,7 +648,7 @@ cmp_certreq_handle(struct req *r)
 		goto done; /* whole message rejected or failed: out is NULL */
 	/* RA mode under implicitConfirm: committed here, now confirmed
 	 * upstream, then answered. */
-	for (i = 0; r->implicit && i < nent; i++)
+	for (i = 0; r->implicit && !r->up_nested && i < nent; i++)
 		if (iss[i].has_fwd)
 			cmp_upstream_confirm_owed(r, &iss[i].fwd, iss[i].cert);
 	r->fail = last_fail;

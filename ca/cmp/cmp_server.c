@@ -52,15 +52,32 @@ static CMP_MSG *serve(struct cmp_srv *s, const char *label,
     const unsigned char *der, size_t len, int nested, int *http);
 static CMP_MSG *nested_handle(struct req *r, const char *label);
 
+static CMP_MSG *dispatch_body(struct req *r);
+
 /* Dispatches a verified request by body type. */
 static CMP_MSG *
 dispatch(struct req *r)
 {
-	CMP_MSG *up;
+	CMP_MSG *up, *out;
 
 	/* cmpca as an RA: what goes upstream (cmp_upstream.c). */
 	if (r->ca->upstream && cmp_upstream_take(r, &up))
 		return up;
+	out = dispatch_body(r);
+	/* RA mode, nested (RFC 9483 §5.2.2.1): the handler recorded the
+	 * request here; the device gets the upstream CA's own answer. */
+	if (out != NULL && r->relay != NULL) {
+		CMP_MSG_free(out);
+		out = r->relay;
+		r->relay = NULL;
+	}
+	return out;
+}
+
+/* The handler of a verified request by body type. */
+static CMP_MSG *
+dispatch_body(struct req *r)
+{
 	/* A partner CA cross-certifies; it enrolls nothing else. */
 	if (r->is_partner) {
 		switch (r->msg->body->type) {
@@ -120,6 +137,8 @@ process(struct req *r, const char *label, const unsigned char *der,
 	const char *why = NULL;
 	int err, rc, fail;
 
+	r->der = der;
+	r->der_len = len;
 	r->msg = cmp_msg_parse(der, len, &why);
 	if (r->msg == NULL) {
 		r->http = 400;
@@ -255,6 +274,7 @@ static void
 req_clear(struct req *r)
 {
 	CMP_MSG_free(r->msg);
+	CMP_MSG_free(r->relay);
 	X509_free(r->prot_cert);
 	db_cert_clear(&r->prot_row);
 	db_ra_clear(&r->ra);

@@ -499,6 +499,88 @@ scope_check(struct req *r)
 	return 1;
 }
 
+#define RA_HOLDER_RULE "; an RA takes signatures by certificates it " \
+		       "brokered under this label only (RFC 9483 §5.2.2.1)"
+
+/*
+ * An RA's upstream identity (cmp_upstream.c) anchors nothing: a request
+ * signed by x (whose signature over the message verified) is taken when
+ * x is a certificate this RA obtained from its upstream CA under r->ca,
+ * by x's issuer (the upstream CA's name) and serial, the same DER (so
+ * the same key that verified the signature), valid in the inventory and
+ * now, allowing digitalSignature. Its inventory row is the protection
+ * path the issuing statement checks again. Returns 1, 0 (rejected), -1.
+ */
+static int
+holder_check(struct req *r, X509 *x)
+{
+	char serial[DB_SERIAL_MAX];
+	struct db_cert row;
+	int rc;
+
+	memset(&row, 0, sizeof(row));
+	if (X509_NAME_cmp(X509_get_issuer_name(x),
+		X509_get_subject_name(r->ca->cert)) != 0 ||
+	    !ca_serial_hex(X509_get0_serialNumber(x), serial,
+		sizeof(serial))) {
+		snprintf(r->why_buf, sizeof(r->why_buf), "the protection "
+		    "certificate was not issued by the upstream CA of RA %.40s%s",
+		    r->ca->label, RA_HOLDER_RULE);
+		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED, r->why_buf);
+		return 0;
+	}
+	rc = db_cert_get_by_serial(r->srv->db, r->ca->id, serial, &row);
+	if (rc < 0) {
+		cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL, db_error(r->srv->db));
+		return -1;
+	}
+	if (rc == 1 && (rc = same_der(x, &row)) < 0) {
+		db_cert_clear(&row);
+		cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE, "certificate digest");
+		return -1;
+	}
+	if (rc == 0) {
+		snprintf(r->why_buf, sizeof(r->why_buf), "the protection "
+		    "certificate (serial %.42s) was not obtained through RA "
+		    "%.40s%s",
+		    serial, r->ca->label, RA_HOLDER_RULE);
+		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED, r->why_buf);
+		db_cert_clear(&row);
+		return 0;
+	}
+	rc = 0;
+	if (row.status != DB_CERT_VALID)
+		cmp_reject(r, CMP_FAIL_CERT_REVOKED, "the protection "
+		    "certificate is revoked or was never confirmed here");
+	else if (X509_cmp_current_time(X509_get0_notAfter(x)) <= 0)
+		cmp_reject(r, CMP_FAIL_SIGNER_NOT_TRUSTED,
+		    "protection certificate has expired");
+	else if (X509_cmp_current_time(X509_get0_notBefore(x)) > 0)
+		cmp_reject(r, CMP_FAIL_SIGNER_NOT_TRUSTED,
+		    "protection certificate is not yet valid");
+	else if ((X509_get_key_usage(x) & KU_DIGITAL_SIGNATURE) == 0)
+		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
+		    "protection certificate does not allow digitalSignature");
+	else if (!X509_up_ref(x))
+		rc = -1;
+	else {
+		r->prot_cert = x;
+		rc = sender_set(r, x) ? 1 : -1;
+	}
+	if (rc != 1) {
+		if (rc < 0)
+			cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
+			    "signature verification failed");
+		db_cert_clear(&row);
+		return rc;
+	}
+	r->have_sig = 1;
+	r->path_cert[r->npath_cert++] = row.id;
+	r->prot_row = row; /* r owns it from here */
+	r->prot_issuer = r->ca; /* as far as kur and scope go */
+	return 1;
+}
+
 /* See cmp_srv.h. */
 int
 cmp_sig_verify(struct req *r)
@@ -552,6 +634,9 @@ cmp_sig_verify(struct req *r)
 		return 0;
 	}
 	ERR_pop_to_mark();
+	/* cmpca as an RA: only certificates this RA brokered. */
+	if (r->ca->upstream)
+		return holder_check(r, x);
 	/* A cross-certification request comes from a registered partner
 	 * CA, protected with the key of its pinned certificate. */
 	if (r->msg->body->type == CMP_BODY_CCR) {

@@ -88,6 +88,12 @@ struct req {
 	int secret_fresh;	     /* read the secret from the database */
 	int db_unavail;		     /* a lookup failed: answer systemUnavail */
 	struct db_secret secret;
+	const unsigned char *der;    /* the request as received */
+	size_t der_len;
+	CMP_MSG *relay;		     /* RA mode, nested: the upstream CA's
+					answer, given to the device unchanged
+					instead of the handler's */
+	int up_nested;		     /* RA mode: goes upstream in nested */
 	int have_sig;		     /* signature protection verified */
 	int sign_resp;		     /* sign the answer to an unprotected one */
 	X509 *prot_cert;	     /* the protection certificate */
@@ -293,6 +299,48 @@ int cmp_upstream_take(struct req *r, CMP_MSG **out);
 int cmp_upstream_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
     EVP_PKEY *pub, int approval, X509 **cert, struct db_ra_fwd *fwd,
     CMP_CERTRESPONSE **resp, int *failp, const char **whyp);
+/* cmp_upstream_nest.c: requests forwarded unchanged in nested (RFC 9483
+ * §5.2.2.1), the upstream CA's answer relayed in r->relay. */
+/*
+ * Does r go upstream in nested? A signature-protected ir, cr or kur (and
+ * its certConf, pollReq, error) always, if the identity signs upstream
+ * (--sign-ca); a MAC-protected request when the identity says --nested.
+ * Sets r->up_nested. Returns 1 or 0, or -1 with r refused.
+ */
+int cmp_upstream_nest_mode(struct req *r);
+/*
+ * Sends r's message upstream in nested (st: the outer transaction, for
+ * ra_fwd) and takes the one inner answer, which must belong to the
+ * device's transaction. Returns 1 and *inner (caller frees), or 0 with
+ * *fail and *why for the device (logged).
+ */
+int cmp_upstream_nest_exchange(struct req *r, struct db_up_state *st,
+    CMP_MSG **inner, int *fail, const char **why);
+/* As cmp_upstream_certreq() for a request forwarded in nested; on an
+ * answer the device gets, r->relay holds it. */
+int cmp_upstream_nest_certreq(struct req *r, const CRMF_CERTREQMSG *m,
+    int rid, EVP_PKEY *pub, X509 **cert, struct db_ra_fwd *fwd,
+    CMP_CERTRESPONSE **resp, int *failp, const char **whyp);
+/* The device's certConf or error of a nested transaction, forwarded in
+ * nested (a pollReq: 0, cmp_upstream_take polls): 0 to go on with the engine's handler (r->relay the answer),
+ * 1 answered here (*out, or a refusal in r). */
+int cmp_upstream_nest_continue(struct req *r, CMP_MSG **out);
+/* cmp_upstream_check.c: what the RA checks in the upstream's answer. */
+/* A rejection CertResponse for one request; 0, or -1 if it cannot be
+ * built. */
+int cmp_upstream_refuse(int rid, int fail, const char *why,
+    CMP_CERTRESPONSE **resp, int *failp, const char **whyp);
+/* "the upstream CA refused: TEXT" into r->why_buf (the upstream's text,
+ * sanitised; it reached us under our own credential). */
+const char *cmp_upstream_text(struct req *r, const CMP_PKISI *si);
+/* Checks the certificate the upstream CA issued for template t and key
+ * pub (extra: the answer's extraCerts). NULL if it fits, else what does
+ * not (for the log). */
+const char *cmp_upstream_cert_check(const struct req *r, X509 *x,
+    const CRMF_CERTTEMPLATE *t, EVP_PKEY *pub, STACK_OF(X509) *extra);
+/* The CertResponse for rid in rep (the only one if there is one). */
+CMP_CERTRESPONSE *cmp_upstream_find_resp(const CMP_CERTREPMESSAGE *rep,
+    int rid);
 /* cmp_upstream_rr.c: a device's rr for a certificate this RA brokered,
  * forwarded upstream; the rp (or error) for the device. */
 CMP_MSG *cmp_upstream_rr(struct req *r);

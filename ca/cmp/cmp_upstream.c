@@ -19,7 +19,8 @@
  * the device's answer; a certConf that does not get through stays owed
  * and the housekeeper sends it (client_upstream_resume()). An upstream that does not answer, or whose
  * answer fails a check, is the device's systemUnavail or systemFailure:
- * nothing is stored as issued.
+ * nothing is stored as issued. Requests whose end-to-end protection
+ * must stay go upstream in nested instead (cmp_upstream_nest.c).
  *
  * The transport (HTTP, the RA's credential) sits above the engine:
  * ca/client/client_upstream.c, handed over by cmp_srv_set_upstream().
@@ -43,36 +44,6 @@ void
 cmp_srv_set_upstream(struct cmp_srv *s, const struct cmp_upstream_io *io)
 {
 	s->up = io;
-}
-
-/* A rejection CertResponse for one request; 0, or -1 if it cannot be
- * built. */
-static int
-refuse(int rid, int fail, const char *why, CMP_CERTRESPONSE **resp,
-    int *failp, const char **whyp)
-{
-	*failp = fail;
-	*whyp = why;
-	*resp = cmp_certresp_new(rid, CMP_STATUS_REJECTION, fail, why, NULL);
-	return *resp != NULL ? 0 : -1;
-}
-
-/* "the upstream CA refused: TEXT" into r->why_buf (the upstream's text,
- * sanitised; it reached us under our own credential). */
-static const char *
-upstream_text(struct req *r, const CMP_PKISI *si)
-{
-	char one[CA_LOG_SAN_MAX] = "";
-
-	if (si != NULL && sk_ASN1_UTF8STRING_num(si->statusString) > 0) {
-		const ASN1_UTF8STRING *s =
-		    sk_ASN1_UTF8STRING_value(si->statusString, 0);
-
-		log_sanitize(s->data, (size_t)s->length, one, sizeof(one));
-	}
-	snprintf(r->why_buf, sizeof(r->why_buf), "the upstream CA refused%s%.200s",
-	    one[0] != '\0' ? ": " : "", one);
-	return r->why_buf;
 }
 
 /* The body forwarded upstream for request m of r: the same type with m
@@ -167,103 +138,6 @@ upstream_confirm(struct req *r, struct db_up_state *st, CMP_BODY *body)
 	return ok;
 }
 
-/* Is every subjectAltName of x one the template asked for? 1 or 0. */
-static int
-sans_asked(X509 *x, const CRMF_CERTTEMPLATE *t)
-{
-	GENERAL_NAMES *got = X509_get_ext_d2i(x, NID_subject_alt_name, NULL,
-	    NULL);
-	GENERAL_NAMES *want = NULL;
-	X509_EXTENSION *e;
-	int i, j, ok = 1;
-
-	if (got == NULL)
-		return 1;
-	for (i = 0; i < sk_X509_EXTENSION_num(t->extensions); i++) {
-		e = sk_X509_EXTENSION_value(t->extensions, i);
-		if (OBJ_obj2nid(X509_EXTENSION_get_object(e)) ==
-		    NID_subject_alt_name) {
-			want = X509V3_EXT_d2i(e);
-			break;
-		}
-	}
-	for (i = 0; ok && i < sk_GENERAL_NAME_num(got); i++) {
-		for (j = 0; j < sk_GENERAL_NAME_num(want); j++)
-			if (GENERAL_NAME_cmp(sk_GENERAL_NAME_value(got, i),
-				sk_GENERAL_NAME_value(want, j)) == 0)
-				break;
-		ok = want != NULL && j < sk_GENERAL_NAME_num(want);
-	}
-	GENERAL_NAMES_free(got);
-	GENERAL_NAMES_free(want);
-	return ok;
-}
-
-/* Does x chain to the upstream CA's certificate (the identity's chain)
- * with the answer's extraCerts as intermediates? 1 or 0. */
-static int
-chains_upstream(const struct req *r, X509 *x, STACK_OF(X509) *extra)
-{
-	X509_STORE *st = X509_STORE_new();
-	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-	int i, ok = 0;
-
-	if (st == NULL || ctx == NULL)
-		goto out;
-	for (i = 0; i < sk_X509_num(r->ca->chain); i++)
-		if (!X509_STORE_add_cert(st, sk_X509_value(r->ca->chain, i)))
-			goto out;
-	/* The upstream CA's certificate is the anchor, root or not. */
-	X509_STORE_set_flags(st, X509_V_FLAG_PARTIAL_CHAIN);
-	if (!X509_STORE_CTX_init(ctx, st, x, extra))
-		goto out;
-	ok = X509_verify_cert(ctx) == 1;
-out:
-	ERR_clear_error();
-	X509_STORE_CTX_free(ctx);
-	X509_STORE_free(st);
-	return ok;
-}
-
-/* Checks the certificate the upstream CA issued for template t and key
- * pub. NULL if it fits, else what does not (for the log). */
-static const char *
-upstream_cert_check(const struct req *r, X509 *x, const CRMF_CERTTEMPLATE *t,
-    EVP_PKEY *pub, STACK_OF(X509) *extra)
-{
-	/* A p10cr's template is made from its CSR (cmp_certreq.c). */
-	const X509_NAME *subj = t->subject;
-
-	if (pub == NULL || EVP_PKEY_eq(X509_get0_pubkey(x), pub) != 1) {
-		ERR_clear_error();
-		return "its public key is not the one requested";
-	}
-	if (subj != NULL && X509_NAME_entry_count(subj) > 0 &&
-	    X509_NAME_cmp(X509_get_subject_name(x), subj) != 0)
-		return "its subject is not the one requested";
-	if (!sans_asked(x, t))
-		return "it carries subjectAltNames not requested";
-	if (!chains_upstream(r, x, extra))
-		return "it does not chain to the upstream CA certificate";
-	return NULL;
-}
-
-/* The CertResponse for rid in rep (the only one if there is one). */
-static CMP_CERTRESPONSE *
-find_resp(const CMP_CERTREPMESSAGE *rep, int rid)
-{
-	int i, n = sk_CMP_CERTRESPONSE_num(rep->response);
-
-	for (i = 0; i < n; i++) {
-		CMP_CERTRESPONSE *cr = sk_CMP_CERTRESPONSE_value(rep->response,
-		    i);
-
-		if (n == 1 || ASN1_INTEGER_get(cr->certReqId) == rid)
-			return cr;
-	}
-	return NULL;
-}
-
 /* See cmp_srv.h. */
 int
 cmp_upstream_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
@@ -287,13 +161,18 @@ cmp_upstream_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
 	*cert = NULL;
 	memset(&f, 0, sizeof(f));
 	if (approval)
-		return refuse(rid, CMP_FAIL_NOT_AUTHORIZED,
-		    "approval at the RA is not available for p10cr",
+		return cmp_upstream_refuse(rid, CMP_FAIL_NOT_AUTHORIZED,
+		    r->up_nested ? "approval at the RA is not available for "
+				   "requests forwarded in nested"
+				 : "approval at the RA is not available for p10cr",
+		    resp, failp, whyp);
+	if (r->up_nested)
+		return cmp_upstream_nest_certreq(r, m, rid, pub, cert, fwd,
 		    resp, failp, whyp);
 	if (r->srv->up == NULL) {
 		log_err("req %lu: upstream %s: no upstream transport in this "
 			"process", r->id, r->ca->label);
-		return refuse(rid, CMP_FAIL_SYSTEM_UNAVAIL,
+		return cmp_upstream_refuse(rid, CMP_FAIL_SYSTEM_UNAVAIL,
 		    "the upstream CA is not available, try again later", resp,
 		    failp, whyp);
 	}
@@ -302,7 +181,7 @@ cmp_upstream_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
 	if (!r->srv->up->exchange(r->srv->db, r->srv->hsm, r->ca, &f.up, 0, b,
 		want, &a, err, sizeof(err))) {
 		log_warn("req %lu: upstream %s: %s", r->id, r->ca->label, err);
-		rc = refuse(rid, CMP_FAIL_SYSTEM_UNAVAIL,
+		rc = cmp_upstream_refuse(rid, CMP_FAIL_SYSTEM_UNAVAIL,
 		    "the upstream CA is not available, try again later", resp,
 		    failp, whyp);
 		goto out;
@@ -311,24 +190,24 @@ cmp_upstream_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
 		const CMP_PKISI *si = a->body->value.error->pKIStatusInfo;
 
 		log_info("req %lu: upstream %s answered error (%s)", r->id,
-		    r->ca->label, upstream_text(r, si));
-		rc = refuse(rid, cmp_upstream_fail(si, CMP_FAIL_BAD_REQUEST),
+		    r->ca->label, cmp_upstream_text(r, si));
+		rc = cmp_upstream_refuse(rid, cmp_upstream_fail(si, CMP_FAIL_BAD_REQUEST),
 		    r->why_buf, resp, failp, whyp);
 		goto out;
 	}
-	if ((cr = find_resp(a->body->value.ip, rid)) == NULL) {
+	if ((cr = cmp_upstream_find_resp(a->body->value.ip, rid)) == NULL) {
 		log_warn("req %lu: upstream %s: no CertResponse for request %d",
 		    r->id, r->ca->label, rid);
-		rc = refuse(rid, CMP_FAIL_SYSTEM_FAILURE,
+		rc = cmp_upstream_refuse(rid, CMP_FAIL_SYSTEM_FAILURE,
 		    "the upstream CA's answer does not fit the request", resp,
 		    failp, whyp);
 		goto out;
 	}
 	status = ASN1_INTEGER_get(cr->status->status);
 	if (status == CMP_STATUS_REJECTION) {
-		rc = refuse(rid,
+		rc = cmp_upstream_refuse(rid,
 		    cmp_upstream_fail(cr->status, CMP_FAIL_BAD_REQUEST),
-		    upstream_text(r, cr->status), resp, failp, whyp);
+		    cmp_upstream_text(r, cr->status), resp, failp, whyp);
 		goto out;
 	}
 	if (status == CMP_STATUS_WAITING) {
@@ -355,12 +234,12 @@ cmp_upstream_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
 		NULL) {
 		log_warn("req %lu: upstream %s: status %ld without a plain "
 			 "certificate", r->id, r->ca->label, status);
-		rc = refuse(rid, CMP_FAIL_SYSTEM_FAILURE,
+		rc = cmp_upstream_refuse(rid, CMP_FAIL_SYSTEM_FAILURE,
 		    "the upstream CA's answer does not fit the request", resp,
 		    failp, whyp);
 		goto out;
 	}
-	if ((bad = upstream_cert_check(r, x, m->certReq->certTemplate, pub,
+	if ((bad = cmp_upstream_cert_check(r, x, m->certReq->certTemplate, pub,
 		 a->extraCerts)) != NULL) {
 		char subj[CA_LOG_SAN_MAX];
 		char *s = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
@@ -372,7 +251,7 @@ cmp_upstream_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
 		    r->id, r->ca->label, subj, bad);
 		(void)upstream_confirm(r, &f.up, cmp_upstream_certconf_body(x,
 		    ASN1_INTEGER_get(cr->certReqId), bad));
-		rc = refuse(rid, CMP_FAIL_SYSTEM_FAILURE,
+		rc = cmp_upstream_refuse(rid, CMP_FAIL_SYSTEM_FAILURE,
 		    "the upstream CA's certificate does not fit the request; "
 		    "refused", resp, failp, whyp);
 		goto out;
@@ -581,12 +460,18 @@ poll_issued(struct req *r, const struct db_pending *p, struct db_ra_fwd *f,
 		goto out;
 	}
 	pub = cmp_spki_pkey(m->certReq->certTemplate->publicKey);
-	if ((bad = upstream_cert_check(r, x, m->certReq->certTemplate, pub,
+	if ((bad = cmp_upstream_cert_check(r, x, m->certReq->certTemplate, pub,
 		 extra)) != NULL) {
 		log_warn("req %lu: upstream %s: certificate refused: %s", r->id,
 		    r->ca->label, bad);
-		(void)upstream_confirm(r, &f->up, cmp_upstream_certconf_body(x,
-		    p->cert_req_id, bad));
+		/* Nested: no certConf in the device's name; the device gets
+		 * our refusal, not the upstream's answer. */
+		if (r->up_nested) {
+			CMP_MSG_free(r->relay);
+			r->relay = NULL;
+		} else
+			(void)upstream_confirm(r, &f->up,
+			    cmp_upstream_certconf_body(x, p->cert_req_id, bad));
 		ok = poll_rejected(r, p, f, "the upstream CA's certificate "
 		    "does not fit the request; refused");
 		goto out;
@@ -619,6 +504,14 @@ out:
 	EVP_PKEY_free(pub);
 	CRMF_CERTREQMSG_free(m);
 	return ok;
+}
+
+/* The final answer to a pollReq for a request of kind (RFC 9483 §4.4). */
+static int
+want_after_poll(const char *kind)
+{
+	return strcmp(kind, "ir") == 0 ? CMP_BODY_IP
+	    : strcmp(kind, "kur") == 0 ? CMP_BODY_KUP : CMP_BODY_CP;
 }
 
 /* Polls upstream for p (waiting there, f its upstream transaction), or
@@ -655,6 +548,33 @@ poll_one(struct req *r, const struct db_pending *p, struct db_ra_fwd *f)
 			    "cannot build the request for upstream");
 			return 0;
 		}
+	} else if (r->up_nested) {
+		/* The device's own pollReq, in nested; its answer is the
+		 * device's, and our last nonce the upstream's. */
+		int fail;
+		const char *why;
+
+		if (!cmp_upstream_nest_exchange(r, &f->up, &a, &fail, &why)) {
+			/* No pollRep of ours: the device's next pollReq
+			 * would not fit the upstream's nonce. */
+			cmp_reject(r, fail, why);
+			r->outcome = "error";
+			return 0;
+		}
+		if (a->body->type == CMP_BODY_ERROR ||
+		    a->body->type == CMP_BODY_POLLREP ||
+		    a->body->type == want_after_poll(p->kind)) {
+			memcpy(r->nonce, a->header->senderNonce->data,
+			    sizeof(r->nonce));
+			if ((r->relay = ASN1_item_dup(ASN1_ITEM_rptr(CMP_MSG),
+				 a)) == NULL) {
+				CMP_MSG_free(a);
+				cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
+				    "cannot keep the upstream's answer");
+				return 0;
+			}
+		}
+		goto answered;
 	} else if ((b = pollreq_body(p->cert_req_id)) == NULL) {
 		cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,
 		    "cannot build the pollReq for upstream");
@@ -673,6 +593,7 @@ poll_one(struct req *r, const struct db_pending *p, struct db_ra_fwd *f)
 	if (fresh)
 		log_info("req %lu: upstream %s: request %d approved here, "
 			 "forwarded", r->id, r->ca->label, p->cert_req_id);
+answered:
 	if (a->body->type == CMP_BODY_POLLREP) {
 		if (db_ra_fwd_update(r->srv->db, f, NULL, 0) < 0) {
 			cmp_internal(r, CMP_FAIL_SYSTEM_UNAVAIL,
@@ -682,11 +603,12 @@ poll_one(struct req *r, const struct db_pending *p, struct db_ra_fwd *f)
 		goto out;
 	}
 	if (a->body->type == CMP_BODY_ERROR) {
-		ok = poll_rejected(r, p, f, upstream_text(r,
+		ok = poll_rejected(r, p, f, cmp_upstream_text(r,
 		    a->body->value.error->pKIStatusInfo));
 		goto out;
 	}
-	if ((cr = find_resp(a->body->value.ip, p->cert_req_id)) == NULL) {
+	if ((r->up_nested && a->body->type != want_after_poll(p->kind)) ||
+	    (cr = cmp_upstream_find_resp(a->body->value.ip, p->cert_req_id)) == NULL) {
 		ok = poll_rejected(r, p, f, "the upstream CA's answer does "
 		    "not fit the request");
 		goto out;
@@ -722,7 +644,7 @@ poll_one(struct req *r, const struct db_pending *p, struct db_ra_fwd *f)
 		    cr->certifiedKeyPair->certOrEncCert->value.certificate,
 		    a->extraCerts);
 	else
-		ok = poll_rejected(r, p, f, upstream_text(r, cr->status));
+		ok = poll_rejected(r, p, f, cmp_upstream_text(r, cr->status));
 out:
 	CMP_MSG_free(a);
 	return ok;
@@ -800,14 +722,28 @@ cmp_upstream_take(struct req *r, CMP_MSG **out)
 {
 	*out = NULL;
 	/* No key of ours answers here: a response is MAC-protected with
-	 * the device's secret, or not protected at all. */
+	 * the device's secret, the upstream CA's relayed unchanged, or not
+	 * protected at all. */
 	r->sign_resp = 0;
-	if (!r->have_mac) {
-		r->have_sig = 0;
+	if (!r->have_mac && !r->have_sig) {
 		cmp_reject(r, CMP_FAIL_NOT_AUTHORIZED,
-		    "this RA takes MAC-protected requests only "
+		    "this RA takes MAC- or signature-protected requests only "
 		    "(RFC 9483 §5.1)");
 		return 1;
+	}
+	/* End-to-end protection kept: nested (cmp_upstream_nest.c). */
+	switch (cmp_upstream_nest_mode(r)) {
+	case -1:
+		return 1;
+	case 1:
+		if (r->msg->body->type == CMP_BODY_POLLREQ)
+			return r->srv->up == NULL || fwd_poll(r) ? 0 : 1;
+		if (r->msg->body->type == CMP_BODY_CERTCONF ||
+		    r->msg->body->type == CMP_BODY_ERROR)
+			return cmp_upstream_nest_continue(r, out);
+		return 0;
+	default:
+		break;
 	}
 	switch (r->msg->body->type) {
 	case CMP_BODY_IR:

@@ -214,10 +214,13 @@ before_a=$(q "select count(*) from cmp_txn")
 openssl cmp -cmd kur -server "$ra_url" -cert "$d/dev1.pem" -key "$d/dev1.key" \
     -recipient "$CMPCA_CA_SUBJECT" -newkey "$d/dev2.key" -certout "$d/kur.pem" \
     -unprotected_errors >"$d/kur.out" 2>&1
-check "kur with an upstream certificate: refused (signerNotTrusted)" \
-    grep -q "signerNotTrusted" "$d/kur.out"
-# A certificate of B's own CA passes B's signature check; the RA identity
-# still takes MAC-protected requests only.
+# A certificate B brokered, at an identity that re-protects with a MAC:
+# nested needs B's signature upstream (ra3.sh tests the signing one).
+check "kur at a MAC-credential RA identity: refused (notAuthorized)" \
+    grep -q "notAuthorized" "$d/kur.out"
+check "  ... the rule named (nested needs --sign-ca)" \
+    grep -q "cmpca ca upstream --sign-ca" "$d/kur.out"
+# A certificate of B's own CA is not one this RA identity brokered.
 ra_ir bown "$d/dev2.key" "/CN=b-own-device" "$(envb CMPCA_URL_CA)" \
     -recipient "$(envb CMPCA_CA_SUBJECT)"
 openssl cmp -cmd cr -server "$ra_url" -cert "$d/bown.pem" -key "$d/dev2.key" \
@@ -225,6 +228,8 @@ openssl cmp -cmd cr -server "$ra_url" -cert "$d/bown.pem" -key "$d/dev2.key" \
     -unprotected_errors >"$d/sigcr.out" 2>&1
 check "cr signed with a certificate B trusts: notAuthorized" \
     grep -q "notAuthorized" "$d/sigcr.out"
+check "  ... not brokered by this RA (the rule named)" \
+    grep -q "an RA takes signatures by certificates it brokered" "$d/sigcr.out"
 check "  ... answered unprotected (the RA identity has no key), no crash" \
     test "$(grep -c "killed by signal" "$varb/cmpcad.log")" = 0
 check "  ... nothing reached A" test "$(q "select count(*) from cmp_txn")" = "$before_a"

@@ -203,7 +203,12 @@ test_upstream(void **state)
 	u.url = (char *)"ftp://x";
 	u.ca_id = ca_a;
 	CHECK(db_upstream_insert(db, &u), -1); /* not an http(s) URL */
+	u.url = (char *)"http://127.0.0.1:1/.well-known/cmp";
+	u.nested = 1;
+	CHECK(db_upstream_insert(db, &u), -1); /* nested needs mode sig */
+	u.nested = 0;
 	CHECK(db_upstream_get(db, ca.id, &got), 1);
+	assert_int_equal(got.nested, 0);
 	assert_string_equal(got.url, "http://127.0.0.1:1/.well-known/cmp");
 	assert_string_equal(got.mode, "mac");
 	assert_string_equal(got.ref, "ra-ref");
@@ -244,9 +249,11 @@ test_upstream(void **state)
 	CHECK(db_upstream_insert(db, &u), -1); /* sig without an identity */
 	u.sign_ca_id = ca_a;
 	u.tls_trusted = (char *)"/etc/ssl/upstream.pem";
+	u.nested = 1; /* MAC-protected requests nested too (026) */
 	CHECK(db_upstream_insert(db, &u), 1);
 	CHECK(db_upstream_get(db, ca_b, &got), 1);
 	assert_string_equal(got.mode, "sig");
+	assert_int_equal(got.nested, 1);
 	assert_int_equal(got.sign_ca_id, ca_a);
 	assert_string_equal(got.ref, "");
 	assert_string_equal(got.tls_trusted, "/etc/ssl/upstream.pem");
