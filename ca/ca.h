@@ -218,6 +218,10 @@ struct cfg {
 	long crl_validity;    /* hours between thisUpdate and nextUpdate */
 	int crl_auto;	      /* the housekeeper re-issues CRLs */
 	long crl_delay;	      /* seconds from a revocation to its CRL */
+	long delta_crl_interval; /* s thisUpdate to nextUpdate of delta
+				  * CRLs (RFC 5280 §5.2.4); 0: none */
+	char *delta_crl_url;  /* freshestCRL of complete CRLs ("%{crl}"), or
+			       * NULL */
 	int ocsp_nonce;	      /* echo OCSP request nonces (else ignored) */
 	long ocsp_sign_max;   /* OCSP signatures at once, all workers */
 	long ocsp_validity;   /* nextUpdate - thisUpdate of answers, s */

@@ -46,7 +46,8 @@ static const char *const cfg_keys[] = {
 	"crl_delay", "ocsp_nonce", "ocsp_sign_max", "ocsp_validity",
 	"ocsp_refresh", "txn_retention",
 	"ra_revoke_scope", "identity_accepts", "coap_listen", "coap_timeout",
-	"coaps_listen", "coaps_cert", "coaps_key", "pkcs11_init_args", NULL,
+	"coaps_listen", "coaps_cert", "coaps_key", "pkcs11_init_args",
+	"delta_crl_interval", "delta_crl_url", NULL,
 };
 
 static int cfg_scope(struct cfg *c);
@@ -705,6 +706,9 @@ cfg_load(const char *path)
 	    !cfg_bool(c, CFG_MAIN, "crl_auto", 1, &c->crl_auto) ||
 	    !cfg_long(c, CFG_MAIN, "crl_delay", CA_DEFAULT_CRL_DELAY, 0,
 		86400, &c->crl_delay) ||
+	    !cfg_long(c, CFG_MAIN, "delta_crl_interval", 0, 0, 86400L * 7,
+		&c->delta_crl_interval) ||
+	    !cfg_url(c, CFG_MAIN, "delta_crl_url", &c->delta_crl_url) ||
 	    !cfg_bool(c, CFG_MAIN, "ocsp_nonce", 0, &c->ocsp_nonce) ||
 	    !cfg_long(c, CFG_MAIN, "ocsp_sign_max", 1, 1, CA_MAX_WORKERS,
 		&c->ocsp_sign_max) ||
@@ -719,6 +723,20 @@ cfg_load(const char *path)
 		3600, 86400L * 3660, &c->txn_retention) ||
 	    !cfg_scope(c))
 		goto fail;
+	if (c->delta_crl_interval > 0 && (c->delta_crl_interval < 60 ||
+	    c->delta_crl_interval >= c->crl_validity * 3600L)) {
+		cfg_error(c, CFG_MAIN, "delta_crl_interval", "%s",
+		    "delta_crl_interval must be 0 (no delta CRLs) or from 60 "
+		    "seconds to less than crl_validity (RFC 5280 §5.2.4: a "
+		    "delta is issued more often than its complete CRL)");
+		goto fail;
+	}
+	if (c->delta_crl_url != NULL && c->delta_crl_interval == 0) {
+		cfg_error(c, CFG_MAIN, "delta_crl_url", "%s",
+		    "delta_crl_url needs delta_crl_interval (no delta CRL "
+		    "would be there)");
+		goto fail;
+	}
 	if (c->ocsp_refresh >= c->ocsp_validity) {
 		cfg_error(c, CFG_MAIN, "ocsp_refresh", "%s",
 		    "ocsp_refresh must be less than ocsp_validity (an answer "
@@ -841,6 +859,7 @@ cfg_free(struct cfg *c)
 	free(c->trust_anchors);
 	free(c->identity_accepts);
 	free(c->crl_dir);
+	free(c->delta_crl_url);
 	free(c->audit_anchor_file);
 	free(c);
 }

@@ -23,6 +23,7 @@ cmd_crl(struct ctx *c, int argc, char **argv)
 	struct ca_store st = { NULL, 0 };
 	struct ca_ident *ca;
 	struct db_crl crl;
+	struct crl_spec spec = { 0, 0, NULL, NULL };
 	long hours = c->cfg->crl_validity;
 	char where[CA_CRL_NAME_MAX + 32] = "";
 	int o, err = 0, rc;
@@ -51,7 +52,10 @@ cmd_crl(struct ctx *c, int argc, char **argv)
 		ca_store_clear(&st);
 		return 1;
 	}
-	rc = crl_issue(c->db, ca, hours, c->cfg->crl_dir, &crl);
+	spec.hours = hours;
+	spec.fresh_url = c->cfg->delta_crl_url;
+	spec.dir = c->cfg->crl_dir;
+	rc = crl_issue(c->db, ca, &spec, &crl);
 	/* The file is named by the key, not the label (ca_crl_name). */
 	if (c->cfg->crl_dir != NULL)
 		snprintf(where, sizeof(where), ", file %s.crl%s", ca->crl_name,

@@ -195,6 +195,37 @@ crl_kept(const struct db_ca *row)
 }
 
 /*
+ * Is the CA's next complete CRL (delta 0) or delta CRL (1) due in the
+ * sweep? A complete CRL when none exists or half its validity is gone; a
+ * delta (delta_crl_interval) when none exists on the newest complete CRL
+ * or half of its own validity is gone. 1 due, 0 not, -1 database error.
+ */
+static int
+crl_refresh_due(const struct cfg *cfg, struct db *db, long long ca_id,
+    int delta)
+{
+	struct db_crl latest;
+	long long base = 0;
+	long half = delta ? cfg->delta_crl_interval / 2
+			  : cfg->crl_validity * 3600L / 2;
+	int rc;
+
+	if (delta && cfg->delta_crl_interval == 0)
+		return 0;
+	memset(&latest, 0, sizeof(latest));
+	if (delta && (rc = db_crl_latest_number(db, ca_id, &base)) != 1)
+		return rc; /* no base: the next sweep's complete CRL first */
+	rc = delta ? db_crl_delta_latest(db, ca_id, &latest)
+		   : db_crl_latest(db, ca_id, &latest);
+	if (rc < 0)
+		return -1;
+	rc = rc == 0 || latest.delta_of < base ||
+	    latest.next_update - time(NULL) <= half;
+	db_crl_clear(&latest);
+	return rc;
+}
+
+/*
  * Re-issues the CRL of each CA crl_kept() names when none exists or half
  * its validity has passed; an old key's only while its CA certificate has
  * not expired. The database lock in crl_issue() keeps hosts from issuing
@@ -205,6 +236,8 @@ crl_refresh(const struct cfg *cfg, struct db *db, struct hsm *hsm,
     struct ca_store *st)
 {
 	struct db_ca *cas = NULL;
+	struct crl_spec spec = { cfg->crl_validity, 0, cfg->delta_crl_url,
+		cfg->crl_dir };
 	size_t n = 0, i;
 
 	if (db_ca_list(db, &cas, &n) < 0) {
@@ -212,33 +245,38 @@ crl_refresh(const struct cfg *cfg, struct db *db, struct hsm *hsm,
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		struct db_crl latest, crl;
+		struct db_crl crl;
 		struct ca_ident *ca;
-		int err = 0, rc;
+		int err = 0, base, delta;
 
+		memset(&crl, 0, sizeof(crl));
 		if (!crl_kept(&cas[i]))
 			continue;
-		rc = db_crl_latest(db, cas[i].id, &latest);
-		if (rc < 0)
+		base = crl_refresh_due(cfg, db, cas[i].id, 0);
+		delta = base == 0 ? crl_refresh_due(cfg, db, cas[i].id, 1) : 0;
+		if (base <= 0 && delta <= 0)
 			continue;
-		if (rc == 1 && latest.next_update - time(NULL) >
-				   cfg->crl_validity * 3600L / 2) {
-			db_crl_clear(&latest);
-			continue;
-		}
-		db_crl_clear(&latest);
 		ca = ca_store_get(st, db, hsm, cas[i].label, &err);
 		if (ca == NULL)
 			continue;
 		if (ca->retired && X509_cmp_time(X509_get0_notAfter(ca->cert),
 		    NULL) <= 0)
 			continue; /* every certificate of the old key expired */
-		if (crl_issue(db, ca, cfg->crl_validity, cfg->crl_dir, &crl) !=
-		    0) {
+		spec.delta = 0;
+		if (base > 0 && crl_issue(db, ca, &spec, &crl) != 0) {
 			log_info("ca %s: CRL %lld issued, %d entries", ca->label,
 			    crl.number, crl.entries);
 			(void)audit_checkpoint(db, hsm, cfg, 1, "crl");
+			/* Its delta (empty) at once: a delta on the previous
+			 * base would not serve the new one. */
+			delta = cfg->delta_crl_interval > 0;
 		}
+		db_crl_clear(&crl);
+		spec.delta = cfg->delta_crl_interval;
+		if (delta > 0 && crl_issue(db, ca, &spec, &crl) != 0)
+			log_info("ca %s: delta CRL %lld on CRL %lld issued, %d "
+				 "entries", ca->label, crl.number, crl.delta_of,
+			    crl.entries);
 		db_crl_clear(&crl);
 	}
 	db_ca_array_free(cas, n);
@@ -289,6 +327,8 @@ crl_due_run(const struct cfg *cfg, struct db *db, struct hsm *hsm,
     struct ca_store *st)
 {
 	static time_t warned;
+	struct crl_spec spec = { cfg->crl_validity, cfg->delta_crl_interval,
+		cfg->delta_crl_url, cfg->crl_dir };
 	long long *ids = NULL;
 	size_t n = 0, i;
 
@@ -322,8 +362,7 @@ crl_due_run(const struct cfg *cfg, struct db *db, struct hsm *hsm,
 			db_ca_clear(&row);
 			continue;
 		}
-		rc = crl_issue_due(db, ca, cfg->crl_validity, cfg->crl_dir,
-		    &crl);
+		rc = crl_issue_due(db, ca, &spec, &crl);
 		if (rc == 0) {
 			/* Perhaps a key this process loaded before a `ca
 			 * rollover` (crl_key_current): read the CAs again and
@@ -331,12 +370,12 @@ crl_due_run(const struct cfg *cfg, struct db *db, struct hsm *hsm,
 			ca_store_clear(st);
 			if ((ca = ca_store_get(st, db, hsm, row.label, &err)) !=
 			    NULL)
-				rc = crl_issue_due(db, ca, cfg->crl_validity,
-				    cfg->crl_dir, &crl);
+				rc = crl_issue_due(db, ca, &spec, &crl);
 		}
 		if (rc == 1 || rc == -1) {
-			log_info("ca %s: CRL %lld issued after a status change, "
-				 "%d entries", ca->label, crl.number,
+			log_info("ca %s: %s %lld issued after a status change, "
+				 "%d entries", ca->label,
+			    crl.delta_of != 0 ? "delta CRL" : "CRL", crl.number,
 			    crl.entries);
 			(void)audit_checkpoint(db, hsm, cfg, 1, "crl");
 			if (cfg->crl_dir != NULL)

@@ -637,6 +637,7 @@ struct db_crl {
 	int entries;
 	unsigned char *der;
 	size_t der_len;
+	long long delta_of; /* a delta CRL (028): its base CRL's number; 0 */
 };
 void db_crl_clear(struct db_crl *c);
 /*
@@ -647,16 +648,24 @@ void db_crl_clear(struct db_crl *c);
  */
 int db_crl_next(struct db *db, long long ca_id, long long *number)
     CA_MUST_CHECK;
-/* Stores an issued CRL. Returns 1 or -1. */
+/* Stores an issued CRL, a delta CRL when delta_of is set. Returns 1 or
+ * -1. */
 int db_crl_insert(struct db *db, long long ca_id, const struct db_crl *c)
     CA_MUST_CHECK;
-/* The newest CRL of a CA: 1, 0 if none, -1. */
-/* The number of the CA's newest CRL, without its bytes. Returns 1, 0 (no
- * CRL yet) or -1. */
+/* The number of the CA's newest complete CRL, without its bytes. Returns
+ * 1, 0 (no CRL yet) or -1. */
 int db_crl_latest_number(struct db *db, long long ca_id, long long *number)
     CA_MUST_CHECK;
+/* The newest complete CRL of a CA (no delta): 1, 0 if none, -1. */
 int db_crl_latest(struct db *db, long long ca_id, struct db_crl *out)
     CA_MUST_CHECK;
+/* The newest delta CRL of a CA (RFC 5280 §5.2.4; delta_of set): 1, 0 if
+ * none, -1. */
+int db_crl_delta_latest(struct db *db, long long ca_id, struct db_crl *out)
+    CA_MUST_CHECK;
+/* Its number, without its bytes: 1, 0 if none, -1. */
+int db_crl_delta_latest_number(struct db *db, long long ca_id,
+    long long *number) CA_MUST_CHECK;
 /* Calls cb for each revoked or rejected, unexpired certificate of a CA
  * (serial, revocation time, CRLReason, invalidity date or 0); cb returns 1
  * to go on. 1 or -1. */

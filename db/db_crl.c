@@ -32,16 +32,19 @@ static const struct db_stmt st_next = {DB_ST_CRL_NEXT, "crl_next",
     " JOIN ca a ON a.id = c.ca_id"
     " WHERE coalesce(a.key_of, a.id) = " CRL_FAMILY("$1::bigint")};
 static const struct db_stmt st_insert = {DB_ST_CRL_INSERT, "crl_insert",
-    "INSERT INTO crl (ca_id, number, this_update, next_update, entries, der)"
-    " VALUES ($1::bigint, $2::bigint, to_timestamp($3::bigint),"
-    " to_timestamp($4::bigint), $5::int, $6::bytea)"};
+    "INSERT INTO crl (ca_id, number, this_update, next_update, entries, der,"
+    " delta_of) VALUES ($1::bigint, $2::bigint, to_timestamp($3::bigint),"
+    " to_timestamp($4::bigint), $5::int, $6::bytea,"
+    " nullif($7::bigint, 0))"};
+/* Complete CRLs ($2 false) or deltas ($2 true, 028): crl_kind_idx. */
+#define CRL_KIND " AND (delta_of IS NULL) = NOT $2::boolean"
 static const struct db_stmt st_number = {DB_ST_CRL_NUMBER, "crl_number",
-    "SELECT number FROM crl WHERE ca_id = $1::bigint"
+    "SELECT number FROM crl WHERE ca_id = $1::bigint" CRL_KIND
     " ORDER BY number DESC LIMIT 1"};
 static const struct db_stmt st_latest = {DB_ST_CRL_LATEST, "crl_latest",
     "SELECT number, " DB_EPOCH("this_update") ", " DB_EPOCH("next_update")
-    ", entries, der FROM crl WHERE ca_id = $1::bigint"
-    " ORDER BY number DESC LIMIT 1"};
+    ", entries, der, coalesce(delta_of, 0) FROM crl WHERE ca_id = $1::bigint"
+    CRL_KIND " ORDER BY number DESC LIMIT 1"};
 static const struct db_stmt st_revoked = {DB_ST_CERT_REVOKED, "cert_revoked",
     "SELECT serial, " DB_EPOCH("revoked_at") ", coalesce(reason, 0), "
     DB_EPOCH("invalidity_date") " FROM cert WHERE ca_id = $1::bigint"
@@ -100,6 +103,7 @@ db_crl_insert(struct db *db, long long ca_id, const struct db_crl *c)
 	db_param_int8(&p, (long long)c->next_update);
 	db_param_int8(&p, c->entries);
 	db_param_bytea(&p, c->der, c->der_len);
+	db_param_int8(&p, c->delta_of);
 	rc = db_run(db, &st_insert, &p, &res);
 	PQclear(res);
 	return rc;
@@ -117,6 +121,7 @@ crl_row(const PGresult *res, int i, void *e)
 	c->next_update = db_col_time(&r, 2);
 	c->entries = db_col_int4(&r, 3, 0);
 	c->der = db_col_memdup(&r, 4, &c->der_len);
+	c->delta_of = db_col_int8(&r, 5);
 	if (r.bad || c->der == NULL) {
 		db_crl_clear(c);
 		return 0;
@@ -124,22 +129,51 @@ crl_row(const PGresult *res, int i, void *e)
 	return 1;
 }
 
-int
-db_crl_latest(struct db *db, long long ca_id, struct db_crl *out)
+/* The newest complete CRL (delta 0) or delta CRL (1) of a CA. */
+static int
+crl_latest(struct db *db, long long ca_id, int delta, struct db_crl *out)
 {
 	struct db_params p = {0};
 
 	db_param_int8(&p, ca_id);
+	db_param_text(&p, delta ? "t" : "f");
 	return db_get1(db, &st_latest, &p, sizeof(*out), crl_row, out);
+}
+
+static int
+crl_latest_number(struct db *db, long long ca_id, int delta,
+    long long *number)
+{
+	struct db_params p = {0};
+
+	db_param_int8(&p, ca_id);
+	db_param_text(&p, delta ? "t" : "f");
+	return db_get_int8(db, &st_number, &p, number);
+}
+
+int
+db_crl_latest(struct db *db, long long ca_id, struct db_crl *out)
+{
+	return crl_latest(db, ca_id, 0, out);
 }
 
 int
 db_crl_latest_number(struct db *db, long long ca_id, long long *number)
 {
-	struct db_params p = {0};
+	return crl_latest_number(db, ca_id, 0, number);
+}
 
-	db_param_int8(&p, ca_id);
-	return db_get_int8(db, &st_number, &p, number);
+int
+db_crl_delta_latest(struct db *db, long long ca_id, struct db_crl *out)
+{
+	return crl_latest(db, ca_id, 1, out);
+}
+
+int
+db_crl_delta_latest_number(struct db *db, long long ca_id,
+    long long *number)
+{
+	return crl_latest_number(db, ca_id, 1, number);
 }
 
 int

@@ -240,10 +240,9 @@ ext_add_cached(X509 *x, const struct ext_set *es, const CMP_SPKI *spki)
 	return ok;
 }
 
-/* A URI GeneralName for url with "%{ca}" replaced by the CA's label and
- * "%{crl}" by the CRL name of its key; NULL if it would not fit. */
-static GENERAL_NAME *
-url_gn(const char *url, const struct ca_ident *ca)
+/* See issue.h. */
+GENERAL_NAME *
+cert_url_gn(const char *url, const struct ca_ident *ca)
 {
 	char buf[CFG_URL_MAX + CA_CRL_NAME_MAX];
 	size_t o = 0, ll;
@@ -284,7 +283,7 @@ aia_add(AUTHORITY_INFO_ACCESS *aia, int nid, const char *url,
     const struct ca_ident *ca)
 {
 	ACCESS_DESCRIPTION *ad = ACCESS_DESCRIPTION_new();
-	GENERAL_NAME *gn = url_gn(url, ca);
+	GENERAL_NAME *gn = cert_url_gn(url, ca);
 
 	if (ad == NULL || gn == NULL) {
 		ACCESS_DESCRIPTION_free(ad);
@@ -329,7 +328,7 @@ url_exts_add(X509 *x, const struct cfg_profile *p, const struct ca_ident *ca)
 		dp->distpoint->type = 0; /* fullName */
 		if ((dp->distpoint->name.fullname = GENERAL_NAMES_new()) ==
 			NULL ||
-		    (gn = url_gn(p->crl_url, ca)) == NULL ||
+		    (gn = cert_url_gn(p->crl_url, ca)) == NULL ||
 		    !sk_GENERAL_NAME_push(dp->distpoint->name.fullname, gn))
 			goto out;
 		gn = NULL;

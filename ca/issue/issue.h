@@ -7,6 +7,11 @@
 
 #include "ca/ca.h"
 
+/* cert_profile.c: a URI GeneralName for url (a crl_url, ocsp_url,
+ * delta_crl_url...) with "%{ca}" replaced by the CA's label and "%{crl}"
+ * by the CRL name of its key; NULL if it would not fit or on error. */
+GENERAL_NAME *cert_url_gn(const char *url, const struct ca_ident *ca);
+
 /* cert_build.c - the one builder of every certificate this CA signs. */
 enum cert_kind {
 	CERT_EE,      /* an end entity from a CRMF template, by its profile */

@@ -8,24 +8,36 @@
 #include "ca/ca.h"
 
 /* crl.c - CRLs signed in the HSM. */
+/* What crl_issue makes. */
+struct crl_spec {
+	long hours;	       /* a complete CRL's thisUpdate to nextUpdate */
+	long delta;	       /* > 0: a delta CRL (RFC 5280 §5.2.4) valid
+				* this many seconds; 0: a complete CRL */
+	const char *fresh_url; /* complete CRLs' freshestCRL (delta_crl_url,
+				* "%{crl}"), or NULL: none */
+	const char *dir;       /* crl_dir, or NULL: no file */
+};
 /*
- * Issues the next CRL of ca (valid for hours), stores it (one issuer at a
- * time per CA, by a database lock) and, when dir is set, writes
- * dir/<crl_name>.crl. Returns 1, -1 if stored but not written, 0 on
- * failure; out holds the CRL (db_crl_clear).
+ * Issues the next CRL of ca as s says, stores it (one issuer at a time
+ * per CA, by a database lock) and, when s->dir is set, writes
+ * dir/<crl_name>.crl (a delta: dir/delta/<crl_name>.crl). A delta asked
+ * for a CA without a complete CRL is a complete CRL (out->delta_of 0).
+ * Returns 1, -1 if stored but not written, 0 on failure; out holds the
+ * CRL (db_crl_clear).
  */
-int crl_issue(struct db *db, const struct ca_ident *ca, long hours,
-    const char *dir, struct db_crl *out) CA_MUST_CHECK;
+int crl_issue(struct db *db, const struct ca_ident *ca,
+    const struct crl_spec *s, struct db_crl *out) CA_MUST_CHECK;
 /*
  * As crl_issue, for a CA a status change marked (db_crl_due_list): 2 and
  * nothing signed when the mark is gone (another host issued first).
  */
-int crl_issue_due(struct db *db, const struct ca_ident *ca, long hours,
-    const char *dir, struct db_crl *out) CA_MUST_CHECK;
+int crl_issue_due(struct db *db, const struct ca_ident *ca,
+    const struct crl_spec *s, struct db_crl *out) CA_MUST_CHECK;
 /*
  * Publishes the newest CRL in the database for the CA row (whichever
- * host or CLI issued it) as dir/<CRL name of its key>.crl, unless the
- * file holds it already. deep: a file whose bytes differ from the CRL
+ * host or CLI issued it) as dir/<CRL name of its key>.crl, and its newest
+ * delta CRL, if any, as dir/delta/<name>.crl, unless the file holds it
+ * already. deep: a file whose bytes differ from the CRL
  * published last is rewritten too (it is read and hashed); otherwise only
  * a new CRL number or a missing file is noticed. Returns 1 written, 0
  * unchanged or no CRL yet, -1 on failure (logged).

@@ -106,6 +106,18 @@ test_cfg_valid(void **state)
 		fail_msg("cfg_load failed: %s", err);
 	assert_string_equal(c->audit_anchor_file, "/var/lib/cmpca/a.log");
 	EQ(c->audit_ckpt_max_age, 0);
+	/* No delta CRLs by default (issue 23). */
+	EQ(c->delta_crl_interval, 0);
+	assert_null(c->delta_crl_url);
+	cfg_free(c);
+	c = cfg_try(CFG_MAIN "delta_crl_interval = 3600\n"
+	                     "delta_crl_url = http://x/crl/delta/%{crl}.crl\n"
+	                     CFG_PROFILE,
+	    err, sizeof(err));
+	if (c == NULL)
+		fail_msg("cfg_load failed: %s", err);
+	EQ(c->delta_crl_interval, 3600);
+	assert_string_equal(c->delta_crl_url, "http://x/crl/delta/%{crl}.crl");
 	cfg_free(c);
 	cfg_free(NULL);
 }
@@ -215,6 +227,19 @@ test_cfg_errors(void **state)
 		{ "ocsp_refresh not below ocsp_validity",
 		    CFG_MAIN "ocsp_validity = 100\nocsp_refresh = 100\n"
 		    CFG_PROFILE, 4, "ocsp_refresh must be less than ocsp_validity" },
+		{ "delta_crl_interval below a minute",
+		    CFG_MAIN "delta_crl_interval = 59\n" CFG_PROFILE, 3,
+		    "delta_crl_interval must be 0 (no delta CRLs) or from 60" },
+		{ "delta_crl_interval not below crl_validity",
+		    CFG_MAIN "crl_validity = 1\ndelta_crl_interval = 3600\n"
+		    CFG_PROFILE, 4,
+		    "delta_crl_interval must be 0 (no delta CRLs) or from 60" },
+		{ "delta_crl_url without delta_crl_interval",
+		    CFG_MAIN "delta_crl_url = http://x/d.crl\n" CFG_PROFILE, 3,
+		    "delta_crl_url needs delta_crl_interval" },
+		{ "delta_crl_url not a URI",
+		    CFG_MAIN "delta_crl_interval = 600\ndelta_crl_url = x y\n"
+		    CFG_PROFILE, 4, "delta_crl_url must be a URI" },
 		{ "ocsp_nonce not a boolean", CFG_MAIN "ocsp_nonce = echo\n"
 		    CFG_PROFILE, 3, "ocsp_nonce must be yes or no" },
 		{ "bad days", CFG_MAIN "[profile.default]\ndays = 0\n", 4,

@@ -579,6 +579,57 @@ test_crl_next_contention(void **state)
 	db_crl_clear(&latest);
 }
 
+/*
+ * A delta CRL (028) takes its number from the complete CRLs' sequence
+ * and is not "the newest CRL": db_crl_latest still returns the complete
+ * one, db_crl_delta_latest the delta with the base it names.
+ */
+static void
+test_crl_delta(void **state)
+{
+	struct db_crl c, latest;
+	long long base, num;
+
+	(void)state;
+	base = crl_issue_on(db, ca_b, 0);
+	assert_true(base >= 1);
+	memset(&c, 0, sizeof(c));
+	CHECK(db_begin(db), 1);
+	CHECK(db_crl_next(db, ca_b, &c.number), 1);
+	assert_int_equal(c.number, base + 1);
+	c.this_update = time(NULL);
+	c.next_update = c.this_update + 600;
+	c.der = (unsigned char *)der;
+	c.der_len = sizeof(der);
+	c.delta_of = base;
+	CHECK(db_crl_insert(db, ca_b, &c), 1);
+	CHECK(db_commit(db), 1);
+	CHECK(db_crl_latest_number(db, ca_b, &num), 1);
+	assert_int_equal(num, base);
+	CHECK(db_crl_latest(db, ca_b, &latest), 1);
+	assert_int_equal(latest.number, base);
+	assert_int_equal(latest.delta_of, 0);
+	db_crl_clear(&latest);
+	CHECK(db_crl_delta_latest_number(db, ca_b, &num), 1);
+	assert_int_equal(num, base + 1);
+	CHECK(db_crl_delta_latest(db, ca_b, &latest), 1);
+	assert_int_equal(latest.number, base + 1);
+	assert_int_equal(latest.delta_of, base);
+	assert_int_equal(latest.next_update, c.next_update);
+	db_crl_clear(&latest);
+	/* The next complete CRL follows the delta's number. */
+	assert_int_equal(crl_issue_on(db, ca_b, 0), base + 2);
+	/* A delta naming itself or a later CRL as its base: refused. */
+	CHECK(db_begin(db), 1);
+	CHECK(db_crl_next(db, ca_b, &c.number), 1);
+	c.delta_of = c.number;
+	CHECK(db_crl_insert(db, ca_b, &c), -1);
+	db_rollback(db);
+	/* A CA without a delta: none. */
+	CHECK(db_crl_delta_latest(db, ca_a, &latest), 0);
+	CHECK(db_crl_delta_latest_number(db, ca_a, &num), 0);
+}
+
 /* Appends n tests to all[*k]. */
 static void
 add_tests(struct CMUnitTest *all, size_t *k, const struct CMUnitTest *t,
@@ -603,6 +654,7 @@ main(void)
 	    cmocka_unit_test(test_migrate_files),
 	    cmocka_unit_test(test_migrate_race),
 	    cmocka_unit_test(test_crl_next_contention),
+	    cmocka_unit_test(test_crl_delta),
 	};
 
 	struct CMUnitTest all[sizeof(tests) / sizeof(tests[0]) + 128];

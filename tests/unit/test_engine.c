@@ -305,6 +305,7 @@ static const struct CMUnitTest fixed[] = {
 	T(test_genm_no_txn),
 	T(test_ca_changed),
 	T(test_crl_stale_key),
+	T(test_crl_delta),
 	T(test_delayed_refused),
 	T(test_idevid),
 	T(test_central_keygen),

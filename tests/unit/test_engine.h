@@ -134,6 +134,7 @@ void test_secret_rotate(void **state);
 void test_ext_cache(void **state); /* test_engine_ext.c */
 void test_ca_changed(void **state); /* test_engine_ca.c */
 void test_crl_stale_key(void **state);
+void test_crl_delta(void **state);
 void test_ocsp(void **state); /* test_engine_ocsp.c */
 void test_ocsp_signer_expired(void **state);
 void test_ocsp_reuse(void **state);
