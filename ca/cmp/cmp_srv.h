@@ -209,6 +209,11 @@ int cmp_kga_prepare(struct req *r, CRMF_CERTREQMSG *m,
 /* Puts key, packaged for the requester of r, into resp's
  * CertifiedKeyPair.privateKey. Returns 1 or 0 (logged). */
 int cmp_kga_attach(struct req *r, CMP_CERTRESPONSE *resp, EVP_PKEY *key);
+/* archive_keys: key encrypted under r's CA's archival key in the HSM,
+ * for the database (*out, caller frees with OPENSSL_free). Returns 1, 0
+ * (*fail systemUnavail, *why: the CA has no archival key), -1 (logged). */
+int cmp_kga_archive(struct req *r, EVP_PKEY *key, unsigned char **out,
+    size_t *outlen, int *fail, const char **why);
 
 /* cmp_secret.c: the worker's cache of unlimited enrollment secrets. */
 /* Copies the cached row of ref into out: 1, or 0 if not cached (or kept
