@@ -49,7 +49,7 @@ CA_SRC := ca/log.c ca/cfg.c ca/profile.c ca/profile_san.c ca/profile_subject.c \
 	ca/cmp/cmp_hdr.c ca/cmp/cmp_protect.c ca/cmp/cmp_sign.c \
 	ca/cmp/cmp_guard.c ca/cmp/cmp_secret.c ca/cmp/cmp_req.c ca/cmp/cmp_sig.c \
 	ca/cmp/cmp_auth.c ca/cmp/cmp_certreq.c ca/cmp/cmp_certconf.c \
-	ca/cmp/cmp_kga.c \
+	ca/cmp/cmp_kga.c ca/cmp/cmp_krr.c \
 	ca/cmp/cmp_rr.c ca/cmp/cmp_genm.c ca/cmp/cmp_poll.c ca/cmp/cmp_ccr.c \
 	ca/cmp/cmp_upstream.c ca/cmp/cmp_upstream_rr.c ca/cmp/cmp_server.c \
 	ca/client/cmp_client.c ca/client/client_ccr.c ca/client/client_mac.c \

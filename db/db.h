@@ -359,6 +359,12 @@ int db_keyarch_insert(struct db *db, long long cert_id, long long ca_id,
  * role only may read it): 1, 0 none, -1. */
 int db_keyarch_get(struct db *db, long long ca_id, const char *serial,
     struct db_keyarch *out) CA_MUST_CHECK;
+/* krr (the daemon): the archived value of certificate cert_id in
+ * *wrapped (caller frees with free()), the recovery audited with actor
+ * (cmpca_key_archive_fetch, in the caller's transaction): 1, 0 none,
+ * -1. */
+int db_keyarch_fetch(struct db *db, long long cert_id, const char *actor,
+    unsigned char **wrapped, size_t *len) CA_MUST_CHECK;
 /* Recoveries: a request (status pending) in *id, 1 or -1; decided by an
  * operator other than the requester (1, 0 not pending, unknown or asked
  * by the same operator, -1; *ca_id for the audit); taken once, approved

@@ -21,6 +21,10 @@ static const struct db_stmt st_get = {DB_ST_KEYARCH_GET, "keyarch_get",
     "SELECT k.id, k.cert_id, k.ca_id, c.serial, k.key_label, k.wrapped, "
     DB_EPOCH("k.created") " FROM key_archive k JOIN cert c ON c.id = k.cert_id"
     " WHERE k.ca_id = $1::bigint AND c.serial = $2::text"};
+static const struct db_stmt st_fetch = {DB_ST_KEYARCH_FETCH,
+    "keyarch_fetch",
+    "SELECT w FROM cmpca_key_archive_fetch($1::bigint, $2::text) AS w"
+    " WHERE w IS NOT NULL"};
 static const struct db_stmt st_rec_insert = {DB_ST_KEYREC_INSERT,
     "keyrec_insert",
     "INSERT INTO key_recovery (archive_id, requested_by)"
@@ -169,4 +173,43 @@ db_keyrec_take(struct db *db, long long id, long long archive_id)
 	db_param_int8(&p, id);
 	db_param_int8(&p, archive_id);
 	return db_update(db, &st_rec_take, &p, NULL);
+}
+
+/* One bytea column into *w. */
+static int
+fetch_row(const PGresult *res, int i, void *e)
+{
+	struct db_row r = {res, i, 0, 0};
+	struct db_keyarch *k = e;
+
+	k->wrapped = db_col_memdup(&r, 0, &k->wrapped_len);
+	if (r.bad || k->wrapped == NULL) {
+		db_keyarch_clear(k);
+		return 0;
+	}
+	return 1;
+}
+
+int
+db_keyarch_fetch(struct db *db, long long cert_id, const char *actor,
+    unsigned char **wrapped, size_t *len)
+{
+	struct db_params p = {0};
+	struct db_keyarch k;
+	int rc;
+
+	*wrapped = NULL;
+	*len = 0;
+	if (cert_id <= 0 || actor == NULL || actor[0] == '\0') {
+		db_seterr(db, "keyarch fetch failed: invalid argument");
+		return -1;
+	}
+	db_param_int8(&p, cert_id);
+	db_param_text(&p, actor);
+	rc = db_get1(db, &st_fetch, &p, sizeof(k), fetch_row, &k);
+	if (rc == 1) {
+		*wrapped = k.wrapped;
+		*len = k.wrapped_len;
+	}
+	return rc;
 }

@@ -63,10 +63,35 @@ CREATE TRIGGER cert_rejected_key_destroy AFTER UPDATE OF status ON cert
 	OLD.status IS DISTINCT FROM 'rejected')
     EXECUTE FUNCTION cmpca_key_archive_destroy();
 
+-- Recovery through CMP (krr, cmpcad): the archived value of one
+-- certificate, with its audit row (key-recover, the requester as actor),
+-- in the caller's transaction. The daemon's role may not select the
+-- column itself: every value it reads is audited. NULL when none.
+CREATE FUNCTION cmpca_key_archive_fetch(p_cert bigint, p_actor text)
+    RETURNS bytea
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+DECLARE
+	w bytea;
+	c_ca bigint;
+	c_serial text;
+BEGIN
+	SELECT k.wrapped, k.ca_id, c.serial INTO w, c_ca, c_serial
+	    FROM key_archive k JOIN cert c ON c.id = k.cert_id
+	    WHERE k.cert_id = p_cert;
+	IF NOT FOUND THEN
+		RETURN NULL;
+	END IF;
+	INSERT INTO audit (event, ca_id, actor, detail)
+	    VALUES ('key-recover', c_ca, p_actor, c_serial || ' by krr');
+	RETURN w;
+END
+$$;
+
 -- The grants: whatever cmpca_grants() gives now, then the archive's. The
 -- daemon (and the reader) see every column of key_archive but the
 -- wrapped key, and the daemon inserts rows: someone with the daemon's
--- database login gets no archived key, wrapped or not. The operator
+-- database login gets a wrapped key only through
+-- cmpca_key_archive_fetch(), audited, and never a clear one. The operator
 -- (`cmpca key recover`) reads and manages both tables. Wrapped, not
 -- copied (as 017, 018 and 021 do).
 ALTER FUNCTION cmpca_grants() RENAME TO cmpca_grants_before_027;
@@ -88,6 +113,10 @@ BEGIN
 	GRANT INSERT ON key_archive TO cmpca_daemon, cmpca_operator;
 	GRANT INSERT, UPDATE, DELETE ON key_recovery TO cmpca_operator;
 	GRANT DELETE ON key_archive TO cmpca_operator;
+	REVOKE ALL ON FUNCTION cmpca_key_archive_fetch(bigint, text)
+	    FROM PUBLIC;
+	GRANT EXECUTE ON FUNCTION cmpca_key_archive_fetch(bigint, text)
+	    TO cmpca_daemon, cmpca_operator;
 	REVOKE ALL ON FUNCTION cmpca_grants_before_027() FROM PUBLIC;
 END
 $$;

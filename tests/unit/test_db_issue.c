@@ -693,6 +693,25 @@ test_keyarch(void **state)
 	CHECK(db_keyrec_take(db, r, id), 1);
 	CHECK(db_keyrec_take(db, r, id), 0); /* once */
 
+	/* krr: the daemon's path, audited (key-recover). */
+	{
+		unsigned char *w = NULL;
+		size_t wlen = 0;
+
+		CHECK(db_keyarch_fetch(db, c.id, "secret:karch", &w, &wlen),
+		    1);
+		assert_int_equal(wlen, sizeof(blob));
+		assert_memory_equal(w, blob, sizeof(blob));
+		free(w);
+		CHECK(db_keyarch_fetch(db, c.id + 1000, "secret:karch", &w,
+		    &wlen), 0);
+		assert_null(w);
+		CHECK(db_audit_list(db, ca, "key-recover", 0, 10, &a, &n), 1);
+		assert_int_equal(n, 1);
+		assert_string_equal(a[0].actor, "secret:karch");
+		db_audit_array_free(a, n);
+	}
+
 	/* certConf rejects the certificate: the archived key goes. */
 	CHECK(db_cert_set_status(db, c.id, 1u << DB_CERT_UNCONFIRMED,
 	    DB_CERT_REJECTED, -1), 1);
