@@ -16,7 +16,11 @@
 #      blob moved to another row (the AAD binds CA and key)
 #   5  certConf rejecting the certificate, and a transaction expiring
 #      unconfirmed, destroy the archived key (audited)
-#   6  nothing in the logs
+#   6  nothing in the logs (checked last)
+#   7  krr: under the secret that obtained the certificate, by the
+#      holder (a certificate of the same subject); refused (notAuthorized,
+#      one text) for another secret, another holder, a key not archived,
+#      an unknown serial
 #
 # usage: tests/e2e/karch.sh [--bin DIR]
 # Prints one line per check and a closing "N passed, N failed".
@@ -191,6 +195,10 @@ check "4: a short password is refused" bash -c \
     "(umask 077; echo short >'$o/short.pw') && chown '$CMPCA_USER' '$o/short.pw' && ! SUDO_USER=alice $CMPCA_CLI key recover '$S_RSA' --request '$R3' --password-file '$o/short.pw' --out '$o/short.key' 2>/dev/null"
 
 # --- 5. The certificate rejected: the archived key destroyed ------------
+# Left unconfirmed now; its expiry is checked after case 7.
+kmac exp ir --subject /CN=karch-expired --central-keygen ec:P-256 --confirm none
+S_EXP=$(ser exp)
+check "5: unconfirmed: archived while the transaction waits" test "$(arch_rows "$S_EXP")" = 1 || why exp
 kmac rej ir --subject /CN=karch-rejected --central-keygen ec:P-256 --reject 0
 S_REJ=$(ser rej)
 check "5: certConf rejects the certificate: rejected" test \
@@ -198,9 +206,50 @@ check "5: certConf rejects the certificate: rejected" test \
 check "5: ... its archived key is gone" test "$(arch_rows "$S_REJ")" = 0
 check "5: ... archived, then destroyed: both audited" bash -c \
     "[ \"\$(psql -XqtA '$CMPCA_DB' -c \"select count(*) from audit where event = 'key-archive' and detail like '$S_REJ %'\")\" = 1 ] && [ \"\$(psql -XqtA '$CMPCA_DB' -c \"select count(*) from audit where event = 'key-destroy' and detail like '$S_REJ:%'\")\" = 1 ]"
-kmac exp ir --subject /CN=karch-expired --central-keygen ec:P-256 --confirm none
-S_EXP=$(ser exp)
-check "5: unconfirmed: archived while the transaction waits" test "$(arch_rows "$S_EXP")" = 1 || why exp
+
+# --- 7. krr (RFC 9810 §5.3.8) ------------------------------------------
+# The RSA key's row is intact (case 4 moved its blob into the EC row).
+NOTYOURS="key recovery is for an archived key"
+kmac krr_mac krr --old-cert "$w/rsa/cert-0.pem"
+check "7: krr under the secret that obtained the certificate: accepted" \
+    is krr_mac "status[0]" 0 || why krr_mac
+check "7: ... the key comes to the secret (pwri), signed by the CA, matches the certificate" bash -c \
+    "grep -q 'recip\[0\]=pwri' '$w/krr_mac.out' && grep -q 'kga_signer\[0\]=ok' '$w/krr_mac.out' && [ \"\$(openssl x509 -in '$w/rsa/cert-0.pem' -noout -pubkey)\" = \"\$(openssl pkey -in \"\$1\" -pubout)\" ]" _ "$(f krr_mac "key[0]")"
+check "7: ... the same key as the enrollment's" \
+    test "$(privhex "$(f krr_mac "key[0]")")" = "$(privhex "$w/rsa.pem")"
+check "7: ... audited (key-recover by krr, the secret as actor)" test \
+    "$(q "select count(*) from audit where event = 'key-recover' and detail = '$S_RSA by krr' and actor = 'secret:ka-1'")" = 1
+bcs krr_other krr --ref ko-1 --secret-env KO_SECRET --old-cert "$w/rsa/cert-0.pem"
+check "7: krr under another secret (another scope): notAuthorized, naming the rule" bash -c \
+    "grep -q 'failinfo\[0\]=notAuthorized' '$w/krr_other.out' && grep -q '$NOTYOURS' '$w/krr_other.out' && ! grep -q ' key\[' '$w/krr_other.out'"
+bcs krr_noarch krr --ref ko-1 --secret-env KO_SECRET --old-cert "$w/noarch/cert-0.pem"
+check "7: krr for a key that was not archived: notAuthorized, the same text" bash -c \
+    "grep -q 'failinfo\[0\]=notAuthorized' '$w/krr_noarch.out' && grep -q '$NOTYOURS' '$w/krr_noarch.out'"
+# A serial this CA never issued, under its name.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$w/unk.key" -subj "$CMPCA_CA_SUBJECT" -set_serial 0x7abcdef0123 \
+    -days 1 -out "$w/unk.pem" 2>/dev/null
+kmac krr_unk krr --old-cert "$w/unk.pem"
+check "7: krr for an unknown serial: notAuthorized, the same text (no oracle)" bash -c \
+    "grep -q 'failinfo\[0\]=notAuthorized' '$w/krr_unk.out' && grep -q '$NOTYOURS' '$w/krr_unk.out'"
+# The holder: two archived keys for one subject; the EC certificate signs
+# the krr for the RSA one (key agreement to the EC key).
+kmac hold1 ir --subject /CN=karch-holder --central-keygen ec:P-256
+kmac hold2 ir --subject /CN=karch-holder --central-keygen rsa
+bcs krr_hold krr --prot-key "$(f hold1 "key[0]")" --prot-cert "$w/hold1/cert-0.pem" \
+    --old-cert "$w/hold2/cert-0.pem"
+check "7: krr signed by the holder (same subject): accepted, kari to its key" bash -c \
+    "grep -q 'status\[0\]=0' '$w/krr_hold.out' && grep -q 'recip\[0\]=kari' '$w/krr_hold.out' && grep -q 'kga_signer\[0\]=ok' '$w/krr_hold.out'" || why krr_hold
+check "7: ... the recovered key is the enrollment's RSA key" \
+    test "$(privhex "$(f krr_hold "key[0]")")" = "$(privhex "$(f hold2 "key[0]")")"
+bcs krr_stranger krr --prot-key "$(f hold1 "key[0]")" --prot-cert "$w/hold1/cert-0.pem" \
+    --old-cert "$w/rsa/cert-0.pem"
+check "7: krr signed by another holder's certificate: notAuthorized, naming the rule" bash -c \
+    "grep -q 'failinfo\[0\]=notAuthorized' '$w/krr_stranger.out' && grep -q '$NOTYOURS' '$w/krr_stranger.out' && ! grep -q ' key\[' '$w/krr_stranger.out'"
+check "7: refused krr are not audited as recoveries" test \
+    "$(q "select count(*) from audit where event = 'key-recover' and detail like '% by krr'")" = 2
+
+# --- 5, continued: the unconfirmed transaction expires -------------------
 for _ in $(seq 1 30); do
 	[ "$(q "select status from cert where serial = '$S_EXP'")" = rejected ] && break
 	sleep 0.5
