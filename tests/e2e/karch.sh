@@ -21,6 +21,7 @@
 #      holder (a certificate of the same subject); refused (notAuthorized,
 #      one text) for another secret, another holder, a key not archived,
 #      an unknown serial
+#   8  cmpca audit verify passes afterwards (chain, grants, triggers)
 #
 # usage: tests/e2e/karch.sh [--bin DIR]
 # Prints one line per check and a closing "N passed, N failed".
@@ -260,6 +261,12 @@ check "5: the transaction expires: rejected, its archived key gone (audited)" ba
 # --- 6. Logs -------------------------------------------------------------
 check "6: no log holds a generated key or the recovery password" bash -c \
     "[ \${#1} -ge 60 ] && [ \${#2} -ge 60 ] && ! grep -rqi -e \"\$1\" -e \"\$2\" -e 'PRIVATE KEY' -e 'battery staple' '$CMPCA_VAR'/*.log" _ "$phex" "$(privhex "$w/rsa.pem")"
+
+# The audit chain with the archive's rows, and the database's safeguards
+# (grants as cmpca_grants() gives them, pinned SECURITY DEFINER functions).
+cli audit checkpoint >/dev/null 2>&1
+check "8: cmpca audit verify passes (chain, grants, triggers)" bash -c \
+    "$CMPCA_CLI audit verify >'$w/verify.out' 2>&1" || tail -n 5 "$w/verify.out"
 
 stack_down
 e2e_done
