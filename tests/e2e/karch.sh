@@ -18,9 +18,9 @@
 #      unconfirmed, destroy the archived key (audited)
 #   6  nothing in the logs (checked last)
 #   7  krr: under the secret that obtained the certificate, by the
-#      holder (a certificate of the same subject); refused (notAuthorized,
-#      one text) for another secret, another holder, a key not archived,
-#      an unknown serial
+#      holder (a certificate of the same subject), by the RA that obtained
+#      it; refused (notAuthorized, one text) for another secret, another
+#      holder, an RA out of scope, a key not archived, an unknown serial
 #   8  cmpca audit verify passes afterwards (chain, grants, triggers)
 #
 # usage: tests/e2e/karch.sh [--bin DIR]
@@ -247,8 +247,22 @@ bcs krr_stranger krr --prot-key "$(f hold1 "key[0]")" --prot-cert "$w/hold1/cert
     --old-cert "$w/rsa/cert-0.pem"
 check "7: krr signed by another holder's certificate: notAuthorized, naming the rule" bash -c \
     "grep -q 'failinfo\[0\]=notAuthorized' '$w/krr_stranger.out' && grep -q '$NOTYOURS' '$w/krr_stranger.out' && ! grep -q ' key\[' '$w/krr_stranger.out'"
+# A registered RA: a device's key generated through it (encrypted to the
+# RA), then recovered by it; a key obtained otherwise is out of its scope
+# (ra_revoke_scope own, the default).
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$w/ra.key" 2>/dev/null
+kmac racert ir --key "$w/ra.key" --subject /CN=karch-ra
+cli ra add karch-ra --cert "$w/racert/cert-0.pem" --profile karch >/dev/null 2>&1
+rab() { local name=$1 cmd=$2; shift 2; bcs "$name" "$cmd" --prot-key "$w/ra.key" --prot-cert "$w/racert/cert-0.pem" "$@"; }
+rab ra_ir ir --subject /CN=karch-radev --central-keygen ec:P-256
+rab ra_krr krr --old-cert "$w/ra_ir/cert-0.pem"
+check "7: krr by the RA that obtained the certificate: accepted, to the RA's key" bash -c \
+    "grep -q 'status\[0\]=0' '$w/ra_krr.out' && grep -q 'recip\[0\]=kari' '$w/ra_krr.out' && [ \"\$(openssl x509 -in '$w/ra_ir/cert-0.pem' -noout -pubkey)\" = \"\$(openssl pkey -in \"\$1\" -pubout 2>/dev/null)\" ]" _ "$(f ra_krr "key[0]")" || why ra_krr
+rab ra_krr2 krr --old-cert "$w/rsa/cert-0.pem"
+check "7: krr by the RA for a key outside its scope: notAuthorized, naming the rule" bash -c \
+    "grep -q 'failinfo\[0\]=notAuthorized' '$w/ra_krr2.out' && grep -q '$NOTYOURS' '$w/ra_krr2.out'"
 check "7: refused krr are not audited as recoveries" test \
-    "$(q "select count(*) from audit where event = 'key-recover' and detail like '% by krr'")" = 2
+    "$(q "select count(*) from audit where event = 'key-recover' and detail like '% by krr'")" = 3
 
 # --- 5, continued: the unconfirmed transaction expires -------------------
 for _ in $(seq 1 30); do
