@@ -33,11 +33,12 @@ endif
 
 LIB_SRC := lib/lib_pct.c lib/lib_file.c
 HSM_SRC := hsm/hsm.c hsm/hsm_err.c hsm/hsm_token.c hsm/hsm_uri.c \
-	hsm/hsm_keygen.c hsm/hsm_aes.c hsm/hsm_caps.c hsm/hsm_eekey.c
+	hsm/hsm_keygen.c hsm/hsm_aes.c hsm/hsm_caps.c hsm/hsm_eekey.c \
+	hsm/hsm_archive.c
 DB_SRC := db/db.c db/db_ca.c db/db_cert.c db/db_txn.c db/db_secret.c \
 	db/db_pending.c db/db_ra.c db/db_upstream.c db/db_issue.c db/db_crl.c \
 	db/db_audit.c db/db_ocsp.c db/db_ocsp_answer.c db/db_cross.c \
-	db/db_stats.c db/db_admin.c \
+	db/db_stats.c db/db_admin.c db/db_keyarch.c \
 	db/db_chain.c db/db_harden.c db/db_migrate.c db/db_param.c
 CA_SRC := ca/log.c ca/cfg.c ca/profile.c ca/profile_san.c ca/profile_subject.c \
 	ca/profile_names.c ca/profile_policy.c ca/profile_reserved.c ca/metrics.c ca/cmp_asn.c ca/ca_store.c ca/audit.c \
@@ -48,7 +49,7 @@ CA_SRC := ca/log.c ca/cfg.c ca/profile.c ca/profile_san.c ca/profile_subject.c \
 	ca/cmp/cmp_hdr.c ca/cmp/cmp_protect.c ca/cmp/cmp_sign.c \
 	ca/cmp/cmp_guard.c ca/cmp/cmp_secret.c ca/cmp/cmp_req.c ca/cmp/cmp_sig.c \
 	ca/cmp/cmp_auth.c ca/cmp/cmp_certreq.c ca/cmp/cmp_certconf.c \
-	ca/cmp/cmp_kga.c \
+	ca/cmp/cmp_kga.c ca/cmp/cmp_krr.c \
 	ca/cmp/cmp_rr.c ca/cmp/cmp_genm.c ca/cmp/cmp_poll.c ca/cmp/cmp_ccr.c \
 	ca/cmp/cmp_upstream.c ca/cmp/cmp_upstream_rr.c \
 	ca/cmp/cmp_upstream_nest.c ca/cmp/cmp_upstream_check.c ca/cmp/cmp_server.c \

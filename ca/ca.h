@@ -168,6 +168,9 @@ struct cfg_profile {
 	 * for a template without a key, first the default; none: off. */
 	int kga_types[CFG_MAX_KGA_TYPES];
 	size_t nkga_types;
+	/* archive_keys: keys generated under the profile are archived,
+	 * encrypted under the CA's archival key (issue 26). */
+	int archive_keys;
 };
 
 /* ra_revoke_scope: which certificates a registered RA may revoke. */

@@ -59,7 +59,7 @@ static const char *const profile_keys[] = {
 	"ext_key_usage", "copy_extensions", "holder_san", "kur_same_key",
 	"crl_url", "ocsp_url", "ca_issuers_url", "ra_san", "external_subject",
 	"external_san", "wildcards", "other_extensions", "allowed_policies",
-	"renew_profile", "central_keygen", NULL,
+	"renew_profile", "central_keygen", "archive_keys", NULL,
 };
 
 /* Line number of "key =" inside [section] of path, 0 if not found. */
@@ -476,8 +476,14 @@ cfg_profile_rules(const struct cfg *c, const char *sec, struct cfg_profile *p)
 		&p->rsa_min_bits) ||
 	    !cfg_bool(c, sec, "implicit_confirm", 1, &p->implicit_confirm) ||
 	    !cfg_bool(c, sec, "wildcards", 0, &p->wildcards) ||
-	    !cfg_kga_types(c, sec, p))
+	    !cfg_kga_types(c, sec, p) ||
+	    !cfg_bool(c, sec, "archive_keys", 0, &p->archive_keys))
 		return 0;
+	if (p->archive_keys && p->nkga_types == 0) {
+		cfg_error(c, sec, "archive_keys", "archives keys the CA "
+		    "generates: set central_keygen too");
+		return 0;
+	}
 	v = NCONF_get_string(c->conf, sec, "subject_attrs");
 	ERR_clear_error();
 	if (v == NULL)

@@ -394,6 +394,19 @@ DECLARE_ASN1_FUNCTIONS(CMP_CINFO)
  * [0] IMPLICIT EnvelopedData, its fields kept as DER. */
 DECLARE_ASN1_ITEM(CMP_ENVKEY)
 
+/* Key recovery (RFC 9810 §5.3.8, issue 26): krr's CertReqMessages (the
+ * body is kept as DER, value.other, and decoded by its handler) and
+ * krp's KeyRecRepContent. */
+DECLARE_ASN1_ITEM(CMP_CERTREQMSGS)
+DEFINE_STACK_OF(CMP_CERTIFIEDKEYPAIR)
+typedef struct cmp_krp_st {
+	CMP_PKISI *status;
+	X509 *newSigCert;				/* [0] */
+	STACK_OF(X509) *caCerts;			/* [1] */
+	STACK_OF(CMP_CERTIFIEDKEYPAIR) *keyPairHist;	/* [2] */
+} CMP_KRP;
+DECLARE_ASN1_FUNCTIONS(CMP_KRP)
+
 /*
  * Decodes one PKIMessage from exactly len bytes: trailing bytes, more than
  * CA_MAX_CERTREQS requests, CA_MAX_EXTRACERTS extraCerts or

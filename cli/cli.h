@@ -72,6 +72,9 @@ int cmd_request(struct ctx *c, int argc, char **argv);
 int cmd_ra(struct ctx *c, int argc, char **argv);
 int cmd_crl(struct ctx *c, int argc, char **argv);
 int cmd_ocsp(struct ctx *c, int argc, char **argv);
+/* cli_key.c: archived keys (`key ...`) and `ca archival-key LABEL`. */
+int cmd_key(struct ctx *c, int argc, char **argv);
+int cli_ca_archival_key(struct ctx *c, int argc, char **argv);
 
 /* cli_cross.c */
 int cli_partner(struct ctx *c, int argc, char **argv);

@@ -433,6 +433,7 @@ cmd_ca(struct ctx *c, int argc, char **argv)
 		{ "retire", ca_retire },
 		{ "rollover", cli_ca_rollover },
 		{ "upstream", cli_ca_upstream },
+		{ "archival-key", cli_ca_archival_key },
 	};
 	size_t i;
 

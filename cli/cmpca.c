@@ -45,6 +45,7 @@ static const struct command {
 	{ "ra", cmd_ra },
 	{ "crl", cmd_crl },
 	{ "ocsp", cmd_ocsp },
+	{ "key", cmd_key },
 	{ "partner", cli_partner },
 	{ "cross-certify", cli_cross_certify },
 	{ "audit", cli_audit },

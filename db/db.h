@@ -335,6 +335,48 @@ int db_pending_upstream_decide(struct db *db, const unsigned char *txid,
     size_t txid_len, int cert_req_id, enum db_pending_status from,
     enum db_pending_status status, const char *reason) CA_MUST_CHECK;
 
+/*
+ * Archived end-entity keys (db_keyarch.c, issue 26): the key the CA
+ * generated, encrypted under its CA's archival key in the HSM.
+ */
+struct db_keyarch {
+	long long id;
+	long long cert_id;
+	long long ca_id;
+	char serial[DB_SERIAL_MAX]; /* the certificate's */
+	char *key_label;	    /* the archival key's token label */
+	unsigned char *wrapped;	    /* hsm_archive_wrap()'s value */
+	size_t wrapped_len;
+	time_t created;
+};
+void db_keyarch_clear(struct db_keyarch *k);
+/* Archives a key (audited by the table's trigger), *id (may be NULL) the
+ * row. Returns 1 or -1. */
+int db_keyarch_insert(struct db *db, long long cert_id, long long ca_id,
+    const char *key_label, const unsigned char *wrapped, size_t len,
+    long long *id) CA_MUST_CHECK;
+/* The archived key of certificate serial of CA ca_id (the operator's
+ * role only may read it): 1, 0 none, -1. */
+int db_keyarch_get(struct db *db, long long ca_id, const char *serial,
+    struct db_keyarch *out) CA_MUST_CHECK;
+/* krr (the daemon): the archived value of certificate cert_id in
+ * *wrapped (caller frees with free()), the recovery audited with actor
+ * (cmpca_key_archive_fetch, in the caller's transaction): 1, 0 none,
+ * -1. */
+int db_keyarch_fetch(struct db *db, long long cert_id, const char *actor,
+    unsigned char **wrapped, size_t *len) CA_MUST_CHECK;
+/* Recoveries: a request (status pending) in *id, 1 or -1; decided by an
+ * operator other than the requester (1, 0 not pending, unknown or asked
+ * by the same operator, -1; *ca_id for the audit); taken once, approved
+ * to done, for the archive row archive_id (1, 0 not approved or another
+ * key's request, -1). */
+int db_keyrec_request(struct db *db, long long archive_id, const char *by,
+    long long *id) CA_MUST_CHECK;
+int db_keyrec_decide(struct db *db, long long id, int approve, const char *by,
+    long long *ca_id) CA_MUST_CHECK;
+int db_keyrec_take(struct db *db, long long id, long long archive_id)
+    CA_MUST_CHECK;
+
 /* Registration authorities, pinned by their certificate's SHA-256. */
 struct db_ra {
 	long long id;

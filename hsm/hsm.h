@@ -168,6 +168,30 @@ int hsm_keygen(struct hsm *h, const char *label, enum hsm_keytype type,
 int hsm_keygen_ee(struct hsm *h, enum hsm_keytype type, EVP_PKEY **key)
     CA_MUST_CHECK;
 
+/*
+ * Key archival (hsm_archive.c): an AES-256 key per CA on the token,
+ * labelled HSM_ARCHIVE_PREFIX followed by the CA's label (token, private,
+ * sensitive, not extractable, AES-GCM only), encrypts the PKCS#8 of keys
+ * the CA generated for its end entities, in the token; aad (the CA label
+ * and the certificate's serial) is authenticated with the value.
+ *
+ * hsm_archive_key_create: makes ca_label's archival key (refused if it
+ * exists), its token label into label (size labellen); 1 or 0.
+ * hsm_archive_wrap: 1 and *out (caller frees with OPENSSL_free; not
+ * secret) of *outlen bytes, 0 when the CA has no archival key, -1 on
+ * another error. hsm_archive_unwrap: 1 and *key (the end entity's private
+ * key: caller frees, never logs or writes it in clear), 0 when the value
+ * does not authenticate or there is no archival key, -1 on a token error.
+ * Reasons in hsm_error().
+ */
+#define HSM_ARCHIVE_PREFIX "cmpca-archive-"
+int hsm_archive_key_create(struct hsm *h, const char *ca_label, char *label,
+    size_t labellen) CA_MUST_CHECK;
+int hsm_archive_wrap(struct hsm *h, const char *ca_label, const char *aad,
+    EVP_PKEY *key, unsigned char **out, size_t *outlen) CA_MUST_CHECK;
+int hsm_archive_unwrap(struct hsm *h, const char *ca_label, const char *aad,
+    const unsigned char *in, size_t inlen, EVP_PKEY **key) CA_MUST_CHECK;
+
 /* Fills buf with len bytes from the token's RNG. Returns 1 or 0. */
 int hsm_random(struct hsm *h, unsigned char *buf, size_t len) CA_MUST_CHECK;
 

@@ -9,7 +9,8 @@
  * the key a URI names), hsm_keygen.c (key types and generation),
  * hsm_aes.c (sealed enrollment secrets), hsm_caps.c (what the token can
  * do, probed once per open), hsm_eekey.c (key pairs generated for end
- * entities, central key generation).
+ * entities, central key generation), hsm_archive.c (their archival
+ * under a per-CA key).
  */
 #ifndef CMPCA_HSM_INT_H
 #define CMPCA_HSM_INT_H

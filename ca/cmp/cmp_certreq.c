@@ -28,6 +28,10 @@ struct issued {
 	X509 *cert;
 	struct db_cert row;
 	struct db_pending pend;
+	/* archive_keys: the generated key under the CA's archival key,
+	 * stored with the certificate (issue 26). */
+	unsigned char *arch;
+	size_t arch_len;
 	int has_fwd;		 /* RA mode: fwd is the upstream transaction */
 	struct db_ra_fwd fwd;
 };
@@ -44,11 +48,13 @@ persist_issue(struct req *r, struct issued *iss, int n)
 {
 	struct db *db = r->srv->db;
 	struct db_cert *rows[CA_MAX_CERTREQS];
+	struct issued *src[CA_MAX_CERTREQS];
 	int sup[CA_MAX_CERTREQS];
 	struct db_issue is;
 	struct db_txn t;
 	enum db_refusal why;
 	long long kga_ids[CA_MAX_CERTREQS];
+	char arch_label[DB_LABEL_MAX + sizeof(HSM_ARCHIVE_PREFIX)];
 	size_t k = 0, nkga = 0;
 	int i, rc, nwait = 0, nfwd = 0;
 
@@ -59,6 +65,7 @@ persist_issue(struct req *r, struct issued *iss, int n)
 			continue;
 		}
 		sup[k] = cmp_supersedes(r, &iss[i].row);
+		src[k] = &iss[i];
 		rows[k++] = &iss[i].row;
 	}
 	cmp_txn_fill(r, nwait > 0 ? DB_TXN_WAITING
@@ -87,6 +94,8 @@ persist_issue(struct req *r, struct issued *iss, int n)
 	is.npath_cert = r->npath_cert;
 	for (i = 0; i < (int)k; i++)
 		nkga += rows[i]->server_keygen != 0;
+	(void)snprintf(arch_label, sizeof(arch_label), "%s%s",
+	    HSM_ARCHIVE_PREFIX, r->ca->label);
 	/* Without requests waiting, forwarded upstream or keys the CA
 	 * generated, one statement is the whole of it. */
 	if ((nwait > 0 || nfwd > 0 || nkga > 0) && db_begin(db) != 1)
@@ -106,6 +115,14 @@ persist_issue(struct req *r, struct issued *iss, int n)
 				kga_ids[nkga++] = rows[i]->id;
 		if (db_cert_mark_keygen(db, kga_ids, nkga) != 1)
 			goto dberr;
+		/* Archived in the same transaction (audited by the
+		 * table's trigger): no certificate without its key. */
+		for (i = 0; i < (int)k; i++)
+			if (src[i]->arch != NULL &&
+			    db_keyarch_insert(db, rows[i]->id, r->ca->id,
+				arch_label, src[i]->arch,
+				src[i]->arch_len, NULL) != 1)
+				goto dberr;
 	}
 	if (nwait == 0 && nfwd == 0) {
 		if (nkga > 0 && db_commit(db) != 1)
@@ -376,6 +393,9 @@ certreq_one(struct req *r, CRMF_CERTREQMSG *m, int rid,
 			ir.pubkey = NULL;
 			rc = -1;
 		}
+		if (rc == 1 && prof->archive_keys)
+			rc = cmp_kga_archive(r, genkey, &out->arch,
+			    &out->arch_len, &fail, &why);
 	}
 	if (rc == 1)
 		rc = cmp_template_check(&ir, &fail, &why);
@@ -687,6 +707,7 @@ done:
 		X509_free(iss[i].cert);
 		db_cert_clear(&iss[i].row);
 		db_pending_clear(&iss[i].pend);
+		OPENSSL_free(iss[i].arch);
 	}
 	return out;
 }

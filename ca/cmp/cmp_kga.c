@@ -3,12 +3,15 @@
  * §4.1.6, RFC 9810 §5.2.8): who may have the CA make the key, making it
  * in the HSM, and returning it to the requester alone.
  *
- * The key is never stored: it exists in this worker's memory from its
- * generation (hsm_keygen_ee) until the response that carries it, wrapped
- * for the requester, is built, and is freed (OpenSSL clears private key
- * material on free) with the request. A certificate the client rejects
- * in certConf is revoked as any other; no copy of its key is left to
- * destroy.
+ * The key exists in this worker's memory from its generation
+ * (hsm_keygen_ee) until the response that carries it, wrapped for the
+ * requester, is built, and is freed (OpenSSL clears private key material
+ * on free) with the request. Under a profile with archive_keys it is
+ * also kept, encrypted in the HSM under the CA's archival key
+ * (hsm_archive.c), in the row key_archive stores with the certificate;
+ * a certificate the client rejects in certConf (or never confirms)
+ * takes that row with it (027_key_archive.sql). Without archive_keys no
+ * copy of the key is left anywhere.
  */
 #include <string.h>
 
@@ -98,4 +101,32 @@ cmp_kga_attach(struct req *r, CMP_CERTRESPONSE *resp, EVP_PKEY *key)
 	ASN1_TYPE_free(resp->certifiedKeyPair->privateKey);
 	resp->certifiedKeyPair->privateKey = pk;
 	return 1;
+}
+
+/* See cmp_srv.h. */
+int
+cmp_kga_archive(struct req *r, EVP_PKEY *key, unsigned char **out,
+    size_t *outlen, int *fail, const char **why)
+{
+	char aad[KGA_AAD_MAX];
+	int rc;
+
+	*out = NULL;
+	*outlen = 0;
+	if (!kga_archive_aad(r->ca->label, key, aad, sizeof(aad)))
+		return -1;
+	rc = hsm_archive_wrap(r->srv->hsm, r->ca->label, aad, key, out, outlen);
+	if (rc == 0) {
+		log_err("req %lu: cannot archive the generated key: %s", r->id,
+		    hsm_error());
+		*fail = CMP_FAIL_SYSTEM_UNAVAIL;
+		*why = "the profile archives generated keys and this CA has no "
+		       "archival key in the HSM (archive_keys; the operator "
+		       "creates it: cmpca ca archival-key)";
+		return 0;
+	}
+	if (rc < 0)
+		log_err("req %lu: cannot archive the generated key: %s", r->id,
+		    hsm_error());
+	return rc;
 }

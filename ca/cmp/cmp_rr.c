@@ -92,10 +92,11 @@ rr_names_within(const char *patterns, const struct db_cert *row)
  * obtained through it (its credential, or requester for rows before
  * migration 018); profile: or issued under its profile, with every
  * subjectAltName within the profile's ra_san when it has one; any: every
- * end entity of the CA. 1 or 0.
+ * end entity of the CA. 1 or 0. (Also the scope of its key recoveries,
+ * cmp_krr.c.)
  */
-static int
-rr_ra_scope(const struct req *r, const struct db_cert *row)
+int
+cmp_rr_ra_scope(const struct req *r, const struct db_cert *row)
 {
 	const struct cfg_profile *prof;
 	char who[DB_SENDER_MAX];
@@ -192,7 +193,7 @@ rr_one(struct req *r, const CMP_REVDETAILS *d, struct db_cert *row,
 		       "operator (cmpca cert revoke)";
 		return 0;
 	}
-	if (rc == 1 && r->is_ra && !own && !rr_ra_scope(r, row)) {
+	if (rc == 1 && r->is_ra && !own && !cmp_rr_ra_scope(r, row)) {
 		db_cert_clear(row);
 		rc = 0;
 	}

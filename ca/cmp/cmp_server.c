@@ -105,6 +105,8 @@ dispatch_body(struct req *r)
 		return cmp_certreq_handle(r);
 	case CMP_BODY_RR:
 		return cmp_rr_handle(r);
+	case CMP_BODY_KRR:
+		return cmp_krr_handle(r);
 	case CMP_BODY_GENM:
 		return cmp_genm_handle(r);
 	case CMP_BODY_POLLREQ:

@@ -421,13 +421,13 @@ partner_lookup(struct req *r, X509 *x)
 }
 
 /* Body types that a path through a partner's cross certificate does not
- * authenticate: they enroll or revoke. */
+ * authenticate: they enroll, revoke or recover a key. */
 static int
 enrolls(int type)
 {
 	return type == CMP_BODY_IR || type == CMP_BODY_CR ||
 	    type == CMP_BODY_KUR || type == CMP_BODY_P10CR ||
-	    type == CMP_BODY_RR;
+	    type == CMP_BODY_RR || type == CMP_BODY_KRR;
 }
 
 /*

@@ -6,7 +6,8 @@
  *   cmp_auth.c     protection of the request (MAC here, signature in
  *                  cmp_sig.c)
  *   handlers       cmp_certreq.c, cmp_certconf.c, cmp_ccr.c, cmp_genm.c,
- *                  cmp_poll.c, cmp_rr.c
+ *                  cmp_poll.c, cmp_krr.c (above cmp_rr.c: the RA scope),
+ *                  cmp_rr.c
  *   cmp_sig.c      verifying signature protection, the trust store
  *   cmp_kga.c      central key generation in a certificate request
  *   cmp_req.c      request helpers: reject, internal, responses,
@@ -215,6 +216,11 @@ int cmp_kga_prepare(struct req *r, CRMF_CERTREQMSG *m,
 /* Puts key, packaged for the requester of r, into resp's
  * CertifiedKeyPair.privateKey. Returns 1 or 0 (logged). */
 int cmp_kga_attach(struct req *r, CMP_CERTRESPONSE *resp, EVP_PKEY *key);
+/* archive_keys: key encrypted under r's CA's archival key in the HSM,
+ * for the database (*out, caller frees with OPENSSL_free). Returns 1, 0
+ * (*fail systemUnavail, *why: the CA has no archival key), -1 (logged). */
+int cmp_kga_archive(struct req *r, EVP_PKEY *key, unsigned char **out,
+    size_t *outlen, int *fail, const char **why);
 
 /* cmp_secret.c: the worker's cache of unlimited enrollment secrets. */
 /* Copies the cached row of ref into out: 1, or 0 if not cached (or kept
@@ -278,6 +284,12 @@ CMP_MSG *cmp_rr_poll_final(struct req *r, const struct db_pending *pend,
     size_t n);
 CMP_MSG *cmp_poll_handle(struct req *r);
 CMP_MSG *cmp_rr_handle(struct req *r);
+/* Is the certificate row in the scope of r's registered RA
+ * (ra_revoke_scope)? 1 or 0. */
+int cmp_rr_ra_scope(const struct req *r, const struct db_cert *row);
+
+/* cmp_krr.c: key recovery (RFC 9810 §5.3.8): krr answered with krp. */
+CMP_MSG *cmp_krr_handle(struct req *r);
 CMP_MSG *cmp_genm_handle(struct req *r);
 /* cmp_upstream.c: an identity of status upstream (RFC 9483 §5). */
 /* cmp_upstream_rr.c: the first failInfo bit of an upstream's status si, or dflt (relayed

@@ -124,5 +124,14 @@ int kga_key_type(const struct cfg_profile *p, const CRMF_CERTTEMPLATE *t,
  */
 ASN1_TYPE *kga_package(EVP_PKEY *key, const struct ca_ident *ca,
     const unsigned char *pw, size_t pwlen, X509 *rcpt);
+/*
+ * The AAD under which a key of the public key pub is archived for CA
+ * ca_label (hsm_archive_wrap): "cmpca-archive/<ca label>/<hex SHA-256
+ * of the SubjectPublicKeyInfo>", so an archived value opens only for
+ * its CA and the certificate of its own key. Returns 1 or 0.
+ */
+#define KGA_AAD_MAX 320
+int kga_archive_aad(const char *ca_label, EVP_PKEY *pub, char *buf,
+    size_t len);
 
 #endif

@@ -260,3 +260,29 @@ out:
 	CMS_ContentInfo_free(cms);
 	return t;
 }
+
+/* See issue.h. */
+int
+kga_archive_aad(const char *ca_label, EVP_PKEY *pub, char *buf, size_t len)
+{
+	unsigned char *der = NULL, md[32];
+	unsigned int mdlen = 0;
+	int n, dlen, i, rc = 0;
+
+	if (ca_label == NULL || pub == NULL ||
+	    (dlen = i2d_PUBKEY(pub, &der)) <= 0)
+		goto out;
+	if (EVP_Digest(der, (size_t)dlen, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen != sizeof(md))
+		goto out;
+	n = snprintf(buf, len, "cmpca-archive/%s/", ca_label);
+	if (n <= 0 || (size_t)n + 2 * sizeof(md) >= len)
+		goto out;
+	for (i = 0; i < (int)sizeof(md); i++)
+		(void)snprintf(buf + n + 2 * i, 3, "%02x", md[i]);
+	rc = 1;
+out:
+	OPENSSL_free(der);
+	ERR_clear_error();
+	return rc;
+}

@@ -18,6 +18,9 @@
  *               protection with --old-cert/--old-key unless given otherwise
  *   p10cr       PKCS#10 request (--csr FILE, or built from --key/--subject)
  *   rr          revocation of --old-cert (--reason N)
+ *   krr         key recovery (RFC 9810 §5.3.8) of --old-cert's archived key:
+ *               the krp's status and, per keyPairHist entry i, cert[i] and
+ *               key[i] (opened as for --central-keygen, below)
  *   genm        general message (--infotype caCerts|rootCaCert|
  *               certReqTemplate|crlStatusList|signKeyPairTypes|
  *               suppLangTags|currentCRL|OID, repeatable)
@@ -201,6 +204,7 @@ import org.bouncycastle.asn1.cmp.ErrorMsgContent;
 import org.bouncycastle.asn1.cmp.GenMsgContent;
 import org.bouncycastle.asn1.cmp.GenRepContent;
 import org.bouncycastle.asn1.cmp.InfoTypeAndValue;
+import org.bouncycastle.asn1.cmp.KeyRecRepContent;
 import org.bouncycastle.asn1.cmp.PBMParameter;
 import org.bouncycastle.asn1.cmp.PKIBody;
 import org.bouncycastle.asn1.cmp.PKIConfirmContent;
@@ -1135,6 +1139,29 @@ public final class CmpClient {
 			s.append(quote(e.getErrorDetails()));
 			break;
 		}
+		case PKIBody.TYPE_KEY_RECOVERY_REP: {
+			// krp: status, then each CertifiedKeyPair of keyPairHist
+			// as certificate and key (opened as for central keygen).
+			KeyRecRepContent kr = KeyRecRepContent.getInstance(c);
+			PKIStatusInfo si = kr.getStatus();
+			String fi = failNames(si.getFailInfo());
+			s.append(" status[0]=").append(si.getStatus()).append(" failinfo[0]=").append(fi);
+			s.append(" failinfo=").append(fi);
+			CertifiedKeyPair[] hist = kr.getKeyPairHist();
+			s.append(" keys=").append(hist == null ? 0 : hist.length);
+			for (int i = 0; hist != null && i < hist.length; i++) {
+				X509CertificateHolder ch = null;
+				if (hist[i].getCertOrEncCert().getCertificate() != null) {
+					ch = new X509CertificateHolder(hist[i].getCertOrEncCert().getCertificate().getX509v3PKCert());
+					if (outDir != null)
+						s.append(" cert[").append(i).append("]=").append(write("cert-" + i + ".pem", toPem(ch)));
+				}
+				if (hist[i].getPrivateKey() != null)
+					s.append(openGeneratedKey(i, hist[i].getPrivateKey(), ch));
+			}
+			s.append(quote(si.getStatusString()));
+			break;
+		}
 		case PKIBody.TYPE_REVOCATION_REP: {
 			RevRepContent rp = RevRepContent.getInstance(c);
 			PKIStatusInfo[] st = rp.getStatus();
@@ -1406,6 +1433,17 @@ public final class CmpClient {
 		    new RevReqContent(ext == null ? new RevDetails(t.build()) : new RevDetails(t.build(), ext)));
 	}
 
+	/** krr (RFC 9810 §5.3.8): one CertReqMsg naming --old-cert by issuer and serialNumber, no POP. */
+	private PKIBody krrBody() throws Exception {
+		if (oldCertFile == null)
+			throw new UsageException("krr needs --old-cert FILE (the certificate whose key to recover)");
+		X509CertificateHolder old = readCert(oldCertFile);
+		org.bouncycastle.asn1.crmf.CertTemplate t = new CertTemplateBuilder()
+		    .setIssuer(old.getIssuer()).setSerialNumber(new ASN1Integer(old.getSerialNumber())).build();
+		CertReqMsg m = new CertReqMsg(new org.bouncycastle.asn1.crmf.CertRequest(0, t, null), null, null);
+		return new PKIBody(PKIBody.TYPE_KEY_RECOVERY_REQ, new CertReqMessages(m));
+	}
+
 	static ASN1ObjectIdentifier infoType(String n) {
 		switch (n) {
 		case "caCerts": return CMPObjectIdentifiers.id_it_caCerts;
@@ -1568,6 +1606,10 @@ public final class CmpClient {
 		case "rr":
 			newTransaction();
 			pollIfWaiting(send(build(rrBody(), null, false)));
+			break;
+		case "krr":
+			newTransaction();
+			send(build(krrBody(), null, false));
 			break;
 		case "genm":
 			newTransaction();

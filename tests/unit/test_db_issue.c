@@ -644,11 +644,89 @@ test_update_no_row(void **state)
 	assert_int_equal(pruned, 0);
 }
 
+/*
+ * Archived keys (migration 027): stored with the certificate and
+ * audited; a recovery asked, decided by another operator only, taken
+ * once for its own key; the certificate rejected takes the row with it.
+ */
+static void
+test_keyarch(void **state)
+{
+	static const unsigned char blob[] = {0x01, 0xaa, 0xbb, 0xcc, 0xdd};
+	struct db_cert c;
+	struct db_keyarch k;
+	struct db_audit *a = NULL;
+	long long ca = make_ca("karch-ca"), id = 0, r = 0, by_ca = 0;
+	size_t n = 0;
+
+	(void)state;
+	make_cert(&c, ca, "4001", "CN=Archived", DB_CERT_UNCONFIRMED);
+	CHECK(db_cert_insert(db, &c), 1);
+	CHECK(db_keyarch_insert(db, c.id, ca, "cmpca-archive-karch-ca", blob,
+	    sizeof(blob), &id), 1);
+	assert_true(id > 0);
+	/* One archived key per certificate. */
+	CHECK(db_keyarch_insert(db, c.id, ca, "cmpca-archive-karch-ca", blob,
+	    sizeof(blob), NULL), -1);
+	CHECK(db_keyarch_insert(db, c.id, ca, "", blob, sizeof(blob), NULL),
+	    -1);
+	CHECK(db_keyarch_get(db, ca, "4001", &k), 1);
+	assert_int_equal(k.id, id);
+	assert_int_equal(k.cert_id, c.id);
+	assert_string_equal(k.serial, "4001");
+	assert_string_equal(k.key_label, "cmpca-archive-karch-ca");
+	assert_int_equal(k.wrapped_len, sizeof(blob));
+	assert_memory_equal(k.wrapped, blob, sizeof(blob));
+	db_keyarch_clear(&k);
+	CHECK(db_keyarch_get(db, ca, "4002", &k), 0);
+	CHECK(db_audit_list(db, ca, "key-archive", 0, 10, &a, &n), 1);
+	assert_int_equal(n, 1);
+	db_audit_array_free(a, n);
+
+	CHECK(db_keyrec_request(db, id, "alice", &r), 1);
+	CHECK(db_keyrec_take(db, r, id), 0);		       /* not approved */
+	CHECK(db_keyrec_decide(db, r, 1, "alice", &by_ca), 0); /* the asker */
+	CHECK(db_keyrec_decide(db, r, 1, "bob", &by_ca), 1);
+	assert_int_equal(by_ca, ca);
+	CHECK(db_keyrec_decide(db, r, 0, "carol", NULL), 0); /* decided */
+	CHECK(db_keyrec_take(db, r, id + 1000), 0);	     /* another key */
+	CHECK(db_keyrec_take(db, r, id), 1);
+	CHECK(db_keyrec_take(db, r, id), 0); /* once */
+
+	/* krr: the daemon's path, audited (key-recover). */
+	{
+		unsigned char *w = NULL;
+		size_t wlen = 0;
+
+		CHECK(db_keyarch_fetch(db, c.id, "secret:karch", &w, &wlen),
+		    1);
+		assert_int_equal(wlen, sizeof(blob));
+		assert_memory_equal(w, blob, sizeof(blob));
+		free(w);
+		CHECK(db_keyarch_fetch(db, c.id + 1000, "secret:karch", &w,
+		    &wlen), 0);
+		assert_null(w);
+		CHECK(db_audit_list(db, ca, "key-recover", 0, 10, &a, &n), 1);
+		assert_int_equal(n, 1);
+		assert_string_equal(a[0].actor, "secret:karch");
+		db_audit_array_free(a, n);
+	}
+
+	/* certConf rejects the certificate: the archived key goes. */
+	CHECK(db_cert_set_status(db, c.id, 1u << DB_CERT_UNCONFIRMED,
+	    DB_CERT_REJECTED, -1), 1);
+	CHECK(db_keyarch_get(db, ca, "4001", &k), 0);
+	CHECK(db_audit_list(db, ca, "key-destroy", 0, 10, &a, &n), 1);
+	assert_int_equal(n, 1);
+	db_audit_array_free(a, n);
+}
+
 const struct CMUnitTest test_db_issue_tests[] = {
     cmocka_unit_test(test_issue1),
     cmocka_unit_test(test_issue1_secret_version),
     cmocka_unit_test(test_issue1_implicit),
     cmocka_unit_test(test_issue_n),
+    cmocka_unit_test(test_keyarch),
     cmocka_unit_test(test_issue_cross),
     cmocka_unit_test(test_issue_move),
     cmocka_unit_test(test_txn_finish),

@@ -178,6 +178,8 @@ conf_write(const char *path, const char *main_extra,
 	    "approval = yes\n\n"
 	    "[profile.kga]\ndays = 30\nextensions = ext_default\n"
 	    "central_keygen = ec-p256, rsa-2048\n\n"
+	    "[profile.karch]\ndays = 30\nextensions = ext_default\n"
+	    "central_keygen = ec-p256\narchive_keys = yes\n\n"
 	    "[ext_default]\nbasicConstraints = critical,CA:FALSE\n"
 	    "keyUsage = critical,digitalSignature\n"
 	    "subjectKeyIdentifier = hash\n"
@@ -250,6 +252,11 @@ group_setup(void **state)
 	if (db_exec_unsafe(fx.db, "UPDATE enroll_secret SET profile = "
 	                          "'kga' WHERE ref = 'kga'") != 1)
 		fail_msg("secret kga: %s", db_error(fx.db));
+	secret_add("karch", -1, NULL, NULL);
+	secret_add("karch2", -1, NULL, NULL);
+	if (db_exec_unsafe(fx.db, "UPDATE enroll_secret SET profile = "
+	                          "'karch' WHERE ref LIKE 'karch%'") != 1)
+		fail_msg("secret karch: %s", db_error(fx.db));
 	if (db_exec_unsafe(fx.db, "UPDATE enroll_secret SET profile = "
 	                          "'approval' WHERE ref = 'ap'") != 1)
 		fail_msg("secret ap: %s", db_error(fx.db));
@@ -309,6 +316,7 @@ static const struct CMUnitTest fixed[] = {
 	T(test_delayed_refused),
 	T(test_idevid),
 	T(test_central_keygen),
+	T(test_key_recovery),
 	T(test_worker_hsm_lost),
 };
 #define NFIXED (sizeof(fixed) / sizeof(fixed[0]))

@@ -142,6 +142,7 @@ void test_ocsp_store(void **state);
 void test_worker_hsm_lost(void **state);
 void test_idevid(void **state); /* test_engine_sig.c */
 void test_central_keygen(void **state); /* test_engine_kga.c */
+void test_key_recovery(void **state);	/* test_engine_kga.c */
 
 /* The table-driven tests, one per row, run after fixed[]: each function
  * fills t with as many tests as its count says. */

@@ -44,11 +44,8 @@ cinfo(int nid, const unsigned char *der, int len)
 /* The generated key in response i of m, opened as a client does with
  * the secret, its SignedData verified against the CA certificate. */
 static EVP_PKEY *
-open_key(const CMP_MSG *m, int i)
+open_pk(const ASN1_TYPE *pk)
 {
-	const CMP_CERTRESPONSE *cr =
-	    sk_CMP_CERTRESPONSE_value(m->body->value.ip->response, i);
-	const ASN1_TYPE *pk = cr->certifiedKeyPair->privateKey;
 	STACK_OF(ASN1_TYPE) *env;
 	STACK_OF(PKCS8_PRIV_KEY_INFO) *akp;
 	CMS_ContentInfo *cms;
@@ -117,6 +114,15 @@ open_key(const CMP_MSG *m, int i)
 	sk_PKCS8_PRIV_KEY_INFO_pop_free(akp, PKCS8_PRIV_KEY_INFO_free);
 	BIO_free(out2);
 	return k;
+}
+
+static EVP_PKEY *
+open_key(const CMP_MSG *m, int i)
+{
+	const CMP_CERTRESPONSE *cr =
+	    sk_CMP_CERTRESPONSE_value(m->body->value.ip->response, i);
+
+	return open_pk(cr->certifiedKeyPair->privateKey);
 }
 
 /* q as a request for central key generation: publicKey algorithm nid
@@ -217,4 +223,144 @@ test_central_keygen(void **state)
 	(void)check_certresp(resp, 0, 0, CMP_STATUS_REJECTION,
 	    CMP_FAIL_BAD_ALG);
 	assert_int_equal(db_count(NULL), n0);
+}
+
+/* krr for serial of x (NULL: none), as q describes (MAC); n CertReqMsgs;
+ * pop: keep the POP. */
+static CMP_MSG *
+krr_req(const struct rq *q, X509 *x, int n, int pop)
+{
+	CMP_MSG *m = req_new(q);
+	STACK_OF(CRMF_CERTREQMSG) *msgs = m->body->value.ir;
+	CRMF_CERTREQMSG *r;
+	ASN1_STRING *seq;
+	unsigned char *der = NULL;
+	int i, len;
+
+	while (sk_CRMF_CERTREQMSG_num(msgs) < n) {
+		assert_non_null(r = certreqmsg_new(q, 1));
+		OK(sk_CRMF_CERTREQMSG_push(msgs, r));
+	}
+	for (i = 0; i < sk_CRMF_CERTREQMSG_num(msgs); i++) {
+		r = sk_CRMF_CERTREQMSG_value(msgs, i);
+		if (!pop) {
+			CRMF_POPO_free(r->popo);
+			r->popo = NULL;
+		}
+		if (x != NULL) {
+			ASN1_INTEGER_free(r->certReq->certTemplate->serialNumber);
+			assert_non_null(r->certReq->certTemplate->serialNumber =
+			    ASN1_INTEGER_dup(X509_get0_serialNumber(x)));
+		}
+	}
+	OK((len = ASN1_item_i2d((ASN1_VALUE *)msgs, &der,
+	    ASN1_ITEM_rptr(CMP_CERTREQMSGS))) > 0);
+	sk_CRMF_CERTREQMSG_pop_free(msgs, CRMF_CERTREQMSG_free);
+	m->body->value.other = NULL;
+	m->body->type = CMP_BODY_KRR;
+	assert_non_null(seq = ASN1_STRING_new());
+	ASN1_STRING_set0(seq, der, len);
+	assert_non_null(m->body->value.other = ASN1_TYPE_new());
+	ASN1_TYPE_set(m->body->value.other, V_ASN1_SEQUENCE, seq);
+	protect(m, q);
+	return m;
+}
+
+/* The krp of m (caller frees); its status and failInfo checked. */
+static CMP_KRP *
+krp_of(const CMP_MSG *m, int status, int fail)
+{
+	const unsigned char *p;
+	CMP_KRP *k;
+
+	assert_int_equal(m->body->type, CMP_BODY_KRP);
+	p = m->body->value.other->value.sequence->data;
+	assert_non_null(k = d2i_CMP_KRP(NULL, &p,
+	    m->body->value.other->value.sequence->length));
+	assert_int_equal(ASN1_INTEGER_get(k->status->status), status);
+	if (fail >= 0)
+		assert_int_equal(ASN1_BIT_STRING_get_bit(k->status->failInfo,
+		    fail), 1);
+	return k;
+}
+
+/*
+ * Key archival and krr through the engine (issue 26): a key generated
+ * under archive_keys is archived (refused before the CA's archival key
+ * exists), recovered by a krr under the secret that obtained it, as the
+ * same key; another secret, a key not archived, a template without
+ * serialNumber, a POP and two CertReqMsgs are refused.
+ */
+void
+test_key_recovery(void **state)
+{
+	struct rq q;
+	CMP_MSG *resp;
+	CMP_KRP *krp;
+	CMP_CERTIFIEDKEYPAIR *kp;
+	EVP_PKEY *k, *back;
+	X509 *x, *plain;
+	char label[256];
+
+	(void)state;
+	/* No archival key yet: systemUnavail, nothing issued. */
+	rq_init(&q);
+	q.ref = "karch";
+	q.implicit = 1;
+	resp = run(kga_req(&q, NID_X9_62_id_ecPublicKey,
+	    NID_X9_62_prime256v1), "test");
+	(void)check_certresp(resp, 0, 0, CMP_STATUS_REJECTION,
+	    CMP_FAIL_SYSTEM_UNAVAIL);
+	if (!hsm_archive_key_create(fx.hsm, "test", label, sizeof(label)))
+		fail_msg("archival key: %s", hsm_error());
+	rq_init(&q);
+	q.ref = "karch";
+	q.implicit = 1;
+	resp = run(kga_req(&q, NID_X9_62_id_ecPublicKey,
+	    NID_X9_62_prime256v1), "test");
+	k = open_key(resp, 0);
+	x = ip_cert(resp, 0, 0);
+
+	rq_init(&q);
+	q.ref = "karch";
+	krp = krp_of(run(krr_req(&q, x, 1, 0), "test"), CMP_STATUS_ACCEPTED,
+	    -1);
+	assert_int_equal(sk_CMP_CERTIFIEDKEYPAIR_num(krp->keyPairHist), 1);
+	kp = sk_CMP_CERTIFIEDKEYPAIR_value(krp->keyPairHist, 0);
+	assert_int_equal(X509_cmp(kp->certOrEncCert->value.certificate, x), 0);
+	back = open_pk(kp->privateKey);
+	assert_int_equal(EVP_PKEY_eq(back, k), 1);
+	EVP_PKEY_free(back);
+	CMP_KRP_free(krp);
+
+	/* Another secret of the same profile: another scope. */
+	rq_init(&q);
+	q.ref = "karch2";
+	krp = krp_of(run(krr_req(&q, x, 1, 0), "test"), CMP_STATUS_REJECTION,
+	    CMP_FAIL_NOT_AUTHORIZED);
+	assert_null(krp->keyPairHist);
+	CMP_KRP_free(krp);
+	/* A certificate whose key the client made: nothing archived. */
+	rq_init(&q);
+	q.ref = "karch";
+	q.implicit = 1;
+	plain = ip_cert(ir_ok(&q, "test"), 0, 0);
+	rq_init(&q);
+	q.ref = "karch";
+	CMP_KRP_free(krp_of(run(krr_req(&q, plain, 1, 0), "test"),
+	    CMP_STATUS_REJECTION, CMP_FAIL_NOT_AUTHORIZED));
+	/* Malformed: no serialNumber, a POP, two CertReqMsgs. */
+	rq_init(&q);
+	q.ref = "karch";
+	CMP_KRP_free(krp_of(run(krr_req(&q, NULL, 1, 0), "test"),
+	    CMP_STATUS_REJECTION, CMP_FAIL_BAD_CERT_TEMPLATE));
+	rq_init(&q);
+	q.ref = "karch";
+	CMP_KRP_free(krp_of(run(krr_req(&q, x, 1, 1), "test"),
+	    CMP_STATUS_REJECTION, CMP_FAIL_BAD_POP));
+	rq_init(&q);
+	q.ref = "karch";
+	CMP_KRP_free(krp_of(run(krr_req(&q, x, 2, 0), "test"),
+	    CMP_STATUS_REJECTION, CMP_FAIL_BAD_REQUEST));
+	EVP_PKEY_free(k);
 }

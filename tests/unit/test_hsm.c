@@ -517,6 +517,7 @@ main(void)
 		cmocka_unit_test(test_keygen_p384),
 		cmocka_unit_test(test_keygen_mechanisms),
 		cmocka_unit_test(test_keygen_ee),
+		cmocka_unit_test(test_archive),
 		cmocka_unit_test(test_keygen_label_escaped),
 		cmocka_unit_test(test_keygen_duplicate),
 		cmocka_unit_test(test_keygen_bad_args),

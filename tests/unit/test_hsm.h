@@ -70,6 +70,7 @@ void test_keygen_p256(void **state);
 void test_keygen_p384(void **state);
 void test_keygen_mechanisms(void **state);
 void test_keygen_ee(void **state);
+void test_archive(void **state);
 void test_keygen_label_escaped(void **state);
 void test_keygen_duplicate(void **state);
 void test_keygen_bad_args(void **state);

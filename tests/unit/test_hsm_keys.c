@@ -506,3 +506,62 @@ test_keygen_ee(void **state)
 	assert_int_equal(hsm_keygen_ee(fx.h, (enum hsm_keytype)99, &k1), 0);
 	assert_null(k1);
 }
+
+/*
+ * Key archival: the CA's archival key is made once (one object on the
+ * token, a second refused); a generated key wrapped under it opens only
+ * with the same AAD and CA, and the value holds no clear PKCS#8.
+ */
+void
+test_archive(void **state)
+{
+	EVP_PKEY *k = NULL, *back = NULL;
+	PKCS8_PRIV_KEY_INFO *p8 = NULL;
+	unsigned char *w = NULL, *der = NULL;
+	size_t wlen = 0;
+	unsigned long before;
+	char label[256];
+	int dlen, i;
+
+	(void)state;
+	reopen();
+	if (!hsm_keygen_ee(fx.h, HSM_KEY_EC_P256, &k))
+		fail_msg("hsm_keygen_ee: %s", hsm_error());
+	/* No archival key yet: 0, nothing made. */
+	assert_int_equal(hsm_archive_wrap(fx.h, "arch-ca", "aad-1", k, &w,
+	    &wlen), 0);
+	assert_null(w);
+	before = token_objects();
+	if (!hsm_archive_key_create(fx.h, "arch-ca", label, sizeof(label)))
+		fail_msg("hsm_archive_key_create: %s", hsm_error());
+	assert_string_equal(label, HSM_ARCHIVE_PREFIX "arch-ca");
+	assert_int_equal(token_objects(), before + 1);
+	assert_int_equal(hsm_archive_key_create(fx.h, "arch-ca", label,
+	    sizeof(label)), 0);
+	assert_int_equal(hsm_archive_wrap(fx.h, "arch-ca", "aad-1", k, &w,
+	    &wlen), 1);
+	p8 = EVP_PKEY2PKCS8(k);
+	assert_non_null(p8);
+	dlen = i2d_PKCS8_PRIV_KEY_INFO(p8, &der);
+	assert_true(dlen > 0 && wlen > (size_t)dlen);
+	for (i = 0; (size_t)i + (size_t)dlen <= wlen; i++)
+		assert_int_not_equal(memcmp(w + i, der, (size_t)dlen), 0);
+	assert_int_equal(hsm_archive_unwrap(fx.h, "arch-ca", "aad-1", w, wlen,
+	    &back), 1);
+	assert_int_equal(EVP_PKEY_eq(k, back), 1);
+	EVP_PKEY_free(back);
+	back = NULL;
+	/* Another AAD, another CA (no key), a flipped byte: nothing. */
+	assert_int_equal(hsm_archive_unwrap(fx.h, "arch-ca", "aad-2", w, wlen,
+	    &back), 0);
+	assert_int_equal(hsm_archive_unwrap(fx.h, "other-ca", "aad-1", w,
+	    wlen, &back), 0);
+	w[wlen - 1] ^= 1;
+	assert_int_equal(hsm_archive_unwrap(fx.h, "arch-ca", "aad-1", w, wlen,
+	    &back), 0);
+	assert_null(back);
+	OPENSSL_clear_free(der, (size_t)dlen);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	OPENSSL_free(w);
+	EVP_PKEY_free(k);
+}
