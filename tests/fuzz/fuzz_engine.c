@@ -155,11 +155,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* By the low half of the last byte but one: 0xe the RA identity
 	 * fuzz-up, which forwards to the stack's CA (cmp_upstream.c; the
-	 * high half twists its answers); 0xd another endpoint or engine
+	 * high half twists its answers; from 0xc on, under fuzz-up's
+	 * approval secret: the RA's operator decides first); 0xd another endpoint or engine
 	 * state; 0xc an RA's revocation scope (ra_revoke_scope by the high
 	 * half % 3) and, with 0x80, a bound request about the earlier
 	 * certificate; 0xf a spoilt protection (below). */
-	if ((b2 & 0x0f) == 0x0e && fuzz_upstream(1) >= 0)
+	if ((b2 & 0x0f) == 0x0e && fuzz_upstream(b2 >= 0xc0 ? 2 : 1) >= 0)
 		fuzz_up_twist = b2 >> 4;
 	else if ((b2 & 0x0f) == 0x0d)
 		endpoint(m, b2 >> 4);

@@ -24,10 +24,9 @@ die(const char *what)
 	exit(1);
 }
 
-/* See fuzz_env.h. */
-/* The other credential of fuzz_upstream(): fuzz-up's while the default
- * one is in fz, and the other way round. */
-static struct fuzz_env up;
+/* The credentials of fuzz_upstream(): the default CA's (saved at start),
+ * fuzz-up's, and fuzz-up's under the profile approval (optional). */
+static struct fuzz_env def, up, upw;
 
 /* Reads the secret in path (one line) into buf. */
 static void
@@ -72,11 +71,20 @@ fuzz_env_init(const char *name, unsigned what)
 	secret_read(sf, fz.secret, &fz.secret_len);
 	fz.ref = getenv("CMPCA_FUZZ_REF") != NULL ? getenv("CMPCA_FUZZ_REF")
 						  : "demo";
+	memcpy(def.secret, fz.secret, sizeof(def.secret));
+	def.secret_len = fz.secret_len;
+	def.ref = fz.ref;
 	sf = getenv("CMPCA_FUZZ_UP_SECRET_FILE");
 	if (fz.srv != NULL && sf != NULL && getenv("CMPCA_FUZZ_UP_REF")) {
 		secret_read(sf, up.secret, &up.secret_len);
 		up.ref = getenv("CMPCA_FUZZ_UP_REF");
 		up.label = "fuzz-up";
+		sf = getenv("CMPCA_FUZZ_UP_WAIT_SECRET_FILE");
+		if (sf != NULL && getenv("CMPCA_FUZZ_UP_WAIT_REF") != NULL) {
+			secret_read(sf, upw.secret, &upw.secret_len);
+			upw.ref = getenv("CMPCA_FUZZ_UP_WAIT_REF");
+			upw.label = up.label;
+		}
 		/* The daemon's transport (HTTP to the stack's cmpcad),
 		 * its answers twisted by fuzz_up_twist (fuzz_up.c). */
 		cmp_srv_set_upstream(fz.srv, &fuzz_up_io);
@@ -99,29 +107,21 @@ int
 fuzz_upstream(int on)
 {
 	static int state;
-	struct fuzz_env t;
+	const struct fuzz_env *c;
 	int was = state;
 
 	if (up.label == NULL)
 		return -1;
-	if (!on != !state) {
-		/* Swap the default's and fuzz-up's credentials. */
-		memcpy(t.secret, fz.secret, sizeof(t.secret));
-		t.secret_len = fz.secret_len;
-		t.ref = fz.ref;
-		t.label = fz.label;
-		memcpy(fz.secret, up.secret, sizeof(fz.secret));
-		fz.secret_len = up.secret_len;
-		fz.ref = up.ref;
-		fz.label = up.label;
-		memcpy(up.secret, t.secret, sizeof(up.secret));
-		up.secret_len = t.secret_len;
-		up.ref = t.ref;
-		up.label = t.label != NULL ? t.label : "";
-		if (!on)
-			fz.label = NULL;
-		state = on;
-	}
+	if (on == 2 && upw.label == NULL)
+		on = 1;
+	if (on == state)
+		return was;
+	c = on == 2 ? &upw : on ? &up : &def;
+	memcpy(fz.secret, c->secret, sizeof(fz.secret));
+	fz.secret_len = c->secret_len;
+	fz.ref = c->ref;
+	fz.label = c->label;
+	state = on;
 	return was;
 }
 

@@ -42,9 +42,13 @@ void fuzz_env_init(const char *name, unsigned what);
  * on: requests go to the stack's RA identity fuzz-up (an upstream
  * identity in front of the stack's own CA, whose daemon then answers the
  * forwarded requests; scripts/fuzz makes it) and are MACed with its
- * secret (CMPCA_FUZZ_UP_SECRET_FILE, reference CMPCA_FUZZ_UP_REF); off:
- * the default CA and its secret. Returns the previous state, or -1 (and
- * nothing changes) when the stack has no fuzz-up.
+ * secret (CMPCA_FUZZ_UP_SECRET_FILE, reference CMPCA_FUZZ_UP_REF); 2:
+ * the same under its second secret, whose profile is approval
+ * (CMPCA_FUZZ_UP_WAIT_SECRET_FILE and _REF; 1 without them), so that
+ * requests wait for the RA's operator and go upstream at the device's
+ * poll after the approval; 0: the default CA and its secret. Returns
+ * the previous state, or -1 (and nothing changes) when the stack has no
+ * fuzz-up.
  */
 int fuzz_upstream(int on);
 
