@@ -138,6 +138,39 @@ endpoint(CMP_MSG *m, unsigned k)
 	}
 }
 
+/*
+ * m becomes an rr of x (its issuer and serial, no reason), a new
+ * transaction under the same credential, and is served: at fuzz-up, the
+ * device revokes the certificate the RA brokered for it
+ * (cmp_upstream_rr.c). Returns the answer or NULL.
+ */
+static CMP_MSG *
+revoke(CMP_MSG *m, X509 *x)
+{
+	CMP_REVDETAILS *d = NULL;
+	CMP_BODY *b = CMP_BODY_new();
+
+	if (b == NULL || (b->value.rr = sk_CMP_REVDETAILS_new_null()) == NULL ||
+	    (d = CMP_REVDETAILS_new()) == NULL ||
+	    (d->certDetails->serialNumber =
+		ASN1_INTEGER_dup(X509_get0_serialNumber(x))) == NULL ||
+	    (d->certDetails->issuer =
+		X509_NAME_dup(X509_get_issuer_name(x))) == NULL ||
+	    !sk_CMP_REVDETAILS_push(b->value.rr, d)) {
+		CMP_REVDETAILS_free(d);
+		CMP_BODY_free(b);
+		return NULL;
+	}
+	b->type = CMP_BODY_RR;
+	CMP_BODY_free(m->body);
+	m->body = b;
+	ASN1_OCTET_STRING_free(m->header->recipNonce);
+	m->header->recipNonce = NULL;
+	if (!fuzz_protect_again(m))
+		return NULL;
+	return fuzz_transact(m, 0);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -145,6 +178,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned b2 = size >= 2 ? data[size - 2] : 0;
 	const char *why;
 	CMP_MSG *m, *a = NULL;
+	int revoking;
 
 	if ((m = cmp_msg_parse(data, size, &why)) == NULL ||
 	    (data[size - 1] & 0xc0) == 0xc0) {
@@ -176,7 +210,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * MAC and signature refusals). */
 	if ((b2 & 0x0f) == 0x0f)
 		fuzz_flaw(m, b2 >> 4);
+	/* At fuzz-up, with 0x40 (not 0x80): the device then revokes what
+	 * it got, and the twist of the upstream's answers waits for that
+	 * rr. */
+	revoking = (b2 & 0x0f) == 0x0e && (data[size - 1] & 0xc0) == 0x40;
+	if (revoking)
+		fuzz_up_twist = 0;
 	a = fuzz_transact(m, data[size - 1]);
+	if (revoking && fuzz_confirmed() != NULL && a != NULL &&
+	    a->body->type == CMP_BODY_PKICONF) {
+		X509 *x = X509_dup(fuzz_confirmed());
+
+		fuzz_up_twist = b2 >> 4;
+		CMP_MSG_free(a);
+		a = x != NULL ? revoke(m, x) : NULL;
+		X509_free(x);
+	}
 out:
 	(void)fuzz_upstream(0);
 	fuzz_up_twist = 0;

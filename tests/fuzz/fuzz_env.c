@@ -316,6 +316,16 @@ fuzz_waiting(const CMP_MSG *a, long *id)
 	}
 }
 
+/* The certificate the last transaction accepted in its certConf. */
+static X509 *confirmed;
+
+/* See fuzz_env.h. */
+X509 *
+fuzz_confirmed(void)
+{
+	return confirmed;
+}
+
 /* See fuzz_env.h. */
 int
 fuzz_follow_up(CMP_MSG *req, const CMP_MSG *a, unsigned how)
@@ -371,6 +381,10 @@ fuzz_follow_up(CMP_MSG *req, const CMP_MSG *a, unsigned how)
 		if (!sk_CMP_CERTSTATUS_push(b->value.certConf, cs))
 			goto fail;
 		cs = NULL;
+		if (how % 6 == 0) {
+			X509_free(confirmed);
+			confirmed = X509_dup(x);
+		}
 	} else {
 		goto fail;
 	}
@@ -434,6 +448,8 @@ fuzz_transact(CMP_MSG *req, unsigned how)
 	long id;
 	int len, step;
 
+	X509_free(confirmed);
+	confirmed = NULL;
 	if ((len = cmp_msg_encode(req, &der)) <= 0)
 		return NULL;
 	a = fuzz_serve(der, (size_t)len);

@@ -193,6 +193,10 @@ int fuzz_decide(const CMP_MSG *req, unsigned how);
  */
 int fuzz_follow_up(CMP_MSG *req, const CMP_MSG *a, unsigned how);
 
+/* The certificate that the last fuzz_transact() accepted in a certConf
+ * (whatever the answer to it), or NULL; valid until the next. */
+X509 *fuzz_confirmed(void);
+
 /*
  * Serves req, then follows the transaction up to three messages on
  * (fuzz_follow_up, deciding waiting requests by how / 6 with

@@ -8,7 +8,8 @@ protects every decodable input again. Run from the top of the tree:
 
     python3 tests/fuzz/seeds.py
 
-writes tests/fuzz/corpus/cmp/seed-kga-*.der and seed-up-wait-*.der.
+writes tests/fuzz/corpus/cmp/seed-kga-*.der, seed-up-*.der and
+seed-unprot-*.der.
 """
 import os
 
@@ -124,10 +125,60 @@ def up_wait():
     for last in (0x04, 0x06, 0x0e, 0x46):
         write('seed-up-wait-ir-%02x.der' % last,
               selectors(enc(load('osc-ir.der')), 0xce, last))
+    # b2 0x0e: fuzz-up under its own secret; last 0x4e: the certificate
+    # accepted in certConf, then revoked by the device through the RA.
+    write('seed-up-rr.der', selectors(enc(load('osc-ir.der')), 0x0e, 0x4e))
     write('seed-up-wait-p10cr.der',
           selectors(enc(load('osc-p10cr.der')), 0xce, 0x04))
+
+
+def up_rr():
+    # rr at fuzz-up (b2 0x0e, last 0x04: fuzz-up's reference), each
+    # refused by the RA before anything goes upstream.
+    def variant(name, edit):
+        m = load('osc-rr-mac.der')
+        edit(m[0][1][1][1][0][1])
+        write('seed-up-rr-%s.der' % name, selectors(enc(m), 0x0e, 0x04))
+
+    def two(rds):
+        rds.append(rds[0])
+
+    def no_issuer(rds):
+        cd = rds[0][1][0][1]
+        cd[:] = [n for n in cd if n[0] != 0xa3]
+
+    def bad_reason(rds):
+        rds[0][1][1][1][0][1][1][1] = bytes.fromhex('0a0163')
+
+    def other_issuer(rds):
+        name = rds[0][1][0][1][1][1][0][1]
+        name[-1][1][0][1][1][1] = b'Other CA'
+
+    variant('two', two)
+    variant('noissuer', no_issuer)
+    variant('badreason', bad_reason)
+    variant('otherissuer', other_issuer)
+    # The brokered certificate revoked, the upstream CA twisted for the
+    # rr alone: 0x1e no answer, 0x2e an error body.
+    for b2 in (0x1e, 0x2e):
+        write('seed-up-rr-twist%x.der' % (b2 >> 4),
+              selectors(enc(load('osc-ir.der')), b2, 0x4e))
+
+
+def unprotected():
+    # No protectionAlg, no protection: a genm the fuzz stack accepts
+    # unprotected (allow_unprotected = genm). The last octets are the
+    # body's own and stay (they select nothing that signs).
+    for src in ('osc-genm.der', 'osc-genm-signKeyPairTypes.der'):
+        m = load(src)
+        hdr = m[0][1][0][1]
+        m[0][1][0][1] = [n for n in hdr if n[0] != 0xa1]
+        m[0][1] = m[0][1][:2]
+        write('seed-unprot-%s' % src[4:], enc(m))
 
 
 if __name__ == '__main__':
     kga()
     up_wait()
+    up_rr()
+    unprotected()
