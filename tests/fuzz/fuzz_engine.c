@@ -171,6 +171,10 @@ revoke(CMP_MSG *m, X509 *x)
 	return fuzz_transact(m, 0);
 }
 
+/* The twists (fuzz_env.h) of the upstream's answers to what the RA's
+ * operator approved, by the high half of the selector less 12. */
+static const unsigned wait_twist[4] = { 0, 4, 7, 3 };
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -190,12 +194,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* By the low half of the last byte but one: 0xe the RA identity
 	 * fuzz-up, which forwards to the stack's CA (cmp_upstream.c; the
 	 * high half twists its answers; from 0xc on, under fuzz-up's
-	 * approval secret: the RA's operator decides first); 0xd another endpoint or engine
+	 * approval secret: the RA's operator decides first, and the
+	 * answers at the poll are as they come, waiting, of another key or
+	 * a rejection); 0xd another endpoint or engine
 	 * state; 0xc an RA's revocation scope (ra_revoke_scope by the high
 	 * half % 3) and, with 0x80, a bound request about the earlier
 	 * certificate; 0xf a spoilt protection (below). */
 	if ((b2 & 0x0f) == 0x0e && fuzz_upstream(b2 >= 0xc0 ? 2 : 1) >= 0)
-		fuzz_up_twist = b2 >> 4;
+		fuzz_up_twist = b2 < 0xc0 ? b2 >> 4 : wait_twist[(b2 >> 4) - 12];
 	else if ((b2 & 0x0f) == 0x0d)
 		endpoint(m, b2 >> 4);
 	else if ((b2 & 0x0f) == 0x0c)

@@ -128,6 +128,11 @@ def up_wait():
     # b2 0x0e: fuzz-up under its own secret; last 0x4e: the certificate
     # accepted in certConf, then revoked by the device through the RA.
     write('seed-up-rr.der', selectors(enc(load('osc-ir.der')), 0x0e, 0x4e))
+    # Approved, and upstream's answer at the poll twisted: 0xde waiting
+    # (polled twice), 0xee a certificate of another key, 0xfe rejected.
+    for b2 in (0xde, 0xee, 0xfe):
+        write('seed-up-wait-ir-twist%x.der' % (b2 >> 4),
+              selectors(enc(load('osc-ir.der')), b2, 0x06))
     write('seed-up-wait-p10cr.der',
           selectors(enc(load('osc-p10cr.der')), 0xce, 0x04))
 
