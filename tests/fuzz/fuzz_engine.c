@@ -182,7 +182,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned b2 = size >= 2 ? data[size - 2] : 0;
 	const char *why;
 	CMP_MSG *m, *a = NULL;
-	int revoking;
+	int revoking, once = 0;
+	CMP_MSG *again;
 
 	if ((m = cmp_msg_parse(data, size, &why)) == NULL ||
 	    (data[size - 1] & 0xc0) == 0xc0) {
@@ -207,8 +208,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else if ((b2 & 0x0f) == 0x0c)
 		fz.cfg->ra_revoke_scope = (enum cfg_ra_revoke)((b2 >> 4) % 3);
 	bind(m, data[size - 1], (b2 & 0x8f) == 0x8c);
+	/* 0x0b: a MAC under the single-use secret (no identity bound), then
+	 * the same request again, as a client that tries once more. */
+	once = b2 == 0x0b && !(data[size - 1] & 0x30) &&
+	    cmp_alg_is_pbm(m->header->protectionAlg) && fuzz_once(1);
 	/* Other clients' MAC inputs name other secrets: ours, by a bit. */
-	if ((data[size - 1] & 0x04) && cmp_alg_is_pbm(m->header->protectionAlg))
+	if ((once || (data[size - 1] & 0x04)) &&
+	    cmp_alg_is_pbm(m->header->protectionAlg))
 		(void)fuzz_kid_set(m);
 	if (!fuzz_protect_again(m))
 		goto out;
@@ -222,6 +228,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	revoking = (b2 & 0x0f) == 0x0e && (data[size - 1] & 0xc0) == 0x40;
 	if (revoking)
 		fuzz_up_twist = 0;
+	if (once && (again = ASN1_item_dup(ASN1_ITEM_rptr(CMP_MSG), m)) !=
+	    NULL) {
+		a = fuzz_transact(m, data[size - 1]);
+		CMP_MSG_free(a);
+		CMP_MSG_free(m);
+		m = again;
+		if (!fuzz_protect_again(m)) {
+			a = NULL;
+			goto out;
+		}
+	}
 	a = fuzz_transact(m, data[size - 1]);
 	if (revoking && fuzz_confirmed() != NULL && a != NULL &&
 	    a->body->type == CMP_BODY_PKICONF) {
@@ -234,6 +251,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 out:
 	(void)fuzz_upstream(0);
+	if (once)
+		(void)fuzz_once(0);
 	fuzz_up_twist = 0;
 	fz.label = NULL;
 	fz.cfg->ra_revoke_scope = scope;

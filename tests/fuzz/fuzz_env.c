@@ -27,6 +27,8 @@ die(const char *what)
 /* The credentials of fuzz_upstream(): the default CA's (saved at start),
  * fuzz-up's, and fuzz-up's under the profile approval (optional). */
 static struct fuzz_env def, up, upw;
+/* The default CA's single-use secret (fuzz_once()). */
+static struct fuzz_env once;
 
 /* Reads the secret in path (one line) into buf. */
 static void
@@ -74,6 +76,11 @@ fuzz_env_init(const char *name, unsigned what)
 	memcpy(def.secret, fz.secret, sizeof(def.secret));
 	def.secret_len = fz.secret_len;
 	def.ref = fz.ref;
+	sf = getenv("CMPCA_FUZZ_ONCE_SECRET_FILE");
+	if (sf != NULL && getenv("CMPCA_FUZZ_ONCE_REF") != NULL) {
+		secret_read(sf, once.secret, &once.secret_len);
+		once.ref = getenv("CMPCA_FUZZ_ONCE_REF");
+	}
 	sf = getenv("CMPCA_FUZZ_UP_SECRET_FILE");
 	if (fz.srv != NULL && sf != NULL && getenv("CMPCA_FUZZ_UP_REF")) {
 		secret_read(sf, up.secret, &up.secret_len);
@@ -123,6 +130,20 @@ fuzz_upstream(int on)
 	fz.label = c->label;
 	state = on;
 	return was;
+}
+
+/* See fuzz_env.h. */
+int
+fuzz_once(int on)
+{
+	const struct fuzz_env *c = on ? &once : &def;
+
+	if (once.ref == NULL)
+		return 0;
+	memcpy(fz.secret, c->secret, sizeof(fz.secret));
+	fz.secret_len = c->secret_len;
+	fz.ref = c->ref;
+	return 1;
 }
 
 /* The default PBM: SHA-256, 100 iterations, HMAC-SHA1 (RFC 4211 §4.4). */

@@ -53,6 +53,15 @@ void fuzz_env_init(const char *name, unsigned what);
 int fuzz_upstream(int on);
 
 /*
+ * on: MACs are made with the default CA's secret that has one use
+ * (CMPCA_FUZZ_ONCE_SECRET_FILE, reference CMPCA_FUZZ_ONCE_REF; scripts/fuzz
+ * makes it with --uses 1), so that its last use and its refusals once used
+ * up are reached; off: the default secret. Returns 1, or 0 (nothing
+ * changes) when the stack has none. Not with fuzz_upstream() on.
+ */
+int fuzz_once(int on);
+
+/*
  * The engine's upstream transport in the targets (fuzz_up.c): the
  * daemon's, with the upstream's answer twisted by fuzz_up_twist: 1 no
  * answer, 2 an error body, 3 a rejection, 4 waiting, 5 another

@@ -108,6 +108,16 @@ def kga():
         ('sig-kur', 'osc-kur.der', None, False, 0x00, 0x00),
         ('sig-ra-wait', 'osc-ir-sig.der', None, False, 0x00, 0x18),
     ]
+    # Two requests under the single-use secret (b2 0x0b): the second has
+    # no use left; the same ir again is refused (used up).
+    msg = load('osc-ir.der')
+    crms = reqmsgs(msg)
+    drop_key(crms[0])
+    drop_pop(crms[0])
+    second = parse(enc([crms[0]]))[0]
+    second[1][0][1][0][1] = b'\x01'  # certReqId 1
+    crms.append(second)
+    write('seed-kga-once-two.der', selectors(enc(msg), 0x0b, 0x00))
     for name, src, alg, pop, b2, last in cases:
         msg = load(src)
         for crm in reqmsgs(msg):
