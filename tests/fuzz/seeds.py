@@ -180,6 +180,31 @@ def up_rr():
               selectors(enc(load('osc-ir.der')), b2, 0x4e))
 
 
+def ccr():
+    # A ccr (signed by the partner: fuzz_resign) for the partner's name,
+    # unbound (last 0x06): its template key another than the pinned one,
+    # or one that does not decode.
+    name = [[0x30, [
+        [0x31, [[0x30, [[0x06, bytes.fromhex('55040a'), False],
+                        [0x0c, b'cmpca fuzz', False]], True]], True],
+        [0x31, [[0x30, [[0x06, bytes.fromhex('550403'), False],
+                        [0x0c, b'Partner CA', False]], True]], True]],
+        True]]
+    other_key = template(reqmsgs(load('osc-ir.der'))[0])
+    other_key = [n for n in other_key if n[0] == 0xa6][0]
+    bad_key = [0xa6, [[0x30, [[0x06, bytes.fromhex('2a0304'), False]], True],
+                      [0x03, b'\x00\x01\x02', False]], True]
+    for tag, key in (('otherkey', other_key), ('badkey', bad_key)):
+        m = load('seed-ccr-partner.der')
+        t = template(reqmsgs(m)[0])
+        for i, n in enumerate(t):
+            if n[0] == 0xa5:
+                t[i] = [0xa5, name, True]
+            elif n[0] == 0xa6:
+                t[i] = key
+        write('seed-ccr-%s.der' % tag, selectors(enc(m), 0x00, 0x06))
+
+
 def unprotected():
     # No protectionAlg, no protection: a genm the fuzz stack accepts
     # unprotected (allow_unprotected = genm). The last octets are the
@@ -196,4 +221,5 @@ if __name__ == '__main__':
     kga()
     up_wait()
     up_rr()
+    ccr()
     unprotected()
