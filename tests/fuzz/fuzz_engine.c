@@ -226,6 +226,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * it got, and the twist of the upstream's answers waits for that
 	 * rr. */
 	revoking = (b2 & 0x0f) == 0x0e && (data[size - 1] & 0xc0) == 0x40;
+	/* 0x1b: the second message's recipNonce is not ours. */
+	fuzz_stale_nonce = b2 == 0x1b;
 	if (revoking)
 		fuzz_up_twist = 0;
 	if (once && (again = ASN1_item_dup(ASN1_ITEM_rptr(CMP_MSG), m)) !=
@@ -251,6 +253,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 out:
 	(void)fuzz_upstream(0);
+	fuzz_stale_nonce = 0;
 	if (once)
 		(void)fuzz_once(0);
 	fuzz_up_twist = 0;

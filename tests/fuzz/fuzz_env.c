@@ -337,6 +337,8 @@ fuzz_waiting(const CMP_MSG *a, long *id)
 	}
 }
 
+int fuzz_stale_nonce;
+
 /* The certificate the last transaction accepted in its certConf. */
 static X509 *confirmed;
 
@@ -413,6 +415,9 @@ fuzz_follow_up(CMP_MSG *req, const CMP_MSG *a, unsigned how)
 	req->body = b;
 	ASN1_OCTET_STRING_free(req->header->recipNonce);
 	req->header->recipNonce = ASN1_OCTET_STRING_dup(a->header->senderNonce);
+	if (fuzz_stale_nonce && req->header->recipNonce != NULL &&
+	    req->header->recipNonce->length > 0)
+		req->header->recipNonce->data[0] ^= 1; /* not our last one */
 	return fuzz_protect_again(req);
 fail:
 	CMP_POLLREQ_free(pr);

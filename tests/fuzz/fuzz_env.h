@@ -191,6 +191,10 @@ int fuzz_waiting(const CMP_MSG *a, long *id);
  */
 int fuzz_decide(const CMP_MSG *req, unsigned how);
 
+/* When set, fuzz_follow_up() answers with a recipNonce that is not the
+ * answer's senderNonce (a client that lost track). */
+extern int fuzz_stale_nonce;
+
 /*
  * The second message of the transaction req opened, for its answer a
  * (with a certificate or waiting): by how % 6, a certConf accepting,

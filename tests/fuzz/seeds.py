@@ -8,7 +8,8 @@ protects every decodable input again. Run from the top of the tree:
 
     python3 tests/fuzz/seeds.py
 
-writes tests/fuzz/corpus/cmp/seed-kga-*.der, seed-up-*.der and
+writes tests/fuzz/corpus/cmp/seed-kga-*.der, seed-up-*.der,
+seed-ccr-otherkey.der, seed-ccr-badkey.der, seed-nonce-*.der and
 seed-unprot-*.der.
 """
 import os
@@ -205,6 +206,15 @@ def ccr():
         write('seed-ccr-%s.der' % tag, selectors(enc(m), 0x00, 0x06))
 
 
+def stale_nonce():
+    # b2 0x1b: the certConf (last 0x00) and the pollReq (seed-ir-ra-wait,
+    # its own last octet) carry a recipNonce that is not the CA's.
+    write('seed-nonce-certconf.der',
+          selectors(enc(load('osc-ir.der')), 0x1b, 0x00))
+    der = enc(load('seed-ir-ra-wait.der'))
+    write('seed-nonce-pollreq.der', selectors(der, 0x1b, der[-1]))
+
+
 def unprotected():
     # No protectionAlg, no protection: a genm the fuzz stack accepts
     # unprotected (allow_unprotected = genm). The last octets are the
@@ -222,4 +232,5 @@ if __name__ == '__main__':
     up_wait()
     up_rr()
     ccr()
+    stale_nonce()
     unprotected()
