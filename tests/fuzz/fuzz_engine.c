@@ -17,7 +17,11 @@
  * sixteen then has its signature spoilt (fuzz_flaw), and one input in
  * sixteen goes to the stack's RA identity fuzz-up instead, which forwards
  * it to the stack's daemon (RA mode, cmp_upstream.c), whose answers
- * the high half of that byte twists (fuzz_up.c). Undecodable inputs,
+ * the high half of that byte twists (fuzz_up.c), or under fuzz-up's
+ * approval secret, so that the RA's operator decides first; a device
+ * may then revoke what came back through it. Two single selector values
+ * send a MAC under a secret with one use (and the request again), or
+ * the second message with a stale recipNonce. Undecodable inputs,
  * and a quarter of the others first, are served as they are. An answer
  * carrying a certificate is followed by the second message of the
  * transaction - a certConf (right, rejecting, wrong hash, wrong
@@ -28,7 +32,8 @@
  *
  * Environment (from $CMPCA_VAR/stack.env): CMPCA_CONF, SOFTHSM2_CONF,
  * CMPCA_HSM_LOCK, CMPCA_FUZZ_SECRET_FILE (the secret of reference
- * CMPCA_FUZZ_REF, default "demo").
+ * CMPCA_FUZZ_REF, default "demo"); scripts/fuzz adds the others
+ * (fuzz_env.h). The selectors are listed in docs/hacking.md.
  */
 #include <stdint.h>
 #include <stdlib.h>
