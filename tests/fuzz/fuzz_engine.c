@@ -17,7 +17,11 @@
  * sixteen then has its signature spoilt (fuzz_flaw), and one input in
  * sixteen goes to the stack's RA identity fuzz-up instead, which forwards
  * it to the stack's daemon (RA mode, cmp_upstream.c), whose answers
- * the high half of that byte twists (fuzz_up.c). Undecodable inputs,
+ * the high half of that byte twists (fuzz_up.c), or under fuzz-up's
+ * approval secret, so that the RA's operator decides first; a device
+ * may then revoke what came back through it. Two single selector values
+ * send a MAC under a secret with one use (and the request again), or
+ * the second message with a stale recipNonce. Undecodable inputs,
  * and a quarter of the others first, are served as they are. An answer
  * carrying a certificate is followed by the second message of the
  * transaction - a certConf (right, rejecting, wrong hash, wrong
@@ -28,7 +32,8 @@
  *
  * Environment (from $CMPCA_VAR/stack.env): CMPCA_CONF, SOFTHSM2_CONF,
  * CMPCA_HSM_LOCK, CMPCA_FUZZ_SECRET_FILE (the secret of reference
- * CMPCA_FUZZ_REF, default "demo").
+ * CMPCA_FUZZ_REF, default "demo"); scripts/fuzz adds the others
+ * (fuzz_env.h). The selectors are listed in docs/hacking.md.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -138,6 +143,43 @@ endpoint(CMP_MSG *m, unsigned k)
 	}
 }
 
+/*
+ * m becomes an rr of x (its issuer and serial, no reason), a new
+ * transaction under the same credential, and is served: at fuzz-up, the
+ * device revokes the certificate the RA brokered for it
+ * (cmp_upstream_rr.c). Returns the answer or NULL.
+ */
+static CMP_MSG *
+revoke(CMP_MSG *m, X509 *x)
+{
+	CMP_REVDETAILS *d = NULL;
+	CMP_BODY *b = CMP_BODY_new();
+
+	if (b == NULL || (b->value.rr = sk_CMP_REVDETAILS_new_null()) == NULL ||
+	    (d = CMP_REVDETAILS_new()) == NULL ||
+	    (d->certDetails->serialNumber =
+		ASN1_INTEGER_dup(X509_get0_serialNumber(x))) == NULL ||
+	    (d->certDetails->issuer =
+		X509_NAME_dup(X509_get_issuer_name(x))) == NULL ||
+	    !sk_CMP_REVDETAILS_push(b->value.rr, d)) {
+		CMP_REVDETAILS_free(d);
+		CMP_BODY_free(b);
+		return NULL;
+	}
+	b->type = CMP_BODY_RR;
+	CMP_BODY_free(m->body);
+	m->body = b;
+	ASN1_OCTET_STRING_free(m->header->recipNonce);
+	m->header->recipNonce = NULL;
+	if (!fuzz_protect_again(m))
+		return NULL;
+	return fuzz_transact(m, 0);
+}
+
+/* The twists (fuzz_env.h) of the upstream's answers to what the RA's
+ * operator approved, by the high half of the selector less 12. */
+static const unsigned wait_twist[4] = { 0, 4, 7, 3 };
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -145,6 +187,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned b2 = size >= 2 ? data[size - 2] : 0;
 	const char *why;
 	CMP_MSG *m, *a = NULL;
+	int revoking, once = 0;
+	CMP_MSG *again;
 
 	if ((m = cmp_msg_parse(data, size, &why)) == NULL ||
 	    (data[size - 1] & 0xc0) == 0xc0) {
@@ -155,19 +199,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* By the low half of the last byte but one: 0xe the RA identity
 	 * fuzz-up, which forwards to the stack's CA (cmp_upstream.c; the
-	 * high half twists its answers); 0xd another endpoint or engine
+	 * high half twists its answers; from 0xc on, under fuzz-up's
+	 * approval secret: the RA's operator decides first, and the
+	 * answers at the poll are as they come, waiting, of another key or
+	 * a rejection); 0xd another endpoint or engine
 	 * state; 0xc an RA's revocation scope (ra_revoke_scope by the high
 	 * half % 3) and, with 0x80, a bound request about the earlier
 	 * certificate; 0xf a spoilt protection (below). */
-	if ((b2 & 0x0f) == 0x0e && fuzz_upstream(1) >= 0)
-		fuzz_up_twist = b2 >> 4;
+	if ((b2 & 0x0f) == 0x0e && fuzz_upstream(b2 >= 0xc0 ? 2 : 1) >= 0)
+		fuzz_up_twist = b2 < 0xc0 ? b2 >> 4 : wait_twist[(b2 >> 4) - 12];
 	else if ((b2 & 0x0f) == 0x0d)
 		endpoint(m, b2 >> 4);
 	else if ((b2 & 0x0f) == 0x0c)
 		fz.cfg->ra_revoke_scope = (enum cfg_ra_revoke)((b2 >> 4) % 3);
 	bind(m, data[size - 1], (b2 & 0x8f) == 0x8c);
+	/* 0x0b: a MAC under the single-use secret (no identity bound), then
+	 * the same request again, as a client that tries once more. */
+	once = b2 == 0x0b && !(data[size - 1] & 0x30) &&
+	    cmp_alg_is_pbm(m->header->protectionAlg) && fuzz_once(1);
 	/* Other clients' MAC inputs name other secrets: ours, by a bit. */
-	if ((data[size - 1] & 0x04) && cmp_alg_is_pbm(m->header->protectionAlg))
+	if ((once || (data[size - 1] & 0x04)) &&
+	    cmp_alg_is_pbm(m->header->protectionAlg))
 		(void)fuzz_kid_set(m);
 	if (!fuzz_protect_again(m))
 		goto out;
@@ -175,9 +227,40 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * MAC and signature refusals). */
 	if ((b2 & 0x0f) == 0x0f)
 		fuzz_flaw(m, b2 >> 4);
+	/* At fuzz-up, with 0x40 (not 0x80): the device then revokes what
+	 * it got, and the twist of the upstream's answers waits for that
+	 * rr. */
+	revoking = (b2 & 0x0f) == 0x0e && (data[size - 1] & 0xc0) == 0x40;
+	/* 0x1b: the second message's recipNonce is not ours. */
+	fuzz_stale_nonce = b2 == 0x1b;
+	if (revoking)
+		fuzz_up_twist = 0;
+	if (once && (again = ASN1_item_dup(ASN1_ITEM_rptr(CMP_MSG), m)) !=
+	    NULL) {
+		a = fuzz_transact(m, data[size - 1]);
+		CMP_MSG_free(a);
+		CMP_MSG_free(m);
+		m = again;
+		if (!fuzz_protect_again(m)) {
+			a = NULL;
+			goto out;
+		}
+	}
 	a = fuzz_transact(m, data[size - 1]);
+	if (revoking && fuzz_confirmed() != NULL && a != NULL &&
+	    a->body->type == CMP_BODY_PKICONF) {
+		X509 *x = X509_dup(fuzz_confirmed());
+
+		fuzz_up_twist = b2 >> 4;
+		CMP_MSG_free(a);
+		a = x != NULL ? revoke(m, x) : NULL;
+		X509_free(x);
+	}
 out:
 	(void)fuzz_upstream(0);
+	fuzz_stale_nonce = 0;
+	if (once)
+		(void)fuzz_once(0);
 	fuzz_up_twist = 0;
 	fz.label = NULL;
 	fz.cfg->ra_revoke_scope = scope;

@@ -24,10 +24,11 @@ die(const char *what)
 	exit(1);
 }
 
-/* See fuzz_env.h. */
-/* The other credential of fuzz_upstream(): fuzz-up's while the default
- * one is in fz, and the other way round. */
-static struct fuzz_env up;
+/* The credentials of fuzz_upstream(): the default CA's (saved at start),
+ * fuzz-up's, and fuzz-up's under the profile approval (optional). */
+static struct fuzz_env def, up, upw;
+/* The default CA's single-use secret (fuzz_once()). */
+static struct fuzz_env once;
 
 /* Reads the secret in path (one line) into buf. */
 static void
@@ -72,11 +73,25 @@ fuzz_env_init(const char *name, unsigned what)
 	secret_read(sf, fz.secret, &fz.secret_len);
 	fz.ref = getenv("CMPCA_FUZZ_REF") != NULL ? getenv("CMPCA_FUZZ_REF")
 						  : "demo";
+	memcpy(def.secret, fz.secret, sizeof(def.secret));
+	def.secret_len = fz.secret_len;
+	def.ref = fz.ref;
+	sf = getenv("CMPCA_FUZZ_ONCE_SECRET_FILE");
+	if (sf != NULL && getenv("CMPCA_FUZZ_ONCE_REF") != NULL) {
+		secret_read(sf, once.secret, &once.secret_len);
+		once.ref = getenv("CMPCA_FUZZ_ONCE_REF");
+	}
 	sf = getenv("CMPCA_FUZZ_UP_SECRET_FILE");
 	if (fz.srv != NULL && sf != NULL && getenv("CMPCA_FUZZ_UP_REF")) {
 		secret_read(sf, up.secret, &up.secret_len);
 		up.ref = getenv("CMPCA_FUZZ_UP_REF");
 		up.label = "fuzz-up";
+		sf = getenv("CMPCA_FUZZ_UP_WAIT_SECRET_FILE");
+		if (sf != NULL && getenv("CMPCA_FUZZ_UP_WAIT_REF") != NULL) {
+			secret_read(sf, upw.secret, &upw.secret_len);
+			upw.ref = getenv("CMPCA_FUZZ_UP_WAIT_REF");
+			upw.label = up.label;
+		}
 		/* The daemon's transport (HTTP to the stack's cmpcad),
 		 * its answers twisted by fuzz_up_twist (fuzz_up.c). */
 		cmp_srv_set_upstream(fz.srv, &fuzz_up_io);
@@ -99,30 +114,36 @@ int
 fuzz_upstream(int on)
 {
 	static int state;
-	struct fuzz_env t;
+	const struct fuzz_env *c;
 	int was = state;
 
 	if (up.label == NULL)
 		return -1;
-	if (!on != !state) {
-		/* Swap the default's and fuzz-up's credentials. */
-		memcpy(t.secret, fz.secret, sizeof(t.secret));
-		t.secret_len = fz.secret_len;
-		t.ref = fz.ref;
-		t.label = fz.label;
-		memcpy(fz.secret, up.secret, sizeof(fz.secret));
-		fz.secret_len = up.secret_len;
-		fz.ref = up.ref;
-		fz.label = up.label;
-		memcpy(up.secret, t.secret, sizeof(up.secret));
-		up.secret_len = t.secret_len;
-		up.ref = t.ref;
-		up.label = t.label != NULL ? t.label : "";
-		if (!on)
-			fz.label = NULL;
-		state = on;
-	}
+	if (on == 2 && upw.label == NULL)
+		on = 1;
+	if (on == state)
+		return was;
+	c = on == 2 ? &upw : on ? &up : &def;
+	memcpy(fz.secret, c->secret, sizeof(fz.secret));
+	fz.secret_len = c->secret_len;
+	fz.ref = c->ref;
+	fz.label = c->label;
+	state = on;
 	return was;
+}
+
+/* See fuzz_env.h. */
+int
+fuzz_once(int on)
+{
+	const struct fuzz_env *c = on ? &once : &def;
+
+	if (once.ref == NULL)
+		return 0;
+	memcpy(fz.secret, c->secret, sizeof(fz.secret));
+	fz.secret_len = c->secret_len;
+	fz.ref = c->ref;
+	return 1;
 }
 
 /* The default PBM: SHA-256, 100 iterations, HMAC-SHA1 (RFC 4211 §4.4). */
@@ -316,6 +337,18 @@ fuzz_waiting(const CMP_MSG *a, long *id)
 	}
 }
 
+int fuzz_stale_nonce;
+
+/* The certificate the last transaction accepted in its certConf. */
+static X509 *confirmed;
+
+/* See fuzz_env.h. */
+X509 *
+fuzz_confirmed(void)
+{
+	return confirmed;
+}
+
 /* See fuzz_env.h. */
 int
 fuzz_follow_up(CMP_MSG *req, const CMP_MSG *a, unsigned how)
@@ -371,6 +404,10 @@ fuzz_follow_up(CMP_MSG *req, const CMP_MSG *a, unsigned how)
 		if (!sk_CMP_CERTSTATUS_push(b->value.certConf, cs))
 			goto fail;
 		cs = NULL;
+		if (how % 6 == 0) {
+			X509_free(confirmed);
+			confirmed = X509_dup(x);
+		}
 	} else {
 		goto fail;
 	}
@@ -378,6 +415,9 @@ fuzz_follow_up(CMP_MSG *req, const CMP_MSG *a, unsigned how)
 	req->body = b;
 	ASN1_OCTET_STRING_free(req->header->recipNonce);
 	req->header->recipNonce = ASN1_OCTET_STRING_dup(a->header->senderNonce);
+	if (fuzz_stale_nonce && req->header->recipNonce != NULL &&
+	    req->header->recipNonce->length > 0)
+		req->header->recipNonce->data[0] ^= 1; /* not our last one */
 	return fuzz_protect_again(req);
 fail:
 	CMP_POLLREQ_free(pr);
@@ -434,6 +474,8 @@ fuzz_transact(CMP_MSG *req, unsigned how)
 	long id;
 	int len, step;
 
+	X509_free(confirmed);
+	confirmed = NULL;
 	if ((len = cmp_msg_encode(req, &der)) <= 0)
 		return NULL;
 	a = fuzz_serve(der, (size_t)len);

@@ -42,11 +42,24 @@ void fuzz_env_init(const char *name, unsigned what);
  * on: requests go to the stack's RA identity fuzz-up (an upstream
  * identity in front of the stack's own CA, whose daemon then answers the
  * forwarded requests; scripts/fuzz makes it) and are MACed with its
- * secret (CMPCA_FUZZ_UP_SECRET_FILE, reference CMPCA_FUZZ_UP_REF); off:
- * the default CA and its secret. Returns the previous state, or -1 (and
- * nothing changes) when the stack has no fuzz-up.
+ * secret (CMPCA_FUZZ_UP_SECRET_FILE, reference CMPCA_FUZZ_UP_REF); 2:
+ * the same under its second secret, whose profile is approval
+ * (CMPCA_FUZZ_UP_WAIT_SECRET_FILE and _REF; 1 without them), so that
+ * requests wait for the RA's operator and go upstream at the device's
+ * poll after the approval; 0: the default CA and its secret. Returns
+ * the previous state, or -1 (and nothing changes) when the stack has no
+ * fuzz-up.
  */
 int fuzz_upstream(int on);
+
+/*
+ * on: MACs are made with the default CA's secret that has one use
+ * (CMPCA_FUZZ_ONCE_SECRET_FILE, reference CMPCA_FUZZ_ONCE_REF; scripts/fuzz
+ * makes it with --uses 1), so that its last use and its refusals once used
+ * up are reached; off: the default secret. Returns 1, or 0 (nothing
+ * changes) when the stack has none. Not with fuzz_upstream() on.
+ */
+int fuzz_once(int on);
 
 /*
  * The engine's upstream transport in the targets (fuzz_up.c): the
@@ -178,6 +191,10 @@ int fuzz_waiting(const CMP_MSG *a, long *id);
  */
 int fuzz_decide(const CMP_MSG *req, unsigned how);
 
+/* When set, fuzz_follow_up() answers with a recipNonce that is not the
+ * answer's senderNonce (a client that lost track). */
+extern int fuzz_stale_nonce;
+
 /*
  * The second message of the transaction req opened, for its answer a
  * (with a certificate or waiting): by how % 6, a certConf accepting,
@@ -188,6 +205,10 @@ int fuzz_decide(const CMP_MSG *req, unsigned how);
  * 0 when a calls for no second message.
  */
 int fuzz_follow_up(CMP_MSG *req, const CMP_MSG *a, unsigned how);
+
+/* The certificate that the last fuzz_transact() accepted in a certConf
+ * (whatever the answer to it), or NULL; valid until the next. */
+X509 *fuzz_confirmed(void);
 
 /*
  * Serves req, then follows the transaction up to three messages on

@@ -219,7 +219,7 @@ enroll(int who, struct fuzz_id *id)
 out:
 	fz.label = label;
 	if (was_up > 0)
-		(void)fuzz_upstream(1);
+		(void)fuzz_upstream(was_up);
 	OPENSSL_free(der);
 	CMP_MSG_free(c);
 	CMP_MSG_free(a);

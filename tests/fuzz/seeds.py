@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""seeds.py - derives seed inputs of fuzz_engine from the tree's own
+(tests/fuzz/corpus/cmp/): the DER of a recorded request is edited (a
+template without its key, or naming only the key's algorithm, no POP) and
+its last two octets, which fuzz_engine reads as selectors (fuzz_env.h,
+docs/hacking.md), are set. The protection is not recomputed: the target
+protects every decodable input again. Run from the top of the tree:
+
+    python3 tests/fuzz/seeds.py
+
+writes tests/fuzz/corpus/cmp/seed-kga-*.der, seed-up-*.der,
+seed-ccr-otherkey.der, seed-ccr-badkey.der, seed-nonce-*.der and
+seed-unprot-*.der.
+"""
+import os
+
+CORPUS = 'tests/fuzz/corpus/cmp'
+
+
+def parse(b):
+    """DER into [tag, content or children, constructed] nodes."""
+    out, i = [], 0
+    while i < len(b):
+        tag, ln = b[i], b[i + 1]
+        i += 2
+        if ln & 0x80:
+            n = ln & 0x7f
+            ln = int.from_bytes(b[i:i + n], 'big')
+            i += n
+        c = b[i:i + ln]
+        out.append([tag, parse(c) if tag & 0x20 else c, bool(tag & 0x20)])
+        i += ln
+    return out
+
+
+def enc_len(n):
+    if n < 0x80:
+        return bytes([n])
+    s = n.to_bytes((n.bit_length() + 7) // 8, 'big')
+    return bytes([0x80 | len(s)]) + s
+
+
+def enc(nodes):
+    r = b''
+    for tag, c, con in nodes:
+        body = enc(c) if con else c
+        r += bytes([tag]) + enc_len(len(body)) + body
+    return r
+
+
+def reqmsgs(msg):
+    """The CertReqMsg nodes of an ir/cr/kur body."""
+    return msg[0][1][1][1][0][1]
+
+
+def template(crm):
+    return crm[1][0][1][1][1]
+
+
+def drop_key(crm, keep_alg=None):
+    """No publicKey ([6]) in the template, or one with only the algorithm
+    keep_alg (DER of an AlgorithmIdentifier) and an empty key."""
+    t = template(crm)
+    t[:] = [n for n in t if n[0] != 0xa6]
+    if keep_alg is not None:
+        t.append([0xa6, parse(keep_alg) + [[0x03, b'\x00', False]], True])
+        t.sort(key=lambda n: n[0])
+
+
+def drop_pop(crm):
+    crm[1][:] = crm[1][:1] + [n for n in crm[1][1:] if n[0] == 0x30]
+
+
+def selectors(der, b2, last):
+    """The last two octets of der become b2 and last (they are the end of
+    the protection or of the last extraCerts signature)."""
+    return der[:-2] + bytes([b2, last])
+
+
+def write(name, der):
+    with open(os.path.join(CORPUS, name), 'wb') as f:
+        f.write(der)
+
+
+def load(name):
+    with open(os.path.join(CORPUS, name), 'rb') as f:
+        return parse(f.read())
+
+
+RSA = bytes.fromhex('300d06092a864886f70d0101010500')
+EC_P256 = bytes.fromhex('301306072a8648ce3d020106082a8648ce3d030107')
+EC_P384 = bytes.fromhex('301006072a8648ce3d020106052b81040022')
+
+
+def kga():
+    # name, source, key (None: none; else the algorithm), POP kept,
+    # selectors (b2, last): last 0x00 accepts the certificate, 0x01
+    # rejects it in certConf; 0x18 signs as the approval RA; b2 0x0e
+    # sends the request to fuzz-up.
+    cases = [
+        ('mac-nokey', 'osc-ir.der', None, False, 0x00, 0x00),
+        ('mac-rsa', 'osc-ir.der', RSA, False, 0x00, 0x01),
+        ('mac-p256', 'osc-ir.der', EC_P256, False, 0x00, 0x00),
+        ('mac-p384', 'osc-ir.der', EC_P384, False, 0x00, 0x00),
+        ('mac-pop', 'osc-ir.der', None, True, 0x00, 0x00),
+        ('mac-up', 'osc-ir.der', None, False, 0x0e, 0x04),
+        ('mac-cr', 'osc-cr.der', None, False, 0x00, 0x00),
+        ('sig-ir', 'osc-ir-sig.der', None, False, 0x00, 0x00),
+        ('sig-kur', 'osc-kur.der', None, False, 0x00, 0x00),
+        ('sig-ra-wait', 'osc-ir-sig.der', None, False, 0x00, 0x18),
+    ]
+    # Two requests under the single-use secret (b2 0x0b): the second has
+    # no use left; the same ir again is refused (used up).
+    msg = load('osc-ir.der')
+    crms = reqmsgs(msg)
+    drop_key(crms[0])
+    drop_pop(crms[0])
+    second = parse(enc([crms[0]]))[0]
+    second[1][0][1][0][1] = b'\x01'  # certReqId 1
+    crms.append(second)
+    write('seed-kga-once-two.der', selectors(enc(msg), 0x0b, 0x00))
+    for name, src, alg, pop, b2, last in cases:
+        msg = load(src)
+        for crm in reqmsgs(msg):
+            drop_key(crm, alg)
+            if not pop:
+                drop_pop(crm)
+        write('seed-kga-%s.der' % name, selectors(enc(msg), b2, last))
+
+
+def up_wait():
+    # b2 0xce: fuzz-up under its approval secret. last (with 0x04, the
+    # fuzz-up reference as senderKID): 0x04 left undecided, 0x06
+    # approved then the polled certificate accepted, 0x0e rejected,
+    # 0x46 approved and the certificate's hash wrong in certConf.
+    for last in (0x04, 0x06, 0x0e, 0x46):
+        write('seed-up-wait-ir-%02x.der' % last,
+              selectors(enc(load('osc-ir.der')), 0xce, last))
+    # b2 0x0e: fuzz-up under its own secret; last 0x4e: the certificate
+    # accepted in certConf, then revoked by the device through the RA.
+    write('seed-up-rr.der', selectors(enc(load('osc-ir.der')), 0x0e, 0x4e))
+    # Approved, and upstream's answer at the poll twisted: 0xde waiting
+    # (polled twice), 0xee a certificate of another key, 0xfe rejected.
+    for b2 in (0xde, 0xee, 0xfe):
+        write('seed-up-wait-ir-twist%x.der' % (b2 >> 4),
+              selectors(enc(load('osc-ir.der')), b2, 0x06))
+    write('seed-up-wait-p10cr.der',
+          selectors(enc(load('osc-p10cr.der')), 0xce, 0x04))
+
+
+def up_rr():
+    # rr at fuzz-up (b2 0x0e, last 0x04: fuzz-up's reference), each
+    # refused by the RA before anything goes upstream.
+    def variant(name, edit):
+        m = load('osc-rr-mac.der')
+        edit(m[0][1][1][1][0][1])
+        write('seed-up-rr-%s.der' % name, selectors(enc(m), 0x0e, 0x04))
+
+    def two(rds):
+        rds.append(rds[0])
+
+    def no_issuer(rds):
+        cd = rds[0][1][0][1]
+        cd[:] = [n for n in cd if n[0] != 0xa3]
+
+    def bad_reason(rds):
+        rds[0][1][1][1][0][1][1][1] = bytes.fromhex('0a0163')
+
+    def other_issuer(rds):
+        name = rds[0][1][0][1][1][1][0][1]
+        name[-1][1][0][1][1][1] = b'Other CA'
+
+    variant('two', two)
+    variant('noissuer', no_issuer)
+    variant('badreason', bad_reason)
+    variant('otherissuer', other_issuer)
+    # The brokered certificate revoked, the upstream CA twisted for the
+    # rr alone: 0x1e no answer, 0x2e an error body.
+    for b2 in (0x1e, 0x2e):
+        write('seed-up-rr-twist%x.der' % (b2 >> 4),
+              selectors(enc(load('osc-ir.der')), b2, 0x4e))
+
+
+def ccr():
+    # A ccr (signed by the partner: fuzz_resign) for the partner's name,
+    # unbound (last 0x06): its template key another than the pinned one,
+    # or one that does not decode.
+    name = [[0x30, [
+        [0x31, [[0x30, [[0x06, bytes.fromhex('55040a'), False],
+                        [0x0c, b'cmpca fuzz', False]], True]], True],
+        [0x31, [[0x30, [[0x06, bytes.fromhex('550403'), False],
+                        [0x0c, b'Partner CA', False]], True]], True]],
+        True]]
+    other_key = template(reqmsgs(load('osc-ir.der'))[0])
+    other_key = [n for n in other_key if n[0] == 0xa6][0]
+    bad_key = [0xa6, [[0x30, [[0x06, bytes.fromhex('2a0304'), False]], True],
+                      [0x03, b'\x00\x01\x02', False]], True]
+    for tag, key in (('otherkey', other_key), ('badkey', bad_key)):
+        m = load('seed-ccr-partner.der')
+        t = template(reqmsgs(m)[0])
+        for i, n in enumerate(t):
+            if n[0] == 0xa5:
+                t[i] = [0xa5, name, True]
+            elif n[0] == 0xa6:
+                t[i] = key
+        write('seed-ccr-%s.der' % tag, selectors(enc(m), 0x00, 0x06))
+
+
+def stale_nonce():
+    # b2 0x1b: the certConf (last 0x00) and the pollReq (seed-ir-ra-wait,
+    # its own last octet) carry a recipNonce that is not the CA's.
+    write('seed-nonce-certconf.der',
+          selectors(enc(load('osc-ir.der')), 0x1b, 0x00))
+    der = enc(load('seed-ir-ra-wait.der'))
+    write('seed-nonce-pollreq.der', selectors(der, 0x1b, der[-1]))
+
+
+def unprotected():
+    # No protectionAlg, no protection: a genm the fuzz stack accepts
+    # unprotected (allow_unprotected = genm). The last octets are the
+    # body's own and stay (they select nothing that signs).
+    for src in ('osc-genm.der', 'osc-genm-signKeyPairTypes.der'):
+        m = load(src)
+        hdr = m[0][1][0][1]
+        m[0][1][0][1] = [n for n in hdr if n[0] != 0xa1]
+        m[0][1] = m[0][1][:2]
+        write('seed-unprot-%s' % src[4:], enc(m))
+
+
+if __name__ == '__main__':
+    kga()
+    up_wait()
+    up_rr()
+    ccr()
+    stale_nonce()
+    unprotected()
