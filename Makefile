@@ -319,7 +319,8 @@ test-tokens: deps-test
 BENCH_PROGS := $(B)/cmpload $(B)/fcgi_echo $(B)/hsmsign $(B)/fcgipost \
 	$(B)/cmphostile
 
-$(B)/cmpload: $(B)/tests/bench/cmpload.o $(B)/tests/bench/cmpload_tx.o
+$(B)/cmpload: $(B)/tests/bench/cmpload.o $(B)/tests/bench/cmpload_tx.o \
+	$(B)/tests/bench/cmpload_kga.o
 	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LDLIBS) -lm
 
 $(B)/fcgi_echo: $(B)/tests/bench/fcgi_echo.o

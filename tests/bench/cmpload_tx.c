@@ -257,7 +257,7 @@ cert_check(X509 *cert, EVP_PKEY *key, X509_STORE *store)
 
 	if (cert == NULL)
 		return "no certificate in the response";
-	if (X509_check_private_key(cert, key) != 1)
+	if (key != NULL && X509_check_private_key(cert, key) != 1)
 		return "enrolled certificate does not carry the requested key";
 	if (store == NULL)
 		return NULL;
@@ -317,6 +317,8 @@ ctx_new(struct client *c, X509_STORE **storep, int pbm, int implicit)
 		goto out;
 	if (sh->oldcert != NULL && !OSSL_CMP_CTX_set1_oldCert(ctx, sh->oldcert))
 		goto out;
+	if (sh->o.kind == K_KGAIMP && !kga_ctx_setup(c, ctx))
+		goto out;
 	if (sh->cacert != NULL) {
 		/* Ours for checking enrolled certificates; the context's copy
 		 * validates signature-protected responses. */
@@ -369,7 +371,8 @@ one_tx(struct client *c, OSSL_CMP_CTX *ctx, X509_STORE *store, long seq)
 		snprintf(why, sizeof(why), "cannot reinit the CMP context");
 		goto fail;
 	}
-	if (sh->o.kind == K_IR || sh->o.kind == K_IRIMP || sh->o.kind == K_CR) {
+	if (sh->o.kind == K_IR || sh->o.kind == K_IRIMP || sh->o.kind == K_CR ||
+	    sh->o.kind == K_KGAIMP) {
 		key = sh->pool[(c->id + seq * sh->o.clients) % sh->npool];
 		snprintf(cn, sizeof(cn), "%s-%d-%ld", sh->o.prefix, c->id,
 		    seq);
@@ -397,6 +400,8 @@ one_tx(struct client *c, OSSL_CMP_CTX *ctx, X509_STORE *store, long seq)
 	case K_IR:
 	case K_IRIMP:
 	case K_CR:
+	case K_KGAIMP:
+		c->kga_bad = NULL;
 		cert = sh->o.kind == K_CR ? OSSL_CMP_exec_CR_ses(ctx)
 		                          : OSSL_CMP_exec_IR_ses(ctx);
 		if (cert == NULL) {
@@ -411,7 +416,10 @@ one_tx(struct client *c, OSSL_CMP_CTX *ctx, X509_STORE *store, long seq)
 				record(sh, "fail", t0, NULL, cn, why);
 			goto fail;
 		}
-		if ((bad = cert_check(cert, key, store)) != NULL) {
+		/* kgaimp: the CA made the key; the answer must carry it. */
+		if ((bad = c->kga_bad) != NULL ||
+		    (bad = cert_check(cert, sh->o.kind == K_KGAIMP ? NULL : key,
+		         store)) != NULL) {
 			snprintf(why, sizeof(why), "%s", bad);
 			record(sh, "fail", t0, NULL, cn, why);
 			goto fail;

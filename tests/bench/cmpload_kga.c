@@ -1,0 +1,285 @@
+/*
+ * cmpload: the kgaimp kind - central key generation (RFC 9483 §4.1.6).
+ *
+ * OpenSSL 3.0's client always puts the new key's public key into the
+ * CertTemplate. For kgaimp it builds the ir as for irimp (with no POP:
+ * OSSL_CRMF_POPO_NONE) and the transfer callback rewrites the DER of the
+ * outgoing ir: each template's publicKey becomes the algorithm alone with
+ * an empty BIT STRING, any POP is dropped; OSSL_CMP_MSG_update_transactionID
+ * then protects it again (MAC with the secret) before it is sent as usual.
+ *
+ * On the answer the callback checks what a client checks cheaply: an ip,
+ * status accepted (or grantedWithMods), a certificate, and a privateKey
+ * field. It does not open the EnvelopedData (that is the client's CPU,
+ * not the server's; tests/e2e/kga.sh checks the key itself). The
+ * certificate does not carry the pool key, so the certConf callback
+ * accepts it without OpenSSL's key match; one_tx checks it against the
+ * CA instead.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/asn1.h>
+#include <openssl/cmp.h>
+#include <openssl/crmf.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include "cmpload.h"
+
+#define BODY_IR 0 /* PKIBody ir; OpenSSL 3.0 keeps its name internal */
+
+struct buf {
+	unsigned char *p;
+	size_t n, cap;
+};
+
+struct tlv {
+	const unsigned char *start; /* header */
+	const unsigned char *c;     /* content */
+	long len;                   /* content length */
+	long total;                 /* header + content */
+	int tag, xclass, cons;
+};
+
+/* Reads the next TLV at *p (left bytes remain). Returns 1 or 0. */
+static int
+tlv_next(const unsigned char **p, long *left, struct tlv *t)
+{
+	const unsigned char *q = *p;
+	int r;
+
+	if (*left <= 0)
+		return 0;
+	r = ASN1_get_object(&q, &t->len, &t->tag, &t->xclass, *left);
+	if (r & 0x80)
+		return 0;
+	t->start = *p;
+	t->c = q;
+	t->cons = (r & V_ASN1_CONSTRUCTED) != 0;
+	t->total = (long)(q - *p) + t->len;
+	*p += t->total;
+	*left -= t->total;
+	return 1;
+}
+
+static int
+buf_put(struct buf *b, const void *d, size_t n)
+{
+	unsigned char *np;
+
+	if (b->n + n > b->cap) {
+		b->cap = (b->n + n) * 2 + 64;
+		if ((np = realloc(b->p, b->cap)) == NULL)
+			return 0;
+		b->p = np;
+	}
+	memcpy(b->p + b->n, d, n);
+	b->n += n;
+	return 1;
+}
+
+/* Appends a TLV of t's tag and class around content c. */
+static int
+buf_wrap(struct buf *b, const struct tlv *t, const unsigned char *c, long len)
+{
+	unsigned char hdr[16], *q = hdr;
+
+	ASN1_put_object(&q, t->cons, len, t->tag, t->xclass);
+	return buf_put(b, hdr, (size_t)(q - hdr)) && buf_put(b, c, (size_t)len);
+}
+
+/*
+ * Copies the content c of a structure at the given level into out,
+ * rewriting on the way down to the template's publicKey:
+ * 0 PKIMessage, 1 body [0] (ir), 2 CertReqMessages, 3 CertReqMsg,
+ * 4 CertRequest, 5 CertTemplate, 6 its publicKey [6]. Counts the keys
+ * rewritten in *n. Returns 1 or 0.
+ */
+static int
+rewrite(const unsigned char *c, long len, int level, struct buf *out, int *n)
+{
+	static const unsigned char empty_bits[] = { 0x03, 0x01, 0x00 };
+	struct buf sub = { NULL, 0, 0 };
+	struct tlv t;
+	int idx, down, ok = 1;
+
+	for (idx = 0; ok && len > 0; idx++) {
+		if (!tlv_next(&c, &len, &t))
+			return 0;
+		switch (level) {
+		case 0: down = idx == 1; break;
+		case 1: down = idx == 0; break;
+		case 2: down = 1; break;
+		case 3:
+			/* The POP (a context-tagged CHOICE) goes. */
+			if (idx > 0 && t.xclass == V_ASN1_CONTEXT_SPECIFIC)
+				continue;
+			down = idx == 0;
+			break;
+		case 4: down = idx == 1; break;
+		case 5:
+			down = t.xclass == V_ASN1_CONTEXT_SPECIFIC && t.tag == 6;
+			break;
+		default:
+			/* SubjectPublicKeyInfo: the algorithm, no key. */
+			if (idx == 1) {
+				ok = buf_put(out, empty_bits, sizeof(empty_bits));
+				(*n)++;
+				continue;
+			}
+			down = 0;
+		}
+		if (!down) {
+			ok = buf_put(out, t.start, (size_t)t.total);
+			continue;
+		}
+		sub.n = 0;
+		ok = rewrite(t.c, t.len, level + 1, &sub, n) &&
+		     buf_wrap(out, &t, sub.p, (long)sub.n);
+	}
+	free(sub.p);
+	return ok;
+}
+
+/*
+ * The ir req with algorithm-only publicKeys and no POP, protected again.
+ * Returns a new message or NULL.
+ */
+static OSSL_CMP_MSG *
+ir_rewrite(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	struct buf body = { NULL, 0, 0 }, msg = { NULL, 0, 0 };
+	struct tlv t;
+	OSSL_CMP_MSG *rc = NULL;
+	long left;
+	int len, n = 0;
+
+	if ((len = i2d_OSSL_CMP_MSG(req, &der)) <= 0)
+		return NULL;
+	p = der;
+	left = len;
+	if (tlv_next(&p, &left, &t) &&
+	    rewrite(t.c, t.len, 0, &body, &n) && n > 0 &&
+	    buf_wrap(&msg, &t, body.p, (long)body.n)) {
+		p = msg.p;
+		rc = d2i_OSSL_CMP_MSG(NULL, &p, (long)msg.n);
+	}
+	if (rc != NULL && !OSSL_CMP_MSG_update_transactionID(ctx, rc)) {
+		OSSL_CMP_MSG_free(rc);
+		rc = NULL;
+	}
+	OPENSSL_free(der);
+	free(body.p);
+	free(msg.p);
+	return rc;
+}
+
+/*
+ * Checks an ip's DER: the first CertResponse accepted, with a certificate
+ * and a privateKey. Returns NULL or what is wrong.
+ */
+static const char *
+ip_check(const unsigned char *der, long len)
+{
+	const unsigned char *p = der, *q;
+	struct tlv t, u;
+	long left = len, l;
+	int st;
+
+	/* PKIMessage; skip the header; the body must be ip [1]. */
+	if (!tlv_next(&p, &left, &t))
+		return "answer is not DER";
+	p = t.c;
+	left = t.len;
+	if (!tlv_next(&p, &left, &t) || !tlv_next(&p, &left, &t))
+		return "answer is not a PKIMessage";
+	if (t.xclass != V_ASN1_CONTEXT_SPECIFIC || t.tag != 1)
+		return t.tag == 23 ? "answer is an error message"
+		                   : "answer is not an ip";
+	/* CertRepMessage: caPubs [1] optional, then the responses. */
+	p = t.c;
+	left = t.len;
+	if (!tlv_next(&p, &left, &t) || (p = t.c, left = t.len, 0) ||
+	    !tlv_next(&p, &left, &t))
+		return "ip is malformed";
+	if (t.xclass == V_ASN1_CONTEXT_SPECIFIC && !tlv_next(&p, &left, &t))
+		return "ip is malformed";
+	/* The first CertResponse: certReqId, status, certifiedKeyPair. */
+	p = t.c;
+	left = t.len;
+	if (!tlv_next(&p, &left, &t) || !tlv_next(&p, &left, &t) ||
+	    t.tag != V_ASN1_SEQUENCE)
+		return "ip has no CertResponse";
+	q = t.c;
+	l = t.len;
+	if (!tlv_next(&q, &l, &u) || u.tag != V_ASN1_INTEGER || u.len != 1)
+		return "ip has no PKIStatus";
+	st = u.c[0];
+	if (st != OSSL_CMP_PKISTATUS_accepted &&
+	    st != OSSL_CMP_PKISTATUS_grantedWithMods)
+		return "ip's PKIStatus is not accepted";
+	if (!tlv_next(&p, &left, &t) || t.tag != V_ASN1_SEQUENCE)
+		return "ip has no certifiedKeyPair";
+	/* certOrEncCert [0] the certificate, then privateKey [0]. */
+	p = t.c;
+	left = t.len;
+	if (!tlv_next(&p, &left, &t) || t.xclass != V_ASN1_CONTEXT_SPECIFIC ||
+	    t.tag != 0)
+		return "ip carries no certificate";
+	if (!tlv_next(&p, &left, &t) || t.xclass != V_ASN1_CONTEXT_SPECIFIC ||
+	    t.tag != 0 || t.len == 0)
+		return "ip carries no privateKey";
+	return NULL;
+}
+
+/* The transfer callback: rewrite, send, check the answer. */
+static OSSL_CMP_MSG *
+kga_transfer(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req)
+{
+	struct client *c = OSSL_CMP_CTX_get_transfer_cb_arg(ctx);
+	OSSL_CMP_MSG *ir, *rsp;
+	unsigned char *der = NULL;
+	int len;
+
+	if (OSSL_CMP_MSG_get_bodytype(req) != BODY_IR)
+		return OSSL_CMP_MSG_http_perform(ctx, req);
+	c->kga_bad = "cannot rewrite the ir for central key generation";
+	if ((ir = ir_rewrite(ctx, req)) == NULL)
+		return NULL;
+	rsp = OSSL_CMP_MSG_http_perform(ctx, ir);
+	OSSL_CMP_MSG_free(ir);
+	if (rsp == NULL) {
+		c->kga_bad = NULL; /* OpenSSL's reason */
+		return NULL;
+	}
+	if ((len = i2d_OSSL_CMP_MSG(rsp, &der)) <= 0)
+		c->kga_bad = "cannot encode the answer";
+	else
+		c->kga_bad = ip_check(der, len);
+	OPENSSL_free(der);
+	return rsp;
+}
+
+/* The key in the certificate is the CA's, not ours: accept it here. */
+static int
+kga_certconf(OSSL_CMP_CTX *ctx, X509 *cert, int fail_info, const char **txt)
+{
+	(void)ctx;
+	(void)cert;
+	(void)txt;
+	return fail_info;
+}
+
+/* See cmpload.h. */
+int
+kga_ctx_setup(struct client *c, OSSL_CMP_CTX *ctx)
+{
+	return OSSL_CMP_CTX_set_transfer_cb(ctx, kga_transfer) &&
+	       OSSL_CMP_CTX_set_transfer_cb_arg(ctx, c) &&
+	       OSSL_CMP_CTX_set_certConf_cb(ctx, kga_certconf) &&
+	       OSSL_CMP_CTX_set_option(
+	           ctx, OSSL_CMP_OPT_POPO_METHOD, OSSL_CRMF_POPO_NONE);
+}
