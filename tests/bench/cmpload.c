@@ -518,6 +518,7 @@ out:
 		}
 		free(cl[i].own_cert);
 		free(cl[i].own_key);
+		X509_free(cl[i].kga_cert);
 	}
 	if (started) {
 		pthread_barrier_destroy(&sh->start);

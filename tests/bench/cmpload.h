@@ -82,10 +82,12 @@ struct client {
 	X509 **own_cert; /* rr_own: what this client revokes */
 	EVP_PKEY **own_key;
 	long nown;
-	const char *kga_bad; /* kgaimp: what the answer lacked, or NULL */
+	char kga_why[REASON_LEN]; /* kgaimp: what went wrong, or "" */
+	X509 *kga_cert;           /* kgaimp: the certificate received */
 };
 
 /* cmpload_tx.c */
+BIO *http_cb(BIO *bio, void *arg, int connect, int detail);
 double now_ms(void);
 X509_NAME *dn_parse(const char *s);
 X509 *cert_load(const char *path);

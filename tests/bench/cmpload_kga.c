@@ -6,16 +6,17 @@
  * OSSL_CRMF_POPO_NONE) and the transfer callback rewrites the DER of the
  * outgoing ir: each template's publicKey becomes the algorithm alone with
  * an empty BIT STRING, any POP is dropped; OSSL_CMP_MSG_update_transactionID
- * then protects it again (MAC with the secret) before it is sent as usual.
+ * then protects it again (MAC with the secret), and the callback sends it
+ * itself with OSSL_HTTP_transfer() (see kga_transfer() for why).
  *
  * On the answer the callback checks what a client checks cheaply: an ip,
  * status accepted (or grantedWithMods), a certificate, and a privateKey
  * field. It does not open the EnvelopedData (that is the client's CPU,
- * not the server's; tests/e2e/kga.sh checks the key itself). The
- * certificate does not carry the pool key, so the certConf callback
- * accepts it without OpenSSL's key match; one_tx checks it against the
- * CA instead.
+ * not the server's; tests/e2e/kga.sh checks the key itself). one_tx then
+ * checks the certificate against the CA (not against the pool key: the
+ * CA made the key).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,7 @@
 #include <openssl/cmp.h>
 #include <openssl/crmf.h>
 #include <openssl/err.h>
+#include <openssl/http.h>
 #include <openssl/x509.h>
 
 #include "cmpload.h"
@@ -60,6 +62,15 @@ tlv_next(const unsigned char **p, long *left, struct tlv *t)
 	t->total = (long)(q - *p) + t->len;
 	*p += t->total;
 	*left -= t->total;
+	return 1;
+}
+
+/* Enters t: reads the first TLV of its content next. Returns 1. */
+static int
+tlv_into(const struct tlv *t, const unsigned char **p, long *left)
+{
+	*p = t->c;
+	*left = t->len;
 	return 1;
 }
 
@@ -179,10 +190,11 @@ ir_rewrite(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req)
 
 /*
  * Checks an ip's DER: the first CertResponse accepted, with a certificate
- * and a privateKey. Returns NULL or what is wrong.
+ * (in *cert, caller frees) and a privateKey. Returns NULL or what is
+ * wrong.
  */
 static const char *
-ip_check(const unsigned char *der, long len)
+ip_check(const unsigned char *der, long len, X509 **cert)
 {
 	const unsigned char *p = der, *q;
 	struct tlv t, u;
@@ -200,19 +212,18 @@ ip_check(const unsigned char *der, long len)
 		return t.tag == 23 ? "answer is an error message"
 		                   : "answer is not an ip";
 	/* CertRepMessage: caPubs [1] optional, then the responses. */
-	p = t.c;
-	left = t.len;
-	if (!tlv_next(&p, &left, &t) || (p = t.c, left = t.len, 0) ||
-	    !tlv_next(&p, &left, &t))
+	if (!tlv_into(&t, &p, &left) || !tlv_next(&p, &left, &t) ||
+	    !tlv_into(&t, &p, &left) || !tlv_next(&p, &left, &t))
 		return "ip is malformed";
 	if (t.xclass == V_ASN1_CONTEXT_SPECIFIC && !tlv_next(&p, &left, &t))
 		return "ip is malformed";
 	/* The first CertResponse: certReqId, status, certifiedKeyPair. */
-	p = t.c;
-	left = t.len;
-	if (!tlv_next(&p, &left, &t) || !tlv_next(&p, &left, &t) ||
-	    t.tag != V_ASN1_SEQUENCE)
+	if (!tlv_into(&t, &p, &left) || !tlv_next(&p, &left, &t) ||
+	    !tlv_into(&t, &p, &left) || !tlv_next(&p, &left, &t) ||
+	    t.tag != V_ASN1_INTEGER)
 		return "ip has no CertResponse";
+	if (!tlv_next(&p, &left, &t) || t.tag != V_ASN1_SEQUENCE)
+		return "ip has no PKIStatusInfo";
 	q = t.c;
 	l = t.len;
 	if (!tlv_next(&q, &l, &u) || u.tag != V_ASN1_INTEGER || u.len != 1)
@@ -223,54 +234,105 @@ ip_check(const unsigned char *der, long len)
 		return "ip's PKIStatus is not accepted";
 	if (!tlv_next(&p, &left, &t) || t.tag != V_ASN1_SEQUENCE)
 		return "ip has no certifiedKeyPair";
-	/* certOrEncCert [0] the certificate, then privateKey [0]. */
 	p = t.c;
 	left = t.len;
+	/* certOrEncCert [0] the certificate, then privateKey [0]. */
 	if (!tlv_next(&p, &left, &t) || t.xclass != V_ASN1_CONTEXT_SPECIFIC ||
 	    t.tag != 0)
 		return "ip carries no certificate";
+	q = t.c;
+	X509_free(*cert);
+	if ((*cert = d2i_X509(NULL, &q, t.len)) == NULL)
+		return "ip's certificate does not decode";
 	if (!tlv_next(&p, &left, &t) || t.xclass != V_ASN1_CONTEXT_SPECIFIC ||
 	    t.tag != 0 || t.len == 0)
 		return "ip carries no privateKey";
 	return NULL;
 }
 
-/* The transfer callback: rewrite, send, check the answer. */
+/*
+ * POSTs the DER of ir to the server on a new connection (http_cb counts
+ * it and sets TCP_NODELAY). Returns the answer's DER (caller frees) and
+ * its length in *len, or NULL with c->kga_why set.
+ */
+static unsigned char *
+kga_post(struct client *c, const OSSL_CMP_MSG *ir, long *len)
+{
+	struct shared *sh = c->sh;
+	BIO *req = NULL, *rsp = NULL;
+	struct buf b = { NULL, 0, 0 };
+	unsigned char chunk[4096];
+	int n;
+
+	if ((req = BIO_new(BIO_s_mem())) == NULL ||
+	    i2d_OSSL_CMP_MSG_bio(req, ir) <= 0) {
+		snprintf(c->kga_why, sizeof(c->kga_why), "cannot encode the ir");
+		goto out;
+	}
+	rsp = OSSL_HTTP_transfer(NULL, sh->host, sh->port, sh->path, 0, NULL,
+	    NULL, NULL, NULL, http_cb, c, 0, NULL, "application/pkixcmp", req,
+	    "application/pkixcmp", 1, 0, MSG_TIMEOUT, 0);
+	if (rsp == NULL) {
+		unsigned long e = ERR_peek_last_error();
+
+		snprintf(c->kga_why, sizeof(c->kga_why),
+		    "HTTP exchange failed: %s",
+		    e != 0 && ERR_reason_error_string(e) != NULL
+		        ? ERR_reason_error_string(e) : "no answer");
+		goto out;
+	}
+	while ((n = BIO_read(rsp, chunk, sizeof(chunk))) > 0)
+		if (!buf_put(&b, chunk, (size_t)n)) {
+			free(b.p);
+			b.p = NULL;
+			break;
+		}
+	if (b.p == NULL)
+		snprintf(c->kga_why, sizeof(c->kga_why), "empty answer");
+	*len = (long)b.n;
+out:
+	BIO_free(req);
+	BIO_free(rsp);
+	return b.p;
+}
+
+/*
+ * The transfer callback. OpenSSL 3.0 cannot decode an ip whose privateKey
+ * is an EnvelopedData (RFC 9483; its CertifiedKeyPair knows EncryptedValue
+ * only), so the exchange happens here: rewrite the ir, POST it, check the
+ * answer's DER (c->kga_why, c->kga_cert), and return NULL, which ends
+ * OpenSSL's session; one_tx reads the outcome from c. The answer's MAC is
+ * not verified and certConf is not sent (implicitConfirm, granted by
+ * cmpca for MAC-protected kga requests).
+ */
 static OSSL_CMP_MSG *
 kga_transfer(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req)
 {
 	struct client *c = OSSL_CMP_CTX_get_transfer_cb_arg(ctx);
-	OSSL_CMP_MSG *ir, *rsp;
-	unsigned char *der = NULL;
-	int len;
+	OSSL_CMP_MSG *ir;
+	unsigned char *der;
+	const char *bad;
+	long len = 0;
 
-	if (OSSL_CMP_MSG_get_bodytype(req) != BODY_IR)
-		return OSSL_CMP_MSG_http_perform(ctx, req);
-	c->kga_bad = "cannot rewrite the ir for central key generation";
-	if ((ir = ir_rewrite(ctx, req)) == NULL)
-		return NULL;
-	rsp = OSSL_CMP_MSG_http_perform(ctx, ir);
-	OSSL_CMP_MSG_free(ir);
-	if (rsp == NULL) {
-		c->kga_bad = NULL; /* OpenSSL's reason */
+	if (OSSL_CMP_MSG_get_bodytype(req) != BODY_IR) {
+		snprintf(c->kga_why, sizeof(c->kga_why), "not an ir");
 		return NULL;
 	}
-	if ((len = i2d_OSSL_CMP_MSG(rsp, &der)) <= 0)
-		c->kga_bad = "cannot encode the answer";
+	if ((ir = ir_rewrite(ctx, req)) == NULL) {
+		snprintf(c->kga_why, sizeof(c->kga_why),
+		    "cannot rewrite the ir for central key generation");
+		return NULL;
+	}
+	der = kga_post(c, ir, &len);
+	OSSL_CMP_MSG_free(ir);
+	if (der == NULL)
+		return NULL;
+	if ((bad = ip_check(der, len, &c->kga_cert)) != NULL)
+		snprintf(c->kga_why, sizeof(c->kga_why), "%s", bad);
 	else
-		c->kga_bad = ip_check(der, len);
-	OPENSSL_free(der);
-	return rsp;
-}
-
-/* The key in the certificate is the CA's, not ours: accept it here. */
-static int
-kga_certconf(OSSL_CMP_CTX *ctx, X509 *cert, int fail_info, const char **txt)
-{
-	(void)ctx;
-	(void)cert;
-	(void)txt;
-	return fail_info;
+		c->kga_why[0] = '\0';
+	free(der);
+	return NULL;
 }
 
 /* See cmpload.h. */
@@ -279,7 +341,6 @@ kga_ctx_setup(struct client *c, OSSL_CMP_CTX *ctx)
 {
 	return OSSL_CMP_CTX_set_transfer_cb(ctx, kga_transfer) &&
 	       OSSL_CMP_CTX_set_transfer_cb_arg(ctx, c) &&
-	       OSSL_CMP_CTX_set_certConf_cb(ctx, kga_certconf) &&
 	       OSSL_CMP_CTX_set_option(
 	           ctx, OSSL_CMP_OPT_POPO_METHOD, OSSL_CRMF_POPO_NONE);
 }
