@@ -188,18 +188,57 @@ ir_rewrite(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req)
 	return rc;
 }
 
+/* PKIFailureInfo's bits (RFC 4210 §5.2.3), for the reasons of refusals. */
+static const char *const fail_names[] = { "badAlg", "badMessageCheck",
+	"badRequest", "badTime", "badCertId", "badDataFormat",
+	"wrongAuthority", "incorrectData", "missingTimeStamp", "badPOP",
+	"certRevoked", "certConfirmed", "wrongIntegrity", "badRecipientNonce",
+	"timeNotAvailable", "unacceptedPolicy", "unacceptedExtension",
+	"addInfoNotAvailable", "badSenderNonce", "badCertTemplate",
+	"signerNotTrusted", "transactionIdInUse", "unsupportedVersion",
+	"notAuthorized", "systemUnavail", "systemFailure", "duplicateCertReq" };
+
+/*
+ * Reads a PKIStatusInfo (content c, len). Returns its status, or -1; a
+ * refusal's reason ("rejection, failInfo badPOP") goes to why.
+ */
+static int
+status_read(const unsigned char *c, long len, char *why, size_t wlen)
+{
+	struct tlv t;
+	int st, bit;
+
+	if (!tlv_next(&c, &len, &t) || t.tag != V_ASN1_INTEGER || t.len != 1)
+		return -1;
+	st = t.c[0];
+	snprintf(why, wlen, "PKIStatus %d", st);
+	while (tlv_next(&c, &len, &t))
+		if (t.tag == V_ASN1_BIT_STRING && t.len > 1)
+			for (bit = 0; bit < (t.len - 1) * 8 &&
+			              bit < (int)(sizeof(fail_names) /
+			                          sizeof(*fail_names));
+			     bit++)
+				if (t.c[1 + bit / 8] & (0x80 >> (bit % 8))) {
+					snprintf(why, wlen,
+					    "PKIStatus %d, failInfo %s", st,
+					    fail_names[bit]);
+					break;
+				}
+	return st;
+}
+
 /*
  * Checks an ip's DER: the first CertResponse accepted, with a certificate
  * (in *cert, caller frees) and a privateKey. Returns NULL or what is
- * wrong.
+ * wrong (a refusal's status and failInfo written to why).
  */
 static const char *
-ip_check(const unsigned char *der, long len, X509 **cert)
+ip_check(const unsigned char *der, long len, X509 **cert, char *why,
+    size_t wlen)
 {
 	const unsigned char *p = der, *q;
-	struct tlv t, u;
-	long left = len, l;
-	int st;
+	struct tlv t;
+	long left = len;
 
 	/* PKIMessage; skip the header; the body must be ip [1]. */
 	if (!tlv_next(&p, &left, &t))
@@ -208,9 +247,13 @@ ip_check(const unsigned char *der, long len, X509 **cert)
 	left = t.len;
 	if (!tlv_next(&p, &left, &t) || !tlv_next(&p, &left, &t))
 		return "answer is not a PKIMessage";
+	if (t.xclass == V_ASN1_CONTEXT_SPECIFIC && t.tag == 23 &&
+	    tlv_into(&t, &p, &left) && tlv_next(&p, &left, &t) &&
+	    tlv_into(&t, &p, &left) && tlv_next(&p, &left, &t) &&
+	    status_read(t.c, t.len, why, wlen) >= 0)
+		return why; /* error message */
 	if (t.xclass != V_ASN1_CONTEXT_SPECIFIC || t.tag != 1)
-		return t.tag == 23 ? "answer is an error message"
-		                   : "answer is not an ip";
+		return "answer is not an ip";
 	/* CertRepMessage: caPubs [1] optional, then the responses. */
 	if (!tlv_into(&t, &p, &left) || !tlv_next(&p, &left, &t) ||
 	    !tlv_into(&t, &p, &left) || !tlv_next(&p, &left, &t))
@@ -224,14 +267,15 @@ ip_check(const unsigned char *der, long len, X509 **cert)
 		return "ip has no CertResponse";
 	if (!tlv_next(&p, &left, &t) || t.tag != V_ASN1_SEQUENCE)
 		return "ip has no PKIStatusInfo";
-	q = t.c;
-	l = t.len;
-	if (!tlv_next(&q, &l, &u) || u.tag != V_ASN1_INTEGER || u.len != 1)
+	switch (status_read(t.c, t.len, why, wlen)) {
+	case OSSL_CMP_PKISTATUS_accepted:
+	case OSSL_CMP_PKISTATUS_grantedWithMods:
+		break;
+	case -1:
 		return "ip has no PKIStatus";
-	st = u.c[0];
-	if (st != OSSL_CMP_PKISTATUS_accepted &&
-	    st != OSSL_CMP_PKISTATUS_grantedWithMods)
-		return "ip's PKIStatus is not accepted";
+	default:
+		return why; /* refused */
+	}
 	if (!tlv_next(&p, &left, &t) || t.tag != V_ASN1_SEQUENCE)
 		return "ip has no certifiedKeyPair";
 	p = t.c;
@@ -312,6 +356,7 @@ kga_transfer(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req)
 	OSSL_CMP_MSG *ir;
 	unsigned char *der;
 	const char *bad;
+	char why[REASON_LEN];
 	long len = 0;
 
 	if (OSSL_CMP_MSG_get_bodytype(req) != BODY_IR) {
@@ -327,7 +372,7 @@ kga_transfer(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req)
 	OSSL_CMP_MSG_free(ir);
 	if (der == NULL)
 		return NULL;
-	if ((bad = ip_check(der, len, &c->kga_cert)) != NULL)
+	if ((bad = ip_check(der, len, &c->kga_cert, why, sizeof(why))) != NULL)
 		snprintf(c->kga_why, sizeof(c->kga_why), "%s", bad);
 	else
 		c->kga_why[0] = '\0';
