@@ -79,7 +79,7 @@ TEST_TOOLS := $(B)/cmpdump $(B)/cmpnest $(B)/cmpload $(B)/cmphostile \
 	$(B)/fcgipost $(B)/certlint
 
 .PHONY: all deps deps-test test unit e2e run stop check clean bench install uninstall soak \
-	package test-package test-cluster bench-cluster test-tokens
+	package test-package test-cluster bench-cluster bench-kga test-tokens
 all: $(PROGS)
 
 $(B)/%.o: %.c
@@ -319,7 +319,8 @@ test-tokens: deps-test
 BENCH_PROGS := $(B)/cmpload $(B)/fcgi_echo $(B)/hsmsign $(B)/fcgipost \
 	$(B)/cmphostile
 
-$(B)/cmpload: $(B)/tests/bench/cmpload.o $(B)/tests/bench/cmpload_tx.o
+$(B)/cmpload: $(B)/tests/bench/cmpload.o $(B)/tests/bench/cmpload_tx.o \
+	$(B)/tests/bench/cmpload_kga.o
 	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LDLIBS) -lm
 
 $(B)/fcgi_echo: $(B)/tests/bench/fcgi_echo.o
@@ -338,6 +339,13 @@ bench: deps-test
 bench-cluster: deps-test
 	$(MAKE) all $(B)/cmpload
 	scripts/bench --bin $(B) --cluster
+
+# The central key generation rows of `make bench` alone (issue 26): irimp
+# at 1 and 4 clients, then kgaimp and the HSM's key generation for EC
+# P-256 and RSA-2048; about two minutes.
+bench-kga: deps-test
+	$(MAKE) all $(BENCH_PROGS)
+	scripts/bench --bin $(B) --kga
 
 # Fuzzing (issues 5, 30): libFuzzer targets in tests/fuzz/, built with
 # clang-14 into build/fuzz with -fsanitize=fuzzer,address,undefined.

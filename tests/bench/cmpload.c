@@ -9,7 +9,9 @@
  *   conns=12345
  *
  * Kinds: ir (with certConf), irimp (ir asking for implicitConfirm), cr,
- * rr and genm. rr revokes --oldcert (or --cert) every time; without
+ * rr, genm and kgaimp (irimp asking the CA to generate the key: central
+ * key generation, RFC 9483 §4.1.6, see cmpload_kga.c; --key-type picks
+ * the algorithm asked for, the answer must carry a privateKey). rr revokes --oldcert (or --cert) every time; without
  * either, each client first enrolls its share of --count certificates with
  * PBM (before the clock) and then revokes each one with a request signed
  * by that very certificate (RFC 9483 §4.2). PBM protection uses --ref and
@@ -66,7 +68,8 @@
 
 #include "cmpload.h"
 
-const char *const kind_names[] = { "ir", "irimp", "cr", "rr", "genm" };
+const char *const kind_names[] = { "ir", "irimp", "cr", "rr", "genm",
+	"kgaimp" };
 
 static double
 rusage_ms(void)
@@ -118,7 +121,7 @@ client_run(void *arg)
 	if (!c->ok && c->err[0] == '\0')
 		snprintf(c->err, sizeof(c->err), "rr enrollment failed");
 	ctx = ctx_new(c, &store, sh->secret != NULL && !sh->rr_own,
-	    sh->o.kind == K_IRIMP);
+	    sh->o.kind == K_IRIMP || sh->o.kind == K_KGAIMP);
 	if (ctx == NULL)
 		c->ok = 0;
 	pthread_barrier_wait(&sh->start);
@@ -188,8 +191,9 @@ pool_make(struct shared *sh)
 		fprintf(stderr, "cmpload: --key-type must be ec or rsa\n");
 		return 0;
 	}
-	sh->npool = sh->o.newkey != NULL ? 1
-	            : sh->o.pool > 0     ? sh->o.pool
+	/* kgaimp sends only the key's algorithm: one key will do. */
+	sh->npool = sh->o.newkey != NULL || sh->o.kind == K_KGAIMP ? 1
+	            : sh->o.pool > 0                              ? sh->o.pool
 	            : rsa                ? 16
 	                                 : 256;
 	if ((sh->pool = calloc((size_t)sh->npool, sizeof(*sh->pool))) == NULL)
@@ -289,7 +293,7 @@ shared_free(struct shared *sh)
 
 static const char usage_text[] =
     "usage: cmpload --url URL [--clients N] [--duration S | --count N]\n"
-    "    [--kind ir|irimp|cr|rr|genm] [--ref REF --secret-env VAR]\n"
+    "    [--kind ir|irimp|cr|rr|genm|kgaimp] [--ref REF --secret-env VAR]\n"
     "    [--cert PEM --key PEM] [--oldcert PEM] [--recipient /DN]\n"
     "    [--key-type ec|rsa] [--pool N] [--newkey PEM] [--cacert PEM]\n"
     "    [--no-keepalive] [--nagle] [--record FILE] [--prefix CN]\n"
@@ -514,6 +518,7 @@ out:
 		}
 		free(cl[i].own_cert);
 		free(cl[i].own_key);
+		X509_free(cl[i].kga_cert);
 	}
 	if (started) {
 		pthread_barrier_destroy(&sh->start);

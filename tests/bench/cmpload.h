@@ -21,7 +21,7 @@
 #define PRINT_FIRST_ERRORS 5 /* errors printed as they happen */
 #define MSG_TIMEOUT 10       /* seconds per message */
 
-enum kind { K_IR, K_IRIMP, K_CR, K_RR, K_GENM };
+enum kind { K_IR, K_IRIMP, K_CR, K_RR, K_GENM, K_KGAIMP };
 
 extern const char *const kind_names[];
 
@@ -82,9 +82,12 @@ struct client {
 	X509 **own_cert; /* rr_own: what this client revokes */
 	EVP_PKEY **own_key;
 	long nown;
+	char kga_why[REASON_LEN]; /* kgaimp: what went wrong, or "" */
+	X509 *kga_cert;           /* kgaimp: the certificate received */
 };
 
 /* cmpload_tx.c */
+BIO *http_cb(BIO *bio, void *arg, int connect, int detail);
 double now_ms(void);
 X509_NAME *dn_parse(const char *s);
 X509 *cert_load(const char *path);
@@ -93,5 +96,8 @@ OSSL_CMP_CTX *ctx_new(
     struct client *c, X509_STORE **storep, int pbm, int implicit);
 int one_tx(struct client *c, OSSL_CMP_CTX *ctx, X509_STORE *store, long seq);
 int own_enroll(struct client *c);
+
+/* cmpload_kga.c: makes ctx ask for central key generation (kgaimp). */
+int kga_ctx_setup(struct client *c, OSSL_CMP_CTX *ctx);
 
 #endif

@@ -47,7 +47,7 @@ log_cb(const char *func, const char *file, int line, OSSL_CMP_severity level,
 }
 
 /* Sets TCP_NODELAY on each new connection and counts connections. */
-static BIO *
+BIO *
 http_cb(BIO *bio, void *arg, int connect, int detail)
 {
 	struct client *c = arg;
@@ -257,7 +257,7 @@ cert_check(X509 *cert, EVP_PKEY *key, X509_STORE *store)
 
 	if (cert == NULL)
 		return "no certificate in the response";
-	if (X509_check_private_key(cert, key) != 1)
+	if (key != NULL && X509_check_private_key(cert, key) != 1)
 		return "enrolled certificate does not carry the requested key";
 	if (store == NULL)
 		return NULL;
@@ -268,6 +268,15 @@ cert_check(X509 *cert, EVP_PKEY *key, X509_STORE *store)
 	X509_STORE_CTX_free(vc);
 	return ok ? NULL
 	          : "enrolled certificate does not verify against the CA";
+}
+
+/* kgaimp: a and b are keys of the same algorithm and size. */
+static int
+same_type(EVP_PKEY *a, EVP_PKEY *b)
+{
+	return a != NULL && b != NULL &&
+	       EVP_PKEY_get_base_id(a) == EVP_PKEY_get_base_id(b) &&
+	       EVP_PKEY_get_bits(a) == EVP_PKEY_get_bits(b);
 }
 
 /*
@@ -316,6 +325,8 @@ ctx_new(struct client *c, X509_STORE **storep, int pbm, int implicit)
 	               !OSSL_CMP_CTX_set1_pkey(ctx, sh->key)))
 		goto out;
 	if (sh->oldcert != NULL && !OSSL_CMP_CTX_set1_oldCert(ctx, sh->oldcert))
+		goto out;
+	if (sh->o.kind == K_KGAIMP && !kga_ctx_setup(c, ctx))
 		goto out;
 	if (sh->cacert != NULL) {
 		/* Ours for checking enrolled certificates; the context's copy
@@ -369,7 +380,8 @@ one_tx(struct client *c, OSSL_CMP_CTX *ctx, X509_STORE *store, long seq)
 		snprintf(why, sizeof(why), "cannot reinit the CMP context");
 		goto fail;
 	}
-	if (sh->o.kind == K_IR || sh->o.kind == K_IRIMP || sh->o.kind == K_CR) {
+	if (sh->o.kind == K_IR || sh->o.kind == K_IRIMP || sh->o.kind == K_CR ||
+	    sh->o.kind == K_KGAIMP) {
 		key = sh->pool[(c->id + seq * sh->o.clients) % sh->npool];
 		snprintf(cn, sizeof(cn), "%s-%d-%ld", sh->o.prefix, c->id,
 		    seq);
@@ -394,6 +406,28 @@ one_tx(struct client *c, OSSL_CMP_CTX *ctx, X509_STORE *store, long seq)
 		}
 	}
 	switch (sh->o.kind) {
+	case K_KGAIMP:
+		/* The transfer callback does the exchange and then ends
+		 * OpenSSL's session (cmpload_kga.c): its outcome is in c. */
+		snprintf(c->kga_why, sizeof(c->kga_why), "no exchange");
+		X509_free(c->kga_cert);
+		c->kga_cert = NULL;
+		(void)OSSL_CMP_exec_IR_ses(ctx);
+		if (c->kga_why[0] != '\0') {
+			snprintf(why, sizeof(why), "kgaimp: %.200s", c->kga_why);
+			record(sh, "fail", t0, NULL, cn, why);
+			goto fail;
+		}
+		if ((bad = cert_check(c->kga_cert, NULL, store)) == NULL &&
+		    !same_type(X509_get0_pubkey(c->kga_cert), key))
+			bad = "the CA generated another key type than asked";
+		if (bad != NULL) {
+			snprintf(why, sizeof(why), "%s", bad);
+			record(sh, "fail", t0, NULL, cn, why);
+			goto fail;
+		}
+		record(sh, "ok", t0, c->kga_cert, NULL, NULL);
+		break;
 	case K_IR:
 	case K_IRIMP:
 	case K_CR:

@@ -5,6 +5,8 @@
  * usage: hsmsign --module SO --token LABEL --pin-file F --key TYPE
  *                --label NEWLABEL [--seconds S] [--procs N]
  *                [--init-args STRING]   (C_Initialize: NSS's soft token)
+ *        hsmsign --module SO --token LABEL --pin-file F --key TYPE
+ *                --keygen N [--init-args STRING]
  *
  * A first child process generates a key pair under NEWLABEL with
  * hsm_keygen(); then N child processes (each opening the module and
@@ -17,7 +19,16 @@
  *   cpu_ms/sig=0.162 verify=ok
  *
  * cpu_ms/sig is the signing processes' CPU (SoftHSM runs in-process) per
- * signature. The parent never touches PKCS#11. SOFTHSM2_CONF and
+ * signature.
+ *
+ * With --keygen N, one child process instead generates N end-entity key
+ * pairs of TYPE with hsm_keygen_ee(), as cmpcad does for central key
+ * generation (issue 26: keypair in the token, private key wrapped out),
+ * one after the other, and prints:
+ *
+ *   key=rsa:2048 keygens=20 mean_ms=812.3 p50_ms=650.1 max_ms=2400.0
+ *   cpu_ms/keygen=805.2
+ * The parent never touches PKCS#11. SOFTHSM2_CONF and
  * CMPCA_HSM_LOCK come from the environment, like the stack's.
  */
 #include <errno.h>
@@ -42,6 +53,7 @@ struct opts {
 	const char *module, *token, *pin_file, *key, *label, *init_args;
 	double seconds;
 	int procs;
+	int keygen; /* --keygen N: time hsm_keygen_ee() instead */
 };
 
 /* What one signing child reports through its pipe. */
@@ -223,7 +235,63 @@ out:
 static const char usage_text[] =
     "usage: hsmsign --module SO --token LABEL --pin-file F --key TYPE\n"
     "               --label NEWLABEL [--seconds S] [--procs N]\n"
-    "               [--init-args STRING]\n";
+    "               [--init-args STRING]\n"
+    "       hsmsign --module SO --token LABEL --pin-file F --key TYPE\n"
+    "               --keygen N [--init-args STRING]\n";
+
+static int
+dbl_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Child for --keygen: times o->keygen hsm_keygen_ee(). Exit status. */
+static int
+keygen_ee_child(const struct opts *o)
+{
+	struct hsm *h = NULL;
+	enum hsm_keytype type;
+	EVP_PKEY *key = NULL;
+	double *ms, t0, c0, sum = 0;
+	int i, rc = 1;
+
+	if ((ms = calloc((size_t)o->keygen, sizeof(*ms))) == NULL)
+		return 1;
+	if (!hsm_keytype_parse(o->key, &type)) {
+		fprintf(stderr, "hsmsign: unknown key type %s\n", o->key);
+		goto out;
+	}
+	if ((h = hsm_open_args(o->module, o->token, o->pin_file,
+		 o->init_args)) == NULL) {
+		fprintf(stderr, "hsmsign: %s\n", hsm_error());
+		goto out;
+	}
+	c0 = cpu_ms();
+	for (i = 0; i < o->keygen; i++) {
+		t0 = now_s();
+		if (!hsm_keygen_ee(h, type, &key)) {
+			fprintf(stderr, "hsmsign: %s\n", hsm_error());
+			goto out;
+		}
+		ms[i] = (now_s() - t0) * 1e3;
+		sum += ms[i];
+		EVP_PKEY_free(key);
+		key = NULL;
+	}
+	c0 = cpu_ms() - c0;
+	qsort(ms, (size_t)o->keygen, sizeof(*ms), dbl_cmp);
+	printf("key=%s keygens=%d mean_ms=%.1f p50_ms=%.1f max_ms=%.1f "
+	       "cpu_ms/keygen=%.1f\n",
+	    o->key, o->keygen, sum / o->keygen, ms[o->keygen / 2],
+	    ms[o->keygen - 1], c0 / o->keygen);
+	rc = fflush(stdout) == 0 ? 0 : 1; /* the caller _exit()s */
+out:
+	hsm_close(h);
+	free(ms);
+	return rc;
+}
 
 static int
 opts_parse(int argc, char **argv, struct opts *o)
@@ -237,6 +305,7 @@ opts_parse(int argc, char **argv, struct opts *o)
 		{ "seconds", required_argument, NULL, 's' },
 		{ "procs", required_argument, NULL, 'n' },
 		{ "init-args", required_argument, NULL, 'i' },
+		{ "keygen", required_argument, NULL, 'g' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -270,12 +339,18 @@ opts_parse(int argc, char **argv, struct opts *o)
 		case 'i':
 			o->init_args = optarg;
 			break;
+		case 'g':
+			o->keygen = atoi(optarg);
+			if (o->keygen < 1)
+				goto bad;
+			break;
 		default:
 			goto bad;
 		}
 	}
 	if (optind != argc || o->module == NULL || o->token == NULL ||
-	    o->pin_file == NULL || o->key == NULL || o->label == NULL ||
+	    o->pin_file == NULL || o->key == NULL ||
+	    (o->label == NULL && o->keygen == 0) ||
 	    o->seconds <= 0 || o->procs < 1 || o->procs > MAX_PROCS)
 		goto bad;
 	return 1;
@@ -312,6 +387,11 @@ main(int argc, char **argv)
 	if (!opts_parse(argc, argv, &o))
 		return 2;
 	fflush(NULL);
+	if (o.keygen > 0) {
+		if ((pid = fork()) == 0)
+			_exit(keygen_ee_child(&o));
+		return pid > 0 && reap(pid) ? 0 : 1;
+	}
 	if (pipe(kp) != 0)
 		goto out;
 	if ((pid = fork()) == 0) {
