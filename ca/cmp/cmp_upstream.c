@@ -661,8 +661,9 @@ fwd_poll(struct req *r)
 	const CMP_HEADER *h = r->msg->header;
 	struct db_pending *pend = NULL;
 	struct db_ra_fwd f;
+	struct db_txn t;
 	size_t n = 0, i;
-	int rc, ok = 1;
+	int rc, ok = 1, checked = 0;
 
 	if (db_pending_list_by_txn(r->srv->db, h->transactionID->data,
 		(size_t)h->transactionID->length, &pend, &n) < 0) {
@@ -686,8 +687,19 @@ fwd_poll(struct req *r)
 			ok = 0;
 		} else if ((rc == 1 && f.waiting &&
 			       pend[i].status == DB_PENDING_UPSTREAM) ||
-		    (rc == 0 && pend[i].status == DB_PENDING_APPROVED))
+		    (rc == 0 && pend[i].status == DB_PENDING_APPROVED)) {
+			/* The pollReq continues the device's transaction (its
+			 * sender, our last senderNonce) before anything goes
+			 * upstream: another credential's or a replayed
+			 * pollReq makes the RA poll nobody. */
+			if (!checked && !cmp_txn_continue(r, &t,
+				DB_TXN_WAITING, NULL, NULL)) {
+				ok = 0;
+				break;
+			}
+			checked = 1;
 			ok = poll_one(r, &pend[i], &f);
+		}
 	}
 	db_pending_array_free(pend, n);
 	return ok;

@@ -107,6 +107,12 @@ cmp_upstream_rr(struct req *r)
 		    "(revoked, on hold or never confirmed)");
 		goto out;
 	}
+	/* The replay guard before anything goes upstream: the senderNonce
+	 * claimed and the transactionID taken here, as a CA does, so that
+	 * a replayed rr is refused at the RA (badSenderNonce or
+	 * transactionIdInUse) instead of being forwarded again. */
+	if (cmp_txn_record(r, DB_TXN_DONE) != 1)
+		goto out;
 	if ((b = ASN1_item_dup(ASN1_ITEM_rptr(CMP_BODY), r->msg->body)) ==
 	    NULL) {
 		out = cmp_internal(r, CMP_FAIL_SYSTEM_FAILURE,

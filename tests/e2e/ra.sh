@@ -239,7 +239,7 @@ echo "== rr through the RA (RFC 9483 §4.2, §5.2.3): its scope, then upstream"
 rr_via() {
 	openssl cmp -cmd rr -server "$2" -ref "${4:-demo}" -secret "pass:${5:-$secb}" \
 	    -recipient "$CMPCA_CA_SUBJECT" -oldcert "$3" -revreason 1 \
-	    -unprotected_errors >"$d/$1.out" 2>&1
+	    -unprotected_errors -reqout "$d/$1.req" >"$d/$1.out" 2>&1
 }
 # Out of scope: a certificate B brokered for another credential.
 B secret add other-dev --uses -1 --days 0 >"$d/other-secret" 2>/dev/null
@@ -256,6 +256,13 @@ check "rr forwarded with the RA's MAC: A's refusal reaches the device" \
     grep -q "upstream CA refused" "$d/rrmac.out"
 check "  ... the certificate stays valid at A and at B" \
     test "$(a_status "$d/dev1.pem") $(b_status "$d/dev1.pem")" = "valid valid"
+# The same rr again, byte for byte: B took its senderNonce and
+# transactionID before forwarding it, so the replay stops at B.
+before_a=$(q "select count(*) from cmp_txn")
+curl -s -H 'Content-Type: application/pkixcmp' --data-binary "@$d/rrmac.req" \
+    -o "$d/rrreplay.rsp" "$ra_url"
+check "a replayed rr: refused at B (badSenderNonce), not forwarded again" bash -c \
+    "'$bin/cmpdump' '$d/rrreplay.rsp' | grep -q 'failinfo=badSenderNonce' && [ \"\$(psql -XqtA '$CMPCA_DB' -c 'select count(*) from cmp_txn')\" = '$before_a' ]"
 # In scope through the signing identity: revoked at A, then at B.
 rr_via rrsig "http://127.0.0.1:$portb/.well-known/cmp/p/rasig" "$d/sig.pem"
 check "rr through the signing RA: accepted" grep -q "revocation accepted\|accepted" "$d/rrsig.out"

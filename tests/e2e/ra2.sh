@@ -52,6 +52,7 @@ trap cleanup_both EXIT
 CMPCA_VAR=$varb CMPCA_PORT=$portb CMPCA_HOUSEKEEPING=1 CMPCA_POLL_AFTER=1 \
     "$top/scripts/stack" up >"$varb/stackb.out" 2>&1 &
 stackb=$!
+e2e_build_bc_client
 e2e_stack_up
 d=$work
 fails() { ! "$@"; }
@@ -196,6 +197,17 @@ check "  ... B polled upstream (pollReq through the relay)" \
     relayed_past $((relayed0 + 1))
 check "nothing issued before the decision" \
     test "$(q "select count(*) from cert where subject = 'CN=ra2-polled'")" = 0
+# A pollReq for the device's transaction with a recipNonce that is not
+# B's last senderNonce (a replay, or someone else's guess): refused at
+# B. (B now checks it before polling upstream; the device's own polls go
+# on meanwhile, so the relay's count cannot show the difference here.)
+export SECB=$secb
+ptx=$(qb "select encode(txid, 'hex') from pending_req where subject = 'CN=ra2-polled'")
+"$top/tests/bc/cmpclient" pollreq --url "$slow_url" --recipient "$CMPCA_CA_SUBJECT" \
+    --ref dev --secret-env SECB --txid "$ptx" \
+    --recip-nonce 00112233445566778899aabbccddeeff >"$d/badpoll.out" 2>&1
+check "a pollReq with another recipNonce: badRecipientNonce at B" \
+    grep -q "failinfo=badRecipientNonce" "$d/badpoll.out"
 cli request approve "$id" >/dev/null
 wait "$client"
 if [ -s "$d/polled.pem" ]; then
