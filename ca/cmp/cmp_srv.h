@@ -350,6 +350,9 @@ const char *cmp_upstream_text(struct req *r, const CMP_PKISI *si);
  * not (for the log). */
 const char *cmp_upstream_cert_check(const struct req *r, X509 *x,
     const CRMF_CERTTEMPLATE *t, EVP_PKEY *pub, STACK_OF(X509) *extra);
+/* The plain certificate of a CertResponse accepted (or grantedWithMods),
+ * or NULL (any other status, no certificate, an encrypted one). */
+X509 *cmp_upstream_issued(const CMP_CERTRESPONSE *cr);
 /* The CertResponse for rid in rep (the only one if there is one). */
 CMP_CERTRESPONSE *cmp_upstream_find_resp(const CMP_CERTREPMESSAGE *rep,
     int rid);

@@ -225,13 +225,7 @@ cmp_upstream_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
 		rc = 2;
 		goto out;
 	}
-	if ((status != CMP_STATUS_ACCEPTED &&
-		status != CMP_STATUS_GRANTED_WITH_MODS) ||
-	    cr->certifiedKeyPair == NULL ||
-	    cr->certifiedKeyPair->certOrEncCert == NULL ||
-	    cr->certifiedKeyPair->certOrEncCert->type != 0 ||
-	    (x = cr->certifiedKeyPair->certOrEncCert->value.certificate) ==
-		NULL) {
+	if ((x = cmp_upstream_issued(cr)) == NULL) {
 		log_warn("req %lu: upstream %s: status %ld without a plain "
 			 "certificate", r->id, r->ca->label, status);
 		rc = cmp_upstream_refuse(rid, CMP_FAIL_SYSTEM_FAILURE,
@@ -634,14 +628,8 @@ answered:
 			    db_error(r->srv->db));
 			ok = 0;
 		}
-	} else if ((status == CMP_STATUS_ACCEPTED ||
-		       status == CMP_STATUS_GRANTED_WITH_MODS) &&
-	    cr->certifiedKeyPair != NULL &&
-	    cr->certifiedKeyPair->certOrEncCert != NULL &&
-	    cr->certifiedKeyPair->certOrEncCert->type == 0 &&
-	    cr->certifiedKeyPair->certOrEncCert->value.certificate != NULL)
-		ok = poll_issued(r, p, f,
-		    cr->certifiedKeyPair->certOrEncCert->value.certificate,
+	} else if (cmp_upstream_issued(cr) != NULL)
+		ok = poll_issued(r, p, f, cmp_upstream_issued(cr),
 		    a->extraCerts);
 	else
 		ok = poll_rejected(r, p, f, cmp_upstream_text(r, cr->status));

@@ -139,3 +139,18 @@ cmp_upstream_find_resp(const CMP_CERTREPMESSAGE *rep, int rid)
 	}
 	return NULL;
 }
+
+/* See cmp_srv.h. */
+X509 *
+cmp_upstream_issued(const CMP_CERTRESPONSE *cr)
+{
+	long status = ASN1_INTEGER_get(cr->status->status);
+
+	if ((status != CMP_STATUS_ACCEPTED &&
+		status != CMP_STATUS_GRANTED_WITH_MODS) ||
+	    cr->certifiedKeyPair == NULL ||
+	    cr->certifiedKeyPair->certOrEncCert == NULL ||
+	    cr->certifiedKeyPair->certOrEncCert->type != 0)
+		return NULL;
+	return cr->certifiedKeyPair->certOrEncCert->value.certificate;
+}

@@ -297,13 +297,7 @@ cmp_upstream_nest_certreq(struct req *r, const CRMF_CERTREQMSG *m, int rid,
 		rc = 2;
 		goto out;
 	}
-	if ((status != CMP_STATUS_ACCEPTED &&
-		status != CMP_STATUS_GRANTED_WITH_MODS) ||
-	    cr->certifiedKeyPair == NULL ||
-	    cr->certifiedKeyPair->certOrEncCert == NULL ||
-	    cr->certifiedKeyPair->certOrEncCert->type != 0 ||
-	    (x = cr->certifiedKeyPair->certOrEncCert->value.certificate) ==
-		NULL) {
+	if ((x = cmp_upstream_issued(cr)) == NULL) {
 		log_warn("req %lu: upstream %s: status %ld without a plain "
 			 "certificate", r->id, r->ca->label, status);
 		rc = cmp_upstream_refuse(rid, CMP_FAIL_SYSTEM_FAILURE,

@@ -63,7 +63,7 @@ cmp_upstream_rr(struct req *r)
 	STACK_OF(CMP_REVDETAILS) *rr = r->msg->body->value.rr;
 	const CMP_REVDETAILS *d;
 	const CRMF_CERTTEMPLATE *t;
-	char serial[80], err[512], one[CA_LOG_SAN_MAX] = "";
+	char serial[80], err[512];
 	struct db_up_state st;
 	struct db_cert row;
 	const CMP_PKISI *si = NULL;
@@ -150,16 +150,9 @@ cmp_upstream_rr(struct req *r)
 		out = rp_new(r, CMP_STATUS_ACCEPTED, CMP_FAIL_NONE, NULL);
 		goto out;
 	}
-	if (si != NULL && sk_ASN1_UTF8STRING_num(si->statusString) > 0) {
-		const ASN1_UTF8STRING *s =
-		    sk_ASN1_UTF8STRING_value(si->statusString, 0);
-
-		log_sanitize(s->data, (size_t)s->length, one, sizeof(one));
-	}
-	snprintf(r->why_buf, sizeof(r->why_buf), "the upstream CA refused%s%.200s",
-	    one[0] != '\0' ? ": " : "", one);
 	out = rp_new(r, CMP_STATUS_REJECTION,
-	    cmp_upstream_fail(si, CMP_FAIL_BAD_REQUEST), r->why_buf);
+	    cmp_upstream_fail(si, CMP_FAIL_BAD_REQUEST),
+	    cmp_upstream_text(r, si));
 out:
 	CMP_MSG_free(a);
 	db_cert_clear(&row);
