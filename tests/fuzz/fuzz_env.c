@@ -27,6 +27,10 @@ die(const char *what)
 /* The credentials of fuzz_upstream(): the default CA's (saved at start),
  * fuzz-up's, and fuzz-up's under the profile approval (optional). */
 static struct fuzz_env def, up, upw;
+/* The nesting RA identities (scripts/fuzz: CMPCA_FUZZ_NEST): the default
+ * secret (which serves any CA), at fuzz-nestmac (--nested) and fuzz-nest
+ * (signed requests only). */
+static struct fuzz_env nmac, nsig;
 /* The default CA's single-use secret (fuzz_once()). */
 static struct fuzz_env once;
 
@@ -92,6 +96,12 @@ fuzz_env_init(const char *name, unsigned what)
 			upw.ref = getenv("CMPCA_FUZZ_UP_WAIT_REF");
 			upw.label = up.label;
 		}
+		if (getenv("CMPCA_FUZZ_NEST") != NULL) {
+			nmac = def;
+			nmac.label = "fuzz-nestmac";
+			nsig = def;
+			nsig.label = "fuzz-nest";
+		}
 		/* The daemon's transport (HTTP to the stack's cmpcad),
 		 * its answers twisted by fuzz_up_twist (fuzz_up.c). */
 		cmp_srv_set_upstream(fz.srv, &fuzz_up_io);
@@ -121,9 +131,12 @@ fuzz_upstream(int on)
 		return -1;
 	if (on == 2 && upw.label == NULL)
 		on = 1;
+	if (on >= 3 && nmac.label == NULL)
+		return -1;
 	if (on == state)
 		return was;
-	c = on == 2 ? &upw : on ? &up : &def;
+	c = on == 4 ? &nsig : on == 3 ? &nmac : on == 2 ? &upw
+	    : on ? &up : &def;
 	memcpy(fz.secret, c->secret, sizeof(fz.secret));
 	fz.secret_len = c->secret_len;
 	fz.ref = c->ref;

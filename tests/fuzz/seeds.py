@@ -9,8 +9,8 @@ protects every decodable input again. Run from the top of the tree:
     python3 tests/fuzz/seeds.py
 
 writes tests/fuzz/corpus/cmp/seed-kga-*.der, seed-up-*.der,
-seed-ccr-otherkey.der, seed-ccr-badkey.der, seed-nonce-*.der and
-seed-unprot-*.der.
+seed-ccr-otherkey.der, seed-ccr-badkey.der, seed-nonce-*.der,
+seed-unprot-*.der, seed-krr-*.der and seed-nest-*.der.
 """
 import os
 
@@ -227,7 +227,87 @@ def unprotected():
         write('seed-unprot-%s' % src[4:], enc(m))
 
 
+def krr():
+    # After a kga (the key archived: archive_keys on the fuzz stack), b2
+    # 0x2b to 0x5b: a krr of the confirmed certificate under the same
+    # credential, signed by the RA, by the end entity (another subject),
+    # under the single-use secret. last 0x06 accepts (the reference
+    # ours), 0x24 binds the ir to the end entity (signed by it, its
+    # subject: the holder), 0x30 to the RA (signed by it).
+    for src, tag, algs in (('osc-ir.der', 'mac', (None, RSA)),
+                           ('osc-ir-sig.der', 'sig', (None,))):
+        for alg in algs:
+            for b2 in (0x2b, 0x3b, 0x4b, 0x5b):
+                msg = load(src)
+                for crm in reqmsgs(msg):
+                    drop_key(crm, alg)
+                    drop_pop(crm)
+                name = 'seed-krr-%s%s-%x.der' % (
+                    tag, '-rsa' if alg else '', b2 >> 4)
+                write(name, selectors(enc(msg), b2, 0x06))
+    for last, who in ((0x24, 'holder'), (0x30, 'ra')):
+        msg = load('osc-ir-sig.der')
+        for crm in reqmsgs(msg):
+            drop_key(crm)
+            drop_pop(crm)
+        write('seed-krr-%s.der' % who, selectors(enc(msg), 0x2b, last))
+    # A krr body (an ir's CertReqMessages under tag [9]): as it is (no
+    # serialNumber), bound to the end entity's certificate (0x24: signed
+    # by it, not archived), by the RA (0x30) under each revocation scope
+    # (b2 0x0c, 0x1c, 0x2c) and about the earlier certificate (0x8c),
+    # and with two CertReqMsgs.
+    def as_krr(two=False):
+        m = load('osc-ir.der')
+        m[0][1][1][0] = 0xa9
+        if two:
+            reqmsgs(m).append(reqmsgs(m)[0])
+        return enc(m)
+    for b2, last in ((0x00, 0x06), (0x00, 0x24), (0x0c, 0x30),
+                     (0x1c, 0x30), (0x2c, 0x30), (0x8c, 0x24)):
+        write('seed-krr-body-%02x-%02x.der' % (b2, last),
+              selectors(as_krr(), b2, last))
+    write('seed-krr-body-two.der', selectors(as_krr(True), 0x00, 0x06))
+
+
+def nest():
+    # b2 0x0a to 0xba: the RA fuzz-nestmac (--sign-ca --nested), its
+    # nested answers twisted by the high half (fuzz_engine.c's
+    # nest_twist); 0xca to 0xfa: fuzz-nest (--sign-ca). last 0x06 a MAC
+    # under our reference, the certificate accepted; 0x07 rejected, 0x0a
+    # an error message, 0x05 a pollReq; 0x24 bound to the end entity
+    # fuzz-nestmac brokered (a kur of its certificate, an ir or cr for
+    # its name, signed with it: nested as signed).
+    for b2 in range(0x0a, 0x100, 0x10):
+        write('seed-nest-ir-%02x.der' % b2,
+              selectors(enc(load('osc-ir.der')), b2, 0x06))
+        write('seed-nest-kur-%02x.der' % b2,
+              selectors(enc(load('osc-kur.der')), b2, 0x24))
+    for last in (0x07, 0x0a, 0x05):
+        write('seed-nest-ir-0a-%02x.der' % last,
+              selectors(enc(load('osc-ir.der')), 0x0a, last))
+        write('seed-nest-kur-0a-%02x.der' % last,
+              selectors(enc(load('osc-kur.der')), 0x0a, last | 0x20))
+    for src in ('osc-cr.der', 'osc-p10cr.der', 'osc-ir-sig.der',
+                'osc-rr-mac.der', 'osc-genm.der'):
+        for last in (0x06, 0x24):
+            write('seed-nest-%s-%02x.der' % (src[4:-4], last),
+                  selectors(enc(load(src)), 0x0a, last))
+        write('seed-nest-%s-ca.der' % src[4:-4],
+              selectors(enc(load(src)), 0xca, 0x24))
+    # A kga ir nested; two CertReqMsgs (one per nested request only).
+    msg = load('osc-ir.der')
+    for crm in reqmsgs(msg):
+        drop_key(crm)
+        drop_pop(crm)
+    write('seed-nest-kga.der', selectors(enc(msg), 0x0a, 0x06))
+    msg = load('osc-ir.der')
+    reqmsgs(msg).append(reqmsgs(msg)[0])
+    write('seed-nest-two.der', selectors(enc(msg), 0x0a, 0x06))
+
+
 if __name__ == '__main__':
+    krr()
+    nest()
     kga()
     up_wait()
     up_rr()
