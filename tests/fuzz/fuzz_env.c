@@ -27,9 +27,9 @@ die(const char *what)
 /* The credentials of fuzz_upstream(): the default CA's (saved at start),
  * fuzz-up's, and fuzz-up's under the profile approval (optional). */
 static struct fuzz_env def, up, upw;
-/* The nesting RA identities (scripts/fuzz: CMPCA_FUZZ_NEST): the default
- * secret (which serves any CA), at fuzz-nestmac (--nested) and fuzz-nest
- * (signed requests only). */
+/* The nesting RA identities: a secret that serves any CA
+ * (CMPCA_FUZZ_NEST_SECRET_FILE, reference CMPCA_FUZZ_NEST_REF), at
+ * fuzz-nestmac (--nested) and fuzz-nest (signed requests only). */
 static struct fuzz_env nmac, nsig;
 /* The default CA's single-use secret (fuzz_once()). */
 static struct fuzz_env once;
@@ -96,10 +96,12 @@ fuzz_env_init(const char *name, unsigned what)
 			upw.ref = getenv("CMPCA_FUZZ_UP_WAIT_REF");
 			upw.label = up.label;
 		}
-		if (getenv("CMPCA_FUZZ_NEST") != NULL) {
-			nmac = def;
+		sf = getenv("CMPCA_FUZZ_NEST_SECRET_FILE");
+		if (sf != NULL && getenv("CMPCA_FUZZ_NEST_REF") != NULL) {
+			secret_read(sf, nmac.secret, &nmac.secret_len);
+			nmac.ref = getenv("CMPCA_FUZZ_NEST_REF");
 			nmac.label = "fuzz-nestmac";
-			nsig = def;
+			nsig = nmac;
 			nsig.label = "fuzz-nest";
 		}
 		/* The daemon's transport (HTTP to the stack's cmpcad),

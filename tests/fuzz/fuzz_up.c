@@ -273,6 +273,113 @@ nest_inner(CMP_MSG *m, int *two)
 	}
 }
 
+/*
+ * The RA and its upstream CA share the fuzz stack's database, which
+ * holds every transactionID and senderNonce once: the device's message
+ * that the RA nests would be a replay at the upstream CA, or the RA's
+ * record of it one after the upstream's. So the inner message goes
+ * upstream under a transactionID and senderNonce of its own (protected
+ * again, as the device would: the secret or the identity it names), and
+ * the inner answer comes back with the device's, as from an upstream CA
+ * with a database of its own. The mapping of the last transaction:
+ */
+static unsigned char dev_tx[16], up_tx[16], dev_nonce[16], up_nonce[16];
+
+/* An octet string of 16 octets into buf, or 0. */
+static int
+o16(const ASN1_OCTET_STRING *o, unsigned char *buf)
+{
+	if (o == NULL || o->length != 16)
+		return 0;
+	memcpy(buf, o->data, 16);
+	return 1;
+}
+
+/* Does o hold the 16 octets of buf? */
+static int
+is16(const ASN1_OCTET_STRING *o, const unsigned char *buf)
+{
+	return o != NULL && o->length == 16 && memcmp(o->data, buf, 16) == 0;
+}
+
+/* The inner messages of the nested body b, or NULL. */
+static STACK_OF(CMP_MSG) *
+inner_get(const CMP_BODY *b)
+{
+	const ASN1_TYPE *v = b->value.other;
+	const unsigned char *p;
+
+	if (b->type != CMP_BODY_NESTED || v == NULL ||
+	    v->type != V_ASN1_SEQUENCE)
+		return NULL;
+	p = v->value.sequence->data;
+	return (STACK_OF(CMP_MSG) *)ASN1_item_d2i(NULL, &p,
+	    v->value.sequence->length, ASN1_ITEM_rptr(CMP_MSGS));
+}
+
+/* b's inner messages become in (encoded again). */
+static void
+inner_set(CMP_BODY *b, STACK_OF(CMP_MSG) *in)
+{
+	unsigned char *der = NULL;
+	int len;
+
+	if ((len = ASN1_item_i2d((ASN1_VALUE *)in, &der,
+		 ASN1_ITEM_rptr(CMP_MSGS))) > 0)
+		ASN1_STRING_set0(b->value.other->value.sequence, der, len);
+}
+
+/* The device's inner message in b goes upstream under ids of its own. */
+static void
+nest_out(CMP_BODY *b)
+{
+	STACK_OF(CMP_MSG) *in = inner_get(b);
+	CMP_MSG *m;
+	int cont;
+
+	if (in == NULL || sk_CMP_MSG_num(in) != 1)
+		goto out;
+	m = sk_CMP_MSG_value(in, 0);
+	cont = m->body->type == CMP_BODY_CERTCONF ||
+	    m->body->type == CMP_BODY_POLLREQ ||
+	    m->body->type == CMP_BODY_ERROR;
+	if (!o16(m->header->senderNonce, dev_nonce))
+		goto out;
+	if (cont) {
+		if (!is16(m->header->transactionID, dev_tx))
+			goto out;
+		memcpy(m->header->transactionID->data, up_tx, 16);
+	} else if (!o16(m->header->transactionID, dev_tx))
+		goto out;
+	if (!fuzz_protect_again(m) ||
+	    !o16(m->header->transactionID, up_tx) ||
+	    !o16(m->header->senderNonce, up_nonce))
+		goto out;
+	inner_set(b, in);
+out:
+	sk_CMP_MSG_pop_free(in, CMP_MSG_free);
+}
+
+/* The inner answer in a comes back with the device's ids. */
+static void
+nest_back(CMP_MSG *a)
+{
+	STACK_OF(CMP_MSG) *in = inner_get(a->body);
+	CMP_MSG *m;
+	int i;
+
+	for (i = 0; i < sk_CMP_MSG_num(in); i++) {
+		m = sk_CMP_MSG_value(in, i);
+		if (is16(m->header->transactionID, up_tx))
+			memcpy(m->header->transactionID->data, dev_tx, 16);
+		if (is16(m->header->recipNonce, up_nonce))
+			memcpy(m->header->recipNonce->data, dev_nonce, 16);
+	}
+	if (in != NULL)
+		inner_set(a->body, in);
+	sk_CMP_MSG_pop_free(in, CMP_MSG_free);
+}
+
 /* Twists the nested answer a by fuzz_up_twist (fuzz_env.h). */
 static void
 nest_twist(CMP_MSG *a)
@@ -333,6 +440,8 @@ exchange(struct db *db, struct hsm *hsm, const struct ca_ident *ca,
 		snprintf(err, errlen, "fuzz: the upstream CA does not answer");
 		return 0;
 	}
+	if (want == CMP_BODY_NESTED)
+		nest_out(body);
 	/* A copy: body goes to the exchange. */
 	if (!cont && asked(body, &pub, &subj))
 		subj = subj != NULL ? X509_NAME_dup(subj) : NULL;
@@ -340,8 +449,10 @@ exchange(struct db *db, struct hsm *hsm, const struct ca_ident *ca,
 		subj = NULL;
 	ok = client_upstream_io.exchange(db, hsm, ca, st, cont, body, want,
 	    answer, err, errlen);
-	if (ok && want == CMP_BODY_NESTED)
+	if (ok && want == CMP_BODY_NESTED) {
+		nest_back(*answer);
 		nest_twist(*answer);
+	}
 	else if (ok && !cont && pub != NULL)
 		twist(*answer, pub, subj);
 	else if (ok && cont && fuzz_up_twist == 11) {

@@ -273,8 +273,9 @@ def nest():
     # b2 0x0a to 0xba: the RA fuzz-nestmac (--sign-ca --nested), its
     # nested answers twisted by the high half (fuzz_engine.c's
     # nest_twist); 0xca to 0xfa: fuzz-nest (--sign-ca). last 0x06 a MAC
-    # under our reference, the certificate accepted; 0x07 rejected, 0x0a
-    # an error message, 0x05 a pollReq; 0x24 bound to the end entity
+    # under our reference, the certificate accepted; 0x07 rejected, 0x04
+    # an error message, 0x05 a pollReq (0x25, 0x22, 0x23 the same for
+    # the bound kur); 0x24 bound to the end entity
     # fuzz-nestmac brokered (a kur of its certificate, an ir or cr for
     # its name, signed with it: nested as signed).
     for b2 in range(0x0a, 0x100, 0x10):
@@ -282,11 +283,11 @@ def nest():
               selectors(enc(load('osc-ir.der')), b2, 0x06))
         write('seed-nest-kur-%02x.der' % b2,
               selectors(enc(load('osc-kur.der')), b2, 0x24))
-    for last in (0x07, 0x0a, 0x05):
+    for last, klast in ((0x07, 0x25), (0x04, 0x22), (0x05, 0x23)):
         write('seed-nest-ir-0a-%02x.der' % last,
               selectors(enc(load('osc-ir.der')), 0x0a, last))
-        write('seed-nest-kur-0a-%02x.der' % last,
-              selectors(enc(load('osc-kur.der')), 0x0a, last | 0x20))
+        write('seed-nest-kur-0a-%02x.der' % klast,
+              selectors(enc(load('osc-kur.der')), 0x0a, klast))
     for src in ('osc-cr.der', 'osc-p10cr.der', 'osc-ir-sig.der',
                 'osc-rr-mac.der', 'osc-genm.der'):
         for last in (0x06, 0x24):
