@@ -248,8 +248,7 @@ recover(CMP_MSG *m, X509 *x, unsigned how)
 		return NULL;
 	ASN1_OCTET_STRING_free(m->header->recipNonce);
 	m->header->recipNonce = NULL;
-	ASN1_OCTET_STRING_free(m->header->transactionID);
-	m->header->transactionID = NULL;
+	/* A new transaction: fuzz_refresh() makes the transactionID new. */
 	switch (how % 4) {
 	case 1:
 	case 2:
