@@ -274,9 +274,9 @@ recover(CMP_MSG *m, X509 *x, unsigned how)
 }
 
 /* The twists (fuzz_env.h) of nested answers at fuzz-nestmac by the high
- * half of the selector (0x0a to 0xba), at fuzz-nest by it less 12. */
+ * half of the selector (0x0a to 0xea; 0xfa: fuzz-nest, as answered). */
 static const unsigned nest_twist[16] = { 0, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2,
-	0, 0, 3, 6, 7 };
+	11, 12, 13, 14, 0 };
 
 /* The twists (fuzz_env.h) of the upstream's answers to what the RA's
  * operator approved, by the high half of the selector less 12. */
@@ -304,8 +304,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * high half twists its answers; from 0xc on, under fuzz-up's
 	 * approval secret: the RA's operator decides first, and the
 	 * answers at the poll are as they come, waiting, of another key or
-	 * a rejection); 0xa a nesting RA identity (fuzz-nestmac, from
-	 * 0xc on fuzz-nest), the high half twisting its nested answers,
+	 * a rejection); 0xa a nesting RA identity (fuzz-nestmac, 0xfa
+	 * fuzz-nest), the high half twisting its nested answers,
 	 * with 0x20 in the last byte about the end entity it brokered;
 	 * 0xd another endpoint or engine
 	 * state; 0xc an RA's revocation scope (ra_revoke_scope by the high
@@ -314,7 +314,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((b2 & 0x0f) == 0x0e && fuzz_upstream(b2 >= 0xc0 ? 2 : 1) >= 0)
 		fuzz_up_twist = b2 < 0xc0 ? b2 >> 4 : wait_twist[(b2 >> 4) - 12];
 	else if ((b2 & 0x0f) == 0x0a &&
-	    fuzz_upstream(b2 >= 0xc0 ? 4 : 3) >= 0) {
+	    fuzz_upstream(b2 >= 0xf0 ? 4 : 3) >= 0) {
 		/* 0xa: a nesting RA identity (cmp_upstream_nest.c), whose
 		 * nested answers the high half twists. */
 		nest = 1;

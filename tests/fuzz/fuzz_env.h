@@ -77,7 +77,9 @@ int fuzz_once(int on);
  * answer, 2 an error body, 3 another inner transactionID, 4 another
  * inner recipNonce, 5 two inner messages, 6 an inner message of another
  * type, 7 an inner certificate of another key, 8 an inner error, 9 an
- * inner waiting status, 10 no SEQUENCE of messages.
+ * inner waiting status, 10 no SEQUENCE of messages, 11 an inner
+ * rejection, 12 no inner certificate, 13 an inner error for a pkiConf, 14
+ * no answer to a nested certConf, pollReq or error.
  */
 extern unsigned fuzz_up_twist;
 extern const struct cmp_upstream_io fuzz_up_io;

@@ -270,6 +270,24 @@ nest_inner(CMP_MSG *m, int *two)
 			(void)ASN1_INTEGER_set(cr->status->status,
 			    CMP_STATUS_WAITING);
 		break;
+	case 11:
+		if (cr == NULL)
+			break;
+		CMP_PKISI_free(cr->status);
+		cr->status = rejection();
+		CMP_CERTIFIEDKEYPAIR_free(cr->certifiedKeyPair);
+		cr->certifiedKeyPair = NULL;
+		break;
+	case 12:
+		if (cr == NULL)
+			break;
+		CMP_CERTIFIEDKEYPAIR_free(cr->certifiedKeyPair);
+		cr->certifiedKeyPair = NULL;
+		break;
+	case 13:
+		if (t == CMP_BODY_PKICONF)
+			body_set(m, error_body());
+		break;
 	}
 }
 
@@ -284,6 +302,8 @@ nest_inner(CMP_MSG *m, int *two)
  * with a database of its own. The mapping of the last transaction:
  */
 static unsigned char dev_tx[16], up_tx[16], dev_nonce[16], up_nonce[16];
+/* Was the last nested message a certConf, pollReq or error? */
+static int nest_cont;
 
 /* An octet string of 16 octets into buf, or 0. */
 static int
@@ -340,7 +360,7 @@ nest_out(CMP_BODY *b)
 	if (in == NULL || sk_CMP_MSG_num(in) != 1)
 		goto out;
 	m = sk_CMP_MSG_value(in, 0);
-	cont = m->body->type == CMP_BODY_CERTCONF ||
+	cont = nest_cont = m->body->type == CMP_BODY_CERTCONF ||
 	    m->body->type == CMP_BODY_POLLREQ ||
 	    m->body->type == CMP_BODY_ERROR;
 	if (!o16(m->header->senderNonce, dev_nonce))
@@ -433,8 +453,10 @@ exchange(struct db *db, struct hsm *hsm, const struct ca_ident *ca,
 	X509_NAME *subj = NULL;
 	int ok;
 
-	if (fuzz_up_twist == 1) {
-		/* The upstream does not answer. */
+	if (fuzz_up_twist == 1 || (fuzz_up_twist == 14 &&
+		want == CMP_BODY_NESTED && nest_cont)) {
+		/* The upstream does not answer (14: to a nested certConf,
+		 * pollReq or error). */
 		CMP_BODY_free(body);
 		*answer = NULL;
 		snprintf(err, errlen, "fuzz: the upstream CA does not answer");

@@ -267,12 +267,35 @@ def krr():
         write('seed-krr-body-%02x-%02x.der' % (b2, last),
               selectors(as_krr(), b2, last))
     write('seed-krr-body-two.der', selectors(as_krr(True), 0x00, 0x06))
+    # krr templates that name a certificate by serialNumber: of another
+    # issuer, with a POP, of an unknown serial; the last at an upstream
+    # identity (b2 0x0e fuzz-up, 0x0a fuzz-nestmac), which recovers none.
+    other = [[0x31, [[0x30, [[0x06, bytes.fromhex('550403'), False],
+                             [0x0c, b'Other CA', False]], True]], True]]
+
+    def krr_tmpl(issuer, pop):
+        m = load('osc-ir.der')
+        m[0][1][1][0] = 0xa9
+        crm = reqmsgs(m)[0]
+        t = template(crm)
+        t[:] = [[0x81, b'\x7a\xbc\xde\xf0\x12\x34', False]]
+        if issuer:
+            t.append([0xa3, [[0x30, other, True]], True])
+        if not pop:
+            drop_pop(crm)
+        return enc(m)
+    write('seed-krr-tmpl-issuer.der',
+          selectors(krr_tmpl(True, False), 0x00, 0x06))
+    write('seed-krr-tmpl-pop.der', selectors(krr_tmpl(False, True), 0x00, 0x06))
+    for b2 in (0x00, 0x0e, 0x0a):
+        write('seed-krr-tmpl-unknown-%02x.der' % b2,
+              selectors(krr_tmpl(False, False), b2, 0x06))
 
 
 def nest():
     # b2 0x0a to 0xba: the RA fuzz-nestmac (--sign-ca --nested), its
     # nested answers twisted by the high half (fuzz_engine.c's
-    # nest_twist); 0xca to 0xfa: fuzz-nest (--sign-ca). last 0x06 a MAC
+    # nest_twist); 0xfa: fuzz-nest (--sign-ca). last 0x06 a MAC
     # under our reference, the certificate accepted; 0x07 rejected, 0x04
     # an error message, 0x05 a pollReq (0x25, 0x22, 0x23 the same for
     # the bound kur); 0x24 bound to the end entity
@@ -293,8 +316,8 @@ def nest():
         for last in (0x06, 0x24):
             write('seed-nest-%s-%02x.der' % (src[4:-4], last),
                   selectors(enc(load(src)), 0x0a, last))
-        write('seed-nest-%s-ca.der' % src[4:-4],
-              selectors(enc(load(src)), 0xca, 0x24))
+        write('seed-nest-%s-fa.der' % src[4:-4],
+              selectors(enc(load(src)), 0xfa, 0x24))
     # A kga ir nested; two CertReqMsgs (one per nested request only).
     msg = load('osc-ir.der')
     for crm in reqmsgs(msg):
