@@ -124,11 +124,12 @@ fail:
  * for approval, and the end entity the one it enrolled under that
  * profile, so its revocations and renewals wait for the operator too
  * (fuzz_transact then decides and polls). A krr then names that
- * certificate (the holder's own, or the RA's for one in its scope); nest:
- * the end entity is the one the nesting RA brokered (FUZZ_EE_NEST).
+ * certificate (the holder's own, or the RA's for one in its scope). ee
+ * (when not -1) is the end entity instead: the one an RA identity
+ * brokered (FUZZ_EE_NEST, FUZZ_EE_UP).
  */
 static void
-bind(CMP_MSG *m, unsigned sel, int prev, int nest)
+bind(CMP_MSG *m, unsigned sel, int prev, int ee)
 {
 	int type = m->body->type, owner, who;
 	X509 *x;
@@ -136,7 +137,7 @@ bind(CMP_MSG *m, unsigned sel, int prev, int nest)
 	if (!(sel & 0x30))
 		return;
 	owner = type == CMP_BODY_CCR ? FUZZ_PARTNER
-	    : nest ? FUZZ_EE_NEST
+	    : ee >= 0 ? ee
 	    : (sel & 0x08) ? FUZZ_EE_WAIT : FUZZ_EE;
 	who = (sel & 0x10) && type != CMP_BODY_CCR
 	    ? ((sel & 0x08) ? FUZZ_RA_WAIT : FUZZ_RA) : owner;
@@ -306,7 +307,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * answers at the poll are as they come, waiting, of another key or
 	 * a rejection); 0xa a nesting RA identity (fuzz-nestmac, 0xfa
 	 * fuzz-nest), the high half twisting its nested answers,
-	 * with 0x20 in the last byte about the end entity it brokered;
+	 * with 0x20 in the last byte about the end entity it brokered (at
+	 * fuzz-up, not under approval, too);
 	 * 0xd another endpoint or engine
 	 * state; 0xc an RA's revocation scope (ra_revoke_scope by the high
 	 * half % 3) and, with 0x80, a bound request about the earlier
@@ -323,7 +325,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		endpoint(m, b2 >> 4);
 	else if ((b2 & 0x0f) == 0x0c)
 		fz.cfg->ra_revoke_scope = (enum cfg_ra_revoke)((b2 >> 4) % 3);
-	bind(m, data[size - 1], (b2 & 0x8f) == 0x8c, nest);
+	bind(m, data[size - 1], (b2 & 0x8f) == 0x8c, nest ? FUZZ_EE_NEST
+	    : (b2 & 0x0f) == 0x0e && b2 < 0xc0 ? FUZZ_EE_UP : -1);
 	/* 0x0b: a MAC under the single-use secret (no identity bound), then
 	 * the same request again, as a client that tries once more. */
 	once = b2 == 0x0b && !(data[size - 1] & 0x30) &&

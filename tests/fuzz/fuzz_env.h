@@ -116,6 +116,7 @@ enum fuzz_who {
 		       * its certificate's profile waits (rr, kur) */
 	FUZZ_EE_NEST, /* an end entity brokered by the RA fuzz-nestmac (its
 		       * ir nested upstream): its kur/cr there go nested */
+	FUZZ_EE_UP,   /* an end entity brokered by the RA fuzz-up */
 	FUZZ_WHO_N,
 };
 

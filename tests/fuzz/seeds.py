@@ -10,7 +10,8 @@ protects every decodable input again. Run from the top of the tree:
 
 writes tests/fuzz/corpus/cmp/seed-kga-*.der, seed-up-*.der,
 seed-ccr-otherkey.der, seed-ccr-badkey.der, seed-nonce-*.der,
-seed-unprot-*.der, seed-krr-*.der and seed-nest-*.der.
+seed-unprot-*.der, seed-krr-*.der, seed-nest-*.der and
+seed-up-signed-*.der.
 """
 import os
 
@@ -329,7 +330,18 @@ def nest():
     write('seed-nest-two.der', selectors(enc(msg), 0x0a, 0x06))
 
 
+def up_signed():
+    # b2 0x0e (fuzz-up), last 0x24: bound to the end entity fuzz-up
+    # brokered and signed with its certificate: a kur, cr or ir fuzz-up
+    # would have to nest but does not sign upstream (nor an rr: refused
+    # alike).
+    for src in ('osc-kur.der', 'osc-cr.der', 'osc-rr.der'):
+        write('seed-up-signed-%s' % src[4:],
+              selectors(enc(load(src)), 0x0e, 0x24))
+
+
 if __name__ == '__main__':
+    up_signed()
     krr()
     nest()
     kga()
