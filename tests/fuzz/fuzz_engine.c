@@ -21,7 +21,7 @@
  * approval secret, so that the RA's operator decides first; a device
  * may then revoke what came back through it. Two single selector values
  * send a MAC under a secret with one use (and the request again), or
- * the second message with a stale recipNonce; 0x2b to 0x5b follow a
+ * the second message with a stale recipNonce; 0x2b to 0x7b follow a
  * transaction that confirmed a certificate with a krr for it (its key
  * archived when the CA generated it, cmp_krr.c), and 0xa sends the input
  * to a nesting RA identity (cmp_upstream_nest.c). Undecodable inputs,
@@ -234,10 +234,11 @@ revoke(CMP_MSG *m, X509 *x)
 /*
  * After a transaction that confirmed x (centrally generated keys are
  * archived: archive_keys in scripts/fuzz's profile), m becomes a krr for
- * x in a new transaction, by how % 4: under the same credential (the
+ * x in a new transaction, by how % 6: under the same credential (the
  * secret that obtained it), signed by the registered RA (its scope by
- * ra_revoke_scope), by the end entity (another subject), or under the
- * single-use secret (another scope). Returns the answer or NULL.
+ * ra_revoke_scope), by the end entity (another subject), under the
+ * single-use secret (another scope), or by the RA with ra_revoke_scope
+ * profile or any. Returns the answer or NULL.
  */
 static CMP_MSG *
 recover(CMP_MSG *m, X509 *x, unsigned how)
@@ -250,10 +251,16 @@ recover(CMP_MSG *m, X509 *x, unsigned how)
 	ASN1_OCTET_STRING_free(m->header->recipNonce);
 	m->header->recipNonce = NULL;
 	/* A new transaction: fuzz_refresh() makes the transactionID new. */
-	switch (how % 4) {
+	switch (how % 6) {
+	case 4:
+	case 5:
+		/* The caller restores the scope. */
+		fz.cfg->ra_revoke_scope = how % 6 == 4 ? CFG_RA_REVOKE_PROFILE
+						       : CFG_RA_REVOKE_ANY;
+		/* FALLTHROUGH */
 	case 1:
 	case 2:
-		if (!fuzz_sender_set(m, how % 4 == 1 ? FUZZ_RA : FUZZ_EE))
+		if (!fuzz_sender_set(m, how % 6 == 2 ? FUZZ_EE : FUZZ_RA))
 			return NULL;
 		X509_ALGOR_free(m->header->protectionAlg);
 		if ((m->header->protectionAlg = X509_ALGOR_new()) == NULL)
@@ -369,9 +376,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CMP_MSG_free(a);
 		a = x != NULL ? revoke(m, x) : NULL;
 		X509_free(x);
-	} else if ((b2 & 0x0f) == 0x0b && b2 >= 0x2b && b2 <= 0x5b &&
+	} else if ((b2 & 0x0f) == 0x0b && b2 >= 0x2b && b2 <= 0x7b &&
 	    fuzz_confirmed() != NULL) {
-		/* 0x2b to 0x5b: a krr of the certificate just confirmed. */
+		/* 0x2b to 0x7b: a krr of the certificate just confirmed. */
 		X509 *x = X509_dup(fuzz_confirmed());
 
 		CMP_MSG_free(a);
