@@ -21,7 +21,7 @@
  * approval secret, so that the RA's operator decides first; a device
  * may then revoke what came back through it. Two single selector values
  * send a MAC under a secret with one use (and the request again), or
- * the second message with a stale recipNonce; 0x2b to 0x7b follow a
+ * the second message with a stale recipNonce; 0x2b to 0xab follow a
  * transaction that confirmed a certificate with a krr for it (its key
  * archived when the CA generated it, cmp_krr.c), and 0xa sends the input
  * to a nesting RA identity (cmp_upstream_nest.c). Undecodable inputs,
@@ -39,12 +39,14 @@
  * (fuzz_env.h). The selectors are listed in docs/hacking.md.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <openssl/crypto.h>
 
 #include "ca/ca.h"
 #include "ca/cmp/cmp.h"
+#include "db/db.h"
 #include "tests/fuzz/cmp_mutate.h"
 #include "tests/fuzz/fuzz_env.h"
 
@@ -232,18 +234,58 @@ revoke(CMP_MSG *m, X509 *x)
 }
 
 /*
+ * Edits the archived key of x in the database as the stack's owner
+ * (CMPCA_FUZZ_DB_ADMIN), the way a damaged or tampered database would
+ * hold it: gone (what 0), or the blob of another certificate's key (1),
+ * which the HSM does not open under x's serial. Returns 1 or 0.
+ */
+static int
+arch_edit(X509 *x, int what)
+{
+	static struct db *adb;
+	const char *ci = getenv("CMPCA_FUZZ_DB_ADMIN");
+	char serial[DB_SERIAL_MAX], sql[512];
+	int ok;
+
+	if (ci == NULL ||
+	    !ca_serial_hex(X509_get0_serialNumber(x), serial, sizeof(serial)))
+		return 0;
+	if (adb == NULL && (adb = db_open(ci)) == NULL)
+		return 0;
+	/* serial is hex digits. */
+	if (what == 0)
+		snprintf(sql, sizeof(sql), "DELETE FROM key_archive WHERE "
+		    "cert_id IN (SELECT id FROM cert WHERE serial = '%s')",
+		    serial);
+	else
+		snprintf(sql, sizeof(sql), "UPDATE key_archive k SET wrapped "
+		    "= coalesce((SELECT o.wrapped FROM key_archive o WHERE "
+		    "o.cert_id <> k.cert_id LIMIT 1), k.wrapped) WHERE "
+		    "k.cert_id IN (SELECT id FROM cert WHERE serial = '%s')",
+		    serial);
+	if (!(ok = db_exec_unsafe(adb, sql) == 1)) {
+		db_close(adb); /* opened again at the next call */
+		adb = NULL;
+	}
+	return ok;
+}
+
+/*
  * After a transaction that confirmed x (centrally generated keys are
  * archived: archive_keys in scripts/fuzz's profile), m becomes a krr for
  * x in a new transaction, by how % 6: under the same credential (the
  * secret that obtained it), signed by the registered RA (its scope by
  * ra_revoke_scope), by the end entity (another subject), under the
- * single-use secret (another scope), or by the RA with ra_revoke_scope
- * profile or any. Returns the answer or NULL.
+ * single-use secret (another scope), by the RA with ra_revoke_scope
+ * profile or any; 6 and 7 under the same credential with the archived
+ * key gone or another's (arch_edit), 8 the same krr twice (a replay).
+ * Returns the answer or NULL.
  */
 static CMP_MSG *
 recover(CMP_MSG *m, X509 *x, unsigned how)
 {
-	int once = 0;
+	unsigned char *der = NULL;
+	int once = 0, len;
 	CMP_MSG *a;
 
 	if (!krr_set(m, x))
@@ -251,16 +293,27 @@ recover(CMP_MSG *m, X509 *x, unsigned how)
 	ASN1_OCTET_STRING_free(m->header->recipNonce);
 	m->header->recipNonce = NULL;
 	/* A new transaction: fuzz_refresh() makes the transactionID new. */
-	switch (how % 6) {
+	switch (how) {
+	case 6:
+	case 7:
+		(void)arch_edit(x, how == 7);
+		break;
+	case 8:
+		if (!fuzz_protect_again(m) || (len = cmp_msg_encode(m, &der)) <= 0)
+			return NULL;
+		CMP_MSG_free(fuzz_serve(der, (size_t)len));
+		a = fuzz_serve(der, (size_t)len);
+		OPENSSL_free(der);
+		return a;
 	case 4:
 	case 5:
 		/* The caller restores the scope. */
-		fz.cfg->ra_revoke_scope = how % 6 == 4 ? CFG_RA_REVOKE_PROFILE
+		fz.cfg->ra_revoke_scope = how == 4 ? CFG_RA_REVOKE_PROFILE
 						       : CFG_RA_REVOKE_ANY;
 		/* FALLTHROUGH */
 	case 1:
 	case 2:
-		if (!fuzz_sender_set(m, how % 6 == 2 ? FUZZ_EE : FUZZ_RA))
+		if (!fuzz_sender_set(m, how == 2 ? FUZZ_EE : FUZZ_RA))
 			return NULL;
 		X509_ALGOR_free(m->header->protectionAlg);
 		if ((m->header->protectionAlg = X509_ALGOR_new()) == NULL)
@@ -376,9 +429,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CMP_MSG_free(a);
 		a = x != NULL ? revoke(m, x) : NULL;
 		X509_free(x);
-	} else if ((b2 & 0x0f) == 0x0b && b2 >= 0x2b && b2 <= 0x7b &&
+	} else if ((b2 & 0x0f) == 0x0b && b2 >= 0x2b && b2 <= 0xab &&
 	    fuzz_confirmed() != NULL) {
-		/* 0x2b to 0x7b: a krr of the certificate just confirmed. */
+		/* 0x2b to 0xab: a krr of the certificate just confirmed. */
 		X509 *x = X509_dup(fuzz_confirmed());
 
 		CMP_MSG_free(a);
