@@ -453,6 +453,8 @@ exchange(struct db *db, struct hsm *hsm, const struct ca_ident *ca,
 	X509_NAME *subj = NULL;
 	int ok;
 
+	if (want == CMP_BODY_NESTED)
+		nest_out(body);
 	if (fuzz_up_twist == 1 || (fuzz_up_twist == 14 &&
 		want == CMP_BODY_NESTED && nest_cont)) {
 		/* The upstream does not answer (14: to a nested certConf,
@@ -462,8 +464,6 @@ exchange(struct db *db, struct hsm *hsm, const struct ca_ident *ca,
 		snprintf(err, errlen, "fuzz: the upstream CA does not answer");
 		return 0;
 	}
-	if (want == CMP_BODY_NESTED)
-		nest_out(body);
 	/* A copy: body goes to the exchange. */
 	if (!cont && asked(body, &pub, &subj))
 		subj = subj != NULL ? X509_NAME_dup(subj) : NULL;

@@ -330,6 +330,10 @@ def nest():
     msg = load('osc-ir.der')
     reqmsgs(msg).append(reqmsgs(msg)[0])
     write('seed-nest-two.der', selectors(enc(msg), 0x0a, 0x06))
+    # 0xea: the upstream does not answer the device's certConf (0x06) or
+    # error (0x04), nested.
+    write('seed-nest-ir-ea-04.der',
+          selectors(enc(load('osc-ir.der')), 0xea, 0x04))
 
 
 def up_signed():
