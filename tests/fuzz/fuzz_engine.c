@@ -24,7 +24,8 @@
  * the second message with a stale recipNonce; 0x2b to 0xab follow a
  * transaction that confirmed a certificate with a krr for it (its key
  * archived when the CA generated it, cmp_krr.c), and 0xa sends the input
- * to a nesting RA identity (cmp_upstream_nest.c). Undecodable inputs,
+ * to a nesting RA identity (cmp_upstream_nest.c), 0xbb under its secret
+ * of the profile approval. Undecodable inputs,
  * and a quarter of the others first, are served as they are. An answer
  * carrying a certificate is followed by the second message of the
  * transaction - a certConf (right, rejecting, wrong hash, wrong
@@ -381,6 +382,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		 * nested answers the high half twists. */
 		nest = 1;
 		fuzz_up_twist = nest_twist[b2 >> 4];
+	} else if (b2 == 0xbb && fuzz_upstream(5) >= 0) {
+		/* 0xbb: fuzz-nestmac under its approval secret. */
+		nest = 1;
 	} else if ((b2 & 0x0f) == 0x0d)
 		endpoint(m, b2 >> 4);
 	else if ((b2 & 0x0f) == 0x0c)

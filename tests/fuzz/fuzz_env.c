@@ -30,7 +30,7 @@ static struct fuzz_env def, up, upw;
 /* The nesting RA identities: a secret that serves any CA
  * (CMPCA_FUZZ_NEST_SECRET_FILE, reference CMPCA_FUZZ_NEST_REF), at
  * fuzz-nestmac (--nested) and fuzz-nest (signed requests only). */
-static struct fuzz_env nmac, nsig;
+static struct fuzz_env nmac, nsig, nwait;
 /* The default CA's single-use secret (fuzz_once()). */
 static struct fuzz_env once;
 
@@ -103,6 +103,14 @@ fuzz_env_init(const char *name, unsigned what)
 			nmac.label = "fuzz-nestmac";
 			nsig = nmac;
 			nsig.label = "fuzz-nest";
+			sf = getenv("CMPCA_FUZZ_NEST_WAIT_SECRET_FILE");
+			if (sf != NULL &&
+			    getenv("CMPCA_FUZZ_NEST_WAIT_REF") != NULL) {
+				secret_read(sf, nwait.secret,
+				    &nwait.secret_len);
+				nwait.ref = getenv("CMPCA_FUZZ_NEST_WAIT_REF");
+				nwait.label = nmac.label;
+			}
 		}
 		/* The daemon's transport (HTTP to the stack's cmpcad),
 		 * its answers twisted by fuzz_up_twist (fuzz_up.c). */
@@ -133,11 +141,11 @@ fuzz_upstream(int on)
 		return -1;
 	if (on == 2 && upw.label == NULL)
 		on = 1;
-	if (on >= 3 && nmac.label == NULL)
+	if ((on >= 3 && nmac.label == NULL) || (on == 5 && nwait.label == NULL))
 		return -1;
 	if (on == state)
 		return was;
-	c = on == 4 ? &nsig : on == 3 ? &nmac : on == 2 ? &upw
+	c = on == 5 ? &nwait : on == 4 ? &nsig : on == 3 ? &nmac : on == 2 ? &upw
 	    : on ? &up : &def;
 	memcpy(fz.secret, c->secret, sizeof(fz.secret));
 	fz.secret_len = c->secret_len;

@@ -50,7 +50,9 @@ void fuzz_env_init(const char *name, unsigned what);
  * (`--sign-ca --nested`: MAC-protected ir/cr/p10cr and signed requests of
  * certificates it brokered go upstream in nested, cmp_upstream_nest.c),
  * 4: fuzz-nest (`--sign-ca`: signed ones only), both with a secret
- * that serves any CA (CMPCA_FUZZ_NEST_SECRET_FILE and _REF); 0: the
+ * that serves any CA (CMPCA_FUZZ_NEST_SECRET_FILE and _REF); 5:
+ * fuzz-nestmac under its secret of the profile approval
+ * (CMPCA_FUZZ_NEST_WAIT_SECRET_FILE and _REF); 0: the
  * default CA and its secret. Returns the previous state, or -1 (and
  * nothing changes) when the stack has no fuzz-up (for 3 and 4: no
  * nesting identities).

@@ -332,6 +332,9 @@ def nest():
     write('seed-nest-two.der', selectors(enc(msg), 0x0a, 0x06))
     # 0xea: the upstream does not answer the device's certConf (0x06) or
     # error (0x04), nested.
+    # 0xbb: fuzz-nestmac's secret of the profile approval (refused).
+    write('seed-nest-wait-ir.der',
+          selectors(enc(load('osc-ir.der')), 0xbb, 0x06))
     write('seed-nest-ir-ea-04.der',
           selectors(enc(load('osc-ir.der')), 0xea, 0x04))
 
