@@ -226,6 +226,11 @@ def unprotected():
         m[0][1][0][1] = [n for n in hdr if n[0] != 0xa1]
         m[0][1] = m[0][1][:2]
         write('seed-unprot-%s' % src[4:], enc(m))
+        # At fuzz-up (b2 0x0e; the OID's last octets change): an RA
+        # takes protected requests only.
+        if src == 'osc-genm.der':
+            write('seed-unprot-up-%s' % src[4:],
+                  selectors(enc(m), 0x0e, 0x04))
 
 
 def krr():
