@@ -236,7 +236,7 @@ revoke(CMP_MSG *m, X509 *x)
 
 /*
  * Edits the archived key of x in the database as the stack's owner
- * (CMPCA_FUZZ_DB_ADMIN), the way a damaged or tampered database would
+ * (CMPCA_FUZZ_DB_OWNER), the way a damaged or tampered database would
  * hold it: gone (what 0), or the blob of another certificate's key (1),
  * which the HSM does not open under x's serial. Returns 1 or 0.
  */
@@ -244,7 +244,7 @@ static int
 arch_edit(X509 *x, int what)
 {
 	static struct db *adb;
-	const char *ci = getenv("CMPCA_FUZZ_DB_ADMIN");
+	const char *ci = getenv("CMPCA_FUZZ_DB_OWNER");
 	char serial[DB_SERIAL_MAX], sql[512];
 	int ok;
 
@@ -265,6 +265,8 @@ arch_edit(X509 *x, int what)
 		    "k.cert_id IN (SELECT id FROM cert WHERE serial = '%s')",
 		    serial);
 	if (!(ok = db_exec_unsafe(adb, sql) == 1)) {
+		log_err("fuzz: cannot edit the archived key: %s",
+		    db_error(adb));
 		db_close(adb); /* opened again at the next call */
 		adb = NULL;
 	}
