@@ -54,8 +54,8 @@ void fuzz_env_init(const char *name, unsigned what);
  * fuzz-nestmac under its secret of the profile approval
  * (CMPCA_FUZZ_NEST_WAIT_SECRET_FILE and _REF); 0: the
  * default CA and its secret. Returns the previous state, or -1 (and
- * nothing changes) when the stack has no fuzz-up (for 3 and 4: no
- * nesting identities).
+ * nothing changes) when the stack has no fuzz-up (for 3 to 5: no
+ * nesting identities, or no such secret).
  */
 int fuzz_upstream(int on);
 
