@@ -21,7 +21,11 @@
  * approval secret, so that the RA's operator decides first; a device
  * may then revoke what came back through it. Two single selector values
  * send a MAC under a secret with one use (and the request again), or
- * the second message with a stale recipNonce. Undecodable inputs,
+ * the second message with a stale recipNonce; 0x2b to 0xab follow a
+ * transaction that confirmed a certificate with a krr for it (its key
+ * archived when the CA generated it, cmp_krr.c), and 0xa sends the input
+ * to a nesting RA identity (cmp_upstream_nest.c), 0xbb under its secret
+ * of the profile approval. Undecodable inputs,
  * and a quarter of the others first, are served as they are. An answer
  * carrying a certificate is followed by the second message of the
  * transaction - a certConf (right, rejecting, wrong hash, wrong
@@ -36,12 +40,14 @@
  * (fuzz_env.h). The selectors are listed in docs/hacking.md.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <openssl/crypto.h>
 
 #include "ca/ca.h"
 #include "ca/cmp/cmp.h"
+#include "db/db.h"
 #include "tests/fuzz/cmp_mutate.h"
 #include "tests/fuzz/fuzz_env.h"
 
@@ -68,6 +74,51 @@ LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max,
 }
 
 /*
+ * m's body becomes a krr (RFC 9810 §5.3.8) for x: one CertReqMsg whose
+ * template names x's serialNumber and issuer. Returns 1 or 0.
+ */
+static int
+krr_set(CMP_MSG *m, X509 *x)
+{
+	STACK_OF(CRMF_CERTREQMSG) *sk = sk_CRMF_CERTREQMSG_new_null();
+	CRMF_CERTREQMSG *crm = CRMF_CERTREQMSG_new();
+	ASN1_STRING *seq = ASN1_STRING_new();
+	CMP_BODY *b = CMP_BODY_new();
+	CRMF_CERTTEMPLATE *t;
+	unsigned char *der = NULL;
+	int len;
+
+	if (sk == NULL || crm == NULL || seq == NULL || b == NULL ||
+	    (b->value.other = ASN1_TYPE_new()) == NULL ||
+	    !ASN1_INTEGER_set(crm->certReq->certReqId, 0))
+		goto fail;
+	t = crm->certReq->certTemplate;
+	if ((t->serialNumber = ASN1_INTEGER_dup(
+		 X509_get0_serialNumber(x))) == NULL ||
+	    (t->issuer = X509_NAME_dup(X509_get_issuer_name(x))) == NULL ||
+	    !sk_CRMF_CERTREQMSG_push(sk, crm))
+		goto fail;
+	crm = NULL;
+	if ((len = ASN1_item_i2d((ASN1_VALUE *)sk, &der,
+		 ASN1_ITEM_rptr(CMP_CERTREQMSGS))) <= 0)
+		goto fail;
+	ASN1_STRING_set0(seq, der, len);
+	ASN1_TYPE_set(b->value.other, V_ASN1_SEQUENCE, seq);
+	seq = NULL;
+	b->type = CMP_BODY_KRR;
+	CMP_BODY_free(m->body);
+	m->body = b;
+	sk_CRMF_CERTREQMSG_pop_free(sk, CRMF_CERTREQMSG_free);
+	return 1;
+fail:
+	CRMF_CERTREQMSG_free(crm);
+	sk_CRMF_CERTREQMSG_pop_free(sk, CRMF_CERTREQMSG_free);
+	ASN1_STRING_free(seq);
+	CMP_BODY_free(b);
+	return 0;
+}
+
+/*
  * By bits of sel, makes m about the identities' own certificates: 0x20
  * an rr revokes the end entity's, a kur renews it, a ccr comes from the
  * partner for its own name and key; 0x10 the request comes from a
@@ -75,10 +126,13 @@ LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max,
  * entity's certificate). With 0x08 the RA is the one whose profile waits
  * for approval, and the end entity the one it enrolled under that
  * profile, so its revocations and renewals wait for the operator too
- * (fuzz_transact then decides and polls).
+ * (fuzz_transact then decides and polls). A krr then names that
+ * certificate (the holder's own, or the RA's for one in its scope). ee
+ * (when not -1) is the end entity instead: the one an RA identity
+ * brokered (FUZZ_EE_NEST, FUZZ_EE_UP).
  */
 static void
-bind(CMP_MSG *m, unsigned sel, int prev)
+bind(CMP_MSG *m, unsigned sel, int prev, int ee)
 {
 	int type = m->body->type, owner, who;
 	X509 *x;
@@ -86,6 +140,7 @@ bind(CMP_MSG *m, unsigned sel, int prev)
 	if (!(sel & 0x30))
 		return;
 	owner = type == CMP_BODY_CCR ? FUZZ_PARTNER
+	    : ee >= 0 ? ee
 	    : (sel & 0x08) ? FUZZ_EE_WAIT : FUZZ_EE;
 	who = (sel & 0x10) && type != CMP_BODY_CCR
 	    ? ((sel & 0x08) ? FUZZ_RA_WAIT : FUZZ_RA) : owner;
@@ -94,7 +149,10 @@ bind(CMP_MSG *m, unsigned sel, int prev)
 			return;
 		if (prev && fuzz_id_prev(owner) != NULL)
 			x = fuzz_id_prev(owner); /* revoked or renewed */
-		cmp_mutate_bind(m, x);
+		if (type == CMP_BODY_KRR)
+			(void)krr_set(m, x);
+		else
+			cmp_mutate_bind(m, x);
 	}
 	/* Signed by who (fuzz_protect_again then signs). */
 	if (fuzz_sender_set(m, who)) {
@@ -176,6 +234,114 @@ revoke(CMP_MSG *m, X509 *x)
 	return fuzz_transact(m, 0);
 }
 
+/*
+ * Edits the archived key of x in the database as the stack's owner
+ * (CMPCA_FUZZ_DB_OWNER), the way a damaged or tampered database would
+ * hold it: gone (what 0), or the blob of another certificate's key (1),
+ * which the HSM does not open under x's serial. Returns 1 or 0.
+ */
+static int
+arch_edit(X509 *x, int what)
+{
+	static struct db *adb;
+	const char *ci = getenv("CMPCA_FUZZ_DB_OWNER");
+	char serial[DB_SERIAL_MAX], sql[512];
+	int ok;
+
+	if (ci == NULL ||
+	    !ca_serial_hex(X509_get0_serialNumber(x), serial, sizeof(serial)))
+		return 0;
+	if (adb == NULL && (adb = db_open(ci)) == NULL)
+		return 0;
+	/* serial is hex digits. */
+	if (what == 0)
+		snprintf(sql, sizeof(sql), "DELETE FROM key_archive WHERE "
+		    "cert_id IN (SELECT id FROM cert WHERE serial = '%s')",
+		    serial);
+	else
+		snprintf(sql, sizeof(sql), "UPDATE key_archive k SET wrapped "
+		    "= coalesce((SELECT o.wrapped FROM key_archive o WHERE "
+		    "o.cert_id <> k.cert_id LIMIT 1), k.wrapped) WHERE "
+		    "k.cert_id IN (SELECT id FROM cert WHERE serial = '%s')",
+		    serial);
+	if (!(ok = db_exec_unsafe(adb, sql) == 1)) {
+		log_err("fuzz: cannot edit the archived key: %s",
+		    db_error(adb));
+		db_close(adb); /* opened again at the next call */
+		adb = NULL;
+	}
+	return ok;
+}
+
+/*
+ * After a transaction that confirmed x (centrally generated keys are
+ * archived: archive_keys in scripts/fuzz's profile), m becomes a krr for
+ * x in a new transaction, by how % 6: under the same credential (the
+ * secret that obtained it), signed by the registered RA (its scope by
+ * ra_revoke_scope), by the end entity (another subject), under the
+ * single-use secret (another scope), by the RA with ra_revoke_scope
+ * profile or any; 6 and 7 under the same credential with the archived
+ * key gone or another's (arch_edit), 8 the same krr twice (a replay).
+ * Returns the answer or NULL.
+ */
+static CMP_MSG *
+recover(CMP_MSG *m, X509 *x, unsigned how)
+{
+	unsigned char *der = NULL;
+	int once = 0, len;
+	CMP_MSG *a;
+
+	if (!krr_set(m, x))
+		return NULL;
+	ASN1_OCTET_STRING_free(m->header->recipNonce);
+	m->header->recipNonce = NULL;
+	/* A new transaction: fuzz_refresh() makes the transactionID new. */
+	switch (how) {
+	case 6:
+	case 7:
+		(void)arch_edit(x, how == 7);
+		break;
+	case 8:
+		if (!fuzz_protect_again(m) || (len = cmp_msg_encode(m, &der)) <= 0)
+			return NULL;
+		CMP_MSG_free(fuzz_serve(der, (size_t)len));
+		a = fuzz_serve(der, (size_t)len);
+		OPENSSL_free(der);
+		return a;
+	case 4:
+	case 5:
+		/* The caller restores the scope. */
+		fz.cfg->ra_revoke_scope = how == 4 ? CFG_RA_REVOKE_PROFILE
+						       : CFG_RA_REVOKE_ANY;
+		/* FALLTHROUGH */
+	case 1:
+	case 2:
+		if (!fuzz_sender_set(m, how == 2 ? FUZZ_EE : FUZZ_RA))
+			return NULL;
+		X509_ALGOR_free(m->header->protectionAlg);
+		if ((m->header->protectionAlg = X509_ALGOR_new()) == NULL)
+			return NULL;
+		(void)X509_ALGOR_set0(m->header->protectionAlg,
+		    OBJ_nid2obj(NID_ecdsa_with_SHA256), V_ASN1_UNDEF, NULL);
+		break;
+	case 3:
+		once = fz.label == NULL &&
+		    cmp_alg_is_pbm(m->header->protectionAlg) && fuzz_once(1);
+		if (once)
+			(void)fuzz_kid_set(m);
+		break;
+	}
+	a = fuzz_protect_again(m) ? fuzz_transact(m, 0) : NULL;
+	if (once)
+		(void)fuzz_once(0);
+	return a;
+}
+
+/* The twists (fuzz_env.h) of nested answers at fuzz-nestmac by the high
+ * half of the selector (0x0a to 0xea; 0xfa: fuzz-nest, as answered). */
+static const unsigned nest_twist[16] = { 0, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2,
+	11, 12, 13, 14, 0 };
+
 /* The twists (fuzz_env.h) of the upstream's answers to what the RA's
  * operator approved, by the high half of the selector less 12. */
 static const unsigned wait_twist[4] = { 0, 4, 7, 3 };
@@ -187,7 +353,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned b2 = size >= 2 ? data[size - 2] : 0;
 	const char *why;
 	CMP_MSG *m, *a = NULL;
-	int revoking, once = 0;
+	int revoking, once = 0, nest = 0;
 	CMP_MSG *again;
 
 	if ((m = cmp_msg_parse(data, size, &why)) == NULL ||
@@ -202,17 +368,31 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * high half twists its answers; from 0xc on, under fuzz-up's
 	 * approval secret: the RA's operator decides first, and the
 	 * answers at the poll are as they come, waiting, of another key or
-	 * a rejection); 0xd another endpoint or engine
+	 * a rejection); 0xa a nesting RA identity (fuzz-nestmac, 0xfa
+	 * fuzz-nest), the high half twisting its nested answers,
+	 * with 0x20 in the last byte about the end entity it brokered (at
+	 * fuzz-up, not under approval, too);
+	 * 0xd another endpoint or engine
 	 * state; 0xc an RA's revocation scope (ra_revoke_scope by the high
 	 * half % 3) and, with 0x80, a bound request about the earlier
 	 * certificate; 0xf a spoilt protection (below). */
 	if ((b2 & 0x0f) == 0x0e && fuzz_upstream(b2 >= 0xc0 ? 2 : 1) >= 0)
 		fuzz_up_twist = b2 < 0xc0 ? b2 >> 4 : wait_twist[(b2 >> 4) - 12];
-	else if ((b2 & 0x0f) == 0x0d)
+	else if ((b2 & 0x0f) == 0x0a &&
+	    fuzz_upstream(b2 >= 0xf0 ? 4 : 3) >= 0) {
+		/* 0xa: a nesting RA identity (cmp_upstream_nest.c), whose
+		 * nested answers the high half twists. */
+		nest = 1;
+		fuzz_up_twist = nest_twist[b2 >> 4];
+	} else if (b2 == 0xbb && fuzz_upstream(5) >= 0) {
+		/* 0xbb: fuzz-nestmac under its approval secret. */
+		nest = 1;
+	} else if ((b2 & 0x0f) == 0x0d)
 		endpoint(m, b2 >> 4);
 	else if ((b2 & 0x0f) == 0x0c)
 		fz.cfg->ra_revoke_scope = (enum cfg_ra_revoke)((b2 >> 4) % 3);
-	bind(m, data[size - 1], (b2 & 0x8f) == 0x8c);
+	bind(m, data[size - 1], (b2 & 0x8f) == 0x8c, nest ? FUZZ_EE_NEST
+	    : (b2 & 0x0f) == 0x0e && b2 < 0xc0 ? FUZZ_EE_UP : -1);
 	/* 0x0b: a MAC under the single-use secret (no identity bound), then
 	 * the same request again, as a client that tries once more. */
 	once = b2 == 0x0b && !(data[size - 1] & 0x30) &&
@@ -254,6 +434,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_up_twist = b2 >> 4;
 		CMP_MSG_free(a);
 		a = x != NULL ? revoke(m, x) : NULL;
+		X509_free(x);
+	} else if ((b2 & 0x0f) == 0x0b && b2 >= 0x2b && b2 <= 0xab &&
+	    fuzz_confirmed() != NULL) {
+		/* 0x2b to 0xab: a krr of the certificate just confirmed. */
+		X509 *x = X509_dup(fuzz_confirmed());
+
+		CMP_MSG_free(a);
+		a = x != NULL ? recover(m, x, (b2 >> 4) - 2) : NULL;
 		X509_free(x);
 	}
 out:

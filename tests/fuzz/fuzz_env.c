@@ -27,6 +27,10 @@ die(const char *what)
 /* The credentials of fuzz_upstream(): the default CA's (saved at start),
  * fuzz-up's, and fuzz-up's under the profile approval (optional). */
 static struct fuzz_env def, up, upw;
+/* The nesting RA identities: a secret that serves any CA
+ * (CMPCA_FUZZ_NEST_SECRET_FILE, reference CMPCA_FUZZ_NEST_REF), at
+ * fuzz-nestmac (--nested) and fuzz-nest (signed requests only). */
+static struct fuzz_env nmac, nsig, nwait;
 /* The default CA's single-use secret (fuzz_once()). */
 static struct fuzz_env once;
 
@@ -92,6 +96,22 @@ fuzz_env_init(const char *name, unsigned what)
 			upw.ref = getenv("CMPCA_FUZZ_UP_WAIT_REF");
 			upw.label = up.label;
 		}
+		sf = getenv("CMPCA_FUZZ_NEST_SECRET_FILE");
+		if (sf != NULL && getenv("CMPCA_FUZZ_NEST_REF") != NULL) {
+			secret_read(sf, nmac.secret, &nmac.secret_len);
+			nmac.ref = getenv("CMPCA_FUZZ_NEST_REF");
+			nmac.label = "fuzz-nestmac";
+			nsig = nmac;
+			nsig.label = "fuzz-nest";
+			sf = getenv("CMPCA_FUZZ_NEST_WAIT_SECRET_FILE");
+			if (sf != NULL &&
+			    getenv("CMPCA_FUZZ_NEST_WAIT_REF") != NULL) {
+				secret_read(sf, nwait.secret,
+				    &nwait.secret_len);
+				nwait.ref = getenv("CMPCA_FUZZ_NEST_WAIT_REF");
+				nwait.label = nmac.label;
+			}
+		}
 		/* The daemon's transport (HTTP to the stack's cmpcad),
 		 * its answers twisted by fuzz_up_twist (fuzz_up.c). */
 		cmp_srv_set_upstream(fz.srv, &fuzz_up_io);
@@ -121,9 +141,12 @@ fuzz_upstream(int on)
 		return -1;
 	if (on == 2 && upw.label == NULL)
 		on = 1;
+	if ((on >= 3 && nmac.label == NULL) || (on == 5 && nwait.label == NULL))
+		return -1;
 	if (on == state)
 		return was;
-	c = on == 2 ? &upw : on ? &up : &def;
+	c = on == 5 ? &nwait : on == 4 ? &nsig : on == 3 ? &nmac : on == 2 ? &upw
+	    : on ? &up : &def;
 	memcpy(fz.secret, c->secret, sizeof(fz.secret));
 	fz.secret_len = c->secret_len;
 	fz.ref = c->ref;

@@ -46,9 +46,16 @@ void fuzz_env_init(const char *name, unsigned what);
  * the same under its second secret, whose profile is approval
  * (CMPCA_FUZZ_UP_WAIT_SECRET_FILE and _REF; 1 without them), so that
  * requests wait for the RA's operator and go upstream at the device's
- * poll after the approval; 0: the default CA and its secret. Returns
- * the previous state, or -1 (and nothing changes) when the stack has no
- * fuzz-up.
+ * poll after the approval; 3: the nesting RA identity fuzz-nestmac
+ * (`--sign-ca --nested`: MAC-protected ir/cr/p10cr and signed requests of
+ * certificates it brokered go upstream in nested, cmp_upstream_nest.c),
+ * 4: fuzz-nest (`--sign-ca`: signed ones only), both with a secret
+ * that serves any CA (CMPCA_FUZZ_NEST_SECRET_FILE and _REF); 5:
+ * fuzz-nestmac under its secret of the profile approval
+ * (CMPCA_FUZZ_NEST_WAIT_SECRET_FILE and _REF); 0: the
+ * default CA and its secret. Returns the previous state, or -1 (and
+ * nothing changes) when the stack has no fuzz-up (for 3 to 5: no
+ * nesting identities, or no such secret).
  */
 int fuzz_upstream(int on);
 
@@ -68,6 +75,13 @@ int fuzz_once(int on);
  * certReqId, 6 no certificate, 7-10 a certificate of another key, of
  * another subject, with names not asked for, that chains to nothing; 11
  * the device's certConf refused. 0 (and the others): as answered.
+ * A nested exchange (cmp_upstream_nest.c) is twisted instead by: 1 no
+ * answer, 2 an error body, 3 another inner transactionID, 4 another
+ * inner recipNonce, 5 two inner messages, 6 an inner message of another
+ * type, 7 an inner certificate of another key, 8 an inner error, 9 an
+ * inner waiting status, 10 no SEQUENCE of messages, 11 an inner
+ * rejection, 12 no inner certificate, 13 an inner error for a pkiConf, 14
+ * no answer to a nested certConf, pollReq or error.
  */
 extern unsigned fuzz_up_twist;
 extern const struct cmp_upstream_io fuzz_up_io;
@@ -102,6 +116,9 @@ enum fuzz_who {
 	FUZZ_PARTNER, /* a registered cross-certification partner CA */
 	FUZZ_EE_WAIT, /* an end entity enrolled by FUZZ_RA_WAIT, approved:
 		       * its certificate's profile waits (rr, kur) */
+	FUZZ_EE_NEST, /* an end entity brokered by the RA fuzz-nestmac (its
+		       * ir nested upstream): its kur/cr there go nested */
+	FUZZ_EE_UP,   /* an end entity brokered by the RA fuzz-up */
 	FUZZ_WHO_N,
 };
 

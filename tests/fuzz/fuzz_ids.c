@@ -15,7 +15,12 @@
  * - an end entity whose certificate has the profile approval: requested
  *   by the approval RA, approved as the operator would (fuzz_decide),
  *   fetched with pollReq and confirmed, so that its rr and kur wait for
- *   the operator too and their polls end in rp and kup.
+ *   the operator too and their polls end in rp and kup;
+ * - an end entity brokered by the nesting RA identity fuzz-nestmac (its
+ *   ir and certConf nested upstream to the stack's CA), so that its
+ *   signed kur and cr at that RA go upstream in nested too; and one
+ *   brokered by fuzz-up (re-protected upstream), whose signed requests
+ *   fuzz-up, which does not sign upstream, refuses to nest or revokes.
  * Their names end in the process id: targets running at the same time
  * on one stack keep their own rows. Registration needs a database role
  * that may write those tables:
@@ -51,6 +56,8 @@ static struct fuzz_id {
 	{ "/CN=fuzz-ra-approval", NULL, NULL, 1, NULL },
 	{ "/O=cmpca fuzz/CN=Partner CA", NULL, NULL, 1, NULL },
 	{ "/CN=fuzz-signer-approval", NULL, NULL, 1, NULL },
+	{ "/CN=fuzz-signer-nested", NULL, NULL, 1, NULL },
+	{ "/CN=fuzz-signer-up", NULL, NULL, 1, NULL },
 };
 
 /* *g becomes a directoryName of n. Returns 1 or 0. */
@@ -155,27 +162,37 @@ san_add(CMP_MSG *m, const char *san)
 /*
  * An end entity certificate for id through the engine: ir (MAC, or for
  * FUZZ_EE_WAIT signed by the approval RA, approved and polled for),
- * certConf.
+ * certConf; FUZZ_EE_NEST's at the RA fuzz-nestmac, nested upstream,
+ * FUZZ_EE_UP's at fuzz-up.
  */
 static int
 enroll(int who, struct fuzz_id *id)
 {
-	CMP_MSG *m, *a = NULL, *c = NULL, *next;
+	CMP_MSG *m = NULL, *a = NULL, *c = NULL, *next;
 	CMP_CERTRESPONSE *cr;
 	unsigned char *der = NULL;
 	long rid;
 	int len, ok = 0, polls = 0;
-	/* At the default CA with its secret, whatever the input asks. */
-	int was_up = fuzz_upstream(0);
+	/* At the default CA with its secret, whatever the input asks
+	 * (FUZZ_EE_NEST: at fuzz-nestmac, FUZZ_EE_UP: at fuzz-up), the
+	 * upstream's answers as they come. */
 	const char *label = fz.label;
+	unsigned twist = fuzz_up_twist;
+	int ra = who == FUZZ_EE_NEST || who == FUZZ_EE_UP;
+	int was_up = fuzz_upstream(who == FUZZ_EE_NEST ? 3
+	    : who == FUZZ_EE_UP ? 1 : 0);
 
-	fz.label = NULL;
+	fuzz_up_twist = 0;
+	if (!ra)
+		fz.label = NULL;
+	else if (was_up < 0)
+		goto out;
 
 	if ((m = fuzz_request(CMP_BODY_IR, id->subject)) == NULL)
 		goto out;
 	/* The end entities get the names the seeds' templates carry (a
 	 * certificate of ours asks for its own names only). */
-	if ((who == FUZZ_EE || who == FUZZ_EE_WAIT) &&
+	if ((who == FUZZ_EE || who == FUZZ_EE_WAIT || ra) &&
 	    !san_add(m, "DNS:a.example,IP:127.0.0.1"))
 		goto out;
 	if (who == FUZZ_EE_WAIT) {
@@ -217,9 +234,10 @@ enroll(int who, struct fuzz_id *id)
 	ok = id->cert != NULL && c != NULL &&
 	    c->body->type == CMP_BODY_PKICONF;
 out:
-	fz.label = label;
-	if (was_up > 0)
+	if (was_up >= 0)
 		(void)fuzz_upstream(was_up);
+	fz.label = label;
+	fuzz_up_twist = twist;
 	OPENSSL_free(der);
 	CMP_MSG_free(c);
 	CMP_MSG_free(a);
@@ -353,7 +371,8 @@ id_get(int who)
 		log_err("fuzz: cannot make the identity %s", id->subject);
 		return NULL;
 	}
-	if (who != FUZZ_EE && who != FUZZ_EE_WAIT)
+	if (who != FUZZ_EE && who != FUZZ_EE_WAIT && who != FUZZ_EE_NEST &&
+	    who != FUZZ_EE_UP)
 		register_id(who, id);
 	cmp_mutate_pool_add(id->cert);
 	id->stale = 0;

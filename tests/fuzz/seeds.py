@@ -9,8 +9,9 @@ protects every decodable input again. Run from the top of the tree:
     python3 tests/fuzz/seeds.py
 
 writes tests/fuzz/corpus/cmp/seed-kga-*.der, seed-up-*.der,
-seed-ccr-otherkey.der, seed-ccr-badkey.der, seed-nonce-*.der and
-seed-unprot-*.der.
+seed-ccr-otherkey.der, seed-ccr-badkey.der, seed-nonce-*.der,
+seed-unprot-*.der, seed-krr-*.der, seed-nest-*.der and
+seed-up-signed-*.der.
 """
 import os
 
@@ -225,9 +226,138 @@ def unprotected():
         m[0][1][0][1] = [n for n in hdr if n[0] != 0xa1]
         m[0][1] = m[0][1][:2]
         write('seed-unprot-%s' % src[4:], enc(m))
+        # At fuzz-up (b2 0x0e; the OID's last octets change): an RA
+        # takes protected requests only.
+        if src == 'osc-genm.der':
+            write('seed-unprot-up-%s' % src[4:],
+                  selectors(enc(m), 0x0e, 0x04))
+
+
+def krr():
+    # After a kga (the key archived: archive_keys on the fuzz stack), b2
+    # 0x2b to 0x7b: a krr of the confirmed certificate under the same
+    # credential, signed by the RA, by the end entity (another subject),
+    # under the single-use secret, by the RA under ra_revoke_scope
+    # profile and any, with the archived key gone or another's, twice
+    # (fuzz_engine.c's recover). last 0x06 accepts (the reference
+    # ours), 0x24 binds the ir to the end entity (signed by it, its
+    # subject: the holder), 0x30 to the RA (signed by it).
+    for src, tag, algs in (('osc-ir.der', 'mac', (None, RSA)),
+                           ('osc-ir-sig.der', 'sig', (None,))):
+        for alg in algs:
+            for b2 in range(0x2b, 0xac, 0x10):
+                msg = load(src)
+                for crm in reqmsgs(msg):
+                    drop_key(crm, alg)
+                    drop_pop(crm)
+                name = 'seed-krr-%s%s-%x.der' % (
+                    tag, '-rsa' if alg else '', b2 >> 4)
+                write(name, selectors(enc(msg), b2, 0x06))
+    for last, who in ((0x24, 'holder'), (0x30, 'ra')):
+        msg = load('osc-ir-sig.der')
+        for crm in reqmsgs(msg):
+            drop_key(crm)
+            drop_pop(crm)
+        write('seed-krr-%s.der' % who, selectors(enc(msg), 0x2b, last))
+    # A krr body (an ir's CertReqMessages under tag [9]): as it is (no
+    # serialNumber), bound to the end entity's certificate (0x24: signed
+    # by it, not archived), by the RA (0x30) under each revocation scope
+    # (b2 0x0c, 0x1c, 0x2c) and about the earlier certificate (0x8c),
+    # and with two CertReqMsgs.
+    def as_krr(two=False):
+        m = load('osc-ir.der')
+        m[0][1][1][0] = 0xa9
+        if two:
+            reqmsgs(m).append(reqmsgs(m)[0])
+        return enc(m)
+    for b2, last in ((0x00, 0x06), (0x00, 0x24), (0x0c, 0x30),
+                     (0x1c, 0x30), (0x2c, 0x30), (0x8c, 0x24)):
+        write('seed-krr-body-%02x-%02x.der' % (b2, last),
+              selectors(as_krr(), b2, last))
+    write('seed-krr-body-two.der', selectors(as_krr(True), 0x00, 0x06))
+    # krr templates that name a certificate by serialNumber: of another
+    # issuer, with a POP, of an unknown serial; the last at an upstream
+    # identity (b2 0x0e fuzz-up, 0x0a fuzz-nestmac), which recovers none.
+    other = [[0x31, [[0x30, [[0x06, bytes.fromhex('550403'), False],
+                             [0x0c, b'Other CA', False]], True]], True]]
+
+    def krr_tmpl(issuer, pop):
+        m = load('osc-ir.der')
+        m[0][1][1][0] = 0xa9
+        crm = reqmsgs(m)[0]
+        t = template(crm)
+        t[:] = [[0x81, b'\x7a\xbc\xde\xf0\x12\x34', False]]
+        if issuer:
+            t.append([0xa3, [[0x30, other, True]], True])
+        if not pop:
+            drop_pop(crm)
+        return enc(m)
+    write('seed-krr-tmpl-issuer.der',
+          selectors(krr_tmpl(True, False), 0x00, 0x06))
+    write('seed-krr-tmpl-pop.der', selectors(krr_tmpl(False, True), 0x00, 0x06))
+    for b2 in (0x00, 0x0e, 0x0a):
+        write('seed-krr-tmpl-unknown-%02x.der' % b2,
+              selectors(krr_tmpl(False, False), b2, 0x06))
+
+
+def nest():
+    # b2 0x0a to 0xba: the RA fuzz-nestmac (--sign-ca --nested), its
+    # nested answers twisted by the high half (fuzz_engine.c's
+    # nest_twist); 0xfa: fuzz-nest (--sign-ca). last 0x06 a MAC
+    # under our reference, the certificate accepted; 0x07 rejected, 0x04
+    # an error message, 0x05 a pollReq (0x25, 0x22, 0x23 the same for
+    # the bound kur); 0x24 bound to the end entity
+    # fuzz-nestmac brokered (a kur of its certificate, an ir or cr for
+    # its name, signed with it: nested as signed).
+    for b2 in range(0x0a, 0x100, 0x10):
+        write('seed-nest-ir-%02x.der' % b2,
+              selectors(enc(load('osc-ir.der')), b2, 0x06))
+        write('seed-nest-kur-%02x.der' % b2,
+              selectors(enc(load('osc-kur.der')), b2, 0x24))
+    for last, klast in ((0x07, 0x25), (0x04, 0x22), (0x05, 0x23)):
+        write('seed-nest-ir-0a-%02x.der' % last,
+              selectors(enc(load('osc-ir.der')), 0x0a, last))
+        write('seed-nest-kur-0a-%02x.der' % klast,
+              selectors(enc(load('osc-kur.der')), 0x0a, klast))
+    for src in ('osc-cr.der', 'osc-p10cr.der', 'osc-ir-sig.der',
+                'osc-rr-mac.der', 'osc-genm.der'):
+        for last in (0x06, 0x24):
+            write('seed-nest-%s-%02x.der' % (src[4:-4], last),
+                  selectors(enc(load(src)), 0x0a, last))
+        write('seed-nest-%s-fa.der' % src[4:-4],
+              selectors(enc(load(src)), 0xfa, 0x24))
+    # A kga ir nested; two CertReqMsgs (one per nested request only).
+    msg = load('osc-ir.der')
+    for crm in reqmsgs(msg):
+        drop_key(crm)
+        drop_pop(crm)
+    write('seed-nest-kga.der', selectors(enc(msg), 0x0a, 0x06))
+    msg = load('osc-ir.der')
+    reqmsgs(msg).append(reqmsgs(msg)[0])
+    write('seed-nest-two.der', selectors(enc(msg), 0x0a, 0x06))
+    # 0xea: the upstream does not answer the device's certConf (0x06) or
+    # error (0x04), nested.
+    # 0xbb: fuzz-nestmac's secret of the profile approval (refused).
+    write('seed-nest-wait-ir.der',
+          selectors(enc(load('osc-ir.der')), 0xbb, 0x06))
+    write('seed-nest-ir-ea-04.der',
+          selectors(enc(load('osc-ir.der')), 0xea, 0x04))
+
+
+def up_signed():
+    # b2 0x0e (fuzz-up), last 0x24: bound to the end entity fuzz-up
+    # brokered and signed with its certificate: a kur, cr or ir fuzz-up
+    # would have to nest but does not sign upstream (nor an rr: refused
+    # alike).
+    for src in ('osc-kur.der', 'osc-cr.der', 'osc-rr.der'):
+        write('seed-up-signed-%s' % src[4:],
+              selectors(enc(load(src)), 0x0e, 0x24))
 
 
 if __name__ == '__main__':
+    up_signed()
+    krr()
+    nest()
     kga()
     up_wait()
     up_rr()
