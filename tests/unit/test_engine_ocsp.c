@@ -429,7 +429,10 @@ test_ocsp_store(void **state)
 	unsigned char *r1, *r2, *r3;
 	size_t l1, l2, l3;
 	unsigned long long signed0, produced0;
-	char sql[200];
+	unsigned char *good;
+	size_t good_len, i;
+	char sql[200], *big;
+	int n;
 
 	(void)state;
 	OK(metrics_init());
@@ -473,7 +476,10 @@ test_ocsp_store(void **state)
 	assert_true(l1 == a.der_len && memcmp(r1, a.der, l1) == 0);
 	assert_true(l2 == a.der_len && memcmp(r2, a.der, l2) == 0);
 	assert_int_equal(ocsp_metric("signed"), signed0);
-	OPENSSL_free(r1);
+	/* Kept: the good answer an attacker would put back after the
+	 * revocation below. */
+	good = r1;
+	good_len = l1;
 	OPENSSL_free(r2);
 	db_ocsp_answer_clear(&a);
 
@@ -496,6 +502,33 @@ test_ocsp_store(void **state)
 	assert_int_equal(ocsp_metric("signed"), signed0 + 1);
 	OPENSSL_free(r1);
 	OPENSSL_free(r2);
+	db_ocsp_answer_clear(&a);
+
+	/* The daemon's role rewrites the row: the good answer's bytes with
+	 * columns that say revoked. Not served (its bytes sign good):
+	 * signed again, revoked, and stored over it. */
+	assert_non_null(big = malloc(good_len * 2 + 512));
+	n = snprintf(big, 400, "UPDATE ocsp_answer a SET status = 'revoked', "
+	    "reason = c.reason, revoked_at = c.revoked_at, stale = false, "
+	    "der = '\\x");
+	for (i = 0; i < good_len; i++)
+		n += snprintf(big + n, 3, "%02x", good[i]);
+	snprintf(big + n, 200, "' FROM cert c WHERE c.ca_id = a.ca_id AND "
+	    "c.serial = a.serial AND a.serial = 'b1' AND a.md = 'sha1' AND "
+	    "a.ca_id = %lld", fx.ca_id);
+	OK(db_exec_unsafe(fx.chk, big) == 1);
+	free(big);
+	stored_of("b1", &a);
+	assert_true(a.der_len == good_len && memcmp(a.der, good, good_len) == 0);
+	db_ocsp_answer_clear(&a);
+	r1 = ocsp_raw(s2, req, &l1);
+	assert_int_equal(ocsp_status_of(r1, l1, id),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(ocsp_metric("signed"), signed0 + 2);
+	stored_of("b1", &a);
+	assert_true(l1 == a.der_len && memcmp(r1, a.der, l1) == 0);
+	OPENSSL_free(r1);
+	OPENSSL_free(good);
 	db_ocsp_answer_clear(&a);
 
 	/* Near its nextUpdate (within ocsp_refresh): produced again, and
