@@ -29,7 +29,8 @@
  * name (a certConf needs the device's protection): the device gets
  * systemFailure, and the upstream CA's unconfirmed certificate is revoked
  * there when its transaction expires. An upstream answer of waiting is
- * refused (delayed delivery through nested is not implemented).
+ * relayed to the device as it came (kept in ra_fwd as waiting), and each
+ * pollReq of the device goes upstream in nested the same way (fwd_poll).
  */
 #include <stdio.h>
 #include <string.h>

@@ -240,7 +240,7 @@ ip_check(const unsigned char *der, long len, X509 **cert, char *why,
 	struct tlv t;
 	long left = len;
 
-	/* PKIMessage; skip the header; the body must be ip [1]. */
+	/* PKIMessage: past the header, the body must be ip [1]. */
 	if (!tlv_next(&p, &left, &t))
 		return "answer is not DER";
 	p = t.c;
