@@ -78,8 +78,8 @@ UNIT_TESTS := $(B)/test_hsm $(B)/test_db $(B)/test_engine $(B)/test_admin \
 TEST_TOOLS := $(B)/cmpdump $(B)/cmpnest $(B)/cmpload $(B)/cmphostile \
 	$(B)/fcgipost $(B)/certlint
 
-.PHONY: all deps deps-test test unit e2e run stop check clean bench install uninstall soak \
-	package test-package test-cluster bench-cluster bench-kga test-tokens
+.PHONY: all deps deps-test test unit e2e run stop check clean bench bench-targets install uninstall soak \
+	package test-package test-cluster bench-cluster bench-kga bench-targets test-tokens
 all: $(PROGS)
 
 $(B)/%.o: %.c
@@ -346,6 +346,11 @@ bench-cluster: deps-test
 bench-kga: deps-test
 	$(MAKE) all $(BENCH_PROGS)
 	scripts/bench --bin $(B) --kga
+
+# The rows issue 29's targets name, alone (about two minutes).
+bench-targets: deps-test
+	$(MAKE) all $(BENCH_PROGS)
+	scripts/bench --bin $(B) --targets
 
 # Fuzzing (issues 5, 30): libFuzzer targets in tests/fuzz/, built with
 # clang-14 into build/fuzz with -fsanitize=fuzzer,address,undefined.
