@@ -84,14 +84,16 @@ static const struct db_stmt st_key_latest = {DB_ST_AUDIT_KEY_LATEST,
     "SELECT id, key_uri, spki FROM audit_key ORDER BY id DESC LIMIT 1"};
 /*
  * The first certificate whose status, reason or revocation time is not
- * what its latest cert-status audit row says ("<id> <serial> <status>
+ * what its latest status audit row (cert-status, or since migration 029
+ * issue or issue-upstream) says ("<id> <serial> <status>
  * <reason> <revoked_at>"), or that has none.
  */
 static const struct db_stmt st_cert_check = {DB_ST_AUDIT_CERT_CHECK,
     "audit_cert_check",
     "WITH s AS (SELECT DISTINCT ON (cid) cid, detail FROM"
     "  (SELECT split_part(detail, ' ', 1)::bigint AS cid, id, detail"
-    "   FROM audit WHERE event = 'cert-status'"
+    "   FROM audit"
+    "   WHERE event IN ('cert-status', 'issue', 'issue-upstream')"
     "   AND detail ~ '^[0-9]{1,18} ') x ORDER BY cid, id DESC)"
     " SELECT c.id, c.serial, format('%s %s %s', c.status,"
     " coalesce(c.reason::text, '-'),"

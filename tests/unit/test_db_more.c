@@ -961,6 +961,14 @@ test_audit_hardening(void **state)
 	snprintf(sql, sizeof(sql), "INSERT INTO audit (event, detail) VALUES "
 	    "('cert-status', '%lld 5001 valid - -')", id);
 	CHECK(db_exec_unsafe(db, sql), -1);
+	/* Nor an issue row (it says a status since migration 029), even
+	 * with the settings cmpca_cert_store gives the cert trigger. */
+	snprintf(sql, sizeof(sql), "SELECT set_config('cmpca.issue_event', "
+	    "'issue', false); INSERT INTO audit (event, detail) VALUES "
+	    "('issue', '%lld 5001 valid - -')", id);
+	CHECK(db_exec_unsafe(db, sql), -1);
+	CHECK(db_exec_unsafe(db, "SELECT set_config('cmpca.issue_event', '', "
+	    "false)"), 1);
 
 	/* The seal fences by itself; checkpoint ids and keys. */
 	CHECK(db_audit_seal(db, &seq, hash), 1);
