@@ -5,6 +5,9 @@
  */
 #include <stdio.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
 #include "ca/ca.h"
 #include "cli/cli.h"
 
@@ -166,4 +169,29 @@ X509_NAME *
 cli_name_parse(const char *s)
 {
 	return ca_name_parse(s);
+}
+
+/* See cli/cli.h. */
+X509 *
+cli_cert_read(const char *path)
+{
+	BIO *b = BIO_new_file(path, "rb");
+	X509 *x = NULL;
+
+	if (b == NULL) {
+		log_err("cannot read %s", path);
+		return NULL;
+	}
+	x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	if (x == NULL) {
+		ERR_clear_error();
+		(void)BIO_reset(b);
+		x = d2i_X509_bio(b, NULL);
+	}
+	BIO_free(b);
+	if (x == NULL) {
+		ERR_clear_error();
+		log_err("%s: not a certificate (PEM or DER)", path);
+	}
+	return x;
 }
