@@ -1,7 +1,8 @@
 /*
  * cli_ctx.c - what every command of cmpca shares: the usage text, the
- * database and HSM opened on first use, name parsing. Below every command
- * file and main() (cmpca.c), so no command calls back into the dispatcher.
+ * database and HSM opened on first use, name and certificate file
+ * parsing. Below every command file and main() (cmpca.c), so no command
+ * calls back into the dispatcher.
  */
 #include <stdio.h>
 
@@ -77,10 +78,13 @@ static const char usage_text[] =
     "key\n"
     "  key approve ID | key reject ID      decide a recovery (not its "
     "asker)\n"
-    "  key recover SERIAL [--ca LABEL] --request ID --password-file F\n"
-    "            --out FILE                the approved key, once, as "
-    "PKCS#8\n"
-    "                                      encrypted under the password\n"
+    "  key recover SERIAL [--ca LABEL] --request ID --out FILE\n"
+    "            (--password-file F | --to CERT) [--format der|pem|pkcs8]\n"
+    "                                      the approved key, once: CMS\n"
+    "                                      EnvelopedData (to the password or\n"
+    "                                      the certificate's RSA/EC key) of\n"
+    "                                      the CA's SignedData; pkcs8:\n"
+    "                                      PKCS#8 under the password\n"
     "  ra add NAME --cert FILE [--profile P]  register an RA (pins the "
     "certificate)\n"
     "  ra list | ra remove NAME\n"
