@@ -59,6 +59,9 @@ int cli_secrets_reseal(struct ctx *c, int new_key, unsigned long *ver,
 
 /* "/C=DE/O=Org/CN=name" (openssl -subj syntax); NULL when malformed. */
 X509_NAME *cli_name_parse(const char *s);
+/* A certificate from a PEM (or DER) file (caller frees); NULL with a
+ * logged error. */
+X509 *cli_cert_read(const char *path);
 
 /*
  * The command groups, one file each: cli_<group>.c. argv[0] is the

@@ -121,31 +121,6 @@ constraints_init(struct db_partner *p)
 	p->days = 365;
 }
 
-/* A certificate from a PEM (or DER) file; NULL with a message. */
-static X509 *
-cert_read(const char *path)
-{
-	BIO *b = BIO_new_file(path, "rb");
-	X509 *x = NULL;
-
-	if (b == NULL) {
-		log_err("cannot read %s", path);
-		return NULL;
-	}
-	x = PEM_read_bio_X509(b, NULL, NULL, NULL);
-	if (x == NULL) {
-		ERR_clear_error();
-		(void)BIO_reset(b);
-		x = d2i_X509_bio(b, NULL);
-	}
-	BIO_free(b);
-	if (x == NULL) {
-		ERR_clear_error();
-		log_err("%s: not a certificate (PEM or DER)", path);
-	}
-	return x;
-}
-
 /* Loads one of our CAs with its key. NULL with a message. */
 static struct ca_ident *
 ca_load(struct ctx *c, struct ca_store *st, const char *label)
@@ -219,7 +194,7 @@ partner_add(struct ctx *c, int argc, char **argv)
 		log_err("%s", why);
 		goto out;
 	}
-	if ((x = cert_read(certfile)) == NULL)
+	if ((x = cli_cert_read(certfile)) == NULL)
 		goto out;
 	if (X509_check_ca(x) < 1 ||
 	    (X509_get_key_usage(x) & KU_KEY_CERT_SIGN) == 0) {
@@ -550,7 +525,7 @@ cross_request(struct ctx *c, int argc, char **argv)
 	}
 	if (label == NULL || url == NULL || pfile == NULL || optind != argc)
 		goto usage;
-	if ((partner = cert_read(pfile)) == NULL ||
+	if ((partner = cli_cert_read(pfile)) == NULL ||
 	    (ca = ca_load(c, &st, label)) == NULL)
 		goto out;
 	if ((cl = cmp_client_new(ca, partner, url, tls)) == NULL) {

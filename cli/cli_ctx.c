@@ -1,9 +1,13 @@
 /*
  * cli_ctx.c - what every command of cmpca shares: the usage text, the
- * database and HSM opened on first use, name parsing. Below every command
- * file and main() (cmpca.c), so no command calls back into the dispatcher.
+ * database and HSM opened on first use, name and certificate file
+ * parsing. Below every command file and main() (cmpca.c), so no command
+ * calls back into the dispatcher.
  */
 #include <stdio.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
 
 #include "ca/ca.h"
 #include "cli/cli.h"
@@ -74,10 +78,13 @@ static const char usage_text[] =
     "key\n"
     "  key approve ID | key reject ID      decide a recovery (not its "
     "asker)\n"
-    "  key recover SERIAL [--ca LABEL] --request ID --password-file F\n"
-    "            --out FILE                the approved key, once, as "
-    "PKCS#8\n"
-    "                                      encrypted under the password\n"
+    "  key recover SERIAL [--ca LABEL] --request ID --out FILE\n"
+    "            (--password-file F | --to CERT) [--format der|pem|pkcs8]\n"
+    "                                      the approved key, once: CMS\n"
+    "                                      EnvelopedData (to the password or\n"
+    "                                      the certificate's RSA/EC key) of\n"
+    "                                      the CA's SignedData; pkcs8:\n"
+    "                                      PKCS#8 under the password\n"
     "  ra add NAME --cert FILE [--profile P]  register an RA (pins the "
     "certificate)\n"
     "  ra list | ra remove NAME\n"
@@ -166,4 +173,29 @@ X509_NAME *
 cli_name_parse(const char *s)
 {
 	return ca_name_parse(s);
+}
+
+/* See cli/cli.h. */
+X509 *
+cli_cert_read(const char *path)
+{
+	BIO *b = BIO_new_file(path, "rb");
+	X509 *x = NULL;
+
+	if (b == NULL) {
+		log_err("cannot read %s", path);
+		return NULL;
+	}
+	x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	if (x == NULL) {
+		ERR_clear_error();
+		(void)BIO_reset(b);
+		x = d2i_X509_bio(b, NULL);
+	}
+	BIO_free(b);
+	if (x == NULL) {
+		ERR_clear_error();
+		log_err("%s: not a certificate (PEM or DER)", path);
+	}
+	return x;
 }

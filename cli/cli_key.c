@@ -8,9 +8,16 @@
  * request), another decides (key approve or reject: the asker may not),
  * and the key is then delivered once (key recover --request ID), never
  * in clear: the HSM decrypts the archived value, the key is checked
- * against the certificate and written as an encrypted PKCS#8 (PBES2,
- * PBKDF2 with HMAC-SHA256, AES-256-CBC) under a password read from a
- * file, to a new file of mode 0600. The request is marked done in the
+ * against the certificate and written to a new file of mode 0600 in the
+ * package krr and central key generation return (ca/issue/kga.c,
+ * RFC 9483 §4.1.6): a CMS EnvelopedData whose content is a SignedData by
+ * the CA (the key generation authority) of an AsymmetricKeyPackage,
+ * encrypted to a password read from a file (PasswordRecipientInfo,
+ * PBKDF2, AES key wrap) or to the key of a certificate (RSA:
+ * KeyTransRecipientInfo, RSA-OAEP; EC: KeyAgreeRecipientInfo, ECDH).
+ * --format pkcs8 writes an encrypted PKCS#8 (PBES2, PBKDF2 with
+ * HMAC-SHA256, AES-256-CBC) under the password instead, for software
+ * that imports keys but not CMS. The request is marked done in the
  * transaction that audits the recovery, committed only once the file is
  * written.
  *
@@ -29,10 +36,12 @@
 #include <string.h>
 #include <unistd.h>
 
+/* pem.h first: cms.h declares PEM_write_bio_CMS only after it. */
+#include <openssl/pem.h>
+#include <openssl/cms.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "ca/ca.h"
@@ -119,12 +128,32 @@ key_target(struct ctx *c, int argc, char **argv, const char *ca_label,
 	return 1;
 }
 
-/* Writes key, encrypted under pw, to a new file path (0600). 1 or 0. */
+/* What key recover writes (--format). */
+enum key_format {
+	KEY_FMT_DER,   /* CMS EnvelopedData, DER (the default) */
+	KEY_FMT_PEM,   /* the same, PEM ("CMS") */
+	KEY_FMT_PKCS8, /* encrypted PKCS#8 PEM under the password */
+};
+
+/* Where and how key recover delivers the key. */
+struct key_out {
+	const char *pwfile; /* --password-file: PasswordRecipientInfo */
+	const char *to;     /* --to CERT: KTRI (RSA) or KARI (EC) */
+	const char *path;   /* --out: a new file, 0600 */
+	enum key_format format;
+};
+
+/*
+ * Writes to a new file path (0600): cms (DER or PEM), or with
+ * KEY_FMT_PKCS8 key encrypted under pw. 1 or 0 (the file removed).
+ */
 static int
-key_write(const char *path, EVP_PKEY *key, const char *pw)
+key_write(const char *path, enum key_format fmt, CMS_ContentInfo *cms,
+    EVP_PKEY *key, const char *pw)
 {
 	FILE *f = NULL;
-	int fd, rc = 0;
+	BIO *b = NULL;
+	int fd, rc = 0, ok = 0;
 
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
@@ -132,34 +161,110 @@ key_write(const char *path, EVP_PKEY *key, const char *pw)
 		    strerror(errno));
 		return 0;
 	}
-	if ((f = fdopen(fd, "w")) == NULL) {
+	if ((f = fdopen(fd, "wb")) == NULL) {
 		(void)close(fd);
 		goto out;
 	}
-	if (PEM_write_PKCS8PrivateKey(f, key, EVP_aes_256_cbc(), NULL, 0, NULL,
-		(void *)(uintptr_t)pw) != 1)
+	if ((b = BIO_new_fp(f, BIO_NOCLOSE)) == NULL)
 		goto out;
-	rc = 1;
+	switch (fmt) {
+	case KEY_FMT_DER:
+		ok = i2d_CMS_bio(b, cms) == 1;
+		break;
+	case KEY_FMT_PEM:
+		ok = PEM_write_bio_CMS(b, cms) == 1;
+		break;
+	case KEY_FMT_PKCS8:
+		ok = PEM_write_bio_PKCS8PrivateKey(b, key, EVP_aes_256_cbc(),
+		    NULL, 0, NULL, (void *)(uintptr_t)pw) == 1;
+		break;
+	}
+	rc = ok && BIO_flush(b) == 1;
 out:
+	BIO_free(b);
 	if (f != NULL && fclose(f) != 0)
 		rc = 0;
 	if (!rc) {
-		log_err("cannot write the encrypted key to %s", path);
+		log_err("cannot write the recovered key to %s", path);
 		(void)unlink(path);
 	}
 	ERR_clear_error();
 	return rc;
 }
 
-/* key recover SERIAL --request ID --password-file F --out FILE. */
+/*
+ * The recovery password (ko->pwfile, at least KEY_PW_MIN bytes) into pw,
+ * and the recipient's certificate (ko->to: an RSA or EC key) into *rcpt.
+ * 1, or 0 with a logged error.
+ */
+static int
+key_recipient(const struct key_out *ko, char *pw, size_t pwlen, X509 **rcpt)
+{
+	int base;
+
+	*rcpt = NULL;
+	if (ko->pwfile != NULL) {
+		if (!hsm_pin_read(ko->pwfile, pw, pwlen)) {
+			log_err("password file: %s", hsm_error());
+			return 0;
+		}
+		if (strlen(pw) < KEY_PW_MIN) {
+			log_err("the recovery password must have %d characters "
+			    "at least", KEY_PW_MIN);
+			return 0;
+		}
+		return 1;
+	}
+	if ((*rcpt = cli_cert_read(ko->to)) == NULL)
+		return 0;
+	base = X509_get0_pubkey(*rcpt) != NULL
+	    ? EVP_PKEY_get_base_id(X509_get0_pubkey(*rcpt)) : EVP_PKEY_NONE;
+	if (base != EVP_PKEY_RSA && base != EVP_PKEY_EC) {
+		log_err("--to %s: the recipient's key must be RSA (key "
+		    "transport, RSA-OAEP) or EC (key agreement, ECDH)", ko->to);
+		X509_free(*rcpt);
+		*rcpt = NULL;
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * ca's identity with its key in the HSM, the key generation authority
+ * that signs the package (as for krr and central key generation). NULL
+ * with a logged error.
+ */
+static struct ca_ident *
+key_signer(struct ctx *c, struct ca_store *st, const struct db_ca *ca)
+{
+	struct ca_ident *id;
+	int err = 0;
+
+	if (!cli_need_hsm(c))
+		return NULL;
+	id = ca_store_get(st, c->db, c->hsm, ca->label, &err);
+	if (id == NULL || id->key == NULL) {
+		log_err("ca %s: %s: it signs the recovered key's package (an "
+		    "active CA with its key in the HSM)", ca->label,
+		    err ? "cannot load its key" : "not an active CA");
+		return NULL;
+	}
+	return id;
+}
+
+/* key recover SERIAL --request ID (--password-file F | --to CERT)
+ * --out FILE [--format der|pem|pkcs8]. */
 static int
 key_recover(struct ctx *c, struct db_ca *ca, const char *serial,
-    long long req, const char *pwfile, const char *out, const char *op)
+    long long req, const struct key_out *ko, const char *op)
 {
+	struct ca_store st = { NULL, 0 };
+	struct ca_ident *signer = NULL;
 	struct db_keyarch ka;
 	struct db_cert cert;
+	CMS_ContentInfo *cms = NULL;
 	EVP_PKEY *key = NULL;
-	X509 *x = NULL;
+	X509 *x = NULL, *rcpt = NULL;
 	const unsigned char *p;
 	char pw[256], aad[KGA_AAD_MAX], actor[KEY_OP_MAX + 8], detail[160];
 	int rc = 1, n, began = 0, wrote = 0;
@@ -167,15 +272,11 @@ key_recover(struct ctx *c, struct db_ca *ca, const char *serial,
 	memset(&ka, 0, sizeof(ka));
 	memset(&cert, 0, sizeof(cert));
 	pw[0] = '\0';
-	if (!hsm_pin_read(pwfile, pw, sizeof(pw))) {
-		log_err("password file: %s", hsm_error());
+	if (!key_recipient(ko, pw, sizeof(pw), &rcpt))
 		goto out;
-	}
-	if (strlen(pw) < KEY_PW_MIN) {
-		log_err("the recovery password must have %d characters at least",
-		    KEY_PW_MIN);
+	if (ko->format != KEY_FMT_PKCS8 &&
+	    (signer = key_signer(c, &st, ca)) == NULL)
 		goto out;
-	}
 	if ((n = db_keyarch_get(c->db, ca->id, serial, &ka)) != 1 ||
 	    db_cert_get_by_serial(c->db, ca->id, serial, &cert) != 1) {
 		if (n < 0)
@@ -219,14 +320,32 @@ key_recover(struct ctx *c, struct db_ca *ca, const char *serial,
 		    "certificate", serial);
 		goto out;
 	}
-	if (!key_write(out, key, pw))
+	/* The same package as krr's and central key generation's. */
+	if (ko->format != KEY_FMT_PKCS8 &&
+	    (cms = kga_envelope(key, signer, rcpt == NULL ?
+		(const unsigned char *)pw : NULL, rcpt == NULL ? strlen(pw) : 0,
+		rcpt)) == NULL) {
+		log_err("serial %s: cannot package the recovered key (CMS "
+		    "EnvelopedData)", serial);
+		goto out;
+	}
+	if (!key_write(ko->path, ko->format, cms, key, pw))
 		goto out;
 	wrote = 1;
 	if (db_commit(c->db) != 1)
 		goto dberr;
 	began = 0;
-	printf("key of serial %s (ca %s) written to %s, encrypted under the "
-	       "password (PKCS#8, PBES2 AES-256-CBC)\n", serial, ca->label, out);
+	if (ko->format == KEY_FMT_PKCS8)
+		printf("key of serial %s (ca %s) written to %s, encrypted under "
+		       "the password (PKCS#8, PBES2 AES-256-CBC)\n", serial,
+		    ca->label, ko->path);
+	else
+		printf("key of serial %s (ca %s) written to %s: CMS "
+		       "EnvelopedData (%s) to %s, content SignedData by ca %s "
+		       "(AsymmetricKeyPackage)\n", serial, ca->label, ko->path,
+		    ko->format == KEY_FMT_PEM ? "PEM" : "DER",
+		    rcpt == NULL ? "the password" : "the certificate's key",
+		    signer->label);
 	rc = 0;
 	goto out;
 dberr:
@@ -235,10 +354,13 @@ out:
 	if (began)
 		db_rollback(c->db);
 	if (rc != 0 && wrote)
-		(void)unlink(out);
+		(void)unlink(ko->path);
 	OPENSSL_cleanse(pw, sizeof(pw));
+	CMS_ContentInfo_free(cms);
 	EVP_PKEY_free(key);
 	X509_free(x);
+	X509_free(rcpt);
+	ca_store_clear(&st);
 	db_cert_clear(&cert);
 	db_keyarch_clear(&ka);
 	return rc;
@@ -253,9 +375,12 @@ cmd_key(struct ctx *c, int argc, char **argv)
 		{ "request", required_argument, NULL, 'q' },
 		{ "password-file", required_argument, NULL, 'p' },
 		{ "out", required_argument, NULL, 'o' },
+		{ "to", required_argument, NULL, 't' },
+		{ "format", required_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *ca_label = NULL, *pwfile = NULL, *out = NULL;
+	struct key_out ko = { NULL, NULL, NULL, KEY_FMT_DER };
+	const char *ca_label = NULL;
 	char serial[DB_SERIAL_MAX], op[KEY_OP_MAX], actor[KEY_OP_MAX + 8];
 	char detail[160], *end;
 	struct db_keyarch ka;
@@ -283,10 +408,25 @@ cmd_key(struct ctx *c, int argc, char **argv)
 			}
 			break;
 		case 'p':
-			pwfile = optarg;
+			ko.pwfile = optarg;
 			break;
 		case 'o':
-			out = optarg;
+			ko.path = optarg;
+			break;
+		case 't':
+			ko.to = optarg;
+			break;
+		case 'f':
+			if (strcmp(optarg, "der") == 0)
+				ko.format = KEY_FMT_DER;
+			else if (strcmp(optarg, "pem") == 0)
+				ko.format = KEY_FMT_PEM;
+			else if (strcmp(optarg, "pkcs8") == 0)
+				ko.format = KEY_FMT_PKCS8;
+			else {
+				log_err("--format is der, pem or pkcs8");
+				return 2;
+			}
 			break;
 		default:
 			return 2;
@@ -328,9 +468,15 @@ cmd_key(struct ctx *c, int argc, char **argv)
 		return 2;
 	}
 	if (strcmp(argv[1], "recover") == 0 &&
-	    (req == 0 || pwfile == NULL || out == NULL)) {
-		log_err("key recover needs --request ID, --password-file F and "
-		    "--out FILE");
+	    (req == 0 || ko.path == NULL ||
+		(ko.pwfile == NULL) == (ko.to == NULL))) {
+		log_err("key recover needs --request ID, --out FILE and one "
+		    "recipient: --password-file F or --to CERT");
+		return 2;
+	}
+	if (ko.format == KEY_FMT_PKCS8 && ko.pwfile == NULL) {
+		log_err("--format pkcs8 encrypts under a password: it needs "
+		    "--password-file F, not --to");
 		return 2;
 	}
 	if (!cli_need_db(c))
@@ -338,7 +484,7 @@ cmd_key(struct ctx *c, int argc, char **argv)
 	if (!key_target(c, argc, argv, ca_label, &ca, serial, sizeof(serial)))
 		goto out;
 	if (strcmp(argv[1], "recover") == 0) {
-		rc = key_recover(c, &ca, serial, req, pwfile, out, op);
+		rc = key_recover(c, &ca, serial, req, &ko, op);
 		goto out;
 	}
 	if ((o = db_keyarch_get(c->db, ca.id, serial, &ka)) != 1) {

@@ -597,9 +597,44 @@ roles_ok(const struct cfg *cfg)
 	return ok;
 }
 
+/*
+ * -t: a profile with archive_keys needs a token that can archive
+ * (hsm_caps_archive): one error per active CA and such profile, naming
+ * the token, the CA, the profile and the missing mechanisms (every
+ * central key generation under it would be refused). Returns 1 when
+ * there is none.
+ */
+static int
+archive_check(const struct cfg *cfg, struct hsm *hsm, const struct db_ca *cas,
+    size_t n)
+{
+	char what[64];
+	size_t i, p;
+	int ok = 1;
+
+	if (hsm_caps_archive(hsm_caps_get(hsm), what, sizeof(what)))
+		return 1;
+	for (p = 0; p < cfg->nprofiles; p++) {
+		if (!cfg->profiles[p].archive_keys)
+			continue;
+		for (i = 0; i < n; i++) {
+			if (strcmp(cas[i].status, "active") != 0)
+				continue;
+			log_err("ca %s, profile %s: archive_keys, but token %s "
+				"cannot archive keys: no %s (see \"token cannot "
+				"archive keys\" in docs/troubleshooting.md)",
+			    cas[i].label, cfg->profiles[p].name,
+			    hsm_token_label(hsm), what);
+			ok = 0;
+		}
+	}
+	return ok;
+}
+
 /* -t: configuration (coap_listen parsed, not bound: a running cmpcad may
  * hold it), database schema, HSM login, every CA key and every active
- * CA's OCSP signer. */
+ * CA's OCSP signer, and a token that can archive where a profile
+ * archives. */
 static int
 check_only(const struct cfg *cfg)
 {
@@ -644,6 +679,8 @@ check_only(const struct cfg *cfg)
 		goto out;
 	}
 	ok = audit_key_check(db);
+	if (!archive_check(cfg, hsm, cas, n))
+		ok = 0;
 	for (i = 0; i < n; i++) {
 		EVP_PKEY *k = hsm_key_load(hsm, cas[i].key_uri);
 		char why[512];

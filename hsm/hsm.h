@@ -115,13 +115,21 @@ const char *hsm_seal_via_name(int via);
  * in buf. Returns HSM_GAP_FALLBACK (cmpca does it another sound way),
  * HSM_GAP_LIMIT (some choice is unavailable, such as a key type, and
  * cmpca works with the others), HSM_GAP_REFUSED (a feature is refused:
- * sealing enrollment secrets, serial numbers), or 0 when there is no gap
- * number i.
+ * sealing enrollment secrets, key archival, serial numbers), or 0 when
+ * there is no gap number i.
  */
 #define HSM_GAP_FALLBACK 1
 #define HSM_GAP_LIMIT 2
 #define HSM_GAP_REFUSED 3
 int hsm_caps_gap(const struct hsm_caps *c, int i, char *buf, size_t len);
+/*
+ * Can a token with capabilities c archive keys (hsm_archive.c: AES-256
+ * key generation, AES-GCM encrypt and decrypt)? 1, or 0 with the missing
+ * PKCS#11 mechanisms named in buf ("CKM_AES_GCM"). hsm_archive_key_create
+ * refuses such a token; cmpcad -t names every profile with archive_keys
+ * on it.
+ */
+int hsm_caps_archive(const struct hsm_caps *c, char *buf, size_t len);
 
 /*
  * hsm_open() with arguments for the module's C_Initialize (pReserved of
@@ -187,6 +195,7 @@ int hsm_keygen_ee(struct hsm *h, enum hsm_keytype type, EVP_PKEY **key)
 #define HSM_ARCHIVE_PREFIX "cmpca-archive-"
 int hsm_archive_key_create(struct hsm *h, const char *ca_label, char *label,
     size_t labellen) CA_MUST_CHECK;
+
 int hsm_archive_wrap(struct hsm *h, const char *ca_label, const char *aad,
     EVP_PKEY *key, unsigned char **out, size_t *outlen) CA_MUST_CHECK;
 int hsm_archive_unwrap(struct hsm *h, const char *ca_label, const char *aad,

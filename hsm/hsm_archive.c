@@ -160,6 +160,12 @@ hsm_archive_key_create(struct hsm *h, const char *ca_label, char *label,
 		return 0;
 	}
 	t[n - 2].ulValueLen = strlen(label);
+	if (!hsm_caps_archive(hsm_caps_get(h), why, sizeof(why))) {
+		hsm_err_set("token %s cannot archive keys: no %s (the archival "
+			    "key is AES-256, used with AES-GCM in the token)",
+		    h->label, why);
+		return 0;
+	}
 	if (!arch_session(h, &fl, &s))
 		return 0;
 	switch (arch_find(fl, s, label, &key)) {

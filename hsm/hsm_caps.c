@@ -357,6 +357,7 @@ hsm_caps_gap(const struct hsm_caps *c, int i, char *buf, size_t len)
 {
 	unsigned all = 0, miss;
 	size_t off = 0;
+	char what[64];
 	int t, k = 0;
 
 	if (c == NULL || len == 0)
@@ -364,7 +365,8 @@ hsm_caps_gap(const struct hsm_caps *c, int i, char *buf, size_t len)
 	buf[0] = '\0';
 	for (t = HSM_KEY_RSA2048; t <= HSM_KEY_EC_P384; t++)
 		all |= 1u << t;
-	/* Gap 0..: key types, sealing, RNG, sessions; in that order. */
+	/* Gap 0..: key types, sealing, archival, RNG, sessions; in that
+	 * order. */
 	miss = all & ~c->keygen;
 	if (miss != 0 && k++ == i) {
 		caps_put(buf, len, &off, "missing: key generation of ");
@@ -394,6 +396,12 @@ hsm_caps_gap(const struct hsm_caps *c, int i, char *buf, size_t len)
 		    hsm_seal_via_name(c->seal));
 		return HSM_GAP_FALLBACK;
 	}
+	if (!hsm_caps_archive(c, what, sizeof(what)) && k++ == i) {
+		caps_put(buf, len, &off, "missing: %s; refused: key archival "
+		    "(cmpca ca archival-key; profiles with archive_keys)",
+		    what);
+		return HSM_GAP_REFUSED;
+	}
 	if (!c->rng && k++ == i) {
 		caps_put(buf, len, &off, "missing: the token reports no RNG "
 		    "(CKF_RNG); refused: serial numbers come from the token's "
@@ -409,5 +417,20 @@ hsm_caps_gap(const struct hsm_caps *c, int i, char *buf, size_t len)
 		    HSM_SESSIONS_PER_PROCESS);
 		return HSM_GAP_LIMIT;
 	}
+	return 0;
+}
+
+int
+hsm_caps_archive(const struct hsm_caps *c, char *buf, size_t len)
+{
+	int gen = c != NULL && c->aes_keygen, gcm = c != NULL && c->aes_gcm;
+
+	if (len > 0)
+		buf[0] = '\0';
+	if (gen && gcm)
+		return 1;
+	(void)snprintf(buf, len, "%s%s%s",
+	    gen ? "" : "CKM_AES_KEY_GEN (AES-256)", gen || gcm ? "" : " and ",
+	    gcm ? "" : "CKM_AES_GCM");
 	return 0;
 }

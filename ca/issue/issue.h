@@ -5,6 +5,8 @@
 #ifndef CMPCA_ISSUE_H
 #define CMPCA_ISSUE_H
 
+#include <openssl/cms.h>
+
 #include "ca/ca.h"
 
 /* cert_profile.c: a URI GeneralName for url (a crl_url, ocsp_url,
@@ -123,6 +125,13 @@ int kga_key_type(const struct cfg_profile *p, const CRMF_CERTTEMPLATE *t,
  * rcpt. A new ASN1_TYPE (caller frees), or NULL.
  */
 ASN1_TYPE *kga_package(EVP_PKEY *key, const struct ca_ident *ca,
+    const unsigned char *pw, size_t pwlen, X509 *rcpt);
+/*
+ * The same EnvelopedData as a CMS ContentInfo of its own (what `cmpca key
+ * recover` writes; openssl cms -decrypt opens it): a new object (caller
+ * frees), or NULL. rcpt must hold an RSA or EC key.
+ */
+CMS_ContentInfo *kga_envelope(EVP_PKEY *key, const struct ca_ident *ca,
     const unsigned char *pw, size_t pwlen, X509 *rcpt);
 /*
  * The AAD under which a key of the public key pub is archived for CA

@@ -14,7 +14,9 @@
  *   request, KeyTransRecipientInfo (RSA-OAEP, SHA-256) or
  *   KeyAgreeRecipientInfo (ECDH, X9.63 KDF with SHA-256) to the key of the
  *   protection certificate of a signed one,
- * as EncryptedKey's [0] envelopedData in CertifiedKeyPair.privateKey.
+ * as EncryptedKey's [0] envelopedData in CertifiedKeyPair.privateKey
+ * (kga_package: CMP's ip/cp/kup and krp), or as a CMS ContentInfo of its
+ * own (kga_envelope: the file of `cmpca key recover`, cli/cli_key.c).
  * OpenSSL builds every layer (CMS); the DER is only re-tagged through
  * the ASN.1 items of cmp_asn.c.
  */
@@ -209,18 +211,14 @@ kga_recipient(CMS_ContentInfo *cms, const unsigned char *pw, size_t pwlen,
 }
 
 /* See issue.h. */
-ASN1_TYPE *
-kga_package(EVP_PKEY *key, const struct ca_ident *ca, const unsigned char *pw,
-    size_t pwlen, X509 *rcpt)
+CMS_ContentInfo *
+kga_envelope(EVP_PKEY *key, const struct ca_ident *ca,
+    const unsigned char *pw, size_t pwlen, X509 *rcpt)
 {
-	STACK_OF(ASN1_TYPE) *env = NULL;
 	CMS_ContentInfo *cms = NULL;
-	unsigned char *sd = NULL, *ed = NULL, *ek = NULL;
-	const unsigned char *p;
-	ASN1_STRING *s = NULL;
-	ASN1_TYPE *t = NULL;
+	unsigned char *sd = NULL;
 	BIO *in = NULL;
-	int sdlen = 0, edlen, eklen;
+	int sdlen = 0, ok = 0;
 
 	if ((sdlen = kga_signed(key, ca, &sd)) <= 0 ||
 	    (in = BIO_new_mem_buf(sd, sdlen)) == NULL ||
@@ -230,7 +228,35 @@ kga_package(EVP_PKEY *key, const struct ca_ident *ca, const unsigned char *pw,
 	    /* The ciphertext in the structure (CMS_encrypt does the same):
 	     * created, an EnvelopedData counts as detached. */
 	    !CMS_set_detached(cms, 0) ||
-	    CMS_final(cms, in, NULL, CMS_BINARY) != 1 ||
+	    CMS_final(cms, in, NULL, CMS_BINARY) != 1)
+		goto out;
+	ok = 1;
+out:
+	if (!ok) {
+		CMS_ContentInfo_free(cms);
+		cms = NULL;
+		ERR_clear_error();
+	}
+	if (sd != NULL)
+		OPENSSL_clear_free(sd, (size_t)sdlen);
+	BIO_free(in);
+	return cms;
+}
+
+/* See issue.h. */
+ASN1_TYPE *
+kga_package(EVP_PKEY *key, const struct ca_ident *ca, const unsigned char *pw,
+    size_t pwlen, X509 *rcpt)
+{
+	STACK_OF(ASN1_TYPE) *env = NULL;
+	CMS_ContentInfo *cms = NULL;
+	unsigned char *ed = NULL, *ek = NULL;
+	const unsigned char *p;
+	ASN1_STRING *s = NULL;
+	ASN1_TYPE *t = NULL;
+	int edlen, eklen;
+
+	if ((cms = kga_envelope(key, ca, pw, pwlen, rcpt)) == NULL ||
 	    (edlen = cinfo_content(cms, &ed)) <= 0)
 		goto out;
 	/* EnvelopedData's fields under EncryptedKey's [0] IMPLICIT tag. */
@@ -250,13 +276,10 @@ kga_package(EVP_PKEY *key, const struct ca_ident *ca, const unsigned char *pw,
 out:
 	if (t == NULL)
 		ERR_clear_error();
-	if (sd != NULL)
-		OPENSSL_clear_free(sd, (size_t)sdlen);
 	OPENSSL_free(ed);
 	OPENSSL_free(ek);
 	ASN1_STRING_free(s);
 	sk_ASN1_TYPE_pop_free(env, ASN1_TYPE_free);
-	BIO_free(in);
 	CMS_ContentInfo_free(cms);
 	return t;
 }

@@ -10,10 +10,16 @@
 #      key, audited; the daemon's database role cannot read the blob;
 #      a profile without archive_keys archives nothing
 #   3  recovery: request, approval by the asker refused, by another
-#      operator accepted; the key comes back encrypted under the
-#      password, matches the certificate; once only
-#   4  refused: unknown serial, no approval, another key's request, a
-#      blob moved to another row (the AAD binds CA and key)
+#      operator accepted; the key comes back as a CMS EnvelopedData to
+#      the password (PasswordRecipientInfo), to an RSA certificate
+#      (KeyTransRecipientInfo, RSA-OAEP) or an EC one
+#      (KeyAgreeRecipientInfo), opened with openssl cms -decrypt; its
+#      content a SignedData the CA signed (openssl cms -verify) of an
+#      AsymmetricKeyPackage whose key matches the certificate; once only;
+#      --format pkcs8 still writes an encrypted PKCS#8
+#   4  refused: unknown serial, no approval, another key's request, another
+#      CA, an Ed25519 recipient, a blob moved to another row (the AAD
+#      binds CA and key)
 #   5  certConf rejecting the certificate, and a transaction expiring
 #      unconfirmed, destroy the archived key (audited)
 #   6  nothing in the logs (checked last)
@@ -80,6 +86,45 @@ privhex() {
 	openssl pkey -in "$1" -noout -text 2>/dev/null |
 	    awk '/^(priv|privateExponent):/ {p = 1; next} /^[a-zA-Z]/ {p = 0} p' |
 	    tr -d ' :\n' | tail -c 60
+}
+# unpack NAME FILE FORM DECRYPT-OPTIONS...: a recovered package opened as
+# its recipient would: openssl cms -decrypt (the EnvelopedData) gives the
+# SignedData ($w/NAME.sd), wrapped in a ContentInfo for openssl cms
+# -verify against the CA certificate, which gives the
+# AsymmetricKeyPackage ($w/NAME.akp); its one OneAsymmetricKey is a
+# PKCS#8 ($w/NAME.pem). The steps of docs/operations.md ("Recovery by the
+# operator"). Each file exists only if its step worked.
+unpack() {
+	local n=$1 in=$2 form=$3
+	shift 3
+	openssl cms -decrypt -inform "$form" -in "$in" -binary \
+	    -out "$w/$n.sd" "$@" 2>"$w/$n.err" || { rm -f "$w/$n.sd"; return 1; }
+	derwrap ci "$w/$n.sd" >"$w/$n.ci" &&
+	openssl cms -verify -inform DER -in "$w/$n.ci" -binary -purpose any \
+	    -CAfile "$CMPCA_CA_CERT" -out "$w/$n.akp" 2>>"$w/$n.err" ||
+	{ rm -f "$w/$n.akp"; return 1; }
+	# The package holds one key: the SEQUENCE OF has one element.
+	[ "$(openssl asn1parse -inform DER -in "$w/$n.akp" | grep -c 'd=1 ')" = 1 ] ||
+	    return 1
+	off=$(openssl asn1parse -inform DER -in "$w/$n.akp" | awk -F: 'NR == 2 { print $1 + 0 }')
+	openssl asn1parse -inform DER -in "$w/$n.akp" -strparse "$off" -noout \
+	    -out "$w/$n.p8" >/dev/null 2>>"$w/$n.err" &&
+	openssl pkey -inform DER -in "$w/$n.p8" -out "$w/$n.pem" 2>>"$w/$n.err"
+}
+# derwrap ci FILE: a ContentInfo (id-signedData) around the SignedData in
+# FILE (the step docs/operations.md gives for openssl cms -verify).
+derwrap() {
+	python3 - "$2" <<'EOF'
+import sys
+d = open(sys.argv[1], "rb").read()
+def dlen(n):
+    if n < 128:
+        return bytes([n])
+    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(b)]) + b
+inner = bytes.fromhex("06092a864886f70d010702") + b"\xa0" + dlen(len(d)) + d
+sys.stdout.buffer.write(b"\x30" + dlen(len(inner)) + inner)
+EOF
 }
 # op NAME ARGS...: cmpca as operator NAME (SUDO_USER, cli/cli_key.c).
 op() { local who=$1; shift; SUDO_USER=$who cli "$@"; }
@@ -148,26 +193,67 @@ check "3: recovery before the approval is refused, naming the rule" bash -c \
 check "3: another operator approves" op bob key approve "$R"
 check "3: ... audited (key-recover-approve by cli:bob)" test \
     "$(q "select count(*) from audit where event = 'key-recover-approve' and actor = 'cli:bob' and detail = '$R'")" = 1
-check "3: key recover writes the key" \
-    op alice key recover "$S_EC" --request "$R" --password-file "$pwf" --out "$o/rec.key"
-check "3: ... encrypted (ENCRYPTED PRIVATE KEY), mode 0600" bash -c \
-    "head -n 1 '$o/rec.key' | grep -q 'BEGIN ENCRYPTED PRIVATE KEY' && [ \"\$(stat -c %a '$o/rec.key')\" = 600 ]"
-openssl pkey -in "$o/rec.key" -passin "file:$pwf" -out "$w/rec.pem" 2>/dev/null
-check "3: ... opens with the password and matches the certificate's public key" \
-    same_pubkey "$w/ec/cert-0.pem" "$w/rec.pem"
+check "3: key recover writes the key (to the password, DER)" \
+    op alice key recover "$S_EC" --request "$R" --password-file "$pwf" --out "$o/rec.cms"
+check "3: ... a CMS EnvelopedData to the password (pwri), mode 0600" bash -c \
+    "openssl cms -cmsout -print -inform DER -in '$o/rec.cms' 2>/dev/null | grep -q 'd.pwri:' && [ \"\$(stat -c %a '$o/rec.cms')\" = 600 ]"
+check "3: ... no clear key in the file" bash -c \
+    "! grep -aq 'PRIVATE KEY' '$o/rec.cms' && [[ \$(xxd -p '$o/rec.cms' | tr -d '\n') != *\$1* ]]" _ "$phex"
+unpack u_ec "$o/rec.cms" DER -pwri_password "$(cat "$pwf")"
+check "3: ... opens with the password (openssl cms -decrypt)" test -s "$w/u_ec.sd"
+check "3: ... its content is a SignedData by the CA: openssl cms -verify against the CA certificate" \
+    test -s "$w/u_ec.akp"
+check "3: ... the AsymmetricKeyPackage's key matches the certificate's public key" \
+    same_pubkey "$w/ec/cert-0.pem" "$w/u_ec.pem"
 check "3: ... is the key the client got (same private value)" \
-    test "$(privhex "$w/rec.pem")" = "$phex"
-check "3: ... does not open without the password" bash -c \
-    "! openssl pkey -in '$o/rec.key' -passin pass:wrong-password -noout 2>/dev/null"
+    test "$(privhex "$w/u_ec.pem")" = "$phex"
+check "3: ... does not open with another password" bash -c \
+    "! openssl cms -decrypt -inform DER -in '$o/rec.cms' -pwri_password 'another long password' -out /dev/null 2>/dev/null"
 check "3: recovery audited (key-recover), request done" bash -c \
     "[ \"\$(psql -XqtA '$CMPCA_DB' -c \"select count(*) from audit where event = 'key-recover' and detail = '$S_EC request $R'\")\" = 1 ] && [ \"\$(psql -XqtA '$CMPCA_DB' -c 'select status from key_recovery where id = $R')\" = done ]"
 check "3: an approval delivers once" bash -c \
-    "! SUDO_USER=alice $CMPCA_CLI key recover '$S_EC' --request '$R' --password-file '$pwf' --out '$o/again.key' 2>/dev/null && [ ! -e '$o/again.key' ]"
+    "! SUDO_USER=alice $CMPCA_CLI key recover '$S_EC' --request '$R' --password-file '$pwf' --out '$o/again.cms' 2>'$w/again2.err' && grep -q 'not an approved' '$w/again2.err' && [ ! -e '$o/again.cms' ]"
+# Recipients by certificate: an RSA one (key transport) and an EC one
+# (key agreement), their keys the operator's or the holder's.
+for k in rsa ec ed; do
+	case $k in
+	rsa) a=(-newkey rsa:2048) ;;
+	ec) a=(-newkey ec -pkeyopt ec_paramgen_curve:P-256) ;;
+	ed) a=(-newkey ed25519) ;;
+	esac
+	openssl req -x509 "${a[@]}" -nodes -keyout "$w/rcpt-$k.key" \
+	    -subj "/CN=karch recovery $k" -days 2 -out "$o/rcpt-$k.pem" 2>/dev/null
+done
+chown "$CMPCA_USER" "$o"/rcpt-*.pem
 op bob key request "$S_RSA" >"$w/req2.out" 2>&1
 R2=$(sed -n 's/^recovery request \([0-9]*\) .*/\1/p' "$w/req2.out")
 op alice key approve "$R2" >/dev/null 2>&1
-check "3: RSA key recovered, matches its certificate" bash -c \
-    "SUDO_USER=bob $CMPCA_CLI key recover '$S_RSA' --request '$R2' --password-file '$pwf' --out '$o/rsa.key' >/dev/null && openssl pkey -in '$o/rsa.key' -passin 'file:$pwf' -out '$w/rsa.pem' && [ \"\$(openssl x509 -in '$w/rsa/cert-0.pem' -noout -pubkey)\" = \"\$(openssl pkey -in '$w/rsa.pem' -pubout)\" ]"
+check "3: RSA key recovered to an RSA certificate (--to, PEM)" \
+    op bob key recover "$S_RSA" --request "$R2" --to "$o/rcpt-rsa.pem" --format pem --out "$o/rsa.pem"
+check "3: ... KeyTransRecipientInfo with RSA-OAEP" bash -c \
+    "openssl cms -cmsout -print -inform PEM -in '$o/rsa.pem' >'$w/rsa.print' 2>&1 && grep -q 'd.ktri:' '$w/rsa.print' && grep -q 'rsaesOaep' '$w/rsa.print'"
+unpack u_rsa "$o/rsa.pem" PEM -recip "$o/rcpt-rsa.pem" -inkey "$w/rcpt-rsa.key"
+check "3: ... opens with the recipient's key, SignedData verifies against the CA" \
+    test -s "$w/u_rsa.akp"
+check "3: ... the key matches the RSA certificate's public key" \
+    same_pubkey "$w/rsa/cert-0.pem" "$w/u_rsa.pem"
+check "3: ... does not open with another key" bash -c \
+    "! openssl cms -decrypt -inform PEM -in '$o/rsa.pem' -recip '$o/rcpt-rsa.pem' -inkey '$w/rcpt-ec.key' -out /dev/null 2>/dev/null"
+op bob key request "$S_EC" >"$w/req5.out" 2>&1
+R5=$(sed -n 's/^recovery request \([0-9]*\) .*/\1/p' "$w/req5.out")
+op alice key approve "$R5" >/dev/null 2>&1
+check "3: EC key recovered to an EC certificate (--to, DER)" \
+    op bob key recover "$S_EC" --request "$R5" --to "$o/rcpt-ec.pem" --out "$o/ec.cms"
+check "3: ... KeyAgreeRecipientInfo (ECDH)" bash -c \
+    "openssl cms -cmsout -print -inform DER -in '$o/ec.cms' 2>/dev/null | grep -q 'd.kari:'"
+unpack u_ec2 "$o/ec.cms" DER -recip "$o/rcpt-ec.pem" -inkey "$w/rcpt-ec.key"
+check "3: ... opens with the recipient's key; the CA's SignedData holds the certificate's key" bash -c \
+    "[ -s '$w/u_ec2.akp' ] && [ \"\$(openssl x509 -in '$w/ec/cert-0.pem' -noout -pubkey)\" = \"\$(openssl pkey -in '$w/u_ec2.pem' -pubout)\" ]"
+op alice key request "$S_RSA" >"$w/req6.out" 2>&1
+R6=$(sed -n 's/^recovery request \([0-9]*\) .*/\1/p' "$w/req6.out")
+op bob key approve "$R6" >/dev/null 2>&1
+check "3: --format pkcs8: an encrypted PKCS#8 under the password" bash -c \
+    "SUDO_USER=alice $CMPCA_CLI key recover '$S_RSA' --request '$R6' --password-file '$pwf' --format pkcs8 --out '$o/rsa.p8' >/dev/null && head -n 1 '$o/rsa.p8' | grep -q 'BEGIN ENCRYPTED PRIVATE KEY' && openssl pkey -in '$o/rsa.p8' -passin 'file:$pwf' -out '$w/rsa8.pem' && [ \"\$(openssl x509 -in '$w/rsa/cert-0.pem' -noout -pubkey)\" = \"\$(openssl pkey -in '$w/rsa8.pem' -pubout)\" ]"
 
 # --- 4. Refusals --------------------------------------------------------
 check "4: unknown serial: no archived key, no request" bash -c \
@@ -182,6 +268,17 @@ check "4: another key's approved request does not recover this key" bash -c \
     "! SUDO_USER=bob $CMPCA_CLI key recover '$S_EC' --request '$R3' --password-file '$pwf' --out '$o/other.key' 2>'$w/other.err' && grep -q 'not an approved' '$w/other.err' && [ ! -e '$o/other.key' ]"
 check "4: a rejected request recovers nothing" bash -c \
     "R=\$(SUDO_USER=bob $CMPCA_CLI key request '$S_EC' | sed -n 's/^recovery request \\([0-9]*\\) .*/\\1/p') && SUDO_USER=alice $CMPCA_CLI key reject \"\$R\" >/dev/null && ! SUDO_USER=bob $CMPCA_CLI key recover '$S_EC' --request \"\$R\" --password-file '$pwf' --out '$o/rej.key' 2>/dev/null && [ ! -e '$o/rej.key' ]"
+op alice key request "$S_EC" >"$w/req7.out" 2>&1
+R7=$(sed -n 's/^recovery request \([0-9]*\) .*/\1/p' "$w/req7.out")
+op bob key approve "$R7" >/dev/null 2>&1
+cli ca create karch-other --subject "/CN=karch other CA" --days 30 >"$w/other-ca.out" 2>&1
+check "4: another CA (--ca): refused, no archived key there, the approval kept" bash -c \
+    "! SUDO_USER=alice $CMPCA_CLI key recover '$S_EC' --ca karch-other --request '$R7' --password-file '$pwf' --out '$o/wrongca.cms' 2>'$w/wrongca.err' && grep -q 'no archived key for serial $S_EC under ca karch-other' '$w/wrongca.err' && [ ! -e '$o/wrongca.cms' ] && [ \"\$(psql -XqtA '$CMPCA_DB' -c 'select status from key_recovery where id = $R7')\" = approved ]" ||
+	cat "$w/other-ca.out" "$w/wrongca.err"
+check "4: an Ed25519 recipient certificate is refused (RSA or EC only)" bash -c \
+    "! SUDO_USER=alice $CMPCA_CLI key recover '$S_EC' --request '$R7' --to '$o/rcpt-ed.pem' --out '$o/ed.cms' 2>'$w/ed.err' && grep -q 'must be RSA' '$w/ed.err' && [ ! -e '$o/ed.cms' ]"
+check "4: both recipients, or --format pkcs8 with --to: usage errors" bash -c \
+    "SUDO_USER=alice $CMPCA_CLI key recover '$S_EC' --request '$R7' --to '$o/rcpt-ec.pem' --password-file '$pwf' --out '$o/both.cms' 2>/dev/null; [ \$? = 2 ] && { SUDO_USER=alice $CMPCA_CLI key recover '$S_EC' --request '$R7' --to '$o/rcpt-ec.pem' --format pkcs8 --out '$o/both.cms' 2>/dev/null; [ \$? = 2 ]; } && [ ! -e '$o/both.cms' ]"
 # The owner moves the RSA key's blob into the EC row: the AAD (CA label,
 # SHA-256 of the certificate's key) refuses it.
 psql -XqtA "$CMPCA_DB_OWNER" -c "update key_archive set wrapped = (select k.wrapped from key_archive k join cert c on c.id = k.cert_id where c.serial = '$S_RSA') where cert_id = (select id from cert where serial = '$S_EC')" >/dev/null 2>&1
@@ -217,7 +314,7 @@ check "7: krr under the secret that obtained the certificate: accepted" \
 check "7: ... the key comes to the secret (pwri), signed by the CA, matches the certificate" bash -c \
     "grep -q 'recip\[0\]=pwri' '$w/krr_mac.out' && grep -q 'kga_signer\[0\]=ok' '$w/krr_mac.out' && [ \"\$(openssl x509 -in '$w/rsa/cert-0.pem' -noout -pubkey)\" = \"\$(openssl pkey -in \"\$1\" -pubout)\" ]" _ "$(f krr_mac "key[0]")"
 check "7: ... the same key as the enrollment's" \
-    test "$(privhex "$(f krr_mac "key[0]")")" = "$(privhex "$w/rsa.pem")"
+    test "$(privhex "$(f krr_mac "key[0]")")" = "$(privhex "$w/u_rsa.pem")"
 check "7: ... audited (key-recover by krr, the secret as actor)" test \
     "$(q "select count(*) from audit where event = 'key-recover' and detail = '$S_RSA by krr' and actor = 'secret:ka-1'")" = 1
 bcs krr_other krr --ref ko-1 --secret-env KO_SECRET --old-cert "$w/rsa/cert-0.pem"
@@ -274,7 +371,7 @@ check "5: the transaction expires: rejected, its archived key gone (audited)" ba
 
 # --- 6. Logs -------------------------------------------------------------
 check "6: no log holds a generated key or the recovery password" bash -c \
-    "[ \${#1} -ge 60 ] && [ \${#2} -ge 60 ] && ! grep -rqi -e \"\$1\" -e \"\$2\" -e 'PRIVATE KEY' -e 'battery staple' '$CMPCA_VAR'/*.log" _ "$phex" "$(privhex "$w/rsa.pem")"
+    "[ \${#1} -ge 60 ] && [ \${#2} -ge 60 ] && ! grep -rqi -e \"\$1\" -e \"\$2\" -e 'PRIVATE KEY' -e 'battery staple' '$CMPCA_VAR'/*.log" _ "$phex" "$(privhex "$w/u_rsa.pem")"
 
 # The audit chain with the archive's rows, and the database's safeguards
 # (grants as cmpca_grants() gives them, pinned SECURITY DEFINER functions).

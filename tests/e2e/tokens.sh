@@ -4,6 +4,9 @@
 # software token and a TPM 2.0 (swtpm) through tpm2-pkcs11. For each, a
 # fresh stack (scripts/stack up with CMPCA_TOKEN) and:
 #   - cmpcad -t and cmpca status name the token and its capabilities;
+#   - key archival (a profile with archive_keys): where the token can
+#     (AES-256 key generation and AES-GCM) the archival key is made and
+#     cmpcad -t passes; elsewhere both refuse, naming token and mechanism;
 #   - the CA key was generated in the token (the CA certificate carries
 #     the key the token holds: every signature below verifies with it);
 #   - ir with the demo secret (sealed under the token's AES key, opened by
@@ -74,6 +77,11 @@ token_back() {
 	esac
 }
 
+# A profile that archives generated keys: cmpcad -t checks the token can.
+printf '%s\n' "[profile.archiving]" "days = 30" "extensions = ext_default" \
+    "key_types = rsa" "central_keygen = rsa-2048" "archive_keys = yes" \
+    >"$base/archiving.cnf"
+export CMPCA_CONF_EXTRA=$base/archiving.cnf
 openssl ecparam -genkey -name prime256v1 -noout -out "$base/ee1.key" 2>/dev/null
 openssl ecparam -genkey -name prime256v1 -noout -out "$base/ee2.key" 2>/dev/null
 openssl ecparam -genkey -name prime256v1 -noout -out "$base/ee3.key" 2>/dev/null
@@ -103,9 +111,26 @@ for t in $tokens; do
 	check "$t: cmpca status shows the token's model and capabilities" \
 	    grep -Eq '^hsm token +ok +.*keygen .*sealing (dek-ecb|dek-cbc|dek-rsa|gcm-in-token)' "$work/status.out"
 	( eval "${CMPCA_CLI/\/cmpca -c/\/cmpcad -t -c}" ) >"$work/t.out" 2>&1
-	check "$t: cmpcad -t passes and names the token" \
+	check "$t: cmpcad -t names the token" \
 	    grep -q "hsm: token .*keygen" "$work/t.out"
 	grep "hsm:" "$work/t.out" | sed "s/^/info $t: /" | cut -c1-300
+	# Key archival needs AES-256 key generation and AES-GCM in the
+	# token (docs/operations.md, "Tokens"): SoftHSM and NSS have both,
+	# openCryptoki's software token and tpm2-pkcs11 have no AES-GCM.
+	cli ca archival-key "$CMPCA_CA_LABEL" >"$work/arch.out" 2>&1
+	arc=$?
+	case $t in
+	softhsm | nss)
+		check "$t: archives: ca archival-key made, cmpcad -t ok with archive_keys" \
+		    bash -c "[ $arc = 0 ] && grep -q 'configuration ok' '$work/t.out'" ;;
+	*)
+		check "$t: cannot archive: cmpcad -t names CA, profile, token, mechanism" \
+		    grep -q "ca $CMPCA_CA_LABEL, profile archiving: archive_keys, but token .* cannot archive keys: no CKM_AES" "$work/t.out"
+		check "$t: ... its only error (the rest of cmpcad -t passes)" \
+		    bash -c "! grep ' error: ' '$work/t.out' | grep -vq 'cannot archive keys'"
+		check "$t: ... and ca archival-key is refused, naming them" bash -c \
+		    "[ $arc = 1 ] && grep -q 'cannot archive keys: no CKM_AES' '$work/arch.out'" ;;
+	esac
 
 	# The CA key: generated in the token with the stack (its URI is a
 	# pkcs11 URI of this token), the certificate self-signed with it.

@@ -510,7 +510,11 @@ test_keygen_ee(void **state)
 /*
  * Key archival: the CA's archival key is made once (one object on the
  * token, a second refused); a generated key wrapped under it opens only
- * with the same AAD and CA, and the value holds no clear PKCS#8.
+ * with the same AAD and CA, and the value holds no clear PKCS#8. A token
+ * without AES-GCM or AES key generation (openCryptoki's software token,
+ * tpm2-pkcs11: their capability tables) cannot archive: the gap is named,
+ * and the key ceremony is refused naming the token and the mechanism,
+ * with nothing made.
  */
 void
 test_archive(void **state)
@@ -520,11 +524,35 @@ test_archive(void **state)
 	unsigned char *w = NULL, *der = NULL;
 	size_t wlen = 0;
 	unsigned long before;
-	char label[256];
+	struct hsm_caps *c, saved;
+	char label[256], why[256];
 	int dlen, i;
 
 	(void)state;
 	reopen();
+	c = &fx.h->caps;
+	assert_int_equal(hsm_caps_archive(c, why, sizeof(why)), 1);
+	assert_string_equal(why, "");
+	for (i = 0; hsm_caps_gap(c, i, why, sizeof(why)) != 0; i++)
+		assert_null(strstr(why, "key archival"));
+	saved = *c;
+	c->aes_gcm = 0;
+	assert_int_equal(hsm_caps_archive(c, why, sizeof(why)), 0);
+	assert_string_equal(why, "CKM_AES_GCM");
+	assert_int_equal(hsm_caps_gap(c, 0, why, sizeof(why)),
+	    HSM_GAP_REFUSED);
+	assert_string_equal(why, "missing: CKM_AES_GCM; refused: key archival "
+	    "(cmpca ca archival-key; profiles with archive_keys)");
+	before = token_objects();
+	assert_int_equal(hsm_archive_key_create(fx.h, "arch-ca", label,
+	    sizeof(label)), 0);
+	assert_non_null(strstr(hsm_error(), "token " TOKEN " cannot archive "
+	    "keys: no CKM_AES_GCM"));
+	assert_int_equal(token_objects(), before);
+	c->aes_keygen = 0;
+	assert_int_equal(hsm_caps_archive(c, why, sizeof(why)), 0);
+	assert_string_equal(why, "CKM_AES_KEY_GEN (AES-256) and CKM_AES_GCM");
+	*c = saved;
 	if (!hsm_keygen_ee(fx.h, HSM_KEY_EC_P256, &k))
 		fail_msg("hsm_keygen_ee: %s", hsm_error());
 	/* No archival key yet: 0, nothing made. */
