@@ -29,7 +29,13 @@
 --    with a certificate id (db_chain.c, db_harden.c); the `issue` rows of
 --    before this migration (detail: the serial alone) are not status
 --    rows, and their certificates have their `cert-status` rows.
--- No grant changes.
+-- 4. cmpca_refuse(code, message) raises a refusal with its SQLSTATE
+--    (CA001...), for the plain statement that stores the common case of
+--    cmpca_cert_store (one certificate of a new transaction: db_issue.c,
+--    st_store1): a statement has no RAISE of its own, and PL/pgSQL's
+--    overhead around its statements was about 40 % of PostgreSQL's time
+--    per issuance. Only the refusal codes are accepted. The daemon may
+--    execute it (a grant wrapped around cmpca_grants, as 027 does).
 
 CREATE OR REPLACE FUNCTION cmpca_cert_status_audit() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -224,3 +230,27 @@ BEGIN
 END
 $$;
 
+
+CREATE FUNCTION cmpca_refuse(p_code text, p_message text) RETURNS int
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF p_code !~ '^CA00[1-8]$' THEN
+		RAISE EXCEPTION 'cmpca_refuse: % is not a refusal code', p_code
+		    USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RAISE EXCEPTION '%', p_message USING ERRCODE = p_code;
+END
+$$;
+
+ALTER FUNCTION cmpca_grants() RENAME TO cmpca_grants_before_029;
+
+CREATE FUNCTION cmpca_grants() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM cmpca_grants_before_029();
+	REVOKE ALL ON FUNCTION cmpca_refuse(text, text) FROM PUBLIC;
+	GRANT EXECUTE ON FUNCTION cmpca_refuse(text, text)
+	    TO cmpca_daemon, cmpca_operator;
+	REVOKE ALL ON FUNCTION cmpca_grants_before_029() FROM PUBLIC;
+END
+$$;

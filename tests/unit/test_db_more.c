@@ -969,6 +969,11 @@ test_audit_hardening(void **state)
 	CHECK(db_exec_unsafe(db, sql), -1);
 	CHECK(db_exec_unsafe(db, "SELECT set_config('cmpca.issue_event', '', "
 	    "false)"), 1);
+	/* cmpca_refuse raises the refusal codes only (029). */
+	CHECK(db_exec_unsafe(db, "SELECT cmpca_refuse('CA006', 'x')"), -1);
+	assert_non_null(strstr(db_error(db), "x"));
+	CHECK(db_exec_unsafe(db, "SELECT cmpca_refuse('P0001', 'x')"), -1);
+	assert_non_null(strstr(db_error(db), "is not a refusal code"));
 
 	/* The seal fences by itself; checkpoint ids and keys. */
 	CHECK(db_audit_seal(db, &seq, hash), 1);
