@@ -99,6 +99,8 @@
 /* OCSP answers the housekeeper produces at most per tick: a batch costs
  * one HSM signature each, taken one at a time under ocsp_sign_max. */
 #define CA_OCSP_PRODUCE_BATCH 200
+/* Answers produced ahead of time committed together (one WAL flush). */
+#define CA_OCSP_PRODUCE_COMMIT 32
 /* Seconds between two looks of the housekeeper for CRLs due. */
 #define CA_CRL_DUE_TICK 1
 /* Seconds before a CRL that could not be issued after a status change is

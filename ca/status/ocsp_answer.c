@@ -539,7 +539,7 @@ ocsp_srv_produce(struct ocsp_srv *s, int missing, long long *pruned)
 	struct db_ocsp_due *due = NULL;
 	time_t now = time(NULL);
 	size_t n = 0, i;
-	int made = 0, rc;
+	int made = 0, pending = 0, open = 0, rc;
 
 	if (pruned != NULL)
 		*pruned = 0;
@@ -556,11 +556,33 @@ ocsp_srv_produce(struct ocsp_srv *s, int missing, long long *pruned)
 		log_warn("ocsp: answers due not read: %s", db_error(s->db));
 		return -1;
 	}
+	/* Committed CA_OCSP_PRODUCE_COMMIT answers at a time: one WAL flush
+	 * for several answers rather than one each (issue 29). A failure
+	 * ends the batch; what its transaction held is produced again at
+	 * the next tick. A worker serving one of these certificates
+	 * meanwhile signs its own answer, as before any was stored. */
 	for (i = 0; i < n; i++) {
+		if (!open && db_begin(s->db) != 1)
+			break;
+		open = 1;
 		rc = produce_one(s, &due[i], now);
-		if (rc == 2)
+		if (rc == 2 || rc < 0)
 			break; /* the workers sign: the rest at the next tick */
-		made += rc == 1;
+		pending += rc == 1;
+		if ((i + 1) % CA_OCSP_PRODUCE_COMMIT == 0) {
+			open = 0;
+			if (db_commit(s->db) != 1)
+				break;
+			made += pending;
+			pending = 0;
+		}
+	}
+	if (open) {
+		if (db_commit(s->db) == 1)
+			made += pending;
+		else
+			log_warn("ocsp: answers not stored: %s",
+			    db_error(s->db));
 	}
 	free(due);
 	log_openssl_errors(0);
