@@ -85,7 +85,7 @@ static const struct db_stmt st_key_latest = {DB_ST_AUDIT_KEY_LATEST,
 /*
  * The first certificate whose status, reason or revocation time is not
  * what its latest status audit row (cert-status, or since migration 029
- * issue or issue-upstream) says ("<id> <serial> <status>
+ * issue, issue-upstream, confirm or reject) says ("<id> <serial> <status>
  * <reason> <revoked_at>"), or that has none.
  */
 static const struct db_stmt st_cert_check = {DB_ST_AUDIT_CERT_CHECK,
@@ -93,7 +93,8 @@ static const struct db_stmt st_cert_check = {DB_ST_AUDIT_CERT_CHECK,
     "WITH s AS (SELECT DISTINCT ON (cid) cid, detail FROM"
     "  (SELECT split_part(detail, ' ', 1)::bigint AS cid, id, detail"
     "   FROM audit"
-    "   WHERE event IN ('cert-status', 'issue', 'issue-upstream')"
+    "   WHERE event IN ('cert-status', 'issue', 'issue-upstream',"
+    "   'confirm', 'reject')"
     "   AND detail ~ '^[0-9]{1,18} ') x ORDER BY cid, id DESC)"
     " SELECT c.id, c.serial, format('%s %s %s', c.status,"
     " coalesce(c.reason::text, '-'),"

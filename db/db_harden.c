@@ -132,9 +132,9 @@ static const struct db_stmt st_check = {DB_ST_SCHEMA_CHECK, "schema_check",
     ") x(k, m) ORDER BY 1, 2 LIMIT 100"};
 
 /*
- * The first status row (cert-status, or since migration 029 issue and
- * issue-upstream; of those the history holds) that moves a
- * certificate in a way the CA never does (016's cert_status_transition,
+ * The first status row (cert-status, or since migration 029 issue,
+ * issue-upstream, confirm and reject; of those the history holds) that
+ * moves a certificate in a way the CA never does (016's cert_status_transition,
  * written out again here), and how many there are.
  */
 static const struct db_stmt st_transition = {DB_ST_AUDIT_TRANSITION,
@@ -143,7 +143,8 @@ static const struct db_stmt st_transition = {DB_ST_AUDIT_TRANSITION,
     "  split_part(detail, ' ', 2) AS serial, split_part(detail, ' ', 3) AS st,"
     "  nullif(split_part(detail, ' ', 4), '-') AS rs,"
     "  split_part(detail, ' ', 5) AS ra FROM audit"
-    "  WHERE event IN ('cert-status', 'issue', 'issue-upstream')"
+    "  WHERE event IN ('cert-status', 'issue', 'issue-upstream',"
+    "  'confirm', 'reject')"
     "  AND detail ~ '^[0-9]{1,18} '),"
     " p AS (SELECT s.*, lag(st) OVER w AS pst, lag(rs) OVER w AS prs,"
     "  lag(ra) OVER w AS pra FROM s"

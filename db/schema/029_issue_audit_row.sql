@@ -1,34 +1,40 @@
--- One audit row per issuance (issue 29).
+-- One audit row per status a certificate takes (issue 29).
 --
 -- Until now an issued certificate left two audit rows in the same
 -- transaction: cmpca_cert_store's `issue` row (who asked: the actor,
 -- with the serial) and the cert trigger's `cert-status` row (the status
 -- `cmpca audit verify` compares the certificate with: "<id> <serial>
 -- <status> <reason> <revoked_at>"), hence two index entries and, once
--- sealed, two chain links. They are now one row, written by the cert
+-- sealed, two chain links; a certConf's confirmation or rejection did
+-- the same (cmpca_finish's `confirm` / `reject` row and the trigger's
+-- `cert-status` row). Each pair is now one row, written by the cert
 -- trigger: event `issue` (or `issue-upstream` for a certificate an
--- upstream CA issued to this RA), actor the requester as before, detail
--- the status line of a `cert-status` row.
+-- upstream CA issued to this RA), `confirm` or `reject`, actor the
+-- requester as before, detail the status line of a `cert-status` row.
 --
--- 1. cmpca_cert_store tells the trigger the event and the actor through
---    two transaction-local settings (cmpca.issue_event, cmpca.issue_actor)
---    and resets them after its loop. The trigger takes only `issue` and
---    `issue-upstream` from there; anything else, or nothing (every
---    other INSERT into cert: the CLI's CA and cross certificates), gives
---    a `cert-status` row with the database role as actor, as before. A
---    role that sets the settings itself gets nothing it could not get by
---    calling cmpca_cert_store.
--- 2. The stamp trigger refuses `issue` and `issue-upstream` rows that
---    the cert trigger did not write, as it refuses forged `cert-status`
---    rows (016): an `issue` row now says a certificate's status, so a
---    hand-written one could forge history. (A cross certificate keeps
---    its `cross-certify` row, which the CLI also writes directly, and
---    its `cert-status` row: a rare path, unchanged.)
+-- 1. cmpca_cert_store and cmpca_finish tell the trigger the event and
+--    the actor through two transaction-local settings
+--    (cmpca.status_event, cmpca.status_actor) and reset them. The
+--    trigger takes only `issue` and `issue-upstream` on an insert,
+--    `confirm` and `reject` on an update from there; anything else, or
+--    nothing (every other statement: the CLI's CA and cross
+--    certificates, revocations, holds, expiry), gives a `cert-status`
+--    row with the database role as actor, as before. A role that sets
+--    the settings itself gets nothing it could not get by calling the
+--    functions.
+-- 2. The stamp trigger refuses `issue`, `issue-upstream`, `confirm` and
+--    `reject` rows that the cert trigger did not write, as it refuses
+--    forged `cert-status` rows (016): such a row now says a
+--    certificate's status, so a hand-written one could forge history.
+--    (A cross certificate keeps its `cross-certify` row, which the CLI
+--    also writes directly, and its `cert-status` row: a rare path,
+--    unchanged. A key update's supersede keeps its `revoke` row.)
 -- 3. `cmpca audit verify` reads a certificate's status history from its
---    `cert-status`, `issue` and `issue-upstream` rows whose detail starts
---    with a certificate id (db_chain.c, db_harden.c); the `issue` rows of
---    before this migration (detail: the serial alone) are not status
---    rows, and their certificates have their `cert-status` rows.
+--    `cert-status`, `issue`, `issue-upstream`, `confirm` and `reject`
+--    rows whose detail starts with a certificate id (db_chain.c,
+--    db_harden.c); the rows of those events from before this migration
+--    (detail: the serial alone) are not status rows, and their
+--    certificates have their `cert-status` rows.
 -- 4. cmpca_refuse(code, message) raises a refusal with its SQLSTATE
 --    (CA001...), for the plain statement that stores the common case of
 --    cmpca_cert_store (one certificate of a new transaction: db_issue.c,
@@ -43,10 +49,12 @@ DECLARE
 	ev text := 'cert-status';
 	who text := current_user;
 BEGIN
-	IF TG_OP = 'INSERT' AND current_setting('cmpca.issue_event', true)
-	    IN ('issue', 'issue-upstream') THEN
-		ev := current_setting('cmpca.issue_event', true);
-		who := coalesce(nullif(current_setting('cmpca.issue_actor',
+	IF (TG_OP = 'INSERT' AND current_setting('cmpca.status_event', true)
+	    IN ('issue', 'issue-upstream')) OR (TG_OP = 'UPDATE' AND
+	    current_setting('cmpca.status_event', true)
+	    IN ('confirm', 'reject')) THEN
+		ev := current_setting('cmpca.status_event', true);
+		who := coalesce(nullif(current_setting('cmpca.status_actor',
 		    true), ''), current_user);
 	END IF;
 	INSERT INTO audit (event, ca_id, actor, detail)
@@ -64,7 +72,8 @@ BEGIN
 	NEW.db_role := session_user;
 	-- cmpca_cert_status_audit (a trigger on cert) fires this one at
 	-- depth 2; a statement inserting a status row itself, at depth 1.
-	IF NEW.event IN ('cert-status', 'issue', 'issue-upstream') AND
+	IF NEW.event IN ('cert-status', 'issue', 'issue-upstream', 'confirm',
+	    'reject') AND
 	    pg_trigger_depth() < 2 THEN
 		RAISE EXCEPTION '% audit rows are written by the cert trigger '
 		    'only', NEW.event USING ERRCODE = 'insufficient_privilege';
@@ -191,9 +200,9 @@ BEGIN
 		RAISE EXCEPTION 'CA certificate changed' USING ERRCODE = 'CA006';
 	END IF;
 	-- Who asked, for the cert trigger's row (reset below).
-	PERFORM set_config('cmpca.issue_actor', coalesce(p_actor, ''), true);
+	PERFORM set_config('cmpca.status_actor', coalesce(p_actor, ''), true);
 	FOR i IN 1 .. n LOOP
-		PERFORM set_config('cmpca.issue_event', CASE
+		PERFORM set_config('cmpca.status_event', CASE
 		    WHEN p_cert_kind[i] = 'cross' THEN ''
 		    WHEN st = 'upstream' THEN 'issue-upstream'
 		    ELSE 'issue' END, true);
@@ -225,11 +234,53 @@ BEGIN
 		END IF;
 		RETURN NEXT cid;
 	END LOOP;
-	PERFORM set_config('cmpca.issue_event', '', true),
-	    set_config('cmpca.issue_actor', '', true);
+	PERFORM set_config('cmpca.status_event', '', true),
+	    set_config('cmpca.status_actor', '', true);
 END
 $$;
 
+
+-- cmpca_finish (025) with 1 above: no confirm or reject rows of its own.
+CREATE OR REPLACE FUNCTION cmpca_finish(p_txid bytea, p_nonce bytea, p_from text,
+    p_to text, p_last_nonce bytea, p_accept bigint[], p_reject bigint[],
+    p_reason int, p_supersede bigint[], p_actor text, p_ca bigint)
+    RETURNS int
+LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO seen_nonce (nonce) SELECT p_nonce
+	    WHERE NOT EXISTS (SELECT 1 FROM cmp_txn WHERE req_nonce = p_nonce)
+	    ON CONFLICT (nonce) DO NOTHING;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'replayed senderNonce' USING ERRCODE = 'CA001';
+	END IF;
+	UPDATE cmp_txn SET state = p_to, last_nonce = p_last_nonce,
+	    updated = now(),
+	    expires = CASE WHEN p_to = 'wait_conf' AND p_from <> 'wait_conf'
+	    THEN now() + (expires - created) ELSE expires END
+	    WHERE id = p_txid AND state = p_from;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'transaction not in state %', p_from
+		    USING ERRCODE = 'CA005';
+	END IF;
+	PERFORM set_config('cmpca.status_actor', coalesce(p_actor, ''), true),
+	    set_config('cmpca.status_event', 'confirm', true);
+	UPDATE cert SET status = 'valid', revoked_at = NULL, reason = NULL
+	    WHERE id = ANY (p_accept) AND status = 'unconfirmed';
+	PERFORM set_config('cmpca.status_event', 'reject', true);
+	UPDATE cert SET status = 'rejected', revoked_at = now(),
+	    reason = p_reason WHERE id = ANY (p_reject)
+	    AND status = 'unconfirmed';
+	PERFORM set_config('cmpca.status_event', '', true),
+	    set_config('cmpca.status_actor', '', true);
+	WITH c AS (UPDATE cert SET status = 'revoked', revoked_at = now(),
+	    reason = 4 WHERE id = ANY (p_supersede) AND status = 'valid'
+	    RETURNING serial)
+	INSERT INTO audit (event, ca_id, actor, detail)
+	    SELECT 'revoke', p_ca, p_actor, 'superseded by key update: ' || serial
+	    FROM c;
+	RETURN 1;
+END
+$$;
 
 CREATE FUNCTION cmpca_refuse(p_code text, p_message text) RETURNS int
 LANGUAGE plpgsql AS $$

@@ -241,8 +241,8 @@ check "ir 2" cmp_ir ee2 "/CN=audit-ee2"
 s2=$(serial_of "$work/ee2.pem")
 check "operator revokes ee2" cli cert revoke "$s2" --reason 1
 check "status rows for issue and revocation" test \
-    "$(q "SELECT string_agg(event || ' ' || split_part(detail, ' ', 3), ',' ORDER BY id) FROM audit WHERE event IN ('issue', 'cert-status') AND split_part(detail, ' ', 2) = '$s2'")" = \
-    "issue unconfirmed,cert-status valid,cert-status revoked"
+    "$(q "SELECT string_agg(event || ' ' || split_part(detail, ' ', 3), ',' ORDER BY id) FROM audit WHERE event IN ('issue', 'confirm', 'cert-status') AND split_part(detail, ' ', 2) = '$s2'")" = \
+    "issue unconfirmed,confirm valid,cert-status revoked"
 check "checkpoint signed" seal
 check "the housekeeper links rows by itself" bash -c \
     "for i in \$(seq 50); do [ \"\$(psql -XqtA '$CMPCA_DB' -c \"SELECT count(*) FROM audit a WHERE NOT EXISTS (SELECT 1 FROM audit_seal s WHERE s.audit_id = a.id)\")\" = 0 ] && exit 0; sleep 0.2; done; exit 1"
@@ -350,6 +350,9 @@ check "daemon: a forged cert-status row refused" \
 check "daemon: a forged issue row refused" \
     refused_with daemon "issue audit rows are written by the cert trigger only" \
     "INSERT INTO audit (event, ca_id, actor, detail) VALUES ('issue', 1, 'secret:demo', '$cid $s1 valid - -')"
+check "daemon: a forged confirm row refused" \
+    refused_with daemon "confirm audit rows are written by the cert trigger only" \
+    "INSERT INTO audit (event, ca_id, actor, detail) VALUES ('confirm', 1, 'secret:demo', '$cid $s1 valid - -')"
 check "daemon: an audit row with the largest bigint id refused" refused daemon \
     "INSERT INTO audit (id, event) VALUES (9223372036854775807, 'x')"
 check "daemon: an audit row with its own time refused" refused daemon \

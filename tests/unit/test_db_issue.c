@@ -540,8 +540,11 @@ test_txn_finish(void **state)
 	struct db_issue is;
 	struct db_finish f;
 	struct db_txn t, g;
+	struct db_audit *a = NULL;
 	enum db_refusal why;
 	long long ca = make_ca("finish-ca");
+	char want[128];
+	size_t n = 0;
 
 	(void)state;
 	ca_hashes(hash, other);
@@ -606,6 +609,21 @@ test_txn_finish(void **state)
 	assert_int_equal(got.status, DB_CERT_REVOKED);
 	assert_int_equal(got.reason, 4);
 	db_cert_clear(&got);
+	/* One audit row each (migration 029): who confirmed or rejected,
+	 * with the status line; the supersede keeps revoke + cert-status. */
+	CHECK(db_audit_list(db, ca, "confirm", 0, 10, &a, &n), 1);
+	assert_int_equal(n, 1);
+	snprintf(want, sizeof(want), "%lld 5101 valid - -", c[0].id);
+	assert_string_equal(a[0].detail, want);
+	assert_string_equal(a[0].actor, "secret:fi");
+	db_audit_array_free(a, n);
+	CHECK(db_audit_list(db, ca, "reject", 0, 10, &a, &n), 1);
+	assert_int_equal(n, 1);
+	assert_non_null(strstr(a[0].detail, " 5102 rejected 5 "));
+	db_audit_array_free(a, n);
+	CHECK(db_audit_list(db, ca, "cert-status", 0, 10, &a, &n), 1);
+	assert_int_equal(n, 2); /* old's insert and its revocation */
+	db_audit_array_free(a, n);
 
 	f.naccept = DB_FINISH_MAX + 1;
 	CHECK(db_txn_finish(db, &f, &why), -1);

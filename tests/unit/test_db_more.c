@@ -963,11 +963,11 @@ test_audit_hardening(void **state)
 	CHECK(db_exec_unsafe(db, sql), -1);
 	/* Nor an issue row (it says a status since migration 029), even
 	 * with the settings cmpca_cert_store gives the cert trigger. */
-	snprintf(sql, sizeof(sql), "SELECT set_config('cmpca.issue_event', "
+	snprintf(sql, sizeof(sql), "SELECT set_config('cmpca.status_event', "
 	    "'issue', false); INSERT INTO audit (event, detail) VALUES "
 	    "('issue', '%lld 5001 valid - -')", id);
 	CHECK(db_exec_unsafe(db, sql), -1);
-	CHECK(db_exec_unsafe(db, "SELECT set_config('cmpca.issue_event', '', "
+	CHECK(db_exec_unsafe(db, "SELECT set_config('cmpca.status_event', '', "
 	    "false)"), 1);
 	/* cmpca_refuse raises the refusal codes only (029). */
 	CHECK(db_exec_unsafe(db, "SELECT cmpca_refuse('CA006', 'x')"), -1);
