@@ -78,7 +78,7 @@ UNIT_TESTS := $(B)/test_hsm $(B)/test_db $(B)/test_engine $(B)/test_admin \
 TEST_TOOLS := $(B)/cmpdump $(B)/cmpnest $(B)/cmpload $(B)/cmphostile \
 	$(B)/fcgipost $(B)/certlint
 
-.PHONY: all deps deps-test test unit e2e run stop check clean bench bench-targets install uninstall soak \
+.PHONY: all deps deps-test test unit e2e run stop check clean bench install uninstall soak \
 	package test-package test-cluster bench-cluster bench-kga bench-targets test-tokens
 all: $(PROGS)
 
@@ -347,7 +347,7 @@ bench-kga: deps-test
 	$(MAKE) all $(BENCH_PROGS)
 	scripts/bench --bin $(B) --kga
 
-# The rows issue 29's targets name, alone (about two minutes).
+# The rows issue 29's targets name, alone (about four minutes).
 bench-targets: deps-test
 	$(MAKE) all $(BENCH_PROGS)
 	scripts/bench --bin $(B) --targets
