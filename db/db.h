@@ -1047,6 +1047,7 @@ struct db_ocsp_due {
 	long long ca_id;
 	char serial[DB_SERIAL_MAX];
 	char md[8];
+	struct db_cert_state cert; /* as the query read it */
 };
 /*
  * Up to max answers to produce now, stale ones first: stored answers that

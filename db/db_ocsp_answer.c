@@ -51,7 +51,8 @@ static const struct db_stmt st_put = {DB_ST_OCSP_ANSWER_PUT,
  * prune. */
 static const struct db_stmt st_due = {DB_ST_OCSP_ANSWER_DUE,
     "ocsp_answer_due",
-    "SELECT a.ca_id, a.serial, a.md FROM ocsp_answer a JOIN cert c"
+    "SELECT a.ca_id, a.serial, a.md, c.status, " DB_EPOCH("c.revoked_at")
+    ", c.reason FROM ocsp_answer a JOIN cert c"
     " ON c.ca_id = a.ca_id AND c.serial = a.serial"
     " WHERE (a.stale OR a.next_update < now() +"
     " make_interval(secs => $1::bigint))"
@@ -63,7 +64,8 @@ static const struct db_stmt st_due = {DB_ST_OCSP_ANSWER_DUE,
  * others would fill every batch with answers that cannot be made. */
 static const struct db_stmt st_missing = {DB_ST_OCSP_ANSWER_MISSING,
     "ocsp_answer_missing",
-    "SELECT c.ca_id, c.serial, 'sha1' FROM cert c JOIN ca ON ca.id = c.ca_id"
+    "SELECT c.ca_id, c.serial, 'sha1', c.status, " DB_EPOCH("c.revoked_at")
+    ", c.reason FROM cert c JOIN ca ON ca.id = c.ca_id"
     " WHERE c.status IN ('valid', 'revoked')"
     " AND (c.not_after IS NULL OR c.not_after > now())"
     " AND ((ca.status = 'active' AND EXISTS (SELECT 1 FROM ocsp_signer s"
@@ -101,6 +103,18 @@ md_ok(const char *md)
 	    strcmp(md, "sha512") == 0);
 }
 
+/* A certificate status by its name; 0 if none. */
+static enum db_cert_status
+cert_status_of(const char *name)
+{
+	int i;
+
+	for (i = DB_CERT_UNCONFIRMED; i <= DB_CERT_REJECTED; i++)
+		if (strcmp(name, db_cert_status_name(i)) == 0)
+			return (enum db_cert_status)i;
+	return 0;
+}
+
 int
 db_ocsp_answer_get(struct db *db, long long ca_id, const char *serial,
     const char *md, struct db_cert_state *cert, struct db_ocsp_answer *out)
@@ -109,7 +123,7 @@ db_ocsp_answer_get(struct db *db, long long ca_id, const char *serial,
 	struct db_row r;
 	PGresult *res = NULL;
 	char cst[16], ast[16];
-	int rc = -1, i;
+	int rc = -1;
 
 	memset(cert, 0, sizeof(*cert));
 	cert->reason = -1;
@@ -140,9 +154,7 @@ db_ocsp_answer_get(struct db *db, long long ca_id, const char *serial,
 	out->next_update = db_col_time(&r, 8);
 	out->stale = db_col_int4(&r, 9, 0);
 	out->der = db_col_memdup(&r, 10, &out->der_len);
-	for (i = DB_CERT_UNCONFIRMED; i <= DB_CERT_REJECTED; i++)
-		if (strcmp(cst, db_cert_status_name(i)) == 0)
-			cert->status = (enum db_cert_status)i;
+	cert->status = cert_status_of(cst);
 	out->status = (enum db_ocsp_status)db_name_parse(&ocsp_status_tab,
 	    ast);
 	if (r.bad || cert->status == 0 ||
@@ -197,10 +209,16 @@ due_row(const PGresult *res, int i, void *e)
 	struct db_ocsp_due *d = e;
 	struct db_row r = {res, i, 0, 0};
 
+	char cst[16];
+
 	d->ca_id = db_col_int8(&r, 0);
 	db_col_text(&r, 1, d->serial, sizeof(d->serial));
 	db_col_text(&r, 2, d->md, sizeof(d->md));
-	return !r.bad;
+	db_col_text(&r, 3, cst, sizeof(cst));
+	d->cert.status = cert_status_of(cst);
+	d->cert.revoked_at = db_col_time(&r, 4);
+	d->cert.reason = db_col_int4(&r, 5, -1);
+	return !r.bad && d->cert.status != 0;
 }
 
 static void

@@ -459,7 +459,6 @@ static int
 produce_one(struct ocsp_srv *s, const struct db_ocsp_due *d, time_t now)
 {
 	struct ocsp_ca *c = ocsp_ca_by_id(s, d->ca_id);
-	struct db_cert_state st;
 	struct db_ocsp_answer a;
 	OCSP_CERTID *cid = NULL;
 	OCSP_BASICRESP *bs = NULL;
@@ -480,12 +479,10 @@ produce_one(struct ocsp_srv *s, const struct db_ocsp_due *d, time_t now)
 			signer_expired(c, now);
 		return rc;
 	}
-	rc = db_ocsp_answer_get(s->db, c->id, d->serial, d->md, &st, &a);
-	db_ocsp_answer_clear(&a);
-	if (rc != 1)
-		return rc;
+	/* The state the due query read: db_ocsp_answer_put stores the
+	 * answer only if the certificate still has it. */
 	rc = -1;
-	status_of(&st, &status, &reason, &rt);
+	status_of(&d->cert, &status, &reason, &rt);
 	if ((cid = certid_new(c, mdi, d->serial)) == NULL ||
 	    (bs = OCSP_BASICRESP_new()) == NULL ||
 	    (t_this = ASN1_TIME_set(NULL, now)) == NULL ||

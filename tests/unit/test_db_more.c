@@ -485,7 +485,9 @@ test_ocsp_answer(void **state)
 	for (i = 0; i < n; i++)
 		found |= due[i].ca_id == ca &&
 		    strcmp(due[i].serial, "a51") == 0 &&
-		    strcmp(due[i].md, "sha1") == 0;
+		    strcmp(due[i].md, "sha1") == 0 &&
+		    due[i].cert.status == DB_CERT_VALID &&
+		    due[i].cert.revoked_at == 0 && due[i].cert.reason == -1;
 	free(due);
 	assert_true(found);
 
@@ -525,7 +527,8 @@ test_ocsp_answer(void **state)
 	/* Due: within a margin of two hours. */
 	CHECK(db_ocsp_answer_due(db, 7200, 0, 1000, &due, &n), 1);
 	for (i = 0, found = 0; i < n; i++)
-		found |= due[i].ca_id == ca;
+		found |= due[i].ca_id == ca &&
+		    due[i].cert.status == DB_CERT_VALID;
 	free(due);
 	assert_true(found);
 
