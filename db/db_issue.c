@@ -217,6 +217,24 @@ issue_args_ok(const struct db_issue *is, struct db_cert *const *c,
 	return 1;
 }
 
+/* Binds the protection path's two arrays (both statements end with
+ * them); arr[] holds them until the statement ran. */
+static void
+path_params(struct db_params *p, struct db_array *arr,
+    const struct db_issue *is)
+{
+	size_t i;
+
+	db_array_init(&arr[ARR_PATH_CA], DB_OID_INT8);
+	db_array_init(&arr[ARR_PATH_CERT], DB_OID_INT8);
+	for (i = 0; i < is->npath_ca; i++)
+		db_array_int8(&arr[ARR_PATH_CA], is->path_ca[i]);
+	for (i = 0; i < is->npath_cert; i++)
+		db_array_int8(&arr[ARR_PATH_CERT], is->path_cert[i]);
+	db_param_array(p, &arr[ARR_PATH_CA]);
+	db_param_array(p, &arr[ARR_PATH_CERT]);
+}
+
 /* Binds the arguments of cmpca_cert_store; arr[] holds the arrays until
  * the statement ran. */
 static void
@@ -290,14 +308,7 @@ issue_params(struct db_params *p, struct db_array *arr,
 	db_param_int8(p, is->secret_uses);
 	db_param_text(p, is->credential);
 	db_param_id(p, is->obtained_with);
-	db_array_init(&arr[ARR_PATH_CA], DB_OID_INT8);
-	db_array_init(&arr[ARR_PATH_CERT], DB_OID_INT8);
-	for (i = 0; i < is->npath_ca; i++)
-		db_array_int8(&arr[ARR_PATH_CA], is->path_ca[i]);
-	for (i = 0; i < is->npath_cert; i++)
-		db_array_int8(&arr[ARR_PATH_CERT], is->path_cert[i]);
-	db_param_array(p, &arr[ARR_PATH_CA]);
-	db_param_array(p, &arr[ARR_PATH_CERT]);
+	path_params(p, arr, is);
 }
 
 /* Can st_store1 store this call? (Checked arguments.) 1 or 0. */
@@ -316,7 +327,6 @@ issue1_params(struct db_params *p, struct db_array *arr,
     const struct db_issue *is, const struct db_cert *c)
 {
 	const struct db_txn *t = is->t;
-	size_t i;
 
 	db_param_bytea(p, t->id, t->id_len);
 	db_param_int8(p, t->ca_id);
@@ -347,14 +357,7 @@ issue1_params(struct db_params *p, struct db_array *arr,
 	db_param_text(p, c->kind[0] != '\0' ? c->kind : NULL);
 	db_param_text(p, is->credential);
 	db_param_id(p, is->obtained_with);
-	db_array_init(&arr[ARR_PATH_CA], DB_OID_INT8);
-	db_array_init(&arr[ARR_PATH_CERT], DB_OID_INT8);
-	for (i = 0; i < is->npath_ca; i++)
-		db_array_int8(&arr[ARR_PATH_CA], is->path_ca[i]);
-	for (i = 0; i < is->npath_cert; i++)
-		db_array_int8(&arr[ARR_PATH_CERT], is->path_cert[i]);
-	db_param_array(p, &arr[ARR_PATH_CA]);
-	db_param_array(p, &arr[ARR_PATH_CERT]);
+	path_params(p, arr, is);
 	db_param_int8(p, is->secret_uses > 1 ? is->secret_uses : 1);
 }
 
