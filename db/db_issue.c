@@ -70,7 +70,8 @@ static const struct db_stmt st_store1 = {DB_ST_CERT_STORE1, "cert_store1",
     "  ELSE 0 END AS z,"
     "  set_config('cmpca.status_event', CASE WHEN (SELECT status FROM c0)"
     "   = 'upstream' THEN 'issue-upstream' ELSE 'issue' END, true) AS e,"
-    "  set_config('cmpca.status_actor', coalesce($4::text, ''), true) AS a),"
+    "  set_config('cmpca.status_actor', coalesce($4::text, ''), true) AS a,"
+    "  set_config('cmpca.status_txid', encode($1::bytea, 'hex'), true) AS x),"
     " sn AS (INSERT INTO seen_nonce (nonce) SELECT $5::bytea FROM ok"
     "  WHERE $8::text <> 'done' RETURNING 1),"
     " t AS (INSERT INTO cmp_txn (id, ca_id, sender, kind, state, last_nonce,"
@@ -91,10 +92,47 @@ static const struct db_stmt st_ca_current = {DB_ST_CA_CERT_CURRENT,
     "ca_cert_current",
     "SELECT 1::bigint FROM ca WHERE id = $1::bigint AND status = 'active'"
     " AND sha256(cert) = $2::bytea"};
+/*
+ * cmpca_finish (006, 029) as one plain statement, as st_store1 is
+ * cmpca_cert_store's common case: the nonce claimed unless a cmp_txn
+ * row keeps it (CA001, or the unique violation of seen_nonce), the
+ * transaction moved from state $3 (CA005), the confirmations and
+ * rejections (their audit rows by the cert trigger, `certconf`), the
+ * superseded certificates revoked with their `revoke` rows. The nonce's
+ * row comes before the transaction's move, the move before its check.
+ * The function stays for cmpca_cert_store's moves.
+ */
 static const struct db_stmt st_finish = {DB_ST_FINISH, "txn_finish",
-    "SELECT cmpca_finish($1::bytea, $2::bytea, $3::text, $4::text,"
-    " $5::bytea, $6::bigint[], $7::bigint[], $8::int, $9::bigint[],"
-    " $10::text, $11::bigint)"};
+    "WITH ok AS (SELECT CASE WHEN EXISTS (SELECT 1 FROM cmp_txn"
+    "  WHERE req_nonce = $2::bytea)"
+    "  THEN cmpca_refuse('CA001', 'replayed senderNonce') ELSE 0 END AS z,"
+    "  set_config('cmpca.status_actor', coalesce($10::text, ''), true) AS a,"
+    "  set_config('cmpca.status_event', 'certconf', true) AS e,"
+    "  set_config('cmpca.status_txid', encode($1::bytea, 'hex'), true) AS x),"
+    " sn AS (INSERT INTO seen_nonce (nonce) SELECT $2::bytea FROM ok"
+    "  RETURNING 1),"
+    " t AS (UPDATE cmp_txn SET state = $4::text, last_nonce = $5::bytea,"
+    "  updated = now(), expires = CASE WHEN $4::text = 'wait_conf'"
+    "  AND $3::text <> 'wait_conf' THEN now() + (expires - created)"
+    "  ELSE expires END"
+    "  WHERE id = $1::bytea AND state = $3::text"
+    "  AND EXISTS (SELECT 1 FROM sn) RETURNING 1),"
+    " chk AS (SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM t)"
+    "  THEN cmpca_refuse('CA005', 'transaction not in state ' || $3::text)"
+    "  ELSE 1 END AS z),"
+    " acc AS (UPDATE cert SET status = 'valid', revoked_at = NULL,"
+    "  reason = NULL WHERE id = ANY ($6::bigint[])"
+    "  AND status = 'unconfirmed' AND EXISTS (SELECT 1 FROM chk)),"
+    " rej AS (UPDATE cert SET status = 'rejected', revoked_at = now(),"
+    "  reason = $8::int WHERE id = ANY ($7::bigint[])"
+    "  AND status = 'unconfirmed' AND EXISTS (SELECT 1 FROM chk)),"
+    " sup AS (UPDATE cert SET status = 'revoked', revoked_at = now(),"
+    "  reason = 4 WHERE id = ANY ($9::bigint[]) AND status = 'valid'"
+    "  AND EXISTS (SELECT 1 FROM chk) RETURNING serial),"
+    " ra AS (INSERT INTO audit (event, ca_id, actor, detail)"
+    "  SELECT 'revoke', $11::bigint, $10::text,"
+    "  'superseded by key update: ' || serial FROM sup)"
+    " SELECT z FROM chk"};
 
 /* Maps a refusal SQLSTATE; 0 if the error is not a refusal. */
 static enum db_refusal

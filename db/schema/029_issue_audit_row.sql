@@ -12,11 +12,15 @@
 -- upstream CA issued to this RA), `confirm` or `reject`, actor the
 -- requester as before, detail the status line of a `cert-status` row.
 --
--- 1. cmpca_cert_store and cmpca_finish tell the trigger the event and
---    the actor through two transaction-local settings
---    (cmpca.status_event, cmpca.status_actor) and reset them. The
---    trigger takes only `issue` and `issue-upstream` on an insert,
---    `confirm` and `reject` on an update from there; anything else, or
+-- 1. cmpca_cert_store and cmpca_finish (and the statements of db_issue.c
+--    that do their common cases) tell the trigger the event, the actor
+--    and the CMP transaction through transaction-local settings
+--    (cmpca.status_event, cmpca.status_actor, cmpca.status_txid), for
+--    the certificates of that transaction only; the functions reset
+--    them (a statement cannot: its triggers fire after it). The trigger takes only `issue`
+--    and `issue-upstream` on an insert from there, and on an update,
+--    with `certconf`, names the change itself: unconfirmed to valid is
+--    `confirm`, to rejected `reject`; anything else, or
 --    nothing (every other statement: the CLI's CA and cross
 --    certificates, revocations, holds, expiry), gives a `cert-status`
 --    row with the database role as actor, as before. A role that sets
@@ -49,11 +53,22 @@ DECLARE
 	ev text := 'cert-status';
 	who text := current_user;
 BEGIN
-	IF (TG_OP = 'INSERT' AND current_setting('cmpca.status_event', true)
-	    IN ('issue', 'issue-upstream')) OR (TG_OP = 'UPDATE' AND
-	    current_setting('cmpca.status_event', true)
-	    IN ('confirm', 'reject')) THEN
+	-- Only for a certificate of the CMP transaction the settings name:
+	-- a statement cannot reset them after its triggers fired, so they
+	-- may outlive it in the database transaction.
+	IF coalesce(current_setting('cmpca.status_txid', true), '') <>
+	    coalesce(encode(NEW.txid, 'hex'), '') THEN
+		NULL;
+	ELSIF TG_OP = 'INSERT' AND current_setting('cmpca.status_event', true)
+	    IN ('issue', 'issue-upstream') THEN
 		ev := current_setting('cmpca.status_event', true);
+	ELSIF TG_OP = 'UPDATE' AND current_setting('cmpca.status_event', true)
+	    = 'certconf' AND OLD.status = 'unconfirmed' AND
+	    NEW.status IN ('valid', 'rejected') THEN
+		ev := CASE NEW.status WHEN 'valid' THEN 'confirm'
+		    ELSE 'reject' END;
+	END IF;
+	IF ev <> 'cert-status' THEN
 		who := coalesce(nullif(current_setting('cmpca.status_actor',
 		    true), ''), current_user);
 	END IF;
@@ -200,7 +215,9 @@ BEGIN
 		RAISE EXCEPTION 'CA certificate changed' USING ERRCODE = 'CA006';
 	END IF;
 	-- Who asked, for the cert trigger's row (reset below).
-	PERFORM set_config('cmpca.status_actor', coalesce(p_actor, ''), true);
+	PERFORM set_config('cmpca.status_actor', coalesce(p_actor, ''), true),
+	    set_config('cmpca.status_txid', coalesce(encode(p_txid, 'hex'), ''),
+	    true);
 	FOR i IN 1 .. n LOOP
 		PERFORM set_config('cmpca.status_event', CASE
 		    WHEN p_cert_kind[i] = 'cross' THEN ''
@@ -235,7 +252,8 @@ BEGIN
 		RETURN NEXT cid;
 	END LOOP;
 	PERFORM set_config('cmpca.status_event', '', true),
-	    set_config('cmpca.status_actor', '', true);
+	    set_config('cmpca.status_actor', '', true),
+	    set_config('cmpca.status_txid', '', true);
 END
 $$;
 
@@ -263,15 +281,16 @@ BEGIN
 		    USING ERRCODE = 'CA005';
 	END IF;
 	PERFORM set_config('cmpca.status_actor', coalesce(p_actor, ''), true),
-	    set_config('cmpca.status_event', 'confirm', true);
+	    set_config('cmpca.status_event', 'certconf', true),
+	    set_config('cmpca.status_txid', encode(p_txid, 'hex'), true);
 	UPDATE cert SET status = 'valid', revoked_at = NULL, reason = NULL
 	    WHERE id = ANY (p_accept) AND status = 'unconfirmed';
-	PERFORM set_config('cmpca.status_event', 'reject', true);
 	UPDATE cert SET status = 'rejected', revoked_at = now(),
 	    reason = p_reason WHERE id = ANY (p_reject)
 	    AND status = 'unconfirmed';
 	PERFORM set_config('cmpca.status_event', '', true),
-	    set_config('cmpca.status_actor', '', true);
+	    set_config('cmpca.status_actor', '', true),
+	    set_config('cmpca.status_txid', '', true);
 	WITH c AS (UPDATE cert SET status = 'revoked', revoked_at = now(),
 	    reason = 4 WHERE id = ANY (p_supersede) AND status = 'valid'
 	    RETURNING serial)

@@ -305,6 +305,45 @@ test_issue1_secret_version(void **state)
 }
 
 /*
+ * The settings the one-statement store leaves for the cert trigger name
+ * its CMP transaction: another certificate inserted later in the same
+ * database transaction gets a cert-status row of the database role, not
+ * an issue row in the requester's name (migration 029).
+ */
+static void
+test_issue1_settings_scope(void **state)
+{
+	unsigned char hash[32], other[32];
+	struct db_txn t;
+	struct db_cert c, more;
+	struct db_audit *a = NULL;
+	enum db_refusal why;
+	long long ca = make_ca("issue1-scope");
+	size_t n = 0;
+
+	(void)state;
+	ca_hashes(hash, other);
+	make_txn(&t, ca, "is-a", DB_TXN_DONE);
+	txn_cert(&c, &t, "3a01", DB_CERT_VALID);
+	CHECK(db_begin(db), 1);
+	CHECK(db_issue1(db, &t, (const unsigned char *)"c-is-a", 6, NULL,
+	    NULL, hash, &c, 0, &why), 1);
+	make_cert(&more, ca, "3a02", "CN=Later", DB_CERT_VALID);
+	CHECK(db_cert_insert(db, &more), 1);
+	CHECK(db_commit(db), 1);
+	CHECK(db_audit_list(db, ca, "issue", 0, 10, &a, &n), 1);
+	assert_int_equal(n, 1);
+	assert_non_null(strstr(a[0].detail, " 3a01 valid "));
+	assert_string_equal(a[0].actor, "secret:is-a");
+	db_audit_array_free(a, n);
+	CHECK(db_audit_list(db, ca, "cert-status", 0, 10, &a, &n), 1);
+	assert_int_equal(n, 1);
+	assert_non_null(strstr(a[0].detail, " 3a02 valid "));
+	assert_string_not_equal(a[0].actor, "secret:is-a");
+	db_audit_array_free(a, n);
+}
+
+/*
  * Several certificates of one response in one call: ids in order, one
  * transaction, the audit entries, and a kur's supersede; a refusal of
  * the last certificate stores none of them.
@@ -749,6 +788,7 @@ test_keyarch(void **state)
 const struct CMUnitTest test_db_issue_tests[] = {
     cmocka_unit_test(test_issue1),
     cmocka_unit_test(test_issue1_secret_version),
+    cmocka_unit_test(test_issue1_settings_scope),
     cmocka_unit_test(test_issue1_implicit),
     cmocka_unit_test(test_issue_n),
     cmocka_unit_test(test_keyarch),
