@@ -156,7 +156,8 @@ check "no worker died otherwise (no crash)" \
 hk=$(sed -n 's/^cmpcad\[\([0-9]*\)\]: info: housekeeper ready$/\1/p' "$CMPCA_LOG" | tail -n 1)
 cw=$(sed -n 's/^cmpcad\[\([0-9]*\)\]: info: coap: listening on udp .*/\1/p' "$CMPCA_LOG" | tail -n 1)
 workers_now() { ps --ppid "$master" -o pid= | tr -d ' ' | grep -vx -e "$hk" -e "$cw" | sort; }
-new_worker() { # OLD-LIST: waits up to 5 s for a worker not in OLD-LIST
+# new_worker OLD-LIST: waits up to 5 s for a worker not in OLD-LIST.
+new_worker() {
 	local p
 	for _ in $(seq 50); do
 		p=$(workers_now | grep -vxF -f <(printf '%s\n' $1) | head -n 1)
@@ -165,11 +166,24 @@ new_worker() { # OLD-LIST: waits up to 5 s for a worker not in OLD-LIST
 	done
 	return 1
 }
+# ready PID: waits up to 5 s for worker PID to log "worker ready"; prints
+# it. A worker is killed only then: SoftHSM rewrites its token.object on
+# every C_Login, and a SIGKILL in the middle of that write leaves a token
+# no process finds again ("hsm: token not found" at every respawn after
+# it; seen once in a CI run).
+ready() {
+	for _ in $(seq 50); do
+		grep -q "^cmpcad\[$1\]: info: worker ready" "$CMPCA_LOG" &&
+		    { echo "$1"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
 set -- $(workers_now)
 w1=$1 w2=${2:-}
 kill -9 "$w1"
-w1=$(new_worker "$w1 $w2") && kill -9 "$w1"   # dies at start: 1 s
-w1=$(new_worker "$w1 $w2") && kill -9 "$w1"   # again: 2 s
+w1=$(new_worker "$w1 $w2") && w1=$(ready "$w1") && kill -9 "$w1" # dies at start: 1 s
+w1=$(new_worker "$w1 $w2") && w1=$(ready "$w1") && kill -9 "$w1" # again: 2 s
 t0=$(date +%s%N)
 kill -9 "$w2"
 w2b=$(new_worker "$w1 $w2")
