@@ -19,8 +19,12 @@
  * has passed, so a client never gets one with less than half of
  * ocsp_validity left.
  *
- * The table is direct-mapped (CA_OCSP_CACHE_SLOTS entries, chosen by the
- * request digest): a collision replaces the older entry.
+ * The table holds CA_OCSP_CACHE_SLOTS entries in sets of
+ * CA_OCSP_CACHE_WAYS, the set chosen by the request digest: a new answer
+ * takes its own entry again, else an empty one, else the one of its set
+ * that expires first. (Direct-mapped, two of 32 questions asked in turn
+ * shared an entry about one time in eight and each was signed again at
+ * every turn.)
  */
 #include <stdlib.h>
 #include <string.h>
@@ -71,10 +75,48 @@ ocsp_cache_free(struct ocsp_cache *c)
 	free(c);
 }
 
+/* The first entry of req's set. */
 static struct ocsp_cache_slot *
-slot_of(struct ocsp_cache *c, const unsigned char *req)
+set_of(struct ocsp_cache *c, const unsigned char *req)
 {
-	return &c->slot[(req[0] | (size_t)req[1] << 8) % CA_OCSP_CACHE_SLOTS];
+	size_t set = (req[0] | (size_t)req[1] << 8) %
+	    (CA_OCSP_CACHE_SLOTS / CA_OCSP_CACHE_WAYS);
+
+	return &c->slot[set * CA_OCSP_CACHE_WAYS];
+}
+
+/* The entry of req's set that holds req, or NULL. */
+static struct ocsp_cache_slot *
+slot_find(struct ocsp_cache *c, const unsigned char *req)
+{
+	struct ocsp_cache_slot *s = set_of(c, req);
+	size_t i;
+
+	for (i = 0; i < CA_OCSP_CACHE_WAYS; i++)
+		if (s[i].der != NULL &&
+		    memcmp(s[i].req, req, sizeof(s[i].req)) == 0)
+			return &s[i];
+	return NULL;
+}
+
+/* The entry a new answer to req takes: its own, an empty one, or the
+ * one of the set that expires first. */
+static struct ocsp_cache_slot *
+slot_for(struct ocsp_cache *c, const unsigned char *req)
+{
+	struct ocsp_cache_slot *s = set_of(c, req), *v;
+	size_t i;
+
+	if ((v = slot_find(c, req)) != NULL)
+		return v;
+	v = &s[0];
+	for (i = 0; i < CA_OCSP_CACHE_WAYS; i++) {
+		if (s[i].der == NULL)
+			return &s[i];
+		if (s[i].until < v->until)
+			v = &s[i];
+	}
+	return v;
 }
 
 /* See ca.h. */
@@ -87,9 +129,8 @@ ocsp_cache_get(struct ocsp_cache *c, const unsigned char *req,
 
 	if (c == NULL)
 		return NULL;
-	s = slot_of(c, req);
-	if (s->der == NULL || s->signer != signer || now >= s->until ||
-	    memcmp(s->req, req, sizeof(s->req)) != 0 ||
+	s = slot_find(c, req);
+	if (s == NULL || s->signer != signer || now >= s->until ||
 	    memcmp(s->status, status, sizeof(s->status)) != 0) {
 		c->misses++;
 		return NULL;
@@ -111,7 +152,7 @@ ocsp_cache_put(struct ocsp_cache *c, const unsigned char *req,
 	if (c == NULL || (copy = malloc(len)) == NULL)
 		return; /* not kept: the next request signs again */
 	memcpy(copy, der, len);
-	s = slot_of(c, req);
+	s = slot_for(c, req);
 	free(s->der);
 	memcpy(s->req, req, sizeof(s->req));
 	memcpy(s->status, status, sizeof(s->status));

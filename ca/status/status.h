@@ -62,6 +62,7 @@ int crl_publish(struct db *db, const struct db_ca *row, const char *dir,
  * in the inventory), about 1-2 KiB each (the signer certificate is in
  * every answer), so a few MiB per worker at most. */
 #define CA_OCSP_CACHE_SLOTS 4096
+#define CA_OCSP_CACHE_WAYS 4 /* entries a request may take (a set) */
 
 /* ocsp_cache.c - signed OCSP answers a worker reuses while the statuses
  * are the same, for requests the database's store does not answer (see

@@ -128,11 +128,57 @@ test_ocsp_malformed(void **state)
 	log_init("test_ocsp", 0, LOG_LVL_INFO);
 }
 
+/*
+ * The answer cache keeps several questions whose digests choose the same
+ * set (ocsp_cache.c): asked in turn, each is answered from the cache; one
+ * more than the set holds replaces the entry that expires first.
+ */
+static void
+test_ocsp_cache_set(void **state)
+{
+	struct ocsp_cache *c = ocsp_cache_new();
+	unsigned char req[CA_OCSP_CACHE_WAYS + 1][32], st[32] = {0};
+	unsigned char der[1] = {0x30};
+	const void *signer = &der;
+	size_t len = 0;
+	int i, round;
+
+	(void)state;
+	assert_non_null(c);
+	for (i = 0; i <= CA_OCSP_CACHE_WAYS; i++) {
+		memset(req[i], 0, sizeof(req[i]));
+		req[i][0] = 0x12; /* one set for all */
+		req[i][1] = 0x34;
+		req[i][31] = (unsigned char)(i + 1);
+	}
+	for (i = 0; i < CA_OCSP_CACHE_WAYS; i++)
+		ocsp_cache_put(c, req[i], st, signer, 1000 + i, der, 1);
+	for (round = 0; round < 3; round++)
+		for (i = 0; i < CA_OCSP_CACHE_WAYS; i++)
+			assert_non_null(ocsp_cache_get(c, req[i], st, signer,
+			    10, &len));
+	assert_int_equal(len, 1);
+	/* Expired, another status, another signer: a miss. */
+	assert_null(ocsp_cache_get(c, req[0], st, signer, 1000, &len));
+	st[0] = 1;
+	assert_null(ocsp_cache_get(c, req[1], st, signer, 10, &len));
+	st[0] = 0;
+	assert_null(ocsp_cache_get(c, req[1], st, &len, 10, &len));
+	/* One more: the entry that expires first (req[0]) gives way. */
+	ocsp_cache_put(c, req[CA_OCSP_CACHE_WAYS], st, signer, 2000, der, 1);
+	assert_null(ocsp_cache_get(c, req[0], st, signer, 10, &len));
+	for (i = 1; i <= CA_OCSP_CACHE_WAYS; i++)
+		assert_non_null(ocsp_cache_get(c, req[i], st, signer, 10,
+		    &len));
+	ocsp_cache_free(c);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest ocsp[] = {
 		cmocka_unit_test(test_ocsp_malformed),
+		cmocka_unit_test(test_ocsp_cache_set),
 	};
 
 	return cmocka_run_group_tests_name("ocsp", ocsp, NULL, NULL) != 0;
